@@ -1,0 +1,108 @@
+/*
+ * ais_tensor.h - tensors: dtype, shape, data; owned or wrapping caller memory; DLPack exchange.
+ *
+ * A tensor is dense and row-major (C order). Its data is shared between the tensor and its views
+ * (ais_tensor_reshape) through a reference count, so a view stays valid after the tensor it was
+ * made from is destroyed. Tensors are not synchronized: one thread writes at a time.
+ */
+#ifndef AISTACK_AIS_TENSOR_H
+#define AISTACK_AIS_TENSOR_H
+
+#include "ais_base.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Element types. The values are those of ONNX's TensorProto.DataType, so they never change. */
+typedef enum ais_dtype {
+    AIS_DTYPE_UNDEFINED = 0,
+    AIS_DTYPE_F32 = 1,
+    AIS_DTYPE_U8 = 2,
+    AIS_DTYPE_I8 = 3,
+    AIS_DTYPE_U16 = 4,
+    AIS_DTYPE_I16 = 5,
+    AIS_DTYPE_I32 = 6,
+    AIS_DTYPE_I64 = 7,
+    AIS_DTYPE_STRING = 8, /* reserved: not yet supported by tensors */
+    AIS_DTYPE_BOOL = 9,   /* one byte per element, 0 or 1 */
+    AIS_DTYPE_F16 = 10,   /* IEEE 754 binary16, stored as uint16_t */
+    AIS_DTYPE_F64 = 11,
+    AIS_DTYPE_U32 = 12,
+    AIS_DTYPE_U64 = 13,
+    AIS_DTYPE_BF16 = 16 /* bfloat16, stored as uint16_t */
+} ais_dtype;
+
+/* The most dimensions a tensor can have. */
+#define AIS_MAX_DIMS 8
+
+/* Bytes per element, or 0 for a dtype this version does not support. */
+AIS_API size_t ais_dtype_size(ais_dtype dtype);
+/* Static lower-case name ("f32", "i64", ...); "undefined" for unknown values. */
+AIS_API const char *ais_dtype_name(ais_dtype dtype);
+
+typedef struct ais_tensor ais_tensor;
+
+/*
+ * A new tensor that owns zero-filled, 64-byte aligned memory. `shape` has `ndim` entries, each
+ * >= 0 (a zero makes an empty tensor); ndim == 0 makes a scalar and `shape` may be NULL.
+ * On success *out is the tensor (destroy it with ais_tensor_destroy); on failure *out is NULL.
+ */
+AIS_API ais_status ais_tensor_create(ais_dtype dtype, const int64_t *shape, size_t ndim,
+                                     ais_tensor **out);
+
+/* Called when the last tensor or view of wrapped memory is destroyed. */
+typedef void (*ais_release_fn)(void *user_data, void *data);
+
+/*
+ * A tensor over caller memory, without copying. `data` must hold at least the tensor's bytes
+ * (`nbytes` is checked against the shape) and outlive the tensor; `release`, if not NULL, is
+ * called with `user_data` and `data` when the last reference goes away. If this call fails,
+ * release is not called and the memory stays the caller's.
+ */
+AIS_API ais_status ais_tensor_wrap(ais_dtype dtype, const int64_t *shape, size_t ndim, void *data,
+                                   size_t nbytes, ais_release_fn release, void *user_data,
+                                   ais_tensor **out);
+
+/* Destroys the tensor (its data when no other view shares it). NULL is a no-op. */
+AIS_API void ais_tensor_destroy(ais_tensor *tensor);
+
+AIS_API ais_dtype ais_tensor_dtype(const ais_tensor *tensor);
+/* Number of dimensions (0 for a scalar). */
+AIS_API size_t ais_tensor_ndim(const ais_tensor *tensor);
+/* Pointer to ndim extents, valid as long as the tensor. */
+AIS_API const int64_t *ais_tensor_shape(const ais_tensor *tensor);
+/* Number of elements (1 for a scalar, 0 for an empty tensor). */
+AIS_API size_t ais_tensor_size(const ais_tensor *tensor);
+/* Number of bytes of the elements. */
+AIS_API size_t ais_tensor_nbytes(const ais_tensor *tensor);
+/* Pointer to the first element; the caller may read and write ais_tensor_nbytes() bytes there. */
+AIS_API void *ais_tensor_data(const ais_tensor *tensor);
+
+/*
+ * A view with a new shape of the same element count over the same data (no copy). One entry of
+ * `shape` may be -1 (inferred). The view holds a reference to the data.
+ */
+AIS_API ais_status ais_tensor_reshape(const ais_tensor *tensor, const int64_t *shape, size_t ndim,
+                                      ais_tensor **out);
+/* A new tensor that owns a copy of the data. */
+AIS_API ais_status ais_tensor_copy(const ais_tensor *tensor, ais_tensor **out);
+/* Copies the data of src into dst, which must have the same dtype and element count. */
+AIS_API ais_status ais_tensor_copy_into(const ais_tensor *src, ais_tensor *dst);
+
+/*
+ * DLPack exchange (dlpack.h, version 0.6 or later; struct DLManagedTensor). Only CPU, dense,
+ * row-major tensors are exchanged.
+ * ais_tensor_to_dlpack: a DLManagedTensor that shares the data and holds a reference to it; the
+ * consumer calls its deleter once. ais_tensor_from_dlpack: takes ownership of `managed` on
+ * success (its deleter runs when the tensor's last reference goes away); on failure ownership
+ * stays with the caller.
+ */
+struct DLManagedTensor;
+AIS_API ais_status ais_tensor_to_dlpack(const ais_tensor *tensor, struct DLManagedTensor **out);
+AIS_API ais_status ais_tensor_from_dlpack(struct DLManagedTensor *managed, ais_tensor **out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* AISTACK_AIS_TENSOR_H */

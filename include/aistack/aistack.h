@@ -1,0 +1,16 @@
+/*
+ * aistack.h - the whole public API of libaistack. Anything not declared in include/aistack/ is
+ * not API.
+ *
+ *   ais_base.h     version, status codes, error messages, allocator, logging, threads
+ *   ais_tensor.h   tensors and DLPack exchange
+ *   ais_ops.h      running one operator eagerly
+ */
+#ifndef AISTACK_AISTACK_H
+#define AISTACK_AISTACK_H
+
+#include "ais_base.h"
+#include "ais_tensor.h"
+#include "ais_ops.h"
+
+#endif /* AISTACK_AISTACK_H */

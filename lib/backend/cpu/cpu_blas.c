@@ -1,0 +1,35 @@
+/* cpu_blas.c - OpenBLAS behind a small interface, and the thread-count setting that keeps our
+ * pool and OpenBLAS's from oversubscribing the cores. */
+#include "cpu_blas.h"
+
+#include <cblas.h>
+
+#include "../../common/common.h"
+
+/* Declared here because Debian's generic cblas.h (an alternative that may point at another
+ * BLAS) does not declare it; OpenBLAS always exports it. */
+extern void openblas_set_num_threads(int num_threads);
+
+void ais__sgemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha,
+                const float *a, int64_t lda, const float *b, int64_t ldb, float beta, float *c,
+                int64_t ldc) {
+    if (m <= 0 || n <= 0) return;
+    cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
+                trans_b ? CblasTrans : CblasNoTrans, (blasint)m, (blasint)n, (blasint)k, alpha, a,
+                (blasint)lda, b, (blasint)ldb, beta, c, (blasint)ldc);
+}
+
+void ais__dgemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, double alpha,
+                const double *a, int64_t lda, const double *b, int64_t ldb, double beta,
+                double *c, int64_t ldc) {
+    if (m <= 0 || n <= 0) return;
+    cblas_dgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
+                trans_b ? CblasTrans : CblasNoTrans, (blasint)m, (blasint)n, (blasint)k, alpha, a,
+                (blasint)lda, b, (blasint)ldb, beta, c, (blasint)ldc);
+}
+
+AIS_API ais_status ais_set_num_threads(int32_t threads) {
+    AIS__CHECK(ais__default_pool_set_threads(threads));
+    openblas_set_num_threads(threads == 0 ? ais__cpu_count() : threads);
+    return AIS_OK;
+}

@@ -1,0 +1,94 @@
+/*
+ * common.h - internal basics shared by every module: errors, allocation, logging, threads, and
+ * overflow-checked size arithmetic. Depends on nothing else in lib/.
+ */
+#ifndef AIS_COMMON_H
+#define AIS_COMMON_H
+
+#include <aistack/ais_base.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#if defined(__GNUC__)
+#define AIS__PRINTF(f, a) __attribute__((format(printf, f, a)))
+#define AIS__LIKELY(x) __builtin_expect(!!(x), 1)
+#define AIS__UNLIKELY(x) __builtin_expect(!!(x), 0)
+#else
+#define AIS__PRINTF(f, a)
+#define AIS__LIKELY(x) (x)
+#define AIS__UNLIKELY(x) (x)
+#endif
+
+#define AIS__ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+#define AIS__MIN(a, b) ((a) < (b) ? (a) : (b))
+#define AIS__MAX(a, b) ((a) > (b) ? (a) : (b))
+
+/* ---- errors (status.c) ---- */
+
+/* Sets this thread's last-error message and returns `status`, so callers write
+ * `return ais__error(AIS_E_SHAPE, "MatMul: ...", ...);`. */
+ais_status ais__error(ais_status status, const char *fmt, ...) AIS__PRINTF(2, 3);
+ais_status ais__verror(ais_status status, const char *fmt, va_list ap);
+/* Prepends "prefix: " to the current message (e.g. the node name when an operator failed). */
+void ais__error_prefix(const char *fmt, ...) AIS__PRINTF(1, 2);
+/* The shorthand for an allocation failure. */
+ais_status ais__oom(size_t bytes, const char *what);
+
+#define AIS__CHECK(expr)                                                                           \
+    do {                                                                                           \
+        ais_status ais__st_ = (expr);                                                              \
+        if (ais__st_ != AIS_OK) return ais__st_;                                                   \
+    } while (0)
+
+/* ---- memory (alloc.c) ---- */
+
+/* Default alignment of tensor data: a cache line, enough for AVX-512 loads. */
+#define AIS__ALIGN 64
+
+/* All allocations of lib/ go through these. They return NULL on failure without setting an
+ * error: the caller knows what it was allocating and reports it (ais__oom). */
+void *ais__malloc(size_t size);
+void *ais__calloc(size_t count, size_t size);
+void *ais__malloc_aligned(size_t size, size_t alignment);
+void ais__free(void *ptr);
+/* Like realloc, through the allocator: on failure the old block is unchanged. */
+void *ais__realloc(void *ptr, size_t old_size, size_t new_size);
+char *ais__strdup(const char *s);
+
+/* Checked arithmetic: false on overflow. */
+static inline bool ais__mul_size(size_t a, size_t b, size_t *out) {
+    return !__builtin_mul_overflow(a, b, out);
+}
+static inline bool ais__add_size(size_t a, size_t b, size_t *out) {
+    return !__builtin_add_overflow(a, b, out);
+}
+
+/* ---- logging (log.c) ---- */
+
+void ais__log(ais_log_level level, const char *fmt, ...) AIS__PRINTF(2, 3);
+
+/* ---- threads (threadpool.c) ---- */
+
+typedef struct ais__pool ais__pool;
+
+/* A pool of `threads` workers including the caller (threads <= 1: none are started). */
+ais_status ais__pool_create(int32_t threads, ais__pool **out);
+void ais__pool_destroy(ais__pool *pool);
+int32_t ais__pool_threads(const ais__pool *pool);
+
+/* fn(ctx, begin, end) over [0, n) in chunks of at least `grain`, split across the pool's threads
+ * (the caller works too). pool may be NULL (serial). Returns when every chunk is done. */
+typedef void (*ais__range_fn)(void *ctx, size_t begin, size_t end);
+void ais__parallel_for(ais__pool *pool, size_t n, size_t grain, ais__range_fn fn, void *ctx);
+
+/* The process-wide pool of ais_set_num_threads(); created lazily, NULL if serial or it could not
+ * be created (then work runs on the caller). */
+ais__pool *ais__default_pool(void);
+int32_t ais__cpu_count(void);
+/* Resizes the process-wide pool (0: one thread per core). ais_set_num_threads() in backend/cpu
+ * calls it and sets the BLAS library's count too, so common/ needs no BLAS. */
+ais_status ais__default_pool_set_threads(int32_t threads);
+
+#endif /* AIS_COMMON_H */

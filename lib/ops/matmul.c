@@ -1,0 +1,6 @@
+/* matmul.c - operators of this group (not yet implemented). */
+#include "op.h"
+
+const ais__op_def ais__ops_matmul[] = {
+    {.name = NULL},
+};

@@ -1,0 +1,168 @@
+/*
+ * op.h - the operator registry: how an operator is described, how its kernels are called, and
+ * how they read attributes. The eager API (eager.c) and the graph executor both go through
+ * ais__op_invoke-style calls of these definitions.
+ *
+ * Contract of a kernel pair:
+ *   infer(ctx, in, n_in, out_desc, n_out): checks the inputs (count, dtype, shape, attributes)
+ *     and fills dtype and shape of every output. It may read input *values* (Reshape's shape,
+ *     Slice's starts): it always gets real tensors.
+ *   compute(ctx, in, n_in, out, n_out): out[i] already has the inferred dtype and shape and
+ *     memory of its own (or, for flagged view operators, may share in[0]'s data). It must not
+ *     fail on shapes infer accepted, except for out-of-memory or data-dependent errors (an index
+ *     out of range).
+ *   Errors: return ais__error(status, "...") WITHOUT the operator's name: the caller prefixes it
+ *   with the node name and operator type. Say what was expected and what came.
+ *   Optional inputs that are absent arrive as NULL; inputs below min_inputs never do.
+ *   Neither may abort, print or allocate with malloc; scratch memory comes from ais__op_scratch
+ *   so that a session's steady state allocates nothing.
+ */
+#ifndef AIS_OP_H
+#define AIS_OP_H
+
+#include <aistack/ais_ops.h>
+
+#include "../tensor/tensor.h"
+
+/* The newest ai.onnx opset whose semantics the registry implements. */
+#define AIS__MAX_OPSET 21
+
+/* ---- attributes ---- */
+
+typedef enum ais__attr_type {
+    AIS__ATTR_INT = 1,
+    AIS__ATTR_FLOAT = 2,
+    AIS__ATTR_STRING = 3,
+    AIS__ATTR_INTS = 4,
+    AIS__ATTR_FLOATS = 5,
+    AIS__ATTR_STRINGS = 6,
+    AIS__ATTR_TENSOR = 7,
+} ais__attr_type;
+
+typedef struct ais__attr {
+    char *name;
+    ais__attr_type type;
+    int64_t i;
+    float f;
+    char *s;
+    int64_t *ints;
+    float *floats;
+    char **strings;
+    size_t count; /* of ints, floats or strings */
+    ais_tensor *t;
+} ais__attr;
+
+struct ais_attrs {
+    ais__attr *items;
+    size_t count, cap;
+};
+
+/* The attribute or NULL; attrs may be NULL. */
+const ais__attr *ais__attr_find(const ais_attrs *attrs, const char *name);
+int64_t ais__attr_int(const ais_attrs *attrs, const char *name, int64_t dflt);
+float ais__attr_float(const ais_attrs *attrs, const char *name, float dflt);
+const char *ais__attr_string(const ais_attrs *attrs, const char *name, const char *dflt);
+/* true and the values when present with that type; false (and *v NULL, *n 0) otherwise. */
+bool ais__attr_ints(const ais_attrs *attrs, const char *name, const int64_t **v, size_t *n);
+bool ais__attr_floats(const ais_attrs *attrs, const char *name, const float **v, size_t *n);
+const ais_tensor *ais__attr_tensor(const ais_attrs *attrs, const char *name);
+/* Adds an attribute whose tensor borrows data (a mapped model file): no copy, no reference. */
+ais_status ais__attrs_set_tensor_borrowed(ais_attrs *attrs, const char *name, ais_dtype dtype,
+                                          const int64_t *dims, size_t ndim, void *data);
+
+/* ---- kernels ---- */
+
+typedef struct ais__op_ctx {
+    const char *op_type;
+    const char *node_name; /* "" outside a graph */
+    int64_t opset;         /* the opset version of the operator's domain that the model imports */
+    const ais_attrs *attrs;
+    ais__pool *pool; /* may be NULL: run serially */
+    /* Scratch memory, kept by the caller between calls so that it is allocated once. */
+    void *scratch;
+    size_t scratch_size;
+} ais__op_ctx;
+
+/* At least `bytes` of 64-byte aligned scratch, valid until the kernel returns; NULL when out of
+ * memory (the kernel then returns ais__oom(bytes, "...")). */
+void *ais__op_scratch(ais__op_ctx *ctx, size_t bytes);
+/* Frees the context's scratch buffer. */
+void ais__op_ctx_release(ais__op_ctx *ctx);
+
+typedef ais_status (*ais__infer_fn)(ais__op_ctx *ctx, const ais_tensor *const *in, size_t n_in,
+                                    ais__tensor_desc *out, size_t n_out);
+typedef ais_status (*ais__compute_fn)(ais__op_ctx *ctx, const ais_tensor *const *in, size_t n_in,
+                                      ais_tensor *const *out, size_t n_out);
+
+/* Flags of an operator. */
+enum {
+    /* Output 0 holds exactly input 0's bytes (Reshape, Flatten, Squeeze, Unsqueeze, Identity):
+     * the executor may give out[0] the data of in[0]; compute then copies nothing. */
+    AIS__OP_VIEW = 1u << 0,
+    /* Output values depend on nothing but attributes (Constant): fold at load. */
+    AIS__OP_NO_INPUTS = 1u << 1,
+};
+
+typedef struct ais__op_def {
+    const char *domain; /* "" for ai.onnx */
+    const char *name;
+    int32_t since_version; /* the oldest opset whose semantics this entry implements */
+    int16_t min_inputs, max_inputs; /* max_inputs < 0: variadic */
+    int16_t min_outputs, max_outputs;
+    ais__infer_fn infer;
+    ais__compute_fn compute;
+    uint32_t flags;
+    /* Bit i set: infer reads the values (not only the shape) of input i. Such inputs must be
+     * known before shapes can be planned (constants, or computed first). */
+    uint32_t value_inputs;
+} ais__op_def;
+
+/* The entry for domain/name with the highest since_version <= opset; NULL when none. domain
+ * "" and "ai.onnx" are the same. */
+const ais__op_def *ais__op_find(const char *domain, const char *name, int64_t opset);
+/* Any entry of domain/name regardless of opset (to tell "unknown" from "opset too old"). */
+const ais__op_def *ais__op_find_any(const char *domain, const char *name);
+/* Calls fn for every registered operator (docs, `aistack` listings). */
+void ais__op_foreach(void (*fn)(void *ud, const ais__op_def *def), void *ud);
+
+/*
+ * Runs one operator: checks counts, infers, prepares outputs and computes. outputs[i] NULL:
+ * a new tensor is created; otherwise it must match the inferred dtype and shape. On failure,
+ * outputs created here are destroyed and reset to NULL, and the message is prefixed with the
+ * operator (and node name when ctx->node_name is not empty).
+ */
+ais_status ais__op_invoke(const ais__op_def *def, ais__op_ctx *ctx, const ais_tensor *const *in,
+                          size_t n_in, ais_tensor **out, size_t n_out);
+
+/* Operator tables, each ending with an entry whose name is NULL. One per source file. */
+extern const ais__op_def ais__ops_unary[];
+extern const ais__op_def ais__ops_binary[];
+extern const ais__op_def ais__ops_misc[];
+extern const ais__op_def ais__ops_matmul[];
+extern const ais__op_def ais__ops_conv[];
+extern const ais__op_def ais__ops_conv_transpose[];
+extern const ais__op_def ais__ops_pool[];
+extern const ais__op_def ais__ops_norm[];
+extern const ais__op_def ais__ops_softmax[];
+extern const ais__op_def ais__ops_reduce[];
+extern const ais__op_def ais__ops_shape[];
+extern const ais__op_def ais__ops_layout[];
+
+/* ---- helpers for kernels (op_util.c) ---- */
+
+/* Error unless t has one of the listed dtypes (terminated by AIS_DTYPE_UNDEFINED). */
+ais_status ais__expect_dtype(const ais_tensor *t, const char *what, ...);
+/* Error unless a and b have the same dtype. */
+ais_status ais__expect_same_dtype(const ais_tensor *a, const char *what_a, const ais_tensor *b,
+                                  const char *what_b);
+/* Error unless t's rank is in [lo, hi]. */
+ais_status ais__expect_rank(const ais_tensor *t, const char *what, size_t lo, size_t hi);
+/* Fills desc from a tensor's dtype and shape. */
+void ais__desc_from(ais__tensor_desc *d, const ais_tensor *t);
+void ais__desc_set(ais__tensor_desc *d, ais_dtype dtype, const int64_t *dims, size_t ndim);
+/* Reads a 1-D (or scalar) integer tensor of at most `max` values into v; false if not integer
+ * or too long (with an error set naming `what`). */
+ais_status ais__read_int_list(const ais_tensor *t, const char *what, int64_t *v, size_t max,
+                              size_t *n);
+
+#endif /* AIS_OP_H */

@@ -1,0 +1,131 @@
+/* registry.c - finds operator definitions and runs one with checked inputs and outputs. */
+#include <string.h>
+
+#include "op.h"
+
+static const ais__op_def *const ais__op_tables[] = {
+    ais__ops_unary,  ais__ops_binary, ais__ops_misc,    ais__ops_matmul,
+    ais__ops_conv,   ais__ops_conv_transpose, ais__ops_pool, ais__ops_norm,
+    ais__ops_softmax, ais__ops_reduce, ais__ops_shape,  ais__ops_layout,
+};
+
+static bool ais__domain_eq(const char *a, const char *b) {
+    if (strcmp(a, "ai.onnx") == 0) a = "";
+    if (strcmp(b, "ai.onnx") == 0) b = "";
+    return strcmp(a, b) == 0;
+}
+
+const ais__op_def *ais__op_find(const char *domain, const char *name, int64_t opset) {
+    const ais__op_def *best = NULL;
+    if (!domain) domain = "";
+    for (size_t t = 0; t < AIS__ARRAY_LEN(ais__op_tables); t++) {
+        for (const ais__op_def *d = ais__op_tables[t]; d->name; d++) {
+            if (strcmp(d->name, name) != 0 || !ais__domain_eq(d->domain, domain)) continue;
+            if (d->since_version > opset) continue;
+            if (!best || d->since_version > best->since_version) best = d;
+        }
+    }
+    return best;
+}
+
+const ais__op_def *ais__op_find_any(const char *domain, const char *name) {
+    if (!domain) domain = "";
+    for (size_t t = 0; t < AIS__ARRAY_LEN(ais__op_tables); t++)
+        for (const ais__op_def *d = ais__op_tables[t]; d->name; d++)
+            if (strcmp(d->name, name) == 0 && ais__domain_eq(d->domain, domain)) return d;
+    return NULL;
+}
+
+void ais__op_foreach(void (*fn)(void *ud, const ais__op_def *def), void *ud) {
+    for (size_t t = 0; t < AIS__ARRAY_LEN(ais__op_tables); t++)
+        for (const ais__op_def *d = ais__op_tables[t]; d->name; d++) fn(ud, d);
+}
+
+void *ais__op_scratch(ais__op_ctx *ctx, size_t bytes) {
+    if (bytes <= ctx->scratch_size) return ctx->scratch;
+    void *p = ais__malloc_aligned(bytes, AIS__ALIGN);
+    if (!p) return NULL;
+    ais__free(ctx->scratch);
+    ctx->scratch = p;
+    ctx->scratch_size = bytes;
+    return p;
+}
+
+void ais__op_ctx_release(ais__op_ctx *ctx) {
+    ais__free(ctx->scratch);
+    ctx->scratch = NULL;
+    ctx->scratch_size = 0;
+}
+
+static void ais__op_prefix(const ais__op_ctx *ctx) {
+    if (ctx->node_name && ctx->node_name[0])
+        ais__error_prefix("node '%s' (%s)", ctx->node_name, ctx->op_type);
+    else
+        ais__error_prefix("%s", ctx->op_type);
+}
+
+ais_status ais__op_invoke(const ais__op_def *def, ais__op_ctx *ctx, const ais_tensor *const *in,
+                          size_t n_in, ais_tensor **out, size_t n_out) {
+    ais_status st = AIS_OK;
+    if (n_in < (size_t)def->min_inputs || (def->max_inputs >= 0 && n_in > (size_t)def->max_inputs)) {
+        st = def->max_inputs < 0
+                 ? ais__error(AIS_E_INVALID_ARGUMENT, "expected at least %d inputs, got %zu",
+                              def->min_inputs, n_in)
+                 : ais__error(AIS_E_INVALID_ARGUMENT, "expected %d to %d inputs, got %zu",
+                              def->min_inputs, def->max_inputs, n_in);
+        ais__op_prefix(ctx);
+        return st;
+    }
+    if (n_out < (size_t)def->min_outputs ||
+        (def->max_outputs >= 0 && n_out > (size_t)def->max_outputs)) {
+        st = ais__error(AIS_E_INVALID_ARGUMENT, "expected %d to %d outputs, got %zu",
+                        def->min_outputs, def->max_outputs, n_out);
+        ais__op_prefix(ctx);
+        return st;
+    }
+    if (n_out > 64) {
+        st = ais__error(AIS_E_LIMIT, "%zu outputs, at most 64 are supported", n_out);
+        ais__op_prefix(ctx);
+        return st;
+    }
+    for (size_t i = 0; i < (size_t)def->min_inputs; i++) {
+        if (!in[i]) {
+            st = ais__error(AIS_E_INVALID_ARGUMENT, "required input %zu is missing", i);
+            ais__op_prefix(ctx);
+            return st;
+        }
+    }
+    ais__tensor_desc desc[64];
+    memset(desc, 0, sizeof(desc[0]) * n_out);
+    st = def->infer(ctx, in, n_in, desc, n_out);
+    if (st != AIS_OK) {
+        ais__op_prefix(ctx);
+        return st;
+    }
+    bool created[64] = {false};
+    for (size_t i = 0; i < n_out && st == AIS_OK; i++) {
+        if (!out[i]) {
+            st = ais__tensor_new_desc(&desc[i], &out[i]);
+            created[i] = st == AIS_OK;
+        } else if (out[i]->dtype != desc[i].dtype || out[i]->ndim != desc[i].ndim ||
+                   memcmp(out[i]->dims, desc[i].dims, desc[i].ndim * sizeof(int64_t)) != 0) {
+            char a[AIS__SHAPE_STR_MAX], b[AIS__SHAPE_STR_MAX];
+            st = ais__error(AIS_E_SHAPE, "output %zu is %s %s, the result is %s %s", i,
+                            ais_dtype_name(out[i]->dtype),
+                            ais__shape_str(out[i]->dims, out[i]->ndim, a, sizeof a),
+                            ais_dtype_name(desc[i].dtype),
+                            ais__shape_str(desc[i].dims, desc[i].ndim, b, sizeof b));
+        }
+    }
+    if (st == AIS_OK) st = def->compute(ctx, in, n_in, out, n_out);
+    if (st != AIS_OK) {
+        for (size_t i = 0; i < n_out; i++) {
+            if (created[i]) {
+                ais_tensor_destroy(out[i]);
+                out[i] = NULL;
+            }
+        }
+        ais__op_prefix(ctx);
+    }
+    return st;
+}

@@ -1,0 +1,240 @@
+/* test_util.c - shared helpers of the cmocka tests. */
+#include "test_util.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+/* ---- random ---- */
+
+static uint64_t ais_test_state;
+static bool ais_test_seeded;
+static uint64_t ais_test_seed_value;
+
+uint64_t ais_test_seed(void) {
+    if (!ais_test_seeded) {
+        const char *env = getenv("AIS_TEST_SEED");
+        ais_test_seed_value = env ? strtoull(env, NULL, 0) : (uint64_t)time(NULL) ^ (uint64_t)clock();
+        ais_test_state = ais_test_seed_value * 0x9E3779B97F4A7C15ull + 1;
+        ais_test_seeded = true;
+        fprintf(stderr, "random seed: AIS_TEST_SEED=%llu\n", (unsigned long long)ais_test_seed_value);
+    }
+    return ais_test_seed_value;
+}
+
+uint64_t ais_test_rand_u64(void) {
+    ais_test_seed();
+    /* splitmix64 */
+    uint64_t z = (ais_test_state += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+double ais_test_uniform(double lo, double hi) {
+    return lo + (hi - lo) * ((double)(ais_test_rand_u64() >> 11) / 9007199254740992.0);
+}
+
+int64_t ais_test_randint(int64_t lo, int64_t hi) {
+    return lo + (int64_t)(ais_test_rand_u64() % (uint64_t)(hi - lo + 1));
+}
+
+void ais_test_fill_uniform(float *p, size_t n, float lo, float hi) {
+    for (size_t i = 0; i < n; i++) p[i] = (float)ais_test_uniform(lo, hi);
+}
+
+/* ---- tensors ---- */
+
+ais_tensor *ais_test_rand_f32(const int64_t *shape, size_t ndim, float lo, float hi) {
+    ais_tensor *t = NULL;
+    AIS_ASSERT_OK(ais_tensor_create(AIS_DTYPE_F32, shape, ndim, &t));
+    ais_test_fill_uniform(ais_tensor_data(t), ais_tensor_size(t), lo, hi);
+    return t;
+}
+
+static void ais_test_store(void *data, ais_dtype dt, size_t i, double v) {
+    switch (dt) {
+    case AIS_DTYPE_F32: ((float *)data)[i] = (float)v; break;
+    case AIS_DTYPE_F64: ((double *)data)[i] = v; break;
+    case AIS_DTYPE_I8: ((int8_t *)data)[i] = (int8_t)v; break;
+    case AIS_DTYPE_U8: ((uint8_t *)data)[i] = (uint8_t)v; break;
+    case AIS_DTYPE_BOOL: ((uint8_t *)data)[i] = v != 0; break;
+    case AIS_DTYPE_I16: ((int16_t *)data)[i] = (int16_t)v; break;
+    case AIS_DTYPE_U16: ((uint16_t *)data)[i] = (uint16_t)v; break;
+    case AIS_DTYPE_I32: ((int32_t *)data)[i] = (int32_t)v; break;
+    case AIS_DTYPE_U32: ((uint32_t *)data)[i] = (uint32_t)v; break;
+    case AIS_DTYPE_I64: ((int64_t *)data)[i] = (int64_t)v; break;
+    case AIS_DTYPE_U64: ((uint64_t *)data)[i] = (uint64_t)v; break;
+    default: fail_msg("ais_test_tensor: dtype %s not supported by the helper", ais_dtype_name(dt));
+    }
+}
+
+static double ais_test_load(const void *data, ais_dtype dt, size_t i) {
+    switch (dt) {
+    case AIS_DTYPE_F32: return ((const float *)data)[i];
+    case AIS_DTYPE_F64: return ((const double *)data)[i];
+    case AIS_DTYPE_I8: return ((const int8_t *)data)[i];
+    case AIS_DTYPE_U8:
+    case AIS_DTYPE_BOOL: return ((const uint8_t *)data)[i];
+    case AIS_DTYPE_I16: return ((const int16_t *)data)[i];
+    case AIS_DTYPE_U16: return ((const uint16_t *)data)[i];
+    case AIS_DTYPE_I32: return ((const int32_t *)data)[i];
+    case AIS_DTYPE_U32: return ((const uint32_t *)data)[i];
+    case AIS_DTYPE_I64: return (double)((const int64_t *)data)[i];
+    case AIS_DTYPE_U64: return (double)((const uint64_t *)data)[i];
+    case AIS_DTYPE_F16:
+    case AIS_DTYPE_BF16: {
+        /* widen through the library's own Cast would be circular; decode here */
+        uint16_t h = ((const uint16_t *)data)[i];
+        if (dt == AIS_DTYPE_BF16) {
+            uint32_t bits = (uint32_t)h << 16;
+            float f;
+            memcpy(&f, &bits, 4);
+            return f;
+        }
+        int e = (h >> 10) & 0x1f, m = h & 0x3ff;
+        double s = (h & 0x8000) ? -1 : 1;
+        if (e == 0) return s * ldexp(m, -24);
+        if (e == 31) return m ? NAN : s * INFINITY;
+        return s * ldexp(m + 1024, e - 25);
+    }
+    default: fail_msg("dtype %s not supported by the test helper", ais_dtype_name(dt));
+    }
+    return 0;
+}
+
+ais_tensor *ais_test_tensor(ais_dtype dtype, const int64_t *shape, size_t ndim,
+                            const double *values) {
+    ais_tensor *t = NULL;
+    AIS_ASSERT_OK(ais_tensor_create(dtype, shape, ndim, &t));
+    for (size_t i = 0; i < ais_tensor_size(t); i++)
+        ais_test_store(ais_tensor_data(t), dtype, i, values[i]);
+    return t;
+}
+
+static void ais_test_close_impl(const ais_tensor *got, const void *want_data, ais_dtype want_dt,
+                                size_t n, double rtol, double atol) {
+    size_t worst = 0;
+    double worst_excess = 0;
+    bool bad = false;
+    for (size_t i = 0; i < n; i++) {
+        double g = ais_test_load(ais_tensor_data(got), ais_tensor_dtype(got), i);
+        double w = want_dt == AIS_DTYPE_UNDEFINED ? ((const double *)want_data)[i]
+                                                  : ais_test_load(want_data, want_dt, i);
+        if (isnan(g) && isnan(w)) continue;
+        if (isinf(w) && g == w) continue;
+        double excess = fabs(g - w) - (atol + rtol * fabs(w));
+        if (isnan(g) || isnan(w) || excess > 0) {
+            if (!bad || excess > worst_excess || isnan(excess)) {
+                worst = i;
+                worst_excess = isnan(excess) ? INFINITY : excess;
+            }
+            bad = true;
+        }
+    }
+    if (bad) {
+        double g = ais_test_load(ais_tensor_data(got), ais_tensor_dtype(got), worst);
+        double w = want_dt == AIS_DTYPE_UNDEFINED ? ((const double *)want_data)[worst]
+                                                  : ais_test_load(want_data, want_dt, worst);
+        fail_msg("mismatch: worst at flat index %zu: got %.9g, want %.9g (rtol %g, atol %g)",
+                 worst, g, w, rtol, atol);
+    }
+}
+
+void ais_test_assert_close(const ais_tensor *got, const ais_tensor *want, double rtol,
+                           double atol) {
+    assert_non_null(got);
+    assert_non_null(want);
+    assert_int_equal(ais_tensor_dtype(got), ais_tensor_dtype(want));
+    assert_int_equal(ais_tensor_ndim(got), ais_tensor_ndim(want));
+    for (size_t i = 0; i < ais_tensor_ndim(got); i++)
+        assert_int_equal(ais_tensor_shape(got)[i], ais_tensor_shape(want)[i]);
+    ais_test_close_impl(got, ais_tensor_data(want), ais_tensor_dtype(want), ais_tensor_size(got),
+                        rtol, atol);
+}
+
+void ais_test_assert_close_values(const ais_tensor *got, const double *want, size_t n,
+                                  double rtol, double atol) {
+    assert_non_null(got);
+    assert_int_equal(ais_tensor_size(got), n);
+    ais_test_close_impl(got, want, AIS_DTYPE_UNDEFINED, n, rtol, atol);
+}
+
+void ais_test_assert_error_contains(const char *needle) {
+    const char *msg = ais_last_error();
+    if (!strstr(msg, needle)) fail_msg("error message '%s' does not contain '%s'", msg, needle);
+}
+
+ais_status ais_test_run_op(const char *op, const ais_attrs *attrs, const ais_tensor *const *in,
+                           size_t n_in, ais_tensor **out, size_t n_out) {
+    return ais_op_run(op, attrs, in, n_in, out, n_out);
+}
+
+/* ---- the failing allocator ---- */
+
+static long ais_test_fail_at = -1;
+static bool ais_test_persistent;
+static long ais_test_count;
+static long ais_test_live;
+
+static void *ais_test_alloc(void *ud, size_t size, size_t alignment) {
+    (void)ud;
+    long n = ais_test_count++;
+    if (ais_test_fail_at >= 0 && (n == ais_test_fail_at || (ais_test_persistent && n > ais_test_fail_at)))
+        return NULL;
+    void *p = NULL;
+    if (alignment < sizeof(void *)) alignment = sizeof(void *);
+    if (posix_memalign(&p, alignment, size ? size : 1) != 0) return NULL;
+    ais_test_live++;
+    return p;
+}
+
+static void ais_test_free(void *ud, void *p) {
+    (void)ud;
+    if (!p) return;
+    ais_test_live--;
+    free(p);
+}
+
+void ais_test_alloc_install(long fail_at, bool persistent) {
+    ais_test_fail_at = fail_at;
+    ais_test_persistent = persistent;
+    ais_test_count = 0;
+    ais_test_live = 0;
+    AIS_ASSERT_OK(ais_set_allocator(ais_test_alloc, ais_test_free, NULL));
+}
+
+void ais_test_alloc_remove(void) { ais_set_allocator(NULL, NULL, NULL); }
+long ais_test_alloc_live(void) { return ais_test_live; }
+long ais_test_alloc_count(void) { return ais_test_count; }
+
+long ais_test_oom_sweep(const char *what, ais_test_sweep_fn fn, ais_test_cleanup_fn cleanup,
+                        void *ctx, long max_n) {
+    for (long n = 0; n <= max_n; n++) {
+        ais_test_alloc_install(n, false);
+        ais_status st = fn(ctx);
+        long made = ais_test_count;
+        char msg[1024];
+        snprintf(msg, sizeof msg, "%s", ais_last_error());
+        if (cleanup) cleanup(ctx);
+        long live = ais_test_live;
+        ais_test_alloc_remove();
+        if (live != 0)
+            fail_msg("%s: failing allocation %ld leaked %ld block(s) (status %s)", what, n, live,
+                     ais_status_name(st));
+        if (st == AIS_OK) {
+            if (made <= n) return n; /* the call needed fewer allocations: done */
+            /* A call that succeeds although allocation n failed handled it itself (a fallback)
+             * and is fine. Keep sweeping. */
+            continue;
+        }
+        if (st != AIS_E_OUT_OF_MEMORY)
+            fail_msg("%s: failing allocation %ld gave %s instead of AIS_E_OUT_OF_MEMORY: %s",
+                     what, n, ais_status_name(st), msg);
+        if (msg[0] == 0) fail_msg("%s: failing allocation %ld gave no message", what, n);
+    }
+    fail_msg("%s: still failing after %ld allocations", what, max_n);
+    return -1;
+}

@@ -1,0 +1,80 @@
+/*
+ * test_util.h - what the cmocka tests share: seeded random data, tensors from literals, a
+ * counting allocator that fails on demand, and comparison helpers.
+ */
+#ifndef AIS_TEST_UTIL_H
+#define AIS_TEST_UTIL_H
+
+#include <aistack/aistack.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+/* cmocka.h needs the three headers above first. */
+#include <cmocka.h>
+
+/* ---- random data: seeded from AIS_TEST_SEED or the clock, printed once so a failure can be
+ * replayed ---- */
+uint64_t ais_test_seed(void);
+uint64_t ais_test_rand_u64(void);
+/* Uniform in [lo, hi). */
+double ais_test_uniform(double lo, double hi);
+int64_t ais_test_randint(int64_t lo, int64_t hi); /* [lo, hi] */
+void ais_test_fill_uniform(float *p, size_t n, float lo, float hi);
+
+/* ---- tensors ---- */
+/* A new f32 tensor of `shape` filled uniformly in [lo, hi); fails the test on error. */
+ais_tensor *ais_test_rand_f32(const int64_t *shape, size_t ndim, float lo, float hi);
+/* A new tensor of `dtype` with the given values (as doubles, converted), fails on error. */
+ais_tensor *ais_test_tensor(ais_dtype dtype, const int64_t *shape, size_t ndim,
+                            const double *values);
+#define AIS_SHAPE(...) ((const int64_t[]){__VA_ARGS__}), (sizeof((int64_t[]){__VA_ARGS__}) / sizeof(int64_t))
+
+/* Asserts that got and want have the same dtype and shape and that every element satisfies
+ * |got - want| <= atol + rtol * |want| (NaN equals NaN); on failure prints the worst index. */
+void ais_test_assert_close(const ais_tensor *got, const ais_tensor *want, double rtol,
+                           double atol);
+/* Same against a plain double array in row-major order. */
+void ais_test_assert_close_values(const ais_tensor *got, const double *want, size_t n,
+                                  double rtol, double atol);
+/* Asserts status == want, and prints the library's message when it is not. */
+#define AIS_ASSERT_STATUS(expr, want)                                                              \
+    do {                                                                                           \
+        ais_status st_ = (expr);                                                                   \
+        if (st_ != (want))                                                                         \
+            fail_msg("%s returned %s, expected %s: %s", #expr, ais_status_name(st_),               \
+                     ais_status_name(want), ais_last_error());                                     \
+    } while (0)
+#define AIS_ASSERT_OK(expr) AIS_ASSERT_STATUS(expr, AIS_OK)
+/* Asserts that the last error message contains `needle`. */
+void ais_test_assert_error_contains(const char *needle);
+
+/* Runs one operator with optional attrs; the outputs land in out[]. */
+ais_status ais_test_run_op(const char *op, const ais_attrs *attrs, const ais_tensor *const *in,
+                           size_t n_in, ais_tensor **out, size_t n_out);
+
+/* ---- the failing allocator ---- */
+/* Installs a counting allocator through ais_set_allocator: the allocation numbered `fail_at`
+ * (0-based) and, if `persistent`, every later one returns NULL; fail_at < 0 never fails. */
+void ais_test_alloc_install(long fail_at, bool persistent);
+/* Restores the default allocator. Asserts nothing. */
+void ais_test_alloc_remove(void);
+/* Blocks allocated through the counting allocator and not yet freed. */
+long ais_test_alloc_live(void);
+/* Allocations made since install. */
+long ais_test_alloc_count(void);
+
+/*
+ * The allocation-failure sweep: for N = 0, 1, 2, ... fails the Nth allocation of `fn(ctx)`
+ * until it returns AIS_OK. Each failure must return AIS_E_OUT_OF_MEMORY with a message and leave
+ * no block allocated beyond what `fn` left on success paths (`cleanup(ctx)` is called after
+ * every attempt, failed or not, and must free what fn made). Fails the test otherwise, and when
+ * more than `max_n` attempts are needed. Returns the number of allocations of a clean run.
+ */
+typedef ais_status (*ais_test_sweep_fn)(void *ctx);
+typedef void (*ais_test_cleanup_fn)(void *ctx);
+long ais_test_oom_sweep(const char *what, ais_test_sweep_fn fn, ais_test_cleanup_fn cleanup,
+                        void *ctx, long max_n);
+
+#endif
