@@ -5,6 +5,7 @@
  *   ais_base.h     version, status codes, error messages, allocator, logging, threads
  *   ais_tensor.h   tensors and DLPack exchange
  *   ais_ops.h      running one operator eagerly
+ *   ais_model.h    loading models, sessions, running them
  */
 #ifndef AISTACK_AISTACK_H
 #define AISTACK_AISTACK_H
@@ -12,5 +13,6 @@
 #include "ais_base.h"
 #include "ais_tensor.h"
 #include "ais_ops.h"
+#include "ais_model.h"
 
 #endif /* AISTACK_AISTACK_H */

@@ -1,0 +1,137 @@
+/*
+ * ais_model.h - load a model, open sessions on it, run them.
+ *
+ *   ais_model    immutable once loaded: graph, weights (memory-mapped where the format allows),
+ *                metadata. Shared freely between threads; reference-counted (ais_model_retain /
+ *                ais_model_destroy), and every session holds a reference.
+ *   ais_session  the mutable state to run one model: backend, memory plan, scratch. One thread
+ *                at a time; open one session per thread. Sessions share the model's weights.
+ *   ais_options  typed key/value settings for loading and for sessions; a builder, not shared.
+ *
+ * Formats are recognized by content: ONNX (.onnx), native (.ais), XGBoost JSON, LightGBM text.
+ */
+#ifndef AISTACK_AIS_MODEL_H
+#define AISTACK_AIS_MODEL_H
+
+#include "ais_tensor.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- options ---- */
+
+typedef enum ais_backend {
+    AIS_BACKEND_CPU = 0,
+    AIS_BACKEND_CUDA = 1
+} ais_backend;
+
+/* Option keys. Values are written out and never renumbered. */
+typedef enum ais_option {
+    AIS_OPT_THREADS = 1,         /* intra-op threads of a session; 0 = one per core. Default 1 */
+    AIS_OPT_OPT_LEVEL = 2,       /* graph optimization: 0 none, 1 folding and dead code,
+                                    2 also fusion. Default 2 */
+    AIS_OPT_BACKEND = 3,         /* an ais_backend. Default AIS_BACKEND_CPU */
+    AIS_OPT_DEVICE_ID = 4,       /* GPU ordinal for AIS_BACKEND_CUDA. Default 0 */
+    AIS_OPT_MAX_FILE_BYTES = 5,  /* loading refuses larger files. Default 2^40 */
+    AIS_OPT_MAP_WEIGHTS = 6      /* 1: memory-map the file and use weights in place (default);
+                                    0: read into memory owned by the model */
+} ais_option;
+
+typedef struct ais_options ais_options;
+
+AIS_API ais_status ais_options_create(ais_options **out);
+AIS_API void ais_options_destroy(ais_options *options);
+/* Sets one option; AIS_E_INVALID_ARGUMENT for an unknown key or a value out of its bounds. */
+AIS_API ais_status ais_options_set_int(ais_options *options, ais_option key, int64_t value);
+/* The value (the default when unset). */
+AIS_API ais_status ais_options_get_int(const ais_options *options, ais_option key,
+                                       int64_t *value);
+/* The valid range of an option's values, inclusive. */
+AIS_API ais_status ais_option_bounds(ais_option key, int64_t *min_value, int64_t *max_value);
+
+/* ---- models ---- */
+
+typedef struct ais_model ais_model;
+
+/*
+ * Loads a model from a file. options may be NULL. On failure *out is NULL and ais_last_error()
+ * says what was wrong and where (file, offset, node, operator).
+ */
+AIS_API ais_status ais_model_load(const char *path, const ais_options *options, ais_model **out);
+/*
+ * Loads a model from memory. The bytes are not copied: they must stay valid and unchanged until
+ * the model (and every session on it) is destroyed. ONNX external data is resolved relative to
+ * the current directory.
+ */
+AIS_API ais_status ais_model_load_memory(const void *data, size_t size, const ais_options *options,
+                                         ais_model **out);
+/* Adds a reference. */
+AIS_API ais_model *ais_model_retain(ais_model *model);
+/* Drops a reference; the last one frees the model. NULL is a no-op. */
+AIS_API void ais_model_destroy(ais_model *model);
+
+AIS_API size_t ais_model_input_count(const ais_model *model);
+AIS_API size_t ais_model_output_count(const ais_model *model);
+/*
+ * Name, dtype and shape of input (or output) `index`. Any out-pointer may be NULL. dims has
+ * *ndim entries; an extent of -1 is dynamic (see ais_model_input_dim_name). Pointers stay valid
+ * as long as the model.
+ */
+AIS_API ais_status ais_model_input_info(const ais_model *model, size_t index, const char **name,
+                                        ais_dtype *dtype, size_t *ndim, const int64_t **dims);
+AIS_API ais_status ais_model_output_info(const ais_model *model, size_t index, const char **name,
+                                         ais_dtype *dtype, size_t *ndim, const int64_t **dims);
+/* The symbolic name of a dynamic dimension ("batch"), or NULL. */
+AIS_API const char *ais_model_input_dim_name(const ais_model *model, size_t index, size_t axis);
+
+/* Metadata as key/value strings: "name", "producer", "producer_version", "description",
+ * "model_version", "format", "opset", and whatever the file stores. */
+AIS_API size_t ais_model_metadata_count(const ais_model *model);
+AIS_API ais_status ais_model_metadata_at(const ais_model *model, size_t index, const char **key,
+                                         const char **value);
+/* The value for `key`, or NULL. */
+AIS_API const char *ais_model_metadata(const ais_model *model, const char *key);
+
+/* Number of nodes and bytes of weights, for tools. */
+AIS_API size_t ais_model_node_count(const ais_model *model);
+AIS_API size_t ais_model_weight_bytes(const ais_model *model);
+/* Operator type (and domain) of node `index` in execution order. */
+AIS_API ais_status ais_model_node_info(const ais_model *model, size_t index, const char **name,
+                                       const char **op_type, const char **domain);
+
+/* ---- sessions ---- */
+
+typedef struct ais_session ais_session;
+
+/* A session on `model` (which it retains). options may be NULL. Fails with AIS_E_NO_DEVICE when
+ * the backend asked for has no device. */
+AIS_API ais_status ais_session_create(ais_model *model, const ais_options *options,
+                                      ais_session **out);
+AIS_API void ais_session_destroy(ais_session *session);
+
+/*
+ * Runs the model.
+ * inputs: n_inputs tensors. input_names: their names, or NULL for the model's inputs in order.
+ * outputs: n_outputs slots; output_names: which outputs, or NULL for the first n_outputs in
+ * order. A NULL slot receives a new tensor the caller destroys; a slot holding a tensor of the
+ * right dtype and shape receives the result in place (no copy).
+ * A run with input shapes seen before allocates nothing beyond new output tensors.
+ * On failure, slots that were NULL are NULL again, and the message names the input or node.
+ */
+AIS_API ais_status ais_session_run(ais_session *session, const char *const *input_names,
+                                   const ais_tensor *const *inputs, size_t n_inputs,
+                                   const char *const *output_names, ais_tensor **outputs,
+                                   size_t n_outputs);
+
+/* Where the nodes of the last planned run executed: the number of nodes after optimization,
+ * and per node its name, operator and backend. */
+AIS_API size_t ais_session_node_count(const ais_session *session);
+AIS_API ais_status ais_session_node_info(const ais_session *session, size_t index,
+                                         const char **name, const char **op_type,
+                                         ais_backend *backend);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* AISTACK_AIS_MODEL_H */
