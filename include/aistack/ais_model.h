@@ -34,8 +34,10 @@ typedef enum ais_option {
     AIS_OPT_BACKEND = 3,         /* an ais_backend. Default AIS_BACKEND_CPU */
     AIS_OPT_DEVICE_ID = 4,       /* GPU ordinal for AIS_BACKEND_CUDA. Default 0 */
     AIS_OPT_MAX_FILE_BYTES = 5,  /* loading refuses larger files. Default 2^40 */
-    AIS_OPT_MAP_WEIGHTS = 6      /* 1: memory-map the file and use weights in place (default);
+    AIS_OPT_MAP_WEIGHTS = 6,     /* 1: memory-map the file and use weights in place (default);
                                     0: read into memory owned by the model */
+    AIS_OPT_SAVE_COMPRESSION = 7 /* ais_model_save: 0 raw and mmappable, 1..22 zstd level per
+                                    tensor. Default 0 */
 } ais_option;
 
 typedef struct ais_options ais_options;
@@ -92,6 +94,13 @@ AIS_API ais_status ais_model_metadata_at(const ais_model *model, size_t index, c
                                          const char **value);
 /* The value for `key`, or NULL. */
 AIS_API const char *ais_model_metadata(const ais_model *model, const char *key);
+
+/*
+ * Writes the model in the native .ais format (docs/ais-format.md). options may be NULL; it reads
+ * AIS_OPT_SAVE_COMPRESSION. Loading the file back gives bit-identical outputs.
+ */
+AIS_API ais_status ais_model_save(const ais_model *model, const char *path,
+                                  const ais_options *options);
 
 /* Number of nodes and bytes of weights, for tools. */
 AIS_API size_t ais_model_node_count(const ais_model *model);

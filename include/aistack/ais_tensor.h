@@ -102,6 +102,14 @@ struct DLManagedTensor;
 AIS_API ais_status ais_tensor_to_dlpack(const ais_tensor *tensor, struct DLManagedTensor **out);
 AIS_API ais_status ais_tensor_from_dlpack(struct DLManagedTensor *managed, ais_tensor **out);
 
+/*
+ * Files. ais_tensor_load reads a NumPy .npy file or an ONNX TensorProto .pb file (recognized by
+ * content); the tensor owns its data. ais_tensor_save_npy writes a .npy file (version 1.0, C
+ * order, little-endian).
+ */
+AIS_API ais_status ais_tensor_load(const char *path, ais_tensor **out);
+AIS_API ais_status ais_tensor_save_npy(const ais_tensor *tensor, const char *path);
+
 #ifdef __cplusplus
 }
 #endif

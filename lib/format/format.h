@@ -1,0 +1,64 @@
+/*
+ * format.h - readers and writers of model and tensor files. Every reader treats its input as
+ * hostile: bounds-checked, size-limited, and it says what was wrong and where (offset, field).
+ *
+ * Model readers produce an ais__graph (graph/graph.h). Their input bytes are borrowed: constants
+ * may point into them, so the caller keeps the bytes alive for the graph's lifetime (the file
+ * loader does this by mapping the file and handing the mapping to ais__graph_hold).
+ */
+#ifndef AIS_FORMAT_H
+#define AIS_FORMAT_H
+
+#include "../graph/graph.h"
+
+typedef struct ais__load_opts {
+    uint64_t max_file_bytes; /* refuse larger inputs (AIS_E_LIMIT) */
+    bool map_weights;        /* mmap the file (true) or read it into owned memory */
+} ais__load_opts;
+
+/* Defaults: 2^40 bytes, mapped. */
+void ais__load_opts_default(ais__load_opts *o);
+
+/* ---- files (mapped_file.c) ---- */
+
+typedef struct ais__file {
+    const uint8_t *data;
+    size_t size;
+    bool mapped; /* munmap, else ais__free */
+} ais__file;
+
+/* Maps (or reads, when !map) a whole file; messages name the path. */
+ais_status ais__file_open(const char *path, uint64_t max_bytes, bool map, ais__file **out);
+void ais__file_close(ais__file *f);
+/* A release function for ais__graph_hold(g, ais__file_release, file). */
+void ais__file_release(void *file);
+
+/* ---- models ---- */
+
+/* Sniffs the format (ONNX, .ais, XGBoost JSON, LightGBM text) and reads it; for files, also
+ * keeps the mapping alive in the graph. base_dir resolves ONNX external data ("." if NULL). */
+ais_status ais__model_read_file(const char *path, const ais__load_opts *o, ais__graph **out);
+ais_status ais__model_read_memory(const void *data, size_t size, const char *base_dir,
+                                  const ais__load_opts *o, ais__graph **out);
+
+/* ONNX ModelProto (onnx_reader.c). */
+ais_status ais__onnx_read(const void *data, size_t size, const char *base_dir,
+                          const ais__load_opts *o, ais__graph **out);
+/* Native .ais (ais_reader.c / ais_writer.c; docs/ais-format.md). */
+ais_status ais__ais_read(const void *data, size_t size, const ais__load_opts *o,
+                         ais__graph **out);
+/* compress_level: 0 raw (mmappable), 1..22 zstd per tensor. */
+ais_status ais__ais_write(const ais__graph *g, const char *path, int compress_level);
+/* True when the bytes start like a .ais file. */
+bool ais__ais_sniff(const void *data, size_t size);
+
+/* ---- tensors ---- */
+
+/* ONNX TensorProto (a .pb file of the backend tests); *name may be NULL-ed if absent. The tensor
+ * owns its data (copied: .pb files are small and may be freed). */
+ais_status ais__tensorproto_read(const void *data, size_t size, ais_tensor **out, char **name);
+/* NumPy .npy, versions 1-3, little- or big-endian, C order (Fortran order refused). */
+ais_status ais__npy_read(const void *data, size_t size, ais_tensor **out);
+ais_status ais__npy_write(const ais_tensor *t, const char *path);
+
+#endif /* AIS_FORMAT_H */
