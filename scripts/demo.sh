@@ -1,0 +1,13 @@
+#!/bin/sh
+# The main job: build libaistack and the aistack tool, then run a real inference with the model
+# that ships with the repository (models/digits_mlp.onnx, an MLP trained on scikit-learn's 8x8
+# handwritten digits by models/make_digits_model.py): it prints the predicted digit.
+set -eu
+cd "$(dirname "$0")/.."
+scripts/setup.sh build
+cmake -S . -B build-release -DCMAKE_BUILD_TYPE=Release -DAIS_BUILD_TESTS=OFF -DAIS_CUDA=OFF >/dev/null
+cmake --build build-release -j"$(nproc)" --target aistack_cli >/dev/null
+for f in models/digits/test0_label*.npy; do
+  echo "== aistack run models/digits_mlp.onnx --input $f"
+  build-release/examples/aistack run models/digits_mlp.onnx --input "pixels=$f"
+done
