@@ -1,0 +1,33 @@
+"""Shared fixtures: where the aistack tool and the shared conformance data are."""
+import os
+import shutil
+import subprocess
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def _find_tool():
+    env = os.environ.get("AIS_AISTACK")
+    if env:
+        return env
+    for build in ("build", "build-release"):
+        p = os.path.join(ROOT, build, "examples", "aistack")
+        if os.path.exists(p):
+            return p
+    return shutil.which("aistack")
+
+
+@pytest.fixture(scope="session")
+def aistack():
+    tool = _find_tool()
+    if not tool or not os.path.exists(tool):
+        pytest.fail("the aistack tool was not found: build it, or set AIS_AISTACK")
+
+    def run(*args, check=True):
+        p = subprocess.run([tool, *map(str, args)], capture_output=True, text=True, timeout=600)
+        if check and p.returncode != 0:
+            raise AssertionError(f"aistack {' '.join(map(str, args))} failed ({p.returncode}):\n{p.stdout}\n{p.stderr}")
+        return p
+    return run
