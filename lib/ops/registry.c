@@ -9,7 +9,10 @@ static const ais__op_def *const ais__op_tables[] = {
     ais__ops_softmax, ais__ops_reduce, ais__ops_shape,  ais__ops_layout,
 };
 
+/* A table entry may leave .domain NULL for the default domain. */
 static bool ais__domain_eq(const char *a, const char *b) {
+    if (!a) a = "";
+    if (!b) b = "";
     if (strcmp(a, "ai.onnx") == 0) a = "";
     if (strcmp(b, "ai.onnx") == 0) b = "";
     return strcmp(a, b) == 0;
