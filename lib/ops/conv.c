@@ -228,7 +228,8 @@ static ais_status ais__conv_compute(ais__op_ctx *ctx, const ais_tensor *const *i
 }
 
 const ais__op_def ais__ops_conv[] = {
-    {.name = "Conv",
+    {.domain = "",
+     .name = "Conv",
      .since_version = 1,
      .min_inputs = 2,
      .max_inputs = 3,

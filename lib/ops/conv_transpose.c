@@ -218,7 +218,8 @@ static ais_status ais__ct_compute(ais__op_ctx *ctx, const ais_tensor *const *in,
 }
 
 const ais__op_def ais__ops_conv_transpose[] = {
-    {.name = "ConvTranspose",
+    {.domain = "",
+     .name = "ConvTranspose",
      .since_version = 1,
      .min_inputs = 2,
      .max_inputs = 3,

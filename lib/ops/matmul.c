@@ -343,7 +343,8 @@ static ais_status ais__gemm_compute(ais__op_ctx *ctx, const ais_tensor *const *i
 }
 
 const ais__op_def ais__ops_matmul[] = {
-    {.name = "MatMul",
+    {.domain = "",
+     .name = "MatMul",
      .since_version = 1,
      .min_inputs = 2,
      .max_inputs = 2,
@@ -353,7 +354,8 @@ const ais__op_def ais__ops_matmul[] = {
      .compute = ais__matmul_compute},
     /* Opsets 1-6 had a `broadcast` attribute and a required C; the opset 7+ rules (C optional
      * from 11, always unidirectionally broadcast) accept every model those versions accept. */
-    {.name = "Gemm",
+    {.domain = "",
+     .name = "Gemm",
      .since_version = 1,
      .min_inputs = 2,
      .max_inputs = 3,

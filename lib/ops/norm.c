@@ -52,11 +52,13 @@ static void ais__bn_range(void *vj, size_t begin, size_t end) {
         if (j->f64) {
             const double *x = (const double *)j->x + off;
             double *y = (double *)j->y + off, a = j->a[pi], b = j->b[pi];
-            for (int64_t i = 0; i < j->inner; i++) y[i] = x[i] * a + b;
+            for (int64_t i = 0; i < j->inner; i++)
+                y[i] = x[i] * a + b;
         } else {
             const float *x = (const float *)j->x + off;
             float *y = (float *)j->y + off, a = (float)j->a[pi], b = (float)j->b[pi];
-            for (int64_t i = 0; i < j->inner; i++) y[i] = x[i] * a + b;
+            for (int64_t i = 0; i < j->inner; i++)
+                y[i] = x[i] * a + b;
         }
     }
 }
@@ -77,7 +79,8 @@ static ais_status ais__bn_geometry(const ais__op_ctx *ctx, const ais_tensor *con
                           n_out);
     bool spatial = ctx->opset >= 9 || ais__attr_int(ctx->attrs, "spatial", 1) != 0;
     int64_t c = x->dims[1], plane = 1;
-    for (size_t i = 2; i < x->ndim; i++) plane *= x->dims[i];
+    for (size_t i = 2; i < x->ndim; i++)
+        plane *= x->dims[i];
     *p = spatial ? c : c * plane;
     *inner = spatial ? plane : 1;
     static const char *const names[] = {"X", "scale", "B", "input_mean", "input_var"};
@@ -122,8 +125,13 @@ static ais_status ais__bn_compute(ais__op_ctx *ctx, const ais_tensor *const *in,
         ab[i] = sc / sqrt(var + eps);
         ab[p + i] = b - mean * ab[i];
     }
-    ais__bn_job j = {xf ? (const void *)xf : x->data, xf ? (void *)xf : out[0]->data,
-                     x->dtype == AIS_DTYPE_F64, ab, ab + p, p, inner};
+    ais__bn_job j = {xf ? (const void *)xf : x->data,
+                     xf ? (void *)xf : out[0]->data,
+                     x->dtype == AIS_DTYPE_F64,
+                     ab,
+                     ab + p,
+                     p,
+                     inner};
     size_t rows = inner ? x->numel / (size_t)inner : 0;
     ais__parallel_for(ctx->pool, rows, inner >= 8192 ? 1 : (size_t)(8192 / (inner + 1)) + 1,
                       ais__bn_range, &j);
@@ -137,12 +145,12 @@ typedef struct {
     const void *x;
     void *y;
     bool f64;
-    int64_t n;            /* elements per row */
+    int64_t n; /* elements per row */
     double eps;
-    const double *scale;  /* per element of the row (LayerNorm) or per row class (InstanceNorm) */
-    const double *bias;   /* may be NULL */
-    int64_t classes;      /* InstanceNorm: C (row r uses index r % C); 0: per element */
-    float *mean, *inv;    /* optional outputs, one per row */
+    const double *scale; /* per element of the row (LayerNorm) or per row class (InstanceNorm) */
+    const double *bias;  /* may be NULL */
+    int64_t classes;     /* InstanceNorm: C (row r uses index r % C); 0: per element */
+    float *mean, *inv;   /* optional outputs, one per row */
 } ais__rn_job;
 
 #define AIS__ROWNORM(NAME, T)                                                                      \
@@ -150,7 +158,8 @@ typedef struct {
         const T *x = (const T *)j->x + r * (size_t)j->n;                                           \
         T *y = (T *)j->y + r * (size_t)j->n;                                                       \
         double s = 0, q = 0;                                                                       \
-        for (int64_t i = 0; i < j->n; i++) s += x[i];                                              \
+        for (int64_t i = 0; i < j->n; i++)                                                         \
+            s += x[i];                                                                             \
         double mean = j->n ? s / (double)j->n : 0;                                                 \
         for (int64_t i = 0; i < j->n; i++) {                                                       \
             double d = x[i] - mean;                                                                \
@@ -161,9 +170,10 @@ typedef struct {
         if (j->inv) j->inv[r] = (float)inv;                                                        \
         if (j->classes) {                                                                          \
             size_t c = r % (size_t)j->classes;                                                     \
-            T a = (T)(inv * j->scale[c]), b = (T)((j->bias ? j->bias[c] : 0) - mean * inv *      \
-                                                                                j->scale[c]);     \
-            for (int64_t i = 0; i < j->n; i++) y[i] = x[i] * a + b;                                \
+            T a = (T)(inv * j->scale[c]),                                                          \
+              b = (T)((j->bias ? j->bias[c] : 0) - mean * inv * j->scale[c]);                      \
+            for (int64_t i = 0; i < j->n; i++)                                                     \
+                y[i] = x[i] * a + b;                                                               \
         } else {                                                                                   \
             T m = (T)mean, v = (T)inv;                                                             \
             for (int64_t i = 0; i < j->n; i++) {                                                   \
@@ -200,8 +210,8 @@ static bool ais__bcast_to(const ais_tensor *t, const int64_t *dims, size_t n) {
     return true;
 }
 
-static ais_status ais__ln_geometry(const ais__op_ctx *ctx, const ais_tensor *const *in,
-                                   size_t n_in, int64_t *axis) {
+static ais_status ais__ln_geometry(const ais__op_ctx *ctx, const ais_tensor *const *in, size_t n_in,
+                                   int64_t *axis) {
     const ais_tensor *x = in[0];
     AIS__CHECK(ais__norm_float_x(x));
     int64_t a = ais__attr_int(ctx->attrs, "axis", -1);
@@ -217,9 +227,10 @@ static ais_status ais__ln_geometry(const ais__op_ctx *ctx, const ais_tensor *con
         char sx[AIS__SHAPE_STR_MAX], st[AIS__SHAPE_STR_MAX];
         AIS__CHECK(ais__expect_same_dtype(x, "X", t, i == 1 ? "Scale" : "B"));
         if (!ais__bcast_to(t, x->dims + *axis, x->ndim - (size_t)*axis))
-            return ais__error(AIS_E_SHAPE, "%s %s does not broadcast to the normalized axes of X %s",
-                              i == 1 ? "Scale" : "B", ais__shape_str(t->dims, t->ndim, st, sizeof st),
-                              ais__shape_str(x->dims, x->ndim, sx, sizeof sx));
+            return ais__error(
+                AIS_E_SHAPE, "%s %s does not broadcast to the normalized axes of X %s",
+                i == 1 ? "Scale" : "B", ais__shape_str(t->dims, t->ndim, st, sizeof st),
+                ais__shape_str(x->dims, x->ndim, sx, sizeof sx));
     }
     return AIS_OK;
 }
@@ -230,8 +241,10 @@ static ais_status ais__ln_infer(ais__op_ctx *ctx, const ais_tensor *const *in, s
     AIS__CHECK(ais__ln_geometry(ctx, in, n_in, &axis));
     ais__desc_from(&out[0], in[0]);
     int64_t d[AIS_MAX_DIMS];
-    for (size_t i = 0; i < in[0]->ndim; i++) d[i] = (int64_t)i < axis ? in[0]->dims[i] : 1;
-    for (size_t o = 1; o < n_out; o++) ais__desc_set(&out[o], AIS_DTYPE_F32, d, in[0]->ndim);
+    for (size_t i = 0; i < in[0]->ndim; i++)
+        d[i] = (int64_t)i < axis ? in[0]->dims[i] : 1;
+    for (size_t o = 1; o < n_out; o++)
+        ais__desc_set(&out[o], AIS_DTYPE_F32, d, in[0]->ndim);
     return AIS_OK;
 }
 
@@ -256,7 +269,8 @@ static ais_status ais__ln_compute(ais__op_ctx *ctx, const ais_tensor *const *in,
     int64_t axis;
     AIS__CHECK(ais__ln_geometry(ctx, in, n_in, &axis));
     int64_t n = 1;
-    for (size_t i = (size_t)axis; i < x->ndim; i++) n *= x->dims[i];
+    for (size_t i = (size_t)axis; i < x->ndim; i++)
+        n *= x->dims[i];
     size_t rows = n ? x->numel / (size_t)n : 0;
     if (rows == 0) return AIS_OK;
     double *par;
@@ -424,7 +438,8 @@ static ais_status ais__mvn_axes(const ais__op_ctx *ctx, const ais_tensor *x, boo
         axes = dflt;
         n = 3;
     }
-    for (size_t i = 0; i < AIS_MAX_DIMS; i++) reduced[i] = false;
+    for (size_t i = 0; i < AIS_MAX_DIMS; i++)
+        reduced[i] = false;
     for (size_t i = 0; i < n; i++) {
         int64_t a;
         if (!ais__norm_axis(axes[i], (int64_t)x->ndim, &a))
@@ -483,22 +498,21 @@ static ais_status ais__mvn_compute(ais__op_ctx *ctx, const ais_tensor *const *in
             }
         }
         if (pass == 0)
-            for (size_t g = 0; g < groups; g++) acc[g] /= (double)per;
+            for (size_t g = 0; g < groups; g++)
+                acc[g] /= (double)per;
         if (pass == 1)
-            for (size_t g = 0; g < groups; g++) acc[groups + g] /= (double)per;
+            for (size_t g = 0; g < groups; g++)
+                acc[groups + g] /= (double)per;
     }
     return AIS_OK;
 }
 
 #define AIS__NORM_DEF(NAME, SINCE, MININ, MAXIN, MAXOUT, INFER, FN)                                \
-    {.name = NAME,                                                                                 \
-     .since_version = SINCE,                                                                       \
-     .min_inputs = MININ,                                                                          \
-     .max_inputs = MAXIN,                                                                          \
-     .min_outputs = 1,                                                                             \
-     .max_outputs = MAXOUT,                                                                        \
-     .infer = INFER,                                                                               \
-     .compute = FN}
+    {                                                                                              \
+        .domain = "", .name = NAME, .since_version = SINCE, .min_inputs = MININ,                   \
+        .max_inputs = MAXIN, .min_outputs = 1, .max_outputs = MAXOUT, .infer = INFER,              \
+        .compute = FN                                                                              \
+    }
 
 const ais__op_def ais__ops_norm[] = {
     /* Up to 5 outputs are accepted so that old models' declarations reach the clear refusal. */

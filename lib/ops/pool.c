@@ -108,7 +108,8 @@ static ais_status ais__pool_infer(ais__op_ctx *ctx, const ais_tensor *const *in,
     if (ais__attr_int(ctx->attrs, "storage_order", 0) & ~(int64_t)1)
         return ais__error(AIS_E_INVALID_ARGUMENT, "storage_order must be 0 or 1");
     int64_t d[5] = {in[0]->dims[0], in[0]->dims[1]};
-    for (size_t i = 0; i < g.nsp; i++) d[2 + i] = g.out[3 - g.nsp + i];
+    for (size_t i = 0; i < g.nsp; i++)
+        d[2 + i] = g.out[3 - g.nsp + i];
     ais__desc_set(&out[0], in[0]->dtype, d, 2 + g.nsp);
     if (n_out > 1) ais__desc_set(&out[1], AIS_DTYPE_I64, d, 2 + g.nsp);
     if (ais__attr_find(ctx->attrs, "p")) {
@@ -183,14 +184,17 @@ static void ais__gpool_range(void *vj, size_t begin, size_t end) {
         const float *x = j->x + (int64_t)t * j->plane;
         float acc = j->kind == AIS__POOL_MAX ? -INFINITY : 0.0f;
         if (j->kind == AIS__POOL_MAX) {
-            for (int64_t i = 0; i < j->plane; i++) acc = x[i] > acc ? x[i] : acc;
+            for (int64_t i = 0; i < j->plane; i++)
+                acc = x[i] > acc ? x[i] : acc;
         } else if (j->kind == AIS__POOL_AVG) {
             double s = 0; /* a plane can be large: sum in double */
-            for (int64_t i = 0; i < j->plane; i++) s += x[i];
+            for (int64_t i = 0; i < j->plane; i++)
+                s += x[i];
             acc = j->plane ? (float)(s / (double)j->plane) : NAN;
         } else {
             double s = 0;
-            for (int64_t i = 0; i < j->plane; i++) s += pow(fabs((double)x[i]), j->p);
+            for (int64_t i = 0; i < j->plane; i++)
+                s += pow(fabs((double)x[i]), j->p);
             acc = (float)pow(s, 1.0 / j->p);
         }
         j->y[t] = acc;
@@ -202,7 +206,8 @@ static ais_status ais__gpool_infer(ais__op_ctx *ctx, const ais_tensor *const *in
     AIS__CHECK(ais__pool_check_x(in[0]));
     AIS__CHECK(ais__expect_rank(in[0], "input X", 3, AIS_MAX_DIMS));
     int64_t d[AIS_MAX_DIMS];
-    for (size_t i = 0; i < in[0]->ndim; i++) d[i] = i < 2 ? in[0]->dims[i] : 1;
+    for (size_t i = 0; i < in[0]->ndim; i++)
+        d[i] = i < 2 ? in[0]->dims[i] : 1;
     ais__desc_set(&out[0], in[0]->dtype, d, in[0]->ndim);
     if (ais__attr_find(ctx->attrs, "p")) {
         float p;
@@ -249,14 +254,10 @@ static ais_status ais__glppool(ais__op_ctx *ctx, const ais_tensor *const *in, si
 }
 
 #define AIS__POOL_DEF(NAME, INFER, FN, MAXOUT)                                                     \
-    {.name = NAME,                                                                                 \
-     .since_version = 1,                                                                           \
-     .min_inputs = 1,                                                                              \
-     .max_inputs = 1,                                                                              \
-     .min_outputs = 1,                                                                             \
-     .max_outputs = MAXOUT,                                                                        \
-     .infer = INFER,                                                                               \
-     .compute = FN}
+    {                                                                                              \
+        .domain = "", .name = NAME, .since_version = 1, .min_inputs = 1, .max_inputs = 1,          \
+        .min_outputs = 1, .max_outputs = MAXOUT, .infer = INFER, .compute = FN                     \
+    }
 
 /* Later opsets only added attributes (ceil_mode, dilations, storage_order) whose defaults keep
  * the older behaviour, so one entry per operator serves every opset. */

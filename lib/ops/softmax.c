@@ -10,7 +10,7 @@
 enum { AIS__SM_SOFT = 0, AIS__SM_LOG = 1, AIS__SM_HARD = 2 };
 
 /* Numerically stable: the maximum is subtracted before exponentiating. */
-#define AIS__SOFTMAX_LINE(NAME, T, EXP, LOG)                                                      \
+#define AIS__SOFTMAX_LINE(NAME, T, EXP, LOG)                                                       \
     static void NAME(const T *x, T *y, int64_t n, int64_t s, int kind) {                           \
         T mx = x[0];                                                                               \
         int64_t arg = 0;                                                                           \
@@ -20,7 +20,8 @@ enum { AIS__SM_SOFT = 0, AIS__SM_LOG = 1, AIS__SM_HARD = 2 };
                 arg = i;                                                                           \
             }                                                                                      \
         if (kind == AIS__SM_HARD) {                                                                \
-            for (int64_t i = 0; i < n; i++) y[i * s] = 0;                                          \
+            for (int64_t i = 0; i < n; i++)                                                        \
+                y[i * s] = 0;                                                                      \
             y[arg * s] = 1;                                                                        \
             return;                                                                                \
         }                                                                                          \
@@ -32,11 +33,14 @@ enum { AIS__SM_SOFT = 0, AIS__SM_LOG = 1, AIS__SM_HARD = 2 };
                 sum += e;                                                                          \
             }                                                                                      \
             T inv = (T)1 / sum;                                                                    \
-            for (int64_t i = 0; i < n; i++) y[i * s] *= inv;                                       \
+            for (int64_t i = 0; i < n; i++)                                                        \
+                y[i * s] *= inv;                                                                   \
         } else {                                                                                   \
-            for (int64_t i = 0; i < n; i++) sum += EXP(x[i * s] - mx);                             \
+            for (int64_t i = 0; i < n; i++)                                                        \
+                sum += EXP(x[i * s] - mx);                                                         \
             T shift = mx + LOG(sum);                                                               \
-            for (int64_t i = 0; i < n; i++) y[i * s] = x[i * s] - shift;                           \
+            for (int64_t i = 0; i < n; i++)                                                        \
+                y[i * s] = x[i * s] - shift;                                                       \
         }                                                                                          \
     }
 AIS__SOFTMAX_LINE(ais__softmax_line_f32, float, expf, logf)
@@ -56,8 +60,8 @@ static void ais__sm_range(void *vj, size_t begin, size_t end) {
         int64_t o = (int64_t)l / j->inner, in = (int64_t)l % j->inner;
         size_t off = (size_t)(o * j->n * j->inner + in);
         if (j->f64)
-            ais__softmax_line_f64((const double *)j->x + off, (double *)j->y + off, j->n,
-                                  j->inner, j->kind);
+            ais__softmax_line_f64((const double *)j->x + off, (double *)j->y + off, j->n, j->inner,
+                                  j->kind);
         else
             ais__softmax_line_f32((const float *)j->x + off, (float *)j->y + off, j->n, j->inner,
                                   j->kind);
@@ -73,14 +77,17 @@ static ais_status ais__sm_geometry(const ais__op_ctx *ctx, const ais_tensor *x, 
         return ais__error(AIS_E_INVALID_ARGUMENT, "axis %lld is out of range for rank %u",
                           (long long)axis, x->ndim);
     *outer = 1;
-    for (int64_t i = 0; i < ax; i++) *outer *= x->dims[i];
+    for (int64_t i = 0; i < ax; i++)
+        *outer *= x->dims[i];
     *n = 1;
     *inner = 1;
     if (legacy) {
-        for (size_t i = (size_t)ax; i < x->ndim; i++) *n *= x->dims[i];
+        for (size_t i = (size_t)ax; i < x->ndim; i++)
+            *n *= x->dims[i];
     } else {
         *n = x->dims[ax];
-        for (size_t i = (size_t)ax + 1; i < x->ndim; i++) *inner *= x->dims[i];
+        for (size_t i = (size_t)ax + 1; i < x->ndim; i++)
+            *inner *= x->dims[i];
     }
     return AIS_OK;
 }
@@ -95,8 +102,7 @@ static ais_status ais__sm_infer(ais__op_ctx *ctx, const ais_tensor *const *in, s
     return AIS_OK;
 }
 
-static ais_status ais__sm_compute(ais__op_ctx *ctx, const ais_tensor *x, ais_tensor *y,
-                                  int kind) {
+static ais_status ais__sm_compute(ais__op_ctx *ctx, const ais_tensor *x, ais_tensor *y, int kind) {
     int64_t outer, n, inner;
     AIS__CHECK(ais__sm_geometry(ctx, x, &outer, &n, &inner));
     if (x->numel == 0) return AIS_OK;
@@ -132,14 +138,10 @@ static ais_status ais__hardmax(ais__op_ctx *ctx, const ais_tensor *const *in, si
 }
 
 #define AIS__SM_DEF(NAME, FN)                                                                      \
-    {.name = NAME,                                                                                 \
-     .since_version = 1,                                                                           \
-     .min_inputs = 1,                                                                              \
-     .max_inputs = 1,                                                                              \
-     .min_outputs = 1,                                                                             \
-     .max_outputs = 1,                                                                             \
-     .infer = ais__sm_infer,                                                                       \
-     .compute = FN}
+    {                                                                                              \
+        .domain = "", .name = NAME, .since_version = 1, .min_inputs = 1, .max_inputs = 1,          \
+        .min_outputs = 1, .max_outputs = 1, .infer = ais__sm_infer, .compute = FN                  \
+    }
 
 /* One entry each: the opset (< 13 or not) picks the semantics at run time from ctx->opset. */
 const ais__op_def ais__ops_softmax[] = {
