@@ -68,7 +68,8 @@ static ais_status ais__conv_infer(ais__op_ctx *ctx, const ais_tensor *const *in,
     ais__conv_plan p;
     AIS__CHECK(ais__conv_plan_make(ctx, in, n_in, &p));
     int64_t d[5] = {p.n, p.m};
-    for (size_t i = 0; i < p.g.nsp; i++) d[2 + i] = p.g.out[3 - p.g.nsp + i];
+    for (size_t i = 0; i < p.g.nsp; i++)
+        d[2 + i] = p.g.out[3 - p.g.nsp + i];
     ais__desc_set(&out[0], in[0]->dtype, d, 2 + p.g.nsp);
     return AIS_OK;
 }
@@ -105,7 +106,8 @@ static void ais__dw_range(void *vj, size_t begin, size_t end) {
         const float *w = j->w + m * p->kvol;
         float *y = j->y + (n * p->m + m) * p->osz;
         float bias = j->b ? j->b[m] : 0.0f;
-        for (int64_t i = 0; i < p->osz; i++) y[i] = bias;
+        for (int64_t i = 0; i < p->osz; i++)
+            y[i] = bias;
         for (int64_t od = 0; od < g->out[0]; od++) {
             for (int64_t oh = 0; oh < g->out[1]; oh++) {
                 float *yr = y + (od * g->out[1] + oh) * g->out[2];
@@ -124,9 +126,11 @@ static void ais__dw_range(void *vj, size_t begin, size_t end) {
                             if (hi > g->out[2]) hi = g->out[2];
                             float wv = wr[kw];
                             if (s == 1)
-                                for (int64_t o = lo; o < hi; o++) yr[o] += wv * xr[o + off];
+                                for (int64_t o = lo; o < hi; o++)
+                                    yr[o] += wv * xr[o + off];
                             else
-                                for (int64_t o = lo; o < hi; o++) yr[o] += wv * xr[o * s + off];
+                                for (int64_t o = lo; o < hi; o++)
+                                    yr[o] += wv * xr[o * s + off];
                         }
                     }
                 }
@@ -172,7 +176,8 @@ static void ais__conv_slots(void *vj, size_t begin, size_t end) {
     size_t per = j->cols ? (size_t)(j->p->cg * j->p->kvol * j->tile) : 0;
     for (size_t s = begin; s < end; s++) {
         size_t t0 = s * j->tasks / j->n_slots, t1 = (s + 1) * j->tasks / j->n_slots;
-        for (size_t t = t0; t < t1; t++) ais__conv_task(j, t, j->cols ? j->cols + s * per : NULL);
+        for (size_t t = t0; t < t1; t++)
+            ais__conv_task(j, t, j->cols ? j->cols + s * per : NULL);
     }
 }
 
@@ -198,15 +203,20 @@ static ais_status ais__conv_compute(ais__op_ctx *ctx, const ais_tensor *const *i
     }
     bool direct = true;
     for (int i = 0; i < 3; i++)
-        if (p.g.k[i] != 1 || p.g.stride[i] != 1 || p.g.pb[i] != 0 || p.g.pe[i] != 0)
-            direct = false;
-    ais__gemm_job j = {.p = &p, .win = ais__conv_win(&p.g), .x = in[0]->data, .w = in[1]->data,
-                       .y = y, .tasks = tasks, .direct = direct};
+        if (p.g.k[i] != 1 || p.g.stride[i] != 1 || p.g.pb[i] != 0 || p.g.pe[i] != 0) direct = false;
+    ais__gemm_job j = {.p = &p,
+                       .win = ais__conv_win(&p.g),
+                       .x = in[0]->data,
+                       .w = in[1]->data,
+                       .y = y,
+                       .tasks = tasks,
+                       .direct = direct};
     /* Small products (below OpenBLAS's own threading threshold of 2^18 multiply-adds) run one
      * per pool thread; larger ones run one after another with BLAS's threads, never nested. */
     double flops = (double)p.mg * (double)kk * (double)p.osz;
     int32_t threads = ctx->pool ? ais__pool_threads(ctx->pool) : 1;
-    j.n_slots = (flops <= 262144.0 && tasks > 1 && threads > 1) ? AIS__MIN(tasks, (size_t)threads) : 1;
+    j.n_slots =
+        (flops <= 262144.0 && tasks > 1 && threads > 1) ? AIS__MIN(tasks, (size_t)threads) : 1;
     if (!direct) {
         size_t row_bytes = (size_t)kk * sizeof(float);
         int64_t tile = (int64_t)(AIS__CONV_TILE_BYTES / row_bytes);

@@ -54,7 +54,8 @@ static ais_status ais__ct_plan_make(const ais__op_ctx *ctx, const ais_tensor *co
                               ais__shape_str(b->dims, b->ndim, sx, sizeof sx));
     }
     int64_t k[3], st[3], dl[3], pads[6], opad[3], oshape[5];
-    for (size_t i = 0; i < nsp; i++) k[i] = w->dims[2 + i];
+    for (size_t i = 0; i < nsp; i++)
+        k[i] = w->dims[2 + i];
     if (ais__attr_find(ctx->attrs, "kernel_shape")) {
         int64_t ka[3];
         AIS__CHECK(ais__dense_ints(ctx, "kernel_shape", nsp, 1, 1, AIS__CT_ATTR_MAX, ka));
@@ -140,7 +141,8 @@ static ais_status ais__ct_infer(ais__op_ctx *ctx, const ais_tensor *const *in, s
     ais__ct_plan p;
     AIS__CHECK(ais__ct_plan_make(ctx, in, n_in, &p));
     int64_t d[5] = {p.n, p.m};
-    for (size_t i = 0; i < p.nsp; i++) d[2 + i] = p.out[3 - p.nsp + i];
+    for (size_t i = 0; i < p.nsp; i++)
+        d[2 + i] = p.out[3 - p.nsp + i];
     ais__desc_set(&out[0], in[0]->dtype, d, 2 + p.nsp);
     return AIS_OK;
 }
@@ -165,8 +167,8 @@ static void ais__ct_task(const ais__ct_job *j, size_t task, float *cols) {
         if (p->cg == 0)
             memset(cols, 0, (size_t)(rows * (j1 - j0)) * sizeof(float));
         else
-            ais__sgemm(true, false, rows, j1 - j0, p->cg, 1.0f, w, rows, x + j0, p->isz, 0.0f,
-                       cols, j1 - j0);
+            ais__sgemm(true, false, rows, j1 - j0, p->cg, 1.0f, w, rows, x + j0, p->isz, 0.0f, cols,
+                       j1 - j0);
         ais__dense_col2im(cols, p->mg, &p->win, j0, j1, y);
     }
 }
@@ -176,7 +178,8 @@ static void ais__ct_slots(void *vj, size_t begin, size_t end) {
     size_t per = (size_t)(j->p->mg * j->p->kvol * j->tile);
     for (size_t s = begin; s < end; s++) {
         size_t t0 = s * j->tasks / j->n_slots, t1 = (s + 1) * j->tasks / j->n_slots;
-        for (size_t t = t0; t < t1; t++) ais__ct_task(j, t, j->cols + s * per);
+        for (size_t t = t0; t < t1; t++)
+            ais__ct_task(j, t, j->cols + s * per);
     }
 }
 

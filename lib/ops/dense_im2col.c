@@ -39,16 +39,20 @@ static void ais__walk(const float *im_src, float *im_dst, const float *col_src, 
             if (b < a) b = a;
             if (add) {
                 float *row = im_dst + roff;
-                for (int64_t o = a; o < b; o++) row[o * s2 + offw] += col_src[base + o];
+                for (int64_t o = a; o < b; o++)
+                    row[o * s2 + offw] += col_src[base + o];
             } else {
                 const float *row = im_src + roff;
                 float *c = col_dst;
-                for (int64_t o = ow; o < a && o < ow + run; o++) c[base + o] = 0;
+                for (int64_t o = ow; o < a && o < ow + run; o++)
+                    c[base + o] = 0;
                 if (s2 == 1 && b > a)
                     memcpy(c + base + a, row + a + offw, (size_t)(b - a) * sizeof(float));
                 else
-                    for (int64_t o = a; o < b; o++) c[base + o] = row[o * s2 + offw];
-                for (int64_t o = AIS__MAX(b, ow); o < ow + run; o++) c[base + o] = 0;
+                    for (int64_t o = a; o < b; o++)
+                        c[base + o] = row[o * s2 + offw];
+                for (int64_t o = AIS__MAX(b, ow); o < ow + run; o++)
+                    c[base + o] = 0;
             }
         }
         t += run;
@@ -60,8 +64,8 @@ static void ais__walk(const float *im_src, float *im_dst, const float *col_src, 
     }
 }
 
-void ais__dense_im2col(const float *im, int64_t ch, const ais__dense_win *w, int64_t j0,
-                       int64_t j1, float *cols) {
+void ais__dense_im2col(const float *im, int64_t ch, const ais__dense_win *w, int64_t j0, int64_t j1,
+                       float *cols) {
     const int64_t isz = w->im[0] * w->im[1] * w->im[2], T = j1 - j0;
     int64_t r = 0;
     for (int64_t c = 0; c < ch; c++)

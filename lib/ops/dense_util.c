@@ -11,7 +11,8 @@ ais_status ais__dense_ints(const ais__op_ctx *ctx, const char *name, size_t n, i
         if (ais__attr_find(ctx->attrs, name))
             return ais__error(AIS_E_INVALID_ARGUMENT, "attribute '%s' must be a list of ints",
                               name);
-        for (size_t i = 0; i < n; i++) v[i] = dflt;
+        for (size_t i = 0; i < n; i++)
+            v[i] = dflt;
         return AIS_OK;
     }
     if (cnt != n)
@@ -20,8 +21,8 @@ ais_status ais__dense_ints(const ais__op_ctx *ctx, const char *name, size_t n, i
     for (size_t i = 0; i < n; i++) {
         if (vals[i] < lo || vals[i] > hi)
             return ais__error(AIS_E_INVALID_ARGUMENT,
-                              "attribute '%s'[%zu] is %lld, expected a value in [%lld, %lld]",
-                              name, i, (long long)vals[i], (long long)lo, (long long)hi);
+                              "attribute '%s'[%zu] is %lld, expected a value in [%lld, %lld]", name,
+                              i, (long long)vals[i], (long long)lo, (long long)hi);
         v[i] = vals[i];
     }
     return AIS_OK;
@@ -46,8 +47,8 @@ ais_status ais__dense_auto_pad(const ais__op_ctx *ctx, int *mode) {
 /* Attribute values are capped so that products of two of them (and of an extent) fit int64. */
 #define AIS__DENSE_ATTR_MAX ((int64_t)INT32_MAX)
 
-ais_status ais__dense_geom_init(const ais__op_ctx *ctx, const ais_tensor *x,
-                                const int64_t *kernel, bool ceil_mode, ais__dense_geom *g) {
+ais_status ais__dense_geom_init(const ais__op_ctx *ctx, const ais_tensor *x, const int64_t *kernel,
+                                bool ceil_mode, ais__dense_geom *g) {
     char s[AIS__SHAPE_STR_MAX];
     if (x->ndim < 3 || x->ndim > 2 + AIS__DENSE_MAX_SP)
         return ais__error(x->ndim < 3 ? AIS_E_SHAPE : AIS_E_UNSUPPORTED,
@@ -56,7 +57,8 @@ ais_status ais__dense_geom_init(const ais__op_ctx *ctx, const ais_tensor *x,
     size_t nsp = x->ndim - 2;
     int64_t k[3], st[3], dl[3], pads[6];
     if (kernel) {
-        for (size_t i = 0; i < nsp; i++) k[i] = kernel[i];
+        for (size_t i = 0; i < nsp; i++)
+            k[i] = kernel[i];
         if (ais__attr_find(ctx->attrs, "kernel_shape")) {
             int64_t ka[3];
             AIS__CHECK(ais__dense_ints(ctx, "kernel_shape", nsp, 1, 1, AIS__DENSE_ATTR_MAX, ka));
@@ -130,13 +132,16 @@ ais_status ais__dense_geom_init(const ais__op_ctx *ctx, const ais_tensor *x,
 void ais__dense_to_f32(const void *src, ais_dtype dtype, float *dst, size_t n) {
     switch (dtype) {
     case AIS_DTYPE_F16:
-        for (size_t i = 0; i < n; i++) dst[i] = ais__f16_to_f32(((const uint16_t *)src)[i]);
+        for (size_t i = 0; i < n; i++)
+            dst[i] = ais__f16_to_f32(((const uint16_t *)src)[i]);
         break;
     case AIS_DTYPE_BF16:
-        for (size_t i = 0; i < n; i++) dst[i] = ais__bf16_to_f32(((const uint16_t *)src)[i]);
+        for (size_t i = 0; i < n; i++)
+            dst[i] = ais__bf16_to_f32(((const uint16_t *)src)[i]);
         break;
     case AIS_DTYPE_F64:
-        for (size_t i = 0; i < n; i++) dst[i] = (float)((const double *)src)[i];
+        for (size_t i = 0; i < n; i++)
+            dst[i] = (float)((const double *)src)[i];
         break;
     default:
         if (n) memcpy(dst, src, n * sizeof(float));
@@ -147,13 +152,16 @@ void ais__dense_to_f32(const void *src, ais_dtype dtype, float *dst, size_t n) {
 void ais__dense_from_f32(const float *src, ais_dtype dtype, void *dst, size_t n) {
     switch (dtype) {
     case AIS_DTYPE_F16:
-        for (size_t i = 0; i < n; i++) ((uint16_t *)dst)[i] = ais__f32_to_f16(src[i]);
+        for (size_t i = 0; i < n; i++)
+            ((uint16_t *)dst)[i] = ais__f32_to_f16(src[i]);
         break;
     case AIS_DTYPE_BF16:
-        for (size_t i = 0; i < n; i++) ((uint16_t *)dst)[i] = ais__f32_to_bf16(src[i]);
+        for (size_t i = 0; i < n; i++)
+            ((uint16_t *)dst)[i] = ais__f32_to_bf16(src[i]);
         break;
     case AIS_DTYPE_F64:
-        for (size_t i = 0; i < n; i++) ((double *)dst)[i] = src[i];
+        for (size_t i = 0; i < n; i++)
+            ((double *)dst)[i] = src[i];
         break;
     default:
         if (n) memcpy(dst, src, n * sizeof(float));
@@ -172,7 +180,8 @@ static void ais__bias_range(void *p, size_t begin, size_t end) {
     for (size_t r = begin; r < end; r++) {
         float b = j->bias[(int64_t)r % j->c];
         float *y = j->y + (int64_t)r * j->plane;
-        for (int64_t i = 0; i < j->plane; i++) y[i] += b;
+        for (int64_t i = 0; i < j->plane; i++)
+            y[i] += b;
     }
 }
 

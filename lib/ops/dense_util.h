@@ -28,8 +28,8 @@ static inline int64_t ais__dense_prod3(const int64_t *v) { return v[0] * v[1] * 
  * must agree), strides, dilations, pads and auto_pad, and computes the output extents of an
  * input x of shape [N, C, spatial...]. `ceil_mode` applies the pooling rounding.
  */
-ais_status ais__dense_geom_init(const ais__op_ctx *ctx, const ais_tensor *x,
-                                const int64_t *kernel, bool ceil_mode, ais__dense_geom *g);
+ais_status ais__dense_geom_init(const ais__op_ctx *ctx, const ais_tensor *x, const int64_t *kernel,
+                                bool ceil_mode, ais__dense_geom *g);
 
 /* Parses the auto_pad attribute into 0 NOTSET, 1 SAME_UPPER, 2 SAME_LOWER, 3 VALID. */
 ais_status ais__dense_auto_pad(const ais__op_ctx *ctx, int *mode);
@@ -62,8 +62,8 @@ typedef struct ais__dense_win {
     int64_t im[3], col[3], k[3], stride[3], dil[3], pb[3];
 } ais__dense_win;
 
-void ais__dense_im2col(const float *im, int64_t ch, const ais__dense_win *w, int64_t j0,
-                       int64_t j1, float *cols);
+void ais__dense_im2col(const float *im, int64_t ch, const ais__dense_win *w, int64_t j0, int64_t j1,
+                       float *cols);
 /* The adjoint: adds every column element back onto the image element it came from. */
 void ais__dense_col2im(const float *cols, int64_t ch, const ais__dense_win *w, int64_t j0,
                        int64_t j1, float *im);

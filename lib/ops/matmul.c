@@ -14,11 +14,13 @@
     static void NAME(const T *a, const T *b, T *c, int64_t m, int64_t n, int64_t k) {              \
         for (int64_t i = 0; i < m; i++) {                                                          \
             T *ci = c + i * n;                                                                     \
-            for (int64_t j = 0; j < n; j++) ci[j] = 0;                                             \
+            for (int64_t j = 0; j < n; j++)                                                        \
+                ci[j] = 0;                                                                         \
             for (int64_t p = 0; p < k; p++) {                                                      \
                 ACC av = (ACC)a[i * k + p];                                                        \
                 const T *bp = b + p * n;                                                           \
-                for (int64_t j = 0; j < n; j++) ci[j] = (T)((ACC)ci[j] + av * (ACC)bp[j]);         \
+                for (int64_t j = 0; j < n; j++)                                                    \
+                    ci[j] = (T)((ACC)ci[j] + av * (ACC)bp[j]);                                     \
             }                                                                                      \
         }                                                                                          \
     }
@@ -51,12 +53,12 @@ static void ais__mm_one(ais_dtype dt, const void *a, const void *b, void *c, int
 
 typedef struct ais__mm_plan {
     int64_t m, n, k;
-    size_t nbatch;                     /* product of the output batch extents */
-    size_t nb;                         /* batch rank of the output */
-    int64_t bdims[AIS_MAX_DIMS];       /* output batch extents */
-    int64_t astr[AIS_MAX_DIMS];        /* per batch axis: matrices to step in A (0: broadcast) */
+    size_t nbatch;               /* product of the output batch extents */
+    size_t nb;                   /* batch rank of the output */
+    int64_t bdims[AIS_MAX_DIMS]; /* output batch extents */
+    int64_t astr[AIS_MAX_DIMS];  /* per batch axis: matrices to step in A (0: broadcast) */
     int64_t bstr[AIS_MAX_DIMS];
-    size_t a_mats, b_mats;             /* matrices in A and in B */
+    size_t a_mats, b_mats; /* matrices in A and in B */
     int64_t odims[AIS_MAX_DIMS];
     size_t ond;
 } ais__mm_plan;
@@ -82,8 +84,10 @@ static ais_status ais__mm_plan_make(const ais_tensor *a, const ais_tensor *b, ai
     p->nb = AIS__MAX(nba, nbb);
     p->nbatch = 1;
     p->a_mats = p->b_mats = 1;
-    for (size_t i = 0; i < nba; i++) p->a_mats *= (size_t)a->dims[i];
-    for (size_t i = 0; i < nbb; i++) p->b_mats *= (size_t)b->dims[i];
+    for (size_t i = 0; i < nba; i++)
+        p->a_mats *= (size_t)a->dims[i];
+    for (size_t i = 0; i < nbb; i++)
+        p->b_mats *= (size_t)b->dims[i];
     int64_t sta = 1, stb = 1;
     for (size_t ii = p->nb; ii-- > 0;) {
         size_t lead_a = p->nb - nba, lead_b = p->nb - nbb;
@@ -99,9 +103,11 @@ static ais_status ais__mm_plan_make(const ais_tensor *a, const ais_tensor *b, ai
         sta *= da;
         stb *= db;
     }
-    for (size_t i = 0; i < p->nb; i++) p->nbatch *= (size_t)p->bdims[i];
+    for (size_t i = 0; i < p->nb; i++)
+        p->nbatch *= (size_t)p->bdims[i];
     p->ond = 0;
-    for (size_t i = 0; i < p->nb; i++) p->odims[p->ond++] = p->bdims[i];
+    for (size_t i = 0; i < p->nb; i++)
+        p->odims[p->ond++] = p->bdims[i];
     if (ra > 1) p->odims[p->ond++] = p->m;
     if (rb > 1) p->odims[p->ond++] = p->n;
     return AIS_OK;
@@ -141,8 +147,8 @@ static void ais__mm_range(void *vj, size_t begin, size_t end) {
             ao += idx * p->astr[ax];
             bo += idx * p->bstr[ax];
         }
-        ais__mm_one(j->dt, j->a + (size_t)ao * asz, j->b + (size_t)bo * bsz, j->c + bi * csz,
-                    p->m, p->n, p->k);
+        ais__mm_one(j->dt, j->a + (size_t)ao * asz, j->b + (size_t)bo * bsz, j->c + bi * csz, p->m,
+                    p->n, p->k);
     }
 }
 
@@ -265,7 +271,8 @@ static ais_status ais__gemm_compute(ais__op_ctx *ctx, const ais_tensor *const *i
         double *yd = y->data;
         const double *cd = use_c ? c->data : NULL;
         for (int64_t i = 0; use_c && i < m; i++)
-            for (int64_t j = 0; j < n; j++) yd[i * n + j] = beta * cd[ais__gemm_cidx(c, i, j)];
+            for (int64_t j = 0; j < n; j++)
+                yd[i * n + j] = beta * cd[ais__gemm_cidx(c, i, j)];
         if (k == 0) {
             if (!use_c) memset(yd, 0, (size_t)(m * n) * sizeof(double));
             return AIS_OK;
@@ -299,12 +306,13 @@ static ais_status ais__gemm_compute(ais__op_ctx *ctx, const ais_tensor *const *i
             yf = w;
         }
         for (int64_t i = 0; use_c && i < m; i++)
-            for (int64_t j = 0; j < n; j++) yf[i * n + j] = beta * cf[ais__gemm_cidx(c, i, j)];
+            for (int64_t j = 0; j < n; j++)
+                yf[i * n + j] = beta * cf[ais__gemm_cidx(c, i, j)];
         if (k == 0) {
             if (!use_c) memset(yf, 0, (size_t)(m * n) * sizeof(float));
         } else {
-            ais__sgemm(ta, tb, m, n, k, alpha, af, a->dims[1], bf, b->dims[1],
-                       use_c ? 1.0f : 0.0f, yf, n);
+            ais__sgemm(ta, tb, m, n, k, alpha, af, a->dims[1], bf, b->dims[1], use_c ? 1.0f : 0.0f,
+                       yf, n);
         }
         if (dt != AIS_DTYPE_F32) ais__dense_from_f32(yf, dt, y->data, y->numel);
         return AIS_OK;

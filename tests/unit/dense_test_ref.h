@@ -47,7 +47,8 @@ static inline double *dt_rand(ais_dtype dtype, size_t n, double lo, double hi) {
 
 static inline size_t dt_numel(const int64_t *s, size_t nd) {
     size_t n = 1;
-    for (size_t i = 0; i < nd; i++) n *= (size_t)s[i];
+    for (size_t i = 0; i < nd; i++)
+        n *= (size_t)s[i];
     return n;
 }
 
@@ -80,8 +81,10 @@ static inline void dt_fails(const char *op, const ais_attrs *attrs, const ais_te
 
 /* Tolerances per dtype for results computed from values of that dtype. */
 static inline double dt_rtol(ais_dtype d) {
-    return d == AIS_DTYPE_F64 ? 1e-12 : d == AIS_DTYPE_F16 ? 4e-3 : d == AIS_DTYPE_BF16 ? 2e-2
-                                                                                         : 2e-5;
+    return d == AIS_DTYPE_F64    ? 1e-12
+           : d == AIS_DTYPE_F16  ? 4e-3
+           : d == AIS_DTYPE_BF16 ? 2e-2
+                                 : 2e-5;
 }
 
 #endif

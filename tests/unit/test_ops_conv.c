@@ -117,7 +117,8 @@ static void run_conv(conv_case cc) {
     const ais_tensor *in[] = {tx, tw, tb};
     ais_tensor *y = dt_run("Conv", a, in, cc.bias ? 3 : 2);
     assert_int_equal(ais_tensor_ndim(y), nd);
-    for (size_t i = 0; i < nd; i++) assert_int_equal(ais_tensor_shape(y)[i], ys[i]);
+    for (size_t i = 0; i < nd; i++)
+        assert_int_equal(ais_tensor_shape(y)[i], ys[i]);
     ais_test_assert_close_values(y, want, ny, 1e-5, 1e-5 * (double)(kv * cg + 1));
     ais_tensor_destroy(y);
     ais_tensor_destroy(tx);
@@ -130,48 +131,131 @@ static void run_conv(conv_case cc) {
     free(want);
 }
 
-#define ONE3 {1, 1, 1}
-#define ZERO3 {0, 0, 0}
+#define ONE3                                                                                       \
+    { 1, 1, 1 }
+#define ZERO3                                                                                      \
+    { 0, 0, 0 }
 
 static void test_conv_2d(void **state) {
     (void)state;
     /* stride 2, dilation 2, asymmetric pads, groups 1 and 2, depthwise with multiplier 2 */
-    run_conv((conv_case){2, 2, 3, 4, 1, {7, 5}, {3, 3}, {2, 2}, {2, 1}, {1, 0}, {2, 1}, NULL, true, ZERO3, NULL});
-    run_conv((conv_case){2, 2, 4, 6, 2, {7, 5}, {3, 2}, {2, 1}, {1, 2}, {0, 1}, {1, 2}, NULL, true, ZERO3, NULL});
-    run_conv((conv_case){2, 2, 3, 3, 3, {7, 5}, {3, 3}, {1, 1}, ONE3, {1, 1}, {1, 1}, NULL, true, ZERO3, NULL});
-    run_conv((conv_case){2, 1, 3, 6, 3, {7, 5}, {3, 2}, {2, 2}, {2, 1}, {2, 0}, {0, 1}, NULL, false, ZERO3, NULL});
+    run_conv((conv_case){
+        2, 2, 3, 4, 1, {7, 5}, {3, 3}, {2, 2}, {2, 1}, {1, 0}, {2, 1}, NULL, true, ZERO3, NULL});
+    run_conv((conv_case){
+        2, 2, 4, 6, 2, {7, 5}, {3, 2}, {2, 1}, {1, 2}, {0, 1}, {1, 2}, NULL, true, ZERO3, NULL});
+    run_conv((conv_case){
+        2, 2, 3, 3, 3, {7, 5}, {3, 3}, {1, 1}, ONE3, {1, 1}, {1, 1}, NULL, true, ZERO3, NULL});
+    run_conv((conv_case){
+        2, 1, 3, 6, 3, {7, 5}, {3, 2}, {2, 2}, {2, 1}, {2, 0}, {0, 1}, NULL, false, ZERO3, NULL});
     /* 1x1 stride 1 unpadded: the product skips im2col */
-    run_conv((conv_case){2, 3, 5, 4, 1, {6, 7}, {1, 1}, {1, 1}, ONE3, ZERO3, ZERO3, NULL, true, ZERO3, NULL});
-    run_conv((conv_case){2, 2, 4, 2, 2, {3, 3}, {1, 1}, {1, 1}, ONE3, ZERO3, ZERO3, NULL, false, ZERO3, NULL});
+    run_conv((conv_case){
+        2, 3, 5, 4, 1, {6, 7}, {1, 1}, {1, 1}, ONE3, ZERO3, ZERO3, NULL, true, ZERO3, NULL});
+    run_conv((conv_case){
+        2, 2, 4, 2, 2, {3, 3}, {1, 1}, {1, 1}, ONE3, ZERO3, ZERO3, NULL, false, ZERO3, NULL});
     /* 1x1 with stride 2 still goes through im2col */
-    run_conv((conv_case){2, 1, 3, 2, 1, {6, 7}, {1, 1}, {2, 2}, ONE3, ZERO3, ZERO3, NULL, true, ZERO3, NULL});
+    run_conv((conv_case){
+        2, 1, 3, 2, 1, {6, 7}, {1, 1}, {2, 2}, ONE3, ZERO3, ZERO3, NULL, true, ZERO3, NULL});
     /* auto_pad */
-    run_conv((conv_case){2, 1, 3, 2, 1, {7, 6}, {3, 4}, {2, 2}, ONE3, ZERO3, ZERO3, "SAME_UPPER", true, ZERO3, NULL});
-    run_conv((conv_case){2, 1, 3, 2, 1, {7, 6}, {3, 4}, {2, 3}, ONE3, ZERO3, ZERO3, "SAME_LOWER", true, ZERO3, NULL});
-    run_conv((conv_case){2, 1, 3, 2, 1, {7, 6}, {3, 4}, {2, 3}, {2, 1}, ZERO3, ZERO3, "VALID", true, ZERO3, NULL});
-    run_conv((conv_case){2, 1, 2, 2, 2, {7, 6}, {3, 3}, {2, 2}, ONE3, ZERO3, ZERO3, "SAME_LOWER", true, ZERO3, NULL});
+    run_conv((conv_case){2,
+                         1,
+                         3,
+                         2,
+                         1,
+                         {7, 6},
+                         {3, 4},
+                         {2, 2},
+                         ONE3,
+                         ZERO3,
+                         ZERO3,
+                         "SAME_UPPER",
+                         true,
+                         ZERO3,
+                         NULL});
+    run_conv((conv_case){2,
+                         1,
+                         3,
+                         2,
+                         1,
+                         {7, 6},
+                         {3, 4},
+                         {2, 3},
+                         ONE3,
+                         ZERO3,
+                         ZERO3,
+                         "SAME_LOWER",
+                         true,
+                         ZERO3,
+                         NULL});
+    run_conv((conv_case){
+        2, 1, 3, 2, 1, {7, 6}, {3, 4}, {2, 3}, {2, 1}, ZERO3, ZERO3, "VALID", true, ZERO3, NULL});
+    run_conv((conv_case){2,
+                         1,
+                         2,
+                         2,
+                         2,
+                         {7, 6},
+                         {3, 3},
+                         {2, 2},
+                         ONE3,
+                         ZERO3,
+                         ZERO3,
+                         "SAME_LOWER",
+                         true,
+                         ZERO3,
+                         NULL});
     /* empty batch */
-    run_conv((conv_case){2, 0, 3, 4, 1, {7, 5}, {3, 3}, {2, 2}, ONE3, {1, 1}, {1, 1}, NULL, true, ZERO3, NULL});
+    run_conv((conv_case){
+        2, 0, 3, 4, 1, {7, 5}, {3, 3}, {2, 2}, ONE3, {1, 1}, {1, 1}, NULL, true, ZERO3, NULL});
 }
 
 static void test_conv_1d_3d(void **state) {
     (void)state;
     run_conv((conv_case){1, 2, 2, 3, 1, {9}, {4}, {3}, {1}, {2}, {1}, NULL, true, ZERO3, NULL});
     run_conv((conv_case){1, 1, 4, 4, 4, {9}, {3}, {1}, {3}, {3}, {0}, NULL, false, ZERO3, NULL});
-    run_conv((conv_case){3, 1, 2, 3, 1, {4, 5, 3}, {2, 3, 2}, {1, 2, 1}, {2, 1, 1}, {1, 0, 1},
-                         {0, 2, 1}, NULL, true, ZERO3, NULL});
-    run_conv((conv_case){3, 2, 2, 2, 2, {4, 5, 3}, {2, 2, 2}, {2, 1, 1}, ONE3, ZERO3, {1, 1, 1},
-                         NULL, true, ZERO3, NULL});
+    run_conv((conv_case){3,
+                         1,
+                         2,
+                         3,
+                         1,
+                         {4, 5, 3},
+                         {2, 3, 2},
+                         {1, 2, 1},
+                         {2, 1, 1},
+                         {1, 0, 1},
+                         {0, 2, 1},
+                         NULL,
+                         true,
+                         ZERO3,
+                         NULL});
+    run_conv((conv_case){3,
+                         2,
+                         2,
+                         2,
+                         2,
+                         {4, 5, 3},
+                         {2, 2, 2},
+                         {2, 1, 1},
+                         ONE3,
+                         ZERO3,
+                         {1, 1, 1},
+                         NULL,
+                         true,
+                         ZERO3,
+                         NULL});
 }
 
 static void test_conv_large_and_parallel(void **state) {
     (void)state;
     /* K = 64 * 25 rows: the columns are tiled over output positions */
-    run_conv((conv_case){2, 1, 64, 3, 1, {40, 40}, {5, 5}, {1, 1}, ONE3, {2, 2}, {2, 2}, NULL, true, ZERO3, NULL});
+    run_conv((conv_case){
+        2, 1, 64, 3, 1, {40, 40}, {5, 5}, {1, 1}, ONE3, {2, 2}, {2, 2}, NULL, true, ZERO3, NULL});
     AIS_ASSERT_OK(ais_set_num_threads(3));
-    run_conv((conv_case){2, 5, 4, 6, 2, {9, 8}, {3, 3}, {1, 2}, ONE3, {1, 1}, {1, 0}, NULL, true, ZERO3, NULL});
-    run_conv((conv_case){2, 3, 4, 4, 4, {9, 8}, {3, 3}, {1, 1}, ONE3, {1, 1}, {1, 1}, NULL, true, ZERO3, NULL});
-    run_conv((conv_case){2, 4, 6, 6, 1, {5, 5}, {1, 1}, {1, 1}, ONE3, ZERO3, ZERO3, NULL, true, ZERO3, NULL});
+    run_conv((conv_case){
+        2, 5, 4, 6, 2, {9, 8}, {3, 3}, {1, 2}, ONE3, {1, 1}, {1, 0}, NULL, true, ZERO3, NULL});
+    run_conv((conv_case){
+        2, 3, 4, 4, 4, {9, 8}, {3, 3}, {1, 1}, ONE3, {1, 1}, {1, 1}, NULL, true, ZERO3, NULL});
+    run_conv((conv_case){
+        2, 4, 6, 6, 1, {5, 5}, {1, 1}, {1, 1}, ONE3, ZERO3, ZERO3, NULL, true, ZERO3, NULL});
     AIS_ASSERT_OK(ais_set_num_threads(1));
 }
 
@@ -213,7 +297,8 @@ static void test_conv_errors(void **state) {
     const ais_tensor *in7[] = {xd, wok};
     dt_fails("Conv", NULL, in7, 2, AIS_E_DTYPE, "f64");
     ais_tensor *objs[] = {x, w, w0, wbig, w1, wok, bbad, xd};
-    for (size_t i = 0; i < 8; i++) ais_tensor_destroy(objs[i]);
+    for (size_t i = 0; i < 8; i++)
+        ais_tensor_destroy(objs[i]);
 }
 
 /* ---- ConvTranspose ---- */
@@ -251,7 +336,8 @@ static void run_convt(conv_case cc) {
     int64_t kv = g.k[0] * g.k[1] * g.k[2];
     for (int64_t n = 0; n < cc.n; n++)
         for (int64_t m = 0; m < cc.m; m++)
-            for (int64_t o = 0; o < osz; o++) want[(n * cc.m + m) * osz + o] = cc.bias ? b[m] : 0;
+            for (int64_t o = 0; o < osz; o++)
+                want[(n * cc.m + m) * osz + o] = cc.bias ? b[m] : 0;
     for (int64_t n = 0; n < cc.n; n++)
         for (int64_t c = 0; c < cc.c; c++)
             for (int64_t i = 0; i < isz; i++) {
@@ -279,7 +365,8 @@ static void run_convt(conv_case cc) {
     const ais_tensor *in[] = {tx, tw, tb};
     ais_tensor *y = dt_run("ConvTranspose", a, in, cc.bias ? 3 : 2);
     assert_int_equal(ais_tensor_ndim(y), nd);
-    for (size_t i = 0; i < nd; i++) assert_int_equal(ais_tensor_shape(y)[i], ys[i]);
+    for (size_t i = 0; i < nd; i++)
+        assert_int_equal(ais_tensor_shape(y)[i], ys[i]);
     ais_test_assert_close_values(y, want, ny, 1e-5, 1e-5 * (double)(kv * cg + 1));
     ais_tensor_destroy(y);
     ais_tensor_destroy(tx);
@@ -294,27 +381,66 @@ static void run_convt(conv_case cc) {
 
 static void test_conv_transpose(void **state) {
     (void)state;
-    run_convt((conv_case){2, 2, 3, 4, 1, {4, 5}, {3, 3}, {2, 2}, {1, 2}, {1, 0}, {0, 2}, NULL, true,
-                          {1, 0}, NULL});
-    run_convt((conv_case){2, 2, 4, 6, 2, {3, 4}, {2, 3}, {2, 1}, ONE3, {0, 1}, {1, 0}, NULL, false,
-                          ZERO3, NULL});
-    run_convt((conv_case){2, 1, 3, 3, 3, {5, 4}, {3, 3}, {1, 1}, ONE3, {1, 1}, {1, 1}, NULL, true,
-                          ZERO3, NULL});
+    run_convt((conv_case){
+        2, 2, 3, 4, 1, {4, 5}, {3, 3}, {2, 2}, {1, 2}, {1, 0}, {0, 2}, NULL, true, {1, 0}, NULL});
+    run_convt((conv_case){
+        2, 2, 4, 6, 2, {3, 4}, {2, 3}, {2, 1}, ONE3, {0, 1}, {1, 0}, NULL, false, ZERO3, NULL});
+    run_convt((conv_case){
+        2, 1, 3, 3, 3, {5, 4}, {3, 3}, {1, 1}, ONE3, {1, 1}, {1, 1}, NULL, true, ZERO3, NULL});
     run_convt((conv_case){1, 2, 2, 3, 1, {6}, {4}, {3}, {2}, {2}, {1}, NULL, true, {2}, NULL});
-    run_convt((conv_case){3, 1, 2, 2, 1, {3, 2, 3}, {2, 3, 2}, {2, 1, 2}, {1, 1, 2}, {1, 0, 0},
-                          {0, 1, 1}, NULL, true, {1, 0, 1}, NULL});
+    run_convt((conv_case){3,
+                          1,
+                          2,
+                          2,
+                          1,
+                          {3, 2, 3},
+                          {2, 3, 2},
+                          {2, 1, 2},
+                          {1, 1, 2},
+                          {1, 0, 0},
+                          {0, 1, 1},
+                          NULL,
+                          true,
+                          {1, 0, 1},
+                          NULL});
     static const int64_t os[2] = {10, 9};
-    run_convt((conv_case){2, 1, 2, 3, 1, {4, 4}, {3, 3}, {2, 2}, ONE3, ZERO3, ZERO3, NULL, true,
-                          {1, 1}, os});
-    run_convt((conv_case){2, 1, 2, 3, 1, {4, 3}, {3, 2}, {2, 3}, ONE3, ZERO3, ZERO3, "SAME_UPPER",
-                          true, ZERO3, NULL});
-    run_convt((conv_case){2, 1, 2, 3, 1, {4, 3}, {3, 2}, {2, 3}, ONE3, ZERO3, ZERO3, "SAME_LOWER",
-                          false, ZERO3, NULL});
-    run_convt((conv_case){2, 0, 2, 3, 1, {4, 3}, {3, 2}, {2, 3}, ONE3, ZERO3, ZERO3, NULL, true,
-                          ZERO3, NULL});
+    run_convt((conv_case){
+        2, 1, 2, 3, 1, {4, 4}, {3, 3}, {2, 2}, ONE3, ZERO3, ZERO3, NULL, true, {1, 1}, os});
+    run_convt((conv_case){2,
+                          1,
+                          2,
+                          3,
+                          1,
+                          {4, 3},
+                          {3, 2},
+                          {2, 3},
+                          ONE3,
+                          ZERO3,
+                          ZERO3,
+                          "SAME_UPPER",
+                          true,
+                          ZERO3,
+                          NULL});
+    run_convt((conv_case){2,
+                          1,
+                          2,
+                          3,
+                          1,
+                          {4, 3},
+                          {3, 2},
+                          {2, 3},
+                          ONE3,
+                          ZERO3,
+                          ZERO3,
+                          "SAME_LOWER",
+                          false,
+                          ZERO3,
+                          NULL});
+    run_convt((conv_case){
+        2, 0, 2, 3, 1, {4, 3}, {3, 2}, {2, 3}, ONE3, ZERO3, ZERO3, NULL, true, ZERO3, NULL});
     AIS_ASSERT_OK(ais_set_num_threads(3));
-    run_convt((conv_case){2, 3, 4, 4, 2, {5, 4}, {3, 3}, {2, 2}, ONE3, {1, 1}, {1, 1}, NULL, true,
-                          ZERO3, NULL});
+    run_convt((conv_case){
+        2, 3, 4, 4, 2, {5, 4}, {3, 3}, {2, 2}, ONE3, {1, 1}, {1, 1}, NULL, true, ZERO3, NULL});
     AIS_ASSERT_OK(ais_set_num_threads(1));
 }
 
@@ -366,7 +492,8 @@ static void test_oom(void **state) {
     s.op = "ConvTranspose";
     s.in[1] = ais_test_rand_f32(AIS_SHAPE(3, 4, 3, 3), -1, 1);
     assert_true(ais_test_oom_sweep("ConvTranspose", sweep_run, sweep_clean, &s, 20) >= 2);
-    for (int i = 0; i < 3; i++) ais_tensor_destroy(s.in[i]);
+    for (int i = 0; i < 3; i++)
+        ais_tensor_destroy(s.in[i]);
     ais_attrs_destroy(s.attrs);
 }
 

@@ -29,7 +29,8 @@ static double *ref_matmul(const double *a, const int64_t *as, size_t an, const d
     }
     size_t batches = dt_numel(bd, nb);
     *yn = 0;
-    for (size_t i = 0; i < nb; i++) ys[(*yn)++] = bd[i];
+    for (size_t i = 0; i < nb; i++)
+        ys[(*yn)++] = bd[i];
     if (an > 1) ys[(*yn)++] = M;
     if (bn > 1) ys[(*yn)++] = N;
     double *y = calloc(batches * (size_t)(M * N) + 1, sizeof(double));
@@ -55,8 +56,7 @@ static double *ref_matmul(const double *a, const int64_t *as, size_t an, const d
     return y;
 }
 
-static void check_matmul(ais_dtype dt, const int64_t *as, size_t an, const int64_t *bs,
-                         size_t bn) {
+static void check_matmul(ais_dtype dt, const int64_t *as, size_t an, const int64_t *bs, size_t bn) {
     size_t na = dt_numel(as, an), nbv = dt_numel(bs, bn);
     double lo = ais__dtype_is_int(dt) ? -20 : -1, hi = -lo;
     double *a = dt_rand(dt, na, lo, hi), *b = dt_rand(dt, nbv, lo, hi);
@@ -68,7 +68,8 @@ static void check_matmul(ais_dtype dt, const int64_t *as, size_t an, const int64
     ais_tensor *y = dt_run("MatMul", NULL, in, 2);
     assert_int_equal(ais_tensor_dtype(y), dt);
     assert_int_equal(ais_tensor_ndim(y), yn);
-    for (size_t i = 0; i < yn; i++) assert_int_equal(ais_tensor_shape(y)[i], ys[i]);
+    for (size_t i = 0; i < yn; i++)
+        assert_int_equal(ais_tensor_shape(y)[i], ys[i]);
     double k = (double)(an == 1 ? as[0] : as[an - 1]);
     ais_test_assert_close_values(y, want, dt_numel(ys, yn), dt_rtol(dt),
                                  ais__dtype_is_int(dt) ? 0 : dt_rtol(dt) * (k + 1));
@@ -121,8 +122,8 @@ static void test_matmul_dtypes(void **state) {
     ais_tensor *tb = dt_tensor(AIS_DTYPE_U64, AIS_SHAPE(3, 2), b);
     const ais_tensor *in[] = {ta, tb};
     ais_tensor *y = dt_run("MatMul", NULL, in, 2);
-    const double want[4] = {1 * 7 + 2 * 9 + 3 * 11, 1 * 8 + 2 * 10 + 3 * 12,
-                            4 * 7 + 5 * 9 + 6 * 11, 4 * 8 + 5 * 10 + 6 * 12};
+    const double want[4] = {1 * 7 + 2 * 9 + 3 * 11, 1 * 8 + 2 * 10 + 3 * 12, 4 * 7 + 5 * 9 + 6 * 11,
+                            4 * 8 + 5 * 10 + 6 * 12};
     ais_test_assert_close_values(y, want, 4, 0, 0);
     ais_tensor_destroy(y);
     ais_tensor_destroy(ta);
@@ -152,13 +153,14 @@ static void test_matmul_errors(void **state) {
     const ais_tensor *in5[] = {s, a};
     dt_fails("MatMul", NULL, in5, 2, AIS_E_SHAPE, "rank");
     ais_tensor *objs[] = {a, b, c, d, f, bl, s};
-    for (size_t i = 0; i < 7; i++) ais_tensor_destroy(objs[i]);
+    for (size_t i = 0; i < 7; i++)
+        ais_tensor_destroy(objs[i]);
 }
 
 /* ---- Gemm ---- */
 
-static void check_gemm(ais_dtype dt, int64_t m, int64_t n, int64_t k, int ta, int tb,
-                       float alpha, float beta, const int64_t *cs, size_t cn, bool with_c) {
+static void check_gemm(ais_dtype dt, int64_t m, int64_t n, int64_t k, int ta, int tb, float alpha,
+                       float beta, const int64_t *cs, size_t cn, bool with_c) {
     int64_t as[2] = {ta ? k : m, ta ? m : k}, bs[2] = {tb ? n : k, tb ? k : n};
     double *a = dt_rand(dt, (size_t)(m * k), -1, 1), *b = dt_rand(dt, (size_t)(k * n), -1, 1);
     size_t cnum = with_c ? dt_numel(cs, cn) : 0;
@@ -236,7 +238,8 @@ static void test_gemm_errors(void **state) {
     const ais_tensor *in3[] = {v, b2};
     dt_fails("Gemm", NULL, in3, 2, AIS_E_SHAPE, "rank 2");
     ais_tensor *objs[] = {a, b, b2, c, v};
-    for (size_t i = 0; i < 5; i++) ais_tensor_destroy(objs[i]);
+    for (size_t i = 0; i < 5; i++)
+        ais_tensor_destroy(objs[i]);
 }
 
 /* ---- allocation failures ---- */
@@ -267,7 +270,8 @@ static void test_oom(void **state) {
     ais_tensor_destroy(s.in[0]);
     ais_tensor_destroy(s.in[1]);
     double v[24];
-    for (int i = 0; i < 24; i++) v[i] = i * 0.1;
+    for (int i = 0; i < 24; i++)
+        v[i] = i * 0.1;
     s.in[0] = dt_tensor(AIS_DTYPE_F16, AIS_SHAPE(2, 3, 4), v);
     s.in[1] = dt_tensor(AIS_DTYPE_F16, AIS_SHAPE(4, 5), v);
     assert_true(ais_test_oom_sweep("MatMul f16", sweep_run, sweep_clean, &s, 20) >= 2);

@@ -6,7 +6,8 @@ static void check_bn(ais_dtype dt, int64_t opset, int spatial) {
     const int64_t xs[4] = {2, 3, 4, 5};
     size_t nx = 120, np = spatial ? 3 : 60;
     double *x = dt_rand(dt, nx, -2, 2), *p[4];
-    for (int i = 0; i < 4; i++) p[i] = dt_rand(dt, np, i == 3 ? 0.1 : -1, 1);
+    for (int i = 0; i < 4; i++)
+        p[i] = dt_rand(dt, np, i == 3 ? 0.1 : -1, 1);
     double *want = calloc(nx, sizeof(double));
     for (size_t i = 0; i < nx; i++) {
         size_t c = spatial ? (i / 20) % 3 : i % 60;
@@ -20,13 +21,15 @@ static void check_bn(ais_dtype dt, int64_t opset, int spatial) {
     AIS_ASSERT_OK(ais_attrs_set_float(a, "epsilon", 1e-3f));
     if (!spatial) AIS_ASSERT_OK(ais_attrs_set_int(a, "spatial", 0));
     ais_tensor *y = NULL;
-    AIS_ASSERT_OK(ais_op_run_opset("", "BatchNormalization", opset, a,
-                                   (const ais_tensor *const *)t, 5, &y, 1));
+    AIS_ASSERT_OK(ais_op_run_opset("", "BatchNormalization", opset, a, (const ais_tensor *const *)t,
+                                   5, &y, 1));
     double tol = dt_rtol(dt) * 4;
     ais_test_assert_close_values(y, want, nx, tol, tol);
     ais_tensor_destroy(y);
-    for (int i = 0; i < 5; i++) ais_tensor_destroy(t[i]);
-    for (int i = 0; i < 4; i++) free(p[i]);
+    for (int i = 0; i < 5; i++)
+        ais_tensor_destroy(t[i]);
+    for (int i = 0; i < 4; i++)
+        free(p[i]);
     ais_attrs_destroy(a);
     free(x);
     free(want);
@@ -45,7 +48,8 @@ static void test_batchnorm(void **state) {
     AIS_ASSERT_OK(ais_set_num_threads(1));
 
     ais_tensor *x = ais_test_rand_f32(AIS_SHAPE(2, 3, 4), -1, 1);
-    ais_tensor *p = ais_test_rand_f32(AIS_SHAPE(3), 0.5, 1), *q = ais_test_rand_f32(AIS_SHAPE(4), 0, 1);
+    ais_tensor *p = ais_test_rand_f32(AIS_SHAPE(3), 0.5, 1),
+               *q = ais_test_rand_f32(AIS_SHAPE(4), 0, 1);
     const ais_tensor *in[] = {x, p, p, p, p};
     ais_attrs *a = dt_attrs();
     AIS_ASSERT_OK(ais_attrs_set_int(a, "training_mode", 1));
@@ -72,15 +76,18 @@ static void check_ln(ais_dtype dt, int64_t axis, const int64_t *ss, size_t sn, b
     const int64_t xs[4] = {2, 3, 4, 5};
     int64_t ax = axis < 0 ? axis + 4 : axis;
     size_t nx = 120, inner = 1;
-    for (int64_t i = ax; i < 4; i++) inner *= (size_t)xs[i];
+    for (int64_t i = ax; i < 4; i++)
+        inner *= (size_t)xs[i];
     size_t rows = nx / inner, ns = dt_numel(ss, sn);
     double *x = dt_rand(dt, nx, -2, 2), *s = dt_rand(dt, ns, -1, 1), *b = dt_rand(dt, ns, -1, 1);
     double *want = calloc(nx, sizeof(double)), *wm = calloc(rows, sizeof(double)),
            *wi = calloc(rows, sizeof(double));
     for (size_t r = 0; r < rows; r++) {
         double m = 0, v = 0;
-        for (size_t i = 0; i < inner; i++) m += x[r * inner + i] / (double)inner;
-        for (size_t i = 0; i < inner; i++) v += pow(x[r * inner + i] - m, 2) / (double)inner;
+        for (size_t i = 0; i < inner; i++)
+            m += x[r * inner + i] / (double)inner;
+        for (size_t i = 0; i < inner; i++)
+            v += pow(x[r * inner + i] - m, 2) / (double)inner;
         wm[r] = m;
         wi[r] = 1 / sqrt(v + 1e-5);
         for (size_t i = 0; i < inner; i++) {
@@ -115,7 +122,8 @@ static void check_ln(ais_dtype dt, int64_t axis, const int64_t *ss, size_t sn, b
         ais_test_assert_close_values(outs[1], wm, rows, 1e-5, 1e-5);
         ais_test_assert_close_values(outs[2], wi, rows, 1e-5, 1e-5);
     }
-    for (int i = 0; i < 3; i++) ais_tensor_destroy(outs[i]);
+    for (int i = 0; i < 3; i++)
+        ais_tensor_destroy(outs[i]);
     ais_tensor_destroy(tx);
     ais_tensor_destroy(ts);
     ais_tensor_destroy(tb);
@@ -138,7 +146,8 @@ static void test_layernorm(void **state) {
     check_ln(AIS_DTYPE_F64, -2, AIS_SHAPE(4, 5), true, true);
     check_ln(AIS_DTYPE_F16, -1, AIS_SHAPE(5), true, false);
     check_ln(AIS_DTYPE_BF16, -1, AIS_SHAPE(5), true, false);
-    ais_tensor *x = ais_test_rand_f32(AIS_SHAPE(2, 3), -1, 1), *s = ais_test_rand_f32(AIS_SHAPE(2), -1, 1);
+    ais_tensor *x = ais_test_rand_f32(AIS_SHAPE(2, 3), -1, 1),
+               *s = ais_test_rand_f32(AIS_SHAPE(2), -1, 1);
     const ais_tensor *in[] = {x, s};
     dt_fails("LayerNormalization", NULL, in, 2, AIS_E_SHAPE, "Scale [2]");
     ais_tensor *y = NULL;
@@ -151,13 +160,16 @@ static void test_layernorm(void **state) {
 static void test_instancenorm_lrn_mvn(void **state) {
     (void)state;
     ais_tensor *x = ais_test_rand_f32(AIS_SHAPE(2, 5, 3, 4), -2, 2);
-    ais_tensor *s = ais_test_rand_f32(AIS_SHAPE(5), -1, 1), *b = ais_test_rand_f32(AIS_SHAPE(5), -1, 1);
+    ais_tensor *s = ais_test_rand_f32(AIS_SHAPE(5), -1, 1),
+               *b = ais_test_rand_f32(AIS_SHAPE(5), -1, 1);
     const float *xv = ais_tensor_data(x), *sv = ais_tensor_data(s), *bv = ais_tensor_data(b);
     double want[120];
     for (int pl = 0; pl < 10; pl++) {
         double m = 0, v = 0;
-        for (int i = 0; i < 12; i++) m += xv[pl * 12 + i] / 12.0;
-        for (int i = 0; i < 12; i++) v += pow(xv[pl * 12 + i] - m, 2) / 12.0;
+        for (int i = 0; i < 12; i++)
+            m += xv[pl * 12 + i] / 12.0;
+        for (int i = 0; i < 12; i++)
+            v += pow(xv[pl * 12 + i] - m, 2) / 12.0;
         for (int i = 0; i < 12; i++)
             want[pl * 12 + i] = (xv[pl * 12 + i] - m) / sqrt(v + 1e-5) * sv[pl % 5] + bv[pl % 5];
     }
@@ -194,9 +206,11 @@ static void test_instancenorm_lrn_mvn(void **state) {
     for (int c = 0; c < 5; c++) {
         double m = 0, v = 0;
         for (int n = 0; n < 2; n++)
-            for (int i = 0; i < 12; i++) m += xv[(n * 5 + c) * 12 + i] / 24.0;
+            for (int i = 0; i < 12; i++)
+                m += xv[(n * 5 + c) * 12 + i] / 24.0;
         for (int n = 0; n < 2; n++)
-            for (int i = 0; i < 12; i++) v += pow(xv[(n * 5 + c) * 12 + i] - m, 2) / 24.0;
+            for (int i = 0; i < 12; i++)
+                v += pow(xv[(n * 5 + c) * 12 + i] - m, 2) / 24.0;
         for (int n = 0; n < 2; n++)
             for (int i = 0; i < 12; i++)
                 want[(n * 5 + c) * 12 + i] = (xv[(n * 5 + c) * 12 + i] - m) / (sqrt(v) + 1e-9);
@@ -227,7 +241,8 @@ static void sweep_clean(void *p) {
 static void test_oom(void **state) {
     (void)state;
     double v[24];
-    for (int i = 0; i < 24; i++) v[i] = i * 0.1;
+    for (int i = 0; i < 24; i++)
+        v[i] = i * 0.1;
     sweep_ctx s = {.op = "LayerNormalization"};
     s.in[0] = dt_tensor(AIS_DTYPE_F16, AIS_SHAPE(2, 3, 4), v);
     s.in[1] = dt_tensor(AIS_DTYPE_F16, AIS_SHAPE(4), v);
@@ -239,7 +254,8 @@ static void test_oom(void **state) {
     s.in[1] = dt_tensor(AIS_DTYPE_F16, AIS_SHAPE(3), v);
     s.in[2] = dt_tensor(AIS_DTYPE_F16, AIS_SHAPE(3), v);
     assert_true(ais_test_oom_sweep("InstanceNormalization", sweep_run, sweep_clean, &s, 20) >= 2);
-    for (int i = 0; i < 3; i++) ais_tensor_destroy(s.in[i]);
+    for (int i = 0; i < 3; i++)
+        ais_tensor_destroy(s.in[i]);
 }
 
 int main(void) {

@@ -90,7 +90,8 @@ static void run_pool(pool_case pc) {
     const ais_tensor *in[] = {tx};
     AIS_ASSERT_OK(ais_op_run(op, a, in, 1, outs, pc.kind == P_MAX ? 2 : 1));
     assert_int_equal(ais_tensor_ndim(outs[0]), nd);
-    for (size_t i = 0; i < nd; i++) assert_int_equal(ais_tensor_shape(outs[0])[i], ys[i]);
+    for (size_t i = 0; i < nd; i++)
+        assert_int_equal(ais_tensor_shape(outs[0])[i], ys[i]);
     ais_test_assert_close_values(outs[0], want, ny, 1e-5, 1e-5);
     if (outs[1]) {
         assert_int_equal(ais_tensor_dtype(outs[1]), AIS_DTYPE_I64);
@@ -105,17 +106,20 @@ static void run_pool(pool_case pc) {
     free(widx);
 }
 
-#define ONE3 {1, 1, 1}
-#define ZERO3 {0, 0, 0}
+#define ONE3                                                                                       \
+    { 1, 1, 1 }
+#define ZERO3                                                                                      \
+    { 0, 0, 0 }
 
 static void test_maxpool(void **state) {
     (void)state;
     run_pool((pool_case){P_MAX, 2, 2, 3, {7, 5}, {3, 2}, {2, 2}, ONE3, {1, 0}, {0, 1}, 0, 0, 0, 0});
-    run_pool((pool_case){P_MAX, 2, 2, 3, {7, 5}, {3, 2}, {2, 2}, {2, 1}, {1, 0}, {1, 1}, 1, 0, 0, 0});
+    run_pool(
+        (pool_case){P_MAX, 2, 2, 3, {7, 5}, {3, 2}, {2, 2}, {2, 1}, {1, 0}, {1, 1}, 1, 0, 0, 0});
     run_pool((pool_case){P_MAX, 2, 1, 2, {7, 5}, {2, 2}, {2, 2}, ONE3, ZERO3, ZERO3, 1, 0, 1, 0});
     run_pool((pool_case){P_MAX, 1, 2, 2, {9}, {3}, {2}, {2}, {1}, {2}, 1, 0, 0, 0});
-    run_pool((pool_case){P_MAX, 3, 1, 2, {4, 5, 3}, {2, 3, 2}, {2, 1, 2}, ONE3, {0, 1, 1},
-                         {1, 1, 0}, 0, 0, 1, 0});
+    run_pool((pool_case){
+        P_MAX, 3, 1, 2, {4, 5, 3}, {2, 3, 2}, {2, 1, 2}, ONE3, {0, 1, 1}, {1, 1, 0}, 0, 0, 1, 0});
     run_pool((pool_case){P_MAX, 2, 0, 3, {7, 5}, {3, 2}, {2, 2}, ONE3, ZERO3, ZERO3, 0, 0, 0, 0});
     AIS_ASSERT_OK(ais_set_num_threads(3));
     run_pool((pool_case){P_MAX, 2, 4, 5, {9, 8}, {3, 3}, {2, 2}, ONE3, {1, 1}, {1, 1}, 1, 0, 0, 0});
@@ -126,11 +130,23 @@ static void test_avgpool_lppool(void **state) {
     (void)state;
     for (int inc = 0; inc < 2; inc++)
         for (int cm = 0; cm < 2; cm++) {
-            run_pool((pool_case){P_AVG, 2, 2, 3, {7, 5}, {3, 2}, {2, 2}, ONE3, {1, 0}, {1, 1}, cm,
-                                 inc, 0, 0});
+            run_pool((pool_case){
+                P_AVG, 2, 2, 3, {7, 5}, {3, 2}, {2, 2}, ONE3, {1, 0}, {1, 1}, cm, inc, 0, 0});
             run_pool((pool_case){P_AVG, 1, 1, 2, {8}, {3}, {3}, {2}, {2}, {1}, cm, inc, 0, 0});
-            run_pool((pool_case){P_AVG, 3, 1, 2, {4, 5, 3}, {2, 3, 2}, {2, 2, 1}, ONE3,
-                                 {1, 1, 0}, {0, 1, 1}, cm, inc, 0, 0});
+            run_pool((pool_case){P_AVG,
+                                 3,
+                                 1,
+                                 2,
+                                 {4, 5, 3},
+                                 {2, 3, 2},
+                                 {2, 2, 1},
+                                 ONE3,
+                                 {1, 1, 0},
+                                 {0, 1, 1},
+                                 cm,
+                                 inc,
+                                 0,
+                                 0});
         }
     run_pool((pool_case){P_LP, 2, 2, 3, {7, 5}, {3, 2}, {2, 2}, ONE3, {1, 0}, {0, 1}, 0, 0, 0, 2});
     run_pool((pool_case){P_LP, 1, 1, 2, {8}, {3}, {2}, ONE3, ZERO3, ZERO3, 1, 0, 0, 3});
@@ -201,7 +217,8 @@ static void test_global_pools(void **state) {
     ais_tensor_destroy(y);
     /* f16 goes through f32 */
     double hv[12];
-    for (int i = 0; i < 12; i++) hv[i] = i * 0.25 - 1;
+    for (int i = 0; i < 12; i++)
+        hv[i] = i * 0.25 - 1;
     ais_tensor *h = dt_tensor(AIS_DTYPE_F16, AIS_SHAPE(1, 2, 6), hv);
     const ais_tensor *hin[] = {h};
     y = dt_run("GlobalAveragePool", NULL, hin, 1);

@@ -13,7 +13,8 @@ static void ref_sm(const double *x, double *y, size_t outer, size_t n, size_t in
             for (size_t k = 1; k < n; k++)
                 if (xl[k * inner] > mx) mx = xl[k * inner], arg = k;
             double s = 0;
-            for (size_t k = 0; k < n; k++) s += exp(xl[k * inner] - mx);
+            for (size_t k = 0; k < n; k++)
+                s += exp(xl[k * inner] - mx);
             for (size_t k = 0; k < n; k++)
                 yl[k * inner] = kind == 0   ? exp(xl[k * inner] - mx) / s
                                 : kind == 1 ? xl[k * inner] - mx - log(s)
@@ -84,8 +85,10 @@ static void test_softmax_opset_difference(void **state) {
     AIS_ASSERT_OK(ais_op_run_opset("", "Softmax", 13, NULL, in, 1, &y13, 1));
     const float *a = ais_tensor_data(y11), *b = ais_tensor_data(y13);
     double s11 = 0, s13 = 0;
-    for (int i = 0; i < 12; i++) s11 += a[i]; /* opset 11: batch 0 is one row of 12 */
-    for (int i = 0; i < 4; i++) s13 += b[i];  /* opset 13: rows of 4 */
+    for (int i = 0; i < 12; i++)
+        s11 += a[i]; /* opset 11: batch 0 is one row of 12 */
+    for (int i = 0; i < 4; i++)
+        s13 += b[i]; /* opset 13: rows of 4 */
     assert_true(fabs(s11 - 1) < 1e-5);
     assert_true(fabs(s13 - 1) < 1e-5);
     assert_true(fabs(a[0] - b[0]) > 1e-6);
