@@ -1,6 +1,525 @@
-/* norm.c - operators of this group (not yet implemented). */
-#include "op.h"
+/*
+ * norm.c - BatchNormalization (inference), LayerNormalization, InstanceNormalization, LRN and
+ * MeanVarianceNormalization. f32 and f64 have their own loops; f16 and bf16 are widened into an
+ * f32 copy in scratch memory, computed there, and narrowed into the output.
+ */
+#include <math.h>
+#include <string.h>
+
+#include "dense_util.h"
+
+static ais_status ais__norm_float_x(const ais_tensor *x) {
+    return ais__expect_dtype(x, "input X", AIS_DTYPE_F32, AIS_DTYPE_F64, AIS_DTYPE_F16,
+                             AIS_DTYPE_BF16, AIS_DTYPE_UNDEFINED);
+}
+
+/* Scratch: `params` doubles first, then an f32 copy of x when x is f16 or bf16 (its result is
+ * computed in place). *xf is NULL for f32 and f64. */
+static ais_status ais__norm_scratch(ais__op_ctx *ctx, const ais_tensor *x, size_t params,
+                                    double **pd, float **xf) {
+    size_t bytes, xb = 0;
+    if (!ais__mul_size(params, sizeof(double), &bytes))
+        return ais__error(AIS_E_LIMIT, "parameter buffer size overflows");
+    if (ais__dense_is_half(x->dtype) &&
+        (!ais__mul_size(x->numel, sizeof(float), &xb) || !ais__add_size(bytes, xb, &bytes)))
+        return ais__error(AIS_E_LIMIT, "work buffer size overflows");
+    void *s = ais__op_scratch(ctx, bytes ? bytes : 1);
+    if (!s) return ais__oom(bytes, "normalization work buffer");
+    *pd = s;
+    *xf = NULL;
+    if (xb) {
+        *xf = (float *)(void *)((char *)s + params * sizeof(double));
+        ais__dense_to_f32(x->data, x->dtype, *xf, x->numel);
+    }
+    return AIS_OK;
+}
+
+/* ---- BatchNormalization: y = x * a[c] + b[c], a = scale / sqrt(var + eps), b = B - mean a ---- */
+
+typedef struct {
+    const void *x;
+    void *y;
+    bool f64;
+    const double *a, *b;
+    int64_t p, inner;
+} ais__bn_job;
+
+static void ais__bn_range(void *vj, size_t begin, size_t end) {
+    const ais__bn_job *j = vj;
+    for (size_t r = begin; r < end; r++) {
+        int64_t pi = (int64_t)r % j->p;
+        size_t off = r * (size_t)j->inner;
+        if (j->f64) {
+            const double *x = (const double *)j->x + off;
+            double *y = (double *)j->y + off, a = j->a[pi], b = j->b[pi];
+            for (int64_t i = 0; i < j->inner; i++)
+                y[i] = x[i] * a + b;
+        } else {
+            const float *x = (const float *)j->x + off;
+            float *y = (float *)j->y + off, a = (float)j->a[pi], b = (float)j->b[pi];
+            for (int64_t i = 0; i < j->inner; i++)
+                y[i] = x[i] * a + b;
+        }
+    }
+}
+
+/* Per-feature count P and elements per feature block: spatial mode has P = C. */
+static ais_status ais__bn_geometry(const ais__op_ctx *ctx, const ais_tensor *const *in,
+                                   size_t n_out, int64_t *p, int64_t *inner) {
+    const ais_tensor *x = in[0];
+    AIS__CHECK(ais__norm_float_x(x));
+    AIS__CHECK(ais__expect_rank(x, "input X", 2, AIS_MAX_DIMS));
+    if (ctx->opset >= 14 && ais__attr_int(ctx->attrs, "training_mode", 0) != 0)
+        return ais__error(AIS_E_UNSUPPORTED,
+                          "training_mode=1 is not supported: this library runs inference only");
+    if (n_out > 1)
+        return ais__error(AIS_E_UNSUPPORTED,
+                          "%zu outputs were requested; the running and saved statistics are "
+                          "training outputs, which are not supported",
+                          n_out);
+    bool spatial = ctx->opset >= 9 || ais__attr_int(ctx->attrs, "spatial", 1) != 0;
+    int64_t c = x->dims[1], plane = 1;
+    for (size_t i = 2; i < x->ndim; i++)
+        plane *= x->dims[i];
+    *p = spatial ? c : c * plane;
+    *inner = spatial ? plane : 1;
+    static const char *const names[] = {"X", "scale", "B", "input_mean", "input_var"};
+    for (int i = 1; i < 5; i++) {
+        const ais_tensor *t = in[i];
+        char s[AIS__SHAPE_STR_MAX];
+        if (!ais__dtype_is_float(t->dtype))
+            return ais__error(AIS_E_DTYPE, "%s has dtype %s, expected a float type", names[i],
+                              ais_dtype_name(t->dtype));
+        bool ok = spatial ? (t->ndim == 1 && t->dims[0] == c) : (int64_t)t->numel == *p;
+        if (!ok)
+            return ais__error(AIS_E_SHAPE, "%s must have %lld elements ([C] for X %s), got %s",
+                              names[i], (long long)*p,
+                              ais__shape_str(x->dims, x->ndim, s, sizeof s),
+                              ais__shape_str(t->dims, t->ndim, s, sizeof s));
+    }
+    return AIS_OK;
+}
+
+static ais_status ais__bn_infer(ais__op_ctx *ctx, const ais_tensor *const *in, size_t n_in,
+                                ais__tensor_desc *out, size_t n_out) {
+    int64_t p, inner;
+    AIS__CHECK(ais__bn_geometry(ctx, in, n_out, &p, &inner));
+    ais__desc_from(&out[0], in[0]);
+    return AIS_OK;
+}
+
+static ais_status ais__bn_compute(ais__op_ctx *ctx, const ais_tensor *const *in, size_t n_in,
+                                  ais_tensor *const *out, size_t n_out) {
+    const ais_tensor *x = in[0];
+    int64_t p, inner;
+    AIS__CHECK(ais__bn_geometry(ctx, in, n_out, &p, &inner));
+    double eps = ais__attr_float(ctx->attrs, "epsilon", 1e-5f);
+    double *ab;
+    float *xf;
+    AIS__CHECK(ais__norm_scratch(ctx, x, 2 * (size_t)p, &ab, &xf));
+    for (int64_t i = 0; i < p; i++) {
+        double sc = ais__load_f64(in[1]->data, in[1]->dtype, (size_t)i);
+        double b = ais__load_f64(in[2]->data, in[2]->dtype, (size_t)i);
+        double mean = ais__load_f64(in[3]->data, in[3]->dtype, (size_t)i);
+        double var = ais__load_f64(in[4]->data, in[4]->dtype, (size_t)i);
+        ab[i] = sc / sqrt(var + eps);
+        ab[p + i] = b - mean * ab[i];
+    }
+    ais__bn_job j = {xf ? (const void *)xf : x->data,
+                     xf ? (void *)xf : out[0]->data,
+                     x->dtype == AIS_DTYPE_F64,
+                     ab,
+                     ab + p,
+                     p,
+                     inner};
+    size_t rows = inner ? x->numel / (size_t)inner : 0;
+    ais__parallel_for(ctx->pool, rows, inner >= 8192 ? 1 : (size_t)(8192 / (inner + 1)) + 1,
+                      ais__bn_range, &j);
+    if (xf) ais__dense_from_f32(xf, x->dtype, out[0]->data, x->numel);
+    return AIS_OK;
+}
+
+/* ---- row normalization shared by LayerNormalization and InstanceNormalization ---- */
+
+typedef struct {
+    const void *x;
+    void *y;
+    bool f64;
+    int64_t n; /* elements per row */
+    double eps;
+    const double *scale; /* per element of the row (LayerNorm) or per row class (InstanceNorm) */
+    const double *bias;  /* may be NULL */
+    int64_t classes;     /* InstanceNorm: C (row r uses index r % C); 0: per element */
+    float *mean, *inv;   /* optional outputs, one per row */
+} ais__rn_job;
+
+#define AIS__ROWNORM(NAME, T)                                                                      \
+    static void NAME(const ais__rn_job *j, size_t r) {                                             \
+        const T *x = (const T *)j->x + r * (size_t)j->n;                                           \
+        T *y = (T *)j->y + r * (size_t)j->n;                                                       \
+        double s = 0, q = 0;                                                                       \
+        for (int64_t i = 0; i < j->n; i++)                                                         \
+            s += x[i];                                                                             \
+        double mean = j->n ? s / (double)j->n : 0;                                                 \
+        for (int64_t i = 0; i < j->n; i++) {                                                       \
+            double d = x[i] - mean;                                                                \
+            q += d * d;                                                                            \
+        }                                                                                          \
+        double inv = 1.0 / sqrt((j->n ? q / (double)j->n : 0) + j->eps);                           \
+        if (j->mean) j->mean[r] = (float)mean;                                                     \
+        if (j->inv) j->inv[r] = (float)inv;                                                        \
+        if (j->classes) {                                                                          \
+            size_t c = r % (size_t)j->classes;                                                     \
+            T a = (T)(inv * j->scale[c]),                                                          \
+              b = (T)((j->bias ? j->bias[c] : 0) - mean * inv * j->scale[c]);                      \
+            for (int64_t i = 0; i < j->n; i++)                                                     \
+                y[i] = x[i] * a + b;                                                               \
+        } else {                                                                                   \
+            T m = (T)mean, v = (T)inv;                                                             \
+            for (int64_t i = 0; i < j->n; i++) {                                                   \
+                T z = (x[i] - m) * v * (T)j->scale[i];                                             \
+                y[i] = j->bias ? z + (T)j->bias[i] : z;                                            \
+            }                                                                                      \
+        }                                                                                          \
+    }
+AIS__ROWNORM(ais__rownorm_f32, float)
+AIS__ROWNORM(ais__rownorm_f64, double)
+
+static void ais__rn_range(void *vj, size_t begin, size_t end) {
+    const ais__rn_job *j = vj;
+    for (size_t r = begin; r < end; r++) {
+        if (j->f64)
+            ais__rownorm_f64(j, r);
+        else
+            ais__rownorm_f32(j, r);
+    }
+}
+
+static void ais__rn_run(ais__op_ctx *ctx, ais__rn_job *j, size_t rows) {
+    size_t grain = j->n >= 4096 ? 1 : (size_t)(4096 / (j->n + 1)) + 1;
+    ais__parallel_for(ctx->pool, rows, grain, ais__rn_range, j);
+}
+
+/* Whether parameter t broadcasts unidirectionally to dims[0..n). */
+static bool ais__bcast_to(const ais_tensor *t, const int64_t *dims, size_t n) {
+    if (t->ndim > n) return false;
+    for (size_t i = 0; i < t->ndim; i++) {
+        int64_t d = t->dims[t->ndim - 1 - i], o = dims[n - 1 - i];
+        if (d != 1 && d != o) return false;
+    }
+    return true;
+}
+
+static ais_status ais__ln_geometry(const ais__op_ctx *ctx, const ais_tensor *const *in, size_t n_in,
+                                   int64_t *axis) {
+    const ais_tensor *x = in[0];
+    AIS__CHECK(ais__norm_float_x(x));
+    int64_t a = ais__attr_int(ctx->attrs, "axis", -1);
+    if (x->ndim == 0 || !ais__norm_axis(a, (int64_t)x->ndim, axis))
+        return ais__error(AIS_E_INVALID_ARGUMENT, "axis %lld is out of range for rank %u",
+                          (long long)a, x->ndim);
+    if (ais__attr_int(ctx->attrs, "stash_type", 1) != 1)
+        return ais__error(AIS_E_UNSUPPORTED, "stash_type %lld: only 1 (float) is supported",
+                          (long long)ais__attr_int(ctx->attrs, "stash_type", 1));
+    for (size_t i = 1; i < n_in && i < 3; i++) {
+        const ais_tensor *t = in[i];
+        if (!t) continue;
+        char sx[AIS__SHAPE_STR_MAX], st[AIS__SHAPE_STR_MAX];
+        AIS__CHECK(ais__expect_same_dtype(x, "X", t, i == 1 ? "Scale" : "B"));
+        if (!ais__bcast_to(t, x->dims + *axis, x->ndim - (size_t)*axis))
+            return ais__error(
+                AIS_E_SHAPE, "%s %s does not broadcast to the normalized axes of X %s",
+                i == 1 ? "Scale" : "B", ais__shape_str(t->dims, t->ndim, st, sizeof st),
+                ais__shape_str(x->dims, x->ndim, sx, sizeof sx));
+    }
+    return AIS_OK;
+}
+
+static ais_status ais__ln_infer(ais__op_ctx *ctx, const ais_tensor *const *in, size_t n_in,
+                                ais__tensor_desc *out, size_t n_out) {
+    int64_t axis;
+    AIS__CHECK(ais__ln_geometry(ctx, in, n_in, &axis));
+    ais__desc_from(&out[0], in[0]);
+    int64_t d[AIS_MAX_DIMS];
+    for (size_t i = 0; i < in[0]->ndim; i++)
+        d[i] = (int64_t)i < axis ? in[0]->dims[i] : 1;
+    for (size_t o = 1; o < n_out; o++)
+        ais__desc_set(&out[o], AIS_DTYPE_F32, d, in[0]->ndim);
+    return AIS_OK;
+}
+
+/* Expands a parameter broadcast over the normalized axes dims[0..nd) into n doubles. */
+static void ais__expand_param(const ais_tensor *t, const int64_t *dims, size_t nd, double *dst,
+                              int64_t n) {
+    int64_t str[AIS_MAX_DIMS];
+    ais__broadcast_strides(t->dims, t->ndim, dims, nd, str);
+    for (int64_t i = 0; i < n; i++) {
+        int64_t rem = i, src = 0;
+        for (size_t ax = nd; ax-- > 0;) {
+            src += (rem % dims[ax]) * str[ax];
+            rem /= dims[ax];
+        }
+        dst[i] = ais__load_f64(t->data, t->dtype, (size_t)src);
+    }
+}
+
+static ais_status ais__ln_compute(ais__op_ctx *ctx, const ais_tensor *const *in, size_t n_in,
+                                  ais_tensor *const *out, size_t n_out) {
+    const ais_tensor *x = in[0], *b = n_in > 2 ? in[2] : NULL;
+    int64_t axis;
+    AIS__CHECK(ais__ln_geometry(ctx, in, n_in, &axis));
+    int64_t n = 1;
+    for (size_t i = (size_t)axis; i < x->ndim; i++)
+        n *= x->dims[i];
+    size_t rows = n ? x->numel / (size_t)n : 0;
+    if (rows == 0) return AIS_OK;
+    double *par;
+    float *xf;
+    AIS__CHECK(ais__norm_scratch(ctx, x, 2 * (size_t)n, &par, &xf));
+    const int64_t *nd = x->dims + axis;
+    size_t nnd = x->ndim - (size_t)axis;
+    ais__expand_param(in[1], nd, nnd, par, n);
+    if (b) ais__expand_param(b, nd, nnd, par + n, n);
+    ais__rn_job j = {.x = xf ? (const void *)xf : x->data,
+                     .y = xf ? (void *)xf : out[0]->data,
+                     .f64 = x->dtype == AIS_DTYPE_F64,
+                     .n = n,
+                     .eps = ais__attr_float(ctx->attrs, "epsilon", 1e-5f),
+                     .scale = par,
+                     .bias = b ? par + n : NULL,
+                     .mean = n_out > 1 && out[1] ? out[1]->data : NULL,
+                     .inv = n_out > 2 && out[2] ? out[2]->data : NULL};
+    ais__rn_run(ctx, &j, rows);
+    if (xf) ais__dense_from_f32(xf, x->dtype, out[0]->data, x->numel);
+    return AIS_OK;
+}
+
+/* ---- InstanceNormalization ---- */
+
+static ais_status ais__in_check(const ais_tensor *const *in) {
+    const ais_tensor *x = in[0];
+    AIS__CHECK(ais__norm_float_x(x));
+    AIS__CHECK(ais__expect_rank(x, "input X", 3, AIS_MAX_DIMS));
+    for (int i = 1; i < 3; i++) {
+        char s[AIS__SHAPE_STR_MAX];
+        AIS__CHECK(ais__expect_same_dtype(x, "input", in[i], i == 1 ? "scale" : "B"));
+        if (in[i]->ndim != 1 || in[i]->dims[0] != x->dims[1])
+            return ais__error(AIS_E_SHAPE, "%s must be [C] = [%lld], got %s",
+                              i == 1 ? "scale" : "B", (long long)x->dims[1],
+                              ais__shape_str(in[i]->dims, in[i]->ndim, s, sizeof s));
+    }
+    return AIS_OK;
+}
+
+static ais_status ais__in_infer(ais__op_ctx *ctx, const ais_tensor *const *in, size_t n_in,
+                                ais__tensor_desc *out, size_t n_out) {
+    AIS__CHECK(ais__in_check(in));
+    ais__desc_from(&out[0], in[0]);
+    return AIS_OK;
+}
+
+static ais_status ais__in_compute(ais__op_ctx *ctx, const ais_tensor *const *in, size_t n_in,
+                                  ais_tensor *const *out, size_t n_out) {
+    const ais_tensor *x = in[0];
+    AIS__CHECK(ais__in_check(in));
+    int64_t c = x->dims[1];
+    size_t rows = (size_t)(x->dims[0] * c);
+    if (x->numel == 0) return AIS_OK;
+    double *par;
+    float *xf;
+    AIS__CHECK(ais__norm_scratch(ctx, x, 2 * (size_t)c, &par, &xf));
+    for (int64_t i = 0; i < c; i++) {
+        par[i] = ais__load_f64(in[1]->data, in[1]->dtype, (size_t)i);
+        par[c + i] = ais__load_f64(in[2]->data, in[2]->dtype, (size_t)i);
+    }
+    ais__rn_job j = {.x = xf ? (const void *)xf : x->data,
+                     .y = xf ? (void *)xf : out[0]->data,
+                     .f64 = x->dtype == AIS_DTYPE_F64,
+                     .n = (int64_t)(x->numel / rows),
+                     .eps = ais__attr_float(ctx->attrs, "epsilon", 1e-5f),
+                     .scale = par,
+                     .bias = par + c,
+                     .classes = c};
+    ais__rn_run(ctx, &j, rows);
+    if (xf) ais__dense_from_f32(xf, x->dtype, out[0]->data, x->numel);
+    return AIS_OK;
+}
+
+/* ---- LRN ---- */
+
+typedef struct {
+    const float *x;
+    float *y;
+    int64_t c, plane, lo, hi;
+    float alpha_n, beta, bias;
+} ais__lrn_job;
+
+static void ais__lrn_range(void *vj, size_t begin, size_t end) {
+    const ais__lrn_job *j = vj;
+    for (size_t t = begin; t < end; t++) {
+        int64_t n = (int64_t)t / j->c, c = (int64_t)t % j->c;
+        int64_t c0 = AIS__MAX(0, c - j->lo), c1 = AIS__MIN(j->c - 1, c + j->hi);
+        const float *xn = j->x + n * j->c * j->plane;
+        float *y = j->y + t * (size_t)j->plane;
+        const float *xc = xn + c * j->plane;
+        for (int64_t i = 0; i < j->plane; i++) {
+            float s = 0;
+            for (int64_t k = c0; k <= c1; k++) {
+                float v = xn[k * j->plane + i];
+                s += v * v;
+            }
+            y[i] = xc[i] / powf(j->bias + j->alpha_n * s, j->beta);
+        }
+    }
+}
+
+static ais_status ais__lrn_check(const ais__op_ctx *ctx, const ais_tensor *x, int64_t *size) {
+    AIS__CHECK(ais__expect_dtype(x, "input X", AIS_DTYPE_F32, AIS_DTYPE_F16, AIS_DTYPE_BF16,
+                                 AIS_DTYPE_UNDEFINED));
+    AIS__CHECK(ais__expect_rank(x, "input X", 3, AIS_MAX_DIMS));
+    if (!ais__attr_find(ctx->attrs, "size"))
+        return ais__error(AIS_E_INVALID_ARGUMENT, "attribute 'size' is required");
+    *size = ais__attr_int(ctx->attrs, "size", 1);
+    if (*size < 1 || *size > INT32_MAX)
+        return ais__error(AIS_E_INVALID_ARGUMENT, "size must be positive, got %lld",
+                          (long long)*size);
+    return AIS_OK;
+}
+
+static ais_status ais__lrn_infer(ais__op_ctx *ctx, const ais_tensor *const *in, size_t n_in,
+                                 ais__tensor_desc *out, size_t n_out) {
+    int64_t size;
+    AIS__CHECK(ais__lrn_check(ctx, in[0], &size));
+    ais__desc_from(&out[0], in[0]);
+    return AIS_OK;
+}
+
+static ais_status ais__lrn_compute(ais__op_ctx *ctx, const ais_tensor *const *in, size_t n_in,
+                                   ais_tensor *const *out, size_t n_out) {
+    const ais_tensor *x = in[0];
+    int64_t size;
+    AIS__CHECK(ais__lrn_check(ctx, x, &size));
+    if (x->numel == 0) return AIS_OK;
+    float *xf = NULL, *yf = NULL;
+    if (ais__dense_is_half(x->dtype)) {
+        size_t bytes;
+        if (!ais__mul_size(x->numel, 2 * sizeof(float), &bytes))
+            return ais__error(AIS_E_LIMIT, "work buffer size overflows");
+        xf = ais__op_scratch(ctx, bytes);
+        if (!xf) return ais__oom(bytes, "f32 work buffer");
+        ais__dense_to_f32(x->data, x->dtype, xf, x->numel);
+        yf = xf + x->numel;
+    }
+    int64_t c = x->dims[1];
+    size_t planes = (size_t)(x->dims[0] * c);
+    ais__lrn_job j = {xf ? xf : x->data,
+                      yf ? yf : out[0]->data,
+                      c,
+                      (int64_t)(x->numel / planes),
+                      (size - 1) / 2,
+                      size / 2, /* ceil((size - 1) / 2) */
+                      ais__attr_float(ctx->attrs, "alpha", 1e-4f) / (float)size,
+                      ais__attr_float(ctx->attrs, "beta", 0.75f),
+                      ais__attr_float(ctx->attrs, "bias", 1.0f)};
+    ais__parallel_for(ctx->pool, planes, 1, ais__lrn_range, &j);
+    if (yf) ais__dense_from_f32(yf, x->dtype, out[0]->data, x->numel);
+    return AIS_OK;
+}
+
+/* ---- MeanVarianceNormalization: (x - mean) / (sqrt(var) + 1e-9) over `axes` ---- */
+
+static ais_status ais__mvn_axes(const ais__op_ctx *ctx, const ais_tensor *x, bool *reduced) {
+    AIS__CHECK(ais__expect_dtype(x, "input X", AIS_DTYPE_F32, AIS_DTYPE_F64, AIS_DTYPE_F16,
+                                 AIS_DTYPE_BF16, AIS_DTYPE_UNDEFINED));
+    static const int64_t dflt[3] = {0, 2, 3};
+    const int64_t *axes = dflt;
+    size_t n = 3;
+    if (!ais__attr_ints(ctx->attrs, "axes", &axes, &n)) {
+        axes = dflt;
+        n = 3;
+    }
+    for (size_t i = 0; i < AIS_MAX_DIMS; i++)
+        reduced[i] = false;
+    for (size_t i = 0; i < n; i++) {
+        int64_t a;
+        if (!ais__norm_axis(axes[i], (int64_t)x->ndim, &a))
+            return ais__error(AIS_E_INVALID_ARGUMENT, "axis %lld is out of range for rank %u",
+                              (long long)axes[i], x->ndim);
+        reduced[a] = true;
+    }
+    return AIS_OK;
+}
+
+static ais_status ais__mvn_infer(ais__op_ctx *ctx, const ais_tensor *const *in, size_t n_in,
+                                 ais__tensor_desc *out, size_t n_out) {
+    bool red[AIS_MAX_DIMS];
+    AIS__CHECK(ais__mvn_axes(ctx, in[0], red));
+    ais__desc_from(&out[0], in[0]);
+    return AIS_OK;
+}
+
+static ais_status ais__mvn_compute(ais__op_ctx *ctx, const ais_tensor *const *in, size_t n_in,
+                                   ais_tensor *const *out, size_t n_out) {
+    const ais_tensor *x = in[0];
+    bool red[AIS_MAX_DIMS];
+    AIS__CHECK(ais__mvn_axes(ctx, x, red));
+    if (x->numel == 0) return AIS_OK;
+    size_t groups = 1;
+    for (size_t i = 0; i < x->ndim; i++)
+        if (!red[i]) groups *= (size_t)x->dims[i];
+    size_t per = x->numel / groups;
+    /* Only the group statistics live in scratch; elements go through load/store (a rare op). */
+    size_t bytes;
+    if (!ais__mul_size(groups, 2 * sizeof(double), &bytes))
+        return ais__error(AIS_E_LIMIT, "work buffer size overflows");
+    double *acc = ais__op_scratch(ctx, bytes);
+    if (!acc) return ais__oom(bytes, "statistics buffer");
+    memset(acc, 0, 2 * groups * sizeof(double));
+    for (int pass = 0; pass < 3; pass++) {
+        for (size_t e = 0; e < x->numel; e++) {
+            size_t rem = e, gi = 0, mul = 1;
+            for (size_t ax = x->ndim; ax-- > 0;) {
+                size_t i = rem % (size_t)x->dims[ax];
+                rem /= (size_t)x->dims[ax];
+                if (!red[ax]) {
+                    gi += i * mul;
+                    mul *= (size_t)x->dims[ax];
+                }
+            }
+            double v = ais__load_f64(x->data, x->dtype, e);
+            if (pass == 0) {
+                acc[gi] += v;
+            } else if (pass == 1) {
+                double d = v - acc[gi];
+                acc[groups + gi] += d * d;
+            } else {
+                ais__store_f64(out[0]->data, x->dtype, e,
+                               (v - acc[gi]) / (sqrt(acc[groups + gi]) + 1e-9));
+            }
+        }
+        if (pass == 0)
+            for (size_t g = 0; g < groups; g++)
+                acc[g] /= (double)per;
+        if (pass == 1)
+            for (size_t g = 0; g < groups; g++)
+                acc[groups + g] /= (double)per;
+    }
+    return AIS_OK;
+}
+
+#define AIS__NORM_DEF(NAME, SINCE, MININ, MAXIN, MAXOUT, INFER, FN)                                \
+    {                                                                                              \
+        .domain = "", .name = NAME, .since_version = SINCE, .min_inputs = MININ,                   \
+        .max_inputs = MAXIN, .min_outputs = 1, .max_outputs = MAXOUT, .infer = INFER,              \
+        .compute = FN                                                                              \
+    }
 
 const ais__op_def ais__ops_norm[] = {
+    /* Up to 5 outputs are accepted so that old models' declarations reach the clear refusal. */
+    AIS__NORM_DEF("BatchNormalization", 1, 5, 5, 5, ais__bn_infer, ais__bn_compute),
+    AIS__NORM_DEF("LayerNormalization", 17, 2, 3, 3, ais__ln_infer, ais__ln_compute),
+    AIS__NORM_DEF("InstanceNormalization", 1, 3, 3, 1, ais__in_infer, ais__in_compute),
+    AIS__NORM_DEF("LRN", 1, 1, 1, 1, ais__lrn_infer, ais__lrn_compute),
+    AIS__NORM_DEF("MeanVarianceNormalization", 1, 1, 1, 1, ais__mvn_infer, ais__mvn_compute),
     {.name = NULL},
 };

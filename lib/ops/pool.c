@@ -1,6 +1,272 @@
-/* pool.c - operators of this group (not yet implemented). */
-#include "op.h"
+/*
+ * pool.c - MaxPool (with optional Indices), AveragePool, LpPool and their global forms, 1-D to
+ * 3-D, parallel over the N*C planes. f16 and bf16 are computed in f32.
+ */
+#include <float.h>
+#include <math.h>
+#include <string.h>
 
+#include "dense_util.h"
+
+enum { AIS__POOL_MAX = 0, AIS__POOL_AVG = 1, AIS__POOL_LP = 2 };
+
+typedef struct {
+    ais__dense_geom g;
+    int kind;
+    bool include_pad, col_major;
+    float p;
+    const float *x;
+    float *y;
+    int64_t *idx; /* MaxPool's Indices or NULL */
+    int64_t isz, osz;
+} ais__pool_job;
+
+static void ais__pool_range(void *vj, size_t begin, size_t end) {
+    const ais__pool_job *j = vj;
+    const ais__dense_geom *g = &j->g;
+    const float kvol = (float)ais__dense_prod3(g->k);
+    for (size_t t = begin; t < end; t++) {
+        const float *x = j->x + (int64_t)t * j->isz;
+        float *y = j->y + (int64_t)t * j->osz;
+        int64_t *ix = j->idx ? j->idx + (int64_t)t * j->osz : NULL;
+        int64_t plane_base = (int64_t)t * j->isz;
+        for (int64_t od = 0; od < g->out[0]; od++)
+            for (int64_t oh = 0; oh < g->out[1]; oh++)
+                for (int64_t ow = 0; ow < g->out[2]; ow++) {
+                    float acc = j->kind == AIS__POOL_MAX ? -INFINITY : 0.0f;
+                    int64_t arg = -1, count = 0;
+                    for (int64_t kd = 0; kd < g->k[0]; kd++) {
+                        int64_t id = od * g->stride[0] - g->pb[0] + kd * g->dil[0];
+                        if (id < 0 || id >= g->in[0]) continue;
+                        for (int64_t kh = 0; kh < g->k[1]; kh++) {
+                            int64_t ih = oh * g->stride[1] - g->pb[1] + kh * g->dil[1];
+                            if (ih < 0 || ih >= g->in[1]) continue;
+                            const float *xr = x + (id * g->in[1] + ih) * g->in[2];
+                            for (int64_t kw = 0; kw < g->k[2]; kw++) {
+                                int64_t iw = ow * g->stride[2] - g->pb[2] + kw * g->dil[2];
+                                if (iw < 0 || iw >= g->in[2]) continue;
+                                float v = xr[iw];
+                                count++;
+                                if (j->kind == AIS__POOL_MAX) {
+                                    if (v > acc || arg < 0) {
+                                        acc = v;
+                                        arg = j->col_major
+                                                  ? id + ih * g->in[0] + iw * g->in[0] * g->in[1]
+                                                  : (id * g->in[1] + ih) * g->in[2] + iw;
+                                    }
+                                } else if (j->kind == AIS__POOL_AVG) {
+                                    acc += v;
+                                } else if (j->p == 2.0f) {
+                                    acc += v * v;
+                                } else {
+                                    acc += powf(fabsf(v), j->p);
+                                }
+                            }
+                        }
+                    }
+                    int64_t o = (od * g->out[1] + oh) * g->out[2] + ow;
+                    if (j->kind == AIS__POOL_AVG)
+                        acc = j->include_pad ? acc / kvol : (count ? acc / (float)count : 0.0f);
+                    else if (j->kind == AIS__POOL_LP)
+                        acc = j->p == 2.0f ? sqrtf(acc) : powf(acc, 1.0f / j->p);
+                    y[o] = acc;
+                    if (ix) ix[o] = arg < 0 ? -1 : plane_base + arg;
+                }
+    }
+}
+
+static ais_status ais__pool_lp_p(const ais__op_ctx *ctx, float *p) {
+    const ais__attr *a = ais__attr_find(ctx->attrs, "p");
+    /* An int from opset 2 on, a float in opset 1. */
+    *p = !a ? 2.0f : a->type == AIS__ATTR_FLOAT ? a->f : (float)a->i;
+    if (!(*p > 0.0f) || isinf(*p))
+        return ais__error(AIS_E_INVALID_ARGUMENT, "p must be a positive number, got %g",
+                          (double)*p);
+    return AIS_OK;
+}
+
+static ais_status ais__pool_check_x(const ais_tensor *x) {
+    return ais__expect_dtype(x, "input X", AIS_DTYPE_F32, AIS_DTYPE_F16, AIS_DTYPE_BF16,
+                             AIS_DTYPE_UNDEFINED);
+}
+
+static ais_status ais__pool_geom(const ais__op_ctx *ctx, const ais_tensor *x, ais__dense_geom *g) {
+    AIS__CHECK(ais__pool_check_x(x));
+    bool ceil_mode = ais__attr_int(ctx->attrs, "ceil_mode", 0) != 0;
+    AIS__CHECK(ais__dense_geom_init(ctx, x, NULL, ceil_mode, g));
+    int64_t d[5] = {x->dims[0], x->dims[1], g->out[0], g->out[1], g->out[2]};
+    size_t numel;
+    if (!ais__shape_numel(d, 5, sizeof(int64_t), &numel))
+        return ais__error(AIS_E_LIMIT, "the output would be too large");
+    return AIS_OK;
+}
+
+static ais_status ais__pool_infer(ais__op_ctx *ctx, const ais_tensor *const *in, size_t n_in,
+                                  ais__tensor_desc *out, size_t n_out) {
+    ais__dense_geom g;
+    AIS__CHECK(ais__pool_geom(ctx, in[0], &g));
+    if (ais__attr_int(ctx->attrs, "storage_order", 0) & ~(int64_t)1)
+        return ais__error(AIS_E_INVALID_ARGUMENT, "storage_order must be 0 or 1");
+    int64_t d[5] = {in[0]->dims[0], in[0]->dims[1]};
+    for (size_t i = 0; i < g.nsp; i++)
+        d[2 + i] = g.out[3 - g.nsp + i];
+    ais__desc_set(&out[0], in[0]->dtype, d, 2 + g.nsp);
+    if (n_out > 1) ais__desc_set(&out[1], AIS_DTYPE_I64, d, 2 + g.nsp);
+    if (ais__attr_find(ctx->attrs, "p")) {
+        float p;
+        AIS__CHECK(ais__pool_lp_p(ctx, &p));
+    }
+    return AIS_OK;
+}
+
+/* Runs `job` over the planes, through f32 copies when x is f16 or bf16. */
+static ais_status ais__pool_run(ais__op_ctx *ctx, ais__pool_job *j, const ais_tensor *x,
+                                ais_tensor *y, size_t planes) {
+    float *w = NULL;
+    if (ais__dense_is_half(x->dtype)) {
+        size_t bytes;
+        if (!ais__add_size(x->numel, y->numel, &bytes) ||
+            !ais__mul_size(bytes, sizeof(float), &bytes))
+            return ais__error(AIS_E_LIMIT, "work buffer size overflows");
+        w = ais__op_scratch(ctx, bytes);
+        if (!w) return ais__oom(bytes, "f32 work buffer");
+        ais__dense_to_f32(x->data, x->dtype, w, x->numel);
+        j->x = w;
+        j->y = w + x->numel;
+    }
+    size_t work = (size_t)(j->osz * ais__dense_prod3(j->g.k)) + 1;
+    ais__parallel_for(ctx->pool, planes, work >= 16384 ? 1 : 16384 / work + 1, ais__pool_range, j);
+    if (w) ais__dense_from_f32(j->y, y->dtype, y->data, y->numel);
+    return AIS_OK;
+}
+
+static ais_status ais__pool_compute(ais__op_ctx *ctx, const ais_tensor *const *in, size_t n_out,
+                                    ais_tensor *const *out, int kind) {
+    const ais_tensor *x = in[0];
+    ais__pool_job j = {.kind = kind, .x = x->data, .y = out[0]->data};
+    AIS__CHECK(ais__pool_geom(ctx, x, &j.g));
+    j.include_pad = ais__attr_int(ctx->attrs, "count_include_pad", 0) != 0;
+    j.col_major = ais__attr_int(ctx->attrs, "storage_order", 0) != 0;
+    j.idx = n_out > 1 && out[1] ? out[1]->data : NULL;
+    if (kind == AIS__POOL_LP) AIS__CHECK(ais__pool_lp_p(ctx, &j.p));
+    j.isz = ais__dense_prod3(j.g.in);
+    j.osz = ais__dense_prod3(j.g.out);
+    if (out[0]->numel == 0) return AIS_OK;
+    return ais__pool_run(ctx, &j, x, out[0], (size_t)(x->dims[0] * x->dims[1]));
+}
+
+static ais_status ais__maxpool(ais__op_ctx *ctx, const ais_tensor *const *in, size_t n_in,
+                               ais_tensor *const *out, size_t n_out) {
+    return ais__pool_compute(ctx, in, n_out, out, AIS__POOL_MAX);
+}
+static ais_status ais__avgpool(ais__op_ctx *ctx, const ais_tensor *const *in, size_t n_in,
+                               ais_tensor *const *out, size_t n_out) {
+    return ais__pool_compute(ctx, in, n_out, out, AIS__POOL_AVG);
+}
+static ais_status ais__lppool(ais__op_ctx *ctx, const ais_tensor *const *in, size_t n_in,
+                              ais_tensor *const *out, size_t n_out) {
+    return ais__pool_compute(ctx, in, n_out, out, AIS__POOL_LP);
+}
+
+/* ---- global pools: one reduction per plane, any number of spatial axes ---- */
+
+typedef struct {
+    const float *x;
+    float *y;
+    int64_t plane;
+    int kind;
+    float p;
+} ais__gpool_job;
+
+static void ais__gpool_range(void *vj, size_t begin, size_t end) {
+    const ais__gpool_job *j = vj;
+    for (size_t t = begin; t < end; t++) {
+        const float *x = j->x + (int64_t)t * j->plane;
+        float acc = j->kind == AIS__POOL_MAX ? -INFINITY : 0.0f;
+        if (j->kind == AIS__POOL_MAX) {
+            for (int64_t i = 0; i < j->plane; i++)
+                acc = x[i] > acc ? x[i] : acc;
+        } else if (j->kind == AIS__POOL_AVG) {
+            double s = 0; /* a plane can be large: sum in double */
+            for (int64_t i = 0; i < j->plane; i++)
+                s += x[i];
+            acc = j->plane ? (float)(s / (double)j->plane) : NAN;
+        } else {
+            double s = 0;
+            for (int64_t i = 0; i < j->plane; i++)
+                s += pow(fabs((double)x[i]), j->p);
+            acc = (float)pow(s, 1.0 / j->p);
+        }
+        j->y[t] = acc;
+    }
+}
+
+static ais_status ais__gpool_infer(ais__op_ctx *ctx, const ais_tensor *const *in, size_t n_in,
+                                   ais__tensor_desc *out, size_t n_out) {
+    AIS__CHECK(ais__pool_check_x(in[0]));
+    AIS__CHECK(ais__expect_rank(in[0], "input X", 3, AIS_MAX_DIMS));
+    int64_t d[AIS_MAX_DIMS];
+    for (size_t i = 0; i < in[0]->ndim; i++)
+        d[i] = i < 2 ? in[0]->dims[i] : 1;
+    ais__desc_set(&out[0], in[0]->dtype, d, in[0]->ndim);
+    if (ais__attr_find(ctx->attrs, "p")) {
+        float p;
+        AIS__CHECK(ais__pool_lp_p(ctx, &p));
+    }
+    return AIS_OK;
+}
+
+static ais_status ais__gpool_compute(ais__op_ctx *ctx, const ais_tensor *x, ais_tensor *y,
+                                     int kind) {
+    size_t planes = (size_t)(x->dims[0] * x->dims[1]);
+    if (planes == 0) return AIS_OK;
+    ais__gpool_job j = {x->data, y->data, (int64_t)(x->numel / planes), kind, 2.0f};
+    if (kind == AIS__POOL_LP) AIS__CHECK(ais__pool_lp_p(ctx, &j.p));
+    float *w = NULL;
+    if (ais__dense_is_half(x->dtype)) {
+        size_t bytes;
+        if (!ais__add_size(x->numel, planes, &bytes) ||
+            !ais__mul_size(bytes, sizeof(float), &bytes))
+            return ais__error(AIS_E_LIMIT, "work buffer size overflows");
+        w = ais__op_scratch(ctx, bytes);
+        if (!w) return ais__oom(bytes, "f32 work buffer");
+        ais__dense_to_f32(x->data, x->dtype, w, x->numel);
+        j.x = w;
+        j.y = w + x->numel;
+    }
+    size_t grain = j.plane >= 16384 ? 1 : (size_t)(16384 / (j.plane + 1)) + 1;
+    ais__parallel_for(ctx->pool, planes, grain, ais__gpool_range, &j);
+    if (w) ais__dense_from_f32(j.y, y->dtype, y->data, y->numel);
+    return AIS_OK;
+}
+
+static ais_status ais__gmaxpool(ais__op_ctx *ctx, const ais_tensor *const *in, size_t n_in,
+                                ais_tensor *const *out, size_t n_out) {
+    return ais__gpool_compute(ctx, in[0], out[0], AIS__POOL_MAX);
+}
+static ais_status ais__gavgpool(ais__op_ctx *ctx, const ais_tensor *const *in, size_t n_in,
+                                ais_tensor *const *out, size_t n_out) {
+    return ais__gpool_compute(ctx, in[0], out[0], AIS__POOL_AVG);
+}
+static ais_status ais__glppool(ais__op_ctx *ctx, const ais_tensor *const *in, size_t n_in,
+                               ais_tensor *const *out, size_t n_out) {
+    return ais__gpool_compute(ctx, in[0], out[0], AIS__POOL_LP);
+}
+
+#define AIS__POOL_DEF(NAME, INFER, FN, MAXOUT)                                                     \
+    {                                                                                              \
+        .domain = "", .name = NAME, .since_version = 1, .min_inputs = 1, .max_inputs = 1,          \
+        .min_outputs = 1, .max_outputs = MAXOUT, .infer = INFER, .compute = FN                     \
+    }
+
+/* Later opsets only added attributes (ceil_mode, dilations, storage_order) whose defaults keep
+ * the older behaviour, so one entry per operator serves every opset. */
 const ais__op_def ais__ops_pool[] = {
+    AIS__POOL_DEF("MaxPool", ais__pool_infer, ais__maxpool, 2),
+    AIS__POOL_DEF("AveragePool", ais__pool_infer, ais__avgpool, 1),
+    AIS__POOL_DEF("LpPool", ais__pool_infer, ais__lppool, 1),
+    AIS__POOL_DEF("GlobalMaxPool", ais__gpool_infer, ais__gmaxpool, 1),
+    AIS__POOL_DEF("GlobalAveragePool", ais__gpool_infer, ais__gavgpool, 1),
+    AIS__POOL_DEF("GlobalLpPool", ais__gpool_infer, ais__glppool, 1),
     {.name = NULL},
 };

@@ -1,0 +1,87 @@
+/* dense_im2col.c - im2col and col2im for 1-D to 3-D windows (everything is 3-D here). */
+#include <string.h>
+
+#include "dense_util.h"
+
+/* Window positions o in the row for which o * s + off lies inside [0, n): [*lo, *hi). */
+static inline void ais__valid_range(int64_t off, int64_t s, int64_t n, int64_t cols, int64_t *lo,
+                                    int64_t *hi) {
+    int64_t a = off >= 0 ? 0 : (-off + s - 1) / s;
+    int64_t b = n - 1 - off < 0 ? 0 : (n - 1 - off) / s + 1;
+    if (a > cols) a = cols;
+    if (b > cols) b = cols;
+    if (b < a) b = a;
+    *lo = a;
+    *hi = b;
+}
+
+/* im2col reads im_src and writes col_dst; col2im reads col_src and adds into im_dst. */
+static void ais__walk(const float *im_src, float *im_dst, const float *col_src, float *col_dst,
+                      const ais__dense_win *w, int64_t kd, int64_t kh, int64_t kw, int64_t j0,
+                      int64_t j1) {
+    const bool add = im_dst != NULL;
+    const int64_t o1 = w->col[1], o2 = w->col[2];
+    int64_t od = j0 / (o1 * o2), oh = (j0 / o2) % o1, ow = j0 % o2;
+    const int64_t offw = kw * w->dil[2] - w->pb[2], s2 = w->stride[2];
+    int64_t lo, hi;
+    ais__valid_range(offw, s2, w->im[2], o2, &lo, &hi);
+    int64_t t = 0, total = j1 - j0;
+    while (t < total) {
+        int64_t run = AIS__MIN(o2 - ow, total - t);
+        int64_t id = od * w->stride[0] - w->pb[0] + kd * w->dil[0];
+        int64_t ih = oh * w->stride[1] - w->pb[1] + kh * w->dil[1];
+        const int64_t base = t - ow; /* column of window position 0 of this row */
+        if (id < 0 || id >= w->im[0] || ih < 0 || ih >= w->im[1]) {
+            if (!add) memset(col_dst + t, 0, (size_t)run * sizeof(float));
+        } else {
+            const int64_t roff = (id * w->im[1] + ih) * w->im[2];
+            int64_t a = AIS__MAX(lo, ow), b = AIS__MIN(hi, ow + run);
+            if (b < a) b = a;
+            if (add) {
+                float *row = im_dst + roff;
+                for (int64_t o = a; o < b; o++)
+                    row[o * s2 + offw] += col_src[base + o];
+            } else {
+                const float *row = im_src + roff;
+                float *c = col_dst;
+                for (int64_t o = ow; o < a && o < ow + run; o++)
+                    c[base + o] = 0;
+                if (s2 == 1 && b > a)
+                    memcpy(c + base + a, row + a + offw, (size_t)(b - a) * sizeof(float));
+                else
+                    for (int64_t o = a; o < b; o++)
+                        c[base + o] = row[o * s2 + offw];
+                for (int64_t o = AIS__MAX(b, ow); o < ow + run; o++)
+                    c[base + o] = 0;
+            }
+        }
+        t += run;
+        ow = 0;
+        if (++oh == o1) {
+            oh = 0;
+            od++;
+        }
+    }
+}
+
+void ais__dense_im2col(const float *im, int64_t ch, const ais__dense_win *w, int64_t j0, int64_t j1,
+                       float *cols) {
+    const int64_t isz = w->im[0] * w->im[1] * w->im[2], T = j1 - j0;
+    int64_t r = 0;
+    for (int64_t c = 0; c < ch; c++)
+        for (int64_t kd = 0; kd < w->k[0]; kd++)
+            for (int64_t kh = 0; kh < w->k[1]; kh++)
+                for (int64_t kw = 0; kw < w->k[2]; kw++, r++)
+                    ais__walk(im + c * isz, NULL, NULL, cols + r * T, w, kd, kh, kw, j0, j1);
+}
+
+void ais__dense_col2im(const float *cols, int64_t ch, const ais__dense_win *w, int64_t j0,
+                       int64_t j1, float *im) {
+    const int64_t isz = w->im[0] * w->im[1] * w->im[2], T = j1 - j0;
+    int64_t r = 0;
+    for (int64_t c = 0; c < ch; c++)
+        for (int64_t kd = 0; kd < w->k[0]; kd++)
+            for (int64_t kh = 0; kh < w->k[1]; kh++)
+                for (int64_t kw = 0; kw < w->k[2]; kw++, r++)
+                    ais__walk(NULL, im + c * isz, cols + r * T, NULL, w, kd, kh, kw, j0, j1);
+}

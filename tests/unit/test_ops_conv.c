@@ -1,0 +1,511 @@
+/* test_ops_conv.c - Conv and ConvTranspose against direct loops: 1-D to 3-D, groups,
+ * depthwise, strides, dilations, asymmetric pads, auto_pad, output_padding, output_shape, empty
+ * batches, errors and allocation failures. */
+#include "dense_test_ref.h"
+
+typedef struct {
+    size_t nsp;
+    int64_t n, c, m, group;
+    int64_t in[3], k[3], s[3], d[3], pb[3], pe[3];
+    const char *auto_pad; /* NULL: explicit pads */
+    bool bias;
+    /* ConvTranspose only */
+    int64_t opad[3];
+    const int64_t *out_shape; /* nsp values or NULL */
+} conv_case;
+
+/* 3-D view of a case: leading axes of extent 1. */
+typedef struct {
+    int64_t in[3], k[3], s[3], d[3], pb[3], out[3];
+} geo3;
+
+static geo3 to3(const conv_case *cc, const int64_t *out) {
+    geo3 g;
+    size_t off = 3 - cc->nsp;
+    for (size_t i = 0; i < 3; i++) {
+        g.in[i] = g.k[i] = g.s[i] = g.d[i] = g.out[i] = 1;
+        g.pb[i] = 0;
+    }
+    for (size_t i = 0; i < cc->nsp; i++) {
+        g.in[off + i] = cc->in[i];
+        g.k[off + i] = cc->k[i];
+        g.s[off + i] = cc->s[i];
+        g.d[off + i] = cc->d[i];
+        g.pb[off + i] = cc->pb[i];
+        g.out[off + i] = out[i];
+    }
+    return g;
+}
+
+static void set_attrs(ais_attrs *a, const conv_case *cc, bool transpose) {
+    dt_ints(a, "strides", cc->s, cc->nsp);
+    dt_ints(a, "dilations", cc->d, cc->nsp);
+    int64_t pads[6];
+    for (size_t i = 0; i < cc->nsp; i++) {
+        pads[i] = cc->pb[i];
+        pads[cc->nsp + i] = cc->pe[i];
+    }
+    if (cc->auto_pad)
+        AIS_ASSERT_OK(ais_attrs_set_string(a, "auto_pad", cc->auto_pad));
+    else
+        dt_ints(a, "pads", pads, 2 * cc->nsp);
+    AIS_ASSERT_OK(ais_attrs_set_int(a, "group", cc->group));
+    if (transpose) {
+        dt_ints(a, "output_padding", cc->opad, cc->nsp);
+        if (cc->out_shape) dt_ints(a, "output_shape", cc->out_shape, cc->nsp);
+    }
+}
+
+static void run_conv(conv_case cc) {
+    int64_t out[3];
+    for (size_t i = 0; i < cc.nsp; i++) {
+        int64_t dk = (cc.k[i] - 1) * cc.d[i] + 1;
+        if (cc.auto_pad && strcmp(cc.auto_pad, "VALID") == 0) {
+            cc.pb[i] = cc.pe[i] = 0;
+        } else if (cc.auto_pad) {
+            out[i] = (cc.in[i] + cc.s[i] - 1) / cc.s[i];
+            int64_t total = (out[i] - 1) * cc.s[i] + dk - cc.in[i];
+            if (total < 0) total = 0;
+            cc.pb[i] = strcmp(cc.auto_pad, "SAME_UPPER") == 0 ? total / 2 : (total + 1) / 2;
+            cc.pe[i] = total - cc.pb[i];
+        }
+        out[i] = (cc.in[i] + cc.pb[i] + cc.pe[i] - dk) / cc.s[i] + 1;
+    }
+    geo3 g = to3(&cc, out);
+    int64_t cg = cc.c / cc.group, mg = cc.m / cc.group;
+    int64_t xs[5] = {cc.n, cc.c}, ws[5] = {cc.m, cg}, ys[5] = {cc.n, cc.m};
+    for (size_t i = 0; i < cc.nsp; i++) {
+        xs[2 + i] = cc.in[i];
+        ws[2 + i] = cc.k[i];
+        ys[2 + i] = out[i];
+    }
+    size_t nd = 2 + cc.nsp;
+    double *x = dt_rand(AIS_DTYPE_F32, dt_numel(xs, nd), -1, 1);
+    double *w = dt_rand(AIS_DTYPE_F32, dt_numel(ws, nd), -1, 1);
+    double *b = dt_rand(AIS_DTYPE_F32, (size_t)cc.m, -1, 1);
+    size_t ny = dt_numel(ys, nd);
+    double *want = calloc(ny + 1, sizeof(double));
+    int64_t isz = g.in[0] * g.in[1] * g.in[2], osz = g.out[0] * g.out[1] * g.out[2];
+    int64_t kv = g.k[0] * g.k[1] * g.k[2];
+    for (int64_t n = 0; n < cc.n; n++)
+        for (int64_t m = 0; m < cc.m; m++)
+            for (int64_t o = 0; o < osz; o++) {
+                int64_t od = o / (g.out[1] * g.out[2]), oh = (o / g.out[2]) % g.out[1],
+                        ow = o % g.out[2];
+                double s = cc.bias ? b[m] : 0;
+                for (int64_t ci = 0; ci < cg; ci++) {
+                    int64_t c = (m / mg) * cg + ci;
+                    for (int64_t kk = 0; kk < kv; kk++) {
+                        int64_t kd = kk / (g.k[1] * g.k[2]), kh = (kk / g.k[2]) % g.k[1],
+                                kw = kk % g.k[2];
+                        int64_t id = od * g.s[0] - g.pb[0] + kd * g.d[0];
+                        int64_t ih = oh * g.s[1] - g.pb[1] + kh * g.d[1];
+                        int64_t iw = ow * g.s[2] - g.pb[2] + kw * g.d[2];
+                        if (id < 0 || ih < 0 || iw < 0 || id >= g.in[0] || ih >= g.in[1] ||
+                            iw >= g.in[2])
+                            continue;
+                        s += x[(n * cc.c + c) * isz + (id * g.in[1] + ih) * g.in[2] + iw] *
+                             w[(m * cg + ci) * kv + kk];
+                    }
+                }
+                want[(n * cc.m + m) * osz + o] = s;
+            }
+    ais_tensor *tx = dt_tensor(AIS_DTYPE_F32, xs, nd, x), *tw = dt_tensor(AIS_DTYPE_F32, ws, nd, w);
+    ais_tensor *tb = cc.bias ? dt_tensor(AIS_DTYPE_F32, AIS_SHAPE(cc.m), b) : NULL;
+    ais_attrs *a = dt_attrs();
+    set_attrs(a, &cc, false);
+    const ais_tensor *in[] = {tx, tw, tb};
+    ais_tensor *y = dt_run("Conv", a, in, cc.bias ? 3 : 2);
+    assert_int_equal(ais_tensor_ndim(y), nd);
+    for (size_t i = 0; i < nd; i++)
+        assert_int_equal(ais_tensor_shape(y)[i], ys[i]);
+    ais_test_assert_close_values(y, want, ny, 1e-5, 1e-5 * (double)(kv * cg + 1));
+    ais_tensor_destroy(y);
+    ais_tensor_destroy(tx);
+    ais_tensor_destroy(tw);
+    ais_tensor_destroy(tb);
+    ais_attrs_destroy(a);
+    free(x);
+    free(w);
+    free(b);
+    free(want);
+}
+
+#define ONE3                                                                                       \
+    { 1, 1, 1 }
+#define ZERO3                                                                                      \
+    { 0, 0, 0 }
+
+static void test_conv_2d(void **state) {
+    (void)state;
+    /* stride 2, dilation 2, asymmetric pads, groups 1 and 2, depthwise with multiplier 2 */
+    run_conv((conv_case){
+        2, 2, 3, 4, 1, {7, 5}, {3, 3}, {2, 2}, {2, 1}, {1, 0}, {2, 1}, NULL, true, ZERO3, NULL});
+    run_conv((conv_case){
+        2, 2, 4, 6, 2, {7, 5}, {3, 2}, {2, 1}, {1, 2}, {0, 1}, {1, 2}, NULL, true, ZERO3, NULL});
+    run_conv((conv_case){
+        2, 2, 3, 3, 3, {7, 5}, {3, 3}, {1, 1}, ONE3, {1, 1}, {1, 1}, NULL, true, ZERO3, NULL});
+    run_conv((conv_case){
+        2, 1, 3, 6, 3, {7, 5}, {3, 2}, {2, 2}, {2, 1}, {2, 0}, {0, 1}, NULL, false, ZERO3, NULL});
+    /* 1x1 stride 1 unpadded: the product skips im2col */
+    run_conv((conv_case){
+        2, 3, 5, 4, 1, {6, 7}, {1, 1}, {1, 1}, ONE3, ZERO3, ZERO3, NULL, true, ZERO3, NULL});
+    run_conv((conv_case){
+        2, 2, 4, 2, 2, {3, 3}, {1, 1}, {1, 1}, ONE3, ZERO3, ZERO3, NULL, false, ZERO3, NULL});
+    /* 1x1 with stride 2 still goes through im2col */
+    run_conv((conv_case){
+        2, 1, 3, 2, 1, {6, 7}, {1, 1}, {2, 2}, ONE3, ZERO3, ZERO3, NULL, true, ZERO3, NULL});
+    /* auto_pad */
+    run_conv((conv_case){2,
+                         1,
+                         3,
+                         2,
+                         1,
+                         {7, 6},
+                         {3, 4},
+                         {2, 2},
+                         ONE3,
+                         ZERO3,
+                         ZERO3,
+                         "SAME_UPPER",
+                         true,
+                         ZERO3,
+                         NULL});
+    run_conv((conv_case){2,
+                         1,
+                         3,
+                         2,
+                         1,
+                         {7, 6},
+                         {3, 4},
+                         {2, 3},
+                         ONE3,
+                         ZERO3,
+                         ZERO3,
+                         "SAME_LOWER",
+                         true,
+                         ZERO3,
+                         NULL});
+    run_conv((conv_case){
+        2, 1, 3, 2, 1, {7, 6}, {3, 4}, {2, 3}, {2, 1}, ZERO3, ZERO3, "VALID", true, ZERO3, NULL});
+    run_conv((conv_case){2,
+                         1,
+                         2,
+                         2,
+                         2,
+                         {7, 6},
+                         {3, 3},
+                         {2, 2},
+                         ONE3,
+                         ZERO3,
+                         ZERO3,
+                         "SAME_LOWER",
+                         true,
+                         ZERO3,
+                         NULL});
+    /* empty batch */
+    run_conv((conv_case){
+        2, 0, 3, 4, 1, {7, 5}, {3, 3}, {2, 2}, ONE3, {1, 1}, {1, 1}, NULL, true, ZERO3, NULL});
+}
+
+static void test_conv_1d_3d(void **state) {
+    (void)state;
+    run_conv((conv_case){1, 2, 2, 3, 1, {9}, {4}, {3}, {1}, {2}, {1}, NULL, true, ZERO3, NULL});
+    run_conv((conv_case){1, 1, 4, 4, 4, {9}, {3}, {1}, {3}, {3}, {0}, NULL, false, ZERO3, NULL});
+    run_conv((conv_case){3,
+                         1,
+                         2,
+                         3,
+                         1,
+                         {4, 5, 3},
+                         {2, 3, 2},
+                         {1, 2, 1},
+                         {2, 1, 1},
+                         {1, 0, 1},
+                         {0, 2, 1},
+                         NULL,
+                         true,
+                         ZERO3,
+                         NULL});
+    run_conv((conv_case){3,
+                         2,
+                         2,
+                         2,
+                         2,
+                         {4, 5, 3},
+                         {2, 2, 2},
+                         {2, 1, 1},
+                         ONE3,
+                         ZERO3,
+                         {1, 1, 1},
+                         NULL,
+                         true,
+                         ZERO3,
+                         NULL});
+}
+
+static void test_conv_large_and_parallel(void **state) {
+    (void)state;
+    /* K = 64 * 25 rows: the columns are tiled over output positions */
+    run_conv((conv_case){
+        2, 1, 64, 3, 1, {40, 40}, {5, 5}, {1, 1}, ONE3, {2, 2}, {2, 2}, NULL, true, ZERO3, NULL});
+    AIS_ASSERT_OK(ais_set_num_threads(3));
+    run_conv((conv_case){
+        2, 5, 4, 6, 2, {9, 8}, {3, 3}, {1, 2}, ONE3, {1, 1}, {1, 0}, NULL, true, ZERO3, NULL});
+    run_conv((conv_case){
+        2, 3, 4, 4, 4, {9, 8}, {3, 3}, {1, 1}, ONE3, {1, 1}, {1, 1}, NULL, true, ZERO3, NULL});
+    run_conv((conv_case){
+        2, 4, 6, 6, 1, {5, 5}, {1, 1}, {1, 1}, ONE3, ZERO3, ZERO3, NULL, true, ZERO3, NULL});
+    AIS_ASSERT_OK(ais_set_num_threads(1));
+}
+
+static void test_conv_errors(void **state) {
+    (void)state;
+    ais_tensor *x = ais_test_rand_f32(AIS_SHAPE(1, 3, 5, 5), -1, 1);
+    ais_tensor *w = ais_test_rand_f32(AIS_SHAPE(4, 2, 3, 3), -1, 1);
+    const ais_tensor *in[] = {x, w};
+    dt_fails("Conv", NULL, in, 2, AIS_E_SHAPE, "channel mismatch");
+    ais_test_assert_error_contains("[1, 3, 5, 5]");
+    ais_tensor *w0 = ais_test_rand_f32(AIS_SHAPE(4, 3, 0, 3), -1, 1);
+    const ais_tensor *in2[] = {x, w0};
+    dt_fails("Conv", NULL, in2, 2, AIS_E_SHAPE, "kernel");
+    ais_tensor *wbig = ais_test_rand_f32(AIS_SHAPE(4, 3, 6, 3), -1, 1);
+    const ais_tensor *in3[] = {x, wbig};
+    dt_fails("Conv", NULL, in3, 2, AIS_E_SHAPE, "larger than the padded input");
+    ais_tensor *w1 = ais_test_rand_f32(AIS_SHAPE(4, 3, 3), -1, 1);
+    const ais_tensor *in4[] = {x, w1};
+    dt_fails("Conv", NULL, in4, 2, AIS_E_SHAPE, "same rank");
+    ais_tensor *wok = ais_test_rand_f32(AIS_SHAPE(4, 3, 3, 3), -1, 1);
+    ais_tensor *bbad = ais_test_rand_f32(AIS_SHAPE(3), -1, 1);
+    const ais_tensor *in5[] = {x, wok, bbad};
+    dt_fails("Conv", NULL, in5, 3, AIS_E_SHAPE, "bias");
+    ais_attrs *a = dt_attrs();
+    AIS_ASSERT_OK(ais_attrs_set_int(a, "group", 2));
+    const ais_tensor *in6[] = {x, wok};
+    dt_fails("Conv", a, in6, 2, AIS_E_INVALID_ARGUMENT, "group");
+    ais_attrs_destroy(a);
+    a = dt_attrs();
+    dt_ints(a, "strides", (int64_t[]){1, 0}, 2);
+    dt_fails("Conv", a, in6, 2, AIS_E_INVALID_ARGUMENT, "strides");
+    ais_attrs_destroy(a);
+    a = dt_attrs();
+    AIS_ASSERT_OK(ais_attrs_set_string(a, "auto_pad", "SAME"));
+    dt_fails("Conv", a, in6, 2, AIS_E_UNSUPPORTED, "SAME");
+    ais_attrs_destroy(a);
+    double v[75 * 2] = {0};
+    ais_tensor *xd = dt_tensor(AIS_DTYPE_F64, AIS_SHAPE(1, 3, 5, 5), v);
+    const ais_tensor *in7[] = {xd, wok};
+    dt_fails("Conv", NULL, in7, 2, AIS_E_DTYPE, "f64");
+    ais_tensor *objs[] = {x, w, w0, wbig, w1, wok, bbad, xd};
+    for (size_t i = 0; i < 8; i++)
+        ais_tensor_destroy(objs[i]);
+}
+
+/* ---- ConvTranspose ---- */
+
+static void run_convt(conv_case cc) {
+    int64_t out[3];
+    for (size_t i = 0; i < cc.nsp; i++) {
+        int64_t dk = (cc.k[i] - 1) * cc.d[i] + 1;
+        int64_t full = cc.s[i] * (cc.in[i] - 1) + cc.opad[i] + dk;
+        if (cc.out_shape || cc.auto_pad) {
+            out[i] = cc.out_shape ? cc.out_shape[i] : cc.in[i] * cc.s[i];
+            int64_t total = full - out[i];
+            bool upper = cc.auto_pad && strcmp(cc.auto_pad, "SAME_UPPER") == 0;
+            int64_t half = (int64_t)floor(total / 2.0);
+            cc.pb[i] = upper ? half : total - half;
+        } else {
+            out[i] = full - cc.pb[i] - cc.pe[i];
+        }
+    }
+    geo3 g = to3(&cc, out);
+    int64_t cg = cc.c / cc.group, mg = cc.m / cc.group;
+    int64_t xs[5] = {cc.n, cc.c}, ws[5] = {cc.c, mg}, ys[5] = {cc.n, cc.m};
+    for (size_t i = 0; i < cc.nsp; i++) {
+        xs[2 + i] = cc.in[i];
+        ws[2 + i] = cc.k[i];
+        ys[2 + i] = out[i];
+    }
+    size_t nd = 2 + cc.nsp;
+    double *x = dt_rand(AIS_DTYPE_F32, dt_numel(xs, nd), -1, 1);
+    double *w = dt_rand(AIS_DTYPE_F32, dt_numel(ws, nd), -1, 1);
+    double *b = dt_rand(AIS_DTYPE_F32, (size_t)cc.m, -1, 1);
+    size_t ny = dt_numel(ys, nd);
+    double *want = calloc(ny + 1, sizeof(double));
+    int64_t isz = g.in[0] * g.in[1] * g.in[2], osz = g.out[0] * g.out[1] * g.out[2];
+    int64_t kv = g.k[0] * g.k[1] * g.k[2];
+    for (int64_t n = 0; n < cc.n; n++)
+        for (int64_t m = 0; m < cc.m; m++)
+            for (int64_t o = 0; o < osz; o++)
+                want[(n * cc.m + m) * osz + o] = cc.bias ? b[m] : 0;
+    for (int64_t n = 0; n < cc.n; n++)
+        for (int64_t c = 0; c < cc.c; c++)
+            for (int64_t i = 0; i < isz; i++) {
+                int64_t id = i / (g.in[1] * g.in[2]), ih = (i / g.in[2]) % g.in[1],
+                        iw = i % g.in[2];
+                for (int64_t mm = 0; mm < mg; mm++)
+                    for (int64_t kk = 0; kk < kv; kk++) {
+                        int64_t kd = kk / (g.k[1] * g.k[2]), kh = (kk / g.k[2]) % g.k[1],
+                                kw = kk % g.k[2];
+                        int64_t od = id * g.s[0] - g.pb[0] + kd * g.d[0];
+                        int64_t oh = ih * g.s[1] - g.pb[1] + kh * g.d[1];
+                        int64_t ow = iw * g.s[2] - g.pb[2] + kw * g.d[2];
+                        if (od < 0 || oh < 0 || ow < 0 || od >= g.out[0] || oh >= g.out[1] ||
+                            ow >= g.out[2])
+                            continue;
+                        int64_t m = (c / cg) * mg + mm;
+                        want[(n * cc.m + m) * osz + (od * g.out[1] + oh) * g.out[2] + ow] +=
+                            x[(n * cc.c + c) * isz + i] * w[(c * mg + mm) * kv + kk];
+                    }
+            }
+    ais_tensor *tx = dt_tensor(AIS_DTYPE_F32, xs, nd, x), *tw = dt_tensor(AIS_DTYPE_F32, ws, nd, w);
+    ais_tensor *tb = cc.bias ? dt_tensor(AIS_DTYPE_F32, AIS_SHAPE(cc.m), b) : NULL;
+    ais_attrs *a = dt_attrs();
+    set_attrs(a, &cc, true);
+    const ais_tensor *in[] = {tx, tw, tb};
+    ais_tensor *y = dt_run("ConvTranspose", a, in, cc.bias ? 3 : 2);
+    assert_int_equal(ais_tensor_ndim(y), nd);
+    for (size_t i = 0; i < nd; i++)
+        assert_int_equal(ais_tensor_shape(y)[i], ys[i]);
+    ais_test_assert_close_values(y, want, ny, 1e-5, 1e-5 * (double)(kv * cg + 1));
+    ais_tensor_destroy(y);
+    ais_tensor_destroy(tx);
+    ais_tensor_destroy(tw);
+    ais_tensor_destroy(tb);
+    ais_attrs_destroy(a);
+    free(x);
+    free(w);
+    free(b);
+    free(want);
+}
+
+static void test_conv_transpose(void **state) {
+    (void)state;
+    run_convt((conv_case){
+        2, 2, 3, 4, 1, {4, 5}, {3, 3}, {2, 2}, {1, 2}, {1, 0}, {0, 2}, NULL, true, {1, 0}, NULL});
+    run_convt((conv_case){
+        2, 2, 4, 6, 2, {3, 4}, {2, 3}, {2, 1}, ONE3, {0, 1}, {1, 0}, NULL, false, ZERO3, NULL});
+    run_convt((conv_case){
+        2, 1, 3, 3, 3, {5, 4}, {3, 3}, {1, 1}, ONE3, {1, 1}, {1, 1}, NULL, true, ZERO3, NULL});
+    run_convt((conv_case){1, 2, 2, 3, 1, {6}, {4}, {3}, {2}, {2}, {1}, NULL, true, {2}, NULL});
+    run_convt((conv_case){3,
+                          1,
+                          2,
+                          2,
+                          1,
+                          {3, 2, 3},
+                          {2, 3, 2},
+                          {2, 1, 2},
+                          {1, 1, 2},
+                          {1, 0, 0},
+                          {0, 1, 1},
+                          NULL,
+                          true,
+                          {1, 0, 1},
+                          NULL});
+    static const int64_t os[2] = {10, 9};
+    run_convt((conv_case){
+        2, 1, 2, 3, 1, {4, 4}, {3, 3}, {2, 2}, ONE3, ZERO3, ZERO3, NULL, true, {1, 1}, os});
+    run_convt((conv_case){2,
+                          1,
+                          2,
+                          3,
+                          1,
+                          {4, 3},
+                          {3, 2},
+                          {2, 3},
+                          ONE3,
+                          ZERO3,
+                          ZERO3,
+                          "SAME_UPPER",
+                          true,
+                          ZERO3,
+                          NULL});
+    run_convt((conv_case){2,
+                          1,
+                          2,
+                          3,
+                          1,
+                          {4, 3},
+                          {3, 2},
+                          {2, 3},
+                          ONE3,
+                          ZERO3,
+                          ZERO3,
+                          "SAME_LOWER",
+                          false,
+                          ZERO3,
+                          NULL});
+    run_convt((conv_case){
+        2, 0, 2, 3, 1, {4, 3}, {3, 2}, {2, 3}, ONE3, ZERO3, ZERO3, NULL, true, ZERO3, NULL});
+    AIS_ASSERT_OK(ais_set_num_threads(3));
+    run_convt((conv_case){
+        2, 3, 4, 4, 2, {5, 4}, {3, 3}, {2, 2}, ONE3, {1, 1}, {1, 1}, NULL, true, ZERO3, NULL});
+    AIS_ASSERT_OK(ais_set_num_threads(1));
+}
+
+static void test_conv_transpose_errors(void **state) {
+    (void)state;
+    ais_tensor *x = ais_test_rand_f32(AIS_SHAPE(1, 3, 4, 4), -1, 1);
+    ais_tensor *w = ais_test_rand_f32(AIS_SHAPE(2, 2, 3, 3), -1, 1);
+    const ais_tensor *in[] = {x, w};
+    dt_fails("ConvTranspose", NULL, in, 2, AIS_E_SHAPE, "channel mismatch");
+    ais_tensor *w2 = ais_test_rand_f32(AIS_SHAPE(3, 2, 3, 3), -1, 1);
+    ais_attrs *a = dt_attrs();
+    dt_ints(a, "pads", (int64_t[]){5, 5, 5, 5}, 4);
+    const ais_tensor *in2[] = {x, w2};
+    dt_fails("ConvTranspose", a, in2, 2, AIS_E_SHAPE, "pads");
+    ais_attrs_destroy(a);
+    ais_tensor_destroy(x);
+    ais_tensor_destroy(w);
+    ais_tensor_destroy(w2);
+}
+
+/* ---- allocation failures ---- */
+
+typedef struct {
+    const char *op;
+    ais_attrs *attrs;
+    ais_tensor *in[3];
+    ais_tensor *out;
+} sweep_ctx;
+
+static ais_status sweep_run(void *p) {
+    sweep_ctx *s = p;
+    return ais_op_run(s->op, s->attrs, (const ais_tensor *const *)s->in, 3, &s->out, 1);
+}
+static void sweep_clean(void *p) {
+    sweep_ctx *s = p;
+    ais_tensor_destroy(s->out);
+    s->out = NULL;
+}
+
+static void test_oom(void **state) {
+    (void)state;
+    sweep_ctx s = {.op = "Conv", .attrs = dt_attrs()};
+    dt_ints(s.attrs, "pads", (int64_t[]){1, 1, 1, 1}, 4);
+    s.in[0] = ais_test_rand_f32(AIS_SHAPE(2, 3, 6, 5), -1, 1);
+    s.in[1] = ais_test_rand_f32(AIS_SHAPE(4, 3, 3, 3), -1, 1);
+    s.in[2] = ais_test_rand_f32(AIS_SHAPE(4), -1, 1);
+    assert_true(ais_test_oom_sweep("Conv", sweep_run, sweep_clean, &s, 20) >= 2);
+    ais_tensor_destroy(s.in[1]);
+    s.op = "ConvTranspose";
+    s.in[1] = ais_test_rand_f32(AIS_SHAPE(3, 4, 3, 3), -1, 1);
+    assert_true(ais_test_oom_sweep("ConvTranspose", sweep_run, sweep_clean, &s, 20) >= 2);
+    for (int i = 0; i < 3; i++)
+        ais_tensor_destroy(s.in[i]);
+    ais_attrs_destroy(s.attrs);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_conv_2d),
+        cmocka_unit_test(test_conv_1d_3d),
+        cmocka_unit_test(test_conv_large_and_parallel),
+        cmocka_unit_test(test_conv_errors),
+        cmocka_unit_test(test_conv_transpose),
+        cmocka_unit_test(test_conv_transpose_errors),
+        cmocka_unit_test(test_oom),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
