@@ -21,7 +21,8 @@ static ais_status ais__perm(const ais__op_ctx *ctx, const ais_tensor *x, int64_t
     size_t n;
     size_t r = x->ndim;
     if (!ais__attr_ints(ctx->attrs, "perm", &p, &n)) {
-        for (size_t i = 0; i < r; i++) perm[i] = (int64_t)(r - 1 - i);
+        for (size_t i = 0; i < r; i++)
+            perm[i] = (int64_t)(r - 1 - i);
         return AIS_OK;
     }
     bool seen[AIS_MAX_DIMS] = {false};
@@ -44,19 +45,20 @@ static ais_status ais__transpose_infer(ais__op_ctx *ctx, const ais_tensor *const
     (void)n_in, (void)n_out;
     int64_t perm[AIS_MAX_DIMS], dims[AIS_MAX_DIMS];
     AIS__CHECK(ais__perm(ctx, in[0], perm));
-    for (size_t i = 0; i < in[0]->ndim; i++) dims[i] = in[0]->dims[perm[i]];
+    for (size_t i = 0; i < in[0]->ndim; i++)
+        dims[i] = in[0]->dims[perm[i]];
     ais__desc_set(out, in[0]->dtype, dims, in[0]->ndim);
     return AIS_OK;
 }
 
-static ais_status ais__transpose_compute(ais__op_ctx *ctx, const ais_tensor *const *in,
-                                         size_t n_in, ais_tensor *const *out, size_t n_out) {
+static ais_status ais__transpose_compute(ais__op_ctx *ctx, const ais_tensor *const *in, size_t n_in,
+                                         ais_tensor *const *out, size_t n_out) {
     (void)n_in, (void)n_out;
     int64_t perm[AIS_MAX_DIMS];
     AIS__CHECK(ais__perm(ctx, in[0], perm));
     if (in[0]->numel)
-        ais__layout_transpose(out[0]->data, in[0]->data, ais__esz(in[0]), in[0]->ndim,
-                              in[0]->dims, perm);
+        ais__layout_transpose(out[0]->data, in[0]->data, ais__esz(in[0]), in[0]->ndim, in[0]->dims,
+                              perm);
     return AIS_OK;
 }
 
@@ -65,7 +67,8 @@ static ais_status ais__transpose_compute(ais__op_ctx *ctx, const ais_tensor *con
 static ais_status ais__concat_axis(const ais__op_ctx *ctx, const ais_tensor *x, size_t *axis) {
     int64_t a = ais__attr_int(ctx->attrs, "axis", ctx->opset < 4 ? 1 : INT64_MIN), na;
     if (a == INT64_MIN) return ais__error(AIS_E_INVALID_ARGUMENT, "attribute 'axis' is missing");
-    if (x->ndim == 0) return ais__error(AIS_E_SHAPE, "inputs must have rank at least 1, got a scalar");
+    if (x->ndim == 0)
+        return ais__error(AIS_E_SHAPE, "inputs must have rank at least 1, got a scalar");
     if (!ais__norm_axis(a, (int64_t)x->ndim, &na))
         return ais__error(AIS_E_INVALID_ARGUMENT, "axis %lld is out of range for rank %u",
                           (long long)a, x->ndim);
@@ -88,7 +91,8 @@ static ais_status ais__concat_infer(ais__op_ctx *ctx, const ais_tensor *const *i
             return ais__error(AIS_E_DTYPE, "input %zu is %s but input 0 is %s", k,
                               ais_dtype_name(t->dtype), ais_dtype_name(in[0]->dtype));
         bool ok = t->ndim == in[0]->ndim;
-        for (size_t i = 0; ok && i < t->ndim; i++) ok = i == axis || t->dims[i] == dims[i];
+        for (size_t i = 0; ok && i < t->ndim; i++)
+            ok = i == axis || t->dims[i] == dims[i];
         if (!ok)
             return ais__error(AIS_E_SHAPE,
                               "input %zu has shape %s, which does not match input 0's %s except "
@@ -109,9 +113,10 @@ static ais_status ais__concat_compute(ais__op_ctx *ctx, const ais_tensor *const 
     ais_tensor *y = out[0];
     if (y->numel == 0) return AIS_OK;
     size_t outer = 1, inner = ais__esz(y);
-    for (size_t i = 0; i < axis; i++) outer *= (size_t)y->dims[i];
-    for (size_t i = axis + 1; i < y->ndim; i++) inner *= (size_t)y->dims[i];
-    size_t row = (size_t)y->dims[axis] * inner;
+    for (size_t i = 0; i < axis; i++)
+        outer *= (size_t)y->dims[i];
+    for (size_t i = axis + 1; i < y->ndim; i++)
+        inner *= (size_t)y->dims[i];
     char *d = y->data;
     for (size_t o = 0; o < outer; o++) {
         for (size_t k = 0; k < n_in; k++) {
@@ -120,14 +125,13 @@ static ais_status ais__concat_compute(ais__op_ctx *ctx, const ais_tensor *const 
             d += n;
         }
     }
-    (void)row;
     return AIS_OK;
 }
 
 /* ---- Split ---- */
 
-static ais_status ais__split_sizes(const ais__op_ctx *ctx, const ais_tensor *const *in,
-                                   size_t n_in, size_t n_out, size_t *axis, int64_t *sizes) {
+static ais_status ais__split_sizes(const ais__op_ctx *ctx, const ais_tensor *const *in, size_t n_in,
+                                   size_t n_out, size_t *axis, int64_t *sizes) {
     const ais_tensor *x = in[0];
     int64_t a = ais__attr_int(ctx->attrs, "axis", 0), na;
     if (!ais__norm_axis(a, (int64_t)x->ndim, &na))
@@ -142,8 +146,8 @@ static ais_status ais__split_sizes(const ais__op_ctx *ctx, const ais_tensor *con
                                    &present));
     if (present && n > 0) {
         if (n != n_out)
-            return ais__error(AIS_E_INVALID_ARGUMENT, "split has %zu sizes but there are %zu outputs",
-                              n, n_out);
+            return ais__error(AIS_E_INVALID_ARGUMENT,
+                              "split has %zu sizes but there are %zu outputs", n, n_out);
         int64_t sum = 0;
         for (size_t i = 0; i < n; i++) {
             if (split[i] < 0 || split[i] > d)
@@ -192,8 +196,10 @@ static ais_status ais__split_compute(ais__op_ctx *ctx, const ais_tensor *const *
     int64_t sizes[64];
     AIS__CHECK(ais__split_sizes(ctx, in, n_in, n_out, &axis, sizes));
     size_t outer = 1, inner = ais__esz(x);
-    for (size_t i = 0; i < axis; i++) outer *= (size_t)x->dims[i];
-    for (size_t i = axis + 1; i < x->ndim; i++) inner *= (size_t)x->dims[i];
+    for (size_t i = 0; i < axis; i++)
+        outer *= (size_t)x->dims[i];
+    for (size_t i = axis + 1; i < x->ndim; i++)
+        inner *= (size_t)x->dims[i];
     size_t row = (size_t)x->dims[axis] * inner, off = 0;
     for (size_t k = 0; k < n_out; k++) {
         size_t n = (size_t)sizes[k] * inner;
@@ -210,16 +216,19 @@ typedef struct ais__slice {
     int64_t start[AIS_MAX_DIMS], step[AIS_MAX_DIMS], len[AIS_MAX_DIMS];
 } ais__slice;
 
-static ais_status ais__slice_plan(const ais__op_ctx *ctx, const ais_tensor *const *in,
-                                  size_t n_in, ais__slice *s) {
+static ais_status ais__slice_plan(const ais__op_ctx *ctx, const ais_tensor *const *in, size_t n_in,
+                                  ais__slice *s) {
     const ais_tensor *x = in[0];
     int64_t st[AIS__LAYOUT_MAX_LIST], en[AIS__LAYOUT_MAX_LIST], ax[AIS__LAYOUT_MAX_LIST],
         sp[AIS__LAYOUT_MAX_LIST];
     size_t ns, ne, na = 0, np = 0;
     bool p1, p2, p3 = false, p4 = false;
-    AIS__CHECK(ais__layout_int_arg(ctx, in, n_in, 1, "starts", 10, st, AIS__LAYOUT_MAX_LIST, &ns, &p1));
-    AIS__CHECK(ais__layout_int_arg(ctx, in, n_in, 2, "ends", 10, en, AIS__LAYOUT_MAX_LIST, &ne, &p2));
-    AIS__CHECK(ais__layout_int_arg(ctx, in, n_in, 3, "axes", 10, ax, AIS__LAYOUT_MAX_LIST, &na, &p3));
+    AIS__CHECK(
+        ais__layout_int_arg(ctx, in, n_in, 1, "starts", 10, st, AIS__LAYOUT_MAX_LIST, &ns, &p1));
+    AIS__CHECK(
+        ais__layout_int_arg(ctx, in, n_in, 2, "ends", 10, en, AIS__LAYOUT_MAX_LIST, &ne, &p2));
+    AIS__CHECK(
+        ais__layout_int_arg(ctx, in, n_in, 3, "axes", 10, ax, AIS__LAYOUT_MAX_LIST, &na, &p3));
     if (ctx->opset >= 10 && n_in > 4 && in[4]) {
         AIS__CHECK(ais__read_int_list(in[4], "input 'steps'", sp, AIS__LAYOUT_MAX_LIST, &np));
         p4 = true;
@@ -235,9 +244,11 @@ static ais_status ais__slice_plan(const ais__op_ctx *ctx, const ais_tensor *cons
                           x->ndim);
     int64_t axes[AIS_MAX_DIMS];
     if (!p3)
-        for (size_t i = 0; i < ns; i++) ax[i] = (int64_t)i;
+        for (size_t i = 0; i < ns; i++)
+            ax[i] = (int64_t)i;
     AIS__CHECK(ais__layout_axes(ax, ns, x->ndim, "axes", NULL, axes));
-    for (size_t i = 0; i < x->ndim; i++) s->start[i] = 0, s->step[i] = 1, s->len[i] = x->dims[i];
+    for (size_t i = 0; i < x->ndim; i++)
+        s->start[i] = 0, s->step[i] = 1, s->len[i] = x->dims[i];
     for (size_t i = 0; i < ns; i++) {
         int64_t a = axes[i], d = x->dims[a];
         int64_t step = p4 ? sp[i] : 1;
@@ -366,14 +377,15 @@ static ais_status ais__pad_plan(const ais__op_ctx *ctx, const ais_tensor *const 
     size_t n, na = r;
     bool present;
     const char *pname = ctx->opset < 2 ? "paddings" : "pads";
-    AIS__CHECK(ais__layout_int_arg(ctx, in, n_in, 1, pname, 11, pads, AIS__LAYOUT_MAX_LIST, &n,
-                                   &present));
+    AIS__CHECK(
+        ais__layout_int_arg(ctx, in, n_in, 1, pname, 11, pads, AIS__LAYOUT_MAX_LIST, &n, &present));
     if (!present) return ais__error(AIS_E_INVALID_ARGUMENT, "%s are missing", pname);
     if (ctx->opset >= 18 && n_in > 3 && in[3]) {
         AIS__CHECK(ais__read_int_list(in[3], "input 'axes'", ax, AIS__LAYOUT_MAX_LIST, &na));
         AIS__CHECK(ais__layout_axes(ax, na, r, "axes", NULL, axes));
     } else {
-        for (size_t i = 0; i < r; i++) axes[i] = (int64_t)i;
+        for (size_t i = 0; i < r; i++)
+            axes[i] = (int64_t)i;
     }
     if (n != 2 * na)
         return ais__error(AIS_E_INVALID_ARGUMENT,
@@ -381,13 +393,15 @@ static ais_status ais__pad_plan(const ais__op_ctx *ctx, const ais_tensor *const 
                           2 * na);
     memset(p->begin, 0, sizeof p->begin);
     memset(p->end, 0, sizeof p->end);
-    for (size_t i = 0; i < na; i++) p->begin[axes[i]] = pads[i], p->end[axes[i]] = pads[na + i];
+    for (size_t i = 0; i < na; i++)
+        p->begin[axes[i]] = pads[i], p->end[axes[i]] = pads[na + i];
     for (size_t i = 0; i < r; i++) {
         int64_t d = x->dims[i];
         if (__builtin_add_overflow(d, p->begin[i], &dims[i]) ||
             __builtin_add_overflow(dims[i], p->end[i], &dims[i]) || dims[i] < 0)
-            return ais__error(AIS_E_SHAPE, "pads %lld and %lld leave axis %zu of extent %lld with "
-                                           "no valid extent",
+            return ais__error(AIS_E_SHAPE,
+                              "pads %lld and %lld leave axis %zu of extent %lld with "
+                              "no valid extent",
                               (long long)p->begin[i], (long long)p->end[i], i, (long long)d);
         if (p->mode != AIS__PAD_CONSTANT && d == 0 && dims[i] > 0)
             return ais__error(AIS_E_SHAPE, "cannot pad empty axis %zu in mode '%s'", i, mode);
@@ -498,11 +512,13 @@ static ais_status ais__d2s_check(const ais__op_ctx *ctx, const ais_tensor *x, bo
                           (long long)*b);
     char s[AIS__SHAPE_STR_MAX];
     if (to_space && x->dims[1] % (*b * *b) != 0)
-        return ais__error(AIS_E_SHAPE, "channels of input %s are not a multiple of blocksize^2 = %lld",
+        return ais__error(AIS_E_SHAPE,
+                          "channels of input %s are not a multiple of blocksize^2 = %lld",
                           ais__sh(x, s), (long long)(*b * *b));
     if (!to_space && (x->dims[2] % *b != 0 || x->dims[3] % *b != 0))
-        return ais__error(AIS_E_SHAPE, "height and width of input %s are not multiples of "
-                                       "blocksize %lld",
+        return ais__error(AIS_E_SHAPE,
+                          "height and width of input %s are not multiples of "
+                          "blocksize %lld",
                           ais__sh(x, s), (long long)*b);
     if (to_space && ctx->opset >= 11) {
         const char *m = ais__attr_string(ctx->attrs, "mode", "DCR");
@@ -618,16 +634,11 @@ static ais_status ais__trilu_compute(ais__op_ctx *ctx, const ais_tensor *const *
 }
 
 #define AIS__LAYOUT_OP(nm, since, lo, hi, olo, ohi, fn, vals)                                      \
-    {.domain = "",                                                                                 \
-     .name = nm,                                                                                   \
-     .since_version = since,                                                                       \
-     .min_inputs = lo,                                                                             \
-     .max_inputs = hi,                                                                             \
-     .min_outputs = olo,                                                                           \
-     .max_outputs = ohi,                                                                           \
-     .infer = fn##_infer,                                                                          \
-     .compute = fn##_compute,                                                                      \
-     .value_inputs = vals}
+    {                                                                                              \
+        .domain = "", .name = nm, .since_version = since, .min_inputs = lo, .max_inputs = hi,      \
+        .min_outputs = olo, .max_outputs = ohi, .infer = fn##_infer, .compute = fn##_compute,      \
+        .value_inputs = vals                                                                       \
+    }
 
 const ais__op_def ais__ops_layout[] = {
     AIS__LAYOUT_OP("Transpose", 1, 1, 1, 1, 1, ais__transpose, 0),
@@ -642,6 +653,5 @@ const ais__op_def ais__ops_layout[] = {
     AIS__LAYOUT_OP("DepthToSpace", 1, 1, 1, 1, 1, ais__d2s, 0),
     AIS__LAYOUT_OP("SpaceToDepth", 1, 1, 1, 1, 1, ais__s2d, 0),
     AIS__LAYOUT_OP("Trilu", 14, 1, 2, 1, 1, ais__trilu, 1u << 1),
-    AIS__LAYOUT_INDEX_OPS
-    {.name = NULL},
+    AIS__LAYOUT_INDEX_OPS{.name = NULL},
 };

@@ -43,7 +43,8 @@ ais_status ais__layout_gather_infer(ais__op_ctx *ctx, const ais_tensor *const *i
     (void)n_in, (void)n_out;
     const ais_tensor *x = in[0], *ix = in[1];
     AIS__CHECK(ais__index_dtype(ix, "indices"));
-    if (x->ndim == 0) return ais__error(AIS_E_SHAPE, "data must have rank at least 1, got a scalar");
+    if (x->ndim == 0)
+        return ais__error(AIS_E_SHAPE, "data must have rank at least 1, got a scalar");
     size_t axis;
     AIS__CHECK(ais__axis_of(ctx, 0, x->ndim, &axis));
     size_t r = x->ndim - 1 + ix->ndim;
@@ -51,9 +52,12 @@ ais_status ais__layout_gather_infer(ais__op_ctx *ctx, const ais_tensor *const *i
         return ais__error(AIS_E_LIMIT, "result rank %zu exceeds the limit of %d", r, AIS_MAX_DIMS);
     int64_t dims[AIS_MAX_DIMS];
     size_t k = 0;
-    for (size_t i = 0; i < axis; i++) dims[k++] = x->dims[i];
-    for (size_t i = 0; i < ix->ndim; i++) dims[k++] = ix->dims[i];
-    for (size_t i = axis + 1; i < x->ndim; i++) dims[k++] = x->dims[i];
+    for (size_t i = 0; i < axis; i++)
+        dims[k++] = x->dims[i];
+    for (size_t i = 0; i < ix->ndim; i++)
+        dims[k++] = ix->dims[i];
+    for (size_t i = axis + 1; i < x->ndim; i++)
+        dims[k++] = x->dims[i];
     ais__desc_set(out, x->dtype, dims, r);
     return AIS_OK;
 }
@@ -66,8 +70,10 @@ ais_status ais__layout_gather_compute(ais__op_ctx *ctx, const ais_tensor *const 
     AIS__CHECK(ais__axis_of(ctx, 0, x->ndim, &axis));
     size_t outer = 1, inner = ais__esz(x), n = ix->numel;
     int64_t d = x->dims[axis];
-    for (size_t i = 0; i < axis; i++) outer *= (size_t)x->dims[i];
-    for (size_t i = axis + 1; i < x->ndim; i++) inner *= (size_t)x->dims[i];
+    for (size_t i = 0; i < axis; i++)
+        outer *= (size_t)x->dims[i];
+    for (size_t i = axis + 1; i < x->ndim; i++)
+        inner *= (size_t)x->dims[i];
     for (size_t j = 0; j < n; j++) { /* check them all before any is used */
         int64_t w;
         AIS__CHECK(ais__index_at(ix, j, d, axis, &w));
@@ -92,10 +98,12 @@ static ais_status ais__elements_check(const ais__op_ctx *ctx, const ais_tensor *
                                       const ais_tensor *ix, size_t *axis) {
     AIS__CHECK(ais__index_dtype(ix, "indices"));
     char a[AIS__SHAPE_STR_MAX], b[AIS__SHAPE_STR_MAX];
-    if (x->ndim == 0) return ais__error(AIS_E_SHAPE, "data must have rank at least 1, got a scalar");
+    if (x->ndim == 0)
+        return ais__error(AIS_E_SHAPE, "data must have rank at least 1, got a scalar");
     AIS__CHECK(ais__axis_of(ctx, 0, x->ndim, axis));
     bool ok = ix->ndim == x->ndim;
-    for (size_t i = 0; ok && i < x->ndim; i++) ok = i == *axis || ix->dims[i] <= x->dims[i];
+    for (size_t i = 0; ok && i < x->ndim; i++)
+        ok = i == *axis || ix->dims[i] <= x->dims[i];
     if (!ok)
         return ais__error(AIS_E_SHAPE,
                           "indices of shape %s do not fit data of shape %s (same rank, no larger "
@@ -117,7 +125,8 @@ static ais_status ais__elements_walk(const ais_tensor *x, const ais_tensor *ix, 
         int64_t w;
         AIS__CHECK(ais__index_at(ix, p, x->dims[axis], axis, &w));
         int64_t off = 0;
-        for (size_t i = 0; i < x->ndim; i++) off += (i == axis ? w : idx[i]) * xs[i];
+        for (size_t i = 0; i < x->ndim; i++)
+            off += (i == axis ? w : idx[i]) * xs[i];
         fn(ud, p, (size_t)off);
         for (size_t i = ix->ndim; i-- > 0;) {
             if (++idx[i] < ix->dims[i]) break;
@@ -149,8 +158,8 @@ ais_status ais__layout_gather_el_infer(ais__op_ctx *ctx, const ais_tensor *const
     return AIS_OK;
 }
 
-ais_status ais__layout_gather_el_compute(ais__op_ctx *ctx, const ais_tensor *const *in,
-                                         size_t n_in, ais_tensor *const *out, size_t n_out) {
+ais_status ais__layout_gather_el_compute(ais__op_ctx *ctx, const ais_tensor *const *in, size_t n_in,
+                                         ais_tensor *const *out, size_t n_out) {
     (void)n_in, (void)n_out;
     size_t axis;
     AIS__CHECK(ais__elements_check(ctx, in[0], in[1], &axis));
@@ -189,12 +198,10 @@ static void ais__scatter_one(const ais__elem_ud *u, size_t off, size_t pos) {
     ais__store_f64(u->dst, u->dt, off, r);
 }
 
-static void ais__scatter_el_fn(void *v, size_t pos, size_t off) {
-    ais__scatter_one(v, off, pos);
-}
+static void ais__scatter_el_fn(void *v, size_t pos, size_t off) { ais__scatter_one(v, off, pos); }
 
-ais_status ais__layout_scatter_el_infer(ais__op_ctx *ctx, const ais_tensor *const *in,
-                                        size_t n_in, ais__tensor_desc *out, size_t n_out) {
+ais_status ais__layout_scatter_el_infer(ais__op_ctx *ctx, const ais_tensor *const *in, size_t n_in,
+                                        ais__tensor_desc *out, size_t n_out) {
     (void)n_in, (void)n_out;
     size_t axis;
     int red;
@@ -220,7 +227,10 @@ ais_status ais__layout_scatter_el_compute(ais__op_ctx *ctx, const ais_tensor *co
     AIS__CHECK(ais__scatter_red(ctx, &red));
     if (out[0]->data != in[0]->data && in[0]->nbytes)
         memcpy(out[0]->data, in[0]->data, in[0]->nbytes);
-    ais__elem_ud u = {.dst = out[0]->data, .src = in[2]->data, .e = ais__esz(in[0]), .red = red,
+    ais__elem_ud u = {.dst = out[0]->data,
+                      .src = in[2]->data,
+                      .e = ais__esz(in[0]),
+                      .red = red,
                       .dt = in[0]->dtype};
     return ais__elements_walk(in[0], in[1], axis, ais__scatter_el_fn, &u);
 }
@@ -244,24 +254,32 @@ static ais_status ais__nd_plan(const ais_tensor *x, const ais_tensor *ix, int64_
                           (long long)b);
     int64_t last = ix->dims[q - 1];
     bool ok = last >= 1 && (size_t)last <= r - (size_t)b;
-    for (int64_t i = 0; ok && i < b; i++) ok = x->dims[i] == ix->dims[i];
+    for (int64_t i = 0; ok && i < b; i++)
+        ok = x->dims[i] == ix->dims[i];
     if (!ok)
-        return ais__error(AIS_E_SHAPE, "indices of shape %s do not index data of shape %s "
-                                       "(batch_dims %lld)",
+        return ais__error(AIS_E_SHAPE,
+                          "indices of shape %s do not index data of shape %s "
+                          "(batch_dims %lld)",
                           ais__shape_str(ix->dims, q, s1, sizeof s1),
                           ais__shape_str(x->dims, r, s2, sizeof s2), (long long)b);
     *nd = 0;
-    for (size_t i = 0; i + 1 < q; i++) dims[(*nd)++] = ix->dims[i];
-    for (size_t i = (size_t)(b + last); i < r; i++) dims[(*nd)++] = x->dims[i];
+    for (size_t i = 0; i + 1 < q; i++)
+        dims[(*nd)++] = ix->dims[i];
+    for (size_t i = (size_t)(b + last); i < r; i++)
+        dims[(*nd)++] = x->dims[i];
     if (*nd > AIS_MAX_DIMS)
         return ais__error(AIS_E_LIMIT, "result rank %zu exceeds the limit of %d", *nd,
                           AIS_MAX_DIMS);
     p->batch = p->tuples = p->slice = p->block = 1;
     p->last = (size_t)last;
-    for (int64_t i = 0; i < b; i++) p->batch *= (size_t)x->dims[i];
-    for (size_t i = (size_t)b; i + 1 < q; i++) p->tuples *= (size_t)ix->dims[i];
-    for (size_t i = (size_t)(b + last); i < r; i++) p->slice *= (size_t)x->dims[i];
-    for (size_t i = (size_t)b; i < r; i++) p->block *= (size_t)x->dims[i];
+    for (int64_t i = 0; i < b; i++)
+        p->batch *= (size_t)x->dims[i];
+    for (size_t i = (size_t)b; i + 1 < q; i++)
+        p->tuples *= (size_t)ix->dims[i];
+    for (size_t i = (size_t)(b + last); i < r; i++)
+        p->slice *= (size_t)x->dims[i];
+    for (size_t i = (size_t)b; i < r; i++)
+        p->block *= (size_t)x->dims[i];
     int64_t s = (int64_t)p->slice;
     for (size_t k = (size_t)last; k-- > 0;) {
         p->st[k] = s;
@@ -296,8 +314,8 @@ ais_status ais__layout_gather_nd_infer(ais__op_ctx *ctx, const ais_tensor *const
     return AIS_OK;
 }
 
-ais_status ais__layout_gather_nd_compute(ais__op_ctx *ctx, const ais_tensor *const *in,
-                                         size_t n_in, ais_tensor *const *out, size_t n_out) {
+ais_status ais__layout_gather_nd_compute(ais__op_ctx *ctx, const ais_tensor *const *in, size_t n_in,
+                                         ais_tensor *const *out, size_t n_out) {
     (void)n_in, (void)n_out;
     ais__nd p;
     int64_t dims[2 * AIS_MAX_DIMS];
@@ -310,14 +328,14 @@ ais_status ais__layout_gather_nd_compute(ais__op_ctx *ctx, const ais_tensor *con
         size_t off;
         AIS__CHECK(ais__nd_offset(in[0], in[1], b, &p, t, &off));
         if (p.slice)
-            memcpy((char *)out[0]->data + t * p.slice * e,
-                   (const char *)in[0]->data + off * e, p.slice * e);
+            memcpy((char *)out[0]->data + t * p.slice * e, (const char *)in[0]->data + off * e,
+                   p.slice * e);
     }
     return AIS_OK;
 }
 
-ais_status ais__layout_scatter_nd_infer(ais__op_ctx *ctx, const ais_tensor *const *in,
-                                        size_t n_in, ais__tensor_desc *out, size_t n_out) {
+ais_status ais__layout_scatter_nd_infer(ais__op_ctx *ctx, const ais_tensor *const *in, size_t n_in,
+                                        ais__tensor_desc *out, size_t n_out) {
     (void)n_in, (void)n_out;
     ais__nd p;
     int64_t dims[2 * AIS_MAX_DIMS];
@@ -347,13 +365,17 @@ ais_status ais__layout_scatter_nd_compute(ais__op_ctx *ctx, const ais_tensor *co
     AIS__CHECK(ais__nd_plan(in[0], in[1], 0, &p, dims, &nd));
     if (out[0]->data != in[0]->data && in[0]->nbytes)
         memcpy(out[0]->data, in[0]->data, in[0]->nbytes);
-    ais__elem_ud u = {.dst = out[0]->data, .src = in[2]->data, .e = ais__esz(in[0]), .red = red,
+    ais__elem_ud u = {.dst = out[0]->data,
+                      .src = in[2]->data,
+                      .e = ais__esz(in[0]),
+                      .red = red,
                       .dt = in[0]->dtype};
     size_t n = in[1]->numel ? p.tuples : 0;
     for (size_t t = 0; t < n; t++) {
         size_t off;
         AIS__CHECK(ais__nd_offset(in[0], in[1], 0, &p, t, &off));
-        for (size_t k = 0; k < p.slice; k++) ais__scatter_one(&u, off + k, t * p.slice + k);
+        for (size_t k = 0; k < p.slice; k++)
+            ais__scatter_one(&u, off + k, t * p.slice + k);
     }
     return AIS_OK;
 }
@@ -364,7 +386,8 @@ static ais_status ais__onehot_plan(const ais__op_ctx *ctx, const ais_tensor *con
                                    int64_t *depth, size_t *axis) {
     const ais_tensor *ix = in[0], *dp = in[1], *vals = in[2];
     if (!(ais__dtype_is_int(ix->dtype) || ais__dtype_is_float(ix->dtype)))
-        return ais__error(AIS_E_DTYPE, "indices must be numeric, got %s", ais_dtype_name(ix->dtype));
+        return ais__error(AIS_E_DTYPE, "indices must be numeric, got %s",
+                          ais_dtype_name(ix->dtype));
     if (dp->numel != 1 || !(ais__dtype_is_int(dp->dtype) || ais__dtype_is_float(dp->dtype)))
         return ais__error(AIS_E_INVALID_ARGUMENT, "depth must be one number, got %zu %s values",
                           dp->numel, ais_dtype_name(dp->dtype));
@@ -400,11 +423,14 @@ ais_status ais__layout_onehot_compute(ais__op_ctx *ctx, const ais_tensor *const 
     AIS__CHECK(ais__onehot_plan(ctx, in, &depth, &axis));
     const ais_tensor *ix = in[0];
     size_t e = ais__esz(in[2]), outer = 1, inner = 1;
-    for (size_t i = 0; i < axis; i++) outer *= (size_t)ix->dims[i];
-    for (size_t i = axis; i < ix->ndim; i++) inner *= (size_t)ix->dims[i];
+    for (size_t i = 0; i < axis; i++)
+        outer *= (size_t)ix->dims[i];
+    for (size_t i = axis; i < ix->ndim; i++)
+        inner *= (size_t)ix->dims[i];
     char *y = out[0]->data;
     const char *off = in[2]->data, *on = off + e;
-    for (size_t i = 0; i < out[0]->numel; i++) memcpy(y + i * e, off, e);
+    for (size_t i = 0; i < out[0]->numel; i++)
+        memcpy(y + i * e, off, e);
     for (size_t o = 0; o < outer; o++)
         for (size_t i = 0; i < inner; i++) {
             int64_t v = ais__load_i64(ix->data, ix->dtype, o * inner + i);
@@ -420,7 +446,8 @@ ais_status ais__layout_onehot_compute(ais__op_ctx *ctx, const ais_tensor *const 
 static ais_status ais__topk_plan(const ais__op_ctx *ctx, const ais_tensor *const *in, size_t n_in,
                                  size_t *axis, int64_t *k) {
     const ais_tensor *x = in[0];
-    if (x->ndim == 0) return ais__error(AIS_E_SHAPE, "input must have rank at least 1, got a scalar");
+    if (x->ndim == 0)
+        return ais__error(AIS_E_SHAPE, "input must have rank at least 1, got a scalar");
     AIS__CHECK(ais__axis_of(ctx, -1, x->ndim, axis));
     if (ctx->opset < 10) {
         *k = ais__attr_int(ctx->attrs, "k", -1);
@@ -475,11 +502,13 @@ static bool ais__kv_before(const ais__kv *a, const ais__kv *b, bool largest) {
 static void ais__kv_sort(ais__kv *a, ais__kv *tmp, size_t n, bool largest) {
     for (size_t w = 1; w < n; w *= 2) {
         for (size_t lo = 0; lo < n; lo += 2 * w) {
-            size_t mid = AIS__MIN(lo + w, n), hi = AIS__MIN(lo + 2 * w, n), i = lo, j = mid,
-                   k = lo;
-            while (i < mid && j < hi) tmp[k++] = ais__kv_before(&a[j], &a[i], largest) ? a[j++] : a[i++];
-            while (i < mid) tmp[k++] = a[i++];
-            while (j < hi) tmp[k++] = a[j++];
+            size_t mid = AIS__MIN(lo + w, n), hi = AIS__MIN(lo + 2 * w, n), i = lo, j = mid, k = lo;
+            while (i < mid && j < hi)
+                tmp[k++] = ais__kv_before(&a[j], &a[i], largest) ? a[j++] : a[i++];
+            while (i < mid)
+                tmp[k++] = a[i++];
+            while (j < hi)
+                tmp[k++] = a[j++];
         }
         memcpy(a, tmp, n * sizeof *a);
     }
@@ -494,8 +523,10 @@ ais_status ais__layout_topk_compute(ais__op_ctx *ctx, const ais_tensor *const *i
     AIS__CHECK(ais__topk_plan(ctx, in, n_in, &axis, &k));
     bool largest = ctx->opset < 11 || ais__attr_int(ctx->attrs, "largest", 1) != 0;
     size_t d = (size_t)x->dims[axis], outer = 1, inner = 1, e = ais__esz(x);
-    for (size_t i = 0; i < axis; i++) outer *= (size_t)x->dims[i];
-    for (size_t i = axis + 1; i < x->ndim; i++) inner *= (size_t)x->dims[i];
+    for (size_t i = 0; i < axis; i++)
+        outer *= (size_t)x->dims[i];
+    for (size_t i = axis + 1; i < x->ndim; i++)
+        inner *= (size_t)x->dims[i];
     if (k == 0 || out[0]->numel == 0) return AIS_OK;
     size_t bytes;
     if (!ais__mul_size(d, 2 * sizeof(ais__kv), &bytes)) return ais__oom(SIZE_MAX, "TopK scratch");
@@ -557,8 +588,10 @@ ais_status ais__layout_cumsum_compute(ais__op_ctx *ctx, const ais_tensor *const 
     bool excl = ais__attr_int(ctx->attrs, "exclusive", 0) != 0;
     bool rev = ais__attr_int(ctx->attrs, "reverse", 0) != 0;
     size_t d = (size_t)x->dims[axis], outer = 1, inner = 1;
-    for (size_t i = 0; i < axis; i++) outer *= (size_t)x->dims[i];
-    for (size_t i = axis + 1; i < x->ndim; i++) inner *= (size_t)x->dims[i];
+    for (size_t i = 0; i < axis; i++)
+        outer *= (size_t)x->dims[i];
+    for (size_t i = axis + 1; i < x->ndim; i++)
+        inner *= (size_t)x->dims[i];
     bool ints = ais__dtype_is_int(x->dtype);
     for (size_t o = 0; o < outer; o++)
         for (size_t i = 0; i < inner; i++) {
@@ -591,7 +624,8 @@ static size_t ais__nonzero_count(const ais_tensor *x) {
     size_t n = 0;
     bool fl = ais__dtype_is_float(x->dtype);
     for (size_t i = 0; i < x->numel; i++)
-        n += fl ? ais__load_f64(x->data, x->dtype, i) != 0 : ais__load_i64(x->data, x->dtype, i) != 0;
+        n += fl ? ais__load_f64(x->data, x->dtype, i) != 0
+                : ais__load_i64(x->data, x->dtype, i) != 0;
     return n;
 }
 
@@ -622,7 +656,8 @@ ais_status ais__layout_nonzero_compute(ais__op_ctx *ctx, const ais_tensor *const
                      : ais__load_i64(x->data, x->dtype, i) != 0;
         if (nz) {
             if (r == 0) y[k] = 0;
-            for (size_t a = 0; a < r; a++) y[a * nnz + k] = idx[a];
+            for (size_t a = 0; a < r; a++)
+                y[a * nnz + k] = idx[a];
             k++;
         }
         for (size_t a = r; a-- > 0;) {

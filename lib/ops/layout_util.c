@@ -24,8 +24,9 @@ ais_status ais__layout_int_arg(const ais__op_ctx *ctx, const ais_tensor *const *
             return AIS_OK;
         }
         if (na > max)
-            return ais__error(AIS_E_LIMIT, "attribute '%s' has %zu values, at most %zu are supported",
-                              name, na, max);
+            return ais__error(AIS_E_LIMIT,
+                              "attribute '%s' has %zu values, at most %zu are supported", name, na,
+                              max);
         if (na) memcpy(v, a, na * sizeof *v);
         *n = na;
         *present = true;
@@ -56,7 +57,8 @@ ais_status ais__layout_axes(const int64_t *axes, size_t n, size_t rank, const ch
         if (norm) norm[i] = a;
     }
     if (mask)
-        for (size_t i = 0; i < rank; i++) mask[i] = seen[i];
+        for (size_t i = 0; i < rank; i++)
+            mask[i] = seen[i];
     return AIS_OK;
 }
 
@@ -72,7 +74,8 @@ void ais__layout_strides(const int64_t *dims, size_t ndim, int64_t *strides) {
  * compiles to a single move and stays correct for unaligned caller buffers. */
 #define AIS__ROW(E)                                                                                \
     do {                                                                                           \
-        for (int64_t k = 0; k < n; k++) memcpy(d + k * (E), s + k * st * (E), (E));                \
+        for (int64_t k = 0; k < n; k++)                                                            \
+            memcpy(d + k * (E), s + k * st * (E), (E));                                            \
     } while (0)
 
 static void ais__copy_row(char *d, const char *s, size_t elem, int64_t n, int64_t st) {
@@ -92,8 +95,8 @@ static void ais__copy_row(char *d, const char *s, size_t elem, int64_t n, int64_
 }
 
 /* Tile of a 2-D transpose: rows a (src stride sa), columns b (src stride sb, dst contiguous). */
-static void ais__copy_tile2(char *d, const char *s, size_t elem, int64_t na, int64_t nb,
-                            int64_t sa, int64_t sb) {
+static void ais__copy_tile2(char *d, const char *s, size_t elem, int64_t na, int64_t nb, int64_t sa,
+                            int64_t sb) {
     enum { T = 16 };
     const int64_t e = (int64_t)elem;
     for (int64_t a0 = 0; a0 < na; a0 += T) {
@@ -101,8 +104,7 @@ static void ais__copy_tile2(char *d, const char *s, size_t elem, int64_t na, int
         for (int64_t b0 = 0; b0 < nb; b0 += T) {
             int64_t b1 = AIS__MIN(nb, b0 + T);
             for (int64_t a = a0; a < a1; a++)
-                ais__copy_row(d + (a * nb + b0) * e, s + (a * sa + b0 * sb) * e, elem, b1 - b0,
-                              sb);
+                ais__copy_row(d + (a * nb + b0) * e, s + (a * sa + b0 * sb) * e, elem, b1 - b0, sb);
         }
     }
 }
@@ -132,14 +134,15 @@ void ais__layout_copy_strided(void *dst, const void *src, size_t elem, size_t nd
     const char *s = src;
     const int64_t e = (int64_t)elem;
     /* a transposed pair of innermost axes: copy in tiles so both sides stay in cache */
-    bool tile = nd >= 2 && st[nd - 1] != 1 && st[nd - 2] == 1 && dims[nd - 1] >= 8 &&
-                dims[nd - 2] >= 8;
+    bool tile =
+        nd >= 2 && st[nd - 1] != 1 && st[nd - 2] == 1 && dims[nd - 1] >= 8 && dims[nd - 2] >= 8;
     size_t outer_n = tile ? nd - 2 : nd - 1;
     int64_t idx[AIS__LAYOUT_MAX_RANK] = {0};
     int64_t inner = tile ? dims[nd - 1] * dims[nd - 2] : dims[nd - 1];
     for (;;) {
         int64_t off = 0;
-        for (size_t i = 0; i < outer_n; i++) off += idx[i] * st[i];
+        for (size_t i = 0; i < outer_n; i++)
+            off += idx[i] * st[i];
         if (tile)
             ais__copy_tile2(d, s + off * e, elem, dims[nd - 2], dims[nd - 1], st[nd - 2],
                             st[nd - 1]);

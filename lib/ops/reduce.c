@@ -33,16 +33,15 @@ typedef struct ais__rplan {
 } ais__rplan;
 
 /* The reduced shape and the [outer][r][inner] form of input x. */
-static ais_status ais__reduce_plan(const ais__op_ctx *ctx, const ais_tensor *const *in,
-                                   size_t n_in, int64_t axes_since, ais__rplan *p,
-                                   ais__tensor_desc *out) {
+static ais_status ais__reduce_plan(const ais__op_ctx *ctx, const ais_tensor *const *in, size_t n_in,
+                                   int64_t axes_since, ais__rplan *p, ais__tensor_desc *out) {
     const ais_tensor *x = in[0];
     int64_t axes[AIS__LAYOUT_MAX_LIST];
     size_t n;
     bool present;
     memset(p, 0, sizeof *p);
-    AIS__CHECK(ais__layout_int_arg(ctx, in, n_in, 1, "axes", axes_since, axes,
-                                   AIS__LAYOUT_MAX_LIST, &n, &present));
+    AIS__CHECK(ais__layout_int_arg(ctx, in, n_in, 1, "axes", axes_since, axes, AIS__LAYOUT_MAX_LIST,
+                                   &n, &present));
     bool mask[AIS_MAX_DIMS];
     AIS__CHECK(ais__layout_axes(axes, n, x->ndim, "axes", mask, NULL));
     if (n == 0) {
@@ -51,7 +50,8 @@ static ais_status ais__reduce_plan(const ais__op_ctx *ctx, const ais_tensor *con
             if (out) ais__desc_from(out, x);
             return AIS_OK;
         }
-        for (size_t i = 0; i < x->ndim; i++) mask[i] = true;
+        for (size_t i = 0; i < x->ndim; i++)
+            mask[i] = true;
     }
     bool keep = ais__attr_int(ctx->attrs, "keepdims", 1) != 0;
     int64_t dims[AIS_MAX_DIMS];
@@ -80,7 +80,8 @@ static ais_status ais__reduce_plan(const ais__op_ctx *ctx, const ais_tensor *con
     if (runs <= 1) {
         /* [before the run][the run, possibly with kept extent-1 axes][after the run] */
         if (first_red == x->ndim) { /* only extent-1 axes are reduced: a copy */
-            for (size_t i = 0; i < x->ndim; i++) p->outer *= (size_t)x->dims[i];
+            for (size_t i = 0; i < x->ndim; i++)
+                p->outer *= (size_t)x->dims[i];
             return AIS_OK;
         }
         for (size_t i = 0; i < x->ndim; i++) {
@@ -123,7 +124,10 @@ typedef struct ais__rtask {
  * the compiler can vectorize without reassociating. NaN propagates through max and min. */
 #define AIS__RKERNEL(NAME, T, SQRT, LOG, EXP, ABS, INF)                                            \
     static T NAME##_init(ais__rkind k) {                                                           \
-        return k == AIS__R_PROD ? (T)1 : k == AIS__R_MAX ? -(INF) : k == AIS__R_MIN ? (INF) : (T)0; \
+        return k == AIS__R_PROD  ? (T)1                                                            \
+               : k == AIS__R_MAX ? -(INF)                                                          \
+               : k == AIS__R_MIN ? (INF)                                                           \
+                                 : (T)0;                                                           \
     }                                                                                              \
     static inline T NAME##_step(ais__rkind k, T a, T v) {                                          \
         switch (k) {                                                                               \
@@ -137,7 +141,8 @@ typedef struct ais__rtask {
         }                                                                                          \
     }                                                                                              \
     static inline T NAME##_merge(ais__rkind k, T a, T b) {                                         \
-        return k == AIS__R_L1 || k == AIS__R_L2 || k == AIS__R_SUMSQ ? a + b : NAME##_step(k, a, b); \
+        return k == AIS__R_L1 || k == AIS__R_L2 || k == AIS__R_SUMSQ ? a + b                       \
+                                                                     : NAME##_step(k, a, b);       \
     }                                                                                              \
     static inline T NAME##_final(ais__rkind k, T a, size_t r) {                                    \
         switch (k) {                                                                               \
@@ -149,13 +154,17 @@ typedef struct ais__rtask {
     }                                                                                              \
     static T NAME##_row(ais__rkind k, const T *x, size_t r) {                                      \
         T acc[8];                                                                                  \
-        for (int j = 0; j < 8; j++) acc[j] = NAME##_init(k);                                       \
+        for (int j = 0; j < 8; j++)                                                                \
+            acc[j] = NAME##_init(k);                                                               \
         size_t i = 0;                                                                              \
         for (; i + 8 <= r; i += 8)                                                                 \
-            for (int j = 0; j < 8; j++) acc[j] = NAME##_step(k, acc[j], x[i + j]);                 \
-        for (; i < r; i++) acc[0] = NAME##_step(k, acc[0], x[i]);                                  \
+            for (int j = 0; j < 8; j++)                                                            \
+                acc[j] = NAME##_step(k, acc[j], x[i + j]);                                         \
+        for (; i < r; i++)                                                                         \
+            acc[0] = NAME##_step(k, acc[0], x[i]);                                                 \
         T a = acc[0];                                                                              \
-        for (int j = 1; j < 8; j++) a = NAME##_merge(k, a, acc[j]);                                \
+        for (int j = 1; j < 8; j++)                                                                \
+            a = NAME##_merge(k, a, acc[j]);                                                        \
         return a;                                                                                  \
     }                                                                                              \
     static void NAME##_unit(void *vt, size_t begin, size_t end) {                                  \
@@ -167,8 +176,9 @@ typedef struct ais__rtask {
             size_t i1 = AIS__MIN(inner, i0 + AIS__RBLOCK);                                         \
             const T *xb = (const T *)t->x + o * r * inner;                                         \
             T *y = (T *)t->y + o * inner, *s = (T *)t->tmp + o * inner;                            \
-            if (k == AIS__R_LOGSUMEXP) { /* max first, then the sum of shifted exponentials */    \
-                for (size_t i = i0; i < i1; i++) y[i] = -(INF), s[i] = 0;                          \
+            if (k == AIS__R_LOGSUMEXP) { /* max first, then the sum of shifted exponentials */     \
+                for (size_t i = i0; i < i1; i++)                                                   \
+                    y[i] = -(INF), s[i] = 0;                                                       \
                 for (size_t j = 0; j < r; j++)                                                     \
                     for (size_t i = i0; i < i1; i++)                                               \
                         y[i] = NAME##_step(AIS__R_MAX, y[i], xb[j * inner + i]);                   \
@@ -183,12 +193,15 @@ typedef struct ais__rtask {
                 y[0] = NAME##_final(k, NAME##_row(k, xb, r), r);                                   \
                 continue;                                                                          \
             }                                                                                      \
-            for (size_t i = i0; i < i1; i++) y[i] = NAME##_init(k);                                \
+            for (size_t i = i0; i < i1; i++)                                                       \
+                y[i] = NAME##_init(k);                                                             \
             for (size_t j = 0; j < r; j++) {                                                       \
                 const T *row = xb + j * inner;                                                     \
-                for (size_t i = i0; i < i1; i++) y[i] = NAME##_step(k, y[i], row[i]);              \
+                for (size_t i = i0; i < i1; i++)                                                   \
+                    y[i] = NAME##_step(k, y[i], row[i]);                                           \
             }                                                                                      \
-            for (size_t i = i0; i < i1; i++) y[i] = NAME##_final(k, y[i], r);                      \
+            for (size_t i = i0; i < i1; i++)                                                       \
+                y[i] = NAME##_final(k, y[i], r);                                                   \
         }                                                                                          \
     }
 
@@ -215,15 +228,18 @@ static void ais__ri64_unit(void *vt, size_t begin, size_t end) {
         size_t i1 = AIS__MIN(inner, i0 + AIS__RBLOCK);
         const int64_t *xb = (const int64_t *)t->x + o * r * inner;
         int64_t *y = (int64_t *)t->y + o * inner;
-        int64_t init = t->kind == AIS__R_PROD ? 1
+        int64_t init = t->kind == AIS__R_PROD  ? 1
                        : t->kind == AIS__R_MAX ? INT64_MIN
                        : t->kind == AIS__R_MIN ? INT64_MAX
                                                : 0;
-        for (size_t i = i0; i < i1; i++) y[i] = init;
+        for (size_t i = i0; i < i1; i++)
+            y[i] = init;
         for (size_t j = 0; j < r; j++)
-            for (size_t i = i0; i < i1; i++) y[i] = ais__ri64_step(t->kind, y[i], xb[j * inner + i]);
+            for (size_t i = i0; i < i1; i++)
+                y[i] = ais__ri64_step(t->kind, y[i], xb[j * inner + i]);
         if (t->kind == AIS__R_MEAN && r)
-            for (size_t i = i0; i < i1; i++) y[i] /= (int64_t)r;
+            for (size_t i = i0; i < i1; i++)
+                y[i] /= (int64_t)r;
     }
 }
 
@@ -259,8 +275,7 @@ static void ais__int_range(ais_dtype dt, int64_t *lo, int64_t *hi) {
 typedef enum { AIS__ACC_F32, AIS__ACC_F64, AIS__ACC_I64 } ais__acc;
 
 static ais_status ais__reduce_compute(ais__op_ctx *ctx, const ais_tensor *const *in, size_t n_in,
-                                      ais_tensor *const *out, ais__rkind kind,
-                                      int64_t axes_since) {
+                                      ais_tensor *const *out, ais__rkind kind, int64_t axes_since) {
     const ais_tensor *x = in[0];
     ais_tensor *y = out[0];
     ais__rplan p;
@@ -279,12 +294,12 @@ static ais_status ais__reduce_compute(ais__op_ctx *ctx, const ais_tensor *const 
                 ais__store_i64(y->data, dt, i, kind == AIS__R_MAX ? lo : hi);
                 continue;
             }
-            double v = kind == AIS__R_PROD                                   ? 1.0
-                       : kind == AIS__R_MAX || kind == AIS__R_LOGSUM ||
-                               kind == AIS__R_LOGSUMEXP                      ? -INFINITY
-                       : kind == AIS__R_MIN                                  ? INFINITY
-                       : kind == AIS__R_MEAN && ais__dtype_is_float(dt)      ? NAN
-                                                                             : 0.0;
+            double v = kind == AIS__R_PROD ? 1.0
+                       : kind == AIS__R_MAX || kind == AIS__R_LOGSUM || kind == AIS__R_LOGSUMEXP
+                           ? -INFINITY
+                       : kind == AIS__R_MIN                             ? INFINITY
+                       : kind == AIS__R_MEAN && ais__dtype_is_float(dt) ? NAN
+                                                                        : 0.0;
             ais__store_f64(y->data, dt, i, v);
         }
         return AIS_OK;
@@ -393,8 +408,7 @@ AIS__REDUCE_FNS(ais__rsumsq, AIS__R_SUMSQ, 18)
 
 static ais_status ais__arg_axis(const ais__op_ctx *ctx, const ais_tensor *x, size_t *axis) {
     int64_t a = ais__attr_int(ctx->attrs, "axis", 0), r = (int64_t)x->ndim, na;
-    if (r == 0)
-        return ais__error(AIS_E_SHAPE, "input must have rank at least 1, got a scalar");
+    if (r == 0) return ais__error(AIS_E_SHAPE, "input must have rank at least 1, got a scalar");
     if (!ais__norm_axis(a, r, &na))
         return ais__error(AIS_E_INVALID_ARGUMENT, "axis %lld is out of range for rank %lld",
                           (long long)a, (long long)r);
@@ -414,10 +428,13 @@ static ais_status ais__arg_infer(ais__op_ctx *ctx, const ais_tensor *const *in, 
     AIS__CHECK(ais__arg_axis(ctx, x, &axis));
     if (x->dims[axis] == 0 && x->numel == 0) {
         bool other_zero = false;
-        for (size_t i = 0; i < x->ndim; i++) other_zero |= i != axis && x->dims[i] == 0;
+        for (size_t i = 0; i < x->ndim; i++)
+            other_zero |= i != axis && x->dims[i] == 0;
         if (!other_zero)
-            return ais__error(AIS_E_SHAPE, "cannot take the index of an extreme over axis %zu, "
-                                           "which is empty", axis);
+            return ais__error(AIS_E_SHAPE,
+                              "cannot take the index of an extreme over axis %zu, "
+                              "which is empty",
+                              axis);
     }
     bool keep = ais__attr_int(ctx->attrs, "keepdims", 1) != 0;
     int64_t dims[AIS_MAX_DIMS];
@@ -438,8 +455,10 @@ static ais_status ais__arg_compute(ais__op_ctx *ctx, const ais_tensor *x, ais_te
     AIS__CHECK(ais__arg_axis(ctx, x, &axis));
     bool last = ctx->opset >= 12 && ais__attr_int(ctx->attrs, "select_last_index", 0) != 0;
     size_t outer = 1, inner = 1, r = (size_t)x->dims[axis];
-    for (size_t i = 0; i < axis; i++) outer *= (size_t)x->dims[i];
-    for (size_t i = axis + 1; i < x->ndim; i++) inner *= (size_t)x->dims[i];
+    for (size_t i = 0; i < axis; i++)
+        outer *= (size_t)x->dims[i];
+    for (size_t i = axis + 1; i < x->ndim; i++)
+        inner *= (size_t)x->dims[i];
     int64_t *y = yt->data;
     bool ints = !ais__dtype_is_float(x->dtype);
     for (size_t o = 0; o < outer; o++) {
@@ -485,16 +504,11 @@ static ais_status ais__argmin_compute(ais__op_ctx *ctx, const ais_tensor *const 
 #define ais__argmin_infer ais__arg_infer
 
 #define AIS__RED_OP(nm, since, hi, fn)                                                             \
-    {.domain = "",                                                                                 \
-     .name = nm,                                                                                   \
-     .since_version = since,                                                                       \
-     .min_inputs = 1,                                                                              \
-     .max_inputs = hi,                                                                             \
-     .min_outputs = 1,                                                                             \
-     .max_outputs = 1,                                                                             \
-     .infer = fn##_infer,                                                                          \
-     .compute = fn##_compute,                                                                      \
-     .value_inputs = (hi) > 1 ? 1u << 1 : 0}
+    {                                                                                              \
+        .domain = "", .name = nm, .since_version = since, .min_inputs = 1, .max_inputs = hi,       \
+        .min_outputs = 1, .max_outputs = 1, .infer = fn##_infer, .compute = fn##_compute,          \
+        .value_inputs = (hi) > 1 ? 1u << 1 : 0                                                     \
+    }
 
 const ais__op_def ais__ops_reduce[] = {
     AIS__RED_OP("ReduceSum", 1, 1, ais__rsum),

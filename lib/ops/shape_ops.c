@@ -53,8 +53,7 @@ static ais_status ais__reshape_infer(ais__op_ctx *ctx, const ais_tensor *const *
             dims[i] = 1;
             continue;
         }
-        if (d < -1)
-            return ais__numel_error(x, shape, n, "target shape with a negative extent:");
+        if (d < -1) return ais__numel_error(x, shape, n, "target shape with a negative extent:");
         if (d == 0 && !allowzero) {
             if (i >= x->ndim)
                 return ais__numel_error(x, shape, n, "target shape whose 0 copies a missing axis:");
@@ -91,7 +90,8 @@ static ais_status ais__flatten_infer(ais__op_ctx *ctx, const ais_tensor *const *
         return ais__error(AIS_E_INVALID_ARGUMENT, "axis %lld is out of range for rank %lld",
                           (long long)ais__attr_int(ctx->attrs, "axis", 1), (long long)r);
     int64_t d[2] = {1, 1};
-    for (int64_t i = 0; i < r; i++) d[i < axis ? 0 : 1] *= x->dims[i];
+    for (int64_t i = 0; i < r; i++)
+        d[i < axis ? 0 : 1] *= x->dims[i];
     ais__desc_set(out, x->dtype, d, 2);
     return AIS_OK;
 }
@@ -115,9 +115,9 @@ static ais_status ais__squeeze_infer(ais__op_ctx *ctx, const ais_tensor *const *
         if (n == 0 ? x->dims[i] == 1 : mask[i]) {
             if (x->dims[i] != 1) {
                 char s[AIS__SHAPE_STR_MAX];
-                return ais__error(AIS_E_SHAPE, "cannot squeeze axis %zu of shape %s: extent is %lld, not 1", i,
-                                  ais__shape_str(x->dims, x->ndim, s, sizeof s),
-                                  (long long)x->dims[i]);
+                return ais__error(
+                    AIS_E_SHAPE, "cannot squeeze axis %zu of shape %s: extent is %lld, not 1", i,
+                    ais__shape_str(x->dims, x->ndim, s, sizeof s), (long long)x->dims[i]);
             }
             continue;
         }
@@ -144,7 +144,8 @@ static ais_status ais__unsqueeze_infer(ais__op_ctx *ctx, const ais_tensor *const
     AIS__CHECK(ais__layout_axes(axes, n, r, "axes", mask, NULL));
     int64_t dims[AIS_MAX_DIMS];
     size_t k = 0;
-    for (size_t i = 0; i < r; i++) dims[i] = mask[i] ? 1 : x->dims[k++];
+    for (size_t i = 0; i < r; i++)
+        dims[i] = mask[i] ? 1 : x->dims[k++];
     ais__desc_set(out, x->dtype, dims, r);
     return AIS_OK;
 }
@@ -181,7 +182,8 @@ static ais_status ais__shape_compute(ais__op_ctx *ctx, const ais_tensor *const *
     int64_t b, e;
     ais__shape_range(ctx, (int64_t)in[0]->ndim, &b, &e);
     int64_t *o = out[0]->data;
-    for (int64_t i = b; i < e; i++) o[i - b] = in[0]->dims[i];
+    for (int64_t i = b; i < e; i++)
+        o[i - b] = in[0]->dims[i];
     return AIS_OK;
 }
 
@@ -228,8 +230,7 @@ static ais_status ais__expand_compute(ais__op_ctx *ctx, const ais_tensor *const 
     ais__layout_strides(x->dims, x->ndim, xs);
     ais__broadcast_strides(x->dims, x->ndim, y->dims, y->ndim, st);
     if (y->numel)
-        ais__layout_copy_strided(y->data, x->data, ais_dtype_size(x->dtype), y->ndim, y->dims,
-                                 st);
+        ais__layout_copy_strided(y->data, x->data, ais_dtype_size(x->dtype), y->ndim, y->dims, st);
     return AIS_OK;
 }
 
@@ -349,10 +350,12 @@ static ais_status ais__range_compute(ais__op_ctx *ctx, const ais_tensor *const *
     } else if (dt == AIS_DTYPE_F32) {
         /* accumulate like the ONNX reference (start + i * delta in the element type) */
         float s = *(const float *)in[0]->data, d = *(const float *)in[2]->data;
-        for (size_t i = 0; i < y->numel; i++) ((float *)y->data)[i] = s + (float)i * d;
+        for (size_t i = 0; i < y->numel; i++)
+            ((float *)y->data)[i] = s + (float)i * d;
     } else {
         double s = *(const double *)in[0]->data, d = *(const double *)in[2]->data;
-        for (size_t i = 0; i < y->numel; i++) ((double *)y->data)[i] = s + (double)i * d;
+        for (size_t i = 0; i < y->numel; i++)
+            ((double *)y->data)[i] = s + (double)i * d;
     }
     return AIS_OK;
 }
@@ -378,31 +381,27 @@ static ais_status ais__eyelike_compute(ais__op_ctx *ctx, const ais_tensor *const
     int64_t k = ais__attr_int(ctx->attrs, "k", 0);
     memset(y->data, 0, y->nbytes);
     int64_t r = y->dims[0], c = y->dims[1];
-    if (k >= c || k <= -r) return AIS_OK; /* the diagonal misses the matrix (and k + i can't overflow) */
+    if (k >= c || k <= -r)
+        return AIS_OK; /* the diagonal misses the matrix (and k + i can't overflow) */
     for (int64_t i = AIS__MAX(0, -k); i < r && i + k < c; i++)
         ais__store_f64(y->data, y->dtype, (size_t)(i * c + i + k), 1.0);
     return AIS_OK;
 }
 
-#define AIS__SHAPE_OP(nm, since, lo, hi, inf, comp, fl, vals)                                     \
-    {.domain = "",                                                                                 \
-     .name = nm,                                                                                   \
-     .since_version = since,                                                                       \
-     .min_inputs = lo,                                                                             \
-     .max_inputs = hi,                                                                             \
-     .min_outputs = 1,                                                                             \
-     .max_outputs = 1,                                                                             \
-     .infer = inf,                                                                                 \
-     .compute = comp,                                                                              \
-     .flags = fl,                                                                                  \
-     .value_inputs = vals}
+#define AIS__SHAPE_OP(nm, since, lo, hi, inf, comp, fl, vals)                                      \
+    {                                                                                              \
+        .domain = "", .name = nm, .since_version = since, .min_inputs = lo, .max_inputs = hi,      \
+        .min_outputs = 1, .max_outputs = 1, .infer = inf, .compute = comp, .flags = fl,            \
+        .value_inputs = vals                                                                       \
+    }
 
 const ais__op_def ais__ops_shape[] = {
     AIS__SHAPE_OP("Reshape", 1, 1, 1, ais__reshape_infer, ais__view_compute, AIS__OP_VIEW, 0),
     AIS__SHAPE_OP("Reshape", 5, 2, 2, ais__reshape_infer, ais__view_compute, AIS__OP_VIEW, 1u << 1),
     AIS__SHAPE_OP("Flatten", 1, 1, 1, ais__flatten_infer, ais__view_compute, AIS__OP_VIEW, 0),
     AIS__SHAPE_OP("Squeeze", 1, 1, 1, ais__squeeze_infer, ais__view_compute, AIS__OP_VIEW, 0),
-    AIS__SHAPE_OP("Squeeze", 13, 1, 2, ais__squeeze_infer, ais__view_compute, AIS__OP_VIEW, 1u << 1),
+    AIS__SHAPE_OP("Squeeze", 13, 1, 2, ais__squeeze_infer, ais__view_compute, AIS__OP_VIEW,
+                  1u << 1),
     AIS__SHAPE_OP("Unsqueeze", 1, 1, 1, ais__unsqueeze_infer, ais__view_compute, AIS__OP_VIEW, 0),
     AIS__SHAPE_OP("Unsqueeze", 13, 2, 2, ais__unsqueeze_infer, ais__view_compute, AIS__OP_VIEW,
                   1u << 1),

@@ -12,16 +12,19 @@
 static ais_tensor *mk(ais_dtype dt, const int64_t *shape, size_t ndim, const double *v) {
     ais_tensor *t = NULL;
     AIS_ASSERT_OK(ais_tensor_create(dt, shape, ndim, &t));
-    for (size_t i = 0; i < ais_tensor_size(t); i++) ais__store_f64(ais_tensor_data(t), dt, i, v[i]);
+    for (size_t i = 0; i < ais_tensor_size(t); i++)
+        ais__store_f64(ais_tensor_data(t), dt, i, v[i]);
     return t;
 }
 
 /* Random tensor of dtype with distinct-ish small integer values (exact in every dtype). */
 static ais_tensor *rnd(ais_dtype dt, const int64_t *shape, size_t ndim) {
     size_t n = 1;
-    for (size_t i = 0; i < ndim; i++) n *= (size_t)shape[i];
+    for (size_t i = 0; i < ndim; i++)
+        n *= (size_t)shape[i];
     double *v = malloc((n + 1) * sizeof *v);
-    for (size_t i = 0; i < n; i++) v[i] = (double)ais_test_randint(0, 100);
+    for (size_t i = 0; i < n; i++)
+        v[i] = (double)ais_test_randint(0, 100);
     ais_tensor *t = mk(dt, shape, ndim, v);
     free(v);
     return t;
@@ -55,7 +58,8 @@ static void unravel(size_t e, const int64_t *d, size_t r, int64_t *idx) {
 
 static size_t ravel(const int64_t *idx, const int64_t *d, size_t r) {
     size_t o = 0;
-    for (size_t a = 0; a < r; a++) o = o * (size_t)d[a] + (size_t)idx[a];
+    for (size_t a = 0; a < r; a++)
+        o = o * (size_t)d[a] + (size_t)idx[a];
     return o;
 }
 
@@ -82,17 +86,20 @@ static void test_transpose(void **s) {
         ais_attrs *a = attrs();
         bool dflt = iter % 5 == 0;
         if (dflt)
-            for (size_t i = 0; i < r; i++) perm[i] = (int64_t)(r - 1 - i);
+            for (size_t i = 0; i < r; i++)
+                perm[i] = (int64_t)(r - 1 - i);
         else
             AIS_ASSERT_OK(ais_attrs_set_ints(a, "perm", perm, r));
         const ais_tensor *in[1] = {x};
         AIS_ASSERT_OK(ais_op_run("Transpose", a, in, 1, &y, 1));
         const int64_t *yd = ais_tensor_shape(y);
-        for (size_t i = 0; i < r; i++) assert_int_equal(yd[i], d[perm[i]]);
+        for (size_t i = 0; i < r; i++)
+            assert_int_equal(yd[i], d[perm[i]]);
         for (size_t e = 0; e < ais_tensor_size(y); e++) {
             int64_t yi[5], xi[5];
             unravel(e, yd, r, yi);
-            for (size_t i = 0; i < r; i++) xi[perm[i]] = yi[i];
+            for (size_t i = 0; i < r; i++)
+                xi[perm[i]] = yi[i];
             assert_true(at(y, e) == at(x, ravel(xi, d, r)));
         }
         ais_tensor_destroy(x);
@@ -115,7 +122,8 @@ static void test_concat(void **s) {
         size_t r = (size_t)ais_test_randint(1, 4), n = (size_t)ais_test_randint(1, 4);
         size_t axis = (size_t)ais_test_randint(0, (int64_t)r - 1);
         int64_t base[4];
-        for (size_t i = 0; i < r; i++) base[i] = ais_test_randint(1, 4);
+        for (size_t i = 0; i < r; i++)
+            base[i] = ais_test_randint(1, 4);
         ais_tensor *xs[4];
         int64_t off[5] = {0};
         ais_dtype dt = some_dtypes[iter % 4];
@@ -127,7 +135,8 @@ static void test_concat(void **s) {
             off[k + 1] = off[k] + d[axis];
         }
         ais_attrs *a = attrs();
-        AIS_ASSERT_OK(ais_attrs_set_int(a, "axis", iter % 2 ? (int64_t)axis - (int64_t)r : (int64_t)axis));
+        AIS_ASSERT_OK(
+            ais_attrs_set_int(a, "axis", iter % 2 ? (int64_t)axis - (int64_t)r : (int64_t)axis));
         ais_tensor *y = NULL;
         AIS_ASSERT_OK(ais_op_run("Concat", a, (const ais_tensor *const *)xs, n, &y, 1));
         const int64_t *yd = ais_tensor_shape(y);
@@ -136,15 +145,18 @@ static void test_concat(void **s) {
             int64_t yi[4];
             unravel(e, yd, r, yi);
             size_t k = 0;
-            while (yi[axis] >= off[k + 1]) k++;
+            while (yi[axis] >= off[k + 1])
+                k++;
             yi[axis] -= off[k];
             assert_true(at(y, e) == at(xs[k], ravel(yi, ais_tensor_shape(xs[k]), r)));
         }
-        for (size_t k = 0; k < n; k++) ais_tensor_destroy(xs[k]);
+        for (size_t k = 0; k < n; k++)
+            ais_tensor_destroy(xs[k]);
         ais_tensor_destroy(y);
         ais_attrs_destroy(a);
     }
-    ais_tensor *a2 = rnd(AIS_DTYPE_F32, AIS_SHAPE(2, 3)), *a3 = rnd(AIS_DTYPE_F32, AIS_SHAPE(2, 3, 1));
+    ais_tensor *a2 = rnd(AIS_DTYPE_F32, AIS_SHAPE(2, 3)),
+               *a3 = rnd(AIS_DTYPE_F32, AIS_SHAPE(2, 3, 1));
     ais_tensor *b2 = rnd(AIS_DTYPE_F32, AIS_SHAPE(4, 3)), *y = NULL;
     ais_attrs *a = attrs();
     AIS_ASSERT_OK(ais_attrs_set_int(a, "axis", 1));
@@ -195,7 +207,8 @@ static void test_split(void **s) {
     AIS_ASSERT_OK(ais_attrs_set_ints(a, "split", sz, 3));
     AIS_ASSERT_OK(ais_op_run_opset("", "Split", 11, a, in, 1, o, 3));
     check_split(x, 1, o, sz, 3);
-    for (int k = 0; k < 3; k++) ais_tensor_destroy(o[k]), o[k] = NULL;
+    for (int k = 0; k < 3; k++)
+        ais_tensor_destroy(o[k]), o[k] = NULL;
     ais_attrs_destroy(a);
     a = attrs();
     AIS_ASSERT_OK(ais_attrs_set_int(a, "axis", 1));
@@ -203,7 +216,8 @@ static void test_split(void **s) {
     in[1] = st;
     AIS_ASSERT_OK(ais_op_run_opset("", "Split", 13, a, in, 2, o, 3));
     check_split(x, 1, o, sz, 3);
-    for (int k = 0; k < 3; k++) ais_tensor_destroy(o[k]), o[k] = NULL;
+    for (int k = 0; k < 3; k++)
+        ais_tensor_destroy(o[k]), o[k] = NULL;
     /* wrong sum */
     ((int64_t *)ais_tensor_data(st))[2] = 4;
     AIS_ASSERT_STATUS(ais_op_run_opset("", "Split", 13, a, in, 2, o, 3), AIS_E_SHAPE);
@@ -215,7 +229,8 @@ static void test_split(void **s) {
     AIS_ASSERT_OK(ais_op_run_opset("", "Split", 18, a, in, 1, o, 3));
     int64_t un[3] = {3, 3, 1};
     check_split(x, 1, o, un, 3);
-    for (int k = 0; k < 3; k++) ais_tensor_destroy(o[k]), o[k] = NULL;
+    for (int k = 0; k < 3; k++)
+        ais_tensor_destroy(o[k]), o[k] = NULL;
     /* even split without sizes; 7 does not divide by 2 */
     ais_attrs_destroy(a);
     a = attrs();
@@ -223,7 +238,8 @@ static void test_split(void **s) {
     AIS_ASSERT_OK(ais_op_run_opset("", "Split", 13, a, in, 1, o, 3));
     int64_t ev[3] = {1, 1, 1};
     check_split(x, 0, o, ev, 3);
-    for (int k = 0; k < 3; k++) ais_tensor_destroy(o[k]), o[k] = NULL;
+    for (int k = 0; k < 3; k++)
+        ais_tensor_destroy(o[k]), o[k] = NULL;
     AIS_ASSERT_OK(ais_attrs_set_int(a, "axis", 1));
     AIS_ASSERT_STATUS(ais_op_run_opset("", "Split", 13, a, in, 1, o, 2), AIS_E_SHAPE);
     ais_attrs_destroy(a);
@@ -252,20 +268,25 @@ static void test_slice(void **s) {
     for (int iter = 0; iter < 80; iter++) {
         size_t r = (size_t)ais_test_randint(1, 4);
         int64_t d[4];
-        for (size_t i = 0; i < r; i++) d[i] = ais_test_randint(0, 6);
+        for (size_t i = 0; i < r; i++)
+            d[i] = ais_test_randint(0, 6);
         ais_tensor *x = rnd(AIS_DTYPE_F32, d, r);
         size_t n = (size_t)ais_test_randint(1, (int64_t)r);
         int64_t st[4], en[4], ax[4], sp[4], first[4], len[4], step_of[4];
         bool used[4] = {false};
-        for (size_t i = 0; i < r; i++) first[i] = 0, len[i] = d[i], step_of[i] = 1;
+        for (size_t i = 0; i < r; i++)
+            first[i] = 0, len[i] = d[i], step_of[i] = 1;
         for (size_t k = 0; k < n; k++) {
             size_t a;
-            do a = (size_t)ais_test_randint(0, (int64_t)r - 1);
+            do
+                a = (size_t)ais_test_randint(0, (int64_t)r - 1);
             while (used[a]);
             used[a] = true;
             ax[k] = ais_test_randint(0, 1) ? (int64_t)a : (int64_t)a - (int64_t)r;
-            st[k] = ais_test_randint(0, 5) == 0 ? edge[ais_test_randint(0, 3)] : ais_test_randint(-8, 8);
-            en[k] = ais_test_randint(0, 5) == 0 ? edge[ais_test_randint(0, 3)] : ais_test_randint(-8, 8);
+            st[k] = ais_test_randint(0, 5) == 0 ? edge[ais_test_randint(0, 3)]
+                                                : ais_test_randint(-8, 8);
+            en[k] = ais_test_randint(0, 5) == 0 ? edge[ais_test_randint(0, 3)]
+                                                : ais_test_randint(-8, 8);
             sp[k] = iter % 3 == 0 ? 1 : ais_test_randint(1, 3) * (ais_test_randint(0, 1) ? 1 : -1);
             len[a] = spec_slice(st[k], en[k], sp[k], d[a], &first[a]);
             step_of[a] = sp[k];
@@ -289,11 +310,13 @@ static void test_slice(void **s) {
             ais_tensor_destroy(t3);
             ais_tensor_destroy(t4);
         }
-        for (size_t i = 0; i < r; i++) assert_int_equal(ais_tensor_shape(y)[i], len[i]);
+        for (size_t i = 0; i < r; i++)
+            assert_int_equal(ais_tensor_shape(y)[i], len[i]);
         for (size_t e = 0; e < ais_tensor_size(y); e++) {
             int64_t i[4];
             unravel(e, len, r, i);
-            for (size_t a = 0; a < r; a++) i[a] = first[a] + i[a] * step_of[a];
+            for (size_t a = 0; a < r; a++)
+                i[a] = first[a] + i[a] * step_of[a];
             assert_true(at(y, e) == at(x, ravel(i, d, r)));
         }
         ais_tensor_destroy(x);
@@ -336,15 +359,19 @@ static void test_gather(void **s) {
     for (int iter = 0; iter < 40; iter++) {
         size_t r = (size_t)ais_test_randint(1, 3), q = (size_t)ais_test_randint(0, 2);
         int64_t d[3], qd[2];
-        for (size_t i = 0; i < r; i++) d[i] = ais_test_randint(1, 5);
+        for (size_t i = 0; i < r; i++)
+            d[i] = ais_test_randint(1, 5);
         size_t axis = (size_t)ais_test_randint(0, (int64_t)r - 1), nq = 1;
-        for (size_t i = 0; i < q; i++) nq *= (size_t)(qd[i] = ais_test_randint(0, 3));
+        for (size_t i = 0; i < q; i++)
+            nq *= (size_t)(qd[i] = ais_test_randint(0, 3));
         double iv[9];
-        for (size_t i = 0; i < nq; i++) iv[i] = (double)ais_test_randint(-d[axis], d[axis] - 1);
+        for (size_t i = 0; i < nq; i++)
+            iv[i] = (double)ais_test_randint(-d[axis], d[axis] - 1);
         ais_tensor *x = rnd(some_dtypes[iter % 4], d, r);
         ais_tensor *ix = mk(iter % 2 ? AIS_DTYPE_I32 : AIS_DTYPE_I64, qd, q, iv), *y = NULL;
         ais_attrs *a = attrs();
-        AIS_ASSERT_OK(ais_attrs_set_int(a, "axis", iter % 2 ? (int64_t)axis : (int64_t)axis - (int64_t)r));
+        AIS_ASSERT_OK(
+            ais_attrs_set_int(a, "axis", iter % 2 ? (int64_t)axis : (int64_t)axis - (int64_t)r));
         const ais_tensor *in[2] = {x, ix};
         AIS_ASSERT_OK(ais_op_run("Gather", a, in, 2, &y, 1));
         assert_int_equal(ais_tensor_ndim(y), r - 1 + q);
@@ -353,12 +380,15 @@ static void test_gather(void **s) {
             int64_t yi[5], xi[3];
             unravel(e, yd, r - 1 + q, yi);
             size_t k = 0;
-            for (size_t i = 0; i < axis; i++) xi[i] = yi[k++];
+            for (size_t i = 0; i < axis; i++)
+                xi[i] = yi[k++];
             int64_t qi[2];
-            for (size_t i = 0; i < q; i++) qi[i] = yi[k++];
+            for (size_t i = 0; i < q; i++)
+                qi[i] = yi[k++];
             int64_t idx = (int64_t)iv[ravel(qi, qd, q)];
             xi[axis] = idx < 0 ? idx + d[axis] : idx;
-            for (size_t i = axis + 1; i < r; i++) xi[i] = yi[k++];
+            for (size_t i = axis + 1; i < r; i++)
+                xi[i] = yi[k++];
             assert_true(at(y, e) == at(x, ravel(xi, d, r)));
         }
         ais_tensor_destroy(x);
@@ -404,7 +434,8 @@ static void test_gather_elements_nd_scatter(void **s) {
     in[0] = d2, in[1] = nd;
     AIS_ASSERT_OK(ais_op_run("GatherND", NULL, in, 2, &y, 1));
     int64_t want_shape[3] = {2, 1, 2};
-    for (int i = 0; i < 3; i++) assert_int_equal(ais_tensor_shape(y)[i], want_shape[i]);
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(ais_tensor_shape(y)[i], want_shape[i]);
     ais_test_assert_close_values(y, (double[]){2, 3, 4, 5}, 4, 0, 0);
     ais_tensor_destroy(y);
     y = NULL;
@@ -478,11 +509,13 @@ static void test_tile(void **s) {
         ais_tensor *x = rnd(some_dtypes[iter % 4], d, r), *rt = i64v(rep, r), *y = NULL;
         const ais_tensor *in[2] = {x, rt};
         AIS_ASSERT_OK(ais_op_run("Tile", NULL, in, 2, &y, 1));
-        for (size_t i = 0; i < r; i++) assert_int_equal(ais_tensor_shape(y)[i], yd[i]);
+        for (size_t i = 0; i < r; i++)
+            assert_int_equal(ais_tensor_shape(y)[i], yd[i]);
         for (size_t e = 0; e < ais_tensor_size(y); e++) {
             int64_t i[4];
             unravel(e, yd, r, i);
-            for (size_t a = 0; a < r; a++) i[a] %= d[a];
+            for (size_t a = 0; a < r; a++)
+                i[a] %= d[a];
             assert_true(at(y, e) == at(x, ravel(i, d, r)));
         }
         ais_tensor_destroy(x);
@@ -547,7 +580,8 @@ static void test_pad(void **s) {
         assert_int_equal(ais_tensor_shape(y)[1], 10);
         const double *w = m ? wrap_row4 : reflect_row0;
         size_t row = m ? 4 : 0;
-        for (int j = 0; j < 10; j++) assert_true(at(y, row * 10 + (size_t)j) == w[j]);
+        for (int j = 0; j < 10; j++)
+            assert_true(at(y, row * 10 + (size_t)j) == w[j]);
         ais_tensor_destroy(y);
         y = NULL;
         ais_attrs_destroy(a);
@@ -596,7 +630,8 @@ static void test_depth_space(void **s) {
         const ais_tensor *in[1] = {x};
         AIS_ASSERT_OK(ais_op_run("DepthToSpace", a, in, 1, &y, 1));
         int64_t c2 = C / (b * b), yd[4] = {N, c2, H * b, W * b};
-        for (int i = 0; i < 4; i++) assert_int_equal(ais_tensor_shape(y)[i], yd[i]);
+        for (int i = 0; i < 4; i++)
+            assert_int_equal(ais_tensor_shape(y)[i], yd[i]);
         for (int64_t n = 0; n < N; n++)
             for (int64_t c = 0; c < c2; c++)
                 for (int64_t h = 0; h < H * b; h++)
@@ -685,7 +720,8 @@ static void test_trilu_onehot_cumsum_nonzero(void **s) {
                 for (int j = 0; j < 3; j++) {
                     double sum = 0;
                     for (int t = 0; t < 3; t++) {
-                        bool in_range = (f >> 1) ? (f & 1 ? t > j : t >= j) : (f & 1 ? t < j : t <= j);
+                        bool in_range =
+                            (f >> 1) ? (f & 1 ? t > j : t >= j) : (f & 1 ? t < j : t <= j);
                         if (in_range) sum += at(x, (size_t)(o * 12 + t * 4 + i));
                     }
                     assert_true(at(y, (size_t)(o * 12 + j * 4 + i)) == sum);
@@ -715,7 +751,8 @@ static void test_topk(void **s) {
         size_t axis = (size_t)ais_test_randint(0, 2);
         ais_tensor *x = rnd(iter % 2 ? AIS_DTYPE_F32 : AIS_DTYPE_I32, d, 3);
         for (size_t i = 0; i < ais_tensor_size(x); i++) /* ties */
-            ais__store_f64(ais_tensor_data(x), ais_tensor_dtype(x), i, (double)ais_test_randint(0, 4));
+            ais__store_f64(ais_tensor_data(x), ais_tensor_dtype(x), i,
+                           (double)ais_test_randint(0, 4));
         int64_t k = ais_test_randint(0, d[axis]);
         bool largest = iter % 3 != 0;
         ais_attrs *a = attrs();
@@ -804,18 +841,12 @@ static void test_layout_oom(void **st) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_transpose),
-        cmocka_unit_test(test_concat),
-        cmocka_unit_test(test_split),
-        cmocka_unit_test(test_slice),
-        cmocka_unit_test(test_gather),
-        cmocka_unit_test(test_gather_elements_nd_scatter),
-        cmocka_unit_test(test_tile),
-        cmocka_unit_test(test_pad),
-        cmocka_unit_test(test_depth_space),
-        cmocka_unit_test(test_trilu_onehot_cumsum_nonzero),
-        cmocka_unit_test(test_topk),
-        cmocka_unit_test(test_layout_oom),
+        cmocka_unit_test(test_transpose),   cmocka_unit_test(test_concat),
+        cmocka_unit_test(test_split),       cmocka_unit_test(test_slice),
+        cmocka_unit_test(test_gather),      cmocka_unit_test(test_gather_elements_nd_scatter),
+        cmocka_unit_test(test_tile),        cmocka_unit_test(test_pad),
+        cmocka_unit_test(test_depth_space), cmocka_unit_test(test_trilu_onehot_cumsum_nonzero),
+        cmocka_unit_test(test_topk),        cmocka_unit_test(test_layout_oom),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -7,10 +7,9 @@
 #include "tensor/tensor.h"
 #include "test_util.h"
 
-static const char *const kinds[] = {"ReduceSum",  "ReduceMean",  "ReduceMax",
-                                    "ReduceMin",  "ReduceProd",  "ReduceL1",
-                                    "ReduceL2",   "ReduceLogSum", "ReduceLogSumExp",
-                                    "ReduceSumSquare"};
+static const char *const kinds[] = {
+    "ReduceSum", "ReduceMean", "ReduceMax",    "ReduceMin",       "ReduceProd",
+    "ReduceL1",  "ReduceL2",   "ReduceLogSum", "ReduceLogSumExp", "ReduceSumSquare"};
 
 /* Naive reference: y (output numel) from x, reduced on mask, in double. */
 static void ref_reduce(int kind, const ais_tensor *x, const bool *mask, double *y, size_t ny) {
@@ -66,7 +65,8 @@ static void ref_reduce(int kind, const ais_tensor *x, const bool *mask, double *
 static ais_tensor *mk(ais_dtype dt, const int64_t *shape, size_t ndim, const double *v) {
     ais_tensor *t = NULL;
     AIS_ASSERT_OK(ais_tensor_create(dt, shape, ndim, &t));
-    for (size_t i = 0; i < ais_tensor_size(t); i++) ais__store_f64(ais_tensor_data(t), dt, i, v[i]);
+    for (size_t i = 0; i < ais_tensor_size(t); i++)
+        ais__store_f64(ais_tensor_data(t), dt, i, v[i]);
     return t;
 }
 
@@ -106,7 +106,8 @@ static void check_random(ais_dtype dt, double rtol, double atol) {
         int kind = iter % 10;
         size_t r = (size_t)ais_test_randint(0, 4);
         int64_t dims[8];
-        for (size_t i = 0; i < r; i++) dims[i] = ais_test_randint(1, 5) + (iter % 17 == 3 ? 6 : 0);
+        for (size_t i = 0; i < r; i++)
+            dims[i] = ais_test_randint(1, 5) + (iter % 17 == 3 ? 6 : 0);
         bool mask[8] = {false};
         int64_t axes[8];
         size_t na = 0;
@@ -116,13 +117,16 @@ static void check_random(ais_dtype dt, double rtol, double atol) {
                 axes[na++] = ais_test_randint(0, 1) ? (int64_t)i : (int64_t)i - (int64_t)r;
             }
         if (na == 0)
-            for (size_t i = 0; i < r; i++) mask[i] = true;
+            for (size_t i = 0; i < r; i++)
+                mask[i] = true;
         size_t n = 1;
-        for (size_t i = 0; i < r; i++) n *= (size_t)dims[i];
+        for (size_t i = 0; i < r; i++)
+            n *= (size_t)dims[i];
         double *vals = malloc((n + 1) * sizeof *vals);
         for (size_t i = 0; i < n; i++)
-            vals[i] = kind == 4 ? ais_test_uniform(0.5, 1.5) : kind == 7 ? ais_test_uniform(0.1, 2)
-                                                                          : ais_test_uniform(-2, 2);
+            vals[i] = kind == 4   ? ais_test_uniform(0.5, 1.5)
+                      : kind == 7 ? ais_test_uniform(0.1, 2)
+                                  : ais_test_uniform(-2, 2);
         ais_tensor *x = mk(dt, dims, r, vals);
         int keep = (int)ais_test_randint(0, 1);
         bool input_form = iter % 2 == 0;
@@ -163,7 +167,8 @@ static void test_reduce_ints(void **s) {
     (void)s;
     int64_t dims[3] = {3, 4, 5};
     double v[60];
-    for (int i = 0; i < 60; i++) v[i] = (double)ais_test_randint(-9, 9);
+    for (int i = 0; i < 60; i++)
+        v[i] = (double)ais_test_randint(-9, 9);
     ais_dtype dts[3] = {AIS_DTYPE_I32, AIS_DTYPE_I64, AIS_DTYPE_I8};
     for (int t = 0; t < 3; t++) {
         ais_tensor *x = ais_test_tensor(dts[t], dims, 3, v);
@@ -177,7 +182,8 @@ static void test_reduce_ints(void **s) {
             double want[4];
             ref_reduce(ks[j], x, mask, want, 4);
             if (dts[t] == AIS_DTYPE_I8)
-                for (int i = 0; i < 4; i++) want[i] = (double)(int8_t)(int64_t)want[i];
+                for (int i = 0; i < 4; i++)
+                    want[i] = (double)(int8_t)(int64_t)want[i];
             ais_test_assert_close_values(y, want, 4, 0, 0);
             ais_tensor_destroy(y);
         }
@@ -188,7 +194,8 @@ static void test_reduce_ints(void **s) {
         bool m1[3] = {false, true, false};
         double want[15];
         ref_reduce(1, x, m1, want, 15);
-        for (int i = 0; i < 15; i++) want[i] = trunc(want[i]);
+        for (int i = 0; i < 15; i++)
+            want[i] = trunc(want[i]);
         ais_test_assert_close_values(y, want, 15, 0, 0);
         ais_tensor_destroy(y);
         ais_tensor_destroy(x);
@@ -201,17 +208,20 @@ static void test_reduce_empty_and_noop(void **s) {
     int64_t ax[1] = {1};
     AIS_ASSERT_OK(run_reduce("ReduceMax", x, ax, 1, 1, true, -1, &y));
     assert_int_equal(ais_tensor_size(y), 6);
-    for (int i = 0; i < 6; i++) assert_true(isinf(((float *)ais_tensor_data(y))[i]) &&
-                                            ((float *)ais_tensor_data(y))[i] < 0);
+    for (int i = 0; i < 6; i++)
+        assert_true(isinf(((float *)ais_tensor_data(y))[i]) &&
+                    ((float *)ais_tensor_data(y))[i] < 0);
     ais_tensor_destroy(y);
     y = NULL;
     AIS_ASSERT_OK(run_reduce("ReduceSum", x, ax, 1, 0, true, -1, &y));
     assert_int_equal(ais_tensor_ndim(y), 2);
-    for (int i = 0; i < 6; i++) assert_true(((float *)ais_tensor_data(y))[i] == 0.0f);
+    for (int i = 0; i < 6; i++)
+        assert_true(((float *)ais_tensor_data(y))[i] == 0.0f);
     ais_tensor_destroy(y);
     y = NULL;
     AIS_ASSERT_OK(run_reduce("ReduceProd", x, ax, 1, 0, true, -1, &y));
-    for (int i = 0; i < 6; i++) assert_true(((float *)ais_tensor_data(y))[i] == 1.0f);
+    for (int i = 0; i < 6; i++)
+        assert_true(((float *)ais_tensor_data(y))[i] == 1.0f);
     ais_tensor_destroy(y);
     y = NULL;
     /* reducing the non-empty axis of an empty tensor gives an empty result */
@@ -269,15 +279,17 @@ static void test_reduce_big_parallel(void **s) {
 static void ref_arg(const ais_tensor *x, size_t axis, bool is_max, bool last, int64_t *out) {
     const int64_t *d = ais_tensor_shape(x);
     size_t outer = 1, inner = 1, r = (size_t)d[axis];
-    for (size_t i = 0; i < axis; i++) outer *= (size_t)d[i];
-    for (size_t i = axis + 1; i < ais_tensor_ndim(x); i++) inner *= (size_t)d[i];
+    for (size_t i = 0; i < axis; i++)
+        outer *= (size_t)d[i];
+    for (size_t i = axis + 1; i < ais_tensor_ndim(x); i++)
+        inner *= (size_t)d[i];
     for (size_t o = 0; o < outer; o++)
         for (size_t i = 0; i < inner; i++) {
             size_t best = 0;
             double bv = 0;
             for (size_t j = 0; j < r; j++) {
-                double v = ais__load_f64(ais_tensor_data(x), ais_tensor_dtype(x),
-                                         (o * r + j) * inner + i);
+                double v =
+                    ais__load_f64(ais_tensor_data(x), ais_tensor_dtype(x), (o * r + j) * inner + i);
                 if (j == 0 || (is_max ? v > bv : v < bv) || (last && v == bv)) best = j, bv = v;
             }
             out[o * inner + i] = (int64_t)best;
@@ -290,9 +302,11 @@ static void test_argmax_argmin(void **s) {
         size_t r = (size_t)ais_test_randint(1, 4);
         int64_t dims[4];
         size_t n = 1;
-        for (size_t i = 0; i < r; i++) n *= (size_t)(dims[i] = ais_test_randint(1, 5));
+        for (size_t i = 0; i < r; i++)
+            n *= (size_t)(dims[i] = ais_test_randint(1, 5));
         double *v = malloc(n * sizeof *v);
-        for (size_t i = 0; i < n; i++) v[i] = (double)ais_test_randint(-3, 3); /* many ties */
+        for (size_t i = 0; i < n; i++)
+            v[i] = (double)ais_test_randint(-3, 3); /* many ties */
         ais_dtype dt = iter % 2 ? AIS_DTYPE_F32 : AIS_DTYPE_I64;
         ais_tensor *x = ais_test_tensor(dt, dims, r, v);
         size_t axis = (size_t)ais_test_randint(0, (int64_t)r - 1);
@@ -329,7 +343,8 @@ static void test_reduce_errors(void **s) {
     ais_test_assert_error_contains("axes value 2 is out of range for rank 2");
     assert_null(y);
     int64_t dup[2] = {1, -1};
-    AIS_ASSERT_STATUS(run_reduce("ReduceMean", x, dup, 2, 1, false, -1, &y), AIS_E_INVALID_ARGUMENT);
+    AIS_ASSERT_STATUS(run_reduce("ReduceMean", x, dup, 2, 1, false, -1, &y),
+                      AIS_E_INVALID_ARGUMENT);
     ais_test_assert_error_contains("twice");
     /* axes as an input before the opset that introduced it */
     ais_tensor *ax = i64_tensor(bad, 1);
@@ -388,7 +403,8 @@ static void test_reduce_oom(void **st) {
     (void)st;
     sweep_t s = {0};
     double v[120];
-    for (int i = 0; i < 120; i++) v[i] = ais_test_uniform(-1, 1);
+    for (int i = 0; i < 120; i++)
+        v[i] = ais_test_uniform(-1, 1);
     s.x = mk(AIS_DTYPE_F16, AIS_SHAPE(2, 3, 4, 5), v);
     int64_t axes[2] = {0, 2}; /* not contiguous: transposed through scratch */
     s.ax = i64_tensor(axes, 2);
@@ -400,10 +416,14 @@ static void test_reduce_oom(void **st) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_reduce_f32),         cmocka_unit_test(test_reduce_f64),
-        cmocka_unit_test(test_reduce_f16),         cmocka_unit_test(test_reduce_ints),
-        cmocka_unit_test(test_reduce_empty_and_noop), cmocka_unit_test(test_reduce_big_parallel),
-        cmocka_unit_test(test_argmax_argmin),      cmocka_unit_test(test_reduce_errors),
+        cmocka_unit_test(test_reduce_f32),
+        cmocka_unit_test(test_reduce_f64),
+        cmocka_unit_test(test_reduce_f16),
+        cmocka_unit_test(test_reduce_ints),
+        cmocka_unit_test(test_reduce_empty_and_noop),
+        cmocka_unit_test(test_reduce_big_parallel),
+        cmocka_unit_test(test_argmax_argmin),
+        cmocka_unit_test(test_reduce_errors),
         cmocka_unit_test(test_reduce_oom),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

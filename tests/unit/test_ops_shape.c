@@ -25,7 +25,8 @@ static ais_tensor *scalar(ais_dtype dt, double v) {
 
 static void assert_shape(const ais_tensor *t, const int64_t *d, size_t n) {
     assert_int_equal(ais_tensor_ndim(t), n);
-    for (size_t i = 0; i < n; i++) assert_int_equal(ais_tensor_shape(t)[i], d[i]);
+    for (size_t i = 0; i < n; i++)
+        assert_int_equal(ais_tensor_shape(t)[i], d[i]);
 }
 
 static void assert_same_bytes(const ais_tensor *a, const ais_tensor *b) {
@@ -213,8 +214,10 @@ static void test_expand(void **s) {
     for (int iter = 0; iter < 40; iter++) {
         size_t rx = (size_t)ais_test_randint(0, 3), rs = (size_t)ais_test_randint(0, 4);
         int64_t xd[4], sd[4];
-        for (size_t i = 0; i < rx; i++) xd[i] = ais_test_randint(0, 1) ? 1 : ais_test_randint(2, 4);
-        for (size_t i = 0; i < rs; i++) sd[i] = ais_test_randint(0, 1) ? 1 : ais_test_randint(2, 4);
+        for (size_t i = 0; i < rx; i++)
+            xd[i] = ais_test_randint(0, 1) ? 1 : ais_test_randint(2, 4);
+        for (size_t i = 0; i < rs; i++)
+            sd[i] = ais_test_randint(0, 1) ? 1 : ais_test_randint(2, 4);
         /* make right-aligned pairs compatible */
         for (size_t i = 0; i < rx && i < rs; i++) {
             int64_t *a = &xd[rx - 1 - i], *b = &sd[rs - 1 - i];
@@ -294,9 +297,9 @@ static void test_range(void **s) {
     struct {
         ais_dtype dt;
         double a, b, d;
-    } cases[] = {{AIS_DTYPE_F32, 0.5, 3.7, 0.3},  {AIS_DTYPE_F32, 3, -2, -0.7},
-                 {AIS_DTYPE_I32, -5, 11, 3},      {AIS_DTYPE_I64, 10, 1, -4},
-                 {AIS_DTYPE_I64, 1, 1, 2},        {AIS_DTYPE_F64, 1, 0, 1},
+    } cases[] = {{AIS_DTYPE_F32, 0.5, 3.7, 0.3}, {AIS_DTYPE_F32, 3, -2, -0.7},
+                 {AIS_DTYPE_I32, -5, 11, 3},     {AIS_DTYPE_I64, 10, 1, -4},
+                 {AIS_DTYPE_I64, 1, 1, 2},       {AIS_DTYPE_F64, 1, 0, 1},
                  {AIS_DTYPE_I16, 0, 7, 7}};
     for (size_t c = 0; c < AIS__ARRAY_LEN(cases); c++) {
         ais_tensor *a = scalar(cases[c].dt, cases[c].a), *b = scalar(cases[c].dt, cases[c].b),
@@ -306,7 +309,8 @@ static void test_range(void **s) {
         double n = fmax(ceil((cases[c].b - cases[c].a) / cases[c].d), 0);
         assert_int_equal(ais_tensor_size(y), (size_t)n);
         double want[64];
-        for (size_t i = 0; i < (size_t)n; i++) want[i] = cases[c].a + (double)i * cases[c].d;
+        for (size_t i = 0; i < (size_t)n; i++)
+            want[i] = cases[c].a + (double)i * cases[c].d;
         ais_test_assert_close_values(y, want, (size_t)n, 1e-6, 1e-6);
         ais_tensor_destroy(y);
         ais_tensor_destroy(a);
@@ -339,7 +343,8 @@ static void test_eyelike(void **s) {
         AIS_ASSERT_OK(ais_op_run("EyeLike", at, in, 1, &y, 1));
         double want[15];
         for (int i = 0; i < 3; i++)
-            for (int j = 0; j < 5; j++) want[i * 5 + j] = j - i == ks[c];
+            for (int j = 0; j < 5; j++)
+                want[i * 5 + j] = j - i == ks[c];
         ais_test_assert_close_values(y, want, 15, 0, 0);
         assert_int_equal(ais_tensor_dtype(y), AIS_DTYPE_I64);
         ais_tensor_destroy(y);
@@ -379,10 +384,10 @@ static void test_shape_oom(void **st) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_reshape),     cmocka_unit_test(test_flatten_squeeze_unsqueeze),
-        cmocka_unit_test(test_shape_size),  cmocka_unit_test(test_expand),
+        cmocka_unit_test(test_reshape),           cmocka_unit_test(test_flatten_squeeze_unsqueeze),
+        cmocka_unit_test(test_shape_size),        cmocka_unit_test(test_expand),
         cmocka_unit_test(test_constant_of_shape), cmocka_unit_test(test_range),
-        cmocka_unit_test(test_eyelike),     cmocka_unit_test(test_shape_oom),
+        cmocka_unit_test(test_eyelike),           cmocka_unit_test(test_shape_oom),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
