@@ -385,8 +385,8 @@ ais_status ais__model_from_graph(ais__graph *g, const ais_options *options, ais_
     ais_status st;
     if (!m->defs || !m->opsets || !order) {
         st = ais__oom(n * 24, "model nodes");
-    } else if ((st = ais__resolve_ops(m)) == AIS_OK &&
-               (st = ais__check_and_sort(g, order)) == AIS_OK &&
+    } else if ((st = ais__check_and_sort(g, order)) == AIS_OK &&
+               (st = ais__resolve_ops(m)) == AIS_OK &&
                (st = ais__optimize(m, order)) == AIS_OK) {
         st = ais__set_standard_meta(g);
     }

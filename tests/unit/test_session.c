@@ -544,7 +544,10 @@ static void test_oom_session(void **state) {
     add_node(g, "gather", "Gather", "sx", "zero", "n");
     add_node(g, "unsq", "Unsqueeze", "n", "axes0", "n1");
     const char *cin[2] = {"n1", "minus1"}, *cout[1] = {"target"};
-    AIS_ASSERT_OK(ais__graph_add_node(g, "concat", "Concat", "", NULL, cin, 2, cout, 1, NULL));
+    ais_attrs *a = NULL;
+    AIS_ASSERT_OK(ais_attrs_create(&a));
+    AIS_ASSERT_OK(ais_attrs_set_int(a, "axis", 0));
+    AIS_ASSERT_OK(ais__graph_add_node(g, "concat", "Concat", "", a, cin, 2, cout, 1, NULL));
     add_node(g, "reshape", "Reshape", "x", "target", "flat");
     add_node(g, "relu", "Relu", "flat", NULL, "r");
     add_node(g, "nz", "NonZero", "r", NULL, "y");
