@@ -1,0 +1,710 @@
+/*
+ * aistack.c - the command-line tool: inspect, run, convert and conformance-check models.
+ *
+ *   aistack info MODEL
+ *   aistack run MODEL [--input NAME=FILE | FILE]... [--output-dir DIR] [--threads N]
+ *                     [--backend cpu|cuda]
+ *   aistack convert IN OUT.ais [--compress LEVEL|none]
+ *   aistack check PATH... [--rtol R] [--atol A]
+ *   aistack ops
+ *
+ * `aistack help COMMAND` (or COMMAND --help) explains one command.
+ */
+#include <aistack/aistack.h>
+#include <dirent.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "ops/op.h"
+
+#define MAX_IO 256
+
+static const char *const usage_main =
+    "usage: aistack COMMAND [ARGS]\n"
+    "\n"
+    "commands:\n"
+    "  info MODEL        metadata, inputs and outputs, operator histogram, weight bytes\n"
+    "  run MODEL ...     run a model on .npy/.pb inputs (or random ones), print and save outputs\n"
+    "  convert IN OUT    write a model in the native .ais format\n"
+    "  check PATH...     run ONNX backend-test cases and compare with their expected outputs\n"
+    "  ops               list the operators this build implements\n"
+    "  help [COMMAND]    this text, or the help of one command\n"
+    "\n"
+    "MODEL is an ONNX (.onnx) or native (.ais) file.\n";
+
+static const char *const usage_info =
+    "usage: aistack info MODEL\n"
+    "\n"
+    "Prints the model's metadata, each input and output with dtype and shape (dynamic\n"
+    "dimensions by their symbolic name, or ?), the number of nodes per operator after\n"
+    "optimization, and the bytes of weights.\n";
+
+static const char *const usage_run =
+    "usage: aistack run MODEL [--input NAME=FILE | FILE]... [--output-dir DIR]\n"
+    "                         [--threads N] [--backend cpu|cuda]\n"
+    "\n"
+    "  --input NAME=FILE  the input NAME from FILE (.npy or ONNX TensorProto .pb)\n"
+    "  FILE               a bare file is the next input in declaration order\n"
+    "  --output-dir DIR   writes each output to DIR/NAME.npy (the name made file-safe)\n"
+    "  --threads N        intra-op threads (0: one per core; default 1)\n"
+    "  --backend B        cpu (default) or cuda\n"
+    "\n"
+    "Inputs not given are filled with random values (floats uniform in [0, 1), integers in\n"
+    "[0, 10)), with dynamic dimensions set to 1. Prints each output's name, dtype, shape and\n"
+    "first values.\n";
+
+static const char *const usage_convert =
+    "usage: aistack convert IN OUT.ais [--compress LEVEL|none]\n"
+    "\n"
+    "Loads IN (any supported format), optimizes it, and writes the native format. Tensor data\n"
+    "is raw and memory-mappable by default (none), or zstd-compressed per tensor at LEVEL\n"
+    "(1..22).\n";
+
+static const char *const usage_check =
+    "usage: aistack check PATH... [--rtol R] [--atol A]\n"
+    "\n"
+    "Each PATH is a test case in the ONNX backend-test layout (model.onnx and\n"
+    "test_data_set_*/input_*.pb, output_*.pb) or a folder of such cases (searched two levels\n"
+    "deep). Prints 'ok NAME' or 'FAIL NAME: reason' per case and a closing\n"
+    "'N passed, N failed' line (plus ', N skipped' for cases without data); exits 1 if any\n"
+    "failed. An output matches when dtype and shape agree and every element satisfies\n"
+    "|got - expected| <= atol + rtol * |expected| (NaN matches NaN). Defaults: rtol 1e-3,\n"
+    "atol 1e-7.\n";
+
+static const char *const usage_ops =
+    "usage: aistack ops\n"
+    "\n"
+    "Lists the registered operators: domain, name and the opset versions each entry\n"
+    "implements from.\n";
+
+static int fail_status(const char *what, ais_status st) {
+    fprintf(stderr, "aistack: %s: %s: %s\n", what, ais_status_name(st), ais_last_error());
+    return 1;
+}
+
+static void print_dims(FILE *f, size_t ndim, const int64_t *dims, const ais_model *m,
+                       size_t input_index) {
+    fputc('[', f);
+    for (size_t i = 0; i < ndim; i++) {
+        if (i) fputs(", ", f);
+        if (dims[i] >= 0) {
+            fprintf(f, "%lld", (long long)dims[i]);
+        } else {
+            const char *dn = m ? ais_model_input_dim_name(m, input_index, i) : NULL;
+            fputs(dn ? dn : "?", f);
+        }
+    }
+    fputc(']', f);
+}
+
+static int load_model(const char *path, const ais_options *o, ais_model **m) {
+    ais_status st = ais_model_load(path, o, m);
+    if (st != AIS_OK) return fail_status("cannot load model", st);
+    return 0;
+}
+
+/* ---- info ---- */
+
+typedef struct op_count {
+    const char *op, *domain;
+    size_t n;
+} op_count;
+
+static int cmd_info(int argc, char **argv) {
+    if (argc != 1) {
+        fputs(usage_info, stderr);
+        return 2;
+    }
+    ais_model *m = NULL;
+    if (load_model(argv[0], NULL, &m)) return 1;
+    printf("model: %s\n", argv[0]);
+    printf("metadata:\n");
+    for (size_t i = 0; i < ais_model_metadata_count(m); i++) {
+        const char *k, *v;
+        if (ais_model_metadata_at(m, i, &k, &v) == AIS_OK) printf("  %s: %s\n", k, v);
+    }
+    for (int io = 0; io < 2; io++) {
+        size_t n = io ? ais_model_output_count(m) : ais_model_input_count(m);
+        printf("%s (%zu):\n", io ? "outputs" : "inputs", n);
+        for (size_t i = 0; i < n; i++) {
+            const char *name;
+            ais_dtype dt;
+            size_t nd;
+            const int64_t *dims;
+            ais_status st = io ? ais_model_output_info(m, i, &name, &dt, &nd, &dims)
+                               : ais_model_input_info(m, i, &name, &dt, &nd, &dims);
+            if (st != AIS_OK) continue;
+            printf("  %s: %s ", name, ais_dtype_name(dt));
+            print_dims(stdout, nd, dims, io ? NULL : m, i);
+            putchar('\n');
+        }
+    }
+    size_t nn = ais_model_node_count(m);
+    op_count *hist = calloc(nn ? nn : 1, sizeof *hist);
+    size_t nh = 0;
+    if (!hist) {
+        ais_model_destroy(m);
+        fprintf(stderr, "aistack: out of memory\n");
+        return 1;
+    }
+    for (size_t i = 0; i < nn; i++) {
+        const char *op, *dom;
+        if (ais_model_node_info(m, i, NULL, &op, &dom) != AIS_OK) continue;
+        size_t k = 0;
+        while (k < nh && !(strcmp(hist[k].op, op) == 0 && strcmp(hist[k].domain, dom) == 0)) k++;
+        if (k == nh) hist[nh++] = (op_count){op, dom, 0};
+        hist[k].n++;
+    }
+    printf("nodes: %zu\n", nn);
+    for (size_t k = 0; k < nh; k++) {
+        if (hist[k].domain[0])
+            printf("  %s.%s: %zu\n", hist[k].domain, hist[k].op, hist[k].n);
+        else
+            printf("  %s: %zu\n", hist[k].op, hist[k].n);
+    }
+    printf("weight bytes: %zu\n", ais_model_weight_bytes(m));
+    free(hist);
+    ais_model_destroy(m);
+    return 0;
+}
+
+/* ---- run ---- */
+
+static void sanitize(const char *name, size_t index, char *out, size_t size) {
+    size_t j = 0;
+    for (size_t i = 0; name[i] && j + 1 < size; i++) {
+        char c = name[i];
+        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                  c == '-' || c == '_' || (c == '.' && j > 0);
+        out[j++] = ok ? c : '_';
+    }
+    out[j] = 0;
+    if (j == 0) snprintf(out, size, "output_%zu", index);
+}
+
+static double element(const ais_tensor *t, size_t i) {
+    return ais__load_f64(ais_tensor_data(t), ais_tensor_dtype(t), i);
+}
+
+static void print_tensor(const char *name, const ais_tensor *t) {
+    printf("%s: %s ", name, ais_dtype_name(ais_tensor_dtype(t)));
+    print_dims(stdout, ais_tensor_ndim(t), ais_tensor_shape(t), NULL, 0);
+    size_t n = ais_tensor_size(t), show = n < 8 ? n : 8;
+    printf(" = [");
+    for (size_t i = 0; i < show; i++) printf("%s%.6g", i ? ", " : "", element(t, i));
+    printf("%s]\n", n > show ? ", ..." : "");
+}
+
+static ais_status random_input(const ais_model *m, size_t i, ais_tensor **out) {
+    ais_dtype dt;
+    size_t nd;
+    const int64_t *dims;
+    AIS__CHECK(ais_model_input_info(m, i, NULL, &dt, &nd, &dims));
+    int64_t shape[AIS_MAX_DIMS];
+    for (size_t k = 0; k < nd && k < AIS_MAX_DIMS; k++) shape[k] = dims[k] < 0 ? 1 : dims[k];
+    AIS__CHECK(ais_tensor_create(dt == AIS_DTYPE_UNDEFINED ? AIS_DTYPE_F32 : dt, shape, nd, out));
+    size_t n = ais_tensor_size(*out);
+    for (size_t k = 0; k < n; k++) {
+        double v = ais__dtype_is_float(dt) || dt == AIS_DTYPE_UNDEFINED
+                       ? (double)rand() / ((double)RAND_MAX + 1.0)
+                       : dt == AIS_DTYPE_BOOL ? (double)(rand() % 2) : (double)(rand() % 10);
+        ais__store_f64(ais_tensor_data(*out), ais_tensor_dtype(*out), k, v);
+    }
+    return AIS_OK;
+}
+
+static int cmd_run(int argc, char **argv) {
+    const char *model_path = NULL, *out_dir = NULL;
+    const char *named[MAX_IO], *files[MAX_IO];
+    size_t n_files = 0;
+    int64_t threads = 1, backend = AIS_BACKEND_CPU;
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "--input") && i + 1 < argc) {
+            if (n_files == MAX_IO) return fprintf(stderr, "aistack: too many inputs\n"), 2;
+            const char *spec = argv[++i];
+            const char *eq = strchr(spec, '=');
+            named[n_files] = eq ? spec : NULL;
+            files[n_files++] = eq ? eq + 1 : spec;
+        } else if (!strcmp(a, "--output-dir") && i + 1 < argc) {
+            out_dir = argv[++i];
+        } else if (!strcmp(a, "--threads") && i + 1 < argc) {
+            char *end;
+            threads = strtoll(argv[++i], &end, 10);
+            if (*end || threads < 0) return fprintf(stderr, "aistack: bad --threads\n"), 2;
+        } else if (!strcmp(a, "--backend") && i + 1 < argc) {
+            const char *b = argv[++i];
+            if (!strcmp(b, "cpu")) backend = AIS_BACKEND_CPU;
+            else if (!strcmp(b, "cuda")) backend = AIS_BACKEND_CUDA;
+            else return fprintf(stderr, "aistack: --backend must be cpu or cuda\n"), 2;
+        } else if (a[0] == '-' && a[1]) {
+            fputs(usage_run, stderr);
+            return 2;
+        } else if (!model_path) {
+            model_path = a;
+        } else {
+            if (n_files == MAX_IO) return fprintf(stderr, "aistack: too many inputs\n"), 2;
+            named[n_files] = NULL;
+            files[n_files++] = a;
+        }
+    }
+    if (!model_path) {
+        fputs(usage_run, stderr);
+        return 2;
+    }
+    ais_options *o = NULL;
+    ais_model *m = NULL;
+    ais_session *s = NULL;
+    ais_tensor *in[MAX_IO] = {NULL}, *out[MAX_IO] = {NULL};
+    int rc = 1;
+    ais_status st = ais_options_create(&o);
+    if (!st) st = ais_options_set_int(o, AIS_OPT_THREADS, threads);
+    if (!st) st = ais_options_set_int(o, AIS_OPT_BACKEND, backend);
+    if (st) {
+        fail_status("options", st);
+        goto done;
+    }
+    if (load_model(model_path, o, &m)) goto done;
+    size_t n_in = ais_model_input_count(m), n_out = ais_model_output_count(m);
+    if (n_in > MAX_IO || n_out > MAX_IO) {
+        fprintf(stderr, "aistack: the model has more than %d inputs or outputs\n", MAX_IO);
+        goto done;
+    }
+    size_t next_positional = 0;
+    for (size_t f = 0; f < n_files; f++) {
+        size_t idx = next_positional;
+        if (named[f]) {
+            size_t len = (size_t)(files[f] - 1 - named[f]);
+            for (idx = 0; idx < n_in; idx++) {
+                const char *nm;
+                ais_model_input_info(m, idx, &nm, NULL, NULL, NULL);
+                if (strlen(nm) == len && !strncmp(nm, named[f], len)) break;
+            }
+            if (idx == n_in) {
+                fprintf(stderr, "aistack: the model has no input '%.*s'\n", (int)len, named[f]);
+                goto done;
+            }
+        } else {
+            while (idx < n_in && in[idx]) idx++;
+            next_positional = idx + 1;
+            if (idx >= n_in) {
+                fprintf(stderr, "aistack: more input files than the model's %zu inputs\n", n_in);
+                goto done;
+            }
+        }
+        ais_tensor_destroy(in[idx]);
+        in[idx] = NULL;
+        if ((st = ais_tensor_load(files[f], &in[idx]))) {
+            fail_status(files[f], st);
+            goto done;
+        }
+    }
+    for (size_t i = 0; i < n_in; i++) {
+        if (in[i]) continue;
+        if ((st = random_input(m, i, &in[i]))) {
+            fail_status("random input", st);
+            goto done;
+        }
+    }
+    if ((st = ais_session_create(m, o, &s))) {
+        fail_status("session", st);
+        goto done;
+    }
+    if ((st = ais_session_run(s, NULL, (const ais_tensor *const *)in, n_in, NULL, out, n_out))) {
+        fail_status("run", st);
+        goto done;
+    }
+    if (out_dir && mkdir(out_dir, 0777) != 0 && errno != EEXIST) {
+        fprintf(stderr, "aistack: cannot create %s: %s\n", out_dir, strerror(errno));
+        goto done;
+    }
+    rc = 0;
+    for (size_t i = 0; i < n_out; i++) {
+        const char *name;
+        ais_model_output_info(m, i, &name, NULL, NULL, NULL);
+        print_tensor(name, out[i]);
+        if (!out_dir) continue;
+        char safe[200], path[4096];
+        sanitize(name, i, safe, sizeof safe);
+        snprintf(path, sizeof path, "%s/%s.npy", out_dir, safe);
+        if ((st = ais_tensor_save_npy(out[i], path))) rc = fail_status(path, st);
+    }
+done:
+    for (size_t i = 0; i < MAX_IO; i++) {
+        ais_tensor_destroy(in[i]);
+        ais_tensor_destroy(out[i]);
+    }
+    ais_session_destroy(s);
+    ais_model_destroy(m);
+    ais_options_destroy(o);
+    return rc;
+}
+
+/* ---- convert ---- */
+
+static int cmd_convert(int argc, char **argv) {
+    const char *src = NULL, *dst = NULL;
+    int64_t level = 0;
+    for (int i = 0; i < argc; i++) {
+        if (!strcmp(argv[i], "--compress") && i + 1 < argc) {
+            const char *v = argv[++i];
+            char *end;
+            level = strcmp(v, "none") == 0 ? 0 : strtoll(v, &end, 10);
+            if (strcmp(v, "none") != 0 && (*end || level < 1 || level > 22)) {
+                fprintf(stderr, "aistack: --compress takes 1..22 or none\n");
+                return 2;
+            }
+        } else if (argv[i][0] == '-') {
+            fputs(usage_convert, stderr);
+            return 2;
+        } else if (!src) {
+            src = argv[i];
+        } else if (!dst) {
+            dst = argv[i];
+        } else {
+            fputs(usage_convert, stderr);
+            return 2;
+        }
+    }
+    if (!src || !dst) {
+        fputs(usage_convert, stderr);
+        return 2;
+    }
+    ais_model *m = NULL;
+    ais_options *o = NULL;
+    if (load_model(src, NULL, &m)) return 1;
+    ais_status st = ais_options_create(&o);
+    if (!st) st = ais_options_set_int(o, AIS_OPT_SAVE_COMPRESSION, level);
+    if (!st) st = ais_model_save(m, dst, o);
+    ais_options_destroy(o);
+    ais_model_destroy(m);
+    if (st) return fail_status(dst, st);
+    printf("wrote %s\n", dst);
+    return 0;
+}
+
+/* ---- check ---- */
+
+typedef struct check_stats {
+    size_t passed, failed, skipped;
+    double rtol, atol;
+} check_stats;
+
+static bool is_dir(const char *path) {
+    struct stat sb;
+    return stat(path, &sb) == 0 && S_ISDIR(sb.st_mode);
+}
+
+static bool is_file(const char *path) {
+    struct stat sb;
+    return stat(path, &sb) == 0 && S_ISREG(sb.st_mode);
+}
+
+static int cmp_str(const void *a, const void *b) {
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Sorted names in dir starting with prefix; the caller frees each and the array. */
+static size_t list_dir(const char *dir, const char *prefix, char ***out) {
+    *out = NULL;
+    DIR *d = opendir(dir);
+    if (!d) return 0;
+    size_t n = 0, cap = 0;
+    char **names = NULL;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (e->d_name[0] == '.' || strncmp(e->d_name, prefix, strlen(prefix)) != 0) continue;
+        if (n == cap) {
+            cap = cap ? cap * 2 : 16;
+            char **p = realloc(names, cap * sizeof *p);
+            if (!p) break;
+            names = p;
+        }
+        names[n] = strdup(e->d_name);
+        if (names[n]) n++;
+    }
+    closedir(d);
+    if (n) qsort(names, n, sizeof *names, cmp_str);
+    *out = names;
+    return n;
+}
+
+static void free_list(char **names, size_t n) {
+    for (size_t i = 0; i < n; i++) free(names[i]);
+    free(names);
+}
+
+/* Numeric order of input_N.pb / output_N.pb (input_10 after input_9). */
+static int cmp_numbered(const void *a, const void *b) {
+    const char *x = *(char *const *)a, *y = *(char *const *)b;
+    const char *ux = strrchr(x, '_'), *uy = strrchr(y, '_');
+    long nx = ux ? atol(ux + 1) : 0, ny = uy ? atol(uy + 1) : 0;
+    return nx < ny ? -1 : nx > ny;
+}
+
+/* Compares; on mismatch writes the reason. */
+static bool compare(const ais_tensor *got, const ais_tensor *want, double rtol, double atol,
+                    char *why, size_t size) {
+    if (ais_tensor_dtype(got) != ais_tensor_dtype(want)) {
+        snprintf(why, size, "dtype %s, expected %s", ais_dtype_name(ais_tensor_dtype(got)),
+                 ais_dtype_name(ais_tensor_dtype(want)));
+        return false;
+    }
+    size_t nd = ais_tensor_ndim(got);
+    bool same = nd == ais_tensor_ndim(want);
+    for (size_t i = 0; same && i < nd; i++)
+        same = ais_tensor_shape(got)[i] == ais_tensor_shape(want)[i];
+    if (!same) {
+        char a[AIS__SHAPE_STR_MAX], b[AIS__SHAPE_STR_MAX];
+        snprintf(why, size, "shape %s, expected %s",
+                 ais__shape_str(ais_tensor_shape(got), nd, a, sizeof a),
+                 ais__shape_str(ais_tensor_shape(want), ais_tensor_ndim(want), b, sizeof b));
+        return false;
+    }
+    size_t worst = SIZE_MAX;
+    double worst_excess = 0;
+    for (size_t i = 0; i < ais_tensor_size(got); i++) {
+        double g = element(got, i), w = element(want, i);
+        if (isnan(g) && isnan(w)) continue;
+        double err = fabs(g - w), tol = atol + rtol * fabs(w);
+        bool bad = isnan(g) || isnan(w) || !(err <= tol);
+        if (g == w) bad = false; /* equal infinities */
+        if (!bad) continue;
+        double excess = isnan(err) || isinf(err) ? INFINITY : err - tol;
+        if (worst == SIZE_MAX || excess > worst_excess) {
+            worst = i;
+            worst_excess = excess;
+        }
+    }
+    if (worst == SIZE_MAX) return true;
+    snprintf(why, size, "worst mismatch at flat index %zu: got %.9g, expected %.9g", worst,
+             element(got, worst), element(want, worst));
+    return false;
+}
+
+/* 1 passed, 0 failed, -1 skipped; `why` says why it failed. */
+static int run_case(const char *dir, double rtol, double atol, char *why, size_t size) {
+    char path[4096];
+    snprintf(path, sizeof path, "%s/model.onnx", dir);
+    char **sets = NULL;
+    size_t n_sets = list_dir(dir, "test_data_set_", &sets);
+    if (n_sets == 0) {
+        free_list(sets, n_sets);
+        return -1;
+    }
+    ais_model *m = NULL;
+    ais_session *s = NULL;
+    int result = 1;
+    ais_status st = ais_model_load(path, NULL, &m);
+    if (!st) st = ais_session_create(m, NULL, &s);
+    if (st) {
+        snprintf(why, size, "%s: %s", ais_status_name(st), ais_last_error());
+        result = 0;
+    }
+    for (size_t k = 0; k < n_sets && result == 1; k++) {
+        char set_dir[4096];
+        snprintf(set_dir, sizeof set_dir, "%s/%s", dir, sets[k]);
+        char **ins = NULL, **outs = NULL;
+        size_t n_in = list_dir(set_dir, "input_", &ins);
+        size_t n_out = list_dir(set_dir, "output_", &outs);
+        if (n_in) qsort(ins, n_in, sizeof *ins, cmp_numbered);
+        if (n_out) qsort(outs, n_out, sizeof *outs, cmp_numbered);
+        ais_tensor *tin[MAX_IO] = {NULL}, *texp[MAX_IO] = {NULL}, *tgot[MAX_IO] = {NULL};
+        if (n_in > MAX_IO || n_out > MAX_IO || n_out > ais_model_output_count(m)) {
+            snprintf(why, size, "%s: %zu inputs and %zu outputs do not fit the model", sets[k],
+                     n_in, n_out);
+            result = 0;
+        }
+        for (size_t i = 0; i < n_in && result == 1; i++) {
+            if (snprintf(path, sizeof path, "%s/%s", set_dir, ins[i]) >= (int)sizeof path ||
+                (st = ais_tensor_load(path, &tin[i]))) {
+                snprintf(why, size, "%s/%s: %s", sets[k], ins[i], ais_last_error());
+                result = 0;
+            }
+        }
+        for (size_t i = 0; i < n_out && result == 1; i++) {
+            if (snprintf(path, sizeof path, "%s/%s", set_dir, outs[i]) >= (int)sizeof path ||
+                (st = ais_tensor_load(path, &texp[i]))) {
+                snprintf(why, size, "%s/%s: %s", sets[k], outs[i], ais_last_error());
+                result = 0;
+            }
+        }
+        if (result == 1 &&
+            (st = ais_session_run(s, NULL, (const ais_tensor *const *)tin, n_in, NULL, tgot,
+                                  n_out))) {
+            snprintf(why, size, "%s: %s: %s", sets[k], ais_status_name(st), ais_last_error());
+            result = 0;
+        }
+        for (size_t i = 0; i < n_out && result == 1; i++) {
+            char reason[512];
+            if (!compare(tgot[i], texp[i], rtol, atol, reason, sizeof reason)) {
+                const char *name = "";
+                ais_model_output_info(m, i, &name, NULL, NULL, NULL);
+                snprintf(why, size, "%s: output %zu '%s': %s", sets[k], i, name, reason);
+                result = 0;
+            }
+        }
+        for (size_t i = 0; i < MAX_IO; i++) {
+            ais_tensor_destroy(tin[i]);
+            ais_tensor_destroy(texp[i]);
+            ais_tensor_destroy(tgot[i]);
+        }
+        free_list(ins, n_in);
+        free_list(outs, n_out);
+    }
+    free_list(sets, n_sets);
+    ais_session_destroy(s);
+    ais_model_destroy(m);
+    return result;
+}
+
+static const char *base_name(const char *path) {
+    size_t len = strlen(path);
+    while (len > 1 && path[len - 1] == '/') len--;
+    const char *end = path + len;
+    const char *b = end;
+    while (b > path && b[-1] != '/') b--;
+    static char buf[1024];
+    snprintf(buf, sizeof buf, "%.*s", (int)(end - b), b);
+    return buf;
+}
+
+static void check_path(const char *path, int depth, check_stats *cs) {
+    char model[4096];
+    snprintf(model, sizeof model, "%s/model.onnx", path);
+    if (is_file(model)) {
+        char why[2048] = "";
+        char name[1024];
+        snprintf(name, sizeof name, "%s", base_name(path));
+        int r = run_case(path, cs->rtol, cs->atol, why, sizeof why);
+        if (r > 0) {
+            printf("ok %s\n", name);
+            cs->passed++;
+        } else if (r < 0) {
+            printf("skip %s: no test_data_set_* folder\n", name);
+            cs->skipped++;
+        } else {
+            printf("FAIL %s: %s\n", name, why);
+            cs->failed++;
+        }
+        fflush(stdout);
+        return;
+    }
+    if (depth >= 2) return;
+    char **subs = NULL;
+    size_t n = list_dir(path, "", &subs);
+    for (size_t i = 0; i < n; i++) {
+        char sub[4096];
+        snprintf(sub, sizeof sub, "%s/%s", path, subs[i]);
+        if (is_dir(sub)) check_path(sub, depth + 1, cs);
+    }
+    free_list(subs, n);
+}
+
+static int cmd_check(int argc, char **argv) {
+    check_stats cs = {.rtol = 1e-3, .atol = 1e-7};
+    size_t n_paths = 0;
+    for (int i = 0; i < argc; i++) {
+        if ((!strcmp(argv[i], "--rtol") || !strcmp(argv[i], "--atol")) && i + 1 < argc) {
+            char *end;
+            double v = strtod(argv[i + 1], &end);
+            if (*end || v < 0) {
+                fprintf(stderr, "aistack: %s takes a non-negative number\n", argv[i]);
+                return 2;
+            }
+            if (argv[i][2] == 'r') cs.rtol = v;
+            else cs.atol = v;
+            i++;
+        } else if (argv[i][0] == '-') {
+            fputs(usage_check, stderr);
+            return 2;
+        }
+    }
+    for (int i = 0; i < argc; i++) {
+        if (!strcmp(argv[i], "--rtol") || !strcmp(argv[i], "--atol")) {
+            i++;
+            continue;
+        }
+        n_paths++;
+        if (!is_dir(argv[i])) {
+            printf("FAIL %s: not a folder\n", argv[i]);
+            cs.failed++;
+            continue;
+        }
+        check_path(argv[i], 0, &cs);
+    }
+    if (n_paths == 0) {
+        fputs(usage_check, stderr);
+        return 2;
+    }
+    if (cs.skipped)
+        printf("%zu passed, %zu failed, %zu skipped\n", cs.passed, cs.failed, cs.skipped);
+    else
+        printf("%zu passed, %zu failed\n", cs.passed, cs.failed);
+    return cs.failed ? 1 : 0;
+}
+
+/* ---- ops ---- */
+
+static void print_op(void *ud, const ais__op_def *def) {
+    (void)ud;
+    printf("%-12s %-28s since opset %d\n", def->domain[0] ? def->domain : "ai.onnx", def->name,
+           def->since_version);
+}
+
+static int cmd_ops(int argc, char **argv) {
+    (void)argv;
+    if (argc) {
+        fputs(usage_ops, stderr);
+        return 2;
+    }
+    ais__op_foreach(print_op, NULL);
+    return 0;
+}
+
+/* ---- main ---- */
+
+typedef struct command {
+    const char *name;
+    int (*fn)(int argc, char **argv);
+    const char *usage;
+} command;
+
+static const command commands[] = {
+    {"info", cmd_info, usage_info},          {"run", cmd_run, usage_run},
+    {"convert", cmd_convert, usage_convert}, {"check", cmd_check, usage_check},
+    {"ops", cmd_ops, usage_ops},
+};
+
+int main(int argc, char **argv) {
+    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+        fputs(usage_main, argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    if (!strcmp(argv[1], "--version")) {
+        printf("aistack %s\n", ais_version_string());
+        return 0;
+    }
+    if (!strcmp(argv[1], "help")) {
+        for (size_t i = 0; argc > 2 && i < sizeof commands / sizeof *commands; i++)
+            if (!strcmp(argv[2], commands[i].name)) return fputs(commands[i].usage, stdout), 0;
+        fputs(usage_main, stdout);
+        return argc > 2 ? 2 : 0;
+    }
+    for (size_t i = 0; i < sizeof commands / sizeof *commands; i++) {
+        if (strcmp(argv[1], commands[i].name) != 0) continue;
+        for (int k = 2; k < argc; k++) {
+            if (!strcmp(argv[k], "--help") || !strcmp(argv[k], "-h")) {
+                fputs(commands[i].usage, stdout);
+                return 0;
+            }
+        }
+        return commands[i].fn(argc - 2, argv + 2);
+    }
+    fprintf(stderr, "aistack: unknown command '%s'\n\n%s", argv[1], usage_main);
+    return 2;
+}

@@ -1,0 +1,561 @@
+/*
+ * model.c - options, loading a model (check, sort, fold constants, drop dead nodes), and the
+ * model's introspection. The session (session.c) runs what this file prepares.
+ */
+#include "model.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "../format/format.h"
+
+/* ---- options ---- */
+
+typedef struct ais__option_info {
+    const char *name;
+    int64_t min, max, dflt;
+} ais__option_info;
+
+static const ais__option_info ais__options_info[AIS__N_OPTIONS] = {
+    [AIS_OPT_THREADS] = {"AIS_OPT_THREADS", 0, 1024, 1},
+    [AIS_OPT_OPT_LEVEL] = {"AIS_OPT_OPT_LEVEL", 0, 2, 2},
+    [AIS_OPT_BACKEND] = {"AIS_OPT_BACKEND", AIS_BACKEND_CPU, AIS_BACKEND_CUDA, AIS_BACKEND_CPU},
+    [AIS_OPT_DEVICE_ID] = {"AIS_OPT_DEVICE_ID", 0, 1023, 0},
+    [AIS_OPT_MAX_FILE_BYTES] = {"AIS_OPT_MAX_FILE_BYTES", 1, INT64_MAX, (int64_t)1 << 40},
+    [AIS_OPT_MAP_WEIGHTS] = {"AIS_OPT_MAP_WEIGHTS", 0, 1, 1},
+    [AIS_OPT_SAVE_COMPRESSION] = {"AIS_OPT_SAVE_COMPRESSION", 0, 22, 0},
+};
+
+static bool ais__option_known(ais_option key) {
+    return (int)key > 0 && (int)key < AIS__N_OPTIONS && ais__options_info[key].name;
+}
+
+int64_t ais__option(const ais_options *o, ais_option key) {
+    if (!ais__option_known(key)) return 0;
+    if (o && o->set[key]) return o->values[key];
+    return ais__options_info[key].dflt;
+}
+
+AIS_API ais_status ais_options_create(ais_options **out) {
+    if (!out) return ais__error(AIS_E_INVALID_ARGUMENT, "ais_options_create: out is NULL");
+    *out = ais__calloc(1, sizeof **out);
+    if (!*out) return ais__oom(sizeof **out, "options");
+    return AIS_OK;
+}
+
+AIS_API void ais_options_destroy(ais_options *options) { ais__free(options); }
+
+AIS_API ais_status ais_option_bounds(ais_option key, int64_t *min_value, int64_t *max_value) {
+    if (!ais__option_known(key))
+        return ais__error(AIS_E_INVALID_ARGUMENT, "unknown option key %d", (int)key);
+    if (min_value) *min_value = ais__options_info[key].min;
+    if (max_value) *max_value = ais__options_info[key].max;
+    return AIS_OK;
+}
+
+AIS_API ais_status ais_options_set_int(ais_options *options, ais_option key, int64_t value) {
+    if (!options) return ais__error(AIS_E_INVALID_ARGUMENT, "ais_options_set_int: options is NULL");
+    if (!ais__option_known(key))
+        return ais__error(AIS_E_INVALID_ARGUMENT, "ais_options_set_int: unknown option key %d",
+                          (int)key);
+    const ais__option_info *inf = &ais__options_info[key];
+    if (value < inf->min || value > inf->max)
+        return ais__error(AIS_E_INVALID_ARGUMENT, "%s: %lld is out of range [%lld, %lld]",
+                          inf->name, (long long)value, (long long)inf->min, (long long)inf->max);
+    options->values[key] = value;
+    options->set[key] = true;
+    return AIS_OK;
+}
+
+AIS_API ais_status ais_options_get_int(const ais_options *options, ais_option key,
+                                       int64_t *value) {
+    if (!value) return ais__error(AIS_E_INVALID_ARGUMENT, "ais_options_get_int: value is NULL");
+    if (!ais__option_known(key))
+        return ais__error(AIS_E_INVALID_ARGUMENT, "ais_options_get_int: unknown option key %d",
+                          (int)key);
+    *value = ais__option(options, key);
+    return AIS_OK;
+}
+
+/* ---- checking and sorting ---- */
+
+bool ais__op_is_random(const char *domain, const char *op_type) {
+    static const char *const random_ops[] = {"RandomNormal",     "RandomUniform",
+                                             "RandomNormalLike", "RandomUniformLike",
+                                             "Multinomial",      "Bernoulli"};
+    if (domain && domain[0] && strcmp(domain, "ai.onnx") != 0) return false;
+    for (size_t i = 0; i < AIS__ARRAY_LEN(random_ops); i++)
+        if (strcmp(op_type, random_ops[i]) == 0) return true;
+    return false;
+}
+
+static const char *ais__domain_name(const char *domain) {
+    return domain && domain[0] ? domain : "ai.onnx";
+}
+
+/* Resolves every node's operator for the opset its domain imports and checks slot counts. */
+static ais_status ais__resolve_ops(ais_model *m) {
+    ais__graph *g = m->graph;
+    for (size_t i = 0; i < g->n_nodes; i++) {
+        const ais__node *n = &g->nodes[i];
+        int64_t opset = ais__graph_opset(g, n->domain);
+        if (opset <= 0)
+            return ais__error(AIS_E_FORMAT,
+                              "node '%s' (%s): the model imports no opset for domain '%s'",
+                              n->name, n->op_type, ais__domain_name(n->domain));
+        const ais__op_def *def = ais__op_find(n->domain, n->op_type, opset);
+        if (!def) {
+            const ais__op_def *any = ais__op_find_any(n->domain, n->op_type);
+            if (any)
+                return ais__error(AIS_E_UNSUPPORTED,
+                                  "node '%s': operator %s (domain '%s') at opset %lld is not "
+                                  "supported; the oldest version implemented is %d",
+                                  n->name, n->op_type, ais__domain_name(n->domain),
+                                  (long long)opset, any->since_version);
+            return ais__error(AIS_E_UNSUPPORTED,
+                              "node '%s': unsupported operator %s (domain '%s', opset %lld)",
+                              n->name, n->op_type, ais__domain_name(n->domain), (long long)opset);
+        }
+        size_t n_in = n->n_inputs, n_out = n->n_outputs;
+        while (n_in > 0 && n->inputs[n_in - 1] < 0) n_in--;
+        while (n_out > 0 && n->outputs[n_out - 1] < 0) n_out--;
+        if (n_in < (size_t)def->min_inputs ||
+            (def->max_inputs >= 0 && n_in > (size_t)def->max_inputs))
+            return ais__error(AIS_E_FORMAT, "node '%s' (%s): %zu inputs, expected %d to %d",
+                              n->name, n->op_type, n_in, def->min_inputs, def->max_inputs);
+        for (size_t k = 0; k < (size_t)def->min_inputs; k++)
+            if (n->inputs[k] < 0)
+                return ais__error(AIS_E_FORMAT, "node '%s' (%s): required input %zu is empty",
+                                  n->name, n->op_type, k);
+        if (n_out < (size_t)def->min_outputs || n_out > 64 ||
+            (def->max_outputs >= 0 && n_out > (size_t)def->max_outputs))
+            return ais__error(AIS_E_FORMAT, "node '%s' (%s): %zu outputs, expected %d to %d",
+                              n->name, n->op_type, n_out, def->min_outputs, def->max_outputs);
+        m->defs[i] = def;
+        m->opsets[i] = opset;
+    }
+    return AIS_OK;
+}
+
+static bool ais__value_defined(const ais__value *v) {
+    return v->producer >= 0 || (v->flags & (AIS__VALUE_INPUT | AIS__VALUE_CONST));
+}
+
+/* Checks that every value read is defined, then orders the nodes so that producers come
+ * first (Kahn's algorithm, stable: ready nodes keep their file order). */
+static ais_status ais__check_and_sort(ais__graph *g, size_t *order) {
+    for (size_t i = 0; i < g->n_nodes; i++) {
+        const ais__node *n = &g->nodes[i];
+        for (size_t k = 0; k < n->n_inputs; k++) {
+            if (n->inputs[k] < 0) continue;
+            const ais__value *v = &g->values[n->inputs[k]];
+            if (!ais__value_defined(v))
+                return ais__error(AIS_E_FORMAT,
+                                  "node '%s' (%s): input '%s' is neither a graph input, an "
+                                  "initializer nor the output of a node",
+                                  n->name, n->op_type, v->name);
+        }
+    }
+    for (size_t i = 0; i < g->n_outputs; i++) {
+        const ais__value *v = &g->values[g->outputs[i]];
+        if (!ais__value_defined(v))
+            return ais__error(AIS_E_FORMAT, "graph output '%s' is not produced by any node",
+                              v->name);
+    }
+    size_t n = g->n_nodes;
+    if (n == 0) return AIS_OK;
+    /* pending[i]: inputs of node i whose producer has not been placed yet */
+    size_t *pending = ais__calloc(n, sizeof *pending);
+    if (!pending) return ais__oom(n * sizeof *pending, "graph sort");
+    for (size_t i = 0; i < n; i++) {
+        const ais__node *nd = &g->nodes[i];
+        for (size_t k = 0; k < nd->n_inputs; k++)
+            if (nd->inputs[k] >= 0 && g->values[nd->inputs[k]].producer >= 0) pending[i]++;
+    }
+    size_t head = 0, tail = 0;
+    for (size_t i = 0; i < n; i++)
+        if (pending[i] == 0) order[tail++] = i;
+    /* Consumers are found by scanning: graphs are sorted in the file almost always, so this
+     * stays close to linear, and it needs no consumer lists. */
+    size_t scan_from = 0;
+    while (head < tail) {
+        size_t cur = order[head++];
+        const ais__node *pn = &g->nodes[cur];
+        for (size_t j = scan_from; j < n; j++) {
+            if (pending[j] == 0) continue;
+            const ais__node *c = &g->nodes[j];
+            for (size_t k = 0; k < c->n_inputs; k++) {
+                int32_t v = c->inputs[k];
+                if (v < 0 || g->values[v].producer != (int32_t)cur) continue;
+                if (--pending[j] == 0) order[tail++] = j;
+            }
+        }
+        (void)pn;
+        while (scan_from < n && pending[scan_from] == 0) scan_from++;
+    }
+    ais_status st = AIS_OK;
+    if (tail < n) {
+        size_t bad = 0;
+        while (bad < n && pending[bad] == 0) bad++;
+        st = ais__error(AIS_E_FORMAT, "the graph has a cycle through node '%s' (%s)",
+                        g->nodes[bad].name, g->nodes[bad].op_type);
+    }
+    ais__free(pending);
+    return st;
+}
+
+/* ---- optimization ---- */
+
+/* Runs a node whose inputs are all constant and makes its outputs constants. */
+static ais_status ais__fold_node(ais__graph *g, size_t i, const ais__op_def *def, int64_t opset) {
+    const ais__node *n = &g->nodes[i];
+    size_t n_in = n->n_inputs, n_out = n->n_outputs;
+    while (n_in > 0 && n->inputs[n_in - 1] < 0) n_in--;
+    while (n_out > 0 && n->outputs[n_out - 1] < 0) n_out--;
+    const ais_tensor *stack_in[16];
+    const ais_tensor **in = stack_in;
+    if (n_in > AIS__ARRAY_LEN(stack_in)) {
+        in = ais__malloc(n_in * sizeof *in);
+        if (!in) return ais__oom(n_in * sizeof *in, "constant folding");
+    }
+    for (size_t k = 0; k < n_in; k++) in[k] = n->inputs[k] >= 0 ? g->values[n->inputs[k]].constant : NULL;
+    ais_tensor *out[64] = {NULL};
+    ais__op_ctx ctx = {.op_type = n->op_type, .node_name = n->name, .opset = opset,
+                       .attrs = n->attrs};
+    ais_status st = ais__op_invoke(def, &ctx, in, n_in, out, n_out);
+    ais__op_ctx_release(&ctx);
+    if (in != stack_in) ais__free(in);
+    if (st != AIS_OK) return st;
+    for (size_t k = 0; k < n_out; k++) {
+        if (n->outputs[k] < 0) {
+            ais_tensor_destroy(out[k]);
+            continue;
+        }
+        /* the value keeps its producer index until the node is dropped */
+        ais__graph_set_constant(g, n->outputs[k], out[k]);
+    }
+    return AIS_OK;
+}
+
+static bool ais__node_foldable(const ais__graph *g, const ais__node *n) {
+    if (ais__op_is_random(n->domain, n->op_type)) return false;
+    for (size_t k = 0; k < n->n_inputs; k++)
+        if (n->inputs[k] >= 0 && !(g->values[n->inputs[k]].flags & AIS__VALUE_CONST))
+            return false;
+    return true;
+}
+
+static void ais__node_free(ais__node *n) {
+    ais__free(n->name);
+    ais__free(n->op_type);
+    ais__free(n->domain);
+    ais_attrs_destroy(n->attrs);
+    ais__free(n->inputs);
+    ais__free(n->outputs);
+}
+
+/*
+ * Folds, marks live nodes, and rewrites the graph's node array as the live nodes in `order`.
+ * keep[i] says whether node i survives. Values that nothing reads any more lose their constant
+ * data, so weights of folded-away subgraphs are not kept (nor saved).
+ */
+static ais_status ais__optimize(ais_model *m, size_t *order) {
+    ais__graph *g = m->graph;
+    size_t n = g->n_nodes;
+    bool *keep = ais__calloc(n ? n : 1, sizeof *keep);
+    bool *needed = ais__calloc(g->n_values ? g->n_values : 1, sizeof *needed);
+    ais__node *nodes = ais__malloc((n ? n : 1) * sizeof *nodes);
+    const ais__op_def **defs = ais__malloc((n ? n : 1) * sizeof *defs);
+    int64_t *opsets = ais__malloc((n ? n : 1) * sizeof *opsets);
+    ais_status st = AIS_OK;
+    if (!keep || !needed || !nodes || !defs || !opsets) {
+        st = ais__oom(n * (sizeof *nodes + 24), "graph optimization");
+        goto done;
+    }
+    for (size_t i = 0; i < n; i++) keep[i] = true;
+    if (m->opt_level >= 1) {
+        for (size_t oi = 0; oi < n; oi++) {
+            size_t i = order[oi];
+            if (!ais__node_foldable(g, &g->nodes[i])) continue;
+            if ((st = ais__fold_node(g, i, m->defs[i], m->opsets[i])) != AIS_OK) goto done;
+            keep[i] = false;
+        }
+        /* dead nodes: walk back from the outputs */
+        for (size_t i = 0; i < g->n_outputs; i++) needed[g->outputs[i]] = true;
+        for (size_t oi = n; oi-- > 0;) {
+            size_t i = order[oi];
+            if (!keep[i]) continue;
+            const ais__node *nd = &g->nodes[i];
+            bool live = false;
+            for (size_t k = 0; k < nd->n_outputs; k++)
+                if (nd->outputs[k] >= 0 && needed[nd->outputs[k]]) live = true;
+            keep[i] = live;
+            if (!live) continue;
+            for (size_t k = 0; k < nd->n_inputs; k++)
+                if (nd->inputs[k] >= 0) needed[nd->inputs[k]] = true;
+        }
+    } else {
+        for (size_t i = 0; i < g->n_outputs; i++) needed[g->outputs[i]] = true;
+        for (size_t i = 0; i < n; i++)
+            for (size_t k = 0; k < g->nodes[i].n_inputs; k++)
+                if (g->nodes[i].inputs[k] >= 0) needed[g->nodes[i].inputs[k]] = true;
+    }
+    size_t kept = 0;
+    for (size_t oi = 0; oi < n; oi++) {
+        size_t i = order[oi];
+        if (keep[i]) {
+            nodes[kept] = g->nodes[i];
+            defs[kept] = m->defs[i];
+            opsets[kept] = m->opsets[i];
+            for (size_t k = 0; k < nodes[kept].n_outputs; k++)
+                if (nodes[kept].outputs[k] >= 0)
+                    g->values[nodes[kept].outputs[k]].producer = (int32_t)kept;
+            kept++;
+        } else {
+            ais__node *dead = &g->nodes[i];
+            for (size_t k = 0; k < dead->n_outputs; k++)
+                if (dead->outputs[k] >= 0) g->values[dead->outputs[k]].producer = -1;
+            ais__node_free(dead);
+        }
+    }
+    ais__free(g->nodes);
+    g->nodes = nodes;
+    g->n_nodes = kept;
+    g->cap_nodes = n ? n : 1;
+    nodes = NULL;
+    ais__free(m->defs);
+    ais__free(m->opsets);
+    m->defs = defs;
+    m->opsets = opsets;
+    defs = NULL;
+    opsets = NULL;
+    m->weight_bytes = 0;
+    for (size_t v = 0; v < g->n_values; v++) {
+        ais__value *val = &g->values[v];
+        if (!(val->flags & AIS__VALUE_CONST)) continue;
+        if (!needed[v] && !(val->flags & AIS__VALUE_INPUT)) {
+            ais_tensor_destroy(val->constant);
+            val->constant = NULL;
+            val->flags &= ~(uint32_t)AIS__VALUE_CONST;
+            continue;
+        }
+        m->weight_bytes += val->constant->nbytes;
+    }
+done:
+    ais__free(keep);
+    ais__free(needed);
+    ais__free(nodes);
+    ais__free(defs);
+    ais__free(opsets);
+    return st;
+}
+
+static ais_status ais__set_standard_meta(ais__graph *g) {
+    char buf[64];
+    int64_t v = ais__graph_opset(g, "");
+    if (v > 0 && !ais__graph_meta(g, "opset")) {
+        snprintf(buf, sizeof buf, "%lld", (long long)v);
+        AIS__CHECK(ais__graph_set_meta(g, "opset", buf));
+    }
+    for (size_t i = 0; i < g->n_opsets; i++) {
+        if (!g->opsets[i].domain[0]) continue;
+        char key[256];
+        snprintf(key, sizeof key, "opset.%s", g->opsets[i].domain);
+        if (ais__graph_meta(g, key)) continue;
+        snprintf(buf, sizeof buf, "%lld", (long long)g->opsets[i].version);
+        AIS__CHECK(ais__graph_set_meta(g, key, buf));
+    }
+    return AIS_OK;
+}
+
+ais_status ais__model_from_graph(ais__graph *g, const ais_options *options, ais_model **out) {
+    *out = NULL;
+    ais_model *m = ais__calloc(1, sizeof *m);
+    if (!m) {
+        ais__graph_destroy(g);
+        return ais__oom(sizeof *m, "model");
+    }
+    atomic_init(&m->refs, 1);
+    m->graph = g;
+    m->opt_level = (int)ais__option(options, AIS_OPT_OPT_LEVEL);
+    size_t n = g->n_nodes ? g->n_nodes : 1;
+    m->defs = ais__calloc(n, sizeof *m->defs);
+    m->opsets = ais__calloc(n, sizeof *m->opsets);
+    size_t *order = ais__malloc(n * sizeof *order);
+    ais_status st;
+    if (!m->defs || !m->opsets || !order) {
+        st = ais__oom(n * 24, "model nodes");
+    } else if ((st = ais__check_and_sort(g, order)) == AIS_OK &&
+               (st = ais__resolve_ops(m)) == AIS_OK &&
+               (st = ais__optimize(m, order)) == AIS_OK) {
+        st = ais__set_standard_meta(g);
+    }
+    ais__free(order);
+    if (st != AIS_OK) {
+        ais_model_destroy(m);
+        return st;
+    }
+    *out = m;
+    return AIS_OK;
+}
+
+/* ---- public model API ---- */
+
+static void ais__load_opts_from(const ais_options *options, ais__load_opts *lo) {
+    ais__load_opts_default(lo);
+    if (options) {
+        lo->max_file_bytes = (uint64_t)ais__option(options, AIS_OPT_MAX_FILE_BYTES);
+        lo->map_weights = ais__option(options, AIS_OPT_MAP_WEIGHTS) != 0;
+    }
+}
+
+static const char *ais__format_from_path(const char *path) {
+    const char *dot = strrchr(path, '.');
+    if (!dot) return NULL;
+    if (strcmp(dot, ".onnx") == 0) return "onnx";
+    if (strcmp(dot, ".ais") == 0) return "ais";
+    return NULL;
+}
+
+AIS_API ais_status ais_model_load(const char *path, const ais_options *options, ais_model **out) {
+    if (!out) return ais__error(AIS_E_INVALID_ARGUMENT, "ais_model_load: out is NULL");
+    *out = NULL;
+    if (!path) return ais__error(AIS_E_INVALID_ARGUMENT, "ais_model_load: path is NULL");
+    ais__load_opts lo;
+    ais__load_opts_from(options, &lo);
+    ais__graph *g = NULL;
+    ais_status st = ais__model_read_file(path, &lo, &g);
+    if (st != AIS_OK) return st;
+    const char *fmt = ais__format_from_path(path);
+    if (fmt && !ais__graph_meta(g, "format") && (st = ais__graph_set_meta(g, "format", fmt))) {
+        ais__graph_destroy(g);
+        return st;
+    }
+    st = ais__model_from_graph(g, options, out);
+    if (st != AIS_OK) ais__error_prefix("%s", path);
+    return st;
+}
+
+AIS_API ais_status ais_model_load_memory(const void *data, size_t size, const ais_options *options,
+                                         ais_model **out) {
+    if (!out) return ais__error(AIS_E_INVALID_ARGUMENT, "ais_model_load_memory: out is NULL");
+    *out = NULL;
+    if (!data && size)
+        return ais__error(AIS_E_INVALID_ARGUMENT, "ais_model_load_memory: data is NULL");
+    ais__load_opts lo;
+    ais__load_opts_from(options, &lo);
+    ais__graph *g = NULL;
+    AIS__CHECK(ais__model_read_memory(data, size, ".", &lo, &g));
+    if (!ais__graph_meta(g, "format")) {
+        ais_status st = ais__graph_set_meta(g, "format", ais__ais_sniff(data, size) ? "ais" : "onnx");
+        if (st != AIS_OK) {
+            ais__graph_destroy(g);
+            return st;
+        }
+    }
+    return ais__model_from_graph(g, options, out);
+}
+
+AIS_API ais_model *ais_model_retain(ais_model *model) {
+    if (model) atomic_fetch_add(&model->refs, 1);
+    return model;
+}
+
+AIS_API void ais_model_destroy(ais_model *model) {
+    if (!model || atomic_fetch_sub(&model->refs, 1) != 1) return;
+    ais__graph_destroy(model->graph);
+    ais__free(model->defs);
+    ais__free(model->opsets);
+    ais__free(model);
+}
+
+AIS_API size_t ais_model_input_count(const ais_model *model) {
+    return model ? model->graph->n_inputs : 0;
+}
+
+AIS_API size_t ais_model_output_count(const ais_model *model) {
+    return model ? model->graph->n_outputs : 0;
+}
+
+static ais_status ais__io_info(const ais_model *model, bool input, size_t index, const char **name,
+                               ais_dtype *dtype, size_t *ndim, const int64_t **dims) {
+    const char *fn = input ? "ais_model_input_info" : "ais_model_output_info";
+    if (!model) return ais__error(AIS_E_INVALID_ARGUMENT, "%s: model is NULL", fn);
+    const ais__graph *g = model->graph;
+    size_t count = input ? g->n_inputs : g->n_outputs;
+    if (index >= count)
+        return ais__error(AIS_E_NOT_FOUND, "%s: index %zu, the model has %zu", fn, index, count);
+    const ais__value *v = &g->values[input ? g->inputs[index] : g->outputs[index]];
+    if (name) *name = v->name;
+    if (dtype) *dtype = v->dtype;
+    if (ndim) *ndim = v->ndim > 0 ? (size_t)v->ndim : 0;
+    if (dims) *dims = v->dims;
+    return AIS_OK;
+}
+
+AIS_API ais_status ais_model_input_info(const ais_model *model, size_t index, const char **name,
+                                        ais_dtype *dtype, size_t *ndim, const int64_t **dims) {
+    return ais__io_info(model, true, index, name, dtype, ndim, dims);
+}
+
+AIS_API ais_status ais_model_output_info(const ais_model *model, size_t index, const char **name,
+                                         ais_dtype *dtype, size_t *ndim, const int64_t **dims) {
+    return ais__io_info(model, false, index, name, dtype, ndim, dims);
+}
+
+AIS_API const char *ais_model_input_dim_name(const ais_model *model, size_t index, size_t axis) {
+    if (!model || index >= model->graph->n_inputs) return NULL;
+    const ais__value *v = &model->graph->values[model->graph->inputs[index]];
+    if (v->ndim <= 0 || axis >= (size_t)v->ndim) return NULL;
+    return v->dim_names[axis];
+}
+
+AIS_API size_t ais_model_metadata_count(const ais_model *model) {
+    return model ? model->graph->n_meta : 0;
+}
+
+AIS_API ais_status ais_model_metadata_at(const ais_model *model, size_t index, const char **key,
+                                         const char **value) {
+    if (!model) return ais__error(AIS_E_INVALID_ARGUMENT, "ais_model_metadata_at: model is NULL");
+    if (index >= model->graph->n_meta)
+        return ais__error(AIS_E_NOT_FOUND, "ais_model_metadata_at: index %zu, the model has %zu",
+                          index, model->graph->n_meta);
+    if (key) *key = model->graph->meta[index].key;
+    if (value) *value = model->graph->meta[index].value;
+    return AIS_OK;
+}
+
+AIS_API const char *ais_model_metadata(const ais_model *model, const char *key) {
+    if (!model || !key) return NULL;
+    return ais__graph_meta(model->graph, key);
+}
+
+AIS_API ais_status ais_model_save(const ais_model *model, const char *path,
+                                  const ais_options *options) {
+    if (!model || !path)
+        return ais__error(AIS_E_INVALID_ARGUMENT, "ais_model_save: %s is NULL",
+                          model ? "path" : "model");
+    return ais__ais_write(model->graph, path,
+                          (int)ais__option(options, AIS_OPT_SAVE_COMPRESSION));
+}
+
+AIS_API size_t ais_model_node_count(const ais_model *model) {
+    return model ? model->graph->n_nodes : 0;
+}
+
+AIS_API size_t ais_model_weight_bytes(const ais_model *model) {
+    return model ? model->weight_bytes : 0;
+}
+
+AIS_API ais_status ais_model_node_info(const ais_model *model, size_t index, const char **name,
+                                       const char **op_type, const char **domain) {
+    if (!model) return ais__error(AIS_E_INVALID_ARGUMENT, "ais_model_node_info: model is NULL");
+    if (index >= model->graph->n_nodes)
+        return ais__error(AIS_E_NOT_FOUND, "ais_model_node_info: index %zu, the model has %zu nodes",
+                          index, model->graph->n_nodes);
+    const ais__node *n = &model->graph->nodes[index];
+    if (name) *name = n->name;
+    if (op_type) *op_type = n->op_type;
+    if (domain) *domain = n->domain;
+    return AIS_OK;
+}

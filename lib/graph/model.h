@@ -1,0 +1,51 @@
+/*
+ * model.h - what lies behind the public ais_model, ais_session and ais_options handles, and the
+ * entry point that turns a graph from any loader into a checked, sorted, optimized model.
+ *
+ * A model's graph is immutable after ais__model_from_graph: nodes are in execution order, every
+ * node's operator is resolved, folded nodes and dead nodes are gone. Sessions only read it, so
+ * any number of them may run on one model from different threads.
+ */
+#ifndef AIS_GRAPH_MODEL_H
+#define AIS_GRAPH_MODEL_H
+
+#include <aistack/ais_model.h>
+#include <stdatomic.h>
+
+#include "graph.h"
+
+#define AIS__N_OPTIONS 8 /* one past the highest ais_option */
+
+struct ais_options {
+    int64_t values[AIS__N_OPTIONS];
+    bool set[AIS__N_OPTIONS];
+};
+
+/* The value of an option (its default when options is NULL or the key is unset). */
+int64_t ais__option(const ais_options *options, ais_option key);
+
+struct ais_model {
+    atomic_int refs;
+    ais__graph *graph;
+    const ais__op_def **defs; /* per node of graph */
+    int64_t *opsets;          /* per node: the imported version of its domain */
+    size_t weight_bytes;
+    int opt_level;
+};
+
+/*
+ * Checks (operators resolved for the imported opsets, inputs defined, no cycles), sorts the
+ * nodes, folds constants and removes dead nodes (at optimization level >= 1), then wraps the
+ * graph in a model. Takes ownership of g, also on failure. options may be NULL.
+ */
+ais_status ais__model_from_graph(ais__graph *g, const ais_options *options, ais_model **out);
+
+/* For tests and benchmarks: nodes the current plan runs per call (after plan-time folding),
+ * and the bytes of its arena; 0 before the first run. */
+size_t ais__session_steps(const ais_session *s);
+size_t ais__session_arena_bytes(const ais_session *s);
+
+/* Operators whose results differ between calls: never folded. */
+bool ais__op_is_random(const char *domain, const char *op_type);
+
+#endif /* AIS_GRAPH_MODEL_H */

@@ -1,0 +1,696 @@
+/*
+ * session.c - the executor: a plan per input-shape signature (shape inference, plan-time
+ * constants, liveness, one arena), and runs that bind the caller's buffers without copying.
+ *
+ * Slots: one per graph value, plus anonymous ones for omitted optional outputs that a kernel
+ * still writes. A slot is one of:
+ *   INPUT   the caller's tensor, bound per run (its struct is copied, never its data)
+ *   CONST   a model constant (shared, read-only)
+ *   PCONST  computed while planning because its inputs were known then (Shape of an input, the
+ *           Gather/Concat chains after it, ...), owned by the plan
+ *   STATIC  shape known at plan time; data in the arena, an alias of its view input, or the
+ *           caller's output buffer
+ *   DYNAMIC shape known only when the node runs (it depends on values computed at run time):
+ *           the node goes through ais__op_invoke and gets fresh tensors, freed after the run
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "../backend/backend.h"
+#include "model.h"
+
+enum { AIS__SLOT_NONE, AIS__SLOT_INPUT, AIS__SLOT_CONST, AIS__SLOT_PCONST, AIS__SLOT_STATIC,
+       AIS__SLOT_DYNAMIC };
+
+typedef struct ais__step {
+    const ais__node *node;
+    const ais__op_def *def;
+    int64_t opset;
+    const ais_tensor **in;
+    int32_t *in_slot; /* -1: omitted */
+    ais_tensor **out;
+    int32_t *out_slot;
+    uint32_t n_in, n_out;
+    bool dynamic;
+    bool alias; /* output 0 shares input 0's data */
+} ais__step;
+
+typedef struct ais__plan {
+    ais__tensor_desc *sig; /* per graph input */
+    size_t n_slots;
+    uint8_t *kind;
+    ais_tensor *vt;     /* tensor structs of INPUT and STATIC slots */
+    ais_tensor **vp;    /* the tensor a slot currently is */
+    ais_tensor **owned; /* PCONST results; DYNAMIC results during a run */
+    void **home;        /* arena address of STATIC slots */
+    ais__step *steps;
+    size_t n_steps;
+    void *arena;
+    size_t arena_size;
+    bool has_dynamic;
+} ais__plan;
+
+struct ais_session {
+    ais_model *model;
+    const ais__backend *backend;
+    void *backend_state;
+    ais__pool *pool;
+    ais__op_ctx ctx;
+    ais__plan *plan;
+    const ais_tensor **bound; /* per graph input, during a run */
+    bool *created;            /* per output slot of a run */
+    ais_backend *node_backend;
+};
+
+/* Where zero-byte tensors point: kernels may compute an address from it but never load. */
+static _Alignas(64) unsigned char ais__empty_data[64];
+
+static void ais__plan_destroy(ais__plan *p) {
+    if (!p) return;
+    if (p->owned)
+        for (size_t i = 0; i < p->n_slots; i++) ais_tensor_destroy(p->owned[i]);
+    if (p->steps) {
+        for (size_t s = 0; s < p->n_steps; s++) {
+            ais__free(p->steps[s].in);
+            ais__free(p->steps[s].in_slot);
+            ais__free(p->steps[s].out);
+            ais__free(p->steps[s].out_slot);
+        }
+    }
+    ais__free(p->sig);
+    ais__free(p->kind);
+    ais__free(p->vt);
+    ais__free(p->vp);
+    ais__free(p->owned);
+    ais__free(p->home);
+    ais__free(p->steps);
+    ais__free(p->arena);
+    ais__free(p);
+}
+
+static bool ais__shape_only_op(const ais__node *n) {
+    return n->domain[0] == 0 && (strcmp(n->op_type, "Shape") == 0 || strcmp(n->op_type, "Size") == 0);
+}
+
+static void ais__ctx_for(ais__op_ctx *ctx, const ais__step *st) {
+    ctx->op_type = st->node->op_type;
+    ctx->node_name = st->node->name;
+    ctx->opset = st->opset;
+    ctx->attrs = st->node->attrs;
+}
+
+static void ais__node_prefix(const ais__node *n) {
+    ais__error_prefix("node '%s' (%s)", n->name, n->op_type);
+}
+
+/* Sizes the step's arrays and maps its inputs and outputs to slots. */
+static ais_status ais__step_init(ais__step *st, const ais__node *n, size_t *next_anon) {
+    size_t n_in = n->n_inputs, n_out = n->n_outputs;
+    while (n_in > 0 && n->inputs[n_in - 1] < 0) n_in--;
+    while (n_out > 0 && n->outputs[n_out - 1] < 0) n_out--;
+    st->node = n;
+    st->n_in = (uint32_t)n_in;
+    st->n_out = (uint32_t)n_out;
+    st->in = ais__calloc(n_in ? n_in : 1, sizeof *st->in);
+    st->in_slot = ais__malloc((n_in ? n_in : 1) * sizeof *st->in_slot);
+    st->out = ais__calloc(n_out ? n_out : 1, sizeof *st->out);
+    st->out_slot = ais__malloc((n_out ? n_out : 1) * sizeof *st->out_slot);
+    if (!st->in || !st->in_slot || !st->out || !st->out_slot)
+        return ais__oom((n_in + n_out) * 16, "execution plan");
+    for (size_t k = 0; k < n_in; k++) st->in_slot[k] = n->inputs[k];
+    for (size_t k = 0; k < n_out; k++)
+        st->out_slot[k] = n->outputs[k] >= 0 ? n->outputs[k] : (int32_t)(*next_anon)++;
+    return AIS_OK;
+}
+
+/* Runs a node at plan time; its outputs become plan constants. */
+static ais_status ais__plan_fold(ais_session *s, ais__plan *p, ais__step *st) {
+    for (size_t k = 0; k < st->n_in; k++)
+        st->in[k] = st->in_slot[k] >= 0 ? p->vp[st->in_slot[k]] : NULL;
+    ais__ctx_for(&s->ctx, st);
+    for (size_t k = 0; k < st->n_out; k++) st->out[k] = NULL;
+    AIS__CHECK(ais__op_invoke(st->def, &s->ctx, st->in, st->n_in, st->out, st->n_out));
+    for (size_t k = 0; k < st->n_out; k++) {
+        int32_t slot = st->out_slot[k];
+        p->owned[slot] = st->out[k];
+        p->vp[slot] = st->out[k];
+        p->kind[slot] = AIS__SLOT_PCONST;
+        st->out[k] = NULL;
+    }
+    return AIS_OK;
+}
+
+/* Infers the output shapes of a node whose input shapes are known. */
+static ais_status ais__plan_infer(ais_session *s, ais__plan *p, ais__step *st) {
+    for (size_t k = 0; k < st->n_in; k++)
+        st->in[k] = st->in_slot[k] >= 0 ? p->vp[st->in_slot[k]] : NULL;
+    ais__ctx_for(&s->ctx, st);
+    ais__tensor_desc desc[64];
+    memset(desc, 0, sizeof desc[0] * st->n_out);
+    ais_status rc = st->def->infer(&s->ctx, st->in, st->n_in, desc, st->n_out);
+    for (size_t k = 0; k < st->n_out && rc == AIS_OK; k++)
+        rc = ais__shape_validate(desc[k].dims, desc[k].ndim, desc[k].dtype, "inferred output");
+    if (rc != AIS_OK) {
+        ais__node_prefix(st->node);
+        return rc;
+    }
+    for (size_t k = 0; k < st->n_out; k++) {
+        int32_t slot = st->out_slot[k];
+        ais__tensor_init_borrowed(&p->vt[slot], desc[k].dtype, desc[k].dims, desc[k].ndim, NULL);
+        p->vp[slot] = &p->vt[slot];
+        p->kind[slot] = AIS__SLOT_STATIC;
+        st->out[k] = &p->vt[slot];
+    }
+    return AIS_OK;
+}
+
+static size_t ais__align_up(size_t n) { return (n + AIS__ALIGN - 1) & ~(size_t)(AIS__ALIGN - 1); }
+
+typedef struct ais__block {
+    size_t off, size;
+} ais__block;
+
+/* Returns [off, off+size) to the free list, merging with neighbours. */
+static void ais__block_release(ais__block *fl, size_t *n_fl, size_t off, size_t size) {
+    for (size_t i = 0; i < *n_fl; i++) {
+        if (fl[i].off + fl[i].size == off) { /* grow the block before us */
+            off = fl[i].off;
+            size += fl[i].size;
+            fl[i] = fl[--*n_fl];
+            i = (size_t)-1;
+        } else if (off + size == fl[i].off) {
+            size += fl[i].size;
+            fl[i] = fl[--*n_fl];
+            i = (size_t)-1;
+        }
+    }
+    fl[(*n_fl)++] = (ais__block){off, size};
+}
+
+/* Best fit from the free list; else the end of the arena (absorbing a free block there). */
+static size_t ais__block_take(ais__block *fl, size_t *n_fl, size_t *total, size_t need) {
+    size_t best = SIZE_MAX;
+    for (size_t i = 0; i < *n_fl; i++)
+        if (fl[i].size >= need && (best == SIZE_MAX || fl[i].size < fl[best].size)) best = i;
+    if (best != SIZE_MAX) {
+        size_t off = fl[best].off;
+        fl[best].off += need;
+        fl[best].size -= need;
+        if (fl[best].size == 0) fl[best] = fl[--*n_fl];
+        return off;
+    }
+    for (size_t i = 0; i < *n_fl; i++) {
+        if (fl[i].off + fl[i].size == *total) {
+            size_t off = fl[i].off;
+            fl[i] = fl[--*n_fl];
+            *total = off + need;
+            return off;
+        }
+    }
+    size_t off = *total;
+    *total += need;
+    return off;
+}
+
+/* Liveness over the static steps and offsets in one arena. */
+static ais_status ais__plan_memory(ais__plan *p, const ais__graph *g) {
+    size_t ns = p->n_steps, nslots = p->n_slots;
+    size_t *last = ais__malloc((nslots ? nslots : 1) * sizeof *last);
+    size_t *offset = ais__malloc((nslots ? nslots : 1) * sizeof *offset);
+    int32_t *next_end = ais__malloc((nslots ? nslots : 1) * sizeof *next_end);
+    int32_t *end_head = ais__malloc((ns + 1) * sizeof *end_head);
+    ais__block *fl = ais__malloc((nslots + 1) * sizeof *fl);
+    ais_status st = AIS_OK;
+    if (!last || !offset || !next_end || !end_head || !fl) {
+        st = ais__oom(nslots * 32, "memory plan");
+        goto done;
+    }
+    for (size_t i = 0; i < nslots; i++) last[i] = SIZE_MAX;
+    for (size_t s = 0; s < ns; s++) {
+        const ais__step *stp = &p->steps[s];
+        for (size_t k = 0; k < stp->n_out; k++) last[stp->out_slot[k]] = s;
+        for (size_t k = 0; k < stp->n_in; k++)
+            if (stp->in_slot[k] >= 0) last[stp->in_slot[k]] = s;
+    }
+    for (size_t i = 0; i < g->n_outputs; i++) last[g->outputs[i]] = ns; /* kept to the end */
+    for (size_t s = ns; s-- > 0;) {
+        const ais__step *stp = &p->steps[s];
+        if (!stp->alias) continue;
+        int32_t src = stp->in_slot[0], dst = stp->out_slot[0];
+        if (p->kind[src] == AIS__SLOT_STATIC && last[dst] > last[src]) last[src] = last[dst];
+    }
+    for (size_t s = 0; s <= ns; s++) end_head[s] = -1;
+    size_t total = 0, n_fl = 0;
+    for (size_t s = 0; s < ns; s++) {
+        if (s > 0)
+            for (int32_t v = end_head[s - 1]; v >= 0; v = next_end[v])
+                ais__block_release(fl, &n_fl, offset[v],
+                                   ais__align_up(p->vt[v].nbytes));
+        const ais__step *stp = &p->steps[s];
+        if (stp->dynamic) continue;
+        for (size_t k = 0; k < stp->n_out; k++) {
+            int32_t v = stp->out_slot[k];
+            if (k == 0 && stp->alias) continue;
+            size_t need = ais__align_up(p->vt[v].nbytes);
+            if (need == 0) {
+                offset[v] = SIZE_MAX;
+                continue;
+            }
+            offset[v] = ais__block_take(fl, &n_fl, &total, need);
+            size_t end = last[v] < ns ? last[v] : ns;
+            next_end[v] = end_head[end];
+            end_head[end] = v;
+        }
+    }
+    p->arena_size = total;
+    p->arena = ais__malloc_aligned(total ? total : AIS__ALIGN, AIS__ALIGN);
+    if (!p->arena) {
+        st = ais__oom(total, "session arena");
+        goto done;
+    }
+    for (size_t s = 0; s < ns; s++) {
+        const ais__step *stp = &p->steps[s];
+        if (stp->dynamic) continue;
+        for (size_t k = 0; k < stp->n_out; k++) {
+            int32_t v = stp->out_slot[k];
+            if (k == 0 && stp->alias) continue;
+            void *d = offset[v] == SIZE_MAX ? (void *)ais__empty_data : (char *)p->arena + offset[v];
+            p->home[v] = d;
+            p->vt[v].data = d;
+        }
+    }
+done:
+    ais__free(last);
+    ais__free(offset);
+    ais__free(next_end);
+    ais__free(end_head);
+    ais__free(fl);
+    return st;
+}
+
+static ais_status ais__plan_build(ais_session *s, ais__plan **out) {
+    *out = NULL;
+    const ais_model *m = s->model;
+    const ais__graph *g = m->graph;
+    size_t n_anon = 0;
+    for (size_t i = 0; i < g->n_nodes; i++)
+        for (size_t k = 0; k < g->nodes[i].n_outputs; k++)
+            if (g->nodes[i].outputs[k] < 0) n_anon++;
+    ais__plan *p = ais__calloc(1, sizeof *p);
+    if (!p) return ais__oom(sizeof *p, "execution plan");
+    size_t nslots = g->n_values + n_anon;
+    p->n_slots = nslots;
+    size_t alloc_slots = nslots ? nslots : 1;
+    p->sig = ais__calloc(g->n_inputs ? g->n_inputs : 1, sizeof *p->sig);
+    p->kind = ais__calloc(alloc_slots, sizeof *p->kind);
+    p->vt = ais__calloc(alloc_slots, sizeof *p->vt);
+    p->vp = ais__calloc(alloc_slots, sizeof *p->vp);
+    p->owned = ais__calloc(alloc_slots, sizeof *p->owned);
+    p->home = ais__calloc(alloc_slots, sizeof *p->home);
+    p->steps = ais__calloc(g->n_nodes ? g->n_nodes : 1, sizeof *p->steps);
+    ais_status st = AIS_OK;
+    if (!p->sig || !p->kind || !p->vt || !p->vp || !p->owned || !p->home || !p->steps) {
+        st = ais__oom(alloc_slots * 128, "execution plan");
+        goto fail;
+    }
+    for (size_t v = 0; v < g->n_values; v++) {
+        const ais__value *val = &g->values[v];
+        if (val->flags & AIS__VALUE_CONST) {
+            p->kind[v] = AIS__SLOT_CONST;
+            p->vp[v] = val->constant;
+        }
+    }
+    for (size_t i = 0; i < g->n_inputs; i++) {
+        int32_t v = g->inputs[i];
+        const ais_tensor *t = s->bound[i];
+        ais__desc_from(&p->sig[i], t);
+        ais__tensor_init_borrowed(&p->vt[v], t->dtype, t->dims, t->ndim, NULL);
+        p->vp[v] = &p->vt[v];
+        p->kind[v] = AIS__SLOT_INPUT;
+    }
+    size_t next_anon = g->n_values;
+    for (size_t i = 0; i < g->n_nodes; i++) {
+        const ais__node *n = &g->nodes[i];
+        ais__step *stp = &p->steps[p->n_steps];
+        stp->def = m->defs[i];
+        stp->opset = m->opsets[i];
+        /* counted before init so that a failed init is freed with the plan */
+        p->n_steps++;
+        if ((st = ais__step_init(stp, n, &next_anon)) != AIS_OK) goto fail;
+        bool values_known = true, shapes_known = true, value_inputs_known = true;
+        for (size_t k = 0; k < stp->n_in; k++) {
+            int32_t v = stp->in_slot[k];
+            if (v < 0) continue;
+            uint8_t kd = p->kind[v];
+            bool val = kd == AIS__SLOT_CONST || kd == AIS__SLOT_PCONST;
+            if (!val) values_known = false;
+            if (kd == AIS__SLOT_DYNAMIC || kd == AIS__SLOT_NONE) shapes_known = false;
+            if (!val && k < 32 && (stp->def->value_inputs & (1u << k))) value_inputs_known = false;
+        }
+        bool foldable = m->opt_level >= 1 && !ais__op_is_random(n->domain, n->op_type) &&
+                        shapes_known && (values_known || ais__shape_only_op(n));
+        if (foldable) {
+            if ((st = ais__plan_fold(s, p, stp)) != AIS_OK) goto fail;
+            /* the node is done: drop the step */
+            p->n_steps--;
+            ais__free(stp->in);
+            ais__free(stp->in_slot);
+            ais__free(stp->out);
+            ais__free(stp->out_slot);
+            memset(stp, 0, sizeof *stp);
+            continue;
+        }
+        if (shapes_known && value_inputs_known) {
+            if ((st = ais__plan_infer(s, p, stp)) != AIS_OK) goto fail;
+            const ais_tensor *src = stp->n_in ? stp->in[0] : NULL;
+            int32_t dst = stp->n_out ? stp->out_slot[0] : -1;
+            stp->alias = (stp->def->flags & AIS__OP_VIEW) && src && dst >= 0 &&
+                         dst < (int32_t)g->n_values &&
+                         !(g->values[dst].flags & AIS__VALUE_OUTPUT) &&
+                         src->dtype == p->vt[dst].dtype && src->nbytes == p->vt[dst].nbytes;
+            for (size_t k = 0; k < stp->n_in; k++)
+                stp->in[k] = stp->in_slot[k] >= 0 ? p->vp[stp->in_slot[k]] : NULL;
+        } else {
+            stp->dynamic = true;
+            p->has_dynamic = true;
+            for (size_t k = 0; k < stp->n_out; k++) p->kind[stp->out_slot[k]] = AIS__SLOT_DYNAMIC;
+        }
+    }
+    if ((st = ais__plan_memory(p, g)) != AIS_OK) goto fail;
+    *out = p;
+    return AIS_OK;
+fail:
+    ais__plan_destroy(p);
+    return st;
+}
+
+/* ---- sessions ---- */
+
+AIS_API ais_status ais_session_create(ais_model *model, const ais_options *options,
+                                      ais_session **out) {
+    if (!out) return ais__error(AIS_E_INVALID_ARGUMENT, "ais_session_create: out is NULL");
+    *out = NULL;
+    if (!model) return ais__error(AIS_E_INVALID_ARGUMENT, "ais_session_create: model is NULL");
+    const ais__backend *be;
+    AIS__CHECK(ais__backend_get((ais_backend)ais__option(options, AIS_OPT_BACKEND), &be));
+    ais_session *s = ais__calloc(1, sizeof *s);
+    if (!s) return ais__oom(sizeof *s, "session");
+    const ais__graph *g = model->graph;
+    s->bound = ais__calloc(g->n_inputs ? g->n_inputs : 1, sizeof *s->bound);
+    s->created = ais__calloc(g->n_outputs ? g->n_outputs : 1, sizeof *s->created);
+    s->node_backend = ais__calloc(g->n_nodes ? g->n_nodes : 1, sizeof *s->node_backend);
+    ais_status st = AIS_OK;
+    if (!s->bound || !s->created || !s->node_backend) {
+        st = ais__oom(g->n_inputs * 8 + g->n_nodes * 4, "session");
+        goto fail;
+    }
+    if ((st = be->create((int32_t)ais__option(options, AIS_OPT_DEVICE_ID), &s->backend_state)) !=
+        AIS_OK)
+        goto fail;
+    s->backend = be;
+    int32_t threads = (int32_t)ais__option(options, AIS_OPT_THREADS);
+    if (threads == 0) threads = ais__cpu_count();
+    if (threads > 1 && (st = ais__pool_create(threads, &s->pool)) != AIS_OK) goto fail;
+    ais__cpu_set_blas_threads(threads);
+    s->ctx.pool = s->pool;
+    /* Every node runs on the session's backend for now; a GPU backend asks supports() per node
+     * and records the CPU fallbacks here. */
+    for (size_t i = 0; i < g->n_nodes; i++) s->node_backend[i] = be->kind;
+    s->model = ais_model_retain(model);
+    *out = s;
+    return AIS_OK;
+fail:
+    ais_session_destroy(s);
+    return st;
+}
+
+AIS_API void ais_session_destroy(ais_session *s) {
+    if (!s) return;
+    ais__plan_destroy(s->plan);
+    ais__op_ctx_release(&s->ctx);
+    ais__pool_destroy(s->pool);
+    if (s->backend) s->backend->destroy(s->backend_state);
+    ais__free(s->bound);
+    ais__free(s->created);
+    ais__free(s->node_backend);
+    ais_model_destroy(s->model);
+    ais__free(s);
+}
+
+AIS_API size_t ais_session_node_count(const ais_session *s) {
+    return s ? s->model->graph->n_nodes : 0;
+}
+
+AIS_API ais_status ais_session_node_info(const ais_session *s, size_t index, const char **name,
+                                         const char **op_type, ais_backend *backend) {
+    if (!s) return ais__error(AIS_E_INVALID_ARGUMENT, "ais_session_node_info: session is NULL");
+    const ais__graph *g = s->model->graph;
+    if (index >= g->n_nodes)
+        return ais__error(AIS_E_NOT_FOUND, "ais_session_node_info: index %zu, the session has %zu "
+                          "nodes", index, g->n_nodes);
+    if (name) *name = g->nodes[index].name;
+    if (op_type) *op_type = g->nodes[index].op_type;
+    if (backend) *backend = s->node_backend[index];
+    return AIS_OK;
+}
+
+size_t ais__session_steps(const ais_session *s) { return s && s->plan ? s->plan->n_steps : 0; }
+
+size_t ais__session_arena_bytes(const ais_session *s) {
+    return s && s->plan ? s->plan->arena_size : 0;
+}
+
+/* "[batch, 3]": the declared shape, with symbolic names (or "?") for dynamic extents. */
+static const char *ais__declared_str(const ais__value *v, char *buf, size_t size) {
+    size_t pos = 0;
+    buf[0] = 0;
+    pos += (size_t)snprintf(buf, size, "[");
+    for (int32_t i = 0; i < v->ndim && pos < size; i++) {
+        const char *sep = i ? ", " : "";
+        if (v->dims[i] >= 0)
+            pos += (size_t)snprintf(buf + pos, size - pos, "%s%lld", sep, (long long)v->dims[i]);
+        else
+            pos += (size_t)snprintf(buf + pos, size - pos, "%s%s", sep,
+                                    v->dim_names[i] ? v->dim_names[i] : "?");
+    }
+    if (pos < size) snprintf(buf + pos, size - pos, "]");
+    return buf;
+}
+
+static ais_status ais__check_input(const ais__value *v, const ais_tensor *t) {
+    char a[AIS__SHAPE_STR_MAX], b[AIS__SHAPE_STR_MAX];
+    if (v->dtype != AIS_DTYPE_UNDEFINED && t->dtype != v->dtype)
+        return ais__error(AIS_E_DTYPE, "input '%s': expected dtype %s, got %s", v->name,
+                          ais_dtype_name(v->dtype), ais_dtype_name(t->dtype));
+    if (v->ndim < 0) return AIS_OK;
+    bool ok = (int32_t)t->ndim == v->ndim;
+    for (int32_t i = 0; ok && i < v->ndim; i++)
+        if (v->dims[i] >= 0 && v->dims[i] != t->dims[i]) ok = false;
+    if (!ok)
+        return ais__error(AIS_E_SHAPE, "input '%s': expected shape %s, got %s", v->name,
+                          ais__declared_str(v, a, sizeof a),
+                          ais__shape_str(t->dims, t->ndim, b, sizeof b));
+    return AIS_OK;
+}
+
+static ais_status ais__bind_inputs(ais_session *s, const char *const *names,
+                                   const ais_tensor *const *inputs, size_t n_inputs) {
+    const ais__graph *g = s->model->graph;
+    for (size_t i = 0; i < g->n_inputs; i++) s->bound[i] = NULL;
+    if (n_inputs && !inputs)
+        return ais__error(AIS_E_INVALID_ARGUMENT, "ais_session_run: inputs is NULL");
+    for (size_t i = 0; i < n_inputs; i++) {
+        size_t idx = i;
+        if (names) {
+            if (!names[i])
+                return ais__error(AIS_E_INVALID_ARGUMENT, "ais_session_run: input name %zu is NULL",
+                                  i);
+            for (idx = 0; idx < g->n_inputs; idx++)
+                if (strcmp(g->values[g->inputs[idx]].name, names[i]) == 0) break;
+            if (idx == g->n_inputs)
+                return ais__error(AIS_E_NOT_FOUND, "the model has no input '%s'", names[i]);
+        } else if (i >= g->n_inputs) {
+            return ais__error(AIS_E_INVALID_ARGUMENT, "%zu inputs given, the model has %zu",
+                              n_inputs, g->n_inputs);
+        }
+        const ais__value *v = &g->values[g->inputs[idx]];
+        if (!inputs[i])
+            return ais__error(AIS_E_INVALID_ARGUMENT, "input '%s': the tensor is NULL", v->name);
+        if (s->bound[idx])
+            return ais__error(AIS_E_INVALID_ARGUMENT, "input '%s' is given twice", v->name);
+        AIS__CHECK(ais__check_input(v, inputs[i]));
+        s->bound[idx] = inputs[i];
+    }
+    for (size_t i = 0; i < g->n_inputs; i++)
+        if (!s->bound[i])
+            return ais__error(AIS_E_INVALID_ARGUMENT, "input '%s' is missing",
+                              g->values[g->inputs[i]].name);
+    return AIS_OK;
+}
+
+static bool ais__plan_matches(const ais__plan *p, const ais_session *s) {
+    const ais__graph *g = s->model->graph;
+    for (size_t i = 0; i < g->n_inputs; i++) {
+        const ais_tensor *t = s->bound[i];
+        const ais__tensor_desc *d = &p->sig[i];
+        if (t->dtype != d->dtype || t->ndim != d->ndim ||
+            memcmp(t->dims, d->dims, t->ndim * sizeof(int64_t)) != 0)
+            return false;
+    }
+    return true;
+}
+
+static void ais__free_dynamic(ais__plan *p) {
+    if (!p->has_dynamic) return;
+    for (size_t i = 0; i < p->n_slots; i++) {
+        if (p->kind[i] != AIS__SLOT_DYNAMIC) continue;
+        ais_tensor_destroy(p->owned[i]);
+        p->owned[i] = NULL;
+        p->vp[i] = NULL;
+    }
+}
+
+static ais_status ais__run_steps(ais_session *s, ais__plan *p) {
+    ais__op_ctx *ctx = &s->ctx;
+    for (size_t i = 0; i < p->n_steps; i++) {
+        ais__step *st = &p->steps[i];
+        ais__ctx_for(ctx, st);
+        if (AIS__UNLIKELY(st->dynamic)) {
+            for (size_t k = 0; k < st->n_in; k++)
+                st->in[k] = st->in_slot[k] >= 0 ? p->vp[st->in_slot[k]] : NULL;
+            for (size_t k = 0; k < st->n_out; k++) st->out[k] = NULL;
+            AIS__CHECK(ais__op_invoke(st->def, ctx, st->in, st->n_in, st->out, st->n_out));
+            for (size_t k = 0; k < st->n_out; k++) {
+                int32_t slot = st->out_slot[k];
+                p->owned[slot] = st->out[k];
+                p->vp[slot] = st->out[k];
+                st->out[k] = NULL;
+            }
+            continue;
+        }
+        if (st->alias) st->out[0]->data = st->in[0]->data;
+        ais_status rc = s->backend->run_node(s->backend_state, st->def, ctx, st->in, st->n_in,
+                                             st->out, st->n_out);
+        if (AIS__UNLIKELY(rc != AIS_OK)) {
+            ais__node_prefix(st->node);
+            return rc;
+        }
+    }
+    return s->backend->synchronize(s->backend_state);
+}
+
+static ais_status ais__output_index(const ais__graph *g, const char *const *names, size_t j,
+                                    size_t *idx) {
+    if (!names) {
+        if (j >= g->n_outputs)
+            return ais__error(AIS_E_INVALID_ARGUMENT, "output %zu asked for, the model has %zu",
+                              j, g->n_outputs);
+        *idx = j;
+        return AIS_OK;
+    }
+    if (!names[j])
+        return ais__error(AIS_E_INVALID_ARGUMENT, "ais_session_run: output name %zu is NULL", j);
+    for (size_t i = 0; i < g->n_outputs; i++) {
+        if (strcmp(g->values[g->outputs[i]].name, names[j]) == 0) {
+            *idx = i;
+            return AIS_OK;
+        }
+    }
+    return ais__error(AIS_E_NOT_FOUND, "the model has no output '%s'", names[j]);
+}
+
+static ais_status ais__check_output(const char *name, const ais_tensor *want, const ais_tensor *got) {
+    if (got->dtype == want->dtype && ais__tensor_same_shape(got, want)) return AIS_OK;
+    char a[AIS__SHAPE_STR_MAX], b[AIS__SHAPE_STR_MAX];
+    return ais__error(AIS_E_SHAPE, "output '%s': the tensor given is %s %s, the result is %s %s",
+                      name, ais_dtype_name(got->dtype), ais__shape_str(got->dims, got->ndim, a, sizeof a),
+                      ais_dtype_name(want->dtype), ais__shape_str(want->dims, want->ndim, b, sizeof b));
+}
+
+/* Points static outputs at the caller's tensors (or new ones) so the nodes write there. */
+static ais_status ais__prepare_outputs(ais_session *s, ais__plan *p, const char *const *names,
+                                       ais_tensor **outputs, size_t n_outputs) {
+    const ais__graph *g = s->model->graph;
+    for (size_t i = 0; i < g->n_outputs; i++) {
+        int32_t v = g->outputs[i];
+        if (p->kind[v] == AIS__SLOT_STATIC) p->vt[v].data = p->home[v];
+    }
+    for (size_t j = 0; j < n_outputs; j++) {
+        size_t idx;
+        AIS__CHECK(ais__output_index(g, names, j, &idx));
+        int32_t v = g->outputs[idx];
+        if (p->kind[v] != AIS__SLOT_STATIC) continue;
+        if (outputs[j]) {
+            AIS__CHECK(ais__check_output(g->values[v].name, &p->vt[v], outputs[j]));
+        } else {
+            AIS__CHECK(ais__tensor_new(p->vt[v].dtype, p->vt[v].dims, p->vt[v].ndim, &outputs[j]));
+            s->created[j] = true;
+        }
+        p->vt[v].data = outputs[j]->nbytes ? outputs[j]->data : p->home[v];
+    }
+    return AIS_OK;
+}
+
+static ais_status ais__finish_outputs(ais_session *s, ais__plan *p, const char *const *names,
+                                      ais_tensor **outputs, size_t n_outputs) {
+    const ais__graph *g = s->model->graph;
+    for (size_t j = 0; j < n_outputs; j++) {
+        size_t idx;
+        AIS__CHECK(ais__output_index(g, names, j, &idx));
+        int32_t v = g->outputs[idx];
+        const ais_tensor *src = p->vp[v];
+        if (!outputs[j]) {
+            if (p->kind[v] == AIS__SLOT_DYNAMIC && p->owned[v]) {
+                outputs[j] = p->owned[v]; /* hand it over; vp[v] still reads it */
+                p->owned[v] = NULL;
+            } else {
+                AIS__CHECK(ais_tensor_copy(src, &outputs[j]));
+            }
+            s->created[j] = true;
+            continue;
+        }
+        if (outputs[j]->data == src->data) continue;
+        AIS__CHECK(ais__check_output(g->values[v].name, src, outputs[j]));
+        if (src->nbytes) memcpy(outputs[j]->data, src->data, src->nbytes);
+    }
+    return AIS_OK;
+}
+
+AIS_API ais_status ais_session_run(ais_session *s, const char *const *input_names,
+                                   const ais_tensor *const *inputs, size_t n_inputs,
+                                   const char *const *output_names, ais_tensor **outputs,
+                                   size_t n_outputs) {
+    if (!s) return ais__error(AIS_E_INVALID_ARGUMENT, "ais_session_run: session is NULL");
+    const ais__graph *g = s->model->graph;
+    if (n_outputs && !outputs)
+        return ais__error(AIS_E_INVALID_ARGUMENT, "ais_session_run: outputs is NULL");
+    if (n_outputs > g->n_outputs)
+        return ais__error(AIS_E_INVALID_ARGUMENT,
+                          "ais_session_run: %zu outputs asked for, the model has %zu", n_outputs,
+                          g->n_outputs);
+    for (size_t j = 0; j < n_outputs; j++) s->created[j] = false;
+    ais_status st = ais__bind_inputs(s, input_names, inputs, n_inputs);
+    if (st != AIS_OK) return st;
+    if (!s->plan || !ais__plan_matches(s->plan, s)) {
+        ais__plan_destroy(s->plan);
+        s->plan = NULL;
+        if ((st = ais__plan_build(s, &s->plan)) != AIS_OK) return st;
+    }
+    ais__plan *p = s->plan;
+    for (size_t i = 0; i < g->n_inputs; i++) {
+        ais_tensor *t = &p->vt[g->inputs[i]];
+        t->data = s->bound[i]->data;
+    }
+    if ((st = ais__prepare_outputs(s, p, output_names, outputs, n_outputs)) == AIS_OK &&
+        (st = ais__run_steps(s, p)) == AIS_OK)
+        st = ais__finish_outputs(s, p, output_names, outputs, n_outputs);
+    ais__free_dynamic(p);
+    if (st != AIS_OK) {
+        for (size_t j = 0; j < n_outputs; j++) {
+            if (!s->created[j]) continue;
+            ais_tensor_destroy(outputs[j]);
+            outputs[j] = NULL;
+        }
+    }
+    return st;
+}
