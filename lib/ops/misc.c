@@ -164,7 +164,7 @@ static ais_status ais__cast_target(const ais__op_ctx *ctx, const ais_tensor *con
 
 static ais_status ais__cast_infer(ais__op_ctx *ctx, const ais_tensor *const *in, size_t n_in,
                                   ais__tensor_desc *out, size_t n_out) {
-    ais_dtype to;
+    ais_dtype to = AIS_DTYPE_UNDEFINED;
     AIS__CHECK(ais__cast_check(in[0]->dtype, "input"));
     AIS__CHECK(ais__cast_target(ctx, in, n_in, &to));
     ais__desc_set(out, to, in[0]->dims, in[0]->ndim);
