@@ -27,8 +27,7 @@ AIS__EW_NUM_TABLE(sub);
 AIS__EW_NUM_TABLE(mul);
 
 AIS__EW_FLOATS(AIS__EW_BIN, div, a / b)
-AIS__EW_SINTS(AIS__EW_BIN, div,
-              b == 0 ? 0 : b == -1 ? (ais__T)((ais__U)0 - (ais__U)a) : a / b)
+AIS__EW_SINTS(AIS__EW_BIN, div, b == 0 ? 0 : b == -1 ? (ais__T)((ais__U)0 - (ais__U)a) : a / b)
 AIS__EW_UINTS(AIS__EW_BIN, div, b == 0 ? 0 : a / b)
 AIS__EW_NUM_TABLE(div);
 
@@ -48,9 +47,9 @@ AIS__EW_NUM_TABLE(fmod);
 AIS__EW_BIN(mod, f32, float, float, ais__ew_fmod_floorf(a, b))
 AIS__EW_BIN(mod, f64, double, double, ais__ew_fmod_floor(a, b))
 AIS__EW_SINTS(AIS__EW_BIN, mod,
-              (b == 0 || b == -1)   ? 0
+              (b == 0 || b == -1)                        ? 0
               : (a % b != 0 && ((a % b < 0) != (b < 0))) ? a % b + b
-                                                          : a % b)
+                                                         : a % b)
 AIS__EW_UINTS(AIS__EW_BIN, mod, b == 0 ? 0 : a % b)
 AIS__EW_NUM_TABLE(mod);
 
@@ -111,24 +110,26 @@ AIS__EW_SHIFT_OP(shr, >>)
 
 AIS__EW_FLOATS(AIS__EW_BIN, prelu, a < 0 ? a * b : a)
 AIS__EW_SINTS(AIS__EW_BIN, prelu, a < 0 ? (ais__T)((ais__U)a * (ais__U)b) : a)
-static const ais__ew_fn prelu_fns[AIS__EW_NDTYPES] = {
-    AIS__EW_FLOATS(AIS__EW_ENTRY, prelu, _) AIS__EW_SINTS(AIS__EW_ENTRY, prelu, _)};
+static const ais__ew_fn prelu_fns[AIS__EW_NDTYPES] = {AIS__EW_FLOATS(AIS__EW_ENTRY, prelu, _)
+                                                          AIS__EW_SINTS(AIS__EW_ENTRY, prelu, _)};
 
 /* Mean divides the sum by the count at the end: o[i] /= n. */
 static void ais__ew_scale_f32(void *o_, const void *const *in, const size_t *st, size_t n,
                               const void *p) {
     float *restrict o = o_;
     const float s = (float)*(const double *)p;
-    for (size_t i = 0; i < n; i++) o[i] = o[i] / s;
+    for (size_t i = 0; i < n; i++)
+        o[i] = o[i] / s;
 }
 static void ais__ew_scale_f64(void *o_, const void *const *in, const size_t *st, size_t n,
                               const void *p) {
     double *restrict o = o_;
     const double s = *(const double *)p;
-    for (size_t i = 0; i < n; i++) o[i] = o[i] / s;
+    for (size_t i = 0; i < n; i++)
+        o[i] = o[i] / s;
 }
-static const ais__ew_fn scale_fns[AIS__EW_NDTYPES] = {[AIS_DTYPE_F32] = ais__ew_scale_f32,
-                                                      [AIS_DTYPE_F64] = ais__ew_scale_f64};
+static const ais__ew_fn scale_fns[AIS__EW_NDTYPES] = {
+    [AIS_DTYPE_F32] = ais__ew_scale_f32, [AIS_DTYPE_F64] = ais__ew_scale_f64};
 
 /* Where selects bits, so one kernel per element size serves every dtype. */
 #define AIS__EW_WHERE(SFX, T)                                                                      \
@@ -140,9 +141,11 @@ static const ais__ew_fn scale_fns[AIS__EW_NDTYPES] = {[AIS_DTYPE_F32] = ais__ew_
         const T *restrict y = in[2];                                                               \
         size_t sc = st[0], sx = st[1], sy = st[2];                                                 \
         if (sc && sx && sy) {                                                                      \
-            for (size_t i = 0; i < n; i++) o[i] = c[i] ? x[i] : y[i];                              \
+            for (size_t i = 0; i < n; i++)                                                         \
+                o[i] = c[i] ? x[i] : y[i];                                                         \
         } else {                                                                                   \
-            for (size_t i = 0; i < n; i++) o[i] = c[i * sc] ? x[i * sx] : y[i * sy];               \
+            for (size_t i = 0; i < n; i++)                                                         \
+                o[i] = c[i * sc] ? x[i * sx] : y[i * sy];                                          \
         }                                                                                          \
     }
 AIS__EW_WHERE(1, uint8_t)
@@ -180,8 +183,8 @@ static void ais__ew_pow_generic(void *o, const void *const *in, const size_t *st
                               ais__ew_ipow(ais__load_i64(in[0], p->a, i * st[0]),
                                            ais__load_i64(in[1], p->b, i * st[1])));
         } else {
-            double r = pow(ais__load_f64(in[0], p->a, i * st[0]),
-                           ais__load_f64(in[1], p->b, i * st[1]));
+            double r =
+                pow(ais__load_f64(in[0], p->a, i * st[0]), ais__load_f64(in[1], p->b, i * st[1]));
             ais__store_f64(o, p->a, i, r);
         }
     }
@@ -258,8 +261,8 @@ static ais_status ais__bitshift_infer(ais__op_ctx *ctx, const ais_tensor *const 
     return ais__ew_bin_infer(in, out, t, false);
 }
 
-static ais_status ais__bitshift_compute(ais__op_ctx *ctx, const ais_tensor *const *in,
-                                        size_t n_in, ais_tensor *const *out, size_t n_out) {
+static ais_status ais__bitshift_compute(ais__op_ctx *ctx, const ais_tensor *const *in, size_t n_in,
+                                        ais_tensor *const *out, size_t n_out) {
     const ais__ew_fn *t = ais__ew_shift_table(ctx);
     if (!t) return ais__error(AIS_E_INVALID_ARGUMENT, "attribute direction is not valid");
     return ais__ew_bin_compute(ctx, in, out[0], t);
@@ -381,21 +384,22 @@ static ais_status ais__variadic_infer(ais__op_ctx *ctx, const ais_tensor *const 
         if (st[0])                                                                                 \
             memcpy(o, x, n * sizeof(T));                                                           \
         else                                                                                       \
-            for (size_t i = 0; i < n; i++) o[i] = x[0];                                            \
+            for (size_t i = 0; i < n; i++)                                                         \
+                o[i] = x[0];                                                                       \
     }
 AIS__EW_COPY(1, uint8_t)
 AIS__EW_COPY(2, uint16_t)
 AIS__EW_COPY(4, uint32_t)
 AIS__EW_COPY(8, uint64_t)
 
-static ais_status ais__variadic_compute(ais__op_ctx *ctx, const ais_tensor *const *in,
-                                        size_t n_in, ais_tensor *const *out, size_t n_out) {
+static ais_status ais__variadic_compute(ais__op_ctx *ctx, const ais_tensor *const *in, size_t n_in,
+                                        ais_tensor *const *out, size_t n_out) {
     ais__ew_variadic v = ais__ew_variadic_of(ctx);
     bool via;
     ais_tensor *o = out[0];
     if (n_in == 1) {
-        static const ais__ew_fn copies[9] = {[1] = ais__ew_copy_1, [2] = ais__ew_copy_2,
-                                             [4] = ais__ew_copy_4, [8] = ais__ew_copy_8};
+        static const ais__ew_fn copies[9] = {
+            [1] = ais__ew_copy_1, [2] = ais__ew_copy_2, [4] = ais__ew_copy_4, [8] = ais__ew_copy_8};
         ais__ew_apply(ctx, o, in, 1, copies[ais_dtype_size(o->dtype)], NULL, 0);
     } else {
         ais__ew_fn fn = ais__ew_pick(v.pair, o->dtype, &via);
@@ -410,32 +414,23 @@ static ais_status ais__variadic_compute(ais__op_ctx *ctx, const ais_tensor *cons
         double count = (double)n_in;
         ais__ew_fn fn = ais__ew_pick(scale_fns, o->dtype, &via);
         if (!fn) return ais__ew_dtype_error(scale_fns, o, "input 0");
-        ais__ew_apply(ctx, o, NULL, 0, fn, &count,
-                      AIS__EW_READS_OUT | (via ? AIS__EW_VIA_F32 : 0));
+        ais__ew_apply(ctx, o, NULL, 0, fn, &count, AIS__EW_READS_OUT | (via ? AIS__EW_VIA_F32 : 0));
     }
     return AIS_OK;
 }
 
 #define AIS__EW_DEF(NAME, SINCE, NIN, FN)                                                          \
-    {.domain = "",                                                                                 \
-     .name = NAME,                                                                                 \
-     .since_version = SINCE,                                                                       \
-     .min_inputs = NIN,                                                                            \
-     .max_inputs = NIN,                                                                            \
-     .min_outputs = 1,                                                                             \
-     .max_outputs = 1,                                                                             \
-     .infer = ais__##FN##_infer,                                                                   \
-     .compute = ais__##FN##_compute}
+    {                                                                                              \
+        .domain = "", .name = NAME, .since_version = SINCE, .min_inputs = NIN, .max_inputs = NIN,  \
+        .min_outputs = 1, .max_outputs = 1, .infer = ais__##FN##_infer,                            \
+        .compute = ais__##FN##_compute                                                             \
+    }
 #define AIS__EW_VARIADIC(NAME, SINCE)                                                              \
-    {.domain = "",                                                                                 \
-     .name = NAME,                                                                                 \
-     .since_version = SINCE,                                                                       \
-     .min_inputs = 1,                                                                              \
-     .max_inputs = -1,                                                                             \
-     .min_outputs = 1,                                                                             \
-     .max_outputs = 1,                                                                             \
-     .infer = ais__variadic_infer,                                                                 \
-     .compute = ais__variadic_compute}
+    {                                                                                              \
+        .domain = "", .name = NAME, .since_version = SINCE, .min_inputs = 1, .max_inputs = -1,     \
+        .min_outputs = 1, .max_outputs = 1, .infer = ais__variadic_infer,                          \
+        .compute = ais__variadic_compute                                                           \
+    }
 
 /* Opsets before 7 had an explicit `broadcast` attribute and axis; multidirectional broadcasting
  * is a superset of what those models could express with broadcast=1 and the default axis. */

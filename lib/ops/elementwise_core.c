@@ -28,16 +28,20 @@ static bool ais__ew_is_half(ais_dtype d) { return d == AIS_DTYPE_F16 || d == AIS
 
 static void ais__ew_half_to_f32(const uint16_t *src, ais_dtype d, float *dst, size_t n) {
     if (d == AIS_DTYPE_F16)
-        for (size_t i = 0; i < n; i++) dst[i] = ais__f16_to_f32(src[i]);
+        for (size_t i = 0; i < n; i++)
+            dst[i] = ais__f16_to_f32(src[i]);
     else
-        for (size_t i = 0; i < n; i++) dst[i] = ais__bf16_to_f32(src[i]);
+        for (size_t i = 0; i < n; i++)
+            dst[i] = ais__bf16_to_f32(src[i]);
 }
 
 static void ais__ew_f32_to_half(const float *src, ais_dtype d, uint16_t *dst, size_t n) {
     if (d == AIS_DTYPE_F16)
-        for (size_t i = 0; i < n; i++) dst[i] = ais__f32_to_f16(src[i]);
+        for (size_t i = 0; i < n; i++)
+            dst[i] = ais__f32_to_f16(src[i]);
     else
-        for (size_t i = 0; i < n; i++) dst[i] = ais__f32_to_bf16(src[i]);
+        for (size_t i = 0; i < n; i++)
+            dst[i] = ais__f32_to_bf16(src[i]);
 }
 
 /* One row of a kernel written for f32, with f16/bf16 operands converted block by block. */
@@ -76,13 +80,15 @@ static void ais__ew_range(void *ctx, size_t begin, size_t end) {
     for (size_t d = nd; d-- > 0;) {
         idx[d] = rem % (size_t)j->dims[d];
         rem /= (size_t)j->dims[d];
-        for (size_t k = 0; k < j->n_in; k++) off[k] += (int64_t)idx[d] * j->strides[k][d];
+        for (size_t k = 0; k < j->n_in; k++)
+            off[k] += (int64_t)idx[d] * j->strides[k][d];
     }
     size_t pos = begin;
     while (pos < end) {
         size_t len = AIS__MIN(inner - idx[nd - 1], end - pos);
         const void *p[AIS__EW_MAX_IN];
-        for (size_t k = 0; k < j->n_in; k++) p[k] = j->base[k] + (size_t)off[k] * j->esize[k];
+        for (size_t k = 0; k < j->n_in; k++)
+            p[k] = j->base[k] + (size_t)off[k] * j->esize[k];
         char *o = j->out + pos * j->out_esize;
         if (j->via_f32)
             ais__ew_row_via_f32(j, o, p, len);
@@ -92,15 +98,16 @@ static void ais__ew_range(void *ctx, size_t begin, size_t end) {
         if (pos >= end) break;
         /* Next row: the innermost index wraps (a row always ends at the axis' end here). */
         for (size_t k = 0; k < j->n_in; k++)
-            off[k] += (int64_t)len * j->strides[k][nd - 1] -
-                      (int64_t)inner * j->strides[k][nd - 1];
+            off[k] += (int64_t)len * j->strides[k][nd - 1] - (int64_t)inner * j->strides[k][nd - 1];
         idx[nd - 1] = 0;
         for (size_t d = nd - 1; d-- > 0;) {
             idx[d]++;
-            for (size_t k = 0; k < j->n_in; k++) off[k] += j->strides[k][d];
+            for (size_t k = 0; k < j->n_in; k++)
+                off[k] += j->strides[k][d];
             if (idx[d] < (size_t)j->dims[d]) break;
             idx[d] = 0;
-            for (size_t k = 0; k < j->n_in; k++) off[k] -= j->dims[d] * j->strides[k][d];
+            for (size_t k = 0; k < j->n_in; k++)
+                off[k] -= j->dims[d] * j->strides[k][d];
         }
     }
 }
@@ -135,10 +142,12 @@ void ais__ew_apply(ais__op_ctx *ctx, ais_tensor *out, const ais_tensor *const *i
             merge = j.strides[k][nd - 1] == full[k][d] * out->dims[d];
         if (merge) {
             j.dims[nd - 1] *= out->dims[d];
-            for (size_t k = 0; k < n_in; k++) j.strides[k][nd - 1] = full[k][d];
+            for (size_t k = 0; k < n_in; k++)
+                j.strides[k][nd - 1] = full[k][d];
         } else {
             j.dims[nd] = out->dims[d];
-            for (size_t k = 0; k < n_in; k++) j.strides[k][nd] = full[k][d];
+            for (size_t k = 0; k < n_in; k++)
+                j.strides[k][nd] = full[k][d];
             nd++;
         }
     }
@@ -147,7 +156,8 @@ void ais__ew_apply(ais__op_ctx *ctx, ais_tensor *out, const ais_tensor *const *i
         nd = 1;
     }
     j.nd = nd;
-    for (size_t k = 0; k < n_in; k++) j.step[k] = j.strides[k][nd - 1] != 0;
+    for (size_t k = 0; k < n_in; k++)
+        j.step[k] = j.strides[k][nd - 1] != 0;
     ais__parallel_for(ctx->pool, out->numel, AIS__EW_GRAIN, ais__ew_range, &j);
 }
 

@@ -1,6 +1,6 @@
 /*
- * elementwise_core.h - the one broadcast iterator that every elementwise operator (unary.c, binary.c,
- * misc.c) runs its loops through.
+ * elementwise_core.h - the one broadcast iterator that every elementwise operator (unary.c,
+ * binary.c, misc.c) runs its loops through.
  *
  * An operator supplies a row function per dtype: it computes `n` outputs, contiguous, from inputs
  * that each either advance one element per output (step 1) or stay on one element (step 0, a
@@ -57,7 +57,8 @@ ais_status ais__ew_dtype_error(const ais__ew_fn *table, const ais_tensor *t, con
  * A list macro calls X(NAME, SFX, T, U, EXPR) for each dtype of a group: T is the element type
  * and U the unsigned type that integer arithmetic wraps in (signed overflow is undefined in C,
  * and ONNX integer arithmetic wraps). X is one of the generators below; EXPR uses `a`, `b` (or
- * `x`) and may name the types as ais__T and ais__U. Tables are filled with AIS__EW_ENTRY through the same lists.
+ * `x`) and may name the types as ais__T and ais__U. Tables are filled with AIS__EW_ENTRY through
+ * the same lists.
  */
 #define AIS__EW_DT_f32 AIS_DTYPE_F32
 #define AIS__EW_DT_f64 AIS_DTYPE_F64
@@ -74,11 +75,13 @@ ais_status ais__ew_dtype_error(const ais__ew_fn *table, const ais_tensor *t, con
 #define AIS__EW_FLOATS(X, NAME, EXPR)                                                              \
     X(NAME, f32, float, float, EXPR) X(NAME, f64, double, double, EXPR)
 #define AIS__EW_SINTS(X, NAME, EXPR)                                                               \
-    X(NAME, i8, int8_t, uint32_t, EXPR) X(NAME, i16, int16_t, uint32_t, EXPR)                      \
-    X(NAME, i32, int32_t, uint32_t, EXPR) X(NAME, i64, int64_t, uint64_t, EXPR)
+    X(NAME, i8, int8_t, uint32_t, EXPR)                                                            \
+    X(NAME, i16, int16_t, uint32_t, EXPR) X(NAME, i32, int32_t, uint32_t, EXPR)                    \
+        X(NAME, i64, int64_t, uint64_t, EXPR)
 #define AIS__EW_UINTS(X, NAME, EXPR)                                                               \
-    X(NAME, u8, uint8_t, uint32_t, EXPR) X(NAME, u16, uint16_t, uint32_t, EXPR)                    \
-    X(NAME, u32, uint32_t, uint32_t, EXPR) X(NAME, u64, uint64_t, uint64_t, EXPR)
+    X(NAME, u8, uint8_t, uint32_t, EXPR)                                                           \
+    X(NAME, u16, uint16_t, uint32_t, EXPR) X(NAME, u32, uint32_t, uint32_t, EXPR)                  \
+        X(NAME, u64, uint64_t, uint64_t, EXPR)
 #define AIS__EW_BOOLS(X, NAME, EXPR) X(NAME, b8, uint8_t, uint32_t, EXPR)
 
 #define AIS__EW_ENTRY(NAME, SFX, T, U, EXPR) [AIS__EW_DT_##SFX] = NAME##_##SFX,
@@ -114,7 +117,8 @@ ais_status ais__ew_dtype_error(const ais__ew_fn *table, const ais_tensor *t, con
         } else {                                                                                   \
             const ais__T a = A[0], b = B[0];                                                       \
             const TO r = (TO)(EXPR);                                                               \
-            for (size_t i = 0; i < n; i++) o[i] = r;                                               \
+            for (size_t i = 0; i < n; i++)                                                         \
+                o[i] = r;                                                                          \
         }                                                                                          \
     }
 #define AIS__EW_BIN(NAME, SFX, T, U, EXPR) AIS__EW_BIN_TO(NAME, SFX, T, U, T, EXPR)
@@ -147,9 +151,9 @@ ais_status ais__ew_dtype_error(const ais__ew_fn *table, const ais_tensor *t, con
 /* Parameters of unary kernels (attributes, Clip's bounds), read once per row. */
 typedef struct ais__ew_uparams {
     double alpha, beta, gamma;
-    int64_t ilo, ihi; /* Clip on signed integers */
+    int64_t ilo, ihi;  /* Clip on signed integers */
     uint64_t ulo, uhi; /* Clip on unsigned integers */
-    int mode;         /* Gelu: 1 for tanh; IsInf: bit 0 negative, bit 1 positive */
+    int mode;          /* Gelu: 1 for tanh; IsInf: bit 0 negative, bit 1 positive */
 } ais__ew_uparams;
 
 /* out[i] = EXPR(x) with x of T and TO out; alpha, beta, gamma are the parameters as T (floating

@@ -34,16 +34,19 @@ static void ais__cast_load(const void *src, ais_dtype d, ais__cast_wide *w, size
 #define AIS__LOAD(field, T)                                                                        \
     do {                                                                                           \
         const T *restrict s = src;                                                                 \
-        for (size_t i = 0; i < n; i++) w->field[i] = s[i];                                         \
+        for (size_t i = 0; i < n; i++)                                                             \
+            w->field[i] = s[i];                                                                    \
     } while (0)
     switch (d) {
     case AIS_DTYPE_F32: AIS__LOAD(f, float); break;
     case AIS_DTYPE_F64: AIS__LOAD(f, double); break;
     case AIS_DTYPE_F16:
-        for (size_t i = 0; i < n; i++) w->f[i] = ais__f16_to_f32(((const uint16_t *)src)[i]);
+        for (size_t i = 0; i < n; i++)
+            w->f[i] = ais__f16_to_f32(((const uint16_t *)src)[i]);
         break;
     case AIS_DTYPE_BF16:
-        for (size_t i = 0; i < n; i++) w->f[i] = ais__bf16_to_f32(((const uint16_t *)src)[i]);
+        for (size_t i = 0; i < n; i++)
+            w->f[i] = ais__bf16_to_f32(((const uint16_t *)src)[i]);
         break;
     case AIS_DTYPE_I8: AIS__LOAD(i, int8_t); break;
     case AIS_DTYPE_I16: AIS__LOAD(i, int16_t); break;
@@ -54,7 +57,8 @@ static void ais__cast_load(const void *src, ais_dtype d, ais__cast_wide *w, size
     case AIS_DTYPE_U32: AIS__LOAD(u, uint32_t); break;
     case AIS_DTYPE_U64: AIS__LOAD(u, uint64_t); break;
     case AIS_DTYPE_BOOL:
-        for (size_t i = 0; i < n; i++) w->u[i] = ((const uint8_t *)src)[i] != 0;
+        for (size_t i = 0; i < n; i++)
+            w->u[i] = ((const uint8_t *)src)[i] != 0;
         break;
     default: break;
     }
@@ -71,21 +75,27 @@ static void ais__cast_store(const ais__cast_wide *w, ais__cast_kind k, void *dst
     do {                                                                                           \
         T *restrict o = dst;                                                                       \
         if (k == AIS__CAST_F)                                                                      \
-            for (size_t i = 0; i < n; i++) o[i] = AIS__SAT(w->f[i], T, LO, HI);                   \
+            for (size_t i = 0; i < n; i++)                                                         \
+                o[i] = AIS__SAT(w->f[i], T, LO, HI);                                               \
         else if (k == AIS__CAST_I)                                                                 \
-            for (size_t i = 0; i < n; i++) o[i] = (T)w->i[i];                                      \
+            for (size_t i = 0; i < n; i++)                                                         \
+                o[i] = (T)w->i[i];                                                                 \
         else                                                                                       \
-            for (size_t i = 0; i < n; i++) o[i] = (T)w->u[i];                                      \
+            for (size_t i = 0; i < n; i++)                                                         \
+                o[i] = (T)w->u[i];                                                                 \
     } while (0)
 #define AIS__STORE_FLOAT(T)                                                                        \
     do {                                                                                           \
         T *restrict o = dst;                                                                       \
         if (k == AIS__CAST_F)                                                                      \
-            for (size_t i = 0; i < n; i++) o[i] = (T)w->f[i];                                      \
+            for (size_t i = 0; i < n; i++)                                                         \
+                o[i] = (T)w->f[i];                                                                 \
         else if (k == AIS__CAST_I)                                                                 \
-            for (size_t i = 0; i < n; i++) o[i] = (T)w->i[i];                                      \
+            for (size_t i = 0; i < n; i++)                                                         \
+                o[i] = (T)w->i[i];                                                                 \
         else                                                                                       \
-            for (size_t i = 0; i < n; i++) o[i] = (T)w->u[i];                                      \
+            for (size_t i = 0; i < n; i++)                                                         \
+                o[i] = (T)w->u[i];                                                                 \
     } while (0)
     switch (d) {
     case AIS_DTYPE_F32: AIS__STORE_FLOAT(float); break;
@@ -98,9 +108,11 @@ static void ais__cast_store(const ais__cast_wide *w, ais__cast_kind k, void *dst
         AIS__STORE_FLOAT(float);
         uint16_t *o = saved;
         if (d == AIS_DTYPE_F16)
-            for (size_t i = 0; i < n; i++) o[i] = ais__f32_to_f16(tmp[i]);
+            for (size_t i = 0; i < n; i++)
+                o[i] = ais__f32_to_f16(tmp[i]);
         else
-            for (size_t i = 0; i < n; i++) o[i] = ais__f32_to_bf16(tmp[i]);
+            for (size_t i = 0; i < n; i++)
+                o[i] = ais__f32_to_bf16(tmp[i]);
         break;
     }
     case AIS_DTYPE_I8: AIS__STORE_INT(int8_t, INT8_MIN, INT8_MAX); break;
@@ -114,9 +126,11 @@ static void ais__cast_store(const ais__cast_wide *w, ais__cast_kind k, void *dst
     case AIS_DTYPE_BOOL: {
         uint8_t *restrict o = dst;
         if (k == AIS__CAST_F)
-            for (size_t i = 0; i < n; i++) o[i] = w->f[i] != 0;
+            for (size_t i = 0; i < n; i++)
+                o[i] = w->f[i] != 0;
         else
-            for (size_t i = 0; i < n; i++) o[i] = w->u[i] != 0; /* i and u share the bits */
+            for (size_t i = 0; i < n; i++)
+                o[i] = w->u[i] != 0; /* i and u share the bits */
         break;
     }
     default: break;
@@ -148,8 +162,8 @@ static ais_status ais__cast_check(ais_dtype d, const char *what) {
                       ais_dtype_name(d), (int)d);
 }
 
-static ais_status ais__cast_target(const ais__op_ctx *ctx, const ais_tensor *const *in,
-                                   size_t n_in, ais_dtype *to) {
+static ais_status ais__cast_target(const ais__op_ctx *ctx, const ais_tensor *const *in, size_t n_in,
+                                   ais_dtype *to) {
     if (n_in > 1) { /* CastLike */
         *to = in[1]->dtype;
         return ais__cast_check(*to, "target_type");
@@ -191,8 +205,8 @@ static ais_status ais__identity_infer(ais__op_ctx *ctx, const ais_tensor *const 
     return AIS_OK;
 }
 
-static ais_status ais__identity_compute(ais__op_ctx *ctx, const ais_tensor *const *in,
-                                        size_t n_in, ais_tensor *const *out, size_t n_out) {
+static ais_status ais__identity_compute(ais__op_ctx *ctx, const ais_tensor *const *in, size_t n_in,
+                                        ais_tensor *const *out, size_t n_out) {
     ais__copy_data(in[0], out[0]);
     return AIS_OK;
 }
@@ -233,7 +247,8 @@ static ais_status ais__dropout_compute(ais__op_ctx *ctx, const ais_tensor *const
         if (m->dtype == AIS_DTYPE_BOOL) {
             if (m->nbytes) memset(m->data, 1, m->nbytes);
         } else {
-            for (size_t i = 0; i < m->numel; i++) ais__store_f64(m->data, m->dtype, i, 1.0);
+            for (size_t i = 0; i < m->numel; i++)
+                ais__store_f64(m->data, m->dtype, i, 1.0);
         }
     }
     return AIS_OK;
@@ -242,8 +257,8 @@ static ais_status ais__dropout_compute(ais__op_ctx *ctx, const ais_tensor *const
 /* ---- Constant ---- */
 
 static ais_status ais__constant_value(const ais__op_ctx *ctx, ais_tensor *t, const char **which) {
-    static const char *const names[] = {"value",        "value_float", "value_floats",
-                                        "value_int",    "value_ints",  "value_string",
+    static const char *const names[] = {"value",         "value_float", "value_floats",
+                                        "value_int",     "value_ints",  "value_string",
                                         "value_strings", "sparse_value"};
     const ais__attr *found = NULL;
     for (size_t k = 0; k < AIS__ARRAY_LEN(names); k++) {
@@ -298,8 +313,8 @@ static ais_status ais__constant_infer(ais__op_ctx *ctx, const ais_tensor *const 
     return AIS_OK;
 }
 
-static ais_status ais__constant_compute(ais__op_ctx *ctx, const ais_tensor *const *in,
-                                        size_t n_in, ais_tensor *const *out, size_t n_out) {
+static ais_status ais__constant_compute(ais__op_ctx *ctx, const ais_tensor *const *in, size_t n_in,
+                                        ais_tensor *const *out, size_t n_out) {
     ais_tensor t;
     const char *which = NULL;
     AIS__CHECK(ais__constant_value(ctx, &t, &which));

@@ -43,16 +43,16 @@ AIS__EW_FLOAT_OP(celu, x > 0 ? x : alpha * expm1(x / alpha))
 /* Both branches stay finite: exp of a non-positive number never overflows. */
 AIS__EW_FLOAT_OP(sigmoid, x >= 0 ? C(1) / (C(1) + exp(-x)) : exp(x) / (C(1) + exp(x)))
 #define AIS__EW_HARDSIG(v) ((v) < 0 ? C(0) : (v) > 1 ? C(1) : (v))
-AIS__EW_FLOAT_OP(hardsigmoid, AIS__EW_HARDSIG(alpha * x + beta))
+AIS__EW_FLOAT_OP(hardsigmoid, AIS__EW_HARDSIG(alpha *x + beta))
 AIS__EW_FLOAT_OP(hardswish, x *AIS__EW_HARDSIG(x / C(6) + C(0.5)))
 #define AIS__EW_SOFTPLUS(v) ((v) > 0 ? (v) + log1p(exp(-(v))) : log1p(exp(v)))
 AIS__EW_FLOAT_OP(softplus, AIS__EW_SOFTPLUS(x))
 AIS__EW_FLOAT_OP(softsign, x / (C(1) + fabs(x)))
 AIS__EW_FLOAT_OP(mish, x *tanh(AIS__EW_SOFTPLUS(x)))
 AIS__EW_FLOAT_OP(thresholdedrelu, x > alpha ? x : C(0))
-AIS__EW_FLOAT_OP(shrink, x < -alpha ? x + beta : x > alpha ? x - beta : C(0))
-AIS__EW_FLOAT_OP(gelu, mode ? C(0.5) * x *
-                                  (C(1) + tanh(C(0.7978845608028654) * (x + C(0.044715) * x * x * x)))
+AIS__EW_FLOAT_OP(shrink, x<-alpha ? x + beta : x> alpha ? x - beta : C(0))
+AIS__EW_FLOAT_OP(gelu, mode ? C(0.5) * x *(C(1) + tanh(C(0.7978845608028654) *
+                                                       (x + C(0.044715) * x * x * x)))
                             : C(0.5) * x * (C(1) + erf(x * C(0.7071067811865476))))
 
 /* Operators that also take integers. */
@@ -64,8 +64,8 @@ static const ais__ew_fn abs_fns[AIS__EW_NDTYPES] = {AIS__EW_FLOATS(AIS__EW_ENTRY
                                                             AIS__EW_UINTS(AIS__EW_ENTRY, abs, _)};
 AIS__EW_FLOATS(AIS__EW_UN_F, neg, -x)
 AIS__EW_SINTS(AIS__EW_UN_I, neg, (ais__T)((ais__U)0 - (ais__U)x))
-static const ais__ew_fn neg_fns[AIS__EW_NDTYPES] = {
-    AIS__EW_FLOATS(AIS__EW_ENTRY, neg, _) AIS__EW_SINTS(AIS__EW_ENTRY, neg, _)};
+static const ais__ew_fn neg_fns[AIS__EW_NDTYPES] = {AIS__EW_FLOATS(AIS__EW_ENTRY, neg, _)
+                                                        AIS__EW_SINTS(AIS__EW_ENTRY, neg, _)};
 /* NaN and signed zeros pass through (x is returned when it is neither above nor below 0). */
 AIS__EW_FLOATS(AIS__EW_UN_F, sign, x > 0 ? C(1) : x < 0 ? C(-1) : x)
 AIS__EW_SINTS(AIS__EW_UN_I, sign, x > 0 ? 1 : x < 0 ? -1 : 0)
@@ -76,8 +76,8 @@ static const ais__ew_fn sign_fns[AIS__EW_NDTYPES] = {AIS__EW_FLOATS(AIS__EW_ENTR
 /* Written so that NaN passes through, as in max(x, 0) of the reference. */
 AIS__EW_FLOATS(AIS__EW_UN_F, relu, x < 0 ? C(0) : x)
 AIS__EW_SINTS(AIS__EW_UN_I, relu, x < 0 ? 0 : x)
-static const ais__ew_fn relu_fns[AIS__EW_NDTYPES] = {
-    AIS__EW_FLOATS(AIS__EW_ENTRY, relu, _) AIS__EW_SINTS(AIS__EW_ENTRY, relu, _)};
+static const ais__ew_fn relu_fns[AIS__EW_NDTYPES] = {AIS__EW_FLOATS(AIS__EW_ENTRY, relu, _)
+                                                         AIS__EW_SINTS(AIS__EW_ENTRY, relu, _)};
 /* min(max(x, lo), hi): when lo > hi every value becomes hi, as in the reference. */
 #define AIS__EW_CLIP(lo, hi) ((x < (lo) ? (lo) : x) > (hi) ? (hi) : (x < (lo) ? (lo) : x))
 AIS__EW_FLOATS(AIS__EW_UN_F, clip, AIS__EW_CLIP(alpha, beta))
@@ -105,8 +105,8 @@ static ais_status ais__p_alpha(const ais__op_ctx *ctx, ais__ew_uparams *p, doubl
     p->alpha = ais__attr_float(ctx->attrs, "alpha", (float)dflt);
     return AIS_OK;
 }
-static ais_status ais__p_leakyrelu(const ais__op_ctx *ctx, const ais_tensor *const *in,
-                                   size_t n_in, ais__ew_uparams *p) {
+static ais_status ais__p_leakyrelu(const ais__op_ctx *ctx, const ais_tensor *const *in, size_t n_in,
+                                   ais__ew_uparams *p) {
     return ais__p_alpha(ctx, p, 0.01);
 }
 static ais_status ais__p_one(const ais__op_ctx *ctx, const ais_tensor *const *in, size_t n_in,
@@ -193,8 +193,8 @@ static ais_status ais__p_clip(const ais__op_ctx *ctx, const ais_tensor *const *i
     return AIS_OK;
 }
 
-static ais_status ais__p_hardswish(const ais__op_ctx *ctx, const ais_tensor *const *in,
-                                   size_t n_in, ais__ew_uparams *p) {
+static ais_status ais__p_hardswish(const ais__op_ctx *ctx, const ais_tensor *const *in, size_t n_in,
+                                   ais__ew_uparams *p) {
     return AIS_OK;
 }
 
@@ -281,15 +281,11 @@ AIS__EW_UNARY_OP(shrink, false, ais__p_shrink)
 AIS__EW_UNARY_OP(clip, false, ais__p_clip)
 
 #define AIS__EW_DEF_IO(DOMAIN, NAME, SINCE, MAXIN, FN)                                             \
-    {.domain = DOMAIN,                                                                             \
-     .name = NAME,                                                                                 \
-     .since_version = SINCE,                                                                       \
-     .min_inputs = 1,                                                                              \
-     .max_inputs = MAXIN,                                                                          \
-     .min_outputs = 1,                                                                             \
-     .max_outputs = 1,                                                                             \
-     .infer = ais__##FN##_infer,                                                                   \
-     .compute = ais__##FN##_compute}
+    {                                                                                              \
+        .domain = DOMAIN, .name = NAME, .since_version = SINCE, .min_inputs = 1,                   \
+        .max_inputs = MAXIN, .min_outputs = 1, .max_outputs = 1, .infer = ais__##FN##_infer,       \
+        .compute = ais__##FN##_compute                                                             \
+    }
 #define AIS__EW_DEF(NAME, SINCE, FN) AIS__EW_DEF_IO("", NAME, SINCE, 1, FN)
 
 /* since_version is the opset that introduced the operator (or its current semantics); versions
@@ -317,7 +313,7 @@ const ais__op_def ais__ops_unary[] = {
     AIS__EW_DEF("Asinh", 9, asinh),
     AIS__EW_DEF("Acosh", 9, acosh),
     AIS__EW_DEF("Atanh", 9, atanh),
-    AIS__EW_DEF("Not", 1, not),
+    AIS__EW_DEF("Not", 1, not ),
     AIS__EW_DEF("IsNaN", 9, isnan),
     AIS__EW_DEF("IsInf", 10, isinf),
     AIS__EW_DEF("Relu", 1, relu),

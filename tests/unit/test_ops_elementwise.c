@@ -50,7 +50,8 @@ static ais_status run(const char *op, const ais_attrs *attrs, const ais_tensor *
 static ais_status run_opset(const char *op, int64_t opset, const ais_attrs *attrs,
                             const ais_tensor *const *in, size_t n_in, ais_tensor **out,
                             size_t n_out) {
-    for (size_t i = 0; i < n_out; i++) out[i] = NULL;
+    for (size_t i = 0; i < n_out; i++)
+        out[i] = NULL;
     return ais_op_run_opset("", op, opset, attrs, in, n_in, out, n_out);
 }
 
@@ -102,9 +103,7 @@ static double r_celu(double x, const double *p) {
     return fmax(0, x) + fmin(0, p[0] * (exp(x / p[0]) - 1));
 }
 static double r_sigmoid(double x, const double *p) { return 1 / (1 + exp(-x)); }
-static double r_hardsigmoid(double x, const double *p) {
-    return fmax(0, fmin(1, p[0] * x + p[1]));
-}
+static double r_hardsigmoid(double x, const double *p) { return fmax(0, fmin(1, p[0] * x + p[1])); }
 static double r_hardswish(double x, const double *p) { return x * fmax(0, fmin(1, x / 6 + 0.5)); }
 static double r_softplus(double x, const double *p) { return log(exp(x) + 1); }
 static double r_softsign(double x, const double *p) { return x / (1 + fabs(x)); }
@@ -157,8 +156,7 @@ static const unary_case unary_cases[] = {
     {"LeakyRelu", r_leaky, -5, 5, "alpha", 0.3, NULL, 0},
     {"Elu", r_elu, -5, 5, "alpha", 1.0, NULL, 0},
     {"Elu", r_elu, -5, 5, "alpha", 0.5, NULL, 0},
-    {"Selu", r_selu, -5, 5, "alpha", 1.67326319217681884765625, "gamma",
-     1.05070102214813232421875},
+    {"Selu", r_selu, -5, 5, "alpha", 1.67326319217681884765625, "gamma", 1.05070102214813232421875},
     {"Selu", r_selu, -5, 5, "alpha", 2.0, "gamma", 3.0},
     {"Celu", r_celu, -5, 5, "alpha", 1.0, NULL, 0},
     {"Celu", r_celu, -5, 5, "alpha", 2.5, NULL, 0},
@@ -200,7 +198,8 @@ static void check_unary(const unary_case *c, ais_dtype dt, const int64_t *shape,
     if (st != AIS_OK) fail_msg("%s on %s: %s", c->op, ais_dtype_name(dt), ais_last_error());
     size_t n = ais_tensor_size(x);
     double *want = malloc((n ? n : 1) * sizeof(double));
-    for (size_t i = 0; i < n; i++) want[i] = c->ref(at(x, i), p);
+    for (size_t i = 0; i < n; i++)
+        want[i] = c->ref(at(x, i), p);
     assert_int_equal(ais_tensor_dtype(y), dt);
     assert_int_equal(ais_tensor_ndim(y), nd);
     ais_test_assert_close_values(y, want, n, rtol, atol);
@@ -239,7 +238,8 @@ static void test_unary_gelu_tanh_and_tests(void **state) {
     ais_tensor *x = rand_tensor(AIS_DTYPE_F32, AIS_SHAPE(257), -5, 5), *y = NULL;
     AIS_ASSERT_OK(run("Gelu", a, x, NULL, &y));
     double want[257];
-    for (size_t i = 0; i < 257; i++) want[i] = r_gelu_tanh(at(x, i), NULL);
+    for (size_t i = 0; i < 257; i++)
+        want[i] = r_gelu_tanh(at(x, i), NULL);
     ais_test_assert_close_values(y, want, 257, 1e-5, 1e-6);
     ais_tensor_destroy(y);
     /* an unknown approximation is refused, and Gelu works in an old opset */
@@ -336,7 +336,8 @@ static void test_clip(void **state) {
     AIS_ASSERT_OK(ais_attrs_set_float(a, "max", 0.5f));
     const ais_tensor *in[3] = {x, NULL, NULL};
     AIS_ASSERT_OK(run_opset("Clip", 6, a, in, 1, &y, 1));
-    for (size_t i = 0; i < n; i++) want[i] = fmin(0.5, fmax(-1.0, at(x, i)));
+    for (size_t i = 0; i < n; i++)
+        want[i] = fmin(0.5, fmax(-1.0, at(x, i)));
     ais_test_assert_close_values(y, want, n, 0, 0);
     ais_tensor_destroy(y);
     /* opset 6 takes no bound inputs */
@@ -346,17 +347,20 @@ static void test_clip(void **state) {
     AIS_ASSERT_STATUS(run_opset("Clip", 6, a, in, 2, &y, 1), AIS_E_INVALID_ARGUMENT);
     /* opset 11: inputs; attributes are ignored; an absent bound does not clip */
     AIS_ASSERT_OK(run_opset("Clip", 11, a, in, 2, &y, 1));
-    for (size_t i = 0; i < n; i++) want[i] = fmax(-0.25, at(x, i));
+    for (size_t i = 0; i < n; i++)
+        want[i] = fmax(-0.25, at(x, i));
     ais_test_assert_close_values(y, want, n, 0, 0);
     ais_tensor_destroy(y);
     in[1] = NULL;
     in[2] = hi;
     AIS_ASSERT_OK(run_opset("Clip", 13, NULL, in, 3, &y, 1));
-    for (size_t i = 0; i < n; i++) want[i] = fmin(2.0, at(x, i));
+    for (size_t i = 0; i < n; i++)
+        want[i] = fmin(2.0, at(x, i));
     ais_test_assert_close_values(y, want, n, 0, 0);
     ais_tensor_destroy(y);
     AIS_ASSERT_OK(run_opset("Clip", 13, NULL, in, 1, &y, 1));
-    for (size_t i = 0; i < n; i++) want[i] = at(x, i);
+    for (size_t i = 0; i < n; i++)
+        want[i] = at(x, i);
     ais_test_assert_close_values(y, want, n, 0, 0);
     ais_tensor_destroy(y);
     /* bounds must be scalars of the input's dtype */
@@ -374,7 +378,8 @@ static void test_clip(void **state) {
     ais_tensor *hii = ais_test_tensor(AIS_DTYPE_I32, AIS_SHAPE(1), (const double[]){9});
     const ais_tensor *ini[3] = {xi, loi, hii};
     AIS_ASSERT_OK(run_opset("Clip", 13, NULL, ini, 3, &y, 1));
-    for (size_t i = 0; i < 100; i++) want[i] = fmin(9, fmax(-7, at(xi, i)));
+    for (size_t i = 0; i < 100; i++)
+        want[i] = fmin(9, fmax(-7, at(xi, i)));
     ais_test_assert_close_values(y, want, 100, 0, 0);
     ais_tensor_destroy(y);
     /* f16 through f32 */
@@ -382,11 +387,13 @@ static void test_clip(void **state) {
     ais_tensor *loh = rand_tensor(AIS_DTYPE_F16, NULL, 0, -1, -1);
     const ais_tensor *inh[2] = {xh, loh};
     AIS_ASSERT_OK(run_opset("Clip", 13, NULL, inh, 2, &y, 1));
-    for (size_t i = 0; i < 64; i++) want[i] = fmax(at(loh, 0), at(xh, i));
+    for (size_t i = 0; i < 64; i++)
+        want[i] = fmax(at(loh, 0), at(xh, i));
     ais_test_assert_close_values(y, want, 64, 0, 0);
     ais_tensor_destroy(y);
     ais_tensor *objs[] = {x, lo, hi, bad, bad2, xi, loi, hii, xh, loh};
-    for (size_t i = 0; i < AIS__ARRAY_LEN(objs); i++) ais_tensor_destroy(objs[i]);
+    for (size_t i = 0; i < AIS__ARRAY_LEN(objs); i++)
+        ais_tensor_destroy(objs[i]);
     ais_attrs_destroy(a);
     free(want);
 }
@@ -424,10 +431,10 @@ typedef struct shape_pair {
 } shape_pair;
 
 static const shape_pair pairs[] = {
-    {{1023}, {1023}, 1, 1},     {{3, 1, 5}, {4, 1}, 3, 2}, {{2, 3}, {0}, 2, 0},
-    {{0}, {2, 3}, 0, 2},        {{4, 5}, {5}, 2, 1},       {{5}, {4, 5}, 1, 2},
-    {{5, 1}, {1, 6}, 2, 2},     {{0, 3}, {3}, 2, 1},       {{2, 0, 3}, {1, 3}, 3, 2},
-    {{2, 3, 4}, {2, 1, 4}, 3, 3}, {{1, 1}, {7}, 2, 1},     {{7, 1, 9}, {7, 9, 1}, 3, 3},
+    {{1023}, {1023}, 1, 1},       {{3, 1, 5}, {4, 1}, 3, 2}, {{2, 3}, {0}, 2, 0},
+    {{0}, {2, 3}, 0, 2},          {{4, 5}, {5}, 2, 1},       {{5}, {4, 5}, 1, 2},
+    {{5, 1}, {1, 6}, 2, 2},       {{0, 3}, {3}, 2, 1},       {{2, 0, 3}, {1, 3}, 3, 2},
+    {{2, 3, 4}, {2, 1, 4}, 3, 3}, {{1, 1}, {7}, 2, 1},       {{7, 1, 9}, {7, 9, 1}, 3, 3},
 };
 
 static void check_binary(const char *op, const ais_attrs *attrs, ais_dtype dt, ais_dtype out_dt,
@@ -443,7 +450,8 @@ static void check_binary(const char *op, const ais_attrs *attrs, ais_dtype dt, a
     const int64_t *od = ais_tensor_shape(y);
     double *want = malloc((n ? n : 1) * sizeof(double));
     for (size_t i = 0; i < n; i++)
-        want[i] = ref(at(a, bc_off(i, od, on, sp->a, sp->na)), at(b, bc_off(i, od, on, sp->b, sp->nb)));
+        want[i] =
+            ref(at(a, bc_off(i, od, on, sp->a, sp->na)), at(b, bc_off(i, od, on, sp->b, sp->nb)));
     ais_test_assert_close_values(y, want, n, rtol, rtol * 1e-2);
     free(want);
     ais_tensor_destroy(a);
@@ -459,12 +467,12 @@ typedef struct binary_case {
 } binary_case;
 
 static const binary_case binary_cases[] = {
-    {"Add", r_add, -5, 5, -5, 5, false},      {"Sub", r_sub, -5, 5, -5, 5, false},
-    {"Mul", r_mul, -5, 5, -5, 5, false},      {"Div", r_div, -5, 5, 0.5, 5, false},
-    {"Pow", r_pow, 0.1, 3, -2, 2, false},     {"Max", r_max, -5, 5, -5, 5, false},
-    {"Min", r_min, -5, 5, -5, 5, false},      {"Sum", r_add, -5, 5, -5, 5, false},
-    {"Mean", NULL, -5, 5, -5, 5, false},      {"Equal", r_eq, -2, 2, -2, 2, true},
-    {"Less", r_lt, -5, 5, -5, 5, true},       {"Greater", r_gt, -5, 5, -5, 5, true},
+    {"Add", r_add, -5, 5, -5, 5, false},       {"Sub", r_sub, -5, 5, -5, 5, false},
+    {"Mul", r_mul, -5, 5, -5, 5, false},       {"Div", r_div, -5, 5, 0.5, 5, false},
+    {"Pow", r_pow, 0.1, 3, -2, 2, false},      {"Max", r_max, -5, 5, -5, 5, false},
+    {"Min", r_min, -5, 5, -5, 5, false},       {"Sum", r_add, -5, 5, -5, 5, false},
+    {"Mean", NULL, -5, 5, -5, 5, false},       {"Equal", r_eq, -2, 2, -2, 2, true},
+    {"Less", r_lt, -5, 5, -5, 5, true},        {"Greater", r_gt, -5, 5, -5, 5, true},
     {"LessOrEqual", r_le, -2, 2, -2, 2, true}, {"GreaterOrEqual", r_ge, -2, 2, -2, 2, true},
 };
 
@@ -481,11 +489,12 @@ static void test_binary_f32_broadcast(void **state) {
             if (integral) {
                 check_binary(c->op, NULL, AIS_DTYPE_I32, AIS_DTYPE_BOOL, &pairs[s], ref, c->lo,
                              c->hi, c->blo, c->bhi, 0);
-                check_binary(c->op, NULL, AIS_DTYPE_F32, AIS_DTYPE_BOOL, &pairs[s], ref, 0, 1, 0,
-                             1, 0);
+                check_binary(c->op, NULL, AIS_DTYPE_F32, AIS_DTYPE_BOOL, &pairs[s], ref, 0, 1, 0, 1,
+                             0);
             } else {
-                check_binary(c->op, NULL, AIS_DTYPE_F32, c->to_bool ? AIS_DTYPE_BOOL : AIS_DTYPE_F32,
-                             &pairs[s], ref, c->lo, c->hi, c->blo, c->bhi, c->to_bool ? 0 : 1e-5);
+                check_binary(c->op, NULL, AIS_DTYPE_F32,
+                             c->to_bool ? AIS_DTYPE_BOOL : AIS_DTYPE_F32, &pairs[s], ref, c->lo,
+                             c->hi, c->blo, c->bhi, c->to_bool ? 0 : 1e-5);
             }
         }
         /* f64, f16, bf16 on one broadcasting pair */
@@ -495,16 +504,16 @@ static void test_binary_f32_broadcast(void **state) {
         if (!c->to_bool) {
             check_binary(c->op, NULL, AIS_DTYPE_F16, AIS_DTYPE_F16, &pairs[4], ref, c->lo, c->hi,
                          c->blo, c->bhi, 2e-3);
-            check_binary(c->op, NULL, AIS_DTYPE_BF16, AIS_DTYPE_BF16, &pairs[1], ref, c->lo,
-                         c->hi, c->blo, c->bhi, 1.6e-2);
+            check_binary(c->op, NULL, AIS_DTYPE_BF16, AIS_DTYPE_BF16, &pairs[1], ref, c->lo, c->hi,
+                         c->blo, c->bhi, 1.6e-2);
         }
     }
 }
 
 static void test_binary_int(void **state) {
     (void)state;
-    static const ais_dtype dts[] = {AIS_DTYPE_I8,  AIS_DTYPE_I16, AIS_DTYPE_I32, AIS_DTYPE_I64,
-                                    AIS_DTYPE_U8,  AIS_DTYPE_U16, AIS_DTYPE_U32, AIS_DTYPE_U64};
+    static const ais_dtype dts[] = {AIS_DTYPE_I8, AIS_DTYPE_I16, AIS_DTYPE_I32, AIS_DTYPE_I64,
+                                    AIS_DTYPE_U8, AIS_DTYPE_U16, AIS_DTYPE_U32, AIS_DTYPE_U64};
     for (size_t d = 0; d < AIS__ARRAY_LEN(dts); d++) {
         bool s = ais__dtype_is_signed(dts[d]);
         double lo = s ? -10 : 0;
@@ -514,8 +523,7 @@ static void test_binary_int(void **state) {
             check_binary("Max", NULL, dts[d], dts[d], &pairs[p], r_max, lo, 10, lo, 10, 0);
             check_binary("Min", NULL, dts[d], dts[d], &pairs[p], r_min, lo, 10, lo, 10, 0);
             check_binary("Div", NULL, dts[d], dts[d], &pairs[p], r_idiv, lo, 100, lo, 10, 0);
-            check_binary("Less", NULL, dts[d], AIS_DTYPE_BOOL, &pairs[p], r_lt, lo, 10, lo, 10,
-                         0);
+            check_binary("Less", NULL, dts[d], AIS_DTYPE_BOOL, &pairs[p], r_lt, lo, 10, lo, 10, 0);
             ais_attrs *a = attrs_new();
             check_binary("Mod", a, dts[d], dts[d], &pairs[p], r_pymod, lo, 100, lo, 10, 0);
             AIS_ASSERT_OK(ais_attrs_set_int(a, "fmod", 1));
@@ -568,8 +576,8 @@ static void test_logic_bitshift(void **state) {
     } lc[] = {{"And", r_and}, {"Or", r_or}, {"Xor", r_xor}, {"Equal", r_eq}};
     for (size_t k = 0; k < AIS__ARRAY_LEN(lc); k++)
         for (size_t p = 0; p < AIS__ARRAY_LEN(pairs); p++)
-            check_binary(lc[k].op, NULL, AIS_DTYPE_BOOL, AIS_DTYPE_BOOL, &pairs[p], lc[k].ref, 0,
-                         1, 0, 1, 0);
+            check_binary(lc[k].op, NULL, AIS_DTYPE_BOOL, AIS_DTYPE_BOOL, &pairs[p], lc[k].ref, 0, 1,
+                         0, 1, 0);
     ais_tensor *x = ais_test_tensor(AIS_DTYPE_U8, AIS_SHAPE(4), (const double[]){1, 255, 16, 3});
     ais_tensor *s = ais_test_tensor(AIS_DTYPE_U8, AIS_SHAPE(4), (const double[]){1, 1, 8, 200});
     ais_tensor *z = NULL;
@@ -603,7 +611,8 @@ static void test_pow_mixed(void **state) {
     AIS_ASSERT_OK(run("Pow", NULL, x, e, &z));
     assert_int_equal(ais_tensor_dtype(z), AIS_DTYPE_F32);
     double want[150];
-    for (size_t i = 0; i < 150; i++) want[i] = pow(at(x, i), at(e, i % 50));
+    for (size_t i = 0; i < 150; i++)
+        want[i] = pow(at(x, i), at(e, i % 50));
     ais_test_assert_close_values(z, want, 150, 1e-5, 0);
     ais_tensor_destroy(z);
     ais_tensor_destroy(e);
@@ -611,14 +620,16 @@ static void test_pow_mixed(void **state) {
     ais_tensor *b = rand_tensor(AIS_DTYPE_I32, AIS_SHAPE(40), -5, 5);
     e = rand_tensor(AIS_DTYPE_I32, AIS_SHAPE(40), 0, 5);
     AIS_ASSERT_OK(run("Pow", NULL, b, e, &z));
-    for (size_t i = 0; i < 40; i++) want[i] = pow(at(b, i), at(e, i));
+    for (size_t i = 0; i < 40; i++)
+        want[i] = pow(at(b, i), at(e, i));
     ais_test_assert_close_values(z, want, 40, 0, 0);
     ais_tensor_destroy(z);
     ais_tensor_destroy(e);
     e = ais_test_tensor(AIS_DTYPE_F32, NULL, 0, (const double[]){2.0});
     AIS_ASSERT_OK(run("Pow", NULL, b, e, &z));
     assert_int_equal(ais_tensor_dtype(z), AIS_DTYPE_I32);
-    for (size_t i = 0; i < 40; i++) want[i] = at(b, i) * at(b, i);
+    for (size_t i = 0; i < 40; i++)
+        want[i] = at(b, i) * at(b, i);
     ais_test_assert_close_values(z, want, 40, 0, 0);
     ais_tensor_destroy(z);
     ais_tensor_destroy(e);
@@ -633,7 +644,8 @@ static void test_prelu_where(void **state) {
     ais_tensor *z = NULL;
     AIS_ASSERT_OK(run("PRelu", NULL, x, s, &z));
     double want[120];
-    for (size_t i = 0; i < 120; i++) want[i] = r_prelu(at(x, i), at(s, (i / 20) % 3));
+    for (size_t i = 0; i < 120; i++)
+        want[i] = r_prelu(at(x, i), at(s, (i / 20) % 3));
     ais_test_assert_close_values(z, want, 120, 1e-6, 0);
     ais_tensor_destroy(z);
     /* the slope may not widen X */
@@ -656,7 +668,8 @@ static void test_prelu_where(void **state) {
         assert_int_equal(ais_tensor_ndim(z), 2);
         assert_int_equal(ais_tensor_dtype(z), dts[d]);
         double w[12];
-        for (size_t i = 0; i < 12; i++) w[i] = at(c, i / 4) != 0 ? at(a, i % 4) : at(b, 0);
+        for (size_t i = 0; i < 12; i++)
+            w[i] = at(c, i / 4) != 0 ? at(a, i % 4) : at(b, 0);
         ais_test_assert_close_values(z, w, 12, 0, 0);
         ais_tensor_destroy(z);
         z = NULL;
@@ -667,12 +680,14 @@ static void test_prelu_where(void **state) {
         const ais_tensor *in2[3] = {c2, a2, b2};
         AIS_ASSERT_OK(ais_op_run("Where", NULL, in2, 3, &z, 1));
         double w2[1000];
-        for (size_t i = 0; i < 1000; i++) w2[i] = at(c2, i) != 0 ? at(a2, i) : at(b2, i);
+        for (size_t i = 0; i < 1000; i++)
+            w2[i] = at(c2, i) != 0 ? at(a2, i) : at(b2, i);
         ais_test_assert_close_values(z, w2, 1000, 0, 0);
         ais_tensor_destroy(z);
         z = NULL;
         ais_tensor *objs[] = {c, a, b, c2, a2, b2};
-        for (size_t i = 0; i < 6; i++) ais_tensor_destroy(objs[i]);
+        for (size_t i = 0; i < 6; i++)
+            ais_tensor_destroy(objs[i]);
     }
     ais_tensor *c = rand_tensor(AIS_DTYPE_F32, AIS_SHAPE(3), 0, 1);
     const ais_tensor *in[3] = {c, c, c};
@@ -715,7 +730,8 @@ static void test_variadic(void **state) {
                 bool h = dts[d] == AIS_DTYPE_F16;
                 ais_test_assert_close_values(z, want, n, h ? 4e-3 : 1e-5, h ? 0.05 : 1e-5);
                 ais_tensor_destroy(z);
-                for (size_t j = 0; j < 4; j++) ais_tensor_destroy(in[j]);
+                for (size_t j = 0; j < 4; j++)
+                    ais_tensor_destroy(in[j]);
             }
         }
     }
@@ -726,12 +742,14 @@ static void test_variadic(void **state) {
     ais_tensor *z = NULL;
     AIS_ASSERT_OK(ais_op_run("Max", NULL, (const ais_tensor *const *)in, 3, &z, 1));
     double want[6];
-    for (size_t i = 0; i < 6; i++) want[i] = fmax(at(a, i), at(b, i % 3));
+    for (size_t i = 0; i < 6; i++)
+        want[i] = fmax(at(a, i), at(b, i % 3));
     ais_test_assert_close_values(z, want, 6, 0, 0);
     ais_tensor_destroy(z);
     z = NULL;
     AIS_ASSERT_OK(ais_op_run("Sum", NULL, (const ais_tensor *const *)in, 3, &z, 1));
-    for (size_t i = 0; i < 6; i++) want[i] = 2 * at(a, i) + at(b, i % 3);
+    for (size_t i = 0; i < 6; i++)
+        want[i] = 2 * at(a, i) + at(b, i % 3);
     ais_test_assert_close_values(z, want, 6, 0, 0);
     ais_tensor_destroy(z);
     z = NULL;
@@ -801,12 +819,14 @@ static void test_threaded(void **state) {
     ais_tensor *z = NULL;
     AIS_ASSERT_OK(run("Add", NULL, a, b, &z));
     const float *pz = ais_tensor_data(z), *pa = ais_tensor_data(a), *pb = ais_tensor_data(b);
-    for (size_t i = 0; i < 301 * 997; i++) assert_true(pz[i] == pa[i] + pb[i % 997]);
+    for (size_t i = 0; i < 301 * 997; i++)
+        assert_true(pz[i] == pa[i] + pb[i % 997]);
     ais_tensor_destroy(z);
     AIS_ASSERT_OK(run("Sub", NULL, c, b, &z));
     pz = ais_tensor_data(z);
     const float *pc = ais_tensor_data(c);
-    for (size_t i = 0; i < 301 * 997; i++) assert_true(pz[i] == pc[i / 997] - pb[i % 997]);
+    for (size_t i = 0; i < 301 * 997; i++)
+        assert_true(pz[i] == pc[i / 997] - pb[i % 997]);
     ais_tensor_destroy(z);
     AIS_ASSERT_OK(run("Sigmoid", NULL, a, NULL, &z));
     pz = ais_tensor_data(z);

@@ -29,8 +29,9 @@ static double sat(double v, double lo, double hi) {
 
 static void test_cast_float_to_int(void **state) {
     (void)state;
-    const double v[] = {0, 3.7, -3.7, 1e20, -1e20, NAN, INFINITY, -INFINITY, 127.9, -128.5, 255.5,
-                        65535.9, 2147483520.0, -2147483648.0, 0.999};
+    const double v[] = {0,     3.7,      -3.7,         1e20,          -1e20,
+                        NAN,   INFINITY, -INFINITY,    127.9,         -128.5,
+                        255.5, 65535.9,  2147483520.0, -2147483648.0, 0.999};
     const size_t n = AIS__ARRAY_LEN(v);
     ais_tensor *x = ais_test_tensor(AIS_DTYPE_F32, AIS_SHAPE((int64_t)n), v);
     ais_tensor *xd = ais_test_tensor(AIS_DTYPE_F64, AIS_SHAPE((int64_t)n), v);
@@ -56,8 +57,8 @@ static void test_cast_float_to_int(void **state) {
                 double w = sat(at(src ? xd : x, i), to[k].lo, to[k].hi);
                 double g = at(y, i);
                 if (g != w)
-                    fail_msg("Cast %s -> %s of %g: got %.17g, want %.17g",
-                             src ? "f64" : "f32", ais_dtype_name(to[k].dt), v[i], g, w);
+                    fail_msg("Cast %s -> %s of %g: got %.17g, want %.17g", src ? "f64" : "f32",
+                             ais_dtype_name(to[k].dt), v[i], g, w);
             }
             ais_tensor_destroy(y);
         }
@@ -65,7 +66,8 @@ static void test_cast_float_to_int(void **state) {
     /* bool: nonzero (NaN included) is true */
     ais_tensor *y = NULL;
     AIS_ASSERT_OK(cast_to(x, AIS_DTYPE_BOOL, &y));
-    for (size_t i = 0; i < n; i++) assert_int_equal(at(y, i), v[i] != 0);
+    for (size_t i = 0; i < n; i++)
+        assert_int_equal(at(y, i), v[i] != 0);
     ais_tensor_destroy(y);
     ais_tensor_destroy(x);
     ais_tensor_destroy(xd);
@@ -84,8 +86,8 @@ static void test_cast_floats_and_ints(void **state) {
         AIS_ASSERT_OK(cast_to(y, AIS_DTYPE_F32, &z));
         for (size_t i = 0; i < n; i++) {
             double w = at(x, i), g = at(z, i);
-            if (fabs(g - w) > rtol[k] * fabs(w)) fail_msg("%s round trip of %g gave %g",
-                                                          ais_dtype_name(fl[k]), w, g);
+            if (fabs(g - w) > rtol[k] * fabs(w))
+                fail_msg("%s round trip of %g gave %g", ais_dtype_name(fl[k]), w, g);
             /* the round trip through f32 is exact */
             assert_true(at(y, i) == g);
         }
@@ -98,19 +100,24 @@ static void test_cast_floats_and_ints(void **state) {
     ais_tensor *xi = ais_test_tensor(AIS_DTYPE_I64, AIS_SHAPE(10), iv);
     ais_tensor *y = NULL;
     AIS_ASSERT_OK(cast_to(xi, AIS_DTYPE_I8, &y));
-    for (size_t i = 0; i < 10; i++) assert_int_equal(at(y, i), (int8_t)(int64_t)iv[i]);
+    for (size_t i = 0; i < 10; i++)
+        assert_int_equal(at(y, i), (int8_t)(int64_t)iv[i]);
     ais_tensor_destroy(y);
     AIS_ASSERT_OK(cast_to(xi, AIS_DTYPE_U16, &y));
-    for (size_t i = 0; i < 10; i++) assert_int_equal(at(y, i), (uint16_t)(int64_t)iv[i]);
+    for (size_t i = 0; i < 10; i++)
+        assert_int_equal(at(y, i), (uint16_t)(int64_t)iv[i]);
     ais_tensor_destroy(y);
     AIS_ASSERT_OK(cast_to(xi, AIS_DTYPE_F32, &y));
-    for (size_t i = 0; i < 10; i++) assert_true(at(y, i) == (float)iv[i]);
+    for (size_t i = 0; i < 10; i++)
+        assert_true(at(y, i) == (float)iv[i]);
     ais_tensor_destroy(y);
     AIS_ASSERT_OK(cast_to(xi, AIS_DTYPE_BOOL, &y));
-    for (size_t i = 0; i < 10; i++) assert_int_equal(at(y, i), iv[i] != 0);
+    for (size_t i = 0; i < 10; i++)
+        assert_int_equal(at(y, i), iv[i] != 0);
     ais_tensor *z = NULL;
     AIS_ASSERT_OK(cast_to(y, AIS_DTYPE_F16, &z));
-    for (size_t i = 0; i < 10; i++) assert_true(at(z, i) == (iv[i] != 0));
+    for (size_t i = 0; i < 10; i++)
+        assert_true(at(z, i) == (iv[i] != 0));
     ais_tensor_destroy(z);
     ais_tensor_destroy(y);
     /* a large u64 stays exact through i64 -> u64 -> i64 */
@@ -155,7 +162,8 @@ static void test_cast_errors_and_castlike(void **state) {
     AIS_ASSERT_OK(ais_op_run("CastLike", NULL, in, 2, &y, 1));
     assert_int_equal(ais_tensor_dtype(y), AIS_DTYPE_I16);
     assert_int_equal(ais_tensor_ndim(y), 1);
-    for (size_t i = 0; i < 5; i++) assert_int_equal(at(y, i), (int16_t)trunc(at(x, i)));
+    for (size_t i = 0; i < 5; i++)
+        assert_int_equal(at(y, i), (int16_t)trunc(at(x, i)));
     ais_tensor_destroy(y);
     ais_tensor_destroy(like);
     ais_tensor_destroy(x);
@@ -185,13 +193,15 @@ static void test_identity_dropout(void **state) {
     AIS_ASSERT_OK(ais_op_run("Dropout", NULL, in, 1, out, 2));
     assert_memory_equal(ais_tensor_data(out[0]), ais_tensor_data(x), ais_tensor_nbytes(x));
     assert_int_equal(ais_tensor_dtype(out[1]), AIS_DTYPE_BOOL);
-    for (size_t i = 0; i < 21; i++) assert_int_equal(((uint8_t *)ais_tensor_data(out[1]))[i], 1);
+    for (size_t i = 0; i < 21; i++)
+        assert_int_equal(((uint8_t *)ais_tensor_data(out[1]))[i], 1);
     ais_tensor_destroy(out[0]);
     ais_tensor_destroy(out[1]);
     out[0] = out[1] = NULL;
     AIS_ASSERT_OK(ais_op_run_opset("", "Dropout", 7, NULL, in, 1, out, 2));
     assert_int_equal(ais_tensor_dtype(out[1]), AIS_DTYPE_F32);
-    for (size_t i = 0; i < 21; i++) assert_true(at(out[1], i) == 1.0);
+    for (size_t i = 0; i < 21; i++)
+        assert_true(at(out[1], i) == 1.0);
     ais_tensor_destroy(out[0]);
     ais_tensor_destroy(out[1]);
     out[0] = out[1] = NULL;
