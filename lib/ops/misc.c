@@ -1,6 +1,381 @@
-/* misc.c - operators of this group (not yet implemented). */
-#include "op.h"
+/* misc.c - Cast, CastLike, Identity, Dropout (inference) and Constant. */
+#include <math.h>
+
+#include "elementwise_core.h"
+
+/* ---- Cast ----
+ *
+ * Every conversion goes through one of three wide forms: double for floating sources, int64 for
+ * signed and uint64 for unsigned (and bool) sources, so n dtypes need 2n loops instead of n^2.
+ * Integer to integer wraps like C and NumPy; floating to integer saturates (NaN gives 0), since
+ * C leaves out-of-range conversions undefined and a model can feed anything.
+ */
+
+#define AIS__CAST_BLOCK 256
+
+typedef struct ais__cast_params {
+    ais_dtype from, to;
+} ais__cast_params;
+
+typedef enum ais__cast_kind { AIS__CAST_F, AIS__CAST_I, AIS__CAST_U } ais__cast_kind;
+
+static ais__cast_kind ais__cast_kind_of(ais_dtype d) {
+    if (ais__dtype_is_float(d)) return AIS__CAST_F;
+    return ais__dtype_is_signed(d) ? AIS__CAST_I : AIS__CAST_U;
+}
+
+typedef union ais__cast_wide {
+    double f[AIS__CAST_BLOCK];
+    int64_t i[AIS__CAST_BLOCK];
+    uint64_t u[AIS__CAST_BLOCK];
+} ais__cast_wide;
+
+static void ais__cast_load(const void *src, ais_dtype d, ais__cast_wide *w, size_t n) {
+#define AIS__LOAD(field, T)                                                                        \
+    do {                                                                                           \
+        const T *restrict s = src;                                                                 \
+        for (size_t i = 0; i < n; i++)                                                             \
+            w->field[i] = s[i];                                                                    \
+    } while (0)
+    switch (d) {
+    case AIS_DTYPE_F32: AIS__LOAD(f, float); break;
+    case AIS_DTYPE_F64: AIS__LOAD(f, double); break;
+    case AIS_DTYPE_F16:
+        for (size_t i = 0; i < n; i++)
+            w->f[i] = ais__f16_to_f32(((const uint16_t *)src)[i]);
+        break;
+    case AIS_DTYPE_BF16:
+        for (size_t i = 0; i < n; i++)
+            w->f[i] = ais__bf16_to_f32(((const uint16_t *)src)[i]);
+        break;
+    case AIS_DTYPE_I8: AIS__LOAD(i, int8_t); break;
+    case AIS_DTYPE_I16: AIS__LOAD(i, int16_t); break;
+    case AIS_DTYPE_I32: AIS__LOAD(i, int32_t); break;
+    case AIS_DTYPE_I64: AIS__LOAD(i, int64_t); break;
+    case AIS_DTYPE_U8: AIS__LOAD(u, uint8_t); break;
+    case AIS_DTYPE_U16: AIS__LOAD(u, uint16_t); break;
+    case AIS_DTYPE_U32: AIS__LOAD(u, uint32_t); break;
+    case AIS_DTYPE_U64: AIS__LOAD(u, uint64_t); break;
+    case AIS_DTYPE_BOOL:
+        for (size_t i = 0; i < n; i++)
+            w->u[i] = ((const uint8_t *)src)[i] != 0;
+        break;
+    default: break;
+    }
+#undef AIS__LOAD
+}
+
+/* Saturating double -> integer: the bounds are exact powers of two (or small) as doubles. */
+#define AIS__SAT(v, T, LO, HI)                                                                     \
+    ((v) != (v) ? (T)0 : (v) <= (double)(LO) ? (T)(LO) : (v) >= (double)(HI) ? (T)(HI) : (T)(v))
+
+static void ais__cast_store(const ais__cast_wide *w, ais__cast_kind k, void *dst, ais_dtype d,
+                            size_t n) {
+#define AIS__STORE_INT(T, LO, HI)                                                                  \
+    do {                                                                                           \
+        T *restrict o = dst;                                                                       \
+        if (k == AIS__CAST_F)                                                                      \
+            for (size_t i = 0; i < n; i++)                                                         \
+                o[i] = AIS__SAT(w->f[i], T, LO, HI);                                               \
+        else if (k == AIS__CAST_I)                                                                 \
+            for (size_t i = 0; i < n; i++)                                                         \
+                o[i] = (T)w->i[i];                                                                 \
+        else                                                                                       \
+            for (size_t i = 0; i < n; i++)                                                         \
+                o[i] = (T)w->u[i];                                                                 \
+    } while (0)
+#define AIS__STORE_FLOAT(T)                                                                        \
+    do {                                                                                           \
+        T *restrict o = dst;                                                                       \
+        if (k == AIS__CAST_F)                                                                      \
+            for (size_t i = 0; i < n; i++)                                                         \
+                o[i] = (T)w->f[i];                                                                 \
+        else if (k == AIS__CAST_I)                                                                 \
+            for (size_t i = 0; i < n; i++)                                                         \
+                o[i] = (T)w->i[i];                                                                 \
+        else                                                                                       \
+            for (size_t i = 0; i < n; i++)                                                         \
+                o[i] = (T)w->u[i];                                                                 \
+    } while (0)
+    switch (d) {
+    case AIS_DTYPE_F32: AIS__STORE_FLOAT(float); break;
+    case AIS_DTYPE_F64: AIS__STORE_FLOAT(double); break;
+    case AIS_DTYPE_F16:
+    case AIS_DTYPE_BF16: {
+        float tmp[AIS__CAST_BLOCK];
+        void *saved = dst;
+        dst = tmp;
+        AIS__STORE_FLOAT(float);
+        uint16_t *o = saved;
+        if (d == AIS_DTYPE_F16)
+            for (size_t i = 0; i < n; i++)
+                o[i] = ais__f32_to_f16(tmp[i]);
+        else
+            for (size_t i = 0; i < n; i++)
+                o[i] = ais__f32_to_bf16(tmp[i]);
+        break;
+    }
+    case AIS_DTYPE_I8: AIS__STORE_INT(int8_t, INT8_MIN, INT8_MAX); break;
+    case AIS_DTYPE_I16: AIS__STORE_INT(int16_t, INT16_MIN, INT16_MAX); break;
+    case AIS_DTYPE_I32: AIS__STORE_INT(int32_t, INT32_MIN, INT32_MAX); break;
+    case AIS_DTYPE_I64: AIS__STORE_INT(int64_t, INT64_MIN, INT64_MAX); break;
+    case AIS_DTYPE_U8: AIS__STORE_INT(uint8_t, 0, UINT8_MAX); break;
+    case AIS_DTYPE_U16: AIS__STORE_INT(uint16_t, 0, UINT16_MAX); break;
+    case AIS_DTYPE_U32: AIS__STORE_INT(uint32_t, 0, UINT32_MAX); break;
+    case AIS_DTYPE_U64: AIS__STORE_INT(uint64_t, 0, UINT64_MAX); break;
+    case AIS_DTYPE_BOOL: {
+        uint8_t *restrict o = dst;
+        if (k == AIS__CAST_F)
+            for (size_t i = 0; i < n; i++)
+                o[i] = w->f[i] != 0;
+        else
+            for (size_t i = 0; i < n; i++)
+                o[i] = w->u[i] != 0; /* i and u share the bits */
+        break;
+    }
+    default: break;
+    }
+#undef AIS__STORE_INT
+#undef AIS__STORE_FLOAT
+}
+
+static void ais__cast_row(void *out, const void *const *in, const size_t *st, size_t n,
+                          const void *p_) {
+    const ais__cast_params *p = p_;
+    size_t si = ais_dtype_size(p->from), so = ais_dtype_size(p->to);
+    if (p->from == p->to) {
+        memcpy(out, in[0], n * si);
+        return;
+    }
+    ais__cast_kind k = ais__cast_kind_of(p->from);
+    ais__cast_wide w;
+    for (size_t s = 0; s < n; s += AIS__CAST_BLOCK) {
+        size_t m = AIS__MIN((size_t)AIS__CAST_BLOCK, n - s);
+        ais__cast_load((const char *)in[0] + s * si, p->from, &w, m);
+        ais__cast_store(&w, k, (char *)out + s * so, p->to, m);
+    }
+}
+
+static ais_status ais__cast_check(ais_dtype d, const char *what) {
+    if (d != AIS_DTYPE_STRING && ais__dtype_valid(d)) return AIS_OK;
+    return ais__error(AIS_E_UNSUPPORTED, "%s: dtype %s (%d) is not supported", what,
+                      ais_dtype_name(d), (int)d);
+}
+
+static ais_status ais__cast_target(const ais__op_ctx *ctx, const ais_tensor *const *in, size_t n_in,
+                                   ais_dtype *to) {
+    if (n_in > 1) { /* CastLike */
+        *to = in[1]->dtype;
+        return ais__cast_check(*to, "target_type");
+    }
+    const ais__attr *a = ais__attr_find(ctx->attrs, "to");
+    if (!a || a->type != AIS__ATTR_INT)
+        return ais__error(AIS_E_INVALID_ARGUMENT, "attribute 'to' (an int dtype) is required");
+    if (a->i <= 0 || a->i > 64) return ais__cast_check(AIS_DTYPE_UNDEFINED, "attribute to");
+    *to = (ais_dtype)a->i;
+    return ais__cast_check(*to, "attribute to");
+}
+
+static ais_status ais__cast_infer(ais__op_ctx *ctx, const ais_tensor *const *in, size_t n_in,
+                                  ais__tensor_desc *out, size_t n_out) {
+    ais_dtype to = AIS_DTYPE_UNDEFINED;
+    AIS__CHECK(ais__cast_check(in[0]->dtype, "input"));
+    AIS__CHECK(ais__cast_target(ctx, in, n_in, &to));
+    ais__desc_set(out, to, in[0]->dims, in[0]->ndim);
+    return AIS_OK;
+}
+
+static ais_status ais__cast_compute(ais__op_ctx *ctx, const ais_tensor *const *in, size_t n_in,
+                                    ais_tensor *const *out, size_t n_out) {
+    ais__cast_params p = {in[0]->dtype, out[0]->dtype};
+    ais__ew_apply(ctx, out[0], in, 1, ais__cast_row, &p, 0);
+    return AIS_OK;
+}
+
+/* ---- Identity and Dropout ---- */
+
+static void ais__copy_data(const ais_tensor *in, ais_tensor *out) {
+    /* The executor may have given the output the input's own memory (AIS__OP_VIEW). */
+    if (out->data != in->data && in->nbytes) memcpy(out->data, in->data, in->nbytes);
+}
+
+static ais_status ais__identity_infer(ais__op_ctx *ctx, const ais_tensor *const *in, size_t n_in,
+                                      ais__tensor_desc *out, size_t n_out) {
+    ais__desc_from(out, in[0]);
+    return AIS_OK;
+}
+
+static ais_status ais__identity_compute(ais__op_ctx *ctx, const ais_tensor *const *in, size_t n_in,
+                                        ais_tensor *const *out, size_t n_out) {
+    ais__copy_data(in[0], out[0]);
+    return AIS_OK;
+}
+
+/* Inference only: Y = X and a mask of ones. The mask is bool since opset 10 and X's dtype
+ * before. */
+static ais_status ais__dropout_infer(ais__op_ctx *ctx, const ais_tensor *const *in, size_t n_in,
+                                     ais__tensor_desc *out, size_t n_out) {
+    if (n_in > 2 && in[2]) {
+        const ais_tensor *t = in[2];
+        if (t->dtype != AIS_DTYPE_BOOL || t->numel != 1)
+            return ais__error(AIS_E_INVALID_ARGUMENT,
+                              "training_mode must be a bool scalar, got %s of %zu elements",
+                              ais_dtype_name(t->dtype), t->numel);
+        if (((const uint8_t *)t->data)[0])
+            return ais__error(AIS_E_UNSUPPORTED,
+                              "training_mode is true; only inference (false) is supported");
+    }
+    if (n_in > 1 && in[1]) {
+        if (!ais__dtype_is_float(in[1]->dtype) || in[1]->numel != 1)
+            return ais__error(AIS_E_INVALID_ARGUMENT,
+                              "ratio must be a floating scalar, got %s of %zu elements",
+                              ais_dtype_name(in[1]->dtype), in[1]->numel);
+    }
+    ais__desc_from(&out[0], in[0]);
+    if (n_out > 1) {
+        ais__desc_from(&out[1], in[0]);
+        if (ctx->opset >= 10) out[1].dtype = AIS_DTYPE_BOOL;
+    }
+    return AIS_OK;
+}
+
+static ais_status ais__dropout_compute(ais__op_ctx *ctx, const ais_tensor *const *in, size_t n_in,
+                                       ais_tensor *const *out, size_t n_out) {
+    ais__copy_data(in[0], out[0]);
+    if (n_out > 1 && out[1]) {
+        ais_tensor *m = out[1];
+        if (m->dtype == AIS_DTYPE_BOOL) {
+            if (m->nbytes) memset(m->data, 1, m->nbytes);
+        } else {
+            for (size_t i = 0; i < m->numel; i++)
+                ais__store_f64(m->data, m->dtype, i, 1.0);
+        }
+    }
+    return AIS_OK;
+}
+
+/* ---- Constant ---- */
+
+static ais_status ais__constant_value(const ais__op_ctx *ctx, ais_tensor *t, const char **which) {
+    static const char *const names[] = {"value",         "value_float", "value_floats",
+                                        "value_int",     "value_ints",  "value_string",
+                                        "value_strings", "sparse_value"};
+    const ais__attr *found = NULL;
+    for (size_t k = 0; k < AIS__ARRAY_LEN(names); k++) {
+        const ais__attr *a = ais__attr_find(ctx->attrs, names[k]);
+        if (!a) continue;
+        if (found)
+            return ais__error(AIS_E_INVALID_ARGUMENT,
+                              "exactly one value attribute is allowed, got %s and %s", *which,
+                              names[k]);
+        found = a;
+        *which = names[k];
+    }
+    if (!found)
+        return ais__error(AIS_E_INVALID_ARGUMENT,
+                          "no value attribute (value, value_float(s), value_int(s))");
+    const char *w = *which;
+    int64_t n;
+    if (strcmp(w, "value") == 0 && found->type == AIS__ATTR_TENSOR && found->t) {
+        *t = *found->t;
+        return AIS_OK;
+    }
+    if (strcmp(w, "value_float") == 0 &&
+        (found->type == AIS__ATTR_FLOAT || found->type == AIS__ATTR_INT)) {
+        ais__tensor_init_borrowed(t, AIS_DTYPE_F32, NULL, 0, NULL);
+        return AIS_OK;
+    }
+    if (strcmp(w, "value_int") == 0 && found->type == AIS__ATTR_INT) {
+        ais__tensor_init_borrowed(t, AIS_DTYPE_I64, NULL, 0, (void *)&found->i);
+        return AIS_OK;
+    }
+    if (strcmp(w, "value_floats") == 0 && found->type == AIS__ATTR_FLOATS) {
+        n = (int64_t)found->count;
+        ais__tensor_init_borrowed(t, AIS_DTYPE_F32, &n, 1, found->floats);
+        return AIS_OK;
+    }
+    if (strcmp(w, "value_ints") == 0 && found->type == AIS__ATTR_INTS) {
+        n = (int64_t)found->count;
+        ais__tensor_init_borrowed(t, AIS_DTYPE_I64, &n, 1, found->ints);
+        return AIS_OK;
+    }
+    if (strncmp(w, "value_string", 12) == 0 || strcmp(w, "sparse_value") == 0)
+        return ais__error(AIS_E_UNSUPPORTED, "attribute %s is not supported", w);
+    return ais__error(AIS_E_INVALID_ARGUMENT, "attribute %s has the wrong type", w);
+}
+
+static ais_status ais__constant_infer(ais__op_ctx *ctx, const ais_tensor *const *in, size_t n_in,
+                                      ais__tensor_desc *out, size_t n_out) {
+    ais_tensor t;
+    const char *which = NULL;
+    AIS__CHECK(ais__constant_value(ctx, &t, &which));
+    ais__desc_from(out, &t);
+    return AIS_OK;
+}
+
+static ais_status ais__constant_compute(ais__op_ctx *ctx, const ais_tensor *const *in, size_t n_in,
+                                        ais_tensor *const *out, size_t n_out) {
+    ais_tensor t;
+    const char *which = NULL;
+    AIS__CHECK(ais__constant_value(ctx, &t, &which));
+    if (strcmp(which, "value_float") == 0) {
+        *(float *)out[0]->data = ais__attr_float(ctx->attrs, "value_float", 0.0f);
+        return AIS_OK;
+    }
+    if (t.nbytes) memcpy(out[0]->data, t.data, t.nbytes);
+    return AIS_OK;
+}
 
 const ais__op_def ais__ops_misc[] = {
+    {.domain = "",
+     .name = "Cast",
+     .since_version = 1,
+     .min_inputs = 1,
+     .max_inputs = 1,
+     .min_outputs = 1,
+     .max_outputs = 1,
+     .infer = ais__cast_infer,
+     .compute = ais__cast_compute},
+    {.domain = "",
+     .name = "CastLike",
+     .since_version = 15,
+     .min_inputs = 2,
+     .max_inputs = 2,
+     .min_outputs = 1,
+     .max_outputs = 1,
+     .infer = ais__cast_infer,
+     .compute = ais__cast_compute},
+    {.domain = "",
+     .name = "Identity",
+     .since_version = 1,
+     .min_inputs = 1,
+     .max_inputs = 1,
+     .min_outputs = 1,
+     .max_outputs = 1,
+     .infer = ais__identity_infer,
+     .compute = ais__identity_compute,
+     .flags = AIS__OP_VIEW},
+    {.domain = "",
+     .name = "Dropout",
+     .since_version = 1,
+     .min_inputs = 1,
+     .max_inputs = 3,
+     .min_outputs = 1,
+     .max_outputs = 2,
+     .infer = ais__dropout_infer,
+     .compute = ais__dropout_compute,
+     .flags = AIS__OP_VIEW,
+     /* training_mode decides whether the model can run at all */
+     .value_inputs = 1u << 2},
+    {.domain = "",
+     .name = "Constant",
+     .since_version = 1,
+     .min_inputs = 0,
+     .max_inputs = 0,
+     .min_outputs = 1,
+     .max_outputs = 1,
+     .infer = ais__constant_infer,
+     .compute = ais__constant_compute,
+     .flags = AIS__OP_NO_INPUTS},
     {.name = NULL},
 };
