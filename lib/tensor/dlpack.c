@@ -145,7 +145,7 @@ AIS_API ais_status ais_tensor_from_dlpack(struct DLManagedTensor *m, ais_tensor 
         }
     }
     AIS__CHECK(ais__shape_validate(d->shape, (size_t)d->ndim, dtype, "ais_tensor_from_dlpack"));
-    size_t numel;
+    size_t numel = 0; /* validated above */
     ais__shape_numel(d->shape, (size_t)d->ndim, ais_dtype_size(dtype), &numel);
     void *data = (char *)d->data + d->byte_offset;
     return ais_tensor_wrap(dtype, d->shape, (size_t)d->ndim, data, numel * ais_dtype_size(dtype),

@@ -152,7 +152,7 @@ AIS_API ais_status ais_tensor_wrap(ais_dtype dtype, const int64_t *shape, size_t
     if (!out) return ais__error(AIS_E_INVALID_ARGUMENT, "ais_tensor_wrap: out is NULL");
     *out = NULL;
     AIS__CHECK(ais__shape_validate(shape, ndim, dtype, "ais_tensor_wrap"));
-    size_t numel;
+    size_t numel = 0; /* validated above, so this cannot fail */
     ais__shape_numel(shape, ndim, ais_dtype_size(dtype), &numel);
     size_t need = numel * ais_dtype_size(dtype);
     if (!data && need > 0)
