@@ -212,7 +212,7 @@ static ais_status ais__fold_node(ais__graph *g, size_t i, const ais__op_def *def
     size_t n_in = n->n_inputs, n_out = n->n_outputs;
     while (n_in > 0 && n->inputs[n_in - 1] < 0) n_in--;
     while (n_out > 0 && n->outputs[n_out - 1] < 0) n_out--;
-    const ais_tensor *stack_in[16];
+    const ais_tensor *stack_in[16] = {NULL};
     const ais_tensor **in = stack_in;
     if (n_in > AIS__ARRAY_LEN(stack_in)) {
         in = ais__malloc(n_in * sizeof *in);
