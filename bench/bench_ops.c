@@ -63,7 +63,7 @@ static ais_tensor *rand_tensor(const int64_t *shape, size_t ndim) {
     ais_tensor *t;
     if (ais_tensor_create(AIS_DTYPE_F32, shape, ndim, &t) != AIS_OK) die("tensor");
     float *p = ais_tensor_data(t);
-    for (size_t i = 0; i < ais_tensor_size(t); i++) p[i] = (float)rand() / RAND_MAX - 0.5f;
+    for (size_t i = 0; i < ais_tensor_size(t); i++) p[i] = (float)rand() / (float)RAND_MAX - 0.5f;
     return t;
 }
 

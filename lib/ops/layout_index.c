@@ -45,7 +45,7 @@ ais_status ais__layout_gather_infer(ais__op_ctx *ctx, const ais_tensor *const *i
     AIS__CHECK(ais__index_dtype(ix, "indices"));
     if (x->ndim == 0)
         return ais__error(AIS_E_SHAPE, "data must have rank at least 1, got a scalar");
-    size_t axis;
+    size_t axis = 0;
     AIS__CHECK(ais__axis_of(ctx, 0, x->ndim, &axis));
     size_t r = x->ndim - 1 + ix->ndim;
     if (r > AIS_MAX_DIMS)
@@ -66,7 +66,7 @@ ais_status ais__layout_gather_compute(ais__op_ctx *ctx, const ais_tensor *const 
                                       ais_tensor *const *out, size_t n_out) {
     (void)n_in, (void)n_out;
     const ais_tensor *x = in[0], *ix = in[1];
-    size_t axis;
+    size_t axis = 0;
     AIS__CHECK(ais__axis_of(ctx, 0, x->ndim, &axis));
     size_t outer = 1, inner = ais__esz(x), n = ix->numel;
     int64_t d = x->dims[axis];
@@ -75,7 +75,7 @@ ais_status ais__layout_gather_compute(ais__op_ctx *ctx, const ais_tensor *const 
     for (size_t i = axis + 1; i < x->ndim; i++)
         inner *= (size_t)x->dims[i];
     for (size_t j = 0; j < n; j++) { /* check them all before any is used */
-        int64_t w;
+        int64_t w = 0;
         AIS__CHECK(ais__index_at(ix, j, d, axis, &w));
     }
     char *dst = out[0]->data;
@@ -122,7 +122,7 @@ static ais_status ais__elements_walk(const ais_tensor *x, const ais_tensor *ix, 
     int64_t xs[AIS_MAX_DIMS], idx[AIS_MAX_DIMS] = {0};
     ais__layout_strides(x->dims, x->ndim, xs);
     for (size_t p = 0; p < ix->numel; p++) {
-        int64_t w;
+        int64_t w = 0;
         AIS__CHECK(ais__index_at(ix, p, x->dims[axis], axis, &w));
         int64_t off = 0;
         for (size_t i = 0; i < x->ndim; i++)
@@ -152,7 +152,7 @@ static void ais__gather_el_fn(void *v, size_t pos, size_t off) {
 ais_status ais__layout_gather_el_infer(ais__op_ctx *ctx, const ais_tensor *const *in, size_t n_in,
                                        ais__tensor_desc *out, size_t n_out) {
     (void)n_in, (void)n_out;
-    size_t axis;
+    size_t axis = 0;
     AIS__CHECK(ais__elements_check(ctx, in[0], in[1], &axis));
     ais__desc_set(out, in[0]->dtype, in[1]->dims, in[1]->ndim);
     return AIS_OK;
@@ -161,7 +161,7 @@ ais_status ais__layout_gather_el_infer(ais__op_ctx *ctx, const ais_tensor *const
 ais_status ais__layout_gather_el_compute(ais__op_ctx *ctx, const ais_tensor *const *in, size_t n_in,
                                          ais_tensor *const *out, size_t n_out) {
     (void)n_in, (void)n_out;
-    size_t axis;
+    size_t axis = 0;
     AIS__CHECK(ais__elements_check(ctx, in[0], in[1], &axis));
     ais__elem_ud u = {.dst = out[0]->data, .src = in[0]->data, .e = ais__esz(in[0])};
     return ais__elements_walk(in[0], in[1], axis, ais__gather_el_fn, &u);
@@ -203,8 +203,8 @@ static void ais__scatter_el_fn(void *v, size_t pos, size_t off) { ais__scatter_o
 ais_status ais__layout_scatter_el_infer(ais__op_ctx *ctx, const ais_tensor *const *in, size_t n_in,
                                         ais__tensor_desc *out, size_t n_out) {
     (void)n_in, (void)n_out;
-    size_t axis;
-    int red;
+    size_t axis = 0;
+    int red = AIS__RED_NONE;
     AIS__CHECK(ais__elements_check(ctx, in[0], in[1], &axis));
     AIS__CHECK(ais__scatter_red(ctx, &red));
     AIS__CHECK(ais__expect_same_dtype(in[2], "updates", in[0], "data"));
@@ -221,8 +221,8 @@ ais_status ais__layout_scatter_el_infer(ais__op_ctx *ctx, const ais_tensor *cons
 ais_status ais__layout_scatter_el_compute(ais__op_ctx *ctx, const ais_tensor *const *in,
                                           size_t n_in, ais_tensor *const *out, size_t n_out) {
     (void)n_in, (void)n_out;
-    size_t axis;
-    int red;
+    size_t axis = 0;
+    int red = AIS__RED_NONE;
     AIS__CHECK(ais__elements_check(ctx, in[0], in[1], &axis));
     AIS__CHECK(ais__scatter_red(ctx, &red));
     if (out[0]->data != in[0]->data && in[0]->nbytes)
@@ -294,7 +294,7 @@ static ais_status ais__nd_offset(const ais_tensor *x, const ais_tensor *ix, int6
     size_t batch = t / p->tuples;
     int64_t o = (int64_t)(batch * p->block);
     for (size_t k = 0; k < p->last; k++) {
-        int64_t w;
+        int64_t w = 0;
         AIS__CHECK(ais__index_at(ix, t * p->last + k, x->dims[(size_t)b + k], (size_t)b + k, &w));
         o += w * p->st[k];
     }
@@ -305,9 +305,9 @@ static ais_status ais__nd_offset(const ais_tensor *x, const ais_tensor *ix, int6
 ais_status ais__layout_gather_nd_infer(ais__op_ctx *ctx, const ais_tensor *const *in, size_t n_in,
                                        ais__tensor_desc *out, size_t n_out) {
     (void)n_in, (void)n_out;
-    ais__nd p;
+    ais__nd p = {0};
     int64_t dims[2 * AIS_MAX_DIMS];
-    size_t nd;
+    size_t nd = 0;
     int64_t b = ctx->opset >= 12 ? ais__attr_int(ctx->attrs, "batch_dims", 0) : 0;
     AIS__CHECK(ais__nd_plan(in[0], in[1], b, &p, dims, &nd));
     ais__desc_set(out, in[0]->dtype, dims, nd);
@@ -317,9 +317,9 @@ ais_status ais__layout_gather_nd_infer(ais__op_ctx *ctx, const ais_tensor *const
 ais_status ais__layout_gather_nd_compute(ais__op_ctx *ctx, const ais_tensor *const *in, size_t n_in,
                                          ais_tensor *const *out, size_t n_out) {
     (void)n_in, (void)n_out;
-    ais__nd p;
+    ais__nd p = {0};
     int64_t dims[2 * AIS_MAX_DIMS];
-    size_t nd;
+    size_t nd = 0;
     int64_t b = ctx->opset >= 12 ? ais__attr_int(ctx->attrs, "batch_dims", 0) : 0;
     AIS__CHECK(ais__nd_plan(in[0], in[1], b, &p, dims, &nd));
     size_t e = ais__esz(in[0]), n = p.batch * p.tuples;
@@ -337,10 +337,10 @@ ais_status ais__layout_gather_nd_compute(ais__op_ctx *ctx, const ais_tensor *con
 ais_status ais__layout_scatter_nd_infer(ais__op_ctx *ctx, const ais_tensor *const *in, size_t n_in,
                                         ais__tensor_desc *out, size_t n_out) {
     (void)n_in, (void)n_out;
-    ais__nd p;
+    ais__nd p = {0};
     int64_t dims[2 * AIS_MAX_DIMS];
-    size_t nd;
-    int red;
+    size_t nd = 0;
+    int red = AIS__RED_NONE;
     AIS__CHECK(ais__scatter_red(ctx, &red));
     AIS__CHECK(ais__nd_plan(in[0], in[1], 0, &p, dims, &nd));
     AIS__CHECK(ais__expect_same_dtype(in[2], "updates", in[0], "data"));
@@ -357,10 +357,10 @@ ais_status ais__layout_scatter_nd_infer(ais__op_ctx *ctx, const ais_tensor *cons
 ais_status ais__layout_scatter_nd_compute(ais__op_ctx *ctx, const ais_tensor *const *in,
                                           size_t n_in, ais_tensor *const *out, size_t n_out) {
     (void)n_in, (void)n_out;
-    ais__nd p;
+    ais__nd p = {0};
     int64_t dims[2 * AIS_MAX_DIMS];
-    size_t nd;
-    int red;
+    size_t nd = 0;
+    int red = AIS__RED_NONE;
     AIS__CHECK(ais__scatter_red(ctx, &red));
     AIS__CHECK(ais__nd_plan(in[0], in[1], 0, &p, dims, &nd));
     if (out[0]->data != in[0]->data && in[0]->nbytes)
@@ -406,8 +406,8 @@ static ais_status ais__onehot_plan(const ais__op_ctx *ctx, const ais_tensor *con
 ais_status ais__layout_onehot_infer(ais__op_ctx *ctx, const ais_tensor *const *in, size_t n_in,
                                     ais__tensor_desc *out, size_t n_out) {
     (void)n_in, (void)n_out;
-    int64_t depth, dims[AIS_MAX_DIMS];
-    size_t axis, k = 0;
+    int64_t depth = 0, dims[AIS_MAX_DIMS];
+    size_t axis = 0, k = 0;
     AIS__CHECK(ais__onehot_plan(ctx, in, &depth, &axis));
     for (size_t i = 0; i <= in[0]->ndim; i++)
         dims[i] = i == axis ? depth : in[0]->dims[k++];
@@ -418,8 +418,8 @@ ais_status ais__layout_onehot_infer(ais__op_ctx *ctx, const ais_tensor *const *i
 ais_status ais__layout_onehot_compute(ais__op_ctx *ctx, const ais_tensor *const *in, size_t n_in,
                                       ais_tensor *const *out, size_t n_out) {
     (void)n_in, (void)n_out;
-    int64_t depth;
-    size_t axis;
+    int64_t depth = 0;
+    size_t axis = 0;
     AIS__CHECK(ais__onehot_plan(ctx, in, &depth, &axis));
     const ais_tensor *ix = in[0];
     size_t e = ais__esz(in[2]), outer = 1, inner = 1;
@@ -470,8 +470,8 @@ static ais_status ais__topk_plan(const ais__op_ctx *ctx, const ais_tensor *const
 ais_status ais__layout_topk_infer(ais__op_ctx *ctx, const ais_tensor *const *in, size_t n_in,
                                   ais__tensor_desc *out, size_t n_out) {
     (void)n_out;
-    size_t axis;
-    int64_t k;
+    size_t axis = 0;
+    int64_t k = 0;
     AIS__CHECK(ais__topk_plan(ctx, in, n_in, &axis, &k));
     ais__desc_from(&out[0], in[0]);
     out[0].dims[axis] = k;
@@ -518,8 +518,8 @@ ais_status ais__layout_topk_compute(ais__op_ctx *ctx, const ais_tensor *const *i
                                     ais_tensor *const *out, size_t n_out) {
     (void)n_out;
     const ais_tensor *x = in[0];
-    size_t axis;
-    int64_t k;
+    size_t axis = 0;
+    int64_t k = 0;
     AIS__CHECK(ais__topk_plan(ctx, in, n_in, &axis, &k));
     bool largest = ctx->opset < 11 || ais__attr_int(ctx->attrs, "largest", 1) != 0;
     size_t d = (size_t)x->dims[axis], outer = 1, inner = 1, e = ais__esz(x);
@@ -573,7 +573,7 @@ static ais_status ais__cumsum_axis(const ais_tensor *const *in, size_t *axis) {
 ais_status ais__layout_cumsum_infer(ais__op_ctx *ctx, const ais_tensor *const *in, size_t n_in,
                                     ais__tensor_desc *out, size_t n_out) {
     (void)ctx, (void)n_in, (void)n_out;
-    size_t axis;
+    size_t axis = 0;
     AIS__CHECK(ais__cumsum_axis(in, &axis));
     ais__desc_from(out, in[0]);
     return AIS_OK;
@@ -583,7 +583,7 @@ ais_status ais__layout_cumsum_compute(ais__op_ctx *ctx, const ais_tensor *const 
                                       ais_tensor *const *out, size_t n_out) {
     (void)n_in, (void)n_out;
     const ais_tensor *x = in[0];
-    size_t axis;
+    size_t axis = 0;
     AIS__CHECK(ais__cumsum_axis(in, &axis));
     bool excl = ais__attr_int(ctx->attrs, "exclusive", 0) != 0;
     bool rev = ais__attr_int(ctx->attrs, "reverse", 0) != 0;

@@ -102,7 +102,7 @@ static ais_status ais__bn_geometry(const ais__op_ctx *ctx, const ais_tensor *con
 
 static ais_status ais__bn_infer(ais__op_ctx *ctx, const ais_tensor *const *in, size_t n_in,
                                 ais__tensor_desc *out, size_t n_out) {
-    int64_t p, inner;
+    int64_t p = 0, inner = 0;
     AIS__CHECK(ais__bn_geometry(ctx, in, n_out, &p, &inner));
     ais__desc_from(&out[0], in[0]);
     return AIS_OK;
@@ -111,7 +111,7 @@ static ais_status ais__bn_infer(ais__op_ctx *ctx, const ais_tensor *const *in, s
 static ais_status ais__bn_compute(ais__op_ctx *ctx, const ais_tensor *const *in, size_t n_in,
                                   ais_tensor *const *out, size_t n_out) {
     const ais_tensor *x = in[0];
-    int64_t p, inner;
+    int64_t p = 0, inner = 0;
     AIS__CHECK(ais__bn_geometry(ctx, in, n_out, &p, &inner));
     double eps = ais__attr_float(ctx->attrs, "epsilon", 1e-5f);
     double *ab;
@@ -388,7 +388,7 @@ static ais_status ais__lrn_check(const ais__op_ctx *ctx, const ais_tensor *x, in
 
 static ais_status ais__lrn_infer(ais__op_ctx *ctx, const ais_tensor *const *in, size_t n_in,
                                  ais__tensor_desc *out, size_t n_out) {
-    int64_t size;
+    int64_t size = 0;
     AIS__CHECK(ais__lrn_check(ctx, in[0], &size));
     ais__desc_from(&out[0], in[0]);
     return AIS_OK;
@@ -397,7 +397,7 @@ static ais_status ais__lrn_infer(ais__op_ctx *ctx, const ais_tensor *const *in, 
 static ais_status ais__lrn_compute(ais__op_ctx *ctx, const ais_tensor *const *in, size_t n_in,
                                    ais_tensor *const *out, size_t n_out) {
     const ais_tensor *x = in[0];
-    int64_t size;
+    int64_t size = 0;
     AIS__CHECK(ais__lrn_check(ctx, x, &size));
     if (x->numel == 0) return AIS_OK;
     float *xf = NULL, *yf = NULL;

@@ -424,7 +424,7 @@ static ais_status ais__arg_infer(ais__op_ctx *ctx, const ais_tensor *const *in, 
           x->dtype == AIS_DTYPE_BOOL))
         return ais__error(AIS_E_DTYPE, "input has dtype %s, expected a numeric type",
                           ais_dtype_name(x->dtype));
-    size_t axis;
+    size_t axis = 0;
     AIS__CHECK(ais__arg_axis(ctx, x, &axis));
     if (x->dims[axis] == 0 && x->numel == 0) {
         bool other_zero = false;
@@ -451,7 +451,7 @@ static ais_status ais__arg_infer(ais__op_ctx *ctx, const ais_tensor *const *in, 
 
 static ais_status ais__arg_compute(ais__op_ctx *ctx, const ais_tensor *x, ais_tensor *yt,
                                    bool is_max) {
-    size_t axis;
+    size_t axis = 0;
     AIS__CHECK(ais__arg_axis(ctx, x, &axis));
     bool last = ctx->opset >= 12 && ais__attr_int(ctx->attrs, "select_last_index", 0) != 0;
     size_t outer = 1, inner = 1, r = (size_t)x->dims[axis];

@@ -96,14 +96,14 @@ static ais_status ais__sm_infer(ais__op_ctx *ctx, const ais_tensor *const *in, s
                                 ais__tensor_desc *out, size_t n_out) {
     AIS__CHECK(ais__expect_dtype(in[0], "input", AIS_DTYPE_F32, AIS_DTYPE_F64, AIS_DTYPE_F16,
                                  AIS_DTYPE_BF16, AIS_DTYPE_UNDEFINED));
-    int64_t o, n, i;
+    int64_t o = 0, n = 0, i = 0;
     AIS__CHECK(ais__sm_geometry(ctx, in[0], &o, &n, &i));
     ais__desc_from(&out[0], in[0]);
     return AIS_OK;
 }
 
 static ais_status ais__sm_compute(ais__op_ctx *ctx, const ais_tensor *x, ais_tensor *y, int kind) {
-    int64_t outer, n, inner;
+    int64_t outer = 0, n = 0, inner = 0;
     AIS__CHECK(ais__sm_geometry(ctx, x, &outer, &n, &inner));
     if (x->numel == 0) return AIS_OK;
     ais__sm_job j = {x->data, y->data, x->dtype == AIS_DTYPE_F64, n, inner, kind};

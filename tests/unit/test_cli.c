@@ -15,7 +15,8 @@ static char tool[4096];
 /* Runs the tool with args; returns its exit code and its stdout in out. */
 static int run_tool(const char *args, char *out, size_t size) {
     char cmd[8192];
-    snprintf(cmd, sizeof cmd, "'%s' %s 2>/dev/null", tool, args);
+    int len = snprintf(cmd, sizeof cmd, "'%s' %s 2>/dev/null", tool, args);
+    assert_true(len > 0 && (size_t)len < sizeof cmd);
     FILE *p = popen(cmd, "r");
     assert_non_null(p);
     size_t n = fread(out, 1, size - 1, p);

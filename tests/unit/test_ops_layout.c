@@ -22,7 +22,8 @@ static ais_tensor *rnd(ais_dtype dt, const int64_t *shape, size_t ndim) {
     size_t n = 1;
     for (size_t i = 0; i < ndim; i++)
         n *= (size_t)shape[i];
-    double *v = malloc((n + 1) * sizeof *v);
+    double *v = calloc(n + 1, sizeof *v);
+    assert_non_null(v);
     for (size_t i = 0; i < n; i++)
         v[i] = (double)ais_test_randint(0, 100);
     ais_tensor *t = mk(dt, shape, ndim, v);
@@ -142,7 +143,7 @@ static void test_concat(void **s) {
         const int64_t *yd = ais_tensor_shape(y);
         assert_int_equal(yd[axis], off[n]);
         for (size_t e = 0; e < ais_tensor_size(y); e++) {
-            int64_t yi[4];
+            int64_t yi[4] = {0};
             unravel(e, yd, r, yi);
             size_t k = 0;
             while (yi[axis] >= off[k + 1])
