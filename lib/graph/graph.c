@@ -167,6 +167,8 @@ static ais_status ais__resolve_names(ais__graph *g, const char *const *names, si
                                      int32_t **out) {
     *out = ais__malloc((n ? n : 1) * sizeof **out);
     if (!*out) return ais__oom(n * sizeof **out, "node inputs");
+    /* The caller's failure path reads every entry, also after a failure half-way. */
+    for (size_t i = 0; i < n; i++) (*out)[i] = -1;
     for (size_t i = 0; i < n; i++) {
         if (!names[i] || !names[i][0]) {
             (*out)[i] = -1;
