@@ -38,16 +38,14 @@ static ais_status ais__check_location(const char *loc) {
         size_t n = e ? (size_t)(e - p) : strlen(p);
         if (n == 2 && p[0] == '.' && p[1] == '.')
             return ais__error(AIS_E_FORMAT,
-                              "external data location '%s' leaves the model's folder ('..')",
-                              loc);
+                              "external data location '%s' leaves the model's folder ('..')", loc);
         p += n;
         if (*p == '/') p++;
     }
     return AIS_OK;
 }
 
-static ais_status ais__open_data(const ais__onnx_ext *ext, const char *loc, int *fd,
-                                 size_t *size) {
+static ais_status ais__open_data(const ais__onnx_ext *ext, const char *loc, int *fd, size_t *size) {
     size_t nb = strlen(ext->base_dir), nl = strlen(loc);
     char *path = ais__malloc(nb + nl + 2);
     if (!path) return ais__oom(nb + nl + 2, "external data path");
@@ -88,10 +86,9 @@ static ais_status ais__mapped(ais__onnx_ext *ext, const char *loc, const ais__on
         }
     }
     if (ext->n_files >= AIS__ONNX_MAX_EXT_FILES)
-        return ais__error(AIS_E_LIMIT, "more than %d external data files",
-                          AIS__ONNX_MAX_EXT_FILES);
-    ais__onnx_extfile *files = ais__realloc(ext->files, ext->n_files * sizeof *files,
-                                            (ext->n_files + 1) * sizeof *files);
+        return ais__error(AIS_E_LIMIT, "more than %d external data files", AIS__ONNX_MAX_EXT_FILES);
+    ais__onnx_extfile *files =
+        ais__realloc(ext->files, ext->n_files * sizeof *files, (ext->n_files + 1) * sizeof *files);
     if (!files) return ais__oom((ext->n_files + 1) * sizeof *files, "external data files");
     ext->files = files;
     ais__onnx_extfile *ef = &files[ext->n_files];
@@ -154,8 +151,8 @@ ais_status ais__onnx_external(ais__onnx_ext *ext, const char *location, uint64_t
         AIS__CHECK(ais__mapped(ext, location, &ef));
         AIS__CHECK(ais__range_check(location, offset, has_length, length, nbytes, ef->size));
         if (nbytes == 0) return ais__tensor_new(dtype, dims, ndim, out);
-        return ais__onnx_tensor_from_bytes(ext, true, dtype, dims, ndim,
-                                           ef->data + (size_t)offset, nbytes, out);
+        return ais__onnx_tensor_from_bytes(ext, true, dtype, dims, ndim, ef->data + (size_t)offset,
+                                           nbytes, out);
     }
     /* Not mapping: read the range into an owned tensor. */
     int fd;

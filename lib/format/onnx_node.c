@@ -72,14 +72,20 @@ static uint64_t ais__attr_infer_type(const ais__attr_scan *s) {
         int field;
         uint64_t type;
     } order[] = {
-        {AIS__AP_G, AIS__AT_GRAPH},           {AIS__AP_GRAPHS, AIS__AT_GRAPHS},
-        {AIS__AP_T, AIS__AT_TENSOR},          {AIS__AP_TENSORS, AIS__AT_TENSORS},
-        {AIS__AP_S, AIS__AT_STRING},          {AIS__AP_F, AIS__AT_FLOAT},
-        {AIS__AP_I, AIS__AT_INT},             {AIS__AP_FLOATS, AIS__AT_FLOATS},
-        {AIS__AP_INTS, AIS__AT_INTS},         {AIS__AP_STRINGS, AIS__AT_STRINGS},
+        {AIS__AP_G, AIS__AT_GRAPH},
+        {AIS__AP_GRAPHS, AIS__AT_GRAPHS},
+        {AIS__AP_T, AIS__AT_TENSOR},
+        {AIS__AP_TENSORS, AIS__AT_TENSORS},
+        {AIS__AP_S, AIS__AT_STRING},
+        {AIS__AP_F, AIS__AT_FLOAT},
+        {AIS__AP_I, AIS__AT_INT},
+        {AIS__AP_FLOATS, AIS__AT_FLOATS},
+        {AIS__AP_INTS, AIS__AT_INTS},
+        {AIS__AP_STRINGS, AIS__AT_STRINGS},
         {AIS__AP_SPARSE_TENSOR, AIS__AT_SPARSE_TENSOR},
         {AIS__AP_SPARSE_TENSORS, AIS__AT_SPARSE_TENSORS},
-        {AIS__AP_TP, AIS__AT_TYPE_PROTO},     {AIS__AP_TYPE_PROTOS, AIS__AT_TYPE_PROTOS},
+        {AIS__AP_TP, AIS__AT_TYPE_PROTO},
+        {AIS__AP_TYPE_PROTOS, AIS__AT_TYPE_PROTOS},
     };
     for (size_t i = 0; i < AIS__ARRAY_LEN(order); i++)
         if (s->seen[order[i].field]) return order[i].type;
@@ -127,13 +133,15 @@ static ais_status ais__attr_strings(const ais__pb *msg, ais_attrs *attrs, const 
         if ((st = ais__pb_strdup(&r, &f, AIS__ONNX_MAX_STRING, &v[i++])) != AIS_OK) break;
     }
     if (st == AIS_OK) st = ais_attrs_set_strings(attrs, name, (const char *const *)v, i);
-    for (size_t k = 0; k < i; k++) ais__free(v[k]);
+    for (size_t k = 0; k < i; k++)
+        ais__free(v[k]);
     ais__free(v);
     return st;
 }
 
 static ais_status ais__attr_tensor_field(ais__onnx_ctx *ctx, const ais__pb *msg,
-                                   const ais__pb_field *f, ais_attrs *attrs, const char *name) {
+                                         const ais__pb_field *f, ais_attrs *attrs,
+                                         const char *name) {
     ais__pb sub;
     AIS__CHECK(ais__pb_sub(msg, f, &sub));
     ais_tensor *t;
@@ -162,9 +170,7 @@ static ais_status ais__read_attr(ais__onnx_ctx *ctx, const ais__pb *msg, ais_att
         case AIS__AP_F: AIS__CHECK(ais__pb_expect(&r, &f, AIS__PB_I32, "f")); break;
         case AIS__AP_I: AIS__CHECK(ais__pb_expect(&r, &f, AIS__PB_VARINT, "i")); break;
         case AIS__AP_TYPE: AIS__CHECK(ais__pb_expect(&r, &f, AIS__PB_VARINT, "type")); break;
-        case AIS__AP_FLOATS:
-            AIS__CHECK(ais__pb_scalar_count(&r, &f, AIS__PB_K_FIXED32, &n));
-            break;
+        case AIS__AP_FLOATS: AIS__CHECK(ais__pb_scalar_count(&r, &f, AIS__PB_K_FIXED32, &n)); break;
         case AIS__AP_INTS: AIS__CHECK(ais__pb_scalar_count(&r, &f, AIS__PB_K_VARINT, &n)); break;
         case AIS__AP_NAME:
         case AIS__AP_S:
@@ -205,9 +211,7 @@ static ais_status ais__read_attr(ais__onnx_ctx *ctx, const ais__pb *msg, ais_att
             st = ais_attrs_set_float(attrs, name, v);
             break;
         }
-        case AIS__AT_INT:
-            st = ais_attrs_set_int(attrs, name, (int64_t)s.last[AIS__AP_I].v);
-            break;
+        case AIS__AT_INT: st = ais_attrs_set_int(attrs, name, (int64_t)s.last[AIS__AP_I].v); break;
         case AIS__AT_STRING: {
             char *v = NULL;
             if (s.seen[AIS__AP_S])
@@ -276,8 +280,8 @@ static ais_status ais__read_attr(ais__onnx_ctx *ctx, const ais__pb *msg, ais_att
 }
 
 /* Copies a LEN field into the arena at *pos as a C string; NUL bytes and size are checked. */
-static ais_status ais__arena_str(const ais__pb *r, const ais__pb_field *f, char *arena,
-                                 size_t *pos, const char **out) {
+static ais_status ais__arena_str(const ais__pb *r, const ais__pb_field *f, char *arena, size_t *pos,
+                                 const char **out) {
     if (f->len > AIS__ONNX_MAX_NAME)
         return ais__error(AIS_E_LIMIT, "name at offset %zu is %zu bytes, at most %u allowed",
                           f->offset, f->len, AIS__ONNX_MAX_NAME);

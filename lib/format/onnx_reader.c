@@ -37,7 +37,7 @@ enum {
 /* A ValueInfoProto as far as we use it. */
 typedef struct ais__vinfo {
     char *name;
-    bool is_tensor; /* TypeProto.tensor_type; else some other type (or none) */
+    bool is_tensor;    /* TypeProto.tensor_type; else some other type (or none) */
     const char *other; /* the kind of a non-tensor type, for messages */
     uint64_t elem_type;
     int32_t ndim; /* -1 without a shape */
@@ -47,7 +47,8 @@ typedef struct ais__vinfo {
 
 static void ais__vinfo_clear(ais__vinfo *v) {
     ais__free(v->name);
-    for (int i = 0; i < AIS_MAX_DIMS; i++) ais__free(v->dim_names[i]);
+    for (int i = 0; i < AIS_MAX_DIMS; i++)
+        ais__free(v->dim_names[i]);
     memset(v, 0, sizeof *v);
 }
 
@@ -60,8 +61,7 @@ static ais_status ais__read_shape(const ais__pb *msg, ais__vinfo *v) {
     while ((st = ais__pb_next(&r, &f, &has)) == AIS_OK && has) {
         if (f.number != 1) continue; /* dim */
         if (v->ndim >= AIS_MAX_DIMS)
-            return ais__error(AIS_E_LIMIT, "value '%s': more than %d dims", v->name,
-                              AIS_MAX_DIMS);
+            return ais__error(AIS_E_LIMIT, "value '%s': more than %d dims", v->name, AIS_MAX_DIMS);
         ais__pb d;
         AIS__CHECK(ais__pb_sub(&r, &f, &d));
         int32_t k = v->ndim++;
@@ -73,8 +73,8 @@ static ais_status ais__read_shape(const ais__pb *msg, ais__vinfo *v) {
                 AIS__CHECK(ais__pb_expect(&d, &x, AIS__PB_VARINT, "dim_value"));
                 if ((int64_t)x.v < 0)
                     return ais__error(AIS_E_FORMAT,
-                                      "value '%s': dim %d is %" PRId64 " at offset %zu", v->name,
-                                      k, (int64_t)x.v, x.offset);
+                                      "value '%s': dim %d is %" PRId64 " at offset %zu", v->name, k,
+                                      (int64_t)x.v, x.offset);
                 v->dims[k] = (int64_t)x.v;
                 ais__free(v->dim_names[k]);
                 v->dim_names[k] = NULL;
@@ -91,8 +91,8 @@ static ais_status ais__read_shape(const ais__pb *msg, ais__vinfo *v) {
 }
 
 static ais_status ais__read_type(const ais__pb *msg, ais__vinfo *v) {
-    static const char *const kinds[] = {[4] = "a sequence", [5] = "a map", [8] = "a sparse tensor",
-                                        [9] = "an optional"};
+    static const char *const kinds[] = {
+        [4] = "a sequence", [5] = "a map", [8] = "a sparse tensor", [9] = "an optional"};
     ais__pb r = *msg;
     ais__pb_field f;
     bool has;
@@ -159,8 +159,10 @@ static ais_status ais__declare(ais__graph *g, int32_t idx, const ais__vinfo *v, 
                                const char *role) {
     if (!v->is_tensor) {
         if (!strict) return AIS_OK;
-        return ais__error(AIS_E_UNSUPPORTED, "graph %s '%s' is %s value; only tensors are "
-                          "supported", role, v->name, v->other);
+        return ais__error(AIS_E_UNSUPPORTED,
+                          "graph %s '%s' is %s value; only tensors are "
+                          "supported",
+                          role, v->name, v->other);
     }
     ais_dtype dt = AIS_DTYPE_UNDEFINED;
     if (v->elem_type != 0) {
@@ -168,8 +170,8 @@ static ais_status ais__declare(ais__graph *g, int32_t idx, const ais__vinfo *v, 
         if (es == 0) {
             if (!strict) return AIS_OK;
             return ais__error(AIS_E_UNSUPPORTED,
-                              "graph %s '%s' has element type %llu%s, which is not supported",
-                              role, v->name, (unsigned long long)v->elem_type,
+                              "graph %s '%s' has element type %llu%s, which is not supported", role,
+                              v->name, (unsigned long long)v->elem_type,
                               v->elem_type == AIS_DTYPE_STRING ? " (string)" : "");
         }
         dt = (ais_dtype)v->elem_type;
@@ -318,9 +320,8 @@ static ais_status ais__model_field(ais__onnx_ctx *ctx, const ais__pb *r, const a
     case AIS__MP_MODEL_VERSION:
         AIS__CHECK(ais__pb_expect(r, f, AIS__PB_VARINT, "version"));
         snprintf(buf, sizeof buf, "%" PRId64, (int64_t)f->v);
-        return ais__graph_set_meta(ctx->g,
-                                   f->number == AIS__MP_IR_VERSION ? "ir_version" : "model_version",
-                                   buf);
+        return ais__graph_set_meta(
+            ctx->g, f->number == AIS__MP_IR_VERSION ? "ir_version" : "model_version", buf);
     case AIS__MP_PRODUCER_NAME:
     case AIS__MP_PRODUCER_VERSION:
     case AIS__MP_DOMAIN:
@@ -350,8 +351,7 @@ static ais_status ais__model_field(ais__onnx_ctx *ctx, const ais__pb *r, const a
         ais__free(v);
         return st;
     }
-    default:
-        return AIS_OK;
+    default: return AIS_OK;
     }
 }
 
@@ -381,8 +381,7 @@ static ais_status ais__read_model(ais__onnx_ctx *ctx, const void *data, size_t s
             /* protobuf would merge repeated copies of a message field; no exporter writes
              * two, so a second one is corruption, not something to merge. */
             if (has_graph)
-                return ais__error(AIS_E_FORMAT, "model: a second graph at offset %zu",
-                                  f.offset);
+                return ais__error(AIS_E_FORMAT, "model: a second graph at offset %zu", f.offset);
             AIS__CHECK(ais__pb_expect(&r, &f, AIS__PB_LEN, "graph"));
             graph_f = f;
             has_graph = true;
@@ -391,8 +390,10 @@ static ais_status ais__read_model(ais__onnx_ctx *ctx, const void *data, size_t s
         if (f.number == AIS__MP_IR_VERSION) has_ir = true;
         if ((f.number == AIS__MP_OPSET_IMPORT || f.number == AIS__MP_METADATA_PROPS) &&
             ++entries > AIS__ONNX_MAX_ENTRIES)
-            return ais__error(AIS_E_LIMIT, "model: more than %d opset imports and metadata "
-                              "entries", AIS__ONNX_MAX_ENTRIES);
+            return ais__error(AIS_E_LIMIT,
+                              "model: more than %d opset imports and metadata "
+                              "entries",
+                              AIS__ONNX_MAX_ENTRIES);
         if ((st = ais__model_field(ctx, &r, &f)) != AIS_OK) {
             ais__error_prefix("model.%s", ais__model_field_name(f.number));
             ctx->prefixed = true;
@@ -437,9 +438,11 @@ ais_status ais__onnx_read(const void *data, size_t size, const char *base_dir,
         ais__graph_destroy(ctx.g);
         return st;
     }
-    ais__log(AIS_LOG_DEBUG, "ONNX model: %zu nodes, %zu values, %llu weight bytes used in place, "
-             "%llu copied", ctx.g->n_nodes, ctx.g->n_values,
-             (unsigned long long)ctx.ext.borrowed, (unsigned long long)ctx.ext.copied);
+    ais__log(AIS_LOG_DEBUG,
+             "ONNX model: %zu nodes, %zu values, %llu weight bytes used in place, "
+             "%llu copied",
+             ctx.g->n_nodes, ctx.g->n_values, (unsigned long long)ctx.ext.borrowed,
+             (unsigned long long)ctx.ext.copied);
     *out = ctx.g;
     return AIS_OK;
 }

@@ -29,7 +29,8 @@ static bool ais__host_little_endian(void) {
 
 void ais__onnx_ext_finish(ais__onnx_ext *e) {
     if (!e) return;
-    for (size_t i = 0; i < e->n_files; i++) ais__free(e->files[i].location);
+    for (size_t i = 0; i < e->n_files; i++)
+        ais__free(e->files[i].location);
     ais__free(e->files);
     e->files = NULL;
     e->n_files = 0;
@@ -54,8 +55,8 @@ ais_status ais__onnx_tensor_from_bytes(ais__onnx_ext *ext, bool borrow, ais_dtyp
     AIS__CHECK(ais__tensor_new(dtype, dims, ndim, &t));
     if (t->nbytes != nbytes) {
         ais_tensor_destroy(t);
-        return ais__error(AIS_E_INTERNAL, "tensor of %zu bytes from %zu bytes of data",
-                          t->nbytes, nbytes);
+        return ais__error(AIS_E_INTERNAL, "tensor of %zu bytes from %zu bytes of data", t->nbytes,
+                          nbytes);
     }
     if (nbytes) memcpy(t->data, data, nbytes);
     if (ext) ext->copied += nbytes;
@@ -107,9 +108,7 @@ static void ais__store_bits(void *data, ais_dtype dtype, size_t i, uint64_t v) {
         memcpy((uint8_t *)data + 4 * i, &w, 4);
         break;
     }
-    default:
-        memcpy((uint8_t *)data + 8 * i, &v, 8);
-        break;
+    default: memcpy((uint8_t *)data + 8 * i, &v, 8); break;
     }
 }
 
@@ -247,8 +246,8 @@ ais_status ais__onnx_tensor_read(const ais__pb *msg, ais__onnx_ext *ext, bool bo
             size_t n;
             AIS__CHECK(ais__pb_scalar_count(&r, &f, AIS__PB_K_VARINT, &n));
             if (n > AIS_MAX_DIMS - ndim)
-                return ais__error(AIS_E_LIMIT, "tensor at offset %zu: more than %d dims",
-                                  f.offset, AIS_MAX_DIMS);
+                return ais__error(AIS_E_LIMIT, "tensor at offset %zu: more than %d dims", f.offset,
+                                  AIS_MAX_DIMS);
             ais__pb_iter it;
             ais__pb_iter_init(&r, &f, AIS__PB_K_VARINT, &it);
             for (size_t k = 0; k < n; k++) {
@@ -296,8 +295,7 @@ ais_status ais__onnx_tensor_read(const ais__pb *msg, ais__onnx_ext *ext, bool bo
             AIS__CHECK(ais__pb_expect(&r, &f, AIS__PB_VARINT, "data_location"));
             location = f.v;
             break;
-        default:
-            break;
+        default: break;
         }
     }
     AIS__CHECK(st);

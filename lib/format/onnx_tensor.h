@@ -29,9 +29,9 @@ typedef struct ais__onnx_extfile {
 
 /* Where external data comes from and what the tensors may borrow. */
 typedef struct ais__onnx_ext {
-    const char *base_dir; /* NULL: external data is refused */
-    bool map;             /* map files and borrow from them; else read into owned tensors */
-    ais__graph *g;        /* keeps the mappings alive */
+    const char *base_dir;     /* NULL: external data is refused */
+    bool map;                 /* map files and borrow from them; else read into owned tensors */
+    ais__graph *g;            /* keeps the mappings alive */
     ais__onnx_extfile *files; /* each file is mapped once */
     size_t n_files;
     uint64_t borrowed, copied; /* bytes of tensor data, for the DEBUG log */

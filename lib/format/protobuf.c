@@ -3,8 +3,8 @@
 
 #include <string.h>
 
-static const char *const ais__pb_wire_names[8] = {"varint", "fixed64", "length-delimited",
-                                                  "group start", "group end", "fixed32",
+static const char *const ais__pb_wire_names[8] = {"varint",      "fixed64",    "length-delimited",
+                                                  "group start", "group end",  "fixed32",
                                                   "wire type 6", "wire type 7"};
 
 void ais__pb_init(ais__pb *r, const void *data, size_t size) {
@@ -42,7 +42,8 @@ ais_status ais__pb_varint(const uint8_t **p, const uint8_t *end, const uint8_t *
 
 static uint64_t ais__pb_le(const uint8_t *p, int n) {
     uint64_t v = 0;
-    for (int i = n - 1; i >= 0; i--) v = (v << 8) | p[i];
+    for (int i = n - 1; i >= 0; i--)
+        v = (v << 8) | p[i];
     return v;
 }
 
@@ -61,9 +62,7 @@ ais_status ais__pb_next(ais__pb *r, ais__pb_field *f, bool *has) {
     f->number = (uint32_t)number;
     size_t left = (size_t)(r->end - r->p);
     switch (f->wire) {
-    case AIS__PB_VARINT:
-        AIS__CHECK(ais__pb_varint(&r->p, r->end, r->base, &f->v));
-        break;
+    case AIS__PB_VARINT: AIS__CHECK(ais__pb_varint(&r->p, r->end, r->base, &f->v)); break;
     case AIS__PB_I64:
     case AIS__PB_I32: {
         int n = f->wire == AIS__PB_I64 ? 8 : 4;
@@ -120,7 +119,7 @@ ais_status ais__pb_expect(const ais__pb *r, const ais__pb_field *f, uint32_t wir
 }
 
 static uint32_t ais__pb_kind_wire(ais__pb_kind kind) {
-    return kind == AIS__PB_K_VARINT ? AIS__PB_VARINT
+    return kind == AIS__PB_K_VARINT    ? AIS__PB_VARINT
            : kind == AIS__PB_K_FIXED32 ? AIS__PB_I32
                                        : AIS__PB_I64;
 }
@@ -139,7 +138,8 @@ ais_status ais__pb_scalar_count(const ais__pb *r, const ais__pb_field *f, ais__p
     if (kind == AIS__PB_K_VARINT) {
         /* Every varint ends in exactly one byte without the continuation bit. */
         size_t n = 0;
-        for (size_t i = 0; i < f->len; i++) n += !(f->data[i] & 0x80);
+        for (size_t i = 0; i < f->len; i++)
+            n += !(f->data[i] & 0x80);
         if (f->len && (f->data[f->len - 1] & 0x80))
             return ais__error(AIS_E_FORMAT, "field %u: truncated packed varint at offset %zu",
                               f->number, ais__pb_offset(r, f->data + f->len - 1));
@@ -161,8 +161,11 @@ void ais__pb_iter_init(const ais__pb *r, const ais__pb_field *f, ais__pb_kind ki
     it->base = r->base;
     it->kind = kind;
     it->packed = f->wire == AIS__PB_LEN;
-    it->p = f->data;
-    it->end = f->data + f->len;
+    it->p = it->end = NULL;
+    if (it->packed) {
+        it->p = f->data;
+        it->end = f->data + f->len;
+    }
     it->single = f->v;
 }
 

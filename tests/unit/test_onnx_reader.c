@@ -92,8 +92,9 @@ static bool check_model(const manifest *m, const char *rel) {
     if (li == (size_t)-1) fail_msg("%s is not in the manifest: rerun make_onnx_fixtures.py", rel);
     unsigned nodes, inputs, outputs, inits;
     char relbuf[512];
-    assert_int_equal(sscanf(m->lines[li], "model %511s %u %u %u %u", relbuf, &nodes, &inputs,
-                            &outputs, &inits), 5);
+    assert_int_equal(
+        sscanf(m->lines[li], "model %511s %u %u %u %u", relbuf, &nodes, &inputs, &outputs, &inits),
+        5);
     char path[1024], dir[1024];
     snprintf(path, sizeof path, "%s/%s", CONF, rel);
     snprintf(dir, sizeof dir, "%s", path);
@@ -113,15 +114,17 @@ static bool check_model(const manifest *m, const char *rel) {
         fail_msg("%s: %zu nodes, %zu inputs, %zu outputs; onnx says %u, %u, %u", rel, g->n_nodes,
                  g->n_inputs, g->n_outputs, nodes, inputs, outputs);
     size_t consts = 0;
-    for (size_t i = 0; i < g->n_values; i++) consts += (g->values[i].flags & AIS__VALUE_CONST) != 0;
+    for (size_t i = 0; i < g->n_values; i++)
+        consts += (g->values[i].flags & AIS__VALUE_CONST) != 0;
     assert_int_equal(consts, inits);
     for (size_t i = 0; i < inits; i++) {
         char name[512];
         unsigned dtype;
         size_t nbytes;
         unsigned long long hash;
-        assert_int_equal(sscanf(m->lines[li + 1 + i], "init %511s %u %zu %llx", name, &dtype,
-                                &nbytes, &hash), 4);
+        assert_int_equal(
+            sscanf(m->lines[li + 1 + i], "init %511s %u %zu %llx", name, &dtype, &nbytes, &hash),
+            4);
         int32_t v = ais__graph_find(g, name);
         assert_true(v >= 0);
         const ais_tensor *t = g->values[v].constant;
@@ -131,7 +134,8 @@ static bool check_model(const manifest *m, const char *rel) {
         if (fnv1a64(t->data, t->nbytes) != hash) fail_msg("%s: initializer %s differs", rel, name);
         assert_false(g->values[v].flags & AIS__VALUE_INPUT);
     }
-    for (size_t i = 0; i < g->n_nodes; i++) assert_true(g->nodes[i].op_type[0] != 0);
+    for (size_t i = 0; i < g->n_nodes; i++)
+        assert_true(g->nodes[i].op_type[0] != 0);
     assert_true(ais__graph_opset(g, "") > 0);
     ais__graph_destroy(g);
     free(buf);
@@ -188,7 +192,8 @@ static void expect_load(const char *path, expect *e) {
 
 static void assert_tensor_matches(const ais_tensor *t, const expect *e, const char *what) {
     assert_int_equal(t->ndim, e->ndim);
-    for (int i = 0; i < e->ndim; i++) assert_int_equal(t->dims[i], e->dims[i]);
+    for (int i = 0; i < e->ndim; i++)
+        assert_int_equal(t->dims[i], e->dims[i]);
     if ((int32_t)t->dtype == e->dtype) {
         assert_int_equal(t->nbytes, e->nbytes);
         if (memcmp(t->data, e->data, e->nbytes) != 0) fail_msg("%s: bytes differ", what);
@@ -206,8 +211,9 @@ static void assert_tensor_matches(const ais_tensor *t, const expect *e, const ch
 
 static void test_tensorproto_fixtures(void **state) {
     (void)state;
-    static const char *const names[] = {"f32", "f64", "i64", "i32", "i8",  "u8",     "i16",   "u16",
-                                        "bool", "f16", "bf16", "u32", "u64", "scalar", "empty", "raw"};
+    static const char *const names[] = {"f32", "f64",    "i64",   "i32", "i8",   "u8",
+                                        "i16", "u16",    "bool",  "f16", "bf16", "u32",
+                                        "u64", "scalar", "empty", "raw"};
     for (size_t k = 0; k < AIS__ARRAY_LEN(names); k++) {
         char path[512];
         snprintf(path, sizeof path, FIX "/tp_%s.pb", names[k]);
@@ -240,8 +246,9 @@ static void test_conformance_pb(void **state) {
         unsigned dtype;
         size_t nbytes;
         unsigned long long hash;
-        assert_int_equal(sscanf(m.lines[i], "pb %511s %u %zu %127s %llx", rel, &dtype, &nbytes,
-                                shape, &hash), 5);
+        assert_int_equal(
+            sscanf(m.lines[i], "pb %511s %u %zu %127s %llx", rel, &dtype, &nbytes, shape, &hash),
+            5);
         char path[1024];
         snprintf(path, sizeof path, "%s/%s", CONF, rel);
         size_t n;
@@ -305,8 +312,8 @@ static void test_external_data(void **state) {
 
     static const struct {
         const char *file, *needle;
-    } bad[] = {{"escape.onnx", ".."}, {"absolute.onnx", "relative"},
-               {"past_end.onnx", "past the end"}};
+    } bad[] = {
+        {"escape.onnx", ".."}, {"absolute.onnx", "relative"}, {"past_end.onnx", "past the end"}};
     for (size_t k = 0; k < AIS__ARRAY_LEN(bad); k++) {
         char path[512];
         snprintf(path, sizeof path, FIX "/ext/%s", bad[k].file);
@@ -396,7 +403,8 @@ static void test_attrs_and_metadata(void **state) {
     assert_non_null(t);
     assert_int_equal(t->dtype, AIS_DTYPE_I32);
     assert_int_equal(t->numel, 4);
-    for (int i = 0; i < 4; i++) assert_int_equal(((const int32_t *)t->data)[i], i + 1);
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(((const int32_t *)t->data)[i], i + 1);
     /* C is listed as an input and an initializer: a constant, not something to feed */
     assert_int_equal(g->n_inputs, 1);
     assert_string_equal(g->values[g->inputs[0]].name, "X");
@@ -461,7 +469,9 @@ static void w_varint(pbw *w, uint64_t v) {
         w->b[w->n++] = c | (v ? 0x80 : 0);
     } while (v);
 }
-static void w_key(pbw *w, uint32_t field, uint32_t wire) { w_varint(w, (uint64_t)field << 3 | wire); }
+static void w_key(pbw *w, uint32_t field, uint32_t wire) {
+    w_varint(w, (uint64_t)field << 3 | wire);
+}
 static void w_bytes(pbw *w, uint32_t field, const void *p, size_t n) {
     w_key(w, field, 2);
     w_varint(w, n);
@@ -470,7 +480,8 @@ static void w_bytes(pbw *w, uint32_t field, const void *p, size_t n) {
 }
 static void w_fixed32(pbw *w, uint32_t field, uint32_t v) {
     w_key(w, field, 5);
-    for (int i = 0; i < 4; i++) w->b[w->n++] = (uint8_t)(v >> (8 * i));
+    for (int i = 0; i < 4; i++)
+        w->b[w->n++] = (uint8_t)(v >> (8 * i));
 }
 
 static ais_status read_tp(const pbw *w, ais_tensor **t) {
@@ -499,7 +510,8 @@ static void test_wire_format(void **state) {
     w_key(&w, 99, 0);
     w_varint(&w, UINT64_MAX); /* 10-byte varint, unknown field */
     w_key(&w, 100, 1);
-    for (int i = 0; i < 8; i++) w.b[w.n++] = 0xab;
+    for (int i = 0; i < 8; i++)
+        w.b[w.n++] = 0xab;
     w_bytes(&w, 101, "junk", 4);
     w_fixed32(&w, 102, 7);
     float vals[6];
@@ -544,12 +556,14 @@ static void test_wire_format(void **state) {
     /* a varint that overflows 64 bits, and one longer than 10 bytes */
     pbw v = {.n = 0};
     w_key(&v, 2, 0);
-    for (int i = 0; i < 9; i++) v.b[v.n++] = 0xff;
+    for (int i = 0; i < 9; i++)
+        v.b[v.n++] = 0xff;
     v.b[v.n++] = 0x02;
     AIS_ASSERT_STATUS(read_tp(&v, &t), AIS_E_FORMAT);
     ais_test_assert_error_contains("overflows");
     v.n = 1;
-    for (int i = 0; i < 11; i++) v.b[v.n++] = 0x80;
+    for (int i = 0; i < 11; i++)
+        v.b[v.n++] = 0x80;
     AIS_ASSERT_STATUS(read_tp(&v, &t), AIS_E_FORMAT);
     ais_test_assert_error_contains("varint");
 
@@ -735,7 +749,7 @@ static void test_random_flips(void **state) {
             for (int i = 0; i < flips; i++) {
                 size_t at = (size_t)ais_test_randint(0, (int64_t)n - 1);
                 m[at] = (uint8_t)(ais_test_rand_u64() & 1 ? m[at] ^ (1u << ais_test_randint(0, 7))
-                                                           : ais_test_rand_u64());
+                                                          : ais_test_rand_u64());
             }
             try_read(m, n);
         }
@@ -792,7 +806,10 @@ static void test_oom_sweep(void **state) {
     for (size_t k = 0; k < AIS__ARRAY_LEN(cases); k++) {
         size_t n;
         uint8_t *buf = read_file(cases[k].file, &n);
-        sweep_ctx c = {.data = buf, .size = n, .base_dir = cases[k].base, .map = cases[k].map,
+        sweep_ctx c = {.data = buf,
+                       .size = n,
+                       .base_dir = cases[k].base,
+                       .map = cases[k].map,
                        .tensor = cases[k].tensor};
         long allocs = ais_test_oom_sweep(cases[k].file, sweep_fn, sweep_cleanup, &c, 2000);
         assert_true(allocs > 0);
@@ -802,18 +819,12 @@ static void test_oom_sweep(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_conformance_models),
-        cmocka_unit_test(test_tensorproto_fixtures),
-        cmocka_unit_test(test_conformance_pb),
-        cmocka_unit_test(test_external_data),
-        cmocka_unit_test(test_misaligned_raw_data),
-        cmocka_unit_test(test_attrs_and_metadata),
-        cmocka_unit_test(test_shapes_declared),
-        cmocka_unit_test(test_subgraph_unsupported),
-        cmocka_unit_test(test_wire_format),
-        cmocka_unit_test(test_error_paths),
-        cmocka_unit_test(test_truncation),
-        cmocka_unit_test(test_random_flips),
+        cmocka_unit_test(test_conformance_models),  cmocka_unit_test(test_tensorproto_fixtures),
+        cmocka_unit_test(test_conformance_pb),      cmocka_unit_test(test_external_data),
+        cmocka_unit_test(test_misaligned_raw_data), cmocka_unit_test(test_attrs_and_metadata),
+        cmocka_unit_test(test_shapes_declared),     cmocka_unit_test(test_subgraph_unsupported),
+        cmocka_unit_test(test_wire_format),         cmocka_unit_test(test_error_paths),
+        cmocka_unit_test(test_truncation),          cmocka_unit_test(test_random_flips),
         cmocka_unit_test(test_oom_sweep),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
