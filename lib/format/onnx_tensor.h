@@ -16,7 +16,7 @@
 #define AIS__ONNX_MAX_EXT_FILES 16384
 /* Bounds on counts whose bookkeeping is linear per item (attributes of a node, metadata
  * entries, opset imports), so that a hostile file cannot make loading quadratic. */
-#define AIS__ONNX_MAX_ATTRS 4096
+#define AIS__ONNX_MAX_ATTRS 256
 #define AIS__ONNX_MAX_ENTRIES 4096
 /* String attributes and metadata values longer than this are refused. */
 #define AIS__ONNX_MAX_STRING (16u * 1024u * 1024u)

@@ -8,11 +8,12 @@ static const char *const ais__pb_wire_names[8] = {"varint",      "fixed64",    "
                                                   "wire type 6", "wire type 7"};
 
 void ais__pb_init(ais__pb *r, const void *data, size_t size) {
+    static const uint8_t empty[1];
+    if (!data) size = 0, data = empty; /* NULL + 0 is undefined */
     r->base = data;
     r->p = data;
     r->end = r->p + size;
     r->depth = 0;
-    if (!data) r->p = r->end = r->base = (const uint8_t *)"";
 }
 
 size_t ais__pb_offset(const ais__pb *r, const uint8_t *p) { return (size_t)(p - r->base); }
