@@ -147,7 +147,7 @@ ais_status ais__onnx_external(ais__onnx_ext *ext, const char *location, uint64_t
     *out = NULL;
     AIS__CHECK(ais__check_location(location));
     if (ext->map && ext->g) {
-        const ais__onnx_extfile *ef;
+        const ais__onnx_extfile *ef = NULL;
         AIS__CHECK(ais__mapped(ext, location, &ef));
         AIS__CHECK(ais__range_check(location, offset, has_length, length, nbytes, ef->size));
         if (nbytes == 0) return ais__tensor_new(dtype, dims, ndim, out);
