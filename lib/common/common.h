@@ -29,12 +29,17 @@
 
 /* Sets this thread's last-error message and returns `status`, so callers write
  * `return ais__error(AIS_E_SHAPE, "MatMul: ...", ...);`. */
-ais_status ais__error(ais_status status, const char *fmt, ...) AIS__PRINTF(2, 3);
+ais_status ais__error_set(ais_status status, const char *fmt, ...) AIS__PRINTF(2, 3);
 ais_status ais__verror(ais_status status, const char *fmt, va_list ap);
+/* A macro, so that the compiler sees the (usually constant, non-zero) status that is returned:
+ * otherwise gcc -O3 cannot tell that a failing helper returns early and warns that out-params
+ * may be used uninitialized. `status` is evaluated twice: pass a constant or a plain variable. */
+#define ais__error(status, ...) (ais__error_set((status), __VA_ARGS__), (status))
 /* Prepends "prefix: " to the current message (e.g. the node name when an operator failed). */
 void ais__error_prefix(const char *fmt, ...) AIS__PRINTF(1, 2);
 /* The shorthand for an allocation failure. */
-ais_status ais__oom(size_t bytes, const char *what);
+ais_status ais__oom_set(size_t bytes, const char *what);
+#define ais__oom(bytes, what) (ais__oom_set((bytes), (what)), AIS_E_OUT_OF_MEMORY)
 
 #define AIS__CHECK(expr)                                                                           \
     do {                                                                                           \

@@ -48,7 +48,7 @@ ais_status ais__verror(ais_status status, const char *fmt, va_list ap) {
     return status;
 }
 
-ais_status ais__error(ais_status status, const char *fmt, ...) {
+ais_status ais__error_set(ais_status status, const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
     ais__verror(status, fmt, ap);
@@ -69,8 +69,8 @@ void ais__error_prefix(const char *fmt, ...) {
         ais__message[0] = 0;
 }
 
-ais_status ais__oom(size_t bytes, const char *what) {
-    return ais__error(AIS_E_OUT_OF_MEMORY, "out of memory allocating %zu bytes for %s", bytes,
+ais_status ais__oom_set(size_t bytes, const char *what) {
+    return ais__error_set(AIS_E_OUT_OF_MEMORY, "out of memory allocating %zu bytes for %s", bytes,
                       what);
 }
 

@@ -148,7 +148,7 @@ static ais_status ais__tensor_external(const ais__pb *msg, ais__onnx_ext *ext, c
         if (f.number != AIS__TP_EXTERNAL_DATA) continue;
         ais__pb e;
         if ((st = ais__pb_sub(&r, &f, &e)) != AIS_OK) break;
-        ais__pb_field kf, vf, x;
+        ais__pb_field kf = {0}, vf = {0}, x = {0};
         bool has_k = false, has_v = false, more;
         while ((st = ais__pb_next(&e, &x, &more)) == AIS_OK && more) {
             if (x.number == 1 && x.wire == AIS__PB_LEN) kf = x, has_k = true;
