@@ -12,6 +12,14 @@
  *           caller's output buffer
  *   DYNAMIC shape known only when the node runs (it depends on values computed at run time):
  *           the node goes through ais__op_invoke and gets fresh tensors, freed after the run
+ *
+ * Device plans (a session whose backend is not the CPU): each static node runs on the device
+ * when the backend supports it, else on the CPU (dynamic nodes always do). A value then has a
+ * host tensor (vt) and/or a device tensor (dt); explicit copies ("transfers") run before the
+ * first node that needs a value on the other side, and after the last node for device results
+ * that are graph outputs. Host and device buffers are planned with the same liveness and
+ * best-fit placement, in two arenas allocated at plan time; constants are uploaded once per
+ * session, plan constants once per plan. All device work goes onto the backend's one stream.
  */
 #include <stdio.h>
 #include <string.h>
@@ -32,8 +40,17 @@ typedef struct ais__step {
     int32_t *out_slot;
     uint32_t n_in, n_out;
     bool dynamic;
-    bool alias; /* output 0 shares input 0's data */
+    bool alias;  /* output 0 shares input 0's data */
+    bool on_dev; /* runs on the session's device backend */
 } ais__step;
+
+/* A copy of a slot between host and device memory, made before step `at` (n_steps: after the
+ * last step). */
+typedef struct ais__xfer {
+    size_t at;
+    int32_t slot;
+    bool to_device;
+} ais__xfer;
 
 typedef struct ais__plan {
     ais__tensor_desc *sig; /* per graph input */
@@ -48,6 +65,15 @@ typedef struct ais__plan {
     void *arena;
     size_t arena_size;
     bool has_dynamic;
+    /* device plans only */
+    const ais__backend *be;
+    void *be_state;
+    ais_tensor *dt;    /* device tensor structs per slot */
+    void **dev_owned;  /* per slot: device copies of plan constants */
+    ais__xfer *xfers;
+    size_t n_xfers;
+    void *dev_arena;
+    size_t dev_arena_size;
 } ais__plan;
 
 struct ais_session {
@@ -60,6 +86,9 @@ struct ais_session {
     const ais_tensor **bound; /* per graph input, during a run */
     bool *created;            /* per output slot of a run */
     ais_backend *node_backend;
+    bool device;     /* the backend is not the CPU: device plans */
+    void **const_dev; /* per graph value: its constant uploaded to the device, once */
+    size_t n_const_dev;
 };
 
 /* Where zero-byte tensors point: kernels may compute an address from it but never load. */
@@ -85,6 +114,15 @@ static void ais__plan_destroy(ais__plan *p) {
     ais__free(p->home);
     ais__free(p->steps);
     ais__free(p->arena);
+    if (p->be) {
+        if (p->dev_owned)
+            for (size_t i = 0; i < p->n_slots; i++)
+                if (p->dev_owned[i]) p->be->free(p->be_state, p->dev_owned[i]);
+        if (p->dev_arena) p->be->free(p->be_state, p->dev_arena);
+    }
+    ais__free(p->dt);
+    ais__free(p->dev_owned);
+    ais__free(p->xfers);
     ais__free(p);
 }
 
@@ -288,6 +326,236 @@ done:
     return st;
 }
 
+/* ---- device plans ---- */
+
+/* One side's buffer of a slot while planning: the steps it lives over. */
+typedef struct ais__buf {
+    size_t start, end; /* start SIZE_MAX: the slot has no buffer on this side */
+    bool planned;      /* in this side's arena (not an alias of its view input) */
+    bool made;         /* the value is computed on this side (not copied there) */
+} ais__buf;
+
+/* Offsets in one arena for the planned buffers of one side: best fit over their lifetimes
+ * (a buffer is live from its start step through its end step). */
+static ais_status ais__plan_intervals(const ais__plan *p, const ais__buf *b, size_t *offset,
+                                      size_t *total_out) {
+    size_t ns = p->n_steps, nslots = p->n_slots;
+    int32_t *start_head = ais__malloc((ns + 1) * sizeof *start_head);
+    int32_t *end_head = ais__malloc((ns + 1) * sizeof *end_head);
+    int32_t *next_start = ais__malloc((nslots ? nslots : 1) * sizeof *next_start);
+    int32_t *next_end = ais__malloc((nslots ? nslots : 1) * sizeof *next_end);
+    ais__block *fl = ais__malloc((nslots + 1) * sizeof *fl);
+    ais_status st = AIS_OK;
+    *total_out = 0;
+    if (!start_head || !end_head || !next_start || !next_end || !fl) {
+        st = ais__oom(nslots * 32, "memory plan");
+        goto done;
+    }
+    for (size_t t = 0; t <= ns; t++) start_head[t] = end_head[t] = -1;
+    for (size_t v = 0; v < nslots; v++) {
+        offset[v] = SIZE_MAX;
+        if (b[v].start == SIZE_MAX || !b[v].planned || p->vt[v].nbytes == 0) continue;
+        next_start[v] = start_head[b[v].start];
+        start_head[b[v].start] = (int32_t)v;
+        next_end[v] = end_head[b[v].end];
+        end_head[b[v].end] = (int32_t)v;
+    }
+    size_t total = 0, n_fl = 0;
+    for (size_t t = 0; t <= ns; t++) {
+        if (t > 0)
+            for (int32_t v = end_head[t - 1]; v >= 0; v = next_end[v])
+                ais__block_release(fl, &n_fl, offset[v], ais__align_up(p->vt[v].nbytes));
+        for (int32_t v = start_head[t]; v >= 0; v = next_start[v])
+            offset[v] = ais__block_take(fl, &n_fl, &total, ais__align_up(p->vt[v].nbytes));
+    }
+    *total_out = total;
+done:
+    ais__free(start_head);
+    ais__free(end_head);
+    ais__free(next_start);
+    ais__free(next_end);
+    ais__free(fl);
+    return st;
+}
+
+static bool ais__is_const_slot(const ais__plan *p, int32_t v) {
+    return p->kind[v] == AIS__SLOT_CONST || p->kind[v] == AIS__SLOT_PCONST;
+}
+
+static bool ais__value_input(const ais__step *st, size_t k) {
+    return k < 32 && (st->def->value_inputs & (1u << k));
+}
+
+/* Whether the device backend takes a step: a static one, with data in every tensor, inputs
+ * whose values infer reads known now (they stay on the host), and the backend's yes. */
+static bool ais__place_on_device(const ais_session *s, const ais__plan *p, const ais__step *st) {
+    if (st->dynamic || st->n_out == 0 || st->n_in == 0) return false;
+    for (size_t k = 0; k < st->n_in; k++) {
+        int32_t v = st->in_slot[k];
+        if (v < 0) continue;
+        if (!st->in[k] || st->in[k]->nbytes == 0) return false;
+        if (ais__value_input(st, k) && (!ais__is_const_slot(p, v) || (k == 0 && st->alias)))
+            return false;
+    }
+    for (size_t k = 0; k < st->n_out; k++)
+        if (p->vt[st->out_slot[k]].nbytes == 0) return false;
+    return s->backend->supports(s->backend_state, st->def, st->node->attrs, st->in, st->n_in);
+}
+
+/* The backend's alloc returns NULL without a status; keep what it said, if anything. */
+static ais_status ais__dev_alloc(ais_session *s, size_t bytes, const char *what, void **out) {
+    (void)ais__error(AIS_OK, "%s", "");
+    *out = s->backend->alloc(s->backend_state, bytes);
+    if (*out) return AIS_OK;
+    char why[512];
+    snprintf(why, sizeof why, "%s", ais_last_error());
+    return ais__error(AIS_E_OUT_OF_MEMORY, "out of device memory allocating %zu bytes for %s%s%s",
+                      bytes, what, why[0] ? ": " : "", why);
+}
+
+/* A constant on the device: model constants once per session, plan constants once per plan. */
+static ais_status ais__const_on_device(ais_session *s, ais__plan *p, int32_t v) {
+    if (p->dt[v].data) return AIS_OK;
+    const ais_tensor *h = p->vp[v];
+    void **cache = p->kind[v] == AIS__SLOT_CONST ? &s->const_dev[v] : &p->dev_owned[v];
+    if (!*cache) {
+        void *d;
+        AIS__CHECK(ais__dev_alloc(s, h->nbytes, "a constant", &d));
+        ais_status st = s->backend->copy_to_device(s->backend_state, d, h->data, h->nbytes);
+        if (st != AIS_OK) {
+            s->backend->free(s->backend_state, d);
+            return st;
+        }
+        *cache = d;
+    }
+    ais__tensor_init_borrowed(&p->dt[v], h->dtype, h->dims, h->ndim, *cache);
+    return AIS_OK;
+}
+
+static void ais__add_xfer(ais__plan *p, size_t at, int32_t v, bool to_device) {
+    p->xfers[p->n_xfers++] = (ais__xfer){at, v, to_device};
+}
+
+/* Placement, transfers and the two arenas of a device plan (after shapes are known). */
+static ais_status ais__plan_device(ais_session *s, ais__plan *p) {
+    const ais__graph *g = s->model->graph;
+    size_t ns = p->n_steps, nslots = p->n_slots, alloc_slots = nslots ? nslots : 1;
+    p->be = s->backend;
+    p->be_state = s->backend_state;
+    p->dt = ais__calloc(alloc_slots, sizeof *p->dt);
+    p->dev_owned = ais__calloc(alloc_slots, sizeof *p->dev_owned);
+    p->xfers = ais__malloc(alloc_slots * sizeof *p->xfers);
+    ais__buf *hb = ais__malloc(alloc_slots * sizeof *hb), *db = ais__malloc(alloc_slots * sizeof *db);
+    size_t *hoff = ais__malloc(alloc_slots * sizeof *hoff), *doff = ais__malloc(alloc_slots * sizeof *doff);
+    ais_status st = AIS_OK;
+    if (!p->dt || !p->dev_owned || !p->xfers || !hb || !db || !hoff || !doff) {
+        st = ais__oom(alloc_slots * 160, "device plan");
+        goto done;
+    }
+    for (size_t v = 0; v < nslots; v++) hb[v] = db[v] = (ais__buf){SIZE_MAX, 0, false, false};
+    /* folded nodes ran on the CPU while planning */
+    for (size_t i = 0; i < g->n_nodes; i++) s->node_backend[i] = AIS_BACKEND_CPU;
+    for (size_t i = 0; i < ns; i++) {
+        ais__step *stp = &p->steps[i];
+        stp->on_dev = ais__place_on_device(s, p, stp);
+        if (stp->on_dev) s->node_backend[stp->node - g->nodes] = s->backend->kind;
+    }
+    for (size_t i = 0; i < ns; i++) {
+        ais__step *stp = &p->steps[i];
+        for (size_t k = 0; k < stp->n_in; k++) {
+            int32_t v = stp->in_slot[k];
+            if (v < 0) continue;
+            if (stp->on_dev) {
+                if (ais__is_const_slot(p, v)) {
+                    if (ais__value_input(stp, k)) continue; /* read on the host */
+                    if ((st = ais__const_on_device(s, p, v)) != AIS_OK) goto done;
+                    stp->in[k] = &p->dt[v];
+                    continue;
+                }
+                if (db[v].start == SIZE_MAX) { /* made on the host: copy it over first */
+                    ais__add_xfer(p, i, v, true);
+                    db[v] = (ais__buf){i, i, true, false};
+                    ais__tensor_init_borrowed(&p->dt[v], p->vt[v].dtype, p->vt[v].dims,
+                                              p->vt[v].ndim, NULL);
+                    if (hb[v].start != SIZE_MAX) hb[v].end = AIS__MAX(hb[v].end, i);
+                }
+                db[v].end = AIS__MAX(db[v].end, i);
+                stp->in[k] = &p->dt[v];
+            } else {
+                if (ais__is_const_slot(p, v)) continue;
+                if (hb[v].start == SIZE_MAX && db[v].made) { /* made on the device: copy back */
+                    ais__add_xfer(p, i, v, false);
+                    hb[v] = (ais__buf){i, i, true, false};
+                    db[v].end = AIS__MAX(db[v].end, i);
+                }
+                if (hb[v].start != SIZE_MAX) hb[v].end = AIS__MAX(hb[v].end, i);
+            }
+        }
+        if (stp->dynamic) continue;
+        for (size_t k = 0; k < stp->n_out; k++) {
+            int32_t v = stp->out_slot[k];
+            bool planned = !(k == 0 && stp->alias);
+            if (stp->on_dev) {
+                ais__tensor_init_borrowed(&p->dt[v], p->vt[v].dtype, p->vt[v].dims, p->vt[v].ndim,
+                                          NULL);
+                db[v] = (ais__buf){i, i, planned, true};
+                stp->out[k] = &p->dt[v];
+            } else {
+                hb[v] = (ais__buf){i, i, planned, true};
+            }
+        }
+    }
+    /* graph outputs: device results come back after the last step; all live to the end */
+    for (size_t j = 0; j < g->n_outputs; j++) {
+        int32_t v = g->outputs[j];
+        if (p->kind[v] != AIS__SLOT_STATIC) continue;
+        if (db[v].made) {
+            if (hb[v].start == SIZE_MAX) {
+                ais__add_xfer(p, ns, v, false);
+                hb[v] = (ais__buf){ns, ns, true, false};
+            }
+            db[v].end = ns;
+        }
+        if (hb[v].start != SIZE_MAX) hb[v].end = ns;
+    }
+    /* a view's source lives as long as the view (latest views first, so chains extend) */
+    for (size_t i = ns; i-- > 0;) {
+        const ais__step *stp = &p->steps[i];
+        if (!stp->alias || stp->dynamic) continue;
+        ais__buf *b = stp->on_dev ? db : hb;
+        int32_t src = stp->in_slot[0], dst = stp->out_slot[0];
+        if (b[src].start != SIZE_MAX && b[dst].end > b[src].end) b[src].end = b[dst].end;
+    }
+    size_t htotal, dtotal;
+    if ((st = ais__plan_intervals(p, hb, hoff, &htotal)) != AIS_OK ||
+        (st = ais__plan_intervals(p, db, doff, &dtotal)) != AIS_OK)
+        goto done;
+    p->arena_size = htotal;
+    p->arena = ais__malloc_aligned(htotal ? htotal : AIS__ALIGN, AIS__ALIGN);
+    if (!p->arena) {
+        st = ais__oom(htotal, "session arena");
+        goto done;
+    }
+    if (dtotal && (st = ais__dev_alloc(s, dtotal, "the device arena", &p->dev_arena)) != AIS_OK)
+        goto done;
+    p->dev_arena_size = dtotal;
+    for (size_t v = 0; v < nslots; v++) {
+        if (hb[v].start != SIZE_MAX && hb[v].planned) {
+            void *d = hoff[v] == SIZE_MAX ? (void *)ais__empty_data : (char *)p->arena + hoff[v];
+            p->home[v] = d;
+            p->vt[v].data = d;
+        }
+        if (db[v].start != SIZE_MAX && db[v].planned && doff[v] != SIZE_MAX)
+            p->dt[v].data = (char *)p->dev_arena + doff[v];
+    }
+done:
+    ais__free(hb);
+    ais__free(db);
+    ais__free(hoff);
+    ais__free(doff);
+    return st;
+}
+
 static ais_status ais__plan_build(ais_session *s, ais__plan **out) {
     *out = NULL;
     const ais_model *m = s->model;
@@ -376,7 +644,8 @@ static ais_status ais__plan_build(ais_session *s, ais__plan **out) {
             for (size_t k = 0; k < stp->n_out; k++) p->kind[stp->out_slot[k]] = AIS__SLOT_DYNAMIC;
         }
     }
-    if ((st = ais__plan_memory(p, g)) != AIS_OK) goto fail;
+    st = s->device ? ais__plan_device(s, p) : ais__plan_memory(p, g);
+    if (st != AIS_OK) goto fail;
     *out = p;
     return AIS_OK;
 fail:
@@ -408,13 +677,21 @@ AIS_API ais_status ais_session_create(ais_model *model, const ais_options *optio
         AIS_OK)
         goto fail;
     s->backend = be;
+    s->device = be->kind != AIS_BACKEND_CPU;
+    if (s->device) {
+        s->n_const_dev = g->n_values;
+        s->const_dev = ais__calloc(g->n_values ? g->n_values : 1, sizeof *s->const_dev);
+        if (!s->const_dev) {
+            st = ais__oom(g->n_values * sizeof(void *), "session");
+            goto fail;
+        }
+    }
     int32_t threads = (int32_t)ais__option(options, AIS_OPT_THREADS);
     if (threads == 0) threads = ais__cpu_count();
     if (threads > 1 && (st = ais__pool_create(threads, &s->pool)) != AIS_OK) goto fail;
     ais__cpu_set_blas_threads(threads);
     s->ctx.pool = s->pool;
-    /* Every node runs on the session's backend for now; a GPU backend asks supports() per node
-     * and records the CPU fallbacks here. */
+    /* Until the first plan says otherwise (a device plan records its CPU fallbacks). */
     for (size_t i = 0; i < g->n_nodes; i++) s->node_backend[i] = be->kind;
     s->model = ais_model_retain(model);
     *out = s;
@@ -429,6 +706,10 @@ AIS_API void ais_session_destroy(ais_session *s) {
     ais__plan_destroy(s->plan);
     ais__op_ctx_release(&s->ctx);
     ais__pool_destroy(s->pool);
+    if (s->const_dev)
+        for (size_t v = 0; v < s->n_const_dev; v++)
+            if (s->const_dev[v]) s->backend->free(s->backend_state, s->const_dev[v]);
+    ais__free(s->const_dev);
     if (s->backend) s->backend->destroy(s->backend_state);
     ais__free(s->bound);
     ais__free(s->created);
@@ -550,22 +831,72 @@ static void ais__free_dynamic(ais__plan *p) {
     }
 }
 
+/* A node whose shapes are known only now: fresh outputs, owned by the plan until the run ends. */
+static ais_status ais__run_dynamic(ais__op_ctx *ctx, ais__plan *p, ais__step *st) {
+    for (size_t k = 0; k < st->n_in; k++)
+        st->in[k] = st->in_slot[k] >= 0 ? p->vp[st->in_slot[k]] : NULL;
+    for (size_t k = 0; k < st->n_out; k++) st->out[k] = NULL;
+    AIS__CHECK(ais__op_invoke(st->def, ctx, st->in, st->n_in, st->out, st->n_out));
+    for (size_t k = 0; k < st->n_out; k++) {
+        int32_t slot = st->out_slot[k];
+        p->owned[slot] = st->out[k];
+        p->vp[slot] = st->out[k];
+        st->out[k] = NULL;
+    }
+    return AIS_OK;
+}
+
+static ais_status ais__run_xfer(ais_session *s, ais__plan *p, const ais__xfer *x) {
+    int32_t v = x->slot;
+    ais_tensor *h = &p->vt[v], *d = &p->dt[v];
+    ais_status st = x->to_device
+                        ? s->backend->copy_to_device(s->backend_state, d->data, h->data, d->nbytes)
+                        : s->backend->copy_to_host(s->backend_state, h->data, d->data, d->nbytes);
+    if (AIS__UNLIKELY(st != AIS_OK)) {
+        const char *name = v < (int32_t)s->model->graph->n_values
+                               ? s->model->graph->values[v].name : "(unnamed)";
+        ais__error_prefix("copying '%s' to the %s", name, x->to_device ? "device" : "host");
+    }
+    return st;
+}
+
+/* Nodes on the device and the CPU with the planned copies between them; waits for the device
+ * before returning, also after a failure (so that nothing still runs on the plan's memory). */
+static ais_status ais__run_device_steps(ais_session *s, ais__plan *p) {
+    ais__op_ctx *ctx = &s->ctx;
+    ais_status rc = AIS_OK;
+    size_t xi = 0;
+    for (size_t i = 0; i <= p->n_steps && rc == AIS_OK; i++) {
+        for (; xi < p->n_xfers && p->xfers[xi].at == i && rc == AIS_OK; xi++)
+            rc = ais__run_xfer(s, p, &p->xfers[xi]);
+        if (rc != AIS_OK || i == p->n_steps) break;
+        ais__step *st = &p->steps[i];
+        ais__ctx_for(ctx, st);
+        if (st->dynamic) {
+            rc = ais__run_dynamic(ctx, p, st);
+            continue;
+        }
+        if (st->alias) st->out[0]->data = st->in[0]->data;
+        rc = st->on_dev ? s->backend->run_node(s->backend_state, st->def, ctx, st->in, st->n_in,
+                                               st->out, st->n_out)
+                        : st->def->compute(ctx, st->in, st->n_in, st->out, st->n_out);
+        if (rc != AIS_OK) ais__node_prefix(st->node);
+    }
+    if (rc == AIS_OK) return s->backend->synchronize(s->backend_state);
+    char msg[1024];
+    snprintf(msg, sizeof msg, "%s", ais_last_error());
+    (void)s->backend->synchronize(s->backend_state);
+    return ais__error(rc, "%s", msg);
+}
+
 static ais_status ais__run_steps(ais_session *s, ais__plan *p) {
+    if (s->device) return ais__run_device_steps(s, p);
     ais__op_ctx *ctx = &s->ctx;
     for (size_t i = 0; i < p->n_steps; i++) {
         ais__step *st = &p->steps[i];
         ais__ctx_for(ctx, st);
         if (AIS__UNLIKELY(st->dynamic)) {
-            for (size_t k = 0; k < st->n_in; k++)
-                st->in[k] = st->in_slot[k] >= 0 ? p->vp[st->in_slot[k]] : NULL;
-            for (size_t k = 0; k < st->n_out; k++) st->out[k] = NULL;
-            AIS__CHECK(ais__op_invoke(st->def, ctx, st->in, st->n_in, st->out, st->n_out));
-            for (size_t k = 0; k < st->n_out; k++) {
-                int32_t slot = st->out_slot[k];
-                p->owned[slot] = st->out[k];
-                p->vp[slot] = st->out[k];
-                st->out[k] = NULL;
-            }
+            AIS__CHECK(ais__run_dynamic(ctx, p, st));
             continue;
         }
         if (st->alias) st->out[0]->data = st->in[0]->data;
