@@ -31,6 +31,30 @@ else()
   message(STATUS "aistack: CUDA backend without cuDNN (not found): Conv and pools run on the CPU")
 endif()
 
+# cuBLAS's headers: some images carry the toolkit's compiler and runtime but take cuBLAS from a
+# pip wheel (nvidia-cublas / nvidia cu13), so look there too.
+set(_ais_cublas_hints)
+foreach(_site $ENV{AIS_CUDNN_SITE} /usr/local/lib/python3.12/dist-packages /usr/lib/python3/dist-packages
+        /opt/torch/.venv/lib/python3.12/site-packages)
+  list(APPEND _ais_cublas_hints ${_site}/nvidia/cublas ${_site}/nvidia/cu13 ${_site}/nvidia/cu12)
+endforeach()
+find_path(AIS_CUBLAS_INCLUDE_DIR cublasLt.h HINTS ${CUDAToolkit_INCLUDE_DIRS} ${_ais_cublas_hints}
+  /usr/include /usr/local/cuda/include PATH_SUFFIXES include)
+if(NOT AIS_CUBLAS_INCLUDE_DIR)
+  message(FATAL_ERROR "aistack: the CUDA backend needs cuBLAS (cublasLt.h not found): set "
+    "AIS_CUBLAS_INCLUDE_DIR, or configure with -DAIS_CUDA=OFF")
+endif()
+foreach(_l cublas cublasLt)
+  if(NOT CUDA_${_l}_LIBRARY)
+    find_library(CUDA_${_l}_LIBRARY NAMES ${_l} lib${_l}.so.13 lib${_l}.so.12
+      HINTS ${CUDAToolkit_LIBRARY_DIR} ${_ais_cublas_hints} PATH_SUFFIXES lib lib64)
+  endif()
+  if(NOT CUDA_${_l}_LIBRARY)
+    message(FATAL_ERROR "aistack: lib${_l} not found: set CUDA_${_l}_LIBRARY or -DAIS_CUDA=OFF")
+  endif()
+endforeach()
+message(STATUS "aistack: cuBLAS headers in ${AIS_CUBLAS_INCLUDE_DIR}, libraries ${CUDA_cublas_LIBRARY} ${CUDA_cublasLt_LIBRARY}")
+
 file(GLOB AIS_CUDA_KERNEL_SOURCES CONFIGURE_DEPENDS ${PROJECT_SOURCE_DIR}/kernels/*.cu)
 add_library(aistack_cuda_kernels STATIC ${AIS_CUDA_KERNEL_SOURCES})
 # Whole-program compilation (no device link step), position-independent so that it goes into
@@ -60,6 +84,7 @@ target_link_libraries(aistack_cuda_deps INTERFACE
 target_include_directories(aistack_cuda_deps INTERFACE $<BUILD_INTERFACE:${PROJECT_SOURCE_DIR}/kernels>)
 # SYSTEM: the toolkit's headers are not clean under -Wstrict-prototypes -Werror.
 target_include_directories(aistack_cuda_deps SYSTEM INTERFACE $<BUILD_INTERFACE:${CUDAToolkit_INCLUDE_DIRS}>)
+target_include_directories(aistack_cuda_deps SYSTEM INTERFACE $<BUILD_INTERFACE:${AIS_CUBLAS_INCLUDE_DIR}>)
 target_compile_definitions(aistack_cuda_deps INTERFACE $<BUILD_INTERFACE:AIS_HAVE_CUDA=1>)
 if(AIS_HAVE_CUDNN)
   target_include_directories(aistack_cuda_deps SYSTEM INTERFACE $<BUILD_INTERFACE:${AIS_CUDNN_INCLUDE_DIR}>)

@@ -117,6 +117,11 @@ cuda_libdirs() {
   local lib
   lib=$(sed -n 's/^AIS_CUDNN_LIBRARY:FILEPATH=//p' "$BUILD/CMakeCache.txt" 2>/dev/null)
   [ -n "$lib" ] && [ -f "$lib" ] && export LD_LIBRARY_PATH="$(dirname "$lib"):${LD_LIBRARY_PATH:-}"
+  # cuBLAS may come from a pip wheel outside the loader's default paths.
+  for v in CUDA_cublas_LIBRARY CUDA_cublasLt_LIBRARY; do
+    lib=$(sed -n "s/^$v:FILEPATH=//p" "$BUILD/CMakeCache.txt" 2>/dev/null)
+    [ -n "$lib" ] && [ -f "$lib" ] && export LD_LIBRARY_PATH="$(dirname "$lib"):${LD_LIBRARY_PATH:-}"
+  done
   return 0
 }
 

@@ -44,6 +44,8 @@ ais_status ais__model_from_graph(ais__graph *g, const ais_options *options, ais_
  * and the bytes of its arena; 0 before the first run. */
 size_t ais__session_steps(const ais_session *s);
 size_t ais__session_arena_bytes(const ais_session *s);
+/* For tests: frees the session's cached plan (the next run plans again). */
+void ais__session_drop_plan(ais_session *s);
 
 /* Operators whose results differ between calls: never folded. */
 bool ais__op_is_random(const char *domain, const char *op_type);

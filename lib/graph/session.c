@@ -737,6 +737,12 @@ AIS_API ais_status ais_session_node_info(const ais_session *s, size_t index, con
 
 size_t ais__session_steps(const ais_session *s) { return s && s->plan ? s->plan->n_steps : 0; }
 
+void ais__session_drop_plan(ais_session *s) {
+    if (!s) return;
+    ais__plan_destroy(s->plan);
+    s->plan = NULL;
+}
+
 size_t ais__session_arena_bytes(const ais_session *s) {
     return s && s->plan ? s->plan->arena_size : 0;
 }
