@@ -38,9 +38,11 @@ enum { AIS__SM_SOFT = 0, AIS__SM_LOG = 1, AIS__SM_HARD = 2 };
         } else {                                                                                   \
             for (int64_t i = 0; i < n; i++)                                                        \
                 sum += EXP(x[i * s] - mx);                                                         \
-            T shift = mx + LOG(sum);                                                               \
+            /* (x - max) - log(sum), not x - (max + log(sum)): the latter rounds log(sum)  \
+             * away when |max| is large. */                                                    \
+            T lsum = LOG(sum);                                                                     \
             for (int64_t i = 0; i < n; i++)                                                        \
-                y[i * s] = x[i * s] - shift;                                                       \
+                y[i * s] = (x[i * s] - mx) - lsum;                                                 \
         }                                                                                          \
     }
 AIS__SOFTMAX_LINE(ais__softmax_line_f32, float, expf, logf)
