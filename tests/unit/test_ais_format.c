@@ -622,7 +622,40 @@ static int teardown(void **state) {
     return 0;
 }
 
-int main(void) {
+/* `test_ais_format --seeds DIR`: small valid files for the fuzzer's corpus. */
+static int write_seeds(const char *dir) {
+    char path[1024];
+    ais__graph *g = build_graph(false);
+    for (int level = 0; level <= 3; level += 3) {
+        snprintf(path, sizeof path, "%s/small_level%d.ais", dir, level);
+        if (ais__ais_write(g, path, level) != AIS_OK) return 1;
+    }
+    ais__graph_destroy(g);
+    /* compressible tensors: zstd alone (zeros) and shuffle+zstd (smooth floats) */
+    AIS_ASSERT_OK(ais__graph_create(&g));
+    ais_tensor *t;
+    AIS_ASSERT_OK(ais_tensor_create(AIS_DTYPE_I64, AIS_SHAPE(64), &t));
+    add_const(g, "zeros", t);
+    AIS_ASSERT_OK(ais_tensor_create(AIS_DTYPE_F32, AIS_SHAPE(16, 16), &t));
+    for (int i = 0; i < 256; i++) ((float *)ais_tensor_data(t))[i] = 1.0f + (float)i / 1024.0f;
+    ais_attrs *a;
+    AIS_ASSERT_OK(ais_attrs_create(&a));
+    AIS_ASSERT_OK(ais_attrs_set_tensor(a, "value", t));
+    add_const(g, "ramp", t);
+    AIS_ASSERT_OK(ais__graph_add_node(g, "k", "Constant", "", a, NULL, 0,
+                                      (const char *const[]){"out"}, 1, NULL));
+    snprintf(path, sizeof path, "%s/compressed.ais", dir);
+    if (ais__ais_write(g, path, 3) != AIS_OK) return 1;
+    ais__graph_destroy(g);
+    AIS_ASSERT_OK(ais__graph_create(&g));
+    snprintf(path, sizeof path, "%s/empty_graph.ais", dir);
+    if (ais__ais_write(g, path, 0) != AIS_OK) return 1;
+    ais__graph_destroy(g);
+    return 0;
+}
+
+int main(int argc, char **argv) {
+    if (argc == 3 && strcmp(argv[1], "--seeds") == 0) return write_seeds(argv[2]);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_roundtrip_raw),
         cmocka_unit_test(test_roundtrip_compressed),
