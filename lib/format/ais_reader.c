@@ -454,6 +454,10 @@ static ais_status ais__read_graph(ais__reader *r) {
         st = ais__read_node(r, &c, n_values);
     for (uint32_t i = 0; i < n_values && !c.st && st == AIS_OK; i++) {
         if (value_tensor[i] < 0) continue;
+        if (g->values[i].producer >= 0) {
+            st = ais__cur_fail(&c, "constant '%s' is also a node's output", g->values[i].name);
+            break;
+        }
         const ais_tensor *src = r->tensors[value_tensor[i]];
         ais_tensor *t;
         if (src->storage) {
@@ -470,6 +474,8 @@ static ais_status ais__read_graph(ais__reader *r) {
         n = ais__cur_count(&c, 4, AIS__MAX_ITEMS, pass ? "graph output count" : "graph input count");
         for (uint32_t i = 0; i < n && !c.st && st == AIS_OK; i++) {
             int32_t v = ais__cur_value_ref(&c, n_values, false, pass ? "graph output" : "graph input");
+            if (!c.st && !pass && g->values[v].producer >= 0)
+                ais__cur_fail(&c, "graph input '%s' is also a node's output", g->values[v].name);
             if (!c.st) st = pass ? ais__graph_add_output(g, v) : ais__graph_add_input(g, v);
         }
     }
