@@ -165,19 +165,32 @@ void ais__buf_str(ais__buf *b, const char *s) {
     ais__buf_bytes(b, s, n);
 }
 
-void ais__shuffle(uint8_t *dst, const uint8_t *src, size_t n_elems, size_t elem_size) {
-    for (size_t j = 0; j < elem_size; j++) {
-        uint8_t *plane = dst + j * n_elems;
-        const uint8_t *s = src + j;
-        for (size_t i = 0; i < n_elems; i++) plane[i] = s[i * elem_size];
+/* Constant element sizes let the compiler unroll the inner gathers and scatters; the general
+ * loop serves the rest. */
+#define AIS__SHUFFLE_BODY(ES)                                                                      \
+    for (size_t i = 0; i < n_elems; i++)                                                           \
+        for (size_t j = 0; j < (ES); j++) dst[j * n_elems + i] = src[i * (ES) + j];
+#define AIS__UNSHUFFLE_BODY(ES)                                                                    \
+    for (size_t i = 0; i < n_elems; i++)                                                           \
+        for (size_t j = 0; j < (ES); j++) dst[i * (ES) + j] = src[j * n_elems + i];
+
+void ais__shuffle(uint8_t *restrict dst, const uint8_t *restrict src, size_t n_elems,
+                  size_t elem_size) {
+    switch (elem_size) {
+    case 2: AIS__SHUFFLE_BODY(2) break;
+    case 4: AIS__SHUFFLE_BODY(4) break;
+    case 8: AIS__SHUFFLE_BODY(8) break;
+    default: AIS__SHUFFLE_BODY(elem_size) break;
     }
 }
 
-void ais__unshuffle(uint8_t *dst, const uint8_t *src, size_t n_elems, size_t elem_size) {
-    for (size_t j = 0; j < elem_size; j++) {
-        const uint8_t *plane = src + j * n_elems;
-        uint8_t *d = dst + j;
-        for (size_t i = 0; i < n_elems; i++) d[i * elem_size] = plane[i];
+void ais__unshuffle(uint8_t *restrict dst, const uint8_t *restrict src, size_t n_elems,
+                    size_t elem_size) {
+    switch (elem_size) {
+    case 2: AIS__UNSHUFFLE_BODY(2) break;
+    case 4: AIS__UNSHUFFLE_BODY(4) break;
+    case 8: AIS__UNSHUFFLE_BODY(8) break;
+    default: AIS__UNSHUFFLE_BODY(elem_size) break;
     }
 }
 

@@ -124,8 +124,10 @@ void ais__buf_str(ais__buf *b, const char *s);
 
 /* ---- byte shuffle (Blosc's filter): byte j of element i goes to plane j ---- */
 
-void ais__shuffle(uint8_t *dst, const uint8_t *src, size_t n_elems, size_t elem_size);
-void ais__unshuffle(uint8_t *dst, const uint8_t *src, size_t n_elems, size_t elem_size);
+void ais__shuffle(uint8_t *restrict dst, const uint8_t *restrict src, size_t n_elems,
+                  size_t elem_size);
+void ais__unshuffle(uint8_t *restrict dst, const uint8_t *restrict src, size_t n_elems,
+                    size_t elem_size);
 
 /* XXH64 with seed 0, the checksum of the format. */
 uint64_t ais__xxh64(const void *data, size_t n);
