@@ -36,7 +36,9 @@ static double uniform(void) {
     rng ^= rng << 17;
     return ((double)(rng >> 11) + 0.5) / 9007199254740992.0;
 }
-static double normal(void) { return sqrt(-2 * log(uniform())) * cos(6.283185307179586 * uniform()); }
+static double normal(void) {
+    return sqrt(-2 * log(uniform())) * cos(6.283185307179586 * uniform());
+}
 
 static void die(const char *what) {
     fprintf(stderr, "%s: %s\n", what, ais_last_error());
@@ -62,13 +64,17 @@ static ais__graph *synthetic_mlp(bool f16, bool quick) {
         double scale = sqrt(2.0 / (double)in);
         for (int64_t i = 0; i < in * out; i++) {
             float v = (float)(normal() * scale);
-            if (f16) ((uint16_t *)ais_tensor_data(w))[i] = ais__f32_to_f16(v);
-            else ((float *)ais_tensor_data(w))[i] = v;
+            if (f16)
+                ((uint16_t *)ais_tensor_data(w))[i] = ais__f32_to_f16(v);
+            else
+                ((float *)ais_tensor_data(w))[i] = v;
         }
         for (int64_t i = 0; i < out; i++) {
             float v = (float)(normal() * 0.01);
-            if (f16) ((uint16_t *)ais_tensor_data(b))[i] = ais__f32_to_f16(v);
-            else ((float *)ais_tensor_data(b))[i] = v;
+            if (f16)
+                ((uint16_t *)ais_tensor_data(b))[i] = ais__f32_to_f16(v);
+            else
+                ((float *)ais_tensor_data(b))[i] = v;
         }
         char name[32];
         snprintf(name, sizeof name, "fc%d.weight", l);
@@ -146,8 +152,8 @@ static void bench_model(const char *label, ais__graph *g, FILE *json, bool *firs
     shuffle_gain(g, 3, &plain, &shuffled, &best);
     printf("  zstd-3 alone: ratio %.3f; after byte shuffle: ratio %.3f; per-tensor best: %.3f\n",
            (double)raw / plain, (double)raw / shuffled, (double)raw / best);
-    printf("  %-6s %12s %8s %10s %10s %10s\n", "level", "file bytes", "ratio", "write s",
-           "load ms", "load GB/s");
+    printf("  %-6s %12s %8s %10s %10s %10s\n", "level", "file bytes", "ratio", "write s", "load ms",
+           "load GB/s");
     const int levels[] = {0, 1, 3, 9, 19}; /* 19 takes minutes: only with --all */
     int n_levels = quick ? 3 : all ? 5 : 4;
     for (int li = 0; li < n_levels; li++) {
@@ -196,7 +202,8 @@ int main(int argc, char **argv) {
     if (argc <= first_dir) {
         for (int f16 = 0; f16 < 2; f16++) {
             ais__graph *g = synthetic_mlp(f16, quick);
-            bench_model(f16 ? "synthetic MLP, f16 normal weights" : "synthetic MLP, f32 normal weights",
+            bench_model(f16 ? "synthetic MLP, f16 normal weights"
+                            : "synthetic MLP, f32 normal weights",
                         g, json, &first, quick);
             ais__graph_destroy(g);
         }

@@ -169,10 +169,12 @@ void ais__buf_str(ais__buf *b, const char *s) {
  * loop serves the rest. */
 #define AIS__SHUFFLE_BODY(ES)                                                                      \
     for (size_t i = 0; i < n_elems; i++)                                                           \
-        for (size_t j = 0; j < (ES); j++) dst[j * n_elems + i] = src[i * (ES) + j];
+        for (size_t j = 0; j < (ES); j++)                                                          \
+            dst[j * n_elems + i] = src[i * (ES) + j];
 #define AIS__UNSHUFFLE_BODY(ES)                                                                    \
     for (size_t i = 0; i < n_elems; i++)                                                           \
-        for (size_t j = 0; j < (ES); j++) dst[i * (ES) + j] = src[j * n_elems + i];
+        for (size_t j = 0; j < (ES); j++)                                                          \
+            dst[i * (ES) + j] = src[j * n_elems + i];
 
 void ais__shuffle(uint8_t *restrict dst, const uint8_t *restrict src, size_t n_elems,
                   size_t elem_size) {
@@ -206,5 +208,9 @@ static void ais__zstd_free(void *opaque, void *p) {
 }
 static const ZSTD_customMem ais__zstd_mem = {ais__zstd_alloc, ais__zstd_free, NULL};
 
-struct ZSTD_CCtx_s *ais__zstd_cctx(void) { return ZSTD_createCCtx_advanced(ais__zstd_mem); }
-struct ZSTD_DCtx_s *ais__zstd_dctx(void) { return ZSTD_createDCtx_advanced(ais__zstd_mem); }
+struct ZSTD_CCtx_s *ais__zstd_cctx(void) {
+    return ZSTD_createCCtx_advanced(ais__zstd_mem);
+}
+struct ZSTD_DCtx_s *ais__zstd_dctx(void) {
+    return ZSTD_createDCtx_advanced(ais__zstd_mem);
+}

@@ -10,7 +10,9 @@
 #include "format.h"
 
 /* PNG-style: a high byte catches 7-bit transfers, CR LF and ^Z catch text-mode conversions. */
-#define AIS__MAGIC "\x89" "AIS\r\n\x1a\n"
+#define AIS__MAGIC                                                                                 \
+    "\x89"                                                                                         \
+    "AIS\r\n\x1a\n"
 #define AIS__MAGIC_LEN 8
 #define AIS__VERSION_MAJOR 1
 #define AIS__VERSION_MINOR 0
@@ -62,8 +64,7 @@ enum { AIS__FILTER_NONE = 0, AIS__FILTER_SHUFFLE = 1 };
 
 static inline uint16_t ais__le16(const uint8_t *p) { return (uint16_t)(p[0] | (p[1] << 8)); }
 static inline uint32_t ais__le32(const uint8_t *p) {
-    return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) |
-           ((uint32_t)p[3] << 24);
+    return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24);
 }
 static inline uint64_t ais__le64(const uint8_t *p) {
     return (uint64_t)ais__le32(p) | ((uint64_t)ais__le32(p + 4) << 32);
@@ -73,10 +74,12 @@ static inline void ais__put_le16(uint8_t *p, uint16_t v) {
     p[1] = (uint8_t)(v >> 8);
 }
 static inline void ais__put_le32(uint8_t *p, uint32_t v) {
-    for (int i = 0; i < 4; i++) p[i] = (uint8_t)(v >> (8 * i));
+    for (int i = 0; i < 4; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
 }
 static inline void ais__put_le64(uint8_t *p, uint64_t v) {
-    for (int i = 0; i < 8; i++) p[i] = (uint8_t)(v >> (8 * i));
+    for (int i = 0; i < 8; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
 }
 
 /* ---- reading: a cursor over one section; the first failure sticks ---- */

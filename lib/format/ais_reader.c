@@ -73,9 +73,8 @@ static ais_status ais__read_header(ais__reader *r) {
     uint32_t entry_size = ais__le32(p + AIS__H_SECTION_ENTRY_SIZE);
     if (header_size < AIS__HEADER_SIZE || header_size % 8 || entry_size < AIS__SECTION_ENTRY_SIZE ||
         entry_size % 8 || count > AIS__MAX_SECTIONS)
-        return ais__error(AIS_E_FORMAT,
-                          ".ais: bad header: header size %u, %u sections of %u bytes", header_size,
-                          count, entry_size);
+        return ais__error(AIS_E_FORMAT, ".ais: bad header: header size %u, %u sections of %u bytes",
+                          header_size, count, entry_size);
     uint64_t table_end = (uint64_t)header_size + (uint64_t)count * entry_size;
     if (table_end > r->size)
         return ais__error(AIS_E_FORMAT,
@@ -104,9 +103,9 @@ static ais_status ais__read_header(ais__reader *r) {
     if (unknown) {
         int bit = __builtin_ctzll(unknown);
         return ais__error(AIS_E_UNSUPPORTED,
-                          ".ais: the file needs feature %d (required-feature bit %d) that this "
+                          ".ais: the file needs feature %d (a required-feature bit) that this "
                           "version of libaistack does not know; upgrade it",
-                          bit, bit);
+                          bit);
     }
     if (ais__le64(p + AIS__H_RESERVED) != 0)
         return ais__error(AIS_E_FORMAT, ".ais: reserved header field is not zero");
@@ -165,7 +164,8 @@ static ais_status ais__decode_tensor(ais__reader *r, ais__cur *c, uint32_t index
     if (ndim > AIS_MAX_DIMS)
         return ais__cur_fail(c, "tensor '%s': rank %u, at most %d", name, ndim, AIS_MAX_DIMS);
     int64_t dims[AIS_MAX_DIMS];
-    for (uint32_t d = 0; d < ndim; d++) dims[d] = ais__cur_i64(c, "tensor dimension");
+    for (uint32_t d = 0; d < ndim; d++)
+        dims[d] = ais__cur_i64(c, "tensor dimension");
     uint8_t enc = ais__cur_u8(c, "tensor encoding"), filter = ais__cur_u8(c, "tensor filter");
     uint32_t reserved = ais__cur_u8(c, "reserved") | (ais__cur_u8(c, "reserved") << 8);
     uint64_t off = ais__cur_u64(c, "tensor offset"), stored = ais__cur_u64(c, "stored size");
@@ -185,9 +185,9 @@ static ais_status ais__decode_tensor(ais__reader *r, ais__cur *c, uint32_t index
         (enc == AIS__ENC_RAW && (filter || stored != raw || off % AIS__DATA_ALIGN)) ||
         (enc == AIS__ENC_ZSTD && !(r->features & AIS__FEAT_ZSTD)) ||
         (filter == AIS__FILTER_SHUFFLE && !(r->features & AIS__FEAT_SHUFFLE)))
-        return ais__cur_fail(c, "tensor '%s': bad encoding %u, filter %u (stored %llu bytes at %llu)",
-                             name, enc, filter, (unsigned long long)stored,
-                             (unsigned long long)off);
+        return ais__cur_fail(
+            c, "tensor '%s': bad encoding %u, filter %u (stored %llu bytes at %llu)", name, enc,
+            filter, (unsigned long long)stored, (unsigned long long)off);
     /* zstd cannot expand more than 32768:1 (one RLE byte per 128 KiB block plus headers): a
      * larger claim is a decompression bomb, refused before allocating. */
     if (enc == AIS__ENC_ZSTD && raw / 65536 > stored)
@@ -216,8 +216,10 @@ static ais_status ais__decode_tensor(ais__reader *r, ais__cur *c, uint32_t index
     }
     unsigned long long frame = ZSTD_getFrameContentSize(src, (size_t)stored);
     if (frame != raw)
-        return ais__error(AIS_E_FORMAT, ".ais: tensor '%s': the zstd frame holds %lld bytes, "
-                          "expected %llu", name, (long long)frame, (unsigned long long)raw);
+        return ais__error(AIS_E_FORMAT,
+                          ".ais: tensor '%s': the zstd frame holds %lld bytes, "
+                          "expected %llu",
+                          name, (long long)frame, (unsigned long long)raw);
     if (!r->dctx && !(r->dctx = ais__zstd_dctx())) return ais__oom(sizeof(void *), "zstd context");
     uint8_t *dst = t->data, *tmp = NULL;
     if (filter == AIS__FILTER_SHUFFLE && es > 1) {
@@ -331,9 +333,11 @@ static ais_status ais__read_attr(ais__reader *r, ais__cur *c, ais_attrs *attrs) 
             break;
         }
         uint32_t got = 0;
-        while (got < n && (v[got] = ais__cur_str(c, "strings attribute")) != NULL) got++;
+        while (got < n && (v[got] = ais__cur_str(c, "strings attribute")) != NULL)
+            got++;
         if (got == n) st = ais_attrs_set_strings(attrs, name, (const char *const *)v, n);
-        for (uint32_t i = 0; i < got; i++) ais__free(v[i]);
+        for (uint32_t i = 0; i < got; i++)
+            ais__free(v[i]);
         ais__free(v);
         break;
     }
@@ -345,9 +349,9 @@ static ais_status ais__read_attr(ais__reader *r, ais__cur *c, ais_attrs *attrs) 
             break;
         }
         const ais_tensor *t = r->tensors[k];
-        st = t->storage ? ais_attrs_set_tensor(attrs, name, t)
-                        : ais__attrs_set_tensor_borrowed(attrs, name, t->dtype, t->dims, t->ndim,
-                                                         t->data);
+        st = t->storage
+                 ? ais_attrs_set_tensor(attrs, name, t)
+                 : ais__attrs_set_tensor_borrowed(attrs, name, t->dtype, t->dims, t->ndim, t->data);
         break;
     }
     default: st = ais__cur_fail(c, "attribute '%s' has unknown type %u", name, type);
@@ -379,8 +383,10 @@ static ais_status ais__read_node(ais__reader *r, ais__cur *c, uint32_t n_values)
             st = ais__oom((size_t)n * sizeof *names, "node inputs");
             goto done;
         }
-        if (pass) outs = names, n_out = n;
-        else ins = names, n_in = n;
+        if (pass)
+            outs = names, n_out = n;
+        else
+            ins = names, n_in = n;
         for (uint32_t i = 0; i < n; i++) {
             int32_t v = ais__cur_value_ref(c, n_values, true, pass ? "node output" : "node input");
             names[i] = v >= 0 ? g->values[v].name : NULL;
@@ -389,7 +395,8 @@ static ais_status ais__read_node(ais__reader *r, ais__cur *c, uint32_t n_values)
     uint32_t n_attrs = ais__cur_count(c, 8, AIS__MAX_ITEMS, "attribute count");
     if (c->st) goto done;
     if ((st = ais_attrs_create(&attrs)) != AIS_OK) goto done;
-    for (uint32_t i = 0; i < n_attrs && st == AIS_OK && !c->st; i++) st = ais__read_attr(r, c, attrs);
+    for (uint32_t i = 0; i < n_attrs && st == AIS_OK && !c->st; i++)
+        st = ais__read_attr(r, c, attrs);
     if (st != AIS_OK || c->st) goto done;
     st = ais__graph_add_node(g, name, op, domain, attrs, ins, n_in, outs, n_out, NULL);
     attrs = NULL; /* the graph owns them now, also on failure */
@@ -446,7 +453,8 @@ static ais_status ais__read_graph(ais__reader *r) {
         if (!c.st && st == AIS_OK)
             st = ais__graph_declare(g, idx, (ais_dtype)dtype, ndim, dims,
                                     (const char *const *)dim_names);
-        for (int d = 0; d < AIS_MAX_DIMS; d++) ais__free(dim_names[d]);
+        for (int d = 0; d < AIS_MAX_DIMS; d++)
+            ais__free(dim_names[d]);
         ais__free(name);
     }
     uint32_t n_nodes = c.st || st ? 0 : ais__cur_count(&c, 24, AIS__MAX_ITEMS, "node count");
@@ -471,9 +479,11 @@ static ais_status ais__read_graph(ais__reader *r) {
     }
     ais__free(value_tensor);
     for (int pass = 0; pass < 2 && !c.st && st == AIS_OK; pass++) {
-        n = ais__cur_count(&c, 4, AIS__MAX_ITEMS, pass ? "graph output count" : "graph input count");
+        n = ais__cur_count(&c, 4, AIS__MAX_ITEMS,
+                           pass ? "graph output count" : "graph input count");
         for (uint32_t i = 0; i < n && !c.st && st == AIS_OK; i++) {
-            int32_t v = ais__cur_value_ref(&c, n_values, false, pass ? "graph output" : "graph input");
+            int32_t v =
+                ais__cur_value_ref(&c, n_values, false, pass ? "graph output" : "graph input");
             if (!c.st && !pass && g->values[v].producer >= 0)
                 ais__cur_fail(&c, "graph input '%s' is also a node's output", g->values[v].name);
             if (!c.st) st = pass ? ais__graph_add_output(g, v) : ais__graph_add_input(g, v);
@@ -507,8 +517,7 @@ static ais_status ais__read_meta(ais__reader *r) {
     return ais__graph_set_meta(r->g, "content_hash", buf);
 }
 
-ais_status ais__ais_read(const void *data, size_t size, const ais__load_opts *o,
-                         ais__graph **out) {
+ais_status ais__ais_read(const void *data, size_t size, const ais__load_opts *o, ais__graph **out) {
     *out = NULL;
     if (!data) return ais__error(AIS_E_INVALID_ARGUMENT, ".ais: data is NULL");
     if (o && size > o->max_file_bytes)
@@ -523,8 +532,10 @@ ais_status ais__ais_read(const void *data, size_t size, const ais__load_opts *o,
     if (st == AIS_OK) st = ais__graph_create(&r.g);
     if (st == AIS_OK) st = ais__read_graph(&r);
     if (st == AIS_OK) st = ais__read_meta(&r);
-    for (uint32_t i = 0; r.tensors && i < r.n_tensors; i++) ais_tensor_destroy(r.tensors[i]);
-    for (uint32_t i = 0; r.tensor_names && i < r.n_tensors; i++) ais__free(r.tensor_names[i]);
+    for (uint32_t i = 0; r.tensors && i < r.n_tensors; i++)
+        ais_tensor_destroy(r.tensors[i]);
+    for (uint32_t i = 0; r.tensor_names && i < r.n_tensors; i++)
+        ais__free(r.tensor_names[i]);
     ais__free(r.tensors);
     ais__free(r.tensor_names);
     ZSTD_freeDCtx(r.dctx);

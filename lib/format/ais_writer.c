@@ -62,10 +62,12 @@ static ais_status ais__wt_add(ais__writer *w, const ais_tensor *t, const char *a
 static ais_status ais__collect(ais__writer *w) {
     const ais__graph *g = w->g;
     size_t cap = 0;
-    for (size_t i = 0; i < g->n_values; i++) cap += g->values[i].constant != NULL;
+    for (size_t i = 0; i < g->n_values; i++)
+        cap += g->values[i].constant != NULL;
     for (size_t i = 0; i < g->n_nodes; i++) {
         const ais_attrs *a = g->nodes[i].attrs;
-        for (size_t k = 0; a && k < a->count; k++) cap += a->items[k].type == AIS__ATTR_TENSOR;
+        for (size_t k = 0; a && k < a->count; k++)
+            cap += a->items[k].type == AIS__ATTR_TENSOR;
     }
     w->tensors = ais__calloc(cap ? cap : 1, sizeof *w->tensors);
     w->value_tensor = ais__malloc((g->n_values ? g->n_values : 1) * sizeof *w->value_tensor);
@@ -78,7 +80,8 @@ static ais_status ais__collect(ais__writer *w) {
         if ((v->flags & AIS__VALUE_CONST) && !v->constant)
             return ais__error(AIS_E_INVALID_ARGUMENT, "value '%s' is constant but has no data",
                               v->name);
-        if (v->constant) AIS__CHECK(ais__wt_add(w, v->constant, v->name, NULL, &w->value_tensor[i]));
+        if (v->constant)
+            AIS__CHECK(ais__wt_add(w, v->constant, v->name, NULL, &w->value_tensor[i]));
     }
     for (size_t i = 0; i < g->n_nodes; i++) {
         const ais__node *n = &g->nodes[i];
@@ -172,16 +175,19 @@ static void ais__write_graph(ais__writer *w, ais__buf *b) {
     }
     ais__buf_u32(b, (uint32_t)g->n_nodes);
     int32_t next_tensor = 0;
-    for (size_t i = 0; i < g->n_values; i++) next_tensor += w->value_tensor[i] >= 0;
+    for (size_t i = 0; i < g->n_values; i++)
+        next_tensor += w->value_tensor[i] >= 0;
     for (size_t i = 0; i < g->n_nodes; i++) {
         const ais__node *n = &g->nodes[i];
         ais__buf_str(b, n->name);
         ais__buf_str(b, n->op_type);
         ais__buf_str(b, n->domain);
         ais__buf_u32(b, (uint32_t)n->n_inputs);
-        for (size_t k = 0; k < n->n_inputs; k++) ais__buf_u32(b, (uint32_t)n->inputs[k]);
+        for (size_t k = 0; k < n->n_inputs; k++)
+            ais__buf_u32(b, (uint32_t)n->inputs[k]);
         ais__buf_u32(b, (uint32_t)n->n_outputs);
-        for (size_t k = 0; k < n->n_outputs; k++) ais__buf_u32(b, (uint32_t)n->outputs[k]);
+        for (size_t k = 0; k < n->n_outputs; k++)
+            ais__buf_u32(b, (uint32_t)n->outputs[k]);
         size_t na = n->attrs ? n->attrs->count : 0;
         ais__buf_u32(b, (uint32_t)na);
         for (size_t k = 0; k < na; k++) {
@@ -194,24 +200,29 @@ static void ais__write_graph(ais__writer *w, ais__buf *b) {
             case AIS__ATTR_STRING: ais__buf_str(b, a->s); break;
             case AIS__ATTR_INTS:
                 ais__buf_u32(b, (uint32_t)a->count);
-                for (size_t j = 0; j < a->count; j++) ais__buf_u64(b, (uint64_t)a->ints[j]);
+                for (size_t j = 0; j < a->count; j++)
+                    ais__buf_u64(b, (uint64_t)a->ints[j]);
                 break;
             case AIS__ATTR_FLOATS:
                 ais__buf_u32(b, (uint32_t)a->count);
-                for (size_t j = 0; j < a->count; j++) ais__buf_f32(b, a->floats[j]);
+                for (size_t j = 0; j < a->count; j++)
+                    ais__buf_f32(b, a->floats[j]);
                 break;
             case AIS__ATTR_STRINGS:
                 ais__buf_u32(b, (uint32_t)a->count);
-                for (size_t j = 0; j < a->count; j++) ais__buf_str(b, a->strings[j]);
+                for (size_t j = 0; j < a->count; j++)
+                    ais__buf_str(b, a->strings[j]);
                 break;
             case AIS__ATTR_TENSOR: ais__put_tensor_ref(b, next_tensor++); break;
             }
         }
     }
     ais__buf_u32(b, (uint32_t)g->n_inputs);
-    for (size_t i = 0; i < g->n_inputs; i++) ais__buf_u32(b, (uint32_t)g->inputs[i]);
+    for (size_t i = 0; i < g->n_inputs; i++)
+        ais__buf_u32(b, (uint32_t)g->inputs[i]);
     ais__buf_u32(b, (uint32_t)g->n_outputs);
-    for (size_t i = 0; i < g->n_outputs; i++) ais__buf_u32(b, (uint32_t)g->outputs[i]);
+    for (size_t i = 0; i < g->n_outputs; i++)
+        ais__buf_u32(b, (uint32_t)g->outputs[i]);
 }
 
 /* The tensor table; also lays the tensors out in the DATA section (returns its size). */
@@ -230,7 +241,8 @@ static uint64_t ais__write_tensor_table(ais__writer *w, ais__buf *b) {
         ais__buf_str(b, wt->name);
         ais__buf_u32(b, (uint32_t)t->dtype);
         ais__buf_u32(b, t->ndim);
-        for (uint32_t d = 0; d < t->ndim; d++) ais__buf_u64(b, (uint64_t)t->dims[d]);
+        for (uint32_t d = 0; d < t->ndim; d++)
+            ais__buf_u64(b, (uint64_t)t->dims[d]);
         ais__buf_u8(b, wt->encoding);
         ais__buf_u8(b, wt->filter);
         ais__buf_u16(b, 0);
@@ -252,7 +264,8 @@ static uint64_t ais__content_hash(const ais__writer *w, const ais__buf *graph) {
         uint8_t hdr[8 + 8 * AIS_MAX_DIMS];
         ais__put_le32(hdr, (uint32_t)t->dtype);
         ais__put_le32(hdr + 4, t->ndim);
-        for (uint32_t d = 0; d < t->ndim; d++) ais__put_le64(hdr + 8 + 8 * d, (uint64_t)t->dims[d]);
+        for (uint32_t d = 0; d < t->ndim; d++)
+            ais__put_le64(hdr + 8 + 8 * d, (uint64_t)t->dims[d]);
         XXH64_update(&st, hdr, 8 + 8 * (size_t)t->ndim);
         XXH64_update(&st, t->data, t->nbytes);
     }
@@ -300,20 +313,38 @@ static bool ais__write_zeros(FILE *fp, size_t n) {
     return true;
 }
 
-/* Longer than any field the format bounds; checked before writing anything. */
+static bool ais__too_long(const char *s) { return s && strlen(s) > AIS__MAX_STRING; }
+
+/* What the format cannot hold (longer strings or lists than readers accept), refused before
+ * anything is written. */
 static ais_status ais__check_limits(const ais__graph *g) {
-    if (g->n_values > AIS__MAX_ITEMS || g->n_nodes > AIS__MAX_ITEMS)
-        return ais__error(AIS_E_LIMIT, "graph has more than %u values or nodes", AIS__MAX_ITEMS);
+    if (g->n_values > AIS__MAX_ITEMS || g->n_nodes > AIS__MAX_ITEMS || g->n_meta > AIS__MAX_ITEMS)
+        return ais__error(AIS_E_LIMIT, "graph has more than %u values, nodes or metadata",
+                          AIS__MAX_ITEMS);
     for (size_t i = 0; i < g->n_meta; i++)
-        if (strlen(g->meta[i].value) > AIS__MAX_STRING || strlen(g->meta[i].key) > AIS__MAX_STRING)
+        if (ais__too_long(g->meta[i].value) || ais__too_long(g->meta[i].key))
             return ais__error(AIS_E_LIMIT, "metadata '%.40s' is longer than %u bytes",
                               g->meta[i].key, AIS__MAX_STRING);
+    for (size_t i = 0; i < g->n_values; i++) {
+        bool bad = ais__too_long(g->values[i].name);
+        for (int d = 0; d < AIS_MAX_DIMS; d++)
+            bad |= ais__too_long(g->values[i].dim_names[d]);
+        if (bad)
+            return ais__error(AIS_E_LIMIT, "value %zu: a name is longer than %u bytes", i,
+                              AIS__MAX_STRING);
+    }
     for (size_t i = 0; i < g->n_nodes; i++) {
         const ais__node *n = &g->nodes[i];
+        if (ais__too_long(n->name) || ais__too_long(n->op_type) || ais__too_long(n->domain) ||
+            n->n_inputs > AIS__MAX_ITEMS || n->n_outputs > AIS__MAX_ITEMS)
+            return ais__error(AIS_E_LIMIT, "node %zu is too large for .ais", i);
         for (size_t k = 0; n->attrs && k < n->attrs->count; k++) {
             const ais__attr *a = &n->attrs->items[k];
-            if ((a->type == AIS__ATTR_STRING && strlen(a->s) > AIS__MAX_STRING) ||
-                a->count > AIS__MAX_ITEMS)
+            bool bad = ais__too_long(a->name) || a->count > AIS__MAX_ITEMS ||
+                       (a->type == AIS__ATTR_STRING && ais__too_long(a->s));
+            for (size_t j = 0; a->type == AIS__ATTR_STRINGS && j < a->count; j++)
+                bad |= ais__too_long(a->strings[j]);
+            if (bad)
                 return ais__error(AIS_E_LIMIT, "node '%s' attribute '%s' is too long for .ais",
                                   n->name, a->name);
         }
@@ -415,8 +446,8 @@ ais_status ais__ais_write(const ais__graph *g, const char *path, int compress_le
         w.cctx = ais__zstd_cctx();
         if (!w.cctx)
             st = ais__oom(sizeof(void *), "zstd context");
-        else if (ZSTD_isError(ZSTD_CCtx_setParameter(w.cctx, ZSTD_c_compressionLevel,
-                                                     compress_level)))
+        else if (ZSTD_isError(
+                     ZSTD_CCtx_setParameter(w.cctx, ZSTD_c_compressionLevel, compress_level)))
             st = ais__error(AIS_E_INTERNAL, "zstd refused level %d", compress_level);
     }
     for (size_t i = 0; i < w.n_tensors && st == AIS_OK; i++)

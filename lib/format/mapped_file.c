@@ -41,7 +41,8 @@ ais_status ais__file_open(const char *path, uint64_t max_bytes, bool map, ais__f
     *out = NULL;
     if (!path) return ais__error(AIS_E_INVALID_ARGUMENT, "file path is NULL");
     int fd;
-    do fd = open(path, O_RDONLY | O_CLOEXEC);
+    do
+        fd = open(path, O_RDONLY | O_CLOEXEC);
     while (fd < 0 && errno == EINTR);
     if (fd < 0) return ais__error(AIS_E_IO, "%s: cannot open: %s", path, strerror(errno));
     ais_status st = AIS_OK;

@@ -25,7 +25,8 @@ ais_status ais__model_read_memory(const void *data, size_t size, const char *bas
     /* A protobuf ModelProto never starts with '{' (field 15, wire type 3 is a deprecated group)
      * nor with ASCII text like LightGBM's first line, so these tests do not steal ONNX files. */
     size_t i = 0;
-    while (i < size && (p[i] == ' ' || p[i] == '\t' || p[i] == '\r' || p[i] == '\n')) i++;
+    while (i < size && (p[i] == ' ' || p[i] == '\t' || p[i] == '\r' || p[i] == '\n'))
+        i++;
     if (i < size && p[i] == '{')
         return ais__error(AIS_E_UNSUPPORTED,
                           "this looks like an XGBoost JSON model: XGBoost/LightGBM models are not "

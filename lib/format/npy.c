@@ -1,7 +1,8 @@
 /*
- * npy.c - NumPy .npy files (https://numpy.org/doc/stable/reference/generated/numpy.lib.format.html).
- * The header is a Python dict literal; it is parsed strictly (the three keys, once each, the
- * literal forms numpy writes) rather than evaluated.
+ * npy.c - NumPy .npy files
+ * (https://numpy.org/doc/stable/reference/generated/numpy.lib.format.html). The header is a Python
+ * dict literal; it is parsed strictly (the three keys, once each, the literal forms numpy writes)
+ * rather than evaluated.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -82,8 +83,7 @@ static ais_status ais__npy_descr(const char *d, ais__npy_header *h) {
     char order = d[0];
     if ((order != '<' && order != '>' && order != '|') || !d[1] || !d[2] || d[3])
         return ais__error(AIS_E_DTYPE,
-                          ".npy: descr '%s' is not a simple little- or big-endian number type",
-                          d);
+                          ".npy: descr '%s' is not a simple little- or big-endian number type", d);
     for (size_t i = 0; i < AIS__ARRAY_LEN(ais__npy_types); i++) {
         if (ais__npy_types[i].kind == d[1] && ais__npy_types[i].size == d[2] - '0') {
             h->dtype = ais__npy_types[i].dtype;
@@ -127,15 +127,17 @@ static ais_status ais__npy_parse_header(const char *s, size_t n, ais__npy_header
         char key[32], val[32];
         if (!ais__npy_string(&p, key, sizeof key)) return ais__npy_fail(&p, "a quoted key or '}'");
         if (!ais__npy_eat(&p, ':')) return ais__npy_fail(&p, "':'");
-        int k = !strcmp(key, "descr") ? 0 : !strcmp(key, "fortran_order") ? 1
-                : !strcmp(key, "shape")                                ? 2
-                                                                       : -1;
+        int k = !strcmp(key, "descr")           ? 0
+                : !strcmp(key, "fortran_order") ? 1
+                : !strcmp(key, "shape")         ? 2
+                                                : -1;
         if (k < 0) return ais__error(AIS_E_FORMAT, ".npy: unknown header key '%s'", key);
         if (seen[k]) return ais__error(AIS_E_FORMAT, ".npy: header key '%s' appears twice", key);
         seen[k] = true;
         if (k == 0) {
             if (!ais__npy_string(&p, val, sizeof val))
-                return ais__npy_fail(&p, "a short quoted descr (structured dtypes are not supported)");
+                return ais__npy_fail(&p,
+                                     "a short quoted descr (structured dtypes are not supported)");
             AIS__CHECK(ais__npy_descr(val, h));
         } else if (k == 1) {
             if (ais__npy_word(&p, "True"))
@@ -155,7 +157,9 @@ static ais_status ais__npy_parse_header(const char *s, size_t n, ais__npy_header
     if (p.pos != n) return ais__npy_fail(&p, "only spaces and a newline after the dict");
     if (!seen[0] || !seen[1] || !seen[2])
         return ais__error(AIS_E_FORMAT, ".npy: header lacks '%s'",
-                          !seen[0] ? "descr" : !seen[1] ? "fortran_order" : "shape");
+                          !seen[0]   ? "descr"
+                          : !seen[1] ? "fortran_order"
+                                     : "shape");
     return AIS_OK;
 }
 
@@ -209,22 +213,25 @@ ais_status ais__npy_read(const void *data, size_t size, ais_tensor **out) {
     size_t body = size - hstart - hlen;
     if (body != numel * es) {
         char buf[AIS__SHAPE_STR_MAX];
-        return ais__error(AIS_E_FORMAT, ".npy: shape %s of %s needs %zu data bytes, the file has %zu",
-                          ais__shape_str(h.dims, h.ndim, buf, sizeof buf),
-                          ais_dtype_name(h.dtype), numel * es, body);
+        return ais__error(AIS_E_FORMAT,
+                          ".npy: shape %s of %s needs %zu data bytes, the file has %zu",
+                          ais__shape_str(h.dims, h.ndim, buf, sizeof buf), ais_dtype_name(h.dtype),
+                          numel * es, body);
     }
     ais_tensor *t;
     AIS__CHECK(ais__tensor_new(h.dtype, h.dims, h.ndim, &t));
     if (body) memcpy(t->data, b + hstart + hlen, body);
     if (h.swap) ais__npy_swap(t->data, numel, es);
     if (h.dtype == AIS_DTYPE_BOOL) /* our bools are 0 or 1; numpy's should be too */
-        for (size_t i = 0; i < numel; i++) ((uint8_t *)t->data)[i] = ((uint8_t *)t->data)[i] != 0;
+        for (size_t i = 0; i < numel; i++)
+            ((uint8_t *)t->data)[i] = ((uint8_t *)t->data)[i] != 0;
     *out = t;
     return AIS_OK;
 }
 
 ais_status ais__npy_write(const ais_tensor *t, const char *path) {
-    if (!t || !path) return ais__error(AIS_E_INVALID_ARGUMENT, ".npy write: tensor or path is NULL");
+    if (!t || !path)
+        return ais__error(AIS_E_INVALID_ARGUMENT, ".npy write: tensor or path is NULL");
     const char *descr = NULL;
     char code[4];
     for (size_t i = 0; i < AIS__ARRAY_LEN(ais__npy_types); i++) {
@@ -237,13 +244,14 @@ ais_status ais__npy_write(const ais_tensor *t, const char *path) {
         }
     }
     if (!descr)
-        return ais__error(AIS_E_DTYPE,
-                          "%s: .npy has no %s type%s", path, ais_dtype_name(t->dtype),
+        return ais__error(AIS_E_DTYPE, "%s: .npy has no %s type%s", path, ais_dtype_name(t->dtype),
                           t->dtype == AIS_DTYPE_BF16 ? "; convert the tensor to f32 first" : "");
     char dict[512];
-    int n = snprintf(dict, sizeof dict, "{'descr': '%s', 'fortran_order': False, 'shape': (", descr);
+    int n =
+        snprintf(dict, sizeof dict, "{'descr': '%s', 'fortran_order': False, 'shape': (", descr);
     for (uint32_t i = 0; i < t->ndim; i++)
-        n += snprintf(dict + n, sizeof dict - (size_t)n, i ? ", %lld" : "%lld", (long long)t->dims[i]);
+        n += snprintf(dict + n, sizeof dict - (size_t)n, i ? ", %lld" : "%lld",
+                      (long long)t->dims[i]);
     n += snprintf(dict + n, sizeof dict - (size_t)n, "%s), }", t->ndim == 1 ? "," : "");
     /* magic(6) + version(2) + length(2) + dict + spaces + '\n', a multiple of 64 in all */
     size_t total = ((size_t)10 + (size_t)n + 1 + 63) / 64 * 64;

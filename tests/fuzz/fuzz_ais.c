@@ -24,7 +24,8 @@ static void fix_tensor_hashes(uint8_t *p, size_t size, uint64_t table_off, uint6
         ais__cur_u32(&c, "dtype");
         uint32_t ndim = ais__cur_u32(&c, "ndim");
         if (ndim > AIS_MAX_DIMS) return;
-        for (uint32_t d = 0; d < ndim; d++) ais__cur_u64(&c, "dim");
+        for (uint32_t d = 0; d < ndim; d++)
+            ais__cur_u64(&c, "dim");
         ais__cur_u32(&c, "encoding");
         uint64_t off = ais__cur_u64(&c, "off"), stored = ais__cur_u64(&c, "stored");
         ais__cur_u64(&c, "raw");

@@ -13,7 +13,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     snprintf(path, sizeof path, "/tmp/fuzz_npy_%d.npy", (int)getpid());
     if (ais_tensor_save_npy(t, path) == AIS_OK) {
         ais_tensor *back = NULL;
-        if (ais_tensor_load(path, &back) != AIS_OK || ais_tensor_nbytes(back) != ais_tensor_nbytes(t) ||
+        if (ais_tensor_load(path, &back) != AIS_OK ||
+            ais_tensor_nbytes(back) != ais_tensor_nbytes(t) ||
             ais_tensor_ndim(back) != ais_tensor_ndim(t) ||
             (ais_tensor_nbytes(t) &&
              memcmp(ais_tensor_data(back), ais_tensor_data(t), ais_tensor_nbytes(t)) != 0)) {

@@ -74,9 +74,8 @@ static ais__graph *build_graph(bool big) {
     int32_t x, y;
     AIS_ASSERT_OK(ais__graph_value(g, "x", &x));
     const char *xnames[] = {"batch", NULL, "seq"};
-    AIS_ASSERT_OK(ais__graph_declare(g, x, AIS_DTYPE_F32, 3,
-                                     (const int64_t[]){AIS__DIM_DYNAMIC, 4, AIS__DIM_DYNAMIC},
-                                     xnames));
+    AIS_ASSERT_OK(ais__graph_declare(
+        g, x, AIS_DTYPE_F32, 3, (const int64_t[]){AIS__DIM_DYNAMIC, 4, AIS__DIM_DYNAMIC}, xnames));
     AIS_ASSERT_OK(ais__graph_add_input(g, x));
     add_const(g, "w_f32", rand_tensor(AIS_DTYPE_F32, AIS_SHAPE(4, 3)));
     add_const(g, "w_f16", rand_tensor(AIS_DTYPE_F16, AIS_SHAPE(5)));
@@ -99,7 +98,8 @@ static ais__graph *build_graph(bool big) {
         float *p = ais_tensor_data(t);
         for (size_t i = 0; i < 65536; i++) /* sum of uniforms: roughly normal, scale 0.05 */
             p[i] = (float)((ais_test_uniform(-1, 1) + ais_test_uniform(-1, 1) +
-                            ais_test_uniform(-1, 1)) * 0.05);
+                            ais_test_uniform(-1, 1)) *
+                           0.05);
         add_const(g, "big_weight", t);
         AIS_ASSERT_OK(ais_tensor_create(AIS_DTYPE_I32, AIS_SHAPE(10000), &t));
         add_const(g, "zeros", t);
@@ -118,21 +118,19 @@ static ais__graph *build_graph(bool big) {
     ais_tensor *at = rand_tensor(AIS_DTYPE_I64, AIS_SHAPE(2, 2));
     AIS_ASSERT_OK(ais_attrs_set_tensor(a, "t", at));
     ais_tensor_destroy(at);
-    AIS_ASSERT_OK(ais__graph_add_node(g, "mm", "MatMul", "", a,
-                                      (const char *const[]){"x", "w_f32"}, 2,
-                                      (const char *const[]){"h"}, 1, NULL));
+    AIS_ASSERT_OK(ais__graph_add_node(g, "mm", "MatMul", "", a, (const char *const[]){"x", "w_f32"},
+                                      2, (const char *const[]){"h"}, 1, NULL));
     AIS_ASSERT_OK(ais_attrs_create(&a));
     at = rand_tensor(AIS_DTYPE_F32, NULL, 0);
     AIS_ASSERT_OK(ais_attrs_set_tensor(a, "value", at));
     ais_tensor_destroy(at);
-    AIS_ASSERT_OK(ais__graph_add_node(g, "", "Constant", "", a, NULL, 0,
-                                      (const char *const[]){"c"}, 1, NULL));
+    AIS_ASSERT_OK(ais__graph_add_node(g, "", "Constant", "", a, NULL, 0, (const char *const[]){"c"},
+                                      1, NULL));
     AIS_ASSERT_OK(ais__graph_add_node(g, "opt", "Custom", "com.example", NULL,
                                       (const char *const[]){"h", "", "c"}, 3,
                                       (const char *const[]){"y", ""}, 2, NULL));
     AIS_ASSERT_OK(ais__graph_value(g, "y", &y));
-    AIS_ASSERT_OK(ais__graph_declare(g, y, AIS_DTYPE_F32, 2,
-                                     (const int64_t[]){AIS__DIM_DYNAMIC, 3},
+    AIS_ASSERT_OK(ais__graph_declare(g, y, AIS_DTYPE_F32, 2, (const int64_t[]){AIS__DIM_DYNAMIC, 3},
                                      (const char *const[]){"batch", NULL}));
     AIS_ASSERT_OK(ais__graph_add_output(g, y));
     AIS_ASSERT_OK(ais__graph_set_meta(g, "name", "test model"));
@@ -149,7 +147,8 @@ static void assert_tensor_equal(const ais_tensor *a, const ais_tensor *b) {
     assert_non_null(b);
     assert_int_equal(a->dtype, b->dtype);
     assert_int_equal(a->ndim, b->ndim);
-    for (uint32_t i = 0; i < a->ndim; i++) assert_int_equal(a->dims[i], b->dims[i]);
+    for (uint32_t i = 0; i < a->ndim; i++)
+        assert_int_equal(a->dims[i], b->dims[i]);
     assert_int_equal(a->nbytes, b->nbytes);
     if (a->nbytes) assert_memory_equal(a->data, b->data, a->nbytes);
 }
@@ -189,8 +188,10 @@ static void assert_graph_equal(const ais__graph *a, const ais__graph *b) {
         assert_string_equal(m->domain, n->domain);
         assert_int_equal(m->n_inputs, n->n_inputs);
         assert_int_equal(m->n_outputs, n->n_outputs);
-        for (size_t k = 0; k < m->n_inputs; k++) assert_int_equal(m->inputs[k], n->inputs[k]);
-        for (size_t k = 0; k < m->n_outputs; k++) assert_int_equal(m->outputs[k], n->outputs[k]);
+        for (size_t k = 0; k < m->n_inputs; k++)
+            assert_int_equal(m->inputs[k], n->inputs[k]);
+        for (size_t k = 0; k < m->n_outputs; k++)
+            assert_int_equal(m->outputs[k], n->outputs[k]);
         size_t na = m->attrs ? m->attrs->count : 0, nb = n->attrs ? n->attrs->count : 0;
         assert_int_equal(na, nb);
         for (size_t k = 0; k < na; k++) {
@@ -211,16 +212,19 @@ static void assert_graph_equal(const ais__graph *a, const ais__graph *b) {
                 break;
             case AIS__ATTR_STRINGS:
                 assert_int_equal(x->count, y->count);
-                for (size_t j = 0; j < x->count; j++) assert_string_equal(x->strings[j], y->strings[j]);
+                for (size_t j = 0; j < x->count; j++)
+                    assert_string_equal(x->strings[j], y->strings[j]);
                 break;
             case AIS__ATTR_TENSOR: assert_tensor_equal(x->t, y->t); break;
             }
         }
     }
     assert_int_equal(a->n_inputs, b->n_inputs);
-    for (size_t i = 0; i < a->n_inputs; i++) assert_int_equal(a->inputs[i], b->inputs[i]);
+    for (size_t i = 0; i < a->n_inputs; i++)
+        assert_int_equal(a->inputs[i], b->inputs[i]);
     assert_int_equal(a->n_outputs, b->n_outputs);
-    for (size_t i = 0; i < a->n_outputs; i++) assert_int_equal(a->outputs[i], b->outputs[i]);
+    for (size_t i = 0; i < a->n_outputs; i++)
+        assert_int_equal(a->outputs[i], b->outputs[i]);
     for (size_t i = 0; i < a->n_meta; i++) {
         if (!strcmp(a->meta[i].key, "created") || !strcmp(a->meta[i].key, "content_hash")) continue;
         const char *v = ais__graph_meta(b, a->meta[i].key);
@@ -351,7 +355,8 @@ static void test_truncated(void **state) {
     for (int level = 0; level <= 3; level += 3) {
         size_t size;
         uint8_t *bytes = small_file(level, &size);
-        for (size_t n = 0; n < size; n++) expect_corrupt(bytes, n, "truncated", n);
+        for (size_t n = 0; n < size; n++)
+            expect_corrupt(bytes, n, "truncated", n);
         ais__graph *r;
         AIS_ASSERT_OK(ais__ais_read(bytes, size, NULL, &r)); /* the whole file still reads */
         ais__graph_destroy(r);
@@ -523,7 +528,8 @@ static void test_file_open(void **state) {
     AIS_ASSERT_STATUS(ais__file_open("/tmp", 100, true, &f), AIS_E_IO);
     const char *path = tmp_path("bytes.bin");
     uint8_t data[1000];
-    for (size_t i = 0; i < sizeof data; i++) data[i] = (uint8_t)ais_test_rand_u64();
+    for (size_t i = 0; i < sizeof data; i++)
+        data[i] = (uint8_t)ais_test_rand_u64();
     spit(path, data, sizeof data);
     AIS_ASSERT_STATUS(ais__file_open(path, 999, true, &f), AIS_E_LIMIT);
     ais_test_assert_error_contains("bytes.bin");
@@ -554,6 +560,14 @@ static void test_write_errors(void **state) {
     AIS_ASSERT_STATUS(ais__ais_write(g, "/nonexistent/dir/x.ais", 0), AIS_E_IO);
     ais_test_assert_error_contains("/nonexistent/dir/x.ais");
     AIS_ASSERT_STATUS(ais__ais_write(NULL, "x", 0), AIS_E_INVALID_ARGUMENT);
+    /* longer than readers accept: refused when writing, not discovered when reading */
+    char *huge = malloc((1u << 20) + 2);
+    memset(huge, 'x', (1u << 20) + 1);
+    huge[(1u << 20) + 1] = 0;
+    AIS_ASSERT_OK(ais__graph_set_meta(g, "huge", huge));
+    AIS_ASSERT_STATUS(ais__ais_write(g, tmp_path("x.ais"), 0), AIS_E_LIMIT);
+    ais_test_assert_error_contains("huge");
+    free(huge);
     ais__graph_destroy(g);
 }
 
@@ -562,10 +576,12 @@ static void test_shuffle(void **state) {
     for (size_t es = 1; es <= 8; es *= 2) {
         size_t n = (size_t)ais_test_randint(0, 37);
         uint8_t src[37 * 8], mid[37 * 8], back[37 * 8];
-        for (size_t i = 0; i < n * es; i++) src[i] = (uint8_t)ais_test_rand_u64();
+        for (size_t i = 0; i < n * es; i++)
+            src[i] = (uint8_t)ais_test_rand_u64();
         ais__shuffle(mid, src, n, es);
         for (size_t i = 0; i < n; i++) /* byte j of element i lands in plane j */
-            for (size_t j = 0; j < es; j++) assert_int_equal(mid[j * n + i], src[i * es + j]);
+            for (size_t j = 0; j < es; j++)
+                assert_int_equal(mid[j * n + i], src[i * es + j]);
         ais__unshuffle(back, mid, n, es);
         if (n) assert_memory_equal(back, src, n * es);
     }
@@ -637,7 +653,8 @@ static int write_seeds(const char *dir) {
     AIS_ASSERT_OK(ais_tensor_create(AIS_DTYPE_I64, AIS_SHAPE(64), &t));
     add_const(g, "zeros", t);
     AIS_ASSERT_OK(ais_tensor_create(AIS_DTYPE_F32, AIS_SHAPE(16, 16), &t));
-    for (int i = 0; i < 256; i++) ((float *)ais_tensor_data(t))[i] = 1.0f + (float)i / 1024.0f;
+    for (int i = 0; i < 256; i++)
+        ((float *)ais_tensor_data(t))[i] = 1.0f + (float)i / 1024.0f;
     ais_attrs *a;
     AIS_ASSERT_OK(ais_attrs_create(&a));
     AIS_ASSERT_OK(ais_attrs_set_tensor(a, "value", t));

@@ -126,19 +126,19 @@ static void test_numpy_fixtures(void **state) {
         size_t ndim;
         int64_t dims[2];
     } cases[] = {
-        {"f2_le", AIS_DTYPE_F16, 2, {2, 3}},  {"f2_be", AIS_DTYPE_F16, 2, {2, 3}},
-        {"f4_le", AIS_DTYPE_F32, 2, {2, 3}},  {"f4_be", AIS_DTYPE_F32, 2, {2, 3}},
-        {"f8_le", AIS_DTYPE_F64, 2, {2, 3}},  {"f8_be", AIS_DTYPE_F64, 2, {2, 3}},
-        {"i1_le", AIS_DTYPE_I8, 2, {2, 3}},   {"u1_le", AIS_DTYPE_U8, 2, {2, 3}},
-        {"i2_le", AIS_DTYPE_I16, 2, {2, 3}},  {"i2_be", AIS_DTYPE_I16, 2, {2, 3}},
-        {"i4_le", AIS_DTYPE_I32, 2, {2, 3}},  {"i4_be", AIS_DTYPE_I32, 2, {2, 3}},
-        {"i8_le", AIS_DTYPE_I64, 2, {2, 3}},  {"i8_be", AIS_DTYPE_I64, 2, {2, 3}},
-        {"u2_le", AIS_DTYPE_U16, 2, {2, 3}},  {"u2_be", AIS_DTYPE_U16, 2, {2, 3}},
-        {"u4_le", AIS_DTYPE_U32, 2, {2, 3}},  {"u4_be", AIS_DTYPE_U32, 2, {2, 3}},
-        {"u8_le", AIS_DTYPE_U64, 2, {2, 3}},  {"u8_be", AIS_DTYPE_U64, 2, {2, 3}},
-        {"b1_le", AIS_DTYPE_BOOL, 2, {2, 3}}, {"scalar_f8", AIS_DTYPE_F64, 0, {0, 0}},
+        {"f2_le", AIS_DTYPE_F16, 2, {2, 3}},     {"f2_be", AIS_DTYPE_F16, 2, {2, 3}},
+        {"f4_le", AIS_DTYPE_F32, 2, {2, 3}},     {"f4_be", AIS_DTYPE_F32, 2, {2, 3}},
+        {"f8_le", AIS_DTYPE_F64, 2, {2, 3}},     {"f8_be", AIS_DTYPE_F64, 2, {2, 3}},
+        {"i1_le", AIS_DTYPE_I8, 2, {2, 3}},      {"u1_le", AIS_DTYPE_U8, 2, {2, 3}},
+        {"i2_le", AIS_DTYPE_I16, 2, {2, 3}},     {"i2_be", AIS_DTYPE_I16, 2, {2, 3}},
+        {"i4_le", AIS_DTYPE_I32, 2, {2, 3}},     {"i4_be", AIS_DTYPE_I32, 2, {2, 3}},
+        {"i8_le", AIS_DTYPE_I64, 2, {2, 3}},     {"i8_be", AIS_DTYPE_I64, 2, {2, 3}},
+        {"u2_le", AIS_DTYPE_U16, 2, {2, 3}},     {"u2_be", AIS_DTYPE_U16, 2, {2, 3}},
+        {"u4_le", AIS_DTYPE_U32, 2, {2, 3}},     {"u4_be", AIS_DTYPE_U32, 2, {2, 3}},
+        {"u8_le", AIS_DTYPE_U64, 2, {2, 3}},     {"u8_be", AIS_DTYPE_U64, 2, {2, 3}},
+        {"b1_le", AIS_DTYPE_BOOL, 2, {2, 3}},    {"scalar_f8", AIS_DTYPE_F64, 0, {0, 0}},
         {"vector_i4", AIS_DTYPE_I32, 1, {5, 0}}, {"empty_f4", AIS_DTYPE_F32, 2, {0, 4}},
-        {"v2_f4", AIS_DTYPE_F32, 2, {2, 3}},  {"v3_f4", AIS_DTYPE_F32, 2, {2, 3}},
+        {"v2_f4", AIS_DTYPE_F32, 2, {2, 3}},     {"v3_f4", AIS_DTYPE_F32, 2, {2, 3}},
     };
     for (size_t c = 0; c < AIS__ARRAY_LEN(cases); c++) {
         char path[512];
@@ -178,8 +178,10 @@ static ais_status read_dict(const char *dict, size_t nbody) {
     uint8_t *p = make_npy(dict, body, nbody, &size);
     ais_tensor *t = (ais_tensor *)1;
     ais_status st = ais__npy_read(p, size, &t);
-    if (st == AIS_OK) ais_tensor_destroy(t);
-    else assert_null(t);
+    if (st == AIS_OK)
+        ais_tensor_destroy(t);
+    else
+        assert_null(t);
     free(p);
     return st;
 }
@@ -189,7 +191,8 @@ static void test_headers(void **state) {
     /* accepted spellings */
     AIS_ASSERT_OK(read_dict("{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }\n", 24));
     AIS_ASSERT_OK(read_dict("{\"shape\":(3,),\"descr\":\"|f4\",\"fortran_order\":False}", 12));
-    AIS_ASSERT_OK(read_dict("{'descr': '>u1', 'fortran_order': False, 'shape': (1,1,1,1,1,1,1,5)}", 5));
+    AIS_ASSERT_OK(
+        read_dict("{'descr': '>u1', 'fortran_order': False, 'shape': (1,1,1,1,1,1,1,5)}", 5));
     AIS_ASSERT_OK(read_dict("{'descr': '<i8', 'fortran_order': False, 'shape': ()}  \n", 8));
     /* refused */
     AIS_ASSERT_STATUS(read_dict("{'descr': '<f4', 'fortran_order': True, 'shape': (2,)}", 8),
@@ -200,13 +203,16 @@ static void test_headers(void **state) {
     AIS_ASSERT_STATUS(read_dict("{'descr': '<f4', 'fortran_order': False, 'shape': (2,)}", 9),
                       AIS_E_FORMAT);
     AIS_ASSERT_STATUS(read_dict("{'descr': '<f4', 'fortran_order': False, "
-                                "'shape': (4611686018427387904, 4611686018427387904)}", 0),
+                                "'shape': (4611686018427387904, 4611686018427387904)}",
+                                0),
                       AIS_E_LIMIT);
     AIS_ASSERT_STATUS(read_dict("{'descr': '<f4', 'fortran_order': False, "
-                                "'shape': (99999999999999999999999,)}", 0),
+                                "'shape': (99999999999999999999999,)}",
+                                0),
                       AIS_E_LIMIT);
     AIS_ASSERT_STATUS(read_dict("{'descr': '<f4', 'fortran_order': False, "
-                                "'shape': (1,1,1,1,1,1,1,1,1)}", 4),
+                                "'shape': (1,1,1,1,1,1,1,1,1)}",
+                                4),
                       AIS_E_LIMIT);
     AIS_ASSERT_STATUS(read_dict("{'descr': '<f4', 'fortran_order': False, 'shape': (-1,)}", 0),
                       AIS_E_FORMAT);
@@ -215,16 +221,19 @@ static void test_headers(void **state) {
     ais_test_assert_error_contains("<c8");
     AIS_ASSERT_STATUS(read_dict("{'descr': '<U10', 'fortran_order': False, 'shape': (1,)}", 0),
                       AIS_E_DTYPE);
-    AIS_ASSERT_STATUS(read_dict("{'descr': [('a', '<f4')], 'fortran_order': False, 'shape': (1,)}", 4),
-                      AIS_E_FORMAT);
+    AIS_ASSERT_STATUS(
+        read_dict("{'descr': [('a', '<f4')], 'fortran_order': False, 'shape': (1,)}", 4),
+        AIS_E_FORMAT);
     AIS_ASSERT_STATUS(read_dict("{'descr': '<f4', 'shape': (1,)}", 4), AIS_E_FORMAT);
     ais_test_assert_error_contains("fortran_order");
     AIS_ASSERT_STATUS(read_dict("{'descr': '<f4', 'descr': '<f4', 'fortran_order': False, "
-                                "'shape': (1,)}", 4),
+                                "'shape': (1,)}",
+                                4),
                       AIS_E_FORMAT);
     ais_test_assert_error_contains("twice");
-    AIS_ASSERT_STATUS(read_dict("{'descr': '<f4', 'fortran_order': False, 'shape': (1,), 'x': 1}", 4),
-                      AIS_E_FORMAT);
+    AIS_ASSERT_STATUS(
+        read_dict("{'descr': '<f4', 'fortran_order': False, 'shape': (1,), 'x': 1}", 4),
+        AIS_E_FORMAT);
     AIS_ASSERT_STATUS(read_dict("{'descr': '<f4, 'fortran_order': False, 'shape': (1,)}", 4),
                       AIS_E_DTYPE); /* the quote ends later: descr "<f4, " */
     AIS_ASSERT_STATUS(read_dict("{'descr': '<f4", 4), AIS_E_FORMAT);
@@ -239,7 +248,8 @@ static void test_headers(void **state) {
                       AIS_E_FORMAT);
     /* versions and framing */
     size_t size;
-    uint8_t *p = make_npy("{'descr': '<f4', 'fortran_order': False, 'shape': ()}", "abcd", 4, &size);
+    uint8_t *p =
+        make_npy("{'descr': '<f4', 'fortran_order': False, 'shape': ()}", "abcd", 4, &size);
     ais_tensor *t;
     p[6] = 4;
     AIS_ASSERT_STATUS(ais__npy_read(p, size, &t), AIS_E_UNSUPPORTED);
@@ -327,8 +337,8 @@ static ais_status sweep_load(void *ctx) {
 static void test_oom(void **state) {
     (void)state;
     size_t size;
-    uint8_t *p = make_npy("{'descr': '>i4', 'fortran_order': False, 'shape': (2,)}", "12345678", 8,
-                          &size);
+    uint8_t *p =
+        make_npy("{'descr': '>i4', 'fortran_order': False, 'shape': (2,)}", "12345678", 8, &size);
     sweep_ctx c = {p, size, NULL};
     ais_test_oom_sweep("ais__npy_read", sweep_read, sweep_cleanup, &c, 100);
     free(p);
@@ -376,9 +386,12 @@ static int teardown(void **state) {
 int main(int argc, char **argv) {
     if (argc == 3 && strcmp(argv[1], "--write") == 0) return write_samples(argv[2]);
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_roundtrip_all_dtypes), cmocka_unit_test(test_save_errors),
-        cmocka_unit_test(test_numpy_fixtures),       cmocka_unit_test(test_headers),
-        cmocka_unit_test(test_big_endian_values),    cmocka_unit_test(test_truncated),
+        cmocka_unit_test(test_roundtrip_all_dtypes),
+        cmocka_unit_test(test_save_errors),
+        cmocka_unit_test(test_numpy_fixtures),
+        cmocka_unit_test(test_headers),
+        cmocka_unit_test(test_big_endian_values),
+        cmocka_unit_test(test_truncated),
         cmocka_unit_test(test_oom),
     };
     return cmocka_run_group_tests(tests, NULL, teardown);
