@@ -59,6 +59,8 @@ enum { AIS__FILTER_NONE = 0, AIS__FILTER_SHUFFLE = 1 };
 #define AIS__MAX_SECTIONS 256u
 #define AIS__MAX_STRING (1u << 20)
 #define AIS__MAX_ITEMS (1u << 24)
+/* Attribute lookup is linear, so a node with very many would make loading quadratic. */
+#define AIS__MAX_ATTRS 256u
 
 /* ---- little-endian scalars ---- */
 

@@ -392,7 +392,7 @@ static ais_status ais__read_node(ais__reader *r, ais__cur *c, uint32_t n_values)
             names[i] = v >= 0 ? g->values[v].name : NULL;
         }
     }
-    uint32_t n_attrs = ais__cur_count(c, 8, AIS__MAX_ITEMS, "attribute count");
+    uint32_t n_attrs = ais__cur_count(c, 8, AIS__MAX_ATTRS, "attribute count");
     if (c->st) goto done;
     if ((st = ais_attrs_create(&attrs)) != AIS_OK) goto done;
     for (uint32_t i = 0; i < n_attrs && st == AIS_OK && !c->st; i++)

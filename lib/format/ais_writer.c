@@ -336,7 +336,8 @@ static ais_status ais__check_limits(const ais__graph *g) {
     for (size_t i = 0; i < g->n_nodes; i++) {
         const ais__node *n = &g->nodes[i];
         if (ais__too_long(n->name) || ais__too_long(n->op_type) || ais__too_long(n->domain) ||
-            n->n_inputs > AIS__MAX_ITEMS || n->n_outputs > AIS__MAX_ITEMS)
+            n->n_inputs > AIS__MAX_ITEMS || n->n_outputs > AIS__MAX_ITEMS ||
+            (n->attrs && n->attrs->count > AIS__MAX_ATTRS))
             return ais__error(AIS_E_LIMIT, "node %zu is too large for .ais", i);
         for (size_t k = 0; n->attrs && k < n->attrs->count; k++) {
             const ais__attr *a = &n->attrs->items[k];
