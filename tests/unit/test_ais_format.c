@@ -610,6 +610,11 @@ static ais_status sweep_write(void *ctx) {
     return ais__ais_write(c->src, c->path, c->level);
 }
 
+static ais_status sweep_read_file(void *ctx) {
+    sweep_ctx *c = ctx;
+    return ais__model_read_file(c->path, NULL, &c->g);
+}
+
 static void test_oom(void **state) {
     (void)state;
     for (int level = 0; level <= 3; level += 3) {
@@ -624,6 +629,9 @@ static void test_oom(void **state) {
         ais__graph *g = build_graph(false);
         sweep_ctx w = {NULL, 0, NULL, g, tmp_path("oom.ais"), level};
         ais_test_oom_sweep("ais__ais_write", sweep_write, NULL, &w, 5000);
+        /* the file loader too: the mapping is released on every failure */
+        sweep_ctx f = {NULL, 0, NULL, NULL, w.path, level};
+        ais_test_oom_sweep("ais__model_read_file", sweep_read_file, sweep_read_cleanup, &f, 5000);
         ais__graph_destroy(g);
     }
 }

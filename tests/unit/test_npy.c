@@ -116,6 +116,14 @@ static void test_save_errors(void **state) {
     assert_null(out);
     AIS_ASSERT_STATUS(ais_tensor_load("/nonexistent.npy", &out), AIS_E_IO);
     ais_test_assert_error_contains("/nonexistent.npy");
+    /* not .npy: handed to the TensorProto reader, whose error names the file */
+    const char *path = tmp_path("garbage.pb");
+    FILE *f = fopen(path, "wb");
+    fputs("\xff\xff not a tensor", f);
+    fclose(f);
+    assert_int_not_equal(ais_tensor_load(path, &out), AIS_OK);
+    ais_test_assert_error_contains("garbage.pb");
+    assert_null(out);
 }
 
 static void test_numpy_fixtures(void **state) {
