@@ -1,13 +1,100 @@
-/* mapped_file.c - mapping files (stub until implemented). */
+/* mapped_file.c - whole files as bytes: mapped read-only, or read into owned memory. */
 #include "format.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 void ais__load_opts_default(ais__load_opts *o) {
     o->max_file_bytes = (uint64_t)1 << 40;
     o->map_weights = true;
 }
-ais_status ais__file_open(const char *path, uint64_t max_bytes, bool map, ais__file **out) {
-    (void)max_bytes; (void)map; *out = NULL;
-    return ais__error(AIS_E_UNSUPPORTED, "%s: file loading is not implemented yet", path);
+
+/* The whole file into 64-byte aligned memory, so raw tensors can be used in place as they would
+ * be from a mapping. */
+static ais_status ais__file_read_all(int fd, const char *path, size_t size, ais__file *f) {
+    uint8_t *buf = ais__malloc_aligned(size ? size : 1, AIS__ALIGN);
+    if (!buf) return ais__oom(size, path);
+    size_t done = 0;
+    while (done < size) {
+        ssize_t n = read(fd, buf + done, size - done);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) {
+            int err = errno;
+            ais__free(buf);
+            if (n == 0)
+                return ais__error(AIS_E_IO, "%s: file shrank while reading (%zu of %zu bytes)",
+                                  path, done, size);
+            return ais__error(AIS_E_IO, "%s: cannot read: %s", path, strerror(err));
+        }
+        done += (size_t)n;
+    }
+    f->data = buf;
+    f->mapped = false;
+    return AIS_OK;
 }
-void ais__file_close(ais__file *f) { (void)f; }
+
+ais_status ais__file_open(const char *path, uint64_t max_bytes, bool map, ais__file **out) {
+    *out = NULL;
+    if (!path) return ais__error(AIS_E_INVALID_ARGUMENT, "file path is NULL");
+    int fd;
+    do
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+    while (fd < 0 && errno == EINTR);
+    if (fd < 0) return ais__error(AIS_E_IO, "%s: cannot open: %s", path, strerror(errno));
+    ais_status st = AIS_OK;
+    struct stat sb;
+    if (fstat(fd, &sb) != 0) {
+        st = ais__error(AIS_E_IO, "%s: cannot stat: %s", path, strerror(errno));
+        goto done;
+    }
+    if (!S_ISREG(sb.st_mode)) {
+        st = ais__error(AIS_E_IO, "%s: not a regular file", path);
+        goto done;
+    }
+    uint64_t size64 = (uint64_t)sb.st_size;
+    if (size64 > max_bytes || size64 > SIZE_MAX) {
+        st = ais__error(AIS_E_LIMIT, "%s: %llu bytes, more than the limit of %llu", path,
+                        (unsigned long long)size64, (unsigned long long)max_bytes);
+        goto done;
+    }
+    ais__file *f = ais__calloc(1, sizeof *f);
+    if (!f) {
+        st = ais__oom(sizeof *f, "file");
+        goto done;
+    }
+    f->size = (size_t)size64;
+    /* An empty file cannot be mapped; the readers reject it with a better message. */
+    if (map && f->size > 0) {
+        void *p = mmap(NULL, f->size, PROT_READ, MAP_PRIVATE, fd, 0);
+        if (p == MAP_FAILED) {
+            st = ais__error(AIS_E_IO, "%s: cannot map %zu bytes: %s", path, f->size,
+                            strerror(errno));
+            ais__free(f);
+            goto done;
+        }
+        f->data = p;
+        f->mapped = true;
+    } else if ((st = ais__file_read_all(fd, path, f->size, f)) != AIS_OK) {
+        ais__free(f);
+        goto done;
+    }
+    *out = f;
+done:
+    close(fd);
+    return st;
+}
+
+void ais__file_close(ais__file *f) {
+    if (!f) return;
+    if (f->mapped)
+        munmap((void *)f->data, f->size);
+    else
+        ais__free((void *)f->data);
+    ais__free(f);
+}
+
 void ais__file_release(void *file) { ais__file_close(file); }

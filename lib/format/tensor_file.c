@@ -1,11 +1,31 @@
-/* tensor_file.c - tensor files in the public API (stub until implemented). */
+/* tensor_file.c - tensor files in the public API: .npy and ONNX TensorProto (.pb). */
+#include <string.h>
+
 #include "format.h"
 
 AIS_API ais_status ais_tensor_load(const char *path, ais_tensor **out) {
     if (out) *out = NULL;
-    return ais__error(AIS_E_UNSUPPORTED, "%s: tensor files are not implemented yet", path ? path : "(null)");
+    if (!path || !out)
+        return ais__error(AIS_E_INVALID_ARGUMENT, "ais_tensor_load: %s is NULL",
+                          path ? "out" : "path");
+    ais__load_opts o;
+    ais__load_opts_default(&o);
+    ais__file *f = NULL;
+    /* Read, not mapped: the tensor owns a copy and the file is closed at once. */
+    AIS__CHECK(ais__file_open(path, o.max_file_bytes, false, &f));
+    ais_status st;
+    if (f->size >= 6 && memcmp(f->data, "\x93NUMPY", 6) == 0)
+        st = ais__npy_read(f->data, f->size, out);
+    else
+        st = ais__tensorproto_read(f->data, f->size, out, NULL);
+    ais__file_close(f);
+    if (st != AIS_OK) ais__error_prefix("%s", path);
+    return st;
 }
+
 AIS_API ais_status ais_tensor_save_npy(const ais_tensor *tensor, const char *path) {
-    (void)tensor;
-    return ais__error(AIS_E_UNSUPPORTED, "%s: tensor files are not implemented yet", path ? path : "(null)");
+    if (!tensor || !path)
+        return ais__error(AIS_E_INVALID_ARGUMENT, "ais_tensor_save_npy: %s is NULL",
+                          path ? "tensor" : "path");
+    return ais__npy_write(tensor, path);
 }
