@@ -57,7 +57,7 @@ stage() {
 setup_deps() {
   local missing=""
   command -v pkg-config >/dev/null 2>&1 || missing="$missing pkg-config"
-  for m in openblas libzstd libcjson cmocka; do
+  for m in openblas libzstd libcjson libxxhash cmocka; do
     pkg-config --exists "$m" 2>/dev/null || missing="$missing $m"
   done
   [ -f /usr/include/dlpack/dlpack.h ] || missing="$missing dlpack"
@@ -82,7 +82,7 @@ setup_deps() {
     mkdir -p "$R/bin" && ln -sf "$R/usr/bin/pkgconf" "$R/bin/pkg-config"
     export PATH="$R/bin:$PATH"
   fi
-  for m in openblas libzstd libcjson cmocka; do
+  for m in openblas libzstd libcjson libxxhash cmocka; do
     pkg-config --exists "$m" || { echo "still missing: $m"; return 1; }
   done
   # The stage runs in a child shell: the parent sources these settings afterwards.
@@ -164,8 +164,11 @@ model_bench() {
     [ -f "$m" ] || continue
     n=$((n + 1))
     name=$(basename "$m" .onnx)
-    echo "-- $m"
-    "$bm" "$m" --backend cuda --compare-cpu --placement --iters 50 --warmup 5 \
+    # Optional MODEL.args beside a model: extra bench_model options (e.g. --dim seq=128).
+    extra=$(cat "${m%.onnx}.args" 2>/dev/null || true)
+    echo "-- $m $extra"
+    # shellcheck disable=SC2086
+    "$bm" "$m" $extra --backend cuda --compare-cpu --placement --iters 50 --warmup 5 \
       --json "$RES/bench_${name}_cuda.json"
     rc=$?
     case $rc in
@@ -173,7 +176,8 @@ model_bench() {
       3) echo "FAIL: $name: CUDA outputs differ from the CPU's beyond the bound"; failed_any=1 ;;
       *) echo "FAIL: $name: bench_model exited with $rc"; failed_any=1 ;;
     esac
-    "$bm" "$m" --backend cpu --threads 0 --iters 20 --warmup 2 --json "$RES/bench_${name}_cpu.json" ||
+    # shellcheck disable=SC2086
+    "$bm" "$m" $extra --backend cpu --threads 0 --iters 20 --warmup 2 --json "$RES/bench_${name}_cpu.json" ||
       { echo "FAIL: $name: the CPU run failed"; failed_any=1; }
   done
   [ "$n" -gt 0 ] || { echo "no *.onnx in $dir or $ROOT/models"; return 1; }
