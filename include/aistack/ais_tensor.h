@@ -24,7 +24,7 @@ typedef enum ais_dtype {
     AIS_DTYPE_I16 = 5,
     AIS_DTYPE_I32 = 6,
     AIS_DTYPE_I64 = 7,
-    AIS_DTYPE_STRING = 8, /* reserved: not yet supported by tensors */
+    AIS_DTYPE_STRING = 8, /* owned NUL-terminated UTF-8 strings: see ais_tensor_create_strings */
     AIS_DTYPE_BOOL = 9,   /* one byte per element, 0 or 1 */
     AIS_DTYPE_F16 = 10,   /* IEEE 754 binary16, stored as uint16_t */
     AIS_DTYPE_F64 = 11,
@@ -89,6 +89,27 @@ AIS_API ais_status ais_tensor_reshape(const ais_tensor *tensor, const int64_t *s
 AIS_API ais_status ais_tensor_copy(const ais_tensor *tensor, ais_tensor **out);
 /* Copies the data of src into dst, which must have the same dtype and element count. */
 AIS_API ais_status ais_tensor_copy_into(const ais_tensor *src, ais_tensor *dst);
+
+/*
+ * String tensors (AIS_DTYPE_STRING). Each element is a `char *` to a NUL-terminated (UTF-8)
+ * string that the tensor owns; ais_tensor_data returns that array of pointers, which the caller
+ * may read but must not modify (use ais_tensor_set_string). NULL elements read as "". Views
+ * (ais_tensor_reshape) share the strings; ais_tensor_copy and ais_tensor_copy_into copy them;
+ * ais_tensor_destroy frees them with the last view. ais_tensor_create(AIS_DTYPE_STRING, ...)
+ * makes a tensor of empty strings. ais_tensor_wrap, DLPack and .npy refuse string tensors
+ * (AIS_E_DTYPE).
+ *
+ * ais_tensor_create_strings: a new string tensor of `shape` whose elements are copies of the
+ * ais_tensor_size() strings in `values` (a NULL entry, or values NULL, gives "").
+ * ais_tensor_string_at: element `index` (row-major), valid until that element is set or the
+ * tensor's last view is destroyed; NULL when the tensor is NULL or not a string tensor or index
+ * is out of range.
+ * ais_tensor_set_string: replaces element `index` with a copy of `value`.
+ */
+AIS_API ais_status ais_tensor_create_strings(const int64_t *shape, size_t ndim,
+                                             const char *const *values, ais_tensor **out);
+AIS_API const char *ais_tensor_string_at(const ais_tensor *tensor, size_t index);
+AIS_API ais_status ais_tensor_set_string(ais_tensor *tensor, size_t index, const char *value);
 
 /*
  * DLPack exchange (dlpack.h, version 0.6 or later; struct DLManagedTensor). Only CPU, dense,

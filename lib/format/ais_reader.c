@@ -159,7 +159,8 @@ static ais_status ais__decode_tensor(ais__reader *r, ais__cur *c, uint32_t index
     uint32_t dtype = ais__cur_u32(c, "tensor dtype");
     uint32_t ndim = ais__cur_u32(c, "tensor rank");
     if (c->st) return c->st;
-    if (!ais__dtype_valid((ais_dtype)dtype))
+    /* string elements are pointers: never read from a file */
+    if (!ais__dtype_valid((ais_dtype)dtype) || ais__dtype_is_opaque((ais_dtype)dtype))
         return ais__cur_fail(c, "tensor '%s': unsupported dtype %u", name, dtype);
     if (ndim > AIS_MAX_DIMS)
         return ais__cur_fail(c, "tensor '%s': rank %u, at most %d", name, ndim, AIS_MAX_DIMS);

@@ -40,6 +40,9 @@ static ais_status ais__wt_add(ais__writer *w, const ais_tensor *t, const char *a
                               int32_t *index) {
     if (w->n_tensors >= AIS__MAX_ITEMS)
         return ais__error(AIS_E_LIMIT, "more than %u tensors", AIS__MAX_ITEMS);
+    if (ais__dtype_is_opaque(t->dtype))
+        return ais__error(AIS_E_DTYPE, "tensor '%s%s%s': %s tensors cannot be stored in .ais", a,
+                          b ? "/" : "", b ? b : "", ais_dtype_name(t->dtype));
     size_t na = strlen(a), nb = b ? strlen(b) : 0;
     char *name = ais__malloc(na + nb + 2);
     if (!name) return ais__oom(na + nb + 2, "tensor name");

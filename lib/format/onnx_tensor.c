@@ -188,6 +188,34 @@ static ais_status ais__tensor_external(const ais__pb *msg, ais__onnx_ext *ext, c
     return st;
 }
 
+/* string_data: one LEN field per element, each a copy owned by the tensor. */
+static ais_status ais__tensor_strings(const ais__pb *msg, const char *tname, const int64_t *dims,
+                                     size_t ndim, size_t numel, const size_t *counts,
+                                     ais_tensor **out) {
+    if (counts[AIS__TP_STRING_DATA] != numel)
+        return ais__error(AIS_E_FORMAT, "tensor '%s': its dims need %zu strings, got %zu in "
+                          "string_data", tname, numel, counts[AIS__TP_STRING_DATA]);
+    ais_tensor *t;
+    AIS__CHECK(ais__tensor_new(AIS_DTYPE_STRING, dims, ndim, &t));
+    ais__pb r = *msg;
+    ais__pb_field f;
+    bool has;
+    size_t i = 0;
+    ais_status st;
+    while ((st = ais__pb_next(&r, &f, &has)) == AIS_OK && has && i < numel) {
+        if (f.number != AIS__TP_STRING_DATA) continue;
+        if ((st = ais__pb_strdup(&r, &f, AIS__ONNX_MAX_STRING, &ais__strs(t)[i])) != AIS_OK) break;
+        i++;
+    }
+    if (st != AIS_OK) {
+        ais_tensor_destroy(t);
+        ais__error_prefix("tensor '%s'", tname);
+        return st;
+    }
+    *out = t;
+    return AIS_OK;
+}
+
 static ais_status ais__tensor_typed(const ais__pb *msg, const char *tname, ais_dtype dtype,
                                     const int64_t *dims, size_t ndim, size_t numel,
                                     const size_t *counts, ais_tensor **out) {
@@ -281,6 +309,10 @@ ais_status ais__onnx_tensor_read(const ais__pb *msg, ais__onnx_ext *ext, bool bo
             counts[f.number] += n; /* bounded by the input size: no overflow */
             break;
         }
+        case AIS__TP_STRING_DATA:
+            AIS__CHECK(ais__pb_expect(&r, &f, AIS__PB_LEN, "string_data"));
+            counts[f.number]++;
+            break;
         case AIS__TP_NAME:
             AIS__CHECK(ais__pb_expect(&r, &f, AIS__PB_LEN, "name"));
             namef = f;
@@ -308,8 +340,6 @@ ais_status ais__onnx_tensor_read(const ais__pb *msg, ais__onnx_ext *ext, bool bo
     ais_tensor *t = NULL;
     if (data_type == AIS_DTYPE_UNDEFINED) {
         st = ais__error(AIS_E_FORMAT, "tensor '%s': data_type is missing", shown);
-    } else if (data_type == AIS_DTYPE_STRING) {
-        st = ais__error(AIS_E_UNSUPPORTED, "tensor '%s': string tensors are not supported", shown);
     } else if (es == 0) {
         st = ais__error(AIS_E_UNSUPPORTED, "tensor '%s': data type %llu is not supported", shown,
                         (unsigned long long)data_type);
@@ -323,6 +353,12 @@ ais_status ais__onnx_tensor_read(const ais__pb *msg, ais__onnx_ext *ext, bool bo
     if (st == AIS_OK) st = ais__shape_validate(dims, ndim, (ais_dtype)data_type, shown);
     if (st != AIS_OK) {
         /* fall through to cleanup */
+    } else if (data_type == AIS_DTYPE_STRING) {
+        if (location != 0 || has_raw)
+            st = ais__error(AIS_E_FORMAT, "tensor '%s': string tensors keep their values in "
+                            "string_data, not raw or external data", shown);
+        else
+            st = ais__tensor_strings(msg, shown, dims, ndim, numel, counts, &t);
     } else if (location == 1) {
         st = ais__tensor_external(msg, ext, shown, (ais_dtype)data_type, dims, ndim, nbytes, &t);
     } else if (location != 0) {

@@ -185,7 +185,9 @@ static ais_status ais__plan_infer(ais_session *s, ais__plan *p, ais__step *st) {
     ais__ctx_for(&s->ctx, st);
     ais__tensor_desc desc[64];
     memset(desc, 0, sizeof desc[0] * st->n_out);
-    ais_status rc = st->def->infer(&s->ctx, st->in, st->n_in, desc, st->n_out);
+    ais_status rc = ais__op_opaque_check(st->def, st->in, st->n_in, NULL, 0);
+    if (rc == AIS_OK) rc = st->def->infer(&s->ctx, st->in, st->n_in, desc, st->n_out);
+    if (rc == AIS_OK) rc = ais__op_opaque_check(st->def, st->in, 0, desc, st->n_out);
     for (size_t k = 0; k < st->n_out && rc == AIS_OK; k++)
         rc = ais__shape_validate(desc[k].dims, desc[k].ndim, desc[k].dtype, "inferred output");
     if (rc != AIS_OK) {
@@ -630,6 +632,18 @@ static ais_status ais__plan_build(ais_session *s, ais__plan **out) {
         }
         if (shapes_known && value_inputs_known) {
             if ((st = ais__plan_infer(s, p, stp)) != AIS_OK) goto fail;
+            /* Strings and sequences own what their elements point to: they never live in the
+             * arena but in tensors of their own per run, like data-dependent shapes. */
+            bool opaque = false;
+            for (size_t k = 0; k < stp->n_out; k++)
+                opaque = opaque || ais__dtype_is_opaque(p->vt[stp->out_slot[k]].dtype);
+            if (opaque) {
+                stp->dynamic = true;
+                p->has_dynamic = true;
+                for (size_t k = 0; k < stp->n_out; k++)
+                    p->kind[stp->out_slot[k]] = AIS__SLOT_DYNAMIC;
+                continue;
+            }
             const ais_tensor *src = stp->n_in ? stp->in[0] : NULL;
             int32_t dst = stp->n_out ? stp->out_slot[0] : -1;
             stp->alias = (stp->def->flags & AIS__OP_VIEW) && src && dst >= 0 &&
@@ -976,6 +990,9 @@ static ais_status ais__finish_outputs(ais_session *s, ais__plan *p, const char *
         AIS__CHECK(ais__output_index(g, names, j, &idx));
         int32_t v = g->outputs[idx];
         const ais_tensor *src = p->vp[v];
+        if (src->dtype == AIS__DTYPE_SEQUENCE)
+            return ais__error(AIS_E_UNSUPPORTED, "output '%s' is a sequence; only tensors can be "
+                              "fetched", g->values[v].name);
         if (!outputs[j]) {
             if (p->kind[v] == AIS__SLOT_DYNAMIC && p->owned[v]) {
                 outputs[j] = p->owned[v]; /* hand it over; vp[v] still reads it */
@@ -988,7 +1005,10 @@ static ais_status ais__finish_outputs(ais_session *s, ais__plan *p, const char *
         }
         if (outputs[j]->data == src->data) continue;
         AIS__CHECK(ais__check_output(g->values[v].name, src, outputs[j]));
-        if (src->nbytes) memcpy(outputs[j]->data, src->data, src->nbytes);
+        if (src->dtype == AIS_DTYPE_STRING)
+            AIS__CHECK(ais_tensor_copy_into(src, outputs[j]));
+        else if (src->nbytes)
+            memcpy(outputs[j]->data, src->data, src->nbytes);
     }
     return AIS_OK;
 }

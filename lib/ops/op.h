@@ -101,6 +101,12 @@ enum {
     AIS__OP_VIEW = 1u << 0,
     /* Output values depend on nothing but attributes (Constant): fold at load. */
     AIS__OP_NO_INPUTS = 1u << 1,
+    /* The kernels take and make string tensors themselves (owning every string they write).
+     * Operators without it get no string or sequence tensors (ais__op_opaque_check), except
+     * the few byte-moving ones that registry.c lists, whose string outputs it deep-copies. */
+    AIS__OP_STRINGS = 1u << 2,
+    /* The kernels take and make sequence values (AIS__DTYPE_SEQUENCE). */
+    AIS__OP_SEQUENCES = 1u << 3,
 };
 
 typedef struct ais__op_def {
@@ -147,6 +153,20 @@ extern const ais__op_def ais__ops_softmax[];
 extern const ais__op_def ais__ops_reduce[];
 extern const ais__op_def ais__ops_shape[];
 extern const ais__op_def ais__ops_layout[];
+extern const ais__op_def ais__ops_sequence[];
+extern const ais__op_def ais__ops_string[];
+
+/* How an operator treats string and sequence tensors. */
+typedef enum ais__opaque_mode {
+    AIS__OPAQUE_NONE,  /* refuses them */
+    AIS__OPAQUE_OWN,   /* AIS__OP_STRINGS / AIS__OP_SEQUENCES: the kernel handles them */
+    AIS__OPAQUE_MOVE,  /* moves elements as bytes: string outputs need ais__strs_own after */
+    AIS__OPAQUE_SHAPE, /* reads shapes only (Shape, Size) */
+} ais__opaque_mode;
+ais__opaque_mode ais__op_opaque_mode(const ais__op_def *def);
+/* Error unless the operator accepts the string/sequence inputs and outputs it got. */
+ais_status ais__op_opaque_check(const ais__op_def *def, const ais_tensor *const *in, size_t n_in,
+                                const ais__tensor_desc *out, size_t n_out);
 
 /* ---- helpers for kernels (op_util.c) ---- */
 

@@ -7,7 +7,48 @@ static const ais__op_def *const ais__op_tables[] = {
     ais__ops_unary,  ais__ops_binary, ais__ops_misc,    ais__ops_matmul,
     ais__ops_conv,   ais__ops_conv_transpose, ais__ops_pool, ais__ops_norm,
     ais__ops_softmax, ais__ops_reduce, ais__ops_shape,  ais__ops_layout,
+    ais__ops_sequence, ais__ops_string,
 };
+
+/* Operators whose kernels move elements as bytes of ais_dtype_size without looking at them, so
+ * that string tensors work once the output's pointers are made its own copies. */
+static const char *const ais__string_movers[] = {
+    "Identity", "Reshape", "Flatten", "Squeeze", "Unsqueeze", "Concat", "Gather", "Transpose",
+    "Constant",
+};
+
+ais__opaque_mode ais__op_opaque_mode(const ais__op_def *def) {
+    if (def->flags & (AIS__OP_STRINGS | AIS__OP_SEQUENCES)) return AIS__OPAQUE_OWN;
+    if (def->domain && def->domain[0] && strcmp(def->domain, "ai.onnx") != 0)
+        return AIS__OPAQUE_NONE;
+    if (strcmp(def->name, "Shape") == 0 || strcmp(def->name, "Size") == 0)
+        return AIS__OPAQUE_SHAPE;
+    for (size_t i = 0; i < AIS__ARRAY_LEN(ais__string_movers); i++)
+        if (strcmp(def->name, ais__string_movers[i]) == 0) return AIS__OPAQUE_MOVE;
+    return AIS__OPAQUE_NONE;
+}
+
+static bool ais__opaque_ok(ais__opaque_mode mode, uint32_t flags, ais_dtype d, bool is_input) {
+    if (d == AIS_DTYPE_STRING)
+        return (mode == AIS__OPAQUE_OWN && (flags & AIS__OP_STRINGS)) ||
+               mode == AIS__OPAQUE_MOVE || (mode == AIS__OPAQUE_SHAPE && is_input);
+    if (d == AIS__DTYPE_SEQUENCE) return mode == AIS__OPAQUE_OWN && (flags & AIS__OP_SEQUENCES);
+    return true;
+}
+
+ais_status ais__op_opaque_check(const ais__op_def *def, const ais_tensor *const *in, size_t n_in,
+                                const ais__tensor_desc *out, size_t n_out) {
+    ais__opaque_mode mode = ais__op_opaque_mode(def);
+    for (size_t i = 0; i < n_in; i++)
+        if (in[i] && !ais__opaque_ok(mode, def->flags, in[i]->dtype, true))
+            return ais__error(AIS_E_DTYPE, "input %zu is a %s tensor, which this operator does "
+                              "not support", i, ais_dtype_name(in[i]->dtype));
+    for (size_t i = 0; out && i < n_out; i++)
+        if (!ais__opaque_ok(mode, def->flags, out[i].dtype, false))
+            return ais__error(AIS_E_DTYPE, "output %zu would be a %s tensor, which this operator "
+                              "does not support", i, ais_dtype_name(out[i].dtype));
+    return AIS_OK;
+}
 
 /* A table entry may leave .domain NULL for the default domain. */
 static bool ais__domain_eq(const char *a, const char *b) {
@@ -100,7 +141,9 @@ ais_status ais__op_invoke(const ais__op_def *def, ais__op_ctx *ctx, const ais_te
     }
     ais__tensor_desc desc[64];
     memset(desc, 0, sizeof(desc[0]) * n_out);
-    st = def->infer(ctx, in, n_in, desc, n_out);
+    st = ais__op_opaque_check(def, in, n_in, NULL, 0);
+    if (st == AIS_OK) st = def->infer(ctx, in, n_in, desc, n_out);
+    if (st == AIS_OK) st = ais__op_opaque_check(def, in, 0, desc, n_out);
     if (st != AIS_OK) {
         ais__op_prefix(ctx);
         return st;
@@ -120,7 +163,19 @@ ais_status ais__op_invoke(const ais__op_def *def, ais__op_ctx *ctx, const ais_te
                             ais__shape_str(desc[i].dims, desc[i].ndim, b, sizeof b));
         }
     }
+    bool move = ais__op_opaque_mode(def) == AIS__OPAQUE_MOVE;
+    for (size_t i = 0; i < n_out && st == AIS_OK && move; i++)
+        if (desc[i].dtype == AIS_DTYPE_STRING) ais__strs_clear(out[i]);
     if (st == AIS_OK) st = def->compute(ctx, in, n_in, out, n_out);
+    if (move) {
+        for (size_t i = 0; i < n_out; i++) {
+            if (!out[i] || desc[i].dtype != AIS_DTYPE_STRING) continue;
+            if (st == AIS_OK)
+                st = ais__strs_own(out[i]);
+            else /* the pointers written so far are the inputs' */
+                memset(out[i]->data, 0, out[i]->nbytes);
+        }
+    }
     if (st != AIS_OK) {
         for (size_t i = 0; i < n_out; i++) {
             if (created[i]) {

@@ -19,7 +19,8 @@ AIS_API size_t ais_dtype_size(ais_dtype dtype) {
     case AIS_DTYPE_U32: return 4;
     case AIS_DTYPE_U64: return 8;
     case AIS_DTYPE_BF16: return 2;
-    default: return 0;
+    case AIS_DTYPE_STRING: return sizeof(char *);
+    default: return (int)dtype == (int)AIS__DTYPE_SEQUENCE ? sizeof(ais__sequence *) : 0;
     }
 }
 
@@ -39,7 +40,7 @@ AIS_API const char *ais_dtype_name(ais_dtype dtype) {
     case AIS_DTYPE_U32: return "u32";
     case AIS_DTYPE_U64: return "u64";
     case AIS_DTYPE_BF16: return "bf16";
-    default: return "undefined";
+    default: return (int)dtype == (int)AIS__DTYPE_SEQUENCE ? "sequence" : "undefined";
     }
 }
 

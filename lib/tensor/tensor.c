@@ -96,6 +96,11 @@ ais_status ais__tensor_new(ais_dtype dtype, const int64_t *dims, size_t ndim, ai
     s->release = NULL;
     s->release_ud = NULL;
     s->block = block;
+    s->content = dtype == AIS_DTYPE_STRING       ? AIS__CONTENT_STRINGS
+                 : dtype == AIS__DTYPE_SEQUENCE ? AIS__CONTENT_SEQUENCE
+                                                : AIS__CONTENT_POD;
+    /* owned pointers start out NULL so that the tensor can be destroyed before it is filled */
+    if (s->content != AIS__CONTENT_POD) memset(s->data, 0, t->nbytes);
     t->storage = s;
     t->data = s->data;
     *out = t;
@@ -109,6 +114,11 @@ ais_status ais__tensor_new_desc(const ais__tensor_desc *d, ais_tensor **out) {
 void ais__storage_release(ais__storage *s) {
     if (!s || atomic_fetch_sub(&s->refs, 1) != 1) return;
     if (s->block) {
+        size_t n = s->nbytes / sizeof(void *);
+        if (s->content == AIS__CONTENT_STRINGS)
+            for (size_t i = 0; i < n; i++) ais__free(((char **)s->data)[i]);
+        else if (s->content == AIS__CONTENT_SEQUENCE)
+            for (size_t i = 0; i < n; i++) ais__seq_free(((ais__sequence **)s->data)[i]);
         ais__free(s->block);
     } else {
         if (s->release) s->release(s->release_ud, s->data);
@@ -141,6 +151,9 @@ bool ais__tensor_same_shape(const ais_tensor *a, const ais_tensor *b) {
 AIS_API ais_status ais_tensor_create(ais_dtype dtype, const int64_t *shape, size_t ndim,
                                      ais_tensor **out) {
     if (!out) return ais__error(AIS_E_INVALID_ARGUMENT, "ais_tensor_create: out is NULL");
+    *out = NULL;
+    if (dtype == AIS__DTYPE_SEQUENCE)
+        return ais__error(AIS_E_DTYPE, "ais_tensor_create: unsupported dtype %d", (int)dtype);
     AIS__CHECK(ais__tensor_new(dtype, shape, ndim, out));
     memset((*out)->data, 0, (*out)->nbytes);
     return AIS_OK;
@@ -151,6 +164,11 @@ AIS_API ais_status ais_tensor_wrap(ais_dtype dtype, const int64_t *shape, size_t
                                    ais_tensor **out) {
     if (!out) return ais__error(AIS_E_INVALID_ARGUMENT, "ais_tensor_wrap: out is NULL");
     *out = NULL;
+    if (ais__dtype_is_opaque(dtype)) /* the library would have to own the elements */
+        return ais__error(AIS_E_DTYPE,
+                          "ais_tensor_wrap: %s tensors cannot wrap caller memory; use "
+                          "ais_tensor_create_strings",
+                          ais_dtype_name(dtype));
     AIS__CHECK(ais__shape_validate(shape, ndim, dtype, "ais_tensor_wrap"));
     size_t numel = 0; /* validated above, so this cannot fail */
     ais__shape_numel(shape, ndim, ais_dtype_size(dtype), &numel);
@@ -173,6 +191,7 @@ AIS_API ais_status ais_tensor_wrap(ais_dtype dtype, const int64_t *shape, size_t
     s->release = release;
     s->release_ud = user_data;
     s->block = NULL;
+    s->content = AIS__CONTENT_POD;
     ais__tensor_set_shape(t, dtype, shape, ndim);
     t->data = data;
     t->storage = s;
@@ -240,9 +259,19 @@ AIS_API ais_status ais_tensor_copy(const ais_tensor *t, ais_tensor **out) {
     if (!out) return ais__error(AIS_E_INVALID_ARGUMENT, "ais_tensor_copy: out is NULL");
     *out = NULL;
     if (!t) return ais__error(AIS_E_INVALID_ARGUMENT, "ais_tensor_copy: tensor is NULL");
-    AIS__CHECK(ais__tensor_new(t->dtype, t->dims, t->ndim, out));
-    if (t->nbytes) memcpy((*out)->data, t->data, t->nbytes);
-    return AIS_OK;
+    ais_status st;
+    if (t->dtype == AIS__DTYPE_SEQUENCE) {
+        AIS__CHECK(ais__seq_tensor_new(ais__seq(t)->elem_dtype, ais__seq(t)->n, out));
+        st = ais__seq_copy_into(ais__seq(*out), ais__seq(t));
+    } else {
+        AIS__CHECK(ais__tensor_new(t->dtype, t->dims, t->ndim, out));
+        st = ais__elems_copy(*out, 0, t, 0, t->numel);
+    }
+    if (st != AIS_OK) {
+        ais_tensor_destroy(*out);
+        *out = NULL;
+    }
+    return st;
 }
 
 AIS_API ais_status ais_tensor_copy_into(const ais_tensor *src, ais_tensor *dst) {
@@ -255,6 +284,9 @@ AIS_API ais_status ais_tensor_copy_into(const ais_tensor *src, ais_tensor *dst) 
     if (src->numel != dst->numel)
         return ais__error(AIS_E_SHAPE, "ais_tensor_copy_into: src has %zu elements, dst %zu",
                           src->numel, dst->numel);
+    if (src->dtype == AIS__DTYPE_SEQUENCE)
+        return ais__error(AIS_E_UNSUPPORTED, "ais_tensor_copy_into: sequences cannot be copied into");
+    if (src->dtype == AIS_DTYPE_STRING) return ais__elems_copy(dst, 0, src, 0, src->numel);
     if (src->nbytes && src->data != dst->data) memmove(dst->data, src->data, src->nbytes);
     return AIS_OK;
 }

@@ -19,7 +19,24 @@ typedef struct ais__storage {
     ais_release_fn release; /* for wrapped memory; NULL when owned or borrowed without release */
     void *release_ud;
     void *block; /* what ais__free gets back; NULL for wrapped memory */
+    /* What the elements own: AIS__CONTENT_STRINGS and AIS__CONTENT_SEQUENCE storage frees each
+     * element pointer (a string, an ais__sequence) with the storage. Only owned blocks. */
+    uint8_t content;
 } ais__storage;
+
+enum { AIS__CONTENT_POD, AIS__CONTENT_STRINGS, AIS__CONTENT_SEQUENCE };
+
+/* The internal dtype of a sequence value: a scalar tensor whose one element is an
+ * `ais__sequence *` owned by the tensor's storage. Never seen by the public API (ais_tensor_create
+ * and friends refuse it; sessions refuse to feed or fetch it). */
+#define AIS__DTYPE_SEQUENCE ((ais_dtype)0x5e0)
+
+/* An ordered list of owned tensors of one dtype (ONNX sequence values). */
+typedef struct ais__sequence {
+    ais_dtype elem_dtype;
+    size_t n, cap;
+    ais_tensor **items;
+} ais__sequence;
 
 struct ais_tensor {
     ais_dtype dtype;
@@ -49,6 +66,10 @@ ais_status ais__shape_validate(const int64_t *dims, size_t ndim, ais_dtype dtype
 const char *ais__shape_str(const int64_t *dims, size_t ndim, char *buf, size_t size);
 #define AIS__SHAPE_STR_MAX 200
 bool ais__dtype_valid(ais_dtype dtype);
+/* Strings and sequences: elements are owned pointers, not plain bytes. */
+static inline bool ais__dtype_is_opaque(ais_dtype d) {
+    return d == AIS_DTYPE_STRING || d == AIS__DTYPE_SEQUENCE;
+}
 bool ais__dtype_is_float(ais_dtype dtype); /* f16, bf16, f32, f64 */
 bool ais__dtype_is_int(ais_dtype dtype);   /* signed or unsigned integers (not bool) */
 bool ais__dtype_is_signed(ais_dtype dtype);
@@ -64,6 +85,43 @@ ais_status ais__tensor_share(const ais_tensor *t, const int64_t *dims, size_t nd
                              ais_tensor **out);
 void ais__storage_release(ais__storage *s);
 bool ais__tensor_same_shape(const ais_tensor *a, const ais_tensor *b);
+
+/* ---- strings and sequences (strings.c) ---- */
+
+/* The string elements of a string tensor (NULL entries read as ""). */
+static inline char **ais__strs(const ais_tensor *t) { return (char **)t->data; }
+static inline const char *ais__str_at(const ais_tensor *t, size_t i) {
+    const char *s = ((char *const *)t->data)[i];
+    return s ? s : "";
+}
+/* Replaces element i of a string tensor with a copy of the `len` bytes at s (NUL added). */
+ais_status ais__str_set(ais_tensor *t, size_t i, const char *s, size_t len);
+/* Frees every string of t and leaves NULL (""). */
+void ais__strs_clear(ais_tensor *t);
+/* Turns string pointers borrowed from other tensors (a byte-moving kernel's output) into owned
+ * copies. On failure the elements not yet copied are reset to NULL, so destroying t is safe. */
+ais_status ais__strs_own(ais_tensor *t);
+/* Copies n elements (deep for strings) from src at soff into dst at doff; same dtype. */
+ais_status ais__elems_copy(ais_tensor *dst, size_t doff, const ais_tensor *src, size_t soff,
+                           size_t n);
+
+/* The sequence inside a sequence tensor. */
+static inline ais__sequence *ais__seq(const ais_tensor *t) {
+    return *(ais__sequence *const *)t->data;
+}
+/* A new, empty sequence tensor; elements will have elem_dtype. */
+ais_status ais__seq_tensor_new(ais_dtype elem_dtype, size_t cap, ais_tensor **out);
+/* Puts a new, empty sequence into t, a sequence tensor whose element is still NULL (what
+ * ais__tensor_new made). */
+ais_status ais__seq_attach(ais_tensor *t, ais_dtype elem_dtype, size_t cap);
+/* Inserts t at pos (0..n), the caller's checks done: a view sharing t's storage when it has
+ * one (elements of sequences are never written), else an owned copy. */
+ais_status ais__seq_insert(ais__sequence *s, size_t pos, const ais_tensor *t);
+/* Removes and destroys item pos. */
+void ais__seq_erase(ais__sequence *s, size_t pos);
+void ais__seq_free(ais__sequence *s);
+/* A deep copy of sequence src into the sequence tensor dst (which is empty). */
+ais_status ais__seq_copy_into(ais__sequence *dst, const ais__sequence *src);
 
 /* Multidirectional (NumPy) broadcasting of two shapes; message names `op`. */
 ais_status ais__broadcast_shape(const char *op, const int64_t *a, size_t na, const int64_t *b,

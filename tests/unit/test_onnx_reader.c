@@ -493,6 +493,50 @@ static ais_status read_tp(const pbw *w, ais_tensor **t) {
     return st;
 }
 
+/* TensorProto string_data: one element per field, owned copies; NUL bytes, raw data and a
+ * wrong count are refused. */
+static void test_string_tensor(void **state) {
+    (void)state;
+    pbw w = {.n = 0};
+    w_key(&w, 1, 0);
+    w_varint(&w, 1);
+    w_key(&w, 1, 0);
+    w_varint(&w, 3);
+    w_key(&w, 2, 0);
+    w_varint(&w, AIS_DTYPE_STRING);
+    const char *want[3] = {"monday", "", "caf\xc3\xa9"};
+    for (int i = 0; i < 3; i++) w_bytes(&w, 6, want[i], strlen(want[i]));
+    ais_tensor *t = NULL;
+    AIS_ASSERT_OK(read_tp(&w, &t));
+    assert_int_equal(ais_tensor_dtype(t), AIS_DTYPE_STRING);
+    assert_int_equal(ais_tensor_ndim(t), 2);
+    assert_int_equal(ais_tensor_size(t), 3);
+    for (size_t i = 0; i < 3; i++) assert_string_equal(ais_tensor_string_at(t, i), want[i]);
+    ais_tensor_destroy(t);
+
+    pbw few = {.n = 0};
+    w_key(&few, 1, 0);
+    w_varint(&few, 2);
+    w_key(&few, 2, 0);
+    w_varint(&few, AIS_DTYPE_STRING);
+    w_bytes(&few, 6, "a", 1);
+    AIS_ASSERT_STATUS(read_tp(&few, &t), AIS_E_FORMAT);
+    ais_test_assert_error_contains("need 2 strings, got 1");
+    pbw nul = {.n = 0};
+    w_key(&nul, 2, 0);
+    w_varint(&nul, AIS_DTYPE_STRING);
+    w_bytes(&nul, 6, "a\0b", 3);
+    AIS_ASSERT_STATUS(read_tp(&nul, &t), AIS_E_FORMAT);
+    ais_test_assert_error_contains("NUL");
+    pbw raw = {.n = 0};
+    w_key(&raw, 2, 0);
+    w_varint(&raw, AIS_DTYPE_STRING);
+    w_bytes(&raw, 9, "12345678", 8);
+    AIS_ASSERT_STATUS(read_tp(&raw, &t), AIS_E_FORMAT);
+    ais_test_assert_error_contains("string_data");
+    assert_null(t);
+}
+
 static void test_wire_format(void **state) {
     (void)state;
     /* dims packed and unpacked, unknown fields of every wire type, float_data unpacked */
@@ -581,12 +625,12 @@ static void test_wire_format(void **state) {
     pbw z = {.n = 1, .b = {0x00}};
     AIS_ASSERT_STATUS(read_tp(&z, &t), AIS_E_FORMAT);
 
-    /* string tensors, too many dims, a missing data type, negative dims */
+    /* string tensors without their values, too many dims, a missing data type, negative dims */
     pbw st = {.n = 0};
     w_key(&st, 2, 0);
     w_varint(&st, AIS_DTYPE_STRING);
-    AIS_ASSERT_STATUS(read_tp(&st, &t), AIS_E_UNSUPPORTED);
-    ais_test_assert_error_contains("string");
+    AIS_ASSERT_STATUS(read_tp(&st, &t), AIS_E_FORMAT);
+    ais_test_assert_error_contains("strings");
     pbw dm = {.n = 0};
     for (int i = 0; i < 9; i++) {
         w_key(&dm, 1, 0);
@@ -823,7 +867,7 @@ int main(void) {
         cmocka_unit_test(test_conformance_pb),      cmocka_unit_test(test_external_data),
         cmocka_unit_test(test_misaligned_raw_data), cmocka_unit_test(test_attrs_and_metadata),
         cmocka_unit_test(test_shapes_declared),     cmocka_unit_test(test_subgraph_unsupported),
-        cmocka_unit_test(test_wire_format),         cmocka_unit_test(test_error_paths),
+        cmocka_unit_test(test_string_tensor), cmocka_unit_test(test_wire_format),         cmocka_unit_test(test_error_paths),
         cmocka_unit_test(test_truncation),          cmocka_unit_test(test_random_flips),
         cmocka_unit_test(test_oom_sweep),
     };
