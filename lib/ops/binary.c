@@ -289,9 +289,27 @@ static ais_status ais__pow_compute(ais__op_ctx *ctx, const ais_tensor *const *in
 
 /* ---- PRelu: the slope broadcasts to X's shape, never the other way ---- */
 
+/* Before opset 7, PRelu had no broadcasting rule: a slope of X's channel count (axis 1) applied
+ * per channel, as in Caffe2, and PyTorch's exporter relies on it. For those opsets a 1-D slope
+ * of C values is read as [C, 1, ..., 1] through a borrowed view in `view`. */
+static const ais_tensor *ais__prelu_slope(const ais__op_ctx *ctx, const ais_tensor *const *in,
+                                          ais_tensor *view) {
+    const ais_tensor *x = in[0], *slope = in[1];
+    if (ctx->opset >= 7 || x->ndim < 2 || slope->ndim != 1 || slope->numel == 1 ||
+        slope->dims[0] != x->dims[1])
+        return slope;
+    int64_t dims[AIS_MAX_DIMS];
+    dims[0] = slope->dims[0];
+    for (uint32_t i = 1; i + 1 < x->ndim; i++) dims[i] = 1;
+    ais__tensor_init_borrowed(view, slope->dtype, dims, x->ndim - 1, slope->data);
+    return view;
+}
+
 static ais_status ais__prelu_infer(ais__op_ctx *ctx, const ais_tensor *const *in, size_t n_in,
                                    ais__tensor_desc *out, size_t n_out) {
-    AIS__CHECK(ais__ew_bin_infer(in, out, prelu_fns, false));
+    ais_tensor view;
+    const ais_tensor *args[2] = {in[0], ais__prelu_slope(ctx, in, &view)};
+    AIS__CHECK(ais__ew_bin_infer(args, out, prelu_fns, false));
     if (out->ndim != in[0]->ndim ||
         memcmp(out->dims, in[0]->dims, in[0]->ndim * sizeof(int64_t)) != 0) {
         char a[AIS__SHAPE_STR_MAX], b[AIS__SHAPE_STR_MAX];
@@ -304,7 +322,9 @@ static ais_status ais__prelu_infer(ais__op_ctx *ctx, const ais_tensor *const *in
 
 static ais_status ais__prelu_compute(ais__op_ctx *ctx, const ais_tensor *const *in, size_t n_in,
                                      ais_tensor *const *out, size_t n_out) {
-    return ais__ew_bin_compute(ctx, in, out[0], prelu_fns);
+    ais_tensor view;
+    const ais_tensor *args[2] = {in[0], ais__prelu_slope(ctx, in, &view)};
+    return ais__ew_bin_compute(ctx, args, out[0], prelu_fns);
 }
 
 /* ---- Where ---- */
