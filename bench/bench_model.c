@@ -3,6 +3,7 @@
  *
  *   bench_model MODEL [--backend cpu|cuda] [--threads N] [--iters N] [--warmup N]
  *               [--dim NAME=VALUE]... [--json FILE] [--compare-cpu] [--tol X] [--placement]
+ *               [--verify 0|1]
  *
  * Inputs get the declared shapes (dynamic extents: the --dim value of their symbolic name, else
  * 1) and random values (floats in [-1, 1), integers in [0, 10), booleans). Reports the load time,
@@ -32,7 +33,7 @@
 static const char usage[] =
     "usage: bench_model MODEL [--backend cpu|cuda] [--threads N] [--iters N] [--warmup N]\n"
     "                   [--dim NAME=VALUE]... [--json FILE] [--compare-cpu] [--tol X]\n"
-    "                   [--placement]\n";
+    "                   [--placement] [--verify 0|1]\n";
 
 static double now_ms(void) {
     struct timespec ts;
@@ -199,7 +200,7 @@ static double proc_status_mb(const char *field) {
 
 int main(int argc, char **argv) {
     const char *model_path = NULL, *json_path = NULL;
-    int64_t threads = 1, backend = AIS_BACKEND_CPU;
+    int64_t threads = 1, backend = AIS_BACKEND_CPU, verify = 1;
     long iters = 50, warmup = 5;
     bool compare_cpu = false, show_placement = false;
     double tol = -1;
@@ -223,6 +224,11 @@ int main(int argc, char **argv) {
         } else if (!strcmp(a, "--warmup") && i + 1 < argc) {
             warmup = strtol(argv[++i], &end, 10);
             if (*end || warmup < 0) return fprintf(stderr, "bench_model: bad --warmup\n"), 2;
+        } else if (!strcmp(a, "--verify") && i + 1 < argc) {
+            /* AIS_OPT_VERIFY_CHECKSUMS: 0 skips the .ais tensor checksums */
+            verify = strtoll(argv[++i], &end, 10);
+            if (*end || (verify != 0 && verify != 1))
+                return fprintf(stderr, "bench_model: --verify must be 0 or 1\n"), 2;
         } else if (!strcmp(a, "--tol") && i + 1 < argc) {
             tol = strtod(argv[++i], &end);
             if (*end || !(tol >= 0)) return fprintf(stderr, "bench_model: bad --tol\n"), 2;
@@ -266,6 +272,7 @@ int main(int argc, char **argv) {
     ais_status st = ais_options_create(&o);
     if (!st) st = ais_options_set_int(o, AIS_OPT_THREADS, threads);
     if (!st) st = ais_options_set_int(o, AIS_OPT_BACKEND, backend);
+    if (!st) st = ais_options_set_int(o, AIS_OPT_VERIFY_CHECKSUMS, verify);
     if (st) {
         fail_status("options", st);
         goto done;

@@ -36,8 +36,16 @@ typedef enum ais_option {
     AIS_OPT_MAX_FILE_BYTES = 5,  /* loading refuses larger files. Default 2^40 */
     AIS_OPT_MAP_WEIGHTS = 6,     /* 1: memory-map the file and use weights in place (default);
                                     0: read into memory owned by the model */
-    AIS_OPT_SAVE_COMPRESSION = 7 /* ais_model_save: 0 raw and mmappable, 1..22 zstd level per
+    AIS_OPT_SAVE_COMPRESSION = 7, /* ais_model_save: 0 raw and mmappable, 1..22 zstd level per
                                     tensor. Default 0 */
+    /* Loading .ais files: 1 verifies every checksum, tensor data included (default). 0 still
+     * verifies the header, section table, metadata, graph and tensor table, so the structure
+     * the loader trusts is always checked, but not the weights' bytes: loading a raw file then
+     * reads none of them (faster, and pages come in as inference first touches them), and a
+     * flipped bit in a weight gives wrong outputs instead of AIS_E_CHECKSUM. Compressed weights
+     * stay memory-safe to decode either way. For files whose integrity is checked elsewhere
+     * (a signed package, a file system with checksums). ONNX has no checksums to verify. */
+    AIS_OPT_VERIFY_CHECKSUMS = 8
 } ais_option;
 
 typedef struct ais_options ais_options;

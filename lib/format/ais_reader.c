@@ -28,6 +28,8 @@ typedef struct ais__reader {
     uint32_t n_tensors;
     ZSTD_DCtx *dctx;
     ais__graph *g;
+    bool verify_data;   /* check the tensors' checksums (the sections' are always checked) */
+    bool source_mapped; /* base is a private read-only file mapping: see ais__drop_pages */
 } ais__reader;
 
 bool ais__ais_sniff(const void *data, size_t size) {
@@ -197,7 +199,7 @@ static ais_status ais__decode_tensor(ais__reader *r, ais__cur *c, uint32_t index
     span->off = off;
     span->size = stored;
     const uint8_t *src = r->base + data->off + off;
-    if (ais__xxh64(src, (size_t)stored) != hash)
+    if (r->verify_data && ais__xxh64(src, (size_t)stored) != hash)
         return ais__error(AIS_E_CHECKSUM, ".ais: tensor '%s': checksum mismatch (corrupt data)",
                           name);
     ais_tensor *t;
@@ -229,6 +231,9 @@ static ais_status ais__decode_tensor(ais__reader *r, ais__cur *c, uint32_t index
         dst = tmp;
     }
     size_t n = ZSTD_decompressDCtx(r->dctx, dst, (size_t)raw, src, (size_t)stored);
+    /* The compressed bytes are not needed again: without this, loading holds the whole
+     * compressed file and the decompressed tensors at once. */
+    if (r->source_mapped) ais__drop_pages(src, (size_t)stored);
     ais_status st = AIS_OK;
     if (ZSTD_isError(n))
         st = ZSTD_getErrorCode(n) == ZSTD_error_memory_allocation
@@ -528,6 +533,8 @@ ais_status ais__ais_read(const void *data, size_t size, const ais__load_opts *o,
     memset(&r, 0, sizeof r);
     r.base = data;
     r.size = size;
+    r.verify_data = o ? o->verify_data : true;
+    r.source_mapped = o && o->source_mapped;
     ais_status st = ais__read_header(&r);
     if (st == AIS_OK) st = ais__read_tensors(&r);
     if (st == AIS_OK) st = ais__graph_create(&r.g);

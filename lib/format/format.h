@@ -14,9 +14,13 @@
 typedef struct ais__load_opts {
     uint64_t max_file_bytes; /* refuse larger inputs (AIS_E_LIMIT) */
     bool map_weights;        /* mmap the file (true) or read it into owned memory */
+    bool verify_data;        /* .ais: check tensor data checksums too (headers always) */
+    /* Set by ais__model_read_file, never by callers: the bytes are a private read-only file
+     * mapping, so readers may give pages they copied out back to the kernel (ais__drop_pages). */
+    bool source_mapped;
 } ais__load_opts;
 
-/* Defaults: 2^40 bytes, mapped. */
+/* Defaults: 2^40 bytes, mapped, data verified. */
 void ais__load_opts_default(ais__load_opts *o);
 
 /* ---- files (mapped_file.c) ---- */
@@ -32,6 +36,11 @@ ais_status ais__file_open(const char *path, uint64_t max_bytes, bool map, ais__f
 void ais__file_close(ais__file *f);
 /* A release function for ais__graph_hold(g, ais__file_release, file). */
 void ais__file_release(void *file);
+/* Gives back the resident pages wholly inside [p, p + n) of a private read-only file mapping
+ * once their bytes have been copied or decompressed, so that loading does not hold the file and
+ * its decoded copy at once; touching them again re-reads the file. Only for such mappings:
+ * on anonymous or writable memory it would lose data. Best effort (errors are ignored). */
+void ais__drop_pages(const void *p, size_t n);
 
 /* ---- models ---- */
 

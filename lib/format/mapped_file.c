@@ -11,6 +11,21 @@
 void ais__load_opts_default(ais__load_opts *o) {
     o->max_file_bytes = (uint64_t)1 << 40;
     o->map_weights = true;
+    o->verify_data = true;
+    o->source_mapped = false;
+}
+
+void ais__drop_pages(const void *p, size_t n) {
+    static size_t page;
+    if (!page) {
+        long ps = sysconf(_SC_PAGESIZE);
+        page = ps > 0 ? (size_t)ps : 4096;
+    }
+    uintptr_t begin = (uintptr_t)p, end;
+    if (n < page || __builtin_add_overflow(begin, n, &end)) return;
+    begin = (begin + page - 1) & ~(uintptr_t)(page - 1);
+    end &= ~(uintptr_t)(page - 1);
+    if (end > begin) (void)madvise((void *)begin, end - begin, MADV_DONTNEED);
 }
 
 /* The whole file into 64-byte aligned memory, so raw tensors can be used in place as they would

@@ -66,8 +66,10 @@ ais_status ais__model_read_file(const char *path, const ais__load_opts *o, ais__
         ais__file_close(f);
         return ais__oom(strlen(path) + 1, "model folder");
     }
+    ais__load_opts mine = *o;
+    mine.source_mapped = f->mapped;
     ais__graph *g = NULL;
-    ais_status st = ais__model_read_memory(f->data, f->size, dir, o, &g);
+    ais_status st = ais__model_read_memory(f->data, f->size, dir, &mine, &g);
     ais__free(dir);
     if (st != AIS_OK) {
         ais__file_close(f);

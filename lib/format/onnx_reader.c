@@ -430,6 +430,7 @@ ais_status ais__onnx_read(const void *data, size_t size, const char *base_dir,
     memset(&ctx, 0, sizeof ctx);
     ctx.ext.base_dir = base_dir ? base_dir : ".";
     ctx.ext.map = o->map_weights;
+    ctx.ext.source_mapped = o->source_mapped;
     AIS__CHECK(ais__graph_create(&ctx.g));
     ctx.ext.g = ctx.g;
     ais_status st = ais__read_model(&ctx, data, size);

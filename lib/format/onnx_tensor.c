@@ -374,9 +374,12 @@ ais_status ais__onnx_tensor_read(const ais__pb *msg, ais__onnx_ext *ext, bool bo
         else if (!ais__host_little_endian())
             st = ais__error(AIS_E_UNSUPPORTED, "tensor '%s': big-endian hosts are not supported",
                             shown);
-        else
-            st = ais__onnx_tensor_from_bytes(ext, borrow, (ais_dtype)data_type, dims, ndim,
-                                             raw.data, raw.len, &t);
+        else if ((st = ais__onnx_tensor_from_bytes(ext, borrow, (ais_dtype)data_type, dims, ndim,
+                                                   raw.data, raw.len, &t)) == AIS_OK &&
+                 t->storage && ext && ext->source_mapped)
+            /* Copied (misaligned): the mapped source pages would otherwise stay resident
+             * next to the copy, up to twice the weights' size while loading. */
+            ais__drop_pages(raw.data, raw.len);
     } else {
         st = ais__tensor_typed(msg, shown, (ais_dtype)data_type, dims, ndim, numel, counts, &t);
     }

@@ -31,6 +31,7 @@ typedef struct ais__onnx_extfile {
 typedef struct ais__onnx_ext {
     const char *base_dir;     /* NULL: external data is refused */
     bool map;                 /* map files and borrow from them; else read into owned tensors */
+    bool source_mapped;       /* the model's own bytes are a file mapping (ais__drop_pages) */
     ais__graph *g;            /* keeps the mappings alive */
     ais__onnx_extfile *files; /* each file is mapped once */
     size_t n_files;

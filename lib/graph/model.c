@@ -24,6 +24,7 @@ static const ais__option_info ais__options_info[AIS__N_OPTIONS] = {
     [AIS_OPT_MAX_FILE_BYTES] = {"AIS_OPT_MAX_FILE_BYTES", 1, INT64_MAX, (int64_t)1 << 40},
     [AIS_OPT_MAP_WEIGHTS] = {"AIS_OPT_MAP_WEIGHTS", 0, 1, 1},
     [AIS_OPT_SAVE_COMPRESSION] = {"AIS_OPT_SAVE_COMPRESSION", 0, 22, 0},
+    [AIS_OPT_VERIFY_CHECKSUMS] = {"AIS_OPT_VERIFY_CHECKSUMS", 0, 1, 1},
 };
 
 static bool ais__option_known(ais_option key) {
@@ -406,6 +407,7 @@ static void ais__load_opts_from(const ais_options *options, ais__load_opts *lo) 
     if (options) {
         lo->max_file_bytes = (uint64_t)ais__option(options, AIS_OPT_MAX_FILE_BYTES);
         lo->map_weights = ais__option(options, AIS_OPT_MAP_WEIGHTS) != 0;
+        lo->verify_data = ais__option(options, AIS_OPT_VERIFY_CHECKSUMS) != 0;
     }
 }
 

@@ -413,6 +413,156 @@ static void test_checksum_names_tensor(void **state) {
     ais__graph_destroy(g);
 }
 
+/* y = x + w with w of n random floats: a model the public loader accepts. */
+static ais__graph *add_model(int64_t n) {
+    ais__graph *g;
+    AIS_ASSERT_OK(ais__graph_create(&g));
+    AIS_ASSERT_OK(ais__graph_set_opset(g, "", 13));
+    int32_t x, y;
+    AIS_ASSERT_OK(ais__graph_value(g, "x", &x));
+    AIS_ASSERT_OK(ais__graph_declare(g, x, AIS_DTYPE_F32, 1, (int64_t[]){n}, NULL));
+    AIS_ASSERT_OK(ais__graph_add_input(g, x));
+    add_const(g, "w", rand_tensor(AIS_DTYPE_F32, AIS_SHAPE(n)));
+    AIS_ASSERT_OK(ais__graph_add_node(g, "add", "Add", "", NULL, (const char *const[]){"x", "w"},
+                                      2, (const char *const[]){"y"}, 1, NULL));
+    AIS_ASSERT_OK(ais__graph_value(g, "y", &y));
+    AIS_ASSERT_OK(ais__graph_add_output(g, y));
+    return g;
+}
+
+static ais_status load_verify(const char *path, int verify) {
+    ais_options *o;
+    AIS_ASSERT_OK(ais_options_create(&o));
+    AIS_ASSERT_OK(ais_options_set_int(o, AIS_OPT_VERIFY_CHECKSUMS, verify));
+    ais_model *m = NULL;
+    ais_status st = ais_model_load(path, o, &m);
+    if (st != AIS_OK) assert_null(m);
+    ais_model_destroy(m);
+    ais_options_destroy(o);
+    return st;
+}
+
+/* Where section `type` lies in a file (its entry in the section table). */
+static void find_section(const uint8_t *p, uint32_t type, uint64_t *off, uint64_t *size) {
+    uint32_t hs = ais__le32(p + AIS__H_HEADER_SIZE), n = ais__le32(p + AIS__H_SECTION_COUNT);
+    uint32_t es = ais__le32(p + AIS__H_SECTION_ENTRY_SIZE);
+    for (uint32_t i = 0; i < n; i++) {
+        const uint8_t *e = p + hs + (size_t)i * es;
+        if (ais__le32(e) == type) {
+            *off = ais__le64(e + 8);
+            *size = ais__le64(e + 16);
+            return;
+        }
+    }
+    fail_msg("no section of type %u", type);
+}
+
+static void test_verify_option(void **state) {
+    (void)state;
+    ais__graph *g = add_model(3000);
+    const ais_tensor *w = g->values[ais__graph_find(g, "w")].constant;
+    for (int level = 0; level <= 1; level++) {
+        const char *good = tmp_path("verify_good.ais");
+        AIS_ASSERT_OK(ais__ais_write(g, good, level));
+        AIS_ASSERT_OK(load_verify(good, 1));
+        AIS_ASSERT_OK(load_verify(good, 0));
+        size_t size;
+        uint8_t *bytes = slurp(good, &size);
+        uint64_t data_off, data_size, graph_off, graph_size;
+        find_section(bytes, AIS__SEC_DATA, &data_off, &data_size);
+        find_section(bytes, AIS__SEC_GRAPH, &graph_off, &graph_size);
+        /* a tensor byte: caught only when verifying (raw: the weight's middle byte; zstd: a
+         * byte of the frame, which may also break decoding) */
+        size_t at = level == 0 ? (size_t)((uint8_t *)memmem(bytes, size, w->data, w->nbytes) -
+                                          bytes) + w->nbytes / 2
+                               : (size_t)(data_off + data_size / 2);
+        assert_true(at >= data_off && at < data_off + data_size);
+        bytes[at] ^= 0x40;
+        const char *bad = tmp_path("verify_bad.ais");
+        spit(bad, bytes, size);
+        AIS_ASSERT_STATUS(load_verify(bad, 1), AIS_E_CHECKSUM);
+        ais_test_assert_error_contains("'w'");
+        ais_status st = load_verify(bad, 0);
+        if (level == 0) {
+            AIS_ASSERT_OK(st);
+            /* the corrupt byte is what the model now holds: nothing checked it */
+            ais__load_opts o;
+            ais__load_opts_default(&o);
+            o.verify_data = false;
+            ais__graph *r;
+            AIS_ASSERT_OK(ais__model_read_file(bad, &o, &r));
+            const ais_tensor *rw = r->values[ais__graph_find(r, "w")].constant;
+            size_t k = w->nbytes / 2;
+            assert_int_equal(((const uint8_t *)rw->data)[k], ((const uint8_t *)w->data)[k] ^ 0x40);
+            ais__graph_destroy(r);
+        } else if (st != AIS_OK && st != AIS_E_FORMAT) {
+            fail_msg("zstd tensor flipped, unverified: %s", ais_status_name(st));
+        }
+        bytes[at] ^= 0x40;
+        /* a graph byte: caught either way */
+        bytes[graph_off + graph_size / 2] ^= 0x01;
+        spit(bad, bytes, size);
+        AIS_ASSERT_STATUS(load_verify(bad, 1), AIS_E_CHECKSUM);
+        ais_test_assert_error_contains("graph section");
+        AIS_ASSERT_STATUS(load_verify(bad, 0), AIS_E_CHECKSUM);
+        ais_test_assert_error_contains("graph section");
+        free(bytes);
+    }
+    ais__graph_destroy(g);
+}
+
+/* Unverified, every flipped byte outside the tensor data is still an error, and flips inside it
+ * never make the reader misbehave (run under ASan/UBSan). */
+static void test_byte_flips_unverified(void **state) {
+    (void)state;
+    ais__load_opts o;
+    ais__load_opts_default(&o);
+    o.verify_data = false;
+    for (int level = 0; level <= 3; level += 3) {
+        size_t size;
+        uint8_t *bytes = small_file(level, &size);
+        uint64_t data_off, data_size;
+        find_section(bytes, AIS__SEC_DATA, &data_off, &data_size);
+        for (size_t i = 0; i < size; i++) {
+            uint8_t old = bytes[i];
+            bytes[i] ^= (uint8_t)(1 + ais_test_randint(0, 254));
+            ais__graph *r = NULL;
+            ais_status st = ais__ais_read(bytes, size, &o, &r);
+            bool in_data = i >= data_off && i < data_off + data_size;
+            if (st == AIS_OK) {
+                /* only tensor bytes may go unnoticed (not the zero padding between them) */
+                assert_true(in_data);
+                ais__graph_destroy(r);
+            } else if (st != AIS_E_FORMAT && st != AIS_E_CHECKSUM && st != AIS_E_UNSUPPORTED) {
+                fail_msg("flip at %zu: %s (%s)", i, ais_status_name(st), ais_last_error());
+            }
+            bytes[i] = old;
+        }
+        free(bytes);
+    }
+}
+
+/* Dropped pages of a file mapping come back with the file's bytes. */
+static void test_drop_pages(void **state) {
+    (void)state;
+    size_t n = 5 * 4096 + 123;
+    uint8_t *want = malloc(n);
+    for (size_t i = 0; i < n; i++)
+        want[i] = (uint8_t)ais_test_rand_u64();
+    const char *path = tmp_path("pages.bin");
+    spit(path, want, n);
+    ais__file *f;
+    AIS_ASSERT_OK(ais__file_open(path, n, true, &f));
+    assert_true(f->mapped);
+    assert_memory_equal(f->data, want, n);
+    ais__drop_pages(f->data + 100, n - 300); /* unaligned ends: only whole pages inside */
+    ais__drop_pages(f->data, n);
+    ais__drop_pages(f->data + 5, 10); /* less than a page: nothing */
+    assert_memory_equal(f->data, want, n);
+    ais__file_close(f);
+    free(want);
+}
+
 static void test_versions_and_features(void **state) {
     (void)state;
     size_t size;
@@ -688,6 +838,9 @@ int main(int argc, char **argv) {
         cmocka_unit_test(test_truncated),
         cmocka_unit_test(test_byte_flips),
         cmocka_unit_test(test_checksum_names_tensor),
+        cmocka_unit_test(test_verify_option),
+        cmocka_unit_test(test_byte_flips_unverified),
+        cmocka_unit_test(test_drop_pages),
         cmocka_unit_test(test_versions_and_features),
         cmocka_unit_test(test_unknown_sections),
         cmocka_unit_test(test_sniffing),

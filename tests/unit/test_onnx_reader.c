@@ -3,10 +3,14 @@
  * Python package and numpy decoded (tests/fixtures/make_onnx_fixtures.py), and against hostile
  * input: truncation at every byte, random byte flips, hand-made wire-format corner cases.
  */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* memmem */
+#endif
 #include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "format/format.h"
 #include "format/protobuf.h"
@@ -365,6 +369,82 @@ static void test_misaligned_raw_data(void **state) {
     ais__graph_destroy(ref);
     free(big);
     free(src);
+}
+
+/* A protobuf writer just big enough for a one-initializer ModelProto. */
+static size_t pb_varint(uint8_t *p, uint64_t v) {
+    size_t n = 0;
+    do {
+        p[n++] = (uint8_t)((v & 0x7f) | (v > 0x7f ? 0x80 : 0));
+        v >>= 7;
+    } while (v);
+    return n;
+}
+static size_t pb_len(uint8_t *p, uint32_t field, const void *data, size_t len) {
+    size_t n = pb_varint(p, (uint64_t)field << 3 | 2);
+    n += pb_varint(p + n, len);
+    memcpy(p + n, data, len);
+    return n + len;
+}
+
+/* Mapped files whose raw_data is misaligned: copied, the mapping's pages given back, values and
+ * the file's bytes (read again through the mapping) intact. */
+static void test_mapped_misaligned(void **state) {
+    (void)state;
+    const size_t count = 5000; /* several pages */
+    float *w = malloc(count * sizeof *w);
+    for (size_t i = 0; i < count; i++)
+        w[i] = (float)ais_test_uniform(-1, 1);
+    uint8_t *tensor = malloc(count * 4 + 64), *graph = malloc(count * 4 + 128);
+    uint8_t *model = malloc(count * 4 + 256);
+    char path[] = "/tmp/ais_test_mapped_XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    close(fd);
+    for (size_t name_len = 1; name_len <= 4; name_len++) { /* every raw_data alignment */
+        char name[8] = "wwww";
+        name[name_len] = 0;
+        size_t t = 0;
+        t += pb_varint(tensor + t, 1 << 3), t += pb_varint(tensor + t, count);      /* dims */
+        t += pb_varint(tensor + t, 2 << 3), t += pb_varint(tensor + t, 1);          /* f32 */
+        t += pb_len(tensor + t, 8, name, name_len);                                /* name */
+        t += pb_len(tensor + t, 9, w, count * 4);                                  /* raw_data */
+        uint8_t vi[16];
+        size_t nvi = pb_len(vi, 1, name, name_len); /* ValueInfoProto.name */
+        size_t gl = pb_len(graph, 5, tensor, t);     /* initializer */
+        gl += pb_len(graph + gl, 12, vi, nvi);       /* output */
+        uint8_t opset[4];
+        size_t no = pb_varint(opset, 2 << 3);
+        no += pb_varint(opset + no, 13);
+        size_t m = pb_varint(model, 1 << 3);
+        m += pb_varint(model + m, 8); /* ir_version */
+        m += pb_len(model + m, 8, opset, no);
+        m += pb_len(model + m, 7, graph, gl);
+        FILE *f = fopen(path, "wb");
+        assert_non_null(f);
+        assert_int_equal(fwrite(model, 1, m, f), m);
+        fclose(f);
+        ais__graph *g = NULL;
+        if (ais__model_read_file(path, NULL, &g) != AIS_OK) fail_msg("%s", ais_last_error());
+        int32_t v = ais__graph_find(g, name);
+        assert_true(v >= 0);
+        const ais_tensor *c = g->values[v].constant;
+        assert_non_null(c);
+        assert_int_equal(c->nbytes, count * 4);
+        assert_memory_equal(c->data, w, count * 4);
+        const ais__file *file = g->holds[g->n_holds - 1].ctx;
+        assert_true(file->mapped);
+        const uint8_t *raw = memmem(file->data, file->size, w, count * 4);
+        assert_non_null(raw);
+        assert_true(((uintptr_t)raw % 4 == 0) == (c->storage == NULL));
+        assert_memory_equal(file->data, model, m); /* dropped pages read back from the file */
+        ais__graph_destroy(g);
+    }
+    unlink(path);
+    free(model);
+    free(graph);
+    free(tensor);
+    free(w);
 }
 
 /* ---- attributes, metadata, inputs that are initializers ---- */
@@ -865,7 +945,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_conformance_models),  cmocka_unit_test(test_tensorproto_fixtures),
         cmocka_unit_test(test_conformance_pb),      cmocka_unit_test(test_external_data),
-        cmocka_unit_test(test_misaligned_raw_data), cmocka_unit_test(test_attrs_and_metadata),
+        cmocka_unit_test(test_misaligned_raw_data), cmocka_unit_test(test_mapped_misaligned), cmocka_unit_test(test_attrs_and_metadata),
         cmocka_unit_test(test_shapes_declared),     cmocka_unit_test(test_subgraph_unsupported),
         cmocka_unit_test(test_string_tensor), cmocka_unit_test(test_wire_format),         cmocka_unit_test(test_error_paths),
         cmocka_unit_test(test_truncation),          cmocka_unit_test(test_random_flips),
