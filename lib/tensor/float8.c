@@ -1,7 +1,11 @@
 /*
- * float8.c - the 8-bit float dtypes (E4M3FN, E4M3FNUZ, E5M2, E5M2FNUZ) and 4-bit integers:
- * conversions bit-exact with ONNX's reference implementation (onnx.helper.float32_to_float8e4m3
- * and friends, onnx.subbyte), which ONNX's test data and ONNX Runtime follow.
+ * float8.c - the 8-bit float dtypes (E4M3FN, E4M3FNUZ, E5M2, E5M2FNUZ) and 4-bit integers,
+ * converted as ONNX's Cast specifies (its tables for saturate=1 and 0) and, bit for bit, as
+ * ONNX's reference implementation does (onnx.helper.float32_to_float8e4m3 and friends,
+ * onnx.subbyte) except in two overflow corners where the reference contradicts the spec and we
+ * follow the spec, with saturate=0: E4M3FN of |x| in [480, 496) is NaN ([x] = 480 > 448; the
+ * reference gives 448), and E5M2 of |x| in [61440, 65536) is infinity ([x] = 65536 > 57344; the
+ * reference ORs the infinity code into 0x7B and gives NaN). No ONNX test data covers either.
  *
  * Encoding works on the float32 bits, as the reference does (a double is rounded to float32
  * first): the significand is rounded to nearest even at the target's mantissa width, with the
@@ -98,10 +102,6 @@ uint8_t ais__f32_to_f8(float x, ais_dtype d, bool saturate) {
             uint32_t r = sig >> shift, rem = sig & ((1u << shift) - 1), half = 1u << (shift - 1);
             bool up = rem > half || (rem == half && (r & 1));
             uint32_t trunc = (E >= emin ? (uint32_t)(E - emin) << f.man_bits : 0) + r;
-            /* E4M3FN: where the truncated code is the NaN code (|x| in [480, 512)), the
-             * reference takes 448 and only rounds up (to overflow) from 496; RNE alone would
-             * overflow from 464. Kept for bit-exactness with ONNX and ONNX Runtime. */
-            if (f.kind == AIS__F8_FN && trunc == 0x7F && !up) return (uint8_t)(sign | 0x7E);
             code = trunc + (up ? 1u : 0u);
         }
     }
