@@ -259,25 +259,31 @@ static ais_status ais__identity_compute(ais__op_ctx *ctx, const ais_tensor *cons
     return AIS_OK;
 }
 
-/* Inference only: Y = X and a mask of ones. The mask is bool since opset 10 and X's dtype
- * before. */
+/* Y = X and a mask of ones: inference, and training with ratio 0 (nothing is dropped, the
+ * scale 1 / (1 - ratio) is 1). Training with ratio > 0 drops at random, which no inference
+ * runtime can reproduce bit for bit, so it is refused. The mask is bool since opset 10 and
+ * X's dtype before. */
 static ais_status ais__dropout_infer(ais__op_ctx *ctx, const ais_tensor *const *in, size_t n_in,
                                      ais__tensor_desc *out, size_t n_out) {
+    double ratio = 0.5; /* the default when the input is absent */
+    if (n_in > 1 && in[1]) {
+        if (!ais__dtype_is_float(in[1]->dtype) || in[1]->numel != 1)
+            return ais__error(AIS_E_INVALID_ARGUMENT,
+                              "ratio must be a floating scalar, got %s of %zu elements",
+                              ais_dtype_name(in[1]->dtype), in[1]->numel);
+        ratio = ais__load_f64(in[1]->data, in[1]->dtype, 0);
+    }
     if (n_in > 2 && in[2]) {
         const ais_tensor *t = in[2];
         if (t->dtype != AIS_DTYPE_BOOL || t->numel != 1)
             return ais__error(AIS_E_INVALID_ARGUMENT,
                               "training_mode must be a bool scalar, got %s of %zu elements",
                               ais_dtype_name(t->dtype), t->numel);
-        if (((const uint8_t *)t->data)[0])
+        if (((const uint8_t *)t->data)[0] && ratio != 0)
             return ais__error(AIS_E_UNSUPPORTED,
-                              "training_mode is true; only inference (false) is supported");
-    }
-    if (n_in > 1 && in[1]) {
-        if (!ais__dtype_is_float(in[1]->dtype) || in[1]->numel != 1)
-            return ais__error(AIS_E_INVALID_ARGUMENT,
-                              "ratio must be a floating scalar, got %s of %zu elements",
-                              ais_dtype_name(in[1]->dtype), in[1]->numel);
+                              "training_mode is true with ratio %g: random dropout is not "
+                              "supported (only inference, or training with ratio 0)",
+                              ratio);
     }
     ais__desc_from(&out[0], in[0]);
     if (n_out > 1) {
@@ -413,8 +419,8 @@ const ais__op_def ais__ops_misc[] = {
      .infer = ais__dropout_infer,
      .compute = ais__dropout_compute,
      .flags = AIS__OP_VIEW,
-     /* training_mode decides whether the model can run at all */
-     .value_inputs = 1u << 2},
+     /* training_mode and ratio decide whether the model can run at all */
+     .value_inputs = (1u << 1) | (1u << 2)},
     {.domain = "",
      .name = "Constant",
      .since_version = 1,

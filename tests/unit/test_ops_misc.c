@@ -225,6 +225,20 @@ static void test_identity_dropout(void **state) {
     ais_test_assert_error_contains("training_mode");
     assert_null(out[0]);
     assert_null(out[1]);
+    /* training with ratio 0 drops nothing: Y = X, mask all true */
+    *(float *)ais_tensor_data(ratio) = 0.0f;
+    AIS_ASSERT_OK(ais_op_run("Dropout", NULL, in, 3, out, 2));
+    assert_memory_equal(ais_tensor_data(out[0]), ais_tensor_data(x), ais_tensor_nbytes(x));
+    assert_int_equal(ais_tensor_dtype(out[1]), AIS_DTYPE_BOOL);
+    for (size_t i = 0; i < ais_tensor_size(x); i++) assert_true(at(out[1], i) == 1.0);
+    ais_tensor_destroy(out[0]);
+    ais_tensor_destroy(out[1]);
+    out[0] = out[1] = NULL;
+    /* training without a ratio input means ratio 0.5: refused */
+    AIS_ASSERT_STATUS(ais_op_run("Dropout", NULL, (const ais_tensor *const[]){x, NULL, train}, 3,
+                                 out, 1),
+                      AIS_E_UNSUPPORTED);
+    ais_test_assert_error_contains("ratio 0.5");
     in[2] = ratio; /* training_mode must be bool */
     AIS_ASSERT_STATUS(ais_op_run("Dropout", NULL, in, 3, out, 1), AIS_E_INVALID_ARGUMENT);
     ais_test_assert_error_contains("f32");
