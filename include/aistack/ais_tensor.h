@@ -30,7 +30,19 @@ typedef enum ais_dtype {
     AIS_DTYPE_F64 = 11,
     AIS_DTYPE_U32 = 12,
     AIS_DTYPE_U64 = 13,
-    AIS_DTYPE_BF16 = 16 /* bfloat16, stored as uint16_t */
+    AIS_DTYPE_BF16 = 16, /* bfloat16, stored as uint16_t */
+    /* 8-bit floats (one byte each, ONNX's encodings): E4M3FN has no infinities and one NaN per
+     * sign (S.1111.111); the FNUZ variants have no infinities, no negative zero and a single NaN
+     * (0x80); E5M2 is IEEE-like with infinities. */
+    AIS_DTYPE_F8E4M3FN = 17,
+    AIS_DTYPE_F8E4M3FNUZ = 18,
+    AIS_DTYPE_F8E5M2 = 19,
+    AIS_DTYPE_F8E5M2FNUZ = 20,
+    /* 4-bit integers, stored UNPACKED: one element per byte (uint8_t 0..15, int8_t -8..7), so
+     * every kernel sees whole bytes and ais_dtype_size() is 1. ONNX files pack two per byte (low
+     * nibble first); the readers unpack them. */
+    AIS_DTYPE_U4 = 21,
+    AIS_DTYPE_I4 = 22
 } ais_dtype;
 
 /* The most dimensions a tensor can have. */

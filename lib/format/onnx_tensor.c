@@ -256,6 +256,53 @@ static ais_status ais__tensor_typed(const ais__pb *msg, const char *tname, ais_d
     return AIS_OK;
 }
 
+/* 4-bit integers: ONNX packs two per byte, low nibble first (raw_data, external data, or one
+ * byte per int32_data value); in memory they are one per byte, INT4 sign-extended. The packed
+ * bytes are read as a u8 tensor of ceil(numel / 2) elements, then spread out. */
+static ais_status ais__tensor_int4(const ais__pb *msg, ais__onnx_ext *ext, const char *tname,
+                                   const ais__pb_field *raw, uint64_t location, ais_dtype dtype,
+                                   const int64_t *dims, size_t ndim, size_t numel,
+                                   const size_t *counts, ais_tensor **out) {
+    size_t packed_n = numel / 2 + numel % 2;
+    int64_t pdim = (int64_t)packed_n;
+    ais_tensor *packed = NULL, *t = NULL;
+    ais_status st;
+    if (location == 1) {
+        st = ais__tensor_external(msg, ext, tname, AIS_DTYPE_U8, &pdim, 1, packed_n, &packed);
+    } else if (location != 0) {
+        st = ais__error(AIS_E_FORMAT, "tensor '%s': data_location %llu is neither 0 nor 1", tname,
+                        (unsigned long long)location);
+    } else if (raw) {
+        if (raw->len != packed_n)
+            st = ais__error(AIS_E_FORMAT,
+                            "tensor '%s': %zu elements of %s need %zu packed bytes, raw_data at "
+                            "offset %zu has %zu",
+                            tname, numel, ais_dtype_name(dtype), packed_n, raw->offset, raw->len);
+        else
+            st = ais__onnx_tensor_from_bytes(NULL, true, AIS_DTYPE_U8, &pdim, 1, raw->data,
+                                             raw->len, &packed);
+    } else if (counts[AIS__TP_INT32_DATA] != packed_n) {
+        st = ais__error(AIS_E_FORMAT,
+                        "tensor '%s': %zu elements of %s need %zu packed int32_data values, got "
+                        "%zu and no raw_data",
+                        tname, numel, ais_dtype_name(dtype), packed_n, counts[AIS__TP_INT32_DATA]);
+    } else {
+        st = ais__tensor_typed(msg, tname, AIS_DTYPE_U8, &pdim, 1, packed_n, counts, &packed);
+    }
+    if (st == AIS_OK) st = ais__tensor_new(dtype, dims, ndim, &t);
+    if (st == AIS_OK) {
+        const uint8_t *src = packed->data;
+        uint8_t *dst = t->data;
+        for (size_t i = 0; i < numel; i++) {
+            uint8_t v = (uint8_t)((src[i / 2] >> (4 * (i % 2))) & 0x0f);
+            dst[i] = dtype == AIS_DTYPE_I4 && (v & 8) ? (uint8_t)(v | 0xf0) : v;
+        }
+        *out = t;
+    }
+    ais_tensor_destroy(packed);
+    return st;
+}
+
 ais_status ais__onnx_tensor_read(const ais__pb *msg, ais__onnx_ext *ext, bool borrow,
                                  ais_tensor **out, char **name) {
     *out = NULL;
@@ -359,6 +406,9 @@ ais_status ais__onnx_tensor_read(const ais__pb *msg, ais__onnx_ext *ext, bool bo
                             "string_data, not raw or external data", shown);
         else
             st = ais__tensor_strings(msg, shown, dims, ndim, numel, counts, &t);
+    } else if (ais__dtype_is_int4((ais_dtype)data_type)) {
+        st = ais__tensor_int4(msg, ext, shown, has_raw ? &raw : NULL, location,
+                              (ais_dtype)data_type, dims, ndim, numel, counts, &t);
     } else if (location == 1) {
         st = ais__tensor_external(msg, ext, shown, (ais_dtype)data_type, dims, ndim, nbytes, &t);
     } else if (location != 0) {

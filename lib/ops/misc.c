@@ -8,19 +8,24 @@
  * Every conversion goes through one of three wide forms: double for floating sources, int64 for
  * signed and uint64 for unsigned (and bool) sources, so n dtypes need 2n loops instead of n^2.
  * Integer to integer wraps like C and NumPy; floating to integer saturates (NaN gives 0), since
- * C leaves out-of-range conversions undefined and a model can feed anything.
+ * C leaves out-of-range conversions undefined and a model can feed anything. Targets bf16,
+ * float8 and 4-bit integers follow ONNX's reference Cast bit for bit: through float32, then
+ * bf16 truncates, float8 rounds to nearest even (saturating unless saturate=0), and 4-bit
+ * integers clip, then round half to even, whatever the source type.
  */
 
 #define AIS__CAST_BLOCK 256
 
 typedef struct ais__cast_params {
     ais_dtype from, to;
+    bool saturate; /* float8 targets: out of range gives the largest finite value, not NaN/inf */
 } ais__cast_params;
 
 typedef enum ais__cast_kind { AIS__CAST_F, AIS__CAST_I, AIS__CAST_U } ais__cast_kind;
 
 static ais__cast_kind ais__cast_kind_of(ais_dtype d) {
-    if (ais__dtype_is_float(d)) return AIS__CAST_F;
+    if (ais__dtype_is_float(d) || ais__dtype_is_f8(d)) return AIS__CAST_F;
+    if (d == AIS_DTYPE_I4) return AIS__CAST_I;
     return ais__dtype_is_signed(d) ? AIS__CAST_I : AIS__CAST_U;
 }
 
@@ -60,6 +65,15 @@ static void ais__cast_load(const void *src, ais_dtype d, ais__cast_wide *w, size
         for (size_t i = 0; i < n; i++)
             w->u[i] = ((const uint8_t *)src)[i] != 0;
         break;
+    case AIS_DTYPE_F8E4M3FN:
+    case AIS_DTYPE_F8E4M3FNUZ:
+    case AIS_DTYPE_F8E5M2:
+    case AIS_DTYPE_F8E5M2FNUZ:
+        for (size_t i = 0; i < n; i++)
+            w->f[i] = ais__f8_to_f32(((const uint8_t *)src)[i], d);
+        break;
+    case AIS_DTYPE_U4: AIS__LOAD(u, uint8_t); break; /* unpacked: one element per byte */
+    case AIS_DTYPE_I4: AIS__LOAD(i, int8_t); break;
     default: break;
     }
 #undef AIS__LOAD
@@ -69,8 +83,24 @@ static void ais__cast_load(const void *src, ais_dtype d, ais__cast_wide *w, size
 #define AIS__SAT(v, T, LO, HI)                                                                     \
     ((v) != (v) ? (T)0 : (v) <= (double)(LO) ? (T)(LO) : (v) >= (double)(HI) ? (T)(HI) : (T)(v))
 
+/* The wide values as float32: ONNX's reference converts to float32 before it rounds to bf16,
+ * float8 or 4-bit integers, so a double is rounded twice here too. */
+static void ais__cast_to_f32(const ais__cast_wide *w, ais__cast_kind k, float *o, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        o[i] = k == AIS__CAST_F ? (float)w->f[i] : k == AIS__CAST_I ? (float)w->i[i] : (float)w->u[i];
+}
+
+/* float32 to bfloat16 by truncation, as ONNX's reference Cast does (float32_to_bfloat16 with
+ * truncate=True) and its test data expects; NaN stays a (quiet) NaN. */
+static uint16_t ais__f32_to_bf16_trunc(float f) {
+    uint32_t x;
+    memcpy(&x, &f, sizeof x);
+    if ((x & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((x >> 16) | 0x7fc0);
+    return (uint16_t)(x >> 16);
+}
+
 static void ais__cast_store(const ais__cast_wide *w, ais__cast_kind k, void *dst, ais_dtype d,
-                            size_t n) {
+                            size_t n, bool saturate) {
 #define AIS__STORE_INT(T, LO, HI)                                                                  \
     do {                                                                                           \
         T *restrict o = dst;                                                                       \
@@ -112,7 +142,24 @@ static void ais__cast_store(const ais__cast_wide *w, ais__cast_kind k, void *dst
                 o[i] = ais__f32_to_f16(tmp[i]);
         else
             for (size_t i = 0; i < n; i++)
-                o[i] = ais__f32_to_bf16(tmp[i]);
+                o[i] = ais__f32_to_bf16_trunc(tmp[i]);
+        break;
+    }
+    case AIS_DTYPE_F8E4M3FN:
+    case AIS_DTYPE_F8E4M3FNUZ:
+    case AIS_DTYPE_F8E5M2:
+    case AIS_DTYPE_F8E5M2FNUZ:
+    case AIS_DTYPE_U4:
+    case AIS_DTYPE_I4: {
+        float tmp[AIS__CAST_BLOCK];
+        ais__cast_to_f32(w, k, tmp, n);
+        uint8_t *o = dst;
+        if (ais__dtype_is_int4(d))
+            for (size_t i = 0; i < n; i++)
+                o[i] = ais__f32_to_int4(tmp[i], d);
+        else
+            for (size_t i = 0; i < n; i++)
+                o[i] = ais__f32_to_f8(tmp[i], d, saturate);
         break;
     }
     case AIS_DTYPE_I8: AIS__STORE_INT(int8_t, INT8_MIN, INT8_MAX); break;
@@ -152,7 +199,7 @@ static void ais__cast_row(void *out, const void *const *in, const size_t *st, si
     for (size_t s = 0; s < n; s += AIS__CAST_BLOCK) {
         size_t m = AIS__MIN((size_t)AIS__CAST_BLOCK, n - s);
         ais__cast_load((const char *)in[0] + s * si, p->from, &w, m);
-        ais__cast_store(&w, k, (char *)out + s * so, p->to, m);
+        ais__cast_store(&w, k, (char *)out + s * so, p->to, m, p->saturate);
     }
 }
 
@@ -187,7 +234,8 @@ static ais_status ais__cast_infer(ais__op_ctx *ctx, const ais_tensor *const *in,
 
 static ais_status ais__cast_compute(ais__op_ctx *ctx, const ais_tensor *const *in, size_t n_in,
                                     ais_tensor *const *out, size_t n_out) {
-    ais__cast_params p = {in[0]->dtype, out[0]->dtype};
+    ais__cast_params p = {in[0]->dtype, out[0]->dtype,
+                          ais__attr_int(ctx->attrs, "saturate", 1) != 0};
     ais__ew_apply(ctx, out[0], in, 1, ais__cast_row, &p, 0);
     return AIS_OK;
 }
@@ -211,25 +259,31 @@ static ais_status ais__identity_compute(ais__op_ctx *ctx, const ais_tensor *cons
     return AIS_OK;
 }
 
-/* Inference only: Y = X and a mask of ones. The mask is bool since opset 10 and X's dtype
- * before. */
+/* Y = X and a mask of ones: inference, and training with ratio 0 (nothing is dropped, the
+ * scale 1 / (1 - ratio) is 1). Training with ratio > 0 drops at random, which no inference
+ * runtime can reproduce bit for bit, so it is refused. The mask is bool since opset 10 and
+ * X's dtype before. */
 static ais_status ais__dropout_infer(ais__op_ctx *ctx, const ais_tensor *const *in, size_t n_in,
                                      ais__tensor_desc *out, size_t n_out) {
+    double ratio = 0.5; /* the default when the input is absent */
+    if (n_in > 1 && in[1]) {
+        if (!ais__dtype_is_float(in[1]->dtype) || in[1]->numel != 1)
+            return ais__error(AIS_E_INVALID_ARGUMENT,
+                              "ratio must be a floating scalar, got %s of %zu elements",
+                              ais_dtype_name(in[1]->dtype), in[1]->numel);
+        ratio = ais__load_f64(in[1]->data, in[1]->dtype, 0);
+    }
     if (n_in > 2 && in[2]) {
         const ais_tensor *t = in[2];
         if (t->dtype != AIS_DTYPE_BOOL || t->numel != 1)
             return ais__error(AIS_E_INVALID_ARGUMENT,
                               "training_mode must be a bool scalar, got %s of %zu elements",
                               ais_dtype_name(t->dtype), t->numel);
-        if (((const uint8_t *)t->data)[0])
+        if (((const uint8_t *)t->data)[0] && ratio != 0)
             return ais__error(AIS_E_UNSUPPORTED,
-                              "training_mode is true; only inference (false) is supported");
-    }
-    if (n_in > 1 && in[1]) {
-        if (!ais__dtype_is_float(in[1]->dtype) || in[1]->numel != 1)
-            return ais__error(AIS_E_INVALID_ARGUMENT,
-                              "ratio must be a floating scalar, got %s of %zu elements",
-                              ais_dtype_name(in[1]->dtype), in[1]->numel);
+                              "training_mode is true with ratio %g: random dropout is not "
+                              "supported (only inference, or training with ratio 0)",
+                              ratio);
     }
     ais__desc_from(&out[0], in[0]);
     if (n_out > 1) {
@@ -365,8 +419,8 @@ const ais__op_def ais__ops_misc[] = {
      .infer = ais__dropout_infer,
      .compute = ais__dropout_compute,
      .flags = AIS__OP_VIEW,
-     /* training_mode decides whether the model can run at all */
-     .value_inputs = 1u << 2},
+     /* training_mode and ratio decide whether the model can run at all */
+     .value_inputs = (1u << 1) | (1u << 2)},
     {.domain = "",
      .name = "Constant",
      .since_version = 1,

@@ -63,20 +63,26 @@ static void ais__bn_range(void *vj, size_t begin, size_t end) {
     }
 }
 
+static bool ais__bn_training(const ais__op_ctx *ctx) {
+    return ctx->opset >= 14 && ais__attr_int(ctx->attrs, "training_mode", 0) != 0;
+}
+
 /* Per-feature count P and elements per feature block: spatial mode has P = C. */
 static ais_status ais__bn_geometry(const ais__op_ctx *ctx, const ais_tensor *const *in,
                                    size_t n_out, int64_t *p, int64_t *inner) {
     const ais_tensor *x = in[0];
     AIS__CHECK(ais__norm_float_x(x));
     AIS__CHECK(ais__expect_rank(x, "input X", 2, AIS_MAX_DIMS));
-    if (ctx->opset >= 14 && ais__attr_int(ctx->attrs, "training_mode", 0) != 0)
+    /* training_mode=1 (opset 14+) normalizes with the batch's own statistics and may output
+     * the updated running mean and variance; it is deterministic, so it is supported. */
+    bool training = ais__bn_training(ctx);
+    if (n_out > (training ? 3u : 1u))
         return ais__error(AIS_E_UNSUPPORTED,
-                          "training_mode=1 is not supported: this library runs inference only");
-    if (n_out > 1)
-        return ais__error(AIS_E_UNSUPPORTED,
-                          "%zu outputs were requested; the running and saved statistics are "
-                          "training outputs, which are not supported",
-                          n_out);
+                          "%zu outputs were requested; %s",
+                          n_out, training ? "training mode has at most 3 (Y, running_mean, "
+                                            "running_var)"
+                                          : "the running and saved statistics are outputs of "
+                                            "training_mode=1 only");
     bool spatial = ctx->opset >= 9 || ais__attr_int(ctx->attrs, "spatial", 1) != 0;
     int64_t c = x->dims[1], plane = 1;
     for (size_t i = 2; i < x->ndim; i++)
@@ -105,7 +111,39 @@ static ais_status ais__bn_infer(ais__op_ctx *ctx, const ais_tensor *const *in, s
     int64_t p = 0, inner = 0;
     AIS__CHECK(ais__bn_geometry(ctx, in, n_out, &p, &inner));
     ais__desc_from(&out[0], in[0]);
+    for (size_t k = 1; k < n_out && k < 3; k++) ais__desc_from(&out[k], in[2 + k]);
     return AIS_OK;
+}
+
+/* Training mode: the batch mean and population variance per channel (in double) replace the
+ * given statistics; running_mean/var = input * momentum + batch * (1 - momentum). */
+static void ais__bn_batch_stats(const ais__op_ctx *ctx, const ais_tensor *const *in,
+                                ais_tensor *const *out, size_t n_out, int64_t p, int64_t inner,
+                                double *mean, double *var) {
+    const ais_tensor *x = in[0];
+    int64_t n = x->dims[0];
+    double cnt = (double)n * (double)inner, momentum = ais__attr_float(ctx->attrs, "momentum", 0.9f);
+    for (int64_t c = 0; c < p; c++) {
+        double s = 0, q = 0;
+        for (int64_t b = 0; b < n; b++)
+            for (int64_t i = 0; i < inner; i++)
+                s += ais__load_f64(x->data, x->dtype, (size_t)((b * p + c) * inner + i));
+        double m = cnt > 0 ? s / cnt : 0;
+        for (int64_t b = 0; b < n; b++)
+            for (int64_t i = 0; i < inner; i++) {
+                double d = ais__load_f64(x->data, x->dtype, (size_t)((b * p + c) * inner + i)) - m;
+                q += d * d;
+            }
+        mean[c] = m;
+        var[c] = cnt > 0 ? q / cnt : 0;
+        for (size_t k = 1; k < n_out && k < 3; k++) {
+            if (!out[k]) continue;
+            double given = ais__load_f64(in[2 + k]->data, in[2 + k]->dtype, (size_t)c);
+            double batch = k == 1 ? mean[c] : var[c];
+            ais__store_f64(out[k]->data, out[k]->dtype, (size_t)c,
+                           given * momentum + batch * (1 - momentum));
+        }
+    }
 }
 
 static ais_status ais__bn_compute(ais__op_ctx *ctx, const ais_tensor *const *in, size_t n_in,
@@ -116,12 +154,15 @@ static ais_status ais__bn_compute(ais__op_ctx *ctx, const ais_tensor *const *in,
     double eps = ais__attr_float(ctx->attrs, "epsilon", 1e-5f);
     double *ab;
     float *xf;
-    AIS__CHECK(ais__norm_scratch(ctx, x, 2 * (size_t)p, &ab, &xf));
+    bool training = ais__bn_training(ctx);
+    AIS__CHECK(ais__norm_scratch(ctx, x, (training ? 4 : 2) * (size_t)p, &ab, &xf));
+    /* ab holds [a | b] and, in training mode, [batch mean | batch var] after them */
+    if (training) ais__bn_batch_stats(ctx, in, out, n_out, p, inner, ab + 2 * p, ab + 3 * p);
     for (int64_t i = 0; i < p; i++) {
         double sc = ais__load_f64(in[1]->data, in[1]->dtype, (size_t)i);
         double b = ais__load_f64(in[2]->data, in[2]->dtype, (size_t)i);
-        double mean = ais__load_f64(in[3]->data, in[3]->dtype, (size_t)i);
-        double var = ais__load_f64(in[4]->data, in[4]->dtype, (size_t)i);
+        double mean = training ? ab[2 * p + i] : ais__load_f64(in[3]->data, in[3]->dtype, (size_t)i);
+        double var = training ? ab[3 * p + i] : ais__load_f64(in[4]->data, in[4]->dtype, (size_t)i);
         ab[i] = sc / sqrt(var + eps);
         ab[p + i] = b - mean * ab[i];
     }

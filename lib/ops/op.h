@@ -5,8 +5,9 @@
  *
  * Contract of a kernel pair:
  *   infer(ctx, in, n_in, out_desc, n_out): checks the inputs (count, dtype, shape, attributes)
- *     and fills dtype and shape of every output. It may read input *values* (Reshape's shape,
- *     Slice's starts): it always gets real tensors.
+ *     and fills dtype and shape of every output. It may read the *values* of the inputs flagged
+ *     in value_inputs (Reshape's shape, Slice's starts) and of no other: when a session plans
+ *     shapes ahead of a run, the other inputs are descriptors whose data is NULL.
  *   compute(ctx, in, n_in, out, n_out): out[i] already has the inferred dtype and shape and
  *     memory of its own (or, for flagged view operators, may share in[0]'s data). It must not
  *     fail on shapes infer accepted, except for out-of-memory or data-dependent errors (an index

@@ -85,13 +85,20 @@ static ais_status ais__pool_lp_p(const ais__op_ctx *ctx, float *p) {
     return AIS_OK;
 }
 
-static ais_status ais__pool_check_x(const ais_tensor *x) {
+static ais_status ais__pool_check_x(const ais_tensor *x, bool int8_ok) {
+    /* MaxPool takes int8 and uint8 since opset 12 (a max of bytes needs no arithmetic). */
+    if (int8_ok)
+        return ais__expect_dtype(x, "input X", AIS_DTYPE_F32, AIS_DTYPE_F16, AIS_DTYPE_BF16,
+                                 AIS_DTYPE_I8, AIS_DTYPE_U8, AIS_DTYPE_UNDEFINED);
     return ais__expect_dtype(x, "input X", AIS_DTYPE_F32, AIS_DTYPE_F16, AIS_DTYPE_BF16,
                              AIS_DTYPE_UNDEFINED);
 }
 
+static bool ais__pool_is_byte(ais_dtype d) { return d == AIS_DTYPE_I8 || d == AIS_DTYPE_U8; }
+
 static ais_status ais__pool_geom(const ais__op_ctx *ctx, const ais_tensor *x, ais__dense_geom *g) {
-    AIS__CHECK(ais__pool_check_x(x));
+    AIS__CHECK(ais__pool_check_x(x, ais__pool_is_byte(x->dtype) && ctx->op_type &&
+                                        strcmp(ctx->op_type, "MaxPool") == 0 && ctx->opset >= 12));
     bool ceil_mode = ais__attr_int(ctx->attrs, "ceil_mode", 0) != 0;
     AIS__CHECK(ais__dense_geom_init(ctx, x, NULL, ceil_mode, g));
     int64_t d[5] = {x->dims[0], x->dims[1], g->out[0], g->out[1], g->out[2]};
@@ -119,24 +126,34 @@ static ais_status ais__pool_infer(ais__op_ctx *ctx, const ais_tensor *const *in,
     return AIS_OK;
 }
 
-/* Runs `job` over the planes, through f32 copies when x is f16 or bf16. */
+/* Runs `job` over the planes, through f32 copies when x is f16, bf16 or (MaxPool) 8-bit
+ * integers, which f32 holds exactly, so the max comes back exact. */
 static ais_status ais__pool_run(ais__op_ctx *ctx, ais__pool_job *j, const ais_tensor *x,
                                 ais_tensor *y, size_t planes) {
     float *w = NULL;
-    if (ais__dense_is_half(x->dtype)) {
+    bool bytes8 = ais__pool_is_byte(x->dtype);
+    if (ais__dense_is_half(x->dtype) || bytes8) {
         size_t bytes;
         if (!ais__add_size(x->numel, y->numel, &bytes) ||
             !ais__mul_size(bytes, sizeof(float), &bytes))
             return ais__error(AIS_E_LIMIT, "work buffer size overflows");
         w = ais__op_scratch(ctx, bytes);
         if (!w) return ais__oom(bytes, "f32 work buffer");
-        ais__dense_to_f32(x->data, x->dtype, w, x->numel);
+        if (bytes8)
+            for (size_t i = 0; i < x->numel; i++)
+                w[i] = (float)ais__load_f64(x->data, x->dtype, i);
+        else
+            ais__dense_to_f32(x->data, x->dtype, w, x->numel);
         j->x = w;
         j->y = w + x->numel;
     }
     size_t work = (size_t)(j->osz * ais__dense_prod3(j->g.k)) + 1;
     ais__parallel_for(ctx->pool, planes, work >= 16384 ? 1 : 16384 / work + 1, ais__pool_range, j);
-    if (w) ais__dense_from_f32(j->y, y->dtype, y->data, y->numel);
+    if (w && bytes8)
+        for (size_t i = 0; i < y->numel; i++)
+            ais__store_f64(y->data, y->dtype, i, j->y[i]);
+    else if (w)
+        ais__dense_from_f32(j->y, y->dtype, y->data, y->numel);
     return AIS_OK;
 }
 
@@ -203,7 +220,7 @@ static void ais__gpool_range(void *vj, size_t begin, size_t end) {
 
 static ais_status ais__gpool_infer(ais__op_ctx *ctx, const ais_tensor *const *in, size_t n_in,
                                    ais__tensor_desc *out, size_t n_out) {
-    AIS__CHECK(ais__pool_check_x(in[0]));
+    AIS__CHECK(ais__pool_check_x(in[0], false));
     AIS__CHECK(ais__expect_rank(in[0], "input X", 3, AIS_MAX_DIMS));
     int64_t d[AIS_MAX_DIMS];
     for (size_t i = 0; i < in[0]->ndim; i++)

@@ -156,16 +156,34 @@ static ais_status ais__p_isinf(const ais__op_ctx *ctx, const ais_tensor *const *
     return AIS_OK;
 }
 
+/* Integer range of dtype d: what an absent Clip bound means for integer inputs (INT64_MIN
+ * cast to int8 would wrap to 0, so the defaults must be the element type's own extremes). */
+static void ais__int_range(ais_dtype d, int64_t *lo, int64_t *hi, uint64_t *uhi) {
+    *lo = 0;
+    *hi = INT64_MAX;
+    *uhi = UINT64_MAX;
+    switch (d) {
+    case AIS_DTYPE_I8: *lo = INT8_MIN, *hi = INT8_MAX; break;
+    case AIS_DTYPE_I16: *lo = INT16_MIN, *hi = INT16_MAX; break;
+    case AIS_DTYPE_I32: *lo = INT32_MIN, *hi = INT32_MAX; break;
+    case AIS_DTYPE_I64: *lo = INT64_MIN; break;
+    case AIS_DTYPE_U8: *uhi = UINT8_MAX; break;
+    case AIS_DTYPE_U16: *uhi = UINT16_MAX; break;
+    case AIS_DTYPE_U32: *uhi = UINT32_MAX; break;
+    default: break;
+    }
+}
+
 /* Clip's bound k (1: min, 2: max): an attribute before opset 11, an optional scalar input of
- * the input's dtype since. An absent bound does not clip (infinities included). */
-static ais_status ais__p_clip(const ais__op_ctx *ctx, const ais_tensor *const *in, size_t n_in,
-                              ais__ew_uparams *p) {
+ * the input's dtype since. An absent bound does not clip: infinities for floats, the type's
+ * lowest or highest value for integers. With read_values false only dtypes and shapes are
+ * checked: at plan time the bounds may be graph inputs whose data does not exist yet. */
+static ais_status ais__clip_bounds(const ais__op_ctx *ctx, const ais_tensor *const *in,
+                                   size_t n_in, bool read_values, ais__ew_uparams *p) {
     p->alpha = -INFINITY;
     p->beta = INFINITY;
-    p->ilo = INT64_MIN;
-    p->ihi = INT64_MAX;
+    ais__int_range(in[0]->dtype, &p->ilo, &p->ihi, &p->uhi);
     p->ulo = 0;
-    p->uhi = UINT64_MAX;
     if (ctx->opset < 11) {
         p->alpha = ais__attr_float(ctx->attrs, "min", -INFINITY);
         p->beta = ais__attr_float(ctx->attrs, "max", INFINITY);
@@ -181,6 +199,7 @@ static ais_status ais__p_clip(const ais__op_ctx *ctx, const ais_tensor *const *i
             return ais__error(AIS_E_SHAPE, "%s must be a scalar, got shape %s", names[k],
                               ais__shape_str(b->dims, b->ndim, s, sizeof s));
         }
+        if (!read_values) continue;
         if (ais__dtype_is_float(b->dtype)) {
             double v = ais__load_f64(b->data, b->dtype, 0);
             *(k == 1 ? &p->alpha : &p->beta) = v;
@@ -191,6 +210,14 @@ static ais_status ais__p_clip(const ais__op_ctx *ctx, const ais_tensor *const *i
         }
     }
     return AIS_OK;
+}
+static ais_status ais__p_clip_check(const ais__op_ctx *ctx, const ais_tensor *const *in,
+                                    size_t n_in, ais__ew_uparams *p) {
+    return ais__clip_bounds(ctx, in, n_in, false, p);
+}
+static ais_status ais__p_clip(const ais__op_ctx *ctx, const ais_tensor *const *in, size_t n_in,
+                              ais__ew_uparams *p) {
+    return ais__clip_bounds(ctx, in, n_in, true, p);
 }
 
 static ais_status ais__p_hardswish(const ais__op_ctx *ctx, const ais_tensor *const *in, size_t n_in,
@@ -278,7 +305,15 @@ AIS__EW_UNARY_OP(gelu, false, ais__p_gelu)
 AIS__EW_UNARY_OP(thresholdedrelu, false, ais__p_one)
 AIS__EW_UNARY_OP(mish, false, NULL)
 AIS__EW_UNARY_OP(shrink, false, ais__p_shrink)
-AIS__EW_UNARY_OP(clip, false, ais__p_clip)
+/* Clip's infer checks its bounds without reading them (they are not value inputs). */
+static ais_status ais__clip_infer(ais__op_ctx *ctx, const ais_tensor *const *in, size_t n_in,
+                                  ais__tensor_desc *out, size_t n_out) {
+    return ais__un_infer(ctx, in, n_in, out, clip_fns, false, ais__p_clip_check);
+}
+static ais_status ais__clip_compute(ais__op_ctx *ctx, const ais_tensor *const *in, size_t n_in,
+                                    ais_tensor *const *out, size_t n_out) {
+    return ais__un_compute(ctx, in, n_in, out[0], clip_fns, ais__p_clip);
+}
 
 #define AIS__EW_DEF_IO(DOMAIN, NAME, SINCE, MAXIN, FN)                                             \
     {                                                                                              \

@@ -19,6 +19,12 @@ AIS_API size_t ais_dtype_size(ais_dtype dtype) {
     case AIS_DTYPE_U32: return 4;
     case AIS_DTYPE_U64: return 8;
     case AIS_DTYPE_BF16: return 2;
+    case AIS_DTYPE_F8E4M3FN:
+    case AIS_DTYPE_F8E4M3FNUZ:
+    case AIS_DTYPE_F8E5M2:
+    case AIS_DTYPE_F8E5M2FNUZ:
+    case AIS_DTYPE_U4:
+    case AIS_DTYPE_I4: return 1; /* 4-bit integers are unpacked in memory */
     case AIS_DTYPE_STRING: return sizeof(char *);
     default: return (int)dtype == (int)AIS__DTYPE_SEQUENCE ? sizeof(ais__sequence *) : 0;
     }
@@ -40,6 +46,12 @@ AIS_API const char *ais_dtype_name(ais_dtype dtype) {
     case AIS_DTYPE_U32: return "u32";
     case AIS_DTYPE_U64: return "u64";
     case AIS_DTYPE_BF16: return "bf16";
+    case AIS_DTYPE_F8E4M3FN: return "f8e4m3fn";
+    case AIS_DTYPE_F8E4M3FNUZ: return "f8e4m3fnuz";
+    case AIS_DTYPE_F8E5M2: return "f8e5m2";
+    case AIS_DTYPE_F8E5M2FNUZ: return "f8e5m2fnuz";
+    case AIS_DTYPE_U4: return "u4";
+    case AIS_DTYPE_I4: return "i4";
     default: return (int)dtype == (int)AIS__DTYPE_SEQUENCE ? "sequence" : "undefined";
     }
 }
@@ -84,6 +96,12 @@ double ais__load_f64(const void *data, ais_dtype dtype, size_t i) {
     case AIS_DTYPE_I64: return (double)((const int64_t *)data)[i];
     case AIS_DTYPE_U32: return ((const uint32_t *)data)[i];
     case AIS_DTYPE_U64: return (double)((const uint64_t *)data)[i];
+    case AIS_DTYPE_F8E4M3FN:
+    case AIS_DTYPE_F8E4M3FNUZ:
+    case AIS_DTYPE_F8E5M2:
+    case AIS_DTYPE_F8E5M2FNUZ: return ais__f8_to_f32(((const uint8_t *)data)[i], dtype);
+    case AIS_DTYPE_U4: return ((const uint8_t *)data)[i];
+    case AIS_DTYPE_I4: return ((const int8_t *)data)[i];
     default: return 0;
     }
 }
@@ -118,6 +136,12 @@ void ais__store_f64(void *data, ais_dtype dtype, size_t i, double v) {
     case AIS_DTYPE_I64: ((int64_t *)data)[i] = ais__f64_to_i64_sat(v); break;
     case AIS_DTYPE_U32: ((uint32_t *)data)[i] = (uint32_t)ais__f64_to_i64_sat(v); break;
     case AIS_DTYPE_U64: ((uint64_t *)data)[i] = ais__f64_to_u64_sat(v); break;
+    case AIS_DTYPE_F8E4M3FN:
+    case AIS_DTYPE_F8E4M3FNUZ:
+    case AIS_DTYPE_F8E5M2:
+    case AIS_DTYPE_F8E5M2FNUZ: ((uint8_t *)data)[i] = ais__f32_to_f8((float)v, dtype, true); break;
+    case AIS_DTYPE_U4:
+    case AIS_DTYPE_I4: ((uint8_t *)data)[i] = ais__f32_to_int4((float)v, dtype); break;
     default: break;
     }
 }

@@ -208,6 +208,17 @@ static inline uint16_t ais__f32_to_bf16(float f) {
     return (uint16_t)(x >> 16);
 }
 
+/* 8-bit floats and 4-bit integers (float8.c), bit-exact with ONNX's reference conversions. */
+bool ais__dtype_is_f8(ais_dtype dtype);   /* the four float8 dtypes */
+bool ais__dtype_is_int4(ais_dtype dtype); /* u4, i4 (one element per byte) */
+/* Exact value of a float8 code (NaN for the NaN codes, infinities only in E5M2). */
+float ais__f8_to_f32(uint8_t code, ais_dtype dtype);
+/* Round to nearest even; out of range (infinities included) gives the largest finite value
+ * when `saturate`, else NaN (E5M2: infinity), as ONNX's Cast specifies. */
+uint8_t ais__f32_to_f8(float f, ais_dtype dtype, bool saturate);
+/* Clip to the 4-bit range, then round half to even (NaN gives 0): the element byte of u4/i4. */
+uint8_t ais__f32_to_int4(float f, ais_dtype dtype);
+
 /* Element i of data of `dtype` as a double (slow paths, tests, Cast). */
 double ais__load_f64(const void *data, ais_dtype dtype, size_t i);
 /* Stores v (converted as C casts do, saturating nothing) as element i. */

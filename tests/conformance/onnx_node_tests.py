@@ -18,6 +18,16 @@ import sys
 import onnx
 
 
+# Cases that an inference runtime cannot pass, each with the reason; they are reported as
+# skipped (never as passed). Keep this list short and justified.
+KNOWN_EXCEPTIONS = {
+    name: "Dropout in training mode with ratio > 0 drops elements at random (numpy's generator); "
+          "no other implementation can match the expected data bit for bit"
+    for name in ("test_training_dropout", "test_training_dropout_default",
+                 "test_training_dropout_default_mask", "test_training_dropout_mask")
+}
+
+
 def node_test_root():
     return os.path.join(os.path.dirname(onnx.__file__), "backend", "test", "data", "node")
 
@@ -57,8 +67,11 @@ def main():
     cases = sorted(d for d in os.listdir(root) if d.startswith("test_") and args.filter in d)
     missing = collections.Counter()
     missing_cases = 0
-    passed, failed = [], []
+    passed, failed, skipped = [], [], []
     for name in cases:
+        if name in KNOWN_EXCEPTIONS:
+            skipped.append((name, KNOWN_EXCEPTIONS[name]))
+            continue
         d = os.path.join(root, name)
         try:
             ops = case_ops(d)
@@ -82,9 +95,12 @@ def main():
         else:
             failed.append((name, " | ".join(l for l in reason if "FAIL" in l or "error" in l.lower())[:400] or (reason[-1] if reason else f"exit {p.returncode}")))
 
+    for name, why in skipped:
+        print(f"SKIP {name}: skipped ({why})")
     for name, why in failed:
         print(f"FAIL {name}: {why}")
-    print(f"cases of implemented operators: {len(passed)} passed, {len(failed)} failed")
+    print(f"cases of implemented operators: {len(passed)} passed, {len(failed)} failed, "
+          f"{len(skipped)} skipped (known exceptions)")
     print(f"cases needing operators not implemented: {missing_cases} "
           f"({len(missing)} operators; see --write-doc)")
     if args.write_doc:
@@ -95,6 +111,11 @@ def main():
             f.write(f"- Cases whose operators are all implemented: {len(passed) + len(failed)}; "
                     f"passing: {len(passed)}; failing: {len(failed)}.\n")
             f.write(f"- Cases that need an operator libaistack does not implement yet: {missing_cases}.\n\n")
+            if skipped:
+                f.write("## Skipped cases (known exceptions)\n\n")
+                for name, why in skipped:
+                    f.write(f"- `{name}`: {why}\n")
+                f.write("\n")
             if failed:
                 f.write("## Failing cases of implemented operators\n\n")
                 for name, why in failed:
@@ -104,7 +125,7 @@ def main():
                     "with others would unlock.\n\n| operator | domain | cases |\n|---|---|---|\n")
             for (dom, op), n in sorted(missing.items(), key=lambda kv: (-kv[1], kv[0][1])):
                 f.write(f"| {op} | {dom or 'ai.onnx'} | {n} |\n")
-    print(f"{len(passed)} passed, {len(failed)} failed")
+    print(f"{len(passed)} passed, {len(failed)} failed, {len(skipped)} skipped")
     return 1 if failed else 0
 
 

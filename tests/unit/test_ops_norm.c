@@ -53,7 +53,50 @@ static void test_batchnorm(void **state) {
     const ais_tensor *in[] = {x, p, p, p, p};
     ais_attrs *a = dt_attrs();
     AIS_ASSERT_OK(ais_attrs_set_int(a, "training_mode", 1));
-    dt_fails("BatchNormalization", a, in, 5, AIS_E_UNSUPPORTED, "training_mode");
+    {
+        /* training mode: batch statistics (population variance) and running outputs, against
+         * naive loops over N=2, C=3, 4 elements per channel block */
+        AIS_ASSERT_OK(ais_attrs_set_float(a, "momentum", 0.75f));
+        AIS_ASSERT_OK(ais_attrs_set_float(a, "epsilon", 1e-3f));
+        ais_tensor *sc = ais_test_rand_f32(AIS_SHAPE(3), -2, 2),
+                   *bb = ais_test_rand_f32(AIS_SHAPE(3), -1, 1),
+                   *rm = ais_test_rand_f32(AIS_SHAPE(3), -1, 1),
+                   *rv = ais_test_rand_f32(AIS_SHAPE(3), 0.1, 2);
+        const ais_tensor *tin[] = {x, sc, bb, rm, rv};
+        ais_tensor *to[3] = {NULL, NULL, NULL};
+        AIS_ASSERT_OK(ais_op_run("BatchNormalization", a, tin, 5, to, 3));
+        const float *xp = ais_tensor_data(x), *scp = ais_tensor_data(sc),
+                    *bp = ais_tensor_data(bb), *rmp = ais_tensor_data(rm),
+                    *rvp = ais_tensor_data(rv);
+        double wy[24], wm[3], wv[3];
+        for (int c = 0; c < 3; c++) {
+            double m = 0, vq = 0;
+            for (int n = 0; n < 2; n++)
+                for (int i = 0; i < 4; i++) m += xp[(n * 3 + c) * 4 + i] / 8.0;
+            for (int n = 0; n < 2; n++)
+                for (int i = 0; i < 4; i++) {
+                    double d = xp[(n * 3 + c) * 4 + i] - m;
+                    vq += d * d / 8.0;
+                }
+            for (int n = 0; n < 2; n++)
+                for (int i = 0; i < 4; i++)
+                    wy[(n * 3 + c) * 4 + i] =
+                        (xp[(n * 3 + c) * 4 + i] - m) / sqrt(vq + 1e-3f) * scp[c] + bp[c];
+            wm[c] = rmp[c] * 0.75 + m * 0.25;
+            wv[c] = rvp[c] * 0.75 + vq * 0.25;
+        }
+        ais_test_assert_close_values(to[0], wy, 24, 1e-5, 1e-5);
+        ais_test_assert_close_values(to[1], wm, 3, 1e-6, 1e-6);
+        ais_test_assert_close_values(to[2], wv, 3, 1e-6, 1e-6);
+        for (int k = 0; k < 3; k++) ais_tensor_destroy(to[k]);
+        ais_tensor *to4[4] = {NULL, NULL, NULL, NULL};
+        AIS_ASSERT_STATUS(ais_op_run("BatchNormalization", a, tin, 5, to4, 4), AIS_E_UNSUPPORTED);
+        ais_test_assert_error_contains("at most 3");
+        ais_tensor_destroy(sc);
+        ais_tensor_destroy(bb);
+        ais_tensor_destroy(rm);
+        ais_tensor_destroy(rv);
+    }
     const ais_tensor *in2[] = {x, p, q, p, p};
     dt_fails("BatchNormalization", NULL, in2, 5, AIS_E_SHAPE, "B must have 3 elements");
     double v[3] = {0};

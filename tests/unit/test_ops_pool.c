@@ -126,6 +126,50 @@ static void test_maxpool(void **state) {
     AIS_ASSERT_OK(ais_set_num_threads(1));
 }
 
+/* MaxPool on int8 and uint8 (opset 12): exact maxima over windows with padding, on random bytes
+ * that include the extremes; other pools refuse them. */
+static void test_maxpool_int8(void **state) {
+    (void)state;
+    const ais_dtype dts[2] = {AIS_DTYPE_I8, AIS_DTYPE_U8};
+    for (int t = 0; t < 2; t++) {
+        int64_t H = 7, W = 6, C = 3, KH = 3, KW = 2, SH = 2, SW = 1, PT = 1, PL = 0, PB = 1, PR = 1;
+        int64_t OH = (H + PT + PB - KH) / SH + 1, OW = (W + PL + PR - KW) / SW + 1;
+        double x[3 * 7 * 6], want[3 * 4 * 6];
+        double lo = t == 0 ? -128 : 0, hi = t == 0 ? 127 : 255;
+        for (int i = 0; i < C * H * W; i++) x[i] = (double)ais_test_randint((int64_t)lo, (int64_t)hi);
+        x[0] = lo;
+        x[5] = hi;
+        for (int64_t c = 0; c < C; c++)
+            for (int64_t oh = 0; oh < OH; oh++)
+                for (int64_t ow = 0; ow < OW; ow++) {
+                    double m = -INFINITY;
+                    for (int64_t kh = 0; kh < KH; kh++)
+                        for (int64_t kw = 0; kw < KW; kw++) {
+                            int64_t ih = oh * SH - PT + kh, iw = ow * SW - PL + kw;
+                            if (ih < 0 || ih >= H || iw < 0 || iw >= W) continue;
+                            m = fmax(m, x[(c * H + ih) * W + iw]);
+                        }
+                    want[(c * OH + oh) * OW + ow] = m;
+                }
+        ais_tensor *tx = dt_tensor(dts[t], AIS_SHAPE(1, C, H, W), x);
+        ais_attrs *a = dt_attrs();
+        dt_ints(a, "kernel_shape", (int64_t[]){KH, KW}, 2);
+        dt_ints(a, "strides", (int64_t[]){SH, SW}, 2);
+        dt_ints(a, "pads", (int64_t[]){PT, PL, PB, PR}, 4);
+        const ais_tensor *in[] = {tx};
+        ais_tensor *y = NULL;
+        AIS_ASSERT_OK(ais_op_run("MaxPool", a, in, 1, &y, 1));
+        assert_int_equal(ais_tensor_dtype(y), dts[t]);
+        assert_int_equal(ais_tensor_shape(y)[2], OH);
+        assert_int_equal(ais_tensor_shape(y)[3], OW);
+        ais_test_assert_close_values(y, want, (size_t)(C * OH * OW), 0, 0);
+        ais_tensor_destroy(y);
+        dt_fails("AveragePool", a, in, 1, AIS_E_DTYPE, ais_dtype_name(dts[t]));
+        ais_attrs_destroy(a);
+        ais_tensor_destroy(tx);
+    }
+}
+
 static void test_avgpool_lppool(void **state) {
     (void)state;
     for (int inc = 0; inc < 2; inc++)
@@ -287,7 +331,8 @@ static void test_oom(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_maxpool),       cmocka_unit_test(test_avgpool_lppool),
+        cmocka_unit_test(test_maxpool),       cmocka_unit_test(test_maxpool_int8),
+        cmocka_unit_test(test_avgpool_lppool),
         cmocka_unit_test(test_pool_auto_pad), cmocka_unit_test(test_global_pools),
         cmocka_unit_test(test_pool_errors),   cmocka_unit_test(test_oom),
     };
