@@ -242,7 +242,43 @@ AIS__EW_BINARY_OP(sub, sub_fns, false)
 AIS__EW_BINARY_OP(mul, mul_fns, false)
 AIS__EW_BINARY_OP(div, div_fns, false)
 AIS__EW_BINARY_OP(mod, ais__ew_mod_table(ctx), false)
-AIS__EW_BINARY_OP(eq, eq_fns, true)
+AIS__EW_BINARY_OP(eq_num, eq_fns, true)
+
+/* Equal on strings (opset 19): byte-wise equality of the NUL-terminated elements. */
+static ais_status ais__eq_infer(ais__op_ctx *ctx, const ais_tensor *const *in, size_t n_in,
+                                ais__tensor_desc *out, size_t n_out) {
+    if (in[0]->dtype != AIS_DTYPE_STRING && in[1]->dtype != AIS_DTYPE_STRING)
+        return ais__eq_num_infer(ctx, in, n_in, out, n_out);
+    AIS__CHECK(ais__expect_same_dtype(in[0], "A", in[1], "B"));
+    AIS__CHECK(ais__ew_broadcast(in, 2, out));
+    out->dtype = AIS_DTYPE_BOOL;
+    return AIS_OK;
+}
+
+static ais_status ais__eq_compute(ais__op_ctx *ctx, const ais_tensor *const *in, size_t n_in,
+                                  ais_tensor *const *out, size_t n_out) {
+    if (in[0]->dtype != AIS_DTYPE_STRING)
+        return ais__eq_num_compute(ctx, in, n_in, out, n_out);
+    ais_tensor *y = out[0];
+    size_t nd = y->ndim;
+    int64_t sa[AIS_MAX_DIMS], sb[AIS_MAX_DIMS], idx[AIS_MAX_DIMS] = {0};
+    ais__broadcast_strides(in[0]->dims, in[0]->ndim, y->dims, nd, sa);
+    ais__broadcast_strides(in[1]->dims, in[1]->ndim, y->dims, nd, sb);
+    int64_t ia = 0, ib = 0;
+    uint8_t *o = y->data;
+    for (size_t i = 0; i < y->numel; i++) {
+        o[i] = strcmp(ais__str_at(in[0], (size_t)ia), ais__str_at(in[1], (size_t)ib)) == 0;
+        for (size_t d = nd; d-- > 0;) { /* odometer over the output's index */
+            ia += sa[d];
+            ib += sb[d];
+            if (++idx[d] < y->dims[d]) break;
+            ia -= sa[d] * y->dims[d];
+            ib -= sb[d] * y->dims[d];
+            idx[d] = 0;
+        }
+    }
+    return AIS_OK;
+}
 AIS__EW_BINARY_OP(lt, lt_fns, true)
 AIS__EW_BINARY_OP(gt, gt_fns, true)
 AIS__EW_BINARY_OP(le, le_fns, true)
@@ -461,7 +497,16 @@ const ais__op_def ais__ops_binary[] = {
     AIS__EW_DEF("Div", 1, 2, div),
     AIS__EW_DEF("Pow", 1, 2, pow),
     AIS__EW_DEF("Mod", 10, 2, mod),
-    AIS__EW_DEF("Equal", 1, 2, eq),
+    {.domain = "",
+     .name = "Equal",
+     .since_version = 1,
+     .min_inputs = 2,
+     .max_inputs = 2,
+     .min_outputs = 1,
+     .max_outputs = 1,
+     .infer = ais__eq_infer,
+     .compute = ais__eq_compute,
+     .flags = AIS__OP_STRINGS},
     AIS__EW_DEF("Less", 1, 2, lt),
     AIS__EW_DEF("Greater", 1, 2, gt),
     AIS__EW_DEF("LessOrEqual", 12, 2, le),

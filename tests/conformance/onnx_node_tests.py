@@ -35,8 +35,6 @@ for _name in ("test_cast_FLOAT_to_STRING", "test_cast_STRING_to_FLOAT", "test_ca
               "test_castlike_FLOAT_to_STRING_expanded", "test_castlike_STRING_to_FLOAT",
               "test_castlike_STRING_to_FLOAT_expanded"):
     NOT_YET_SUPPORTED[_name] = "Cast between strings and numbers is not implemented yet"
-for _name in ("test_equal_string", "test_equal_string_broadcast"):
-    NOT_YET_SUPPORTED[_name] = "Equal on string tensors is not implemented yet"
 NOT_YET_SUPPORTED["test_identity_opt"] = "optional-typed graph inputs are not supported yet"
 for _name in ("test_identity_sequence", "test_sequence_insert_at_back", "test_sequence_insert_at_front",
               "test_split_to_sequence_1", "test_split_to_sequence_2", "test_split_to_sequence_nokeepdims"):
