@@ -1,5 +1,6 @@
 /* misc.c - Cast, CastLike, Identity, Dropout (inference) and Constant. */
 #include <math.h>
+#include <stdio.h>
 
 #include "elementwise_core.h"
 
@@ -204,7 +205,7 @@ static void ais__cast_row(void *out, const void *const *in, const size_t *st, si
 }
 
 static ais_status ais__cast_check(ais_dtype d, const char *what) {
-    if (d != AIS_DTYPE_STRING && ais__dtype_valid(d)) return AIS_OK;
+    if (ais__dtype_valid(d)) return AIS_OK;
     return ais__error(AIS_E_UNSUPPORTED, "%s: dtype %s (%d) is not supported", what,
                       ais_dtype_name(d), (int)d);
 }
@@ -232,10 +233,90 @@ static ais_status ais__cast_infer(ais__op_ctx *ctx, const ais_tensor *const *in,
     return AIS_OK;
 }
 
+/* Numbers to text as onnx.reference writes them (NumPy's str() of each element). */
+static ais_status ais__cast_to_strings(const ais_tensor *x, ais_tensor *y) {
+    ais_dtype d = x->dtype;
+    ais__cast_kind k = ais__cast_kind_of(d);
+    ais_dtype fmt = d == AIS_DTYPE_F64 || d == AIS_DTYPE_F16 || d == AIS_DTYPE_BF16
+                        ? d : AIS_DTYPE_F32;
+    size_t es = ais_dtype_size(d);
+    ais__cast_wide w;
+    for (size_t s = 0; s < x->numel; s += AIS__CAST_BLOCK) {
+        size_t m = AIS__MIN((size_t)AIS__CAST_BLOCK, x->numel - s);
+        ais__cast_load((const char *)x->data + s * es, d, &w, m);
+        for (size_t i = 0; i < m; i++) {
+            char buf[AIS__NUM_STR_MAX];
+            if (d == AIS_DTYPE_BOOL)
+                snprintf(buf, sizeof buf, "%s", w.u[i] ? "True" : "False");
+            else if (k == AIS__CAST_F)
+                ais__num_format(w.f[i], fmt, buf, sizeof buf);
+            else if (k == AIS__CAST_I)
+                snprintf(buf, sizeof buf, "%lld", (long long)w.i[i]);
+            else
+                snprintf(buf, sizeof buf, "%llu", (unsigned long long)w.u[i]);
+            AIS__CHECK(ais__str_set(y, s + i, buf, strlen(buf)));
+        }
+    }
+    return AIS_OK;
+}
+
+static ais_status ais__cast_not_number(size_t i, const char *s, const char *what) {
+    return ais__error(AIS_E_INVALID_ARGUMENT, "input element %zu (\"%.40s%s\") is not %s", i, s,
+                      strlen(s) > 40 ? "..." : "", what);
+}
+
+/* Text to numbers: parsed into a wide temporary (int64/uint64 for integer targets, double for
+ * f64 and bool, else float32, each correctly rounded), then the numeric Cast from there. */
+static ais_status ais__cast_from_strings(ais__op_ctx *ctx, const ais_tensor *x, ais_tensor *y,
+                                         bool saturate) {
+    ais_dtype to = y->dtype, tmp_dt;
+    if (to == AIS_DTYPE_U64)
+        tmp_dt = AIS_DTYPE_U64;
+    else if (ais__dtype_is_int(to) && !ais__dtype_is_int4(to))
+        tmp_dt = AIS_DTYPE_I64;
+    else if (to == AIS_DTYPE_F64 || to == AIS_DTYPE_BOOL)
+        tmp_dt = AIS_DTYPE_F64;
+    else
+        tmp_dt = AIS_DTYPE_F32;
+    ais_tensor *t;
+    AIS__CHECK(ais__tensor_new(tmp_dt, x->dims, x->ndim, &t));
+    ais_status st = AIS_OK;
+    for (size_t i = 0; i < x->numel && st == AIS_OK; i++) {
+        const char *s = ais__str_at(x, i);
+        double f64;
+        float f32;
+        bool ok;
+        if (tmp_dt == AIS_DTYPE_I64 || tmp_dt == AIS_DTYPE_U64) {
+            ok = ais__num_parse_int(s, tmp_dt == AIS_DTYPE_U64, &((int64_t *)t->data)[i],
+                                    &((uint64_t *)t->data)[i]);
+            if (!ok) st = ais__cast_not_number(i, s, "an integer in range");
+            continue;
+        }
+        ok = ais__num_parse(s, &f64, &f32);
+        if (!ok)
+            st = ais__cast_not_number(i, s, "a number");
+        else if (tmp_dt == AIS_DTYPE_F64)
+            ((double *)t->data)[i] = f64;
+        else
+            ((float *)t->data)[i] = f32;
+    }
+    if (st == AIS_OK) {
+        ais__cast_params p = {tmp_dt, to, saturate};
+        const ais_tensor *src[1] = {t};
+        ais__ew_apply(ctx, y, src, 1, ais__cast_row, &p, 0);
+    }
+    ais_tensor_destroy(t);
+    return st;
+}
+
 static ais_status ais__cast_compute(ais__op_ctx *ctx, const ais_tensor *const *in, size_t n_in,
                                     ais_tensor *const *out, size_t n_out) {
     ais__cast_params p = {in[0]->dtype, out[0]->dtype,
                           ais__attr_int(ctx->attrs, "saturate", 1) != 0};
+    if (p.from == AIS_DTYPE_STRING && p.to == AIS_DTYPE_STRING)
+        return ais__elems_copy(out[0], 0, in[0], 0, in[0]->numel);
+    if (p.to == AIS_DTYPE_STRING) return ais__cast_to_strings(in[0], out[0]);
+    if (p.from == AIS_DTYPE_STRING) return ais__cast_from_strings(ctx, in[0], out[0], p.saturate);
     ais__ew_apply(ctx, out[0], in, 1, ais__cast_row, &p, 0);
     return AIS_OK;
 }
@@ -389,7 +470,8 @@ const ais__op_def ais__ops_misc[] = {
      .min_outputs = 1,
      .max_outputs = 1,
      .infer = ais__cast_infer,
-     .compute = ais__cast_compute},
+     .compute = ais__cast_compute,
+     .flags = AIS__OP_STRINGS},
     {.domain = "",
      .name = "CastLike",
      .since_version = 15,
@@ -398,7 +480,8 @@ const ais__op_def ais__ops_misc[] = {
      .min_outputs = 1,
      .max_outputs = 1,
      .infer = ais__cast_infer,
-     .compute = ais__cast_compute},
+     .compute = ais__cast_compute,
+     .flags = AIS__OP_STRINGS},
     {.domain = "",
      .name = "Identity",
      .since_version = 1,

@@ -123,6 +123,20 @@ void ais__seq_free(ais__sequence *s);
 /* A deep copy of sequence src into the sequence tensor dst (which is empty). */
 ais_status ais__seq_copy_into(ais__sequence *dst, const ais__sequence *src);
 
+/* ---- numbers as text (numstr.c), locale-independent ---- */
+
+/* v as NumPy's str() writes a scalar of `dtype` (F64, F32, F16 or BF16): the shortest decimal
+ * that reads back as the same value, "nan", "inf", "-inf". Returns the length (snprintf's). */
+size_t ais__num_format(double v, ais_dtype dtype, char *buf, size_t size);
+#define AIS__NUM_STR_MAX 48
+/* A decimal or scientific number with optional sign and surrounding whitespace, or "inf",
+ * "infinity", "nan" in any case: its value read as a double and as a float (each correctly
+ * rounded). False when s is not such a number. */
+bool ais__num_parse(const char *s, double *out_f64, float *out_f32);
+/* An integer (a decimal with a fraction or exponent is truncated); false when s is not a
+ * number or the value is out of range of int64 (or uint64 when is_unsigned). */
+bool ais__num_parse_int(const char *s, bool is_unsigned, int64_t *out_i, uint64_t *out_u);
+
 /* Multidirectional (NumPy) broadcasting of two shapes; message names `op`. */
 ais_status ais__broadcast_shape(const char *op, const int64_t *a, size_t na, const int64_t *b,
                                 size_t nb, int64_t *out, size_t *nout);

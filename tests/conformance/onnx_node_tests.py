@@ -31,10 +31,6 @@ KNOWN_EXCEPTIONS = {
 # They are reported as skipped with the reason and listed in docs/onnx-coverage.md as open work;
 # remove a line when its feature lands (the case then has to pass).
 NOT_YET_SUPPORTED = {}
-for _name in ("test_cast_FLOAT_to_STRING", "test_cast_STRING_to_FLOAT", "test_castlike_FLOAT_to_STRING",
-              "test_castlike_FLOAT_to_STRING_expanded", "test_castlike_STRING_to_FLOAT",
-              "test_castlike_STRING_to_FLOAT_expanded"):
-    NOT_YET_SUPPORTED[_name] = "Cast between strings and numbers is not implemented yet"
 NOT_YET_SUPPORTED["test_identity_opt"] = "optional-typed graph inputs are not supported yet"
 for _name in ("test_identity_sequence", "test_sequence_insert_at_back", "test_sequence_insert_at_front",
               "test_split_to_sequence_1", "test_split_to_sequence_2", "test_split_to_sequence_nokeepdims"):
