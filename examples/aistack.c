@@ -19,6 +19,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "format/format.h"
 #include "format/protobuf.h"
 #include "ops/op.h"
 
@@ -461,6 +462,23 @@ static bool compare(const ais_tensor *got, const ais_tensor *want, double rtol, 
                  ais_dtype_name(ais_tensor_dtype(want)));
         return false;
     }
+    if (ais_tensor_dtype(got) == AIS_DTYPE_SEQUENCE) { /* item by item */
+        size_t n = ais_sequence_length(got);
+        if (n != ais_sequence_length(want)) {
+            snprintf(why, size, "a sequence of %zu tensors, expected %zu", n,
+                     ais_sequence_length(want));
+            return false;
+        }
+        for (size_t i = 0; i < n; i++) {
+            char item[400];
+            if (!compare(ais_sequence_at(got, i), ais_sequence_at(want, i), rtol, atol, item,
+                         sizeof item)) {
+                snprintf(why, size, "sequence item %zu: %s", i, item);
+                return false;
+            }
+        }
+        return true;
+    }
     size_t nd = ais_tensor_ndim(got);
     bool same = nd == ais_tensor_ndim(want);
     for (size_t i = 0; same && i < nd; i++)
@@ -517,23 +535,35 @@ static ais_status retype_bf16(ais_tensor **t, ais_dtype declared) {
     return AIS_OK;
 }
 
-/* Whether a .pb file holds an ONNX SequenceProto rather than a TensorProto: elem_type (field 2)
- * and tensor_values (field 3, a message); a TensorProto's field 3 (segment) is never used. */
-static bool is_sequence_proto(const char *path) {
+/* A test data file of the declared type: a SequenceProto (or an OptionalProto holding a
+ * sequence) for sequence values, else a TensorProto or .npy file. */
+static ais_status load_value(const char *path, ais_dtype declared, ais_tensor **out) {
+    *out = NULL;
+    if (declared != AIS_DTYPE_SEQUENCE) return ais_tensor_load(path, out);
     FILE *f = fopen(path, "rb");
-    if (!f) return false;
-    static unsigned char buf[1 << 16];
-    size_t n = fread(buf, 1, sizeof buf, f);
-    fclose(f);
-    ais__pb r;
-    ais__pb_init(&r, buf, n);
-    ais__pb_field fld;
-    bool has, elem = false, values = false;
-    while (ais__pb_next(&r, &fld, &has) == AIS_OK && has) {
-        if (fld.number == 2 && fld.wire == AIS__PB_VARINT) elem = true;
-        if (fld.number >= 3 && fld.number <= 7 && fld.wire == AIS__PB_LEN) values = true;
+    if (!f) return ais__error(AIS_E_IO, "%s: cannot open: %s", path, strerror(errno));
+    unsigned char *buf = NULL;
+    size_t n = 0, cap = 0;
+    ais_status st = AIS_OK;
+    for (;;) {
+        if (n == cap) {
+            cap = cap ? cap * 2 : 1 << 16;
+            unsigned char *nb = realloc(buf, cap);
+            if (!nb) {
+                st = ais__error(AIS_E_OUT_OF_MEMORY, "%s: %zu bytes", path, cap);
+                break;
+            }
+            buf = nb;
+        }
+        size_t got = fread(buf + n, 1, cap - n, f);
+        n += got;
+        if (got == 0) break;
     }
-    return elem && values;
+    fclose(f);
+    if (st == AIS_OK) st = ais__sequenceproto_read(buf, n, out);
+    if (st != AIS_OK) ais__error_prefix("%s", path);
+    free(buf);
+    return st;
 }
 
 /* 1 passed, 0 failed, -1 skipped (no data), -2 skipped (out of scope, `why` says why);
@@ -577,26 +607,19 @@ static int run_case(const char *dir, double rtol, double atol, char *why, size_t
             result = 0;
         }
         for (size_t i = 0; i < n_in && result == 1; i++) {
+            dt = AIS_DTYPE_UNDEFINED;
+            if (i < ais_model_input_count(m)) ais_model_input_info(m, i, NULL, &dt, NULL, NULL);
             if (snprintf(path, sizeof path, "%s/%s", set_dir, ins[i]) >= (int)sizeof path ||
-                (st = ais_tensor_load(path, &tin[i])) ||
-                (i < ais_model_input_count(m) &&
-                 (st = ais_model_input_info(m, i, NULL, &dt, NULL, NULL)) == AIS_OK &&
-                 (st = retype_bf16(&tin[i], dt)))) {
+                (st = load_value(path, dt, &tin[i])) || (st = retype_bf16(&tin[i], dt))) {
                 snprintf(why, size, "%s/%s: %s", sets[k], ins[i], ais_last_error());
                 result = 0;
             }
         }
         for (size_t i = 0; i < n_out && result == 1; i++) {
             if (snprintf(path, sizeof path, "%s/%s", set_dir, outs[i]) >= (int)sizeof path ||
-                (st = ais_tensor_load(path, &texp[i])) ||
                 (st = ais_model_output_info(m, i, NULL, &dt, NULL, NULL)) ||
-                (st = retype_bf16(&texp[i], dt))) {
-                if (is_sequence_proto(path))
-                    snprintf(why, size, "%s/%s: AIS_E_UNSUPPORTED: the expected output is a "
-                             "sequence (SequenceProto); only tensor outputs can be compared",
-                             sets[k], outs[i]);
-                else
-                    snprintf(why, size, "%s/%s: %s", sets[k], outs[i], ais_last_error());
+                (st = load_value(path, dt, &texp[i])) || (st = retype_bf16(&texp[i], dt))) {
+                snprintf(why, size, "%s/%s: %s", sets[k], outs[i], ais_last_error());
                 result = 0;
             }
         }

@@ -42,7 +42,11 @@ typedef enum ais_dtype {
      * every kernel sees whole bytes and ais_dtype_size() is 1. ONNX files pack two per byte (low
      * nibble first); the readers unpack them. */
     AIS_DTYPE_U4 = 21,
-    AIS_DTYPE_I4 = 22
+    AIS_DTYPE_I4 = 22,
+    /* Not an element type: the dtype of a sequence value (ONNX sequence(tensor)), an ais_tensor
+     * of shape [] that holds an ordered list of tensors; see ais_tensor_create_sequence. ONNX
+     * has no number for it, so it is far from ONNX's range. */
+    AIS_DTYPE_SEQUENCE = 1000
 } ais_dtype;
 
 /* The most dimensions a tensor can have. */
@@ -122,6 +126,28 @@ AIS_API ais_status ais_tensor_create_strings(const int64_t *shape, size_t ndim,
                                              const char *const *values, ais_tensor **out);
 AIS_API const char *ais_tensor_string_at(const ais_tensor *tensor, size_t index);
 AIS_API ais_status ais_tensor_set_string(ais_tensor *tensor, size_t index, const char *value);
+
+/*
+ * Sequences (AIS_DTYPE_SEQUENCE): what ONNX models take and return as sequence(tensor) inputs
+ * and outputs (ais_session_run feeds and fetches them like tensors; a sequence output needs a
+ * NULL slot). A sequence is an ais_tensor of dtype AIS_DTYPE_SEQUENCE and shape [] whose data
+ * is opaque: use the functions below, not ais_tensor_data. Its items are never modified; the
+ * caller must not write to them. ais_tensor_copy copies a sequence; ais_tensor_destroy frees it
+ * with its items; ais_tensor_wrap, ais_tensor_copy_into, DLPack and .npy refuse it.
+ *
+ * ais_tensor_create_sequence: a new sequence of copies of the n tensors in `items` (items may
+ * be NULL when n is 0), each of dtype `elem_dtype` (a tensor dtype, not a sequence).
+ * ais_sequence_length: the number of items; 0 when seq is NULL or not a sequence.
+ * ais_sequence_elem_dtype: the items' dtype; AIS_DTYPE_UNDEFINED when seq is not a sequence.
+ * ais_sequence_at: item `index`, owned by the sequence (valid while it lives); NULL when seq
+ * is NULL or not a sequence or index is out of range.
+ */
+AIS_API ais_status ais_tensor_create_sequence(ais_dtype elem_dtype,
+                                              const ais_tensor *const *items, size_t n,
+                                              ais_tensor **out);
+AIS_API size_t ais_sequence_length(const ais_tensor *seq);
+AIS_API ais_dtype ais_sequence_elem_dtype(const ais_tensor *seq);
+AIS_API const ais_tensor *ais_sequence_at(const ais_tensor *seq, size_t index);
 
 /*
  * DLPack exchange (dlpack.h, version 0.6 or later; struct DLManagedTensor). Only CPU, dense,

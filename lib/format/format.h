@@ -66,6 +66,9 @@ bool ais__ais_sniff(const void *data, size_t size);
 /* ONNX TensorProto (a .pb file of the backend tests); *name may be NULL-ed if absent. The tensor
  * owns its data (copied: .pb files are small and may be freed). */
 ais_status ais__tensorproto_read(const void *data, size_t size, ais_tensor **out, char **name);
+/* A SequenceProto of dense tensors (or an OptionalProto holding one, which has the same bytes)
+ * as a sequence tensor (AIS_DTYPE_SEQUENCE) owning copies; an empty one gets f32 elements. */
+ais_status ais__sequenceproto_read(const void *data, size_t size, ais_tensor **out);
 /* NumPy .npy, versions 1-3, little- or big-endian, C order (Fortran order refused). */
 ais_status ais__npy_read(const void *data, size_t size, ais_tensor **out);
 ais_status ais__npy_write(const ais_tensor *t, const char *path);

@@ -38,6 +38,7 @@ enum {
 typedef struct ais__vinfo {
     char *name;
     bool is_tensor;    /* TypeProto.tensor_type; else some other type (or none) */
+    bool is_seq;       /* a sequence of tensors of elem_type (dims: of the elements) */
     const char *other; /* the kind of a non-tensor type, for messages */
     uint64_t elem_type;
     int32_t ndim; /* -1 without a shape */
@@ -90,7 +91,10 @@ static ais_status ais__read_shape(const ais__pb *msg, ais__vinfo *v) {
     return st;
 }
 
-static ais_status ais__read_type(const ais__pb *msg, ais__vinfo *v) {
+/* TypeProto: a tensor type; a sequence of tensors (is_seq); an optional of either, read as
+ * its element (an empty optional cannot be fed). Maps, sparse tensors and nested sequences stay
+ * "other". `depth` bounds the recursion on hostile input. */
+static ais_status ais__read_type(const ais__pb *msg, ais__vinfo *v, int depth) {
     static const char *const kinds[] = {
         [4] = "a sequence", [5] = "a map", [8] = "a sparse tensor", [9] = "an optional"};
     ais__pb r = *msg;
@@ -98,9 +102,57 @@ static ais_status ais__read_type(const ais__pb *msg, ais__vinfo *v) {
     bool has;
     ais_status st;
     while ((st = ais__pb_next(&r, &f, &has)) == AIS_OK && has) {
+        if ((f.number == 4 || f.number == 9) && depth < 3 && f.wire == AIS__PB_LEN) {
+            /* SequenceProto / OptionalProto type: field 1 is the element's TypeProto */
+            ais__pb c;
+            AIS__CHECK(ais__pb_sub(&r, &f, &c));
+            ais__pb_field x;
+            bool more;
+            /* inner owns the dim names it reads; v's (of an earlier field) are dropped */
+            for (int k = 0; k < AIS_MAX_DIMS; k++) {
+                ais__free(v->dim_names[k]);
+                v->dim_names[k] = NULL;
+            }
+            ais__vinfo inner = *v;
+            inner.ndim = -1;
+            inner.elem_type = 0;
+            inner.is_tensor = false;
+            inner.is_seq = false;
+            inner.other = kinds[f.number];
+            while ((st = ais__pb_next(&c, &x, &more)) == AIS_OK && more) {
+                if (x.number != 1) continue;
+                ais__pb e;
+                if ((st = ais__pb_sub(&c, &x, &e)) != AIS_OK ||
+                    (st = ais__read_type(&e, &inner, depth + 1)) != AIS_OK)
+                    break;
+            }
+            if (st != AIS_OK) {
+                for (int k = 0; k < AIS_MAX_DIMS; k++) ais__free(inner.dim_names[k]);
+                return st;
+            }
+            bool ok = f.number == 4 ? inner.is_tensor && !inner.is_seq
+                                    : inner.is_tensor || inner.is_seq;
+            memcpy(v->dims, inner.dims, sizeof v->dims);
+            memcpy(v->dim_names, inner.dim_names, sizeof v->dim_names);
+            v->ndim = inner.ndim;
+            v->elem_type = inner.elem_type;
+            if (!ok) {
+                v->is_tensor = false;
+                v->is_seq = false;
+                v->other = f.number == 4 ? "a sequence of non-tensor" : "an optional of another";
+            } else if (f.number == 4) {
+                v->is_tensor = false;
+                v->is_seq = true;
+            } else {
+                v->is_tensor = inner.is_tensor;
+                v->is_seq = inner.is_seq;
+            }
+            continue;
+        }
         if (f.number != 1) {
             if (f.number < AIS__ARRAY_LEN(kinds) && kinds[f.number]) {
                 v->is_tensor = false;
+                v->is_seq = false;
                 v->other = kinds[f.number];
             }
             continue;
@@ -108,6 +160,7 @@ static ais_status ais__read_type(const ais__pb *msg, ais__vinfo *v) {
         ais__pb t;
         AIS__CHECK(ais__pb_sub(&r, &f, &t));
         v->is_tensor = true;
+        v->is_seq = false;
         ais__pb_field x;
         bool more;
         while ((st = ais__pb_next(&t, &x, &more)) == AIS_OK && more) {
@@ -149,7 +202,7 @@ static ais_status ais__read_vinfo(const ais__pb *msg, ais__vinfo *v) {
     if (has_type) {
         ais__pb t;
         AIS__CHECK(ais__pb_sub(&r, &type_f, &t));
-        AIS__CHECK(ais__read_type(&t, v));
+        AIS__CHECK(ais__read_type(&t, v, 0));
     }
     return AIS_OK;
 }
@@ -157,6 +210,8 @@ static ais_status ais__read_vinfo(const ais__pb *msg, ais__vinfo *v) {
 /* Declares what v says about a graph input or output; `strict` refuses types we cannot run. */
 static ais_status ais__declare(ais__graph *g, int32_t idx, const ais__vinfo *v, bool strict,
                                const char *role) {
+    if (v->is_seq) /* the elements' dtype and shape are checked by the operators */
+        return ais__graph_declare(g, idx, AIS_DTYPE_SEQUENCE, 0, NULL, NULL);
     if (!v->is_tensor) {
         if (!strict) return AIS_OK;
         return ais__error(AIS_E_UNSUPPORTED,

@@ -614,7 +614,10 @@ static ais_status ais__plan_build(ais_session *s, ais__plan **out) {
             uint8_t kd = p->kind[v];
             bool val = kd == AIS__SLOT_CONST || kd == AIS__SLOT_PCONST;
             if (!val) values_known = false;
-            if (kd == AIS__SLOT_DYNAMIC || kd == AIS__SLOT_NONE) shapes_known = false;
+            /* a sequence's items are known only when it is bound, at run time */
+            if (kd == AIS__SLOT_DYNAMIC || kd == AIS__SLOT_NONE ||
+                (p->vp[v] && p->vp[v]->dtype == AIS__DTYPE_SEQUENCE))
+                shapes_known = false;
             if (!val && k < 32 && (stp->def->value_inputs & (1u << k))) value_inputs_known = false;
         }
         bool foldable = m->opt_level >= 1 && !ais__op_is_random(n->domain, n->op_type) &&
@@ -990,9 +993,9 @@ static ais_status ais__finish_outputs(ais_session *s, ais__plan *p, const char *
         AIS__CHECK(ais__output_index(g, names, j, &idx));
         int32_t v = g->outputs[idx];
         const ais_tensor *src = p->vp[v];
-        if (src->dtype == AIS__DTYPE_SEQUENCE)
-            return ais__error(AIS_E_UNSUPPORTED, "output '%s' is a sequence; only tensors can be "
-                              "fetched", g->values[v].name);
+        if (src->dtype == AIS__DTYPE_SEQUENCE && outputs[j] && outputs[j]->data != src->data)
+            return ais__error(AIS_E_INVALID_ARGUMENT, "output '%s' is a sequence: pass a NULL "
+                              "slot to receive it", g->values[v].name);
         if (!outputs[j]) {
             if (p->kind[v] == AIS__SLOT_DYNAMIC && p->owned[v]) {
                 outputs[j] = p->owned[v]; /* hand it over; vp[v] still reads it */

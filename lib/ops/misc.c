@@ -334,8 +334,16 @@ static ais_status ais__identity_infer(ais__op_ctx *ctx, const ais_tensor *const 
     return AIS_OK;
 }
 
+/* Strings and sequences too (a sequence, or an optional's value, passes through Identity). */
 static ais_status ais__identity_compute(ais__op_ctx *ctx, const ais_tensor *const *in, size_t n_in,
                                         ais_tensor *const *out, size_t n_out) {
+    if (in[0]->dtype == AIS__DTYPE_SEQUENCE) {
+        const ais__sequence *src = ais__seq(in[0]);
+        AIS__CHECK(ais__seq_attach(out[0], src->elem_dtype, src->n));
+        return ais__seq_copy_into(ais__seq(out[0]), src);
+    }
+    if (in[0]->dtype == AIS_DTYPE_STRING)
+        return ais__elems_copy(out[0], 0, in[0], 0, in[0]->numel);
     ais__copy_data(in[0], out[0]);
     return AIS_OK;
 }
@@ -491,7 +499,7 @@ const ais__op_def ais__ops_misc[] = {
      .max_outputs = 1,
      .infer = ais__identity_infer,
      .compute = ais__identity_compute,
-     .flags = AIS__OP_VIEW},
+     .flags = AIS__OP_VIEW | AIS__OP_STRINGS | AIS__OP_SEQUENCES},
     {.domain = "",
      .name = "Dropout",
      .since_version = 1,

@@ -168,3 +168,64 @@ AIS_API ais_status ais_tensor_set_string(ais_tensor *t, size_t index, const char
                           "ais_tensor_set_string: the tensor does not own its strings");
     return ais__str_set(t, index, value, strlen(value));
 }
+
+AIS_API ais_status ais_tensor_create_sequence(ais_dtype elem_dtype,
+                                              const ais_tensor *const *items, size_t n,
+                                              ais_tensor **out) {
+    if (!out)
+        return ais__error(AIS_E_INVALID_ARGUMENT, "ais_tensor_create_sequence: out is NULL");
+    *out = NULL;
+    if (n && !items)
+        return ais__error(AIS_E_INVALID_ARGUMENT,
+                          "ais_tensor_create_sequence: items is NULL with n = %zu", n);
+    if (elem_dtype == AIS__DTYPE_SEQUENCE || !ais__dtype_valid(elem_dtype))
+        return ais__error(AIS_E_DTYPE,
+                          "ais_tensor_create_sequence: elem_dtype %d is not a tensor dtype",
+                          (int)elem_dtype);
+    for (size_t i = 0; i < n; i++) {
+        if (!items[i])
+            return ais__error(AIS_E_INVALID_ARGUMENT, "ais_tensor_create_sequence: item %zu is "
+                              "NULL", i);
+        if (items[i]->dtype != elem_dtype)
+            return ais__error(AIS_E_DTYPE, "ais_tensor_create_sequence: item %zu is %s, "
+                              "elem_dtype is %s", i, ais_dtype_name(items[i]->dtype),
+                              ais_dtype_name(elem_dtype));
+    }
+    ais_tensor *t;
+    AIS__CHECK(ais__seq_tensor_new(elem_dtype, n, &t));
+    ais__sequence *s = ais__seq(t);
+    for (size_t i = 0; i < n; i++) {
+        /* a private copy: the caller may go on writing to its tensor */
+        ais_tensor *c;
+        ais_status st = ais_tensor_copy(items[i], &c);
+        if (st == AIS_OK) {
+            st = ais__seq_insert(s, s->n, c);
+            ais_tensor_destroy(c);
+        }
+        if (st != AIS_OK) {
+            ais_tensor_destroy(t);
+            return st;
+        }
+    }
+    *out = t;
+    return AIS_OK;
+}
+
+static const ais__sequence *ais__as_seq(const ais_tensor *t) {
+    return t && t->dtype == AIS__DTYPE_SEQUENCE && t->data ? ais__seq(t) : NULL;
+}
+
+AIS_API size_t ais_sequence_length(const ais_tensor *seq) {
+    const ais__sequence *s = ais__as_seq(seq);
+    return s ? s->n : 0;
+}
+
+AIS_API ais_dtype ais_sequence_elem_dtype(const ais_tensor *seq) {
+    const ais__sequence *s = ais__as_seq(seq);
+    return s ? s->elem_dtype : AIS_DTYPE_UNDEFINED;
+}
+
+AIS_API const ais_tensor *ais_sequence_at(const ais_tensor *seq, size_t index) {
+    const ais__sequence *s = ais__as_seq(seq);
+    return s && index < s->n ? s->items[index] : NULL;
+}

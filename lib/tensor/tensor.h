@@ -26,10 +26,10 @@ typedef struct ais__storage {
 
 enum { AIS__CONTENT_POD, AIS__CONTENT_STRINGS, AIS__CONTENT_SEQUENCE };
 
-/* The internal dtype of a sequence value: a scalar tensor whose one element is an
- * `ais__sequence *` owned by the tensor's storage. Never seen by the public API (ais_tensor_create
- * and friends refuse it; sessions refuse to feed or fetch it). */
-#define AIS__DTYPE_SEQUENCE ((ais_dtype)0x5e0)
+/* The dtype of a sequence value: a scalar tensor whose one element is an `ais__sequence *`
+ * owned by the tensor's storage. Public as AIS_DTYPE_SEQUENCE (ais_tensor_create_sequence);
+ * ais_tensor_create and ais_tensor_wrap refuse it. */
+#define AIS__DTYPE_SEQUENCE AIS_DTYPE_SEQUENCE
 
 /* An ordered list of owned tensors of one dtype (ONNX sequence values). */
 typedef struct ais__sequence {

@@ -31,10 +31,7 @@ KNOWN_EXCEPTIONS = {
 # They are reported as skipped with the reason and listed in docs/onnx-coverage.md as open work;
 # remove a line when its feature lands (the case then has to pass).
 NOT_YET_SUPPORTED = {}
-NOT_YET_SUPPORTED["test_identity_opt"] = "optional-typed graph inputs are not supported yet"
-for _name in ("test_identity_sequence", "test_sequence_insert_at_back", "test_sequence_insert_at_front",
-              "test_split_to_sequence_1", "test_split_to_sequence_2", "test_split_to_sequence_nokeepdims"):
-    NOT_YET_SUPPORTED[_name] = "sequence-typed graph inputs and outputs are not supported yet (internal sequences are)"
+
 
 
 def node_test_root():
