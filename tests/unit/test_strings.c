@@ -1,9 +1,11 @@
 /* test_strings.c - string tensors (create, copy, views, ownership, refusals), string-moving
  * operators and StringNormalizer against a naive reference. */
 #include <ctype.h>
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "float_str_fixture.h"
 #include "ops/op.h"
 #include "test_util.h"
 
@@ -300,6 +302,252 @@ static void test_oom_sweep(void **state) {
     assert_true(n >= 10);
 }
 
+/* Equal on strings vs strcmp over broadcast indices (words from a tiny alphabet so that equal
+ * pairs are common), odd shapes, empty tensors, and mixed dtypes refused. */
+static void test_equal_strings(void **state) {
+    (void)state;
+    static const int64_t shapes[][3] = {{3, 1, 4}, {1, 5, 1}, {2, 5, 4}, {1, 1, 1}, {3, 0, 4}};
+    for (int round = 0; round < 30; round++) {
+        const int64_t *sa = shapes[ais_test_randint(0, 4)], *sb = shapes[ais_test_randint(0, 3)];
+        size_t nb = (size_t)ais_test_randint(1, 3); /* B of lower rank: right-aligned */
+        int64_t db[3];
+        for (size_t k = 0; k < nb; k++) db[k] = sb[3 - nb + k];
+        ais_tensor *a = NULL, *b = NULL, *y = NULL;
+        AIS_ASSERT_OK(ais_tensor_create_strings(sa, 3, NULL, &a));
+        AIS_ASSERT_OK(ais_tensor_create_strings(db, nb, NULL, &b));
+        char w[4];
+        for (size_t i = 0; i < ais_tensor_size(a); i++) {
+            rand_word(w, 2);
+            for (char *c = w; *c; c++) *c = (char)('a' + (*c & 1));
+            AIS_ASSERT_OK(ais_tensor_set_string(a, i, w));
+        }
+        for (size_t i = 0; i < ais_tensor_size(b); i++) {
+            rand_word(w, 2);
+            for (char *c = w; *c; c++) *c = (char)('a' + (*c & 1));
+            AIS_ASSERT_OK(ais_tensor_set_string(b, i, w));
+        }
+        const ais_tensor *in[2] = {a, b};
+        ais_status st = ais_test_run_op("Equal", NULL, in, 2, &y, 1);
+        bool ok = true;
+        for (size_t k = 0; k < 3; k++) {
+            int64_t x = sa[k], z = k + nb >= 3 ? db[k + nb - 3] : 1;
+            if (x != z && x != 1 && z != 1) ok = false;
+        }
+        if (!ok) {
+            AIS_ASSERT_STATUS(st, AIS_E_SHAPE);
+            ais_tensor_destroy(a);
+            ais_tensor_destroy(b);
+            continue;
+        }
+        AIS_ASSERT_OK(st);
+        assert_int_equal(ais_tensor_dtype(y), AIS_DTYPE_BOOL);
+        const int64_t *dy = ais_tensor_shape(y);
+        const uint8_t *py = ais_tensor_data(y);
+        size_t i = 0;
+        for (int64_t i0 = 0; i0 < dy[0]; i0++)
+            for (int64_t i1 = 0; i1 < dy[1]; i1++)
+                for (int64_t i2 = 0; i2 < dy[2]; i2++, i++) {
+                    int64_t ia = ((sa[0] == 1 ? 0 : i0) * sa[1] + (sa[1] == 1 ? 0 : i1)) * sa[2] +
+                                 (sa[2] == 1 ? 0 : i2);
+                    int64_t bi[3] = {i0, i1, i2}, ib = 0;
+                    for (size_t k = 0; k < nb; k++)
+                        ib = ib * db[k] + (db[k] == 1 ? 0 : bi[3 - nb + k]);
+                    bool want = strcmp(ais_tensor_string_at(a, (size_t)ia),
+                                       ais_tensor_string_at(b, (size_t)ib)) == 0;
+                    assert_int_equal(py[i], want);
+                }
+        assert_int_equal(i, ais_tensor_size(y));
+        ais_tensor_destroy(a);
+        ais_tensor_destroy(b);
+        ais_tensor_destroy(y);
+    }
+    ais_tensor *a = NULL, *f = ais_test_rand_f32(AIS_SHAPE(2), 0, 1), *y = NULL;
+    AIS_ASSERT_OK(ais_tensor_create_strings(AIS_SHAPE(2), NULL, &a));
+    const ais_tensor *in[2] = {a, f};
+    AIS_ASSERT_STATUS(ais_test_run_op("Equal", NULL, in, 2, &y, 1), AIS_E_DTYPE);
+    ais_test_assert_error_contains("string");
+    assert_null(y);
+    ais_tensor_destroy(a);
+    ais_tensor_destroy(f);
+}
+
+static ais_attrs *cast_to(ais_dtype to) {
+    ais_attrs *at = NULL;
+    AIS_ASSERT_OK(ais_attrs_create(&at));
+    AIS_ASSERT_OK(ais_attrs_set_int(at, "to", to));
+    return at;
+}
+
+/* The formatter against NumPy's str() (committed fixture), and parsing each text back. */
+static void test_float_text_fixture(void **state) {
+    (void)state;
+    char buf[AIS__NUM_STR_MAX];
+    for (size_t i = 0; i < sizeof float_str_f32 / sizeof *float_str_f32; i++) {
+        uint32_t bits = (uint32_t)float_str_f32[i].bits;
+        float v;
+        memcpy(&v, &bits, sizeof v);
+        ais__num_format(v, AIS_DTYPE_F32, buf, sizeof buf);
+        if (strcmp(buf, float_str_f32[i].text) != 0)
+            fail_msg("f32 0x%08x: got %s, NumPy says %s", bits, buf, float_str_f32[i].text);
+        double d;
+        float f;
+        assert_true(ais__num_parse(float_str_f32[i].text, &d, &f));
+        assert_memory_equal(&f, &v, sizeof f);
+    }
+    for (size_t i = 0; i < sizeof float_str_f64 / sizeof *float_str_f64; i++) {
+        double v;
+        memcpy(&v, &float_str_f64[i].bits, sizeof v);
+        ais__num_format(v, AIS_DTYPE_F64, buf, sizeof buf);
+        if (strcmp(buf, float_str_f64[i].text) != 0)
+            fail_msg("f64 0x%016llx: got %s, NumPy says %s",
+                     (unsigned long long)float_str_f64[i].bits, buf, float_str_f64[i].text);
+    }
+    for (size_t i = 0; i < sizeof float_str_f16 / sizeof *float_str_f16; i++) {
+        float v = ais__f16_to_f32((uint16_t)float_str_f16[i].bits);
+        ais__num_format(v, AIS_DTYPE_F16, buf, sizeof buf);
+        if (strcmp(buf, float_str_f16[i].text) != 0)
+            fail_msg("f16 0x%04x: got %s, NumPy says %s", (unsigned)float_str_f16[i].bits, buf,
+                     float_str_f16[i].text);
+    }
+}
+
+/* Cast numbers -> strings -> numbers round trips exactly; spellings of special values and
+ * integers; unparseable text is refused naming the element. */
+static void test_cast_strings(void **state) {
+    (void)state;
+    ais_tensor *x = ais_test_rand_f32(AIS_SHAPE(3, 7), -1e6f, 1e6f), *s = NULL, *back = NULL;
+    ais_attrs *to_s = cast_to(AIS_DTYPE_STRING), *to_f = cast_to(AIS_DTYPE_F32);
+    const ais_tensor *in[1] = {x};
+    AIS_ASSERT_OK(ais_test_run_op("Cast", to_s, in, 1, &s, 1));
+    assert_int_equal(ais_tensor_dtype(s), AIS_DTYPE_STRING);
+    in[0] = s;
+    AIS_ASSERT_OK(ais_test_run_op("Cast", to_f, in, 1, &back, 1));
+    assert_memory_equal(ais_tensor_data(back), ais_tensor_data(x), ais_tensor_nbytes(x));
+    ais_tensor_destroy(back);
+    ais_tensor_destroy(s);
+    ais_tensor_destroy(x);
+
+    static const char *const texts[] = {"NaN", "INF", "+INF", "-inf", "nan", " 1.5e3 ", "-0",
+                                        "1E-5", ".5", "7.", "Infinity"};
+    static const double want[] = {NAN, INFINITY, INFINITY, -INFINITY, NAN, 1500, -0.0, 1e-5, 0.5,
+                                  7, INFINITY};
+    enum { NT = sizeof texts / sizeof *texts };
+    AIS_ASSERT_OK(ais_tensor_create_strings(AIS_SHAPE(NT), texts, &s));
+    in[0] = s;
+    ais_tensor *y = NULL;
+    AIS_ASSERT_OK(ais_test_run_op("Cast", to_f, in, 1, &y, 1));
+    for (size_t i = 0; i < NT; i++) {
+        float g = ((float *)ais_tensor_data(y))[i];
+        if (isnan(want[i]))
+            assert_true(isnan(g));
+        else
+            assert_true(g == (float)want[i] && !signbit(g) == !signbit(want[i]));
+    }
+    ais_tensor_destroy(y);
+    y = NULL;
+    ais_tensor_destroy(s);
+
+    /* integers: exact for int64 beyond 2^53, "100.5" truncates to 100 (the spec's example) */
+    static const char *const ints[] = {"9007199254740993", "-12", "100.5", "+7"};
+    static const int64_t want_i[] = {9007199254740993LL, -12, 100, 7};
+    AIS_ASSERT_OK(ais_tensor_create_strings(AIS_SHAPE(4), ints, &s));
+    ais_attrs *to_i = cast_to(AIS_DTYPE_I64);
+    in[0] = s;
+    AIS_ASSERT_OK(ais_test_run_op("Cast", to_i, in, 1, &y, 1));
+    assert_memory_equal(ais_tensor_data(y), want_i, sizeof want_i);
+    ais_tensor_destroy(y);
+    y = NULL;
+    /* and back to text */
+    in[0] = y = NULL;
+    ais_tensor *iv = NULL;
+    AIS_ASSERT_OK(ais_tensor_create(AIS_DTYPE_I64, AIS_SHAPE(4), &iv));
+    memcpy(ais_tensor_data(iv), want_i, sizeof want_i);
+    in[0] = iv;
+    AIS_ASSERT_OK(ais_test_run_op("Cast", to_s, in, 1, &y, 1));
+    char buf[32];
+    for (size_t i = 0; i < 4; i++) {
+        snprintf(buf, sizeof buf, "%lld", (long long)want_i[i]);
+        assert_string_equal(ais_tensor_string_at(y, i), buf);
+    }
+    ais_tensor_destroy(y);
+    y = NULL;
+    ais_tensor_destroy(iv);
+    ais_tensor_destroy(s);
+
+    /* refusals name the element */
+    static const char *const bad[] = {"1.0", "abc", "0x10", ""};
+    for (size_t k = 1; k < 4; k++) {
+        const char *v[2] = {bad[0], bad[k]};
+        AIS_ASSERT_OK(ais_tensor_create_strings(AIS_SHAPE(2), v, &s));
+        in[0] = s;
+        y = NULL;
+        AIS_ASSERT_STATUS(ais_test_run_op("Cast", to_f, in, 1, &y, 1), AIS_E_INVALID_ARGUMENT);
+        ais_test_assert_error_contains("element 1");
+        assert_null(y);
+        AIS_ASSERT_STATUS(ais_test_run_op("Cast", to_i, in, 1, &y, 1), AIS_E_INVALID_ARGUMENT);
+        ais_test_assert_error_contains("element 1");
+        ais_tensor_destroy(s);
+    }
+    const char *big[1] = {"99999999999999999999"};
+    AIS_ASSERT_OK(ais_tensor_create_strings(AIS_SHAPE(1), big, &s));
+    in[0] = s;
+    AIS_ASSERT_STATUS(ais_test_run_op("Cast", to_i, in, 1, &y, 1), AIS_E_INVALID_ARGUMENT);
+    ais_test_assert_error_contains("in range");
+    ais_tensor_destroy(s);
+
+    /* CastLike takes the target from a string tensor */
+    x = ais_test_rand_f32(AIS_SHAPE(5), -3, 3);
+    ais_tensor *like = NULL;
+    AIS_ASSERT_OK(ais_tensor_create_strings(AIS_SHAPE(1), NULL, &like));
+    const ais_tensor *in2[2] = {x, like};
+    AIS_ASSERT_OK(ais_test_run_op("CastLike", NULL, in2, 2, &y, 1));
+    for (size_t i = 0; i < 5; i++) {
+        ais__num_format(((float *)ais_tensor_data(x))[i], AIS_DTYPE_F32, buf, sizeof buf);
+        assert_string_equal(ais_tensor_string_at(y, i), buf);
+    }
+    ais_tensor_destroy(y);
+    y = NULL;
+    ais_tensor_destroy(like);
+    ais_tensor_destroy(x);
+    ais_attrs_destroy(to_s);
+    ais_attrs_destroy(to_f);
+    ais_attrs_destroy(to_i);
+}
+
+typedef struct cast_sweep {
+    ais_tensor *x, *y;
+    ais_attrs *at;
+} cast_sweep;
+
+static ais_status cast_sweep_fn(void *p) {
+    cast_sweep *c = p;
+    const ais_tensor *in[1] = {c->x};
+    return ais_test_run_op("Cast", c->at, in, 1, &c->y, 1);
+}
+
+static void cast_sweep_cleanup(void *p) {
+    cast_sweep *c = p;
+    ais_tensor_destroy(c->y);
+    c->y = NULL;
+}
+
+static void test_cast_oom(void **state) {
+    (void)state;
+    cast_sweep c = {.x = ais_test_rand_f32(AIS_SHAPE(6), -5, 5), .at = cast_to(AIS_DTYPE_STRING)};
+    ais_test_oom_sweep("Cast to string", cast_sweep_fn, cast_sweep_cleanup, &c, 200);
+    ais_tensor *s = NULL;
+    AIS_ASSERT_OK(cast_sweep_fn(&c));
+    s = c.y;
+    c.y = NULL;
+    ais_tensor_destroy(c.x);
+    ais_attrs_destroy(c.at);
+    c.x = s;
+    c.at = cast_to(AIS_DTYPE_F64);
+    ais_test_oom_sweep("Cast from string", cast_sweep_fn, cast_sweep_cleanup, &c, 200);
+    ais_tensor_destroy(c.x);
+    ais_attrs_destroy(c.at);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_create_copy_reshape),
@@ -308,6 +556,10 @@ int main(void) {
         cmocka_unit_test(test_string_normalizer),
         cmocka_unit_test(test_string_normalizer_errors),
         cmocka_unit_test(test_oom_sweep),
+        cmocka_unit_test(test_equal_strings),
+        cmocka_unit_test(test_float_text_fixture),
+        cmocka_unit_test(test_cast_strings),
+        cmocka_unit_test(test_cast_oom),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
