@@ -329,19 +329,33 @@ static void test_session_sequences(void **state) {
         ais_session_destroy(s);
         ais_model_destroy(m);
     }
-    /* a sequence cannot be fetched */
+    /* a sequence output is fetched into a NULL slot: x, then the rows of x */
     ais_model *m = seq_model(true, 2);
     ais_session *s = NULL;
     AIS_ASSERT_OK(ais_session_create(m, NULL, &s));
     ais_tensor *x = ais_test_rand_f32(AIS_SHAPE(2, 3), -1, 1);
     ais_tensor *out[3] = {NULL, NULL, NULL};
     const ais_tensor *in[1] = {x};
-    AIS_ASSERT_STATUS(ais_session_run(s, NULL, in, 1, NULL, out, 3), AIS_E_UNSUPPORTED);
+    AIS_ASSERT_OK(ais_session_run(s, NULL, in, 1, NULL, out, 3));
+    assert_int_equal(ais_tensor_dtype(out[2]), AIS_DTYPE_SEQUENCE);
+    assert_int_equal(ais_sequence_length(out[2]), 3);
+    assert_int_equal(ais_sequence_elem_dtype(out[2]), AIS_DTYPE_F32);
+    assert_same_tensor(ais_sequence_at(out[2], 0), x);
+    for (size_t r = 0; r < 2; r++) {
+        const ais_tensor *row = ais_sequence_at(out[2], r + 1);
+        assert_int_equal(ais_tensor_shape(row)[0], 1);
+        assert_memory_equal(ais_tensor_data(row), (float *)ais_tensor_data(x) + 3 * r,
+                            3 * sizeof(float));
+    }
+    assert_null(ais_sequence_at(out[2], 3));
+    for (int k = 0; k < 3; k++) ais_tensor_destroy(out[k]);
+    /* a tensor given for a sequence output is refused, and created outputs are taken back */
+    out[0] = out[1] = NULL;
+    AIS_ASSERT_OK(ais_tensor_create(AIS_DTYPE_F32, NULL, 0, &out[2]));
+    AIS_ASSERT_STATUS(ais_session_run(s, NULL, in, 1, NULL, out, 3), AIS_E_INVALID_ARGUMENT);
     ais_test_assert_error_contains("'seq2' is a sequence");
     assert_null(out[0]);
-    AIS_ASSERT_OK(ais_session_run(s, NULL, in, 1, NULL, out, 2));
-    ais_tensor_destroy(out[0]);
-    ais_tensor_destroy(out[1]);
+    ais_tensor_destroy(out[2]);
     ais_tensor_destroy(x);
     ais_session_destroy(s);
     ais_model_destroy(m);
@@ -431,11 +445,140 @@ static void test_oom_sweep(void **state) {
     ais_model_destroy(c.m);
 }
 
+/* The public sequence API: copies, accessors on non-sequences, refusals naming the problem. */
+static void test_public_sequence(void **state) {
+    (void)state;
+    ais_tensor *a = ais_test_rand_f32(AIS_SHAPE(2, 3), -1, 1), *b = ais_test_rand_f32(AIS_SHAPE(0), 0, 1);
+    const ais_tensor *items[2] = {a, b};
+    ais_tensor *seq = NULL;
+    AIS_ASSERT_OK(ais_tensor_create_sequence(AIS_DTYPE_F32, items, 2, &seq));
+    assert_int_equal(ais_tensor_dtype(seq), AIS_DTYPE_SEQUENCE);
+    assert_int_equal(ais_tensor_ndim(seq), 0);
+    assert_int_equal(ais_sequence_length(seq), 2);
+    assert_same_tensor(ais_sequence_at(seq, 0), a);
+    assert_same_tensor(ais_sequence_at(seq, 1), b);
+    /* items are copies: writing the caller's tensor leaves the sequence alone */
+    float before = ((float *)ais_tensor_data(a))[0];
+    ((float *)ais_tensor_data(a))[0] = before + 1;
+    assert_float_equal(((const float *)ais_tensor_data(ais_sequence_at(seq, 0)))[0], before, 0);
+    ais_tensor *cp = NULL;
+    AIS_ASSERT_OK(ais_tensor_copy(seq, &cp));
+    ais_tensor_destroy(seq);
+    assert_int_equal(ais_sequence_length(cp), 2);
+    assert_float_equal(((const float *)ais_tensor_data(ais_sequence_at(cp, 0)))[0], before, 0);
+    ais_tensor_destroy(cp);
+    /* empty */
+    AIS_ASSERT_OK(ais_tensor_create_sequence(AIS_DTYPE_I64, NULL, 0, &seq));
+    assert_int_equal(ais_sequence_length(seq), 0);
+    assert_int_equal(ais_sequence_elem_dtype(seq), AIS_DTYPE_I64);
+    assert_null(ais_sequence_at(seq, 0));
+    /* a sequence cannot be an item; accessors on tensors and NULL */
+    const ais_tensor *nested[1] = {seq};
+    ais_tensor *bad = a;
+    AIS_ASSERT_STATUS(ais_tensor_create_sequence(AIS_DTYPE_SEQUENCE, nested, 1, &bad), AIS_E_DTYPE);
+    ais_test_assert_error_contains("not a tensor dtype");
+    assert_null(bad);
+    AIS_ASSERT_STATUS(ais_tensor_create_sequence(AIS_DTYPE_I64, nested, 1, &bad), AIS_E_DTYPE);
+    ais_test_assert_error_contains("item 0 is sequence");
+    ais_tensor_destroy(seq);
+    assert_int_equal(ais_sequence_length(a), 0);
+    assert_int_equal(ais_sequence_elem_dtype(a), AIS_DTYPE_UNDEFINED);
+    assert_null(ais_sequence_at(a, 0));
+    assert_null(ais_sequence_at(NULL, 0));
+    assert_int_equal(ais_sequence_length(NULL), 0);
+    AIS_ASSERT_STATUS(ais_tensor_create_sequence(AIS_DTYPE_I64, items, 2, &bad), AIS_E_DTYPE);
+    ais_test_assert_error_contains("item 0 is f32, elem_dtype is i64");
+    const ais_tensor *holes[2] = {a, NULL};
+    AIS_ASSERT_STATUS(ais_tensor_create_sequence(AIS_DTYPE_F32, holes, 2, &bad),
+                      AIS_E_INVALID_ARGUMENT);
+    ais_test_assert_error_contains("item 1 is NULL");
+    AIS_ASSERT_STATUS(ais_tensor_create_sequence(AIS_DTYPE_F32, NULL, 1, &bad),
+                      AIS_E_INVALID_ARGUMENT);
+    ais_test_assert_error_contains("items is NULL");
+    AIS_ASSERT_STATUS(ais_tensor_create_sequence(AIS_DTYPE_F32, items, 2, NULL),
+                      AIS_E_INVALID_ARGUMENT);
+    AIS_ASSERT_STATUS(ais_tensor_create(AIS_DTYPE_SEQUENCE, NULL, 0, &bad), AIS_E_DTYPE);
+    ais_tensor_destroy(a);
+    ais_tensor_destroy(b);
+}
+
+/* A sequence graph input: s (sequence) and t -> SequenceInsert -> Identity -> out (sequence),
+ * fed with sequences of different lengths and item shapes. */
+static void test_session_sequence_input(void **state) {
+    (void)state;
+    ais__graph *g = NULL;
+    AIS_ASSERT_OK(ais__graph_create(&g));
+    AIS_ASSERT_OK(ais__graph_set_opset(g, "", 13));
+    add_io(g, "s", AIS_DTYPE_SEQUENCE, 0, true);
+    add_io(g, "t", AIS_DTYPE_F32, -1, true);
+    const char *ins[2] = {"s", "t"}, *in1[1] = {"mid"};
+    add_node(g, "SequenceInsert", NULL, ins, 2, "mid");
+    add_node(g, "Identity", NULL, in1, 1, "out");
+    add_io(g, "out", AIS_DTYPE_UNDEFINED, 0, false);
+    ais_model *m = NULL;
+    AIS_ASSERT_OK(ais__model_from_graph(g, NULL, &m));
+    ais_session *s = NULL;
+    AIS_ASSERT_OK(ais_session_create(m, NULL, &s));
+    for (int run = 0; run < 4; run++) {
+        size_t n = (size_t)ais_test_randint(0, 3);
+        ais_tensor *items[3], *t = ais_test_rand_f32(AIS_SHAPE(run + 1), -1, 1), *seq = NULL;
+        for (size_t i = 0; i < n; i++) items[i] = ais_test_rand_f32(AIS_SHAPE(2, run), -1, 1);
+        AIS_ASSERT_OK(ais_tensor_create_sequence(AIS_DTYPE_F32, (const ais_tensor *const *)items,
+                                                 n, &seq));
+        const ais_tensor *in[2] = {seq, t};
+        ais_tensor *out = NULL;
+        AIS_ASSERT_OK(ais_session_run(s, NULL, in, 2, NULL, &out, 1));
+        assert_int_equal(ais_sequence_length(out), n + 1);
+        for (size_t i = 0; i < n; i++) assert_same_tensor(ais_sequence_at(out, i), items[i]);
+        assert_same_tensor(ais_sequence_at(out, n), t);
+        ais_tensor_destroy(out);
+        /* a tensor where the sequence belongs */
+        in[0] = t;
+        AIS_ASSERT_STATUS(ais_session_run(s, NULL, in, 2, NULL, &out, 1), AIS_E_DTYPE);
+        ais_test_assert_error_contains("input 's': expected dtype sequence");
+        for (size_t i = 0; i < n; i++) ais_tensor_destroy(items[i]);
+        ais_tensor_destroy(seq);
+        ais_tensor_destroy(t);
+    }
+    ais_session_destroy(s);
+    ais_model_destroy(m);
+}
+
+typedef struct seq_sweep {
+    ais_tensor *items[3], *seq, *copy;
+} seq_sweep;
+
+static ais_status seq_sweep_fn(void *p) {
+    seq_sweep *c = p;
+    AIS__CHECK(ais_tensor_create_sequence(AIS_DTYPE_F32, (const ais_tensor *const *)c->items, 3,
+                                          &c->seq));
+    return ais_tensor_copy(c->seq, &c->copy);
+}
+
+static void seq_sweep_cleanup(void *p) {
+    seq_sweep *c = p;
+    ais_tensor_destroy(c->seq);
+    ais_tensor_destroy(c->copy);
+    c->seq = c->copy = NULL;
+}
+
+static void test_public_sequence_oom(void **state) {
+    (void)state;
+    seq_sweep c = {{NULL}, NULL, NULL};
+    for (int i = 0; i < 3; i++) c.items[i] = ais_test_rand_f32(AIS_SHAPE(i + 1, 2), -1, 1);
+    long n = ais_test_oom_sweep("ais_tensor_create_sequence", seq_sweep_fn, seq_sweep_cleanup, &c,
+                                100);
+    assert_true(n >= 4);
+    for (int i = 0; i < 3; i++) ais_tensor_destroy(c.items[i]);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_list_ops),          cmocka_unit_test(test_split_concat),
         cmocka_unit_test(test_concat_new_axis),   cmocka_unit_test(test_session_sequences),
         cmocka_unit_test(test_session_strings),   cmocka_unit_test(test_oom_sweep),
+        cmocka_unit_test(test_public_sequence),   cmocka_unit_test(test_session_sequence_input),
+        cmocka_unit_test(test_public_sequence_oom),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
