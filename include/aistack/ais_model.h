@@ -86,7 +86,8 @@ AIS_API size_t ais_model_output_count(const ais_model *model);
 /*
  * Name, dtype and shape of input (or output) `index`. Any out-pointer may be NULL. dims has
  * *ndim entries; an extent of -1 is dynamic (see ais_model_input_dim_name). Pointers stay valid
- * as long as the model.
+ * as long as the model. A sequence(tensor) input or output has dtype AIS_DTYPE_SEQUENCE and
+ * ndim 0; an ONNX optional(T) one is described (and fed) as T: an empty optional cannot be fed.
  */
 AIS_API ais_status ais_model_input_info(const ais_model *model, size_t index, const char **name,
                                         ais_dtype *dtype, size_t *ndim, const int64_t **dims);
