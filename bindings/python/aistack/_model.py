@@ -252,6 +252,10 @@ class Session:
             if isinstance(feeds, np.ndarray):
                 feeds = [feeds]
             values = list(feeds)
+            if len(values) > len(self._in_names):
+                raise _errors.InvalidArgumentError(
+                    f"{len(values)} inputs given, but the model has {len(self._in_names)}: "
+                    f"{self._in_names}", 1)
             names = self._in_names[:len(values)]
             name_arr = None
         out_names = list(self._out_names if outputs is None else outputs)

@@ -86,7 +86,7 @@ class _Owner:
     """Owns one ais_tensor and exposes its memory through __array_interface__; NumPy keeps it as
     the array's base, so the tensor is destroyed when the last array over it goes away."""
 
-    __slots__ = ("_handle", "_keep", "__array_interface__")
+    __slots__ = ("_handle", "_keep", "__array_interface__", "__weakref__")
 
     def __init__(self, handle: int, keep: Any = None):
         self._handle = handle
