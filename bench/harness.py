@@ -139,17 +139,21 @@ def percentile(xs, q):
 
 
 def check_outputs(got, want):
-    """(ok, max abs error, max relative excess) of outputs against PyTorch's."""
+    """(ok, max abs error) of outputs against PyTorch's: rtol 1e-3 and atol 1e-4, the atol scaled
+    down for outputs much smaller than 1 (a randomly initialized CNN can emit logits near 1e-13,
+    where a plain atol of 1e-4 would accept anything)."""
     ok, worst = True, 0.0
     if len(got) != len(want):
         return False, float("inf")
     for g, w in zip(got, want):
         g, w = np.asarray(g), np.asarray(w)
-        if g.shape != w.shape:
+        if g.shape != w.shape or g.dtype != w.dtype:
             return False, float("inf")
-        if g.size:
-            worst = max(worst, float(np.max(np.abs(g.astype(np.float64) - w))))
-        ok = ok and bool(np.allclose(g, w, rtol=RTOL, atol=ATOL))
+        if not g.size:
+            continue
+        worst = max(worst, float(np.max(np.abs(g.astype(np.float64) - w))))
+        scale = float(np.max(np.abs(w))) if np.issubdtype(w.dtype, np.floating) else 1.0
+        ok = ok and bool(np.allclose(g, w, rtol=RTOL, atol=ATOL * min(1.0, scale)))
     return ok, worst
 
 

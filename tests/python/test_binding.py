@@ -384,14 +384,15 @@ def test_four_threads_own_sessions_match_single_thread(model, batch):
 
 
 def test_gil_released_during_library_calls():
-    a = np.random.default_rng(0).standard_normal((768, 768)).astype(np.float32)
+    # One long library call (a 1024^3 MatMul, tens of milliseconds) on a worker thread while this
+    # thread counts. With the GIL held for the call this thread could not run at all inside it.
+    a = np.random.default_rng(0).standard_normal((1024, 1024)).astype(np.float32)
     aistack.set_num_threads(1)
     window = {}
 
     def long_call():
         window["start"] = time.perf_counter()
-        for _ in range(8):
-            aistack.run_op("MatMul", [a, a])
+        aistack.run_op("MatMul", [a, a])
         window["end"] = time.perf_counter()
     ticks = []
     t = threading.Thread(target=long_call)
@@ -399,11 +400,10 @@ def test_gil_released_during_library_calls():
     while t.is_alive():
         ticks.append(time.perf_counter())
     t.join()
-    inside = [x for x in ticks if window["start"] < x < window["end"]]
-    # With the GIL held for the whole call this thread could not tick at all inside the window
-    # (it would get at most a switch interval's worth between two calls).
-    assert window["end"] - window["start"] > 0.02
-    assert len(inside) > 1000, (len(inside), window["end"] - window["start"])
+    start, end = window["start"], window["end"]
+    inside = [x for x in ticks if start < x < end]
+    assert end - start > 0.01
+    assert len(inside) > 100, (len(inside), end - start)
 
 
 # ---- packaging ----
