@@ -55,18 +55,30 @@ inline std::string version() { return ais_version_string(); }
 /* The ais_dtype of a C++ element type (F16/BF16 have none: use the ais_dtype overloads). */
 template <typename T> constexpr ais_dtype dtype_of() {
     using U = std::remove_cv_t<T>;
-    if constexpr (std::is_same_v<U, float>) return AIS_DTYPE_F32;
-    else if constexpr (std::is_same_v<U, double>) return AIS_DTYPE_F64;
-    else if constexpr (std::is_same_v<U, int8_t>) return AIS_DTYPE_I8;
-    else if constexpr (std::is_same_v<U, uint8_t>) return AIS_DTYPE_U8;
-    else if constexpr (std::is_same_v<U, int16_t>) return AIS_DTYPE_I16;
-    else if constexpr (std::is_same_v<U, uint16_t>) return AIS_DTYPE_U16;
-    else if constexpr (std::is_same_v<U, int32_t>) return AIS_DTYPE_I32;
-    else if constexpr (std::is_same_v<U, uint32_t>) return AIS_DTYPE_U32;
-    else if constexpr (std::is_same_v<U, int64_t>) return AIS_DTYPE_I64;
-    else if constexpr (std::is_same_v<U, uint64_t>) return AIS_DTYPE_U64;
-    else if constexpr (std::is_same_v<U, bool>) return AIS_DTYPE_BOOL;
-    else static_assert(sizeof(T) == 0, "no ais_dtype for this type");
+    if constexpr (std::is_same_v<U, float>)
+        return AIS_DTYPE_F32;
+    else if constexpr (std::is_same_v<U, double>)
+        return AIS_DTYPE_F64;
+    else if constexpr (std::is_same_v<U, int8_t>)
+        return AIS_DTYPE_I8;
+    else if constexpr (std::is_same_v<U, uint8_t>)
+        return AIS_DTYPE_U8;
+    else if constexpr (std::is_same_v<U, int16_t>)
+        return AIS_DTYPE_I16;
+    else if constexpr (std::is_same_v<U, uint16_t>)
+        return AIS_DTYPE_U16;
+    else if constexpr (std::is_same_v<U, int32_t>)
+        return AIS_DTYPE_I32;
+    else if constexpr (std::is_same_v<U, uint32_t>)
+        return AIS_DTYPE_U32;
+    else if constexpr (std::is_same_v<U, int64_t>)
+        return AIS_DTYPE_I64;
+    else if constexpr (std::is_same_v<U, uint64_t>)
+        return AIS_DTYPE_U64;
+    else if constexpr (std::is_same_v<U, bool>)
+        return AIS_DTYPE_BOOL;
+    else
+        static_assert(sizeof(T) == 0, "no ais_dtype for this type");
 }
 
 /* An owned ais_tensor (move-only). */
@@ -100,8 +112,8 @@ class Tensor {
     static Tensor wrap(ais_dtype dtype, void *data, size_t nbytes,
                        const std::vector<int64_t> &shape) {
         ais_tensor *t = nullptr;
-        check(ais_tensor_wrap(dtype, shape.data(), shape.size(), data, nbytes, nullptr, nullptr,
-                              &t));
+        check(
+            ais_tensor_wrap(dtype, shape.data(), shape.size(), data, nbytes, nullptr, nullptr, &t));
         return Tensor(t);
     }
     template <typename T> static Tensor wrap(T *data, const std::vector<int64_t> &shape) {
@@ -112,8 +124,7 @@ class Tensor {
             }
             n *= static_cast<size_t>(d);
         }
-        return wrap(dtype_of<T>(), const_cast<std::remove_cv_t<T> *>(data), n * sizeof(T),
-                    shape);
+        return wrap(dtype_of<T>(), const_cast<std::remove_cv_t<T> *>(data), n * sizeof(T), shape);
     }
     /* A tensor that owns a copy of `values`. */
     template <typename T>
@@ -133,7 +144,9 @@ class Tensor {
         check(ais_tensor_load(path.c_str(), &t));
         return Tensor(t);
     }
-    void save_npy(const std::string &path) const { check(ais_tensor_save_npy(get(), path.c_str())); }
+    void save_npy(const std::string &path) const {
+        check(ais_tensor_save_npy(get(), path.c_str()));
+    }
     Tensor copy() const {
         ais_tensor *t = nullptr;
         check(ais_tensor_copy(get(), &t));
@@ -273,8 +286,7 @@ class Session {
         if (!output_names.empty() && output_names.size() != outputs.size()) {
             throw Error(AIS_E_INVALID_ARGUMENT, "run: " + std::to_string(outputs.size()) +
                                                     " output slots but " +
-                                                    std::to_string(output_names.size()) +
-                                                    " names");
+                                                    std::to_string(output_names.size()) + " names");
         }
         std::vector<const ais_tensor *> in;
         for (const Tensor *t : inputs) {

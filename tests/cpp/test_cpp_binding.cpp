@@ -178,8 +178,10 @@ static void test_run_op() {
     std::normal_distribution<float> nd;
     const int M = 5, K = 7, N = 3;
     std::vector<float> a(M * K), b(K * N);
-    for (float &v : a) v = nd(rng);
-    for (float &v : b) v = nd(rng);
+    for (float &v : a)
+        v = nd(rng);
+    for (float &v : b)
+        v = nd(rng);
     aistack::Tensor ta = aistack::Tensor::from(a, {M, K});
     aistack::Tensor tb = aistack::Tensor::from(b, {K, N});
     auto y = aistack::run_op("MatMul", {&ta, &tb});
