@@ -1,0 +1,463 @@
+/*
+ * aistack.hpp - header-only C++17 wrapper of libaistack: RAII ownership, exceptions.
+ *
+ *   aistack::Model model("model.onnx");
+ *   aistack::Session session = model.session();
+ *   aistack::Tensor x = aistack::Tensor::wrap(pixels.data(), {1, 64});   // no copy
+ *   std::vector<aistack::Tensor> out = session.run({x});
+ *   const float *probs = out[0].data<float>();
+ *
+ * Every failing call throws aistack::Error carrying the ais_status and ais_last_error()'s
+ * message. Model, Session, Tensor and Options are move-only and free their handle in the
+ * destructor. A Model may be shared between threads (copies via Model::share() hold a reference);
+ * a Session is used by one thread at a time.
+ */
+#ifndef AISTACK_HPP
+#define AISTACK_HPP
+
+#include <aistack/aistack.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <functional>
+#include <initializer_list>
+#include <stdexcept>
+#include <string>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+namespace aistack {
+
+/* A failed libaistack call: status() is the ais_status, what() "AIS_E_NAME: message". */
+class Error : public std::runtime_error {
+  public:
+    Error(ais_status status, const std::string &message)
+        : std::runtime_error(std::string(ais_status_name(status)) + ": " + message),
+          status_(status), message_(message) {}
+    ais_status status() const noexcept { return status_; }
+    const std::string &message() const noexcept { return message_; }
+
+  private:
+    ais_status status_;
+    std::string message_;
+};
+
+/* Throws Error for a failed status, with this thread's last error message. */
+inline void check(ais_status status) {
+    if (status != AIS_OK) {
+        throw Error(status, ais_last_error());
+    }
+}
+
+inline std::string version() { return ais_version_string(); }
+
+/* The ais_dtype of a C++ element type (F16/BF16 have none: use the ais_dtype overloads). */
+template <typename T> constexpr ais_dtype dtype_of() {
+    using U = std::remove_cv_t<T>;
+    if constexpr (std::is_same_v<U, float>)
+        return AIS_DTYPE_F32;
+    else if constexpr (std::is_same_v<U, double>)
+        return AIS_DTYPE_F64;
+    else if constexpr (std::is_same_v<U, int8_t>)
+        return AIS_DTYPE_I8;
+    else if constexpr (std::is_same_v<U, uint8_t>)
+        return AIS_DTYPE_U8;
+    else if constexpr (std::is_same_v<U, int16_t>)
+        return AIS_DTYPE_I16;
+    else if constexpr (std::is_same_v<U, uint16_t>)
+        return AIS_DTYPE_U16;
+    else if constexpr (std::is_same_v<U, int32_t>)
+        return AIS_DTYPE_I32;
+    else if constexpr (std::is_same_v<U, uint32_t>)
+        return AIS_DTYPE_U32;
+    else if constexpr (std::is_same_v<U, int64_t>)
+        return AIS_DTYPE_I64;
+    else if constexpr (std::is_same_v<U, uint64_t>)
+        return AIS_DTYPE_U64;
+    else if constexpr (std::is_same_v<U, bool>)
+        return AIS_DTYPE_BOOL;
+    else
+        static_assert(sizeof(T) == 0, "no ais_dtype for this type");
+}
+
+/* An owned ais_tensor (move-only). */
+class Tensor {
+  public:
+    Tensor() noexcept = default;
+    /* Takes ownership of a handle (may be null). */
+    explicit Tensor(ais_tensor *handle) noexcept : t_(handle) {}
+    Tensor(Tensor &&o) noexcept : t_(std::exchange(o.t_, nullptr)) {}
+    Tensor &operator=(Tensor &&o) noexcept {
+        if (this != &o) {
+            ais_tensor_destroy(t_);
+            t_ = std::exchange(o.t_, nullptr);
+        }
+        return *this;
+    }
+    Tensor(const Tensor &) = delete;
+    Tensor &operator=(const Tensor &) = delete;
+    ~Tensor() { ais_tensor_destroy(t_); }
+
+    /* Zero-filled, owned memory. */
+    static Tensor zeros(ais_dtype dtype, const std::vector<int64_t> &shape) {
+        ais_tensor *t = nullptr;
+        check(ais_tensor_create(dtype, shape.data(), shape.size(), &t));
+        return Tensor(t);
+    }
+    template <typename T> static Tensor zeros(const std::vector<int64_t> &shape) {
+        return zeros(dtype_of<T>(), shape);
+    }
+    /* Over caller memory without copying: `data` must outlive the tensor and its views. */
+    static Tensor wrap(ais_dtype dtype, void *data, size_t nbytes,
+                       const std::vector<int64_t> &shape) {
+        ais_tensor *t = nullptr;
+        check(
+            ais_tensor_wrap(dtype, shape.data(), shape.size(), data, nbytes, nullptr, nullptr, &t));
+        return Tensor(t);
+    }
+    template <typename T> static Tensor wrap(T *data, const std::vector<int64_t> &shape) {
+        size_t n = 1;
+        for (int64_t d : shape) {
+            if (d < 0) {
+                throw Error(AIS_E_SHAPE, "wrap: negative extent in the shape");
+            }
+            n *= static_cast<size_t>(d);
+        }
+        return wrap(dtype_of<T>(), const_cast<std::remove_cv_t<T> *>(data), n * sizeof(T), shape);
+    }
+    /* A tensor that owns a copy of `values`. */
+    template <typename T>
+    static Tensor from(const std::vector<T> &values, const std::vector<int64_t> &shape) {
+        Tensor t = zeros<T>(shape);
+        if (t.size() != values.size()) {
+            throw Error(AIS_E_SHAPE, "from: " + std::to_string(values.size()) +
+                                         " values for a shape of " + std::to_string(t.size()) +
+                                         " elements");
+        }
+        std::copy(values.begin(), values.end(), t.data<T>());
+        return t;
+    }
+    /* Reads a .npy or ONNX TensorProto .pb file. */
+    static Tensor load(const std::string &path) {
+        ais_tensor *t = nullptr;
+        check(ais_tensor_load(path.c_str(), &t));
+        return Tensor(t);
+    }
+    void save_npy(const std::string &path) const {
+        check(ais_tensor_save_npy(get(), path.c_str()));
+    }
+    Tensor copy() const {
+        ais_tensor *t = nullptr;
+        check(ais_tensor_copy(get(), &t));
+        return Tensor(t);
+    }
+    Tensor reshape(const std::vector<int64_t> &shape) const {
+        ais_tensor *t = nullptr;
+        check(ais_tensor_reshape(get(), shape.data(), shape.size(), &t));
+        return Tensor(t);
+    }
+
+    explicit operator bool() const noexcept { return t_ != nullptr; }
+    ais_tensor *get() const {
+        if (!t_) {
+            throw Error(AIS_E_INVALID_ARGUMENT, "empty aistack::Tensor");
+        }
+        return t_;
+    }
+    ais_tensor *release() noexcept { return std::exchange(t_, nullptr); }
+
+    ais_dtype dtype() const { return ais_tensor_dtype(get()); }
+    std::vector<int64_t> shape() const {
+        const int64_t *s = ais_tensor_shape(get());
+        return std::vector<int64_t>(s, s + ais_tensor_ndim(get()));
+    }
+    size_t size() const { return ais_tensor_size(get()); }
+    size_t nbytes() const { return ais_tensor_nbytes(get()); }
+    void *raw_data() const { return ais_tensor_data(get()); }
+    /* Typed access; throws Error(AIS_E_DTYPE) when T is not the tensor's element type. */
+    template <typename T> T *data() const {
+        if (dtype_of<T>() != dtype()) {
+            throw Error(AIS_E_DTYPE, std::string("data<>(): the tensor is ") +
+                                         ais_dtype_name(dtype()) + ", not " +
+                                         ais_dtype_name(dtype_of<T>()));
+        }
+        return static_cast<T *>(raw_data());
+    }
+    template <typename T> std::vector<T> to_vector() const {
+        // Sized first, then filled: GCC 12 misreports the (pointer, pointer) constructor here as
+        // freeing a non-heap object (-Wfree-nonheap-object) once inlined.
+        std::vector<T> v(size());
+        std::copy_n(data<T>(), v.size(), v.data());
+        return v;
+    }
+
+  private:
+    ais_tensor *t_ = nullptr;
+};
+
+/* Typed settings for loading and sessions (move-only). */
+class Options {
+  public:
+    Options() { check(ais_options_create(&o_)); }
+    Options(Options &&o) noexcept : o_(std::exchange(o.o_, nullptr)) {}
+    Options &operator=(Options &&o) noexcept {
+        if (this != &o) {
+            ais_options_destroy(o_);
+            o_ = std::exchange(o.o_, nullptr);
+        }
+        return *this;
+    }
+    Options(const Options &) = delete;
+    Options &operator=(const Options &) = delete;
+    ~Options() { ais_options_destroy(o_); }
+
+    Options &set(ais_option key, int64_t value) {
+        check(ais_options_set_int(o_, key, value));
+        return *this;
+    }
+    int64_t get(ais_option key) const {
+        int64_t v = 0;
+        check(ais_options_get_int(o_, key, &v));
+        return v;
+    }
+    Options &threads(int64_t n) { return set(AIS_OPT_THREADS, n); }
+    Options &backend(ais_backend b) { return set(AIS_OPT_BACKEND, b); }
+    const ais_options *get() const noexcept { return o_; }
+
+  private:
+    ais_options *o_ = nullptr;
+};
+
+/* Name, dtype and shape (-1 for a dynamic extent) of a model input or output. */
+struct TensorInfo {
+    std::string name;
+    ais_dtype dtype;
+    std::vector<int64_t> shape;
+};
+
+class Model;
+
+/* The state to run one model; one thread at a time (move-only). */
+class Session {
+  public:
+    Session(Session &&o) noexcept : s_(std::exchange(o.s_, nullptr)) {}
+    Session &operator=(Session &&o) noexcept {
+        if (this != &o) {
+            ais_session_destroy(s_);
+            s_ = std::exchange(o.s_, nullptr);
+        }
+        return *this;
+    }
+    Session(const Session &) = delete;
+    Session &operator=(const Session &) = delete;
+    ~Session() { ais_session_destroy(s_); }
+
+    /*
+     * Runs with inputs in the model's order (or named by `input_names`) and returns the outputs
+     * named by `output_names` (default: all, in order) as new tensors.
+     */
+    std::vector<Tensor> run(const std::vector<const Tensor *> &inputs,
+                            const std::vector<std::string> &input_names = {},
+                            const std::vector<std::string> &output_names = {}) {
+        std::vector<Tensor> outputs(output_names.empty() ? n_outputs_ : output_names.size());
+        run_into(inputs, outputs, input_names, output_names);
+        return outputs;
+    }
+    std::vector<Tensor> run(std::initializer_list<std::reference_wrapper<const Tensor>> inputs,
+                            const std::vector<std::string> &input_names = {},
+                            const std::vector<std::string> &output_names = {}) {
+        std::vector<const Tensor *> ptrs;
+        for (const Tensor &t : inputs) {
+            ptrs.push_back(&t);
+        }
+        return run(ptrs, input_names, output_names);
+    }
+    /* As run(), writing into `outputs`: empty Tensors receive new ones, others are filled in
+     * place (they must have the output's dtype and shape). */
+    void run_into(const std::vector<const Tensor *> &inputs, std::vector<Tensor> &outputs,
+                  const std::vector<std::string> &input_names = {},
+                  const std::vector<std::string> &output_names = {}) {
+        if (!input_names.empty() && input_names.size() != inputs.size()) {
+            throw Error(AIS_E_INVALID_ARGUMENT, "run: " + std::to_string(inputs.size()) +
+                                                    " inputs but " +
+                                                    std::to_string(input_names.size()) + " names");
+        }
+        if (!output_names.empty() && output_names.size() != outputs.size()) {
+            throw Error(AIS_E_INVALID_ARGUMENT, "run: " + std::to_string(outputs.size()) +
+                                                    " output slots but " +
+                                                    std::to_string(output_names.size()) + " names");
+        }
+        std::vector<const ais_tensor *> in;
+        for (const Tensor *t : inputs) {
+            in.push_back(t ? t->get() : nullptr);
+        }
+        std::vector<const char *> in_names, out_names;
+        for (const std::string &n : input_names) {
+            in_names.push_back(n.c_str());
+        }
+        for (const std::string &n : output_names) {
+            out_names.push_back(n.c_str());
+        }
+        std::vector<ais_tensor *> slots;
+        for (Tensor &t : outputs) {
+            slots.push_back(t ? t.get() : nullptr);
+        }
+        check(ais_session_run(s_, in_names.empty() ? nullptr : in_names.data(), in.data(),
+                              in.size(), out_names.empty() ? nullptr : out_names.data(),
+                              slots.data(), slots.size()));
+        for (size_t i = 0; i < outputs.size(); i++) {
+            if (!outputs[i]) {
+                outputs[i] = Tensor(slots[i]);
+            }
+        }
+    }
+    ais_session *get() const noexcept { return s_; }
+
+  private:
+    friend class Model;
+    Session(ais_session *s, size_t n_outputs) : s_(s), n_outputs_(n_outputs) {}
+    ais_session *s_ = nullptr;
+    size_t n_outputs_ = 0;
+};
+
+/* A loaded model: immutable, shareable between threads (move-only; share() adds a reference). */
+class Model {
+  public:
+    explicit Model(const std::string &path, const Options *options = nullptr) {
+        check(ais_model_load(path.c_str(), options ? options->get() : nullptr, &m_));
+    }
+    /* From memory: the bytes must stay valid and unchanged for the model's lifetime. */
+    static Model from_memory(const void *data, size_t size, const Options *options = nullptr) {
+        ais_model *m = nullptr;
+        check(ais_model_load_memory(data, size, options ? options->get() : nullptr, &m));
+        return Model(m);
+    }
+    Model(Model &&o) noexcept : m_(std::exchange(o.m_, nullptr)) {}
+    Model &operator=(Model &&o) noexcept {
+        if (this != &o) {
+            ais_model_destroy(m_);
+            m_ = std::exchange(o.m_, nullptr);
+        }
+        return *this;
+    }
+    Model(const Model &) = delete;
+    Model &operator=(const Model &) = delete;
+    ~Model() { ais_model_destroy(m_); }
+
+    /* Another owner of the same model (a reference, not a copy). */
+    Model share() const { return Model(ais_model_retain(m_)); }
+
+    Session session(const Options *options = nullptr) const {
+        ais_session *s = nullptr;
+        check(ais_session_create(m_, options ? options->get() : nullptr, &s));
+        return Session(s, ais_model_output_count(m_));
+    }
+
+    std::vector<TensorInfo> inputs() const { return infos(true); }
+    std::vector<TensorInfo> outputs() const { return infos(false); }
+    /* The metadata value for `key`, or "" when absent. */
+    std::string metadata(const std::string &key) const {
+        const char *v = ais_model_metadata(m_, key.c_str());
+        return v ? v : "";
+    }
+    std::vector<std::pair<std::string, std::string>> metadata() const {
+        std::vector<std::pair<std::string, std::string>> md;
+        for (size_t i = 0; i < ais_model_metadata_count(m_); i++) {
+            const char *k = nullptr, *v = nullptr;
+            check(ais_model_metadata_at(m_, i, &k, &v));
+            md.emplace_back(k, v);
+        }
+        return md;
+    }
+    void save(const std::string &path, const Options *options = nullptr) const {
+        check(ais_model_save(m_, path.c_str(), options ? options->get() : nullptr));
+    }
+    ais_model *get() const noexcept { return m_; }
+
+  private:
+    explicit Model(ais_model *m) noexcept : m_(m) {}
+    std::vector<TensorInfo> infos(bool in) const {
+        std::vector<TensorInfo> res;
+        size_t n = in ? ais_model_input_count(m_) : ais_model_output_count(m_);
+        for (size_t i = 0; i < n; i++) {
+            const char *name = nullptr;
+            ais_dtype dt = AIS_DTYPE_UNDEFINED;
+            size_t nd = 0;
+            const int64_t *dims = nullptr;
+            check(in ? ais_model_input_info(m_, i, &name, &dt, &nd, &dims)
+                     : ais_model_output_info(m_, i, &name, &dt, &nd, &dims));
+            res.push_back({name, dt, std::vector<int64_t>(dims, dims + nd)});
+        }
+        return res;
+    }
+    ais_model *m_ = nullptr;
+};
+
+/* One ONNX operator, eagerly. Attributes are set with Attrs. */
+class Attrs {
+  public:
+    Attrs() { check(ais_attrs_create(&a_)); }
+    Attrs(Attrs &&o) noexcept : a_(std::exchange(o.a_, nullptr)) {}
+    Attrs(const Attrs &) = delete;
+    Attrs &operator=(const Attrs &) = delete;
+    Attrs &operator=(Attrs &&o) noexcept {
+        if (this != &o) {
+            ais_attrs_destroy(a_);
+            a_ = std::exchange(o.a_, nullptr);
+        }
+        return *this;
+    }
+    ~Attrs() { ais_attrs_destroy(a_); }
+    Attrs &set(const std::string &name, int64_t v) {
+        check(ais_attrs_set_int(a_, name.c_str(), v));
+        return *this;
+    }
+    Attrs &set(const std::string &name, int v) { return set(name, static_cast<int64_t>(v)); }
+    Attrs &set(const std::string &name, float v) {
+        check(ais_attrs_set_float(a_, name.c_str(), v));
+        return *this;
+    }
+    Attrs &set(const std::string &name, double v) { return set(name, static_cast<float>(v)); }
+    Attrs &set(const std::string &name, const char *v) { return set(name, std::string(v)); }
+    Attrs &set(const std::string &name, const std::string &v) {
+        check(ais_attrs_set_string(a_, name.c_str(), v.c_str()));
+        return *this;
+    }
+    Attrs &set(const std::string &name, const std::vector<int64_t> &v) {
+        check(ais_attrs_set_ints(a_, name.c_str(), v.data(), v.size()));
+        return *this;
+    }
+    Attrs &set(const std::string &name, const std::vector<float> &v) {
+        check(ais_attrs_set_floats(a_, name.c_str(), v.data(), v.size()));
+        return *this;
+    }
+    const ais_attrs *get() const noexcept { return a_; }
+
+  private:
+    ais_attrs *a_ = nullptr;
+};
+
+/* Runs `op_type` (default domain; opset 0 = newest) and returns its n_outputs outputs. */
+inline std::vector<Tensor> run_op(const std::string &op_type,
+                                  const std::vector<const Tensor *> &inputs,
+                                  const Attrs *attrs = nullptr, size_t n_outputs = 1,
+                                  int64_t opset = 0) {
+    std::vector<const ais_tensor *> in;
+    for (const Tensor *t : inputs) {
+        in.push_back(t ? t->get() : nullptr);
+    }
+    std::vector<ais_tensor *> slots(n_outputs, nullptr);
+    check(ais_op_run_opset("", op_type.c_str(), opset > 0 ? opset : ais_op_max_opset(),
+                           attrs ? attrs->get() : nullptr, in.data(), in.size(), slots.data(),
+                           slots.size()));
+    std::vector<Tensor> out;
+    for (ais_tensor *t : slots) {
+        out.emplace_back(t);
+    }
+    return out;
+}
+
+} // namespace aistack
+
+#endif /* AISTACK_HPP */

@@ -1,0 +1,43 @@
+"""aistack: Python bindings for libaistack, an embeddable ML inference library.
+
+    import aistack, numpy as np
+    with aistack.Model("model.onnx") as model, model.session(threads=2) as s:
+        outputs = s.run({"x": np.zeros((1, 64), np.float32)})
+
+The library is found through $AISTACK_LIBRARY, the package folder, a build tree next to the
+sources, or the system (see _lib.py). Every failure raises an AistackError subclass.
+"""
+from __future__ import annotations
+
+from . import _errors, _lib
+from ._errors import (AistackError, AistackIOError, ChecksumError, DeviceError, DtypeError,
+                      FormatError, InternalError, InvalidArgumentError, LimitError, NoDeviceError,
+                      NotFoundError, OutOfMemoryError, SchemaError, ShapeError, UnsupportedError)
+from ._model import Model, Session, TensorInfo
+from ._ops import max_opset, op_exists, run_op
+from ._tensor import Tensor
+
+__version__ = "0.1.0"
+library_path: str = _lib.path
+
+__all__ = [
+    "AistackError", "AistackIOError", "ChecksumError", "DeviceError", "DtypeError", "FormatError",
+    "InternalError", "InvalidArgumentError", "LimitError", "NoDeviceError", "NotFoundError",
+    "OutOfMemoryError", "SchemaError", "ShapeError", "UnsupportedError", "Model", "Session",
+    "TensorInfo", "Tensor", "run_op", "op_exists", "max_opset", "version", "set_num_threads",
+    "get_num_threads", "library_path",
+]
+
+
+def version() -> str:
+    """The version of the loaded libaistack ("MAJOR.MINOR.PATCH")."""
+    return _lib.text(_lib.lib.ais_version_string())
+
+
+def set_num_threads(threads: int) -> None:
+    """Threads of run_op() and of sessions that set none (0 = one per core); also BLAS's."""
+    _errors.check(_lib.lib.ais_set_num_threads(int(threads)))
+
+
+def get_num_threads() -> int:
+    return int(_lib.lib.ais_get_num_threads())

@@ -1,0 +1,145 @@
+"""Finds and loads libaistack, and declares the C signatures used by the package.
+
+ctypes.CDLL releases the GIL around every foreign call, so model loading and session runs let
+other Python threads proceed.
+"""
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import glob
+import os
+from ctypes import (POINTER, c_char_p, c_float, c_int, c_int32, c_int64, c_size_t, c_uint32,
+                    c_void_p)
+from typing import List, Optional
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+# Opaque handles.
+TensorP = c_void_p
+ModelP = c_void_p
+SessionP = c_void_p
+OptionsP = c_void_p
+AttrsP = c_void_p
+
+RELEASE_FN = ctypes.CFUNCTYPE(None, c_void_p, c_void_p)
+
+
+def _candidates() -> List[str]:
+    found: List[str] = []
+    env = os.environ.get("AISTACK_LIBRARY")
+    if env:
+        return [env]  # an explicit choice is never second-guessed
+    found += sorted(glob.glob(os.path.join(HERE, "libaistack.so*")))
+    # Development: bindings/python/aistack -> the source root's build folders ("build" first).
+    d = HERE
+    for _ in range(4):
+        d = os.path.dirname(d)
+        builds = sorted(glob.glob(os.path.join(d, "build*", "libaistack.so")),
+                        key=lambda p: (os.path.basename(os.path.dirname(p)) != "build", p))
+        found += builds
+        if builds:
+            break
+    system = ctypes.util.find_library("aistack")
+    if system:
+        found.append(system)
+    return found
+
+
+def _load() -> ctypes.CDLL:
+    errors = []
+    for path in _candidates():
+        try:
+            lib = ctypes.CDLL(path)
+            lib.ais_version_string  # noqa: B018 - it must be libaistack
+            lib._aistack_path = path
+            return lib
+        except (OSError, AttributeError) as e:  # e.g. a sanitizer build in a plain interpreter
+            errors.append(f"{path}: {e}")
+    where = "; ".join(errors) if errors else "no candidate found"
+    raise ImportError("libaistack.so not found: set AISTACK_LIBRARY to its path, copy it into "
+                      f"the package folder, or install it ({where})")
+
+
+lib = _load()
+path: str = lib._aistack_path
+
+
+def _sig(name: str, restype, *argtypes) -> None:
+    fn = getattr(lib, name, None)
+    if fn is None:  # an older library: the function raises when used, not at import
+        return
+    fn.restype = restype
+    fn.argtypes = list(argtypes)
+
+
+status = c_int
+_sig("ais_version_number", c_uint32)
+_sig("ais_version_string", c_char_p)
+_sig("ais_status_name", c_char_p, status)
+_sig("ais_status_string", c_char_p, status)
+_sig("ais_last_error", c_char_p)
+_sig("ais_set_num_threads", status, c_int32)
+_sig("ais_get_num_threads", c_int32)
+
+_sig("ais_dtype_size", c_size_t, c_int)
+_sig("ais_dtype_name", c_char_p, c_int)
+_sig("ais_tensor_create", status, c_int, POINTER(c_int64), c_size_t, POINTER(TensorP))
+_sig("ais_tensor_wrap", status, c_int, POINTER(c_int64), c_size_t, c_void_p, c_size_t,
+     RELEASE_FN, c_void_p, POINTER(TensorP))
+_sig("ais_tensor_destroy", None, TensorP)
+_sig("ais_tensor_dtype", c_int, TensorP)
+_sig("ais_tensor_ndim", c_size_t, TensorP)
+_sig("ais_tensor_shape", POINTER(c_int64), TensorP)
+_sig("ais_tensor_size", c_size_t, TensorP)
+_sig("ais_tensor_nbytes", c_size_t, TensorP)
+_sig("ais_tensor_data", c_void_p, TensorP)
+_sig("ais_tensor_load", status, c_char_p, POINTER(TensorP))
+_sig("ais_tensor_save_npy", status, TensorP, c_char_p)
+
+_sig("ais_options_create", status, POINTER(OptionsP))
+_sig("ais_options_destroy", None, OptionsP)
+_sig("ais_options_set_int", status, OptionsP, c_int, c_int64)
+_sig("ais_options_get_int", status, OptionsP, c_int, POINTER(c_int64))
+
+_sig("ais_model_load", status, c_char_p, OptionsP, POINTER(ModelP))
+_sig("ais_model_load_memory", status, c_void_p, c_size_t, OptionsP, POINTER(ModelP))
+_sig("ais_model_destroy", None, ModelP)
+_sig("ais_model_input_count", c_size_t, ModelP)
+_sig("ais_model_output_count", c_size_t, ModelP)
+_info_args = (ModelP, c_size_t, POINTER(c_char_p), POINTER(c_int), POINTER(c_size_t),
+              POINTER(POINTER(c_int64)))
+_sig("ais_model_input_info", status, *_info_args)
+_sig("ais_model_output_info", status, *_info_args)
+_sig("ais_model_input_dim_name", c_char_p, ModelP, c_size_t, c_size_t)
+_sig("ais_model_metadata_count", c_size_t, ModelP)
+_sig("ais_model_metadata_at", status, ModelP, c_size_t, POINTER(c_char_p), POINTER(c_char_p))
+_sig("ais_model_save", status, ModelP, c_char_p, OptionsP)
+_sig("ais_model_node_count", c_size_t, ModelP)
+_sig("ais_model_weight_bytes", c_size_t, ModelP)
+
+_sig("ais_session_create", status, ModelP, OptionsP, POINTER(SessionP))
+_sig("ais_session_destroy", None, SessionP)
+_sig("ais_session_run", status, SessionP, POINTER(c_char_p), POINTER(TensorP), c_size_t,
+     POINTER(c_char_p), POINTER(TensorP), c_size_t)
+_sig("ais_session_node_count", c_size_t, SessionP)
+_sig("ais_session_node_info", status, SessionP, c_size_t, POINTER(c_char_p), POINTER(c_char_p),
+     POINTER(c_int))
+
+_sig("ais_op_max_opset", c_int64)
+_sig("ais_attrs_create", status, POINTER(AttrsP))
+_sig("ais_attrs_destroy", None, AttrsP)
+_sig("ais_attrs_set_int", status, AttrsP, c_char_p, c_int64)
+_sig("ais_attrs_set_float", status, AttrsP, c_char_p, c_float)
+_sig("ais_attrs_set_string", status, AttrsP, c_char_p, c_char_p)
+_sig("ais_attrs_set_ints", status, AttrsP, c_char_p, POINTER(c_int64), c_size_t)
+_sig("ais_attrs_set_floats", status, AttrsP, c_char_p, POINTER(c_float), c_size_t)
+_sig("ais_attrs_set_strings", status, AttrsP, c_char_p, POINTER(c_char_p), c_size_t)
+_sig("ais_attrs_set_tensor", status, AttrsP, c_char_p, TensorP)
+_sig("ais_op_exists", c_int, c_char_p, c_char_p)
+_sig("ais_op_run_opset", status, c_char_p, c_char_p, c_int64, AttrsP, POINTER(TensorP), c_size_t,
+     POINTER(TensorP), c_size_t)
+
+
+def text(b: Optional[bytes]) -> str:
+    return "" if b is None else b.decode("utf-8", "replace")

@@ -1,0 +1,331 @@
+"""Models and sessions."""
+from __future__ import annotations
+
+import ctypes
+import os
+import threading
+from dataclasses import dataclass
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
+
+import numpy as np
+
+from . import _errors, _lib
+from ._tensor import ArrayLike, dtype_to_numpy, to_numpy, wrap_array
+
+L = _lib.lib
+
+# ais_option keys (values never change). Unknown names are refused here; any integer key is
+# passed through, so options newer than this package can still be set.
+OPTIONS: Dict[str, int] = {
+    "threads": 1, "opt_level": 2, "backend": 3, "device_id": 4, "max_file_bytes": 5,
+    "map_weights": 6, "save_compression": 7, "verify_checksums": 8,
+}
+BACKENDS: Dict[str, int] = {"cpu": 0, "cuda": 1}
+
+
+class _Options:
+    """An ais_options built from keyword settings (None values are left at the default)."""
+
+    def __init__(self, settings: Mapping[Union[str, int], Any]):
+        h = _lib.OptionsP()
+        _errors.check(L.ais_options_create(ctypes.byref(h)))
+        self.handle = h.value
+        try:
+            for key, value in settings.items():
+                if value is None:
+                    continue
+                if isinstance(key, str):
+                    if key not in OPTIONS:
+                        raise _errors.InvalidArgumentError(
+                            f"unknown option {key!r}; expected one of {sorted(OPTIONS)}", 1)
+                    code = OPTIONS[key]
+                else:
+                    code = int(key)
+                if code == OPTIONS["backend"] and isinstance(value, str):
+                    if value.lower() not in BACKENDS:
+                        raise _errors.InvalidArgumentError(
+                            f"backend must be one of {sorted(BACKENDS)}, got {value!r}", 1)
+                    value = BACKENDS[value.lower()]
+                _errors.check(L.ais_options_set_int(self.handle, code, int(value)))
+        except BaseException:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        h, self.handle = self.handle, None
+        if h:
+            L.ais_options_destroy(h)
+
+    def __enter__(self) -> "_Options":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+@dataclass(frozen=True)
+class TensorInfo:
+    """An input or output of a model. dtype is None when NumPy has no such type; shape has None
+    for a dynamic extent, whose symbolic name (if any) is in dim_names."""
+    name: str
+    dtype: Optional[np.dtype]
+    shape: Tuple[Optional[int], ...]
+    dim_names: Tuple[Optional[str], ...] = ()
+
+
+class Model:
+    """A loaded model: immutable, shared freely between threads.
+
+    >>> with aistack.Model("model.onnx", threads=2) as m:
+    ...     probs = m.run({"x": x})["probs"]
+
+    Keyword settings (threads, backend='cpu'|'cuda', device_id, opt_level, map_weights,
+    max_file_bytes, verify_checksums, or an integer ais_option key in `options`) apply to loading
+    and are the defaults of the sessions made with session().
+    """
+
+    def __init__(self, path: Union[str, os.PathLike, None] = None, *,
+                 threads: Optional[int] = None, backend: Union[str, int, None] = None,
+                 options: Optional[Mapping[Union[str, int], int]] = None, _data: Any = None,
+                 **settings: Any):
+        self._handle: Optional[int] = None
+        self._data = _data  # bytes a from_bytes() model reads in place
+        self._settings: Dict[Union[str, int], Any] = dict(options or {})
+        self._settings.update(settings)
+        self._settings.update({"threads": threads, "backend": backend})
+        self._default: Optional[Session] = None
+        self._lock = threading.Lock()
+        h = _lib.ModelP()
+        with _Options(self._settings) as opts:
+            if _data is not None:
+                buf = (ctypes.c_char * len(_data)).from_buffer_copy(_data) \
+                    if isinstance(_data, bytes) else (ctypes.c_char * len(_data)).from_buffer(_data)
+                self._data = buf
+                _errors.check(L.ais_model_load_memory(buf, len(_data), opts.handle,
+                                                      ctypes.byref(h)))
+            else:
+                if path is None:
+                    raise _errors.InvalidArgumentError("Model() needs a path", 1)
+                _errors.check(L.ais_model_load(os.fsencode(path), opts.handle, ctypes.byref(h)))
+        self._handle = h.value
+        self.path = None if path is None else os.fspath(path)
+        self.inputs: List[TensorInfo] = self._infos(True)
+        self.outputs: List[TensorInfo] = self._infos(False)
+        self.metadata: Dict[str, str] = self._metadata()
+
+    @classmethod
+    def from_bytes(cls, data: Union[bytes, bytearray], **settings: Any) -> "Model":
+        """Loads a model from memory (the bytes are kept for the model's lifetime)."""
+        return cls(None, _data=data, **settings)
+
+    @property
+    def handle(self) -> int:
+        if not self._handle:
+            raise _errors.InvalidArgumentError("the model is closed", 1)
+        return self._handle
+
+    def _infos(self, inputs: bool) -> List[TensorInfo]:
+        count = (L.ais_model_input_count if inputs else L.ais_model_output_count)(self.handle)
+        info = L.ais_model_input_info if inputs else L.ais_model_output_info
+        out = []
+        for i in range(count):
+            name, dt = ctypes.c_char_p(), ctypes.c_int()
+            nd, dims = ctypes.c_size_t(), ctypes.POINTER(ctypes.c_int64)()
+            _errors.check(info(self.handle, i, ctypes.byref(name), ctypes.byref(dt),
+                               ctypes.byref(nd), ctypes.byref(dims)))
+            shape = tuple(None if dims[k] < 0 else int(dims[k]) for k in range(nd.value))
+            dim_names: Tuple[Optional[str], ...] = ()
+            if inputs:
+                dim_names = tuple(
+                    (lambda s: None if s is None else s.decode())(
+                        L.ais_model_input_dim_name(self.handle, i, k)) for k in range(nd.value))
+            out.append(TensorInfo(_lib.text(name.value), dtype_to_numpy(dt.value), shape,
+                                  dim_names))
+        return out
+
+    def _metadata(self) -> Dict[str, str]:
+        md = {}
+        for i in range(L.ais_model_metadata_count(self.handle)):
+            k, v = ctypes.c_char_p(), ctypes.c_char_p()
+            _errors.check(L.ais_model_metadata_at(self.handle, i, ctypes.byref(k),
+                                                  ctypes.byref(v)))
+            md[_lib.text(k.value)] = _lib.text(v.value)
+        return md
+
+    @property
+    def node_count(self) -> int:
+        return int(L.ais_model_node_count(self.handle))
+
+    @property
+    def weight_bytes(self) -> int:
+        return int(L.ais_model_weight_bytes(self.handle))
+
+    def session(self, *, threads: Optional[int] = None, backend: Union[str, int, None] = None,
+                **settings: Any) -> "Session":
+        """A new session (one per thread); unset settings default to the model's."""
+        merged = dict(self._settings)
+        merged.update({k: v for k, v in settings.items() if v is not None})
+        if threads is not None:
+            merged["threads"] = threads
+        if backend is not None:
+            merged["backend"] = backend
+        return Session(self, merged)
+
+    def run(self, feeds: Union[Mapping[str, ArrayLike], Sequence[ArrayLike]],
+            outputs: Optional[Sequence[str]] = None, **kw: Any) -> Dict[str, np.ndarray]:
+        """Runs on a default session made on first use (calls are serialized; for concurrency,
+        give each thread its own session())."""
+        with self._lock:
+            if self._default is None:
+                self._default = self.session()
+            return self._default.run(feeds, outputs, **kw)
+
+    def save(self, path: Union[str, os.PathLike], compression: int = 0) -> None:
+        """Writes the model in the native .ais format (zstd level `compression`, 0 = raw)."""
+        with _Options({"save_compression": compression}) as opts:
+            _errors.check(L.ais_model_save(self.handle, os.fsencode(path), opts.handle))
+
+    def close(self) -> None:
+        """Drops this object's reference; open sessions keep the model alive."""
+        if getattr(self, "_default", None) is not None:
+            self._default.close()
+            self._default = None
+        h, self._handle = getattr(self, "_handle", None), None
+        if h and L is not None:
+            L.ais_model_destroy(h)
+
+    __del__ = close
+
+    def __enter__(self) -> "Model":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        ins = ", ".join(f"{i.name}: {i.dtype} {i.shape}" for i in self.inputs)
+        return f"<aistack.Model {self.path or '<memory>'} ({ins})>"
+
+
+class Session:
+    """The state to run one model; used by one thread at a time. The GIL is released while the
+    library runs, so threads with their own sessions run in parallel."""
+
+    def __init__(self, model: Model, settings: Mapping[Union[str, int], Any]):
+        self._handle: Optional[int] = None
+        self.model = model  # keeps weights (and from_bytes data) alive for outputs that share them
+        h = _lib.SessionP()
+        with _Options(settings) as opts:
+            _errors.check(L.ais_session_create(model.handle, opts.handle, ctypes.byref(h)))
+        self._handle = h.value
+        self._out_names = [o.name for o in model.outputs]
+        self._in_names = [i.name for i in model.inputs]
+        self._in_dtypes = {i.name: i.dtype for i in model.inputs}
+
+    @property
+    def handle(self) -> int:
+        if not self._handle:
+            raise _errors.InvalidArgumentError("the session is closed", 1)
+        return self._handle
+
+    def run(self, feeds: Union[Mapping[str, ArrayLike], Sequence[ArrayLike]],
+            outputs: Optional[Sequence[str]] = None,
+            out: Union[Mapping[str, np.ndarray], Sequence[Optional[np.ndarray]], None] = None
+            ) -> Dict[str, np.ndarray]:
+        """Runs the model.
+
+        feeds: {input name: array} or a list in the model's input order. NumPy arrays that are
+        C-contiguous with a supported dtype are passed without copying; other array-likes are
+        converted to the input's dtype.
+        outputs: names of the outputs wanted (default all, in model order).
+        out: preallocated C-contiguous arrays ({name: array} or a list matching `outputs`) that
+        receive results in place; they must have the output's dtype and shape.
+        Returns {output name: array}; arrays not given in `out` view library-owned memory that is
+        freed when the array is garbage-collected.
+        """
+        h = self.handle
+        if isinstance(feeds, Mapping):
+            names = list(feeds.keys())
+            values = list(feeds.values())
+            name_arr = (ctypes.c_char_p * max(1, len(names)))(*[str(n).encode() for n in names])
+        else:
+            if isinstance(feeds, np.ndarray):
+                feeds = [feeds]
+            values = list(feeds)
+            if len(values) > len(self._in_names):
+                raise _errors.InvalidArgumentError(
+                    f"{len(values)} inputs given, but the model has {len(self._in_names)}: "
+                    f"{self._in_names}", 1)
+            names = self._in_names[:len(values)]
+            name_arr = None
+        out_names = list(self._out_names if outputs is None else outputs)
+        if isinstance(out, Mapping):
+            unknown = set(out) - set(out_names)
+            if unknown:
+                raise _errors.NotFoundError(f"out= names {sorted(unknown)} are not among the "
+                                            f"outputs asked for {out_names}", 8)
+            out_list = [out.get(n) for n in out_names]
+        else:
+            out_list = list(out) if out is not None else [None] * len(out_names)
+            if len(out_list) != len(out_names):
+                raise _errors.InvalidArgumentError(
+                    f"out= has {len(out_list)} arrays for {len(out_names)} outputs", 1)
+
+        in_handles: List[Optional[int]] = []
+        slots = (_lib.TensorP * max(1, len(out_names)))()
+        results: Dict[str, np.ndarray] = {}
+        try:
+            for name, v in zip(names, values):
+                dt = None if isinstance(v, np.ndarray) else self._in_dtypes.get(name)
+                in_handles.append(wrap_array(v, dt)[0])
+            for i, arr in enumerate(out_list):
+                if arr is None:
+                    continue
+                if not isinstance(arr, np.ndarray) or not arr.flags.c_contiguous \
+                        or not arr.flags.writeable:
+                    raise _errors.InvalidArgumentError(
+                        f"out= for output {out_names[i]!r} must be a writable C-contiguous NumPy "
+                        "array", 1)
+                slots[i] = wrap_array(arr)[0]
+            in_arr = (_lib.TensorP * max(1, len(in_handles)))(*in_handles)
+            onames = (ctypes.c_char_p * max(1, len(out_names)))(*[n.encode() for n in out_names])
+            _errors.check(L.ais_session_run(h, name_arr, in_arr, len(in_handles), onames, slots,
+                                            len(out_names)))
+            for i, n in enumerate(out_names):
+                if out_list[i] is not None:
+                    results[n] = out_list[i]
+                    continue
+                t, slots[i] = slots[i], None
+                results[n] = to_numpy(t, self)
+        finally:
+            for t in in_handles:
+                L.ais_tensor_destroy(t)
+            for i in range(len(out_names)):
+                if slots[i]:
+                    L.ais_tensor_destroy(slots[i])
+        return results
+
+    @property
+    def nodes(self) -> List[Tuple[str, str, str]]:
+        """(name, operator, backend) of each node of the last planned run."""
+        res = []
+        for i in range(L.ais_session_node_count(self.handle)):
+            n, op, be = ctypes.c_char_p(), ctypes.c_char_p(), ctypes.c_int()
+            _errors.check(L.ais_session_node_info(self.handle, i, ctypes.byref(n),
+                                                  ctypes.byref(op), ctypes.byref(be)))
+            res.append((_lib.text(n.value), _lib.text(op.value),
+                        {0: "cpu", 1: "cuda"}.get(be.value, str(be.value))))
+        return res
+
+    def close(self) -> None:
+        h, self._handle = getattr(self, "_handle", None), None
+        if h and L is not None:
+            L.ais_session_destroy(h)
+
+    __del__ = close
+
+    def __enter__(self) -> "Session":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()

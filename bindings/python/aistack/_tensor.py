@@ -1,0 +1,198 @@
+"""Tensors: NumPy <-> ais_tensor without copying where the memory allows."""
+from __future__ import annotations
+
+import ctypes
+import itertools
+import os
+from typing import Any, Dict, Optional, Sequence, Tuple, Union
+
+import numpy as np
+
+from . import _errors, _lib
+
+L = _lib.lib
+
+# ais_dtype values (ONNX TensorProto numbering) <-> NumPy. bfloat16 has no NumPy type: its
+# outputs come back as raw uint16 bit patterns, and it cannot be fed from NumPy.
+_TO_NUMPY: Dict[int, np.dtype] = {
+    1: np.dtype(np.float32), 2: np.dtype(np.uint8), 3: np.dtype(np.int8),
+    4: np.dtype(np.uint16), 5: np.dtype(np.int16), 6: np.dtype(np.int32),
+    7: np.dtype(np.int64), 9: np.dtype(np.bool_), 10: np.dtype(np.float16),
+    11: np.dtype(np.float64), 12: np.dtype(np.uint32), 13: np.dtype(np.uint64),
+}
+_FROM_NUMPY: Dict[np.dtype, int] = {v: k for k, v in _TO_NUMPY.items()}
+BF16 = 16
+
+ArrayLike = Any
+
+
+def dtype_to_numpy(code: int) -> Optional[np.dtype]:
+    """The NumPy dtype of an ais_dtype value, or None when NumPy has none."""
+    if code == BF16:
+        return np.dtype(np.uint16)
+    return _TO_NUMPY.get(code)
+
+
+def dtype_from_numpy(dtype: Any) -> int:
+    """The ais_dtype value of a NumPy dtype (either byte order); DtypeError when there is none."""
+    dt = np.dtype(dtype)
+    code = _FROM_NUMPY.get(dt)
+    if code is None and dt.byteorder in "<>":
+        code = _FROM_NUMPY.get(dt.newbyteorder())
+    if code is None:
+        raise _errors.DtypeError(f"NumPy dtype {dt} has no libaistack element type (supported: "
+                                 + ", ".join(str(d) for d in _TO_NUMPY.values()) + ")", 4)
+    return code
+
+
+def dtype_name(code: int) -> str:
+    return _lib.text(L.ais_dtype_name(code))
+
+
+# Arrays lent to the library: kept alive until the library calls the release callback, so a
+# tensor (or a view of it, e.g. an output aliasing an input) never outlives the memory.
+_lent: Dict[int, Any] = {}
+_tokens = itertools.count(1)
+
+
+@_lib.RELEASE_FN
+def _release(user_data, data):  # noqa: ARG001 - the signature is the C one
+    _lent.pop(user_data or 0, None)
+
+
+def _shape_arg(shape: Sequence[int]):
+    return (ctypes.c_int64 * max(1, len(shape)))(*shape)
+
+
+def wrap_array(arr: ArrayLike, dtype: Any = None) -> Tuple[int, np.ndarray]:
+    """(ais_tensor*, array) for `arr`: the array's own memory when it is C-contiguous with a
+    supported dtype, else a contiguous copy. The caller destroys the tensor."""
+    a = np.asarray(arr, dtype=dtype) if not isinstance(arr, np.ndarray) else arr
+    code = dtype_from_numpy(a.dtype)
+    if not a.flags.c_contiguous or not a.dtype.isnative:
+        a = np.ascontiguousarray(a, dtype=a.dtype.newbyteorder("="))
+    token = next(_tokens)
+    _lent[token] = a
+    out = _lib.TensorP()
+    st = L.ais_tensor_wrap(code, _shape_arg(a.shape), a.ndim, ctypes.c_void_p(a.ctypes.data),
+                           a.nbytes, _release, ctypes.c_void_p(token), ctypes.byref(out))
+    if st != 0:
+        _lent.pop(token, None)  # on failure release is not called
+        _errors.check(st)
+    return out.value, a
+
+
+class _Owner:
+    """Owns one ais_tensor and exposes its memory through __array_interface__; NumPy keeps it as
+    the array's base, so the tensor is destroyed when the last array over it goes away."""
+
+    __slots__ = ("_handle", "_keep", "__array_interface__", "__weakref__")
+
+    def __init__(self, handle: int, keep: Any = None):
+        self._handle = handle
+        self._keep = keep  # e.g. the session/model whose memory the tensor may share
+        code = L.ais_tensor_dtype(handle)
+        dt = dtype_to_numpy(code)
+        if dt is None:
+            L.ais_tensor_destroy(handle)
+            self._handle = None
+            raise _errors.DtypeError(f"the output has element type {dtype_name(code)}, which "
+                                     "NumPy cannot represent", 4)
+        nd = L.ais_tensor_ndim(handle)
+        sp = L.ais_tensor_shape(handle)
+        shape = tuple(int(sp[i]) for i in range(nd))
+        self.__array_interface__ = {"shape": shape, "typestr": dt.str,
+                                    "data": (int(L.ais_tensor_data(handle) or 0), False),
+                                    "version": 3}
+
+    def __del__(self):
+        h, self._handle = self._handle, None
+        if h and L is not None:
+            L.ais_tensor_destroy(h)
+
+
+def to_numpy(handle: int, keep: Any = None) -> np.ndarray:
+    """A NumPy array over the tensor's memory; takes ownership of `handle`."""
+    owner = _Owner(handle, keep)
+    if L.ais_tensor_nbytes(handle) == 0:  # NumPy refuses a NULL data pointer
+        info = owner.__array_interface__
+        return np.empty(info["shape"], dtype=np.dtype(info["typestr"]))
+    return np.asarray(owner)
+
+
+class Tensor:
+    """A libaistack tensor. Usually NumPy arrays are enough; this is for `.npy`/`.pb` files read by
+    the library and for explicit zero-copy exchange."""
+
+    def __init__(self, handle: int, keep: Any = None):
+        self._handle: Optional[int] = handle
+        self._keep = keep
+
+    @classmethod
+    def from_numpy(cls, arr: ArrayLike) -> "Tensor":
+        """A tensor over the array's memory (copied first if not C-contiguous)."""
+        h, a = wrap_array(arr)
+        return cls(h, a)
+
+    @classmethod
+    def zeros(cls, shape: Sequence[int], dtype: Any = np.float32) -> "Tensor":
+        out = _lib.TensorP()
+        _errors.check(L.ais_tensor_create(dtype_from_numpy(dtype), _shape_arg(shape), len(shape),
+                                          ctypes.byref(out)))
+        return cls(out.value)
+
+    @classmethod
+    def load(cls, path: Union[str, os.PathLike]) -> "Tensor":
+        """Reads a NumPy .npy file or an ONNX TensorProto .pb file."""
+        out = _lib.TensorP()
+        _errors.check(L.ais_tensor_load(os.fsencode(path), ctypes.byref(out)))
+        return cls(out.value)
+
+    @property
+    def handle(self) -> int:
+        if not self._handle:
+            raise _errors.InvalidArgumentError("the tensor is closed", 1)
+        return self._handle
+
+    @property
+    def dtype(self) -> Optional[np.dtype]:
+        return dtype_to_numpy(L.ais_tensor_dtype(self.handle))
+
+    @property
+    def shape(self) -> Tuple[int, ...]:
+        h = self.handle
+        sp = L.ais_tensor_shape(h)
+        return tuple(int(sp[i]) for i in range(L.ais_tensor_ndim(h)))
+
+    def save_npy(self, path: Union[str, os.PathLike]) -> None:
+        _errors.check(L.ais_tensor_save_npy(self.handle, os.fsencode(path)))
+
+    def numpy(self) -> np.ndarray:
+        """A copy of the data as a NumPy array."""
+        h = self.handle
+        dt = dtype_to_numpy(L.ais_tensor_dtype(h))
+        if dt is None:
+            raise _errors.DtypeError("NumPy cannot represent element type "
+                                     + dtype_name(L.ais_tensor_dtype(h)), 4)
+        n = L.ais_tensor_nbytes(h)
+        buf = ctypes.string_at(L.ais_tensor_data(h), n) if n else b""
+        return np.frombuffer(buf, dtype=dt).reshape(self.shape).copy()
+
+    def close(self) -> None:
+        h, self._handle = self._handle, None
+        if h and L is not None:
+            L.ais_tensor_destroy(h)
+        self._keep = None
+
+    __del__ = close
+
+    def __enter__(self) -> "Tensor":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        if not self._handle:
+            return "<aistack.Tensor closed>"
+        return f"<aistack.Tensor {dtype_name(L.ais_tensor_dtype(self._handle))} {self.shape}>"

@@ -1,0 +1,23 @@
+# Runs an example (CMD, a ;-list) on FILES (a ;-list of models/digits/testN_labelD.npy) and checks
+# that it printed "FILE: D ..." for every file, D being the label in the file's name.
+#   cmake -DCMD="prog;model" -DFILES="a.npy;b.npy" -P check_digits.cmake
+execute_process(COMMAND ${CMD} ${FILES} OUTPUT_VARIABLE out ERROR_VARIABLE err RESULT_VARIABLE rc)
+message("${out}${err}")
+if(NOT rc EQUAL 0)
+  message(FATAL_ERROR "the example failed with ${rc}")
+endif()
+list(LENGTH FILES n)
+if(n EQUAL 0)
+  message(FATAL_ERROR "no labelled digit files given")
+endif()
+foreach(f ${FILES})
+  string(REGEX MATCH "label([0-9]+)\\.npy$" _m "${f}")
+  set(label ${CMAKE_MATCH_1})
+  string(REGEX MATCH "${f}: ([0-9]+)" _p "${out}")
+  if(NOT _p)
+    message(FATAL_ERROR "no prediction printed for ${f}")
+  endif()
+  if(NOT CMAKE_MATCH_1 STREQUAL label)
+    message(FATAL_ERROR "${f}: predicted ${CMAKE_MATCH_1}, the label is ${label}")
+  endif()
+endforeach()

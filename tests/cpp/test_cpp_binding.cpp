@@ -1,0 +1,252 @@
+// The header-only C++ wrapper (bindings/cpp/aistack.hpp): RAII, moves, exceptions carrying the
+// status and message, sessions on shared models from several threads, eager operators against
+// naive loops. Run from the source root (models/ is read relative to it).
+#include <aistack.hpp>
+
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+static int failures = 0;
+#define CHECK(cond)                                                                                \
+    do {                                                                                           \
+        if (!(cond)) {                                                                             \
+            std::fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond);          \
+            failures++;                                                                            \
+        }                                                                                          \
+    } while (0)
+
+// Expects `expr` to throw aistack::Error with `status` and a message containing `needle`.
+#define CHECK_THROWS(expr, status_, needle)                                                        \
+    do {                                                                                           \
+        bool thrown_ = false;                                                                      \
+        try {                                                                                      \
+            (void)(expr);                                                                          \
+        } catch (const aistack::Error &e_) {                                                       \
+            thrown_ = true;                                                                        \
+            if (e_.status() != (status_) || e_.message().find(needle) == std::string::npos) {      \
+                std::fprintf(stderr, "%s:%d: %s threw %s (want %s containing '%s')\n", __FILE__,   \
+                             __LINE__, #expr, e_.what(), ais_status_name(status_), needle);        \
+                failures++;                                                                        \
+            }                                                                                      \
+        }                                                                                          \
+        if (!thrown_) {                                                                            \
+            std::fprintf(stderr, "%s:%d: %s did not throw\n", __FILE__, __LINE__, #expr);          \
+            failures++;                                                                            \
+        }                                                                                          \
+    } while (0)
+
+static const char *MODEL = "models/digits_mlp.onnx";
+
+static void test_model_info() {
+    aistack::Model m(MODEL);
+    auto ins = m.inputs();
+    auto outs = m.outputs();
+    CHECK(ins.size() == 1 && ins[0].name == "pixels" && ins[0].dtype == AIS_DTYPE_F32);
+    CHECK(ins[0].shape == (std::vector<int64_t>{-1, 64}));
+    CHECK(outs.size() == 2 && outs[1].name == "digit" && outs[1].dtype == AIS_DTYPE_I64);
+    CHECK(m.metadata("format") == "onnx");
+    CHECK(m.metadata("no-such-key").empty());
+    CHECK(!m.metadata().empty());
+    CHECK(!aistack::version().empty());
+}
+
+static void test_labelled_digits() {
+    aistack::Model m(MODEL);
+    aistack::Session s = m.session();
+    const char *files[] = {"models/digits/test0_label2.npy", "models/digits/test1_label8.npy",
+                           "models/digits/test2_label2.npy"};
+    for (const char *f : files) {
+        aistack::Tensor x = aistack::Tensor::load(f);
+        std::vector<aistack::Tensor> out = s.run({x});
+        CHECK(out.size() == 2);
+        int label = std::strstr(f, "label")[5] - '0';
+        CHECK(out[1].data<int64_t>()[0] == label);
+        float sum = 0;
+        for (float p : out[0].to_vector<float>()) {
+            sum += p;
+        }
+        CHECK(std::fabs(sum - 1.0f) < 1e-4f);
+    }
+}
+
+static void test_batch_accuracy_and_run_into() {
+    aistack::Model m(MODEL);
+    aistack::Options o;
+    o.threads(2);
+    CHECK(o.get(AIS_OPT_THREADS) == 2);
+    aistack::Session s = m.session(&o);
+    aistack::Tensor x = aistack::Tensor::load("models/digits/test_batch.npy");
+    aistack::Tensor labels = aistack::Tensor::load("models/digits/test_batch_labels.npy");
+    std::vector<aistack::Tensor> out = s.run({x});
+    size_t n = labels.size(), right = 0;
+    for (size_t i = 0; i < n; i++) {
+        right += out[1].data<int64_t>()[i] == labels.data<int64_t>()[i];
+    }
+    CHECK(n == 360 && right > n * 9 / 10);
+
+    // Preallocated outputs are filled in place; empty slots receive new tensors.
+    std::vector<aistack::Tensor> into;
+    into.push_back(aistack::Tensor::zeros<float>({360, 10}));
+    into.emplace_back();
+    float *where = into[0].data<float>();
+    s.run_into({&x}, into);
+    CHECK(into[0].data<float>() == where);
+    CHECK(std::memcmp(where, out[0].raw_data(), out[0].nbytes()) == 0);
+    CHECK(into[1] && into[1].to_vector<int64_t>() == out[1].to_vector<int64_t>());
+
+    // Named inputs and a subset of outputs.
+    auto only = s.run({&x}, {"pixels"}, {"digit"});
+    CHECK(only.size() == 1 && only[0].to_vector<int64_t>() == out[1].to_vector<int64_t>());
+}
+
+static void test_errors() {
+    CHECK_THROWS(aistack::Model("no/such/model.onnx"), AIS_E_IO, "no/such/model.onnx");
+    const char junk[] = "definitely not a model";
+    CHECK_THROWS(aistack::Model::from_memory(junk, sizeof junk), AIS_E_FORMAT, "");
+    aistack::Options o;
+    CHECK_THROWS(o.threads(-1), AIS_E_INVALID_ARGUMENT, "THREADS");
+
+    aistack::Model m(MODEL);
+    aistack::Session s = m.session();
+    std::vector<double> d(64, 1.0);
+    aistack::Tensor wrong_dtype = aistack::Tensor::wrap(d.data(), {1, 64});
+    CHECK_THROWS(s.run({wrong_dtype}), AIS_E_DTYPE, "pixels");
+    std::vector<float> f(60, 1.0f);
+    aistack::Tensor wrong_shape = aistack::Tensor::wrap(f.data(), {1, 60});
+    CHECK_THROWS(s.run({wrong_shape}), AIS_E_SHAPE, "pixels");
+    CHECK_THROWS(s.run({&wrong_shape}, {"nope"}), AIS_E_NOT_FOUND, "nope");
+    CHECK_THROWS(s.run({&wrong_shape}, {"a", "b"}), AIS_E_INVALID_ARGUMENT, "names");
+    CHECK_THROWS(wrong_shape.data<int32_t>(), AIS_E_DTYPE, "f32");
+    CHECK_THROWS(aistack::Tensor::from<float>({1, 2, 3}, {2, 2}), AIS_E_SHAPE, "3 values");
+    CHECK_THROWS(aistack::Tensor::load("no/such.npy"), AIS_E_IO, "no/such.npy");
+    aistack::Tensor empty;
+    CHECK_THROWS(empty.shape(), AIS_E_INVALID_ARGUMENT, "empty");
+
+    // The session still runs after failures.
+    aistack::Tensor x = aistack::Tensor::load("models/digits/test0_label2.npy");
+    CHECK(s.run({x})[1].data<int64_t>()[0] == 2);
+
+    // The exception is a std::runtime_error whose what() names the status.
+    try {
+        aistack::Model bad("no/such/model.onnx");
+        CHECK(false);
+    } catch (const std::runtime_error &e) {
+        CHECK(std::strstr(e.what(), "AIS_E_IO") != nullptr);
+    }
+}
+
+static void test_ownership() {
+    aistack::Tensor a = aistack::Tensor::from<float>({1, 2, 3, 4, 5, 6}, {2, 3});
+    aistack::Tensor b = std::move(a);
+    CHECK(!a && b && b.size() == 6);
+    aistack::Tensor v = b.reshape({3, 2});
+    b = aistack::Tensor(); // the view keeps the data alive
+    CHECK(v.shape() == (std::vector<int64_t>{3, 2}) && v.data<float>()[5] == 6.0f);
+    aistack::Tensor c = v.copy();
+    c.data<float>()[0] = 42.0f;
+    CHECK(v.data<float>()[0] == 1.0f);
+    ais_tensor *raw = c.release();
+    CHECK(!c && raw != nullptr);
+    ais_tensor_destroy(raw);
+
+    std::vector<float> mem(64, 0.0f);
+    aistack::Tensor w = aistack::Tensor::wrap(mem.data(), {1, 64});
+    CHECK(w.raw_data() == mem.data()); // no copy
+
+    // A session outlives the Model object that made it; share() adds an owner.
+    aistack::Session s = [] {
+        aistack::Model m(MODEL);
+        aistack::Model other = m.share();
+        aistack::Model moved = std::move(m);
+        CHECK(moved.get() == other.get());
+        return other.session();
+    }();
+    aistack::Tensor x = aistack::Tensor::load("models/digits/test1_label8.npy");
+    CHECK(s.run({x})[1].data<int64_t>()[0] == 8);
+    aistack::Session s2 = std::move(s);
+    CHECK(s.get() == nullptr && s2.get() != nullptr);
+}
+
+static void test_run_op() {
+    std::mt19937 rng(5);
+    std::normal_distribution<float> nd;
+    const int M = 5, K = 7, N = 3;
+    std::vector<float> a(M * K), b(K * N);
+    for (float &v : a)
+        v = nd(rng);
+    for (float &v : b)
+        v = nd(rng);
+    aistack::Tensor ta = aistack::Tensor::from(a, {M, K});
+    aistack::Tensor tb = aistack::Tensor::from(b, {K, N});
+    auto y = aistack::run_op("MatMul", {&ta, &tb});
+    CHECK(y.size() == 1 && y[0].shape() == (std::vector<int64_t>{M, N}));
+    for (int i = 0; i < M; i++) {
+        for (int j = 0; j < N; j++) {
+            float want = 0;
+            for (int k = 0; k < K; k++) {
+                want += a[i * K + k] * b[k * N + j];
+            }
+            CHECK(std::fabs(y[0].data<float>()[i * N + j] - want) < 1e-4f);
+        }
+    }
+    aistack::Attrs attrs;
+    attrs.set("perm", std::vector<int64_t>{1, 0});
+    auto t = aistack::run_op("Transpose", {&ta}, &attrs);
+    CHECK(t[0].shape() == (std::vector<int64_t>{K, M}));
+    CHECK(t[0].data<float>()[1 * M + 2] == a[2 * K + 1]);
+    aistack::Attrs gemm;
+    gemm.set("alpha", 0.5).set("transA", 1);
+    aistack::Tensor ta_t = std::move(t[0]);
+    auto g = aistack::run_op("Gemm", {&ta_t, &tb}, &gemm);
+    CHECK(std::fabs(g[0].data<float>()[0] - 0.5f * y[0].data<float>()[0]) < 1e-4f);
+    CHECK_THROWS(aistack::run_op("MatMul", {&ta, &ta}), AIS_E_SHAPE, "MatMul");
+    CHECK_THROWS(aistack::run_op("NoSuchOp", {&ta}), AIS_E_UNSUPPORTED, "NoSuchOp");
+}
+
+static void test_threads() {
+    aistack::Model m(MODEL);
+    aistack::Tensor x = aistack::Tensor::load("models/digits/test_batch.npy");
+    std::vector<float> want = m.session().run({x})[0].to_vector<float>();
+    std::vector<std::vector<float>> got(4);
+    std::vector<std::thread> threads;
+    for (int i = 0; i < 4; i++) {
+        threads.emplace_back([&, i] {
+            try {
+                aistack::Session s = m.session();
+                for (int r = 0; r < 10; r++) {
+                    got[i] = s.run({x})[0].to_vector<float>();
+                }
+            } catch (const aistack::Error &e) {
+                std::fprintf(stderr, "thread %d: %s\n", i, e.what());
+            }
+        });
+    }
+    for (auto &t : threads) {
+        t.join();
+    }
+    for (auto &g : got) {
+        CHECK(g == want);
+    }
+}
+
+int main() {
+    test_model_info();
+    test_labelled_digits();
+    test_batch_accuracy_and_run_into();
+    test_errors();
+    test_ownership();
+    test_run_op();
+    test_threads();
+    if (failures) {
+        std::fprintf(stderr, "%d check(s) failed\n", failures);
+        return 1;
+    }
+    std::printf("all C++ binding checks passed\n");
+    return 0;
+}
