@@ -137,6 +137,18 @@ typedef struct aisk_reduce_desc {
 cudaError_t aisk_reduce(cudaStream_t stream, int op, int dtype, const void *x, void *y,
                         const aisk_reduce_desc *d, size_t n_out, size_t n_red);
 
+/* MaxPool/AveragePool on [planes, D, H, W] (fewer spatial axes as leading extents of 1) for what
+ * cuDNN cannot express (ceil_mode, asymmetric pads, dilations): output (od, oh, ow) reads input
+ * od*stride - pb + kd*dil (per axis), skipping positions outside the input. kind 0: max (the first
+ * in-range value, then strictly greater ones); 1: average over the in-range values, or over the
+ * whole kernel volume with include_pad. f32, f16, bf16. */
+typedef struct aisk_pool_desc {
+    int64_t in[3], out[3], k[3], stride[3], dil[3], pb[3];
+    int32_t kind, include_pad;
+} aisk_pool_desc;
+cudaError_t aisk_pool(cudaStream_t stream, int dtype, const void *x, void *y,
+                      const aisk_pool_desc *d, size_t planes);
+
 /* Gather on [outer, g, inner] with n_idx indices (i32 or i64, negative counts from the end):
  * y is [outer, n_idx, inner]. An index out of [-g, g) writes zeros and sets *err_flag (device
  * memory) to 1. */

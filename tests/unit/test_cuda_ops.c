@@ -80,6 +80,20 @@ static void test_supports(void **state) {
     AIS_ASSERT_OK(ais_attrs_set_string(a, "approximate", "bogus"));
     assert_false(ais__cuda_supports("Gelu", 20, one, 1, a));
     ais_attrs_destroy(a);
+    /* global pools (any spatial rank, floats) and pools with ceil_mode run on the device */
+    ais__tensor_desc x4 = {AIS_DTYPE_F32, 4, {2, 3, 9, 9}}, i4 = {AIS_DTYPE_I32, 4, {2, 3, 9, 9}};
+    const ais__tensor_desc *px4[1] = {&x4}, *pi4[1] = {&i4};
+    assert_true(ais__cuda_supports("GlobalAveragePool", 1, px4, 1, NULL));
+    assert_true(ais__cuda_supports("GlobalMaxPool", 1, px4, 1, NULL));
+    assert_false(ais__cuda_supports("GlobalAveragePool", 1, one, 1, NULL));
+    assert_false(ais__cuda_supports("GlobalMaxPool", 1, pi4, 1, NULL));
+    AIS_ASSERT_OK(ais_attrs_create(&a));
+    AIS_ASSERT_OK(ais_attrs_set_ints(a, "kernel_shape", (int64_t[]){3, 3}, 2));
+    AIS_ASSERT_OK(ais_attrs_set_int(a, "ceil_mode", 1));
+    assert_true(ais__cuda_supports("MaxPool", 12, px4, 1, a));
+    assert_true(ais__cuda_supports("AveragePool", 11, px4, 1, a));
+    assert_false(ais__cuda_supports("MaxPool", 12, pi4, 1, a));
+    ais_attrs_destroy(a);
 }
 
 /* ---- with a device ---- */
@@ -647,6 +661,128 @@ static void test_batchnorm(void **state) {
     ais_tensor_destroy(x), ais_tensor_destroy(y);
 }
 
+/* Runs op on the CPU (for the output shape and the reference), then on the GPU into a tensor of
+ * that shape, and compares. */
+static void gpu_vs_cpu(const char *op, int64_t opset, const ais_attrs *at,
+                       const ais_tensor *const *in, size_t n_in, double tol) {
+    ais_tensor *cpu[1] = {NULL};
+    AIS_ASSERT_OK(ais_op_run_opset("", op, opset, at, in, n_in, cpu, 1));
+    ais_tensor *y = new_t(cpu[0]->dtype, cpu[0]->dims, cpu[0]->ndim);
+    ais_tensor *out[1] = {y};
+    AIS_ASSERT_OK(gpu_run(op, opset, at, in, n_in, out, 1));
+    double *ref = vals(cpu[0]);
+    char what[64];
+    snprintf(what, sizeof what, "%s vs CPU", op);
+    expect_close(what, y, ref, tol);
+    free(ref);
+    ais_tensor_destroy(cpu[0]), ais_tensor_destroy(y);
+}
+
+/* Pools cuDNN cannot express run through pool.cu: ceil_mode, asymmetric pads, dilations. */
+static void test_pool_direct(void **state) {
+    (void)state;
+    int64_t N = 2, C = 3, H = 14, W = 9;
+    ais_tensor *x = rand_t(AIS_DTYPE_F32, (int64_t[]){N, C, H, W}, 4, -1, 1);
+    ais_attrs *at = NULL;
+    AIS_ASSERT_OK(ais_attrs_create(&at));
+    AIS_ASSERT_OK(ais_attrs_set_ints(at, "kernel_shape", (int64_t[]){3, 3}, 2));
+    AIS_ASSERT_OK(ais_attrs_set_ints(at, "strides", (int64_t[]){2, 2}, 2));
+    AIS_ASSERT_OK(ais_attrs_set_int(at, "ceil_mode", 1));
+    /* ceil((14 - 3) / 2) + 1 = 7 rows (the last window hangs over the end), 4 columns */
+    int64_t OH = 7, OW = 4;
+    ais_tensor *y = new_t(AIS_DTYPE_F32, (int64_t[]){N, C, OH, OW}, 4);
+    const ais_tensor *in[1] = {x};
+    ais_tensor *out[1] = {y};
+    AIS_ASSERT_OK(gpu_run("MaxPool", 12, at, in, 1, out, 1));
+    double *ref = malloc(y->numel * sizeof *ref);
+    const float *px = x->data;
+    for (int64_t nc = 0; nc < N * C; nc++)
+        for (int64_t i = 0; i < OH; i++)
+            for (int64_t j = 0; j < OW; j++) {
+                double mx = -INFINITY;
+                for (int64_t u = 2 * i; u < 2 * i + 3 && u < H; u++)
+                    for (int64_t v = 2 * j; v < 2 * j + 3 && v < W; v++)
+                        mx = fmax(mx, px[(nc * H + u) * W + v]);
+                ref[(nc * OH + i) * OW + j] = mx;
+            }
+    expect_close("MaxPool ceil_mode", y, ref, 0);
+    vs_cpu("MaxPool", 12, at, in, 1, y, 0);
+    free(ref);
+    /* AveragePool, ceil_mode with asymmetric pads, excluding and including the pads */
+    AIS_ASSERT_OK(ais_attrs_set_ints(at, "pads", (int64_t[]){0, 1, 1, 0}, 4));
+    gpu_vs_cpu("AveragePool", 11, at, in, 1, 1e-6);
+    AIS_ASSERT_OK(ais_attrs_set_int(at, "count_include_pad", 1));
+    gpu_vs_cpu("AveragePool", 11, at, in, 1, 1e-6);
+    gpu_vs_cpu("MaxPool", 12, at, in, 1, 0);
+    ais_attrs_destroy(at);
+    /* 1-D MaxPool with dilations; f16 */
+    ais_tensor *x1 = rand_t(AIS_DTYPE_F32, (int64_t[]){2, 4, 21}, 3, -1, 1);
+    ais_tensor *xh = rand_t(AIS_DTYPE_F16, (int64_t[]){2, 4, 21}, 3, -1, 1);
+    AIS_ASSERT_OK(ais_attrs_create(&at));
+    AIS_ASSERT_OK(ais_attrs_set_ints(at, "kernel_shape", (int64_t[]){3}, 1));
+    AIS_ASSERT_OK(ais_attrs_set_ints(at, "dilations", (int64_t[]){2}, 1));
+    AIS_ASSERT_OK(ais_attrs_set_ints(at, "strides", (int64_t[]){2}, 1));
+    AIS_ASSERT_OK(ais_attrs_set_int(at, "ceil_mode", 1));
+    gpu_vs_cpu("MaxPool", 12, at, (const ais_tensor *[]){x1}, 1, 0);
+    gpu_vs_cpu("MaxPool", 12, at, (const ais_tensor *[]){xh}, 1, 0);
+    ais_attrs_destroy(at);
+    ais_tensor_destroy(x1), ais_tensor_destroy(xh), ais_tensor_destroy(x), ais_tensor_destroy(y);
+}
+
+static void test_global_pool(void **state) {
+    (void)state;
+    int64_t N = 2, C = 5, H = 7, W = 3;
+    ais_tensor *x = rand_t(AIS_DTYPE_F32, (int64_t[]){N, C, H, W}, 4, -1, 1);
+    ais_tensor *y = new_t(AIS_DTYPE_F32, (int64_t[]){N, C, 1, 1}, 4);
+    const ais_tensor *in[1] = {x};
+    ais_tensor *out[1] = {y};
+    double *ref = malloc((size_t)(N * C) * sizeof *ref);
+    const float *px = x->data;
+    for (int pass = 0; pass < 2; pass++) {
+        const char *op = pass ? "GlobalMaxPool" : "GlobalAveragePool";
+        AIS_ASSERT_OK(gpu_run(op, 1, NULL, in, 1, out, 1));
+        for (int64_t nc = 0; nc < N * C; nc++) {
+            double acc = pass ? -INFINITY : 0;
+            for (int64_t i = 0; i < H * W; i++)
+                acc = pass ? fmax(acc, px[nc * H * W + i]) : acc + px[nc * H * W + i];
+            ref[nc] = pass ? acc : acc / (double)(H * W);
+        }
+        expect_close(op, y, ref, pass ? 0 : 1e-6);
+        vs_cpu(op, 1, NULL, in, 1, y, 1e-6);
+    }
+    free(ref);
+    ais_tensor_destroy(x), ais_tensor_destroy(y);
+    /* 3-D input (one spatial axis) */
+    x = rand_t(AIS_DTYPE_F32, (int64_t[]){3, 4, 19}, 3, -1, 1);
+    gpu_vs_cpu("GlobalAveragePool", 1, NULL, (const ais_tensor *[]){x}, 1, 1e-6);
+    gpu_vs_cpu("GlobalMaxPool", 1, NULL, (const ais_tensor *[]){x}, 1, 0);
+    ais_tensor_destroy(x);
+}
+
+/* The context caches descriptors and the algorithm per shape: alternating shapes (and a
+ * transposed convolution and a pool in between) must each still give the CPU's results. */
+static void test_conv_plan_cache(void **state) {
+    (void)state;
+#ifdef AIS_HAVE_CUDNN
+    ais_attrs *at = NULL;
+    AIS_ASSERT_OK(ais_attrs_create(&at));
+    AIS_ASSERT_OK(ais_attrs_set_ints(at, "pads", (int64_t[]){1, 1, 1, 1}, 4));
+    ais_tensor *w = rand_t(AIS_DTYPE_F32, (int64_t[]){6, 4, 3, 3}, 4, -1, 1);
+    ais_tensor *b = rand_t(AIS_DTYPE_F32, (int64_t[]){6}, 1, -1, 1);
+    ais_tensor *xa = rand_t(AIS_DTYPE_F32, (int64_t[]){1, 4, 9, 10}, 4, -1, 1);
+    ais_tensor *xb = rand_t(AIS_DTYPE_F32, (int64_t[]){3, 4, 5, 17}, 4, -1, 1);
+    for (int round = 0; round < 3; round++) {
+        gpu_vs_cpu("Conv", 11, at, (const ais_tensor *[]){xa, w, b}, 3, 1e-5);
+        gpu_vs_cpu("Conv", 11, at, (const ais_tensor *[]){xb, w, b}, 3, 1e-5);
+        gpu_vs_cpu("Conv", 11, at, (const ais_tensor *[]){xa, w}, 2, 1e-5);
+    }
+    ais_attrs_destroy(at);
+    ais_tensor_destroy(w), ais_tensor_destroy(b), ais_tensor_destroy(xa), ais_tensor_destroy(xb);
+#else
+    skip();
+#endif
+}
+
 /* ---- timing table (AIS_GPU_BENCH=1) ---- */
 
 static double now_ms(void) {
@@ -783,6 +919,8 @@ int main(void) {
         cmocka_unit_test(test_reduce),      cmocka_unit_test(test_transpose),
         cmocka_unit_test(test_layout_ops),  cmocka_unit_test(test_matmul_gemm),
         cmocka_unit_test(test_conv_pool),   cmocka_unit_test(test_batchnorm),
+        cmocka_unit_test(test_pool_direct), cmocka_unit_test(test_global_pool),
+        cmocka_unit_test(test_conv_plan_cache),
     };
     rc = cmocka_run_group_tests_name("cuda (device)", gpu_tests, NULL, NULL);
     const char *bench = getenv("AIS_GPU_BENCH");

@@ -73,6 +73,7 @@ void ais__cuda_ctx_destroy(ais__cuda_ctx *ctx) {
     if (!ctx) return;
     (void)cudaSetDevice(ctx->device);
     if (ctx->stream) (void)cudaStreamSynchronize(ctx->stream);
+    ais__cuda_dnn_release(ctx);
 #ifdef AIS_HAVE_CUDNN
     if (ctx->dnn) cudnnDestroy(ctx->dnn);
 #endif

@@ -32,6 +32,11 @@ struct ais__cuda_ctx {
     unsigned char *staging; /* pinned host memory, AIS__CUDA_STAGING_BYTES */
     cudaEvent_t staging_done[2];
     int *err_flag; /* device int for data-dependent kernel errors (Gather) */
+    /* cuDNN plans (cuda_dnn.c): descriptors and the chosen algorithm per convolution/pooling
+     * shape, made on a shape's first run and kept until the context goes, so that later runs
+     * skip the heuristics query (about a millisecond of CPU time in cuDNN 9). */
+    struct ais__dnn_plan *dnn_plans;
+    size_t n_dnn_plans, cap_dnn_plans;
 };
 
 /* AIS_E_DEVICE (or AIS_E_NO_DEVICE for "no driver/device" codes) naming `what`. */
@@ -84,6 +89,8 @@ bool ais__cuda_dnn_supports(const char *op, const ais__tensor_desc *const *in, s
 ais_status ais__cuda_dnn_run(ais__cuda_ctx *ctx, const char *op, const ais_attrs *attrs,
                              const ais_tensor *const *in, size_t n_in, ais_tensor *const *out,
                              size_t n_out);
+/* Releases the cuDNN plans (descriptors) the context holds. */
+void ais__cuda_dnn_release(ais__cuda_ctx *ctx);
 /* The activation code of an "activation" attribute (AISK_ACT_NONE when absent); -1 unknown. */
 int ais__cuda_activation(const ais_attrs *attrs, float *alpha);
 /* Broadcast/strided copy of src into dst's shape (Expand semantics). */

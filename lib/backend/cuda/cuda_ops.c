@@ -4,6 +4,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "../../ops/dense_util.h"
 #include "cuda_internal.h"
 
 typedef struct unary_def {
@@ -194,6 +195,8 @@ bool ais__cuda_supports(const char *op, int64_t opset, const ais__tensor_desc *c
         return ais__attr_int(attrs, "training_mode", 0) == 0;
     }
     if (reduce_op(op, &code)) return float_dtype(dt);
+    if (strcmp(op, "GlobalAveragePool") == 0 || strcmp(op, "GlobalMaxPool") == 0)
+        return n_in == 1 && float_dtype(dt) && in[0]->ndim >= 3;
     if (strcmp(op, "Transpose") == 0 || strcmp(op, "Concat") == 0 || strcmp(op, "Slice") == 0 ||
         strcmp(op, "Expand") == 0)
         return ais_dtype_size(dt) > 0 && ais_dtype_size(dt) <= 8;
@@ -210,7 +213,61 @@ bool ais__cuda_supports(const char *op, int64_t opset, const ais__tensor_desc *c
         return in[0]->ndim >= 1 && in[1]->ndim >= 1;
     }
     (void)opset;
-    return ais__cuda_dnn_supports(op, in, n_in, attrs);
+    if (ais__cuda_dnn_supports(op, in, n_in, attrs)) return true;
+    /* What cuDNN's pooling cannot express (ceil_mode, asymmetric pads, dilations): pool.cu. */
+    if (strcmp(op, "MaxPool") == 0 || strcmp(op, "AveragePool") == 0)
+        return float_dtype(dt) && in[0]->ndim >= 3 && in[0]->ndim <= 5;
+    return false;
+}
+
+static bool dnn_takes(const char *op, const ais_attrs *attrs, const ais_tensor *const *in,
+                      size_t n_in) {
+    ais__tensor_desc descs[16];
+    const ais__tensor_desc *dp[16];
+    for (size_t i = 0; i < n_in && i < 16; i++) {
+        dp[i] = NULL;
+        if (in[i]) {
+            ais__desc_from(&descs[i], in[i]);
+            dp[i] = &descs[i];
+        }
+    }
+    return n_in <= 16 && ais__cuda_dnn_supports(op, dp, n_in, attrs);
+}
+
+/* MaxPool/AveragePool through pool.cu, with the CPU operator's geometry (lib/ops/pool.c). */
+static ais_status run_pool_direct(ais__cuda_ctx *ctx, const char *op, int64_t opset,
+                                  const ais_attrs *attrs, const ais_tensor *x,
+                                  ais_tensor *const *out, size_t n_out) {
+    if (n_out > 1 && out[1]) return ais__error(AIS_E_UNSUPPORTED, "MaxPool's Indices output");
+    ais__op_ctx oc;
+    memset(&oc, 0, sizeof oc);
+    oc.op_type = op;
+    oc.node_name = "";
+    oc.opset = opset;
+    oc.attrs = attrs;
+    ais__dense_geom g;
+    AIS__CHECK(ais__dense_geom_init(&oc, x, NULL, ais__attr_int(attrs, "ceil_mode", 0) != 0, &g));
+    ais_tensor *y = out[0];
+    bool same = y->ndim == x->ndim && y->dims[0] == x->dims[0] && y->dims[1] == x->dims[1];
+    for (size_t i = 0; same && i < g.nsp; i++) same = y->dims[2 + i] == g.out[3 - g.nsp + i];
+    if (!same) return ais__error(AIS_E_SHAPE, "the output's shape does not match the pooling geometry");
+    aisk_pool_desc d;
+    memset(&d, 0, sizeof d);
+    for (int i = 0; i < 3; i++) {
+        d.in[i] = g.in[i];
+        d.out[i] = g.out[i];
+        d.k[i] = g.k[i];
+        d.stride[i] = g.stride[i];
+        d.dil[i] = g.dil[i];
+        d.pb[i] = g.pb[i];
+    }
+    d.kind = op[0] == 'M' ? 0 : 1;
+    d.include_pad = ais__attr_int(attrs, "count_include_pad", 0) != 0;
+    if (y->numel == 0) return AIS_OK;
+    AIS__KERNEL(aisk_pool(ctx->stream, (int)x->dtype, x->data, y->data, &d,
+                          (size_t)(x->dims[0] * x->dims[1])),
+                "pool kernel");
+    return AIS_OK;
 }
 
 /* ---- run ---- */
@@ -299,6 +356,9 @@ static ais_status run_layernorm(ais__cuda_ctx *ctx, const ais_attrs *attrs,
     return AIS_OK;
 }
 
+static ais_status reduce_axes(ais__cuda_ctx *ctx, int code, const ais_tensor *x, ais_tensor *y,
+                              const bool *red);
+
 static ais_status run_reduce(ais__cuda_ctx *ctx, int code, int64_t opset, const char *op,
                              const ais_attrs *attrs, const ais_tensor *const *in, size_t n_in,
                              ais_tensor *y) {
@@ -328,6 +388,12 @@ static ais_status run_reduce(ais__cuda_ctx *ctx, int code, int64_t opset, const 
                               (long long)axes[i], x->ndim);
         red[a] = true;
     }
+    return reduce_axes(ctx, code, x, y, red);
+}
+
+/* y = the reduction `code` of x over the axes marked in red (y has x's rank or fewer). */
+static ais_status reduce_axes(ais__cuda_ctx *ctx, int code, const ais_tensor *x, ais_tensor *y,
+                              const bool *red) {
     aisk_reduce_desc d;
     memset(&d, 0, sizeof d);
     int64_t stride = 1;
@@ -584,6 +650,12 @@ static ais_status run_node(ais__cuda_ctx *ctx, const char *op, int64_t opset,
         return AIS_OK;
     }
     if (reduce_op(op, &code)) return run_reduce(ctx, code, opset, op, attrs, in, n_in, y);
+    if (strcmp(op, "GlobalAveragePool") == 0 || strcmp(op, "GlobalMaxPool") == 0) {
+        /* A mean or max over every spatial axis, keeping N and C. */
+        bool red[AIS_MAX_DIMS] = {false};
+        for (uint32_t k = 2; k < in[0]->ndim; k++) red[k] = true;
+        return reduce_axes(ctx, op[6] == 'A' ? AISK_RMEAN : AISK_RMAX, in[0], y, red);
+    }
     if (strcmp(op, "Transpose") == 0) return run_transpose(ctx, attrs, in[0], y);
     if (strcmp(op, "Concat") == 0) return run_concat(ctx, attrs, in, n_in, y);
     if (strcmp(op, "Slice") == 0) return run_slice(ctx, opset, attrs, in, n_in, y);
@@ -593,6 +665,9 @@ static ais_status run_node(ais__cuda_ctx *ctx, const char *op, int64_t opset,
         return ais__cuda_matmul(ctx, attrs, in[0], in[1], n_in > 2 ? in[2] : NULL, y);
     if (strcmp(op, "Gemm") == 0 || strcmp(op, "FusedGemm") == 0)
         return ais__cuda_gemm(ctx, attrs, in[0], in[1], n_in > 2 ? in[2] : NULL, y);
+    if ((strcmp(op, "MaxPool") == 0 || strcmp(op, "AveragePool") == 0) &&
+        !dnn_takes(op, attrs, in, n_in))
+        return run_pool_direct(ctx, op, opset, attrs, in[0], out, n_out);
     return ais__cuda_dnn_run(ctx, op, attrs, in, n_in, out, n_out);
 }
 
