@@ -17,16 +17,19 @@ typedef struct {
     int64_t n, c, d;
 } ais__loss_geom;
 
-static ais_status ais__loss_check(const ais__op_ctx *ctx, const ais_tensor *const *in,
-                                  size_t n_in, ais__loss_geom *g) {
+static ais_status ais__loss_check(const ais__op_ctx *ctx, const ais_tensor *const *in, size_t n_in,
+                                  ais__loss_geom *g) {
     const ais_tensor *x = in[0], *t = in[1], *w = n_in > 2 ? in[2] : NULL;
     AIS__CHECK(ais__expect_dtype(x, "input", AIS_DTYPE_F32, AIS_DTYPE_F64, AIS_DTYPE_F16,
                                  AIS_DTYPE_BF16, AIS_DTYPE_UNDEFINED));
     AIS__CHECK(ais__expect_dtype(t, "target", AIS_DTYPE_I32, AIS_DTYPE_I64, AIS_DTYPE_UNDEFINED));
     const char *red = ais__attr_string(ctx->attrs, "reduction", "mean");
-    if (strcmp(red, "none") == 0) g->reduction = AIS__RED_NONE;
-    else if (strcmp(red, "sum") == 0) g->reduction = AIS__RED_SUM;
-    else if (strcmp(red, "mean") == 0) g->reduction = AIS__RED_MEAN;
+    if (strcmp(red, "none") == 0)
+        g->reduction = AIS__RED_NONE;
+    else if (strcmp(red, "sum") == 0)
+        g->reduction = AIS__RED_SUM;
+    else if (strcmp(red, "mean") == 0)
+        g->reduction = AIS__RED_MEAN;
     else
         return ais__error(AIS_E_INVALID_ARGUMENT, "reduction '%s' is not one of none, sum, mean",
                           red);
@@ -36,16 +39,19 @@ static ais_status ais__loss_check(const ais__op_ctx *ctx, const ais_tensor *cons
     if (x->ndim < 2) return ais__expect_rank(x, "input", 2, AIS_MAX_DIMS);
     char sx[AIS__SHAPE_STR_MAX], st[AIS__SHAPE_STR_MAX];
     bool ok = t->ndim + 1 == x->ndim && t->dims[0] == x->dims[0];
-    for (size_t i = 2; ok && i < x->ndim; i++) ok = t->dims[i - 1] == x->dims[i];
+    for (size_t i = 2; ok && i < x->ndim; i++)
+        ok = t->dims[i - 1] == x->dims[i];
     if (!ok)
-        return ais__error(AIS_E_SHAPE, "target %s does not match input %s (expected input's "
+        return ais__error(AIS_E_SHAPE,
+                          "target %s does not match input %s (expected input's "
                           "shape without dimension 1)",
                           ais__shape_str(t->dims, t->ndim, st, sizeof st),
                           ais__shape_str(x->dims, x->ndim, sx, sizeof sx));
     g->n = x->dims[0];
     g->c = x->dims[1];
     g->d = 1;
-    for (size_t i = 2; i < x->ndim; i++) g->d *= x->dims[i];
+    for (size_t i = 2; i < x->ndim; i++)
+        g->d *= x->dims[i];
     if (w) {
         AIS__CHECK(ais__expect_same_dtype(w, "weight", x, "input"));
         if (w->ndim != 1 || w->dims[0] != g->c)
@@ -55,12 +61,14 @@ static ais_status ais__loss_check(const ais__op_ctx *ctx, const ais_tensor *cons
     return AIS_OK;
 }
 
-static ais_status ais__loss_infer_common(ais__op_ctx *ctx, const ais_tensor *const *in,
-                                         size_t n_in, ais__tensor_desc *out, size_t n_out) {
+static ais_status ais__loss_infer_common(ais__op_ctx *ctx, const ais_tensor *const *in, size_t n_in,
+                                         ais__tensor_desc *out, size_t n_out) {
     ais__loss_geom g;
     AIS__CHECK(ais__loss_check(ctx, in, n_in, &g));
-    if (g.reduction == AIS__RED_NONE) ais__desc_set(&out[0], in[0]->dtype, in[1]->dims, in[1]->ndim);
-    else ais__desc_set(&out[0], in[0]->dtype, NULL, 0);
+    if (g.reduction == AIS__RED_NONE)
+        ais__desc_set(&out[0], in[0]->dtype, in[1]->dims, in[1]->ndim);
+    else
+        ais__desc_set(&out[0], in[0]->dtype, NULL, 0);
     if (n_out > 1) ais__desc_from(&out[1], in[0]);
     return AIS_OK;
 }
@@ -81,8 +89,8 @@ static ais_status ais__loss_run(const ais__loss_geom *g, const ais_tensor *lp, c
         if (!(g->has_ignore && cls == g->ignore)) {
             if (cls < 0 || cls >= g->c)
                 return ais__error(AIS_E_INVALID_ARGUMENT,
-                                  "target %lld at element %zu is outside [0, %lld)",
-                                  (long long)cls, i, (long long)g->c);
+                                  "target %lld at element %zu is outside [0, %lld)", (long long)cls,
+                                  i, (long long)g->c);
             size_t n = i / (size_t)g->d, d = i % (size_t)g->d;
             size_t at = (n * (size_t)g->c + (size_t)cls) * (size_t)g->d + d;
             wt = w ? ais__load_f64(w->data, w->dtype, (size_t)cls) : 1.0;
@@ -123,8 +131,10 @@ static ais_status ais__sce(ais__op_ctx *ctx, const ais_tensor *const *in, size_t
         for (size_t j = 0; j < d; j++) {
             size_t base = n * c * d + j;
             double mx = -INFINITY, s = 0;
-            for (size_t k = 0; k < c; k++) mx = fmax(mx, ais__load_f64(x->data, x->dtype, base + k * d));
-            for (size_t k = 0; k < c; k++) s += exp(ais__load_f64(x->data, x->dtype, base + k * d) - mx);
+            for (size_t k = 0; k < c; k++)
+                mx = fmax(mx, ais__load_f64(x->data, x->dtype, base + k * d));
+            for (size_t k = 0; k < c; k++)
+                s += exp(ais__load_f64(x->data, x->dtype, base + k * d) - mx);
             double ls = log(s);
             for (size_t k = 0; k < c; k++)
                 ais__store_f64(lp.data, lp.dtype, base + k * d,
@@ -135,11 +145,23 @@ static ais_status ais__sce(ais__op_ctx *ctx, const ais_tensor *const *in, size_t
 }
 
 const ais__op_def ais__ops_loss[] = {
-    {.domain = "", .name = "NegativeLogLikelihoodLoss", .since_version = 12, .min_inputs = 2,
-     .max_inputs = 3, .min_outputs = 1, .max_outputs = 1, .infer = ais__loss_infer,
+    {.domain = "",
+     .name = "NegativeLogLikelihoodLoss",
+     .since_version = 12,
+     .min_inputs = 2,
+     .max_inputs = 3,
+     .min_outputs = 1,
+     .max_outputs = 1,
+     .infer = ais__loss_infer,
      .compute = ais__nll},
-    {.domain = "", .name = "SoftmaxCrossEntropyLoss", .since_version = 12, .min_inputs = 2,
-     .max_inputs = 3, .min_outputs = 1, .max_outputs = 2, .infer = ais__loss_infer,
+    {.domain = "",
+     .name = "SoftmaxCrossEntropyLoss",
+     .since_version = 12,
+     .min_inputs = 2,
+     .max_inputs = 3,
+     .min_outputs = 1,
+     .max_outputs = 2,
+     .infer = ais__loss_infer,
      .compute = ais__sce},
     {.name = NULL},
 };

@@ -29,8 +29,9 @@ static ais_status ais__q_layout_of(const ais__op_ctx *ctx, const ais_tensor *x,
     l->inner = 1;
     l->n = 1;
     l->nscale_axis = 1;
-    bool zp_ok = !zp || (l->per_tensor ? zp->numel == 1 && zp->ndim <= 1
-                                       : zp->ndim == scale->ndim && ais__tensor_same_shape(zp, scale));
+    bool zp_ok =
+        !zp || (l->per_tensor ? zp->numel == 1 && zp->ndim <= 1
+                              : zp->ndim == scale->ndim && ais__tensor_same_shape(zp, scale));
     if (!zp_ok)
         return ais__error(AIS_E_SHAPE, "zero point %s does not have the scale's shape %s",
                           ais__shape_str(zp->dims, zp->ndim, sx, sizeof sx),
@@ -46,13 +47,16 @@ static ais_status ais__q_layout_of(const ais__op_ctx *ctx, const ais_tensor *x,
     if (!ais__norm_axis(axis, (int64_t)x->ndim, &ax))
         return ais__error(AIS_E_INVALID_ARGUMENT, "axis %lld is out of range for rank %u",
                           (long long)axis, x->ndim);
-    for (size_t i = (size_t)ax + 1; i < x->ndim; i++) l->inner *= (size_t)x->dims[i];
+    for (size_t i = (size_t)ax + 1; i < x->ndim; i++)
+        l->inner *= (size_t)x->dims[i];
     l->n = (size_t)x->dims[ax];
     l->per_tensor = false;
     if (l->block == 0) {
         if (scale->ndim != 1 || scale->dims[0] != x->dims[ax])
-            return ais__error(AIS_E_SHAPE, "per-axis scale must have shape [%lld] (axis %lld of "
-                              "x %s), got %s", (long long)x->dims[ax], (long long)ax,
+            return ais__error(AIS_E_SHAPE,
+                              "per-axis scale must have shape [%lld] (axis %lld of "
+                              "x %s), got %s",
+                              (long long)x->dims[ax], (long long)ax,
                               ais__shape_str(x->dims, x->ndim, sx, sizeof sx),
                               ais__shape_str(scale->dims, scale->ndim, ss, sizeof ss));
         l->nscale_axis = l->n;
@@ -63,8 +67,10 @@ static ais_status ais__q_layout_of(const ais__op_ctx *ctx, const ais_tensor *x,
         ok = (int64_t)i == ax ? scale->dims[i] == (x->dims[i] + l->block - 1) / l->block
                               : scale->dims[i] == x->dims[i];
     if (!ok)
-        return ais__error(AIS_E_SHAPE, "blocked scale %s does not fit x %s with block_size %lld "
-                          "on axis %lld", ais__shape_str(scale->dims, scale->ndim, ss, sizeof ss),
+        return ais__error(AIS_E_SHAPE,
+                          "blocked scale %s does not fit x %s with block_size %lld "
+                          "on axis %lld",
+                          ais__shape_str(scale->dims, scale->ndim, ss, sizeof ss),
                           ais__shape_str(x->dims, x->ndim, sx, sizeof sx), (long long)l->block,
                           (long long)ax);
     l->nscale_axis = (size_t)scale->dims[ax];
@@ -100,8 +106,10 @@ static ais_status ais__q_infer(ais__op_ctx *ctx, const ais_tensor *const *in, si
         to = zp->dtype;
     }
     if (!ais__q_is_quant(to))
-        return ais__error(AIS_E_DTYPE, "y_zero_point has dtype %s, expected a quantized type "
-                          "(u8, i8, u16, i16, u4, i4, float8)", ais_dtype_name(to));
+        return ais__error(AIS_E_DTYPE,
+                          "y_zero_point has dtype %s, expected a quantized type "
+                          "(u8, i8, u16, i16, u4, i4, float8)",
+                          ais_dtype_name(to));
     if ((ais__dtype_is_f8(to) && ctx->opset < 19) ||
         ((to == AIS_DTYPE_U16 || to == AIS_DTYPE_I16 || ais__dtype_is_int4(to)) && ctx->opset < 21))
         return ais__error(AIS_E_DTYPE, "output type %s needs a newer opset than %lld",
@@ -156,8 +164,10 @@ static ais_status ais__dq_infer(ais__op_ctx *ctx, const ais_tensor *const *in, s
                                 ais__tensor_desc *out, size_t n_out) {
     const ais_tensor *x = in[0], *scale = in[1], *zp = n_in > 2 ? in[2] : NULL;
     if (!ais__q_is_quant(x->dtype) && x->dtype != AIS_DTYPE_I32)
-        return ais__error(AIS_E_DTYPE, "x has dtype %s, expected a quantized type (u8, i8, u16, "
-                          "i16, i32, u4, i4, float8)", ais_dtype_name(x->dtype));
+        return ais__error(AIS_E_DTYPE,
+                          "x has dtype %s, expected a quantized type (u8, i8, u16, "
+                          "i16, i32, u4, i4, float8)",
+                          ais_dtype_name(x->dtype));
     AIS__CHECK(ais__expect_dtype(scale, "x_scale", AIS_DTYPE_F32, AIS_DTYPE_F16, AIS_DTYPE_BF16,
                                  AIS_DTYPE_UNDEFINED));
     if (zp) AIS__CHECK(ais__expect_same_dtype(zp, "x_zero_point", x, "x"));
@@ -208,21 +218,40 @@ static ais_status ais__dql_compute(ais__op_ctx *ctx, const ais_tensor *const *in
     float zp0 = 0.0f - mn / scale;
     float zp = rintf(fminf(fmaxf(zp0, 0.0f), 255.0f));
     uint8_t *y = out[0]->data;
-    for (size_t i = 0; i < n; i++) y[i] = (uint8_t)fminf(fmaxf(rintf(x[i] / scale) + zp, 0), 255);
+    for (size_t i = 0; i < n; i++)
+        y[i] = (uint8_t)fminf(fmaxf(rintf(x[i] / scale) + zp, 0), 255);
     *(float *)out[1]->data = scale;
     *(uint8_t *)out[2]->data = (uint8_t)zp;
     return AIS_OK;
 }
 
 const ais__op_def ais__ops_quantize[] = {
-    {.domain = "", .name = "QuantizeLinear", .since_version = 10, .min_inputs = 2,
-     .max_inputs = 3, .min_outputs = 1, .max_outputs = 1, .infer = ais__q_infer,
+    {.domain = "",
+     .name = "QuantizeLinear",
+     .since_version = 10,
+     .min_inputs = 2,
+     .max_inputs = 3,
+     .min_outputs = 1,
+     .max_outputs = 1,
+     .infer = ais__q_infer,
      .compute = ais__q_compute},
-    {.domain = "", .name = "DequantizeLinear", .since_version = 10, .min_inputs = 2,
-     .max_inputs = 3, .min_outputs = 1, .max_outputs = 1, .infer = ais__dq_infer,
+    {.domain = "",
+     .name = "DequantizeLinear",
+     .since_version = 10,
+     .min_inputs = 2,
+     .max_inputs = 3,
+     .min_outputs = 1,
+     .max_outputs = 1,
+     .infer = ais__dq_infer,
      .compute = ais__dq_compute},
-    {.domain = "", .name = "DynamicQuantizeLinear", .since_version = 11, .min_inputs = 1,
-     .max_inputs = 1, .min_outputs = 3, .max_outputs = 3, .infer = ais__dql_infer,
+    {.domain = "",
+     .name = "DynamicQuantizeLinear",
+     .since_version = 11,
+     .min_inputs = 1,
+     .max_inputs = 1,
+     .min_outputs = 3,
+     .max_outputs = 3,
+     .infer = ais__dql_infer,
      .compute = ais__dql_compute},
     {.name = NULL},
 };

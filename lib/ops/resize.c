@@ -46,9 +46,9 @@ static bool ais__rs_pick(const char *s, const char *const *names, size_t n, int 
 
 static ais_status ais__rs_attrs(const ais__op_ctx *ctx, bool upsample, ais__rs_geom *g) {
     static const char *const modes[] = {"nearest", "linear", "cubic"};
-    static const char *const coords[] = {"half_pixel",    "half_pixel_symmetric",
+    static const char *const coords[] = {"half_pixel",         "half_pixel_symmetric",
                                          "pytorch_half_pixel", "align_corners",
-                                         "asymmetric",    "tf_crop_and_resize"};
+                                         "asymmetric",         "tf_crop_and_resize"};
     static const char *const nearests[] = {"round_prefer_floor", "round_prefer_ceil", "floor",
                                            "ceil"};
     bool legacy = upsample || ctx->opset < 11;
@@ -115,7 +115,8 @@ static ais_status ais__rs_geometry(const ais__op_ctx *ctx, bool upsample,
     /* axes (opset 18): which dimensions scales, sizes and roi describe. */
     int64_t axes[AIS_MAX_DIMS];
     size_t naxes = r;
-    for (size_t i = 0; i < r; i++) axes[i] = (int64_t)i;
+    for (size_t i = 0; i < r; i++)
+        axes[i] = (int64_t)i;
     const int64_t *av = NULL;
     size_t an = 0;
     if (!legacy && ctx->opset >= 18 && ais__attr_ints(ctx->attrs, "axes", &av, &an)) {
@@ -162,8 +163,8 @@ static ais_status ais__rs_geometry(const ais__op_ctx *ctx, bool upsample,
                 return ais__error(AIS_E_INVALID_ARGUMENT, "sizes[%zu] is %lld, must be >= 0", i,
                                   (long long)sz[i]);
             if (g->in[a] == 0 && sz[i] != 0)
-                return ais__error(AIS_E_SHAPE, "axis %zu is empty and cannot be resized to %lld",
-                                  a, (long long)sz[i]);
+                return ais__error(AIS_E_SHAPE, "axis %zu is empty and cannot be resized to %lld", a,
+                                  (long long)sz[i]);
             g->out[a] = sz[i];
             g->scale[a] = g->in[a] ? (double)sz[i] / (double)g->in[a] : 1.0;
         }
@@ -174,7 +175,8 @@ static ais_status ais__rs_geometry(const ais__op_ctx *ctx, bool upsample,
         if (!larger && !smaller && strcmp(pol, "stretch") != 0)
             return ais__error(AIS_E_INVALID_ARGUMENT,
                               "keep_aspect_ratio_policy '%s' is not one of stretch, not_larger, "
-                              "not_smaller", pol);
+                              "not_smaller",
+                              pol);
         if (larger || smaller) {
             double s = g->scale[axes[0]];
             for (size_t i = 1; i < naxes; i++) {
@@ -192,7 +194,8 @@ static ais_status ais__rs_geometry(const ais__op_ctx *ctx, bool upsample,
         double sc[AIS_MAX_DIMS];
         if (attr_scales) {
             ns = n_attr_scales;
-            for (size_t i = 0; i < ns && i < AIS_MAX_DIMS; i++) sc[i] = attr_scales[i];
+            for (size_t i = 0; i < ns && i < AIS_MAX_DIMS; i++)
+                sc[i] = attr_scales[i];
         } else {
             if (!ais__rs_present(scales))
                 return ais__error(AIS_E_INVALID_ARGUMENT, "neither scales nor sizes is given");
@@ -262,10 +265,14 @@ static void ais__rs_coeffs(const ais__rs_geom *g, double ratio, double scale, in
                            double *c) {
     if (g->mode == AIS__RS_NEAREST) {
         bool second;
-        if (ratio == 1.0) second = true;
-        else if (g->nearest == AIS__NM_PREFER_FLOOR) second = ratio > 0.5;
-        else if (g->nearest == AIS__NM_PREFER_CEIL) second = ratio >= 0.5;
-        else second = g->nearest == AIS__NM_CEIL;
+        if (ratio == 1.0)
+            second = true;
+        else if (g->nearest == AIS__NM_PREFER_FLOOR)
+            second = ratio > 0.5;
+        else if (g->nearest == AIS__NM_PREFER_CEIL)
+            second = ratio >= 0.5;
+        else
+            second = g->nearest == AIS__NM_CEIL;
         c[0] = second ? 0.0 : 1.0;
         c[1] = second ? 1.0 : 0.0;
         return;
@@ -291,7 +298,8 @@ static void ais__rs_coeffs(const ais__rs_geom *g, double ratio, double scale, in
                                          : ais__rs_cubic(arg, g->cubic_a);
         sum += c[i];
     }
-    for (int64_t i = 0; i < n; i++) c[i] /= sum;
+    for (int64_t i = 0; i < n; i++)
+        c[i] /= sum;
 }
 
 /* Source coordinate of output index x along axis a; false when tf_crop_and_resize puts it
@@ -350,7 +358,8 @@ static void ais__rs_build_axis(const ais__rs_geom *g, size_t a, int64_t stride, 
                 if (lo + k < 0 || lo + k >= in) c[k] = 0;
                 sum += c[k];
             }
-            for (int64_t k = 0; k < n; k++) c[k] /= sum;
+            for (int64_t k = 0; k < n; k++)
+                c[k] /= sum;
         }
         int32_t m = 0;
         for (int64_t k = 0; k < n; k++) {
@@ -377,13 +386,13 @@ static ais_status ais__rs_compute(ais__op_ctx *ctx, bool upsample, const ais_ten
     for (size_t a = 0; a < r; a++) {
         int64_t n = ais__rs_ntaps(&g, g.scale[a]);
         if (n < 1 || n > AIS__RS_MAX_TAPS)
-            return ais__error(AIS_E_LIMIT, "axis %zu needs %lld taps, at most %d are supported",
-                              a, (long long)n, AIS__RS_MAX_TAPS);
+            return ais__error(AIS_E_LIMIT, "axis %zu needs %lld taps, at most %d are supported", a,
+                              (long long)n, AIS__RS_MAX_TAPS);
         ax[a].n = n;
         maxn = AIS__MAX(maxn, (size_t)n);
         size_t cells, b;
-        if (!ais__mul_size((size_t)g.out[a], (size_t)n, &cells) ||
-            !ais__mul_size(cells, 16, &b) || b > SIZE_MAX / 2 - bytes)
+        if (!ais__mul_size((size_t)g.out[a], (size_t)n, &cells) || !ais__mul_size(cells, 16, &b) ||
+            b > SIZE_MAX / 2 - bytes)
             return ais__error(AIS_E_LIMIT, "resize tables overflow");
         off[a][0] = bytes;
         off[a][1] = bytes + cells * 8;
@@ -439,8 +448,10 @@ static ais_status ais__rs_compute(ais__op_ctx *ctx, bool upsample, const ais_ten
                 if (a == (size_t)-1) break;
             }
         }
-        if (f32) yf[i] = (float)v;
-        else ais__store_f64(y->data, y->dtype, i, v);
+        if (f32)
+            yf[i] = (float)v;
+        else
+            ais__store_f64(y->data, y->dtype, i, v);
         for (size_t a = r; a-- > 0;) {
             if (++c[a] < g.out[a]) break;
             c[a] = 0;
@@ -459,11 +470,25 @@ static ais_status ais__upsample(ais__op_ctx *ctx, const ais_tensor *const *in, s
 }
 
 const ais__op_def ais__ops_resize[] = {
-    {.domain = "", .name = "Resize", .since_version = 10, .min_inputs = 1, .max_inputs = 4,
-     .min_outputs = 1, .max_outputs = 1, .infer = ais__rs_infer, .compute = ais__resize,
+    {.domain = "",
+     .name = "Resize",
+     .since_version = 10,
+     .min_inputs = 1,
+     .max_inputs = 4,
+     .min_outputs = 1,
+     .max_outputs = 1,
+     .infer = ais__rs_infer,
+     .compute = ais__resize,
      .value_inputs = 0xEu},
-    {.domain = "", .name = "Upsample", .since_version = 7, .min_inputs = 1, .max_inputs = 2,
-     .min_outputs = 1, .max_outputs = 1, .infer = ais__up_infer, .compute = ais__upsample,
+    {.domain = "",
+     .name = "Upsample",
+     .since_version = 7,
+     .min_inputs = 1,
+     .max_inputs = 2,
+     .min_outputs = 1,
+     .max_outputs = 1,
+     .infer = ais__up_infer,
+     .compute = ais__upsample,
      .value_inputs = 0x2u},
     {.name = NULL},
 };

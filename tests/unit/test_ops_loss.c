@@ -18,9 +18,11 @@ static void run_case(bool sce, int red, bool weighted, bool ignore) {
     double tv[24], wv[5];
     const int64_t ii = -5;
     for (int64_t i = 0; i < n * d * 2; i++)
-        tv[i] = ignore && ais_test_randint(0, 3) == 0 ? (double)ii : (double)ais_test_randint(0, c - 1);
+        tv[i] =
+            ignore && ais_test_randint(0, 3) == 0 ? (double)ii : (double)ais_test_randint(0, c - 1);
     tv[0] = 0; /* never all ignored (the mean would divide by zero) */
-    for (int64_t k = 0; k < c; k++) wv[k] = ais_test_uniform(0.1, 2);
+    for (int64_t k = 0; k < c; k++)
+        wv[k] = ais_test_uniform(0.1, 2);
     ais_tensor *t = ais_test_tensor(AIS_DTYPE_I64, AIS_SHAPE(n, d, 2), tv);
     ais_tensor *w = ais_test_tensor(AIS_DTYPE_F32, AIS_SHAPE(c), wv);
     ais_attrs *a = NULL;
@@ -38,8 +40,10 @@ static void run_case(bool sce, int red, bool weighted, bool ignore) {
         for (size_t j = 0; j < m; j++) {
             size_t b = i * (size_t)c * m + j;
             double mx = -INFINITY, se = 0;
-            for (size_t k = 0; k < (size_t)c; k++) mx = fmax(mx, at(x, b + k * m));
-            for (size_t k = 0; k < (size_t)c; k++) se += exp(at(x, b + k * m) - mx);
+            for (size_t k = 0; k < (size_t)c; k++)
+                mx = fmax(mx, at(x, b + k * m));
+            for (size_t k = 0; k < (size_t)c; k++)
+                se += exp(at(x, b + k * m) - mx);
             if (sce)
                 for (size_t k = 0; k < (size_t)c; k++)
                     assert_true(fabs(at(out[1], b + k * m) - (at(x, b + k * m) - mx - log(se))) <
@@ -77,7 +81,8 @@ static void test_loss_random(void **state) {
     (void)state;
     for (int sce = 0; sce < 2; sce++)
         for (int red = 0; red < 3; red++)
-            for (int flags = 0; flags < 4; flags++) run_case(sce, red, flags & 1, flags & 2);
+            for (int flags = 0; flags < 4; flags++)
+                run_case(sce, red, flags & 1, flags & 2);
 }
 
 static void test_loss_errors(void **state) {
@@ -104,16 +109,17 @@ static void test_loss_errors(void **state) {
     ais_attrs *a = NULL;
     AIS_ASSERT_OK(ais_attrs_create(&a));
     AIS_ASSERT_OK(ais_attrs_set_string(a, "reduction", "max"));
-    AIS_ASSERT_STATUS(ais_op_run("SoftmaxCrossEntropyLoss", a, (const ais_tensor *[]){x, t}, 2, &y,
-                                 1),
-                      AIS_E_INVALID_ARGUMENT);
+    AIS_ASSERT_STATUS(
+        ais_op_run("SoftmaxCrossEntropyLoss", a, (const ais_tensor *[]){x, t}, 2, &y, 1),
+        AIS_E_INVALID_ARGUMENT);
     ais_test_assert_error_contains("reduction 'max'");
     assert_null(y);
     /* empty batch with reduction none: an empty loss */
     ais_tensor *e = ais_test_rand_f32(AIS_SHAPE(0, 3), -1, 1);
     ais_tensor *te = ais_test_tensor(AIS_DTYPE_I64, AIS_SHAPE(0), tv);
     AIS_ASSERT_OK(ais_attrs_set_string(a, "reduction", "none"));
-    AIS_ASSERT_OK(ais_op_run("SoftmaxCrossEntropyLoss", a, (const ais_tensor *[]){e, te}, 2, &y, 1));
+    AIS_ASSERT_OK(
+        ais_op_run("SoftmaxCrossEntropyLoss", a, (const ais_tensor *[]){e, te}, 2, &y, 1));
     assert_int_equal(ais_tensor_size(y), 0);
     ais_tensor_destroy(y);
     ais_tensor_destroy(e);

@@ -12,7 +12,8 @@ static double at(const ais_tensor *t, size_t i) { return ais__load_f64(t->data, 
 static ais_tensor *mk(ais_dtype dt, const int64_t *shape, size_t ndim, const double *v) {
     ais_tensor *t = NULL;
     AIS_ASSERT_OK(ais__tensor_new(dt, shape, ndim, &t));
-    for (size_t i = 0; i < t->numel; i++) ais__store_f64(t->data, dt, i, v[i]);
+    for (size_t i = 0; i < t->numel; i++)
+        ais__store_f64(t->data, dt, i, v[i]);
     return t;
 }
 
@@ -24,9 +25,9 @@ static void test_quantize_per_axis(void **state) {
     static const struct {
         ais_dtype dt;
         double lo, hi;
-    } types[] = {{AIS_DTYPE_U8, 0, 255},       {AIS_DTYPE_I8, -128, 127},
-                 {AIS_DTYPE_U16, 0, 65535},    {AIS_DTYPE_I16, -32768, 32767},
-                 {AIS_DTYPE_U4, 0, 15},        {AIS_DTYPE_I4, -8, 7}};
+    } types[] = {{AIS_DTYPE_U8, 0, 255},    {AIS_DTYPE_I8, -128, 127},
+                 {AIS_DTYPE_U16, 0, 65535}, {AIS_DTYPE_I16, -32768, 32767},
+                 {AIS_DTYPE_U4, 0, 15},     {AIS_DTYPE_I4, -8, 7}};
     for (size_t k = 0; k < AIS__ARRAY_LEN(types); k++) {
         int64_t a = ais_test_randint(1, 4), b = ais_test_randint(1, 5), c = ais_test_randint(1, 3);
         ais_tensor *x = ais_test_rand_f32(AIS_SHAPE(a, b, c), -300, 300);
@@ -47,11 +48,11 @@ static void test_quantize_per_axis(void **state) {
         for (size_t i = 0; i < ais_tensor_size(x); i++) {
             size_t ax = (i / (size_t)c) % (size_t)b;
             float sf = (float)sv[ax];
-            double want = clampd(rint((double)((float)at(x, i) / sf)) + zv[ax], types[k].lo,
-                                 types[k].hi);
+            double want =
+                clampd(rint((double)((float)at(x, i) / sf)) + zv[ax], types[k].lo, types[k].hi);
             if (at(q, i) != want)
-                fail_msg("%s element %zu: got %g want %g", ais_dtype_name(types[k].dt), i,
-                         at(q, i), want);
+                fail_msg("%s element %zu: got %g want %g", ais_dtype_name(types[k].dt), i, at(q, i),
+                         want);
             double back = (double)((float)(want - zv[ax]) * sf);
             assert_true(fabs(at(dq, i) - back) <= 1e-6 * fabs(back));
         }
@@ -68,7 +69,8 @@ static void test_quantize_blocked(void **state) {
     (void)state;
     ais_tensor *x = ais_test_rand_f32(AIS_SHAPE(3, 7), -50, 50);
     double sv[9];
-    for (int i = 0; i < 9; i++) sv[i] = ais_test_uniform(0.5, 2);
+    for (int i = 0; i < 9; i++)
+        sv[i] = ais_test_uniform(0.5, 2);
     ais_tensor *s = mk(AIS_DTYPE_F32, AIS_SHAPE(3, 3), sv);
     ais_attrs *a = NULL;
     AIS_ASSERT_OK(ais_attrs_create(&a));
@@ -130,7 +132,8 @@ static void test_dynamic_quantize(void **state) {
         int64_t n = ais_test_randint(1, 40);
         ais_tensor *x = ais_test_rand_f32(AIS_SHAPE(n), rep == 1 ? 0.5f : -3, 7);
         ais_tensor *out[3] = {NULL, NULL, NULL};
-        AIS_ASSERT_OK(ais_op_run("DynamicQuantizeLinear", NULL, (const ais_tensor *[]){x}, 1, out, 3));
+        AIS_ASSERT_OK(
+            ais_op_run("DynamicQuantizeLinear", NULL, (const ais_tensor *[]){x}, 1, out, 3));
         float mx = 0, mn = 0;
         for (size_t i = 0; i < (size_t)n; i++) {
             mx = fmaxf(mx, (float)at(x, i));
@@ -142,7 +145,8 @@ static void test_dynamic_quantize(void **state) {
         assert_true(at(out[2], 0) == (double)zp);
         for (size_t i = 0; i < (size_t)n; i++)
             assert_true(at(out[0], i) == clampd(rintf((float)at(x, i) / sc) + zp, 0, 255));
-        for (int k = 0; k < 3; k++) ais_tensor_destroy(out[k]);
+        for (int k = 0; k < 3; k++)
+            ais_tensor_destroy(out[k]);
         ais_tensor_destroy(x);
     }
 }
@@ -159,23 +163,23 @@ static void test_quantize_errors(void **state) {
     AIS_ASSERT_STATUS(ais_op_run("QuantizeLinear", NULL, (const ais_tensor *[]){x, s2}, 2, &y, 1),
                       AIS_E_SHAPE);
     ais_test_assert_error_contains("per-axis scale must have shape [3]");
-    AIS_ASSERT_STATUS(ais_op_run("QuantizeLinear", NULL, (const ais_tensor *[]){x, s1, zf}, 3, &y,
-                                 1),
-                      AIS_E_DTYPE);
+    AIS_ASSERT_STATUS(
+        ais_op_run("QuantizeLinear", NULL, (const ais_tensor *[]){x, s1, zf}, 3, &y, 1),
+        AIS_E_DTYPE);
     ais_test_assert_error_contains("y_zero_point has dtype f32");
-    AIS_ASSERT_STATUS(ais_op_run("QuantizeLinear", NULL, (const ais_tensor *[]){x, s1, zi}, 3, &y,
-                                 1),
-                      AIS_E_SHAPE);
+    AIS_ASSERT_STATUS(
+        ais_op_run("QuantizeLinear", NULL, (const ais_tensor *[]){x, s1, zi}, 3, &y, 1),
+        AIS_E_SHAPE);
     ais_test_assert_error_contains("zero point [2]");
-    AIS_ASSERT_STATUS(ais_op_run("DequantizeLinear", NULL, (const ais_tensor *[]){xi, s1}, 2, &y,
-                                 1),
-                      AIS_E_DTYPE);
+    AIS_ASSERT_STATUS(
+        ais_op_run("DequantizeLinear", NULL, (const ais_tensor *[]){xi, s1}, 2, &y, 1),
+        AIS_E_DTYPE);
     ais_test_assert_error_contains("x has dtype i64");
     /* before opset 13 the scale is per tensor only */
     ais_tensor *s3 = mk(AIS_DTYPE_F32, AIS_SHAPE(3), (double[]){1, 2, 3});
-    AIS_ASSERT_STATUS(ais_op_run_opset("", "QuantizeLinear", 10, NULL,
-                                       (const ais_tensor *[]){x, s3}, 2, &y, 1),
-                      AIS_E_SHAPE);
+    AIS_ASSERT_STATUS(
+        ais_op_run_opset("", "QuantizeLinear", 10, NULL, (const ais_tensor *[]){x, s3}, 2, &y, 1),
+        AIS_E_SHAPE);
     ais_test_assert_error_contains("before opset 13");
     assert_null(y);
     /* empty input quantizes to an empty output */
@@ -219,12 +223,9 @@ static void test_quantize_oom(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_quantize_per_axis),
-        cmocka_unit_test(test_quantize_blocked),
-        cmocka_unit_test(test_quantize_float8),
-        cmocka_unit_test(test_dynamic_quantize),
-        cmocka_unit_test(test_quantize_errors),
-        cmocka_unit_test(test_quantize_oom),
+        cmocka_unit_test(test_quantize_per_axis), cmocka_unit_test(test_quantize_blocked),
+        cmocka_unit_test(test_quantize_float8),   cmocka_unit_test(test_dynamic_quantize),
+        cmocka_unit_test(test_quantize_errors),   cmocka_unit_test(test_quantize_oom),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

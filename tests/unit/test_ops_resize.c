@@ -74,7 +74,8 @@ static void test_resize_nearest_sizes(void **state) {
         int64_t h = ais_test_randint(1, 7), w = ais_test_randint(1, 8);
         int64_t oh = ais_test_randint(1, 13), ow = ais_test_randint(1, 13);
         double xv[56];
-        for (int i = 0; i < 56; i++) xv[i] = ais_test_uniform(-5, 5);
+        for (int i = 0; i < 56; i++)
+            xv[i] = ais_test_uniform(-5, 5);
         ais_tensor *x = ais_test_tensor(AIS_DTYPE_F64, AIS_SHAPE(h, w), xv);
         double zv[2] = {(double)oh, (double)ow};
         ais_tensor *sz = ais_test_tensor(AIS_DTYPE_I64, AIS_SHAPE(2), zv);
@@ -89,7 +90,8 @@ static void test_resize_nearest_sizes(void **state) {
             for (int64_t j = 0; j < ow; j++, k++) {
                 double yi = (i + 0.5) / ((double)oh / (double)h) - 0.5;
                 double xj = (j + 0.5) / ((double)ow / (double)w) - 0.5;
-                int64_t si = clampi((int64_t)ceil(yi - 0.5), h), sj = clampi((int64_t)ceil(xj - 0.5), w);
+                int64_t si = clampi((int64_t)ceil(yi - 0.5), h),
+                        sj = clampi((int64_t)ceil(xj - 0.5), w);
                 assert_true(at(y, k) == xv[si * w + sj]);
             }
         ais_tensor_destroy(y);
@@ -224,12 +226,9 @@ static void test_resize_oom(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_resize_linear_random),
-        cmocka_unit_test(test_resize_nearest_sizes),
-        cmocka_unit_test(test_resize_cubic_1d),
-        cmocka_unit_test(test_upsample_nearest),
-        cmocka_unit_test(test_resize_errors_and_empty),
-        cmocka_unit_test(test_resize_oom),
+        cmocka_unit_test(test_resize_linear_random),    cmocka_unit_test(test_resize_nearest_sizes),
+        cmocka_unit_test(test_resize_cubic_1d),         cmocka_unit_test(test_upsample_nearest),
+        cmocka_unit_test(test_resize_errors_and_empty), cmocka_unit_test(test_resize_oom),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
