@@ -156,6 +156,9 @@ extern const ais__op_def ais__ops_shape[];
 extern const ais__op_def ais__ops_layout[];
 extern const ais__op_def ais__ops_sequence[];
 extern const ais__op_def ais__ops_string[];
+extern const ais__op_def ais__ops_resize[];
+extern const ais__op_def ais__ops_loss[];
+extern const ais__op_def ais__ops_quantize[];
 
 /* How an operator treats string and sequence tensors. */
 typedef enum ais__opaque_mode {

@@ -8,6 +8,7 @@ static const ais__op_def *const ais__op_tables[] = {
     ais__ops_conv,   ais__ops_conv_transpose, ais__ops_pool, ais__ops_norm,
     ais__ops_softmax, ais__ops_reduce, ais__ops_shape,  ais__ops_layout,
     ais__ops_sequence, ais__ops_string,
+    ais__ops_resize, ais__ops_loss, ais__ops_quantize,
 };
 
 /* Operators whose kernels move elements as bytes of ais_dtype_size without looking at them, so
