@@ -956,7 +956,9 @@ static ais_status ais__output_index(const ais__graph *g, const char *const *name
 static ais_status ais__check_output(const char *name, const ais_tensor *want, const ais_tensor *got) {
     if (got->dtype == want->dtype && ais__tensor_same_shape(got, want)) return AIS_OK;
     char a[AIS__SHAPE_STR_MAX], b[AIS__SHAPE_STR_MAX];
-    return ais__error(AIS_E_SHAPE, "output '%s': the tensor given is %s %s, the result is %s %s",
+    /* A wrong element type is a dtype error even when the shape is wrong too. */
+    return ais__error(got->dtype != want->dtype ? AIS_E_DTYPE : AIS_E_SHAPE,
+                      "output '%s': the tensor given is %s %s, the result is %s %s",
                       name, ais_dtype_name(got->dtype), ais__shape_str(got->dims, got->ndim, a, sizeof a),
                       ais_dtype_name(want->dtype), ais__shape_str(want->dims, want->ndim, b, sizeof b));
 }

@@ -157,7 +157,9 @@ ais_status ais__op_invoke(const ais__op_def *def, ais__op_ctx *ctx, const ais_te
         } else if (out[i]->dtype != desc[i].dtype || out[i]->ndim != desc[i].ndim ||
                    memcmp(out[i]->dims, desc[i].dims, desc[i].ndim * sizeof(int64_t)) != 0) {
             char a[AIS__SHAPE_STR_MAX], b[AIS__SHAPE_STR_MAX];
-            st = ais__error(AIS_E_SHAPE, "output %zu is %s %s, the result is %s %s", i,
+            /* A wrong element type is a dtype error even when the shape is wrong too. */
+            st = ais__error(out[i]->dtype != desc[i].dtype ? AIS_E_DTYPE : AIS_E_SHAPE,
+                            "output %zu is %s %s, the result is %s %s", i,
                             ais_dtype_name(out[i]->dtype),
                             ais__shape_str(out[i]->dims, out[i]->ndim, a, sizeof a),
                             ais_dtype_name(desc[i].dtype),

@@ -798,6 +798,11 @@ static void test_binary_errors(void **state) {
     ais_test_assert_error_contains("[3, 5]");
     assert_non_null(wrong);
     ais_tensor_destroy(wrong);
+    /* the right shape but the wrong element type is a dtype error */
+    AIS_ASSERT_OK(ais_tensor_create(AIS_DTYPE_F64, AIS_SHAPE(3, 1, 5), &wrong));
+    AIS_ASSERT_STATUS(ais_op_run("Mul", NULL, in, 2, &wrong, 1), AIS_E_DTYPE);
+    ais_test_assert_error_contains("f64");
+    ais_tensor_destroy(wrong);
     AIS_ASSERT_OK(ais_tensor_create(AIS_DTYPE_F32, AIS_SHAPE(3, 1, 5), &wrong));
     AIS_ASSERT_OK(ais_op_run("Mul", NULL, in, 2, &wrong, 1));
     for (size_t k = 0; k < 15; k++)
