@@ -234,8 +234,8 @@ static double ais__tree_base(const ais_attrs *a, size_t k) {
     const float *bf;
     const ais_tensor *bt;
     size_t n;
-    if (ais__tree_floats(a, "base_values", &n, &bf, &bt) != AIS_OK || k >= n) return 0;
-    return ais__tree_float_at(bf, bt, k);
+    if (ais__tree_floats(a, "base_values", &n, &bf, &bt) != AIS_OK || n == 0) return 0;
+    return ais__tree_float_at(bf, bt, n == 1 ? 0 : k);
 }
 
 static bool ais__tree_go_true(const ais__tnode *nd, double x) {
@@ -302,7 +302,8 @@ static ais_status ais__trees_check_targets(const ais__trees *tr, size_t width) {
         if (tr->weights[i].target >= width)
             return ais__error(AIS_E_INVALID_ARGUMENT, "a leaf weight is for output %u but there "
                               "are %zu", tr->weights[i].target, width);
-    if (tr->n_base && tr->n_base != width)
+    /* one base value is broadcast to every output (a binary classifier's one score) */
+    if (tr->n_base > 1 && tr->n_base != width)
         return ais__error(AIS_E_SHAPE, "%zu base_values for %zu outputs", tr->n_base, width);
     return AIS_OK;
 }
