@@ -548,10 +548,7 @@ static void test_tree_hostile_attributes(void **state) {
     ais_tensor_destroy(bad);
     expect_tree_error(a, AIS_E_DTYPE, "base_values_as_tensor must be float or double");
     /* the classifier's string labels */
-    AIS_ASSERT_OK(ais_attrs_create(&a));
-    small_tree();
-    ais_attrs_destroy(a);
-    a = NULL;
+    ais_attrs_destroy(small_tree()); /* g_tr back to the valid tree */
     AIS_ASSERT_OK(ais_attrs_create(&a));
     g_tr.wi[0] = 0;
     g_tr.wi[1] = 1;
