@@ -19,8 +19,10 @@ static ais_status ais__linear_parse(const ais__op_ctx *ctx, const ais_tensor *x,
     if (!ais__attr_floats(ctx->attrs, "coefficients", &l->coef, &nc) || nc == 0)
         return ais__error(AIS_E_INVALID_ARGUMENT, "attribute coefficients (floats) is required");
     if (l->cols == 0 || nc % l->cols != 0)
-        return ais__error(AIS_E_SHAPE, "%zu coefficients are not a multiple of the %zu features "
-                          "of X", nc, l->cols);
+        return ais__error(AIS_E_SHAPE,
+                          "%zu coefficients are not a multiple of the %zu features "
+                          "of X",
+                          nc, l->cols);
     l->targets = nc / l->cols;
     if (ais__attr_floats(ctx->attrs, "intercepts", &l->icpt, &ni) && ni != l->targets)
         return ais__error(AIS_E_SHAPE, "%zu intercepts for %zu rows of coefficients", ni,
@@ -108,12 +110,12 @@ static ais_status ais__lincls_compute(ais__op_ctx *ctx, const ais_tensor *const 
     size_t w = ais__lincls_width(&l, &lb);
     float *z = n_out > 1 ? out[1]->data : NULL;
     if (!z) {
-        size_t bytes;
+        size_t count;
         if (!ais__shape_numel((const int64_t[]){(int64_t)l.rows, (int64_t)w}, 2, sizeof(float),
-                              &bytes))
+                              &count))
             return ais__error(AIS_E_LIMIT, "scores of %zu x %zu are too large", l.rows, w);
-        z = ais__op_scratch(ctx, bytes * sizeof(float) + sizeof(float));
-        if (!z) return ais__oom(bytes * sizeof(float), "LinearClassifier scores");
+        z = ais__op_scratch(ctx, count * sizeof(float) + sizeof(float));
+        if (!z) return ais__oom(count * sizeof(float), "LinearClassifier scores");
     }
     if (lb.strings) ais__strs_clear(out[0]);
     for (size_t r = 0; r < l.rows; r++) {

@@ -19,8 +19,10 @@ static ais_status ais__ml_per_col(const ais_attrs *a, const char *name, size_t c
         return AIS_OK;
     }
     if (*n != 1 && *n != cols)
-        return ais__error(AIS_E_SHAPE, "attribute %s has %zu values; expected 1 or %zu (the "
-                          "last extent of X)", name, *n, cols);
+        return ais__error(AIS_E_SHAPE,
+                          "attribute %s has %zu values; expected 1 or %zu (the "
+                          "last extent of X)",
+                          name, *n, cols);
     return AIS_OK;
 }
 
@@ -29,15 +31,14 @@ static size_t ais__ml_last(const ais_tensor *x) {
 }
 
 static ais_status ais__ml_numeric(const ais_tensor *x) {
-    return ais__expect_dtype(x, "X", AIS_DTYPE_F32, AIS_DTYPE_F64, AIS_DTYPE_I64,
-                             AIS_DTYPE_I32, AIS_DTYPE_UNDEFINED);
+    return ais__expect_dtype(x, "X", AIS_DTYPE_F32, AIS_DTYPE_F64, AIS_DTYPE_I64, AIS_DTYPE_I32,
+                             AIS_DTYPE_UNDEFINED);
 }
 
 /* ---- Scaler: Y = (X - offset) * scale ---- */
 
-static ais_status ais__scaler_parse(const ais__op_ctx *ctx, const ais_tensor *x,
-                                    const float **off, size_t *no, const float **sc,
-                                    size_t *ns) {
+static ais_status ais__scaler_parse(const ais__op_ctx *ctx, const ais_tensor *x, const float **off,
+                                    size_t *no, const float **sc, size_t *ns) {
     AIS__CHECK(ais__ml_numeric(x));
     size_t c = ais__ml_last(x);
     AIS__CHECK(ais__ml_per_col(ctx->attrs, "offset", c, off, no));
@@ -83,8 +84,8 @@ static ais_status ais__normalizer_parse(const ais__op_ctx *ctx, const ais_tensor
     return AIS_OK;
 }
 
-static ais_status ais__normalizer_infer(ais__op_ctx *ctx, const ais_tensor *const *in,
-                                        size_t n_in, ais__tensor_desc *out, size_t n_out) {
+static ais_status ais__normalizer_infer(ais__op_ctx *ctx, const ais_tensor *const *in, size_t n_in,
+                                        ais__tensor_desc *out, size_t n_out) {
     (void)n_in, (void)n_out;
     int norm;
     AIS__CHECK(ais__normalizer_parse(ctx, in[0], &norm));
@@ -104,9 +105,12 @@ static ais_status ais__normalizer_compute(ais__op_ctx *ctx, const ais_tensor *co
         double d = 0;
         for (size_t j = 0; j < c; j++) {
             double v = ais__load_f64(x->data, x->dtype, r * c + j);
-            if (norm == 0) d = fabs(v) > d ? fabs(v) : d;
-            else if (norm == 1) d += fabs(v);
-            else d += v * v;
+            if (norm == 0)
+                d = fabs(v) > d ? fabs(v) : d;
+            else if (norm == 1)
+                d += fabs(v);
+            else
+                d += v * v;
         }
         if (norm == 2) d = sqrt(d);
         if (d < 1e-30) d = 1e-30; /* a zero row stays zero */
@@ -126,8 +130,8 @@ static ais_status ais__same_infer(ais__op_ctx *ctx, const ais_tensor *const *in,
     return AIS_OK;
 }
 
-static ais_status ais__binarizer_compute(ais__op_ctx *ctx, const ais_tensor *const *in,
-                                         size_t n_in, ais_tensor *const *out, size_t n_out) {
+static ais_status ais__binarizer_compute(ais__op_ctx *ctx, const ais_tensor *const *in, size_t n_in,
+                                         ais_tensor *const *out, size_t n_out) {
     (void)n_in, (void)n_out;
     double th = ais__attr_float(ctx->attrs, "threshold", 0.0f);
     const ais_tensor *x = in[0];
@@ -141,8 +145,8 @@ static ais_status ais__binarizer_compute(ais__op_ctx *ctx, const ais_tensor *con
 
 /* ---- Imputer: replaced_value (NaN by default for floats) becomes imputed_value[j] ---- */
 
-static ais_status ais__imputer_parse(const ais__op_ctx *ctx, const ais_tensor *x,
-                                     const float **vf, const int64_t **vi, size_t *n) {
+static ais_status ais__imputer_parse(const ais__op_ctx *ctx, const ais_tensor *x, const float **vf,
+                                     const int64_t **vi, size_t *n) {
     AIS__CHECK(ais__ml_numeric(x));
     size_t c = ais__ml_last(x);
     bool is_f = x->dtype == AIS_DTYPE_F32 || x->dtype == AIS_DTYPE_F64;
@@ -158,8 +162,10 @@ static ais_status ais__imputer_parse(const ais__op_ctx *ctx, const ais_tensor *x
                           ais_dtype_name(x->dtype));
     }
     if (*n != 1 && *n != c)
-        return ais__error(AIS_E_SHAPE, "%zu imputed values; expected 1 or %zu (the last extent "
-                          "of X)", *n, c);
+        return ais__error(AIS_E_SHAPE,
+                          "%zu imputed values; expected 1 or %zu (the last extent "
+                          "of X)",
+                          *n, c);
     return AIS_OK;
 }
 
@@ -174,8 +180,8 @@ static ais_status ais__imputer_infer(ais__op_ctx *ctx, const ais_tensor *const *
     return AIS_OK;
 }
 
-static ais_status ais__imputer_compute(ais__op_ctx *ctx, const ais_tensor *const *in,
-                                       size_t n_in, ais_tensor *const *out, size_t n_out) {
+static ais_status ais__imputer_compute(ais__op_ctx *ctx, const ais_tensor *const *in, size_t n_in,
+                                       ais_tensor *const *out, size_t n_out) {
     (void)n_in, (void)n_out;
     const float *vf;
     const int64_t *vi;
@@ -183,13 +189,24 @@ static ais_status ais__imputer_compute(ais__op_ctx *ctx, const ais_tensor *const
     AIS__CHECK(ais__imputer_parse(ctx, in[0], &vf, &vi, &n));
     const ais_tensor *x = in[0];
     size_t c = ais__ml_last(x);
-    double rep = vf ? ais__attr_float(ctx->attrs, "replaced_value_float", 0.0f)
-                    : (double)ais__attr_int(ctx->attrs, "replaced_value_int64", 0);
+    if (vi) { /* integers stay exact beyond 2^53 */
+        int64_t rep = ais__attr_int(ctx->attrs, "replaced_value_int64", 0);
+        for (size_t i = 0; i < x->numel; i++) {
+            int64_t v = ais__load_i64(x->data, x->dtype, i);
+            int64_t r = v == rep ? vi[n == 1 ? 0 : i % c] : v;
+            if (x->dtype == AIS_DTYPE_I64)
+                ((int64_t *)out[0]->data)[i] = r;
+            else
+                ((int32_t *)out[0]->data)[i] = (int32_t)r;
+        }
+        return AIS_OK;
+    }
+    double rep = ais__attr_float(ctx->attrs, "replaced_value_float", 0.0f);
     for (size_t i = 0; i < x->numel; i++) {
         double v = ais__load_f64(x->data, x->dtype, i);
         size_t j = n == 1 ? 0 : i % c;
         bool hit = isnan(rep) ? isnan(v) : v == rep;
-        ais__store_f64(out[0]->data, x->dtype, i, hit ? (vf ? vf[j] : (double)vi[j]) : v);
+        ais__store_f64(out[0]->data, x->dtype, i, hit ? vf[j] : v);
     }
     return AIS_OK;
 }
@@ -200,8 +217,8 @@ static ais_status ais__afe_infer(ais__op_ctx *ctx, const ais_tensor *const *in, 
                                  ais__tensor_desc *out, size_t n_out) {
     (void)ctx, (void)n_in, (void)n_out;
     const ais_tensor *x = in[0], *idx = in[1];
-    AIS__CHECK(ais__expect_dtype(x, "X", AIS_DTYPE_F32, AIS_DTYPE_F64, AIS_DTYPE_I64,
-                                 AIS_DTYPE_I32, AIS_DTYPE_STRING, AIS_DTYPE_UNDEFINED));
+    AIS__CHECK(ais__expect_dtype(x, "X", AIS_DTYPE_F32, AIS_DTYPE_F64, AIS_DTYPE_I64, AIS_DTYPE_I32,
+                                 AIS_DTYPE_STRING, AIS_DTYPE_UNDEFINED));
     AIS__CHECK(ais__expect_dtype(idx, "Y", AIS_DTYPE_I64, AIS_DTYPE_UNDEFINED));
     AIS__CHECK(ais__expect_rank(x, "X", 1, AIS_MAX_DIMS));
     int64_t dims[AIS_MAX_DIMS];
@@ -225,8 +242,10 @@ static ais_status ais__afe_compute(ais__op_ctx *ctx, const ais_tensor *const *in
     const int64_t *ix = idx->data;
     for (size_t j = 0; j < k; j++)
         if (ix[j] < 0 || (uint64_t)ix[j] >= c)
-            return ais__error(AIS_E_INVALID_ARGUMENT, "index %lld is out of range for the %zu "
-                              "features of X", (long long)ix[j], c);
+            return ais__error(AIS_E_INVALID_ARGUMENT,
+                              "index %lld is out of range for the %zu "
+                              "features of X",
+                              (long long)ix[j], c);
     if (x->dtype == AIS_DTYPE_STRING) ais__strs_clear(out[0]);
     for (size_t r = 0; r < rows; r++)
         for (size_t j = 0; j < k; j++)
@@ -236,8 +255,8 @@ static ais_status ais__afe_compute(ais__op_ctx *ctx, const ais_tensor *const *in
 
 /* ---- OneHotEncoder: [..., ncats] floats ---- */
 
-static ais_status ais__ohe_parse(const ais__op_ctx *ctx, const ais_tensor *x,
-                                 const int64_t **ci, const ais__attr **cs, size_t *n) {
+static ais_status ais__ohe_parse(const ais__op_ctx *ctx, const ais_tensor *x, const int64_t **ci,
+                                 const ais__attr **cs, size_t *n) {
     AIS__CHECK(ais__expect_dtype(x, "X", AIS_DTYPE_STRING, AIS_DTYPE_I64, AIS_DTYPE_I32,
                                  AIS_DTYPE_F32, AIS_DTYPE_F64, AIS_DTYPE_UNDEFINED));
     *cs = NULL;
@@ -294,10 +313,13 @@ static ais_status ais__ohe_compute(ais__op_ctx *ctx, const ais_tensor *const *in
             for (k = 0; k < n && (double)ci[k] != v; k++) {
             }
         }
-        if (k < n) row[k] = 1.0f;
+        if (k < n)
+            row[k] = 1.0f;
         else if (!zeros)
-            return ais__error(AIS_E_INVALID_ARGUMENT, "element %zu is no known category and "
-                              "zeros is 0", i);
+            return ais__error(AIS_E_INVALID_ARGUMENT,
+                              "element %zu is no known category and "
+                              "zeros is 0",
+                              i);
     }
     return AIS_OK;
 }
@@ -342,8 +364,10 @@ static ais_status ais__lenc_side_parse(const ais_attrs *a, const char *pre, ais_
         if (sd->dtype == AIS_DTYPE_STRING) sd->s = ais__strs(sd->t);
         return AIS_OK;
     }
-    return ais__error(AIS_E_INVALID_ARGUMENT, "attribute %s_strings, %s_int64s, %s_floats or "
-                      "%s_tensor is required", pre, pre, pre, pre);
+    return ais__error(AIS_E_INVALID_ARGUMENT,
+                      "attribute %s_strings, %s_int64s, %s_floats or "
+                      "%s_tensor is required",
+                      pre, pre, pre, pre);
 }
 
 static double ais__lenc_num(const ais__lenc_side *sd, size_t k) {
@@ -352,8 +376,8 @@ static double ais__lenc_num(const ais__lenc_side *sd, size_t k) {
     return ais__load_f64(sd->t->data, sd->t->dtype, k);
 }
 
-static ais_status ais__lenc_parse(const ais__op_ctx *ctx, const ais_tensor *x,
-                                  ais__lenc_side *keys, ais__lenc_side *vals) {
+static ais_status ais__lenc_parse(const ais__op_ctx *ctx, const ais_tensor *x, ais__lenc_side *keys,
+                                  ais__lenc_side *vals) {
     AIS__CHECK(ais__lenc_side_parse(ctx->attrs, "keys", keys));
     AIS__CHECK(ais__lenc_side_parse(ctx->attrs, "values", vals));
     if (keys->n != vals->n)
@@ -407,7 +431,8 @@ static ais_status ais__lenc_compute(ais__op_ctx *ctx, const ais_tensor *const *i
             AIS__CHECK(ais__str_set(y, i, s, strlen(s)));
         } else {
             double d;
-            if (m < k.n) d = ais__lenc_num(&v, m);
+            if (m < k.n)
+                d = ais__lenc_num(&v, m);
             else if (dt && dt->dtype != AIS_DTYPE_STRING && dt->numel)
                 d = ais__load_f64(dt->data, dt->dtype, 0);
             else if (v.dtype == AIS_DTYPE_I64 && !v.t)
@@ -416,7 +441,7 @@ static ais_status ais__lenc_compute(ais__op_ctx *ctx, const ais_tensor *const *i
                 d = ais__attr_float(ctx->attrs, "default_float", -0.0f);
             else
                 d = ais__dtype_is_float(v.dtype) ? -0.0 : -1.0;
-            if (v.dtype == AIS_DTYPE_I64 && (v.i || v.t) && m < k.n && v.i)
+            if (v.i && m < k.n)
                 ((int64_t *)y->data)[i] = v.i[m]; /* exact beyond 2^53 */
             else
                 ais__store_f64(y->data, v.dtype, i, d);
@@ -456,9 +481,11 @@ static ais_status ais__zipmap_compute(ais__op_ctx *ctx, const ais_tensor *const 
 }
 
 #define AIS__ML_OP(nm, nin, nout, inf, comp, fl)                                                   \
-    {.domain = AIS__ML_DOMAIN, .name = nm, .since_version = 1, .min_inputs = nin,               \
-     .max_inputs = nin, .min_outputs = nout, .max_outputs = nout, .infer = inf,               \
-     .compute = comp, .flags = fl}
+    {                                                                                              \
+        .domain = AIS__ML_DOMAIN, .name = nm, .since_version = 1, .min_inputs = nin,               \
+        .max_inputs = nin, .min_outputs = nout, .max_outputs = nout, .infer = inf,                 \
+        .compute = comp, .flags = fl                                                               \
+    }
 
 const ais__op_def ais__ops_ml_prep[] = {
     AIS__ML_OP("Scaler", 1, 1, ais__scaler_infer, ais__scaler_compute, 0),

@@ -18,8 +18,8 @@ enum { AIS__M_LEQ, AIS__M_LT, AIS__M_GTE, AIS__M_GT, AIS__M_EQ, AIS__M_NEQ, AIS_
 typedef struct ais__tnode {
     double value;
     size_t feature;
-    uint32_t t, f;          /* children (indices into the sorted nodes) */
-    uint32_t wbeg, wend;    /* its leaf weights in the sorted weight list */
+    uint32_t t, f;       /* children (indices into the sorted nodes) */
+    uint32_t wbeg, wend; /* its leaf weights in the sorted weight list */
     uint8_t mode, miss_true;
 } ais__tnode;
 
@@ -35,7 +35,7 @@ typedef struct ais__trees {
     ais__tweight *weights;
     size_t n_base;
     ais__post_transform post;
-    int agg; /* 0 SUM, 1 AVERAGE, 2 MIN, 3 MAX */
+    int agg;     /* 0 SUM, 1 AVERAGE, 2 MIN, 3 MAX */
     bool binary; /* classifier: every weight is for class 0 */
 } ais__trees;
 
@@ -57,8 +57,8 @@ static int ais__tweight_cmp(const void *a, const void *b) {
     return 0;
 }
 
-/* A float list from `name` or a float/double tensor `name`_as_tensor; values into a double
- * array allocated from `buf` (n elements). */
+/* A float list `name` (*f) or a float/double tensor `name`_as_tensor (*t); *n values, 0 when
+ * neither is there. */
 static ais_status ais__tree_floats(const ais_attrs *attrs, const char *name, size_t *n,
                                    const float **f, const ais_tensor **t) {
     char tn[64];
@@ -91,13 +91,15 @@ static ais_status ais__tree_ints(const ais_attrs *attrs, const char *name, size_
         return AIS_OK;
     }
     if (n != want)
-        return ais__error(AIS_E_SHAPE, "attribute %s has %zu values, expected %zu (one per "
-                          "entry)", name, n, want);
+        return ais__error(AIS_E_SHAPE,
+                          "attribute %s has %zu values, expected %zu (one per "
+                          "entry)",
+                          name, n, want);
     return AIS_OK;
 }
 
 static ais_status ais__tree_mode(const char *s, uint8_t *m) {
-    static const char *const names[] = {"BRANCH_LEQ", "BRANCH_LT", "BRANCH_GTE", "BRANCH_GT",
+    static const char *const names[] = {"BRANCH_LEQ", "BRANCH_LT",  "BRANCH_GTE", "BRANCH_GT",
                                         "BRANCH_EQ",  "BRANCH_NEQ", "LEAF"};
     for (size_t i = 0; i < AIS__ARRAY_LEN(names); i++)
         if (strcmp(s, names[i]) == 0) {
@@ -146,8 +148,10 @@ static ais_status ais__trees_build(ais__op_ctx *ctx, const char *prefix, ais__tr
     size_t nv;
     AIS__CHECK(ais__tree_floats(a, "nodes_values", &nv, &vf, &vt));
     if (nv != n)
-        return ais__error(AIS_E_SHAPE, "attribute nodes_values has %zu values, expected %zu (one "
-                          "per node)", nv, n);
+        return ais__error(AIS_E_SHAPE,
+                          "attribute nodes_values has %zu values, expected %zu (one "
+                          "per node)",
+                          nv, n);
 
     char name[64];
     size_t nw = 0;
@@ -178,7 +182,8 @@ static ais_status ais__trees_build(ais__op_ctx *ctx, const char *prefix, ais__tr
     tr->n_nodes = n;
     tr->n_weights = nw;
 
-    for (size_t i = 0; i < n; i++) keys[i] = (ais__tkey){tids[i], nids[i], (uint32_t)i};
+    for (size_t i = 0; i < n; i++)
+        keys[i] = (ais__tkey){tids[i], nids[i], (uint32_t)i};
     qsort(keys, n, sizeof *keys, ais__tkey_cmp);
     for (size_t i = 1; i < n; i++)
         if (keys[i].tree == keys[i - 1].tree && keys[i].node == keys[i - 1].node)
@@ -186,7 +191,8 @@ static ais_status ais__trees_build(ais__op_ctx *ctx, const char *prefix, ais__tr
                               (long long)keys[i].tree, (long long)keys[i].node);
     /* Roots: per tree (in id order), the node that comes first in the attribute order. */
     for (size_t i = 0; i < n; i++) {
-        if (i == 0 || keys[i].tree != keys[i - 1].tree) tr->roots[tr->n_trees++] = (uint32_t)i;
+        if (i == 0 || keys[i].tree != keys[i - 1].tree)
+            tr->roots[tr->n_trees++] = (uint32_t)i;
         else if (keys[i].idx < keys[tr->roots[tr->n_trees - 1]].idx)
             tr->roots[tr->n_trees - 1] = (uint32_t)i;
     }
@@ -199,8 +205,10 @@ static ais_status ais__trees_build(ais__op_ctx *ctx, const char *prefix, ais__tr
         nd->miss_true = miss && miss[s] != 0;
         if (nd->mode == AIS__M_LEAF) continue;
         if (fids[s] < 0)
-            return ais__error(AIS_E_INVALID_ARGUMENT, "node %lld of tree %lld reads feature "
-                              "%lld", (long long)nids[s], (long long)tids[s], (long long)fids[s]);
+            return ais__error(AIS_E_INVALID_ARGUMENT,
+                              "node %lld of tree %lld reads feature "
+                              "%lld",
+                              (long long)nids[s], (long long)tids[s], (long long)fids[s]);
         nd->feature = (size_t)fids[s];
         AIS__CHECK(ais__tree_find(keys, n, tids[s], tt[s], &nd->t));
         AIS__CHECK(ais__tree_find(keys, n, tids[s], ff[s], &nd->f));
@@ -217,7 +225,8 @@ static ais_status ais__trees_build(ais__op_ctx *ctx, const char *prefix, ais__tr
     qsort(tr->weights, nw, sizeof *tr->weights, ais__tweight_cmp);
     for (size_t i = 0; i < nw;) {
         size_t j = i;
-        while (j < nw && tr->weights[j].node == tr->weights[i].node) j++;
+        while (j < nw && tr->weights[j].node == tr->weights[i].node)
+            j++;
         tr->nodes[tr->weights[i].node].wbeg = (uint32_t)i;
         tr->nodes[tr->weights[i].node].wend = (uint32_t)j;
         i = j;
@@ -269,8 +278,8 @@ static ais_status ais__tree_leaf(const ais__trees *tr, const ais_tensor *x, size
 
 /* Raw scores of row r into s [width]: base values and aggregation applied. */
 static ais_status ais__trees_scores(const ais__trees *tr, const ais_attrs *a, const ais_tensor *x,
-                                    size_t r, size_t cols, size_t width, float *s,
-                                    double *acc, uint8_t *seen) {
+                                    size_t r, size_t cols, size_t width, float *s, double *acc,
+                                    uint8_t *seen) {
     {
         for (size_t k = 0; k < width; k++) {
             acc[k] = 0;
@@ -282,9 +291,12 @@ static ais_status ais__trees_scores(const ais__trees *tr, const ais_attrs *a, co
             for (uint32_t w = leaf->wbeg; w < leaf->wend; w++) {
                 const ais__tweight *tw = &tr->weights[w];
                 double *d = &acc[tw->target];
-                if (tr->agg == 2) *d = seen[tw->target] && *d < tw->w ? *d : tw->w;
-                else if (tr->agg == 3) *d = seen[tw->target] && *d > tw->w ? *d : tw->w;
-                else *d += tw->w;
+                if (tr->agg == 2)
+                    *d = seen[tw->target] && *d < tw->w ? *d : tw->w;
+                else if (tr->agg == 3)
+                    *d = seen[tw->target] && *d > tw->w ? *d : tw->w;
+                else
+                    *d += tw->w;
                 seen[tw->target] = 1;
             }
         }
@@ -300,8 +312,10 @@ static ais_status ais__trees_scores(const ais__trees *tr, const ais_attrs *a, co
 static ais_status ais__trees_check_targets(const ais__trees *tr, size_t width) {
     for (size_t i = 0; i < tr->n_weights; i++)
         if (tr->weights[i].target >= width)
-            return ais__error(AIS_E_INVALID_ARGUMENT, "a leaf weight is for output %u but there "
-                              "are %zu", tr->weights[i].target, width);
+            return ais__error(AIS_E_INVALID_ARGUMENT,
+                              "a leaf weight is for output %u but there "
+                              "are %zu",
+                              tr->weights[i].target, width);
     /* one base value is broadcast to every output (a binary classifier's one score) */
     if (tr->n_base > 1 && tr->n_base != width)
         return ais__error(AIS_E_SHAPE, "%zu base_values for %zu outputs", tr->n_base, width);
@@ -314,8 +328,8 @@ static ais_status ais__trees_check_targets(const ais__trees *tr, size_t width) {
 
 /* ---- TreeEnsembleRegressor ---- */
 
-static ais_status ais__treg_parse(ais__op_ctx *ctx, const ais_tensor *x, size_t *rows,
-                                  size_t *cols, size_t *width) {
+static ais_status ais__treg_parse(ais__op_ctx *ctx, const ais_tensor *x, size_t *rows, size_t *cols,
+                                  size_t *width) {
     AIS__CHECK(ais__ml_matrix(x, rows, cols));
     int64_t nt = ais__attr_int(ctx->attrs, "n_targets", 1);
     if (nt < 1 || nt > AIS__TREE_MAX_WIDTH)
@@ -324,8 +338,10 @@ static ais_status ais__treg_parse(ais__op_ctx *ctx, const ais_tensor *x, size_t 
     *width = (size_t)nt;
     const char *agg = ais__attr_string(ctx->attrs, "aggregate_function", "SUM");
     if (strcmp(agg, "SUM") && strcmp(agg, "AVERAGE") && strcmp(agg, "MIN") && strcmp(agg, "MAX"))
-        return ais__error(AIS_E_INVALID_ARGUMENT, "aggregate_function must be SUM, AVERAGE, MIN "
-                          "or MAX, got '%s'", agg);
+        return ais__error(AIS_E_INVALID_ARGUMENT,
+                          "aggregate_function must be SUM, AVERAGE, MIN "
+                          "or MAX, got '%s'",
+                          agg);
     ais__post_transform pt;
     return ais__ml_post_parse(ctx->attrs, &pt);
 }
@@ -352,8 +368,10 @@ static ais_status ais__treg_compute(ais__op_ctx *ctx, const ais_tensor *const *i
     AIS__CHECK(ais__trees_build(ctx, "target", &tr));
     AIS__CHECK(ais__trees_check_targets(&tr, width));
     const char *agg = ais__attr_string(ctx->attrs, "aggregate_function", "SUM");
-    tr.agg = strcmp(agg, "AVERAGE") == 0 ? 1 : strcmp(agg, "MIN") == 0 ? 2
-             : strcmp(agg, "MAX") == 0   ? 3 : 0;
+    tr.agg = strcmp(agg, "AVERAGE") == 0 ? 1
+             : strcmp(agg, "MIN") == 0   ? 2
+             : strcmp(agg, "MAX") == 0   ? 3
+                                         : 0;
     double acc[AIS__TREE_MAX_WIDTH];
     uint8_t seen[AIS__TREE_MAX_WIDTH];
     float *y = out[0]->data;
@@ -396,7 +414,8 @@ static ais_status ais__tcls_compute(ais__op_ctx *ctx, const ais_tensor *const *i
     AIS__CHECK(ais__trees_build(ctx, "class", &tr));
     AIS__CHECK(ais__trees_check_targets(&tr, lb.n));
     bool binary = tr.n_weights > 0;
-    for (size_t i = 0; i < tr.n_weights; i++) binary = binary && tr.weights[i].target == 0;
+    for (size_t i = 0; i < tr.n_weights; i++)
+        binary = binary && tr.weights[i].target == 0;
     size_t width = lb.n == 1 ? 2 : lb.n;
     double acc[AIS__TREE_MAX_WIDTH];
     uint8_t seen[AIS__TREE_MAX_WIDTH];
@@ -407,8 +426,8 @@ static ais_status ais__tcls_compute(ais__op_ctx *ctx, const ais_tensor *const *i
         if (lb.n == 1) row[1] = 0;
         if (binary) {
             row[1] = row[0];
-            row[0] = (tr.post == AIS__POST_NONE || tr.post == AIS__POST_PROBIT) ? 1 - row[1]
-                                                                                : -row[1];
+            row[0] =
+                (tr.post == AIS__POST_NONE || tr.post == AIS__POST_PROBIT) ? 1 - row[1] : -row[1];
         }
         ais__ml_post_apply(tr.post, row, width);
         size_t k = 0;

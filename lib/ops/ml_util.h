@@ -30,7 +30,8 @@ static inline ais_status ais__ml_post_parse(const ais_attrs *attrs, ais__post_tr
         }
     return ais__error(AIS_E_INVALID_ARGUMENT,
                       "post_transform must be NONE, SOFTMAX, LOGISTIC, SOFTMAX_ZERO or PROBIT, "
-                      "got '%s'", s);
+                      "got '%s'",
+                      s);
 }
 
 /* The inverse error function approximation that onnx.reference and ONNX Runtime use. */
@@ -54,31 +55,37 @@ static inline float ais__ml_logistic(float v) {
 static inline void ais__ml_post_apply(ais__post_transform pt, float *s, size_t n) {
     if (n == 0) return;
     switch (pt) {
-    case AIS__POST_NONE:
-        break;
+    case AIS__POST_NONE: break;
     case AIS__POST_LOGISTIC:
-        for (size_t i = 0; i < n; i++) s[i] = ais__ml_logistic(s[i]);
+        for (size_t i = 0; i < n; i++)
+            s[i] = ais__ml_logistic(s[i]);
         break;
     case AIS__POST_PROBIT:
-        for (size_t i = 0; i < n; i++) s[i] = ais__ml_probit(s[i]);
+        for (size_t i = 0; i < n; i++)
+            s[i] = ais__ml_probit(s[i]);
         break;
     case AIS__POST_SOFTMAX: {
         float m = s[0], sum = 0;
-        for (size_t i = 1; i < n; i++) m = s[i] > m ? s[i] : m;
-        for (size_t i = 0; i < n; i++) sum += (s[i] = expf(s[i] - m));
-        for (size_t i = 0; i < n; i++) s[i] /= sum;
+        for (size_t i = 1; i < n; i++)
+            m = s[i] > m ? s[i] : m;
+        for (size_t i = 0; i < n; i++)
+            sum += (s[i] = expf(s[i] - m));
+        for (size_t i = 0; i < n; i++)
+            s[i] /= sum;
         break;
     }
     case AIS__POST_SOFTMAX_ZERO: {
         /* Zero scores stay (nearly) zero: they stand for "no vote", not for exp(0). */
         float m = s[0], sum = 0;
-        for (size_t i = 1; i < n; i++) m = s[i] > m ? s[i] : m;
+        for (size_t i = 1; i < n; i++)
+            m = s[i] > m ? s[i] : m;
         float em = expf(-m);
         for (size_t i = 0; i < n; i++) {
             s[i] = (s[i] > 1e-7f || s[i] < -1e-7f) ? expf(s[i] - m) : s[i] * em;
             sum += s[i];
         }
-        for (size_t i = 0; i < n; i++) s[i] = sum == 0 ? 0.5f : s[i] / sum;
+        for (size_t i = 0; i < n; i++)
+            s[i] = sum == 0 ? 0.5f : s[i] / sum;
         break;
     }
     }
@@ -86,8 +93,8 @@ static inline void ais__ml_post_apply(ais__post_transform pt, float *s, size_t n
 
 /* X as a matrix: [N, C] from rank 2, [1, C] from rank 1 (rank 0: [1, 1]). */
 static inline ais_status ais__ml_matrix(const ais_tensor *x, size_t *rows, size_t *cols) {
-    AIS__CHECK(ais__expect_dtype(x, "X", AIS_DTYPE_F32, AIS_DTYPE_F64, AIS_DTYPE_I64,
-                                 AIS_DTYPE_I32, AIS_DTYPE_UNDEFINED));
+    AIS__CHECK(ais__expect_dtype(x, "X", AIS_DTYPE_F32, AIS_DTYPE_F64, AIS_DTYPE_I64, AIS_DTYPE_I32,
+                                 AIS_DTYPE_UNDEFINED));
     AIS__CHECK(ais__expect_rank(x, "X", 0, 2));
     if (x->ndim == 2) {
         *rows = (size_t)x->dims[0];

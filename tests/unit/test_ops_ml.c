@@ -15,7 +15,8 @@
 
 static ais_status run_ml(const char *op, const ais_attrs *a, const ais_tensor *const *in,
                          size_t n_in, ais_tensor **out, size_t n_out) {
-    for (size_t i = 0; i < n_out; i++) out[i] = NULL;
+    for (size_t i = 0; i < n_out; i++)
+        out[i] = NULL;
     return ais_op_run_opset(ML, op, 3, a, in, n_in, out, n_out);
 }
 
@@ -26,8 +27,10 @@ static double probit_ref(double p) {
     double lo = -10, hi = 10, t = 2 * p - 1;
     for (int i = 0; i < 200; i++) {
         double mid = (lo + hi) / 2;
-        if (erf(mid) < t) lo = mid;
-        else hi = mid;
+        if (erf(mid) < t)
+            lo = mid;
+        else
+            hi = mid;
     }
     return sqrt(2.0) * (lo + hi) / 2;
 }
@@ -38,16 +41,20 @@ static const char *const POSTS[] = {"NONE", "SOFTMAX", "LOGISTIC", "SOFTMAX_ZERO
 static void post_ref(int post, double *s, size_t n) {
     if (post == 1 || post == 3) {
         double m = s[0], sum = 0;
-        for (size_t i = 1; i < n; i++) m = fmax(m, s[i]);
+        for (size_t i = 1; i < n; i++)
+            m = fmax(m, s[i]);
         for (size_t i = 0; i < n; i++) {
             s[i] = (post == 3 && s[i] == 0) ? 0 : exp(s[i] - m);
             sum += s[i];
         }
-        for (size_t i = 0; i < n; i++) s[i] = sum == 0 ? 0.5 : s[i] / sum;
+        for (size_t i = 0; i < n; i++)
+            s[i] = sum == 0 ? 0.5 : s[i] / sum;
     } else if (post == 2) {
-        for (size_t i = 0; i < n; i++) s[i] = sigmoid(s[i]);
+        for (size_t i = 0; i < n; i++)
+            s[i] = sigmoid(s[i]);
     } else if (post == 4) {
-        for (size_t i = 0; i < n; i++) s[i] = probit_ref(s[i]);
+        for (size_t i = 0; i < n; i++)
+            s[i] = probit_ref(s[i]);
     }
 }
 
@@ -74,7 +81,8 @@ static void test_linear_regressor(void **state) {
         for (size_t r = 0; r < n; r++)
             for (size_t k = 0; k < t; k++) {
                 double s = icpt[k];
-                for (size_t j = 0; j < c; j++) s += (double)coef[k * c + j] * xv[r * c + j];
+                for (size_t j = 0; j < c; j++)
+                    s += (double)coef[k * c + j] * xv[r * c + j];
                 want[r * t + k] = s;
             }
         assert_int_equal(ais_tensor_ndim(y), 2);
@@ -112,8 +120,10 @@ static void test_linear_classifier(void **state) {
         /* PROBIT takes probabilities: keep scores inside (0, 1) */
         float lo = post == 4 ? 0.05f : -2, hi = post == 4 ? 0.2f : 2;
         if (post == 4) {
-            for (size_t i = 0; i < e * c; i++) coef[i] = fabsf(coef[i]) / (float)c * 0.5f;
-            for (size_t i = 0; i < e; i++) icpt[i] = 0.1f;
+            for (size_t i = 0; i < e * c; i++)
+                coef[i] = fabsf(coef[i]) / (float)c * 0.5f;
+            for (size_t i = 0; i < e; i++)
+                icpt[i] = 0.1f;
             AIS_ASSERT_OK(ais_attrs_set_floats(a, "coefficients", coef, e * c));
             AIS_ASSERT_OK(ais_attrs_set_floats(a, "intercepts", icpt, e));
             if (binary) { /* -s is no probability */
@@ -130,7 +140,8 @@ static void test_linear_classifier(void **state) {
             double s[4];
             for (size_t k = 0; k < e; k++) {
                 s[k] = icpt[k];
-                for (size_t j = 0; j < c; j++) s[k] += (double)coef[k * c + j] * xv[r * c + j];
+                for (size_t j = 0; j < c; j++)
+                    s[k] += (double)coef[k * c + j] * xv[r * c + j];
             }
             if (binary) {
                 s[1] = s[0];
@@ -161,8 +172,8 @@ static void test_linear_string_labels_and_errors(void **state) {
     AIS_ASSERT_OK(ais_attrs_create(&a));
     AIS_ASSERT_OK(ais_attrs_set_floats(a, "coefficients", coef, 6));
     AIS_ASSERT_OK(ais_attrs_set_strings(a, "classlabels_strings", names, 3));
-    ais_tensor *x = ais_test_tensor(AIS_DTYPE_F64, AIS_SHAPE(3, 2),
-                                    (const double[]){5, 1, 1, 5, -2, -3});
+    ais_tensor *x =
+        ais_test_tensor(AIS_DTYPE_F64, AIS_SHAPE(3, 2), (const double[]){5, 1, 1, 5, -2, -3});
     ais_tensor *out[2];
     AIS_ASSERT_OK(run_ml("LinearClassifier", a, (const ais_tensor *const[]){x}, 1, out, 2));
     assert_int_equal(ais_tensor_dtype(out[0]), AIS_DTYPE_STRING);
@@ -306,29 +317,40 @@ static size_t find_node(const trees *tr, int64_t tid, int64_t nid) {
 /* Per tree (in tree id order), the leaf reached by row x: accumulate into out per agg. */
 static void trees_ref(const trees *tr, const float *x, int agg, const float *base, double *out) {
     bool seen[8] = {0};
-    for (size_t k = 0; k < tr->width; k++) out[k] = 0;
+    for (size_t k = 0; k < tr->width; k++)
+        out[k] = 0;
     for (size_t t = 0; t < tr->n_trees; t++) {
         size_t i = find_node(tr, (int64_t)(5 * t + 2), 7);
         while (strcmp(tr->mode[i], "LEAF") != 0) {
             float v = x[tr->fid[i]], th = tr->val[i];
             bool go;
             const char *m = tr->mode[i];
-            if (isnan(v)) go = tr->miss[i] != 0;
-            else if (!strcmp(m, "BRANCH_LEQ")) go = v <= th;
-            else if (!strcmp(m, "BRANCH_LT")) go = v < th;
-            else if (!strcmp(m, "BRANCH_GTE")) go = v >= th;
-            else if (!strcmp(m, "BRANCH_GT")) go = v > th;
-            else if (!strcmp(m, "BRANCH_EQ")) go = v == th;
-            else go = v != th;
+            if (isnan(v))
+                go = tr->miss[i] != 0;
+            else if (!strcmp(m, "BRANCH_LEQ"))
+                go = v <= th;
+            else if (!strcmp(m, "BRANCH_LT"))
+                go = v < th;
+            else if (!strcmp(m, "BRANCH_GTE"))
+                go = v >= th;
+            else if (!strcmp(m, "BRANCH_GT"))
+                go = v > th;
+            else if (!strcmp(m, "BRANCH_EQ"))
+                go = v == th;
+            else
+                go = v != th;
             i = find_node(tr, tr->tid[i], go ? tr->tt[i] : tr->ff[i]);
         }
         for (size_t w = 0; w < tr->nw; w++) {
             if (tr->wt[w] != tr->tid[i] || tr->wn[w] != tr->nid[i]) continue;
             size_t k = (size_t)tr->wi[w];
             double v = tr->ww[w];
-            if (agg == 2) out[k] = seen[k] ? fmin(out[k], v) : v;
-            else if (agg == 3) out[k] = seen[k] ? fmax(out[k], v) : v;
-            else out[k] += v;
+            if (agg == 2)
+                out[k] = seen[k] ? fmin(out[k], v) : v;
+            else if (agg == 3)
+                out[k] = seen[k] ? fmax(out[k], v) : v;
+            else
+                out[k] += v;
             seen[k] = true;
         }
     }
@@ -375,12 +397,11 @@ static void test_tree_regressor(void **state) {
             }
         }
         ais_tensor *x = grid_x(n, c), *y;
-        AIS_ASSERT_OK(run_ml("TreeEnsembleRegressor", a, (const ais_tensor *const[]){x}, 1, &y,
-                             1));
+        AIS_ASSERT_OK(run_ml("TreeEnsembleRegressor", a, (const ais_tensor *const[]){x}, 1, &y, 1));
         double want[12 * 3];
         for (size_t r = 0; r < n; r++)
-            trees_ref(&g_tr, (const float *)ais_tensor_data(x) + r * c, agg,
-                      use_base ? base : NULL, want + r * width);
+            trees_ref(&g_tr, (const float *)ais_tensor_data(x) + r * c, agg, use_base ? base : NULL,
+                      want + r * width);
         ais_test_assert_close_values(y, want, n * width, 1e-5, 1e-5);
         ais_tensor_destroy(y);
         ais_tensor_destroy(x);
@@ -407,8 +428,8 @@ static void test_tree_classifier(void **state) {
         AIS_ASSERT_OK(ais_attrs_set_string(a, "post_transform", POSTS[post]));
         AIS_ASSERT_OK(ais_attrs_set_floats(a, "base_values", base, binary ? 1 : width));
         ais_tensor *x = grid_x(n, c), *out[2];
-        AIS_ASSERT_OK(run_ml("TreeEnsembleClassifier", a, (const ais_tensor *const[]){x}, 1, out,
-                             2));
+        AIS_ASSERT_OK(
+            run_ml("TreeEnsembleClassifier", a, (const ais_tensor *const[]){x}, 1, out, 2));
         double want[12 * 4];
         for (size_t r = 0; r < n; r++) {
             double s[4];
@@ -461,8 +482,7 @@ static ais_attrs *small_tree(void) {
 
 static void expect_tree_error(ais_attrs *a, ais_status st, const char *needle) {
     ais_tensor *x = ais_test_rand_f32(AIS_SHAPE(2, 2), 0, 1), *y = NULL;
-    AIS_ASSERT_STATUS(run_ml("TreeEnsembleRegressor", a, (const ais_tensor *const[]){x}, 1, &y,
-                             1),
+    AIS_ASSERT_STATUS(run_ml("TreeEnsembleRegressor", a, (const ais_tensor *const[]){x}, 1, &y, 1),
                       st);
     ais_test_assert_error_contains(needle);
     assert_null(y);
@@ -502,9 +522,9 @@ static void test_tree_hostile_attributes(void **state) {
     AIS_ASSERT_OK(ais_attrs_set_ints(a, "nodes_falsenodeids", g_tr.ff, 3));
     {
         ais_tensor *xx = ais_test_tensor(AIS_DTYPE_F32, AIS_SHAPE(1, 1), (const double[]){0.9});
-        AIS_ASSERT_STATUS(run_ml("TreeEnsembleRegressor", a, (const ais_tensor *const[]){xx}, 1,
-                                 &y, 1),
-                          AIS_E_INVALID_ARGUMENT);
+        AIS_ASSERT_STATUS(
+            run_ml("TreeEnsembleRegressor", a, (const ais_tensor *const[]){xx}, 1, &y, 1),
+            AIS_E_INVALID_ARGUMENT);
         ais_test_assert_error_contains("cycle");
         ais_tensor_destroy(xx);
         ais_attrs_destroy(a);
@@ -565,9 +585,9 @@ static void test_tree_hostile_attributes(void **state) {
     ais_tensor_destroy(out[0]);
     ais_tensor_destroy(out[1]);
     AIS_ASSERT_OK(ais_attrs_set_ints(a, "classlabels_int64s", (const int64_t[]){1, 2}, 2));
-    AIS_ASSERT_STATUS(run_ml("TreeEnsembleClassifier", a, (const ais_tensor *const[]){x}, 1, out,
-                             2),
-                      AIS_E_INVALID_ARGUMENT);
+    AIS_ASSERT_STATUS(
+        run_ml("TreeEnsembleClassifier", a, (const ais_tensor *const[]){x}, 1, out, 2),
+        AIS_E_INVALID_ARGUMENT);
     ais_test_assert_error_contains("only one of");
     ais_tensor_destroy(x);
     ais_attrs_destroy(a);
@@ -611,7 +631,8 @@ static void test_scaler_normalizer_binarizer(void **state) {
                     d = k == 0 ? fmax(d, v) : k == 1 ? d + v : d + v * v;
                 }
                 if (k == 2) d = sqrt(d);
-                for (size_t j = 0; j < c; j++) want[r * c + j] = xv[r * c + j] / d;
+                for (size_t j = 0; j < c; j++)
+                    want[r * c + j] = xv[r * c + j] / d;
             }
             ais_test_assert_close_values(y, want, n * c, 1e-5, 1e-6);
             ais_tensor_destroy(y);
@@ -620,7 +641,8 @@ static void test_scaler_normalizer_binarizer(void **state) {
         AIS_ASSERT_OK(ais_attrs_create(&a));
         AIS_ASSERT_OK(ais_attrs_set_float(a, "threshold", 0.5f));
         AIS_ASSERT_OK(run_ml("Binarizer", a, (const ais_tensor *const[]){x}, 1, &y, 1));
-        for (size_t i = 0; i < n * c; i++) want[i] = xv[i] > 0.5f;
+        for (size_t i = 0; i < n * c; i++)
+            want[i] = xv[i] > 0.5f;
         ais_test_assert_close_values(y, want, n * c, 0, 0);
         ais_tensor_destroy(y);
         ais_attrs_destroy(a);
@@ -644,7 +666,8 @@ static void test_scaler_normalizer_binarizer(void **state) {
 static void test_imputer(void **state) {
     (void)state;
     ais_tensor *x = ais_test_tensor(AIS_DTYPE_F32, AIS_SHAPE(2, 3),
-                                    (const double[]){NAN, 1, 2, 3, NAN, NAN}), *y;
+                                    (const double[]){NAN, 1, 2, 3, NAN, NAN}),
+               *y;
     ais_attrs *a;
     AIS_ASSERT_OK(ais_attrs_create(&a));
     AIS_ASSERT_OK(ais_attrs_set_floats(a, "imputed_value_floats", (const float[]){7, 8, 9}, 3));
@@ -658,8 +681,7 @@ static void test_imputer(void **state) {
     ais_test_assert_close_values(y, (const double[]){NAN, 1, 9, 3, NAN, NAN}, 6, 0, 0);
     ais_tensor_destroy(y);
     AIS_ASSERT_OK(ais_attrs_set_floats(a, "imputed_value_floats", (const float[]){7, 8}, 2));
-    AIS_ASSERT_STATUS(run_ml("Imputer", a, (const ais_tensor *const[]){x}, 1, &y, 1),
-                      AIS_E_SHAPE);
+    AIS_ASSERT_STATUS(run_ml("Imputer", a, (const ais_tensor *const[]){x}, 1, &y, 1), AIS_E_SHAPE);
     ais_test_assert_error_contains("2 imputed values; expected 1 or 3");
     ais_tensor_destroy(x);
     x = ais_test_tensor(AIS_DTYPE_I64, AIS_SHAPE(4), (const double[]){-1, 5, -1, 2});
@@ -671,6 +693,11 @@ static void test_imputer(void **state) {
     AIS_ASSERT_OK(run_ml("Imputer", a, (const ais_tensor *const[]){x}, 1, &y, 1));
     ais_test_assert_close_values(y, (const double[]){0, 5, 0, 2}, 4, 0, 0);
     ais_tensor_destroy(y);
+    /* integers beyond 2^53 stay exact */
+    ((int64_t *)ais_tensor_data(x))[1] = ((int64_t)1 << 53) + 1;
+    AIS_ASSERT_OK(run_ml("Imputer", a, (const ais_tensor *const[]){x}, 1, &y, 1));
+    assert_true(((const int64_t *)ais_tensor_data(y))[1] == ((int64_t)1 << 53) + 1);
+    ais_tensor_destroy(y);
     ais_tensor_destroy(x);
     ais_attrs_destroy(a);
 }
@@ -679,8 +706,8 @@ static void test_feature_extractor_onehot_zipmap(void **state) {
     (void)state;
     ais_tensor *x = ais_test_rand_f32(AIS_SHAPE(3, 4), 0, 1), *y;
     ais_tensor *idx = ais_test_tensor(AIS_DTYPE_I64, AIS_SHAPE(3), (const double[]){3, 0, 3});
-    AIS_ASSERT_OK(run_ml("ArrayFeatureExtractor", NULL, (const ais_tensor *const[]){x, idx}, 2,
-                         &y, 1));
+    AIS_ASSERT_OK(
+        run_ml("ArrayFeatureExtractor", NULL, (const ais_tensor *const[]){x, idx}, 2, &y, 1));
     const float *xv = ais_tensor_data(x);
     double want[9];
     for (size_t r = 0; r < 3; r++) {
@@ -692,9 +719,9 @@ static void test_feature_extractor_onehot_zipmap(void **state) {
     ais_tensor_destroy(y);
     ais_tensor_destroy(idx);
     idx = ais_test_tensor(AIS_DTYPE_I64, AIS_SHAPE(1), (const double[]){4});
-    AIS_ASSERT_STATUS(run_ml("ArrayFeatureExtractor", NULL,
-                             (const ais_tensor *const[]){x, idx}, 2, &y, 1),
-                      AIS_E_INVALID_ARGUMENT);
+    AIS_ASSERT_STATUS(
+        run_ml("ArrayFeatureExtractor", NULL, (const ais_tensor *const[]){x, idx}, 2, &y, 1),
+        AIS_E_INVALID_ARGUMENT);
     ais_test_assert_error_contains("index 4 is out of range");
     ais_tensor_destroy(idx);
 
@@ -703,8 +730,8 @@ static void test_feature_extractor_onehot_zipmap(void **state) {
     ais_tensor *s;
     AIS_ASSERT_OK(ais_tensor_create_strings(AIS_SHAPE(3), words, &s));
     idx = ais_test_tensor(AIS_DTYPE_I64, AIS_SHAPE(2), (const double[]){2, 1});
-    AIS_ASSERT_OK(run_ml("ArrayFeatureExtractor", NULL, (const ais_tensor *const[]){s, idx}, 2,
-                         &y, 1));
+    AIS_ASSERT_OK(
+        run_ml("ArrayFeatureExtractor", NULL, (const ais_tensor *const[]){s, idx}, 2, &y, 1));
     assert_int_equal(ais_tensor_ndim(y), 2);
     assert_string_equal(ais_tensor_string_at(y, 0), "ccc");
     assert_string_equal(ais_tensor_string_at(y, 1), "bb");
@@ -745,8 +772,7 @@ static void test_feature_extractor_onehot_zipmap(void **state) {
     ais_test_assert_close(y, x, 0, 0);
     ais_tensor_destroy(y);
     AIS_ASSERT_OK(ais_attrs_set_ints(a, "classlabels_int64s", (const int64_t[]){0, 1, 2}, 3));
-    AIS_ASSERT_STATUS(run_ml("ZipMap", a, (const ais_tensor *const[]){x}, 1, &y, 1),
-                      AIS_E_SHAPE);
+    AIS_ASSERT_STATUS(run_ml("ZipMap", a, (const ais_tensor *const[]){x}, 1, &y, 1), AIS_E_SHAPE);
     ais_test_assert_error_contains("4 columns but there are 3 class labels");
     ais_attrs_destroy(a);
     ais_tensor_destroy(x);
