@@ -40,7 +40,7 @@ from sklearn.impute import SimpleImputer  # noqa: E402
 from sklearn.linear_model import LinearRegression, LogisticRegression, Ridge  # noqa: E402
 from sklearn.pipeline import make_pipeline  # noqa: E402
 from sklearn.preprocessing import (Binarizer, MinMaxScaler, Normalizer, OneHotEncoder,  # noqa: E402
-                                   StandardScaler)
+                                   OrdinalEncoder, StandardScaler)
 from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor  # noqa: E402
 import onnx  # noqa: E402
 from skl2onnx import to_onnx  # noqa: E402
@@ -240,3 +240,20 @@ def test_tree_nan_routing():
         r_labels, r_proba = ReferenceEvaluator(onnx.load_from_string(onx)).run(None, {"X": Xt})
         assert labels.tolist() == r_labels.tolist()
         np.testing.assert_allclose(proba, r_proba, rtol=TOL, atol=TOL)
+
+
+def test_ordinal_encoder_label_encoder():
+    """OrdinalEncoder converts to LabelEncoder (category value -> code)."""
+    X, y = data("wine")
+    X = X.copy()
+    X[:, 0] = np.round(X[:, 0])  # alcohol: a handful of integer categories
+    Xf, yf, Xt, _ = split(X, y.astype(np.float64))
+    ct = ColumnTransformer([("cat", OrdinalEncoder(handle_unknown="use_encoded_value",
+                                                   unknown_value=-1), [0]),
+                            ("num", StandardScaler(), list(range(1, X.shape[1])))])
+    est = make_pipeline(ct, Ridge()).fit(Xf, yf)
+    Xt = Xt.copy()
+    Xt[0, 0] = 99.0  # unseen: unknown_value
+    ops = {n.op_type for n in onnx.load_from_string(convert(est, Xt, False)).graph.node}
+    assert "LabelEncoder" in ops
+    check_regressor(est, Xt)
