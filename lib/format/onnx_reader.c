@@ -39,6 +39,7 @@ typedef struct ais__vinfo {
     char *name;
     bool is_tensor;    /* TypeProto.tensor_type; else some other type (or none) */
     bool is_seq;       /* a sequence of tensors of elem_type (dims: of the elements) */
+    bool seq_of_map;   /* ZipMap's output type: run as its dense tensor (docs/onnx_ml.md) */
     const char *other; /* the kind of a non-tensor type, for messages */
     uint64_t elem_type;
     int32_t ndim; /* -1 without a shape */
@@ -137,6 +138,7 @@ static ais_status ais__read_type(const ais__pb *msg, ais__vinfo *v, int depth) {
             v->ndim = inner.ndim;
             v->elem_type = inner.elem_type;
             if (!ok) {
+                v->seq_of_map = f.number == 4 && inner.other == kinds[5];
                 v->is_tensor = false;
                 v->is_seq = false;
                 v->other = f.number == 4 ? "a sequence of non-tensor" : "an optional of another";
@@ -212,6 +214,8 @@ static ais_status ais__declare(ais__graph *g, int32_t idx, const ais__vinfo *v, 
                                const char *role) {
     if (v->is_seq) /* the elements' dtype and shape are checked by the operators */
         return ais__graph_declare(g, idx, AIS_DTYPE_SEQUENCE, 0, NULL, NULL);
+    if (v->seq_of_map && strcmp(role, "output") == 0) /* the producer's inference types it */
+        return ais__graph_declare(g, idx, AIS_DTYPE_UNDEFINED, -1, NULL, NULL);
     if (!v->is_tensor) {
         if (!strict) return AIS_OK;
         return ais__error(AIS_E_UNSUPPORTED,

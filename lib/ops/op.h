@@ -159,6 +159,9 @@ extern const ais__op_def ais__ops_string[];
 extern const ais__op_def ais__ops_resize[];
 extern const ais__op_def ais__ops_loss[];
 extern const ais__op_def ais__ops_quantize[];
+extern const ais__op_def ais__ops_ml_linear[];
+extern const ais__op_def ais__ops_ml_tree[];
+extern const ais__op_def ais__ops_ml_prep[];
 
 /* How an operator treats string and sequence tensors. */
 typedef enum ais__opaque_mode {
