@@ -10,7 +10,7 @@
 
 #include "pipeline/pipeline.h"
 
-#define PATH_MAX_LEN 192
+#define PATH_MAX_LEN 256
 
 /* Rejects keys outside `allowed` (NULL-terminated) and any key given twice; `required` keys
  * must be present. Keys are few, so the quadratic scan is cheap. */
@@ -136,13 +136,13 @@ static ais_status parse_categories(const cJSON *obj, const char *path, ais__pl_s
     size_t i = 0;
     for (const cJSON *c = arr->child; c; c = c->next, i++) {
         char p[PATH_MAX_LEN];
-        snprintf(p, sizeof p, "%s.categories[%zu]", path, i);
+        snprintf(p, sizeof p, "%.200s.categories[%zu]", path, i);
         AIS__CHECK(check_string(c, p, "", AIS__PL_MAX_CATEGORY_BYTES, true));
         if (!(s->cats[i] = ais__strdup(c->valuestring)))
             return ais__oom(strlen(c->valuestring) + 1, "pipeline category");
     }
     char p[PATH_MAX_LEN];
-    snprintf(p, sizeof p, "%s.categories", path);
+    snprintf(p, sizeof p, "%.200s.categories", path);
     return sort_unique(s->cats, n, s->sorted, p, "category");
 }
 
@@ -345,7 +345,7 @@ static ais_status parse_feature(ais_pipeline *p, const cJSON *obj, const char *p
     size_t width = 1, i = 0;
     for (const cJSON *c = arr->child; c; c = c->next, i++) {
         char sp[PATH_MAX_LEN];
-        snprintf(sp, sizeof sp, "%s.steps[%zu]", path, i);
+        snprintf(sp, sizeof sp, "%.200s.steps[%zu]", path, i);
         b->n_steps = i + 1;
         AIS__CHECK(parse_step(c, sp, &kind, &b->steps[i], &width));
     }
