@@ -42,8 +42,7 @@ typedef enum ais_feature_kind {
  * naming the JSON path ("$.features[2].steps[0].edges[3]"). On success *out is a new pipeline the
  * caller destroys with ais_pipeline_destroy; on failure *out is NULL.
  */
-AIS_API ais_status ais_pipeline_create_from_json(const char *json, size_t len,
-                                                 ais_pipeline **out);
+AIS_API ais_status ais_pipeline_create_from_json(const char *json, size_t len, ais_pipeline **out);
 /* Frees a pipeline; NULL is a no-op. No run may be in progress on it. */
 AIS_API void ais_pipeline_destroy(ais_pipeline *pipeline);
 
@@ -101,8 +100,7 @@ AIS_API ais_status ais_pipeline_run_json_rows(const ais_pipeline *pipeline, cons
  * [rows, 1]); all columns have the same row count. A numeric input takes f32, f64, i32 or i64
  * (NaN is missing); a categorical input takes a string tensor. An input absent from names[] is
  * missing in every row. A wrong element type is AIS_E_DTYPE, unequal lengths AIS_E_SHAPE. */
-AIS_API ais_status ais_pipeline_run_columns(const ais_pipeline *pipeline,
-                                            const char *const *names,
+AIS_API ais_status ais_pipeline_run_columns(const ais_pipeline *pipeline, const char *const *names,
                                             const ais_tensor *const *columns, size_t n_columns,
                                             ais_tensor **out, ais_pipeline_errors **errors);
 

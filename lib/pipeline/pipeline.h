@@ -40,15 +40,15 @@ typedef enum { AIS__PL_UNKNOWN_ERROR, AIS__PL_UNKNOWN_IGNORE, AIS__PL_UNKNOWN_VA
 
 typedef struct ais__pl_step {
     ais__pl_op op;
-    double a, b;       /* parameters, see ais__pl_op; ordinal: a = unknown_value */
-    char *str;         /* categorical imputation value */
-    double *edges;     /* bucketize, strictly increasing */
+    double a, b;   /* parameters, see ais__pl_op; ordinal: a = unknown_value */
+    char *str;     /* categorical imputation value */
+    double *edges; /* bucketize, strictly increasing */
     size_t n_edges;
-    char **cats;       /* onehot/ordinal categories in spec order */
-    uint32_t *sorted;  /* indices into cats, sorted by strcmp, for binary search */
+    char **cats;      /* onehot/ordinal categories in spec order */
+    uint32_t *sorted; /* indices into cats, sorted by strcmp, for binary search */
     size_t n_cats;
     ais__pl_unk unknown;
-    uint32_t n_hash;   /* hash: output width */
+    uint32_t n_hash; /* hash: output width */
     uint32_t seed;
     bool alternate_sign;
 } ais__pl_step;

@@ -45,10 +45,10 @@ void ais_pipeline_errors_destroy(ais_pipeline_errors *e) {
     ais__free(e);
 }
 
-static ais_status add_error(ais_pipeline_errors *e, size_t row, const char *field,
-                            const char *fmt, ...) AIS__PRINTF(4, 5);
-static ais_status add_error(ais_pipeline_errors *e, size_t row, const char *field,
-                            const char *fmt, ...) {
+static ais_status add_error(ais_pipeline_errors *e, size_t row, const char *field, const char *fmt,
+                            ...) AIS__PRINTF(4, 5);
+static ais_status add_error(ais_pipeline_errors *e, size_t row, const char *field, const char *fmt,
+                            ...) {
     if (e->n == e->cap) {
         size_t cap = e->cap ? e->cap * 2 : 8;
         pl_error *items = ais__realloc(e->items, e->cap * sizeof *items, cap * sizeof *items);
@@ -92,17 +92,18 @@ static ais_status check_value(const ais__pl_input *in, size_t row, bool present,
     *v = (pl_value){AIS_VALUE_MISSING, NAN, NULL};
     if (!present) {
         if (!in->allow_missing) problem = "missing required field";
-    } else if (raw.kind == AIS_VALUE_MISSING ||
-               (raw.kind == AIS_VALUE_NUMBER && isnan(raw.num) &&
-                in->kind == AIS_FEATURE_NUMERIC)) {
+    } else if (raw.kind == AIS_VALUE_MISSING || (raw.kind == AIS_VALUE_NUMBER && isnan(raw.num) &&
+                                                 in->kind == AIS_FEATURE_NUMERIC)) {
         if (!in->allow_missing)
             problem = raw.kind == AIS_VALUE_NUMBER ? "NaN where the input allows no missing value"
                                                    : "missing value where the input allows none";
     } else if (raw.kind == AIS_VALUE_NUMBER && in->kind == AIS_FEATURE_NUMERIC) {
         *v = raw;
     } else if (raw.kind == AIS_VALUE_STRING && in->kind == AIS_FEATURE_CATEGORICAL) {
-        if (!raw.str) problem = "string value is NULL";
-        else *v = raw;
+        if (!raw.str)
+            problem = "string value is NULL";
+        else
+            *v = raw;
     } else if (raw.kind == AIS_VALUE_NUMBER) {
         problem = "expected a string (categorical input), got a number";
     } else if (raw.kind == AIS_VALUE_STRING) {
@@ -130,8 +131,8 @@ uint32_t ais__murmur3_32(const void *key, size_t len, uint32_t seed) {
     size_t nblocks = len / 4;
     for (size_t i = 0; i < nblocks; i++) {
         const uint8_t *b = data + 4 * i;
-        uint32_t k = (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 |
-                     (uint32_t)b[3] << 24;
+        uint32_t k =
+            (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
         k *= c1;
         k = (k << 15) | (k >> 17);
         k *= c2;
@@ -165,16 +166,18 @@ static size_t bucket_of(const double *edges, size_t n, double x) {
     size_t lo = 0, hi = n;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
-        if (edges[mid] <= x) lo = mid + 1;
-        else hi = mid;
+        if (edges[mid] <= x)
+            lo = mid + 1;
+        else
+            hi = mid;
     }
     return lo;
 }
 
 /* Runs one block on value v into dst[0, width). Unknown categories under the error policy go to
  * the report. */
-static ais_status eval_block(const ais_pipeline *p, const ais__pl_block *b, pl_value v,
-                             float *dst, size_t row, ais_pipeline_errors *e, bool *bad) {
+static ais_status eval_block(const ais_pipeline *p, const ais__pl_block *b, pl_value v, float *dst,
+                             size_t row, ais_pipeline_errors *e, bool *bad) {
     bool missing = v.kind == AIS_VALUE_MISSING;
     double x = v.num;
     const char *s = v.str;
@@ -254,14 +257,15 @@ static ais_status run(const ais_pipeline *p, size_t n_rows, pl_fill_fn fill, voi
                         p->width);
         goto done;
     }
-    st = ais_tensor_create(AIS_DTYPE_F32, (const int64_t[]){(int64_t)n_rows, (int64_t)p->width},
-                           2, &t);
+    st = ais_tensor_create(AIS_DTYPE_F32, (const int64_t[]){(int64_t)n_rows, (int64_t)p->width}, 2,
+                           &t);
     if (st != AIS_OK) goto done;
     float *data = ais_tensor_data(t);
     pl_value *vals = raw + p->n_inputs;
     for (size_t r = 0; r < n_rows; r++) {
         bool bad = false;
-        for (size_t i = 0; i < p->n_inputs; i++) present[i] = false;
+        for (size_t i = 0; i < p->n_inputs; i++)
+            present[i] = false;
         if ((st = fill(ctx, p, r, raw, present, e, &bad)) != AIS_OK) goto done;
         if (bad) continue; /* a row-level problem: its fields mean nothing */
         for (size_t i = 0; i < p->n_inputs; i++)
@@ -271,15 +275,15 @@ static ais_status run(const ais_pipeline *p, size_t n_rows, pl_fill_fn fill, voi
         if (bad) continue;
         for (size_t b = 0; b < p->n_blocks; b++) {
             const ais__pl_block *blk = &p->blocks[b];
-            st = eval_block(p, blk, vals[blk->input], data + r * p->width + blk->offset, r, e,
-                            &bad);
+            st =
+                eval_block(p, blk, vals[blk->input], data + r * p->width + blk->offset, r, e, &bad);
             if (st != AIS_OK) goto done;
         }
     }
     if (e->n) {
-        st = ais__error(AIS_E_SCHEMA, "pipeline: row %zu, field \"%s\": %s (%zu problems in %zu rows)",
-                        e->items[0].row, e->items[0].field, e->items[0].message, e->n,
-                        e->bad_rows);
+        st = ais__error(AIS_E_SCHEMA,
+                        "pipeline: row %zu, field \"%s\": %s (%zu problems in %zu rows)",
+                        e->items[0].row, e->items[0].field, e->items[0].message, e->n, e->bad_rows);
         if (errors) *errors = e, e = NULL;
     }
 done:
@@ -294,8 +298,8 @@ done:
     return st;
 }
 
-static ais_status check_args(const ais_pipeline *p, ais_tensor **out,
-                             ais_pipeline_errors **errors, const char *who) {
+static ais_status check_args(const ais_pipeline *p, ais_tensor **out, ais_pipeline_errors **errors,
+                             const char *who) {
     if (errors) *errors = NULL;
     if (out) *out = NULL;
     if (!p || !out) return ais__error(AIS_E_INVALID_ARGUMENT, "%s: pipeline or out is NULL", who);
@@ -355,8 +359,8 @@ ais_status ais_pipeline_run_records(const ais_pipeline *p, const ais_field *cons
 typedef struct {
     const char *text;
     size_t len;
-    size_t pos;      /* where the next row's search starts; rows are visited in order */
-    cJSON *current;  /* the row being run: the values point into it until the next row */
+    size_t pos;     /* where the next row's search starts; rows are visited in order */
+    cJSON *current; /* the row being run: the values point into it until the next row */
 } jsonl_ctx;
 
 static bool is_blank(const char *s, size_t n) {
@@ -403,7 +407,8 @@ static ais_status fill_json(void *vctx, const ais_pipeline *p, size_t row, pl_va
     }
     ctx->current = obj;
     size_t count = 0;
-    for (const cJSON *c = obj->child; c; c = c->next) count++;
+    for (const cJSON *c = obj->child; c; c = c->next)
+        count++;
     ais_field *fields = ais__malloc((count ? count : 1) * sizeof *fields);
     if (!fields) return ais__oom(count * sizeof *fields, "pipeline JSON row");
     size_t j = 0;
@@ -433,7 +438,8 @@ ais_status ais_pipeline_run_json_rows(const ais_pipeline *p, const char *jsonl, 
     size_t n_rows = 0;
     const char *line;
     size_t n;
-    while (next_line(&ctx, &line, &n)) n_rows++;
+    while (next_line(&ctx, &line, &n))
+        n_rows++;
     ctx.pos = 0;
     ais_status st = run(p, n_rows, fill_json, &ctx, out, errors);
     cJSON_Delete(ctx.current);
@@ -499,16 +505,18 @@ ais_status ais_pipeline_run_columns(const ais_pipeline *p, const char *const *na
         bool numeric_ok = dt == AIS_DTYPE_F32 || dt == AIS_DTYPE_F64 || dt == AIS_DTYPE_I32 ||
                           dt == AIS_DTYPE_I64;
         if (cols[i]) {
-            st = ais__error(AIS_E_INVALID_ARGUMENT, "pipeline: column \"%s\" given twice",
-                            in->name);
+            st =
+                ais__error(AIS_E_INVALID_ARGUMENT, "pipeline: column \"%s\" given twice", in->name);
         } else if (in->kind == AIS_FEATURE_NUMERIC ? !numeric_ok : dt != AIS_DTYPE_STRING) {
             st = ais__error(AIS_E_DTYPE, "pipeline: column \"%s\" is %s, expected %s", in->name,
                             ais_dtype_name(dt),
                             in->kind == AIS_FEATURE_NUMERIC ? "f32, f64, i32 or i64 (numeric)"
                                                             : "string (categorical)");
         } else if (!(ndim == 1 || (ndim == 2 && shape[1] == 1))) {
-            st = ais__error(AIS_E_SHAPE, "pipeline: column \"%s\" has %zu dimensions, expected "
-                            "[rows] or [rows, 1]", in->name, ndim);
+            st = ais__error(AIS_E_SHAPE,
+                            "pipeline: column \"%s\" has %zu dimensions, expected "
+                            "[rows] or [rows, 1]",
+                            in->name, ndim);
         } else if (have_rows && (size_t)shape[0] != n_rows) {
             st = ais__error(AIS_E_SHAPE, "pipeline: column \"%s\" has %lld rows, others have %zu",
                             in->name, (long long)shape[0], n_rows);

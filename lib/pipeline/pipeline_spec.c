@@ -27,8 +27,8 @@ static ais_status check_keys(const cJSON *obj, const char *path, const char *con
                               c->string);
         for (const cJSON *d = obj->child; d != c; d = d->next)
             if (strcmp(c->string, d->string) == 0)
-                return ais__error(AIS_E_FORMAT, "pipeline spec: %s: duplicate key \"%.64s\"",
-                                  path, c->string);
+                return ais__error(AIS_E_FORMAT, "pipeline spec: %s: duplicate key \"%.64s\"", path,
+                                  c->string);
     }
     for (size_t i = 0; required && required[i]; i++)
         if (!cJSON_GetObjectItemCaseSensitive(obj, required[i]))
@@ -75,8 +75,7 @@ static ais_status get_enum(const cJSON *obj, const char *key, const char *path,
     char want[160] = "";
     size_t off = 0;
     for (int i = 0; names[i] && off < sizeof want; i++)
-        off += (size_t)snprintf(want + off, sizeof want - off, "%s\"%s\"", i ? ", " : "",
-                                names[i]);
+        off += (size_t)snprintf(want + off, sizeof want - off, "%s\"%s\"", i ? ", " : "", names[i]);
     return ais__error(AIS_E_FORMAT, "pipeline spec: %s.%s: expected one of %s", path, key, want);
 }
 
@@ -110,7 +109,8 @@ static ais_status sort_unique(char *const *strs, size_t n, uint32_t *sorted, con
                               const char *what) {
     str_idx *tmp = ais__malloc((n ? n : 1) * sizeof *tmp);
     if (!tmp) return ais__oom(n * sizeof *tmp, "pipeline sort");
-    for (size_t i = 0; i < n; i++) tmp[i] = (str_idx){strs[i], (uint32_t)i};
+    for (size_t i = 0; i < n; i++)
+        tmp[i] = (str_idx){strs[i], (uint32_t)i};
     qsort(tmp, n, sizeof *tmp, cmp_str_idx);
     for (size_t i = 0; i < n; i++) {
         if (i && strcmp(tmp[i].s, tmp[i - 1].s) == 0) {
@@ -150,8 +150,8 @@ static ais_status parse_categories(const cJSON *obj, const char *path, ais__pl_s
  * (0 when the step ends the chain with a vector). */
 static ais_status parse_step(const cJSON *obj, const char *path, ais_feature_kind *kind,
                              ais__pl_step *s, size_t *width) {
-    static const char *const ops[] = {"impute",   "scale",  "clip", "log1p",       "bucketize",
-                                      "onehot",   "ordinal", "hash", "passthrough", NULL};
+    static const char *const ops[] = {"impute", "scale",   "clip", "log1p",       "bucketize",
+                                      "onehot", "ordinal", "hash", "passthrough", NULL};
     if (!cJSON_IsObject(obj))
         return ais__error(AIS_E_FORMAT, "pipeline spec: %s: expected an object", path);
     int op;
@@ -164,8 +164,8 @@ static ais_status parse_step(const cJSON *obj, const char *path, ais_feature_kin
                           path, ops[op]);
     if ((numeric_in && *kind != AIS_FEATURE_NUMERIC) ||
         (categorical_in && *kind != AIS_FEATURE_CATEGORICAL))
-        return ais__error(AIS_E_FORMAT, "pipeline spec: %s: \"%s\" takes a %s value, got %s",
-                          path, ops[op], numeric_in ? "numeric" : "categorical",
+        return ais__error(AIS_E_FORMAT, "pipeline spec: %s: \"%s\" takes a %s value, got %s", path,
+                          ops[op], numeric_in ? "numeric" : "categorical",
                           *kind == AIS_FEATURE_NUMERIC ? "numeric" : "categorical");
     switch (op) {
     case 0: { /* impute */
@@ -184,8 +184,8 @@ static ais_status parse_step(const cJSON *obj, const char *path, ais_feature_kin
                               "pipeline spec: %s.strategy: \"%s\" needs a numeric value", path,
                               strategies[strategy]);
         s->op = AIS__PL_IMPUTE_CAT;
-        AIS__CHECK(check_string(get(obj, "value"), path, ".value", AIS__PL_MAX_CATEGORY_BYTES,
-                                true));
+        AIS__CHECK(
+            check_string(get(obj, "value"), path, ".value", AIS__PL_MAX_CATEGORY_BYTES, true));
         if (!(s->str = ais__strdup(get(obj, "value")->valuestring)))
             return ais__oom(strlen(get(obj, "value")->valuestring), "pipeline impute value");
         return AIS_OK;
@@ -206,8 +206,9 @@ static ais_status parse_step(const cJSON *obj, const char *path, ais_feature_kin
         AIS__CHECK(get_number(obj, "scale", path, &s->b));
         if (k != 1 && s->b == 0)
             return ais__error(AIS_E_FORMAT, "pipeline spec: %s.scale: must not be 0", path);
-        s->op = k == 0 ? AIS__PL_SCALE_STANDARD : k == 1 ? AIS__PL_SCALE_MINMAX
-                                                         : AIS__PL_SCALE_ROBUST;
+        s->op = k == 0   ? AIS__PL_SCALE_STANDARD
+                : k == 1 ? AIS__PL_SCALE_MINMAX
+                         : AIS__PL_SCALE_ROBUST;
         return AIS_OK;
     }
     case 2: { /* clip */
@@ -268,9 +269,8 @@ static ais_status parse_step(const cJSON *obj, const char *path, ais_feature_kin
         AIS__CHECK(check_keys(obj, path, op == 5 ? oh_keys : ord_keys, req));
         AIS__CHECK(parse_categories(obj, path, s));
         int unk = 0;
-        if (get(obj, "unknown")) AIS__CHECK(get_enum(obj, "unknown", path, op == 5 ? oh_unk
-                                                                                : ord_unk,
-                                                     &unk));
+        if (get(obj, "unknown"))
+            AIS__CHECK(get_enum(obj, "unknown", path, op == 5 ? oh_unk : ord_unk, &unk));
         if (op == 5) {
             s->op = AIS__PL_ONEHOT;
             s->unknown = unk ? AIS__PL_UNKNOWN_IGNORE : AIS__PL_UNKNOWN_ERROR;
@@ -298,22 +298,20 @@ static ais_status parse_step(const cJSON *obj, const char *path, ais_feature_kin
         AIS__CHECK(get_number(obj, "n_features", path, &n));
         if (n != floor(n) || n < 1 || n > AIS__PL_MAX_HASH_FEATURES)
             return ais__error(AIS_E_FORMAT,
-                              "pipeline spec: %s.n_features: expected an integer in [1, %u]",
-                              path, AIS__PL_MAX_HASH_FEATURES);
+                              "pipeline spec: %s.n_features: expected an integer in [1, %u]", path,
+                              AIS__PL_MAX_HASH_FEATURES);
         if (get(obj, "seed")) {
             AIS__CHECK(get_number(obj, "seed", path, &seed));
             if (seed != floor(seed) || seed < 0 || seed > 4294967295.0)
                 return ais__error(AIS_E_FORMAT,
-                                  "pipeline spec: %s.seed: expected an integer in [0, 2^32)",
-                                  path);
+                                  "pipeline spec: %s.seed: expected an integer in [0, 2^32)", path);
         }
         s->alternate_sign = true;
         const cJSON *alt = get(obj, "alternate_sign");
         if (alt) {
             if (!cJSON_IsBool(alt))
                 return ais__error(AIS_E_FORMAT,
-                                  "pipeline spec: %s.alternate_sign: expected true or false",
-                                  path);
+                                  "pipeline spec: %s.alternate_sign: expected true or false", path);
             s->alternate_sign = cJSON_IsTrue(alt);
         }
         s->op = AIS__PL_HASH;
@@ -334,8 +332,8 @@ static ais_status parse_feature(ais_pipeline *p, const cJSON *obj, const char *p
     AIS__CHECK(check_string(in, path, ".input", AIS__PL_MAX_NAME, false));
     b->input = ais__pipeline_find_input(p, in->valuestring);
     if (b->input == SIZE_MAX)
-        return ais__error(AIS_E_FORMAT, "pipeline spec: %s.input: no input is called \"%s\"",
-                          path, in->valuestring);
+        return ais__error(AIS_E_FORMAT, "pipeline spec: %s.input: no input is called \"%s\"", path,
+                          in->valuestring);
     const cJSON *arr = get(obj, "steps");
     size_t n;
     AIS__CHECK(array_len(arr, path, "steps", 0, AIS__PL_MAX_STEPS, &n));
@@ -386,7 +384,8 @@ static ais_status parse_inputs(ais_pipeline *p, const cJSON *arr) {
     }
     char **names = ais__malloc(n * sizeof *names);
     if (!names) return ais__oom(n * sizeof *names, "pipeline input names");
-    for (i = 0; i < n; i++) names[i] = p->inputs[i].name;
+    for (i = 0; i < n; i++)
+        names[i] = p->inputs[i].name;
     ais_status st = sort_unique(names, n, p->input_sorted, "$.inputs", "input name");
     ais__free(names);
     return st;
@@ -422,7 +421,8 @@ static ais_status compile(ais_pipeline *p, const cJSON *root) {
 }
 
 ais_status ais_pipeline_create_from_json(const char *json, size_t len, ais_pipeline **out) {
-    if (!out) return ais__error(AIS_E_INVALID_ARGUMENT, "ais_pipeline_create_from_json: out is NULL");
+    if (!out)
+        return ais__error(AIS_E_INVALID_ARGUMENT, "ais_pipeline_create_from_json: out is NULL");
     *out = NULL;
     if (!json && len)
         return ais__error(AIS_E_INVALID_ARGUMENT, "ais_pipeline_create_from_json: json is NULL");
@@ -465,14 +465,16 @@ void ais_pipeline_destroy(ais_pipeline *p) {
             ais__pl_step *s = &b->steps[j];
             ais__free(s->str);
             ais__free(s->edges);
-            for (size_t k = 0; s->cats && k < s->n_cats; k++) ais__free(s->cats[k]);
+            for (size_t k = 0; s->cats && k < s->n_cats; k++)
+                ais__free(s->cats[k]);
             ais__free(s->cats);
             ais__free(s->sorted);
         }
         ais__free(b->steps);
     }
     ais__free(p->blocks);
-    for (size_t i = 0; i < p->n_inputs; i++) ais__free(p->inputs[i].name);
+    for (size_t i = 0; i < p->n_inputs; i++)
+        ais__free(p->inputs[i].name);
     ais__free(p->inputs);
     ais__free(p->input_sorted);
     ais__free(p);
@@ -498,8 +500,10 @@ size_t ais__pipeline_find_input(const ais_pipeline *p, const char *name) {
         size_t mid = lo + (hi - lo) / 2;
         int c = strcmp(name, p->inputs[p->input_sorted[mid]].name);
         if (c == 0) return p->input_sorted[mid];
-        if (c < 0) hi = mid;
-        else lo = mid + 1;
+        if (c < 0)
+            hi = mid;
+        else
+            lo = mid + 1;
     }
     return SIZE_MAX;
 }
@@ -510,8 +514,10 @@ size_t ais__pipeline_find_category(const ais__pl_step *s, const char *str) {
         size_t mid = lo + (hi - lo) / 2;
         int c = strcmp(str, s->cats[s->sorted[mid]]);
         if (c == 0) return s->sorted[mid];
-        if (c < 0) hi = mid;
-        else lo = mid + 1;
+        if (c < 0)
+            hi = mid;
+        else
+            lo = mid + 1;
     }
     return SIZE_MAX;
 }

@@ -6,9 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "test_util.h"
 #include "pipeline/pipeline.h"
 #include "pipeline_fixture.h"
+#include "test_util.h"
 
 static ais_pipeline *make(const char *json) {
     ais_pipeline *p = NULL;
@@ -48,8 +48,8 @@ static void test_scalers_match_sklearn(void **state) {
     ais_tensor *col = ais_test_tensor(AIS_DTYPE_F64, (const int64_t[]){(int64_t)n}, 1, fx_x);
     const char *names[] = {"x"};
     ais_tensor *out = NULL;
-    AIS_ASSERT_OK(ais_pipeline_run_columns(p, names, (const ais_tensor *const *)&col, 1, &out,
-                                           NULL));
+    AIS_ASSERT_OK(
+        ais_pipeline_run_columns(p, names, (const ais_tensor *const *)&col, 1, &out, NULL));
     for (size_t r = 0; r < n; r++)
         assert_row_values(out, 4, r, (double[]){fx_std[r], fx_minmax[r], fx_robust[r], fx_x[r]},
                           1e-6);
@@ -71,8 +71,8 @@ static void test_hash_matches_sklearn(void **state) {
     AIS_ASSERT_OK(ais_tensor_create_strings((const int64_t[]){(int64_t)n}, 1, fx_words, &col));
     const char *names[] = {"w"};
     ais_tensor *out = NULL;
-    AIS_ASSERT_OK(ais_pipeline_run_columns(p, names, (const ais_tensor *const *)&col, 1, &out,
-                                           NULL));
+    AIS_ASSERT_OK(
+        ais_pipeline_run_columns(p, names, (const ais_tensor *const *)&col, 1, &out, NULL));
     for (size_t r = 0; r < n; r++) {
         double want[23];
         memcpy(want, fx_hash_7 + 7 * r, 7 * sizeof(double));
@@ -151,7 +151,8 @@ static void reference_row(const rows_data *d, size_t r, double *o) {
     const char *city = d->city[r] ? d->city[r] : "paris";
     static const char *const oh[] = {"rome", "paris", "oslo"};
     size_t k = index_of(oh, 3, city);
-    for (size_t j = 0; j < 3; j++) o[4 + j] = j == k ? 1 : 0;
+    for (size_t j = 0; j < 3; j++)
+        o[4 + j] = j == k ? 1 : 0;
     static const char *const col[] = {"r", "g", "b"};
     k = index_of(col, 3, d->color[r]);
     o[7] = k == SIZE_MAX ? -1 : (double)k;
@@ -161,16 +162,17 @@ static void reference_row(const rows_data *d, size_t r, double *o) {
     o[8] = !d->city[r] ? NAN : k == SIZE_MAX ? 9 : (double)k;
 }
 
-static void to_records(const rows_data *d, ais_field (*f)[4], const ais_field **rows,
-                       size_t *nf) {
+static void to_records(const rows_data *d, ais_field (*f)[4], const ais_field **rows, size_t *nf) {
     for (size_t r = 0; r < NR; r++) {
         size_t n = 0;
         /* Order varies, absent-vs-null varies, and an unrelated field is ignored. */
         f[r][n++] = (ais_field){"color", AIS_VALUE_STRING, 0, d->color[r]};
         if (!isnan(d->age[r]) || r % 2)
             f[r][n++] = (ais_field){"age", AIS_VALUE_NUMBER, d->age[r], NULL};
-        if (d->city[r]) f[r][n++] = (ais_field){"city", AIS_VALUE_STRING, 0, d->city[r]};
-        else if (r % 3 == 0) f[r][n++] = (ais_field){"city", AIS_VALUE_MISSING, 0, NULL};
+        if (d->city[r])
+            f[r][n++] = (ais_field){"city", AIS_VALUE_STRING, 0, d->city[r]};
+        else if (r % 3 == 0)
+            f[r][n++] = (ais_field){"city", AIS_VALUE_MISSING, 0, NULL};
         f[r][n++] = (ais_field){"income", AIS_VALUE_NUMBER, d->income[r], NULL};
         rows[r] = f[r];
         nf[r] = n;
@@ -185,9 +187,12 @@ static char *to_jsonl(const rows_data *d) {
     for (size_t r = 0; r < NR; r++) {
         off += (size_t)snprintf(s + off, cap - off, "{\"income\": %.17g, \"color\": \"%s\"",
                                 d->income[r], d->color[r]);
-        if (isnan(d->age[r])) off += (size_t)snprintf(s + off, cap - off, ", \"age\": null");
-        else off += (size_t)snprintf(s + off, cap - off, ", \"age\": %.17g", d->age[r]);
-        if (d->city[r]) off += (size_t)snprintf(s + off, cap - off, ", \"city\":\"%s\"", d->city[r]);
+        if (isnan(d->age[r]))
+            off += (size_t)snprintf(s + off, cap - off, ", \"age\": null");
+        else
+            off += (size_t)snprintf(s + off, cap - off, ", \"age\": %.17g", d->age[r]);
+        if (d->city[r])
+            off += (size_t)snprintf(s + off, cap - off, ", \"city\":\"%s\"", d->city[r]);
         off += (size_t)snprintf(s + off, cap - off, ", \"other\": [1, {\"x\": true}]}\r\n");
     }
     return s;
@@ -231,7 +236,8 @@ static void test_all_transforms_rows_columns_json(void **state) {
     ais_tensor_destroy(a);
     AIS_ASSERT_OK(ais_pipeline_run_records(p, rows, nf, NR, &a, NULL));
     double agev[NR];
-    for (size_t r = 0; r < NR; r++) agev[r] = d.age[r];
+    for (size_t r = 0; r < NR; r++)
+        agev[r] = d.age[r];
     ais_tensor *cols[4];
     cols[0] = ais_test_tensor(AIS_DTYPE_F64, (const int64_t[]){NR, 1}, 2, agev);
     cols[1] = ais_test_tensor(AIS_DTYPE_F64, (const int64_t[]){NR}, 1, d.income);
@@ -247,7 +253,8 @@ static void test_all_transforms_rows_columns_json(void **state) {
     assert_memory_equal(ais_tensor_data(a), ais_tensor_data(b), ais_tensor_nbytes(a));
     assert_memory_equal(ais_tensor_data(a), ais_tensor_data(c), ais_tensor_nbytes(a));
     free(jl);
-    for (int i = 0; i < 4; i++) ais_tensor_destroy(cols[i]);
+    for (int i = 0; i < 4; i++)
+        ais_tensor_destroy(cols[i]);
     ais_tensor_destroy(a);
     ais_tensor_destroy(b);
     ais_tensor_destroy(c);
@@ -264,12 +271,12 @@ static void test_numeric_column_types_and_empty(void **state) {
     const ais_dtype dts[] = {AIS_DTYPE_F32, AIS_DTYPE_F64, AIS_DTYPE_I32, AIS_DTYPE_I64};
     const char *names[] = {"n", "ignored"};
     for (size_t k = 0; k < 4; k++) {
-        ais_tensor *cols[2] = {ais_test_tensor(dts[k], (const int64_t[]){7}, 1, v),
-                               ais_test_tensor(AIS_DTYPE_BOOL, (const int64_t[]){3}, 1,
-                                               (const double[]){0, 1, 0})};
+        ais_tensor *cols[2] = {
+            ais_test_tensor(dts[k], (const int64_t[]){7}, 1, v),
+            ais_test_tensor(AIS_DTYPE_BOOL, (const int64_t[]){3}, 1, (const double[]){0, 1, 0})};
         ais_tensor *out = NULL;
-        AIS_ASSERT_OK(ais_pipeline_run_columns(p, names, (const ais_tensor *const *)cols, 2, &out,
-                                               NULL));
+        AIS_ASSERT_OK(
+            ais_pipeline_run_columns(p, names, (const ais_tensor *const *)cols, 2, &out, NULL));
         const float *o = ais_tensor_data(out);
         for (size_t i = 0; i < 7; i++) {
             double x = dts[k] >= AIS_DTYPE_I32 && dts[k] <= AIS_DTYPE_I64 ? trunc(v[i]) : v[i];
@@ -301,7 +308,8 @@ typedef struct {
     const char *needle;
 } bad_spec;
 
-#define IN1 "\"inputs\":[{\"name\":\"a\",\"type\":\"numeric\"},{\"name\":\"c\",\"type\":\"categorical\"}]"
+#define IN1                                                                                        \
+    "\"inputs\":[{\"name\":\"a\",\"type\":\"numeric\"},{\"name\":\"c\",\"type\":\"categorical\"}]"
 #define F(steps) "{\"version\":1," IN1 ",\"features\":[{\"input\":\"a\",\"steps\":[" steps "]}]}"
 #define FC(steps) "{\"version\":1," IN1 ",\"features\":[{\"input\":\"c\",\"steps\":[" steps "]}]}"
 
@@ -314,13 +322,15 @@ static void test_spec_errors(void **state) {
         {"{} x", AIS_E_FORMAT, "trailing data"},
         {"{\"version\":1," IN1 "}", AIS_E_FORMAT, "$: missing key \"features\""},
         {"{\"version\":2," IN1 ",\"features\":[]}", AIS_E_UNSUPPORTED, "$.version: expected 1"},
-        {"{\"version\":\"1\"," IN1 ",\"features\":[]}", AIS_E_FORMAT, "$.version: expected a finite"},
+        {"{\"version\":\"1\"," IN1 ",\"features\":[]}", AIS_E_FORMAT,
+         "$.version: expected a finite"},
         {"{\"version\":1," IN1 ",\"features\":[],\"extra\":0}", AIS_E_FORMAT,
          "$: unknown key \"extra\""},
         {"{\"version\":1,\"version\":1," IN1 ",\"features\":[]}", AIS_E_FORMAT,
          "$: duplicate key \"version\""},
         {"{\"version\":1," IN1 ",\"features\":[]}", AIS_E_FORMAT, "$.features: expected at least"},
-        {"{\"version\":1,\"inputs\":{},\"features\":[]}", AIS_E_FORMAT, "$.inputs: expected an array"},
+        {"{\"version\":1,\"inputs\":{},\"features\":[]}", AIS_E_FORMAT,
+         "$.inputs: expected an array"},
         {"{\"version\":1,\"inputs\":[{\"name\":\"a\",\"type\":\"text\"}],\"features\":[]}",
          AIS_E_FORMAT, "$.inputs[0].type: expected one of \"numeric\", \"categorical\""},
         {"{\"version\":1,\"inputs\":[{\"name\":\"\",\"type\":\"numeric\"}],\"features\":[]}",
@@ -359,12 +369,14 @@ static void test_spec_errors(void **state) {
          "steps[0].kind: expected one of"},
         {F("{\"op\":\"clip\"}"), AIS_E_FORMAT, "steps[0]: needs \"lo\", \"hi\" or both"},
         {F("{\"op\":\"clip\",\"lo\":2,\"hi\":1}"), AIS_E_FORMAT, "lo 2 is above hi 1"},
-        {F("{\"op\":\"bucketize\",\"edges\":[]}"), AIS_E_FORMAT, "steps[0].edges: expected at least"},
+        {F("{\"op\":\"bucketize\",\"edges\":[]}"), AIS_E_FORMAT,
+         "steps[0].edges: expected at least"},
         {F("{\"op\":\"bucketize\",\"edges\":[1,1]}"), AIS_E_FORMAT,
          "steps[0].edges[1]: edges must increase strictly"},
         {F("{\"op\":\"bucketize\",\"edges\":[1,\"2\"]}"), AIS_E_FORMAT,
          "steps[0].edges[1]: expected a finite number"},
-        {F("{\"op\":\"log1p\"},{\"op\":\"clip\",\"lo\":0},{\"op\":\"onehot\",\"categories\":[\"x\"]}"),
+        {F("{\"op\":\"log1p\"},{\"op\":\"clip\",\"lo\":0},{\"op\":\"onehot\",\"categories\":[\"x\"]"
+           "}"),
          AIS_E_FORMAT, "steps[2]: \"onehot\" takes a categorical value, got numeric"},
         {FC("{\"op\":\"log1p\"}"), AIS_E_FORMAT, "steps[0]: \"log1p\" takes a numeric value"},
         {FC(""), AIS_E_FORMAT, "a categorical value must end in an encoder"},
@@ -381,8 +393,10 @@ static void test_spec_errors(void **state) {
         {FC("{\"op\":\"ordinal\",\"categories\":[\"x\"],\"unknown_value\":1}"), AIS_E_FORMAT,
          "unknown_value: needs \"unknown\": \"use_value\""},
         {FC("{\"op\":\"hash\",\"n_features\":0}"), AIS_E_FORMAT, "n_features: expected an integer"},
-        {FC("{\"op\":\"hash\",\"n_features\":2.5}"), AIS_E_FORMAT, "n_features: expected an integer"},
-        {FC("{\"op\":\"hash\",\"n_features\":1e9}"), AIS_E_FORMAT, "n_features: expected an integer"},
+        {FC("{\"op\":\"hash\",\"n_features\":2.5}"), AIS_E_FORMAT,
+         "n_features: expected an integer"},
+        {FC("{\"op\":\"hash\",\"n_features\":1e9}"), AIS_E_FORMAT,
+         "n_features: expected an integer"},
         {FC("{\"op\":\"hash\",\"n_features\":4,\"seed\":-1}"), AIS_E_FORMAT,
          "steps[0].seed: expected an integer"},
         {FC("{\"op\":\"hash\",\"n_features\":4,\"alternate_sign\":1}"), AIS_E_FORMAT,
@@ -398,8 +412,8 @@ static void test_spec_errors(void **state) {
         ais_pipeline *p = (ais_pipeline *)1;
         ais_status st = ais_pipeline_create_from_json(cases[i].json, strlen(cases[i].json), &p);
         if (st != cases[i].status)
-            fail_msg("case %zu: got %s (%s), want %s: %s", i, ais_status_name(st),
-                     ais_last_error(), ais_status_name(cases[i].status), cases[i].json);
+            fail_msg("case %zu: got %s (%s), want %s: %s", i, ais_status_name(st), ais_last_error(),
+                     ais_status_name(cases[i].status), cases[i].json);
         assert_null(p);
         ais_test_assert_error_contains(cases[i].needle);
     }
@@ -430,7 +444,7 @@ static void test_spec_errors(void **state) {
 /* ---- schema errors: every bad row is reported ---- */
 
 #define SPEC_STRICT                                                                                \
-    "{\"version\":1,\"inputs\":[{\"name\":\"n\",\"type\":\"numeric\"},"                           \
+    "{\"version\":1,\"inputs\":[{\"name\":\"n\",\"type\":\"numeric\"},"                            \
     "{\"name\":\"c\",\"type\":\"categorical\"},"                                                   \
     "{\"name\":\"m\",\"type\":\"numeric\",\"missing\":\"allow\"}],\"features\":["                  \
     "{\"input\":\"n\",\"steps\":[]},{\"input\":\"c\",\"steps\":[{\"op\":\"onehot\","               \
@@ -449,13 +463,16 @@ static void test_schema_errors_records(void **state) {
     (void)state;
     ais_pipeline *p = make(SPEC_STRICT);
     ais_field r0[] = {{"n", AIS_VALUE_NUMBER, 1, NULL}, {"c", AIS_VALUE_STRING, 0, "a"}};
-    ais_field r1[] = {{"c", AIS_VALUE_STRING, 0, "b"}};                              /* n absent */
+    ais_field r1[] = {{"c", AIS_VALUE_STRING, 0, "b"}}; /* n absent */
     ais_field r2[] = {{"n", AIS_VALUE_NUMBER, NAN, NULL}, {"c", AIS_VALUE_STRING, 0, "zz"}};
-    ais_field r3[] = {{"n", AIS_VALUE_STRING, 0, "5"}, {"c", AIS_VALUE_NUMBER, 2, NULL},
+    ais_field r3[] = {{"n", AIS_VALUE_STRING, 0, "5"},
+                      {"c", AIS_VALUE_NUMBER, 2, NULL},
                       {"m", AIS_VALUE_STRING, 0, "x"}};
-    ais_field r4[] = {{"n", AIS_VALUE_NUMBER, 2, NULL}, {"c", AIS_VALUE_STRING, 0, "b"},
+    ais_field r4[] = {{"n", AIS_VALUE_NUMBER, 2, NULL},
+                      {"c", AIS_VALUE_STRING, 0, "b"},
                       {"m", AIS_VALUE_NUMBER, NAN, NULL}};
-    ais_field r5[] = {{"n", AIS_VALUE_MISSING, 0, NULL}, {"c", AIS_VALUE_STRING, 0, "a"},
+    ais_field r5[] = {{"n", AIS_VALUE_MISSING, 0, NULL},
+                      {"c", AIS_VALUE_STRING, 0, "a"},
                       {"n", AIS_VALUE_NUMBER, 1, NULL}};
     ais_field r6[] = {{"n", AIS_VALUE_NUMBER, 3, NULL}, {"c", AIS_VALUE_STRING, 0, "q"}};
     ais_field r7[] = {{"n", (ais_value_kind)7, 3, NULL}, {"c", AIS_VALUE_MISSING, 0, NULL}};
@@ -492,8 +509,7 @@ static void test_schema_errors_records(void **state) {
     assert_row_values(out, 4, 0, (double[]){1, 1, 0, NAN}, 0);
     assert_row_values(out, 4, 1, (double[]){2, 0, 1, NAN}, 0);
     ais_tensor_destroy(out);
-    AIS_ASSERT_STATUS(ais_pipeline_run_records(p, NULL, nf, 2, &out, NULL),
-                      AIS_E_INVALID_ARGUMENT);
+    AIS_ASSERT_STATUS(ais_pipeline_run_records(p, NULL, nf, 2, &out, NULL), AIS_E_INVALID_ARGUMENT);
     AIS_ASSERT_STATUS(ais_pipeline_run_records(NULL, rows, nf, 2, &out, NULL),
                       AIS_E_INVALID_ARGUMENT);
     ais_pipeline_destroy(p);
@@ -531,9 +547,11 @@ static void test_column_errors(void **state) {
     ais_tensor *n3 = ais_test_tensor(AIS_DTYPE_F32, AIS_SHAPE(3), (const double[]){1, NAN, 2});
     ais_tensor *n2 = ais_test_tensor(AIS_DTYPE_F32, AIS_SHAPE(2), (const double[]){1, 2});
     ais_tensor *u8 = ais_test_tensor(AIS_DTYPE_U8, AIS_SHAPE(3), (const double[]){1, 2, 3});
-    ais_tensor *m2d = ais_test_tensor(AIS_DTYPE_F32, AIS_SHAPE(3, 2), (const double[]){0, 0, 0, 0, 0, 0});
+    ais_tensor *m2d =
+        ais_test_tensor(AIS_DTYPE_F32, AIS_SHAPE(3, 2), (const double[]){0, 0, 0, 0, 0, 0});
     ais_tensor *c3 = NULL;
-    AIS_ASSERT_OK(ais_tensor_create_strings(AIS_SHAPE(3), (const char *const[]){"a", "b", "x"}, &c3));
+    AIS_ASSERT_OK(
+        ais_tensor_create_strings(AIS_SHAPE(3), (const char *const[]){"a", "b", "x"}, &c3));
     ais_tensor *out = NULL;
     ais_pipeline_errors *e = NULL;
     {
@@ -627,10 +645,9 @@ static void oom_run_cleanup(void *vctx) {
 static ais_status oom_columns(void *vctx) {
     oom_ctx *c = vctx;
     ais_tensor *cols[2] = {NULL, NULL};
-    ais_status st = ais_tensor_create_strings(AIS_SHAPE(2), (const char *const[]){"r", "q"},
-                                              &cols[0]);
-    if (st == AIS_OK)
-        st = ais_tensor_create(AIS_DTYPE_F32, AIS_SHAPE(2), &cols[1]);
+    ais_status st =
+        ais_tensor_create_strings(AIS_SHAPE(2), (const char *const[]){"r", "q"}, &cols[0]);
+    if (st == AIS_OK) st = ais_tensor_create(AIS_DTYPE_F32, AIS_SHAPE(2), &cols[1]);
     if (st == AIS_OK) {
         const char *names[] = {"color", "income"};
         st = ais_pipeline_run_columns(c->p, names, (const ais_tensor *const *)cols, 2, &c->out,
