@@ -6,6 +6,7 @@
  *   ais_tensor.h   tensors and DLPack exchange
  *   ais_ops.h      running one operator eagerly
  *   ais_model.h    loading models, sessions, running them
+ *   ais_pipeline.h feature pipelines: typed records or columns to a model's input tensor
  */
 #ifndef AISTACK_AISTACK_H
 #define AISTACK_AISTACK_H
@@ -14,5 +15,6 @@
 #include "ais_tensor.h"
 #include "ais_ops.h"
 #include "ais_model.h"
+#include "ais_pipeline.h"
 
 #endif /* AISTACK_AISTACK_H */

@@ -1,0 +1,124 @@
+/*
+ * ais_pipeline.h - feature pipelines: named, typed input columns to the float tensor a model
+ * expects.
+ *
+ *   ais_pipeline         compiled from a JSON spec (docs/pipeline-spec.md) that holds the fitted
+ *                        parameters (imputation values, scaler statistics, categories, bucket
+ *                        edges, hashing sizes). Immutable once built: one pipeline may run on any
+ *                        number of threads at once.
+ *   ais_pipeline_errors  the report of one run that met bad records: every bad (row, field,
+ *                        reason), not only the first.
+ *
+ * A pipeline has inputs (numeric or categorical, each allowing or refusing missing values) and an
+ * ordered list of feature blocks; each block is a chain of transforms over one input, and the
+ * output row is the concatenation of the blocks in spec order, as float32 [rows, width].
+ *
+ * Data comes as rows (records of named fields, as a server receives them: ais_field arrays or
+ * JSON lines) or as columns (tensors, as a batch job has them). Both give identical output.
+ */
+#ifndef AISTACK_AIS_PIPELINE_H
+#define AISTACK_AIS_PIPELINE_H
+
+#include "ais_tensor.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct ais_pipeline ais_pipeline;
+typedef struct ais_pipeline_errors ais_pipeline_errors;
+
+/* The type of an input column. Values are written out and never renumbered. */
+typedef enum ais_feature_kind {
+    AIS_FEATURE_NUMERIC = 1,    /* a number; NaN or an absent field is a missing value */
+    AIS_FEATURE_CATEGORICAL = 2 /* a string; an absent field is a missing value */
+} ais_feature_kind;
+
+/*
+ * Compiles the JSON spec of `len` bytes at `json` (need not be NUL-terminated). The spec is
+ * checked strictly: malformed JSON, an unknown or duplicate key, a wrong type, a non-finite
+ * number, a bad length, a duplicate input name or category, or a size over a limit fails with
+ * AIS_E_FORMAT (AIS_E_LIMIT for limits, AIS_E_UNSUPPORTED for an unknown version) and a message
+ * naming the JSON path ("$.features[2].steps[0].edges[3]"). On success *out is a new pipeline the
+ * caller destroys with ais_pipeline_destroy; on failure *out is NULL.
+ */
+AIS_API ais_status ais_pipeline_create_from_json(const char *json, size_t len, ais_pipeline **out);
+/* Frees a pipeline; NULL is a no-op. No run may be in progress on it. */
+AIS_API void ais_pipeline_destroy(ais_pipeline *pipeline);
+
+/* Number of declared inputs (0 for NULL). */
+AIS_API size_t ais_pipeline_input_count(const ais_pipeline *pipeline);
+/* Name (valid while the pipeline lives) and kind of input `index` in spec order. Either out
+ * pointer may be NULL. AIS_E_INVALID_ARGUMENT when index >= ais_pipeline_input_count. */
+AIS_API ais_status ais_pipeline_input_info(const ais_pipeline *pipeline, size_t index,
+                                           const char **name, ais_feature_kind *kind);
+/* Number of floats per output row (0 for NULL). */
+AIS_API size_t ais_pipeline_output_width(const ais_pipeline *pipeline);
+
+/* ---- running ---- */
+
+/* The kind of one value in a record. Values are written out and never renumbered. */
+typedef enum ais_value_kind {
+    AIS_VALUE_MISSING = 0, /* an explicit missing value (like JSON null) */
+    AIS_VALUE_NUMBER = 1,  /* `number` holds it; NaN counts as missing */
+    AIS_VALUE_STRING = 2   /* `string` holds it, NUL-terminated UTF-8 */
+} ais_value_kind;
+
+/* One named field of a record. This layout is part of the ABI and never changes. */
+typedef struct ais_field {
+    const char *name;
+    ais_value_kind kind;
+    double number;
+    const char *string;
+} ais_field;
+
+/*
+ * Every run function below:
+ *  - on success returns AIS_OK, sets *out to a new float32 tensor [rows, output_width] the caller
+ *    destroys, and sets *errors (when errors is not NULL) to NULL;
+ *  - when some records violate the schema (a required field absent, a value of the wrong type,
+ *    a missing value or NaN where the input refuses them, an unknown category under the `error`
+ *    policy) returns AIS_E_SCHEMA with a message naming the first bad row and field and the
+ *    number of problems, sets *out to NULL and, when errors is not NULL, *errors to a report of
+ *    every problem (the caller destroys it with ais_pipeline_errors_destroy);
+ *  - on any other failure returns its status with *out and *errors NULL.
+ * Fields or columns whose name is not an input are ignored; a name given twice is an error.
+ */
+
+/* Rows as records: rows[r] is an array of n_fields[r] fields. */
+AIS_API ais_status ais_pipeline_run_records(const ais_pipeline *pipeline,
+                                            const ais_field *const *rows, const size_t *n_fields,
+                                            size_t n_rows, ais_tensor **out,
+                                            ais_pipeline_errors **errors);
+/* Rows as JSON lines: one JSON object per line (blank lines are skipped and not counted as
+ * rows). Numbers, strings and null are the accepted field values. A line that is not a JSON
+ * object is a bad row (field ""). */
+AIS_API ais_status ais_pipeline_run_json_rows(const ais_pipeline *pipeline, const char *jsonl,
+                                              size_t len, ais_tensor **out,
+                                              ais_pipeline_errors **errors);
+/* Columns: columns[j] holds input names[j] as a tensor of `rows` elements (shape [rows] or
+ * [rows, 1]); all columns have the same row count. A numeric input takes f32, f64, i32 or i64
+ * (NaN is missing); a categorical input takes a string tensor. An input absent from names[] is
+ * missing in every row. A wrong element type is AIS_E_DTYPE, unequal lengths AIS_E_SHAPE. */
+AIS_API ais_status ais_pipeline_run_columns(const ais_pipeline *pipeline, const char *const *names,
+                                            const ais_tensor *const *columns, size_t n_columns,
+                                            ais_tensor **out, ais_pipeline_errors **errors);
+
+/* ---- the error report ---- */
+
+/* Number of problems (0 for NULL). Problems are ordered by row, then by input in spec order. */
+AIS_API size_t ais_pipeline_errors_count(const ais_pipeline_errors *errors);
+/* Row (0-based) of problem `index`; SIZE_MAX when index is out of range. */
+AIS_API size_t ais_pipeline_errors_row(const ais_pipeline_errors *errors, size_t index);
+/* Field name of problem `index` ("" when the whole row is bad); NULL when out of range. Valid
+ * until the report is destroyed. */
+AIS_API const char *ais_pipeline_errors_field(const ais_pipeline_errors *errors, size_t index);
+/* What was wrong ("missing required field", ...); NULL when out of range. */
+AIS_API const char *ais_pipeline_errors_message(const ais_pipeline_errors *errors, size_t index);
+/* Frees a report; NULL is a no-op. */
+AIS_API void ais_pipeline_errors_destroy(ais_pipeline_errors *errors);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* AISTACK_AIS_PIPELINE_H */

@@ -1,0 +1,85 @@
+/*
+ * pipeline.h - the compiled form of a feature pipeline (pipeline_spec.c builds it from JSON,
+ * pipeline_run.c runs it). Immutable after ais__pipeline_compile returns.
+ */
+#ifndef AIS_PIPELINE_H
+#define AIS_PIPELINE_H
+
+#include <aistack/ais_pipeline.h>
+
+#include "common/common.h"
+
+/* Limits on what a spec may declare; docs/pipeline-spec.md lists them. */
+#define AIS__PL_MAX_SPEC_BYTES ((size_t)64 << 20)
+#define AIS__PL_MAX_INPUTS 4096
+#define AIS__PL_MAX_FEATURES 4096
+#define AIS__PL_MAX_STEPS 16
+#define AIS__PL_MAX_NAME 256
+#define AIS__PL_MAX_CATEGORIES 65536
+#define AIS__PL_MAX_CATEGORY_BYTES 4096
+#define AIS__PL_MAX_EDGES 65536
+#define AIS__PL_MAX_HASH_FEATURES (1u << 20)
+#define AIS__PL_MAX_WIDTH ((size_t)1 << 24)
+
+typedef enum ais__pl_op {
+    AIS__PL_IMPUTE_NUM,
+    AIS__PL_IMPUTE_CAT,
+    AIS__PL_SCALE_STANDARD, /* (x - a) / b */
+    AIS__PL_SCALE_ROBUST,   /* (x - a) / b */
+    AIS__PL_SCALE_MINMAX,   /* x * b + a, as scikit-learn's MinMaxScaler (min_, scale_) */
+    AIS__PL_CLIP,           /* to [a, b] */
+    AIS__PL_LOG1P,
+    AIS__PL_BUCKETIZE,
+    AIS__PL_ONEHOT,
+    AIS__PL_ORDINAL,
+    AIS__PL_HASH,
+    AIS__PL_PASSTHROUGH
+} ais__pl_op;
+
+typedef enum { AIS__PL_UNKNOWN_ERROR, AIS__PL_UNKNOWN_IGNORE, AIS__PL_UNKNOWN_VALUE } ais__pl_unk;
+
+typedef struct ais__pl_step {
+    ais__pl_op op;
+    double a, b;   /* parameters, see ais__pl_op; ordinal: a = unknown_value */
+    char *str;     /* categorical imputation value */
+    double *edges; /* bucketize, strictly increasing */
+    size_t n_edges;
+    char **cats;      /* onehot/ordinal categories in spec order */
+    uint32_t *sorted; /* indices into cats, sorted by strcmp, for binary search */
+    size_t n_cats;
+    ais__pl_unk unknown;
+    uint32_t n_hash; /* hash: output width */
+    uint32_t seed;
+    bool alternate_sign;
+} ais__pl_step;
+
+typedef struct ais__pl_block {
+    size_t input;
+    ais__pl_step *steps;
+    size_t n_steps;
+    size_t offset, width; /* columns of the output row */
+} ais__pl_block;
+
+typedef struct ais__pl_input {
+    char *name;
+    ais_feature_kind kind;
+    bool allow_missing;
+} ais__pl_input;
+
+struct ais_pipeline {
+    ais__pl_input *inputs;
+    size_t n_inputs;
+    uint32_t *input_sorted; /* input indices sorted by name */
+    ais__pl_block *blocks;
+    size_t n_blocks;
+    size_t width;
+};
+
+/* Index of the input called `name`, or SIZE_MAX. */
+size_t ais__pipeline_find_input(const ais_pipeline *p, const char *name);
+/* Index into step->cats of `s`, or SIZE_MAX. */
+size_t ais__pipeline_find_category(const ais__pl_step *step, const char *s);
+/* MurmurHash3_x86_32 of `len` bytes, as scikit-learn's murmurhash3_32 (unsigned result). */
+uint32_t ais__murmur3_32(const void *key, size_t len, uint32_t seed);
+
+#endif

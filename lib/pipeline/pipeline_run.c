@@ -1,0 +1,535 @@
+/*
+ * pipeline_run.c - runs a compiled pipeline over records, JSON lines or columns. Every source is
+ * first turned into one value per input and row by the same checks, and then through the same
+ * transform code, so rows and columns give identical output.
+ */
+#include <cjson/cJSON.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "pipeline/pipeline.h"
+#include "tensor/tensor.h"
+
+/* ---- the error report ---- */
+
+typedef struct {
+    size_t row;
+    char *field;
+    char *message;
+} pl_error;
+
+struct ais_pipeline_errors {
+    pl_error *items;
+    size_t n, cap;
+    size_t bad_rows;
+};
+
+size_t ais_pipeline_errors_count(const ais_pipeline_errors *e) { return e ? e->n : 0; }
+size_t ais_pipeline_errors_row(const ais_pipeline_errors *e, size_t i) {
+    return e && i < e->n ? e->items[i].row : SIZE_MAX;
+}
+const char *ais_pipeline_errors_field(const ais_pipeline_errors *e, size_t i) {
+    return e && i < e->n ? e->items[i].field : NULL;
+}
+const char *ais_pipeline_errors_message(const ais_pipeline_errors *e, size_t i) {
+    return e && i < e->n ? e->items[i].message : NULL;
+}
+void ais_pipeline_errors_destroy(ais_pipeline_errors *e) {
+    if (!e) return;
+    for (size_t i = 0; i < e->n; i++) {
+        ais__free(e->items[i].field);
+        ais__free(e->items[i].message);
+    }
+    ais__free(e->items);
+    ais__free(e);
+}
+
+static ais_status add_error(ais_pipeline_errors *e, size_t row, const char *field, const char *fmt,
+                            ...) AIS__PRINTF(4, 5);
+static ais_status add_error(ais_pipeline_errors *e, size_t row, const char *field, const char *fmt,
+                            ...) {
+    if (e->n == e->cap) {
+        size_t cap = e->cap ? e->cap * 2 : 8;
+        pl_error *items = ais__realloc(e->items, e->cap * sizeof *items, cap * sizeof *items);
+        if (!items) return ais__oom(cap * sizeof *items, "pipeline error report");
+        e->items = items;
+        e->cap = cap;
+    }
+    char msg[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    char *f = ais__strdup(field ? field : "");
+    char *m = ais__strdup(msg);
+    if (!f || !m) {
+        ais__free(f);
+        ais__free(m);
+        return ais__oom(strlen(msg) + 1, "pipeline error report");
+    }
+    if (e->n == 0 || e->items[e->n - 1].row != row) e->bad_rows++;
+    e->items[e->n++] = (pl_error){row, f, m};
+    return AIS_OK;
+}
+
+/* ---- values and their checks ---- */
+
+/* The internal kind of a JSON value that is neither number, string nor null. */
+#define PL_VALUE_JSON_OTHER 100
+
+typedef struct {
+    int kind; /* ais_value_kind, or PL_VALUE_JSON_OTHER */
+    double num;
+    const char *str;
+} pl_value;
+
+/* Turns the raw value of input `in` (present false: the field is absent) into a checked value;
+ * a violation is added to the report and leaves *bad set. */
+static ais_status check_value(const ais__pl_input *in, size_t row, bool present, pl_value raw,
+                              pl_value *v, ais_pipeline_errors *e, bool *bad) {
+    const char *problem = NULL;
+    *v = (pl_value){AIS_VALUE_MISSING, NAN, NULL};
+    if (!present) {
+        if (!in->allow_missing) problem = "missing required field";
+    } else if (raw.kind == AIS_VALUE_MISSING || (raw.kind == AIS_VALUE_NUMBER && isnan(raw.num) &&
+                                                 in->kind == AIS_FEATURE_NUMERIC)) {
+        if (!in->allow_missing)
+            problem = raw.kind == AIS_VALUE_NUMBER ? "NaN where the input allows no missing value"
+                                                   : "missing value where the input allows none";
+    } else if (raw.kind == AIS_VALUE_NUMBER && in->kind == AIS_FEATURE_NUMERIC) {
+        *v = raw;
+    } else if (raw.kind == AIS_VALUE_STRING && in->kind == AIS_FEATURE_CATEGORICAL) {
+        if (!raw.str)
+            problem = "string value is NULL";
+        else
+            *v = raw;
+    } else if (raw.kind == AIS_VALUE_NUMBER) {
+        problem = "expected a string (categorical input), got a number";
+    } else if (raw.kind == AIS_VALUE_STRING) {
+        problem = "expected a number (numeric input), got a string";
+    } else if (raw.kind == PL_VALUE_JSON_OTHER) {
+        problem = "expected a number, a string or null";
+    } else {
+        return add_error(e, row, in->name, "value kind %d is not an ais_value_kind", raw.kind) ==
+                       AIS_OK
+                   ? (*bad = true, AIS_OK)
+                   : AIS_E_OUT_OF_MEMORY;
+    }
+    if (!problem) return AIS_OK;
+    *bad = true;
+    return add_error(e, row, in->name, "%s", problem);
+}
+
+/* ---- transforms ---- */
+
+/* sklearn.utils.murmurhash3_32: MurmurHash3_x86_32, little-endian blocks. */
+uint32_t ais__murmur3_32(const void *key, size_t len, uint32_t seed) {
+    const uint8_t *data = key;
+    const uint32_t c1 = 0xcc9e2d51u, c2 = 0x1b873593u;
+    uint32_t h = seed;
+    size_t nblocks = len / 4;
+    for (size_t i = 0; i < nblocks; i++) {
+        const uint8_t *b = data + 4 * i;
+        uint32_t k =
+            (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
+        k *= c1;
+        k = (k << 15) | (k >> 17);
+        k *= c2;
+        h ^= k;
+        h = (h << 13) | (h >> 19);
+        h = h * 5 + 0xe6546b64u;
+    }
+    const uint8_t *tail = data + 4 * nblocks;
+    uint32_t k = 0;
+    switch (len & 3) {
+    case 3: k ^= (uint32_t)tail[2] << 16; /* fall through */
+    case 2: k ^= (uint32_t)tail[1] << 8;  /* fall through */
+    case 1:
+        k ^= tail[0];
+        k *= c1;
+        k = (k << 15) | (k >> 17);
+        k *= c2;
+        h ^= k;
+    }
+    h ^= (uint32_t)len;
+    h ^= h >> 16;
+    h *= 0x85ebca6bu;
+    h ^= h >> 13;
+    h *= 0xc2b2ae35u;
+    h ^= h >> 16;
+    return h;
+}
+
+/* Number of edges <= x (numpy.digitize with right=False). */
+static size_t bucket_of(const double *edges, size_t n, double x) {
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (edges[mid] <= x)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+/* Runs one block on value v into dst[0, width). Unknown categories under the error policy go to
+ * the report. */
+static ais_status eval_block(const ais_pipeline *p, const ais__pl_block *b, pl_value v, float *dst,
+                             size_t row, ais_pipeline_errors *e, bool *bad) {
+    bool missing = v.kind == AIS_VALUE_MISSING;
+    double x = v.num;
+    const char *s = v.str;
+    for (size_t i = 0; i < b->n_steps; i++) {
+        const ais__pl_step *st = &b->steps[i];
+        switch (st->op) {
+        case AIS__PL_IMPUTE_NUM:
+            if (missing) x = st->a, missing = false;
+            break;
+        case AIS__PL_IMPUTE_CAT:
+            if (missing) s = st->str, missing = false;
+            break;
+        case AIS__PL_SCALE_STANDARD:
+        case AIS__PL_SCALE_ROBUST: x = (x - st->a) / st->b; break;
+        case AIS__PL_SCALE_MINMAX: x = x * st->b + st->a; break;
+        case AIS__PL_CLIP:
+            if (!missing) x = x < st->a ? st->a : x > st->b ? st->b : x;
+            break;
+        case AIS__PL_LOG1P: x = log1p(x); break;
+        case AIS__PL_BUCKETIZE:
+            if (!missing) x = (double)bucket_of(st->edges, st->n_edges, x);
+            break;
+        case AIS__PL_PASSTHROUGH: break;
+        case AIS__PL_ORDINAL:
+        case AIS__PL_ONEHOT: {
+            size_t idx = missing ? SIZE_MAX : ais__pipeline_find_category(st, s);
+            if (st->op == AIS__PL_ONEHOT) memset(dst, 0, st->n_cats * sizeof *dst);
+            if (!missing && idx == SIZE_MAX && st->unknown == AIS__PL_UNKNOWN_ERROR) {
+                *bad = true;
+                return add_error(e, row, p->inputs[b->input].name,
+                                 "unknown category \"%.64s\" (policy \"error\")", s);
+            }
+            if (st->op == AIS__PL_ONEHOT) {
+                if (idx != SIZE_MAX) dst[idx] = 1.0f;
+                return AIS_OK;
+            }
+            if (!missing) x = idx != SIZE_MAX ? (double)idx : st->a;
+            break;
+        }
+        case AIS__PL_HASH: {
+            memset(dst, 0, st->n_hash * sizeof *dst);
+            if (missing) return AIS_OK;
+            int32_t h = (int32_t)ais__murmur3_32(s, strlen(s), st->seed);
+            /* scikit-learn's FeatureHasher: abs(h) % n, and INT32_MIN (whose abs overflows)
+             * maps as below; the sign of h gives the sign of the value. */
+            uint32_t n = st->n_hash;
+            uint32_t idx = h == INT32_MIN ? (uint32_t)(2147483647u - (n - 1)) % n
+                                          : (uint32_t)(h < 0 ? -h : h) % n;
+            dst[idx] += st->alternate_sign && h < 0 ? -1.0f : 1.0f;
+            return AIS_OK;
+        }
+        }
+    }
+    dst[0] = missing ? NAN : (float)x;
+    return AIS_OK;
+}
+
+/* ---- the driver shared by every source ---- */
+
+/* Fills vals[0, n_inputs) for `row`, adding violations to the report and setting *bad. */
+typedef ais_status (*pl_fill_fn)(void *ctx, const ais_pipeline *p, size_t row, pl_value *vals,
+                                 bool *present, ais_pipeline_errors *e, bool *bad);
+
+static ais_status run(const ais_pipeline *p, size_t n_rows, pl_fill_fn fill, void *ctx,
+                      ais_tensor **out, ais_pipeline_errors **errors) {
+    ais_tensor *t = NULL;
+    ais_pipeline_errors *e = ais__calloc(1, sizeof *e);
+    pl_value *raw = ais__malloc((p->n_inputs * 2) * sizeof *raw);
+    bool *present = ais__malloc(p->n_inputs * sizeof *present);
+    ais_status st = AIS_OK;
+    if (!e || !raw || !present) {
+        st = ais__oom(p->n_inputs * 2 * sizeof *raw, "pipeline run");
+        goto done;
+    }
+    if (n_rows > (size_t)INT64_MAX / (p->width ? p->width : 1) / sizeof(float)) {
+        st = ais__error(AIS_E_LIMIT, "pipeline run: %zu rows of %zu floats is too large", n_rows,
+                        p->width);
+        goto done;
+    }
+    st = ais_tensor_create(AIS_DTYPE_F32, (const int64_t[]){(int64_t)n_rows, (int64_t)p->width}, 2,
+                           &t);
+    if (st != AIS_OK) goto done;
+    float *data = ais_tensor_data(t);
+    pl_value *vals = raw + p->n_inputs;
+    for (size_t r = 0; r < n_rows; r++) {
+        bool bad = false;
+        for (size_t i = 0; i < p->n_inputs; i++)
+            present[i] = false;
+        if ((st = fill(ctx, p, r, raw, present, e, &bad)) != AIS_OK) goto done;
+        if (bad) continue; /* a row-level problem: its fields mean nothing */
+        for (size_t i = 0; i < p->n_inputs; i++)
+            if ((st = check_value(&p->inputs[i], r, present[i], raw[i], &vals[i], e, &bad)) !=
+                AIS_OK)
+                goto done;
+        if (bad) continue;
+        for (size_t b = 0; b < p->n_blocks; b++) {
+            const ais__pl_block *blk = &p->blocks[b];
+            st =
+                eval_block(p, blk, vals[blk->input], data + r * p->width + blk->offset, r, e, &bad);
+            if (st != AIS_OK) goto done;
+        }
+    }
+    if (e->n) {
+        st = ais__error(AIS_E_SCHEMA,
+                        "pipeline: row %zu, field \"%s\": %s (%zu problems in %zu rows)",
+                        e->items[0].row, e->items[0].field, e->items[0].message, e->n, e->bad_rows);
+        if (errors) *errors = e, e = NULL;
+    }
+done:
+    ais__free(raw);
+    ais__free(present);
+    ais_pipeline_errors_destroy(e);
+    if (st != AIS_OK) {
+        ais_tensor_destroy(t);
+        t = NULL;
+    }
+    *out = t;
+    return st;
+}
+
+static ais_status check_args(const ais_pipeline *p, ais_tensor **out, ais_pipeline_errors **errors,
+                             const char *who) {
+    if (errors) *errors = NULL;
+    if (out) *out = NULL;
+    if (!p || !out) return ais__error(AIS_E_INVALID_ARGUMENT, "%s: pipeline or out is NULL", who);
+    return AIS_OK;
+}
+
+/* ---- records ---- */
+
+typedef struct {
+    const ais_field *const *rows;
+    const size_t *n_fields;
+} records_ctx;
+
+static ais_status fill_fields(const ais_pipeline *p, size_t row, const ais_field *f, size_t n,
+                              pl_value *vals, bool *present, ais_pipeline_errors *e, bool *bad) {
+    if (n && !f) {
+        *bad = true;
+        return add_error(e, row, "", "the row has %zu fields but no array", n);
+    }
+    for (size_t j = 0; j < n; j++) {
+        if (!f[j].name) {
+            *bad = true;
+            return add_error(e, row, "", "field %zu has no name", j);
+        }
+        size_t i = ais__pipeline_find_input(p, f[j].name);
+        if (i == SIZE_MAX) continue;
+        if (present[i]) {
+            *bad = true;
+            return add_error(e, row, f[j].name, "field given twice");
+        }
+        present[i] = true;
+        vals[i] = (pl_value){(int)f[j].kind, f[j].number, f[j].string};
+    }
+    return AIS_OK;
+}
+
+static ais_status fill_record(void *vctx, const ais_pipeline *p, size_t row, pl_value *vals,
+                              bool *present, ais_pipeline_errors *e, bool *bad) {
+    const records_ctx *ctx = vctx;
+    return fill_fields(p, row, ctx->rows[row], ctx->n_fields[row], vals, present, e, bad);
+}
+
+ais_status ais_pipeline_run_records(const ais_pipeline *p, const ais_field *const *rows,
+                                    const size_t *n_fields, size_t n_rows, ais_tensor **out,
+                                    ais_pipeline_errors **errors) {
+    AIS__CHECK(check_args(p, out, errors, "ais_pipeline_run_records"));
+    if (n_rows && (!rows || !n_fields))
+        return ais__error(AIS_E_INVALID_ARGUMENT,
+                          "ais_pipeline_run_records: %zu rows but rows or n_fields is NULL",
+                          n_rows);
+    records_ctx ctx = {rows, n_fields};
+    return run(p, n_rows, fill_record, &ctx, out, errors);
+}
+
+/* ---- JSON lines ---- */
+
+typedef struct {
+    const char *text;
+    size_t len;
+    size_t pos;     /* where the next row's search starts; rows are visited in order */
+    cJSON *current; /* the row being run: the values point into it until the next row */
+} jsonl_ctx;
+
+static bool is_blank(const char *s, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        if (s[i] != ' ' && s[i] != '\t' && s[i] != '\r') return false;
+    return true;
+}
+
+/* The next non-blank line from ctx->pos. */
+static bool next_line(jsonl_ctx *ctx, const char **line, size_t *n) {
+    while (ctx->pos < ctx->len) {
+        const char *s = ctx->text + ctx->pos;
+        const char *nl = memchr(s, '\n', ctx->len - ctx->pos);
+        size_t m = nl ? (size_t)(nl - s) : ctx->len - ctx->pos;
+        ctx->pos += m + (nl ? 1 : 0);
+        if (!is_blank(s, m)) {
+            *line = s;
+            *n = m;
+            return true;
+        }
+    }
+    return false;
+}
+
+static ais_status fill_json(void *vctx, const ais_pipeline *p, size_t row, pl_value *vals,
+                            bool *present, ais_pipeline_errors *e, bool *bad) {
+    jsonl_ctx *ctx = vctx;
+    cJSON_Delete(ctx->current);
+    ctx->current = NULL;
+    const char *line;
+    size_t n;
+    if (!next_line(ctx, &line, &n))
+        return ais__error(AIS_E_INTERNAL, "pipeline: JSON row %zu vanished", row);
+    const char *end = NULL;
+    cJSON *obj = cJSON_ParseWithLengthOpts(line, n, &end, false);
+    if (obj && end && !is_blank(end, (size_t)(line + n - end))) {
+        cJSON_Delete(obj);
+        obj = NULL;
+    }
+    if (!cJSON_IsObject(obj)) {
+        cJSON_Delete(obj);
+        *bad = true;
+        return add_error(e, row, "", "not a JSON object");
+    }
+    ctx->current = obj;
+    size_t count = 0;
+    for (const cJSON *c = obj->child; c; c = c->next)
+        count++;
+    ais_field *fields = ais__malloc((count ? count : 1) * sizeof *fields);
+    if (!fields) return ais__oom(count * sizeof *fields, "pipeline JSON row");
+    size_t j = 0;
+    for (const cJSON *c = obj->child; c; c = c->next, j++) {
+        fields[j] = (ais_field){c->string, AIS_VALUE_MISSING, NAN, NULL};
+        if (cJSON_IsNumber(c)) {
+            fields[j].kind = AIS_VALUE_NUMBER;
+            fields[j].number = c->valuedouble;
+        } else if (cJSON_IsString(c)) {
+            fields[j].kind = AIS_VALUE_STRING;
+            fields[j].string = c->valuestring;
+        } else if (!cJSON_IsNull(c)) {
+            fields[j].kind = (ais_value_kind)PL_VALUE_JSON_OTHER;
+        }
+    }
+    ais_status st = fill_fields(p, row, fields, count, vals, present, e, bad);
+    ais__free(fields);
+    return st;
+}
+
+ais_status ais_pipeline_run_json_rows(const ais_pipeline *p, const char *jsonl, size_t len,
+                                      ais_tensor **out, ais_pipeline_errors **errors) {
+    AIS__CHECK(check_args(p, out, errors, "ais_pipeline_run_json_rows"));
+    if (!jsonl && len)
+        return ais__error(AIS_E_INVALID_ARGUMENT, "ais_pipeline_run_json_rows: jsonl is NULL");
+    jsonl_ctx ctx = {jsonl, len, 0, NULL};
+    size_t n_rows = 0;
+    const char *line;
+    size_t n;
+    while (next_line(&ctx, &line, &n))
+        n_rows++;
+    ctx.pos = 0;
+    ais_status st = run(p, n_rows, fill_json, &ctx, out, errors);
+    cJSON_Delete(ctx.current);
+    return st;
+}
+
+/* ---- columns ---- */
+
+typedef struct {
+    const ais_tensor **cols; /* per input, NULL when absent */
+} columns_ctx;
+
+static ais_status fill_column(void *vctx, const ais_pipeline *p, size_t row, pl_value *vals,
+                              bool *present, ais_pipeline_errors *e, bool *bad) {
+    const columns_ctx *ctx = vctx;
+    for (size_t i = 0; i < p->n_inputs; i++) {
+        const ais_tensor *t = ctx->cols[i];
+        if (!t) continue;
+        present[i] = true;
+        const void *d = ais_tensor_data(t);
+        pl_value v = {AIS_VALUE_NUMBER, 0, NULL};
+        switch (ais_tensor_dtype(t)) {
+        case AIS_DTYPE_F32: v.num = ((const float *)d)[row]; break;
+        case AIS_DTYPE_F64: v.num = ((const double *)d)[row]; break;
+        case AIS_DTYPE_I32: v.num = ((const int32_t *)d)[row]; break;
+        case AIS_DTYPE_I64: v.num = (double)((const int64_t *)d)[row]; break;
+        default:
+            v.kind = AIS_VALUE_STRING;
+            v.str = ais_tensor_string_at(t, row);
+            break;
+        }
+        vals[i] = v;
+    }
+    return AIS_OK;
+}
+
+ais_status ais_pipeline_run_columns(const ais_pipeline *p, const char *const *names,
+                                    const ais_tensor *const *columns, size_t n_columns,
+                                    ais_tensor **out, ais_pipeline_errors **errors) {
+    AIS__CHECK(check_args(p, out, errors, "ais_pipeline_run_columns"));
+    if (n_columns && (!names || !columns))
+        return ais__error(AIS_E_INVALID_ARGUMENT,
+                          "ais_pipeline_run_columns: %zu columns but names or columns is NULL",
+                          n_columns);
+    const ais_tensor **cols = ais__calloc(p->n_inputs, sizeof *cols);
+    if (!cols) return ais__oom(p->n_inputs * sizeof *cols, "pipeline columns");
+    ais_status st = AIS_OK;
+    size_t n_rows = 0;
+    bool have_rows = false;
+    for (size_t j = 0; j < n_columns && st == AIS_OK; j++) {
+        if (!names[j] || !columns[j]) {
+            st = ais__error(AIS_E_INVALID_ARGUMENT,
+                            "ais_pipeline_run_columns: column %zu has no name or no tensor", j);
+            break;
+        }
+        size_t i = ais__pipeline_find_input(p, names[j]);
+        if (i == SIZE_MAX) continue;
+        const ais_tensor *t = columns[j];
+        const ais__pl_input *in = &p->inputs[i];
+        ais_dtype dt = ais_tensor_dtype(t);
+        size_t ndim = ais_tensor_ndim(t);
+        const int64_t *shape = ais_tensor_shape(t);
+        bool numeric_ok = dt == AIS_DTYPE_F32 || dt == AIS_DTYPE_F64 || dt == AIS_DTYPE_I32 ||
+                          dt == AIS_DTYPE_I64;
+        if (cols[i]) {
+            st =
+                ais__error(AIS_E_INVALID_ARGUMENT, "pipeline: column \"%s\" given twice", in->name);
+        } else if (in->kind == AIS_FEATURE_NUMERIC ? !numeric_ok : dt != AIS_DTYPE_STRING) {
+            st = ais__error(AIS_E_DTYPE, "pipeline: column \"%s\" is %s, expected %s", in->name,
+                            ais_dtype_name(dt),
+                            in->kind == AIS_FEATURE_NUMERIC ? "f32, f64, i32 or i64 (numeric)"
+                                                            : "string (categorical)");
+        } else if (!(ndim == 1 || (ndim == 2 && shape[1] == 1))) {
+            st = ais__error(AIS_E_SHAPE,
+                            "pipeline: column \"%s\" has %zu dimensions, expected "
+                            "[rows] or [rows, 1]",
+                            in->name, ndim);
+        } else if (have_rows && (size_t)shape[0] != n_rows) {
+            st = ais__error(AIS_E_SHAPE, "pipeline: column \"%s\" has %lld rows, others have %zu",
+                            in->name, (long long)shape[0], n_rows);
+        } else {
+            cols[i] = t;
+            n_rows = (size_t)shape[0];
+            have_rows = true;
+        }
+    }
+    if (st == AIS_OK) {
+        columns_ctx ctx = {cols};
+        st = run(p, n_rows, fill_column, &ctx, out, errors);
+    }
+    ais__free(cols);
+    return st;
+}

@@ -1,0 +1,32 @@
+/* fuzz_pipeline.c - the pipeline spec parser and the JSON-lines reader. The input is a spec,
+ * optionally followed by a line "\n--rows--\n" and JSON lines to run through it. */
+#include <stdlib.h>
+#include <string.h>
+
+#include <aistack/ais_pipeline.h>
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+    static const char sep[] = "\n--rows--\n";
+    const char *text = (const char *)data;
+    size_t spec_len = size, rows_off = size;
+    for (size_t i = 0; i + sizeof sep - 1 <= size; i++)
+        if (memcmp(text + i, sep, sizeof sep - 1) == 0) {
+            spec_len = i;
+            rows_off = i + sizeof sep - 1;
+            break;
+        }
+    ais_pipeline *p = NULL;
+    if (ais_pipeline_create_from_json(text, spec_len, &p) != AIS_OK) return 0;
+    ais_tensor *out = NULL;
+    ais_pipeline_errors *errs = NULL;
+    ais_status st = ais_pipeline_run_json_rows(p, text + rows_off, size - rows_off, &out, &errs);
+    /* A report comes with AIS_E_SCHEMA and only then, and never empty. */
+    if ((st == AIS_E_SCHEMA) != (errs != NULL)) abort();
+    if (errs && ais_pipeline_errors_count(errs) == 0) abort();
+    if (st == AIS_OK && (!out || (size_t)ais_tensor_shape(out)[1] != ais_pipeline_output_width(p)))
+        abort();
+    ais_tensor_destroy(out);
+    ais_pipeline_errors_destroy(errs);
+    ais_pipeline_destroy(p);
+    return 0;
+}
