@@ -1,5 +1,5 @@
 /*
- * model.c - options, loading a model (check, sort, fold constants, drop dead nodes), and the
+ * model.c - options, loading a model (check, sort, fold constants, drop dead nodes, fuse), and the
  * model's introspection. The session (session.c) runs what this file prepares.
  */
 #include "model.h"
@@ -388,7 +388,8 @@ ais_status ais__model_from_graph(ais__graph *g, const ais_options *options, ais_
         st = ais__oom(n * 24, "model nodes");
     } else if ((st = ais__check_and_sort(g, order)) == AIS_OK &&
                (st = ais__resolve_ops(m)) == AIS_OK &&
-               (st = ais__optimize(m, order)) == AIS_OK) {
+               (st = ais__optimize(m, order)) == AIS_OK &&
+               (m->opt_level < 2 || (st = ais__graph_fuse(m)) == AIS_OK)) {
         st = ais__set_standard_meta(g);
     }
     ais__free(order);

@@ -35,10 +35,15 @@ struct ais_model {
 
 /*
  * Checks (operators resolved for the imported opsets, inputs defined, no cycles), sorts the
- * nodes, folds constants and removes dead nodes (at optimization level >= 1), then wraps the
- * graph in a model. Takes ownership of g, also on failure. options may be NULL.
+ * nodes, folds constants and removes dead nodes (at optimization level >= 1), fuses (at 2),
+ * then wraps the graph in a model. Takes ownership of g, also on failure. options may be NULL.
  */
 ais_status ais__model_from_graph(ais__graph *g, const ais_options *options, ais_model **out);
+
+/* Optimization level 2 (fuse.c): Conv, Gemm or MatMul whose output only an activation reads,
+ * and that is no graph output, becomes FusedConv/FusedGemm/FusedMatMul (com.microsoft) with the
+ * activation as attributes; the activation node goes. Needs the sorted, resolved graph. */
+ais_status ais__graph_fuse(ais_model *m);
 
 /* For tests and benchmarks: nodes the current plan runs per call (after plan-time folding),
  * and the bytes of its arena; 0 before the first run. */

@@ -162,6 +162,7 @@ extern const ais__op_def ais__ops_quantize[];
 extern const ais__op_def ais__ops_ml_linear[];
 extern const ais__op_def ais__ops_ml_tree[];
 extern const ais__op_def ais__ops_ml_prep[];
+extern const ais__op_def ais__ops_fused[];
 
 /* How an operator treats string and sequence tensors. */
 typedef enum ais__opaque_mode {

@@ -209,6 +209,12 @@ bool ais__cuda_supports(const char *op, int64_t opset, const ais__tensor_desc *c
         strcmp(op, "FusedGemm") == 0) {
         if (n_in < 2 || !in[1] || in[1]->dtype != dt || !float_dtype(dt)) return false;
         if (ais__cuda_activation(attrs, &alpha) < 0) return false;
+        /* ORT's FusedMatMul scales and transposes; the CPU kernel says what it lacks */
+        if (strcmp(op, "FusedMatMul") == 0 &&
+            (ais__attr_int(attrs, "transA", 0) || ais__attr_int(attrs, "transB", 0) ||
+             ais__attr_int(attrs, "transBatchA", 0) || ais__attr_int(attrs, "transBatchB", 0) ||
+             ais__attr_float(attrs, "alpha", 1.f) != 1.f))
+            return false;
         if (op[0] == 'G' || op[5] == 'G') return in[0]->ndim == 2 && in[1]->ndim == 2;
         return in[0]->ndim >= 1 && in[1]->ndim >= 1;
     }

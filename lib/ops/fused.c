@@ -1,0 +1,165 @@
+/*
+ * fused.c - FusedConv, FusedGemm and FusedMatMul (domain com.microsoft): Conv, Gemm or MatMul
+ * followed by an activation on the same output, what the graph's fusion pass (graph/fuse.c)
+ * makes of such pairs. The attribute contract is ONNX Runtime's and the CUDA backend's:
+ *   activation         "Relu", "LeakyRelu", "Sigmoid", "Tanh", "Gelu", "GeluTanh" or "Clip"
+ *   activation_params  floats: LeakyRelu [alpha], Clip [min, max]
+ *   activation_alpha / activation_beta: ORT's FusedGemm spelling of the same (read when
+ *                      activation_params is absent).
+ * The product runs through the plain operator's kernels and the activation through the unary
+ * operator's own kernel, in place on the output, so fused and unfused results agree bit for bit.
+ */
+#include <math.h>
+#include <string.h>
+
+#include "op.h"
+
+/* The base operator is looked up at the newest opset: its semantics only widened since the
+ * opsets a fused node can come from. The activations at opset 6 (Clip's bounds as attributes). */
+#define AIS__FUSED_ACT_OPSET 6
+
+typedef struct ais__fused_act {
+    const ais__op_def *def;
+    ais__attr items[2];
+    ais_attrs attrs;
+} ais__fused_act;
+
+static const char *ais__fused_base(const char *op_type) {
+    if (strcmp(op_type, "FusedConv") == 0) return "Conv";
+    if (strcmp(op_type, "FusedGemm") == 0) return "Gemm";
+    return "MatMul";
+}
+
+static float ais__act_param(const ais_attrs *attrs, size_t k, const char *alt, float dflt) {
+    const float *p;
+    size_t n;
+    if (ais__attr_floats(attrs, "activation_params", &p, &n)) return k < n ? p[k] : dflt;
+    return ais__attr_float(attrs, alt, dflt);
+}
+
+/* The activation's operator and the attributes it reads, without allocating (the attribute
+ * names point at literals and are never freed). */
+static ais_status ais__fused_act_get(const ais_attrs *attrs, ais__fused_act *a) {
+    memset(a, 0, sizeof *a);
+    a->attrs.items = a->items;
+    a->attrs.cap = AIS__ARRAY_LEN(a->items);
+    const char *name = ais__attr_string(attrs, "activation", NULL);
+    if (!name)
+        return ais__error(AIS_E_INVALID_ARGUMENT, "the string attribute activation is missing");
+    const char *op = name;
+    if (strcmp(name, "LeakyRelu") == 0) {
+        a->items[0] = (ais__attr){.name = (char *)"alpha", .type = AIS__ATTR_FLOAT,
+                                  .f = ais__act_param(attrs, 0, "activation_alpha", 0.01f)};
+        a->attrs.count = 1;
+    } else if (strcmp(name, "Clip") == 0) {
+        a->items[0] = (ais__attr){.name = (char *)"min", .type = AIS__ATTR_FLOAT,
+                                  .f = ais__act_param(attrs, 0, "activation_alpha", -INFINITY)};
+        a->items[1] = (ais__attr){.name = (char *)"max", .type = AIS__ATTR_FLOAT,
+                                  .f = ais__act_param(attrs, 1, "activation_beta", INFINITY)};
+        a->attrs.count = 2;
+    } else if (strcmp(name, "GeluTanh") == 0) {
+        op = "Gelu";
+        a->items[0] = (ais__attr){.name = (char *)"approximate", .type = AIS__ATTR_STRING,
+                                  .s = (char *)"tanh"};
+        a->attrs.count = 1;
+    } else if (strcmp(name, "Relu") != 0 && strcmp(name, "Sigmoid") != 0 &&
+               strcmp(name, "Tanh") != 0 && strcmp(name, "Gelu") != 0) {
+        return ais__error(AIS_E_UNSUPPORTED,
+                          "activation \"%s\" is not one of Relu, LeakyRelu, Sigmoid, Tanh, Gelu, "
+                          "GeluTanh, Clip",
+                          name);
+    }
+    a->def = ais__op_find("", op, AIS__FUSED_ACT_OPSET);
+    if (!a->def) return ais__error(AIS_E_UNSUPPORTED, "no kernel for activation %s", op);
+    return AIS_OK;
+}
+
+/* ORT's FusedMatMul scales and transposes; only the plain product is implemented. */
+static ais_status ais__fused_check_matmul(const ais_attrs *attrs) {
+    static const char *const ints[] = {"transA", "transB", "transBatchA", "transBatchB"};
+    for (size_t i = 0; i < AIS__ARRAY_LEN(ints); i++)
+        if (ais__attr_int(attrs, ints[i], 0) != 0)
+            return ais__error(AIS_E_UNSUPPORTED, "attribute %s other than 0 is not supported",
+                              ints[i]);
+    if (ais__attr_float(attrs, "alpha", 1.f) != 1.f)
+        return ais__error(AIS_E_UNSUPPORTED, "attribute alpha other than 1 is not supported");
+    return AIS_OK;
+}
+
+static ais_status ais__fused_prepare(const ais__op_ctx *ctx, const ais__op_def **base,
+                                     ais__fused_act *act) {
+    const char *b = ais__fused_base(ctx->op_type);
+    if (b[0] == 'M') AIS__CHECK(ais__fused_check_matmul(ctx->attrs));
+    *base = ais__op_find("", b, AIS__MAX_OPSET);
+    if (!*base) return ais__error(AIS_E_UNSUPPORTED, "no kernel for %s", b);
+    return ais__fused_act_get(ctx->attrs, act);
+}
+
+static ais__op_ctx ais__fused_sub_ctx(ais__op_ctx *ctx, int64_t opset, const ais_attrs *attrs) {
+    ais__op_ctx c = *ctx;
+    c.opset = opset;
+    c.attrs = attrs;
+    return c;
+}
+
+/* Hands scratch grown by a sub-call back to the caller's context, which frees it. */
+static void ais__fused_sub_done(ais__op_ctx *ctx, const ais__op_ctx *c) {
+    ctx->scratch = c->scratch;
+    ctx->scratch_size = c->scratch_size;
+}
+
+static ais_status ais__fused_infer(ais__op_ctx *ctx, const ais_tensor *const *in, size_t n_in,
+                                   ais__tensor_desc *out, size_t n_out) {
+    const ais__op_def *base;
+    ais__fused_act act;
+    AIS__CHECK(ais__fused_prepare(ctx, &base, &act));
+    ais__op_ctx c = ais__fused_sub_ctx(ctx, AIS__MAX_OPSET, ctx->attrs);
+    ais_status st = base->infer(&c, in, n_in, out, n_out);
+    ais__fused_sub_done(ctx, &c);
+    AIS__CHECK(st);
+    /* The activation must take the product's dtype (Sigmoid has no integer kernel). */
+    ais_tensor y;
+    memset(&y, 0, sizeof y);
+    y.dtype = out[0].dtype;
+    y.ndim = out[0].ndim;
+    memcpy(y.dims, out[0].dims, sizeof y.dims);
+    const ais_tensor *yp = &y;
+    ais__tensor_desc d;
+    c = ais__fused_sub_ctx(ctx, AIS__FUSED_ACT_OPSET, &act.attrs);
+    st = act.def->infer(&c, &yp, 1, &d, 1);
+    ais__fused_sub_done(ctx, &c);
+    if (st != AIS_OK) ais__error_prefix("activation %s", act.def->name);
+    return st;
+}
+
+static ais_status ais__fused_compute(ais__op_ctx *ctx, const ais_tensor *const *in, size_t n_in,
+                                     ais_tensor *const *out, size_t n_out) {
+    const ais__op_def *base;
+    ais__fused_act act;
+    AIS__CHECK(ais__fused_prepare(ctx, &base, &act));
+    ais__op_ctx c = ais__fused_sub_ctx(ctx, AIS__MAX_OPSET, ctx->attrs);
+    ais_status st = base->compute(&c, in, n_in, out, n_out);
+    ais__fused_sub_done(ctx, &c);
+    AIS__CHECK(st);
+    if (out[0]->numel == 0) return AIS_OK;
+    /* In place: the unary kernels read element i before writing element i, nothing else. */
+    const ais_tensor *y = out[0];
+    c = ais__fused_sub_ctx(ctx, AIS__FUSED_ACT_OPSET, &act.attrs);
+    st = act.def->compute(&c, &y, 1, out, 1);
+    ais__fused_sub_done(ctx, &c);
+    return st;
+}
+
+#define AIS__FUSED_DEF(NAME, MAXIN)                                                                \
+    {                                                                                              \
+        .domain = "com.microsoft", .name = NAME, .since_version = 1, .min_inputs = 2,              \
+        .max_inputs = MAXIN, .min_outputs = 1, .max_outputs = 1, .infer = ais__fused_infer,        \
+        .compute = ais__fused_compute                                                              \
+    }
+
+const ais__op_def ais__ops_fused[] = {
+    AIS__FUSED_DEF("FusedConv", 3),
+    AIS__FUSED_DEF("FusedGemm", 3),
+    AIS__FUSED_DEF("FusedMatMul", 2),
+    {.name = NULL},
+};
