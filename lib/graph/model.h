@@ -44,6 +44,8 @@ ais_status ais__model_from_graph(ais__graph *g, const ais_options *options, ais_
  * and that is no graph output, becomes FusedConv/FusedGemm/FusedMatMul (com.microsoft) with the
  * activation as attributes; the activation node goes. Needs the sorted, resolved graph. */
 ais_status ais__graph_fuse(ais_model *m);
+/* Whether the fusion pass folds Clip into its producer (off: see fuse.c; tests turn it on). */
+extern bool ais__fuse_clip;
 
 /* For tests and benchmarks: nodes the current plan runs per call (after plan-time folding),
  * and the bytes of its arena; 0 before the first run. */

@@ -164,8 +164,7 @@ static void assert_bitwise(const ais_tensor *a, const ais_tensor *b) {
 
 /* ---- tests ---- */
 
-static void test_levels_agree(void **state) {
-    (void)state;
+static void check_levels_agree(void) {
     char path[128];
     snprintf(path, sizeof path, "/tmp/ais_test_fusion_%d.ais", (int)getpid());
     for (int p = 0; p < N_PROD; p++) {
@@ -208,6 +207,38 @@ static void test_levels_agree(void **state) {
             ais_tensor_destroy(w);
             ais_tensor_destroy(b);
         }
+    }
+}
+
+/* Every producer with every activation, Clip folded too. */
+static void test_levels_agree(void **state) {
+    (void)state;
+    ais__fuse_clip = true;
+    check_levels_agree();
+    ais__fuse_clip = false;
+}
+
+/* By default Clip stays a node of its own (the GPU backend cannot run it fused), and the results
+ * are those of the unfused graph. */
+static void test_clip_not_fused_by_default(void **state) {
+    (void)state;
+    for (int a = A_CLIP; a <= A_CLIP6; a++) {
+        ais_tensor *x, *w, *b;
+        make_inputs(P_CONV, &x, &w, &b);
+        spec s = {P_CONV, a, SHAPE_FUSE, x, w, b};
+        ais_model *m1, *m2;
+        AIS_ASSERT_OK(load(&s, 1, &m1));
+        AIS_ASSERT_OK(load(&s, 2, &m2));
+        assert_int_equal(ais_model_node_count(m2), 2);
+        ais_tensor *y1 = run_y(m1, x), *y2 = run_y(m2, x);
+        assert_bitwise(y2, y1);
+        ais_tensor_destroy(y1);
+        ais_tensor_destroy(y2);
+        ais_model_destroy(m1);
+        ais_model_destroy(m2);
+        ais_tensor_destroy(x);
+        ais_tensor_destroy(w);
+        ais_tensor_destroy(b);
     }
 }
 
@@ -274,6 +305,7 @@ static void sweep_cleanup(void *ctx) {
 static void test_oom_fusion(void **state) {
     (void)state;
     int cases[2][2] = {{P_CONV, A_LEAKY}, {P_GEMM, A_CLIP}};
+    ais__fuse_clip = true; /* the Clip case exercises the bound-constant clean-up */
     for (int c = 0; c < 2; c++) {
         ais_tensor *x, *w, *b;
         make_inputs(cases[c][0], &x, &w, &b);
@@ -284,11 +316,13 @@ static void test_oom_fusion(void **state) {
         ais_tensor_destroy(w);
         ais_tensor_destroy(b);
     }
+    ais__fuse_clip = false;
 }
 
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_levels_agree),
+        cmocka_unit_test(test_clip_not_fused_by_default),
         cmocka_unit_test(test_no_fusion),
         cmocka_unit_test(test_bad_activation),
         cmocka_unit_test(test_oom_fusion),
