@@ -16,34 +16,6 @@ static ais__graph *new_graph(int64_t opset) {
     return g;
 }
 
-static void add_input(ais__graph *g, const char *name, ais_dtype dtype, const int64_t *dims,
-                      size_t ndim, const char *const *dim_names) {
-    int32_t v;
-    AIS_ASSERT_OK(ais__graph_value(g, name, &v));
-    AIS_ASSERT_OK(ais__graph_declare(g, v, dtype, (int32_t)ndim, dims, dim_names));
-    AIS_ASSERT_OK(ais__graph_add_input(g, v));
-}
-
-static void add_const(ais__graph *g, const char *name, ais_tensor *t) {
-    int32_t v;
-    AIS_ASSERT_OK(ais__graph_value(g, name, &v));
-    AIS_ASSERT_OK(ais__graph_set_constant(g, v, t));
-}
-
-static void add_output(ais__graph *g, const char *name) {
-    int32_t v;
-    AIS_ASSERT_OK(ais__graph_value(g, name, &v));
-    AIS_ASSERT_OK(ais__graph_add_output(g, v));
-}
-
-static void add_node(ais__graph *g, const char *name, const char *op, const char *in0,
-                     const char *in1, const char *out) {
-    const char *ins[2] = {in0, in1};
-    const char *outs[1] = {out};
-    AIS_ASSERT_OK(ais__graph_add_node(g, name, op, "", NULL, ins, in1 ? 2 : (in0 ? 1 : 0), outs,
-                                      1, NULL));
-}
-
 static ais_status make_model(ais__graph *g, int64_t opt_level, ais_model **m) {
     ais_options *o = NULL;
     AIS_ASSERT_OK(ais_options_create(&o));
@@ -58,9 +30,9 @@ static ais_status make_model(ais__graph *g, int64_t opt_level, ais_model **m) {
 static void test_unknown_operator(void **state) {
     (void)state;
     ais__graph *g = new_graph(13);
-    add_input(g, "x", AIS_DTYPE_F32, AIS_SHAPE(4), NULL);
-    add_node(g, "mystery_node", "FrobnicateTensor", "x", NULL, "y");
-    add_output(g, "y");
+    ais_test_graph_input(g, "x", AIS_DTYPE_F32, AIS_SHAPE(4), NULL);
+    ais_test_graph_node(g, "mystery_node", "FrobnicateTensor", "x", NULL, "y");
+    ais_test_graph_output(g, "y");
     ais_model *m = (ais_model *)0x1;
     AIS_ASSERT_STATUS(make_model(g, 2, &m), AIS_E_UNSUPPORTED);
     assert_null(m);
@@ -73,10 +45,11 @@ static void test_unknown_operator(void **state) {
 static void test_domain_not_imported(void **state) {
     (void)state;
     ais__graph *g = new_graph(13);
-    add_input(g, "x", AIS_DTYPE_F32, AIS_SHAPE(4), NULL);
+    ais_test_graph_input(g, "x", AIS_DTYPE_F32, AIS_SHAPE(4), NULL);
     const char *ins[1] = {"x"}, *outs[1] = {"y"};
-    AIS_ASSERT_OK(ais__graph_add_node(g, "n0", "Scaler", "ai.onnx.ml", NULL, ins, 1, outs, 1, NULL));
-    add_output(g, "y");
+    AIS_ASSERT_OK(
+        ais__graph_add_node(g, "n0", "Scaler", "ai.onnx.ml", NULL, ins, 1, outs, 1, NULL));
+    ais_test_graph_output(g, "y");
     ais_model *m = NULL;
     AIS_ASSERT_STATUS(make_model(g, 2, &m), AIS_E_FORMAT);
     ais_test_assert_error_contains("ai.onnx.ml");
@@ -85,9 +58,9 @@ static void test_domain_not_imported(void **state) {
     /* imported, but nothing implements it in that domain */
     g = new_graph(13);
     AIS_ASSERT_OK(ais__graph_set_opset(g, "com.example", 1));
-    add_input(g, "x", AIS_DTYPE_F32, AIS_SHAPE(4), NULL);
+    ais_test_graph_input(g, "x", AIS_DTYPE_F32, AIS_SHAPE(4), NULL);
     AIS_ASSERT_OK(ais__graph_add_node(g, "n1", "Relu", "com.example", NULL, ins, 1, outs, 1, NULL));
-    add_output(g, "y");
+    ais_test_graph_output(g, "y");
     AIS_ASSERT_STATUS(make_model(g, 2, &m), AIS_E_UNSUPPORTED);
     ais_test_assert_error_contains("com.example");
     ais_test_assert_error_contains("opset 1");
@@ -96,17 +69,17 @@ static void test_domain_not_imported(void **state) {
 static void test_dangling_input(void **state) {
     (void)state;
     ais__graph *g = new_graph(13);
-    add_input(g, "x", AIS_DTYPE_F32, AIS_SHAPE(4), NULL);
-    add_node(g, "adder", "Add", "x", "ghost", "y");
-    add_output(g, "y");
+    ais_test_graph_input(g, "x", AIS_DTYPE_F32, AIS_SHAPE(4), NULL);
+    ais_test_graph_node(g, "adder", "Add", "x", "ghost", "y");
+    ais_test_graph_output(g, "y");
     ais_model *m = NULL;
     AIS_ASSERT_STATUS(make_model(g, 2, &m), AIS_E_FORMAT);
     ais_test_assert_error_contains("'ghost'");
     ais_test_assert_error_contains("adder");
 
     g = new_graph(13);
-    add_input(g, "x", AIS_DTYPE_F32, AIS_SHAPE(4), NULL);
-    add_output(g, "nowhere");
+    ais_test_graph_input(g, "x", AIS_DTYPE_F32, AIS_SHAPE(4), NULL);
+    ais_test_graph_output(g, "nowhere");
     AIS_ASSERT_STATUS(make_model(g, 2, &m), AIS_E_FORMAT);
     ais_test_assert_error_contains("nowhere");
 }
@@ -114,10 +87,10 @@ static void test_dangling_input(void **state) {
 static void test_cycle(void **state) {
     (void)state;
     ais__graph *g = new_graph(13);
-    add_input(g, "x", AIS_DTYPE_F32, AIS_SHAPE(4), NULL);
-    add_node(g, "a", "Add", "x", "b_out", "a_out");
-    add_node(g, "b", "Relu", "a_out", NULL, "b_out");
-    add_output(g, "b_out");
+    ais_test_graph_input(g, "x", AIS_DTYPE_F32, AIS_SHAPE(4), NULL);
+    ais_test_graph_node(g, "a", "Add", "x", "b_out", "a_out");
+    ais_test_graph_node(g, "b", "Relu", "a_out", NULL, "b_out");
+    ais_test_graph_output(g, "b_out");
     ais_model *m = NULL;
     AIS_ASSERT_STATUS(make_model(g, 2, &m), AIS_E_FORMAT);
     ais_test_assert_error_contains("cycle");
@@ -126,9 +99,9 @@ static void test_cycle(void **state) {
 static void test_wrong_arity(void **state) {
     (void)state;
     ais__graph *g = new_graph(13);
-    add_input(g, "x", AIS_DTYPE_F32, AIS_SHAPE(4), NULL);
-    add_node(g, "lonely_add", "Add", "x", NULL, "y");
-    add_output(g, "y");
+    ais_test_graph_input(g, "x", AIS_DTYPE_F32, AIS_SHAPE(4), NULL);
+    ais_test_graph_node(g, "lonely_add", "Add", "x", NULL, "y");
+    ais_test_graph_output(g, "y");
     ais_model *m = NULL;
     AIS_ASSERT_STATUS(make_model(g, 2, &m), AIS_E_FORMAT);
     ais_test_assert_error_contains("lonely_add");
@@ -145,24 +118,25 @@ static void test_sort_and_fold(void **state) {
     ais_tensor *c3 = ais_test_rand_f32(AIS_SHAPE(1), -2, 2);
     float ref_c[7];
     const float *p1 = ais_tensor_data(c1), *p2 = ais_tensor_data(c2), *p3 = ais_tensor_data(c3);
-    for (int i = 0; i < n; i++) ref_c[i] = (p1[i] + p2[i]) * p3[0];
+    for (int i = 0; i < n; i++)
+        ref_c[i] = (p1[i] + p2[i]) * p3[0];
 
     for (int level = 0; level <= 2; level++) {
         ais__graph *g = new_graph(13);
-        add_input(g, "x", AIS_DTYPE_F32, AIS_SHAPE(n), NULL);
+        ais_test_graph_input(g, "x", AIS_DTYPE_F32, AIS_SHAPE(n), NULL);
         ais_tensor *k1, *k2, *k3;
         AIS_ASSERT_OK(ais_tensor_copy(c1, &k1));
         AIS_ASSERT_OK(ais_tensor_copy(c2, &k2));
         AIS_ASSERT_OK(ais_tensor_copy(c3, &k3));
-        add_const(g, "c1", k1);
-        add_const(g, "c2", k2);
-        add_const(g, "c3", k3);
+        ais_test_graph_const(g, "c1", k1);
+        ais_test_graph_const(g, "c2", k2);
+        ais_test_graph_const(g, "c3", k3);
         /* added consumers first: the model must sort them */
-        add_node(g, "final", "Add", "x", "t2", "y");
-        add_node(g, "scale", "Mul", "t1", "c3", "t2");
-        add_node(g, "sum", "Add", "c1", "c2", "t1");
-        add_node(g, "unused", "Relu", "x", NULL, "dead");
-        add_output(g, "y");
+        ais_test_graph_node(g, "final", "Add", "x", "t2", "y");
+        ais_test_graph_node(g, "scale", "Mul", "t1", "c3", "t2");
+        ais_test_graph_node(g, "sum", "Add", "c1", "c2", "t1");
+        ais_test_graph_node(g, "unused", "Relu", "x", NULL, "dead");
+        ais_test_graph_output(g, "y");
         ais_model *m = NULL;
         AIS_ASSERT_OK(make_model(g, level, &m));
         /* level 0 keeps everything; 1 and 2 fold two nodes and drop the unused one */
@@ -192,7 +166,8 @@ static void test_sort_and_fold(void **state) {
         AIS_ASSERT_OK(ais_session_run(s, NULL, ins, 1, NULL, &y, 1));
         double want[7];
         const float *px = ais_tensor_data(x);
-        for (int i = 0; i < n; i++) want[i] = (double)(px[i] + ref_c[i]);
+        for (int i = 0; i < n; i++)
+            want[i] = (double)(px[i] + ref_c[i]);
         ais_test_assert_close_values(y, want, (size_t)n, 1e-6, 1e-6);
         ais_tensor_destroy(x);
         ais_tensor_destroy(y);
@@ -207,7 +182,7 @@ static void test_sort_and_fold(void **state) {
 static void test_constant_node_folded(void **state) {
     (void)state;
     ais__graph *g = new_graph(13);
-    add_input(g, "x", AIS_DTYPE_F32, AIS_SHAPE(2, 3), NULL);
+    ais_test_graph_input(g, "x", AIS_DTYPE_F32, AIS_SHAPE(2, 3), NULL);
     ais_attrs *a = NULL;
     AIS_ASSERT_OK(ais_attrs_create(&a));
     ais_tensor *val = ais_test_tensor(AIS_DTYPE_F32, AIS_SHAPE(3), (const double[]){1, -2, 4});
@@ -215,8 +190,8 @@ static void test_constant_node_folded(void **state) {
     ais_tensor_destroy(val);
     const char *outs[1] = {"k"};
     AIS_ASSERT_OK(ais__graph_add_node(g, "const", "Constant", "", a, NULL, 0, outs, 1, NULL));
-    add_node(g, "mul", "Mul", "x", "k", "y");
-    add_output(g, "y");
+    ais_test_graph_node(g, "mul", "Mul", "x", "k", "y");
+    ais_test_graph_output(g, "y");
     ais_model *m = NULL;
     AIS_ASSERT_OK(make_model(g, 1, &m));
     assert_int_equal(ais_model_node_count(m), 1);
@@ -227,7 +202,8 @@ static void test_constant_node_folded(void **state) {
     AIS_ASSERT_OK(ais_session_run(s, NULL, ins, 1, NULL, &y, 1));
     const float *px = ais_tensor_data(x);
     double want[6], k[3] = {1, -2, 4};
-    for (int i = 0; i < 6; i++) want[i] = px[i] * k[i % 3];
+    for (int i = 0; i < 6; i++)
+        want[i] = px[i] * k[i % 3];
     ais_test_assert_close_values(y, want, 6, 0, 0);
     ais_tensor_destroy(x);
     ais_tensor_destroy(y);
@@ -244,11 +220,11 @@ static void test_introspection(void **state) {
     AIS_ASSERT_OK(ais__graph_set_meta(g, "name", "tiny"));
     AIS_ASSERT_OK(ais__graph_set_meta(g, "producer", "test_graph"));
     const char *names[2] = {"batch", NULL};
-    add_input(g, "features", AIS_DTYPE_F32, AIS_SHAPE(AIS__DIM_DYNAMIC, 5), names);
-    add_const(g, "w", ais_test_rand_f32(AIS_SHAPE(5), -1, 1));
-    add_node(g, "add0", "Add", "features", "w", "h");
-    add_node(g, "relu0", "Relu", "h", NULL, "out");
-    add_output(g, "out");
+    ais_test_graph_input(g, "features", AIS_DTYPE_F32, AIS_SHAPE(AIS__DIM_DYNAMIC, 5), names);
+    ais_test_graph_const(g, "w", ais_test_rand_f32(AIS_SHAPE(5), -1, 1));
+    ais_test_graph_node(g, "add0", "Add", "features", "w", "h");
+    ais_test_graph_node(g, "relu0", "Relu", "h", NULL, "out");
+    ais_test_graph_output(g, "out");
     int32_t ov = ais__graph_find(g, "out");
     AIS_ASSERT_OK(ais__graph_declare(g, ov, AIS_DTYPE_F32, 2, (const int64_t[]){-1, 5}, names));
     ais_model *m = NULL;

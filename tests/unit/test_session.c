@@ -17,33 +17,6 @@ static ais__graph *new_graph(void) {
     return g;
 }
 
-static void add_input(ais__graph *g, const char *name, ais_dtype dtype, const int64_t *dims,
-                      size_t ndim, const char *const *dim_names) {
-    int32_t v;
-    AIS_ASSERT_OK(ais__graph_value(g, name, &v));
-    AIS_ASSERT_OK(ais__graph_declare(g, v, dtype, (int32_t)ndim, dims, dim_names));
-    AIS_ASSERT_OK(ais__graph_add_input(g, v));
-}
-
-static void add_const(ais__graph *g, const char *name, ais_tensor *t) {
-    int32_t v;
-    AIS_ASSERT_OK(ais__graph_value(g, name, &v));
-    AIS_ASSERT_OK(ais__graph_set_constant(g, v, t));
-}
-
-static void add_output(ais__graph *g, const char *name) {
-    int32_t v;
-    AIS_ASSERT_OK(ais__graph_value(g, name, &v));
-    AIS_ASSERT_OK(ais__graph_add_output(g, v));
-}
-
-static void add_node(ais__graph *g, const char *name, const char *op, const char *in0,
-                     const char *in1, const char *out) {
-    const char *ins[2] = {in0, in1};
-    const char *outs[1] = {out};
-    AIS_ASSERT_OK(ais__graph_add_node(g, name, op, "", NULL, ins, in1 ? 2 : 1, outs, 1, NULL));
-}
-
 static ais_model *make_model(ais__graph *g, int64_t opt_level) {
     ais_options *o = NULL;
     AIS_ASSERT_OK(ais_options_create(&o));
@@ -59,17 +32,17 @@ static const char *const batch_names[] = {"batch", NULL, NULL};
 /* y = relu(x + b) * s with x [batch, 4] */
 static ais_model *affine_relu_model(ais_tensor **b_out, ais_tensor **s_out) {
     ais__graph *g = new_graph();
-    add_input(g, "x", AIS_DTYPE_F32, AIS_SHAPE(-1, 4), batch_names);
+    ais_test_graph_input(g, "x", AIS_DTYPE_F32, AIS_SHAPE(-1, 4), batch_names);
     ais_tensor *b = ais_test_rand_f32(AIS_SHAPE(4), -1, 1);
     ais_tensor *s = ais_test_rand_f32(AIS_SHAPE(1, 4), 0.5, 2);
     AIS_ASSERT_OK(ais_tensor_copy(b, b_out));
     AIS_ASSERT_OK(ais_tensor_copy(s, s_out));
-    add_const(g, "b", b);
-    add_const(g, "s", s);
-    add_node(g, "add", "Add", "x", "b", "h");
-    add_node(g, "relu", "Relu", "h", NULL, "r");
-    add_node(g, "mul", "Mul", "r", "s", "y");
-    add_output(g, "y");
+    ais_test_graph_const(g, "b", b);
+    ais_test_graph_const(g, "s", s);
+    ais_test_graph_node(g, "add", "Add", "x", "b", "h");
+    ais_test_graph_node(g, "relu", "Relu", "h", NULL, "r");
+    ais_test_graph_node(g, "mul", "Mul", "r", "s", "y");
+    ais_test_graph_output(g, "y");
     return make_model(g, 2);
 }
 
@@ -242,21 +215,23 @@ static void test_output_names(void **state) {
 static void test_shape_chain_folded(void **state) {
     (void)state;
     ais__graph *g = new_graph();
-    add_input(g, "x", AIS_DTYPE_F32, AIS_SHAPE(-1, 3, 4), batch_names);
-    add_const(g, "zero", ais_test_tensor(AIS_DTYPE_I64, NULL, 0, (const double[]){0}));
-    add_const(g, "axes0", ais_test_tensor(AIS_DTYPE_I64, AIS_SHAPE(1), (const double[]){0}));
-    add_const(g, "minus1", ais_test_tensor(AIS_DTYPE_I64, AIS_SHAPE(1), (const double[]){-1}));
-    add_node(g, "shape", "Shape", "x", NULL, "sx");
-    add_node(g, "gather", "Gather", "sx", "zero", "n");
-    add_node(g, "unsq", "Unsqueeze", "n", "axes0", "n1");
+    ais_test_graph_input(g, "x", AIS_DTYPE_F32, AIS_SHAPE(-1, 3, 4), batch_names);
+    ais_test_graph_const(g, "zero", ais_test_tensor(AIS_DTYPE_I64, NULL, 0, (const double[]){0}));
+    ais_test_graph_const(g, "axes0",
+                         ais_test_tensor(AIS_DTYPE_I64, AIS_SHAPE(1), (const double[]){0}));
+    ais_test_graph_const(g, "minus1",
+                         ais_test_tensor(AIS_DTYPE_I64, AIS_SHAPE(1), (const double[]){-1}));
+    ais_test_graph_node(g, "shape", "Shape", "x", NULL, "sx");
+    ais_test_graph_node(g, "gather", "Gather", "sx", "zero", "n");
+    ais_test_graph_node(g, "unsq", "Unsqueeze", "n", "axes0", "n1");
     const char *cin[2] = {"n1", "minus1"}, *cout[1] = {"target"};
     ais_attrs *a = NULL;
     AIS_ASSERT_OK(ais_attrs_create(&a));
     AIS_ASSERT_OK(ais_attrs_set_int(a, "axis", 0));
     AIS_ASSERT_OK(ais__graph_add_node(g, "concat", "Concat", "", a, cin, 2, cout, 1, NULL));
-    add_node(g, "reshape", "Reshape", "x", "target", "flat");
-    add_node(g, "relu", "Relu", "flat", NULL, "y");
-    add_output(g, "y");
+    ais_test_graph_node(g, "reshape", "Reshape", "x", "target", "flat");
+    ais_test_graph_node(g, "relu", "Relu", "flat", NULL, "y");
+    ais_test_graph_output(g, "y");
     ais_model *m = make_model(g, 2);
     assert_int_equal(ais_model_node_count(m), 6); /* nothing is constant before the shapes */
     ais_session *sess = NULL;
@@ -272,7 +247,8 @@ static void test_shape_chain_folded(void **state) {
         assert_int_equal(ais_tensor_shape(y)[1], 12);
         double want[36];
         const float *px = ais_tensor_data(x);
-        for (size_t i = 0; i < ais_tensor_size(x); i++) want[i] = px[i] > 0 ? px[i] : 0;
+        for (size_t i = 0; i < ais_tensor_size(x); i++)
+            want[i] = px[i] > 0 ? px[i] : 0;
         ais_test_assert_close_values(y, want, ais_tensor_size(x), 0, 0);
         ais_tensor_destroy(x);
         ais_tensor_destroy(y);
@@ -288,8 +264,8 @@ static void test_random_dag_memory_plan(void **state) {
     enum { N_NODES = 60, N = 13 };
     for (int rep = 0; rep < 4; rep++) {
         ais__graph *g = new_graph();
-        add_input(g, "v0", AIS_DTYPE_F32, AIS_SHAPE(N), NULL);
-        add_input(g, "v1", AIS_DTYPE_F32, AIS_SHAPE(N), NULL);
+        ais_test_graph_input(g, "v0", AIS_DTYPE_F32, AIS_SHAPE(N), NULL);
+        ais_test_graph_input(g, "v1", AIS_DTYPE_F32, AIS_SHAPE(N), NULL);
         static const char *ops[] = {"Add", "Mul", "Relu", "Identity"};
         int op_of[N_NODES + 2], a_of[N_NODES + 2], b_of[N_NODES + 2];
         char name[32], an[32], bn[32], nn[32];
@@ -304,13 +280,13 @@ static void test_random_dag_memory_plan(void **state) {
             snprintf(an, sizeof an, "v%d", a);
             snprintf(bn, sizeof bn, "v%d", bb);
             snprintf(nn, sizeof nn, "n%d", i);
-            add_node(g, nn, ops[op], an, op < 2 ? bn : NULL, name);
+            ais_test_graph_node(g, nn, ops[op], an, op < 2 ? bn : NULL, name);
         }
         /* outputs: the last value and two from the middle */
         int outs[3] = {N_NODES + 1, N_NODES / 2, N_NODES / 3};
         for (int k = 0; k < 3; k++) {
             snprintf(name, sizeof name, "v%d", outs[k]);
-            add_output(g, name);
+            ais_test_graph_output(g, name);
         }
         ais_model *m = make_model(g, 2);
         ais_session *sess = NULL;
@@ -326,15 +302,20 @@ static void test_random_dag_memory_plan(void **state) {
             for (int i = 2; i < N_NODES + 2; i++) {
                 for (int j = 0; j < N; j++) {
                     float a = (float)ref[a_of[i]][j], bb = (float)ref[b_of[i]][j];
-                    float r = op_of[i] == 0 ? a + bb : op_of[i] == 1 ? a * bb : op_of[i] == 2 ? (a > 0 ? a : 0) : a;
+                    float r = op_of[i] == 0   ? a + bb
+                              : op_of[i] == 1 ? a * bb
+                              : op_of[i] == 2 ? (a > 0 ? a : 0)
+                                              : a;
                     ref[i][j] = r;
                 }
             }
             const ais_tensor *ins[2] = {x0, x1};
             ais_tensor *y[3] = {NULL, NULL, NULL};
             AIS_ASSERT_OK(ais_session_run(sess, NULL, ins, 2, NULL, y, 3));
-            for (int k = 0; k < 3; k++) ais_test_assert_close_values(y[k], ref[outs[k]], N, 1e-5, 1e-6);
-            for (int k = 0; k < 3; k++) ais_tensor_destroy(y[k]);
+            for (int k = 0; k < 3; k++)
+                ais_test_assert_close_values(y[k], ref[outs[k]], N, 1e-5, 1e-6);
+            for (int k = 0; k < 3; k++)
+                ais_tensor_destroy(y[k]);
             ais_tensor_destroy(x0);
             ais_tensor_destroy(x1);
         }
@@ -349,11 +330,11 @@ static void test_random_dag_memory_plan(void **state) {
 static void test_data_dependent_shape(void **state) {
     (void)state;
     ais__graph *g = new_graph();
-    add_input(g, "x", AIS_DTYPE_F32, AIS_SHAPE(2, 3), NULL);
-    add_node(g, "relu", "Relu", "x", NULL, "r");
-    add_node(g, "nz", "NonZero", "r", NULL, "idx");
-    add_output(g, "idx");
-    add_output(g, "r");
+    ais_test_graph_input(g, "x", AIS_DTYPE_F32, AIS_SHAPE(2, 3), NULL);
+    ais_test_graph_node(g, "relu", "Relu", "x", NULL, "r");
+    ais_test_graph_node(g, "nz", "NonZero", "r", NULL, "idx");
+    ais_test_graph_output(g, "idx");
+    ais_test_graph_output(g, "r");
     ais_model *m = make_model(g, 2);
     ais_session *sess = NULL;
     AIS_ASSERT_OK(ais_session_create(m, NULL, &sess));
@@ -365,7 +346,8 @@ static void test_data_dependent_shape(void **state) {
         const float *px = ais_tensor_data(x);
         double want[12];
         int64_t nnz = 0;
-        for (int i = 0; i < 6; i++) nnz += px[i] > 0;
+        for (int i = 0; i < 6; i++)
+            nnz += px[i] > 0;
         int64_t c = 0;
         for (int i = 0; i < 6; i++) {
             if (px[i] <= 0) continue;
@@ -389,8 +371,9 @@ static void test_data_dependent_shape(void **state) {
 static void test_passthrough_and_level0(void **state) {
     (void)state;
     ais__graph *g = new_graph();
-    add_input(g, "x", AIS_DTYPE_F32, AIS_SHAPE(2, 6), NULL);
-    add_const(g, "k", ais_test_tensor(AIS_DTYPE_I64, AIS_SHAPE(2), (const double[]){3, 4}));
+    ais_test_graph_input(g, "x", AIS_DTYPE_F32, AIS_SHAPE(2, 6), NULL);
+    ais_test_graph_const(g, "k",
+                         ais_test_tensor(AIS_DTYPE_I64, AIS_SHAPE(2), (const double[]){3, 4}));
     ais_attrs *a = NULL;
     AIS_ASSERT_OK(ais_attrs_create(&a));
     ais_tensor *val = ais_test_tensor(AIS_DTYPE_I64, AIS_SHAPE(3), (const double[]){4, -1, 3});
@@ -398,10 +381,10 @@ static void test_passthrough_and_level0(void **state) {
     ais_tensor_destroy(val);
     const char *couts[1] = {"shape"};
     AIS_ASSERT_OK(ais__graph_add_node(g, "c", "Constant", "", a, NULL, 0, couts, 1, NULL));
-    add_node(g, "reshape", "Reshape", "x", "shape", "y");
-    add_output(g, "y");
-    add_output(g, "x");
-    add_output(g, "k");
+    ais_test_graph_node(g, "reshape", "Reshape", "x", "shape", "y");
+    ais_test_graph_output(g, "y");
+    ais_test_graph_output(g, "x");
+    ais_test_graph_output(g, "k");
     ais_model *m = make_model(g, 0);
     ais_session *sess = NULL;
     AIS_ASSERT_OK(ais_session_create(m, NULL, &sess));
@@ -412,12 +395,14 @@ static void test_passthrough_and_level0(void **state) {
     assert_int_equal(ais_tensor_ndim(out[0]), 3);
     assert_int_equal(ais_tensor_shape(out[0])[1], 1);
     double want[12];
-    for (int i = 0; i < 12; i++) want[i] = ((float *)ais_tensor_data(x))[i];
+    for (int i = 0; i < 12; i++)
+        want[i] = ((float *)ais_tensor_data(x))[i];
     ais_test_assert_close_values(out[0], want, 12, 0, 0);
     ais_test_assert_close_values(out[1], want, 12, 0, 0);
     assert_ptr_not_equal(ais_tensor_data(out[1]), ais_tensor_data(x));
     ais_test_assert_close_values(out[2], (const double[]){3, 4}, 2, 0, 0);
-    for (int k = 0; k < 3; k++) ais_tensor_destroy(out[k]);
+    for (int k = 0; k < 3; k++)
+        ais_tensor_destroy(out[k]);
     ais_tensor_destroy(x);
     ais_session_destroy(sess);
     ais_model_destroy(m);
@@ -490,7 +475,8 @@ static void test_threads(void **state) {
         jobs[t].threads = 1 + t % 2;
         assert_int_equal(pthread_create(&th[t], NULL, thread_main, &jobs[t]), 0);
     }
-    for (int t = 0; t < T; t++) pthread_join(th[t], NULL);
+    for (int t = 0; t < T; t++)
+        pthread_join(th[t], NULL);
     for (int t = 0; t < T; t++) {
         AIS_ASSERT_OK(jobs[t].st);
         for (int i = 0; i < 10; i++) {
@@ -500,7 +486,8 @@ static void test_threads(void **state) {
         }
     }
     for (int t = 0; t < T; t++)
-        for (int i = 0; i < 10; i++) ais_tensor_destroy(jobs[t].y[i]);
+        for (int i = 0; i < 10; i++)
+            ais_tensor_destroy(jobs[t].y[i]);
     ais_tensor_destroy(x);
     ais_model_destroy(m);
     ais_tensor_destroy(b);
@@ -536,22 +523,24 @@ static void sweep_cleanup(void *arg) {
 static void test_oom_session(void **state) {
     (void)state;
     ais__graph *g = new_graph();
-    add_input(g, "x", AIS_DTYPE_F32, AIS_SHAPE(-1, 3, 4), batch_names);
-    add_const(g, "zero", ais_test_tensor(AIS_DTYPE_I64, NULL, 0, (const double[]){0}));
-    add_const(g, "axes0", ais_test_tensor(AIS_DTYPE_I64, AIS_SHAPE(1), (const double[]){0}));
-    add_const(g, "minus1", ais_test_tensor(AIS_DTYPE_I64, AIS_SHAPE(1), (const double[]){-1}));
-    add_node(g, "shape", "Shape", "x", NULL, "sx");
-    add_node(g, "gather", "Gather", "sx", "zero", "n");
-    add_node(g, "unsq", "Unsqueeze", "n", "axes0", "n1");
+    ais_test_graph_input(g, "x", AIS_DTYPE_F32, AIS_SHAPE(-1, 3, 4), batch_names);
+    ais_test_graph_const(g, "zero", ais_test_tensor(AIS_DTYPE_I64, NULL, 0, (const double[]){0}));
+    ais_test_graph_const(g, "axes0",
+                         ais_test_tensor(AIS_DTYPE_I64, AIS_SHAPE(1), (const double[]){0}));
+    ais_test_graph_const(g, "minus1",
+                         ais_test_tensor(AIS_DTYPE_I64, AIS_SHAPE(1), (const double[]){-1}));
+    ais_test_graph_node(g, "shape", "Shape", "x", NULL, "sx");
+    ais_test_graph_node(g, "gather", "Gather", "sx", "zero", "n");
+    ais_test_graph_node(g, "unsq", "Unsqueeze", "n", "axes0", "n1");
     const char *cin[2] = {"n1", "minus1"}, *cout[1] = {"target"};
     ais_attrs *a = NULL;
     AIS_ASSERT_OK(ais_attrs_create(&a));
     AIS_ASSERT_OK(ais_attrs_set_int(a, "axis", 0));
     AIS_ASSERT_OK(ais__graph_add_node(g, "concat", "Concat", "", a, cin, 2, cout, 1, NULL));
-    add_node(g, "reshape", "Reshape", "x", "target", "flat");
-    add_node(g, "relu", "Relu", "flat", NULL, "r");
-    add_node(g, "nz", "NonZero", "r", NULL, "y");
-    add_output(g, "y");
+    ais_test_graph_node(g, "reshape", "Reshape", "x", "target", "flat");
+    ais_test_graph_node(g, "relu", "Relu", "flat", NULL, "r");
+    ais_test_graph_node(g, "nz", "NonZero", "r", NULL, "y");
+    ais_test_graph_output(g, "y");
     sweep_ctx c = {.model = make_model(g, 2)};
     ais_tensor *x = ais_test_rand_f32(AIS_SHAPE(2, 3, 4), -1, 1);
     c.x = x;

@@ -1,6 +1,8 @@
 /* test_util.c - shared helpers of the cmocka tests. */
 #include "test_util.h"
 
+#include "graph/graph.h"
+
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -237,4 +239,34 @@ long ais_test_oom_sweep(const char *what, ais_test_sweep_fn fn, ais_test_cleanup
     }
     fail_msg("%s: still failing after %ld allocations", what, max_n);
     return -1;
+}
+
+/* ---- graph builders ---- */
+
+void ais_test_graph_input(ais__graph *g, const char *name, ais_dtype dtype, const int64_t *dims,
+                          size_t ndim, const char *const *dim_names) {
+    int32_t v;
+    AIS_ASSERT_OK(ais__graph_value(g, name, &v));
+    AIS_ASSERT_OK(ais__graph_declare(g, v, dtype, (int32_t)ndim, dims, dim_names));
+    AIS_ASSERT_OK(ais__graph_add_input(g, v));
+}
+
+void ais_test_graph_const(ais__graph *g, const char *name, ais_tensor *t) {
+    int32_t v;
+    AIS_ASSERT_OK(ais__graph_value(g, name, &v));
+    AIS_ASSERT_OK(ais__graph_set_constant(g, v, t));
+}
+
+void ais_test_graph_output(ais__graph *g, const char *name) {
+    int32_t v;
+    AIS_ASSERT_OK(ais__graph_value(g, name, &v));
+    AIS_ASSERT_OK(ais__graph_add_output(g, v));
+}
+
+void ais_test_graph_node(ais__graph *g, const char *name, const char *op, const char *in0,
+                         const char *in1, const char *out) {
+    const char *ins[2] = {in0, in1};
+    const char *outs[1] = {out};
+    AIS_ASSERT_OK(ais__graph_add_node(g, name, op, "", NULL, ins, in1 ? 2 : (in0 ? 1 : 0), outs,
+                                      1, NULL));
 }

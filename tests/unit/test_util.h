@@ -77,4 +77,16 @@ typedef void (*ais_test_cleanup_fn)(void *ctx);
 long ais_test_oom_sweep(const char *what, ais_test_sweep_fn fn, ais_test_cleanup_fn cleanup,
                         void *ctx, long max_n);
 
+/* ---- building graphs with the internal IR (graph/graph.h); fail the test on error ---- */
+struct ais__graph;
+/* A graph input of `dtype` and shape (dims may hold -1; dim_names may be NULL). */
+void ais_test_graph_input(struct ais__graph *g, const char *name, ais_dtype dtype,
+                          const int64_t *dims, size_t ndim, const char *const *dim_names);
+/* A constant value; the graph takes `t`. */
+void ais_test_graph_const(struct ais__graph *g, const char *name, ais_tensor *t);
+void ais_test_graph_output(struct ais__graph *g, const char *name);
+/* A node of the default domain with up to two inputs (NULL: absent) and one output. */
+void ais_test_graph_node(struct ais__graph *g, const char *name, const char *op, const char *in0,
+                         const char *in1, const char *out);
+
 #endif
