@@ -33,18 +33,19 @@ static void ais__value_clear(ais__value *v) {
     ais_tensor_destroy(v->constant);
 }
 
+void ais__graph_node_clear(ais__node *n) {
+    ais__free(n->name);
+    ais__free(n->op_type);
+    ais__free(n->domain);
+    ais_attrs_destroy(n->attrs);
+    ais__free(n->inputs);
+    ais__free(n->outputs);
+}
+
 void ais__graph_destroy(ais__graph *g) {
     if (!g) return;
     for (size_t i = 0; i < g->n_values; i++) ais__value_clear(&g->values[i]);
-    for (size_t i = 0; i < g->n_nodes; i++) {
-        ais__node *n = &g->nodes[i];
-        ais__free(n->name);
-        ais__free(n->op_type);
-        ais__free(n->domain);
-        ais_attrs_destroy(n->attrs);
-        ais__free(n->inputs);
-        ais__free(n->outputs);
-    }
+    for (size_t i = 0; i < g->n_nodes; i++) ais__graph_node_clear(&g->nodes[i]);
     for (size_t i = 0; i < g->n_opsets; i++) ais__free(g->opsets[i].domain);
     for (size_t i = 0; i < g->n_meta; i++) {
         ais__free(g->meta[i].key);

@@ -81,6 +81,8 @@ typedef struct ais__graph {
 
 ais_status ais__graph_create(ais__graph **out);
 void ais__graph_destroy(ais__graph *g);
+/* Frees what a node owns (names, attributes, index arrays); the node itself is not freed. */
+void ais__graph_node_clear(ais__node *n);
 
 /* Index of the value called `name`, or -1. */
 int32_t ais__graph_find(const ais__graph *g, const char *name);

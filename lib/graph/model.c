@@ -246,14 +246,6 @@ static bool ais__node_foldable(const ais__graph *g, const ais__node *n) {
     return true;
 }
 
-static void ais__node_free(ais__node *n) {
-    ais__free(n->name);
-    ais__free(n->op_type);
-    ais__free(n->domain);
-    ais_attrs_destroy(n->attrs);
-    ais__free(n->inputs);
-    ais__free(n->outputs);
-}
 
 /*
  * Folds, marks live nodes, and rewrites the graph's node array as the live nodes in `order`.
@@ -316,7 +308,7 @@ static ais_status ais__optimize(ais_model *m, size_t *order) {
             ais__node *dead = &g->nodes[i];
             for (size_t k = 0; k < dead->n_outputs; k++)
                 if (dead->outputs[k] >= 0) g->values[dead->outputs[k]].producer = -1;
-            ais__node_free(dead);
+            ais__graph_node_clear(dead);
         }
     }
     ais__free(g->nodes);
