@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 scripts/setup.sh build
 cmake -S . -B build-release -DCMAKE_BUILD_TYPE=Release -DAIS_BUILD_TESTS=OFF -DAIS_CUDA=OFF >/dev/null
 cmake --build build-release -j"$(nproc)" --target aistack_tool >/dev/null
-for f in models/digits/test*_label*.npy; do
+for f in models/digits/test[0-9]_label*.npy; do
   label=${f##*_label}
   echo "== aistack run models/digits_mlp.onnx --input pixels=$f   (true digit: ${label%.npy})"
   build-release/examples/aistack run models/digits_mlp.onnx --input "pixels=$f"
