@@ -18,7 +18,8 @@ struct ais__pool {
     pthread_cond_t done;
     pthread_mutex_t submit; /* one job at a time when several threads share the pool */
     uint64_t generation;    /* bumped per job, under lock */
-    int32_t busy;           /* workers still inside the current job, under lock */
+    int32_t active;         /* workers that joined the current job and are not done, under lock */
+    bool closed;            /* the caller has finished its share: late workers stay out */
     bool stop;
     /* the current job */
     ais__range_fn fn;
@@ -48,10 +49,15 @@ static void *ais__pool_main(void *arg) {
         while (!p->stop && p->generation == seen) pthread_cond_wait(&p->wake, &p->lock);
         if (p->stop) break;
         seen = p->generation;
+        /* A worker woken after the caller ran out of chunks stays out: the caller waits only
+         * for workers that joined, never for one the scheduler has not run yet (milliseconds
+         * when the cores are busy). */
+        if (p->closed) continue;
+        p->active++;
         pthread_mutex_unlock(&p->lock);
         ais__pool_work(p);
         pthread_mutex_lock(&p->lock);
-        if (--p->busy == 0) pthread_cond_signal(&p->done);
+        if (--p->active == 0 && p->closed) pthread_cond_signal(&p->done);
     }
     pthread_mutex_unlock(&p->lock);
     return NULL;
@@ -134,7 +140,8 @@ void ais__parallel_for(ais__pool *p, size_t n, size_t grain, ais__range_fn fn, v
     p->chunk = chunk;
     p->n_chunks = n_chunks;
     atomic_store(&p->next, 0);
-    p->busy = p->n_workers;
+    p->active = 0;
+    p->closed = false;
     p->generation++;
     pthread_cond_broadcast(&p->wake);
     pthread_mutex_unlock(&p->lock);
@@ -145,7 +152,8 @@ void ais__parallel_for(ais__pool *p, size_t n, size_t grain, ais__range_fn fn, v
     ais__in_worker = was;
 
     pthread_mutex_lock(&p->lock);
-    while (p->busy > 0) pthread_cond_wait(&p->done, &p->lock);
+    p->closed = true; /* every chunk is claimed; wait for those still running one */
+    while (p->active > 0) pthread_cond_wait(&p->done, &p->lock);
     pthread_mutex_unlock(&p->lock);
     pthread_mutex_unlock(&p->submit);
 }
