@@ -181,9 +181,6 @@ static void ais__conv_slots(void *vj, size_t begin, size_t end) {
     }
 }
 
-/* Column tiles are capped at this many bytes so that large images need bounded scratch. */
-#define AIS__CONV_TILE_BYTES ((size_t)8 << 20)
-
 static ais_status ais__conv_compute(ais__op_ctx *ctx, const ais_tensor *const *in, size_t n_in,
                                     ais_tensor *const *out, size_t n_out) {
     ais__conv_plan p;
@@ -213,22 +210,10 @@ static ais_status ais__conv_compute(ais__op_ctx *ctx, const ais_tensor *const *i
                        .direct = direct};
     /* Small products (below OpenBLAS's own threading threshold of 2^18 multiply-adds) run one
      * per pool thread; larger ones run one after another with BLAS's threads, never nested. */
-    double flops = (double)p.mg * (double)kk * (double)p.osz;
-    int32_t threads = ctx->pool ? ais__pool_threads(ctx->pool) : 1;
-    j.n_slots =
-        (flops <= 262144.0 && tasks > 1 && threads > 1) ? AIS__MIN(tasks, (size_t)threads) : 1;
-    if (!direct) {
-        size_t row_bytes = (size_t)kk * sizeof(float);
-        int64_t tile = (int64_t)(AIS__CONV_TILE_BYTES / row_bytes);
-        if (tile < 64) tile = 64;
-        j.tile = AIS__MIN(tile, p.osz);
-        size_t bytes;
-        if (!ais__mul_size(row_bytes, (size_t)j.tile, &bytes) ||
-            !ais__mul_size(bytes, j.n_slots, &bytes))
-            return ais__error(AIS_E_LIMIT, "im2col buffer size overflows");
-        j.cols = ais__op_scratch(ctx, bytes);
-        if (!j.cols) return ais__oom(bytes, "im2col buffer");
-    }
+    j.n_slots = ais__dense_gemm_slots(ctx, (double)p.mg * (double)kk * (double)p.osz, tasks);
+    if (!direct)
+        AIS__CHECK(ais__dense_col_buffers(ctx, (size_t)kk * sizeof(float), p.osz, j.n_slots,
+                                          &j.tile, &j.cols, "im2col buffer"));
     if (j.n_slots > 1)
         ais__parallel_for(ctx->pool, j.n_slots, 1, ais__conv_slots, &j);
     else

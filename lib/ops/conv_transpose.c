@@ -183,8 +183,6 @@ static void ais__ct_slots(void *vj, size_t begin, size_t end) {
     }
 }
 
-#define AIS__CT_TILE_BYTES ((size_t)8 << 20)
-
 static ais_status ais__ct_compute(ais__op_ctx *ctx, const ais_tensor *const *in, size_t n_in,
                                   ais_tensor *const *out, size_t n_out) {
     ais__ct_plan p;
@@ -197,20 +195,9 @@ static ais_status ais__ct_compute(ais__op_ctx *ctx, const ais_tensor *const *in,
     int64_t rows = p.mg * p.kvol;
     if (p.isz > 0 && rows > 0 && tasks > 0) {
         ais__ct_job j = {.p = &p, .x = in[0]->data, .w = in[1]->data, .y = y, .tasks = tasks};
-        double flops = (double)rows * (double)p.cg * (double)p.isz;
-        int32_t threads = ctx->pool ? ais__pool_threads(ctx->pool) : 1;
-        j.n_slots =
-            (flops <= 262144.0 && tasks > 1 && threads > 1) ? AIS__MIN(tasks, (size_t)threads) : 1;
-        size_t row_bytes = (size_t)rows * sizeof(float);
-        int64_t tile = (int64_t)(AIS__CT_TILE_BYTES / row_bytes);
-        if (tile < 64) tile = 64;
-        j.tile = AIS__MIN(tile, p.isz);
-        size_t bytes;
-        if (!ais__mul_size(row_bytes, (size_t)j.tile, &bytes) ||
-            !ais__mul_size(bytes, j.n_slots, &bytes))
-            return ais__error(AIS_E_LIMIT, "column buffer size overflows");
-        j.cols = ais__op_scratch(ctx, bytes);
-        if (!j.cols) return ais__oom(bytes, "column buffer");
+        j.n_slots = ais__dense_gemm_slots(ctx, (double)rows * (double)p.cg * (double)p.isz, tasks);
+        AIS__CHECK(ais__dense_col_buffers(ctx, (size_t)rows * sizeof(float), p.isz, j.n_slots,
+                                          &j.tile, &j.cols, "column buffer"));
         if (j.n_slots > 1)
             ais__parallel_for(ctx->pool, j.n_slots, 1, ais__ct_slots, &j);
         else

@@ -192,3 +192,24 @@ void ais__dense_add_bias(ais__pool *pool, float *y, const float *bias, int64_t n
     size_t grain = plane >= 4096 ? 1 : (size_t)(4096 / plane);
     ais__parallel_for(pool, (size_t)(n * c), grain, ais__bias_range, &j);
 }
+
+size_t ais__dense_gemm_slots(const ais__op_ctx *ctx, double flops, size_t tasks) {
+    int32_t threads = ctx->pool ? ais__pool_threads(ctx->pool) : 1;
+    if (flops <= 262144.0 && tasks > 1 && threads > 1) return AIS__MIN(tasks, (size_t)threads);
+    return 1;
+}
+
+#define AIS__COL_TILE_BYTES ((size_t)8 << 20)
+
+ais_status ais__dense_col_buffers(ais__op_ctx *ctx, size_t row_bytes, int64_t cols, size_t slots,
+                                  int64_t *tile, float **buf, const char *what) {
+    int64_t t = (int64_t)(AIS__COL_TILE_BYTES / row_bytes);
+    if (t < 64) t = 64;
+    *tile = AIS__MIN(t, cols);
+    size_t bytes;
+    if (!ais__mul_size(row_bytes, (size_t)*tile, &bytes) || !ais__mul_size(bytes, slots, &bytes))
+        return ais__error(AIS_E_LIMIT, "%s size overflows", what);
+    *buf = ais__op_scratch(ctx, bytes);
+    if (!*buf) return ais__oom(bytes, what);
+    return AIS_OK;
+}

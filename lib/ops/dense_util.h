@@ -51,6 +51,17 @@ static inline bool ais__dense_is_half(ais_dtype d) {
 void ais__dense_add_bias(ais__pool *pool, float *y, const float *bias, int64_t n, int64_t c,
                          int64_t plane);
 
+/* Work split shared by the GEMM-based convolutions: small products (<= 2^18 multiply-adds) go
+ * to the pool, one per slot, at most one slot per thread; larger ones run one after another so
+ * that BLAS's own threads take them (never both at once). Returns the number of slots. */
+size_t ais__dense_gemm_slots(const ais__op_ctx *ctx, double flops, size_t tasks);
+
+/* Column buffers from scratch: one per slot, each `tile` columns of `row_bytes`, where the tile
+ * (at least 64 columns, at most `cols`) keeps a buffer under 8 MiB so that large images need
+ * bounded memory. `what` names the buffer in errors. */
+ais_status ais__dense_col_buffers(ais__op_ctx *ctx, size_t row_bytes, int64_t cols, size_t slots,
+                                  int64_t *tile, float **buf, const char *what);
+
 #endif /* AIS_DENSE_UTIL_H */
 
 /* ---- im2col / col2im (dense_im2col.c) ----
