@@ -54,6 +54,11 @@ ais_status ais__model_read_memory(const void *data, size_t size, const char *bas
 ais_status ais__onnx_read(const void *data, size_t size, const char *base_dir,
                           const ais__load_opts *o, ais__graph **out);
 /* Native .ais (ais_reader.c / ais_writer.c; docs/ais-format.md). */
+/* XGBoost JSON and LightGBM text models: one TreeEnsembleRegressor (lib/format/tree_model.h). */
+ais_status ais__xgboost_read(const void *data, size_t size, const ais__load_opts *o,
+                             ais__graph **out);
+ais_status ais__lightgbm_read(const void *data, size_t size, const ais__load_opts *o,
+                              ais__graph **out);
 ais_status ais__ais_read(const void *data, size_t size, const ais__load_opts *o,
                          ais__graph **out);
 /* compress_level: 0 raw (mmappable), 1..22 zstd per tensor. */

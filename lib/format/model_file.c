@@ -27,15 +27,10 @@ ais_status ais__model_read_memory(const void *data, size_t size, const char *bas
     size_t i = 0;
     while (i < size && (p[i] == ' ' || p[i] == '\t' || p[i] == '\r' || p[i] == '\n'))
         i++;
-    if (i < size && p[i] == '{')
-        return ais__error(AIS_E_UNSUPPORTED,
-                          "this looks like an XGBoost JSON model: XGBoost/LightGBM models are not "
-                          "supported yet");
+    if (i < size && p[i] == '{') return ais__xgboost_read(p, size, o, out);
     if (ais__starts_with(p, size, "tree\n") || ais__starts_with(p, size, "tree\r\n") ||
         ais__starts_with(p, size, "version="))
-        return ais__error(AIS_E_UNSUPPORTED,
-                          "this looks like a LightGBM text model: XGBoost/LightGBM models are not "
-                          "supported yet");
+        return ais__lightgbm_read(p, size, o, out);
     return ais__onnx_read(p, size, base_dir ? base_dir : ".", o, out);
 }
 

@@ -1,0 +1,258 @@
+/*
+ * xgboost_reader.c - XGBoost JSON models (Booster.save_model("m.json"), XGBoost 1.x/2.x) as one
+ * TreeEnsembleRegressor (see tree_model.h for the graph's inputs and outputs).
+ *
+ * XGBoost sends a row left when x < split_condition and a missing value the default_left way;
+ * a leaf's value is its split_condition. The margin of class k is the sum of its trees (tree_info)
+ * plus base_score turned into margin space by the objective (logit for logistic objectives, log
+ * for poisson/gamma/tweedie). Files are hostile: every child must come after its parent and have
+ * one parent (so the nodes form a tree), and every feature must be below num_feature.
+ */
+#include <cjson/cJSON.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tree_model.h"
+
+static const cJSON *ais__xgb_get(const cJSON *o, const char *key) {
+    return cJSON_GetObjectItemCaseSensitive(o, key);
+}
+
+/* A number given as a JSON number or a string ("5E-1", XGBoost 2.x also "[5E-1]"). */
+static ais_status ais__xgb_number(const cJSON *o, const char *key, double dflt, double *out) {
+    const cJSON *v = ais__xgb_get(o, key);
+    *out = dflt;
+    if (!v) return AIS_OK;
+    if (cJSON_IsNumber(v)) {
+        *out = v->valuedouble;
+    } else if (cJSON_IsString(v) && v->valuestring) {
+        const char *s = v->valuestring;
+        if (*s == '[') s++;
+        char *end;
+        *out = strtod(s, &end);
+        if (end == s || (*end && *end != ']'))
+            return ais__error(AIS_E_FORMAT, "%s must be a number, got \"%.40s\"", key,
+                              v->valuestring);
+    } else {
+        return ais__error(AIS_E_FORMAT, "%s must be a number or a string", key);
+    }
+    if (!isfinite(*out)) return ais__error(AIS_E_FORMAT, "%s is not finite", key);
+    return AIS_OK;
+}
+
+static ais_status ais__xgb_count(const cJSON *o, const char *key, double dflt, size_t max,
+                                 size_t *out) {
+    double d;
+    AIS__CHECK(ais__xgb_number(o, key, dflt, &d));
+    if (d < 0 || d > (double)max || d != floor(d))
+        return ais__error(AIS_E_LIMIT, "%s is %g, expected an integer in [0, %zu]", key, d, max);
+    *out = (size_t)d;
+    return AIS_OK;
+}
+
+/* The array `key` of tree `t`: exactly n numbers (bools count as 0/1). */
+static ais_status ais__xgb_array(const cJSON *tree, size_t t, const char *key, size_t n,
+                                 const cJSON **out) {
+    const cJSON *a = ais__xgb_get(tree, key);
+    if (!cJSON_IsArray(a))
+        return ais__error(AIS_E_FORMAT, "tree %zu: field %s is missing or not an array", t, key);
+    size_t k = 0;
+    for (const cJSON *c = a->child; c; c = c->next, k++)
+        if (!cJSON_IsNumber(c) && !cJSON_IsBool(c))
+            return ais__error(AIS_E_FORMAT, "tree %zu: %s[%zu] is not a number", t, key, k);
+    if (k != n)
+        return ais__error(AIS_E_FORMAT, "tree %zu: %s has %zu entries, expected %zu (nodes)", t,
+                          key, k, n);
+    *out = a->child;
+    return AIS_OK;
+}
+
+static double ais__xgb_val(const cJSON *c) {
+    return cJSON_IsBool(c) ? (cJSON_IsTrue(c) ? 1 : 0) : c->valuedouble;
+}
+
+static ais_status ais__xgb_tree(const cJSON *tree, size_t t, int64_t target, ais__tree_ens *e,
+                                uint8_t *parents) {
+    size_t n = 0;
+    const cJSON *tp = ais__xgb_get(tree, "tree_param");
+    if (!cJSON_IsObject(tp)) return ais__error(AIS_E_FORMAT, "tree %zu has no tree_param", t);
+    AIS__CHECK(ais__xgb_count(tp, "num_nodes", -1, AIS__TREES_MAX_TREE_NODES, &n));
+    if (n == 0) return ais__error(AIS_E_FORMAT, "tree %zu has no nodes", t);
+    size_t leafvec;
+    AIS__CHECK(ais__xgb_count(tp, "size_leaf_vector", 1, 1u << 20, &leafvec));
+    if (leafvec > 1)
+        return ais__error(AIS_E_UNSUPPORTED,
+                          "tree %zu has vector leaves (size_leaf_vector %zu): multi-target trees "
+                          "are not supported",
+                          t, leafvec);
+    const cJSON *l, *r, *si, *sc, *dl, *st = NULL;
+    AIS__CHECK(ais__xgb_array(tree, t, "left_children", n, &l));
+    AIS__CHECK(ais__xgb_array(tree, t, "right_children", n, &r));
+    AIS__CHECK(ais__xgb_array(tree, t, "split_indices", n, &si));
+    AIS__CHECK(ais__xgb_array(tree, t, "split_conditions", n, &sc));
+    AIS__CHECK(ais__xgb_array(tree, t, "default_left", n, &dl));
+    if (ais__xgb_get(tree, "split_type")) AIS__CHECK(ais__xgb_array(tree, t, "split_type", n, &st));
+    memset(parents, 0, n);
+    for (size_t i = 0; i < n; i++) {
+        double lc = ais__xgb_val(l), rc = ais__xgb_val(r), f = ais__xgb_val(si);
+        double cond = ais__xgb_val(sc);
+        bool left_default = ais__xgb_val(dl) != 0;
+        if (st && ais__xgb_val(st) != 0 && lc != -1)
+            return ais__error(AIS_E_UNSUPPORTED,
+                              "tree %zu node %zu: categorical splits (split_type %g) are not "
+                              "supported",
+                              t, i, ais__xgb_val(st));
+        if (!isfinite(cond))
+            return ais__error(AIS_E_FORMAT, "tree %zu: split_conditions[%zu] is not finite", t, i);
+        /* XGBoost stores and compares in float. */
+        double c32 = (double)(float)cond;
+        if (lc == -1) {
+            AIS__CHECK(ais__tree_ens_leaf(e, (int64_t)t, (int64_t)i, target, c32));
+        } else {
+            if (lc != floor(lc) || rc != floor(rc) || lc <= (double)i || rc <= (double)i ||
+                lc >= (double)n || rc >= (double)n || lc == rc)
+                return ais__error(AIS_E_FORMAT,
+                                  "tree %zu node %zu: children %g and %g, expected two distinct "
+                                  "nodes after it and below num_nodes %zu",
+                                  t, i, lc, rc, n);
+            if (f < 0 || f != floor(f) || f >= (double)e->n_features)
+                return ais__error(AIS_E_FORMAT,
+                                  "tree %zu node %zu: split_indices %g is not a feature below "
+                                  "num_feature %zu",
+                                  t, i, f, e->n_features);
+            if (parents[(size_t)lc]++ || parents[(size_t)rc]++)
+                return ais__error(AIS_E_FORMAT, "tree %zu node %zu: a child has two parents", t, i);
+            AIS__CHECK(ais__tree_ens_branch(e, (int64_t)t, (int64_t)i, (int64_t)f, c32, (int64_t)lc,
+                                            (int64_t)rc, left_default));
+        }
+        l = l->next, r = r->next, si = si->next, sc = sc->next, dl = dl->next;
+        if (st) st = st->next;
+    }
+    return AIS_OK;
+}
+
+typedef struct {
+    const char *name;
+    int base; /* 0 identity, 1 logit, 2 log */
+    ais__trees_prob prob;
+} ais__xgb_objective;
+
+static const ais__xgb_objective ais__xgb_objectives[] = {
+    {"reg:squarederror", 0, AIS__TREES_PROB_NONE},
+    {"reg:squaredlogerror", 0, AIS__TREES_PROB_NONE},
+    {"reg:pseudohubererror", 0, AIS__TREES_PROB_NONE},
+    {"reg:absoluteerror", 0, AIS__TREES_PROB_NONE},
+    {"reg:quantileerror", 0, AIS__TREES_PROB_NONE},
+    {"reg:linear", 0, AIS__TREES_PROB_NONE},
+    {"reg:logistic", 1, AIS__TREES_PROB_SIGMOID},
+    {"binary:logistic", 1, AIS__TREES_PROB_SIGMOID},
+    {"binary:logitraw", 1, AIS__TREES_PROB_NONE},
+    {"multi:softprob", 0, AIS__TREES_PROB_SOFTMAX},
+    {"multi:softmax", 0, AIS__TREES_PROB_SOFTMAX},
+    {"count:poisson", 2, AIS__TREES_PROB_NONE},
+    {"reg:gamma", 2, AIS__TREES_PROB_NONE},
+    {"reg:tweedie", 2, AIS__TREES_PROB_NONE},
+};
+
+static ais_status ais__xgb_build(const cJSON *root, ais__tree_ens *e, ais__graph **out) {
+    const cJSON *learner = ais__xgb_get(root, "learner");
+    if (!cJSON_IsObject(learner)) return ais__error(AIS_E_FORMAT, "no \"learner\" object");
+    const cJSON *mp = ais__xgb_get(learner, "learner_model_param");
+    if (!cJSON_IsObject(mp)) return ais__error(AIS_E_FORMAT, "no learner_model_param");
+    size_t n_class, n_target;
+    double base;
+    AIS__CHECK(ais__xgb_count(mp, "num_feature", -1, AIS__TREES_MAX_FEATURES, &e->n_features));
+    AIS__CHECK(ais__xgb_count(mp, "num_class", 0, AIS__TREES_MAX_TARGETS, &n_class));
+    AIS__CHECK(ais__xgb_count(mp, "num_target", 1, AIS__TREES_MAX_TARGETS, &n_target));
+    AIS__CHECK(ais__xgb_number(mp, "base_score", 0.5, &base));
+    if (n_target > 1)
+        return ais__error(AIS_E_UNSUPPORTED,
+                          "num_target %zu: multi-target models are not "
+                          "supported",
+                          n_target);
+    if (e->n_features == 0) return ais__error(AIS_E_FORMAT, "num_feature is 0");
+    e->n_targets = n_class > 1 ? n_class : 1;
+
+    const cJSON *obj = ais__xgb_get(ais__xgb_get(learner, "objective"), "name");
+    if (!cJSON_IsString(obj) || !obj->valuestring)
+        return ais__error(AIS_E_FORMAT, "no objective name");
+    const ais__xgb_objective *ob = NULL;
+    for (size_t i = 0; i < AIS__ARRAY_LEN(ais__xgb_objectives); i++)
+        if (strcmp(obj->valuestring, ais__xgb_objectives[i].name) == 0)
+            ob = &ais__xgb_objectives[i];
+    if (!ob)
+        return ais__error(AIS_E_UNSUPPORTED, "XGBoost objective \"%.60s\" is not supported",
+                          obj->valuestring);
+    if (ob->base == 1) {
+        if (!(base > 0 && base < 1))
+            return ais__error(AIS_E_FORMAT,
+                              "base_score %g of a logistic objective is not in (0, 1)", base);
+        base = log(base / (1 - base));
+    } else if (ob->base == 2) {
+        if (!(base > 0)) return ais__error(AIS_E_FORMAT, "base_score %g is not positive", base);
+        base = log(base);
+    }
+    for (size_t k = 0; k < e->n_targets; k++)
+        e->base[k] = (double)(float)base;
+
+    const cJSON *gb = ais__xgb_get(learner, "gradient_booster");
+    const cJSON *gname = ais__xgb_get(gb, "name");
+    if (!cJSON_IsString(gname) || !gname->valuestring || strcmp(gname->valuestring, "gbtree"))
+        return ais__error(AIS_E_UNSUPPORTED,
+                          "gradient_booster \"%.40s\": only gbtree is supported (not dart or "
+                          "gblinear)",
+                          cJSON_IsString(gname) && gname->valuestring ? gname->valuestring : "?");
+    const cJSON *model = ais__xgb_get(gb, "model");
+    const cJSON *trees = ais__xgb_get(model, "trees"), *info = ais__xgb_get(model, "tree_info");
+    if (!cJSON_IsArray(trees) || !cJSON_IsArray(info))
+        return ais__error(AIS_E_FORMAT, "gradient_booster.model has no trees or tree_info array");
+    int nt = cJSON_GetArraySize(trees);
+    if (nt != cJSON_GetArraySize(info))
+        return ais__error(AIS_E_FORMAT, "%d trees but %d tree_info entries", nt,
+                          cJSON_GetArraySize(info));
+    uint8_t *parents = ais__malloc(AIS__TREES_MAX_TREE_NODES);
+    if (!parents) return ais__oom(AIS__TREES_MAX_TREE_NODES, "tree check");
+    ais_status st = AIS_OK;
+    size_t t = 0;
+    const cJSON *ti = info->child;
+    for (const cJSON *tr = trees->child; tr && st == AIS_OK; tr = tr->next, ti = ti->next, t++) {
+        if (!cJSON_IsNumber(ti) || ti->valuedouble < 0 || ti->valuedouble >= (double)e->n_targets ||
+            ti->valuedouble != floor(ti->valuedouble))
+            st = ais__error(AIS_E_FORMAT, "tree_info[%zu] is not a class below %zu", t,
+                            e->n_targets);
+        else if (!cJSON_IsObject(tr))
+            st = ais__error(AIS_E_FORMAT, "tree %zu is not an object", t);
+        else
+            st = ais__xgb_tree(tr, t, (int64_t)ti->valuedouble, e, parents);
+    }
+    ais__free(parents);
+    AIS__CHECK(st);
+    return ais__tree_ens_graph(e, "BRANCH_LT", ob->prob, "xgboost", ob->name, out);
+}
+
+ais_status ais__xgboost_read(const void *data, size_t size, const ais__load_opts *o,
+                             ais__graph **out) {
+    (void)o;
+    *out = NULL;
+    const char *end = NULL;
+    cJSON *root = cJSON_ParseWithLengthOpts(data, size, &end, false);
+    if (!root) {
+        size_t at = end ? (size_t)(end - (const char *)data) : 0;
+        ais__error_set(AIS_E_FORMAT, "malformed JSON near byte %zu", at);
+        ais__error_prefix("XGBoost JSON model");
+        return AIS_E_FORMAT;
+    }
+    ais__tree_ens *e = ais__malloc(sizeof *e);
+    if (!e) {
+        cJSON_Delete(root);
+        return ais__oom(sizeof *e, "tree ensemble");
+    }
+    ais__tree_ens_init(e);
+    ais_status st = ais__xgb_build(root, e, out);
+    ais__tree_ens_free(e);
+    ais__free(e);
+    cJSON_Delete(root);
+    if (st != AIS_OK) ais__error_prefix("XGBoost JSON model");
+    return st;
+}

@@ -1,0 +1,199 @@
+/* test_tree_readers.c - XGBoost JSON and LightGBM text readers: tiny hand-written models run
+ * end to end against rules evaluated here, missing values, hostile files, allocation failures. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "format/format.h"
+#include "graph/graph.h"
+#include "test_util.h"
+
+/* Runs a model (bytes) on rows x [n, f] and returns output `name` [n, k] into y. */
+static void run_model(const char *text, const float *x, size_t n, size_t f, const char *name,
+                      float *y, size_t k) {
+    ais_model *m = NULL;
+    AIS_ASSERT_OK(ais_model_load_memory(text, strlen(text), NULL, &m));
+    ais_session *s = NULL;
+    AIS_ASSERT_OK(ais_session_create(m, NULL, &s));
+    ais_tensor *in = NULL, *out = NULL;
+    int64_t dims[2] = {(int64_t)n, (int64_t)f};
+    AIS_ASSERT_OK(
+        ais_tensor_wrap(AIS_DTYPE_F32, dims, 2, (void *)x, n * f * sizeof *x, NULL, NULL, &in));
+    const char *iname = "input";
+    AIS_ASSERT_OK(ais_session_run(s, &iname, (const ais_tensor *const *)&in, 1, &name, &out, 1));
+    assert_int_equal(ais_tensor_nbytes(out), n * k * sizeof(float));
+    memcpy(y, ais_tensor_data(out), n * k * sizeof *y);
+    ais_tensor_destroy(out);
+    ais_tensor_destroy(in);
+    ais_session_destroy(s);
+    ais_model_destroy(m);
+}
+
+static ais_status read_model(const char *text) {
+    ais__graph *g = NULL;
+    ais_status st = ais__model_read_memory(text, strlen(text), NULL, NULL, &g);
+    ais__graph_destroy(g);
+    return st;
+}
+
+/* XGBoost: node 0 splits feature 1 at 0.5 (x < 0.5 left, missing right); node 1 splits feature 0
+ * at -1 (missing left). Leaves 3 (x0<-1), 4, 2. base_score 0.5 for reg:squarederror. */
+#define XGB_HEAD                                                                                   \
+    "{\"learner\":{\"learner_model_param\":{\"base_score\":\"5E-1\",\"num_class\":\"0\","          \
+    "\"num_feature\":\"2\"},\"objective\":{\"name\":\"reg:squarederror\"},"                        \
+    "\"gradient_booster\":{\"name\":\"gbtree\",\"model\":{\"tree_info\":[0],\"trees\":[{"          \
+    "\"tree_param\":{\"num_nodes\":\"5\"},"
+#define XGB_TAIL "}]}}}}"
+static const char *xgb_ok =
+    XGB_HEAD "\"left_children\":[1,3,-1,-1,-1],\"right_children\":[2,4,-1,-1,-1],"
+             "\"split_indices\":[1,0,0,0,0],\"split_conditions\":[0.5,-1,7,1.5,-2.25],"
+             "\"default_left\":[0,1,0,0,0]" XGB_TAIL;
+
+static float xgb_ref(float x0, float x1) {
+    bool left = isnan(x1) ? false : x1 < 0.5f;
+    if (!left) return 7 + 0.5f;
+    bool l2 = isnan(x0) ? true : x0 < -1.0f;
+    return (l2 ? 1.5f : -2.25f) + 0.5f;
+}
+
+static void test_xgboost_tree(void **state) {
+    (void)state;
+    enum { N = 37 };
+    float x[N * 2], y[N];
+    ais_test_fill_uniform(x, N * 2, -2, 2);
+    x[0] = NAN, x[3] = NAN, x[4] = NAN, x[5] = NAN, x[8] = -1.0f, x[9] = 0.5f;
+    run_model(xgb_ok, x, N, 2, "margin", y, 1);
+    for (size_t i = 0; i < N; i++)
+        assert_float_equal(y[i], xgb_ref(x[2 * i], x[2 * i + 1]), 1e-6);
+}
+
+/* LightGBM: two trees (the second a stump), x0 <= 0.25 left; node 1 is NaN-missing default-left
+ * on x1 <= 1; the stump's missing type None sends NaN like 0. */
+#define LGB_HEAD                                                                                   \
+    "tree\nversion=v4\nnum_class=1\nnum_tree_per_iteration=1\nmax_feature_idx=1\n"                 \
+    "objective=regression\n\n"
+static const char *lgb_ok = LGB_HEAD
+    "Tree=0\nnum_leaves=3\nnum_cat=0\nsplit_feature=0 1\nthreshold=0.25 1\n"
+    "decision_type=2 10\nleft_child=1 -1\nright_child=-3 -2\nleaf_value=1 2 3\nshrinkage=1\n\n"
+    "Tree=1\nnum_leaves=2\nsplit_feature=1\nthreshold=-0.5\ndecision_type=0\nleft_child=-1\n"
+    "right_child=-2\nleaf_value=10 20\n\nend of trees\n";
+
+static double lgb_ref(float x0, float x1) {
+    double t0;
+    if (isnan(x0) || x0 <= 0.25) /* missing None: NaN as 0 <= 0.25 */
+        t0 = (isnan(x1) || x1 <= 1) ? 1 : 2;
+    else
+        t0 = 3;
+    double x1z = isnan(x1) ? 0 : x1;
+    return t0 + (x1z <= -0.5 ? 10 : 20);
+}
+
+static void test_lightgbm_tree(void **state) {
+    (void)state;
+    enum { N = 41 };
+    float x[N * 2], y[N];
+    ais_test_fill_uniform(x, N * 2, -2, 2);
+    x[0] = NAN, x[3] = NAN, x[4] = NAN, x[5] = NAN, x[6] = 0.25f, x[7] = -0.5f;
+    run_model(lgb_ok, x, N, 2, "margin", y, 1);
+    for (size_t i = 0; i < N; i++)
+        assert_float_equal(y[i], lgb_ref(x[2 * i], x[2 * i + 1]), 1e-6);
+}
+
+static void expect_error(const char *text, ais_status want, const char *needle) {
+    AIS_ASSERT_STATUS(read_model(text), want);
+    ais_test_assert_error_contains(needle);
+}
+
+static void test_bad_files(void **state) {
+    (void)state;
+    char buf[4096];
+    /* truncated: every prefix fails cleanly */
+    for (size_t n = 1; n < strlen(xgb_ok); n += 7) {
+        ais__graph *g = NULL;
+        assert_int_not_equal(ais__model_read_memory(xgb_ok, n, NULL, NULL, &g), AIS_OK);
+        assert_null(g);
+    }
+    for (size_t n = 5; n < strlen(lgb_ok); n += 3) {
+        ais__graph *g = NULL;
+        assert_int_not_equal(ais__model_read_memory(lgb_ok, n, NULL, NULL, &g), AIS_OK);
+        assert_null(g);
+    }
+    expect_error("{\"learner\":", AIS_E_FORMAT, "malformed JSON");
+    snprintf(buf, sizeof buf, "%s",
+             XGB_HEAD "\"left_children\":[1,3,-1,-1,-1],\"right_children\":[2,9,-1,-1,-1],"
+                      "\"split_indices\":[1,0,0,0,0],\"split_conditions\":[0.5,-1,7,1.5,-2.25],"
+                      "\"default_left\":[0,1,0,0,0]" XGB_TAIL);
+    expect_error(buf, AIS_E_FORMAT, "tree 0 node 1: children");
+    snprintf(buf, sizeof buf, "%s",
+             XGB_HEAD "\"left_children\":[1,3,-1,-1,-1],\"right_children\":[2,4,-1,-1,-1],"
+                      "\"split_indices\":[2,0,0,0,0],\"split_conditions\":[0.5,-1,7,1.5,-2.25],"
+                      "\"default_left\":[0,1,0,0,0]" XGB_TAIL);
+    expect_error(buf, AIS_E_FORMAT, "split_indices 2");
+    snprintf(buf, sizeof buf, "%s",
+             XGB_HEAD "\"left_children\":[1,3,-1,-1],\"right_children\":[2,4,-1,-1,-1],"
+                      "\"split_indices\":[1,0,0,0,0],\"split_conditions\":[0.5,-1,7,1.5,-2.25],"
+                      "\"default_left\":[0,1,0,0,0]" XGB_TAIL);
+    expect_error(buf, AIS_E_FORMAT, "left_children has 4 entries");
+    /* a cycle: a child pointing back */
+    snprintf(buf, sizeof buf, "%s",
+             XGB_HEAD "\"left_children\":[1,0,-1,-1,-1],\"right_children\":[2,4,-1,-1,-1],"
+                      "\"split_indices\":[1,0,0,0,0],\"split_conditions\":[0.5,-1,7,1.5,-2.25],"
+                      "\"default_left\":[0,1,0,0,0]" XGB_TAIL);
+    expect_error(buf, AIS_E_FORMAT, "tree 0 node 1");
+    expect_error("{\"learner\":{\"learner_model_param\":{\"num_feature\":\"2\",\"num_class\":"
+                 "\"99999999999\"}}}",
+                 AIS_E_LIMIT, "num_class");
+    /* LightGBM */
+    snprintf(buf, sizeof buf, "%s",
+             LGB_HEAD "Tree=0\nnum_leaves=2\nsplit_feature=5\nthreshold=0\ndecision_type=0\n"
+                      "left_child=-1\nright_child=-2\nleaf_value=1 2\n\nend of trees\n");
+    expect_error(buf, AIS_E_FORMAT, "split_feature 5");
+    snprintf(buf, sizeof buf, "%s",
+             LGB_HEAD "Tree=0\nnum_leaves=2\nsplit_feature=0\nthreshold=0\ndecision_type=0\n"
+                      "left_child=-1\nright_child=-7\nleaf_value=1 2\n\nend of trees\n");
+    expect_error(buf, AIS_E_FORMAT, "right_child -7");
+    snprintf(buf, sizeof buf, "%s",
+             LGB_HEAD "Tree=0\nnum_leaves=2000000\nsplit_feature=0\n\nend of trees\n");
+    expect_error(buf, AIS_E_FORMAT, "num_leaves");
+    snprintf(buf, sizeof buf, "%s",
+             LGB_HEAD "Tree=0\nnum_leaves=2\nsplit_feature=0\nthreshold=0\ndecision_type=1\n"
+                      "left_child=-1\nright_child=-2\nleaf_value=1 2\n\nend of trees\n");
+    expect_error(buf, AIS_E_UNSUPPORTED, "categorical");
+    snprintf(buf, sizeof buf, "%s",
+             LGB_HEAD "Tree=0\nnum_leaves=2\nsplit_feature=0\nthreshold=0\ndecision_type=0\n"
+                      "left_child=-1\nright_child=-2\nleaf_value=1 2 3\n\nend of trees\n");
+    expect_error(buf, AIS_E_FORMAT, "leaf_value has more");
+}
+
+typedef struct {
+    const char *text;
+    ais__graph *g;
+} sweep_ctx;
+static ais_status sweep_read(void *ctx) {
+    sweep_ctx *c = ctx;
+    return ais__model_read_memory(c->text, strlen(c->text), NULL, NULL, &c->g);
+}
+static void sweep_cleanup(void *ctx) {
+    sweep_ctx *c = ctx;
+    ais__graph_destroy(c->g);
+    c->g = NULL;
+}
+
+static void test_oom(void **state) {
+    (void)state;
+    sweep_ctx c = {xgb_ok, NULL};
+    ais_test_oom_sweep("ais__xgboost_read", sweep_read, sweep_cleanup, &c, 5000);
+    c.text = lgb_ok;
+    ais_test_oom_sweep("ais__lightgbm_read", sweep_read, sweep_cleanup, &c, 5000);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_xgboost_tree),
+        cmocka_unit_test(test_lightgbm_tree),
+        cmocka_unit_test(test_bad_files),
+        cmocka_unit_test(test_oom),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
