@@ -21,14 +21,7 @@ static ais_status ais__ct_plan_make(const ais__op_ctx *ctx, const ais_tensor *co
                                     size_t n_in, ais__ct_plan *p) {
     const ais_tensor *x = in[0], *w = in[1], *b = n_in > 2 ? in[2] : NULL;
     char sx[AIS__SHAPE_STR_MAX], sw[AIS__SHAPE_STR_MAX];
-    AIS__CHECK(ais__expect_dtype(x, "input X", AIS_DTYPE_F32, AIS_DTYPE_UNDEFINED));
-    AIS__CHECK(ais__expect_same_dtype(x, "X", w, "W"));
-    if (x->ndim < 3 || x->ndim > 5 || w->ndim != x->ndim)
-        return ais__error(AIS_E_SHAPE,
-                          "X must be [N, C, D1...] with 1 to 3 spatial axes and W [C, M/group, "
-                          "k1...] of the same rank; got X %s and W %s",
-                          ais__shape_str(x->dims, x->ndim, sx, sizeof sx),
-                          ais__shape_str(w->dims, w->ndim, sw, sizeof sw));
+    AIS__CHECK(ais__dense_check_conv_xw(x, w, "[C, M/group, k1...]"));
     size_t nsp = x->ndim - 2;
     int64_t group = ais__attr_int(ctx->attrs, "group", 1);
     p->nsp = nsp;

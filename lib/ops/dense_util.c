@@ -213,3 +213,16 @@ ais_status ais__dense_col_buffers(ais__op_ctx *ctx, size_t row_bytes, int64_t co
     if (!*buf) return ais__oom(bytes, what);
     return AIS_OK;
 }
+
+ais_status ais__dense_check_conv_xw(const ais_tensor *x, const ais_tensor *w,
+                                    const char *w_layout) {
+    AIS__CHECK(ais__expect_dtype(x, "input X", AIS_DTYPE_F32, AIS_DTYPE_UNDEFINED));
+    AIS__CHECK(ais__expect_same_dtype(x, "X", w, "W"));
+    if (x->ndim >= 3 && x->ndim <= 5 && w->ndim == x->ndim) return AIS_OK;
+    char sx[AIS__SHAPE_STR_MAX], sw[AIS__SHAPE_STR_MAX];
+    return ais__error(AIS_E_SHAPE,
+                      "X must be [N, C, D1...] with 1 to 3 spatial axes and W %s of the same "
+                      "rank; got X %s and W %s",
+                      w_layout, ais__shape_str(x->dims, x->ndim, sx, sizeof sx),
+                      ais__shape_str(w->dims, w->ndim, sw, sizeof sw));
+}

@@ -51,6 +51,11 @@ static inline bool ais__dense_is_half(ais_dtype d) {
 void ais__dense_add_bias(ais__pool *pool, float *y, const float *bias, int64_t n, int64_t c,
                          int64_t plane);
 
+/* The input checks both convolutions start with: X and W f32 of the same rank with 1 to 3
+ * spatial axes. `w_layout` describes W in the message ("[M, C/group, k1...]"). */
+ais_status ais__dense_check_conv_xw(const ais_tensor *x, const ais_tensor *w,
+                                    const char *w_layout);
+
 /* Work split shared by the GEMM-based convolutions: small products (<= 2^18 multiply-adds) go
  * to the pool, one per slot, at most one slot per thread; larger ones run one after another so
  * that BLAS's own threads take them (never both at once). Returns the number of slots. */
