@@ -128,11 +128,12 @@ static ais_status ais__read_type(const ais__pb *msg, ais__vinfo *v, int depth) {
                     break;
             }
             if (st != AIS_OK) {
-                for (int k = 0; k < AIS_MAX_DIMS; k++) ais__free(inner.dim_names[k]);
+                for (int k = 0; k < AIS_MAX_DIMS; k++)
+                    ais__free(inner.dim_names[k]);
                 return st;
             }
-            bool ok = f.number == 4 ? inner.is_tensor && !inner.is_seq
-                                    : inner.is_tensor || inner.is_seq;
+            bool ok =
+                f.number == 4 ? inner.is_tensor && !inner.is_seq : inner.is_tensor || inner.is_seq;
             memcpy(v->dims, inner.dims, sizeof v->dims);
             memcpy(v->dim_names, inner.dim_names, sizeof v->dim_names);
             v->ndim = inner.ndim;

@@ -190,11 +190,13 @@ static ais_status ais__tensor_external(const ais__pb *msg, ais__onnx_ext *ext, c
 
 /* string_data: one LEN field per element, each a copy owned by the tensor. */
 static ais_status ais__tensor_strings(const ais__pb *msg, const char *tname, const int64_t *dims,
-                                     size_t ndim, size_t numel, const size_t *counts,
-                                     ais_tensor **out) {
+                                      size_t ndim, size_t numel, const size_t *counts,
+                                      ais_tensor **out) {
     if (counts[AIS__TP_STRING_DATA] != numel)
-        return ais__error(AIS_E_FORMAT, "tensor '%s': its dims need %zu strings, got %zu in "
-                          "string_data", tname, numel, counts[AIS__TP_STRING_DATA]);
+        return ais__error(AIS_E_FORMAT,
+                          "tensor '%s': its dims need %zu strings, got %zu in "
+                          "string_data",
+                          tname, numel, counts[AIS__TP_STRING_DATA]);
     ais_tensor *t;
     AIS__CHECK(ais__tensor_new(AIS_DTYPE_STRING, dims, ndim, &t));
     ais__pb r = *msg;
@@ -402,8 +404,10 @@ ais_status ais__onnx_tensor_read(const ais__pb *msg, ais__onnx_ext *ext, bool bo
         /* fall through to cleanup */
     } else if (data_type == AIS_DTYPE_STRING) {
         if (location != 0 || has_raw)
-            st = ais__error(AIS_E_FORMAT, "tensor '%s': string tensors keep their values in "
-                            "string_data, not raw or external data", shown);
+            st = ais__error(AIS_E_FORMAT,
+                            "tensor '%s': string tensors keep their values in "
+                            "string_data, not raw or external data",
+                            shown);
         else
             st = ais__tensor_strings(msg, shown, dims, ndim, numel, counts, &t);
     } else if (ais__dtype_is_int4((ais_dtype)data_type)) {

@@ -39,8 +39,10 @@ static ais_status ais__seqproto_items(const ais__pb *msg, int depth, ais_tensor 
             seq_f = f;
             n_seqs++;
         } else if (f.number == 4 || f.number == 6 || f.number == 7) {
-            return ais__error(AIS_E_UNSUPPORTED, "only sequences of dense tensors are supported "
-                              "(field %u at offset %zu)", f.number, f.offset);
+            return ais__error(AIS_E_UNSUPPORTED,
+                              "only sequences of dense tensors are supported "
+                              "(field %u at offset %zu)",
+                              f.number, f.offset);
         }
     }
     AIS__CHECK(st);
@@ -52,8 +54,10 @@ static ais_status ais__seqproto_items(const ais__pb *msg, int depth, ais_tensor 
         return ais__seqproto_items(&sub, 1, out);
     }
     if (elem_type != AIS__SEQ_ELEM_TENSOR && !(elem_type == 0 && n_seqs == 0))
-        return ais__error(AIS_E_UNSUPPORTED, "elem_type %llu: only sequences of tensors are "
-                          "supported", (unsigned long long)elem_type);
+        return ais__error(AIS_E_UNSUPPORTED,
+                          "elem_type %llu: only sequences of tensors are "
+                          "supported",
+                          (unsigned long long)elem_type);
     ais_tensor *seq = NULL, *item = NULL;
     r = *msg;
     while ((st = ais__pb_next(&r, &f, &has)) == AIS_OK && has) {

@@ -3,10 +3,15 @@
  * TreeEnsembleRegressor (see tree_model.h for the graph's inputs and outputs).
  *
  * XGBoost sends a row left when x < split_condition and a missing value the default_left way;
- * a leaf's value is its split_condition. The margin of class k is the sum of its trees (tree_info)
- * plus base_score turned into margin space by the objective (logit for logistic objectives, log
- * for poisson/gamma/tweedie). Files are hostile: every child must come after its parent and have
- * one parent (so the nodes form a tree), and every feature must be below num_feature.
+ * a leaf's value is its split_condition. A categorical node (split_type 1) lists its categories
+ * in categories[categories_segments[j] ..][.. categories_sizes[j]] where categories_nodes[j] is
+ * the node: a value whose integer part (toward zero) is listed goes right, any other value left,
+ * negative values and values >= 2^24 included, NaN the default_left way (XGBoost's
+ * common::Decision); it becomes a chain of range tests (ais__tree_ens_categories). The margin of
+ * class k is the sum of its trees (tree_info) plus base_score turned into margin space by the
+ * objective (logit for logistic objectives, log for poisson/gamma/tweedie). Files are hostile:
+ * every child must come after its parent and have one parent (so the nodes form a tree), and every
+ * feature must be below num_feature.
  */
 #include <cjson/cJSON.h>
 #include <math.h>
@@ -72,8 +77,106 @@ static double ais__xgb_val(const cJSON *c) {
     return cJSON_IsBool(c) ? (cJSON_IsTrue(c) ? 1 : 0) : c->valuedouble;
 }
 
+/* XGBoost's largest category: it treats values >= 2^24 as invalid (sent left). */
+#define AIS__XGB_MAX_CAT 16777216.0
+
+typedef struct {
+    int64_t *nodes, *seg, *size, *cats;
+    size_t n, ncats, next;
+} ais__xgb_cats;
+
+static void ais__xgb_cats_free(ais__xgb_cats *c) {
+    ais__free(c->nodes);
+    ais__free(c->seg);
+    ais__free(c->size);
+    ais__free(c->cats);
+    memset(c, 0, sizeof *c);
+}
+
+/* The integer array `key` of tree t (values in [0, hi)) into a new buffer; *n its length. */
+static ais_status ais__xgb_ints(const cJSON *tree, size_t t, const char *key, double hi,
+                                int64_t **out, size_t *n) {
+    const cJSON *a = ais__xgb_get(tree, key);
+    if (!cJSON_IsArray(a))
+        return ais__error(AIS_E_FORMAT, "tree %zu: field %s is missing or not an array", t, key);
+    size_t k = 0;
+    for (const cJSON *c = a->child; c; c = c->next)
+        k++;
+    *n = k;
+    *out = ais__malloc((k ? k : 1) * sizeof **out);
+    if (!*out) return ais__oom(k * sizeof **out, key);
+    k = 0;
+    for (const cJSON *c = a->child; c; c = c->next, k++) {
+        double v = c->valuedouble;
+        if (!cJSON_IsNumber(c) || !(v >= 0 && v < hi) || v != floor(v))
+            return ais__error(AIS_E_FORMAT, "tree %zu: %s[%zu] is not an integer in [0, %.0f)", t,
+                              key, k, hi);
+        (*out)[k] = (int64_t)v;
+    }
+    return AIS_OK;
+}
+
+static ais_status ais__xgb_cats_read(const cJSON *tree, size_t t, size_t n_nodes,
+                                     ais__xgb_cats *c) {
+    size_t n2, n3;
+    AIS__CHECK(ais__xgb_ints(tree, t, "categories", AIS__XGB_MAX_CAT, &c->cats, &c->ncats));
+    AIS__CHECK(ais__xgb_ints(tree, t, "categories_nodes", (double)n_nodes, &c->nodes, &c->n));
+    AIS__CHECK(ais__xgb_ints(tree, t, "categories_segments", (double)c->ncats + 1, &c->seg, &n2));
+    AIS__CHECK(ais__xgb_ints(tree, t, "categories_sizes", (double)c->ncats + 1, &c->size, &n3));
+    if (n2 != c->n || n3 != c->n)
+        return ais__error(AIS_E_FORMAT,
+                          "tree %zu: categories_nodes, _segments and _sizes have %zu, %zu and %zu "
+                          "entries",
+                          t, c->n, n2, n3);
+    for (size_t j = 0; j < c->n; j++) {
+        if (j && c->nodes[j] <= c->nodes[j - 1])
+            return ais__error(AIS_E_FORMAT, "tree %zu: categories_nodes is not increasing", t);
+        if (c->size[j] > (int64_t)c->ncats - c->seg[j])
+            return ais__error(AIS_E_FORMAT,
+                              "tree %zu node %lld: categories segment %lld + size %lld is beyond "
+                              "the %zu categories",
+                              t, (long long)c->nodes[j], (long long)c->seg[j],
+                              (long long)c->size[j], c->ncats);
+    }
+    return AIS_OK;
+}
+
+static int ais__xgb_cmp(const void *a, const void *b) {
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* Node i of tree t is categorical: its chain of range tests. */
+static ais_status ais__xgb_cat_split(ais__tree_ens *e, ais__xgb_cats *c, size_t t, size_t i,
+                                     int64_t f, int64_t lc, int64_t rc, bool left_default,
+                                     int64_t *next_id) {
+    if (c->next >= c->n || c->nodes[c->next] != (int64_t)i)
+        return ais__error(AIS_E_FORMAT, "tree %zu node %zu: categorical split without categories",
+                          t, i);
+    size_t j = c->next++, n = (size_t)c->size[j];
+    if (n == 0)
+        return ais__error(AIS_E_FORMAT, "tree %zu node %zu: categorical split with no categories",
+                          t, i);
+    AIS__CHECK(ais__tree_ens_cat_scratch(e, n));
+    memcpy(e->cats, c->cats + c->seg[j], n * sizeof *e->cats);
+    qsort(e->cats, n, sizeof *e->cats, ais__xgb_cmp);
+    return ais__tree_ens_categories(e, (int64_t)t, (int64_t)i, f, e->cats, n, false, rc, lc,
+                                    left_default ? lc : rc, next_id);
+}
+
+static ais_status ais__xgb_tree_nodes(const cJSON *tree, size_t t, int64_t target, ais__tree_ens *e,
+                                      uint8_t *parents, ais__xgb_cats *cats);
+
 static ais_status ais__xgb_tree(const cJSON *tree, size_t t, int64_t target, ais__tree_ens *e,
                                 uint8_t *parents) {
+    ais__xgb_cats c = {0};
+    ais_status st = ais__xgb_tree_nodes(tree, t, target, e, parents, &c);
+    ais__xgb_cats_free(&c);
+    return st;
+}
+
+static ais_status ais__xgb_tree_nodes(const cJSON *tree, size_t t, int64_t target, ais__tree_ens *e,
+                                      uint8_t *parents, ais__xgb_cats *cats) {
     size_t n = 0;
     const cJSON *tp = ais__xgb_get(tree, "tree_param");
     if (!cJSON_IsObject(tp)) return ais__error(AIS_E_FORMAT, "tree %zu has no tree_param", t);
@@ -93,17 +196,21 @@ static ais_status ais__xgb_tree(const cJSON *tree, size_t t, int64_t target, ais
     AIS__CHECK(ais__xgb_array(tree, t, "split_conditions", n, &sc));
     AIS__CHECK(ais__xgb_array(tree, t, "default_left", n, &dl));
     if (ais__xgb_get(tree, "split_type")) AIS__CHECK(ais__xgb_array(tree, t, "split_type", n, &st));
+    bool any_cat = false;
+    for (const cJSON *c = st; c; c = c->next)
+        any_cat |= ais__xgb_val(c) != 0;
+    if (any_cat) AIS__CHECK(ais__xgb_cats_read(tree, t, n, cats));
+    int64_t next_id = (int64_t)n; /* ids of the categorical chains' extra nodes */
     memset(parents, 0, n);
     for (size_t i = 0; i < n; i++) {
         double lc = ais__xgb_val(l), rc = ais__xgb_val(r), f = ais__xgb_val(si);
         double cond = ais__xgb_val(sc);
         bool left_default = ais__xgb_val(dl) != 0;
-        if (st && ais__xgb_val(st) != 0 && lc != -1)
-            return ais__error(AIS_E_UNSUPPORTED,
-                              "tree %zu node %zu: categorical splits (split_type %g) are not "
-                              "supported",
-                              t, i, ais__xgb_val(st));
-        if (!isfinite(cond))
+        double stype = st ? ais__xgb_val(st) : 0;
+        if (stype != 0 && stype != 1)
+            return ais__error(AIS_E_FORMAT, "tree %zu node %zu: split_type %g is not 0 or 1", t, i,
+                              stype);
+        if (!isfinite(cond) && (stype != 1 || lc == -1))
             return ais__error(AIS_E_FORMAT, "tree %zu: split_conditions[%zu] is not finite", t, i);
         /* XGBoost stores and compares in float. */
         double c32 = (double)(float)cond;
@@ -123,12 +230,20 @@ static ais_status ais__xgb_tree(const cJSON *tree, size_t t, int64_t target, ais
                                   t, i, f, e->n_features);
             if (parents[(size_t)lc]++ || parents[(size_t)rc]++)
                 return ais__error(AIS_E_FORMAT, "tree %zu node %zu: a child has two parents", t, i);
-            AIS__CHECK(ais__tree_ens_branch(e, (int64_t)t, (int64_t)i, (int64_t)f, c32, (int64_t)lc,
-                                            (int64_t)rc, left_default));
+            if (stype == 1)
+                AIS__CHECK(ais__xgb_cat_split(e, cats, t, i, (int64_t)f, (int64_t)lc, (int64_t)rc,
+                                              left_default, &next_id));
+            else
+                AIS__CHECK(ais__tree_ens_branch(e, (int64_t)t, (int64_t)i, (int64_t)f, c32,
+                                                (int64_t)lc, (int64_t)rc, left_default));
         }
         l = l->next, r = r->next, si = si->next, sc = sc->next, dl = dl->next;
         if (st) st = st->next;
     }
+    if (cats->next != cats->n)
+        return ais__error(AIS_E_FORMAT,
+                          "tree %zu: categories_nodes[%zu] (node %lld) is not a categorical split",
+                          t, cats->next, (long long)cats->nodes[cats->next]);
     return AIS_OK;
 }
 
@@ -147,7 +262,7 @@ static const ais__xgb_objective ais__xgb_objectives[] = {
     {"reg:linear", 0, AIS__TREES_PROB_NONE},
     {"reg:logistic", 1, AIS__TREES_PROB_SIGMOID},
     {"binary:logistic", 1, AIS__TREES_PROB_SIGMOID},
-    {"binary:logitraw", 1, AIS__TREES_PROB_NONE},
+    {"binary:logitraw", 0, AIS__TREES_PROB_NONE},
     {"multi:softprob", 0, AIS__TREES_PROB_SOFTMAX},
     {"multi:softmax", 0, AIS__TREES_PROB_SOFTMAX},
     {"count:poisson", 2, AIS__TREES_PROB_NONE},
@@ -231,18 +346,69 @@ static ais_status ais__xgb_build(const cJSON *root, ais__tree_ens *e, ais__graph
     return ais__tree_ens_graph(e, "BRANCH_LT", ob->prob, "xgboost", ob->name, out);
 }
 
+/*
+ * XGBoost writes the split_conditions of categorical nodes as a bare NaN, which is not JSON.
+ * A copy of the text with each NaN outside strings spelled 1e999 (an infinity to cJSON, refused
+ * wherever a finite number is needed); the byte offsets in
+ * parse errors are those of the copy.
+ */
+static char *ais__xgb_unnan(const char *s, size_t size, size_t *out_size) {
+    size_t nans = 0;
+    bool in_str = false;
+    for (size_t i = 0; i < size; i++) {
+        if (in_str) {
+            if (s[i] == '\\')
+                i++;
+            else if (s[i] == '"')
+                in_str = false;
+        } else if (s[i] == '"') {
+            in_str = true;
+        } else if (s[i] == 'N' && size - i >= 3 && memcmp(s + i, "NaN", 3) == 0) {
+            nans++;
+        }
+    }
+    if (nans > (SIZE_MAX - size) / 2) return NULL;
+    size_t n = size + 2 * nans;
+    char *d = ais__malloc(n ? n : 1);
+    if (!d) return NULL;
+    size_t k = 0;
+    in_str = false;
+    for (size_t i = 0; i < size; i++) {
+        if (in_str) {
+            if (s[i] == '\\' && i + 1 < size)
+                d[k++] = s[i++];
+            else if (s[i] == '"')
+                in_str = false;
+        } else if (s[i] == '"') {
+            in_str = true;
+        } else if (s[i] == 'N' && size - i >= 3 && memcmp(s + i, "NaN", 3) == 0) {
+            memcpy(d + k, "1e999", 5);
+            k += 5, i += 2;
+            continue;
+        }
+        d[k++] = s[i];
+    }
+    *out_size = k;
+    return d;
+}
+
 ais_status ais__xgboost_read(const void *data, size_t size, const ais__load_opts *o,
                              ais__graph **out) {
     (void)o;
     *out = NULL;
     const char *end = NULL;
-    cJSON *root = cJSON_ParseWithLengthOpts(data, size, &end, false);
+    size_t tsize = 0;
+    char *text = ais__xgb_unnan(data, size, &tsize);
+    if (!text) return ais__oom(size, "XGBoost JSON text");
+    cJSON *root = cJSON_ParseWithLengthOpts(text, tsize, &end, false);
     if (!root) {
-        size_t at = end ? (size_t)(end - (const char *)data) : 0;
+        size_t at = end ? (size_t)(end - text) : 0;
+        ais__free(text);
         ais__error_set(AIS_E_FORMAT, "malformed JSON near byte %zu", at);
         ais__error_prefix("XGBoost JSON model");
         return AIS_E_FORMAT;
     }
+    ais__free(text);
     ais__tree_ens *e = ais__malloc(sizeof *e);
     if (!e) {
         cJSON_Delete(root);

@@ -110,3 +110,185 @@ def test_info(tmp_path):
                            text=True)
         assert r.returncode == 0, r.stderr
         assert "TreeEnsembleRegressor" in r.stdout or "margin" in r.stdout
+
+
+# ---- categorical splits, objectives and options --------------------------------------------
+
+def cat_data(seed, n=700):
+    """Column 0: 3 categories (one-hot style splits), 1: numeric, 2: 30 categories (partition
+    splits), 3: numeric with exact zeros; NaN everywhere."""
+    rng = np.random.default_rng(seed)
+    c0 = rng.integers(0, 3, n).astype(np.float32)
+    c2 = rng.integers(0, 30, n).astype(np.float32)
+    x1 = rng.normal(size=n).astype(np.float32)
+    x3 = np.where(rng.random(n) < 0.3, 0, rng.normal(size=n)).astype(np.float32)
+    eff = rng.normal(size=30)
+    score = eff[c2.astype(int)] + (c0 == 1) * 1.5 + 0.3 * x1 + 0.5 * (x3 == 0)
+    X = np.stack([c0, x1, c2, x3], 1)
+    X[rng.random(X.shape) < 0.1] = np.nan
+    return X, score
+
+
+def cat_test_rows(X, seed):
+    """Unseen, negative, non-integer and huge categories besides the training rows."""
+    rng = np.random.default_rng(seed)
+    T = X.copy()
+    T[:40, 2] = rng.integers(30, 45, 40)
+    T[40:70, 2] = rng.uniform(-3, 40, 30).astype(np.float32)
+    T[70:82, 0] = np.array([-0.5, -1, -1.5, 0.5, 1.7, 2.99, 3, 1e9, -1e9, -0.0, 0.999, 1.0],
+                           np.float32)
+    T[82:90, 3] = np.array([1e-36, -1e-36, 1e-34, -1e-34, 0, -0.0, 1e-45, np.nan], np.float32)
+    return T
+
+
+FT = ["c", "q", "c", "q"]
+
+
+def xgb_dm(X, y=None):
+    return xgb.DMatrix(X, label=y, feature_types=FT, enable_categorical=True)
+
+
+def labels(score, kind):
+    if kind == "binary":
+        return (score > np.median(score)).astype(np.float64)
+    if kind == "multi":
+        return np.digitize(score, np.quantile(score, [1 / 3, 2 / 3])).astype(np.float64)
+    if kind in ("poisson", "gamma", "tweedie"):
+        return np.exp(0.5 * score) + (0.01 if kind == "gamma" else 0.0)
+    return score
+
+
+XGB_OBJ = {"binary": "binary:logistic", "multi": "multi:softprob",
+           "regression": "reg:squarederror", "logistic": "reg:logistic",
+           "poisson": "count:poisson", "gamma": "reg:gamma", "tweedie": "reg:tweedie",
+           "softmax": "multi:softmax", "logitraw": "binary:logitraw"}
+
+
+def xgb_check(tmp_path, bst, X, kind):
+    path = str(tmp_path / "m.json")
+    bst.save_model(path)
+    out = run(path, X)
+    close(out["margin"], bst.predict(xgb_dm(X), output_margin=True))
+    if kind in ("binary", "multi", "logistic"):
+        close(out["probability"], bst.predict(xgb_dm(X)))
+
+
+@pytest.mark.parametrize("kind", ["regression", "binary", "multi"])
+@pytest.mark.parametrize("onehot", [1, 64])
+def test_xgboost_categorical(tmp_path, kind, onehot):
+    X, score = cat_data(10)
+    y = labels(score, "binary" if kind == "binary" else kind)
+    params = {"objective": XGB_OBJ[kind], "tree_method": "hist", "max_depth": 5, "eta": 0.3,
+              "max_cat_to_onehot": onehot, "seed": 0}
+    if kind == "multi":
+        params["num_class"] = 3
+    bst = xgb.train(params, xgb_dm(X, y), num_boost_round=25)
+    assert '"split_type"' in bst.save_raw("json").decode()
+    xgb_check(tmp_path, bst, cat_test_rows(X, 11), kind)
+
+
+@pytest.mark.parametrize("kind", ["logistic", "poisson", "gamma", "tweedie", "softmax",
+                                  "logitraw"])
+def test_xgboost_objectives(tmp_path, kind):
+    X, score = cat_data(12)
+    y = labels(score, "binary" if kind in ("logistic", "logitraw") else
+               "multi" if kind == "softmax" else kind)
+    params = {"objective": XGB_OBJ[kind], "tree_method": "hist", "max_depth": 4, "seed": 0}
+    if kind == "softmax":
+        params["num_class"] = 3
+    bst = xgb.train(params, xgb_dm(X, y), num_boost_round=15)
+    xgb_check(tmp_path, bst, cat_test_rows(X, 13), kind)
+
+
+def test_xgboost_forest(tmp_path):
+    """num_parallel_tree > 1 (a boosted random forest, multi-class: several trees per class
+    and round), and a model trained with early stopping: Booster.predict uses every tree."""
+    X, score = cat_data(14)
+    y = labels(score, "multi")
+    params = {"objective": "multi:softprob", "num_class": 3, "tree_method": "hist",
+              "num_parallel_tree": 4, "subsample": 0.7, "colsample_bynode": 0.7,
+              "max_depth": 4, "seed": 0}
+    dtrain, dval = xgb_dm(X[:500], y[:500]), xgb_dm(X[500:], y[500:])
+    bst = xgb.train(params, dtrain, num_boost_round=40, evals=[(dval, "v")],
+                    early_stopping_rounds=3, verbose_eval=False)
+    xgb_check(tmp_path, bst, cat_test_rows(X, 15), "multi")
+
+
+def lgb_check(tmp_path, bst, X, proba):
+    path = str(tmp_path / "m.txt")
+    bst.save_model(path)
+    out = run(path, X)
+    X64 = X.astype(np.float64)
+    close(out["margin"], bst.predict(X64, raw_score=True))
+    if "average_output" in bst.model_to_string():
+        want = bst.predict(X64)
+        close(out["probability"] if proba else out["average"], want)
+    elif proba:
+        close(out["probability"], bst.predict(X64))
+    else:
+        assert "probability" not in out
+    return out
+
+
+LGB_OBJ = {"binary": "binary", "multi": "multiclass", "regression": "regression"}
+
+
+@pytest.mark.parametrize("kind", ["regression", "binary", "multi"])
+def test_lightgbm_categorical(tmp_path, kind):
+    X, score = cat_data(20)
+    y = labels(score, kind)
+    params = {"objective": LGB_OBJ[kind], "verbose": -1, "seed": 0, "min_data_in_leaf": 5,
+              "min_data_per_group": 5, "cat_smooth": 1, "max_cat_to_onehot": 4}
+    if kind == "multi":
+        params["num_class"] = 3
+    ds = lgb.Dataset(X.astype(np.float64), label=y, categorical_feature=[0, 2])
+    bst = lgb.train(params, ds, num_boost_round=25)
+    assert "cat_threshold=" in bst.model_to_string()
+    lgb_check(tmp_path, bst, cat_test_rows(X, 21), kind != "regression")
+
+
+@pytest.mark.parametrize("params,proba", [
+    ({"objective": "multiclassova", "num_class": 3}, True),
+    ({"objective": "binary", "sigmoid": 2.0}, False),
+    ({"objective": "poisson"}, False),
+    ({"objective": "huber"}, False),
+    ({"objective": "regression", "zero_as_missing": True}, False),
+    ({"objective": "binary", "zero_as_missing": True}, True),
+    ({"objective": "regression", "use_missing": False}, False),
+    ({"objective": "regression", "boosting": "rf", "bagging_freq": 1,
+      "bagging_fraction": 0.7}, False),
+    ({"objective": "multiclass", "num_class": 3, "boosting": "rf", "bagging_freq": 1,
+      "bagging_fraction": 0.7}, True),
+])
+def test_lightgbm_options(tmp_path, params, proba):
+    X, score = cat_data(22)
+    obj = params["objective"]
+    kind = ("multi" if obj.startswith("multi") else "binary" if obj == "binary" else
+            "poisson" if obj == "poisson" else "regression")
+    y = labels(score, kind)
+    p = {"verbose": -1, "seed": 0, "min_data_in_leaf": 5, "min_data_per_group": 5, **params}
+    ds = lgb.Dataset(X.astype(np.float64), label=y, categorical_feature=[0, 2])
+    bst = lgb.train(p, ds, num_boost_round=20)
+    text = bst.model_to_string()
+    if params.get("zero_as_missing"):
+        # missing type Zero (decision_type bits 2-3 == 1) on some numeric split
+        assert any(int(d) & 12 == 4 for line in text.splitlines()
+                   if line.startswith("decision_type=") for d in line[14:].split())
+    if params.get("boosting") == "rf":
+        assert "average_output" in text
+    lgb_check(tmp_path, bst, cat_test_rows(X, 23), proba)
+
+
+def test_lightgbm_linear_refused(tmp_path):
+    X, score = cat_data(24)
+    X = np.nan_to_num(X)
+    bst = lgb.train({"objective": "regression", "linear_tree": True, "verbose": -1},
+                    lgb.Dataset(X.astype(np.float64), label=score), num_boost_round=3)
+    with pytest.raises(aistack.AistackError if hasattr(aistack, "AistackError") else Exception,
+                       match="linear trees"):
+        run_bytes(bst.model_to_string().encode())
+
+
+def run_bytes(blob):
+    with aistack.Model.from_bytes(blob) as m:
+        return m
