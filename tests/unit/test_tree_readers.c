@@ -159,11 +159,172 @@ static void test_bad_files(void **state) {
     snprintf(buf, sizeof buf, "%s",
              LGB_HEAD "Tree=0\nnum_leaves=2\nsplit_feature=0\nthreshold=0\ndecision_type=1\n"
                       "left_child=-1\nright_child=-2\nleaf_value=1 2\n\nend of trees\n");
-    expect_error(buf, AIS_E_UNSUPPORTED, "categorical");
+    expect_error(buf, AIS_E_FORMAT, "tree 0 node 0: categorical threshold 0");
     snprintf(buf, sizeof buf, "%s",
              LGB_HEAD "Tree=0\nnum_leaves=2\nsplit_feature=0\nthreshold=0\ndecision_type=0\n"
                       "left_child=-1\nright_child=-2\nleaf_value=1 2 3\n\nend of trees\n");
     expect_error(buf, AIS_E_FORMAT, "leaf_value has more");
+}
+
+/* XGBoost categorical: node 0 on feature 0 with categories {4, 1, 3} (listed in any order) sends
+ * them right (leaf 2), other values left to node 1 (x1 < 0.5); NaN goes right (default_left 0).
+ * XGBoost writes a bare NaN as the categorical split_condition. */
+#define XGB_CAT(cats, nodes, segs, sizes, stype)                                                   \
+    XGB_HEAD "\"left_children\":[1,3,-1,-1,-1],\"right_children\":[2,4,-1,-1,-1],"                 \
+             "\"split_indices\":[0,1,0,0,0],\"split_conditions\":[NaN,0.5,7,1.5,-2.25],"           \
+             "\"default_left\":[0,1,0,0,0],\"split_type\":" stype ",\"categories\":" cats          \
+             ",\"categories_nodes\":" nodes ",\"categories_segments\":" segs                       \
+             ",\"categories_sizes\":" sizes XGB_TAIL
+static const char *xgb_cat = XGB_CAT("[9,4,1,3]", "[0]", "[1]", "[3]", "[1,0,0,0,0]");
+
+static float xgb_cat_ref(float x0, float x1) {
+    bool right;
+    if (isnan(x0))
+        right = true;
+    else if (x0 < 0 || x0 >= 16777216.0f)
+        right = false; /* XGBoost: invalid category, left */
+    else {
+        int c = (int)x0;
+        right = c == 1 || c == 3 || c == 4;
+    }
+    if (right) return 7 + 0.5f;
+    bool l2 = isnan(x1) ? true : x1 < 0.5f;
+    return (l2 ? 1.5f : -2.25f) + 0.5f;
+}
+
+/* Category-like values: integers around the set, fractions, negatives, huge values, NaN. */
+static void fill_categories(float *x, size_t n, size_t stride) {
+    static const float special[] = {-0.5f,       -1.0f, -0.0f, 0.0f,  0.99f, 1.0f, 2.999f,
+                                    3.0f,        4.5f,  5.0f,  31.0f, 32.0f, 1e9f, -1e9f,
+                                    16777216.0f, NAN,   0.5f,  -1.5f, 2.0f,  5.99f};
+    for (size_t i = 0; i < n; i++)
+        x[i * stride] = i < AIS__ARRAY_LEN(special) ? special[i] : (float)(rand() % 80 - 10) / 2.0f;
+}
+
+static void test_xgboost_categorical(void **state) {
+    (void)state;
+    enum { N = 97 };
+    float x[N * 2], y[N];
+    ais_test_fill_uniform(x, N * 2, -2, 2);
+    fill_categories(x, N, 2);
+    x[3] = NAN;
+    run_model(xgb_cat, x, N, 2, "margin", y, 1);
+    for (size_t i = 0; i < N; i++)
+        assert_float_equal(y[i], xgb_cat_ref(x[2 * i], x[2 * i + 1]), 1e-6);
+}
+
+/* LightGBM: tree 0 is categorical on x0 with the bitset {0, 2, 5, 33} (37 = bits 0, 2, 5; word
+ * 1 = 2: bit 33) going left; tree 1 splits x1 <= 0.5 with missing type Zero, default left. */
+static const char *lgb_cat = LGB_HEAD
+    "Tree=0\nnum_leaves=2\nnum_cat=1\nsplit_feature=0\nthreshold=0\ndecision_type=1\n"
+    "left_child=-1\nright_child=-2\nleaf_value=1 2\ncat_boundaries=0 2\ncat_threshold=37 2\n\n"
+    "Tree=1\nnum_leaves=2\nnum_cat=0\nsplit_feature=1\nthreshold=0.5\ndecision_type=6\n"
+    "left_child=-1\nright_child=-2\nleaf_value=10 20\n\nend of trees\n";
+
+static double lgb_cat_ref(float x0, float x1) {
+    double t0 = 2, d = x0;
+    if (!isnan(d) && d > -1 && d < 2147483647.0) { /* (int)d is defined and >= 0 */
+        int c = (int)d;
+        if (c == 0 || c == 2 || c == 5 || c == 33) t0 = 1;
+    }
+    double d1 = x1;
+    bool zero = isnan(d1) || (d1 >= -(double)1e-35f && d1 <= (double)1e-35f);
+    return t0 + (zero || d1 <= 0.5 ? 10 : 20);
+}
+
+static void test_lightgbm_categorical(void **state) {
+    (void)state;
+    enum { N = 101 };
+    float x[N * 2], y[N];
+    ais_test_fill_uniform(x, N * 2, -2, 2);
+    fill_categories(x, N, 2);
+    const float z[] = {0, -0.0f, 1e-36f, -1e-36f, 1e-34f, -1e-34f, 1e-45f, NAN, 0.5f, 0.50001f};
+    for (size_t i = 0; i < AIS__ARRAY_LEN(z); i++)
+        x[2 * i + 1] = z[i];
+    x[2 * 40] = 33.5f, x[2 * 41] = 34.0f, x[2 * 42] = 63.0f, x[2 * 43] = 64.0f;
+    run_model(lgb_cat, x, N, 2, "margin", y, 1);
+    for (size_t i = 0; i < N; i++)
+        assert_float_equal(y[i], lgb_cat_ref(x[2 * i], x[2 * i + 1]), 1e-6);
+}
+
+static char big[65536];
+
+static void test_bad_categorical(void **state) {
+    (void)state;
+    expect_error(XGB_CAT("[4,1,3]", "[0]", "[1]", "[3]", "[1,0,0,0,0]"), AIS_E_FORMAT,
+                 "tree 0 node 0: categories segment 1 + size 3 is beyond the 3 categories");
+    expect_error(XGB_CAT("[4,1,3]", "[0]", "[0]", "[1e300]", "[1,0,0,0,0]"), AIS_E_FORMAT,
+                 "categories_sizes[0] is not an integer");
+    expect_error(XGB_CAT("[4,-1,3]", "[0]", "[0]", "[3]", "[1,0,0,0,0]"), AIS_E_FORMAT,
+                 "tree 0: categories[1] is not an integer in [0, 16777216)");
+    expect_error(XGB_CAT("[4,1.5,3]", "[0]", "[0]", "[3]", "[1,0,0,0,0]"), AIS_E_FORMAT,
+                 "categories[1] is not an integer");
+    expect_error(XGB_CAT("[4,1,3]", "[1]", "[0]", "[3]", "[1,0,0,0,0]"), AIS_E_FORMAT,
+                 "tree 0 node 0: categorical split without categories");
+    expect_error(XGB_CAT("[4,1,3]", "[0]", "[0]", "[0]", "[1,0,0,0,0]"), AIS_E_FORMAT,
+                 "tree 0 node 0: categorical split with no categories");
+    expect_error(XGB_CAT("[4,1,3]", "[0,0]", "[0,0]", "[3,3]", "[1,0,0,0,0]"), AIS_E_FORMAT,
+                 "categories_nodes is not increasing");
+    expect_error(XGB_CAT("[4,1,3]", "[0]", "[0]", "[3]", "[2,0,0,0,0]"), AIS_E_FORMAT,
+                 "tree 0 node 0: split_type 2");
+    expect_error(XGB_CAT("[4,1,3]", "[0]", "[0]", "[3,1]", "[1,0,0,0,0]"), AIS_E_FORMAT,
+                 "categories_nodes, _segments and _sizes have 1, 1 and 2 entries");
+    /* a NaN leaf value stays refused */
+    expect_error(XGB_HEAD "\"left_children\":[1,3,-1,-1,-1],\"right_children\":[2,4,-1,-1,-1],"
+                          "\"split_indices\":[1,0,0,0,0],\"split_conditions\":[0.5,-1,NaN,1,2],"
+                          "\"default_left\":[0,1,0,0,0]" XGB_TAIL,
+                 AIS_E_FORMAT, "split_conditions[2] is not finite");
+    /* a category set too scattered for the chain limit: 0, 2, 4, ..., 2 * 9000 */
+    size_t k = (size_t)snprintf(big, sizeof big, "%s",
+                                XGB_HEAD "\"left_children\":[1,3,-1,-1,-1],\"right_children\":"
+                                         "[2,4,-1,-1,-1],\"split_indices\":[0,1,0,0,0],"
+                                         "\"split_conditions\":[NaN,0.5,7,1.5,-2.25],"
+                                         "\"default_left\":[0,1,0,0,0],\"split_type\":"
+                                         "[1,0,0,0,0],\"categories\":[0");
+    for (int i = 1; i < 9000; i++)
+        k += (size_t)snprintf(big + k, sizeof big - k, ",%d", 2 * i);
+    snprintf(big + k, sizeof big - k, "%s",
+             "],\"categories_nodes\":[0],\"categories_segments\":[0],\"categories_sizes\":["
+             "9000]" XGB_TAIL);
+    expect_error(big, AIS_E_LIMIT, "tree 0 node 0: the categorical split needs over 16384 nodes");
+
+#define LGB_CAT(thr, dec, bounds, bits)                                                            \
+    LGB_HEAD "Tree=0\nnum_leaves=2\nnum_cat=1\nsplit_feature=0\nthreshold=" thr                    \
+             "\ndecision_type=" dec "\nleft_child=-1\nright_child=-2\nleaf_value=1 2\n"            \
+             "cat_boundaries=" bounds "\ncat_threshold=" bits "\n\nend of trees\n"
+    expect_error(LGB_CAT("1", "1", "0 1", "5"), AIS_E_FORMAT,
+                 "tree 0 node 0: categorical threshold 1 is not an index below num_cat 1");
+    expect_error(LGB_CAT("0.5", "1", "0 1", "5"), AIS_E_FORMAT, "categorical threshold 0.5");
+    expect_error(LGB_CAT("0", "1", "0 2", "5"), AIS_E_FORMAT, "cat_threshold has 1 values");
+    expect_error(LGB_CAT("0", "1", "1 1", "5"), AIS_E_FORMAT, "tree 0: cat_boundaries[0] 1");
+    expect_error(LGB_CAT("0", "1", "0 -1", "5"), AIS_E_FORMAT, "cat_boundaries[1] is -1");
+    expect_error(LGB_CAT("0", "1", "0 1", "4294967296"), AIS_E_FORMAT,
+                 "cat_threshold[0] 4.29497e+09 is not a uint32");
+    expect_error(LGB_CAT("0", "1", "0 1", "0"), AIS_E_FORMAT,
+                 "tree 0 node 0: categorical split with no categories");
+    expect_error(LGB_CAT("0", "12", "0 1", "5"), AIS_E_FORMAT, "missing type 3");
+    expect_error(LGB_HEAD "Tree=0\nnum_leaves=2\nnum_cat=1\nsplit_feature=0\nthreshold=0\n"
+                          "decision_type=1\nleft_child=-1\nright_child=-2\nleaf_value=1 2\n\n"
+                          "end of trees\n",
+                 AIS_E_FORMAT, "num_cat 1 without cat_boundaries");
+    expect_error(LGB_HEAD "Tree=0\nnum_leaves=2\nis_linear=1\nsplit_feature=0\nthreshold=0\n"
+                          "decision_type=0\nleft_child=-1\nright_child=-2\nleaf_value=1 2\n\n"
+                          "end of trees\n",
+                 AIS_E_UNSUPPORTED, "tree 0: linear trees are not supported");
+    /* alternating bits: 16 runs (32 chain nodes) per word, 600 words */
+    k = (size_t)snprintf(big, sizeof big, "%s",
+                         LGB_HEAD "Tree=0\nnum_leaves=2\nnum_cat=1\nsplit_feature=0\nthreshold=0\n"
+                                  "decision_type=1\nleft_child=-1\nright_child=-2\nleaf_value=1 "
+                                  "2\ncat_boundaries=0 600\ncat_threshold=1431655765");
+    for (int i = 1; i < 600; i++)
+        k += (size_t)snprintf(big + k, sizeof big - k, " 1431655765");
+    snprintf(big + k, sizeof big - k, "\n\nend of trees\n");
+    expect_error(big, AIS_E_LIMIT, "tree 0 node 0: the categorical split needs over 16384 nodes");
+    /* XGBoost objectives and boosters that have no TreeEnsemble form */
+    char buf[2048];
+    snprintf(buf, sizeof buf, "%s", xgb_ok);
+    memcpy(strstr(buf, "reg:squarederror"), "rank:pairwise___", 16);
+    expect_error(buf, AIS_E_UNSUPPORTED, "objective \"rank:pairwise___\" is not supported");
 }
 
 typedef struct {
@@ -186,6 +347,10 @@ static void test_oom(void **state) {
     ais_test_oom_sweep("ais__xgboost_read", sweep_read, sweep_cleanup, &c, 5000);
     c.text = lgb_ok;
     ais_test_oom_sweep("ais__lightgbm_read", sweep_read, sweep_cleanup, &c, 5000);
+    c.text = xgb_cat;
+    ais_test_oom_sweep("ais__xgboost_read categorical", sweep_read, sweep_cleanup, &c, 5000);
+    c.text = lgb_cat;
+    ais_test_oom_sweep("ais__lightgbm_read categorical", sweep_read, sweep_cleanup, &c, 5000);
 }
 
 int main(void) {
@@ -193,6 +358,9 @@ int main(void) {
         cmocka_unit_test(test_xgboost_tree),
         cmocka_unit_test(test_lightgbm_tree),
         cmocka_unit_test(test_bad_files),
+        cmocka_unit_test(test_xgboost_categorical),
+        cmocka_unit_test(test_lightgbm_categorical),
+        cmocka_unit_test(test_bad_categorical),
         cmocka_unit_test(test_oom),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
