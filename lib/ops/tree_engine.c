@@ -23,8 +23,12 @@ enum { AIS__M_LEQ, AIS__M_LT, AIS__M_GTE, AIS__M_GT, AIS__M_EQ, AIS__M_NEQ, AIS_
 /* Rows walked together (two AVX2 vectors), rows per chunk that share a block of trees, and
  * trees per block (a block's nodes stay in L1/L2 while the chunk's rows go through it). */
 #define AIS__TB_ROWS 16
+#ifndef AIS__TB_CHUNK
 #define AIS__TB_CHUNK 128
+#endif
+#ifndef AIS__TB_TREES
 #define AIS__TB_TREES 64
+#endif
 /* The fast layout's limits: outputs (accumulators live on the stack) and tree depth. */
 #define AIS__TF_MAX_WIDTH 16
 #define AIS__TF_MAX_DEPTH 20
@@ -61,6 +65,7 @@ struct ais__tengine {
     uint32_t *leaf_off;  /* [n_trees] */
     uint8_t *depth;      /* [n_trees] */
     uint16_t *target;    /* [n_trees] */
+    size_t n_inner, n_leaves;
 };
 
 typedef struct ais__tkey {
@@ -370,8 +375,11 @@ static ais_status ais__tree_compile_fast(ais__tengine *e, const uint8_t *depth, 
         if (nd->mode == AIS__M_EQ || nd->mode == AIS__M_NEQ) return AIS_OK;
         if (nd->mode == AIS__M_LEAF && nd->wend - nd->wbeg > 1) return AIS_OK;
     }
-    AIS__CHECK(ais__tree_alloc((void **)&e->thr, inner, sizeof *e->thr, "tree fast layout"));
-    AIS__CHECK(ais__tree_alloc((void **)&e->fd, inner, sizeof *e->fd, "tree fast layout"));
+    /* 8 spare slots: the AVX2 walk loads a tree's top levels 8 nodes at a time */
+    AIS__CHECK(ais__tree_alloc((void **)&e->thr, inner + 8, sizeof *e->thr, "tree fast layout"));
+    AIS__CHECK(ais__tree_alloc((void **)&e->fd, inner + 8, sizeof *e->fd, "tree fast layout"));
+    memset(e->thr + inner, 0, 8 * sizeof *e->thr);
+    memset(e->fd + inner, 0, 8 * sizeof *e->fd);
     AIS__CHECK(ais__tree_alloc((void **)&e->leaf, leaves, sizeof *e->leaf, "tree fast layout"));
     AIS__CHECK(ais__tree_alloc((void **)&e->node_off, e->n_trees, 4, "tree fast layout"));
     AIS__CHECK(ais__tree_alloc((void **)&e->leaf_off, e->n_trees, 4, "tree fast layout"));
@@ -437,6 +445,8 @@ static ais_status ais__tree_compile_fast(ais__tengine *e, const uint8_t *depth, 
         no += n_in;
         lo += n_in + 1;
     }
+    e->n_inner = no;
+    e->n_leaves = lo;
     e->fast = true;
 #ifdef AIS__TREE_X86
     e->avx2 = __builtin_cpu_supports("avx2") != 0;
@@ -582,10 +592,25 @@ ais__tree_block_avx2(const ais__tengine *e, size_t t0, size_t t1, const float *x
         size_t k = e->target[t];
         __m256i i0 = _mm256_setzero_si256(), i1 = _mm256_setzero_si256();
         for (unsigned l = 0; l < d; l++) {
-            __m256i f0 = _mm256_i32gather_epi32(fd, i0, 4);
-            __m256i f1 = _mm256_i32gather_epi32(fd, i1, 4);
-            __m256 t0v = _mm256_i32gather_ps(th, i0, 4);
-            __m256 t1v = _mm256_i32gather_ps(th, i1, 4);
+            __m256i f0, f1;
+            __m256 t0v, t1v;
+            if (l < 4) {
+                /* the 2^l nodes of level l sit in one register: a permute, not a gather */
+                int first = (1 << l) - 1;
+                __m256i b = _mm256_set1_epi32(first);
+                __m256 tl = _mm256_loadu_ps(th + first);
+                __m256i fl = _mm256_loadu_si256((const __m256i *)(fd + first));
+                __m256i p0 = _mm256_sub_epi32(i0, b), p1 = _mm256_sub_epi32(i1, b);
+                t0v = _mm256_permutevar8x32_ps(tl, p0);
+                t1v = _mm256_permutevar8x32_ps(tl, p1);
+                f0 = _mm256_permutevar8x32_epi32(fl, p0);
+                f1 = _mm256_permutevar8x32_epi32(fl, p1);
+            } else {
+                f0 = _mm256_i32gather_epi32(fd, i0, 4);
+                f1 = _mm256_i32gather_epi32(fd, i1, 4);
+                t0v = _mm256_i32gather_ps(th, i0, 4);
+                t1v = _mm256_i32gather_ps(th, i1, 4);
+            }
             __m256 x0 = _mm256_i32gather_ps(x, _mm256_add_epi32(ro0, _mm256_and_si256(f0, fmask)), 4);
             __m256 x1 = _mm256_i32gather_ps(x, _mm256_add_epi32(ro1, _mm256_and_si256(f1, fmask)), 4);
             __m256i r0 = _mm256_or_si256(
@@ -616,6 +641,12 @@ typedef struct ais__tree_job {
     bool use_fast;
 } ais__tree_job;
 
+static void ais__tree_prefetch(const void *p, size_t bytes) {
+    const char *c = p;
+    for (size_t o = 0; o < bytes; o += 64)
+        __builtin_prefetch(c + o);
+}
+
 /* Rows [r0, r1) through the fast layout: chunks of rows share a block of trees at a time. */
 static void ais__tree_rows_fast(const ais__tree_job *j, size_t r0, size_t r1) {
     const ais__tengine *e = j->e;
@@ -628,8 +659,16 @@ static void ais__tree_rows_fast(const ais__tree_job *j, size_t r0, size_t r1) {
     for (size_t c0 = r0; c0 < r1; c0 += AIS__TB_CHUNK) {
         size_t cn = AIS__MIN(AIS__TB_CHUNK, r1 - c0);
         memset(acc, 0, cn * e->width * sizeof *acc);
+        /* Gathers defeat the hardware prefetcher: the chunk's rows, and below each block of
+         * trees, are pulled in by a linear sweep first, so the dependent walks hit cache. */
+        ais__tree_prefetch(x + c0 * j->cols, cn * j->cols * sizeof(float));
         for (size_t t0 = 0; t0 < e->n_trees; t0 += AIS__TB_TREES) {
             size_t t1 = AIS__MIN(e->n_trees, t0 + AIS__TB_TREES);
+            size_t n0 = e->node_off[t0], n1 = t1 < e->n_trees ? e->node_off[t1] : e->n_inner;
+            size_t l0 = e->leaf_off[t0], l1 = t1 < e->n_trees ? e->leaf_off[t1] : e->n_leaves;
+            ais__tree_prefetch(e->thr + n0, (n1 - n0) * sizeof *e->thr);
+            ais__tree_prefetch(e->fd + n0, (n1 - n0) * sizeof *e->fd);
+            ais__tree_prefetch(e->leaf + l0, (l1 - l0) * sizeof *e->leaf);
             for (size_t b = 0; b < cn; b += AIS__TB_ROWS) {
                 size_t nr = AIS__MIN(AIS__TB_ROWS, cn - b);
                 const float *xb = x + (c0 + b) * j->cols;
