@@ -10,8 +10,8 @@
  * (default 1,100,10000): 3 warm-up runs, then runs until S seconds (default 1) or 100000 runs;
  * the outputs are preallocated so that a run allocates nothing. Prints per batch the median
  * wall time per run, rows/s and us/row, and the median process CPU time per run (with one
- * thread, the figure to trust on a loaded machine); --json writes the same. --save-output writes output 0 of the
- * first batch size (for parity checks against the boosters' own predict).
+ * thread, the figure to trust on a loaded machine); --json writes the same. --save-output writes
+ * output 0 of the first batch size (for parity checks against the boosters' own predict).
  *
  * Exit status: 0 fine, 1 failure (message on stderr), 2 usage.
  */
@@ -175,8 +175,8 @@ int main(int argc, char **argv) {
         for (long c = 0; c < cols; c++) {
             float v;
             if (src)
-                v = ((const float *)ais_tensor_data(src))[((size_t)r % src_rows) * (size_t)cols +
-                                                          (size_t)c];
+                v = ((const float *)ais_tensor_data(
+                    src))[((size_t)r % src_rows) * (size_t)cols + (size_t)c];
             else
                 v = rng_unit() < nan_frac ? NAN : (float)(rng_unit() * 4 - 2);
             xd[(size_t)r * (size_t)cols + (size_t)c] = v;
@@ -243,8 +243,8 @@ int main(int argc, char **argv) {
         fprintf(f, "{\"model\": \"");
         for (const char *c = model_path; *c; c++)
             fprintf(f, *c == '"' || *c == '\\' ? "\\%c" : "%c", *c);
-        fprintf(f, "\", \"threads\": %ld, \"cols\": %ld, \"load_ms\": %.4f, \"results\": [", threads,
-                cols, load_s * 1e3);
+        fprintf(f, "\", \"threads\": %ld, \"cols\": %ld, \"load_ms\": %.4f, \"results\": [",
+                threads, cols, load_s * 1e3);
         for (size_t b = 0; b < n_batches; b++)
             fprintf(f,
                     "%s{\"batch\": %ld, \"runs\": %ld, \"median_us\": %.4f, \"min_us\": %.4f, "

@@ -35,8 +35,7 @@ static ais_status ais__treg_prepare(const ais__op_ctx *ctx, void **state) {
                           "aggregate_function must be SUM, AVERAGE, MIN or MAX, got '%s'", agg);
     ais__post_transform pt;
     AIS__CHECK(ais__ml_post_parse(ctx->attrs, &pt));
-    return ais__tengine_build(ctx->attrs, "target", (size_t)nt, ag, true,
-                               (ais__tengine **)state);
+    return ais__tengine_build(ctx->attrs, "target", (size_t)nt, ag, true, (ais__tengine **)state);
 }
 
 static ais_status ais__tcls_prepare(const ais__op_ctx *ctx, void **state) {
@@ -48,7 +47,7 @@ static ais_status ais__tcls_prepare(const ais__op_ctx *ctx, void **state) {
     ais__post_transform pt;
     AIS__CHECK(ais__ml_post_parse(ctx->attrs, &pt));
     return ais__tengine_build(ctx->attrs, "class", lb.n, AIS__TAGG_SUM, true,
-                               (ais__tengine **)state);
+                              (ais__tengine **)state);
 }
 
 static void ais__tree_release(void *state) { ais__tengine_free(state); }

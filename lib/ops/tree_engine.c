@@ -58,13 +58,13 @@ struct ais__tengine {
     size_t need_cols; /* 1 + the largest feature a reachable node reads; 0 when none */
     /* fast layout (fast true) */
     bool fast, avx2;
-    float *thr;          /* per tree: 2^depth - 1 thresholds, heap order */
-    uint32_t *fd;        /* feature | default-right << 31, same order */
-    double *leaf;        /* per tree: 2^depth leaf values */
-    uint32_t *node_off;  /* [n_trees] */
-    uint32_t *leaf_off;  /* [n_trees] */
-    uint8_t *depth;      /* [n_trees] */
-    uint16_t *target;    /* [n_trees] */
+    float *thr;         /* per tree: 2^depth - 1 thresholds, heap order */
+    uint32_t *fd;       /* feature | default-right << 31, same order */
+    double *leaf;       /* per tree: 2^depth leaf values */
+    uint32_t *node_off; /* [n_trees] */
+    uint32_t *leaf_off; /* [n_trees] */
+    uint8_t *depth;     /* [n_trees] */
+    uint16_t *target;   /* [n_trees] */
     size_t n_inner, n_leaves;
 };
 
@@ -175,7 +175,8 @@ bool ais__tengine_fast(const ais__tengine *e) { return e->fast; }
 /* Allocates n elements of size sz (at least one), reporting what it was for. */
 static ais_status ais__tree_alloc(void **p, size_t n, size_t sz, const char *what) {
     size_t bytes;
-    if (!ais__mul_size(n ? n : 1, sz, &bytes)) return ais__error(AIS_E_LIMIT, "%s: too large", what);
+    if (!ais__mul_size(n ? n : 1, sz, &bytes))
+        return ais__error(AIS_E_LIMIT, "%s: too large", what);
     *p = ais__malloc(bytes);
     if (!*p) return ais__oom(bytes, what);
     return AIS_OK;
@@ -455,11 +456,10 @@ static ais_status ais__tree_compile_fast(ais__tengine *e, const uint8_t *depth, 
 }
 
 ais_status ais__tengine_build(const ais_attrs *attrs, const char *prefix, size_t width,
-                               ais__tree_agg agg, bool allow_fast, ais__tengine **out) {
+                              ais__tree_agg agg, bool allow_fast, ais__tengine **out) {
     *out = NULL;
     if (width == 0 || width > AIS__TREE_MAX_WIDTH)
-        return ais__error(AIS_E_LIMIT, "%zu outputs, expected 1 to %d", width,
-                          AIS__TREE_MAX_WIDTH);
+        return ais__error(AIS_E_LIMIT, "%zu outputs, expected 1 to %d", width, AIS__TREE_MAX_WIDTH);
     ais__tengine *e = ais__calloc(1, sizeof *e);
     if (!e) return ais__oom(sizeof *e, "tree ensemble");
     e->width = width;
@@ -470,7 +470,8 @@ ais_status ais__tengine_build(const ais_attrs *attrs, const char *prefix, size_t
     ais_status st = ais__tree_flatten(e, attrs, prefix, &keys);
     for (size_t i = 0; st == AIS_OK && i < e->n_weights; i++)
         if (e->weights[i].target >= width)
-            st = ais__error(AIS_E_INVALID_ARGUMENT, "a leaf weight is for output %u but there are %zu",
+            st = ais__error(AIS_E_INVALID_ARGUMENT,
+                            "a leaf weight is for output %u but there are %zu",
                             e->weights[i].target, width);
     const float *bf = NULL;
     const ais_tensor *bt = NULL;
@@ -479,7 +480,8 @@ ais_status ais__tengine_build(const ais_attrs *attrs, const char *prefix, size_t
     /* one base value is broadcast to every output (a binary classifier's one score) */
     if (st == AIS_OK && nb > 1 && nb != width)
         st = ais__error(AIS_E_SHAPE, "%zu base_values for %zu outputs", nb, width);
-    if (st == AIS_OK) st = ais__tree_alloc((void **)&e->base, width, sizeof *e->base, "tree ensemble");
+    if (st == AIS_OK)
+        st = ais__tree_alloc((void **)&e->base, width, sizeof *e->base, "tree ensemble");
     if (st == AIS_OK) {
         for (size_t k = 0; k < width; k++)
             e->base[k] = nb == 0 ? 0 : ais__tree_float_at(bf, bt, nb == 1 ? 0 : k);
@@ -576,12 +578,12 @@ static void ais__tree_block_scalar(const ais__tengine *e, size_t t0, size_t t1, 
 #ifdef AIS__TREE_X86
 /* The same for exactly 16 rows with AVX2 gathers: two vectors of 8 rows in flight hide the
  * gathers' latency. Offsets are int32: the caller checks 16 * cols fits. */
-__attribute__((target("avx2"))) static void
-ais__tree_block_avx2(const ais__tengine *e, size_t t0, size_t t1, const float *x, size_t cols,
-                     double *acc) {
+__attribute__((target("avx2"))) static void ais__tree_block_avx2(const ais__tengine *e, size_t t0,
+                                                                 size_t t1, const float *x,
+                                                                 size_t cols, double *acc) {
     const __m256i one = _mm256_set1_epi32(1), fmask = _mm256_set1_epi32(0x7fffffff);
-    const __m256i ro0 = _mm256_mullo_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7),
-                                           _mm256_set1_epi32((int)cols));
+    const __m256i ro0 =
+        _mm256_mullo_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), _mm256_set1_epi32((int)cols));
     const __m256i ro1 = _mm256_add_epi32(ro0, _mm256_set1_epi32((int)(8 * cols)));
     _Alignas(32) uint32_t idx[16];
     for (size_t t = t0; t < t1; t++) {
@@ -611,8 +613,10 @@ ais__tree_block_avx2(const ais__tengine *e, size_t t0, size_t t1, const float *x
                 t0v = _mm256_i32gather_ps(th, i0, 4);
                 t1v = _mm256_i32gather_ps(th, i1, 4);
             }
-            __m256 x0 = _mm256_i32gather_ps(x, _mm256_add_epi32(ro0, _mm256_and_si256(f0, fmask)), 4);
-            __m256 x1 = _mm256_i32gather_ps(x, _mm256_add_epi32(ro1, _mm256_and_si256(f1, fmask)), 4);
+            __m256 x0 =
+                _mm256_i32gather_ps(x, _mm256_add_epi32(ro0, _mm256_and_si256(f0, fmask)), 4);
+            __m256 x1 =
+                _mm256_i32gather_ps(x, _mm256_add_epi32(ro1, _mm256_and_si256(f1, fmask)), 4);
             __m256i r0 = _mm256_or_si256(
                 _mm256_castps_si256(_mm256_cmp_ps(x0, t0v, _CMP_GT_OQ)),
                 _mm256_and_si256(_mm256_castps_si256(_mm256_cmp_ps(x0, x0, _CMP_UNORD_Q)),
@@ -744,13 +748,17 @@ static void ais__tree_range(void *ctx, size_t b0, size_t b1) {
         ais__tree_rows_generic(j, r0, r1);
 }
 
-ais_status ais__tengine_scores(const ais__tengine *e, const ais_tensor *x, size_t rows,
-                                size_t cols, float *y, ais__pool *pool) {
+ais_status ais__tengine_scores(const ais__tengine *e, const ais_tensor *x, size_t rows, size_t cols,
+                               float *y, ais__pool *pool) {
     if (rows == 0) return AIS_OK;
     if (e->need_cols > cols)
         return ais__error(AIS_E_SHAPE, "a node reads feature %zu but X has %zu features",
                           e->need_cols - 1, cols);
-    ais__tree_job j = {.e = e, .x = x, .rows = rows, .cols = cols, .y = y,
+    ais__tree_job j = {.e = e,
+                       .x = x,
+                       .rows = rows,
+                       .cols = cols,
+                       .y = y,
                        .use_fast = e->fast && x->dtype == AIS_DTYPE_F32};
     size_t blocks = (rows + AIS__TB_ROWS - 1) / AIS__TB_ROWS;
     /* Split only when each thread gets enough node visits to pay for waking it. */

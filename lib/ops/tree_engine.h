@@ -28,7 +28,7 @@ typedef enum { AIS__TAGG_SUM, AIS__TAGG_AVERAGE, AIS__TAGG_MIN, AIS__TAGG_MAX } 
  * allow_fast false builds only the generic layout (tests compare the two).
  */
 ais_status ais__tengine_build(const ais_attrs *attrs, const char *prefix, size_t width,
-                               ais__tree_agg agg, bool allow_fast, ais__tengine **out);
+                              ais__tree_agg agg, bool allow_fast, ais__tengine **out);
 void ais__tengine_free(ais__tengine *e);
 
 /* Classifier: every leaf weight is for class 0 (and there is at least one). */
@@ -41,7 +41,7 @@ bool ais__tengine_fast(const ais__tengine *e);
  * aggregated, divided for AVERAGE, base values added; no post transform. Fails only when a
  * reachable node reads a feature >= cols. Rows are split across pool when there are enough.
  */
-ais_status ais__tengine_scores(const ais__tengine *e, const ais_tensor *x, size_t rows,
-                                size_t cols, float *y, ais__pool *pool);
+ais_status ais__tengine_scores(const ais__tengine *e, const ais_tensor *x, size_t rows, size_t cols,
+                               float *y, ais__pool *pool);
 
 #endif /* AIS_TREE_ENGINE_H */
