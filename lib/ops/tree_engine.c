@@ -559,7 +559,8 @@ static void ais__tree_block_scalar(const ais__tengine *e, size_t t0, size_t t1, 
         unsigned d = e->depth[t];
         const float *th = e->thr + e->node_off[t];
         const uint32_t *fd = e->fd + e->node_off[t];
-        const double *lv = e->leaf + e->leaf_off[t] - (((size_t)1 << d) - 1);
+        const double *lv = e->leaf + e->leaf_off[t];
+        uint32_t first_leaf = ((uint32_t)1 << d) - 1; /* heap index of the leftmost leaf */
         size_t k = e->target[t];
         for (size_t r = 0; r < nr; r++)
             idx[r] = 0;
@@ -571,7 +572,7 @@ static void ais__tree_block_scalar(const ais__tengine *e, size_t t0, size_t t1, 
                 idx[r] = 2 * i + 1 + right;
             }
         for (size_t r = 0; r < nr; r++)
-            acc[r * e->width + k] += lv[idx[r]];
+            acc[r * e->width + k] += lv[idx[r] - first_leaf];
     }
 }
 
@@ -590,7 +591,8 @@ __attribute__((target("avx2"))) static void ais__tree_block_avx2(const ais__teng
         unsigned d = e->depth[t];
         const float *th = e->thr + e->node_off[t];
         const int *fd = (const int *)(e->fd + e->node_off[t]);
-        const double *lv = e->leaf + e->leaf_off[t] - (((size_t)1 << d) - 1);
+        const double *lv = e->leaf + e->leaf_off[t];
+        uint32_t first_leaf = ((uint32_t)1 << d) - 1; /* heap index of the leftmost leaf */
         size_t k = e->target[t];
         __m256i i0 = _mm256_setzero_si256(), i1 = _mm256_setzero_si256();
         for (unsigned l = 0; l < d; l++) {
@@ -632,7 +634,7 @@ __attribute__((target("avx2"))) static void ais__tree_block_avx2(const ais__teng
         _mm256_store_si256((__m256i *)idx, i0);
         _mm256_store_si256((__m256i *)(idx + 8), i1);
         for (size_t r = 0; r < 16; r++)
-            acc[r * e->width + k] += lv[idx[r]];
+            acc[r * e->width + k] += lv[idx[r] - first_leaf];
     }
 }
 #endif
