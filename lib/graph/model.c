@@ -361,6 +361,25 @@ static ais_status ais__set_standard_meta(ais__graph *g) {
     return AIS_OK;
 }
 
+/* Runs each node's prepare once, on the final graph: sessions on any thread read the states. */
+static ais_status ais__prepare_nodes(ais_model *m) {
+    const ais__graph *g = m->graph;
+    m->states = ais__calloc(g->n_nodes ? g->n_nodes : 1, sizeof *m->states);
+    if (!m->states) return ais__oom(g->n_nodes * sizeof *m->states, "model node states");
+    for (size_t i = 0; i < g->n_nodes; i++) {
+        const ais__node *n = &g->nodes[i];
+        if (!m->defs[i]->prepare) continue;
+        ais__op_ctx ctx = {.op_type = n->op_type, .node_name = n->name, .opset = m->opsets[i],
+                           .attrs = n->attrs};
+        ais_status st = m->defs[i]->prepare(&ctx, &m->states[i]);
+        if (st != AIS_OK) {
+            ais__error_prefix("node '%s' (%s)", n->name, n->op_type);
+            return st;
+        }
+    }
+    return AIS_OK;
+}
+
 ais_status ais__model_from_graph(ais__graph *g, const ais_options *options, ais_model **out) {
     *out = NULL;
     ais_model *m = ais__calloc(1, sizeof *m);
@@ -381,7 +400,8 @@ ais_status ais__model_from_graph(ais__graph *g, const ais_options *options, ais_
     } else if ((st = ais__check_and_sort(g, order)) == AIS_OK &&
                (st = ais__resolve_ops(m)) == AIS_OK &&
                (st = ais__optimize(m, order)) == AIS_OK &&
-               (m->opt_level < 2 || (st = ais__graph_fuse(m)) == AIS_OK)) {
+               (m->opt_level < 2 || (st = ais__graph_fuse(m)) == AIS_OK) &&
+               (st = ais__prepare_nodes(m)) == AIS_OK) {
         st = ais__set_standard_meta(g);
     }
     ais__free(order);
@@ -458,6 +478,10 @@ AIS_API ais_model *ais_model_retain(ais_model *model) {
 
 AIS_API void ais_model_destroy(ais_model *model) {
     if (!model || atomic_fetch_sub(&model->refs, 1) != 1) return;
+    if (model->states)
+        for (size_t i = 0; i < model->graph->n_nodes; i++)
+            if (model->states[i]) model->defs[i]->release(model->states[i]);
+    ais__free(model->states);
     ais__graph_destroy(model->graph);
     ais__free(model->defs);
     ais__free(model->opsets);

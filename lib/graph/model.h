@@ -29,6 +29,7 @@ struct ais_model {
     ais__graph *graph;
     const ais__op_def **defs; /* per node of graph */
     int64_t *opsets;          /* per node: the imported version of its domain */
+    void **states;            /* per node: what its operator's prepare built (or NULL) */
     size_t weight_bytes;
     int opt_level;
 };

@@ -34,6 +34,7 @@ typedef struct ais__step {
     const ais__node *node;
     const ais__op_def *def;
     int64_t opset;
+    const void *state; /* the model's prepared state of the node (or NULL) */
     const ais_tensor **in;
     int32_t *in_slot; /* -1: omitted */
     ais_tensor **out;
@@ -135,6 +136,7 @@ static void ais__ctx_for(ais__op_ctx *ctx, const ais__step *st) {
     ctx->node_name = st->node->name;
     ctx->opset = st->opset;
     ctx->attrs = st->node->attrs;
+    ctx->state = st->state;
 }
 
 static void ais__node_prefix(const ais__node *n) {
@@ -604,6 +606,7 @@ static ais_status ais__plan_build(ais_session *s, ais__plan **out) {
         ais__step *stp = &p->steps[p->n_steps];
         stp->def = m->defs[i];
         stp->opset = m->opsets[i];
+        stp->state = m->states ? m->states[i] : NULL;
         /* counted before init so that a failed init is freed with the plan */
         p->n_steps++;
         if ((st = ais__step_init(stp, n, &next_anon)) != AIS_OK) goto fail;

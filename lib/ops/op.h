@@ -17,6 +17,11 @@
  *   Optional inputs that are absent arrive as NULL; inputs below min_inputs never do.
  *   Neither may abort, print or allocate with malloc; scratch memory comes from ais__op_scratch
  *   so that a session's steady state allocates nothing.
+ *   prepare(ctx, &state) (optional): builds an immutable state from the attributes alone (a
+ *     compiled tree ensemble), once per model node at load; kernels read it as ctx->state from
+ *     any number of threads at once. Where nothing prepared it (eager calls, folding), the
+ *     caller of ais__op_invoke gets one built for the call and released after. Errors in
+ *     attributes that prepare finds fail the model load.
  */
 #ifndef AIS_OP_H
 #define AIS_OP_H
@@ -82,6 +87,9 @@ typedef struct ais__op_ctx {
     /* Scratch memory, kept by the caller between calls so that it is allocated once. */
     void *scratch;
     size_t scratch_size;
+    /* What the operator's prepare built for this node (read-only); NULL for operators without
+     * prepare, and possibly NULL when a kernel is called directly: kernels then build their own. */
+    const void *state;
 } ais__op_ctx;
 
 /* At least `bytes` of 64-byte aligned scratch, valid until the kernel returns; NULL when out of
@@ -94,6 +102,9 @@ typedef ais_status (*ais__infer_fn)(ais__op_ctx *ctx, const ais_tensor *const *i
                                     ais__tensor_desc *out, size_t n_out);
 typedef ais_status (*ais__compute_fn)(ais__op_ctx *ctx, const ais_tensor *const *in, size_t n_in,
                                       ais_tensor *const *out, size_t n_out);
+/* Reads ctx->attrs, ctx->opset and ctx->op_type only. */
+typedef ais_status (*ais__prepare_fn)(const ais__op_ctx *ctx, void **state);
+typedef void (*ais__release_fn)(void *state);
 
 /* Flags of an operator. */
 enum {
@@ -122,6 +133,9 @@ typedef struct ais__op_def {
     /* Bit i set: infer reads the values (not only the shape) of input i. Such inputs must be
      * known before shapes can be planned (constants, or computed first). */
     uint32_t value_inputs;
+    /* Optional, together: the node's immutable state (see the contract at the top). */
+    ais__prepare_fn prepare;
+    ais__release_fn release;
 } ais__op_def;
 
 /* The entry for domain/name with the highest since_version <= opset; NULL when none. domain

@@ -103,6 +103,12 @@ void ais__op_ctx_release(ais__op_ctx *ctx) {
     ctx->scratch_size = 0;
 }
 
+static void ais__op_state_drop(const ais__op_def *def, ais__op_ctx *ctx, void *own_state) {
+    if (!own_state) return;
+    def->release(own_state);
+    ctx->state = NULL;
+}
+
 static void ais__op_prefix(const ais__op_ctx *ctx) {
     if (ctx->node_name && ctx->node_name[0])
         ais__error_prefix("node '%s' (%s)", ctx->node_name, ctx->op_type);
@@ -144,9 +150,16 @@ ais_status ais__op_invoke(const ais__op_def *def, ais__op_ctx *ctx, const ais_te
     ais__tensor_desc desc[64];
     memset(desc, 0, sizeof(desc[0]) * n_out);
     st = ais__op_opaque_check(def, in, n_in, NULL, 0);
+    /* Nothing prepared this node (an eager call, folding): a state for this call only. */
+    void *own_state = NULL;
+    if (st == AIS_OK && def->prepare && !ctx->state) {
+        st = def->prepare(ctx, &own_state);
+        ctx->state = own_state;
+    }
     if (st == AIS_OK) st = def->infer(ctx, in, n_in, desc, n_out);
     if (st == AIS_OK) st = ais__op_opaque_check(def, in, 0, desc, n_out);
     if (st != AIS_OK) {
+        ais__op_state_drop(def, ctx, own_state);
         ais__op_prefix(ctx);
         return st;
     }
@@ -171,6 +184,7 @@ ais_status ais__op_invoke(const ais__op_def *def, ais__op_ctx *ctx, const ais_te
     for (size_t i = 0; i < n_out && st == AIS_OK && move; i++)
         if (desc[i].dtype == AIS_DTYPE_STRING) ais__strs_clear(out[i]);
     if (st == AIS_OK) st = def->compute(ctx, in, n_in, out, n_out);
+    ais__op_state_drop(def, ctx, own_state);
     if (move) {
         for (size_t i = 0; i < n_out; i++) {
             if (!out[i] || desc[i].dtype != AIS_DTYPE_STRING) continue;

@@ -1,0 +1,774 @@
+/*
+ * tree_engine.c - compiles a tree ensemble's attributes once (tree_engine.h) and scores rows.
+ *
+ * Trees come from files and may be hostile: every array length, every reference, feature id and
+ * target is checked, and cycles are found here (a depth-first walk with colours), so that the
+ * walks below never loop and never read outside the arrays.
+ */
+#include "tree_engine.h"
+
+#include <float.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define AIS__TREE_X86 1
+#include <immintrin.h>
+#endif
+
+enum { AIS__M_LEQ, AIS__M_LT, AIS__M_GTE, AIS__M_GT, AIS__M_EQ, AIS__M_NEQ, AIS__M_LEAF };
+
+/* Rows walked together (two AVX2 vectors), rows per chunk that share a block of trees, and
+ * trees per block (a block's nodes stay in L1/L2 while the chunk's rows go through it). */
+#define AIS__TB_ROWS 16
+#ifndef AIS__TB_CHUNK
+#define AIS__TB_CHUNK 128
+#endif
+#ifndef AIS__TB_TREES
+#define AIS__TB_TREES 64
+#endif
+/* The fast layout's limits: outputs (accumulators live on the stack) and tree depth. */
+#define AIS__TF_MAX_WIDTH 16
+#define AIS__TF_MAX_DEPTH 20
+#define AIS__TREE_MAX_WIDTH 4096
+
+typedef struct ais__tnode {
+    double value;
+    uint32_t feature;
+    uint32_t t, f;       /* children (indices into the sorted nodes) */
+    uint32_t wbeg, wend; /* its leaf weights in the sorted weight list */
+    uint8_t mode, miss_true;
+} ais__tnode;
+
+typedef struct ais__tweight {
+    uint32_t node, target;
+    double w;
+} ais__tweight;
+
+struct ais__tengine {
+    size_t n_nodes, n_trees, n_weights, width;
+    ais__tnode *nodes;
+    uint32_t *roots;
+    ais__tweight *weights;
+    double *base; /* [width] */
+    ais__tree_agg agg;
+    bool binary;
+    size_t need_cols; /* 1 + the largest feature a reachable node reads; 0 when none */
+    /* fast layout (fast true) */
+    bool fast, avx2;
+    float *thr;         /* per tree: 2^depth - 1 thresholds, heap order */
+    uint32_t *fd;       /* feature | default-right << 31, same order */
+    double *leaf;       /* per tree: 2^depth leaf values */
+    uint32_t *node_off; /* [n_trees] */
+    uint32_t *leaf_off; /* [n_trees] */
+    uint8_t *depth;     /* [n_trees] */
+    uint16_t *target;   /* [n_trees] */
+    size_t n_inner, n_leaves;
+};
+
+typedef struct ais__tkey {
+    int64_t tree, node;
+    uint32_t idx;
+} ais__tkey;
+
+static int ais__tkey_cmp(const void *a, const void *b) {
+    const ais__tkey *x = a, *y = b;
+    if (x->tree != y->tree) return x->tree < y->tree ? -1 : 1;
+    if (x->node != y->node) return x->node < y->node ? -1 : 1;
+    return x->idx < y->idx ? -1 : x->idx > y->idx;
+}
+
+static int ais__tweight_cmp(const void *a, const void *b) {
+    const ais__tweight *x = a, *y = b;
+    if (x->node != y->node) return x->node < y->node ? -1 : 1;
+    return 0;
+}
+
+/* A float list `name` (*f) or a float/double tensor `name`_as_tensor (*t); *n values, 0 when
+ * neither is there. */
+static ais_status ais__tree_floats(const ais_attrs *attrs, const char *name, size_t *n,
+                                   const float **f, const ais_tensor **t) {
+    char tn[64];
+    snprintf(tn, sizeof tn, "%s_as_tensor", name);
+    *f = NULL;
+    *t = NULL;
+    *n = 0;
+    if (ais__attr_floats(attrs, name, f, n)) return AIS_OK;
+    const ais_tensor *x = ais__attr_tensor(attrs, tn);
+    if (!x) return AIS_OK;
+    if (x->dtype != AIS_DTYPE_F32 && x->dtype != AIS_DTYPE_F64)
+        return ais__error(AIS_E_DTYPE, "attribute %s must be float or double, got %s", tn,
+                          ais_dtype_name(x->dtype));
+    *t = x;
+    *n = x->numel;
+    return AIS_OK;
+}
+
+static double ais__tree_float_at(const float *f, const ais_tensor *t, size_t i) {
+    return f ? f[i] : ais__load_f64(t->data, t->dtype, i);
+}
+
+static ais_status ais__tree_ints(const ais_attrs *attrs, const char *name, size_t want,
+                                 bool required, const int64_t **v) {
+    size_t n = 0;
+    if (!ais__attr_ints(attrs, name, v, &n)) {
+        *v = NULL;
+        if (required && want)
+            return ais__error(AIS_E_INVALID_ARGUMENT, "attribute %s (ints) is required", name);
+        return AIS_OK;
+    }
+    if (n != want)
+        return ais__error(AIS_E_SHAPE, "attribute %s has %zu values, expected %zu (one per entry)",
+                          name, n, want);
+    return AIS_OK;
+}
+
+static ais_status ais__tree_mode(const char *s, uint8_t *m) {
+    static const char *const names[] = {"BRANCH_LEQ", "BRANCH_LT",  "BRANCH_GTE", "BRANCH_GT",
+                                        "BRANCH_EQ",  "BRANCH_NEQ", "LEAF"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (s && strcmp(s, names[i]) == 0) {
+            *m = (uint8_t)i;
+            return AIS_OK;
+        }
+    return ais__error(AIS_E_INVALID_ARGUMENT, "unknown node mode '%s'", s ? s : "(null)");
+}
+
+static ais_status ais__tree_find(const ais__tkey *keys, size_t n, int64_t tree, int64_t node,
+                                 uint32_t *idx) {
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (keys[mid].tree < tree || (keys[mid].tree == tree && keys[mid].node < node))
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (lo == n || keys[lo].tree != tree || keys[lo].node != node)
+        return ais__error(AIS_E_INVALID_ARGUMENT, "tree %lld has no node %lld", (long long)tree,
+                          (long long)node);
+    *idx = (uint32_t)lo;
+    return AIS_OK;
+}
+
+void ais__tengine_free(ais__tengine *e) {
+    if (!e) return;
+    ais__free(e->nodes);
+    ais__free(e->roots);
+    ais__free(e->weights);
+    ais__free(e->base);
+    ais__free(e->thr);
+    ais__free(e->fd);
+    ais__free(e->leaf);
+    ais__free(e->node_off);
+    ais__free(e->leaf_off);
+    ais__free(e->depth);
+    ais__free(e->target);
+    ais__free(e);
+}
+
+bool ais__tengine_binary(const ais__tengine *e) { return e->binary; }
+bool ais__tengine_fast(const ais__tengine *e) { return e->fast; }
+
+/* Allocates n elements of size sz (at least one), reporting what it was for. */
+static ais_status ais__tree_alloc(void **p, size_t n, size_t sz, const char *what) {
+    size_t bytes;
+    if (!ais__mul_size(n ? n : 1, sz, &bytes))
+        return ais__error(AIS_E_LIMIT, "%s: too large", what);
+    *p = ais__malloc(bytes);
+    if (!*p) return ais__oom(bytes, what);
+    return AIS_OK;
+}
+
+/* Nodes sorted by (tree, node), children resolved, weights sorted by node. */
+static ais_status ais__tree_flatten(ais__tengine *e, const ais_attrs *a, const char *prefix,
+                                    ais__tkey **keys_out) {
+    const ais__attr *modes = ais__attr_find(a, "nodes_modes");
+    if (!modes || modes->type != AIS__ATTR_STRINGS || modes->count == 0)
+        return ais__error(AIS_E_INVALID_ARGUMENT, "attribute nodes_modes (strings) is required");
+    size_t n = modes->count;
+    if (n >= UINT32_MAX / 2) return ais__error(AIS_E_LIMIT, "%zu tree nodes are too many", n);
+    const int64_t *tids, *nids, *fids, *tt, *ff, *miss;
+    AIS__CHECK(ais__tree_ints(a, "nodes_treeids", n, true, &tids));
+    AIS__CHECK(ais__tree_ints(a, "nodes_nodeids", n, true, &nids));
+    AIS__CHECK(ais__tree_ints(a, "nodes_featureids", n, true, &fids));
+    AIS__CHECK(ais__tree_ints(a, "nodes_truenodeids", n, true, &tt));
+    AIS__CHECK(ais__tree_ints(a, "nodes_falsenodeids", n, true, &ff));
+    AIS__CHECK(ais__tree_ints(a, "nodes_missing_value_tracks_true", n, false, &miss));
+    const float *vf;
+    const ais_tensor *vt;
+    size_t nv;
+    AIS__CHECK(ais__tree_floats(a, "nodes_values", &nv, &vf, &vt));
+    if (nv != n)
+        return ais__error(AIS_E_SHAPE,
+                          "attribute nodes_values has %zu values, expected %zu (one per node)", nv,
+                          n);
+    char name[64];
+    size_t nw = 0;
+    const int64_t *wn, *wt, *wi;
+    const float *wf;
+    const ais_tensor *wtens;
+    snprintf(name, sizeof name, "%s_weights", prefix);
+    AIS__CHECK(ais__tree_floats(a, name, &nw, &wf, &wtens));
+    if (nw >= UINT32_MAX) return ais__error(AIS_E_LIMIT, "%zu leaf weights are too many", nw);
+    snprintf(name, sizeof name, "%s_nodeids", prefix);
+    AIS__CHECK(ais__tree_ints(a, name, nw, true, &wn));
+    snprintf(name, sizeof name, "%s_treeids", prefix);
+    AIS__CHECK(ais__tree_ints(a, name, nw, true, &wt));
+    snprintf(name, sizeof name, "%s_ids", prefix);
+    AIS__CHECK(ais__tree_ints(a, name, nw, true, &wi));
+
+    ais__tkey *keys;
+    AIS__CHECK(ais__tree_alloc((void **)&keys, n, sizeof *keys, "tree ensemble layout"));
+    *keys_out = keys;
+    AIS__CHECK(ais__tree_alloc((void **)&e->nodes, n, sizeof *e->nodes, "tree ensemble layout"));
+    AIS__CHECK(ais__tree_alloc((void **)&e->roots, n, sizeof *e->roots, "tree ensemble layout"));
+    AIS__CHECK(ais__tree_alloc((void **)&e->weights, nw, sizeof *e->weights, "tree leaf weights"));
+    e->n_nodes = n;
+    e->n_weights = nw;
+
+    for (size_t i = 0; i < n; i++)
+        keys[i] = (ais__tkey){tids[i], nids[i], (uint32_t)i};
+    qsort(keys, n, sizeof *keys, ais__tkey_cmp);
+    for (size_t i = 1; i < n; i++)
+        if (keys[i].tree == keys[i - 1].tree && keys[i].node == keys[i - 1].node)
+            return ais__error(AIS_E_INVALID_ARGUMENT, "tree %lld has node %lld twice",
+                              (long long)keys[i].tree, (long long)keys[i].node);
+    /* Roots: per tree (in id order), the node that comes first in the attribute order. */
+    for (size_t i = 0; i < n; i++) {
+        if (i == 0 || keys[i].tree != keys[i - 1].tree)
+            e->roots[e->n_trees++] = (uint32_t)i;
+        else if (keys[i].idx < keys[e->roots[e->n_trees - 1]].idx)
+            e->roots[e->n_trees - 1] = (uint32_t)i;
+    }
+    for (size_t i = 0; i < n; i++) {
+        size_t s = keys[i].idx;
+        ais__tnode *nd = &e->nodes[i];
+        memset(nd, 0, sizeof *nd);
+        AIS__CHECK(ais__tree_mode(modes->strings[s], &nd->mode));
+        nd->value = ais__tree_float_at(vf, vt, s);
+        nd->miss_true = miss && miss[s] != 0;
+        if (nd->mode == AIS__M_LEAF) continue;
+        if (fids[s] < 0 || fids[s] >= (int64_t)UINT32_MAX / 2)
+            return ais__error(AIS_E_INVALID_ARGUMENT, "node %lld of tree %lld reads feature %lld",
+                              (long long)nids[s], (long long)tids[s], (long long)fids[s]);
+        nd->feature = (uint32_t)fids[s];
+        AIS__CHECK(ais__tree_find(keys, n, tids[s], tt[s], &nd->t));
+        AIS__CHECK(ais__tree_find(keys, n, tids[s], ff[s], &nd->f));
+    }
+    for (size_t i = 0; i < nw; i++) {
+        uint32_t node;
+        AIS__CHECK(ais__tree_find(keys, n, wt[i], wn[i], &node));
+        if (wi[i] < 0 || wi[i] >= (int64_t)UINT32_MAX)
+            return ais__error(AIS_E_INVALID_ARGUMENT, "%s id %lld is out of range", prefix,
+                              (long long)wi[i]);
+        e->weights[i] = (ais__tweight){node, (uint32_t)wi[i], ais__tree_float_at(wf, wtens, i)};
+    }
+    /* Stable order within a node is not needed: weights of one node go to distinct sums. */
+    qsort(e->weights, nw, sizeof *e->weights, ais__tweight_cmp);
+    for (size_t i = 0; i < nw;) {
+        size_t j = i;
+        while (j < nw && e->weights[j].node == e->weights[i].node)
+            j++;
+        e->nodes[e->weights[i].node].wbeg = (uint32_t)i;
+        e->nodes[e->weights[i].node].wend = (uint32_t)j;
+        i = j;
+    }
+    return AIS_OK;
+}
+
+/*
+ * Depth-first over every tree: finds cycles, the depth of each tree, whether every reachable
+ * node has one parent (a tree, not a DAG), and the largest feature read. tmp holds 4 n + 2
+ * uint32 (the stack takes one entry per edge at most) and n bytes.
+ */
+static ais_status ais__tree_walk_check(ais__tengine *e, const ais__tkey *keys, uint32_t *tmp,
+                                       uint8_t *tree_depth, bool *is_tree) {
+    size_t n = e->n_nodes;
+    uint32_t *depth = tmp, *parents = tmp + n, *stack = tmp + 2 * n;
+    uint8_t *color = (uint8_t *)(tmp + 4 * n + 2);
+    memset(color, 0, n);
+    memset(parents, 0, n * sizeof *parents);
+    *is_tree = true;
+    for (size_t t = 0; t < e->n_trees; t++) {
+        size_t sp = 0;
+        uint32_t root = e->roots[t];
+        if (color[root] != 0) *is_tree = false;
+        stack[sp++] = root;
+        while (sp) {
+            uint32_t v = stack[sp - 1];
+            const ais__tnode *nd = &e->nodes[v];
+            if (color[v] == 0) {
+                color[v] = 1;
+                if (nd->mode == AIS__M_LEAF) continue;
+                if ((size_t)nd->feature + 1 > e->need_cols) e->need_cols = (size_t)nd->feature + 1;
+                uint32_t ch[2] = {nd->t, nd->f};
+                for (int k = 0; k < 2; k++) {
+                    if (color[ch[k]] == 1)
+                        return ais__error(AIS_E_INVALID_ARGUMENT, "tree %lld has a cycle",
+                                          (long long)keys[root].tree);
+                    if (++parents[ch[k]] > 1 || color[ch[k]] == 2) *is_tree = false;
+                    if (color[ch[k]] == 0) stack[sp++] = ch[k];
+                }
+            } else {
+                if (color[v] == 1) {
+                    uint32_t d = 0;
+                    if (nd->mode != AIS__M_LEAF) {
+                        uint32_t a = depth[nd->t], b = depth[nd->f];
+                        d = 1 + (a > b ? a : b);
+                    }
+                    depth[v] = d;
+                    color[v] = 2;
+                }
+                sp--;
+            }
+        }
+        tree_depth[t] = (uint8_t)(depth[root] > 255 ? 255 : depth[root]);
+    }
+    return AIS_OK;
+}
+
+/* The largest float <= v. */
+static float ais__f_down(double v) {
+    float f = (float)v;
+    if ((double)f > v) f = nextafterf(f, -INFINITY);
+    return f;
+}
+
+/*
+ * The node as "go right when x > T, or when x is NaN and the default is right". false when
+ * that cannot be said with a float T (NaN threshold, LT/GTE at -inf).
+ */
+static bool ais__tree_fast_node(const ais__tnode *nd, float *thr, uint32_t *left, uint32_t *right,
+                                bool *dr) {
+    double v = nd->value;
+    if (isnan(v)) return false;
+    float t = ais__f_down(v);
+    if (nd->mode == AIS__M_LT || nd->mode == AIS__M_GTE) {
+        /* x < v  <=>  x <= (largest float < v) */
+        if ((double)t == v) t = nextafterf(t, -INFINITY);
+        if (!((double)t < v)) return false;
+    }
+    bool true_left = nd->mode == AIS__M_LEQ || nd->mode == AIS__M_LT;
+    *thr = t;
+    *left = true_left ? nd->t : nd->f;
+    *right = true_left ? nd->f : nd->t;
+    *dr = true_left ? !nd->miss_true : nd->miss_true;
+    return true;
+}
+
+/* Builds the fast layout when the ensemble qualifies; leaves e->fast false otherwise. */
+static ais_status ais__tree_compile_fast(ais__tengine *e, const uint8_t *depth, uint32_t *stack) {
+    if (e->agg != AIS__TAGG_SUM && e->agg != AIS__TAGG_AVERAGE) return AIS_OK;
+    if (e->width > AIS__TF_MAX_WIDTH) return AIS_OK;
+    size_t inner = 0, leaves = 0;
+    for (size_t t = 0; t < e->n_trees; t++) {
+        if (depth[t] > AIS__TF_MAX_DEPTH) return AIS_OK;
+        inner += ((size_t)1 << depth[t]) - 1;
+        leaves += (size_t)1 << depth[t];
+    }
+    /* Padding must not blow a lopsided ensemble up (a few very deep, thin trees). */
+    if (leaves > 8 * e->n_nodes + 4096 || leaves >= UINT32_MAX / 2) return AIS_OK;
+    for (size_t i = 0; i < e->n_nodes; i++) {
+        const ais__tnode *nd = &e->nodes[i];
+        if (nd->mode == AIS__M_EQ || nd->mode == AIS__M_NEQ) return AIS_OK;
+        if (nd->mode == AIS__M_LEAF && nd->wend - nd->wbeg > 1) return AIS_OK;
+    }
+    /* 8 spare slots: the AVX2 walk loads a tree's top levels 8 nodes at a time */
+    AIS__CHECK(ais__tree_alloc((void **)&e->thr, inner + 8, sizeof *e->thr, "tree fast layout"));
+    AIS__CHECK(ais__tree_alloc((void **)&e->fd, inner + 8, sizeof *e->fd, "tree fast layout"));
+    memset(e->thr + inner, 0, 8 * sizeof *e->thr);
+    memset(e->fd + inner, 0, 8 * sizeof *e->fd);
+    AIS__CHECK(ais__tree_alloc((void **)&e->leaf, leaves, sizeof *e->leaf, "tree fast layout"));
+    AIS__CHECK(ais__tree_alloc((void **)&e->node_off, e->n_trees, 4, "tree fast layout"));
+    AIS__CHECK(ais__tree_alloc((void **)&e->leaf_off, e->n_trees, 4, "tree fast layout"));
+    AIS__CHECK(ais__tree_alloc((void **)&e->depth, e->n_trees, 1, "tree fast layout"));
+    AIS__CHECK(ais__tree_alloc((void **)&e->target, e->n_trees, 2, "tree fast layout"));
+    size_t no = 0, lo = 0;
+    for (size_t t = 0; t < e->n_trees; t++) {
+        unsigned d = depth[t];
+        size_t n_in = ((size_t)1 << d) - 1;
+        e->node_off[t] = (uint32_t)no;
+        e->leaf_off[t] = (uint32_t)lo;
+        e->depth[t] = (uint8_t)d;
+        float *th = e->thr + no;
+        uint32_t *fd = e->fd + no;
+        double *lv = e->leaf + lo;
+        int64_t target = -1;
+        /* stack pairs: (node, heap position); the level is implied by the position */
+        size_t sp = 0;
+        stack[sp++] = e->roots[t];
+        stack[sp++] = 0;
+        while (sp) {
+            uint32_t pos = stack[--sp], v = stack[--sp];
+            const ais__tnode *nd = &e->nodes[v];
+            if (nd->mode == AIS__M_LEAF) {
+                double w = 0;
+                if (nd->wend > nd->wbeg) {
+                    const ais__tweight *tw = &e->weights[nd->wbeg];
+                    if (target >= 0 && tw->target != (uint32_t)target) {
+                        e->fast = false;
+                        return AIS_OK;
+                    }
+                    target = tw->target;
+                    w = tw->w;
+                }
+                /* A leaf above the bottom level: every slot of its padded subtree sends rows
+                 * left (x > +inf never holds, the default is left), and every leaf below it
+                 * holds its value. */
+                uint32_t q = pos, span = 1;
+                for (; q < n_in; q = 2 * q + 1, span *= 2)
+                    for (uint32_t k = 0; k < span; k++) {
+                        th[q + k] = INFINITY;
+                        fd[q + k] = 0;
+                    }
+                for (uint32_t k = 0; k < span; k++)
+                    lv[q - n_in + k] = w;
+                continue;
+            }
+            float thr;
+            uint32_t l, r;
+            bool dr;
+            if (!ais__tree_fast_node(nd, &thr, &l, &r, &dr)) {
+                e->fast = false;
+                return AIS_OK;
+            }
+            th[pos] = thr;
+            fd[pos] = nd->feature | (dr ? 0x80000000u : 0);
+            stack[sp++] = l;
+            stack[sp++] = 2 * pos + 1;
+            stack[sp++] = r;
+            stack[sp++] = 2 * pos + 2;
+        }
+        e->target[t] = (uint16_t)(target < 0 ? 0 : target);
+        no += n_in;
+        lo += n_in + 1;
+    }
+    e->n_inner = no;
+    e->n_leaves = lo;
+    e->fast = true;
+#ifdef AIS__TREE_X86
+    e->avx2 = __builtin_cpu_supports("avx2") != 0;
+#endif
+    return AIS_OK;
+}
+
+ais_status ais__tengine_build(const ais_attrs *attrs, const char *prefix, size_t width,
+                              ais__tree_agg agg, bool allow_fast, ais__tengine **out) {
+    *out = NULL;
+    if (width == 0 || width > AIS__TREE_MAX_WIDTH)
+        return ais__error(AIS_E_LIMIT, "%zu outputs, expected 1 to %d", width, AIS__TREE_MAX_WIDTH);
+    ais__tengine *e = ais__calloc(1, sizeof *e);
+    if (!e) return ais__oom(sizeof *e, "tree ensemble");
+    e->width = width;
+    e->agg = agg;
+    ais__tkey *keys = NULL;
+    uint32_t *tmp = NULL;
+    uint8_t *depth = NULL;
+    ais_status st = ais__tree_flatten(e, attrs, prefix, &keys);
+    for (size_t i = 0; st == AIS_OK && i < e->n_weights; i++)
+        if (e->weights[i].target >= width)
+            st = ais__error(AIS_E_INVALID_ARGUMENT,
+                            "a leaf weight is for output %u but there are %zu",
+                            e->weights[i].target, width);
+    const float *bf = NULL;
+    const ais_tensor *bt = NULL;
+    size_t nb = 0;
+    if (st == AIS_OK) st = ais__tree_floats(attrs, "base_values", &nb, &bf, &bt);
+    /* one base value is broadcast to every output (a binary classifier's one score) */
+    if (st == AIS_OK && nb > 1 && nb != width)
+        st = ais__error(AIS_E_SHAPE, "%zu base_values for %zu outputs", nb, width);
+    if (st == AIS_OK)
+        st = ais__tree_alloc((void **)&e->base, width, sizeof *e->base, "tree ensemble");
+    if (st == AIS_OK) {
+        for (size_t k = 0; k < width; k++)
+            e->base[k] = nb == 0 ? 0 : ais__tree_float_at(bf, bt, nb == 1 ? 0 : k);
+        e->binary = e->n_weights > 0;
+        for (size_t i = 0; i < e->n_weights; i++)
+            e->binary = e->binary && e->weights[i].target == 0;
+        st = ais__tree_alloc((void **)&tmp, e->n_nodes * 5 + 4, 4, "tree ensemble check");
+    }
+    if (st == AIS_OK) st = ais__tree_alloc((void **)&depth, e->n_trees, 1, "tree ensemble check");
+    bool is_tree = false;
+    if (st == AIS_OK) st = ais__tree_walk_check(e, keys, tmp, depth, &is_tree);
+    if (st == AIS_OK && allow_fast && is_tree) st = ais__tree_compile_fast(e, depth, tmp);
+    ais__free(keys);
+    ais__free(tmp);
+    ais__free(depth);
+    if (st != AIS_OK) {
+        ais__tengine_free(e);
+        return st;
+    }
+    *out = e;
+    return AIS_OK;
+}
+
+/* ---- scoring ---- */
+
+static bool ais__tree_go_true(const ais__tnode *nd, double x) {
+    if (isnan(x)) return nd->miss_true;
+    switch (nd->mode) {
+    case AIS__M_LEQ: return x <= nd->value;
+    case AIS__M_LT: return x < nd->value;
+    case AIS__M_GTE: return x >= nd->value;
+    case AIS__M_GT: return x > nd->value;
+    case AIS__M_EQ: return x == nd->value;
+    default: return x != nd->value;
+    }
+}
+
+static void ais__tree_finish(const ais__tengine *e, const double *acc, float *y) {
+    for (size_t k = 0; k < e->width; k++) {
+        double v = acc[k];
+        if (e->agg == AIS__TAGG_AVERAGE) v /= (double)e->n_trees;
+        y[k] = (float)(v + e->base[k]);
+    }
+}
+
+/* One row through the generic layout; xr is the row as doubles. */
+static void ais__tree_row_generic(const ais__tengine *e, const double *xr, float *y, double *acc,
+                                  uint8_t *seen) {
+    memset(acc, 0, e->width * sizeof *acc);
+    memset(seen, 0, e->width);
+    for (size_t t = 0; t < e->n_trees; t++) {
+        const ais__tnode *nd = &e->nodes[e->roots[t]];
+        while (nd->mode != AIS__M_LEAF)
+            nd = &e->nodes[ais__tree_go_true(nd, xr[nd->feature]) ? nd->t : nd->f];
+        for (uint32_t w = nd->wbeg; w < nd->wend; w++) {
+            const ais__tweight *tw = &e->weights[w];
+            double *d = &acc[tw->target];
+            if (e->agg == AIS__TAGG_MIN)
+                *d = seen[tw->target] && *d < tw->w ? *d : tw->w;
+            else if (e->agg == AIS__TAGG_MAX)
+                *d = seen[tw->target] && *d > tw->w ? *d : tw->w;
+            else
+                *d += tw->w;
+            seen[tw->target] = 1;
+        }
+    }
+    ais__tree_finish(e, acc, y);
+}
+
+/* Trees [t0, t1) for nr rows of x (row stride cols) into acc [nr * width]: portable code. */
+static void ais__tree_block_scalar(const ais__tengine *e, size_t t0, size_t t1, const float *x,
+                                   size_t cols, size_t nr, double *acc) {
+    uint32_t idx[AIS__TB_ROWS];
+    for (size_t t = t0; t < t1; t++) {
+        unsigned d = e->depth[t];
+        const float *th = e->thr + e->node_off[t];
+        const uint32_t *fd = e->fd + e->node_off[t];
+        const double *lv = e->leaf + e->leaf_off[t];
+        uint32_t first_leaf = ((uint32_t)1 << d) - 1; /* heap index of the leftmost leaf */
+        size_t k = e->target[t];
+        for (size_t r = 0; r < nr; r++)
+            idx[r] = 0;
+        for (unsigned l = 0; l < d; l++)
+            for (size_t r = 0; r < nr; r++) {
+                uint32_t i = idx[r], f = fd[i];
+                float v = x[r * cols + (f & 0x7fffffffu)];
+                uint32_t right = (v > th[i]) | ((f >> 31) & (v != v));
+                idx[r] = 2 * i + 1 + right;
+            }
+        for (size_t r = 0; r < nr; r++)
+            acc[r * e->width + k] += lv[idx[r] - first_leaf];
+    }
+}
+
+#ifdef AIS__TREE_X86
+/* The same for exactly 16 rows with AVX2 gathers: two vectors of 8 rows in flight hide the
+ * gathers' latency. Offsets are int32: the caller checks 16 * cols fits. */
+__attribute__((target("avx2"))) static void ais__tree_block_avx2(const ais__tengine *e, size_t t0,
+                                                                 size_t t1, const float *x,
+                                                                 size_t cols, double *acc) {
+    const __m256i one = _mm256_set1_epi32(1), fmask = _mm256_set1_epi32(0x7fffffff);
+    const __m256i ro0 =
+        _mm256_mullo_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), _mm256_set1_epi32((int)cols));
+    const __m256i ro1 = _mm256_add_epi32(ro0, _mm256_set1_epi32((int)(8 * cols)));
+    _Alignas(32) uint32_t idx[16];
+    for (size_t t = t0; t < t1; t++) {
+        unsigned d = e->depth[t];
+        const float *th = e->thr + e->node_off[t];
+        const int *fd = (const int *)(e->fd + e->node_off[t]);
+        const double *lv = e->leaf + e->leaf_off[t];
+        uint32_t first_leaf = ((uint32_t)1 << d) - 1; /* heap index of the leftmost leaf */
+        size_t k = e->target[t];
+        __m256i i0 = _mm256_setzero_si256(), i1 = _mm256_setzero_si256();
+        for (unsigned l = 0; l < d; l++) {
+            __m256i f0, f1;
+            __m256 t0v, t1v;
+            if (l < 4) {
+                /* the 2^l nodes of level l sit in one register: a permute, not a gather */
+                int first = (1 << l) - 1;
+                __m256i b = _mm256_set1_epi32(first);
+                __m256 tl = _mm256_loadu_ps(th + first);
+                __m256i fl = _mm256_loadu_si256((const __m256i *)(fd + first));
+                __m256i p0 = _mm256_sub_epi32(i0, b), p1 = _mm256_sub_epi32(i1, b);
+                t0v = _mm256_permutevar8x32_ps(tl, p0);
+                t1v = _mm256_permutevar8x32_ps(tl, p1);
+                f0 = _mm256_permutevar8x32_epi32(fl, p0);
+                f1 = _mm256_permutevar8x32_epi32(fl, p1);
+            } else {
+                f0 = _mm256_i32gather_epi32(fd, i0, 4);
+                f1 = _mm256_i32gather_epi32(fd, i1, 4);
+                t0v = _mm256_i32gather_ps(th, i0, 4);
+                t1v = _mm256_i32gather_ps(th, i1, 4);
+            }
+            __m256 x0 =
+                _mm256_i32gather_ps(x, _mm256_add_epi32(ro0, _mm256_and_si256(f0, fmask)), 4);
+            __m256 x1 =
+                _mm256_i32gather_ps(x, _mm256_add_epi32(ro1, _mm256_and_si256(f1, fmask)), 4);
+            __m256i r0 = _mm256_or_si256(
+                _mm256_castps_si256(_mm256_cmp_ps(x0, t0v, _CMP_GT_OQ)),
+                _mm256_and_si256(_mm256_castps_si256(_mm256_cmp_ps(x0, x0, _CMP_UNORD_Q)),
+                                 _mm256_srai_epi32(f0, 31)));
+            __m256i r1 = _mm256_or_si256(
+                _mm256_castps_si256(_mm256_cmp_ps(x1, t1v, _CMP_GT_OQ)),
+                _mm256_and_si256(_mm256_castps_si256(_mm256_cmp_ps(x1, x1, _CMP_UNORD_Q)),
+                                 _mm256_srai_epi32(f1, 31)));
+            /* r is -1 where the row goes right */
+            i0 = _mm256_sub_epi32(_mm256_add_epi32(_mm256_add_epi32(i0, i0), one), r0);
+            i1 = _mm256_sub_epi32(_mm256_add_epi32(_mm256_add_epi32(i1, i1), one), r1);
+        }
+        _mm256_store_si256((__m256i *)idx, i0);
+        _mm256_store_si256((__m256i *)(idx + 8), i1);
+        for (size_t r = 0; r < 16; r++)
+            acc[r * e->width + k] += lv[idx[r] - first_leaf];
+    }
+}
+#endif
+
+typedef struct ais__tree_job {
+    const ais__tengine *e;
+    const ais_tensor *x;
+    size_t rows, cols;
+    float *y;
+    bool use_fast;
+} ais__tree_job;
+
+static void ais__tree_prefetch(const void *p, size_t bytes) {
+    const char *c = p;
+    for (size_t o = 0; o < bytes; o += 64)
+        __builtin_prefetch(c + o);
+}
+
+/* Rows [r0, r1) through the fast layout: chunks of rows share a block of trees at a time. */
+static void ais__tree_rows_fast(const ais__tree_job *j, size_t r0, size_t r1) {
+    const ais__tengine *e = j->e;
+    const float *x = j->x->data;
+    double acc[AIS__TB_CHUNK * AIS__TF_MAX_WIDTH];
+    bool avx2 = false;
+#ifdef AIS__TREE_X86
+    avx2 = e->avx2 && j->cols <= (size_t)INT32_MAX / 32;
+#endif
+    for (size_t c0 = r0; c0 < r1; c0 += AIS__TB_CHUNK) {
+        size_t cn = AIS__MIN(AIS__TB_CHUNK, r1 - c0);
+        memset(acc, 0, cn * e->width * sizeof *acc);
+        /* Gathers defeat the hardware prefetcher: the chunk's rows, and below each block of
+         * trees, are pulled in by a linear sweep first, so the dependent walks hit cache. */
+        ais__tree_prefetch(x + c0 * j->cols, cn * j->cols * sizeof(float));
+        for (size_t t0 = 0; t0 < e->n_trees; t0 += AIS__TB_TREES) {
+            size_t t1 = AIS__MIN(e->n_trees, t0 + AIS__TB_TREES);
+            size_t n0 = e->node_off[t0], n1 = t1 < e->n_trees ? e->node_off[t1] : e->n_inner;
+            size_t l0 = e->leaf_off[t0], l1 = t1 < e->n_trees ? e->leaf_off[t1] : e->n_leaves;
+            ais__tree_prefetch(e->thr + n0, (n1 - n0) * sizeof *e->thr);
+            ais__tree_prefetch(e->fd + n0, (n1 - n0) * sizeof *e->fd);
+            ais__tree_prefetch(e->leaf + l0, (l1 - l0) * sizeof *e->leaf);
+            for (size_t b = 0; b < cn; b += AIS__TB_ROWS) {
+                size_t nr = AIS__MIN(AIS__TB_ROWS, cn - b);
+                const float *xb = x + (c0 + b) * j->cols;
+                double *ab = acc + b * e->width;
+#ifdef AIS__TREE_X86
+                if (avx2 && nr == 16) {
+                    ais__tree_block_avx2(e, t0, t1, xb, j->cols, ab);
+                    continue;
+                }
+#endif
+                ais__tree_block_scalar(e, t0, t1, xb, j->cols, nr, ab);
+            }
+        }
+        for (size_t r = 0; r < cn; r++)
+            ais__tree_finish(e, acc + r * e->width, j->y + (c0 + r) * e->width);
+    }
+    (void)avx2;
+}
+
+static void ais__tree_rows_generic(const ais__tree_job *j, size_t r0, size_t r1) {
+    const ais__tengine *e = j->e;
+    double acc[AIS__TREE_MAX_WIDTH];
+    uint8_t seen[AIS__TREE_MAX_WIDTH];
+    double xr[256];
+    for (size_t r = r0; r < r1; r++) {
+        /* the row as doubles, in pieces of 256 when it is wide: only need_cols are read */
+        const double *row;
+        if (e->need_cols <= AIS__ARRAY_LEN(xr)) {
+            for (size_t c = 0; c < e->need_cols; c++)
+                xr[c] = ais__load_f64(j->x->data, j->x->dtype, r * j->cols + c);
+            row = xr;
+        } else if (j->x->dtype == AIS_DTYPE_F64) {
+            row = (const double *)j->x->data + r * j->cols;
+        } else {
+            row = NULL;
+        }
+        if (row) {
+            ais__tree_row_generic(e, row, j->y + r * e->width, acc, seen);
+            continue;
+        }
+        /* wide non-double rows: read through the dtype node by node */
+        memset(acc, 0, e->width * sizeof *acc);
+        memset(seen, 0, e->width);
+        for (size_t t = 0; t < e->n_trees; t++) {
+            const ais__tnode *nd = &e->nodes[e->roots[t]];
+            while (nd->mode != AIS__M_LEAF) {
+                double v = ais__load_f64(j->x->data, j->x->dtype, r * j->cols + nd->feature);
+                nd = &e->nodes[ais__tree_go_true(nd, v) ? nd->t : nd->f];
+            }
+            for (uint32_t w = nd->wbeg; w < nd->wend; w++) {
+                const ais__tweight *tw = &e->weights[w];
+                double *d = &acc[tw->target];
+                if (e->agg == AIS__TAGG_MIN)
+                    *d = seen[tw->target] && *d < tw->w ? *d : tw->w;
+                else if (e->agg == AIS__TAGG_MAX)
+                    *d = seen[tw->target] && *d > tw->w ? *d : tw->w;
+                else
+                    *d += tw->w;
+                seen[tw->target] = 1;
+            }
+        }
+        ais__tree_finish(e, acc, j->y + r * e->width);
+    }
+}
+
+/* parallel_for over blocks of AIS__TB_ROWS rows */
+static void ais__tree_range(void *ctx, size_t b0, size_t b1) {
+    const ais__tree_job *j = ctx;
+    size_t r0 = b0 * AIS__TB_ROWS, r1 = AIS__MIN(j->rows, b1 * AIS__TB_ROWS);
+    if (j->use_fast)
+        ais__tree_rows_fast(j, r0, r1);
+    else
+        ais__tree_rows_generic(j, r0, r1);
+}
+
+ais_status ais__tengine_scores(const ais__tengine *e, const ais_tensor *x, size_t rows, size_t cols,
+                               float *y, ais__pool *pool) {
+    if (rows == 0) return AIS_OK;
+    if (e->need_cols > cols)
+        return ais__error(AIS_E_SHAPE, "a node reads feature %zu but X has %zu features",
+                          e->need_cols - 1, cols);
+    ais__tree_job j = {.e = e,
+                       .x = x,
+                       .rows = rows,
+                       .cols = cols,
+                       .y = y,
+                       .use_fast = e->fast && x->dtype == AIS_DTYPE_F32};
+    size_t blocks = (rows + AIS__TB_ROWS - 1) / AIS__TB_ROWS;
+    /* Split only when each thread gets enough node visits to pay for waking it. */
+    size_t work = rows * (e->n_nodes ? e->n_nodes : 1);
+    if (!pool || blocks < 2 || work < ((size_t)1 << 16)) {
+        ais__tree_range(&j, 0, blocks);
+        return AIS_OK;
+    }
+    ais__parallel_for(pool, blocks, 1, ais__tree_range, &j);
+    return AIS_OK;
+}

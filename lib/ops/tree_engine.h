@@ -1,0 +1,47 @@
+/*
+ * tree_engine.h - the compiled form of an ai.onnx.ml tree ensemble (TreeEnsembleRegressor and
+ * TreeEnsembleClassifier, and what the XGBoost and LightGBM readers produce), built once from the
+ * node attributes and then read by any number of threads.
+ *
+ * Two layouts (docs/design-decisions.md, "Tree ensembles"):
+ *   - generic: every node flattened into one array (children as indices, the threshold as a
+ *     double, leaf weights as index ranges), walked one node at a time. Always built; it serves
+ *     BRANCH_EQ/NEQ, MIN/MAX aggregation, very deep or shared (DAG) trees and non-f32 inputs.
+ *   - fast: when every branch is LEQ/LT/GTE/GT, each tree is padded to a complete binary tree of
+ *     its depth and stored as float thresholds, feature ids with the default (missing) direction
+ *     in the top bit, and one double per leaf; rows are walked in blocks, branch-free
+ *     (idx = 2 idx + 1 + right), with AVX2 gathers when the CPU has them. Used for f32 inputs;
+ *     its decisions and sums are bit-identical to the generic walk.
+ */
+#ifndef AIS_TREE_ENGINE_H
+#define AIS_TREE_ENGINE_H
+
+#include "op.h"
+
+typedef struct ais__tengine ais__tengine;
+
+typedef enum { AIS__TAGG_SUM, AIS__TAGG_AVERAGE, AIS__TAGG_MIN, AIS__TAGG_MAX } ais__tree_agg;
+
+/*
+ * Checks and compiles the attributes. prefix is "target" (regressor) or "class" (classifier);
+ * width is the number of outputs the weights may address (n_targets or the class count).
+ * allow_fast false builds only the generic layout (tests compare the two).
+ */
+ais_status ais__tengine_build(const ais_attrs *attrs, const char *prefix, size_t width,
+                              ais__tree_agg agg, bool allow_fast, ais__tengine **out);
+void ais__tengine_free(ais__tengine *e);
+
+/* Classifier: every leaf weight is for class 0 (and there is at least one). */
+bool ais__tengine_binary(const ais__tengine *e);
+/* Whether the fast layout was built. */
+bool ais__tengine_fast(const ais__tengine *e);
+
+/*
+ * Raw scores of every row of x ([rows, cols], dtype f32/f64/i32/i64) into y [rows * width]:
+ * aggregated, divided for AVERAGE, base values added; no post transform. Fails only when a
+ * reachable node reads a feature >= cols. Rows are split across pool when there are enough.
+ */
+ais_status ais__tengine_scores(const ais__tengine *e, const ais_tensor *x, size_t rows, size_t cols,
+                               float *y, ais__pool *pool);
+
+#endif /* AIS_TREE_ENGINE_H */

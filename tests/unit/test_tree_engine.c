@@ -1,0 +1,551 @@
+/*
+ * test_tree_engine.c - the compiled tree ensemble (lib/ops/tree_engine.c) against a plain walk
+ * written here from the attribute arrays: random unbalanced trees (single leaves included), all
+ * six modes, NaNs both ways, thresholds that are not floats with x exactly at and around them,
+ * f32 and f64 inputs, several targets, every aggregate, odd row counts, two threads; the fast and
+ * the generic layout must agree bit for bit with each other and with the reference. Then hostile
+ * attributes, a model whose prepare fails at load, the session's zero-allocation steady state
+ * with a tree node, and allocation-failure sweeps of the build and of the model load.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "graph/model.h"
+#include "ops/tree_engine.h"
+#include "test_util.h"
+
+#define MAXN 4096
+#define MAXW 4096
+#define MAXT 48
+
+typedef struct ens {
+    size_t n, nw, n_trees, width;
+    int64_t tid[MAXN], nid[MAXN], fid[MAXN], tt[MAXN], ff[MAXN], miss[MAXN];
+    double val[MAXN]; /* thresholds: floats unless `dbl` */
+    const char *mode[MAXN];
+    int64_t wt[MAXW], wn[MAXW], wi[MAXW];
+    float ww[MAXW];
+    bool dbl;
+    size_t cols;
+    int64_t root[MAXT];
+} ens;
+
+static ens g_e;
+
+static const char *const MODES[] = {"BRANCH_LEQ", "BRANCH_LT", "BRANCH_GTE",
+                                    "BRANCH_GT",  "BRANCH_EQ", "BRANCH_NEQ"};
+/* thresholds: some exact floats, some doubles between floats */
+static const double THR[] = {-1, -0.5, 0, 0.5, 1, 0.1, -0.3, 1.0 / 3, 2.5, -1e-8};
+
+/* One random (sub)tree rooted at a new node of tree t; returns its node id. */
+static int64_t grow(ens *e, size_t t, int depth, int max_depth, bool numeric, size_t target) {
+    size_t i = e->n++;
+    int64_t id = (int64_t)(i * 7 + 3); /* ids neither dense nor in heap order */
+    e->tid[i] = (int64_t)(t * 3 + 1);
+    e->nid[i] = id;
+    e->miss[i] = ais_test_randint(0, 1);
+    e->fid[i] = 0;
+    e->val[i] = 0;
+    bool leaf = depth >= max_depth || e->n + 2 >= MAXN || ais_test_randint(0, 9) < 2 + depth / 2;
+    if (leaf) {
+        e->mode[i] = "LEAF";
+        e->tt[i] = e->ff[i] = 0;
+        /* single-target trees in numeric ensembles (the fast layout), else a weight per
+         * output, sometimes none */
+        for (size_t k = 0; k < e->width; k++) {
+            if (numeric ? k != target : ais_test_randint(0, 4) == 0) continue;
+            size_t w = e->nw++;
+            e->wt[w] = e->tid[i];
+            e->wn[w] = id;
+            e->wi[w] = (int64_t)k;
+            e->ww[w] = (float)ais_test_uniform(-1, 1);
+        }
+        return id;
+    }
+    e->mode[i] = MODES[ais_test_randint(0, numeric ? 3 : 5)];
+    e->fid[i] = ais_test_randint(0, (int64_t)e->cols - 1);
+    double v = THR[ais_test_randint(0, AIS__ARRAY_LEN(THR) - 1)];
+    e->val[i] = e->dbl ? v : (double)(float)v;
+    int64_t a = grow(e, t, depth + 1, max_depth, numeric, target);
+    int64_t b = grow(e, t, depth + 1, max_depth, numeric, target);
+    e->tt[i] = a;
+    e->ff[i] = b;
+    return id;
+}
+
+static void swap_nodes(ens *e, size_t i, size_t j) {
+#define SW(f)                                                                                      \
+    do {                                                                                           \
+        __typeof__(e->f[0]) tmp_ = e->f[i];                                                        \
+        e->f[i] = e->f[j];                                                                         \
+        e->f[j] = tmp_;                                                                            \
+    } while (0)
+    SW(tid);
+    SW(nid);
+    SW(fid);
+    SW(tt);
+    SW(ff);
+    SW(miss);
+    SW(val);
+    SW(mode);
+#undef SW
+}
+
+static void ens_random(ens *e, size_t n_trees, size_t cols, size_t width, bool numeric, bool dbl) {
+    memset(e, 0, sizeof *e);
+    e->n_trees = n_trees;
+    e->width = width;
+    e->cols = cols;
+    e->dbl = dbl;
+    int max_depth = (int)ais_test_randint(0, 9);
+    for (size_t t = 0; t < n_trees; t++) {
+        e->root[t] =
+            grow(e, t, 0, max_depth, numeric, (size_t)ais_test_randint(0, (int64_t)width - 1));
+    }
+    /* A tree's root is its first node in attribute order: roots to the front, then the other
+     * nodes shuffled. */
+    size_t first = 0;
+    for (size_t i = 0; i < e->n; i++)
+        for (size_t t = 0; t < n_trees; t++)
+            if (e->nid[i] == e->root[t] && e->tid[i] == (int64_t)(t * 3 + 1))
+                swap_nodes(e, first++, i);
+    for (size_t i = e->n; i-- > first + 1;)
+        swap_nodes(e, i, first + (size_t)ais_test_randint(0, (int64_t)(i - first)));
+}
+
+static ais_attrs *ens_attrs(const ens *e, const char *base_kind) {
+    ais_attrs *a = NULL;
+    AIS_ASSERT_OK(ais_attrs_create(&a));
+    AIS_ASSERT_OK(ais_attrs_set_ints(a, "nodes_treeids", e->tid, e->n));
+    AIS_ASSERT_OK(ais_attrs_set_ints(a, "nodes_nodeids", e->nid, e->n));
+    AIS_ASSERT_OK(ais_attrs_set_ints(a, "nodes_featureids", e->fid, e->n));
+    AIS_ASSERT_OK(ais_attrs_set_ints(a, "nodes_truenodeids", e->tt, e->n));
+    AIS_ASSERT_OK(ais_attrs_set_ints(a, "nodes_falsenodeids", e->ff, e->n));
+    AIS_ASSERT_OK(ais_attrs_set_ints(a, "nodes_missing_value_tracks_true", e->miss, e->n));
+    AIS_ASSERT_OK(ais_attrs_set_strings(a, "nodes_modes", e->mode, e->n));
+    if (e->dbl) {
+        ais_tensor *v = ais_test_tensor(AIS_DTYPE_F64, AIS_SHAPE((int64_t)e->n), e->val);
+        AIS_ASSERT_OK(ais_attrs_set_tensor(a, "nodes_values_as_tensor", v));
+        ais_tensor_destroy(v);
+    } else {
+        static float vf[MAXN];
+        for (size_t i = 0; i < e->n; i++)
+            vf[i] = (float)e->val[i];
+        AIS_ASSERT_OK(ais_attrs_set_floats(a, "nodes_values", vf, e->n));
+    }
+    AIS_ASSERT_OK(ais_attrs_set_ints(a, "target_treeids", e->wt, e->nw));
+    AIS_ASSERT_OK(ais_attrs_set_ints(a, "target_nodeids", e->wn, e->nw));
+    AIS_ASSERT_OK(ais_attrs_set_ints(a, "target_ids", e->wi, e->nw));
+    AIS_ASSERT_OK(ais_attrs_set_floats(a, "target_weights", e->ww, e->nw));
+    AIS_ASSERT_OK(ais_attrs_set_int(a, "n_targets", (int64_t)e->width));
+    if (base_kind) {
+        float b[8];
+        for (size_t k = 0; k < e->width; k++)
+            b[k] = 0.375f * (float)k - 0.6f;
+        AIS_ASSERT_OK(
+            ais_attrs_set_floats(a, "base_values", b, strcmp(base_kind, "one") ? e->width : 1));
+    }
+    return a;
+}
+
+static size_t node_at(const ens *e, int64_t tid, int64_t nid) {
+    for (size_t i = 0; i < e->n; i++)
+        if (e->tid[i] == tid && e->nid[i] == nid) return i;
+    fail_msg("node %lld of tree %lld missing", (long long)nid, (long long)tid);
+    return 0;
+}
+
+/* The reference: x as double against the double threshold, NaN to the missing side, sums in
+ * double in tree order, then average, base, float. */
+static void ref_row(const ens *e, const ais_attrs *a, const double *x, ais__tree_agg agg,
+                    float *out) {
+    double acc[8] = {0};
+    bool seen[8] = {0};
+    for (size_t t = 0; t < e->n_trees; t++) {
+        size_t i = node_at(e, (int64_t)(t * 3 + 1), e->root[t]);
+        while (strcmp(e->mode[i], "LEAF") != 0) {
+            double v = x[e->fid[i]], th = e->val[i];
+            const char *m = e->mode[i];
+            bool go = isnan(v)                   ? e->miss[i] != 0
+                      : !strcmp(m, "BRANCH_LEQ") ? v <= th
+                      : !strcmp(m, "BRANCH_LT")  ? v < th
+                      : !strcmp(m, "BRANCH_GTE") ? v >= th
+                      : !strcmp(m, "BRANCH_GT")  ? v > th
+                      : !strcmp(m, "BRANCH_EQ")  ? v == th
+                                                 : v != th;
+            i = node_at(e, e->tid[i], go ? e->tt[i] : e->ff[i]);
+        }
+        for (size_t w = 0; w < e->nw; w++) {
+            if (e->wt[w] != e->tid[i] || e->wn[w] != e->nid[i]) continue;
+            size_t k = (size_t)e->wi[w];
+            double ww = e->ww[w];
+            if (agg == AIS__TAGG_MIN)
+                acc[k] = seen[k] && acc[k] < ww ? acc[k] : ww;
+            else if (agg == AIS__TAGG_MAX)
+                acc[k] = seen[k] && acc[k] > ww ? acc[k] : ww;
+            else
+                acc[k] += ww;
+            seen[k] = true;
+        }
+    }
+    const float *bf = NULL;
+    size_t nb = 0;
+    ais__attr_floats(a, "base_values", &bf, &nb);
+    for (size_t k = 0; k < e->width; k++) {
+        double v = acc[k];
+        if (agg == AIS__TAGG_AVERAGE) v /= (double)e->n_trees;
+        out[k] = (float)(v + (nb == 0 ? 0.0 : (double)bf[nb == 1 ? 0 : k]));
+    }
+}
+
+/* X values: random, NaN, and each threshold exactly, one float below and one above. */
+static double pick_x(const ens *e, bool f64) {
+    int r = (int)ais_test_randint(0, 9);
+    if (r == 0) return NAN;
+    if (r < 4 || e->n == 0) return ais_test_uniform(-3, 3);
+    double th = THR[ais_test_randint(0, AIS__ARRAY_LEN(THR) - 1)];
+    float f = (float)th;
+    switch (ais_test_randint(0, f64 ? 4 : 2)) {
+    case 0: return f;
+    case 1: return nextafterf(f, INFINITY);
+    case 2: return nextafterf(f, -INFINITY);
+    case 3: return th; /* the double itself */
+    default: return nextafter(th, f > th ? INFINITY : -INFINITY);
+    }
+}
+
+static void assert_same_floats(const float *got, const float *want, size_t n, const char *what) {
+    for (size_t i = 0; i < n; i++) {
+        bool same = (isnan(got[i]) && isnan(want[i])) || got[i] == want[i];
+        if (!same) fail_msg("%s: [%zu] is %.9g, expected %.9g", what, i, got[i], want[i]);
+    }
+}
+
+static const ais__tree_agg AGGS[] = {AIS__TAGG_SUM, AIS__TAGG_AVERAGE, AIS__TAGG_MIN,
+                                     AIS__TAGG_MAX};
+
+static void test_random_ensembles(void **state) {
+    (void)state;
+    static const size_t ROWS[] = {0, 1, 7, 16, 17, 33, 130, 300};
+    static double xd[300 * 9];
+    static float xf[300 * 9], yfast[300 * 8], ygen[300 * 8], ythr[300 * 8], want[300 * 8];
+    ais__pool *pool = NULL;
+    AIS_ASSERT_OK(ais__pool_create(2, &pool));
+    size_t fast_seen = 0;
+    for (int iter = 0; iter < 120; iter++) {
+        bool numeric = iter % 3 != 2, dbl = iter % 4 == 1;
+        size_t cols = (size_t)ais_test_randint(1, 9), width = (size_t)ais_test_randint(1, 4);
+        size_t n_trees = (size_t)ais_test_randint(1, MAXT);
+        ens_random(&g_e, n_trees, cols, width, numeric, dbl);
+        ais__tree_agg agg = numeric && iter % 5 != 0 ? AGGS[iter % 2] : AGGS[iter % 4];
+        const char *base = iter % 3 == 0 ? NULL : iter % 3 == 1 ? "one" : "all";
+        ais_attrs *a = ens_attrs(&g_e, base);
+        ais__tengine *fast = NULL, *gen = NULL;
+        AIS_ASSERT_OK(ais__tengine_build(a, "target", width, agg, true, &fast));
+        AIS_ASSERT_OK(ais__tengine_build(a, "target", width, agg, false, &gen));
+        assert_false(ais__tengine_fast(gen));
+        /* the fast layout only where its conditions hold (it also steps aside when padding
+         * thin deep trees would cost too much) */
+        bool may_fast = agg == AIS__TAGG_SUM || agg == AIS__TAGG_AVERAGE;
+        for (size_t i = 0; i < g_e.n; i++)
+            may_fast =
+                may_fast && strcmp(g_e.mode[i], "BRANCH_EQ") && strcmp(g_e.mode[i], "BRANCH_NEQ");
+        assert_true(may_fast || !ais__tengine_fast(fast));
+        fast_seen += ais__tengine_fast(fast);
+        size_t rows = ROWS[iter % AIS__ARRAY_LEN(ROWS)];
+        for (int dt = 0; dt < 2; dt++) {
+            bool f64 = dt == 1;
+            for (size_t i = 0; i < rows * cols; i++) {
+                xd[i] = pick_x(&g_e, f64);
+                if (!f64) xd[i] = (double)(xf[i] = (float)xd[i]);
+            }
+            ais_tensor *x = NULL;
+            AIS_ASSERT_OK(ais_tensor_create(f64 ? AIS_DTYPE_F64 : AIS_DTYPE_F32,
+                                            AIS_SHAPE((int64_t)rows, (int64_t)cols), &x));
+            if (rows)
+                memcpy(ais_tensor_data(x), f64 ? (const void *)xd : (const void *)xf,
+                       rows * cols * (f64 ? sizeof(double) : sizeof(float)));
+            for (size_t r = 0; r < rows; r++)
+                ref_row(&g_e, a, xd + r * cols, agg, want + r * width);
+            AIS_ASSERT_OK(ais__tengine_scores(fast, x, rows, cols, yfast, NULL));
+            AIS_ASSERT_OK(ais__tengine_scores(gen, x, rows, cols, ygen, NULL));
+            AIS_ASSERT_OK(ais__tengine_scores(fast, x, rows, cols, ythr, pool));
+            char what[96];
+            snprintf(what, sizeof what, "iter %d %s fast", iter, f64 ? "f64" : "f32");
+            assert_same_floats(yfast, want, rows * width, what);
+            snprintf(what, sizeof what, "iter %d %s generic", iter, f64 ? "f64" : "f32");
+            assert_same_floats(ygen, want, rows * width, what);
+            snprintf(what, sizeof what, "iter %d %s threads", iter, f64 ? "f64" : "f32");
+            assert_same_floats(ythr, want, rows * width, what);
+            ais_tensor_destroy(x);
+        }
+        ais__tengine_free(fast);
+        ais__tengine_free(gen);
+        ais_attrs_destroy(a);
+    }
+    assert_true(fast_seen >= 20);
+    ais__pool_destroy(pool);
+}
+
+/* Many rows through a fast ensemble on two threads: the blocks split across the pool. */
+static void test_threads_large(void **state) {
+    (void)state;
+    ens_random(&g_e, MAXT, 6, 1, true, false);
+    ais_attrs *a = ens_attrs(&g_e, "one");
+    ais__tengine *e = NULL;
+    AIS_ASSERT_OK(ais__tengine_build(a, "target", 1, AIS__TAGG_SUM, true, &e));
+    size_t rows = 4099;
+    ais_tensor *x = ais_test_rand_f32(AIS_SHAPE((int64_t)rows, 6), -2, 2);
+    float *xv = ais_tensor_data(x);
+    for (size_t i = 0; i < rows * 6; i += 7)
+        xv[i] = NAN;
+    static float y1[4099], y2[4099], want[4099];
+    double row[6];
+    for (size_t r = 0; r < rows; r++) {
+        for (size_t c = 0; c < 6; c++)
+            row[c] = xv[r * 6 + c];
+        ref_row(&g_e, a, row, AIS__TAGG_SUM, want + r);
+    }
+    ais__pool *pool = NULL;
+    AIS_ASSERT_OK(ais__pool_create(2, &pool));
+    AIS_ASSERT_OK(ais__tengine_scores(e, x, rows, 6, y1, NULL));
+    AIS_ASSERT_OK(ais__tengine_scores(e, x, rows, 6, y2, pool));
+    assert_same_floats(y1, want, rows, "serial");
+    assert_same_floats(y2, want, rows, "2 threads");
+    ais__pool_destroy(pool);
+    ais__tengine_free(e);
+    ais_tensor_destroy(x);
+    ais_attrs_destroy(a);
+}
+
+/* A three-node tree: node 0 splits feature 0 at 0.5 to leaves 1 (true) and 2. */
+static ais_attrs *small(const int64_t *tt, const int64_t *ff, const int64_t *fid) {
+    ais_attrs *a = NULL;
+    AIS_ASSERT_OK(ais_attrs_create(&a));
+    const char *modes[] = {"BRANCH_LEQ", "LEAF", "LEAF"};
+    AIS_ASSERT_OK(ais_attrs_set_ints(a, "nodes_treeids", (const int64_t[]){0, 0, 0}, 3));
+    AIS_ASSERT_OK(ais_attrs_set_ints(a, "nodes_nodeids", (const int64_t[]){0, 1, 2}, 3));
+    AIS_ASSERT_OK(ais_attrs_set_ints(a, "nodes_featureids", fid, 3));
+    AIS_ASSERT_OK(ais_attrs_set_ints(a, "nodes_truenodeids", tt, 3));
+    AIS_ASSERT_OK(ais_attrs_set_ints(a, "nodes_falsenodeids", ff, 3));
+    AIS_ASSERT_OK(ais_attrs_set_floats(a, "nodes_values", (const float[]){0.5f, 0, 0}, 3));
+    AIS_ASSERT_OK(ais_attrs_set_strings(a, "nodes_modes", modes, 3));
+    AIS_ASSERT_OK(ais_attrs_set_ints(a, "target_treeids", (const int64_t[]){0, 0}, 2));
+    AIS_ASSERT_OK(ais_attrs_set_ints(a, "target_nodeids", (const int64_t[]){1, 2}, 2));
+    AIS_ASSERT_OK(ais_attrs_set_ints(a, "target_ids", (const int64_t[]){0, 0}, 2));
+    AIS_ASSERT_OK(ais_attrs_set_floats(a, "target_weights", (const float[]){1, 2}, 2));
+    return a;
+}
+
+static void expect_build_error(ais_attrs *a, ais_status st, const char *needle) {
+    ais__tengine *e = NULL;
+    AIS_ASSERT_STATUS(ais__tengine_build(a, "target", 1, AIS__TAGG_SUM, true, &e), st);
+    ais_test_assert_error_contains(needle);
+    assert_null(e);
+    ais_attrs_destroy(a);
+}
+
+static void test_hostile(void **state) {
+    (void)state;
+    const int64_t tt[] = {1, 0, 0}, ff[] = {2, 0, 0}, fid[] = {0, 0, 0};
+    expect_build_error(small((const int64_t[]){0, 0, 0}, ff, fid), AIS_E_INVALID_ARGUMENT, "cycle");
+    expect_build_error(small(tt, (const int64_t[]){9, 0, 0}, fid), AIS_E_INVALID_ARGUMENT,
+                       "has no node 9");
+    expect_build_error(small(tt, ff, (const int64_t[]){-4, 0, 0}), AIS_E_INVALID_ARGUMENT,
+                       "feature -4");
+    /* a longer cycle: 0 -> 1 -> 0 with 1 turned into a branch */
+    {
+        ais_attrs *a = small(tt, ff, fid);
+        const char *modes[] = {"BRANCH_LEQ", "BRANCH_GT", "LEAF"};
+        AIS_ASSERT_OK(ais_attrs_set_strings(a, "nodes_modes", modes, 3));
+        AIS_ASSERT_OK(ais_attrs_set_ints(a, "nodes_truenodeids", (const int64_t[]){1, 0, 0}, 3));
+        AIS_ASSERT_OK(ais_attrs_set_ints(a, "nodes_falsenodeids", (const int64_t[]){2, 2, 0}, 3));
+        expect_build_error(a, AIS_E_INVALID_ARGUMENT, "cycle");
+    }
+    /* a shared child (a DAG, not a tree) is legal: generic layout, right answers */
+    {
+        ais_attrs *a = small(tt, (const int64_t[]){1, 0, 0}, fid);
+        ais__tengine *e = NULL;
+        AIS_ASSERT_OK(ais__tengine_build(a, "target", 1, AIS__TAGG_SUM, true, &e));
+        assert_false(ais__tengine_fast(e));
+        ais_tensor *x = ais_test_tensor(AIS_DTYPE_F32, AIS_SHAPE(2, 1), (const double[]){0, 1});
+        float y[2];
+        AIS_ASSERT_OK(ais__tengine_scores(e, x, 2, 1, y, NULL));
+        assert_true(y[0] == 1 && y[1] == 1);
+        ais_tensor_destroy(x);
+        ais__tengine_free(e);
+        ais_attrs_destroy(a);
+    }
+    /* feature beyond X: an error at run, naming it; none for zero rows */
+    {
+        ais_attrs *a = small(tt, ff, (const int64_t[]){3, 0, 0});
+        ais__tengine *e = NULL;
+        AIS_ASSERT_OK(ais__tengine_build(a, "target", 1, AIS__TAGG_SUM, true, &e));
+        assert_true(ais__tengine_fast(e));
+        ais_tensor *x = ais_test_rand_f32(AIS_SHAPE(2, 2), 0, 1);
+        float y[2];
+        AIS_ASSERT_STATUS(ais__tengine_scores(e, x, 2, 2, y, NULL), AIS_E_SHAPE);
+        ais_test_assert_error_contains("reads feature 3 but X has 2");
+        AIS_ASSERT_OK(ais__tengine_scores(e, x, 0, 2, y, NULL));
+        ais_tensor_destroy(x);
+        ais__tengine_free(e);
+        ais_attrs_destroy(a);
+    }
+    /* NaN and infinite thresholds, LT at -inf: the fast layout steps aside or stays exact */
+    static const float odd[] = {NAN, INFINITY, -INFINITY, 3.4e38f, -3.4e38f, 1e-45f};
+    for (size_t m = 0; m < 4; m++)
+        for (size_t k = 0; k < AIS__ARRAY_LEN(odd); k++) {
+            ais_attrs *a = small(tt, ff, fid);
+            const char *modes[] = {MODES[m], "LEAF", "LEAF"};
+            AIS_ASSERT_OK(ais_attrs_set_strings(a, "nodes_modes", modes, 3));
+            AIS_ASSERT_OK(
+                ais_attrs_set_floats(a, "nodes_values", (const float[]){odd[k], 0, 0}, 3));
+            ais__tengine *e = NULL;
+            AIS_ASSERT_OK(ais__tengine_build(a, "target", 1, AIS__TAGG_SUM, true, &e));
+            static const double xs[] = {NAN, INFINITY, -INFINITY, 0, 3.4e38, -3.4e38, 1e-45, -0.0};
+            ais_tensor *x = ais_test_tensor(AIS_DTYPE_F32, AIS_SHAPE(8, 1), xs);
+            float y[8];
+            AIS_ASSERT_OK(ais__tengine_scores(e, x, 8, 1, y, NULL));
+            for (size_t r = 0; r < 8; r++) {
+                double v = (float)xs[r], th = odd[k];
+                bool go = isnan(v) ? false
+                          : m == 0 ? v <= th
+                          : m == 1 ? v < th
+                          : m == 2 ? v >= th
+                                   : v > th;
+                if (y[r] != (go ? 1.0f : 2.0f))
+                    fail_msg("mode %s threshold %g x %g: got %g", MODES[m], th, v, y[r]);
+            }
+            ais_tensor_destroy(x);
+            ais__tengine_free(e);
+            ais_attrs_destroy(a);
+        }
+}
+
+/* ---- through a model and a session ---- */
+
+/* A model of one TreeEnsembleRegressor node 'trees' on x [N, cols]; the graph takes a. */
+static ais_status load_tree_model(ais_attrs *a, size_t cols, ais_model **out) {
+    ais__graph *g = NULL;
+    AIS_ASSERT_OK(ais__graph_create(&g));
+    AIS_ASSERT_OK(ais__graph_set_opset(g, "", 13));
+    AIS_ASSERT_OK(ais__graph_set_opset(g, "ai.onnx.ml", 3));
+    ais_test_graph_input(g, "x", AIS_DTYPE_F32, AIS_SHAPE(-1, (int64_t)cols), NULL);
+    const char *in[] = {"x"}, *outs[] = {"y"};
+    AIS_ASSERT_OK(ais__graph_add_node(g, "trees", "TreeEnsembleRegressor", "ai.onnx.ml", a, in, 1,
+                                      outs, 1, NULL));
+    ais_test_graph_output(g, "y");
+    return ais__model_from_graph(g, NULL, out);
+}
+
+static void test_session_steady_state(void **state) {
+    (void)state;
+    ens_random(&g_e, 20, 5, 1, true, false);
+    ais_model *m = NULL;
+    AIS_ASSERT_OK(load_tree_model(ens_attrs(&g_e, "one"), 5, &m));
+    ais_session *s = NULL;
+    ais_options *o = NULL;
+    AIS_ASSERT_OK(ais_options_create(&o));
+    AIS_ASSERT_OK(ais_options_set_int(o, AIS_OPT_THREADS, 2));
+    AIS_ASSERT_OK(ais_session_create(m, o, &s));
+    ais_options_destroy(o);
+    ais_tensor *x = ais_test_rand_f32(AIS_SHAPE(300, 5), -2, 2), *y = NULL;
+    AIS_ASSERT_OK(ais_tensor_create(AIS_DTYPE_F32, AIS_SHAPE(300, 1), &y));
+    const ais_tensor *ins[1] = {x};
+    AIS_ASSERT_OK(ais_session_run(s, NULL, ins, 1, NULL, &y, 1));
+    float *xv = ais_tensor_data(x);
+    ais_test_fill_uniform(xv, 300 * 5, -2, 2);
+    for (size_t i = 0; i < 300 * 5; i += 3)
+        xv[i] = NAN;
+    ais_test_alloc_install(-1, false);
+    ais_status st = ais_session_run(s, NULL, ins, 1, NULL, &y, 1);
+    long count = ais_test_alloc_count();
+    ais_test_alloc_remove();
+    AIS_ASSERT_OK(st);
+    assert_int_equal(count, 0);
+    ais_attrs *a = ens_attrs(&g_e, "one");
+    const float *yv = ais_tensor_data(y);
+    for (size_t r = 0; r < 300; r++) {
+        double row[5];
+        for (size_t c = 0; c < 5; c++)
+            row[c] = xv[r * 5 + c];
+        float want;
+        ref_row(&g_e, a, row, AIS__TAGG_SUM, &want);
+        if (yv[r] != want) fail_msg("row %zu: %.9g, expected %.9g", r, yv[r], want);
+    }
+    /* the eager path (a state built for the call) agrees */
+    ais_tensor *ye = NULL;
+    AIS_ASSERT_OK(ais_op_run_opset("ai.onnx.ml", "TreeEnsembleRegressor", 3, a, ins, 1, &ye, 1));
+    assert_memory_equal(ais_tensor_data(ye), yv, 300 * sizeof(float));
+    ais_tensor_destroy(ye);
+    ais_attrs_destroy(a);
+    ais_tensor_destroy(x);
+    ais_tensor_destroy(y);
+    ais_session_destroy(s);
+    ais_model_destroy(m);
+
+    /* hostile attributes fail the load, naming the node */
+    ais_model *bad = NULL;
+    AIS_ASSERT_STATUS(load_tree_model(small((const int64_t[]){1, 0, 0}, (const int64_t[]){7, 0, 0},
+                                            (const int64_t[]){0, 0, 0}),
+                                      1, &bad),
+                      AIS_E_INVALID_ARGUMENT);
+    ais_test_assert_error_contains("node 'trees'");
+    ais_test_assert_error_contains("has no node 7");
+    assert_null(bad);
+}
+
+typedef struct sweep {
+    ais_attrs *a;
+    ais__tengine *e;
+    ais_model *m;
+} sweep;
+
+static ais_status sweep_build(void *ctx) {
+    sweep *s = ctx;
+    return ais__tengine_build(s->a, "target", g_e.width, AIS__TAGG_SUM, true, &s->e);
+}
+
+static char g_path[256];
+
+static ais_status sweep_load(void *ctx) {
+    sweep *s = ctx;
+    return ais_model_load(g_path, NULL, &s->m);
+}
+
+static void sweep_cleanup(void *ctx) {
+    sweep *s = ctx;
+    ais__tengine_free(s->e);
+    s->e = NULL;
+    ais_model_destroy(s->m);
+    s->m = NULL;
+}
+
+static void test_oom(void **state) {
+    (void)state;
+    ens_random(&g_e, 6, 4, 2, true, false);
+    sweep s = {.a = ens_attrs(&g_e, "all")};
+    assert_true(ais_test_oom_sweep("tree engine build", sweep_build, sweep_cleanup, &s, 200) >= 5);
+    ais_attrs_destroy(s.a);
+    /* the whole load of a saved model, prepare included */
+    ais_model *m = NULL;
+    AIS_ASSERT_OK(load_tree_model(ens_attrs(&g_e, "all"), g_e.cols, &m));
+    snprintf(g_path, sizeof g_path, "test_tree_engine_%ld.ais", (long)ais_test_seed());
+    AIS_ASSERT_OK(ais_model_save(m, g_path, NULL));
+    ais_model_destroy(m);
+    assert_true(ais_test_oom_sweep("tree model load", sweep_load, sweep_cleanup, &s, 2000) >= 5);
+    remove(g_path);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_random_ensembles),
+        cmocka_unit_test(test_threads_large),
+        cmocka_unit_test(test_hostile),
+        cmocka_unit_test(test_session_steady_state),
+        cmocka_unit_test(test_oom),
+    };
+    ais_test_seed();
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
