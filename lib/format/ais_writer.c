@@ -386,7 +386,8 @@ static ais_status ais__write_file(ais__writer *w, const char *path, ais__buf *se
     }
     memcpy(head, AIS__MAGIC, AIS__MAGIC_LEN);
     ais__put_le16(head + AIS__H_MAJOR, AIS__VERSION_MAJOR);
-    ais__put_le16(head + AIS__H_MINOR, AIS__VERSION_MINOR);
+    /* 1.1 added PIPELINE; a file without one stays 1.0 (the lowest version that holds it). */
+    ais__put_le16(head + AIS__H_MINOR, n == 5 ? 1 : AIS__VERSION_MINOR);
     ais__put_le32(head + AIS__H_HEADER_SIZE, AIS__HEADER_SIZE);
     ais__put_le32(head + AIS__H_SECTION_COUNT, (uint32_t)n);
     ais__put_le32(head + AIS__H_SECTION_ENTRY_SIZE, AIS__SECTION_ENTRY_SIZE);
