@@ -399,7 +399,8 @@ static int cmd_run(int argc, char **argv) {
         }
     }
     if (!model_path || (records && n_files)) {
-        if (records && n_files) fprintf(stderr, "aistack: --records and input files exclude each other\n");
+        if (records && n_files)
+            fprintf(stderr, "aistack: --records and input files exclude each other\n");
         fputs(usage_run, stderr);
         return 2;
     }
@@ -410,10 +411,12 @@ static int cmd_run(int argc, char **argv) {
         else if (ends_with(records, ".jsonl") || ends_with(records, ".ndjson") ||
                  ends_with(records, ".json"))
             jsonl = true;
-        else if (!ends_with(records, ".csv") && strcmp(records, "-") != 0)
-            return fprintf(stderr, "aistack: %s: give --records-format csv|jsonl (the extension "
-                                   "is neither .csv nor .jsonl)\n",
-                           records), 2;
+        else if (!ends_with(records, ".csv") && strcmp(records, "-") != 0) {
+            fprintf(stderr, "aistack: %s: give --records-format csv|jsonl (the extension is "
+                            "neither .csv nor .jsonl)\n",
+                    records);
+            return 2;
+        }
     }
     char *text = NULL;
     size_t text_len = 0;
@@ -438,8 +441,10 @@ static int cmd_run(int argc, char **argv) {
     }
     if (records) {
         if (!ais_model_pipeline(m)) {
-            fprintf(stderr, "aistack: %s has no feature pipeline, so it cannot take records "
-                            "(attach one: aistack convert --pipeline)\n", model_path);
+            fprintf(stderr,
+                    "aistack: %s has no feature pipeline, so it cannot take records "
+                    "(attach one: aistack convert --pipeline)\n",
+                    model_path);
             goto done;
         }
         if (!(text = read_all(records, &text_len))) goto done;

@@ -145,8 +145,8 @@ static ais_status ais__read_header(ais__reader *r) {
                                   "have checksum 0 (offset %llu)",
                                   AIS__DATA_ALIGN, (unsigned long long)off);
         } else if (ais__xxh64(p + off, (size_t)size) != hash) {
-            static const char *const names[] = {"",           "metadata", "graph",
-                                                "tensor table", "",        "pipeline"};
+            static const char *const names[] = {"", "metadata", "graph", "tensor table",
+                                                "", "pipeline"};
             return ais__error(AIS_E_CHECKSUM, ".ais: %s section checksum mismatch (corrupt)",
                               names[type]);
         }

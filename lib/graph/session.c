@@ -25,8 +25,8 @@
 #include <string.h>
 
 #include "../backend/backend.h"
-#include "model.h"
 #include "../pipeline/pipeline.h"
+#include "model.h"
 
 enum { AIS__SLOT_NONE, AIS__SLOT_INPUT, AIS__SLOT_CONST, AIS__SLOT_PCONST, AIS__SLOT_STATIC,
        AIS__SLOT_DYNAMIC };

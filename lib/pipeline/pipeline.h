@@ -82,7 +82,7 @@ struct ais_pipeline {
 /* The value a source gives for one input of one row. kind is an ais_value_kind or one of the
  * internal kinds below. */
 #define AIS__PL_VALUE_JSON_OTHER 100 /* a JSON value that is neither number, string nor null */
-#define AIS__PL_VALUE_NOT_NUMBER 101 /* text of a numeric input that does not parse; str holds it */
+#define AIS__PL_VALUE_NOT_NUMBER 101 /* numeric input's text that does not parse, in str */
 
 typedef struct ais__pl_value {
     int kind;

@@ -233,8 +233,7 @@ static ais_status read_header(csv_ctx *ctx, const ais_pipeline *p) {
 ais_status ais__pipeline_csv_into(const ais_pipeline *p, const char *csv, size_t len,
                                   ais_tensor **out, ais_pipeline_errors **errors) {
     if (errors) *errors = NULL;
-    if (!csv && len)
-        return ais__error(AIS_E_INVALID_ARGUMENT, "ais_pipeline_run_csv: csv is NULL");
+    if (!csv && len) return ais__error(AIS_E_INVALID_ARGUMENT, "ais_pipeline_run_csv: csv is NULL");
     csv_ctx ctx;
     memset(&ctx, 0, sizeof ctx);
     ctx.scan = (csv_scan){csv ? csv : "", len, 0, NULL, 0, 0, true};

@@ -259,8 +259,8 @@ static ais_status run(const ais_pipeline *p, size_t n_rows, pl_fill_fn fill, voi
         ais_tensor_shape(given)[1] == (int64_t)p->width)
         t = given;
     else
-        st = ais_tensor_create(AIS_DTYPE_F32,
-                               (const int64_t[]){(int64_t)n_rows, (int64_t)p->width}, 2, &t);
+        st = ais_tensor_create(AIS_DTYPE_F32, (const int64_t[]){(int64_t)n_rows, (int64_t)p->width},
+                               2, &t);
     if (st != AIS_OK) goto done;
     float *data = ais_tensor_data(t);
     pl_value *vals = raw + p->n_inputs;

@@ -748,7 +748,6 @@ typedef struct sweep_ctx {
     int level;
 } sweep_ctx;
 
-
 /* ---- the PIPELINE section ---- */
 
 static const char pl_spec2[] =

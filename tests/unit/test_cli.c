@@ -191,7 +191,8 @@ static void test_records(void **state) {
     ais_session_destroy(s);
     ais_model_destroy(m);
     /* JSON lines, by extension or by --records-format, and from stdin: the same lines. */
-    snprintf(args, sizeof args, "run '%s' --records '%s' --output-dir '%s/o'", withp, rows_jl, root);
+    snprintf(args, sizeof args, "run '%s' --records '%s' --output-dir '%s/o'", withp, rows_jl,
+             root);
     assert_int_equal(run_tool(args, out2, sizeof out2), 0);
     assert_string_equal(out2, out);
     snprintf(args, sizeof args, "%s/o/y.npy", root);

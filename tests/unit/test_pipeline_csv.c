@@ -85,7 +85,7 @@ static void test_random_tables_match_records(void **state) {
         ais_field *fields = calloc(n ? n * 3 : 1, sizeof *fields);
         const ais_field **rows = calloc(n ? n : 1, sizeof *rows);
         size_t *counts = calloc(n ? n : 1, sizeof *counts);
-        char (*texts)[64] = calloc(n ? n : 1, sizeof *texts);
+        char(*texts)[64] = calloc(n ? n : 1, sizeof *texts);
         for (size_t r = 0; r < n; r++) {
             puts_(&csv, eol);
             if (ais_test_randint(0, 9) == 0) puts_(&csv, eol); /* empty lines are skipped */
@@ -108,8 +108,7 @@ static void test_random_tables_match_records(void **state) {
                     if (x_missing)
                         puts_(&csv, ais_test_randint(0, 1) ? "" : "NaN");
                     else {
-                        snprintf(num, sizeof num, ais_test_randint(0, 1) ? "%.17g" : " %.17e ",
-                                 x);
+                        snprintf(num, sizeof num, ais_test_randint(0, 1) ? "%.17g" : " %.17e ", x);
                         put_cell(&csv, num);
                     }
                 } else if (!strcmp(cols[j], "c")) {
@@ -125,8 +124,8 @@ static void test_random_tables_match_records(void **state) {
         }
         if (ais_test_randint(0, 1)) puts_(&csv, eol);
         ais_tensor *want = NULL, *got = NULL;
-        AIS_ASSERT_OK(ais_pipeline_run_records(p, (const ais_field *const *)rows, counts, n, &want,
-                                               NULL));
+        AIS_ASSERT_OK(
+            ais_pipeline_run_records(p, (const ais_field *const *)rows, counts, n, &want, NULL));
         ais_pipeline_errors *e = NULL;
         ais_status st = ais_pipeline_run_csv(p, csv.p, csv.n, &got, &e);
         if (st != AIS_OK)
@@ -205,12 +204,12 @@ static void test_schema_report(void **state) {
     (void)state;
     ais_pipeline *p = make();
     const char *csv = "x,c,y\n"
-                      "1,oslo,2\n"         /* 0: fine */
-                      "abc,oslo,\n"        /* 1: x not a number, y missing */
-                      "1,2\n"              /* 2: ragged */
-                      "1,\"a\"b,3\n"       /* 3: text after a closing quote */
-                      "1e999x,,1\n"        /* 4: not a number */
-                      "1,oslo,NaN\n"       /* 5: NaN where y allows none */
+                      "1,oslo,2\n"            /* 0: fine */
+                      "abc,oslo,\n"           /* 1: x not a number, y missing */
+                      "1,2\n"                 /* 2: ragged */
+                      "1,\"a\"b,3\n"          /* 3: text after a closing quote */
+                      "1e999x,,1\n"           /* 4: not a number */
+                      "1,oslo,NaN\n"          /* 5: NaN where y allows none */
                       "2,\"never closed,3\n"; /* 6: unterminated, to the end */
     ais_tensor *out = NULL;
     ais_pipeline_errors *e = NULL;

@@ -195,8 +195,7 @@ static void test_session_errors(void **state) {
     AIS_ASSERT_STATUS(ais_session_run_json_rows(s, "[1]\n", 4, NULL, out, 2, NULL), AIS_E_SCHEMA);
     AIS_ASSERT_STATUS(ais_session_run_records(s, NULL, NULL, 3, NULL, out, 2, &e),
                       AIS_E_INVALID_ARGUMENT);
-    AIS_ASSERT_STATUS(ais_session_run_csv(NULL, "x", 1, NULL, out, 2, &e),
-                      AIS_E_INVALID_ARGUMENT);
+    AIS_ASSERT_STATUS(ais_session_run_csv(NULL, "x", 1, NULL, out, 2, &e), AIS_E_INVALID_ARGUMENT);
     /* Bad output names fail after the pipeline, naming the call. */
     const char *nope = "nope";
     AIS_ASSERT_STATUS(ais_session_run_csv(s, csv, strlen(csv), &nope, out, 1, NULL),
@@ -271,7 +270,8 @@ static void test_steady_state_allocations(void **state) {
     char *big = malloc(hl + 40 * bl + 1);
     assert_non_null(big);
     memcpy(big, csv, hl);
-    for (int i = 0; i < 40; i++) memcpy(big + hl + (size_t)i * bl, body, bl);
+    for (int i = 0; i < 40; i++)
+        memcpy(big + hl + (size_t)i * bl, body, bl);
     big[hl + 40 * bl] = 0;
     AIS_ASSERT_OK(ais_tensor_create(AIS_DTYPE_F32, AIS_SHAPE(200, 3), &out[0]));
     AIS_ASSERT_OK(ais_tensor_create(AIS_DTYPE_F32, AIS_SHAPE(200, 3), &out[1]));
