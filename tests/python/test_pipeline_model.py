@@ -200,3 +200,25 @@ def test_model_without_pipeline_and_bad_width(trained, tmp_path):
     with aistack.Model.from_bytes(onx.SerializeToString()) as m, m.session() as s:
         with pytest.raises(aistack.InvalidArgumentError, match="no feature pipeline"):
             s.run_csv(df.to_csv())
+
+
+def test_cli_runs_csv_rows_to_sklearn_predictions(trained, tmp_path, aistack):
+    """The issue's acceptance: `aistack run MODEL.ais --records rows.csv` prints what
+    scikit-learn's pipeline predicts for the same raw rows."""
+    model, ais_path = trained
+    df, _ = make_data(25, 11)
+    df.x[4, 0] = np.nan
+    rows = tmp_path / "rows.csv"
+    rows.write_text(df.to_csv())
+    out = aistack("run", ais_path, "--records", rows).stdout.splitlines()
+    assert out[0] == "label,probabilities[0],probabilities[1]"
+    got = np.array([[float(v) for v in line.split(",")] for line in out[1:]])
+    np.testing.assert_array_equal(got[:, 0], model.predict(df.x))
+    np.testing.assert_allclose(got[:, 1:], model.predict_proba(df.x), rtol=1e-4, atol=1e-5)
+    info = aistack("info", ais_path).stdout
+    assert "pipeline: 3 inputs -> 6 features" in info
+    bad = tmp_path / "bad.csv"
+    bad.write_text("age,income,city\n1,x,oslo\n")
+    p = aistack("run", ais_path, "--records", bad, check=False)
+    assert p.returncode == 1
+    assert 'row 0, field "income": not a number: "x"' in p.stderr
