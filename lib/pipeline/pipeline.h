@@ -86,7 +86,46 @@ struct ais_pipeline {
     ais__pl_block *blocks;
     size_t n_blocks;
     size_t width;
+    char *spec; /* the JSON text it was compiled from (NUL-terminated copy), for .ais files */
+    size_t spec_len;
 };
+
+/* ---- the run driver, shared with pipeline_csv.c ---- */
+
+/* The value a source gives for one input of one row. kind is an ais_value_kind or one of the
+ * internal kinds below. */
+#define AIS__PL_VALUE_JSON_OTHER 100 /* a JSON value that is neither number, string nor null */
+#define AIS__PL_VALUE_NOT_NUMBER 101 /* text of a numeric input that does not parse; str holds it */
+
+typedef struct ais__pl_value {
+    int kind;
+    double num;
+    const char *str;
+} ais__pl_value;
+
+/* Fills vals[0, n_inputs) and present[] for `row` (rows are visited in order, from 0), adding
+ * row-level violations to the report (ais__pipeline_add_error) and setting *bad. */
+typedef ais_status (*ais__pl_fill_fn)(void *ctx, const ais_pipeline *p, size_t row,
+                                      ais__pl_value *vals, bool *present, ais_pipeline_errors *e,
+                                      bool *bad);
+/* Runs n_rows rows from `fill` with the checks and report of the public run functions. When
+ * *out holds an f32 tensor of shape [n_rows, width] on entry it receives the rows in place (a
+ * session reuses its buffer); otherwise *out is set to a new tensor. On failure a tensor given
+ * on entry stays with the caller and *out is set to NULL. */
+ais_status ais__pipeline_run(const ais_pipeline *p, size_t n_rows, ais__pl_fill_fn fill, void *ctx,
+                             ais_tensor **out, ais_pipeline_errors **errors);
+ais_status ais__pipeline_add_error(ais_pipeline_errors *e, size_t row, const char *field,
+                                   const char *fmt, ...) AIS__PRINTF(4, 5);
+
+/* The public run functions without their argument checks, and with *out in/out as in
+ * ais__pipeline_run (p is not NULL). */
+ais_status ais__pipeline_records_into(const ais_pipeline *p, const ais_field *const *rows,
+                                      const size_t *n_fields, size_t n_rows, ais_tensor **out,
+                                      ais_pipeline_errors **errors);
+ais_status ais__pipeline_jsonl_into(const ais_pipeline *p, const char *jsonl, size_t len,
+                                    ais_tensor **out, ais_pipeline_errors **errors);
+ais_status ais__pipeline_csv_into(const ais_pipeline *p, const char *csv, size_t len,
+                                  ais_tensor **out, ais_pipeline_errors **errors);
 
 /* Index of the input called `name`, or SIZE_MAX. */
 size_t ais__pipeline_find_input(const ais_pipeline *p, const char *name);

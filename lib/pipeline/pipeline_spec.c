@@ -564,6 +564,12 @@ ais_status ais_pipeline_create_from_json(const char *json, size_t len, ais_pipel
     }
     ais_status st = compile(p, root);
     cJSON_Delete(root);
+    if (st == AIS_OK && !(p->spec = ais__malloc(len + 1))) st = ais__oom(len + 1, "pipeline spec");
+    if (st == AIS_OK) {
+        memcpy(p->spec, json, len);
+        p->spec[len] = 0;
+        p->spec_len = len;
+    }
     if (st != AIS_OK) {
         ais_pipeline_destroy(p);
         return st;
@@ -593,7 +599,17 @@ void ais_pipeline_destroy(ais_pipeline *p) {
         ais__free(p->inputs[i].name);
     ais__free(p->inputs);
     ais__free(p->input_sorted);
+    ais__free(p->spec);
     ais__free(p);
+}
+
+ais_status ais_pipeline_spec_json(const ais_pipeline *p, const char **json, size_t *len) {
+    if (!p || !json)
+        return ais__error(AIS_E_INVALID_ARGUMENT, "ais_pipeline_spec_json: %s is NULL",
+                          p ? "json" : "pipeline");
+    *json = p->spec;
+    if (len) *len = p->spec_len;
+    return AIS_OK;
 }
 
 size_t ais_pipeline_input_count(const ais_pipeline *p) { return p ? p->n_inputs : 0; }

@@ -10,6 +10,7 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 import numpy as np
 
 from . import _errors, _lib
+from ._pipeline import Pipeline, SpecLike, _Records, _text, check_run
 from ._tensor import ArrayLike, dtype_to_numpy, to_numpy, wrap_array
 
 L = _lib.lib
@@ -180,10 +181,25 @@ class Model:
                 self._default = self.session()
             return self._default.run(feeds, outputs, **kw)
 
-    def save(self, path: Union[str, os.PathLike], compression: int = 0) -> None:
-        """Writes the model in the native .ais format (zstd level `compression`, 0 = raw)."""
+    @property
+    def pipeline(self) -> Optional[Pipeline]:
+        """The model's own feature pipeline (from its .ais file), or None. The view keeps the
+        model alive."""
+        h = L.ais_model_pipeline(self.handle)
+        return Pipeline(None, _borrowed=h, _owner=self) if h else None
+
+    def save(self, path: Union[str, os.PathLike], compression: int = 0,
+             pipeline: Optional[SpecLike] = None) -> None:
+        """Writes the model in the native .ais format (zstd level `compression`, 0 = raw).
+        pipeline (a Pipeline, or a spec as str or dict) becomes the file's feature pipeline in
+        place of the model's own; without it the model's own pipeline, if any, is kept."""
         with _Options({"save_compression": compression}) as opts:
-            _errors.check(L.ais_model_save(self.handle, os.fsencode(path), opts.handle))
+            if pipeline is None:
+                _errors.check(L.ais_model_save(self.handle, os.fsencode(path), opts.handle))
+                return
+            p = pipeline if isinstance(pipeline, Pipeline) else Pipeline(pipeline)
+            _errors.check(L.ais_model_save_with_pipeline(self.handle, p.handle,
+                                                         os.fsencode(path), opts.handle))
 
     def close(self) -> None:
         """Drops this object's reference; open sessions keep the model alive."""
@@ -304,6 +320,47 @@ class Session:
                 if slots[i]:
                     L.ais_tensor_destroy(slots[i])
         return results
+
+    def _run_source(self, fn: Any, args: Tuple[Any, ...],
+                    outputs: Optional[Sequence[str]]) -> Dict[str, np.ndarray]:
+        out_names = list(self._out_names if outputs is None else outputs)
+        slots = (_lib.TensorP * max(1, len(out_names)))()
+        onames = (ctypes.c_char_p * max(1, len(out_names)))(*[n.encode() for n in out_names])
+        report = ctypes.c_void_p()
+        results: Dict[str, np.ndarray] = {}
+        try:
+            st = fn(self.handle, *args, onames, slots, len(out_names), ctypes.byref(report))
+            check_run(st, report)
+            for i, n in enumerate(out_names):
+                t, slots[i] = slots[i], None
+                results[n] = to_numpy(t, self)
+        finally:
+            for i in range(len(out_names)):
+                if slots[i]:
+                    L.ais_tensor_destroy(slots[i])
+        return results
+
+    def run_records(self, records: Sequence[Mapping[str, Any]],
+                    outputs: Optional[Sequence[str]] = None) -> Dict[str, np.ndarray]:
+        """Runs raw records (dicts of field -> number, str or None) through the model's feature
+        pipeline and the model. Returns {output name: array}, like run(). Schema problems raise
+        aistack.SchemaError with .problems; a model without a pipeline raises
+        InvalidArgumentError."""
+        recs = _Records(records)
+        return self._run_source(L.ais_session_run_records, (recs.rows, recs.counts, recs.n),
+                                outputs)
+
+    def run_json_rows(self, text: Union[str, bytes],
+                      outputs: Optional[Sequence[str]] = None) -> Dict[str, np.ndarray]:
+        """run_records() for JSON lines (one object per line)."""
+        data = _text(text)
+        return self._run_source(L.ais_session_run_json_rows, (data, len(data)), outputs)
+
+    def run_csv(self, text: Union[str, bytes],
+                outputs: Optional[Sequence[str]] = None) -> Dict[str, np.ndarray]:
+        """run_records() for CSV text with a header row."""
+        data = _text(text)
+        return self._run_source(L.ais_session_run_csv, (data, len(data)), outputs)
 
     @property
     def nodes(self) -> List[Tuple[str, str, str]]:
