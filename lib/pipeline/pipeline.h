@@ -33,20 +33,33 @@ typedef enum ais__pl_op {
     AIS__PL_ONEHOT,
     AIS__PL_ORDINAL,
     AIS__PL_HASH,
-    AIS__PL_PASSTHROUGH
+    AIS__PL_PASSTHROUGH,
+    AIS__PL_INDICATOR /* 1 when the value is missing, else 0; the result is never missing */
 } ais__pl_op;
 
-typedef enum { AIS__PL_UNKNOWN_ERROR, AIS__PL_UNKNOWN_IGNORE, AIS__PL_UNKNOWN_VALUE } ais__pl_unk;
+typedef enum {
+    AIS__PL_UNKNOWN_ERROR,
+    AIS__PL_UNKNOWN_IGNORE,
+    AIS__PL_UNKNOWN_VALUE,
+    AIS__PL_UNKNOWN_INFREQUENT /* as the infrequent categories */
+} ais__pl_unk;
 
 typedef struct ais__pl_step {
     ais__pl_op op;
-    double a, b;   /* parameters, see ais__pl_op; ordinal: a = unknown_value */
+    double a, b;   /* parameters, see ais__pl_op; ordinal: a = unknown_value, b = missing_value */
     char *str;     /* categorical imputation value */
     double *edges; /* bucketize, strictly increasing */
     size_t n_edges;
-    char **cats;      /* onehot/ordinal categories in spec order */
-    uint32_t *sorted; /* indices into cats, sorted by strcmp, for binary search */
+    /* onehot/ordinal: the categories in spec order, then the infrequent ones; strings (cats) or,
+     * over numeric values, numbers (num_cats) */
+    char **cats;
+    double *num_cats;
+    uint32_t *sorted; /* indices into cats/num_cats in ascending order, for binary search */
     size_t n_cats;
+    size_t n_frequent;   /* categories [n_frequent, n_cats) share one column / ordinal value */
+    size_t drop;         /* onehot: the output column dropped, SIZE_MAX when none */
+    size_t n_out;        /* onehot: output columns */
+    bool has_missing;    /* ordinal: a missing value gives b instead of NaN */
     ais__pl_unk unknown;
     uint32_t n_hash; /* hash: output width */
     uint32_t seed;
@@ -118,6 +131,8 @@ ais_status ais__pipeline_csv_into(const ais_pipeline *p, const char *csv, size_t
 size_t ais__pipeline_find_input(const ais_pipeline *p, const char *name);
 /* Index into step->cats of `s`, or SIZE_MAX. */
 size_t ais__pipeline_find_category(const ais__pl_step *step, const char *s);
+/* Index into step->num_cats of `x` (compared with ==), or SIZE_MAX. */
+size_t ais__pipeline_find_number(const ais__pl_step *step, double x);
 /* MurmurHash3_x86_32 of `len` bytes, as scikit-learn's murmurhash3_32 (unsigned result). */
 uint32_t ais__murmur3_32(const void *key, size_t len, uint32_t seed);
 

@@ -198,20 +198,40 @@ static ais_status eval_block(const ais_pipeline *p, const ais__pl_block *b, pl_v
             if (!missing) x = (double)bucket_of(st->edges, st->n_edges, x);
             break;
         case AIS__PL_PASSTHROUGH: break;
+        case AIS__PL_INDICATOR:
+            x = missing ? 1.0 : 0.0;
+            missing = false;
+            break;
         case AIS__PL_ORDINAL:
         case AIS__PL_ONEHOT: {
-            size_t idx = missing ? SIZE_MAX : ais__pipeline_find_category(st, s);
-            if (st->op == AIS__PL_ONEHOT) memset(dst, 0, st->n_cats * sizeof *dst);
-            if (!missing && idx == SIZE_MAX && st->unknown == AIS__PL_UNKNOWN_ERROR) {
-                *bad = true;
-                return add_error(e, row, p->inputs[b->input].name,
-                                 "unknown category \"%.64s\" (policy \"error\")", s);
+            size_t idx = missing           ? SIZE_MAX
+                         : st->num_cats    ? ais__pipeline_find_number(st, x)
+                                           : ais__pipeline_find_category(st, s);
+            if (st->op == AIS__PL_ONEHOT) memset(dst, 0, st->n_out * sizeof *dst);
+            if (!missing && idx == SIZE_MAX) {
+                if (st->unknown == AIS__PL_UNKNOWN_ERROR) {
+                    *bad = true;
+                    if (st->num_cats)
+                        return add_error(e, row, p->inputs[b->input].name,
+                                         "unknown category %.17g (policy \"error\")", x);
+                    return add_error(e, row, p->inputs[b->input].name,
+                                     "unknown category \"%.64s\" (policy \"error\")", s);
+                }
+                if (st->unknown == AIS__PL_UNKNOWN_INFREQUENT) idx = st->n_frequent;
             }
+            /* the infrequent categories share the position after the frequent ones */
+            size_t pos = idx != SIZE_MAX && idx > st->n_frequent ? st->n_frequent : idx;
             if (st->op == AIS__PL_ONEHOT) {
-                if (idx != SIZE_MAX) dst[idx] = 1.0f;
+                if (pos != SIZE_MAX && pos != st->drop)
+                    dst[st->drop != SIZE_MAX && pos > st->drop ? pos - 1 : pos] = 1.0f;
                 return AIS_OK;
             }
-            if (!missing) x = idx != SIZE_MAX ? (double)idx : st->a;
+            if (missing) {
+                if (st->has_missing) x = st->b, missing = isnan(x);
+            } else {
+                x = pos != SIZE_MAX ? (double)pos : st->a;
+                missing = isnan(x);
+            }
             break;
         }
         case AIS__PL_HASH: {
