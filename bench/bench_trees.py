@@ -303,7 +303,7 @@ class OursTimer:
 
     def calibrate(self, chunk_s):
         t = self.run(5, 2)
-        self.iters = int(min(200000, max(10, chunk_s / max(t, 1e-7))))
+        self.iters = int(min(200000, max(3, chunk_s / max(t, 1e-7))))
 
     def __call__(self, chunk_s):
         return self.run(self.iters, max(2, self.iters // 20))
@@ -324,10 +324,10 @@ def time_cell(systems, ours, rounds, chunk_s):
 
 def time_tl2cgen_row(row_prog, tl_lib, X, work, chunk_s, rounds):
     rows = os.path.join(work, "rows.f32")
-    X[:1000].tofile(rows)
+    X[:1].tofile(rows)
     meds = []
     for _ in range(rounds):
-        p = subprocess.run([row_prog, tl_lib, rows, str(min(1000, len(X))), str(N_FEATURES),
+        p = subprocess.run([row_prog, tl_lib, rows, "1", str(N_FEATURES),
                             str(max(100, int(chunk_s * 2e5)))],
                            check=True, capture_output=True, text=True)
         meds.append(float(re.search(r"median_us=([0-9.eE+-]+)", p.stdout).group(1)) * 1e-6)
@@ -426,8 +426,16 @@ def main():
     ap.add_argument("--chunk-s", type=float, default=0.25)
     ap.add_argument("--quick", action="store_true",
                     help="small models, 2 rounds: checks the harness, times nothing useful")
+    ap.add_argument("--omp-wait-policy", choices=["default", "passive", "active"],
+                    default="default",
+                    help="OMP_WAIT_POLICY for the OpenMP peers (XGBoost, LightGBM, TL2cgen); "
+                    "'passive' keeps their idle workers from spinning, which on a machine with "
+                    "fewer free cores than threads otherwise costs milliseconds per call")
     ap.add_argument("--json", default=None)
     args = ap.parse_args()
+    if args.omp_wait_policy != "default":
+        # Read by each OpenMP runtime when it loads: the peers are imported only below.
+        os.environ["OMP_WAIT_POLICY"] = args.omp_wait_policy.upper()
     if args.quick:
         args.rounds, args.chunk_s = 2, 0.02
         args.work = os.path.join(tempfile.gettempdir(), "ais-bench-trees-quick")
@@ -443,6 +451,15 @@ def main():
     threads = [int(t) for t in args.threads.split(",")]
     batches = [int(b) for b in args.batches.split(",")]
     peer_names = set(args.peers.split(","))
+    if "tl2cgen" in peer_names:
+        try:
+            import tl2cgen  # noqa: F401
+            import treelite  # noqa: F401
+        except ImportError:
+            # CI installs only tests/requirements.txt; scripts/bench.sh adds bench/requirements.txt
+            print("  treelite/tl2cgen not installed (pip install -r bench/requirements.txt): "
+                  "TL2cgen left out", flush=True)
+            peer_names.discard("tl2cgen")
     try:
         row_prog = build_row_prog(args.work) if "tl2cgen" in peer_names else None
     except (OSError, subprocess.CalledProcessError) as e:
@@ -490,6 +507,7 @@ def main():
             print(f"| {what} | {got} | {'yes' if ok else 'no'} |")
     doc = {"command": " ".join(sys.argv), "date": datetime.datetime.utcnow().isoformat() + "Z",
            "machine": machine(), "versions": versions(), "program": prog.path,
+           "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", "default"),
            "cases": {c: CASES[c] for c in cases}, "rounds": args.rounds, "chunk_s": args.chunk_s,
            "checks": checks, "results": results,
            "targets": [{"what": w, "measured": g, "met": ok} for w, g, ok in tg],
