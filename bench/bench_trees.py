@@ -61,9 +61,38 @@ DEFAULT_CASES = "xgb_reg_500,xgb_reg_100,lgb_reg_500,xgb_bin_500,xgb_multi3_100"
 # program times (inputs(): the program's own generator, reproduced here).
 # ---------------------------------------------------------------------------------------------
 
+class BenchTrees:
+    """build/bench/bench_trees (the tree-engine work): times one batch size for about `seconds`
+    on rows of an .npy file (cycled to fill a batch, so batch b gets rows 0..b-1)."""
+    name = "bench_trees"
+    by_seconds = True
+
+    def __init__(self, path):
+        self.path = path
+        self.npy = None
+
+    def inputs(self, rows, n_features, work):
+        rng = np.random.default_rng(DATA_SEED + 1)
+        X = rng.uniform(-1, 1, size=(rows, n_features)).astype(np.float32)
+        X[rng.random(X.shape) < 0.05] = np.nan  # as in training: default directions are taken
+        self.npy = os.path.join(work, f"bench-rows-{rows}x{n_features}.npy")
+        np.save(self.npy, X)
+        return X
+
+    def argv(self, model, batch, threads, seconds, json_path):
+        return [self.path, model, "--threads", str(threads), "--batch", str(batch),
+                "--input", self.npy, "--seconds", f"{seconds:g}", "--json", json_path]
+
+    def seconds_per_call(self, stdout, json_path):
+        with open(json_path) as f:
+            return json.load(f)["results"][0]["median_us"] * 1e-6
+
+
 class BenchModel:
-    """build/bench/bench_model: random inputs from a fixed xorshift64 seed, floats in [-1, 1)."""
+    """build/bench/bench_model: random inputs from a fixed xorshift64 seed, floats in [-1, 1)
+    without NaNs; timed for a number of runs (calibrated by the harness)."""
     name = "bench_model"
+    by_seconds = False
 
     def __init__(self, path):
         self.path = path
@@ -77,7 +106,7 @@ class BenchModel:
             return json.load(f)["median_ms"] * 1e-3
 
     @staticmethod
-    def inputs(rows, n_features):
+    def inputs(rows, n_features, work):
         """bench_model's make_input: rng_next() xorshift64 (13, 7, 17) from 0x9e3779b97f4a7c15,
         u = (x >> 11) * 2^-53, value 2u - 1 stored as float32, row-major. Every run starts the
         generator afresh, so a batch of b rows is the first b rows of this matrix."""
@@ -93,9 +122,8 @@ class BenchModel:
         return (2 * out - 1).astype(np.float32).reshape(rows, n_features)
 
 
-# The program of the tree-engine work (bench/bench_trees.c), preferred once it is built: add its
-# adapter here (same four methods) when its command line is settled, and list it first.
-OURS_PROGRAMS = [("bench_model", BenchModel)]
+# The first one built is used (--program picks one).
+OURS_PROGRAMS = [("bench_trees", BenchTrees), ("bench_model", BenchModel)]
 
 
 def find_ours(build, program):
@@ -302,10 +330,19 @@ class OursTimer:
         return self.prog.seconds_per_call(p.stdout, self.json)
 
     def calibrate(self, chunk_s):
+        if self.prog.by_seconds:
+            return
         t = self.run(5, 2)
         self.iters = int(min(200000, max(3, chunk_s / max(t, 1e-7))))
 
     def __call__(self, chunk_s):
+        if self.prog.by_seconds:
+            argv = self.prog.argv(self.model, self.batch, self.threads, chunk_s, self.json)
+            p = subprocess.run(argv, capture_output=True, text=True)
+            if p.returncode != 0:
+                raise RuntimeError(f"{' '.join(argv)} failed ({p.returncode}): "
+                                   f"{p.stderr.strip()}")
+            return self.prog.seconds_per_call(p.stdout, self.json)
         return self.run(self.iters, max(2, self.iters // 20))
 
 
@@ -465,7 +502,7 @@ def main():
     except (OSError, subprocess.CalledProcessError) as e:
         print(f"  no per-row TL2cgen timing: {e}", flush=True)
         row_prog = None
-    X_all = prog.inputs(max(batches), N_FEATURES)
+    X_all = prog.inputs(max(batches), N_FEATURES, args.work)
     started = time.time()
     results, checks = [], {}
     print(f"bench_trees: aistack timed by {prog.path}; load average {os.getloadavg()[0]:.2f}",
