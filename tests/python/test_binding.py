@@ -626,20 +626,14 @@ def test_string_model_errors():
             m.run({"pixels": np.array([["x"] * 64])})
 
 
-def test_skl2onnx_classifier_string_labels(monkeypatch):
-    """A skl2onnx 1.17.0 classifier fitted on iris with the species names as labels: the string
-    label output equals scikit-learn's predict, and ONNX Runtime's."""
+@pytest.fixture
+def skl2onnx_to_onnx(monkeypatch):
+    """skl2onnx's to_onnx; skl2onnx 1.17.0 passes bools in int list attributes, which protobuf 5
+    refuses, so they are converted as older protobuf did (as tests/python/test_onnx_ml.py)."""
     pytest.importorskip("sklearn")
     pytest.importorskip("skl2onnx")
     import onnx.helper
-    from sklearn.datasets import load_iris
-    from sklearn.ensemble import RandomForestClassifier
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.tree import DecisionTreeClassifier
     from skl2onnx import to_onnx
-
-    # skl2onnx 1.17.0 passes bools in int list attributes, which protobuf 5 refuses
-    # (tests/python/test_onnx_ml.py does the same)
     make_attribute = onnx.helper.make_attribute
 
     def ints_not_bools(key, value, *args, **kwargs):
@@ -647,6 +641,16 @@ def test_skl2onnx_classifier_string_labels(monkeypatch):
             value = [int(v) for v in value]
         return make_attribute(key, value, *args, **kwargs)
     monkeypatch.setattr(onnx.helper, "make_attribute", ints_not_bools)
+    return to_onnx
+
+
+def test_skl2onnx_classifier_string_labels(skl2onnx_to_onnx):
+    """A skl2onnx 1.17.0 classifier fitted on iris with the species names as labels: the string
+    label output equals scikit-learn's predict, and ONNX Runtime's."""
+    from sklearn.datasets import load_iris
+    from sklearn.ensemble import RandomForestClassifier
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.tree import DecisionTreeClassifier
 
     iris = load_iris()
     X = iris.data.astype(np.float32)
@@ -654,7 +658,8 @@ def test_skl2onnx_classifier_string_labels(monkeypatch):
     for est in (LogisticRegression(max_iter=2000), DecisionTreeClassifier(random_state=0),
                 RandomForestClassifier(n_estimators=10, random_state=0)):
         est.fit(X[::2], y[::2])
-        onx = to_onnx(est, X[:1], options={id(est): {"zipmap": False}}).SerializeToString()
+        onx = skl2onnx_to_onnx(est, X[:1], options={id(est): {"zipmap": False}})
+        onx = onx.SerializeToString()
         with aistack.Model.from_bytes(onx) as m:
             assert m.outputs[0].dtype == object
             got = m.run({"X": X[1::2]})
@@ -663,6 +668,41 @@ def test_skl2onnx_classifier_string_labels(monkeypatch):
         np.testing.assert_allclose(proba, est.predict_proba(X[1::2]), rtol=1e-5, atol=1e-5)
         o_labels, _ = _ort_session(onx).run(None, {"X": X[1::2]})
         assert labels.tolist() == o_labels.tolist()
+
+
+def test_skl2onnx_string_input_one_hot(skl2onnx_to_onnx):
+    """A string input (StringTensorType [N, 4]): OneHotEncoder on strings (non-ASCII, empty and
+    an unseen value included) and LogisticRegression with string labels, against scikit-learn
+    and ONNX Runtime."""
+    from sklearn.datasets import load_iris
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import OneHotEncoder
+    from skl2onnx.common.data_types import StringTensorType
+
+    iris = load_iris()
+    names = [["ß-low", "mid 😀", "高"], ["a", "b", "c"], ["", "x", "yy"], ["p", "q", "r"]]
+    cols = [np.array(n, dtype=object)[np.digitize(iris.data[:, j],
+                                                  np.quantile(iris.data[:, j], [0.33, 0.66]))]
+            for j, n in enumerate(names)]
+    S = np.stack(cols, axis=1)
+    y = np.array(iris.target_names)[iris.target]
+    est = make_pipeline(OneHotEncoder(handle_unknown="ignore"),
+                        LogisticRegression(max_iter=2000)).fit(S[::2], y[::2])
+    onx = skl2onnx_to_onnx(est, initial_types=[("S", StringTensorType([None, 4]))],
+                           options={id(est[-1]): {"zipmap": False}}).SerializeToString()
+    t = S[1::2].copy()
+    t[0, 0] = "unseen"
+    o_labels, o_proba = _ort_session(onx).run(None, {"S": t})
+    with aistack.Model.from_bytes(onx) as m:
+        assert m.inputs[0].dtype == object and m.inputs[0].shape == (None, 4)
+        for feed in (t, t.astype(str), t.tolist()):
+            got = m.run({"S": feed})
+            _assert_strings_equal(got["label"], est.predict(t).astype(object))
+            assert got["label"].tolist() == o_labels.tolist()
+            np.testing.assert_allclose(got["probabilities"], est.predict_proba(t), rtol=1e-5,
+                                       atol=1e-5)
+            np.testing.assert_allclose(got["probabilities"], o_proba, rtol=1e-5, atol=1e-5)
 
 
 # ---- packaging ----
