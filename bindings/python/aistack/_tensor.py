@@ -90,54 +90,58 @@ def _element(a: np.ndarray, i: int) -> str:
     return str(i) if a.ndim <= 1 else str(tuple(int(k) for k in np.unravel_index(i, a.shape)))
 
 
+def _encode_one(a: np.ndarray, i: int, v: Any, what: str) -> bytes:
+    """Element i as UTF-8 bytes, or the error that names it."""
+    if isinstance(v, str):
+        try:
+            return v.encode("utf-8", "surrogateescape")
+        except UnicodeEncodeError as e:
+            raise _errors.InvalidArgumentError(
+                f"{what}: element {_element(a, i)} cannot be encoded as UTF-8 ({e.reason})",
+                1) from None
+    if isinstance(v, (bytes, bytearray)):
+        return bytes(v)
+    if v is None:
+        raise _errors.DtypeError(
+            f"{what}: element {_element(a, i)} is None; a string tensor has no missing value "
+            "(use a string such as \"\" for it)", 4)
+    raise _errors.DtypeError(
+        f"{what}: element {_element(a, i)} is {type(v).__name__}, expected str or bytes (an "
+        "object array is taken as strings; give numbers as a numeric array)", 4)
+
+
 def _encode(a: np.ndarray, what: str) -> list:
     """The elements of a str_/bytes_/object array as UTF-8 bytes, row-major."""
     vals = a.reshape(-1).tolist() if a.ndim else [a[()]]
     if a.dtype.kind == "S":  # already bytes
-        enc = vals
-    elif a.dtype.kind == "U":
-        enc = [None] * len(vals)
-        for i, v in enumerate(vals):
-            try:
-                enc[i] = v.encode("utf-8", "surrogateescape")
-            except UnicodeEncodeError as e:
-                raise _errors.InvalidArgumentError(
-                    f"{what}: element {_element(a, i)} cannot be encoded as UTF-8 ({e.reason})",
-                    1) from None
-    else:
-        enc = [None] * len(vals)
-        for i, v in enumerate(vals):
-            if isinstance(v, str):
-                try:
-                    enc[i] = v.encode("utf-8", "surrogateescape")
-                except UnicodeEncodeError as e:
-                    raise _errors.InvalidArgumentError(
-                        f"{what}: element {_element(a, i)} cannot be encoded as UTF-8 "
-                        f"({e.reason})", 1) from None
-            elif isinstance(v, (bytes, bytearray)):
-                enc[i] = bytes(v)
-            elif v is None:
-                raise _errors.DtypeError(
-                    f"{what}: element {_element(a, i)} is None; a string tensor has no missing "
-                    "value (use a string such as \"\" for it)", 4)
-            else:
-                raise _errors.DtypeError(
-                    f"{what}: element {_element(a, i)} is {type(v).__name__}, expected str or "
-                    "bytes (an object array is taken as strings; give numbers as a numeric "
-                    "array)", 4)
-    for i, e in enumerate(enc):
-        if b"\0" in e:
-            raise _errors.InvalidArgumentError(
-                f"{what}: element {_element(a, i)} holds a NUL character, which the library's "
-                "NUL-terminated strings cannot hold", 1)
-    return enc
+        return vals
+    try:  # the common case in one pass; the slow one below finds what failed
+        enc = [v.encode("utf-8", "surrogateescape") if isinstance(v, str) else v for v in vals]
+        if a.dtype.kind == "U" or all(type(e) is bytes for e in enc):
+            return enc
+    except UnicodeEncodeError:
+        pass
+    return [_encode_one(a, i, v, what) for i, v in enumerate(vals)]
 
 
 def strings_tensor(a: np.ndarray, what: str = "the array") -> int:
     """A new string tensor (ais_tensor*) holding copies of the elements of `a` (str_, bytes_ or
     object); the caller destroys it. `what` names the array in error messages."""
     enc = _encode(a, what)
-    vals = (ctypes.c_char_p * max(1, len(enc)))(*enc)
+    n = len(enc)
+    # One NUL-separated buffer and a pointer array computed by NumPy: building a ctypes array
+    # of n bytes objects costs several times the rest.
+    buf = b"\0".join(enc) + b"\0"
+    if buf.count(b"\0") != n + (n == 0):
+        i = next(i for i, e in enumerate(enc) if b"\0" in e)
+        raise _errors.InvalidArgumentError(
+            f"{what}: element {_element(a, i)} holds a NUL character, which the library's "
+            "NUL-terminated strings cannot hold", 1)
+    ends = np.cumsum(np.fromiter(map(len, enc), dtype=np.int64, count=n) + 1)
+    base = ctypes.cast(ctypes.c_char_p(buf), ctypes.c_void_p).value or 0
+    ptrs = (np.concatenate(([0], ends[:-1])) + base).astype(np.uintp) if n else \
+        np.zeros(1, np.uintp)
+    vals = ptrs.ctypes.data_as(ctypes.POINTER(ctypes.c_char_p))
     out = _lib.TensorP()
     _errors.check(L.ais_tensor_create_strings(_shape_arg(a.shape), a.ndim, vals,
                                               ctypes.byref(out)))
