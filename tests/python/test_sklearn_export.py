@@ -196,6 +196,9 @@ def check(est, Xt, names, tmp_path, case):
                 got_l = est.classes_[got_p.argmax(1)]
             d = float(np.max(np.abs(got_p - want_p)))
             assert got_l.tolist() == want_l.tolist(), f"{case} via {source}: labels differ"
+            # string labels come back as Python str (an object array), integers as integers
+            assert [type(v) for v in got_l.tolist()] == [type(v) for v in want_l.tolist()], \
+                f"{case} via {source}: label types differ"
         else:
             want = est.predict(Xt).reshape(-1)
             got = (out["value"] if "value" in out else out["margin"]).reshape(-1)
@@ -231,6 +234,53 @@ def test_regressor(tmp_path, pre, model):
     Xf, yf, Xt, _, names, d = make_data(load_diabetes)
     est = make_pipeline(PRE[pre](d), REGRESSORS[model]()).fit(Xf, yf)
     check(est, Xt, names, tmp_path, f"diabetes/{pre}/{model}")
+
+
+# Class names as labels: iris and wine (three classes), breast cancer (two), and names with
+# non-ASCII characters and an empty one.
+STRING_LABELS = {
+    "iris": (load_iris, None),
+    "wine": (load_wine, ["Rosé", "vin 🍷", ""]),
+    "cancer": (load_breast_cancer, None),
+}
+
+
+@pytest.mark.parametrize("model", sorted(CLASSIFIERS))
+@pytest.mark.parametrize("data", sorted(STRING_LABELS))
+def test_classifier_string_labels(tmp_path, model, data):
+    """String class labels (y = ["setosa", ...]): the label output is a string tensor, returned
+    as str, identical to predict; probabilities within 1e-5; run_records and run_csv."""
+    loader, names_override = STRING_LABELS[data]
+    Xf, yf, Xt, _, names, d = make_data(loader)
+    target_names = np.array(names_override or loader().target_names)
+    pre = pre_mixed if data == "wine" else pre_scale
+    est = make_pipeline(pre(d), CLASSIFIERS[model]()).fit(Xf, target_names[yf])
+    assert est.classes_.dtype.kind == "U"
+    check(est, Xt, names, tmp_path, f"{data}/strings/{model}")
+
+
+@pytest.mark.parametrize("classes", [2, 3])
+def test_string_labels_logreg_matches_onnxruntime(classes):
+    """The exported LogisticRegression model alone (class index -> name by a LabelEncoder) on
+    ONNX Runtime and on aistack, fed the same float32 features. (ONNX Runtime 1.19 refuses the
+    tree models' double thresholds, so trees are compared with scikit-learn only.)"""
+    ort = pytest.importorskip("onnxruntime")
+    X, y = load_iris(return_X_y=True)
+    keep = y < classes
+    X, y = X[keep], y[keep]
+    labels = np.array(["setosa ✿", "versicolor", "virginica"])[y]
+    est = LogisticRegression(max_iter=5000).fit(X[::2], labels[::2])
+    blob = ais_sklearn.estimator_to_onnx(est, X.shape[1])
+    x = X[1::2].astype(np.float32)
+    o_label, o_proba = ort.InferenceSession(blob, providers=["CPUExecutionProvider"]).run(
+        ["label", "probabilities"], {"X": x})
+    with aistack.Model.from_bytes(blob) as m:
+        assert m.outputs[0].dtype == object
+        got = m.run({"X": x})
+    assert got["label"].dtype == object
+    assert got["label"].tolist() == o_label.tolist() == est.predict(x).tolist()
+    np.testing.assert_allclose(got["probabilities"], o_proba, rtol=TOL, atol=TOL)
+    np.testing.assert_allclose(got["probabilities"], est.predict_proba(x), rtol=TOL, atol=TOL)
 
 
 def test_iris_multiclass_logreg_bare(tmp_path):

@@ -11,7 +11,7 @@ import numpy as np
 
 from . import _errors, _lib
 from ._pipeline import Pipeline, SpecLike, _Records, _text, check_run
-from ._tensor import ArrayLike, dtype_to_numpy, to_numpy, wrap_array
+from ._tensor import OBJECT, ArrayLike, dtype_to_numpy, is_string_dtype, to_numpy, wrap_array
 
 L = _lib.lib
 
@@ -66,8 +66,9 @@ class _Options:
 
 @dataclass(frozen=True)
 class TensorInfo:
-    """An input or output of a model. dtype is None when NumPy has no such type; shape has None
-    for a dynamic extent, whose symbolic name (if any) is in dim_names."""
+    """An input or output of a model. dtype is None when NumPy has no such type, and object for
+    a string tensor; shape has None for a dynamic extent, whose symbolic name (if any) is in
+    dim_names."""
     name: str
     dtype: Optional[np.dtype]
     shape: Tuple[Optional[int], ...]
@@ -237,6 +238,7 @@ class Session:
         self._out_names = [o.name for o in model.outputs]
         self._in_names = [i.name for i in model.inputs]
         self._in_dtypes = {i.name: i.dtype for i in model.inputs}
+        self._out_dtypes = {o.name: o.dtype for o in model.outputs}
 
     @property
     def handle(self) -> int:
@@ -252,12 +254,15 @@ class Session:
 
         feeds: {input name: array} or a list in the model's input order. NumPy arrays that are
         C-contiguous with a supported dtype are passed without copying; other array-likes are
-        converted to the input's dtype.
+        converted to the input's dtype. String inputs take arrays of str_, bytes_ (UTF-8) or
+        object (str or bytes elements; None is refused) or nested lists of str; they are copied.
         outputs: names of the outputs wanted (default all, in model order).
         out: preallocated C-contiguous arrays ({name: array} or a list matching `outputs`) that
-        receive results in place; they must have the output's dtype and shape.
+        receive results in place; they must have the output's dtype and shape. String outputs
+        cannot be preallocated.
         Returns {output name: array}; arrays not given in `out` view library-owned memory that is
-        freed when the array is garbage-collected.
+        freed when the array is garbage-collected. String outputs are object arrays of str
+        (copies).
         """
         h = self.handle
         if isinstance(feeds, Mapping):
@@ -293,10 +298,15 @@ class Session:
         try:
             for name, v in zip(names, values):
                 dt = None if isinstance(v, np.ndarray) else self._in_dtypes.get(name)
-                in_handles.append(wrap_array(v, dt)[0])
+                in_handles.append(wrap_array(v, dt, what=f"input {name!r}")[0])
             for i, arr in enumerate(out_list):
                 if arr is None:
                     continue
+                if self._out_dtypes.get(out_names[i]) == OBJECT or (
+                        isinstance(arr, np.ndarray) and is_string_dtype(arr.dtype)):
+                    raise _errors.InvalidArgumentError(
+                        f"out= for output {out_names[i]!r}: string outputs cannot be written in "
+                        "place; leave it out of out= and take the returned object array", 1)
                 if not isinstance(arr, np.ndarray) or not arr.flags.c_contiguous \
                         or not arr.flags.writeable:
                     raise _errors.InvalidArgumentError(

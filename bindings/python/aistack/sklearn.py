@@ -456,15 +456,19 @@ def _linear(est, width, what):
         nodes.append(helper.make_node("ArgMax", ["scores"], ["idx"], axis=1, keepdims=0))
     if lkind == "int":
         inits.append(numpy_helper.from_array(np.array(labels, np.int64), "classes"))
+        nodes.append(helper.make_node("Gather", ["classes", "idx"], ["label"], axis=0))
         ltype = TensorProto.INT64
     else:
-        inits.append(numpy_helper.from_array(np.array(labels, dtype=object), "classes"))
+        # .ais files cannot store string tensors (initializers), but can store string
+        # attributes: the class index is mapped to its name by a LabelEncoder.
+        nodes.append(helper.make_node("LabelEncoder", ["idx"], ["label"], domain=ML_DOMAIN,
+                                      keys_int64s=list(range(k)), values_strings=labels,
+                                      default_string=""))
         ltype = TensorProto.STRING
-    nodes += [helper.make_node("Gather", ["classes", "idx"], ["label"], axis=0),
-              helper.make_node("Cast", ["p64"], ["probabilities"], to=TensorProto.FLOAT)]
+    nodes.append(helper.make_node("Cast", ["p64"], ["probabilities"], to=TensorProto.FLOAT))
     x, outs = _io(width, [("label", ltype, [None]),
                           ("probabilities", TensorProto.FLOAT, [None, k])])
-    return _make_model(nodes, [x], outs, inits)
+    return _make_model(nodes, [x], outs, inits, ml=lkind == "str")
 
 
 class _Trees:
