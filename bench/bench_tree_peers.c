@@ -191,8 +191,8 @@ static int load_xgb(bench *b, const char *libpath, const char *model) {
     if (!SYM(x->lib, "XGBoosterCreate", x->create) || !SYM(x->lib, "XGBoosterLoadModel", x->load) ||
         !SYM(x->lib, "XGBoosterSetParam", x->set_param) ||
         !SYM(x->lib, "XGBoosterPredictFromDense", x->predict_dense) ||
-        !SYM(x->lib, "XGBoosterFree", x->free_booster) || !SYM(x->lib, "XGBGetLastError", x->error) ||
-        !SYM(x->lib, "XGBoostVersion", x->version))
+        !SYM(x->lib, "XGBoosterFree", x->free_booster) ||
+        !SYM(x->lib, "XGBGetLastError", x->error) || !SYM(x->lib, "XGBoostVersion", x->version))
         return 1;
     if (x->create(NULL, 0, &x->booster) || x->load(x->booster, model)) {
         fprintf(stderr, "bench_tree_peers: XGBoost cannot load %s: %s\n", model, x->error());
@@ -286,23 +286,23 @@ static int load_tl2(bench *b, const char *libpath) {
  * its slot of the output and sets every entry missing again. Its Python predict() hands over a
  * zeroed output (np.zeros): the memset below. One range runs without a parallel region. */
 #define TL2_RANGE(NAME, ENTRY, VAL)                                                                \
-    static int NAME(const bench *b, long r0, long r1) {                                           \
-        long n = b->cols > b->tl2.n_feature ? b->cols : b->tl2.n_feature;                         \
-        ENTRY *inst = malloc((size_t)n * sizeof *inst);                                           \
-        if (!inst) return 1;                                                                      \
-        for (long j = 0; j < n; j++)                                                              \
-            inst[j].missing = -1;                                                                 \
-        VAL *out = b->tl2.out;                                                                    \
-        for (long r = r0; r < r1; r++) {                                                          \
-            const float *row = b->x + (size_t)r * (size_t)b->cols;                               \
-            for (long j = 0; j < b->cols; j++)                                                    \
-                if (!isnan(row[j])) inst[j].fvalue = (VAL)row[j];                                 \
-            b->tl2.predict(inst, 1, out + (size_t)r * (size_t)b->width);                          \
-            for (long j = 0; j < b->cols; j++)                                                    \
-                inst[j].missing = -1;                                                             \
-        }                                                                                         \
-        free(inst);                                                                               \
-        return 0;                                                                                 \
+    static int NAME(const bench *b, long r0, long r1) {                                            \
+        long n = b->cols > b->tl2.n_feature ? b->cols : b->tl2.n_feature;                          \
+        ENTRY *inst = malloc((size_t)n * sizeof *inst);                                            \
+        if (!inst) return 1;                                                                       \
+        for (long j = 0; j < n; j++)                                                               \
+            inst[j].missing = -1;                                                                  \
+        VAL *out = b->tl2.out;                                                                     \
+        for (long r = r0; r < r1; r++) {                                                           \
+            const float *row = b->x + (size_t)r * (size_t)b->cols;                                 \
+            for (long j = 0; j < b->cols; j++)                                                     \
+                if (!isnan(row[j])) inst[j].fvalue = (VAL)row[j];                                  \
+            b->tl2.predict(inst, 1, out + (size_t)r * (size_t)b->width);                           \
+            for (long j = 0; j < b->cols; j++)                                                     \
+                inst[j].missing = -1;                                                              \
+        }                                                                                          \
+        free(inst);                                                                                \
+        return 0;                                                                                  \
     }
 TL2_RANGE(tl2_range32, union entry32, float)
 TL2_RANGE(tl2_range64, union entry64, double)
@@ -340,9 +340,8 @@ static int run_once(bench *b, enum kind k) {
                    : 0;
     case K_LGB: {
         int64_t len = 0;
-        return b->lgb.predict_mat(b->lgb.booster, b->x, LGB_F32, (int32_t)b->rows,
-                                  (int32_t)b->cols, 1, LGB_RAW_SCORE, 0, -1, b->lgb.param, &len,
-                                  b->lgb.out)
+        return b->lgb.predict_mat(b->lgb.booster, b->x, LGB_F32, (int32_t)b->rows, (int32_t)b->cols,
+                                  1, LGB_RAW_SCORE, 0, -1, b->lgb.param, &len, b->lgb.out)
                    ? 1
                    : 0;
     }
@@ -350,24 +349,18 @@ static int run_once(bench *b, enum kind k) {
         int64_t len = 0;
         return b->lgb.fast_run(b->lgb.fast, b->x, &len, b->lgb.out) ? 1 : 0;
     }
-    case K_TL2:
-        return tl2_run(b);
-    default:
-        return 1;
+    case K_TL2: return tl2_run(b);
+    default: return 1;
     }
 }
 
 static const char *last_error(const bench *b, enum kind k) {
     switch (k) {
-    case K_AIS:
-        return ais_last_error();
-    case K_XGB:
-        return b->xgb.error();
+    case K_AIS: return ais_last_error();
+    case K_XGB: return b->xgb.error();
     case K_LGB:
-    case K_LGB1:
-        return b->lgb.error();
-    default:
-        return "out of memory";
+    case K_LGB1: return b->lgb.error();
+    default: return "out of memory";
     }
 }
 
@@ -432,15 +425,12 @@ static int margins(const bench *b, enum kind k, double *dst) {
         return 0;
     }
     case K_LGB:
-    case K_LGB1:
-        memcpy(dst, b->lgb.out, n * sizeof *dst);
-        return 0;
+    case K_LGB1: memcpy(dst, b->lgb.out, n * sizeof *dst); return 0;
     case K_TL2:
         for (size_t i = 0; i < n; i++)
             dst[i] = b->tl2.f64 ? ((const double *)b->tl2.out)[i] : ((const float *)b->tl2.out)[i];
         return 0;
-    default:
-        return 1;
+    default: return 1;
     }
 }
 
@@ -489,8 +479,8 @@ static bool parse_list(const char *s, long *out, size_t *n) {
 }
 
 int main(int argc, char **argv) {
-    const char *model_path = NULL, *input = NULL, *xgb_lib = NULL, *lgb_lib = NULL,
-               *tl2_lib = NULL, *json_path = NULL, *label = NULL;
+    const char *model_path = NULL, *input = NULL, *xgb_lib = NULL, *lgb_lib = NULL, *tl2_lib = NULL,
+               *json_path = NULL, *label = NULL;
     long threads[MAX_LIST] = {1}, batches[MAX_LIST] = {1, 100, 10000}, rounds = 7;
     size_t n_threads = 1, n_batches = 3;
     double chunk_s = 0.2, deadline_s = 0;
@@ -498,16 +488,26 @@ int main(int argc, char **argv) {
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         bool more = i + 1 < argc;
-        if (!strcmp(a, "--input") && more) input = argv[++i];
-        else if (!strcmp(a, "--xgboost") && more) xgb_lib = argv[++i];
-        else if (!strcmp(a, "--lightgbm") && more) lgb_lib = argv[++i];
-        else if (!strcmp(a, "--tl2cgen") && more) tl2_lib = argv[++i];
-        else if (!strcmp(a, "--json") && more) json_path = argv[++i];
-        else if (!strcmp(a, "--label") && more) label = argv[++i];
-        else if (!strcmp(a, "--rounds") && more) rounds = strtol(argv[++i], NULL, 10);
-        else if (!strcmp(a, "--chunk-s") && more) chunk_s = strtod(argv[++i], NULL);
-        else if (!strcmp(a, "--deadline-s") && more) deadline_s = strtod(argv[++i], NULL);
-        else if (!strcmp(a, "--check-only")) check_only = true;
+        if (!strcmp(a, "--input") && more)
+            input = argv[++i];
+        else if (!strcmp(a, "--xgboost") && more)
+            xgb_lib = argv[++i];
+        else if (!strcmp(a, "--lightgbm") && more)
+            lgb_lib = argv[++i];
+        else if (!strcmp(a, "--tl2cgen") && more)
+            tl2_lib = argv[++i];
+        else if (!strcmp(a, "--json") && more)
+            json_path = argv[++i];
+        else if (!strcmp(a, "--label") && more)
+            label = argv[++i];
+        else if (!strcmp(a, "--rounds") && more)
+            rounds = strtol(argv[++i], NULL, 10);
+        else if (!strcmp(a, "--chunk-s") && more)
+            chunk_s = strtod(argv[++i], NULL);
+        else if (!strcmp(a, "--deadline-s") && more)
+            deadline_s = strtod(argv[++i], NULL);
+        else if (!strcmp(a, "--check-only"))
+            check_only = true;
         else if (!strcmp(a, "--threads") && more) {
             if (!parse_list(argv[++i], threads, &n_threads)) {
                 fprintf(stderr, "bench_tree_peers: bad --threads list\n%s", usage);
@@ -617,8 +617,8 @@ int main(int argc, char **argv) {
     cpu = wall + MAX_CALLS;
     const float *sd = ais_tensor_data(src);
     for (long r = 0; r < b->x_rows; r++)
-        memcpy(b->x + (size_t)r * (size_t)b->cols,
-               sd + (size_t)(r % b->src_rows) * (size_t)b->cols, (size_t)b->cols * sizeof *sd);
+        memcpy(b->x + (size_t)r * (size_t)b->cols, sd + (size_t)(r % b->src_rows) * (size_t)b->cols,
+               (size_t)b->cols * sizeof *sd);
     printf("rows: %s, %ld x %ld (%ld outputs per row)\n", input, b->src_rows, b->cols, b->width);
 
     /* The peers */
@@ -660,8 +660,8 @@ int main(int argc, char **argv) {
                     }
                     for (long j = 0; j < b->width; j++)
                         got[j] = b->lgb.out[j];
-                    double dr = max_rel_diff(got, ref + (size_t)r * (size_t)b->width,
-                                             (size_t)b->width);
+                    double dr =
+                        max_rel_diff(got, ref + (size_t)r * (size_t)b->width, (size_t)b->width);
                     if (!(dr <= d)) d = dr;
                 }
             } else {
@@ -790,8 +790,10 @@ int main(int argc, char **argv) {
                         "\"median_call_us\": %.6g, \"calls\": %ld, \"speedup_vs_peer\": ",
                         c->wall[k] * 1e6 / per, c->cpu[k] * 1e6 / per, per / c->wall[k],
                         c->wall[k] * 1e6, c->calls[k]);
-                if (k == K_AIS) fprintf(f, "null");
-                else fprintf(f, "%.4g", c->wall[k] / c->wall[K_AIS]);
+                if (k == K_AIS)
+                    fprintf(f, "null");
+                else
+                    fprintf(f, "%.4g", c->wall[k] / c->wall[K_AIS]);
                 fprintf(f, ", \"round_call_us\": [");
                 for (long r = 0; r < c->rounds; r++)
                     fprintf(f, "%s%.6g", r ? ", " : "", c->round_wall[k][r] * 1e6);
