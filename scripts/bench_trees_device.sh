@@ -10,18 +10,19 @@
 # build dependencies (scripts/gpu_check.sh's deps stage: unpacks .gpu-deps/*.deb, made by
 # scripts/gpu_deps.sh, when the image lacks them), a Release build with CUDA off at -j$(nproc)
 # of bench_tree_peers and bench_trees, then bench_tree_peers per case of cases.tsv. Meant to
-# finish in about 6 minutes on 16 cores: each case gets AIS_PEERS_CASE_S seconds (default 70)
-# after which its remaining cells are skipped, AIS_PEERS_ROUNDS rounds (default 5) of
-# AIS_PEERS_CHUNK_S seconds (default 0.15) per system. Writes $OUT/peers-CASE.json,
+# finish within 6 minutes on 16 cores (estimate: 1 for the build, 2-3 for the runs): each case
+# gets AIS_PEERS_CASE_S seconds (default 70) after which its remaining cells are skipped (and is
+# killed at that + 40 s), AIS_PEERS_ROUNDS rounds (default 7) of AIS_PEERS_CHUNK_S seconds
+# (default 0.2) per system. Writes $OUT/peers-CASE.json,
 # $OUT/peers.md (the tables), $OUT/machine.txt and $OUT/bench_trees_device.log.
 # Exit status: 0 when everything built and every system's outputs matched libaistack's.
 set -u
 cd "$(dirname "$0")/.." || exit 1
 ROOT=$PWD
-[ $# -eq 1 ] && [ -f "$1/cases.tsv" ] || {
+if [ $# -ne 1 ] || [ ! -f "$1/cases.tsv" ]; then
   echo "usage: scripts/bench_trees_device.sh DIR (made by bench/bench_trees.py --export-dir DIR)" >&2
   exit 2
-}
+fi
 DIR=$(cd "$1" && pwd)
 RES=${OUT:-}
 if [ -n "$RES" ]; then mkdir -p "$RES" || RES=""; fi
@@ -30,8 +31,8 @@ LOG=$RES/bench_trees_device.log
 BUILD=${AIS_PEERS_BUILD:-$ROOT/build-peers}
 JOBS=$(nproc)
 CASE_S=${AIS_PEERS_CASE_S:-70}
-ROUNDS=${AIS_PEERS_ROUNDS:-5}
-CHUNK_S=${AIS_PEERS_CHUNK_S:-0.15}
+ROUNDS=${AIS_PEERS_ROUNDS:-7}
+CHUNK_S=${AIS_PEERS_CHUNK_S:-0.2}
 : > "$LOG"
 say() { echo "$*" | tee -a "$LOG"; }
 status=0
@@ -70,8 +71,10 @@ fi
 say "built in $((SECONDS - t0)) s"
 PEERS=$BUILD/bench/bench_tree_peers
 
-# LightGBM needs libgomp.so.1: the export carries one for an image without it.
-if ! ldconfig -p 2>/dev/null | grep -q 'libgomp\.so\.1 '; then
+# LightGBM needs libgomp.so.1: the export carries one for an image without it (used only then:
+# on LD_LIBRARY_PATH it would also replace the system's for bench_tree_peers itself).
+if ! { PATH="$PATH:/sbin:/usr/sbin" ldconfig -p 2>/dev/null | grep -q 'libgomp\.so\.1 ' ||
+       ldd "$PEERS" 2>/dev/null | grep -q 'libgomp\.so\.1 => /'; }; then
   say "no libgomp.so.1 on this machine: using $DIR/lib"
   export LD_LIBRARY_PATH="$DIR/lib:${LD_LIBRARY_PATH:-}"
 fi
@@ -91,13 +94,18 @@ while IFS=$'\t' read -r case lib model tl2; do
   say ""
   say "-- $case"
   t0=$SECONDS
-  timeout --kill-after=10 $((CASE_S * 2 + 30)) "$PEERS" "$DIR/$model" --label "$case" \
+  timeout --kill-after=10 $((CASE_S + 40)) "$PEERS" "$DIR/$model" --label "$case" \
     --input "$DIR/rows.npy" "${peer_opt[@]}" --tl2cgen "$DIR/$tl2" --threads "$THREADS" \
     --batch 1,100,10000 --rounds "$ROUNDS" --chunk-s "$CHUNK_S" --deadline-s "$CASE_S" \
     --json "$RES/peers-$case.json" > "$RES/peers-$case.out" 2>&1
   rc=$?
   tee -a "$LOG" < "$RES/peers-$case.out"
-  grep '^|' "$RES/peers-$case.out" | { [ -s "$RES/peers.md" ] && grep -v -e '^| model' -e '^|---' || cat; } >> "$RES/peers.md"
+  # one table for all cases: the header once
+  if [ -s "$RES/peers.md" ]; then
+    grep '^|' "$RES/peers-$case.out" | grep -v -e '^| model' -e '^|---' >> "$RES/peers.md"
+  else
+    grep '^|' "$RES/peers-$case.out" >> "$RES/peers.md"
+  fi
   say "-- $case: exit status $rc after $((SECONDS - t0)) s"
   [ "$rc" -eq 0 ] || status=1
 done < "$DIR/cases.tsv"
