@@ -22,6 +22,12 @@ Every cell is timed in rounds: in each round every system runs for about --chunk
 one after the other (A B C D A B C D ...), so that noise from a shared machine falls on all;
 a system's figure is the median over rounds of its per-call medians. The table and the targets
 of issue #5 are printed; everything goes to bench/results/trees-DATE.json.
+
+    python bench/bench_trees.py --export-dir DIR [--cases ...]
+
+trains and compiles nothing new beyond the usual, times nothing, and writes to DIR what the C
+program bench/bench_tree_peers needs on a machine without Python (see export()):
+scripts/bench_trees_device.sh DIR runs it there.
 """
 from __future__ import annotations
 
@@ -32,6 +38,7 @@ import json
 import os
 import platform
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -381,6 +388,101 @@ def build_row_prog(work):
 
 
 # ---------------------------------------------------------------------------------------------
+# Export for bench_tree_peers (C only, no Python on the machine that runs it)
+# ---------------------------------------------------------------------------------------------
+
+EXPORT_CASES = "xgb_reg_500,xgb_reg_100,lgb_reg_500"  # the models issue #5 names
+EXPORT_LIMIT = 50 << 20
+
+
+def site_packages(module):
+    """The site-packages folder that holds an installed module."""
+    import importlib.util
+    spec = importlib.util.find_spec(module)
+    if spec is None or not spec.origin:
+        sys.exit(f"bench_trees: {module} is not installed")
+    return os.path.dirname(os.path.dirname(spec.origin))
+
+
+def system_libgomp(lib):
+    """The libgomp.so.1 that the dynamic loader resolves for `lib` here."""
+    p = subprocess.run(["ldd", lib], capture_output=True, text=True)
+    m = re.search(r"libgomp\.so\.1 => (\S+)", p.stdout)
+    return m.group(1) if m else None
+
+
+def export(args, cases):
+    """DIR/models/CASE.{json,txt,so} (the models and their TL2cgen libraries, compiled as above),
+    DIR/rows.npy (the 10,000 benchmark rows bench_trees times), DIR/site/... (libxgboost.so with
+    its bundled libgomp at the same relative place as in the wheel, since its RPATH is
+    $ORIGIN/../../xgboost_cpu.libs; lib_lightgbm.so), DIR/lib/libgomp.so.1 (this machine's, for
+    a machine without one: LightGBM needs it), DIR/cases.tsv (case, library, model, TL2cgen
+    library: read by scripts/bench_trees_device.sh) and DIR/manifest.json (versions, sizes,
+    SHA-256 of every file)."""
+    out = os.path.abspath(args.export_dir)
+    for sub in ("models", "site", "lib"):
+        os.makedirs(os.path.join(out, sub), exist_ok=True)
+    files = []
+
+    def put(src, rel):
+        dst = os.path.join(out, rel)
+        os.makedirs(os.path.dirname(dst), exist_ok=True)
+        shutil.copy2(src, dst)
+        files.append(rel)
+
+    rows = max(int(b) for b in args.batches.split(","))
+    X = BenchTrees(None).inputs(rows, N_FEATURES, args.work)
+    np.save(os.path.join(out, "rows.npy"), X)
+    files.append("rows.npy")
+    libs = {CASES[c][0] for c in cases}
+    tsv = []
+    for case in cases:
+        model_path = train(case, args.work, args.quick)
+        tl_lib = compile_tl2cgen(case, model_path)
+        ext = model_path.rsplit(".", 1)[1]
+        put(model_path, f"models/{case}.{ext}")
+        put(tl_lib, f"models/{case}.so")
+        tsv.append(f"{case}\t{CASES[case][0]}\tmodels/{case}.{ext}\tmodels/{case}.so")
+    peers_out = {}
+    if "xgboost" in libs:
+        site = site_packages("xgboost")
+        put(os.path.join(site, "xgboost", "lib", "libxgboost.so"), "site/xgboost/lib/libxgboost.so")
+        for f in sorted(os.listdir(os.path.join(site, "xgboost_cpu.libs"))):
+            put(os.path.join(site, "xgboost_cpu.libs", f), f"site/xgboost_cpu.libs/{f}")
+        peers_out["xgboost"] = "site/xgboost/lib/libxgboost.so"
+    if "lightgbm" in libs:
+        lib = os.path.join(site_packages("lightgbm"), "lightgbm", "lib", "lib_lightgbm.so")
+        put(lib, "site/lightgbm/lib/lib_lightgbm.so")
+        peers_out["lightgbm"] = "site/lightgbm/lib/lib_lightgbm.so"
+        gomp = system_libgomp(lib)
+        if gomp:
+            put(gomp, "lib/libgomp.so.1")
+    with open(os.path.join(out, "cases.tsv"), "w") as f:
+        f.write("\n".join(tsv) + "\n")
+    files.append("cases.tsv")
+    sizes, digests = {}, {}
+    for rel in files:
+        path = os.path.join(out, rel)
+        sizes[rel] = os.path.getsize(path)
+        with open(path, "rb") as f:
+            digests[rel] = hashlib.sha256(f.read()).hexdigest()
+    manifest = {"made_by": " ".join(sys.argv), "date": datetime.datetime.utcnow().isoformat() + "Z",
+                "machine": machine(), "versions": versions(), "cases": {c: CASES[c] for c in cases},
+                "rows": {"file": "rows.npy", "shape": list(X.shape), "seed": DATA_SEED + 1,
+                         "nan_fraction": 0.05},
+                "peers": peers_out, "tl2cgen_compile": "gcc -O3 (TL2cgen's default), "
+                "parallel_comp max(1, min(16, trees // 32))",
+                "files": {rel: {"bytes": sizes[rel], "sha256": digests[rel]} for rel in files}}
+    with open(os.path.join(out, "manifest.json"), "w") as f:
+        json.dump(manifest, f, indent=1)
+    total = sum(sizes.values())
+    print(f"exported {len(files)} files, {total / 2**20:.1f} MiB, to {out}")
+    if total > EXPORT_LIMIT:
+        sys.exit(f"bench_trees: the export is {total / 2**20:.1f} MiB, over the "
+                 f"{EXPORT_LIMIT >> 20} MiB limit: export fewer --cases")
+
+
+# ---------------------------------------------------------------------------------------------
 # Report
 # ---------------------------------------------------------------------------------------------
 
@@ -454,7 +556,8 @@ def main():
                     ", ".join(n for n, _ in OURS_PROGRAMS))
     ap.add_argument("--work", default=os.path.join(ROOT, "bench", "results", "trees-work"),
                     help="where models and compiled libraries are kept between runs")
-    ap.add_argument("--cases", default=DEFAULT_CASES)
+    ap.add_argument("--cases", default=None,
+                    help=f"default {DEFAULT_CASES}; with --export-dir {EXPORT_CASES}")
     ap.add_argument("--threads", default="1,2")
     ap.add_argument("--batches", default="1,100,10000")
     ap.add_argument("--peers", default="xgboost,lightgbm,tl2cgen",
@@ -469,7 +572,12 @@ def main():
                     "'passive' keeps their idle workers from spinning, which on a machine with "
                     "fewer free cores than threads otherwise costs milliseconds per call")
     ap.add_argument("--json", default=None)
+    ap.add_argument("--export-dir", default=None,
+                    help="write the models, TL2cgen libraries, rows and the peers' libraries "
+                    "for bench/bench_tree_peers to this folder, and time nothing")
     args = ap.parse_args()
+    if args.cases is None:
+        args.cases = EXPORT_CASES if args.export_dir else DEFAULT_CASES
     if args.omp_wait_policy != "default":
         # Read by each OpenMP runtime when it loads: the peers are imported only below.
         os.environ["OMP_WAIT_POLICY"] = args.omp_wait_policy.upper()
@@ -477,6 +585,13 @@ def main():
         args.rounds, args.chunk_s = 2, 0.02
         args.work = os.path.join(tempfile.gettempdir(), "ais-bench-trees-quick")
     os.makedirs(args.work, exist_ok=True)
+    if args.export_dir:
+        cases = [c for c in args.cases.split(",") if c]
+        unknown = [c for c in cases if c not in CASES]
+        if unknown:
+            sys.exit(f"bench_trees: unknown case {unknown[0]}; known: {', '.join(CASES)}")
+        export(args, cases)
+        return
     lib = os.path.join(args.build, "libaistack.so")
     if os.path.exists(lib):
         os.environ.setdefault("AISTACK_LIBRARY", lib)
