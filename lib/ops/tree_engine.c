@@ -55,6 +55,9 @@ struct ais__tengine {
     double *base; /* [width] */
     ais__tree_agg agg;
     bool binary;
+    /* aistack_accumulate "float32": weights and base rounded to float, each sum starts at its
+     * base value and is rounded to float after every tree (see ais__tree_add) */
+    bool acc_f32;
     size_t need_cols; /* 1 + the largest feature a reachable node reads; 0 when none */
     /* fast layout (fast true) */
     bool fast, avx2;
@@ -455,15 +458,44 @@ static ais_status ais__tree_compile_fast(ais__tengine *e, const uint8_t *depth, 
     return AIS_OK;
 }
 
+/*
+ * Our attribute aistack_accumulate (docs/boosters.md): absent or "float64" sums in double and adds
+ * the base values at the end; "float32" reproduces XGBoost's float accumulator. Only SUM
+ * ensembles have a float order to reproduce.
+ */
+static ais_status ais__tree_accumulate(const ais_attrs *a, ais__tree_agg agg, bool *f32) {
+    *f32 = false;
+    const ais__attr *at = ais__attr_find(a, "aistack_accumulate");
+    if (!at) return AIS_OK;
+    if (at->type != AIS__ATTR_STRING || !at->s)
+        return ais__error(AIS_E_INVALID_ARGUMENT,
+                          "attribute aistack_accumulate must be a string (\"float32\" or "
+                          "\"float64\")");
+    if (strcmp(at->s, "float64") == 0) return AIS_OK;
+    if (strcmp(at->s, "float32") != 0)
+        return ais__error(AIS_E_INVALID_ARGUMENT,
+                          "attribute aistack_accumulate must be \"float32\" or \"float64\", got "
+                          "\"%.40s\"",
+                          at->s);
+    if (agg != AIS__TAGG_SUM)
+        return ais__error(AIS_E_INVALID_ARGUMENT,
+                          "attribute aistack_accumulate \"float32\" needs aggregate_function SUM");
+    *f32 = true;
+    return AIS_OK;
+}
+
 ais_status ais__tengine_build(const ais_attrs *attrs, const char *prefix, size_t width,
                               ais__tree_agg agg, bool allow_fast, ais__tengine **out) {
     *out = NULL;
     if (width == 0 || width > AIS__TREE_MAX_WIDTH)
         return ais__error(AIS_E_LIMIT, "%zu outputs, expected 1 to %d", width, AIS__TREE_MAX_WIDTH);
+    bool f32;
+    AIS__CHECK(ais__tree_accumulate(attrs, agg, &f32));
     ais__tengine *e = ais__calloc(1, sizeof *e);
     if (!e) return ais__oom(sizeof *e, "tree ensemble");
     e->width = width;
     e->agg = agg;
+    e->acc_f32 = f32;
     ais__tkey *keys = NULL;
     uint32_t *tmp = NULL;
     uint8_t *depth = NULL;
@@ -483,8 +515,13 @@ ais_status ais__tengine_build(const ais_attrs *attrs, const char *prefix, size_t
     if (st == AIS_OK)
         st = ais__tree_alloc((void **)&e->base, width, sizeof *e->base, "tree ensemble");
     if (st == AIS_OK) {
-        for (size_t k = 0; k < width; k++)
+        for (size_t k = 0; k < width; k++) {
             e->base[k] = nb == 0 ? 0 : ais__tree_float_at(bf, bt, nb == 1 ? 0 : k);
+            if (f32) e->base[k] = (double)(float)e->base[k];
+        }
+        /* before the fast layout copies them: both layouts add the same values */
+        for (size_t i = 0; f32 && i < e->n_weights; i++)
+            e->weights[i].w = (double)(float)e->weights[i].w;
         e->binary = e->n_weights > 0;
         for (size_t i = 0; i < e->n_weights; i++)
             e->binary = e->binary && e->weights[i].target == 0;
@@ -519,36 +556,76 @@ static bool ais__tree_go_true(const ais__tnode *nd, double x) {
     }
 }
 
+/*
+ * A leaf weight into a running sum. In float32 mode both are floats and the double sum is
+ * rounded to float: that is the float sum, bit for bit, as double rounding is innocuous for
+ * addition when 53 >= 2 * 24 + 2 (Figueroa) - so the double accumulators serve both modes.
+ */
+static inline double ais__tree_add(bool f32, double acc, double w) {
+    double s = acc + w;
+    return f32 ? (double)(float)s : s;
+}
+
+/* The sums' starting values: the base values in float32 mode (XGBoost's order), else 0. */
+static void ais__tree_start(const ais__tengine *e, double *acc) {
+    for (size_t k = 0; k < e->width; k++)
+        acc[k] = e->acc_f32 ? e->base[k] : 0;
+}
+
 static void ais__tree_finish(const ais__tengine *e, const double *acc, float *y) {
     for (size_t k = 0; k < e->width; k++) {
         double v = acc[k];
+        if (e->acc_f32) {
+            y[k] = (float)v; /* exact: v is a float, and base is already in */
+            continue;
+        }
         if (e->agg == AIS__TAGG_AVERAGE) v /= (double)e->n_trees;
         y[k] = (float)(v + e->base[k]);
+    }
+}
+
+/* The leaf's weights into acc under the ensemble's aggregation. */
+static void ais__tree_leaf(const ais__tengine *e, const ais__tnode *nd, double *acc,
+                           uint8_t *seen) {
+    for (uint32_t w = nd->wbeg; w < nd->wend; w++) {
+        const ais__tweight *tw = &e->weights[w];
+        double *d = &acc[tw->target];
+        if (e->agg == AIS__TAGG_MIN)
+            *d = seen[tw->target] && *d < tw->w ? *d : tw->w;
+        else if (e->agg == AIS__TAGG_MAX)
+            *d = seen[tw->target] && *d > tw->w ? *d : tw->w;
+        else
+            *d = ais__tree_add(e->acc_f32, *d, tw->w);
+        seen[tw->target] = 1;
     }
 }
 
 /* One row through the generic layout; xr is the row as doubles. */
 static void ais__tree_row_generic(const ais__tengine *e, const double *xr, float *y, double *acc,
                                   uint8_t *seen) {
-    memset(acc, 0, e->width * sizeof *acc);
+    ais__tree_start(e, acc);
     memset(seen, 0, e->width);
     for (size_t t = 0; t < e->n_trees; t++) {
         const ais__tnode *nd = &e->nodes[e->roots[t]];
         while (nd->mode != AIS__M_LEAF)
             nd = &e->nodes[ais__tree_go_true(nd, xr[nd->feature]) ? nd->t : nd->f];
-        for (uint32_t w = nd->wbeg; w < nd->wend; w++) {
-            const ais__tweight *tw = &e->weights[w];
-            double *d = &acc[tw->target];
-            if (e->agg == AIS__TAGG_MIN)
-                *d = seen[tw->target] && *d < tw->w ? *d : tw->w;
-            else if (e->agg == AIS__TAGG_MAX)
-                *d = seen[tw->target] && *d > tw->w ? *d : tw->w;
-            else
-                *d += tw->w;
-            seen[tw->target] = 1;
-        }
+        ais__tree_leaf(e, nd, acc, seen);
     }
     ais__tree_finish(e, acc, y);
+}
+
+/* The leaves reached by nr rows of one tree into output k of their sums. */
+static inline void ais__tree_block_add(const ais__tengine *e, const double *lv, const uint32_t *idx,
+                                       uint32_t first_leaf, size_t nr, size_t k, double *acc) {
+    if (e->acc_f32) {
+        for (size_t r = 0; r < nr; r++) {
+            double *a = &acc[r * e->width + k];
+            *a = ais__tree_add(true, *a, lv[idx[r] - first_leaf]);
+        }
+    } else {
+        for (size_t r = 0; r < nr; r++)
+            acc[r * e->width + k] += lv[idx[r] - first_leaf];
+    }
 }
 
 /* Trees [t0, t1) for nr rows of x (row stride cols) into acc [nr * width]: portable code. */
@@ -571,8 +648,7 @@ static void ais__tree_block_scalar(const ais__tengine *e, size_t t0, size_t t1, 
                 uint32_t right = (v > th[i]) | ((f >> 31) & (v != v));
                 idx[r] = 2 * i + 1 + right;
             }
-        for (size_t r = 0; r < nr; r++)
-            acc[r * e->width + k] += lv[idx[r] - first_leaf];
+        ais__tree_block_add(e, lv, idx, first_leaf, nr, k, acc);
     }
 }
 
@@ -633,8 +709,7 @@ __attribute__((target("avx2"))) static void ais__tree_block_avx2(const ais__teng
         }
         _mm256_store_si256((__m256i *)idx, i0);
         _mm256_store_si256((__m256i *)(idx + 8), i1);
-        for (size_t r = 0; r < 16; r++)
-            acc[r * e->width + k] += lv[idx[r] - first_leaf];
+        ais__tree_block_add(e, lv, idx, first_leaf, 16, k, acc);
     }
 }
 #endif
@@ -664,7 +739,8 @@ static void ais__tree_rows_fast(const ais__tree_job *j, size_t r0, size_t r1) {
 #endif
     for (size_t c0 = r0; c0 < r1; c0 += AIS__TB_CHUNK) {
         size_t cn = AIS__MIN(AIS__TB_CHUNK, r1 - c0);
-        memset(acc, 0, cn * e->width * sizeof *acc);
+        for (size_t r = 0; r < cn; r++)
+            ais__tree_start(e, acc + r * e->width);
         /* Gathers defeat the hardware prefetcher: the chunk's rows, and below each block of
          * trees, are pulled in by a linear sweep first, so the dependent walks hit cache. */
         ais__tree_prefetch(x + c0 * j->cols, cn * j->cols * sizeof(float));
@@ -716,7 +792,7 @@ static void ais__tree_rows_generic(const ais__tree_job *j, size_t r0, size_t r1)
             continue;
         }
         /* wide non-double rows: read through the dtype node by node */
-        memset(acc, 0, e->width * sizeof *acc);
+        ais__tree_start(e, acc);
         memset(seen, 0, e->width);
         for (size_t t = 0; t < e->n_trees; t++) {
             const ais__tnode *nd = &e->nodes[e->roots[t]];
@@ -724,17 +800,7 @@ static void ais__tree_rows_generic(const ais__tree_job *j, size_t r0, size_t r1)
                 double v = ais__load_f64(j->x->data, j->x->dtype, r * j->cols + nd->feature);
                 nd = &e->nodes[ais__tree_go_true(nd, v) ? nd->t : nd->f];
             }
-            for (uint32_t w = nd->wbeg; w < nd->wend; w++) {
-                const ais__tweight *tw = &e->weights[w];
-                double *d = &acc[tw->target];
-                if (e->agg == AIS__TAGG_MIN)
-                    *d = seen[tw->target] && *d < tw->w ? *d : tw->w;
-                else if (e->agg == AIS__TAGG_MAX)
-                    *d = seen[tw->target] && *d > tw->w ? *d : tw->w;
-                else
-                    *d += tw->w;
-                seen[tw->target] = 1;
-            }
+            ais__tree_leaf(e, nd, acc, seen);
         }
         ais__tree_finish(e, acc, j->y + r * e->width);
     }
