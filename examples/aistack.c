@@ -4,7 +4,8 @@
  *   aistack info MODEL
  *   aistack run MODEL [--input NAME=FILE | FILE]... [--output-dir DIR] [--threads N]
  *                     [--backend cpu|cuda]
- *   aistack convert IN OUT.ais [--compress LEVEL|none]
+ *   aistack run MODEL --records FILE [--records-format csv|jsonl] [--output-dir DIR] ...
+ *   aistack convert IN OUT.ais [--compress LEVEL|none] [--pipeline SPEC.json]
  *   aistack check PATH... [--rtol R] [--atol A]
  *   aistack ops
  *
@@ -30,7 +31,8 @@ static const char *const usage_main =
     "\n"
     "commands:\n"
     "  info MODEL        metadata, inputs and outputs, operator histogram, weight bytes\n"
-    "  run MODEL ...     run a model on .npy/.pb inputs (or random ones), print and save outputs\n"
+    "  run MODEL ...     run a model on .npy/.pb inputs (or random ones), or on raw records\n"
+    "                    (CSV, JSON lines) through its feature pipeline; print and save outputs\n"
     "  convert IN OUT    write a model in the native .ais format\n"
     "  check PATH...     run ONNX backend-test cases and compare with their expected outputs\n"
     "  ops               list the operators this build implements\n"
@@ -43,7 +45,8 @@ static const char *const usage_info =
     "\n"
     "Prints the model's metadata, each input and output with dtype and shape (dynamic\n"
     "dimensions by their symbolic name, or ?), the number of nodes per operator after\n"
-    "optimization, and the bytes of weights.\n";
+    "optimization, and the bytes of weights. A model with a feature pipeline also lists\n"
+    "the pipeline's inputs (name and numeric or categorical) and its output width.\n";
 
 static const char *const usage_run =
     "usage: aistack run MODEL [--input NAME=FILE | FILE]... [--output-dir DIR]\n"
@@ -57,14 +60,28 @@ static const char *const usage_run =
     "\n"
     "Inputs not given are filled with random values (floats uniform in [0, 1), integers in\n"
     "[0, 10)), with dynamic dimensions set to 1. Prints each output's name, dtype, shape and\n"
-    "first values.\n";
+    "first values.\n"
+    "\n"
+    "usage: aistack run MODEL --records FILE [--records-format csv|jsonl] [--output-dir DIR]\n"
+    "                         [--threads N] [--backend cpu|cuda]\n"
+    "\n"
+    "For a model that carries a feature pipeline (see convert --pipeline): FILE holds raw\n"
+    "records, CSV with a header row naming the fields or JSON lines (one object per line),\n"
+    "told apart by the extension (.csv; .jsonl, .ndjson or .json) or --records-format; '-' reads\n"
+    "standard input (CSV unless --records-format says otherwise). Prints one CSV line per\n"
+    "record: a header of the output names (an output with several values per row gives\n"
+    "NAME[0], NAME[1], ...: class probabilities), then the values (numbers, or text for string\n"
+    "labels). Records that break the pipeline's schema print every problem to stderr as\n"
+    "'row R, field \"F\": reason' (R from 0, the first record) and exit 1.\n";
 
 static const char *const usage_convert =
-    "usage: aistack convert IN OUT.ais [--compress LEVEL|none]\n"
+    "usage: aistack convert IN OUT.ais [--compress LEVEL|none] [--pipeline SPEC.json]\n"
     "\n"
     "Loads IN (any supported format), optimizes it, and writes the native format. Tensor data\n"
     "is raw and memory-mappable by default (none), or zstd-compressed per tensor at LEVEL\n"
-    "(1..22).\n";
+    "(1..22). --pipeline puts the feature pipeline of SPEC.json (docs/pipeline-spec.md) into\n"
+    "the file, in place of any IN has; the model must have one f32 input [rows, width] whose\n"
+    "width is the pipeline's. Without it, a pipeline IN carries is kept.\n";
 
 static const char *const usage_check =
     "usage: aistack check PATH... [--rtol R] [--atol A]\n"
@@ -169,6 +186,17 @@ static int cmd_info(int argc, char **argv) {
             printf("  %s: %zu\n", hist[k].op, hist[k].n);
     }
     printf("weight bytes: %zu\n", ais_model_weight_bytes(m));
+    const ais_pipeline *pl = ais_model_pipeline(m);
+    if (pl) {
+        size_t n = ais_pipeline_input_count(pl);
+        printf("pipeline: %zu inputs -> %zu features\n", n, ais_pipeline_output_width(pl));
+        for (size_t i = 0; i < n; i++) {
+            const char *name;
+            ais_feature_kind kind;
+            if (ais_pipeline_input_info(pl, i, &name, &kind) != AIS_OK) continue;
+            printf("  %s: %s\n", name, kind == AIS_FEATURE_NUMERIC ? "numeric" : "categorical");
+        }
+    }
     free(hist);
     ais_model_destroy(m);
     return 0;
@@ -225,8 +253,112 @@ static ais_status random_input(const ais_model *m, size_t i, ais_tensor **out) {
     return AIS_OK;
 }
 
+/* The whole of a file ("-": standard input) in a new malloc block; NULL with a message. */
+static char *read_all(const char *path, size_t *len) {
+    FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
+    if (!f) {
+        fprintf(stderr, "aistack: cannot open %s: %s\n", path, strerror(errno));
+        return NULL;
+    }
+    size_t cap = 1 << 16, n = 0;
+    char *buf = malloc(cap);
+    while (buf) {
+        n += fread(buf + n, 1, cap - n, f);
+        if (n < cap) break;
+        char *bigger = realloc(buf, cap * 2);
+        if (!bigger) free(buf);
+        buf = bigger;
+        cap *= 2;
+    }
+    bool bad = !buf || ferror(f);
+    if (f != stdin) fclose(f);
+    if (bad) {
+        fprintf(stderr, "aistack: cannot read %s\n", path);
+        free(buf);
+        return NULL;
+    }
+    *len = n;
+    return buf;
+}
+
+static bool ends_with(const char *s, const char *suffix) {
+    size_t n = strlen(s), k = strlen(suffix);
+    return n >= k && strcmp(s + n - k, suffix) == 0;
+}
+
+/* A CSV cell: quoted when it holds a separator, a quote or a line break. */
+static void print_cell(const char *s) {
+    if (!strpbrk(s, ",\"\r\n")) {
+        fputs(s, stdout);
+        return;
+    }
+    putchar('"');
+    for (; *s; s++) {
+        if (*s == '"') putchar('"');
+        putchar(*s);
+    }
+    putchar('"');
+}
+
+/* Prints the outputs of a record run as CSV, one line per row. */
+static void print_rows(const ais_model *m, ais_tensor *const *out, size_t n_out) {
+    int64_t rows = -1;
+    bool first = true;
+    for (size_t i = 0; i < n_out; i++) {
+        const char *name;
+        ais_model_output_info(m, i, &name, NULL, NULL, NULL);
+        size_t nd = ais_tensor_ndim(out[i]);
+        const int64_t *sh = ais_tensor_shape(out[i]);
+        if (nd == 0 || (rows >= 0 && sh[0] != rows)) {
+            fprintf(stderr, "aistack: output %s is not one value per row: left out\n", name);
+            continue;
+        }
+        rows = sh[0];
+        size_t per = sh[0] ? ais_tensor_size(out[i]) / (size_t)sh[0] : 0;
+        for (size_t k = 0; k < per; k++) {
+            if (!first) putchar(',');
+            first = false;
+            char col[300];
+            if (per == 1 && nd == 1)
+                snprintf(col, sizeof col, "%s", name);
+            else
+                snprintf(col, sizeof col, "%s[%zu]", name, k);
+            print_cell(col);
+        }
+    }
+    putchar('\n');
+    for (int64_t r = 0; r < rows; r++) {
+        first = true;
+        for (size_t i = 0; i < n_out; i++) {
+            size_t nd = ais_tensor_ndim(out[i]);
+            const int64_t *sh = ais_tensor_shape(out[i]);
+            if (nd == 0 || sh[0] != rows) continue;
+            size_t per = ais_tensor_size(out[i]) / (size_t)rows;
+            ais_dtype dt = ais_tensor_dtype(out[i]);
+            for (size_t k = 0; k < per; k++) {
+                size_t at = (size_t)r * per + k;
+                if (!first) putchar(',');
+                first = false;
+                if (dt == AIS_DTYPE_STRING)
+                    print_cell(ais_tensor_string_at(out[i], at));
+                else if (ais__dtype_is_float(dt))
+                    printf("%.9g", element(out[i], at));
+                else
+                    printf("%.17g", element(out[i], at));
+            }
+        }
+        putchar('\n');
+    }
+}
+
+static void print_problems(const ais_pipeline_errors *e) {
+    for (size_t i = 0; i < ais_pipeline_errors_count(e); i++)
+        fprintf(stderr, "row %zu, field \"%s\": %s\n", ais_pipeline_errors_row(e, i),
+                ais_pipeline_errors_field(e, i), ais_pipeline_errors_message(e, i));
+}
+
 static int cmd_run(int argc, char **argv) {
-    const char *model_path = NULL, *out_dir = NULL;
+    const char *model_path = NULL, *out_dir = NULL, *records = NULL, *records_format = NULL;
     const char *named[MAX_IO], *files[MAX_IO];
     size_t n_files = 0;
     int64_t threads = 1, backend = AIS_BACKEND_CPU;
@@ -240,6 +372,12 @@ static int cmd_run(int argc, char **argv) {
             files[n_files++] = eq ? eq + 1 : spec;
         } else if (!strcmp(a, "--output-dir") && i + 1 < argc) {
             out_dir = argv[++i];
+        } else if (!strcmp(a, "--records") && i + 1 < argc) {
+            records = argv[++i];
+        } else if (!strcmp(a, "--records-format") && i + 1 < argc) {
+            records_format = argv[++i];
+            if (strcmp(records_format, "csv") && strcmp(records_format, "jsonl"))
+                return fprintf(stderr, "aistack: --records-format must be csv or jsonl\n"), 2;
         } else if (!strcmp(a, "--threads") && i + 1 < argc) {
             char *end;
             threads = strtoll(argv[++i], &end, 10);
@@ -260,10 +398,29 @@ static int cmd_run(int argc, char **argv) {
             files[n_files++] = a;
         }
     }
-    if (!model_path) {
+    if (!model_path || (records && n_files)) {
+        if (records && n_files)
+            fprintf(stderr, "aistack: --records and input files exclude each other\n");
         fputs(usage_run, stderr);
         return 2;
     }
+    bool jsonl = false;
+    if (records) {
+        if (records_format)
+            jsonl = strcmp(records_format, "jsonl") == 0;
+        else if (ends_with(records, ".jsonl") || ends_with(records, ".ndjson") ||
+                 ends_with(records, ".json"))
+            jsonl = true;
+        else if (!ends_with(records, ".csv") && strcmp(records, "-") != 0) {
+            fprintf(stderr, "aistack: %s: give --records-format csv|jsonl (the extension is "
+                            "neither .csv nor .jsonl)\n",
+                    records);
+            return 2;
+        }
+    }
+    char *text = NULL;
+    size_t text_len = 0;
+    ais_pipeline_errors *problems = NULL;
     ais_options *o = NULL;
     ais_model *m = NULL;
     ais_session *s = NULL;
@@ -281,6 +438,30 @@ static int cmd_run(int argc, char **argv) {
     if (n_in > MAX_IO || n_out > MAX_IO) {
         fprintf(stderr, "aistack: the model has more than %d inputs or outputs\n", MAX_IO);
         goto done;
+    }
+    if (records) {
+        if (!ais_model_pipeline(m)) {
+            fprintf(stderr,
+                    "aistack: %s has no feature pipeline, so it cannot take records "
+                    "(attach one: aistack convert --pipeline)\n",
+                    model_path);
+            goto done;
+        }
+        if (!(text = read_all(records, &text_len))) goto done;
+        if ((st = ais_session_create(m, o, &s))) {
+            fail_status("session", st);
+            goto done;
+        }
+        st = jsonl ? ais_session_run_json_rows(s, text, text_len, NULL, out, n_out, &problems)
+                   : ais_session_run_csv(s, text, text_len, NULL, out, n_out, &problems);
+        if (st) {
+            print_problems(problems);
+            fail_status(records, st);
+            goto done;
+        }
+        print_rows(m, out, n_out);
+        rc = 0;
+        goto save;
     }
     size_t next_positional = 0;
     for (size_t f = 0; f < n_files; f++) {
@@ -326,16 +507,21 @@ static int cmd_run(int argc, char **argv) {
         fail_status("run", st);
         goto done;
     }
-    if (out_dir && mkdir(out_dir, 0777) != 0 && errno != EEXIST) {
-        fprintf(stderr, "aistack: cannot create %s: %s\n", out_dir, strerror(errno));
-        goto done;
-    }
     rc = 0;
     for (size_t i = 0; i < n_out; i++) {
         const char *name;
         ais_model_output_info(m, i, &name, NULL, NULL, NULL);
         print_tensor(name, out[i]);
-        if (!out_dir) continue;
+    }
+save:
+    if (out_dir && mkdir(out_dir, 0777) != 0 && errno != EEXIST) {
+        fprintf(stderr, "aistack: cannot create %s: %s\n", out_dir, strerror(errno));
+        rc = 1;
+        goto done;
+    }
+    for (size_t i = 0; i < n_out && out_dir; i++) {
+        const char *name;
+        ais_model_output_info(m, i, &name, NULL, NULL, NULL);
         char safe[200], path[4096];
         sanitize(name, i, safe, sizeof safe);
         snprintf(path, sizeof path, "%s/%s.npy", out_dir, safe);
@@ -349,16 +535,20 @@ done:
     ais_session_destroy(s);
     ais_model_destroy(m);
     ais_options_destroy(o);
+    ais_pipeline_errors_destroy(problems);
+    free(text);
     return rc;
 }
 
 /* ---- convert ---- */
 
 static int cmd_convert(int argc, char **argv) {
-    const char *src = NULL, *dst = NULL;
+    const char *src = NULL, *dst = NULL, *spec_path = NULL;
     int64_t level = 0;
     for (int i = 0; i < argc; i++) {
-        if (!strcmp(argv[i], "--compress") && i + 1 < argc) {
+        if (!strcmp(argv[i], "--pipeline") && i + 1 < argc) {
+            spec_path = argv[++i];
+        } else if (!strcmp(argv[i], "--compress") && i + 1 < argc) {
             const char *v = argv[++i];
             char *end;
             level = strcmp(v, "none") == 0 ? 0 : strtoll(v, &end, 10);
@@ -382,14 +572,27 @@ static int cmd_convert(int argc, char **argv) {
         fputs(usage_convert, stderr);
         return 2;
     }
+    ais_pipeline *pl = NULL;
+    if (spec_path) {
+        size_t len;
+        char *spec = read_all(spec_path, &len);
+        if (!spec) return 1;
+        ais_status st = ais_pipeline_create_from_json(spec, len, &pl);
+        free(spec);
+        if (st) return fail_status(spec_path, st);
+    }
     ais_model *m = NULL;
     ais_options *o = NULL;
-    if (load_model(src, NULL, &m)) return 1;
+    if (load_model(src, NULL, &m)) {
+        ais_pipeline_destroy(pl);
+        return 1;
+    }
     ais_status st = ais_options_create(&o);
     if (!st) st = ais_options_set_int(o, AIS_OPT_SAVE_COMPRESSION, level);
-    if (!st) st = ais_model_save(m, dst, o);
+    if (!st) st = pl ? ais_model_save_with_pipeline(m, pl, dst, o) : ais_model_save(m, dst, o);
     ais_options_destroy(o);
     ais_model_destroy(m);
+    ais_pipeline_destroy(pl);
     if (st) return fail_status(dst, st);
     printf("wrote %s\n", dst);
     return 0;

@@ -1,11 +1,26 @@
 #!/bin/sh
-# The benchmark command: installs the peers (ONNX Runtime from PyPI into .venv, Debian's PyTorch)
-# through scripts/setup.sh, builds a Release libaistack, and runs bench/harness.py, which compares
-# libaistack with ONNX Runtime and PyTorch on the model set and writes bench/results/*.json.
-#   scripts/bench.sh [harness options, e.g. --quick]
+# The benchmark commands: install the peers (ONNX Runtime, XGBoost, LightGBM from PyPI into .venv
+# with tests/requirements.txt, Treelite/TL2cgen with bench/requirements.txt; Debian's PyTorch)
+# through scripts/setup.sh, build a Release libaistack, and run
+#   scripts/bench.sh [harness options, e.g. --quick]   bench/harness.py: neural networks against
+#                                                       ONNX Runtime and PyTorch
+#   scripts/bench.sh trees [options, e.g. --quick]     bench/bench_trees.py: tree ensembles against
+#                                                       XGBoost, LightGBM and TL2cgen
+# Both write bench/results/*.json and print their tables.
 set -eu
 cd "$(dirname "$0")/.."
 scripts/setup.sh test
+stamp=.venv/.bench-requirements-installed
+if [ ! -f "$stamp" ] || ! cmp -s bench/requirements.txt "$stamp"; then
+  echo "bench: installing Python packages from bench/requirements.txt into .venv"
+  .venv/bin/pip install -q --disable-pip-version-check -r bench/requirements.txt
+  cp bench/requirements.txt "$stamp"
+fi
 cmake -S . -B build-release -DCMAKE_BUILD_TYPE=Release -DAIS_BUILD_TESTS=OFF >/dev/null
 cmake --build build-release -j"$(nproc)" >/dev/null
-AISTACK_LIBRARY="$PWD/build-release/libaistack.so" .venv/bin/python bench/harness.py "$@"
+export AISTACK_LIBRARY="$PWD/build-release/libaistack.so"
+if [ "${1:-}" = trees ]; then
+  shift
+  exec .venv/bin/python bench/bench_trees.py --build build-release "$@"
+fi
+exec .venv/bin/python bench/harness.py "$@"

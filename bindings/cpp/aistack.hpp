@@ -236,6 +236,139 @@ struct TensorInfo {
     std::vector<int64_t> shape;
 };
 
+/* A record that broke a feature pipeline's schema: row (0 = the first record), field ("" when
+ * the whole row is bad) and what was wrong. */
+struct Problem {
+    size_t row;
+    std::string field, message;
+};
+
+/* AIS_E_SCHEMA from a pipeline or record run, with every problem. */
+class SchemaError : public Error {
+  public:
+    SchemaError(const std::string &message, std::vector<Problem> problems)
+        : Error(AIS_E_SCHEMA, message), problems_(std::move(problems)) {}
+    const std::vector<Problem> &problems() const noexcept { return problems_; }
+
+  private:
+    std::vector<Problem> problems_;
+};
+
+/* Throws for a failed run (SchemaError with the report for AIS_E_SCHEMA); frees the report. */
+inline void check_run(ais_status status, ais_pipeline_errors *report) {
+    if (status == AIS_OK) {
+        ais_pipeline_errors_destroy(report);
+        return;
+    }
+    std::string message = ais_last_error();
+    if (status != AIS_E_SCHEMA) {
+        ais_pipeline_errors_destroy(report);
+        throw Error(status, message);
+    }
+    std::vector<Problem> problems;
+    for (size_t i = 0; i < ais_pipeline_errors_count(report); i++) {
+        problems.push_back({ais_pipeline_errors_row(report, i),
+                            ais_pipeline_errors_field(report, i),
+                            ais_pipeline_errors_message(report, i)});
+    }
+    ais_pipeline_errors_destroy(report);
+    throw SchemaError(message, std::move(problems));
+}
+
+/* A feature pipeline (docs/pipeline-spec.md): owned when built from a spec, or a view of a
+ * model's own (Model::pipeline(), valid while that model lives). Move-only; immutable, so one
+ * pipeline may run on many threads at once. */
+class Pipeline {
+  public:
+    Pipeline() noexcept = default;
+    static Pipeline from_json(const std::string &spec) {
+        ais_pipeline *p = nullptr;
+        check(ais_pipeline_create_from_json(spec.data(), spec.size(), &p));
+        return Pipeline(p, true);
+    }
+    /* A view of a pipeline owned elsewhere (may be null: an empty Pipeline). */
+    static Pipeline view(const ais_pipeline *p) noexcept {
+        return Pipeline(const_cast<ais_pipeline *>(p), false);
+    }
+    Pipeline(Pipeline &&o) noexcept
+        : p_(std::exchange(o.p_, nullptr)), owned_(std::exchange(o.owned_, false)) {}
+    Pipeline &operator=(Pipeline &&o) noexcept {
+        if (this != &o) {
+            reset();
+            p_ = std::exchange(o.p_, nullptr);
+            owned_ = std::exchange(o.owned_, false);
+        }
+        return *this;
+    }
+    Pipeline(const Pipeline &) = delete;
+    Pipeline &operator=(const Pipeline &) = delete;
+    ~Pipeline() { reset(); }
+
+    explicit operator bool() const noexcept { return p_ != nullptr; }
+    const ais_pipeline *get() const noexcept { return p_; }
+    size_t output_width() const noexcept { return ais_pipeline_output_width(p_); }
+    /* Input names and kinds in spec order. */
+    std::vector<std::pair<std::string, ais_feature_kind>> inputs() const {
+        std::vector<std::pair<std::string, ais_feature_kind>> res;
+        for (size_t i = 0; i < ais_pipeline_input_count(p_); i++) {
+            const char *name = nullptr;
+            ais_feature_kind kind = AIS_FEATURE_NUMERIC;
+            check(ais_pipeline_input_info(p_, i, &name, &kind));
+            res.emplace_back(name, kind);
+        }
+        return res;
+    }
+    /* The spec text it was compiled from. */
+    std::string spec() const {
+        const char *json = nullptr;
+        size_t len = 0;
+        check(ais_pipeline_spec_json(p_, &json, &len));
+        return std::string(json, len);
+    }
+    /* Rows as records, JSON lines or CSV to float32 [rows, output_width]. Schema problems throw
+     * SchemaError. */
+    Tensor run_records(const std::vector<std::vector<ais_field>> &rows) const {
+        std::vector<const ais_field *> ptrs;
+        std::vector<size_t> counts;
+        for (const auto &r : rows) {
+            ptrs.push_back(r.data());
+            counts.push_back(r.size());
+        }
+        ais_tensor *out = nullptr;
+        ais_pipeline_errors *e = nullptr;
+        ais_status st =
+            ais_pipeline_run_records(p_, ptrs.data(), counts.data(), rows.size(), &out, &e);
+        check_run(st, e); /* not one expression: e must be read after the call sets it */
+        return Tensor(out);
+    }
+    Tensor run_json_rows(const std::string &jsonl) const {
+        ais_tensor *out = nullptr;
+        ais_pipeline_errors *e = nullptr;
+        ais_status st = ais_pipeline_run_json_rows(p_, jsonl.data(), jsonl.size(), &out, &e);
+        check_run(st, e);
+        return Tensor(out);
+    }
+    Tensor run_csv(const std::string &csv) const {
+        ais_tensor *out = nullptr;
+        ais_pipeline_errors *e = nullptr;
+        ais_status st = ais_pipeline_run_csv(p_, csv.data(), csv.size(), &out, &e);
+        check_run(st, e);
+        return Tensor(out);
+    }
+
+  private:
+    Pipeline(ais_pipeline *p, bool owned) noexcept : p_(p), owned_(owned) {}
+    void reset() noexcept {
+        if (owned_) {
+            ais_pipeline_destroy(p_);
+        }
+        p_ = nullptr;
+        owned_ = false;
+    }
+    ais_pipeline *p_ = nullptr;
+    bool owned_ = false;
+};
+
 class Model;
 
 /* The state to run one model; one thread at a time (move-only). */
@@ -312,9 +445,60 @@ class Session {
             }
         }
     }
+    /*
+     * Raw records through the model's feature pipeline and the model in one call (records,
+     * JSON lines or CSV with a header row); returns the outputs named by `output_names` (default
+     * all). Schema problems throw SchemaError; a model without a pipeline throws Error
+     * (AIS_E_INVALID_ARGUMENT).
+     */
+    std::vector<Tensor> run_records(const std::vector<std::vector<ais_field>> &rows,
+                                    const std::vector<std::string> &output_names = {}) {
+        std::vector<const ais_field *> ptrs;
+        std::vector<size_t> counts;
+        for (const auto &r : rows) {
+            ptrs.push_back(r.data());
+            counts.push_back(r.size());
+        }
+        return run_source(output_names, [&](const char *const *names, ais_tensor **slots,
+                                            size_t n, ais_pipeline_errors **e) {
+            return ais_session_run_records(s_, ptrs.data(), counts.data(), rows.size(), names,
+                                           slots, n, e);
+        });
+    }
+    std::vector<Tensor> run_json_rows(const std::string &jsonl,
+                                      const std::vector<std::string> &output_names = {}) {
+        return run_source(output_names, [&](const char *const *names, ais_tensor **slots,
+                                            size_t n, ais_pipeline_errors **e) {
+            return ais_session_run_json_rows(s_, jsonl.data(), jsonl.size(), names, slots, n, e);
+        });
+    }
+    std::vector<Tensor> run_csv(const std::string &csv,
+                                const std::vector<std::string> &output_names = {}) {
+        return run_source(output_names, [&](const char *const *names, ais_tensor **slots,
+                                            size_t n, ais_pipeline_errors **e) {
+            return ais_session_run_csv(s_, csv.data(), csv.size(), names, slots, n, e);
+        });
+    }
     ais_session *get() const noexcept { return s_; }
 
   private:
+    template <typename F>
+    std::vector<Tensor> run_source(const std::vector<std::string> &output_names, F call) {
+        std::vector<const char *> names;
+        for (const std::string &n : output_names) {
+            names.push_back(n.c_str());
+        }
+        std::vector<ais_tensor *> slots(output_names.empty() ? n_outputs_ : output_names.size(),
+                                        nullptr);
+        ais_pipeline_errors *e = nullptr;
+        ais_status st = call(names.empty() ? nullptr : names.data(), slots.data(), slots.size(), &e);
+        check_run(st, e);
+        std::vector<Tensor> outputs;
+        for (ais_tensor *t : slots) {
+            outputs.emplace_back(t);
+        }
+        return outputs;
+    }
     friend class Model;
     Session(ais_session *s, size_t n_outputs) : s_(s), n_outputs_(n_outputs) {}
     ais_session *s_ = nullptr;
@@ -373,6 +557,16 @@ class Model {
     void save(const std::string &path, const Options *options = nullptr) const {
         check(ais_model_save(m_, path.c_str(), options ? options->get() : nullptr));
     }
+    /* Writes .ais with `pipeline` as the model's feature pipeline (see
+     * ais_model_save_with_pipeline). */
+    void save(const std::string &path, const Pipeline &pipeline,
+              const Options *options = nullptr) const {
+        check(ais_model_save_with_pipeline(m_, pipeline.get(), path.c_str(),
+                                           options ? options->get() : nullptr));
+    }
+    /* The model's own feature pipeline, a view valid while this model lives; empty (false)
+     * when it has none. */
+    Pipeline pipeline() const noexcept { return Pipeline::view(ais_model_pipeline(m_)); }
     ais_model *get() const noexcept { return m_; }
 
   private:

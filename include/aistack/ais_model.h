@@ -13,6 +13,7 @@
 #ifndef AISTACK_AIS_MODEL_H
 #define AISTACK_AIS_MODEL_H
 
+#include "ais_pipeline.h"
 #include "ais_tensor.h"
 
 #ifdef __cplusplus
@@ -111,6 +112,22 @@ AIS_API const char *ais_model_metadata(const ais_model *model, const char *key);
 AIS_API ais_status ais_model_save(const ais_model *model, const char *path,
                                   const ais_options *options);
 
+/*
+ * The model's own feature pipeline (a .ais file's PIPELINE section), or NULL when it has none.
+ * Borrowed: it lives as long as the model. ais_model_save writes it back.
+ */
+AIS_API const ais_pipeline *ais_model_pipeline(const ais_model *model);
+/*
+ * Writes the model as .ais with `pipeline` as its feature pipeline (replacing any the model has;
+ * the pipeline is not retained: its spec text is copied into the file). The model must have
+ * exactly one input, of dtype f32 and shape [rows, width] (rank and extents may be dynamic)
+ * where a static width equals ais_pipeline_output_width: a model with other inputs fails with
+ * AIS_E_INVALID_ARGUMENT naming them, a width mismatch with AIS_E_SHAPE.
+ */
+AIS_API ais_status ais_model_save_with_pipeline(const ais_model *model,
+                                                const ais_pipeline *pipeline, const char *path,
+                                                const ais_options *options);
+
 /* Number of nodes and bytes of weights, for tools. */
 AIS_API size_t ais_model_node_count(const ais_model *model);
 AIS_API size_t ais_model_weight_bytes(const ais_model *model);
@@ -141,6 +158,30 @@ AIS_API ais_status ais_session_run(ais_session *session, const char *const *inpu
                                    const ais_tensor *const *inputs, size_t n_inputs,
                                    const char *const *output_names, ais_tensor **outputs,
                                    size_t n_outputs);
+
+/*
+ * Runs raw records through the model's feature pipeline and then the model, in one call: rows
+ * (as in ais_pipeline_run_records), JSON lines (ais_pipeline_run_json_rows) or CSV text
+ * (ais_pipeline_run_csv) become the model's single input. output_names, outputs and n_outputs
+ * are as in ais_session_run. Records that violate the pipeline's schema give AIS_E_SCHEMA and,
+ * when errors is not NULL, *errors receives the report of every problem (as the pipeline run
+ * functions do); otherwise *errors is set to NULL. A model without a pipeline gives
+ * AIS_E_INVALID_ARGUMENT ("the model has no feature pipeline"). The session keeps the features
+ * of the last call and refills them in place when the next call has as many rows, so a steady
+ * stream of same-sized batches allocates only what the pipeline itself needs per call (an error
+ * report, and for JSON lines the parse of each line). Same threading as ais_session_run.
+ */
+AIS_API ais_status ais_session_run_records(ais_session *session, const ais_field *const *rows,
+                                           const size_t *n_fields, size_t n_rows,
+                                           const char *const *output_names, ais_tensor **outputs,
+                                           size_t n_outputs, ais_pipeline_errors **errors);
+AIS_API ais_status ais_session_run_json_rows(ais_session *session, const char *jsonl, size_t len,
+                                             const char *const *output_names,
+                                             ais_tensor **outputs, size_t n_outputs,
+                                             ais_pipeline_errors **errors);
+AIS_API ais_status ais_session_run_csv(ais_session *session, const char *csv, size_t len,
+                                       const char *const *output_names, ais_tensor **outputs,
+                                       size_t n_outputs, ais_pipeline_errors **errors);
 
 /* Where the nodes of the last planned run executed: the number of nodes after optimization,
  * and per node its name, operator and backend. */

@@ -54,6 +54,10 @@ AIS_API ais_status ais_pipeline_input_info(const ais_pipeline *pipeline, size_t 
                                            const char **name, ais_feature_kind *kind);
 /* Number of floats per output row (0 for NULL). */
 AIS_API size_t ais_pipeline_output_width(const ais_pipeline *pipeline);
+/* The spec text the pipeline was compiled from, byte for byte (NUL-terminated; *len, when len is
+ * not NULL, excludes the NUL). Valid while the pipeline lives. */
+AIS_API ais_status ais_pipeline_spec_json(const ais_pipeline *pipeline, const char **json,
+                                          size_t *len);
 
 /* ---- running ---- */
 
@@ -96,6 +100,19 @@ AIS_API ais_status ais_pipeline_run_records(const ais_pipeline *pipeline,
 AIS_API ais_status ais_pipeline_run_json_rows(const ais_pipeline *pipeline, const char *jsonl,
                                               size_t len, ais_tensor **out,
                                               ais_pipeline_errors **errors);
+/* Rows as CSV (RFC 4180) of `len` bytes: a header row naming the fields, then one record per
+ * row. Cells may be quoted ("a, b", with "" for a quote inside, and line breaks inside quotes);
+ * records end with LF or CRLF, the last one optionally. A UTF-8 byte-order mark before the header
+ * is skipped and empty lines are skipped (not counted as rows). An empty cell is a missing value.
+ * A numeric input parses its cell as a decimal number, independently of the locale (surrounding
+ * blanks allowed; "nan" in any case is a missing value, "inf" an infinity); any other text is a
+ * problem "not a number" for that row and field. A categorical input takes the cell's text.
+ * Rows are numbered from 0, the first record after the header. A row with another number of
+ * cells than the header, an unterminated quote or text after a closing quote is a bad row (field
+ * ""). Text with no header row (empty), a malformed header or one naming an input twice is
+ * AIS_E_FORMAT. A header alone gives [0, output_width]. */
+AIS_API ais_status ais_pipeline_run_csv(const ais_pipeline *pipeline, const char *csv, size_t len,
+                                        ais_tensor **out, ais_pipeline_errors **errors);
 /* Columns: columns[j] holds input names[j] as a tensor of `rows` elements (shape [rows] or
  * [rows, 1]); all columns have the same row count. A numeric input takes f32, f64, i32 or i64
  * (NaN is missing); a categorical input takes a string tensor. An input absent from names[] is

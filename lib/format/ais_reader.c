@@ -12,6 +12,7 @@
 #include <zstd_errors.h>
 
 #include "ais_layout.h"
+#include "pipeline/pipeline.h"
 
 typedef struct ais__span {
     uint64_t off, size;
@@ -21,8 +22,8 @@ typedef struct ais__reader {
     const uint8_t *base;
     size_t size;
     uint64_t features;
-    ais__span sec[AIS__SEC_DATA + 1]; /* by type; size 0 and off 0 when absent */
-    bool have[AIS__SEC_DATA + 1];
+    ais__span sec[AIS__SEC_PIPELINE + 1]; /* by type; size 0 and off 0 when absent */
+    bool have[AIS__SEC_PIPELINE + 1];
     ais_tensor **tensors; /* decoded; borrowed ones have storage NULL */
     char **tensor_names;
     uint32_t n_tensors;
@@ -124,7 +125,7 @@ static ais_status ais__read_header(ais__reader *r) {
                               i, type, (unsigned long long)off, (unsigned long long)size, r->size);
         spans[i].off = off;
         spans[i].size = size;
-        if (type < AIS__SEC_META || type > AIS__SEC_DATA) {
+        if (type < AIS__SEC_META || type > AIS__SEC_PIPELINE) {
             if (flags & AIS__SECF_REQUIRED)
                 return ais__error(AIS_E_UNSUPPORTED,
                                   ".ais: the file has a required section of type %u that this "
@@ -144,7 +145,8 @@ static ais_status ais__read_header(ais__reader *r) {
                                   "have checksum 0 (offset %llu)",
                                   AIS__DATA_ALIGN, (unsigned long long)off);
         } else if (ais__xxh64(p + off, (size_t)size) != hash) {
-            static const char *const names[] = {"", "metadata", "graph", "tensor table"};
+            static const char *const names[] = {"", "metadata", "graph", "tensor table",
+                                                "", "pipeline"};
             return ais__error(AIS_E_CHECKSUM, ".ais: %s section checksum mismatch (corrupt)",
                               names[type]);
         }
@@ -523,6 +525,49 @@ static ais_status ais__read_meta(ais__reader *r) {
     return ais__graph_set_meta(r->g, "content_hash", buf);
 }
 
+static void ais__pipeline_release(void *p) { ais_pipeline_destroy(p); }
+
+/* The PIPELINE section (ais_writer.c writes it): compiled and checked against the graph's input
+ * here, so that a loaded model's pipeline is known to fit it. */
+static ais_status ais__read_pipeline(ais__reader *r) {
+    if (!r->have[AIS__SEC_PIPELINE]) return AIS_OK;
+    const ais__span *s = &r->sec[AIS__SEC_PIPELINE];
+    ais__cur c = {r->base + s->off, (size_t)s->size, 0, "pipeline", AIS_OK};
+    uint32_t version = ais__cur_u32(&c, "pipeline layout version");
+    if (!c.st && version != 1)
+        return ais__error(AIS_E_UNSUPPORTED,
+                          ".ais: pipeline section: layout version %u, this library reads 1",
+                          version);
+    char *input = ais__cur_str(&c, "pipeline input name");
+    uint64_t len = input ? ais__cur_u64(&c, "pipeline spec length") : 0;
+    if (!c.st && len != c.size - c.pos)
+        ais__cur_fail(&c, "the spec is %llu bytes, the section holds %zu after its header",
+                      (unsigned long long)len, c.size - c.pos);
+    if (c.st) {
+        ais__free(input);
+        return c.st;
+    }
+    ais_pipeline *p = NULL;
+    ais_status st = ais_pipeline_create_from_json((const char *)c.p + c.pos, (size_t)len, &p);
+    int32_t target = -1;
+    if (st == AIS_OK) st = ais__ais_pipeline_target(r->g, p, ".ais: pipeline section", &target);
+    if (st == AIS_OK && strcmp(r->g->values[target].name, input) != 0)
+        st = ais__error(AIS_E_FORMAT,
+                        ".ais: pipeline section: it feeds input \"%.64s\", the model's input is "
+                        "\"%.64s\"",
+                        input, r->g->values[target].name);
+    ais__free(input);
+    if (st != AIS_OK) {
+        ais_pipeline_destroy(p);
+    } else {
+        st = ais__graph_hold(r->g, ais__pipeline_release, p); /* frees p when it fails */
+        if (st == AIS_OK) r->g->pipeline = p;
+    }
+    if (st != AIS_OK && !strstr(ais_last_error(), "pipeline section"))
+        ais__error_prefix(".ais: pipeline section");
+    return st;
+}
+
 ais_status ais__ais_read(const void *data, size_t size, const ais__load_opts *o, ais__graph **out) {
     *out = NULL;
     if (!data) return ais__error(AIS_E_INVALID_ARGUMENT, ".ais: data is NULL");
@@ -540,6 +585,7 @@ ais_status ais__ais_read(const void *data, size_t size, const ais__load_opts *o,
     if (st == AIS_OK) st = ais__graph_create(&r.g);
     if (st == AIS_OK) st = ais__read_graph(&r);
     if (st == AIS_OK) st = ais__read_meta(&r);
+    if (st == AIS_OK) st = ais__read_pipeline(&r);
     for (uint32_t i = 0; r.tensors && i < r.n_tensors; i++)
         ais_tensor_destroy(r.tensors[i]);
     for (uint32_t i = 0; r.tensor_names && i < r.n_tensors; i++)

@@ -14,6 +14,7 @@
 #include <zstd_errors.h>
 
 #include "ais_layout.h"
+#include "pipeline/pipeline.h"
 
 typedef struct ais__wtensor {
     char *name;
@@ -34,6 +35,7 @@ typedef struct ais__writer {
     uint8_t *scratch[2];
     size_t scratch_cap[2];
     uint64_t features;
+    const ais_pipeline *pipeline; /* written to the PIPELINE section, or NULL */
 } ais__writer;
 
 static ais_status ais__wt_add(ais__writer *w, const ais_tensor *t, const char *a, const char *b,
@@ -262,6 +264,7 @@ static uint64_t ais__content_hash(const ais__writer *w, const ais__buf *graph) {
     XXH64_state_t st;
     XXH64_reset(&st, 0);
     XXH64_update(&st, graph->p, graph->size);
+    if (w->pipeline) XXH64_update(&st, w->pipeline->spec, w->pipeline->spec_len);
     for (size_t i = 0; i < w->n_tensors; i++) {
         const ais_tensor *t = w->tensors[i].t;
         uint8_t hdr[8 + 8 * AIS_MAX_DIMS];
@@ -356,40 +359,50 @@ static ais_status ais__check_limits(const ais__graph *g) {
     return AIS_OK;
 }
 
-static ais_status ais__write_file(ais__writer *w, const char *path, ais__buf *sec[3]) {
-    static const uint32_t types[4] = {AIS__SEC_META, AIS__SEC_GRAPH, AIS__SEC_TENSORS,
-                                      AIS__SEC_DATA};
+/* sec: META, GRAPH, TENSORS, then PIPELINE (NULL when there is none); DATA comes last. */
+static ais_status ais__write_file(ais__writer *w, const char *path, ais__buf *sec[4]) {
+    uint32_t types[5] = {AIS__SEC_META, AIS__SEC_GRAPH, AIS__SEC_TENSORS, AIS__SEC_PIPELINE,
+                         AIS__SEC_DATA};
+    ais__buf *bufs[5] = {sec[0], sec[1], sec[2], sec[3], NULL};
+    int n = 5;
+    if (!sec[3]) {
+        types[3] = AIS__SEC_DATA;
+        n = 4;
+    }
     uint64_t data_size = 0;
     for (size_t i = 0; i < w->n_tensors; i++)
         data_size = w->tensors[i].offset + w->tensors[i].stored_size;
-    uint8_t head[AIS__HEADER_SIZE + 4 * AIS__SECTION_ENTRY_SIZE];
+    uint8_t head[AIS__HEADER_SIZE + 5 * AIS__SECTION_ENTRY_SIZE];
     memset(head, 0, sizeof head);
-    uint64_t off = sizeof head, offs[4], sizes[4], pads[4];
-    for (int s = 0; s < 4; s++) {
-        uint64_t align = s == 3 ? AIS__DATA_ALIGN : 8;
+    size_t head_size = AIS__HEADER_SIZE + (size_t)n * AIS__SECTION_ENTRY_SIZE;
+    uint64_t off = head_size, offs[5], sizes[5], pads[5];
+    for (int s = 0; s < n; s++) {
+        uint64_t align = s == n - 1 ? AIS__DATA_ALIGN : 8;
         uint64_t aligned = (off + align - 1) & ~(align - 1);
         pads[s] = aligned - off;
         offs[s] = aligned;
-        sizes[s] = s < 3 ? sec[s]->size : data_size;
+        sizes[s] = s < n - 1 ? bufs[s]->size : data_size;
         off = aligned + sizes[s];
     }
     memcpy(head, AIS__MAGIC, AIS__MAGIC_LEN);
     ais__put_le16(head + AIS__H_MAJOR, AIS__VERSION_MAJOR);
-    ais__put_le16(head + AIS__H_MINOR, AIS__VERSION_MINOR);
+    /* 1.1 added PIPELINE; a file without one stays 1.0 (the lowest version that holds it). */
+    ais__put_le16(head + AIS__H_MINOR, n == 5 ? 1 : AIS__VERSION_MINOR);
     ais__put_le32(head + AIS__H_HEADER_SIZE, AIS__HEADER_SIZE);
-    ais__put_le32(head + AIS__H_SECTION_COUNT, 4);
+    ais__put_le32(head + AIS__H_SECTION_COUNT, (uint32_t)n);
     ais__put_le32(head + AIS__H_SECTION_ENTRY_SIZE, AIS__SECTION_ENTRY_SIZE);
     ais__put_le64(head + AIS__H_REQUIRED, w->features);
     ais__put_le64(head + AIS__H_FILE_SIZE, off);
-    for (int s = 0; s < 4; s++) {
+    for (int s = 0; s < n; s++) {
         uint8_t *e = head + AIS__HEADER_SIZE + s * AIS__SECTION_ENTRY_SIZE;
         ais__put_le32(e, types[s]);
+        /* Required: a reader that does not know PIPELINE would run the model on raw inputs. */
         ais__put_le32(e + 4, AIS__SECF_REQUIRED);
         ais__put_le64(e + 8, offs[s]);
         ais__put_le64(e + 16, sizes[s]);
-        ais__put_le64(e + 24, s < 3 ? ais__xxh64(sec[s]->p, sec[s]->size) : 0);
+        ais__put_le64(e + 24, s < n - 1 ? ais__xxh64(bufs[s]->p, bufs[s]->size) : 0);
     }
-    ais__put_le64(head + AIS__H_HASH, ais__xxh64(head, sizeof head));
+    ais__put_le64(head + AIS__H_HASH, ais__xxh64(head, head_size));
 
     /* Write next to the destination and rename, so a crash never leaves a half-written model
      * under the real name. */
@@ -404,10 +417,10 @@ static ais_status ais__write_file(ais__writer *w, const char *path, ais__buf *se
         ais__free(tmp);
         return st;
     }
-    bool ok = ais__write_all(fp, head, sizeof head);
-    for (int s = 0; s < 3 && ok; s++)
-        ok = ais__write_zeros(fp, pads[s]) && ais__write_all(fp, sec[s]->p, sec[s]->size);
-    ok = ok && ais__write_zeros(fp, pads[3]);
+    bool ok = ais__write_all(fp, head, head_size);
+    for (int s = 0; s < n - 1 && ok; s++)
+        ok = ais__write_zeros(fp, pads[s]) && ais__write_all(fp, bufs[s]->p, bufs[s]->size);
+    ok = ok && ais__write_zeros(fp, pads[n - 1]);
     uint64_t pos = 0;
     for (size_t i = 0; i < w->n_tensors && ok; i++) {
         const ais__wtensor *wt = &w->tensors[i];
@@ -434,8 +447,58 @@ static ais_status ais__write_file(ais__writer *w, const char *path, ais__buf *se
     return AIS_OK;
 }
 
+ais_status ais__ais_pipeline_target(const ais__graph *g, const ais_pipeline *pipeline,
+                                    const char *who, int32_t *input) {
+    size_t width = ais_pipeline_output_width(pipeline);
+    if (g->n_inputs != 1) {
+        char names[160] = "";
+        size_t at = 0;
+        for (size_t i = 0; i < g->n_inputs && at < sizeof names; i++)
+            at += (size_t)snprintf(names + at, sizeof names - at, "%s\"%s\"", i ? ", " : "",
+                                   g->values[g->inputs[i]].name);
+        return ais__error(AIS_E_INVALID_ARGUMENT,
+                          "%s: a feature pipeline feeds a model with exactly one input, this one "
+                          "has %zu%s%s",
+                          who, g->n_inputs, g->n_inputs ? ": " : "", names);
+    }
+    const ais__value *v = &g->values[g->inputs[0]];
+    if (v->dtype != AIS_DTYPE_F32)
+        return ais__error(AIS_E_INVALID_ARGUMENT,
+                          "%s: model input \"%s\" is %s, the feature pipeline gives f32", who,
+                          v->name, ais_dtype_name(v->dtype));
+    if (v->ndim >= 0 && v->ndim != 2)
+        return ais__error(AIS_E_INVALID_ARGUMENT,
+                          "%s: model input \"%s\" has %d dimensions, the feature pipeline gives "
+                          "[rows, %zu]",
+                          who, v->name, (int)v->ndim, width);
+    if (v->ndim == 2 && v->dims[1] != AIS__DIM_DYNAMIC && v->dims[1] != (int64_t)width)
+        return ais__error(AIS_E_SHAPE,
+                          "%s: model input \"%s\" takes %lld features per row, the feature "
+                          "pipeline gives %zu",
+                          who, v->name, (long long)v->dims[1], width);
+    *input = g->inputs[0];
+    return AIS_OK;
+}
+
+/* The PIPELINE section: u32 layout version (1), the name of the input it feeds (u32 length and
+ * bytes), the spec's length (u64) and its JSON text. */
+static void ais__write_pipeline(ais__buf *b, const ais__graph *g, int32_t input,
+                                const ais_pipeline *p) {
+    ais__buf_u32(b, 1);
+    ais__buf_str(b, g->values[input].name);
+    ais__buf_u64(b, p->spec_len);
+    ais__buf_bytes(b, p->spec, p->spec_len);
+}
+
 ais_status ais__ais_write(const ais__graph *g, const char *path, int compress_level) {
+    return ais__ais_write_pipeline(g, g ? g->pipeline : NULL, path, compress_level);
+}
+
+ais_status ais__ais_write_pipeline(const ais__graph *g, const ais_pipeline *pipeline,
+                                   const char *path, int compress_level) {
     if (!g || !path) return ais__error(AIS_E_INVALID_ARGUMENT, "ais write: graph or path is NULL");
+    int32_t target = -1;
+    if (pipeline) AIS__CHECK(ais__ais_pipeline_target(g, pipeline, path, &target));
     if (compress_level < 0 || compress_level > ZSTD_maxCLevel())
         return ais__error(AIS_E_INVALID_ARGUMENT,
                           "%s: compression level %d, expected 0 (raw) or 1..%d (zstd)", path,
@@ -444,7 +507,8 @@ ais_status ais__ais_write(const ais__graph *g, const char *path, int compress_le
     ais__writer w;
     memset(&w, 0, sizeof w);
     w.g = g;
-    ais__buf meta = {0}, graph = {0}, table = {0};
+    w.pipeline = pipeline;
+    ais__buf meta = {0}, graph = {0}, table = {0}, pipe = {0};
     ais_status st = ais__collect(&w);
     if (st == AIS_OK && compress_level > 0 && w.n_tensors > 0) {
         w.cctx = ais__zstd_cctx();
@@ -460,11 +524,12 @@ ais_status ais__ais_write(const ais__graph *g, const char *path, int compress_le
         ais__write_graph(&w, &graph);
         ais__write_tensor_table(&w, &table);
         if (!graph.oom) ais__write_meta(&w, &meta, ais__content_hash(&w, &graph));
-        if (meta.oom || graph.oom || table.oom)
+        if (pipeline) ais__write_pipeline(&pipe, g, target, pipeline);
+        if (meta.oom || graph.oom || table.oom || pipe.oom)
             st = ais__oom(graph.size + table.size, "model sections");
     }
     if (st == AIS_OK) {
-        ais__buf *secs[3] = {&meta, &graph, &table};
+        ais__buf *secs[4] = {&meta, &graph, &table, pipeline ? &pipe : NULL};
         st = ais__write_file(&w, path, secs);
     }
     for (size_t i = 0; i < w.n_tensors; i++) {
@@ -479,5 +544,6 @@ ais_status ais__ais_write(const ais__graph *g, const char *path, int compress_le
     ais__buf_free(&meta);
     ais__buf_free(&graph);
     ais__buf_free(&table);
+    ais__buf_free(&pipe);
     return st;
 }

@@ -61,8 +61,17 @@ ais_status ais__lightgbm_read(const void *data, size_t size, const ais__load_opt
                               ais__graph **out);
 ais_status ais__ais_read(const void *data, size_t size, const ais__load_opts *o,
                          ais__graph **out);
-/* compress_level: 0 raw (mmappable), 1..22 zstd per tensor. */
+/* compress_level: 0 raw (mmappable), 1..22 zstd per tensor. Writes g->pipeline, if any. */
 ais_status ais__ais_write(const ais__graph *g, const char *path, int compress_level);
+/* The same with `pipeline` (NULL: none) in place of g->pipeline. */
+ais_status ais__ais_write_pipeline(const ais__graph *g, const struct ais_pipeline *pipeline,
+                                   const char *path, int compress_level);
+/* Checks that `pipeline` can feed g: g has exactly one input, of dtype f32, of rank 2 (or
+ * unknown rank), whose last extent, when static, is the pipeline's output width. Sets *input to
+ * that input's value index. Messages say which input and what was expected; `who` prefixes
+ * them. */
+ais_status ais__ais_pipeline_target(const ais__graph *g, const struct ais_pipeline *pipeline,
+                                    const char *who, int32_t *input);
 /* True when the bytes start like a .ais file. */
 bool ais__ais_sniff(const void *data, size_t size);
 

@@ -74,6 +74,9 @@ typedef struct ais__graph {
     size_t n_meta;
     ais__hold *holds;
     size_t n_holds;
+    /* The feature pipeline that feeds the graph's single input (a .ais PIPELINE section), or
+     * NULL. Owned through a hold (the graph module does not know pipelines). */
+    struct ais_pipeline *pipeline;
     /* name -> value index, open addressing */
     int32_t *index;
     size_t index_cap;

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "../format/format.h"
+#include "../pipeline/pipeline.h"
 
 /* ---- options ---- */
 
@@ -556,6 +557,20 @@ AIS_API ais_status ais_model_save(const ais_model *model, const char *path,
                           model ? "path" : "model");
     return ais__ais_write(model->graph, path,
                           (int)ais__option(options, AIS_OPT_SAVE_COMPRESSION));
+}
+
+AIS_API ais_status ais_model_save_with_pipeline(const ais_model *model,
+                                                const ais_pipeline *pipeline, const char *path,
+                                                const ais_options *options) {
+    if (!model || !pipeline || !path)
+        return ais__error(AIS_E_INVALID_ARGUMENT, "ais_model_save_with_pipeline: %s is NULL",
+                          !model ? "model" : !pipeline ? "pipeline" : "path");
+    return ais__ais_write_pipeline(model->graph, pipeline, path,
+                                   (int)ais__option(options, AIS_OPT_SAVE_COMPRESSION));
+}
+
+AIS_API const ais_pipeline *ais_model_pipeline(const ais_model *model) {
+    return model ? model->graph->pipeline : NULL;
 }
 
 AIS_API size_t ais_model_node_count(const ais_model *model) {

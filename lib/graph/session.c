@@ -25,6 +25,7 @@
 #include <string.h>
 
 #include "../backend/backend.h"
+#include "../pipeline/pipeline.h"
 #include "model.h"
 
 enum { AIS__SLOT_NONE, AIS__SLOT_INPUT, AIS__SLOT_CONST, AIS__SLOT_PCONST, AIS__SLOT_STATIC,
@@ -90,6 +91,8 @@ struct ais_session {
     bool device;     /* the backend is not the CPU: device plans */
     void **const_dev; /* per graph value: its constant uploaded to the device, once */
     size_t n_const_dev;
+    ais_tensor *features; /* the pipeline's output of the last record run, reused when the next
+                             has as many rows */
 };
 
 /* Where zero-byte tensors point: kernels may compute an address from it but never load. */
@@ -734,6 +737,7 @@ AIS_API void ais_session_destroy(ais_session *s) {
     ais__free(s->bound);
     ais__free(s->created);
     ais__free(s->node_backend);
+    ais_tensor_destroy(s->features);
     ais_model_destroy(s->model);
     ais__free(s);
 }
@@ -1058,4 +1062,68 @@ AIS_API ais_status ais_session_run(ais_session *s, const char *const *input_name
         }
     }
     return st;
+}
+
+/* ---- records: the model's pipeline, then the model ---- */
+
+typedef enum { AIS__SRC_RECORDS, AIS__SRC_JSONL, AIS__SRC_CSV } ais__source;
+
+static ais_status ais__run_source(ais_session *s, const char *who, ais__source src,
+                                  const void *data, const size_t *n_fields, size_t n,
+                                  const char *const *output_names, ais_tensor **outputs,
+                                  size_t n_outputs, ais_pipeline_errors **errors) {
+    if (errors) *errors = NULL;
+    if (!s) return ais__error(AIS_E_INVALID_ARGUMENT, "%s: session is NULL", who);
+    const ais__graph *g = s->model->graph;
+    const ais_pipeline *p = g->pipeline;
+    if (!p) return ais__error(AIS_E_INVALID_ARGUMENT, "%s: the model has no feature pipeline", who);
+    /* The features go into the last call's tensor when the row count repeats: a steady stream
+     * of same-sized batches allocates nothing here (the plan is reused too). */
+    ais_tensor *t = s->features;
+    ais_status st;
+    switch (src) {
+    case AIS__SRC_RECORDS:
+        st = ais__pipeline_records_into(p, data, n_fields, n, &t, errors);
+        break;
+    case AIS__SRC_JSONL: st = ais__pipeline_jsonl_into(p, data, n, &t, errors); break;
+    default: st = ais__pipeline_csv_into(p, data, n, &t, errors); break;
+    }
+    if (st != AIS_OK) return st; /* s->features, if any, is untouched and still ours */
+    if (t != s->features) {
+        ais_tensor_destroy(s->features);
+        s->features = t;
+    }
+    const char *name = g->values[g->inputs[0]].name;
+    const ais_tensor *in = t;
+    st = ais_session_run(s, &name, &in, 1, output_names, outputs, n_outputs);
+    if (st != AIS_OK) ais__error_prefix("%s", who);
+    return st;
+}
+
+AIS_API ais_status ais_session_run_records(ais_session *s, const ais_field *const *rows,
+                                           const size_t *n_fields, size_t n_rows,
+                                           const char *const *output_names, ais_tensor **outputs,
+                                           size_t n_outputs, ais_pipeline_errors **errors) {
+    if (n_rows && (!rows || !n_fields)) {
+        if (errors) *errors = NULL;
+        return ais__error(AIS_E_INVALID_ARGUMENT,
+                          "ais_session_run_records: %zu rows but rows or n_fields is NULL", n_rows);
+    }
+    return ais__run_source(s, "ais_session_run_records", AIS__SRC_RECORDS, rows, n_fields, n_rows,
+                           output_names, outputs, n_outputs, errors);
+}
+
+AIS_API ais_status ais_session_run_json_rows(ais_session *s, const char *jsonl, size_t len,
+                                             const char *const *output_names,
+                                             ais_tensor **outputs, size_t n_outputs,
+                                             ais_pipeline_errors **errors) {
+    return ais__run_source(s, "ais_session_run_json_rows", AIS__SRC_JSONL, jsonl, NULL, len,
+                           output_names, outputs, n_outputs, errors);
+}
+
+AIS_API ais_status ais_session_run_csv(ais_session *s, const char *csv, size_t len,
+                                       const char *const *output_names, ais_tensor **outputs,
+                                       size_t n_outputs, ais_pipeline_errors **errors) {
+    return ais__run_source(s, "ais_session_run_csv", AIS__SRC_CSV, csv, NULL, len, output_names,
+                           outputs, n_outputs, errors);
 }

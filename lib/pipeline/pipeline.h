@@ -33,20 +33,33 @@ typedef enum ais__pl_op {
     AIS__PL_ONEHOT,
     AIS__PL_ORDINAL,
     AIS__PL_HASH,
-    AIS__PL_PASSTHROUGH
+    AIS__PL_PASSTHROUGH,
+    AIS__PL_INDICATOR /* 1 when the value is missing, else 0; the result is never missing */
 } ais__pl_op;
 
-typedef enum { AIS__PL_UNKNOWN_ERROR, AIS__PL_UNKNOWN_IGNORE, AIS__PL_UNKNOWN_VALUE } ais__pl_unk;
+typedef enum {
+    AIS__PL_UNKNOWN_ERROR,
+    AIS__PL_UNKNOWN_IGNORE,
+    AIS__PL_UNKNOWN_VALUE,
+    AIS__PL_UNKNOWN_INFREQUENT /* as the infrequent categories */
+} ais__pl_unk;
 
 typedef struct ais__pl_step {
     ais__pl_op op;
-    double a, b;   /* parameters, see ais__pl_op; ordinal: a = unknown_value */
+    double a, b;   /* parameters, see ais__pl_op; ordinal: a = unknown_value, b = missing_value */
     char *str;     /* categorical imputation value */
     double *edges; /* bucketize, strictly increasing */
     size_t n_edges;
-    char **cats;      /* onehot/ordinal categories in spec order */
-    uint32_t *sorted; /* indices into cats, sorted by strcmp, for binary search */
+    /* onehot/ordinal: the categories in spec order, then the infrequent ones; strings (cats) or,
+     * over numeric values, numbers (num_cats) */
+    char **cats;
+    double *num_cats;
+    uint32_t *sorted; /* indices into cats/num_cats in ascending order, for binary search */
     size_t n_cats;
+    size_t n_frequent;   /* categories [n_frequent, n_cats) share one column / ordinal value */
+    size_t drop;         /* onehot: the output column dropped, SIZE_MAX when none */
+    size_t n_out;        /* onehot: output columns */
+    bool has_missing;    /* ordinal: a missing value gives b instead of NaN */
     ais__pl_unk unknown;
     uint32_t n_hash; /* hash: output width */
     uint32_t seed;
@@ -73,12 +86,53 @@ struct ais_pipeline {
     ais__pl_block *blocks;
     size_t n_blocks;
     size_t width;
+    char *spec; /* the JSON text it was compiled from (NUL-terminated copy), for .ais files */
+    size_t spec_len;
 };
+
+/* ---- the run driver, shared with pipeline_csv.c ---- */
+
+/* The value a source gives for one input of one row. kind is an ais_value_kind or one of the
+ * internal kinds below. */
+#define AIS__PL_VALUE_JSON_OTHER 100 /* a JSON value that is neither number, string nor null */
+#define AIS__PL_VALUE_NOT_NUMBER 101 /* numeric input's text that does not parse, in str */
+
+typedef struct ais__pl_value {
+    int kind;
+    double num;
+    const char *str;
+} ais__pl_value;
+
+/* Fills vals[0, n_inputs) and present[] for `row` (rows are visited in order, from 0), adding
+ * row-level violations to the report (ais__pipeline_add_error) and setting *bad. */
+typedef ais_status (*ais__pl_fill_fn)(void *ctx, const ais_pipeline *p, size_t row,
+                                      ais__pl_value *vals, bool *present, ais_pipeline_errors *e,
+                                      bool *bad);
+/* Runs n_rows rows from `fill` with the checks and report of the public run functions. When
+ * *out holds an f32 tensor of shape [n_rows, width] on entry it receives the rows in place (a
+ * session reuses its buffer); otherwise *out is set to a new tensor. On failure a tensor given
+ * on entry stays with the caller and *out is set to NULL. */
+ais_status ais__pipeline_run(const ais_pipeline *p, size_t n_rows, ais__pl_fill_fn fill, void *ctx,
+                             ais_tensor **out, ais_pipeline_errors **errors);
+ais_status ais__pipeline_add_error(ais_pipeline_errors *e, size_t row, const char *field,
+                                   const char *fmt, ...) AIS__PRINTF(4, 5);
+
+/* The public run functions without their argument checks, and with *out in/out as in
+ * ais__pipeline_run (p is not NULL). */
+ais_status ais__pipeline_records_into(const ais_pipeline *p, const ais_field *const *rows,
+                                      const size_t *n_fields, size_t n_rows, ais_tensor **out,
+                                      ais_pipeline_errors **errors);
+ais_status ais__pipeline_jsonl_into(const ais_pipeline *p, const char *jsonl, size_t len,
+                                    ais_tensor **out, ais_pipeline_errors **errors);
+ais_status ais__pipeline_csv_into(const ais_pipeline *p, const char *csv, size_t len,
+                                  ais_tensor **out, ais_pipeline_errors **errors);
 
 /* Index of the input called `name`, or SIZE_MAX. */
 size_t ais__pipeline_find_input(const ais_pipeline *p, const char *name);
 /* Index into step->cats of `s`, or SIZE_MAX. */
 size_t ais__pipeline_find_category(const ais__pl_step *step, const char *s);
+/* Index into step->num_cats of `x` (compared with ==), or SIZE_MAX. */
+size_t ais__pipeline_find_number(const ais__pl_step *step, double x);
 /* MurmurHash3_x86_32 of `len` bytes, as scikit-learn's murmurhash3_32 (unsigned result). */
 uint32_t ais__murmur3_32(const void *key, size_t len, uint32_t seed);
 

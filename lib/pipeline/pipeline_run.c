@@ -75,14 +75,8 @@ static ais_status add_error(ais_pipeline_errors *e, size_t row, const char *fiel
 
 /* ---- values and their checks ---- */
 
-/* The internal kind of a JSON value that is neither number, string nor null. */
-#define PL_VALUE_JSON_OTHER 100
-
-typedef struct {
-    int kind; /* ais_value_kind, or PL_VALUE_JSON_OTHER */
-    double num;
-    const char *str;
-} pl_value;
+#define PL_VALUE_JSON_OTHER AIS__PL_VALUE_JSON_OTHER
+typedef ais__pl_value pl_value;
 
 /* Turns the raw value of input `in` (present false: the field is absent) into a checked value;
  * a violation is added to the report and leaves *bad set. */
@@ -110,6 +104,9 @@ static ais_status check_value(const ais__pl_input *in, size_t row, bool present,
         problem = "expected a number (numeric input), got a string";
     } else if (raw.kind == PL_VALUE_JSON_OTHER) {
         problem = "expected a number, a string or null";
+    } else if (raw.kind == AIS__PL_VALUE_NOT_NUMBER) {
+        *bad = true;
+        return add_error(e, row, in->name, "not a number: \"%.64s\"", raw.str ? raw.str : "");
     } else {
         return add_error(e, row, in->name, "value kind %d is not an ais_value_kind", raw.kind) ==
                        AIS_OK
@@ -201,20 +198,40 @@ static ais_status eval_block(const ais_pipeline *p, const ais__pl_block *b, pl_v
             if (!missing) x = (double)bucket_of(st->edges, st->n_edges, x);
             break;
         case AIS__PL_PASSTHROUGH: break;
+        case AIS__PL_INDICATOR:
+            x = missing ? 1.0 : 0.0;
+            missing = false;
+            break;
         case AIS__PL_ORDINAL:
         case AIS__PL_ONEHOT: {
-            size_t idx = missing ? SIZE_MAX : ais__pipeline_find_category(st, s);
-            if (st->op == AIS__PL_ONEHOT) memset(dst, 0, st->n_cats * sizeof *dst);
-            if (!missing && idx == SIZE_MAX && st->unknown == AIS__PL_UNKNOWN_ERROR) {
-                *bad = true;
-                return add_error(e, row, p->inputs[b->input].name,
-                                 "unknown category \"%.64s\" (policy \"error\")", s);
+            size_t idx = missing           ? SIZE_MAX
+                         : st->num_cats    ? ais__pipeline_find_number(st, x)
+                                           : ais__pipeline_find_category(st, s);
+            if (st->op == AIS__PL_ONEHOT) memset(dst, 0, st->n_out * sizeof *dst);
+            if (!missing && idx == SIZE_MAX) {
+                if (st->unknown == AIS__PL_UNKNOWN_ERROR) {
+                    *bad = true;
+                    if (st->num_cats)
+                        return add_error(e, row, p->inputs[b->input].name,
+                                         "unknown category %.17g (policy \"error\")", x);
+                    return add_error(e, row, p->inputs[b->input].name,
+                                     "unknown category \"%.64s\" (policy \"error\")", s);
+                }
+                if (st->unknown == AIS__PL_UNKNOWN_INFREQUENT) idx = st->n_frequent;
             }
+            /* the infrequent categories share the position after the frequent ones */
+            size_t pos = idx != SIZE_MAX && idx > st->n_frequent ? st->n_frequent : idx;
             if (st->op == AIS__PL_ONEHOT) {
-                if (idx != SIZE_MAX) dst[idx] = 1.0f;
+                if (pos != SIZE_MAX && pos != st->drop)
+                    dst[st->drop != SIZE_MAX && pos > st->drop ? pos - 1 : pos] = 1.0f;
                 return AIS_OK;
             }
-            if (!missing) x = idx != SIZE_MAX ? (double)idx : st->a;
+            if (missing) {
+                if (st->has_missing) x = st->b, missing = isnan(x);
+            } else {
+                x = pos != SIZE_MAX ? (double)pos : st->a;
+                missing = isnan(x);
+            }
             break;
         }
         case AIS__PL_HASH: {
@@ -243,7 +260,7 @@ typedef ais_status (*pl_fill_fn)(void *ctx, const ais_pipeline *p, size_t row, p
 
 static ais_status run(const ais_pipeline *p, size_t n_rows, pl_fill_fn fill, void *ctx,
                       ais_tensor **out, ais_pipeline_errors **errors) {
-    ais_tensor *t = NULL;
+    ais_tensor *given = *out, *t = NULL;
     ais_pipeline_errors *e = ais__calloc(1, sizeof *e);
     pl_value *raw = ais__malloc((p->n_inputs * 2) * sizeof *raw);
     bool *present = ais__malloc(p->n_inputs * sizeof *present);
@@ -257,8 +274,13 @@ static ais_status run(const ais_pipeline *p, size_t n_rows, pl_fill_fn fill, voi
                         p->width);
         goto done;
     }
-    st = ais_tensor_create(AIS_DTYPE_F32, (const int64_t[]){(int64_t)n_rows, (int64_t)p->width}, 2,
-                           &t);
+    if (given && ais_tensor_dtype(given) == AIS_DTYPE_F32 && ais_tensor_ndim(given) == 2 &&
+        ais_tensor_shape(given)[0] == (int64_t)n_rows &&
+        ais_tensor_shape(given)[1] == (int64_t)p->width)
+        t = given;
+    else
+        st = ais_tensor_create(AIS_DTYPE_F32, (const int64_t[]){(int64_t)n_rows, (int64_t)p->width},
+                               2, &t);
     if (st != AIS_OK) goto done;
     float *data = ais_tensor_data(t);
     pl_value *vals = raw + p->n_inputs;
@@ -291,7 +313,7 @@ done:
     ais__free(present);
     ais_pipeline_errors_destroy(e);
     if (st != AIS_OK) {
-        ais_tensor_destroy(t);
+        if (t != given) ais_tensor_destroy(t);
         t = NULL;
     }
     *out = t;
@@ -346,6 +368,13 @@ ais_status ais_pipeline_run_records(const ais_pipeline *p, const ais_field *cons
                                     const size_t *n_fields, size_t n_rows, ais_tensor **out,
                                     ais_pipeline_errors **errors) {
     AIS__CHECK(check_args(p, out, errors, "ais_pipeline_run_records"));
+    return ais__pipeline_records_into(p, rows, n_fields, n_rows, out, errors);
+}
+
+ais_status ais__pipeline_records_into(const ais_pipeline *p, const ais_field *const *rows,
+                                      const size_t *n_fields, size_t n_rows, ais_tensor **out,
+                                      ais_pipeline_errors **errors) {
+    if (errors) *errors = NULL;
     if (n_rows && (!rows || !n_fields))
         return ais__error(AIS_E_INVALID_ARGUMENT,
                           "ais_pipeline_run_records: %zu rows but rows or n_fields is NULL",
@@ -432,6 +461,12 @@ static ais_status fill_json(void *vctx, const ais_pipeline *p, size_t row, pl_va
 ais_status ais_pipeline_run_json_rows(const ais_pipeline *p, const char *jsonl, size_t len,
                                       ais_tensor **out, ais_pipeline_errors **errors) {
     AIS__CHECK(check_args(p, out, errors, "ais_pipeline_run_json_rows"));
+    return ais__pipeline_jsonl_into(p, jsonl, len, out, errors);
+}
+
+ais_status ais__pipeline_jsonl_into(const ais_pipeline *p, const char *jsonl, size_t len,
+                                    ais_tensor **out, ais_pipeline_errors **errors) {
+    if (errors) *errors = NULL;
     if (!jsonl && len)
         return ais__error(AIS_E_INVALID_ARGUMENT, "ais_pipeline_run_json_rows: jsonl is NULL");
     jsonl_ctx ctx = {jsonl, len, 0, NULL};
@@ -532,4 +567,22 @@ ais_status ais_pipeline_run_columns(const ais_pipeline *p, const char *const *na
     }
     ais__free(cols);
     return st;
+}
+
+/* ---- for the other sources (pipeline_csv.c) and sessions ---- */
+
+ais_status ais__pipeline_run(const ais_pipeline *p, size_t n_rows, ais__pl_fill_fn fill, void *ctx,
+                             ais_tensor **out, ais_pipeline_errors **errors) {
+    if (errors) *errors = NULL;
+    return run(p, n_rows, fill, ctx, out, errors);
+}
+
+ais_status ais__pipeline_add_error(ais_pipeline_errors *e, size_t row, const char *field,
+                                   const char *fmt, ...) {
+    char msg[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    return add_error(e, row, field, "%s", msg);
 }

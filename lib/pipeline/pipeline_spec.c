@@ -125,39 +125,124 @@ static ais_status sort_unique(char *const *strs, size_t n, uint32_t *sorted, con
     return AIS_OK;
 }
 
-static ais_status parse_categories(const cJSON *obj, const char *path, ais__pl_step *s) {
-    size_t n;
-    const cJSON *arr = get(obj, "categories");
-    AIS__CHECK(array_len(arr, path, "categories", 1, AIS__PL_MAX_CATEGORIES, &n));
-    s->cats = ais__calloc(n, sizeof *s->cats);
+typedef struct {
+    double x;
+    uint32_t i;
+} num_idx;
+static int cmp_num_idx(const void *a, const void *b) {
+    double x = ((const num_idx *)a)->x, y = ((const num_idx *)b)->x;
+    return x < y ? -1 : x > y;
+}
+
+/* Fills sorted[] with indices of nums[] in ascending order; a duplicate is an error naming it. */
+static ais_status sort_unique_numbers(const double *nums, size_t n, uint32_t *sorted,
+                                      const char *path) {
+    num_idx *tmp = ais__malloc((n ? n : 1) * sizeof *tmp);
+    if (!tmp) return ais__oom(n * sizeof *tmp, "pipeline sort");
+    for (size_t i = 0; i < n; i++)
+        tmp[i] = (num_idx){nums[i], (uint32_t)i};
+    qsort(tmp, n, sizeof *tmp, cmp_num_idx);
+    for (size_t i = 0; i < n; i++) {
+        if (i && tmp[i].x == tmp[i - 1].x) {
+            ais_status st = ais__error(AIS_E_FORMAT, "pipeline spec: %s: duplicate category %.17g",
+                                       path, tmp[i].x);
+            ais__free(tmp);
+            return st;
+        }
+        sorted[i] = tmp[i].i;
+    }
+    ais__free(tmp);
+    return AIS_OK;
+}
+
+/* Reads "categories" and the optional "infrequent" list into s: strings when the value flowing
+ * in is categorical, numbers when it is numeric. */
+static ais_status parse_categories(const cJSON *obj, const char *path, ais_feature_kind kind,
+                                   ais__pl_step *s) {
+    size_t n_freq, n_inf = 0;
+    const cJSON *arr = get(obj, "categories"), *inf = get(obj, "infrequent");
+    if (inf) AIS__CHECK(array_len(inf, path, "infrequent", 1, AIS__PL_MAX_CATEGORIES, &n_inf));
+    AIS__CHECK(array_len(arr, path, "categories", inf ? 0 : 1, AIS__PL_MAX_CATEGORIES, &n_freq));
+    size_t n = n_freq + n_inf;
+    if (n > AIS__PL_MAX_CATEGORIES)
+        return ais__error(AIS_E_LIMIT, "pipeline spec: %s: more than %d categories", path,
+                          AIS__PL_MAX_CATEGORIES);
+    bool numeric = kind == AIS_FEATURE_NUMERIC;
+    if (numeric)
+        s->num_cats = ais__malloc(n * sizeof *s->num_cats);
+    else
+        s->cats = ais__calloc(n, sizeof *s->cats);
     s->sorted = ais__malloc(n * sizeof *s->sorted);
-    if (!s->cats || !s->sorted) return ais__oom(n * sizeof *s->cats, "pipeline categories");
-    s->n_cats = n;
-    size_t i = 0;
-    for (const cJSON *c = arr->child; c; c = c->next, i++) {
-        char p[PATH_MAX_LEN];
-        snprintf(p, sizeof p, "%.200s.categories[%zu]", path, i);
-        AIS__CHECK(check_string(c, p, "", AIS__PL_MAX_CATEGORY_BYTES, true));
-        if (!(s->cats[i] = ais__strdup(c->valuestring)))
-            return ais__oom(strlen(c->valuestring) + 1, "pipeline category");
+    if ((numeric ? !s->num_cats : !s->cats) || !s->sorted)
+        return ais__oom(n * sizeof *s->cats, "pipeline categories");
+    s->n_frequent = n_freq;
+    for (int list = 0; list < 2; list++) {
+        size_t i = 0;
+        for (const cJSON *c = list ? (inf ? inf->child : NULL) : arr->child; c; c = c->next, i++) {
+            char p[PATH_MAX_LEN];
+            snprintf(p, sizeof p, "%.200s.%s[%zu]", path, list ? "infrequent" : "categories", i);
+            size_t at = list ? n_freq + i : i;
+            if (numeric) {
+                if (!cJSON_IsNumber(c) || !isfinite(c->valuedouble))
+                    return ais__error(AIS_E_FORMAT,
+                                      "pipeline spec: %s: expected a finite number (the value "
+                                      "is numeric)",
+                                      p);
+                s->num_cats[at] = c->valuedouble;
+                s->n_cats = at + 1;
+                continue;
+            }
+            AIS__CHECK(check_string(c, p, "", AIS__PL_MAX_CATEGORY_BYTES, true));
+            if (!(s->cats[at] = ais__strdup(c->valuestring)))
+                return ais__oom(strlen(c->valuestring) + 1, "pipeline category");
+            s->n_cats = at + 1;
+        }
     }
     char p[PATH_MAX_LEN];
-    snprintf(p, sizeof p, "%.200s.categories", path);
-    return sort_unique(s->cats, n, s->sorted, p, "category");
+    snprintf(p, sizeof p, "%.200s.%s", path, inf ? "categories/infrequent" : "categories");
+    return numeric ? sort_unique_numbers(s->num_cats, n, s->sorted, p)
+                   : sort_unique(s->cats, n, s->sorted, p, "category");
+}
+
+/* The integer in [0, max) at obj.key. */
+static ais_status get_index(const cJSON *obj, const char *key, const char *path, size_t max,
+                            size_t *out) {
+    double v;
+    AIS__CHECK(get_number(obj, key, path, &v));
+    if (v != floor(v) || v < 0 || v >= (double)max)
+        return ais__error(AIS_E_FORMAT, "pipeline spec: %s.%s: expected an integer in [0, %zu)",
+                          path, key, max);
+    *out = (size_t)v;
+    return AIS_OK;
+}
+
+/* A finite number, or null for NaN (scikit-learn's np.nan unknown / missing values). */
+static ais_status get_number_or_null(const cJSON *obj, const char *key, const char *path,
+                                     double *out) {
+    if (cJSON_IsNull(get(obj, key))) {
+        *out = NAN;
+        return AIS_OK;
+    }
+    if (!cJSON_IsNumber(get(obj, key)) || !isfinite(get(obj, key)->valuedouble))
+        return ais__error(AIS_E_FORMAT, "pipeline spec: %s.%s: expected a finite number or null",
+                          path, key);
+    *out = get(obj, key)->valuedouble;
+    return AIS_OK;
 }
 
 /* Parses one step; *kind is the value kind flowing in and is updated to what flows out
  * (0 when the step ends the chain with a vector). */
 static ais_status parse_step(const cJSON *obj, const char *path, ais_feature_kind *kind,
                              ais__pl_step *s, size_t *width) {
-    static const char *const ops[] = {"impute", "scale",   "clip", "log1p",       "bucketize",
-                                      "onehot", "ordinal", "hash", "passthrough", NULL};
+    static const char *const ops[] = {"impute", "scale", "clip",        "log1p",     "bucketize",
+                                      "onehot", "ordinal", "hash", "passthrough", "indicator",
+                                      NULL};
     if (!cJSON_IsObject(obj))
         return ais__error(AIS_E_FORMAT, "pipeline spec: %s: expected an object", path);
     int op;
     AIS__CHECK(get_enum(obj, "op", path, ops, &op));
     bool numeric_in = op == 1 || op == 2 || op == 3 || op == 4 || op == 8;
-    bool categorical_in = op == 5 || op == 6 || op == 7;
+    bool categorical_in = op == 7; /* onehot/ordinal/impute/indicator take either */
     if (*kind == 0)
         return ais__error(AIS_E_FORMAT,
                           "pipeline spec: %s: \"%s\" follows an encoder, which ends the chain",
@@ -239,8 +324,8 @@ static ais_status parse_step(const cJSON *obj, const char *path, ais_feature_kin
         AIS__CHECK(check_keys(obj, path, keys, keys));
         size_t n;
         const cJSON *arr = get(obj, "edges");
-        AIS__CHECK(array_len(arr, path, "edges", 1, AIS__PL_MAX_EDGES, &n));
-        if (!(s->edges = ais__malloc(n * sizeof *s->edges)))
+        AIS__CHECK(array_len(arr, path, "edges", 0, AIS__PL_MAX_EDGES, &n));
+        if (!(s->edges = ais__malloc((n ? n : 1) * sizeof *s->edges)))
             return ais__oom(n * sizeof *s->edges, "pipeline edges");
         s->n_edges = n;
         s->op = AIS__PL_BUCKETIZE;
@@ -260,33 +345,63 @@ static ais_status parse_step(const cJSON *obj, const char *path, ais_feature_kin
     }
     case 5:
     case 6: { /* onehot, ordinal */
-        static const char *const oh_keys[] = {"op", "categories", "unknown", NULL};
-        static const char *const ord_keys[] = {"op", "categories", "unknown", "unknown_value",
+        static const char *const oh_keys[] = {"op",      "categories", "infrequent",
+                                              "unknown", "drop",       NULL};
+        static const char *const ord_keys[] = {"op",      "categories",    "infrequent",
+                                               "unknown", "unknown_value", "missing_value",
                                                NULL};
-        static const char *const oh_unk[] = {"error", "ignore", NULL};
-        static const char *const ord_unk[] = {"error", "use_value", NULL};
+        static const char *const oh_unk[] = {"error", "ignore", "infrequent", NULL};
+        static const char *const ord_unk[] = {"error", "use_value", "infrequent", NULL};
         static const char *const req[] = {"op", "categories", NULL};
         AIS__CHECK(check_keys(obj, path, op == 5 ? oh_keys : ord_keys, req));
-        AIS__CHECK(parse_categories(obj, path, s));
+        AIS__CHECK(parse_categories(obj, path, *kind, s));
+        bool has_inf = s->n_cats > s->n_frequent;
         int unk = 0;
         if (get(obj, "unknown"))
             AIS__CHECK(get_enum(obj, "unknown", path, op == 5 ? oh_unk : ord_unk, &unk));
+        if (unk == 2 && !has_inf)
+            return ais__error(AIS_E_FORMAT,
+                              "pipeline spec: %s.unknown: \"infrequent\" needs an \"infrequent\" "
+                              "list",
+                              path);
         if (op == 5) {
             s->op = AIS__PL_ONEHOT;
-            s->unknown = unk ? AIS__PL_UNKNOWN_IGNORE : AIS__PL_UNKNOWN_ERROR;
-            *width = s->n_cats;
+            s->unknown = unk == 0   ? AIS__PL_UNKNOWN_ERROR
+                         : unk == 1 ? AIS__PL_UNKNOWN_IGNORE
+                                    : AIS__PL_UNKNOWN_INFREQUENT;
+            s->n_out = s->n_frequent + has_inf;
+            s->drop = SIZE_MAX;
+            if (get(obj, "drop")) {
+                AIS__CHECK(get_index(obj, "drop", path, s->n_out, &s->drop));
+                s->n_out--;
+            }
+            *width = s->n_out;
             *kind = 0;
             return AIS_OK;
         }
         s->op = AIS__PL_ORDINAL;
-        s->unknown = unk ? AIS__PL_UNKNOWN_VALUE : AIS__PL_UNKNOWN_ERROR;
-        if (unk) {
-            AIS__CHECK(get_number(obj, "unknown_value", path, &s->a));
+        s->unknown = unk == 0   ? AIS__PL_UNKNOWN_ERROR
+                     : unk == 1 ? AIS__PL_UNKNOWN_VALUE
+                                : AIS__PL_UNKNOWN_INFREQUENT;
+        if (unk == 1) {
+            AIS__CHECK(get_number_or_null(obj, "unknown_value", path, &s->a));
         } else if (get(obj, "unknown_value")) {
             return ais__error(AIS_E_FORMAT,
                               "pipeline spec: %s.unknown_value: needs \"unknown\": \"use_value\"",
                               path);
         }
+        s->b = NAN;
+        if (get(obj, "missing_value")) {
+            AIS__CHECK(get_number_or_null(obj, "missing_value", path, &s->b));
+            s->has_missing = true;
+        }
+        *kind = AIS_FEATURE_NUMERIC;
+        return AIS_OK;
+    }
+    case 9: { /* indicator */
+        static const char *const keys[] = {"op", NULL};
+        AIS__CHECK(check_keys(obj, path, keys, keys));
+        s->op = AIS__PL_INDICATOR;
         *kind = AIS_FEATURE_NUMERIC;
         return AIS_OK;
     }
@@ -449,6 +564,12 @@ ais_status ais_pipeline_create_from_json(const char *json, size_t len, ais_pipel
     }
     ais_status st = compile(p, root);
     cJSON_Delete(root);
+    if (st == AIS_OK && !(p->spec = ais__malloc(len + 1))) st = ais__oom(len + 1, "pipeline spec");
+    if (st == AIS_OK) {
+        memcpy(p->spec, json, len);
+        p->spec[len] = 0;
+        p->spec_len = len;
+    }
     if (st != AIS_OK) {
         ais_pipeline_destroy(p);
         return st;
@@ -468,6 +589,7 @@ void ais_pipeline_destroy(ais_pipeline *p) {
             for (size_t k = 0; s->cats && k < s->n_cats; k++)
                 ais__free(s->cats[k]);
             ais__free(s->cats);
+            ais__free(s->num_cats);
             ais__free(s->sorted);
         }
         ais__free(b->steps);
@@ -477,7 +599,17 @@ void ais_pipeline_destroy(ais_pipeline *p) {
         ais__free(p->inputs[i].name);
     ais__free(p->inputs);
     ais__free(p->input_sorted);
+    ais__free(p->spec);
     ais__free(p);
+}
+
+ais_status ais_pipeline_spec_json(const ais_pipeline *p, const char **json, size_t *len) {
+    if (!p || !json)
+        return ais__error(AIS_E_INVALID_ARGUMENT, "ais_pipeline_spec_json: %s is NULL",
+                          p ? "json" : "pipeline");
+    *json = p->spec;
+    if (len) *len = p->spec_len;
+    return AIS_OK;
 }
 
 size_t ais_pipeline_input_count(const ais_pipeline *p) { return p ? p->n_inputs : 0; }
@@ -515,6 +647,20 @@ size_t ais__pipeline_find_category(const ais__pl_step *s, const char *str) {
         int c = strcmp(str, s->cats[s->sorted[mid]]);
         if (c == 0) return s->sorted[mid];
         if (c < 0)
+            hi = mid;
+        else
+            lo = mid + 1;
+    }
+    return SIZE_MAX;
+}
+
+size_t ais__pipeline_find_number(const ais__pl_step *s, double x) {
+    size_t lo = 0, hi = s->n_cats;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        double c = s->num_cats[s->sorted[mid]];
+        if (x == c) return s->sorted[mid];
+        if (x < c)
             hi = mid;
         else
             lo = mid + 1;

@@ -235,6 +235,62 @@ static void test_threads() {
     }
 }
 
+// A model saved with a feature pipeline runs CSV, JSON lines and records in one call, as the
+// pipeline's output through the plain session would.
+static void test_pipeline() {
+    // 64 features from one numeric input: v scaled by k/64 for feature k.
+    std::string spec = "{\"version\":1,\"inputs\":[{\"name\":\"v\",\"type\":\"numeric\"},"
+                       "{\"name\":\"c\",\"type\":\"categorical\",\"missing\":\"allow\"}],"
+                       "\"features\":[";
+    for (int k = 0; k < 64; k++) {
+        spec += std::string(k ? "," : "") + "{\"input\":\"v\",\"steps\":[{\"op\":\"scale\","
+                "\"kind\":\"standard\",\"mean\":0,\"scale\":" + std::to_string(64.0 / (k + 1)) +
+                "}]}";
+    }
+    spec += "]}";
+    aistack::Pipeline p = aistack::Pipeline::from_json(spec);
+    CHECK(p.output_width() == 64 && p.inputs().size() == 2 && p.inputs()[1].first == "c");
+    CHECK(p.spec() == spec);
+    const std::string csv = "c,v\nx,3\n,5.5\n";
+    aistack::Tensor feats = p.run_csv(csv);
+    CHECK(feats.shape() == (std::vector<int64_t>{2, 64}));
+    CHECK(std::fabs(feats.data<float>()[64 + 63] - 5.5f) < 1e-6f);
+    try {
+        p.run_csv("v\nabc\n\n7\n");
+        CHECK(false);
+    } catch (const aistack::SchemaError &e) {
+        CHECK(e.status() == AIS_E_SCHEMA && e.problems().size() == 1);
+        CHECK(e.problems()[0].row == 0 && e.problems()[0].field == "v");
+    }
+    std::string path = "/tmp/aistack_cpp_pipeline_" + std::to_string(std::random_device{}()) +
+                       ".ais";
+    {
+        aistack::Model plain(MODEL);
+        CHECK(!plain.pipeline());
+        plain.save(path, p);
+    }
+    aistack::Model m(path);
+    CHECK(m.pipeline() && m.pipeline().spec() == spec);
+    aistack::Session s = m.session();
+    std::vector<aistack::Tensor> want = s.run({feats});
+    std::vector<aistack::Tensor> got = s.run_csv(csv);
+    std::vector<aistack::Tensor> got_jl = s.run_json_rows("{\"v\":3,\"c\":\"x\"}\n{\"v\":5.5}\n");
+    ais_field r0[] = {{"v", AIS_VALUE_NUMBER, 3, nullptr}};
+    ais_field r1[] = {{"v", AIS_VALUE_NUMBER, 5.5, nullptr}, {"c", AIS_VALUE_MISSING, 0, nullptr}};
+    std::vector<aistack::Tensor> got_rec = s.run_records(
+        {std::vector<ais_field>(r0, r0 + 1), std::vector<ais_field>(r1, r1 + 2)}, {"digit"});
+    CHECK(got.size() == want.size() && got_rec.size() == 1);
+    for (size_t i = 0; i < want.size(); i++) {
+        CHECK(got[i].nbytes() == want[i].nbytes() &&
+              std::memcmp(got[i].raw_data(), want[i].raw_data(), want[i].nbytes()) == 0);
+        CHECK(std::memcmp(got_jl[i].raw_data(), want[i].raw_data(), want[i].nbytes()) == 0);
+    }
+    CHECK(std::memcmp(got_rec[0].raw_data(), want[1].raw_data(), want[1].nbytes()) == 0);
+    CHECK_THROWS(aistack::Model(MODEL).session().run_csv(csv), AIS_E_INVALID_ARGUMENT,
+                 "no feature pipeline");
+    std::remove(path.c_str());
+}
+
 int main() {
     test_model_info();
     test_labelled_digits();
@@ -243,6 +299,7 @@ int main() {
     test_ownership();
     test_run_op();
     test_threads();
+    test_pipeline();
     if (failures) {
         std::fprintf(stderr, "%d check(s) failed\n", failures);
         return 1;

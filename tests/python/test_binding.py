@@ -405,6 +405,306 @@ def test_gil_released_during_library_calls():
     assert len(inside) > 100, (len(inside), end - start)
 
 
+# ---- string tensors ----
+# References: the NumPy arrays themselves (round trips), ONNX Runtime 1.19.2 on the same models,
+# onnx.numpy_helper for TensorProto files, and scikit-learn's predict.
+
+UNICODE = ["plain", "", "naïve café", "日本語", "😀🚀", "Ω≈ç√", " spaced ", "a" * 1000, "\t\n"]
+
+
+def _random_strings(rng, n):
+    """Seeded strings mixing ASCII, 2-, 3- and 4-byte UTF-8 characters, empty ones included."""
+    alphabet = list("abcXYZ 019_-") + ["é", "ß", "Ж", "中", "€", "😀", "𝄞"]
+    return [("".join(rng.choice(alphabet, size=rng.integers(0, 12)))) for _ in range(n)]
+
+
+def _ort_session(onx):
+    ort = pytest.importorskip("onnxruntime")
+    return ort.InferenceSession(onx, providers=["CPUExecutionProvider"])
+
+
+def _assert_strings_equal(got, want):
+    assert isinstance(got, np.ndarray) and got.dtype == object
+    want = np.asarray(want, dtype=object)
+    assert got.shape == want.shape
+    assert all(type(v) is str for v in got.reshape(-1).tolist())
+    assert got.tolist() == want.tolist()
+
+
+@pytest.mark.parametrize("kind", ["U", "S", "O", "list"])
+def test_strings_identity_round_trip(kind):
+    rng = np.random.default_rng(11)
+    values = UNICODE + _random_strings(rng, 31)
+    want = np.array(values, dtype=object).reshape(5, 8)
+    if kind == "U":
+        x = np.array(values).reshape(5, 8)
+    elif kind == "S":
+        x = np.array([v.encode() for v in values]).reshape(5, 8)
+    elif kind == "O":
+        x = want.copy()
+    else:
+        x = want.tolist()
+    (got,) = aistack.run_op("Identity", [x])
+    _assert_strings_equal(got, want)
+    # a non-contiguous view and big-endian-free fixed widths need no special handling
+    (got,) = aistack.run_op("Identity", [np.array(values).reshape(5, 8)[:, ::3]])
+    _assert_strings_equal(got, want[:, ::3])
+
+
+@pytest.mark.parametrize("shape", [(), (0,), (3, 0), (0, 2, 2), (1,), (2, 1, 3)])
+def test_strings_shapes_zero_d_and_empty(shape):
+    rng = np.random.default_rng(sum(shape) + len(shape))
+    n = int(np.prod(shape))
+    want = np.array(_random_strings(rng, n) or [], dtype=object).reshape(shape)
+    (got,) = aistack.run_op("Identity", [want])
+    _assert_strings_equal(got, want)
+    with aistack.Tensor.from_numpy(want) as t:
+        assert t.shape == shape and t.dtype == object
+        _assert_strings_equal(t.numpy(), want)
+    (got,) = aistack.run_op("Identity", [np.array("0-d ü")])
+    _assert_strings_equal(got, np.array("0-d ü", dtype=object))
+
+
+def test_strings_reshape_and_concat():
+    rng = np.random.default_rng(5)
+    a = np.array(_random_strings(rng, 12), dtype=object).reshape(3, 4)
+    b = np.array(_random_strings(rng, 8)).reshape(2, 4)  # <U: mixed with an object array
+    (r,) = aistack.run_op("Reshape", [a, np.array([2, -1, 3], np.int64)])
+    _assert_strings_equal(r, a.reshape(2, -1, 3))
+    (c,) = aistack.run_op("Concat", [a, b], {"axis": 0})
+    _assert_strings_equal(c, np.concatenate([a, b.astype(object)], axis=0))
+    (c1,) = aistack.run_op("Concat", [a[:2], b, np.zeros((2, 0), "U1")], {"axis": 1})
+    _assert_strings_equal(c1, np.concatenate([a[:2], b.astype(object)], axis=1))
+    (g,) = aistack.run_op("Gather", [a, np.array([2, 0, 2], np.int64)], {"axis": 0})
+    _assert_strings_equal(g, a[[2, 0, 2]])
+    (t,) = aistack.run_op("Transpose", [a], {"perm": [1, 0]})
+    _assert_strings_equal(t, a.T)
+
+
+def test_strings_bytes_and_invalid_utf8():
+    """bytes_ elements are taken as UTF-8; bytes that are not valid UTF-8 come back as
+    surrogate escapes, which encode back to the same bytes."""
+    raw = [b"ok", "é".encode(), b"\xff\xfe", b"", b"\xc3"]
+    (got,) = aistack.run_op("Identity", [np.array(raw, dtype=object)])
+    assert got.tolist() == [b.decode("utf-8", "surrogateescape") for b in raw]
+    assert [s.encode("utf-8", "surrogateescape") for s in got.tolist()] == raw
+    (again,) = aistack.run_op("Identity", [got])  # the escaped str goes back as the same bytes
+    assert again.tolist() == got.tolist()
+    (s_arr,) = aistack.run_op("Identity", [np.array(raw)])  # dtype S
+    assert s_arr.tolist() == got.tolist()
+
+
+def test_strings_bad_elements_are_named():
+    for bad, cls, msg in [
+            (np.array(["a", None], dtype=object), TypeError, r"element 1 is None.*no missing"),
+            (np.array([["a", "b"], ["c", 3]], dtype=object), TypeError,
+             r"element \(1, 1\) is int, expected str or bytes"),
+            (np.array(["a", 1.5], dtype=object), TypeError, "element 1 is float"),
+            (["x", 2], TypeError, "element 1 is int"),  # NumPy would make "2" of it
+            (np.array(["ok", "a\0b"]), ValueError, "element 1 holds a NUL character"),
+            (np.array(["\ud800"], dtype=object), ValueError, "cannot be encoded as UTF-8")]:
+        with pytest.raises(cls, match=msg) as e:
+            aistack.run_op("Identity", [bad])
+        assert isinstance(e.value, aistack.AistackError)
+        assert "Identity input 0" in str(e.value)
+    with pytest.raises(TypeError, match="the array: element 0 is dict"):
+        aistack.Tensor.from_numpy(np.array([{}], dtype=object))
+
+
+def test_strings_tensor_class(tmp_path):
+    onnx_helper = pytest.importorskip("onnx.numpy_helper")
+    want = np.array([["α", ""], ["b", "😀"], ["c d", "e"]], dtype=object)
+    with aistack.Tensor.from_numpy(want) as t:
+        assert "string" in repr(t) and t.shape == (3, 2) and t.dtype == object
+        _assert_strings_equal(t.numpy(), want)
+        with pytest.raises(aistack.DtypeError):
+            t.save_npy(tmp_path / "s.npy")  # .npy cannot hold string tensors
+    with aistack.Tensor.zeros((2, 3), object) as z:
+        _assert_strings_equal(z.numpy(), np.full((2, 3), "", dtype=object))
+    # a TensorProto .pb of strings, written by onnx, read by the library
+    (tmp_path / "s.pb").write_bytes(onnx_helper.from_array(want, "s").SerializeToString())
+    with aistack.Tensor.load(tmp_path / "s.pb") as t:
+        _assert_strings_equal(t.numpy(), want)
+
+
+def _string_model(normalizer):
+    """s (string [N]) -> [StringNormalizer ->] norm -> LabelEncoder -> code (int64)
+    -> LabelEncoder -> back (string); ONNX Runtime needs an installed locale for
+    StringNormalizer (C.UTF-8 here)."""
+    from onnx import TensorProto as T
+    from onnx import helper
+    nodes = []
+    src = "s"
+    if normalizer:
+        nodes.append(helper.make_node("StringNormalizer", ["s"], ["norm"],
+                                      case_change_action="LOWER", locale="C.UTF-8",
+                                      stopwords=["the", "drop me"]))
+        src = "norm"
+    nodes += [
+        helper.make_node("LabelEncoder", [src], ["code"], domain="ai.onnx.ml",
+                         keys_strings=["apple", "日本語", "😀", "", "naïve"],
+                         values_int64s=[1, 2, 3, 4, 5], default_int64=-1),
+        helper.make_node("LabelEncoder", ["code"], ["back"], domain="ai.onnx.ml",
+                         keys_int64s=[1, 2, 3, 4, -1], values_strings=["APPLE", "ニホン", "☺",
+                                                                        "(empty)", ""],
+                         default_string="??")]
+    shape = [None] if normalizer else None
+    outs = ([helper.make_tensor_value_info("norm", T.STRING, [None])] if normalizer else [])
+    outs += [helper.make_tensor_value_info("code", T.INT64, shape),
+             helper.make_tensor_value_info("back", T.STRING, shape)]
+    g = helper.make_graph(nodes, "strings", [helper.make_tensor_value_info("s", T.STRING, shape)],
+                          outs)
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17),
+                                            helper.make_opsetid("ai.onnx.ml", 3)])
+    m.ir_version = 8
+    return m.SerializeToString()
+
+
+def test_string_model_matches_onnxruntime():
+    pytest.importorskip("onnx")
+    onx = _string_model(normalizer=True)
+    ort_s = _ort_session(onx)
+    rng = np.random.default_rng(3)
+    # StringNormalizer maps case in ASCII only (lib/ops/string_ops.c), ONNX Runtime by locale:
+    # the inputs change case only in ASCII letters.
+    x = np.array(["Apple", "APPLE", "the", "THE", "日本語", "😀", "", "naïve", "NAïVE", "drop me",
+                  "zzz", " apple"] + _random_strings(rng, 20), dtype=object)
+    x = np.array([v for v in x.tolist() if v.lower() == v.translate(
+        str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz"))],
+        dtype=object)
+    want = dict(zip(["norm", "code", "back"], ort_s.run(None, {"s": x})))
+    with aistack.Model.from_bytes(onx) as m:
+        assert m.inputs[0].dtype == object
+        assert [o.dtype for o in m.outputs] == [object, np.int64, object]
+        for feed in (x, x.astype(str), [v.encode() for v in x.tolist()], x.tolist()):
+            got = m.run({"s": np.asarray(feed) if isinstance(feed, list) and
+                         isinstance(feed[0], bytes) else feed})
+            _assert_strings_equal(got["norm"], want["norm"])
+            np.testing.assert_array_equal(got["code"], want["code"])
+            _assert_strings_equal(got["back"], want["back"])
+        with m.session() as s:
+            got = s.run([x], outputs=["back"])
+        _assert_strings_equal(got["back"], want["back"])
+
+
+@pytest.mark.parametrize("shape", [(), (0,), (2, 3), (4, 0, 2)])
+def test_string_model_shapes_match_onnxruntime(shape):
+    pytest.importorskip("onnx")
+    onx = _string_model(normalizer=False)
+    ort_s = _ort_session(onx)
+    rng = np.random.default_rng(len(shape))
+    pool = ["apple", "日本語", "😀", "", "naïve", "pear"] + _random_strings(rng, 4)
+    x = np.array([pool[i] for i in rng.integers(0, len(pool), int(np.prod(shape)))],
+                 dtype=object).reshape(shape)
+    code, back = ort_s.run(None, {"s": x})
+    with aistack.Model.from_bytes(onx) as m:
+        got = m.run({"s": x})
+    assert got["code"].shape == shape
+    np.testing.assert_array_equal(got["code"], code)
+    _assert_strings_equal(got["back"], back)
+
+
+def test_string_model_errors():
+    pytest.importorskip("onnx")
+    onx = _string_model(normalizer=False)
+    with aistack.Model.from_bytes(onx) as m, m.session() as s:
+        with pytest.raises(TypeError, match=r"input 's': element 2 is None"):
+            s.run({"s": np.array(["a", "b", None], dtype=object)})
+        with pytest.raises(TypeError, match=r"input 's': element 0 is int"):
+            s.run({"s": [7]})  # a list for a string input is made an object array
+        with pytest.raises(aistack.DtypeError, match="s.*string.*f32|s.*f32.*string"):
+            s.run({"s": np.zeros(3, np.float32)})
+        # string outputs cannot be preallocated; numeric ones still can
+        with pytest.raises(aistack.InvalidArgumentError, match="'back'.*string outputs"):
+            s.run({"s": np.array(["apple"])}, out={"back": np.empty(1, dtype=object)})
+        code = np.full(1, 99, np.int64)
+        got = s.run({"s": np.array(["apple"])}, out={"code": code})
+        assert got["code"] is code and code[0] == 1
+        _assert_strings_equal(got["back"], ["APPLE"])
+    with aistack.Model(DIGITS) as m:
+        with pytest.raises(aistack.DtypeError, match="pixels.*f32.*string"):
+            m.run({"pixels": np.array([["x"] * 64])})
+
+
+@pytest.fixture
+def skl2onnx_to_onnx(monkeypatch):
+    """skl2onnx's to_onnx; skl2onnx 1.17.0 passes bools in int list attributes, which protobuf 5
+    refuses, so they are converted as older protobuf did (as tests/python/test_onnx_ml.py)."""
+    pytest.importorskip("sklearn")
+    pytest.importorskip("skl2onnx")
+    import onnx.helper
+    from skl2onnx import to_onnx
+    make_attribute = onnx.helper.make_attribute
+
+    def ints_not_bools(key, value, *args, **kwargs):
+        if isinstance(value, (list, tuple)) and value and all(isinstance(v, bool) for v in value):
+            value = [int(v) for v in value]
+        return make_attribute(key, value, *args, **kwargs)
+    monkeypatch.setattr(onnx.helper, "make_attribute", ints_not_bools)
+    return to_onnx
+
+
+def test_skl2onnx_classifier_string_labels(skl2onnx_to_onnx):
+    """A skl2onnx 1.17.0 classifier fitted on iris with the species names as labels: the string
+    label output equals scikit-learn's predict, and ONNX Runtime's."""
+    from sklearn.datasets import load_iris
+    from sklearn.ensemble import RandomForestClassifier
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.tree import DecisionTreeClassifier
+
+    iris = load_iris()
+    X = iris.data.astype(np.float32)
+    y = np.array(iris.target_names)[iris.target]  # "setosa", "versicolor", "virginica"
+    for est in (LogisticRegression(max_iter=2000), DecisionTreeClassifier(random_state=0),
+                RandomForestClassifier(n_estimators=10, random_state=0)):
+        est.fit(X[::2], y[::2])
+        onx = skl2onnx_to_onnx(est, X[:1], options={id(est): {"zipmap": False}})
+        onx = onx.SerializeToString()
+        with aistack.Model.from_bytes(onx) as m:
+            assert m.outputs[0].dtype == object
+            got = m.run({"X": X[1::2]})
+        labels, proba = got["label"], got["probabilities"]
+        _assert_strings_equal(labels, est.predict(X[1::2]).astype(object))
+        np.testing.assert_allclose(proba, est.predict_proba(X[1::2]), rtol=1e-5, atol=1e-5)
+        o_labels, _ = _ort_session(onx).run(None, {"X": X[1::2]})
+        assert labels.tolist() == o_labels.tolist()
+
+
+def test_skl2onnx_string_input_one_hot(skl2onnx_to_onnx):
+    """A string input (StringTensorType [N, 4]): OneHotEncoder on strings (non-ASCII, empty and
+    an unseen value included) and LogisticRegression with string labels, against scikit-learn
+    and ONNX Runtime."""
+    from sklearn.datasets import load_iris
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import OneHotEncoder
+    from skl2onnx.common.data_types import StringTensorType
+
+    iris = load_iris()
+    names = [["ß-low", "mid 😀", "高"], ["a", "b", "c"], ["", "x", "yy"], ["p", "q", "r"]]
+    cols = [np.array(n, dtype=object)[np.digitize(iris.data[:, j],
+                                                  np.quantile(iris.data[:, j], [0.33, 0.66]))]
+            for j, n in enumerate(names)]
+    S = np.stack(cols, axis=1)
+    y = np.array(iris.target_names)[iris.target]
+    est = make_pipeline(OneHotEncoder(handle_unknown="ignore"),
+                        LogisticRegression(max_iter=2000)).fit(S[::2], y[::2])
+    onx = skl2onnx_to_onnx(est, initial_types=[("S", StringTensorType([None, 4]))],
+                           options={id(est[-1]): {"zipmap": False}}).SerializeToString()
+    t = S[1::2].copy()
+    t[0, 0] = "unseen"
+    o_labels, o_proba = _ort_session(onx).run(None, {"S": t})
+    with aistack.Model.from_bytes(onx) as m:
+        assert m.inputs[0].dtype == object and m.inputs[0].shape == (None, 4)
+        for feed in (t, t.astype(str), t.tolist()):
+            got = m.run({"S": feed})
+            _assert_strings_equal(got["label"], est.predict(t).astype(object))
+            assert got["label"].tolist() == o_labels.tolist()
+            np.testing.assert_allclose(got["probabilities"], est.predict_proba(t), rtol=1e-5,
+                                       atol=1e-5)
+            np.testing.assert_allclose(got["probabilities"], o_proba, rtol=1e-5, atol=1e-5)
+
+
 # ---- packaging ----
 
 def test_pip_install_offline_into_temporary_venv(tmp_path):

@@ -151,9 +151,7 @@ def test_classifier(case, zipmap):
 
 
 def test_string_labels():
-    """classlabels_strings: the models load and run. The binding cannot hand string tensors to
-    NumPy, so only the probabilities are compared here; tests/unit/test_ops_ml.c checks the
-    string labels themselves."""
+    """classlabels_strings: the string labels (object arrays of str) and the probabilities."""
     X, y = data("iris")
     names = np.array(load_iris().target_names)[y]
     Xf, yf, Xt, _ = split(X, names)
@@ -162,9 +160,11 @@ def test_string_labels():
         est.fit(Xf, yf)
         onx = convert(est, Xt, False)
         with aistack.Model.from_bytes(onx) as m:
-            (proba,) = m.run({"X": Xt}, ["probabilities"]).values()
+            labels, proba = m.run({"X": Xt}, ["label", "probabilities"]).values()
+        assert labels.dtype == object and labels.tolist() == est.predict(Xt).tolist()
         np.testing.assert_allclose(proba, est.predict_proba(Xt), rtol=TOL, atol=TOL)
-        _, o_proba = run_ort(onx, Xt, list(est.classes_))
+        o_labels, o_proba = run_ort(onx, Xt, list(est.classes_))
+        assert labels.tolist() == o_labels.tolist()
         np.testing.assert_allclose(proba, o_proba, rtol=TOL, atol=TOL)
 
 

@@ -10,6 +10,7 @@
 
 #include "format/ais_layout.h"
 #include "format/format.h"
+#include "pipeline/pipeline.h"
 #include "test_util.h"
 
 static char tmpdir[256];
@@ -747,6 +748,122 @@ typedef struct sweep_ctx {
     int level;
 } sweep_ctx;
 
+/* ---- the PIPELINE section ---- */
+
+static const char pl_spec2[] =
+    "{\"version\":1,\"inputs\":[{\"name\":\"a\",\"type\":\"numeric\"},{\"name\":\"b\","
+    "\"type\":\"numeric\"}],\"features\":[{\"input\":\"a\",\"steps\":[]},{\"input\":\"b\","
+    "\"steps\":[]}]}";
+/* Width 1, padded with blanks to the same length as pl_spec2. */
+static const char pl_spec1[] =
+    "{\"version\":1,\"inputs\":[{\"name\":\"a\",\"type\":\"numeric\"},{\"name\":\"b\","
+    "\"type\":\"numeric\"}],\"features\":[{\"input\":\"a\",\"steps\":[]}                  "
+    "       ]}";
+
+/* y = x + w, x f32 [rows, 2]. */
+static ais__graph *pl_graph(void) {
+    ais__graph *g;
+    AIS_ASSERT_OK(ais__graph_create(&g));
+    AIS_ASSERT_OK(ais__graph_set_opset(g, "", 13));
+    ais_test_graph_input(g, "x", AIS_DTYPE_F32, (const int64_t[]){-1, 2}, 2, NULL);
+    add_const(g, "w", rand_tensor(AIS_DTYPE_F32, AIS_SHAPE(2)));
+    ais_test_graph_node(g, "add", "Add", "x", "w", "y");
+    ais_test_graph_output(g, "y");
+    return g;
+}
+
+static uint8_t *pl_file(int level, size_t *size) {
+    assert_int_equal(sizeof pl_spec1, sizeof pl_spec2);
+    ais__graph *g = pl_graph();
+    ais_pipeline *p = NULL;
+    AIS_ASSERT_OK(ais_pipeline_create_from_json(pl_spec2, strlen(pl_spec2), &p));
+    const char *path = tmp_path("pl.ais");
+    AIS_ASSERT_OK(ais__ais_write_pipeline(g, p, path, level));
+    ais_pipeline_destroy(p);
+    ais__graph_destroy(g);
+    return slurp(path, size);
+}
+
+/* Overwrites bytes of section `type` and fixes its checksum and the header's. */
+static void patch_section(uint8_t *p, uint32_t type, size_t at, const void *data, size_t n) {
+    uint32_t hs = ais__le32(p + AIS__H_HEADER_SIZE), count = ais__le32(p + AIS__H_SECTION_COUNT);
+    for (uint32_t i = 0; i < count; i++) {
+        uint8_t *e = p + hs + (size_t)i * AIS__SECTION_ENTRY_SIZE;
+        if (ais__le32(e) != type) continue;
+        uint64_t off = ais__le64(e + 8), size = ais__le64(e + 16);
+        assert_true(at + n <= size);
+        memcpy(p + off + at, data, n);
+        ais__put_le64(e + 24, XXH64(p + off, (size_t)size, 0));
+        rehash(p);
+        return;
+    }
+    fail_msg("no section of type %u", type);
+}
+
+static void test_pipeline_section(void **state) {
+    (void)state;
+    for (int level = 0; level <= 3; level += 3) {
+        size_t size;
+        uint8_t *bytes = pl_file(level, &size);
+        ais__graph *r = NULL;
+        AIS_ASSERT_OK(ais__ais_read(bytes, size, NULL, &r));
+        assert_non_null(r->pipeline);
+        const char *text;
+        size_t len;
+        AIS_ASSERT_OK(ais_pipeline_spec_json(r->pipeline, &text, &len));
+        assert_int_equal(len, strlen(pl_spec2));
+        assert_memory_equal(text, pl_spec2, len);
+        ais__graph_destroy(r);
+        /* The section is flagged required: a reader that does not know it refuses the file. */
+        uint32_t hs = ais__le32(bytes + AIS__H_HEADER_SIZE);
+        bool found = false;
+        for (uint32_t i = 0; i < ais__le32(bytes + AIS__H_SECTION_COUNT); i++) {
+            const uint8_t *e = bytes + hs + (size_t)i * AIS__SECTION_ENTRY_SIZE;
+            if (ais__le32(e) != AIS__SEC_PIPELINE) continue;
+            found = true;
+            assert_int_equal(ais__le32(e + 4) & AIS__SECF_REQUIRED, AIS__SECF_REQUIRED);
+        }
+        assert_true(found);
+        for (size_t n = 0; n < size; n++)
+            expect_corrupt(bytes, n, "truncated (pipeline)", n);
+        for (size_t i = 0; i < size; i++) {
+            uint8_t old = bytes[i];
+            bytes[i] ^= (uint8_t)(1 + ais_test_randint(0, 254));
+            expect_corrupt(bytes, size, "flip (pipeline)", i);
+            bytes[i] = old;
+        }
+        uint64_t off, sec_size;
+        find_section(bytes, AIS__SEC_PIPELINE, &off, &sec_size);
+        size_t spec_at = 4 + 4 + 1 + 8; /* version, name length, "x", spec length */
+        assert_int_equal(sec_size, spec_at + strlen(pl_spec2));
+        uint8_t *copy = malloc(size);
+        /* Checksums right, meaning wrong: each is refused with a message naming the section. */
+        memcpy(copy, bytes, size);
+        patch_section(copy, AIS__SEC_PIPELINE, spec_at, pl_spec1, strlen(pl_spec1));
+        AIS_ASSERT_STATUS(ais__ais_read(copy, size, NULL, &r), AIS_E_SHAPE);
+        ais_test_assert_error_contains("pipeline section");
+        ais_test_assert_error_contains("takes 2 features per row, the feature pipeline gives 1");
+        memcpy(copy, bytes, size);
+        patch_section(copy, AIS__SEC_PIPELINE, spec_at, "[", 1);
+        AIS_ASSERT_STATUS(ais__ais_read(copy, size, NULL, &r), AIS_E_FORMAT);
+        ais_test_assert_error_contains("pipeline section");
+        memcpy(copy, bytes, size);
+        patch_section(copy, AIS__SEC_PIPELINE, 8, "q", 1);
+        AIS_ASSERT_STATUS(ais__ais_read(copy, size, NULL, &r), AIS_E_FORMAT);
+        ais_test_assert_error_contains("feeds input \"q\"");
+        memcpy(copy, bytes, size);
+        patch_section(copy, AIS__SEC_PIPELINE, 0, "\x02", 1);
+        AIS_ASSERT_STATUS(ais__ais_read(copy, size, NULL, &r), AIS_E_UNSUPPORTED);
+        ais_test_assert_error_contains("layout version 2");
+        memcpy(copy, bytes, size);
+        patch_section(copy, AIS__SEC_PIPELINE, 9, "\x01", 1); /* spec length + 1 */
+        AIS_ASSERT_STATUS(ais__ais_read(copy, size, NULL, &r), AIS_E_FORMAT);
+        ais_test_assert_error_contains("pipeline");
+        free(copy);
+        free(bytes);
+    }
+}
+
 static ais_status sweep_read(void *ctx) {
     sweep_ctx *c = ctx;
     return ais__ais_read(c->bytes, c->size, NULL, &c->g);
@@ -784,6 +901,14 @@ static void test_oom(void **state) {
         sweep_ctx f = {NULL, 0, NULL, NULL, w.path, level};
         ais_test_oom_sweep("ais__model_read_file", sweep_read_file, sweep_read_cleanup, &f, 5000);
         ais__graph_destroy(g);
+        /* a file with a pipeline: its compile and checks fail cleanly too */
+        bytes = pl_file(level, &size);
+        aligned = aligned_alloc(64, (size + 63) / 64 * 64);
+        memcpy(aligned, bytes, size);
+        sweep_ctx pc = {aligned, size, NULL, NULL, NULL, level};
+        ais_test_oom_sweep("ais__ais_read (pipeline)", sweep_read, sweep_read_cleanup, &pc, 5000);
+        free(aligned);
+        free(bytes);
     }
 }
 
@@ -827,7 +952,14 @@ static int write_seeds(const char *dir) {
     snprintf(path, sizeof path, "%s/empty_graph.ais", dir);
     if (ais__ais_write(g, path, 0) != AIS_OK) return 1;
     ais__graph_destroy(g);
-    return 0;
+    g = pl_graph();
+    ais_pipeline *p = NULL;
+    AIS_ASSERT_OK(ais_pipeline_create_from_json(pl_spec2, strlen(pl_spec2), &p));
+    snprintf(path, sizeof path, "%s/pipeline.ais", dir);
+    ais_status st = ais__ais_write_pipeline(g, p, path, 0);
+    ais_pipeline_destroy(p);
+    ais__graph_destroy(g);
+    return st != AIS_OK;
 }
 
 int main(int argc, char **argv) {
@@ -844,6 +976,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(test_drop_pages),
         cmocka_unit_test(test_versions_and_features),
         cmocka_unit_test(test_unknown_sections),
+        cmocka_unit_test(test_pipeline_section),
         cmocka_unit_test(test_sniffing),
         cmocka_unit_test(test_file_open),
         cmocka_unit_test(test_write_errors),

@@ -1,6 +1,7 @@
 /* test_cli.c - the aistack tool as a user runs it: help, exit codes, and the check command's
  * output format on case folders (a broken model, a case without data). Skips when the tool was
  * not built (AIS_BUILD_EXAMPLES=OFF). */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,6 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "graph/model.h"
 #include "test_util.h"
 
 static char tool[4096];
@@ -15,7 +17,8 @@ static char tool[4096];
 /* Runs the tool with args; returns its exit code and its stdout in out. */
 static int run_tool(const char *args, char *out, size_t size) {
     char cmd[8192];
-    int len = snprintf(cmd, sizeof cmd, "'%s' %s 2>/dev/null", tool, args);
+    int len = snprintf(cmd, sizeof cmd, "'%s' %s %s", tool, args,
+                       strstr(args, "2>") ? "" : "2>/dev/null");
     assert_true(len > 0 && (size_t)len < sizeof cmd);
     FILE *p = popen(cmd, "r");
     assert_non_null(p);
@@ -52,6 +55,9 @@ static void test_help(void **state) {
     assert_non_null(strstr(out, "--rtol"));
     assert_int_equal(run_tool("run --help", out, sizeof out), 0);
     assert_non_null(strstr(out, "--output-dir"));
+    assert_non_null(strstr(out, "--records"));
+    assert_int_equal(run_tool("convert --help", out, sizeof out), 0);
+    assert_non_null(strstr(out, "--pipeline"));
     assert_int_equal(run_tool("no-such-command", out, sizeof out), 2);
     assert_int_equal(run_tool("", out, sizeof out), 2);
     assert_int_equal(run_tool("ops", out, sizeof out), 0);
@@ -103,10 +109,129 @@ static void test_check_format(void **state) {
     assert_int_equal(system(cmd), 0);
 }
 
+
+/* ---- records through a model's feature pipeline ---- */
+
+static const char *const cli_spec =
+    "{\"version\":1,\"inputs\":[{\"name\":\"x\",\"type\":\"numeric\",\"missing\":\"allow\"},"
+    "{\"name\":\"c\",\"type\":\"categorical\"}],\"features\":["
+    "{\"input\":\"x\",\"steps\":[{\"op\":\"impute\",\"strategy\":\"constant\",\"value\":7}]},"
+    "{\"input\":\"c\",\"steps\":[{\"op\":\"onehot\",\"categories\":[\"r\",\"g\",\"b\"],"
+    "\"unknown\":\"ignore\"}]}]}";
+
+/* y = x @ W, x f32 [rows, 4], W random [4, 2]. */
+static void write_plain_model(const char *path) {
+    ais__graph *g = NULL;
+    AIS_ASSERT_OK(ais__graph_create(&g));
+    AIS_ASSERT_OK(ais__graph_set_opset(g, "", 13));
+    ais_test_graph_input(g, "x", AIS_DTYPE_F32, (const int64_t[]){-1, 4}, 2, NULL);
+    ais_test_graph_const(g, "W", ais_test_rand_f32(AIS_SHAPE(4, 2), -1, 1));
+    ais_test_graph_node(g, "mm", "MatMul", "x", "W", "y");
+    ais_test_graph_output(g, "y");
+    ais_model *m = NULL;
+    AIS_ASSERT_OK(ais__model_from_graph(g, NULL, &m));
+    AIS_ASSERT_OK(ais_model_save(m, path, NULL));
+    ais_model_destroy(m);
+}
+
+static void test_records(void **state) {
+    (void)state;
+    skip_without_tool();
+    char root[] = "/tmp/ais_test_cli_XXXXXX";
+    assert_non_null(mkdtemp(root));
+    char plain[512], withp[512], spec_path[512], rows_csv[512], rows_jl[512], rows_txt[512],
+        bad_csv[512], args[4096];
+    snprintf(plain, sizeof plain, "%s/plain.ais", root);
+    snprintf(withp, sizeof withp, "%s/withp.ais", root);
+    snprintf(spec_path, sizeof spec_path, "%s/spec.json", root);
+    snprintf(rows_csv, sizeof rows_csv, "%s/rows.csv", root);
+    snprintf(rows_jl, sizeof rows_jl, "%s/rows.jsonl", root);
+    snprintf(rows_txt, sizeof rows_txt, "%s/rows.txt", root);
+    snprintf(bad_csv, sizeof bad_csv, "%s/bad.csv", root);
+    write_plain_model(plain);
+    write_file(spec_path, cli_spec);
+    const char *csv = "c,x\nr,1.5\n\"b\",\ng,-2\n";
+    write_file(rows_csv, csv);
+    const char *jl = "{\"c\":\"r\",\"x\":1.5}\n{\"c\":\"b\"}\n{\"c\":\"g\",\"x\":-2}\n";
+    write_file(rows_jl, jl);
+    write_file(rows_txt, jl);
+    write_file(bad_csv, "c,x\nr,abc\nq\n");
+    static char out[1 << 16], out2[1 << 16];
+
+    snprintf(args, sizeof args, "convert '%s' '%s' --pipeline '%s'", plain, withp, spec_path);
+    assert_int_equal(run_tool(args, out, sizeof out), 0);
+    snprintf(args, sizeof args, "info '%s'", withp);
+    assert_int_equal(run_tool(args, out, sizeof out), 0);
+    assert_non_null(strstr(out, "pipeline: 2 inputs -> 4 features"));
+    assert_non_null(strstr(out, "  c: categorical"));
+
+    /* The printed predictions are the library's, one CSV line per record. */
+    ais_model *m = NULL;
+    AIS_ASSERT_OK(ais_model_load(withp, NULL, &m));
+    ais_session *s = NULL;
+    AIS_ASSERT_OK(ais_session_create(m, NULL, &s));
+    ais_tensor *y = NULL;
+    AIS_ASSERT_OK(ais_session_run_csv(s, csv, strlen(csv), NULL, &y, 1, NULL));
+    const float *d = ais_tensor_data(y);
+    snprintf(args, sizeof args, "run '%s' --records '%s'", withp, rows_csv);
+    assert_int_equal(run_tool(args, out, sizeof out), 0);
+    assert_int_equal(strncmp(out, "y[0],y[1]\n", 10), 0);
+    const char *line = strchr(out, '\n') + 1;
+    for (int r = 0; r < 3; r++) {
+        double a, b;
+        assert_int_equal(sscanf(line, "%lf,%lf", &a, &b), 2);
+        assert_float_equal(a, d[2 * r], 1e-6 * (1 + fabs(d[2 * r])));
+        assert_float_equal(b, d[2 * r + 1], 1e-6 * (1 + fabs(d[2 * r + 1])));
+        line = strchr(line, '\n');
+        assert_non_null(line);
+        line++;
+    }
+    assert_int_equal(*line, 0);
+    ais_tensor_destroy(y);
+    ais_session_destroy(s);
+    ais_model_destroy(m);
+    /* JSON lines, by extension or by --records-format, and from stdin: the same lines. */
+    snprintf(args, sizeof args, "run '%s' --records '%s' --output-dir '%s/o'", withp, rows_jl,
+             root);
+    assert_int_equal(run_tool(args, out2, sizeof out2), 0);
+    assert_string_equal(out2, out);
+    snprintf(args, sizeof args, "%s/o/y.npy", root);
+    assert_int_equal(access(args, F_OK), 0);
+    snprintf(args, sizeof args, "run '%s' --records '%s' --records-format jsonl", withp, rows_txt);
+    assert_int_equal(run_tool(args, out2, sizeof out2), 0);
+    assert_string_equal(out2, out);
+    snprintf(args, sizeof args, "run '%s' --records - < '%s'", withp, rows_csv);
+    assert_int_equal(run_tool(args, out2, sizeof out2), 0);
+    assert_string_equal(out2, out);
+    /* Every problem goes to stderr, with its row and field; exit 1. */
+    snprintf(args, sizeof args, "run '%s' --records '%s' 2>&1 >/dev/null", withp, bad_csv);
+    assert_int_equal(run_tool(args, out, sizeof out), 1);
+    assert_non_null(strstr(out, "row 0, field \"x\": not a number: \"abc\""));
+    assert_non_null(strstr(out, "row 1, field \"\": 1 cells, the header has 2"));
+    /* Usage errors and a model without a pipeline. */
+    snprintf(args, sizeof args, "run '%s' --records '%s' --records-format xml", withp, rows_csv);
+    assert_int_equal(run_tool(args, out, sizeof out), 2);
+    snprintf(args, sizeof args, "run '%s' --records '%s'", withp, rows_txt);
+    assert_int_equal(run_tool(args, out, sizeof out), 2);
+    snprintf(args, sizeof args, "run '%s' --records '%s' 2>&1", plain, rows_csv);
+    assert_int_equal(run_tool(args, out, sizeof out), 1);
+    assert_non_null(strstr(out, "no feature pipeline"));
+    /* A pipeline whose width does not fit is refused at convert. */
+    write_file(spec_path, "{\"version\":1,\"inputs\":[{\"name\":\"x\",\"type\":\"numeric\"}],"
+                          "\"features\":[{\"input\":\"x\",\"steps\":[]}]}");
+    snprintf(args, sizeof args, "convert '%s' '%s/w.ais' --pipeline '%s' 2>&1", plain, root,
+             spec_path);
+    assert_int_equal(run_tool(args, out, sizeof out), 1);
+    assert_non_null(strstr(out, "features per row"));
+    snprintf(args, sizeof args, "rm -rf '%s'", root);
+    assert_int_equal(system(args), 0);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_help),
         cmocka_unit_test(test_check_format),
+        cmocka_unit_test(test_records),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
 }

@@ -369,15 +369,15 @@ static void test_spec_errors(void **state) {
          "steps[0].kind: expected one of"},
         {F("{\"op\":\"clip\"}"), AIS_E_FORMAT, "steps[0]: needs \"lo\", \"hi\" or both"},
         {F("{\"op\":\"clip\",\"lo\":2,\"hi\":1}"), AIS_E_FORMAT, "lo 2 is above hi 1"},
-        {F("{\"op\":\"bucketize\",\"edges\":[]}"), AIS_E_FORMAT,
-         "steps[0].edges: expected at least"},
+        {F("{\"op\":\"bucketize\",\"edges\":{}}"), AIS_E_FORMAT,
+         "steps[0].edges: expected an array"},
         {F("{\"op\":\"bucketize\",\"edges\":[1,1]}"), AIS_E_FORMAT,
          "steps[0].edges[1]: edges must increase strictly"},
         {F("{\"op\":\"bucketize\",\"edges\":[1,\"2\"]}"), AIS_E_FORMAT,
          "steps[0].edges[1]: expected a finite number"},
         {F("{\"op\":\"log1p\"},{\"op\":\"clip\",\"lo\":0},{\"op\":\"onehot\",\"categories\":[\"x\"]"
            "}"),
-         AIS_E_FORMAT, "steps[2]: \"onehot\" takes a categorical value, got numeric"},
+         AIS_E_FORMAT, "steps[2].categories[0]: expected a finite number (the value is numeric)"},
         {FC("{\"op\":\"log1p\"}"), AIS_E_FORMAT, "steps[0]: \"log1p\" takes a numeric value"},
         {FC(""), AIS_E_FORMAT, "a categorical value must end in an encoder"},
         {FC("{\"op\":\"hash\",\"n_features\":4},{\"op\":\"passthrough\"}"), AIS_E_FORMAT,
@@ -392,6 +392,29 @@ static void test_spec_errors(void **state) {
          "steps[0].unknown_value: expected a finite number"},
         {FC("{\"op\":\"ordinal\",\"categories\":[\"x\"],\"unknown_value\":1}"), AIS_E_FORMAT,
          "unknown_value: needs \"unknown\": \"use_value\""},
+        {F("{\"op\":\"onehot\",\"categories\":[1,2,1.0]}"), AIS_E_FORMAT,
+         "steps[0].categories: duplicate category 1"},
+        {F("{\"op\":\"onehot\",\"categories\":[1],\"infrequent\":[2,1]}"), AIS_E_FORMAT,
+         "steps[0].categories/infrequent: duplicate category 1"},
+        {F("{\"op\":\"onehot\",\"categories\":[1],\"infrequent\":[\"x\"]}"), AIS_E_FORMAT,
+         "steps[0].infrequent[0]: expected a finite number"},
+        {F("{\"op\":\"onehot\",\"categories\":[1],\"infrequent\":[]}"), AIS_E_FORMAT,
+         "steps[0].infrequent: expected at least 1"},
+        {F("{\"op\":\"onehot\",\"categories\":[]}"), AIS_E_FORMAT,
+         "steps[0].categories: expected at least 1"},
+        {F("{\"op\":\"onehot\",\"categories\":[1,2],\"unknown\":\"infrequent\"}"),
+         AIS_E_FORMAT, "steps[0].unknown: \"infrequent\" needs an \"infrequent\" list"},
+        {F("{\"op\":\"onehot\",\"categories\":[1,2],\"drop\":2}"), AIS_E_FORMAT,
+         "steps[0].drop: expected an integer in [0, 2)"},
+        {F("{\"op\":\"onehot\",\"categories\":[1,2],\"drop\":0.5}"), AIS_E_FORMAT,
+         "steps[0].drop: expected an integer"},
+        {F("{\"op\":\"ordinal\",\"categories\":[1],\"drop\":0}"), AIS_E_FORMAT,
+         "steps[0]: unknown key \"drop\""},
+        {F("{\"op\":\"ordinal\",\"categories\":[1],\"missing_value\":\"x\"}"), AIS_E_FORMAT,
+         "steps[0].missing_value: expected a finite number or null"},
+        {F("{\"op\":\"indicator\",\"x\":1}"), AIS_E_FORMAT, "steps[0]: unknown key \"x\""},
+        {FC("{\"op\":\"indicator\"},{\"op\":\"onehot\",\"categories\":[\"x\"]}"),
+         AIS_E_FORMAT, "steps[1].categories[0]: expected a finite number (the value is numeric)"},
         {FC("{\"op\":\"hash\",\"n_features\":0}"), AIS_E_FORMAT, "n_features: expected an integer"},
         {FC("{\"op\":\"hash\",\"n_features\":2.5}"), AIS_E_FORMAT,
          "n_features: expected an integer"},
@@ -601,6 +624,68 @@ static void test_column_errors(void **state) {
     ais_pipeline_destroy(p);
 }
 
+/* ---- scikit-learn encoder options: numeric categories, drop, infrequent, indicator ---- */
+
+#define SPEC_SK                                                                                    \
+    "{\"version\":1,\"inputs\":[{\"name\":\"n\",\"type\":\"numeric\",\"missing\":\"allow\"},"     \
+    "{\"name\":\"c\",\"type\":\"categorical\",\"missing\":\"allow\"}],\"features\":["              \
+    "{\"input\":\"n\",\"steps\":[{\"op\":\"onehot\",\"categories\":[3,1,2.5],"                    \
+    "\"unknown\":\"ignore\",\"drop\":1}]},"                                                        \
+    "{\"input\":\"n\",\"steps\":[{\"op\":\"onehot\",\"categories\":[1,2],\"infrequent\":[7,9],"    \
+    "\"unknown\":\"infrequent\",\"drop\":0}]},"                                                    \
+    "{\"input\":\"n\",\"steps\":[{\"op\":\"ordinal\",\"categories\":[5,1],\"infrequent\":[2],"     \
+    "\"unknown\":\"infrequent\",\"missing_value\":-1}]},"                                          \
+    "{\"input\":\"n\",\"steps\":[{\"op\":\"indicator\"}]},"                                        \
+    "{\"input\":\"c\",\"steps\":[{\"op\":\"indicator\"}]},"                                        \
+    "{\"input\":\"c\",\"steps\":[{\"op\":\"ordinal\",\"categories\":[\"a\",\"b\"],"               \
+    "\"unknown\":\"use_value\",\"unknown_value\":null,\"missing_value\":9}]},"                     \
+    "{\"input\":\"c\",\"steps\":[{\"op\":\"onehot\",\"categories\":[\"a\"],"                      \
+    "\"infrequent\":[\"b\",\"z\"],\"unknown\":\"ignore\"}]},"                                      \
+    "{\"input\":\"n\",\"steps\":[{\"op\":\"bucketize\",\"edges\":[]}]},"                           \
+    "{\"input\":\"n\",\"steps\":[{\"op\":\"bucketize\",\"edges\":[0,10]},"                         \
+    "{\"op\":\"onehot\",\"categories\":[0,1,2]}]}]}"
+
+static void test_sklearn_encoder_options(void **state) {
+    (void)state;
+    ais_pipeline *p = make(SPEC_SK);
+    assert_int_equal(ais_pipeline_output_width(p), 14);
+    static const char jl[] = "{\"n\":3,\"c\":\"a\"}\n{\"n\":1,\"c\":\"b\"}\n{\"n\":2.5,\"c\":\"z\"}\n"
+                             "{\"n\":null}\n{\"n\":7,\"c\":\"q\"}\n{\"n\":2,\"c\":\"a\"}\n"
+                             "{\"n\":5,\"c\":\"b\"}\n{\"n\":12,\"c\":\"a\"}\n";
+    /* Written from scikit-learn's rules: drop removes a column and its category encodes as zeros;
+     * infrequent categories (and unknown ones under "infrequent") share the last column / the
+     * ordinal value after the frequent ones. */
+    const double N = NAN;
+    static const double want[8][14] = {
+        {1, 0, 0, 1, 2, 0, 0, 0, 1, 0, 0, 0, 1, 0},  {0, 0, 0, 0, 1, 0, 0, 1, 0, 1, 0, 0, 1, 0},
+        {0, 1, 0, 1, 2, 0, 0, -7, 0, 1, 0, 0, 1, 0}, {0, 0, 0, 0, -1, 1, 1, 9, 0, 0, -7, 0, 0, 0},
+        {0, 0, 0, 1, 2, 0, 0, -7, 0, 0, 0, 0, 1, 0}, {0, 0, 1, 0, 2, 0, 0, 0, 1, 0, 0, 0, 1, 0},
+        {0, 0, 0, 1, 0, 0, 0, 1, 0, 1, 0, 0, 1, 0},  {0, 0, 0, 1, 2, 0, 0, 0, 1, 0, 0, 0, 0, 1},
+    };
+    ais_tensor *out = NULL;
+    AIS_ASSERT_OK(ais_pipeline_run_json_rows(p, jl, sizeof jl - 1, &out, NULL));
+    for (size_t r = 0; r < 8; r++) {
+        double w[14];
+        for (size_t j = 0; j < 14; j++) /* -7 marks NaN in the table */
+            w[j] = want[r][j] == -7 ? N : want[r][j];
+        assert_row_values(out, 14, r, w, 0);
+    }
+    ais_tensor_destroy(out);
+
+    /* A numeric category outside the list under the error policy names the value. */
+    ais_pipeline *q = make("{\"version\":1,\"inputs\":[{\"name\":\"n\",\"type\":\"numeric\"}],"
+                           "\"features\":[{\"input\":\"n\",\"steps\":[{\"op\":\"ordinal\","
+                           "\"categories\":[0.5,-2]}]}]}");
+    static const char bad[] = "{\"n\":-2}\n{\"n\":0.25}\n";
+    ais_pipeline_errors *e = NULL;
+    assert_int_equal(ais_pipeline_run_json_rows(q, bad, sizeof bad - 1, &out, &e), AIS_E_SCHEMA);
+    ais_test_assert_error_contains("row 1, field \"n\": unknown category 0.25");
+    assert_int_equal(ais_pipeline_errors_count(e), 1);
+    ais_pipeline_errors_destroy(e);
+    ais_pipeline_destroy(q);
+    ais_pipeline_destroy(p);
+}
+
 /* ---- allocation failures ---- */
 
 typedef struct {
@@ -612,7 +697,8 @@ typedef struct {
 
 static ais_status oom_create(void *vctx) {
     oom_ctx *c = vctx;
-    return ais_pipeline_create_from_json(SPEC_ALL, strlen(SPEC_ALL), &c->p);
+    const char *spec = c->mode == 2 ? SPEC_SK : SPEC_ALL;
+    return ais_pipeline_create_from_json(spec, strlen(spec), &c->p);
 }
 static void oom_create_cleanup(void *vctx) {
     oom_ctx *c = vctx;
@@ -662,6 +748,8 @@ static void test_oom(void **state) {
     (void)state;
     oom_ctx c = {0};
     ais_test_oom_sweep("pipeline create", oom_create, oom_create_cleanup, &c, 2000);
+    c.mode = 2;
+    ais_test_oom_sweep("pipeline create sklearn options", oom_create, oom_create_cleanup, &c, 2000);
     c.p = make(SPEC_ALL);
     c.mode = 0;
     ais_test_oom_sweep("pipeline run json", oom_run, oom_run_cleanup, &c, 200);
@@ -727,6 +815,7 @@ int main(void) {
         cmocka_unit_test(test_schema_errors_records),
         cmocka_unit_test(test_schema_errors_json_rows),
         cmocka_unit_test(test_column_errors),
+        cmocka_unit_test(test_sklearn_encoder_options),
         cmocka_unit_test(test_oom),
         cmocka_unit_test(test_threads_share_pipeline),
     };

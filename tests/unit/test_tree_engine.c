@@ -55,6 +55,7 @@ static int64_t grow(ens *e, size_t t, int depth, int max_depth, bool numeric, si
          * output, sometimes none */
         for (size_t k = 0; k < e->width; k++) {
             if (numeric ? k != target : ais_test_randint(0, 4) == 0) continue;
+            if (e->nw == MAXW) break; /* multi-target leaves can outgrow the weight arrays */
             size_t w = e->nw++;
             e->wt[w] = e->tid[i];
             e->wn[w] = id;

@@ -15,6 +15,7 @@ from ._errors import (AistackError, AistackIOError, ChecksumError, DeviceError, 
                       NotFoundError, OutOfMemoryError, SchemaError, ShapeError, UnsupportedError)
 from ._model import Model, Session, TensorInfo
 from ._ops import max_opset, op_exists, run_op
+from ._pipeline import Pipeline
 from ._tensor import Tensor
 
 __version__ = "0.1.0"
@@ -24,6 +25,7 @@ __all__ = [
     "AistackError", "AistackIOError", "ChecksumError", "DeviceError", "DtypeError", "FormatError",
     "InternalError", "InvalidArgumentError", "LimitError", "NoDeviceError", "NotFoundError",
     "OutOfMemoryError", "SchemaError", "ShapeError", "UnsupportedError", "Model", "Session",
+    "Pipeline",
     "TensorInfo", "Tensor", "run_op", "op_exists", "max_opset", "version", "set_num_threads",
     "get_num_threads", "library_path",
 ]

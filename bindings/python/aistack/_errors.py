@@ -1,7 +1,7 @@
 """Exceptions: one class per ais_status, each carrying the status and the library's message."""
 from __future__ import annotations
 
-from typing import Dict, Type
+from typing import Dict, List, Tuple, Type
 
 from . import _lib
 
@@ -79,8 +79,14 @@ class InternalError(AistackError):
     status = 13
 
 
-class SchemaError(AistackError):
+class SchemaError(AistackError, ValueError):
+    """Records broke a feature pipeline's schema. `problems` lists every (row, field, message)
+    (row 0 is the first record; field "" when the whole row is bad)."""
     status = 14
+
+    def __init__(self, message: str, status: int | None = None):
+        super().__init__(message, status)
+        self.problems: List[Tuple[int, str, str]] = []
 
 
 _BY_STATUS: Dict[int, Type[AistackError]] = {

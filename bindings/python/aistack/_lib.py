@@ -105,6 +105,7 @@ _sig("ais_options_get_int", status, OptionsP, c_int, POINTER(c_int64))
 _sig("ais_model_load", status, c_char_p, OptionsP, POINTER(ModelP))
 _sig("ais_model_load_memory", status, c_void_p, c_size_t, OptionsP, POINTER(ModelP))
 _sig("ais_model_destroy", None, ModelP)
+_sig("ais_model_retain", ModelP, ModelP)
 _sig("ais_model_input_count", c_size_t, ModelP)
 _sig("ais_model_output_count", c_size_t, ModelP)
 _info_args = (ModelP, c_size_t, POINTER(c_char_p), POINTER(c_int), POINTER(c_size_t),
@@ -125,6 +126,38 @@ _sig("ais_session_run", status, SessionP, POINTER(c_char_p), POINTER(TensorP), c
 _sig("ais_session_node_count", c_size_t, SessionP)
 _sig("ais_session_node_info", status, SessionP, c_size_t, POINTER(c_char_p), POINTER(c_char_p),
      POINTER(c_int))
+
+PipelineP = c_void_p
+ErrorsP = c_void_p
+_sig("ais_tensor_create_strings", status, POINTER(c_int64), c_size_t, POINTER(c_char_p),
+     POINTER(TensorP))
+_sig("ais_pipeline_create_from_json", status, c_char_p, c_size_t, POINTER(PipelineP))
+_sig("ais_pipeline_destroy", None, PipelineP)
+_sig("ais_pipeline_input_count", c_size_t, PipelineP)
+_sig("ais_pipeline_input_info", status, PipelineP, c_size_t, POINTER(c_char_p), POINTER(c_int))
+_sig("ais_pipeline_output_width", c_size_t, PipelineP)
+_sig("ais_pipeline_spec_json", status, PipelineP, POINTER(c_char_p), POINTER(c_size_t))
+_sig("ais_pipeline_run_records", status, PipelineP, POINTER(c_void_p), POINTER(c_size_t),
+     c_size_t, POINTER(TensorP), POINTER(ErrorsP))
+_sig("ais_pipeline_run_json_rows", status, PipelineP, c_char_p, c_size_t, POINTER(TensorP),
+     POINTER(ErrorsP))
+_sig("ais_pipeline_run_csv", status, PipelineP, c_char_p, c_size_t, POINTER(TensorP),
+     POINTER(ErrorsP))
+_sig("ais_pipeline_run_columns", status, PipelineP, POINTER(c_char_p), POINTER(TensorP),
+     c_size_t, POINTER(TensorP), POINTER(ErrorsP))
+_sig("ais_pipeline_errors_count", c_size_t, ErrorsP)
+_sig("ais_pipeline_errors_row", c_size_t, ErrorsP, c_size_t)
+_sig("ais_pipeline_errors_field", c_char_p, ErrorsP, c_size_t)
+_sig("ais_pipeline_errors_message", c_char_p, ErrorsP, c_size_t)
+_sig("ais_pipeline_errors_destroy", None, ErrorsP)
+_sig("ais_model_pipeline", PipelineP, ModelP)
+_sig("ais_model_save_with_pipeline", status, ModelP, PipelineP, c_char_p, OptionsP)
+_sig("ais_session_run_records", status, SessionP, POINTER(c_void_p), POINTER(c_size_t), c_size_t,
+     POINTER(c_char_p), POINTER(TensorP), c_size_t, POINTER(ErrorsP))
+_sig("ais_session_run_json_rows", status, SessionP, c_char_p, c_size_t, POINTER(c_char_p),
+     POINTER(TensorP), c_size_t, POINTER(ErrorsP))
+_sig("ais_session_run_csv", status, SessionP, c_char_p, c_size_t, POINTER(c_char_p),
+     POINTER(TensorP), c_size_t, POINTER(ErrorsP))
 
 _sig("ais_op_max_opset", c_int64)
 _sig("ais_attrs_create", status, POINTER(AttrsP))

@@ -10,7 +10,8 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 import numpy as np
 
 from . import _errors, _lib
-from ._tensor import ArrayLike, dtype_to_numpy, to_numpy, wrap_array
+from ._pipeline import Pipeline, SpecLike, _Records, _text, check_run
+from ._tensor import OBJECT, ArrayLike, dtype_to_numpy, is_string_dtype, to_numpy, wrap_array
 
 L = _lib.lib
 
@@ -65,8 +66,9 @@ class _Options:
 
 @dataclass(frozen=True)
 class TensorInfo:
-    """An input or output of a model. dtype is None when NumPy has no such type; shape has None
-    for a dynamic extent, whose symbolic name (if any) is in dim_names."""
+    """An input or output of a model. dtype is None when NumPy has no such type, and object for
+    a string tensor; shape has None for a dynamic extent, whose symbolic name (if any) is in
+    dim_names."""
     name: str
     dtype: Optional[np.dtype]
     shape: Tuple[Optional[int], ...]
@@ -180,10 +182,25 @@ class Model:
                 self._default = self.session()
             return self._default.run(feeds, outputs, **kw)
 
-    def save(self, path: Union[str, os.PathLike], compression: int = 0) -> None:
-        """Writes the model in the native .ais format (zstd level `compression`, 0 = raw)."""
+    @property
+    def pipeline(self) -> Optional[Pipeline]:
+        """The model's own feature pipeline (from its .ais file), or None. The view keeps the
+        model alive."""
+        h = L.ais_model_pipeline(self.handle)
+        return Pipeline(None, _borrowed=h, _owner=self) if h else None
+
+    def save(self, path: Union[str, os.PathLike], compression: int = 0,
+             pipeline: Optional[SpecLike] = None) -> None:
+        """Writes the model in the native .ais format (zstd level `compression`, 0 = raw).
+        pipeline (a Pipeline, or a spec as str or dict) becomes the file's feature pipeline in
+        place of the model's own; without it the model's own pipeline, if any, is kept."""
         with _Options({"save_compression": compression}) as opts:
-            _errors.check(L.ais_model_save(self.handle, os.fsencode(path), opts.handle))
+            if pipeline is None:
+                _errors.check(L.ais_model_save(self.handle, os.fsencode(path), opts.handle))
+                return
+            p = pipeline if isinstance(pipeline, Pipeline) else Pipeline(pipeline)
+            _errors.check(L.ais_model_save_with_pipeline(self.handle, p.handle,
+                                                         os.fsencode(path), opts.handle))
 
     def close(self) -> None:
         """Drops this object's reference; open sessions keep the model alive."""
@@ -221,6 +238,7 @@ class Session:
         self._out_names = [o.name for o in model.outputs]
         self._in_names = [i.name for i in model.inputs]
         self._in_dtypes = {i.name: i.dtype for i in model.inputs}
+        self._out_dtypes = {o.name: o.dtype for o in model.outputs}
 
     @property
     def handle(self) -> int:
@@ -236,12 +254,15 @@ class Session:
 
         feeds: {input name: array} or a list in the model's input order. NumPy arrays that are
         C-contiguous with a supported dtype are passed without copying; other array-likes are
-        converted to the input's dtype.
+        converted to the input's dtype. String inputs take arrays of str_, bytes_ (UTF-8) or
+        object (str or bytes elements; None is refused) or nested lists of str; they are copied.
         outputs: names of the outputs wanted (default all, in model order).
         out: preallocated C-contiguous arrays ({name: array} or a list matching `outputs`) that
-        receive results in place; they must have the output's dtype and shape.
+        receive results in place; they must have the output's dtype and shape. String outputs
+        cannot be preallocated.
         Returns {output name: array}; arrays not given in `out` view library-owned memory that is
-        freed when the array is garbage-collected.
+        freed when the array is garbage-collected. String outputs are object arrays of str
+        (copies).
         """
         h = self.handle
         if isinstance(feeds, Mapping):
@@ -277,10 +298,15 @@ class Session:
         try:
             for name, v in zip(names, values):
                 dt = None if isinstance(v, np.ndarray) else self._in_dtypes.get(name)
-                in_handles.append(wrap_array(v, dt)[0])
+                in_handles.append(wrap_array(v, dt, what=f"input {name!r}")[0])
             for i, arr in enumerate(out_list):
                 if arr is None:
                     continue
+                if self._out_dtypes.get(out_names[i]) == OBJECT or (
+                        isinstance(arr, np.ndarray) and is_string_dtype(arr.dtype)):
+                    raise _errors.InvalidArgumentError(
+                        f"out= for output {out_names[i]!r}: string outputs cannot be written in "
+                        "place; leave it out of out= and take the returned object array", 1)
                 if not isinstance(arr, np.ndarray) or not arr.flags.c_contiguous \
                         or not arr.flags.writeable:
                     raise _errors.InvalidArgumentError(
@@ -304,6 +330,47 @@ class Session:
                 if slots[i]:
                     L.ais_tensor_destroy(slots[i])
         return results
+
+    def _run_source(self, fn: Any, args: Tuple[Any, ...],
+                    outputs: Optional[Sequence[str]]) -> Dict[str, np.ndarray]:
+        out_names = list(self._out_names if outputs is None else outputs)
+        slots = (_lib.TensorP * max(1, len(out_names)))()
+        onames = (ctypes.c_char_p * max(1, len(out_names)))(*[n.encode() for n in out_names])
+        report = ctypes.c_void_p()
+        results: Dict[str, np.ndarray] = {}
+        try:
+            st = fn(self.handle, *args, onames, slots, len(out_names), ctypes.byref(report))
+            check_run(st, report)
+            for i, n in enumerate(out_names):
+                t, slots[i] = slots[i], None
+                results[n] = to_numpy(t, self)
+        finally:
+            for i in range(len(out_names)):
+                if slots[i]:
+                    L.ais_tensor_destroy(slots[i])
+        return results
+
+    def run_records(self, records: Sequence[Mapping[str, Any]],
+                    outputs: Optional[Sequence[str]] = None) -> Dict[str, np.ndarray]:
+        """Runs raw records (dicts of field -> number, str or None) through the model's feature
+        pipeline and the model. Returns {output name: array}, like run(). Schema problems raise
+        aistack.SchemaError with .problems; a model without a pipeline raises
+        InvalidArgumentError."""
+        recs = _Records(records)
+        return self._run_source(L.ais_session_run_records, (recs.rows, recs.counts, recs.n),
+                                outputs)
+
+    def run_json_rows(self, text: Union[str, bytes],
+                      outputs: Optional[Sequence[str]] = None) -> Dict[str, np.ndarray]:
+        """run_records() for JSON lines (one object per line)."""
+        data = _text(text)
+        return self._run_source(L.ais_session_run_json_rows, (data, len(data)), outputs)
+
+    def run_csv(self, text: Union[str, bytes],
+                outputs: Optional[Sequence[str]] = None) -> Dict[str, np.ndarray]:
+        """run_records() for CSV text with a header row."""
+        data = _text(text)
+        return self._run_source(L.ais_session_run_csv, (data, len(data)), outputs)
 
     @property
     def nodes(self) -> List[Tuple[str, str, str]]:

@@ -21,7 +21,7 @@ def _set_attr(attrs: int, name: str, value: Any, keep: List[int]) -> None:
     elif isinstance(value, (str, bytes)):
         st = L.ais_attrs_set_string(attrs, key, value.encode() if isinstance(value, str) else value)
     elif isinstance(value, np.ndarray):
-        h, _ = wrap_array(value)
+        h, _ = wrap_array(value, what=f"attribute {name!r}")
         keep.append(h)  # the attrs hold their own reference; ours goes after the run
         st = L.ais_attrs_set_tensor(attrs, key, h)
     elif isinstance(value, (list, tuple)):
@@ -50,7 +50,9 @@ def run_op(op_type: str, inputs: Sequence[Optional[ArrayLike]],
            domain: str = "", num_outputs: int = 1) -> List[np.ndarray]:
     """Runs ONNX operator `op_type` (semantics of `opset`, default the newest) and returns its
     `num_outputs` outputs. None in `inputs` is an omitted optional input. Attribute values:
-    int, float, str, lists of those, or a NumPy array (a tensor attribute).
+    int, float, str, lists of those, or a NumPy array (a tensor attribute). Arrays of str_,
+    bytes_ or object (and lists of str) are string tensors; string outputs come back as object
+    arrays of str.
 
     >>> aistack.run_op("Add", [np.ones(3, np.float32), np.float32(2)])[0]
     array([3., 3., 3.], dtype=float32)
@@ -63,8 +65,9 @@ def run_op(op_type: str, inputs: Sequence[Optional[ArrayLike]],
     try:
         for name, value in (attrs or {}).items():
             _set_attr(ah.value, name, value, keep)
-        for x in inputs:
-            handles.append(None if x is None else wrap_array(x)[0])
+        for i, x in enumerate(inputs):
+            handles.append(None if x is None else
+                           wrap_array(x, what=f"{op_type} input {i}")[0])
         arr = (_lib.TensorP * max(1, len(handles)))(*handles)
         version = int(L.ais_op_max_opset()) if opset is None else int(opset)
         _errors.check(L.ais_op_run_opset(domain.encode(), op_type.encode(), version, ah.value, arr,

@@ -1,4 +1,13 @@
-"""Tensors: NumPy <-> ais_tensor without copying where the memory allows."""
+"""Tensors: NumPy <-> ais_tensor without copying where the memory allows.
+
+String tensors (AIS_DTYPE_STRING) are always copied: NumPy arrays of dtype str_ (<U..), bytes_
+(S.., taken as UTF-8 bytes) or object (each element a str or bytes) become string tensors, encoded
+once to UTF-8; string tensors come back as NumPy object arrays of Python str (what onnxruntime
+returns). Strings are NUL-terminated in the library, so an element holding a NUL character is
+refused, and a string tensor has no missing value, so None is refused too. Bytes that are not
+valid UTF-8 decode with errors="surrogateescape": nothing is lost, and such a str encodes back to
+the same bytes (str inputs are encoded with surrogateescape too).
+"""
 from __future__ import annotations
 
 import ctypes
@@ -22,6 +31,8 @@ _TO_NUMPY: Dict[int, np.dtype] = {
 }
 _FROM_NUMPY: Dict[np.dtype, int] = {v: k for k, v in _TO_NUMPY.items()}
 BF16 = 16
+STRING = 8
+OBJECT = np.dtype(object)
 
 ArrayLike = Any
 
@@ -30,18 +41,29 @@ def dtype_to_numpy(code: int) -> Optional[np.dtype]:
     """The NumPy dtype of an ais_dtype value, or None when NumPy has none."""
     if code == BF16:
         return np.dtype(np.uint16)
+    if code == STRING:
+        return OBJECT
     return _TO_NUMPY.get(code)
 
 
+def is_string_dtype(dtype: Any) -> bool:
+    """Whether arrays of this NumPy dtype become string tensors (str_, bytes_ or object)."""
+    return np.dtype(dtype).kind in "USO"
+
+
 def dtype_from_numpy(dtype: Any) -> int:
-    """The ais_dtype value of a NumPy dtype (either byte order); DtypeError when there is none."""
+    """The ais_dtype value of a NumPy dtype (either byte order); DtypeError when there is none.
+    str_, bytes_ and object give AIS_DTYPE_STRING."""
     dt = np.dtype(dtype)
+    if is_string_dtype(dt):
+        return STRING
     code = _FROM_NUMPY.get(dt)
     if code is None and dt.byteorder in "<>":
         code = _FROM_NUMPY.get(dt.newbyteorder())
     if code is None:
         raise _errors.DtypeError(f"NumPy dtype {dt} has no libaistack element type (supported: "
-                                 + ", ".join(str(d) for d in _TO_NUMPY.values()) + ")", 4)
+                                 + ", ".join(str(d) for d in _TO_NUMPY.values())
+                                 + ", and str_/bytes_/object for strings)", 4)
     return code
 
 
@@ -64,10 +86,89 @@ def _shape_arg(shape: Sequence[int]):
     return (ctypes.c_int64 * max(1, len(shape)))(*shape)
 
 
-def wrap_array(arr: ArrayLike, dtype: Any = None) -> Tuple[int, np.ndarray]:
+def _element(a: np.ndarray, i: int) -> str:
+    return str(i) if a.ndim <= 1 else str(tuple(int(k) for k in np.unravel_index(i, a.shape)))
+
+
+def _encode_one(a: np.ndarray, i: int, v: Any, what: str) -> bytes:
+    """Element i as UTF-8 bytes, or the error that names it."""
+    if isinstance(v, str):
+        try:
+            return v.encode("utf-8", "surrogateescape")
+        except UnicodeEncodeError as e:
+            raise _errors.InvalidArgumentError(
+                f"{what}: element {_element(a, i)} cannot be encoded as UTF-8 ({e.reason})",
+                1) from None
+    if isinstance(v, (bytes, bytearray)):
+        return bytes(v)
+    if v is None:
+        raise _errors.DtypeError(
+            f"{what}: element {_element(a, i)} is None; a string tensor has no missing value "
+            "(use a string such as \"\" for it)", 4)
+    raise _errors.DtypeError(
+        f"{what}: element {_element(a, i)} is {type(v).__name__}, expected str or bytes (an "
+        "object array is taken as strings; give numbers as a numeric array)", 4)
+
+
+def _encode(a: np.ndarray, what: str) -> list:
+    """The elements of a str_/bytes_/object array as UTF-8 bytes, row-major."""
+    vals = a.reshape(-1).tolist() if a.ndim else [a[()]]
+    if a.dtype.kind == "S":  # already bytes
+        return vals
+    try:  # the common case in one pass; the slow one below finds what failed
+        enc = [v.encode("utf-8", "surrogateescape") if isinstance(v, str) else v for v in vals]
+        if a.dtype.kind == "U" or all(type(e) is bytes for e in enc):
+            return enc
+    except UnicodeEncodeError:
+        pass
+    return [_encode_one(a, i, v, what) for i, v in enumerate(vals)]
+
+
+def strings_tensor(a: np.ndarray, what: str = "the array") -> int:
+    """A new string tensor (ais_tensor*) holding copies of the elements of `a` (str_, bytes_ or
+    object); the caller destroys it. `what` names the array in error messages."""
+    enc = _encode(a, what)
+    n = len(enc)
+    # One NUL-separated buffer and a pointer array computed by NumPy: building a ctypes array
+    # of n bytes objects costs several times the rest.
+    buf = b"\0".join(enc) + b"\0"
+    if buf.count(b"\0") != n + (n == 0):
+        i = next(i for i, e in enumerate(enc) if b"\0" in e)
+        raise _errors.InvalidArgumentError(
+            f"{what}: element {_element(a, i)} holds a NUL character, which the library's "
+            "NUL-terminated strings cannot hold", 1)
+    ends = np.cumsum(np.fromiter(map(len, enc), dtype=np.int64, count=n) + 1)
+    base = ctypes.cast(ctypes.c_char_p(buf), ctypes.c_void_p).value or 0
+    ptrs = (np.concatenate(([0], ends[:-1])) + base).astype(np.uintp) if n else \
+        np.zeros(1, np.uintp)
+    vals = ptrs.ctypes.data_as(ctypes.POINTER(ctypes.c_char_p))
+    out = _lib.TensorP()
+    _errors.check(L.ais_tensor_create_strings(_shape_arg(a.shape), a.ndim, vals,
+                                              ctypes.byref(out)))
+    return out.value
+
+
+def as_array(arr: ArrayLike, dtype: Any = None) -> np.ndarray:
+    """`arr` as a NumPy array (of `dtype` when it is not one already). Lists that NumPy would
+    make str_ are made object arrays instead, so that a number mixed among strings is refused
+    rather than silently turned into its text."""
+    if isinstance(arr, np.ndarray):
+        return arr
+    a = np.asarray(arr, dtype=dtype)
+    if dtype is None and a.dtype.kind in "US" and not isinstance(arr, (str, bytes, np.generic)):
+        a = np.asarray(arr, dtype=object)
+    return a
+
+
+def wrap_array(arr: ArrayLike, dtype: Any = None,
+               what: str = "the array") -> Tuple[int, Optional[np.ndarray]]:
     """(ais_tensor*, array) for `arr`: the array's own memory when it is C-contiguous with a
-    supported dtype, else a contiguous copy. The caller destroys the tensor."""
-    a = np.asarray(arr, dtype=dtype) if not isinstance(arr, np.ndarray) else arr
+    supported dtype, else a contiguous copy; a new string tensor (array None) for str_, bytes_
+    and object arrays. `what` names the array in error messages. The caller destroys the
+    tensor."""
+    a = as_array(arr, dtype)
+    if is_string_dtype(a.dtype):
+        return strings_tensor(a, what), None
     code = dtype_from_numpy(a.dtype)
     if not a.flags.c_contiguous or not a.dtype.isnative:
         a = np.ascontiguousarray(a, dtype=a.dtype.newbyteorder("="))
@@ -93,7 +194,7 @@ class _Owner:
         self._keep = keep  # e.g. the session/model whose memory the tensor may share
         code = L.ais_tensor_dtype(handle)
         dt = dtype_to_numpy(code)
-        if dt is None:
+        if dt is None or code == STRING:  # strings are copied out (strings_to_numpy), not viewed
             L.ais_tensor_destroy(handle)
             self._handle = None
             raise _errors.DtypeError(f"the output has element type {dtype_name(code)}, which "
@@ -111,8 +212,28 @@ class _Owner:
             L.ais_tensor_destroy(h)
 
 
+def strings_to_numpy(handle: int) -> np.ndarray:
+    """An object array of str with copies of a string tensor's elements (not taking ownership)."""
+    n = int(L.ais_tensor_size(handle))
+    nd = L.ais_tensor_ndim(handle)
+    sp = L.ais_tensor_shape(handle)
+    shape = tuple(int(sp[i]) for i in range(nd))
+    flat = np.empty(n, dtype=object)
+    if n:
+        ptrs = ctypes.cast(L.ais_tensor_data(handle), ctypes.POINTER(ctypes.c_char_p))
+        # a NULL element reads as "" (ais_tensor.h)
+        flat[:] = [b.decode("utf-8", "surrogateescape") if b else "" for b in ptrs[:n]]
+    return flat.reshape(shape)
+
+
 def to_numpy(handle: int, keep: Any = None) -> np.ndarray:
-    """A NumPy array over the tensor's memory; takes ownership of `handle`."""
+    """A NumPy array over the tensor's memory; takes ownership of `handle`. A string tensor is
+    copied into an object array of str and destroyed."""
+    if L.ais_tensor_dtype(handle) == STRING:
+        try:
+            return strings_to_numpy(handle)
+        finally:
+            L.ais_tensor_destroy(handle)
     owner = _Owner(handle, keep)
     if L.ais_tensor_nbytes(handle) == 0:  # NumPy refuses a NULL data pointer
         info = owner.__array_interface__
@@ -130,12 +251,14 @@ class Tensor:
 
     @classmethod
     def from_numpy(cls, arr: ArrayLike) -> "Tensor":
-        """A tensor over the array's memory (copied first if not C-contiguous)."""
+        """A tensor over the array's memory (copied first if not C-contiguous). str_, bytes_
+        and object arrays (and lists of str) give a string tensor holding copies."""
         h, a = wrap_array(arr)
         return cls(h, a)
 
     @classmethod
     def zeros(cls, shape: Sequence[int], dtype: Any = np.float32) -> "Tensor":
+        """Zeros; for a string dtype (str, bytes, object) empty strings."""
         out = _lib.TensorP()
         _errors.check(L.ais_tensor_create(dtype_from_numpy(dtype), _shape_arg(shape), len(shape),
                                           ctypes.byref(out)))
@@ -156,6 +279,7 @@ class Tensor:
 
     @property
     def dtype(self) -> Optional[np.dtype]:
+        """The NumPy dtype (object for a string tensor; None when NumPy has none)."""
         return dtype_to_numpy(L.ais_tensor_dtype(self.handle))
 
     @property
@@ -168,8 +292,10 @@ class Tensor:
         _errors.check(L.ais_tensor_save_npy(self.handle, os.fsencode(path)))
 
     def numpy(self) -> np.ndarray:
-        """A copy of the data as a NumPy array."""
+        """A copy of the data as a NumPy array (an object array of str for strings)."""
         h = self.handle
+        if L.ais_tensor_dtype(h) == STRING:
+            return strings_to_numpy(h)
         dt = dtype_to_numpy(L.ais_tensor_dtype(h))
         if dt is None:
             raise _errors.DtypeError("NumPy cannot represent element type "

@@ -1,0 +1,282 @@
+"""Feature pipelines: raw records (dicts, JSON lines, CSV, columns) to the float matrix a model
+takes (docs/pipeline-spec.md)."""
+from __future__ import annotations
+
+import ctypes
+import json
+import math
+import numbers
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
+
+import numpy as np
+
+from . import _errors, _lib
+from ._tensor import to_numpy, wrap_array
+
+L = _lib.lib
+
+Problem = Tuple[int, str, str]
+SpecLike = Union[str, bytes, Mapping[str, Any], "Pipeline"]
+
+_KIND_NAMES = {1: "numeric", 2: "categorical"}
+_MISSING, _NUMBER, _STRING = 0, 1, 2
+
+
+class Field(ctypes.Structure):
+    """ais_field: one named value of a record (its layout is part of the C ABI)."""
+    _fields_ = [("name", ctypes.c_char_p), ("kind", ctypes.c_int), ("number", ctypes.c_double),
+                ("string", ctypes.c_char_p)]
+
+
+def _problems(report: int) -> List[Problem]:
+    out = []
+    for i in range(L.ais_pipeline_errors_count(report)):
+        out.append((int(L.ais_pipeline_errors_row(report, i)),
+                    _lib.text(L.ais_pipeline_errors_field(report, i)),
+                    _lib.text(L.ais_pipeline_errors_message(report, i))))
+    return out
+
+
+def check_run(status: int, report: Any) -> None:
+    """Raises for a failed run; AIS_E_SCHEMA carries every (row, field, message) in .problems.
+    Destroys the report."""
+    try:
+        if status == 0:
+            return
+        message = _lib.text(L.ais_last_error())
+        err = _errors.make(status, message)
+        if isinstance(err, _errors.SchemaError):
+            err.problems = _problems(report.value) if report.value else []
+        raise err
+    finally:
+        if report.value:
+            L.ais_pipeline_errors_destroy(report.value)
+            report.value = None
+
+
+class _Records:
+    """ais_field arrays for a list of dicts; keeps the encoded strings alive."""
+
+    def __init__(self, records: Sequence[Mapping[str, Any]]):
+        if isinstance(records, Mapping):
+            raise _errors.InvalidArgumentError(
+                "records must be a list of dicts (one per row), got a single dict", 1)
+        self.keep: List[Any] = []
+        rows = []
+        counts = []
+        for r, rec in enumerate(records):
+            if not isinstance(rec, Mapping):
+                raise _errors.InvalidArgumentError(
+                    f"record {r} is {type(rec).__name__}, expected a dict", 1)
+            arr = (Field * max(1, len(rec)))()
+            for j, (k, v) in enumerate(rec.items()):
+                name = str(k).encode()
+                self.keep.append(name)
+                f = arr[j]
+                f.name = name
+                if v is None:
+                    f.kind = _MISSING
+                elif isinstance(v, (bool, np.bool_)) or not isinstance(v, (str, bytes)) and \
+                        isinstance(v, (numbers.Real, np.number)):
+                    f.kind, f.number = _NUMBER, float(v)
+                elif isinstance(v, (str, bytes)):
+                    s = v.encode() if isinstance(v, str) else bytes(v)
+                    if b"\0" in s:
+                        raise _errors.InvalidArgumentError(
+                            f"record {r}, field {k!r}: the string holds a NUL character", 1)
+                    self.keep.append(s)
+                    f.kind, f.string = _STRING, s
+                else:
+                    raise _errors.InvalidArgumentError(
+                        f"record {r}, field {k!r}: {type(v).__name__} is not a number, a string "
+                        "or None", 1)
+            self.keep.append(arr)
+            rows.append(ctypes.cast(arr, ctypes.c_void_p).value)
+            counts.append(len(rec))
+        self.n = len(rows)
+        self.rows = (ctypes.c_void_p * max(1, self.n))(*rows)
+        self.counts = (ctypes.c_size_t * max(1, self.n))(*counts)
+
+
+def _text(data: Union[str, bytes]) -> bytes:
+    if isinstance(data, str):
+        return data.encode()
+    if isinstance(data, (bytes, bytearray, memoryview)):
+        return bytes(data)
+    raise _errors.InvalidArgumentError(f"expected str or bytes, got {type(data).__name__}", 1)
+
+
+def _spec_bytes(spec: SpecLike) -> bytes:
+    if isinstance(spec, Pipeline):
+        return spec.spec.encode()
+    if isinstance(spec, Mapping):
+        return json.dumps(spec).encode()
+    return _text(spec)
+
+
+def _is_missing(v: Any) -> bool:
+    return v is None or (isinstance(v, float) and math.isnan(v))
+
+
+class Pipeline:
+    """A compiled feature pipeline: immutable, shareable between threads.
+
+    >>> p = aistack.Pipeline({"version": 1, "inputs": [...], "features": [...]})
+    >>> X = p.run_records([{"age": 31, "city": "Paris"}])   # float32 [rows, p.output_width]
+
+    spec: the JSON spec as str, bytes or a dict. Records that break the schema raise
+    aistack.SchemaError whose .problems lists every (row, field, message).
+    """
+
+    def __init__(self, spec: SpecLike, *, _borrowed: Optional[int] = None, _owner: Any = None):
+        self._handle: Optional[int] = None
+        self._model_ref: Optional[int] = None  # a reference to the model a view belongs to
+        self._borrowed = _borrowed is not None
+        if _borrowed is not None:
+            # The view holds its own reference, so it outlives Model.close().
+            self._model_ref = L.ais_model_retain(_owner.handle)
+            self._handle = _borrowed
+        else:
+            data = _spec_bytes(spec)
+            h = ctypes.c_void_p()
+            _errors.check(L.ais_pipeline_create_from_json(data, len(data), ctypes.byref(h)))
+            self._handle = h.value
+        self.input_names: List[str] = []
+        self.input_kinds: List[str] = []
+        for i in range(L.ais_pipeline_input_count(self._handle)):
+            name, kind = ctypes.c_char_p(), ctypes.c_int()
+            _errors.check(L.ais_pipeline_input_info(self._handle, i, ctypes.byref(name),
+                                                    ctypes.byref(kind)))
+            self.input_names.append(_lib.text(name.value))
+            self.input_kinds.append(_KIND_NAMES.get(kind.value, str(kind.value)))
+
+    @property
+    def handle(self) -> int:
+        if not self._handle:
+            raise _errors.InvalidArgumentError("the pipeline is closed", 1)
+        return self._handle
+
+    @property
+    def spec(self) -> str:
+        """The JSON text the pipeline was compiled from."""
+        s, n = ctypes.c_char_p(), ctypes.c_size_t()
+        _errors.check(L.ais_pipeline_spec_json(self.handle, ctypes.byref(s), ctypes.byref(n)))
+        return ctypes.string_at(s, n.value).decode("utf-8", "replace")
+
+    @property
+    def output_width(self) -> int:
+        return int(L.ais_pipeline_output_width(self.handle))
+
+    def _finish(self, status: int, out: Any, report: Any) -> np.ndarray:
+        check_run(status, report)
+        t, out.value = out.value, None
+        return to_numpy(t)
+
+    def run_records(self, records: Sequence[Mapping[str, Any]]) -> np.ndarray:
+        """Rows as dicts of field -> number, str or None (missing)."""
+        recs = _Records(records)
+        out, report = ctypes.c_void_p(), ctypes.c_void_p()
+        st = L.ais_pipeline_run_records(self.handle, recs.rows, recs.counts, recs.n,
+                                        ctypes.byref(out), ctypes.byref(report))
+        return self._finish(st, out, report)
+
+    def run_json_rows(self, text: Union[str, bytes]) -> np.ndarray:
+        """One JSON object per line."""
+        data = _text(text)
+        out, report = ctypes.c_void_p(), ctypes.c_void_p()
+        st = L.ais_pipeline_run_json_rows(self.handle, data, len(data), ctypes.byref(out),
+                                          ctypes.byref(report))
+        return self._finish(st, out, report)
+
+    def run_csv(self, text: Union[str, bytes]) -> np.ndarray:
+        """CSV with a header row (empty cell = missing)."""
+        data = _text(text)
+        out, report = ctypes.c_void_p(), ctypes.c_void_p()
+        st = L.ais_pipeline_run_csv(self.handle, data, len(data), ctypes.byref(out),
+                                    ctypes.byref(report))
+        return self._finish(st, out, report)
+
+    def run_columns(self, columns: Mapping[str, Any]) -> np.ndarray:
+        """Columns as {name: array}: numbers for numeric inputs (NaN or None missing), strings
+        for categorical ones (None or NaN missing). Names that are not inputs are ignored."""
+        kinds = dict(zip(self.input_names, self.input_kinds))
+        cats: Dict[str, List[Any]] = {}
+        nums: Dict[str, np.ndarray] = {}
+        for name, col in columns.items():
+            kind = kinds.get(name)
+            if kind is None:
+                continue
+            if kind == "categorical":
+                values = list(np.asarray(col, dtype=object).reshape(-1))
+                if any(_is_missing(v) for v in values):
+                    # A string tensor cannot say "missing": such columns go as records.
+                    return self._columns_as_records(columns, kinds)
+                cats[name] = values
+            else:
+                arr = col if isinstance(col, np.ndarray) else np.array(
+                    [np.nan if v is None else v for v in col], dtype=np.float64)
+                if arr.dtype not in (np.float32, np.float64, np.int32, np.int64):
+                    arr = arr.astype(np.float64)
+                nums[name] = arr
+        names, handles = [], []
+        try:
+            for name, arr in nums.items():
+                handles.append(wrap_array(arr)[0])
+                names.append(name)
+            for name, values in cats.items():
+                enc = [str(v).encode() for v in values]
+                vals = (ctypes.c_char_p * max(1, len(enc)))(*enc)
+                shape = (ctypes.c_int64 * 1)(len(enc))
+                h = ctypes.c_void_p()
+                _errors.check(L.ais_tensor_create_strings(shape, 1, vals, ctypes.byref(h)))
+                handles.append(h.value)
+                names.append(name)
+            name_arr = (ctypes.c_char_p * max(1, len(names)))(*[n.encode() for n in names])
+            col_arr = (ctypes.c_void_p * max(1, len(handles)))(*handles)
+            out, report = ctypes.c_void_p(), ctypes.c_void_p()
+            st = L.ais_pipeline_run_columns(self.handle, name_arr, col_arr, len(handles),
+                                            ctypes.byref(out), ctypes.byref(report))
+            return self._finish(st, out, report)
+        finally:
+            for h in handles:
+                L.ais_tensor_destroy(h)
+
+    def _columns_as_records(self, columns: Mapping[str, Any],
+                            kinds: Mapping[str, str]) -> np.ndarray:
+        cols = {n: list(np.asarray(c, dtype=object).reshape(-1)) for n, c in columns.items()
+                if n in kinds}
+        lengths = {len(c) for c in cols.values()}
+        if len(lengths) > 1:
+            raise _errors.ShapeError(f"columns have different lengths {sorted(lengths)}", 3)
+        n = lengths.pop() if lengths else 0
+        records = []
+        for r in range(n):
+            rec = {}
+            for name, c in cols.items():
+                v = c[r]
+                rec[name] = None if _is_missing(v) else (
+                    v.item() if isinstance(v, np.generic) else v)
+            records.append(rec)
+        return self.run_records(records)
+
+    def close(self) -> None:
+        h, self._handle = getattr(self, "_handle", None), None
+        m, self._model_ref = getattr(self, "_model_ref", None), None
+        if L is None:
+            return
+        if m:
+            L.ais_model_destroy(m)
+        elif h and not getattr(self, "_borrowed", True):
+            L.ais_pipeline_destroy(h)
+
+    __del__ = close
+
+    def __enter__(self) -> "Pipeline":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        ins = ", ".join(f"{n}: {k}" for n, k in zip(self.input_names, self.input_kinds))
+        return f"<aistack.Pipeline ({ins}) -> {self.output_width} features>"

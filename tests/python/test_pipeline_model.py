@@ -1,0 +1,224 @@
+"""aistack.Pipeline and models that carry their feature pipeline: a scikit-learn pipeline
+(ColumnTransformer of scaler + one-hot, then LogisticRegression) becomes one .ais file that turns
+raw CSV rows, JSON lines and dicts into scikit-learn's predictions."""
+import csv
+import io
+import json
+import os
+import sys
+
+import numpy as np
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.join(ROOT, "bindings", "python"))
+import aistack  # noqa: E402
+
+skl2onnx = pytest.importorskip("skl2onnx")
+from skl2onnx.common.data_types import FloatTensorType  # noqa: E402
+from sklearn.compose import ColumnTransformer  # noqa: E402
+from sklearn.impute import SimpleImputer  # noqa: E402
+from sklearn.linear_model import LogisticRegression  # noqa: E402
+from sklearn.pipeline import Pipeline as SkPipeline  # noqa: E402
+from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler  # noqa: E402
+
+CITIES = ["oslo", "rome", "paris, fr", 'say "hi"']
+
+
+COLS = ["age", "income", "city"]
+
+
+class Frame:
+    """The few DataFrame features the tests need, without pandas: an object array of rows."""
+
+    def __init__(self, rows):
+        self.x = np.array(rows, dtype=object).reshape(-1, 3)
+
+    def records(self):
+        return [{c: (None if isinstance(v, float) and np.isnan(v) else v)
+                 for c, v in zip(COLS, r)} for r in self.x]
+
+    def to_csv(self):
+        buf = io.StringIO()
+        w = csv.writer(buf, lineterminator="\r\n")
+        w.writerow(COLS)
+        for r in self.records():
+            w.writerow(["" if v is None else repr(v) if isinstance(v, float) else v for v in r.values()])
+        return buf.getvalue()
+
+
+def make_data(n, seed):
+    rng = np.random.default_rng(seed)
+    age = rng.normal(40, 12, n).round(1)
+    income = rng.lognormal(10, 0.5, n).round(2)
+    city = rng.choice(CITIES, n)
+    y = ((age > 40) ^ (city == "rome") ^ (income > 25000)).astype(int)
+    return Frame([[float(a), float(i), str(c)] for a, i, c in zip(age, income, city)]), y
+
+
+def _to_float(x):
+    return np.asarray(x, dtype=np.float64)
+
+
+def fit(seed=0):
+    df, y = make_data(400, seed)
+    pre = ColumnTransformer([
+        ("num", SkPipeline([("f", FunctionTransformer(_to_float)),
+                            ("imp", SimpleImputer(strategy="median")),
+                            ("sc", StandardScaler())]), [0, 1]),
+        ("cat", OneHotEncoder(handle_unknown="ignore", categories=[CITIES]), [2]),
+    ])
+    model = SkPipeline([("pre", pre), ("clf", LogisticRegression(max_iter=500))]).fit(df.x, y)
+    return model
+
+
+def spec_of(model):
+    """The pipeline spec for the fitted ColumnTransformer (what the exporter will generate)."""
+    num = model.named_steps["pre"].named_transformers_["num"]
+    imp, sc = num.named_steps["imp"], num.named_steps["sc"]
+    feats = []
+    for i, name in enumerate(["age", "income"]):
+        feats.append({"input": name, "steps": [
+            {"op": "impute", "strategy": "median", "value": float(imp.statistics_[i])},
+            {"op": "scale", "kind": "standard", "mean": float(sc.mean_[i]),
+             "scale": float(sc.scale_[i])}]})
+    feats.append({"input": "city", "steps": [
+        {"op": "onehot", "categories": CITIES, "unknown": "ignore"}]})
+    return {"version": 1,
+            "inputs": [{"name": "age", "type": "numeric", "missing": "allow"},
+                       {"name": "income", "type": "numeric", "missing": "allow"},
+                       {"name": "city", "type": "categorical", "missing": "allow"}],
+            "features": feats}
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    model = fit()
+    clf = model.named_steps["clf"]
+    width = clf.coef_.shape[1]
+    onx = skl2onnx.convert_sklearn(clf, initial_types=[("X", FloatTensorType([None, width]))],
+                                   options={id(clf): {"zipmap": False}}, target_opset=17)
+    d = tmp_path_factory.mktemp("pm")
+    onnx_path = d / "clf.onnx"
+    onnx_path.write_bytes(onx.SerializeToString())
+    ais_path = d / "clf.ais"
+    with aistack.Model(onnx_path) as m:
+        assert m.pipeline is None
+        m.save(ais_path, pipeline=spec_of(model))
+    return model, ais_path
+
+
+def test_pipeline_properties_and_runs_agree():
+    model = fit()
+    p = aistack.Pipeline(spec_of(model))
+    assert p.input_names == ["age", "income", "city"]
+    assert p.input_kinds == ["numeric", "numeric", "categorical"]
+    assert p.output_width == 2 + len(CITIES)
+    assert json.loads(p.spec) == spec_of(model)
+    assert aistack.Pipeline(p.spec.encode()).output_width == p.output_width
+    df, _ = make_data(37, 5)
+    df.x[3, 0] = np.nan
+    want = model.named_steps["pre"].transform(df.x).astype(np.float32)
+    recs = df.records()
+    np.testing.assert_allclose(p.run_records(recs), want, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(p.run_csv(df.to_csv()), want, rtol=1e-5, atol=1e-6)
+    jl = "\n".join(json.dumps(r) for r in recs)
+    np.testing.assert_allclose(p.run_json_rows(jl), want, rtol=1e-5, atol=1e-6)
+    cols = {"age": df.x[:, 0].astype(float), "income": df.x[:, 1].astype(float),
+            "city": df.x[:, 2]}
+    np.testing.assert_allclose(p.run_columns(cols), want, rtol=1e-5, atol=1e-6)
+    cols["city"] = list(cols["city"])
+    cols["city"][0] = None  # a missing category goes through the records path
+    got = p.run_columns(cols)
+    assert got[0, 2:].sum() == 0
+    np.testing.assert_allclose(got[1:], want[1:], rtol=1e-5, atol=1e-6)
+
+
+def test_schema_errors_list_every_problem():
+    p = aistack.Pipeline(spec_of(fit()))
+    with pytest.raises(aistack.SchemaError) as e:
+        p.run_csv('age,income,city\n1,abc,oslo\n2,3\n4,"5"x,oslo\n')
+    probs = e.value.problems
+    assert (0, "income", 'not a number: "abc"') in probs
+    assert any(r == 1 and f == "" and "cells" in m for r, f, m in probs)
+    assert any(r == 2 and f == "" and "closing quote" in m for r, f, m in probs)
+    with pytest.raises(aistack.SchemaError) as e:
+        p.run_records([{"age": 1, "income": 2, "city": 3}])
+    assert e.value.problems[0][:2] == (0, "city")
+    with pytest.raises(aistack.FormatError):
+        p.run_csv("")
+    with pytest.raises(aistack.FormatError):
+        aistack.Pipeline("{not json")
+    with pytest.raises(aistack.InvalidArgumentError):
+        p.run_records([{"age": object()}])
+
+
+def test_model_with_pipeline_matches_sklearn(trained, tmp_path):
+    model, ais_path = trained
+    df, _ = make_data(61, 9)
+    df.x[7, 1] = np.nan
+    want = model.predict_proba(df.x)
+    with aistack.Model(ais_path) as m:
+        p = m.pipeline
+        assert p is not None and p.output_width == 2 + len(CITIES)
+        assert json.loads(p.spec) == spec_of(model)
+        with m.session() as s:
+            out = s.run_csv(df.to_csv())
+            probs = out["probabilities"]
+            np.testing.assert_allclose(probs, want, rtol=1e-4, atol=1e-5)
+            np.testing.assert_array_equal(out["label"].reshape(-1), model.predict(df.x))
+            recs = df.records()
+            got = s.run_records(recs, outputs=["probabilities"])
+            np.testing.assert_allclose(got["probabilities"], want, rtol=1e-4, atol=1e-5)
+            jl = "\n".join(json.dumps(r) for r in recs) + "\n"
+            np.testing.assert_allclose(s.run_json_rows(jl)["probabilities"], want, rtol=1e-4,
+                                       atol=1e-5)
+            # The same batch again reuses the session's buffers and gives the same result.
+            np.testing.assert_array_equal(s.run_csv(df.to_csv())["probabilities"], probs)
+            with pytest.raises(aistack.SchemaError) as e:
+                s.run_csv("age,income,city\nx,1,oslo\n")
+            assert e.value.problems == [(0, "age", 'not a number: "x"')]
+        # Saving again keeps the pipeline; a compressed copy too.
+        again = tmp_path / "again.ais"
+        m.save(again, compression=3)
+    with aistack.Model(again) as m2:
+        assert m2.pipeline is not None and m2.pipeline.spec == p.spec
+
+
+def test_model_without_pipeline_and_bad_width(trained, tmp_path):
+    model, ais_path = trained
+    spec = spec_of(model)
+    spec["features"] = spec["features"][:2]  # width 2, the model takes 6
+    with aistack.Model(ais_path) as m:
+        with pytest.raises(aistack.ShapeError, match="features per row"):
+            m.save(tmp_path / "bad.ais", pipeline=spec)
+    df, _ = make_data(3, 1)
+    # A model without a pipeline refuses records.
+    clf = model.named_steps["clf"]
+    onx = skl2onnx.convert_sklearn(clf, initial_types=[("X", FloatTensorType([None, 6]))],
+                                   options={id(clf): {"zipmap": False}}, target_opset=17)
+    with aistack.Model.from_bytes(onx.SerializeToString()) as m, m.session() as s:
+        with pytest.raises(aistack.InvalidArgumentError, match="no feature pipeline"):
+            s.run_csv(df.to_csv())
+
+
+def test_cli_runs_csv_rows_to_sklearn_predictions(trained, tmp_path, aistack):
+    """The issue's acceptance: `aistack run MODEL.ais --records rows.csv` prints what
+    scikit-learn's pipeline predicts for the same raw rows."""
+    model, ais_path = trained
+    df, _ = make_data(25, 11)
+    df.x[4, 0] = np.nan
+    rows = tmp_path / "rows.csv"
+    rows.write_text(df.to_csv())
+    out = aistack("run", ais_path, "--records", rows).stdout.splitlines()
+    assert out[0] == "label,probabilities[0],probabilities[1]"
+    got = np.array([[float(v) for v in line.split(",")] for line in out[1:]])
+    np.testing.assert_array_equal(got[:, 0], model.predict(df.x))
+    np.testing.assert_allclose(got[:, 1:], model.predict_proba(df.x), rtol=1e-4, atol=1e-5)
+    info = aistack("info", ais_path).stdout
+    assert "pipeline: 3 inputs -> 6 features" in info
+    bad = tmp_path / "bad.csv"
+    bad.write_text("age,income,city\n1,x,oslo\n")
+    p = aistack("run", ais_path, "--records", bad, check=False)
+    assert p.returncode == 1
+    assert 'row 0, field "income": not a number: "x"' in p.stderr

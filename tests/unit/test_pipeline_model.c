@@ -1,0 +1,368 @@
+/* test_pipeline_model.c - models that carry their feature pipeline: save with a pipeline, load,
+ * run records / JSON lines / CSV in one call against pipeline run + session run; the checks of
+ * ais_model_save_with_pipeline; buffer reuse; OOM. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "format/format.h"
+#include "graph/model.h"
+#include "pipeline/pipeline.h"
+#include "test_util.h"
+
+static char tmpdir[64];
+
+static const char *tmp_path(const char *name) {
+    static char buf[4][512];
+    static int k;
+    if (!tmpdir[0]) {
+        snprintf(tmpdir, sizeof tmpdir, "/tmp/ais_test_plm_XXXXXX");
+        assert_non_null(mkdtemp(tmpdir));
+    }
+    k = (k + 1) % 4;
+    snprintf(buf[k], sizeof buf[k], "%s/%s", tmpdir, name);
+    return buf[k];
+}
+
+/* Width 4: x scaled, c one-hot over 3 categories. */
+static const char *const spec =
+    "{\"version\":1,\"inputs\":[{\"name\":\"x\",\"type\":\"numeric\",\"missing\":\"allow\"},"
+    "{\"name\":\"c\",\"type\":\"categorical\"}],\"features\":["
+    "{\"input\":\"x\",\"steps\":[{\"op\":\"impute\",\"strategy\":\"constant\",\"value\":-1},"
+    "{\"op\":\"scale\",\"kind\":\"standard\",\"mean\":2,\"scale\":4}]},"
+    "{\"input\":\"c\",\"steps\":[{\"op\":\"onehot\",\"categories\":[\"r\",\"g\",\"b\"],"
+    "\"unknown\":\"ignore\"}]}]}";
+
+static ais_pipeline *make_pipeline(void) {
+    ais_pipeline *p = NULL;
+    AIS_ASSERT_OK(ais_pipeline_create_from_json(spec, strlen(spec), &p));
+    return p;
+}
+
+/* y = X @ W + b with X f32 [n, width] (width -1: dynamic), and a second output z = relu(y). */
+static ais_model *make_model(int64_t width, ais_dtype dtype, bool second_input) {
+    ais__graph *g = NULL;
+    AIS_ASSERT_OK(ais__graph_create(&g));
+    AIS_ASSERT_OK(ais__graph_set_opset(g, "", 13));
+    ais_test_graph_input(g, "X", dtype, (const int64_t[]){-1, width}, 2, NULL);
+    if (second_input) ais_test_graph_input(g, "extra", AIS_DTYPE_F32, AIS_SHAPE(1), NULL);
+    ais_tensor *w = ais_test_rand_f32(AIS_SHAPE(width > 0 ? width : 4, 3), -1, 1);
+    ais_tensor *b = ais_test_rand_f32(AIS_SHAPE(3), -1, 1);
+    ais_test_graph_const(g, "W", w);
+    ais_test_graph_const(g, "B", b);
+    ais_test_graph_node(g, "mm", "MatMul", "X", "W", "h");
+    ais_test_graph_node(g, "add", "Add", "h", "B", "y");
+    ais_test_graph_node(g, "relu", "Relu", "y", NULL, "z");
+    ais_test_graph_output(g, "y");
+    ais_test_graph_output(g, "z");
+    ais_model *m = NULL;
+    AIS_ASSERT_OK(ais__model_from_graph(g, NULL, &m));
+    return m;
+}
+
+static const char *const csv = "c,x,other\n"
+                               "r,1.5,a\n"
+                               "b,,b\n"
+                               "\"g\",-3,\"c,d\"\n"
+                               "purple,1e3,\n"
+                               "g,0.25,x\r\n";
+static const char *const jsonl = "{\"c\":\"r\",\"x\":1.5}\n"
+                                 "{\"c\":\"b\",\"x\":null}\n"
+                                 "{\"c\":\"g\",\"x\":-3}\n"
+                                 "{\"c\":\"purple\",\"x\":1000}\n"
+                                 "{\"c\":\"g\",\"x\":0.25,\"other\":1}\n";
+
+/* The reference: pipeline run, then session run on its output. */
+static void reference(ais_session *s, const ais_pipeline *p, ais_tensor *out[2]) {
+    ais_tensor *feats = NULL;
+    AIS_ASSERT_OK(ais_pipeline_run_csv(p, csv, strlen(csv), &feats, NULL));
+    const char *name = "X";
+    AIS_ASSERT_OK(ais_session_run(s, &name, (const ais_tensor *const *)&feats, 1, NULL, out, 2));
+    ais_tensor_destroy(feats);
+}
+
+static void assert_same(ais_tensor *const *got, ais_tensor *const *want, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        assert_int_equal(ais_tensor_nbytes(got[i]), ais_tensor_nbytes(want[i]));
+        assert_memory_equal(ais_tensor_data(got[i]), ais_tensor_data(want[i]),
+                            ais_tensor_nbytes(want[i]));
+    }
+}
+
+static void destroy_all(ais_tensor **t, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        ais_tensor_destroy(t[i]);
+        t[i] = NULL;
+    }
+}
+
+static void test_roundtrip_and_runs(void **state) {
+    (void)state;
+    ais_pipeline *p = make_pipeline();
+    const int64_t widths[] = {4, -1};
+    for (int wi = 0; wi < 2; wi++) {
+        ais_model *m = make_model(widths[wi], AIS_DTYPE_F32, false);
+        assert_null(ais_model_pipeline(m));
+        for (int level = 0; level <= 3; level += 3) {
+            ais_options *o = NULL;
+            AIS_ASSERT_OK(ais_options_create(&o));
+            AIS_ASSERT_OK(ais_options_set_int(o, AIS_OPT_SAVE_COMPRESSION, level));
+            const char *path = tmp_path("m.ais");
+            AIS_ASSERT_OK(ais_model_save_with_pipeline(m, p, path, o));
+            ais_model *l = NULL;
+            AIS_ASSERT_OK(ais_model_load(path, NULL, &l));
+            const ais_pipeline *lp = ais_model_pipeline(l);
+            assert_non_null(lp);
+            assert_int_equal(ais_pipeline_output_width(lp), 4);
+            const char *text;
+            size_t len;
+            AIS_ASSERT_OK(ais_pipeline_spec_json(lp, &text, &len));
+            assert_int_equal(len, strlen(spec));
+            assert_memory_equal(text, spec, len);
+            /* ais_model_save keeps the pipeline. */
+            const char *again = tmp_path("again.ais");
+            AIS_ASSERT_OK(ais_model_save(l, again, o));
+            ais_model *l2 = NULL;
+            AIS_ASSERT_OK(ais_model_load(again, NULL, &l2));
+            assert_non_null(ais_model_pipeline(l2));
+
+            ais_session *s = NULL;
+            AIS_ASSERT_OK(ais_session_create(l, NULL, &s));
+            ais_tensor *want[2] = {NULL, NULL}, *got[2] = {NULL, NULL};
+            reference(s, p, want);
+            AIS_ASSERT_OK(ais_session_run_csv(s, csv, strlen(csv), NULL, got, 2, NULL));
+            assert_same(got, want, 2);
+            destroy_all(got, 2);
+            AIS_ASSERT_OK(ais_session_run_json_rows(s, jsonl, strlen(jsonl), NULL, got, 2, NULL));
+            assert_same(got, want, 2);
+            destroy_all(got, 2);
+            ais_field f[5][2] = {
+                {{"c", AIS_VALUE_STRING, 0, "r"}, {"x", AIS_VALUE_NUMBER, 1.5, NULL}},
+                {{"c", AIS_VALUE_STRING, 0, "b"}, {"x", AIS_VALUE_MISSING, 0, NULL}},
+                {{"c", AIS_VALUE_STRING, 0, "g"}, {"x", AIS_VALUE_NUMBER, -3, NULL}},
+                {{"c", AIS_VALUE_STRING, 0, "purple"}, {"x", AIS_VALUE_NUMBER, 1000, NULL}},
+                {{"x", AIS_VALUE_NUMBER, 0.25, NULL}, {"c", AIS_VALUE_STRING, 0, "g"}}};
+            const ais_field *rows[5] = {f[0], f[1], f[2], f[3], f[4]};
+            const size_t counts[5] = {2, 2, 2, 2, 2};
+            /* Only the second output, by name, into a caller's tensor. */
+            const char *zname = "z";
+            AIS_ASSERT_OK(ais_tensor_create(AIS_DTYPE_F32, AIS_SHAPE(5, 3), &got[0]));
+            ais_tensor *mine = got[0];
+            AIS_ASSERT_OK(ais_session_run_records(s, rows, counts, 5, &zname, got, 1, NULL));
+            assert_ptr_equal(got[0], mine);
+            assert_same(got, want + 1, 1);
+            destroy_all(got, 2);
+            destroy_all(want, 2);
+            ais_session_destroy(s);
+            ais_model_destroy(l2);
+            ais_model_destroy(l);
+            ais_options_destroy(o);
+        }
+        ais_model_destroy(m);
+    }
+    ais_pipeline_destroy(p);
+}
+
+static void test_session_errors(void **state) {
+    (void)state;
+    ais_pipeline *p = make_pipeline();
+    ais_model *m = make_model(4, AIS_DTYPE_F32, false);
+    ais_session *s = NULL;
+    AIS_ASSERT_OK(ais_session_create(m, NULL, &s));
+    ais_tensor *out[2] = {NULL, NULL};
+    ais_pipeline_errors *e = (ais_pipeline_errors *)1;
+    AIS_ASSERT_STATUS(ais_session_run_csv(s, csv, strlen(csv), NULL, out, 2, &e),
+                      AIS_E_INVALID_ARGUMENT);
+    ais_test_assert_error_contains("the model has no feature pipeline");
+    assert_null(e);
+    ais_session_destroy(s);
+    const char *path = tmp_path("e.ais");
+    AIS_ASSERT_OK(ais_model_save_with_pipeline(m, p, path, NULL));
+    ais_model *l = NULL;
+    AIS_ASSERT_OK(ais_model_load(path, NULL, &l));
+    AIS_ASSERT_OK(ais_session_create(l, NULL, &s));
+    const char *bad = "x,c\n1,r\nzz,\n2,\n";
+    AIS_ASSERT_STATUS(ais_session_run_csv(s, bad, strlen(bad), NULL, out, 2, &e), AIS_E_SCHEMA);
+    assert_null(out[0]);
+    assert_int_equal(ais_pipeline_errors_count(e), 3);
+    assert_int_equal(ais_pipeline_errors_row(e, 0), 1);
+    assert_string_equal(ais_pipeline_errors_field(e, 0), "x");
+    assert_int_equal(ais_pipeline_errors_row(e, 2), 2);
+    assert_string_equal(ais_pipeline_errors_field(e, 2), "c");
+    ais_pipeline_errors_destroy(e);
+    AIS_ASSERT_STATUS(ais_session_run_json_rows(s, "[1]\n", 4, NULL, out, 2, NULL), AIS_E_SCHEMA);
+    AIS_ASSERT_STATUS(ais_session_run_records(s, NULL, NULL, 3, NULL, out, 2, &e),
+                      AIS_E_INVALID_ARGUMENT);
+    AIS_ASSERT_STATUS(ais_session_run_csv(NULL, "x", 1, NULL, out, 2, &e), AIS_E_INVALID_ARGUMENT);
+    /* Bad output names fail after the pipeline, naming the call. */
+    const char *nope = "nope";
+    AIS_ASSERT_STATUS(ais_session_run_csv(s, csv, strlen(csv), &nope, out, 1, NULL),
+                      AIS_E_NOT_FOUND);
+    ais_test_assert_error_contains("ais_session_run_csv");
+    assert_null(out[0]);
+    /* Zero rows. */
+    AIS_ASSERT_OK(ais_session_run_csv(s, "x,c\n", 4, NULL, out, 2, NULL));
+    assert_int_equal(ais_tensor_shape(out[0])[0], 0);
+    destroy_all(out, 2);
+    ais_session_destroy(s);
+    ais_model_destroy(l);
+    ais_model_destroy(m);
+    ais_pipeline_destroy(p);
+}
+
+static void test_save_checks(void **state) {
+    (void)state;
+    ais_pipeline *p = make_pipeline();
+    const char *path = tmp_path("bad.ais");
+    ais_model *m = make_model(5, AIS_DTYPE_F32, false);
+    AIS_ASSERT_STATUS(ais_model_save_with_pipeline(m, p, path, NULL), AIS_E_SHAPE);
+    ais_test_assert_error_contains("takes 5 features per row, the feature pipeline gives 4");
+    ais_model_destroy(m);
+    m = make_model(4, AIS_DTYPE_F64, false);
+    AIS_ASSERT_STATUS(ais_model_save_with_pipeline(m, p, path, NULL), AIS_E_INVALID_ARGUMENT);
+    ais_test_assert_error_contains("\"X\" is f64");
+    ais_model_destroy(m);
+    m = make_model(4, AIS_DTYPE_F32, true);
+    AIS_ASSERT_STATUS(ais_model_save_with_pipeline(m, p, path, NULL), AIS_E_INVALID_ARGUMENT);
+    ais_test_assert_error_contains("has 2: \"X\", \"extra\"");
+    AIS_ASSERT_STATUS(ais_model_save_with_pipeline(NULL, p, path, NULL), AIS_E_INVALID_ARGUMENT);
+    AIS_ASSERT_STATUS(ais_model_save_with_pipeline(m, NULL, path, NULL), AIS_E_INVALID_ARGUMENT);
+    AIS_ASSERT_STATUS(ais_model_save_with_pipeline(m, p, NULL, NULL), AIS_E_INVALID_ARGUMENT);
+    assert_int_equal(access(path, F_OK), -1);
+    assert_null(ais_model_pipeline(NULL));
+    ais_model_destroy(m);
+    ais_pipeline_destroy(p);
+}
+
+/* A steady stream of same-sized batches reuses the session's feature tensor and plan: count
+ * the allocations of one call once warm. */
+static void test_steady_state_allocations(void **state) {
+    (void)state;
+    ais_pipeline *p = make_pipeline();
+    ais_model *m = make_model(4, AIS_DTYPE_F32, false);
+    const char *path = tmp_path("steady.ais");
+    AIS_ASSERT_OK(ais_model_save_with_pipeline(m, p, path, NULL));
+    ais_model *l = NULL;
+    AIS_ASSERT_OK(ais_model_load(path, NULL, &l));
+    ais_session *s = NULL;
+    AIS_ASSERT_OK(ais_session_create(l, NULL, &s));
+    ais_tensor *out[2] = {NULL, NULL};
+    AIS_ASSERT_OK(ais_tensor_create(AIS_DTYPE_F32, AIS_SHAPE(5, 3), &out[0]));
+    AIS_ASSERT_OK(ais_tensor_create(AIS_DTYPE_F32, AIS_SHAPE(5, 3), &out[1]));
+    AIS_ASSERT_OK(ais_session_run_csv(s, csv, strlen(csv), NULL, out, 2, NULL)); /* warm up */
+    long counts[2];
+    for (int i = 0; i < 2; i++) {
+        ais_test_alloc_install(-1, false);
+        AIS_ASSERT_OK(ais_session_run_csv(s, csv, strlen(csv), NULL, out, 2, NULL));
+        counts[i] = ais_test_alloc_count();
+        long live = ais_test_alloc_live();
+        ais_test_alloc_remove();
+        assert_int_equal(live, 0);
+    }
+    assert_int_equal(counts[0], counts[1]);
+    /* What remains is the pipeline's own per-call work (its row buffers, the CSV cell index and
+     * header map), the same for 200 rows as for 5: nothing per row or per cell. */
+    destroy_all(out, 2);
+    const char *body = strchr(csv, '\n') + 1;
+    size_t hl = (size_t)(body - csv), bl = strlen(body);
+    char *big = malloc(hl + 40 * bl + 1);
+    assert_non_null(big);
+    memcpy(big, csv, hl);
+    for (int i = 0; i < 40; i++)
+        memcpy(big + hl + (size_t)i * bl, body, bl);
+    big[hl + 40 * bl] = 0;
+    AIS_ASSERT_OK(ais_tensor_create(AIS_DTYPE_F32, AIS_SHAPE(200, 3), &out[0]));
+    AIS_ASSERT_OK(ais_tensor_create(AIS_DTYPE_F32, AIS_SHAPE(200, 3), &out[1]));
+    AIS_ASSERT_OK(ais_session_run_csv(s, big, strlen(big), NULL, out, 2, NULL)); /* warm up */
+    ais_test_alloc_install(-1, false);
+    AIS_ASSERT_OK(ais_session_run_csv(s, big, strlen(big), NULL, out, 2, NULL));
+    long big_count = ais_test_alloc_count();
+    ais_test_alloc_remove();
+    free(big);
+    print_message("allocations per warm CSV call: %ld (5 rows), %ld (200 rows)\n", counts[0],
+                  big_count);
+    assert_int_equal(big_count, counts[0]);
+    destroy_all(out, 2);
+    ais_session_destroy(s);
+    ais_model_destroy(l);
+    ais_model_destroy(m);
+    ais_pipeline_destroy(p);
+}
+
+typedef struct {
+    const void *data;
+    size_t size;
+    ais_model *m;
+    ais_session *s;
+    ais_tensor *out[2];
+    const ais_pipeline *p;
+    const char *path;
+} oom_ctx;
+
+static ais_status oom_load_run(void *vctx) {
+    oom_ctx *c = vctx;
+    AIS__CHECK(ais_model_load_memory(c->data, c->size, NULL, &c->m));
+    AIS__CHECK(ais_session_create(c->m, NULL, &c->s));
+    AIS__CHECK(ais_session_run_csv(c->s, csv, strlen(csv), NULL, c->out, 2, NULL));
+    return ais_session_run_json_rows(c->s, jsonl, strlen(jsonl), NULL, c->out, 2, NULL);
+}
+
+static void oom_cleanup(void *vctx) {
+    oom_ctx *c = vctx;
+    destroy_all(c->out, 2);
+    ais_session_destroy(c->s);
+    ais_model_destroy(c->m);
+    c->s = NULL;
+    c->m = NULL;
+}
+
+static ais_status oom_save(void *vctx) {
+    oom_ctx *c = vctx;
+    return ais_model_save_with_pipeline(c->m, c->p, c->path, NULL);
+}
+
+static void nothing(void *vctx) { (void)vctx; }
+
+static void test_oom(void **state) {
+    (void)state;
+    ais_pipeline *p = make_pipeline();
+    ais_model *m = make_model(4, AIS_DTYPE_F32, false);
+    const char *path = tmp_path("oom.ais");
+    oom_ctx c = {0};
+    c.m = m;
+    c.p = p;
+    c.path = path;
+    ais_test_oom_sweep("ais_model_save_with_pipeline", oom_save, nothing, &c, 2000);
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    static uint8_t bytes[1 << 16];
+    size_t n = fread(bytes, 1, sizeof bytes, f);
+    fclose(f);
+    assert_true(n > 0 && n < sizeof bytes);
+    c = (oom_ctx){0};
+    c.data = bytes;
+    c.size = n;
+    ais_test_oom_sweep("load + session_run_csv/json_rows", oom_load_run, oom_cleanup, &c, 5000);
+    ais_model_destroy(m);
+    ais_pipeline_destroy(p);
+}
+
+int main(void) {
+    ais_test_seed();
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_roundtrip_and_runs),
+        cmocka_unit_test(test_session_errors),
+        cmocka_unit_test(test_save_checks),
+        cmocka_unit_test(test_steady_state_allocations),
+        cmocka_unit_test(test_oom),
+    };
+    int rc = cmocka_run_group_tests(tests, NULL, NULL);
+    if (tmpdir[0]) {
+        char cmd[128];
+        snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
+        if (system(cmd) != 0) rc = rc ? rc : 1;
+    }
+    return rc;
+}
