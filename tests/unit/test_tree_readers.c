@@ -100,6 +100,8 @@ static void test_lightgbm_tree(void **state) {
         assert_float_equal(y[i], lgb_ref(x[2 * i], x[2 * i + 1]), 1e-6);
 }
 
+static void expect_error(const char *text, ais_status want, const char *needle);
+
 /* The aistack_accumulate attribute of the model's tree node, NULL when absent. */
 static const char *accumulate_attr(const char *text, char *buf, size_t cap) {
     ais__graph *g = NULL;
@@ -149,6 +151,17 @@ static void test_accumulation(void **state) {
     if (y[0] != want || y[1] != want) fail_msg("margin %.9g, expected %.9g", y[0], want);
     assert_string_equal(accumulate_attr(text, buf, sizeof buf), "float32");
     assert_null(accumulate_attr(lgb_ok, buf, sizeof buf));
+    /* base scores that are fine as doubles but not as floats */
+    const char *at = strstr(xgb_ok, "5E-1");
+    assert_non_null(at);
+    snprintf(text, sizeof text, "%.*s1E39%s", (int)(at - xgb_ok), xgb_ok, at + 4);
+    expect_error(text, AIS_E_FORMAT, "base_score 1e+39 gives the margin inf");
+    /* a logistic base_score above 0 that is 0 as a float */
+    xgb_three_leaves(text, sizeof text, "0", "0", "0");
+    char *b3 = strstr(text, "3E-1"), tiny[2048];
+    assert_non_null(b3);
+    snprintf(tiny, sizeof tiny, "%.*s1E-50%s", (int)(b3 - text), text, b3 + 4);
+    expect_error(tiny, AIS_E_FORMAT, "not in (0, 1)");
 }
 
 static void expect_error(const char *text, ais_status want, const char *needle) {
