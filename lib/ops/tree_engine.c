@@ -29,6 +29,11 @@ enum { AIS__M_LEQ, AIS__M_LT, AIS__M_GTE, AIS__M_GT, AIS__M_EQ, AIS__M_NEQ, AIS_
 #ifndef AIS__TB_TREES
 #define AIS__TB_TREES 64
 #endif
+/* Chunks of at most this many rows walk trees across the lanes, one row at a time (measured:
+ * docs/design-decisions.md, "Tree ensembles"); a chunk's last rows short of a block also do. */
+#ifndef AIS__TB_SMALL
+#define AIS__TB_SMALL 15
+#endif
 /* The fast layout's limits: outputs (accumulators live on the stack) and tree depth. */
 #define AIS__TF_MAX_WIDTH 16
 #define AIS__TF_MAX_DEPTH 20
@@ -61,6 +66,8 @@ struct ais__tengine {
     size_t need_cols; /* 1 + the largest feature a reachable node reads; 0 when none */
     /* fast layout (fast true) */
     bool fast, avx2;
+    size_t small_max; /* row chunks up to this take the trees-across-lanes walk */
+    bool lanes_dbl;   /* no default-right node at +inf: the small walk may double rows */
     float *thr;         /* per tree: 2^depth - 1 thresholds, heap order */
     uint32_t *fd;       /* feature | default-right << 31, same order */
     double *leaf;       /* per tree: 2^depth leaf values (NULL in float32 mode) */
@@ -69,6 +76,7 @@ struct ais__tengine {
     uint32_t *leaf_off; /* [n_trees] */
     uint8_t *depth;     /* [n_trees] */
     uint16_t *target;   /* [n_trees] */
+    uint8_t *gdepth;    /* [n_trees / 8]: each group of 8 trees' deepest, | 0x80: all as deep */
     size_t n_inner, n_leaves;
 };
 
@@ -171,11 +179,31 @@ void ais__tengine_free(ais__tengine *e) {
     ais__free(e->leaf_off);
     ais__free(e->depth);
     ais__free(e->target);
+    ais__free(e->gdepth);
     ais__free(e);
 }
 
 bool ais__tengine_binary(const ais__tengine *e) { return e->binary; }
 bool ais__tengine_fast(const ais__tengine *e) { return e->fast; }
+
+/* With NaN read as +inf, a default-right node at +inf would send it left (x > +inf never
+ * holds): such ensembles keep the small-batch walk on plain rows. */
+static bool ais__tree_lanes_dbl_ok(const ais__tengine *e) {
+    for (size_t i = 0; i < e->n_inner; i++)
+        if ((e->fd[i] >> 31) && e->thr[i] == INFINITY) return false;
+    return true;
+}
+
+void ais__tengine_tune(ais__tengine *e, bool simd, size_t small_max, bool doubled) {
+    if (!e->fast) return;
+    e->small_max = small_max;
+    e->lanes_dbl = doubled && ais__tree_lanes_dbl_ok(e);
+    e->avx2 = false;
+#ifdef AIS__TREE_X86
+    e->avx2 = simd && __builtin_cpu_supports("avx2") != 0;
+#endif
+    (void)simd;
+}
 
 /* Allocates n elements of size sz (at least one), reporting what it was for. */
 static ais_status ais__tree_alloc(void **p, size_t n, size_t sz, const char *what) {
@@ -453,6 +481,17 @@ static ais_status ais__tree_compile_fast(ais__tengine *e, const uint8_t *depth, 
     }
     e->n_inner = no;
     e->n_leaves = lo;
+    AIS__CHECK(ais__tree_alloc((void **)&e->gdepth, e->n_trees / 8, 1, "tree fast layout"));
+    for (size_t g = 0; g < e->n_trees / 8; g++) {
+        /* the deepest of the group, and 0x80 when all 8 are as deep */
+        uint8_t m = 0;
+        bool same = true;
+        for (size_t t = 8 * g; t < 8 * g + 8; t++) {
+            m = e->depth[t] > m ? e->depth[t] : m;
+            same = same && e->depth[t] == e->depth[8 * g];
+        }
+        e->gdepth[g] = (uint8_t)(m | (same ? 0x80 : 0));
+    }
     if (e->acc_f32) {
         /* float leaves and float sums: the walk adds as it does in double mode, at one add per
          * row and tree (the weights are floats already) */
@@ -463,6 +502,8 @@ static ais_status ais__tree_compile_fast(ais__tengine *e, const uint8_t *depth, 
         e->leaf = NULL;
     }
     e->fast = true;
+    e->small_max = AIS__TB_SMALL;
+    e->lanes_dbl = ais__tree_lanes_dbl_ok(e);
 #ifdef AIS__TREE_X86
     e->avx2 = __builtin_cpu_supports("avx2") != 0;
 #endif
@@ -698,6 +739,86 @@ static void ais__tree_block_scalar_f32(const ais__tengine *e, size_t t0, size_t 
     ais__tree_block_scalar_impl(e, t0, t1, x, cols, nr, acc, true);
 }
 
+/*
+ * The small-batch walk: one row at a time, 8 trees side by side (a tree's walk is a chain of
+ * dependent loads; 8 independent ones overlap). Lanes of trees shallower than their group's
+ * deepest stop at their leaf and re-read their root meanwhile. Leaves are added lane by lane,
+ * which is tree order: the sums are those of the block walks. Trees [0, 8 * (n_trees / 8)).
+ *
+ * dbl: the rows are "doubled" (ais__tree_rows_lanes): value c at 2c with NaN as -inf and at
+ * 2c + 1 with NaN as +inf, so that rotating the feature word left by one (the default-right bit
+ * becomes bit 0) picks the copy where NaN goes the node's missing way, and x > T alone decides.
+ * Else rows are plain (stride cols) and NaN is tested per node.
+ */
+AIS__TREE_INLINE uint32_t ais__tree_right(const float *xr, uint32_t f, float th, bool dbl) {
+    if (dbl) return xr[(f << 1) | (f >> 31)] > th;
+    float v = xr[f & 0x7fffffffu];
+    return (v > th) | ((f >> 31) & (v != v));
+}
+
+AIS__TREE_INLINE void ais__tree_lanes_impl(const ais__tengine *e, const float *x, size_t stride,
+                                           size_t nr, ais__tree_acc acc, bool f32, bool dbl) {
+    size_t w = e->width;
+    const float *thr = e->thr;
+    const uint32_t *fd = e->fd;
+    for (size_t g = 0; g < e->n_trees / 8; g++) {
+        size_t t0 = 8 * g;
+        const uint32_t *no = e->node_off + t0;
+        const uint8_t *dp = e->depth + t0;
+        unsigned dmax = e->gdepth[g] & 0x7f;
+        bool uniform = e->gdepth[g] & 0x80;
+        for (size_t r = 0; r < nr; r++) {
+            const float *xr = x + r * stride;
+            uint32_t idx[8] = {0};
+            if (uniform) {
+                /* the usual case (XGBoost's depth-limited trees): no lane stops early */
+                for (unsigned l = 0; l < dmax; l++)
+#pragma GCC unroll 8
+                    for (int j = 0; j < 8; j++) {
+                        uint32_t i = idx[j], a = no[j] + i;
+                        idx[j] = 2 * i + 1 + ais__tree_right(xr, fd[a], thr[a], dbl);
+                    }
+            } else {
+                for (unsigned l = 0; l < dmax; l++)
+#pragma GCC unroll 8
+                    for (int j = 0; j < 8; j++) {
+                        uint32_t i = idx[j], live = l < dp[j], a = no[j] + (live ? i : 0);
+                        uint32_t ni = 2 * i + 1 + ais__tree_right(xr, fd[a], thr[a], dbl);
+                        idx[j] = live ? ni : i;
+                    }
+            }
+#pragma GCC unroll 8
+            for (int j = 0; j < 8; j++) {
+                size_t li = e->leaf_off[t0 + j] + idx[j] - (((uint32_t)1 << dp[j]) - 1);
+                if (f32)
+                    acc.f[r * w + e->target[t0 + j]] += e->leaf32[li];
+                else
+                    acc.d[r * w + e->target[t0 + j]] += e->leaf[li];
+            }
+        }
+    }
+}
+
+static void ais__tree_lanes(const ais__tengine *e, const float *x, size_t stride, size_t nr,
+                            ais__tree_acc acc) {
+    ais__tree_lanes_impl(e, x, stride, nr, acc, false, false);
+}
+
+static void ais__tree_lanes_f32(const ais__tengine *e, const float *x, size_t stride, size_t nr,
+                                ais__tree_acc acc) {
+    ais__tree_lanes_impl(e, x, stride, nr, acc, true, false);
+}
+
+static void ais__tree_lanes_dbl(const ais__tengine *e, const float *x, size_t stride, size_t nr,
+                                ais__tree_acc acc) {
+    ais__tree_lanes_impl(e, x, stride, nr, acc, false, true);
+}
+
+static void ais__tree_lanes_dbl_f32(const ais__tengine *e, const float *x, size_t stride,
+                                    size_t nr, ais__tree_acc acc) {
+    ais__tree_lanes_impl(e, x, stride, nr, acc, true, true);
+}
+
 #ifdef AIS__TREE_X86
 /* The same for exactly 16 rows with AVX2 gathers: two vectors of 8 rows in flight hide the
  * gathers' latency. Offsets are int32: the caller checks 16 * cols fits. */
@@ -771,6 +892,58 @@ __attribute__((target("avx2"))) static void ais__tree_block_avx2_f32(const ais__
 }
 #endif
 
+/* Floats of doubled rows (ais__tree_lanes_impl) a small-batch walk keeps on the stack. */
+#define AIS__TL_DOUBLED 4096
+
+/* nr rows (any number) through every tree by the small-batch walk: groups of 8 trees, then the
+ * last n_trees % 8 trees by the portable block walk, 16 rows at a time (tree order is kept). */
+static void ais__tree_rows_lanes(const ais__tengine *e, const float *x, size_t cols, size_t nr,
+                                 ais__tree_acc acc) {
+    bool f32 = e->acc_f32;
+    size_t w = e->width, nc = e->need_cols;
+    /* doubled rows when they fit and no node needs NaN and +inf told apart */
+    size_t per = e->lanes_dbl && nc && nc <= AIS__TL_DOUBLED / 2 ? AIS__TL_DOUBLED / (2 * nc) : 0;
+    if (e->n_trees >= 8 && per) {
+        float xx[AIS__TL_DOUBLED];
+        for (size_t r0 = 0; r0 < nr; r0 += per) {
+            size_t n = AIS__MIN(per, nr - r0);
+            for (size_t r = 0; r < n; r++)
+                for (size_t c = 0; c < nc; c++) {
+                    float v = x[(r0 + r) * cols + c];
+                    bool nan = v != v;
+                    xx[(r * nc + c) * 2] = nan ? -INFINITY : v;
+                    xx[(r * nc + c) * 2 + 1] = nan ? INFINITY : v;
+                }
+            ais__tree_acc ab;
+            if (f32) {
+                ab.f = acc.f + r0 * w;
+                ais__tree_lanes_dbl_f32(e, xx, 2 * nc, n, ab);
+            } else {
+                ab.d = acc.d + r0 * w;
+                ais__tree_lanes_dbl(e, xx, 2 * nc, n, ab);
+            }
+        }
+    } else if (e->n_trees >= 8) {
+        if (f32)
+            ais__tree_lanes_f32(e, x, cols, nr, acc);
+        else
+            ais__tree_lanes(e, x, cols, nr, acc);
+    }
+    size_t t0 = e->n_trees / 8 * 8;
+    if (t0 == e->n_trees) return;
+    for (size_t b = 0; b < nr; b += AIS__TB_ROWS) {
+        size_t n = AIS__MIN(AIS__TB_ROWS, nr - b);
+        ais__tree_acc ab;
+        if (f32) {
+            ab.f = acc.f + b * w;
+            ais__tree_block_scalar_f32(e, t0, e->n_trees, x + b * cols, cols, n, ab);
+        } else {
+            ab.d = acc.d + b * w;
+            ais__tree_block_scalar(e, t0, e->n_trees, x + b * cols, cols, n, ab);
+        }
+    }
+}
+
 typedef struct ais__tree_job {
     const ais__tengine *e;
     const ais_tensor *x;
@@ -807,10 +980,13 @@ static void ais__tree_rows_fast(const ais__tree_job *j, size_t r0, size_t r1) {
         } else {
             memset(acc.d, 0, cn * w * sizeof *acc.d);
         }
+        /* Full blocks of rows take the block walk, the rest (all of a small chunk) the
+         * small-batch one. */
+        size_t nb = cn <= e->small_max ? 0 : cn / AIS__TB_ROWS * AIS__TB_ROWS;
         /* Gathers defeat the hardware prefetcher: the chunk's rows, and below each block of
          * trees, are pulled in by a linear sweep first, so the dependent walks hit cache. */
-        ais__tree_prefetch(x + c0 * j->cols, cn * j->cols * sizeof(float));
-        for (size_t t0 = 0; t0 < e->n_trees; t0 += AIS__TB_TREES) {
+        if (nb) ais__tree_prefetch(x + c0 * j->cols, nb * j->cols * sizeof(float));
+        for (size_t t0 = 0; nb && t0 < e->n_trees; t0 += AIS__TB_TREES) {
             size_t t1 = AIS__MIN(e->n_trees, t0 + AIS__TB_TREES);
             size_t n0 = e->node_off[t0], n1 = t1 < e->n_trees ? e->node_off[t1] : e->n_inner;
             size_t l0 = e->leaf_off[t0], l1 = t1 < e->n_trees ? e->leaf_off[t1] : e->n_leaves;
@@ -820,8 +996,8 @@ static void ais__tree_rows_fast(const ais__tree_job *j, size_t r0, size_t r1) {
                 ais__tree_prefetch(e->leaf32 + l0, (l1 - l0) * sizeof *e->leaf32);
             else
                 ais__tree_prefetch(e->leaf + l0, (l1 - l0) * sizeof *e->leaf);
-            for (size_t b = 0; b < cn; b += AIS__TB_ROWS) {
-                size_t nr = AIS__MIN(AIS__TB_ROWS, cn - b);
+            for (size_t b = 0; b < nb; b += AIS__TB_ROWS) {
+                size_t nr = AIS__TB_ROWS;
                 const float *xb = x + (c0 + b) * j->cols;
                 ais__tree_acc ab;
                 if (e->acc_f32)
@@ -829,7 +1005,7 @@ static void ais__tree_rows_fast(const ais__tree_job *j, size_t r0, size_t r1) {
                 else
                     ab.d = acc.d + b * w;
 #ifdef AIS__TREE_X86
-                if (avx2 && nr == 16) {
+                if (avx2) {
                     if (e->acc_f32)
                         ais__tree_block_avx2_f32(e, t0, t1, xb, j->cols, ab);
                     else
@@ -842,6 +1018,14 @@ static void ais__tree_rows_fast(const ais__tree_job *j, size_t r0, size_t r1) {
                 else
                     ais__tree_block_scalar(e, t0, t1, xb, j->cols, nr, ab);
             }
+        }
+        if (nb < cn) {
+            ais__tree_acc ab;
+            if (e->acc_f32)
+                ab.f = acc.f + nb * w;
+            else
+                ab.d = acc.d + nb * w;
+            ais__tree_rows_lanes(e, x + (c0 + nb) * j->cols, j->cols, cn - nb, ab);
         }
         float *y = j->y + c0 * w;
         if (e->acc_f32)

@@ -10,8 +10,10 @@
  *   - fast: when every branch is LEQ/LT/GTE/GT, each tree is padded to a complete binary tree of
  *     its depth and stored as float thresholds, feature ids with the default (missing) direction
  *     in the top bit, and one double per leaf; rows are walked in blocks, branch-free
- *     (idx = 2 idx + 1 + right), with AVX2 gathers when the CPU has them. Used for f32 inputs;
- *     its decisions and sums are bit-identical to the generic walk.
+ *     (idx = 2 idx + 1 + right), with AVX2 gathers when the CPU has them: 16 rows at a time
+ *     through a block of trees, or, for small batches and a batch's last rows, one row at a
+ *     time through 8 trees side by side. Used for f32 inputs; its decisions and sums are
+ *     bit-identical to the generic walk.
  *
  * Sums: in double in tree order, the base values added at the end (then rounded to float); with
  * the node attribute aistack_accumulate = "float32" (SUM only; what the XGBoost reader sets) in
@@ -41,6 +43,14 @@ void ais__tengine_free(ais__tengine *e);
 bool ais__tengine_binary(const ais__tengine *e);
 /* Whether the fast layout was built. */
 bool ais__tengine_fast(const ais__tengine *e);
+/*
+ * For tests and measurements, before any scoring: simd false keeps the block walk on portable
+ * code even where the CPU has AVX2 (true restores the CPU check); row chunks of up to small_max
+ * rows take the small-batch walk (8 trees side by side per row), larger ones the 16-row block
+ * walk for their full blocks; doubled false keeps the small-batch walk on plain rows (its path
+ * for very wide rows). No effect without the fast layout.
+ */
+void ais__tengine_tune(ais__tengine *e, bool simd, size_t small_max, bool doubled);
 
 /*
  * Raw scores of every row of x ([rows, cols], dtype f32/f64/i32/i64) into y [rows * width]:

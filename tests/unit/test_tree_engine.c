@@ -32,6 +32,8 @@ typedef struct ens {
 } ens;
 
 static ens g_e;
+/* >= 0: ens_random grows complete trees of this depth (every group of 8 trees equally deep) */
+static int g_full = -1;
 
 static const char *const MODES[] = {"BRANCH_LEQ", "BRANCH_LT", "BRANCH_GTE",
                                     "BRANCH_GT",  "BRANCH_EQ", "BRANCH_NEQ"};
@@ -47,7 +49,8 @@ static int64_t grow(ens *e, size_t t, int depth, int max_depth, bool numeric, si
     e->miss[i] = ais_test_randint(0, 1);
     e->fid[i] = 0;
     e->val[i] = 0;
-    bool leaf = depth >= max_depth || e->n + 2 >= MAXN || ais_test_randint(0, 9) < 2 + depth / 2;
+    bool leaf = depth >= max_depth || e->n + 2 >= MAXN ||
+                (g_full < 0 && ais_test_randint(0, 9) < 2 + depth / 2);
     if (leaf) {
         e->mode[i] = "LEAF";
         e->tt[i] = e->ff[i] = 0;
@@ -99,7 +102,7 @@ static void ens_random(ens *e, size_t n_trees, size_t cols, size_t width, bool n
     e->width = width;
     e->cols = cols;
     e->dbl = dbl;
-    int max_depth = (int)ais_test_randint(0, 9);
+    int max_depth = g_full >= 0 ? g_full : (int)ais_test_randint(0, 9);
     for (size_t t = 0; t < n_trees; t++) {
         e->root[t] =
             grow(e, t, 0, max_depth, numeric, (size_t)ais_test_randint(0, (int64_t)width - 1));
@@ -354,6 +357,80 @@ static void test_random_ensembles(void **state) {
     assert_true(fast_seen >= 20);
     assert_true(f32_seen >= 20);
     ais__pool_destroy(pool);
+}
+
+/*
+ * Batches of 1 to 17 rows through every walk of the fast layout against the reference: the
+ * small-batch walk (8 trees side by side, on doubled or plain rows, trees shallower than their
+ * group or all equally deep, the last n_trees % 8 trees by the block walk), the 16-row block walk
+ * with and without AVX2, and the two mixed (full blocks, then the rest by the small walk); both
+ * accumulation modes, NaNs, both missing directions, thresholds between floats and at +inf.
+ */
+static void test_small_batches(void **state) {
+    (void)state;
+    static double xd[17 * 9];
+    static float xf[17 * 9], y[17 * 8], want[17 * 8];
+    static const struct {
+        bool simd;
+        size_t small_max;
+        bool doubled;
+    } CFG[] = {{true, 15, true}, {false, 15, true}, {true, 0, true},
+               {false, 0, true}, {true, 64, false}, {true, 64, true}};
+    size_t checked = 0, uniform = 0, f32_seen = 0;
+    for (int iter = 0; iter < 80; iter++) {
+        g_full = iter % 2 ? (int)ais_test_randint(0, 5) : -1;
+        size_t cols = (size_t)ais_test_randint(1, 9), width = (size_t)ais_test_randint(1, 4);
+        size_t n_trees = (size_t)ais_test_randint(1, MAXT);
+        ens_random(&g_e, n_trees, cols, width, true, iter % 4 == 1);
+        uniform += g_full > 0 && n_trees >= 8;
+        g_full = -1;
+        /* +inf thresholds: at a default-right node, NaN goes right and +inf left */
+        for (size_t i = 0; iter % 3 == 0 && i < g_e.n; i++)
+            if (strcmp(g_e.mode[i], "LEAF") != 0 && ais_test_randint(0, 5) == 0)
+                g_e.val[i] = INFINITY;
+        ais__tree_agg agg = AGGS[iter % 2];
+        bool f32 = agg == AIS__TAGG_SUM && iter % 4 >= 2;
+        for (size_t w = 0; f32 && w < g_e.nw; w++)
+            g_e.ww[w] *= 1024.0f; /* float sums then differ from double ones */
+        const char *base = iter % 3 == 0 ? NULL : iter % 3 == 1 ? "one" : "all";
+        ais_attrs *a = ens_attrs(&g_e, base);
+        if (f32) AIS_ASSERT_OK(ais_attrs_set_string(a, "aistack_accumulate", "float32"));
+        ais__tengine *e = NULL;
+        AIS_ASSERT_OK(ais__tengine_build(a, "target", width, agg, true, &e));
+        if (!ais__tengine_fast(e)) { /* thin deep trees: padding them would cost too much */
+            ais__tengine_free(e);
+            ais_attrs_destroy(a);
+            continue;
+        }
+        for (size_t rows = 1; rows <= 17; rows++) {
+            for (size_t i = 0; i < rows * cols; i++)
+                xd[i] = (double)(xf[i] = (float)pick_x(&g_e, false));
+            for (size_t r = 0; r < rows; r++)
+                if (f32)
+                    ref_row_f32(&g_e, a, xd + r * cols, want + r * width);
+                else
+                    ref_row(&g_e, a, xd + r * cols, agg, want + r * width);
+            ais_tensor *x = ais_test_tensor(AIS_DTYPE_F32,
+                                            AIS_SHAPE((int64_t)rows, (int64_t)cols), xd);
+            for (size_t c = 0; c < AIS__ARRAY_LEN(CFG); c++) {
+                ais__tengine_tune(e, CFG[c].simd, CFG[c].small_max, CFG[c].doubled);
+                memset(y, 0, sizeof y);
+                AIS_ASSERT_OK(ais__tengine_scores(e, x, rows, cols, y, NULL));
+                char what[96];
+                snprintf(what, sizeof what, "iter %d rows %zu config %zu%s", iter, rows, c,
+                         f32 ? " float32" : "");
+                assert_same_floats(y, want, rows * width, what);
+                checked++;
+            }
+            ais_tensor_destroy(x);
+        }
+        f32_seen += f32;
+        ais__tengine_free(e);
+        ais_attrs_destroy(a);
+    }
+    assert_true(checked >= 50 * 17 * AIS__ARRAY_LEN(CFG));
+    assert_true(uniform >= 10);
+    assert_true(f32_seen >= 10);
 }
 
 /* Many rows through a fast ensemble on two threads: the blocks split across the pool. */
@@ -748,6 +825,7 @@ static void test_oom(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_random_ensembles),
+        cmocka_unit_test(test_small_batches),
         cmocka_unit_test(test_threads_large),
         cmocka_unit_test(test_hostile),
         cmocka_unit_test(test_float32_mode),
