@@ -66,8 +66,8 @@ struct ais__tengine {
     size_t need_cols; /* 1 + the largest feature a reachable node reads; 0 when none */
     /* fast layout (fast true) */
     bool fast, avx2;
-    size_t small_max; /* row chunks up to this take the trees-across-lanes walk */
-    bool lanes_dbl;   /* no default-right node at +inf: the small walk may double rows */
+    size_t small_max;   /* row chunks up to this take the trees-across-lanes walk */
+    bool lanes_dbl;     /* no default-right node at +inf: the small walk may double rows */
     float *thr;         /* per tree: 2^depth - 1 thresholds, heap order */
     uint32_t *fd;       /* feature | default-right << 31, same order */
     double *leaf;       /* per tree: 2^depth leaf values (NULL in float32 mode) */
@@ -814,8 +814,8 @@ static void ais__tree_lanes_dbl(const ais__tengine *e, const float *x, size_t st
     ais__tree_lanes_impl(e, x, stride, nr, acc, false, true);
 }
 
-static void ais__tree_lanes_dbl_f32(const ais__tengine *e, const float *x, size_t stride,
-                                    size_t nr, ais__tree_acc acc) {
+static void ais__tree_lanes_dbl_f32(const ais__tengine *e, const float *x, size_t stride, size_t nr,
+                                    ais__tree_acc acc) {
     ais__tree_lanes_impl(e, x, stride, nr, acc, true, true);
 }
 

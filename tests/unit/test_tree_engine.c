@@ -410,8 +410,8 @@ static void test_small_batches(void **state) {
                     ref_row_f32(&g_e, a, xd + r * cols, want + r * width);
                 else
                     ref_row(&g_e, a, xd + r * cols, agg, want + r * width);
-            ais_tensor *x = ais_test_tensor(AIS_DTYPE_F32,
-                                            AIS_SHAPE((int64_t)rows, (int64_t)cols), xd);
+            ais_tensor *x =
+                ais_test_tensor(AIS_DTYPE_F32, AIS_SHAPE((int64_t)rows, (int64_t)cols), xd);
             for (size_t c = 0; c < AIS__ARRAY_LEN(CFG); c++) {
                 ais__tengine_tune(e, CFG[c].simd, CFG[c].small_max, CFG[c].doubled);
                 memset(y, 0, sizeof y);
