@@ -206,6 +206,7 @@ static ais_status ais__tree_ens_attrs(const ais__tree_ens *e, const char *mode, 
     AIS__CHECK(ais__set_doubles(a, "base_values_as_tensor", e->base, e->n_targets));
     AIS__CHECK(ais_attrs_set_int(a, "n_targets", (int64_t)e->n_targets));
     AIS__CHECK(ais_attrs_set_string(a, "aggregate_function", "SUM"));
+    if (e->acc_f32) AIS__CHECK(ais_attrs_set_string(a, "aistack_accumulate", "float32"));
     return ais_attrs_set_string(a, "post_transform", "NONE");
 }
 

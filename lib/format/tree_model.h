@@ -44,6 +44,9 @@ typedef struct ais__tree_ens {
     double base[AIS__TREES_MAX_TARGETS];
     /* > 0: the graph also outputs "average" = margin / average, and probabilities come from it */
     double average;
+    /* the node sums in float, from the base value, tree by tree (aistack_accumulate "float32",
+     * XGBoost's predictor); else in double with the base added last (LightGBM) */
+    bool acc_f32;
     /* scratch of the split routers */
     double *cut_v;
     uint8_t *cut_incl;

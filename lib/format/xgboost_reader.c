@@ -8,10 +8,11 @@
  * the node: a value whose integer part (toward zero) is listed goes right, any other value left,
  * negative values and values >= 2^24 included, NaN the default_left way (XGBoost's
  * common::Decision); it becomes a chain of range tests (ais__tree_ens_categories). The margin of
- * class k is the sum of its trees (tree_info) plus base_score turned into margin space by the
- * objective (logit for logistic objectives, log for poisson/gamma/tweedie). Files are hostile:
- * every child must come after its parent and have one parent (so the nodes form a tree), and every
- * feature must be below num_feature.
+ * class k is base_score turned into margin space by the objective (logit for logistic objectives,
+ * log for poisson/gamma/tweedie) plus its trees (tree_info), summed as XGBoost's CPU predictor
+ * does: in float, from the base margin, tree by tree (aistack_accumulate "float32"). Files are
+ * hostile: every child must come after its parent and have one parent (so the nodes form a tree),
+ * and every feature must be below num_feature.
  */
 #include <cjson/cJSON.h>
 #include <math.h>
@@ -299,17 +300,24 @@ static ais_status ais__xgb_build(const cJSON *root, ais__tree_ens *e, ais__graph
     if (!ob)
         return ais__error(AIS_E_UNSUPPORTED, "XGBoost objective \"%.60s\" is not supported",
                           obj->valuestring);
+    /* XGBoost keeps base_score as a float and turns it into a margin in float arithmetic:
+     * -logf(1.0f / b - 1.0f) for the logistic objectives, std::log(float) for the log link
+     * (ProbToMargin in src/objective); every output starts from that float. */
+    float b = (float)base, margin = b;
     if (ob->base == 1) {
-        if (!(base > 0 && base < 1))
+        if (!(b > 0 && b < 1))
             return ais__error(AIS_E_FORMAT,
                               "base_score %g of a logistic objective is not in (0, 1)", base);
-        base = log(base / (1 - base));
+        margin = -logf(1.0f / b - 1.0f);
     } else if (ob->base == 2) {
-        if (!(base > 0)) return ais__error(AIS_E_FORMAT, "base_score %g is not positive", base);
-        base = log(base);
+        if (!(b > 0)) return ais__error(AIS_E_FORMAT, "base_score %g is not positive", base);
+        margin = logf(b);
     }
+    if (!isfinite(margin))
+        return ais__error(AIS_E_FORMAT, "base_score %g gives the margin %g", base, (double)margin);
     for (size_t k = 0; k < e->n_targets; k++)
-        e->base[k] = (double)(float)base;
+        e->base[k] = margin;
+    e->acc_f32 = true;
 
     const cJSON *gb = ais__xgb_get(learner, "gradient_booster");
     const cJSON *gname = ais__xgb_get(gb, "name");

@@ -55,12 +55,16 @@ struct ais__tengine {
     double *base; /* [width] */
     ais__tree_agg agg;
     bool binary;
+    /* aistack_accumulate "float32": weights and base rounded to float, each sum starts at its
+     * base value and adds in float (see ais__tree_add) */
+    bool acc_f32;
     size_t need_cols; /* 1 + the largest feature a reachable node reads; 0 when none */
     /* fast layout (fast true) */
     bool fast, avx2;
     float *thr;         /* per tree: 2^depth - 1 thresholds, heap order */
     uint32_t *fd;       /* feature | default-right << 31, same order */
-    double *leaf;       /* per tree: 2^depth leaf values */
+    double *leaf;       /* per tree: 2^depth leaf values (NULL in float32 mode) */
+    float *leaf32;      /* the same as floats, in float32 mode only (leaf is freed) */
     uint32_t *node_off; /* [n_trees] */
     uint32_t *leaf_off; /* [n_trees] */
     uint8_t *depth;     /* [n_trees] */
@@ -162,6 +166,7 @@ void ais__tengine_free(ais__tengine *e) {
     ais__free(e->thr);
     ais__free(e->fd);
     ais__free(e->leaf);
+    ais__free(e->leaf32);
     ais__free(e->node_off);
     ais__free(e->leaf_off);
     ais__free(e->depth);
@@ -448,10 +453,45 @@ static ais_status ais__tree_compile_fast(ais__tengine *e, const uint8_t *depth, 
     }
     e->n_inner = no;
     e->n_leaves = lo;
+    if (e->acc_f32) {
+        /* float leaves and float sums: the walk adds as it does in double mode, at one add per
+         * row and tree (the weights are floats already) */
+        AIS__CHECK(ais__tree_alloc((void **)&e->leaf32, lo, sizeof *e->leaf32, "tree fast layout"));
+        for (size_t i = 0; i < lo; i++)
+            e->leaf32[i] = (float)e->leaf[i];
+        ais__free(e->leaf);
+        e->leaf = NULL;
+    }
     e->fast = true;
 #ifdef AIS__TREE_X86
     e->avx2 = __builtin_cpu_supports("avx2") != 0;
 #endif
+    return AIS_OK;
+}
+
+/*
+ * Our attribute aistack_accumulate (docs/boosters.md): absent or "float64" sums in double and adds
+ * the base values at the end; "float32" reproduces XGBoost's float accumulator. Only SUM
+ * ensembles have a float order to reproduce.
+ */
+static ais_status ais__tree_accumulate(const ais_attrs *a, ais__tree_agg agg, bool *f32) {
+    *f32 = false;
+    const ais__attr *at = ais__attr_find(a, "aistack_accumulate");
+    if (!at) return AIS_OK;
+    if (at->type != AIS__ATTR_STRING || !at->s)
+        return ais__error(AIS_E_INVALID_ARGUMENT,
+                          "attribute aistack_accumulate must be a string (\"float32\" or "
+                          "\"float64\")");
+    if (strcmp(at->s, "float64") == 0) return AIS_OK;
+    if (strcmp(at->s, "float32") != 0)
+        return ais__error(AIS_E_INVALID_ARGUMENT,
+                          "attribute aistack_accumulate must be \"float32\" or \"float64\", got "
+                          "\"%.40s\"",
+                          at->s);
+    if (agg != AIS__TAGG_SUM)
+        return ais__error(AIS_E_INVALID_ARGUMENT,
+                          "attribute aistack_accumulate \"float32\" needs aggregate_function SUM");
+    *f32 = true;
     return AIS_OK;
 }
 
@@ -460,10 +500,13 @@ ais_status ais__tengine_build(const ais_attrs *attrs, const char *prefix, size_t
     *out = NULL;
     if (width == 0 || width > AIS__TREE_MAX_WIDTH)
         return ais__error(AIS_E_LIMIT, "%zu outputs, expected 1 to %d", width, AIS__TREE_MAX_WIDTH);
+    bool f32;
+    AIS__CHECK(ais__tree_accumulate(attrs, agg, &f32));
     ais__tengine *e = ais__calloc(1, sizeof *e);
     if (!e) return ais__oom(sizeof *e, "tree ensemble");
     e->width = width;
     e->agg = agg;
+    e->acc_f32 = f32;
     ais__tkey *keys = NULL;
     uint32_t *tmp = NULL;
     uint8_t *depth = NULL;
@@ -483,8 +526,13 @@ ais_status ais__tengine_build(const ais_attrs *attrs, const char *prefix, size_t
     if (st == AIS_OK)
         st = ais__tree_alloc((void **)&e->base, width, sizeof *e->base, "tree ensemble");
     if (st == AIS_OK) {
-        for (size_t k = 0; k < width; k++)
+        for (size_t k = 0; k < width; k++) {
             e->base[k] = nb == 0 ? 0 : ais__tree_float_at(bf, bt, nb == 1 ? 0 : k);
+            if (f32) e->base[k] = (double)(float)e->base[k];
+        }
+        /* before the fast layout copies them: both layouts add the same values */
+        for (size_t i = 0; f32 && i < e->n_weights; i++)
+            e->weights[i].w = (double)(float)e->weights[i].w;
         e->binary = e->n_weights > 0;
         for (size_t i = 0; i < e->n_weights; i++)
             e->binary = e->binary && e->weights[i].target == 0;
@@ -519,49 +567,114 @@ static bool ais__tree_go_true(const ais__tnode *nd, double x) {
     }
 }
 
+/*
+ * A leaf weight into a running sum of the generic walk. In float32 mode both are floats and the
+ * double sum is rounded to float: that is the float sum, bit for bit (double rounding is
+ * innocuous for addition when 53 >= 2 * 24 + 2, Figueroa), which the fast walk computes with
+ * float accumulators and float leaves.
+ */
+static inline double ais__tree_add(bool f32, double acc, double w) {
+    double s = acc + w;
+    return f32 ? (double)(float)s : s;
+}
+
+/* The sums' starting values: the base values in float32 mode (XGBoost's order), else 0. */
+static void ais__tree_start(const ais__tengine *e, double *acc) {
+    for (size_t k = 0; k < e->width; k++)
+        acc[k] = e->acc_f32 ? e->base[k] : 0;
+}
+
 static void ais__tree_finish(const ais__tengine *e, const double *acc, float *y) {
     for (size_t k = 0; k < e->width; k++) {
         double v = acc[k];
+        if (e->acc_f32) {
+            y[k] = (float)v; /* exact: v is a float, and base is already in */
+            continue;
+        }
         if (e->agg == AIS__TAGG_AVERAGE) v /= (double)e->n_trees;
         y[k] = (float)(v + e->base[k]);
+    }
+}
+
+/* The leaf's weights into acc under the ensemble's aggregation. */
+static void ais__tree_leaf(const ais__tengine *e, const ais__tnode *nd, double *acc,
+                           uint8_t *seen) {
+    for (uint32_t w = nd->wbeg; w < nd->wend; w++) {
+        const ais__tweight *tw = &e->weights[w];
+        double *d = &acc[tw->target];
+        if (e->agg == AIS__TAGG_MIN)
+            *d = seen[tw->target] && *d < tw->w ? *d : tw->w;
+        else if (e->agg == AIS__TAGG_MAX)
+            *d = seen[tw->target] && *d > tw->w ? *d : tw->w;
+        else
+            *d = ais__tree_add(e->acc_f32, *d, tw->w);
+        seen[tw->target] = 1;
     }
 }
 
 /* One row through the generic layout; xr is the row as doubles. */
 static void ais__tree_row_generic(const ais__tengine *e, const double *xr, float *y, double *acc,
                                   uint8_t *seen) {
-    memset(acc, 0, e->width * sizeof *acc);
+    ais__tree_start(e, acc);
     memset(seen, 0, e->width);
     for (size_t t = 0; t < e->n_trees; t++) {
         const ais__tnode *nd = &e->nodes[e->roots[t]];
         while (nd->mode != AIS__M_LEAF)
             nd = &e->nodes[ais__tree_go_true(nd, xr[nd->feature]) ? nd->t : nd->f];
-        for (uint32_t w = nd->wbeg; w < nd->wend; w++) {
-            const ais__tweight *tw = &e->weights[w];
-            double *d = &acc[tw->target];
-            if (e->agg == AIS__TAGG_MIN)
-                *d = seen[tw->target] && *d < tw->w ? *d : tw->w;
-            else if (e->agg == AIS__TAGG_MAX)
-                *d = seen[tw->target] && *d > tw->w ? *d : tw->w;
-            else
-                *d += tw->w;
-            seen[tw->target] = 1;
-        }
+        ais__tree_leaf(e, nd, acc, seen);
     }
     ais__tree_finish(e, acc, y);
 }
 
+/* The fast walk's sums for a block of rows: [rows * width], double or, in float32 mode, float
+ * (the float sum of two floats is what ais__tree_add computes in the generic walk). */
+typedef union ais__tree_acc {
+    double *d;
+    float *f;
+} ais__tree_acc;
+
+/* The block walks below are written once with f32 (e->acc_f32) as a parameter and inlined into
+ * one function per mode, so that neither mode tests it per tree. */
+#define AIS__TREE_INLINE static inline __attribute__((always_inline))
+
+/* Tree t's leaf values (taken before the walk, off the critical path) and its output. */
+typedef struct ais__tree_leaves {
+    const double *d;
+    const float *f;
+    uint32_t first; /* heap index of the leftmost leaf */
+    size_t k;
+} ais__tree_leaves;
+
+AIS__TREE_INLINE ais__tree_leaves ais__tree_leaves_of(const ais__tengine *e, size_t t, bool f32) {
+    ais__tree_leaves l = {.first = ((uint32_t)1 << e->depth[t]) - 1, .k = e->target[t]};
+    if (f32)
+        l.f = e->leaf32 + e->leaf_off[t];
+    else
+        l.d = e->leaf + e->leaf_off[t];
+    return l;
+}
+
+/* The leaves reached by nr rows (heap indices idx) into their sums ([nr * width]). */
+AIS__TREE_INLINE void ais__tree_block_add(const ais__tree_leaves *l, const uint32_t *idx, size_t nr,
+                                          size_t w, ais__tree_acc acc, bool f32) {
+    if (f32)
+        for (size_t r = 0; r < nr; r++)
+            acc.f[r * w + l->k] += l->f[idx[r] - l->first];
+    else
+        for (size_t r = 0; r < nr; r++)
+            acc.d[r * w + l->k] += l->d[idx[r] - l->first];
+}
+
 /* Trees [t0, t1) for nr rows of x (row stride cols) into acc [nr * width]: portable code. */
-static void ais__tree_block_scalar(const ais__tengine *e, size_t t0, size_t t1, const float *x,
-                                   size_t cols, size_t nr, double *acc) {
+AIS__TREE_INLINE void ais__tree_block_scalar_impl(const ais__tengine *e, size_t t0, size_t t1,
+                                                  const float *x, size_t cols, size_t nr,
+                                                  ais__tree_acc acc, bool f32) {
     uint32_t idx[AIS__TB_ROWS];
     for (size_t t = t0; t < t1; t++) {
         unsigned d = e->depth[t];
         const float *th = e->thr + e->node_off[t];
         const uint32_t *fd = e->fd + e->node_off[t];
-        const double *lv = e->leaf + e->leaf_off[t];
-        uint32_t first_leaf = ((uint32_t)1 << d) - 1; /* heap index of the leftmost leaf */
-        size_t k = e->target[t];
+        ais__tree_leaves lv = ais__tree_leaves_of(e, t, f32);
         for (size_t r = 0; r < nr; r++)
             idx[r] = 0;
         for (unsigned l = 0; l < d; l++)
@@ -571,17 +684,26 @@ static void ais__tree_block_scalar(const ais__tengine *e, size_t t0, size_t t1, 
                 uint32_t right = (v > th[i]) | ((f >> 31) & (v != v));
                 idx[r] = 2 * i + 1 + right;
             }
-        for (size_t r = 0; r < nr; r++)
-            acc[r * e->width + k] += lv[idx[r] - first_leaf];
+        ais__tree_block_add(&lv, idx, nr, e->width, acc, f32);
     }
+}
+
+static void ais__tree_block_scalar(const ais__tengine *e, size_t t0, size_t t1, const float *x,
+                                   size_t cols, size_t nr, ais__tree_acc acc) {
+    ais__tree_block_scalar_impl(e, t0, t1, x, cols, nr, acc, false);
+}
+
+static void ais__tree_block_scalar_f32(const ais__tengine *e, size_t t0, size_t t1, const float *x,
+                                       size_t cols, size_t nr, ais__tree_acc acc) {
+    ais__tree_block_scalar_impl(e, t0, t1, x, cols, nr, acc, true);
 }
 
 #ifdef AIS__TREE_X86
 /* The same for exactly 16 rows with AVX2 gathers: two vectors of 8 rows in flight hide the
  * gathers' latency. Offsets are int32: the caller checks 16 * cols fits. */
-__attribute__((target("avx2"))) static void ais__tree_block_avx2(const ais__tengine *e, size_t t0,
-                                                                 size_t t1, const float *x,
-                                                                 size_t cols, double *acc) {
+__attribute__((target("avx2"))) AIS__TREE_INLINE void
+ais__tree_block_avx2_impl(const ais__tengine *e, size_t t0, size_t t1, const float *x, size_t cols,
+                          ais__tree_acc acc, bool f32) {
     const __m256i one = _mm256_set1_epi32(1), fmask = _mm256_set1_epi32(0x7fffffff);
     const __m256i ro0 =
         _mm256_mullo_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), _mm256_set1_epi32((int)cols));
@@ -591,9 +713,7 @@ __attribute__((target("avx2"))) static void ais__tree_block_avx2(const ais__teng
         unsigned d = e->depth[t];
         const float *th = e->thr + e->node_off[t];
         const int *fd = (const int *)(e->fd + e->node_off[t]);
-        const double *lv = e->leaf + e->leaf_off[t];
-        uint32_t first_leaf = ((uint32_t)1 << d) - 1; /* heap index of the leftmost leaf */
-        size_t k = e->target[t];
+        ais__tree_leaves lv = ais__tree_leaves_of(e, t, f32);
         __m256i i0 = _mm256_setzero_si256(), i1 = _mm256_setzero_si256();
         for (unsigned l = 0; l < d; l++) {
             __m256i f0, f1;
@@ -633,9 +753,21 @@ __attribute__((target("avx2"))) static void ais__tree_block_avx2(const ais__teng
         }
         _mm256_store_si256((__m256i *)idx, i0);
         _mm256_store_si256((__m256i *)(idx + 8), i1);
-        for (size_t r = 0; r < 16; r++)
-            acc[r * e->width + k] += lv[idx[r] - first_leaf];
+        ais__tree_block_add(&lv, idx, 16, e->width, acc, f32);
     }
+}
+
+__attribute__((target("avx2"))) static void ais__tree_block_avx2(const ais__tengine *e, size_t t0,
+                                                                 size_t t1, const float *x,
+                                                                 size_t cols, ais__tree_acc acc) {
+    ais__tree_block_avx2_impl(e, t0, t1, x, cols, acc, false);
+}
+
+__attribute__((target("avx2"))) static void ais__tree_block_avx2_f32(const ais__tengine *e,
+                                                                     size_t t0, size_t t1,
+                                                                     const float *x, size_t cols,
+                                                                     ais__tree_acc acc) {
+    ais__tree_block_avx2_impl(e, t0, t1, x, cols, acc, true);
 }
 #endif
 
@@ -657,14 +789,24 @@ static void ais__tree_prefetch(const void *p, size_t bytes) {
 static void ais__tree_rows_fast(const ais__tree_job *j, size_t r0, size_t r1) {
     const ais__tengine *e = j->e;
     const float *x = j->x->data;
-    double acc[AIS__TB_CHUNK * AIS__TF_MAX_WIDTH];
+    union {
+        double d[AIS__TB_CHUNK * AIS__TF_MAX_WIDTH];
+        float f[AIS__TB_CHUNK * AIS__TF_MAX_WIDTH];
+    } acc;
+    size_t w = e->width;
     bool avx2 = false;
 #ifdef AIS__TREE_X86
     avx2 = e->avx2 && j->cols <= (size_t)INT32_MAX / 32;
 #endif
     for (size_t c0 = r0; c0 < r1; c0 += AIS__TB_CHUNK) {
         size_t cn = AIS__MIN(AIS__TB_CHUNK, r1 - c0);
-        memset(acc, 0, cn * e->width * sizeof *acc);
+        if (e->acc_f32) {
+            for (size_t r = 0; r < cn; r++)
+                for (size_t k = 0; k < w; k++)
+                    acc.f[r * w + k] = (float)e->base[k];
+        } else {
+            memset(acc.d, 0, cn * w * sizeof *acc.d);
+        }
         /* Gathers defeat the hardware prefetcher: the chunk's rows, and below each block of
          * trees, are pulled in by a linear sweep first, so the dependent walks hit cache. */
         ais__tree_prefetch(x + c0 * j->cols, cn * j->cols * sizeof(float));
@@ -674,22 +816,39 @@ static void ais__tree_rows_fast(const ais__tree_job *j, size_t r0, size_t r1) {
             size_t l0 = e->leaf_off[t0], l1 = t1 < e->n_trees ? e->leaf_off[t1] : e->n_leaves;
             ais__tree_prefetch(e->thr + n0, (n1 - n0) * sizeof *e->thr);
             ais__tree_prefetch(e->fd + n0, (n1 - n0) * sizeof *e->fd);
-            ais__tree_prefetch(e->leaf + l0, (l1 - l0) * sizeof *e->leaf);
+            if (e->acc_f32)
+                ais__tree_prefetch(e->leaf32 + l0, (l1 - l0) * sizeof *e->leaf32);
+            else
+                ais__tree_prefetch(e->leaf + l0, (l1 - l0) * sizeof *e->leaf);
             for (size_t b = 0; b < cn; b += AIS__TB_ROWS) {
                 size_t nr = AIS__MIN(AIS__TB_ROWS, cn - b);
                 const float *xb = x + (c0 + b) * j->cols;
-                double *ab = acc + b * e->width;
+                ais__tree_acc ab;
+                if (e->acc_f32)
+                    ab.f = acc.f + b * w;
+                else
+                    ab.d = acc.d + b * w;
 #ifdef AIS__TREE_X86
                 if (avx2 && nr == 16) {
-                    ais__tree_block_avx2(e, t0, t1, xb, j->cols, ab);
+                    if (e->acc_f32)
+                        ais__tree_block_avx2_f32(e, t0, t1, xb, j->cols, ab);
+                    else
+                        ais__tree_block_avx2(e, t0, t1, xb, j->cols, ab);
                     continue;
                 }
 #endif
-                ais__tree_block_scalar(e, t0, t1, xb, j->cols, nr, ab);
+                if (e->acc_f32)
+                    ais__tree_block_scalar_f32(e, t0, t1, xb, j->cols, nr, ab);
+                else
+                    ais__tree_block_scalar(e, t0, t1, xb, j->cols, nr, ab);
             }
         }
-        for (size_t r = 0; r < cn; r++)
-            ais__tree_finish(e, acc + r * e->width, j->y + (c0 + r) * e->width);
+        float *y = j->y + c0 * w;
+        if (e->acc_f32)
+            memcpy(y, acc.f, cn * w * sizeof *y);
+        else
+            for (size_t r = 0; r < cn; r++)
+                ais__tree_finish(e, acc.d + r * w, y + r * w);
     }
     (void)avx2;
 }
@@ -716,7 +875,7 @@ static void ais__tree_rows_generic(const ais__tree_job *j, size_t r0, size_t r1)
             continue;
         }
         /* wide non-double rows: read through the dtype node by node */
-        memset(acc, 0, e->width * sizeof *acc);
+        ais__tree_start(e, acc);
         memset(seen, 0, e->width);
         for (size_t t = 0; t < e->n_trees; t++) {
             const ais__tnode *nd = &e->nodes[e->roots[t]];
@@ -724,17 +883,7 @@ static void ais__tree_rows_generic(const ais__tree_job *j, size_t r0, size_t r1)
                 double v = ais__load_f64(j->x->data, j->x->dtype, r * j->cols + nd->feature);
                 nd = &e->nodes[ais__tree_go_true(nd, v) ? nd->t : nd->f];
             }
-            for (uint32_t w = nd->wbeg; w < nd->wend; w++) {
-                const ais__tweight *tw = &e->weights[w];
-                double *d = &acc[tw->target];
-                if (e->agg == AIS__TAGG_MIN)
-                    *d = seen[tw->target] && *d < tw->w ? *d : tw->w;
-                else if (e->agg == AIS__TAGG_MAX)
-                    *d = seen[tw->target] && *d > tw->w ? *d : tw->w;
-                else
-                    *d += tw->w;
-                seen[tw->target] = 1;
-            }
+            ais__tree_leaf(e, nd, acc, seen);
         }
         ais__tree_finish(e, acc, j->y + r * e->width);
     }

@@ -12,6 +12,11 @@
  *     in the top bit, and one double per leaf; rows are walked in blocks, branch-free
  *     (idx = 2 idx + 1 + right), with AVX2 gathers when the CPU has them. Used for f32 inputs;
  *     its decisions and sums are bit-identical to the generic walk.
+ *
+ * Sums: in double in tree order, the base values added at the end (then rounded to float); with
+ * the node attribute aistack_accumulate = "float32" (SUM only; what the XGBoost reader sets) in
+ * float, each output starting from its base value and adding each tree's float leaf value in
+ * tree order, as XGBoost's CPU predictor does. Both layouts implement both modes identically.
  */
 #ifndef AIS_TREE_ENGINE_H
 #define AIS_TREE_ENGINE_H
@@ -23,9 +28,10 @@ typedef struct ais__tengine ais__tengine;
 typedef enum { AIS__TAGG_SUM, AIS__TAGG_AVERAGE, AIS__TAGG_MIN, AIS__TAGG_MAX } ais__tree_agg;
 
 /*
- * Checks and compiles the attributes. prefix is "target" (regressor) or "class" (classifier);
- * width is the number of outputs the weights may address (n_targets or the class count).
- * allow_fast false builds only the generic layout (tests compare the two).
+ * Checks and compiles the attributes (an unknown aistack_accumulate fails here). prefix is "target"
+ * (regressor) or "class" (classifier); width is the number of outputs the weights may address
+ * (n_targets or the class count). allow_fast false builds only the generic layout (tests compare
+ * the two).
  */
 ais_status ais__tengine_build(const ais_attrs *attrs, const char *prefix, size_t width,
                               ais__tree_agg agg, bool allow_fast, ais__tengine **out);
@@ -38,8 +44,9 @@ bool ais__tengine_fast(const ais__tengine *e);
 
 /*
  * Raw scores of every row of x ([rows, cols], dtype f32/f64/i32/i64) into y [rows * width]:
- * aggregated, divided for AVERAGE, base values added; no post transform. Fails only when a
- * reachable node reads a feature >= cols. Rows are split across pool when there are enough.
+ * aggregated, divided for AVERAGE, base values added (first in float32 mode); no post transform.
+ * Fails only when a reachable node reads a feature >= cols. Rows are split across pool when there
+ * are enough.
  */
 ais_status ais__tengine_scores(const ais__tengine *e, const ais_tensor *x, size_t rows, size_t cols,
                                float *y, ais__pool *pool);

@@ -1,6 +1,12 @@
 """XGBoost JSON and LightGBM text models loaded by libaistack: raw scores (margins) compared with
 the booster's own predict(output_margin=True) / predict(raw_score=True), probabilities and class
 argmax too, on scikit-learn's bundled data sets with NaN entries (skipped without the boosters).
+
+XGBoost margins must be EQUAL, bit for bit, to XGBoost's own float32 margins (Booster.predict with
+output_margin=True and inplace_predict): the reader makes the tree node sum in float from the base
+margin, tree by tree, as XGBoost's CPU predictor does (aistack_accumulate "float32",
+docs/boosters.md). LightGBM sums in double and so do we: its raw scores (float64) are compared
+within 1e-5 relative to max(1, |score|), our margin output being float32.
 """
 import os
 import subprocess
@@ -36,6 +42,26 @@ def close(got, want):
     assert np.max(np.abs(got - want) / scale) < TOL
 
 
+def exact(got, want):
+    """got (our float32 margin) equal to XGBoost's float32 margin, element for element."""
+    want = np.asarray(want)
+    assert want.dtype == np.float32 and got.dtype == np.float32
+    want = want.reshape(got.shape)
+    bad = got != want
+    if bad.any():
+        i = np.flatnonzero(bad)[0]
+        raise AssertionError(f"{bad.sum()} of {got.size} margins differ, e.g. [{i}] "
+                             f"{got.ravel()[i]!r} vs XGBoost {want.ravel()[i]!r} "
+                             f"(max |diff| {np.abs(got - want).max()})")
+
+
+def xgb_margins(bst, X, dmatrix):
+    """XGBoost's margins both ways: a DMatrix through predict, and inplace_predict."""
+    by_dm = bst.predict(dmatrix(X), output_margin=True)
+    inplace = bst.inplace_predict(X, predict_type="margin")
+    return by_dm, inplace
+
+
 def run(path, X):
     with open(path, "rb") as f:
         blob = f.read()
@@ -62,8 +88,9 @@ def test_xgboost(tmp_path, kind, loader, k):
     path = str(tmp_path / "m.json")
     bst.save_model(path)
     out = run(path, X)
-    want = bst.predict(xgb.DMatrix(X), output_margin=True)
-    close(out["margin"], want)
+    want, inplace = xgb_margins(bst, X, xgb.DMatrix)
+    exact(out["margin"], want)
+    exact(out["margin"], inplace)
     if kind != "regression":
         prob = bst.predict(xgb.DMatrix(X))
         close(out["probability"], prob)
@@ -168,7 +195,8 @@ def xgb_check(tmp_path, bst, X, kind):
     path = str(tmp_path / "m.json")
     bst.save_model(path)
     out = run(path, X)
-    close(out["margin"], bst.predict(xgb_dm(X), output_margin=True))
+    for want in xgb_margins(bst, X, xgb_dm):
+        exact(out["margin"], want)
     if kind in ("binary", "multi", "logistic"):
         close(out["probability"], bst.predict(xgb_dm(X)))
 
@@ -212,6 +240,62 @@ def test_xgboost_forest(tmp_path):
     bst = xgb.train(params, dtrain, num_boost_round=40, evals=[(dval, "v")],
                     early_stopping_rounds=3, verbose_eval=False)
     xgb_check(tmp_path, bst, cat_test_rows(X, 15), "multi")
+
+
+# ---- XGBoost, exact: long ensembles with large margins, where float and double sums part ----
+
+def big_data(seed, n=600, f=12):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, f)).astype(np.float32)
+    score = X[:, :4].sum(1) + np.sin(3 * X[:, 4]) + X[:, 5] * X[:, 6]
+    X[rng.random(X.shape) < 0.1] = np.nan
+    return X, score
+
+
+@pytest.mark.parametrize("case", ["diabetes", "scaled", "binary", "multi", "forest",
+                                  "forest_binary", "logistic_base", "poisson"])
+def test_xgboost_exact(tmp_path, case):
+    """Margins equal to XGBoost's on 150 to 600 trees: diabetes targets (~25 to 350) and targets
+    scaled to ~1e3 (a double sum then differs from XGBoost's float sum by dozens of float steps),
+    binary and multi-class, num_parallel_tree > 1 (trees interleaved by class, several per class
+    and round), a logistic base_score whose logit rounds differently in float, poisson's log base
+    margin. Rows with NaN in each case, and inputs the training never saw."""
+    params = {"max_depth": 6, "eta": 0.1, "seed": 0, "tree_method": "hist", "nthread": 1}
+    rounds = 150
+    if case == "diabetes":
+        X, y = data(load_diabetes, 31)
+        params["objective"] = "reg:squarederror"
+        rounds = 300
+    else:
+        X, score = big_data(32)
+        if case == "scaled":
+            y = 250.0 * score + 1000.0
+            params["objective"] = "reg:squarederror"
+            rounds = 500
+        elif case in ("binary", "logistic_base", "forest_binary"):
+            y = (score > 0.3).astype(np.float64)
+            params["objective"] = "binary:logistic"
+            if case == "logistic_base":
+                params["base_score"] = 0.3
+        elif case == "poisson":
+            y = np.exp(0.5 * score)
+            params["objective"] = "count:poisson"
+        else:
+            y = np.digitize(score, np.quantile(score, [0.25, 0.5, 0.75])).astype(np.float64)
+            params.update(objective="multi:softprob", num_class=4)
+            rounds = 80
+        if case.startswith("forest"):
+            params.update(num_parallel_tree=5, subsample=0.7, colsample_bynode=0.7, eta=0.5)
+            rounds = 30
+    bst = xgb.train(params, xgb.DMatrix(X, label=y), num_boost_round=rounds)
+    T = np.concatenate([X, big_data(33, 300, X.shape[1])[0] * 2])  # unseen rows, wider range
+    path = str(tmp_path / "m.json")
+    bst.save_model(path)
+    out = run(path, T)
+    for want in xgb_margins(bst, T, xgb.DMatrix):
+        exact(out["margin"], want)
+    if case == "scaled":
+        assert np.abs(out["margin"]).max() > 500
 
 
 def lgb_check(tmp_path, bst, X, proba):

@@ -203,15 +203,9 @@ def check(est, Xt, names, tmp_path, case):
             want = est.predict(Xt).reshape(-1)
             got = (out["value"] if "value" in out else out["margin"]).reshape(-1)
             d = float(np.max(np.abs(got.astype(np.float64) - want)))
-            if want.dtype == np.float32:
-                # XGBoost adds its float32 leaf values in float32, the loader in double: the
-                # two differ by a few float32 ulps of the value (1.5e-5 to 3e-5 near 150-300),
-                # which 1e-5 cannot hold. Bound: 8 ulps.
-                ulp = np.spacing(np.abs(want)).astype(np.float64)
-                assert np.all(np.abs(got - want) <= 8 * ulp), f"{case} via {source}: {d:.3g}"
-                print(f"\n{case}: max |difference| {d:.3g} (float32 model, 8-ulp bound)")
-                worst = max(worst, d)
-                continue
+            # XGBoost (float32 predictions): the loader sums in float32 from the base margin,
+            # tree by tree, as XGBoost does (docs/boosters.md), so the absolute 1e-5 holds even
+            # for targets ~300, where one float32 step is 3e-5.
         assert d <= TOL, f"{case} via {source}: max |difference| {d:.3g}"
         worst = max(worst, d)
     MEASURED[case] = worst

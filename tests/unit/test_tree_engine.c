@@ -200,6 +200,36 @@ static void ref_row(const ens *e, const ais_attrs *a, const double *x, ais__tree
     }
 }
 
+/* The float32 mode's reference, in float arithmetic as XGBoost's predictor: each output starts
+ * at its base value (rounded to float) and adds the float weight of each tree's leaf in tree
+ * order. */
+static void ref_row_f32(const ens *e, const ais_attrs *a, const double *x, float *out) {
+    const float *bf = NULL;
+    size_t nb = 0;
+    ais__attr_floats(a, "base_values", &bf, &nb);
+    float acc[8];
+    for (size_t k = 0; k < e->width; k++)
+        acc[k] = nb == 0 ? 0.0f : bf[nb == 1 ? 0 : k];
+    for (size_t t = 0; t < e->n_trees; t++) {
+        size_t i = node_at(e, (int64_t)(t * 3 + 1), e->root[t]);
+        while (strcmp(e->mode[i], "LEAF") != 0) {
+            double v = x[e->fid[i]], th = e->val[i];
+            const char *m = e->mode[i];
+            bool go = isnan(v)                   ? e->miss[i] != 0
+                      : !strcmp(m, "BRANCH_LEQ") ? v <= th
+                      : !strcmp(m, "BRANCH_LT")  ? v < th
+                      : !strcmp(m, "BRANCH_GTE") ? v >= th
+                      : !strcmp(m, "BRANCH_GT")  ? v > th
+                      : !strcmp(m, "BRANCH_EQ")  ? v == th
+                                                 : v != th;
+            i = node_at(e, e->tid[i], go ? e->tt[i] : e->ff[i]);
+        }
+        for (size_t w = 0; w < e->nw; w++)
+            if (e->wt[w] == e->tid[i] && e->wn[w] == e->nid[i]) acc[e->wi[w]] += e->ww[w];
+    }
+    memcpy(out, acc, e->width * sizeof *out);
+}
+
 /* X values: random, NaN, and each threshold exactly, one float below and one above. */
 static double pick_x(const ens *e, bool f64) {
     int r = (int)ais_test_randint(0, 9);
@@ -233,7 +263,7 @@ static void test_random_ensembles(void **state) {
     static float xf[300 * 9], yfast[300 * 8], ygen[300 * 8], ythr[300 * 8], want[300 * 8];
     ais__pool *pool = NULL;
     AIS_ASSERT_OK(ais__pool_create(2, &pool));
-    size_t fast_seen = 0;
+    size_t fast_seen = 0, f32_seen = 0;
     for (int iter = 0; iter < 120; iter++) {
         bool numeric = iter % 3 != 2, dbl = iter % 4 == 1;
         size_t cols = (size_t)ais_test_randint(1, 9), width = (size_t)ais_test_randint(1, 4);
@@ -242,9 +272,22 @@ static void test_random_ensembles(void **state) {
         ais__tree_agg agg = numeric && iter % 5 != 0 ? AGGS[iter % 2] : AGGS[iter % 4];
         const char *base = iter % 3 == 0 ? NULL : iter % 3 == 1 ? "one" : "all";
         ais_attrs *a = ens_attrs(&g_e, base);
-        ais__tengine *fast = NULL, *gen = NULL;
+        ais__tengine *fast = NULL, *gen = NULL, *fast32 = NULL, *gen32 = NULL;
         AIS_ASSERT_OK(ais__tengine_build(a, "target", width, agg, true, &fast));
         AIS_ASSERT_OK(ais__tengine_build(a, "target", width, agg, false, &gen));
+        /* SUM ensembles again in float32 mode, weights scaled by 1024 (exactly undone below) */
+        ais_attrs *a32 = NULL;
+        if (agg == AIS__TAGG_SUM) {
+            for (size_t w = 0; w < g_e.nw; w++)
+                g_e.ww[w] *= 1024.0f;
+            a32 = ens_attrs(&g_e, base);
+            AIS_ASSERT_OK(ais_attrs_set_string(a32, "aistack_accumulate", "float32"));
+            AIS_ASSERT_OK(ais__tengine_build(a32, "target", width, agg, true, &fast32));
+            AIS_ASSERT_OK(ais__tengine_build(a32, "target", width, agg, false, &gen32));
+            assert_int_equal(ais__tengine_fast(fast32), ais__tengine_fast(fast));
+            for (size_t w = 0; w < g_e.nw; w++)
+                g_e.ww[w] /= 1024.0f; /* exact: back to the weights of `a` */
+        }
         assert_false(ais__tengine_fast(gen));
         /* the fast layout only where its conditions hold (it also steps aside when padding
          * thin deep trees would cost too much) */
@@ -279,13 +322,37 @@ static void test_random_ensembles(void **state) {
             assert_same_floats(ygen, want, rows * width, what);
             snprintf(what, sizeof what, "iter %d %s threads", iter, f64 ? "f64" : "f32");
             assert_same_floats(ythr, want, rows * width, what);
+            if (a32) {
+                for (size_t w = 0; w < g_e.nw; w++)
+                    g_e.ww[w] *= 1024.0f;
+                for (size_t r = 0; r < rows; r++)
+                    ref_row_f32(&g_e, a32, xd + r * cols, want + r * width);
+                for (size_t w = 0; w < g_e.nw; w++)
+                    g_e.ww[w] /= 1024.0f;
+                AIS_ASSERT_OK(ais__tengine_scores(fast32, x, rows, cols, yfast, NULL));
+                AIS_ASSERT_OK(ais__tengine_scores(gen32, x, rows, cols, ygen, NULL));
+                AIS_ASSERT_OK(ais__tengine_scores(fast32, x, rows, cols, ythr, pool));
+                snprintf(what, sizeof what, "iter %d %s float32 fast", iter, f64 ? "f64" : "f32");
+                assert_same_floats(yfast, want, rows * width, what);
+                snprintf(what, sizeof what, "iter %d %s float32 generic", iter,
+                         f64 ? "f64" : "f32");
+                assert_same_floats(ygen, want, rows * width, what);
+                snprintf(what, sizeof what, "iter %d %s float32 threads", iter,
+                         f64 ? "f64" : "f32");
+                assert_same_floats(ythr, want, rows * width, what);
+                f32_seen += rows > 0;
+            }
             ais_tensor_destroy(x);
         }
         ais__tengine_free(fast);
         ais__tengine_free(gen);
+        ais__tengine_free(fast32);
+        ais__tengine_free(gen32);
+        ais_attrs_destroy(a32);
         ais_attrs_destroy(a);
     }
     assert_true(fast_seen >= 20);
+    assert_true(f32_seen >= 20);
     ais__pool_destroy(pool);
 }
 
@@ -426,6 +493,8 @@ static void test_hostile(void **state) {
 
 /* ---- through a model and a session ---- */
 
+static char g_path[256];
+
 /* A model of one TreeEnsembleRegressor node 'trees' on x [N, cols]; the graph takes a. */
 static ais_status load_tree_model(ais_attrs *a, size_t cols, ais_model **out) {
     ais__graph *g = NULL;
@@ -497,6 +566,142 @@ static void test_session_steady_state(void **state) {
     assert_null(bad);
 }
 
+/* Three single-leaf trees with the given weights, base value `base`, and aistack_accumulate
+ * `acc` (NULL: none). */
+static ais_attrs *leaves3(const float *w, float base, const char *acc) {
+    ais_attrs *a = NULL;
+    const int64_t z[3] = {0, 0, 0}, t[3] = {0, 1, 2};
+    const char *modes[] = {"LEAF", "LEAF", "LEAF"};
+    AIS_ASSERT_OK(ais_attrs_create(&a));
+    AIS_ASSERT_OK(ais_attrs_set_ints(a, "nodes_treeids", t, 3));
+    AIS_ASSERT_OK(ais_attrs_set_ints(a, "nodes_nodeids", z, 3));
+    AIS_ASSERT_OK(ais_attrs_set_ints(a, "nodes_featureids", z, 3));
+    AIS_ASSERT_OK(ais_attrs_set_ints(a, "nodes_truenodeids", z, 3));
+    AIS_ASSERT_OK(ais_attrs_set_ints(a, "nodes_falsenodeids", z, 3));
+    AIS_ASSERT_OK(ais_attrs_set_floats(a, "nodes_values", (const float[]){0, 0, 0}, 3));
+    AIS_ASSERT_OK(ais_attrs_set_strings(a, "nodes_modes", modes, 3));
+    AIS_ASSERT_OK(ais_attrs_set_ints(a, "target_treeids", t, 3));
+    AIS_ASSERT_OK(ais_attrs_set_ints(a, "target_nodeids", z, 3));
+    AIS_ASSERT_OK(ais_attrs_set_ints(a, "target_ids", z, 3));
+    /* NaN base: none (the caller adds base_values_as_tensor); then the caller gives
+     * target_weights_as_tensor too */
+    if (!isnan(base)) {
+        AIS_ASSERT_OK(ais_attrs_set_floats(a, "target_weights", w, 3));
+        AIS_ASSERT_OK(ais_attrs_set_floats(a, "base_values", &base, 1));
+    }
+    if (acc) AIS_ASSERT_OK(ais_attrs_set_string(a, "aistack_accumulate", acc));
+    return a;
+}
+
+/* The engine's score of one row (x = 0) with the fast layout and without. */
+static void score1(ais_attrs *a, float *fast, float *gen) {
+    ais_tensor *x = ais_test_tensor(AIS_DTYPE_F32, AIS_SHAPE(1, 1), (const double[]){0});
+    ais__tengine *e = NULL;
+    AIS_ASSERT_OK(ais__tengine_build(a, "target", 1, AIS__TAGG_SUM, true, &e));
+    assert_true(ais__tengine_fast(e));
+    AIS_ASSERT_OK(ais__tengine_scores(e, x, 1, 1, fast, NULL));
+    ais__tengine_free(e);
+    AIS_ASSERT_OK(ais__tengine_build(a, "target", 1, AIS__TAGG_SUM, false, &e));
+    AIS_ASSERT_OK(ais__tengine_scores(e, x, 1, 1, gen, NULL));
+    ais__tengine_free(e);
+    ais_tensor_destroy(x);
+}
+
+static void test_float32_mode(void **state) {
+    (void)state;
+    /* 2^24 + 1 + 1: float adds lose each 1 (ties to even), double keeps both; and the base value
+     * is where the float sum starts, not a last addend */
+    const float big = 16777216.0f;
+    struct {
+        float w[3], base;
+        const char *acc;
+        float want;
+    } cases[] = {
+        {{big, 1, 1}, 0, NULL, big + 2},
+        {{big, 1, 1}, 0, "float64", big + 2},
+        {{big, 1, 1}, 0, "float32", big},
+        {{1, 1, 0}, big, NULL, big + 2},
+        {{1, 1, 0}, big, "float32", big},
+        {{1, 1, big}, 0, "float32", big + 2},
+        {{0.1f, 0.2f, 0.3f}, 0, "float32", (0.1f + 0.2f) + 0.3f},
+    };
+    for (size_t i = 0; i < AIS__ARRAY_LEN(cases); i++) {
+        ais_attrs *a = leaves3(cases[i].w, cases[i].base, cases[i].acc);
+        float yf, yg;
+        score1(a, &yf, &yg);
+        if (yf != cases[i].want || yg != cases[i].want)
+            fail_msg("case %zu: fast %.9g generic %.9g, expected %.9g", i, yf, yg, cases[i].want);
+        ais_attrs_destroy(a);
+    }
+    /* a double base value (base_values_as_tensor) and double weights are rounded to float
+     * first */
+    {
+        ais_attrs *a = leaves3((const float[]){0, 0, 0}, NAN, "float32");
+        ais_tensor *b = ais_test_tensor(AIS_DTYPE_F64, AIS_SHAPE(1), (const double[]){0.1});
+        ais_tensor *w =
+            ais_test_tensor(AIS_DTYPE_F64, AIS_SHAPE(3), (const double[]){1, 0.2, 1e-9});
+        AIS_ASSERT_OK(ais_attrs_set_tensor(a, "base_values_as_tensor", b));
+        AIS_ASSERT_OK(ais_attrs_set_tensor(a, "target_weights_as_tensor", w));
+        ais_tensor_destroy(b);
+        ais_tensor_destroy(w);
+        float yf, yg, want = (((float)0.1 + 1.0f) + (float)0.2) + (float)1e-9;
+        score1(a, &yf, &yg);
+        if (yf != want || yg != want)
+            fail_msg("double attributes: fast %.9g generic %.9g, expected %.9g", yf, yg, want);
+        ais_attrs_destroy(a);
+    }
+
+    /* hostile values */
+    ais__tengine *e = NULL;
+    ais_attrs *a = leaves3((const float[]){1, 1, 1}, 0, "float16");
+    AIS_ASSERT_STATUS(ais__tengine_build(a, "target", 1, AIS__TAGG_SUM, true, &e),
+                      AIS_E_INVALID_ARGUMENT);
+    ais_test_assert_error_contains(
+        "aistack_accumulate must be \"float32\" or \"float64\", got \"float16\"");
+    assert_null(e);
+    AIS_ASSERT_OK(ais_attrs_set_int(a, "aistack_accumulate", 32));
+    AIS_ASSERT_STATUS(ais__tengine_build(a, "target", 1, AIS__TAGG_SUM, true, &e),
+                      AIS_E_INVALID_ARGUMENT);
+    ais_test_assert_error_contains("aistack_accumulate must be a string");
+    AIS_ASSERT_OK(ais_attrs_set_string(a, "aistack_accumulate", "float32"));
+    for (size_t g = 1; g < AIS__ARRAY_LEN(AGGS); g++) {
+        AIS_ASSERT_STATUS(ais__tengine_build(a, "target", 1, AGGS[g], true, &e),
+                          AIS_E_INVALID_ARGUMENT);
+        ais_test_assert_error_contains("\"float32\" needs aggregate_function SUM");
+        assert_null(e);
+    }
+    ais_attrs_destroy(a);
+
+    /* through a model, a .ais file and the operator's prepare: the attribute is saved */
+    ais_model *m = NULL;
+    AIS_ASSERT_OK(load_tree_model(leaves3((const float[]){big, 1, 1}, 0, "float32"), 1, &m));
+    snprintf(g_path, sizeof g_path, "test_tree_engine_f32_%ld.ais", (long)ais_test_seed());
+    AIS_ASSERT_OK(ais_model_save(m, g_path, NULL));
+    ais_model_destroy(m);
+    m = NULL;
+    AIS_ASSERT_OK(ais_model_load(g_path, NULL, &m));
+    remove(g_path);
+    ais_session *s = NULL;
+    AIS_ASSERT_OK(ais_session_create(m, NULL, &s));
+    ais_tensor *x = ais_test_tensor(AIS_DTYPE_F32, AIS_SHAPE(2, 1), (const double[]){0, NAN});
+    ais_tensor *y = NULL;
+    const ais_tensor *ins[1] = {x};
+    AIS_ASSERT_OK(ais_session_run(s, NULL, ins, 1, NULL, &y, 1));
+    const float *yv = ais_tensor_data(y);
+    assert_true(yv[0] == big && yv[1] == big);
+    ais_tensor_destroy(x);
+    ais_tensor_destroy(y);
+    ais_session_destroy(s);
+    ais_model_destroy(m);
+    /* a bad value fails the load, naming the node */
+    ais_model *bad = NULL;
+    AIS_ASSERT_STATUS(load_tree_model(leaves3((const float[]){1, 1, 1}, 0, "half"), 1, &bad),
+                      AIS_E_INVALID_ARGUMENT);
+    ais_test_assert_error_contains("node 'trees'");
+    ais_test_assert_error_contains("got \"half\"");
+    assert_null(bad);
+}
+
 typedef struct sweep {
     ais_attrs *a;
     ais__tengine *e;
@@ -507,8 +712,6 @@ static ais_status sweep_build(void *ctx) {
     sweep *s = ctx;
     return ais__tengine_build(s->a, "target", g_e.width, AIS__TAGG_SUM, true, &s->e);
 }
-
-static char g_path[256];
 
 static ais_status sweep_load(void *ctx) {
     sweep *s = ctx;
@@ -528,6 +731,9 @@ static void test_oom(void **state) {
     ens_random(&g_e, 6, 4, 2, true, false);
     sweep s = {.a = ens_attrs(&g_e, "all")};
     assert_true(ais_test_oom_sweep("tree engine build", sweep_build, sweep_cleanup, &s, 200) >= 5);
+    AIS_ASSERT_OK(ais_attrs_set_string(s.a, "aistack_accumulate", "float32"));
+    assert_true(
+        ais_test_oom_sweep("tree engine build, float32", sweep_build, sweep_cleanup, &s, 200) >= 5);
     ais_attrs_destroy(s.a);
     /* the whole load of a saved model, prepare included */
     ais_model *m = NULL;
@@ -544,6 +750,7 @@ int main(void) {
         cmocka_unit_test(test_random_ensembles),
         cmocka_unit_test(test_threads_large),
         cmocka_unit_test(test_hostile),
+        cmocka_unit_test(test_float32_mode),
         cmocka_unit_test(test_session_steady_state),
         cmocka_unit_test(test_oom),
     };

@@ -100,6 +100,70 @@ static void test_lightgbm_tree(void **state) {
         assert_float_equal(y[i], lgb_ref(x[2 * i], x[2 * i + 1]), 1e-6);
 }
 
+static void expect_error(const char *text, ais_status want, const char *needle);
+
+/* The aistack_accumulate attribute of the model's tree node, NULL when absent. */
+static const char *accumulate_attr(const char *text, char *buf, size_t cap) {
+    ais__graph *g = NULL;
+    AIS_ASSERT_OK(ais__model_read_memory(text, strlen(text), NULL, NULL, &g));
+    const char *v = NULL;
+    for (size_t i = 0; i < g->n_nodes; i++)
+        if (strcmp(g->nodes[i].op_type, "TreeEnsembleRegressor") == 0)
+            v = ais__attr_string(g->nodes[i].attrs, "aistack_accumulate", NULL);
+    if (v) snprintf(buf, cap, "%s", v);
+    ais__graph_destroy(g);
+    return v ? buf : NULL;
+}
+
+/* XGBoost binary:logistic, base_score 0.3, three one-leaf trees with leaf values a, b, c. */
+static void xgb_three_leaves(char *buf, size_t cap, const char *a, const char *b, const char *c) {
+    const char *leaf = "{\"tree_param\":{\"num_nodes\":\"1\"},\"left_children\":[-1],"
+                       "\"right_children\":[-1],\"split_indices\":[0],\"default_left\":[0],"
+                       "\"split_conditions\":[";
+    snprintf(buf, cap,
+             "{\"learner\":{\"learner_model_param\":{\"base_score\":\"3E-1\",\"num_class\":"
+             "\"0\",\"num_feature\":\"1\"},\"objective\":{\"name\":\"binary:logistic\"},"
+             "\"gradient_booster\":{\"name\":\"gbtree\",\"model\":{\"tree_info\":[0,0,0],"
+             "\"trees\":[%s%s]},%s%s]},%s%s]}]}}}}",
+             leaf, a, leaf, b, leaf, c);
+}
+
+/* The margin is XGBoost's float arithmetic: -logf(1 / 0.3f - 1) (not the double logit of 0.3f
+ * rounded, one ulp away), then each leaf added in float in tree order (2^24 + 1 + 1 keeps
+ * neither 1). The node says so in aistack_accumulate; LightGBM's keeps double sums. */
+static void test_accumulation(void **state) {
+    (void)state;
+    char text[2048], buf[32];
+    float x[2] = {0, NAN}, y[2];
+    volatile float b = 0.3f, one = 1.0f; /* float arithmetic, not folded in double */
+    float base = -logf(one / b - one);
+    xgb_three_leaves(text, sizeof text, "0", "0", "0");
+    run_model(text, x, 2, 1, "margin", y, 1);
+    if (y[0] != base || y[1] != base) fail_msg("margin %.9g, expected %.9g", y[0], base);
+    assert_true(base != (float)log((double)b / (1 - (double)b)));
+    xgb_three_leaves(text, sizeof text, "16777216", "1", "1");
+    run_model(text, x, 2, 1, "margin", y, 1);
+    float want = base;
+    want += 16777216.0f;
+    want += 1.0f;
+    want += 1.0f;
+    assert_true(want == 16777216.0f);
+    if (y[0] != want || y[1] != want) fail_msg("margin %.9g, expected %.9g", y[0], want);
+    assert_string_equal(accumulate_attr(text, buf, sizeof buf), "float32");
+    assert_null(accumulate_attr(lgb_ok, buf, sizeof buf));
+    /* base scores that are fine as doubles but not as floats */
+    const char *at = strstr(xgb_ok, "5E-1");
+    assert_non_null(at);
+    snprintf(text, sizeof text, "%.*s1E39%s", (int)(at - xgb_ok), xgb_ok, at + 4);
+    expect_error(text, AIS_E_FORMAT, "base_score 1e+39 gives the margin inf");
+    /* a logistic base_score above 0 that is 0 as a float */
+    xgb_three_leaves(text, sizeof text, "0", "0", "0");
+    char *b3 = strstr(text, "3E-1"), tiny[2048];
+    assert_non_null(b3);
+    snprintf(tiny, sizeof tiny, "%.*s1E-50%s", (int)(b3 - text), text, b3 + 4);
+    expect_error(tiny, AIS_E_FORMAT, "not in (0, 1)");
+}
+
 static void expect_error(const char *text, ais_status want, const char *needle) {
     AIS_ASSERT_STATUS(read_model(text), want);
     ais_test_assert_error_contains(needle);
@@ -355,13 +419,10 @@ static void test_oom(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_xgboost_tree),
-        cmocka_unit_test(test_lightgbm_tree),
-        cmocka_unit_test(test_bad_files),
-        cmocka_unit_test(test_xgboost_categorical),
-        cmocka_unit_test(test_lightgbm_categorical),
-        cmocka_unit_test(test_bad_categorical),
-        cmocka_unit_test(test_oom),
+        cmocka_unit_test(test_xgboost_tree),        cmocka_unit_test(test_lightgbm_tree),
+        cmocka_unit_test(test_accumulation),        cmocka_unit_test(test_bad_files),
+        cmocka_unit_test(test_xgboost_categorical), cmocka_unit_test(test_lightgbm_categorical),
+        cmocka_unit_test(test_bad_categorical),     cmocka_unit_test(test_oom),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
