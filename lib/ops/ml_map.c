@@ -13,9 +13,9 @@
 /* ---- CategoryMapper ---- */
 
 typedef struct ais__catmap {
-    size_t n_str, n_int;  /* distinct keys */
-    uint32_t *by_str;     /* indices into the lists, by string */
-    uint32_t *by_int;     /* by integer */
+    size_t n_str, n_int; /* distinct keys */
+    uint32_t *by_str;    /* indices into the lists, by string */
+    uint32_t *by_int;    /* by integer */
 } ais__catmap;
 
 typedef struct ais__catkey {
@@ -172,8 +172,10 @@ static ais_status ais__catmap_compute(ais__op_ctx *ctx, const ais_tensor *const 
                     hi = mid;
             }
             const char *s = dflt;
-            if (lo < hi && strs->strings[m->by_int[lo]]) s = strs->strings[m->by_int[lo]];
-            else if (lo < hi) s = "";
+            if (lo < hi && strs->strings[m->by_int[lo]])
+                s = strs->strings[m->by_int[lo]];
+            else if (lo < hi)
+                s = "";
             st = ais__str_set(y, i, s, strlen(s));
         }
     }
@@ -190,7 +192,8 @@ static ais_status ais__fvec_shape(const ais_tensor *x, size_t i, size_t *rows, s
     if (st != AIS_OK)
         return ais__error(st, "input %zu is %s, expected float, double, int32 or int64", i,
                           ais_dtype_name(x->dtype));
-    if (x->ndim == 0) return ais__error(AIS_E_SHAPE, "input %zu is a scalar, expected 1-D or 2-D", i);
+    if (x->ndim == 0)
+        return ais__error(AIS_E_SHAPE, "input %zu is a scalar, expected 1-D or 2-D", i);
     *rows = x->ndim == 1 ? 1 : (size_t)x->dims[0];
     *cols = x->ndim == 1 ? (size_t)x->dims[0] : (*rows ? x->numel / *rows : 0);
     return AIS_OK;
@@ -202,16 +205,14 @@ static ais_status ais__fvec_parse(const ais__op_ctx *ctx, const ais_tensor *cons
     if (!ais__attr_ints(ctx->attrs, "inputdimensions", dims, &nd))
         return ais__error(AIS_E_INVALID_ARGUMENT, "attribute inputdimensions (ints) is required");
     if (nd != n_in)
-        return ais__error(AIS_E_SHAPE, "inputdimensions has %zu entries for %zu inputs", nd,
-                          n_in);
+        return ais__error(AIS_E_SHAPE, "inputdimensions has %zu entries for %zu inputs", nd, n_in);
     *total = 0;
     for (size_t i = 0; i < n_in; i++) {
         size_t r, c;
         AIS__CHECK(ais__fvec_shape(in[i], i, &r, &c));
         if (i == 0) *rows = r;
         if (r != *rows)
-            return ais__error(AIS_E_SHAPE, "input %zu has %zu rows, input 0 has %zu", i, r,
-                              *rows);
+            return ais__error(AIS_E_SHAPE, "input %zu has %zu rows, input 0 has %zu", i, r, *rows);
         if ((*dims)[i] < 0 || (uint64_t)(*dims)[i] > (uint64_t)INT32_MAX ||
             !ais__add_size(*total, (size_t)(*dims)[i], total))
             return ais__error(AIS_E_INVALID_ARGUMENT,

@@ -22,11 +22,11 @@ typedef enum { AIS__K_LINEAR, AIS__K_POLY, AIS__K_RBF, AIS__K_SIGMOID } ais__svm
 typedef struct ais__svm {
     ais__svm_kernel kernel;
     float gamma, coef0, degree;
-    bool svc;                /* support vectors (libsvm) rather than one weight row per class */
-    size_t n_vec, n_feat;    /* support vectors, features per row of X */
-    size_t n_cls, n_pairs;   /* classifier: classes, one-vs-one classifiers */
-    float *sv;               /* [n_vec, n_feat] */
-    float *coef;             /* see the prepare functions */
+    bool svc;              /* support vectors (libsvm) rather than one weight row per class */
+    size_t n_vec, n_feat;  /* support vectors, features per row of X */
+    size_t n_cls, n_pairs; /* classifier: classes, one-vs-one classifiers */
+    float *sv;             /* [n_vec, n_feat] */
+    float *coef;           /* see the prepare functions */
     float *rho, *proba, *probb;
     size_t *start, *count;   /* classifier svc: support vectors of each class */
     bool all_pos, one_class; /* all coefficients >= 0; regressor: output the sign */
@@ -170,8 +170,7 @@ static ais_status ais__svr_build(const ais__op_ctx *ctx, ais__svm *s) {
     AIS__CHECK(ais__svm_common(a, s));
     int64_t nt = ais__attr_int(a, "n_targets", 1);
     if (nt != 1)
-        return ais__error(AIS_E_INVALID_ARGUMENT, "n_targets must be 1, got %lld",
-                          (long long)nt);
+        return ais__error(AIS_E_INVALID_ARGUMENT, "n_targets must be 1, got %lld", (long long)nt);
     int64_t oc = ais__attr_int(a, "one_class", 0);
     if (oc != 0 && oc != 1)
         return ais__error(AIS_E_INVALID_ARGUMENT, "one_class must be 0 or 1, got %lld",
@@ -316,8 +315,8 @@ static ais_status ais__svc_build(const ais__op_ctx *ctx, ais__svm *s) {
         /* liblinear: one weight row per class, rho[0] added to every score. */
         s->kernel = AIS__K_LINEAR;
         if (nc % s->n_cls != 0)
-            return ais__error(AIS_E_SHAPE, "%zu coefficients are not a multiple of %zu classes",
-                              nc, s->n_cls);
+            return ais__error(AIS_E_SHAPE, "%zu coefficients are not a multiple of %zu classes", nc,
+                              s->n_cls);
         s->n_feat = nc / s->n_cls;
         AIS__CHECK(ais__svm_copy(&s->coef, coef, nc, "SVM coefficients"));
         return ais__svm_copy(&s->rho, rho, 1, "SVM rho");
@@ -327,8 +326,7 @@ static ais_status ais__svc_build(const ais__op_ctx *ctx, ais__svm *s) {
                           nvpc, s->n_cls);
     if (s->n_cls < 2)
         return ais__error(AIS_E_INVALID_ARGUMENT,
-                          "a support vector classifier needs 2 or more classes, got %zu",
-                          s->n_cls);
+                          "a support vector classifier needs 2 or more classes, got %zu", s->n_cls);
     if (nsv == 0 || nsv % total != 0)
         return ais__error(AIS_E_SHAPE,
                           "support_vectors has %zu values, not a positive multiple of the %zu "
@@ -342,8 +340,8 @@ static ais_status ais__svc_build(const ais__op_ctx *ctx, ais__svm *s) {
                           nc, s->n_cls - 1, total);
     s->n_pairs = s->n_cls * (s->n_cls - 1) / 2;
     if (nr != s->n_pairs)
-        return ais__error(AIS_E_SHAPE, "rho has %zu values, expected one per class pair (%zu)",
-                          nr, s->n_pairs);
+        return ais__error(AIS_E_SHAPE, "rho has %zu values, expected one per class pair (%zu)", nr,
+                          s->n_pairs);
     if (npa != 0 && npa != s->n_pairs)
         return ais__error(AIS_E_SHAPE,
                           "prob_a and prob_b have %zu values, expected one per class pair (%zu)",
@@ -511,8 +509,7 @@ static size_t ais__svc_linear_row(const ais__svm *s, const float *x, float *z) {
         if (z[i] > z[best]) best = i;
     float w = z[best];
     /* ONNX Runtime's rule for two classes without probabilities. */
-    if (c == 2 && !s->has_proba && ((s->all_pos && w >= 0.5f) || (!s->all_pos && w > 0)))
-        best = 1;
+    if (c == 2 && !s->has_proba && ((s->all_pos && w >= 0.5f) || (!s->all_pos && w > 0))) best = 1;
     if (c > 1)
         ais__ml_post_apply(s->post, z, c);
     else if (s->post == AIS__POST_PROBIT)

@@ -111,8 +111,7 @@ static ais_status ais__t5_ints(const ais_attrs *a, const char *name, size_t want
         return AIS_OK;
     }
     if (want != SIZE_MAX && n != want)
-        return ais__error(AIS_E_SHAPE, "attribute %s has %zu values, expected %zu", name, n,
-                          want);
+        return ais__error(AIS_E_SHAPE, "attribute %s has %zu values, expected %zu", name, n, want);
     return AIS_OK;
 }
 
@@ -258,8 +257,8 @@ static ais_status ais__t5_translate(const ais__t5_in *in, ais__t5_out *o, uint32
             if (in->modes[i] == 6) {
                 size_t b = in->mbeg[i], e = in->mend[i];
                 if (b == e) { /* the empty set: only a missing value can go true */
-                    AIS__CHECK(ais__t5_node(o, tr, (int64_t)i, feat, "BRANCH_EQ", NAN, tc, fc,
-                                            miss));
+                    AIS__CHECK(
+                        ais__t5_node(o, tr, (int64_t)i, feat, "BRANCH_EQ", NAN, tc, fc, miss));
                 }
                 for (size_t k = b; k < e; k++) {
                     int64_t self = k == b ? (int64_t)i : (int64_t)(chain_base + k);
@@ -307,8 +306,8 @@ static ais_status ais__t5_engine(const ais__t5_in *in, const ais__t5_out *o, siz
     if (st == AIS_OK) st = ais_attrs_set_ints(a, "target_nodeids", o->wid, o->nw);
     if (st == AIS_OK) st = ais_attrs_set_ints(a, "target_ids", o->wtarget, o->nw);
     if (st == AIS_OK)
-        st = ais__attrs_set_tensor_borrowed(a, "target_weights_as_tensor", AIS_DTYPE_F64, &nwd,
-                                            1, o->w);
+        st = ais__attrs_set_tensor_borrowed(a, "target_weights_as_tensor", AIS_DTYPE_F64, &nwd, 1,
+                                            o->w);
     (void)in;
     if (st == AIS_OK) st = ais__tengine_build(a, "target", n_targets, agg, true, e);
     ais_attrs_destroy(a);
@@ -344,8 +343,7 @@ static ais_status ais__t5_settings(const ais_attrs *a, size_t *n_targets, ais__t
                                                 AIS__POST_PROBIT};
     if (pt < 0 || pt > 4)
         return ais__error(AIS_E_INVALID_ARGUMENT,
-                          "post_transform must be 0 (NONE) to 4 (PROBIT), got %lld",
-                          (long long)pt);
+                          "post_transform must be 0 (NONE) to 4 (PROBIT), got %lld", (long long)pt);
     *post = posts[pt];
     return AIS_OK;
 }
@@ -416,8 +414,8 @@ static ais_status ais__t5_infer(ais__op_ctx *ctx, const ais_tensor *const *in, s
     return AIS_OK;
 }
 
-static ais_status ais__t5_run(ais__op_ctx *ctx, const ais__t5 *s, const ais_tensor *x,
-                              size_t rows, size_t cols, ais_tensor *y) {
+static ais_status ais__t5_run(ais__op_ctx *ctx, const ais__t5 *s, const ais_tensor *x, size_t rows,
+                              size_t cols, ais_tensor *y) {
     size_t n_sc, n_x = 0, bytes;
     if (!ais__mul_size(rows, s->n_targets, &n_sc) ||
         (x->dtype == AIS_DTYPE_F16 && !ais__mul_size(rows, cols, &n_x)) ||

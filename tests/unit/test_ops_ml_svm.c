@@ -14,8 +14,7 @@
 #define ML "ai.onnx.ml"
 
 static ais_status run_ml(const char *op, int64_t opset, const ais_attrs *a,
-                         const ais_tensor *const *in, size_t n_in, ais_tensor **out,
-                         size_t n_out) {
+                         const ais_tensor *const *in, size_t n_in, ais_tensor **out, size_t n_out) {
     for (size_t i = 0; i < n_out; i++)
         out[i] = NULL;
     return ais_op_run_opset(ML, op, opset, a, in, n_in, out, n_out);
@@ -267,8 +266,8 @@ static void test_svm_classifier(void **state) {
                 /* probabilities: the operator stops at libsvm's coarse 0.005 / k */
                 double tol = proba ? 0.02 : 1e-4 * fmax(1, fabs(z[j]));
                 if (fabs(zv[r * zw + j] - z[j]) > tol)
-                    fail_msg("row %zu column %zu: %g, expected %g (c %zu kernel %s proba %d)", r,
-                             j, zv[r * zw + j], z[j], m.c, KERNELS[m.k], proba);
+                    fail_msg("row %zu column %zu: %g, expected %g (c %zu kernel %s proba %d)", r, j,
+                             zv[r * zw + j], z[j], m.c, KERNELS[m.k], proba);
                 sum += zv[r * zw + j];
             }
             if (proba) assert_true(fabs(sum - 1) < 1e-4);
@@ -451,22 +450,27 @@ static void test_feature_vectorizer(void **state) {
     /* b is cut to 2 columns, c padded to 3 */
     AIS_ASSERT_OK(ais_attrs_set_ints(at, "inputdimensions", (const int64_t[]){2, 2, 3}, 3));
     ais_tensor *y;
-    AIS_ASSERT_OK(run_ml("FeatureVectorizer", 1, at, (const ais_tensor *const[]){a, b, c}, 3, &y,
-                         1));
+    AIS_ASSERT_OK(
+        run_ml("FeatureVectorizer", 1, at, (const ais_tensor *const[]){a, b, c}, 3, &y, 1));
     assert_int_equal(ais_tensor_shape(y)[1], 7);
     const float *av = ais_tensor_data(a);
     double want[21];
     for (size_t r = 0; r < 3; r++) {
-        double row[7] = {av[r * 2], av[r * 2 + 1], (double)(r * 3 + 1), (double)(r * 3 + 2),
-                         ((const double *)ais_tensor_data(c))[r], 0, 0};
+        double row[7] = {av[r * 2],
+                         av[r * 2 + 1],
+                         (double)(r * 3 + 1),
+                         (double)(r * 3 + 2),
+                         ((const double *)ais_tensor_data(c))[r],
+                         0,
+                         0};
         memcpy(want + r * 7, row, sizeof row);
     }
     ais_test_assert_close_values(y, want, 21, 0, 0);
     ais_tensor_destroy(y);
     /* hostile */
     AIS_ASSERT_OK(ais_attrs_set_ints(at, "inputdimensions", (const int64_t[]){2, 2}, 2));
-    ais_status st = run_ml("FeatureVectorizer", 1, at, (const ais_tensor *const[]){a, b, c}, 3,
-                           &y, 1);
+    ais_status st =
+        run_ml("FeatureVectorizer", 1, at, (const ais_tensor *const[]){a, b, c}, 3, &y, 1);
     assert_int_not_equal(st, AIS_OK);
     ais_test_assert_error_contains("inputdimensions has 2 entries for 3 inputs");
     ais_tensor *d = ais_test_rand_f32(AIS_SHAPE(2, 2), -1, 1);
@@ -772,16 +776,16 @@ static void test_oom(void **state) {
     ais_tensor *xi = ais_test_tensor(AIS_DTYPE_I64, AIS_SHAPE(4), (const double[]){1, 2, 3, 9});
     c = (sweep_ctx){.op = "CategoryMapper", .opset = 1, .n_in = 1, .n_out = 1, .in = {xi}};
     AIS_ASSERT_OK(ais_attrs_create(&c.attrs));
-    AIS_ASSERT_OK(ais_attrs_set_strings(c.attrs, "cats_strings", (const char *[]){"a", "b", "c"},
-                                        3));
+    AIS_ASSERT_OK(
+        ais_attrs_set_strings(c.attrs, "cats_strings", (const char *[]){"a", "b", "c"}, 3));
     AIS_ASSERT_OK(ais_attrs_set_ints(c.attrs, "cats_int64s", (const int64_t[]){3, 2, 1}, 3));
     assert_true(ais_test_oom_sweep("CategoryMapper", sweep_run, sweep_cleanup, &c, 300) >= 1);
     ais_attrs_destroy(c.attrs);
     /* FeatureVectorizer */
     c = (sweep_ctx){.op = "FeatureVectorizer", .opset = 1, .n_in = 2, .n_out = 1, .in = {x, xd}};
     AIS_ASSERT_OK(ais_attrs_create(&c.attrs));
-    AIS_ASSERT_OK(ais_attrs_set_ints(c.attrs, "inputdimensions",
-                                     (const int64_t[]){(int64_t)m.f, 2}, 2));
+    AIS_ASSERT_OK(
+        ais_attrs_set_ints(c.attrs, "inputdimensions", (const int64_t[]){(int64_t)m.f, 2}, 2));
     assert_true(ais_test_oom_sweep("FeatureVectorizer", sweep_run, sweep_cleanup, &c, 300) >= 1);
     ais_attrs_destroy(c.attrs);
     /* TreeEnsemble with member sets, f16 X */
