@@ -26,6 +26,7 @@ typedef struct ais__svm {
     size_t n_vec, n_feat;  /* support vectors, features per row of X */
     size_t n_cls, n_pairs; /* classifier: classes, one-vs-one classifiers */
     float *sv;             /* [n_vec, n_feat] */
+    double *sv_d, *sv_n;   /* RBF: the vectors in double and their squared norms */
     float *coef;           /* see the prepare functions */
     float *rho, *proba, *probb;
     size_t *start, *count;   /* classifier svc: support vectors of each class */
@@ -38,6 +39,8 @@ static void ais__svm_free(void *state) {
     ais__svm *s = state;
     if (!s) return;
     ais__free(s->sv);
+    ais__free(s->sv_d);
+    ais__free(s->sv_n);
     ais__free(s->coef);
     ais__free(s->rho);
     ais__free(s->proba);
@@ -45,6 +48,25 @@ static void ais__svm_free(void *state) {
     ais__free(s->start);
     ais__free(s->count);
     ais__free(s);
+}
+
+/* The RBF kernel's double copy of the support vectors and their squared norms. */
+static ais_status ais__svm_transpose(ais__svm *s) {
+    if (s->kernel != AIS__K_RBF || !s->sv) return AIS_OK;
+    size_t n = s->n_vec * s->n_feat;
+    s->sv_d = ais__malloc(n * sizeof *s->sv_d);
+    s->sv_n = ais__malloc(s->n_vec * sizeof *s->sv_n);
+    if (!s->sv_d || !s->sv_n) return ais__oom((n + s->n_vec) * sizeof(double), "SVM vectors");
+    for (size_t j = 0; j < s->n_vec; j++) {
+        double n2 = 0;
+        for (size_t c = 0; c < s->n_feat; c++) {
+            double t = s->sv[j * s->n_feat + c];
+            s->sv_d[j * s->n_feat + c] = t;
+            n2 += t * t;
+        }
+        s->sv_n[j] = n2;
+    }
+    return AIS_OK;
 }
 
 static ais_status ais__svm_copy(float **dst, const float *src, size_t n, const char *what) {
@@ -89,19 +111,28 @@ static const float *ais__svm_rows(const ais_tensor *x, size_t r0, size_t b, size
     return buf;
 }
 
-/* k[b, n_vec] = kernel(x row, support vector) for b rows of x [b, n_feat]. */
-static void ais__svm_kernels(const ais__svm *s, const float *x, size_t b, float *k) {
+/* k[b, n_vec] = kernel(x row, support vector) for b rows of x [b, n_feat]; d: RBF work, see
+ * ais__svm_scratch. */
+static void ais__svm_kernels(const ais__svm *s, const float *x, size_t b, float *k, double *d) {
     size_t v = s->n_vec, f = s->n_feat;
     if (s->kernel == AIS__K_RBF) {
+        /* |x - v|^2 = |x|^2 + |v|^2 - 2 x.v with the products by dgemm: in double the
+         * cancellation costs about 1e-16 |x|^2, less than ONNX Runtime's float sum of squares. */
+        double *xd = d, *dot = d + b * f, *xn = dot + b * v;
+        for (size_t r = 0; r < b; r++) {
+            double n2 = 0;
+            for (size_t c = 0; c < f; c++) {
+                xd[r * f + c] = x[r * f + c];
+                n2 += xd[r * f + c] * xd[r * f + c];
+            }
+            xn[r] = n2;
+        }
+        ais__dgemm(false, true, (int64_t)b, (int64_t)v, (int64_t)f, -2.0, xd, (int64_t)f, s->sv_d,
+                   (int64_t)f, 0.0, dot, (int64_t)v);
         for (size_t r = 0; r < b; r++)
             for (size_t j = 0; j < v; j++) {
-                const float *xr = x + r * f, *sv = s->sv + j * f;
-                double d = 0;
-                for (size_t c = 0; c < f; c++) {
-                    double t = (double)xr[c] - sv[c];
-                    d += t * t;
-                }
-                k[r * v + j] = expf(-s->gamma * (float)d);
+                double d2 = dot[r * v + j] + xn[r] + s->sv_n[j];
+                k[r * v + j] = expf(-s->gamma * (float)(d2 > 0 ? d2 : 0));
             }
         return;
     }
@@ -145,21 +176,28 @@ static ais_status ais__svm_state(const ais__op_ctx *ctx, ais__prepare_fn prep, a
     return AIS_OK;
 }
 
-/* Scratch for a block: converted rows and kernels (or scores), plus `extra` floats. */
-static ais_status ais__svm_scratch(ais__op_ctx *ctx, size_t f, size_t width, size_t extra,
-                                   float **xbuf, float **kbuf, float **ebuf) {
-    size_t a, b, total;
-    if (!ais__mul_size(AIS__SVM_BLOCK, f, &a) || !ais__mul_size(AIS__SVM_BLOCK, width, &b) ||
-        !ais__add_size(a, b, &total) || !ais__add_size(total, extra + 48, &total) ||
-        !ais__mul_size(total, sizeof(float), &total))
+/* Scratch for a block: converted rows and kernels (or scores), `extra` floats, and for RBF
+ * BLOCK * (f + width + 1) doubles (rows in double, products, row norms). */
+static ais_status ais__svm_scratch(ais__op_ctx *ctx, const ais__svm *s, size_t width, size_t extra,
+                                   float **xbuf, float **kbuf, float **ebuf, double **dbuf) {
+    size_t f = s->n_feat, a, b, d = 0, total;
+    bool ok = ais__mul_size(AIS__SVM_BLOCK, f, &a) && ais__mul_size(AIS__SVM_BLOCK, width, &b);
+    if (ok && s->kernel == AIS__K_RBF && s->svc)
+        ok = ais__add_size(a, b, &d) && ais__add_size(d, AIS__SVM_BLOCK, &d) &&
+             ais__mul_size(d, 2, &d);
+    ok = ok && ais__add_size(a, b, &total) && ais__add_size(total, extra, &total) &&
+         ais__add_size(total, d, &total) && ais__add_size(total, 64, &total) &&
+         ais__mul_size(total, sizeof(float), &total);
+    if (!ok)
         return ais__error(AIS_E_LIMIT, "SVM scratch for %zu features and %zu columns is too large",
                           f, width);
     float *p = ais__op_scratch(ctx, total);
     if (!p) return ais__oom(total, "SVM kernel values");
-    /* 16-float alignment keeps each part on its own cache line boundary. */
+    /* 16-float alignment: each part starts on a cache line (and doubles are aligned). */
     *xbuf = p;
     *kbuf = p + ((a + 15) & ~(size_t)15);
     *ebuf = *kbuf + ((b + 15) & ~(size_t)15);
+    *dbuf = (double *)(void *)(*ebuf + ((extra + 15) & ~(size_t)15));
     return AIS_OK;
 }
 
@@ -200,6 +238,7 @@ static ais_status ais__svr_build(const ais__op_ctx *ctx, ais__svm *s) {
                               s->n_vec);
         s->n_feat = nsv / s->n_vec;
         AIS__CHECK(ais__svm_copy(&s->sv, sv, nsv, "SVM support vectors"));
+        AIS__CHECK(ais__svm_transpose(s));
     } else {
         s->kernel = AIS__K_LINEAR;
         s->n_feat = nc;
@@ -239,11 +278,12 @@ static ais_status ais__svr_infer(ais__op_ctx *ctx, const ais_tensor *const *in, 
 static ais_status ais__svr_rows(ais__op_ctx *ctx, const ais__svm *s, const ais_tensor *x,
                                 size_t rows, float *y) {
     float *xb, *kb, *eb;
-    AIS__CHECK(ais__svm_scratch(ctx, s->n_feat, s->svc ? s->n_vec : 0, 0, &xb, &kb, &eb));
+    double *db;
+    AIS__CHECK(ais__svm_scratch(ctx, s, s->svc ? s->n_vec : 0, 0, &xb, &kb, &eb, &db));
     for (size_t r0 = 0; r0 < rows; r0 += AIS__SVM_BLOCK) {
         size_t b = rows - r0 < AIS__SVM_BLOCK ? rows - r0 : AIS__SVM_BLOCK;
         const float *xr = ais__svm_rows(x, r0, b, s->n_feat, xb);
-        if (s->svc) ais__svm_kernels(s, xr, b, kb);
+        if (s->svc) ais__svm_kernels(s, xr, b, kb, db);
         for (size_t r = 0; r < b; r++) {
             const float *k = s->svc ? kb + r * s->n_vec : xr + r * s->n_feat;
             size_t n = s->svc ? s->n_vec : s->n_feat;
@@ -357,6 +397,7 @@ static ais_status ais__svc_build(const ais__op_ctx *ctx, ais__svm *s) {
         s->count[i] = (size_t)vpc[i];
     }
     AIS__CHECK(ais__svm_copy(&s->sv, sv, nsv, "SVM support vectors"));
+    AIS__CHECK(ais__svm_transpose(s));
     AIS__CHECK(ais__svm_copy(&s->coef, coef, nc, "SVM coefficients"));
     AIS__CHECK(ais__svm_copy(&s->rho, rho, nr, "SVM rho"));
     AIS__CHECK(ais__svm_copy(&s->proba, pa, npa, "SVM prob_a"));
@@ -525,14 +566,15 @@ static ais_status ais__svc_rows(ais__op_ctx *ctx, const ais__svm *s, const ais_t
     /* Per row: z (zw), pair scores, votes, and for probabilities r, q ([c, c] each) and qp. */
     size_t extra = zw + s->n_pairs + c + (s->proba ? 2 * c * c + c : 0);
     float *xb, *kb, *eb;
-    AIS__CHECK(ais__svm_scratch(ctx, s->n_feat, s->svc ? s->n_vec : 0, extra, &xb, &kb, &eb));
+    double *db;
+    AIS__CHECK(ais__svm_scratch(ctx, s, s->svc ? s->n_vec : 0, extra, &xb, &kb, &eb, &db));
     float *zrow = eb, *pair = zrow + zw, *work = pair + s->n_pairs + c;
     uint32_t *votes = (uint32_t *)(pair + s->n_pairs);
     if (lb.strings) ais__strs_clear(out[0]);
     for (size_t r0 = 0; r0 < rows; r0 += AIS__SVM_BLOCK) {
         size_t b = rows - r0 < AIS__SVM_BLOCK ? rows - r0 : AIS__SVM_BLOCK;
         const float *xr = ais__svm_rows(x, r0, b, s->n_feat, xb);
-        if (s->svc) ais__svm_kernels(s, xr, b, kb);
+        if (s->svc) ais__svm_kernels(s, xr, b, kb, db);
         for (size_t r = 0; r < b; r++) {
             float *z = n_out > 1 ? (float *)out[1]->data + (r0 + r) * zw : zrow;
             size_t best = s->svc ? ais__svc_row(s, kb + r * s->n_vec, z, pair, votes, work)
