@@ -175,7 +175,10 @@ extern const ais__op_def ais__ops_loss[];
 extern const ais__op_def ais__ops_quantize[];
 extern const ais__op_def ais__ops_ml_linear[];
 extern const ais__op_def ais__ops_ml_tree[];
+extern const ais__op_def ais__ops_ml_tree5[];
 extern const ais__op_def ais__ops_ml_prep[];
+extern const ais__op_def ais__ops_ml_svm[];
+extern const ais__op_def ais__ops_ml_map[];
 extern const ais__op_def ais__ops_fused[];
 
 /* How an operator treats string and sequence tensors. */

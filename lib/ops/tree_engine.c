@@ -597,7 +597,8 @@ ais_status ais__tengine_build(const ais_attrs *attrs, const char *prefix, size_t
 /* ---- scoring ---- */
 
 static bool ais__tree_go_true(const ais__tnode *nd, double x) {
-    if (isnan(x)) return nd->miss_true;
+    /* NaN != v holds: NEQ sends NaN true whatever the flag (ONNX Runtime, onnx.reference). */
+    if (isnan(x)) return nd->miss_true || nd->mode == AIS__M_NEQ;
     switch (nd->mode) {
     case AIS__M_LEQ: return x <= nd->value;
     case AIS__M_LT: return x < nd->value;

@@ -325,8 +325,8 @@ static void trees_ref(const trees *tr, const float *x, int agg, const float *bas
             float v = x[tr->fid[i]], th = tr->val[i];
             bool go;
             const char *m = tr->mode[i];
-            if (isnan(v))
-                go = tr->miss[i] != 0;
+            if (isnan(v)) /* NaN != v holds: NEQ goes true whatever the flag */
+                go = tr->miss[i] != 0 || !strcmp(m, "BRANCH_NEQ");
             else if (!strcmp(m, "BRANCH_LEQ"))
                 go = v <= th;
             else if (!strcmp(m, "BRANCH_LT"))

@@ -171,7 +171,7 @@ static void ref_row(const ens *e, const ais_attrs *a, const double *x, ais__tree
         while (strcmp(e->mode[i], "LEAF") != 0) {
             double v = x[e->fid[i]], th = e->val[i];
             const char *m = e->mode[i];
-            bool go = isnan(v)                   ? e->miss[i] != 0
+            bool go = isnan(v)                   ? e->miss[i] != 0 || !strcmp(m, "BRANCH_NEQ")
                       : !strcmp(m, "BRANCH_LEQ") ? v <= th
                       : !strcmp(m, "BRANCH_LT")  ? v < th
                       : !strcmp(m, "BRANCH_GTE") ? v >= th
@@ -218,7 +218,7 @@ static void ref_row_f32(const ens *e, const ais_attrs *a, const double *x, float
         while (strcmp(e->mode[i], "LEAF") != 0) {
             double v = x[e->fid[i]], th = e->val[i];
             const char *m = e->mode[i];
-            bool go = isnan(v)                   ? e->miss[i] != 0
+            bool go = isnan(v)                   ? e->miss[i] != 0 || !strcmp(m, "BRANCH_NEQ")
                       : !strcmp(m, "BRANCH_LEQ") ? v <= th
                       : !strcmp(m, "BRANCH_LT")  ? v < th
                       : !strcmp(m, "BRANCH_GTE") ? v >= th
