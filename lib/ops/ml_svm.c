@@ -266,7 +266,7 @@ static ais_status ais__svr_infer(ais__op_ctx *ctx, const ais_tensor *const *in, 
     ais__svm *own;
     const ais__svm *s;
     AIS__CHECK(ais__svm_state(ctx, ais__svr_prepare, &own, &s));
-    size_t rows;
+    size_t rows = 0;
     ais_status st = ais__svm_matrix(s, in[0], &rows);
     ais__svm_free(own);
     AIS__CHECK(st);
@@ -307,7 +307,7 @@ static ais_status ais__svr_compute(ais__op_ctx *ctx, const ais_tensor *const *in
     ais__svm *own;
     const ais__svm *s;
     AIS__CHECK(ais__svm_state(ctx, ais__svr_prepare, &own, &s));
-    size_t rows;
+    size_t rows = 0;
     ais_status st = ais__svm_matrix(s, in[0], &rows);
     if (st == AIS_OK) st = ais__svr_rows(ctx, s, in[0], rows, out[0]->data);
     ais__svm_free(own);
@@ -429,7 +429,7 @@ static ais_status ais__svc_infer(ais__op_ctx *ctx, const ais_tensor *const *in, 
     ais__svm *own;
     const ais__svm *s;
     AIS__CHECK(ais__svm_state(ctx, ais__svc_prepare, &own, &s));
-    size_t rows;
+    size_t rows = 0;
     ais_status st = ais__svm_matrix(s, in[0], &rows);
     int64_t dims[2] = {(int64_t)rows, (int64_t)ais__svc_width(s)};
     ais__svm_free(own);
@@ -591,7 +591,7 @@ static ais_status ais__svc_compute(ais__op_ctx *ctx, const ais_tensor *const *in
     ais__svm *own;
     const ais__svm *s;
     AIS__CHECK(ais__svm_state(ctx, ais__svc_prepare, &own, &s));
-    size_t rows;
+    size_t rows = 0;
     ais_status st = ais__svm_matrix(s, in[0], &rows);
     if (st == AIS_OK) st = ais__svc_rows(ctx, s, in[0], rows, out, n_out);
     ais__svm_free(own);
