@@ -247,17 +247,24 @@ static ais_status ais__svr_build(const ais__op_ctx *ctx, ais__svm *s) {
     return ais__svm_copy(&s->rho, rho, 1, "SVM rho");
 }
 
-static ais_status ais__svr_prepare(const ais__op_ctx *ctx, void **state) {
+/* A new state built by `build`; nothing is left behind when it fails. */
+static ais_status ais__svm_prepare_with(const ais__op_ctx *ctx, void **state,
+                                        ais_status (*build)(const ais__op_ctx *, ais__svm *),
+                                        const char *what) {
     *state = NULL;
     ais__svm *s = ais__calloc(1, sizeof *s);
-    if (!s) return ais__oom(sizeof *s, "SVMRegressor");
-    ais_status st = ais__svr_build(ctx, s);
+    if (!s) return ais__oom(sizeof *s, what);
+    ais_status st = build(ctx, s);
     if (st != AIS_OK) {
         ais__svm_free(s);
         return st;
     }
     *state = s;
     return AIS_OK;
+}
+
+static ais_status ais__svr_prepare(const ais__op_ctx *ctx, void **state) {
+    return ais__svm_prepare_with(ctx, state, ais__svr_build, "SVMRegressor");
 }
 
 static ais_status ais__svr_infer(ais__op_ctx *ctx, const ais_tensor *const *in, size_t n_in,
@@ -405,16 +412,7 @@ static ais_status ais__svc_build(const ais__op_ctx *ctx, ais__svm *s) {
 }
 
 static ais_status ais__svc_prepare(const ais__op_ctx *ctx, void **state) {
-    *state = NULL;
-    ais__svm *s = ais__calloc(1, sizeof *s);
-    if (!s) return ais__oom(sizeof *s, "SVMClassifier");
-    ais_status st = ais__svc_build(ctx, s);
-    if (st != AIS_OK) {
-        ais__svm_free(s);
-        return st;
-    }
-    *state = s;
-    return AIS_OK;
+    return ais__svm_prepare_with(ctx, state, ais__svc_build, "SVMClassifier");
 }
 
 /* Columns of Z: class scores (linear), probabilities, or one-vs-one scores (two for 2 classes). */
