@@ -600,7 +600,8 @@ def test_frame_input_names_and_refusals():
     with pytest.raises(ValueError, match=r"position 3 is 'other' in input_names"):
         ais_sklearn.export_bytes(est, input_names=wrong)
     # categorical splits (pandas category dtype reaching HistGradientBoosting) are refused
-    hgb = HistGradientBoostingClassifier(max_iter=5, categorical_features="from_dtype").fit(Xf[["size", Xf.columns[0]]], yf)
+    hgb = HistGradientBoostingClassifier(max_iter=5, categorical_features="from_dtype")
+    hgb.fit(Xf[["size", Xf.columns[0]]], yf)
     with pytest.raises(NotImplementedError, match=r"categorical features .* split on category "
                        r"sets"):
         ais_sklearn.export_bytes(hgb)

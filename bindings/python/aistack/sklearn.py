@@ -11,8 +11,10 @@ on named columns, remainder "drop"/"passthrough"/a transformer, nested Pipelines
 (missing_values NaN, add_indicator), StandardScaler, MinMaxScaler (clip), RobustScaler,
 OneHotEncoder (drop, handle_unknown, infrequent categories), OrdinalEncoder, KBinsDiscretizer,
 FunctionTransformer(np.log1p) and FunctionTransformer() (identity); final estimators
-LogisticRegression, LinearRegression, Ridge, DecisionTree/RandomForest/GradientBoosting
-Classifier and Regressor, XGBClassifier/XGBRegressor. Anything else raises NotImplementedError
+LogisticRegression, LinearRegression, Ridge, DecisionTree/RandomForest/ExtraTrees/
+GradientBoosting/HistGradientBoosting Classifier and Regressor, XGBClassifier/XGBRegressor.
+Pipelines fitted on pandas DataFrames take their input names from feature_names_in_.
+Anything else raises NotImplementedError
 naming the step: an export is never silently wrong. docs/sklearn-export.md has the details.
 """
 from __future__ import annotations
@@ -584,7 +586,8 @@ def _hist_gradient_boosting(est, tr, what):
     else:
         if type(est._loss.link).__name__ != "IdentityLink":
             raise NotImplementedError(
-                f"{what}: loss {est.loss!r} has a non-identity link ({type(est._loss.link).__name__}); "
+                f"{what}: loss {est.loss!r} has a non-identity link "
+                f"({type(est._loss.link).__name__}); "
                 f"only losses predicting the raw sum (squared_error, absolute_error, quantile) "
                 f"are supported")
         post = "NONE"
