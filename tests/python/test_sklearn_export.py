@@ -182,8 +182,49 @@ def predict_all(est, Xt, names, tmp_path):
 
 
 def check(est, Xt, names, tmp_path, case):
+    compare(est, Xt, predict_all(est, Xt, names, tmp_path), case)
+
+
+def hgb_float32_ties(est, Xt):
+    """Rows whose path through a HistGradientBoosting model (which compares float64 features)
+    crosses a split where float32(x) and float32(threshold) are equal although x and the
+    threshold lie on different sides: the float32 feature matrix cannot reproduce those. Walks
+    scikit-learn's own trees on scikit-learn's own features. None for other estimators."""
+    final = est.steps[-1][1] if hasattr(est, "steps") else est
+    if not hasattr(final, "_predictors"):
+        return None
+    F = (est[:-1].transform(Xt) if hasattr(est, "steps") else Xt)
+    F = np.asarray(F, dtype=np.float64)
+    ties = np.zeros(len(F), dtype=bool)
+    for r in range(len(F)):
+        for predictors in final._predictors:
+            for p in predictors:
+                n, i = p.nodes, 0
+                while not n["is_leaf"][i]:
+                    v, t = F[r, n["feature_idx"][i]], n["num_threshold"][i]
+                    if np.isnan(v):
+                        i = n["left"][i] if n["missing_go_to_left"][i] else n["right"][i]
+                        continue
+                    ties[r] |= (v <= t) != (np.float32(v) <= np.float32(t))
+                    i = n["left"][i] if v <= t else n["right"][i]
+    return ties
+
+
+def compare(est, Xt, results, case):
+    """Every (source, outputs) of results against est's predict / predict_proba on Xt. For
+    HistGradientBoosting, rows on a float32 tie (hgb_float32_ties) are left out, counted in
+    MEASURED, and must be rare."""
     worst = 0.0
-    for source, out in predict_all(est, Xt, names, tmp_path):
+    ties = hgb_float32_ties(est, Xt)
+    if ties is not None and ties.any():
+        assert ties.mean() <= 0.05, f"{case}: {ties.sum()} of {len(ties)} rows on float32 ties"
+        MEASURED[case + " float32-tie rows left out"] = int(ties.sum())
+        print(f"\n{case}: {ties.sum()} of {len(ties)} rows on a float32 tie, left out")
+        keep = ~ties
+        Xt = Xt[keep] if not hasattr(Xt, "iloc") else Xt.iloc[keep]
+        results = [(src, {k: np.asarray(v)[keep] for k, v in out.items()})
+                   for src, out in results]
+    for source, out in results:
         out = {k: np.asarray(v) for k, v in out.items()}
         if hasattr(est, "predict_proba"):
             want_p = est.predict_proba(Xt)
@@ -368,3 +409,249 @@ def _is_float(t):
         return True
     except ValueError:
         return False
+
+
+# ---- pandas DataFrames: columns by name, dtypes from the frame, DataFrame records ----
+
+def make_frame(loader, seed=1):
+    """The data set as a DataFrame (its own column names) with derived columns: `city`, strings
+    from quartiles of column 1 with NaN cells; `size`, a pandas category from column 2; `flag`,
+    bool from column 3; NaN in numeric columns 0 and 1. Returns train / test frames and ys."""
+    pd = pytest.importorskip("pandas")
+    X, y = loader(return_X_y=True, as_frame=True)
+    X = X.copy()
+    rng = np.random.default_rng(seed)
+    c = X.columns
+    q = np.quantile(X[c[1]], [0.25, 0.5, 0.75])
+    X["city"] = np.array([f"q{k}é" for k in np.digitize(X[c[1]], q)], dtype=object)
+    X.loc[rng.random(len(X)) < 0.1, "city"] = np.nan
+    X["size"] = pd.Categorical(np.where(X[c[2]] > X[c[2]].median(), "big", "small"))
+    X["flag"] = X[c[3]] > X[c[3]].median()
+    for j in (0, 1):
+        X.loc[rng.random(len(X)) < 0.08, c[j]] = np.nan
+    idx = rng.permutation(len(X))
+    test = np.sort(idx[::4])
+    train = np.setdiff1d(idx, test)
+    y = np.asarray(y)
+    return X.iloc[train], y[train], X.iloc[test], y[test]
+
+
+def pre_frame(kind):
+    """ColumnTransformers selecting columns by name: a selector by dtype, a list of names, a
+    one-name list, a bool column passed through; `mask` selects by boolean mask and slice."""
+    from sklearn.compose import make_column_selector
+    num = make_pipeline(SimpleImputer(strategy="median"), StandardScaler())
+    cat = make_pipeline(SimpleImputer(strategy="most_frequent"),
+                        OneHotEncoder(handle_unknown="ignore", sparse_output=False))
+    if kind == "names":
+        return ColumnTransformer([
+            ("num", num, make_column_selector(dtype_include="number")),
+            ("cat", cat, ["city"]),
+            ("size", OrdinalEncoder(), ["size"]),
+            ("flag", "passthrough", ["flag"])])
+    if kind == "pandas-out":  # set_output(transform="pandas") all the way
+        return ColumnTransformer([
+            ("num", num, make_column_selector(dtype_include="number")),
+            ("cat", cat, make_column_selector(dtype_include=["object", "category"])),
+        ], remainder="passthrough").set_output(transform="pandas")
+    # mask / slice: the first four columns by a slice of names, the categories by a mask
+    return ColumnTransformer([
+        ("num", num, slice(0, 4)),
+        ("cat", cat, lambda df: np.array([c in ("city", "size") for c in df.columns])),
+    ], remainder="drop")
+
+
+FRAME_CLASSIFIERS = dict(CLASSIFIERS, **{
+    "extra": lambda: __import__("sklearn.ensemble", fromlist=["x"]).ExtraTreesClassifier(
+        n_estimators=30, max_depth=6, random_state=0),
+    "hgb": lambda: __import__("sklearn.ensemble", fromlist=["x"]).HistGradientBoostingClassifier(
+        max_iter=40, random_state=0),
+})
+FRAME_REGRESSORS = dict(REGRESSORS, **{
+    "extra": lambda: __import__("sklearn.ensemble", fromlist=["x"]).ExtraTreesRegressor(
+        n_estimators=30, max_depth=6, random_state=0),
+    "hgb": lambda: __import__("sklearn.ensemble", fromlist=["x"]).HistGradientBoostingRegressor(
+        max_iter=60, random_state=0),
+})
+
+
+def frame_csv(df):
+    """df.to_csv with bool columns as 0 / 1 (bool columns are numeric inputs)."""
+    bools = {c: int for c in df.columns if df[c].dtype == bool}
+    return df.astype(bools).to_csv(index=False)
+
+
+def predict_frame(est, Xt, tmp_path, input_names=None):
+    path = str(tmp_path / "model.ais")
+    spec = ais_sklearn.export(est, path, input_names=input_names)
+    with aistack.Model(path) as m, m.session() as s:
+        return spec, [("run_records(DataFrame)", s.run_records(Xt)),
+                      ("run_csv(df.to_csv)", s.run_csv(frame_csv(Xt)))]
+
+
+@pytest.mark.parametrize("pre", ["names", "pandas-out", "mask"])
+@pytest.mark.parametrize("model", sorted(FRAME_CLASSIFIERS) + ["xgb"])
+@pytest.mark.parametrize("data", ["cancer", "wine"])
+def test_frame_classifier(tmp_path, pre, model, data):
+    loader = {"cancer": load_breast_cancer, "wine": load_wine}[data]
+    Xf, yf, Xt, _ = make_frame(loader)
+    if model == "xgb":
+        xgb = pytest.importorskip("xgboost")
+        final = xgb.XGBClassifier(n_estimators=30, max_depth=4, random_state=0)
+    else:
+        final = FRAME_CLASSIFIERS[model]()
+    est = make_pipeline(pre_frame(pre), final).fit(Xf, yf)
+    spec, results = predict_frame(est, Xt, tmp_path)
+    # inputs named and typed from the frame
+    kinds = {i["name"]: i["type"] for i in spec["inputs"]}
+    assert kinds["city"] == "categorical" and kinds[Xf.columns[0]] == "numeric"
+    if pre == "names":
+        assert kinds["size"] == "categorical" and kinds["flag"] == "numeric"
+    compare(est, Xt, results, f"frame/{data}/{pre}/{model}")
+
+
+@pytest.mark.parametrize("pre", ["names", "pandas-out"])
+@pytest.mark.parametrize("model", sorted(FRAME_REGRESSORS) + ["xgb"])
+def test_frame_regressor(tmp_path, pre, model):
+    Xf, yf, Xt, _ = make_frame(load_diabetes)
+    if model == "xgb":
+        xgb = pytest.importorskip("xgboost")
+        final = xgb.XGBRegressor(n_estimators=30, max_depth=4, random_state=0)
+    else:
+        final = FRAME_REGRESSORS[model]()
+    est = make_pipeline(pre_frame(pre), final).fit(Xf, yf)
+    _, results = predict_frame(est, Xt, tmp_path)
+    compare(est, Xt, results, f"frame/diabetes/{pre}/{model}")
+
+
+@pytest.mark.parametrize("model", ["hgb", "tree", "forest"])
+@pytest.mark.parametrize("data", ["cancer", "diabetes"])
+@pytest.mark.parametrize("fit_nan", [True, False])
+def test_frame_nan_into_trees(tmp_path, model, data, fit_nan):
+    """Estimators that take NaN themselves (HistGradientBoosting; trees and forests in
+    scikit-learn 1.5), bare on the numeric columns: missing inputs are allowed and routed by
+    missing_go_to_left, whether NaN was seen in fit or only at prediction."""
+    loader = {"cancer": load_breast_cancer, "diabetes": load_diabetes}[data]
+    Xf, yf, Xt, _ = make_frame(loader)
+    num = [c for c in Xf.columns if c not in ("city", "size", "flag")]
+    Xf, Xt = Xf[num], Xt[num].copy()
+    if not fit_nan:
+        Xf = Xf.fillna(0.0)
+    Xt.iloc[::3, 2] = np.nan  # a column never missing in fit
+    fam = FRAME_CLASSIFIERS if data == "cancer" else FRAME_REGRESSORS
+    est = fam[model]().fit(Xf, yf)
+    spec, results = predict_frame(est, Xt, tmp_path)
+    assert all(i["missing"] == "allow" for i in spec["inputs"])
+    compare(est, Xt, results, f"frame/nan/{data}/{model}/fit_nan={fit_nan}")
+
+
+def test_frame_string_labels_hgb_multiclass(tmp_path):
+    Xf, yf, Xt, _ = make_frame(load_wine)
+    names = np.array(["Rosé", "vin 🍷", ""])
+    est = make_pipeline(pre_frame("names"), FRAME_CLASSIFIERS["hgb"]()).fit(Xf, names[yf])
+    _, results = predict_frame(est, Xt, tmp_path)
+    compare(est, Xt, results, "frame/wine/strings/hgb")
+
+
+def test_frame_records_missing_markers():
+    """Pipeline.run_records / run_columns on a DataFrame: NaN, None and pd.NA cells are missing,
+    the same as dicts with None; bool cells are 0 / 1."""
+    pd = pytest.importorskip("pandas")
+    spec = {"version": 1,
+            "inputs": [{"name": "a", "type": "numeric", "missing": "allow"},
+                       {"name": "c", "type": "categorical", "missing": "allow"},
+                       {"name": "b", "type": "numeric"}],
+            "features": [{"input": "a", "steps": [{"op": "impute", "strategy": "constant",
+                                                   "value": -7}]},
+                         {"input": "c", "steps": [{"op": "onehot", "categories": ["x", "y"],
+                                                   "unknown": "ignore"}]},
+                         {"input": "b", "steps": []}]}
+    df = pd.DataFrame({"a": pd.array([1.5, None, 3.0, None], dtype="Float64"),
+                       "c": pd.array(["x", pd.NA, "y", None], dtype="string"),
+                       "b": [True, False, True, True], "ignored": ["u", "v", "w", "z"]})
+    dicts = [{"a": 1.5, "c": "x", "b": 1}, {"a": None, "c": None, "b": 0},
+             {"a": 3.0, "c": "y", "b": 1}, {"c": None, "b": 1}]
+    p = aistack.Pipeline(spec)
+    want = p.run_records(dicts)
+    assert want.tolist() == [[1.5, 1, 0, 1], [-7, 0, 0, 0], [3, 0, 1, 1], [-7, 0, 0, 1]]
+    np.testing.assert_array_equal(p.run_records(df), want)
+    np.testing.assert_array_equal(p.run_columns(df), want)
+    df2 = df.copy()
+    df2["a"] = df2["a"].astype(object)
+    df2.loc[1, "a"] = np.nan
+    np.testing.assert_array_equal(p.run_records(df2), want)
+    with pytest.raises(aistack.SchemaError) as e:
+        p.run_records(df.assign(b=[1.0, np.nan, 2.0, 3.0]))
+    assert e.value.problems[0][:2] == (1, "b")
+    with pytest.raises(aistack.InvalidArgumentError, match="twice"):
+        p.run_records(pd.DataFrame([[1, 2]], columns=["a", "a"]))
+
+
+def test_frame_input_names_and_refusals():
+    from sklearn.ensemble import HistGradientBoostingClassifier
+    Xf, yf, _, _ = make_frame(load_wine)
+    est = make_pipeline(pre_frame("names"), LogisticRegression(max_iter=3000)).fit(Xf, yf)
+    spec, _ = ais_sklearn.export_bytes(est)
+    assert [i["name"] for i in spec["inputs"]] == list(Xf.columns)
+    spec2, _ = ais_sklearn.export_bytes(est, input_names=list(Xf.columns))
+    assert spec2 == spec
+    wrong = list(Xf.columns)
+    wrong[3] = "other"
+    with pytest.raises(ValueError, match=r"position 3 is 'other' in input_names"):
+        ais_sklearn.export_bytes(est, input_names=wrong)
+    # categorical splits (pandas category dtype reaching HistGradientBoosting) are refused
+    hgb = HistGradientBoostingClassifier(max_iter=5, categorical_features="from_dtype")
+    hgb.fit(Xf[["size", Xf.columns[0]]], yf)
+    with pytest.raises(NotImplementedError, match=r"categorical features .* split on category "
+                       r"sets"):
+        ais_sklearn.export_bytes(hgb)
+    from sklearn.ensemble import HistGradientBoostingRegressor
+    Xd, yd, _, _ = make_frame(load_diabetes)
+    num = [c for c in Xd.columns if c not in ("city", "size", "flag")]
+    pois = HistGradientBoostingRegressor(loss="poisson", max_iter=5).fit(Xd[num], yd)
+    with pytest.raises(NotImplementedError, match="non-identity link"):
+        ais_sklearn.export_bytes(pois)
+
+
+def test_frame_cli_run_records(tmp_path):
+    """`aistack run model.ais --records rows.csv` on df.to_csv of a DataFrame-fitted pipeline
+    (HistGradientBoosting regressor) prints its predictions."""
+    tool = os.environ.get("AIS_AISTACK")
+    if not tool:
+        pytest.skip("needs the aistack tool ($AIS_AISTACK)")
+    Xf, yf, Xt, _ = make_frame(load_diabetes)
+    est = make_pipeline(pre_frame("names"), FRAME_REGRESSORS["hgb"]()).fit(Xf, yf)
+    path = str(tmp_path / "m.ais")
+    ais_sklearn.export(est, path)
+    rows = tmp_path / "rows.csv"
+    rows.write_text(frame_csv(Xt))
+    res = subprocess.run([tool, "run", path, "--records", str(rows)], capture_output=True,
+                         text=True, timeout=120)
+    assert res.returncode == 0, res.stderr
+    lines = res.stdout.strip().splitlines()
+    assert lines[0].strip() in ("value", "value[0]")
+    got = np.array([float(x) for x in lines[1:]])
+    want = est.predict(Xt)
+    assert len(got) == len(want)
+    keep = ~hgb_float32_ties(est, Xt)  # see compare()
+    assert keep.mean() >= 0.95
+    d = float(np.max(np.abs(got - want)[keep]))
+    MEASURED["frame/cli/diabetes/hgb"] = d
+    print(f"\nframe/cli/diabetes/hgb: max |difference| {d:.3g}")
+    assert d <= 1e-4 * (1 + np.abs(want)).max()
+
+
+@pytest.mark.parametrize("data", ["cancer", "wine", "diabetes"])
+def test_hgb_bare_numpy_with_nan(data):
+    """The exported HistGradientBoosting trees alone (NumPy data, NaN cells in fit and in
+    prediction), fed the float32 features, against scikit-learn on the float64 ones."""
+    from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
+    loader = {"cancer": load_breast_cancer, "wine": load_wine, "diabetes": load_diabetes}[data]
+    X, y = loader(return_X_y=True)
+    X = X.copy()
+    X[np.random.default_rng(0).random(X.shape) < 0.05] = np.nan
+    E = HistGradientBoostingRegressor if data == "diabetes" else HistGradientBoostingClassifier
+    est = E(max_iter=50, random_state=0).fit(X[::2], y[::2])
+    with aistack.Model.from_bytes(ais_sklearn.estimator_to_onnx(est, X.shape[1])) as m:
+        got = m.run({"X": X[1::2].astype(np.float32)})
+    compare(est, X[1::2], [("float32 features", got)], f"hgb/numpy/{data}")

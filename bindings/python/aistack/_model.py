@@ -352,7 +352,8 @@ class Session:
 
     def run_records(self, records: Sequence[Mapping[str, Any]],
                     outputs: Optional[Sequence[str]] = None) -> Dict[str, np.ndarray]:
-        """Runs raw records (dicts of field -> number, str or None) through the model's feature
+        """Runs raw records (dicts of field -> number, str or None, or a pandas DataFrame: one
+        record per row, NaN / None / pd.NA / NaT missing) through the model's feature
         pipeline and the model. Returns {output name: array}, like run(). Schema problems raise
         aistack.SchemaError with .problems; a model without a pipeline raises
         InvalidArgumentError."""

@@ -54,10 +54,39 @@ def check_run(status: int, report: Any) -> None:
             report.value = None
 
 
-class _Records:
-    """ais_field arrays for a list of dicts; keeps the encoded strings alive."""
+def _is_frame(x: Any) -> bool:
+    """A pandas DataFrame, recognised without importing pandas (it stays optional)."""
+    return type(x).__name__ == "DataFrame" and hasattr(x, "columns") and hasattr(x, "iloc")
 
-    def __init__(self, records: Sequence[Mapping[str, Any]]):
+
+def _frame_columns(df: Any) -> Dict[str, np.ndarray]:
+    """{column name: object array} of a DataFrame; NaN, None, pd.NA and NaT stay as they are
+    (_is_missing knows them)."""
+    names = [str(c) for c in df.columns]
+    if len(set(names)) != len(names):
+        dup = sorted({n for n in names if names.count(n) > 1})
+        raise _errors.InvalidArgumentError(f"the DataFrame names columns {dup} twice", 1)
+    return {n: df.iloc[:, j].to_numpy(dtype=object) for j, n in enumerate(names)}
+
+
+def _frame_records(df: Any) -> List[Dict[str, Any]]:
+    """One dict per row of a DataFrame: missing cells (NaN, None, pd.NA, NaT) become None,
+    NumPy scalars Python ones (bool stays bool: a number 0 / 1)."""
+    cols = _frame_columns(df)
+    names = list(cols)
+    values = [[None if _is_missing(v) else (v.item() if isinstance(v, np.generic) else v)
+               for v in cols[n]] for n in names]
+    return [dict(zip(names, row)) for row in zip(*values)] if names else [
+        {} for _ in range(len(df))]
+
+
+class _Records:
+    """ais_field arrays for a list of dicts (or a pandas DataFrame, one record per row); keeps
+    the encoded strings alive."""
+
+    def __init__(self, records: Any):
+        if _is_frame(records):
+            records = _frame_records(records)
         if isinstance(records, Mapping):
             raise _errors.InvalidArgumentError(
                 "records must be a list of dicts (one per row), got a single dict", 1)
@@ -115,7 +144,9 @@ def _spec_bytes(spec: SpecLike) -> bytes:
 
 
 def _is_missing(v: Any) -> bool:
-    return v is None or (isinstance(v, float) and math.isnan(v))
+    # pandas' NA and NaT by type name, so that pandas stays optional
+    return v is None or (isinstance(v, (float, np.floating)) and math.isnan(v)) or \
+        type(v).__name__ in ("NAType", "NaTType")
 
 
 class Pipeline:
@@ -173,7 +204,8 @@ class Pipeline:
         return to_numpy(t)
 
     def run_records(self, records: Sequence[Mapping[str, Any]]) -> np.ndarray:
-        """Rows as dicts of field -> number, str or None (missing)."""
+        """Rows as dicts of field -> number, str or None (missing), or a pandas DataFrame (one
+        record per row; NaN, None, pd.NA and NaT cells are missing, bool columns 0 / 1)."""
         recs = _Records(records)
         out, report = ctypes.c_void_p(), ctypes.c_void_p()
         st = L.ais_pipeline_run_records(self.handle, recs.rows, recs.counts, recs.n,
@@ -198,7 +230,10 @@ class Pipeline:
 
     def run_columns(self, columns: Mapping[str, Any]) -> np.ndarray:
         """Columns as {name: array}: numbers for numeric inputs (NaN or None missing), strings
-        for categorical ones (None or NaN missing). Names that are not inputs are ignored."""
+        for categorical ones (None or NaN missing), or a pandas DataFrame. Names that are not
+        inputs are ignored."""
+        if _is_frame(columns):
+            columns = _frame_columns(columns)
         kinds = dict(zip(self.input_names, self.input_kinds))
         cats: Dict[str, List[Any]] = {}
         nums: Dict[str, np.ndarray] = {}
@@ -213,8 +248,8 @@ class Pipeline:
                     return self._columns_as_records(columns, kinds)
                 cats[name] = values
             else:
-                arr = col if isinstance(col, np.ndarray) else np.array(
-                    [np.nan if v is None else v for v in col], dtype=np.float64)
+                arr = col if isinstance(col, np.ndarray) and col.dtype != object else np.array(
+                    [np.nan if _is_missing(v) else v for v in col], dtype=np.float64)
                 if arr.dtype not in (np.float32, np.float64, np.int32, np.int64):
                     arr = arr.astype(np.float64)
                 nums[name] = arr

@@ -11,8 +11,10 @@ on named columns, remainder "drop"/"passthrough"/a transformer, nested Pipelines
 (missing_values NaN, add_indicator), StandardScaler, MinMaxScaler (clip), RobustScaler,
 OneHotEncoder (drop, handle_unknown, infrequent categories), OrdinalEncoder, KBinsDiscretizer,
 FunctionTransformer(np.log1p) and FunctionTransformer() (identity); final estimators
-LogisticRegression, LinearRegression, Ridge, DecisionTree/RandomForest/GradientBoosting
-Classifier and Regressor, XGBClassifier/XGBRegressor. Anything else raises NotImplementedError
+LogisticRegression, LinearRegression, Ridge, DecisionTree/RandomForest/ExtraTrees/
+GradientBoosting/HistGradientBoosting Classifier and Regressor, XGBClassifier/XGBRegressor.
+Pipelines fitted on pandas DataFrames take their input names from feature_names_in_.
+Anything else raises NotImplementedError
 naming the step: an export is never silently wrong. docs/sklearn-export.md has the details.
 """
 from __future__ import annotations
@@ -77,8 +79,10 @@ def _num(x) -> float:
 
 
 def _is_missing(v) -> bool:
+    # pandas' NA / NaT compare by type name, so that pandas stays optional
     return v is None or (isinstance(v, float) and np.isnan(v)) or (
-        isinstance(v, np.floating) and np.isnan(v))
+        isinstance(v, np.floating) and np.isnan(v)) or type(v).__name__ in ("NAType",
+                                                                             "NaTType")
 
 
 def _categories(cats, what: str):
@@ -88,6 +92,9 @@ def _categories(cats, what: str):
     vals = [c for c in vals if not _is_missing(c)]
     if all(isinstance(c, str) for c in vals):
         return vals, "categorical", has_missing
+    if vals and all(isinstance(c, (bool, np.bool_)) for c in vals):
+        # a bool column is a numeric input holding 0 / 1 (True / False in records)
+        return [float(c) for c in vals], "numeric", has_missing
     if all(isinstance(c, (int, float, np.integer, np.floating)) and not isinstance(c, bool)
            for c in vals):
         return [_num(c) for c in vals], "numeric", has_missing
@@ -311,15 +318,24 @@ def _column_transformer(ct, blocks, ctx, where):
 
 
 def _input_names(est, names: Optional[Sequence[str]], n: Optional[int]) -> List[str]:
+    fitted = getattr(est, "feature_names_in_", None)
+    if fitted is not None:
+        fitted = [str(x) for x in fitted]
     if names is not None:
         names = [str(x) for x in names]
         if n is not None and len(names) != n:
             raise ValueError(f"input_names has {len(names)} names, the estimator was fitted on "
                              f"{n} columns")
+        if fitted is not None and names != fitted:
+            diff = [(i, a, b) for i, (a, b) in enumerate(zip(names, fitted)) if a != b]
+            i, a, b = diff[0]
+            raise ValueError(f"input_names differ from the column names the estimator was "
+                             f"fitted on (feature_names_in_): position {i} is {a!r} in "
+                             f"input_names, {b!r} in the fitted data ({len(diff)} differences); "
+                             f"leave input_names out to use the fitted names")
         return names
-    fitted = getattr(est, "feature_names_in_", None)
     if fitted is not None:
-        return [str(x) for x in fitted]
+        return fitted
     if n is None:
         raise ValueError("input_names is needed: the estimator does not say how many columns it "
                          "takes")
@@ -508,6 +524,33 @@ class _Trees:
                     self.w_target.append(target)
                     self.w.append(float(w))
 
+    def add_hist(self, nodes, leaf_weights):
+        """nodes: a HistGradientBoosting TreePredictor's node records (float64 thresholds and
+        values, left/right child indices, missing_go_to_left); leaf_weights(node) as in add."""
+        t = self.n_trees
+        self.n_trees += 1
+        n = self.nodes
+        for i in range(len(nodes)):
+            leaf = bool(nodes["is_leaf"][i])
+            n["treeids"].append(t)
+            n["nodeids"].append(i)
+            n["featureids"].append(0 if leaf else int(nodes["feature_idx"][i]))
+            n["modes"].append("LEAF" if leaf else "BRANCH_LEQ")
+            n["truenodeids"].append(0 if leaf else int(nodes["left"][i]))
+            n["falsenodeids"].append(0 if leaf else int(nodes["right"][i]))
+            n["missing"].append(0 if leaf else int(bool(nodes["missing_go_to_left"][i])))
+            # HistGradientBoosting compares float64(x) <= t; the model sees float32(x), and
+            # rounding to float32 is monotone, so float32(x) <= float32(t) holds for every x <= t,
+            # and for x > t unless x and t are the same float32 (values closer than float32
+            # precision, which the float32 feature matrix cannot tell apart anyway).
+            self.values.append(0.0 if leaf else float(np.float32(nodes["num_threshold"][i])))
+            if leaf:
+                for target, w in leaf_weights(i):
+                    self.w_tree.append(t)
+                    self.w_node.append(i)
+                    self.w_target.append(target)
+                    self.w.append(float(w))
+
     def attrs(self, prefix):
         from onnx import numpy_helper
         n = self.nodes
@@ -524,10 +567,44 @@ class _Trees:
         }
 
 
+def _hist_gradient_boosting(est, tr, what):
+    """Adds the trees of a fitted HistGradientBoosting model to tr; returns (base, post)."""
+    from sklearn.base import is_classifier
+    cats = getattr(est, "is_categorical_", None)
+    if cats is not None and np.any(cats):
+        raise NotImplementedError(
+            f"{what}: categorical features (categorical_features={est.categorical_features!r} "
+            f"marks columns {np.flatnonzero(cats).tolist()}) split on category sets, which the "
+            f"exporter does not support; encode them in the pipeline (OrdinalEncoder / "
+            f"OneHotEncoder) and set categorical_features=None")
+    loss = type(est._loss).__name__
+    if is_classifier(est):
+        posts = {"HalfBinomialLoss": "LOGISTIC", "HalfMultinomialLoss": "SOFTMAX"}
+        if loss not in posts:
+            raise NotImplementedError(f"{what}: loss {loss}")
+        post = posts[loss]
+    else:
+        if type(est._loss.link).__name__ != "IdentityLink":
+            raise NotImplementedError(
+                f"{what}: loss {est.loss!r} has a non-identity link "
+                f"({type(est._loss.link).__name__}); "
+                f"only losses predicting the raw sum (squared_error, absolute_error, quantile) "
+                f"are supported")
+        post = "NONE"
+    for predictors in est._predictors:
+        for k, predictor in enumerate(predictors):
+            nodes = predictor.nodes
+            tr.add_hist(nodes, lambda i, nodes=nodes, k=k: [(k, float(nodes["value"][i]))])
+    base = np.asarray(est._baseline_prediction, dtype=np.float64).reshape(-1)
+    return base, post
+
+
 def _trees(est, width, what):
     from onnx import TensorProto, helper, numpy_helper
     from sklearn.base import is_classifier
-    from sklearn.ensemble import (GradientBoostingClassifier, GradientBoostingRegressor,
+    from sklearn.ensemble import (ExtraTreesClassifier, ExtraTreesRegressor,
+                                  GradientBoostingClassifier, GradientBoostingRegressor,
+                                  HistGradientBoostingClassifier, HistGradientBoostingRegressor,
                                   RandomForestClassifier, RandomForestRegressor)
     from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
 
@@ -539,8 +616,11 @@ def _trees(est, width, what):
     post = "NONE"
     if isinstance(est, (DecisionTreeClassifier, DecisionTreeRegressor)):
         members, scale = [est], 1.0
-    elif isinstance(est, (RandomForestClassifier, RandomForestRegressor)):
+    elif isinstance(est, (RandomForestClassifier, RandomForestRegressor, ExtraTreesClassifier,
+                          ExtraTreesRegressor)):
         members, scale = list(est.estimators_), 1.0
+    elif isinstance(est, (HistGradientBoostingClassifier, HistGradientBoostingRegressor)):
+        members, scale = None, None
     else:
         members, scale = None, float(est.learning_rate)
     if is_classifier(est) and members is not None:
@@ -562,6 +642,8 @@ def _trees(est, width, what):
         for m in members:
             value = m.tree_.value[:, 0, 0]
             tr.add(m.tree_, lambda i, value=value: [(0, value[i] / n)])
+    elif scale is None:  # hist gradient boosting: baseline + sum of the (shrunk) leaf values
+        base, post = _hist_gradient_boosting(est, tr, what)
     else:  # gradient boosting: init + learning_rate * sum of stage trees
         if est.init_ != "zero" and not hasattr(est.init_, "predict"):
             raise NotImplementedError(f"{what}: init {est.init_!r}")
@@ -637,7 +719,9 @@ def estimator_to_onnx(est, width: int) -> bytes:
     an ONNX graph (input "X"; classifiers output "label" and "probabilities" float32,
     regressors "value" float64 [N, 1]), or, for XGBoost, the booster's JSON (input "input", outputs "margin" and,
     for classifiers, "probability")."""
-    from sklearn.ensemble import (GradientBoostingClassifier, GradientBoostingRegressor,
+    from sklearn.ensemble import (ExtraTreesClassifier, ExtraTreesRegressor,
+                                  GradientBoostingClassifier, GradientBoostingRegressor,
+                                  HistGradientBoostingClassifier, HistGradientBoostingRegressor,
                                   RandomForestClassifier, RandomForestRegressor)
     from sklearn.linear_model import LinearRegression, LogisticRegression, Ridge
     from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
@@ -646,8 +730,9 @@ def estimator_to_onnx(est, width: int) -> bytes:
     if isinstance(est, (LinearRegression, Ridge, LogisticRegression)):
         return _linear(est, width, what)
     if isinstance(est, (DecisionTreeClassifier, DecisionTreeRegressor, RandomForestClassifier,
-                        RandomForestRegressor, GradientBoostingClassifier,
-                        GradientBoostingRegressor)):
+                        RandomForestRegressor, ExtraTreesClassifier, ExtraTreesRegressor,
+                        GradientBoostingClassifier, GradientBoostingRegressor,
+                        HistGradientBoostingClassifier, HistGradientBoostingRegressor)):
         return _trees(est, width, what)
     mod = type(est).__module__
     if mod.startswith("xgboost") and hasattr(est, "get_booster"):
@@ -669,8 +754,30 @@ def export_bytes(estimator, *, input_names: Optional[Sequence[str]] = None):
     blocks = [_Block(x) for x in names]
     for name, step in steps[:-1]:
         blocks = _apply(step, blocks, ctx, f"{name}: ")
+    if _allows_nan(final):
+        for b in blocks:
+            # NaN reaches the model, which routes it as scikit-learn does
+            if b.kind != "vector" and all(s["op"] in _NAN_THROUGH for s in b.steps):
+                b.handles_missing = True
     spec = _finish(names, blocks, ctx)
     return spec, estimator_to_onnx(final, spec_width(spec))
+
+
+# steps that turn NaN into NaN (or a defined value) in scikit-learn as in the feature pipeline;
+# KBinsDiscretizer and the one-hot encoders refuse NaN in scikit-learn, so they are not here
+_NAN_THROUGH = {"scale", "clip", "log1p", "impute", "indicator", "ordinal", "passthrough"}
+
+
+def _allows_nan(est) -> bool:
+    """Whether the fitted final estimator predicts on NaN features (scikit-learn's allow_nan
+    tag: HistGradientBoosting, and the trees and forests that support missing values), so that
+    a missing numeric input may flow to it as NaN."""
+    if type(est).__module__.startswith("xgboost"):
+        return True
+    try:
+        return bool(est._get_tags().get("allow_nan", False))
+    except Exception:  # an estimator without tags: do not assume
+        return False
 
 
 def export(estimator, path: Union[str, os.PathLike], *,
