@@ -120,9 +120,12 @@ AIS_API const ais_pipeline *ais_model_pipeline(const ais_model *model);
 /*
  * Writes the model as .ais with `pipeline` as its feature pipeline (replacing any the model has;
  * the pipeline is not retained: its spec text is copied into the file). The model must have
- * exactly one input, of dtype f32 and shape [rows, width] (rank and extents may be dynamic)
- * where a static width equals ais_pipeline_output_width: a model with other inputs fails with
- * AIS_E_INVALID_ARGUMENT naming them, a width mismatch with AIS_E_SHAPE.
+ * exactly one input, of dtype f32 or f64 and shape [rows, width] (rank and extents may be
+ * dynamic) where a static width equals ais_pipeline_output_width: a model with other inputs fails
+ * with AIS_E_INVALID_ARGUMENT naming them, another dtype with AIS_E_DTYPE, a width mismatch with
+ * AIS_E_SHAPE. The pipeline then gives the input's dtype in ais_session_run_records/json_rows/csv
+ * (f64: the features as computed, in double; f32: each rounded once), whatever the dtype of the
+ * pipeline object passed here.
  */
 AIS_API ais_status ais_model_save_with_pipeline(const ais_model *model,
                                                 const ais_pipeline *pipeline, const char *path,
@@ -162,9 +165,10 @@ AIS_API ais_status ais_session_run(ais_session *session, const char *const *inpu
 /*
  * Runs raw records through the model's feature pipeline and then the model, in one call: rows
  * (as in ais_pipeline_run_records), JSON lines (ais_pipeline_run_json_rows) or CSV text
- * (ais_pipeline_run_csv) become the model's single input. output_names, outputs and n_outputs
- * are as in ais_session_run. Records that violate the pipeline's schema give AIS_E_SCHEMA and,
- * when errors is not NULL, *errors receives the report of every problem (as the pipeline run
+ * (ais_pipeline_run_csv) become the model's single input, in its dtype (f32, or f64 for a model
+ * that computes in double: then the features are the pipeline's doubles, unrounded).
+ * output_names, outputs and n_outputs are as in ais_session_run. Records that violate the
+ * pipeline's schema give AIS_E_SCHEMA and, when errors is not NULL, *errors receives the report of every problem (as the pipeline run
  * functions do); otherwise *errors is set to NULL. A model without a pipeline gives
  * AIS_E_INVALID_ARGUMENT ("the model has no feature pipeline"). The session keeps the features
  * of the last call and refills them in place when the next call has as many rows, so a steady

@@ -11,7 +11,10 @@
  *
  * A pipeline has inputs (numeric or categorical, each allowing or refusing missing values) and an
  * ordered list of feature blocks; each block is a chain of transforms over one input, and the
- * output row is the concatenation of the blocks in spec order, as float32 [rows, width].
+ * output row is the concatenation of the blocks in spec order, as float32 [rows, width]. Every
+ * feature is computed in double and rounded once to float32; a pipeline made by
+ * ais_pipeline_with_output_dtype(.., AIS_DTYPE_F64, ..) gives the doubles themselves, as float64
+ * [rows, width] (for models that compute in double, such as linear models).
  *
  * Data comes as rows (records of named fields, as a server receives them: ais_field arrays or
  * JSON lines) or as columns (tensors, as a batch job has them). Both give identical output.
@@ -52,8 +55,21 @@ AIS_API size_t ais_pipeline_input_count(const ais_pipeline *pipeline);
  * pointer may be NULL. AIS_E_INVALID_ARGUMENT when index >= ais_pipeline_input_count. */
 AIS_API ais_status ais_pipeline_input_info(const ais_pipeline *pipeline, size_t index,
                                            const char **name, ais_feature_kind *kind);
-/* Number of floats per output row (0 for NULL). */
+/* Number of features (output elements) per row (0 for NULL). */
 AIS_API size_t ais_pipeline_output_width(const ais_pipeline *pipeline);
+/*
+ * Sets *out to a new pipeline, compiled from the same spec, whose run functions give `dtype`
+ * tensors: AIS_DTYPE_F32 (what ais_pipeline_create_from_json gives) or AIS_DTYPE_F64 (the
+ * features as the doubles they are computed in; the f32 output is these rounded to float). The
+ * source pipeline is not changed (it may be running on other threads; it may be a model's, from
+ * ais_model_pipeline); the caller destroys *out with ais_pipeline_destroy. Another dtype is
+ * AIS_E_DTYPE; on failure *out is NULL.
+ */
+AIS_API ais_status ais_pipeline_with_output_dtype(const ais_pipeline *pipeline, ais_dtype dtype,
+                                                  ais_pipeline **out);
+/* The element type of the pipeline's run outputs: AIS_DTYPE_F32 unless it was made by
+ * ais_pipeline_with_output_dtype (AIS_DTYPE_F32 for NULL). */
+AIS_API ais_dtype ais_pipeline_output_dtype(const ais_pipeline *pipeline);
 /* The spec text the pipeline was compiled from, byte for byte (NUL-terminated; *len, when len is
  * not NULL, excludes the NUL). Valid while the pipeline lives. */
 AIS_API ais_status ais_pipeline_spec_json(const ais_pipeline *pipeline, const char **json,
@@ -78,8 +94,9 @@ typedef struct ais_field {
 
 /*
  * Every run function below:
- *  - on success returns AIS_OK, sets *out to a new float32 tensor [rows, output_width] the caller
- *    destroys, and sets *errors (when errors is not NULL) to NULL;
+ *  - on success returns AIS_OK, sets *out to a new tensor [rows, output_width] of
+ *    ais_pipeline_output_dtype (float32 unless made by ais_pipeline_with_output_dtype) the
+ *    caller destroys, and sets *errors (when errors is not NULL) to NULL;
  *  - when some records violate the schema (a required field absent, a value of the wrong type,
  *    a missing value or NaN where the input refuses them, an unknown category under the `error`
  *    policy) returns AIS_E_SCHEMA with a message naming the first bad row and field and the

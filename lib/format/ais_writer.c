@@ -462,10 +462,11 @@ ais_status ais__ais_pipeline_target(const ais__graph *g, const ais_pipeline *pip
                           who, g->n_inputs, g->n_inputs ? ": " : "", names);
     }
     const ais__value *v = &g->values[g->inputs[0]];
-    if (v->dtype != AIS_DTYPE_F32)
-        return ais__error(AIS_E_INVALID_ARGUMENT,
-                          "%s: model input \"%s\" is %s, the feature pipeline gives f32", who,
-                          v->name, ais_dtype_name(v->dtype));
+    /* The pipeline computes in double and gives whichever of f32 and f64 the input takes. */
+    if (v->dtype != AIS_DTYPE_F32 && v->dtype != AIS_DTYPE_F64)
+        return ais__error(AIS_E_DTYPE,
+                          "%s: model input \"%s\" is %s, the feature pipeline gives f32 or f64",
+                          who, v->name, ais_dtype_name(v->dtype));
     if (v->ndim >= 0 && v->ndim != 2)
         return ais__error(AIS_E_INVALID_ARGUMENT,
                           "%s: model input \"%s\" has %d dimensions, the feature pipeline gives "

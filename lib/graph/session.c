@@ -1080,13 +1080,15 @@ static ais_status ais__run_source(ais_session *s, const char *who, ais__source s
     /* The features go into the last call's tensor when the row count repeats: a steady stream
      * of same-sized batches allocates nothing here (the plan is reused too). */
     ais_tensor *t = s->features;
+    /* f32 or f64, checked when the pipeline was attached (ais__ais_pipeline_target) */
+    ais_dtype dt = g->values[g->inputs[0]].dtype;
     ais_status st;
     switch (src) {
     case AIS__SRC_RECORDS:
-        st = ais__pipeline_records_into(p, data, n_fields, n, &t, errors);
+        st = ais__pipeline_records_into(p, data, n_fields, n, dt, &t, errors);
         break;
-    case AIS__SRC_JSONL: st = ais__pipeline_jsonl_into(p, data, n, &t, errors); break;
-    default: st = ais__pipeline_csv_into(p, data, n, &t, errors); break;
+    case AIS__SRC_JSONL: st = ais__pipeline_jsonl_into(p, data, n, dt, &t, errors); break;
+    default: st = ais__pipeline_csv_into(p, data, n, dt, &t, errors); break;
     }
     if (st != AIS_OK) return st; /* s->features, if any, is untouched and still ours */
     if (t != s->features) {

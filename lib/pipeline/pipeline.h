@@ -88,6 +88,8 @@ struct ais_pipeline {
     size_t width;
     char *spec; /* the JSON text it was compiled from (NUL-terminated copy), for .ais files */
     size_t spec_len;
+    ais_dtype out_dtype; /* what the public run functions give: f32, or f64 for a twin made by
+                            ais_pipeline_with_output_dtype */
 };
 
 /* ---- the run driver, shared with pipeline_csv.c ---- */
@@ -108,24 +110,26 @@ typedef struct ais__pl_value {
 typedef ais_status (*ais__pl_fill_fn)(void *ctx, const ais_pipeline *p, size_t row,
                                       ais__pl_value *vals, bool *present, ais_pipeline_errors *e,
                                       bool *bad);
-/* Runs n_rows rows from `fill` with the checks and report of the public run functions. When
- * *out holds an f32 tensor of shape [n_rows, width] on entry it receives the rows in place (a
- * session reuses its buffer); otherwise *out is set to a new tensor. On failure a tensor given
- * on entry stays with the caller and *out is set to NULL. */
+/* Runs n_rows rows from `fill` with the checks and report of the public run functions, into a
+ * tensor of `dtype` (f32 or f64; the features are computed in double either way, and f32 rounds
+ * each once). When *out holds a `dtype` tensor of shape [n_rows, width] on entry it receives the
+ * rows in place (a session reuses its buffer); otherwise *out is set to a new tensor. On failure
+ * a tensor given on entry stays with the caller and *out is set to NULL. */
 ais_status ais__pipeline_run(const ais_pipeline *p, size_t n_rows, ais__pl_fill_fn fill, void *ctx,
-                             ais_tensor **out, ais_pipeline_errors **errors);
+                             ais_dtype dtype, ais_tensor **out, ais_pipeline_errors **errors);
 ais_status ais__pipeline_add_error(ais_pipeline_errors *e, size_t row, const char *field,
                                    const char *fmt, ...) AIS__PRINTF(4, 5);
 
-/* The public run functions without their argument checks, and with *out in/out as in
- * ais__pipeline_run (p is not NULL). */
+/* The public run functions without their argument checks, with the output dtype (f32 or f64)
+ * given and *out in/out as in ais__pipeline_run (p is not NULL). */
 ais_status ais__pipeline_records_into(const ais_pipeline *p, const ais_field *const *rows,
-                                      const size_t *n_fields, size_t n_rows, ais_tensor **out,
-                                      ais_pipeline_errors **errors);
+                                      const size_t *n_fields, size_t n_rows, ais_dtype dtype,
+                                      ais_tensor **out, ais_pipeline_errors **errors);
 ais_status ais__pipeline_jsonl_into(const ais_pipeline *p, const char *jsonl, size_t len,
-                                    ais_tensor **out, ais_pipeline_errors **errors);
+                                    ais_dtype dtype, ais_tensor **out,
+                                    ais_pipeline_errors **errors);
 ais_status ais__pipeline_csv_into(const ais_pipeline *p, const char *csv, size_t len,
-                                  ais_tensor **out, ais_pipeline_errors **errors);
+                                  ais_dtype dtype, ais_tensor **out, ais_pipeline_errors **errors);
 
 /* Index of the input called `name`, or SIZE_MAX. */
 size_t ais__pipeline_find_input(const ais_pipeline *p, const char *name);

@@ -231,7 +231,7 @@ static ais_status read_header(csv_ctx *ctx, const ais_pipeline *p) {
 }
 
 ais_status ais__pipeline_csv_into(const ais_pipeline *p, const char *csv, size_t len,
-                                  ais_tensor **out, ais_pipeline_errors **errors) {
+                                  ais_dtype dtype, ais_tensor **out, ais_pipeline_errors **errors) {
     if (errors) *errors = NULL;
     if (!csv && len) return ais__error(AIS_E_INVALID_ARGUMENT, "ais_pipeline_run_csv: csv is NULL");
     csv_ctx ctx;
@@ -250,7 +250,7 @@ ais_status ais__pipeline_csv_into(const ais_pipeline *p, const char *csv, size_t
             st = next_record(&count, &got, &problem);
             n_rows += got;
         }
-        if (st == AIS_OK) st = ais__pipeline_run(p, n_rows, fill_csv, &ctx, out, errors);
+        if (st == AIS_OK) st = ais__pipeline_run(p, n_rows, fill_csv, &ctx, dtype, out, errors);
     }
     ais__free(ctx.scan.cells);
     ais__free(ctx.col_input);
@@ -264,5 +264,5 @@ ais_status ais_pipeline_run_csv(const ais_pipeline *p, const char *csv, size_t l
     if (out) *out = NULL;
     if (!p || !out)
         return ais__error(AIS_E_INVALID_ARGUMENT, "ais_pipeline_run_csv: pipeline or out is NULL");
-    return ais__pipeline_csv_into(p, csv, len, out, errors);
+    return ais__pipeline_csv_into(p, csv, len, p->out_dtype, out, errors);
 }

@@ -171,9 +171,9 @@ static size_t bucket_of(const double *edges, size_t n, double x) {
     return lo;
 }
 
-/* Runs one block on value v into dst[0, width). Unknown categories under the error policy go to
- * the report. */
-static ais_status eval_block(const ais_pipeline *p, const ais__pl_block *b, pl_value v, float *dst,
+/* Runs one block on value v into dst[0, width), in double (the row is stored to the output's
+ * dtype afterwards). Unknown categories under the error policy go to the report. */
+static ais_status eval_block(const ais_pipeline *p, const ais__pl_block *b, pl_value v, double *dst,
                              size_t row, ais_pipeline_errors *e, bool *bad) {
     bool missing = v.kind == AIS_VALUE_MISSING;
     double x = v.num;
@@ -223,7 +223,7 @@ static ais_status eval_block(const ais_pipeline *p, const ais__pl_block *b, pl_v
             size_t pos = idx != SIZE_MAX && idx > st->n_frequent ? st->n_frequent : idx;
             if (st->op == AIS__PL_ONEHOT) {
                 if (pos != SIZE_MAX && pos != st->drop)
-                    dst[st->drop != SIZE_MAX && pos > st->drop ? pos - 1 : pos] = 1.0f;
+                    dst[st->drop != SIZE_MAX && pos > st->drop ? pos - 1 : pos] = 1.0;
                 return AIS_OK;
             }
             if (missing) {
@@ -243,12 +243,12 @@ static ais_status eval_block(const ais_pipeline *p, const ais__pl_block *b, pl_v
             uint32_t n = st->n_hash;
             uint32_t idx = h == INT32_MIN ? (uint32_t)(2147483647u - (n - 1)) % n
                                           : (uint32_t)(h < 0 ? -h : h) % n;
-            dst[idx] += st->alternate_sign && h < 0 ? -1.0f : 1.0f;
+            dst[idx] += st->alternate_sign && h < 0 ? -1.0 : 1.0;
             return AIS_OK;
         }
         }
     }
-    dst[0] = missing ? NAN : (float)x;
+    dst[0] = missing ? NAN : x;
     return AIS_OK;
 }
 
@@ -259,30 +259,38 @@ typedef ais_status (*pl_fill_fn)(void *ctx, const ais_pipeline *p, size_t row, p
                                  bool *present, ais_pipeline_errors *e, bool *bad);
 
 static ais_status run(const ais_pipeline *p, size_t n_rows, pl_fill_fn fill, void *ctx,
-                      ais_tensor **out, ais_pipeline_errors **errors) {
+                      ais_dtype dtype, ais_tensor **out, ais_pipeline_errors **errors) {
     ais_tensor *given = *out, *t = NULL;
+    *out = NULL;
+    if (dtype != AIS_DTYPE_F32 && dtype != AIS_DTYPE_F64)
+        return ais__error(AIS_E_DTYPE, "pipeline run: output dtype %s, expected f32 or f64",
+                          ais_dtype_name(dtype));
     ais_pipeline_errors *e = ais__calloc(1, sizeof *e);
     pl_value *raw = ais__malloc((p->n_inputs * 2) * sizeof *raw);
     bool *present = ais__malloc(p->n_inputs * sizeof *present);
+    double *row = ais__malloc((p->width ? p->width : 1) * sizeof *row);
     ais_status st = AIS_OK;
-    if (!e || !raw || !present) {
-        st = ais__oom(p->n_inputs * 2 * sizeof *raw, "pipeline run");
+    if (!e || !raw || !present || !row) {
+        st = ais__oom(p->n_inputs * 2 * sizeof *raw + p->width * sizeof *row, "pipeline run");
         goto done;
     }
-    if (n_rows > (size_t)INT64_MAX / (p->width ? p->width : 1) / sizeof(float)) {
-        st = ais__error(AIS_E_LIMIT, "pipeline run: %zu rows of %zu floats is too large", n_rows,
+    if (n_rows > (size_t)INT64_MAX / (p->width ? p->width : 1) / sizeof(double)) {
+        st = ais__error(AIS_E_LIMIT, "pipeline run: %zu rows of %zu features is too large", n_rows,
                         p->width);
         goto done;
     }
-    if (given && ais_tensor_dtype(given) == AIS_DTYPE_F32 && ais_tensor_ndim(given) == 2 &&
+    if (given && ais_tensor_dtype(given) == dtype && ais_tensor_ndim(given) == 2 &&
         ais_tensor_shape(given)[0] == (int64_t)n_rows &&
         ais_tensor_shape(given)[1] == (int64_t)p->width)
         t = given;
     else
-        st = ais_tensor_create(AIS_DTYPE_F32, (const int64_t[]){(int64_t)n_rows, (int64_t)p->width},
-                               2, &t);
+        st = ais_tensor_create(dtype, (const int64_t[]){(int64_t)n_rows, (int64_t)p->width}, 2,
+                               &t);
     if (st != AIS_OK) goto done;
-    float *data = ais_tensor_data(t);
+    /* One code path for both dtypes: each row is computed in double into `row`, then stored
+     * (f32 rounds every feature once, f64 keeps the double). */
+    float *out32 = dtype == AIS_DTYPE_F32 ? ais_tensor_data(t) : NULL;
+    double *out64 = dtype == AIS_DTYPE_F64 ? ais_tensor_data(t) : NULL;
     pl_value *vals = raw + p->n_inputs;
     for (size_t r = 0; r < n_rows; r++) {
         bool bad = false;
@@ -297,9 +305,14 @@ static ais_status run(const ais_pipeline *p, size_t n_rows, pl_fill_fn fill, voi
         if (bad) continue;
         for (size_t b = 0; b < p->n_blocks; b++) {
             const ais__pl_block *blk = &p->blocks[b];
-            st =
-                eval_block(p, blk, vals[blk->input], data + r * p->width + blk->offset, r, e, &bad);
+            st = eval_block(p, blk, vals[blk->input], row + blk->offset, r, e, &bad);
             if (st != AIS_OK) goto done;
+        }
+        if (out64) {
+            memcpy(out64 + r * p->width, row, p->width * sizeof *row);
+        } else {
+            for (size_t j = 0; j < p->width; j++)
+                out32[r * p->width + j] = (float)row[j];
         }
     }
     if (e->n) {
@@ -311,6 +324,7 @@ static ais_status run(const ais_pipeline *p, size_t n_rows, pl_fill_fn fill, voi
 done:
     ais__free(raw);
     ais__free(present);
+    ais__free(row);
     ais_pipeline_errors_destroy(e);
     if (st != AIS_OK) {
         if (t != given) ais_tensor_destroy(t);
@@ -368,19 +382,19 @@ ais_status ais_pipeline_run_records(const ais_pipeline *p, const ais_field *cons
                                     const size_t *n_fields, size_t n_rows, ais_tensor **out,
                                     ais_pipeline_errors **errors) {
     AIS__CHECK(check_args(p, out, errors, "ais_pipeline_run_records"));
-    return ais__pipeline_records_into(p, rows, n_fields, n_rows, out, errors);
+    return ais__pipeline_records_into(p, rows, n_fields, n_rows, p->out_dtype, out, errors);
 }
 
 ais_status ais__pipeline_records_into(const ais_pipeline *p, const ais_field *const *rows,
-                                      const size_t *n_fields, size_t n_rows, ais_tensor **out,
-                                      ais_pipeline_errors **errors) {
+                                      const size_t *n_fields, size_t n_rows, ais_dtype dtype,
+                                      ais_tensor **out, ais_pipeline_errors **errors) {
     if (errors) *errors = NULL;
     if (n_rows && (!rows || !n_fields))
         return ais__error(AIS_E_INVALID_ARGUMENT,
                           "ais_pipeline_run_records: %zu rows but rows or n_fields is NULL",
                           n_rows);
     records_ctx ctx = {rows, n_fields};
-    return run(p, n_rows, fill_record, &ctx, out, errors);
+    return run(p, n_rows, fill_record, &ctx, dtype, out, errors);
 }
 
 /* ---- JSON lines ---- */
@@ -461,11 +475,12 @@ static ais_status fill_json(void *vctx, const ais_pipeline *p, size_t row, pl_va
 ais_status ais_pipeline_run_json_rows(const ais_pipeline *p, const char *jsonl, size_t len,
                                       ais_tensor **out, ais_pipeline_errors **errors) {
     AIS__CHECK(check_args(p, out, errors, "ais_pipeline_run_json_rows"));
-    return ais__pipeline_jsonl_into(p, jsonl, len, out, errors);
+    return ais__pipeline_jsonl_into(p, jsonl, len, p->out_dtype, out, errors);
 }
 
 ais_status ais__pipeline_jsonl_into(const ais_pipeline *p, const char *jsonl, size_t len,
-                                    ais_tensor **out, ais_pipeline_errors **errors) {
+                                    ais_dtype dtype, ais_tensor **out,
+                                    ais_pipeline_errors **errors) {
     if (errors) *errors = NULL;
     if (!jsonl && len)
         return ais__error(AIS_E_INVALID_ARGUMENT, "ais_pipeline_run_json_rows: jsonl is NULL");
@@ -476,7 +491,7 @@ ais_status ais__pipeline_jsonl_into(const ais_pipeline *p, const char *jsonl, si
     while (next_line(&ctx, &line, &n))
         n_rows++;
     ctx.pos = 0;
-    ais_status st = run(p, n_rows, fill_json, &ctx, out, errors);
+    ais_status st = run(p, n_rows, fill_json, &ctx, dtype, out, errors);
     cJSON_Delete(ctx.current);
     return st;
 }
@@ -563,7 +578,7 @@ ais_status ais_pipeline_run_columns(const ais_pipeline *p, const char *const *na
     }
     if (st == AIS_OK) {
         columns_ctx ctx = {cols};
-        st = run(p, n_rows, fill_column, &ctx, out, errors);
+        st = run(p, n_rows, fill_column, &ctx, p->out_dtype, out, errors);
     }
     ais__free(cols);
     return st;
@@ -572,9 +587,9 @@ ais_status ais_pipeline_run_columns(const ais_pipeline *p, const char *const *na
 /* ---- for the other sources (pipeline_csv.c) and sessions ---- */
 
 ais_status ais__pipeline_run(const ais_pipeline *p, size_t n_rows, ais__pl_fill_fn fill, void *ctx,
-                             ais_tensor **out, ais_pipeline_errors **errors) {
+                             ais_dtype dtype, ais_tensor **out, ais_pipeline_errors **errors) {
     if (errors) *errors = NULL;
-    return run(p, n_rows, fill, ctx, out, errors);
+    return run(p, n_rows, fill, ctx, dtype, out, errors);
 }
 
 ais_status ais__pipeline_add_error(ais_pipeline_errors *e, size_t row, const char *field,

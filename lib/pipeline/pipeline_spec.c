@@ -562,6 +562,7 @@ ais_status ais_pipeline_create_from_json(const char *json, size_t len, ais_pipel
         cJSON_Delete(root);
         return ais__oom(sizeof *p, "pipeline");
     }
+    p->out_dtype = AIS_DTYPE_F32;
     ais_status st = compile(p, root);
     cJSON_Delete(root);
     if (st == AIS_OK && !(p->spec = ais__malloc(len + 1))) st = ais__oom(len + 1, "pipeline spec");
@@ -610,6 +611,28 @@ ais_status ais_pipeline_spec_json(const ais_pipeline *p, const char **json, size
     *json = p->spec;
     if (len) *len = p->spec_len;
     return AIS_OK;
+}
+
+ais_status ais_pipeline_with_output_dtype(const ais_pipeline *p, ais_dtype dtype,
+                                          ais_pipeline **out) {
+    if (out) *out = NULL;
+    if (!p || !out)
+        return ais__error(AIS_E_INVALID_ARGUMENT, "ais_pipeline_with_output_dtype: %s is NULL",
+                          p ? "out" : "pipeline");
+    if (dtype != AIS_DTYPE_F32 && dtype != AIS_DTYPE_F64)
+        return ais__error(AIS_E_DTYPE,
+                          "ais_pipeline_with_output_dtype: output dtype %s, expected f32 or f64",
+                          ais_dtype_name(dtype));
+    /* A twin rather than a flag on p: p stays immutable, and may be running on other threads. */
+    ais_pipeline *t = NULL;
+    AIS__CHECK(ais_pipeline_create_from_json(p->spec, p->spec_len, &t));
+    t->out_dtype = dtype;
+    *out = t;
+    return AIS_OK;
+}
+
+ais_dtype ais_pipeline_output_dtype(const ais_pipeline *p) {
+    return p ? p->out_dtype : AIS_DTYPE_F32;
 }
 
 size_t ais_pipeline_input_count(const ais_pipeline *p) { return p ? p->n_inputs : 0; }

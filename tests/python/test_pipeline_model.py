@@ -185,6 +185,37 @@ def test_model_with_pipeline_matches_sklearn(trained, tmp_path):
         assert m2.pipeline is not None and m2.pipeline.spec == p.spec
 
 
+def test_pipeline_float64_output():
+    """dtype=np.float64: every run_* gives the features as computed, in double (equal to
+    scikit-learn's float64 transform to rounding), and dtype=np.float32 (the default) those
+    rounded once; other dtypes are refused."""
+    model = fit()
+    p = aistack.Pipeline(spec_of(model))
+    df, _ = make_data(53, 7)
+    df.x[4, 1] = np.nan
+    want = model.named_steps["pre"].transform(df.x)
+    recs = df.records()
+    jl = "\n".join(json.dumps(r) for r in recs)
+    cols = {"age": df.x[:, 0].astype(float), "income": df.x[:, 1].astype(float),
+            "city": df.x[:, 2]}
+    runs = {"records": lambda **k: p.run_records(recs, **k),
+            "csv": lambda **k: p.run_csv(df.to_csv(), **k),
+            "json": lambda **k: p.run_json_rows(jl, **k),
+            "columns": lambda **k: p.run_columns(cols, **k)}
+    for name, run in runs.items():
+        f64, f32 = run(dtype=np.float64), run()
+        assert f64.dtype == np.float64 and f32.dtype == np.float32, name
+        assert f64.shape == f32.shape == want.shape
+        # scikit-learn computes (x - mean) / scale the same way: equal to the last bit or two
+        np.testing.assert_allclose(f64, want, rtol=1e-15, atol=1e-15, err_msg=name)
+        assert np.array_equal(f64.astype(np.float32), f32), name
+        assert not np.array_equal(f64, f32.astype(np.float64)), name
+        assert run(dtype="float32").dtype == np.float32
+    with pytest.raises(ValueError, match="float32 or float64"):
+        p.run_csv(df.to_csv(), dtype=np.int64)
+    p.close()
+
+
 def test_model_without_pipeline_and_bad_width(trained, tmp_path):
     model, ais_path = trained
     spec = spec_of(model)

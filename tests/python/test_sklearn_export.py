@@ -185,45 +185,10 @@ def check(est, Xt, names, tmp_path, case):
     compare(est, Xt, predict_all(est, Xt, names, tmp_path), case)
 
 
-def hgb_float32_ties(est, Xt):
-    """Rows whose path through a HistGradientBoosting model (which compares float64 features)
-    crosses a split where float32(x) and float32(threshold) are equal although x and the
-    threshold lie on different sides: the float32 feature matrix cannot reproduce those. Walks
-    scikit-learn's own trees on scikit-learn's own features. None for other estimators."""
-    final = est.steps[-1][1] if hasattr(est, "steps") else est
-    if not hasattr(final, "_predictors"):
-        return None
-    F = (est[:-1].transform(Xt) if hasattr(est, "steps") else Xt)
-    F = np.asarray(F, dtype=np.float64)
-    ties = np.zeros(len(F), dtype=bool)
-    for r in range(len(F)):
-        for predictors in final._predictors:
-            for p in predictors:
-                n, i = p.nodes, 0
-                while not n["is_leaf"][i]:
-                    v, t = F[r, n["feature_idx"][i]], n["num_threshold"][i]
-                    if np.isnan(v):
-                        i = n["left"][i] if n["missing_go_to_left"][i] else n["right"][i]
-                        continue
-                    ties[r] |= (v <= t) != (np.float32(v) <= np.float32(t))
-                    i = n["left"][i] if v <= t else n["right"][i]
-    return ties
-
-
 def compare(est, Xt, results, case):
-    """Every (source, outputs) of results against est's predict / predict_proba on Xt. For
-    HistGradientBoosting, rows on a float32 tie (hgb_float32_ties) are left out, counted in
-    MEASURED, and must be rare."""
+    """Every (source, outputs) of results against est's predict / predict_proba on Xt, every
+    row. (HistGradientBoosting included: its model takes the float64 features it compares.)"""
     worst = 0.0
-    ties = hgb_float32_ties(est, Xt)
-    if ties is not None and ties.any():
-        assert ties.mean() <= 0.05, f"{case}: {ties.sum()} of {len(ties)} rows on float32 ties"
-        MEASURED[case + " float32-tie rows left out"] = int(ties.sum())
-        print(f"\n{case}: {ties.sum()} of {len(ties)} rows on a float32 tie, left out")
-        keep = ~ties
-        Xt = Xt[keep] if not hasattr(Xt, "iloc") else Xt.iloc[keep]
-        results = [(src, {k: np.asarray(v)[keep] for k, v in out.items()})
-                   for src, out in results]
     for source, out in results:
         out = {k: np.asarray(v) for k, v in out.items()}
         if hasattr(est, "predict_proba"):
@@ -297,7 +262,7 @@ def test_classifier_string_labels(tmp_path, model, data):
 @pytest.mark.parametrize("classes", [2, 3])
 def test_string_labels_logreg_matches_onnxruntime(classes):
     """The exported LogisticRegression model alone (class index -> name by a LabelEncoder) on
-    ONNX Runtime and on aistack, fed the same float32 features. (ONNX Runtime 1.19 refuses the
+    ONNX Runtime and on aistack, fed the same float64 features. (ONNX Runtime 1.19 refuses the
     tree models' double thresholds, so trees are compared with scikit-learn only.)"""
     ort = pytest.importorskip("onnxruntime")
     X, y = load_iris(return_X_y=True)
@@ -306,7 +271,7 @@ def test_string_labels_logreg_matches_onnxruntime(classes):
     labels = np.array(["setosa ✿", "versicolor", "virginica"])[y]
     est = LogisticRegression(max_iter=5000).fit(X[::2], labels[::2])
     blob = ais_sklearn.estimator_to_onnx(est, X.shape[1])
-    x = X[1::2].astype(np.float32)
+    x = X[1::2]
     o_label, o_proba = ort.InferenceSession(blob, providers=["CPUExecutionProvider"]).run(
         ["label", "probabilities"], {"X": x})
     with aistack.Model.from_bytes(blob) as m:
@@ -323,6 +288,51 @@ def test_iris_multiclass_logreg_bare(tmp_path):
     X, y = load_iris(return_X_y=True)
     est = LogisticRegression(max_iter=5000).fit(X[::2], y[::2])
     check(est, X[1::2].astype(object), ["a", "b", "c", "d"], tmp_path, "iris/bare/logreg")
+
+
+FEATURE_DTYPES = [
+    (LinearRegression, np.float64),
+    (lambda: Ridge(alpha=0.5), np.float64),
+    (lambda: __import__("sklearn.ensemble", fromlist=["x"]).HistGradientBoostingRegressor(
+        max_iter=5), np.float64),
+    (lambda: DecisionTreeRegressor(max_depth=3), np.float32),
+    (lambda: RandomForestRegressor(n_estimators=3, max_depth=3), np.float32),
+    (lambda: GradientBoostingRegressor(n_estimators=3), np.float32),
+]
+
+
+@pytest.mark.parametrize("i", range(len(FEATURE_DTYPES)))
+def test_feature_dtype_per_estimator(tmp_path, i):
+    """The exported .ais model takes the features in the dtype scikit-learn computes them in:
+    float64 for the linear models and HistGradientBoosting, float32 for the tree family."""
+    make, want = FEATURE_DTYPES[i]
+    Xf, yf, Xt, _, names, d = make_data(load_diabetes)
+    est = make_pipeline(pre_scale(d), make()).fit(Xf, yf)
+    assert ais_sklearn.feature_dtype(est[-1]) == want
+    path = str(tmp_path / "m.ais")
+    ais_sklearn.export(est, path, input_names=names)
+    with aistack.Model(path) as m:
+        assert m.inputs[0].dtype == want
+        with m.session() as s:
+            got = s.run_records(records_of(Xt, names))["value"].reshape(-1)
+    d = float(np.max(np.abs(got - est.predict(Xt))))
+    if i < 2:
+        # the linear models: the same double arithmetic as scikit-learn, up to summation order
+        assert d <= 1e-9 * (1 + np.abs(est.predict(Xt)).max()), d
+    assert d <= TOL
+
+
+def test_feature_dtype_logreg_and_classifier_trees():
+    from sklearn.ensemble import HistGradientBoostingClassifier
+    X, y = load_iris(return_X_y=True)
+    for est, want in ((LogisticRegression(max_iter=500), np.float64),
+                      (HistGradientBoostingClassifier(max_iter=3), np.float64),
+                      (DecisionTreeClassifier(max_depth=2), np.float32),
+                      (RandomForestClassifier(n_estimators=2, max_depth=2), np.float32)):
+        est.fit(X, y)
+        assert ais_sklearn.feature_dtype(est) == want
+        with aistack.Model.from_bytes(ais_sklearn.estimator_to_onnx(est, 4)) as m:
+            assert m.inputs[0].dtype == want
 
 
 @pytest.mark.parametrize("kind", ["binary", "multi", "regression"])
@@ -633,18 +643,16 @@ def test_frame_cli_run_records(tmp_path):
     got = np.array([float(x) for x in lines[1:]])
     want = est.predict(Xt)
     assert len(got) == len(want)
-    keep = ~hgb_float32_ties(est, Xt)  # see compare()
-    assert keep.mean() >= 0.95
-    d = float(np.max(np.abs(got - want)[keep]))
+    d = float(np.max(np.abs(got - want)))
     MEASURED["frame/cli/diabetes/hgb"] = d
     print(f"\nframe/cli/diabetes/hgb: max |difference| {d:.3g}")
-    assert d <= 1e-4 * (1 + np.abs(want)).max()
+    assert d <= TOL  # every row: the model takes the float64 features it compares
 
 
 @pytest.mark.parametrize("data", ["cancer", "wine", "diabetes"])
 def test_hgb_bare_numpy_with_nan(data):
     """The exported HistGradientBoosting trees alone (NumPy data, NaN cells in fit and in
-    prediction), fed the float32 features, against scikit-learn on the float64 ones."""
+    prediction), fed the float64 features, against scikit-learn on the same, every row."""
     from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
     loader = {"cancer": load_breast_cancer, "wine": load_wine, "diabetes": load_diabetes}[data]
     X, y = loader(return_X_y=True)
@@ -653,5 +661,6 @@ def test_hgb_bare_numpy_with_nan(data):
     E = HistGradientBoostingRegressor if data == "diabetes" else HistGradientBoostingClassifier
     est = E(max_iter=50, random_state=0).fit(X[::2], y[::2])
     with aistack.Model.from_bytes(ais_sklearn.estimator_to_onnx(est, X.shape[1])) as m:
-        got = m.run({"X": X[1::2].astype(np.float32)})
-    compare(est, X[1::2], [("float32 features", got)], f"hgb/numpy/{data}")
+        assert m.inputs[0].dtype == np.float64
+        got = m.run({"X": X[1::2]})
+    compare(est, X[1::2], [("float64 features", got)], f"hgb/numpy/{data}")

@@ -41,15 +41,26 @@ static ais_pipeline *make_pipeline(void) {
     return p;
 }
 
-/* y = X @ W + b with X f32 [n, width] (width -1: dynamic), and a second output z = relu(y). */
+/* Random values in [-1, 1) as a `dtype` tensor (integers for an integer dtype). */
+static ais_tensor *rand_tensor(ais_dtype dtype, int64_t rows, int64_t cols) {
+    double v[64];
+    assert_true(rows * cols <= 64);
+    for (int64_t i = 0; i < rows * cols; i++)
+        v[i] = dtype == AIS_DTYPE_I64 ? (double)ais_test_randint(-3, 3) : ais_test_uniform(-1, 1);
+    return cols ? ais_test_tensor(dtype, (const int64_t[]){rows, cols}, 2, v)
+                : ais_test_tensor(dtype, (const int64_t[]){rows}, 1, v);
+}
+
+/* y = X @ W + b with X `dtype` [n, width] (width -1: dynamic), W and b of the same dtype, and a
+ * second output z = relu(y). */
 static ais_model *make_model(int64_t width, ais_dtype dtype, bool second_input) {
     ais__graph *g = NULL;
     AIS_ASSERT_OK(ais__graph_create(&g));
     AIS_ASSERT_OK(ais__graph_set_opset(g, "", 13));
     ais_test_graph_input(g, "X", dtype, (const int64_t[]){-1, width}, 2, NULL);
     if (second_input) ais_test_graph_input(g, "extra", AIS_DTYPE_F32, AIS_SHAPE(1), NULL);
-    ais_tensor *w = ais_test_rand_f32(AIS_SHAPE(width > 0 ? width : 4, 3), -1, 1);
-    ais_tensor *b = ais_test_rand_f32(AIS_SHAPE(3), -1, 1);
+    ais_tensor *w = rand_tensor(dtype, width > 0 ? width : 4, 3);
+    ais_tensor *b = rand_tensor(dtype, 3, 0);
     ais_test_graph_const(g, "W", w);
     ais_test_graph_const(g, "B", b);
     ais_test_graph_node(g, "mm", "MatMul", "X", "W", "h");
@@ -74,13 +85,22 @@ static const char *const jsonl = "{\"c\":\"r\",\"x\":1.5}\n"
                                  "{\"c\":\"purple\",\"x\":1000}\n"
                                  "{\"c\":\"g\",\"x\":0.25,\"other\":1}\n";
 
-/* The reference: pipeline run, then session run on its output. */
-static void reference(ais_session *s, const ais_pipeline *p, ais_tensor *out[2]) {
+/* The reference: pipeline run (its output in `dtype`), then session run on its output. */
+static void reference_as(ais_session *s, const ais_pipeline *p, ais_dtype dtype,
+                         ais_tensor *out[2]) {
+    ais_pipeline *twin = NULL;
+    AIS_ASSERT_OK(ais_pipeline_with_output_dtype(p, dtype, &twin));
     ais_tensor *feats = NULL;
-    AIS_ASSERT_OK(ais_pipeline_run_csv(p, csv, strlen(csv), &feats, NULL));
+    AIS_ASSERT_OK(ais_pipeline_run_csv(twin, csv, strlen(csv), &feats, NULL));
+    ais_pipeline_destroy(twin);
+    assert_int_equal(ais_tensor_dtype(feats), dtype);
     const char *name = "X";
     AIS_ASSERT_OK(ais_session_run(s, &name, (const ais_tensor *const *)&feats, 1, NULL, out, 2));
     ais_tensor_destroy(feats);
+}
+
+static void reference(ais_session *s, const ais_pipeline *p, ais_tensor *out[2]) {
+    reference_as(s, p, AIS_DTYPE_F32, out);
 }
 
 static void assert_same(ais_tensor *const *got, ais_tensor *const *want, size_t n) {
@@ -165,6 +185,59 @@ static void test_roundtrip_and_runs(void **state) {
     ais_pipeline_destroy(p);
 }
 
+/* A model whose input is f64 (one that computes in double): save with a pipeline, load, and the
+ * record runs feed it the pipeline's doubles, not float32-rounded features. */
+static void test_f64_model(void **state) {
+    (void)state;
+    ais_pipeline *p = make_pipeline();
+    ais_model *m = make_model(4, AIS_DTYPE_F64, false);
+    const char *path = tmp_path("f64.ais");
+    AIS_ASSERT_OK(ais_model_save_with_pipeline(m, p, path, NULL));
+    ais_model *l = NULL;
+    AIS_ASSERT_OK(ais_model_load(path, NULL, &l));
+    const ais_pipeline *lp = ais_model_pipeline(l);
+    assert_non_null(lp);
+    /* The model's pipeline object itself still gives f32 from the public run functions. */
+    assert_int_equal(ais_pipeline_output_dtype(lp), AIS_DTYPE_F32);
+    ais_session *s = NULL;
+    AIS_ASSERT_OK(ais_session_create(l, NULL, &s));
+    ais_tensor *want[2] = {NULL, NULL}, *got[2] = {NULL, NULL}, *want32[2] = {NULL, NULL};
+    reference_as(s, p, AIS_DTYPE_F64, want);
+    assert_int_equal(ais_tensor_dtype(want[0]), AIS_DTYPE_F64);
+    for (int k = 0; k < 2; k++) { /* twice: the second call reuses the feature tensor */
+        AIS_ASSERT_OK(ais_session_run_csv(s, csv, strlen(csv), NULL, got, 2, NULL));
+        assert_same(got, want, 2);
+        destroy_all(got, 2);
+    }
+    AIS_ASSERT_OK(ais_session_run_json_rows(s, jsonl, strlen(jsonl), NULL, got, 2, NULL));
+    assert_same(got, want, 2);
+    destroy_all(got, 2);
+    /* x = 0.1 scales to (0.1 - 2) / 4, which float32 cannot hold: the model's output on the
+     * float32-rounded features differs from its output on the session's (double) features. */
+    const char *row = "x,c\n0.1,r\n";
+    AIS_ASSERT_OK(ais_session_run_csv(s, row, strlen(row), NULL, got, 1, NULL));
+    ais_tensor *f32feats = NULL;
+    AIS_ASSERT_OK(ais_pipeline_run_csv(p, row, strlen(row), &f32feats, NULL));
+    ais_tensor *f64feats = NULL;
+    AIS_ASSERT_OK(ais_tensor_create(AIS_DTYPE_F64, AIS_SHAPE(1, 4), &f64feats));
+    for (int j = 0; j < 4; j++)
+        ((double *)ais_tensor_data(f64feats))[j] = ((const float *)ais_tensor_data(f32feats))[j];
+    const char *name = "X";
+    AIS_ASSERT_OK(ais_session_run(s, &name, (const ais_tensor *const *)&f64feats, 1, NULL,
+                                  want32, 1));
+    assert_true(((const double *)ais_tensor_data(got[0]))[0] !=
+                ((const double *)ais_tensor_data(want32[0]))[0]);
+    ais_tensor_destroy(f32feats);
+    ais_tensor_destroy(f64feats);
+    destroy_all(want32, 2);
+    destroy_all(got, 2);
+    destroy_all(want, 2);
+    ais_session_destroy(s);
+    ais_model_destroy(l);
+    ais_model_destroy(m);
+    ais_pipeline_destroy(p);
+}
+
 static void test_session_errors(void **state) {
     (void)state;
     ais_pipeline *p = make_pipeline();
@@ -220,9 +293,9 @@ static void test_save_checks(void **state) {
     AIS_ASSERT_STATUS(ais_model_save_with_pipeline(m, p, path, NULL), AIS_E_SHAPE);
     ais_test_assert_error_contains("takes 5 features per row, the feature pipeline gives 4");
     ais_model_destroy(m);
-    m = make_model(4, AIS_DTYPE_F64, false);
-    AIS_ASSERT_STATUS(ais_model_save_with_pipeline(m, p, path, NULL), AIS_E_INVALID_ARGUMENT);
-    ais_test_assert_error_contains("\"X\" is f64");
+    m = make_model(4, AIS_DTYPE_I64, false);
+    AIS_ASSERT_STATUS(ais_model_save_with_pipeline(m, p, path, NULL), AIS_E_DTYPE);
+    ais_test_assert_error_contains("\"X\" is i64, the feature pipeline gives f32 or f64");
     ais_model_destroy(m);
     m = make_model(4, AIS_DTYPE_F32, true);
     AIS_ASSERT_STATUS(ais_model_save_with_pipeline(m, p, path, NULL), AIS_E_INVALID_ARGUMENT);
@@ -346,6 +419,24 @@ static void test_oom(void **state) {
     c.size = n;
     ais_test_oom_sweep("load + session_run_csv/json_rows", oom_load_run, oom_cleanup, &c, 5000);
     ais_model_destroy(m);
+    /* the same with an f64-input model */
+    m = make_model(4, AIS_DTYPE_F64, false);
+    c = (oom_ctx){0};
+    c.m = m;
+    c.p = p;
+    c.path = path;
+    ais_test_oom_sweep("ais_model_save_with_pipeline f64", oom_save, nothing, &c, 2000);
+    f = fopen(path, "rb");
+    assert_non_null(f);
+    n = fread(bytes, 1, sizeof bytes, f);
+    fclose(f);
+    assert_true(n > 0 && n < sizeof bytes);
+    c = (oom_ctx){0};
+    c.data = bytes;
+    c.size = n;
+    ais_test_oom_sweep("f64 load + session_run_csv/json_rows", oom_load_run, oom_cleanup, &c,
+                       5000);
+    ais_model_destroy(m);
     ais_pipeline_destroy(p);
 }
 
@@ -353,6 +444,7 @@ int main(void) {
     ais_test_seed();
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_roundtrip_and_runs),
+        cmocka_unit_test(test_f64_model),
         cmocka_unit_test(test_session_errors),
         cmocka_unit_test(test_save_checks),
         cmocka_unit_test(test_steady_state_allocations),

@@ -19,6 +19,7 @@ Problem = Tuple[int, str, str]
 SpecLike = Union[str, bytes, Mapping[str, Any], "Pipeline"]
 
 _KIND_NAMES = {1: "numeric", 2: "categorical"}
+_F64 = 11  # AIS_DTYPE_F64
 _MISSING, _NUMBER, _STRING = 0, 1, 2
 
 
@@ -154,13 +155,16 @@ class Pipeline:
 
     >>> p = aistack.Pipeline({"version": 1, "inputs": [...], "features": [...]})
     >>> X = p.run_records([{"age": 31, "city": "Paris"}])   # float32 [rows, p.output_width]
+    >>> X = p.run_records(records, dtype=np.float64)        # the features as computed, in double
 
     spec: the JSON spec as str, bytes or a dict. Records that break the schema raise
-    aistack.SchemaError whose .problems lists every (row, field, message).
+    aistack.SchemaError whose .problems lists every (row, field, message). Every run_* takes
+    dtype=np.float32 (each feature rounded once from double, the default) or np.float64.
     """
 
     def __init__(self, spec: SpecLike, *, _borrowed: Optional[int] = None, _owner: Any = None):
         self._handle: Optional[int] = None
+        self._twin64: Optional[int] = None  # the float64-output twin, made on first use
         self._model_ref: Optional[int] = None  # a reference to the model a view belongs to
         self._borrowed = _borrowed is not None
         if _borrowed is not None:
@@ -198,40 +202,62 @@ class Pipeline:
     def output_width(self) -> int:
         return int(L.ais_pipeline_output_width(self.handle))
 
+    def _run_handle(self, dtype: Any) -> int:
+        """The handle whose run functions give `dtype` (float32: this pipeline; float64: its
+        twin from ais_pipeline_with_output_dtype, made once and kept)."""
+        dt = np.dtype(dtype)
+        if dt == np.float32:
+            return self.handle
+        if dt != np.float64:
+            raise ValueError(f"dtype must be float32 or float64, got {dt}")
+        if not self._twin64:
+            h = ctypes.c_void_p()
+            _errors.check(L.ais_pipeline_with_output_dtype(self.handle, _F64, ctypes.byref(h)))
+            if self._twin64:  # another thread made one meanwhile
+                L.ais_pipeline_destroy(h.value)
+            else:
+                self._twin64 = h.value
+        return self._twin64
+
     def _finish(self, status: int, out: Any, report: Any) -> np.ndarray:
         check_run(status, report)
         t, out.value = out.value, None
         return to_numpy(t)
 
-    def run_records(self, records: Sequence[Mapping[str, Any]]) -> np.ndarray:
+    def run_records(self, records: Sequence[Mapping[str, Any]], *,
+                    dtype: Any = np.float32) -> np.ndarray:
         """Rows as dicts of field -> number, str or None (missing), or a pandas DataFrame (one
         record per row; NaN, None, pd.NA and NaT cells are missing, bool columns 0 / 1)."""
+        h = self._run_handle(dtype)
         recs = _Records(records)
         out, report = ctypes.c_void_p(), ctypes.c_void_p()
-        st = L.ais_pipeline_run_records(self.handle, recs.rows, recs.counts, recs.n,
+        st = L.ais_pipeline_run_records(h, recs.rows, recs.counts, recs.n,
                                         ctypes.byref(out), ctypes.byref(report))
         return self._finish(st, out, report)
 
-    def run_json_rows(self, text: Union[str, bytes]) -> np.ndarray:
+    def run_json_rows(self, text: Union[str, bytes], *, dtype: Any = np.float32) -> np.ndarray:
         """One JSON object per line."""
+        h = self._run_handle(dtype)
         data = _text(text)
         out, report = ctypes.c_void_p(), ctypes.c_void_p()
-        st = L.ais_pipeline_run_json_rows(self.handle, data, len(data), ctypes.byref(out),
+        st = L.ais_pipeline_run_json_rows(h, data, len(data), ctypes.byref(out),
                                           ctypes.byref(report))
         return self._finish(st, out, report)
 
-    def run_csv(self, text: Union[str, bytes]) -> np.ndarray:
+    def run_csv(self, text: Union[str, bytes], *, dtype: Any = np.float32) -> np.ndarray:
         """CSV with a header row (empty cell = missing)."""
+        h = self._run_handle(dtype)
         data = _text(text)
         out, report = ctypes.c_void_p(), ctypes.c_void_p()
-        st = L.ais_pipeline_run_csv(self.handle, data, len(data), ctypes.byref(out),
+        st = L.ais_pipeline_run_csv(h, data, len(data), ctypes.byref(out),
                                     ctypes.byref(report))
         return self._finish(st, out, report)
 
-    def run_columns(self, columns: Mapping[str, Any]) -> np.ndarray:
+    def run_columns(self, columns: Mapping[str, Any], *, dtype: Any = np.float32) -> np.ndarray:
         """Columns as {name: array}: numbers for numeric inputs (NaN or None missing), strings
         for categorical ones (None or NaN missing), or a pandas DataFrame. Names that are not
         inputs are ignored."""
+        ph = self._run_handle(dtype)
         if _is_frame(columns):
             columns = _frame_columns(columns)
         kinds = dict(zip(self.input_names, self.input_kinds))
@@ -245,7 +271,7 @@ class Pipeline:
                 values = list(np.asarray(col, dtype=object).reshape(-1))
                 if any(_is_missing(v) for v in values):
                     # A string tensor cannot say "missing": such columns go as records.
-                    return self._columns_as_records(columns, kinds)
+                    return self._columns_as_records(columns, kinds, dtype)
                 cats[name] = values
             else:
                 arr = col if isinstance(col, np.ndarray) and col.dtype != object else np.array(
@@ -269,15 +295,15 @@ class Pipeline:
             name_arr = (ctypes.c_char_p * max(1, len(names)))(*[n.encode() for n in names])
             col_arr = (ctypes.c_void_p * max(1, len(handles)))(*handles)
             out, report = ctypes.c_void_p(), ctypes.c_void_p()
-            st = L.ais_pipeline_run_columns(self.handle, name_arr, col_arr, len(handles),
+            st = L.ais_pipeline_run_columns(ph, name_arr, col_arr, len(handles),
                                             ctypes.byref(out), ctypes.byref(report))
             return self._finish(st, out, report)
         finally:
             for h in handles:
                 L.ais_tensor_destroy(h)
 
-    def _columns_as_records(self, columns: Mapping[str, Any],
-                            kinds: Mapping[str, str]) -> np.ndarray:
+    def _columns_as_records(self, columns: Mapping[str, Any], kinds: Mapping[str, str],
+                            dtype: Any) -> np.ndarray:
         cols = {n: list(np.asarray(c, dtype=object).reshape(-1)) for n, c in columns.items()
                 if n in kinds}
         lengths = {len(c) for c in cols.values()}
@@ -292,13 +318,16 @@ class Pipeline:
                 rec[name] = None if _is_missing(v) else (
                     v.item() if isinstance(v, np.generic) else v)
             records.append(rec)
-        return self.run_records(records)
+        return self.run_records(records, dtype=dtype)
 
     def close(self) -> None:
         h, self._handle = getattr(self, "_handle", None), None
         m, self._model_ref = getattr(self, "_model_ref", None), None
+        t, self._twin64 = getattr(self, "_twin64", None), None
         if L is None:
             return
+        if t:
+            L.ais_pipeline_destroy(t)
         if m:
             L.ais_model_destroy(m)
         elif h and not getattr(self, "_borrowed", True):

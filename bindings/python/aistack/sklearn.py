@@ -1,7 +1,8 @@
 """Exports a fitted scikit-learn pipeline into one .ais file: the preprocessing becomes a feature
-pipeline spec (docs/pipeline-spec.md), the final estimator an ONNX graph over the float32 feature
-matrix, and the two are saved together, so that raw records or CSV rows give scikit-learn's
-predictions.
+pipeline spec (docs/pipeline-spec.md), the final estimator an ONNX graph over the feature matrix
+(float64 for the estimators that compute in double, float32 for those that cast to float32:
+feature_dtype), and the two are saved together, so that raw records or CSV rows give
+scikit-learn's predictions.
 
     from aistack import sklearn as ais_sklearn
     ais_sklearn.export(fitted_pipeline, "model.ais", input_names=["age", "city", ...])
@@ -417,9 +418,10 @@ def _class_labels(classes, what):
     raise NotImplementedError(f"{what}: class labels of dtype {classes.dtype}")
 
 
-def _io(width, outputs):
+def _io(width, outputs, xtype=None):
     from onnx import TensorProto, helper
-    x = helper.make_tensor_value_info("X", TensorProto.FLOAT, [None, width])
+    x = helper.make_tensor_value_info("X", TensorProto.FLOAT if xtype is None else xtype,
+                                      [None, width])
     outs = [helper.make_tensor_value_info(n, t, s) for n, t, s in outputs]
     return x, outs
 
@@ -434,17 +436,17 @@ def _linear(est, width, what):
         coef = coef[None, :]
     if coef.shape[1] != width:
         raise ValueError(f"{what}: {coef.shape[1]} coefficients per output, {width} features")
-    # In double, as scikit-learn: the features are the only float32 values.
+    # All in double, as scikit-learn: the features come float64 from the pipeline
+    # (feature_dtype), so only the documented float32 outputs are rounded.
     inits = [numpy_helper.from_array(coef.T.copy(), "coef"),
              numpy_helper.from_array(intercept, "intercept")]
-    nodes = [helper.make_node("Cast", ["X"], ["X64"], to=TensorProto.DOUBLE),
-             helper.make_node("MatMul", ["X64", "coef"], ["xw"]),
+    nodes = [helper.make_node("MatMul", ["X", "coef"], ["xw"]),
              helper.make_node("Add", ["xw", "intercept"], ["scores"])]
     if isinstance(est, (LinearRegression, Ridge)):
         if coef.shape[0] != 1:
             raise NotImplementedError(f"{what}: more than one regression target")
         nodes.append(helper.make_node("Identity", ["scores"], ["value"]))
-        x, outs = _io(width, [("value", TensorProto.DOUBLE, [None, 1])])
+        x, outs = _io(width, [("value", TensorProto.DOUBLE, [None, 1])], TensorProto.DOUBLE)
         return _make_model(nodes, [x], outs, inits)
     assert isinstance(est, LogisticRegression)
     labels, lkind = _class_labels(est.classes_, what)
@@ -483,7 +485,7 @@ def _linear(est, width, what):
         ltype = TensorProto.STRING
     nodes.append(helper.make_node("Cast", ["p64"], ["probabilities"], to=TensorProto.FLOAT))
     x, outs = _io(width, [("label", ltype, [None]),
-                          ("probabilities", TensorProto.FLOAT, [None, k])])
+                          ("probabilities", TensorProto.FLOAT, [None, k])], TensorProto.DOUBLE)
     return _make_model(nodes, [x], outs, inits, ml=lkind == "str")
 
 
@@ -539,11 +541,9 @@ class _Trees:
             n["truenodeids"].append(0 if leaf else int(nodes["left"][i]))
             n["falsenodeids"].append(0 if leaf else int(nodes["right"][i]))
             n["missing"].append(0 if leaf else int(bool(nodes["missing_go_to_left"][i])))
-            # HistGradientBoosting compares float64(x) <= t; the model sees float32(x), and
-            # rounding to float32 is monotone, so float32(x) <= float32(t) holds for every x <= t,
-            # and for x > t unless x and t are the same float32 (values closer than float32
-            # precision, which the float32 feature matrix cannot tell apart anyway).
-            self.values.append(0.0 if leaf else float(np.float32(nodes["num_threshold"][i])))
+            # HistGradientBoosting compares float64 x <= float64 t: the model takes float64
+            # features (feature_dtype) and keeps t as it is, so every row takes sklearn's path.
+            self.values.append(0.0 if leaf else float(nodes["num_threshold"][i]))
             if leaf:
                 for target, w in leaf_weights(i):
                     self.w_tree.append(t)
@@ -559,7 +559,8 @@ class _Trees:
             "nodes_featureids": n["featureids"], "nodes_modes": n["modes"],
             "nodes_truenodeids": n["truenodeids"], "nodes_falsenodeids": n["falsenodeids"],
             "nodes_missing_value_tracks_true": n["missing"],
-            # sklearn compares float32(x) <= a double threshold: keep the thresholds double
+            # sklearn's trees compare float32(x) <= a double threshold, HistGradientBoosting
+            # float64 x <= a double threshold: keep the thresholds double
             "nodes_values_as_tensor": numpy_helper.from_array(np.array(self.values, np.float64)),
             f"{prefix}_treeids": self.w_tree, f"{prefix}_nodeids": self.w_node,
             f"{prefix}_ids": self.w_target,
@@ -614,6 +615,7 @@ def _trees(est, width, what):
     tr = _Trees()
     base = None
     post = "NONE"
+    xtype = TensorProto.DOUBLE if feature_dtype(est) == np.float64 else TensorProto.FLOAT
     if isinstance(est, (DecisionTreeClassifier, DecisionTreeRegressor)):
         members, scale = [est], 1.0
     elif isinstance(est, (RandomForestClassifier, RandomForestRegressor, ExtraTreesClassifier,
@@ -678,7 +680,7 @@ def _trees(est, width, what):
         k = len(labels)
         x, outs = _io(width, [("label", TensorProto.INT64 if lkind == "int" else
                                TensorProto.STRING, [None]),
-                              ("probabilities", TensorProto.FLOAT, [None, k])])
+                              ("probabilities", TensorProto.FLOAT, [None, k])], xtype)
         return _make_model([node], [x], outs, [], ml=True)
     # A float32 output cannot hold 1e-5 at magnitudes above 128, so the value is double: the
     # leaf weights are split into a coarse part on a grid 2^-g, whose sums are exact in float32,
@@ -702,7 +704,7 @@ def _trees(est, width, what):
                                    to=TensorProto.DOUBLE)]
         names.append(f"value_{part}64")
     nodes.append(helper.make_node("Add", names, ["value"]))
-    x, outs = _io(width, [("value", TensorProto.DOUBLE, [None, 1])])
+    x, outs = _io(width, [("value", TensorProto.DOUBLE, [None, 1])], xtype)
     return _make_model(nodes, [x], outs, [], ml=True)
 
 
@@ -714,11 +716,26 @@ def _xgboost(est, width, what) -> bytes:
     return bytes(booster.save_raw("json"))
 
 
+def feature_dtype(est):
+    """The dtype of the features the exported model of final estimator `est` takes, chosen to
+    match scikit-learn's own arithmetic: np.float64 for the estimators that compute in double
+    (HistGradientBoosting compares float64 features with float64 thresholds; LinearRegression,
+    Ridge and LogisticRegression compute X @ coef in double), np.float32 for those that cast X to
+    float32 themselves (DecisionTree, RandomForest, ExtraTrees, GradientBoosting) and XGBoost.
+    The feature pipeline computes in double and gives this dtype (the .ais model's input)."""
+    from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
+    from sklearn.linear_model import LinearRegression, LogisticRegression, Ridge
+    if isinstance(est, (HistGradientBoostingClassifier, HistGradientBoostingRegressor,
+                        LinearRegression, Ridge, LogisticRegression)):
+        return np.dtype(np.float64)
+    return np.dtype(np.float32)
+
+
 def estimator_to_onnx(est, width: int) -> bytes:
-    """The serialized model of a fitted final estimator over the float32 [N, width] features:
-    an ONNX graph (input "X"; classifiers output "label" and "probabilities" float32,
-    regressors "value" float64 [N, 1]), or, for XGBoost, the booster's JSON (input "input", outputs "margin" and,
-    for classifiers, "probability")."""
+    """The serialized model of a fitted final estimator over the [N, width] features of
+    feature_dtype(est): an ONNX graph (input "X"; classifiers output "label" and "probabilities"
+    float32, regressors "value" float64 [N, 1]), or, for XGBoost, the booster's JSON (input
+    "input", outputs "margin" and, for classifiers, "probability")."""
     from sklearn.ensemble import (ExtraTreesClassifier, ExtraTreesRegressor,
                                   GradientBoostingClassifier, GradientBoostingRegressor,
                                   HistGradientBoostingClassifier, HistGradientBoostingRegressor,
