@@ -307,6 +307,15 @@ class Pipeline {
     explicit operator bool() const noexcept { return p_ != nullptr; }
     const ais_pipeline *get() const noexcept { return p_; }
     size_t output_width() const noexcept { return ais_pipeline_output_width(p_); }
+    /* AIS_DTYPE_F32, or AIS_DTYPE_F64 for a pipeline made by with_output_dtype. */
+    ais_dtype output_dtype() const noexcept { return ais_pipeline_output_dtype(p_); }
+    /* A new pipeline from the same spec whose runs give `dtype` (AIS_DTYPE_F32 or AIS_DTYPE_F64:
+     * the doubles every feature is computed in, for models that compute in double). */
+    Pipeline with_output_dtype(ais_dtype dtype) const {
+        ais_pipeline *p = nullptr;
+        check(ais_pipeline_with_output_dtype(p_, dtype, &p));
+        return Pipeline(p, true);
+    }
     /* Input names and kinds in spec order. */
     std::vector<std::pair<std::string, ais_feature_kind>> inputs() const {
         std::vector<std::pair<std::string, ais_feature_kind>> res;
@@ -325,8 +334,8 @@ class Pipeline {
         check(ais_pipeline_spec_json(p_, &json, &len));
         return std::string(json, len);
     }
-    /* Rows as records, JSON lines or CSV to float32 [rows, output_width]. Schema problems throw
-     * SchemaError. */
+    /* Rows as records, JSON lines or CSV to [rows, output_width] of output_dtype(). Schema
+     * problems throw SchemaError. */
     Tensor run_records(const std::vector<std::vector<ais_field>> &rows) const {
         std::vector<const ais_field *> ptrs;
         std::vector<size_t> counts;

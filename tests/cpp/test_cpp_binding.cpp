@@ -255,6 +255,15 @@ static void test_pipeline() {
     aistack::Tensor feats = p.run_csv(csv);
     CHECK(feats.shape() == (std::vector<int64_t>{2, 64}));
     CHECK(std::fabs(feats.data<float>()[64 + 63] - 5.5f) < 1e-6f);
+    // The float64 twin gives the doubles the float32 output is rounded from.
+    aistack::Pipeline p64 = p.with_output_dtype(AIS_DTYPE_F64);
+    CHECK(p.output_dtype() == AIS_DTYPE_F32 && p64.output_dtype() == AIS_DTYPE_F64);
+    aistack::Tensor feats64 = p64.run_csv(csv);
+    CHECK(feats64.dtype() == AIS_DTYPE_F64 && feats64.shape() == feats.shape());
+    for (size_t i = 0; i < 2 * 64; i++)
+        CHECK((float)feats64.data<double>()[i] == feats.data<float>()[i]);
+    CHECK(feats64.data<double>()[4] == 3.0 / (64.0 / 5)); // (3 - 0) / scale, in double
+    CHECK_THROWS(p.with_output_dtype(AIS_DTYPE_I64), AIS_E_DTYPE, "");
     try {
         p.run_csv("v\nabc\n\n7\n");
         CHECK(false);
