@@ -456,7 +456,7 @@ class Session {
     }
     /*
      * Raw records through the model's feature pipeline and the model in one call (records,
-     * JSON lines or CSV with a header row); returns the outputs named by `output_names` (default
+     * JSON lines, CSV with a header row, or columns); returns the outputs named by `output_names` (default
      * all). Schema problems throw SchemaError; a model without a pipeline throws Error
      * (AIS_E_INVALID_ARGUMENT).
      */
@@ -486,6 +486,23 @@ class Session {
         return run_source(output_names, [&](const char *const *names, ais_tensor **slots,
                                             size_t n, ais_pipeline_errors **e) {
             return ais_session_run_csv(s_, csv.data(), csv.size(), names, slots, n, e);
+        });
+    }
+    /* Columns as (input name, tensor): f32/f64/i32/i64 for numeric inputs, strings for
+     * categorical ones, each [rows] or [rows, 1]; names the pipeline lacks are ignored. */
+    std::vector<Tensor>
+    run_columns(const std::vector<std::pair<std::string, const Tensor *>> &columns,
+                const std::vector<std::string> &output_names = {}) {
+        std::vector<const char *> names;
+        std::vector<const ais_tensor *> cols;
+        for (const auto &c : columns) {
+            names.push_back(c.first.c_str());
+            cols.push_back(c.second ? c.second->get() : nullptr);
+        }
+        return run_source(output_names, [&](const char *const *onames, ais_tensor **slots,
+                                            size_t n, ais_pipeline_errors **e) {
+            return ais_session_run_columns(s_, names.data(), cols.data(), cols.size(), onames,
+                                           slots, n, e);
         });
     }
     ais_session *get() const noexcept { return s_; }

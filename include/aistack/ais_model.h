@@ -123,8 +123,8 @@ AIS_API const ais_pipeline *ais_model_pipeline(const ais_model *model);
  * exactly one input, of dtype f32 or f64 and shape [rows, width] (rank and extents may be
  * dynamic) where a static width equals ais_pipeline_output_width: a model with other inputs fails
  * with AIS_E_INVALID_ARGUMENT naming them, another dtype with AIS_E_DTYPE, a width mismatch with
- * AIS_E_SHAPE. The pipeline then gives the input's dtype in ais_session_run_records/json_rows/csv
- * (f64: the features as computed, in double; f32: each rounded once), whatever the dtype of the
+ * AIS_E_SHAPE. The pipeline then gives the input's dtype in ais_session_run_records/json_rows/
+ * csv/columns (f64: the features as computed, in double; f32: each rounded once), whatever the dtype of the
  * pipeline object passed here.
  */
 AIS_API ais_status ais_model_save_with_pipeline(const ais_model *model,
@@ -164,12 +164,14 @@ AIS_API ais_status ais_session_run(ais_session *session, const char *const *inpu
 
 /*
  * Runs raw records through the model's feature pipeline and then the model, in one call: rows
- * (as in ais_pipeline_run_records), JSON lines (ais_pipeline_run_json_rows) or CSV text
- * (ais_pipeline_run_csv) become the model's single input, in its dtype (f32, or f64 for a model
+ * (as in ais_pipeline_run_records), JSON lines (ais_pipeline_run_json_rows), CSV text
+ * (ais_pipeline_run_csv) or columns (ais_pipeline_run_columns: one numeric or string tensor per
+ * input, columns the pipeline does not name are ignored) become the model's single input, in its dtype (f32, or f64 for a model
  * that computes in double: then the features are the pipeline's doubles, unrounded).
  * output_names, outputs and n_outputs are as in ais_session_run. Records that violate the
- * pipeline's schema give AIS_E_SCHEMA and, when errors is not NULL, *errors receives the report of every problem (as the pipeline run
- * functions do); otherwise *errors is set to NULL. A model without a pipeline gives
+ * pipeline's schema give AIS_E_SCHEMA and, when errors is not NULL, *errors receives the report
+ * of every problem (as the pipeline run functions do); otherwise *errors is set to NULL. Columns
+ * of the wrong dtype or shape fail as in ais_pipeline_run_columns (AIS_E_DTYPE, AIS_E_SHAPE). A model without a pipeline gives
  * AIS_E_INVALID_ARGUMENT ("the model has no feature pipeline"). The session keeps the features
  * of the last call and refills them in place when the next call has as many rows, so a steady
  * stream of same-sized batches allocates only what the pipeline itself needs per call (an error
@@ -186,6 +188,10 @@ AIS_API ais_status ais_session_run_json_rows(ais_session *session, const char *j
 AIS_API ais_status ais_session_run_csv(ais_session *session, const char *csv, size_t len,
                                        const char *const *output_names, ais_tensor **outputs,
                                        size_t n_outputs, ais_pipeline_errors **errors);
+AIS_API ais_status ais_session_run_columns(ais_session *session, const char *const *names,
+                                           const ais_tensor *const *columns, size_t n_columns,
+                                           const char *const *output_names, ais_tensor **outputs,
+                                           size_t n_outputs, ais_pipeline_errors **errors);
 
 /* Where the nodes of the last planned run executed: the number of nodes after optimization,
  * and per node its name, operator and backend. */

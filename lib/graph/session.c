@@ -1066,7 +1066,12 @@ AIS_API ais_status ais_session_run(ais_session *s, const char *const *input_name
 
 /* ---- records: the model's pipeline, then the model ---- */
 
-typedef enum { AIS__SRC_RECORDS, AIS__SRC_JSONL, AIS__SRC_CSV } ais__source;
+typedef enum { AIS__SRC_RECORDS, AIS__SRC_JSONL, AIS__SRC_CSV, AIS__SRC_COLUMNS } ais__source;
+
+typedef struct {
+    const char *const *names;
+    const ais_tensor *const *columns;
+} ais__columns_src;
 
 static ais_status ais__run_source(ais_session *s, const char *who, ais__source src,
                                   const void *data, const size_t *n_fields, size_t n,
@@ -1088,6 +1093,11 @@ static ais_status ais__run_source(ais_session *s, const char *who, ais__source s
         st = ais__pipeline_records_into(p, data, n_fields, n, dt, &t, errors);
         break;
     case AIS__SRC_JSONL: st = ais__pipeline_jsonl_into(p, data, n, dt, &t, errors); break;
+    case AIS__SRC_COLUMNS: {
+        const ais__columns_src *c = data;
+        st = ais__pipeline_columns_into(p, who, c->names, c->columns, n, dt, &t, errors);
+        break;
+    }
     default: st = ais__pipeline_csv_into(p, data, n, dt, &t, errors); break;
     }
     if (st != AIS_OK) return st; /* s->features, if any, is untouched and still ours */
@@ -1128,4 +1138,13 @@ AIS_API ais_status ais_session_run_csv(ais_session *s, const char *csv, size_t l
                                        size_t n_outputs, ais_pipeline_errors **errors) {
     return ais__run_source(s, "ais_session_run_csv", AIS__SRC_CSV, csv, NULL, len, output_names,
                            outputs, n_outputs, errors);
+}
+
+AIS_API ais_status ais_session_run_columns(ais_session *s, const char *const *names,
+                                           const ais_tensor *const *columns, size_t n_columns,
+                                           const char *const *output_names, ais_tensor **outputs,
+                                           size_t n_outputs, ais_pipeline_errors **errors) {
+    ais__columns_src c = {names, columns};
+    return ais__run_source(s, "ais_session_run_columns", AIS__SRC_COLUMNS, &c, NULL, n_columns,
+                           output_names, outputs, n_outputs, errors);
 }

@@ -130,6 +130,11 @@ ais_status ais__pipeline_jsonl_into(const ais_pipeline *p, const char *jsonl, si
                                     ais_pipeline_errors **errors);
 ais_status ais__pipeline_csv_into(const ais_pipeline *p, const char *csv, size_t len,
                                   ais_dtype dtype, ais_tensor **out, ais_pipeline_errors **errors);
+/* `who` names the public function in argument errors. */
+ais_status ais__pipeline_columns_into(const ais_pipeline *p, const char *who,
+                                      const char *const *names, const ais_tensor *const *columns,
+                                      size_t n_columns, ais_dtype dtype, ais_tensor **out,
+                                      ais_pipeline_errors **errors);
 
 /* Index of the input called `name`, or SIZE_MAX. */
 size_t ais__pipeline_find_input(const ais_pipeline *p, const char *name);

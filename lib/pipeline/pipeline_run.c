@@ -530,10 +530,18 @@ ais_status ais_pipeline_run_columns(const ais_pipeline *p, const char *const *na
                                     const ais_tensor *const *columns, size_t n_columns,
                                     ais_tensor **out, ais_pipeline_errors **errors) {
     AIS__CHECK(check_args(p, out, errors, "ais_pipeline_run_columns"));
+    return ais__pipeline_columns_into(p, "ais_pipeline_run_columns", names, columns, n_columns,
+                                      p->out_dtype, out, errors);
+}
+
+ais_status ais__pipeline_columns_into(const ais_pipeline *p, const char *who,
+                                      const char *const *names, const ais_tensor *const *columns,
+                                      size_t n_columns, ais_dtype dtype, ais_tensor **out,
+                                      ais_pipeline_errors **errors) {
+    if (errors) *errors = NULL;
     if (n_columns && (!names || !columns))
-        return ais__error(AIS_E_INVALID_ARGUMENT,
-                          "ais_pipeline_run_columns: %zu columns but names or columns is NULL",
-                          n_columns);
+        return ais__error(AIS_E_INVALID_ARGUMENT, "%s: %zu columns but names or columns is NULL",
+                          who, n_columns);
     const ais_tensor **cols = ais__calloc(p->n_inputs, sizeof *cols);
     if (!cols) return ais__oom(p->n_inputs * sizeof *cols, "pipeline columns");
     ais_status st = AIS_OK;
@@ -541,8 +549,8 @@ ais_status ais_pipeline_run_columns(const ais_pipeline *p, const char *const *na
     bool have_rows = false;
     for (size_t j = 0; j < n_columns && st == AIS_OK; j++) {
         if (!names[j] || !columns[j]) {
-            st = ais__error(AIS_E_INVALID_ARGUMENT,
-                            "ais_pipeline_run_columns: column %zu has no name or no tensor", j);
+            st = ais__error(AIS_E_INVALID_ARGUMENT, "%s: column %zu has no name or no tensor", who,
+                            j);
             break;
         }
         size_t i = ais__pipeline_find_input(p, names[j]);
@@ -578,7 +586,7 @@ ais_status ais_pipeline_run_columns(const ais_pipeline *p, const char *const *na
     }
     if (st == AIS_OK) {
         columns_ctx ctx = {cols};
-        st = run(p, n_rows, fill_column, &ctx, p->out_dtype, out, errors);
+        st = run(p, n_rows, fill_column, &ctx, dtype, out, errors);
     }
     ais__free(cols);
     return st;

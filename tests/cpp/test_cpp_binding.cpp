@@ -297,6 +297,31 @@ static void test_pipeline() {
     CHECK(std::memcmp(got_rec[0].raw_data(), want[1].raw_data(), want[1].nbytes()) == 0);
     CHECK_THROWS(aistack::Model(MODEL).session().run_csv(csv), AIS_E_INVALID_ARGUMENT,
                  "no feature pipeline");
+    // Columns: v as f64, c as strings (the features do not use c), one column not an input.
+    aistack::Tensor v = aistack::Tensor::from(std::vector<double>{3, 5.5}, {2});
+    aistack::Tensor other = aistack::Tensor::from(std::vector<int32_t>{1, 2}, {2});
+    ais_tensor *craw = nullptr;
+    const char *cvals[] = {"x", "y"};
+    aistack::check(ais_tensor_create_strings(std::vector<int64_t>{2}.data(), 1, cvals, &craw));
+    aistack::Tensor c(craw);
+    std::vector<aistack::Tensor> got_col = s.run_columns({{"c", &c}, {"v", &v}, {"o", &other}});
+    CHECK(got_col.size() == want.size());
+    for (size_t i = 0; i < want.size(); i++)
+        CHECK(got_col[i].nbytes() == want[i].nbytes() &&
+              std::memcmp(got_col[i].raw_data(), want[i].raw_data(), want[i].nbytes()) == 0);
+    std::vector<aistack::Tensor> got_col1 = s.run_columns({{"v", &v}}, {"digit"});
+    CHECK(got_col1.size() == 1 &&
+          std::memcmp(got_col1[0].raw_data(), want[1].raw_data(), want[1].nbytes()) == 0);
+    try {
+        s.run_columns({{"c", &c}}); // v is required: every row misses it
+        CHECK(false);
+    } catch (const aistack::SchemaError &e) {
+        CHECK(e.problems().size() == 2 && e.problems()[1].row == 1 &&
+              e.problems()[1].field == "v");
+    }
+    CHECK_THROWS(s.run_columns({{"v", &c}}), AIS_E_DTYPE, "expected f32, f64, i32 or i64");
+    CHECK_THROWS(aistack::Model(MODEL).session().run_columns({{"v", &v}}),
+                 AIS_E_INVALID_ARGUMENT, "no feature pipeline");
     std::remove(path.c_str());
 }
 

@@ -1,5 +1,5 @@
 /* test_pipeline_model.c - models that carry their feature pipeline: save with a pipeline, load,
- * run records / JSON lines / CSV in one call against pipeline run + session run; the checks of
+ * run records / JSON lines / CSV / columns in one call against pipeline run + session run; the checks of
  * ais_model_save_with_pipeline; buffer reuse; OOM. */
 #include <math.h>
 #include <stdio.h>
@@ -238,6 +238,182 @@ static void test_f64_model(void **state) {
     ais_pipeline_destroy(p);
 }
 
+/* Columns for the test pipeline: x of `xdt` (seeded random, one NaN when float), c strings
+ * (known and unknown categories), and a column the pipeline does not name. */
+typedef struct {
+    ais_tensor *t[3];
+    const char *names[3];
+} columns;
+
+static void make_columns(columns *c, ais_dtype xdt, int64_t rows) {
+    static const char *const cats[] = {"r", "g", "b", "purple", ""};
+    const char *strs[16];
+    double x[16], other[16];
+    assert_true(rows <= 16);
+    for (int64_t i = 0; i < rows; i++) {
+        bool is_int = xdt == AIS_DTYPE_I32 || xdt == AIS_DTYPE_I64;
+        x[i] = is_int ? (double)ais_test_randint(-50, 50) : ais_test_uniform(-10, 10);
+        if (!is_int && i == 1) x[i] = NAN;
+        strs[i] = cats[ais_test_randint(0, 4)];
+        other[i] = (double)i;
+    }
+    c->t[0] = ais_test_tensor(xdt, (const int64_t[]){rows}, 1, x);
+    AIS_ASSERT_OK(ais_tensor_create_strings((const int64_t[]){rows, 1}, 2, strs, &c->t[1]));
+    c->t[2] = ais_test_tensor(AIS_DTYPE_I32, (const int64_t[]){rows}, 1, other);
+    c->names[0] = "x";
+    c->names[1] = "c";
+    c->names[2] = "other";
+}
+
+static void free_columns(columns *c) {
+    for (int i = 0; i < 3; i++)
+        ais_tensor_destroy(c->t[i]);
+}
+
+/* The reference for columns: the pipeline's run_columns (output in `dtype`), then the session. */
+static void columns_reference(ais_session *s, const ais_pipeline *p, ais_dtype dtype,
+                              const columns *c, ais_tensor *out[2]) {
+    ais_pipeline *twin = NULL;
+    AIS_ASSERT_OK(ais_pipeline_with_output_dtype(p, dtype, &twin));
+    ais_tensor *feats = NULL;
+    AIS_ASSERT_OK(ais_pipeline_run_columns(twin, c->names, (const ais_tensor *const *)c->t, 3,
+                                           &feats, NULL));
+    ais_pipeline_destroy(twin);
+    const char *name = "X";
+    AIS_ASSERT_OK(ais_session_run(s, &name, (const ais_tensor *const *)&feats, 1, NULL, out, 2));
+    ais_tensor_destroy(feats);
+}
+
+static void test_run_columns(void **state) {
+    (void)state;
+    ais_pipeline *p = make_pipeline();
+    const ais_dtype model_dt[] = {AIS_DTYPE_F32, AIS_DTYPE_F64};
+    const ais_dtype col_dt[] = {AIS_DTYPE_F64, AIS_DTYPE_F32, AIS_DTYPE_I32, AIS_DTYPE_I64};
+    for (int mi = 0; mi < 2; mi++) {
+        ais_model *m = make_model(4, model_dt[mi], false);
+        const char *path = tmp_path("cols.ais");
+        AIS_ASSERT_OK(ais_model_save_with_pipeline(m, p, path, NULL));
+        ais_model *l = NULL;
+        AIS_ASSERT_OK(ais_model_load(path, NULL, &l));
+        ais_session *s = NULL;
+        AIS_ASSERT_OK(ais_session_create(l, NULL, &s));
+        const int64_t sizes[] = {7, 7, 1, 13, 0}; /* repeats reuse the feature tensor */
+        for (int ci = 0; ci < 4; ci++) {
+            for (size_t si = 0; si < AIS__ARRAY_LEN(sizes); si++) {
+                columns c;
+                make_columns(&c, col_dt[ci], sizes[si]);
+                ais_tensor *want[2] = {NULL, NULL}, *got[2] = {NULL, NULL};
+                columns_reference(s, p, model_dt[mi], &c, want);
+                assert_int_equal(ais_tensor_dtype(want[0]), model_dt[mi]);
+                AIS_ASSERT_OK(ais_session_run_columns(s, c.names, (const ais_tensor *const *)c.t,
+                                                      3, NULL, got, 2, NULL));
+                assert_int_equal(ais_tensor_shape(got[0])[0], sizes[si]);
+                assert_same(got, want, 2);
+                destroy_all(got, 2);
+                destroy_all(want, 2);
+                free_columns(&c);
+            }
+        }
+        /* The same values as the CSV rows give the CSV run's outputs (x missing: NaN). */
+        ais_tensor *x = ais_test_tensor(AIS_DTYPE_F64, AIS_SHAPE(5),
+                                        (const double[]){1.5, NAN, -3, 1000, 0.25});
+        ais_tensor *cc = NULL;
+        AIS_ASSERT_OK(ais_tensor_create_strings(
+            AIS_SHAPE(5), (const char *const[]){"r", "b", "g", "purple", "g"}, &cc));
+        const char *names[] = {"c", "x"};
+        const ais_tensor *cols[] = {cc, x};
+        ais_tensor *want[2] = {NULL, NULL}, *got[2] = {NULL, NULL};
+        AIS_ASSERT_OK(ais_session_run_csv(s, csv, strlen(csv), NULL, want, 2, NULL));
+        const char *zname = "z";
+        AIS_ASSERT_OK(ais_session_run_columns(s, names, cols, 2, &zname, got, 1, NULL));
+        assert_same(got, want + 1, 1);
+        destroy_all(got, 2);
+        destroy_all(want, 2);
+        ais_tensor_destroy(x);
+        ais_tensor_destroy(cc);
+        ais_session_destroy(s);
+        ais_model_destroy(l);
+        ais_model_destroy(m);
+    }
+    ais_pipeline_destroy(p);
+}
+
+static void test_run_columns_errors(void **state) {
+    (void)state;
+    ais_pipeline *p = make_pipeline();
+    ais_model *m = make_model(4, AIS_DTYPE_F32, false);
+    ais_session *s = NULL;
+    AIS_ASSERT_OK(ais_session_create(m, NULL, &s));
+    columns c;
+    make_columns(&c, AIS_DTYPE_F64, 3);
+    const ais_tensor *const *cols = (const ais_tensor *const *)c.t;
+    ais_tensor *out[2] = {NULL, NULL};
+    ais_pipeline_errors *e = (ais_pipeline_errors *)1;
+    AIS_ASSERT_STATUS(ais_session_run_columns(s, c.names, cols, 3, NULL, out, 2, &e),
+                      AIS_E_INVALID_ARGUMENT);
+    ais_test_assert_error_contains("ais_session_run_columns: the model has no feature pipeline");
+    assert_null(e);
+    assert_null(out[0]);
+    ais_session_destroy(s);
+    const char *path = tmp_path("ce.ais");
+    AIS_ASSERT_OK(ais_model_save_with_pipeline(m, p, path, NULL));
+    ais_model *l = NULL;
+    AIS_ASSERT_OK(ais_model_load(path, NULL, &l));
+    AIS_ASSERT_OK(ais_session_create(l, NULL, &s));
+    /* Without "c" every row misses a required field: a schema report, one entry per row. */
+    e = NULL;
+    AIS_ASSERT_STATUS(ais_session_run_columns(s, c.names, cols, 1, NULL, out, 2, &e),
+                      AIS_E_SCHEMA);
+    assert_null(out[0]);
+    assert_int_equal(ais_pipeline_errors_count(e), 3);
+    for (size_t i = 0; i < 3; i++) {
+        assert_int_equal(ais_pipeline_errors_row(e, i), i);
+        assert_string_equal(ais_pipeline_errors_field(e, i), "c");
+    }
+    ais_pipeline_errors_destroy(e);
+    /* ... and without a report pointer, the status alone. */
+    AIS_ASSERT_STATUS(ais_session_run_columns(s, c.names, cols, 1, NULL, out, 2, NULL),
+                      AIS_E_SCHEMA);
+    /* Argument, dtype and shape problems. */
+    e = (ais_pipeline_errors *)1;
+    AIS_ASSERT_STATUS(ais_session_run_columns(s, NULL, cols, 3, NULL, out, 2, &e),
+                      AIS_E_INVALID_ARGUMENT);
+    ais_test_assert_error_contains("ais_session_run_columns: 3 columns but names or columns");
+    assert_null(e);
+    const char *holey[] = {"x", NULL, "other"};
+    AIS_ASSERT_STATUS(ais_session_run_columns(s, holey, cols, 3, NULL, out, 2, NULL),
+                      AIS_E_INVALID_ARGUMENT);
+    ais_test_assert_error_contains("ais_session_run_columns: column 1 has no name");
+    const char *swapped[] = {"c", "x"};
+    AIS_ASSERT_STATUS(ais_session_run_columns(s, swapped, cols, 2, NULL, out, 2, NULL),
+                      AIS_E_DTYPE);
+    ais_test_assert_error_contains("column \"c\" is f64, expected string");
+    ais_tensor *short_x = ais_test_tensor(AIS_DTYPE_F32, AIS_SHAPE(2), (const double[]){1, 2});
+    const ais_tensor *uneven[] = {short_x, c.t[1]};
+    AIS_ASSERT_STATUS(ais_session_run_columns(s, c.names, uneven, 2, NULL, out, 2, NULL),
+                      AIS_E_SHAPE);
+    ais_test_assert_error_contains("column \"c\" has 3 rows, others have 2");
+    AIS_ASSERT_STATUS(ais_session_run_columns(NULL, c.names, cols, 3, NULL, out, 2, NULL),
+                      AIS_E_INVALID_ARGUMENT);
+    /* Bad output names fail after the pipeline, naming the call. */
+    const char *nope = "nope";
+    AIS_ASSERT_STATUS(ais_session_run_columns(s, c.names, cols, 3, &nope, out, 1, NULL),
+                      AIS_E_NOT_FOUND);
+    ais_test_assert_error_contains("ais_session_run_columns");
+    assert_null(out[0]);
+    /* No columns at all: zero rows, but the required input is not there either: zero rows
+     * have nothing to violate, so the run succeeds with an empty batch. */
+    AIS_ASSERT_OK(ais_session_run_columns(s, NULL, NULL, 0, NULL, out, 2, NULL));
+    assert_int_equal(ais_tensor_shape(out[0])[0], 0);
+    destroy_all(out, 2);
+    ais_tensor_destroy(short_x);
+    free_columns(&c);
+    ais_session_destroy(s);
+    ais_model_destroy(l);
+    ais_model_destroy(m);
+    ais_pipeline_destroy(p);
+}
+
 static void test_session_errors(void **state) {
     (void)state;
     ais_pipeline *p = make_pipeline();
@@ -372,6 +548,7 @@ typedef struct {
     ais_tensor *out[2];
     const ais_pipeline *p;
     const char *path;
+    const columns *cols;
 } oom_ctx;
 
 static ais_status oom_load_run(void *vctx) {
@@ -379,7 +556,11 @@ static ais_status oom_load_run(void *vctx) {
     AIS__CHECK(ais_model_load_memory(c->data, c->size, NULL, &c->m));
     AIS__CHECK(ais_session_create(c->m, NULL, &c->s));
     AIS__CHECK(ais_session_run_csv(c->s, csv, strlen(csv), NULL, c->out, 2, NULL));
-    return ais_session_run_json_rows(c->s, jsonl, strlen(jsonl), NULL, c->out, 2, NULL);
+    AIS__CHECK(ais_session_run_json_rows(c->s, jsonl, strlen(jsonl), NULL, c->out, 2, NULL));
+    /* more rows than the CSV: the feature tensor is made anew */
+    destroy_all(c->out, 2);
+    return ais_session_run_columns(c->s, c->cols->names, (const ais_tensor *const *)c->cols->t,
+                                   3, NULL, c->out, 2, NULL);
 }
 
 static void oom_cleanup(void *vctx) {
@@ -414,10 +595,14 @@ static void test_oom(void **state) {
     size_t n = fread(bytes, 1, sizeof bytes, f);
     fclose(f);
     assert_true(n > 0 && n < sizeof bytes);
+    columns cols;
+    make_columns(&cols, AIS_DTYPE_F64, 9);
     c = (oom_ctx){0};
     c.data = bytes;
     c.size = n;
-    ais_test_oom_sweep("load + session_run_csv/json_rows", oom_load_run, oom_cleanup, &c, 5000);
+    c.cols = &cols;
+    ais_test_oom_sweep("load + session_run_csv/json_rows/columns", oom_load_run, oom_cleanup, &c,
+                       5000);
     ais_model_destroy(m);
     /* the same with an f64-input model */
     m = make_model(4, AIS_DTYPE_F64, false);
@@ -434,8 +619,10 @@ static void test_oom(void **state) {
     c = (oom_ctx){0};
     c.data = bytes;
     c.size = n;
-    ais_test_oom_sweep("f64 load + session_run_csv/json_rows", oom_load_run, oom_cleanup, &c,
-                       5000);
+    c.cols = &cols;
+    ais_test_oom_sweep("f64 load + session_run_csv/json_rows/columns", oom_load_run, oom_cleanup,
+                       &c, 5000);
+    free_columns(&cols);
     ais_model_destroy(m);
     ais_pipeline_destroy(p);
 }
@@ -445,6 +632,8 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_roundtrip_and_runs),
         cmocka_unit_test(test_f64_model),
+        cmocka_unit_test(test_run_columns),
+        cmocka_unit_test(test_run_columns_errors),
         cmocka_unit_test(test_session_errors),
         cmocka_unit_test(test_save_checks),
         cmocka_unit_test(test_steady_state_allocations),

@@ -160,6 +160,8 @@ _sig("ais_session_run_json_rows", status, SessionP, c_char_p, c_size_t, POINTER(
      POINTER(TensorP), c_size_t, POINTER(ErrorsP))
 _sig("ais_session_run_csv", status, SessionP, c_char_p, c_size_t, POINTER(c_char_p),
      POINTER(TensorP), c_size_t, POINTER(ErrorsP))
+_sig("ais_session_run_columns", status, SessionP, POINTER(c_char_p), POINTER(TensorP), c_size_t,
+     POINTER(c_char_p), POINTER(TensorP), c_size_t, POINTER(ErrorsP))
 
 _sig("ais_op_max_opset", c_int64)
 _sig("ais_attrs_create", status, POINTER(AttrsP))

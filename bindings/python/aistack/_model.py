@@ -10,7 +10,7 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 import numpy as np
 
 from . import _errors, _lib
-from ._pipeline import Pipeline, SpecLike, _Records, _text, check_run
+from ._pipeline import Pipeline, SpecLike, _Columns, _Records, _text, check_run
 from ._tensor import OBJECT, ArrayLike, dtype_to_numpy, is_string_dtype, to_numpy, wrap_array
 
 L = _lib.lib
@@ -239,6 +239,7 @@ class Session:
         self._in_names = [i.name for i in model.inputs]
         self._in_dtypes = {i.name: i.dtype for i in model.inputs}
         self._out_dtypes = {o.name: o.dtype for o in model.outputs}
+        self._pl_kinds: Optional[Dict[str, str]] = None  # the pipeline's inputs, on first use
 
     @property
     def handle(self) -> int:
@@ -372,6 +373,29 @@ class Session:
         """run_records() for CSV text with a header row."""
         data = _text(text)
         return self._run_source(L.ais_session_run_csv, (data, len(data)), outputs)
+
+    def run_columns(self, columns: Mapping[str, Any],
+                    outputs: Optional[Sequence[str]] = None) -> Dict[str, np.ndarray]:
+        """run_records() for columns: {name: array} or a pandas DataFrame, converted as
+        Pipeline.run_columns does (numeric arrays pass without copying when C-contiguous
+        f32/f64/i32/i64; a categorical column with None / NaN goes as records, since a string
+        tensor has no missing marker)."""
+        if self._pl_kinds is None:
+            p = self.model.pipeline
+            kinds: Dict[str, str] = {}
+            if p is not None:
+                kinds = dict(zip(p.input_names, p.input_kinds))
+                p.close()
+            self._pl_kinds = kinds
+        # Without a pipeline no column is kept: the library reports the missing pipeline.
+        cols = _Columns(columns, self._pl_kinds)
+        if cols.records is not None:
+            return self.run_records(cols.records, outputs)
+        try:
+            return self._run_source(L.ais_session_run_columns,
+                                    (cols.names, cols.tensors, cols.n), outputs)
+        finally:
+            cols.close()
 
     @property
     def nodes(self) -> List[Tuple[str, str, str]]:

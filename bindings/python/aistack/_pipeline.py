@@ -150,6 +150,81 @@ def _is_missing(v: Any) -> bool:
         type(v).__name__ in ("NAType", "NaTType")
 
 
+class _Columns:
+    """Columns ({name: array} or a pandas DataFrame) as the arguments of the run_columns
+    functions, for a pipeline whose inputs have `kinds` ({name: "numeric" | "categorical"};
+    other names are dropped). A string tensor cannot say "missing", so when a categorical column
+    holds None / NaN the columns become .records (for run_records) and there are no tensors.
+    close() destroys the tensors."""
+
+    def __init__(self, columns: Any, kinds: Mapping[str, str]):
+        if _is_frame(columns):
+            columns = _frame_columns(columns)
+        self.records: Optional[List[Dict[str, Any]]] = None
+        self._handles: List[int] = []
+        self.n = 0
+        cats: Dict[str, List[Any]] = {}
+        nums: Dict[str, np.ndarray] = {}
+        for name, col in columns.items():
+            kind = kinds.get(name)
+            if kind is None:
+                continue
+            if kind == "categorical":
+                values = list(np.asarray(col, dtype=object).reshape(-1))
+                if any(_is_missing(v) for v in values):
+                    self.records = _columns_to_records(columns, kinds)
+                    return
+                cats[name] = values
+            else:
+                arr = col if isinstance(col, np.ndarray) and col.dtype != object else np.array(
+                    [np.nan if _is_missing(v) else v for v in col], dtype=np.float64)
+                if arr.dtype not in (np.float32, np.float64, np.int32, np.int64):
+                    arr = arr.astype(np.float64)
+                nums[name] = arr
+        names: List[str] = []
+        try:
+            for name, arr in nums.items():
+                self._handles.append(wrap_array(arr)[0])
+                names.append(name)
+            for name, values in cats.items():
+                enc = [str(v).encode() for v in values]
+                vals = (ctypes.c_char_p * max(1, len(enc)))(*enc)
+                shape = (ctypes.c_int64 * 1)(len(enc))
+                h = ctypes.c_void_p()
+                _errors.check(L.ais_tensor_create_strings(shape, 1, vals, ctypes.byref(h)))
+                self._handles.append(h.value)
+                names.append(name)
+        except BaseException:
+            self.close()
+            raise
+        self.n = len(self._handles)
+        self.names = (ctypes.c_char_p * max(1, self.n))(*[n.encode() for n in names])
+        self.tensors = (ctypes.c_void_p * max(1, self.n))(*self._handles)
+
+    def close(self) -> None:
+        hs, self._handles = self._handles, []
+        for h in hs:
+            L.ais_tensor_destroy(h)
+
+
+def _columns_to_records(columns: Mapping[str, Any],
+                        kinds: Mapping[str, str]) -> List[Dict[str, Any]]:
+    cols = {n: list(np.asarray(c, dtype=object).reshape(-1)) for n, c in columns.items()
+            if n in kinds}
+    lengths = {len(c) for c in cols.values()}
+    if len(lengths) > 1:
+        raise _errors.ShapeError(f"columns have different lengths {sorted(lengths)}", 3)
+    n = lengths.pop() if lengths else 0
+    records = []
+    for r in range(n):
+        rec = {}
+        for name, c in cols.items():
+            v = c[r]
+            rec[name] = None if _is_missing(v) else (v.item() if isinstance(v, np.generic) else v)
+        records.append(rec)
+    return records
+
+
 class Pipeline:
     """A compiled feature pipeline: immutable, shareable between threads.
 
@@ -258,67 +333,16 @@ class Pipeline:
         for categorical ones (None or NaN missing), or a pandas DataFrame. Names that are not
         inputs are ignored."""
         ph = self._run_handle(dtype)
-        if _is_frame(columns):
-            columns = _frame_columns(columns)
-        kinds = dict(zip(self.input_names, self.input_kinds))
-        cats: Dict[str, List[Any]] = {}
-        nums: Dict[str, np.ndarray] = {}
-        for name, col in columns.items():
-            kind = kinds.get(name)
-            if kind is None:
-                continue
-            if kind == "categorical":
-                values = list(np.asarray(col, dtype=object).reshape(-1))
-                if any(_is_missing(v) for v in values):
-                    # A string tensor cannot say "missing": such columns go as records.
-                    return self._columns_as_records(columns, kinds, dtype)
-                cats[name] = values
-            else:
-                arr = col if isinstance(col, np.ndarray) and col.dtype != object else np.array(
-                    [np.nan if _is_missing(v) else v for v in col], dtype=np.float64)
-                if arr.dtype not in (np.float32, np.float64, np.int32, np.int64):
-                    arr = arr.astype(np.float64)
-                nums[name] = arr
-        names, handles = [], []
+        cols = _Columns(columns, dict(zip(self.input_names, self.input_kinds)))
+        if cols.records is not None:
+            return self.run_records(cols.records, dtype=dtype)
         try:
-            for name, arr in nums.items():
-                handles.append(wrap_array(arr)[0])
-                names.append(name)
-            for name, values in cats.items():
-                enc = [str(v).encode() for v in values]
-                vals = (ctypes.c_char_p * max(1, len(enc)))(*enc)
-                shape = (ctypes.c_int64 * 1)(len(enc))
-                h = ctypes.c_void_p()
-                _errors.check(L.ais_tensor_create_strings(shape, 1, vals, ctypes.byref(h)))
-                handles.append(h.value)
-                names.append(name)
-            name_arr = (ctypes.c_char_p * max(1, len(names)))(*[n.encode() for n in names])
-            col_arr = (ctypes.c_void_p * max(1, len(handles)))(*handles)
             out, report = ctypes.c_void_p(), ctypes.c_void_p()
-            st = L.ais_pipeline_run_columns(ph, name_arr, col_arr, len(handles),
+            st = L.ais_pipeline_run_columns(ph, cols.names, cols.tensors, cols.n,
                                             ctypes.byref(out), ctypes.byref(report))
             return self._finish(st, out, report)
         finally:
-            for h in handles:
-                L.ais_tensor_destroy(h)
-
-    def _columns_as_records(self, columns: Mapping[str, Any], kinds: Mapping[str, str],
-                            dtype: Any) -> np.ndarray:
-        cols = {n: list(np.asarray(c, dtype=object).reshape(-1)) for n, c in columns.items()
-                if n in kinds}
-        lengths = {len(c) for c in cols.values()}
-        if len(lengths) > 1:
-            raise _errors.ShapeError(f"columns have different lengths {sorted(lengths)}", 3)
-        n = lengths.pop() if lengths else 0
-        records = []
-        for r in range(n):
-            rec = {}
-            for name, c in cols.items():
-                v = c[r]
-                rec[name] = None if _is_missing(v) else (
-                    v.item() if isinstance(v, np.generic) else v)
-            records.append(rec)
-        return self.run_records(records, dtype=dtype)
+            cols.close()
 
     def close(self) -> None:
         h, self._handle = getattr(self, "_handle", None), None
