@@ -185,6 +185,72 @@ def test_model_with_pipeline_matches_sklearn(trained, tmp_path):
         assert m2.pipeline is not None and m2.pipeline.spec == p.spec
 
 
+def test_session_run_columns(trained, tmp_path):
+    """Session.run_columns: a dict of arrays (f64, f32, i64 numbers; NaN missing) and a pandas
+    DataFrame give what run_records gives on the same rows, bit for bit; a categorical column
+    with None goes through records; schema problems raise SchemaError with the report."""
+    model, ais_path = trained
+    df, _ = make_data(29, 11)
+    df.x[5, 0] = np.nan
+    recs = df.records()
+    cols = {"age": df.x[:, 0].astype(np.float64), "income": df.x[:, 1].astype(np.float64),
+            "city": df.x[:, 2].astype(str), "unused": np.arange(29)}
+    with aistack.Model(ais_path) as m, m.session() as s:
+        want = s.run_records(recs)
+        np.testing.assert_allclose(want["probabilities"], model.predict_proba(df.x), rtol=1e-4,
+                                   atol=1e-5)
+        for _ in range(2):  # the second call reuses the session's feature tensor
+            got = s.run_columns(cols)
+            assert list(got) == list(want)
+            for k in want:
+                np.testing.assert_array_equal(got[k], want[k])
+        # float32 / int64 columns: equal to records holding the same numbers
+        cols2 = dict(cols, age=cols["age"].astype(np.float32),
+                     income=np.round(cols["income"]).astype(np.int64))
+        recs2 = [dict(r, age=None if np.isnan(a) else float(a), income=int(i))
+                 for r, a, i in zip(recs, cols2["age"], cols2["income"])]
+        got = s.run_columns(cols2, outputs=["probabilities"])
+        assert list(got) == ["probabilities"]
+        np.testing.assert_array_equal(got["probabilities"],
+                                      s.run_records(recs2)["probabilities"])
+        # a missing category (None) goes as records: equal to the records run
+        with_none = dict(cols, city=list(cols["city"]))
+        with_none["city"][3] = None
+        recs_none = [dict(r) for r in recs]
+        recs_none[3]["city"] = None
+        want_none = s.run_records(recs_none)["probabilities"]
+        assert not np.array_equal(want_none[3], want["probabilities"][3])
+        np.testing.assert_array_equal(s.run_columns(with_none)["probabilities"], want_none)
+        # ... and there a number where a category belongs is a schema problem
+        with_none["city"][4] = 3
+        with pytest.raises(aistack.SchemaError) as e:
+            s.run_columns(with_none)
+        assert [p[:2] for p in e.value.problems] == [(4, "city")]
+        # a pandas DataFrame, with a categorical column holding NaN
+        pd = pytest.importorskip("pandas")
+        frame = pd.DataFrame({"age": cols["age"], "income": cols["income"],
+                              "city": cols["city"]})
+        got = s.run_columns(frame)
+        for k in want:
+            np.testing.assert_array_equal(got[k], want[k])
+        frame["city"] = pd.Categorical(with_none["city"][:4] + [None] + list(cols["city"][5:]))
+        frame.loc[3, "city"] = np.nan
+        recs_none[4]["city"] = None
+        np.testing.assert_array_equal(s.run_columns(frame)["probabilities"],
+                                      s.run_records(recs_none)["probabilities"])
+    # A pipeline that allows no missing age: NaN in the column is reported by the library.
+    strict = spec_of(model)
+    del strict["inputs"][0]["missing"]
+    with aistack.Model(ais_path) as m:
+        m.save(tmp_path / "strict.ais", pipeline=strict)
+    with aistack.Model(tmp_path / "strict.ais") as m, m.session() as s:
+        with pytest.raises(aistack.SchemaError) as e:
+            s.run_columns(cols)
+        assert e.value.problems == [(5, "age", "NaN where the input allows no missing value")]
+        with pytest.raises(aistack.ShapeError, match='"income" has 28 rows, others have 29'):
+            s.run_columns(dict(cols, income=cols["income"][:28]))
+
+
 def test_pipeline_float64_output():
     """dtype=np.float64: every run_* gives the features as computed, in double (equal to
     scikit-learn's float64 transform to rounding), and dtype=np.float32 (the default) those
@@ -231,6 +297,8 @@ def test_model_without_pipeline_and_bad_width(trained, tmp_path):
     with aistack.Model.from_bytes(onx.SerializeToString()) as m, m.session() as s:
         with pytest.raises(aistack.InvalidArgumentError, match="no feature pipeline"):
             s.run_csv(df.to_csv())
+        with pytest.raises(aistack.InvalidArgumentError, match="no feature pipeline"):
+            s.run_columns({"age": np.zeros(3)})
 
 
 def test_cli_runs_csv_rows_to_sklearn_predictions(trained, tmp_path, aistack):
