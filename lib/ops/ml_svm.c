@@ -8,11 +8,20 @@
  * distance for RBF, which the |x|^2 + |v|^2 - 2xv expansion would make inexact), then reduce
  * with the coefficients in double.
  */
+#include <stdatomic.h>
+
 #include "../backend/cpu/cpu_blas.h"
 #include "ml_util.h"
 
-/* Rows whose kernels are evaluated together. */
+/* Rows whose kernels are evaluated together. Blocks start at fixed multiples of it whatever the
+ * thread count, so each row meets the same BLAS calls and results are the same bits. */
 #define AIS__SVM_BLOCK 128
+/* OpenBLAS threads a product above 2^18 multiply-adds (SMP_THRESHOLD_MIN *
+ * GEMM_MULTITHREAD_THRESHOLD). Kernel products are cut into column chunks below it, so that a
+ * block on a pool worker never starts BLAS threads on top of ours (see ais__svm_gemm_cols). */
+#define AIS__SVM_GEMM_MNK ((size_t)1 << 18)
+/* Multiply-adds of a call below which the pool is not woken. */
+#define AIS__SVM_PAR_WORK ((size_t)1 << 18)
 /* ONNX Runtime's class limit, and a lower one for probabilities, whose pairwise matrix is C^2. */
 #define AIS__SVM_MAX_CLASSES 65535
 #define AIS__SVM_MAX_PROBA_CLASSES 1024
@@ -111,10 +120,18 @@ static const float *ais__svm_rows(const ais_tensor *x, size_t r0, size_t b, size
     return buf;
 }
 
+/* Support vectors per kernel product: a full block of them stays under OpenBLAS's threading
+ * threshold when features allow (at most a few hundred); at least 16, the microkernels' width. */
+static size_t ais__svm_gemm_cols(const ais__svm *s) {
+    size_t f = s->n_feat ? s->n_feat : 1;
+    size_t n = AIS__SVM_GEMM_MNK / (AIS__SVM_BLOCK * f);
+    return n < 16 ? 16 : n & ~(size_t)15;
+}
+
 /* k[b, n_vec] = kernel(x row, support vector) for b rows of x [b, n_feat]; d: RBF work, see
  * ais__svm_scratch. */
 static void ais__svm_kernels(const ais__svm *s, const float *x, size_t b, float *k, double *d) {
-    size_t v = s->n_vec, f = s->n_feat;
+    size_t v = s->n_vec, f = s->n_feat, nc = ais__svm_gemm_cols(s);
     if (s->kernel == AIS__K_RBF) {
         /* |x - v|^2 = |x|^2 + |v|^2 - 2 x.v with the products by dgemm: in double the
          * cancellation costs about 1e-16 |x|^2, less than ONNX Runtime's float sum of squares. */
@@ -127,8 +144,9 @@ static void ais__svm_kernels(const ais__svm *s, const float *x, size_t b, float 
             }
             xn[r] = n2;
         }
-        ais__dgemm(false, true, (int64_t)b, (int64_t)v, (int64_t)f, -2.0, xd, (int64_t)f, s->sv_d,
-                   (int64_t)f, 0.0, dot, (int64_t)v);
+        for (size_t j0 = 0; j0 < v; j0 += nc)
+            ais__dgemm(false, true, (int64_t)b, (int64_t)AIS__MIN(nc, v - j0), (int64_t)f, -2.0, xd,
+                       (int64_t)f, s->sv_d + j0 * f, (int64_t)f, 0.0, dot + j0, (int64_t)v);
         for (size_t r = 0; r < b; r++)
             for (size_t j = 0; j < v; j++) {
                 double d2 = dot[r * v + j] + xn[r] + s->sv_n[j];
@@ -137,8 +155,10 @@ static void ais__svm_kernels(const ais__svm *s, const float *x, size_t b, float 
         return;
     }
     bool lin = s->kernel == AIS__K_LINEAR;
-    ais__sgemm(false, true, (int64_t)b, (int64_t)v, (int64_t)f, lin ? 1.0f : s->gamma, x,
-               (int64_t)f, s->sv, (int64_t)f, 0.0f, k, (int64_t)v);
+    for (size_t j0 = 0; j0 < v; j0 += nc)
+        ais__sgemm(false, true, (int64_t)b, (int64_t)AIS__MIN(nc, v - j0), (int64_t)f,
+                   lin ? 1.0f : s->gamma, x, (int64_t)f, s->sv + j0 * f, (int64_t)f, 0.0f, k + j0,
+                   (int64_t)v);
     if (lin) return;
     for (size_t i = 0; i < b * v; i++) {
         float t = k[i] + s->coef0;
@@ -176,29 +196,116 @@ static ais_status ais__svm_state(const ais__op_ctx *ctx, ais__prepare_fn prep, a
     return AIS_OK;
 }
 
-/* Scratch for a block: converted rows and kernels (or scores), `extra` floats, and for RBF
- * BLOCK * (f + width + 1) doubles (rows in double, products, row norms). */
-static ais_status ais__svm_scratch(ais__op_ctx *ctx, const ais__svm *s, size_t width, size_t extra,
-                                   float **xbuf, float **kbuf, float **ebuf, double **dbuf) {
-    size_t f = s->n_feat, a, b, d = 0, total;
+/* One worker's scratch: converted rows, kernels (or scores), per-row `extra`, RBF doubles. */
+typedef struct ais__svm_buf {
+    float *x, *k, *e;
+    double *d;
+} ais__svm_buf;
+
+/*
+ * One call's rows in fixed blocks of AIS__SVM_BLOCK, claimed one at a time by `slots` workers
+ * through `next`; each worker owns one slot of the scratch (slot_floats floats), so nothing is
+ * allocated per block and no two threads share a buffer.
+ */
+typedef struct ais__svm_job {
+    const ais__svm *s;
+    const ais_tensor *x;
+    size_t rows, n_blocks, slots, width, extra, slot_floats;
+    float *scratch;
+    atomic_size_t next;
+    void (*block)(const struct ais__svm_job *j, const ais__svm_buf *w, size_t r0, size_t b);
+    float *y; /* regressor */
+    /* classifier */
+    const ais__ml_labels *lb;
+    ais_tensor *const *out;
+    size_t n_out, zw;
+    uint32_t *best; /* string labels: each row's class, labelled on the caller afterwards */
+} ais__svm_job;
+
+static bool ais__svm_add16(size_t *total, size_t n) {
+    return ais__add_size(n, 15, &n) && ais__add_size(*total, n & ~(size_t)15, total);
+}
+
+/* Parts of a slot start on a cache line: rows [BLOCK, f], kernels [BLOCK, width], extra, and
+ * for RBF BLOCK * (f + width + 1) doubles (rows in double, products, row norms). */
+static ais__svm_buf ais__svm_carve(const ais__svm_job *j, size_t slot) {
+    size_t a = AIS__SVM_BLOCK * j->s->n_feat, b = AIS__SVM_BLOCK * j->width;
+    ais__svm_buf w;
+    w.x = j->scratch + slot * j->slot_floats;
+    w.k = w.x + ((a + 15) & ~(size_t)15);
+    w.e = w.k + ((b + 15) & ~(size_t)15);
+    w.d = (double *)(void *)(w.e + ((j->extra + 15) & ~(size_t)15));
+    return w;
+}
+
+/* Workers worth waking: several blocks of enough work, and kernel products small enough that
+ * OpenBLAS runs them on the calling thread (else BLAS's threads serve the one caller). */
+static size_t ais__svm_slot_count(const ais__op_ctx *ctx, const ais__svm *s, size_t rows,
+                                  size_t n_blocks) {
+    size_t threads = ctx->pool ? (size_t)ais__pool_threads(ctx->pool) : 1;
+    if (threads < 2 || n_blocks < 2) return 1;
+    double per_row = s->svc ? (double)s->n_vec * ((double)s->n_feat + (double)s->n_cls + 1)
+                            : (double)s->n_feat * ((double)s->n_cls + 1);
+    if (per_row * (double)rows < (double)AIS__SVM_PAR_WORK) return 1;
+    size_t nc = AIS__MIN(ais__svm_gemm_cols(s), s->n_vec);
+    if (s->svc &&
+        (double)AIS__SVM_BLOCK * (double)nc * (double)s->n_feat > (double)AIS__SVM_GEMM_MNK)
+        return 1;
+    return AIS__MIN(threads, n_blocks);
+}
+
+/* Sizes the job for `rows` and takes its scratch: one slot per worker, and a class per row when
+ * labels are strings. */
+static ais_status ais__svm_job_init(ais__op_ctx *ctx, ais__svm_job *j, const ais__svm *s,
+                                    const ais_tensor *x, size_t rows, size_t width, size_t extra,
+                                    bool per_row_class) {
+    j->s = s;
+    j->x = x;
+    j->rows = rows;
+    j->n_blocks = (rows + AIS__SVM_BLOCK - 1) / AIS__SVM_BLOCK;
+    j->width = width;
+    j->extra = extra;
+    atomic_init(&j->next, 0);
+    j->slots = ais__svm_slot_count(ctx, s, rows, j->n_blocks);
+    size_t f = s->n_feat, a, b, d = 0, slot = 0, total;
     bool ok = ais__mul_size(AIS__SVM_BLOCK, f, &a) && ais__mul_size(AIS__SVM_BLOCK, width, &b);
     if (ok && s->kernel == AIS__K_RBF && s->svc)
         ok = ais__add_size(a, b, &d) && ais__add_size(d, AIS__SVM_BLOCK, &d) &&
              ais__mul_size(d, 2, &d);
-    ok = ok && ais__add_size(a, b, &total) && ais__add_size(total, extra, &total) &&
-         ais__add_size(total, d, &total) && ais__add_size(total, 64, &total) &&
+    ok = ok && ais__svm_add16(&slot, a) && ais__svm_add16(&slot, b) &&
+         ais__svm_add16(&slot, extra) && ais__svm_add16(&slot, d) &&
+         ais__mul_size(slot, j->slots, &total) &&
+         (!per_row_class || ais__add_size(total, rows, &total)) &&
          ais__mul_size(total, sizeof(float), &total);
     if (!ok)
         return ais__error(AIS_E_LIMIT, "SVM scratch for %zu features and %zu columns is too large",
                           f, width);
-    float *p = ais__op_scratch(ctx, total);
-    if (!p) return ais__oom(total, "SVM kernel values");
-    /* 16-float alignment: each part starts on a cache line (and doubles are aligned). */
-    *xbuf = p;
-    *kbuf = p + ((a + 15) & ~(size_t)15);
-    *ebuf = *kbuf + ((b + 15) & ~(size_t)15);
-    *dbuf = (double *)(void *)(*ebuf + ((extra + 15) & ~(size_t)15));
+    j->slot_floats = slot;
+    j->scratch = ais__op_scratch(ctx, total);
+    if (!j->scratch) return ais__oom(total, "SVM kernel values");
+    j->best = per_row_class ? (uint32_t *)(void *)(j->scratch + slot * j->slots) : NULL;
     return AIS_OK;
+}
+
+/* parallel_for over slots: each claims blocks until none is left. */
+static void ais__svm_slots(void *ctx, size_t s0, size_t s1) {
+    ais__svm_job *j = ctx;
+    for (size_t slot = s0; slot < s1; slot++) {
+        ais__svm_buf w = ais__svm_carve(j, slot);
+        for (;;) {
+            size_t blk = atomic_fetch_add_explicit(&j->next, 1, memory_order_relaxed);
+            if (blk >= j->n_blocks) break;
+            size_t r0 = blk * AIS__SVM_BLOCK;
+            j->block(j, &w, r0, AIS__MIN(AIS__SVM_BLOCK, j->rows - r0));
+        }
+    }
+}
+
+static void ais__svm_job_run(ais__op_ctx *ctx, ais__svm_job *j) {
+    if (j->slots > 1)
+        ais__parallel_for(ctx->pool, j->slots, 1, ais__svm_slots, j);
+    else
+        ais__svm_slots(j, 0, 1);
 }
 
 /* ---- SVMRegressor ---- */
@@ -282,29 +389,30 @@ static ais_status ais__svr_infer(ais__op_ctx *ctx, const ais_tensor *const *in, 
     return AIS_OK;
 }
 
+static void ais__svr_block(const ais__svm_job *j, const ais__svm_buf *w, size_t r0, size_t b) {
+    const ais__svm *s = j->s;
+    const float *xr = ais__svm_rows(j->x, r0, b, s->n_feat, w->x);
+    if (s->svc) ais__svm_kernels(s, xr, b, w->k, w->d);
+    for (size_t r = 0; r < b; r++) {
+        const float *k = s->svc ? w->k + r * s->n_vec : xr + r * s->n_feat;
+        size_t n = s->svc ? s->n_vec : s->n_feat;
+        double acc = s->rho[0];
+        for (size_t i = 0; i < n; i++)
+            acc += (double)s->coef[i] * k[i];
+        float v = (float)acc;
+        if (s->one_class)
+            v = v > 0 ? 1.0f : -1.0f;
+        else if (s->post == AIS__POST_PROBIT || s->post == AIS__POST_LOGISTIC)
+            ais__ml_post_apply(s->post, &v, 1);
+        j->y[r0 + r] = v;
+    }
+}
+
 static ais_status ais__svr_rows(ais__op_ctx *ctx, const ais__svm *s, const ais_tensor *x,
                                 size_t rows, float *y) {
-    float *xb, *kb, *eb;
-    double *db;
-    AIS__CHECK(ais__svm_scratch(ctx, s, s->svc ? s->n_vec : 0, 0, &xb, &kb, &eb, &db));
-    for (size_t r0 = 0; r0 < rows; r0 += AIS__SVM_BLOCK) {
-        size_t b = rows - r0 < AIS__SVM_BLOCK ? rows - r0 : AIS__SVM_BLOCK;
-        const float *xr = ais__svm_rows(x, r0, b, s->n_feat, xb);
-        if (s->svc) ais__svm_kernels(s, xr, b, kb, db);
-        for (size_t r = 0; r < b; r++) {
-            const float *k = s->svc ? kb + r * s->n_vec : xr + r * s->n_feat;
-            size_t n = s->svc ? s->n_vec : s->n_feat;
-            double acc = s->rho[0];
-            for (size_t j = 0; j < n; j++)
-                acc += (double)s->coef[j] * k[j];
-            float v = (float)acc;
-            if (s->one_class)
-                v = v > 0 ? 1.0f : -1.0f;
-            else if (s->post == AIS__POST_PROBIT || s->post == AIS__POST_LOGISTIC)
-                ais__ml_post_apply(s->post, &v, 1);
-            y[r0 + r] = v;
-        }
-    }
+    ais__svm_job j = {.block = ais__svr_block, .y = y};
+    AIS__CHECK(ais__svm_job_init(ctx, &j, s, x, rows, s->svc ? s->n_vec : 0, 0, false));
+    ais__svm_job_run(ctx, &j);
     return AIS_OK;
 }
 
@@ -556,6 +664,24 @@ static size_t ais__svc_linear_row(const ais__svm *s, const float *x, float *z) {
     return best;
 }
 
+static void ais__svc_block(const ais__svm_job *j, const ais__svm_buf *w, size_t r0, size_t b) {
+    const ais__svm *s = j->s;
+    size_t zw = j->zw;
+    float *zrow = w->e, *pair = zrow + zw, *work = pair + s->n_pairs + s->n_cls;
+    uint32_t *votes = (uint32_t *)(pair + s->n_pairs);
+    const float *xr = ais__svm_rows(j->x, r0, b, s->n_feat, w->x);
+    if (s->svc) ais__svm_kernels(s, xr, b, w->k, w->d);
+    for (size_t r = 0; r < b; r++) {
+        float *z = j->n_out > 1 ? (float *)j->out[1]->data + (r0 + r) * zw : zrow;
+        size_t best = s->svc ? ais__svc_row(s, w->k + r * s->n_vec, z, pair, votes, work)
+                             : ais__svc_linear_row(s, xr + r * s->n_feat, z);
+        if (j->best)
+            j->best[r0 + r] = (uint32_t)best; /* classes <= AIS__SVM_MAX_CLASSES */
+        else
+            ((int64_t *)j->out[0]->data)[r0 + r] = j->lb->ints[best];
+    }
+}
+
 static ais_status ais__svc_rows(ais__op_ctx *ctx, const ais__svm *s, const ais_tensor *x,
                                 size_t rows, ais_tensor *const *out, size_t n_out) {
     ais__ml_labels lb;
@@ -563,23 +689,14 @@ static ais_status ais__svc_rows(ais__op_ctx *ctx, const ais__svm *s, const ais_t
     size_t c = s->n_cls, zw = ais__svc_width(s);
     /* Per row: z (zw), pair scores, votes, and for probabilities r, q ([c, c] each) and qp. */
     size_t extra = zw + s->n_pairs + c + (s->proba ? 2 * c * c + c : 0);
-    float *xb, *kb, *eb;
-    double *db;
-    AIS__CHECK(ais__svm_scratch(ctx, s, s->svc ? s->n_vec : 0, extra, &xb, &kb, &eb, &db));
-    float *zrow = eb, *pair = zrow + zw, *work = pair + s->n_pairs + c;
-    uint32_t *votes = (uint32_t *)(pair + s->n_pairs);
+    ais__svm_job j = {.block = ais__svc_block, .lb = &lb, .out = out, .n_out = n_out, .zw = zw};
+    AIS__CHECK(
+        ais__svm_job_init(ctx, &j, s, x, rows, s->svc ? s->n_vec : 0, extra, lb.strings != NULL));
     if (lb.strings) ais__strs_clear(out[0]);
-    for (size_t r0 = 0; r0 < rows; r0 += AIS__SVM_BLOCK) {
-        size_t b = rows - r0 < AIS__SVM_BLOCK ? rows - r0 : AIS__SVM_BLOCK;
-        const float *xr = ais__svm_rows(x, r0, b, s->n_feat, xb);
-        if (s->svc) ais__svm_kernels(s, xr, b, kb, db);
-        for (size_t r = 0; r < b; r++) {
-            float *z = n_out > 1 ? (float *)out[1]->data + (r0 + r) * zw : zrow;
-            size_t best = s->svc ? ais__svc_row(s, kb + r * s->n_vec, z, pair, votes, work)
-                                 : ais__svc_linear_row(s, xr + r * s->n_feat, z);
-            AIS__CHECK(ais__ml_label_write(&lb, out[0], r0 + r, best));
-        }
-    }
+    ais__svm_job_run(ctx, &j);
+    /* String labels allocate, and may fail: on the caller, after the workers. */
+    for (size_t r = 0; lb.strings && r < rows; r++)
+        AIS__CHECK(ais__ml_label_write(&lb, out[0], r, j.best[r]));
     return AIS_OK;
 }
 

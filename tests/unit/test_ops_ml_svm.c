@@ -7,8 +7,10 @@
  */
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "ops/op.h"
 #include "test_util.h"
 
 #define ML "ai.onnx.ml"
@@ -803,6 +805,213 @@ static void test_oom(void **state) {
     ais_tensor_destroy(x);
 }
 
+/* ---- rows split across a pool ---- */
+
+/* A model of any size, on the heap: c classes (0: a regressor), v vectors, f features. */
+typedef struct big_model {
+    size_t c, v, f;
+    int k;
+    float kp[3], *sv, *coef, rho[10], pa[10], pb[10];
+    int64_t vpc[5];
+} big_model;
+
+static void big_random(big_model *m, size_t c, size_t v, size_t f, int k) {
+    m->c = c;
+    m->v = v;
+    m->f = f;
+    m->k = k;
+    /* small gamma and coef0 keep POLY and SIGMOID off their flat ends */
+    m->kp[0] = (float)ais_test_uniform(0.5, 1) / (float)f;
+    m->kp[1] = (float)ais_test_uniform(-0.3, 0.3);
+    m->kp[2] = 3;
+    m->sv = malloc(v * f * sizeof(float));
+    m->coef = malloc((c > 1 ? c - 1 : 1) * v * sizeof(float));
+    assert_non_null(m->sv);
+    assert_non_null(m->coef);
+    ais_test_fill_uniform(m->sv, v * f, -1, 1);
+    ais_test_fill_uniform(m->coef, (c > 1 ? c - 1 : 1) * v, -1, 1);
+    ais_test_fill_uniform(m->rho, 10, -0.5, 0.5);
+    ais_test_fill_uniform(m->pa, 10, -3, -0.5);
+    ais_test_fill_uniform(m->pb, 10, -0.3, 0.3);
+    size_t left = v;
+    for (size_t i = 0; i < c; i++) {
+        m->vpc[i] = i + 1 < c ? (int64_t)(v / c) : (int64_t)left;
+        left -= (size_t)m->vpc[i];
+    }
+}
+
+static ais_attrs *big_attrs(const big_model *m, bool proba, bool strings) {
+    ais_attrs *a;
+    AIS_ASSERT_OK(ais_attrs_create(&a));
+    size_t np = m->c * (m->c - (m->c > 0)) / 2;
+    AIS_ASSERT_OK(ais_attrs_set_string(a, "kernel_type", KERNELS[m->k]));
+    AIS_ASSERT_OK(ais_attrs_set_floats(a, "kernel_params", m->kp, 3));
+    AIS_ASSERT_OK(ais_attrs_set_floats(a, "support_vectors", m->sv, m->v * m->f));
+    if (m->c == 0) {
+        AIS_ASSERT_OK(ais_attrs_set_floats(a, "coefficients", m->coef, m->v));
+        AIS_ASSERT_OK(ais_attrs_set_floats(a, "rho", m->rho, 1));
+        AIS_ASSERT_OK(ais_attrs_set_int(a, "n_supports", (int64_t)m->v));
+        return a;
+    }
+    AIS_ASSERT_OK(ais_attrs_set_ints(a, "vectors_per_class", m->vpc, m->c));
+    AIS_ASSERT_OK(ais_attrs_set_floats(a, "coefficients", m->coef, (m->c - 1) * m->v));
+    AIS_ASSERT_OK(ais_attrs_set_floats(a, "rho", m->rho, np));
+    if (proba) {
+        AIS_ASSERT_OK(ais_attrs_set_floats(a, "prob_a", m->pa, np));
+        AIS_ASSERT_OK(ais_attrs_set_floats(a, "prob_b", m->pb, np));
+    }
+    if (strings) {
+        AIS_ASSERT_OK(ais_attrs_set_strings(a, "classlabels_strings",
+                                            (const char *[]){"a", "bb", "ccc", "d", "e"}, m->c));
+    } else {
+        AIS_ASSERT_OK(
+            ais_attrs_set_ints(a, "classlabels_ints", (const int64_t[]){7, 5, 3, 1, -1}, m->c));
+    }
+    return a;
+}
+
+/* The operator on `pool` (NULL: serial), prepared as a session prepares it. */
+static ais_status run_pool(const char *op, const ais_attrs *a, ais__pool *pool, const ais_tensor *x,
+                           ais_tensor **y, size_t n_out) {
+    const ais__op_def *def = ais__op_find(ML, op, 1);
+    assert_non_null(def);
+    ais__op_ctx ctx = {.op_type = op, .node_name = "", .opset = 1, .attrs = a, .pool = pool};
+    void *st = NULL;
+    ais_status s = def->prepare(&ctx, &st);
+    ctx.state = st;
+    for (size_t i = 0; i < n_out; i++)
+        y[i] = NULL;
+    if (s == AIS_OK) s = ais__op_invoke(def, &ctx, (const ais_tensor *const[]){x}, 1, y, n_out);
+    if (st) def->release(st);
+    ais__op_ctx_release(&ctx);
+    return s;
+}
+
+static void assert_same_tensor(const ais_tensor *a, const ais_tensor *b) {
+    assert_int_equal(ais_tensor_dtype(a), ais_tensor_dtype(b));
+    assert_int_equal(ais_tensor_size(a), ais_tensor_size(b));
+    if (ais_tensor_dtype(a) == AIS_DTYPE_STRING) {
+        for (size_t i = 0; i < ais_tensor_size(a); i++)
+            assert_string_equal(ais_tensor_string_at(a, i), ais_tensor_string_at(b, i));
+        return;
+    }
+    assert_memory_equal(ais_tensor_data(a), ais_tensor_data(b), ais_tensor_nbytes(a));
+}
+
+/*
+ * Serial, 1, 2 and 4 threads give the same bits, on odd row counts (a last partial block, a
+ * last block of one row) and models whose kernel products are cut into several column chunks
+ * (f 40: 48 vectors per product). The serial result is checked against the double reference
+ * (decision values of regressors and two-class classifiers) so that the chunks are right too.
+ */
+static void test_svm_threads(void **state) {
+    (void)state;
+    ais__pool *pools[3] = {NULL, NULL, NULL};
+    const int32_t counts[3] = {1, 2, 4};
+    for (int i = 0; i < 3; i++)
+        AIS_ASSERT_OK(ais__pool_create(counts[i], &pools[i]));
+    const size_t row_counts[] = {1, 129, 1001, 2305};
+    for (int iter = 0; iter < 16; iter++) {
+        int k = iter % 4;
+        size_t c = (size_t)(iter / 4) % 4 + (iter / 4 % 4 ? 1 : 0); /* 0 (regressor), 2, 3, 4 */
+        size_t f = iter % 3 == 0 ? 40 : (size_t)ais_test_randint(1, 9);
+        size_t v = (size_t)ais_test_randint(c ? (int64_t)c : 1, 130);
+        bool proba = iter % 2 == 1 && c > 0, strings = iter % 5 == 2 && c > 0;
+        big_model m;
+        big_random(&m, c, v, f, k);
+        ais_attrs *a = big_attrs(&m, proba, strings);
+        const char *op = c ? "SVMClassifier" : "SVMRegressor";
+        size_t n_out = c ? 2 : 1;
+        for (size_t ri = 0; ri < AIS__ARRAY_LEN(row_counts); ri++) {
+            size_t rows = row_counts[ri];
+            ais_tensor *x = ais_test_rand_f32(AIS_SHAPE((int64_t)rows, (int64_t)f), -1, 1);
+            if (iter % 4 == 3) { /* f64 X: rows converted into each worker's scratch */
+                ais_tensor *xd = new_tensor(AIS_DTYPE_F64, AIS_SHAPE((int64_t)rows, (int64_t)f));
+                for (size_t i = 0; i < rows * f; i++)
+                    ((double *)ais_tensor_data(xd))[i] = ((const float *)ais_tensor_data(x))[i];
+                ais_tensor_destroy(x);
+                x = xd;
+            }
+            ais_tensor *ref[2], *y[2];
+            AIS_ASSERT_OK(run_pool(op, a, NULL, x, ref, n_out));
+            if ((c == 0 || (c == 2 && !proba)) && ais_tensor_dtype(x) == AIS_DTYPE_F32) {
+                const float *xv = ais_tensor_data(x), *z = ais_tensor_data(ref[n_out - 1]);
+                for (size_t r = 0; r < rows; r += 7) {
+                    double d = m.rho[0];
+                    for (size_t j = 0; j < v; j++)
+                        d += m.coef[j] * kernel_ref(k, xv + r * f, m.sv + j * f, f, m.kp);
+                    double got = z[r * n_out + n_out - 1];
+                    if (fabs(got - d) > 1e-3 * fmax(1, fabs(d)))
+                        fail_msg("row %zu: %g, expected %g (kernel %s, %zu vectors, f %zu)", r, got,
+                                 d, KERNELS[k], v, f);
+                }
+            }
+            for (int p = 0; p < 3; p++) {
+                AIS_ASSERT_OK(run_pool(op, a, pools[p], x, y, n_out));
+                for (size_t o = 0; o < n_out; o++) {
+                    assert_same_tensor(ref[o], y[o]);
+                    ais_tensor_destroy(y[o]);
+                }
+            }
+            for (size_t o = 0; o < n_out; o++)
+                ais_tensor_destroy(ref[o]);
+            ais_tensor_destroy(x);
+        }
+        ais_attrs_destroy(a);
+        free(m.sv);
+        free(m.coef);
+    }
+    for (int i = 0; i < 3; i++)
+        ais__pool_destroy(pools[i]);
+}
+
+/* Allocation failures on the split path: string labels, probabilities, f64 X, 4 threads. */
+typedef struct pool_sweep {
+    const char *op;
+    const ais_attrs *a;
+    ais__pool *pool;
+    const ais_tensor *x;
+    size_t n_out;
+    ais_tensor *y[2];
+} pool_sweep;
+
+static ais_status pool_sweep_run(void *p) {
+    pool_sweep *c = p;
+    return run_pool(c->op, c->a, c->pool, c->x, c->y, c->n_out);
+}
+
+static void pool_sweep_cleanup(void *p) {
+    pool_sweep *c = p;
+    for (size_t i = 0; i < 2; i++) {
+        ais_tensor_destroy(c->y[i]);
+        c->y[i] = NULL;
+    }
+}
+
+static void test_svm_threads_oom(void **state) {
+    (void)state;
+    ais__pool *pool = NULL;
+    AIS_ASSERT_OK(ais__pool_create(4, &pool));
+    big_model m;
+    big_random(&m, 3, 60, 7, K_RBF);
+    ais_tensor *x = new_tensor(AIS_DTYPE_F64, AIS_SHAPE(777, 7));
+    pool_sweep c = {
+        .op = "SVMClassifier", .a = big_attrs(&m, true, true), .pool = pool, .x = x, .n_out = 2};
+    assert_true(ais_test_oom_sweep("SVMClassifier on 4 threads", pool_sweep_run, pool_sweep_cleanup,
+                                   &c, 2000) >= 1);
+    ais_attrs_destroy((ais_attrs *)c.a);
+    m.c = 0;
+    c = (pool_sweep){
+        .op = "SVMRegressor", .a = big_attrs(&m, false, false), .pool = pool, .x = x, .n_out = 1};
+    assert_true(ais_test_oom_sweep("SVMRegressor on 4 threads", pool_sweep_run, pool_sweep_cleanup,
+                                   &c, 300) >= 1);
+    ais_attrs_destroy((ais_attrs *)c.a);
+    free(m.sv);
+    free(m.coef);
+    ais_tensor_destroy(x);
+    ais__pool_destroy(pool);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_svm_regressor),
@@ -814,6 +1023,8 @@ int main(void) {
         cmocka_unit_test(test_tree_ensemble_v5),
         cmocka_unit_test(test_tree_ensemble_v5_hostile),
         cmocka_unit_test(test_oom),
+        cmocka_unit_test(test_svm_threads),
+        cmocka_unit_test(test_svm_threads_oom),
     };
     ais_test_seed();
     return cmocka_run_group_tests(tests, NULL, NULL);
