@@ -98,7 +98,9 @@ AIS_API ais_status ais_model_output_info(const ais_model *model, size_t index, c
 AIS_API const char *ais_model_input_dim_name(const ais_model *model, size_t index, size_t axis);
 
 /* Metadata as key/value strings: "name", "producer", "producer_version", "description",
- * "model_version", "format", "opset", and whatever the file stores. */
+ * "model_version", "format" (of the file loaded: "onnx", "ais", "xgboost", "lightgbm"),
+ * "source_format" (a .ais file: the format it was converted from), "opset", and whatever the
+ * file stores. */
 AIS_API size_t ais_model_metadata_count(const ais_model *model);
 AIS_API ais_status ais_model_metadata_at(const ais_model *model, size_t index, const char **key,
                                          const char **value);

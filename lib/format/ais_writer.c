@@ -290,17 +290,29 @@ static int64_t ais__creation_time(void) {
     return (int64_t)time(NULL);
 }
 
+/* The file's own facts ("created", "content_hash") are written in their fields, not as keys.
+ * "format" says what the loaded file was, so a model read from ONNX or XGBoost keeps that as
+ * "source_format" and the .ais file reads back as format "ais". */
+static const char *ais__meta_key_out(const ais__graph *g, const char *key) {
+    if (!strcmp(key, "created") || !strcmp(key, "content_hash")) return NULL;
+    if (strcmp(key, "format") != 0) return key;
+    for (size_t i = 0; i < g->n_meta; i++)
+        if (!strcmp(g->meta[i].key, "source_format")) return NULL;
+    return "source_format";
+}
+
 static void ais__write_meta(const ais__writer *w, ais__buf *b, uint64_t content_hash) {
     const ais__graph *g = w->g;
     ais__buf_u64(b, (uint64_t)ais__creation_time());
     ais__buf_u64(b, content_hash);
     uint32_t n = 0;
     for (size_t i = 0; i < g->n_meta; i++)
-        n += strcmp(g->meta[i].key, "created") != 0 && strcmp(g->meta[i].key, "content_hash") != 0;
+        n += ais__meta_key_out(g, g->meta[i].key) != NULL;
     ais__buf_u32(b, n);
     for (size_t i = 0; i < g->n_meta; i++) {
-        if (!strcmp(g->meta[i].key, "created") || !strcmp(g->meta[i].key, "content_hash")) continue;
-        ais__buf_str(b, g->meta[i].key);
+        const char *key = ais__meta_key_out(g, g->meta[i].key);
+        if (!key) continue;
+        ais__buf_str(b, key);
         ais__buf_str(b, g->meta[i].value);
     }
 }

@@ -670,6 +670,35 @@ static void test_sniffing(void **state) {
     assert_null(r);
 }
 
+/* "format" names the file loaded; a conversion keeps where the model came from as
+ * "source_format", also through a second conversion. */
+static void test_format_metadata(void **state) {
+    (void)state;
+    ais_model *m = NULL, *a = NULL, *b = NULL;
+    AIS_ASSERT_OK(ais_model_load(AIS_SOURCE_DIR "/models/digits_mlp.onnx", NULL, &m));
+    assert_string_equal(ais_model_metadata(m, "format"), "onnx");
+    assert_null(ais_model_metadata(m, "source_format"));
+    const char *p1 = tmp_path("fmt1.ais"), *p2 = tmp_path("fmt2.ais");
+    AIS_ASSERT_OK(ais_model_save(m, p1, NULL));
+    AIS_ASSERT_OK(ais_model_load(p1, NULL, &a));
+    assert_string_equal(ais_model_metadata(a, "format"), "ais");
+    assert_string_equal(ais_model_metadata(a, "source_format"), "onnx");
+    AIS_ASSERT_OK(ais_model_save(a, p2, NULL));
+    AIS_ASSERT_OK(ais_model_load(p2, NULL, &b));
+    assert_string_equal(ais_model_metadata(b, "format"), "ais");
+    assert_string_equal(ais_model_metadata(b, "source_format"), "onnx");
+    size_t n_format = 0;
+    for (size_t i = 0; i < ais_model_metadata_count(b); i++) {
+        const char *k = NULL, *v = NULL;
+        AIS_ASSERT_OK(ais_model_metadata_at(b, i, &k, &v));
+        n_format += strcmp(k, "format") == 0;
+    }
+    assert_int_equal(n_format, 1);
+    ais_model_destroy(b);
+    ais_model_destroy(a);
+    ais_model_destroy(m);
+}
+
 static void test_file_open(void **state) {
     (void)state;
     ais__file *f = NULL;
@@ -978,6 +1007,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(test_unknown_sections),
         cmocka_unit_test(test_pipeline_section),
         cmocka_unit_test(test_sniffing),
+        cmocka_unit_test(test_format_metadata),
         cmocka_unit_test(test_file_open),
         cmocka_unit_test(test_write_errors),
         cmocka_unit_test(test_shuffle),
