@@ -142,6 +142,7 @@ static void test_f64_output_bitwise(void **state) {
     assert_int_equal(ais_pipeline_output_width(p64), W);
     AIS_ASSERT_OK(ais_pipeline_with_output_dtype(p64, AIS_DTYPE_F32, &back));
     assert_int_equal(ais_pipeline_output_dtype(back), AIS_DTYPE_F32);
+    assert_int_equal(ais_pipeline_output_dtype(NULL), AIS_DTYPE_F32); /* documented for NULL */
     const char *s1, *s2;
     size_t l1, l2;
     AIS_ASSERT_OK(ais_pipeline_spec_json(p, &s1, &l1));
