@@ -130,38 +130,22 @@ def _apply(step, blocks: List[_Block], ctx: _Ctx, where: str) -> List[_Block]:
     if isinstance(step, ColumnTransformer):
         return _column_transformer(step, blocks, ctx, where)
     if isinstance(step, StandardScaler):
-        out = []
-        for j, b in enumerate(blocks):
-            ctx.need(b, "numeric", what)
-            b = b.copy()
-            # mean_ is fitted even when with_mean is False: the flags decide
-            mean = _num(step.mean_[j]) if step.with_mean else 0.0
-            scale = _num(step.scale_[j]) if step.with_std else 1.0
-            b.steps.append({"op": "scale", "kind": "standard", "mean": mean, "scale": scale})
-            out.append(b)
-        return out
+        # mean_ is fitted even when with_mean is False: the flags decide
+        return _numeric_columns(blocks, ctx, what, lambda j, b: [{
+            "op": "scale", "kind": "standard",
+            "mean": _num(step.mean_[j]) if step.with_mean else 0.0,
+            "scale": _num(step.scale_[j]) if step.with_std else 1.0}])
     if isinstance(step, RobustScaler):
-        out = []
-        for j, b in enumerate(blocks):
-            ctx.need(b, "numeric", what)
-            b = b.copy()
-            center = _num(step.center_[j]) if step.with_centering else 0.0
-            scale = _num(step.scale_[j]) if step.with_scaling else 1.0
-            b.steps.append({"op": "scale", "kind": "robust", "center": center, "scale": scale})
-            out.append(b)
-        return out
+        return _numeric_columns(blocks, ctx, what, lambda j, b: [{
+            "op": "scale", "kind": "robust",
+            "center": _num(step.center_[j]) if step.with_centering else 0.0,
+            "scale": _num(step.scale_[j]) if step.with_scaling else 1.0}])
     if isinstance(step, MinMaxScaler):
-        out = []
         lo, hi = step.feature_range
-        for j, b in enumerate(blocks):
-            ctx.need(b, "numeric", what)
-            b = b.copy()
-            b.steps.append({"op": "scale", "kind": "minmax", "min": _num(step.min_[j]),
-                            "scale": _num(step.scale_[j])})
-            if step.clip:
-                b.steps.append({"op": "clip", "lo": _num(lo), "hi": _num(hi)})
-            out.append(b)
-        return out
+        clip = [{"op": "clip", "lo": _num(lo), "hi": _num(hi)}] if step.clip else []
+        return _numeric_columns(blocks, ctx, what, lambda j, b: [{
+            "op": "scale", "kind": "minmax", "min": _num(step.min_[j]),
+            "scale": _num(step.scale_[j])}] + clip)
     if isinstance(step, FunctionTransformer):
         if step.func is None:
             return blocks
@@ -169,36 +153,42 @@ def _apply(step, blocks: List[_Block], ctx: _Ctx, where: str) -> List[_Block]:
             raise NotImplementedError(
                 f"{what}: only FunctionTransformer(np.log1p) (no kw_args) or "
                 f"FunctionTransformer() is supported, got func={step.func!r}")
-        out = []
-        for b in blocks:
-            ctx.need(b, "numeric", what)
-            b = b.copy()
-            b.steps.append({"op": "log1p"})
-            out.append(b)
-        return out
+        return _numeric_columns(blocks, ctx, what, lambda j, b: [{"op": "log1p"}])
     if isinstance(step, SimpleImputer):
         return _imputer(step, blocks, ctx, what)
     if isinstance(step, KBinsDiscretizer):
-        out = []
-        for j, b in enumerate(blocks):
-            ctx.need(b, "numeric", what)
-            b = b.copy()
-            edges = [_num(e) for e in step.bin_edges_[j][1:-1]]
-            if any(e2 <= e1 for e1, e2 in zip(edges, edges[1:])):
-                raise ValueError(f"{what}: bin edges of column {j} do not increase strictly")
-            b.steps.append({"op": "bucketize", "edges": edges})
-            if step.encode != "ordinal":
-                n = int(step.n_bins_[j])
-                b.steps.append({"op": "onehot", "categories": [float(i) for i in range(n)]})
-                b.kind, b.width = "vector", n
-            out.append(b)
-        return out
+        return _numeric_columns(blocks, ctx, what, lambda j, b: _kbins(step, j, b, what))
     if isinstance(step, OneHotEncoder):
         return _onehot(step, blocks, ctx, what)
     if isinstance(step, OrdinalEncoder):
         return _ordinal(step, blocks, ctx, what)
     raise NotImplementedError(f"{what}: transformer {_name(step)} is not supported by the "
                               f"aistack exporter")
+
+
+def _numeric_columns(blocks, ctx, what, steps_for):
+    """Appends steps_for(j, block) to a copy of each block j, whose value must be numeric (the
+    per-column transformers: scalers, log1p, the discretizer)."""
+    out = []
+    for j, b in enumerate(blocks):
+        ctx.need(b, "numeric", what)
+        b = b.copy()
+        b.steps.extend(steps_for(j, b))
+        out.append(b)
+    return out
+
+
+def _kbins(step, j, b, what):
+    """KBinsDiscretizer on column j: the bin index, one-hot encoded unless encode='ordinal'."""
+    edges = [_num(e) for e in step.bin_edges_[j][1:-1]]
+    if any(e2 <= e1 for e1, e2 in zip(edges, edges[1:])):
+        raise ValueError(f"{what}: bin edges of column {j} do not increase strictly")
+    steps = [{"op": "bucketize", "edges": edges}]
+    if step.encode != "ordinal":
+        n = int(step.n_bins_[j])
+        steps.append({"op": "onehot", "categories": [float(i) for i in range(n)]})
+        b.kind, b.width = "vector", n
+    return steps
 
 
 def _imputer(step, blocks, ctx, what):
