@@ -43,6 +43,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include "bench_clock.h"
 
 #define MAX_LIST 16
 #define MAX_ROUNDS 101
@@ -54,31 +55,6 @@ static const char usage[] =
     "                        [--lightgbm LIB_LIGHTGBM.so] [--tl2cgen COMPILED.so]\n"
     "                        [--threads T[,T...]] [--batch B[,B...]] [--rounds R] [--chunk-s S]\n"
     "                        [--deadline-s D] [--label NAME] [--json FILE] [--check-only]\n";
-
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-/* CPU time of the whole process, every thread: with T threads it shows what a call costs the
- * machine (spinning OpenMP workers included), and with one thread it is the figure to trust on a
- * loaded machine, where wall time also measures the neighbours. */
-static double cpu_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
-static double median(double *v, size_t n) {
-    qsort(v, n, sizeof *v, cmp_double);
-    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
 
 /* dlsym into a function pointer without an object-to-function pointer cast. */
 static bool sym(void *lib, const char *name, void *fn, size_t size) {

@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include "bench_clock.h"
 
 #define MAX_BATCHES 32
 #define MAX_OUT 8
@@ -28,25 +29,6 @@
 static const char usage[] =
     "usage: bench_trees MODEL [--threads N] [--batch B[,B...]] [--input X.npy] [--cols C]\n"
     "                   [--nan-frac F] [--seconds S] [--json FILE] [--save-output FILE.npy]\n";
-
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-/* CPU time of the whole process: on a loaded machine a long run gets preempted, and wall time
- * then measures the neighbours; with one thread this is the run's own time. */
-static double cpu_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
 
 static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
 static double rng_unit(void) {
