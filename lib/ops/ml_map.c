@@ -119,12 +119,8 @@ static ais_status ais__catmap_compute(ais__op_ctx *ctx, const ais_tensor *const 
                                       ais_tensor *const *out, size_t n_out) {
     (void)n_in, (void)n_out;
     AIS__CHECK(ais__catmap_check(ctx, in[0]));
-    ais__catmap *own = NULL;
-    const ais__catmap *m = ctx->state;
-    if (!m) {
-        AIS__CHECK(ais__catmap_prepare(ctx, (void **)&own));
-        m = own;
-    }
+    const ais__catmap *m;
+    AIS__CHECK(ais__op_state(ctx, (const void **)&m));
     const ais__attr *strs = ais__attr_find(ctx->attrs, "cats_strings");
     const int64_t *ints;
     size_t ni;
@@ -179,7 +175,6 @@ static ais_status ais__catmap_compute(ais__op_ctx *ctx, const ais_tensor *const 
             st = ais__str_set(y, i, s, strlen(s));
         }
     }
-    ais__catmap_free(own);
     return st;
 }
 

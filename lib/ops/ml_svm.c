@@ -183,19 +183,6 @@ static ais_status ais__svm_matrix(const ais__svm *s, const ais_tensor *x, size_t
     return AIS_OK;
 }
 
-/* The prepared state, or one built now into *own (a kernel called without ais__op_invoke). */
-static ais_status ais__svm_state(const ais__op_ctx *ctx, ais__prepare_fn prep, ais__svm **own,
-                                 const ais__svm **s) {
-    *own = NULL;
-    if (ctx->state) {
-        *s = ctx->state;
-        return AIS_OK;
-    }
-    AIS__CHECK(prep(ctx, (void **)own));
-    *s = *own;
-    return AIS_OK;
-}
-
 /* One worker's scratch: converted rows, kernels (or scores), per-row `extra`, RBF doubles. */
 typedef struct ais__svm_buf {
     float *x, *k, *e;
@@ -377,12 +364,10 @@ static ais_status ais__svr_prepare(const ais__op_ctx *ctx, void **state) {
 static ais_status ais__svr_infer(ais__op_ctx *ctx, const ais_tensor *const *in, size_t n_in,
                                  ais__tensor_desc *out, size_t n_out) {
     (void)n_in, (void)n_out;
-    ais__svm *own;
     const ais__svm *s;
-    AIS__CHECK(ais__svm_state(ctx, ais__svr_prepare, &own, &s));
+    AIS__CHECK(ais__op_state(ctx, (const void **)&s));
     size_t rows = 0;
     ais_status st = ais__svm_matrix(s, in[0], &rows);
-    ais__svm_free(own);
     AIS__CHECK(st);
     int64_t dims[2] = {(int64_t)rows, 1};
     ais__desc_set(&out[0], AIS_DTYPE_F32, dims, 2);
@@ -419,13 +404,11 @@ static ais_status ais__svr_rows(ais__op_ctx *ctx, const ais__svm *s, const ais_t
 static ais_status ais__svr_compute(ais__op_ctx *ctx, const ais_tensor *const *in, size_t n_in,
                                    ais_tensor *const *out, size_t n_out) {
     (void)n_in, (void)n_out;
-    ais__svm *own;
     const ais__svm *s;
-    AIS__CHECK(ais__svm_state(ctx, ais__svr_prepare, &own, &s));
+    AIS__CHECK(ais__op_state(ctx, (const void **)&s));
     size_t rows = 0;
     ais_status st = ais__svm_matrix(s, in[0], &rows);
     if (st == AIS_OK) st = ais__svr_rows(ctx, s, in[0], rows, out[0]->data);
-    ais__svm_free(own);
     return st;
 }
 
@@ -532,13 +515,11 @@ static size_t ais__svc_width(const ais__svm *s) {
 static ais_status ais__svc_infer(ais__op_ctx *ctx, const ais_tensor *const *in, size_t n_in,
                                  ais__tensor_desc *out, size_t n_out) {
     (void)n_in;
-    ais__svm *own;
     const ais__svm *s;
-    AIS__CHECK(ais__svm_state(ctx, ais__svc_prepare, &own, &s));
+    AIS__CHECK(ais__op_state(ctx, (const void **)&s));
     size_t rows = 0;
     ais_status st = ais__svm_matrix(s, in[0], &rows);
     int64_t dims[2] = {(int64_t)rows, (int64_t)ais__svc_width(s)};
-    ais__svm_free(own);
     AIS__CHECK(st);
     bool strings = ais__attr_find(ctx->attrs, "classlabels_strings") != NULL;
     ais__desc_set(&out[0], strings ? AIS_DTYPE_STRING : AIS_DTYPE_I64, dims, 1);
@@ -703,13 +684,11 @@ static ais_status ais__svc_rows(ais__op_ctx *ctx, const ais__svm *s, const ais_t
 static ais_status ais__svc_compute(ais__op_ctx *ctx, const ais_tensor *const *in, size_t n_in,
                                    ais_tensor *const *out, size_t n_out) {
     (void)n_in;
-    ais__svm *own;
     const ais__svm *s;
-    AIS__CHECK(ais__svm_state(ctx, ais__svc_prepare, &own, &s));
+    AIS__CHECK(ais__op_state(ctx, (const void **)&s));
     size_t rows = 0;
     ais_status st = ais__svm_matrix(s, in[0], &rows);
     if (st == AIS_OK) st = ais__svc_rows(ctx, s, in[0], rows, out, n_out);
-    ais__svm_free(own);
     return st;
 }
 

@@ -52,28 +52,13 @@ static ais_status ais__tcls_prepare(const ais__op_ctx *ctx, void **state) {
 
 static void ais__tree_release(void *state) { ais__tengine_free(state); }
 
-/* The prepared ensemble, or one built now into *own (a kernel called without ais__op_invoke). */
-static ais_status ais__tree_state(ais__op_ctx *ctx, ais__prepare_fn prep, ais__tengine **own,
-                                  const ais__tengine **e) {
-    *own = NULL;
-    if (ctx->state) {
-        *e = ctx->state;
-        return AIS_OK;
-    }
-    AIS__CHECK(prep(ctx, (void **)own));
-    *e = *own;
-    return AIS_OK;
-}
-
 static ais_status ais__treg_infer(ais__op_ctx *ctx, const ais_tensor *const *in, size_t n_in,
                                   ais__tensor_desc *out, size_t n_out) {
     (void)n_in, (void)n_out;
     size_t rows, cols;
     AIS__CHECK(ais__ml_matrix(in[0], &rows, &cols));
-    ais__tengine *own;
     const ais__tengine *e;
-    AIS__CHECK(ais__tree_state(ctx, ais__treg_prepare, &own, &e));
-    ais__tengine_free(own);
+    AIS__CHECK(ais__op_state(ctx, (const void **)&e));
     int64_t dims[2] = {(int64_t)rows, ais__attr_int(ctx->attrs, "n_targets", 1)};
     ais__desc_set(&out[0], AIS_DTYPE_F32, dims, 2);
     return AIS_OK;
@@ -84,9 +69,8 @@ static ais_status ais__treg_compute(ais__op_ctx *ctx, const ais_tensor *const *i
     (void)n_in, (void)n_out;
     size_t rows, cols;
     AIS__CHECK(ais__ml_matrix(in[0], &rows, &cols));
-    ais__tengine *own;
     const ais__tengine *e;
-    AIS__CHECK(ais__tree_state(ctx, ais__treg_prepare, &own, &e));
+    AIS__CHECK(ais__op_state(ctx, (const void **)&e));
     size_t width = (size_t)ais__attr_int(ctx->attrs, "n_targets", 1);
     ais__post_transform pt;
     float *y = out[0]->data;
@@ -95,7 +79,6 @@ static ais_status ais__treg_compute(ais__op_ctx *ctx, const ais_tensor *const *i
     if (st == AIS_OK && pt != AIS__POST_NONE)
         for (size_t r = 0; r < rows; r++)
             ais__ml_post_apply(pt, y + r * width, width);
-    ais__tengine_free(own);
     return st;
 }
 
@@ -106,10 +89,8 @@ static ais_status ais__tcls_infer(ais__op_ctx *ctx, const ais_tensor *const *in,
     (void)n_in;
     size_t rows, cols;
     AIS__CHECK(ais__ml_matrix(in[0], &rows, &cols));
-    ais__tengine *own;
     const ais__tengine *e;
-    AIS__CHECK(ais__tree_state(ctx, ais__tcls_prepare, &own, &e));
-    ais__tengine_free(own);
+    AIS__CHECK(ais__op_state(ctx, (const void **)&e));
     ais__ml_labels lb;
     AIS__CHECK(ais__ml_labels_parse(ctx->attrs, "classlabels_int64s", &lb));
     int64_t dims[2] = {(int64_t)rows, (int64_t)(lb.n == 1 ? 2 : lb.n)};
@@ -157,12 +138,9 @@ static ais_status ais__tcls_compute(ais__op_ctx *ctx, const ais_tensor *const *i
     (void)n_in;
     size_t rows, cols;
     AIS__CHECK(ais__ml_matrix(in[0], &rows, &cols));
-    ais__tengine *own;
     const ais__tengine *e;
-    AIS__CHECK(ais__tree_state(ctx, ais__tcls_prepare, &own, &e));
-    ais_status st = ais__tcls_rows(ctx, e, in[0], rows, cols, out, n_out);
-    ais__tengine_free(own);
-    return st;
+    AIS__CHECK(ais__op_state(ctx, (const void **)&e));
+    return ais__tcls_rows(ctx, e, in[0], rows, cols, out, n_out);
 }
 
 const ais__op_def ais__ops_ml_tree[] = {

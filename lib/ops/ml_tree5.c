@@ -404,11 +404,6 @@ static ais_status ais__t5_infer(ais__op_ctx *ctx, const ais_tensor *const *in, s
     ais__tree_agg agg;
     ais__post_transform pt;
     AIS__CHECK(ais__t5_settings(ctx->attrs, &nt, &agg, &pt));
-    if (!ctx->state) { /* eager: check the trees now too */
-        void *s;
-        AIS__CHECK(ais__t5_prepare(ctx, &s));
-        ais__t5_free(s);
-    }
     int64_t dims[2] = {(int64_t)rows, (int64_t)nt};
     ais__desc_set(&out[0], in[0]->dtype, dims, 2);
     return AIS_OK;
@@ -454,14 +449,9 @@ static ais_status ais__t5_compute(ais__op_ctx *ctx, const ais_tensor *const *in,
     (void)n_in, (void)n_out;
     size_t rows, cols;
     AIS__CHECK(ais__t5_x(in[0], &rows, &cols));
-    ais__t5 *own = NULL;
-    const ais__t5 *s = ctx->state;
-    if (!s) {
-        AIS__CHECK(ais__t5_prepare(ctx, (void **)&own));
-        s = own;
-    }
+    const ais__t5 *s;
+    AIS__CHECK(ais__op_state(ctx, (const void **)&s));
     ais_status st = ais__t5_run(ctx, s, in[0], rows, cols, out[0]);
-    ais__t5_free(own);
     return st;
 }
 

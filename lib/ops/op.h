@@ -92,6 +92,11 @@ typedef struct ais__op_ctx {
     const void *state;
 } ais__op_ctx;
 
+/* The state `prepare` built for the node being run (*state). ais__op_invoke and sessions give one
+ * to every operator that has `prepare` before its infer and compute run, so kernels never build
+ * their own; a missing state is a bug in the caller (AIS_E_INTERNAL). */
+ais_status ais__op_state(const ais__op_ctx *ctx, const void **state);
+
 /* At least `bytes` of 64-byte aligned scratch, valid until the kernel returns; NULL when out of
  * memory (the kernel then returns ais__oom(bytes, "...")). */
 void *ais__op_scratch(ais__op_ctx *ctx, size_t bytes);

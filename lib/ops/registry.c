@@ -104,6 +104,13 @@ void ais__op_ctx_release(ais__op_ctx *ctx) {
     ctx->scratch_size = 0;
 }
 
+ais_status ais__op_state(const ais__op_ctx *ctx, const void **state) {
+    *state = ctx->state;
+    if (!*state)
+        return ais__error(AIS_E_INTERNAL, "%s was run without its prepared state", ctx->op_type);
+    return AIS_OK;
+}
+
 static void ais__op_state_drop(const ais__op_def *def, ais__op_ctx *ctx, void *own_state) {
     if (!own_state) return;
     def->release(own_state);
