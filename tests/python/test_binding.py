@@ -1,5 +1,5 @@
 """The Python binding (bindings/python, package aistack): models, sessions, tensors, eager
-operators, errors, threads, and installing the package with pip offline.
+operators, errors and threads (installing the wheel: test_wheel.py).
 
 References are independent of the code under test: NumPy for operators, ONNX's reference
 evaluator for the digits model, and the labels in the digit files' names.
@@ -8,7 +8,6 @@ import gc
 import glob
 import os
 import re
-import shutil
 import subprocess
 import sys
 import threading
@@ -705,41 +704,7 @@ def test_skl2onnx_string_input_one_hot(skl2onnx_to_onnx):
             np.testing.assert_allclose(got["probabilities"], o_proba, rtol=1e-5, atol=1e-5)
 
 
-# ---- packaging ----
-
-def test_pip_install_offline_into_temporary_venv(tmp_path):
-    venv = tmp_path / "venv"
-    p = subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", str(venv)],
-                       capture_output=True, text=True)
-    if p.returncode != 0:
-        pytest.skip(f"cannot create a virtual environment here: {p.stderr.strip()[-300:]}")
-    py = venv / "bin" / "python"
-    # Build from a copy, so that pip's build folders never land in the source tree.
-    src = tmp_path / "src"
-    shutil.copytree(PKG, src, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info", "build"))
-    p = subprocess.run([str(py), "-m", "pip", "install", "-q", "--disable-pip-version-check",
-                        "--no-build-isolation", "--no-index", str(src)],
-                       capture_output=True, text=True, timeout=300)
-    assert p.returncode == 0, p.stdout + p.stderr
-    env = dict(os.environ, AISTACK_LIBRARY=aistack.library_path)
-    env.pop("PYTHONPATH", None)
-    code = ("import aistack, numpy as np; print(aistack.__file__); m = aistack.Model(%r); "
-            "print(int(m.run([np.load(%r)])['digit'][0]))" % (DIGITS, DIGIT_FILES[0]))
-    p = subprocess.run([str(py), "-c", code], capture_output=True, text=True, cwd=tmp_path,
-                       env=env, timeout=120)
-    assert p.returncode == 0, p.stderr
-    where, digit = p.stdout.split()
-    assert where.startswith(str(venv))
-    assert digit == re.search(r"label(\d+)", DIGIT_FILES[0]).group(1)
-    # Without AISTACK_LIBRARY and outside the source tree, a library copied into the installed
-    # package folder is found.
-    env.pop("AISTACK_LIBRARY")
-    shutil.copy(aistack.library_path, os.path.join(os.path.dirname(where), "libaistack.so"))
-    p = subprocess.run([str(py), "-c", "import aistack; print(aistack.library_path)"],
-                       capture_output=True, text=True, cwd=tmp_path, env=env, timeout=120)
-    assert p.returncode == 0, p.stderr
-    assert p.stdout.strip().startswith(str(venv))
-
+# ---- packaging (the wheel: tests/python/test_wheel.py) ----
 
 def test_missing_library_is_a_clear_import_error(tmp_path):
     env = dict(os.environ, AISTACK_LIBRARY=str(tmp_path / "libnothing.so"), PYTHONPATH=PKG)

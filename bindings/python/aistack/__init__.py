@@ -4,8 +4,8 @@
     with aistack.Model("model.onnx") as model, model.session(threads=2) as s:
         outputs = s.run({"x": np.zeros((1, 64), np.float32)})
 
-The library is found through $AISTACK_LIBRARY, the package folder, a build tree next to the
-sources, or the system (see _lib.py). Every failure raises an AistackError subclass.
+The library is found through $AISTACK_LIBRARY, then the package folder (where the wheel puts
+it), then build/ and build-release/ of a source checkout, then the system (README.md). Every failure raises an AistackError subclass.
 """
 from __future__ import annotations
 

@@ -25,21 +25,31 @@ AttrsP = c_void_p
 RELEASE_FN = ctypes.CFUNCTYPE(None, c_void_p, c_void_p)
 
 
+def _source_root() -> Optional[str]:
+    """The source checkout this package is imported from (bindings/python/aistack), or None
+    for an installed package."""
+    root = os.path.dirname(os.path.dirname(os.path.dirname(HERE)))
+    marker = os.path.join(root, "include", "aistack", "aistack.h")
+    return root if os.path.isfile(marker) else None
+
+
+# Development build folders, in this fixed order: the tests' build (scripts/test.sh), then the
+# demo's (scripts/demo.sh). Named, not globbed, so the choice never depends on which other
+# build*/ folders exist (an ASan build cannot load into a plain interpreter anyway).
+DEV_BUILDS = ("build", "build-release")
+
+
 def _candidates() -> List[str]:
-    found: List[str] = []
+    """Where the library is looked for, in the order stated in bindings/python/README.md."""
     env = os.environ.get("AISTACK_LIBRARY")
     if env:
         return [env]  # an explicit choice is never second-guessed
-    found += sorted(glob.glob(os.path.join(HERE, "libaistack.so*")))
-    # Development: bindings/python/aistack -> the source root's build folders ("build" first).
-    d = HERE
-    for _ in range(4):
-        d = os.path.dirname(d)
-        builds = sorted(glob.glob(os.path.join(d, "build*", "libaistack.so")),
-                        key=lambda p: (os.path.basename(os.path.dirname(p)) != "build", p))
-        found += builds
-        if builds:
-            break
+    # The library the wheel bundles (pip install .) or one copied into the package folder.
+    found = sorted(glob.glob(os.path.join(HERE, "libaistack.so*")))
+    root = _source_root()
+    if root:
+        found += [p for p in (os.path.join(root, b, "libaistack.so") for b in DEV_BUILDS)
+                  if os.path.exists(p)]
     system = ctypes.util.find_library("aistack")
     if system:
         found.append(system)
@@ -57,8 +67,9 @@ def _load() -> ctypes.CDLL:
         except (OSError, AttributeError) as e:  # e.g. a sanitizer build in a plain interpreter
             errors.append(f"{path}: {e}")
     where = "; ".join(errors) if errors else "no candidate found"
-    raise ImportError("libaistack.so not found: set AISTACK_LIBRARY to its path, copy it into "
-                      f"the package folder, or install it ({where})")
+    raise ImportError("libaistack.so not found: install the package with pip (the wheel bundles "
+                      "the library), set AISTACK_LIBRARY to its path, or build it in build/ "
+                      f"({where})")
 
 
 lib = _load()
