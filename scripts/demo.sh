@@ -6,7 +6,8 @@ set -eu
 cd "$(dirname "$0")/.."
 scripts/setup.sh build
 cmake -S . -B build-release -DCMAKE_BUILD_TYPE=Release -DAIS_BUILD_TESTS=OFF -DAIS_CUDA=OFF >/dev/null
-cmake --build build-release -j"$(nproc)" --target aistack_tool >/dev/null
+# The libraries too, not only the tool: `cmake --install build-release` installs them (README).
+cmake --build build-release -j"$(nproc)" --target aistack aistack_static aistack_tool >/dev/null
 for f in models/digits/test[0-9]_label*.npy; do
   label=${f##*_label}
   echo "== aistack run models/digits_mlp.onnx --input pixels=$f   (true digit: ${label%.npy})"
