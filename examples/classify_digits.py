@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Load the digits model with the Python binding, classify 8x8 images stored as .npy files.
 
-    PYTHONPATH=bindings/python python examples/classify_digits.py models/digits_mlp.onnx \
+    PYTHONPATH=bindings/python .venv/bin/python examples/classify_digits.py models/digits_mlp.onnx \
         models/digits/test0_label2.npy ...
 prints one line per file: "FILE: DIGIT (probability P)".
 """

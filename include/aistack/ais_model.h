@@ -94,8 +94,11 @@ AIS_API ais_status ais_model_input_info(const ais_model *model, size_t index, co
                                         ais_dtype *dtype, size_t *ndim, const int64_t **dims);
 AIS_API ais_status ais_model_output_info(const ais_model *model, size_t index, const char **name,
                                          ais_dtype *dtype, size_t *ndim, const int64_t **dims);
-/* The symbolic name of a dynamic dimension ("batch"), or NULL. */
+/* The symbolic name of a dynamic dimension ("batch") of input (or output) `index`, or NULL
+ * (a fixed extent, an unnamed dynamic one, or an index or axis out of range). The string stays
+ * valid as long as the model. */
 AIS_API const char *ais_model_input_dim_name(const ais_model *model, size_t index, size_t axis);
+AIS_API const char *ais_model_output_dim_name(const ais_model *model, size_t index, size_t axis);
 
 /* Metadata as key/value strings: "name", "producer", "producer_version", "description",
  * "model_version", "format" (of the file loaded: "onnx", "ais", "xgboost", "lightgbm"),

@@ -248,6 +248,12 @@ static void test_introspection(void **state) {
     assert_null(ais_model_input_dim_name(m, 3, 0));
     AIS_ASSERT_OK(ais_model_output_info(m, 0, &name, NULL, NULL, NULL));
     assert_string_equal(name, "out");
+    /* Outputs keep their symbolic dimension names too (the Python TensorInfo reads them). */
+    assert_string_equal(ais_model_output_dim_name(m, 0, 0), "batch");
+    assert_null(ais_model_output_dim_name(m, 0, 1));
+    assert_null(ais_model_output_dim_name(m, 0, 2));
+    assert_null(ais_model_output_dim_name(m, 1, 0));
+    assert_null(ais_model_output_dim_name(NULL, 0, 0));
     AIS_ASSERT_STATUS(ais_model_input_info(m, 1, &name, NULL, NULL, NULL), AIS_E_NOT_FOUND);
     AIS_ASSERT_STATUS(ais_model_output_info(NULL, 0, &name, NULL, NULL, NULL),
                       AIS_E_INVALID_ARGUMENT);

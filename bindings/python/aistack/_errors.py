@@ -1,6 +1,8 @@
 """Exceptions: one class per ais_status, each carrying the status and the library's message."""
 from __future__ import annotations
 
+import errno
+import os
 from typing import Dict, List, Tuple, Type
 
 from . import _lib
@@ -46,9 +48,19 @@ class UnsupportedError(AistackError):
     status = 5
 
 
-class AistackIOError(AistackError):
-    """A file could not be opened, read, written or mapped (AIS_E_IO)."""
+class AistackIOError(AistackError, OSError):
+    """A file could not be opened, read, written or mapped (AIS_E_IO); an OSError."""
     status = 6
+
+
+class AistackFileNotFoundError(AistackIOError, FileNotFoundError):
+    """AIS_E_IO for a file that does not exist: `except FileNotFoundError` (and OSError) catch
+    it, errno is ENOENT, and it is still an AistackIOError with the library's message."""
+
+    def __init__(self, message: str, status: int | None = None):
+        super().__init__(message, status)
+        self.errno = errno.ENOENT
+        self.strerror = os.strerror(errno.ENOENT)
 
 
 class FormatError(AistackError):
@@ -102,7 +114,11 @@ def error_class(status: int) -> Type[AistackError]:
 
 def make(status: int, message: str) -> AistackError:
     """An exception for `status` with `message` (statuses newer than this package give the base
-    class, still carrying the number)."""
+    class, still carrying the number). The library says a file is missing with AIS_E_IO and the
+    C library's text for ENOENT ("PATH: cannot open: No such file or directory"), which is
+    the text os.strerror gives in this process."""
+    if status == AistackIOError.status and os.strerror(errno.ENOENT) in message:
+        return AistackFileNotFoundError(message, status)
     return error_class(status)(message, status)
 
 

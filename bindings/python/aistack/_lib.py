@@ -124,6 +124,7 @@ _info_args = (ModelP, c_size_t, POINTER(c_char_p), POINTER(c_int), POINTER(c_siz
 _sig("ais_model_input_info", status, *_info_args)
 _sig("ais_model_output_info", status, *_info_args)
 _sig("ais_model_input_dim_name", c_char_p, ModelP, c_size_t, c_size_t)
+_sig("ais_model_output_dim_name", c_char_p, ModelP, c_size_t, c_size_t)
 _sig("ais_model_metadata_count", c_size_t, ModelP)
 _sig("ais_model_metadata_at", status, ModelP, c_size_t, POINTER(c_char_p), POINTER(c_char_p))
 _sig("ais_model_save", status, ModelP, c_char_p, OptionsP)

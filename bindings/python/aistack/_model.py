@@ -114,6 +114,23 @@ class Model:
         self.inputs: List[TensorInfo] = self._infos(True)
         self.outputs: List[TensorInfo] = self._infos(False)
         self.metadata: Dict[str, str] = self._metadata()
+        self._check_backend()
+
+    def _check_backend(self) -> None:
+        """Fails at construction, not at the first session(), when the backend asked for (other
+        than the CPU) has no device here: a session is the library's only probe, so the first
+        one is made now and kept as run()'s default session."""
+        backend = self._settings.get("backend")
+        if backend is None:
+            backend = self._settings.get(OPTIONS["backend"])
+        if backend is None or BACKENDS.get(str(backend).lower(), backend) == BACKENDS["cpu"]:
+            return
+        try:
+            self._default = self.session()
+        except _errors.AistackError as e:
+            self.close()
+            raise type(e)(f"{self.path or 'model from memory'}: backend {backend!r} is not "
+                          f"usable here: {e.message}", e.status) from None
 
     @classmethod
     def from_bytes(cls, data: Union[bytes, bytearray], **settings: Any) -> "Model":
@@ -136,11 +153,11 @@ class Model:
             _errors.check(info(self.handle, i, ctypes.byref(name), ctypes.byref(dt),
                                ctypes.byref(nd), ctypes.byref(dims)))
             shape = tuple(None if dims[k] < 0 else int(dims[k]) for k in range(nd.value))
-            dim_names: Tuple[Optional[str], ...] = ()
-            if inputs:
-                dim_names = tuple(
-                    (lambda s: None if s is None else s.decode())(
-                        L.ais_model_input_dim_name(self.handle, i, k)) for k in range(nd.value))
+            # A library older than ais_model_output_dim_name gives no output names.
+            dim_name = L.ais_model_input_dim_name if inputs else \
+                getattr(L, "ais_model_output_dim_name", lambda *a: None)
+            dim_names = tuple((lambda s: None if s is None else s.decode())(
+                dim_name(self.handle, i, k)) for k in range(nd.value))
             out.append(TensorInfo(_lib.text(name.value), dtype_to_numpy(dt.value), shape,
                                   dim_names))
         return out

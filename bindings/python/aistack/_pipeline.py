@@ -268,10 +268,16 @@ class Pipeline:
 
     @property
     def spec(self) -> str:
-        """The JSON text the pipeline was compiled from."""
+        """The JSON text the pipeline was compiled from (a str: spec_dict parses it)."""
         s, n = ctypes.c_char_p(), ctypes.c_size_t()
         _errors.check(L.ais_pipeline_spec_json(self.handle, ctypes.byref(s), ctypes.byref(n)))
         return ctypes.string_at(s, n.value).decode("utf-8", "replace")
+
+    @property
+    def spec_dict(self) -> Dict[str, Any]:
+        """The spec as a dict (json.loads of spec; a new dict on each call, so changing it
+        changes nothing here: Pipeline(d) compiles a changed one)."""
+        return json.loads(self.spec)
 
     @property
     def output_width(self) -> int:
