@@ -113,3 +113,49 @@ def test_cpu_backend_makes_no_session_up_front():
         assert m._default is None
         assert int(m.run({"pixels": __import__("numpy").zeros((1, 64), "float32")})["digit"]
                    .shape[0]) == 1
+
+
+def test_library_lookup_order_is_the_documented_one(tmp_path):
+    """bindings/python/README.md: AISTACK_LIBRARY, the package folder, then (in a source
+    checkout) build/ before build-release/, never another build* folder."""
+    import shutil
+    import subprocess
+    lib = aistack.library_path
+    src = tmp_path / "src"
+    shutil.copytree(os.path.join(ROOT, "bindings", "python", "aistack"),
+                    src / "bindings" / "python" / "aistack",
+                    ignore=shutil.ignore_patterns("__pycache__", "libaistack.so*"))
+    (src / "include" / "aistack").mkdir(parents=True)
+    (src / "include" / "aistack" / "aistack.h").write_text("/* marks a source checkout */\n")
+    env = {k: v for k, v in os.environ.items() if k not in ("AISTACK_LIBRARY", "PYTHONPATH")}
+    env["PYTHONPATH"] = str(src / "bindings" / "python")
+
+    def run(**extra):
+        return subprocess.run([sys.executable, "-B", "-c",
+                               "import aistack; print(aistack.library_path)"],
+                              capture_output=True, text=True, cwd=tmp_path,
+                              env=dict(env, **extra), timeout=120)
+
+    def loaded(**extra):
+        p = run(**extra)
+        assert p.returncode == 0, p.stderr
+        return p.stdout.strip()
+
+    def put(folder):
+        (src / folder).mkdir(parents=True, exist_ok=True)
+        shutil.copy(lib, src / folder / "libaistack.so")
+        return str(src / folder / "libaistack.so")
+
+    put("build-asan")  # not a candidate: only build/ and build-release/ are
+    p = run()
+    if p.returncode == 0:  # a libaistack installed on the system is the last resort
+        assert "build-asan" not in p.stdout
+    else:
+        assert "ImportError" in p.stderr and "build-asan" not in p.stderr, p.stderr
+    release = put("build-release")
+    assert loaded() == release
+    build = put("build")
+    assert loaded() == build  # build/ before build-release/, whichever came first
+    in_pkg = put(os.path.join("bindings", "python", "aistack"))
+    assert loaded() == in_pkg  # the package folder (the wheel's copy) before any build tree
+    assert loaded(AISTACK_LIBRARY=release) == release  # the override before everything
