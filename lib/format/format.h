@@ -44,8 +44,30 @@ void ais__drop_pages(const void *p, size_t n);
 
 /* ---- models ---- */
 
-/* Sniffs the format (ONNX, .ais, XGBoost JSON, LightGBM text) and reads it; for files, also
- * keeps the mapping alive in the graph. base_dir resolves ONNX external data ("." if NULL). */
+/* ---- the reader table (model_file.c): the one place that sniffs content ---- */
+
+typedef struct ais__format_reader {
+    const char *name; /* the "format" metadata of a model loaded through this row */
+    const char *what; /* "an ONNX model", for messages */
+    bool (*sniff)(const uint8_t *data, size_t size);
+    /* Exactly one of these: a model reader or a tensor reader. */
+    ais_status (*read_model)(const void *data, size_t size, const char *base_dir,
+                             const ais__load_opts *o, ais__graph **out);
+    ais_status (*read_tensor)(const void *data, size_t size, ais_tensor **out);
+} ais__format_reader;
+
+/* The first row (of model readers when `model`, else of tensor readers) whose sniff claims the
+ * bytes, or NULL. */
+const ais__format_reader *ais__format_sniff(const void *data, size_t size, bool model);
+/* The row called `name` ("onnx", "ais", "xgboost", "lightgbm", "npy", "tensorproto"), or NULL. */
+const ais__format_reader *ais__format_find(const char *name);
+/* AIS_E_FORMAT for bytes that no reader of the kind claims, saying what they look like: "not an
+ * ONNX model: the file starts with the NumPy magic ...", "... looks like text (...)". */
+ais_status ais__format_unknown(const void *data, size_t size, bool model);
+
+/* Sniffs the format through the table and reads it; sets the "format" metadata to the row's
+ * name. For files, also keeps the mapping alive in the graph. base_dir resolves ONNX external
+ * data ("." if NULL). */
 ais_status ais__model_read_file(const char *path, const ais__load_opts *o, ais__graph **out);
 ais_status ais__model_read_memory(const void *data, size_t size, const char *base_dir,
                                   const ais__load_opts *o, ais__graph **out);

@@ -325,7 +325,7 @@ static ais_status ais__lgb_parse(ais__lgb *p, ais__tree_ens *e, double **f, uint
         prob = AIS__TREES_PROB_SIGMOID;
     else if (strncmp(objective, "multiclass ", 11) == 0)
         prob = AIS__TREES_PROB_SOFTMAX;
-    return ais__tree_ens_graph(e, "BRANCH_LEQ", prob, "lightgbm", objective, out);
+    return ais__tree_ens_graph(e, "BRANCH_LEQ", prob, objective, out);
 }
 
 ais_status ais__lightgbm_read(const void *data, size_t size, const ais__load_opts *o,

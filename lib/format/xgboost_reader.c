@@ -351,7 +351,7 @@ static ais_status ais__xgb_build(const cJSON *root, ais__tree_ens *e, ais__graph
     }
     ais__free(parents);
     AIS__CHECK(st);
-    return ais__tree_ens_graph(e, "BRANCH_LT", ob->prob, "xgboost", ob->name, out);
+    return ais__tree_ens_graph(e, "BRANCH_LT", ob->prob, ob->name, out);
 }
 
 /*

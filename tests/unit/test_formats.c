@@ -1,0 +1,179 @@
+/* test_formats.c - the reader table (lib/format/model_file.c): the "format" metadata per format
+ * and load path, what the messages say about files that are not what they claim, and how the
+ * library opens files (safe_open.c): FIFOs, directories, devices, symlinks out of the model's
+ * folder. */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "format/format.h"
+#include "graph/graph.h"
+#include "test_util.h"
+
+#define FIX AIS_SOURCE_DIR "/tests/fixtures/onnx"
+
+static char tmpdir[256];
+
+static const char *tmp_path(const char *name) {
+    static char buf[4][512];
+    static int k;
+    if (!tmpdir[0]) {
+        snprintf(tmpdir, sizeof tmpdir, "/tmp/ais_test_formats_XXXXXX");
+        assert_non_null(mkdtemp(tmpdir));
+    }
+    k = (k + 1) % 4;
+    snprintf(buf[k], sizeof buf[k], "%s/%s", tmpdir, name);
+    return buf[k];
+}
+
+static uint8_t *slurp(const char *path, size_t *size) {
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    uint8_t *p = malloc((size_t)n + 1);
+    assert_non_null(p);
+    assert_int_equal(fread(p, 1, (size_t)n, f), (size_t)n);
+    fclose(f);
+    *size = (size_t)n;
+    return p;
+}
+
+static void spit(const char *path, const void *p, size_t n) {
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(p, 1, n, f), n);
+    fclose(f);
+}
+
+static const char *xgb_model =
+    "{\"learner\":{\"learner_model_param\":{\"base_score\":\"5E-1\",\"num_class\":\"0\","
+    "\"num_feature\":\"2\"},\"objective\":{\"name\":\"reg:squarederror\"},"
+    "\"gradient_booster\":{\"name\":\"gbtree\",\"model\":{\"tree_info\":[0],\"trees\":[{"
+    "\"tree_param\":{\"num_nodes\":\"3\"},\"left_children\":[1,-1,-1],"
+    "\"right_children\":[2,-1,-1],\"split_indices\":[1,0,0],\"split_conditions\":[0.5,1,2],"
+    "\"default_left\":[0,0,0]}]}}}}";
+
+static const char *lgb_model =
+    "tree\nversion=v4\nnum_class=1\nnum_tree_per_iteration=1\nmax_feature_idx=1\n"
+    "objective=regression\n\nTree=0\nnum_leaves=2\nsplit_feature=1\nthreshold=-0.5\n"
+    "decision_type=0\nleft_child=-1\nright_child=-2\nleaf_value=10 20\n\nend of trees\n";
+
+/* ---- the "format" metadata, per format and load path ---- */
+
+static void check_format(const void *bytes, size_t n, const char *want) {
+    /* From memory. */
+    ais_model *m = NULL;
+    AIS_ASSERT_OK(ais_model_load_memory(bytes, n, NULL, &m));
+    assert_string_equal(ais_model_metadata(m, "format"), want);
+    if (strcmp(want, "ais") != 0) assert_null(ais_model_metadata(m, "source_format"));
+    ais_model_destroy(m);
+    /* From a file whose name says nothing (the table sniffs content, never the extension). */
+    const char *path = tmp_path("model.bin");
+    spit(path, bytes, n);
+    AIS_ASSERT_OK(ais_model_load(path, NULL, &m));
+    assert_string_equal(ais_model_metadata(m, "format"), want);
+    ais_model_destroy(m);
+    /* And through the internal reader, which is what the CLI and bindings reach. */
+    ais__graph *g = NULL;
+    AIS_ASSERT_OK(ais__model_read_file(path, NULL, &g));
+    assert_string_equal(ais__graph_meta(g, "format"), want);
+    ais__graph_destroy(g);
+    const ais__format_reader *r = ais__format_sniff(bytes, n, true);
+    assert_non_null(r);
+    assert_string_equal(r->name, want);
+    assert_ptr_equal(ais__format_find(want), r);
+}
+
+static void test_format_metadata(void **state) {
+    (void)state;
+    size_t n;
+    uint8_t *onnx = slurp(AIS_SOURCE_DIR "/models/digits_mlp.onnx", &n);
+    check_format(onnx, n, "onnx");
+    free(onnx);
+    check_format(xgb_model, strlen(xgb_model), "xgboost");
+    check_format(lgb_model, strlen(lgb_model), "lightgbm");
+    /* A converted XGBoost model: format ais, source_format xgboost. */
+    ais__graph *g = NULL;
+    AIS_ASSERT_OK(ais__model_read_memory(xgb_model, strlen(xgb_model), NULL, NULL, &g));
+    const char *ais_path = tmp_path("xgb.ais");
+    AIS_ASSERT_OK(ais__ais_write(g, ais_path, 0));
+    ais__graph_destroy(g);
+    uint8_t *ais = slurp(ais_path, &n);
+    check_format(ais, n, "ais");
+    ais_model *m = NULL;
+    AIS_ASSERT_OK(ais_model_load_memory(ais, n, NULL, &m));
+    assert_string_equal(ais_model_metadata(m, "source_format"), "xgboost");
+    ais_model_destroy(m);
+    free(ais);
+    /* Tensor rows are never models, model rows never tensors. */
+    assert_null(ais__format_sniff("\x93NUMPY\x01\x00", 8, true));
+    assert_string_equal(ais__format_sniff("\x93NUMPY\x01\x00", 8, false)->name, "npy");
+    assert_string_equal(ais__format_sniff("\x08\x01\x10\x02", 4, false)->name, "tensorproto");
+    assert_string_equal(ais__format_sniff("\x08\x07\x12\x04", 4, true)->name, "onnx");
+}
+
+/* ---- what a file that is not a model looks like ---- */
+
+static void expect_model_error(const void *bytes, size_t n, const char *needle,
+                               const char *absent) {
+    ais_model *m = NULL;
+    AIS_ASSERT_STATUS(ais_model_load_memory(bytes, n, NULL, &m), AIS_E_FORMAT);
+    ais_test_assert_error_contains(needle);
+    if (absent && strstr(ais_last_error(), absent))
+        fail_msg("'%s' should not appear in: %s", absent, ais_last_error());
+    assert_null(m);
+}
+
+static void test_sniff_messages(void **state) {
+    (void)state;
+    /* A text file renamed .onnx (it used to say "field 13 at offset 2: group end"). */
+    const char *text = "hello, this is a README\nnot a model\n";
+    const char *path = tmp_path("readme.onnx");
+    spit(path, text, strlen(text));
+    ais_model *m = NULL;
+    AIS_ASSERT_STATUS(ais_model_load(path, NULL, &m), AIS_E_FORMAT);
+    ais_test_assert_error_contains("not an ONNX model: the file looks like text");
+    ais_test_assert_error_contains("hello, this is a README");
+    ais_test_assert_error_contains("readme.onnx");
+    expect_model_error(text, strlen(text), "looks like text", "group");
+    /* A .npy given as the model. */
+    static const char npy[] = "\x93NUMPY\x01\x00\x76\x00{'descr': '<f4', 'fortran_order': False, "
+                              "'shape': (1,), }";
+    expect_model_error(npy, sizeof npy - 1,
+                       "not an ONNX model: the file starts with the NumPy "
+                       "magic",
+                       "group");
+    /* Other things people pass by mistake. */
+    expect_model_error("PK\x03\x04\x14\x00\x00\x00", 8, "zip archive", NULL);
+    expect_model_error("\x80\x04\x95\x10\x00\x00", 6, "pickle", NULL);
+    expect_model_error("\x00\x00\x00\x00\xff", 5, "first bytes: 00 00 00 00 ff", NULL);
+    /* A .npy with a damaged magic, as a tensor file, is not a protobuf error. */
+    static const char bad_npy[] = "\x93NUMPZ\x01\x00\x10\x00{'descr': '<f4'}";
+    const char *tpath = tmp_path("bad.npy");
+    spit(tpath, bad_npy, sizeof bad_npy - 1);
+    ais_tensor *t = NULL;
+    AIS_ASSERT_STATUS(ais_tensor_load(tpath, &t), AIS_E_FORMAT);
+    ais_test_assert_error_contains("NumPy .npy file with a damaged magic");
+    if (strstr(ais_last_error(), "group")) fail_msg("protobuf message: %s", ais_last_error());
+    assert_null(t);
+    /* A model given as a tensor names what it is. */
+    AIS_ASSERT_STATUS(ais_tensor_load(AIS_SOURCE_DIR "/models/digits_mlp.onnx", &t), AIS_E_FORMAT);
+    spit(tpath, xgb_model, strlen(xgb_model));
+    AIS_ASSERT_STATUS(ais_tensor_load(tpath, &t), AIS_E_FORMAT);
+    ais_test_assert_error_contains("not a tensor file: the file is an XGBoost JSON model");
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_format_metadata),
+        cmocka_unit_test(test_sniff_messages),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
