@@ -170,10 +170,31 @@ static void test_sniff_messages(void **state) {
     ais_test_assert_error_contains("not a tensor file: the file is an XGBoost JSON model");
 }
 
+static void test_truncated_onnx(void **state) {
+    (void)state;
+    size_t n;
+    uint8_t *onnx = slurp(AIS_SOURCE_DIR "/models/digits_mlp.onnx", &n);
+    /* Cut anywhere inside the graph: a length then runs past the end of the file. */
+    size_t cuts[] = {n - 1, n / 2, n / 3, 40};
+    for (size_t i = 0; i < AIS__ARRAY_LEN(cuts); i++) {
+        ais_model *m = NULL;
+        AIS_ASSERT_STATUS(ais_model_load_memory(onnx, cuts[i], NULL, &m), AIS_E_FORMAT);
+        if (!strstr(ais_last_error(), "truncated"))
+            fail_msg("cut at %zu of %zu: %s", cuts[i], n, ais_last_error());
+    }
+    /* A length that overruns only its own message is corruption, not truncation. */
+    static const uint8_t inner[] = {0x08, 0x07, 0x3a, 0x04, 0x0a, 0x09, 0x00, 0x00, 0x08, 0x01};
+    ais__graph *g = NULL;
+    AIS_ASSERT_STATUS(ais__onnx_read(inner, sizeof inner, ".", NULL, &g), AIS_E_FORMAT);
+    ais_test_assert_error_contains("runs past the end of its message");
+    free(onnx);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_format_metadata),
         cmocka_unit_test(test_sniff_messages),
+        cmocka_unit_test(test_truncated_onnx),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
