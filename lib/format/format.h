@@ -97,6 +97,15 @@ ais_status ais__ais_pipeline_target(const ais__graph *g, const struct ais_pipeli
 /* True when the bytes start like a .ais file. */
 bool ais__ais_sniff(const void *data, size_t size);
 
+/* ---- JSON (json_error.c) ---- */
+
+/* AIS_E_FORMAT for a JSON text that cJSON_ParseWithLengthOpts refused, with `stop` the parse end
+ * it returned (cJSON sets it on failure too; cJSON_GetErrorPtr is one racy global): "who: not
+ * valid JSON at byte N (line L, column C)", saying when the text nests deeper than max_depth
+ * (pass CJSON_NESTING_LIMIT) or ends early. */
+ais_status ais__json_error(const char *who, const char *json, size_t len, const char *stop,
+                           int max_depth);
+
 /* ---- tensors ---- */
 
 /* ONNX TensorProto (a .pb file of the backend tests); *name may be NULL-ed if absent. The tensor

@@ -410,11 +410,11 @@ ais_status ais__xgboost_read(const void *data, size_t size, const ais__load_opts
     if (!text) return ais__oom(size, "XGBoost JSON text");
     cJSON *root = cJSON_ParseWithLengthOpts(text, tsize, &end, false);
     if (!root) {
-        size_t at = end ? (size_t)(end - text) : 0;
+        /* Offsets are those of the copy, which differ from the file's only after a NaN. */
+        ais_status st =
+            ais__json_error("XGBoost JSON model", text, tsize, end, CJSON_NESTING_LIMIT);
         ais__free(text);
-        ais__error_set(AIS_E_FORMAT, "malformed JSON near byte %zu", at);
-        ais__error_prefix("XGBoost JSON model");
-        return AIS_E_FORMAT;
+        return st;
     }
     ais__free(text);
     ais__tree_ens *e = ais__malloc(sizeof *e);

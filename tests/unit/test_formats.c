@@ -190,11 +190,46 @@ static void test_truncated_onnx(void **state) {
     free(onnx);
 }
 
+/* Deeply nested and broken JSON say where (XGBoost reader and pipeline spec). */
+static void test_json_offsets(void **state) {
+    (void)state;
+    enum { DEPTH = 5000 };
+    char *deep = malloc(2 * DEPTH + 16);
+    assert_non_null(deep);
+    size_t k = 0;
+    deep[k++] = '{';
+    memcpy(deep + k, "\"a\":", 4), k += 4;
+    for (int i = 0; i < DEPTH; i++)
+        deep[k++] = '[';
+    for (int i = 0; i < DEPTH; i++)
+        deep[k++] = ']';
+    deep[k++] = '}';
+    ais__graph *g = NULL;
+    AIS_ASSERT_STATUS(ais__model_read_memory(deep, k, NULL, NULL, &g), AIS_E_FORMAT);
+    ais_test_assert_error_contains("XGBoost JSON model: not valid JSON at byte");
+    ais_test_assert_error_contains("nested deeper than");
+    ais_pipeline *p = NULL;
+    AIS_ASSERT_STATUS(ais_pipeline_create_from_json(deep, k, &p), AIS_E_FORMAT);
+    ais_test_assert_error_contains("pipeline spec: not valid JSON at byte");
+    ais_test_assert_error_contains("nested deeper than");
+    free(deep);
+    /* A plain syntax error: the byte, line and column of the bad character. */
+    const char *bad = "{\n  \"version\": 1,\n  \"inputs\": [ 1 2 ]\n}";
+    AIS_ASSERT_STATUS(ais_pipeline_create_from_json(bad, strlen(bad), &p), AIS_E_FORMAT);
+    char want[64];
+    snprintf(want, sizeof want, "at byte %zu (line 3, column", (size_t)(strchr(bad, '2') - bad));
+    ais_test_assert_error_contains(want);
+    const char *xbad = "{\"learner\": {\"x\": tru}}";
+    AIS_ASSERT_STATUS(ais__model_read_memory(xbad, strlen(xbad), NULL, NULL, &g), AIS_E_FORMAT);
+    ais_test_assert_error_contains("not valid JSON at byte 18 (line 1, column 19)");
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_format_metadata),
         cmocka_unit_test(test_sniff_messages),
         cmocka_unit_test(test_truncated_onnx),
+        cmocka_unit_test(test_json_offsets),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -183,7 +183,7 @@ static void test_bad_files(void **state) {
         assert_int_not_equal(ais__model_read_memory(lgb_ok, n, NULL, NULL, &g), AIS_OK);
         assert_null(g);
     }
-    expect_error("{\"learner\":", AIS_E_FORMAT, "malformed JSON");
+    expect_error("{\"learner\":", AIS_E_FORMAT, "not valid JSON at byte");
     snprintf(buf, sizeof buf, "%s",
              XGB_HEAD "\"left_children\":[1,3,-1,-1,-1],\"right_children\":[2,9,-1,-1,-1],"
                       "\"split_indices\":[1,0,0,0,0],\"split_conditions\":[0.5,-1,7,1.5,-2.25],"
