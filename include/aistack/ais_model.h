@@ -67,8 +67,9 @@ typedef struct ais_model ais_model;
 
 /*
  * Loads a model from a file. options may be NULL. The format (ONNX, .ais, XGBoost JSON, LightGBM
- * text) is recognized by content, never by the file's name. On failure *out is NULL and
- * ais_last_error() says what was wrong and where (file, offset, node, operator).
+ * text) is recognized by content, never by the file's name. The path must name a regular file
+ * (a FIFO, directory or device is refused with AIS_E_IO, without blocking). On failure *out is
+ * NULL and ais_last_error() says what was wrong and where (file, offset, node, operator).
  */
 AIS_API ais_status ais_model_load(const char *path, const ais_options *options, ais_model **out);
 /*

@@ -23,6 +23,13 @@ typedef struct ais__load_opts {
 /* Defaults: 2^40 bytes, mapped, data verified. */
 void ais__load_opts_default(ais__load_opts *o);
 
+/* ---- opening files (safe_open.c): every file the library reads is opened here ---- */
+
+/* Opens a path the caller gave for reading: O_NONBLOCK while opening (a FIFO must not block),
+ * then refuses anything that is not a regular file ("... is a FIFO (named pipe), not a regular
+ * file"). `what` starts the messages ("model file", ".npy file"). *size is the file's size. */
+ais_status ais__open_regular(const char *path, const char *what, int *fd, uint64_t *size);
+
 /* ---- files (mapped_file.c) ---- */
 
 typedef struct ais__file {

@@ -52,6 +52,14 @@ static void spit(const char *path, const void *p, size_t n) {
     fclose(f);
 }
 
+/* A load that blocks (a FIFO opened without O_NONBLOCK) fails the test instead of hanging it. */
+static void on_alarm(int sig) {
+    (void)sig;
+    static const char msg[] = "blocked: a file open did not return within 10 s\n";
+    (void)!write(2, msg, sizeof msg - 1);
+    _exit(1);
+}
+
 static const char *xgb_model =
     "{\"learner\":{\"learner_model_param\":{\"base_score\":\"5E-1\",\"num_class\":\"0\","
     "\"num_feature\":\"2\"},\"objective\":{\"name\":\"reg:squarederror\"},"
@@ -224,12 +232,50 @@ static void test_json_offsets(void **state) {
     ais_test_assert_error_contains("not valid JSON at byte 18 (line 1, column 19)");
 }
 
+/* ---- opening files: FIFOs, directories, devices ---- */
+
+static void test_not_regular_files(void **state) {
+    (void)state;
+    signal(SIGALRM, on_alarm);
+    alarm(10);
+    const char *fifo = tmp_path("fifo.onnx");
+    unlink(fifo);
+    assert_int_equal(mkfifo(fifo, 0600), 0);
+    ais_model *m = NULL;
+    AIS_ASSERT_STATUS(ais_model_load(fifo, NULL, &m), AIS_E_IO);
+    ais_test_assert_error_contains("FIFO");
+    ais_test_assert_error_contains("not a regular file");
+    ais_tensor *t = NULL;
+    AIS_ASSERT_STATUS(ais_tensor_load(fifo, &t), AIS_E_IO);
+    ais_test_assert_error_contains("FIFO");
+    AIS_ASSERT_STATUS(ais_model_load(tmpdir, NULL, &m), AIS_E_IO);
+    ais_test_assert_error_contains("is a directory, not a regular file");
+    AIS_ASSERT_STATUS(ais_model_load("/dev/zero", NULL, &m), AIS_E_IO);
+    ais_test_assert_error_contains("character device");
+    AIS_ASSERT_STATUS(ais_tensor_load("/dev/null", &t), AIS_E_IO);
+    ais_test_assert_error_contains("character device");
+    /* A FIFO where external data should be. */
+    const char *dir = tmp_path("fifo_ext");
+    assert_int_equal(mkdir(dir, 0700), 0);
+    char p[600];
+    snprintf(p, sizeof p, "%s/weights.bin", dir);
+    assert_int_equal(mkfifo(p, 0600), 0);
+    size_t n;
+    uint8_t *buf = slurp(FIX "/ext/model.onnx", &n);
+    ais__graph *g = NULL;
+    AIS_ASSERT_STATUS(ais__onnx_read(buf, n, dir, NULL, &g), AIS_E_IO);
+    ais_test_assert_error_contains("not a regular file");
+    free(buf);
+    alarm(0);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_format_metadata),
         cmocka_unit_test(test_sniff_messages),
         cmocka_unit_test(test_truncated_onnx),
         cmocka_unit_test(test_json_offsets),
+        cmocka_unit_test(test_not_regular_files),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
