@@ -29,6 +29,14 @@ void ais__load_opts_default(ais__load_opts *o);
  * then refuses anything that is not a regular file ("... is a FIFO (named pipe), not a regular
  * file"). `what` starts the messages ("model file", ".npy file"). *size is the file's size. */
 ais_status ais__open_regular(const char *path, const char *what, int *fd, uint64_t *size);
+/* The same for a path that a model file names (ONNX external data): `rel` is opened beneath
+ * base_dir and must not leave it, and no symbolic link in `rel` is followed (openat2 with
+ * RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS, else one O_NOFOLLOW openat per component). */
+ais_status ais__open_beneath(const char *base_dir, const char *rel, const char *what, int *fd,
+                             uint64_t *size);
+/* The per-component walk alone (what ais__open_beneath does where openat2 is missing), from an
+ * open directory; *fd is not yet checked to be a regular file. For tests. */
+ais_status ais__open_beneath_walk(int dirfd, const char *rel, const char *what, int *fd);
 
 /* ---- files (mapped_file.c) ---- */
 

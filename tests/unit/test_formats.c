@@ -269,6 +269,97 @@ static void test_not_regular_files(void **state) {
     alarm(0);
 }
 
+/* ---- files a model names: beneath its folder, no symlinks ---- */
+
+/* The fixture's model names "weights.bin" (11 bytes); the copy names `loc` (also 11 bytes). */
+static uint8_t *model_naming(const char *loc, size_t *n) {
+    uint8_t *buf = slurp(FIX "/ext/model.onnx", n);
+    assert_int_equal(strlen(loc), 11);
+    size_t hits = 0;
+    for (size_t i = 0; i + 11 <= *n; i++)
+        if (memcmp(buf + i, "weights.bin", 11) == 0) memcpy(buf + i, loc, 11), hits++;
+    assert_true(hits > 0);
+    return buf;
+}
+
+static void test_external_symlinks(void **state) {
+    (void)state;
+    const char *dir = tmp_path("links");
+    assert_int_equal(mkdir(dir, 0700), 0);
+    char p[600], q[600];
+    /* A real data file still loads. */
+    snprintf(p, sizeof p, "%s/weights.bin", dir);
+    size_t wn;
+    uint8_t *w = slurp(FIX "/ext/weights.bin", &wn);
+    spit(p, w, wn);
+    free(w);
+    size_t n;
+    uint8_t *buf = slurp(FIX "/ext/model.onnx", &n);
+    ais__graph *g = NULL;
+    for (int map = 0; map < 2; map++) {
+        ais__load_opts o;
+        ais__load_opts_default(&o);
+        o.map_weights = map;
+        AIS_ASSERT_OK(ais__onnx_read(buf, n, dir, &o, &g));
+        ais__graph_destroy(g);
+    }
+    free(buf);
+    /* location "link.binxxx" a symlink to /etc/passwd */
+    snprintf(p, sizeof p, "%s/link.binxxx", dir);
+    assert_int_equal(symlink("/etc/passwd", p), 0);
+    /* location "etc//passwd" with etc a symlink to /etc */
+    snprintf(q, sizeof q, "%s/etc", dir);
+    assert_int_equal(symlink("/etc", q), 0);
+    /* and a link that stays inside the folder: refused as well (docs/design-decisions.md) */
+    snprintf(p, sizeof p, "%s/inside.binx", dir);
+    assert_int_equal(symlink("weights.bin", p), 0);
+    const char *locs[] = {"link.binxxx", "etc//passwd", "inside.binx"};
+    const char *names[] = {"'link.binxxx' is a symbolic link", "'etc' is a symbolic link",
+                           "'inside.binx' is a symbolic link"};
+    for (size_t i = 0; i < 3; i++) {
+        const char *loc = locs[i];
+        buf = model_naming(loc, &n);
+        for (int map = 0; map < 2; map++) {
+            ais__load_opts o;
+            ais__load_opts_default(&o);
+            o.map_weights = map;
+            AIS_ASSERT_STATUS(ais__onnx_read(buf, n, dir, &o, &g), AIS_E_IO);
+            ais_test_assert_error_contains("is a symbolic link");
+            ais_test_assert_error_contains(names[i]);
+            assert_null(g);
+        }
+        /* Through the public API, from the file beside the links. */
+        snprintf(p, sizeof p, "%s/m%zu.onnx", dir, i);
+        spit(p, buf, n);
+        ais_model *m = NULL;
+        AIS_ASSERT_STATUS(ais_model_load(p, NULL, &m), AIS_E_IO);
+        ais_test_assert_error_contains("symbolic link");
+        free(buf);
+    }
+    /* The per-component walk (used where openat2 is missing) refuses the same paths. */
+    int dfd = open(dir, O_RDONLY | O_DIRECTORY);
+    assert_true(dfd >= 0);
+    int fd = -1;
+    AIS_ASSERT_OK(ais__open_beneath_walk(dfd, "weights.bin", "data", &fd));
+    assert_true(fd >= 0);
+    close(fd);
+    AIS_ASSERT_OK(ais__open_beneath_walk(dfd, "./weights.bin", "data", &fd));
+    close(fd);
+    const char *bad[] = {"link.binxxx", "etc/passwd", "etc//passwd", "inside.binx", "../x"};
+    for (size_t i = 0; i < AIS__ARRAY_LEN(bad); i++) {
+        AIS_ASSERT_STATUS(ais__open_beneath_walk(dfd, bad[i], "data", &fd), AIS_E_IO);
+        assert_int_equal(fd, -1);
+    }
+    ais_test_assert_error_contains("'..'");
+    close(dfd);
+    /* The model file itself may be reached through a link: the caller chose that path. */
+    snprintf(p, sizeof p, "%s/digits_link.onnx", dir);
+    assert_int_equal(symlink(AIS_SOURCE_DIR "/models/digits_mlp.onnx", p), 0);
+    ais_model *m = NULL;
+    AIS_ASSERT_OK(ais_model_load(p, NULL, &m));
+    ais_model_destroy(m);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_format_metadata),
@@ -276,6 +367,7 @@ int main(void) {
         cmocka_unit_test(test_truncated_onnx),
         cmocka_unit_test(test_json_offsets),
         cmocka_unit_test(test_not_regular_files),
+        cmocka_unit_test(test_external_symlinks),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
