@@ -87,6 +87,13 @@ ais_status ais__model_read_file(const char *path, const ais__load_opts *o, ais__
 ais_status ais__model_read_memory(const void *data, size_t size, const char *base_dir,
                                   const ais__load_opts *o, ais__graph **out);
 
+/* The structural rules every model reader's graph meets (graph_check.c), called by each reader
+ * before it returns a graph: inputs and outputs listed once, an input is neither a constant nor
+ * a node's output, a node's output has that node as its one producer, every value a node reads
+ * or the graph outputs is defined. Messages name the value and the node (its index when it has
+ * no name). */
+ais_status ais__graph_validate(const ais__graph *g);
+
 /* ONNX ModelProto (onnx_reader.c). */
 ais_status ais__onnx_read(const void *data, size_t size, const char *base_dir,
                           const ais__load_opts *o, ais__graph **out);

@@ -360,6 +360,142 @@ static void test_external_symlinks(void **state) {
     ais_model_destroy(m);
 }
 
+/* ---- one graph validation for every reader ---- */
+
+/* A tiny protobuf writer for hand-made ONNX models. */
+typedef struct pbw {
+    uint8_t b[1024];
+    size_t n;
+} pbw;
+
+static void w_varint(pbw *w, uint64_t v) {
+    do {
+        assert_true(w->n < sizeof w->b);
+        w->b[w->n++] = (uint8_t)((v & 0x7f) | (v > 0x7f ? 0x80 : 0));
+        v >>= 7;
+    } while (v);
+}
+static void w_bytes(pbw *w, uint32_t field, const void *p, size_t len) {
+    w_varint(w, (uint64_t)field << 3 | 2);
+    w_varint(w, len);
+    assert_true(w->n + len <= sizeof w->b);
+    memcpy(w->b + w->n, p, len);
+    w->n += len;
+}
+static void w_str(pbw *w, uint32_t field, const char *s) { w_bytes(w, field, s, strlen(s)); }
+static void w_msg(pbw *w, uint32_t field, const pbw *m) { w_bytes(w, field, m->b, m->n); }
+static void w_int(pbw *w, uint32_t field, uint64_t v) {
+    w_varint(w, (uint64_t)field << 3);
+    w_varint(w, v);
+}
+
+/* ValueInfoProto: a float tensor of rank 1 named `name`. */
+static void w_vinfo(pbw *graph, uint32_t field, const char *name) {
+    pbw dim = {0}, shape = {0}, tt = {0}, type = {0}, vi = {0};
+    w_int(&dim, 1, 3);
+    w_msg(&shape, 1, &dim);
+    w_int(&tt, 1, 1);
+    w_msg(&tt, 2, &shape);
+    w_msg(&type, 1, &tt);
+    w_str(&vi, 1, name);
+    w_msg(&vi, 2, &type);
+    w_msg(graph, field, &vi);
+}
+
+/* An ONNX model: Relu(in) -> "y", graph inputs `inputs` (NULL-terminated), output "y". */
+static void onnx_relu(pbw *model, const char *in, const char *const *inputs) {
+    pbw node = {0}, graph = {0}, opset = {0};
+    w_str(&node, 1, in);
+    w_str(&node, 2, "y");
+    w_str(&node, 4, "Relu");
+    w_msg(&graph, 1, &node);
+    w_str(&graph, 2, "g");
+    for (size_t i = 0; inputs[i]; i++)
+        w_vinfo(&graph, 11, inputs[i]);
+    w_vinfo(&graph, 12, "y");
+    w_int(&opset, 2, 13);
+    memset(model, 0, sizeof *model);
+    w_int(model, 1, 8);
+    w_msg(model, 8, &opset);
+    w_msg(model, 7, &graph);
+}
+
+/* Writes g as .ais and reads it back; returns the read status. */
+static ais_status ais_roundtrip(ais__graph *g) {
+    const char *path = tmp_path("check.ais");
+    AIS_ASSERT_OK(ais__ais_write(g, path, 0));
+    ais__graph_destroy(g);
+    size_t n;
+    uint8_t *bytes = slurp(path, &n);
+    ais__graph *r = NULL;
+    ais_status st = ais__ais_read(bytes, n, NULL, &r);
+    ais__graph_destroy(r);
+    free(bytes);
+    return st;
+}
+
+static ais__graph *relu_graph(const char *in) {
+    ais__graph *g = NULL;
+    AIS_ASSERT_OK(ais__graph_create(&g));
+    AIS_ASSERT_OK(ais__graph_set_opset(g, "", 13));
+    ais_test_graph_input(g, "x", AIS_DTYPE_F32, AIS_SHAPE(3), NULL);
+    ais_test_graph_node(g, "r", "Relu", in, NULL, "y");
+    ais_test_graph_output(g, "y");
+    return g;
+}
+
+static void test_graph_validation(void **state) {
+    (void)state;
+    /* The same input listed twice: .ais used to load it. */
+    ais__graph *g = relu_graph("x");
+    AIS_ASSERT_OK(ais__graph_add_input(g, ais__graph_find(g, "x")));
+    AIS_ASSERT_STATUS(ais__graph_validate(g), AIS_E_FORMAT);
+    ais_test_assert_error_contains("graph input 'x' is listed twice");
+    AIS_ASSERT_STATUS(ais_roundtrip(g), AIS_E_FORMAT);
+    ais_test_assert_error_contains("graph input 'x' is listed twice");
+    /* ... and the ONNX reader refuses it too. */
+    pbw model;
+    ais__graph *r = NULL;
+    onnx_relu(&model, "x", (const char *[]){"x", "x", NULL});
+    AIS_ASSERT_STATUS(ais__onnx_read(model.b, model.n, ".", NULL, &r), AIS_E_FORMAT);
+    ais_test_assert_error_contains("'x' appears twice");
+    /* The same output twice. */
+    g = relu_graph("x");
+    ais_test_graph_output(g, "y");
+    AIS_ASSERT_STATUS(ais_roundtrip(g), AIS_E_FORMAT);
+    ais_test_assert_error_contains("graph output 'y' is listed twice");
+    /* A node reading a value nothing defines: both readers, one message (the ONNX reader used
+     * to leave this to the session). */
+    g = relu_graph("ghost");
+    AIS_ASSERT_STATUS(ais_roundtrip(g), AIS_E_FORMAT);
+    ais_test_assert_error_contains("node 'r' (Relu): input 'ghost' is neither a graph input");
+    onnx_relu(&model, "ghost", (const char *[]){"x", NULL});
+    AIS_ASSERT_STATUS(ais__onnx_read(model.b, model.n, ".", NULL, &r), AIS_E_FORMAT);
+    ais_test_assert_error_contains("graph.node[0] (Relu): input 'ghost' is neither a graph input");
+    assert_null(r);
+    /* A graph output nothing produces. */
+    g = relu_graph("x");
+    ais_test_graph_output(g, "nowhere");
+    AIS_ASSERT_STATUS(ais_roundtrip(g), AIS_E_FORMAT);
+    ais_test_assert_error_contains("graph output 'nowhere' is not produced by any node");
+    /* An input that is also a constant. */
+    g = relu_graph("x");
+    int64_t d = 3;
+    ais_tensor *t = NULL;
+    AIS_ASSERT_OK(ais_tensor_create(AIS_DTYPE_F32, &d, 1, &t));
+    AIS_ASSERT_OK(ais__graph_set_constant(g, ais__graph_find(g, "x"), t));
+    AIS_ASSERT_STATUS(ais__graph_validate(g), AIS_E_FORMAT);
+    ais_test_assert_error_contains("graph input 'x' is also a constant");
+    ais__graph_destroy(g);
+    /* The well-formed graph passes both readers. */
+    g = relu_graph("x");
+    AIS_ASSERT_OK(ais__graph_validate(g));
+    AIS_ASSERT_OK(ais_roundtrip(g));
+    onnx_relu(&model, "x", (const char *[]){"x", NULL});
+    AIS_ASSERT_OK(ais__onnx_read(model.b, model.n, ".", NULL, &r));
+    ais__graph_destroy(r);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_format_metadata),
@@ -368,6 +504,7 @@ int main(void) {
         cmocka_unit_test(test_json_offsets),
         cmocka_unit_test(test_not_regular_files),
         cmocka_unit_test(test_external_symlinks),
+        cmocka_unit_test(test_graph_validation),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
