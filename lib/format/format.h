@@ -29,6 +29,9 @@ void ais__load_opts_default(ais__load_opts *o);
  * then refuses anything that is not a regular file ("... is a FIFO (named pipe), not a regular
  * file"). `what` starts the messages ("model file", ".npy file"). *size is the file's size. */
 ais_status ais__open_regular(const char *path, const char *what, int *fd, uint64_t *size);
+/* Creates (or empties) a regular file for writing under the same rule: a FIFO, directory or
+ * device at `path` is refused without blocking and without being written to. */
+ais_status ais__create_regular(const char *path, const char *what, int *fd);
 /* The same for a path that a model file names (ONNX external data): `rel` is opened beneath
  * base_dir and must not leave it, and no symbolic link in `rel` is followed (openat2 with
  * RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS, else one O_NOFOLLOW openat per component). */

@@ -81,6 +81,32 @@ ais_status ais__open_regular(const char *path, const char *what, int *fd, uint64
     return AIS_OK;
 }
 
+ais_status ais__create_regular(const char *path, const char *what, int *fd) {
+    *fd = -1;
+    int f;
+    /* No O_TRUNC yet: the file is cut only once it is known to be a regular file. O_NONBLOCK
+     * makes a FIFO without a reader fail (ENXIO) instead of waiting for one. */
+    do
+        f = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | O_NONBLOCK | O_NOCTTY, 0666);
+    while (f < 0 && errno == EINTR);
+    if (f < 0) {
+        if (errno == ENXIO)
+            return ais__error(AIS_E_IO, "%s %s is a FIFO (named pipe), not a regular file", what,
+                              path);
+        return ais__error(AIS_E_IO, "%s %s: cannot create: %s", what, path, strerror(errno));
+    }
+    uint64_t size;
+    AIS__CHECK(ais__finish_open(f, what, path, &size));
+    if (size > 0 && ftruncate(f, 0) != 0) {
+        ais_status st =
+            ais__error(AIS_E_IO, "%s %s: cannot truncate: %s", what, path, strerror(errno));
+        close(f);
+        return st;
+    }
+    *fd = f;
+    return AIS_OK;
+}
+
 /* The message for a component that could not be opened without following a link. */
 static ais_status ais__beneath_fail(int dirfd, const char *comp, const char *what, const char *rel,
                                     int err) {

@@ -248,6 +248,17 @@ static void test_not_regular_files(void **state) {
     ais_tensor *t = NULL;
     AIS_ASSERT_STATUS(ais_tensor_load(fifo, &t), AIS_E_IO);
     ais_test_assert_error_contains("FIFO");
+    /* Writing a .npy into a FIFO (no reader) or a directory fails at once as well. */
+    int64_t d = 2;
+    AIS_ASSERT_OK(ais_tensor_create(AIS_DTYPE_F32, &d, 1, &t));
+    AIS_ASSERT_STATUS(ais_tensor_save_npy(t, fifo), AIS_E_IO);
+    ais_test_assert_error_contains("FIFO");
+    AIS_ASSERT_STATUS(ais_tensor_save_npy(t, tmpdir), AIS_E_IO);
+    struct stat sb;
+    assert_int_equal(stat(fifo, &sb), 0);
+    assert_true(S_ISFIFO(sb.st_mode));
+    ais_tensor_destroy(t);
+    t = NULL;
     AIS_ASSERT_STATUS(ais_model_load(tmpdir, NULL, &m), AIS_E_IO);
     ais_test_assert_error_contains("is a directory, not a regular file");
     AIS_ASSERT_STATUS(ais_model_load("/dev/zero", NULL, &m), AIS_E_IO);
@@ -498,12 +509,9 @@ static void test_graph_validation(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_format_metadata),
-        cmocka_unit_test(test_sniff_messages),
-        cmocka_unit_test(test_truncated_onnx),
-        cmocka_unit_test(test_json_offsets),
-        cmocka_unit_test(test_not_regular_files),
-        cmocka_unit_test(test_external_symlinks),
+        cmocka_unit_test(test_format_metadata),   cmocka_unit_test(test_sniff_messages),
+        cmocka_unit_test(test_truncated_onnx),    cmocka_unit_test(test_json_offsets),
+        cmocka_unit_test(test_not_regular_files), cmocka_unit_test(test_external_symlinks),
         cmocka_unit_test(test_graph_validation),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
