@@ -227,6 +227,12 @@ static void test_json_offsets(void **state) {
     char want[64];
     snprintf(want, sizeof want, "at byte %zu (line 3, column", (size_t)(strchr(bad, '2') - bad));
     ais_test_assert_error_contains(want);
+    /* A cut-off text says so; a bad last character does not pretend to be a cut. */
+    AIS_ASSERT_STATUS(ais_pipeline_create_from_json("{\"version\": [1", 14, &p), AIS_E_FORMAT);
+    ais_test_assert_error_contains("the text ends early (14 bytes, a bracket still open)");
+    AIS_ASSERT_STATUS(ais_pipeline_create_from_json("[1,]", 4, &p), AIS_E_FORMAT);
+    ais_test_assert_error_contains("not valid JSON at byte 3 (line 1, column 4)");
+    if (strstr(ais_last_error(), "ends early")) fail_msg("%s", ais_last_error());
     const char *xbad = "{\"learner\": {\"x\": tru}}";
     AIS_ASSERT_STATUS(ais__model_read_memory(xbad, strlen(xbad), NULL, NULL, &g), AIS_E_FORMAT);
     ais_test_assert_error_contains("not valid JSON at byte 18 (line 1, column 19)");
