@@ -265,6 +265,18 @@ static void test_not_regular_files(void **state) {
     assert_true(S_ISFIFO(sb.st_mode));
     ais_tensor_destroy(t);
     t = NULL;
+    /* .ais files are written to PATH.tmp and renamed: a FIFO there is refused too. */
+    const char *ais_path = tmp_path("saved.ais");
+    char ais_tmp[600];
+    snprintf(ais_tmp, sizeof ais_tmp, "%s.tmp", ais_path);
+    assert_int_equal(mkfifo(ais_tmp, 0600), 0);
+    AIS_ASSERT_OK(ais_model_load(AIS_SOURCE_DIR "/models/digits_mlp.onnx", NULL, &m));
+    AIS_ASSERT_STATUS(ais_model_save(m, ais_path, NULL), AIS_E_IO);
+    ais_test_assert_error_contains("FIFO");
+    assert_int_equal(unlink(ais_tmp), 0);
+    AIS_ASSERT_OK(ais_model_save(m, ais_path, NULL));
+    ais_model_destroy(m);
+    m = NULL;
     AIS_ASSERT_STATUS(ais_model_load(tmpdir, NULL, &m), AIS_E_IO);
     ais_test_assert_error_contains("is a directory, not a regular file");
     AIS_ASSERT_STATUS(ais_model_load("/dev/zero", NULL, &m), AIS_E_IO);
