@@ -66,14 +66,19 @@ AIS_API ais_status ais_option_bounds(ais_option key, int64_t *min_value, int64_t
 typedef struct ais_model ais_model;
 
 /*
- * Loads a model from a file. options may be NULL. On failure *out is NULL and ais_last_error()
- * says what was wrong and where (file, offset, node, operator).
+ * Loads a model from a file. options may be NULL. The format (ONNX, .ais, XGBoost JSON, LightGBM
+ * text) is recognized by content, never by the file's name. The path must name a regular file
+ * (a FIFO, directory or device is refused with AIS_E_IO, without blocking). ONNX external data
+ * is read from the model's folder only: its location must be relative, without "..", and no
+ * symbolic link in it is followed (docs/design-decisions.md). On failure *out is NULL and
+ * ais_last_error() says what was wrong and where (file, offset, node, operator).
  */
 AIS_API ais_status ais_model_load(const char *path, const ais_options *options, ais_model **out);
 /*
  * Loads a model from memory. The bytes are not copied: they must stay valid and unchanged until
- * the model (and every session on it) is destroyed. ONNX external data is resolved relative to
- * the current directory.
+ * the model (and every session on it) is destroyed. The format is recognized as by
+ * ais_model_load and recorded in the "format" metadata the same way. ONNX external data is
+ * resolved relative to the current directory, under the same rules.
  */
 AIS_API ais_status ais_model_load_memory(const void *data, size_t size, const ais_options *options,
                                          ais_model **out);

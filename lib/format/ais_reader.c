@@ -584,6 +584,8 @@ ais_status ais__ais_read(const void *data, size_t size, const ais__load_opts *o,
     if (st == AIS_OK) st = ais__read_tensors(&r);
     if (st == AIS_OK) st = ais__graph_create(&r.g);
     if (st == AIS_OK) st = ais__read_graph(&r);
+    if (st == AIS_OK && (st = ais__graph_validate(r.g)) != AIS_OK)
+        ais__error_prefix(".ais: graph section");
     if (st == AIS_OK) st = ais__read_meta(&r);
     if (st == AIS_OK) st = ais__read_pipeline(&r);
     for (uint32_t i = 0; r.tensors && i < r.n_tensors; i++)

@@ -423,11 +423,17 @@ static ais_status ais__write_file(ais__writer *w, const char *path, ais__buf *se
     if (!tmp) return ais__oom(plen + 8, "file name");
     memcpy(tmp, path, plen);
     memcpy(tmp + plen, ".tmp", 5);
-    FILE *fp = fopen(tmp, "wb");
+    /* A FIFO or device already at the temporary name is refused, not blocked on. */
+    int fd;
+    ais_status cst = ais__create_regular(tmp, ".ais file", &fd);
+    FILE *fp = cst == AIS_OK ? fdopen(fd, "wb") : NULL;
     if (!fp) {
-        ais_status st = ais__error(AIS_E_IO, "%s: cannot create: %s", tmp, strerror(errno));
+        if (cst == AIS_OK) {
+            cst = ais__error(AIS_E_IO, "%s: cannot create: %s", tmp, strerror(errno));
+            close(fd);
+        }
         ais__free(tmp);
-        return st;
+        return cst;
     }
     bool ok = ais__write_all(fp, head, head_size);
     for (int s = 0; s < n - 1 && ok; s++)

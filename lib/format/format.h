@@ -23,6 +23,24 @@ typedef struct ais__load_opts {
 /* Defaults: 2^40 bytes, mapped, data verified. */
 void ais__load_opts_default(ais__load_opts *o);
 
+/* ---- opening files (safe_open.c): every file the library reads is opened here ---- */
+
+/* Opens a path the caller gave for reading: O_NONBLOCK while opening (a FIFO must not block),
+ * then refuses anything that is not a regular file ("... is a FIFO (named pipe), not a regular
+ * file"). `what` starts the messages ("model file", ".npy file"). *size is the file's size. */
+ais_status ais__open_regular(const char *path, const char *what, int *fd, uint64_t *size);
+/* Creates (or empties) a regular file for writing under the same rule: a FIFO, directory or
+ * device at `path` is refused without blocking and without being written to. */
+ais_status ais__create_regular(const char *path, const char *what, int *fd);
+/* The same for a path that a model file names (ONNX external data): `rel` is opened beneath
+ * base_dir and must not leave it, and no symbolic link in `rel` is followed (openat2 with
+ * RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS, else one O_NOFOLLOW openat per component). */
+ais_status ais__open_beneath(const char *base_dir, const char *rel, const char *what, int *fd,
+                             uint64_t *size);
+/* The per-component walk alone (what ais__open_beneath does where openat2 is missing), from an
+ * open directory; *fd is not yet checked to be a regular file. For tests. */
+ais_status ais__open_beneath_walk(int dirfd, const char *rel, const char *what, int *fd);
+
 /* ---- files (mapped_file.c) ---- */
 
 typedef struct ais__file {
@@ -44,11 +62,40 @@ void ais__drop_pages(const void *p, size_t n);
 
 /* ---- models ---- */
 
-/* Sniffs the format (ONNX, .ais, XGBoost JSON, LightGBM text) and reads it; for files, also
- * keeps the mapping alive in the graph. base_dir resolves ONNX external data ("." if NULL). */
+/* ---- the reader table (model_file.c): the one place that sniffs content ---- */
+
+typedef struct ais__format_reader {
+    const char *name; /* the "format" metadata of a model loaded through this row */
+    const char *what; /* "an ONNX model", for messages */
+    bool (*sniff)(const uint8_t *data, size_t size);
+    /* Exactly one of these: a model reader or a tensor reader. */
+    ais_status (*read_model)(const void *data, size_t size, const char *base_dir,
+                             const ais__load_opts *o, ais__graph **out);
+    ais_status (*read_tensor)(const void *data, size_t size, ais_tensor **out);
+} ais__format_reader;
+
+/* The first row (of model readers when `model`, else of tensor readers) whose sniff claims the
+ * bytes, or NULL. */
+const ais__format_reader *ais__format_sniff(const void *data, size_t size, bool model);
+/* The row called `name` ("onnx", "ais", "xgboost", "lightgbm", "npy", "tensorproto"), or NULL. */
+const ais__format_reader *ais__format_find(const char *name);
+/* AIS_E_FORMAT for bytes that no reader of the kind claims, saying what they look like: "not an
+ * ONNX model: the file starts with the NumPy magic ...", "... looks like text (...)". */
+ais_status ais__format_unknown(const void *data, size_t size, bool model);
+
+/* Sniffs the format through the table and reads it; sets the "format" metadata to the row's
+ * name. For files, also keeps the mapping alive in the graph. base_dir resolves ONNX external
+ * data ("." if NULL). */
 ais_status ais__model_read_file(const char *path, const ais__load_opts *o, ais__graph **out);
 ais_status ais__model_read_memory(const void *data, size_t size, const char *base_dir,
                                   const ais__load_opts *o, ais__graph **out);
+
+/* The structural rules every model reader's graph meets (graph_check.c), called by each reader
+ * before it returns a graph: inputs and outputs listed once, an input is neither a constant nor
+ * a node's output, a node's output has that node as its one producer, every value a node reads
+ * or the graph outputs is defined. Messages name the value and the node (its index when it has
+ * no name). */
+ais_status ais__graph_validate(const ais__graph *g);
 
 /* ONNX ModelProto (onnx_reader.c). */
 ais_status ais__onnx_read(const void *data, size_t size, const char *base_dir,
@@ -74,6 +121,15 @@ ais_status ais__ais_pipeline_target(const ais__graph *g, const struct ais_pipeli
                                     const char *who, int32_t *input);
 /* True when the bytes start like a .ais file. */
 bool ais__ais_sniff(const void *data, size_t size);
+
+/* ---- JSON (json_error.c) ---- */
+
+/* AIS_E_FORMAT for a JSON text that cJSON_ParseWithLengthOpts refused, with `stop` the parse end
+ * it returned (cJSON sets it on failure too; cJSON_GetErrorPtr is one racy global): "who: not
+ * valid JSON at byte N (line L, column C)", saying when the text nests deeper than max_depth
+ * (pass CJSON_NESTING_LIMIT) or ends early. */
+ais_status ais__json_error(const char *who, const char *json, size_t len, const char *stop,
+                           int max_depth);
 
 /* ---- tensors ---- */
 

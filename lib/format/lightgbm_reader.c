@@ -262,6 +262,36 @@ static bool ais__lgb_word(const char *s, const char *w) {
     return false;
 }
 
+/* The header must agree with itself: a multiclass objective has num_class >= 2 classes, the
+ * same count in its "num_class:K" word, and one tree per class and round; the objectives with one
+ * output (binary, regression, ranking, ...) have one of each. Only "custom" (a user objective,
+ * which says nothing) is taken as it comes. */
+static ais_status ais__lgb_header(const char *objective, long long n_class, long long per_iter) {
+    bool multi = strncmp(objective, "multiclass", 10) == 0;
+    if (multi) {
+        if (n_class < 2)
+            return ais__error(AIS_E_FORMAT, "objective \"%.60s\" needs num_class >= 2, got %lld",
+                              objective, n_class);
+        const char *k = strstr(objective, "num_class:");
+        if (k && strtoll(k + 10, NULL, 10) != n_class)
+            return ais__error(AIS_E_FORMAT, "objective \"%.60s\" disagrees with num_class=%lld",
+                              objective, n_class);
+        if (per_iter != n_class)
+            return ais__error(AIS_E_FORMAT,
+                              "num_tree_per_iteration is %lld, but a multiclass model with "
+                              "num_class=%lld has one tree per class and round",
+                              per_iter, n_class);
+        return AIS_OK;
+    }
+    if (!objective[0] || strncmp(objective, "custom", 6) == 0) return AIS_OK;
+    if (n_class != 1 || per_iter != 1)
+        return ais__error(AIS_E_FORMAT,
+                          "objective \"%.60s\" has one output, but num_class is %lld and "
+                          "num_tree_per_iteration %lld",
+                          objective, n_class, per_iter);
+    return AIS_OK;
+}
+
 static ais_status ais__lgb_parse(ais__lgb *p, ais__tree_ens *e, double **f, uint8_t *parents,
                                  ais__graph **out) {
     long long n_class = 1, per_iter = 0, max_feat = -1;
@@ -310,6 +340,7 @@ static ais_status ais__lgb_parse(ais__lgb *p, ais__tree_ens *e, double **f, uint
     }
     if (!line) return ais__error(AIS_E_FORMAT, "truncated: no \"end of trees\" line");
     if (t == 0) return ais__error(AIS_E_FORMAT, "the model has no trees");
+    AIS__CHECK(ais__lgb_header(objective, n_class, (long long)e->n_targets));
     if (t % e->n_targets)
         return ais__error(AIS_E_FORMAT, "%zu trees are not whole iterations of %zu trees", t,
                           e->n_targets);
@@ -325,7 +356,7 @@ static ais_status ais__lgb_parse(ais__lgb *p, ais__tree_ens *e, double **f, uint
         prob = AIS__TREES_PROB_SIGMOID;
     else if (strncmp(objective, "multiclass ", 11) == 0)
         prob = AIS__TREES_PROB_SOFTMAX;
-    return ais__tree_ens_graph(e, "BRANCH_LEQ", prob, "lightgbm", objective, out);
+    return ais__tree_ens_graph(e, "BRANCH_LEQ", prob, objective, out);
 }
 
 ais_status ais__lightgbm_read(const void *data, size_t size, const ais__load_opts *o,

@@ -56,21 +56,9 @@ ais_status ais__file_open(const char *path, uint64_t max_bytes, bool map, ais__f
     *out = NULL;
     if (!path) return ais__error(AIS_E_INVALID_ARGUMENT, "file path is NULL");
     int fd;
-    do
-        fd = open(path, O_RDONLY | O_CLOEXEC);
-    while (fd < 0 && errno == EINTR);
-    if (fd < 0) return ais__error(AIS_E_IO, "%s: cannot open: %s", path, strerror(errno));
+    uint64_t size64;
+    AIS__CHECK(ais__open_regular(path, "file", &fd, &size64));
     ais_status st = AIS_OK;
-    struct stat sb;
-    if (fstat(fd, &sb) != 0) {
-        st = ais__error(AIS_E_IO, "%s: cannot stat: %s", path, strerror(errno));
-        goto done;
-    }
-    if (!S_ISREG(sb.st_mode)) {
-        st = ais__error(AIS_E_IO, "%s: not a regular file", path);
-        goto done;
-    }
-    uint64_t size64 = (uint64_t)sb.st_size;
     if (size64 > max_bytes || size64 > SIZE_MAX) {
         st = ais__error(AIS_E_LIMIT, "%s: %llu bytes, more than the limit of %llu", path,
                         (unsigned long long)size64, (unsigned long long)max_bytes);

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "format.h"
 
@@ -262,8 +263,14 @@ ais_status ais__npy_write(const ais_tensor *t, const char *path) {
     header[9] = (uint8_t)((total - 10) >> 8);
     memcpy(header + 10, dict, (size_t)n);
     header[total - 1] = '\n';
-    FILE *fp = fopen(path, "wb");
-    if (!fp) return ais__error(AIS_E_IO, "%s: cannot create: %s", path, strerror(errno));
+    int fd;
+    AIS__CHECK(ais__create_regular(path, ".npy file", &fd));
+    FILE *fp = fdopen(fd, "wb");
+    if (!fp) {
+        int err = errno;
+        close(fd);
+        return ais__error(AIS_E_IO, "%s: cannot create: %s", path, strerror(err));
+    }
     bool ok = fwrite(header, 1, total, fp) == total &&
               (t->nbytes == 0 || fwrite(t->data, 1, t->nbytes, fp) == t->nbytes);
     int err = errno;

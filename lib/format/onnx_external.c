@@ -10,7 +10,6 @@
 #include <fcntl.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 typedef struct ais__onnx_map {
@@ -45,36 +44,19 @@ static ais_status ais__check_location(const char *loc) {
     return AIS_OK;
 }
 
+/* Opened beneath the model's folder without following links (safe_open.c), so a location that
+ * passes the checks above still cannot reach /etc/passwd through a symlink placed beside the
+ * model. */
 static ais_status ais__open_data(const ais__onnx_ext *ext, const char *loc, int *fd, size_t *size) {
-    size_t nb = strlen(ext->base_dir), nl = strlen(loc);
-    char *path = ais__malloc(nb + nl + 2);
-    if (!path) return ais__oom(nb + nl + 2, "external data path");
-    memcpy(path, ext->base_dir, nb);
-    path[nb] = '/';
-    memcpy(path + nb + 1, loc, nl + 1);
-    /* O_NONBLOCK: opening a FIFO named by a hostile model must not hang. */
-    *fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-    if (*fd < 0) {
-        ais_status st = ais__error(AIS_E_IO, "external data file %s: %s", path, strerror(errno));
-        ais__free(path);
-        return st;
-    }
-    struct stat sb;
-    ais_status st = AIS_OK;
-    if (fstat(*fd, &sb) != 0)
-        st = ais__error(AIS_E_IO, "external data file %s: %s", path, strerror(errno));
-    else if (!S_ISREG(sb.st_mode))
-        st = ais__error(AIS_E_IO, "external data file %s is not a regular file", path);
-    else if ((uint64_t)sb.st_size > SIZE_MAX)
-        st = ais__error(AIS_E_LIMIT, "external data file %s is too large", path);
-    if (st != AIS_OK) {
+    uint64_t size64;
+    AIS__CHECK(ais__open_beneath(ext->base_dir, loc, "external data file", fd, &size64));
+    if (size64 > SIZE_MAX) {
         close(*fd);
         *fd = -1;
-    } else {
-        *size = (size_t)sb.st_size;
+        return ais__error(AIS_E_LIMIT, "external data file '%s' is too large", loc);
     }
-    ais__free(path);
-    return st;
+    *size = (size_t)size64;
+    return AIS_OK;
 }
 
 /* The mapping of `loc`, mapped on first use and held by the graph. */

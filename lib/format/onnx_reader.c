@@ -495,6 +495,7 @@ ais_status ais__onnx_read(const void *data, size_t size, const char *base_dir,
     ctx.ext.g = ctx.g;
     ais_status st = ais__read_model(&ctx, data, size);
     ais__onnx_ext_finish(&ctx.ext);
+    if (st == AIS_OK && (st = ais__graph_validate(ctx.g)) != AIS_OK) ais__error_prefix("graph");
     if (st != AIS_OK) {
         ais__graph_destroy(ctx.g);
         return st;

@@ -13,6 +13,7 @@ void ais__pb_init(ais__pb *r, const void *data, size_t size) {
     r->base = data;
     r->p = data;
     r->end = r->p + size;
+    r->limit = r->end;
     r->depth = 0;
 }
 
@@ -68,8 +69,9 @@ ais_status ais__pb_next(ais__pb *r, ais__pb_field *f, bool *has) {
     case AIS__PB_I32: {
         int n = f->wire == AIS__PB_I64 ? 8 : 4;
         if (left < (size_t)n)
-            return ais__error(AIS_E_FORMAT, "field %u: truncated %s at offset %zu", f->number,
-                              ais__pb_wire_names[f->wire], f->offset);
+            return ais__error(AIS_E_FORMAT, "field %u: truncated %s at offset %zu%s", f->number,
+                              ais__pb_wire_names[f->wire], f->offset,
+                              r->end == r->limit ? " (the file is truncated)" : "");
         f->v = ais__pb_le(r->p, n);
         r->p += n;
         break;
@@ -78,6 +80,13 @@ ais_status ais__pb_next(ais__pb *r, ais__pb_field *f, bool *has) {
         uint64_t len;
         AIS__CHECK(ais__pb_varint(&r->p, r->end, r->base, &len));
         left = (size_t)(r->end - r->p);
+        /* A length that runs past the end of the whole input is what a cut-off file looks
+         * like; one that only overruns its enclosing message is corruption. */
+        if (len > left && r->end == r->limit)
+            return ais__error(AIS_E_FORMAT,
+                              "field %u at offset %zu: length %llu runs past the end of the file "
+                              "(%zu bytes left): the file is truncated",
+                              f->number, f->offset, (unsigned long long)len, left);
         if (len > left)
             return ais__error(AIS_E_FORMAT,
                               "field %u at offset %zu: length %llu runs past the end of its "
@@ -104,6 +113,7 @@ ais_status ais__pb_sub(const ais__pb *r, const ais__pb_field *f, ais__pb *sub) {
         return ais__error(AIS_E_LIMIT, "messages nested deeper than %d at offset %zu",
                           AIS__PB_MAX_DEPTH, f->offset);
     sub->base = r->base;
+    sub->limit = r->limit;
     sub->p = f->data;
     sub->end = f->data + f->len;
     sub->depth = r->depth + 1;

@@ -22,6 +22,7 @@ enum { AIS__PB_VARINT = 0, AIS__PB_I64 = 1, AIS__PB_LEN = 2, AIS__PB_I32 = 5 };
 typedef struct ais__pb {
     const uint8_t *base;
     const uint8_t *p, *end;
+    const uint8_t *limit; /* the end of the whole buffer: a length past it means "truncated" */
     int depth;
 } ais__pb;
 

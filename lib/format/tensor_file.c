@@ -13,11 +13,10 @@ AIS_API ais_status ais_tensor_load(const char *path, ais_tensor **out) {
     ais__file *f = NULL;
     /* Read, not mapped: the tensor owns a copy and the file is closed at once. */
     AIS__CHECK(ais__file_open(path, o.max_file_bytes, false, &f));
-    ais_status st;
-    if (f->size >= 6 && memcmp(f->data, "\x93NUMPY", 6) == 0)
-        st = ais__npy_read(f->data, f->size, out);
-    else
-        st = ais__tensorproto_read(f->data, f->size, out, NULL);
+    const ais__format_reader *r = ais__format_sniff(f->data, f->size, false);
+    ais_status st = r              ? r->read_tensor(f->data, f->size, out)
+                    : f->size == 0 ? ais__error(AIS_E_FORMAT, "tensor file is empty (0 bytes)")
+                                   : ais__format_unknown(f->data, f->size, false);
     ais__file_close(f);
     if (st != AIS_OK) ais__error_prefix("%s", path);
     return st;

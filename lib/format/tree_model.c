@@ -220,12 +220,10 @@ static ais_status ais__declare(ais__graph *g, const char *name, int64_t cols, bo
 }
 
 static ais_status ais__tree_ens_build(const ais__tree_ens *e, const char *mode,
-                                      ais__trees_prob prob, const char *source,
-                                      const char *objective, ais__graph *g) {
+                                      ais__trees_prob prob, const char *objective, ais__graph *g) {
     if (e->n == 0) return ais__error(AIS_E_FORMAT, "the model has no trees");
     AIS__CHECK(ais__graph_set_opset(g, "", 13));
     AIS__CHECK(ais__graph_set_opset(g, "ai.onnx.ml", 3));
-    AIS__CHECK(ais__graph_set_meta(g, "source_format", source));
     if (objective) AIS__CHECK(ais__graph_set_meta(g, "objective", objective));
     AIS__CHECK(ais__declare(g, "input", (int64_t)e->n_features, true));
     ais_attrs *a = NULL;
@@ -273,11 +271,11 @@ static ais_status ais__tree_ens_build(const ais__tree_ens *e, const char *mode,
 }
 
 ais_status ais__tree_ens_graph(const ais__tree_ens *e, const char *mode, ais__trees_prob prob,
-                               const char *source, const char *objective, ais__graph **out) {
+                               const char *objective, ais__graph **out) {
     *out = NULL;
     ais__graph *g = NULL;
     AIS__CHECK(ais__graph_create(&g));
-    ais_status st = ais__tree_ens_build(e, mode, prob, source, objective, g);
+    ais_status st = ais__tree_ens_build(e, mode, prob, objective, g);
     if (st != AIS_OK) {
         ais__graph_destroy(g);
         return st;

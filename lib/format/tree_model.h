@@ -85,8 +85,8 @@ ais_status ais__tree_ens_categories(ais__tree_ens *e, int64_t tree, int64_t node
                                     int64_t *next_id);
 ais_status ais__tree_ens_leaf(ais__tree_ens *e, int64_t tree, int64_t node, int64_t target,
                               double weight);
-/* `mode` is "BRANCH_LT" or "BRANCH_LEQ"; `source` names the format in the graph's metadata. */
+/* `mode` is "BRANCH_LT" or "BRANCH_LEQ". The "format" metadata comes from the reader table. */
 ais_status ais__tree_ens_graph(const ais__tree_ens *e, const char *mode, ais__trees_prob prob,
-                               const char *source, const char *objective, ais__graph **out);
+                               const char *objective, ais__graph **out);
 
 #endif /* AIS_TREE_MODEL_H */

@@ -271,6 +271,35 @@ static const ais__xgb_objective ais__xgb_objectives[] = {
     {"reg:tweedie", 2, AIS__TREES_PROB_NONE},
 };
 
+/* Every boosting round adds one tree per class (times num_parallel_tree), so each class has the
+ * same number of trees, and gbtree_model_param.num_trees, where present, counts them all. */
+static ais_status ais__xgb_per_class(const cJSON *model, const cJSON *info, size_t n_class,
+                                     size_t n_trees) {
+    const cJSON *gp = ais__xgb_get(model, "gbtree_model_param");
+    if (cJSON_IsObject(gp) && ais__xgb_get(gp, "num_trees")) {
+        size_t declared;
+        AIS__CHECK(ais__xgb_count(gp, "num_trees", 0, AIS__TREES_MAX_NODES, &declared));
+        if (declared != n_trees)
+            return ais__error(AIS_E_FORMAT,
+                              "gbtree_model_param.num_trees is %zu, but there are %zu trees",
+                              declared, n_trees);
+    }
+    if (n_class < 2) return AIS_OK;
+    size_t *count = ais__calloc(n_class, sizeof *count);
+    if (!count) return ais__oom(n_class * sizeof *count, "trees per class");
+    for (const cJSON *ti = info->child; ti; ti = ti->next)
+        count[(size_t)ti->valuedouble]++; /* checked below n_class by the caller */
+    ais_status st = AIS_OK;
+    for (size_t k = 1; k < n_class && st == AIS_OK; k++)
+        if (count[k] != count[0])
+            st = ais__error(AIS_E_FORMAT,
+                            "num_class is %zu, but tree_info gives class 0 %zu trees and class "
+                            "%zu %zu: every round has one tree per class",
+                            n_class, count[0], k, count[k]);
+    ais__free(count);
+    return st;
+}
+
 static ais_status ais__xgb_build(const cJSON *root, ais__tree_ens *e, ais__graph **out) {
     const cJSON *learner = ais__xgb_get(root, "learner");
     if (!cJSON_IsObject(learner)) return ais__error(AIS_E_FORMAT, "no \"learner\" object");
@@ -300,6 +329,18 @@ static ais_status ais__xgb_build(const cJSON *root, ais__tree_ens *e, ais__graph
     if (!ob)
         return ais__error(AIS_E_UNSUPPORTED, "XGBoost objective \"%.60s\" is not supported",
                           obj->valuestring);
+    /* The header must agree with itself: a multi-class objective with num_class 0 or 1 would
+     * build one output whose softmax is always 1, and a binary or regression objective with
+     * several classes would sum the classes' trees into one margin. */
+    if (ob->prob == AIS__TREES_PROB_SOFTMAX && n_class < 2)
+        return ais__error(AIS_E_FORMAT,
+                          "objective %s needs num_class of at least 2, the model says %zu",
+                          ob->name, n_class);
+    if (ob->prob != AIS__TREES_PROB_SOFTMAX && n_class > 1)
+        return ais__error(AIS_E_FORMAT,
+                          "objective %s has one output, but num_class is %zu (a multi-class "
+                          "model needs multi:softprob or multi:softmax)",
+                          ob->name, n_class);
     /* XGBoost keeps base_score as a float and turns it into a margin in float arithmetic:
      * -logf(1.0f / b - 1.0f) for the logistic objectives, std::log(float) for the log link
      * (ProbToMargin in src/objective); every output starts from that float. */
@@ -351,7 +392,8 @@ static ais_status ais__xgb_build(const cJSON *root, ais__tree_ens *e, ais__graph
     }
     ais__free(parents);
     AIS__CHECK(st);
-    return ais__tree_ens_graph(e, "BRANCH_LT", ob->prob, "xgboost", ob->name, out);
+    AIS__CHECK(ais__xgb_per_class(model, info, e->n_targets, (size_t)nt));
+    return ais__tree_ens_graph(e, "BRANCH_LT", ob->prob, ob->name, out);
 }
 
 /*
@@ -410,11 +452,11 @@ ais_status ais__xgboost_read(const void *data, size_t size, const ais__load_opts
     if (!text) return ais__oom(size, "XGBoost JSON text");
     cJSON *root = cJSON_ParseWithLengthOpts(text, tsize, &end, false);
     if (!root) {
-        size_t at = end ? (size_t)(end - text) : 0;
+        /* Offsets are those of the copy, which differ from the file's only after a NaN. */
+        ais_status st =
+            ais__json_error("XGBoost JSON model", text, tsize, end, CJSON_NESTING_LIMIT);
         ais__free(text);
-        ais__error_set(AIS_E_FORMAT, "malformed JSON near byte %zu", at);
-        ais__error_prefix("XGBoost JSON model");
-        return AIS_E_FORMAT;
+        return st;
     }
     ais__free(text);
     ais__tree_ens *e = ais__malloc(sizeof *e);

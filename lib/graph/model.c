@@ -425,14 +425,6 @@ static void ais__load_opts_from(const ais_options *options, ais__load_opts *lo) 
     }
 }
 
-static const char *ais__format_from_path(const char *path) {
-    const char *dot = strrchr(path, '.');
-    if (!dot) return NULL;
-    if (strcmp(dot, ".onnx") == 0) return "onnx";
-    if (strcmp(dot, ".ais") == 0) return "ais";
-    return NULL;
-}
-
 AIS_API ais_status ais_model_load(const char *path, const ais_options *options, ais_model **out) {
     if (!out) return ais__error(AIS_E_INVALID_ARGUMENT, "ais_model_load: out is NULL");
     *out = NULL;
@@ -442,11 +434,6 @@ AIS_API ais_status ais_model_load(const char *path, const ais_options *options, 
     ais__graph *g = NULL;
     ais_status st = ais__model_read_file(path, &lo, &g);
     if (st != AIS_OK) return st;
-    const char *fmt = ais__format_from_path(path);
-    if (fmt && !ais__graph_meta(g, "format") && (st = ais__graph_set_meta(g, "format", fmt))) {
-        ais__graph_destroy(g);
-        return st;
-    }
     st = ais__model_from_graph(g, options, out);
     if (st != AIS_OK) ais__error_prefix("%s", path);
     return st;
@@ -462,13 +449,6 @@ AIS_API ais_status ais_model_load_memory(const void *data, size_t size, const ai
     ais__load_opts_from(options, &lo);
     ais__graph *g = NULL;
     AIS__CHECK(ais__model_read_memory(data, size, ".", &lo, &g));
-    if (!ais__graph_meta(g, "format")) {
-        ais_status st = ais__graph_set_meta(g, "format", ais__ais_sniff(data, size) ? "ais" : "onnx");
-        if (st != AIS_OK) {
-            ais__graph_destroy(g);
-            return st;
-        }
-    }
     return ais__model_from_graph(g, options, out);
 }
 

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "format/format.h"
 #include "pipeline/pipeline.h"
 
 #define PATH_MAX_LEN 256
@@ -548,8 +549,11 @@ ais_status ais_pipeline_create_from_json(const char *json, size_t len, ais_pipel
     cJSON *root = len ? cJSON_ParseWithLengthOpts(json, len, &end, false) : NULL;
     if (!root) {
         /* Not cJSON_GetErrorPtr: it is one global, racy when pipelines are built on several
-         * threads. An allocation failure inside cJSON reads the same way. */
-        return ais__error(AIS_E_FORMAT, "pipeline spec: not valid JSON (%zu bytes)", len);
+         * threads; the parse end is set on failure too. An allocation failure inside cJSON reads
+         * the same way. */
+        if (!len)
+            return ais__error(AIS_E_FORMAT, "pipeline spec: not valid JSON: empty (0 bytes)");
+        return ais__json_error("pipeline spec", json, len, end, CJSON_NESTING_LIMIT);
     }
     for (const char *q = end; q && q < json + len; q++)
         if (*q != ' ' && *q != '\t' && *q != '\n' && *q != '\r') {

@@ -183,7 +183,7 @@ static void test_bad_files(void **state) {
         assert_int_not_equal(ais__model_read_memory(lgb_ok, n, NULL, NULL, &g), AIS_OK);
         assert_null(g);
     }
-    expect_error("{\"learner\":", AIS_E_FORMAT, "malformed JSON");
+    expect_error("{\"learner\":", AIS_E_FORMAT, "not valid JSON at byte");
     snprintf(buf, sizeof buf, "%s",
              XGB_HEAD "\"left_children\":[1,3,-1,-1,-1],\"right_children\":[2,9,-1,-1,-1],"
                       "\"split_indices\":[1,0,0,0,0],\"split_conditions\":[0.5,-1,7,1.5,-2.25],"
@@ -417,12 +417,105 @@ static void test_oom(void **state) {
     ais_test_oom_sweep("ais__lightgbm_read categorical", sweep_read, sweep_cleanup, &c, 5000);
 }
 
+/* ---- booster headers that contradict themselves (issue 12.6) ---- */
+
+#define XGB_TREE3                                                                                  \
+    "{\"tree_param\":{\"num_nodes\":\"3\"},\"left_children\":[1,-1,-1],"                           \
+    "\"right_children\":[2,-1,-1],\"split_indices\":[0,0,0],\"split_conditions\":[0.5,%d,%d],"     \
+    "\"default_left\":[0,0,0]}"
+
+/* An XGBoost model with `objective`, num_class, the given tree_info and one tree per entry;
+ * `extra` goes into the gbtree model object (e.g. gbtree_model_param). */
+static const char *xgb_multi(char *buf, size_t cap, const char *objective, int n_class,
+                             const int *info, size_t n, const char *extra) {
+    size_t k = (size_t)snprintf(buf, cap,
+                                "{\"learner\":{\"learner_model_param\":{\"base_score\":\"5E-1\","
+                                "\"num_class\":\"%d\",\"num_feature\":\"1\"},\"objective\":{"
+                                "\"name\":\"%s\"},\"gradient_booster\":{\"name\":\"gbtree\","
+                                "\"model\":{%s\"tree_info\":[",
+                                n_class, objective, extra);
+    for (size_t i = 0; i < n; i++)
+        k += (size_t)snprintf(buf + k, cap - k, "%s%d", i ? "," : "", info[i]);
+    k += (size_t)snprintf(buf + k, cap - k, "],\"trees\":[");
+    for (size_t i = 0; i < n; i++) {
+        if (i) buf[k++] = ',';
+        k += (size_t)snprintf(buf + k, cap - k, XGB_TREE3, (int)i, -(int)i);
+    }
+    snprintf(buf + k, cap - k, "]}}}}");
+    return buf;
+}
+
+static void test_xgboost_headers(void **state) {
+    (void)state;
+    char buf[8192];
+    /* multi:softprob with num_class 0 used to load and predict probability 1 for every row */
+    expect_error(xgb_multi(buf, sizeof buf, "multi:softprob", 0, (int[]){0}, 1, ""), AIS_E_FORMAT,
+                 "objective multi:softprob needs num_class of at least 2, the model says 0");
+    expect_error(xgb_multi(buf, sizeof buf, "multi:softmax", 1, (int[]){0}, 1, ""), AIS_E_FORMAT,
+                 "needs num_class of at least 2");
+    expect_error(xgb_multi(buf, sizeof buf, "binary:logistic", 3, (int[]){0, 1, 2}, 3, ""),
+                 AIS_E_FORMAT, "objective binary:logistic has one output, but num_class is 3");
+    expect_error(xgb_multi(buf, sizeof buf, "multi:softprob", 3, (int[]){0, 1, 2, 0}, 4, ""),
+                 AIS_E_FORMAT, "tree_info gives class 0 2 trees and class 1 1");
+    expect_error(xgb_multi(buf, sizeof buf, "reg:squarederror", 0, (int[]){0}, 1,
+                           "\"gbtree_model_param\":{\"num_trees\":\"5\"},"),
+                 AIS_E_FORMAT, "num_trees is 5, but there are 1 trees");
+    /* A consistent 2-class model loads, and its probabilities are not all 1. */
+    xgb_multi(buf, sizeof buf, "multi:softprob", 2, (int[]){0, 1, 0, 1}, 4,
+              "\"gbtree_model_param\":{\"num_trees\":\"4\"},");
+    float x[2] = {0.0f, 1.0f}, y[4];
+    run_model(buf, x, 2, 1, "probability", y, 2);
+    for (int r = 0; r < 2; r++) {
+        assert_float_equal(y[2 * r] + y[2 * r + 1], 1.0f, 1e-6);
+        assert_true(y[2 * r] < 0.999f && y[2 * r + 1] < 0.999f);
+    }
+}
+
+#define LGB_STUMP(i)                                                                               \
+    "Tree=" #i "\nnum_leaves=2\nsplit_feature=0\nthreshold=0.5\ndecision_type=0\nleft_child=-1\n"  \
+    "right_child=-2\nleaf_value=1 -1\n\n"
+
+static void test_lightgbm_headers(void **state) {
+    (void)state;
+    char buf[4096];
+    static const struct {
+        const char *header, *needle;
+    } bad[] = {
+        {"num_class=1\nnum_tree_per_iteration=1\nobjective=multiclass num_class:1\n",
+         "objective \"multiclass num_class:1\" needs num_class >= 2, got 1"},
+        {"num_class=2\nnum_tree_per_iteration=2\nobjective=multiclass num_class:3\n",
+         "disagrees with num_class=2"},
+        {"num_class=2\nnum_tree_per_iteration=1\nobjective=multiclassova num_class:2 sigmoid:1\n",
+         "num_tree_per_iteration is 1, but a multiclass model with num_class=2"},
+        {"num_class=2\nnum_tree_per_iteration=2\nobjective=binary sigmoid:1\n",
+         "objective \"binary sigmoid:1\" has one output, but num_class is 2"},
+        {"num_class=1\nnum_tree_per_iteration=2\nobjective=regression\n",
+         "num_tree_per_iteration 2"},
+    };
+    for (size_t i = 0; i < AIS__ARRAY_LEN(bad); i++) {
+        snprintf(buf, sizeof buf,
+                 "tree\nversion=v4\n%smax_feature_idx=0\n\n" LGB_STUMP(0)
+                     LGB_STUMP(1) "end of trees\n",
+                 bad[i].header);
+        expect_error(buf, AIS_E_FORMAT, bad[i].needle);
+    }
+    /* consistent: 2 classes, one tree each */
+    snprintf(buf, sizeof buf,
+             "tree\nversion=v4\nnum_class=2\nnum_tree_per_iteration=2\n"
+             "objective=multiclass num_class:2\nmax_feature_idx=0\n\n" LGB_STUMP(0)
+                 LGB_STUMP(1) "end of trees\n");
+    float x[1] = {0.0f}, y[2];
+    run_model(buf, x, 1, 1, "probability", y, 2);
+    assert_float_equal(y[0] + y[1], 1.0f, 1e-6);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_xgboost_tree),        cmocka_unit_test(test_lightgbm_tree),
         cmocka_unit_test(test_accumulation),        cmocka_unit_test(test_bad_files),
         cmocka_unit_test(test_xgboost_categorical), cmocka_unit_test(test_lightgbm_categorical),
         cmocka_unit_test(test_bad_categorical),     cmocka_unit_test(test_oom),
+        cmocka_unit_test(test_xgboost_headers),     cmocka_unit_test(test_lightgbm_headers),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
