@@ -387,7 +387,7 @@ static void test_set_cpu_isa(void **state) {
 static char self_path[4096];
 
 /* This program run again with AIS_CPU_ISA=value and --report-isa: its exit code is the level
- * the table chose. */
+ * of the table ais__cpu() hands out (98 if ais_get_cpu_isa() disagrees). */
 static int child_isa(const char *value) {
     pid_t pid = fork();
     assert_true(pid >= 0);
@@ -450,7 +450,9 @@ static void test_ops_every_isa(void **state) {
 }
 
 int main(int argc, char **argv) {
-    if (argc > 1 && strcmp(argv[1], "--report-isa") == 0) return (int)ais_get_cpu_isa();
+    /* the level of the table the operators get, which must be the level the API reports */
+    if (argc > 1 && strcmp(argv[1], "--report-isa") == 0)
+        return ais__cpu()->isa == ais_get_cpu_isa() ? (int)ais__cpu()->isa : 98;
     ssize_t len = readlink("/proc/self/exe", self_path, sizeof self_path - 1);
     if (len <= 0) return 1;
     self_path[len] = 0;
