@@ -4,9 +4,11 @@
  *   MatMul GFLOP/s against OpenBLAS's sgemm called directly on the same buffers,
  *   Conv GFLOP/s on typical CNN layers,
  *   elementwise and Softmax GB/s against a plain memcpy of the same bytes,
- * at 1 and 2 threads. Prints a table with the machine's name and writes JSON.
+ * at 1 and 2 threads; then the operators that run on the CPU kernel table (lib/cpu: vector math,
+ * softmax rows, row reductions) at every instruction-set level this CPU has, side by side
+ * (ais_set_cpu_isa), at 1 thread. Prints tables with the machine's name and writes JSON.
  *
- *   bench_ops [--json FILE] [--quick]
+ *   bench_ops [--json FILE] [--quick] [--isa-only]
  *
  * Each figure is the median of repeated timed batches after a warm-up; ratios compare systems
  * measured in the same run, since absolute numbers on shared machines drift.
@@ -79,6 +81,20 @@ typedef struct {
 static void run_op(void *p) {
     op_call *c = p;
     if (ais_op_run(c->op, c->attrs, c->in, c->n_in, &c->out, 1) != AIS_OK) die(c->op);
+}
+
+typedef struct {
+    const char *op;
+    int64_t opset;
+    const ais_attrs *attrs;
+    const ais_tensor *x;
+    ais_tensor *out;
+} opset_call;
+
+static void run_op_opset(void *p) {
+    opset_call *c = p;
+    const ais_tensor *in[1] = {c->x};
+    if (ais_op_run_opset("", c->op, c->opset, c->attrs, in, 1, &c->out, 1) != AIS_OK) die(c->op);
 }
 
 typedef struct {
@@ -188,6 +204,77 @@ static void bench_bandwidth(int threads, int reps, const char *op, int64_t rows,
     ais_tensor_destroy(call.out);
 }
 
+/* One operator at every instruction-set level the CPU has, 1 thread: million elements per second
+ * of input, and the speed-up over the scalar level. Inputs in [-4, 4] so that exp, erf and tanh
+ * take all their branches. */
+static void bench_isa_case(int reps, const char *op, int64_t opset, int64_t rows, int64_t cols,
+                           int reduce) {
+    int64_t s[2] = {rows, cols};
+    ais_tensor *x = rand_tensor(s, 2);
+    float *p = ais_tensor_data(x);
+    for (size_t i = 0; i < ais_tensor_size(x); i++)
+        p[i] *= 8.0f;
+    ais_attrs *attrs = NULL;
+    if (reduce) {
+        int64_t axes[1] = {-1};
+        if (ais_attrs_create(&attrs) != AIS_OK || ais_attrs_set_ints(attrs, "axes", axes, 1))
+            die("attrs");
+    }
+    char name[64];
+    snprintf(name, sizeof name, "%s %lldx%lld", op, (long long)rows, (long long)cols);
+    printf("| %-24s |", name);
+    double scalar = 0;
+    if (json)
+        fprintf(json,
+                "%s\n  {\"kind\": \"isa\", \"name\": \"%s\", \"threads\": 1, \"unit\": \"Melem/s\"",
+                json_first ? "" : ",", name);
+    json_first = 0;
+    for (int isa = AIS_CPU_ISA_SCALAR; isa <= AIS_CPU_ISA_AVX512_VNNI; isa++) {
+        if (ais_set_cpu_isa((ais_cpu_isa)isa) != AIS_OK) die("isa");
+        if ((int)ais_get_cpu_isa() != isa) {
+            printf(" %17s |", "-");
+            continue;
+        }
+        ais_tensor *out = NULL;
+        const ais_tensor *in[1] = {x};
+        /* warm-up call allocates the output; timed calls reuse it */
+        if (ais_op_run_opset("", op, opset, attrs, in, 1, &out, 1) != AIS_OK) die(op);
+        opset_call oc = {op, opset, attrs, x, out};
+        double t = time_median(run_op_opset, &oc, reps);
+        double me = (double)ais_tensor_size(x) / t * 1e-6;
+        if (isa == AIS_CPU_ISA_SCALAR) scalar = me;
+        printf(" %8.0f (%5.2fx) |", me, scalar > 0 ? me / scalar : 0);
+        if (json) fprintf(json, ", \"%s\": %.1f", ais_cpu_isa_name((ais_cpu_isa)isa), me);
+        ais_tensor_destroy(out);
+    }
+    if (json) fprintf(json, "}");
+    printf("\n");
+    if (ais_set_cpu_isa(AIS_CPU_ISA_BEST) != AIS_OK) die("isa");
+    ais_attrs_destroy(attrs);
+    ais_tensor_destroy(x);
+}
+
+static void bench_isa(int reps) {
+    if (ais_set_num_threads(1) != AIS_OK) die("threads");
+    printf("\nCPU kernel table by instruction-set level (1 thread; Melem/s of input, speed-up over "
+           "scalar; - where this CPU lacks the level):\n\n");
+    printf("| case                     | scalar            | avx2              | avx512            "
+           "| avx512_vnni       |\n");
+    printf("|--------------------------|-------------------|-------------------|-------------------"
+           "|-------------------|\n");
+    bench_isa_case(reps, "Exp", 13, 256, 4096, 0);
+    bench_isa_case(reps, "Erf", 13, 256, 4096, 0);
+    bench_isa_case(reps, "Tanh", 13, 256, 4096, 0);
+    bench_isa_case(reps, "Sigmoid", 13, 256, 4096, 0);
+    bench_isa_case(reps, "Gelu", 20, 256, 4096, 0);
+    bench_isa_case(reps, "Softmax", 13, 4096, 256, 0);
+    bench_isa_case(reps, "Softmax", 13, 1024, 67, 0);
+    bench_isa_case(reps, "LogSoftmax", 13, 4096, 256, 0);
+    bench_isa_case(reps, "ReduceSum", 11, 4096, 256, 1);
+    bench_isa_case(reps, "ReduceMax", 11, 4096, 256, 1);
+    bench_isa_case(reps, "ReduceSumSquare", 11, 4096, 256, 1);
+}
+
 static void machine_name(char *buf, size_t n) {
     snprintf(buf, n, "unknown CPU");
     FILE *f = fopen("/proc/cpuinfo", "r");
@@ -209,12 +296,14 @@ static void machine_name(char *buf, size_t n) {
 
 int main(int argc, char **argv) {
     const char *json_path = NULL;
-    int quick = 0;
+    int quick = 0, isa_only = 0;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--json") == 0 && i + 1 < argc) json_path = argv[++i];
         else if (strcmp(argv[i], "--quick") == 0) quick = 1;
+        else if (strcmp(argv[i], "--isa-only") == 0)
+            isa_only = 1;
         else {
-            fprintf(stderr, "usage: bench_ops [--json FILE] [--quick]\n");
+            fprintf(stderr, "usage: bench_ops [--json FILE] [--quick] [--isa-only]\n");
             return 2;
         }
     }
@@ -232,7 +321,7 @@ int main(int argc, char **argv) {
     printf("| kind      | case                         | threads | libaistack        | peer              | peer     | ratio |\n");
     printf("|-----------|------------------------------|---------|-------------------|-------------------|----------|-------|\n");
     if (json) fprintf(json, "{\"machine\": \"%s\", \"cores\": %ld, \"results\": [", cpu, cores);
-    for (int threads = 1; threads <= 2; threads++) {
+    for (int threads = 1; threads <= 2 && !isa_only; threads++) {
         if (ais_set_num_threads(threads) != AIS_OK) die("threads");
         openblas_set_num_threads(threads);
         const int sizes[] = {64, 256, 512, 1024};
@@ -246,6 +335,7 @@ int main(int argc, char **argv) {
         bench_bandwidth(threads, reps, "Relu", 1024, 4096, 0);
         bench_bandwidth(threads, reps, "Softmax", 4096, 1024, 0);
     }
+    bench_isa(reps);
     if (json) {
         fprintf(json, "\n]}\n");
         fclose(json);

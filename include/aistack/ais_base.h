@@ -112,6 +112,33 @@ AIS_API void ais_set_log_callback(ais_log_fn fn, void *user_data, ais_log_level 
 AIS_API ais_status ais_set_num_threads(int32_t threads);
 AIS_API int32_t ais_get_num_threads(void);
 
+/*
+ * CPU instruction sets. The library picks the best level this processor and its operating system
+ * support (AVX-512 needs the OS to save the ZMM registers) and runs its CPU kernels with it; the
+ * level can be lowered, never raised above that:
+ *   - the environment variable AIS_CPU_ISA=scalar|avx2|avx512|avx512_vnni, read once, when the
+ *     first kernel runs (an unknown value is ignored with a warning through the log callback);
+ *   - ais_set_cpu_isa(), process-wide, at any time while no operator runs.
+ * The level in effect is the lowest of the three. Results of different levels agree within
+ * floating-point rounding (a few ulp for exp, erf, tanh and sigmoid), not bit for bit.
+ */
+typedef enum ais_cpu_isa {
+    AIS_CPU_ISA_SCALAR = 0,      /* portable C (what the compiler's baseline makes of it) */
+    AIS_CPU_ISA_AVX2 = 1,        /* AVX2 + FMA */
+    AIS_CPU_ISA_AVX512 = 2,      /* AVX-512 F, BW, VL, DQ */
+    AIS_CPU_ISA_AVX512_VNNI = 3, /* AVX-512 with VNNI */
+    AIS_CPU_ISA_BEST = 255       /* no limit: the best the CPU has */
+} ais_cpu_isa;
+/* Limits the CPU kernels to `isa` for the whole process. A level above what the CPU (or
+ * AIS_CPU_ISA) allows is not an error: the best allowed level is used, and ais_get_cpu_isa() says
+ * which. AIS_CPU_ISA_BEST lifts this limit again. AIS_E_INVALID_ARGUMENT for a value that is
+ * not one of the enum's. */
+AIS_API ais_status ais_set_cpu_isa(ais_cpu_isa isa);
+/* The level the CPU kernels run with now (never AIS_CPU_ISA_BEST). */
+AIS_API ais_cpu_isa ais_get_cpu_isa(void);
+/* "scalar", "avx2", "avx512", "avx512_vnni", "best"; "unknown" for other values. Static text. */
+AIS_API const char *ais_cpu_isa_name(ais_cpu_isa isa);
+
 #ifdef __cplusplus
 }
 #endif

@@ -42,9 +42,6 @@ typedef struct ais__backend {
                            size_t n_out);
 } ais__backend;
 
-/* The CPU backend (cpu/cpu_backend.c). */
-const ais__backend *ais__backend_cpu(void);
-
 /* The CUDA backend, only in builds with AIS_HAVE_CUDA (lib/backend/cuda/). */
 const ais__backend *ais__backend_cuda(void);
 

@@ -132,12 +132,6 @@ void ais__buf_bytes(ais__buf *b, const void *data, size_t n) {
     b->size += n;
 }
 
-void ais__buf_zeros(ais__buf *b, size_t n) {
-    if (!n || !ais__buf_reserve(b, n)) return;
-    memset(b->p + b->size, 0, n);
-    b->size += n;
-}
-
 void ais__buf_u8(ais__buf *b, uint8_t v) { ais__buf_bytes(b, &v, 1); }
 void ais__buf_u16(ais__buf *b, uint16_t v) {
     uint8_t t[2];

@@ -119,7 +119,6 @@ typedef struct ais__buf {
 
 void ais__buf_free(ais__buf *b);
 void ais__buf_bytes(ais__buf *b, const void *data, size_t n);
-void ais__buf_zeros(ais__buf *b, size_t n);
 void ais__buf_u8(ais__buf *b, uint8_t v);
 void ais__buf_u16(ais__buf *b, uint16_t v);
 void ais__buf_u32(ais__buf *b, uint32_t v);

@@ -27,12 +27,9 @@ static bool ais__clip_bound(const ais__graph *g, const ais__node *n, size_t k, f
     return true;
 }
 
-/* Whether Clip is fused (see below); a variable so that tests can exercise the fused form. */
-bool ais__fuse_clip = false;
-
 /* The activation name and parameters of node n, or false when it cannot be fused. */
 static bool ais__activation_of(const ais__graph *g, const ais__node *n, int64_t opset,
-                               const char **name, float *params, size_t *n_params) {
+                               bool fuse_clip, const char **name, float *params, size_t *n_params) {
     *n_params = 0;
     const char *op = n->op_type;
     if (strcmp(op, "Gelu") == 0 &&
@@ -60,8 +57,9 @@ static bool ais__activation_of(const ais__graph *g, const ais__node *n, int64_t 
     /* Clip (ReLU6 in MobileNets) is deliberately not fused: the CUDA backend's epilogues have
      * no clamp, so a fused node would pull each convolution back to the CPU (measured on an
      * H200: mobilenet_v2 34.6 ms fused vs 5.0 ms unfused). FusedConv/FusedGemm with
-     * activation "Clip" from other producers still run on the CPU. */
-    if (strcmp(op, "Clip") == 0 && !ais__fuse_clip) {
+     * activation "Clip" from other producers still run on the CPU. The internal option
+     * fuse_clip (struct ais_options) folds it anyway, for the tests of the fused form. */
+    if (strcmp(op, "Clip") == 0 && !fuse_clip) {
         return false;
     } else if (strcmp(op, "Clip") == 0) {
         *name = op;
@@ -147,7 +145,8 @@ ais_status ais__graph_fuse(ais_model *m) {
         const char *act;
         float params[2];
         size_t n_params;
-        if (!ais__activation_of(g, a, m->opsets[i], &act, params, &n_params)) continue;
+        if (!ais__activation_of(g, a, m->opsets[i], m->fuse_clip, &act, params, &n_params))
+            continue;
         int32_t x = a->inputs[0];
         const ais__value *xv = &g->values[x];
         if (readers[x] != 1 || (xv->flags & (AIS__VALUE_OUTPUT | AIS__VALUE_INPUT)) ||

@@ -391,6 +391,7 @@ ais_status ais__model_from_graph(ais__graph *g, const ais_options *options, ais_
     atomic_init(&m->refs, 1);
     m->graph = g;
     m->opt_level = (int)ais__option(options, AIS_OPT_OPT_LEVEL);
+    m->fuse_clip = options && options->fuse_clip;
     size_t n = g->n_nodes ? g->n_nodes : 1;
     m->defs = ais__calloc(n, sizeof *m->defs);
     m->opsets = ais__calloc(n, sizeof *m->opsets);

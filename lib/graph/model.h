@@ -19,6 +19,9 @@
 struct ais_options {
     int64_t values[AIS__N_OPTIONS];
     bool set[AIS__N_OPTIONS];
+    /* Internal, no public key: the fusion pass also folds Clip into its producer (fuse.c says
+     * why it does not by default); tests set it to exercise the fused form. */
+    bool fuse_clip;
 };
 
 /* The value of an option (its default when options is NULL or the key is unset). */
@@ -32,6 +35,7 @@ struct ais_model {
     void **states;            /* per node: what its operator's prepare built (or NULL) */
     size_t weight_bytes;
     int opt_level;
+    bool fuse_clip; /* from the options (see struct ais_options) */
 };
 
 /*
@@ -45,8 +49,6 @@ ais_status ais__model_from_graph(ais__graph *g, const ais_options *options, ais_
  * and that is no graph output, becomes FusedConv/FusedGemm/FusedMatMul (com.microsoft) with the
  * activation as attributes; the activation node goes. Needs the sorted, resolved graph. */
 ais_status ais__graph_fuse(ais_model *m);
-/* Whether the fusion pass folds Clip into its producer (off: see fuse.c; tests turn it on). */
-extern bool ais__fuse_clip;
 
 /* For tests and benchmarks: nodes the current plan runs per call (after plan-time folding),
  * and the bytes of its arena; 0 before the first run. */

@@ -6,7 +6,7 @@
  */
 #include <string.h>
 
-#include "../backend/cpu/cpu_blas.h"
+#include "../cpu/cpu.h"
 #include "dense_util.h"
 
 typedef struct ais__conv_plan {
@@ -152,14 +152,14 @@ static void ais__conv_task(const ais__gemm_job *j, size_t task, float *cols) {
     float *y = j->y + (n * p->m + g * p->mg) * p->osz;
     int64_t kk = p->cg * p->kvol;
     if (j->direct) {
-        ais__sgemm(false, false, p->mg, p->osz, kk, 1.0f, w, kk, x, p->isz, 0.0f, y, p->osz);
+        ais__cpu()->sgemm(false, false, p->mg, p->osz, kk, 1.0f, w, kk, x, p->isz, 0.0f, y, p->osz);
         return;
     }
     for (int64_t j0 = 0; j0 < p->osz; j0 += j->tile) {
         int64_t j1 = AIS__MIN(p->osz, j0 + j->tile);
         ais__dense_im2col(x, p->cg, &j->win, j0, j1, cols);
-        ais__sgemm(false, false, p->mg, j1 - j0, kk, 1.0f, w, kk, cols, j1 - j0, 0.0f, y + j0,
-                   p->osz);
+        ais__cpu()->sgemm(false, false, p->mg, j1 - j0, kk, 1.0f, w, kk, cols, j1 - j0, 0.0f,
+                          y + j0, p->osz);
     }
 }
 

@@ -5,7 +5,7 @@
  */
 #include <string.h>
 
-#include "../backend/cpu/cpu_blas.h"
+#include "../cpu/cpu.h"
 #include "dense_util.h"
 
 typedef struct ais__ct_plan {
@@ -160,8 +160,8 @@ static void ais__ct_task(const ais__ct_job *j, size_t task, float *cols) {
         if (p->cg == 0)
             memset(cols, 0, (size_t)(rows * (j1 - j0)) * sizeof(float));
         else
-            ais__sgemm(true, false, rows, j1 - j0, p->cg, 1.0f, w, rows, x + j0, p->isz, 0.0f, cols,
-                       j1 - j0);
+            ais__cpu()->sgemm(true, false, rows, j1 - j0, p->cg, 1.0f, w, rows, x + j0, p->isz,
+                              0.0f, cols, j1 - j0);
         ais__dense_col2im(cols, p->mg, &p->win, j0, j1, y);
     }
 }

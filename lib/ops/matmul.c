@@ -5,7 +5,7 @@
  */
 #include <string.h>
 
-#include "../backend/cpu/cpu_blas.h"
+#include "../cpu/cpu.h"
 #include "dense_util.h"
 
 /* ---- integer products: C[m,n] = A[m,k] B[k,n], row-major, wrapping like the hardware ---- */
@@ -39,8 +39,10 @@ static void ais__mm_one(ais_dtype dt, const void *a, const void *b, void *c, int
         return;
     }
     switch (dt) {
-    case AIS_DTYPE_F32: ais__sgemm(false, false, m, n, k, 1.0f, a, k, b, n, 0.0f, c, n); break;
-    case AIS_DTYPE_F64: ais__dgemm(false, false, m, n, k, 1.0, a, k, b, n, 0.0, c, n); break;
+    case AIS_DTYPE_F32:
+        ais__cpu()->sgemm(false, false, m, n, k, 1.0f, a, k, b, n, 0.0f, c, n);
+        break;
+    case AIS_DTYPE_F64: ais__cpu()->dgemm(false, false, m, n, k, 1.0, a, k, b, n, 0.0, c, n); break;
     case AIS_DTYPE_I32: ais__gemm_i32(a, b, c, m, n, k); break;
     case AIS_DTYPE_U32: ais__gemm_u32(a, b, c, m, n, k); break;
     case AIS_DTYPE_I64: ais__gemm_i64(a, b, c, m, n, k); break;
@@ -277,8 +279,8 @@ static ais_status ais__gemm_compute(ais__op_ctx *ctx, const ais_tensor *const *i
             if (!use_c) memset(yd, 0, (size_t)(m * n) * sizeof(double));
             return AIS_OK;
         }
-        ais__dgemm(ta, tb, m, n, k, alpha, a->data, a->dims[1], b->data, b->dims[1],
-                   use_c ? 1.0 : 0.0, yd, n);
+        ais__cpu()->dgemm(ta, tb, m, n, k, alpha, a->data, a->dims[1], b->data, b->dims[1],
+                          use_c ? 1.0 : 0.0, yd, n);
         return AIS_OK;
     }
     if (dt == AIS_DTYPE_F32 || ais__dense_is_half(dt)) {
@@ -311,8 +313,8 @@ static ais_status ais__gemm_compute(ais__op_ctx *ctx, const ais_tensor *const *i
         if (k == 0) {
             if (!use_c) memset(yf, 0, (size_t)(m * n) * sizeof(float));
         } else {
-            ais__sgemm(ta, tb, m, n, k, alpha, af, a->dims[1], bf, b->dims[1], use_c ? 1.0f : 0.0f,
-                       yf, n);
+            ais__cpu()->sgemm(ta, tb, m, n, k, alpha, af, a->dims[1], bf, b->dims[1],
+                              use_c ? 1.0f : 0.0f, yf, n);
         }
         if (dt != AIS_DTYPE_F32) ais__dense_from_f32(yf, dt, y->data, y->numel);
         return AIS_OK;

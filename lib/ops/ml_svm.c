@@ -10,7 +10,7 @@
  */
 #include <stdatomic.h>
 
-#include "../backend/cpu/cpu_blas.h"
+#include "../cpu/cpu.h"
 #include "ml_util.h"
 
 /* Rows whose kernels are evaluated together. Blocks start at fixed multiples of it whatever the
@@ -145,8 +145,9 @@ static void ais__svm_kernels(const ais__svm *s, const float *x, size_t b, float 
             xn[r] = n2;
         }
         for (size_t j0 = 0; j0 < v; j0 += nc)
-            ais__dgemm(false, true, (int64_t)b, (int64_t)AIS__MIN(nc, v - j0), (int64_t)f, -2.0, xd,
-                       (int64_t)f, s->sv_d + j0 * f, (int64_t)f, 0.0, dot + j0, (int64_t)v);
+            ais__cpu()->dgemm(false, true, (int64_t)b, (int64_t)AIS__MIN(nc, v - j0), (int64_t)f,
+                              -2.0, xd, (int64_t)f, s->sv_d + j0 * f, (int64_t)f, 0.0, dot + j0,
+                              (int64_t)v);
         for (size_t r = 0; r < b; r++)
             for (size_t j = 0; j < v; j++) {
                 double d2 = dot[r * v + j] + xn[r] + s->sv_n[j];
@@ -156,9 +157,9 @@ static void ais__svm_kernels(const ais__svm *s, const float *x, size_t b, float 
     }
     bool lin = s->kernel == AIS__K_LINEAR;
     for (size_t j0 = 0; j0 < v; j0 += nc)
-        ais__sgemm(false, true, (int64_t)b, (int64_t)AIS__MIN(nc, v - j0), (int64_t)f,
-                   lin ? 1.0f : s->gamma, x, (int64_t)f, s->sv + j0 * f, (int64_t)f, 0.0f, k + j0,
-                   (int64_t)v);
+        ais__cpu()->sgemm(false, true, (int64_t)b, (int64_t)AIS__MIN(nc, v - j0), (int64_t)f,
+                          lin ? 1.0f : s->gamma, x, (int64_t)f, s->sv + j0 * f, (int64_t)f, 0.0f,
+                          k + j0, (int64_t)v);
     if (lin) return;
     for (size_t i = 0; i < b * v; i++) {
         float t = k[i] + s->coef0;

@@ -88,7 +88,7 @@ typedef struct ais__op_ctx {
     void *scratch;
     size_t scratch_size;
     /* What the operator's prepare built for this node (read-only); NULL for operators without
-     * prepare, and possibly NULL when a kernel is called directly: kernels then build their own. */
+     * prepare. Kernels read it through ais__op_state, which fails when it is missing. */
     const void *state;
 } ais__op_ctx;
 

@@ -10,6 +10,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "../cpu/cpu.h"
 #include "layout_util.h"
 
 typedef enum ais__rkind {
@@ -120,6 +121,24 @@ typedef struct ais__rtask {
     size_t outer, r, inner, nb;
 } ais__rtask;
 
+/* Contiguous f32 rows of sum, mean, sum of squares, L2 and max go through the CPU kernel table
+ * (lib/cpu); false for the other kinds, which take the generic row below. */
+static inline bool ais__rf32_table(ais__rkind k, const float *x, size_t r, float *v) {
+    const ais__cpu_kernels *c = ais__cpu();
+    switch (k) {
+    case AIS__R_SUM:
+    case AIS__R_MEAN: *v = c->row_sum(x, r); return true;
+    case AIS__R_SUMSQ:
+    case AIS__R_L2: *v = c->row_sumsq(x, r); return true;
+    case AIS__R_MAX: *v = c->row_max(x, r); return true;
+    default: return false;
+    }
+}
+static inline bool ais__rf64_table(ais__rkind k, const double *x, size_t r, double *v) {
+    (void)k, (void)x, (void)r, (void)v;
+    return false;
+}
+
 /* One kernel per accumulator type T. The inner==1 case keeps 8 independent partial results so
  * the compiler can vectorize without reassociating. NaN propagates through max and min. */
 #define AIS__RKERNEL(NAME, T, SQRT, LOG, EXP, ABS, INF)                                            \
@@ -190,7 +209,9 @@ typedef struct ais__rtask {
                 continue;                                                                          \
             }                                                                                      \
             if (inner == 1) {                                                                      \
-                y[0] = NAME##_final(k, NAME##_row(k, xb, r), r);                                   \
+                T v;                                                                               \
+                if (!NAME##_table(k, xb, r, &v)) v = NAME##_row(k, xb, r);                         \
+                y[0] = NAME##_final(k, v, r);                                                      \
                 continue;                                                                          \
             }                                                                                      \
             for (size_t i = i0; i < i1; i++)                                                       \

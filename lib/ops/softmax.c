@@ -6,6 +6,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "../cpu/cpu.h"
 #include "dense_util.h"
 
 enum { AIS__SM_SOFT = 0, AIS__SM_LOG = 1, AIS__SM_HARD = 2 };
@@ -49,62 +50,6 @@ enum { AIS__SM_SOFT = 0, AIS__SM_LOG = 1, AIS__SM_HARD = 2 };
 AIS__SOFTMAX_LINE(ais__softmax_line_f32, float, expf, logf)
 AIS__SOFTMAX_LINE(ais__softmax_line_f64, double, exp, log)
 
-/* exp for x in [-87.3, 0] (x - max) written so the compiler vectorizes it (libm's expf is a
- * call per element): Cody-Waite range reduction x = n ln2 + r, a degree-6 polynomial for e^r
- * (|r| <= ln2 / 2, relative error below 2e-7), and 2^n built from the exponent bits. Inputs below
- * -87.3 give about 1e-38 instead of a subnormal or 0, which no softmax output can tell apart. */
-static inline float ais__sm_expf(float x) {
-    x = x > -87.3f ? x : -87.3f;
-    x = x < 88.0f ? x : 88.0f;
-    float n = (x * 1.44269504f + 12582912.0f) - 12582912.0f; /* round to nearest */
-    float r = x - n * 0.693359375f + n * 2.12194440e-4f;
-    float p = 1.0f / 720.0f;
-    p = p * r + 1.0f / 120.0f;
-    p = p * r + 1.0f / 24.0f;
-    p = p * r + 1.0f / 6.0f;
-    p = p * r + 0.5f;
-    p = p * r + 1.0f;
-    p = p * r + 1.0f;
-    int32_t bits = ((int32_t)n + 127) << 23;
-    float scale;
-    memcpy(&scale, &bits, sizeof scale);
-    return p * scale;
-}
-
-/* A contiguous f32 row: the hot case of transformers and classifiers. Returns false (nothing
- * written) for rows holding NaN, which take the libm path so that NaN propagates exactly. */
-static bool ais__softmax_row_f32(const float *restrict x, float *restrict y, int64_t n, int kind) {
-    float mx = x[0];
-    bool nan = false;
-    for (int64_t i = 0; i < n; i++) {
-        mx = x[i] > mx ? x[i] : mx;
-        nan |= x[i] != x[i];
-    }
-    if (nan || mx != mx || mx == INFINITY) return false;
-    float part[8] = {0};
-    if (kind == AIS__SM_SOFT) {
-        for (int64_t i = 0; i < n; i++) y[i] = ais__sm_expf(x[i] - mx);
-        int64_t i = 0;
-        for (; i + 8 <= n; i += 8)
-            for (int k = 0; k < 8; k++) part[k] += y[i + k];
-        for (; i < n; i++) part[0] += y[i];
-    } else {
-        int64_t i = 0;
-        for (; i + 8 <= n; i += 8)
-            for (int k = 0; k < 8; k++) part[k] += ais__sm_expf(x[i + k] - mx);
-        for (; i < n; i++) part[0] += ais__sm_expf(x[i] - mx);
-    }
-    float sum = ((part[0] + part[1]) + (part[2] + part[3])) + ((part[4] + part[5]) + (part[6] + part[7]));
-    if (kind == AIS__SM_SOFT) {
-        float inv = 1.0f / sum;
-        for (int64_t i = 0; i < n; i++) y[i] *= inv;
-    } else {
-        float lsum = logf(sum);
-        for (int64_t i = 0; i < n; i++) y[i] = (x[i] - mx) - lsum;
-    }
-    return true;
-}
-
 typedef struct {
     const void *x;
     void *y;
@@ -121,9 +66,14 @@ static void ais__sm_range(void *vj, size_t begin, size_t end) {
         if (j->f64)
             ais__softmax_line_f64((const double *)j->x + off, (double *)j->y + off, j->n, j->inner,
                                   j->kind);
-        else if (j->inner != 1 || j->kind == AIS__SM_HARD ||
-                 !ais__softmax_row_f32((const float *)j->x + off, (float *)j->y + off, j->n,
-                                       j->kind))
+        else if (j->inner == 1 && j->kind == AIS__SM_SOFT)
+            /* a contiguous f32 row, the hot case of transformers and classifiers: the CPU kernel
+             * table's row (lib/cpu), which gives NaN rows as the exact line below does */
+            ais__cpu()->softmax_row((const float *)j->x + off, (float *)j->y + off, (size_t)j->n);
+        else if (j->inner == 1 && j->kind == AIS__SM_LOG)
+            ais__cpu()->log_softmax_row((const float *)j->x + off, (float *)j->y + off,
+                                        (size_t)j->n);
+        else
             ais__softmax_line_f32((const float *)j->x + off, (float *)j->y + off, j->n, j->inner,
                                   j->kind);
     }

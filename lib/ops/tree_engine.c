@@ -13,16 +13,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-#define AIS__TREE_X86 1
-#include <immintrin.h>
-#endif
+#include "../cpu/cpu.h"
 
 enum { AIS__M_LEQ, AIS__M_LT, AIS__M_GTE, AIS__M_GT, AIS__M_EQ, AIS__M_NEQ, AIS__M_LEAF };
 
-/* Rows walked together (two AVX2 vectors), rows per chunk that share a block of trees, and
- * trees per block (a block's nodes stay in L1/L2 while the chunk's rows go through it). */
-#define AIS__TB_ROWS 16
+/* Rows walked together (the kernel table's block walk, lib/cpu), rows per chunk that share a
+ * block of trees, and trees per block (a block's nodes stay in L1/L2 while the chunk's rows go
+ * through it). */
+#define AIS__TB_ROWS AIS__CPU_TREE_ROWS
 #ifndef AIS__TB_CHUNK
 #define AIS__TB_CHUNK 128
 #endif
@@ -65,18 +63,20 @@ struct ais__tengine {
     bool acc_f32;
     size_t need_cols; /* 1 + the largest feature a reachable node reads; 0 when none */
     /* fast layout (fast true) */
-    bool fast, avx2;
-    size_t small_max;   /* row chunks up to this take the trees-across-lanes walk */
-    bool lanes_dbl;     /* no default-right node at +inf: the small walk may double rows */
-    float *thr;         /* per tree: 2^depth - 1 thresholds, heap order */
-    uint32_t *fd;       /* feature | default-right << 31, same order */
-    double *leaf;       /* per tree: 2^depth leaf values (NULL in float32 mode) */
-    float *leaf32;      /* the same as floats, in float32 mode only (leaf is freed) */
-    uint32_t *node_off; /* [n_trees] */
-    uint32_t *leaf_off; /* [n_trees] */
-    uint8_t *depth;     /* [n_trees] */
-    uint16_t *target;   /* [n_trees] */
-    uint8_t *gdepth;    /* [n_trees / 8]: each group of 8 trees' deepest, | 0x80: all as deep */
+    bool fast;
+    bool simd;            /* the block walk through the kernel table (false: always ref/) */
+    ais__cpu_forest view; /* the fast layout as the kernel layer reads it */
+    size_t small_max;     /* row chunks up to this take the trees-across-lanes walk */
+    bool lanes_dbl;       /* no default-right node at +inf: the small walk may double rows */
+    float *thr;           /* per tree: 2^depth - 1 thresholds, heap order */
+    uint32_t *fd;         /* feature | default-right << 31, same order */
+    double *leaf;         /* per tree: 2^depth leaf values (NULL in float32 mode) */
+    float *leaf32;        /* the same as floats, in float32 mode only (leaf is freed) */
+    uint32_t *node_off;   /* [n_trees] */
+    uint32_t *leaf_off;   /* [n_trees] */
+    uint8_t *depth;       /* [n_trees] */
+    uint16_t *target;     /* [n_trees] */
+    uint8_t *gdepth;      /* [n_trees / 8]: each group of 8 trees' deepest, | 0x80: all as deep */
     size_t n_inner, n_leaves;
 };
 
@@ -198,11 +198,7 @@ void ais__tengine_tune(ais__tengine *e, bool simd, size_t small_max, bool double
     if (!e->fast) return;
     e->small_max = small_max;
     e->lanes_dbl = doubled && ais__tree_lanes_dbl_ok(e);
-    e->avx2 = false;
-#ifdef AIS__TREE_X86
-    e->avx2 = simd && __builtin_cpu_supports("avx2") != 0;
-#endif
-    (void)simd;
+    e->simd = simd;
 }
 
 /* Allocates n elements of size sz (at least one), reporting what it was for. */
@@ -504,9 +500,16 @@ static ais_status ais__tree_compile_fast(ais__tengine *e, const uint8_t *depth, 
     e->fast = true;
     e->small_max = AIS__TB_SMALL;
     e->lanes_dbl = ais__tree_lanes_dbl_ok(e);
-#ifdef AIS__TREE_X86
-    e->avx2 = __builtin_cpu_supports("avx2") != 0;
-#endif
+    e->simd = true;
+    e->view = (ais__cpu_forest){.width = e->width,
+                                .thr = e->thr,
+                                .fd = e->fd,
+                                .leaf = e->leaf,
+                                .leaf32 = e->leaf32,
+                                .node_off = e->node_off,
+                                .leaf_off = e->leaf_off,
+                                .depth = e->depth,
+                                .target = e->target};
     return AIS_OK;
 }
 
@@ -670,75 +673,11 @@ static void ais__tree_row_generic(const ais__tengine *e, const double *xr, float
 
 /* The fast walk's sums for a block of rows: [rows * width], double or, in float32 mode, float
  * (the float sum of two floats is what ais__tree_add computes in the generic walk). */
-typedef union ais__tree_acc {
-    double *d;
-    float *f;
-} ais__tree_acc;
+typedef ais__cpu_tree_acc ais__tree_acc;
 
-/* The block walks below are written once with f32 (e->acc_f32) as a parameter and inlined into
- * one function per mode, so that neither mode tests it per tree. */
+/* The small-batch walk below is written once with f32 (e->acc_f32) as a parameter and inlined
+ * into one function per mode, so that neither mode tests it per tree. */
 #define AIS__TREE_INLINE static inline __attribute__((always_inline))
-
-/* Tree t's leaf values (taken before the walk, off the critical path) and its output. */
-typedef struct ais__tree_leaves {
-    const double *d;
-    const float *f;
-    uint32_t first; /* heap index of the leftmost leaf */
-    size_t k;
-} ais__tree_leaves;
-
-AIS__TREE_INLINE ais__tree_leaves ais__tree_leaves_of(const ais__tengine *e, size_t t, bool f32) {
-    ais__tree_leaves l = {.first = ((uint32_t)1 << e->depth[t]) - 1, .k = e->target[t]};
-    if (f32)
-        l.f = e->leaf32 + e->leaf_off[t];
-    else
-        l.d = e->leaf + e->leaf_off[t];
-    return l;
-}
-
-/* The leaves reached by nr rows (heap indices idx) into their sums ([nr * width]). */
-AIS__TREE_INLINE void ais__tree_block_add(const ais__tree_leaves *l, const uint32_t *idx, size_t nr,
-                                          size_t w, ais__tree_acc acc, bool f32) {
-    if (f32)
-        for (size_t r = 0; r < nr; r++)
-            acc.f[r * w + l->k] += l->f[idx[r] - l->first];
-    else
-        for (size_t r = 0; r < nr; r++)
-            acc.d[r * w + l->k] += l->d[idx[r] - l->first];
-}
-
-/* Trees [t0, t1) for nr rows of x (row stride cols) into acc [nr * width]: portable code. */
-AIS__TREE_INLINE void ais__tree_block_scalar_impl(const ais__tengine *e, size_t t0, size_t t1,
-                                                  const float *x, size_t cols, size_t nr,
-                                                  ais__tree_acc acc, bool f32) {
-    uint32_t idx[AIS__TB_ROWS];
-    for (size_t t = t0; t < t1; t++) {
-        unsigned d = e->depth[t];
-        const float *th = e->thr + e->node_off[t];
-        const uint32_t *fd = e->fd + e->node_off[t];
-        ais__tree_leaves lv = ais__tree_leaves_of(e, t, f32);
-        for (size_t r = 0; r < nr; r++)
-            idx[r] = 0;
-        for (unsigned l = 0; l < d; l++)
-            for (size_t r = 0; r < nr; r++) {
-                uint32_t i = idx[r], f = fd[i];
-                float v = x[r * cols + (f & 0x7fffffffu)];
-                uint32_t right = (v > th[i]) | ((f >> 31) & (v != v));
-                idx[r] = 2 * i + 1 + right;
-            }
-        ais__tree_block_add(&lv, idx, nr, e->width, acc, f32);
-    }
-}
-
-static void ais__tree_block_scalar(const ais__tengine *e, size_t t0, size_t t1, const float *x,
-                                   size_t cols, size_t nr, ais__tree_acc acc) {
-    ais__tree_block_scalar_impl(e, t0, t1, x, cols, nr, acc, false);
-}
-
-static void ais__tree_block_scalar_f32(const ais__tengine *e, size_t t0, size_t t1, const float *x,
-                                       size_t cols, size_t nr, ais__tree_acc acc) {
-    ais__tree_block_scalar_impl(e, t0, t1, x, cols, nr, acc, true);
-}
 
 /*
  * The small-batch walk: one row at a time, 8 trees side by side (a tree's walk is a chain of
@@ -820,79 +759,6 @@ static void ais__tree_lanes_dbl_f32(const ais__tengine *e, const float *x, size_
     ais__tree_lanes_impl(e, x, stride, nr, acc, true, true);
 }
 
-#ifdef AIS__TREE_X86
-/* The same for exactly 16 rows with AVX2 gathers: two vectors of 8 rows in flight hide the
- * gathers' latency. Offsets are int32: the caller checks 16 * cols fits. */
-__attribute__((target("avx2"))) AIS__TREE_INLINE void
-ais__tree_block_avx2_impl(const ais__tengine *e, size_t t0, size_t t1, const float *x, size_t cols,
-                          ais__tree_acc acc, bool f32) {
-    const __m256i one = _mm256_set1_epi32(1), fmask = _mm256_set1_epi32(0x7fffffff);
-    const __m256i ro0 =
-        _mm256_mullo_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), _mm256_set1_epi32((int)cols));
-    const __m256i ro1 = _mm256_add_epi32(ro0, _mm256_set1_epi32((int)(8 * cols)));
-    _Alignas(32) uint32_t idx[16];
-    for (size_t t = t0; t < t1; t++) {
-        unsigned d = e->depth[t];
-        const float *th = e->thr + e->node_off[t];
-        const int *fd = (const int *)(e->fd + e->node_off[t]);
-        ais__tree_leaves lv = ais__tree_leaves_of(e, t, f32);
-        __m256i i0 = _mm256_setzero_si256(), i1 = _mm256_setzero_si256();
-        for (unsigned l = 0; l < d; l++) {
-            __m256i f0, f1;
-            __m256 t0v, t1v;
-            if (l < 4) {
-                /* the 2^l nodes of level l sit in one register: a permute, not a gather */
-                int first = (1 << l) - 1;
-                __m256i b = _mm256_set1_epi32(first);
-                __m256 tl = _mm256_loadu_ps(th + first);
-                __m256i fl = _mm256_loadu_si256((const __m256i *)(fd + first));
-                __m256i p0 = _mm256_sub_epi32(i0, b), p1 = _mm256_sub_epi32(i1, b);
-                t0v = _mm256_permutevar8x32_ps(tl, p0);
-                t1v = _mm256_permutevar8x32_ps(tl, p1);
-                f0 = _mm256_permutevar8x32_epi32(fl, p0);
-                f1 = _mm256_permutevar8x32_epi32(fl, p1);
-            } else {
-                f0 = _mm256_i32gather_epi32(fd, i0, 4);
-                f1 = _mm256_i32gather_epi32(fd, i1, 4);
-                t0v = _mm256_i32gather_ps(th, i0, 4);
-                t1v = _mm256_i32gather_ps(th, i1, 4);
-            }
-            __m256 x0 =
-                _mm256_i32gather_ps(x, _mm256_add_epi32(ro0, _mm256_and_si256(f0, fmask)), 4);
-            __m256 x1 =
-                _mm256_i32gather_ps(x, _mm256_add_epi32(ro1, _mm256_and_si256(f1, fmask)), 4);
-            __m256i r0 = _mm256_or_si256(
-                _mm256_castps_si256(_mm256_cmp_ps(x0, t0v, _CMP_GT_OQ)),
-                _mm256_and_si256(_mm256_castps_si256(_mm256_cmp_ps(x0, x0, _CMP_UNORD_Q)),
-                                 _mm256_srai_epi32(f0, 31)));
-            __m256i r1 = _mm256_or_si256(
-                _mm256_castps_si256(_mm256_cmp_ps(x1, t1v, _CMP_GT_OQ)),
-                _mm256_and_si256(_mm256_castps_si256(_mm256_cmp_ps(x1, x1, _CMP_UNORD_Q)),
-                                 _mm256_srai_epi32(f1, 31)));
-            /* r is -1 where the row goes right */
-            i0 = _mm256_sub_epi32(_mm256_add_epi32(_mm256_add_epi32(i0, i0), one), r0);
-            i1 = _mm256_sub_epi32(_mm256_add_epi32(_mm256_add_epi32(i1, i1), one), r1);
-        }
-        _mm256_store_si256((__m256i *)idx, i0);
-        _mm256_store_si256((__m256i *)(idx + 8), i1);
-        ais__tree_block_add(&lv, idx, 16, e->width, acc, f32);
-    }
-}
-
-__attribute__((target("avx2"))) static void ais__tree_block_avx2(const ais__tengine *e, size_t t0,
-                                                                 size_t t1, const float *x,
-                                                                 size_t cols, ais__tree_acc acc) {
-    ais__tree_block_avx2_impl(e, t0, t1, x, cols, acc, false);
-}
-
-__attribute__((target("avx2"))) static void ais__tree_block_avx2_f32(const ais__tengine *e,
-                                                                     size_t t0, size_t t1,
-                                                                     const float *x, size_t cols,
-                                                                     ais__tree_acc acc) {
-    ais__tree_block_avx2_impl(e, t0, t1, x, cols, acc, true);
-}
-#endif
-
 /* Floats of doubled rows (ais__tree_lanes_impl) a small-batch walk keeps on the stack. */
 #define AIS__TL_DOUBLED 4096
 
@@ -935,13 +801,11 @@ static void ais__tree_rows_lanes(const ais__tengine *e, const float *x, size_t c
     for (size_t b = 0; b < nr; b += AIS__TB_ROWS) {
         size_t n = AIS__MIN(AIS__TB_ROWS, nr - b);
         ais__tree_acc ab;
-        if (f32) {
+        if (f32)
             ab.f = acc.f + b * w;
-            ais__tree_block_scalar_f32(e, t0, e->n_trees, x + b * cols, cols, n, ab);
-        } else {
+        else
             ab.d = acc.d + b * w;
-            ais__tree_block_scalar(e, t0, e->n_trees, x + b * cols, cols, n, ab);
-        }
+        ais__cpu_ref_tree_block(&e->view, t0, e->n_trees, x + b * cols, cols, n, ab, f32);
     }
 }
 
@@ -968,10 +832,11 @@ static void ais__tree_rows_fast(const ais__tree_job *j, size_t r0, size_t r1) {
         float f[AIS__TB_CHUNK * AIS__TF_MAX_WIDTH];
     } acc;
     size_t w = e->width;
-    bool avx2 = false;
-#ifdef AIS__TREE_X86
-    avx2 = e->avx2 && j->cols <= (size_t)INT32_MAX / 32;
-#endif
+    /* the SIMD walks index x with int32 offsets */
+    bool simd = e->simd && j->cols <= (size_t)INT32_MAX / 32;
+    void (*block)(const ais__cpu_forest *, size_t, size_t, const float *, size_t, size_t,
+                  ais__cpu_tree_acc, bool) =
+        simd ? ais__cpu()->tree_block : ais__cpu_ref_tree_block;
     for (size_t c0 = r0; c0 < r1; c0 += AIS__TB_CHUNK) {
         size_t cn = AIS__MIN(AIS__TB_CHUNK, r1 - c0);
         if (e->acc_f32) {
@@ -1005,19 +870,7 @@ static void ais__tree_rows_fast(const ais__tree_job *j, size_t r0, size_t r1) {
                     ab.f = acc.f + b * w;
                 else
                     ab.d = acc.d + b * w;
-#ifdef AIS__TREE_X86
-                if (avx2) {
-                    if (e->acc_f32)
-                        ais__tree_block_avx2_f32(e, t0, t1, xb, j->cols, ab);
-                    else
-                        ais__tree_block_avx2(e, t0, t1, xb, j->cols, ab);
-                    continue;
-                }
-#endif
-                if (e->acc_f32)
-                    ais__tree_block_scalar_f32(e, t0, t1, xb, j->cols, nr, ab);
-                else
-                    ais__tree_block_scalar(e, t0, t1, xb, j->cols, nr, ab);
+                block(&e->view, t0, t1, xb, j->cols, nr, ab, e->acc_f32);
             }
         }
         if (nb < cn) {
@@ -1035,7 +888,6 @@ static void ais__tree_rows_fast(const ais__tree_job *j, size_t r0, size_t r1) {
             for (size_t r = 0; r < cn; r++)
                 ais__tree_finish(e, acc.d + r * w, y + r * w);
     }
-    (void)avx2;
 }
 
 static void ais__tree_rows_generic(const ais__tree_job *j, size_t r0, size_t r1) {

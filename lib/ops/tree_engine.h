@@ -45,7 +45,7 @@ bool ais__tengine_binary(const ais__tengine *e);
 bool ais__tengine_fast(const ais__tengine *e);
 /*
  * For tests and measurements, before any scoring: simd false keeps the block walk on portable
- * code even where the CPU has AVX2 (true restores the CPU check); row chunks of up to small_max
+ * code (lib/cpu/ref) whatever the CPU has (true: the kernel table's walk for the ISA in effect); row chunks of up to small_max
  * rows take the small-batch walk (8 trees side by side per row), larger ones the 16-row block
  * walk for their full blocks; doubled false keeps the small-batch walk on plain rows (its path
  * for very wide rows). No effect without the fast layout.

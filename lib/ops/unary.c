@@ -6,6 +6,7 @@
 #include <float.h>
 #include <tgmath.h>
 
+#include "../cpu/cpu.h"
 #include "elementwise_core.h"
 
 /* The literal v in the kernel's element type, so f32 kernels stay in single precision. */
@@ -15,15 +16,25 @@
     AIS__EW_FLOATS(AIS__EW_UN_F, NAME, EXPR)                                                       \
     static const ais__ew_fn NAME##_fns[AIS__EW_NDTYPES] = {AIS__EW_FLOATS(AIS__EW_ENTRY, NAME, _)};
 
+/* f32 through the CPU kernel table's vector function KERNEL (lib/cpu), f64 through libm. */
+#define AIS__EW_CPU_OP(NAME, EXPR, KERNEL)                                                         \
+    AIS__EW_UN_F(NAME, f64, double, double, EXPR)                                                  \
+    static void NAME##_f32(void *o, const void *const *in, const size_t *st, size_t n,             \
+                           const void *p) {                                                        \
+        (void)st, (void)p;                                                                         \
+        ais__cpu()->KERNEL((const float *)in[0], (float *)o, n);                                   \
+    }                                                                                              \
+    static const ais__ew_fn NAME##_fns[AIS__EW_NDTYPES] = {AIS__EW_FLOATS(AIS__EW_ENTRY, NAME, _)};
+
 AIS__EW_FLOAT_OP(reciprocal, C(1) / x)
 AIS__EW_FLOAT_OP(floor, floor(x))
 AIS__EW_FLOAT_OP(ceil, ceil(x))
 /* rint rounds half to even in the default rounding mode, as ONNX Round requires. */
 AIS__EW_FLOAT_OP(round, rint(x))
-AIS__EW_FLOAT_OP(exp, exp(x))
+AIS__EW_CPU_OP(exp, exp(x), vexp)
 AIS__EW_FLOAT_OP(log, log(x))
 AIS__EW_FLOAT_OP(sqrt, sqrt(x))
-AIS__EW_FLOAT_OP(erf, erf(x))
+AIS__EW_CPU_OP(erf, erf(x), verf)
 AIS__EW_FLOAT_OP(sin, sin(x))
 AIS__EW_FLOAT_OP(cos, cos(x))
 AIS__EW_FLOAT_OP(tan, tan(x))
@@ -35,13 +46,13 @@ AIS__EW_FLOAT_OP(cosh, cosh(x))
 AIS__EW_FLOAT_OP(asinh, asinh(x))
 AIS__EW_FLOAT_OP(acosh, acosh(x))
 AIS__EW_FLOAT_OP(atanh, atanh(x))
-AIS__EW_FLOAT_OP(tanh, tanh(x))
+AIS__EW_CPU_OP(tanh, tanh(x), vtanh)
 AIS__EW_FLOAT_OP(leakyrelu, x < 0 ? alpha * x : x)
 AIS__EW_FLOAT_OP(elu, x < 0 ? alpha * expm1(x) : x)
 AIS__EW_FLOAT_OP(selu, x <= 0 ? gamma * (alpha * exp(x) - alpha) : gamma * x)
 AIS__EW_FLOAT_OP(celu, x > 0 ? x : alpha * expm1(x / alpha))
 /* Both branches stay finite: exp of a non-positive number never overflows. */
-AIS__EW_FLOAT_OP(sigmoid, x >= 0 ? C(1) / (C(1) + exp(-x)) : exp(x) / (C(1) + exp(x)))
+AIS__EW_CPU_OP(sigmoid, x >= 0 ? C(1) / (C(1) + exp(-x)) : exp(x) / (C(1) + exp(x)), vsigmoid)
 #define AIS__EW_HARDSIG(v) ((v) < 0 ? C(0) : (v) > 1 ? C(1) : (v))
 AIS__EW_FLOAT_OP(hardsigmoid, AIS__EW_HARDSIG(alpha *x + beta))
 AIS__EW_FLOAT_OP(hardswish, x *AIS__EW_HARDSIG(x / C(6) + C(0.5)))
@@ -51,9 +62,37 @@ AIS__EW_FLOAT_OP(softsign, x / (C(1) + fabs(x)))
 AIS__EW_FLOAT_OP(mish, x *tanh(AIS__EW_SOFTPLUS(x)))
 AIS__EW_FLOAT_OP(thresholdedrelu, x > alpha ? x : C(0))
 AIS__EW_FLOAT_OP(shrink, x<-alpha ? x + beta : x> alpha ? x - beta : C(0))
-AIS__EW_FLOAT_OP(gelu, mode ? C(0.5) * x *(C(1) + tanh(C(0.7978845608028654) *
-                                                       (x + C(0.044715) * x * x * x)))
-                            : C(0.5) * x * (C(1) + erf(x * C(0.7071067811865476))))
+AIS__EW_UN_F(gelu, f64, double, double,
+             mode ? C(0.5) * x *(C(1) + tanh(C(0.7978845608028654) * (x + C(0.044715) * x * x * x)))
+                  : C(0.5) * x * (C(1) + erf(x * C(0.7071067811865476))))
+/* f32 Gelu: the erf or tanh argument of a block into a buffer, the table's vector function on it,
+ * then the product (o may be x itself, so x is read again only after the buffer is done). */
+static void gelu_f32(void *o_, const void *const *in, const size_t *st, size_t n, const void *p_) {
+    (void)st;
+    const ais__ew_uparams *P = p_;
+    const bool tanh_mode = P && P->mode;
+    const ais__cpu_kernels *k = ais__cpu();
+    const float *x = in[0];
+    float *o = o_;
+    float b[256];
+    for (size_t i0 = 0; i0 < n; i0 += AIS__ARRAY_LEN(b)) {
+        size_t m = AIS__MIN(AIS__ARRAY_LEN(b), n - i0);
+        if (tanh_mode) {
+            for (size_t i = 0; i < m; i++) {
+                float v = x[i0 + i];
+                b[i] = 0.7978845608028654f * (v + 0.044715f * v * v * v);
+            }
+            k->vtanh(b, b, m);
+        } else {
+            for (size_t i = 0; i < m; i++)
+                b[i] = x[i0 + i] * 0.7071067811865476f;
+            k->verf(b, b, m);
+        }
+        for (size_t i = 0; i < m; i++)
+            o[i0 + i] = 0.5f * x[i0 + i] * (1.0f + b[i]);
+    }
+}
+static const ais__ew_fn gelu_fns[AIS__EW_NDTYPES] = {AIS__EW_FLOATS(AIS__EW_ENTRY, gelu, _)};
 
 /* Operators that also take integers. */
 AIS__EW_FLOATS(AIS__EW_UN_F, abs, fabs(x))

@@ -1,10 +1,10 @@
-/* test_cpu_blas.c - the CPU backend's GEMM wrapper, including its matrix-vector shortcuts for
- * one-row and one-column products, against a naive loop, with every transpose and padded
- * leading dimensions. */
+/* test_cpu_blas.c - the GEMM provider of the CPU kernel table (lib/cpu/cpu_blas.c), including
+ * its matrix-vector shortcuts for one-row and one-column products, against a naive loop, with
+ * every transpose and padded leading dimensions. */
 #include <math.h>
 #include <stdlib.h>
 
-#include "backend/cpu/cpu_blas.h"
+#include "cpu/cpu.h"
 #include "test_util.h"
 
 static void check_gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k) {

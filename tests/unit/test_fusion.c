@@ -113,6 +113,9 @@ fail:
     return st;
 }
 
+/* Whether load() asks the fusion pass to fold Clip too (the internal option fuse_clip). */
+static bool fuse_clip = false;
+
 static ais_status load(const spec *s, int64_t level, ais_model **m) {
     ais__graph *g = NULL;
     *m = NULL;
@@ -120,6 +123,7 @@ static ais_status load(const spec *s, int64_t level, ais_model **m) {
     ais_options *o = NULL;
     ais_status st = ais_options_create(&o);
     if (st == AIS_OK) st = ais_options_set_int(o, AIS_OPT_OPT_LEVEL, level);
+    if (st == AIS_OK) o->fuse_clip = fuse_clip;
     if (st != AIS_OK) {
         ais_options_destroy(o);
         ais__graph_destroy(g);
@@ -213,9 +217,9 @@ static void check_levels_agree(void) {
 /* Every producer with every activation, Clip folded too. */
 static void test_levels_agree(void **state) {
     (void)state;
-    ais__fuse_clip = true;
+    fuse_clip = true;
     check_levels_agree();
-    ais__fuse_clip = false;
+    fuse_clip = false;
 }
 
 /* By default Clip stays a node of its own (the GPU backend cannot run it fused), and the results
@@ -305,7 +309,7 @@ static void sweep_cleanup(void *ctx) {
 static void test_oom_fusion(void **state) {
     (void)state;
     int cases[2][2] = {{P_CONV, A_LEAKY}, {P_GEMM, A_CLIP}};
-    ais__fuse_clip = true; /* the Clip case exercises the bound-constant clean-up */
+    fuse_clip = true; /* the Clip case exercises the bound-constant clean-up */
     for (int c = 0; c < 2; c++) {
         ais_tensor *x, *w, *b;
         make_inputs(cases[c][0], &x, &w, &b);
@@ -316,15 +320,13 @@ static void test_oom_fusion(void **state) {
         ais_tensor_destroy(w);
         ais_tensor_destroy(b);
     }
-    ais__fuse_clip = false;
+    fuse_clip = false;
 }
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_levels_agree),
-        cmocka_unit_test(test_clip_not_fused_by_default),
-        cmocka_unit_test(test_no_fusion),
-        cmocka_unit_test(test_bad_activation),
+        cmocka_unit_test(test_levels_agree), cmocka_unit_test(test_clip_not_fused_by_default),
+        cmocka_unit_test(test_no_fusion),    cmocka_unit_test(test_bad_activation),
         cmocka_unit_test(test_oom_fusion),
     };
     ais_test_seed();

@@ -63,8 +63,6 @@ static const ais__backend ais__cpu_backend = {
     .run_node = ais__cpu_run_node,
 };
 
-const ais__backend *ais__backend_cpu(void) { return &ais__cpu_backend; }
-
 ais_status ais__backend_get(ais_backend kind, const ais__backend **out) {
     *out = NULL;
     switch (kind) {

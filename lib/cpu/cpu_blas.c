@@ -1,10 +1,10 @@
-/* cpu_blas.c - OpenBLAS behind a small interface, and the thread-count setting that keeps our
- * pool and OpenBLAS's from oversubscribing the cores. */
-#include "cpu_blas.h"
+/* cpu_blas.c - OpenBLAS behind a small interface (the GEMM provider of the kernel tables), and the
+ * thread-count setting that keeps our pool and OpenBLAS's from oversubscribing the cores. */
+#include "cpu.h"
 
 #include <cblas.h>
 
-#include "../../common/common.h"
+#include "../common/common.h"
 
 /* Declared here because Debian's generic cblas.h (an alternative that may point at another
  * BLAS) does not declare it; OpenBLAS always exports it. */
@@ -22,8 +22,8 @@ void ais__sgemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, flo
          * transposed, so its elements are lda apart. */
         blasint inc_a = trans_a ? (blasint)lda : 1;
         if (trans_b) /* B is [n, k]: y = B x */
-            cblas_sgemv(CblasRowMajor, CblasNoTrans, (blasint)n, (blasint)k, alpha, b,
-                        (blasint)ldb, a, inc_a, beta, c, 1);
+            cblas_sgemv(CblasRowMajor, CblasNoTrans, (blasint)n, (blasint)k, alpha, b, (blasint)ldb,
+                        a, inc_a, beta, c, 1);
         else /* B is [k, n]: y = B^T x */
             cblas_sgemv(CblasRowMajor, CblasTrans, (blasint)k, (blasint)n, alpha, b, (blasint)ldb,
                         a, inc_a, beta, c, 1);
@@ -36,8 +36,8 @@ void ais__sgemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, flo
             cblas_sgemv(CblasRowMajor, CblasTrans, (blasint)k, (blasint)m, alpha, a, (blasint)lda,
                         b, inc_b, beta, c, (blasint)ldc);
         else /* A is [m, k] */
-            cblas_sgemv(CblasRowMajor, CblasNoTrans, (blasint)m, (blasint)k, alpha, a,
-                        (blasint)lda, b, inc_b, beta, c, (blasint)ldc);
+            cblas_sgemv(CblasRowMajor, CblasNoTrans, (blasint)m, (blasint)k, alpha, a, (blasint)lda,
+                        b, inc_b, beta, c, (blasint)ldc);
         return;
     }
     cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
@@ -46,8 +46,8 @@ void ais__sgemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, flo
 }
 
 void ais__dgemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, double alpha,
-                const double *a, int64_t lda, const double *b, int64_t ldb, double beta,
-                double *c, int64_t ldc) {
+                const double *a, int64_t lda, const double *b, int64_t ldb, double beta, double *c,
+                int64_t ldc) {
     if (m <= 0 || n <= 0) return;
     cblas_dgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
                 trans_b ? CblasTrans : CblasNoTrans, (blasint)m, (blasint)n, (blasint)k, alpha, a,

@@ -1,0 +1,133 @@
+/*
+ * cpu.h - the CPU kernel layer: which instruction sets this processor (and its OS) offers, and
+ * one table of kernels for the best instruction set the process allows.
+ *
+ * Operators (lib/ops) keep shape rules and the loop/thread drivers; the arithmetic inside a row
+ * or a block goes through the table, so a kernel is written once per ISA here and chosen once per
+ * process. Levels are ordered: each one's table starts from the level below and replaces the
+ * entries it has its own code for, so a level never lacks an entry.
+ *
+ *   ref/           portable C (the reference every ISA is tested against)
+ *   x86/avx2/      AVX2 + FMA, compiled with per-file target flags
+ *   x86/avx512/    AVX-512 F/BW/VL/DQ, the same
+ *   cpu_blas.c     the BLAS library as the GEMM provider
+ *
+ * The level in effect is min(what the CPU and OS support, AIS_CPU_ISA in the environment,
+ * ais_set_cpu_isa()); see docs/design-decisions.md, "The CPU kernel layer". Depends only on
+ * lib/common.
+ */
+#ifndef AIS_CPU_H
+#define AIS_CPU_H
+
+#include <aistack/ais_base.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* The fast layout of a tree ensemble that the tree walk reads (built by lib/ops/tree_engine.c):
+ * per tree, 2^depth - 1 thresholds and feature words in heap order and 2^depth leaf values. */
+typedef struct ais__cpu_forest {
+    size_t width;             /* outputs per row */
+    const float *thr;         /* thresholds */
+    const uint32_t *fd;       /* feature | default-right (NaN goes right) << 31 */
+    const double *leaf;       /* leaf values, double sums (NULL in float32 mode) */
+    const float *leaf32;      /* leaf values, float sums (float32 mode only) */
+    const uint32_t *node_off; /* [n_trees] first threshold of each tree */
+    const uint32_t *leaf_off; /* [n_trees] first leaf of each tree */
+    const uint8_t *depth;     /* [n_trees] */
+    const uint16_t *target;   /* [n_trees] the output each tree adds to */
+} ais__cpu_forest;
+
+/* Row sums of a tree walk: [rows * width], doubles or (float32 mode) floats. */
+typedef union ais__cpu_tree_acc {
+    double *d;
+    float *f;
+} ais__cpu_tree_acc;
+
+/* Rows one block walk takes at most (and the row count the SIMD walks are built for). */
+#define AIS__CPU_TREE_ROWS 16
+
+typedef struct ais__cpu_kernels {
+    ais_cpu_isa isa; /* the level that filled this table */
+
+    /* ---- GEMM ----
+     * C[m,n] = alpha * op(A) op(B) + beta * C, row-major, op(X) = X^T when trans_x; lda, ldb, ldc
+     * are the row strides as stored. The provider today is BLAS (cpu_blas.c) at every level. */
+    void (*sgemm)(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha,
+                  const float *a, int64_t lda, const float *b, int64_t ldb, float beta, float *c,
+                  int64_t ldc);
+    void (*dgemm)(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, double alpha,
+                  const double *a, int64_t lda, const double *b, int64_t ldb, double beta,
+                  double *c, int64_t ldc);
+    /* The micro-kernel slot (BLIS style), for the packed GEMM that issue 11 builds: panels of
+     * gemm_mr rows of A and gemm_nr columns of B, each k deep.
+     *  gemm_pack_a: A[m0 + i, p] (op(A), strides as in sgemm) -> ap[p * mr + i], zero beyond m.
+     *  gemm_pack_b: op(B)[p, n0 + j] -> bp[p * nr + j], zero beyond n.
+     *  gemm_ukernel: c[i * ldc + j] = ap . bp (+ c when accumulate) for i < mr_used, j < nr_used.
+     */
+    int gemm_mr, gemm_nr;
+    void (*gemm_pack_a)(bool trans_a, const float *a, int64_t lda, int64_t m0, int64_t m, int64_t k,
+                        float *ap);
+    void (*gemm_pack_b)(bool trans_b, const float *b, int64_t ldb, int64_t n0, int64_t n, int64_t k,
+                        float *bp);
+    void (*gemm_ukernel)(int64_t k, const float *ap, const float *bp, float *c, int64_t ldc,
+                         int mr_used, int nr_used, bool accumulate);
+
+    /* ---- vector math: y[i] = f(x[i]) for i < n; y == x is allowed, other overlap is not ----
+     * NaN gives NaN, infinities and huge inputs give the function's limits. The SIMD versions
+     * stay within a few ulp of ref/ (the bound is in tests/unit/test_cpu_kernels.c). */
+    void (*vexp)(const float *x, float *y, size_t n);
+    void (*verf)(const float *x, float *y, size_t n);
+    void (*vtanh)(const float *x, float *y, size_t n);
+    void (*vsigmoid)(const float *x, float *y, size_t n);
+
+    /* ---- rows ----
+     * softmax_row: y = exp(x - max) / sum, log_softmax_row: y = (x - max) - log(sum), for one
+     * contiguous row of n >= 1 (y == x allowed). A row with NaN or an infinite maximum gives NaN
+     * throughout, as the exact formula does. */
+    void (*softmax_row)(const float *x, float *y, size_t n);
+    void (*log_softmax_row)(const float *x, float *y, size_t n);
+    /* Sum, maximum (NaN if any element is NaN; -inf for n == 0) and sum of squares of n floats.
+     * Sums are accumulated in several partial sums, so they may differ from a left-to-right loop
+     * in the last bits. */
+    float (*row_sum)(const float *x, size_t n);
+    float (*row_max)(const float *x, size_t n);
+    float (*row_sumsq)(const float *x, size_t n);
+
+    /* ---- tree ensembles ----
+     * Trees [t0, t1) of f for nr <= AIS__CPU_TREE_ROWS rows of x (row stride cols floats) into
+     * acc ([nr * width], float sums when f32). Offsets into x must fit in int32 for the SIMD
+     * walks: the caller passes cols <= INT32_MAX / 32. */
+    void (*tree_block)(const ais__cpu_forest *f, size_t t0, size_t t1, const float *x, size_t cols,
+                       size_t nr, ais__cpu_tree_acc acc, bool f32);
+} ais__cpu_kernels;
+
+/* The table of the level in effect (filled on first use; never NULL; safe from any thread). */
+const ais__cpu_kernels *ais__cpu(void);
+/* The table of one level, NULL when this CPU (or build) lacks it: for tests and benchmarks,
+ * which compare every level the machine has. Ignores the overrides. */
+const ais__cpu_kernels *ais__cpu_for(ais_cpu_isa isa);
+/* The best level the CPU and OS support, before any override. */
+ais_cpu_isa ais__cpu_isa_detected(void);
+
+/* BLAS (cpu_blas.c). */
+void ais__sgemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha,
+                const float *a, int64_t lda, const float *b, int64_t ldb, float beta, float *c,
+                int64_t ldc);
+void ais__dgemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, double alpha,
+                const double *a, int64_t lda, const double *b, int64_t ldb, double beta, double *c,
+                int64_t ldc);
+
+/* Each level's fill function replaces the entries it has its own code for (cpu_table.c calls
+ * them in order, lowest first). */
+void ais__cpu_fill_ref(ais__cpu_kernels *k);
+void ais__cpu_fill_ref_rows(ais__cpu_kernels *k); /* ref_rows.c, called by the above */
+void ais__cpu_fill_avx2(ais__cpu_kernels *k);
+void ais__cpu_fill_avx512(ais__cpu_kernels *k);
+void ais__avx2_fill_tree(ais__cpu_kernels *k); /* avx2_tree.c, called by ais__cpu_fill_avx2 */
+
+/* The portable tree walk, which the SIMD walks call for row counts they are not built for. */
+void ais__cpu_ref_tree_block(const ais__cpu_forest *f, size_t t0, size_t t1, const float *x,
+                             size_t cols, size_t nr, ais__cpu_tree_acc acc, bool f32);
+
+#endif /* AIS_CPU_H */
