@@ -29,7 +29,9 @@ typedef enum ais_backend {
 
 /* Option keys. Values are written out and never renumbered. */
 typedef enum ais_option {
-    AIS_OPT_THREADS = 1,         /* intra-op threads of a session; 0 = one per core. Default 1 */
+    AIS_OPT_THREADS = 1,         /* intra-op threads of a session, the caller included; 0 (the
+                                    default) = the process-wide count of ais_set_num_threads(),
+                                    whose default is the physical cores */
     AIS_OPT_OPT_LEVEL = 2,       /* graph optimization: 0 none, 1 folding and dead code,
                                     2 also fusion. Default 2 */
     AIS_OPT_BACKEND = 3,         /* an ais_backend. Default AIS_BACKEND_CPU */

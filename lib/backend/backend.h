@@ -51,8 +51,4 @@ const ais__backend *ais__backend_cuda(void);
 /* The backend for `kind`: AIS_E_NO_DEVICE (with a message) when this build lacks it. */
 ais_status ais__backend_get(ais_backend kind, const ais__backend **out);
 
-/* Sets the thread count of the CPU's BLAS library (0: one per core) so that it matches the
- * pool a session runs with and the two do not oversubscribe the cores. */
-void ais__cpu_set_blas_threads(int32_t threads);
-
 #endif /* AIS_BACKEND_H */
