@@ -147,7 +147,11 @@ AIS_API ais_status ais_model_node_info(const ais_model *model, size_t index, con
 typedef struct ais_session ais_session;
 
 /* A session on `model` (which it retains). options may be NULL. Fails with AIS_E_NO_DEVICE when
- * the backend asked for has no device. */
+ * the backend asked for has no device. For AIS_BACKEND_CUDA the first such call loads the CUDA
+ * plugin, libaistack_cuda.so.MAJOR: from $AISTACK_CUDA_PLUGIN when set, else beside libaistack,
+ * else the install's libdir, else the dynamic loader's search path; the message then says
+ * whether the plugin was missing or of another version (with dlerror's text), or there was no
+ * NVIDIA driver or GPU. */
 AIS_API ais_status ais_session_create(ais_model *model, const ais_options *options,
                                       ais_session **out);
 AIS_API void ais_session_destroy(ais_session *session);

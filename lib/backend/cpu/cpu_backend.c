@@ -73,9 +73,8 @@ ais_status ais__backend_get(ais_backend kind, const ais__backend **out) {
     switch (kind) {
     case AIS_BACKEND_CPU: *out = &ais__cpu_backend; return AIS_OK;
     case AIS_BACKEND_CUDA:
-#ifdef AIS_HAVE_CUDA
-        *out = ais__backend_cuda();
-        if (*out) return AIS_OK;
+#ifdef AIS_HAVE_CUDA_PLUGIN
+        return ais__backend_cuda_plugin(out);
 #endif
         return ais__error(AIS_E_NO_DEVICE,
                           "the CUDA backend was asked for, but this build of libaistack has no "
