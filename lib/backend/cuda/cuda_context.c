@@ -1,4 +1,5 @@
 /* cuda_context.c - devices, contexts, device memory, pinned staging copies, error mapping. */
+#include <dlfcn.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -45,9 +46,31 @@ ais_status ais__cuda_available(int *count) {
     cudaError_t e = cudaGetDeviceCount(&n);
     if (e != cudaSuccess) {
         (void)cudaGetLastError(); /* clear the sticky-free error so later calls start clean */
-        return ais__error(AIS_E_NO_DEVICE, "no CUDA device: %s", cudaGetErrorString(e));
+        /* Without a GPU the runtime says "CUDA driver version is insufficient" (it could not
+         * load the driver, libcuda.so.1) or "no CUDA-capable device": both mean, to a user, that
+         * there is no driver or no GPU, and the first one sends them after the wrong fix. */
+        if (e == cudaErrorInsufficientDriver || e == cudaErrorNoDevice ||
+            e == cudaErrorStubLibrary) {
+            void *drv = dlopen("libcuda.so.1", RTLD_LAZY | RTLD_LOCAL);
+            if (drv) dlclose(drv);
+            return ais__error(AIS_E_NO_DEVICE,
+                              "no CUDA device: no NVIDIA driver / no GPU found (%s%s%s)",
+                              drv ? "cudaGetDeviceCount: "
+                                  : "the driver library libcuda.so.1 is "
+                                    "not installed",
+                              drv ? cudaGetErrorName(e) : "",
+                              drv && e == cudaErrorInsufficientDriver
+                                  ? "; with a GPU present, the driver is older than this CUDA "
+                                    "runtime"
+                                  : "");
+        }
+        return ais__error(AIS_E_NO_DEVICE, "no CUDA device: %s (%s)", cudaGetErrorString(e),
+                          cudaGetErrorName(e));
     }
-    if (n <= 0) return ais__error(AIS_E_NO_DEVICE, "no CUDA device: the driver reports none");
+    if (n <= 0)
+        return ais__error(AIS_E_NO_DEVICE,
+                          "no CUDA device: no NVIDIA driver / no GPU found (the driver reports "
+                          "none)");
     *count = n;
     return AIS_OK;
 }
