@@ -71,7 +71,9 @@ const ais__backend *ais__backend_cpu(void) { return &ais__cpu_backend; }
 ais_status ais__backend_get(ais_backend kind, const ais__backend **out) {
     *out = NULL;
     switch (kind) {
-    case AIS_BACKEND_CPU: *out = &ais__cpu_backend; return AIS_OK;
+    case AIS_BACKEND_CPU:
+        *out = &ais__cpu_backend;
+        return AIS_OK;
     case AIS_BACKEND_CUDA:
 #ifdef AIS_HAVE_CUDA_PLUGIN
         return ais__backend_cuda_plugin(out);

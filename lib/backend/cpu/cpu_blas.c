@@ -76,8 +76,8 @@ static void ais__sgemm_call(bool trans_a, bool trans_b, int64_t m, int64_t n, in
          * transposed, so its elements are lda apart. */
         blasint inc_a = trans_a ? (blasint)lda : 1;
         if (trans_b) /* B is [n, k]: y = B x */
-            cblas_sgemv(CblasRowMajor, CblasNoTrans, (blasint)n, (blasint)k, alpha, b, (blasint)ldb,
-                        a, inc_a, beta, c, 1);
+            cblas_sgemv(CblasRowMajor, CblasNoTrans, (blasint)n, (blasint)k, alpha, b,
+                        (blasint)ldb, a, inc_a, beta, c, 1);
         else /* B is [k, n]: y = B^T x */
             cblas_sgemv(CblasRowMajor, CblasTrans, (blasint)k, (blasint)n, alpha, b, (blasint)ldb,
                         a, inc_a, beta, c, 1);
@@ -90,8 +90,8 @@ static void ais__sgemm_call(bool trans_a, bool trans_b, int64_t m, int64_t n, in
             cblas_sgemv(CblasRowMajor, CblasTrans, (blasint)k, (blasint)m, alpha, a, (blasint)lda,
                         b, inc_b, beta, c, (blasint)ldc);
         else /* A is [m, k] */
-            cblas_sgemv(CblasRowMajor, CblasNoTrans, (blasint)m, (blasint)k, alpha, a, (blasint)lda,
-                        b, inc_b, beta, c, (blasint)ldc);
+            cblas_sgemv(CblasRowMajor, CblasNoTrans, (blasint)m, (blasint)k, alpha, a,
+                        (blasint)lda, b, inc_b, beta, c, (blasint)ldc);
         return;
     }
     cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
@@ -100,8 +100,8 @@ static void ais__sgemm_call(bool trans_a, bool trans_b, int64_t m, int64_t n, in
 }
 
 void ais__dgemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, double alpha,
-                const double *a, int64_t lda, const double *b, int64_t ldb, double beta, double *c,
-                int64_t ldc) {
+                const double *a, int64_t lda, const double *b, int64_t ldb, double beta,
+                double *c, int64_t ldc) {
     if (m <= 0 || n <= 0) return;
     ais__blas_call call;
     ais__blas_enter((double)m * (double)n * (double)k, AIS__GEMM_SPLIT, &call);
