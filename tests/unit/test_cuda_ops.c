@@ -16,6 +16,7 @@
 #include "test_util.h"
 
 #ifdef AIS_HAVE_CUDA
+#include "backend/backend.h"
 #include "backend/cuda/cuda_internal.h"
 
 static ais__cuda_ctx *g_ctx;
@@ -76,6 +77,72 @@ static void test_argument_errors(void **state) {
     AIS_ASSERT_STATUS(ais__cuda_run_node(NULL, "Relu", 21, NULL, in, 1, out, 1),
                       AIS_E_INVALID_ARGUMENT);
     ais_test_assert_error_contains("Relu");
+    ais_tensor_destroy(x);
+}
+
+/* The backend table resolves operator definitions once, at plan time (its supports), into a map
+ * in the context; run_node then finds the entry with one probe. Needs no device: supports never
+ * touches CUDA, so a zeroed context stands in for a real one. */
+static void test_plan_time_table(void **state) {
+    (void)state;
+    const ais__backend *be = ais__cuda_backend_table();
+    assert_non_null(be);
+    assert_int_equal(be->version, AIS__BACKEND_VERSION);
+    ais__cuda_ctx fake;
+    memset(&fake, 0, sizeof fake);
+    ais_tensor *x = ais_test_rand_f32(AIS_SHAPE(2, 3), -1, 1);
+    const ais_tensor *one[1] = {x}, *two[2] = {x, x};
+    /* more definitions than the map's first size, GPU operators and CPU-only ones mixed */
+    static const char *const names[] = {
+        "Relu",       "Mod",        "Add",        "NonZero",     "Sigmoid",
+        "TopK",       "Tanh",       "Exp",        "Log",         "Sqrt",
+        "Abs",        "Neg",        "Floor",      "Ceil",        "Sin",
+        "Cos",        "Erf",        "Sub",        "Mul",         "Div",
+        "Pow",        "Max",        "Min",        "Tile",        "Softmax",
+        "LogSoftmax", "Transpose",  "Identity",   "Reshape",     "Flatten",
+        "Squeeze",    "Unsqueeze",  "Elu",        "Softplus",    "HardSigmoid",
+        "HardSwish",  "Reciprocal", "Sign",       "Round",       "CumSum",
+        "ArgMax",     "ReduceSum",  "ReduceMean", "ReduceMax",   "ReduceMin",
+        "Equal",      "Less",       "Greater",    "LessOrEqual", "GreaterOrEqual",
+        "Atan",       "Asin",       "Acos",       "Tan",         "Sinh",
+        "Cosh"};
+    size_t n_defs = 0;
+    for (size_t i = 0; i < AIS__ARRAY_LEN(names); i++) {
+        const ais__op_def *def = ais__op_find("", names[i], 17);
+        if (!def) continue;
+        n_defs++;
+        bool binary = ais__cuda_op_find(names[i]) && def->max_inputs >= 2 && def->min_inputs >= 2;
+        bool got = be->supports(&fake, def, NULL, binary ? two : one, binary ? 2 : 1);
+        bool want_gpu = ais__cuda_op_find(names[i]) != NULL;
+        if (!want_gpu) assert_false(got);
+        /* asked again (a second plan): the same answer from the map */
+        assert_int_equal(be->supports(&fake, def, NULL, binary ? two : one, binary ? 2 : 1), got);
+    }
+    assert_true(n_defs > 32);
+    assert_true(fake.n_op_slots == n_defs);
+    assert_true(fake.cap_op_slots >= 2 * n_defs);
+    /* entries made before the map grew are still found */
+    const ais__op_def *relu = ais__op_find("", "Relu", 17);
+    assert_true(be->supports(&fake, relu, NULL, one, 1));
+    assert_false(be->supports(&fake, ais__op_find("", "Mod", 17), NULL, two, 2));
+    /* running a definition that no plan resolved is an internal error, not a name search */
+    ais_tensor *out[1] = {x};
+    ais__op_ctx octx;
+    memset(&octx, 0, sizeof octx);
+    octx.opset = 17;
+    const ais__op_def *gelu = ais__op_find("", "Gelu", 20);
+    if (gelu) {
+        AIS_ASSERT_STATUS(be->run_node(&fake, gelu, &octx, one, 1, out, 1), AIS_E_INTERNAL);
+        ais_test_assert_error_contains("without being planned");
+    }
+    /* a planned one reaches CUDA, which, without a device, refuses (with one, the host
+     * pointers here must not reach a kernel) */
+    int n_dev = 0;
+    if (ais__cuda_available(&n_dev) != AIS_OK) {
+        AIS_ASSERT_STATUS(be->run_node(&fake, relu, &octx, one, 1, out, 1), AIS_E_NO_DEVICE);
+        ais_test_assert_error_contains("no NVIDIA driver / no GPU found");
+    }
+    ais__free(fake.op_slots);
     ais_tensor_destroy(x);
 }
 
@@ -949,6 +1016,7 @@ int main(void) {
         cmocka_unit_test(test_no_device_entry_points),
         cmocka_unit_test(test_argument_errors),
         cmocka_unit_test(test_supports),
+        cmocka_unit_test(test_plan_time_table),
     };
     int rc = cmocka_run_group_tests_name("cuda (host side)", host_tests, NULL, NULL);
     if (rc) return rc;

@@ -7,6 +7,11 @@
 
 ais_status ais__cuda_err(cudaError_t e, const char *what) {
     const char *name = cudaGetErrorName(e), *msg = cudaGetErrorString(e);
+    /* The same answer as ais__cuda_available for any call that finds no driver or device. */
+    if (e == cudaErrorNoDevice || e == cudaErrorInsufficientDriver || e == cudaErrorStubLibrary)
+        return ais__error(AIS_E_NO_DEVICE,
+                          "no CUDA device: no NVIDIA driver / no GPU found (%s: %s)", what,
+                          name ? name : "?");
     if (e == cudaErrorNoDevice || e == cudaErrorInsufficientDriver ||
         e == cudaErrorDevicesUnavailable || e == cudaErrorInitializationError ||
         e == cudaErrorInvalidDevice || e == cudaErrorCompatNotSupportedOnDevice)
