@@ -1,10 +1,14 @@
-# cuda.cmake - the CUDA backend: kernels/*.cu as a static library, cuBLAS/cuBLASLt and cuDNN.
+# cuda.cmake - the CUDA backend as the plugin libaistack_cuda.so: kernels/*.cu, the host side in
+# lib/backend/cuda/, cuBLAS/cuBLASLt and cuDNN.
 #
-# Included by the top CMakeLists.txt when a CUDA compiler was found. Defines the INTERFACE target
-# `aistack_cuda_deps` that the library links (kernels, runtime, libraries, include paths and the
-# AIS_HAVE_CUDA definition for the code and tests built here), and AIS_PC_CUDA_LIBS for the
-# pkg-config file. cuDNN is optional: without it the cuDNN operators (Conv, ConvTranspose, pools)
-# report themselves unsupported and fall back to the CPU.
+# Included by the top CMakeLists.txt when a CUDA compiler was found. libaistack.so links none of
+# this: it dlopens the plugin the first time a session asks for the GPU (lib/backend/
+# backend_plugin.c), so a CUDA build runs on a machine without the CUDA libraries. Defines
+#   aistack_cuda_deps  INTERFACE: kernels, runtime, libraries, include paths, AIS_HAVE_CUDA
+#   aistack_cuda_obj   OBJECT: the host side without its plugin entry (tests link it directly)
+#   aistack_cuda       SHARED: the plugin, same VERSION and SOVERSION as libaistack
+# cuDNN is optional: without it the cuDNN operators (Conv, ConvTranspose, pools) report
+# themselves unsupported and fall back to the CPU.
 
 if(NOT DEFINED CMAKE_CUDA_ARCHITECTURES)
   set(CMAKE_CUDA_ARCHITECTURES "80;90")
@@ -91,17 +95,38 @@ if(AIS_HAVE_CUDNN)
   target_compile_definitions(aistack_cuda_deps INTERFACE $<BUILD_INTERFACE:AIS_HAVE_CUDNN=1>)
 endif()
 
-# The static library's consumers need the kernels archive too; the shared one has them inside.
-install(TARGETS aistack_cuda_kernels aistack_cuda_deps EXPORT aistackStaticTargets
-  ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR})
+# The host side, compiled once: into the plugin, and into the GPU unit tests, which call the
+# backend's internals directly and resolve the library's internals from the static library.
+file(GLOB AIS_CUDA_HOST_SOURCES CONFIGURE_DEPENDS ${PROJECT_SOURCE_DIR}/lib/backend/cuda/*.c)
+list(REMOVE_ITEM AIS_CUDA_HOST_SOURCES ${PROJECT_SOURCE_DIR}/lib/backend/cuda/cuda_plugin.c)
+add_library(aistack_cuda_obj OBJECT ${AIS_CUDA_HOST_SOURCES})
+target_include_directories(aistack_cuda_obj PRIVATE ${PROJECT_SOURCE_DIR}/include
+  ${PROJECT_SOURCE_DIR}/lib ${DLPACK_INCLUDE_DIR})
+target_compile_definitions(aistack_cuda_obj PRIVATE _POSIX_C_SOURCE=200809L _DEFAULT_SOURCE)
+target_compile_options(aistack_cuda_obj PRIVATE ${AIS_WARNINGS})
+set_target_properties(aistack_cuda_obj PROPERTIES C_VISIBILITY_PRESET hidden)
+target_link_libraries(aistack_cuda_obj PUBLIC aistack_cuda_deps)
 
-# For `pkg-config --static`: the kernels archive and the CUDA libraries (absolute directories:
-# the toolkit is not relocated with the library).
-set(AIS_PC_CUDA_LIBS "-laistack_cuda_kernels")
-foreach(_lib ${_ais_cuda_libs})
-  get_filename_component(_dir ${_lib} DIRECTORY)
-  get_filename_component(_name ${_lib} NAME)
-  string(REGEX REPLACE "^lib([^.]+)\\..*$" "\\1" _name "${_name}")
-  string(APPEND AIS_PC_CUDA_LIBS " -L${_dir} -l${_name}")
-endforeach()
-string(APPEND AIS_PC_CUDA_LIBS " -lstdc++")
+# The plugin. It does not link libaistack: what it needs of the library's internals (errors,
+# allocator, attributes, shapes) comes through the host table that libaistack passes to its one
+# exported function, so the static library can load it too, and no ais__ name is exported.
+add_library(aistack_cuda SHARED $<TARGET_OBJECTS:aistack_cuda_obj>
+  ${PROJECT_SOURCE_DIR}/lib/backend/cuda/cuda_plugin.c)
+target_include_directories(aistack_cuda PRIVATE ${PROJECT_SOURCE_DIR}/include
+  ${PROJECT_SOURCE_DIR}/lib ${DLPACK_INCLUDE_DIR})
+target_compile_definitions(aistack_cuda PRIVATE _POSIX_C_SOURCE=200809L _DEFAULT_SOURCE)
+target_compile_options(aistack_cuda PRIVATE ${AIS_WARNINGS})
+target_link_libraries(aistack_cuda PRIVATE aistack_cuda_deps ${CMAKE_DL_LIBS})
+set_target_properties(aistack_cuda PROPERTIES
+  VERSION ${PROJECT_VERSION}
+  SOVERSION ${AIS_VERSION_MAJOR}
+  C_VISIBILITY_PRESET hidden
+  LINK_DEPENDS ${PROJECT_SOURCE_DIR}/lib/backend/cuda/aistack_cuda.map)
+target_link_options(aistack_cuda PRIVATE
+  -Wl,--version-script=${PROJECT_SOURCE_DIR}/lib/backend/cuda/aistack_cuda.map)
+if(NOT AIS_SANITIZE)
+  target_link_options(aistack_cuda PRIVATE -Wl,--no-undefined)
+endif()
+# Beside libaistack.so, where the loader looks first. Not a library users link: no namelink,
+# not in the exported CMake targets or pkg-config's Libs.
+install(TARGETS aistack_cuda LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR} NAMELINK_SKIP)

@@ -55,7 +55,7 @@ static const char *const usage_run =
     "  --input NAME=FILE  the input NAME from FILE (.npy or ONNX TensorProto .pb)\n"
     "  FILE               a bare file is the next input in declaration order\n"
     "  --output-dir DIR   writes each output to DIR/NAME.npy (the name made file-safe)\n"
-    "  --threads N        intra-op threads (0: one per core; default 1)\n"
+    "  --threads N        intra-op threads (default 0: the physical cores)\n"
     "  --backend B        cpu (default) or cuda\n"
     "\n"
     "Inputs not given are filled with random values (floats uniform in [0, 1), integers in\n"
@@ -361,7 +361,7 @@ static int cmd_run(int argc, char **argv) {
     const char *model_path = NULL, *out_dir = NULL, *records = NULL, *records_format = NULL;
     const char *named[MAX_IO], *files[MAX_IO];
     size_t n_files = 0;
-    int64_t threads = 1, backend = AIS_BACKEND_CPU;
+    int64_t threads = 0, backend = AIS_BACKEND_CPU;
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "--input") && i + 1 < argc) {

@@ -1,4 +1,5 @@
 #!/bin/bash
+# Tied to one kind of machine: a lent, quiet device machine (16 cores, no network, no Python).
 # The tree benchmark on a machine without Python (a lent, quiet machine): libaistack against
 # XGBoost's and LightGBM's own C predictors and TL2cgen-compiled code, all from C
 # (bench/bench_tree_peers), at threads 1, 2, 4, 8 (those <= nproc) and batches 1, 100, 10000.

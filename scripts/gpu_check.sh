@@ -1,4 +1,7 @@
 #!/bin/bash
+# Tied to one kind of machine: a lent NVIDIA GPU machine (H100/H200, 16 cores) with no network;
+# not a general test entry point (that is scripts/test.sh).
+#
 # The one prepared check for a machine with an NVIDIA GPU (meant to finish in under 5 minutes on
 # an H100): builds with CUDA (Release, -j16), runs every GPU operator test against the reference
 # and CPU results, runs them again under compute-sanitizer (memcheck), runs the CPU unit tests of
@@ -28,6 +31,9 @@ if [ -n "$RES" ]; then mkdir -p "$RES" || RES=""; fi
 [ -n "$RES" ] || RES=$(mktemp -d /tmp/gpu_check.XXXXXX)
 LOG=$RES/gpu_check.log
 BUILD=${AIS_GPU_BUILD:-$ROOT/build-gpu}
+# The test and bench programs link the static library, which finds the CUDA plugin beside the
+# program or through this (libaistack.so finds it beside itself).
+export AISTACK_CUDA_PLUGIN=${AISTACK_CUDA_PLUGIN:-$BUILD/libaistack_cuda.so.0}
 JOBS=${AIS_GPU_JOBS:-16}
 : > "$LOG"
 passed=0 failed=0

@@ -104,10 +104,22 @@ typedef void (*ais_log_fn)(void *user_data, ais_log_level level, const char *mes
 AIS_API void ais_set_log_callback(ais_log_fn fn, void *user_data, ais_log_level max_level);
 
 /*
- * Threads used by the eager operator API (ais_op_run) and by sessions that do not set their own
- * count: 1 runs on the calling thread; 0 means one per available core. Also sets the thread count
- * of the BLAS library so that the two never oversubscribe the cores. Call it while no operator
- * runs.
+ * The process-wide thread count: used by the eager operator API (ais_op_run) and by every session
+ * that does not set its own (AIS_OPT_THREADS 0, the default), including sessions created before
+ * the call. The default, and what 0 sets, is the number of physical cores this process may run on
+ * (SMT siblings counted once), as in ONNX Runtime; 1 runs everything on the calling thread. Range
+ * [0, 1024]; AIS_E_INVALID_ARGUMENT outside it.
+ *
+ * All sessions share one set of worker threads: the process has at most (the largest count in
+ * use) - 1 workers, however many sessions exist. When several threads run sessions at once, a
+ * parallel kernel that finds the workers busy runs on its own calling thread.
+ *
+ * The library never changes the BLAS library's process-wide setting behind the caller's back: a
+ * matrix product large enough for OpenBLAS to split runs with the calling session's count for
+ * that call only (under a lock), and the previous setting is restored.
+ *
+ * ais_get_num_threads() returns the current process-wide count. Both may be called from any
+ * thread; a change applies to kernels that start after it.
  */
 AIS_API ais_status ais_set_num_threads(int32_t threads);
 AIS_API int32_t ais_get_num_threads(void);

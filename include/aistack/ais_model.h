@@ -29,7 +29,9 @@ typedef enum ais_backend {
 
 /* Option keys. Values are written out and never renumbered. */
 typedef enum ais_option {
-    AIS_OPT_THREADS = 1,         /* intra-op threads of a session; 0 = one per core. Default 1 */
+    AIS_OPT_THREADS = 1,         /* intra-op threads of a session, the caller included; 0 (the
+                                    default) = the process-wide count of ais_set_num_threads(),
+                                    whose default is the physical cores */
     AIS_OPT_OPT_LEVEL = 2,       /* graph optimization: 0 none, 1 folding and dead code,
                                     2 also fusion. Default 2 */
     AIS_OPT_BACKEND = 3,         /* an ais_backend. Default AIS_BACKEND_CPU */
@@ -153,7 +155,11 @@ AIS_API ais_status ais_model_node_info(const ais_model *model, size_t index, con
 typedef struct ais_session ais_session;
 
 /* A session on `model` (which it retains). options may be NULL. Fails with AIS_E_NO_DEVICE when
- * the backend asked for has no device. */
+ * the backend asked for has no device. For AIS_BACKEND_CUDA the first such call loads the CUDA
+ * plugin, libaistack_cuda.so.MAJOR: from $AISTACK_CUDA_PLUGIN when set, else beside libaistack,
+ * else the install's libdir, else the dynamic loader's search path; the message then says
+ * whether the plugin was missing or of another version (with dlerror's text), or there was no
+ * NVIDIA driver or GPU. */
 AIS_API ais_status ais_session_create(ais_model *model, const ais_options *options,
                                       ais_session **out);
 AIS_API void ais_session_destroy(ais_session *session);

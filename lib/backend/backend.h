@@ -1,7 +1,8 @@
 /*
  * backend.h - the interface between the executor and a device: a versioned table of function
- * pointers (the ggml pattern). The CPU backend is always present and is the reference; a CUDA
- * backend plugs in through ais__backend_cuda() when the build has one.
+ * pointers (the ggml pattern). The CPU backend is always present and is the reference; the
+ * CUDA backend is the plugin libaistack_cuda.so (backend_plugin.h), loaded when a session first
+ * asks for it.
  *
  * A backend instance is created per session (its state holds streams, handles, caches). The
  * executor asks `supports` for each node at plan time and falls back to the CPU for the others,
@@ -42,14 +43,11 @@ typedef struct ais__backend {
                            size_t n_out);
 } ais__backend;
 
-/* The CUDA backend, only in builds with AIS_HAVE_CUDA (lib/backend/cuda/). */
-const ais__backend *ais__backend_cuda(void);
+/* The CUDA backend from the plugin libaistack_cuda.so (backend_plugin.c), loaded on the first
+ * call; AIS_E_NO_DEVICE with the reason (dlerror's text, a version mismatch) when it cannot be. */
+ais_status ais__backend_cuda_plugin(const ais__backend **out);
 
 /* The backend for `kind`: AIS_E_NO_DEVICE (with a message) when this build lacks it. */
 ais_status ais__backend_get(ais_backend kind, const ais__backend **out);
-
-/* Sets the thread count of the CPU's BLAS library (0: one per core) so that it matches the
- * pool a session runs with and the two do not oversubscribe the cores. */
-void ais__cpu_set_blas_threads(int32_t threads);
 
 #endif /* AIS_BACKEND_H */

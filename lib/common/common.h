@@ -76,24 +76,46 @@ void ais__log(ais_log_level level, const char *fmt, ...) AIS__PRINTF(2, 3);
 
 /* ---- threads (threadpool.c) ---- */
 
+/* A handle on the process's one set of workers: it carries the width of its jobs (how many
+ * threads, the caller included, may work on one parallel_for). The workers are shared by every
+ * handle, so the process never has more than max(width) - 1 of them. */
 typedef struct ais__pool ais__pool;
 
-/* A pool of `threads` workers including the caller (threads <= 1: none are started). */
+/* A handle of width `threads` (<= 0: the process-wide setting at this moment). Starts the
+ * workers it needs now; when the system refuses threads, jobs use the workers there are. */
 ais_status ais__pool_create(int32_t threads, ais__pool **out);
+/* No-op for NULL and for the process-wide handle. */
 void ais__pool_destroy(ais__pool *pool);
 int32_t ais__pool_threads(const ais__pool *pool);
 
-/* fn(ctx, begin, end) over [0, n) in chunks of at least `grain`, split across the pool's threads
- * (the caller works too). pool may be NULL (serial). Returns when every chunk is done. */
+/* fn(ctx, begin, end) over [0, n) in chunks of at least `grain`, split across up to the handle's
+ * width of threads (the caller works too). pool may be NULL (serial). When another caller's job
+ * holds the workers, this one runs on the calling thread. Returns when every chunk is done. */
 typedef void (*ais__range_fn)(void *ctx, size_t begin, size_t end);
 void ais__parallel_for(ais__pool *pool, size_t n, size_t grain, ais__range_fn fn, void *ctx);
 
-/* The process-wide pool of ais_set_num_threads(); created lazily, NULL if serial or it could not
- * be created (then work runs on the caller). */
+/* The process-wide handle of ais_set_num_threads(): never NULL, never freed; its width follows
+ * later calls of ais_set_num_threads(). */
 ais__pool *ais__default_pool(void);
+/* Online CPUs. */
 int32_t ais__cpu_count(void);
-/* Resizes the process-wide pool (0: one thread per core). ais_set_num_threads() in backend/cpu
- * calls it and sets the BLAS library's count too, so common/ needs no BLAS. */
+/* Physical cores this process may run on (SMT siblings counted once); online CPUs when sysfs
+ * has no topology. The default of ais_set_num_threads(). */
+int32_t ais__cpu_physical_count(void);
+/* Sets the process-wide width (0: the physical cores). ais_set_num_threads() calls it. */
 ais_status ais__default_pool_set_threads(int32_t threads);
+
+/* Which handle the code running on this thread works for, so that a BLAS call deep inside a
+ * kernel can ask how many threads it may use (ais__blas_width) without a parameter through
+ * every layer. bind saves the previous binding in *saved; unbind restores it. */
+typedef struct ais__pool_binding {
+    ais__pool *pool;
+    bool bound;
+} ais__pool_binding;
+void ais__pool_bind(ais__pool *pool, ais__pool_binding *saved);
+void ais__pool_unbind(const ais__pool_binding *saved);
+/* Threads a BLAS call on this thread may use: 1 inside a pool job (the job already fills the
+ * threads), the bound handle's width, else the process-wide setting. */
+int32_t ais__blas_width(void);
 
 #endif /* AIS_COMMON_H */

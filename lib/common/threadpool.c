@@ -1,23 +1,43 @@
 /*
- * threadpool.c - a small fork-join pool. Idle workers sleep on a condition variable (no
- * spinning), the calling thread takes chunks too, and chunks are claimed through one atomic
- * counter so uneven chunks balance themselves.
+ * threadpool.c - one fork-join pool for the whole process. Sessions and the eager API hold
+ * handles (ais__pool) that carry only a width: how many threads, the caller included, a job of
+ * theirs may use. The workers behind them are shared, so N sessions never start N sets of
+ * threads: the process has max(width) - 1 workers at most. Idle workers sleep on a condition
+ * variable (no spinning), the calling thread takes chunks too, and chunks are claimed through one
+ * atomic counter so uneven chunks balance themselves. A job that finds the workers busy with
+ * another caller's job runs on its own thread: the cores are busy anyway, and waiting would let
+ * one session's kernels queue behind another's.
  */
+#define _GNU_SOURCE /* sched_getaffinity, CPU_COUNT */
 #include "common.h"
 
+#include <dirent.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
 #include <unistd.h>
 
 struct ais__pool {
-    int32_t threads; /* including the caller */
-    pthread_t *workers;
+    atomic_int threads; /* width of a job, including the caller */
+    bool is_default;    /* the process-wide handle: never freed */
+};
+
+/* The shared workers. */
+typedef struct ais__workers {
+    /* Static, not from the allocator: the workers outlive every object, and the application may
+     * swap allocators between objects. 1023 is the most any width (<= 1024) needs. */
+    pthread_t workers[1023];
     int32_t n_workers;
+    atomic_int n_started; /* n_workers, readable without the lock */
     pthread_mutex_t lock;
     pthread_cond_t wake;
     pthread_cond_t done;
-    pthread_mutex_t submit; /* one job at a time when several threads share the pool */
+    pthread_mutex_t submit; /* one job at a time; a second caller runs serially */
     uint64_t generation;    /* bumped per job, under lock */
+    int32_t width;          /* workers the current job may take (its width - 1), under lock */
+    int32_t joined;         /* workers that joined the current job, under lock */
     int32_t active;         /* workers that joined the current job and are not done, under lock */
     bool closed;            /* the caller has finished its share: late workers stay out */
     bool stop;
@@ -26,11 +46,18 @@ struct ais__pool {
     void *ctx;
     size_t n, chunk, n_chunks;
     atomic_size_t next;
+} ais__workers;
+
+static ais__workers ais__w = {
+    .lock = PTHREAD_MUTEX_INITIALIZER,
+    .wake = PTHREAD_COND_INITIALIZER,
+    .done = PTHREAD_COND_INITIALIZER,
+    .submit = PTHREAD_MUTEX_INITIALIZER,
 };
 
 static _Thread_local bool ais__in_worker;
 
-static void ais__pool_work(ais__pool *p) {
+static void ais__pool_work(ais__workers *p) {
     for (;;) {
         size_t c = atomic_fetch_add(&p->next, 1);
         if (c >= p->n_chunks) break;
@@ -41,18 +68,22 @@ static void ais__pool_work(ais__pool *p) {
 }
 
 static void *ais__pool_main(void *arg) {
-    ais__pool *p = arg;
+    ais__workers *p = arg;
     ais__in_worker = true;
-    uint64_t seen = 0;
     pthread_mutex_lock(&p->lock);
+    /* A worker started while a job runs must not take part in it: its caller counted on the
+     * workers that were there. */
+    uint64_t seen = p->generation;
     for (;;) {
-        while (!p->stop && p->generation == seen) pthread_cond_wait(&p->wake, &p->lock);
+        while (!p->stop && p->generation == seen)
+            pthread_cond_wait(&p->wake, &p->lock);
         if (p->stop) break;
         seen = p->generation;
         /* A worker woken after the caller ran out of chunks stays out: the caller waits only
          * for workers that joined, never for one the scheduler has not run yet (milliseconds
-         * when the cores are busy). */
-        if (p->closed) continue;
+         * when the cores are busy). So does one beyond the job's width. */
+        if (p->closed || p->joined >= p->width) continue;
+        p->joined++;
         p->active++;
         pthread_mutex_unlock(&p->lock);
         ais__pool_work(p);
@@ -63,76 +94,137 @@ static void *ais__pool_main(void *arg) {
     return NULL;
 }
 
+/* Starts workers until there are `want`; false when none could be added (the pool keeps what it
+ * has, and jobs use those). */
+static bool ais__workers_grow(int32_t want) {
+    ais__workers *p = &ais__w;
+    bool ok = true;
+    want = AIS__MIN(want, (int32_t)(sizeof p->workers / sizeof p->workers[0]));
+    pthread_mutex_lock(&p->lock);
+    while (!p->stop && p->n_workers < want) {
+        if (pthread_create(&p->workers[p->n_workers], NULL, ais__pool_main, p) != 0) {
+            ok = false;
+            break;
+        }
+        p->n_workers++;
+    }
+    atomic_store(&p->n_started, p->n_workers);
+    pthread_mutex_unlock(&p->lock);
+    if (!ok)
+        ais__log(AIS_LOG_WARN, "thread pool: could start only %d of %d threads",
+                 (int)atomic_load(&p->n_started), (int)want);
+    return ok;
+}
+
+/* At unload (a dlclose'd libaistack, or exit): the workers run this library's code, so they
+ * must be gone before it is unmapped. */
+__attribute__((destructor)) static void ais__workers_stop(void) {
+    ais__workers *p = &ais__w;
+    pthread_mutex_lock(&p->lock);
+    p->stop = true;
+    pthread_cond_broadcast(&p->wake);
+    int32_t n = p->n_workers;
+    pthread_mutex_unlock(&p->lock);
+    for (int32_t i = 0; i < n; i++)
+        pthread_join(p->workers[i], NULL);
+}
+
 int32_t ais__cpu_count(void) {
     long n = sysconf(_SC_NPROCESSORS_ONLN);
     return n > 0 ? (int32_t)n : 1;
 }
 
+/* Reads one small integer file; -1 when it cannot. */
+static long ais__read_long(const char *path) {
+    FILE *f = fopen(path, "r");
+    if (!f) return -1;
+    long v = -1;
+    if (fscanf(f, "%ld", &v) != 1) v = -1;
+    fclose(f);
+    return v;
+}
+
+int32_t ais__cpu_physical_count(void) {
+    /* Distinct (package, core) pairs among the CPUs this process may run on: SMT siblings share
+     * one core's units, and a second thread per core slows dense kernels down (ONNX Runtime
+     * counts the same way). Falls back to the online CPUs when sysfs says nothing. */
+    cpu_set_t allowed;
+    bool have_mask = sched_getaffinity(0, sizeof allowed, &allowed) == 0;
+    enum { MAX_CORES = 1024 };
+    long keys[MAX_CORES];
+    int32_t n = 0;
+    DIR *d = opendir("/sys/devices/system/cpu");
+    if (d) {
+        struct dirent *e;
+        while ((e = readdir(d)) != NULL && n < MAX_CORES) {
+            int cpu;
+            char tail;
+            if (sscanf(e->d_name, "cpu%d%c", &cpu, &tail) != 1 || cpu < 0) continue;
+            if (have_mask && cpu < CPU_SETSIZE && !CPU_ISSET(cpu, &allowed)) continue;
+            char path[128];
+            snprintf(path, sizeof path, "/sys/devices/system/cpu/cpu%d/topology/core_id", cpu);
+            long core = ais__read_long(path);
+            snprintf(path, sizeof path,
+                     "/sys/devices/system/cpu/cpu%d/topology/physical_package_id", cpu);
+            long pkg = ais__read_long(path);
+            if (core < 0) continue; /* offline CPUs have no topology */
+            long key = (pkg < 0 ? 0 : pkg) * 1000003L + core;
+            bool seen = false;
+            for (int32_t i = 0; i < n && !seen; i++)
+                seen = keys[i] == key;
+            if (!seen) keys[n++] = key;
+        }
+        closedir(d);
+    }
+    if (n > 0) return n;
+    int32_t online = ais__cpu_count();
+    if (have_mask && CPU_COUNT(&allowed) > 0 && CPU_COUNT(&allowed) < online)
+        return CPU_COUNT(&allowed);
+    return online;
+}
+
 ais_status ais__pool_create(int32_t threads, ais__pool **out) {
     *out = NULL;
-    if (threads <= 0) threads = ais__cpu_count();
+    if (threads <= 0) threads = ais_get_num_threads();
     ais__pool *p = ais__calloc(1, sizeof *p);
     if (!p) return ais__oom(sizeof *p, "thread pool");
-    p->threads = threads;
-    if (pthread_mutex_init(&p->lock, NULL) || pthread_mutex_init(&p->submit, NULL) ||
-        pthread_cond_init(&p->wake, NULL) || pthread_cond_init(&p->done, NULL)) {
-        ais__free(p);
-        return ais__error(AIS_E_INTERNAL, "thread pool: could not create its locks");
-    }
-    if (threads > 1) {
-        p->workers = ais__calloc((size_t)threads - 1, sizeof *p->workers);
-        if (!p->workers) {
-            ais__pool_destroy(p);
-            return ais__oom(sizeof(pthread_t) * (size_t)(threads - 1), "thread pool workers");
-        }
-        for (int32_t i = 0; i < threads - 1; i++) {
-            if (pthread_create(&p->workers[i], NULL, ais__pool_main, p) != 0) {
-                ais__pool_destroy(p);
-                return ais__error(AIS_E_INTERNAL, "thread pool: could not start thread %d of %d",
-                                  i + 2, threads);
-            }
-            p->n_workers++;
-        }
-    }
+    atomic_init(&p->threads, threads);
+    /* Start the workers now, so that a failure shows at session creation and the first run
+     * does not pay for it; a shortfall only narrows the jobs. */
+    if (threads > 1) (void)ais__workers_grow(threads - 1);
     *out = p;
     return AIS_OK;
 }
 
 void ais__pool_destroy(ais__pool *p) {
-    if (!p) return;
-    pthread_mutex_lock(&p->lock);
-    p->stop = true;
-    pthread_cond_broadcast(&p->wake);
-    pthread_mutex_unlock(&p->lock);
-    for (int32_t i = 0; i < p->n_workers; i++) pthread_join(p->workers[i], NULL);
-    ais__free(p->workers);
-    pthread_mutex_destroy(&p->lock);
-    pthread_mutex_destroy(&p->submit);
-    pthread_cond_destroy(&p->wake);
-    pthread_cond_destroy(&p->done);
+    if (!p || p->is_default) return;
     ais__free(p);
 }
 
-int32_t ais__pool_threads(const ais__pool *p) { return p ? p->threads : 1; }
+int32_t ais__pool_threads(const ais__pool *p) { return p ? atomic_load(&p->threads) : 1; }
 
-void ais__parallel_for(ais__pool *p, size_t n, size_t grain, ais__range_fn fn, void *ctx) {
+void ais__parallel_for(ais__pool *pool, size_t n, size_t grain, ais__range_fn fn, void *ctx) {
     if (n == 0) return;
     if (grain == 0) grain = 1;
-    /* Serial when there is no pool, too little work, or we are already inside a worker (a
-     * nested parallel_for would wait on workers that are busy running its parent). */
-    if (!p || p->n_workers == 0 || n <= grain || ais__in_worker) {
+    int32_t width = ais__pool_threads(pool);
+    /* Serial when the handle allows one thread, there is too little work, or we are already
+     * inside a worker (a nested parallel_for would wait on workers that are busy running its
+     * parent). */
+    if (width <= 1 || n <= grain || ais__in_worker) {
         fn(ctx, 0, n);
         return;
     }
-    size_t max_chunks = (size_t)p->threads * 4; /* a few per thread, for balance */
+    ais__workers *p = &ais__w;
+    if (atomic_load(&p->n_started) < width - 1) (void)ais__workers_grow(width - 1);
+    int32_t helpers = AIS__MIN(width - 1, (int32_t)atomic_load(&p->n_started));
+    size_t max_chunks = (size_t)(helpers + 1) * 4; /* a few per thread, for balance */
     size_t chunk = (n + max_chunks - 1) / max_chunks;
     if (chunk < grain) chunk = grain;
     size_t n_chunks = (n + chunk - 1) / chunk;
-    if (n_chunks <= 1) {
+    if (helpers <= 0 || n_chunks <= 1 || pthread_mutex_trylock(&p->submit) != 0) {
         fn(ctx, 0, n);
         return;
     }
-    pthread_mutex_lock(&p->submit);
     pthread_mutex_lock(&p->lock);
     p->fn = fn;
     p->ctx = ctx;
@@ -140,64 +232,73 @@ void ais__parallel_for(ais__pool *p, size_t n, size_t grain, ais__range_fn fn, v
     p->chunk = chunk;
     p->n_chunks = n_chunks;
     atomic_store(&p->next, 0);
+    p->width = helpers;
+    p->joined = 0;
     p->active = 0;
     p->closed = false;
     p->generation++;
     pthread_cond_broadcast(&p->wake);
     pthread_mutex_unlock(&p->lock);
 
-    bool was = ais__in_worker;
     ais__in_worker = true;
     ais__pool_work(p);
-    ais__in_worker = was;
+    ais__in_worker = false;
 
     pthread_mutex_lock(&p->lock);
     p->closed = true; /* every chunk is claimed; wait for those still running one */
-    while (p->active > 0) pthread_cond_wait(&p->done, &p->lock);
+    while (p->active > 0)
+        pthread_cond_wait(&p->done, &p->lock);
     pthread_mutex_unlock(&p->lock);
     pthread_mutex_unlock(&p->submit);
 }
 
-/* ---- the process-wide pool of ais_set_num_threads() ---- */
+/* ---- BLAS width: what the code running on this thread may give a BLAS call ---- */
 
-static pthread_mutex_t ais__default_lock = PTHREAD_MUTEX_INITIALIZER;
-static ais__pool *ais__default;
-static int32_t ais__default_threads = 1;
-static bool ais__default_failed;
+static _Thread_local ais__pool *ais__bound;
+static _Thread_local bool ais__is_bound;
+
+void ais__pool_bind(ais__pool *pool, ais__pool_binding *saved) {
+    saved->pool = ais__bound;
+    saved->bound = ais__is_bound;
+    ais__bound = pool;
+    ais__is_bound = true;
+}
+
+void ais__pool_unbind(const ais__pool_binding *saved) {
+    ais__bound = saved->pool;
+    ais__is_bound = saved->bound;
+}
+
+int32_t ais__blas_width(void) {
+    if (ais__in_worker) return 1; /* one chunk of a job that already fills the threads */
+    if (ais__is_bound) return ais__pool_threads(ais__bound);
+    return ais_get_num_threads();
+}
+
+/* ---- the process-wide setting of ais_set_num_threads() ---- */
+
+static ais__pool ais__default = {.is_default = true};
+static pthread_once_t ais__default_once = PTHREAD_ONCE_INIT;
+
+static void ais__default_init(void) {
+    atomic_store(&ais__default.threads, ais__cpu_physical_count());
+}
 
 ais__pool *ais__default_pool(void) {
-    pthread_mutex_lock(&ais__default_lock);
-    if (!ais__default && !ais__default_failed && ais__default_threads != 1) {
-        if (ais__pool_create(ais__default_threads, &ais__default) != AIS_OK) {
-            ais__default_failed = true;
-            ais__log(AIS_LOG_WARN, "could not start %d threads; running serially",
-                     ais__default_threads);
-        }
-    }
-    ais__pool *p = ais__default;
-    pthread_mutex_unlock(&ais__default_lock);
-    return p;
+    pthread_once(&ais__default_once, ais__default_init);
+    return &ais__default;
 }
 
 ais_status ais__default_pool_set_threads(int32_t threads) {
     if (threads < 0 || threads > 1024)
         return ais__error(AIS_E_INVALID_ARGUMENT,
                           "ais_set_num_threads: %d is out of range [0, 1024]", threads);
-    if (threads == 0) threads = ais__cpu_count();
-    pthread_mutex_lock(&ais__default_lock);
-    if (threads != ais__default_threads) {
-        ais__pool_destroy(ais__default);
-        ais__default = NULL;
-        ais__default_failed = false;
-        ais__default_threads = threads;
-    }
-    pthread_mutex_unlock(&ais__default_lock);
+    pthread_once(&ais__default_once, ais__default_init);
+    atomic_store(&ais__default.threads, threads == 0 ? ais__cpu_physical_count() : threads);
     return AIS_OK;
 }
 
 AIS_API int32_t ais_get_num_threads(void) {
-    pthread_mutex_lock(&ais__default_lock);
-    int32_t t = ais__default_threads;
-    pthread_mutex_unlock(&ais__default_lock);
-    return t;
+    pthread_once(&ais__default_once, ais__default_init);
+    return atomic_load(&ais__default.threads);
 }

@@ -18,7 +18,7 @@ typedef struct ais__option_info {
 } ais__option_info;
 
 static const ais__option_info ais__options_info[AIS__N_OPTIONS] = {
-    [AIS_OPT_THREADS] = {"AIS_OPT_THREADS", 0, 1024, 1},
+    [AIS_OPT_THREADS] = {"AIS_OPT_THREADS", 0, 1024, 0},
     [AIS_OPT_OPT_LEVEL] = {"AIS_OPT_OPT_LEVEL", 0, 2, 2},
     [AIS_OPT_BACKEND] = {"AIS_OPT_BACKEND", AIS_BACKEND_CPU, AIS_BACKEND_CUDA, AIS_BACKEND_CPU},
     [AIS_OPT_DEVICE_ID] = {"AIS_OPT_DEVICE_ID", 0, 1023, 0},

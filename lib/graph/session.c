@@ -709,10 +709,10 @@ AIS_API ais_status ais_session_create(ais_model *model, const ais_options *optio
             goto fail;
         }
     }
+    /* 0 (the default): the process-wide handle, which follows ais_set_num_threads. */
     int32_t threads = (int32_t)ais__option(options, AIS_OPT_THREADS);
-    if (threads == 0) threads = ais__cpu_count();
-    if (threads > 1 && (st = ais__pool_create(threads, &s->pool)) != AIS_OK) goto fail;
-    ais__cpu_set_blas_threads(threads);
+    if (threads == 0) s->pool = ais__default_pool();
+    else if (threads > 1 && (st = ais__pool_create(threads, &s->pool)) != AIS_OK) goto fail;
     s->ctx.pool = s->pool;
     /* Until the first plan says otherwise (a device plan records its CPU fallbacks). */
     for (size_t i = 0; i < g->n_nodes; i++) s->node_backend[i] = be->kind;

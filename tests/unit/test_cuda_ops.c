@@ -16,9 +16,31 @@
 #include "test_util.h"
 
 #ifdef AIS_HAVE_CUDA
+#include "backend/backend.h"
 #include "backend/cuda/cuda_internal.h"
 
 static ais__cuda_ctx *g_ctx;
+
+/* Device memory for the tests' tensors: one block, handed out from a bump pointer and reset
+ * before each GPU call. (The library plans its own device memory per session.) */
+static unsigned char *g_dev;
+static size_t g_dev_size, g_dev_used;
+
+static void dev_reset(void) { g_dev_used = 0; }
+
+/* Fills *t as a device tensor of that dtype and shape from the block. */
+static ais_status dev_tensor(ais_dtype dtype, const int64_t *dims, size_t ndim, ais_tensor *t) {
+    AIS__CHECK(ais__shape_validate(dims, ndim, dtype, "test device tensor"));
+    size_t numel = 0, es = ais_dtype_size(dtype);
+    (void)ais__shape_numel(dims, ndim, es, &numel);
+    size_t start = (g_dev_used + 255) & ~(size_t)255, bytes = numel * es;
+    if (start + bytes > g_dev_size)
+        return ais__error(AIS_E_OUT_OF_MEMORY, "test device block: %zu bytes wanted, %zu free",
+                          bytes, g_dev_size - AIS__MIN(g_dev_size, start));
+    ais__tensor_init_borrowed(t, dtype, dims, ndim, g_dev + start);
+    g_dev_used = start + bytes;
+    return AIS_OK;
+}
 
 /* ---- no device ---- */
 
@@ -34,7 +56,7 @@ static void test_no_device_entry_points(void **state) {
     assert_int_equal(n, 0);
     ais_test_assert_error_contains("no CUDA device");
     ais__cuda_ctx *c = (ais__cuda_ctx *)0x1;
-    AIS_ASSERT_STATUS(ais__cuda_ctx_create(0, 1 << 20, &c), AIS_E_NO_DEVICE);
+    AIS_ASSERT_STATUS(ais__cuda_ctx_create(0, &c), AIS_E_NO_DEVICE);
     assert_null(c);
     ais_test_assert_error_contains("no CUDA device");
     char name[128];
@@ -45,16 +67,82 @@ static void test_no_device_entry_points(void **state) {
 static void test_argument_errors(void **state) {
     (void)state;
     AIS_ASSERT_STATUS(ais__cuda_available(NULL), AIS_E_INVALID_ARGUMENT);
-    AIS_ASSERT_STATUS(ais__cuda_ctx_create(0, 0, NULL), AIS_E_INVALID_ARGUMENT);
+    AIS_ASSERT_STATUS(ais__cuda_ctx_create(0, NULL), AIS_E_INVALID_ARGUMENT);
     AIS_ASSERT_STATUS(ais__cuda_synchronize(NULL), AIS_E_INVALID_ARGUMENT);
-    AIS_ASSERT_STATUS(ais__cuda_arena_reserve(NULL, 16), AIS_E_INVALID_ARGUMENT);
+    void *p = (void *)0x1;
+    AIS_ASSERT_STATUS(ais__cuda_malloc(NULL, 16, &p), AIS_E_INVALID_ARGUMENT);
     ais_tensor *x = ais_test_rand_f32(AIS_SHAPE(4), -1, 1);
     ais_tensor *out[1] = {x};
     const ais_tensor *in[1] = {x};
     AIS_ASSERT_STATUS(ais__cuda_run_node(NULL, "Relu", 21, NULL, in, 1, out, 1),
                       AIS_E_INVALID_ARGUMENT);
     ais_test_assert_error_contains("Relu");
-    assert_null(ais__cuda_arena_at(NULL, 0, 4));
+    ais_tensor_destroy(x);
+}
+
+/* The backend table resolves operator definitions once, at plan time (its supports), into a map
+ * in the context; run_node then finds the entry with one probe. Needs no device: supports never
+ * touches CUDA, so a zeroed context stands in for a real one. */
+static void test_plan_time_table(void **state) {
+    (void)state;
+    const ais__backend *be = ais__cuda_backend_table();
+    assert_non_null(be);
+    assert_int_equal(be->version, AIS__BACKEND_VERSION);
+    ais__cuda_ctx fake;
+    memset(&fake, 0, sizeof fake);
+    ais_tensor *x = ais_test_rand_f32(AIS_SHAPE(2, 3), -1, 1);
+    const ais_tensor *one[1] = {x}, *two[2] = {x, x};
+    /* more definitions than the map's first size, GPU operators and CPU-only ones mixed */
+    static const char *const names[] = {
+        "Relu",       "Mod",        "Add",        "NonZero",     "Sigmoid",
+        "TopK",       "Tanh",       "Exp",        "Log",         "Sqrt",
+        "Abs",        "Neg",        "Floor",      "Ceil",        "Sin",
+        "Cos",        "Erf",        "Sub",        "Mul",         "Div",
+        "Pow",        "Max",        "Min",        "Tile",        "Softmax",
+        "LogSoftmax", "Transpose",  "Identity",   "Reshape",     "Flatten",
+        "Squeeze",    "Unsqueeze",  "Elu",        "Softplus",    "HardSigmoid",
+        "HardSwish",  "Reciprocal", "Sign",       "Round",       "CumSum",
+        "ArgMax",     "ReduceSum",  "ReduceMean", "ReduceMax",   "ReduceMin",
+        "Equal",      "Less",       "Greater",    "LessOrEqual", "GreaterOrEqual",
+        "Atan",       "Asin",       "Acos",       "Tan",         "Sinh",
+        "Cosh"};
+    size_t n_defs = 0;
+    for (size_t i = 0; i < AIS__ARRAY_LEN(names); i++) {
+        const ais__op_def *def = ais__op_find("", names[i], 17);
+        if (!def) continue;
+        n_defs++;
+        bool binary = ais__cuda_op_find(names[i]) && def->max_inputs >= 2 && def->min_inputs >= 2;
+        bool got = be->supports(&fake, def, NULL, binary ? two : one, binary ? 2 : 1);
+        bool want_gpu = ais__cuda_op_find(names[i]) != NULL;
+        if (!want_gpu) assert_false(got);
+        /* asked again (a second plan): the same answer from the map */
+        assert_int_equal(be->supports(&fake, def, NULL, binary ? two : one, binary ? 2 : 1), got);
+    }
+    assert_true(n_defs > 32);
+    assert_true(fake.n_op_slots == n_defs);
+    assert_true(fake.cap_op_slots >= 2 * n_defs);
+    /* entries made before the map grew are still found */
+    const ais__op_def *relu = ais__op_find("", "Relu", 17);
+    assert_true(be->supports(&fake, relu, NULL, one, 1));
+    assert_false(be->supports(&fake, ais__op_find("", "Mod", 17), NULL, two, 2));
+    /* running a definition that no plan resolved is an internal error, not a name search */
+    ais_tensor *out[1] = {x};
+    ais__op_ctx octx;
+    memset(&octx, 0, sizeof octx);
+    octx.opset = 17;
+    const ais__op_def *gelu = ais__op_find("", "Gelu", 20);
+    if (gelu) {
+        AIS_ASSERT_STATUS(be->run_node(&fake, gelu, &octx, one, 1, out, 1), AIS_E_INTERNAL);
+        ais_test_assert_error_contains("without being planned");
+    }
+    /* a planned one reaches CUDA, which, without a device, refuses (with one, the host
+     * pointers here must not reach a kernel) */
+    int n_dev = 0;
+    if (ais__cuda_available(&n_dev) != AIS_OK) {
+        AIS_ASSERT_STATUS(be->run_node(&fake, relu, &octx, one, 1, out, 1), AIS_E_NO_DEVICE);
+        ais_test_assert_error_contains("no NVIDIA driver / no GPU found");
+    }
+    ais__free(fake.op_slots);
     ais_tensor_destroy(x);
 }
 
@@ -67,7 +155,8 @@ static void test_supports(void **state) {
     assert_true(ais__cuda_supports("Add", 14, two, 2, NULL));
     assert_false(ais__cuda_supports("Add", 14, mixed, 2, NULL));
     assert_false(ais__cuda_supports("NoSuchOp", 14, one, 1, NULL));
-    const ais__tensor_desc *ione[1] = {&i64}, *gather[2] = {&f32, &i64}, *where[3] = {&bl, &f32, &f32};
+    const ais__tensor_desc *ione[1] = {&i64}, *gather[2] = {&f32, &i64},
+                           *where[3] = {&bl, &f32, &f32};
     assert_false(ais__cuda_supports("Relu", 14, ione, 1, NULL));
     assert_true(ais__cuda_supports("Gather", 13, gather, 2, NULL));
     assert_true(ais__cuda_supports("Where", 16, where, 3, NULL));
@@ -120,21 +209,21 @@ static void expect_close(const char *what, const ais_tensor *got, const double *
 static ais_status gpu_run(const char *op, int64_t opset, const ais_attrs *attrs,
                           const ais_tensor *const *in, size_t n_in, ais_tensor *const *out,
                           size_t n_out) {
-    ais__cuda_arena_reset(g_ctx);
+    dev_reset();
     ais_tensor din[8], dout[4];
     const ais_tensor *pin[8];
     ais_tensor *pout[4];
     for (size_t i = 0; i < n_in; i++) {
         pin[i] = NULL;
         if (!in[i]) continue;
-        AIS__CHECK(ais__cuda_tensor_alloc(g_ctx, in[i]->dtype, in[i]->dims, in[i]->ndim, &din[i]));
+        AIS__CHECK(dev_tensor(in[i]->dtype, in[i]->dims, in[i]->ndim, &din[i]));
         AIS__CHECK(ais__cuda_copy_to_device(g_ctx, in[i], &din[i]));
         pin[i] = &din[i];
     }
     for (size_t i = 0; i < n_out; i++) {
         pout[i] = NULL;
         if (!out[i]) continue;
-        AIS__CHECK(ais__cuda_tensor_alloc(g_ctx, out[i]->dtype, out[i]->dims, out[i]->ndim, &dout[i]));
+        AIS__CHECK(dev_tensor(out[i]->dtype, out[i]->dims, out[i]->ndim, &dout[i]));
         pout[i] = &dout[i];
     }
     AIS__CHECK(ais__cuda_run_node(g_ctx, op, opset, attrs, pin, n_in, pout, n_out));
@@ -151,13 +240,15 @@ static ais_tensor *new_t(ais_dtype dt, const int64_t *dims, size_t nd) {
 
 static ais_tensor *rand_t(ais_dtype dt, const int64_t *dims, size_t nd, double lo, double hi) {
     ais_tensor *t = new_t(dt, dims, nd);
-    for (size_t i = 0; i < t->numel; i++) ais__store_f64(t->data, dt, i, ais_test_uniform(lo, hi));
+    for (size_t i = 0; i < t->numel; i++)
+        ais__store_f64(t->data, dt, i, ais_test_uniform(lo, hi));
     return t;
 }
 
 static double *vals(const ais_tensor *t) {
     double *v = malloc((t->numel + 1) * sizeof *v);
-    for (size_t i = 0; i < t->numel; i++) v[i] = ais__load_f64(t->data, t->dtype, i);
+    for (size_t i = 0; i < t->numel; i++)
+        v[i] = ais__load_f64(t->data, t->dtype, i);
     return v;
 }
 
@@ -196,7 +287,8 @@ static double unary_ref(const char *op, double x) {
 
 static void test_unary(void **state) {
     (void)state;
-    const char *ops[] = {"Relu", "Sigmoid", "Tanh", "Gelu", "Erf", "Exp", "Abs", "Neg", "LeakyRelu"};
+    const char *ops[] = {"Relu", "Sigmoid", "Tanh", "Gelu",     "Erf",
+                         "Exp",  "Abs",     "Neg",  "LeakyRelu"};
     ais_dtype dts[] = {AIS_DTYPE_F32, AIS_DTYPE_F16, AIS_DTYPE_BF16};
     for (size_t d = 0; d < 3; d++)
         for (size_t o = 0; o < AIS__ARRAY_LEN(ops); o++) {
@@ -206,7 +298,8 @@ static void test_unary(void **state) {
             ais_tensor *out[1] = {y};
             AIS_ASSERT_OK(gpu_run(ops[o], 20, NULL, in, 1, out, 1));
             double *ref = vals(x);
-            for (int64_t i = 0; i < n; i++) ref[i] = unary_ref(ops[o], ref[i]);
+            for (int64_t i = 0; i < n; i++)
+                ref[i] = unary_ref(ops[o], ref[i]);
             expect_close(ops[o], y, ref, tol_of(dts[d], 1e-5));
             vs_cpu(ops[o], 20, NULL, in, 1, y, tol_of(dts[d], 1e-5));
             free(ref);
@@ -221,7 +314,8 @@ static void test_binary_broadcast(void **state) {
     int64_t sa[] = {3, 1, 5}, sb[] = {4, 1}, so[] = {3, 4, 5};
     for (size_t o = 0; o < AIS__ARRAY_LEN(ops); o++) {
         bool cmp = !strcmp(ops[o], "Less");
-        ais_tensor *a = rand_t(AIS_DTYPE_F32, sa, 3, 0.5, 2), *b = rand_t(AIS_DTYPE_F32, sb, 2, 0.5, 2);
+        ais_tensor *a = rand_t(AIS_DTYPE_F32, sa, 3, 0.5, 2),
+                   *b = rand_t(AIS_DTYPE_F32, sb, 2, 0.5, 2);
         ais_tensor *y = new_t(cmp ? AIS_DTYPE_BOOL : AIS_DTYPE_F32, so, 3);
         const ais_tensor *in[2] = {a, b};
         ais_tensor *out[1] = {y};
@@ -257,7 +351,8 @@ static void test_binary_broadcast(void **state) {
     ais_tensor *out[1] = {y};
     AIS_ASSERT_OK(gpu_run("Mul", 14, NULL, in, 2, out, 1));
     double *ref = vals(a);
-    for (int64_t i = 0; i < n; i++) ref[i] *= ((float *)b->data)[i];
+    for (int64_t i = 0; i < n; i++)
+        ref[i] *= ((float *)b->data)[i];
     expect_close("Mul dense", y, ref, 1e-6);
     free(ref);
     ais_tensor_destroy(a);
@@ -270,7 +365,8 @@ static void test_binary_broadcast(void **state) {
     in[0] = a, in[1] = b, out[0] = y;
     AIS_ASSERT_OK(gpu_run("Add", 14, NULL, in, 2, out, 1));
     for (int i = 0; i < 6; i++)
-        assert_int_equal(((int64_t *)y->data)[i], ((int64_t *)a->data)[i] + ((int64_t *)b->data)[i % 3]);
+        assert_int_equal(((int64_t *)y->data)[i],
+                         ((int64_t *)a->data)[i] + ((int64_t *)b->data)[i % 3]);
     ais_tensor_destroy(a);
     ais_tensor_destroy(b);
     ais_tensor_destroy(y);
@@ -286,14 +382,18 @@ static void softmax_case(const int64_t *dims, size_t nd, int64_t axis, ais_dtype
     const char *op = lg ? "LogSoftmax" : "Softmax";
     AIS_ASSERT_OK(gpu_run(op, 13, at, in, 1, out, 1));
     int64_t a = axis < 0 ? axis + (int64_t)nd : axis, outer = 1, n = dims[a], inner = 1;
-    for (int64_t i = 0; i < a; i++) outer *= dims[i];
-    for (size_t i = (size_t)a + 1; i < nd; i++) inner *= dims[i];
+    for (int64_t i = 0; i < a; i++)
+        outer *= dims[i];
+    for (size_t i = (size_t)a + 1; i < nd; i++)
+        inner *= dims[i];
     double *v = vals(x), *ref = malloc(x->numel * sizeof *ref);
     for (int64_t o = 0; o < outer; o++)
         for (int64_t j = 0; j < inner; j++) {
             double m = -INFINITY, s = 0;
-            for (int64_t k = 0; k < n; k++) m = fmax(m, v[(o * n + k) * inner + j]);
-            for (int64_t k = 0; k < n; k++) s += exp(v[(o * n + k) * inner + j] - m);
+            for (int64_t k = 0; k < n; k++)
+                m = fmax(m, v[(o * n + k) * inner + j]);
+            for (int64_t k = 0; k < n; k++)
+                s += exp(v[(o * n + k) * inner + j] - m);
             for (int64_t k = 0; k < n; k++) {
                 size_t i = (size_t)((o * n + k) * inner + j);
                 ref[i] = lg ? v[i] - m - log(s) : exp(v[i] - m) / s;
@@ -310,9 +410,9 @@ static void softmax_case(const int64_t *dims, size_t nd, int64_t axis, ais_dtype
 
 static void test_softmax(void **state) {
     (void)state;
-    softmax_case((int64_t[]){64, 100}, 2, -1, AIS_DTYPE_F32, false);   /* warp per row */
-    softmax_case((int64_t[]){37, 1500}, 2, -1, AIS_DTYPE_F32, false);  /* block per row */
-    softmax_case((int64_t[]){4, 7, 9}, 3, 1, AIS_DTYPE_F32, false);    /* strided axis */
+    softmax_case((int64_t[]){64, 100}, 2, -1, AIS_DTYPE_F32, false);  /* warp per row */
+    softmax_case((int64_t[]){37, 1500}, 2, -1, AIS_DTYPE_F32, false); /* block per row */
+    softmax_case((int64_t[]){4, 7, 9}, 3, 1, AIS_DTYPE_F32, false);   /* strided axis */
     softmax_case((int64_t[]){5, 333}, 2, -1, AIS_DTYPE_F32, true);
     softmax_case((int64_t[]){8, 2000}, 2, -1, AIS_DTYPE_F16, false);
     softmax_case((int64_t[]){8, 200}, 2, -1, AIS_DTYPE_BF16, true);
@@ -329,9 +429,11 @@ static void layernorm_case(int64_t rows, int64_t n, ais_dtype dt) {
     double *ref = malloc(x->numel * sizeof *ref);
     for (int64_t r = 0; r < rows; r++) {
         double m = 0, var = 0;
-        for (int64_t j = 0; j < n; j++) m += v[r * n + j];
+        for (int64_t j = 0; j < n; j++)
+            m += v[r * n + j];
         m /= (double)n;
-        for (int64_t j = 0; j < n; j++) var += (v[r * n + j] - m) * (v[r * n + j] - m);
+        for (int64_t j = 0; j < n; j++)
+            var += (v[r * n + j] - m) * (v[r * n + j] - m);
         var /= (double)n;
         for (int64_t j = 0; j < n; j++)
             ref[r * n + j] = (v[r * n + j] - m) / sqrt(var + 1e-5) * s[j] + bb[j];
@@ -387,7 +489,8 @@ static void test_reduce(void **state) {
     ais_tensor *out[1] = {y};
     AIS_ASSERT_OK(gpu_run("ReduceSum", 11, NULL, in, 1, out, 1));
     double s = 0;
-    for (int64_t i = 0; i < n; i++) s += ((float *)x->data)[i];
+    for (int64_t i = 0; i < n; i++)
+        s += ((float *)x->data)[i];
     expect_close("ReduceSum all", y, &s, 1e-5);
     ais_tensor_destroy(x);
     ais_tensor_destroy(y);
@@ -395,7 +498,8 @@ static void test_reduce(void **state) {
 
 static void transpose_case(const int64_t *dims, const int64_t *perm, size_t nd) {
     int64_t od[8];
-    for (size_t i = 0; i < nd; i++) od[i] = dims[perm[i]];
+    for (size_t i = 0; i < nd; i++)
+        od[i] = dims[perm[i]];
     ais_tensor *x = rand_t(AIS_DTYPE_F32, dims, nd, -1, 1), *y = new_t(AIS_DTYPE_F32, od, nd);
     ais_attrs *at = NULL;
     AIS_ASSERT_OK(ais_attrs_create(&at));
@@ -405,7 +509,8 @@ static void transpose_case(const int64_t *dims, const int64_t *perm, size_t nd) 
     AIS_ASSERT_OK(gpu_run("Transpose", 13, at, in, 1, out, 1));
     double *ref = malloc(y->numel * sizeof *ref);
     int64_t st[8], s = 1;
-    for (size_t i = nd; i-- > 0;) st[i] = s, s *= dims[i];
+    for (size_t i = nd; i-- > 0;)
+        st[i] = s, s *= dims[i];
     for (size_t i = 0; i < y->numel; i++) {
         size_t rem = i, off = 0;
         for (size_t k = nd; k-- > 0;) {
@@ -474,7 +579,8 @@ static void test_layout_ops(void **state) {
     AIS_ASSERT_OK(gpu_run("Gather", 13, NULL, ing, 2, out, 1));
     int rows[3] = {2, 9, 0};
     for (int i = 0; i < 3; i++)
-        for (int k = 0; k < 6; k++) ref[i * 6 + k] = ((float *)emb->data)[rows[i] * 6 + k];
+        for (int k = 0; k < 6; k++)
+            ref[i * 6 + k] = ((float *)emb->data)[rows[i] * 6 + k];
     expect_close("Gather", y, ref, 0);
     ((int64_t *)idx->data)[1] = 10;
     AIS_ASSERT_STATUS(gpu_run("Gather", 13, NULL, ing, 2, out, 1), AIS_E_INVALID_ARGUMENT);
@@ -502,7 +608,8 @@ static void test_layout_ops(void **state) {
     ais_tensor_destroy(h);
     ais_tensor_destroy(c), ais_tensor_destroy(xw), ais_tensor_destroy(zw), ais_tensor_destroy(y);
     ais_tensor_destroy(emb), ais_tensor_destroy(idx);
-    ais_tensor_destroy(starts), ais_tensor_destroy(ends), ais_tensor_destroy(axes), ais_tensor_destroy(steps);
+    ais_tensor_destroy(starts), ais_tensor_destroy(ends), ais_tensor_destroy(axes),
+        ais_tensor_destroy(steps);
     ais_tensor_destroy(a), ais_tensor_destroy(b);
     ais_attrs_destroy(at);
 }
@@ -511,7 +618,8 @@ static void matmul_ref(const float *a, const float *b, double *y, int64_t m, int
     for (int64_t i = 0; i < m; i++)
         for (int64_t j = 0; j < n; j++) {
             double s = 0;
-            for (int64_t p = 0; p < k; p++) s += (double)a[i * k + p] * b[p * n + j];
+            for (int64_t p = 0; p < k; p++)
+                s += (double)a[i * k + p] * b[p * n + j];
             y[i * n + j] = s;
         }
 }
@@ -537,7 +645,8 @@ static void matmul_case(const int64_t *da, size_t na, const int64_t *db, size_t 
 
 static void test_matmul_gemm(void **state) {
     (void)state;
-    matmul_case((int64_t[]){2, 3, 33, 65}, 4, (int64_t[]){65, 17}, 2, (int64_t[]){2, 3, 33, 17}, 4, 33 * 65, 0);
+    matmul_case((int64_t[]){2, 3, 33, 65}, 4, (int64_t[]){65, 17}, 2, (int64_t[]){2, 3, 33, 17}, 4,
+                33 * 65, 0);
     matmul_case((int64_t[]){2, 5, 7}, 3, (int64_t[]){2, 7, 3}, 3, (int64_t[]){2, 5, 3}, 3, 35, 21);
     matmul_case((int64_t[]){5, 7}, 2, (int64_t[]){4, 7, 3}, 3, (int64_t[]){4, 5, 3}, 3, 0, 21);
     /* Gemm: transB, bias row, ReLU epilogue through cuBLASLt */
@@ -625,14 +734,16 @@ static void test_conv_pool(void **state) {
             for (int64_t j = 0; j < W / 2; j++) {
                 double mx = -INFINITY;
                 for (int u = 0; u < 2; u++)
-                    for (int v = 0; v < 2; v++) mx = fmax(mx, px[(nc * H + 2 * i + u) * W + 2 * j + v]);
+                    for (int v = 0; v < 2; v++)
+                        mx = fmax(mx, px[(nc * H + 2 * i + u) * W + 2 * j + v]);
                 ref[(nc * (H / 2) + i) * (W / 2) + j] = mx;
             }
     expect_close("MaxPool", p, ref, 0);
     vs_cpu("MaxPool", 12, at, inp, 1, p, 0);
     free(ref);
     ais_attrs_destroy(at);
-    ais_tensor_destroy(p), ais_tensor_destroy(x), ais_tensor_destroy(w), ais_tensor_destroy(b), ais_tensor_destroy(y);
+    ais_tensor_destroy(p), ais_tensor_destroy(x), ais_tensor_destroy(w), ais_tensor_destroy(b),
+        ais_tensor_destroy(y);
 #else
     skip();
 #endif
@@ -643,7 +754,8 @@ static void test_batchnorm(void **state) {
     int64_t N = 3, C = 5, HW = 17;
     ais_tensor *x = rand_t(AIS_DTYPE_F32, (int64_t[]){N, C, HW}, 3, -2, 2);
     ais_tensor *p[4];
-    for (int i = 0; i < 4; i++) p[i] = rand_t(AIS_DTYPE_F32, &C, 1, i == 3 ? 0.5 : -1, 1.5);
+    for (int i = 0; i < 4; i++)
+        p[i] = rand_t(AIS_DTYPE_F32, &C, 1, i == 3 ? 0.5 : -1, 1.5);
     ais_tensor *y = new_t(AIS_DTYPE_F32, (int64_t[]){N, C, HW}, 3);
     const ais_tensor *in[5] = {x, p[0], p[1], p[2], p[3]};
     ais_tensor *out[1] = {y};
@@ -657,7 +769,8 @@ static void test_batchnorm(void **state) {
     expect_close("BatchNormalization", y, ref, 1e-5);
     vs_cpu("BatchNormalization", 15, NULL, in, 5, y, 1e-5);
     free(ref);
-    for (int i = 0; i < 4; i++) ais_tensor_destroy(p[i]);
+    for (int i = 0; i < 4; i++)
+        ais_tensor_destroy(p[i]);
     ais_tensor_destroy(x), ais_tensor_destroy(y);
 }
 
@@ -793,25 +906,27 @@ static double now_ms(void) {
 
 static void bench_one(const char *label, const char *op, const ais_attrs *at,
                       const ais_tensor *const *in, size_t n_in, ais_tensor *y) {
-    ais__cuda_arena_reset(g_ctx);
+    dev_reset();
     ais_tensor din[4], dy;
     const ais_tensor *pin[4];
     for (size_t i = 0; i < n_in; i++) {
-        if (ais__cuda_tensor_alloc(g_ctx, in[i]->dtype, in[i]->dims, in[i]->ndim, &din[i]) ||
+        if (dev_tensor(in[i]->dtype, in[i]->dims, in[i]->ndim, &din[i]) ||
             ais__cuda_copy_to_device(g_ctx, in[i], &din[i]))
             return (void)printf("%-28s  setup failed: %s\n", label, ais_last_error());
         pin[i] = &din[i];
     }
-    if (ais__cuda_tensor_alloc(g_ctx, y->dtype, y->dims, y->ndim, &dy))
+    if (dev_tensor(y->dtype, y->dims, y->ndim, &dy))
         return (void)printf("%-28s  setup failed: %s\n", label, ais_last_error());
     ais_tensor *pout[1] = {&dy};
     cudaEvent_t e0, e1;
     cudaEventCreate(&e0), cudaEventCreate(&e1);
     ais_status st = AIS_OK;
-    for (int i = 0; i < 3 && st == AIS_OK; i++) st = ais__cuda_run_node(g_ctx, op, 20, at, pin, n_in, pout, 1);
+    for (int i = 0; i < 3 && st == AIS_OK; i++)
+        st = ais__cuda_run_node(g_ctx, op, 20, at, pin, n_in, pout, 1);
     int iters = 20;
     cudaEventRecord(e0, g_ctx->stream);
-    for (int i = 0; i < iters && st == AIS_OK; i++) st = ais__cuda_run_node(g_ctx, op, 20, at, pin, n_in, pout, 1);
+    for (int i = 0; i < iters && st == AIS_OK; i++)
+        st = ais__cuda_run_node(g_ctx, op, 20, at, pin, n_in, pout, 1);
     cudaEventRecord(e1, g_ctx->stream);
     cudaEventSynchronize(e1);
     float gpu = 0;
@@ -866,7 +981,8 @@ static void run_bench(void) {
     bench_one("Softmax 4096x1024", "Softmax", NULL, (const ais_tensor *[]){a}, 1, y);
     b = rand_t(AIS_DTYPE_F32, (int64_t[]){1024}, 1, 0.5, 1.5);
     c = rand_t(AIS_DTYPE_F32, (int64_t[]){1024}, 1, -1, 1);
-    bench_one("LayerNorm 4096x1024", "LayerNormalization", NULL, (const ais_tensor *[]){a, b, c}, 3, y);
+    bench_one("LayerNorm 4096x1024", "LayerNormalization", NULL, (const ais_tensor *[]){a, b, c}, 3,
+              y);
     bench_one("Gelu 4M", "Gelu", NULL, (const ais_tensor *[]){a}, 1, y);
     ais_tensor_destroy(a), ais_tensor_destroy(b), ais_tensor_destroy(c), ais_tensor_destroy(y);
     a = rand_t(AIS_DTYPE_F32, (int64_t[]){16 << 20}, 1, -1, 1);
@@ -881,8 +997,10 @@ static void run_bench(void) {
     y = new_t(AIS_DTYPE_F32, (int64_t[]){4096, 1}, 2);
     ais_attrs_create(&at);
     ais_attrs_set_ints(at, "axes", (int64_t[]){1}, 1);
-    bench_one("ReduceSum 4096x4096 axis 1", "ReduceSum", NULL,
-              (const ais_tensor *[]){a, ais_test_tensor(AIS_DTYPE_I64, (int64_t[]){1}, 1, (double[]){1})}, 2, y);
+    bench_one(
+        "ReduceSum 4096x4096 axis 1", "ReduceSum", NULL,
+        (const ais_tensor *[]){a, ais_test_tensor(AIS_DTYPE_I64, (int64_t[]){1}, 1, (double[]){1})},
+        2, y);
     ais_attrs_destroy(at);
     ais_tensor_destroy(a), ais_tensor_destroy(y);
 }
@@ -898,6 +1016,7 @@ int main(void) {
         cmocka_unit_test(test_no_device_entry_points),
         cmocka_unit_test(test_argument_errors),
         cmocka_unit_test(test_supports),
+        cmocka_unit_test(test_plan_time_table),
     };
     int rc = cmocka_run_group_tests_name("cuda (host side)", host_tests, NULL, NULL);
     if (rc) return rc;
@@ -906,25 +1025,28 @@ int main(void) {
         printf("SKIP: no CUDA device (%s)\n", ais_last_error());
         return 77;
     }
-    if (ais__cuda_ctx_create(0, (size_t)1 << 30, &g_ctx) != AIS_OK) {
+    if (ais__cuda_ctx_create(0, &g_ctx) != AIS_OK ||
+        ais__cuda_malloc(g_ctx, (size_t)1 << 30, (void **)&g_dev) != AIS_OK) {
         printf("FAIL: CUDA context: %s\n", ais_last_error());
         return 1;
     }
+    g_dev_size = (size_t)1 << 30;
     char name[160] = "";
     (void)ais__cuda_device_name(0, name, sizeof name);
     printf("device: %s\n", name);
     const struct CMUnitTest gpu_tests[] = {
-        cmocka_unit_test(test_unary),       cmocka_unit_test(test_binary_broadcast),
-        cmocka_unit_test(test_softmax),     cmocka_unit_test(test_layernorm),
-        cmocka_unit_test(test_reduce),      cmocka_unit_test(test_transpose),
-        cmocka_unit_test(test_layout_ops),  cmocka_unit_test(test_matmul_gemm),
-        cmocka_unit_test(test_conv_pool),   cmocka_unit_test(test_batchnorm),
-        cmocka_unit_test(test_pool_direct), cmocka_unit_test(test_global_pool),
+        cmocka_unit_test(test_unary),           cmocka_unit_test(test_binary_broadcast),
+        cmocka_unit_test(test_softmax),         cmocka_unit_test(test_layernorm),
+        cmocka_unit_test(test_reduce),          cmocka_unit_test(test_transpose),
+        cmocka_unit_test(test_layout_ops),      cmocka_unit_test(test_matmul_gemm),
+        cmocka_unit_test(test_conv_pool),       cmocka_unit_test(test_batchnorm),
+        cmocka_unit_test(test_pool_direct),     cmocka_unit_test(test_global_pool),
         cmocka_unit_test(test_conv_plan_cache),
     };
     rc = cmocka_run_group_tests_name("cuda (device)", gpu_tests, NULL, NULL);
     const char *bench = getenv("AIS_GPU_BENCH");
     if (bench && bench[0] == '1') run_bench();
+    ais__cuda_free(g_ctx, g_dev);
     ais__cuda_ctx_destroy(g_ctx);
     return rc;
 #endif

@@ -38,7 +38,10 @@ def version() -> str:
 
 
 def set_num_threads(threads: int) -> None:
-    """Threads of run_op() and of sessions that set none (0 = one per core); also BLAS's."""
+    """Threads of run_op() and of sessions that set none (default and 0: the physical cores).
+
+    BLAS calls take the calling session's count per call; the process's BLAS setting is not changed.
+    """
     _errors.check(_lib.lib.ais_set_num_threads(int(threads)))
 
 

@@ -3,9 +3,6 @@
 
 #include "../backend.h"
 
-/* OpenBLAS always exports it; Debian's generic cblas.h does not declare it. */
-extern void openblas_set_num_threads(int num_threads);
-
 static ais_status ais__cpu_create(int32_t device_id, void **state) {
     (void)device_id;
     *state = NULL; /* nothing per session: scratch lives in the executor's op context */
@@ -45,7 +42,13 @@ static ais_status ais__cpu_run_node(void *state, const ais__op_def *def, ais__op
                                     const ais_tensor *const *in, size_t n_in,
                                     ais_tensor *const *out, size_t n_out) {
     (void)state;
-    return def->compute(ctx, in, n_in, out, n_out);
+    /* A BLAS call inside the kernel asks ais__blas_width() how many threads it may take: the
+     * session's, not whatever the process last set. */
+    ais__pool_binding saved;
+    ais__pool_bind(ctx->pool, &saved);
+    ais_status st = def->compute(ctx, in, n_in, out, n_out);
+    ais__pool_unbind(&saved);
+    return st;
 }
 
 static const ais__backend ais__cpu_backend = {
@@ -70,17 +73,12 @@ ais_status ais__backend_get(ais_backend kind, const ais__backend **out) {
         *out = &ais__cpu_backend;
         return AIS_OK;
     case AIS_BACKEND_CUDA:
-#ifdef AIS_HAVE_CUDA
-        *out = ais__backend_cuda();
-        if (*out) return AIS_OK;
+#ifdef AIS_HAVE_CUDA_PLUGIN
+        return ais__backend_cuda_plugin(out);
 #endif
         return ais__error(AIS_E_NO_DEVICE,
                           "the CUDA backend was asked for, but this build of libaistack has no "
                           "CUDA backend (it was compiled without the CUDA toolkit)");
     }
     return ais__error(AIS_E_INVALID_ARGUMENT, "unknown backend %d", (int)kind);
-}
-
-void ais__cpu_set_blas_threads(int32_t threads) {
-    openblas_set_num_threads(threads <= 0 ? ais__cpu_count() : threads);
 }

@@ -1,12 +1,12 @@
 /*
  * cuda_backend.h - the CUDA backend's internal C API: devices, a per-session context (stream,
- * cuBLAS/cuBLASLt/cuDNN handles, a device arena, pinned staging buffers), host<->device copies
+ * cuBLAS/cuBLASLt/cuDNN handles, pinned staging buffers), host<->device copies
  * and running one node on device tensors.
  *
  * Device tensors are ordinary ais_tensor structs whose `data` is a device pointer and whose
- * storage is NULL (borrowed from the context's arena or from ais__cuda_malloc). The executor
- * gives run_node outputs that already have the inferred dtype and shape (from the CPU operator's
- * infer) and device memory of their own.
+ * storage is NULL (borrowed from device memory of ais__cuda_malloc, or the executor's plan). The
+ * executor gives run_node outputs that already have the inferred dtype and shape (from the CPU
+ * operator's infer) and device memory of their own.
  *
  * Errors: no driver or no GPU gives AIS_E_NO_DEVICE ("no CUDA device: ..."); any failing CUDA,
  * cuBLAS or cuDNN call gives AIS_E_DEVICE naming the call and the library's error string.
@@ -25,28 +25,13 @@ ais_status ais__cuda_available(int *count);
 /* "NVIDIA H100 80GB HBM3 (sm_90, 132 SMs, 79 GiB)" into buf. */
 ais_status ais__cuda_device_name(int device, char *buf, size_t size);
 
-/* A context on `device` with one stream, library handles and an arena of arena_bytes (0: none
- * until ais__cuda_arena_reserve). */
-ais_status ais__cuda_ctx_create(int device, size_t arena_bytes, ais__cuda_ctx **out);
+/* A context on `device` with one stream, library handles and pinned staging buffers. */
+ais_status ais__cuda_ctx_create(int device, ais__cuda_ctx **out);
 void ais__cuda_ctx_destroy(ais__cuda_ctx *ctx);
-int ais__cuda_ctx_device(const ais__cuda_ctx *ctx);
-
-/* The arena: one cudaMalloc'd block. reserve grows it (contents are lost; call it when planning,
- * before tensors point into it); alloc takes a 256-byte aligned range from the bump pointer;
- * reset gives every range back; at() turns a planned offset into a pointer (NULL when outside). */
-ais_status ais__cuda_arena_reserve(ais__cuda_ctx *ctx, size_t bytes);
-ais_status ais__cuda_arena_alloc(ais__cuda_ctx *ctx, size_t bytes, void **out);
-void ais__cuda_arena_reset(ais__cuda_ctx *ctx);
-void *ais__cuda_arena_at(ais__cuda_ctx *ctx, size_t offset, size_t bytes);
-size_t ais__cuda_arena_size(const ais__cuda_ctx *ctx);
 
 /* Standalone device memory (weights that live as long as the session). */
 ais_status ais__cuda_malloc(ais__cuda_ctx *ctx, size_t bytes, void **out);
 void ais__cuda_free(ais__cuda_ctx *ctx, void *ptr);
-
-/* Fills *t (a caller-owned struct) as a device tensor from the arena. */
-ais_status ais__cuda_tensor_alloc(ais__cuda_ctx *ctx, ais_dtype dtype, const int64_t *dims,
-                                  size_t ndim, ais_tensor *t);
 
 /* Copies between a host tensor and a device tensor of the same dtype and element count, on the
  * context's stream through pinned staging buffers. to_device returns once the host data has been

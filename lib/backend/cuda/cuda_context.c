@@ -1,4 +1,5 @@
-/* cuda_context.c - devices, contexts, the device arena, pinned staging copies, error mapping. */
+/* cuda_context.c - devices, contexts, device memory, pinned staging copies, error mapping. */
+#include <dlfcn.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -6,6 +7,11 @@
 
 ais_status ais__cuda_err(cudaError_t e, const char *what) {
     const char *name = cudaGetErrorName(e), *msg = cudaGetErrorString(e);
+    /* The same answer as ais__cuda_available for any call that finds no driver or device. */
+    if (e == cudaErrorNoDevice || e == cudaErrorInsufficientDriver || e == cudaErrorStubLibrary)
+        return ais__error(AIS_E_NO_DEVICE,
+                          "no CUDA device: no NVIDIA driver / no GPU found (%s: %s)", what,
+                          name ? name : "?");
     if (e == cudaErrorNoDevice || e == cudaErrorInsufficientDriver ||
         e == cudaErrorDevicesUnavailable || e == cudaErrorInitializationError ||
         e == cudaErrorInvalidDevice || e == cudaErrorCompatNotSupportedOnDevice)
@@ -14,8 +20,7 @@ ais_status ais__cuda_err(cudaError_t e, const char *what) {
     if (e == cudaErrorMemoryAllocation)
         return ais__error(AIS_E_OUT_OF_MEMORY, "%s: %s (%s)", what, msg ? msg : "?",
                           name ? name : "?");
-    return ais__error(AIS_E_DEVICE, "%s failed: %s (%s)", what, msg ? msg : "?",
-                      name ? name : "?");
+    return ais__error(AIS_E_DEVICE, "%s failed: %s (%s)", what, msg ? msg : "?", name ? name : "?");
 }
 
 ais_status ais__cublas_err(cublasStatus_t st, const char *what) {
@@ -46,9 +51,31 @@ ais_status ais__cuda_available(int *count) {
     cudaError_t e = cudaGetDeviceCount(&n);
     if (e != cudaSuccess) {
         (void)cudaGetLastError(); /* clear the sticky-free error so later calls start clean */
-        return ais__error(AIS_E_NO_DEVICE, "no CUDA device: %s", cudaGetErrorString(e));
+        /* Without a GPU the runtime says "CUDA driver version is insufficient" (it could not
+         * load the driver, libcuda.so.1) or "no CUDA-capable device": both mean, to a user, that
+         * there is no driver or no GPU, and the first one sends them after the wrong fix. */
+        if (e == cudaErrorInsufficientDriver || e == cudaErrorNoDevice ||
+            e == cudaErrorStubLibrary) {
+            void *drv = dlopen("libcuda.so.1", RTLD_LAZY | RTLD_LOCAL);
+            if (drv) dlclose(drv);
+            return ais__error(AIS_E_NO_DEVICE,
+                              "no CUDA device: no NVIDIA driver / no GPU found (%s%s%s)",
+                              drv ? "cudaGetDeviceCount: "
+                                  : "the driver library libcuda.so.1 is "
+                                    "not installed",
+                              drv ? cudaGetErrorName(e) : "",
+                              drv && e == cudaErrorInsufficientDriver
+                                  ? "; with a GPU present, the driver is older than this CUDA "
+                                    "runtime"
+                                  : "");
+        }
+        return ais__error(AIS_E_NO_DEVICE, "no CUDA device: %s (%s)", cudaGetErrorString(e),
+                          cudaGetErrorName(e));
     }
-    if (n <= 0) return ais__error(AIS_E_NO_DEVICE, "no CUDA device: the driver reports none");
+    if (n <= 0)
+        return ais__error(AIS_E_NO_DEVICE,
+                          "no CUDA device: no NVIDIA driver / no GPU found (the driver reports "
+                          "none)");
     *count = n;
     return AIS_OK;
 }
@@ -67,8 +94,6 @@ ais_status ais__cuda_device_name(int device, char *buf, size_t size) {
     return AIS_OK;
 }
 
-int ais__cuda_ctx_device(const ais__cuda_ctx *ctx) { return ctx ? ctx->device : -1; }
-
 void ais__cuda_ctx_destroy(ais__cuda_ctx *ctx) {
     if (!ctx) return;
     (void)cudaSetDevice(ctx->device);
@@ -82,15 +107,15 @@ void ais__cuda_ctx_destroy(ais__cuda_ctx *ctx) {
     for (int i = 0; i < 2; i++)
         if (ctx->staging_done[i]) cudaEventDestroy(ctx->staging_done[i]);
     if (ctx->staging) cudaFreeHost(ctx->staging);
-    if (ctx->arena) cudaFree(ctx->arena);
     if (ctx->workspace) cudaFree(ctx->workspace);
     if (ctx->err_flag) cudaFree(ctx->err_flag);
     if (ctx->stream) cudaStreamDestroy(ctx->stream);
     (void)cudaGetLastError();
+    ais__free(ctx->op_slots);
     ais__free(ctx);
 }
 
-static ais_status ctx_init(ais__cuda_ctx *c, size_t arena_bytes) {
+static ais_status ctx_init(ais__cuda_ctx *c) {
     AIS__CU(cudaSetDevice(c->device));
     AIS__CU(cudaStreamCreateWithFlags(&c->stream, cudaStreamNonBlocking));
     AIS__CUBLAS(cublasCreate(&c->blas));
@@ -108,11 +133,10 @@ static ais_status ctx_init(ais__cuda_ctx *c, size_t arena_bytes) {
         AIS__CU(cudaEventCreateWithFlags(&c->staging_done[i], cudaEventDisableTiming));
     AIS__CU(cudaMalloc((void **)&c->err_flag, sizeof(int)));
     AIS__CU(cudaMemsetAsync(c->err_flag, 0, sizeof(int), c->stream));
-    if (arena_bytes) AIS__CHECK(ais__cuda_arena_reserve(c, arena_bytes));
     return AIS_OK;
 }
 
-ais_status ais__cuda_ctx_create(int device, size_t arena_bytes, ais__cuda_ctx **out) {
+ais_status ais__cuda_ctx_create(int device, ais__cuda_ctx **out) {
     if (!out) return ais__error(AIS_E_INVALID_ARGUMENT, "out is NULL");
     *out = NULL;
     int n = 0;
@@ -122,7 +146,7 @@ ais_status ais__cuda_ctx_create(int device, size_t arena_bytes, ais__cuda_ctx **
     ais__cuda_ctx *c = ais__calloc(1, sizeof *c);
     if (!c) return ais__oom(sizeof *c, "CUDA context");
     c->device = device;
-    ais_status st = ctx_init(c, arena_bytes);
+    ais_status st = ctx_init(c);
     if (st != AIS_OK) {
         ais__cuda_ctx_destroy(c);
         return st;
@@ -130,46 +154,6 @@ ais_status ais__cuda_ctx_create(int device, size_t arena_bytes, ais__cuda_ctx **
     *out = c;
     return AIS_OK;
 }
-
-ais_status ais__cuda_arena_reserve(ais__cuda_ctx *ctx, size_t bytes) {
-    if (!ctx) return ais__error(AIS_E_INVALID_ARGUMENT, "CUDA context is NULL");
-    if (bytes <= ctx->arena_size) return AIS_OK;
-    AIS__CU(cudaSetDevice(ctx->device));
-    /* The old block may still be read by queued work. */
-    AIS__CU(cudaStreamSynchronize(ctx->stream));
-    if (ctx->arena) cudaFree(ctx->arena);
-    ctx->arena = NULL;
-    ctx->arena_size = ctx->arena_used = 0;
-    AIS__CU(cudaMalloc((void **)&ctx->arena, bytes));
-    ctx->arena_size = bytes;
-    return AIS_OK;
-}
-
-ais_status ais__cuda_arena_alloc(ais__cuda_ctx *ctx, size_t bytes, void **out) {
-    if (!ctx || !out) return ais__error(AIS_E_INVALID_ARGUMENT, "CUDA context or out is NULL");
-    *out = NULL;
-    size_t start = (ctx->arena_used + 255) & ~(size_t)255, end;
-    if (start < ctx->arena_used || !ais__add_size(start, bytes, &end) || end > ctx->arena_size)
-        return ais__error(AIS_E_OUT_OF_MEMORY,
-                          "CUDA arena: %zu bytes wanted, %zu of %zu bytes free", bytes,
-                          ctx->arena_size - AIS__MIN(ctx->arena_size, start), ctx->arena_size);
-    *out = ctx->arena + start;
-    ctx->arena_used = end;
-    return AIS_OK;
-}
-
-void ais__cuda_arena_reset(ais__cuda_ctx *ctx) {
-    if (ctx) ctx->arena_used = 0;
-}
-
-void *ais__cuda_arena_at(ais__cuda_ctx *ctx, size_t offset, size_t bytes) {
-    size_t end;
-    if (!ctx || !ctx->arena || !ais__add_size(offset, bytes, &end) || end > ctx->arena_size)
-        return NULL;
-    return ctx->arena + offset;
-}
-
-size_t ais__cuda_arena_size(const ais__cuda_ctx *ctx) { return ctx ? ctx->arena_size : 0; }
 
 ais_status ais__cuda_malloc(ais__cuda_ctx *ctx, size_t bytes, void **out) {
     if (!ctx || !out) return ais__error(AIS_E_INVALID_ARGUMENT, "CUDA context or out is NULL");
@@ -183,19 +167,6 @@ void ais__cuda_free(ais__cuda_ctx *ctx, void *ptr) {
     if (!ctx || !ptr) return;
     (void)cudaSetDevice(ctx->device);
     (void)cudaFree(ptr);
-}
-
-ais_status ais__cuda_tensor_alloc(ais__cuda_ctx *ctx, ais_dtype dtype, const int64_t *dims,
-                                  size_t ndim, ais_tensor *t) {
-    if (!t) return ais__error(AIS_E_INVALID_ARGUMENT, "tensor is NULL");
-    AIS__CHECK(ais__shape_validate(dims, ndim, dtype, "CUDA tensor"));
-    void *p = NULL;
-    size_t numel = 0, es = ais_dtype_size(dtype), nbytes;
-    (void)ais__shape_numel(dims, ndim, es, &numel);
-    if (!ais__mul_size(numel, es, &nbytes)) return ais__error(AIS_E_LIMIT, "CUDA tensor too large");
-    AIS__CHECK(ais__cuda_arena_alloc(ctx, nbytes, &p));
-    ais__tensor_init_borrowed(t, dtype, dims, ndim, p);
-    return AIS_OK;
 }
 
 ais_status ais__cuda_workspace(ais__cuda_ctx *ctx, size_t bytes, void **out) {

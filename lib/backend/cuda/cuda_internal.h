@@ -17,6 +17,8 @@
 /* Pinned staging: two halves, so that filling one overlaps the copy of the other. */
 #define AIS__CUDA_STAGING_BYTES ((size_t)8 << 20)
 
+typedef struct ais__cuda_op ais__cuda_op; /* cuda_ops.c */
+
 struct ais__cuda_ctx {
     int device;
     cudaStream_t stream;
@@ -25,8 +27,6 @@ struct ais__cuda_ctx {
 #ifdef AIS_HAVE_CUDNN
     cudnnHandle_t dnn;
 #endif
-    char *arena;
-    size_t arena_size, arena_used;
     void *workspace; /* lazily grown up to AIS__CUDA_WORKSPACE_CAP */
     size_t workspace_size;
     unsigned char *staging; /* pinned host memory, AIS__CUDA_STAGING_BYTES */
@@ -37,6 +37,13 @@ struct ais__cuda_ctx {
      * skip the heuristics query (about a millisecond of CPU time in cuDNN 9). */
     struct ais__dnn_plan *dnn_plans;
     size_t n_dnn_plans, cap_dnn_plans;
+    /* Operator definition -> table entry (NULL: not on the GPU), filled by the backend's
+     * supports at plan time and read by run_node: open addressing on the definition's address. */
+    struct ais__cuda_op_slot {
+        const void *def;
+        const ais__cuda_op *op;
+    } * op_slots;
+    size_t n_op_slots, cap_op_slots; /* cap: 0 or a power of two */
 };
 
 /* AIS_E_DEVICE (or AIS_E_NO_DEVICE for "no driver/device" codes) naming `what`. */
@@ -93,6 +100,19 @@ ais_status ais__cuda_dnn_run(ais__cuda_ctx *ctx, const char *op, const ais_attrs
 void ais__cuda_dnn_release(ais__cuda_ctx *ctx);
 /* The activation code of an "activation" attribute (AISK_ACT_NONE when absent); -1 unknown. */
 int ais__cuda_activation(const ais_attrs *attrs, float *alpha);
+/* The operator table (cuda_ops.c): an entry per operator the backend runs. find is a name lookup
+ * (NULL for operators it lacks), done once per operator definition and session; supports checks
+ * a node's dtypes, shapes and attributes; run enqueues it on the stream (no supports check:
+ * the caller asked at plan time). */
+const ais__cuda_op *ais__cuda_op_find(const char *op_type);
+bool ais__cuda_op_supports(const ais__cuda_op *op, const ais__tensor_desc *const *in, size_t n_in,
+                           const ais_attrs *attrs);
+ais_status ais__cuda_op_run(ais__cuda_ctx *ctx, const ais__cuda_op *op, int64_t opset,
+                            const ais_attrs *attrs, const ais_tensor *const *in, size_t n_in,
+                            ais_tensor *const *out, size_t n_out);
+/* The backend table (cuda_table.c) that the plugin entry hands to the library. */
+struct ais__backend;
+const struct ais__backend *ais__cuda_backend_table(void);
 /* Broadcast/strided copy of src into dst's shape (Expand semantics). */
 ais_status ais__cuda_expand(ais__cuda_ctx *ctx, const ais_tensor *src, ais_tensor *dst);
 

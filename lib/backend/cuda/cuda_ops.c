@@ -1,73 +1,12 @@
 /* cuda_ops.c - which nodes the CUDA backend runs, and running them: the kernels of kernels/ for
  * elementwise, normalization, reduction and layout operators; cuda_blas.c and cuda_dnn.c for the
- * library-backed ones. */
+ * library-backed ones. One table (at the end) lists every operator with its `supports` and `run`:
+ * the backend looks an operator up once per operator definition, at plan time (cuda_table.c). */
 #include <math.h>
 #include <string.h>
 
 #include "../../ops/dense_util.h"
 #include "cuda_internal.h"
-
-typedef struct unary_def {
-    const char *name;
-    int code;
-} unary_def;
-
-static const unary_def unary_ops[] = {
-    {"Relu", AISK_RELU},
-    {"LeakyRelu", AISK_LEAKY_RELU},
-    {"Sigmoid", AISK_SIGMOID},
-    {"Tanh", AISK_TANH},
-    {"Gelu", AISK_GELU},
-    {"Erf", AISK_ERF},
-    {"Exp", AISK_EXP},
-    {"Log", AISK_LOG},
-    {"Sqrt", AISK_SQRT},
-    {"Abs", AISK_ABS},
-    {"Neg", AISK_NEG},
-    {"Clip", AISK_CLIP},
-    {"Reciprocal", AISK_RECIPROCAL},
-    {"Floor", AISK_FLOOR},
-    {"Ceil", AISK_CEIL},
-    {"Elu", AISK_ELU},
-    {"Softplus", AISK_SOFTPLUS},
-    {"HardSigmoid", AISK_HARD_SIGMOID},
-    {"Sin", AISK_SIN},
-    {"Cos", AISK_COS},
-    {"HardSwish", AISK_HARD_SWISH},
-};
-
-static const unary_def binary_ops[] = {
-    {"Add", AISK_ADD},
-    {"Sub", AISK_SUB},
-    {"Mul", AISK_MUL},
-    {"Div", AISK_DIV},
-    {"Pow", AISK_POW},
-    {"Max", AISK_MAX},
-    {"Min", AISK_MIN},
-    {"Equal", AISK_EQUAL},
-    {"Less", AISK_LESS},
-    {"LessOrEqual", AISK_LESS_EQUAL},
-    {"Greater", AISK_GREATER},
-    {"GreaterOrEqual", AISK_GREATER_EQUAL},
-    {"And", AISK_AND},
-    {"Or", AISK_OR},
-    {"Xor", AISK_XOR},
-};
-
-static const char *const view_ops[] = {"Identity", "Reshape", "Flatten", "Squeeze", "Unsqueeze",
-                                       "Dropout"};
-
-static int find_code(const unary_def *defs, size_t n, const char *name) {
-    for (size_t i = 0; i < n; i++)
-        if (strcmp(defs[i].name, name) == 0) return defs[i].code;
-    return -1;
-}
-
-static bool is_view(const char *op) {
-    for (size_t i = 0; i < AIS__ARRAY_LEN(view_ops); i++)
-        if (strcmp(view_ops[i], op) == 0) return true;
-    return false;
-}
 
 static bool float_dtype(ais_dtype d) {
     return d == AIS_DTYPE_F32 || d == AIS_DTYPE_F16 || d == AIS_DTYPE_BF16;
@@ -80,7 +19,8 @@ static bool cast_dtype(ais_dtype d) {
 
 static int64_t prod(const int64_t *d, size_t lo, size_t hi) {
     int64_t p = 1;
-    for (size_t i = lo; i < hi; i++) p *= d[i];
+    for (size_t i = lo; i < hi; i++)
+        p *= d[i];
     return p;
 }
 
@@ -115,10 +55,12 @@ static void make_bcast(const ais_tensor *out, const ais_tensor *const *ins, int 
             merge = bc->strides[j][nd - 1] == s[j][d] * out->dims[d];
         if (merge) {
             bc->dims[nd - 1] *= out->dims[d];
-            for (int j = 0; j < k; j++) bc->strides[j][nd - 1] = s[j][d];
+            for (int j = 0; j < k; j++)
+                bc->strides[j][nd - 1] = s[j][d];
         } else {
             bc->dims[nd] = out->dims[d];
-            for (int j = 0; j < k; j++) bc->strides[j][nd] = s[j][d];
+            for (int j = 0; j < k; j++)
+                bc->strides[j][nd] = s[j][d];
             nd++;
         }
     }
@@ -142,88 +84,6 @@ static ais_status copy_d2d(ais__cuda_ctx *ctx, void *dst, const void *src, size_
     if (dst == src || bytes == 0) return AIS_OK;
     AIS__CU(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice, ctx->stream));
     return AIS_OK;
-}
-
-/* ---- supports ---- */
-
-static bool reduce_op(const char *op, int *code) {
-    if (strcmp(op, "ReduceSum") == 0) *code = AISK_RSUM;
-    else if (strcmp(op, "ReduceMean") == 0) *code = AISK_RMEAN;
-    else if (strcmp(op, "ReduceMax") == 0) *code = AISK_RMAX;
-    else if (strcmp(op, "ReduceMin") == 0) *code = AISK_RMIN;
-    else return false;
-    return true;
-}
-
-bool ais__cuda_supports(const char *op, int64_t opset, const ais__tensor_desc *const *in,
-                        size_t n_in, const ais_attrs *attrs) {
-    if (!op || n_in == 0 || !in || !in[0]) return false;
-    ais_dtype dt = in[0]->dtype;
-    int code;
-    if (find_code(unary_ops, AIS__ARRAY_LEN(unary_ops), op) >= 0) {
-        if (strcmp(op, "Gelu") == 0) {
-            const char *ap = ais__attr_string(attrs, "approximate", "none");
-            if (strcmp(ap, "none") != 0 && strcmp(ap, "tanh") != 0) return false;
-        }
-        for (size_t i = 1; i < n_in; i++) /* Clip's min/max: scalars of the same type */
-            if (in[i] && in[i]->dtype != dt) return false;
-        return float_dtype(dt);
-    }
-    if ((code = find_code(binary_ops, AIS__ARRAY_LEN(binary_ops), op)) >= 0) {
-        if (n_in != 2 || !in[1] || in[1]->dtype != dt) return false;
-        if (code >= AISK_AND) return dt == AIS_DTYPE_BOOL;
-        if (code >= AISK_EQUAL)
-            return float_dtype(dt) || dt == AIS_DTYPE_I32 || dt == AIS_DTYPE_I64 ||
-                   (code == AISK_EQUAL && dt == AIS_DTYPE_BOOL);
-        if (code == AISK_POW) return float_dtype(dt);
-        return float_dtype(dt) || dt == AIS_DTYPE_I32 || dt == AIS_DTYPE_I64;
-    }
-    if (is_view(op)) return true;
-    if (strcmp(op, "Where") == 0)
-        return n_in == 3 && dt == AIS_DTYPE_BOOL && in[1] && in[2] && in[1]->dtype == in[2]->dtype &&
-               ais_dtype_size(in[1]->dtype) > 0 && ais_dtype_size(in[1]->dtype) <= 8;
-    if (strcmp(op, "Cast") == 0)
-        return cast_dtype(dt) && cast_dtype((ais_dtype)ais__attr_int(attrs, "to", 0));
-    if (strcmp(op, "Softmax") == 0 || strcmp(op, "LogSoftmax") == 0) return float_dtype(dt);
-    if (strcmp(op, "LayerNormalization") == 0)
-        return float_dtype(dt) && n_in >= 2 && in[1] && in[1]->dtype == dt &&
-               (n_in < 3 || !in[2] || in[2]->dtype == dt);
-    if (strcmp(op, "BatchNormalization") == 0) {
-        if (n_in != 5 || !float_dtype(dt) || in[0]->ndim < 2) return false;
-        for (int i = 1; i < 5; i++)
-            if (!in[i] || in[i]->dtype != dt) return false;
-        return ais__attr_int(attrs, "training_mode", 0) == 0;
-    }
-    if (reduce_op(op, &code)) return float_dtype(dt);
-    if (strcmp(op, "GlobalAveragePool") == 0 || strcmp(op, "GlobalMaxPool") == 0)
-        return n_in == 1 && float_dtype(dt) && in[0]->ndim >= 3;
-    if (strcmp(op, "Transpose") == 0 || strcmp(op, "Concat") == 0 || strcmp(op, "Slice") == 0 ||
-        strcmp(op, "Expand") == 0)
-        return ais_dtype_size(dt) > 0 && ais_dtype_size(dt) <= 8;
-    if (strcmp(op, "Gather") == 0)
-        return n_in == 2 && in[1] &&
-               (in[1]->dtype == AIS_DTYPE_I32 || in[1]->dtype == AIS_DTYPE_I64) &&
-               ais_dtype_size(dt) > 0 && ais_dtype_size(dt) <= 8;
-    float alpha;
-    if (strcmp(op, "MatMul") == 0 || strcmp(op, "FusedMatMul") == 0 || strcmp(op, "Gemm") == 0 ||
-        strcmp(op, "FusedGemm") == 0) {
-        if (n_in < 2 || !in[1] || in[1]->dtype != dt || !float_dtype(dt)) return false;
-        if (ais__cuda_activation(attrs, &alpha) < 0) return false;
-        /* ORT's FusedMatMul scales and transposes; the CPU kernel says what it lacks */
-        if (strcmp(op, "FusedMatMul") == 0 &&
-            (ais__attr_int(attrs, "transA", 0) || ais__attr_int(attrs, "transB", 0) ||
-             ais__attr_int(attrs, "transBatchA", 0) || ais__attr_int(attrs, "transBatchB", 0) ||
-             ais__attr_float(attrs, "alpha", 1.f) != 1.f))
-            return false;
-        if (op[0] == 'G' || op[5] == 'G') return in[0]->ndim == 2 && in[1]->ndim == 2;
-        return in[0]->ndim >= 1 && in[1]->ndim >= 1;
-    }
-    (void)opset;
-    if (ais__cuda_dnn_supports(op, in, n_in, attrs)) return true;
-    /* What cuDNN's pooling cannot express (ceil_mode, asymmetric pads, dilations): pool.cu. */
-    if (strcmp(op, "MaxPool") == 0 || strcmp(op, "AveragePool") == 0)
-        return float_dtype(dt) && in[0]->ndim >= 3 && in[0]->ndim <= 5;
-    return false;
 }
 
 static bool dnn_takes(const char *op, const ais_attrs *attrs, const ais_tensor *const *in,
@@ -255,8 +115,10 @@ static ais_status run_pool_direct(ais__cuda_ctx *ctx, const char *op, int64_t op
     AIS__CHECK(ais__dense_geom_init(&oc, x, NULL, ais__attr_int(attrs, "ceil_mode", 0) != 0, &g));
     ais_tensor *y = out[0];
     bool same = y->ndim == x->ndim && y->dims[0] == x->dims[0] && y->dims[1] == x->dims[1];
-    for (size_t i = 0; same && i < g.nsp; i++) same = y->dims[2 + i] == g.out[3 - g.nsp + i];
-    if (!same) return ais__error(AIS_E_SHAPE, "the output's shape does not match the pooling geometry");
+    for (size_t i = 0; same && i < g.nsp; i++)
+        same = y->dims[2 + i] == g.out[3 - g.nsp + i];
+    if (!same)
+        return ais__error(AIS_E_SHAPE, "the output's shape does not match the pooling geometry");
     aisk_pool_desc d;
     memset(&d, 0, sizeof d);
     for (int i = 0; i < 3; i++) {
@@ -317,8 +179,7 @@ static ais_status run_softmax(ais__cuda_ctx *ctx, bool lg, int64_t opset, const 
     int64_t r = (int64_t)x->ndim, axis;
     if (r == 0) return ais__error(AIS_E_SHAPE, "input must have rank >= 1");
     if (!ais__norm_axis(ais__attr_int(attrs, "axis", opset < 13 ? 1 : -1), r, &axis))
-        return ais__error(AIS_E_INVALID_ARGUMENT, "axis out of range for rank %lld",
-                          (long long)r);
+        return ais__error(AIS_E_INVALID_ARGUMENT, "axis out of range for rank %lld", (long long)r);
     int64_t outer = prod(x->dims, 0, (size_t)axis), n, inner;
     if (opset < 13) {
         n = prod(x->dims, (size_t)axis, x->ndim);
@@ -334,8 +195,8 @@ static ais_status run_softmax(ais__cuda_ctx *ctx, bool lg, int64_t opset, const 
 }
 
 static ais_status run_layernorm(ais__cuda_ctx *ctx, const ais_attrs *attrs,
-                                const ais_tensor *const *in, size_t n_in,
-                                ais_tensor *const *out, size_t n_out) {
+                                const ais_tensor *const *in, size_t n_in, ais_tensor *const *out,
+                                size_t n_out) {
     const ais_tensor *x = in[0];
     int64_t axis;
     if (!ais__norm_axis(ais__attr_int(attrs, "axis", -1), (int64_t)x->ndim, &axis))
@@ -351,8 +212,10 @@ static ais_status run_layernorm(ais__cuda_ctx *ctx, const ais_attrs *attrs,
         if (out[i]->dtype != AIS_DTYPE_F32 || (int64_t)out[i]->numel != rows)
             return ais__error(AIS_E_UNSUPPORTED, "Mean/InvStdDev must be f32 with %lld values",
                               (long long)rows);
-        if (i == 1) mean = out[i]->data;
-        else inv = out[i]->data;
+        if (i == 1)
+            mean = out[i]->data;
+        else
+            inv = out[i]->data;
     }
     if (x->numel == 0) return AIS_OK;
     AIS__KERNEL(aisk_layernorm(ctx->stream, (int)x->dtype, x->data, in[1]->data,
@@ -373,7 +236,8 @@ static ais_status run_reduce(ais__cuda_ctx *ctx, int code, int64_t opset, const 
     size_t na = 0;
     bool axes_input = (strcmp(op, "ReduceSum") == 0 && opset >= 13) || opset >= 18;
     if (axes_input) {
-        if (n_in > 1 && in[1]) AIS__CHECK(ais__cuda_read_ints(ctx, in[1], "axes", axes, AIS_MAX_DIMS, &na));
+        if (n_in > 1 && in[1])
+            AIS__CHECK(ais__cuda_read_ints(ctx, in[1], "axes", axes, AIS_MAX_DIMS, &na));
     } else {
         const int64_t *v;
         if (ais__attr_ints(attrs, "axes", &v, &na)) {
@@ -385,7 +249,8 @@ static ais_status run_reduce(ais__cuda_ctx *ctx, int code, int64_t opset, const 
     if (na == 0) {
         if (ais__attr_int(attrs, "noop_with_empty_axes", 0))
             return copy_d2d(ctx, y->data, x->data, x->nbytes);
-        for (uint32_t d = 0; d < x->ndim; d++) red[d] = true;
+        for (uint32_t d = 0; d < x->ndim; d++)
+            red[d] = true;
     }
     for (size_t i = 0; i < na; i++) {
         int64_t a;
@@ -417,18 +282,26 @@ static ais_status reduce_axes(ais__cuda_ctx *ctx, int code, const ais_tensor *x,
     }
     /* Collected innermost first; the kernel decodes outermost first. */
     for (int i = 0; i < d.nred / 2; i++) {
-        int64_t t = d.red_dims[i]; d.red_dims[i] = d.red_dims[d.nred - 1 - i]; d.red_dims[d.nred - 1 - i] = t;
-        t = d.red_strides[i]; d.red_strides[i] = d.red_strides[d.nred - 1 - i]; d.red_strides[d.nred - 1 - i] = t;
+        int64_t t = d.red_dims[i];
+        d.red_dims[i] = d.red_dims[d.nred - 1 - i];
+        d.red_dims[d.nred - 1 - i] = t;
+        t = d.red_strides[i];
+        d.red_strides[i] = d.red_strides[d.nred - 1 - i];
+        d.red_strides[d.nred - 1 - i] = t;
     }
     for (int i = 0; i < d.nkeep / 2; i++) {
-        int64_t t = d.keep_dims[i]; d.keep_dims[i] = d.keep_dims[d.nkeep - 1 - i]; d.keep_dims[d.nkeep - 1 - i] = t;
-        t = d.keep_strides[i]; d.keep_strides[i] = d.keep_strides[d.nkeep - 1 - i]; d.keep_strides[d.nkeep - 1 - i] = t;
+        int64_t t = d.keep_dims[i];
+        d.keep_dims[i] = d.keep_dims[d.nkeep - 1 - i];
+        d.keep_dims[d.nkeep - 1 - i] = t;
+        t = d.keep_strides[i];
+        d.keep_strides[i] = d.keep_strides[d.nkeep - 1 - i];
+        d.keep_strides[d.nkeep - 1 - i] = t;
     }
     if (y->numel == 0) return AIS_OK;
-    if (n_red == 0)
-        return ais__error(AIS_E_UNSUPPORTED, "reduction over an empty axis");
-    AIS__KERNEL(aisk_reduce(ctx->stream, code, (int)x->dtype, x->data, y->data, &d, y->numel, n_red),
-                "reduce kernel");
+    if (n_red == 0) return ais__error(AIS_E_UNSUPPORTED, "reduction over an empty axis");
+    AIS__KERNEL(
+        aisk_reduce(ctx->stream, code, (int)x->dtype, x->data, y->data, &d, y->numel, n_red),
+        "reduce kernel");
     return AIS_OK;
 }
 
@@ -438,10 +311,12 @@ static ais_status run_transpose(ais__cuda_ctx *ctx, const ais_attrs *attrs, cons
     int64_t perm[AIS_MAX_DIMS], in_strides[AIS_MAX_DIMS];
     const int64_t *p;
     if (ais__attr_ints(attrs, "perm", &p, &np)) {
-        if (np != r) return ais__error(AIS_E_INVALID_ARGUMENT, "perm has %zu entries for rank %zu", np, r);
+        if (np != r)
+            return ais__error(AIS_E_INVALID_ARGUMENT, "perm has %zu entries for rank %zu", np, r);
         memcpy(perm, p, r * sizeof *p);
     } else {
-        for (size_t i = 0; i < r; i++) perm[i] = (int64_t)(r - 1 - i);
+        for (size_t i = 0; i < r; i++)
+            perm[i] = (int64_t)(r - 1 - i);
     }
     int64_t s = 1;
     for (size_t i = r; i-- > 0;) {
@@ -453,7 +328,8 @@ static ais_status run_transpose(ais__cuda_ctx *ctx, const ais_attrs *attrs, cons
     int nd = 0;
     for (size_t i = 0; i < r; i++) {
         if (perm[i] < 0 || perm[i] >= (int64_t)r)
-            return ais__error(AIS_E_INVALID_ARGUMENT, "perm[%zu] = %lld out of range", i, (long long)perm[i]);
+            return ais__error(AIS_E_INVALID_ARGUMENT, "perm[%zu] = %lld out of range", i,
+                              (long long)perm[i]);
         int64_t ext = x->dims[perm[i]], st = in_strides[perm[i]];
         if (ext == 1) continue;
         if (nd > 0 && bc.strides[0][nd - 1] == st * ext) {
@@ -473,13 +349,14 @@ static ais_status run_transpose(ais__cuda_ctx *ctx, const ais_attrs *attrs, cons
     if ((nd == 2 || (nd == 3 && bc.strides[0][0] == bc.dims[1] * bc.dims[2])) &&
         bc.strides[0][nd - 2] == 1 && bc.strides[0][nd - 1] == bc.dims[nd - 2]) {
         int64_t batch = nd == 3 ? bc.dims[0] : 1;
-        cudaError_t e = aisk_transpose_2d(ctx->stream, es, x->data, y->data, batch,
-                                          bc.dims[nd - 1], bc.dims[nd - 2]);
+        cudaError_t e = aisk_transpose_2d(ctx->stream, es, x->data, y->data, batch, bc.dims[nd - 1],
+                                          bc.dims[nd - 2]);
         if (e == cudaSuccess) return AIS_OK;
         if (e != cudaErrorInvalidConfiguration) return ais__cuda_err(e, "transpose kernel");
         (void)cudaGetLastError();
     }
-    AIS__KERNEL(aisk_strided_copy(ctx->stream, es, x->data, y->data, &bc, y->numel), "transpose kernel");
+    AIS__KERNEL(aisk_strided_copy(ctx->stream, es, x->data, y->data, &bc, y->numel),
+                "transpose kernel");
     return AIS_OK;
 }
 
@@ -516,25 +393,31 @@ static ais_status run_slice(ais__cuda_ctx *ctx, int64_t opset, const ais_attrs *
     int64_t starts[AIS_MAX_DIMS], ends[AIS_MAX_DIMS], axes[AIS_MAX_DIMS], steps[AIS_MAX_DIMS];
     if (opset < 10) {
         const int64_t *v;
-        if (ais__attr_ints(attrs, "starts", &v, &ns) && ns <= AIS_MAX_DIMS) memcpy(starts, v, ns * 8);
+        if (ais__attr_ints(attrs, "starts", &v, &ns) && ns <= AIS_MAX_DIMS)
+            memcpy(starts, v, ns * 8);
         if (ais__attr_ints(attrs, "ends", &v, &ne) && ne <= AIS_MAX_DIMS) memcpy(ends, v, ne * 8);
         if (ais__attr_ints(attrs, "axes", &v, &na) && na <= AIS_MAX_DIMS) memcpy(axes, v, na * 8);
         if (ns > AIS_MAX_DIMS || ne > AIS_MAX_DIMS || na > AIS_MAX_DIMS)
             return ais__error(AIS_E_INVALID_ARGUMENT, "too many slice axes");
     } else {
-        if (n_in < 3 || !in[1] || !in[2]) return ais__error(AIS_E_INVALID_ARGUMENT, "starts and ends are required");
+        if (n_in < 3 || !in[1] || !in[2])
+            return ais__error(AIS_E_INVALID_ARGUMENT, "starts and ends are required");
         AIS__CHECK(ais__cuda_read_ints(ctx, in[1], "starts", starts, AIS_MAX_DIMS, &ns));
         AIS__CHECK(ais__cuda_read_ints(ctx, in[2], "ends", ends, AIS_MAX_DIMS, &ne));
-        if (n_in > 3 && in[3]) AIS__CHECK(ais__cuda_read_ints(ctx, in[3], "axes", axes, AIS_MAX_DIMS, &na));
-        if (n_in > 4 && in[4]) AIS__CHECK(ais__cuda_read_ints(ctx, in[4], "steps", steps, AIS_MAX_DIMS, &nst));
+        if (n_in > 3 && in[3])
+            AIS__CHECK(ais__cuda_read_ints(ctx, in[3], "axes", axes, AIS_MAX_DIMS, &na));
+        if (n_in > 4 && in[4])
+            AIS__CHECK(ais__cuda_read_ints(ctx, in[4], "steps", steps, AIS_MAX_DIMS, &nst));
     }
     (void)ne;
     if (na == 0) {
         na = ns;
-        for (size_t i = 0; i < na; i++) axes[i] = (int64_t)i;
+        for (size_t i = 0; i < na; i++)
+            axes[i] = (int64_t)i;
     }
     if (nst == 0)
-        for (size_t i = 0; i < ns; i++) steps[i] = 1;
+        for (size_t i = 0; i < ns; i++)
+            steps[i] = 1;
     if (na != ns || nst > ns || (nst && nst != ns))
         return ais__error(AIS_E_INVALID_ARGUMENT, "starts, axes and steps differ in length");
     int64_t st[AIS_MAX_DIMS], step[AIS_MAX_DIMS], in_strides[AIS_MAX_DIMS], s = 1;
@@ -551,22 +434,27 @@ static ais_status run_slice(ais__cuda_ctx *ctx, int64_t opset, const ais_attrs *
         int64_t d = x->dims[a], b = starts[i];
         if (steps[i] == 0) return ais__error(AIS_E_INVALID_ARGUMENT, "step is 0");
         if (b < 0) b += d;
-        if (steps[i] > 0) b = b < 0 ? 0 : (b > d ? d : b);
-        else b = b < 0 ? 0 : (b > d - 1 ? d - 1 : b);
+        if (steps[i] > 0)
+            b = b < 0 ? 0 : (b > d ? d : b);
+        else
+            b = b < 0 ? 0 : (b > d - 1 ? d - 1 : b);
         st[a] = b;
         step[a] = steps[i];
     }
     aisk_bcast bc;
     memset(&bc, 0, sizeof bc);
     int64_t base = 0;
-    if (y->ndim != r) return ais__error(AIS_E_SHAPE, "output rank %u for input rank %zu", y->ndim, r);
+    if (y->ndim != r)
+        return ais__error(AIS_E_SHAPE, "output rank %u for input rank %zu", y->ndim, r);
     for (size_t i = 0; i < r; i++) {
         int64_t n = y->dims[i];
         /* Every element read must lie inside the input, whatever the output shape says. */
         if (n > 0) {
             int64_t last = st[i] + (n - 1) * step[i];
             if (st[i] < 0 || st[i] >= x->dims[i] || last < 0 || last >= x->dims[i])
-                return ais__error(AIS_E_SHAPE, "output extent %lld on axis %zu reads outside the input", (long long)n, i);
+                return ais__error(AIS_E_SHAPE,
+                                  "output extent %lld on axis %zu reads outside the input",
+                                  (long long)n, i);
         }
         base += st[i] * in_strides[i];
         bc.dims[i] = n;
@@ -607,74 +495,372 @@ static ais_status run_gather(ais__cuda_ctx *ctx, const ais_attrs *attrs, const a
     return AIS_OK;
 }
 
-static ais_status run_node(ais__cuda_ctx *ctx, const char *op, int64_t opset,
-                           const ais_attrs *attrs, const ais_tensor *const *in, size_t n_in,
-                           ais_tensor *const *out, size_t n_out) {
-    ais_tensor *y = out[0];
-    int code;
-    if ((code = find_code(unary_ops, AIS__ARRAY_LEN(unary_ops), op)) >= 0)
-        return run_unary(ctx, op, code, opset, attrs, in, n_in, y);
-    if ((code = find_code(binary_ops, AIS__ARRAY_LEN(binary_ops), op)) >= 0) {
-        if (n_in != 2 || !in[1]) return ais__error(AIS_E_UNSUPPORTED, "exactly two inputs are supported");
-        aisk_bcast bc;
-        make_bcast(y, in, 2, &bc);
-        AIS__KERNEL(aisk_binary(ctx->stream, code, (int)in[0]->dtype, in[0]->data, in[1]->data,
-                                y->data, &bc, y->numel),
-                    "binary kernel");
-        return AIS_OK;
+/* ---- the operator table: one entry per operator, its `supports` and its `run` ---- */
+
+typedef struct ais__cuda_call {
+    int64_t opset;
+    const ais_attrs *attrs;
+    const ais_tensor *const *in;
+    size_t n_in;
+    ais_tensor *const *out;
+    size_t n_out;
+} ais__cuda_call;
+
+typedef bool (*ais__cuda_sup_fn)(const ais__cuda_op *op, const ais__tensor_desc *const *in,
+                                 size_t n_in, const ais_attrs *attrs);
+typedef ais_status (*ais__cuda_run_fn)(ais__cuda_ctx *ctx, const ais__cuda_op *op,
+                                       const ais__cuda_call *c);
+
+struct ais__cuda_op {
+    const char *name;
+    int code; /* the kernel's AISK_* code where a family shares one kernel; else 0 */
+    ais__cuda_sup_fn supports;
+    ais__cuda_run_fn run;
+};
+
+static bool sup_unary(const ais__cuda_op *op, const ais__tensor_desc *const *in, size_t n_in,
+                      const ais_attrs *attrs) {
+    ais_dtype dt = in[0]->dtype;
+    if (op->code == AISK_GELU) {
+        const char *ap = ais__attr_string(attrs, "approximate", "none");
+        if (strcmp(ap, "none") != 0 && strcmp(ap, "tanh") != 0) return false;
     }
-    if (is_view(op)) return copy_d2d(ctx, y->data, in[0]->data, y->nbytes);
-    if (strcmp(op, "Where") == 0) {
-        aisk_bcast bc;
-        make_bcast(y, in, 3, &bc);
-        AIS__KERNEL(aisk_where(ctx->stream, ais_dtype_size(y->dtype), in[0]->data, in[1]->data,
-                               in[2]->data, y->data, &bc, y->numel),
-                    "where kernel");
-        return AIS_OK;
-    }
-    if (strcmp(op, "Cast") == 0) {
-        if (in[0]->dtype == y->dtype) return copy_d2d(ctx, y->data, in[0]->data, y->nbytes);
-        AIS__KERNEL(aisk_cast(ctx->stream, (int)in[0]->dtype, (int)y->dtype, in[0]->data, y->data,
-                              y->numel),
-                    "cast kernel");
-        return AIS_OK;
-    }
-    if (strcmp(op, "Softmax") == 0 || strcmp(op, "LogSoftmax") == 0)
-        return run_softmax(ctx, op[0] == 'L', opset, attrs, in[0], y);
-    if (strcmp(op, "LayerNormalization") == 0) return run_layernorm(ctx, attrs, in, n_in, out, n_out);
-    if (strcmp(op, "BatchNormalization") == 0) {
-        const ais_tensor *x = in[0];
-        int64_t c = x->dims[1], inner = prod(x->dims, 2, x->ndim);
-        for (int i = 1; i < 5; i++)
-            if ((int64_t)in[i]->numel != c)
-                return ais__error(AIS_E_SHAPE, "input %d has %zu values for %lld channels", i,
-                                  in[i]->numel, (long long)c);
-        AIS__KERNEL(aisk_batchnorm(ctx->stream, (int)x->dtype, x->data, in[1]->data, in[2]->data,
-                                   in[3]->data, in[4]->data, y->data, x->numel, c, inner,
-                                   ais__attr_float(attrs, "epsilon", 1e-5f)),
-                    "batchnorm kernel");
-        return AIS_OK;
-    }
-    if (reduce_op(op, &code)) return run_reduce(ctx, code, opset, op, attrs, in, n_in, y);
-    if (strcmp(op, "GlobalAveragePool") == 0 || strcmp(op, "GlobalMaxPool") == 0) {
-        /* A mean or max over every spatial axis, keeping N and C. */
-        bool red[AIS_MAX_DIMS] = {false};
-        for (uint32_t k = 2; k < in[0]->ndim; k++) red[k] = true;
-        return reduce_axes(ctx, op[6] == 'A' ? AISK_RMEAN : AISK_RMAX, in[0], y, red);
-    }
-    if (strcmp(op, "Transpose") == 0) return run_transpose(ctx, attrs, in[0], y);
-    if (strcmp(op, "Concat") == 0) return run_concat(ctx, attrs, in, n_in, y);
-    if (strcmp(op, "Slice") == 0) return run_slice(ctx, opset, attrs, in, n_in, y);
-    if (strcmp(op, "Expand") == 0) return ais__cuda_expand(ctx, in[0], y);
-    if (strcmp(op, "Gather") == 0) return run_gather(ctx, attrs, in[0], in[1], y);
-    if (strcmp(op, "MatMul") == 0 || strcmp(op, "FusedMatMul") == 0)
-        return ais__cuda_matmul(ctx, attrs, in[0], in[1], n_in > 2 ? in[2] : NULL, y);
-    if (strcmp(op, "Gemm") == 0 || strcmp(op, "FusedGemm") == 0)
-        return ais__cuda_gemm(ctx, attrs, in[0], in[1], n_in > 2 ? in[2] : NULL, y);
-    if ((strcmp(op, "MaxPool") == 0 || strcmp(op, "AveragePool") == 0) &&
-        !dnn_takes(op, attrs, in, n_in))
-        return run_pool_direct(ctx, op, opset, attrs, in[0], out, n_out);
-    return ais__cuda_dnn_run(ctx, op, attrs, in, n_in, out, n_out);
+    for (size_t i = 1; i < n_in; i++) /* Clip's min/max: scalars of the same type */
+        if (in[i] && in[i]->dtype != dt) return false;
+    return float_dtype(dt);
+}
+
+static ais_status do_unary(ais__cuda_ctx *ctx, const ais__cuda_op *op, const ais__cuda_call *c) {
+    return run_unary(ctx, op->name, op->code, c->opset, c->attrs, c->in, c->n_in, c->out[0]);
+}
+
+static bool sup_binary(const ais__cuda_op *op, const ais__tensor_desc *const *in, size_t n_in,
+                       const ais_attrs *attrs) {
+    (void)attrs;
+    ais_dtype dt = in[0]->dtype;
+    int code = op->code;
+    if (n_in != 2 || !in[1] || in[1]->dtype != dt) return false;
+    if (code >= AISK_AND) return dt == AIS_DTYPE_BOOL;
+    if (code >= AISK_EQUAL)
+        return float_dtype(dt) || dt == AIS_DTYPE_I32 || dt == AIS_DTYPE_I64 ||
+               (code == AISK_EQUAL && dt == AIS_DTYPE_BOOL);
+    if (code == AISK_POW) return float_dtype(dt);
+    return float_dtype(dt) || dt == AIS_DTYPE_I32 || dt == AIS_DTYPE_I64;
+}
+
+static ais_status do_binary(ais__cuda_ctx *ctx, const ais__cuda_op *op, const ais__cuda_call *c) {
+    ais_tensor *y = c->out[0];
+    if (c->n_in != 2 || !c->in[1])
+        return ais__error(AIS_E_UNSUPPORTED, "exactly two inputs are supported");
+    aisk_bcast bc;
+    make_bcast(y, c->in, 2, &bc);
+    AIS__KERNEL(aisk_binary(ctx->stream, op->code, (int)c->in[0]->dtype, c->in[0]->data,
+                            c->in[1]->data, y->data, &bc, y->numel),
+                "binary kernel");
+    return AIS_OK;
+}
+
+static bool sup_any(const ais__cuda_op *op, const ais__tensor_desc *const *in, size_t n_in,
+                    const ais_attrs *attrs) {
+    (void)op, (void)in, (void)n_in, (void)attrs;
+    return true;
+}
+
+/* Identity, Reshape, ...: the output is the input's bytes. */
+static ais_status do_view(ais__cuda_ctx *ctx, const ais__cuda_op *op, const ais__cuda_call *c) {
+    (void)op;
+    return copy_d2d(ctx, c->out[0]->data, c->in[0]->data, c->out[0]->nbytes);
+}
+
+static bool sup_where(const ais__cuda_op *op, const ais__tensor_desc *const *in, size_t n_in,
+                      const ais_attrs *attrs) {
+    (void)op, (void)attrs;
+    return n_in == 3 && in[0]->dtype == AIS_DTYPE_BOOL && in[1] && in[2] &&
+           in[1]->dtype == in[2]->dtype && ais_dtype_size(in[1]->dtype) > 0 &&
+           ais_dtype_size(in[1]->dtype) <= 8;
+}
+
+static ais_status do_where(ais__cuda_ctx *ctx, const ais__cuda_op *op, const ais__cuda_call *c) {
+    (void)op;
+    ais_tensor *y = c->out[0];
+    aisk_bcast bc;
+    make_bcast(y, c->in, 3, &bc);
+    AIS__KERNEL(aisk_where(ctx->stream, ais_dtype_size(y->dtype), c->in[0]->data, c->in[1]->data,
+                           c->in[2]->data, y->data, &bc, y->numel),
+                "where kernel");
+    return AIS_OK;
+}
+
+static bool sup_cast(const ais__cuda_op *op, const ais__tensor_desc *const *in, size_t n_in,
+                     const ais_attrs *attrs) {
+    (void)op, (void)n_in;
+    return cast_dtype(in[0]->dtype) && cast_dtype((ais_dtype)ais__attr_int(attrs, "to", 0));
+}
+
+static ais_status do_cast(ais__cuda_ctx *ctx, const ais__cuda_op *op, const ais__cuda_call *c) {
+    (void)op;
+    const ais_tensor *x = c->in[0];
+    ais_tensor *y = c->out[0];
+    if (x->dtype == y->dtype) return copy_d2d(ctx, y->data, x->data, y->nbytes);
+    AIS__KERNEL(aisk_cast(ctx->stream, (int)x->dtype, (int)y->dtype, x->data, y->data, y->numel),
+                "cast kernel");
+    return AIS_OK;
+}
+
+static bool sup_float(const ais__cuda_op *op, const ais__tensor_desc *const *in, size_t n_in,
+                      const ais_attrs *attrs) {
+    (void)op, (void)n_in, (void)attrs;
+    return float_dtype(in[0]->dtype);
+}
+
+static ais_status do_softmax(ais__cuda_ctx *ctx, const ais__cuda_op *op, const ais__cuda_call *c) {
+    return run_softmax(ctx, op->code != 0, c->opset, c->attrs, c->in[0], c->out[0]);
+}
+
+static bool sup_layernorm(const ais__cuda_op *op, const ais__tensor_desc *const *in, size_t n_in,
+                          const ais_attrs *attrs) {
+    (void)op, (void)attrs;
+    ais_dtype dt = in[0]->dtype;
+    return float_dtype(dt) && n_in >= 2 && in[1] && in[1]->dtype == dt &&
+           (n_in < 3 || !in[2] || in[2]->dtype == dt);
+}
+
+static ais_status do_layernorm(ais__cuda_ctx *ctx, const ais__cuda_op *op,
+                               const ais__cuda_call *c) {
+    (void)op;
+    return run_layernorm(ctx, c->attrs, c->in, c->n_in, c->out, c->n_out);
+}
+
+static bool sup_batchnorm(const ais__cuda_op *op, const ais__tensor_desc *const *in, size_t n_in,
+                          const ais_attrs *attrs) {
+    (void)op;
+    ais_dtype dt = in[0]->dtype;
+    if (n_in != 5 || !float_dtype(dt) || in[0]->ndim < 2) return false;
+    for (int i = 1; i < 5; i++)
+        if (!in[i] || in[i]->dtype != dt) return false;
+    return ais__attr_int(attrs, "training_mode", 0) == 0;
+}
+
+static ais_status do_batchnorm(ais__cuda_ctx *ctx, const ais__cuda_op *op,
+                               const ais__cuda_call *c) {
+    (void)op;
+    const ais_tensor *x = c->in[0];
+    int64_t ch = x->dims[1], inner = prod(x->dims, 2, x->ndim);
+    for (int i = 1; i < 5; i++)
+        if ((int64_t)c->in[i]->numel != ch)
+            return ais__error(AIS_E_SHAPE, "input %d has %zu values for %lld channels", i,
+                              c->in[i]->numel, (long long)ch);
+    AIS__KERNEL(aisk_batchnorm(ctx->stream, (int)x->dtype, x->data, c->in[1]->data, c->in[2]->data,
+                               c->in[3]->data, c->in[4]->data, c->out[0]->data, x->numel, ch, inner,
+                               ais__attr_float(c->attrs, "epsilon", 1e-5f)),
+                "batchnorm kernel");
+    return AIS_OK;
+}
+
+static ais_status do_reduce(ais__cuda_ctx *ctx, const ais__cuda_op *op, const ais__cuda_call *c) {
+    return run_reduce(ctx, op->code, c->opset, op->name, c->attrs, c->in, c->n_in, c->out[0]);
+}
+
+static bool sup_global_pool(const ais__cuda_op *op, const ais__tensor_desc *const *in, size_t n_in,
+                            const ais_attrs *attrs) {
+    (void)op, (void)attrs;
+    return n_in == 1 && float_dtype(in[0]->dtype) && in[0]->ndim >= 3;
+}
+
+/* A mean or max over every spatial axis, keeping N and C. */
+static ais_status do_global_pool(ais__cuda_ctx *ctx, const ais__cuda_op *op,
+                                 const ais__cuda_call *c) {
+    bool red[AIS_MAX_DIMS] = {false};
+    for (uint32_t k = 2; k < c->in[0]->ndim; k++)
+        red[k] = true;
+    return reduce_axes(ctx, op->code, c->in[0], c->out[0], red);
+}
+
+/* Layout operators move elements of up to 8 bytes. */
+static bool sup_layout(const ais__cuda_op *op, const ais__tensor_desc *const *in, size_t n_in,
+                       const ais_attrs *attrs) {
+    (void)op, (void)n_in, (void)attrs;
+    return ais_dtype_size(in[0]->dtype) > 0 && ais_dtype_size(in[0]->dtype) <= 8;
+}
+
+static ais_status do_transpose(ais__cuda_ctx *ctx, const ais__cuda_op *op,
+                               const ais__cuda_call *c) {
+    (void)op;
+    return run_transpose(ctx, c->attrs, c->in[0], c->out[0]);
+}
+
+static ais_status do_concat(ais__cuda_ctx *ctx, const ais__cuda_op *op, const ais__cuda_call *c) {
+    (void)op;
+    return run_concat(ctx, c->attrs, c->in, c->n_in, c->out[0]);
+}
+
+static ais_status do_slice(ais__cuda_ctx *ctx, const ais__cuda_op *op, const ais__cuda_call *c) {
+    (void)op;
+    return run_slice(ctx, c->opset, c->attrs, c->in, c->n_in, c->out[0]);
+}
+
+static ais_status do_expand(ais__cuda_ctx *ctx, const ais__cuda_op *op, const ais__cuda_call *c) {
+    (void)op;
+    return ais__cuda_expand(ctx, c->in[0], c->out[0]);
+}
+
+static bool sup_gather(const ais__cuda_op *op, const ais__tensor_desc *const *in, size_t n_in,
+                       const ais_attrs *attrs) {
+    (void)op, (void)attrs;
+    return n_in == 2 && in[1] && (in[1]->dtype == AIS_DTYPE_I32 || in[1]->dtype == AIS_DTYPE_I64) &&
+           ais_dtype_size(in[0]->dtype) > 0 && ais_dtype_size(in[0]->dtype) <= 8;
+}
+
+static ais_status do_gather(ais__cuda_ctx *ctx, const ais__cuda_op *op, const ais__cuda_call *c) {
+    (void)op;
+    return run_gather(ctx, c->attrs, c->in[0], c->in[1], c->out[0]);
+}
+
+/* code: 1 for the Gemm family (2-D only), 2 for FusedMatMul, 0 for MatMul. */
+static bool sup_product(const ais__cuda_op *op, const ais__tensor_desc *const *in, size_t n_in,
+                        const ais_attrs *attrs) {
+    ais_dtype dt = in[0]->dtype;
+    float alpha;
+    if (n_in < 2 || !in[1] || in[1]->dtype != dt || !float_dtype(dt)) return false;
+    if (ais__cuda_activation(attrs, &alpha) < 0) return false;
+    /* ORT's FusedMatMul scales and transposes; the CPU kernel says what it lacks */
+    if (op->code == 2 &&
+        (ais__attr_int(attrs, "transA", 0) || ais__attr_int(attrs, "transB", 0) ||
+         ais__attr_int(attrs, "transBatchA", 0) || ais__attr_int(attrs, "transBatchB", 0) ||
+         ais__attr_float(attrs, "alpha", 1.f) != 1.f))
+        return false;
+    if (op->code == 1) return in[0]->ndim == 2 && in[1]->ndim == 2;
+    return in[0]->ndim >= 1 && in[1]->ndim >= 1;
+}
+
+static ais_status do_product(ais__cuda_ctx *ctx, const ais__cuda_op *op, const ais__cuda_call *c) {
+    const ais_tensor *bias = c->n_in > 2 ? c->in[2] : NULL;
+    if (op->code == 1) return ais__cuda_gemm(ctx, c->attrs, c->in[0], c->in[1], bias, c->out[0]);
+    return ais__cuda_matmul(ctx, c->attrs, c->in[0], c->in[1], bias, c->out[0]);
+}
+
+static bool sup_dnn(const ais__cuda_op *op, const ais__tensor_desc *const *in, size_t n_in,
+                    const ais_attrs *attrs) {
+    return ais__cuda_dnn_supports(op->name, in, n_in, attrs);
+}
+
+static ais_status do_dnn(ais__cuda_ctx *ctx, const ais__cuda_op *op, const ais__cuda_call *c) {
+    return ais__cuda_dnn_run(ctx, op->name, c->attrs, c->in, c->n_in, c->out, c->n_out);
+}
+
+/* cuDNN where it can; what it cannot express (ceil_mode, asymmetric pads, dilations): pool.cu. */
+static bool sup_pool(const ais__cuda_op *op, const ais__tensor_desc *const *in, size_t n_in,
+                     const ais_attrs *attrs) {
+    if (ais__cuda_dnn_supports(op->name, in, n_in, attrs)) return true;
+    return float_dtype(in[0]->dtype) && in[0]->ndim >= 3 && in[0]->ndim <= 5;
+}
+
+static ais_status do_pool(ais__cuda_ctx *ctx, const ais__cuda_op *op, const ais__cuda_call *c) {
+    if (dnn_takes(op->name, c->attrs, c->in, c->n_in)) return do_dnn(ctx, op, c);
+    return run_pool_direct(ctx, op->name, c->opset, c->attrs, c->in[0], c->out, c->n_out);
+}
+
+static const ais__cuda_op ais__cuda_ops[] = {
+    {"Relu", AISK_RELU, sup_unary, do_unary},
+    {"LeakyRelu", AISK_LEAKY_RELU, sup_unary, do_unary},
+    {"Sigmoid", AISK_SIGMOID, sup_unary, do_unary},
+    {"Tanh", AISK_TANH, sup_unary, do_unary},
+    {"Gelu", AISK_GELU, sup_unary, do_unary},
+    {"Erf", AISK_ERF, sup_unary, do_unary},
+    {"Exp", AISK_EXP, sup_unary, do_unary},
+    {"Log", AISK_LOG, sup_unary, do_unary},
+    {"Sqrt", AISK_SQRT, sup_unary, do_unary},
+    {"Abs", AISK_ABS, sup_unary, do_unary},
+    {"Neg", AISK_NEG, sup_unary, do_unary},
+    {"Clip", AISK_CLIP, sup_unary, do_unary},
+    {"Reciprocal", AISK_RECIPROCAL, sup_unary, do_unary},
+    {"Floor", AISK_FLOOR, sup_unary, do_unary},
+    {"Ceil", AISK_CEIL, sup_unary, do_unary},
+    {"Elu", AISK_ELU, sup_unary, do_unary},
+    {"Softplus", AISK_SOFTPLUS, sup_unary, do_unary},
+    {"HardSigmoid", AISK_HARD_SIGMOID, sup_unary, do_unary},
+    {"Sin", AISK_SIN, sup_unary, do_unary},
+    {"Cos", AISK_COS, sup_unary, do_unary},
+    {"HardSwish", AISK_HARD_SWISH, sup_unary, do_unary},
+    {"Add", AISK_ADD, sup_binary, do_binary},
+    {"Sub", AISK_SUB, sup_binary, do_binary},
+    {"Mul", AISK_MUL, sup_binary, do_binary},
+    {"Div", AISK_DIV, sup_binary, do_binary},
+    {"Pow", AISK_POW, sup_binary, do_binary},
+    {"Max", AISK_MAX, sup_binary, do_binary},
+    {"Min", AISK_MIN, sup_binary, do_binary},
+    {"Equal", AISK_EQUAL, sup_binary, do_binary},
+    {"Less", AISK_LESS, sup_binary, do_binary},
+    {"LessOrEqual", AISK_LESS_EQUAL, sup_binary, do_binary},
+    {"Greater", AISK_GREATER, sup_binary, do_binary},
+    {"GreaterOrEqual", AISK_GREATER_EQUAL, sup_binary, do_binary},
+    {"And", AISK_AND, sup_binary, do_binary},
+    {"Or", AISK_OR, sup_binary, do_binary},
+    {"Xor", AISK_XOR, sup_binary, do_binary},
+    {"Identity", 0, sup_any, do_view},
+    {"Reshape", 0, sup_any, do_view},
+    {"Flatten", 0, sup_any, do_view},
+    {"Squeeze", 0, sup_any, do_view},
+    {"Unsqueeze", 0, sup_any, do_view},
+    {"Dropout", 0, sup_any, do_view},
+    {"Where", 0, sup_where, do_where},
+    {"Cast", 0, sup_cast, do_cast},
+    {"Softmax", 0, sup_float, do_softmax},
+    {"LogSoftmax", 1, sup_float, do_softmax},
+    {"LayerNormalization", 0, sup_layernorm, do_layernorm},
+    {"BatchNormalization", 0, sup_batchnorm, do_batchnorm},
+    {"ReduceSum", AISK_RSUM, sup_float, do_reduce},
+    {"ReduceMean", AISK_RMEAN, sup_float, do_reduce},
+    {"ReduceMax", AISK_RMAX, sup_float, do_reduce},
+    {"ReduceMin", AISK_RMIN, sup_float, do_reduce},
+    {"GlobalAveragePool", AISK_RMEAN, sup_global_pool, do_global_pool},
+    {"GlobalMaxPool", AISK_RMAX, sup_global_pool, do_global_pool},
+    {"Transpose", 0, sup_layout, do_transpose},
+    {"Concat", 0, sup_layout, do_concat},
+    {"Slice", 0, sup_layout, do_slice},
+    {"Expand", 0, sup_layout, do_expand},
+    {"Gather", 0, sup_gather, do_gather},
+    {"MatMul", 0, sup_product, do_product},
+    {"FusedMatMul", 2, sup_product, do_product},
+    {"Gemm", 1, sup_product, do_product},
+    {"FusedGemm", 1, sup_product, do_product},
+    {"Conv", 0, sup_dnn, do_dnn},
+    {"FusedConv", 0, sup_dnn, do_dnn},
+    {"ConvTranspose", 0, sup_dnn, do_dnn},
+    {"MaxPool", 0, sup_pool, do_pool},
+    {"AveragePool", 0, sup_pool, do_pool},
+};
+
+const ais__cuda_op *ais__cuda_op_find(const char *op_type) {
+    if (!op_type) return NULL;
+    for (size_t i = 0; i < AIS__ARRAY_LEN(ais__cuda_ops); i++)
+        if (strcmp(ais__cuda_ops[i].name, op_type) == 0) return &ais__cuda_ops[i];
+    return NULL;
+}
+
+bool ais__cuda_op_supports(const ais__cuda_op *op, const ais__tensor_desc *const *in, size_t n_in,
+                           const ais_attrs *attrs) {
+    if (!op || n_in == 0 || !in || !in[0]) return false;
+    return op->supports(op, in, n_in, attrs);
+}
+
+ais_status ais__cuda_op_run(ais__cuda_ctx *ctx, const ais__cuda_op *op, int64_t opset,
+                            const ais_attrs *attrs, const ais_tensor *const *in, size_t n_in,
+                            ais_tensor *const *out, size_t n_out) {
+    if (!ctx || !op || !in || !out || n_in == 0 || n_out == 0 || !in[0] || !out[0])
+        return ais__error(AIS_E_INVALID_ARGUMENT, "%s: context, inputs or outputs missing",
+                          op ? op->name : "(null)");
+    AIS__CU(cudaSetDevice(ctx->device));
+    ais__cuda_call c = {opset, attrs, in, n_in, out, n_out};
+    ais_status st = op->run(ctx, op, &c);
+    if (st != AIS_OK) ais__error_prefix("%s (CUDA)", op->name);
+    return st;
+}
+
+bool ais__cuda_supports(const char *op, int64_t opset, const ais__tensor_desc *const *in,
+                        size_t n_in, const ais_attrs *attrs) {
+    (void)opset;
+    return ais__cuda_op_supports(ais__cuda_op_find(op), in, n_in, attrs);
 }
 
 ais_status ais__cuda_run_node(ais__cuda_ctx *ctx, const char *op_type, int64_t opset,
@@ -693,11 +879,10 @@ ais_status ais__cuda_run_node(ais__cuda_ctx *ctx, const char *op_type, int64_t o
             dp[i] = &descs[i];
         }
     }
-    if (!ais__cuda_supports(op_type, opset, dp, n_in, attrs))
-        return ais__error(AIS_E_UNSUPPORTED, "%s (opset %lld) with these inputs does not run on CUDA",
-                          op_type, (long long)opset);
-    AIS__CU(cudaSetDevice(ctx->device));
-    ais_status st = run_node(ctx, op_type, opset, attrs, in, n_in, out, n_out);
-    if (st != AIS_OK) ais__error_prefix("%s (CUDA)", op_type);
-    return st;
+    const ais__cuda_op *op = ais__cuda_op_find(op_type);
+    if (!ais__cuda_op_supports(op, dp, n_in, attrs))
+        return ais__error(AIS_E_UNSUPPORTED,
+                          "%s (opset %lld) with these inputs does not run on CUDA", op_type,
+                          (long long)opset);
+    return ais__cuda_op_run(ctx, op, opset, attrs, in, n_in, out, n_out);
 }

@@ -5,6 +5,7 @@
  * Memory handed out by `alloc` is plain cudaMalloc'd memory: the executor plans its own device
  * arena per execution plan and uploads constants once, so these calls happen at plan time only.
  */
+#include <stdint.h>
 #include <string.h>
 
 #include "../backend.h"
@@ -13,7 +14,7 @@
 static ais_status ais__cudab_create(int32_t device_id, void **state) {
     *state = NULL;
     ais__cuda_ctx *ctx = NULL;
-    ais_status st = ais__cuda_ctx_create((int)device_id, 0, &ctx);
+    ais_status st = ais__cuda_ctx_create((int)device_id, &ctx);
     if (st != AIS_OK) return st;
     *state = ctx;
     return AIS_OK;
@@ -21,15 +22,57 @@ static ais_status ais__cudab_create(int32_t device_id, void **state) {
 
 static void ais__cudab_destroy(void *state) { ais__cuda_ctx_destroy(state); }
 
-static bool ais__cudab_supports(void *state, const ais__op_def *def, const ais_attrs *attrs,
-                                const ais_tensor *const *in, size_t n_in) {
-    (void)state;
-    if (!def || !def->name || n_in == 0 || n_in > 16 || !in) return false;
+static size_t ais__cudab_hash(const void *def, size_t cap) {
+    uintptr_t h = (uintptr_t)def;
+    h ^= h >> 17;
+    h *= (uintptr_t)0x9E3779B97F4A7C15u;
+    return (size_t)(h >> 7) & (cap - 1);
+}
+
+/* The slot of def in the context's map (found, or the empty one where it goes). */
+static struct ais__cuda_op_slot *ais__cudab_slot(ais__cuda_ctx *c, const void *def) {
+    if (!c->cap_op_slots) return NULL;
+    for (size_t i = ais__cudab_hash(def, c->cap_op_slots);; i = (i + 1) & (c->cap_op_slots - 1))
+        if (c->op_slots[i].def == def || !c->op_slots[i].def) return &c->op_slots[i];
+}
+
+/* def's table entry (NULL: not a GPU operator), from the map or looked up by name and kept. At
+ * plan time only; false when the map could not grow (then the node runs on the CPU). */
+static bool ais__cudab_resolve(ais__cuda_ctx *c, const ais__op_def *def, const ais__cuda_op **op) {
+    struct ais__cuda_op_slot *slot = ais__cudab_slot(c, def);
+    if (slot && slot->def) {
+        *op = slot->op;
+        return true;
+    }
+    /* at most half full, so that probes stay short and always end */
+    if ((c->n_op_slots + 1) * 2 > c->cap_op_slots) {
+        size_t cap = c->cap_op_slots ? c->cap_op_slots * 2 : 64;
+        struct ais__cuda_op_slot *grown = ais__calloc(cap, sizeof *grown), *old = c->op_slots;
+        if (!grown) return false;
+        size_t old_cap = c->cap_op_slots;
+        c->op_slots = grown;
+        c->cap_op_slots = cap;
+        for (size_t i = 0; i < old_cap; i++)
+            if (old[i].def) *ais__cudab_slot(c, old[i].def) = old[i];
+        ais__free(old);
+        slot = ais__cudab_slot(c, def);
+    }
     /* The CUDA side knows operators by name: the default domain's, and com.microsoft's that
      * share those names and semantics (Gelu, FusedMatMul, ...). */
-    if (def->domain && def->domain[0] && strcmp(def->domain, "ai.onnx") != 0 &&
-        strcmp(def->domain, "com.microsoft") != 0)
-        return false;
+    bool domain_ok = !def->domain || !def->domain[0] || strcmp(def->domain, "ai.onnx") == 0 ||
+                     strcmp(def->domain, "com.microsoft") == 0;
+    slot->def = def;
+    slot->op = domain_ok ? ais__cuda_op_find(def->name) : NULL;
+    c->n_op_slots++;
+    *op = slot->op;
+    return true;
+}
+
+static bool ais__cudab_supports(void *state, const ais__op_def *def, const ais_attrs *attrs,
+                                const ais_tensor *const *in, size_t n_in) {
+    if (!state || !def || !def->name || n_in == 0 || n_in > 16 || !in) return false;
+    const ais__cuda_op *op = NULL;
+    if (!ais__cudab_resolve(state, def, &op) || !op) return false;
     ais__tensor_desc descs[16];
     const ais__tensor_desc *dp[16];
     for (size_t i = 0; i < n_in; i++) {
@@ -39,7 +82,7 @@ static bool ais__cudab_supports(void *state, const ais__op_def *def, const ais_a
             dp[i] = &descs[i];
         }
     }
-    return ais__cuda_supports(def->name, def->since_version, dp, n_in, attrs);
+    return ais__cuda_op_supports(op, dp, n_in, attrs);
 }
 
 static void *ais__cudab_alloc(void *state, size_t bytes) {
@@ -68,10 +111,16 @@ static ais_status ais__cudab_sync(void *state) { return ais__cuda_synchronize(st
 static ais_status ais__cudab_run_node(void *state, const ais__op_def *def, ais__op_ctx *ctx,
                                       const ais_tensor *const *in, size_t n_in,
                                       ais_tensor *const *out, size_t n_out) {
-    return ais__cuda_run_node(state, def->name, ctx->opset, ctx->attrs, in, n_in, out, n_out);
+    /* The executor runs here only nodes that supports() accepted at plan time, which put the
+     * definition in the map: one probe, no name comparisons, no second supports check. */
+    struct ais__cuda_op_slot *slot = ais__cudab_slot(state, def);
+    if (!slot || slot->def != def || !slot->op)
+        return ais__error(AIS_E_INTERNAL, "%s: run on CUDA without being planned for it",
+                          def->name);
+    return ais__cuda_op_run(state, slot->op, ctx->opset, ctx->attrs, in, n_in, out, n_out);
 }
 
-static const ais__backend ais__cuda_backend_table = {
+static const ais__backend ais__cuda_backend_table_v = {
     .version = AIS__BACKEND_VERSION,
     .name = "cuda",
     .kind = AIS_BACKEND_CUDA,
@@ -86,4 +135,4 @@ static const ais__backend ais__cuda_backend_table = {
     .run_node = ais__cudab_run_node,
 };
 
-const ais__backend *ais__backend_cuda(void) { return &ais__cuda_backend_table; }
+const ais__backend *ais__cuda_backend_table(void) { return &ais__cuda_backend_table_v; }
