@@ -79,7 +79,10 @@ AIS_API ais_status ais_model_load_memory(const void *data, size_t size, const ai
                                          ais_model **out);
 /* Adds a reference. */
 AIS_API ais_model *ais_model_retain(ais_model *model);
-/* Drops a reference; the last one frees the model. NULL is a no-op. */
+/* Drops a reference; the last one frees the model. NULL is a no-op. Every session holds its own
+ * reference, so destroying the model while sessions exist (or run on other threads) only drops
+ * the caller's reference: the model goes with the last session. Using the caller's model
+ * pointer after its last reference is gone is undefined. */
 AIS_API void ais_model_destroy(ais_model *model);
 
 AIS_API size_t ais_model_input_count(const ais_model *model);
@@ -148,6 +151,13 @@ typedef struct ais_session ais_session;
  * the backend asked for has no device. */
 AIS_API ais_status ais_session_create(ais_model *model, const ais_options *options,
                                       ais_session **out);
+/*
+ * Frees the session and drops its reference to the model. NULL is a no-op. When another thread
+ * is inside a run on this session, waits for that run to return first (so a misused session is
+ * never freed under a running call); a run that another thread starts while destroy waits or
+ * frees gets AIS_E_BUSY, and calling any function on the session after destroy returned is
+ * undefined, as with free().
+ */
 AIS_API void ais_session_destroy(ais_session *session);
 
 /*
@@ -158,6 +168,9 @@ AIS_API void ais_session_destroy(ais_session *session);
  * right dtype and shape receives the result in place (no copy).
  * A run with input shapes seen before allocates nothing beyond new output tensors.
  * On failure, slots that were NULL are NULL again, and the message names the input or node.
+ * A session runs one call at a time (this and the ais_session_run_* calls): a call made while
+ * another thread is inside one on the same session fails at once with AIS_E_BUSY, changing
+ * nothing. Use one session per thread (or serialize), since a refused call is not queued.
  */
 AIS_API ais_status ais_session_run(ais_session *session, const char *const *input_names,
                                    const ais_tensor *const *inputs, size_t n_inputs,

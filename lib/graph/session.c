@@ -21,8 +21,11 @@
  * best-fit placement, in two arenas allocated at plan time; constants are uploaded once per
  * session, plan constants once per plan. All device work goes onto the backend's one stream.
  */
+#include <sched.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "../backend/backend.h"
 #include "../pipeline/pipeline.h"
@@ -93,6 +96,9 @@ struct ais_session {
     size_t n_const_dev;
     ais_tensor *features; /* the pipeline's output of the last record run, reused when the next
                              has as many rows */
+    /* Set while a call runs. The contract is one thread at a time, but a caller that breaks it
+     * must get AIS_E_BUSY instead of two runs writing the same plan and arena. */
+    atomic_bool busy;
 };
 
 /* Where zero-byte tensors point: kernels may compute an address from it but never load. */
@@ -687,6 +693,7 @@ AIS_API ais_status ais_session_create(ais_model *model, const ais_options *optio
     AIS__CHECK(ais__backend_get((ais_backend)ais__option(options, AIS_OPT_BACKEND), &be));
     ais_session *s = ais__calloc(1, sizeof *s);
     if (!s) return ais__oom(sizeof *s, "session");
+    atomic_init(&s->busy, false);
     const ais__graph *g = model->graph;
     s->bound = ais__calloc(g->n_inputs ? g->n_inputs : 1, sizeof *s->bound);
     s->created = ais__calloc(g->n_outputs ? g->n_outputs : 1, sizeof *s->created);
@@ -726,6 +733,18 @@ fail:
 
 AIS_API void ais_session_destroy(ais_session *s) {
     if (!s) return;
+    /* A call still running on another thread finishes first; then the flag stays set, so a call
+     * that races with the destroy gets AIS_E_BUSY rather than running on freed state (until the
+     * memory is gone: calling after destroy returned is the caller's bug, as for free()). */
+    for (unsigned spins = 0; atomic_exchange_explicit(&s->busy, true, memory_order_acquire);
+         spins++) {
+        if (spins < 64) {
+            sched_yield();
+        } else {
+            struct timespec ts = {0, 100 * 1000};
+            nanosleep(&ts, NULL);
+        }
+    }
     ais__plan_destroy(s->plan);
     ais__op_ctx_release(&s->ctx);
     ais__pool_destroy(s->pool);
@@ -1025,11 +1044,24 @@ static ais_status ais__finish_outputs(ais_session *s, ais__plan *p, const char *
     return AIS_OK;
 }
 
-AIS_API ais_status ais_session_run(ais_session *s, const char *const *input_names,
+/* Claims the session for one call; AIS_E_BUSY when another thread is inside a call on it. */
+static ais_status ais__session_enter(ais_session *s, const char *who) {
+    if (atomic_exchange_explicit(&s->busy, true, memory_order_acquire))
+        return ais__error(AIS_E_BUSY,
+                          "%s: the session is already running a call on another thread (a "
+                          "session runs one call at a time: open one session per thread)",
+                          who);
+    return AIS_OK;
+}
+
+static void ais__session_leave(ais_session *s) {
+    atomic_store_explicit(&s->busy, false, memory_order_release);
+}
+
+static ais_status ais__session_run(ais_session *s, const char *const *input_names,
                                    const ais_tensor *const *inputs, size_t n_inputs,
                                    const char *const *output_names, ais_tensor **outputs,
                                    size_t n_outputs) {
-    if (!s) return ais__error(AIS_E_INVALID_ARGUMENT, "ais_session_run: session is NULL");
     const ais__graph *g = s->model->graph;
     if (n_outputs && !outputs)
         return ais__error(AIS_E_INVALID_ARGUMENT, "ais_session_run: outputs is NULL");
@@ -1064,6 +1096,18 @@ AIS_API ais_status ais_session_run(ais_session *s, const char *const *input_name
     return st;
 }
 
+AIS_API ais_status ais_session_run(ais_session *s, const char *const *input_names,
+                                   const ais_tensor *const *inputs, size_t n_inputs,
+                                   const char *const *output_names, ais_tensor **outputs,
+                                   size_t n_outputs) {
+    if (!s) return ais__error(AIS_E_INVALID_ARGUMENT, "ais_session_run: session is NULL");
+    AIS__CHECK(ais__session_enter(s, "ais_session_run"));
+    ais_status st =
+        ais__session_run(s, input_names, inputs, n_inputs, output_names, outputs, n_outputs);
+    ais__session_leave(s);
+    return st;
+}
+
 /* ---- records: the model's pipeline, then the model ---- */
 
 typedef enum { AIS__SRC_RECORDS, AIS__SRC_JSONL, AIS__SRC_CSV, AIS__SRC_COLUMNS } ais__source;
@@ -1073,12 +1117,29 @@ typedef struct {
     const ais_tensor *const *columns;
 } ais__columns_src;
 
+static ais_status ais__run_source_claimed(ais_session *s, const char *who, ais__source src,
+                                          const void *data, const size_t *n_fields, size_t n,
+                                          const char *const *output_names, ais_tensor **outputs,
+                                          size_t n_outputs, ais_pipeline_errors **errors);
+
 static ais_status ais__run_source(ais_session *s, const char *who, ais__source src,
                                   const void *data, const size_t *n_fields, size_t n,
                                   const char *const *output_names, ais_tensor **outputs,
                                   size_t n_outputs, ais_pipeline_errors **errors) {
     if (errors) *errors = NULL;
     if (!s) return ais__error(AIS_E_INVALID_ARGUMENT, "%s: session is NULL", who);
+    /* s->features is session state too: claimed before the pipeline writes into it */
+    AIS__CHECK(ais__session_enter(s, who));
+    ais_status st = ais__run_source_claimed(s, who, src, data, n_fields, n, output_names, outputs,
+                                            n_outputs, errors);
+    ais__session_leave(s);
+    return st;
+}
+
+static ais_status ais__run_source_claimed(ais_session *s, const char *who, ais__source src,
+                                          const void *data, const size_t *n_fields, size_t n,
+                                          const char *const *output_names, ais_tensor **outputs,
+                                          size_t n_outputs, ais_pipeline_errors **errors) {
     const ais__graph *g = s->model->graph;
     const ais_pipeline *p = g->pipeline;
     if (!p) return ais__error(AIS_E_INVALID_ARGUMENT, "%s: the model has no feature pipeline", who);
@@ -1107,7 +1168,7 @@ static ais_status ais__run_source(ais_session *s, const char *who, ais__source s
     }
     const char *name = g->values[g->inputs[0]].name;
     const ais_tensor *in = t;
-    st = ais_session_run(s, &name, &in, 1, output_names, outputs, n_outputs);
+    st = ais__session_run(s, &name, &in, 1, output_names, outputs, n_outputs);
     if (st != AIS_OK) ais__error_prefix("%s", who);
     return st;
 }

@@ -10,8 +10,8 @@ sources, or the system (see _lib.py). Every failure raises an AistackError subcl
 from __future__ import annotations
 
 from . import _errors, _lib
-from ._errors import (AistackError, AistackIOError, ChecksumError, DeviceError, DtypeError,
-                      FormatError, InternalError, InvalidArgumentError, LimitError, NoDeviceError,
+from ._errors import (AistackError, AistackIOError, BusyError, ChecksumError, DeviceError,
+                      DtypeError, FormatError, InternalError, InvalidArgumentError, LimitError, NoDeviceError,
                       NotFoundError, OutOfMemoryError, SchemaError, ShapeError, UnsupportedError)
 from ._model import Model, Session, TensorInfo
 from ._ops import max_opset, op_exists, run_op
@@ -22,7 +22,7 @@ __version__ = "0.1.0"
 library_path: str = _lib.path
 
 __all__ = [
-    "AistackError", "AistackIOError", "ChecksumError", "DeviceError", "DtypeError", "FormatError",
+    "AistackError", "AistackIOError", "BusyError", "ChecksumError", "DeviceError", "DtypeError", "FormatError",
     "InternalError", "InvalidArgumentError", "LimitError", "NoDeviceError", "NotFoundError",
     "OutOfMemoryError", "SchemaError", "ShapeError", "UnsupportedError", "Model", "Session",
     "Pipeline",
