@@ -50,6 +50,8 @@ AIS_API const char *ais_version_string(void);
 /*
  * Status codes. Every function that can fail returns one; AIS_OK is zero. After a failure,
  * ais_last_error() on the same thread says what went wrong, naming the file, node, input or field.
+ * A node is named "node 'conv1' (Conv)", or "graph.node[17] (Add)" when the file gives it no name
+ * (17: its position among the graph's nodes in the file).
  */
 typedef enum ais_status {
     AIS_OK = 0,

@@ -98,41 +98,42 @@ static const char *ais__domain_name(const char *domain) {
 /* Resolves every node's operator for the opset its domain imports and checks slot counts. */
 static ais_status ais__resolve_ops(ais_model *m) {
     ais__graph *g = m->graph;
+    char lb[AIS__NODE_LABEL_MAX];
     for (size_t i = 0; i < g->n_nodes; i++) {
         const ais__node *n = &g->nodes[i];
+        const char *label = ais__node_label(n, lb, sizeof lb);
         int64_t opset = ais__graph_opset(g, n->domain);
         if (opset <= 0)
-            return ais__error(AIS_E_FORMAT,
-                              "node '%s' (%s): the model imports no opset for domain '%s'",
-                              n->name, n->op_type, ais__domain_name(n->domain));
+            return ais__error(AIS_E_FORMAT, "%s (%s): the model imports no opset for domain '%s'",
+                              label, n->op_type, ais__domain_name(n->domain));
         const ais__op_def *def = ais__op_find(n->domain, n->op_type, opset);
         if (!def) {
             const ais__op_def *any = ais__op_find_any(n->domain, n->op_type);
             if (any)
                 return ais__error(AIS_E_UNSUPPORTED,
-                                  "node '%s': operator %s (domain '%s') at opset %lld is not "
+                                  "%s: operator %s (domain '%s') at opset %lld is not "
                                   "supported; the oldest version implemented is %d",
-                                  n->name, n->op_type, ais__domain_name(n->domain),
-                                  (long long)opset, any->since_version);
+                                  label, n->op_type, ais__domain_name(n->domain), (long long)opset,
+                                  any->since_version);
             return ais__error(AIS_E_UNSUPPORTED,
-                              "node '%s': unsupported operator %s (domain '%s', opset %lld)",
-                              n->name, n->op_type, ais__domain_name(n->domain), (long long)opset);
+                              "%s: unsupported operator %s (domain '%s', opset %lld)", label,
+                              n->op_type, ais__domain_name(n->domain), (long long)opset);
         }
         size_t n_in = n->n_inputs, n_out = n->n_outputs;
         while (n_in > 0 && n->inputs[n_in - 1] < 0) n_in--;
         while (n_out > 0 && n->outputs[n_out - 1] < 0) n_out--;
         if (n_in < (size_t)def->min_inputs ||
             (def->max_inputs >= 0 && n_in > (size_t)def->max_inputs))
-            return ais__error(AIS_E_FORMAT, "node '%s' (%s): %zu inputs, expected %d to %d",
-                              n->name, n->op_type, n_in, def->min_inputs, def->max_inputs);
+            return ais__error(AIS_E_FORMAT, "%s (%s): %zu inputs, expected %d to %d", label,
+                              n->op_type, n_in, def->min_inputs, def->max_inputs);
         for (size_t k = 0; k < (size_t)def->min_inputs; k++)
             if (n->inputs[k] < 0)
-                return ais__error(AIS_E_FORMAT, "node '%s' (%s): required input %zu is empty",
-                                  n->name, n->op_type, k);
+                return ais__error(AIS_E_FORMAT, "%s (%s): required input %zu is empty", label,
+                                  n->op_type, k);
         if (n_out < (size_t)def->min_outputs || n_out > 64 ||
             (def->max_outputs >= 0 && n_out > (size_t)def->max_outputs))
-            return ais__error(AIS_E_FORMAT, "node '%s' (%s): %zu outputs, expected %d to %d",
-                              n->name, n->op_type, n_out, def->min_outputs, def->max_outputs);
+            return ais__error(AIS_E_FORMAT, "%s (%s): %zu outputs, expected %d to %d", label,
+                              n->op_type, n_out, def->min_outputs, def->max_outputs);
         m->defs[i] = def;
         m->opsets[i] = opset;
     }
@@ -151,11 +152,12 @@ static ais_status ais__check_and_sort(ais__graph *g, size_t *order) {
         for (size_t k = 0; k < n->n_inputs; k++) {
             if (n->inputs[k] < 0) continue;
             const ais__value *v = &g->values[n->inputs[k]];
+            char lb[AIS__NODE_LABEL_MAX];
             if (!ais__value_defined(v))
                 return ais__error(AIS_E_FORMAT,
-                                  "node '%s' (%s): input '%s' is neither a graph input, an "
+                                  "%s (%s): input '%s' is neither a graph input, an "
                                   "initializer nor the output of a node",
-                                  n->name, n->op_type, v->name);
+                                  ais__node_label(n, lb, sizeof lb), n->op_type, v->name);
         }
     }
     for (size_t i = 0; i < g->n_outputs; i++) {
@@ -199,8 +201,9 @@ static ais_status ais__check_and_sort(ais__graph *g, size_t *order) {
     if (tail < n) {
         size_t bad = 0;
         while (bad < n && pending[bad] == 0) bad++;
-        st = ais__error(AIS_E_FORMAT, "the graph has a cycle through node '%s' (%s)",
-                        g->nodes[bad].name, g->nodes[bad].op_type);
+        char lb[AIS__NODE_LABEL_MAX];
+        st = ais__error(AIS_E_FORMAT, "the graph has a cycle through %s (%s)",
+                        ais__node_label(&g->nodes[bad], lb, sizeof lb), g->nodes[bad].op_type);
     }
     ais__free(pending);
     return st;
@@ -222,7 +225,11 @@ static ais_status ais__fold_node(ais__graph *g, size_t i, const ais__op_def *def
     }
     for (size_t k = 0; k < n_in; k++) in[k] = n->inputs[k] >= 0 ? g->values[n->inputs[k]].constant : NULL;
     ais_tensor *out[64] = {NULL};
-    ais__op_ctx ctx = {.op_type = n->op_type, .node_name = n->name, .opset = opset,
+    /* a failing fold names the node (ais__op_invoke prefixes the label) */
+    char lb[AIS__NODE_LABEL_MAX];
+    ais__op_ctx ctx = {.op_type = n->op_type,
+                       .node_name = ais__node_label(n, lb, sizeof lb),
+                       .opset = opset,
                        .attrs = n->attrs};
     ais_status st = ais__op_invoke(def, &ctx, in, n_in, out, n_out);
     ais__op_ctx_release(&ctx);
@@ -362,6 +369,25 @@ static ais_status ais__set_standard_meta(ais__graph *g) {
     return AIS_OK;
 }
 
+/* Each final node's label, built once: sessions name nodes in messages without formatting. */
+static ais_status ais__make_labels(ais_model *m) {
+    const ais__graph *g = m->graph;
+    char lb[AIS__NODE_LABEL_MAX];
+    size_t total = 0, n = g->n_nodes;
+    for (size_t i = 0; i < n; i++)
+        total += strlen(ais__node_label(&g->nodes[i], lb, sizeof lb)) + 1;
+    m->labels = ais__malloc((n ? n : 1) * sizeof *m->labels + (total ? total : 1));
+    if (!m->labels) return ais__oom(n * sizeof *m->labels + total, "node labels");
+    char *at = (char *)(m->labels + (n ? n : 1));
+    for (size_t i = 0; i < n; i++) {
+        size_t len = strlen(ais__node_label(&g->nodes[i], lb, sizeof lb)) + 1;
+        memcpy(at, lb, len);
+        m->labels[i] = at;
+        at += len;
+    }
+    return AIS_OK;
+}
+
 /* Runs each node's prepare once, on the final graph: sessions on any thread read the states. */
 static ais_status ais__prepare_nodes(ais_model *m) {
     const ais__graph *g = m->graph;
@@ -370,11 +396,13 @@ static ais_status ais__prepare_nodes(ais_model *m) {
     for (size_t i = 0; i < g->n_nodes; i++) {
         const ais__node *n = &g->nodes[i];
         if (!m->defs[i]->prepare) continue;
-        ais__op_ctx ctx = {.op_type = n->op_type, .node_name = n->name, .opset = m->opsets[i],
+        ais__op_ctx ctx = {.op_type = n->op_type,
+                           .node_name = m->labels[i],
+                           .opset = m->opsets[i],
                            .attrs = n->attrs};
         ais_status st = m->defs[i]->prepare(&ctx, &m->states[i]);
         if (st != AIS_OK) {
-            ais__error_prefix("node '%s' (%s)", n->name, n->op_type);
+            ais__error_prefix("%s (%s)", m->labels[i], n->op_type);
             return st;
         }
     }
@@ -399,10 +427,9 @@ ais_status ais__model_from_graph(ais__graph *g, const ais_options *options, ais_
     if (!m->defs || !m->opsets || !order) {
         st = ais__oom(n * 24, "model nodes");
     } else if ((st = ais__check_and_sort(g, order)) == AIS_OK &&
-               (st = ais__resolve_ops(m)) == AIS_OK &&
-               (st = ais__optimize(m, order)) == AIS_OK &&
+               (st = ais__resolve_ops(m)) == AIS_OK && (st = ais__optimize(m, order)) == AIS_OK &&
                (m->opt_level < 2 || (st = ais__graph_fuse(m)) == AIS_OK) &&
-               (st = ais__prepare_nodes(m)) == AIS_OK) {
+               (st = ais__make_labels(m)) == AIS_OK && (st = ais__prepare_nodes(m)) == AIS_OK) {
         st = ais__set_standard_meta(g);
     }
     ais__free(order);
@@ -483,6 +510,7 @@ AIS_API void ais_model_destroy(ais_model *model) {
         for (size_t i = 0; i < model->graph->n_nodes; i++)
             if (model->states[i]) model->defs[i]->release(model->states[i]);
     ais__free(model->states);
+    ais__free(model->labels);
     ais__graph_destroy(model->graph);
     ais__free(model->defs);
     ais__free(model->opsets);

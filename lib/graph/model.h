@@ -30,6 +30,7 @@ struct ais_model {
     const ais__op_def **defs; /* per node of graph */
     int64_t *opsets;          /* per node: the imported version of its domain */
     void **states;            /* per node: what its operator's prepare built (or NULL) */
+    char **labels;            /* per node: how messages name it (ais__node_label), one block */
     size_t weight_bytes;
     int opt_level;
 };

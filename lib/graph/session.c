@@ -36,6 +36,7 @@ enum { AIS__SLOT_NONE, AIS__SLOT_INPUT, AIS__SLOT_CONST, AIS__SLOT_PCONST, AIS__
 
 typedef struct ais__step {
     const ais__node *node;
+    const char *label; /* how messages name the node (the model's labels) */
     const ais__op_def *def;
     int64_t opset;
     const void *state; /* the model's prepared state of the node (or NULL) */
@@ -142,14 +143,14 @@ static bool ais__shape_only_op(const ais__node *n) {
 
 static void ais__ctx_for(ais__op_ctx *ctx, const ais__step *st) {
     ctx->op_type = st->node->op_type;
-    ctx->node_name = st->node->name;
+    ctx->node_name = st->label;
     ctx->opset = st->opset;
     ctx->attrs = st->node->attrs;
     ctx->state = st->state;
 }
 
-static void ais__node_prefix(const ais__node *n) {
-    ais__error_prefix("node '%s' (%s)", n->name, n->op_type);
+static void ais__node_prefix(const ais__step *st) {
+    ais__error_prefix("%s (%s)", st->label, st->node->op_type);
 }
 
 /* Sizes the step's arrays and maps its inputs and outputs to slots. */
@@ -202,7 +203,7 @@ static ais_status ais__plan_infer(ais_session *s, ais__plan *p, ais__step *st) {
     for (size_t k = 0; k < st->n_out && rc == AIS_OK; k++)
         rc = ais__shape_validate(desc[k].dims, desc[k].ndim, desc[k].dtype, "inferred output");
     if (rc != AIS_OK) {
-        ais__node_prefix(st->node);
+        ais__node_prefix(st);
         return rc;
     }
     for (size_t k = 0; k < st->n_out; k++) {
@@ -616,6 +617,7 @@ static ais_status ais__plan_build(ais_session *s, ais__plan **out) {
         stp->def = m->defs[i];
         stp->opset = m->opsets[i];
         stp->state = m->states ? m->states[i] : NULL;
+        stp->label = m->labels[i];
         /* counted before init so that a failed init is freed with the plan */
         p->n_steps++;
         if ((st = ais__step_init(stp, n, &next_anon)) != AIS_OK) goto fail;
@@ -929,7 +931,7 @@ static ais_status ais__run_device_steps(ais_session *s, ais__plan *p) {
         rc = st->on_dev ? s->backend->run_node(s->backend_state, st->def, ctx, st->in, st->n_in,
                                                st->out, st->n_out)
                         : st->def->compute(ctx, st->in, st->n_in, st->out, st->n_out);
-        if (rc != AIS_OK) ais__node_prefix(st->node);
+        if (rc != AIS_OK) ais__node_prefix(st);
     }
     if (rc == AIS_OK) return s->backend->synchronize(s->backend_state);
     char msg[1024];
@@ -952,7 +954,7 @@ static ais_status ais__run_steps(ais_session *s, ais__plan *p) {
         ais_status rc = s->backend->run_node(s->backend_state, st->def, ctx, st->in, st->n_in,
                                              st->out, st->n_out);
         if (AIS__UNLIKELY(rc != AIS_OK)) {
-            ais__node_prefix(st->node);
+            ais__node_prefix(st);
             return rc;
         }
     }
