@@ -5,6 +5,7 @@
 #include "model.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "../format/format.h"
@@ -95,18 +96,58 @@ static const char *ais__domain_name(const char *domain) {
     return domain && domain[0] ? domain : "ai.onnx";
 }
 
+/* The registry lookup scans every operator; a model has few distinct (domain, operator)
+ * pairs, so each is looked up once and remembered here (a failed lookup is an error anyway). */
+typedef struct ais__def_cache {
+    struct {
+        const char *op_type, *domain;
+        const ais__op_def *def;
+        int64_t opset;
+    } slot[64];
+} ais__def_cache;
+
+static uint64_t ais__op_key_hash(const char *op_type, const char *domain) {
+    uint64_t h = 1469598103934665603ull; /* FNV-1a over both names */
+    for (const char *c = op_type; *c; c++)
+        h = (h ^ (uint8_t)*c) * 1099511628211ull;
+    for (const char *c = domain; *c; c++)
+        h = (h ^ (uint8_t)*c) * 1099511628211ull;
+    return h;
+}
+
+static const ais__op_def *ais__cached_def(ais__def_cache *c, const ais__graph *g,
+                                          const ais__node *n, int64_t *opset) {
+    size_t at = (size_t)(ais__op_key_hash(n->op_type, n->domain) % AIS__ARRAY_LEN(c->slot));
+    if (c->slot[at].def && strcmp(c->slot[at].op_type, n->op_type) == 0 &&
+        strcmp(c->slot[at].domain, n->domain) == 0) {
+        *opset = c->slot[at].opset;
+        return c->slot[at].def;
+    }
+    *opset = ais__graph_opset(g, n->domain);
+    const ais__op_def *def = *opset > 0 ? ais__op_find(n->domain, n->op_type, *opset) : NULL;
+    if (def) {
+        c->slot[at].op_type = n->op_type;
+        c->slot[at].domain = n->domain;
+        c->slot[at].def = def;
+        c->slot[at].opset = *opset;
+    }
+    return def;
+}
+
 /* Resolves every node's operator for the opset its domain imports and checks slot counts. */
 static ais_status ais__resolve_ops(ais_model *m) {
     ais__graph *g = m->graph;
     char lb[AIS__NODE_LABEL_MAX];
+    ais__def_cache cache;
+    memset(&cache, 0, sizeof cache);
     for (size_t i = 0; i < g->n_nodes; i++) {
         const ais__node *n = &g->nodes[i];
-        const char *label = ais__node_label(n, lb, sizeof lb);
-        int64_t opset = ais__graph_opset(g, n->domain);
+        int64_t opset;
+        const ais__op_def *def = ais__cached_def(&cache, g, n, &opset);
+        const char *label = def ? "" : ais__node_label(n, lb, sizeof lb);
         if (opset <= 0)
             return ais__error(AIS_E_FORMAT, "%s (%s): the model imports no opset for domain '%s'",
                               label, n->op_type, ais__domain_name(n->domain));
-        const ais__op_def *def = ais__op_find(n->domain, n->op_type, opset);
         if (!def) {
             const ais__op_def *any = ais__op_find_any(n->domain, n->op_type);
             if (any)
@@ -124,20 +165,27 @@ static ais_status ais__resolve_ops(ais_model *m) {
         while (n_out > 0 && n->outputs[n_out - 1] < 0) n_out--;
         if (n_in < (size_t)def->min_inputs ||
             (def->max_inputs >= 0 && n_in > (size_t)def->max_inputs))
-            return ais__error(AIS_E_FORMAT, "%s (%s): %zu inputs, expected %d to %d", label,
-                              n->op_type, n_in, def->min_inputs, def->max_inputs);
+            return ais__error(AIS_E_FORMAT, "%s (%s): %zu inputs, expected %d to %d",
+                              ais__node_label(n, lb, sizeof lb), n->op_type, n_in, def->min_inputs,
+                              def->max_inputs);
         for (size_t k = 0; k < (size_t)def->min_inputs; k++)
             if (n->inputs[k] < 0)
-                return ais__error(AIS_E_FORMAT, "%s (%s): required input %zu is empty", label,
-                                  n->op_type, k);
+                return ais__error(AIS_E_FORMAT, "%s (%s): required input %zu is empty",
+                                  ais__node_label(n, lb, sizeof lb), n->op_type, k);
         if (n_out < (size_t)def->min_outputs || n_out > 64 ||
             (def->max_outputs >= 0 && n_out > (size_t)def->max_outputs))
-            return ais__error(AIS_E_FORMAT, "%s (%s): %zu outputs, expected %d to %d", label,
-                              n->op_type, n_out, def->min_outputs, def->max_outputs);
+            return ais__error(AIS_E_FORMAT, "%s (%s): %zu outputs, expected %d to %d",
+                              ais__node_label(n, lb, sizeof lb), n->op_type, n_out,
+                              def->min_outputs, def->max_outputs);
         m->defs[i] = def;
         m->opsets[i] = opset;
     }
     return AIS_OK;
+}
+
+static int ais__size_cmp(const void *a, const void *b) {
+    size_t x = *(const size_t *)a, y = *(const size_t *)b;
+    return (x > y) - (x < y);
 }
 
 static bool ais__value_defined(const ais__value *v) {
@@ -166,38 +214,61 @@ static ais_status ais__check_and_sort(ais__graph *g, size_t *order) {
             return ais__error(AIS_E_FORMAT, "graph output '%s' is not produced by any node",
                               v->name);
     }
-    size_t n = g->n_nodes;
+    size_t n = g->n_nodes, nv = g->n_values;
     if (n == 0) return AIS_OK;
-    /* pending[i]: inputs of node i whose producer has not been placed yet */
+    /* pending[i]: inputs of node i whose producer has not been placed yet. Consumers of each
+     * value in one array (cstart[v] .. cstart[v+1]), one entry per input slot, so placing a
+     * node touches only its readers: linear in nodes + edges however the file orders them. */
+    size_t n_edges = 0, n_used = 0;
+    for (size_t i = 0; i < n; i++)
+        n_edges += g->nodes[i].n_inputs;
     size_t *pending = ais__calloc(n, sizeof *pending);
-    if (!pending) return ais__oom(n * sizeof *pending, "graph sort");
+    size_t *cstart = ais__calloc(nv + 1, sizeof *cstart);
+    int32_t *cons = ais__malloc((n_edges ? n_edges : 1) * sizeof *cons);
+    ais_status st = AIS_OK;
+    if (!pending || !cstart || !cons) {
+        st = ais__oom(n * sizeof *pending + (nv + 1) * sizeof *cstart + n_edges * sizeof *cons,
+                      "graph sort");
+        goto done;
+    }
     for (size_t i = 0; i < n; i++) {
         const ais__node *nd = &g->nodes[i];
-        for (size_t k = 0; k < nd->n_inputs; k++)
-            if (nd->inputs[k] >= 0 && g->values[nd->inputs[k]].producer >= 0) pending[i]++;
+        for (size_t k = 0; k < nd->n_inputs; k++) {
+            int32_t v = nd->inputs[k];
+            if (v < 0 || g->values[v].producer < 0) continue;
+            pending[i]++;
+            cstart[v + 1]++;
+            n_used++;
+        }
     }
+    for (size_t v = 0; v < nv; v++)
+        cstart[v + 1] += cstart[v];
+    for (size_t i = n; i-- > 0;) { /* filled backwards: each list ends up in node order */
+        const ais__node *nd = &g->nodes[i];
+        for (size_t k = nd->n_inputs; k-- > 0;) {
+            int32_t v = nd->inputs[k];
+            if (v < 0 || g->values[v].producer < 0) continue;
+            cons[--cstart[v + 1]] = (int32_t)i;
+        }
+    }
+    /* cstart[v + 1] is now where v's list starts: shift to v's list = [cstart[v], cstart[v+1]) */
+    memmove(cstart, cstart + 1, nv * sizeof *cstart);
+    cstart[nv] = n_used;
     size_t head = 0, tail = 0;
     for (size_t i = 0; i < n; i++)
         if (pending[i] == 0) order[tail++] = i;
-    /* Consumers are found by scanning: graphs are sorted in the file almost always, so this
-     * stays close to linear, and it needs no consumer lists. */
-    size_t scan_from = 0;
     while (head < tail) {
-        size_t cur = order[head++];
+        size_t cur = order[head++], first = tail;
         const ais__node *pn = &g->nodes[cur];
-        for (size_t j = scan_from; j < n; j++) {
-            if (pending[j] == 0) continue;
-            const ais__node *c = &g->nodes[j];
-            for (size_t k = 0; k < c->n_inputs; k++) {
-                int32_t v = c->inputs[k];
-                if (v < 0 || g->values[v].producer != (int32_t)cur) continue;
-                if (--pending[j] == 0) order[tail++] = j;
-            }
+        for (size_t k = 0; k < pn->n_outputs; k++) {
+            int32_t v = pn->outputs[k];
+            if (v < 0) continue;
+            for (size_t e = cstart[v]; e < cstart[v + 1]; e++)
+                if (--pending[cons[e]] == 0) order[tail++] = (size_t)cons[e];
         }
-        (void)pn;
-        while (scan_from < n && pending[scan_from] == 0) scan_from++;
+        /* nodes made ready by one placement go in file order (what a sorted file keeps) */
+        if (tail - first > 1) qsort(order + first, tail - first, sizeof *order, ais__size_cmp);
     }
-    ais_status st = AIS_OK;
     if (tail < n) {
         size_t bad = 0;
         while (bad < n && pending[bad] == 0) bad++;
@@ -205,7 +276,10 @@ static ais_status ais__check_and_sort(ais__graph *g, size_t *order) {
         st = ais__error(AIS_E_FORMAT, "the graph has a cycle through %s (%s)",
                         ais__node_label(&g->nodes[bad], lb, sizeof lb), g->nodes[bad].op_type);
     }
+done:
     ais__free(pending);
+    ais__free(cstart);
+    ais__free(cons);
     return st;
 }
 
@@ -247,13 +321,11 @@ static ais_status ais__fold_node(ais__graph *g, size_t i, const ais__op_def *def
 }
 
 static bool ais__node_foldable(const ais__graph *g, const ais__node *n) {
-    if (ais__op_is_random(n->domain, n->op_type)) return false;
     for (size_t k = 0; k < n->n_inputs; k++)
         if (n->inputs[k] >= 0 && !(g->values[n->inputs[k]].flags & AIS__VALUE_CONST))
             return false;
-    return true;
+    return !ais__op_is_random(n->domain, n->op_type);
 }
-
 
 /*
  * Folds, marks live nodes, and rewrites the graph's node array as the live nodes in `order`.
@@ -374,8 +446,11 @@ static ais_status ais__make_labels(ais_model *m) {
     const ais__graph *g = m->graph;
     char lb[AIS__NODE_LABEL_MAX];
     size_t total = 0, n = g->n_nodes;
-    for (size_t i = 0; i < n; i++)
-        total += strlen(ais__node_label(&g->nodes[i], lb, sizeof lb)) + 1;
+    /* an upper bound of each label's length, without formatting it twice */
+    for (size_t i = 0; i < n; i++) {
+        const char *name = g->nodes[i].name;
+        total += name[0] ? AIS__MIN(strlen(name) + 8, sizeof lb) : 24;
+    }
     m->labels = ais__malloc((n ? n : 1) * sizeof *m->labels + (total ? total : 1));
     if (!m->labels) return ais__oom(n * sizeof *m->labels + total, "node labels");
     char *at = (char *)(m->labels + (n ? n : 1));
