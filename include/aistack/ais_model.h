@@ -29,14 +29,14 @@ typedef enum ais_backend {
 
 /* Option keys. Values are written out and never renumbered. */
 typedef enum ais_option {
-    AIS_OPT_THREADS = 1,         /* intra-op threads of a session; 0 = one per core. Default 1 */
-    AIS_OPT_OPT_LEVEL = 2,       /* graph optimization: 0 none, 1 folding and dead code,
-                                    2 also fusion. Default 2 */
-    AIS_OPT_BACKEND = 3,         /* an ais_backend. Default AIS_BACKEND_CPU */
-    AIS_OPT_DEVICE_ID = 4,       /* GPU ordinal for AIS_BACKEND_CUDA. Default 0 */
-    AIS_OPT_MAX_FILE_BYTES = 5,  /* loading refuses larger files. Default 2^40 */
-    AIS_OPT_MAP_WEIGHTS = 6,     /* 1: memory-map the file and use weights in place (default);
-                                    0: read into memory owned by the model */
+    AIS_OPT_THREADS = 1,          /* intra-op threads of a session; 0 = one per core. Default 1 */
+    AIS_OPT_OPT_LEVEL = 2,        /* graph optimization: 0 none, 1 folding and dead code,
+                                     2 also fusion. Default 2 */
+    AIS_OPT_BACKEND = 3,          /* an ais_backend. Default AIS_BACKEND_CPU */
+    AIS_OPT_DEVICE_ID = 4,        /* GPU ordinal for AIS_BACKEND_CUDA. Default 0 */
+    AIS_OPT_MAX_FILE_BYTES = 5,   /* loading refuses larger files. Default 2^40 */
+    AIS_OPT_MAP_WEIGHTS = 6,      /* 1: memory-map the file and use weights in place (default);
+                                     0: read into memory owned by the model */
     AIS_OPT_SAVE_COMPRESSION = 7, /* ais_model_save: 0 raw and mmappable, 1..22 zstd level per
                                     tensor. Default 0 */
     /* Loading .ais files: 1 verifies every checksum, tensor data included (default). 0 still
@@ -46,7 +46,18 @@ typedef enum ais_option {
      * flipped bit in a weight gives wrong outputs instead of AIS_E_CHECKSUM. Compressed weights
      * stay memory-safe to decode either way. For files whose integrity is checked elsewhere
      * (a signed package, a file system with checksums). ONNX has no checksums to verify. */
-    AIS_OPT_VERIFY_CHECKSUMS = 8
+    AIS_OPT_VERIFY_CHECKSUMS = 8,
+    /* Sessions: the largest single tensor a plan may hold, in bytes (an intermediate or output
+     * whose shape is known when planning, or one a node computes at run time). A larger one
+     * fails the run with AIS_E_LIMIT naming the node, the shape and the size, before anything
+     * of that size is allocated. Default 2^30 (1 GiB); raise it for models that need more. */
+    AIS_OPT_MAX_TENSOR_BYTES = 9,
+    /* Loading and planning: constant folding computes a node ahead of time only when each of
+     * its outputs is at most this many bytes; a larger constant (ConstantOfShape of a huge
+     * shape, a big Expand or Tile of constants) is left to run time, where it costs memory
+     * only while the run needs it, and AIS_OPT_MAX_TENSOR_BYTES bounds it. Default 2^26
+     * (64 MiB). */
+    AIS_OPT_MAX_FOLD_BYTES = 10
 } ais_option;
 
 typedef struct ais_options ais_options;

@@ -27,6 +27,8 @@ static const ais__option_info ais__options_info[AIS__N_OPTIONS] = {
     [AIS_OPT_MAP_WEIGHTS] = {"AIS_OPT_MAP_WEIGHTS", 0, 1, 1},
     [AIS_OPT_SAVE_COMPRESSION] = {"AIS_OPT_SAVE_COMPRESSION", 0, 22, 0},
     [AIS_OPT_VERIFY_CHECKSUMS] = {"AIS_OPT_VERIFY_CHECKSUMS", 0, 1, 1},
+    [AIS_OPT_MAX_TENSOR_BYTES] = {"AIS_OPT_MAX_TENSOR_BYTES", 1, INT64_MAX, (int64_t)1 << 30},
+    [AIS_OPT_MAX_FOLD_BYTES] = {"AIS_OPT_MAX_FOLD_BYTES", 0, INT64_MAX, (int64_t)1 << 26},
 };
 
 static bool ais__option_known(ais_option key) {
@@ -285,8 +287,40 @@ done:
 
 /* ---- optimization ---- */
 
-/* Runs a node whose inputs are all constant and makes its outputs constants. */
-static ais_status ais__fold_node(ais__graph *g, size_t i, const ais__op_def *def, int64_t opset) {
+bool ais__outputs_exceed(const ais__op_def *def, ais__op_ctx *ctx, const ais_tensor *const *in,
+                         size_t n_in, size_t n_out, uint64_t limit, size_t *which,
+                         ais__tensor_desc *desc, uint64_t *bytes) {
+    ais__tensor_desc d[64];
+    if (n_out > AIS__ARRAY_LEN(d) || !def->infer) return false;
+    memset(d, 0, sizeof d[0] * n_out);
+    char saved[1024]; /* a failed inference here is not the caller's error */
+    snprintf(saved, sizeof saved, "%s", ais_last_error());
+    ais_status st = ais__op_opaque_check(def, in, n_in, NULL, 0);
+    if (st == AIS_OK) st = def->infer(ctx, in, n_in, d, n_out);
+    if (st != AIS_OK) {
+        (void)ais__error(AIS_E_INTERNAL, "%s", saved);
+        return false;
+    }
+    for (size_t k = 0; k < n_out; k++) {
+        if (ais__dtype_is_opaque(d[k].dtype) || d[k].ndim > AIS_MAX_DIMS) continue;
+        size_t numel;
+        uint64_t b = ais__shape_numel(d[k].dims, d[k].ndim, ais_dtype_size(d[k].dtype), &numel)
+                         ? (uint64_t)numel * ais_dtype_size(d[k].dtype)
+                         : UINT64_MAX;
+        if (b <= limit) continue;
+        *which = k;
+        *desc = d[k];
+        *bytes = b;
+        return true;
+    }
+    return false;
+}
+
+/* Runs a node whose inputs are all constant and makes its outputs constants; *folded false
+ * when an output would be larger than max_bytes (the node then runs at run time). */
+static ais_status ais__fold_node(ais__graph *g, size_t i, const ais__op_def *def, int64_t opset,
+                                 uint64_t max_bytes, bool *folded) {
+    *folded = false;
     const ais__node *n = &g->nodes[i];
     size_t n_in = n->n_inputs, n_out = n->n_outputs;
     while (n_in > 0 && n->inputs[n_in - 1] < 0) n_in--;
@@ -305,10 +339,19 @@ static ais_status ais__fold_node(ais__graph *g, size_t i, const ais__op_def *def
                        .node_name = ais__node_label(n, lb, sizeof lb),
                        .opset = opset,
                        .attrs = n->attrs};
+    size_t which;
+    ais__tensor_desc big;
+    uint64_t bytes;
+    if (ais__outputs_exceed(def, &ctx, in, n_in, n_out, max_bytes, &which, &big, &bytes)) {
+        ais__op_ctx_release(&ctx);
+        if (in != stack_in) ais__free(in);
+        return AIS_OK;
+    }
     ais_status st = ais__op_invoke(def, &ctx, in, n_in, out, n_out);
     ais__op_ctx_release(&ctx);
     if (in != stack_in) ais__free(in);
     if (st != AIS_OK) return st;
+    *folded = true;
     for (size_t k = 0; k < n_out; k++) {
         if (n->outputs[k] < 0) {
             ais_tensor_destroy(out[k]);
@@ -350,8 +393,11 @@ static ais_status ais__optimize(ais_model *m, size_t *order) {
         for (size_t oi = 0; oi < n; oi++) {
             size_t i = order[oi];
             if (!ais__node_foldable(g, &g->nodes[i])) continue;
-            if ((st = ais__fold_node(g, i, m->defs[i], m->opsets[i])) != AIS_OK) goto done;
-            keep[i] = false;
+            bool folded;
+            if ((st = ais__fold_node(g, i, m->defs[i], m->opsets[i], m->max_fold_bytes, &folded)) !=
+                AIS_OK)
+                goto done;
+            keep[i] = !folded;
         }
         /* dead nodes: walk back from the outputs */
         for (size_t i = 0; i < g->n_outputs; i++) needed[g->outputs[i]] = true;
@@ -494,6 +540,7 @@ ais_status ais__model_from_graph(ais__graph *g, const ais_options *options, ais_
     atomic_init(&m->refs, 1);
     m->graph = g;
     m->opt_level = (int)ais__option(options, AIS_OPT_OPT_LEVEL);
+    m->max_fold_bytes = (uint64_t)ais__option(options, AIS_OPT_MAX_FOLD_BYTES);
     size_t n = g->n_nodes ? g->n_nodes : 1;
     m->defs = ais__calloc(n, sizeof *m->defs);
     m->opsets = ais__calloc(n, sizeof *m->opsets);

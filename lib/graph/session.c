@@ -97,6 +97,8 @@ struct ais_session {
     size_t n_const_dev;
     ais_tensor *features; /* the pipeline's output of the last record run, reused when the next
                              has as many rows */
+    uint64_t max_tensor_bytes; /* AIS_OPT_MAX_TENSOR_BYTES */
+    uint64_t max_fold_bytes;   /* AIS_OPT_MAX_FOLD_BYTES: plan-time folding */
     /* Set while a call runs. The contract is one thread at a time, but a caller that breaks it
      * must get AIS_E_BUSY instead of two runs writing the same plan and arena. */
     atomic_bool busy;
@@ -153,6 +155,25 @@ static void ais__node_prefix(const ais__step *st) {
     ais__error_prefix("%s (%s)", st->label, st->node->op_type);
 }
 
+/* AIS_E_LIMIT when output `k` of the step (shape `d`, `bytes` bytes) exceeds the session's
+ * limit: raised before anything of that size is allocated. */
+static ais_status ais__too_big(const ais__step *st, size_t k, const ais__tensor_desc *d,
+                               uint64_t bytes, uint64_t limit) {
+    char shape[AIS__SHAPE_STR_MAX];
+    ais__shape_str(d->dims, d->ndim, shape, sizeof shape);
+    if (bytes == UINT64_MAX)
+        return ais__error(AIS_E_LIMIT,
+                          "%s (%s): output %zu would be %s %s, more bytes than can be counted; "
+                          "the limit is %llu bytes per tensor (AIS_OPT_MAX_TENSOR_BYTES)",
+                          st->label, st->node->op_type, k, ais_dtype_name(d->dtype), shape,
+                          (unsigned long long)limit);
+    return ais__error(AIS_E_LIMIT,
+                      "%s (%s): output %zu would be %s %s, %llu bytes, above the limit of %llu "
+                      "bytes per tensor (raise AIS_OPT_MAX_TENSOR_BYTES to allow it)",
+                      st->label, st->node->op_type, k, ais_dtype_name(d->dtype), shape,
+                      (unsigned long long)bytes, (unsigned long long)limit);
+}
+
 /* Sizes the step's arrays and maps its inputs and outputs to slots. */
 static ais_status ais__step_init(ais__step *st, const ais__node *n, size_t *next_anon) {
     size_t n_in = n->n_inputs, n_out = n->n_outputs;
@@ -205,6 +226,16 @@ static ais_status ais__plan_infer(ais_session *s, ais__plan *p, ais__step *st) {
     if (rc != AIS_OK) {
         ais__node_prefix(st);
         return rc;
+    }
+    for (size_t k = 0; k < st->n_out; k++) {
+        if (ais__dtype_is_opaque(desc[k].dtype)) continue;
+        size_t numel;
+        size_t es = ais_dtype_size(desc[k].dtype);
+        uint64_t bytes = ais__shape_numel(desc[k].dims, desc[k].ndim, es, &numel)
+                             ? (uint64_t)numel * es
+                             : UINT64_MAX;
+        if (bytes > s->max_tensor_bytes)
+            return ais__too_big(st, k, &desc[k], bytes, s->max_tensor_bytes);
     }
     for (size_t k = 0; k < st->n_out; k++) {
         int32_t slot = st->out_slot[k];
@@ -634,8 +665,19 @@ static ais_status ais__plan_build(ais_session *s, ais__plan **out) {
                 shapes_known = false;
             if (!val && k < 32 && (stp->def->value_inputs & (1u << k))) value_inputs_known = false;
         }
-        bool foldable = m->opt_level >= 1 && !ais__op_is_random(n->domain, n->op_type) &&
-                        shapes_known && (values_known || ais__shape_only_op(n));
+        bool foldable = m->opt_level >= 1 && shapes_known &&
+                        (values_known || ais__shape_only_op(n)) &&
+                        !ais__op_is_random(n->domain, n->op_type);
+        if (foldable) { /* a huge constant is left to the run, where the tensor limit holds */
+            size_t which;
+            ais__tensor_desc big;
+            uint64_t bytes;
+            for (size_t k = 0; k < stp->n_in; k++)
+                stp->in[k] = stp->in_slot[k] >= 0 ? p->vp[stp->in_slot[k]] : NULL;
+            ais__ctx_for(&s->ctx, stp);
+            foldable = !ais__outputs_exceed(stp->def, &s->ctx, stp->in, stp->n_in, stp->n_out,
+                                            s->max_fold_bytes, &which, &big, &bytes);
+        }
         if (foldable) {
             if ((st = ais__plan_fold(s, p, stp)) != AIS_OK) goto fail;
             /* the node is done: drop the step */
@@ -718,6 +760,10 @@ AIS_API ais_status ais_session_create(ais_model *model, const ais_options *optio
             goto fail;
         }
     }
+    s->max_tensor_bytes = (uint64_t)ais__option(options, AIS_OPT_MAX_TENSOR_BYTES);
+    /* a plan constant is a planned tensor too: folding never makes one above the tensor limit */
+    s->max_fold_bytes =
+        AIS__MIN((uint64_t)ais__option(options, AIS_OPT_MAX_FOLD_BYTES), s->max_tensor_bytes);
     int32_t threads = (int32_t)ais__option(options, AIS_OPT_THREADS);
     if (threads == 0) threads = ais__cpu_count();
     if (threads > 1 && (st = ais__pool_create(threads, &s->pool)) != AIS_OK) goto fail;
@@ -882,11 +928,20 @@ static void ais__free_dynamic(ais__plan *p) {
     }
 }
 
-/* A node whose shapes are known only now: fresh outputs, owned by the plan until the run ends. */
-static ais_status ais__run_dynamic(ais__op_ctx *ctx, ais__plan *p, ais__step *st) {
+/* A node whose shapes are known only now: fresh outputs, owned by the plan until the run ends.
+ * Their sizes are checked against max_bytes first (an input computed at run time may ask for
+ * a huge tensor as well as a constant can). */
+static ais_status ais__run_dynamic(ais__op_ctx *ctx, ais__plan *p, ais__step *st,
+                                   uint64_t max_bytes) {
     for (size_t k = 0; k < st->n_in; k++)
         st->in[k] = st->in_slot[k] >= 0 ? p->vp[st->in_slot[k]] : NULL;
     for (size_t k = 0; k < st->n_out; k++) st->out[k] = NULL;
+    size_t which;
+    ais__tensor_desc big;
+    uint64_t bytes;
+    if (ais__outputs_exceed(st->def, ctx, st->in, st->n_in, st->n_out, max_bytes, &which, &big,
+                            &bytes))
+        return ais__too_big(st, which, &big, bytes, max_bytes);
     AIS__CHECK(ais__op_invoke(st->def, ctx, st->in, st->n_in, st->out, st->n_out));
     for (size_t k = 0; k < st->n_out; k++) {
         int32_t slot = st->out_slot[k];
@@ -924,7 +979,7 @@ static ais_status ais__run_device_steps(ais_session *s, ais__plan *p) {
         ais__step *st = &p->steps[i];
         ais__ctx_for(ctx, st);
         if (st->dynamic) {
-            rc = ais__run_dynamic(ctx, p, st);
+            rc = ais__run_dynamic(ctx, p, st, s->max_tensor_bytes);
             continue;
         }
         if (st->alias) st->out[0]->data = st->in[0]->data;
@@ -947,7 +1002,7 @@ static ais_status ais__run_steps(ais_session *s, ais__plan *p) {
         ais__step *st = &p->steps[i];
         ais__ctx_for(ctx, st);
         if (AIS__UNLIKELY(st->dynamic)) {
-            AIS__CHECK(ais__run_dynamic(ctx, p, st));
+            AIS__CHECK(ais__run_dynamic(ctx, p, st, s->max_tensor_bytes));
             continue;
         }
         if (st->alias) st->out[0]->data = st->in[0]->data;

@@ -19,7 +19,8 @@ L = _lib.lib
 # passed through, so options newer than this package can still be set.
 OPTIONS: Dict[str, int] = {
     "threads": 1, "opt_level": 2, "backend": 3, "device_id": 4, "max_file_bytes": 5,
-    "map_weights": 6, "save_compression": 7, "verify_checksums": 8,
+    "map_weights": 6, "save_compression": 7, "verify_checksums": 8, "max_tensor_bytes": 9,
+    "max_fold_bytes": 10,
 }
 BACKENDS: Dict[str, int] = {"cpu": 0, "cuda": 1}
 
@@ -82,8 +83,9 @@ class Model:
     ...     probs = m.run({"x": x})["probs"]
 
     Keyword settings (threads, backend='cpu'|'cuda', device_id, opt_level, map_weights,
-    max_file_bytes, verify_checksums, or an integer ais_option key in `options`) apply to loading
-    and are the defaults of the sessions made with session().
+    max_file_bytes, verify_checksums, max_tensor_bytes, max_fold_bytes, or an integer ais_option
+    key in `options`) apply to loading and are the defaults of the sessions made with
+    session().
     """
 
     def __init__(self, path: Union[str, os.PathLike, None] = None, *,
