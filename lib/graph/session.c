@@ -46,6 +46,7 @@ typedef struct ais__step {
     int32_t *out_slot;
     uint32_t n_in, n_out;
     bool dynamic;
+    bool sized;  /* a dynamic step whose output shapes the plan inferred (and checked) */
     bool alias;  /* output 0 shares input 0's data */
     bool on_dev; /* runs on the session's device backend */
 } ais__step;
@@ -698,6 +699,7 @@ static ais_status ais__plan_build(ais_session *s, ais__plan **out) {
                 opaque = opaque || ais__dtype_is_opaque(p->vt[stp->out_slot[k]].dtype);
             if (opaque) {
                 stp->dynamic = true;
+                stp->sized = true;
                 p->has_dynamic = true;
                 for (size_t k = 0; k < stp->n_out; k++)
                     p->kind[stp->out_slot[k]] = AIS__SLOT_DYNAMIC;
@@ -939,8 +941,8 @@ static ais_status ais__run_dynamic(ais__op_ctx *ctx, ais__plan *p, ais__step *st
     size_t which;
     ais__tensor_desc big;
     uint64_t bytes;
-    if (ais__outputs_exceed(st->def, ctx, st->in, st->n_in, st->n_out, max_bytes, &which, &big,
-                            &bytes))
+    if (!st->sized && ais__outputs_exceed(st->def, ctx, st->in, st->n_in, st->n_out, max_bytes,
+                                          &which, &big, &bytes))
         return ais__too_big(st, which, &big, bytes, max_bytes);
     AIS__CHECK(ais__op_invoke(st->def, ctx, st->in, st->n_in, st->out, st->n_out));
     for (size_t k = 0; k < st->n_out; k++) {
