@@ -10,7 +10,9 @@
  * Every failing call throws aistack::Error carrying the ais_status and ais_last_error()'s
  * message. Model, Session, Tensor and Options are move-only and free their handle in the
  * destructor. A Model may be shared between threads (copies via Model::share() hold a reference);
- * a Session is used by one thread at a time.
+ * a Session is used by one thread at a time: a run while another thread runs the same Session
+ * throws Error with status() AIS_E_BUSY (nothing is changed; the run is not queued), and the
+ * Session's destructor waits for a run in flight on another thread.
  */
 #ifndef AISTACK_HPP
 #define AISTACK_HPP

@@ -50,6 +50,8 @@ AIS_API const char *ais_version_string(void);
 /*
  * Status codes. Every function that can fail returns one; AIS_OK is zero. After a failure,
  * ais_last_error() on the same thread says what went wrong, naming the file, node, input or field.
+ * A node is named "node 'conv1' (Conv)", or "graph.node[17] (Add)" when the file gives it no name
+ * (17: its position among the graph's nodes in the file).
  */
 typedef enum ais_status {
     AIS_OK = 0,
@@ -66,7 +68,9 @@ typedef enum ais_status {
     AIS_E_NO_DEVICE = 11,       /* the requested device (e.g. a CUDA GPU) is not available */
     AIS_E_DEVICE = 12,          /* the device runtime reported an error */
     AIS_E_INTERNAL = 13,        /* a bug in libaistack: please report it with the message */
-    AIS_E_SCHEMA = 14           /* a record does not match the pipeline's schema */
+    AIS_E_SCHEMA = 14,          /* a record does not match the pipeline's schema */
+    AIS_E_BUSY = 15             /* the object is in use by another thread (a session already
+                                   running a call); nothing was changed */
 } ais_status;
 
 /* Static name of a status ("AIS_E_SHAPE"); "AIS_E_UNKNOWN" for values this version lacks. */

@@ -48,7 +48,18 @@ typedef enum ais_option {
      * flipped bit in a weight gives wrong outputs instead of AIS_E_CHECKSUM. Compressed weights
      * stay memory-safe to decode either way. For files whose integrity is checked elsewhere
      * (a signed package, a file system with checksums). ONNX has no checksums to verify. */
-    AIS_OPT_VERIFY_CHECKSUMS = 8
+    AIS_OPT_VERIFY_CHECKSUMS = 8,
+    /* Sessions: the largest single tensor a plan may hold, in bytes (an intermediate or output
+     * whose shape is known when planning, or one a node computes at run time). A larger one
+     * fails the run with AIS_E_LIMIT naming the node, the shape and the size, before anything
+     * of that size is allocated. Default 2^30 (1 GiB); raise it for models that need more. */
+    AIS_OPT_MAX_TENSOR_BYTES = 9,
+    /* Loading and planning: constant folding computes a node ahead of time only when each of
+     * its outputs is at most this many bytes; a larger constant (ConstantOfShape of a huge
+     * shape, a big Expand or Tile of constants) is left to run time, where it costs memory
+     * only while the run needs it, and AIS_OPT_MAX_TENSOR_BYTES bounds it. Default 2^26
+     * (64 MiB). */
+    AIS_OPT_MAX_FOLD_BYTES = 10
 } ais_option;
 
 typedef struct ais_options ais_options;
@@ -86,7 +97,10 @@ AIS_API ais_status ais_model_load_memory(const void *data, size_t size, const ai
                                          ais_model **out);
 /* Adds a reference. */
 AIS_API ais_model *ais_model_retain(ais_model *model);
-/* Drops a reference; the last one frees the model. NULL is a no-op. */
+/* Drops a reference; the last one frees the model. NULL is a no-op. Every session holds its own
+ * reference, so destroying the model while sessions exist (or run on other threads) only drops
+ * the caller's reference: the model goes with the last session. Using the caller's model
+ * pointer after its last reference is gone is undefined. */
 AIS_API void ais_model_destroy(ais_model *model);
 
 AIS_API size_t ais_model_input_count(const ais_model *model);
@@ -162,6 +176,13 @@ typedef struct ais_session ais_session;
  * NVIDIA driver or GPU. */
 AIS_API ais_status ais_session_create(ais_model *model, const ais_options *options,
                                       ais_session **out);
+/*
+ * Frees the session and drops its reference to the model. NULL is a no-op. When another thread
+ * is inside a run on this session, waits for that run to return first (so a misused session is
+ * never freed under a running call); a run that another thread starts while destroy waits or
+ * frees gets AIS_E_BUSY, and calling any function on the session after destroy returned is
+ * undefined, as with free().
+ */
 AIS_API void ais_session_destroy(ais_session *session);
 
 /*
@@ -172,6 +193,9 @@ AIS_API void ais_session_destroy(ais_session *session);
  * right dtype and shape receives the result in place (no copy).
  * A run with input shapes seen before allocates nothing beyond new output tensors.
  * On failure, slots that were NULL are NULL again, and the message names the input or node.
+ * A session runs one call at a time (this and the ais_session_run_* calls): a call made while
+ * another thread is inside one on the same session fails at once with AIS_E_BUSY, changing
+ * nothing. Use one session per thread (or serialize), since a refused call is not queued.
  */
 AIS_API ais_status ais_session_run(ais_session *session, const char *const *input_names,
                                    const ais_tensor *const *inputs, size_t n_inputs,

@@ -27,6 +27,7 @@ static const struct {
     {"AIS_E_DEVICE", "device error"},
     {"AIS_E_INTERNAL", "internal error"},
     {"AIS_E_SCHEMA", "record does not match the schema"},
+    {"AIS_E_BUSY", "in use by another thread"},
 };
 
 AIS_API const char *ais_status_name(ais_status status) {

@@ -1,6 +1,7 @@
 /* graph.c - building the IR: values by name, nodes, opsets, metadata, held resources. */
 #include "graph.h"
 
+#include <stdio.h>
 #include <string.h>
 
 static uint64_t ais__hash_str(const char *s) {
@@ -62,6 +63,14 @@ void ais__graph_destroy(ais__graph *g) {
     ais__free(g->holds);
     ais__free(g->index);
     ais__free(g);
+}
+
+const char *ais__node_label(const ais__node *n, char *buf, size_t size) {
+    if (n->name && n->name[0])
+        snprintf(buf, size, "node '%s'", n->name);
+    else
+        snprintf(buf, size, "graph.node[%ld]", (long)n->index);
+    return buf;
 }
 
 int32_t ais__graph_find(const ais__graph *g, const char *name) {
@@ -204,12 +213,14 @@ ais_status ais__graph_add_node(ais__graph *g, const char *name, const char *op_t
     if ((st = ais__resolve_names(g, inputs, n_inputs, &n.inputs)) != AIS_OK) goto fail;
     if ((st = ais__resolve_names(g, outputs, n_outputs, &n.outputs)) != AIS_OK) goto fail;
     int32_t self = (int32_t)g->n_nodes;
+    n.index = self;
+    char label[AIS__NODE_LABEL_MAX];
     for (size_t i = 0; i < n_outputs; i++) {
         int32_t v = n.outputs[i];
         if (v < 0) continue;
         if (g->values[v].producer >= 0 || (g->values[v].flags & (AIS__VALUE_INPUT | AIS__VALUE_CONST))) {
-            st = ais__error(AIS_E_FORMAT, "node '%s' (%s): output '%s' is already produced elsewhere",
-                            n.name, op_type, g->values[v].name);
+            st = ais__error(AIS_E_FORMAT, "%s (%s): output '%s' is already produced elsewhere",
+                            ais__node_label(&n, label, sizeof label), op_type, g->values[v].name);
             goto fail;
         }
         g->values[v].producer = self;

@@ -41,6 +41,7 @@ typedef struct ais__node {
     size_t n_inputs;
     int32_t *outputs; /* value indices; -1 marks an omitted optional output */
     size_t n_outputs;
+    int32_t index; /* position among the nodes as loaded (before sorting and folding) */
 } ais__node;
 
 typedef struct ais__opset {
@@ -86,6 +87,11 @@ ais_status ais__graph_create(ais__graph **out);
 void ais__graph_destroy(ais__graph *g);
 /* Frees what a node owns (names, attributes, index arrays); the node itself is not freed. */
 void ais__graph_node_clear(ais__node *n);
+
+/* How messages name a node: "node 'conv1'", or "graph.node[17]" (its position in the file)
+ * when it has no name, as most exported ONNX nodes have none. Writes into buf and returns it. */
+#define AIS__NODE_LABEL_MAX 256
+const char *ais__node_label(const ais__node *n, char *buf, size_t size);
 
 /* Index of the value called `name`, or -1. */
 int32_t ais__graph_find(const ais__graph *g, const char *name);

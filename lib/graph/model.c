@@ -5,6 +5,7 @@
 #include "model.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "../format/format.h"
@@ -26,6 +27,8 @@ static const ais__option_info ais__options_info[AIS__N_OPTIONS] = {
     [AIS_OPT_MAP_WEIGHTS] = {"AIS_OPT_MAP_WEIGHTS", 0, 1, 1},
     [AIS_OPT_SAVE_COMPRESSION] = {"AIS_OPT_SAVE_COMPRESSION", 0, 22, 0},
     [AIS_OPT_VERIFY_CHECKSUMS] = {"AIS_OPT_VERIFY_CHECKSUMS", 0, 1, 1},
+    [AIS_OPT_MAX_TENSOR_BYTES] = {"AIS_OPT_MAX_TENSOR_BYTES", 1, INT64_MAX, (int64_t)1 << 30},
+    [AIS_OPT_MAX_FOLD_BYTES] = {"AIS_OPT_MAX_FOLD_BYTES", 0, INT64_MAX, (int64_t)1 << 26},
 };
 
 static bool ais__option_known(ais_option key) {
@@ -95,48 +98,96 @@ static const char *ais__domain_name(const char *domain) {
     return domain && domain[0] ? domain : "ai.onnx";
 }
 
+/* The registry lookup scans every operator; a model has few distinct (domain, operator)
+ * pairs, so each is looked up once and remembered here (a failed lookup is an error anyway). */
+typedef struct ais__def_cache {
+    struct {
+        const char *op_type, *domain;
+        const ais__op_def *def;
+        int64_t opset;
+    } slot[64];
+} ais__def_cache;
+
+static uint64_t ais__op_key_hash(const char *op_type, const char *domain) {
+    uint64_t h = 1469598103934665603ull; /* FNV-1a over both names */
+    for (const char *c = op_type; *c; c++)
+        h = (h ^ (uint8_t)*c) * 1099511628211ull;
+    for (const char *c = domain; *c; c++)
+        h = (h ^ (uint8_t)*c) * 1099511628211ull;
+    return h;
+}
+
+static const ais__op_def *ais__cached_def(ais__def_cache *c, const ais__graph *g,
+                                          const ais__node *n, int64_t *opset) {
+    size_t at = (size_t)(ais__op_key_hash(n->op_type, n->domain) % AIS__ARRAY_LEN(c->slot));
+    if (c->slot[at].def && strcmp(c->slot[at].op_type, n->op_type) == 0 &&
+        strcmp(c->slot[at].domain, n->domain) == 0) {
+        *opset = c->slot[at].opset;
+        return c->slot[at].def;
+    }
+    *opset = ais__graph_opset(g, n->domain);
+    const ais__op_def *def = *opset > 0 ? ais__op_find(n->domain, n->op_type, *opset) : NULL;
+    if (def) {
+        c->slot[at].op_type = n->op_type;
+        c->slot[at].domain = n->domain;
+        c->slot[at].def = def;
+        c->slot[at].opset = *opset;
+    }
+    return def;
+}
+
 /* Resolves every node's operator for the opset its domain imports and checks slot counts. */
 static ais_status ais__resolve_ops(ais_model *m) {
     ais__graph *g = m->graph;
+    char lb[AIS__NODE_LABEL_MAX];
+    ais__def_cache cache;
+    memset(&cache, 0, sizeof cache);
     for (size_t i = 0; i < g->n_nodes; i++) {
         const ais__node *n = &g->nodes[i];
-        int64_t opset = ais__graph_opset(g, n->domain);
+        int64_t opset;
+        const ais__op_def *def = ais__cached_def(&cache, g, n, &opset);
+        const char *label = def ? "" : ais__node_label(n, lb, sizeof lb);
         if (opset <= 0)
-            return ais__error(AIS_E_FORMAT,
-                              "node '%s' (%s): the model imports no opset for domain '%s'",
-                              n->name, n->op_type, ais__domain_name(n->domain));
-        const ais__op_def *def = ais__op_find(n->domain, n->op_type, opset);
+            return ais__error(AIS_E_FORMAT, "%s (%s): the model imports no opset for domain '%s'",
+                              label, n->op_type, ais__domain_name(n->domain));
         if (!def) {
             const ais__op_def *any = ais__op_find_any(n->domain, n->op_type);
             if (any)
                 return ais__error(AIS_E_UNSUPPORTED,
-                                  "node '%s': operator %s (domain '%s') at opset %lld is not "
+                                  "%s: operator %s (domain '%s') at opset %lld is not "
                                   "supported; the oldest version implemented is %d",
-                                  n->name, n->op_type, ais__domain_name(n->domain),
-                                  (long long)opset, any->since_version);
+                                  label, n->op_type, ais__domain_name(n->domain), (long long)opset,
+                                  any->since_version);
             return ais__error(AIS_E_UNSUPPORTED,
-                              "node '%s': unsupported operator %s (domain '%s', opset %lld)",
-                              n->name, n->op_type, ais__domain_name(n->domain), (long long)opset);
+                              "%s: unsupported operator %s (domain '%s', opset %lld)", label,
+                              n->op_type, ais__domain_name(n->domain), (long long)opset);
         }
         size_t n_in = n->n_inputs, n_out = n->n_outputs;
         while (n_in > 0 && n->inputs[n_in - 1] < 0) n_in--;
         while (n_out > 0 && n->outputs[n_out - 1] < 0) n_out--;
         if (n_in < (size_t)def->min_inputs ||
             (def->max_inputs >= 0 && n_in > (size_t)def->max_inputs))
-            return ais__error(AIS_E_FORMAT, "node '%s' (%s): %zu inputs, expected %d to %d",
-                              n->name, n->op_type, n_in, def->min_inputs, def->max_inputs);
+            return ais__error(AIS_E_FORMAT, "%s (%s): %zu inputs, expected %d to %d",
+                              ais__node_label(n, lb, sizeof lb), n->op_type, n_in, def->min_inputs,
+                              def->max_inputs);
         for (size_t k = 0; k < (size_t)def->min_inputs; k++)
             if (n->inputs[k] < 0)
-                return ais__error(AIS_E_FORMAT, "node '%s' (%s): required input %zu is empty",
-                                  n->name, n->op_type, k);
+                return ais__error(AIS_E_FORMAT, "%s (%s): required input %zu is empty",
+                                  ais__node_label(n, lb, sizeof lb), n->op_type, k);
         if (n_out < (size_t)def->min_outputs || n_out > 64 ||
             (def->max_outputs >= 0 && n_out > (size_t)def->max_outputs))
-            return ais__error(AIS_E_FORMAT, "node '%s' (%s): %zu outputs, expected %d to %d",
-                              n->name, n->op_type, n_out, def->min_outputs, def->max_outputs);
+            return ais__error(AIS_E_FORMAT, "%s (%s): %zu outputs, expected %d to %d",
+                              ais__node_label(n, lb, sizeof lb), n->op_type, n_out,
+                              def->min_outputs, def->max_outputs);
         m->defs[i] = def;
         m->opsets[i] = opset;
     }
     return AIS_OK;
+}
+
+static int ais__size_cmp(const void *a, const void *b) {
+    size_t x = *(const size_t *)a, y = *(const size_t *)b;
+    return (x > y) - (x < y);
 }
 
 static bool ais__value_defined(const ais__value *v) {
@@ -151,11 +202,12 @@ static ais_status ais__check_and_sort(ais__graph *g, size_t *order) {
         for (size_t k = 0; k < n->n_inputs; k++) {
             if (n->inputs[k] < 0) continue;
             const ais__value *v = &g->values[n->inputs[k]];
+            char lb[AIS__NODE_LABEL_MAX];
             if (!ais__value_defined(v))
                 return ais__error(AIS_E_FORMAT,
-                                  "node '%s' (%s): input '%s' is neither a graph input, an "
+                                  "%s (%s): input '%s' is neither a graph input, an "
                                   "initializer nor the output of a node",
-                                  n->name, n->op_type, v->name);
+                                  ais__node_label(n, lb, sizeof lb), n->op_type, v->name);
         }
     }
     for (size_t i = 0; i < g->n_outputs; i++) {
@@ -164,52 +216,111 @@ static ais_status ais__check_and_sort(ais__graph *g, size_t *order) {
             return ais__error(AIS_E_FORMAT, "graph output '%s' is not produced by any node",
                               v->name);
     }
-    size_t n = g->n_nodes;
+    size_t n = g->n_nodes, nv = g->n_values;
     if (n == 0) return AIS_OK;
-    /* pending[i]: inputs of node i whose producer has not been placed yet */
+    /* pending[i]: inputs of node i whose producer has not been placed yet. Consumers of each
+     * value in one array (cstart[v] .. cstart[v+1]), one entry per input slot, so placing a
+     * node touches only its readers: linear in nodes + edges however the file orders them. */
+    size_t n_edges = 0, n_used = 0;
+    for (size_t i = 0; i < n; i++)
+        n_edges += g->nodes[i].n_inputs;
     size_t *pending = ais__calloc(n, sizeof *pending);
-    if (!pending) return ais__oom(n * sizeof *pending, "graph sort");
+    size_t *cstart = ais__calloc(nv + 1, sizeof *cstart);
+    int32_t *cons = ais__malloc((n_edges ? n_edges : 1) * sizeof *cons);
+    ais_status st = AIS_OK;
+    if (!pending || !cstart || !cons) {
+        st = ais__oom(n * sizeof *pending + (nv + 1) * sizeof *cstart + n_edges * sizeof *cons,
+                      "graph sort");
+        goto done;
+    }
     for (size_t i = 0; i < n; i++) {
         const ais__node *nd = &g->nodes[i];
-        for (size_t k = 0; k < nd->n_inputs; k++)
-            if (nd->inputs[k] >= 0 && g->values[nd->inputs[k]].producer >= 0) pending[i]++;
+        for (size_t k = 0; k < nd->n_inputs; k++) {
+            int32_t v = nd->inputs[k];
+            if (v < 0 || g->values[v].producer < 0) continue;
+            pending[i]++;
+            cstart[v + 1]++;
+            n_used++;
+        }
     }
+    for (size_t v = 0; v < nv; v++)
+        cstart[v + 1] += cstart[v];
+    for (size_t i = n; i-- > 0;) { /* filled backwards: each list ends up in node order */
+        const ais__node *nd = &g->nodes[i];
+        for (size_t k = nd->n_inputs; k-- > 0;) {
+            int32_t v = nd->inputs[k];
+            if (v < 0 || g->values[v].producer < 0) continue;
+            cons[--cstart[v + 1]] = (int32_t)i;
+        }
+    }
+    /* cstart[v + 1] is now where v's list starts: shift to v's list = [cstart[v], cstart[v+1]) */
+    memmove(cstart, cstart + 1, nv * sizeof *cstart);
+    cstart[nv] = n_used;
     size_t head = 0, tail = 0;
     for (size_t i = 0; i < n; i++)
         if (pending[i] == 0) order[tail++] = i;
-    /* Consumers are found by scanning: graphs are sorted in the file almost always, so this
-     * stays close to linear, and it needs no consumer lists. */
-    size_t scan_from = 0;
     while (head < tail) {
-        size_t cur = order[head++];
+        size_t cur = order[head++], first = tail;
         const ais__node *pn = &g->nodes[cur];
-        for (size_t j = scan_from; j < n; j++) {
-            if (pending[j] == 0) continue;
-            const ais__node *c = &g->nodes[j];
-            for (size_t k = 0; k < c->n_inputs; k++) {
-                int32_t v = c->inputs[k];
-                if (v < 0 || g->values[v].producer != (int32_t)cur) continue;
-                if (--pending[j] == 0) order[tail++] = j;
-            }
+        for (size_t k = 0; k < pn->n_outputs; k++) {
+            int32_t v = pn->outputs[k];
+            if (v < 0) continue;
+            for (size_t e = cstart[v]; e < cstart[v + 1]; e++)
+                if (--pending[cons[e]] == 0) order[tail++] = (size_t)cons[e];
         }
-        (void)pn;
-        while (scan_from < n && pending[scan_from] == 0) scan_from++;
+        /* nodes made ready by one placement go in file order (what a sorted file keeps) */
+        if (tail - first > 1) qsort(order + first, tail - first, sizeof *order, ais__size_cmp);
     }
-    ais_status st = AIS_OK;
     if (tail < n) {
         size_t bad = 0;
         while (bad < n && pending[bad] == 0) bad++;
-        st = ais__error(AIS_E_FORMAT, "the graph has a cycle through node '%s' (%s)",
-                        g->nodes[bad].name, g->nodes[bad].op_type);
+        char lb[AIS__NODE_LABEL_MAX];
+        st = ais__error(AIS_E_FORMAT, "the graph has a cycle through %s (%s)",
+                        ais__node_label(&g->nodes[bad], lb, sizeof lb), g->nodes[bad].op_type);
     }
+done:
     ais__free(pending);
+    ais__free(cstart);
+    ais__free(cons);
     return st;
 }
 
 /* ---- optimization ---- */
 
-/* Runs a node whose inputs are all constant and makes its outputs constants. */
-static ais_status ais__fold_node(ais__graph *g, size_t i, const ais__op_def *def, int64_t opset) {
+bool ais__outputs_exceed(const ais__op_def *def, ais__op_ctx *ctx, const ais_tensor *const *in,
+                         size_t n_in, size_t n_out, uint64_t limit, size_t *which,
+                         ais__tensor_desc *desc, uint64_t *bytes) {
+    ais__tensor_desc d[64];
+    if (n_out > AIS__ARRAY_LEN(d) || !def->infer) return false;
+    memset(d, 0, sizeof d[0] * n_out);
+    char saved[1024]; /* a failed inference here is not the caller's error */
+    snprintf(saved, sizeof saved, "%s", ais_last_error());
+    ais_status st = ais__op_opaque_check(def, in, n_in, NULL, 0);
+    if (st == AIS_OK) st = def->infer(ctx, in, n_in, d, n_out);
+    if (st != AIS_OK) {
+        (void)ais__error(AIS_E_INTERNAL, "%s", saved);
+        return false;
+    }
+    for (size_t k = 0; k < n_out; k++) {
+        if (ais__dtype_is_opaque(d[k].dtype) || d[k].ndim > AIS_MAX_DIMS) continue;
+        size_t numel;
+        uint64_t b = ais__shape_numel(d[k].dims, d[k].ndim, ais_dtype_size(d[k].dtype), &numel)
+                         ? (uint64_t)numel * ais_dtype_size(d[k].dtype)
+                         : UINT64_MAX;
+        if (b <= limit) continue;
+        *which = k;
+        *desc = d[k];
+        *bytes = b;
+        return true;
+    }
+    return false;
+}
+
+/* Runs a node whose inputs are all constant and makes its outputs constants; *folded false
+ * when an output would be larger than max_bytes (the node then runs at run time). */
+static ais_status ais__fold_node(ais__graph *g, size_t i, const ais__op_def *def, int64_t opset,
+                                 uint64_t max_bytes, bool *folded) {
+    *folded = false;
     const ais__node *n = &g->nodes[i];
     size_t n_in = n->n_inputs, n_out = n->n_outputs;
     while (n_in > 0 && n->inputs[n_in - 1] < 0) n_in--;
@@ -222,12 +333,25 @@ static ais_status ais__fold_node(ais__graph *g, size_t i, const ais__op_def *def
     }
     for (size_t k = 0; k < n_in; k++) in[k] = n->inputs[k] >= 0 ? g->values[n->inputs[k]].constant : NULL;
     ais_tensor *out[64] = {NULL};
-    ais__op_ctx ctx = {.op_type = n->op_type, .node_name = n->name, .opset = opset,
+    /* a failing fold names the node (ais__op_invoke prefixes the label) */
+    char lb[AIS__NODE_LABEL_MAX];
+    ais__op_ctx ctx = {.op_type = n->op_type,
+                       .node_name = ais__node_label(n, lb, sizeof lb),
+                       .opset = opset,
                        .attrs = n->attrs};
+    size_t which;
+    ais__tensor_desc big;
+    uint64_t bytes;
+    if (ais__outputs_exceed(def, &ctx, in, n_in, n_out, max_bytes, &which, &big, &bytes)) {
+        ais__op_ctx_release(&ctx);
+        if (in != stack_in) ais__free(in);
+        return AIS_OK;
+    }
     ais_status st = ais__op_invoke(def, &ctx, in, n_in, out, n_out);
     ais__op_ctx_release(&ctx);
     if (in != stack_in) ais__free(in);
     if (st != AIS_OK) return st;
+    *folded = true;
     for (size_t k = 0; k < n_out; k++) {
         if (n->outputs[k] < 0) {
             ais_tensor_destroy(out[k]);
@@ -240,13 +364,11 @@ static ais_status ais__fold_node(ais__graph *g, size_t i, const ais__op_def *def
 }
 
 static bool ais__node_foldable(const ais__graph *g, const ais__node *n) {
-    if (ais__op_is_random(n->domain, n->op_type)) return false;
     for (size_t k = 0; k < n->n_inputs; k++)
         if (n->inputs[k] >= 0 && !(g->values[n->inputs[k]].flags & AIS__VALUE_CONST))
             return false;
-    return true;
+    return !ais__op_is_random(n->domain, n->op_type);
 }
-
 
 /*
  * Folds, marks live nodes, and rewrites the graph's node array as the live nodes in `order`.
@@ -271,8 +393,11 @@ static ais_status ais__optimize(ais_model *m, size_t *order) {
         for (size_t oi = 0; oi < n; oi++) {
             size_t i = order[oi];
             if (!ais__node_foldable(g, &g->nodes[i])) continue;
-            if ((st = ais__fold_node(g, i, m->defs[i], m->opsets[i])) != AIS_OK) goto done;
-            keep[i] = false;
+            bool folded;
+            if ((st = ais__fold_node(g, i, m->defs[i], m->opsets[i], m->max_fold_bytes, &folded)) !=
+                AIS_OK)
+                goto done;
+            keep[i] = !folded;
         }
         /* dead nodes: walk back from the outputs */
         for (size_t i = 0; i < g->n_outputs; i++) needed[g->outputs[i]] = true;
@@ -362,6 +487,28 @@ static ais_status ais__set_standard_meta(ais__graph *g) {
     return AIS_OK;
 }
 
+/* Each final node's label, built once: sessions name nodes in messages without formatting. */
+static ais_status ais__make_labels(ais_model *m) {
+    const ais__graph *g = m->graph;
+    char lb[AIS__NODE_LABEL_MAX];
+    size_t total = 0, n = g->n_nodes;
+    /* an upper bound of each label's length, without formatting it twice */
+    for (size_t i = 0; i < n; i++) {
+        const char *name = g->nodes[i].name;
+        total += name[0] ? AIS__MIN(strlen(name) + 8, sizeof lb) : 24;
+    }
+    m->labels = ais__malloc((n ? n : 1) * sizeof *m->labels + (total ? total : 1));
+    if (!m->labels) return ais__oom(n * sizeof *m->labels + total, "node labels");
+    char *at = (char *)(m->labels + (n ? n : 1));
+    for (size_t i = 0; i < n; i++) {
+        size_t len = strlen(ais__node_label(&g->nodes[i], lb, sizeof lb)) + 1;
+        memcpy(at, lb, len);
+        m->labels[i] = at;
+        at += len;
+    }
+    return AIS_OK;
+}
+
 /* Runs each node's prepare once, on the final graph: sessions on any thread read the states. */
 static ais_status ais__prepare_nodes(ais_model *m) {
     const ais__graph *g = m->graph;
@@ -370,11 +517,13 @@ static ais_status ais__prepare_nodes(ais_model *m) {
     for (size_t i = 0; i < g->n_nodes; i++) {
         const ais__node *n = &g->nodes[i];
         if (!m->defs[i]->prepare) continue;
-        ais__op_ctx ctx = {.op_type = n->op_type, .node_name = n->name, .opset = m->opsets[i],
+        ais__op_ctx ctx = {.op_type = n->op_type,
+                           .node_name = m->labels[i],
+                           .opset = m->opsets[i],
                            .attrs = n->attrs};
         ais_status st = m->defs[i]->prepare(&ctx, &m->states[i]);
         if (st != AIS_OK) {
-            ais__error_prefix("node '%s' (%s)", n->name, n->op_type);
+            ais__error_prefix("%s (%s)", m->labels[i], n->op_type);
             return st;
         }
     }
@@ -392,6 +541,7 @@ ais_status ais__model_from_graph(ais__graph *g, const ais_options *options, ais_
     m->graph = g;
     m->opt_level = (int)ais__option(options, AIS_OPT_OPT_LEVEL);
     m->fuse_clip = options && options->fuse_clip;
+    m->max_fold_bytes = (uint64_t)ais__option(options, AIS_OPT_MAX_FOLD_BYTES);
     size_t n = g->n_nodes ? g->n_nodes : 1;
     m->defs = ais__calloc(n, sizeof *m->defs);
     m->opsets = ais__calloc(n, sizeof *m->opsets);
@@ -400,10 +550,9 @@ ais_status ais__model_from_graph(ais__graph *g, const ais_options *options, ais_
     if (!m->defs || !m->opsets || !order) {
         st = ais__oom(n * 24, "model nodes");
     } else if ((st = ais__check_and_sort(g, order)) == AIS_OK &&
-               (st = ais__resolve_ops(m)) == AIS_OK &&
-               (st = ais__optimize(m, order)) == AIS_OK &&
+               (st = ais__resolve_ops(m)) == AIS_OK && (st = ais__optimize(m, order)) == AIS_OK &&
                (m->opt_level < 2 || (st = ais__graph_fuse(m)) == AIS_OK) &&
-               (st = ais__prepare_nodes(m)) == AIS_OK) {
+               (st = ais__make_labels(m)) == AIS_OK && (st = ais__prepare_nodes(m)) == AIS_OK) {
         st = ais__set_standard_meta(g);
     }
     ais__free(order);
@@ -464,6 +613,7 @@ AIS_API void ais_model_destroy(ais_model *model) {
         for (size_t i = 0; i < model->graph->n_nodes; i++)
             if (model->states[i]) model->defs[i]->release(model->states[i]);
     ais__free(model->states);
+    ais__free(model->labels);
     ais__graph_destroy(model->graph);
     ais__free(model->defs);
     ais__free(model->opsets);

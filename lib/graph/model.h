@@ -14,7 +14,7 @@
 
 #include "graph.h"
 
-#define AIS__N_OPTIONS 9 /* one past the highest ais_option */
+#define AIS__N_OPTIONS 11 /* one past the highest ais_option */
 
 struct ais_options {
     int64_t values[AIS__N_OPTIONS];
@@ -33,9 +33,11 @@ struct ais_model {
     const ais__op_def **defs; /* per node of graph */
     int64_t *opsets;          /* per node: the imported version of its domain */
     void **states;            /* per node: what its operator's prepare built (or NULL) */
+    char **labels;            /* per node: how messages name it (ais__node_label), one block */
     size_t weight_bytes;
     int opt_level;
     bool fuse_clip; /* from the options (see struct ais_options) */
+    uint64_t max_fold_bytes; /* AIS_OPT_MAX_FOLD_BYTES of the load */
 };
 
 /*
@@ -56,6 +58,14 @@ size_t ais__session_steps(const ais_session *s);
 size_t ais__session_arena_bytes(const ais_session *s);
 /* For tests: frees the session's cached plan (the next run plans again). */
 void ais__session_drop_plan(ais_session *s);
+
+/* Whether some output of the node would exceed `limit` bytes: infers the output shapes from
+ * `in` (nothing is allocated). When so, *which is the output, *desc its inferred shape and
+ * *bytes its size (SIZE_MAX when the count overflows). A failing inference says false: the
+ * caller's run of the node reports that failure. Strings and sequences count as nothing. */
+bool ais__outputs_exceed(const ais__op_def *def, ais__op_ctx *ctx, const ais_tensor *const *in,
+                         size_t n_in, size_t n_out, uint64_t limit, size_t *which,
+                         ais__tensor_desc *desc, uint64_t *bytes);
 
 /* Operators whose results differ between calls: never folded. */
 bool ais__op_is_random(const char *domain, const char *op_type);

@@ -21,8 +21,11 @@
  * best-fit placement, in two arenas allocated at plan time; constants are uploaded once per
  * session, plan constants once per plan. All device work goes onto the backend's one stream.
  */
+#include <sched.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "../backend/backend.h"
 #include "../pipeline/pipeline.h"
@@ -33,6 +36,7 @@ enum { AIS__SLOT_NONE, AIS__SLOT_INPUT, AIS__SLOT_CONST, AIS__SLOT_PCONST, AIS__
 
 typedef struct ais__step {
     const ais__node *node;
+    const char *label; /* how messages name the node (the model's labels) */
     const ais__op_def *def;
     int64_t opset;
     const void *state; /* the model's prepared state of the node (or NULL) */
@@ -42,6 +46,7 @@ typedef struct ais__step {
     int32_t *out_slot;
     uint32_t n_in, n_out;
     bool dynamic;
+    bool sized;  /* a dynamic step whose output shapes the plan inferred (and checked) */
     bool alias;  /* output 0 shares input 0's data */
     bool on_dev; /* runs on the session's device backend */
 } ais__step;
@@ -93,6 +98,11 @@ struct ais_session {
     size_t n_const_dev;
     ais_tensor *features; /* the pipeline's output of the last record run, reused when the next
                              has as many rows */
+    uint64_t max_tensor_bytes; /* AIS_OPT_MAX_TENSOR_BYTES */
+    uint64_t max_fold_bytes;   /* AIS_OPT_MAX_FOLD_BYTES: plan-time folding */
+    /* Set while a call runs. The contract is one thread at a time, but a caller that breaks it
+     * must get AIS_E_BUSY instead of two runs writing the same plan and arena. */
+    atomic_bool busy;
 };
 
 /* Where zero-byte tensors point: kernels may compute an address from it but never load. */
@@ -136,14 +146,33 @@ static bool ais__shape_only_op(const ais__node *n) {
 
 static void ais__ctx_for(ais__op_ctx *ctx, const ais__step *st) {
     ctx->op_type = st->node->op_type;
-    ctx->node_name = st->node->name;
+    ctx->node_name = st->label;
     ctx->opset = st->opset;
     ctx->attrs = st->node->attrs;
     ctx->state = st->state;
 }
 
-static void ais__node_prefix(const ais__node *n) {
-    ais__error_prefix("node '%s' (%s)", n->name, n->op_type);
+static void ais__node_prefix(const ais__step *st) {
+    ais__error_prefix("%s (%s)", st->label, st->node->op_type);
+}
+
+/* AIS_E_LIMIT when output `k` of the step (shape `d`, `bytes` bytes) exceeds the session's
+ * limit: raised before anything of that size is allocated. */
+static ais_status ais__too_big(const ais__step *st, size_t k, const ais__tensor_desc *d,
+                               uint64_t bytes, uint64_t limit) {
+    char shape[AIS__SHAPE_STR_MAX];
+    ais__shape_str(d->dims, d->ndim, shape, sizeof shape);
+    if (bytes == UINT64_MAX)
+        return ais__error(AIS_E_LIMIT,
+                          "%s (%s): output %zu would be %s %s, more bytes than can be counted; "
+                          "the limit is %llu bytes per tensor (AIS_OPT_MAX_TENSOR_BYTES)",
+                          st->label, st->node->op_type, k, ais_dtype_name(d->dtype), shape,
+                          (unsigned long long)limit);
+    return ais__error(AIS_E_LIMIT,
+                      "%s (%s): output %zu would be %s %s, %llu bytes, above the limit of %llu "
+                      "bytes per tensor (raise AIS_OPT_MAX_TENSOR_BYTES to allow it)",
+                      st->label, st->node->op_type, k, ais_dtype_name(d->dtype), shape,
+                      (unsigned long long)bytes, (unsigned long long)limit);
 }
 
 /* Sizes the step's arrays and maps its inputs and outputs to slots. */
@@ -196,8 +225,18 @@ static ais_status ais__plan_infer(ais_session *s, ais__plan *p, ais__step *st) {
     for (size_t k = 0; k < st->n_out && rc == AIS_OK; k++)
         rc = ais__shape_validate(desc[k].dims, desc[k].ndim, desc[k].dtype, "inferred output");
     if (rc != AIS_OK) {
-        ais__node_prefix(st->node);
+        ais__node_prefix(st);
         return rc;
+    }
+    for (size_t k = 0; k < st->n_out; k++) {
+        if (ais__dtype_is_opaque(desc[k].dtype)) continue;
+        size_t numel;
+        size_t es = ais_dtype_size(desc[k].dtype);
+        uint64_t bytes = ais__shape_numel(desc[k].dims, desc[k].ndim, es, &numel)
+                             ? (uint64_t)numel * es
+                             : UINT64_MAX;
+        if (bytes > s->max_tensor_bytes)
+            return ais__too_big(st, k, &desc[k], bytes, s->max_tensor_bytes);
     }
     for (size_t k = 0; k < st->n_out; k++) {
         int32_t slot = st->out_slot[k];
@@ -610,6 +649,7 @@ static ais_status ais__plan_build(ais_session *s, ais__plan **out) {
         stp->def = m->defs[i];
         stp->opset = m->opsets[i];
         stp->state = m->states ? m->states[i] : NULL;
+        stp->label = m->labels[i];
         /* counted before init so that a failed init is freed with the plan */
         p->n_steps++;
         if ((st = ais__step_init(stp, n, &next_anon)) != AIS_OK) goto fail;
@@ -626,8 +666,19 @@ static ais_status ais__plan_build(ais_session *s, ais__plan **out) {
                 shapes_known = false;
             if (!val && k < 32 && (stp->def->value_inputs & (1u << k))) value_inputs_known = false;
         }
-        bool foldable = m->opt_level >= 1 && !ais__op_is_random(n->domain, n->op_type) &&
-                        shapes_known && (values_known || ais__shape_only_op(n));
+        bool foldable = m->opt_level >= 1 && shapes_known &&
+                        (values_known || ais__shape_only_op(n)) &&
+                        !ais__op_is_random(n->domain, n->op_type);
+        if (foldable) { /* a huge constant is left to the run, where the tensor limit holds */
+            size_t which;
+            ais__tensor_desc big;
+            uint64_t bytes;
+            for (size_t k = 0; k < stp->n_in; k++)
+                stp->in[k] = stp->in_slot[k] >= 0 ? p->vp[stp->in_slot[k]] : NULL;
+            ais__ctx_for(&s->ctx, stp);
+            foldable = !ais__outputs_exceed(stp->def, &s->ctx, stp->in, stp->n_in, stp->n_out,
+                                            s->max_fold_bytes, &which, &big, &bytes);
+        }
         if (foldable) {
             if ((st = ais__plan_fold(s, p, stp)) != AIS_OK) goto fail;
             /* the node is done: drop the step */
@@ -648,6 +699,7 @@ static ais_status ais__plan_build(ais_session *s, ais__plan **out) {
                 opaque = opaque || ais__dtype_is_opaque(p->vt[stp->out_slot[k]].dtype);
             if (opaque) {
                 stp->dynamic = true;
+                stp->sized = true;
                 p->has_dynamic = true;
                 for (size_t k = 0; k < stp->n_out; k++)
                     p->kind[stp->out_slot[k]] = AIS__SLOT_DYNAMIC;
@@ -687,6 +739,7 @@ AIS_API ais_status ais_session_create(ais_model *model, const ais_options *optio
     AIS__CHECK(ais__backend_get((ais_backend)ais__option(options, AIS_OPT_BACKEND), &be));
     ais_session *s = ais__calloc(1, sizeof *s);
     if (!s) return ais__oom(sizeof *s, "session");
+    atomic_init(&s->busy, false);
     const ais__graph *g = model->graph;
     s->bound = ais__calloc(g->n_inputs ? g->n_inputs : 1, sizeof *s->bound);
     s->created = ais__calloc(g->n_outputs ? g->n_outputs : 1, sizeof *s->created);
@@ -709,6 +762,10 @@ AIS_API ais_status ais_session_create(ais_model *model, const ais_options *optio
             goto fail;
         }
     }
+    s->max_tensor_bytes = (uint64_t)ais__option(options, AIS_OPT_MAX_TENSOR_BYTES);
+    /* a plan constant is a planned tensor too: folding never makes one above the tensor limit */
+    s->max_fold_bytes =
+        AIS__MIN((uint64_t)ais__option(options, AIS_OPT_MAX_FOLD_BYTES), s->max_tensor_bytes);
     /* 0 (the default): the process-wide handle, which follows ais_set_num_threads. */
     int32_t threads = (int32_t)ais__option(options, AIS_OPT_THREADS);
     if (threads == 0) s->pool = ais__default_pool();
@@ -726,6 +783,18 @@ fail:
 
 AIS_API void ais_session_destroy(ais_session *s) {
     if (!s) return;
+    /* A call still running on another thread finishes first; then the flag stays set, so a call
+     * that races with the destroy gets AIS_E_BUSY rather than running on freed state (until the
+     * memory is gone: calling after destroy returned is the caller's bug, as for free()). */
+    for (unsigned spins = 0; atomic_exchange_explicit(&s->busy, true, memory_order_acquire);
+         spins++) {
+        if (spins < 64) {
+            sched_yield();
+        } else {
+            struct timespec ts = {0, 100 * 1000};
+            nanosleep(&ts, NULL);
+        }
+    }
     ais__plan_destroy(s->plan);
     ais__op_ctx_release(&s->ctx);
     ais__pool_destroy(s->pool);
@@ -861,11 +930,20 @@ static void ais__free_dynamic(ais__plan *p) {
     }
 }
 
-/* A node whose shapes are known only now: fresh outputs, owned by the plan until the run ends. */
-static ais_status ais__run_dynamic(ais__op_ctx *ctx, ais__plan *p, ais__step *st) {
+/* A node whose shapes are known only now: fresh outputs, owned by the plan until the run ends.
+ * Their sizes are checked against max_bytes first (an input computed at run time may ask for
+ * a huge tensor as well as a constant can). */
+static ais_status ais__run_dynamic(ais__op_ctx *ctx, ais__plan *p, ais__step *st,
+                                   uint64_t max_bytes) {
     for (size_t k = 0; k < st->n_in; k++)
         st->in[k] = st->in_slot[k] >= 0 ? p->vp[st->in_slot[k]] : NULL;
     for (size_t k = 0; k < st->n_out; k++) st->out[k] = NULL;
+    size_t which;
+    ais__tensor_desc big;
+    uint64_t bytes;
+    if (!st->sized && ais__outputs_exceed(st->def, ctx, st->in, st->n_in, st->n_out, max_bytes,
+                                          &which, &big, &bytes))
+        return ais__too_big(st, which, &big, bytes, max_bytes);
     AIS__CHECK(ais__op_invoke(st->def, ctx, st->in, st->n_in, st->out, st->n_out));
     for (size_t k = 0; k < st->n_out; k++) {
         int32_t slot = st->out_slot[k];
@@ -903,14 +981,14 @@ static ais_status ais__run_device_steps(ais_session *s, ais__plan *p) {
         ais__step *st = &p->steps[i];
         ais__ctx_for(ctx, st);
         if (st->dynamic) {
-            rc = ais__run_dynamic(ctx, p, st);
+            rc = ais__run_dynamic(ctx, p, st, s->max_tensor_bytes);
             continue;
         }
         if (st->alias) st->out[0]->data = st->in[0]->data;
         rc = st->on_dev ? s->backend->run_node(s->backend_state, st->def, ctx, st->in, st->n_in,
                                                st->out, st->n_out)
                         : st->def->compute(ctx, st->in, st->n_in, st->out, st->n_out);
-        if (rc != AIS_OK) ais__node_prefix(st->node);
+        if (rc != AIS_OK) ais__node_prefix(st);
     }
     if (rc == AIS_OK) return s->backend->synchronize(s->backend_state);
     char msg[1024];
@@ -926,14 +1004,14 @@ static ais_status ais__run_steps(ais_session *s, ais__plan *p) {
         ais__step *st = &p->steps[i];
         ais__ctx_for(ctx, st);
         if (AIS__UNLIKELY(st->dynamic)) {
-            AIS__CHECK(ais__run_dynamic(ctx, p, st));
+            AIS__CHECK(ais__run_dynamic(ctx, p, st, s->max_tensor_bytes));
             continue;
         }
         if (st->alias) st->out[0]->data = st->in[0]->data;
         ais_status rc = s->backend->run_node(s->backend_state, st->def, ctx, st->in, st->n_in,
                                              st->out, st->n_out);
         if (AIS__UNLIKELY(rc != AIS_OK)) {
-            ais__node_prefix(st->node);
+            ais__node_prefix(st);
             return rc;
         }
     }
@@ -1025,11 +1103,24 @@ static ais_status ais__finish_outputs(ais_session *s, ais__plan *p, const char *
     return AIS_OK;
 }
 
-AIS_API ais_status ais_session_run(ais_session *s, const char *const *input_names,
+/* Claims the session for one call; AIS_E_BUSY when another thread is inside a call on it. */
+static ais_status ais__session_enter(ais_session *s, const char *who) {
+    if (atomic_exchange_explicit(&s->busy, true, memory_order_acquire))
+        return ais__error(AIS_E_BUSY,
+                          "%s: the session is already running a call on another thread (a "
+                          "session runs one call at a time: open one session per thread)",
+                          who);
+    return AIS_OK;
+}
+
+static void ais__session_leave(ais_session *s) {
+    atomic_store_explicit(&s->busy, false, memory_order_release);
+}
+
+static ais_status ais__session_run(ais_session *s, const char *const *input_names,
                                    const ais_tensor *const *inputs, size_t n_inputs,
                                    const char *const *output_names, ais_tensor **outputs,
                                    size_t n_outputs) {
-    if (!s) return ais__error(AIS_E_INVALID_ARGUMENT, "ais_session_run: session is NULL");
     const ais__graph *g = s->model->graph;
     if (n_outputs && !outputs)
         return ais__error(AIS_E_INVALID_ARGUMENT, "ais_session_run: outputs is NULL");
@@ -1064,6 +1155,18 @@ AIS_API ais_status ais_session_run(ais_session *s, const char *const *input_name
     return st;
 }
 
+AIS_API ais_status ais_session_run(ais_session *s, const char *const *input_names,
+                                   const ais_tensor *const *inputs, size_t n_inputs,
+                                   const char *const *output_names, ais_tensor **outputs,
+                                   size_t n_outputs) {
+    if (!s) return ais__error(AIS_E_INVALID_ARGUMENT, "ais_session_run: session is NULL");
+    AIS__CHECK(ais__session_enter(s, "ais_session_run"));
+    ais_status st =
+        ais__session_run(s, input_names, inputs, n_inputs, output_names, outputs, n_outputs);
+    ais__session_leave(s);
+    return st;
+}
+
 /* ---- records: the model's pipeline, then the model ---- */
 
 typedef enum { AIS__SRC_RECORDS, AIS__SRC_JSONL, AIS__SRC_CSV, AIS__SRC_COLUMNS } ais__source;
@@ -1073,12 +1176,29 @@ typedef struct {
     const ais_tensor *const *columns;
 } ais__columns_src;
 
+static ais_status ais__run_source_claimed(ais_session *s, const char *who, ais__source src,
+                                          const void *data, const size_t *n_fields, size_t n,
+                                          const char *const *output_names, ais_tensor **outputs,
+                                          size_t n_outputs, ais_pipeline_errors **errors);
+
 static ais_status ais__run_source(ais_session *s, const char *who, ais__source src,
                                   const void *data, const size_t *n_fields, size_t n,
                                   const char *const *output_names, ais_tensor **outputs,
                                   size_t n_outputs, ais_pipeline_errors **errors) {
     if (errors) *errors = NULL;
     if (!s) return ais__error(AIS_E_INVALID_ARGUMENT, "%s: session is NULL", who);
+    /* s->features is session state too: claimed before the pipeline writes into it */
+    AIS__CHECK(ais__session_enter(s, who));
+    ais_status st = ais__run_source_claimed(s, who, src, data, n_fields, n, output_names, outputs,
+                                            n_outputs, errors);
+    ais__session_leave(s);
+    return st;
+}
+
+static ais_status ais__run_source_claimed(ais_session *s, const char *who, ais__source src,
+                                          const void *data, const size_t *n_fields, size_t n,
+                                          const char *const *output_names, ais_tensor **outputs,
+                                          size_t n_outputs, ais_pipeline_errors **errors) {
     const ais__graph *g = s->model->graph;
     const ais_pipeline *p = g->pipeline;
     if (!p) return ais__error(AIS_E_INVALID_ARGUMENT, "%s: the model has no feature pipeline", who);
@@ -1107,7 +1227,7 @@ static ais_status ais__run_source(ais_session *s, const char *who, ais__source s
     }
     const char *name = g->values[g->inputs[0]].name;
     const ais_tensor *in = t;
-    st = ais_session_run(s, &name, &in, 1, output_names, outputs, n_outputs);
+    st = ais__session_run(s, &name, &in, 1, output_names, outputs, n_outputs);
     if (st != AIS_OK) ais__error_prefix("%s", who);
     return st;
 }

@@ -80,7 +80,9 @@ ais_status ais__attrs_set_tensor_borrowed(ais_attrs *attrs, const char *name, ai
 
 typedef struct ais__op_ctx {
     const char *op_type;
-    const char *node_name; /* "" outside a graph */
+    /* How messages name the node: "node 'conv1'", or "graph.node[17]" for an unnamed one
+     * (ais__node_label); "" outside a graph */
+    const char *node_name;
     int64_t opset;         /* the opset version of the operator's domain that the model imports */
     const ais_attrs *attrs;
     ais__pool *pool; /* may be NULL: run serially */
@@ -155,7 +157,7 @@ void ais__op_foreach(void (*fn)(void *ud, const ais__op_def *def), void *ud);
  * Runs one operator: checks counts, infers, prepares outputs and computes. outputs[i] NULL:
  * a new tensor is created; otherwise it must match the inferred dtype and shape. On failure,
  * outputs created here are destroyed and reset to NULL, and the message is prefixed with the
- * operator (and node name when ctx->node_name is not empty).
+ * operator (and the node when ctx->node_name is not empty).
  */
 ais_status ais__op_invoke(const ais__op_def *def, ais__op_ctx *ctx, const ais_tensor *const *in,
                           size_t n_in, ais_tensor **out, size_t n_out);

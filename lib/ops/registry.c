@@ -119,7 +119,7 @@ static void ais__op_state_drop(const ais__op_def *def, ais__op_ctx *ctx, void *o
 
 static void ais__op_prefix(const ais__op_ctx *ctx) {
     if (ctx->node_name && ctx->node_name[0])
-        ais__error_prefix("node '%s' (%s)", ctx->node_name, ctx->op_type);
+        ais__error_prefix("%s (%s)", ctx->node_name, ctx->op_type);
     else
         ais__error_prefix("%s", ctx->op_type);
 }

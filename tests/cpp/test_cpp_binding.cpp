@@ -235,6 +235,46 @@ static void test_threads() {
     }
 }
 
+// One Session misused by four threads at once: every run either gives the right result or
+// throws Error with AIS_E_BUSY; none returns a wrong one.
+static void test_shared_session_busy() {
+    aistack::Model m(MODEL);
+    aistack::Tensor x = aistack::Tensor::load("models/digits/test_batch.npy");
+    aistack::Session s = m.session();
+    std::vector<float> want = s.run({x})[0].to_vector<float>();
+    std::vector<int> ok(4, 0), busy(4, 0), bad(4, 0);
+    std::vector<std::thread> threads;
+    for (int i = 0; i < 4; i++) {
+        threads.emplace_back([&, i] {
+            for (int r = 0; r < 50; r++) {
+                try {
+                    if (s.run({x})[0].to_vector<float>() == want) {
+                        ok[i]++;
+                    } else {
+                        bad[i]++;
+                    }
+                } catch (const aistack::Error &e) {
+                    if (e.status() == AIS_E_BUSY) {
+                        busy[i]++;
+                        std::this_thread::yield();
+                    } else {
+                        bad[i]++;
+                    }
+                }
+            }
+        });
+    }
+    for (auto &t : threads) {
+        t.join();
+    }
+    int total_ok = 0;
+    for (int i = 0; i < 4; i++) {
+        CHECK(bad[i] == 0 && ok[i] + busy[i] == 50);
+        total_ok += ok[i];
+    }
+    CHECK(total_ok > 0);
+}
+
 // A model saved with a feature pipeline runs CSV, JSON lines and records in one call, as the
 // pipeline's output through the plain session would.
 static void test_pipeline() {
@@ -333,6 +373,7 @@ int main() {
     test_ownership();
     test_run_op();
     test_threads();
+    test_shared_session_busy();
     test_pipeline();
     if (failures) {
         std::fprintf(stderr, "%d check(s) failed\n", failures);

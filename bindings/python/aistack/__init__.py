@@ -10,10 +10,10 @@ it), then build/ and build-release/ of a source checkout, then the system (READM
 from __future__ import annotations
 
 from . import _errors, _lib
-from ._errors import (AistackError, AistackFileNotFoundError, AistackIOError, ChecksumError,
-                      DeviceError, DtypeError, FormatError, InternalError, InvalidArgumentError,
-                      LimitError, NoDeviceError, NotFoundError, OutOfMemoryError, SchemaError,
-                      ShapeError, UnsupportedError)
+from ._errors import (AistackError, AistackFileNotFoundError, AistackIOError, BusyError,
+                      ChecksumError, DeviceError, DtypeError, FormatError, InternalError,
+                      InvalidArgumentError, LimitError, NoDeviceError, NotFoundError,
+                      OutOfMemoryError, SchemaError, ShapeError, UnsupportedError)
 from ._model import Model, Session, TensorInfo
 from ._ops import max_opset, op_exists, run_op
 from ._pipeline import Pipeline
@@ -23,8 +23,9 @@ __version__ = "0.1.0"
 library_path: str = _lib.path
 
 __all__ = [
-    "AistackError", "AistackFileNotFoundError", "AistackIOError", "ChecksumError", "DeviceError",
-    "DtypeError", "FormatError", "InternalError", "InvalidArgumentError", "LimitError", "NoDeviceError", "NotFoundError",
+    "AistackError", "AistackFileNotFoundError", "AistackIOError", "BusyError", "ChecksumError",
+    "DeviceError", "DtypeError", "FormatError", "InternalError", "InvalidArgumentError", "LimitError",
+    "NoDeviceError", "NotFoundError",
     "OutOfMemoryError", "SchemaError", "ShapeError", "UnsupportedError", "Model", "Session",
     "Pipeline",
     "TensorInfo", "Tensor", "run_op", "op_exists", "max_opset", "version", "set_num_threads",

@@ -101,11 +101,18 @@ class SchemaError(AistackError, ValueError):
         self.problems: List[Tuple[int, str, str]] = []
 
 
+class BusyError(AistackError, RuntimeError):
+    """The object is in use by another thread (AIS_E_BUSY): a session already running a call.
+    The binding serializes calls on one Session, so this comes only from sessions shared with
+    other code through their handle."""
+    status = 15
+
+
 _BY_STATUS: Dict[int, Type[AistackError]] = {
     c.status: c for c in (InvalidArgumentError, OutOfMemoryError, ShapeError, DtypeError,
                           UnsupportedError, AistackIOError, FormatError, NotFoundError,
                           LimitError, ChecksumError, NoDeviceError, DeviceError, InternalError,
-                          SchemaError)}
+                          SchemaError, BusyError)}
 
 
 def error_class(status: int) -> Type[AistackError]:

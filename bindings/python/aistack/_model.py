@@ -19,7 +19,8 @@ L = _lib.lib
 # passed through, so options newer than this package can still be set.
 OPTIONS: Dict[str, int] = {
     "threads": 1, "opt_level": 2, "backend": 3, "device_id": 4, "max_file_bytes": 5,
-    "map_weights": 6, "save_compression": 7, "verify_checksums": 8,
+    "map_weights": 6, "save_compression": 7, "verify_checksums": 8, "max_tensor_bytes": 9,
+    "max_fold_bytes": 10,
 }
 BACKENDS: Dict[str, int] = {"cpu": 0, "cuda": 1}
 
@@ -82,8 +83,9 @@ class Model:
     ...     probs = m.run({"x": x})["probs"]
 
     Keyword settings (threads, backend='cpu'|'cuda', device_id, opt_level, map_weights,
-    max_file_bytes, verify_checksums, or an integer ais_option key in `options`) apply to loading
-    and are the defaults of the sessions made with session().
+    max_file_bytes, verify_checksums, max_tensor_bytes, max_fold_bytes, or an integer ais_option
+    key in `options`) apply to loading and are the defaults of the sessions made with
+    session().
     """
 
     def __init__(self, path: Union[str, os.PathLike, None] = None, *,
@@ -96,7 +98,9 @@ class Model:
         self._settings.update(settings)
         self._settings.update({"threads": threads, "backend": backend})
         self._default: Optional[Session] = None
-        self._lock = threading.Lock()
+        # Held by run(), session(), save(), close() and the other calls that pass the handle:
+        # close() from another thread waits for them instead of freeing the model under them.
+        self._lock = threading.RLock()
         h = _lib.ModelP()
         with _Options(self._settings) as opts:
             if _data is not None:
@@ -173,11 +177,13 @@ class Model:
 
     @property
     def node_count(self) -> int:
-        return int(L.ais_model_node_count(self.handle))
+        with self._lock:
+            return int(L.ais_model_node_count(self.handle))
 
     @property
     def weight_bytes(self) -> int:
-        return int(L.ais_model_weight_bytes(self.handle))
+        with self._lock:
+            return int(L.ais_model_weight_bytes(self.handle))
 
     def session(self, *, threads: Optional[int] = None, backend: Union[str, int, None] = None,
                 **settings: Any) -> "Session":
@@ -188,7 +194,8 @@ class Model:
             merged["threads"] = threads
         if backend is not None:
             merged["backend"] = backend
-        return Session(self, merged)
+        with self._lock:
+            return Session(self, merged)
 
     def run(self, feeds: Union[Mapping[str, ArrayLike], Sequence[ArrayLike]],
             outputs: Optional[Sequence[str]] = None, **kw: Any) -> Dict[str, np.ndarray]:
@@ -211,7 +218,7 @@ class Model:
         """Writes the model in the native .ais format (zstd level `compression`, 0 = raw).
         pipeline (a Pipeline, or a spec as str or dict) becomes the file's feature pipeline in
         place of the model's own; without it the model's own pipeline, if any, is kept."""
-        with _Options({"save_compression": compression}) as opts:
+        with self._lock, _Options({"save_compression": compression}) as opts:
             if pipeline is None:
                 _errors.check(L.ais_model_save(self.handle, os.fsencode(path), opts.handle))
                 return
@@ -220,13 +227,19 @@ class Model:
                                                          os.fsencode(path), opts.handle))
 
     def close(self) -> None:
-        """Drops this object's reference; open sessions keep the model alive."""
-        if getattr(self, "_default", None) is not None:
-            self._default.close()
-            self._default = None
-        h, self._handle = getattr(self, "_handle", None), None
-        if h and L is not None:
-            L.ais_model_destroy(h)
+        """Drops this object's reference; open sessions keep the model alive. A call on this
+        object running in another thread (run(), save(), ...) finishes first; later calls raise
+        InvalidArgumentError ("the model is closed")."""
+        lock = getattr(self, "_lock", None)
+        if lock is None:  # __init__ failed before anything was made
+            return
+        with lock:
+            if getattr(self, "_default", None) is not None:
+                self._default.close()
+                self._default = None
+            h, self._handle = getattr(self, "_handle", None), None
+            if h and L is not None:
+                L.ais_model_destroy(h)
 
     __del__ = close
 
@@ -242,11 +255,14 @@ class Model:
 
 
 class Session:
-    """The state to run one model; used by one thread at a time. The GIL is released while the
-    library runs, so threads with their own sessions run in parallel."""
+    """The state to run one model. The GIL is released while the library runs, so threads with
+    their own sessions run in parallel. Calls on one Session from several threads are
+    serialized (each waits for the one running), and close() waits for a run in flight; after
+    close() calls raise InvalidArgumentError ("the session is closed")."""
 
     def __init__(self, model: Model, settings: Mapping[Union[str, int], Any]):
         self._handle: Optional[int] = None
+        self._lock = threading.Lock()
         self.model = model  # keeps weights (and from_bytes data) alive for outputs that share them
         h = _lib.SessionP()
         with _Options(settings) as opts:
@@ -282,6 +298,13 @@ class Session:
         freed when the array is garbage-collected. String outputs are object arrays of str
         (copies).
         """
+        with self._lock:
+            return self._run(feeds, outputs, out)
+
+    def _run(self, feeds: Union[Mapping[str, ArrayLike], Sequence[ArrayLike]],
+             outputs: Optional[Sequence[str]],
+             out: Union[Mapping[str, np.ndarray], Sequence[Optional[np.ndarray]], None]
+             ) -> Dict[str, np.ndarray]:
         h = self.handle
         if isinstance(feeds, Mapping):
             names = list(feeds.keys())
@@ -357,7 +380,8 @@ class Session:
         report = ctypes.c_void_p()
         results: Dict[str, np.ndarray] = {}
         try:
-            st = fn(self.handle, *args, onames, slots, len(out_names), ctypes.byref(report))
+            with self._lock:
+                st = fn(self.handle, *args, onames, slots, len(out_names), ctypes.byref(report))
             check_run(st, report)
             for i, n in enumerate(out_names):
                 t, slots[i] = slots[i], None
@@ -418,18 +442,24 @@ class Session:
     def nodes(self) -> List[Tuple[str, str, str]]:
         """(name, operator, backend) of each node of the last planned run."""
         res = []
-        for i in range(L.ais_session_node_count(self.handle)):
-            n, op, be = ctypes.c_char_p(), ctypes.c_char_p(), ctypes.c_int()
-            _errors.check(L.ais_session_node_info(self.handle, i, ctypes.byref(n),
-                                                  ctypes.byref(op), ctypes.byref(be)))
-            res.append((_lib.text(n.value), _lib.text(op.value),
-                        {0: "cpu", 1: "cuda"}.get(be.value, str(be.value))))
+        with self._lock:
+            for i in range(L.ais_session_node_count(self.handle)):
+                n, op, be = ctypes.c_char_p(), ctypes.c_char_p(), ctypes.c_int()
+                _errors.check(L.ais_session_node_info(self.handle, i, ctypes.byref(n),
+                                                      ctypes.byref(op), ctypes.byref(be)))
+                res.append((_lib.text(n.value), _lib.text(op.value),
+                            {0: "cpu", 1: "cuda"}.get(be.value, str(be.value))))
         return res
 
     def close(self) -> None:
-        h, self._handle = getattr(self, "_handle", None), None
-        if h and L is not None:
-            L.ais_session_destroy(h)
+        """Frees the session; a run in flight on another thread finishes first."""
+        lock = getattr(self, "_lock", None)
+        if lock is None:  # __init__ failed before anything was made
+            return
+        with lock:
+            h, self._handle = getattr(self, "_handle", None), None
+            if h and L is not None:
+                L.ais_session_destroy(h)
 
     __del__ = close
 
