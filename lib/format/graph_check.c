@@ -11,15 +11,6 @@
 
 static const char *ais__vname(const ais__graph *g, int32_t v) { return g->values[v].name; }
 
-/* A node for messages: its name, else its index. */
-static void ais__node_label(const ais__graph *g, size_t i, char *buf, size_t cap) {
-    const ais__node *n = &g->nodes[i];
-    if (n->name && n->name[0])
-        snprintf(buf, cap, "node '%s' (%s)", n->name, n->op_type);
-    else
-        snprintf(buf, cap, "graph.node[%zu] (%s)", i, n->op_type);
-}
-
 static ais_status ais__check_list(const ais__graph *g, const int32_t *list, size_t n,
                                   const char *what, uint8_t *seen) {
     memset(seen, 0, g->n_values);
@@ -49,8 +40,8 @@ static ais_status ais__check_nodes(const ais__graph *g) {
                                 : val->flags & AIS__VALUE_CONST ? "a constant"
                                                                 : NULL;
             if (clash) {
-                ais__node_label(g, i, label, sizeof label);
-                return ais__error(AIS_E_FORMAT, "%s: output '%s' is also %s", label, val->name,
+                return ais__error(AIS_E_FORMAT, "%s (%s): output '%s' is also %s",
+                                  ais__node_label(n, label, sizeof label), n->op_type, val->name,
                                   clash);
             }
         }
@@ -59,11 +50,10 @@ static ais_status ais__check_nodes(const ais__graph *g) {
             if (v < 0) continue;
             const ais__value *val = &g->values[v];
             if (val->producer < 0 && !(val->flags & (AIS__VALUE_INPUT | AIS__VALUE_CONST))) {
-                ais__node_label(g, i, label, sizeof label);
                 return ais__error(AIS_E_FORMAT,
-                                  "%s: input '%s' is neither a graph input, a constant nor the "
-                                  "output of a node",
-                                  label, val->name);
+                                  "%s (%s): input '%s' is neither a graph input, a constant nor "
+                                  "the output of a node",
+                                  ais__node_label(n, label, sizeof label), n->op_type, val->name);
             }
         }
     }
