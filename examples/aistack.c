@@ -4,7 +4,7 @@
  *   aistack info MODEL
  *   aistack run MODEL [--input NAME=FILE | FILE]... [--output-dir DIR] [--threads N]
  *                     [--backend cpu|cuda]
- *   aistack run MODEL --records FILE [--records-format csv|jsonl] [--output-dir DIR] ...
+ *   aistack run MODEL --records FILE [--records-format csv|jsonl] [--ignore-extra-fields] ...
  *   aistack convert IN OUT.ais [--compress LEVEL|none] [--pipeline SPEC.json]
  *   aistack check PATH... [--rtol R] [--atol A]
  *   aistack ops
@@ -63,7 +63,7 @@ static const char *const usage_run =
     "first values.\n"
     "\n"
     "usage: aistack run MODEL --records FILE [--records-format csv|jsonl] [--output-dir DIR]\n"
-    "                         [--threads N] [--backend cpu|cuda]\n"
+    "                         [--ignore-extra-fields] [--threads N] [--backend cpu|cuda]\n"
     "\n"
     "For a model that carries a feature pipeline (see convert --pipeline): FILE holds raw\n"
     "records, CSV with a header row naming the fields or JSON lines (one object per line),\n"
@@ -72,7 +72,9 @@ static const char *const usage_run =
     "record: a header of the output names (an output with several values per row gives\n"
     "NAME[0], NAME[1], ...: class probabilities), then the values (numbers, or text for string\n"
     "labels). Records that break the pipeline's schema print every problem to stderr as\n"
-    "'row R, field \"F\": reason' (R from 0, the first record) and exit 1.\n";
+    "'row R, field \"F\": reason' (R from 0, the first record; 'header' for a column name)\n"
+    "and exit 1. A field that names no pipeline input is such a problem (with the nearest\n"
+    "input's name), unless --ignore-extra-fields skips those fields.\n";
 
 static const char *const usage_convert =
     "usage: aistack convert IN OUT.ais [--compress LEVEL|none] [--pipeline SPEC.json]\n"
@@ -352,19 +354,27 @@ static void print_rows(const ais_model *m, ais_tensor *const *out, size_t n_out)
 }
 
 static void print_problems(const ais_pipeline_errors *e) {
-    for (size_t i = 0; i < ais_pipeline_errors_count(e); i++)
-        fprintf(stderr, "row %zu, field \"%s\": %s\n", ais_pipeline_errors_row(e, i),
-                ais_pipeline_errors_field(e, i), ais_pipeline_errors_message(e, i));
+    for (size_t i = 0; i < ais_pipeline_errors_count(e); i++) {
+        size_t row = ais_pipeline_errors_row(e, i);
+        if (row == SIZE_MAX)
+            fprintf(stderr, "header, field \"%s\": %s\n", ais_pipeline_errors_field(e, i),
+                    ais_pipeline_errors_message(e, i));
+        else
+            fprintf(stderr, "row %zu, field \"%s\": %s\n", row, ais_pipeline_errors_field(e, i),
+                    ais_pipeline_errors_message(e, i));
+    }
 }
 
 static int cmd_run(int argc, char **argv) {
     const char *model_path = NULL, *out_dir = NULL, *records = NULL, *records_format = NULL;
     const char *named[MAX_IO], *files[MAX_IO];
     size_t n_files = 0;
-    int64_t threads = 1, backend = AIS_BACKEND_CPU;
+    int64_t threads = 1, backend = AIS_BACKEND_CPU, extra = AIS_EXTRA_FIELDS_ERROR;
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i];
-        if (!strcmp(a, "--input") && i + 1 < argc) {
+        if (!strcmp(a, "--ignore-extra-fields")) {
+            extra = AIS_EXTRA_FIELDS_IGNORE;
+        } else if (!strcmp(a, "--input") && i + 1 < argc) {
             if (n_files == MAX_IO) return fprintf(stderr, "aistack: too many inputs\n"), 2;
             const char *spec = argv[++i];
             const char *eq = strchr(spec, '=');
@@ -429,6 +439,7 @@ static int cmd_run(int argc, char **argv) {
     ais_status st = ais_options_create(&o);
     if (!st) st = ais_options_set_int(o, AIS_OPT_THREADS, threads);
     if (!st) st = ais_options_set_int(o, AIS_OPT_BACKEND, backend);
+    if (!st) st = ais_options_set_int(o, AIS_OPT_EXTRA_FIELDS, extra);
     if (st) {
         fail_status("options", st);
         goto done;

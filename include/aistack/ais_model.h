@@ -46,7 +46,10 @@ typedef enum ais_option {
      * flipped bit in a weight gives wrong outputs instead of AIS_E_CHECKSUM. Compressed weights
      * stay memory-safe to decode either way. For files whose integrity is checked elsewhere
      * (a signed package, a file system with checksums). ONNX has no checksums to verify. */
-    AIS_OPT_VERIFY_CHECKSUMS = 8
+    AIS_OPT_VERIFY_CHECKSUMS = 8,
+    /* Sessions: an ais_extra_fields value, what ais_session_run_records/json_rows/csv/columns do
+     * with fields that name no pipeline input. Default AIS_EXTRA_FIELDS_ERROR */
+    AIS_OPT_EXTRA_FIELDS = 9
 } ais_option;
 
 typedef struct ais_options ais_options;
@@ -168,11 +171,13 @@ AIS_API ais_status ais_session_run(ais_session *session, const char *const *inpu
  * Runs raw records through the model's feature pipeline and then the model, in one call: rows
  * (as in ais_pipeline_run_records), JSON lines (ais_pipeline_run_json_rows), CSV text
  * (ais_pipeline_run_csv) or columns (ais_pipeline_run_columns: one numeric or string tensor per
- * input, columns the pipeline does not name are ignored) become the model's single input, in its dtype (f32, or f64 for a model
+ * input) become the model's single input, in its dtype (f32, or f64 for a model
  * that computes in double: then the features are the pipeline's doubles, unrounded).
  * output_names, outputs and n_outputs are as in ais_session_run. Records that violate the
  * pipeline's schema give AIS_E_SCHEMA and, when errors is not NULL, *errors receives the report
- * of every problem (as the pipeline run functions do); otherwise *errors is set to NULL. Columns
+ * of every problem (as the pipeline run functions do); otherwise *errors is set to NULL. Fields
+ * and columns that name no input are problems unless the session was created with
+ * AIS_OPT_EXTRA_FIELDS = AIS_EXTRA_FIELDS_IGNORE. Columns
  * of the wrong dtype or shape fail as in ais_pipeline_run_columns (AIS_E_DTYPE, AIS_E_SHAPE). A model without a pipeline gives
  * AIS_E_INVALID_ARGUMENT ("the model has no feature pipeline"). The session keeps the features
  * of the last call and refills them in place when the next call has as many rows, so a steady

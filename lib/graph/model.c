@@ -26,6 +26,8 @@ static const ais__option_info ais__options_info[AIS__N_OPTIONS] = {
     [AIS_OPT_MAP_WEIGHTS] = {"AIS_OPT_MAP_WEIGHTS", 0, 1, 1},
     [AIS_OPT_SAVE_COMPRESSION] = {"AIS_OPT_SAVE_COMPRESSION", 0, 22, 0},
     [AIS_OPT_VERIFY_CHECKSUMS] = {"AIS_OPT_VERIFY_CHECKSUMS", 0, 1, 1},
+    [AIS_OPT_EXTRA_FIELDS] = {"AIS_OPT_EXTRA_FIELDS", AIS_EXTRA_FIELDS_ERROR,
+                              AIS_EXTRA_FIELDS_IGNORE, AIS_EXTRA_FIELDS_ERROR},
 };
 
 static bool ais__option_known(ais_option key) {

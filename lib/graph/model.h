@@ -14,7 +14,7 @@
 
 #include "graph.h"
 
-#define AIS__N_OPTIONS 9 /* one past the highest ais_option */
+#define AIS__N_OPTIONS 10 /* one past the highest ais_option */
 
 struct ais_options {
     int64_t values[AIS__N_OPTIONS];

@@ -93,6 +93,7 @@ struct ais_session {
     size_t n_const_dev;
     ais_tensor *features; /* the pipeline's output of the last record run, reused when the next
                              has as many rows */
+    ais_extra_fields extra; /* AIS_OPT_EXTRA_FIELDS */
 };
 
 /* Where zero-byte tensors point: kernels may compute an address from it but never load. */
@@ -709,6 +710,7 @@ AIS_API ais_status ais_session_create(ais_model *model, const ais_options *optio
             goto fail;
         }
     }
+    s->extra = (ais_extra_fields)ais__option(options, AIS_OPT_EXTRA_FIELDS);
     int32_t threads = (int32_t)ais__option(options, AIS_OPT_THREADS);
     if (threads == 0) threads = ais__cpu_count();
     if (threads > 1 && (st = ais__pool_create(threads, &s->pool)) != AIS_OK) goto fail;
@@ -1090,15 +1092,15 @@ static ais_status ais__run_source(ais_session *s, const char *who, ais__source s
     ais_status st;
     switch (src) {
     case AIS__SRC_RECORDS:
-        st = ais__pipeline_records_into(p, data, n_fields, n, dt, &t, errors);
+        st = ais__pipeline_records_into(p, data, n_fields, n, dt, s->extra, &t, errors);
         break;
-    case AIS__SRC_JSONL: st = ais__pipeline_jsonl_into(p, data, n, dt, &t, errors); break;
+    case AIS__SRC_JSONL: st = ais__pipeline_jsonl_into(p, data, n, dt, s->extra, &t, errors); break;
     case AIS__SRC_COLUMNS: {
         const ais__columns_src *c = data;
-        st = ais__pipeline_columns_into(p, who, c->names, c->columns, n, dt, &t, errors);
+        st = ais__pipeline_columns_into(p, who, c->names, c->columns, n, dt, s->extra, &t, errors);
         break;
     }
-    default: st = ais__pipeline_csv_into(p, data, n, dt, &t, errors); break;
+    default: st = ais__pipeline_csv_into(p, data, n, dt, s->extra, &t, errors); break;
     }
     if (st != AIS_OK) return st; /* s->features, if any, is untouched and still ours */
     if (t != s->features) {

@@ -208,6 +208,20 @@ static void test_records(void **state) {
     assert_int_equal(run_tool(args, out, sizeof out), 1);
     assert_non_null(strstr(out, "row 0, field \"x\": not a number: \"abc\""));
     assert_non_null(strstr(out, "row 1, field \"\": 1 cells, the header has 2"));
+    /* A misspelled header column ("X" for "x") is a problem naming the input it was meant to
+     * be; --ignore-extra-fields skips columns that name no input, and then x (which allows
+     * missing values) is imputed: the same as leaving the column out. */
+    write_file(bad_csv, "c,X\nr,1.5\n");
+    snprintf(args, sizeof args, "run '%s' --records '%s' 2>&1 >/dev/null", withp, bad_csv);
+    assert_int_equal(run_tool(args, out, sizeof out), 1);
+    assert_non_null(strstr(out, "header, field \"X\": unknown field"));
+    assert_non_null(strstr(out, "did you mean \"x\"?"));
+    snprintf(args, sizeof args, "run '%s' --records '%s' --ignore-extra-fields", withp, bad_csv);
+    assert_int_equal(run_tool(args, out, sizeof out), 0);
+    write_file(bad_csv, "c\nr\n");
+    snprintf(args, sizeof args, "run '%s' --records '%s'", withp, bad_csv);
+    assert_int_equal(run_tool(args, out2, sizeof out2), 0);
+    assert_string_equal(out, out2);
     /* Usage errors and a model without a pipeline. */
     snprintf(args, sizeof args, "run '%s' --records '%s' --records-format xml", withp, rows_csv);
     assert_int_equal(run_tool(args, out, sizeof out), 2);
