@@ -119,7 +119,7 @@ typedef struct ais_field {
  *    ais_pipeline_output_dtype (float32 unless made by ais_pipeline_with_output_dtype) the
  *    caller destroys, and sets *errors (when errors is not NULL) to NULL;
  *  - when some records violate the schema (a required field absent, a value of the wrong type,
- *    a missing value or NaN where the input refuses missing values, a field that
+ *    a missing value, NaN or an infinity where the input refuses missing values, a field that
  *    names no input, an unknown category under the `error` policy) returns AIS_E_SCHEMA with a
  *    message naming the first bad row and field and the number of problems, sets *out to NULL
  *    and, when errors is not NULL, *errors to a report of every problem (the caller destroys it
@@ -130,7 +130,9 @@ typedef struct ais_field {
  * small edit distance; else the list of inputs); a pipeline made by
  * ais_pipeline_with_extra_fields(.., AIS_EXTRA_FIELDS_IGNORE, ..) skips such fields. Either way
  * a required field that is absent names a near-miss field given instead (" income" for
- * "income"). A name given twice is an error.
+ * "income"). A name given twice is an error. An infinite number (inf, 1e309) is not a missing
+ * value: it is a problem for an input that refuses missing values, and a value (transformed as
+ * IEEE arithmetic says) for one that allows them.
  */
 
 /* Rows as records: rows[r] is an array of n_fields[r] fields. */
@@ -150,8 +152,9 @@ AIS_API ais_status ais_pipeline_run_json_rows(const ais_pipeline *pipeline, cons
  * is skipped and empty lines are skipped (not counted as rows). An empty cell is a missing value.
  * A numeric input parses its cell as a decimal number, independently of the locale (surrounding
  * blanks allowed; "nan" in any case is a missing value, "inf" an infinity); any other text is a
- * problem "not a number" for that row and field. A categorical input takes the cell's text.
- * Header columns that name no input are, under the default policy, problems of row
+ * problem "not a number" for that row and field. A categorical input takes the cell's text. A
+ * cell holding a NUL byte is a problem for that row and field (it would otherwise cut the value
+ * short). Header columns that name no input are, under the default policy, problems of row
  * SIZE_MAX (the header) and no row is run.
  * Rows are numbered from 0, the first record after the header. A row with another number of
  * cells than the header, an unterminated quote or text after a closing quote is a bad row (field

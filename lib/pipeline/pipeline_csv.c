@@ -183,6 +183,14 @@ static ais_status fill_csv(void *vctx, const ais_pipeline *p, size_t row, ais__p
         if (i == SIZE_MAX) continue;
         size_t n = copy_cell(c, &c->cells[j], dst);
         present[i] = true;
+        if (memchr(dst, 0, n)) {
+            /* C strings end at a NUL: "3\0 0" would read as 3, "r\0x" as "r". */
+            *bad = true;
+            AIS__CHECK(
+                ais__pipeline_add_error(e, row, p->inputs[i].name, "the cell holds a NUL byte"));
+            dst += n + 1;
+            continue;
+        }
         if (n == 0) {
             vals[i] = (ais__pl_value){AIS_VALUE_MISSING, NAN, NULL};
         } else if (p->inputs[i].kind == AIS_FEATURE_NUMERIC) {
@@ -235,6 +243,10 @@ static ais_status read_header(csv_ctx *ctx, const ais_pipeline *p, ais_extra_fie
     size_t n_unknown = 0;
     for (size_t j = 0; j < c->n_cells && st == AIS_OK; j++) {
         size_t n = copy_cell(c, &c->cells[j], dst);
+        if (memchr(dst, 0, n)) {
+            st = ais__error(AIS_E_FORMAT, "CSV header: cell %zu holds a NUL byte", j);
+            break;
+        }
         size_t i = ais__pipeline_find_input(p, dst);
         ctx->col_input[j] = i;
         if (i == SIZE_MAX) {

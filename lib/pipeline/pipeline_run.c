@@ -227,6 +227,13 @@ static ais_status check_value(const ais__pl_input *in, size_t row, bool present,
         if (!in->allow_missing)
             problem = raw.kind == AIS_VALUE_NUMBER ? "NaN where the input allows no missing value"
                                                    : "missing value where the input allows none";
+    } else if (raw.kind == AIS_VALUE_NUMBER && in->kind == AIS_FEATURE_NUMERIC && isinf(raw.num) &&
+               !in->allow_missing) {
+        /* An infinity (a text "inf", or 1e309 overflowing) is no missing value to impute, and
+         * through the transforms it turns into NaN or infinite features that the model takes
+         * without a word: where missing values are refused, so is it. */
+        problem = raw.num > 0 ? "infinite value (inf) where the input allows no missing value"
+                              : "infinite value (-inf) where the input allows no missing value";
     } else if (raw.kind == AIS_VALUE_NUMBER && in->kind == AIS_FEATURE_NUMERIC) {
         *v = raw;
     } else if (raw.kind == AIS_VALUE_STRING && in->kind == AIS_FEATURE_CATEGORICAL) {
@@ -616,6 +623,14 @@ static ais_status fill_json(void *vctx, const ais_pipeline *p, size_t row, pl_va
         cJSON_Delete(obj);
         *bad = true;
         return add_error(e, row, "", "not a JSON object");
+    }
+    /* cJSON keeps strings NUL-terminated: a \u0000 inside one would cut it short unseen. */
+    for (size_t k = 0; k + 6 <= n; k++) {
+        if (memcmp(line + k, "\\u0000", 6) == 0 && (k == 0 || line[k - 1] != '\\')) {
+            cJSON_Delete(obj);
+            *bad = true;
+            return add_error(e, row, "", "a string holds \\u0000 (a NUL character)");
+        }
     }
     ctx->current = obj;
     size_t count = 0;

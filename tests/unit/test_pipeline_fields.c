@@ -1,7 +1,9 @@
-/* test_pipeline_fields.c - field names that must not change predictions silently (issue 13.3):
- * a field that names no input is a problem by default, with the nearest input named, and skipped
- * only on request; a required field that is absent names the near miss given instead. For
- * records, JSON lines, CSV, columns and sessions. */
+/* test_pipeline_fields.c - field names and cell contents that must not change predictions
+ * silently (issues 13.3 and 12.4): a field that names no input is a problem by default, with the
+ * nearest input named, and skipped only on request; a required field that is absent names the
+ * near miss given instead; a NUL byte inside a cell and infinities where missing values are
+ * refused are problems of their row and field. For records, JSON lines, CSV, columns and
+ * sessions. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -169,6 +171,54 @@ static void test_columns_unknown(void **state) {
     ais_pipeline_destroy(p);
 }
 
+static void test_nul_and_infinity(void **state) {
+    (void)state;
+    ais_pipeline *p = make(AIS_EXTRA_FIELDS_ERROR);
+    ais_tensor *t = NULL;
+    ais_pipeline_errors *e = NULL;
+    /* "3\0 0" would read as 3 and "Ro\0me" as "Ro" */
+    static const char csv[] = "age,city\n3\0 0,Rome\n4,Ro\0me\n5,Paris\ninf,Rome\n1e309,Rome\n"
+                              "-inf,Rome\n";
+    AIS_ASSERT_STATUS(ais_pipeline_run_csv(p, csv, sizeof csv - 1, &t, &e), AIS_E_SCHEMA);
+    assert_null(t);
+    assert_problem(e, 0, "age", "NUL byte");
+    assert_problem(e, 1, "city", "NUL byte");
+    assert_int_equal(find_problem(e, 2, "age"), -1);
+    assert_problem(e, 3, "age", "infinite value (inf)");
+    assert_problem(e, 4, "age", "infinite value (inf)");
+    assert_problem(e, 5, "age", "infinite value (-inf)");
+    assert_int_equal(ais_pipeline_errors_count(e), 5);
+    ais_pipeline_errors_destroy(e);
+    /* a NUL in the header is malformed text */
+    static const char hdr[] = "ag\0e,city\n3,Rome\n";
+    AIS_ASSERT_STATUS(ais_pipeline_run_csv(p, hdr, sizeof hdr - 1, &t, NULL), AIS_E_FORMAT);
+    ais_test_assert_error_contains("NUL byte");
+    /* JSON: 1e309 overflows to inf; \u0000 would cut a string short */
+    const char *jl = "{\"age\":1e309,\"city\":\"Rome\"}\n{\"age\":1,\"city\":\"Ro\\u0000me\"}\n";
+    AIS_ASSERT_STATUS(ais_pipeline_run_json_rows(p, jl, strlen(jl), &t, &e), AIS_E_SCHEMA);
+    assert_problem(e, 0, "age", "infinite value");
+    assert_problem(e, 1, "", "\\u0000");
+    ais_pipeline_errors_destroy(e);
+    /* records and columns: the same rule */
+    ais_field r0[] = {{"age", AIS_VALUE_NUMBER, -INFINITY, NULL},
+                      {"city", AIS_VALUE_STRING, 0, "Rome"}};
+    const ais_field *rows[] = {r0};
+    size_t n = 2;
+    AIS_ASSERT_STATUS(ais_pipeline_run_records(p, rows, &n, 1, &t, &e), AIS_E_SCHEMA);
+    assert_problem(e, 0, "age", "infinite value (-inf)");
+    ais_pipeline_errors_destroy(e);
+    /* where missing values are allowed, an infinity is a value (income passes through impute) */
+    ais_field r1[] = {{"age", AIS_VALUE_NUMBER, 1, NULL},
+                      {"income", AIS_VALUE_NUMBER, INFINITY, NULL},
+                      {"city", AIS_VALUE_STRING, 0, "Rome"}};
+    const ais_field *rows1[] = {r1};
+    n = 3;
+    AIS_ASSERT_OK(ais_pipeline_run_records(p, rows1, &n, 1, &t, NULL));
+    assert_true(isinf(((const float *)ais_tensor_data(t))[1]));
+    ais_tensor_destroy(t);
+    ais_pipeline_destroy(p);
+}
+
 /* y = x @ W over the pipeline's 4 features. */
 static ais_model *model_with_pipeline(void) {
     ais__graph *g = NULL;
@@ -234,7 +284,7 @@ static void test_session_option(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_records_unknown_field), cmocka_unit_test(test_csv_header),
-        cmocka_unit_test(test_columns_unknown),
+        cmocka_unit_test(test_columns_unknown),       cmocka_unit_test(test_nul_and_infinity),
         cmocka_unit_test(test_session_option),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
