@@ -31,36 +31,43 @@ static const char *const usage_main =
     "\n"
     "commands:\n"
     "  info MODEL        metadata, inputs and outputs, operator histogram, weight bytes\n"
-    "  run MODEL ...     run a model on .npy/.pb inputs (or random ones), or on raw records\n"
-    "                    (CSV, JSON lines) through its feature pipeline; print and save outputs\n"
+    "  run MODEL ...     run a model on .npy/.pb inputs (or random ones on request), or on raw\n"
+    "                    records (CSV, JSON lines) through its feature pipeline; print and\n"
+    "                    save outputs\n"
     "  convert IN OUT    write a model in the native .ais format\n"
     "  check PATH...     run ONNX backend-test cases and compare with their expected outputs\n"
     "  ops               list the operators this build implements\n"
     "  help [COMMAND]    this text, or the help of one command\n"
     "\n"
-    "MODEL is an ONNX (.onnx) or native (.ais) file.\n";
+    "MODEL is an ONNX (.onnx), native (.ais), XGBoost JSON or LightGBM text model file\n"
+    "(told apart by content, not by name).\n";
 
 static const char *const usage_info =
     "usage: aistack info MODEL\n"
     "\n"
     "Prints the model's metadata, each input and output with dtype and shape (dynamic\n"
-    "dimensions by their symbolic name, or ?), the number of nodes per operator after\n"
-    "optimization, and the bytes of weights. A model with a feature pipeline also lists\n"
-    "the pipeline's inputs (name and numeric or categorical) and its output width.\n";
+    "dimensions by their symbolic name, or ? when the file names none), the number of nodes\n"
+    "per operator as the file has them, then as a session runs them after optimization\n"
+    "(constant folding, dead nodes removed, fusions such as com.microsoft.FusedGemm, which\n"
+    "the file need not import), and the bytes of constant tensors (weights). A model with a\n"
+    "feature pipeline also lists the pipeline's inputs (name and numeric or categorical) and\n"
+    "its output width.\n";
 
 static const char *const usage_run =
-    "usage: aistack run MODEL [--input NAME=FILE | FILE]... [--output-dir DIR]\n"
-    "                         [--threads N] [--backend cpu|cuda]\n"
+    "usage: aistack run MODEL [--input NAME=FILE | FILE]... [--random-inputs]\n"
+    "                         [--output-dir DIR] [--threads N] [--backend cpu|cuda]\n"
     "\n"
     "  --input NAME=FILE  the input NAME from FILE (.npy or ONNX TensorProto .pb)\n"
     "  FILE               a bare file is the next input in declaration order\n"
+    "  --random-inputs    fill the inputs not given with random values (floats uniform in\n"
+    "                     [0, 1), integers in [0, 10), dynamic dimensions 1) and say so on\n"
+    "                     stderr; without it every input must be given\n"
     "  --output-dir DIR   writes each output to DIR/NAME.npy (the name made file-safe)\n"
     "  --threads N        intra-op threads (0: one per core; default 1)\n"
     "  --backend B        cpu (default) or cuda\n"
     "\n"
-    "Inputs not given are filled with random values (floats uniform in [0, 1), integers in\n"
-    "[0, 10)), with dynamic dimensions set to 1. Prints each output's name, dtype, shape and\n"
-    "first values.\n"
+    "An input given twice is an error. Prints each output's name, dtype, shape and first\n"
+    "values.\n"
     "\n"
     "usage: aistack run MODEL --records FILE [--records-format csv|jsonl] [--output-dir DIR]\n"
     "                         [--ignore-extra-fields] [--threads N] [--backend cpu|cuda]\n"
@@ -79,7 +86,8 @@ static const char *const usage_run =
 static const char *const usage_convert =
     "usage: aistack convert IN OUT.ais [--compress LEVEL|none] [--pipeline SPEC.json]\n"
     "\n"
-    "Loads IN (any supported format), optimizes it, and writes the native format. Tensor data\n"
+    "Loads IN (any supported format), optimizes it, and writes the native format (OUT must\n"
+    "end in .ais). Tensor data\n"
     "is raw and memory-mappable by default (none), or zstd-compressed per tensor at LEVEL\n"
     "(1..22). --pipeline puts the feature pipeline of SPEC.json (docs/pipeline-spec.md) into\n"
     "the file, in place of any IN has; the model must have one f32 input [rows, width] whose\n"
@@ -90,9 +98,10 @@ static const char *const usage_check =
     "\n"
     "Each PATH is a test case in the ONNX backend-test layout (model.onnx and\n"
     "test_data_set_*/input_*.pb, output_*.pb) or a folder of such cases (searched two levels\n"
-    "deep). Prints 'ok NAME' or 'FAIL NAME: reason' per case and a closing\n"
-    "'N passed, N failed' line (plus ', N skipped' for cases without data or out of scope); exits 1 if any\n"
-    "failed. An output matches when dtype and shape agree and every element satisfies\n"
+    "deep); a PATH holding no case is an error. Prints 'ok NAME' or 'FAIL NAME: reason' per\n"
+    "case and a closing 'N passed, N failed' line (plus ', N skipped' for cases without data\n"
+    "or out of scope); exits 1 if any failed. An output matches when dtype and shape agree and "
+    "every element satisfies\n"
     "|got - expected| <= atol + rtol * |expected| (NaN matches NaN). Defaults: rtol 1e-3,\n"
     "atol 1e-7.\n";
 
@@ -107,15 +116,19 @@ static int fail_status(const char *what, ais_status st) {
     return 1;
 }
 
-static void print_dims(FILE *f, size_t ndim, const int64_t *dims, const ais_model *m,
-                       size_t input_index) {
+/* [2, batch, ?]: a dynamic dimension by the name the file declares (m not NULL: of input or,
+ * when output is true, output `index`), else ?. */
+static void print_dims(FILE *f, size_t ndim, const int64_t *dims, const ais_model *m, size_t index,
+                       bool output) {
     fputc('[', f);
     for (size_t i = 0; i < ndim; i++) {
         if (i) fputs(", ", f);
         if (dims[i] >= 0) {
             fprintf(f, "%lld", (long long)dims[i]);
         } else {
-            const char *dn = m ? ais_model_input_dim_name(m, input_index, i) : NULL;
+            const char *dn = !m       ? NULL
+                             : output ? ais_model_output_dim_name(m, index, i)
+                                      : ais_model_input_dim_name(m, index, i);
             fputs(dn ? dn : "?", f);
         }
     }
@@ -135,6 +148,43 @@ typedef struct op_count {
     size_t n;
 } op_count;
 
+/* Whether `op` is one of the tree-ensemble operators, whose trees live in attributes. */
+static bool is_tree_op(const char *op) { return strncmp(op, "TreeEnsemble", 12) == 0; }
+
+/* Prints the node count per operator of m; with `file` (the same model as the file has it),
+ * marks operators the file does not use. Sets *trees when a tree ensemble is among them. */
+static int print_histogram(const ais_model *m, const ais_model *file, bool *trees) {
+    size_t nn = ais_model_node_count(m);
+    op_count *hist = calloc(nn ? nn : 1, sizeof *hist);
+    size_t nh = 0;
+    if (!hist) {
+        fprintf(stderr, "aistack: out of memory\n");
+        return 1;
+    }
+    for (size_t i = 0; i < nn; i++) {
+        const char *op, *dom;
+        if (ais_model_node_info(m, i, NULL, &op, &dom) != AIS_OK) continue;
+        size_t k = 0;
+        while (k < nh && !(strcmp(hist[k].op, op) == 0 && strcmp(hist[k].domain, dom) == 0))
+            k++;
+        if (k == nh) hist[nh++] = (op_count){op, dom, 0};
+        hist[k].n++;
+        if (is_tree_op(op)) *trees = true;
+    }
+    for (size_t k = 0; k < nh; k++) {
+        bool in_file = !file;
+        for (size_t i = 0; file && !in_file && i < ais_model_node_count(file); i++) {
+            const char *op, *dom;
+            in_file = ais_model_node_info(file, i, NULL, &op, &dom) == AIS_OK &&
+                      !strcmp(op, hist[k].op) && !strcmp(dom, hist[k].domain);
+        }
+        printf("  %s%s%s: %zu%s\n", hist[k].domain, hist[k].domain[0] ? "." : "", hist[k].op,
+               hist[k].n, in_file ? "" : " (made by aistack's fusion; not in the file)");
+    }
+    free(hist);
+    return 0;
+}
+
 static int cmd_info(int argc, char **argv) {
     if (argc != 1) {
         fputs(usage_info, stderr);
@@ -142,11 +192,21 @@ static int cmd_info(int argc, char **argv) {
     }
     ais_model *m = NULL;
     if (load_model(argv[0], NULL, &m)) return 1;
+    /* The file's operators (loaded again without optimization), then what a session runs:
+     * folding, dead-node removal and fusion change the list (com.microsoft.FusedGemm appears
+     * though the file imports no such domain). The metadata too is the file's. */
+    ais_model *raw = NULL;
+    ais_options *o0 = NULL;
+    if (ais_options_create(&o0) != AIS_OK || ais_options_set_int(o0, AIS_OPT_OPT_LEVEL, 0) ||
+        ais_model_load(argv[0], o0, &raw) != AIS_OK)
+        raw = NULL; /* the optimized model alone is still worth printing */
+    ais_options_destroy(o0);
+    const ais_model *file = raw ? raw : m;
     printf("model: %s\n", argv[0]);
     printf("metadata:\n");
-    for (size_t i = 0; i < ais_model_metadata_count(m); i++) {
+    for (size_t i = 0; i < ais_model_metadata_count(file); i++) {
         const char *k, *v;
-        if (ais_model_metadata_at(m, i, &k, &v) == AIS_OK) printf("  %s: %s\n", k, v);
+        if (ais_model_metadata_at(file, i, &k, &v) == AIS_OK) printf("  %s: %s\n", k, v);
     }
     for (int io = 0; io < 2; io++) {
         size_t n = io ? ais_model_output_count(m) : ais_model_input_count(m);
@@ -160,34 +220,32 @@ static int cmd_info(int argc, char **argv) {
                                : ais_model_input_info(m, i, &name, &dt, &nd, &dims);
             if (st != AIS_OK) continue;
             printf("  %s: %s ", name, ais_dtype_name(dt));
-            print_dims(stdout, nd, dims, io ? NULL : m, i);
+            print_dims(stdout, nd, dims, m, i, io == 1);
             putchar('\n');
         }
     }
-    size_t nn = ais_model_node_count(m);
-    op_count *hist = calloc(nn ? nn : 1, sizeof *hist);
-    size_t nh = 0;
-    if (!hist) {
+    bool trees = false;
+    int rc = 0;
+    if (raw) {
+        printf("nodes in the file: %zu\n", ais_model_node_count(raw));
+        rc = print_histogram(raw, NULL, &trees);
+    }
+    if (!rc) {
+        printf("nodes after optimization (what a session runs): %zu\n", ais_model_node_count(m));
+        rc = print_histogram(m, raw, &trees);
+    }
+    ais_model_destroy(raw);
+    if (rc) {
         ais_model_destroy(m);
-        fprintf(stderr, "aistack: out of memory\n");
-        return 1;
+        return rc;
     }
-    for (size_t i = 0; i < nn; i++) {
-        const char *op, *dom;
-        if (ais_model_node_info(m, i, NULL, &op, &dom) != AIS_OK) continue;
-        size_t k = 0;
-        while (k < nh && !(strcmp(hist[k].op, op) == 0 && strcmp(hist[k].domain, dom) == 0)) k++;
-        if (k == nh) hist[nh++] = (op_count){op, dom, 0};
-        hist[k].n++;
-    }
-    printf("nodes: %zu\n", nn);
-    for (size_t k = 0; k < nh; k++) {
-        if (hist[k].domain[0])
-            printf("  %s.%s: %zu\n", hist[k].domain, hist[k].op, hist[k].n);
-        else
-            printf("  %s: %zu\n", hist[k].op, hist[k].n);
-    }
-    printf("weight bytes: %zu\n", ais_model_weight_bytes(m));
+    size_t wb = ais_model_weight_bytes(m);
+    if (trees)
+        printf("weight bytes: %zu (constant tensors; the tree ensembles hold their trees in node "
+               "attributes, not counted here)\n",
+               wb);
+    else
+        printf("weight bytes: %zu\n", wb);
     const ais_pipeline *pl = ais_model_pipeline(m);
     if (pl) {
         size_t n = ais_pipeline_input_count(pl);
@@ -199,7 +257,6 @@ static int cmd_info(int argc, char **argv) {
             printf("  %s: %s\n", name, kind == AIS_FEATURE_NUMERIC ? "numeric" : "categorical");
         }
     }
-    free(hist);
     ais_model_destroy(m);
     return 0;
 }
@@ -224,7 +281,7 @@ static double element(const ais_tensor *t, size_t i) {
 
 static void print_tensor(const char *name, const ais_tensor *t) {
     printf("%s: %s ", name, ais_dtype_name(ais_tensor_dtype(t)));
-    print_dims(stdout, ais_tensor_ndim(t), ais_tensor_shape(t), NULL, 0);
+    print_dims(stdout, ais_tensor_ndim(t), ais_tensor_shape(t), NULL, 0, false);
     size_t n = ais_tensor_size(t), show = n < 8 ? n : 8;
     printf(" = [");
     bool str = ais_tensor_dtype(t) == AIS_DTYPE_STRING;
@@ -365,15 +422,48 @@ static void print_problems(const ais_pipeline_errors *e) {
     }
 }
 
+/* Says what is wrong with an option the command does not take, or that lacks its value;
+ * returns 2 (the usage-error exit status). */
+static int bad_option(const char *cmd, const char *opt, bool takes_value, const char *usage) {
+    if (takes_value)
+        fprintf(stderr, "aistack %s: option '%s' needs a value\n\n", cmd, opt);
+    else
+        fprintf(stderr, "aistack %s: unknown option '%s'\n\n", cmd, opt);
+    fputs(usage, stderr);
+    return 2;
+}
+
+/* "'a', 'b'": the model's input names, into buf. */
+static const char *input_names(const ais_model *m, char *buf, size_t size) {
+    size_t at = 0;
+    buf[0] = 0;
+    for (size_t i = 0; i < ais_model_input_count(m) && at < size; i++) {
+        const char *nm = "";
+        ais_model_input_info(m, i, &nm, NULL, NULL, NULL);
+        int w = snprintf(buf + at, size - at, "%s'%s'", i ? ", " : "", nm);
+        if (w < 0) break;
+        at += (size_t)w;
+    }
+    return buf;
+}
+
 static int cmd_run(int argc, char **argv) {
     const char *model_path = NULL, *out_dir = NULL, *records = NULL, *records_format = NULL;
     const char *named[MAX_IO], *files[MAX_IO];
     size_t n_files = 0;
     int64_t threads = 1, backend = AIS_BACKEND_CPU, extra = AIS_EXTRA_FIELDS_ERROR;
+    bool random_inputs = false;
+    static const char *const with_value[] = {"--input",          "--output-dir", "--records",
+                                             "--records-format", "--threads",    "--backend"};
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i];
+        for (size_t k = 0; k < sizeof with_value / sizeof *with_value; k++)
+            if (!strcmp(a, with_value[k]) && i + 1 == argc)
+                return bad_option("run", a, true, usage_run);
         if (!strcmp(a, "--ignore-extra-fields")) {
             extra = AIS_EXTRA_FIELDS_IGNORE;
+        } else if (!strcmp(a, "--random-inputs")) {
+            random_inputs = true;
         } else if (!strcmp(a, "--input") && i + 1 < argc) {
             if (n_files == MAX_IO) return fprintf(stderr, "aistack: too many inputs\n"), 2;
             const char *spec = argv[++i];
@@ -398,8 +488,7 @@ static int cmd_run(int argc, char **argv) {
             else if (!strcmp(b, "cuda")) backend = AIS_BACKEND_CUDA;
             else return fprintf(stderr, "aistack: --backend must be cpu or cuda\n"), 2;
         } else if (a[0] == '-' && a[1]) {
-            fputs(usage_run, stderr);
-            return 2;
+            return bad_option("run", a, false, usage_run);
         } else if (!model_path) {
             model_path = a;
         } else {
@@ -408,9 +497,10 @@ static int cmd_run(int argc, char **argv) {
             files[n_files++] = a;
         }
     }
-    if (!model_path || (records && n_files)) {
-        if (records && n_files)
-            fprintf(stderr, "aistack: --records and input files exclude each other\n");
+    if (!model_path || (records && (n_files || random_inputs))) {
+        if (records && (n_files || random_inputs))
+            fprintf(stderr, "aistack: --records and input files (or --random-inputs) exclude "
+                            "each other\n");
         fputs(usage_run, stderr);
         return 2;
     }
@@ -485,7 +575,10 @@ static int cmd_run(int argc, char **argv) {
                 if (strlen(nm) == len && !strncmp(nm, named[f], len)) break;
             }
             if (idx == n_in) {
-                fprintf(stderr, "aistack: the model has no input '%.*s'\n", (int)len, named[f]);
+                char names[1024];
+                fprintf(stderr, "aistack: the model has no input '%.*s' (its inputs: %s)\n",
+                        (int)len, named[f], input_names(m, names, sizeof names));
+                rc = 2;
                 goto done;
             }
         } else {
@@ -496,8 +589,14 @@ static int cmd_run(int argc, char **argv) {
                 goto done;
             }
         }
-        ais_tensor_destroy(in[idx]);
-        in[idx] = NULL;
+        if (in[idx]) {
+            const char *nm = "";
+            ais_model_input_info(m, idx, &nm, NULL, NULL, NULL);
+            fprintf(stderr, "aistack: input '%s' is given twice (the second time from %s)\n", nm,
+                    files[f]);
+            rc = 2;
+            goto done;
+        }
         if ((st = ais_tensor_load(files[f], &in[idx]))) {
             fail_status(files[f], st);
             goto done;
@@ -505,10 +604,30 @@ static int cmd_run(int argc, char **argv) {
     }
     for (size_t i = 0; i < n_in; i++) {
         if (in[i]) continue;
+        const char *nm = "";
+        ais_dtype dt = AIS_DTYPE_UNDEFINED;
+        size_t nd = 0;
+        const int64_t *dims = NULL;
+        ais_model_input_info(m, i, &nm, &dt, &nd, &dims);
+        if (!random_inputs) {
+            /* Random values look like a real prediction: only on request. */
+            fprintf(stderr, "aistack: no value for input '%s' (%s ", nm, ais_dtype_name(dt));
+            print_dims(stderr, nd, dims, m, i, false);
+            fprintf(stderr,
+                    "): give --input %s=FILE (.npy or .pb), or --random-inputs to feed "
+                    "random values\n",
+                    nm);
+            rc = 2;
+            goto done;
+        }
         if ((st = random_input(m, i, &in[i]))) {
             fail_status("random input", st);
             goto done;
         }
+        fprintf(stderr, "aistack: input '%s': random values, %s ", nm,
+                ais_dtype_name(ais_tensor_dtype(in[i])));
+        print_dims(stderr, ais_tensor_ndim(in[i]), ais_tensor_shape(in[i]), NULL, 0, false);
+        fputs(" (--random-inputs)\n", stderr);
     }
     if ((st = ais_session_create(m, o, &s))) {
         fail_status("session", st);
@@ -557,6 +676,8 @@ static int cmd_convert(int argc, char **argv) {
     const char *src = NULL, *dst = NULL, *spec_path = NULL;
     int64_t level = 0;
     for (int i = 0; i < argc; i++) {
+        if ((!strcmp(argv[i], "--pipeline") || !strcmp(argv[i], "--compress")) && i + 1 == argc)
+            return bad_option("convert", argv[i], true, usage_convert);
         if (!strcmp(argv[i], "--pipeline") && i + 1 < argc) {
             spec_path = argv[++i];
         } else if (!strcmp(argv[i], "--compress") && i + 1 < argc) {
@@ -567,9 +688,8 @@ static int cmd_convert(int argc, char **argv) {
                 fprintf(stderr, "aistack: --compress takes 1..22 or none\n");
                 return 2;
             }
-        } else if (argv[i][0] == '-') {
-            fputs(usage_convert, stderr);
-            return 2;
+        } else if (argv[i][0] == '-' && argv[i][1]) {
+            return bad_option("convert", argv[i], false, usage_convert);
         } else if (!src) {
             src = argv[i];
         } else if (!dst) {
@@ -581,6 +701,14 @@ static int cmd_convert(int argc, char **argv) {
     }
     if (!src || !dst) {
         fputs(usage_convert, stderr);
+        return 2;
+    }
+    if (!ends_with(dst, ".ais")) {
+        /* .ais bytes under a .onnx name would fool every other tool */
+        fprintf(stderr,
+                "aistack convert: OUT must end in .ais (convert writes the native format), got "
+                "'%s'\n",
+                dst);
         return 2;
     }
     ais_pipeline *pl = NULL;
@@ -923,9 +1051,10 @@ static int cmd_check(int argc, char **argv) {
             if (argv[i][2] == 'r') cs.rtol = v;
             else cs.atol = v;
             i++;
+        } else if (!strcmp(argv[i], "--rtol") || !strcmp(argv[i], "--atol")) {
+            return bad_option("check", argv[i], true, usage_check);
         } else if (argv[i][0] == '-') {
-            fputs(usage_check, stderr);
-            return 2;
+            return bad_option("check", argv[i], false, usage_check);
         }
     }
     for (int i = 0; i < argc; i++) {
@@ -939,7 +1068,15 @@ static int cmd_check(int argc, char **argv) {
             cs.failed++;
             continue;
         }
+        size_t before = cs.passed + cs.failed + cs.skipped;
         check_path(argv[i], 0, &cs);
+        if (cs.passed + cs.failed + cs.skipped == before) {
+            /* "0 passed, 0 failed" and exit 0 would read as success */
+            printf("FAIL %s: no test case in it (a folder with model.onnx and "
+                   "test_data_set_*/, or folders of them, two levels deep)\n",
+                   argv[i]);
+            cs.failed++;
+        }
     }
     if (n_paths == 0) {
         fputs(usage_check, stderr);

@@ -64,6 +64,7 @@ AIS_API ais_status ais_options_get_int(const ais_options *options, ais_option ke
 /* The valid range of an option's values, inclusive. */
 AIS_API ais_status ais_option_bounds(ais_option key, int64_t *min_value, int64_t *max_value);
 
+
 /* ---- models ---- */
 
 typedef struct ais_model ais_model;
@@ -97,8 +98,11 @@ AIS_API ais_status ais_model_input_info(const ais_model *model, size_t index, co
                                         ais_dtype *dtype, size_t *ndim, const int64_t **dims);
 AIS_API ais_status ais_model_output_info(const ais_model *model, size_t index, const char **name,
                                          ais_dtype *dtype, size_t *ndim, const int64_t **dims);
-/* The symbolic name of a dynamic dimension ("batch"), or NULL. */
+/* The symbolic name of a dynamic dimension ("batch") of input (or output) `index`, or NULL
+ * (a fixed extent, an unnamed dynamic one, or an index or axis out of range). The string stays
+ * valid as long as the model. */
 AIS_API const char *ais_model_input_dim_name(const ais_model *model, size_t index, size_t axis);
+AIS_API const char *ais_model_output_dim_name(const ais_model *model, size_t index, size_t axis);
 
 /* Metadata as key/value strings: "name", "producer", "producer_version", "description",
  * "model_version", "format" (of the file loaded: "onnx", "ais", "xgboost", "lightgbm"),
@@ -136,7 +140,9 @@ AIS_API ais_status ais_model_save_with_pipeline(const ais_model *model,
                                                 const ais_pipeline *pipeline, const char *path,
                                                 const ais_options *options);
 
-/* Number of nodes and bytes of weights, for tools. */
+/* Number of nodes (after the optimization the load options ask for: AIS_OPT_OPT_LEVEL 0 keeps
+ * the file's nodes) and bytes of constant tensors (weights), for tools. Tree ensembles (XGBoost,
+ * LightGBM, ai.onnx.ml) keep their trees in node attributes, which the byte count leaves out. */
 AIS_API size_t ais_model_node_count(const ais_model *model);
 AIS_API size_t ais_model_weight_bytes(const ais_model *model);
 /* Operator type (and domain) of node `index` in execution order. */

@@ -532,6 +532,13 @@ AIS_API const char *ais_model_input_dim_name(const ais_model *model, size_t inde
     return v->dim_names[axis];
 }
 
+AIS_API const char *ais_model_output_dim_name(const ais_model *model, size_t index, size_t axis) {
+    if (!model || index >= model->graph->n_outputs) return NULL;
+    const ais__value *v = &model->graph->values[model->graph->outputs[index]];
+    if (v->ndim <= 0 || axis >= (size_t)v->ndim) return NULL;
+    return v->dim_names[axis];
+}
+
 AIS_API size_t ais_model_metadata_count(const ais_model *model) {
     return model ? model->graph->n_meta : 0;
 }

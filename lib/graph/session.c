@@ -806,6 +806,23 @@ static ais_status ais__check_input(const ais__value *v, const ais_tensor *t) {
     return AIS_OK;
 }
 
+/* "'a', 'b', 'c'" for the names of values[ids[0, n)], cut with ", ..." to fit buf: what a
+ * wrong name should have been. */
+static const char *ais__names_list(const ais__graph *g, const int32_t *ids, size_t n, char *buf,
+                                   size_t size) {
+    size_t at = 0;
+    buf[0] = 0;
+    for (size_t i = 0; i < n; i++) {
+        int w = snprintf(buf + at, size - at, "%s'%s'", i ? ", " : "", g->values[ids[i]].name);
+        if (w < 0 || (size_t)w >= size - at) {
+            snprintf(buf + (at + 6 < size ? at : size - 6), 6, ", ...");
+            break;
+        }
+        at += (size_t)w;
+    }
+    return buf;
+}
+
 static ais_status ais__bind_inputs(ais_session *s, const char *const *names,
                                    const ais_tensor *const *inputs, size_t n_inputs) {
     const ais__graph *g = s->model->graph;
@@ -820,8 +837,12 @@ static ais_status ais__bind_inputs(ais_session *s, const char *const *names,
                                   i);
             for (idx = 0; idx < g->n_inputs; idx++)
                 if (strcmp(g->values[g->inputs[idx]].name, names[i]) == 0) break;
-            if (idx == g->n_inputs)
-                return ais__error(AIS_E_NOT_FOUND, "the model has no input '%s'", names[i]);
+            if (idx == g->n_inputs) {
+                char list[256];
+                return ais__error(AIS_E_NOT_FOUND, "the model has no input '%s' (its inputs: %s)",
+                                  names[i],
+                                  ais__names_list(g, g->inputs, g->n_inputs, list, sizeof list));
+            }
         } else if (i >= g->n_inputs) {
             return ais__error(AIS_E_INVALID_ARGUMENT, "%zu inputs given, the model has %zu",
                               n_inputs, g->n_inputs);
@@ -959,7 +980,9 @@ static ais_status ais__output_index(const ais__graph *g, const char *const *name
             return AIS_OK;
         }
     }
-    return ais__error(AIS_E_NOT_FOUND, "the model has no output '%s'", names[j]);
+    char list[256];
+    return ais__error(AIS_E_NOT_FOUND, "the model has no output '%s' (its outputs: %s)", names[j],
+                      ais__names_list(g, g->outputs, g->n_outputs, list, sizeof list));
 }
 
 static ais_status ais__check_output(const char *name, const ais_tensor *want, const ais_tensor *got) {
