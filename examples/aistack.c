@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "format/format.h"
 #include "format/protobuf.h"
@@ -85,9 +86,11 @@ static const char *const usage_run =
 
 static const char *const usage_convert =
     "usage: aistack convert IN OUT.ais [--compress LEVEL|none] [--pipeline SPEC.json]\n"
+    "                               [--progress | --no-progress]\n"
     "\n"
     "Loads IN (any supported format), optimizes it, and writes the native format (OUT must\n"
-    "end in .ais). Tensor data\n"
+    "end in .ais). Progress goes to stderr, one line per tensor, when stderr is a terminal or\n"
+    "with --progress (--no-progress: never). Tensor data\n"
     "is raw and memory-mappable by default (none), or zstd-compressed per tensor at LEVEL\n"
     "(1..22). --pipeline puts the feature pipeline of SPEC.json (docs/pipeline-spec.md) into\n"
     "the file, in place of any IN has; the model must have one f32 input [rows, width] whose\n"
@@ -672,13 +675,27 @@ done:
 
 /* ---- convert ---- */
 
+/* One line per tensor on stderr; on a terminal each overwrites the last. */
+static void convert_progress(void *ud, uint64_t done, uint64_t total, const char *item) {
+    bool tty = *(const bool *)ud;
+    fprintf(stderr, "%sconvert: tensor %llu/%llu %.60s%s", tty ? "\r\033[K" : "",
+            (unsigned long long)done, (unsigned long long)total, item, tty ? "" : "\n");
+    if (tty && done == total) fputc('\n', stderr);
+    fflush(stderr);
+}
+
 static int cmd_convert(int argc, char **argv) {
     const char *src = NULL, *dst = NULL, *spec_path = NULL;
     int64_t level = 0;
+    int progress = -1; /* -1: when stderr is a terminal */
     for (int i = 0; i < argc; i++) {
         if ((!strcmp(argv[i], "--pipeline") || !strcmp(argv[i], "--compress")) && i + 1 == argc)
             return bad_option("convert", argv[i], true, usage_convert);
-        if (!strcmp(argv[i], "--pipeline") && i + 1 < argc) {
+        if (!strcmp(argv[i], "--progress")) {
+            progress = 1;
+        } else if (!strcmp(argv[i], "--no-progress")) {
+            progress = 0;
+        } else if (!strcmp(argv[i], "--pipeline") && i + 1 < argc) {
             spec_path = argv[++i];
         } else if (!strcmp(argv[i], "--compress") && i + 1 < argc) {
             const char *v = argv[++i];
@@ -711,6 +728,8 @@ static int cmd_convert(int argc, char **argv) {
                 dst);
         return 2;
     }
+    bool tty = isatty(STDERR_FILENO) != 0;
+    if (progress < 0) progress = tty;
     ais_pipeline *pl = NULL;
     if (spec_path) {
         size_t len;
@@ -728,6 +747,7 @@ static int cmd_convert(int argc, char **argv) {
     }
     ais_status st = ais_options_create(&o);
     if (!st) st = ais_options_set_int(o, AIS_OPT_SAVE_COMPRESSION, level);
+    if (!st && progress) st = ais_options_set_progress(o, convert_progress, &tty);
     if (!st) st = pl ? ais_model_save_with_pipeline(m, pl, dst, o) : ais_model_save(m, dst, o);
     ais_options_destroy(o);
     ais_model_destroy(m);

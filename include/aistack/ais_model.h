@@ -64,6 +64,18 @@ AIS_API ais_status ais_options_get_int(const ais_options *options, ais_option ke
 /* The valid range of an option's values, inclusive. */
 AIS_API ais_status ais_option_bounds(ais_option key, int64_t *min_value, int64_t *max_value);
 
+/*
+ * Progress of a long call, for tools that show it: `done` of `total` steps finished, `item`
+ * naming the last one (valid during the call only). ais_model_save and
+ * ais_model_save_with_pipeline call it once per tensor written, after it was encoded
+ * (compression at a high level takes minutes on large models), from the calling thread. It must
+ * not call back into the library on the same model.
+ */
+typedef void (*ais_progress_fn)(void *user_data, uint64_t done, uint64_t total, const char *item);
+/* Sets the progress callback the calls given these options report to (fn NULL: none, the
+ * default). user_data is passed through untouched. */
+AIS_API ais_status ais_options_set_progress(ais_options *options, ais_progress_fn fn,
+                                            void *user_data);
 
 /* ---- models ---- */
 

@@ -19,6 +19,8 @@
 struct ais_options {
     int64_t values[AIS__N_OPTIONS];
     bool set[AIS__N_OPTIONS];
+    ais_progress_fn progress; /* ais_options_set_progress */
+    void *progress_data;
 };
 
 /* The value of an option (its default when options is NULL or the key is unset). */

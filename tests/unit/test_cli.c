@@ -259,6 +259,19 @@ static void write_named_model(const char *path) {
     ais_model_destroy(m);
 }
 
+typedef struct {
+    int calls;
+    uint64_t last_total;
+} progress_log;
+
+static void record_progress(void *ud, uint64_t done, uint64_t total, const char *item) {
+    progress_log *log = ud;
+    assert_int_equal(done, (uint64_t)log->calls + 1);
+    assert_non_null(item);
+    log->calls++;
+    log->last_total = total;
+}
+
 static void test_misuse_messages(void **state) {
     (void)state;
     skip_without_tool();
@@ -323,12 +336,34 @@ static void test_misuse_messages(void **state) {
     ais_tensor_destroy(in);
     ais_session_destroy(s);
     ais_model_destroy(m);
-    /* convert writes .ais only */
+    /* convert writes .ais only, and shows progress per tensor on request */
     snprintf(args, sizeof args, "convert '%s' '%s/o.onnx' 2>&1", model, root);
     assert_int_equal(run_tool(args, out, sizeof out), 2);
     assert_non_null(strstr(out, "OUT must end in .ais"));
     snprintf(args, sizeof args, "%s/o.onnx", root);
     assert_int_not_equal(access(args, F_OK), 0);
+    snprintf(args, sizeof args, "convert '%s' '%s/o.ais' --compress 3 --progress 2>&1 >/dev/null",
+             model, root);
+    assert_int_equal(run_tool(args, out, sizeof out), 0);
+    assert_non_null(strstr(out, "convert: tensor 1/1 W\n"));
+    snprintf(args, sizeof args, "convert '%s' '%s/o.ais' 2>&1 >/dev/null", model, root);
+    assert_int_equal(run_tool(args, out, sizeof out), 0);
+    assert_string_equal(out, ""); /* stderr is no terminal here */
+    /* the callback itself: once per tensor, in order, through ais_model_save */
+    ais_model *pm = NULL;
+    AIS_ASSERT_OK(ais_model_load(model, NULL, &pm));
+    ais_options *po = NULL;
+    AIS_ASSERT_OK(ais_options_create(&po));
+    progress_log log = {0, 0};
+    AIS_ASSERT_OK(ais_options_set_progress(po, record_progress, &log));
+    snprintf(args, sizeof args, "%s/p.ais", root);
+    AIS_ASSERT_OK(ais_model_save(pm, args, po));
+    assert_int_equal(log.calls, 1);
+    assert_int_equal(log.last_total, 1);
+    AIS_ASSERT_STATUS(ais_options_set_progress(NULL, record_progress, &log),
+                      AIS_E_INVALID_ARGUMENT);
+    ais_options_destroy(po);
+    ais_model_destroy(pm);
     /* info: the declared dim names of inputs and outputs, the file's operators and then the
      * optimized ones */
     snprintf(args, sizeof args, "info '%s'", model);
