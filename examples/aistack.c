@@ -9,21 +9,20 @@
  *   aistack check PATH... [--rtol R] [--atol A]
  *   aistack ops
  *
- * `aistack help COMMAND` (or COMMAND --help) explains one command.
+ * `aistack help COMMAND` (or COMMAND --help) explains one command. The tool uses the public
+ * API only (include/aistack), as any application would: element types other than f64 are read
+ * through the Cast operator (ais_op_run), the registry through ais_op_count/ais_op_info.
  */
 #include <aistack/aistack.h>
 #include <dirent.h>
 #include <errno.h>
 #include <math.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-#include "format/format.h"
-#include "format/protobuf.h"
-#include "ops/op.h"
 
 #define MAX_IO 256
 
@@ -278,41 +277,99 @@ static void sanitize(const char *name, size_t index, char *out, size_t size) {
     if (j == 0) snprintf(out, size, "output_%zu", index);
 }
 
-static double element(const ais_tensor *t, size_t i) {
-    return ais__load_f64(ais_tensor_data(t), ais_tensor_dtype(t), i);
+static bool is_float_dtype(ais_dtype dt) {
+    switch (dt) {
+    case AIS_DTYPE_F16:
+    case AIS_DTYPE_BF16:
+    case AIS_DTYPE_F32:
+    case AIS_DTYPE_F64:
+    case AIS_DTYPE_F8E4M3FN:
+    case AIS_DTYPE_F8E4M3FNUZ:
+    case AIS_DTYPE_F8E5M2:
+    case AIS_DTYPE_F8E5M2FNUZ: return true;
+    default: return false;
+    }
+}
+
+/* A tensor through the Cast operator (ONNX semantics: exact for every type into f64). */
+static ais_status cast_to(const ais_tensor *t, ais_dtype to, ais_tensor **out) {
+    *out = NULL;
+    ais_attrs *a = NULL;
+    ais_status st = ais_attrs_create(&a);
+    if (!st) st = ais_attrs_set_int(a, "to", to);
+    if (!st) st = ais_op_run("Cast", a, &t, 1, out, 1);
+    ais_attrs_destroy(a);
+    return st;
+}
+
+/* The elements of a numeric or bool tensor as doubles: its own data when it is f64, else those
+ * of *tmp (a cast the caller destroys); NULL when the dtype does not cast. */
+static const double *as_f64(const ais_tensor *t, ais_tensor **tmp) {
+    *tmp = NULL;
+    if (ais_tensor_dtype(t) == AIS_DTYPE_F64) return ais_tensor_data(t);
+    if (ais_tensor_dtype(t) == AIS_DTYPE_STRING || cast_to(t, AIS_DTYPE_F64, tmp) != AIS_OK)
+        return NULL;
+    return ais_tensor_data(*tmp);
+}
+
+/* "[2, 3]" into buf. */
+static const char *shape_str(const int64_t *dims, size_t nd, char *buf, size_t size) {
+    size_t at = 0;
+    at += (size_t)snprintf(buf, size, "[");
+    for (size_t i = 0; i < nd && at < size; i++)
+        at += (size_t)snprintf(buf + at, size - at, "%s%lld", i ? ", " : "", (long long)dims[i]);
+    if (at < size) snprintf(buf + at, size - at, "]");
+    return buf;
 }
 
 static void print_tensor(const char *name, const ais_tensor *t) {
     printf("%s: %s ", name, ais_dtype_name(ais_tensor_dtype(t)));
     print_dims(stdout, ais_tensor_ndim(t), ais_tensor_shape(t), NULL, 0, false);
     size_t n = ais_tensor_size(t), show = n < 8 ? n : 8;
-    printf(" = [");
     bool str = ais_tensor_dtype(t) == AIS_DTYPE_STRING;
+    ais_tensor *tmp = NULL;
+    const double *v = str ? NULL : as_f64(t, &tmp);
+    if (!str && !v) {
+        printf(" (values not shown: %s does not convert to numbers)\n",
+               ais_dtype_name(ais_tensor_dtype(t)));
+        return;
+    }
+    printf(" = [");
     for (size_t i = 0; i < show; i++) {
         if (str)
             printf("%s\"%s\"", i ? ", " : "", ais_tensor_string_at(t, i));
         else
-            printf("%s%.6g", i ? ", " : "", element(t, i));
+            printf("%s%.6g", i ? ", " : "", v[i]);
     }
     printf("%s]\n", n > show ? ", ..." : "");
+    ais_tensor_destroy(tmp);
 }
 
 static ais_status random_input(const ais_model *m, size_t i, ais_tensor **out) {
+    *out = NULL;
     ais_dtype dt;
     size_t nd;
     const int64_t *dims;
-    AIS__CHECK(ais_model_input_info(m, i, NULL, &dt, &nd, &dims));
+    ais_status st = ais_model_input_info(m, i, NULL, &dt, &nd, &dims);
+    if (st) return st;
+    if (dt == AIS_DTYPE_UNDEFINED) dt = AIS_DTYPE_F32;
     int64_t shape[AIS_MAX_DIMS];
     for (size_t k = 0; k < nd && k < AIS_MAX_DIMS; k++) shape[k] = dims[k] < 0 ? 1 : dims[k];
-    AIS__CHECK(ais_tensor_create(dt == AIS_DTYPE_UNDEFINED ? AIS_DTYPE_F32 : dt, shape, nd, out));
-    size_t n = ais_tensor_size(*out);
-    for (size_t k = 0; k < n; k++) {
-        double v = ais__dtype_is_float(dt) || dt == AIS_DTYPE_UNDEFINED
-                       ? (double)rand() / ((double)RAND_MAX + 1.0)
-                       : dt == AIS_DTYPE_BOOL ? (double)(rand() % 2) : (double)(rand() % 10);
-        ais__store_f64(ais_tensor_data(*out), ais_tensor_dtype(*out), k, v);
+    /* drawn as doubles, then cast to the input's type */
+    ais_tensor *d = NULL;
+    if ((st = ais_tensor_create(AIS_DTYPE_F64, shape, nd, &d))) return st;
+    double *v = ais_tensor_data(d);
+    for (size_t k = 0; k < ais_tensor_size(d); k++)
+        v[k] = is_float_dtype(dt)     ? (double)rand() / ((double)RAND_MAX + 1.0)
+               : dt == AIS_DTYPE_BOOL ? (double)(rand() % 2)
+                                      : (double)(rand() % 10);
+    if (dt == AIS_DTYPE_F64) {
+        *out = d;
+        return AIS_OK;
     }
-    return AIS_OK;
+    st = cast_to(d, dt, out);
+    ais_tensor_destroy(d);
+    return st;
 }
 
 /* The whole of a file ("-": standard input) in a new malloc block; NULL with a message. */
@@ -389,6 +446,10 @@ static void print_rows(const ais_model *m, ais_tensor *const *out, size_t n_out)
         }
     }
     putchar('\n');
+    const double *vals[MAX_IO] = {NULL};
+    ais_tensor *tmp[MAX_IO] = {NULL};
+    for (size_t i = 0; i < n_out && i < MAX_IO; i++)
+        if (ais_tensor_dtype(out[i]) != AIS_DTYPE_STRING) vals[i] = as_f64(out[i], &tmp[i]);
     for (int64_t r = 0; r < rows; r++) {
         first = true;
         for (size_t i = 0; i < n_out; i++) {
@@ -397,20 +458,25 @@ static void print_rows(const ais_model *m, ais_tensor *const *out, size_t n_out)
             if (nd == 0 || sh[0] != rows) continue;
             size_t per = ais_tensor_size(out[i]) / (size_t)rows;
             ais_dtype dt = ais_tensor_dtype(out[i]);
+            const double *v = vals[i];
             for (size_t k = 0; k < per; k++) {
                 size_t at = (size_t)r * per + k;
                 if (!first) putchar(',');
                 first = false;
                 if (dt == AIS_DTYPE_STRING)
                     print_cell(ais_tensor_string_at(out[i], at));
-                else if (ais__dtype_is_float(dt))
-                    printf("%.9g", element(out[i], at));
+                else if (!v)
+                    fputs("?", stdout);
+                else if (is_float_dtype(dt))
+                    printf("%.9g", v[at]);
                 else
-                    printf("%.17g", element(out[i], at));
+                    printf("%.17g", v[at]);
             }
         }
         putchar('\n');
     }
+    for (size_t i = 0; i < n_out && i < MAX_IO; i++)
+        ais_tensor_destroy(tmp[i]);
 }
 
 static void print_problems(const ais_pipeline_errors *e) {
@@ -846,10 +912,10 @@ static bool compare(const ais_tensor *got, const ais_tensor *want, double rtol, 
     for (size_t i = 0; same && i < nd; i++)
         same = ais_tensor_shape(got)[i] == ais_tensor_shape(want)[i];
     if (!same) {
-        char a[AIS__SHAPE_STR_MAX], b[AIS__SHAPE_STR_MAX];
+        char a[200], b[200];
         snprintf(why, size, "shape %s, expected %s",
-                 ais__shape_str(ais_tensor_shape(got), nd, a, sizeof a),
-                 ais__shape_str(ais_tensor_shape(want), ais_tensor_ndim(want), b, sizeof b));
+                 shape_str(ais_tensor_shape(got), nd, a, sizeof a),
+                 shape_str(ais_tensor_shape(want), ais_tensor_ndim(want), b, sizeof b));
         return false;
     }
     if (ais_tensor_dtype(got) == AIS_DTYPE_STRING) { /* exact */
@@ -863,10 +929,22 @@ static bool compare(const ais_tensor *got, const ais_tensor *want, double rtol, 
         }
         return true;
     }
+    ais_tensor *tg = NULL, *tw = NULL;
+    const double *gv = as_f64(got, &tg), *wv = as_f64(want, &tw);
+    if (!gv || !wv) { /* a type with no numeric reading: the bytes must agree */
+        bool same_bytes =
+            ais_tensor_nbytes(got) == ais_tensor_nbytes(want) &&
+            memcmp(ais_tensor_data(got), ais_tensor_data(want), ais_tensor_nbytes(got)) == 0;
+        if (!same_bytes)
+            snprintf(why, size, "the %s bytes differ", ais_dtype_name(ais_tensor_dtype(got)));
+        ais_tensor_destroy(tg);
+        ais_tensor_destroy(tw);
+        return same_bytes;
+    }
     size_t worst = SIZE_MAX;
     double worst_excess = 0;
     for (size_t i = 0; i < ais_tensor_size(got); i++) {
-        double g = element(got, i), w = element(want, i);
+        double g = gv[i], w = wv[i];
         if (isnan(g) && isnan(w)) continue;
         double err = fabs(g - w), tol = atol + rtol * fabs(w);
         bool bad = isnan(g) || isnan(w) || !(err <= tol);
@@ -878,10 +956,12 @@ static bool compare(const ais_tensor *got, const ais_tensor *want, double rtol, 
             worst_excess = excess;
         }
     }
-    if (worst == SIZE_MAX) return true;
-    snprintf(why, size, "worst mismatch at flat index %zu: got %.9g, expected %.9g", worst,
-             element(got, worst), element(want, worst));
-    return false;
+    if (worst != SIZE_MAX)
+        snprintf(why, size, "worst mismatch at flat index %zu: got %.9g, expected %.9g", worst,
+                 gv[worst], wv[worst]);
+    ais_tensor_destroy(tg);
+    ais_tensor_destroy(tw);
+    return worst == SIZE_MAX;
 }
 
 /* NumPy has no bfloat16, so ONNX's test data stores bf16 tensors as their uint16 bit patterns
@@ -890,7 +970,9 @@ static bool compare(const ais_tensor *got, const ais_tensor *want, double rtol, 
 static ais_status retype_bf16(ais_tensor **t, ais_dtype declared) {
     if (declared != AIS_DTYPE_BF16 || ais_tensor_dtype(*t) != AIS_DTYPE_U16) return AIS_OK;
     ais_tensor *r = NULL;
-    AIS__CHECK(ais_tensor_create(AIS_DTYPE_BF16, ais_tensor_shape(*t), ais_tensor_ndim(*t), &r));
+    ais_status st =
+        ais_tensor_create(AIS_DTYPE_BF16, ais_tensor_shape(*t), ais_tensor_ndim(*t), &r);
+    if (st) return st;
     memcpy(ais_tensor_data(r), ais_tensor_data(*t), ais_tensor_nbytes(*t));
     ais_tensor_destroy(*t);
     *t = r;
@@ -901,31 +983,8 @@ static ais_status retype_bf16(ais_tensor **t, ais_dtype declared) {
  * sequence) for sequence values, else a TensorProto or .npy file. */
 static ais_status load_value(const char *path, ais_dtype declared, ais_tensor **out) {
     *out = NULL;
-    if (declared != AIS_DTYPE_SEQUENCE) return ais_tensor_load(path, out);
-    FILE *f = fopen(path, "rb");
-    if (!f) return ais__error(AIS_E_IO, "%s: cannot open: %s", path, strerror(errno));
-    unsigned char *buf = NULL;
-    size_t n = 0, cap = 0;
-    ais_status st = AIS_OK;
-    for (;;) {
-        if (n == cap) {
-            cap = cap ? cap * 2 : 1 << 16;
-            unsigned char *nb = realloc(buf, cap);
-            if (!nb) {
-                st = ais__error(AIS_E_OUT_OF_MEMORY, "%s: %zu bytes", path, cap);
-                break;
-            }
-            buf = nb;
-        }
-        size_t got = fread(buf + n, 1, cap - n, f);
-        n += got;
-        if (got == 0) break;
-    }
-    fclose(f);
-    if (st == AIS_OK) st = ais__sequenceproto_read(buf, n, out);
-    if (st != AIS_OK) ais__error_prefix("%s", path);
-    free(buf);
-    return st;
+    return declared == AIS_DTYPE_SEQUENCE ? ais_sequence_load(path, out)
+                                          : ais_tensor_load(path, out);
 }
 
 /* 1 passed, 0 failed, -1 skipped (no data), -2 skipped (out of scope, `why` says why);
@@ -1111,19 +1170,19 @@ static int cmd_check(int argc, char **argv) {
 
 /* ---- ops ---- */
 
-static void print_op(void *ud, const ais__op_def *def) {
-    (void)ud;
-    printf("%-12s %-28s since opset %d\n", def->domain[0] ? def->domain : "ai.onnx", def->name,
-           def->since_version);
-}
-
 static int cmd_ops(int argc, char **argv) {
     (void)argv;
     if (argc) {
         fputs(usage_ops, stderr);
         return 2;
     }
-    ais__op_foreach(print_op, NULL);
+    for (size_t i = 0; i < ais_op_count(); i++) {
+        const char *domain, *name;
+        int64_t since;
+        if (ais_op_info(i, &domain, &name, &since) != AIS_OK) continue;
+        printf("%-12s %-28s since opset %lld\n", domain[0] ? domain : "ai.onnx", name,
+               (long long)since);
+    }
     return 0;
 }
 
