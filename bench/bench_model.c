@@ -19,13 +19,12 @@
  */
 #include <aistack/aistack.h>
 #include <math.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <time.h>
-
-#include "tensor/tensor.h"
 
 #define MAX_IO 64
 #define MAX_DIMS_OPT 32
@@ -66,6 +65,40 @@ static uint64_t rng_next(void) {
     return rng_state;
 }
 
+static bool is_float_dtype(ais_dtype dt) {
+    switch (dt) {
+    case AIS_DTYPE_F16:
+    case AIS_DTYPE_BF16:
+    case AIS_DTYPE_F32:
+    case AIS_DTYPE_F64:
+    case AIS_DTYPE_F8E4M3FN:
+    case AIS_DTYPE_F8E4M3FNUZ:
+    case AIS_DTYPE_F8E5M2:
+    case AIS_DTYPE_F8E5M2FNUZ: return true;
+    default: return false;
+    }
+}
+
+/* t through the Cast operator (exact into f64 for every numeric type). */
+static ais_status cast_to(const ais_tensor *t, ais_dtype to, ais_tensor **out) {
+    *out = NULL;
+    ais_attrs *a = NULL;
+    ais_status st = ais_attrs_create(&a);
+    if (!st) st = ais_attrs_set_int(a, "to", to);
+    if (!st) st = ais_op_run("Cast", a, &t, 1, out, 1);
+    ais_attrs_destroy(a);
+    return st;
+}
+
+/* t's elements as doubles (its data, or *tmp's: a cast the caller destroys); NULL for strings. */
+static const double *as_f64(const ais_tensor *t, ais_tensor **tmp) {
+    *tmp = NULL;
+    if (ais_tensor_dtype(t) == AIS_DTYPE_F64) return ais_tensor_data(t);
+    if (ais_tensor_dtype(t) == AIS_DTYPE_STRING || cast_to(t, AIS_DTYPE_F64, tmp) != AIS_OK)
+        return NULL;
+    return ais_tensor_data(*tmp);
+}
+
 static ais_status make_input(const ais_model *m, size_t i, const dim_opt *dims_opt, size_t n_dims,
                              ais_tensor **out) {
     ais_dtype dt;
@@ -84,16 +117,23 @@ static ais_status make_input(const ais_model *m, size_t i, const dim_opt *dims_o
             if (!strcmp(nm, dims_opt[d].name)) shape[k] = dims_opt[d].value;
     }
     if (dt == AIS_DTYPE_UNDEFINED) dt = AIS_DTYPE_F32;
-    if ((st = ais_tensor_create(dt, shape, nd, out))) return st;
-    size_t n = ais_tensor_size(*out);
-    for (size_t k = 0; k < n; k++) {
+    /* drawn as doubles, then cast to the input's type (public API only) */
+    ais_tensor *d = NULL;
+    if ((st = ais_tensor_create(AIS_DTYPE_F64, shape, nd, &d))) return st;
+    double *dv = ais_tensor_data(d);
+    for (size_t k = 0; k < ais_tensor_size(d); k++) {
         double u = (double)(rng_next() >> 11) * 0x1.0p-53;
-        double v = ais__dtype_is_float(dt) ? 2 * u - 1
-                   : dt == AIS_DTYPE_BOOL  ? (double)(u < 0.5)
-                                           : floor(u * 10);
-        ais__store_f64(ais_tensor_data(*out), dt, k, v);
+        dv[k] = is_float_dtype(dt)     ? 2 * u - 1
+                : dt == AIS_DTYPE_BOOL ? (double)(u < 0.5)
+                                       : floor(u * 10);
     }
-    return AIS_OK;
+    if (dt == AIS_DTYPE_F64) {
+        *out = d;
+        return AIS_OK;
+    }
+    st = cast_to(d, dt, out);
+    ais_tensor_destroy(d);
+    return st;
 }
 
 /* Largest |a - b| and the largest normalized by max |b| per output. */
@@ -110,11 +150,20 @@ static void compare(const ais_tensor *a, const ais_tensor *b, double *max_abs, d
         return;
     }
     size_t n = ais_tensor_size(a);
-    ais_dtype dt = ais_tensor_dtype(a);
+    ais_tensor *ta = NULL, *tb = NULL;
+    const double *av = as_f64(a, &ta), *bv = as_f64(b, &tb);
+    if (!av || !bv) { /* no numeric reading (strings): equal bytes or not */
+        bool same = ais_tensor_dtype(a) != AIS_DTYPE_STRING &&
+                    !memcmp(ais_tensor_data(a), ais_tensor_data(b), ais_tensor_nbytes(a));
+        *max_abs = *max_norm = same ? 0 : INFINITY;
+        ais_tensor_destroy(ta);
+        ais_tensor_destroy(tb);
+        return;
+    }
     double ref_max = 0, d_max = 0;
     for (size_t i = 0; i < n; i++) {
-        double x = ais__load_f64(ais_tensor_data(a), dt, i);
-        double y = ais__load_f64(ais_tensor_data(b), dt, i);
+        double x = av[i];
+        double y = bv[i];
         if (isnan(x) && isnan(y)) continue;
         double d = isnan(x) || isnan(y) ? INFINITY : fabs(x - y);
         if (isinf(x) && isinf(y) && x == y) d = 0;
@@ -123,6 +172,8 @@ static void compare(const ais_tensor *a, const ais_tensor *b, double *max_abs, d
     }
     *max_abs = d_max;
     *max_norm = d_max == 0 ? 0 : d_max / (ref_max > 1e-30 ? ref_max : 1e-30);
+    ais_tensor_destroy(ta);
+    ais_tensor_destroy(tb);
 }
 
 /* The whole file in memory (malloc'd), or NULL. */

@@ -5,6 +5,8 @@
 set -eu
 cd "$(dirname "$0")/.."
 scripts/setup.sh build
+
+echo "build: configuring with cmake and building the aistack tool (Release; a minute or two)..."
 cmake -S . -B build-release -DCMAKE_BUILD_TYPE=Release -DAIS_BUILD_TESTS=OFF -DAIS_CUDA=OFF >/dev/null
 # The libraries too, not only the tool: `cmake --install build-release` installs them (README).
 cmake --build build-release -j"$(nproc)" --target aistack aistack_static aistack_tool >/dev/null

@@ -22,9 +22,12 @@ for p in $pkgs; do
 done
 if [ -n "$missing" ]; then
   if [ "$(id -u)" = 0 ]; then
-    echo "setup: installing Debian packages:$missing"
+    # Quiet apt, but never silent: this is the longest step of a first run.
+    echo "setup: updating the apt package lists..."
     apt-get update -q >/dev/null
+    echo "setup: installing Debian packages (about a minute):$missing"
     DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $missing >/dev/null
+    echo "setup: Debian packages installed"
   else
     echo "setup: missing Debian packages:$missing" >&2
     echo "setup: install them with: sudo apt-get install$missing" >&2
@@ -32,14 +35,17 @@ if [ -n "$missing" ]; then
   fi
 fi
 
+echo "setup: the Debian packages for '$mode' are present"
+
 if [ "$mode" = test ]; then
   # Debian's python3 (not a pyenv one on the PATH), so that Debian's python3-torch is importable.
   if [ ! -x .venv/bin/python ]; then
+    echo "setup: creating the Python environment .venv"
     /usr/bin/python3 -m venv --system-site-packages .venv
   fi
   stamp=.venv/.requirements-installed
   if [ ! -f "$stamp" ] || ! cmp -s tests/requirements.txt "$stamp"; then
-    echo "setup: installing Python packages from tests/requirements.txt into .venv"
+    echo "setup: installing Python packages from tests/requirements.txt into .venv (a few minutes)..."
     .venv/bin/pip install -q --disable-pip-version-check -r tests/requirements.txt
     cp tests/requirements.txt "$stamp"
   fi

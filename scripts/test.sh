@@ -6,6 +6,8 @@
 #   scripts/test.sh [--quick]   (--quick: skip the sanitizer builds)
 set -eu
 cd "$(dirname "$0")/.."
+
+echo "== setup: Debian packages and the Python environment .venv"
 scripts/setup.sh test
 jobs=$(nproc)
 export AIS_PYTHON="$PWD/.venv/bin/python"

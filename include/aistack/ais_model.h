@@ -59,7 +59,10 @@ typedef enum ais_option {
      * shape, a big Expand or Tile of constants) is left to run time, where it costs memory
      * only while the run needs it, and AIS_OPT_MAX_TENSOR_BYTES bounds it. Default 2^26
      * (64 MiB). */
-    AIS_OPT_MAX_FOLD_BYTES = 10
+    AIS_OPT_MAX_FOLD_BYTES = 10,
+    /* Sessions: an ais_extra_fields value, what ais_session_run_records/json_rows/csv/columns do
+     * with fields that name no pipeline input. Default AIS_EXTRA_FIELDS_ERROR */
+    AIS_OPT_EXTRA_FIELDS = 11
 } ais_option;
 
 typedef struct ais_options ais_options;
@@ -73,6 +76,19 @@ AIS_API ais_status ais_options_get_int(const ais_options *options, ais_option ke
                                        int64_t *value);
 /* The valid range of an option's values, inclusive. */
 AIS_API ais_status ais_option_bounds(ais_option key, int64_t *min_value, int64_t *max_value);
+
+/*
+ * Progress of a long call, for tools that show it: `done` of `total` steps finished, `item`
+ * naming the last one (valid during the call only). ais_model_save and
+ * ais_model_save_with_pipeline call it once per tensor written, after it was encoded
+ * (compression at a high level takes minutes on large models), from the calling thread. It must
+ * not call back into the library on the same model.
+ */
+typedef void (*ais_progress_fn)(void *user_data, uint64_t done, uint64_t total, const char *item);
+/* Sets the progress callback the calls given these options report to (fn NULL: none, the
+ * default). user_data is passed through untouched. */
+AIS_API ais_status ais_options_set_progress(ais_options *options, ais_progress_fn fn,
+                                            void *user_data);
 
 /* ---- models ---- */
 
@@ -157,7 +173,9 @@ AIS_API ais_status ais_model_save_with_pipeline(const ais_model *model,
                                                 const ais_pipeline *pipeline, const char *path,
                                                 const ais_options *options);
 
-/* Number of nodes and bytes of weights, for tools. */
+/* Number of nodes (after the optimization the load options ask for: AIS_OPT_OPT_LEVEL 0 keeps
+ * the file's nodes) and bytes of constant tensors (weights), for tools. Tree ensembles (XGBoost,
+ * LightGBM, ai.onnx.ml) keep their trees in node attributes, which the byte count leaves out. */
 AIS_API size_t ais_model_node_count(const ais_model *model);
 AIS_API size_t ais_model_weight_bytes(const ais_model *model);
 /* Operator type (and domain) of node `index` in execution order. */
@@ -206,11 +224,13 @@ AIS_API ais_status ais_session_run(ais_session *session, const char *const *inpu
  * Runs raw records through the model's feature pipeline and then the model, in one call: rows
  * (as in ais_pipeline_run_records), JSON lines (ais_pipeline_run_json_rows), CSV text
  * (ais_pipeline_run_csv) or columns (ais_pipeline_run_columns: one numeric or string tensor per
- * input, columns the pipeline does not name are ignored) become the model's single input, in its dtype (f32, or f64 for a model
+ * input) become the model's single input, in its dtype (f32, or f64 for a model
  * that computes in double: then the features are the pipeline's doubles, unrounded).
  * output_names, outputs and n_outputs are as in ais_session_run. Records that violate the
  * pipeline's schema give AIS_E_SCHEMA and, when errors is not NULL, *errors receives the report
- * of every problem (as the pipeline run functions do); otherwise *errors is set to NULL. Columns
+ * of every problem (as the pipeline run functions do); otherwise *errors is set to NULL. Fields
+ * and columns that name no input are problems unless the session was created with
+ * AIS_OPT_EXTRA_FIELDS = AIS_EXTRA_FIELDS_IGNORE. Columns
  * of the wrong dtype or shape fail as in ais_pipeline_run_columns (AIS_E_DTYPE, AIS_E_SHAPE). A model without a pipeline gives
  * AIS_E_INVALID_ARGUMENT ("the model has no feature pipeline"). The session keeps the features
  * of the last call and refills them in place when the next call has as many rows, so a steady

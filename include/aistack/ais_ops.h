@@ -34,6 +34,17 @@ AIS_API ais_status ais_attrs_set_strings(ais_attrs *attrs, const char *name,
 AIS_API ais_status ais_attrs_set_tensor(ais_attrs *attrs, const char *name,
                                         const ais_tensor *value);
 
+/*
+ * The operator registry, for tools that list it: ais_op_count() entries, each an operator of a
+ * domain ("" for ai.onnx) whose semantics it implements from opset `since_version` on (one
+ * operator may have several entries, one per semantics change). ais_op_info gives entry
+ * `index` (0 .. ais_op_count() - 1; the strings are static); any out-pointer may be NULL.
+ * AIS_E_INVALID_ARGUMENT for an index out of range.
+ */
+AIS_API size_t ais_op_count(void);
+AIS_API ais_status ais_op_info(size_t index, const char **domain, const char **op_type,
+                               int64_t *since_version);
+
 /* Whether the registry has `op_type` in `domain` ("" or "ai.onnx" for the default domain). */
 AIS_API int ais_op_exists(const char *domain, const char *op_type);
 

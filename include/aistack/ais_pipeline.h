@@ -77,6 +77,27 @@ AIS_API ais_status ais_pipeline_spec_json(const ais_pipeline *pipeline, const ch
 
 /* ---- running ---- */
 
+/* What a run does with a field (a record's key, a CSV header column, a column name) that names
+ * no input. Values are written out and never renumbered. */
+typedef enum ais_extra_fields {
+    AIS_EXTRA_FIELDS_ERROR = 0, /* a schema problem naming the field and the nearest input (the
+                                   default: a misspelled "Age" for "age" must not silently count
+                                   as missing) */
+    AIS_EXTRA_FIELDS_IGNORE = 1 /* skipped, for records that carry more than the model needs */
+} ais_extra_fields;
+
+/*
+ * Sets *out to a new pipeline, compiled from the same spec with the same output dtype, whose run
+ * functions treat fields that are not inputs by `policy`. The source pipeline is not changed;
+ * the caller destroys *out with ais_pipeline_destroy. A policy that is not an ais_extra_fields
+ * value is AIS_E_INVALID_ARGUMENT; on failure *out is NULL.
+ */
+AIS_API ais_status ais_pipeline_with_extra_fields(const ais_pipeline *pipeline,
+                                                  ais_extra_fields policy, ais_pipeline **out);
+/* The pipeline's policy for fields that are not inputs (AIS_EXTRA_FIELDS_ERROR unless made by
+ * ais_pipeline_with_extra_fields; AIS_EXTRA_FIELDS_ERROR for NULL). */
+AIS_API ais_extra_fields ais_pipeline_extra_fields(const ais_pipeline *pipeline);
+
 /* The kind of one value in a record. Values are written out and never renumbered. */
 typedef enum ais_value_kind {
     AIS_VALUE_MISSING = 0, /* an explicit missing value (like JSON null) */
@@ -98,12 +119,20 @@ typedef struct ais_field {
  *    ais_pipeline_output_dtype (float32 unless made by ais_pipeline_with_output_dtype) the
  *    caller destroys, and sets *errors (when errors is not NULL) to NULL;
  *  - when some records violate the schema (a required field absent, a value of the wrong type,
- *    a missing value or NaN where the input refuses them, an unknown category under the `error`
- *    policy) returns AIS_E_SCHEMA with a message naming the first bad row and field and the
- *    number of problems, sets *out to NULL and, when errors is not NULL, *errors to a report of
- *    every problem (the caller destroys it with ais_pipeline_errors_destroy);
+ *    a missing value, NaN or an infinity where the input refuses missing values, a field that
+ *    names no input, an unknown category under the `error` policy) returns AIS_E_SCHEMA with a
+ *    message naming the first bad row and field and the number of problems, sets *out to NULL
+ *    and, when errors is not NULL, *errors to a report of every problem (the caller destroys it
+ *    with ais_pipeline_errors_destroy);
  *  - on any other failure returns its status with *out and *errors NULL.
- * Fields or columns whose name is not an input are ignored; a name given twice is an error.
+ * A field or column whose name is not an input is a problem by default ("unknown field", with the
+ * nearest input name when one is close: same name ignoring case and surrounding blanks, or a
+ * small edit distance; else the list of inputs); a pipeline made by
+ * ais_pipeline_with_extra_fields(.., AIS_EXTRA_FIELDS_IGNORE, ..) skips such fields. Either way
+ * a required field that is absent names a near-miss field given instead (" income" for
+ * "income"). A name given twice is an error. An infinite number (inf, 1e309) is not a missing
+ * value: it is a problem for an input that refuses missing values, and a value (transformed as
+ * IEEE arithmetic says) for one that allows them.
  */
 
 /* Rows as records: rows[r] is an array of n_fields[r] fields. */
@@ -123,7 +152,10 @@ AIS_API ais_status ais_pipeline_run_json_rows(const ais_pipeline *pipeline, cons
  * is skipped and empty lines are skipped (not counted as rows). An empty cell is a missing value.
  * A numeric input parses its cell as a decimal number, independently of the locale (surrounding
  * blanks allowed; "nan" in any case is a missing value, "inf" an infinity); any other text is a
- * problem "not a number" for that row and field. A categorical input takes the cell's text.
+ * problem "not a number" for that row and field. A categorical input takes the cell's text. A
+ * cell holding a NUL byte is a problem for that row and field (it would otherwise cut the value
+ * short). Header columns that name no input are, under the default policy, problems of row
+ * SIZE_MAX (the header) and no row is run.
  * Rows are numbered from 0, the first record after the header. A row with another number of
  * cells than the header, an unterminated quote or text after a closing quote is a bad row (field
  * ""). Text with no header row (empty), a malformed header or one naming an input twice is
@@ -133,7 +165,8 @@ AIS_API ais_status ais_pipeline_run_csv(const ais_pipeline *pipeline, const char
 /* Columns: columns[j] holds input names[j] as a tensor of `rows` elements (shape [rows] or
  * [rows, 1]); all columns have the same row count. A numeric input takes f32, f64, i32 or i64
  * (NaN is missing); a categorical input takes a string tensor. An input absent from names[] is
- * missing in every row. A wrong element type is AIS_E_DTYPE, unequal lengths AIS_E_SHAPE. */
+ * missing in every row. A wrong element type is AIS_E_DTYPE, unequal lengths AIS_E_SHAPE. Names
+ * that are no input are, under the default policy, problems of row SIZE_MAX and no row is run. */
 AIS_API ais_status ais_pipeline_run_columns(const ais_pipeline *pipeline, const char *const *names,
                                             const ais_tensor *const *columns, size_t n_columns,
                                             ais_tensor **out, ais_pipeline_errors **errors);
@@ -142,7 +175,8 @@ AIS_API ais_status ais_pipeline_run_columns(const ais_pipeline *pipeline, const 
 
 /* Number of problems (0 for NULL). Problems are ordered by row, then by input in spec order. */
 AIS_API size_t ais_pipeline_errors_count(const ais_pipeline_errors *errors);
-/* Row (0-based) of problem `index`; SIZE_MAX when index is out of range. */
+/* Row (0-based) of problem `index`; SIZE_MAX for a problem of the field names rather than of a
+ * row (a CSV header or column name that is no input), and when index is out of range. */
 AIS_API size_t ais_pipeline_errors_row(const ais_pipeline_errors *errors, size_t index);
 /* Field name of problem `index` ("" when the whole row is bad); NULL when out of range. Valid
  * until the report is destroyed. */

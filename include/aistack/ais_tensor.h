@@ -168,6 +168,10 @@ AIS_API ais_status ais_tensor_from_dlpack(struct DLManagedTensor *managed, ais_t
  */
 AIS_API ais_status ais_tensor_load(const char *path, ais_tensor **out);
 AIS_API ais_status ais_tensor_save_npy(const ais_tensor *tensor, const char *path);
+/* Reads an ONNX SequenceProto .pb file (or an OptionalProto holding a sequence, as the ONNX
+ * backend tests store sequence values) into a new sequence (AIS_DTYPE_SEQUENCE) the caller
+ * destroys. Failures say what was wrong and where, as ais_tensor_load does. */
+AIS_API ais_status ais_sequence_load(const char *path, ais_tensor **out);
 
 #ifdef __cplusplus
 }

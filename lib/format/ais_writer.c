@@ -515,6 +515,12 @@ ais_status ais__ais_write(const ais__graph *g, const char *path, int compress_le
 
 ais_status ais__ais_write_pipeline(const ais__graph *g, const ais_pipeline *pipeline,
                                    const char *path, int compress_level) {
+    return ais__ais_write_progress(g, pipeline, path, compress_level, NULL, NULL);
+}
+
+ais_status ais__ais_write_progress(const ais__graph *g, const ais_pipeline *pipeline,
+                                   const char *path, int compress_level,
+                                   ais_progress_fn progress, void *progress_data) {
     if (!g || !path) return ais__error(AIS_E_INVALID_ARGUMENT, "ais write: graph or path is NULL");
     int32_t target = -1;
     if (pipeline) AIS__CHECK(ais__ais_pipeline_target(g, pipeline, path, &target));
@@ -537,8 +543,12 @@ ais_status ais__ais_write_pipeline(const ais__graph *g, const ais_pipeline *pipe
                      ZSTD_CCtx_setParameter(w.cctx, ZSTD_c_compressionLevel, compress_level)))
             st = ais__error(AIS_E_INTERNAL, "zstd refused level %d", compress_level);
     }
-    for (size_t i = 0; i < w.n_tensors && st == AIS_OK; i++)
+    for (size_t i = 0; i < w.n_tensors && st == AIS_OK; i++) {
         st = ais__encode(&w, &w.tensors[i], compress_level);
+        /* per tensor: compressing a large model at a high level takes minutes */
+        if (st == AIS_OK && progress)
+            progress(progress_data, i + 1, w.n_tensors, w.tensors[i].name);
+    }
     if (st == AIS_OK) {
         ais__write_graph(&w, &graph);
         ais__write_tensor_table(&w, &table);

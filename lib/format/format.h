@@ -9,6 +9,8 @@
 #ifndef AIS_FORMAT_H
 #define AIS_FORMAT_H
 
+#include <aistack/ais_model.h>
+
 #include "../graph/graph.h"
 
 typedef struct ais__load_opts {
@@ -113,6 +115,10 @@ ais_status ais__ais_write(const ais__graph *g, const char *path, int compress_le
 /* The same with `pipeline` (NULL: none) in place of g->pipeline. */
 ais_status ais__ais_write_pipeline(const ais__graph *g, const struct ais_pipeline *pipeline,
                                    const char *path, int compress_level);
+/* The same, calling progress (when not NULL) after each tensor is encoded. */
+ais_status ais__ais_write_progress(const ais__graph *g, const struct ais_pipeline *pipeline,
+                                   const char *path, int compress_level,
+                                   ais_progress_fn progress, void *progress_data);
 /* Checks that `pipeline` can feed g: g has exactly one input, of dtype f32, of rank 2 (or
  * unknown rank), whose last extent, when static, is the pipeline's output width. Sets *input to
  * that input's value index. Messages say which input and what was expected; `who` prefixes

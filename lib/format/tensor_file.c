@@ -28,3 +28,18 @@ AIS_API ais_status ais_tensor_save_npy(const ais_tensor *tensor, const char *pat
                           path ? "tensor" : "path");
     return ais__npy_write(tensor, path);
 }
+
+AIS_API ais_status ais_sequence_load(const char *path, ais_tensor **out) {
+    if (out) *out = NULL;
+    if (!path || !out)
+        return ais__error(AIS_E_INVALID_ARGUMENT, "ais_sequence_load: %s is NULL",
+                          path ? "out" : "path");
+    ais__load_opts o;
+    ais__load_opts_default(&o);
+    ais__file *f = NULL;
+    AIS__CHECK(ais__file_open(path, o.max_file_bytes, false, &f));
+    ais_status st = ais__sequenceproto_read(f->data, f->size, out);
+    ais__file_close(f);
+    if (st != AIS_OK) ais__error_prefix("%s", path);
+    return st;
+}

@@ -29,6 +29,8 @@ static const ais__option_info ais__options_info[AIS__N_OPTIONS] = {
     [AIS_OPT_VERIFY_CHECKSUMS] = {"AIS_OPT_VERIFY_CHECKSUMS", 0, 1, 1},
     [AIS_OPT_MAX_TENSOR_BYTES] = {"AIS_OPT_MAX_TENSOR_BYTES", 1, INT64_MAX, (int64_t)1 << 30},
     [AIS_OPT_MAX_FOLD_BYTES] = {"AIS_OPT_MAX_FOLD_BYTES", 0, INT64_MAX, (int64_t)1 << 26},
+    [AIS_OPT_EXTRA_FIELDS] = {"AIS_OPT_EXTRA_FIELDS", AIS_EXTRA_FIELDS_ERROR,
+                              AIS_EXTRA_FIELDS_IGNORE, AIS_EXTRA_FIELDS_ERROR},
 };
 
 static bool ais__option_known(ais_option key) {
@@ -49,6 +51,15 @@ AIS_API ais_status ais_options_create(ais_options **out) {
 }
 
 AIS_API void ais_options_destroy(ais_options *options) { ais__free(options); }
+
+AIS_API ais_status ais_options_set_progress(ais_options *options, ais_progress_fn fn,
+                                            void *user_data) {
+    if (!options)
+        return ais__error(AIS_E_INVALID_ARGUMENT, "ais_options_set_progress: options is NULL");
+    options->progress = fn;
+    options->progress_data = user_data;
+    return AIS_OK;
+}
 
 AIS_API ais_status ais_option_bounds(ais_option key, int64_t *min_value, int64_t *max_value) {
     if (!ais__option_known(key))
@@ -693,8 +704,10 @@ AIS_API ais_status ais_model_save(const ais_model *model, const char *path,
     if (!model || !path)
         return ais__error(AIS_E_INVALID_ARGUMENT, "ais_model_save: %s is NULL",
                           model ? "path" : "model");
-    return ais__ais_write(model->graph, path,
-                          (int)ais__option(options, AIS_OPT_SAVE_COMPRESSION));
+    return ais__ais_write_progress(model->graph, model->graph->pipeline, path,
+                                   (int)ais__option(options, AIS_OPT_SAVE_COMPRESSION),
+                                   options ? options->progress : NULL,
+                                   options ? options->progress_data : NULL);
 }
 
 AIS_API ais_status ais_model_save_with_pipeline(const ais_model *model,
@@ -703,8 +716,10 @@ AIS_API ais_status ais_model_save_with_pipeline(const ais_model *model,
     if (!model || !pipeline || !path)
         return ais__error(AIS_E_INVALID_ARGUMENT, "ais_model_save_with_pipeline: %s is NULL",
                           !model ? "model" : !pipeline ? "pipeline" : "path");
-    return ais__ais_write_pipeline(model->graph, pipeline, path,
-                                   (int)ais__option(options, AIS_OPT_SAVE_COMPRESSION));
+    return ais__ais_write_progress(model->graph, pipeline, path,
+                                   (int)ais__option(options, AIS_OPT_SAVE_COMPRESSION),
+                                   options ? options->progress : NULL,
+                                   options ? options->progress_data : NULL);
 }
 
 AIS_API const ais_pipeline *ais_model_pipeline(const ais_model *model) {

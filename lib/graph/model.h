@@ -14,7 +14,7 @@
 
 #include "graph.h"
 
-#define AIS__N_OPTIONS 11 /* one past the highest ais_option */
+#define AIS__N_OPTIONS 12 /* one past the highest ais_option */
 
 struct ais_options {
     int64_t values[AIS__N_OPTIONS];
@@ -22,6 +22,8 @@ struct ais_options {
     /* Internal, no public key: the fusion pass also folds Clip into its producer (fuse.c says
      * why it does not by default); tests set it to exercise the fused form. */
     bool fuse_clip;
+    ais_progress_fn progress; /* ais_options_set_progress */
+    void *progress_data;
 };
 
 /* The value of an option (its default when options is NULL or the key is unset). */

@@ -103,6 +103,7 @@ struct ais_session {
     /* Set while a call runs. The contract is one thread at a time, but a caller that breaks it
      * must get AIS_E_BUSY instead of two runs writing the same plan and arena. */
     atomic_bool busy;
+    ais_extra_fields extra; /* AIS_OPT_EXTRA_FIELDS */
 };
 
 /* Where zero-byte tensors point: kernels may compute an address from it but never load. */
@@ -767,6 +768,7 @@ AIS_API ais_status ais_session_create(ais_model *model, const ais_options *optio
     s->max_fold_bytes =
         AIS__MIN((uint64_t)ais__option(options, AIS_OPT_MAX_FOLD_BYTES), s->max_tensor_bytes);
     /* 0 (the default): the process-wide handle, which follows ais_set_num_threads. */
+    s->extra = (ais_extra_fields)ais__option(options, AIS_OPT_EXTRA_FIELDS);
     int32_t threads = (int32_t)ais__option(options, AIS_OPT_THREADS);
     if (threads == 0) s->pool = ais__default_pool();
     else if (threads > 1 && (st = ais__pool_create(threads, &s->pool)) != AIS_OK) goto fail;
@@ -873,6 +875,23 @@ static ais_status ais__check_input(const ais__value *v, const ais_tensor *t) {
     return AIS_OK;
 }
 
+/* "'a', 'b', 'c'" for the names of values[ids[0, n)], cut with ", ..." to fit buf: what a
+ * wrong name should have been. */
+static const char *ais__names_list(const ais__graph *g, const int32_t *ids, size_t n, char *buf,
+                                   size_t size) {
+    size_t at = 0;
+    buf[0] = 0;
+    for (size_t i = 0; i < n; i++) {
+        int w = snprintf(buf + at, size - at, "%s'%s'", i ? ", " : "", g->values[ids[i]].name);
+        if (w < 0 || (size_t)w >= size - at) {
+            snprintf(buf + (at + 6 < size ? at : size - 6), 6, ", ...");
+            break;
+        }
+        at += (size_t)w;
+    }
+    return buf;
+}
+
 static ais_status ais__bind_inputs(ais_session *s, const char *const *names,
                                    const ais_tensor *const *inputs, size_t n_inputs) {
     const ais__graph *g = s->model->graph;
@@ -887,8 +906,12 @@ static ais_status ais__bind_inputs(ais_session *s, const char *const *names,
                                   i);
             for (idx = 0; idx < g->n_inputs; idx++)
                 if (strcmp(g->values[g->inputs[idx]].name, names[i]) == 0) break;
-            if (idx == g->n_inputs)
-                return ais__error(AIS_E_NOT_FOUND, "the model has no input '%s'", names[i]);
+            if (idx == g->n_inputs) {
+                char list[256];
+                return ais__error(AIS_E_NOT_FOUND, "the model has no input '%s' (its inputs: %s)",
+                                  names[i],
+                                  ais__names_list(g, g->inputs, g->n_inputs, list, sizeof list));
+            }
         } else if (i >= g->n_inputs) {
             return ais__error(AIS_E_INVALID_ARGUMENT, "%zu inputs given, the model has %zu",
                               n_inputs, g->n_inputs);
@@ -1035,7 +1058,9 @@ static ais_status ais__output_index(const ais__graph *g, const char *const *name
             return AIS_OK;
         }
     }
-    return ais__error(AIS_E_NOT_FOUND, "the model has no output '%s'", names[j]);
+    char list[256];
+    return ais__error(AIS_E_NOT_FOUND, "the model has no output '%s' (its outputs: %s)", names[j],
+                      ais__names_list(g, g->outputs, g->n_outputs, list, sizeof list));
 }
 
 static ais_status ais__check_output(const char *name, const ais_tensor *want, const ais_tensor *got) {
@@ -1210,15 +1235,15 @@ static ais_status ais__run_source_claimed(ais_session *s, const char *who, ais__
     ais_status st;
     switch (src) {
     case AIS__SRC_RECORDS:
-        st = ais__pipeline_records_into(p, data, n_fields, n, dt, &t, errors);
+        st = ais__pipeline_records_into(p, data, n_fields, n, dt, s->extra, &t, errors);
         break;
-    case AIS__SRC_JSONL: st = ais__pipeline_jsonl_into(p, data, n, dt, &t, errors); break;
+    case AIS__SRC_JSONL: st = ais__pipeline_jsonl_into(p, data, n, dt, s->extra, &t, errors); break;
     case AIS__SRC_COLUMNS: {
         const ais__columns_src *c = data;
-        st = ais__pipeline_columns_into(p, who, c->names, c->columns, n, dt, &t, errors);
+        st = ais__pipeline_columns_into(p, who, c->names, c->columns, n, dt, s->extra, &t, errors);
         break;
     }
-    default: st = ais__pipeline_csv_into(p, data, n, dt, &t, errors); break;
+    default: st = ais__pipeline_csv_into(p, data, n, dt, s->extra, &t, errors); break;
     }
     if (st != AIS_OK) return st; /* s->features, if any, is untouched and still ours */
     if (t != s->features) {

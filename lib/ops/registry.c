@@ -88,6 +88,30 @@ void ais__op_foreach(void (*fn)(void *ud, const ais__op_def *def), void *ud) {
         for (const ais__op_def *d = ais__op_tables[t]; d->name; d++) fn(ud, d);
 }
 
+AIS_API size_t ais_op_count(void) {
+    size_t n = 0;
+    for (size_t t = 0; t < AIS__ARRAY_LEN(ais__op_tables); t++)
+        for (const ais__op_def *d = ais__op_tables[t]; d->name; d++)
+            n++;
+    return n;
+}
+
+AIS_API ais_status ais_op_info(size_t index, const char **domain, const char **op_type,
+                               int64_t *since_version) {
+    size_t i = 0;
+    for (size_t t = 0; t < AIS__ARRAY_LEN(ais__op_tables); t++) {
+        for (const ais__op_def *d = ais__op_tables[t]; d->name; d++, i++) {
+            if (i != index) continue;
+            if (domain) *domain = d->domain;
+            if (op_type) *op_type = d->name;
+            if (since_version) *since_version = d->since_version;
+            return AIS_OK;
+        }
+    }
+    return ais__error(AIS_E_INVALID_ARGUMENT,
+                      "ais_op_info: index %zu, the registry has %zu entries", index, i);
+}
+
 void *ais__op_scratch(ais__op_ctx *ctx, size_t bytes) {
     if (bytes <= ctx->scratch_size) return ctx->scratch;
     void *p = ais__malloc_aligned(bytes, AIS__ALIGN);

@@ -90,6 +90,7 @@ struct ais_pipeline {
     size_t spec_len;
     ais_dtype out_dtype; /* what the public run functions give: f32, or f64 for a twin made by
                             ais_pipeline_with_output_dtype */
+    ais_extra_fields extra; /* what the public run functions do with fields that are no input */
 };
 
 /* ---- the run driver, shared with pipeline_csv.c ---- */
@@ -124,17 +125,34 @@ ais_status ais__pipeline_add_error(ais_pipeline_errors *e, size_t row, const cha
  * given and *out in/out as in ais__pipeline_run (p is not NULL). */
 ais_status ais__pipeline_records_into(const ais_pipeline *p, const ais_field *const *rows,
                                       const size_t *n_fields, size_t n_rows, ais_dtype dtype,
-                                      ais_tensor **out, ais_pipeline_errors **errors);
+                                      ais_extra_fields extra, ais_tensor **out,
+                                      ais_pipeline_errors **errors);
 ais_status ais__pipeline_jsonl_into(const ais_pipeline *p, const char *jsonl, size_t len,
-                                    ais_dtype dtype, ais_tensor **out,
+                                    ais_dtype dtype, ais_extra_fields extra, ais_tensor **out,
                                     ais_pipeline_errors **errors);
 ais_status ais__pipeline_csv_into(const ais_pipeline *p, const char *csv, size_t len,
-                                  ais_dtype dtype, ais_tensor **out, ais_pipeline_errors **errors);
+                                  ais_dtype dtype, ais_extra_fields extra, ais_tensor **out,
+                                  ais_pipeline_errors **errors);
 /* `who` names the public function in argument errors. */
 ais_status ais__pipeline_columns_into(const ais_pipeline *p, const char *who,
                                       const char *const *names, const ais_tensor *const *columns,
-                                      size_t n_columns, ais_dtype dtype, ais_tensor **out,
-                                      ais_pipeline_errors **errors);
+                                      size_t n_columns, ais_dtype dtype, ais_extra_fields extra,
+                                      ais_tensor **out, ais_pipeline_errors **errors);
+
+/* A new, empty error report; NULL when out of memory (with the message set). */
+ais_pipeline_errors *ais__pipeline_errors_new(void);
+/* Ends a run that found the problems in `e` (at least one): returns AIS_E_SCHEMA with a message
+ * naming the first, and hands e to *errors (or destroys it when errors is NULL). */
+ais_status ais__pipeline_errors_fail(ais_pipeline_errors *e, ais_pipeline_errors **errors);
+/* Adds the problem "unknown field" for `name` (a field that is no input of p), with the nearest
+ * input's name or the list of inputs. */
+ais_status ais__pipeline_add_unknown(ais_pipeline_errors *e, const ais_pipeline *p, size_t row,
+                                     const char *name);
+/* Index of the name in names[0, n) nearest to `name` (the same ignoring case and surrounding
+ * blanks, or within a small edit distance), or SIZE_MAX when none is near. */
+size_t ais__pipeline_nearest(const char *name, const char *const *names, size_t n);
+/* Index of the input nearest to `name` as ais__pipeline_nearest, or SIZE_MAX. */
+size_t ais__pipeline_nearest_input(const ais_pipeline *p, const char *name);
 
 /* Index of the input called `name`, or SIZE_MAX. */
 size_t ais__pipeline_find_input(const ais_pipeline *p, const char *name);

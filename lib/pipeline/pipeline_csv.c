@@ -147,6 +147,8 @@ typedef struct {
     size_t *col_input; /* per header column: the input it feeds, or SIZE_MAX */
     char *scratch;     /* the current record's cells, NUL-terminated */
     size_t cap_scratch;
+    char *header;      /* the header's cells, NUL-terminated one after the other */
+    const char **near; /* per input absent from the header: a near-miss column, or NULL */
 } csv_ctx;
 
 static ais_status fill_csv(void *vctx, const ais_pipeline *p, size_t row, ais__pl_value *vals,
@@ -181,6 +183,14 @@ static ais_status fill_csv(void *vctx, const ais_pipeline *p, size_t row, ais__p
         if (i == SIZE_MAX) continue;
         size_t n = copy_cell(c, &c->cells[j], dst);
         present[i] = true;
+        if (memchr(dst, 0, n)) {
+            /* C strings end at a NUL: "3\0 0" would read as 3, "r\0x" as "r". */
+            *bad = true;
+            AIS__CHECK(
+                ais__pipeline_add_error(e, row, p->inputs[i].name, "the cell holds a NUL byte"));
+            dst += n + 1;
+            continue;
+        }
         if (n == 0) {
             vals[i] = (ais__pl_value){AIS_VALUE_MISSING, NAN, NULL};
         } else if (p->inputs[i].kind == AIS_FEATURE_NUMERIC) {
@@ -195,11 +205,16 @@ static ais_status fill_csv(void *vctx, const ais_pipeline *p, size_t row, ais__p
         }
         dst += n + 1;
     }
+    for (size_t i = 0; i < p->n_inputs; i++)
+        if (!present[i]) vals[i].str = ctx->near[i];
     return AIS_OK;
 }
 
-/* Reads the header: maps its columns to inputs. */
-static ais_status read_header(csv_ctx *ctx, const ais_pipeline *p) {
+/* Reads the header: maps its columns to inputs. Columns that name no input are problems in
+ * *unknown (a new report) under the error policy; under the ignore policy they name the
+ * near misses of absent inputs. */
+static ais_status read_header(csv_ctx *ctx, const ais_pipeline *p, ais_extra_fields extra,
+                              ais_pipeline_errors **unknown) {
     csv_scan *c = &ctx->scan;
     size_t start = c->pos;
     bool got;
@@ -211,35 +226,71 @@ static ais_status read_header(csv_ctx *ctx, const ais_pipeline *p) {
     size_t need = c->pos - start + 1;
     ctx->col_input = ais__malloc(c->n_cells * sizeof *ctx->col_input);
     ctx->scratch = ais__malloc(need);
-    if (!ctx->col_input || !ctx->scratch) return ais__oom(need, "CSV header");
+    ctx->header = ais__malloc(need + c->n_cells);
+    ctx->near = ais__calloc(p->n_inputs ? p->n_inputs : 1, sizeof *ctx->near);
+    if (!ctx->col_input || !ctx->scratch || !ctx->header || !ctx->near)
+        return ais__oom(need, "CSV header");
     ctx->cap_scratch = need;
     bool *seen = ais__calloc(p->n_inputs ? p->n_inputs : 1, sizeof *seen);
-    if (!seen) return ais__oom(p->n_inputs, "CSV header");
+    const char **names = ais__calloc(c->n_cells ? c->n_cells : 1, sizeof *names);
+    if (!seen || !names) {
+        ais__free(seen);
+        ais__free((void *)names);
+        return ais__oom(p->n_inputs + c->n_cells * sizeof *names, "CSV header");
+    }
     ais_status st = AIS_OK;
+    char *dst = ctx->header;
+    size_t n_unknown = 0;
     for (size_t j = 0; j < c->n_cells && st == AIS_OK; j++) {
-        copy_cell(c, &c->cells[j], ctx->scratch);
-        size_t i = ais__pipeline_find_input(p, ctx->scratch);
+        size_t n = copy_cell(c, &c->cells[j], dst);
+        if (memchr(dst, 0, n)) {
+            st = ais__error(AIS_E_FORMAT, "CSV header: cell %zu holds a NUL byte", j);
+            break;
+        }
+        size_t i = ais__pipeline_find_input(p, dst);
         ctx->col_input[j] = i;
-        if (i == SIZE_MAX) continue;
-        if (seen[i])
-            st = ais__error(AIS_E_FORMAT, "CSV header: column \"%s\" appears twice (cells %zu)",
-                            p->inputs[i].name, j);
-        seen[i] = true;
+        if (i == SIZE_MAX) {
+            names[j] = dst;
+            n_unknown++;
+        } else {
+            if (seen[i])
+                st = ais__error(AIS_E_FORMAT, "CSV header: column \"%s\" appears twice (cells %zu)",
+                                p->inputs[i].name, j);
+            seen[i] = true;
+        }
+        dst += n + 1;
+    }
+    if (st == AIS_OK && n_unknown && extra == AIS_EXTRA_FIELDS_ERROR) {
+        if (!(*unknown = ais__pipeline_errors_new())) st = AIS_E_OUT_OF_MEMORY;
+        for (size_t j = 0; j < c->n_cells && st == AIS_OK; j++)
+            if (names[j]) st = ais__pipeline_add_unknown(*unknown, p, SIZE_MAX, names[j]);
+    } else if (st == AIS_OK) {
+        for (size_t i = 0; n_unknown && i < p->n_inputs; i++) {
+            if (seen[i] || p->inputs[i].allow_missing) continue;
+            size_t j = ais__pipeline_nearest(p->inputs[i].name, names, c->n_cells);
+            if (j != SIZE_MAX) ctx->near[i] = names[j];
+        }
     }
     ais__free(seen);
+    ais__free((void *)names);
     return st;
 }
 
 ais_status ais__pipeline_csv_into(const ais_pipeline *p, const char *csv, size_t len,
-                                  ais_dtype dtype, ais_tensor **out, ais_pipeline_errors **errors) {
+                                  ais_dtype dtype, ais_extra_fields extra, ais_tensor **out,
+                                  ais_pipeline_errors **errors) {
     if (errors) *errors = NULL;
     if (!csv && len) return ais__error(AIS_E_INVALID_ARGUMENT, "ais_pipeline_run_csv: csv is NULL");
     csv_ctx ctx;
     memset(&ctx, 0, sizeof ctx);
     ctx.scan = (csv_scan){csv ? csv : "", len, 0, NULL, 0, 0, true};
     if (len >= 3 && memcmp(csv, "\xEF\xBB\xBF", 3) == 0) ctx.scan.pos = 3;
-    ais_status st = read_header(&ctx, p);
-    if (st == AIS_OK) {
+    ais_pipeline_errors *unknown = NULL;
+    ais_status st = read_header(&ctx, p, extra, &unknown);
+    if (st == AIS_OK && unknown) {
+        st = ais__pipeline_errors_fail(unknown, errors);
+        unknown = NULL;
+    } else if (st == AIS_OK) {
         /* Count the records first: the output tensor is allocated once. */
         csv_scan count = ctx.scan;
         count.store = false;
@@ -252,9 +303,12 @@ ais_status ais__pipeline_csv_into(const ais_pipeline *p, const char *csv, size_t
         }
         if (st == AIS_OK) st = ais__pipeline_run(p, n_rows, fill_csv, &ctx, dtype, out, errors);
     }
+    ais_pipeline_errors_destroy(unknown);
     ais__free(ctx.scan.cells);
     ais__free(ctx.col_input);
     ais__free(ctx.scratch);
+    ais__free(ctx.header);
+    ais__free((void *)ctx.near);
     return st;
 }
 
@@ -264,5 +318,5 @@ ais_status ais_pipeline_run_csv(const ais_pipeline *p, const char *csv, size_t l
     if (out) *out = NULL;
     if (!p || !out)
         return ais__error(AIS_E_INVALID_ARGUMENT, "ais_pipeline_run_csv: pipeline or out is NULL");
-    return ais__pipeline_csv_into(p, csv, len, p->out_dtype, out, errors);
+    return ais__pipeline_csv_into(p, csv, len, p->out_dtype, p->extra, out, errors);
 }

@@ -73,24 +73,167 @@ static ais_status add_error(ais_pipeline_errors *e, size_t row, const char *fiel
     return AIS_OK;
 }
 
+/* ---- reports for the whole run ---- */
+
+ais_pipeline_errors *ais__pipeline_errors_new(void) {
+    ais_pipeline_errors *e = ais__calloc(1, sizeof *e);
+    if (!e) (void)ais__oom(sizeof *e, "pipeline error report");
+    return e;
+}
+
+ais_status ais__pipeline_errors_fail(ais_pipeline_errors *e, ais_pipeline_errors **errors) {
+    const pl_error *f = &e->items[0];
+    char where[64];
+    if (f->row == SIZE_MAX)
+        snprintf(where, sizeof where, "the field names");
+    else
+        snprintf(where, sizeof where, "row %zu", f->row);
+    /* Problems of the field names come alone: no row runs after them. */
+    char count[96];
+    if (f->row == SIZE_MAX)
+        snprintf(count, sizeof count, "%zu problem%s in the field names", e->n,
+                 e->n == 1 ? "" : "s");
+    else
+        snprintf(count, sizeof count, "%zu problem%s in %zu row%s", e->n, e->n == 1 ? "" : "s",
+                 e->bad_rows, e->bad_rows == 1 ? "" : "s");
+    ais_status st = ais__error(AIS_E_SCHEMA, "pipeline: %s, field \"%s\": %s (%s)", where, f->field,
+                               f->message, count);
+    if (errors)
+        *errors = e;
+    else
+        ais_pipeline_errors_destroy(e);
+    return st;
+}
+
+/* ---- near misses: which input a wrong field name was meant to be ---- */
+
+#define PL_NEAR_MAX 64 /* longer names (after trimming) are compared for equality only */
+
+static bool pl_blank(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
+
+/* s without surrounding blanks, lowered (ASCII), into buf; its length, or SIZE_MAX when longer
+ * than PL_NEAR_MAX. */
+static size_t pl_fold(const char *s, char *buf) {
+    while (pl_blank(*s))
+        s++;
+    size_t n = strlen(s);
+    while (n && pl_blank(s[n - 1]))
+        n--;
+    if (n > PL_NEAR_MAX) return SIZE_MAX;
+    for (size_t i = 0; i < n; i++)
+        buf[i] = s[i] >= 'A' && s[i] <= 'Z' ? s[i] + 32 : s[i];
+    return n;
+}
+
+/* Levenshtein distance of a[0, na) and b[0, nb), both at most PL_NEAR_MAX. */
+static size_t pl_distance(const char *a, size_t na, const char *b, size_t nb) {
+    size_t row[PL_NEAR_MAX + 1];
+    for (size_t j = 0; j <= nb; j++)
+        row[j] = j;
+    for (size_t i = 1; i <= na; i++) {
+        size_t diag = row[0];
+        row[0] = i;
+        for (size_t j = 1; j <= nb; j++) {
+            size_t up = row[j];
+            size_t best = diag + (a[i - 1] != b[j - 1]);
+            if (up + 1 < best) best = up + 1;
+            if (row[j - 1] + 1 < best) best = row[j - 1] + 1;
+            row[j] = best;
+            diag = up;
+        }
+    }
+    return row[nb];
+}
+
+/* The distance between two names up to which they count as a near miss: a typo or two, fewer
+ * for short names (for "x", "y" is no near miss). */
+static size_t pl_near_limit(size_t na, size_t nb) {
+    size_t n = na > nb ? na : nb;
+    return n <= 2 ? 0 : n <= 5 ? 1 : n <= 10 ? 2 : 3;
+}
+
+size_t ais__pipeline_nearest(const char *name, const char *const *names, size_t n) {
+    char a[PL_NEAR_MAX], b[PL_NEAR_MAX];
+    size_t na = pl_fold(name, a), best = SIZE_MAX, best_d = SIZE_MAX;
+    if (na == SIZE_MAX) return SIZE_MAX;
+    for (size_t i = 0; i < n; i++) {
+        if (!names[i]) continue;
+        size_t nb = pl_fold(names[i], b);
+        if (nb == SIZE_MAX) continue;
+        /* the same but for case and blanks ("Age", " income") beats any typo */
+        size_t d = na == nb && memcmp(a, b, na) == 0 ? 0 : pl_distance(a, na, b, nb) + 1;
+        if (d > pl_near_limit(na, nb) + 1 || d >= best_d) continue;
+        best = i;
+        best_d = d;
+    }
+    return best;
+}
+
+size_t ais__pipeline_nearest_input(const ais_pipeline *p, const char *name) {
+    const char *stack[64] = {NULL};
+    const char **names = p->n_inputs <= 64 ? stack : ais__malloc(p->n_inputs * sizeof *names);
+    if (!names) return SIZE_MAX; /* no hint, no harm */
+    for (size_t i = 0; i < p->n_inputs; i++)
+        names[i] = p->inputs[i].name;
+    size_t r = ais__pipeline_nearest(name, names, p->n_inputs);
+    if (names != stack) ais__free((void *)names);
+    return r;
+}
+
+ais_status ais__pipeline_add_unknown(ais_pipeline_errors *e, const ais_pipeline *p, size_t row,
+                                     const char *name) {
+    size_t near = ais__pipeline_nearest_input(p, name);
+    if (near != SIZE_MAX)
+        return add_error(e, row, name,
+                         "unknown field: no input is called that; did you mean \"%s\"?",
+                         p->inputs[near].name);
+    char list[160];
+    size_t at = 0;
+    list[0] = 0;
+    for (size_t i = 0; i < p->n_inputs && at < sizeof list; i++) {
+        int w = snprintf(list + at, sizeof list - at, "%s\"%s\"", i ? ", " : "", p->inputs[i].name);
+        if (w < 0 || (size_t)w >= sizeof list - at) {
+            snprintf(list + (at < sizeof list - 6 ? at : sizeof list - 6), 6, ", ...");
+            break;
+        }
+        at += (size_t)w;
+    }
+    return add_error(e, row, name, "unknown field: no input is called that (the inputs: %s)", list);
+}
+
 /* ---- values and their checks ---- */
 
 #define PL_VALUE_JSON_OTHER AIS__PL_VALUE_JSON_OTHER
 typedef ais__pl_value pl_value;
 
-/* Turns the raw value of input `in` (present false: the field is absent) into a checked value;
- * a violation is added to the report and leaves *bad set. */
+/* Turns the raw value of input `in` (present false: the field is absent, and raw.str, when not
+ * NULL, is a near-miss field name given instead) into a checked value; a violation is added to
+ * the report and leaves *bad set. */
 static ais_status check_value(const ais__pl_input *in, size_t row, bool present, pl_value raw,
                               pl_value *v, ais_pipeline_errors *e, bool *bad) {
     const char *problem = NULL;
     *v = (pl_value){AIS_VALUE_MISSING, NAN, NULL};
     if (!present) {
+        if (!in->allow_missing && raw.str) {
+            *bad = true;
+            return add_error(e, row, in->name,
+                             "missing required field (\"%.64s\" was given, which is no input: a "
+                             "misspelling?)",
+                             raw.str);
+        }
         if (!in->allow_missing) problem = "missing required field";
     } else if (raw.kind == AIS_VALUE_MISSING || (raw.kind == AIS_VALUE_NUMBER && isnan(raw.num) &&
                                                  in->kind == AIS_FEATURE_NUMERIC)) {
         if (!in->allow_missing)
             problem = raw.kind == AIS_VALUE_NUMBER ? "NaN where the input allows no missing value"
                                                    : "missing value where the input allows none";
+    } else if (raw.kind == AIS_VALUE_NUMBER && in->kind == AIS_FEATURE_NUMERIC && isinf(raw.num) &&
+               !in->allow_missing) {
+        /* An infinity (a text "inf", or 1e309 overflowing) is no missing value to impute, and
+         * through the transforms it turns into NaN or infinite features that the model takes
+         * without a word: where missing values are refused, so is it. */
+        problem = raw.num > 0 ? "infinite value (inf) where the input allows no missing value"
+                              : "infinite value (-inf) where the input allows no missing value";
     } else if (raw.kind == AIS_VALUE_NUMBER && in->kind == AIS_FEATURE_NUMERIC) {
         *v = raw;
     } else if (raw.kind == AIS_VALUE_STRING && in->kind == AIS_FEATURE_CATEGORICAL) {
@@ -204,9 +347,9 @@ static ais_status eval_block(const ais_pipeline *p, const ais__pl_block *b, pl_v
             break;
         case AIS__PL_ORDINAL:
         case AIS__PL_ONEHOT: {
-            size_t idx = missing           ? SIZE_MAX
-                         : st->num_cats    ? ais__pipeline_find_number(st, x)
-                                           : ais__pipeline_find_category(st, s);
+            size_t idx = missing        ? SIZE_MAX
+                         : st->num_cats ? ais__pipeline_find_number(st, x)
+                                        : ais__pipeline_find_category(st, s);
             if (st->op == AIS__PL_ONEHOT) memset(dst, 0, st->n_out * sizeof *dst);
             if (!missing && idx == SIZE_MAX) {
                 if (st->unknown == AIS__PL_UNKNOWN_ERROR) {
@@ -265,7 +408,7 @@ static ais_status run(const ais_pipeline *p, size_t n_rows, pl_fill_fn fill, voi
     if (dtype != AIS_DTYPE_F32 && dtype != AIS_DTYPE_F64)
         return ais__error(AIS_E_DTYPE, "pipeline run: output dtype %s, expected f32 or f64",
                           ais_dtype_name(dtype));
-    ais_pipeline_errors *e = ais__calloc(1, sizeof *e);
+    ais_pipeline_errors *e = ais__pipeline_errors_new();
     pl_value *raw = ais__malloc((p->n_inputs * 2) * sizeof *raw);
     bool *present = ais__malloc(p->n_inputs * sizeof *present);
     double *row = ais__malloc((p->width ? p->width : 1) * sizeof *row);
@@ -284,8 +427,7 @@ static ais_status run(const ais_pipeline *p, size_t n_rows, pl_fill_fn fill, voi
         ais_tensor_shape(given)[1] == (int64_t)p->width)
         t = given;
     else
-        st = ais_tensor_create(dtype, (const int64_t[]){(int64_t)n_rows, (int64_t)p->width}, 2,
-                               &t);
+        st = ais_tensor_create(dtype, (const int64_t[]){(int64_t)n_rows, (int64_t)p->width}, 2, &t);
     if (st != AIS_OK) goto done;
     /* One code path for both dtypes: each row is computed in double into `row`, then stored
      * (f32 rounds every feature once, f64 keeps the double). */
@@ -294,8 +436,10 @@ static ais_status run(const ais_pipeline *p, size_t n_rows, pl_fill_fn fill, voi
     pl_value *vals = raw + p->n_inputs;
     for (size_t r = 0; r < n_rows; r++) {
         bool bad = false;
-        for (size_t i = 0; i < p->n_inputs; i++)
+        for (size_t i = 0; i < p->n_inputs; i++) {
             present[i] = false;
+            raw[i] = (pl_value){AIS_VALUE_MISSING, NAN, NULL};
+        }
         if ((st = fill(ctx, p, r, raw, present, e, &bad)) != AIS_OK) goto done;
         if (bad) continue; /* a row-level problem: its fields mean nothing */
         for (size_t i = 0; i < p->n_inputs; i++)
@@ -316,10 +460,8 @@ static ais_status run(const ais_pipeline *p, size_t n_rows, pl_fill_fn fill, voi
         }
     }
     if (e->n) {
-        st = ais__error(AIS_E_SCHEMA,
-                        "pipeline: row %zu, field \"%s\": %s (%zu problems in %zu rows)",
-                        e->items[0].row, e->items[0].field, e->items[0].message, e->n, e->bad_rows);
-        if (errors) *errors = e, e = NULL;
+        st = ais__pipeline_errors_fail(e, errors);
+        e = NULL;
     }
 done:
     ais__free(raw);
@@ -347,10 +489,29 @@ static ais_status check_args(const ais_pipeline *p, ais_tensor **out, ais_pipeli
 typedef struct {
     const ais_field *const *rows;
     const size_t *n_fields;
+    ais_extra_fields extra;
 } records_ctx;
 
+/* For each required input absent from the row, the field given in its place by mistake (one
+ * that is no input and nearly its name), into vals[i].str for check_value to name. */
+static void near_misses(const ais_pipeline *p, const ais_field *f, size_t n, pl_value *vals,
+                        const bool *present) {
+    const char *stack[64] = {NULL};
+    const char **unknown = n <= 64 ? stack : ais__malloc(n * sizeof *unknown);
+    if (!unknown) return; /* no hint, no harm */
+    for (size_t j = 0; j < n; j++)
+        unknown[j] = ais__pipeline_find_input(p, f[j].name) == SIZE_MAX ? f[j].name : NULL;
+    for (size_t i = 0; i < p->n_inputs; i++) {
+        if (present[i] || p->inputs[i].allow_missing) continue;
+        size_t j = ais__pipeline_nearest(p->inputs[i].name, unknown, n);
+        if (j != SIZE_MAX) vals[i].str = f[j].name;
+    }
+    if (unknown != stack) ais__free((void *)unknown);
+}
+
 static ais_status fill_fields(const ais_pipeline *p, size_t row, const ais_field *f, size_t n,
-                              pl_value *vals, bool *present, ais_pipeline_errors *e, bool *bad) {
+                              ais_extra_fields extra, pl_value *vals, bool *present,
+                              ais_pipeline_errors *e, bool *bad) {
     if (n && !f) {
         *bad = true;
         return add_error(e, row, "", "the row has %zu fields but no array", n);
@@ -360,8 +521,18 @@ static ais_status fill_fields(const ais_pipeline *p, size_t row, const ais_field
             *bad = true;
             return add_error(e, row, "", "field %zu has no name", j);
         }
+    }
+    size_t n_unknown = 0;
+    for (size_t j = 0; j < n; j++) {
         size_t i = ais__pipeline_find_input(p, f[j].name);
-        if (i == SIZE_MAX) continue;
+        if (i == SIZE_MAX) {
+            n_unknown++;
+            /* not *bad: the row's other fields are still checked, so a misspelled required
+             * field is reported on both sides ("Age" unknown, "age" missing) */
+            if (extra == AIS_EXTRA_FIELDS_ERROR)
+                AIS__CHECK(ais__pipeline_add_unknown(e, p, row, f[j].name));
+            continue;
+        }
         if (present[i]) {
             *bad = true;
             return add_error(e, row, f[j].name, "field given twice");
@@ -369,31 +540,35 @@ static ais_status fill_fields(const ais_pipeline *p, size_t row, const ais_field
         present[i] = true;
         vals[i] = (pl_value){(int)f[j].kind, f[j].number, f[j].string};
     }
+    if (n_unknown) near_misses(p, f, n, vals, present);
     return AIS_OK;
 }
 
 static ais_status fill_record(void *vctx, const ais_pipeline *p, size_t row, pl_value *vals,
                               bool *present, ais_pipeline_errors *e, bool *bad) {
     const records_ctx *ctx = vctx;
-    return fill_fields(p, row, ctx->rows[row], ctx->n_fields[row], vals, present, e, bad);
+    return fill_fields(p, row, ctx->rows[row], ctx->n_fields[row], ctx->extra, vals, present, e,
+                       bad);
 }
 
 ais_status ais_pipeline_run_records(const ais_pipeline *p, const ais_field *const *rows,
                                     const size_t *n_fields, size_t n_rows, ais_tensor **out,
                                     ais_pipeline_errors **errors) {
     AIS__CHECK(check_args(p, out, errors, "ais_pipeline_run_records"));
-    return ais__pipeline_records_into(p, rows, n_fields, n_rows, p->out_dtype, out, errors);
+    return ais__pipeline_records_into(p, rows, n_fields, n_rows, p->out_dtype, p->extra, out,
+                                      errors);
 }
 
 ais_status ais__pipeline_records_into(const ais_pipeline *p, const ais_field *const *rows,
                                       const size_t *n_fields, size_t n_rows, ais_dtype dtype,
-                                      ais_tensor **out, ais_pipeline_errors **errors) {
+                                      ais_extra_fields extra, ais_tensor **out,
+                                      ais_pipeline_errors **errors) {
     if (errors) *errors = NULL;
     if (n_rows && (!rows || !n_fields))
         return ais__error(AIS_E_INVALID_ARGUMENT,
                           "ais_pipeline_run_records: %zu rows but rows or n_fields is NULL",
                           n_rows);
-    records_ctx ctx = {rows, n_fields};
+    records_ctx ctx = {rows, n_fields, extra};
     return run(p, n_rows, fill_record, &ctx, dtype, out, errors);
 }
 
@@ -404,6 +579,7 @@ typedef struct {
     size_t len;
     size_t pos;     /* where the next row's search starts; rows are visited in order */
     cJSON *current; /* the row being run: the values point into it until the next row */
+    ais_extra_fields extra;
 } jsonl_ctx;
 
 static bool is_blank(const char *s, size_t n) {
@@ -448,6 +624,14 @@ static ais_status fill_json(void *vctx, const ais_pipeline *p, size_t row, pl_va
         *bad = true;
         return add_error(e, row, "", "not a JSON object");
     }
+    /* cJSON keeps strings NUL-terminated: a \u0000 inside one would cut it short unseen. */
+    for (size_t k = 0; k + 6 <= n; k++) {
+        if (memcmp(line + k, "\\u0000", 6) == 0 && (k == 0 || line[k - 1] != '\\')) {
+            cJSON_Delete(obj);
+            *bad = true;
+            return add_error(e, row, "", "a string holds \\u0000 (a NUL character)");
+        }
+    }
     ctx->current = obj;
     size_t count = 0;
     for (const cJSON *c = obj->child; c; c = c->next)
@@ -467,7 +651,7 @@ static ais_status fill_json(void *vctx, const ais_pipeline *p, size_t row, pl_va
             fields[j].kind = (ais_value_kind)PL_VALUE_JSON_OTHER;
         }
     }
-    ais_status st = fill_fields(p, row, fields, count, vals, present, e, bad);
+    ais_status st = fill_fields(p, row, fields, count, ctx->extra, vals, present, e, bad);
     ais__free(fields);
     return st;
 }
@@ -475,16 +659,16 @@ static ais_status fill_json(void *vctx, const ais_pipeline *p, size_t row, pl_va
 ais_status ais_pipeline_run_json_rows(const ais_pipeline *p, const char *jsonl, size_t len,
                                       ais_tensor **out, ais_pipeline_errors **errors) {
     AIS__CHECK(check_args(p, out, errors, "ais_pipeline_run_json_rows"));
-    return ais__pipeline_jsonl_into(p, jsonl, len, p->out_dtype, out, errors);
+    return ais__pipeline_jsonl_into(p, jsonl, len, p->out_dtype, p->extra, out, errors);
 }
 
 ais_status ais__pipeline_jsonl_into(const ais_pipeline *p, const char *jsonl, size_t len,
-                                    ais_dtype dtype, ais_tensor **out,
+                                    ais_dtype dtype, ais_extra_fields extra, ais_tensor **out,
                                     ais_pipeline_errors **errors) {
     if (errors) *errors = NULL;
     if (!jsonl && len)
         return ais__error(AIS_E_INVALID_ARGUMENT, "ais_pipeline_run_json_rows: jsonl is NULL");
-    jsonl_ctx ctx = {jsonl, len, 0, NULL};
+    jsonl_ctx ctx = {jsonl, len, 0, NULL, extra};
     size_t n_rows = 0;
     const char *line;
     size_t n;
@@ -500,6 +684,7 @@ ais_status ais__pipeline_jsonl_into(const ais_pipeline *p, const char *jsonl, si
 
 typedef struct {
     const ais_tensor **cols; /* per input, NULL when absent */
+    const char **near;       /* per input absent: a near-miss name given instead, or NULL */
 } columns_ctx;
 
 static ais_status fill_column(void *vctx, const ais_pipeline *p, size_t row, pl_value *vals,
@@ -507,7 +692,10 @@ static ais_status fill_column(void *vctx, const ais_pipeline *p, size_t row, pl_
     const columns_ctx *ctx = vctx;
     for (size_t i = 0; i < p->n_inputs; i++) {
         const ais_tensor *t = ctx->cols[i];
-        if (!t) continue;
+        if (!t) {
+            vals[i].str = ctx->near[i];
+            continue;
+        }
         present[i] = true;
         const void *d = ais_tensor_data(t);
         pl_value v = {AIS_VALUE_NUMBER, 0, NULL};
@@ -531,21 +719,28 @@ ais_status ais_pipeline_run_columns(const ais_pipeline *p, const char *const *na
                                     ais_tensor **out, ais_pipeline_errors **errors) {
     AIS__CHECK(check_args(p, out, errors, "ais_pipeline_run_columns"));
     return ais__pipeline_columns_into(p, "ais_pipeline_run_columns", names, columns, n_columns,
-                                      p->out_dtype, out, errors);
+                                      p->out_dtype, p->extra, out, errors);
 }
 
 ais_status ais__pipeline_columns_into(const ais_pipeline *p, const char *who,
                                       const char *const *names, const ais_tensor *const *columns,
-                                      size_t n_columns, ais_dtype dtype, ais_tensor **out,
-                                      ais_pipeline_errors **errors) {
+                                      size_t n_columns, ais_dtype dtype, ais_extra_fields extra,
+                                      ais_tensor **out, ais_pipeline_errors **errors) {
     if (errors) *errors = NULL;
     if (n_columns && (!names || !columns))
         return ais__error(AIS_E_INVALID_ARGUMENT, "%s: %zu columns but names or columns is NULL",
                           who, n_columns);
-    const ais_tensor **cols = ais__calloc(p->n_inputs, sizeof *cols);
-    if (!cols) return ais__oom(p->n_inputs * sizeof *cols, "pipeline columns");
+    const ais_tensor **cols = ais__calloc(p->n_inputs ? p->n_inputs : 1, sizeof *cols);
+    const char **near = ais__calloc(p->n_inputs ? p->n_inputs : 1, sizeof *near);
+    const char **unknown = ais__calloc(n_columns ? n_columns : 1, sizeof *unknown);
+    if (!cols || !near || !unknown) {
+        ais__free(cols);
+        ais__free(near);
+        ais__free((void *)unknown);
+        return ais__oom((p->n_inputs * 2 + n_columns) * sizeof *cols, "pipeline columns");
+    }
     ais_status st = AIS_OK;
-    size_t n_rows = 0;
+    size_t n_rows = 0, n_unknown = 0;
     bool have_rows = false;
     for (size_t j = 0; j < n_columns && st == AIS_OK; j++) {
         if (!names[j] || !columns[j]) {
@@ -554,7 +749,11 @@ ais_status ais__pipeline_columns_into(const ais_pipeline *p, const char *who,
             break;
         }
         size_t i = ais__pipeline_find_input(p, names[j]);
-        if (i == SIZE_MAX) continue;
+        if (i == SIZE_MAX) {
+            unknown[j] = names[j];
+            n_unknown++;
+            continue;
+        }
         const ais_tensor *t = columns[j];
         const ais__pl_input *in = &p->inputs[i];
         ais_dtype dt = ais_tensor_dtype(t);
@@ -584,11 +783,28 @@ ais_status ais__pipeline_columns_into(const ais_pipeline *p, const char *who,
             have_rows = true;
         }
     }
-    if (st == AIS_OK) {
-        columns_ctx ctx = {cols};
+    if (st == AIS_OK && n_unknown && extra == AIS_EXTRA_FIELDS_ERROR) {
+        /* Column names are the header of a batch: wrong ones fail it before any row runs. */
+        ais_pipeline_errors *e = ais__pipeline_errors_new();
+        st = e ? AIS_OK : AIS_E_OUT_OF_MEMORY;
+        for (size_t j = 0; j < n_columns && st == AIS_OK; j++)
+            if (unknown[j]) st = ais__pipeline_add_unknown(e, p, SIZE_MAX, unknown[j]);
+        if (st == AIS_OK)
+            st = ais__pipeline_errors_fail(e, errors);
+        else
+            ais_pipeline_errors_destroy(e);
+    } else if (st == AIS_OK) {
+        for (size_t i = 0; n_unknown && i < p->n_inputs; i++) {
+            if (cols[i] || p->inputs[i].allow_missing) continue;
+            size_t j = ais__pipeline_nearest(p->inputs[i].name, unknown, n_columns);
+            if (j != SIZE_MAX) near[i] = unknown[j];
+        }
+        columns_ctx ctx = {cols, near};
         st = run(p, n_rows, fill_column, &ctx, dtype, out, errors);
     }
     ais__free(cols);
+    ais__free(near);
+    ais__free((void *)unknown);
     return st;
 }
 
@@ -608,4 +824,27 @@ ais_status ais__pipeline_add_error(ais_pipeline_errors *e, size_t row, const cha
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
     return add_error(e, row, field, "%s", msg);
+}
+
+ais_status ais_pipeline_with_extra_fields(const ais_pipeline *p, ais_extra_fields policy,
+                                          ais_pipeline **out) {
+    if (out) *out = NULL;
+    if (!p || !out)
+        return ais__error(AIS_E_INVALID_ARGUMENT, "ais_pipeline_with_extra_fields: %s is NULL",
+                          p ? "out" : "pipeline");
+    if (policy != AIS_EXTRA_FIELDS_ERROR && policy != AIS_EXTRA_FIELDS_IGNORE)
+        return ais__error(AIS_E_INVALID_ARGUMENT,
+                          "ais_pipeline_with_extra_fields: policy %d, expected "
+                          "AIS_EXTRA_FIELDS_ERROR (0) or AIS_EXTRA_FIELDS_IGNORE (1)",
+                          (int)policy);
+    /* A twin, as ais_pipeline_with_output_dtype makes: p may be running on other threads. */
+    ais_pipeline *t = NULL;
+    AIS__CHECK(ais_pipeline_with_output_dtype(p, p->out_dtype, &t));
+    t->extra = policy;
+    *out = t;
+    return AIS_OK;
+}
+
+ais_extra_fields ais_pipeline_extra_fields(const ais_pipeline *p) {
+    return p ? p->extra : AIS_EXTRA_FIELDS_ERROR;
 }

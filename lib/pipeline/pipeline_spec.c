@@ -631,6 +631,7 @@ ais_status ais_pipeline_with_output_dtype(const ais_pipeline *p, ais_dtype dtype
     ais_pipeline *t = NULL;
     AIS__CHECK(ais_pipeline_create_from_json(p->spec, p->spec_len, &t));
     t->out_dtype = dtype;
+    t->extra = p->extra;
     *out = t;
     return AIS_OK;
 }

@@ -337,14 +337,20 @@ static void test_pipeline() {
     CHECK(std::memcmp(got_rec[0].raw_data(), want[1].raw_data(), want[1].nbytes()) == 0);
     CHECK_THROWS(aistack::Model(MODEL).session().run_csv(csv), AIS_E_INVALID_ARGUMENT,
                  "no feature pipeline");
-    // Columns: v as f64, c as strings (the features do not use c), one column not an input.
+    // Columns: v as f64, c as strings (the features do not use c), one column not an input:
+    // a schema problem by default, skipped by a session made with AIS_OPT_EXTRA_FIELDS ignore.
     aistack::Tensor v = aistack::Tensor::from(std::vector<double>{3, 5.5}, {2});
     aistack::Tensor other = aistack::Tensor::from(std::vector<int32_t>{1, 2}, {2});
     ais_tensor *craw = nullptr;
     const char *cvals[] = {"x", "y"};
     aistack::check(ais_tensor_create_strings(std::vector<int64_t>{2}.data(), 1, cvals, &craw));
     aistack::Tensor c(craw);
-    std::vector<aistack::Tensor> got_col = s.run_columns({{"c", &c}, {"v", &v}, {"o", &other}});
+    CHECK_THROWS(s.run_columns({{"c", &c}, {"v", &v}, {"o", &other}}), AIS_E_SCHEMA,
+                 "field \"o\": unknown field");
+    aistack::Options ignoring;
+    ignoring.set(AIS_OPT_EXTRA_FIELDS, AIS_EXTRA_FIELDS_IGNORE);
+    std::vector<aistack::Tensor> got_col =
+        m.session(&ignoring).run_columns({{"c", &c}, {"v", &v}, {"o", &other}});
     CHECK(got_col.size() == want.size());
     for (size_t i = 0; i < want.size(); i++)
         CHECK(got_col[i].nbytes() == want[i].nbytes() &&

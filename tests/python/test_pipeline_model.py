@@ -199,8 +199,12 @@ def test_session_run_columns(trained, tmp_path):
         want = s.run_records(recs)
         np.testing.assert_allclose(want["probabilities"], model.predict_proba(df.x), rtol=1e-4,
                                    atol=1e-5)
+        # "unused" names no input: a problem of the column names unless extra="ignore"
+        with pytest.raises(aistack.SchemaError) as e:
+            s.run_columns(cols)
+        assert [p[:2] for p in e.value.problems] == [(-1, "unused")]
         for _ in range(2):  # the second call reuses the session's feature tensor
-            got = s.run_columns(cols)
+            got = s.run_columns(cols, extra="ignore")
             assert list(got) == list(want)
             for k in want:
                 np.testing.assert_array_equal(got[k], want[k])
@@ -209,7 +213,7 @@ def test_session_run_columns(trained, tmp_path):
                      income=np.round(cols["income"]).astype(np.int64))
         recs2 = [dict(r, age=None if np.isnan(a) else float(a), income=int(i))
                  for r, a, i in zip(recs, cols2["age"], cols2["income"])]
-        got = s.run_columns(cols2, outputs=["probabilities"])
+        got = s.run_columns(cols2, outputs=["probabilities"], extra="ignore")
         assert list(got) == ["probabilities"]
         np.testing.assert_array_equal(got["probabilities"],
                                       s.run_records(recs2)["probabilities"])
@@ -220,12 +224,17 @@ def test_session_run_columns(trained, tmp_path):
         recs_none[3]["city"] = None
         want_none = s.run_records(recs_none)["probabilities"]
         assert not np.array_equal(want_none[3], want["probabilities"][3])
-        np.testing.assert_array_equal(s.run_columns(with_none)["probabilities"], want_none)
+        np.testing.assert_array_equal(
+            s.run_columns(with_none, extra="ignore")["probabilities"], want_none)
         # ... and there a number where a category belongs is a schema problem
         with_none["city"][4] = 3
         with pytest.raises(aistack.SchemaError) as e:
-            s.run_columns(with_none)
+            s.run_columns(with_none, extra="ignore")
         assert [p[:2] for p in e.value.problems] == [(4, "city")]
+        # through records too, "unused" is reported unless ignored, in every row
+        with pytest.raises(aistack.SchemaError) as e:
+            s.run_columns(with_none)
+        assert (0, "unused") in [p[:2] for p in e.value.problems]
         # a pandas DataFrame, with a categorical column holding NaN
         pd = pytest.importorskip("pandas")
         frame = pd.DataFrame({"age": cols["age"], "income": cols["income"],
@@ -245,7 +254,7 @@ def test_session_run_columns(trained, tmp_path):
         m.save(tmp_path / "strict.ais", pipeline=strict)
     with aistack.Model(tmp_path / "strict.ais") as m, m.session() as s:
         with pytest.raises(aistack.SchemaError) as e:
-            s.run_columns(cols)
+            s.run_columns(cols, extra="ignore")
         assert e.value.problems == [(5, "age", "NaN where the input allows no missing value")]
         with pytest.raises(aistack.ShapeError, match='"income" has 28 rows, others have 29'):
             s.run_columns(dict(cols, income=cols["income"][:28]))
@@ -321,3 +330,55 @@ def test_cli_runs_csv_rows_to_sklearn_predictions(trained, tmp_path, aistack):
     p = aistack("run", ais_path, "--records", bad, check=False)
     assert p.returncode == 1
     assert 'row 0, field "income": not a number: "x"' in p.stderr
+
+
+def test_extra_fields(trained, tmp_path):
+    """A field that names no input (a misspelled "Age", a header " income") is a SchemaError
+    naming the nearest input, from every run_* of Pipeline and Session, unless extra="ignore"
+    (per call, or the session's extra_fields setting); a required field left absent names the
+    near miss given instead."""
+    model, ais_path = trained
+    p = aistack.Pipeline(spec_of(model))
+    good = {"age": 31.0, "income": 2.5, "city": "rome"}
+    typo = {"Age": 31.0, "income": 2.5, "city": good["city"]}
+    with pytest.raises(aistack.SchemaError, match='did you mean "age"') as e:
+        p.run_records([typo])
+    assert (0, "Age") in [q[:2] for q in e.value.problems]
+    want = p.run_records([good])
+    extra = dict(good, note="x")
+    np.testing.assert_array_equal(p.run_records([extra], extra="ignore"), want)
+    np.testing.assert_array_equal(
+        p.run_records([extra], extra="ignore", dtype=np.float64),
+        p.run_records([good], dtype=np.float64))
+    with pytest.raises(aistack.InvalidArgumentError, match="extra must be one of"):
+        p.run_records([good], extra="drop")
+    csv = "age, income,city\n31,2.5,%s\n" % good["city"]
+    with pytest.raises(aistack.SchemaError, match='did you mean "income"') as e:
+        p.run_csv(csv)
+    assert e.value.problems[0][:2] == (-1, " income")
+    with pytest.raises(aistack.SchemaError, match="unknown field"):
+        p.run_json_rows('{"age": 31, "income": 2.5, "city": "x", "zz": 1}')
+    np.testing.assert_array_equal(
+        p.run_json_rows('{"age": 31, "income": 2.5, "city": "%s", "zz": 1}' % good["city"],
+                        extra="ignore"), want)
+    with pytest.raises(aistack.SchemaError, match="unknown field"):
+        p.run_columns({"age": np.array([31.0]), "income": np.array([2.5]),
+                       "city": np.array([good["city"]]), "zz": np.array([1.0])})
+    with aistack.Model(ais_path) as m, m.session() as s:
+        w = s.run_records([good])
+        with pytest.raises(aistack.SchemaError, match='did you mean "age"'):
+            s.run_records([typo])
+        for k, v in s.run_records([extra], extra="ignore").items():
+            np.testing.assert_array_equal(v, w[k])
+        with pytest.raises(aistack.SchemaError, match="unknown field"):
+            s.run_csv("age,income,city,zz\n31,2.5,%s,1\n" % good["city"])
+        got = s.run_csv("age,income,city,zz\n31,2.5,%s,1\n" % good["city"], extra="ignore")
+        np.testing.assert_allclose(got["probabilities"], w["probabilities"], rtol=1e-6)
+        # the session's default stays "error" after an ignoring call
+        with pytest.raises(aistack.SchemaError):
+            s.run_records([extra])
+    with aistack.Model(ais_path) as m, m.session(extra_fields="ignore") as s:
+        np.testing.assert_array_equal(s.run_records([extra])["probabilities"],
+                                      w["probabilities"])
+        with pytest.raises(aistack.SchemaError):
+            s.run_records([extra], extra="error")

@@ -170,8 +170,9 @@ def predict_all(est, Xt, names, tmp_path):
         path = str(tmp_path / "model.ais")
         ais_sklearn.export(est, path, input_names=names)
         with aistack.Model(path) as m, m.session() as s:
-            results.append(("records", s.run_records(records)))
-            results.append(("csv", s.run_csv(csv_of(Xt, names))))
+            # the records hold every column of the data, also those the estimator drops
+            results.append(("records", s.run_records(records, extra="ignore")))
+            results.append(("csv", s.run_csv(csv_of(Xt, names), extra="ignore")))
     else:
         spec, blob = ais_sklearn.export_bytes(est, input_names=names)
         feats = _pipeline_features_ctypes(spec, records)
@@ -314,7 +315,7 @@ def test_feature_dtype_per_estimator(tmp_path, i):
     with aistack.Model(path) as m:
         assert m.inputs[0].dtype == want
         with m.session() as s:
-            got = s.run_records(records_of(Xt, names))["value"].reshape(-1)
+            got = s.run_records(records_of(Xt, names), extra="ignore")["value"].reshape(-1)
     d = float(np.max(np.abs(got - est.predict(Xt))))
     if i < 2:
         # the linear models: the same double arithmetic as scikit-learn, up to summation order
@@ -402,8 +403,8 @@ def test_cli_run_records(tmp_path):
     ais_sklearn.export(est, path, input_names=names)
     rows = tmp_path / "rows.csv"
     rows.write_text(csv_of(Xt, names))
-    res = subprocess.run([tool, "run", path, "--records", str(rows)], capture_output=True,
-                         text=True, timeout=120)
+    res = subprocess.run([tool, "run", path, "--records", str(rows), "--ignore-extra-fields"],
+                         capture_output=True, text=True, timeout=120)
     assert res.returncode == 0, res.stderr
     nums = [float(t) for t in res.stdout.replace(",", " ").replace("[", " ").replace("]", " ")
             .split() if _is_float(t)]
@@ -495,8 +496,9 @@ def predict_frame(est, Xt, tmp_path, input_names=None):
     path = str(tmp_path / "model.ais")
     spec = ais_sklearn.export(est, path, input_names=input_names)
     with aistack.Model(path) as m, m.session() as s:
-        return spec, [("run_records(DataFrame)", s.run_records(Xt)),
-                      ("run_csv(df.to_csv)", s.run_csv(frame_csv(Xt)))]
+        # the frame holds every column, also those the estimator drops
+        return spec, [("run_records(DataFrame)", s.run_records(Xt, extra="ignore")),
+                      ("run_csv(df.to_csv)", s.run_csv(frame_csv(Xt), extra="ignore"))]
 
 
 @pytest.mark.parametrize("pre", ["names", "pandas-out", "mask"])
@@ -584,14 +586,17 @@ def test_frame_records_missing_markers():
     p = aistack.Pipeline(spec)
     want = p.run_records(dicts)
     assert want.tolist() == [[1.5, 1, 0, 1], [-7, 0, 0, 0], [3, 0, 1, 1], [-7, 0, 0, 1]]
-    np.testing.assert_array_equal(p.run_records(df), want)
-    np.testing.assert_array_equal(p.run_columns(df), want)
+    # the column "ignored" names no input: skipped on request, else a problem
+    np.testing.assert_array_equal(p.run_records(df, extra="ignore"), want)
+    np.testing.assert_array_equal(p.run_columns(df, extra="ignore"), want)
+    with pytest.raises(aistack.SchemaError, match="unknown field"):
+        p.run_columns(df)
     df2 = df.copy()
     df2["a"] = df2["a"].astype(object)
     df2.loc[1, "a"] = np.nan
-    np.testing.assert_array_equal(p.run_records(df2), want)
+    np.testing.assert_array_equal(p.run_records(df2, extra="ignore"), want)
     with pytest.raises(aistack.SchemaError) as e:
-        p.run_records(df.assign(b=[1.0, np.nan, 2.0, 3.0]))
+        p.run_records(df.assign(b=[1.0, np.nan, 2.0, 3.0]), extra="ignore")
     assert e.value.problems[0][:2] == (1, "b")
     with pytest.raises(aistack.InvalidArgumentError, match="twice"):
         p.run_records(pd.DataFrame([[1, 2]], columns=["a", "a"]))
@@ -635,8 +640,8 @@ def test_frame_cli_run_records(tmp_path):
     ais_sklearn.export(est, path)
     rows = tmp_path / "rows.csv"
     rows.write_text(frame_csv(Xt))
-    res = subprocess.run([tool, "run", path, "--records", str(rows)], capture_output=True,
-                         text=True, timeout=120)
+    res = subprocess.run([tool, "run", path, "--records", str(rows), "--ignore-extra-fields"],
+                         capture_output=True, text=True, timeout=120)
     assert res.returncode == 0, res.stderr
     lines = res.stdout.strip().splitlines()
     assert lines[0].strip() in ("value", "value[0]")

@@ -208,6 +208,20 @@ static void test_records(void **state) {
     assert_int_equal(run_tool(args, out, sizeof out), 1);
     assert_non_null(strstr(out, "row 0, field \"x\": not a number: \"abc\""));
     assert_non_null(strstr(out, "row 1, field \"\": 1 cells, the header has 2"));
+    /* A misspelled header column ("X" for "x") is a problem naming the input it was meant to
+     * be; --ignore-extra-fields skips columns that name no input, and then x (which allows
+     * missing values) is imputed: the same as leaving the column out. */
+    write_file(bad_csv, "c,X\nr,1.5\n");
+    snprintf(args, sizeof args, "run '%s' --records '%s' 2>&1 >/dev/null", withp, bad_csv);
+    assert_int_equal(run_tool(args, out, sizeof out), 1);
+    assert_non_null(strstr(out, "header, field \"X\": unknown field"));
+    assert_non_null(strstr(out, "did you mean \"x\"?"));
+    snprintf(args, sizeof args, "run '%s' --records '%s' --ignore-extra-fields", withp, bad_csv);
+    assert_int_equal(run_tool(args, out, sizeof out), 0);
+    write_file(bad_csv, "c\nr\n");
+    snprintf(args, sizeof args, "run '%s' --records '%s'", withp, bad_csv);
+    assert_int_equal(run_tool(args, out2, sizeof out2), 0);
+    assert_string_equal(out, out2);
     /* Usage errors and a model without a pipeline. */
     snprintf(args, sizeof args, "run '%s' --records '%s' --records-format xml", withp, rows_csv);
     assert_int_equal(run_tool(args, out, sizeof out), 2);
@@ -227,11 +241,167 @@ static void test_records(void **state) {
     assert_int_equal(system(args), 0);
 }
 
+/* ---- what the tool says about misuse (issue 13 items 4, 5 and 9) ---- */
+
+/* y = x @ W with x [batch, 4] (the dimension named in the file). */
+static void write_named_model(const char *path) {
+    ais__graph *g = NULL;
+    AIS_ASSERT_OK(ais__graph_create(&g));
+    AIS_ASSERT_OK(ais__graph_set_opset(g, "", 13));
+    const char *dn[] = {"batch", NULL};
+    ais_test_graph_input(g, "x", AIS_DTYPE_F32, (const int64_t[]){-1, 4}, 2, dn);
+    ais_test_graph_const(g, "W", ais_test_rand_f32(AIS_SHAPE(4, 2), -1, 1));
+    ais_test_graph_node(g, "mm", "MatMul", "x", "W", "y");
+    ais_test_graph_output(g, "y");
+    ais_model *m = NULL;
+    AIS_ASSERT_OK(ais__model_from_graph(g, NULL, &m));
+    AIS_ASSERT_OK(ais_model_save(m, path, NULL));
+    ais_model_destroy(m);
+}
+
+typedef struct {
+    int calls;
+    uint64_t last_total;
+} progress_log;
+
+static void record_progress(void *ud, uint64_t done, uint64_t total, const char *item) {
+    progress_log *log = ud;
+    assert_int_equal(done, (uint64_t)log->calls + 1);
+    assert_non_null(item);
+    log->calls++;
+    log->last_total = total;
+}
+
+static void test_misuse_messages(void **state) {
+    (void)state;
+    skip_without_tool();
+    char root[] = "/tmp/ais_test_cli_XXXXXX";
+    assert_non_null(mkdtemp(root));
+    char model[512], x[512], args[4096];
+    snprintf(model, sizeof model, "%s/m.ais", root);
+    snprintf(x, sizeof x, "%s/x.npy", root);
+    write_named_model(model);
+    ais_tensor *xt = ais_test_rand_f32(AIS_SHAPE(3, 4), -1, 1);
+    AIS_ASSERT_OK(ais_tensor_save_npy(xt, x));
+    ais_tensor_destroy(xt);
+    static char out[1 << 16];
+
+    /* no inputs: an error, not a prediction from random data */
+    snprintf(args, sizeof args, "run '%s' 2>&1", model);
+    assert_int_equal(run_tool(args, out, sizeof out), 2);
+    assert_non_null(strstr(out, "no value for input 'x' (f32 [batch, 4])"));
+    assert_non_null(strstr(out, "--random-inputs"));
+    assert_null(strstr(out, "y: f32"));
+    /* ... unless asked for, and then said on stderr */
+    snprintf(args, sizeof args, "run '%s' --random-inputs 2>&1 >/dev/null", model);
+    assert_int_equal(run_tool(args, out, sizeof out), 0);
+    assert_non_null(strstr(out, "input 'x': random values, f32 [1, 4] (--random-inputs)"));
+    snprintf(args, sizeof args, "run '%s' --input x='%s'", model, x);
+    assert_int_equal(run_tool(args, out, sizeof out), 0);
+    assert_non_null(strstr(out, "y: f32 [3, 2] = ["));
+    /* an unknown option is named; a missing value too */
+    snprintf(args, sizeof args, "run '%s' --bogus 2>&1", model);
+    assert_int_equal(run_tool(args, out, sizeof out), 2);
+    assert_non_null(strstr(out, "unknown option '--bogus'"));
+    snprintf(args, sizeof args, "run '%s' --threads 2>&1", model);
+    assert_int_equal(run_tool(args, out, sizeof out), 2);
+    assert_non_null(strstr(out, "option '--threads' needs a value"));
+    snprintf(args, sizeof args, "convert '%s' '%s/c.ais' --frobnicate 2>&1", model, root);
+    assert_int_equal(run_tool(args, out, sizeof out), 2);
+    assert_non_null(strstr(out, "unknown option '--frobnicate'"));
+    /* an input given twice, by name or by name and position */
+    snprintf(args, sizeof args, "run '%s' --input x='%s' --input x='%s' 2>&1", model, x, x);
+    assert_int_equal(run_tool(args, out, sizeof out), 2);
+    assert_non_null(strstr(out, "input 'x' is given twice"));
+    snprintf(args, sizeof args, "run '%s' '%s' --input x='%s' 2>&1", model, x, x);
+    assert_int_equal(run_tool(args, out, sizeof out), 2);
+    assert_non_null(strstr(out, "input 'x' is given twice"));
+    /* a wrong input name lists the right ones, in the tool and in the library */
+    snprintf(args, sizeof args, "run '%s' --input X='%s' 2>&1", model, x);
+    assert_int_equal(run_tool(args, out, sizeof out), 2);
+    assert_non_null(strstr(out, "no input 'X' (its inputs: 'x')"));
+    ais_model *m = NULL;
+    ais_session *s = NULL;
+    AIS_ASSERT_OK(ais_model_load(model, NULL, &m));
+    AIS_ASSERT_OK(ais_session_create(m, NULL, &s));
+    ais_tensor *in = ais_test_rand_f32(AIS_SHAPE(1, 4), 0, 1), *y = NULL;
+    const char *wrong = "X", *wrong_out = "Y";
+    AIS_ASSERT_STATUS(ais_session_run(s, &wrong, (const ais_tensor *const *)&in, 1, NULL, &y, 1),
+                      AIS_E_NOT_FOUND);
+    ais_test_assert_error_contains("the model has no input 'X' (its inputs: 'x')");
+    AIS_ASSERT_STATUS(
+        ais_session_run(s, NULL, (const ais_tensor *const *)&in, 1, &wrong_out, &y, 1),
+        AIS_E_NOT_FOUND);
+    ais_test_assert_error_contains("the model has no output 'Y' (its outputs: 'y')");
+    ais_tensor_destroy(in);
+    ais_session_destroy(s);
+    ais_model_destroy(m);
+    /* convert writes .ais only, and shows progress per tensor on request */
+    snprintf(args, sizeof args, "convert '%s' '%s/o.onnx' 2>&1", model, root);
+    assert_int_equal(run_tool(args, out, sizeof out), 2);
+    assert_non_null(strstr(out, "OUT must end in .ais"));
+    snprintf(args, sizeof args, "%s/o.onnx", root);
+    assert_int_not_equal(access(args, F_OK), 0);
+    snprintf(args, sizeof args, "convert '%s' '%s/o.ais' --compress 3 --progress 2>&1 >/dev/null",
+             model, root);
+    assert_int_equal(run_tool(args, out, sizeof out), 0);
+    assert_non_null(strstr(out, "convert: tensor 1/1 W\n"));
+    snprintf(args, sizeof args, "convert '%s' '%s/o.ais' 2>&1 >/dev/null", model, root);
+    assert_int_equal(run_tool(args, out, sizeof out), 0);
+    assert_string_equal(out, ""); /* stderr is no terminal here */
+    /* the callback itself: once per tensor, in order, through ais_model_save */
+    ais_model *pm = NULL;
+    AIS_ASSERT_OK(ais_model_load(model, NULL, &pm));
+    ais_options *po = NULL;
+    AIS_ASSERT_OK(ais_options_create(&po));
+    progress_log log = {0, 0};
+    AIS_ASSERT_OK(ais_options_set_progress(po, record_progress, &log));
+    snprintf(args, sizeof args, "%s/p.ais", root);
+    AIS_ASSERT_OK(ais_model_save(pm, args, po));
+    assert_int_equal(log.calls, 1);
+    assert_int_equal(log.last_total, 1);
+    AIS_ASSERT_STATUS(ais_options_set_progress(NULL, record_progress, &log),
+                      AIS_E_INVALID_ARGUMENT);
+    ais_options_destroy(po);
+    ais_model_destroy(pm);
+    /* info: the declared dim names of inputs and outputs, the file's operators and then the
+     * optimized ones */
+    snprintf(args, sizeof args, "info '%s'", model);
+    assert_int_equal(run_tool(args, out, sizeof out), 0);
+    assert_non_null(strstr(out, "  x: f32 [batch, 4]\n"));
+    assert_non_null(strstr(out, "nodes in the file: 1\n  MatMul: 1\n"));
+    assert_non_null(strstr(out, "nodes after optimization (what a session runs): 1\n"));
+    assert_non_null(strstr(out, "weight bytes: 32\n"));
+    /* the digits model declares "batch" for its outputs too; its Gemm+Relu pairs are fused */
+    snprintf(args, sizeof args, "info '%s/models/digits_mlp.onnx'", AIS_SOURCE_DIR);
+    assert_int_equal(run_tool(args, out, sizeof out), 0);
+    assert_non_null(strstr(out, "  probabilities: f32 [batch, 10]\n"));
+    assert_non_null(strstr(out, "com.microsoft.FusedGemm: 2 (made by aistack's fusion"));
+    assert_null(strstr(out, "opset.com.microsoft")); /* the file's metadata */
+    /* a tree model says where its trees are */
+    snprintf(args, sizeof args, "info '%s/tests/fuzz/corpus/xgboost/bin.json'", AIS_SOURCE_DIR);
+    assert_int_equal(run_tool(args, out, sizeof out), 0);
+    assert_non_null(strstr(out, "ai.onnx.ml.TreeEnsemble"));
+    assert_non_null(strstr(out, "the tree ensembles hold their trees in node attributes"));
+    assert_int_equal(run_tool("--help", out, sizeof out), 0);
+    assert_non_null(strstr(out, "XGBoost JSON or LightGBM text"));
+    /* check: a folder without a case is an error */
+    snprintf(args, sizeof args, "%s/empty", root);
+    assert_int_equal(mkdir(args, 0777), 0);
+    snprintf(args, sizeof args, "check '%s/empty'", root);
+    assert_int_equal(run_tool(args, out, sizeof out), 1);
+    assert_non_null(strstr(out, "no test case in it"));
+    assert_non_null(strstr(out, "0 passed, 1 failed\n"));
+    snprintf(args, sizeof args, "rm -rf '%s'", root);
+    assert_int_equal(system(args), 0);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_help),
         cmocka_unit_test(test_check_format),
         cmocka_unit_test(test_records),
+        cmocka_unit_test(test_misuse_messages),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
 }

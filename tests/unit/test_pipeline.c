@@ -179,7 +179,8 @@ static void to_records(const rows_data *d, ais_field (*f)[4], const ais_field **
     }
 }
 
-static char *to_jsonl(const rows_data *d) {
+/* JSON lines of the rows; with_other adds a field "other" that names no input. */
+static char *to_jsonl(const rows_data *d, bool with_other) {
     size_t cap = NR * 200, off = 0;
     char *s = malloc(cap);
     assert_non_null(s);
@@ -193,7 +194,8 @@ static char *to_jsonl(const rows_data *d) {
             off += (size_t)snprintf(s + off, cap - off, ", \"age\": %.17g", d->age[r]);
         if (d->city[r])
             off += (size_t)snprintf(s + off, cap - off, ", \"city\":\"%s\"", d->city[r]);
-        off += (size_t)snprintf(s + off, cap - off, ", \"other\": [1, {\"x\": true}]}\r\n");
+        off += (size_t)snprintf(s + off, cap - off, "%s}\r\n",
+                                with_other ? ", \"other\": [1, {\"x\": true}]" : "");
     }
     return s;
 }
@@ -245,8 +247,17 @@ static void test_all_transforms_rows_columns_json(void **state) {
     AIS_ASSERT_OK(ais_tensor_create_strings((const int64_t[]){NR}, 1, d.color, &cols[3]));
     const char *names[] = {"age", "income", "city", "color"};
     AIS_ASSERT_OK(ais_pipeline_run_columns(p, names, (const ais_tensor *const *)cols, 4, &b, NULL));
-    char *jl = to_jsonl(&d);
-    AIS_ASSERT_OK(ais_pipeline_run_json_rows(p, jl, strlen(jl), &c, NULL));
+    char *jl = to_jsonl(&d, true);
+    /* "other" names no input: a problem in every row, unless the pipeline ignores extras */
+    ais_pipeline_errors *e = NULL;
+    AIS_ASSERT_STATUS(ais_pipeline_run_json_rows(p, jl, strlen(jl), &c, &e), AIS_E_SCHEMA);
+    assert_int_equal(ais_pipeline_errors_count(e), NR);
+    assert_string_equal(ais_pipeline_errors_field(e, NR - 1), "other");
+    ais_pipeline_errors_destroy(e);
+    ais_pipeline *pi = NULL;
+    AIS_ASSERT_OK(ais_pipeline_with_extra_fields(p, AIS_EXTRA_FIELDS_IGNORE, &pi));
+    AIS_ASSERT_OK(ais_pipeline_run_json_rows(pi, jl, strlen(jl), &c, NULL));
+    ais_pipeline_destroy(pi);
     assert_int_equal(ais_tensor_nbytes(a), ais_tensor_nbytes(b));
     assert_int_equal(ais_tensor_nbytes(a), ais_tensor_nbytes(c));
     /* Bitwise equal, NaN included: the same code runs every source. */
@@ -270,13 +281,21 @@ static void test_numeric_column_types_and_empty(void **state) {
     const double want[] = {0, 1, 1, 2, 2, 3, 3};
     const ais_dtype dts[] = {AIS_DTYPE_F32, AIS_DTYPE_F64, AIS_DTYPE_I32, AIS_DTYPE_I64};
     const char *names[] = {"n", "ignored"};
+    /* a column that names no input is skipped (its dtype and length unexamined) only when the
+     * pipeline ignores extra fields; by default it is a problem */
+    ais_pipeline *pi = NULL;
+    AIS_ASSERT_OK(ais_pipeline_with_extra_fields(p, AIS_EXTRA_FIELDS_IGNORE, &pi));
     for (size_t k = 0; k < 4; k++) {
         ais_tensor *cols[2] = {
             ais_test_tensor(dts[k], (const int64_t[]){7}, 1, v),
             ais_test_tensor(AIS_DTYPE_BOOL, (const int64_t[]){3}, 1, (const double[]){0, 1, 0})};
         ais_tensor *out = NULL;
+        AIS_ASSERT_STATUS(
+            ais_pipeline_run_columns(p, names, (const ais_tensor *const *)cols, 2, &out, NULL),
+            AIS_E_SCHEMA);
+        ais_test_assert_error_contains("field \"ignored\": unknown field");
         AIS_ASSERT_OK(
-            ais_pipeline_run_columns(p, names, (const ais_tensor *const *)cols, 2, &out, NULL));
+            ais_pipeline_run_columns(pi, names, (const ais_tensor *const *)cols, 2, &out, NULL));
         const float *o = ais_tensor_data(out);
         for (size_t i = 0; i < 7; i++) {
             double x = dts[k] >= AIS_DTYPE_I32 && dts[k] <= AIS_DTYPE_I64 ? trunc(v[i]) : v[i];
@@ -297,6 +316,7 @@ static void test_numeric_column_types_and_empty(void **state) {
     AIS_ASSERT_OK(ais_pipeline_run_json_rows(p, " \n\n", 3, &out, NULL));
     assert_int_equal(ais_tensor_shape(out)[0], 0);
     ais_tensor_destroy(out);
+    ais_pipeline_destroy(pi);
     ais_pipeline_destroy(p);
 }
 
@@ -785,7 +805,7 @@ static void test_threads_share_pipeline(void **state) {
     ais_pipeline *p = make(SPEC_ALL);
     rows_data d;
     make_data(&d);
-    char *jl = to_jsonl(&d);
+    char *jl = to_jsonl(&d, false);
     ais_tensor *want = NULL;
     AIS_ASSERT_OK(ais_pipeline_run_json_rows(p, jl, strlen(jl), &want, NULL));
     pthread_t th[4];

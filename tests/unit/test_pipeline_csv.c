@@ -61,13 +61,21 @@ static void put_cell(sbuf *b, const char *s) {
     puts_(b, "\"");
 }
 
+/* make() that skips fields naming no input. */
+static ais_pipeline *make_ignoring(void) {
+    ais_pipeline *p = make(), *q = NULL;
+    AIS_ASSERT_OK(ais_pipeline_with_extra_fields(p, AIS_EXTRA_FIELDS_IGNORE, &q));
+    ais_pipeline_destroy(p);
+    return q;
+}
+
 static void test_random_tables_match_records(void **state) {
     (void)state;
-    ais_pipeline *p = make();
+    ais_pipeline *p = make_ignoring();
     const int sizes[] = {0, 1, 2, 7, 33, 100};
     for (size_t si = 0; si < sizeof sizes / sizeof *sizes; si++) {
         size_t n = (size_t)sizes[si];
-        /* Columns in a random order, with an extra column the pipeline ignores. */
+        /* Columns in a random order, with an extra column the pipeline is told to ignore. */
         const char *cols[4] = {"x", "c", "y", "extra"};
         for (int i = 3; i > 0; i--) {
             int j = (int)ais_test_randint(0, i);
@@ -178,10 +186,21 @@ static void test_edge_cases(void **state) {
     assert_float_equal(d[2 * w + 1 + 4], 1, 0);
     assert_float_equal(d[3 * w - 1], 3, 0);
     ais_tensor_destroy(t);
-    /* A duplicate column that is not an input is ignored; "inf" is a number. */
-    t = run_ok(p, "z,y,z,x\n1,2,3,inf\n");
+    /* A duplicate column that is not an input is ignored when extras are; "inf" is a number
+     * (x allows missing values: an infinity is a value). By default "z" is a problem, once per
+     * header cell. */
+    ais_pipeline *pi = NULL;
+    AIS_ASSERT_OK(ais_pipeline_with_extra_fields(p, AIS_EXTRA_FIELDS_IGNORE, &pi));
+    t = run_ok(pi, "z,y,z,x\n1,2,3,inf\n");
     assert_true(isinf(((const float *)ais_tensor_data(t))[0]));
     ais_tensor_destroy(t);
+    ais_pipeline_destroy(pi);
+    ais_pipeline_errors *ze = NULL;
+    AIS_ASSERT_STATUS(ais_pipeline_run_csv(p, "z,y,z,x\n1,2,3,inf\n", 17, &t, &ze), AIS_E_SCHEMA);
+    assert_int_equal(ais_pipeline_errors_count(ze), 2);
+    assert_string_equal(ais_pipeline_errors_field(ze, 1), "z");
+    assert_int_equal(ais_pipeline_errors_row(ze, 1), SIZE_MAX);
+    ais_pipeline_errors_destroy(ze);
     /* Errors of the whole text. */
     ais_tensor *out = (ais_tensor *)1;
     AIS_ASSERT_STATUS(ais_pipeline_run_csv(p, "", 0, &out, NULL), AIS_E_FORMAT);
@@ -286,7 +305,8 @@ static void oom_cleanup(void *vctx) {
 
 static void test_oom(void **state) {
     (void)state;
-    oom_ctx c = {make(), "x,c,y,extra\n1,\"a,b\",2,zz\n3,oslo,4,\"q\"\"q\"\n", NULL, NULL, false};
+    oom_ctx c = {make_ignoring(), "x,c,y,extra\n1,\"a,b\",2,zz\n3,oslo,4,\"q\"\"q\"\n", NULL, NULL,
+                 false};
     ais_test_oom_sweep("pipeline run csv", oom_run, oom_cleanup, &c, 200);
     c.csv = "x,c,y\n1,oslo\nabc,x,1\n\"open";
     c.expect_schema = true;

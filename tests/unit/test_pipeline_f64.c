@@ -213,8 +213,9 @@ static void test_f64_errors_and_empty(void **state) {
     assert_int_equal(ais_pipeline_output_dtype(NULL), AIS_DTYPE_F32);
     /* internal entry: an unsupported dtype is refused, not written */
     ais_tensor *t = NULL;
-    AIS_ASSERT_STATUS(ais__pipeline_csv_into(p, "a,b,c\n", 6, AIS_DTYPE_I32, &t, NULL),
-                      AIS_E_DTYPE);
+    AIS_ASSERT_STATUS(
+        ais__pipeline_csv_into(p, "a,b,c\n", 6, AIS_DTYPE_I32, AIS_EXTRA_FIELDS_ERROR, &t, NULL),
+        AIS_E_DTYPE);
     assert_null(t);
     AIS_ASSERT_OK(ais_pipeline_with_output_dtype(p, AIS_DTYPE_F64, &q));
     /* zero rows, and the schema report, as for f32 */
@@ -236,13 +237,15 @@ static void test_f64_errors_and_empty(void **state) {
     const char *one = "a,b,c\n1,2,x\n";
     AIS_ASSERT_OK(ais_tensor_create(AIS_DTYPE_F64, AIS_SHAPE(1, W), &given));
     t = given;
-    AIS_ASSERT_OK(ais__pipeline_csv_into(p, one, strlen(one), AIS_DTYPE_F64, &t, NULL));
+    AIS_ASSERT_OK(ais__pipeline_csv_into(p, one, strlen(one), AIS_DTYPE_F64, AIS_EXTRA_FIELDS_ERROR,
+                                         &t, NULL));
     assert_ptr_equal(t, given);
     assert_true(same_double(((const double *)ais_tensor_data(t))[0], (1 - 1.0625) / 3.3));
     ais_tensor_destroy(given);
     AIS_ASSERT_OK(ais_tensor_create(AIS_DTYPE_F32, AIS_SHAPE(1, W), &given));
     t = given;
-    AIS_ASSERT_OK(ais__pipeline_csv_into(p, one, strlen(one), AIS_DTYPE_F64, &t, NULL));
+    AIS_ASSERT_OK(ais__pipeline_csv_into(p, one, strlen(one), AIS_DTYPE_F64, AIS_EXTRA_FIELDS_ERROR,
+                                         &t, NULL));
     assert_ptr_not_equal(t, given);
     assert_int_equal(ais_tensor_dtype(t), AIS_DTYPE_F64);
     ais_tensor_destroy(t);

@@ -85,11 +85,29 @@ static const char *const jsonl = "{\"c\":\"r\",\"x\":1.5}\n"
                                  "{\"c\":\"purple\",\"x\":1000}\n"
                                  "{\"c\":\"g\",\"x\":0.25,\"other\":1}\n";
 
+/* A session that skips fields naming no pipeline input ("other" in the texts above). */
+static ais_status session_ignoring(ais_model *m, ais_session **s) {
+    ais_options *o = NULL;
+    AIS__CHECK(ais_options_create(&o));
+    ais_status st = ais_options_set_int(o, AIS_OPT_EXTRA_FIELDS, AIS_EXTRA_FIELDS_IGNORE);
+    if (st == AIS_OK) st = ais_session_create(m, o, s);
+    ais_options_destroy(o);
+    return st;
+}
+
+/* A twin of p with output `dtype` that skips fields naming no input. */
+static ais_pipeline *twin_ignoring(const ais_pipeline *p, ais_dtype dtype) {
+    ais_pipeline *t = NULL, *u = NULL;
+    AIS_ASSERT_OK(ais_pipeline_with_output_dtype(p, dtype, &t));
+    AIS_ASSERT_OK(ais_pipeline_with_extra_fields(t, AIS_EXTRA_FIELDS_IGNORE, &u));
+    ais_pipeline_destroy(t);
+    return u;
+}
+
 /* The reference: pipeline run (its output in `dtype`), then session run on its output. */
 static void reference_as(ais_session *s, const ais_pipeline *p, ais_dtype dtype,
                          ais_tensor *out[2]) {
-    ais_pipeline *twin = NULL;
-    AIS_ASSERT_OK(ais_pipeline_with_output_dtype(p, dtype, &twin));
+    ais_pipeline *twin = twin_ignoring(p, dtype);
     ais_tensor *feats = NULL;
     AIS_ASSERT_OK(ais_pipeline_run_csv(twin, csv, strlen(csv), &feats, NULL));
     ais_pipeline_destroy(twin);
@@ -149,8 +167,14 @@ static void test_roundtrip_and_runs(void **state) {
             assert_non_null(ais_model_pipeline(l2));
 
             ais_session *s = NULL;
-            AIS_ASSERT_OK(ais_session_create(l, NULL, &s));
             ais_tensor *want[2] = {NULL, NULL}, *got[2] = {NULL, NULL};
+            /* a default session refuses "other", which names no input */
+            AIS_ASSERT_OK(ais_session_create(l, NULL, &s));
+            AIS_ASSERT_STATUS(ais_session_run_csv(s, csv, strlen(csv), NULL, got, 2, NULL),
+                              AIS_E_SCHEMA);
+            ais_test_assert_error_contains("field \"other\": unknown field");
+            ais_session_destroy(s);
+            AIS_ASSERT_OK(session_ignoring(l, &s));
             reference(s, p, want);
             AIS_ASSERT_OK(ais_session_run_csv(s, csv, strlen(csv), NULL, got, 2, NULL));
             assert_same(got, want, 2);
@@ -200,7 +224,7 @@ static void test_f64_model(void **state) {
     /* The model's pipeline object itself still gives f32 from the public run functions. */
     assert_int_equal(ais_pipeline_output_dtype(lp), AIS_DTYPE_F32);
     ais_session *s = NULL;
-    AIS_ASSERT_OK(ais_session_create(l, NULL, &s));
+    AIS_ASSERT_OK(session_ignoring(l, &s));
     ais_tensor *want[2] = {NULL, NULL}, *got[2] = {NULL, NULL}, *want32[2] = {NULL, NULL};
     reference_as(s, p, AIS_DTYPE_F64, want);
     assert_int_equal(ais_tensor_dtype(want[0]), AIS_DTYPE_F64);
@@ -273,8 +297,7 @@ static void free_columns(columns *c) {
 /* The reference for columns: the pipeline's run_columns (output in `dtype`), then the session. */
 static void columns_reference(ais_session *s, const ais_pipeline *p, ais_dtype dtype,
                               const columns *c, ais_tensor *out[2]) {
-    ais_pipeline *twin = NULL;
-    AIS_ASSERT_OK(ais_pipeline_with_output_dtype(p, dtype, &twin));
+    ais_pipeline *twin = twin_ignoring(p, dtype);
     ais_tensor *feats = NULL;
     AIS_ASSERT_OK(ais_pipeline_run_columns(twin, c->names, (const ais_tensor *const *)c->t, 3,
                                            &feats, NULL));
@@ -296,7 +319,7 @@ static void test_run_columns(void **state) {
         ais_model *l = NULL;
         AIS_ASSERT_OK(ais_model_load(path, NULL, &l));
         ais_session *s = NULL;
-        AIS_ASSERT_OK(ais_session_create(l, NULL, &s));
+        AIS_ASSERT_OK(session_ignoring(l, &s));
         const int64_t sizes[] = {7, 7, 1, 13, 0}; /* repeats reuse the feature tensor */
         for (int ci = 0; ci < 4; ci++) {
             for (size_t si = 0; si < AIS__ARRAY_LEN(sizes); si++) {
@@ -343,7 +366,7 @@ static void test_run_columns_errors(void **state) {
     ais_pipeline *p = make_pipeline();
     ais_model *m = make_model(4, AIS_DTYPE_F32, false);
     ais_session *s = NULL;
-    AIS_ASSERT_OK(ais_session_create(m, NULL, &s));
+    AIS_ASSERT_OK(session_ignoring(m, &s));
     columns c;
     make_columns(&c, AIS_DTYPE_F64, 3);
     const ais_tensor *const *cols = (const ais_tensor *const *)c.t;
@@ -359,7 +382,7 @@ static void test_run_columns_errors(void **state) {
     AIS_ASSERT_OK(ais_model_save_with_pipeline(m, p, path, NULL));
     ais_model *l = NULL;
     AIS_ASSERT_OK(ais_model_load(path, NULL, &l));
-    AIS_ASSERT_OK(ais_session_create(l, NULL, &s));
+    AIS_ASSERT_OK(session_ignoring(l, &s));
     /* Without "c" every row misses a required field: a schema report, one entry per row. */
     e = NULL;
     AIS_ASSERT_STATUS(ais_session_run_columns(s, c.names, cols, 1, NULL, out, 2, &e),
@@ -419,7 +442,7 @@ static void test_session_errors(void **state) {
     ais_pipeline *p = make_pipeline();
     ais_model *m = make_model(4, AIS_DTYPE_F32, false);
     ais_session *s = NULL;
-    AIS_ASSERT_OK(ais_session_create(m, NULL, &s));
+    AIS_ASSERT_OK(session_ignoring(m, &s));
     ais_tensor *out[2] = {NULL, NULL};
     ais_pipeline_errors *e = (ais_pipeline_errors *)1;
     AIS_ASSERT_STATUS(ais_session_run_csv(s, csv, strlen(csv), NULL, out, 2, &e),
@@ -431,7 +454,7 @@ static void test_session_errors(void **state) {
     AIS_ASSERT_OK(ais_model_save_with_pipeline(m, p, path, NULL));
     ais_model *l = NULL;
     AIS_ASSERT_OK(ais_model_load(path, NULL, &l));
-    AIS_ASSERT_OK(ais_session_create(l, NULL, &s));
+    AIS_ASSERT_OK(session_ignoring(l, &s));
     const char *bad = "x,c\n1,r\nzz,\n2,\n";
     AIS_ASSERT_STATUS(ais_session_run_csv(s, bad, strlen(bad), NULL, out, 2, &e), AIS_E_SCHEMA);
     assert_null(out[0]);
@@ -496,7 +519,7 @@ static void test_steady_state_allocations(void **state) {
     ais_model *l = NULL;
     AIS_ASSERT_OK(ais_model_load(path, NULL, &l));
     ais_session *s = NULL;
-    AIS_ASSERT_OK(ais_session_create(l, NULL, &s));
+    AIS_ASSERT_OK(session_ignoring(l, &s));
     ais_tensor *out[2] = {NULL, NULL};
     AIS_ASSERT_OK(ais_tensor_create(AIS_DTYPE_F32, AIS_SHAPE(5, 3), &out[0]));
     AIS_ASSERT_OK(ais_tensor_create(AIS_DTYPE_F32, AIS_SHAPE(5, 3), &out[1]));
@@ -554,7 +577,7 @@ typedef struct {
 static ais_status oom_load_run(void *vctx) {
     oom_ctx *c = vctx;
     AIS__CHECK(ais_model_load_memory(c->data, c->size, NULL, &c->m));
-    AIS__CHECK(ais_session_create(c->m, NULL, &c->s));
+    AIS__CHECK(session_ignoring(c->m, &c->s));
     AIS__CHECK(ais_session_run_csv(c->s, csv, strlen(csv), NULL, c->out, 2, NULL));
     AIS__CHECK(ais_session_run_json_rows(c->s, jsonl, strlen(jsonl), NULL, c->out, 2, NULL));
     /* more rows than the CSV: the feature tensor is made anew */

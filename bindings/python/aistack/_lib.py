@@ -151,6 +151,8 @@ _sig("ais_pipeline_output_width", c_size_t, PipelineP)
 _sig("ais_pipeline_spec_json", status, PipelineP, POINTER(c_char_p), POINTER(c_size_t))
 _sig("ais_pipeline_with_output_dtype", status, PipelineP, c_int, POINTER(PipelineP))
 _sig("ais_pipeline_output_dtype", c_int, PipelineP)
+_sig("ais_pipeline_with_extra_fields", status, PipelineP, c_int, POINTER(PipelineP))
+_sig("ais_pipeline_extra_fields", c_int, PipelineP)
 _sig("ais_pipeline_run_records", status, PipelineP, POINTER(c_void_p), POINTER(c_size_t),
      c_size_t, POINTER(TensorP), POINTER(ErrorsP))
 _sig("ais_pipeline_run_json_rows", status, PipelineP, c_char_p, c_size_t, POINTER(TensorP),

@@ -10,7 +10,7 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 import numpy as np
 
 from . import _errors, _lib
-from ._pipeline import Pipeline, SpecLike, _Columns, _Records, _text, check_run
+from ._pipeline import Pipeline, SpecLike, _Columns, _Records, _text, check_run, extra_code
 from ._tensor import OBJECT, ArrayLike, dtype_to_numpy, is_string_dtype, to_numpy, wrap_array
 
 L = _lib.lib
@@ -20,7 +20,7 @@ L = _lib.lib
 OPTIONS: Dict[str, int] = {
     "threads": 1, "opt_level": 2, "backend": 3, "device_id": 4, "max_file_bytes": 5,
     "map_weights": 6, "save_compression": 7, "verify_checksums": 8, "max_tensor_bytes": 9,
-    "max_fold_bytes": 10,
+    "max_fold_bytes": 10, "extra_fields": 11,
 }
 BACKENDS: Dict[str, int] = {"cpu": 0, "cuda": 1}
 
@@ -43,6 +43,8 @@ class _Options:
                     code = OPTIONS[key]
                 else:
                     code = int(key)
+                if code == OPTIONS["extra_fields"] and isinstance(value, str):
+                    value = extra_code(value)
                 if code == OPTIONS["backend"] and isinstance(value, str):
                     if value.lower() not in BACKENDS:
                         raise _errors.InvalidArgumentError(
@@ -268,6 +270,10 @@ class Session:
         with _Options(settings) as opts:
             _errors.check(L.ais_session_create(model.handle, opts.handle, ctypes.byref(h)))
         self._handle = h.value
+        self._settings = dict(settings)
+        extra = self._settings.get("extra_fields", self._settings.get(11, 0))
+        self._extra = extra_code(extra) if isinstance(extra, str) else int(extra or 0)
+        self._other: Optional["Session"] = None  # the other extra-fields policy, on first use
         self._out_names = [o.name for o in model.outputs]
         self._in_names = [i.name for i in model.inputs]
         self._in_dtypes = {i.name: i.dtype for i in model.inputs}
@@ -372,6 +378,18 @@ class Session:
                     L.ais_tensor_destroy(slots[i])
         return results
 
+    def _for_extra(self, extra: Optional[str]) -> "Session":
+        """The session whose record runs treat fields that are no input by `extra` (None: this
+        session's extra_fields setting): this one, or a sibling session with the other policy,
+        made on first use (policies are fixed when a session is created)."""
+        if extra is None or extra_code(extra) == self._extra:
+            return self
+        if self._other is None:
+            settings = {k: v for k, v in self._settings.items() if k not in ("extra_fields", 11)}
+            settings["extra_fields"] = extra_code(extra)
+            self._other = Session(self.model, settings)
+        return self._other
+
     def _run_source(self, fn: Any, args: Tuple[Any, ...],
                     outputs: Optional[Sequence[str]]) -> Dict[str, np.ndarray]:
         out_names = list(self._out_names if outputs is None else outputs)
@@ -393,34 +411,45 @@ class Session:
         return results
 
     def run_records(self, records: Sequence[Mapping[str, Any]],
-                    outputs: Optional[Sequence[str]] = None) -> Dict[str, np.ndarray]:
+                    outputs: Optional[Sequence[str]] = None, *,
+                    extra: Optional[str] = None) -> Dict[str, np.ndarray]:
         """Runs raw records (dicts of field -> number, str or None, or a pandas DataFrame: one
         record per row, NaN / None / pd.NA / NaT missing) through the model's feature
         pipeline and the model. Returns {output name: array}, like run(). Schema problems raise
         aistack.SchemaError with .problems; a model without a pipeline raises
-        InvalidArgumentError."""
+        InvalidArgumentError. extra="error" makes a field that names no input a problem,
+        "ignore" skips such fields; None (the default) follows the session's extra_fields
+        setting ("error" unless set)."""
+        if self._for_extra(extra) is not self:
+            return self._for_extra(extra).run_records(records, outputs)
         recs = _Records(records)
         return self._run_source(L.ais_session_run_records, (recs.rows, recs.counts, recs.n),
                                 outputs)
 
-    def run_json_rows(self, text: Union[str, bytes],
-                      outputs: Optional[Sequence[str]] = None) -> Dict[str, np.ndarray]:
+    def run_json_rows(self, text: Union[str, bytes], outputs: Optional[Sequence[str]] = None, *,
+                      extra: Optional[str] = None) -> Dict[str, np.ndarray]:
         """run_records() for JSON lines (one object per line)."""
+        if self._for_extra(extra) is not self:
+            return self._for_extra(extra).run_json_rows(text, outputs)
         data = _text(text)
         return self._run_source(L.ais_session_run_json_rows, (data, len(data)), outputs)
 
-    def run_csv(self, text: Union[str, bytes],
-                outputs: Optional[Sequence[str]] = None) -> Dict[str, np.ndarray]:
+    def run_csv(self, text: Union[str, bytes], outputs: Optional[Sequence[str]] = None, *,
+                extra: Optional[str] = None) -> Dict[str, np.ndarray]:
         """run_records() for CSV text with a header row."""
+        if self._for_extra(extra) is not self:
+            return self._for_extra(extra).run_csv(text, outputs)
         data = _text(text)
         return self._run_source(L.ais_session_run_csv, (data, len(data)), outputs)
 
-    def run_columns(self, columns: Mapping[str, Any],
-                    outputs: Optional[Sequence[str]] = None) -> Dict[str, np.ndarray]:
+    def run_columns(self, columns: Mapping[str, Any], outputs: Optional[Sequence[str]] = None, *,
+                    extra: Optional[str] = None) -> Dict[str, np.ndarray]:
         """run_records() for columns: {name: array} or a pandas DataFrame, converted as
         Pipeline.run_columns does (numeric arrays pass without copying when C-contiguous
         f32/f64/i32/i64; a categorical column with None / NaN goes as records, since a string
         tensor has no missing marker)."""
+        if self._for_extra(extra) is not self:
+            return self._for_extra(extra).run_columns(columns, outputs)
         if self._pl_kinds is None:
             p = self.model.pipeline
             kinds: Dict[str, str] = {}
@@ -429,7 +458,7 @@ class Session:
                 p.close()
             self._pl_kinds = kinds
         # Without a pipeline no column is kept: the library reports the missing pipeline.
-        cols = _Columns(columns, self._pl_kinds)
+        cols = _Columns(columns, self._pl_kinds, keep_unknown=self._extra == 0)
         if cols.records is not None:
             return self.run_records(cols.records, outputs)
         try:
@@ -458,6 +487,9 @@ class Session:
             return
         with lock:
             h, self._handle = getattr(self, "_handle", None), None
+            other, self._other = getattr(self, "_other", None), None
+            if other is not None:
+                other.close()
             if h and L is not None:
                 L.ais_session_destroy(h)
 

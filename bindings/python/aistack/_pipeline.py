@@ -21,6 +21,15 @@ SpecLike = Union[str, bytes, Mapping[str, Any], "Pipeline"]
 _KIND_NAMES = {1: "numeric", 2: "categorical"}
 _F64 = 11  # AIS_DTYPE_F64
 _MISSING, _NUMBER, _STRING = 0, 1, 2
+EXTRA_FIELDS = {"error": 0, "ignore": 1}  # ais_extra_fields
+
+
+def extra_code(extra: str) -> int:
+    """The ais_extra_fields value of extra="error" | "ignore"."""
+    if extra not in EXTRA_FIELDS:
+        raise _errors.InvalidArgumentError(
+            f"extra must be one of {sorted(EXTRA_FIELDS)}, got {extra!r}", 1)
+    return EXTRA_FIELDS[extra]
 
 
 class Field(ctypes.Structure):
@@ -32,7 +41,8 @@ class Field(ctypes.Structure):
 def _problems(report: int) -> List[Problem]:
     out = []
     for i in range(L.ais_pipeline_errors_count(report)):
-        out.append((int(L.ais_pipeline_errors_row(report, i)),
+        row = int(L.ais_pipeline_errors_row(report, i))
+        out.append((-1 if row == ctypes.c_size_t(-1).value else row,
                     _lib.text(L.ais_pipeline_errors_field(report, i)),
                     _lib.text(L.ais_pipeline_errors_message(report, i))))
     return out
@@ -152,12 +162,13 @@ def _is_missing(v: Any) -> bool:
 
 class _Columns:
     """Columns ({name: array} or a pandas DataFrame) as the arguments of the run_columns
-    functions, for a pipeline whose inputs have `kinds` ({name: "numeric" | "categorical"};
-    other names are dropped). A string tensor cannot say "missing", so when a categorical column
+    functions, for a pipeline whose inputs have `kinds` ({name: "numeric" | "categorical"}).
+    Other names are dropped when keep_unknown is false, else passed on with a placeholder
+    tensor (or a None field) for the library to report by name. A string tensor cannot say "missing", so when a categorical column
     holds None / NaN the columns become .records (for run_records) and there are no tensors.
     close() destroys the tensors."""
 
-    def __init__(self, columns: Any, kinds: Mapping[str, str]):
+    def __init__(self, columns: Any, kinds: Mapping[str, str], keep_unknown: bool = False):
         if _is_frame(columns):
             columns = _frame_columns(columns)
         self.records: Optional[List[Dict[str, Any]]] = None
@@ -165,14 +176,17 @@ class _Columns:
         self.n = 0
         cats: Dict[str, List[Any]] = {}
         nums: Dict[str, np.ndarray] = {}
+        unknown: List[str] = []
         for name, col in columns.items():
             kind = kinds.get(name)
             if kind is None:
+                if keep_unknown:
+                    unknown.append(str(name))
                 continue
             if kind == "categorical":
                 values = list(np.asarray(col, dtype=object).reshape(-1))
                 if any(_is_missing(v) for v in values):
-                    self.records = _columns_to_records(columns, kinds)
+                    self.records = _columns_to_records(columns, kinds, keep_unknown)
                     return
                 cats[name] = values
             else:
@@ -194,6 +208,9 @@ class _Columns:
                 _errors.check(L.ais_tensor_create_strings(shape, 1, vals, ctypes.byref(h)))
                 self._handles.append(h.value)
                 names.append(name)
+            for name in unknown:  # the library reports the name before it looks at the data
+                self._handles.append(wrap_array(np.zeros(1))[0])
+                names.append(name)
         except BaseException:
             self.close()
             raise
@@ -207,10 +224,12 @@ class _Columns:
             L.ais_tensor_destroy(h)
 
 
-def _columns_to_records(columns: Mapping[str, Any],
-                        kinds: Mapping[str, str]) -> List[Dict[str, Any]]:
+def _columns_to_records(columns: Mapping[str, Any], kinds: Mapping[str, str],
+                        keep_unknown: bool = False) -> List[Dict[str, Any]]:
     cols = {n: list(np.asarray(c, dtype=object).reshape(-1)) for n, c in columns.items()
             if n in kinds}
+    # names that are no input go as None fields: the library reports them by name
+    extra = [str(n) for n in columns if n not in kinds] if keep_unknown else []
     lengths = {len(c) for c in cols.values()}
     if len(lengths) > 1:
         raise _errors.ShapeError(f"columns have different lengths {sorted(lengths)}", 3)
@@ -221,6 +240,8 @@ def _columns_to_records(columns: Mapping[str, Any],
         for name, c in cols.items():
             v = c[r]
             rec[name] = None if _is_missing(v) else (v.item() if isinstance(v, np.generic) else v)
+        for name in extra:
+            rec[name] = None
         records.append(rec)
     return records
 
@@ -234,12 +255,16 @@ class Pipeline:
 
     spec: the JSON spec as str, bytes or a dict. Records that break the schema raise
     aistack.SchemaError whose .problems lists every (row, field, message). Every run_* takes
-    dtype=np.float32 (each feature rounded once from double, the default) or np.float64.
+    dtype=np.float32 (each feature rounded once from double, the default) or np.float64, and
+    extra="error" (the default: a field or column that names no input is a problem, reported
+    with the nearest input name, so a misspelled "Age" cannot silently count as missing) or
+    "ignore" (such fields are skipped). Problems of the field names (a CSV header, column names)
+    have row -1.
     """
 
     def __init__(self, spec: SpecLike, *, _borrowed: Optional[int] = None, _owner: Any = None):
         self._handle: Optional[int] = None
-        self._twin64: Optional[int] = None  # the float64-output twin, made on first use
+        self._twins: Dict[Tuple[Any, int], int] = {}  # (dtype, extra) -> twin, made on first use
         self._model_ref: Optional[int] = None  # a reference to the model a view belongs to
         self._borrowed = _borrowed is not None
         if _borrowed is not None:
@@ -283,22 +308,31 @@ class Pipeline:
     def output_width(self) -> int:
         return int(L.ais_pipeline_output_width(self.handle))
 
-    def _run_handle(self, dtype: Any) -> int:
-        """The handle whose run functions give `dtype` (float32: this pipeline; float64: its
-        twin from ais_pipeline_with_output_dtype, made once and kept)."""
+    def _run_handle(self, dtype: Any, extra: str = "error") -> int:
+        """The handle whose run functions give `dtype` and treat fields that are no input by
+        `extra` (float32 and this pipeline's own policy: this pipeline; else a twin from
+        ais_pipeline_with_output_dtype / ais_pipeline_with_extra_fields, made once and kept)."""
         dt = np.dtype(dtype)
-        if dt == np.float32:
-            return self.handle
-        if dt != np.float64:
+        if dt != np.float32 and dt != np.float64:
             raise ValueError(f"dtype must be float32 or float64, got {dt}")
-        if not self._twin64:
-            h = ctypes.c_void_p()
-            _errors.check(L.ais_pipeline_with_output_dtype(self.handle, _F64, ctypes.byref(h)))
-            if self._twin64:  # another thread made one meanwhile
+        code = extra_code(extra)
+        base = self.handle
+        if dt == np.float32 and code == L.ais_pipeline_extra_fields(base):
+            return base
+        key = (dt.str, code)
+        if key not in self._twins:
+            h, t = ctypes.c_void_p(), ctypes.c_void_p()
+            _errors.check(L.ais_pipeline_with_output_dtype(
+                base, _F64 if dt == np.float64 else 1, ctypes.byref(h)))
+            try:
+                _errors.check(L.ais_pipeline_with_extra_fields(h.value, code, ctypes.byref(t)))
+            finally:
                 L.ais_pipeline_destroy(h.value)
+            if key in self._twins:  # another thread made one meanwhile
+                L.ais_pipeline_destroy(t.value)
             else:
-                self._twin64 = h.value
-        return self._twin64
+                self._twins[key] = t.value
+        return self._twins[key]
 
     def _finish(self, status: int, out: Any, report: Any) -> np.ndarray:
         check_run(status, report)
@@ -306,42 +340,46 @@ class Pipeline:
         return to_numpy(t)
 
     def run_records(self, records: Sequence[Mapping[str, Any]], *,
-                    dtype: Any = np.float32) -> np.ndarray:
+                    dtype: Any = np.float32, extra: str = "error") -> np.ndarray:
         """Rows as dicts of field -> number, str or None (missing), or a pandas DataFrame (one
         record per row; NaN, None, pd.NA and NaT cells are missing, bool columns 0 / 1)."""
-        h = self._run_handle(dtype)
+        h = self._run_handle(dtype, extra)
         recs = _Records(records)
         out, report = ctypes.c_void_p(), ctypes.c_void_p()
         st = L.ais_pipeline_run_records(h, recs.rows, recs.counts, recs.n,
                                         ctypes.byref(out), ctypes.byref(report))
         return self._finish(st, out, report)
 
-    def run_json_rows(self, text: Union[str, bytes], *, dtype: Any = np.float32) -> np.ndarray:
+    def run_json_rows(self, text: Union[str, bytes], *, dtype: Any = np.float32,
+                      extra: str = "error") -> np.ndarray:
         """One JSON object per line."""
-        h = self._run_handle(dtype)
+        h = self._run_handle(dtype, extra)
         data = _text(text)
         out, report = ctypes.c_void_p(), ctypes.c_void_p()
         st = L.ais_pipeline_run_json_rows(h, data, len(data), ctypes.byref(out),
                                           ctypes.byref(report))
         return self._finish(st, out, report)
 
-    def run_csv(self, text: Union[str, bytes], *, dtype: Any = np.float32) -> np.ndarray:
+    def run_csv(self, text: Union[str, bytes], *, dtype: Any = np.float32,
+                extra: str = "error") -> np.ndarray:
         """CSV with a header row (empty cell = missing)."""
-        h = self._run_handle(dtype)
+        h = self._run_handle(dtype, extra)
         data = _text(text)
         out, report = ctypes.c_void_p(), ctypes.c_void_p()
         st = L.ais_pipeline_run_csv(h, data, len(data), ctypes.byref(out),
                                     ctypes.byref(report))
         return self._finish(st, out, report)
 
-    def run_columns(self, columns: Mapping[str, Any], *, dtype: Any = np.float32) -> np.ndarray:
+    def run_columns(self, columns: Mapping[str, Any], *, dtype: Any = np.float32,
+                    extra: str = "error") -> np.ndarray:
         """Columns as {name: array}: numbers for numeric inputs (NaN or None missing), strings
         for categorical ones (None or NaN missing), or a pandas DataFrame. Names that are not
-        inputs are ignored."""
-        ph = self._run_handle(dtype)
-        cols = _Columns(columns, dict(zip(self.input_names, self.input_kinds)))
+        inputs are problems (extra="error") or skipped (extra="ignore")."""
+        ph = self._run_handle(dtype, extra)
+        cols = _Columns(columns, dict(zip(self.input_names, self.input_kinds)),
+                        keep_unknown=extra_code(extra) == 0)
         if cols.records is not None:
-            return self.run_records(cols.records, dtype=dtype)
+            return self.run_records(cols.records, dtype=dtype, extra=extra)
         try:
             out, report = ctypes.c_void_p(), ctypes.c_void_p()
             st = L.ais_pipeline_run_columns(ph, cols.names, cols.tensors, cols.n,
@@ -353,10 +391,10 @@ class Pipeline:
     def close(self) -> None:
         h, self._handle = getattr(self, "_handle", None), None
         m, self._model_ref = getattr(self, "_model_ref", None), None
-        t, self._twin64 = getattr(self, "_twin64", None), None
+        twins, self._twins = getattr(self, "_twins", {}), {}
         if L is None:
             return
-        if t:
+        for t in twins.values():
             L.ais_pipeline_destroy(t)
         if m:
             L.ais_model_destroy(m)

@@ -1,0 +1,106 @@
+/*
+ * aistack_convert.c - `aistack convert IN OUT.ais`: writes the native format, with progress per
+ * tensor.
+ */
+#include <aistack/aistack.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "aistack_tool.h"
+
+const char tool_usage_convert[] =
+    "usage: aistack convert IN OUT.ais [--compress LEVEL|none] [--pipeline SPEC.json]\n"
+    "                               [--progress | --no-progress]\n"
+    "\n"
+    "Loads IN (any supported format), optimizes it, and writes the native format (OUT must\n"
+    "end in .ais). Progress goes to stderr, one line per tensor, when stderr is a terminal or\n"
+    "with --progress (--no-progress: never). Tensor data\n"
+    "is raw and memory-mappable by default (none), or zstd-compressed per tensor at LEVEL\n"
+    "(1..22). --pipeline puts the feature pipeline of SPEC.json (docs/pipeline-spec.md) into\n"
+    "the file, in place of any IN has; the model must have one f32 input [rows, width] whose\n"
+    "width is the pipeline's. Without it, a pipeline IN carries is kept.\n";
+
+/* One line per tensor on stderr; on a terminal each overwrites the last. */
+static void convert_progress(void *ud, uint64_t done, uint64_t total, const char *item) {
+    bool tty = *(const bool *)ud;
+    fprintf(stderr, "%sconvert: tensor %llu/%llu %.60s%s", tty ? "\r\033[K" : "",
+            (unsigned long long)done, (unsigned long long)total, item, tty ? "" : "\n");
+    if (tty && done == total) fputc('\n', stderr);
+    fflush(stderr);
+}
+
+int tool_cmd_convert(int argc, char **argv) {
+    const char *src = NULL, *dst = NULL, *spec_path = NULL;
+    int64_t level = 0;
+    int progress = -1; /* -1: when stderr is a terminal */
+    for (int i = 0; i < argc; i++) {
+        if ((!strcmp(argv[i], "--pipeline") || !strcmp(argv[i], "--compress")) && i + 1 == argc)
+            return tool_bad_option("convert", argv[i], true, tool_usage_convert);
+        if (!strcmp(argv[i], "--progress")) {
+            progress = 1;
+        } else if (!strcmp(argv[i], "--no-progress")) {
+            progress = 0;
+        } else if (!strcmp(argv[i], "--pipeline") && i + 1 < argc) {
+            spec_path = argv[++i];
+        } else if (!strcmp(argv[i], "--compress") && i + 1 < argc) {
+            const char *v = argv[++i];
+            char *end;
+            level = strcmp(v, "none") == 0 ? 0 : strtoll(v, &end, 10);
+            if (strcmp(v, "none") != 0 && (*end || level < 1 || level > 22)) {
+                fprintf(stderr, "aistack: --compress takes 1..22 or none\n");
+                return 2;
+            }
+        } else if (argv[i][0] == '-' && argv[i][1]) {
+            return tool_bad_option("convert", argv[i], false, tool_usage_convert);
+        } else if (!src) {
+            src = argv[i];
+        } else if (!dst) {
+            dst = argv[i];
+        } else {
+            fputs(tool_usage_convert, stderr);
+            return 2;
+        }
+    }
+    if (!src || !dst) {
+        fputs(tool_usage_convert, stderr);
+        return 2;
+    }
+    if (!tool_ends_with(dst, ".ais")) {
+        /* .ais bytes under a .onnx name would fool every other tool */
+        fprintf(stderr,
+                "aistack convert: OUT must end in .ais (convert writes the native format), got "
+                "'%s'\n",
+                dst);
+        return 2;
+    }
+    bool tty = isatty(STDERR_FILENO) != 0;
+    if (progress < 0) progress = tty;
+    ais_pipeline *pl = NULL;
+    if (spec_path) {
+        size_t len;
+        char *spec = tool_read_all(spec_path, &len);
+        if (!spec) return 1;
+        ais_status st = ais_pipeline_create_from_json(spec, len, &pl);
+        free(spec);
+        if (st) return tool_fail_status(spec_path, st);
+    }
+    ais_model *m = NULL;
+    ais_options *o = NULL;
+    if (tool_load_model(src, NULL, &m)) {
+        ais_pipeline_destroy(pl);
+        return 1;
+    }
+    ais_status st = ais_options_create(&o);
+    if (!st) st = ais_options_set_int(o, AIS_OPT_SAVE_COMPRESSION, level);
+    if (!st && progress) st = ais_options_set_progress(o, convert_progress, &tty);
+    if (!st) st = pl ? ais_model_save_with_pipeline(m, pl, dst, o) : ais_model_save(m, dst, o);
+    ais_options_destroy(o);
+    ais_model_destroy(m);
+    ais_pipeline_destroy(pl);
+    if (st) return tool_fail_status(dst, st);
+    printf("wrote %s\n", dst);
+    return 0;
+}
