@@ -668,9 +668,9 @@ def _hist_gradient_boosting(est, tr, what):
     loss = est.loss
     lname = loss if isinstance(loss, str) else type(loss).__name__
     if is_classifier(est):
-        # every name the classifier accepts is the log loss ("log_loss"; until 1.3 also "auto",
-        # "binary_crossentropy", "categorical_crossentropy"): a sigmoid over one tree per
-        # iteration, a softmax over one per class
+        # every name the classifier accepts is the log loss ("log_loss"; in 1.2 also "auto",
+        # "binary_crossentropy", "categorical_crossentropy", removed in 1.3): a sigmoid over one
+        # tree per iteration, a softmax over one per class
         if not (isinstance(loss, str)
                 or lname in ("HalfBinomialLoss", "HalfMultinomialLoss")):
             raise NotImplementedError(f"{what}: loss {lname}")
@@ -768,7 +768,7 @@ def _trees(est, width, what):
         # common sklearn._loss since 1.3: different but equivalent multinomial raw scores).
         base = est._raw_predict_init(np.zeros((1, width)))[0].astype(np.float64)
         if isinstance(est, GradientBoostingClassifier):
-            # the public `loss`: "log_loss" ("deviance" until 1.3) is a sigmoid over one tree
+            # the public `loss`: "log_loss" (in 1.2 also "deviance") is a sigmoid over one tree
             # per stage or a softmax over one per class; "exponential" is not supported
             if est.loss not in ("log_loss", "deviance"):
                 raise NotImplementedError(f"{what}: loss {est.loss!r}")
