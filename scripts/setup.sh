@@ -1,7 +1,8 @@
 #!/bin/sh
 # Installs what libaistack needs to build and test on Debian 12 (bookworm):
 #   scripts/setup.sh build   the Debian packages to build the library and the aistack tool
-#   scripts/setup.sh test    those, the test tools, and the Python environment .venv (default)
+#   scripts/setup.sh test    those, the test tools, and the Python environments (default): .venv,
+#                            and .venv-sklearn-oldest / -newest for the scikit-learn range tests
 # As root it installs missing packages with apt-get; otherwise it prints exactly which are
 # missing and the command to install them, and fails.
 set -eu
@@ -37,16 +38,26 @@ fi
 
 echo "setup: the Debian packages for '$mode' are present"
 
+# venv DIR REQUIREMENTS [VENV_OPTION]: makes DIR over Debian's python3 (not a pyenv one on the
+# PATH) and installs REQUIREMENTS into it, again only when the file changed.
+venv() {
+  if [ ! -x "$1/bin/python" ]; then
+    echo "setup: creating the Python environment $1"
+    /usr/bin/python3 -m venv ${3:-} "$1"
+  fi
+  stamp=$1/.requirements-installed
+  if [ ! -f "$stamp" ] || ! cmp -s "$2" "$stamp"; then
+    echo "setup: installing Python packages from $2 into $1 (a few minutes)..."
+    "$1/bin/pip" install -q --disable-pip-version-check -r "$2"
+    cp "$2" "$stamp"
+  fi
+}
+
 if [ "$mode" = test ]; then
-  # Debian's python3 (not a pyenv one on the PATH), so that Debian's python3-torch is importable.
-  if [ ! -x .venv/bin/python ]; then
-    echo "setup: creating the Python environment .venv"
-    /usr/bin/python3 -m venv --system-site-packages .venv
-  fi
-  stamp=.venv/.requirements-installed
-  if [ ! -f "$stamp" ] || ! cmp -s tests/requirements.txt "$stamp"; then
-    echo "setup: installing Python packages from tests/requirements.txt into .venv (a few minutes)..."
-    .venv/bin/pip install -q --disable-pip-version-check -r tests/requirements.txt
-    cp tests/requirements.txt "$stamp"
-  fi
+  # --system-site-packages, so that Debian's python3-torch is importable.
+  venv .venv tests/requirements.txt --system-site-packages
+  # The oldest and newest scikit-learn that aistack.sklearn supports, each with its own NumPy,
+  # SciPy and pandas, for the python_sklearn_export_{oldest,newest} tests.
+  venv .venv-sklearn-oldest tests/requirements-sklearn-oldest.txt
+  venv .venv-sklearn-newest tests/requirements-sklearn-newest.txt
 fi

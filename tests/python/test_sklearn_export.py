@@ -33,6 +33,13 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 sys.path.insert(0, os.path.join(ROOT, "bindings", "python"))
 import aistack  # noqa: E402
 from aistack import sklearn as ais_sklearn  # noqa: E402
+import sklearn  # noqa: E402
+
+# This file runs under the pinned scikit-learn of tests/requirements.txt and under the oldest and
+# newest of the supported range (tests/requirements-sklearn-{oldest,newest}.txt, ctest
+# python_sklearn_export_{oldest,newest}); where scikit-learn's behaviour differs by release the
+# tests below check each release's own behaviour.
+SKLEARN = tuple(int(x) for x in sklearn.__version__.split(".")[:2])
 
 warnings.filterwarnings("ignore")
 TOL = 1e-5
@@ -536,22 +543,41 @@ def test_frame_regressor(tmp_path, pre, model):
     compare(est, Xt, results, f"frame/diabetes/{pre}/{model}")
 
 
+# the scikit-learn release from which each estimator predicts on NaN itself
+NAN_SINCE = {"hgb": (1, 0), "tree": (1, 3), "forest": (1, 4)}
+
+
 @pytest.mark.parametrize("model", ["hgb", "tree", "forest"])
 @pytest.mark.parametrize("data", ["cancer", "diabetes"])
 @pytest.mark.parametrize("fit_nan", [True, False])
 def test_frame_nan_into_trees(tmp_path, model, data, fit_nan):
-    """Estimators that take NaN themselves (HistGradientBoosting; trees and forests in
-    scikit-learn 1.5), bare on the numeric columns: missing inputs are allowed and routed by
-    missing_go_to_left, whether NaN was seen in fit or only at prediction."""
+    """Estimators that take NaN themselves (HistGradientBoosting; trees from scikit-learn 1.3,
+    forests from 1.4), bare on the numeric columns: missing inputs are allowed and routed by
+    missing_go_to_left, whether NaN was seen in fit or only at prediction. Before those
+    releases scikit-learn refuses NaN, and so does the export: missing is a schema error."""
     loader = {"cancer": load_breast_cancer, "diabetes": load_diabetes}[data]
     Xf, yf, Xt, _ = make_frame(loader)
     num = [c for c in Xf.columns if c not in ("city", "size", "flag")]
     Xf, Xt = Xf[num], Xt[num].copy()
-    if not fit_nan:
+    takes_nan = SKLEARN >= NAN_SINCE[model]
+    if not fit_nan or not takes_nan:
         Xf = Xf.fillna(0.0)
     Xt.iloc[::3, 2] = np.nan  # a column never missing in fit
     fam = FRAME_CLASSIFIERS if data == "cancer" else FRAME_REGRESSORS
     est = fam[model]().fit(Xf, yf)
+    if not takes_nan:
+        spec = ais_sklearn.export(est, str(tmp_path / "m.ais"))
+        assert all(i["missing"] == "error" for i in spec["inputs"])
+        with pytest.raises(ValueError, match="NaN"):
+            est.predict(Xt)
+        with aistack.Model(str(tmp_path / "m.ais")) as m, m.session() as s:
+            with pytest.raises(aistack.SchemaError, match="missing value"):
+                s.run_records(Xt)
+            # the rows without a missing cell still give scikit-learn's predictions
+            full = Xt.dropna()
+            compare(est, full, [("run_records", s.run_records(full))],
+                    f"frame/nan/{data}/{model}/refused")
+        return
     spec, results = predict_frame(est, Xt, tmp_path)
     assert all(i["missing"] == "allow" for i in spec["inputs"])
     compare(est, Xt, results, f"frame/nan/{data}/{model}/fit_nan={fit_nan}")
@@ -614,9 +640,14 @@ def test_frame_input_names_and_refusals():
     wrong[3] = "other"
     with pytest.raises(ValueError, match=r"position 3 is 'other' in input_names"):
         ais_sklearn.export_bytes(est, input_names=wrong)
-    # categorical splits (pandas category dtype reaching HistGradientBoosting) are refused
-    hgb = HistGradientBoostingClassifier(max_iter=5, categorical_features="from_dtype")
-    hgb.fit(Xf[["size", Xf.columns[0]]], yf)
+    # categorical splits (pandas category dtype reaching HistGradientBoosting, or before
+    # scikit-learn 1.4, which has no "from_dtype", columns marked by index) are refused
+    if SKLEARN >= (1, 4):
+        hgb = HistGradientBoostingClassifier(max_iter=5, categorical_features="from_dtype")
+        hgb.fit(Xf[["size", Xf.columns[0]]], yf)
+    else:
+        hgb = HistGradientBoostingClassifier(max_iter=5, categorical_features=[0])
+        hgb.fit(np.column_stack([(Xf["size"] == "big").astype(int), Xf[Xf.columns[0]]]), yf)
     with pytest.raises(NotImplementedError, match=r"categorical features .* split on category "
                        r"sets"):
         ais_sklearn.export_bytes(hgb)
@@ -669,3 +700,121 @@ def test_hgb_bare_numpy_with_nan(data):
         assert m.inputs[0].dtype == np.float64
         got = m.run({"X": X[1::2]})
     compare(est, X[1::2], [("float64 features", got)], f"hgb/numpy/{data}")
+
+
+# ---- scikit-learn versions: the supported range and what differs between its releases ----
+
+@pytest.mark.parametrize("version", ["1.1.3", "0.24.2", "1.10.0", "1.10.0rc1", "2.0.0", "dev"])
+def test_unsupported_sklearn_version_refused(monkeypatch, version):
+    """Outside SUPPORTED_SKLEARN every entry point refuses, naming the range and the version."""
+    X, y = load_iris(return_X_y=True)
+    est = make_pipeline(StandardScaler(), LogisticRegression(max_iter=500)).fit(X, y)
+    monkeypatch.setattr(sklearn, "__version__", version)
+    msg = (rf"aistack.sklearn supports scikit-learn 1\.2 through 1\.9, this is scikit-learn "
+           rf"{version}: install a supported version \(pip install "
+           rf"'scikit-learn>=1\.2,<1\.10'\)")
+    for call in (lambda: ais_sklearn.export_bytes(est),
+                 lambda: ais_sklearn.to_spec(est[0]),
+                 lambda: ais_sklearn.estimator_to_onnx(est[-1], 4),
+                 lambda: ais_sklearn.feature_dtype(est[-1]),
+                 lambda: ais_sklearn.export(est, "/nonexistent/never-written.ais")):
+        with pytest.raises(RuntimeError, match=msg):
+            call()
+
+
+@pytest.mark.parametrize("version", ["1.2.0", "1.2.1", "1.5.2", "1.9.1", "1.9.0rc1"])
+def test_supported_sklearn_version_boundaries(monkeypatch, version):
+    """The range is by major.minor: its first and last minor releases, patch and pre-releases
+    included, export (the attributes read are those of the installed scikit-learn)."""
+    assert ais_sklearn.SUPPORTED_SKLEARN == ((1, 2), (1, 9))
+    X, y = load_iris(return_X_y=True)
+    est = make_pipeline(StandardScaler(), LogisticRegression(max_iter=500)).fit(X, y)
+    want = ais_sklearn.export_bytes(est)
+    monkeypatch.setattr(sklearn, "__version__", version)
+    assert ais_sklearn.export_bytes(est) == want
+
+
+def _onehot_cases():
+    cases = [("first", "error"), ("if_binary", "infrequent_if_exist"),
+             (["n"], "error"),  # a frequent category, after the infrequent ones
+             (None, "infrequent_if_exist")]
+    if SKLEARN >= (1, 6):
+        cases.append((["p"], "warn"))  # "warn" exists from 1.6: infrequent_if_exist + a warning
+    return cases
+
+
+@pytest.mark.parametrize("drop,unknown", _onehot_cases())
+def test_onehot_drop_with_infrequent(drop, unknown):
+    """OneHotEncoder with drop and infrequent categories: drop_idx_ means the grouped output
+    column in scikit-learn 1.2 and the category in categories_ from 1.3; the exported spec gives
+    scikit-learn's transform either way, unknown categories included."""
+    # the infrequent categories sort first, so that an index into categories_ (a b m n p)
+    # differs from one into the grouped columns (m n p infrequent)
+    vals = ["m"] * 30 + ["n"] * 25 + ["p"] * 20 + ["a"] * 2 + ["b"] * 3
+    if drop == "if_binary":
+        vals = ["m"] * 30 + ["a"] * 2 + ["b"] * 3  # binary after grouping: m, infrequent
+    X = np.array(vals, dtype=object).reshape(-1, 1)
+    enc = OneHotEncoder(drop=drop, min_frequency=5, handle_unknown=unknown,
+                        sparse_output=False).fit(X)
+    spec = ais_sklearn.to_spec(enc, ["c"])
+    step = spec["features"][0]["steps"][0]
+    assert step["infrequent"] == ["a", "b"]
+    rows = sorted(set(vals))
+    if unknown != "error":
+        rows.append("never seen")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        want = enc.transform(np.array(rows, dtype=object).reshape(-1, 1))
+    got = aistack.Pipeline(spec).run_records([{"c": r} for r in rows])
+    np.testing.assert_array_equal(got, want)
+    assert got.shape[1] == ais_sklearn.spec_width(spec)
+
+
+def _logreg_cases():
+    if "multi_class" in LogisticRegression().get_params():  # 1.2 to 1.7
+        return [dict(multi_class="ovr"), dict(multi_class="multinomial"),
+                dict(solver="liblinear"), dict()]
+    return [dict(), dict(solver="newton-cholesky")]  # 1.8+: always multinomial
+
+
+@pytest.mark.parametrize("kw", _logreg_cases(), ids=lambda kw: ",".join(
+    f"{k}={v}" for k, v in kw.items()) or "default")
+@pytest.mark.parametrize("classes", [2, 3])
+def test_logreg_multiclass_modes(kw, classes):
+    """One-vs-rest (normalized sigmoids) or multinomial (softmax) as the release and the fitted
+    parameters decide: multi_class until 1.7 (liblinear is one-vs-rest under "auto"), always
+    multinomial from 1.8, which removed multi_class."""
+    X, y = load_wine(return_X_y=True)
+    keep = y < classes
+    X, y = StandardScaler().fit_transform(X[keep]), y[keep]
+    est = LogisticRegression(max_iter=5000, **kw).fit(X[::2], y[::2])
+    with aistack.Model.from_bytes(ais_sklearn.estimator_to_onnx(est, X.shape[1])) as m:
+        got = m.run({"X": X[1::2]})
+    assert got["label"].tolist() == est.predict(X[1::2]).tolist()
+    np.testing.assert_allclose(got["probabilities"], est.predict_proba(X[1::2]), rtol=0,
+                               atol=TOL)
+
+
+def test_gradient_boosting_init_and_loss_refused():
+    """GradientBoosting: an init estimator whose prediction depends on the row, a random
+    DummyClassifier, and the exponential loss are refused, naming what; the default init and
+    init="zero" export."""
+    from sklearn.dummy import DummyClassifier
+    X, y = load_breast_cancer(return_X_y=True)
+    Xr, yr = load_diabetes(return_X_y=True)
+    bad = [GradientBoostingRegressor(n_estimators=3, init=LinearRegression()).fit(Xr, yr),
+           GradientBoostingClassifier(n_estimators=3,
+                                      init=DummyClassifier(strategy="stratified")).fit(X, y)]
+    for est in bad:
+        with pytest.raises(NotImplementedError, match="init=.*varies with the row"):
+            ais_sklearn.estimator_to_onnx(est, X.shape[1] if est.n_features_in_ == 30 else 10)
+    exp = GradientBoostingClassifier(n_estimators=3, loss="exponential").fit(X, y)
+    with pytest.raises(NotImplementedError, match="loss 'exponential'"):
+        ais_sklearn.estimator_to_onnx(exp, X.shape[1])
+    for est in (GradientBoostingRegressor(n_estimators=5, init="zero").fit(Xr, yr),
+                GradientBoostingClassifier(n_estimators=5, init="zero").fit(X, y)):
+        with aistack.Model.from_bytes(ais_sklearn.estimator_to_onnx(
+                est, est.n_features_in_)) as m:
+            xs = (Xr if est.n_features_in_ == 10 else X)[:50]
+            compare(est, xs, [("float32 features", m.run({"X": xs.astype(np.float32)}))],
+                    f"gboost/init=zero/{type(est).__name__}")

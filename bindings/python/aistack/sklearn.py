@@ -7,7 +7,9 @@ scikit-learn's predictions.
     from aistack import sklearn as ais_sklearn
     ais_sklearn.export(fitted_pipeline, "model.ais", input_names=["age", "city", ...])
 
-Supported (scikit-learn 1.5): Pipeline, ColumnTransformer (columns by index, by name when fitted
+Supported scikit-learn versions: 1.2 through 1.9 (SUPPORTED_SKLEARN; tested with the oldest and
+newest releases of that range); any other version is refused with a RuntimeError naming the range.
+Supported steps: Pipeline, ColumnTransformer (columns by index, by name when fitted
 on named columns, remainder "drop"/"passthrough"/a transformer, nested Pipelines), SimpleImputer
 (missing_values NaN, add_indicator), StandardScaler, MinMaxScaler (clip), RobustScaler,
 OneHotEncoder (drop, handle_unknown, infrequent categories), OrdinalEncoder, KBinsDiscretizer,
@@ -26,9 +28,38 @@ from typing import Any, Dict, List, Optional, Sequence, Union
 
 import numpy as np
 
-__all__ = ["export", "to_spec", "estimator_to_onnx", "export_bytes"]
+__all__ = ["export", "to_spec", "estimator_to_onnx", "export_bytes", "feature_dtype",
+           "SUPPORTED_SKLEARN"]
 
 ML_DOMAIN = "ai.onnx.ml"
+
+# The scikit-learn releases (major, minor), inclusive, whose fitted attributes the exporter reads
+# as documented in docs/sklearn-export.md. A release outside the range is refused rather than
+# exported: a renamed or re-meant fitted attribute would give a silently different model.
+SUPPORTED_SKLEARN = ((1, 2), (1, 9))
+
+
+def _range_text():
+    (lo_maj, lo_min), (hi_maj, hi_min) = SUPPORTED_SKLEARN
+    return f"{lo_maj}.{lo_min} through {hi_maj}.{hi_min}"
+
+
+def _sklearn_version():
+    """(major, minor) of the imported scikit-learn; raises RuntimeError outside
+    SUPPORTED_SKLEARN. Read at each call (not at import), so that `import aistack.sklearn` works
+    whatever is installed."""
+    import re
+    import sklearn
+    v = str(getattr(sklearn, "__version__", "unknown"))
+    (lo_maj, lo_min), (hi_maj, hi_min) = SUPPORTED_SKLEARN
+    m = re.match(r"(\d+)\.(\d+)", v)
+    got = (int(m.group(1)), int(m.group(2))) if m else None
+    if got is None or not (lo_maj, lo_min) <= got <= (hi_maj, hi_min):
+        raise RuntimeError(
+            f"aistack.sklearn supports scikit-learn {_range_text()}, "
+            f"this is scikit-learn {v}: install a supported version "
+            f"(pip install 'scikit-learn>={lo_maj}.{lo_min},<{hi_maj}.{hi_min + 1}')")
+    return got
 
 
 # ---- preprocessing -> pipeline spec ----
@@ -224,10 +255,11 @@ def _imputer(step, blocks, ctx, what):
 
 
 def _onehot(step, blocks, ctx, what):
-    if step.handle_unknown not in ("error", "ignore", "infrequent_if_exist"):
+    # "warn" (scikit-learn 1.6+) encodes as "infrequent_if_exist" and warns; the feature pipeline
+    # has no warning channel per record, so it encodes the same, silently
+    if step.handle_unknown not in ("error", "ignore", "infrequent_if_exist", "warn"):
         raise NotImplementedError(f"{what}: handle_unknown={step.handle_unknown!r}")
-    infrequent = step.infrequent_categories_ if step._infrequent_enabled else [None] * len(blocks)
-    drops = step._drop_idx_after_grouping
+    infrequent = _infrequent(step, len(blocks))
     out = []
     for j, b in enumerate(blocks):
         cats, kind, has_missing = _categories(step.categories_[j], what)
@@ -248,10 +280,11 @@ def _onehot(step, blocks, ctx, what):
             s["categories"] = cats
         if step.handle_unknown == "ignore":
             s["unknown"] = "ignore"
-        elif step.handle_unknown == "infrequent_if_exist":
+        elif step.handle_unknown in ("infrequent_if_exist", "warn"):
             s["unknown"] = "infrequent" if "infrequent" in s else "ignore"
-        if drops is not None and drops[j] is not None:
-            s["drop"] = int(drops[j])
+        drop = _onehot_drop(step, j, s)
+        if drop is not None:
+            s["drop"] = drop
         b.steps.append(s)
         n = len(s["categories"]) + (1 if "infrequent" in s else 0) - (1 if "drop" in s else 0)
         b.kind, b.width = "vector", n
@@ -261,9 +294,37 @@ def _onehot(step, blocks, ctx, what):
     return out
 
 
+def _infrequent(step, n):
+    """Per column, the infrequent categories of a fitted OneHotEncoder / OrdinalEncoder, or None.
+    The public infrequent_categories_ is a property that raises AttributeError when infrequent
+    grouping is off (min_frequency and max_categories unset, and always for OrdinalEncoder before
+    1.3), which getattr turns into the default."""
+    inf = getattr(step, "infrequent_categories_", None)
+    return list(inf) if inf is not None else [None] * n
+
+
+def _onehot_drop(step, j, s):
+    """The output column (of s["categories"] + the infrequent column) that the fitted
+    OneHotEncoder drops for input column j, or None, from the public drop_idx_. Its meaning
+    changed: scikit-learn 1.2 gives the index after grouping the infrequent categories into one
+    column (the index of the output column); since 1.3 it indexes categories_[j] (the dropped
+    category itself). The two agree when column j has no infrequent categories."""
+    idx = getattr(step, "drop_idx_", None)
+    if idx is None or idx[j] is None:
+        return None
+    idx = int(idx[j])
+    if "infrequent" not in s or _sklearn_version() < (1, 3):
+        return idx
+    cat = step.categories_[j][idx]  # matched with ==, as the spec's categories (str / float)
+    for k, c in enumerate(s["categories"]):
+        if c == cat:
+            return k
+    # scikit-learn refuses to drop an infrequent category in fit, so this is not reached
+    raise ValueError(f"OneHotEncoder: column {j} drops {cat!r}, which is not a frequent category")
+
+
 def _ordinal(step, blocks, ctx, what):
-    infrequent = (step.infrequent_categories_ if getattr(step, "_infrequent_enabled", False)
-                  else [None] * len(blocks))
+    infrequent = _infrequent(step, len(blocks))
     out = []
     for j, b in enumerate(blocks):
         cats, kind, has_missing = _categories(step.categories_[j], what)
@@ -299,8 +360,18 @@ def _ordinal(step, blocks, ctx, what):
 
 def _column_transformer(ct, blocks, ctx, where):
     out: List[_Block] = []
+    # The input column indices of each fitted transformer: no public attribute holds them
+    # (transformers_ keeps the columns as given: names, slices, masks, resolved callables), and
+    # resolving those again would copy scikit-learn's rules. The private
+    # _transformer_to_input_indices (name -> list of indices, "remainder" included) has the same
+    # name and meaning in every supported release (1.2 through 1.9); checked, not assumed.
+    indices = getattr(ct, "_transformer_to_input_indices", None)
+    if not isinstance(indices, dict):
+        raise NotImplementedError(
+            f"{where}ColumnTransformer: this scikit-learn has no _transformer_to_input_indices; "
+            f"the exporter supports scikit-learn {_range_text()}")
     for name, trans, _cols in ct.transformers_:
-        idx = ct._transformer_to_input_indices.get(name, [])
+        idx = indices.get(name, [])
         if trans == "drop" or len(idx) == 0:
             continue
         sub = [blocks[i] for i in idx]
@@ -339,6 +410,7 @@ def to_spec(preprocessor, input_names: Optional[Sequence[str]] = None, *,
     a Pipeline of transformers, a ColumnTransformer, one transformer, or None / "passthrough"
     (then input_names or n_features_in gives the columns). Input names default to the fitted
     feature_names_in_, else x0, x1, ..."""
+    _sklearn_version()
     n = n_features_in
     if preprocessor is not None and preprocessor != "passthrough":
         n = getattr(preprocessor, "n_features_in_", n)
@@ -441,12 +513,18 @@ def _linear(est, width, what):
     assert isinstance(est, LogisticRegression)
     labels, lkind = _class_labels(est.classes_, what)
     k = len(labels)
-    ovr = est.multi_class in ("ovr", "warn") or (
-        est.multi_class in ("auto", "deprecated") and (k <= 2 or est.solver == "liblinear"))
+    ovr = _logreg_ovr(est, k)
     if k == 2:
         inits += [numpy_helper.from_array(np.array([1.0]), "one"),
                   numpy_helper.from_array(np.array([0.0]), "zero")]
-        nodes += [helper.make_node("Sigmoid", ["scores"], ["p1"]),
+        logit = "scores"
+        if not ovr:
+            # binary multinomial (multi_class="multinomial" until 1.7): predict_proba is
+            # softmax([-s, s]), i.e. sigmoid(2 s)
+            inits.append(numpy_helper.from_array(np.array([2.0]), "two"))
+            nodes.append(helper.make_node("Mul", ["scores", "two"], ["scores2"]))
+            logit = "scores2"
+        nodes += [helper.make_node("Sigmoid", [logit], ["p1"]),
                   helper.make_node("Sub", ["one", "p1"], ["p0"]),
                   helper.make_node("Concat", ["p0", "p1"], ["p64"], axis=1),
                   helper.make_node("Greater", ["scores", "zero"], ["pos"]),
@@ -479,6 +557,21 @@ def _linear(est, width, what):
     return _make_model(nodes, [x], outs, inits, ml=lkind == "str")
 
 
+def _logreg_ovr(est, k) -> bool:
+    """Whether the fitted LogisticRegression's predict_proba is one-vs-rest (a sigmoid per class,
+    normalized to sum 1; sigmoid(s) when binary) rather than multinomial (softmax; sigmoid(2 s)
+    when binary)."""
+    params = est.get_params(deep=False)
+    if "multi_class" not in params:
+        # scikit-learn 1.8 removed multi_class (deprecated since 1.5): a binary model is a
+        # sigmoid, a multiclass one always multinomial (liblinear refuses more than two classes)
+        return k <= 2
+    # 1.2 to 1.7: "auto" (the default until 1.5) and "deprecated" (its name from 1.5) mean
+    # one-vs-rest for liblinear only; "ovr" and "multinomial" say it
+    mc = params["multi_class"]
+    return mc == "ovr" or (mc in ("auto", "deprecated") and (k <= 2 or est.solver == "liblinear"))
+
+
 class _Trees:
     """Collects TreeEnsemble attributes, thresholds and leaf weights in double."""
 
@@ -496,6 +589,8 @@ class _Trees:
         """tree: a fitted sklearn Tree; leaf_weights(node) -> [(target, weight)]."""
         t = self.n_trees
         self.n_trees += 1
+        # missing_go_to_left exists from scikit-learn 1.3, when trees learned to route NaN;
+        # before, a tree refuses NaN itself (allow_nan is False), so no row needs it
         missing_left = getattr(tree, "missing_go_to_left", None)
         for i in range(tree.node_count):
             leaf = tree.children_left[i] == -1
@@ -568,20 +663,34 @@ def _hist_gradient_boosting(est, tr, what):
             f"marks columns {np.flatnonzero(cats).tolist()}) split on category sets, which the "
             f"exporter does not support; encode them in the pipeline (OrdinalEncoder / "
             f"OneHotEncoder) and set categorical_features=None")
-    loss = type(est._loss).__name__
+    # The loss from the public `loss` parameter: a name, or a loss object of sklearn._loss (whose
+    # class names are the same in 1.2 through 1.9).
+    loss = est.loss
+    lname = loss if isinstance(loss, str) else type(loss).__name__
     if is_classifier(est):
-        posts = {"HalfBinomialLoss": "LOGISTIC", "HalfMultinomialLoss": "SOFTMAX"}
-        if loss not in posts:
-            raise NotImplementedError(f"{what}: loss {loss}")
-        post = posts[loss]
+        # every name the classifier accepts is the log loss ("log_loss"; in 1.2 also "auto",
+        # "binary_crossentropy", "categorical_crossentropy", removed in 1.3): a sigmoid over one
+        # tree per iteration, a softmax over one per class
+        if not (isinstance(loss, str)
+                or lname in ("HalfBinomialLoss", "HalfMultinomialLoss")):
+            raise NotImplementedError(f"{what}: loss {lname}")
+        post = "LOGISTIC" if est.n_trees_per_iteration_ == 1 else "SOFTMAX"
     else:
-        if type(est._loss.link).__name__ != "IdentityLink":
+        if isinstance(loss, str):
+            link = "IdentityLink" if loss in ("squared_error", "absolute_error",
+                                              "quantile") else "a log link"
+        else:
+            link = type(loss.link).__name__
+        if link != "IdentityLink":
             raise NotImplementedError(
-                f"{what}: loss {est.loss!r} has a non-identity link "
-                f"({type(est._loss.link).__name__}); "
+                f"{what}: loss {lname!r} has a non-identity link ({link}); "
                 f"only losses predicting the raw sum (squared_error, absolute_error, quantile) "
                 f"are supported")
         post = "NONE"
+    # The trees and the baseline have no public attribute: _predictors (per iteration, per
+    # tree, a TreePredictor whose .nodes holds value, feature_idx, num_threshold,
+    # missing_go_to_left, left, right, is_leaf) and _baseline_prediction have the same names,
+    # fields and meaning in 1.2 through 1.9 (the range _sklearn_version admits).
     for predictors in est._predictors:
         for k, predictor in enumerate(predictors):
             nodes = predictor.nodes
@@ -637,8 +746,16 @@ def _trees(est, width, what):
     elif scale is None:  # hist gradient boosting: baseline + sum of the (shrunk) leaf values
         base, post = _hist_gradient_boosting(est, tr, what)
     else:  # gradient boosting: init + learning_rate * sum of stage trees
-        if est.init_ != "zero" and not hasattr(est.init_, "predict"):
-            raise NotImplementedError(f"{what}: init {est.init_!r}")
+        from sklearn.dummy import DummyClassifier, DummyRegressor
+        init = est.init_
+        # the base score is computed once, so it must not depend on the row: "zero", or a
+        # Dummy* estimator (the default init), but not a random "stratified" one
+        if not ((isinstance(init, str) and init == "zero")
+                or isinstance(init, DummyRegressor)
+                or (isinstance(init, DummyClassifier) and init.strategy != "stratified")):
+            raise NotImplementedError(
+                f"{what}: init={init!r}: the exporter supports the default init (a constant "
+                f"prior) or 'zero'; an init estimator's prediction varies with the row")
         stages = est.estimators_
         kk = stages.shape[1]
         for s in range(stages.shape[0]):
@@ -646,15 +763,16 @@ def _trees(est, width, what):
                 value = stages[s, c].tree_.value[:, 0, 0]
                 tr.add(stages[s, c].tree_,
                        lambda i, value=value, c=c: [(c, scale * value[i])])
+        # The init's raw score (its prior through the loss's link) has no public attribute;
+        # _raw_predict_init(X) gives it in 1.2 through 1.9 (from the old _gb_losses in 1.2, the
+        # common sklearn._loss since 1.3: different but equivalent multinomial raw scores).
         base = est._raw_predict_init(np.zeros((1, width)))[0].astype(np.float64)
         if isinstance(est, GradientBoostingClassifier):
-            loss = type(est._loss).__name__
-            if loss == "HalfBinomialLoss":
-                post = "LOGISTIC"
-            elif loss == "HalfMultinomialLoss":
-                post = "SOFTMAX"
-            else:
+            # the public `loss`: "log_loss" (in 1.2 also "deviance") is a sigmoid over one tree
+            # per stage or a softmax over one per class; "exponential" is not supported
+            if est.loss not in ("log_loss", "deviance"):
                 raise NotImplementedError(f"{what}: loss {est.loss!r}")
+            post = "LOGISTIC" if kk == 1 else "SOFTMAX"
         elif not isinstance(est, GradientBoostingRegressor):
             raise NotImplementedError(what)
     attrs: Dict[str, Any] = {}
@@ -713,6 +831,7 @@ def feature_dtype(est):
     Ridge and LogisticRegression compute X @ coef in double), np.float32 for those that cast X to
     float32 themselves (DecisionTree, RandomForest, ExtraTrees, GradientBoosting) and XGBoost.
     The feature pipeline computes in double and gives this dtype (the .ais model's input)."""
+    _sklearn_version()
     from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
     from sklearn.linear_model import LinearRegression, LogisticRegression, Ridge
     if isinstance(est, (HistGradientBoostingClassifier, HistGradientBoostingRegressor,
@@ -726,6 +845,7 @@ def estimator_to_onnx(est, width: int) -> bytes:
     feature_dtype(est): an ONNX graph (input "X"; classifiers output "label" and "probabilities"
     float32, regressors "value" float64 [N, 1]), or, for XGBoost, the booster's JSON (input
     "input", outputs "margin" and, for classifiers, "probability")."""
+    _sklearn_version()
     from sklearn.ensemble import (ExtraTreesClassifier, ExtraTreesRegressor,
                                   GradientBoostingClassifier, GradientBoostingRegressor,
                                   HistGradientBoostingClassifier, HistGradientBoostingRegressor,
@@ -748,7 +868,9 @@ def estimator_to_onnx(est, width: int) -> bytes:
 
 
 def export_bytes(estimator, *, input_names: Optional[Sequence[str]] = None):
-    """(spec dict, model bytes) of a fitted Pipeline or bare estimator, without saving."""
+    """(spec dict, model bytes) of a fitted Pipeline or bare estimator, without saving.
+    Raises RuntimeError for a scikit-learn outside SUPPORTED_SKLEARN."""
+    _sklearn_version()
     from sklearn.pipeline import Pipeline
     steps = list(estimator.steps) if isinstance(estimator, Pipeline) else [("", estimator)]
     final = steps[-1][1]
@@ -782,9 +904,16 @@ def _allows_nan(est) -> bool:
     if type(est).__module__.startswith("xgboost"):
         return True
     try:
-        return bool(est._get_tags().get("allow_nan", False))
-    except Exception:  # an estimator without tags: do not assume
-        return False
+        from sklearn.utils import get_tags  # public from scikit-learn 1.6
+    except ImportError:
+        get_tags = None
+    from sklearn.base import BaseEstimator
+    if not isinstance(est, BaseEstimator):
+        return False  # not scikit-learn's: estimator_to_onnx refuses it, naming it
+    if get_tags is not None:
+        return bool(get_tags(est).input_tags.allow_nan)
+    # 1.2 to 1.5: the tags exist only as the private _get_tags() dict
+    return bool(est._get_tags().get("allow_nan", False))
 
 
 def export(estimator, path: Union[str, os.PathLike], *,
