@@ -372,7 +372,9 @@ static ais_status ais__prepare_nodes(ais_model *m) {
         if (!m->defs[i]->prepare) continue;
         ais__op_ctx ctx = {.op_type = n->op_type, .node_name = n->name, .opset = m->opsets[i],
                            .attrs = n->attrs};
-        ais_status st = m->defs[i]->prepare(&ctx, &m->states[i]);
+        ais__attr_type_reset();
+        /* fails on an attribute of the wrong type too */
+        ais_status st = ais__attr_type_check(m->defs[i]->prepare(&ctx, &m->states[i]));
         if (st != AIS_OK) {
             ais__error_prefix("node '%s' (%s)", n->name, n->op_type);
             return st;

@@ -161,7 +161,8 @@ static ais_status ais__split_sizes(const ais__op_ctx *ctx, const ais_tensor *con
                               (long long)sum, (long long)d);
         return AIS_OK;
     }
-    const ais__attr *no = ctx->opset >= 18 ? ais__attr_find(ctx->attrs, "num_outputs") : NULL;
+    const ais__attr *no =
+        ctx->opset >= 18 ? ais__attr_get(ctx->attrs, "num_outputs", AIS__ATTR_INT) : NULL;
     if (no && no->i != (int64_t)n_out)
         return ais__error(AIS_E_INVALID_ARGUMENT, "num_outputs is %lld but there are %zu outputs",
                           (long long)no->i, n_out);

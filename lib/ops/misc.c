@@ -216,9 +216,8 @@ static ais_status ais__cast_target(const ais__op_ctx *ctx, const ais_tensor *con
         *to = in[1]->dtype;
         return ais__cast_check(*to, "target_type");
     }
-    const ais__attr *a = ais__attr_find(ctx->attrs, "to");
-    if (!a || a->type != AIS__ATTR_INT)
-        return ais__error(AIS_E_INVALID_ARGUMENT, "attribute 'to' (an int dtype) is required");
+    const ais__attr *a = ais__attr_get(ctx->attrs, "to", AIS__ATTR_INT);
+    if (!a) return ais__error(AIS_E_INVALID_ARGUMENT, "attribute 'to' (an int dtype) is required");
     if (a->i <= 0 || a->i > 64) return ais__cast_check(AIS_DTYPE_UNDEFINED, "attribute to");
     *to = (ais_dtype)a->i;
     return ais__cast_check(*to, "attribute to");

@@ -63,8 +63,25 @@ struct ais_attrs {
     size_t count, cap;
 };
 
-/* The attribute or NULL; attrs may be NULL. */
+/* The attribute or NULL, whatever its type; attrs may be NULL. */
 const ais__attr *ais__attr_find(const ais_attrs *attrs, const char *name);
+/*
+ * The typed accessors below (and ais__attr_get) return the attribute when it is present with
+ * the type asked for (FLOAT also takes INT), and the default when it is absent. Present with
+ * another type, they return the default too, and record the mismatch for this thread: the
+ * caller of infer, prepare and compute (ais__op_invoke, sessions, model load) then fails with
+ * ais__attr_type_error(), which names the attribute, its type and the expected one. Kernels
+ * therefore need no type checks of their own.
+ */
+const ais__attr *ais__attr_get(const ais_attrs *attrs, const char *name, ais__attr_type type);
+/* AIS_OK, or the error for the first attribute read with the wrong type on this thread since
+ * the last call or reset (and clears the record). */
+ais_status ais__attr_type_error(void);
+/* st, replaced by the type error when a mismatch was recorded (unless st is out of memory):
+ * wrap each infer, prepare and compute call in it. */
+ais_status ais__attr_type_check(ais_status st);
+/* Forgets a recorded mismatch (one from reads outside a kernel call): call before the kernel. */
+void ais__attr_type_reset(void);
 int64_t ais__attr_int(const ais_attrs *attrs, const char *name, int64_t dflt);
 float ais__attr_float(const ais_attrs *attrs, const char *name, float dflt);
 const char *ais__attr_string(const ais_attrs *attrs, const char *name, const char *dflt);

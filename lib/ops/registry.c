@@ -161,10 +161,11 @@ ais_status ais__op_invoke(const ais__op_def *def, ais__op_ctx *ctx, const ais_te
     /* Nothing prepared this node (an eager call, folding): a state for this call only. */
     void *own_state = NULL;
     if (st == AIS_OK && def->prepare && !ctx->state) {
-        st = def->prepare(ctx, &own_state);
+        st = ais__attr_type_check(def->prepare(ctx, &own_state));
         ctx->state = own_state;
     }
-    if (st == AIS_OK) st = def->infer(ctx, in, n_in, desc, n_out);
+    ais__attr_type_reset();
+    if (st == AIS_OK) st = ais__attr_type_check(def->infer(ctx, in, n_in, desc, n_out));
     if (st == AIS_OK) st = ais__op_opaque_check(def, in, 0, desc, n_out);
     if (st != AIS_OK) {
         ais__op_state_drop(def, ctx, own_state);
@@ -191,7 +192,7 @@ ais_status ais__op_invoke(const ais__op_def *def, ais__op_ctx *ctx, const ais_te
     bool move = ais__op_opaque_mode(def) == AIS__OPAQUE_MOVE;
     for (size_t i = 0; i < n_out && st == AIS_OK && move; i++)
         if (desc[i].dtype == AIS_DTYPE_STRING) ais__strs_clear(out[i]);
-    if (st == AIS_OK) st = def->compute(ctx, in, n_in, out, n_out);
+    if (st == AIS_OK) st = ais__attr_type_check(def->compute(ctx, in, n_in, out, n_out));
     ais__op_state_drop(def, ctx, own_state);
     if (move) {
         for (size_t i = 0; i < n_out; i++) {

@@ -157,7 +157,7 @@ static void ais__shape_range(const ais__op_ctx *ctx, int64_t r, int64_t *b, int6
     *e = r;
     if (ctx->opset < 15) return;
     int64_t s = ais__attr_int(ctx->attrs, "start", 0);
-    const ais__attr *ea = ais__attr_find(ctx->attrs, "end");
+    const ais__attr *ea = ais__attr_get(ctx->attrs, "end", AIS__ATTR_INT);
     int64_t en = ea ? ea->i : r;
     if (s < 0) s += r;
     if (en < 0) en += r;
