@@ -65,8 +65,12 @@ static ais_status ais__transpose_compute(ais__op_ctx *ctx, const ais_tensor *con
 /* ---- Concat ---- */
 
 static ais_status ais__concat_axis(const ais__op_ctx *ctx, const ais_tensor *x, size_t *axis) {
-    int64_t a = ais__attr_int(ctx->attrs, "axis", ctx->opset < 4 ? 1 : INT64_MIN), na;
-    if (a == INT64_MIN) return ais__error(AIS_E_INVALID_ARGUMENT, "attribute 'axis' is missing");
+    /* Required from opset 4; asking for the attribute itself tells a missing one from any value
+     * a model may write (INT64_MIN included). */
+    const ais__attr *aa = ais__attr_get(ctx->attrs, "axis", AIS__ATTR_INT);
+    if (!aa && ctx->opset >= 4)
+        return ais__error(AIS_E_INVALID_ARGUMENT, "attribute 'axis' is missing");
+    int64_t a = aa ? aa->i : 1, na;
     if (x->ndim == 0)
         return ais__error(AIS_E_SHAPE, "inputs must have rank at least 1, got a scalar");
     if (!ais__norm_axis(a, (int64_t)x->ndim, &na))

@@ -9,8 +9,17 @@
 #include <string.h>
 
 #include "pipeline/pipeline.h"
+#include "tensor/tensor.h"
 
 #define PATH_MAX_LEN 256
+
+/* v for a message: the shortest digits that read back as v, since %g would say "expected 1, got
+ * 1" for 1.0000001; whole numbers without NumPy's ".0". */
+static const char *num_str(double v, char buf[AIS__NUM_STR_MAX]) {
+    size_t n = ais__num_format(v, AIS_DTYPE_F64, buf, AIS__NUM_STR_MAX);
+    if (n >= 2 && n < AIS__NUM_STR_MAX && strcmp(buf + n - 2, ".0") == 0) buf[n - 2] = '\0';
+    return buf;
+}
 
 /* Rejects keys outside `allowed` (NULL-terminated) and any key given twice; `required` keys
  * must be present. Keys are few, so the quadratic scan is cheap. */
@@ -307,9 +316,11 @@ static ais_status parse_step(const cJSON *obj, const char *path, ais_feature_kin
         s->b = INFINITY;
         if (get(obj, "lo")) AIS__CHECK(get_number(obj, "lo", path, &s->a));
         if (get(obj, "hi")) AIS__CHECK(get_number(obj, "hi", path, &s->b));
-        if (s->a > s->b)
-            return ais__error(AIS_E_FORMAT, "pipeline spec: %s: lo %g is above hi %g", path, s->a,
-                              s->b);
+        if (s->a > s->b) {
+            char lo[AIS__NUM_STR_MAX], hi[AIS__NUM_STR_MAX];
+            return ais__error(AIS_E_FORMAT, "pipeline spec: %s: lo %s is above hi %s", path,
+                              num_str(s->a, lo), num_str(s->b, hi));
+        }
         return AIS_OK;
     }
     case 3:
@@ -511,9 +522,11 @@ static ais_status compile(ais_pipeline *p, const cJSON *root) {
     AIS__CHECK(check_keys(root, "$", keys, keys));
     double version;
     AIS__CHECK(get_number(root, "version", "$", &version));
-    if (version != 1)
-        return ais__error(AIS_E_UNSUPPORTED, "pipeline spec: $.version: expected 1, got %g",
-                          version);
+    if (version != 1) {
+        char got[AIS__NUM_STR_MAX];
+        return ais__error(AIS_E_UNSUPPORTED, "pipeline spec: $.version: expected 1, got %s",
+                          num_str(version, got));
+    }
     AIS__CHECK(parse_inputs(p, get(root, "inputs")));
     const cJSON *arr = get(root, "features");
     size_t n;

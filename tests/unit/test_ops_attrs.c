@@ -1,5 +1,6 @@
 /* test_ops_attrs.c - attributes of the wrong type are errors (named node, attribute, expected and
- * actual type) for every operator, through eager calls and model loads. */
+ * actual type) for every operator, through eager calls and model loads; attribute values that
+ * look like sentinels are not mistaken for missing attributes. */
 #include <stdint.h>
 #include <string.h>
 
@@ -125,11 +126,29 @@ static void test_wrong_type_in_prepare(void **state) {
     ais_tensor_destroy(x);
 }
 
+/* axis = INT64_MIN is a value out of range, not a missing attribute. */
+static void test_concat_axis_int64_min(void **state) {
+    (void)state;
+    ais_tensor *x = ais_test_rand_f32(AIS_SHAPE(2, 3), -1, 1);
+    const ais_tensor *in[2] = {x, x};
+    ais_tensor *out = NULL;
+    ais_attrs *a = attrs_new();
+    AIS_ASSERT_OK(ais_attrs_set_int(a, "axis", INT64_MIN));
+    AIS_ASSERT_STATUS(ais_test_run_op("Concat", a, in, 2, &out, 1), AIS_E_INVALID_ARGUMENT);
+    ais_test_assert_error_contains("axis -9223372036854775808 is out of range for rank 2");
+    ais_attrs_destroy(a);
+    /* Absent, it is still reported as missing. */
+    AIS_ASSERT_STATUS(ais_test_run_op("Concat", NULL, in, 2, &out, 1), AIS_E_INVALID_ARGUMENT);
+    ais_test_assert_error_contains("attribute 'axis' is missing");
+    ais_tensor_destroy(x);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_wrong_type_eager),
         cmocka_unit_test(test_wrong_type_in_model),
         cmocka_unit_test(test_wrong_type_in_prepare),
+        cmocka_unit_test(test_concat_axis_int64_min),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
