@@ -74,7 +74,10 @@ typedef void (*ais_release_fn)(void *user_data, void *data);
  * A tensor over caller memory, without copying. `data` must hold at least the tensor's bytes
  * (`nbytes` is checked against the shape) and outlive the tensor; `release`, if not NULL, is
  * called with `user_data` and `data` when the last reference goes away. If this call fails,
- * release is not called and the memory stays the caller's.
+ * release is not called and the memory stays the caller's. `data` must be aligned to the
+ * element size (ais_dtype_size: 4 for F32, 8 for I64 ...); a misaligned pointer (a NumPy view
+ * at an odd byte offset) gives AIS_E_INVALID_ARGUMENT: copy such data into aligned memory.
+ * ais_tensor_from_dlpack applies the same rule.
  */
 AIS_API ais_status ais_tensor_wrap(ais_dtype dtype, const int64_t *shape, size_t ndim, void *data,
                                    size_t nbytes, ais_release_fn release, void *user_data,

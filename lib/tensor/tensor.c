@@ -178,6 +178,14 @@ AIS_API ais_status ais_tensor_wrap(ais_dtype dtype, const int64_t *shape, size_t
     if (nbytes < need)
         return ais__error(AIS_E_SHAPE, "ais_tensor_wrap: the shape needs %zu bytes, got %zu",
                           need, nbytes);
+    /* Kernels load whole elements through typed pointers: a misaligned one is undefined
+     * behaviour (and a fault on some CPUs), so the caller copies instead of us guessing. */
+    size_t align = ais_dtype_size(dtype);
+    if (data && (uintptr_t)data % align != 0)
+        return ais__error(AIS_E_INVALID_ARGUMENT,
+                          "ais_tensor_wrap: data %p is not aligned to %zu bytes (the size of a %s "
+                          "element); copy it into aligned memory",
+                          data, align, ais_dtype_name(dtype));
     ais_tensor *t = ais__malloc(sizeof *t);
     ais__storage *s = ais__malloc(sizeof *s);
     if (!t || !s) {
