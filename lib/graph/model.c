@@ -98,6 +98,8 @@ static const char *ais__domain_name(const char *domain) {
 /* Resolves every node's operator for the opset its domain imports and checks slot counts. */
 static ais_status ais__resolve_ops(ais_model *m) {
     ais__graph *g = m->graph;
+    for (size_t i = 0; i < g->n_opsets; i++) /* every reader's imports, used by a node or not */
+        AIS__CHECK(ais__opset_check(g->opsets[i].domain, g->opsets[i].version));
     for (size_t i = 0; i < g->n_nodes; i++) {
         const ais__node *n = &g->nodes[i];
         int64_t opset = ais__graph_opset(g, n->domain);

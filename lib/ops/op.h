@@ -32,6 +32,16 @@
 
 /* The newest ai.onnx opset whose semantics the registry implements. */
 #define AIS__MAX_OPSET 21
+/* The same for ai.onnx.ml (TreeEnsemble-5 is its newest operator). */
+#define AIS__MAX_ML_OPSET 5
+
+/* The newest opset version of `domain` that the registry knows ("" and "ai.onnx": AIS__MAX_OPSET;
+ * "ai.onnx.ml"; "com.microsoft": 1), or 0 for a domain it has no operators of. */
+int64_t ais__opset_max(const char *domain);
+/* Error (AIS_E_UNSUPPORTED, naming the domain and the supported range) when a model imports
+ * `version` of a known domain outside 1..ais__opset_max: an operator's semantics depend on the
+ * version, and a future one may have changed them. Unknown domains pass: their nodes fail. */
+ais_status ais__opset_check(const char *domain, int64_t version);
 
 /* ---- attributes ---- */
 
@@ -227,9 +237,15 @@ ais_status ais__expect_rank(const ais_tensor *t, const char *what, size_t lo, si
 /* Fills desc from a tensor's dtype and shape. */
 void ais__desc_from(ais__tensor_desc *d, const ais_tensor *t);
 void ais__desc_set(ais__tensor_desc *d, ais_dtype dtype, const int64_t *dims, size_t ndim);
-/* Reads a 1-D (or scalar) integer tensor of at most `max` values into v; false if not integer
- * or too long (with an error set naming `what`). */
+/* Reads a 1-D (or scalar) int64 tensor of at most `max` values into v; an error naming `what`
+ * when it has another dtype (ONNX types shape-like inputs int64: Reshape's and Expand's shape,
+ * Tile's repeats, pads, axes, split, TopK's K, Resize's sizes, ConstantOfShape), rank or is
+ * too long. */
 ais_status ais__read_int_list(const ais_tensor *t, const char *what, int64_t *v, size_t max,
                               size_t *n);
+/* The same for inputs that ONNX constrains to Tind (int32 or int64): Slice's starts, ends,
+ * axes and steps, Pad's axes. */
+ais_status ais__read_index_list(const ais_tensor *t, const char *what, int64_t *v, size_t max,
+                                size_t *n);
 
 #endif /* AIS_OP_H */

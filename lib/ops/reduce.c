@@ -41,7 +41,7 @@ static ais_status ais__reduce_plan(const ais__op_ctx *ctx, const ais_tensor *con
     bool present;
     memset(p, 0, sizeof *p);
     AIS__CHECK(ais__layout_int_arg(ctx, in, n_in, 1, "axes", axes_since, axes, AIS__LAYOUT_MAX_LIST,
-                                   &n, &present));
+                                   &n, &present, false));
     bool mask[AIS_MAX_DIMS];
     AIS__CHECK(ais__layout_axes(axes, n, x->ndim, "axes", mask, NULL));
     if (n == 0) {

@@ -62,6 +62,22 @@ static bool ais__domain_eq(const char *a, const char *b) {
     return strcmp(a, b) == 0;
 }
 
+int64_t ais__opset_max(const char *domain) {
+    if (ais__domain_eq(domain, "")) return AIS__MAX_OPSET;
+    if (ais__domain_eq(domain, "ai.onnx.ml")) return AIS__MAX_ML_OPSET;
+    if (ais__domain_eq(domain, "com.microsoft")) return 1;
+    return 0;
+}
+
+ais_status ais__opset_check(const char *domain, int64_t version) {
+    int64_t max = ais__opset_max(domain);
+    if (max == 0 || (version >= 1 && version <= max)) return AIS_OK;
+    return ais__error(AIS_E_UNSUPPORTED,
+                      "opset %lld of domain '%s' is not supported: this build implements "
+                      "versions 1 to %lld",
+                      (long long)version, domain && domain[0] ? domain : "ai.onnx", (long long)max);
+}
+
 const ais__op_def *ais__op_find(const char *domain, const char *name, int64_t opset) {
     const ais__op_def *best = NULL;
     if (!domain) domain = "";
