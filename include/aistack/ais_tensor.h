@@ -4,6 +4,14 @@
  * A tensor is dense and row-major (C order). Its data is shared between the tensor and its views
  * (ais_tensor_reshape) through a reference count, so a view stays valid after the tensor it was
  * made from is destroyed. Tensors are not synchronized: one thread writes at a time.
+ *
+ * Bool tensors (AIS_DTYPE_BOOL) hold one byte per element. The library writes only 0 and 1, but
+ * bytes that come from elsewhere (raw ONNX data, .npy files, wrapped memory) may be anything:
+ * every operator reads 0 as false and any other byte as true (Not, And, Or, Xor, Where, Equal and
+ * the other comparisons, Cast, ArgMax, ReduceMax/ReduceMin, NonZero), so a 2 equals a 1. The
+ * bytes are not rewritten where they enter (wrapped memory is the caller's); operators that only
+ * move elements (Identity, Reshape, Concat ...) pass them through unchanged, and Cast to bool
+ * normalizes them to 0 and 1.
  */
 #ifndef AISTACK_AIS_TENSOR_H
 #define AISTACK_AIS_TENSOR_H
@@ -25,7 +33,7 @@ typedef enum ais_dtype {
     AIS_DTYPE_I32 = 6,
     AIS_DTYPE_I64 = 7,
     AIS_DTYPE_STRING = 8, /* owned NUL-terminated UTF-8 strings: see ais_tensor_create_strings */
-    AIS_DTYPE_BOOL = 9,   /* one byte per element, 0 or 1 */
+    AIS_DTYPE_BOOL = 9,   /* one byte per element: 0 is false, any other byte true */
     AIS_DTYPE_F16 = 10,   /* IEEE 754 binary16, stored as uint16_t */
     AIS_DTYPE_F64 = 11,
     AIS_DTYPE_U32 = 12,

@@ -191,7 +191,7 @@ static void ais__cast_row(void *out, const void *const *in, const size_t *st, si
                           const void *p_) {
     const ais__cast_params *p = p_;
     size_t si = ais_dtype_size(p->from), so = ais_dtype_size(p->to);
-    if (p->from == p->to) {
+    if (p->from == p->to && p->to != AIS_DTYPE_BOOL) { /* bool to bool writes 0 and 1 */
         memcpy(out, in[0], n * si);
         return;
     }

@@ -471,6 +471,7 @@ static ais_status ais__arg_compute(ais__op_ctx *ctx, const ais_tensor *x, ais_te
                 bool better;
                 if (ints) {
                     int64_t v = ais__load_i64(x->data, x->dtype, at);
+                    if (x->dtype == AIS_DTYPE_BOOL) v = v != 0; /* any non-zero byte is true */
                     better = j == 0 || (is_max ? (v > bi || (last && v == bi))
                                                : (v < bi || (last && v == bi)));
                     if (better) bi = v;
