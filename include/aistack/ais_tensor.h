@@ -103,8 +103,12 @@ AIS_API const int64_t *ais_tensor_shape(const ais_tensor *tensor);
 AIS_API size_t ais_tensor_size(const ais_tensor *tensor);
 /* Number of bytes of the elements. */
 AIS_API size_t ais_tensor_nbytes(const ais_tensor *tensor);
-/* Pointer to the first element; the caller may read and write ais_tensor_nbytes() bytes there. */
+/* Pointer to the first element; the caller may read and write ais_tensor_nbytes() bytes there.
+ * NULL when tensor is NULL. It takes a const tensor for compatibility: code that only reads
+ * should use ais_tensor_data_const, which keeps the const. */
 AIS_API void *ais_tensor_data(const ais_tensor *tensor);
+/* The same pointer as ais_tensor_data, for reading only (the const-correct accessor). */
+AIS_API const void *ais_tensor_data_const(const ais_tensor *tensor);
 
 /*
  * A view with a new shape of the same element count over the same data (no copy). One entry of

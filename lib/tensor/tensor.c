@@ -219,6 +219,7 @@ AIS_API const int64_t *ais_tensor_shape(const ais_tensor *t) { return t ? t->dim
 AIS_API size_t ais_tensor_size(const ais_tensor *t) { return t ? t->numel : 0; }
 AIS_API size_t ais_tensor_nbytes(const ais_tensor *t) { return t ? t->nbytes : 0; }
 AIS_API void *ais_tensor_data(const ais_tensor *t) { return t ? t->data : NULL; }
+AIS_API const void *ais_tensor_data_const(const ais_tensor *t) { return t ? t->data : NULL; }
 
 AIS_API ais_status ais_tensor_reshape(const ais_tensor *t, const int64_t *shape, size_t ndim,
                                       ais_tensor **out) {

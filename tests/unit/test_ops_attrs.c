@@ -143,12 +143,50 @@ static void test_concat_axis_int64_min(void **state) {
     ais_tensor_destroy(x);
 }
 
+static int released;
+static void count_release(void *ud, void *data) {
+    (void)ud, (void)data;
+    released++;
+}
+
+/* ais_attrs_set_tensor shares wrapped data by reference, as its comment says: no copy, and the
+ * caller's release runs when the attributes let go, not when the tensor is destroyed. */
+static void test_set_tensor_shares_wrapped_data(void **state) {
+    (void)state;
+    static float mem[3] = {1, 2, 3};
+    ais_tensor *t = NULL;
+    released = 0;
+    AIS_ASSERT_OK(ais_tensor_wrap(AIS_DTYPE_F32, AIS_SHAPE(3), mem, sizeof mem, count_release,
+                                  NULL, &t));
+    ais_attrs *a = attrs_new();
+    AIS_ASSERT_OK(ais_attrs_set_tensor(a, "value", t));
+    ais_tensor_destroy(t);
+    assert_int_equal(released, 0);
+    ais_tensor *y = NULL;
+    mem[1] = 42; /* shared, so the attribute sees it */
+    AIS_ASSERT_OK(ais_test_run_op("Constant", a, NULL, 0, &y, 1));
+    ais_test_assert_close_values(y, (const double[]){1, 42, 3}, 3, 0, 0);
+    ais_tensor_destroy(y);
+    ais_attrs_destroy(a);
+    assert_int_equal(released, 1);
+}
+
+static void test_op_exists_is_zero_or_one(void **state) {
+    (void)state;
+    assert_int_equal(ais_op_exists("", "Relu"), 1);
+    assert_int_equal(ais_op_exists("ai.onnx.ml", "TreeEnsembleRegressor"), 1);
+    assert_int_equal(ais_op_exists("", "NoSuchOp"), 0);
+    assert_int_equal(ais_op_exists(NULL, NULL), 0);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_wrong_type_eager),
         cmocka_unit_test(test_wrong_type_in_model),
         cmocka_unit_test(test_wrong_type_in_prepare),
         cmocka_unit_test(test_concat_axis_int64_min),
+        cmocka_unit_test(test_set_tensor_shares_wrapped_data),
+        cmocka_unit_test(test_op_exists_is_zero_or_one),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

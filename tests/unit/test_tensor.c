@@ -45,6 +45,7 @@ static void test_create_and_access(void **state) {
     assert_int_equal(ais_tensor_nbytes(t), 120);
     assert_int_equal((uintptr_t)ais_tensor_data(t) % 64, 0);
     const float *p = ais_tensor_data(t);
+    assert_ptr_equal(ais_tensor_data_const(t), p);
     for (int i = 0; i < 30; i++) assert_true(p[i] == 0.0f);
     ais_tensor_destroy(t);
 
@@ -76,6 +77,7 @@ static void test_create_errors(void **state) {
     /* accessors on NULL do not crash */
     assert_int_equal(ais_tensor_size(NULL), 0);
     assert_null(ais_tensor_data(NULL));
+    assert_null(ais_tensor_data_const(NULL));
     assert_int_equal(ais_tensor_dtype(NULL), AIS_DTYPE_UNDEFINED);
 }
 
