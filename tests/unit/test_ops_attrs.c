@@ -156,8 +156,8 @@ static void test_set_tensor_shares_wrapped_data(void **state) {
     static float mem[3] = {1, 2, 3};
     ais_tensor *t = NULL;
     released = 0;
-    AIS_ASSERT_OK(ais_tensor_wrap(AIS_DTYPE_F32, AIS_SHAPE(3), mem, sizeof mem, count_release,
-                                  NULL, &t));
+    AIS_ASSERT_OK(
+        ais_tensor_wrap(AIS_DTYPE_F32, AIS_SHAPE(3), mem, sizeof mem, count_release, NULL, &t));
     ais_attrs *a = attrs_new();
     AIS_ASSERT_OK(ais_attrs_set_tensor(a, "value", t));
     ais_tensor_destroy(t);
