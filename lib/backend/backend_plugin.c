@@ -63,6 +63,7 @@ static const ais__host_services ais__host = {
     .attr_floats = ais__attr_floats,
     .desc_from = ais__desc_from,
     .read_int_list = ais__read_int_list,
+    .read_index_list = ais__read_index_list,
     .dense_geom_init = ais__host_geom,
 };
 

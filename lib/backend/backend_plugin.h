@@ -22,7 +22,7 @@
 #include "backend.h"
 
 /* Bumped whenever ais__host_services or ais__plugin_info changes. */
-#define AIS__PLUGIN_ABI 1
+#define AIS__PLUGIN_ABI 2
 
 #define AIS__PLUGIN_ENTRY "ais_cuda_plugin_entry"
 
@@ -62,6 +62,8 @@ typedef struct ais__host_services {
     void (*desc_from)(ais__tensor_desc *d, const ais_tensor *t);
     ais_status (*read_int_list)(const ais_tensor *t, const char *what, int64_t *v, size_t max,
                                 size_t *n);
+    ais_status (*read_index_list)(const ais_tensor *t, const char *what, int64_t *v, size_t max,
+                                  size_t *n);
     ais_status (*dense_geom_init)(const ais__op_ctx *ctx, const ais_tensor *x,
                                   const int64_t *kernel, bool ceil_mode, ais__dense_geom *g);
 } ais__host_services;

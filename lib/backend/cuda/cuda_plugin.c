@@ -119,6 +119,10 @@ ais_status ais__read_int_list(const ais_tensor *t, const char *what, int64_t *v,
                               size_t *n) {
     return ais__h->read_int_list(t, what, v, max, n);
 }
+ais_status ais__read_index_list(const ais_tensor *t, const char *what, int64_t *v, size_t max,
+                                size_t *n) {
+    return ais__h->read_index_list(t, what, v, max, n);
+}
 ais_status ais__dense_geom_init(const ais__op_ctx *ctx, const ais_tensor *x, const int64_t *kernel,
                                 bool ceil_mode, ais__dense_geom *g) {
     return ais__h->dense_geom_init(ctx, x, kernel, ceil_mode, g);
