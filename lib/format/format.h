@@ -11,7 +11,7 @@
 
 #include <aistack/ais_model.h>
 
-#include "../graph/graph.h"
+#include "ir/graph.h"
 
 typedef struct ais__load_opts {
     uint64_t max_file_bytes; /* refuse larger inputs (AIS_E_LIMIT) */
