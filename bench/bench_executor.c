@@ -13,7 +13,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "graph/model.h"
+#include "runtime/model.h"
 
 static double now_ns(void) {
     struct timespec ts;

@@ -13,7 +13,7 @@
 
 #include <aistack/ais_model.h>
 
-#include "../ops/op.h"
+#include "ops/op.h"
 
 /* Bumped when a field is added; a backend fills `version` with the value it was built for, and
  * the executor reads only the fields that version has. */

@@ -18,7 +18,7 @@
 
 #include <stdarg.h>
 
-#include "../ops/dense_util.h"
+#include "ops/dense_util.h"
 #include "backend.h"
 
 /* Bumped whenever ais__host_services or ais__plugin_info changes. */

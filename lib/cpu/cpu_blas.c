@@ -6,7 +6,7 @@
 #include <cblas.h>
 #include <pthread.h>
 
-#include "../common/common.h"
+#include "common/common.h"
 
 /* Declared here because Debian's generic cblas.h (an alternative that may point at another
  * BLAS) does not declare them; OpenBLAS always exports them. */

@@ -12,7 +12,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "../common/common.h"
+#include "common/common.h"
 #include "cpu.h"
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__)) && defined(AIS_CPU_X86)

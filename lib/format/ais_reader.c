@@ -11,8 +11,9 @@
 #include <zstd.h>
 #include <zstd_errors.h>
 
+#include <aistack/ais_pipeline.h>
+
 #include "ais_layout.h"
-#include "pipeline/pipeline.h"
 
 typedef struct ais__span {
     uint64_t off, size;

@@ -13,8 +13,9 @@
 #include <zstd.h>
 #include <zstd_errors.h>
 
+#include <aistack/ais_pipeline.h>
+
 #include "ais_layout.h"
-#include "pipeline/pipeline.h"
 
 typedef struct ais__wtensor {
     char *name;
@@ -264,7 +265,12 @@ static uint64_t ais__content_hash(const ais__writer *w, const ais__buf *graph) {
     XXH64_state_t st;
     XXH64_reset(&st, 0);
     XXH64_update(&st, graph->p, graph->size);
-    if (w->pipeline) XXH64_update(&st, w->pipeline->spec, w->pipeline->spec_len);
+    if (w->pipeline) {
+        const char *spec;
+        size_t len;
+        (void)ais_pipeline_spec_json(w->pipeline, &spec, &len); /* cannot fail: both non-NULL */
+        XXH64_update(&st, spec, len);
+    }
     for (size_t i = 0; i < w->n_tensors; i++) {
         const ais_tensor *t = w->tensors[i].t;
         uint8_t hdr[8 + 8 * AIS_MAX_DIMS];
@@ -505,8 +511,11 @@ static void ais__write_pipeline(ais__buf *b, const ais__graph *g, int32_t input,
                                 const ais_pipeline *p) {
     ais__buf_u32(b, 1);
     ais__buf_str(b, g->values[input].name);
-    ais__buf_u64(b, p->spec_len);
-    ais__buf_bytes(b, p->spec, p->spec_len);
+    const char *spec;
+    size_t len;
+    (void)ais_pipeline_spec_json(p, &spec, &len); /* cannot fail: both non-NULL */
+    ais__buf_u64(b, len);
+    ais__buf_bytes(b, spec, len);
 }
 
 ais_status ais__ais_write(const ais__graph *g, const char *path, int compress_level) {

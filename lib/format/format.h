@@ -2,7 +2,7 @@
  * format.h - readers and writers of model and tensor files. Every reader treats its input as
  * hostile: bounds-checked, size-limited, and it says what was wrong and where (offset, field).
  *
- * Model readers produce an ais__graph (graph/graph.h). Their input bytes are borrowed: constants
+ * Model readers produce an ais__graph (ir/graph.h). Their input bytes are borrowed: constants
  * may point into them, so the caller keeps the bytes alive for the graph's lifetime (the file
  * loader does this by mapping the file and handing the mapping to ais__graph_hold).
  */
@@ -11,7 +11,7 @@
 
 #include <aistack/ais_model.h>
 
-#include "../graph/graph.h"
+#include "ir/graph.h"
 
 typedef struct ais__load_opts {
     uint64_t max_file_bytes; /* refuse larger inputs (AIS_E_LIMIT) */

@@ -11,7 +11,7 @@
 #ifndef AIS_PROTOBUF_H
 #define AIS_PROTOBUF_H
 
-#include "../common/common.h"
+#include "common/common.h"
 
 /* Nesting of length-delimited messages that a reader follows at most. */
 #define AIS__PB_MAX_DEPTH 64

@@ -12,7 +12,7 @@
 #define AIS_TREE_MODEL_H
 
 #include "format.h"
-#include "graph/graph.h"
+#include "ir/graph.h"
 
 /* Bounds on what a file may ask for: far beyond real models, small enough to allocate. */
 #define AIS__TREES_MAX_NODES (1u << 24)      /* all trees together */

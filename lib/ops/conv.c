@@ -6,7 +6,7 @@
  */
 #include <string.h>
 
-#include "../cpu/cpu.h"
+#include "cpu/cpu.h"
 #include "dense_util.h"
 
 typedef struct ais__conv_plan {

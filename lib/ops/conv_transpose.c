@@ -5,7 +5,7 @@
  */
 #include <string.h>
 
-#include "../cpu/cpu.h"
+#include "cpu/cpu.h"
 #include "dense_util.h"
 
 typedef struct ais__ct_plan {

@@ -1,6 +1,6 @@
 /*
  * fused.c - FusedConv, FusedGemm and FusedMatMul (domain com.microsoft): Conv, Gemm or MatMul
- * followed by an activation on the same output, what the graph's fusion pass (graph/fuse.c)
+ * followed by an activation on the same output, what the graph's fusion pass (runtime/fuse.c)
  * makes of such pairs. The attribute contract is ONNX Runtime's and the CUDA backend's:
  *   activation         "Relu", "LeakyRelu", "Sigmoid", "Tanh", "Gelu", "GeluTanh" or "Clip"
  *   activation_params  floats: LeakyRelu [alpha], Clip [min, max]

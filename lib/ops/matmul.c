@@ -5,7 +5,7 @@
  */
 #include <string.h>
 
-#include "../cpu/cpu.h"
+#include "cpu/cpu.h"
 #include "dense_util.h"
 
 /* ---- integer products: C[m,n] = A[m,k] B[k,n], row-major, wrapping like the hardware ---- */

@@ -10,7 +10,7 @@
  */
 #include <stdatomic.h>
 
-#include "../cpu/cpu.h"
+#include "cpu/cpu.h"
 #include "ml_util.h"
 
 /* Rows whose kernels are evaluated together. Blocks start at fixed multiples of it whatever the

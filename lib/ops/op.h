@@ -28,7 +28,7 @@
 
 #include <aistack/ais_ops.h>
 
-#include "../tensor/tensor.h"
+#include "tensor/tensor.h"
 
 /* The newest ai.onnx opset whose semantics the registry implements. */
 #define AIS__MAX_OPSET 21

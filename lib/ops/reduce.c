@@ -10,7 +10,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "../cpu/cpu.h"
+#include "cpu/cpu.h"
 #include "layout_util.h"
 
 typedef enum ais__rkind {

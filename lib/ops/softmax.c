@@ -6,7 +6,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "../cpu/cpu.h"
+#include "cpu/cpu.h"
 #include "dense_util.h"
 
 enum { AIS__SM_SOFT = 0, AIS__SM_LOG = 1, AIS__SM_HARD = 2 };

@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../cpu/cpu.h"
+#include "cpu/cpu.h"
 
 enum { AIS__M_LEQ, AIS__M_LT, AIS__M_GTE, AIS__M_GT, AIS__M_EQ, AIS__M_NEQ, AIS__M_LEAF };
 

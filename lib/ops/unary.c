@@ -6,7 +6,7 @@
 #include <float.h>
 #include <tgmath.h>
 
-#include "../cpu/cpu.h"
+#include "cpu/cpu.h"
 #include "elementwise_core.h"
 
 /* The literal v in the kernel's element type, so f32 kernels stay in single precision. */

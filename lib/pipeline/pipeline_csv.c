@@ -15,7 +15,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "pipeline/pipeline.h"
+#include "pipeline.h"
 #include "tensor/tensor.h"
 
 typedef struct {

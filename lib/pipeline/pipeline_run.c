@@ -8,7 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "pipeline/pipeline.h"
+#include "pipeline.h"
 #include "tensor/tensor.h"
 
 /* ---- the error report ---- */

@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "format/format.h"
-#include "pipeline/pipeline.h"
+#include "pipeline.h"
 #include "tensor/tensor.h"
 
 #define PATH_MAX_LEN 256

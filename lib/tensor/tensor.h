@@ -9,7 +9,7 @@
 #include <stdatomic.h>
 #include <string.h>
 
-#include "../common/common.h"
+#include "common/common.h"
 
 /* The memory behind one or more tensors. Owned memory lives in the same block as this header. */
 typedef struct ais__storage {

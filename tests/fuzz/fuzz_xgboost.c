@@ -1,7 +1,7 @@
 /* fuzz_xgboost.c - the xgboost model reader through the sniffing dispatch; a graph that loads is
  * freed. */
 #include "format/format.h"
-#include "graph/graph.h"
+#include "ir/graph.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     ais__graph *g = NULL;

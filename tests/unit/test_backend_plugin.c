@@ -9,8 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "graph/graph.h"
-#include "graph/model.h"
+#include "ir/graph.h"
+#include "runtime/model.h"
 #include "test_util.h"
 
 /* y = x * 2 */

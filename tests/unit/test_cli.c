@@ -9,7 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "graph/model.h"
+#include "runtime/model.h"
 #include "test_util.h"
 
 static char tool[4096];

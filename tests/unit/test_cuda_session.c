@@ -10,7 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "graph/model.h"
+#include "runtime/model.h"
 #include "test_util.h"
 
 /* ---- building graphs ---- */

@@ -12,7 +12,7 @@
 #include <unistd.h>
 
 #include "format/format.h"
-#include "graph/graph.h"
+#include "ir/graph.h"
 #include "test_util.h"
 
 #define FIX AIS_SOURCE_DIR "/tests/fixtures/onnx"

@@ -1,4 +1,4 @@
-/* test_fusion.c - the optimization level 2 pass (graph/fuse.c) and the fused operators
+/* test_fusion.c - the optimization level 2 pass (runtime/fuse.c) and the fused operators
  * (ops/fused.c): level 1 and level 2 agree, nodes go, what must not fuse does not, a saved
  * fused model loads again, allocation failures. */
 #include <math.h>
@@ -6,7 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "graph/model.h"
+#include "runtime/model.h"
 #include "test_util.h"
 
 enum { P_CONV, P_GEMM, P_MATMUL, N_PROD };

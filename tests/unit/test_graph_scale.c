@@ -7,7 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "graph/model.h"
+#include "runtime/model.h"
 #include "test_util.h"
 
 #define N 100000

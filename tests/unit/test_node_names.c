@@ -3,7 +3,7 @@
  * while folding constants at load, while planning, and in sequence operators. */
 #include <string.h>
 
-#include "graph/model.h"
+#include "runtime/model.h"
 #include "test_util.h"
 
 static ais__graph *new_graph(void) {

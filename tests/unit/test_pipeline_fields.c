@@ -9,7 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "graph/model.h"
+#include "runtime/model.h"
 #include "test_util.h"
 
 static const char *const spec =

@@ -8,7 +8,7 @@
 #include <unistd.h>
 
 #include "format/format.h"
-#include "graph/model.h"
+#include "runtime/model.h"
 #include "pipeline/pipeline.h"
 #include "test_util.h"
 

@@ -2,7 +2,7 @@
  * carry sequences and strings between nodes (shape changes between runs, no leaks, refusals). */
 #include <string.h>
 
-#include "graph/model.h"
+#include "runtime/model.h"
 #include "ops/op.h"
 #include "test_util.h"
 

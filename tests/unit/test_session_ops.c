@@ -5,7 +5,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "graph/model.h"
+#include "runtime/model.h"
 #include "test_util.h"
 
 static ais__graph *new_graph(int64_t opset) {

@@ -16,8 +16,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "graph/graph.h"
-#include "graph/model.h"
+#include "ir/graph.h"
+#include "runtime/model.h"
 #include "test_util.h"
 
 extern int openblas_get_num_threads(void);

@@ -11,7 +11,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "graph/model.h"
+#include "runtime/model.h"
 #include "ops/tree_engine.h"
 #include "test_util.h"
 

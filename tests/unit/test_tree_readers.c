@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "format/format.h"
-#include "graph/graph.h"
+#include "ir/graph.h"
 #include "test_util.h"
 
 /* Runs a model (bytes) on rows x [n, f] and returns output `name` [n, k] into y. */

@@ -1,7 +1,7 @@
 /* test_util.c - shared helpers of the cmocka tests. */
 #include "test_util.h"
 
-#include "graph/graph.h"
+#include "ir/graph.h"
 
 #include <math.h>
 #include <stdio.h>

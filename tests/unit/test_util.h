@@ -77,7 +77,7 @@ typedef void (*ais_test_cleanup_fn)(void *ctx);
 long ais_test_oom_sweep(const char *what, ais_test_sweep_fn fn, ais_test_cleanup_fn cleanup,
                         void *ctx, long max_n);
 
-/* ---- building graphs with the internal IR (graph/graph.h); fail the test on error ---- */
+/* ---- building graphs with the internal IR (ir/graph.h); fail the test on error ---- */
 struct ais__graph;
 /* A graph input of `dtype` and shape (dims may hold -1; dim_names may be NULL). */
 void ais_test_graph_input(struct ais__graph *g, const char *name, ais_dtype dtype,

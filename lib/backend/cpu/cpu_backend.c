@@ -1,7 +1,7 @@
 /* cpu_backend.c - the CPU backend: host memory and the operators' own compute functions. */
 #include <string.h>
 
-#include "../backend.h"
+#include "backend/backend.h"
 
 static ais_status ais__cpu_create(int32_t device_id, void **state) {
     (void)device_id;

@@ -15,7 +15,7 @@
 #ifndef AIS_CUDA_BACKEND_H
 #define AIS_CUDA_BACKEND_H
 
-#include "../../ops/op.h"
+#include "ops/op.h"
 
 typedef struct ais__cuda_ctx ais__cuda_ctx;
 

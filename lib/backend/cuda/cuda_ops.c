@@ -5,7 +5,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "../../ops/dense_util.h"
+#include "ops/dense_util.h"
 #include "cuda_internal.h"
 
 static bool float_dtype(ais_dtype d) {

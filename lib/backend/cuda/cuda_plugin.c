@@ -7,7 +7,7 @@
  */
 #include <stdio.h>
 
-#include "../backend_plugin.h"
+#include "backend/backend_plugin.h"
 #include "cuda_internal.h"
 
 static const ais__host_services *ais__h;

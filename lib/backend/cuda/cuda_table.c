@@ -8,7 +8,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "../backend.h"
+#include "backend/backend.h"
 #include "cuda_internal.h"
 
 static ais_status ais__cudab_create(int32_t device_id, void **state) {

@@ -5,7 +5,7 @@
  */
 #include <math.h>
 
-#include "../cpu.h"
+#include "cpu/cpu.h"
 
 static void ais__ref_vexp(const float *x, float *y, size_t n) {
     for (size_t i = 0; i < n; i++)

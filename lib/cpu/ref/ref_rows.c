@@ -6,7 +6,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "../cpu.h"
+#include "cpu/cpu.h"
 
 /* exp for x in [-87.3, 0] (x - max) written so the compiler vectorizes it (libm's expf is a
  * call per element): Cody-Waite range reduction x = n ln2 + r, a degree-6 polynomial for e^r

@@ -2,7 +2,7 @@
  * ref_tree.c - the portable block walk of a tree ensemble's fast layout (lib/ops/tree_engine.c
  * builds it): nr rows go down each tree level by level, then add the leaves they reached.
  */
-#include "../cpu.h"
+#include "cpu/cpu.h"
 
 void ais__cpu_ref_tree_block(const ais__cpu_forest *f, size_t t0, size_t t1, const float *x,
                              size_t cols, size_t nr, ais__cpu_tree_acc acc, bool f32) {

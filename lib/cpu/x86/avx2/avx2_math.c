@@ -6,7 +6,7 @@
 #include <immintrin.h>
 #include <math.h>
 
-#include "../../cpu.h"
+#include "cpu/cpu.h"
 
 typedef __m256 V;
 typedef __m256 M;
@@ -50,7 +50,7 @@ static inline float vhmax(V a) {
     return _mm_cvtss_f32(s);
 }
 
-#include "../simd_math.h"
+#include "cpu/x86/simd_math.h"
 
 void ais__cpu_fill_avx2(ais__cpu_kernels *k) {
     ais__avx2_fill_math(k);

@@ -5,7 +5,7 @@
  */
 #include <immintrin.h>
 
-#include "../../cpu.h"
+#include "cpu/cpu.h"
 
 static inline __attribute__((always_inline)) void
 ais__avx2_tree_impl(const ais__cpu_forest *f, size_t t0, size_t t1, const float *x, size_t cols,

@@ -7,7 +7,7 @@
 #include <immintrin.h>
 #include <math.h>
 
-#include "../../cpu.h"
+#include "cpu/cpu.h"
 
 typedef __m512 V;
 typedef __mmask16 M;
@@ -41,6 +41,6 @@ static inline void vpow2_split(V n, V *s1, V *s2) {
 static inline float vhsum(V a) { return _mm512_reduce_add_ps(a); }
 static inline float vhmax(V a) { return _mm512_reduce_max_ps(a); }
 
-#include "../simd_math.h"
+#include "cpu/x86/simd_math.h"
 
 void ais__cpu_fill_avx512(ais__cpu_kernels *k) { ais__avx512_fill_math(k); }

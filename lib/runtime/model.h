@@ -12,7 +12,7 @@
 #include <aistack/ais_model.h>
 #include <stdatomic.h>
 
-#include "graph.h"
+#include "ir/graph.h"
 
 #define AIS__N_OPTIONS 12 /* one past the highest ais_option */
 

@@ -10,7 +10,7 @@
 #ifndef AIS_GRAPH_H
 #define AIS_GRAPH_H
 
-#include "../ops/op.h"
+#include "ops/op.h"
 
 /* An extent that is not known until run time. */
 #define AIS__DIM_DYNAMIC (-1)

@@ -8,8 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../format/format.h"
-#include "../pipeline/pipeline.h"
+#include "format/format.h"
+#include "pipeline/pipeline.h"
 
 /* ---- options ---- */
 

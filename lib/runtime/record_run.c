@@ -1,0 +1,106 @@
+/*
+ * record_run.c - runs that start from records, JSON lines, CSV or columns: the model's feature
+ * pipeline makes the input tensor, then the session runs the model on it.
+ */
+#include "pipeline/pipeline.h"
+#include "session_internal.h"
+
+typedef enum { AIS__SRC_RECORDS, AIS__SRC_JSONL, AIS__SRC_CSV, AIS__SRC_COLUMNS } ais__source;
+
+typedef struct {
+    const char *const *names;
+    const ais_tensor *const *columns;
+} ais__columns_src;
+
+static ais_status ais__run_source_claimed(ais_session *s, const char *who, ais__source src,
+                                          const void *data, const size_t *n_fields, size_t n,
+                                          const char *const *output_names, ais_tensor **outputs,
+                                          size_t n_outputs, ais_pipeline_errors **errors);
+
+static ais_status ais__run_source(ais_session *s, const char *who, ais__source src,
+                                  const void *data, const size_t *n_fields, size_t n,
+                                  const char *const *output_names, ais_tensor **outputs,
+                                  size_t n_outputs, ais_pipeline_errors **errors) {
+    if (errors) *errors = NULL;
+    if (!s) return ais__error(AIS_E_INVALID_ARGUMENT, "%s: session is NULL", who);
+    /* s->features is session state too: claimed before the pipeline writes into it */
+    AIS__CHECK(ais__session_enter(s, who));
+    ais_status st = ais__run_source_claimed(s, who, src, data, n_fields, n, output_names, outputs,
+                                            n_outputs, errors);
+    ais__session_leave(s);
+    return st;
+}
+
+static ais_status ais__run_source_claimed(ais_session *s, const char *who, ais__source src,
+                                          const void *data, const size_t *n_fields, size_t n,
+                                          const char *const *output_names, ais_tensor **outputs,
+                                          size_t n_outputs, ais_pipeline_errors **errors) {
+    const ais__graph *g = s->model->graph;
+    const ais_pipeline *p = g->pipeline;
+    if (!p) return ais__error(AIS_E_INVALID_ARGUMENT, "%s: the model has no feature pipeline", who);
+    /* The features go into the last call's tensor when the row count repeats: a steady stream
+     * of same-sized batches allocates nothing here (the plan is reused too). */
+    ais_tensor *t = s->features;
+    /* f32 or f64, checked when the pipeline was attached (ais__ais_pipeline_target) */
+    ais_dtype dt = g->values[g->inputs[0]].dtype;
+    ais_status st;
+    switch (src) {
+    case AIS__SRC_RECORDS:
+        st = ais__pipeline_records_into(p, data, n_fields, n, dt, s->extra, &t, errors);
+        break;
+    case AIS__SRC_JSONL: st = ais__pipeline_jsonl_into(p, data, n, dt, s->extra, &t, errors); break;
+    case AIS__SRC_COLUMNS: {
+        const ais__columns_src *c = data;
+        st = ais__pipeline_columns_into(p, who, c->names, c->columns, n, dt, s->extra, &t, errors);
+        break;
+    }
+    default: st = ais__pipeline_csv_into(p, data, n, dt, s->extra, &t, errors); break;
+    }
+    if (st != AIS_OK) return st; /* s->features, if any, is untouched and still ours */
+    if (t != s->features) {
+        ais_tensor_destroy(s->features);
+        s->features = t;
+    }
+    const char *name = g->values[g->inputs[0]].name;
+    const ais_tensor *in = t;
+    st = ais__session_run(s, &name, &in, 1, output_names, outputs, n_outputs);
+    if (st != AIS_OK) ais__error_prefix("%s", who);
+    return st;
+}
+
+AIS_API ais_status ais_session_run_records(ais_session *s, const ais_field *const *rows,
+                                           const size_t *n_fields, size_t n_rows,
+                                           const char *const *output_names, ais_tensor **outputs,
+                                           size_t n_outputs, ais_pipeline_errors **errors) {
+    if (n_rows && (!rows || !n_fields)) {
+        if (errors) *errors = NULL;
+        return ais__error(AIS_E_INVALID_ARGUMENT,
+                          "ais_session_run_records: %zu rows but rows or n_fields is NULL", n_rows);
+    }
+    return ais__run_source(s, "ais_session_run_records", AIS__SRC_RECORDS, rows, n_fields, n_rows,
+                           output_names, outputs, n_outputs, errors);
+}
+
+AIS_API ais_status ais_session_run_json_rows(ais_session *s, const char *jsonl, size_t len,
+                                             const char *const *output_names,
+                                             ais_tensor **outputs, size_t n_outputs,
+                                             ais_pipeline_errors **errors) {
+    return ais__run_source(s, "ais_session_run_json_rows", AIS__SRC_JSONL, jsonl, NULL, len,
+                           output_names, outputs, n_outputs, errors);
+}
+
+AIS_API ais_status ais_session_run_csv(ais_session *s, const char *csv, size_t len,
+                                       const char *const *output_names, ais_tensor **outputs,
+                                       size_t n_outputs, ais_pipeline_errors **errors) {
+    return ais__run_source(s, "ais_session_run_csv", AIS__SRC_CSV, csv, NULL, len, output_names,
+                           outputs, n_outputs, errors);
+}
+
+AIS_API ais_status ais_session_run_columns(ais_session *s, const char *const *names,
+                                           const ais_tensor *const *columns, size_t n_columns,
+                                           const char *const *output_names, ais_tensor **outputs,
+                                           size_t n_outputs, ais_pipeline_errors **errors) {
+    ais__columns_src c = {names, columns};
+    return ais__run_source(s, "ais_session_run_columns", AIS__SRC_COLUMNS, &c, NULL, n_columns,
+                           output_names, outputs, n_outputs, errors);
+}
