@@ -4,7 +4,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "graph/model.h"
+#include "runtime/model.h"
 #include "test_util.h"
 
 static ais_attrs *attrs_new(void) {
