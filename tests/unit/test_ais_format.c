@@ -897,11 +897,6 @@ static ais_status sweep_read(void *ctx) {
     sweep_ctx *c = ctx;
     return ais__ais_read(c->bytes, c->size, NULL, &c->g);
 }
-static void sweep_read_cleanup(void *ctx) {
-    sweep_ctx *c = ctx;
-    ais__graph_destroy(c->g);
-    c->g = NULL;
-}
 static ais_status sweep_write(void *ctx) {
     sweep_ctx *c = ctx;
     return ais__ais_write(c->src, c->path, c->level);
@@ -920,7 +915,7 @@ static void test_oom(void **state) {
         uint8_t *aligned = aligned_alloc(64, (size + 63) / 64 * 64);
         memcpy(aligned, bytes, size);
         sweep_ctx c = {aligned, size, NULL, NULL, NULL, level};
-        ais_test_oom_sweep("ais__ais_read", sweep_read, sweep_read_cleanup, &c, 5000);
+        AIS_TEST_OOM_SWEEP("ais__ais_read", sweep_read, &c, 5000, AIS_OWN_GRAPH(&c.g));
         free(aligned);
         free(bytes);
         ais__graph *g = build_graph(false);
@@ -928,14 +923,14 @@ static void test_oom(void **state) {
         ais_test_oom_sweep("ais__ais_write", sweep_write, NULL, &w, 5000);
         /* the file loader too: the mapping is released on every failure */
         sweep_ctx f = {NULL, 0, NULL, NULL, w.path, level};
-        ais_test_oom_sweep("ais__model_read_file", sweep_read_file, sweep_read_cleanup, &f, 5000);
+        AIS_TEST_OOM_SWEEP("ais__model_read_file", sweep_read_file, &f, 5000, AIS_OWN_GRAPH(&f.g));
         ais__graph_destroy(g);
         /* a file with a pipeline: its compile and checks fail cleanly too */
         bytes = pl_file(level, &size);
         aligned = aligned_alloc(64, (size + 63) / 64 * 64);
         memcpy(aligned, bytes, size);
         sweep_ctx pc = {aligned, size, NULL, NULL, NULL, level};
-        ais_test_oom_sweep("ais__ais_read (pipeline)", sweep_read, sweep_read_cleanup, &pc, 5000);
+        AIS_TEST_OOM_SWEEP("ais__ais_read (pipeline)", sweep_read, &pc, 5000, AIS_OWN_GRAPH(&pc.g));
         free(aligned);
         free(bytes);
     }

@@ -300,16 +300,11 @@ static ais_status sweep_cast(void *arg) {
     return cast(c->x, AIS_DTYPE_F8E5M2FNUZ, 0, &c->y);
 }
 
-static void sweep_cleanup(void *arg) {
-    sweep_ctx *c = arg;
-    ais_tensor_destroy(c->y);
-    c->y = NULL;
-}
-
 static void test_oom(void **state) {
     (void)state;
     sweep_ctx c = {ais_test_rand_f32(AIS_SHAPE(7, 3), -1000, 1000), NULL};
-    assert_true(ais_test_oom_sweep("Cast to float8", sweep_cast, sweep_cleanup, &c, 40) >= 1);
+    assert_true(AIS_TEST_OOM_SWEEP("Cast to float8", sweep_cast, &c, 40, AIS_OWN_TENSOR(&c.y)) >=
+                1);
     ais_tensor_destroy(c.x);
 }
 

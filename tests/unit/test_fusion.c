@@ -300,12 +300,6 @@ static ais_status sweep_build(void *ctx) {
     return load(&sweep_spec, 2, &sweep_model);
 }
 
-static void sweep_cleanup(void *ctx) {
-    (void)ctx;
-    ais_model_destroy(sweep_model);
-    sweep_model = NULL;
-}
-
 static void test_oom_fusion(void **state) {
     (void)state;
     int cases[2][2] = {{P_CONV, A_LEAKY}, {P_GEMM, A_CLIP}};
@@ -314,7 +308,8 @@ static void test_oom_fusion(void **state) {
         ais_tensor *x, *w, *b;
         make_inputs(cases[c][0], &x, &w, &b);
         sweep_spec = (spec){cases[c][0], cases[c][1], SHAPE_FUSE, x, w, b};
-        long n = ais_test_oom_sweep("fused model", sweep_build, sweep_cleanup, NULL, 3000);
+        long n =
+            AIS_TEST_OOM_SWEEP("fused model", sweep_build, NULL, 3000, AIS_OWN_MODEL(&sweep_model));
         assert_true(n > 5);
         ais_tensor_destroy(x);
         ais_tensor_destroy(w);

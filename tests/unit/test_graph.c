@@ -399,15 +399,10 @@ fail:
     return st;
 }
 
-static void sweep_cleanup(void *ctx) {
-    (void)ctx;
-    ais_model_destroy(sweep_model);
-    sweep_model = NULL;
-}
-
 static void test_oom_model(void **state) {
     (void)state;
-    long n = ais_test_oom_sweep("model from graph", sweep_build, sweep_cleanup, NULL, 2000);
+    long n = AIS_TEST_OOM_SWEEP("model from graph", sweep_build, NULL, 2000,
+                                AIS_OWN_MODEL(&sweep_model));
     assert_true(n > 5);
 }
 

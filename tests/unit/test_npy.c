@@ -332,11 +332,6 @@ static ais_status sweep_read(void *ctx) {
     sweep_ctx *c = ctx;
     return ais__npy_read(c->p, c->size, &c->t);
 }
-static void sweep_cleanup(void *ctx) {
-    sweep_ctx *c = ctx;
-    ais_tensor_destroy(c->t);
-    c->t = NULL;
-}
 static ais_status sweep_load(void *ctx) {
     sweep_ctx *c = ctx;
     return ais_tensor_load((const char *)c->p, &c->t);
@@ -348,12 +343,12 @@ static void test_oom(void **state) {
     uint8_t *p =
         make_npy("{'descr': '>i4', 'fortran_order': False, 'shape': (2,)}", "12345678", 8, &size);
     sweep_ctx c = {p, size, NULL};
-    ais_test_oom_sweep("ais__npy_read", sweep_read, sweep_cleanup, &c, 100);
+    AIS_TEST_OOM_SWEEP("ais__npy_read", sweep_read, &c, 100, AIS_OWN_TENSOR(&c.t));
     free(p);
     char path[512];
     snprintf(path, sizeof path, "%s/tests/fixtures/npy/f4_be.npy", AIS_SOURCE_DIR);
     sweep_ctx l = {(const uint8_t *)path, 0, NULL};
-    ais_test_oom_sweep("ais_tensor_load", sweep_load, sweep_cleanup, &l, 100);
+    AIS_TEST_OOM_SWEEP("ais_tensor_load", sweep_load, &l, 100, AIS_OWN_TENSOR(&l.t));
 }
 
 /* The samples check_npy_interop.py verifies with numpy: the fixture formula in every dtype. */

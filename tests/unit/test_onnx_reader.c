@@ -904,16 +904,6 @@ static ais_status sweep_fn(void *p) {
     return ais__onnx_read(c->data, c->size, c->base_dir, &o, &c->g);
 }
 
-static void sweep_cleanup(void *p) {
-    sweep_ctx *c = p;
-    ais__graph_destroy(c->g);
-    ais_tensor_destroy(c->t);
-    ais__free(c->name);
-    c->g = NULL;
-    c->t = NULL;
-    c->name = NULL;
-}
-
 static void test_oom_sweep(void **state) {
     (void)state;
     static const struct {
@@ -935,7 +925,8 @@ static void test_oom_sweep(void **state) {
                        .base_dir = cases[k].base,
                        .map = cases[k].map,
                        .tensor = cases[k].tensor};
-        long allocs = ais_test_oom_sweep(cases[k].file, sweep_fn, sweep_cleanup, &c, 2000);
+        long allocs = AIS_TEST_OOM_SWEEP(cases[k].file, sweep_fn, &c, 2000, AIS_OWN_GRAPH(&c.g),
+                                         AIS_OWN_TENSOR(&c.t), AIS_OWN_MEM(&c.name));
         assert_true(allocs > 0);
         free(buf);
     }

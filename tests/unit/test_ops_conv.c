@@ -474,12 +474,6 @@ static ais_status sweep_run(void *p) {
     sweep_ctx *s = p;
     return ais_op_run(s->op, s->attrs, (const ais_tensor *const *)s->in, 3, &s->out, 1);
 }
-static void sweep_clean(void *p) {
-    sweep_ctx *s = p;
-    ais_tensor_destroy(s->out);
-    s->out = NULL;
-}
-
 static void test_oom(void **state) {
     (void)state;
     sweep_ctx s = {.op = "Conv", .attrs = dt_attrs()};
@@ -487,11 +481,12 @@ static void test_oom(void **state) {
     s.in[0] = ais_test_rand_f32(AIS_SHAPE(2, 3, 6, 5), -1, 1);
     s.in[1] = ais_test_rand_f32(AIS_SHAPE(4, 3, 3, 3), -1, 1);
     s.in[2] = ais_test_rand_f32(AIS_SHAPE(4), -1, 1);
-    assert_true(ais_test_oom_sweep("Conv", sweep_run, sweep_clean, &s, 20) >= 2);
+    assert_true(AIS_TEST_OOM_SWEEP("Conv", sweep_run, &s, 20, AIS_OWN_TENSOR(&s.out)) >= 2);
     ais_tensor_destroy(s.in[1]);
     s.op = "ConvTranspose";
     s.in[1] = ais_test_rand_f32(AIS_SHAPE(3, 4, 3, 3), -1, 1);
-    assert_true(ais_test_oom_sweep("ConvTranspose", sweep_run, sweep_clean, &s, 20) >= 2);
+    assert_true(AIS_TEST_OOM_SWEEP("ConvTranspose", sweep_run, &s, 20, AIS_OWN_TENSOR(&s.out)) >=
+                2);
     for (int i = 0; i < 3; i++)
         ais_tensor_destroy(s.in[i]);
     ais_attrs_destroy(s.attrs);

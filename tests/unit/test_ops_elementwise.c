@@ -861,25 +861,19 @@ static ais_status sweep_run(void *p) {
     return ais_op_run(c->op, c->attrs, c->in, c->n_in, &c->out, 1);
 }
 
-static void sweep_cleanup(void *p) {
-    sweep_ctx *c = p;
-    ais_tensor_destroy(c->out);
-    c->out = NULL;
-}
-
 static void test_oom(void **state) {
     (void)state;
     ais_tensor *a = ais_test_rand_f32(AIS_SHAPE(3, 1, 5), 0, 1);
     ais_tensor *b = ais_test_rand_f32(AIS_SHAPE(4, 1), 0, 1);
     sweep_ctx c = {.op = "Add", .in = {a, b}, .n_in = 2};
-    assert_true(ais_test_oom_sweep("Add", sweep_run, sweep_cleanup, &c, 20) >= 1);
+    assert_true(AIS_TEST_OOM_SWEEP("Add", sweep_run, &c, 20, AIS_OWN_TENSOR(&c.out)) >= 1);
     c.op = "Sum";
     c.in[2] = a;
     c.n_in = 3;
-    assert_true(ais_test_oom_sweep("Sum", sweep_run, sweep_cleanup, &c, 20) >= 1);
+    assert_true(AIS_TEST_OOM_SWEEP("Sum", sweep_run, &c, 20, AIS_OWN_TENSOR(&c.out)) >= 1);
     c.op = "Sigmoid";
     c.n_in = 1;
-    assert_true(ais_test_oom_sweep("Sigmoid", sweep_run, sweep_cleanup, &c, 20) >= 1);
+    assert_true(AIS_TEST_OOM_SWEEP("Sigmoid", sweep_run, &c, 20, AIS_OWN_TENSOR(&c.out)) >= 1);
     ais_tensor_destroy(a);
     ais_tensor_destroy(b);
 }

@@ -817,15 +817,6 @@ static ais_status sweep_fn(void *p) {
     return ais_op_run("TopK", NULL, in2, 2, s->w, 2);
 }
 
-static void sweep_cleanup(void *p) {
-    sweep_t *s = p;
-    ais_tensor_destroy(s->y);
-    ais_tensor_destroy(s->z);
-    ais_tensor_destroy(s->w[0]);
-    ais_tensor_destroy(s->w[1]);
-    s->y = s->z = s->w[0] = s->w[1] = NULL;
-}
-
 static void test_layout_oom(void **st) {
     (void)st;
     sweep_t s = {0};
@@ -833,7 +824,8 @@ static void test_layout_oom(void **st) {
     s.pads = i64v((int64_t[]){1, 0, 0, 2}, 4);
     int64_t k = 2;
     s.kt = i64v(&k, 1);
-    long n = ais_test_oom_sweep("Transpose/Pad/TopK", sweep_fn, sweep_cleanup, &s, 50);
+    long n = AIS_TEST_OOM_SWEEP("Transpose/Pad/TopK", sweep_fn, &s, 50, AIS_OWN_TENSOR(&s.y),
+                                AIS_OWN_TENSOR(&s.z), AIS_OWN_TENSORS(s.w));
     assert_true(n >= 4);
     ais_tensor_destroy(s.x);
     ais_tensor_destroy(s.pads);

@@ -142,18 +142,13 @@ static ais_status sweep_run(void *p) {
     const ais_tensor *in[] = {c->x, c->t};
     return ais_op_run("SoftmaxCrossEntropyLoss", NULL, in, 2, &c->y, 1);
 }
-static void sweep_clean(void *p) {
-    sweep_ctx *c = p;
-    ais_tensor_destroy(c->y);
-    c->y = NULL;
-}
-
 static void test_loss_oom(void **state) {
     (void)state;
     sweep_ctx c = {0};
     c.x = ais_test_rand_f32(AIS_SHAPE(3, 4), -1, 1);
     c.t = ais_test_tensor(AIS_DTYPE_I64, AIS_SHAPE(3), (double[]){0, 3, 1});
-    assert_true(ais_test_oom_sweep("SoftmaxCrossEntropyLoss", sweep_run, sweep_clean, &c, 20) >= 1);
+    assert_true(AIS_TEST_OOM_SWEEP("SoftmaxCrossEntropyLoss", sweep_run, &c, 20,
+                                   AIS_OWN_TENSOR(&c.y)) >= 1);
     ais_tensor_destroy(c.x);
     ais_tensor_destroy(c.t);
 }

@@ -255,18 +255,12 @@ static ais_status sweep_run(void *p) {
     sweep_ctx *s = p;
     return ais_op_run(s->op, NULL, (const ais_tensor *const *)s->in, s->n_in, &s->out, 1);
 }
-static void sweep_clean(void *p) {
-    sweep_ctx *s = p;
-    ais_tensor_destroy(s->out);
-    s->out = NULL;
-}
-
 static void test_oom(void **state) {
     (void)state;
     sweep_ctx s = {.op = "MatMul", .n_in = 2};
     s.in[0] = ais_test_rand_f32(AIS_SHAPE(2, 3, 4), -1, 1);
     s.in[1] = ais_test_rand_f32(AIS_SHAPE(2, 4, 5), -1, 1);
-    ais_test_oom_sweep("MatMul f32", sweep_run, sweep_clean, &s, 20);
+    AIS_TEST_OOM_SWEEP("MatMul f32", sweep_run, &s, 20, AIS_OWN_TENSOR(&s.out));
     ais_tensor_destroy(s.in[0]);
     ais_tensor_destroy(s.in[1]);
     double v[24];
@@ -274,11 +268,11 @@ static void test_oom(void **state) {
         v[i] = i * 0.1;
     s.in[0] = dt_tensor(AIS_DTYPE_F16, AIS_SHAPE(2, 3, 4), v);
     s.in[1] = dt_tensor(AIS_DTYPE_F16, AIS_SHAPE(4, 5), v);
-    assert_true(ais_test_oom_sweep("MatMul f16", sweep_run, sweep_clean, &s, 20) >= 2);
+    assert_true(AIS_TEST_OOM_SWEEP("MatMul f16", sweep_run, &s, 20, AIS_OWN_TENSOR(&s.out)) >= 2);
     s.op = "Gemm";
     ais_tensor_destroy(s.in[0]);
     s.in[0] = dt_tensor(AIS_DTYPE_F16, AIS_SHAPE(3, 4), v);
-    ais_test_oom_sweep("Gemm f16", sweep_run, sweep_clean, &s, 20);
+    AIS_TEST_OOM_SWEEP("Gemm f16", sweep_run, &s, 20, AIS_OWN_TENSOR(&s.out));
     ais_tensor_destroy(s.in[0]);
     ais_tensor_destroy(s.in[1]);
 }

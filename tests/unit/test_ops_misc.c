@@ -327,12 +327,6 @@ static ais_status sweep_cast(void *p) {
     return ais_op_run("Cast", c->attrs, c->in, 1, &c->out, 1);
 }
 
-static void sweep_cleanup(void *p) {
-    sweep_ctx *c = p;
-    ais_tensor_destroy(c->out);
-    c->out = NULL;
-}
-
 static void test_oom(void **state) {
     (void)state;
     sweep_ctx c = {0};
@@ -340,7 +334,7 @@ static void test_oom(void **state) {
     AIS_ASSERT_OK(ais_attrs_set_int(c.attrs, "to", AIS_DTYPE_F16));
     ais_tensor *x = ais_test_rand_f32(AIS_SHAPE(9, 9), 0, 1);
     c.in[0] = x;
-    assert_true(ais_test_oom_sweep("Cast", sweep_cast, sweep_cleanup, &c, 20) >= 1);
+    assert_true(AIS_TEST_OOM_SWEEP("Cast", sweep_cast, &c, 20, AIS_OWN_TENSOR(&c.out)) >= 1);
     ais_tensor_destroy(x);
     ais_attrs_destroy(c.attrs);
 }

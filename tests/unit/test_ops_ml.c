@@ -832,14 +832,6 @@ static ais_status sweep_run(void *p) {
     return run_ml(c->op, c->attrs, c->in, c->n_in, c->out, c->n_out);
 }
 
-static void sweep_cleanup(void *p) {
-    sweep_ctx *c = p;
-    for (size_t i = 0; i < 2; i++) {
-        ais_tensor_destroy(c->out[i]);
-        c->out[i] = NULL;
-    }
-}
-
 static void test_oom(void **state) {
     (void)state;
     /* a tree classifier with string labels (layout scratch, label strings) */
@@ -851,8 +843,8 @@ static void test_oom(void **state) {
     AIS_ASSERT_OK(ais_attrs_set_strings(c.attrs, "classlabels_strings", names, 3));
     ais_tensor *x = grid_x(5, 3);
     c.in[0] = x;
-    assert_true(ais_test_oom_sweep("TreeEnsembleClassifier", sweep_run, sweep_cleanup, &c, 200) >=
-                1);
+    assert_true(AIS_TEST_OOM_SWEEP("TreeEnsembleClassifier", sweep_run, &c, 200,
+                                   AIS_OWN_TENSORS(c.out)) >= 1);
     ais_attrs_destroy(c.attrs);
     /* a linear classifier with only the label output (scores in scratch) */
     c = (sweep_ctx){.op = "LinearClassifier", .n_in = 1, .n_out = 1, .in = {x}};
@@ -860,7 +852,8 @@ static void test_oom(void **state) {
     float coef[9] = {1, 2, 3, 4, 5, 6, 7, 8, 9};
     AIS_ASSERT_OK(ais_attrs_set_floats(c.attrs, "coefficients", coef, 9));
     AIS_ASSERT_OK(ais_attrs_set_strings(c.attrs, "classlabels_strings", names, 3));
-    assert_true(ais_test_oom_sweep("LinearClassifier", sweep_run, sweep_cleanup, &c, 200) >= 1);
+    assert_true(
+        AIS_TEST_OOM_SWEEP("LinearClassifier", sweep_run, &c, 200, AIS_OWN_TENSORS(c.out)) >= 1);
     ais_attrs_destroy(c.attrs);
     /* LabelEncoder to strings */
     c = (sweep_ctx){.op = "LabelEncoder", .n_in = 1, .n_out = 1};
@@ -868,7 +861,8 @@ static void test_oom(void **state) {
     AIS_ASSERT_OK(ais_attrs_set_floats(c.attrs, "keys_floats", (const float[]){-1, 0.5f}, 2));
     AIS_ASSERT_OK(ais_attrs_set_strings(c.attrs, "values_strings", names, 2));
     c.in[0] = x;
-    assert_true(ais_test_oom_sweep("LabelEncoder", sweep_run, sweep_cleanup, &c, 200) >= 1);
+    assert_true(AIS_TEST_OOM_SWEEP("LabelEncoder", sweep_run, &c, 200, AIS_OWN_TENSORS(c.out)) >=
+                1);
     ais_attrs_destroy(c.attrs);
     ais_tensor_destroy(x);
 }

@@ -747,14 +747,6 @@ static ais_status sweep_run(void *p) {
     return run_ml(c->op, c->opset, c->attrs, c->in, c->n_in, c->out, c->n_out);
 }
 
-static void sweep_cleanup(void *p) {
-    sweep_ctx *c = p;
-    for (size_t i = 0; i < 2; i++) {
-        ais_tensor_destroy(c->out[i]);
-        c->out[i] = NULL;
-    }
-}
-
 static void test_oom(void **state) {
     (void)state;
     svc_model m;
@@ -763,7 +755,8 @@ static void test_oom(void **state) {
     ais_tensor *xd = new_tensor(AIS_DTYPE_F64, AIS_SHAPE(3, (int64_t)m.f));
     sweep_ctx c = {.op = "SVMClassifier", .opset = 1, .n_in = 1, .n_out = 2, .in = {xd}};
     c.attrs = svc_attrs(&m, true, true);
-    assert_true(ais_test_oom_sweep("SVMClassifier", sweep_run, sweep_cleanup, &c, 300) >= 1);
+    assert_true(AIS_TEST_OOM_SWEEP("SVMClassifier", sweep_run, &c, 300, AIS_OWN_TENSORS(c.out)) >=
+                1);
     ais_attrs_destroy(c.attrs);
     c = (sweep_ctx){.op = "SVMRegressor", .opset = 1, .n_in = 1, .n_out = 1, .in = {x}};
     AIS_ASSERT_OK(ais_attrs_create(&c.attrs));
@@ -772,7 +765,8 @@ static void test_oom(void **state) {
     AIS_ASSERT_OK(ais_attrs_set_floats(c.attrs, "support_vectors", m.sv, 2 * m.f));
     AIS_ASSERT_OK(ais_attrs_set_int(c.attrs, "n_supports", 2));
     AIS_ASSERT_OK(ais_attrs_set_string(c.attrs, "kernel_type", "RBF"));
-    assert_true(ais_test_oom_sweep("SVMRegressor", sweep_run, sweep_cleanup, &c, 300) >= 1);
+    assert_true(AIS_TEST_OOM_SWEEP("SVMRegressor", sweep_run, &c, 300, AIS_OWN_TENSORS(c.out)) >=
+                1);
     ais_attrs_destroy(c.attrs);
     /* CategoryMapper to strings */
     ais_tensor *xi = ais_test_tensor(AIS_DTYPE_I64, AIS_SHAPE(4), (const double[]){1, 2, 3, 9});
@@ -781,14 +775,16 @@ static void test_oom(void **state) {
     AIS_ASSERT_OK(
         ais_attrs_set_strings(c.attrs, "cats_strings", (const char *[]){"a", "b", "c"}, 3));
     AIS_ASSERT_OK(ais_attrs_set_ints(c.attrs, "cats_int64s", (const int64_t[]){3, 2, 1}, 3));
-    assert_true(ais_test_oom_sweep("CategoryMapper", sweep_run, sweep_cleanup, &c, 300) >= 1);
+    assert_true(AIS_TEST_OOM_SWEEP("CategoryMapper", sweep_run, &c, 300, AIS_OWN_TENSORS(c.out)) >=
+                1);
     ais_attrs_destroy(c.attrs);
     /* FeatureVectorizer */
     c = (sweep_ctx){.op = "FeatureVectorizer", .opset = 1, .n_in = 2, .n_out = 1, .in = {x, xd}};
     AIS_ASSERT_OK(ais_attrs_create(&c.attrs));
     AIS_ASSERT_OK(
         ais_attrs_set_ints(c.attrs, "inputdimensions", (const int64_t[]){(int64_t)m.f, 2}, 2));
-    assert_true(ais_test_oom_sweep("FeatureVectorizer", sweep_run, sweep_cleanup, &c, 300) >= 1);
+    assert_true(
+        AIS_TEST_OOM_SWEEP("FeatureVectorizer", sweep_run, &c, 300, AIS_OWN_TENSORS(c.out)) >= 1);
     ais_attrs_destroy(c.attrs);
     /* TreeEnsemble with member sets, f16 X */
     t5_random(&g_t5, 3, 4, 2);
@@ -797,7 +793,8 @@ static void test_oom(void **state) {
     memset(ais_tensor_data(xh), 0, 5 * 4 * 2);
     c = (sweep_ctx){.op = "TreeEnsemble", .opset = 5, .n_in = 1, .n_out = 1, .in = {xh}};
     c.attrs = t5_attrs(&g_t5, 1);
-    assert_true(ais_test_oom_sweep("TreeEnsemble", sweep_run, sweep_cleanup, &c, 2000) >= 1);
+    assert_true(AIS_TEST_OOM_SWEEP("TreeEnsemble", sweep_run, &c, 2000, AIS_OWN_TENSORS(c.out)) >=
+                1);
     ais_attrs_destroy(c.attrs);
     ais_tensor_destroy(xh);
     ais_tensor_destroy(xi);
@@ -980,14 +977,6 @@ static ais_status pool_sweep_run(void *p) {
     return run_pool(c->op, c->a, c->pool, c->x, c->y, c->n_out);
 }
 
-static void pool_sweep_cleanup(void *p) {
-    pool_sweep *c = p;
-    for (size_t i = 0; i < 2; i++) {
-        ais_tensor_destroy(c->y[i]);
-        c->y[i] = NULL;
-    }
-}
-
 static void test_svm_threads_oom(void **state) {
     (void)state;
     ais__pool *pool = NULL;
@@ -997,14 +986,14 @@ static void test_svm_threads_oom(void **state) {
     ais_tensor *x = new_tensor(AIS_DTYPE_F64, AIS_SHAPE(777, 7));
     pool_sweep c = {
         .op = "SVMClassifier", .a = big_attrs(&m, true, true), .pool = pool, .x = x, .n_out = 2};
-    assert_true(ais_test_oom_sweep("SVMClassifier on 4 threads", pool_sweep_run, pool_sweep_cleanup,
-                                   &c, 2000) >= 1);
+    assert_true(AIS_TEST_OOM_SWEEP("SVMClassifier on 4 threads", pool_sweep_run, &c, 2000,
+                                   AIS_OWN_TENSORS(c.y)) >= 1);
     ais_attrs_destroy((ais_attrs *)c.a);
     m.c = 0;
     c = (pool_sweep){
         .op = "SVMRegressor", .a = big_attrs(&m, false, false), .pool = pool, .x = x, .n_out = 1};
-    assert_true(ais_test_oom_sweep("SVMRegressor on 4 threads", pool_sweep_run, pool_sweep_cleanup,
-                                   &c, 300) >= 1);
+    assert_true(AIS_TEST_OOM_SWEEP("SVMRegressor on 4 threads", pool_sweep_run, &c, 300,
+                                   AIS_OWN_TENSORS(c.y)) >= 1);
     ais_attrs_destroy((ais_attrs *)c.a);
     free(m.sv);
     free(m.coef);

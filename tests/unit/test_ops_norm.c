@@ -275,12 +275,6 @@ static ais_status sweep_run(void *p) {
     sweep_ctx *s = p;
     return ais_op_run(s->op, NULL, (const ais_tensor *const *)s->in, 3, &s->out, 1);
 }
-static void sweep_clean(void *p) {
-    sweep_ctx *s = p;
-    ais_tensor_destroy(s->out);
-    s->out = NULL;
-}
-
 static void test_oom(void **state) {
     (void)state;
     double v[24];
@@ -290,13 +284,15 @@ static void test_oom(void **state) {
     s.in[0] = dt_tensor(AIS_DTYPE_F16, AIS_SHAPE(2, 3, 4), v);
     s.in[1] = dt_tensor(AIS_DTYPE_F16, AIS_SHAPE(4), v);
     s.in[2] = dt_tensor(AIS_DTYPE_F16, AIS_SHAPE(4), v);
-    assert_true(ais_test_oom_sweep("LayerNormalization", sweep_run, sweep_clean, &s, 20) >= 2);
+    assert_true(
+        AIS_TEST_OOM_SWEEP("LayerNormalization", sweep_run, &s, 20, AIS_OWN_TENSOR(&s.out)) >= 2);
     s.op = "InstanceNormalization";
     ais_tensor_destroy(s.in[1]);
     ais_tensor_destroy(s.in[2]);
     s.in[1] = dt_tensor(AIS_DTYPE_F16, AIS_SHAPE(3), v);
     s.in[2] = dt_tensor(AIS_DTYPE_F16, AIS_SHAPE(3), v);
-    assert_true(ais_test_oom_sweep("InstanceNormalization", sweep_run, sweep_clean, &s, 20) >= 2);
+    assert_true(AIS_TEST_OOM_SWEEP("InstanceNormalization", sweep_run, &s, 20,
+                                   AIS_OWN_TENSOR(&s.out)) >= 2);
     for (int i = 0; i < 3; i++)
         ais_tensor_destroy(s.in[i]);
 }

@@ -313,18 +313,11 @@ static ais_status sweep_run(void *p) {
     const ais_tensor *in[] = {s->x};
     return ais_op_run("MaxPool", s->attrs, in, 1, s->out, 2);
 }
-static void sweep_clean(void *p) {
-    sweep_ctx *s = p;
-    ais_tensor_destroy(s->out[0]);
-    ais_tensor_destroy(s->out[1]);
-    s->out[0] = s->out[1] = NULL;
-}
-
 static void test_oom(void **state) {
     (void)state;
     sweep_ctx s = {.attrs = dt_attrs(), .x = ais_test_rand_f32(AIS_SHAPE(2, 3, 6, 5), -1, 1)};
     dt_ints(s.attrs, "kernel_shape", (int64_t[]){2, 2}, 2);
-    assert_true(ais_test_oom_sweep("MaxPool", sweep_run, sweep_clean, &s, 20) >= 2);
+    assert_true(AIS_TEST_OOM_SWEEP("MaxPool", sweep_run, &s, 20, AIS_OWN_TENSORS(s.out)) >= 2);
     ais_tensor_destroy(s.x);
     ais_attrs_destroy(s.attrs);
 }

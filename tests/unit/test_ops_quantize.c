@@ -205,19 +205,12 @@ static ais_status sweep_run(void *p) {
     sweep_ctx *c = p;
     return ais_op_run("DynamicQuantizeLinear", NULL, (const ais_tensor *[]){c->x}, 1, c->y, 3);
 }
-static void sweep_clean(void *p) {
-    sweep_ctx *c = p;
-    for (int i = 0; i < 3; i++) {
-        ais_tensor_destroy(c->y[i]);
-        c->y[i] = NULL;
-    }
-}
-
 static void test_quantize_oom(void **state) {
     (void)state;
     sweep_ctx c = {0};
     c.x = ais_test_rand_f32(AIS_SHAPE(5, 3), -1, 1);
-    assert_true(ais_test_oom_sweep("DynamicQuantizeLinear", sweep_run, sweep_clean, &c, 20) >= 3);
+    assert_true(
+        AIS_TEST_OOM_SWEEP("DynamicQuantizeLinear", sweep_run, &c, 20, AIS_OWN_TENSORS(c.y)) >= 3);
     ais_tensor_destroy(c.x);
 }
 

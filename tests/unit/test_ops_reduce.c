@@ -403,13 +403,6 @@ static ais_status sweep_fn(void *p) {
     return ais_op_run("ArgMax", NULL, in2, 1, &s->z, 1);
 }
 
-static void sweep_cleanup(void *p) {
-    sweep_t *s = p;
-    ais_tensor_destroy(s->y);
-    ais_tensor_destroy(s->z);
-    s->y = s->z = NULL;
-}
-
 static void test_reduce_oom(void **st) {
     (void)st;
     sweep_t s = {0};
@@ -419,7 +412,8 @@ static void test_reduce_oom(void **st) {
     s.x = mk(AIS_DTYPE_F16, AIS_SHAPE(2, 3, 4, 5), v);
     int64_t axes[2] = {0, 2}; /* not contiguous: transposed through scratch */
     s.ax = i64_tensor(axes, 2);
-    long n = ais_test_oom_sweep("ReduceLogSumExp/ArgMax", sweep_fn, sweep_cleanup, &s, 50);
+    long n = AIS_TEST_OOM_SWEEP("ReduceLogSumExp/ArgMax", sweep_fn, &s, 50, AIS_OWN_TENSOR(&s.y),
+                                AIS_OWN_TENSOR(&s.z));
     assert_true(n >= 2);
     ais_tensor_destroy(s.x);
     ais_tensor_destroy(s.ax);

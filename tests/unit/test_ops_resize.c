@@ -205,12 +205,6 @@ static ais_status sweep_run(void *p) {
     const ais_tensor *in[] = {c->x, NULL, c->s};
     return ais_op_run("Resize", c->a, in, 3, &c->y, 1);
 }
-static void sweep_clean(void *p) {
-    sweep_ctx *c = p;
-    ais_tensor_destroy(c->y);
-    c->y = NULL;
-}
-
 static void test_resize_oom(void **state) {
     (void)state;
     sweep_ctx c = {0};
@@ -218,7 +212,7 @@ static void test_resize_oom(void **state) {
     c.s = ais_test_tensor(AIS_DTYPE_F32, AIS_SHAPE(4), (double[]){1, 1, 0.5, 0.6});
     c.a = attrs_mode("cubic", NULL);
     AIS_ASSERT_OK(ais_attrs_set_int(c.a, "antialias", 1));
-    assert_true(ais_test_oom_sweep("Resize", sweep_run, sweep_clean, &c, 20) >= 1);
+    assert_true(AIS_TEST_OOM_SWEEP("Resize", sweep_run, &c, 20, AIS_OWN_TENSOR(&c.y)) >= 1);
     ais_tensor_destroy(c.x);
     ais_tensor_destroy(c.s);
     ais_attrs_destroy(c.a);

@@ -364,19 +364,13 @@ static ais_status sweep_fn(void *p) {
     return ais_op_run("Expand", NULL, in, 2, &s->z, 1);
 }
 
-static void sweep_cleanup(void *p) {
-    sweep_t *s = p;
-    ais_tensor_destroy(s->y);
-    ais_tensor_destroy(s->z);
-    s->y = s->z = NULL;
-}
-
 static void test_shape_oom(void **st) {
     (void)st;
     sweep_t s = {0};
     s.x = ais_test_rand_f32(AIS_SHAPE(1, 6), -1, 1);
     s.sh = i64v((int64_t[]){6, 1}, 2);
-    long n = ais_test_oom_sweep("Reshape/Expand", sweep_fn, sweep_cleanup, &s, 50);
+    long n = AIS_TEST_OOM_SWEEP("Reshape/Expand", sweep_fn, &s, 50, AIS_OWN_TENSOR(&s.y),
+                                AIS_OWN_TENSOR(&s.z));
     assert_true(n >= 2);
     ais_tensor_destroy(s.x);
     ais_tensor_destroy(s.sh);

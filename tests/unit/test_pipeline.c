@@ -727,12 +727,6 @@ static ais_status oom_create(void *vctx) {
     const char *spec = c->mode == 2 ? SPEC_SK : SPEC_ALL;
     return ais_pipeline_create_from_json(spec, strlen(spec), &c->p);
 }
-static void oom_create_cleanup(void *vctx) {
-    oom_ctx *c = vctx;
-    ais_pipeline_destroy(c->p);
-    c->p = NULL;
-}
-
 static ais_status oom_run(void *vctx) {
     oom_ctx *c = vctx;
     static const char jl[] = "{\"age\":3,\"income\":5,\"city\":\"oslo\",\"color\":\"g\"}\n"
@@ -747,14 +741,6 @@ static ais_status oom_run(void *vctx) {
     }
     return st;
 }
-static void oom_run_cleanup(void *vctx) {
-    oom_ctx *c = vctx;
-    ais_tensor_destroy(c->out);
-    ais_pipeline_errors_destroy(c->e);
-    c->out = NULL;
-    c->e = NULL;
-}
-
 static ais_status oom_columns(void *vctx) {
     oom_ctx *c = vctx;
     ais_tensor *cols[2] = {NULL, NULL};
@@ -774,15 +760,19 @@ static ais_status oom_columns(void *vctx) {
 static void test_oom(void **state) {
     (void)state;
     oom_ctx c = {0};
-    ais_test_oom_sweep("pipeline create", oom_create, oom_create_cleanup, &c, 2000);
+    AIS_TEST_OOM_SWEEP("pipeline create", oom_create, &c, 2000, AIS_OWN_PIPELINE(&c.p));
     c.mode = 2;
-    ais_test_oom_sweep("pipeline create sklearn options", oom_create, oom_create_cleanup, &c, 2000);
+    AIS_TEST_OOM_SWEEP("pipeline create sklearn options", oom_create, &c, 2000,
+                       AIS_OWN_PIPELINE(&c.p));
     c.p = make(SPEC_ALL);
     c.mode = 0;
-    ais_test_oom_sweep("pipeline run json", oom_run, oom_run_cleanup, &c, 200);
+    AIS_TEST_OOM_SWEEP("pipeline run json", oom_run, &c, 200, AIS_OWN_TENSOR(&c.out),
+                       AIS_OWN_PIPELINE_ERRORS(&c.e));
     c.mode = 1;
-    ais_test_oom_sweep("pipeline run json errors", oom_run, oom_run_cleanup, &c, 200);
-    ais_test_oom_sweep("pipeline run columns", oom_columns, oom_run_cleanup, &c, 200);
+    AIS_TEST_OOM_SWEEP("pipeline run json errors", oom_run, &c, 200, AIS_OWN_TENSOR(&c.out),
+                       AIS_OWN_PIPELINE_ERRORS(&c.e));
+    AIS_TEST_OOM_SWEEP("pipeline run columns", oom_columns, &c, 200, AIS_OWN_TENSOR(&c.out),
+                       AIS_OWN_PIPELINE_ERRORS(&c.e));
     ais_pipeline_destroy(c.p);
 }
 

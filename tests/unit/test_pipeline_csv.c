@@ -295,22 +295,16 @@ static ais_status oom_run(void *vctx) {
     return c->expect_schema && st == AIS_E_SCHEMA ? AIS_OK : st;
 }
 
-static void oom_cleanup(void *vctx) {
-    oom_ctx *c = vctx;
-    ais_tensor_destroy(c->out);
-    ais_pipeline_errors_destroy(c->e);
-    c->out = NULL;
-    c->e = NULL;
-}
-
 static void test_oom(void **state) {
     (void)state;
     oom_ctx c = {make_ignoring(), "x,c,y,extra\n1,\"a,b\",2,zz\n3,oslo,4,\"q\"\"q\"\n", NULL, NULL,
                  false};
-    ais_test_oom_sweep("pipeline run csv", oom_run, oom_cleanup, &c, 200);
+    AIS_TEST_OOM_SWEEP("pipeline run csv", oom_run, &c, 200, AIS_OWN_TENSOR(&c.out),
+                       AIS_OWN_PIPELINE_ERRORS(&c.e));
     c.csv = "x,c,y\n1,oslo\nabc,x,1\n\"open";
     c.expect_schema = true;
-    ais_test_oom_sweep("pipeline run csv errors", oom_run, oom_cleanup, &c, 200);
+    AIS_TEST_OOM_SWEEP("pipeline run csv errors", oom_run, &c, 200, AIS_OWN_TENSOR(&c.out),
+                       AIS_OWN_PIPELINE_ERRORS(&c.e));
     ais_pipeline_destroy(c.p);
 }
 

@@ -267,21 +267,13 @@ static ais_status oom_twin_run(void *vctx) {
     return ais_pipeline_run_csv(c->p, csv, sizeof csv - 1, &c->out, NULL);
 }
 
-static void oom_cleanup(void *vctx) {
-    oom_ctx *c = vctx;
-    ais_tensor_destroy(c->out);
-    ais_pipeline_destroy(c->p);
-    c->out = NULL;
-    c->p = NULL;
-}
-
 static void test_oom(void **state) {
     (void)state;
     ais_pipeline *p = NULL;
     AIS_ASSERT_OK(ais_pipeline_create_from_json(SPEC, strlen(SPEC), &p));
     oom_ctx c = {p, NULL, NULL};
-    ais_test_oom_sweep("ais_pipeline_with_output_dtype + run_csv f64", oom_twin_run, oom_cleanup,
-                       &c, 2000);
+    AIS_TEST_OOM_SWEEP("ais_pipeline_with_output_dtype + run_csv f64", oom_twin_run, &c, 2000,
+                       AIS_OWN_TENSOR(&c.out), AIS_OWN_PIPELINE(&c.p));
     ais_pipeline_destroy(p);
 }
 

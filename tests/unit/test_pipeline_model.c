@@ -586,21 +586,10 @@ static ais_status oom_load_run(void *vctx) {
                                    3, NULL, c->out, 2, NULL);
 }
 
-static void oom_cleanup(void *vctx) {
-    oom_ctx *c = vctx;
-    destroy_all(c->out, 2);
-    ais_session_destroy(c->s);
-    ais_model_destroy(c->m);
-    c->s = NULL;
-    c->m = NULL;
-}
-
 static ais_status oom_save(void *vctx) {
     oom_ctx *c = vctx;
     return ais_model_save_with_pipeline(c->m, c->p, c->path, NULL);
 }
-
-static void nothing(void *vctx) { (void)vctx; }
 
 static void test_oom(void **state) {
     (void)state;
@@ -611,7 +600,7 @@ static void test_oom(void **state) {
     c.m = m;
     c.p = p;
     c.path = path;
-    ais_test_oom_sweep("ais_model_save_with_pipeline", oom_save, nothing, &c, 2000);
+    ais_test_oom_sweep("ais_model_save_with_pipeline", oom_save, NULL, &c, 2000);
     FILE *f = fopen(path, "rb");
     assert_non_null(f);
     static uint8_t bytes[1 << 16];
@@ -624,8 +613,8 @@ static void test_oom(void **state) {
     c.data = bytes;
     c.size = n;
     c.cols = &cols;
-    ais_test_oom_sweep("load + session_run_csv/json_rows/columns", oom_load_run, oom_cleanup, &c,
-                       5000);
+    AIS_TEST_OOM_SWEEP("load + session_run_csv/json_rows/columns", oom_load_run, &c, 5000,
+                       AIS_OWN_TENSORS(c.out), AIS_OWN_SESSION(&c.s), AIS_OWN_MODEL(&c.m));
     ais_model_destroy(m);
     /* the same with an f64-input model */
     m = make_model(4, AIS_DTYPE_F64, false);
@@ -633,7 +622,7 @@ static void test_oom(void **state) {
     c.m = m;
     c.p = p;
     c.path = path;
-    ais_test_oom_sweep("ais_model_save_with_pipeline f64", oom_save, nothing, &c, 2000);
+    ais_test_oom_sweep("ais_model_save_with_pipeline f64", oom_save, NULL, &c, 2000);
     f = fopen(path, "rb");
     assert_non_null(f);
     n = fread(bytes, 1, sizeof bytes, f);
@@ -643,8 +632,8 @@ static void test_oom(void **state) {
     c.data = bytes;
     c.size = n;
     c.cols = &cols;
-    ais_test_oom_sweep("f64 load + session_run_csv/json_rows/columns", oom_load_run, oom_cleanup,
-                       &c, 5000);
+    AIS_TEST_OOM_SWEEP("f64 load + session_run_csv/json_rows/columns", oom_load_run, &c, 5000,
+                       AIS_OWN_TENSORS(c.out), AIS_OWN_SESSION(&c.s), AIS_OWN_MODEL(&c.m));
     free_columns(&cols);
     ais_model_destroy(m);
     ais_pipeline_destroy(p);

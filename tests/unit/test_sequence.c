@@ -428,19 +428,11 @@ static ais_status sweep_fn(void *p) {
     return ais_session_run(c->s, NULL, in, 1, NULL, c->out, 2);
 }
 
-static void sweep_cleanup(void *p) {
-    sweep_ctx *c = p;
-    ais_session_destroy(c->s);
-    ais_tensor_destroy(c->out[0]);
-    ais_tensor_destroy(c->out[1]);
-    c->s = NULL;
-    c->out[0] = c->out[1] = NULL;
-}
-
 static void test_oom_sweep(void **state) {
     (void)state;
     sweep_ctx c = {.m = seq_model(false, 2), .x = ais_test_rand_f32(AIS_SHAPE(3, 3), -1, 1)};
-    long n = ais_test_oom_sweep("session with sequences", sweep_fn, sweep_cleanup, &c, 400);
+    long n = AIS_TEST_OOM_SWEEP("session with sequences", sweep_fn, &c, 400, AIS_OWN_SESSION(&c.s),
+                                AIS_OWN_TENSORS(c.out));
     assert_true(n >= 10);
     ais_tensor_destroy(c.x);
     ais_model_destroy(c.m);
@@ -556,19 +548,12 @@ static ais_status seq_sweep_fn(void *p) {
     return ais_tensor_copy(c->seq, &c->copy);
 }
 
-static void seq_sweep_cleanup(void *p) {
-    seq_sweep *c = p;
-    ais_tensor_destroy(c->seq);
-    ais_tensor_destroy(c->copy);
-    c->seq = c->copy = NULL;
-}
-
 static void test_public_sequence_oom(void **state) {
     (void)state;
     seq_sweep c = {{NULL}, NULL, NULL};
     for (int i = 0; i < 3; i++) c.items[i] = ais_test_rand_f32(AIS_SHAPE(i + 1, 2), -1, 1);
-    long n = ais_test_oom_sweep("ais_tensor_create_sequence", seq_sweep_fn, seq_sweep_cleanup, &c,
-                                100);
+    long n = AIS_TEST_OOM_SWEEP("ais_tensor_create_sequence", seq_sweep_fn, &c, 100,
+                                AIS_OWN_TENSOR(&c.seq), AIS_OWN_TENSOR(&c.copy));
     assert_true(n >= 4);
     for (int i = 0; i < 3; i++) ais_tensor_destroy(c.items[i]);
 }

@@ -512,14 +512,6 @@ static ais_status sweep_session_run(void *arg) {
     return st;
 }
 
-static void sweep_cleanup(void *arg) {
-    sweep_ctx *c = arg;
-    ais_tensor_destroy(c->y);
-    ais_session_destroy(c->sess);
-    c->y = NULL;
-    c->sess = NULL;
-}
-
 static void test_oom_session(void **state) {
     (void)state;
     ais__graph *g = new_graph();
@@ -544,8 +536,8 @@ static void test_oom_session(void **state) {
     sweep_ctx c = {.model = make_model(g, 2)};
     ais_tensor *x = ais_test_rand_f32(AIS_SHAPE(2, 3, 4), -1, 1);
     c.x = x;
-    long n = ais_test_oom_sweep("session create and first run", sweep_session_run, sweep_cleanup,
-                                &c, 2000);
+    long n = AIS_TEST_OOM_SWEEP("session create and first run", sweep_session_run, &c, 2000,
+                                AIS_OWN_TENSOR(&c.y), AIS_OWN_SESSION(&c.sess));
     assert_true(n > 10);
     ais_tensor_destroy(x);
     ais_model_destroy(c.model);

@@ -179,21 +179,14 @@ static ais_status sweep_run(void *arg) {
     return ais_session_run(c->s, NULL, ins, 2, NULL, &c->y, 1);
 }
 
-static void sweep_cleanup(void *arg) {
-    sweep_ctx *c = arg;
-    ais_session_destroy(c->s);
-    ais_tensor_destroy(c->y);
-    c->s = NULL;
-    c->y = NULL;
-}
-
 static void test_clip_oom(void **state) {
     (void)state;
     sweep_ctx c = {.m = clip_model(AIS_DTYPE_F32, "", "hi", 5)};
     c.x = ais_test_rand_f32(AIS_SHAPE(5), -1, 1);
     double hi = 0.25;
     c.hi = ais_test_tensor(AIS_DTYPE_F32, NULL, 0, &hi);
-    assert_true(ais_test_oom_sweep("Clip session", sweep_run, sweep_cleanup, &c, 400) > 0);
+    assert_true(AIS_TEST_OOM_SWEEP("Clip session", sweep_run, &c, 400, AIS_OWN_SESSION(&c.s),
+                                   AIS_OWN_TENSOR(&c.y)) > 0);
     ais_tensor_destroy(c.x);
     ais_tensor_destroy(c.hi);
     ais_model_destroy(c.m);

@@ -284,21 +284,12 @@ static ais_status sweep_fn(void *p) {
     return ais_test_run_op("StringNormalizer", s->at, in, 1, &s->y, 1);
 }
 
-static void sweep_cleanup(void *p) {
-    sweep_ctx *s = p;
-    ais_tensor_destroy(s->t);
-    ais_tensor_destroy(s->c);
-    ais_tensor_destroy(s->v);
-    ais_tensor_destroy(s->y);
-    ais_attrs_destroy(s->at);
-    memset(s, 0, sizeof *s);
-}
-
 static void test_oom_sweep(void **state) {
     (void)state;
     sweep_ctx s = {0};
-    long n = ais_test_oom_sweep("string tensors and StringNormalizer", sweep_fn, sweep_cleanup,
-                                &s, 200);
+    long n = AIS_TEST_OOM_SWEEP("string tensors and StringNormalizer", sweep_fn, &s, 200,
+                                AIS_OWN_TENSOR(&s.t), AIS_OWN_TENSOR(&s.c), AIS_OWN_TENSOR(&s.v),
+                                AIS_OWN_TENSOR(&s.y), AIS_OWN_ATTRS(&s.at));
     assert_true(n >= 10);
 }
 
@@ -525,16 +516,10 @@ static ais_status cast_sweep_fn(void *p) {
     return ais_test_run_op("Cast", c->at, in, 1, &c->y, 1);
 }
 
-static void cast_sweep_cleanup(void *p) {
-    cast_sweep *c = p;
-    ais_tensor_destroy(c->y);
-    c->y = NULL;
-}
-
 static void test_cast_oom(void **state) {
     (void)state;
     cast_sweep c = {.x = ais_test_rand_f32(AIS_SHAPE(6), -5, 5), .at = cast_to(AIS_DTYPE_STRING)};
-    ais_test_oom_sweep("Cast to string", cast_sweep_fn, cast_sweep_cleanup, &c, 200);
+    AIS_TEST_OOM_SWEEP("Cast to string", cast_sweep_fn, &c, 200, AIS_OWN_TENSOR(&c.y));
     ais_tensor *s = NULL;
     AIS_ASSERT_OK(cast_sweep_fn(&c));
     s = c.y;
@@ -543,7 +528,7 @@ static void test_cast_oom(void **state) {
     ais_attrs_destroy(c.at);
     c.x = s;
     c.at = cast_to(AIS_DTYPE_F64);
-    ais_test_oom_sweep("Cast from string", cast_sweep_fn, cast_sweep_cleanup, &c, 200);
+    AIS_TEST_OOM_SWEEP("Cast from string", cast_sweep_fn, &c, 200, AIS_OWN_TENSOR(&c.y));
     ais_tensor_destroy(c.x);
     ais_attrs_destroy(c.at);
 }

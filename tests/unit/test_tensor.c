@@ -267,20 +267,12 @@ static ais_status sweep_tensor_ops(void *p) {
     return AIS_OK;
 }
 
-static void sweep_cleanup(void *p) {
-    sweep_ctx *s = p;
-    ais_tensor_destroy(s->a);
-    ais_tensor_destroy(s->b);
-    ais_tensor_destroy(s->c);
-    if (s->m) s->m->deleter(s->m);
-    memset(s, 0, sizeof *s);
-}
-
 static void test_alloc_failure_sweep(void **state) {
     (void)state;
     sweep_ctx s = {0};
-    long n = ais_test_oom_sweep("tensor create/reshape/copy/to_dlpack", sweep_tensor_ops,
-                                sweep_cleanup, &s, 100);
+    long n = AIS_TEST_OOM_SWEEP("tensor create/reshape/copy/to_dlpack", sweep_tensor_ops, &s, 100,
+                                AIS_OWN_TENSOR(&s.a), AIS_OWN_TENSOR(&s.b), AIS_OWN_TENSOR(&s.c),
+                                AIS_OWN_DLPACK(&s.m));
     assert_true(n >= 5); /* each step allocates */
 }
 

@@ -795,22 +795,15 @@ static ais_status sweep_load(void *ctx) {
     return ais_model_load(g_path, NULL, &s->m);
 }
 
-static void sweep_cleanup(void *ctx) {
-    sweep *s = ctx;
-    ais__tengine_free(s->e);
-    s->e = NULL;
-    ais_model_destroy(s->m);
-    s->m = NULL;
-}
-
 static void test_oom(void **state) {
     (void)state;
     ens_random(&g_e, 6, 4, 2, true, false);
     sweep s = {.a = ens_attrs(&g_e, "all")};
-    assert_true(ais_test_oom_sweep("tree engine build", sweep_build, sweep_cleanup, &s, 200) >= 5);
+    assert_true(AIS_TEST_OOM_SWEEP("tree engine build", sweep_build, &s, 200, AIS_OWN_TENGINE(&s.e),
+                                   AIS_OWN_MODEL(&s.m)) >= 5);
     AIS_ASSERT_OK(ais_attrs_set_string(s.a, "aistack_accumulate", "float32"));
-    assert_true(
-        ais_test_oom_sweep("tree engine build, float32", sweep_build, sweep_cleanup, &s, 200) >= 5);
+    assert_true(AIS_TEST_OOM_SWEEP("tree engine build, float32", sweep_build, &s, 200,
+                                   AIS_OWN_TENGINE(&s.e), AIS_OWN_MODEL(&s.m)) >= 5);
     ais_attrs_destroy(s.a);
     /* the whole load of a saved model, prepare included */
     ais_model *m = NULL;
@@ -818,7 +811,8 @@ static void test_oom(void **state) {
     snprintf(g_path, sizeof g_path, "test_tree_engine_%ld.ais", (long)ais_test_seed());
     AIS_ASSERT_OK(ais_model_save(m, g_path, NULL));
     ais_model_destroy(m);
-    assert_true(ais_test_oom_sweep("tree model load", sweep_load, sweep_cleanup, &s, 2000) >= 5);
+    assert_true(AIS_TEST_OOM_SWEEP("tree model load", sweep_load, &s, 2000, AIS_OWN_TENGINE(&s.e),
+                                   AIS_OWN_MODEL(&s.m)) >= 5);
     remove(g_path);
 }
 

@@ -399,22 +399,16 @@ static ais_status sweep_read(void *ctx) {
     sweep_ctx *c = ctx;
     return ais__model_read_memory(c->text, strlen(c->text), NULL, NULL, &c->g);
 }
-static void sweep_cleanup(void *ctx) {
-    sweep_ctx *c = ctx;
-    ais__graph_destroy(c->g);
-    c->g = NULL;
-}
-
 static void test_oom(void **state) {
     (void)state;
     sweep_ctx c = {xgb_ok, NULL};
-    ais_test_oom_sweep("ais__xgboost_read", sweep_read, sweep_cleanup, &c, 5000);
+    AIS_TEST_OOM_SWEEP("ais__xgboost_read", sweep_read, &c, 5000, AIS_OWN_GRAPH(&c.g));
     c.text = lgb_ok;
-    ais_test_oom_sweep("ais__lightgbm_read", sweep_read, sweep_cleanup, &c, 5000);
+    AIS_TEST_OOM_SWEEP("ais__lightgbm_read", sweep_read, &c, 5000, AIS_OWN_GRAPH(&c.g));
     c.text = xgb_cat;
-    ais_test_oom_sweep("ais__xgboost_read categorical", sweep_read, sweep_cleanup, &c, 5000);
+    AIS_TEST_OOM_SWEEP("ais__xgboost_read categorical", sweep_read, &c, 5000, AIS_OWN_GRAPH(&c.g));
     c.text = lgb_cat;
-    ais_test_oom_sweep("ais__lightgbm_read categorical", sweep_read, sweep_cleanup, &c, 5000);
+    AIS_TEST_OOM_SWEEP("ais__lightgbm_read categorical", sweep_read, &c, 5000, AIS_OWN_GRAPH(&c.g));
 }
 
 /* ---- booster headers that contradict themselves (issue 12.6) ---- */

@@ -1,7 +1,10 @@
 /* test_util.c - shared helpers of the cmocka tests. */
 #include "test_util.h"
 
+#include "common/common.h"
 #include "ir/graph.h"
+#include "ops/tree_engine.h"
+#include <dlpack/dlpack.h>
 
 #include <math.h>
 #include <stdio.h>
@@ -212,8 +215,42 @@ void ais_test_alloc_remove(void) { ais_set_allocator(NULL, NULL, NULL); }
 long ais_test_alloc_live(void) { return ais_test_live; }
 long ais_test_alloc_count(void) { return ais_test_count; }
 
-long ais_test_oom_sweep(const char *what, ais_test_sweep_fn fn, ais_test_cleanup_fn cleanup,
-                        void *ctx, long max_n) {
+/* Frees what an attempt left in the owned slots, in order, and clears the slots. */
+static void ais_test_free_owned(const ais_test_owned *owned, size_t n_owned) {
+    for (size_t k = 0; k < n_owned; k++) {
+        /* The slots are T * of several types: read and clear them with memcpy (all object
+         * pointers share one representation on the platforms we build for). */
+        unsigned char *slot = owned[k].slots;
+        for (size_t i = 0; i < owned[k].n; i++, slot += sizeof(void *)) {
+            void *p = NULL;
+            memcpy(&p, slot, sizeof p);
+            if (!p) continue;
+            switch (owned[k].kind) {
+            case AIS_TEST_KIND_TENSOR: ais_tensor_destroy(p); break;
+            case AIS_TEST_KIND_SESSION: ais_session_destroy(p); break;
+            case AIS_TEST_KIND_MODEL: ais_model_destroy(p); break;
+            case AIS_TEST_KIND_PIPELINE: ais_pipeline_destroy(p); break;
+            case AIS_TEST_KIND_PIPELINE_ERRORS: ais_pipeline_errors_destroy(p); break;
+            case AIS_TEST_KIND_ATTRS: ais_attrs_destroy(p); break;
+            case AIS_TEST_KIND_GRAPH: ais__graph_destroy(p); break;
+            case AIS_TEST_KIND_TENGINE: ais__tengine_free(p); break;
+            case AIS_TEST_KIND_DLPACK: {
+                struct DLManagedTensor *m = p;
+                m->deleter(m);
+                break;
+            }
+            case AIS_TEST_KIND_MEM: ais__free(p); break;
+            default: fail_msg("ais_test_owned: unknown kind %d", (int)owned[k].kind);
+            }
+            p = NULL;
+            memcpy(slot, &p, sizeof p);
+        }
+    }
+}
+
+static long ais_test_sweep_loop(const char *what, ais_test_sweep_fn fn, ais_test_cleanup_fn cleanup,
+                                void *ctx, long max_n, const ais_test_owned *owned,
+                                size_t n_owned) {
     for (long n = 0; n <= max_n; n++) {
         ais_test_alloc_install(n, false);
         ais_status st = fn(ctx);
@@ -221,6 +258,7 @@ long ais_test_oom_sweep(const char *what, ais_test_sweep_fn fn, ais_test_cleanup
         char msg[1024];
         snprintf(msg, sizeof msg, "%s", ais_last_error());
         if (cleanup) cleanup(ctx);
+        ais_test_free_owned(owned, n_owned);
         long live = ais_test_live;
         ais_test_alloc_remove();
         if (live != 0)
@@ -239,6 +277,16 @@ long ais_test_oom_sweep(const char *what, ais_test_sweep_fn fn, ais_test_cleanup
     }
     fail_msg("%s: still failing after %ld allocations", what, max_n);
     return -1;
+}
+
+long ais_test_oom_sweep(const char *what, ais_test_sweep_fn fn, ais_test_cleanup_fn cleanup,
+                        void *ctx, long max_n) {
+    return ais_test_sweep_loop(what, fn, cleanup, ctx, max_n, NULL, 0);
+}
+
+long ais_test_oom_sweep_owned(const char *what, ais_test_sweep_fn fn, void *ctx, long max_n,
+                              const ais_test_owned *owned, size_t n_owned) {
+    return ais_test_sweep_loop(what, fn, NULL, ctx, max_n, owned, n_owned);
 }
 
 /* ---- graph builders ---- */

@@ -77,8 +77,59 @@ typedef void (*ais_test_cleanup_fn)(void *ctx);
 long ais_test_oom_sweep(const char *what, ais_test_sweep_fn fn, ais_test_cleanup_fn cleanup,
                         void *ctx, long max_n);
 
-/* ---- building graphs with the internal IR (ir/graph.h); fail the test on error ---- */
+/*
+ * The same sweep without a hand-written clean-up for the common case "fn stores what it makes
+ * in the caller's variables": each ais_test_owned names such variables (slots) and how to free
+ * them; after every attempt the sweep frees the non-NULL ones, in the order given, and sets them
+ * to NULL. The AIS_OWN_* macros check the slot's type at compile time, e.g.
+ *     AIS_TEST_OOM_SWEEP("Add", run, &c, 20, AIS_OWN_TENSORS(c.out), AIS_OWN_SESSION(&c.s));
+ * A sweep that frees nothing passes no AIS_OWN_* (then use ais_test_oom_sweep with NULL).
+ */
+typedef enum ais_test_kind {
+    AIS_TEST_KIND_TENSOR,          /* ais_tensor_destroy */
+    AIS_TEST_KIND_SESSION,         /* ais_session_destroy */
+    AIS_TEST_KIND_MODEL,           /* ais_model_destroy */
+    AIS_TEST_KIND_PIPELINE,        /* ais_pipeline_destroy */
+    AIS_TEST_KIND_PIPELINE_ERRORS, /* ais_pipeline_errors_destroy */
+    AIS_TEST_KIND_ATTRS,           /* ais_attrs_destroy */
+    AIS_TEST_KIND_GRAPH,           /* ais__graph_destroy */
+    AIS_TEST_KIND_TENGINE,         /* ais__tengine_free */
+    AIS_TEST_KIND_DLPACK,          /* the DLManagedTensor's own deleter */
+    AIS_TEST_KIND_MEM              /* ais__free */
+} ais_test_kind;
+typedef struct ais_test_owned {
+    ais_test_kind kind;
+    void *slots; /* n pointers of the kind's type */
+    size_t n;
+} ais_test_owned;
+long ais_test_oom_sweep_owned(const char *what, ais_test_sweep_fn fn, void *ctx, long max_n,
+                              const ais_test_owned *owned, size_t n_owned);
+#define AIS_TEST_OOM_SWEEP(what, fn, ctx, max_n, ...)                                              \
+    ais_test_oom_sweep_owned((what), (fn), (ctx), (max_n), (const ais_test_owned[]){__VA_ARGS__},  \
+                             sizeof((const ais_test_owned[]){__VA_ARGS__}) /                       \
+                                 sizeof(ais_test_owned))
+/* `1 ? slot : (T **)0` does not compile quietly unless slot is a T ** (or a T *[n]). */
+#define AIS_TEST_OWN_(kind, T, slot, n)                                                            \
+    ((ais_test_owned){(kind), (void *)(1 ? (slot) : (T **)0), (n)})
+#define AIS_TEST_NELEM_(arr) (sizeof(arr) / sizeof((arr)[0]))
 struct ais__graph;
+struct ais__tengine;
+struct DLManagedTensor;
+#define AIS_OWN_TENSOR(p) AIS_TEST_OWN_(AIS_TEST_KIND_TENSOR, ais_tensor, p, 1)
+#define AIS_OWN_TENSORS(arr)                                                                       \
+    AIS_TEST_OWN_(AIS_TEST_KIND_TENSOR, ais_tensor, arr, AIS_TEST_NELEM_(arr))
+#define AIS_OWN_SESSION(p) AIS_TEST_OWN_(AIS_TEST_KIND_SESSION, ais_session, p, 1)
+#define AIS_OWN_MODEL(p) AIS_TEST_OWN_(AIS_TEST_KIND_MODEL, ais_model, p, 1)
+#define AIS_OWN_PIPELINE(p) AIS_TEST_OWN_(AIS_TEST_KIND_PIPELINE, ais_pipeline, p, 1)
+#define AIS_OWN_PIPELINE_ERRORS(p)                                                                 \
+    AIS_TEST_OWN_(AIS_TEST_KIND_PIPELINE_ERRORS, ais_pipeline_errors, p, 1)
+#define AIS_OWN_ATTRS(p) AIS_TEST_OWN_(AIS_TEST_KIND_ATTRS, ais_attrs, p, 1)
+#define AIS_OWN_GRAPH(p) AIS_TEST_OWN_(AIS_TEST_KIND_GRAPH, struct ais__graph, p, 1)
+#define AIS_OWN_TENGINE(p) AIS_TEST_OWN_(AIS_TEST_KIND_TENGINE, struct ais__tengine, p, 1)
+#define AIS_OWN_DLPACK(p) AIS_TEST_OWN_(AIS_TEST_KIND_DLPACK, struct DLManagedTensor, p, 1)
+#define AIS_OWN_MEM(p) AIS_TEST_OWN_(AIS_TEST_KIND_MEM, char, p, 1)
+
+/* ---- building graphs with the internal IR (ir/graph.h); fail the test on error ---- */
 /* A graph input of `dtype` and shape (dims may hold -1; dim_names may be NULL). */
 void ais_test_graph_input(struct ais__graph *g, const char *name, ais_dtype dtype,
                           const int64_t *dims, size_t ndim, const char *const *dim_names);
