@@ -30,7 +30,11 @@ AIS_API ais_status ais_attrs_set_floats(ais_attrs *attrs, const char *name, cons
                                         size_t count);
 AIS_API ais_status ais_attrs_set_strings(ais_attrs *attrs, const char *name,
                                          const char *const *values, size_t count);
-/* Stores a reference to the tensor's data (no copy); the tensor may be destroyed afterwards. */
+/* Stores the tensor as attribute `name`. Its data is shared by reference, as a view shares it
+ * (no copy): the tensor may be destroyed afterwards, memory given to ais_tensor_wrap is
+ * released only when the attributes let go of it too, and writes to the data show in the
+ * attribute. Data the tensor holds no reference to (library-internal views, such as weights in
+ * a mapped model file) is copied instead, since it may go away first. */
 AIS_API ais_status ais_attrs_set_tensor(ais_attrs *attrs, const char *name,
                                         const ais_tensor *value);
 
@@ -45,7 +49,9 @@ AIS_API size_t ais_op_count(void);
 AIS_API ais_status ais_op_info(size_t index, const char **domain, const char **op_type,
                                int64_t *since_version);
 
-/* Whether the registry has `op_type` in `domain` ("" or "ai.onnx" for the default domain). */
+/* 1 when the registry has `op_type` in `domain` ("" or "ai.onnx" for the default domain) at any
+ * opset, else 0 (also for a NULL op_type). An int, not a bool, so that every FFI maps it
+ * directly; it only ever returns 0 or 1. */
 AIS_API int ais_op_exists(const char *domain, const char *op_type);
 
 /*

@@ -4,6 +4,14 @@
  * A tensor is dense and row-major (C order). Its data is shared between the tensor and its views
  * (ais_tensor_reshape) through a reference count, so a view stays valid after the tensor it was
  * made from is destroyed. Tensors are not synchronized: one thread writes at a time.
+ *
+ * Bool tensors (AIS_DTYPE_BOOL) hold one byte per element. The library writes only 0 and 1, but
+ * bytes that come from elsewhere (raw ONNX data, .npy files, wrapped memory) may be anything:
+ * every operator reads 0 as false and any other byte as true (Not, And, Or, Xor, Where, Equal and
+ * the other comparisons, Cast, ArgMax, ReduceMax/ReduceMin, NonZero), so a 2 equals a 1. The
+ * bytes are not rewritten where they enter (wrapped memory is the caller's); operators that only
+ * move elements (Identity, Reshape, Concat ...) pass them through unchanged, and Cast to bool
+ * normalizes them to 0 and 1.
  */
 #ifndef AISTACK_AIS_TENSOR_H
 #define AISTACK_AIS_TENSOR_H
@@ -25,7 +33,7 @@ typedef enum ais_dtype {
     AIS_DTYPE_I32 = 6,
     AIS_DTYPE_I64 = 7,
     AIS_DTYPE_STRING = 8, /* owned NUL-terminated UTF-8 strings: see ais_tensor_create_strings */
-    AIS_DTYPE_BOOL = 9,   /* one byte per element, 0 or 1 */
+    AIS_DTYPE_BOOL = 9,   /* one byte per element: 0 is false, any other byte true */
     AIS_DTYPE_F16 = 10,   /* IEEE 754 binary16, stored as uint16_t */
     AIS_DTYPE_F64 = 11,
     AIS_DTYPE_U32 = 12,
@@ -74,7 +82,10 @@ typedef void (*ais_release_fn)(void *user_data, void *data);
  * A tensor over caller memory, without copying. `data` must hold at least the tensor's bytes
  * (`nbytes` is checked against the shape) and outlive the tensor; `release`, if not NULL, is
  * called with `user_data` and `data` when the last reference goes away. If this call fails,
- * release is not called and the memory stays the caller's.
+ * release is not called and the memory stays the caller's. `data` must be aligned to the
+ * element size (ais_dtype_size: 4 for F32, 8 for I64 ...); a misaligned pointer (a NumPy view
+ * at an odd byte offset) gives AIS_E_INVALID_ARGUMENT: copy such data into aligned memory.
+ * ais_tensor_from_dlpack applies the same rule.
  */
 AIS_API ais_status ais_tensor_wrap(ais_dtype dtype, const int64_t *shape, size_t ndim, void *data,
                                    size_t nbytes, ais_release_fn release, void *user_data,
@@ -92,8 +103,12 @@ AIS_API const int64_t *ais_tensor_shape(const ais_tensor *tensor);
 AIS_API size_t ais_tensor_size(const ais_tensor *tensor);
 /* Number of bytes of the elements. */
 AIS_API size_t ais_tensor_nbytes(const ais_tensor *tensor);
-/* Pointer to the first element; the caller may read and write ais_tensor_nbytes() bytes there. */
+/* Pointer to the first element; the caller may read and write ais_tensor_nbytes() bytes there.
+ * NULL when tensor is NULL. It takes a const tensor for compatibility: code that only reads
+ * should use ais_tensor_data_const, which keeps the const. */
 AIS_API void *ais_tensor_data(const ais_tensor *tensor);
+/* The same pointer as ais_tensor_data, for reading only (the const-correct accessor). */
+AIS_API const void *ais_tensor_data_const(const ais_tensor *tensor);
 
 /*
  * A view with a new shape of the same element count over the same data (no copy). One entry of

@@ -153,6 +153,8 @@ static ais_status ais__resolve_ops(ais_model *m) {
     char lb[AIS__NODE_LABEL_MAX];
     ais__def_cache cache;
     memset(&cache, 0, sizeof cache);
+    for (size_t i = 0; i < g->n_opsets; i++) /* every reader's imports, used by a node or not */
+        AIS__CHECK(ais__opset_check(g->opsets[i].domain, g->opsets[i].version));
     for (size_t i = 0; i < g->n_nodes; i++) {
         const ais__node *n = &g->nodes[i];
         int64_t opset;
@@ -532,7 +534,9 @@ static ais_status ais__prepare_nodes(ais_model *m) {
                            .node_name = m->labels[i],
                            .opset = m->opsets[i],
                            .attrs = n->attrs};
-        ais_status st = m->defs[i]->prepare(&ctx, &m->states[i]);
+        ais__attr_type_reset();
+        /* fails on an attribute of the wrong type too */
+        ais_status st = ais__attr_type_check(m->defs[i]->prepare(&ctx, &m->states[i]));
         if (st != AIS_OK) {
             ais__error_prefix("%s (%s)", m->labels[i], n->op_type);
             return st;

@@ -221,7 +221,9 @@ static ais_status ais__plan_infer(ais_session *s, ais__plan *p, ais__step *st) {
     ais__tensor_desc desc[64];
     memset(desc, 0, sizeof desc[0] * st->n_out);
     ais_status rc = ais__op_opaque_check(st->def, st->in, st->n_in, NULL, 0);
-    if (rc == AIS_OK) rc = st->def->infer(&s->ctx, st->in, st->n_in, desc, st->n_out);
+    ais__attr_type_reset();
+    if (rc == AIS_OK) /* fails on an attribute of the wrong type too */
+        rc = ais__attr_type_check(st->def->infer(&s->ctx, st->in, st->n_in, desc, st->n_out));
     if (rc == AIS_OK) rc = ais__op_opaque_check(st->def, st->in, 0, desc, st->n_out);
     for (size_t k = 0; k < st->n_out && rc == AIS_OK; k++)
         rc = ais__shape_validate(desc[k].dims, desc[k].ndim, desc[k].dtype, "inferred output");

@@ -1,4 +1,5 @@
 /* attrs.c - operator attributes: a small list of typed, named values. */
+#include <stdio.h>
 #include <string.h>
 
 #include "op.h"
@@ -61,8 +62,8 @@ static ais_status ais__attrs_put(ais_attrs *attrs, ais__attr *a) {
     return AIS_OK;
 }
 
-static ais_status ais__attr_begin(ais_attrs *attrs, const char *name, const char *fn,
-                                  ais__attr *a, ais__attr_type type) {
+static ais_status ais__attr_begin(ais_attrs *attrs, const char *name, const char *fn, ais__attr *a,
+                                  ais__attr_type type) {
     memset(a, 0, sizeof *a);
     if (!attrs || !name)
         return ais__error(AIS_E_INVALID_ARGUMENT, "%s: %s is NULL", fn, attrs ? "name" : "attrs");
@@ -186,26 +187,80 @@ ais_status ais__attrs_set_tensor_borrowed(ais_attrs *attrs, const char *name, ai
     return ais__attrs_put(attrs, &a);
 }
 
-int64_t ais__attr_int(const ais_attrs *attrs, const char *name, int64_t dflt) {
+/* The first attribute read with the wrong type since the last ais__attr_type_error() on this
+ * thread. Accessors return no status (kernels read attributes in many places), so a mismatch
+ * is recorded here and turned into an error by whoever drives the kernel: the check is made
+ * once, in the accessors, instead of in every operator. */
+static _Thread_local struct {
+    bool set;
+    char name[64];
+    ais__attr_type want, got;
+} ais__attr_mismatch;
+
+static const char *ais__attr_type_name(ais__attr_type t) {
+    switch (t) {
+    case AIS__ATTR_INT: return "INT";
+    case AIS__ATTR_FLOAT: return "FLOAT";
+    case AIS__ATTR_STRING: return "STRING";
+    case AIS__ATTR_INTS: return "INTS";
+    case AIS__ATTR_FLOATS: return "FLOATS";
+    case AIS__ATTR_STRINGS: return "STRINGS";
+    case AIS__ATTR_TENSOR: return "TENSOR";
+    }
+    return "UNDEFINED";
+}
+
+const ais__attr *ais__attr_get(const ais_attrs *attrs, const char *name, ais__attr_type type) {
     const ais__attr *a = ais__attr_find(attrs, name);
-    return a && a->type == AIS__ATTR_INT ? a->i : dflt;
+    if (!a || a->type == type) return a;
+    /* FLOAT attributes written as integers are common in hand-made models and lossless for
+     * the small values they hold: ais__attr_float converts them. */
+    if (type == AIS__ATTR_FLOAT && a->type == AIS__ATTR_INT) return a;
+    if (!ais__attr_mismatch.set) {
+        ais__attr_mismatch.set = true;
+        snprintf(ais__attr_mismatch.name, sizeof ais__attr_mismatch.name, "%s", name);
+        ais__attr_mismatch.want = type;
+        ais__attr_mismatch.got = a->type;
+    }
+    return NULL;
+}
+
+void ais__attr_type_reset(void) { ais__attr_mismatch.set = false; }
+
+ais_status ais__attr_type_check(ais_status st) {
+    /* A kernel that read a wrong-typed attribute and then failed most likely failed because of
+     * it ("coefficients is required"): the type error is the message that helps. */
+    if (st == AIS_E_OUT_OF_MEMORY || !ais__attr_mismatch.set) return st;
+    return ais__attr_type_error();
+}
+
+ais_status ais__attr_type_error(void) {
+    if (!ais__attr_mismatch.set) return AIS_OK;
+    ais__attr_mismatch.set = false;
+    return ais__error(AIS_E_INVALID_ARGUMENT, "attribute '%s' is %s, expected %s",
+                      ais__attr_mismatch.name, ais__attr_type_name(ais__attr_mismatch.got),
+                      ais__attr_type_name(ais__attr_mismatch.want));
+}
+
+int64_t ais__attr_int(const ais_attrs *attrs, const char *name, int64_t dflt) {
+    const ais__attr *a = ais__attr_get(attrs, name, AIS__ATTR_INT);
+    return a ? a->i : dflt;
 }
 
 float ais__attr_float(const ais_attrs *attrs, const char *name, float dflt) {
-    const ais__attr *a = ais__attr_find(attrs, name);
-    if (a && a->type == AIS__ATTR_FLOAT) return a->f;
-    if (a && a->type == AIS__ATTR_INT) return (float)a->i;
-    return dflt;
+    const ais__attr *a = ais__attr_get(attrs, name, AIS__ATTR_FLOAT);
+    if (!a) return dflt;
+    return a->type == AIS__ATTR_FLOAT ? a->f : (float)a->i;
 }
 
 const char *ais__attr_string(const ais_attrs *attrs, const char *name, const char *dflt) {
-    const ais__attr *a = ais__attr_find(attrs, name);
-    return a && a->type == AIS__ATTR_STRING ? a->s : dflt;
+    const ais__attr *a = ais__attr_get(attrs, name, AIS__ATTR_STRING);
+    return a ? a->s : dflt;
 }
 
 bool ais__attr_ints(const ais_attrs *attrs, const char *name, const int64_t **v, size_t *n) {
-    const ais__attr *a = ais__attr_find(attrs, name);
-    if (a && a->type == AIS__ATTR_INTS) {
+    const ais__attr *a = ais__attr_get(attrs, name, AIS__ATTR_INTS);
+    if (a) {
         *v = a->ints;
         *n = a->count;
         return true;
@@ -216,8 +271,8 @@ bool ais__attr_ints(const ais_attrs *attrs, const char *name, const int64_t **v,
 }
 
 bool ais__attr_floats(const ais_attrs *attrs, const char *name, const float **v, size_t *n) {
-    const ais__attr *a = ais__attr_find(attrs, name);
-    if (a && a->type == AIS__ATTR_FLOATS) {
+    const ais__attr *a = ais__attr_get(attrs, name, AIS__ATTR_FLOATS);
+    if (a) {
         *v = a->floats;
         *n = a->count;
         return true;
@@ -228,6 +283,6 @@ bool ais__attr_floats(const ais_attrs *attrs, const char *name, const float **v,
 }
 
 const ais_tensor *ais__attr_tensor(const ais_attrs *attrs, const char *name) {
-    const ais__attr *a = ais__attr_find(attrs, name);
-    return a && a->type == AIS__ATTR_TENSOR ? a->t : NULL;
+    const ais__attr *a = ais__attr_get(attrs, name, AIS__ATTR_TENSOR);
+    return a ? a->t : NULL;
 }

@@ -82,17 +82,19 @@ AIS__EW_NUM_TABLE(acc_max);
 AIS__EW_NUM_TABLE(acc_min);
 AIS__EW_NUM_TABLE(acc_add);
 
-#define AIS__EW_CMP_ALL(NAME, EXPR)                                                                \
+/* Bools compare as truth values: any non-zero byte is true (see AIS_DTYPE_BOOL), so Equal(2, 1)
+ * holds as Not, And and Where already read it. */
+#define AIS__EW_CMP_ALL(NAME, EXPR, BOOL_EXPR)                                                     \
     AIS__EW_NUM(AIS__EW_CMP, NAME, EXPR, EXPR)                                                     \
-    AIS__EW_BOOLS(AIS__EW_CMP, NAME, EXPR)                                                         \
+    AIS__EW_BOOLS(AIS__EW_CMP, NAME, BOOL_EXPR)                                                    \
     static const ais__ew_fn NAME##_fns[AIS__EW_NDTYPES] = {                                        \
         AIS__EW_FLOATS(AIS__EW_ENTRY, NAME, _) AIS__EW_SINTS(AIS__EW_ENTRY, NAME, _)               \
             AIS__EW_UINTS(AIS__EW_ENTRY, NAME, _) AIS__EW_BOOLS(AIS__EW_ENTRY, NAME, _)};
-AIS__EW_CMP_ALL(eq, a == b)
-AIS__EW_CMP_ALL(lt, a < b)
-AIS__EW_CMP_ALL(gt, a > b)
-AIS__EW_CMP_ALL(le, a <= b)
-AIS__EW_CMP_ALL(ge, a >= b)
+AIS__EW_CMP_ALL(eq, a == b, (a != 0) == (b != 0))
+AIS__EW_CMP_ALL(lt, a < b, (a != 0) < (b != 0))
+AIS__EW_CMP_ALL(gt, a > b, (a != 0) > (b != 0))
+AIS__EW_CMP_ALL(le, a <= b, (a != 0) <= (b != 0))
+AIS__EW_CMP_ALL(ge, a >= b, (a != 0) >= (b != 0))
 
 #define AIS__EW_BOOL_OP(NAME, EXPR)                                                                \
     AIS__EW_BOOLS(AIS__EW_BIN, NAME, EXPR)                                                         \

@@ -23,6 +23,10 @@ AIS_API ais_status ais_op_run_opset(const char *domain, const char *op_type, int
     if (opset < 1)
         return ais__error(AIS_E_INVALID_ARGUMENT, "%s: opset %lld is not valid", op_type,
                           (long long)opset);
+    if (ais__opset_check(domain, opset) != AIS_OK) {
+        ais__error_prefix("%s", op_type);
+        return AIS_E_UNSUPPORTED;
+    }
     const ais__op_def *def = ais__op_find(domain, op_type, opset);
     if (!def) {
         const ais__op_def *any = ais__op_find_any(domain, op_type);

@@ -65,8 +65,12 @@ static ais_status ais__transpose_compute(ais__op_ctx *ctx, const ais_tensor *con
 /* ---- Concat ---- */
 
 static ais_status ais__concat_axis(const ais__op_ctx *ctx, const ais_tensor *x, size_t *axis) {
-    int64_t a = ais__attr_int(ctx->attrs, "axis", ctx->opset < 4 ? 1 : INT64_MIN), na;
-    if (a == INT64_MIN) return ais__error(AIS_E_INVALID_ARGUMENT, "attribute 'axis' is missing");
+    /* Required from opset 4; asking for the attribute itself tells a missing one from any value
+     * a model may write (INT64_MIN included). */
+    const ais__attr *aa = ais__attr_get(ctx->attrs, "axis", AIS__ATTR_INT);
+    if (!aa && ctx->opset >= 4)
+        return ais__error(AIS_E_INVALID_ARGUMENT, "attribute 'axis' is missing");
+    int64_t a = aa ? aa->i : 1, na;
     if (x->ndim == 0)
         return ais__error(AIS_E_SHAPE, "inputs must have rank at least 1, got a scalar");
     if (!ais__norm_axis(a, (int64_t)x->ndim, &na))
@@ -143,7 +147,7 @@ static ais_status ais__split_sizes(const ais__op_ctx *ctx, const ais_tensor *con
     size_t n;
     bool present;
     AIS__CHECK(ais__layout_int_arg(ctx, in, n_in, 1, "split", 13, split, AIS__LAYOUT_MAX_LIST, &n,
-                                   &present));
+                                   &present, false));
     if (present && n > 0) {
         if (n != n_out)
             return ais__error(AIS_E_INVALID_ARGUMENT,
@@ -161,7 +165,8 @@ static ais_status ais__split_sizes(const ais__op_ctx *ctx, const ais_tensor *con
                               (long long)sum, (long long)d);
         return AIS_OK;
     }
-    const ais__attr *no = ctx->opset >= 18 ? ais__attr_find(ctx->attrs, "num_outputs") : NULL;
+    const ais__attr *no =
+        ctx->opset >= 18 ? ais__attr_get(ctx->attrs, "num_outputs", AIS__ATTR_INT) : NULL;
     if (no && no->i != (int64_t)n_out)
         return ais__error(AIS_E_INVALID_ARGUMENT, "num_outputs is %lld but there are %zu outputs",
                           (long long)no->i, n_out);
@@ -223,14 +228,14 @@ static ais_status ais__slice_plan(const ais__op_ctx *ctx, const ais_tensor *cons
         sp[AIS__LAYOUT_MAX_LIST];
     size_t ns, ne, na = 0, np = 0;
     bool p1, p2, p3 = false, p4 = false;
-    AIS__CHECK(
-        ais__layout_int_arg(ctx, in, n_in, 1, "starts", 10, st, AIS__LAYOUT_MAX_LIST, &ns, &p1));
-    AIS__CHECK(
-        ais__layout_int_arg(ctx, in, n_in, 2, "ends", 10, en, AIS__LAYOUT_MAX_LIST, &ne, &p2));
-    AIS__CHECK(
-        ais__layout_int_arg(ctx, in, n_in, 3, "axes", 10, ax, AIS__LAYOUT_MAX_LIST, &na, &p3));
+    AIS__CHECK(ais__layout_int_arg(ctx, in, n_in, 1, "starts", 10, st, AIS__LAYOUT_MAX_LIST, &ns,
+                                   &p1, true));
+    AIS__CHECK(ais__layout_int_arg(ctx, in, n_in, 2, "ends", 10, en, AIS__LAYOUT_MAX_LIST, &ne, &p2,
+                                   true));
+    AIS__CHECK(ais__layout_int_arg(ctx, in, n_in, 3, "axes", 10, ax, AIS__LAYOUT_MAX_LIST, &na, &p3,
+                                   true));
     if (ctx->opset >= 10 && n_in > 4 && in[4]) {
-        AIS__CHECK(ais__read_int_list(in[4], "input 'steps'", sp, AIS__LAYOUT_MAX_LIST, &np));
+        AIS__CHECK(ais__read_index_list(in[4], "input 'steps'", sp, AIS__LAYOUT_MAX_LIST, &np));
         p4 = true;
     }
     if (!p1 || !p2) return ais__error(AIS_E_INVALID_ARGUMENT, "starts and ends are required");
@@ -377,11 +382,11 @@ static ais_status ais__pad_plan(const ais__op_ctx *ctx, const ais_tensor *const 
     size_t n, na = r;
     bool present;
     const char *pname = ctx->opset < 2 ? "paddings" : "pads";
-    AIS__CHECK(
-        ais__layout_int_arg(ctx, in, n_in, 1, pname, 11, pads, AIS__LAYOUT_MAX_LIST, &n, &present));
+    AIS__CHECK(ais__layout_int_arg(ctx, in, n_in, 1, pname, 11, pads, AIS__LAYOUT_MAX_LIST, &n,
+                                   &present, false));
     if (!present) return ais__error(AIS_E_INVALID_ARGUMENT, "%s are missing", pname);
     if (ctx->opset >= 18 && n_in > 3 && in[3]) {
-        AIS__CHECK(ais__read_int_list(in[3], "input 'axes'", ax, AIS__LAYOUT_MAX_LIST, &na));
+        AIS__CHECK(ais__read_index_list(in[3], "input 'axes'", ax, AIS__LAYOUT_MAX_LIST, &na));
         AIS__CHECK(ais__layout_axes(ax, na, r, "axes", NULL, axes));
     } else {
         for (size_t i = 0; i < r; i++)
@@ -591,8 +596,8 @@ static ais_status ais__s2d_compute(ais__op_ctx *ctx, const ais_tensor *const *in
 static ais_status ais__trilu_k(const ais_tensor *const *in, size_t n_in, int64_t *k) {
     *k = 0;
     if (n_in > 1 && in[1]) {
-        if (in[1]->numel != 1 || !ais__dtype_is_int(in[1]->dtype))
-            return ais__error(AIS_E_INVALID_ARGUMENT, "k must be one integer, got %zu %s values",
+        if (in[1]->numel != 1 || in[1]->dtype != AIS_DTYPE_I64) /* int64 in ONNX */
+            return ais__error(AIS_E_INVALID_ARGUMENT, "k must be one int64, got %zu %s values",
                               in[1]->numel, ais_dtype_name(in[1]->dtype));
         *k = ais__load_i64(in[1]->data, in[1]->dtype, 0);
     }

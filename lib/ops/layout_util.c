@@ -6,7 +6,7 @@
 
 ais_status ais__layout_int_arg(const ais__op_ctx *ctx, const ais_tensor *const *in, size_t n_in,
                                size_t idx, const char *name, int64_t since, int64_t *v, size_t max,
-                               size_t *n, bool *present) {
+                               size_t *n, bool *present, bool tind) {
     *n = 0;
     *present = false;
     if (ctx->opset < since) {
@@ -35,7 +35,8 @@ ais_status ais__layout_int_arg(const ais__op_ctx *ctx, const ais_tensor *const *
     if (n_in <= idx || !in[idx]) return AIS_OK;
     char what[64];
     snprintf(what, sizeof what, "input '%s'", name);
-    AIS__CHECK(ais__read_int_list(in[idx], what, v, max, n));
+    AIS__CHECK(tind ? ais__read_index_list(in[idx], what, v, max, n)
+                    : ais__read_int_list(in[idx], what, v, max, n));
     *present = true;
     return AIS_OK;
 }

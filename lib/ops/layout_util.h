@@ -18,11 +18,12 @@
 /*
  * Reads an integer list that is attribute `name` before opset `since` and input `idx` from it.
  * *present tells whether it was given at all. Before `since`, a tensor in input `idx` is an
- * error (the operator had no such input then).
+ * error (the operator had no such input then). The input must be int64, or int32 or int64 when
+ * `tind` (ONNX's Tind constraint: Slice's starts/ends/axes/steps, Pad's axes).
  */
 ais_status ais__layout_int_arg(const ais__op_ctx *ctx, const ais_tensor *const *in, size_t n_in,
                                size_t idx, const char *name, int64_t since, int64_t *v, size_t max,
-                               size_t *n, bool *present);
+                               size_t *n, bool *present, bool tind);
 
 /* Normalizes n axes (negative count from the end) into [0, rank); errors naming `what` when one
  * is out of range or repeated. mask (rank entries, may be NULL) gets true on the named axes;

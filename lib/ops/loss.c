@@ -33,7 +33,7 @@ static ais_status ais__loss_check(const ais__op_ctx *ctx, const ais_tensor *cons
     else
         return ais__error(AIS_E_INVALID_ARGUMENT, "reduction '%s' is not one of none, sum, mean",
                           red);
-    const ais__attr *ii = ais__attr_find(ctx->attrs, "ignore_index");
+    const ais__attr *ii = ais__attr_get(ctx->attrs, "ignore_index", AIS__ATTR_INT);
     g->has_ignore = ii != NULL;
     g->ignore = ii ? ii->i : 0;
     if (x->ndim < 2) return ais__expect_rank(x, "input", 2, AIS_MAX_DIMS);

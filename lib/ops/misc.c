@@ -191,7 +191,7 @@ static void ais__cast_row(void *out, const void *const *in, const size_t *st, si
                           const void *p_) {
     const ais__cast_params *p = p_;
     size_t si = ais_dtype_size(p->from), so = ais_dtype_size(p->to);
-    if (p->from == p->to) {
+    if (p->from == p->to && p->to != AIS_DTYPE_BOOL) { /* bool to bool writes 0 and 1 */
         memcpy(out, in[0], n * si);
         return;
     }
@@ -216,9 +216,8 @@ static ais_status ais__cast_target(const ais__op_ctx *ctx, const ais_tensor *con
         *to = in[1]->dtype;
         return ais__cast_check(*to, "target_type");
     }
-    const ais__attr *a = ais__attr_find(ctx->attrs, "to");
-    if (!a || a->type != AIS__ATTR_INT)
-        return ais__error(AIS_E_INVALID_ARGUMENT, "attribute 'to' (an int dtype) is required");
+    const ais__attr *a = ais__attr_get(ctx->attrs, "to", AIS__ATTR_INT);
+    if (!a) return ais__error(AIS_E_INVALID_ARGUMENT, "attribute 'to' (an int dtype) is required");
     if (a->i <= 0 || a->i > 64) return ais__cast_check(AIS_DTYPE_UNDEFINED, "attribute to");
     *to = (ais_dtype)a->i;
     return ais__cast_check(*to, "attribute to");

@@ -32,6 +32,16 @@
 
 /* The newest ai.onnx opset whose semantics the registry implements. */
 #define AIS__MAX_OPSET 21
+/* The same for ai.onnx.ml (TreeEnsemble-5 is its newest operator). */
+#define AIS__MAX_ML_OPSET 5
+
+/* The newest opset version of `domain` that the registry knows ("" and "ai.onnx": AIS__MAX_OPSET;
+ * "ai.onnx.ml"; "com.microsoft": 1), or 0 for a domain it has no operators of. */
+int64_t ais__opset_max(const char *domain);
+/* Error (AIS_E_UNSUPPORTED, naming the domain and the supported range) when a model imports
+ * `version` of a known domain outside 1..ais__opset_max: an operator's semantics depend on the
+ * version, and a future one may have changed them. Unknown domains pass: their nodes fail. */
+ais_status ais__opset_check(const char *domain, int64_t version);
 
 /* ---- attributes ---- */
 
@@ -63,8 +73,25 @@ struct ais_attrs {
     size_t count, cap;
 };
 
-/* The attribute or NULL; attrs may be NULL. */
+/* The attribute or NULL, whatever its type; attrs may be NULL. */
 const ais__attr *ais__attr_find(const ais_attrs *attrs, const char *name);
+/*
+ * The typed accessors below (and ais__attr_get) return the attribute when it is present with
+ * the type asked for (FLOAT also takes INT), and the default when it is absent. Present with
+ * another type, they return the default too, and record the mismatch for this thread: the
+ * caller of infer, prepare and compute (ais__op_invoke, sessions, model load) then fails with
+ * ais__attr_type_error(), which names the attribute, its type and the expected one. Kernels
+ * therefore need no type checks of their own.
+ */
+const ais__attr *ais__attr_get(const ais_attrs *attrs, const char *name, ais__attr_type type);
+/* AIS_OK, or the error for the first attribute read with the wrong type on this thread since
+ * the last call or reset (and clears the record). */
+ais_status ais__attr_type_error(void);
+/* st, replaced by the type error when a mismatch was recorded (unless st is out of memory):
+ * wrap each infer, prepare and compute call in it. */
+ais_status ais__attr_type_check(ais_status st);
+/* Forgets a recorded mismatch (one from reads outside a kernel call): call before the kernel. */
+void ais__attr_type_reset(void);
 int64_t ais__attr_int(const ais_attrs *attrs, const char *name, int64_t dflt);
 float ais__attr_float(const ais_attrs *attrs, const char *name, float dflt);
 const char *ais__attr_string(const ais_attrs *attrs, const char *name, const char *dflt);
@@ -212,9 +239,15 @@ ais_status ais__expect_rank(const ais_tensor *t, const char *what, size_t lo, si
 /* Fills desc from a tensor's dtype and shape. */
 void ais__desc_from(ais__tensor_desc *d, const ais_tensor *t);
 void ais__desc_set(ais__tensor_desc *d, ais_dtype dtype, const int64_t *dims, size_t ndim);
-/* Reads a 1-D (or scalar) integer tensor of at most `max` values into v; false if not integer
- * or too long (with an error set naming `what`). */
+/* Reads a 1-D (or scalar) int64 tensor of at most `max` values into v; an error naming `what`
+ * when it has another dtype (ONNX types shape-like inputs int64: Reshape's and Expand's shape,
+ * Tile's repeats, pads, axes, split, TopK's K, Resize's sizes, ConstantOfShape), rank or is
+ * too long. */
 ais_status ais__read_int_list(const ais_tensor *t, const char *what, int64_t *v, size_t max,
                               size_t *n);
+/* The same for inputs that ONNX constrains to Tind (int32 or int64): Slice's starts, ends,
+ * axes and steps, Pad's axes. */
+ais_status ais__read_index_list(const ais_tensor *t, const char *what, int64_t *v, size_t max,
+                                size_t *n);
 
 #endif /* AIS_OP_H */

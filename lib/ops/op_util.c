@@ -51,10 +51,13 @@ void ais__desc_from(ais__tensor_desc *d, const ais_tensor *t) {
     ais__desc_set(d, t->dtype, t->dims, t->ndim);
 }
 
-ais_status ais__read_int_list(const ais_tensor *t, const char *what, int64_t *v, size_t max,
-                              size_t *n) {
-    if (!ais__dtype_is_int(t->dtype))
-        return ais__error(AIS_E_DTYPE, "%s must be an integer tensor, got %s", what,
+static ais_status ais__read_ints(const ais_tensor *t, const char *what, int64_t *v, size_t max,
+                                 size_t *n, bool tind) {
+    /* ONNX's type constraints: shape-like inputs are int64, Tind ones int32 or int64. Other
+     * integer types (u8, u64) would be read with a conversion that ONNX Runtime refuses. */
+    if (t->dtype != AIS_DTYPE_I64 && !(tind && t->dtype == AIS_DTYPE_I32))
+        return ais__error(AIS_E_DTYPE, "%s must be %s, got %s", what,
+                          tind ? "an int32 or int64 tensor" : "an int64 tensor",
                           ais_dtype_name(t->dtype));
     if (t->ndim > 1) return ais__expect_rank(t, what, 0, 1);
     if (t->numel > max)
@@ -63,4 +66,14 @@ ais_status ais__read_int_list(const ais_tensor *t, const char *what, int64_t *v,
     for (size_t i = 0; i < t->numel; i++) v[i] = ais__load_i64(t->data, t->dtype, i);
     *n = t->numel;
     return AIS_OK;
+}
+
+ais_status ais__read_int_list(const ais_tensor *t, const char *what, int64_t *v, size_t max,
+                              size_t *n) {
+    return ais__read_ints(t, what, v, max, n, false);
+}
+
+ais_status ais__read_index_list(const ais_tensor *t, const char *what, int64_t *v, size_t max,
+                                size_t *n) {
+    return ais__read_ints(t, what, v, max, n, true);
 }

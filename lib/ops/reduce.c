@@ -42,7 +42,7 @@ static ais_status ais__reduce_plan(const ais__op_ctx *ctx, const ais_tensor *con
     bool present;
     memset(p, 0, sizeof *p);
     AIS__CHECK(ais__layout_int_arg(ctx, in, n_in, 1, "axes", axes_since, axes, AIS__LAYOUT_MAX_LIST,
-                                   &n, &present));
+                                   &n, &present, false));
     bool mask[AIS_MAX_DIMS];
     AIS__CHECK(ais__layout_axes(axes, n, x->ndim, "axes", mask, NULL));
     if (n == 0) {
@@ -492,6 +492,7 @@ static ais_status ais__arg_compute(ais__op_ctx *ctx, const ais_tensor *x, ais_te
                 bool better;
                 if (ints) {
                     int64_t v = ais__load_i64(x->data, x->dtype, at);
+                    if (x->dtype == AIS_DTYPE_BOOL) v = v != 0; /* any non-zero byte is true */
                     better = j == 0 || (is_max ? (v > bi || (last && v == bi))
                                                : (v < bi || (last && v == bi)));
                     if (better) bi = v;

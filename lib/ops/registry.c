@@ -62,6 +62,22 @@ static bool ais__domain_eq(const char *a, const char *b) {
     return strcmp(a, b) == 0;
 }
 
+int64_t ais__opset_max(const char *domain) {
+    if (ais__domain_eq(domain, "")) return AIS__MAX_OPSET;
+    if (ais__domain_eq(domain, "ai.onnx.ml")) return AIS__MAX_ML_OPSET;
+    if (ais__domain_eq(domain, "com.microsoft")) return 1;
+    return 0;
+}
+
+ais_status ais__opset_check(const char *domain, int64_t version) {
+    int64_t max = ais__opset_max(domain);
+    if (max == 0 || (version >= 1 && version <= max)) return AIS_OK;
+    return ais__error(AIS_E_UNSUPPORTED,
+                      "opset %lld of domain '%s' is not supported: this build implements "
+                      "versions 1 to %lld",
+                      (long long)version, domain && domain[0] ? domain : "ai.onnx", (long long)max);
+}
+
 const ais__op_def *ais__op_find(const char *domain, const char *name, int64_t opset) {
     const ais__op_def *best = NULL;
     if (!domain) domain = "";
@@ -185,10 +201,11 @@ ais_status ais__op_invoke(const ais__op_def *def, ais__op_ctx *ctx, const ais_te
     /* Nothing prepared this node (an eager call, folding): a state for this call only. */
     void *own_state = NULL;
     if (st == AIS_OK && def->prepare && !ctx->state) {
-        st = def->prepare(ctx, &own_state);
+        st = ais__attr_type_check(def->prepare(ctx, &own_state));
         ctx->state = own_state;
     }
-    if (st == AIS_OK) st = def->infer(ctx, in, n_in, desc, n_out);
+    ais__attr_type_reset();
+    if (st == AIS_OK) st = ais__attr_type_check(def->infer(ctx, in, n_in, desc, n_out));
     if (st == AIS_OK) st = ais__op_opaque_check(def, in, 0, desc, n_out);
     if (st != AIS_OK) {
         ais__op_state_drop(def, ctx, own_state);
@@ -215,7 +232,7 @@ ais_status ais__op_invoke(const ais__op_def *def, ais__op_ctx *ctx, const ais_te
     bool move = ais__op_opaque_mode(def) == AIS__OPAQUE_MOVE;
     for (size_t i = 0; i < n_out && st == AIS_OK && move; i++)
         if (desc[i].dtype == AIS_DTYPE_STRING) ais__strs_clear(out[i]);
-    if (st == AIS_OK) st = def->compute(ctx, in, n_in, out, n_out);
+    if (st == AIS_OK) st = ais__attr_type_check(def->compute(ctx, in, n_in, out, n_out));
     ais__op_state_drop(def, ctx, own_state);
     if (move) {
         for (size_t i = 0; i < n_out; i++) {

@@ -34,7 +34,7 @@ static ais_status ais__reshape_infer(ais__op_ctx *ctx, const ais_tensor *const *
     size_t n;
     bool present;
     AIS__CHECK(ais__layout_int_arg(ctx, in, n_in, 1, "shape", 5, shape, AIS__LAYOUT_MAX_LIST, &n,
-                                   &present));
+                                   &present, false));
     if (!present) return ais__error(AIS_E_INVALID_ARGUMENT, "the target shape is missing");
     if (n > AIS_MAX_DIMS)
         return ais__error(AIS_E_LIMIT, "target shape has rank %zu, at most %d is supported", n,
@@ -106,7 +106,7 @@ static ais_status ais__squeeze_infer(ais__op_ctx *ctx, const ais_tensor *const *
     size_t n;
     bool present;
     AIS__CHECK(ais__layout_int_arg(ctx, in, n_in, 1, "axes", 13, axes, AIS__LAYOUT_MAX_LIST, &n,
-                                   &present));
+                                   &present, false));
     bool mask[AIS_MAX_DIMS];
     AIS__CHECK(ais__layout_axes(axes, n, x->ndim, "axes", mask, NULL));
     int64_t dims[AIS_MAX_DIMS];
@@ -135,7 +135,7 @@ static ais_status ais__unsqueeze_infer(ais__op_ctx *ctx, const ais_tensor *const
     size_t n;
     bool present;
     AIS__CHECK(ais__layout_int_arg(ctx, in, n_in, 1, "axes", 13, axes, AIS__LAYOUT_MAX_LIST, &n,
-                                   &present));
+                                   &present, false));
     if (!present || n == 0) return ais__error(AIS_E_INVALID_ARGUMENT, "axes are missing or empty");
     size_t r = x->ndim + n;
     if (r > AIS_MAX_DIMS)
@@ -157,7 +157,7 @@ static void ais__shape_range(const ais__op_ctx *ctx, int64_t r, int64_t *b, int6
     *e = r;
     if (ctx->opset < 15) return;
     int64_t s = ais__attr_int(ctx->attrs, "start", 0);
-    const ais__attr *ea = ais__attr_find(ctx->attrs, "end");
+    const ais__attr *ea = ais__attr_get(ctx->attrs, "end", AIS__ATTR_INT);
     int64_t en = ea ? ea->i : r;
     if (s < 0) s += r;
     if (en < 0) en += r;

@@ -10,8 +10,17 @@
 
 #include "format/format.h"
 #include "pipeline/pipeline.h"
+#include "tensor/tensor.h"
 
 #define PATH_MAX_LEN 256
+
+/* v for a message: the shortest digits that read back as v, since %g would say "expected 1, got
+ * 1" for 1.0000001; whole numbers without NumPy's ".0". */
+static const char *num_str(double v, char buf[AIS__NUM_STR_MAX]) {
+    size_t n = ais__num_format(v, AIS_DTYPE_F64, buf, AIS__NUM_STR_MAX);
+    if (n >= 2 && n < AIS__NUM_STR_MAX && strcmp(buf + n - 2, ".0") == 0) buf[n - 2] = '\0';
+    return buf;
+}
 
 /* Rejects keys outside `allowed` (NULL-terminated) and any key given twice; `required` keys
  * must be present. Keys are few, so the quadratic scan is cheap. */
@@ -233,211 +242,250 @@ static ais_status get_number_or_null(const cJSON *obj, const char *key, const ch
 
 /* Parses one step; *kind is the value kind flowing in and is updated to what flows out
  * (0 when the step ends the chain with a vector). */
-static ais_status parse_step(const cJSON *obj, const char *path, ais_feature_kind *kind,
+/* Each step parser reads one JSON step of its operator into s: kind is the value kind it gets
+ * (0 after an encoder) and the one it leaves, width the output columns of an encoder. */
+typedef ais_status (*step_parser)(const cJSON *obj, const char *path, ais_feature_kind *kind,
+                                  ais__pl_step *s, size_t *width);
+
+static ais_status parse_impute(const cJSON *obj, const char *path, ais_feature_kind *kind,
+                               ais__pl_step *s, size_t *width) {
+    (void)width;
+    static const char *const keys[] = {"op", "strategy", "value", NULL};
+    static const char *const strategies[] = {"mean", "median", "most_frequent", "constant", NULL};
+    AIS__CHECK(check_keys(obj, path, keys, keys));
+    int strategy;
+    AIS__CHECK(get_enum(obj, "strategy", path, strategies, &strategy));
+    if (*kind == AIS_FEATURE_NUMERIC) {
+        s->op = AIS__PL_IMPUTE_NUM;
+        return get_number(obj, "value", path, &s->a);
+    }
+    if (strategy < 2)
+        return ais__error(AIS_E_FORMAT, "pipeline spec: %s.strategy: \"%s\" needs a numeric value",
+                          path, strategies[strategy]);
+    s->op = AIS__PL_IMPUTE_CAT;
+    AIS__CHECK(check_string(get(obj, "value"), path, ".value", AIS__PL_MAX_CATEGORY_BYTES, true));
+    if (!(s->str = ais__strdup(get(obj, "value")->valuestring)))
+        return ais__oom(strlen(get(obj, "value")->valuestring), "pipeline impute value");
+    return AIS_OK;
+}
+
+static ais_status parse_scale(const cJSON *obj, const char *path, ais_feature_kind *kind,
+                              ais__pl_step *s, size_t *width) {
+    (void)kind, (void)width;
+    static const char *const keys[] = {"op", "kind", "mean", "min", "center", "scale", NULL};
+    static const char *const kinds[] = {"standard", "minmax", "robust", NULL};
+    static const char *const offset_key[] = {"mean", "min", "center"};
+    static const ais__pl_op ops[] = {AIS__PL_SCALE_STANDARD, AIS__PL_SCALE_MINMAX,
+                                     AIS__PL_SCALE_ROBUST};
+    AIS__CHECK(check_keys(obj, path, keys, NULL));
+    int k;
+    AIS__CHECK(get_enum(obj, "kind", path, kinds, &k));
+    for (int other = 0; other < 3; other++)
+        if (other != k && get(obj, offset_key[other]))
+            return ais__error(AIS_E_FORMAT,
+                              "pipeline spec: %s: key \"%s\" does not belong to kind \"%s\"", path,
+                              offset_key[other], kinds[k]);
+    AIS__CHECK(get_number(obj, offset_key[k], path, &s->a));
+    AIS__CHECK(get_number(obj, "scale", path, &s->b));
+    if (ops[k] != AIS__PL_SCALE_MINMAX && s->b == 0)
+        return ais__error(AIS_E_FORMAT, "pipeline spec: %s.scale: must not be 0", path);
+    s->op = ops[k];
+    return AIS_OK;
+}
+
+static ais_status parse_clip(const cJSON *obj, const char *path, ais_feature_kind *kind,
                              ais__pl_step *s, size_t *width) {
-    static const char *const ops[] = {"impute", "scale", "clip",        "log1p",     "bucketize",
-                                      "onehot", "ordinal", "hash", "passthrough", "indicator",
-                                      NULL};
-    if (!cJSON_IsObject(obj))
-        return ais__error(AIS_E_FORMAT, "pipeline spec: %s: expected an object", path);
-    int op;
-    AIS__CHECK(get_enum(obj, "op", path, ops, &op));
-    bool numeric_in = op == 1 || op == 2 || op == 3 || op == 4 || op == 8;
-    bool categorical_in = op == 7; /* onehot/ordinal/impute/indicator take either */
-    if (*kind == 0)
+    (void)kind, (void)width;
+    static const char *const keys[] = {"op", "lo", "hi", NULL};
+    AIS__CHECK(check_keys(obj, path, keys, NULL));
+    if (!get(obj, "lo") && !get(obj, "hi"))
+        return ais__error(AIS_E_FORMAT, "pipeline spec: %s: needs \"lo\", \"hi\" or both", path);
+    s->op = AIS__PL_CLIP;
+    s->a = -INFINITY;
+    s->b = INFINITY;
+    if (get(obj, "lo")) AIS__CHECK(get_number(obj, "lo", path, &s->a));
+    if (get(obj, "hi")) AIS__CHECK(get_number(obj, "hi", path, &s->b));
+    if (s->a > s->b) {
+        char lo[AIS__NUM_STR_MAX], hi[AIS__NUM_STR_MAX];
+        return ais__error(AIS_E_FORMAT, "pipeline spec: %s: lo %s is above hi %s", path,
+                          num_str(s->a, lo), num_str(s->b, hi));
+    }
+    return AIS_OK;
+}
+
+/* Steps without parameters: log1p, passthrough, indicator (s->op is set by the caller). */
+static ais_status parse_plain(const cJSON *obj, const char *path, ais_feature_kind *kind,
+                              ais__pl_step *s, size_t *width) {
+    (void)width;
+    static const char *const keys[] = {"op", NULL};
+    AIS__CHECK(check_keys(obj, path, keys, keys));
+    if (s->op == AIS__PL_INDICATOR) *kind = AIS_FEATURE_NUMERIC;
+    return AIS_OK;
+}
+
+static ais_status parse_bucketize(const cJSON *obj, const char *path, ais_feature_kind *kind,
+                                  ais__pl_step *s, size_t *width) {
+    (void)kind, (void)width;
+    static const char *const keys[] = {"op", "edges", NULL};
+    AIS__CHECK(check_keys(obj, path, keys, keys));
+    size_t n;
+    const cJSON *arr = get(obj, "edges");
+    AIS__CHECK(array_len(arr, path, "edges", 0, AIS__PL_MAX_EDGES, &n));
+    if (!(s->edges = ais__malloc((n ? n : 1) * sizeof *s->edges)))
+        return ais__oom(n * sizeof *s->edges, "pipeline edges");
+    s->n_edges = n;
+    size_t i = 0;
+    for (const cJSON *c = arr->child; c; c = c->next, i++) {
+        if (!cJSON_IsNumber(c) || !isfinite(c->valuedouble))
+            return ais__error(AIS_E_FORMAT,
+                              "pipeline spec: %s.edges[%zu]: expected a finite number", path, i);
+        s->edges[i] = c->valuedouble;
+        if (i && !(s->edges[i] > s->edges[i - 1]))
+            return ais__error(AIS_E_FORMAT,
+                              "pipeline spec: %s.edges[%zu]: edges must increase strictly", path,
+                              i);
+    }
+    return AIS_OK;
+}
+
+/* onehot and ordinal: categories, infrequent ones and what an unknown value becomes. */
+static ais_status parse_encoder(const cJSON *obj, const char *path, ais_feature_kind *kind,
+                                ais__pl_step *s, size_t *width) {
+    static const char *const oh_keys[] = {"op",      "categories", "infrequent",
+                                          "unknown", "drop",       NULL};
+    static const char *const ord_keys[] = {
+        "op", "categories", "infrequent", "unknown", "unknown_value", "missing_value", NULL};
+    static const char *const oh_unk[] = {"error", "ignore", "infrequent", NULL};
+    static const char *const ord_unk[] = {"error", "use_value", "infrequent", NULL};
+    static const char *const req[] = {"op", "categories", NULL};
+    bool onehot = s->op == AIS__PL_ONEHOT;
+    AIS__CHECK(check_keys(obj, path, onehot ? oh_keys : ord_keys, req));
+    AIS__CHECK(parse_categories(obj, path, *kind, s));
+    bool has_inf = s->n_cats > s->n_frequent;
+    int unk = 0;
+    if (get(obj, "unknown"))
+        AIS__CHECK(get_enum(obj, "unknown", path, onehot ? oh_unk : ord_unk, &unk));
+    if (unk == 2 && !has_inf)
         return ais__error(AIS_E_FORMAT,
-                          "pipeline spec: %s: \"%s\" follows an encoder, which ends the chain",
-                          path, ops[op]);
-    if ((numeric_in && *kind != AIS_FEATURE_NUMERIC) ||
-        (categorical_in && *kind != AIS_FEATURE_CATEGORICAL))
-        return ais__error(AIS_E_FORMAT, "pipeline spec: %s: \"%s\" takes a %s value, got %s", path,
-                          ops[op], numeric_in ? "numeric" : "categorical",
-                          *kind == AIS_FEATURE_NUMERIC ? "numeric" : "categorical");
-    switch (op) {
-    case 0: { /* impute */
-        static const char *const keys[] = {"op", "strategy", "value", NULL};
-        static const char *const strategies[] = {"mean", "median", "most_frequent", "constant",
-                                                 NULL};
-        AIS__CHECK(check_keys(obj, path, keys, keys));
-        int strategy;
-        AIS__CHECK(get_enum(obj, "strategy", path, strategies, &strategy));
-        if (*kind == AIS_FEATURE_NUMERIC) {
-            s->op = AIS__PL_IMPUTE_NUM;
-            return get_number(obj, "value", path, &s->a);
-        }
-        if (strategy < 2)
-            return ais__error(AIS_E_FORMAT,
-                              "pipeline spec: %s.strategy: \"%s\" needs a numeric value", path,
-                              strategies[strategy]);
-        s->op = AIS__PL_IMPUTE_CAT;
-        AIS__CHECK(
-            check_string(get(obj, "value"), path, ".value", AIS__PL_MAX_CATEGORY_BYTES, true));
-        if (!(s->str = ais__strdup(get(obj, "value")->valuestring)))
-            return ais__oom(strlen(get(obj, "value")->valuestring), "pipeline impute value");
-        return AIS_OK;
-    }
-    case 1: { /* scale */
-        static const char *const keys[] = {"op", "kind", "mean", "min", "center", "scale", NULL};
-        static const char *const kinds[] = {"standard", "minmax", "robust", NULL};
-        AIS__CHECK(check_keys(obj, path, keys, NULL));
-        int k;
-        AIS__CHECK(get_enum(obj, "kind", path, kinds, &k));
-        static const char *const offset_key[] = {"mean", "min", "center"};
-        for (int other = 0; other < 3; other++)
-            if (other != k && get(obj, offset_key[other]))
-                return ais__error(AIS_E_FORMAT,
-                                  "pipeline spec: %s: key \"%s\" does not belong to kind \"%s\"",
-                                  path, offset_key[other], kinds[k]);
-        AIS__CHECK(get_number(obj, offset_key[k], path, &s->a));
-        AIS__CHECK(get_number(obj, "scale", path, &s->b));
-        if (k != 1 && s->b == 0)
-            return ais__error(AIS_E_FORMAT, "pipeline spec: %s.scale: must not be 0", path);
-        s->op = k == 0   ? AIS__PL_SCALE_STANDARD
-                : k == 1 ? AIS__PL_SCALE_MINMAX
-                         : AIS__PL_SCALE_ROBUST;
-        return AIS_OK;
-    }
-    case 2: { /* clip */
-        static const char *const keys[] = {"op", "lo", "hi", NULL};
-        AIS__CHECK(check_keys(obj, path, keys, NULL));
-        if (!get(obj, "lo") && !get(obj, "hi"))
-            return ais__error(AIS_E_FORMAT, "pipeline spec: %s: needs \"lo\", \"hi\" or both",
-                              path);
-        s->op = AIS__PL_CLIP;
-        s->a = -INFINITY;
-        s->b = INFINITY;
-        if (get(obj, "lo")) AIS__CHECK(get_number(obj, "lo", path, &s->a));
-        if (get(obj, "hi")) AIS__CHECK(get_number(obj, "hi", path, &s->b));
-        if (s->a > s->b)
-            return ais__error(AIS_E_FORMAT, "pipeline spec: %s: lo %g is above hi %g", path, s->a,
-                              s->b);
-        return AIS_OK;
-    }
-    case 3:
-    case 8: {
-        static const char *const keys[] = {"op", NULL};
-        AIS__CHECK(check_keys(obj, path, keys, keys));
-        s->op = op == 3 ? AIS__PL_LOG1P : AIS__PL_PASSTHROUGH;
-        return AIS_OK;
-    }
-    case 4: { /* bucketize */
-        static const char *const keys[] = {"op", "edges", NULL};
-        AIS__CHECK(check_keys(obj, path, keys, keys));
-        size_t n;
-        const cJSON *arr = get(obj, "edges");
-        AIS__CHECK(array_len(arr, path, "edges", 0, AIS__PL_MAX_EDGES, &n));
-        if (!(s->edges = ais__malloc((n ? n : 1) * sizeof *s->edges)))
-            return ais__oom(n * sizeof *s->edges, "pipeline edges");
-        s->n_edges = n;
-        s->op = AIS__PL_BUCKETIZE;
-        size_t i = 0;
-        for (const cJSON *c = arr->child; c; c = c->next, i++) {
-            if (!cJSON_IsNumber(c) || !isfinite(c->valuedouble))
-                return ais__error(AIS_E_FORMAT,
-                                  "pipeline spec: %s.edges[%zu]: expected a finite number", path,
-                                  i);
-            s->edges[i] = c->valuedouble;
-            if (i && !(s->edges[i] > s->edges[i - 1]))
-                return ais__error(AIS_E_FORMAT,
-                                  "pipeline spec: %s.edges[%zu]: edges must increase strictly",
-                                  path, i);
-        }
-        return AIS_OK;
-    }
-    case 5:
-    case 6: { /* onehot, ordinal */
-        static const char *const oh_keys[] = {"op",      "categories", "infrequent",
-                                              "unknown", "drop",       NULL};
-        static const char *const ord_keys[] = {"op",      "categories",    "infrequent",
-                                               "unknown", "unknown_value", "missing_value",
-                                               NULL};
-        static const char *const oh_unk[] = {"error", "ignore", "infrequent", NULL};
-        static const char *const ord_unk[] = {"error", "use_value", "infrequent", NULL};
-        static const char *const req[] = {"op", "categories", NULL};
-        AIS__CHECK(check_keys(obj, path, op == 5 ? oh_keys : ord_keys, req));
-        AIS__CHECK(parse_categories(obj, path, *kind, s));
-        bool has_inf = s->n_cats > s->n_frequent;
-        int unk = 0;
-        if (get(obj, "unknown"))
-            AIS__CHECK(get_enum(obj, "unknown", path, op == 5 ? oh_unk : ord_unk, &unk));
-        if (unk == 2 && !has_inf)
-            return ais__error(AIS_E_FORMAT,
-                              "pipeline spec: %s.unknown: \"infrequent\" needs an \"infrequent\" "
-                              "list",
-                              path);
-        if (op == 5) {
-            s->op = AIS__PL_ONEHOT;
-            s->unknown = unk == 0   ? AIS__PL_UNKNOWN_ERROR
-                         : unk == 1 ? AIS__PL_UNKNOWN_IGNORE
-                                    : AIS__PL_UNKNOWN_INFREQUENT;
-            s->n_out = s->n_frequent + has_inf;
-            s->drop = SIZE_MAX;
-            if (get(obj, "drop")) {
-                AIS__CHECK(get_index(obj, "drop", path, s->n_out, &s->drop));
-                s->n_out--;
-            }
-            *width = s->n_out;
-            *kind = 0;
-            return AIS_OK;
-        }
-        s->op = AIS__PL_ORDINAL;
+                          "pipeline spec: %s.unknown: \"infrequent\" needs an \"infrequent\" "
+                          "list",
+                          path);
+    if (onehot) {
         s->unknown = unk == 0   ? AIS__PL_UNKNOWN_ERROR
-                     : unk == 1 ? AIS__PL_UNKNOWN_VALUE
+                     : unk == 1 ? AIS__PL_UNKNOWN_IGNORE
                                 : AIS__PL_UNKNOWN_INFREQUENT;
-        if (unk == 1) {
-            AIS__CHECK(get_number_or_null(obj, "unknown_value", path, &s->a));
-        } else if (get(obj, "unknown_value")) {
-            return ais__error(AIS_E_FORMAT,
-                              "pipeline spec: %s.unknown_value: needs \"unknown\": \"use_value\"",
-                              path);
+        s->n_out = s->n_frequent + has_inf;
+        s->drop = SIZE_MAX;
+        if (get(obj, "drop")) {
+            AIS__CHECK(get_index(obj, "drop", path, s->n_out, &s->drop));
+            s->n_out--;
         }
-        s->b = NAN;
-        if (get(obj, "missing_value")) {
-            AIS__CHECK(get_number_or_null(obj, "missing_value", path, &s->b));
-            s->has_missing = true;
-        }
-        *kind = AIS_FEATURE_NUMERIC;
-        return AIS_OK;
-    }
-    case 9: { /* indicator */
-        static const char *const keys[] = {"op", NULL};
-        AIS__CHECK(check_keys(obj, path, keys, keys));
-        s->op = AIS__PL_INDICATOR;
-        *kind = AIS_FEATURE_NUMERIC;
-        return AIS_OK;
-    }
-    default: { /* hash */
-        static const char *const keys[] = {"op", "n_features", "seed", "alternate_sign", NULL};
-        static const char *const req[] = {"op", "n_features", NULL};
-        AIS__CHECK(check_keys(obj, path, keys, req));
-        double n, seed = 0;
-        AIS__CHECK(get_number(obj, "n_features", path, &n));
-        if (n != floor(n) || n < 1 || n > AIS__PL_MAX_HASH_FEATURES)
-            return ais__error(AIS_E_FORMAT,
-                              "pipeline spec: %s.n_features: expected an integer in [1, %u]", path,
-                              AIS__PL_MAX_HASH_FEATURES);
-        if (get(obj, "seed")) {
-            AIS__CHECK(get_number(obj, "seed", path, &seed));
-            if (seed != floor(seed) || seed < 0 || seed > 4294967295.0)
-                return ais__error(AIS_E_FORMAT,
-                                  "pipeline spec: %s.seed: expected an integer in [0, 2^32)", path);
-        }
-        s->alternate_sign = true;
-        const cJSON *alt = get(obj, "alternate_sign");
-        if (alt) {
-            if (!cJSON_IsBool(alt))
-                return ais__error(AIS_E_FORMAT,
-                                  "pipeline spec: %s.alternate_sign: expected true or false", path);
-            s->alternate_sign = cJSON_IsTrue(alt);
-        }
-        s->op = AIS__PL_HASH;
-        s->n_hash = (uint32_t)n;
-        s->seed = (uint32_t)seed;
-        *width = s->n_hash;
+        *width = s->n_out;
         *kind = 0;
         return AIS_OK;
     }
+    s->unknown = unk == 0   ? AIS__PL_UNKNOWN_ERROR
+                 : unk == 1 ? AIS__PL_UNKNOWN_VALUE
+                            : AIS__PL_UNKNOWN_INFREQUENT;
+    if (unk == 1) {
+        AIS__CHECK(get_number_or_null(obj, "unknown_value", path, &s->a));
+    } else if (get(obj, "unknown_value")) {
+        return ais__error(AIS_E_FORMAT,
+                          "pipeline spec: %s.unknown_value: needs \"unknown\": \"use_value\"",
+                          path);
     }
+    s->b = NAN;
+    if (get(obj, "missing_value")) {
+        AIS__CHECK(get_number_or_null(obj, "missing_value", path, &s->b));
+        s->has_missing = true;
+    }
+    *kind = AIS_FEATURE_NUMERIC;
+    return AIS_OK;
+}
+
+static ais_status parse_hash(const cJSON *obj, const char *path, ais_feature_kind *kind,
+                             ais__pl_step *s, size_t *width) {
+    static const char *const keys[] = {"op", "n_features", "seed", "alternate_sign", NULL};
+    static const char *const req[] = {"op", "n_features", NULL};
+    AIS__CHECK(check_keys(obj, path, keys, req));
+    double n, seed = 0;
+    AIS__CHECK(get_number(obj, "n_features", path, &n));
+    if (n != floor(n) || n < 1 || n > AIS__PL_MAX_HASH_FEATURES)
+        return ais__error(AIS_E_FORMAT,
+                          "pipeline spec: %s.n_features: expected an integer in [1, %u]", path,
+                          AIS__PL_MAX_HASH_FEATURES);
+    if (get(obj, "seed")) {
+        AIS__CHECK(get_number(obj, "seed", path, &seed));
+        if (seed != floor(seed) || seed < 0 || seed > 4294967295.0)
+            return ais__error(AIS_E_FORMAT,
+                              "pipeline spec: %s.seed: expected an integer in [0, 2^32)", path);
+    }
+    s->alternate_sign = true;
+    const cJSON *alt = get(obj, "alternate_sign");
+    if (alt) {
+        if (!cJSON_IsBool(alt))
+            return ais__error(AIS_E_FORMAT,
+                              "pipeline spec: %s.alternate_sign: expected true or false", path);
+        s->alternate_sign = cJSON_IsTrue(alt);
+    }
+    s->n_hash = (uint32_t)n;
+    s->seed = (uint32_t)seed;
+    *width = s->n_hash;
+    *kind = 0;
+    return AIS_OK;
+}
+
+/* The spec's step operators, keyed by the ais__pl_op a step of that name starts as (its parser
+ * may pick a sibling: impute -> IMPUTE_CAT, scale -> SCALE_MINMAX/ROBUST); ops that no name
+ * starts as have no entry. Enum order is also the order of the names in error messages. */
+typedef enum { STEP_IN_ANY, STEP_IN_NUMERIC, STEP_IN_CATEGORICAL } step_input;
+static const struct {
+    const char *name;
+    step_input input; /* the value kind the step takes */
+    step_parser parse;
+} step_defs[] = {
+    [AIS__PL_IMPUTE_NUM] = {"impute", STEP_IN_ANY, parse_impute},
+    [AIS__PL_SCALE_STANDARD] = {"scale", STEP_IN_NUMERIC, parse_scale},
+    [AIS__PL_CLIP] = {"clip", STEP_IN_NUMERIC, parse_clip},
+    [AIS__PL_LOG1P] = {"log1p", STEP_IN_NUMERIC, parse_plain},
+    [AIS__PL_BUCKETIZE] = {"bucketize", STEP_IN_NUMERIC, parse_bucketize},
+    [AIS__PL_ONEHOT] = {"onehot", STEP_IN_ANY, parse_encoder},
+    [AIS__PL_ORDINAL] = {"ordinal", STEP_IN_ANY, parse_encoder},
+    [AIS__PL_HASH] = {"hash", STEP_IN_CATEGORICAL, parse_hash},
+    [AIS__PL_PASSTHROUGH] = {"passthrough", STEP_IN_NUMERIC, parse_plain},
+    [AIS__PL_INDICATOR] = {"indicator", STEP_IN_ANY, parse_plain},
+};
+#define N_STEP_DEFS (sizeof step_defs / sizeof step_defs[0])
+
+static ais_status parse_step(const cJSON *obj, const char *path, ais_feature_kind *kind,
+                             ais__pl_step *s, size_t *width) {
+    if (!cJSON_IsObject(obj))
+        return ais__error(AIS_E_FORMAT, "pipeline spec: %s: expected an object", path);
+    const char *names[N_STEP_DEFS + 1];
+    ais__pl_op ops[N_STEP_DEFS];
+    size_t n = 0;
+    for (size_t i = 0; i < N_STEP_DEFS; i++) {
+        if (!step_defs[i].name) continue;
+        ops[n] = (ais__pl_op)i;
+        names[n++] = step_defs[i].name;
+    }
+    names[n] = NULL;
+    int found;
+    AIS__CHECK(get_enum(obj, "op", path, names, &found));
+    ais__pl_op op = ops[found];
+    const char *name = step_defs[op].name;
+    step_input input = step_defs[op].input;
+    if (*kind == 0)
+        return ais__error(AIS_E_FORMAT,
+                          "pipeline spec: %s: \"%s\" follows an encoder, which ends the chain",
+                          path, name);
+    if ((input == STEP_IN_NUMERIC && *kind != AIS_FEATURE_NUMERIC) ||
+        (input == STEP_IN_CATEGORICAL && *kind != AIS_FEATURE_CATEGORICAL))
+        return ais__error(AIS_E_FORMAT, "pipeline spec: %s: \"%s\" takes a %s value, got %s", path,
+                          name, input == STEP_IN_NUMERIC ? "numeric" : "categorical",
+                          *kind == AIS_FEATURE_NUMERIC ? "numeric" : "categorical");
+    s->op = op;
+    return step_defs[op].parse(obj, path, kind, s, width);
 }
 
 static ais_status parse_feature(ais_pipeline *p, const cJSON *obj, const char *path,
@@ -512,9 +560,11 @@ static ais_status compile(ais_pipeline *p, const cJSON *root) {
     AIS__CHECK(check_keys(root, "$", keys, keys));
     double version;
     AIS__CHECK(get_number(root, "version", "$", &version));
-    if (version != 1)
-        return ais__error(AIS_E_UNSUPPORTED, "pipeline spec: $.version: expected 1, got %g",
-                          version);
+    if (version != 1) {
+        char got[AIS__NUM_STR_MAX];
+        return ais__error(AIS_E_UNSUPPORTED, "pipeline spec: $.version: expected 1, got %s",
+                          num_str(version, got));
+    }
     AIS__CHECK(parse_inputs(p, get(root, "inputs")));
     const cJSON *arr = get(root, "features");
     size_t n;

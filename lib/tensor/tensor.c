@@ -178,6 +178,14 @@ AIS_API ais_status ais_tensor_wrap(ais_dtype dtype, const int64_t *shape, size_t
     if (nbytes < need)
         return ais__error(AIS_E_SHAPE, "ais_tensor_wrap: the shape needs %zu bytes, got %zu",
                           need, nbytes);
+    /* Kernels load whole elements through typed pointers: a misaligned one is undefined
+     * behaviour (and a fault on some CPUs), so the caller copies instead of us guessing. */
+    size_t align = ais_dtype_size(dtype);
+    if (data && (uintptr_t)data % align != 0)
+        return ais__error(AIS_E_INVALID_ARGUMENT,
+                          "ais_tensor_wrap: data %p is not aligned to %zu bytes (the size of a %s "
+                          "element); copy it into aligned memory",
+                          data, align, ais_dtype_name(dtype));
     ais_tensor *t = ais__malloc(sizeof *t);
     ais__storage *s = ais__malloc(sizeof *s);
     if (!t || !s) {
@@ -211,6 +219,7 @@ AIS_API const int64_t *ais_tensor_shape(const ais_tensor *t) { return t ? t->dim
 AIS_API size_t ais_tensor_size(const ais_tensor *t) { return t ? t->numel : 0; }
 AIS_API size_t ais_tensor_nbytes(const ais_tensor *t) { return t ? t->nbytes : 0; }
 AIS_API void *ais_tensor_data(const ais_tensor *t) { return t ? t->data : NULL; }
+AIS_API const void *ais_tensor_data_const(const ais_tensor *t) { return t ? t->data : NULL; }
 
 AIS_API ais_status ais_tensor_reshape(const ais_tensor *t, const int64_t *shape, size_t ndim,
                                       ais_tensor **out) {

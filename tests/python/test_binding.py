@@ -4,6 +4,7 @@ operators, errors and threads (installing the wheel: test_wheel.py).
 References are independent of the code under test: NumPy for operators, ONNX's reference
 evaluator for the digits model, and the labels in the digit files' names.
 """
+import ctypes
 import gc
 import glob
 import os
@@ -138,6 +139,38 @@ def test_inputs_zero_copy_and_released():
         assert t.shape == (3, 4) and t.dtype == np.float32
         a[0, 0] = 42.0  # shared memory: the tensor sees the write
         assert t.numpy()[0, 0] == 42.0
+
+
+def test_misaligned_arrays_are_copied_not_lent():
+    # A float32 view at an odd byte offset: the library refuses the pointer (kernels load
+    # whole elements), so the binding copies it into aligned memory.
+    raw = np.zeros(4 * 12 + 1, dtype=np.uint8)
+    v = raw[1:].view(np.float32).reshape(3, 4)
+    assert v.ctypes.data % 4 != 0 and v.flags.c_contiguous
+    v[...] = np.arange(12, dtype=np.float32).reshape(3, 4) - 5.5
+    shape = (ctypes.c_int64 * 2)(3, 4)
+    out = aistack._lib.TensorP()
+    st = aistack._lib.lib.ais_tensor_wrap(1, shape, 2, ctypes.c_void_p(v.ctypes.data), v.nbytes,
+                                          aistack._lib.RELEASE_FN(), None, ctypes.byref(out))
+    assert st != 0 and not out.value
+    assert "not aligned" in aistack._lib.lib.ais_last_error().decode()
+    h, kept = _tensor.wrap_array(v)
+    try:
+        assert kept is not v and kept.ctypes.data % 4 == 0
+        np.testing.assert_array_equal(kept, v)
+    finally:
+        aistack._lib.lib.ais_tensor_destroy(h)
+    with aistack.Tensor.from_numpy(v) as t:
+        np.testing.assert_array_equal(t.numpy(), v)
+    # The same through an operator: the result is computed from the copied values.
+    np.testing.assert_array_equal(aistack.run_op("Relu", [v])[0], np.maximum(v, 0))
+    # One-byte elements have no alignment: still lent without a copy.
+    b = raw[1:13]
+    h, kept = _tensor.wrap_array(b)
+    try:
+        assert kept is b
+    finally:
+        aistack._lib.lib.ais_tensor_destroy(h)
 
 
 def test_outputs_view_library_memory_until_garbage_collected(batch):

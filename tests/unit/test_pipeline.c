@@ -342,6 +342,10 @@ static void test_spec_errors(void **state) {
         {"{} x", AIS_E_FORMAT, "trailing data"},
         {"{\"version\":1," IN1 "}", AIS_E_FORMAT, "$: missing key \"features\""},
         {"{\"version\":2," IN1 ",\"features\":[]}", AIS_E_UNSUPPORTED, "$.version: expected 1"},
+        {"{\"version\":1.0000001," IN1 ",\"features\":[]}", AIS_E_UNSUPPORTED,
+         "$.version: expected 1, got 1.0000001"},
+        {F("{\"op\":\"clip\",\"lo\":1.0000001,\"hi\":1}"), AIS_E_FORMAT,
+         "steps[0]: lo 1.0000001 is above hi 1"},
         {"{\"version\":\"1\"," IN1 ",\"features\":[]}", AIS_E_FORMAT,
          "$.version: expected a finite"},
         {"{\"version\":1," IN1 ",\"features\":[],\"extra\":0}", AIS_E_FORMAT,
@@ -365,7 +369,10 @@ static void test_spec_errors(void **state) {
          "$.features[0].input: no input is called \"zz\""},
         {"{\"version\":1," IN1 ",\"features\":[{\"input\":\"a\"}]}", AIS_E_FORMAT,
          "$.features[0]: missing key \"steps\""},
-        {F("{\"op\":\"frobnicate\"}"), AIS_E_FORMAT, "$.features[0].steps[0].op: expected one of"},
+        {F("{\"op\":\"frobnicate\"}"), AIS_E_FORMAT,
+         "$.features[0].steps[0].op: expected one of \"impute\", \"scale\", \"clip\", "
+         "\"log1p\", \"bucketize\", \"onehot\", \"ordinal\", \"hash\", \"passthrough\", "
+         "\"indicator\""},
         {F("3"), AIS_E_FORMAT, "$.features[0].steps[0]: expected an object"},
         {F("{\"op\":\"log1p\",\"x\":1}"), AIS_E_FORMAT, "steps[0]: unknown key \"x\""},
         {F("{\"op\":\"impute\",\"strategy\":\"mean\"}"), AIS_E_FORMAT, "missing key \"value\""},

@@ -45,6 +45,7 @@ static void test_create_and_access(void **state) {
     assert_int_equal(ais_tensor_nbytes(t), 120);
     assert_int_equal((uintptr_t)ais_tensor_data(t) % 64, 0);
     const float *p = ais_tensor_data(t);
+    assert_ptr_equal(ais_tensor_data_const(t), p);
     for (int i = 0; i < 30; i++) assert_true(p[i] == 0.0f);
     ais_tensor_destroy(t);
 
@@ -76,6 +77,7 @@ static void test_create_errors(void **state) {
     /* accessors on NULL do not crash */
     assert_int_equal(ais_tensor_size(NULL), 0);
     assert_null(ais_tensor_data(NULL));
+    assert_null(ais_tensor_data_const(NULL));
     assert_int_equal(ais_tensor_dtype(NULL), AIS_DTYPE_UNDEFINED);
 }
 
@@ -118,6 +120,38 @@ static void test_wrap_and_views(void **state) {
     AIS_ASSERT_STATUS(ais_tensor_reshape(x, AIS_SHAPE(-1, -1), &v), AIS_E_SHAPE);
     AIS_ASSERT_STATUS(ais_tensor_reshape(NULL, AIS_SHAPE(1), &v), AIS_E_INVALID_ARGUMENT);
     ais_tensor_destroy(x);
+}
+
+/* Wrapped memory must be aligned to the element size: kernels load whole elements. */
+static void test_wrap_misaligned(void **state) {
+    (void)state;
+    _Alignas(8) unsigned char buf[64] = {0};
+    static const struct {
+        ais_dtype dtype;
+        size_t size;
+    } cases[] = {{AIS_DTYPE_F32, 4}, {AIS_DTYPE_I64, 8}, {AIS_DTYPE_F64, 8},
+                 {AIS_DTYPE_U16, 2}, {AIS_DTYPE_I32, 4}, {AIS_DTYPE_BF16, 2}};
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        for (size_t off = 0; off < 8; off++) {
+            ais_tensor *t = NULL;
+            ais_status st = ais_tensor_wrap(cases[c].dtype, AIS_SHAPE(2), buf + off,
+                                            sizeof buf - off, NULL, NULL, &t);
+            if (off % cases[c].size == 0) {
+                AIS_ASSERT_OK(st);
+                assert_ptr_equal(ais_tensor_data(t), buf + off);
+                ais_tensor_destroy(t);
+            } else {
+                assert_int_equal(st, AIS_E_INVALID_ARGUMENT);
+                assert_null(t);
+                ais_test_assert_error_contains("is not aligned to");
+                ais_test_assert_error_contains(ais_dtype_name(cases[c].dtype));
+            }
+        }
+    }
+    /* One-byte elements have no alignment to keep. */
+    ais_tensor *t = NULL;
+    AIS_ASSERT_OK(ais_tensor_wrap(AIS_DTYPE_U8, AIS_SHAPE(3), buf + 1, 3, NULL, NULL, &t));
+    ais_tensor_destroy(t);
 }
 
 static void test_copy(void **state) {
@@ -263,11 +297,17 @@ static void test_allocator_errors(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_version),          cmocka_unit_test(test_dtypes),
-        cmocka_unit_test(test_create_and_access), cmocka_unit_test(test_create_errors),
-        cmocka_unit_test(test_wrap_and_views),   cmocka_unit_test(test_copy),
-        cmocka_unit_test(test_dlpack_roundtrip), cmocka_unit_test(test_dlpack_errors),
-        cmocka_unit_test(test_half_conversions), cmocka_unit_test(test_alloc_failure_sweep),
+        cmocka_unit_test(test_version),
+        cmocka_unit_test(test_dtypes),
+        cmocka_unit_test(test_create_and_access),
+        cmocka_unit_test(test_create_errors),
+        cmocka_unit_test(test_wrap_and_views),
+        cmocka_unit_test(test_wrap_misaligned),
+        cmocka_unit_test(test_copy),
+        cmocka_unit_test(test_dlpack_roundtrip),
+        cmocka_unit_test(test_dlpack_errors),
+        cmocka_unit_test(test_half_conversions),
+        cmocka_unit_test(test_alloc_failure_sweep),
         cmocka_unit_test(test_allocator_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

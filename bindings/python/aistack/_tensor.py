@@ -162,16 +162,19 @@ def as_array(arr: ArrayLike, dtype: Any = None) -> np.ndarray:
 
 def wrap_array(arr: ArrayLike, dtype: Any = None,
                what: str = "the array") -> Tuple[int, Optional[np.ndarray]]:
-    """(ais_tensor*, array) for `arr`: the array's own memory when it is C-contiguous with a
-    supported dtype, else a contiguous copy; a new string tensor (array None) for str_, bytes_
+    """(ais_tensor*, array) for `arr`: the array's own memory when it is C-contiguous, aligned
+    to its element size and of a supported dtype, else a contiguous aligned copy; a new string tensor (array None) for str_, bytes_
     and object arrays. `what` names the array in error messages. The caller destroys the
     tensor."""
     a = as_array(arr, dtype)
     if is_string_dtype(a.dtype):
         return strings_tensor(a, what), None
     code = dtype_from_numpy(a.dtype)
-    if not a.flags.c_contiguous or not a.dtype.isnative:
-        a = np.ascontiguousarray(a, dtype=a.dtype.newbyteorder("="))
+    # ais_tensor_wrap refuses memory not aligned to the element size (a view at an odd byte
+    # offset, a field of a packed record): kernels load whole elements, so copy those.
+    if (not a.flags.c_contiguous or not a.dtype.isnative
+            or (a.itemsize > 1 and a.ctypes.data % a.itemsize != 0)):
+        a = np.array(a, dtype=a.dtype.newbyteorder("="), order="C", copy=True)
     token = next(_tokens)
     _lent[token] = a
     out = _lib.TensorP()
@@ -251,7 +254,8 @@ class Tensor:
 
     @classmethod
     def from_numpy(cls, arr: ArrayLike) -> "Tensor":
-        """A tensor over the array's memory (copied first if not C-contiguous). str_, bytes_
+        """A tensor over the array's memory (copied first if not C-contiguous or not aligned
+        to its element size). str_, bytes_
         and object arrays (and lists of str) give a string tensor holding copies."""
         h, a = wrap_array(arr)
         return cls(h, a)

@@ -270,7 +270,9 @@ bool ais__cuda_is_device_ptr(const void *p) {
 
 ais_status ais__cuda_read_ints(ais__cuda_ctx *ctx, const ais_tensor *t, const char *what,
                                int64_t *v, size_t max, size_t *n) {
-    if (!ais__cuda_is_device_ptr(t->data)) return ais__read_int_list(t, what, v, max, n);
+    /* The CPU infer of the node already held the dtype to the operator's ONNX constraint:
+     * accept what any of them allows (int32 for Slice). */
+    if (!ais__cuda_is_device_ptr(t->data)) return ais__read_index_list(t, what, v, max, n);
     /* A small device tensor: bring it over, then read it as the host would. */
     unsigned char buf[AIS_MAX_DIMS * 8 * 2];
     if (t->nbytes > sizeof buf)
@@ -278,7 +280,7 @@ ais_status ais__cuda_read_ints(ais__cuda_ctx *ctx, const ais_tensor *t, const ch
     AIS__CHECK(ais__cuda_memcpy_d2h(ctx, buf, t->data, t->nbytes));
     ais_tensor h;
     ais__tensor_init_borrowed(&h, t->dtype, t->dims, t->ndim, buf);
-    return ais__read_int_list(&h, what, v, max, n);
+    return ais__read_index_list(&h, what, v, max, n);
 }
 
 ais_status ais__cuda_read_scalar(ais__cuda_ctx *ctx, const ais_tensor *t, const char *what,
