@@ -1,5 +1,5 @@
 /*
- * xgboost_reader.c - XGBoost JSON models (Booster.save_model("m.json"), XGBoost 1.x/2.x) as one
+ * xgboost_reader.c - XGBoost JSON models (Booster.save_model("m.json"), XGBoost 1.x to 3.x) as one
  * TreeEnsembleRegressor (see tree_model.h for the graph's inputs and outputs).
  *
  * XGBoost sends a row left when x < split_condition and a missing value the default_left way;
@@ -8,14 +8,15 @@
  * the node: a value whose integer part (toward zero) is listed goes right, any other value left,
  * negative values and values >= 2^24 included, NaN the default_left way (XGBoost's
  * common::Decision); it becomes a chain of range tests (ais__tree_ens_categories). The margin of
- * class k is base_score turned into margin space by the objective (logit for logistic objectives,
- * log for poisson/gamma/tweedie) plus its trees (tree_info), summed as XGBoost's CPU predictor
- * does: in float, from the base margin, tree by tree (aistack_accumulate "float32"). Files are
- * hostile: every child must come after its parent and have one parent (so the nodes form a tree),
- * and every feature must be below num_feature.
+ * class k is base_score (one value, or from XGBoost 3.1 one per class) turned into margin space by
+ * the objective (logit for logistic objectives, log for poisson/gamma/tweedie) plus its trees
+ * (tree_info), summed as XGBoost's CPU predictor does: in float, from the base margin, tree by tree
+ * (aistack_accumulate "float32"). Files are hostile: every child must come after its parent and
+ * have one parent (so the nodes form a tree), and every feature must be below num_feature.
  */
 #include <cjson/cJSON.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -44,6 +45,59 @@ static ais_status ais__xgb_number(const cJSON *o, const char *key, double dflt, 
         return ais__error(AIS_E_FORMAT, "%s must be a number or a string", key);
     }
     if (!isfinite(*out)) return ais__error(AIS_E_FORMAT, "%s is not finite", key);
+    return AIS_OK;
+}
+
+/*
+ * base_score: a number, or a string holding one ("5E-1", XGBoost 2.x "[5E-1]"), or from XGBoost
+ * 3.1 a vector string with one value per output ("[5E-1,5E-1,5E-1]" for a 3-class model, also
+ * num_target long for multi-target ones). Fills base[0 .. n_out); a single value applies to every
+ * output. *n_given is how many values the file holds (1 or n_out); any other count, an element
+ * that is no number, or a malformed list is an error.
+ */
+static ais_status ais__xgb_base_score(const cJSON *mp, size_t n_out, double *base,
+                                      size_t *n_given) {
+    const cJSON *v = ais__xgb_get(mp, "base_score");
+    *n_given = 1;
+    if (!cJSON_IsString(v) || !v->valuestring || v->valuestring[0] != '[') {
+        AIS__CHECK(ais__xgb_number(mp, "base_score", 0.5, &base[0]));
+        for (size_t k = 1; k < n_out; k++)
+            base[k] = base[0];
+        return AIS_OK;
+    }
+    const char *s = v->valuestring + 1;
+    size_t n = 0;
+    for (;;) {
+        char *end;
+        double x = strtod(s, &end);
+        if (end == s)
+            return ais__error(AIS_E_FORMAT,
+                              "base_score \"%.60s\": element %zu is not a number (expected "
+                              "\"[v0,v1,...]\", one value per output)",
+                              v->valuestring, n);
+        if (!isfinite(x))
+            return ais__error(AIS_E_FORMAT, "base_score \"%.60s\": element %zu is not finite",
+                              v->valuestring, n);
+        if (n < n_out) base[n] = x;
+        n++;
+        while (*end == ' ')
+            end++;
+        if (*end == ']' && end[1] == 0) break;
+        if (*end != ',')
+            return ais__error(AIS_E_FORMAT,
+                              "base_score \"%.60s\": expected ',' or a final ']' after element "
+                              "%zu",
+                              v->valuestring, n - 1);
+        s = end + 1;
+    }
+    if (n != 1 && n != n_out)
+        return ais__error(AIS_E_FORMAT,
+                          "base_score has %zu values, but the model has %zu output%s (num_class "
+                          "/ num_target): expected 1 or %zu",
+                          n, n_out, n_out == 1 ? "" : "s", n_out);
+    for (size_t k = n; k < n_out; k++)
+        base[k] = base[0];
+    *n_given = n;
     return AIS_OK;
 }
 
@@ -305,12 +359,11 @@ static ais_status ais__xgb_build(const cJSON *root, ais__tree_ens *e, ais__graph
     if (!cJSON_IsObject(learner)) return ais__error(AIS_E_FORMAT, "no \"learner\" object");
     const cJSON *mp = ais__xgb_get(learner, "learner_model_param");
     if (!cJSON_IsObject(mp)) return ais__error(AIS_E_FORMAT, "no learner_model_param");
-    size_t n_class, n_target;
-    double base;
+    size_t n_class, n_target, n_base;
+    double base[AIS__TREES_MAX_TARGETS];
     AIS__CHECK(ais__xgb_count(mp, "num_feature", -1, AIS__TREES_MAX_FEATURES, &e->n_features));
     AIS__CHECK(ais__xgb_count(mp, "num_class", 0, AIS__TREES_MAX_TARGETS, &n_class));
     AIS__CHECK(ais__xgb_count(mp, "num_target", 1, AIS__TREES_MAX_TARGETS, &n_target));
-    AIS__CHECK(ais__xgb_number(mp, "base_score", 0.5, &base));
     if (n_target > 1)
         return ais__error(AIS_E_UNSUPPORTED,
                           "num_target %zu: multi-target models are not "
@@ -318,6 +371,7 @@ static ais_status ais__xgb_build(const cJSON *root, ais__tree_ens *e, ais__graph
                           n_target);
     if (e->n_features == 0) return ais__error(AIS_E_FORMAT, "num_feature is 0");
     e->n_targets = n_class > 1 ? n_class : 1;
+    AIS__CHECK(ais__xgb_base_score(mp, e->n_targets, base, &n_base));
 
     const cJSON *obj = ais__xgb_get(ais__xgb_get(learner, "objective"), "name");
     if (!cJSON_IsString(obj) || !obj->valuestring)
@@ -343,21 +397,28 @@ static ais_status ais__xgb_build(const cJSON *root, ais__tree_ens *e, ais__graph
                           ob->name, n_class);
     /* XGBoost keeps base_score as a float and turns it into a margin in float arithmetic:
      * -logf(1.0f / b - 1.0f) for the logistic objectives, std::log(float) for the log link
-     * (ProbToMargin in src/objective); every output starts from that float. */
-    float b = (float)base, margin = b;
-    if (ob->base == 1) {
-        if (!(b > 0 && b < 1))
-            return ais__error(AIS_E_FORMAT,
-                              "base_score %g of a logistic objective is not in (0, 1)", base);
-        margin = -logf(1.0f / b - 1.0f);
-    } else if (ob->base == 2) {
-        if (!(b > 0)) return ais__error(AIS_E_FORMAT, "base_score %g is not positive", base);
-        margin = logf(b);
-    }
-    if (!isfinite(margin))
-        return ais__error(AIS_E_FORMAT, "base_score %g gives the margin %g", base, (double)margin);
-    for (size_t k = 0; k < e->n_targets; k++)
+     * (ProbToMargin in src/objective); every output starts from its float (XGBoost 3.1+ keeps
+     * one per class, each turned into a margin the same way). */
+    for (size_t k = 0; k < e->n_targets; k++) {
+        char at[32] = "";
+        if (n_base > 1) snprintf(at, sizeof at, "[%zu]", k);
+        float b = (float)base[k], margin = b;
+        if (ob->base == 1) {
+            if (!(b > 0 && b < 1))
+                return ais__error(AIS_E_FORMAT,
+                                  "base_score%s %g of a logistic objective is not in (0, 1)", at,
+                                  base[k]);
+            margin = -logf(1.0f / b - 1.0f);
+        } else if (ob->base == 2) {
+            if (!(b > 0))
+                return ais__error(AIS_E_FORMAT, "base_score%s %g is not positive", at, base[k]);
+            margin = logf(b);
+        }
+        if (!isfinite(margin))
+            return ais__error(AIS_E_FORMAT, "base_score%s %g gives the margin %g", at, base[k],
+                              (double)margin);
         e->base[k] = margin;
+    }
     e->acc_f32 = true;
 
     const cJSON *gb = ais__xgb_get(learner, "gradient_booster");

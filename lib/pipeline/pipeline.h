@@ -82,7 +82,10 @@ typedef struct ais__pl_input {
 struct ais_pipeline {
     ais__pl_input *inputs;
     size_t n_inputs;
-    uint32_t *input_sorted; /* input indices sorted by name */
+    uint32_t *input_sorted;   /* input indices sorted by name */
+    char **ignored;           /* ignored_fields: known fields that no input uses */
+    uint32_t *ignored_sorted; /* indices into ignored sorted by name */
+    size_t n_ignored;
     ais__pl_block *blocks;
     size_t n_blocks;
     size_t width;
@@ -156,6 +159,8 @@ size_t ais__pipeline_nearest_input(const ais_pipeline *p, const char *name);
 
 /* Index of the input called `name`, or SIZE_MAX. */
 size_t ais__pipeline_find_input(const ais_pipeline *p, const char *name);
+/* Whether `name` is one of the spec's ignored_fields (accepted and skipped, never unknown). */
+bool ais__pipeline_is_ignored(const ais_pipeline *p, const char *name);
 /* Index into step->cats of `s`, or SIZE_MAX. */
 size_t ais__pipeline_find_category(const ais__pl_step *step, const char *s);
 /* Index into step->num_cats of `x` (compared with ==), or SIZE_MAX. */

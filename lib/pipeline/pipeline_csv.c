@@ -249,7 +249,9 @@ static ais_status read_header(csv_ctx *ctx, const ais_pipeline *p, ais_extra_fie
         }
         size_t i = ais__pipeline_find_input(p, dst);
         ctx->col_input[j] = i;
-        if (i == SIZE_MAX) {
+        if (i == SIZE_MAX && ais__pipeline_is_ignored(p, dst)) {
+            /* a known column the model does not use: skipped, as col_input says */
+        } else if (i == SIZE_MAX) {
             names[j] = dst;
             n_unknown++;
         } else {

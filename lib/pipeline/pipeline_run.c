@@ -500,7 +500,10 @@ static void near_misses(const ais_pipeline *p, const ais_field *f, size_t n, pl_
     const char **unknown = n <= 64 ? stack : ais__malloc(n * sizeof *unknown);
     if (!unknown) return; /* no hint, no harm */
     for (size_t j = 0; j < n; j++)
-        unknown[j] = ais__pipeline_find_input(p, f[j].name) == SIZE_MAX ? f[j].name : NULL;
+        unknown[j] = ais__pipeline_find_input(p, f[j].name) == SIZE_MAX &&
+                             !ais__pipeline_is_ignored(p, f[j].name)
+                         ? f[j].name
+                         : NULL;
     for (size_t i = 0; i < p->n_inputs; i++) {
         if (present[i] || p->inputs[i].allow_missing) continue;
         size_t j = ais__pipeline_nearest(p->inputs[i].name, unknown, n);
@@ -526,6 +529,7 @@ static ais_status fill_fields(const ais_pipeline *p, size_t row, const ais_field
     for (size_t j = 0; j < n; j++) {
         size_t i = ais__pipeline_find_input(p, f[j].name);
         if (i == SIZE_MAX) {
+            if (ais__pipeline_is_ignored(p, f[j].name)) continue;
             n_unknown++;
             /* not *bad: the row's other fields are still checked, so a misspelled required
              * field is reported on both sides ("Age" unknown, "age" missing) */
@@ -750,6 +754,7 @@ ais_status ais__pipeline_columns_into(const ais_pipeline *p, const char *who,
         }
         size_t i = ais__pipeline_find_input(p, names[j]);
         if (i == SIZE_MAX) {
+            if (ais__pipeline_is_ignored(p, names[j])) continue;
             unknown[j] = names[j];
             n_unknown++;
             continue;

@@ -555,9 +555,37 @@ static ais_status parse_inputs(ais_pipeline *p, const cJSON *arr) {
     return st;
 }
 
+/* ignored_fields: known columns of the training data that no input uses (a scikit-learn
+ * ColumnTransformer's dropped columns), so that a caller may pass every training column under
+ * the strict default (unknown fields are errors) without switching the check off for all. */
+static ais_status parse_ignored(ais_pipeline *p, const cJSON *arr) {
+    if (!arr) return AIS_OK;
+    size_t n;
+    AIS__CHECK(array_len(arr, "$", "ignored_fields", 0, AIS__PL_MAX_INPUTS, &n));
+    if (!n) return AIS_OK;
+    if (!(p->ignored = ais__calloc(n, sizeof *p->ignored)) ||
+        !(p->ignored_sorted = ais__malloc(n * sizeof *p->ignored_sorted)))
+        return ais__oom(n * sizeof *p->ignored, "pipeline ignored_fields");
+    size_t i = 0;
+    for (const cJSON *c = arr->child; c; c = c->next, i++) {
+        char path[PATH_MAX_LEN];
+        snprintf(path, sizeof path, "$.ignored_fields[%zu]", i);
+        AIS__CHECK(check_string(c, path, "", AIS__PL_MAX_NAME, false));
+        if (ais__pipeline_find_input(p, c->valuestring) != SIZE_MAX)
+            return ais__error(AIS_E_FORMAT,
+                              "pipeline spec: %s: \"%.64s\" is an input, so it cannot be ignored",
+                              path, c->valuestring);
+        if (!(p->ignored[i] = ais__strdup(c->valuestring)))
+            return ais__oom(AIS__PL_MAX_NAME, "pipeline ignored field");
+        p->n_ignored = i + 1;
+    }
+    return sort_unique(p->ignored, n, p->ignored_sorted, "$.ignored_fields", "ignored field");
+}
+
 static ais_status compile(ais_pipeline *p, const cJSON *root) {
-    static const char *const keys[] = {"version", "inputs", "features", NULL};
-    AIS__CHECK(check_keys(root, "$", keys, keys));
+    static const char *const keys[] = {"version", "inputs", "features", "ignored_fields", NULL};
+    static const char *const req[] = {"version", "inputs", "features", NULL};
+    AIS__CHECK(check_keys(root, "$", keys, req));
     double version;
     AIS__CHECK(get_number(root, "version", "$", &version));
     if (version != 1) {
@@ -566,6 +594,7 @@ static ais_status compile(ais_pipeline *p, const cJSON *root) {
                           num_str(version, got));
     }
     AIS__CHECK(parse_inputs(p, get(root, "inputs")));
+    AIS__CHECK(parse_ignored(p, get(root, "ignored_fields")));
     const cJSON *arr = get(root, "features");
     size_t n;
     AIS__CHECK(array_len(arr, "$", "features", 1, AIS__PL_MAX_FEATURES, &n));
@@ -654,6 +683,10 @@ void ais_pipeline_destroy(ais_pipeline *p) {
         ais__free(p->inputs[i].name);
     ais__free(p->inputs);
     ais__free(p->input_sorted);
+    for (size_t i = 0; i < p->n_ignored; i++)
+        ais__free(p->ignored[i]);
+    ais__free(p->ignored);
+    ais__free(p->ignored_sorted);
     ais__free(p->spec);
     ais__free(p);
 }
@@ -744,4 +777,18 @@ size_t ais__pipeline_find_number(const ais__pl_step *s, double x) {
             lo = mid + 1;
     }
     return SIZE_MAX;
+}
+
+bool ais__pipeline_is_ignored(const ais_pipeline *p, const char *name) {
+    size_t lo = 0, hi = p->n_ignored;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = strcmp(name, p->ignored[p->ignored_sorted[mid]]);
+        if (c == 0) return true;
+        if (c < 0)
+            hi = mid;
+        else
+            lo = mid + 1;
+    }
+    return false;
 }

@@ -503,9 +503,10 @@ def predict_frame(est, Xt, tmp_path, input_names=None):
     path = str(tmp_path / "model.ais")
     spec = ais_sklearn.export(est, path, input_names=input_names)
     with aistack.Model(path) as m, m.session() as s:
-        # the frame holds every column, also those the estimator drops
-        return spec, [("run_records(DataFrame)", s.run_records(Xt, extra="ignore")),
-                      ("run_csv(df.to_csv)", s.run_csv(frame_csv(Xt), extra="ignore"))]
+        # the frame holds every training column, also those the estimator drops: the spec's
+        # ignored_fields lets them pass under the strict default, without extra="ignore"
+        return spec, [("run_records(DataFrame)", s.run_records(Xt)),
+                      ("run_csv(df.to_csv)", s.run_csv(frame_csv(Xt)))]
 
 
 @pytest.mark.parametrize("pre", ["names", "pandas-out", "mask"])
@@ -541,6 +542,50 @@ def test_frame_regressor(tmp_path, pre, model):
     est = make_pipeline(pre_frame(pre), final).fit(Xf, yf)
     _, results = predict_frame(est, Xt, tmp_path)
     compare(est, Xt, results, f"frame/diabetes/{pre}/{model}")
+
+
+@pytest.mark.parametrize("how", ["remainder-drop", "unselected"])
+def test_frame_dropped_columns_are_ignored_fields(tmp_path, how):
+    """A ColumnTransformer that drops training columns exports them as ignored_fields: the
+    whole DataFrame runs by every source under the strict default for unknown fields (no
+    extra="ignore") with scikit-learn's predictions, the list survives the .ais file, and a
+    column the training data did not have is still an error."""
+    Xf, yf, Xt, _ = make_frame(load_breast_cancer)
+    num = make_pipeline(SimpleImputer(strategy="median"), StandardScaler())
+    cat = make_pipeline(SimpleImputer(strategy="most_frequent"),
+                        OneHotEncoder(handle_unknown="ignore"))
+    keep = [Xf.columns[0], Xf.columns[1], Xf.columns[5]]
+    if how == "remainder-drop":
+        ct = ColumnTransformer([("num", num, keep), ("cat", cat, ["city"])], remainder="drop")
+    else:  # every column is selected, but one transformer is "drop"
+        rest = [c for c in Xf.columns if c not in keep + ["city"]]
+        ct = ColumnTransformer([("num", num, keep), ("cat", cat, ["city"]),
+                                ("gone", "drop", rest)])
+    est = make_pipeline(ct, LogisticRegression(max_iter=500)).fit(Xf, yf)
+    path = str(tmp_path / "m.ais")
+    spec = ais_sklearn.export(est, path)
+    used = {i["name"] for i in spec["inputs"]}
+    assert used == set(keep) | {"city"}
+    assert spec["ignored_fields"] == [c for c in Xf.columns if c not in used]
+    with aistack.Model(path) as m:
+        p = m.pipeline
+        assert p.spec_dict == spec  # stored as exported
+        p.close()
+        with m.session() as s:
+            compare(est, Xt, [("run_records(DataFrame)", s.run_records(Xt)),
+                              ("run_columns(DataFrame)", s.run_columns(Xt)),
+                              ("run_csv(df.to_csv)", s.run_csv(frame_csv(Xt))),
+                              ("run_json_rows", s.run_json_rows(Xt.to_json(
+                                  orient="records", lines=True)))],
+                    f"frame/ignored_fields/{how}")
+            bad = Xt.assign(bogus=1.0)
+            with pytest.raises(aistack.SchemaError, match="unknown field"):
+                s.run_records(bad)
+            with pytest.raises(aistack.SchemaError, match="unknown field"):
+                s.run_csv(frame_csv(bad))
+            # still accepted when asked for
+            compare(est, Xt, [("run_records(extra=ignore)", s.run_records(bad, extra="ignore"))],
+                    f"frame/ignored_fields/{how}/extra")
 
 
 # the scikit-learn release from which each estimator predicts on NaN itself

@@ -651,6 +651,112 @@ static void test_column_errors(void **state) {
     ais_pipeline_destroy(p);
 }
 
+/* ---- ignored_fields: known fields that no input uses ---- */
+
+#define SPEC_IGN(ign)                                                                              \
+    "{\"version\":1,\"inputs\":[{\"name\":\"n\",\"type\":\"numeric\"},"                            \
+    "{\"name\":\"c\",\"type\":\"categorical\"}],\"ignored_fields\":" ign ",\"features\":["         \
+    "{\"input\":\"n\",\"steps\":[]},{\"input\":\"c\",\"steps\":[{\"op\":\"onehot\","               \
+    "\"categories\":[\"a\",\"b\"]}]}]}"
+
+static void test_ignored_fields(void **state) {
+    (void)state;
+    static const bad_spec cases[] = {
+        {SPEC_IGN("\"id\""), AIS_E_FORMAT, "$.ignored_fields: expected an array"},
+        {SPEC_IGN("[3]"), AIS_E_FORMAT, "$.ignored_fields[0]: expected a string"},
+        {SPEC_IGN("[\"id\",\"\"]"), AIS_E_FORMAT, "$.ignored_fields[1]: expected a string of"},
+        {SPEC_IGN("[\"id\",\"name\",\"id\"]"), AIS_E_FORMAT,
+         "$.ignored_fields: duplicate ignored field \"id\""},
+        {SPEC_IGN("[\"id\",\"c\"]"), AIS_E_FORMAT,
+         "$.ignored_fields[1]: \"c\" is an input, so it cannot be ignored"},
+    };
+    for (size_t i = 0; i < AIS__ARRAY_LEN(cases); i++) {
+        ais_pipeline *p = (ais_pipeline *)1;
+        AIS_ASSERT_STATUS(ais_pipeline_create_from_json(cases[i].json, strlen(cases[i].json), &p),
+                          cases[i].status);
+        assert_null(p);
+        ais_test_assert_error_contains(cases[i].needle);
+    }
+    ais_pipeline_destroy(make(SPEC_IGN("[]")));
+    const char *spec = SPEC_IGN("[\"id\",\"name\"]");
+    ais_pipeline *p = make(spec);
+    /* the spec text is kept byte for byte (it is what a .ais file stores) */
+    const char *json = NULL;
+    size_t len = 0;
+    AIS_ASSERT_OK(ais_pipeline_spec_json(p, &json, &len));
+    assert_int_equal(len, strlen(spec));
+    assert_memory_equal(json, spec, len);
+    assert_int_equal(ais_pipeline_input_count(p), 2);
+    ais_tensor *out = NULL;
+    ais_pipeline_errors *e = NULL;
+    /* records: ignored fields pass, an unknown one is still a problem */
+    ais_field r0[] = {{"id", AIS_VALUE_NUMBER, 7, NULL},
+                      {"n", AIS_VALUE_NUMBER, 1, NULL},
+                      {"name", AIS_VALUE_STRING, 0, "x"},
+                      {"c", AIS_VALUE_STRING, 0, "b"}};
+    ais_field r1[] = {{"n", AIS_VALUE_NUMBER, 2, NULL},
+                      {"c", AIS_VALUE_STRING, 0, "a"},
+                      {"nme", AIS_VALUE_STRING, 0, "y"}};
+    const ais_field *rows[] = {r0, r1};
+    size_t nf[] = {4, 3};
+    AIS_ASSERT_OK(ais_pipeline_run_records(p, rows, nf, 1, &out, &e));
+    assert_null(e);
+    assert_row_values(out, 3, 0, (double[]){1, 0, 1}, 0);
+    ais_tensor_destroy(out);
+    out = NULL;
+    AIS_ASSERT_STATUS(ais_pipeline_run_records(p, rows, nf, 2, &out, &e), AIS_E_SCHEMA);
+    assert_int_equal(ais_pipeline_errors_count(e), 1);
+    check_report(e, 0, 1, "nme", "unknown field");
+    ais_pipeline_errors_destroy(e);
+    e = NULL;
+    /* an ignored field is no near miss for a missing input: "c" absent names no "c" stand-in */
+    ais_field r2[] = {{"n", AIS_VALUE_NUMBER, 2, NULL}, {"id", AIS_VALUE_STRING, 0, "c"}};
+    const ais_field *rows2[] = {r2};
+    size_t nf2[] = {2};
+    AIS_ASSERT_STATUS(ais_pipeline_run_records(p, rows2, nf2, 1, &out, &e), AIS_E_SCHEMA);
+    assert_int_equal(ais_pipeline_errors_count(e), 1);
+    check_report(e, 0, 0, "c", "missing required field");
+    assert_null(strstr(ais_pipeline_errors_message(e, 0), "\"id\""));
+    ais_pipeline_errors_destroy(e);
+    e = NULL;
+    /* JSON rows and CSV */
+    const char *jl = "{\"id\":1,\"n\":3,\"c\":\"a\",\"name\":null}\n";
+    AIS_ASSERT_OK(ais_pipeline_run_json_rows(p, jl, strlen(jl), &out, &e));
+    assert_row_values(out, 3, 0, (double[]){3, 1, 0}, 0);
+    ais_tensor_destroy(out);
+    out = NULL;
+    const char *csv = "name,n,id,c\nx,4,9,b\n";
+    AIS_ASSERT_OK(ais_pipeline_run_csv(p, csv, strlen(csv), &out, &e));
+    assert_row_values(out, 3, 0, (double[]){4, 0, 1}, 0);
+    ais_tensor_destroy(out);
+    out = NULL;
+    const char *csv_bad = "name,n,idd,c\nx,4,9,b\n";
+    AIS_ASSERT_STATUS(ais_pipeline_run_csv(p, csv_bad, strlen(csv_bad), &out, &e), AIS_E_SCHEMA);
+    assert_int_equal(ais_pipeline_errors_count(e), 1);
+    check_report(e, 0, SIZE_MAX, "idd", "unknown field");
+    ais_pipeline_errors_destroy(e);
+    e = NULL;
+    /* columns */
+    ais_tensor *n1 = ais_test_tensor(AIS_DTYPE_F32, AIS_SHAPE(1), (const double[]){5});
+    ais_tensor *c1 = NULL, *s1 = NULL;
+    AIS_ASSERT_OK(ais_tensor_create_strings(AIS_SHAPE(1), (const char *const[]){"a"}, &c1));
+    AIS_ASSERT_OK(ais_tensor_create_strings(AIS_SHAPE(1), (const char *const[]){"zz"}, &s1));
+    const char *names[] = {"name", "n", "c"};
+    const ais_tensor *cols[] = {s1, n1, c1};
+    AIS_ASSERT_OK(ais_pipeline_run_columns(p, names, cols, 3, &out, &e));
+    assert_row_values(out, 3, 0, (double[]){5, 1, 0}, 0);
+    ais_tensor_destroy(out);
+    out = NULL;
+    const char *names_bad[] = {"nam", "n", "c"};
+    AIS_ASSERT_STATUS(ais_pipeline_run_columns(p, names_bad, cols, 3, &out, &e), AIS_E_SCHEMA);
+    check_report(e, 0, SIZE_MAX, "nam", "unknown field");
+    ais_pipeline_errors_destroy(e);
+    ais_tensor_destroy(n1);
+    ais_tensor_destroy(c1);
+    ais_tensor_destroy(s1);
+    ais_pipeline_destroy(p);
+}
+
 /* ---- scikit-learn encoder options: numeric categories, drop, infrequent, indicator ---- */
 
 #define SPEC_SK                                                                                    \
@@ -832,6 +938,7 @@ int main(void) {
         cmocka_unit_test(test_schema_errors_records),
         cmocka_unit_test(test_schema_errors_json_rows),
         cmocka_unit_test(test_column_errors),
+        cmocka_unit_test(test_ignored_fields),
         cmocka_unit_test(test_sklearn_encoder_options),
         cmocka_unit_test(test_oom),
         cmocka_unit_test(test_threads_share_pipeline),

@@ -440,7 +440,14 @@ def _finish(names, blocks, ctx) -> Dict[str, Any]:
             raise NotImplementedError(f"input {b.input!r} is categorical (strings) but reaches "
                                       f"the model without an encoder")
     features = [{"input": b.input, "steps": b.steps} for b in blocks]
-    return {"version": 1, "inputs": inputs, "features": features}
+    spec: Dict[str, Any] = {"version": 1, "inputs": inputs, "features": features}
+    # Training columns that the preprocessing drops (remainder="drop", columns no transformer
+    # selects): known fields, so that the whole training DataFrame runs under the strict
+    # default for unknown fields, which still catches a misspelled column.
+    ignored = [x for x in names if x not in used]
+    if ignored:
+        spec["ignored_fields"] = ignored
+    return spec
 
 
 def spec_width(spec: Dict[str, Any]) -> int:
