@@ -121,6 +121,18 @@ static void AIS__SX(ukernel_ep)(int64_t k, const float *ap, const float *bp, flo
 #pragma GCC unroll 4
         for (int v = 0; v < AIS__GK_NV; v++)
             vstore(tmp + i * AIS__GK_NR + v * AIS__W, acc[i][v]);
+    if (nr_used == AIS__GK_NR) {
+        /* the last rows of C (m not a multiple of MR): whole rows still store as vectors */
+        for (int i = 0; i < mr_used; i++)
+            for (int v = 0; v < AIS__GK_NV; v++) {
+                float *cp = c + i * ldc + v * AIS__W;
+                V r = vload(tmp + i * AIS__GK_NR + v * AIS__W);
+                if (accumulate) r = vadd(vload(cp), r);
+                if (ep) r = AIS__SX(gk_ep)(r, ep, i, v);
+                vstore(cp, r);
+            }
+        return;
+    }
     for (int i = 0; i < mr_used; i++)
         for (int j = 0; j < nr_used; j++) {
             float r = tmp[i * AIS__GK_NR + j];
