@@ -83,6 +83,12 @@ static void AIS__SX(ukernel_ep)(int64_t k, const float *ap, const float *bp, flo
                                 int mr_used, int nr_used, bool accumulate,
                                 const ais__gemm_epilogue *ep) {
     V acc[AIS__GK_MR][AIS__GK_NV];
+    /* C's rows are ldc apart (often a power of two: the same L1 set); fetch them while the k loop
+     * runs rather than stall on them in the store */
+    for (int i = 0; i < mr_used; i++) {
+        _mm_prefetch((const char *)(c + i * ldc), _MM_HINT_T0);
+        _mm_prefetch((const char *)(c + i * ldc + AIS__GK_NR - 1), _MM_HINT_T0);
+    }
 #pragma GCC unroll 16
     for (int i = 0; i < AIS__GK_MR; i++)
 #pragma GCC unroll 4
