@@ -332,7 +332,7 @@ typedef struct {
     int sys; /* 0 OpenBLAS, 1 ours AVX-512, 2 ours AVX-512 pre-packed B, 3 ours AVX2 */
     int64_t m, n, k;
     const float *a, *b, *bp512;
-    float *c;
+    float *c, *scratch; /* scratch: held by the caller, as an operator's ais__op_scratch is */
 } gemm_sys_call;
 
 static void run_gemm_sys(void *p) {
@@ -346,12 +346,12 @@ static void run_gemm_sys(void *p) {
     case 2:
         ais__cpu_for(AIS_CPU_ISA_AVX512)
             ->sgemm_ex(false, false, g->m, g->n, g->k, 1.0f, g->a, g->k, g->b, g->n,
-                       g->sys == 2 ? g->bp512 : NULL, 0.0f, g->c, g->n, NULL);
+                       g->sys == 2 ? g->bp512 : NULL, 0.0f, g->c, g->n, NULL, g->scratch);
         break;
     default:
         ais__cpu_for(AIS_CPU_ISA_AVX2)
             ->sgemm_ex(false, false, g->m, g->n, g->k, 1.0f, g->a, g->k, g->b, g->n, NULL, 0.0f,
-                       g->c, g->n, NULL);
+                       g->c, g->n, NULL, g->scratch);
     }
 }
 
@@ -378,6 +378,15 @@ static void bench_gemm_shape(int reps, const char *label, int64_t m, int64_t n, 
         if (!bp) die("malloc");
         t512->gemm_prepack_b(false, ais_tensor_data(tb), n, k, n, bp);
     }
+    /* scratch for any level's per-call packing (the AVX2 tile needs less than AVX-512's) */
+    size_t ss = 0;
+    for (int l = AIS_CPU_ISA_AVX2; l <= AIS_CPU_ISA_AVX512; l++)
+        if (ais__cpu_for((ais_cpu_isa)l)) {
+            size_t x = ais__cpu_for((ais_cpu_isa)l)->gemm_scratch_size(m, n, k, false);
+            if (x > ss) ss = x;
+        }
+    float *scratch = aligned_alloc(64, (ss * sizeof(float) + 64) / 64 * 64);
+    if (!scratch) die("malloc");
     int nsys = 4;
     double samples[4][64];
     if (reps > 64) reps = 64;
@@ -387,7 +396,8 @@ static void bench_gemm_shape(int reps, const char *label, int64_t m, int64_t n, 
             if ((s == 1 || s == 2) && !t512) continue;
             if (s == 3 && !ais__cpu_for(AIS_CPU_ISA_AVX2)) continue;
             gemm_sys_call g = {
-                s, m, n, k, ais_tensor_data(ta), ais_tensor_data(tb), bp, ais_tensor_data(tc)};
+                s,      m, n, k, ais_tensor_data(ta), ais_tensor_data(tb), bp, ais_tensor_data(tc),
+                scratch};
             samples[s][r] = time_batch(run_gemm_sys, &g);
         }
     double flop = 2.0 * (double)m * (double)n * (double)k, gf[4] = {0};
@@ -412,6 +422,7 @@ static void bench_gemm_shape(int reps, const char *label, int64_t m, int64_t n, 
             json_first ? "" : ",", label, gf[1], gf[2], gf[3], gf[0], peak512, peak256);
     json_first = 0;
     free(bp);
+    free(scratch);
     ais_tensor_destroy(ta);
     ais_tensor_destroy(tb);
     ais_tensor_destroy(tc);
@@ -423,8 +434,9 @@ static void bench_gemm(int reps, int quick) {
     double p512 = fma_peak(AIS_CPU_ISA_AVX512), p256 = fma_peak(AIS_CPU_ISA_AVX2);
     printf("\nSGEMM, 1 thread, GFLOP/s of thread CPU time and %% of the measured FMA peak of one "
            "core (AVX-512 %.1f, "
-           "AVX2 %.1f GFLOP/s); ours = lib/cpu packed GEMM per call, packed B = weight pre-packed "
-           "(as prepare does); ratio = ours / OpenBLAS:\n\n",
+           "AVX2 %.1f GFLOP/s); ours = lib/cpu packed GEMM packing A and B per call into "
+           "the caller's scratch, packed B = B pre-packed once (as for a constant weight); ratio = "
+           "ours / OpenBLAS:\n\n",
            p512, p256);
     printf(
         "| m x n x k                  | ours avx512  | packed B     | ours avx2    | OpenBLAS     "

@@ -95,11 +95,15 @@ typedef struct ais__cpu_kernels {
     /* Our packed GEMM (cpu_gemm.c driving this level's micro-kernel), always, whatever the shape:
      * sgemm's arguments plus b_packed (NULL: B is packed per call from b, ldb, trans_b; else the
      * output of gemm_prepack_b of this same table for this k and n, and b, ldb, trans_b are
-     * ignored) and the epilogue (NULL: none). sgemm chooses between this and BLAS per shape. */
+     * ignored), the epilogue (NULL: none) and scratch: gemm_scratch_size(m, n, k, packed) floats,
+     * 64-byte aligned (an operator's ais__op_scratch), or NULL to allocate it for the call (a
+     * fresh allocation of that size can cost more page faults than a small product takes).
+     * sgemm chooses between this and BLAS per shape. */
     void (*sgemm_ex)(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha,
                      const float *a, int64_t lda, const float *b, int64_t ldb,
                      const float *b_packed, float beta, float *c, int64_t ldc,
-                     const ais__gemm_epilogue *ep);
+                     const ais__gemm_epilogue *ep, float *scratch);
+    size_t (*gemm_scratch_size)(int64_t m, int64_t n, int64_t k, bool b_packed);
     /* Pre-packed B (a constant weight, packed once by an operator's prepare): the floats
      * gemm_prepack_b writes for op(B) of k x n, and the packing itself. */
     size_t (*gemm_packed_b_size)(int64_t k, int64_t n);
@@ -157,7 +161,9 @@ void ais__dgemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, dou
 void ais__gemm_drive(const ais__cpu_kernels *t, bool trans_a, bool trans_b, int64_t m, int64_t n,
                      int64_t k, float alpha, const float *a, int64_t lda, const float *b,
                      int64_t ldb, const float *b_packed, float beta, float *c, int64_t ldc,
-                     const ais__gemm_epilogue *ep);
+                     const ais__gemm_epilogue *ep, float *scratch);
+size_t ais__gemm_scratch_floats(const ais__cpu_kernels *t, int64_t m, int64_t n, int64_t k,
+                                bool b_packed);
 size_t ais__gemm_packed_size(const ais__cpu_kernels *t, int64_t k, int64_t n);
 void ais__gemm_prepack(const ais__cpu_kernels *t, bool trans_b, const float *b, int64_t ldb,
                        int64_t k, int64_t n, float *dst);
@@ -178,9 +184,12 @@ static inline float ais__gemm_ep1(const ais__gemm_epilogue *ep, float v, int64_t
     static void PREFIX##_sgemm_ex(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha,  \
                                   const float *a, int64_t lda, const float *b, int64_t ldb,        \
                                   const float *bp, float beta, float *c, int64_t ldc,              \
-                                  const ais__gemm_epilogue *ep) {                                  \
+                                  const ais__gemm_epilogue *ep, float *scr) {                      \
         ais__gemm_drive(ais__cpu_for(LEVEL), ta, tb, m, n, k, alpha, a, lda, b, ldb, bp, beta, c,  \
-                        ldc, ep);                                                                  \
+                        ldc, ep, scr);                                                             \
+    }                                                                                              \
+    static size_t PREFIX##_scratch_size(int64_t m, int64_t n, int64_t k, bool packed) {            \
+        return ais__gemm_scratch_floats(ais__cpu_for(LEVEL), m, n, k, packed);                     \
     }                                                                                              \
     static size_t PREFIX##_packed_b_size(int64_t k, int64_t n) {                                   \
         return ais__gemm_packed_size(ais__cpu_for(LEVEL), k, n);                                   \
@@ -194,13 +203,14 @@ static inline float ais__gemm_ep1(const ais__gemm_epilogue *ep, float v, int64_t
                                float beta, float *c, int64_t ldc) {                                \
         if (ais__gemm_ours_wins(m, n, k))                                                          \
             ais__gemm_drive(ais__cpu_for(LEVEL), ta, tb, m, n, k, alpha, a, lda, b, ldb, NULL,     \
-                            beta, c, ldc, NULL);                                                   \
+                            beta, c, ldc, NULL, NULL);                                             \
         else                                                                                       \
             ais__sgemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);                      \
     }
 #define AIS__GEMM_SET(K, PREFIX)                                                                   \
     ((K)->sgemm = PREFIX##_sgemm, (K)->sgemm_ex = PREFIX##_sgemm_ex,                               \
-     (K)->gemm_packed_b_size = PREFIX##_packed_b_size, (K)->gemm_prepack_b = PREFIX##_prepack_b)
+     (K)->gemm_packed_b_size = PREFIX##_packed_b_size, (K)->gemm_prepack_b = PREFIX##_prepack_b,   \
+     (K)->gemm_scratch_size = PREFIX##_scratch_size)
 
 /* Each level's fill function replaces the entries it has its own code for (cpu_table.c calls
  * them in order, lowest first). */

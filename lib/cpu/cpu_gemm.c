@@ -50,10 +50,28 @@ static void ais__gemm_scale_only(int64_t m, int64_t n, float beta, float *c, int
         }
 }
 
+/* Scratch of one call: the packed A block, then (at a 64-byte boundary) the packed B block. */
+static void ais__gemm_scratch_parts(const ais__cpu_kernels *t, int64_t m, int64_t n, int64_t k,
+                                    bool b_packed, size_t *a_floats, size_t *b_floats) {
+    const int64_t mr = t->gemm_mr, nr = t->gemm_nr;
+    const int64_t mc = t->gemm_mc / mr * mr, nc = t->gemm_nc / nr * nr;
+    int64_t kc = AIS__MIN(t->gemm_kc, k), mrows = AIS__MIN(mc, (m + mr - 1) / mr * mr);
+    *a_floats = ((size_t)(mrows * kc) + 15) / 16 * 16;
+    *b_floats = b_packed ? 0 : (size_t)(AIS__MIN(nc, ais__gemm_panels(t, n) * nr) * kc);
+}
+
+size_t ais__gemm_scratch_floats(const ais__cpu_kernels *t, int64_t m, int64_t n, int64_t k,
+                                bool b_packed) {
+    if (m <= 0 || n <= 0 || k <= 0) return 0;
+    size_t af, bf;
+    ais__gemm_scratch_parts(t, m, n, k, b_packed, &af, &bf);
+    return af + bf;
+}
+
 void ais__gemm_drive(const ais__cpu_kernels *t, bool trans_a, bool trans_b, int64_t m, int64_t n,
                      int64_t k, float alpha, const float *a, int64_t lda, const float *b,
                      int64_t ldb, const float *b_packed, float beta, float *c, int64_t ldc,
-                     const ais__gemm_epilogue *ep) {
+                     const ais__gemm_epilogue *ep, float *scratch) {
     if (m <= 0 || n <= 0) return;
     if (k <= 0 || alpha == 0) {
         ais__gemm_scale_only(m, n, beta, c, ldc, ep);
@@ -62,16 +80,14 @@ void ais__gemm_drive(const ais__cpu_kernels *t, bool trans_a, bool trans_b, int6
     const int64_t mr = t->gemm_mr, nr = t->gemm_nr, kc = t->gemm_kc;
     const int64_t mc = t->gemm_mc / mr * mr, nc = t->gemm_nc / nr * nr;
     const int64_t np = ais__gemm_panels(t, n);
-    size_t a_floats = (size_t)mc * (size_t)AIS__MIN(kc, k);
-    size_t b_floats = b_packed ? 0 : (size_t)AIS__MIN(nc, np * nr) * (size_t)AIS__MIN(kc, k);
-    float *abuf = ais__malloc_aligned(a_floats * sizeof(float), 64);
-    float *bbuf = b_packed ? NULL : ais__malloc_aligned(b_floats * sizeof(float), 64);
-    if (!abuf || (!b_packed && !bbuf)) {
-        /* No scratch: BLAS needs none of ours (and a pre-packed B always comes with no b: only
-         * operators that kept their weight pass one, and they check the allocation earlier). */
-        ais__free(abuf);
-        ais__free(bbuf);
-        if (b_packed) return;
+    size_t a_floats, b_floats;
+    ais__gemm_scratch_parts(t, m, n, k, b_packed != NULL, &a_floats, &b_floats);
+    float *own = NULL;
+    if (!scratch) scratch = own = ais__malloc_aligned((a_floats + b_floats) * sizeof(float), 64);
+    if (!scratch) {
+        /* No scratch: BLAS needs none of ours. A pre-packed B comes with b NULL when its owner
+         * dropped the weight: then there is nothing to fall back on, and C is left alone. */
+        if (b_packed && !b) return;
         ais__sgemm(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
         if (ep)
             for (int64_t i = 0; i < m; i++)
@@ -79,6 +95,7 @@ void ais__gemm_drive(const ais__cpu_kernels *t, bool trans_a, bool trans_b, int6
                     c[i * ldc + j] = ais__gemm_ep1(ep, c[i * ldc + j], i, j);
         return;
     }
+    float *abuf = scratch, *bbuf = scratch + a_floats;
     if (beta != 0 && beta != 1)
         for (int64_t i = 0; i < m; i++)
             for (int64_t j = 0; j < n; j++)
@@ -123,8 +140,7 @@ void ais__gemm_drive(const ais__cpu_kernels *t, bool trans_a, bool trans_b, int6
             }
         }
     }
-    ais__free(abuf);
-    ais__free(bbuf);
+    ais__free(own);
 }
 
 bool ais__gemm_ours_wins(int64_t m, int64_t n, int64_t k) {

@@ -137,8 +137,17 @@ static void run_case(const gemm_case *g, bool packed) {
         if (!t) continue;
         memcpy(u.c, u.c0, (size_t)(g->m * u.ldc) * sizeof *u.c);
         t->sgemm_ex(g->ta, g->tb, g->m, g->n, g->k, g->alpha, u.a, u.lda, u.b, u.ldb, NULL, g->beta,
-                    u.c, u.ldc, ep);
+                    u.c, u.ldc, ep, NULL);
         check_c(g, &u, isa_names[isa], "per-call B");
+        /* the same with the caller's scratch, of exactly the size the table asks */
+        size_t ss = t->gemm_scratch_size(g->m, g->n, g->k, false);
+        float *scr = ss ? aligned_alloc(64, (ss * sizeof(float) + 63) / 64 * 64) : NULL;
+        assert_true(!ss || scr);
+        memcpy(u.c, u.c0, (size_t)(g->m * u.ldc) * sizeof *u.c);
+        t->sgemm_ex(g->ta, g->tb, g->m, g->n, g->k, g->alpha, u.a, u.lda, u.b, u.ldb, NULL, g->beta,
+                    u.c, u.ldc, ep, scr);
+        check_c(g, &u, isa_names[isa], "caller scratch");
+        free(scr);
         if (!packed) continue;
         size_t sz = t->gemm_packed_b_size(g->k, g->n);
         float *bp = alloc_f(sz);
@@ -146,7 +155,7 @@ static void run_case(const gemm_case *g, bool packed) {
         memcpy(u.c, u.c0, (size_t)(g->m * u.ldc) * sizeof *u.c);
         /* b is NULL: the packed panel alone must carry B */
         t->sgemm_ex(g->ta, g->tb, g->m, g->n, g->k, g->alpha, u.a, u.lda, NULL, 0, bp, g->beta, u.c,
-                    u.ldc, ep);
+                    u.ldc, ep, NULL);
         check_c(g, &u, isa_names[isa], "pre-packed B");
         free(bp);
     }
@@ -218,7 +227,7 @@ static void test_epilogue(void **state) {
         ais_test_fill_uniform(b, K * N, -1, 1);
         a[3 * K + 2] = NAN;
         ais__gemm_epilogue ep = {NULL, 0, 0, AIS__GEMM_ACT_RELU};
-        t->sgemm_ex(false, false, M, N, K, 1.0f, a, K, b, N, NULL, 0.0f, c, N, &ep);
+        t->sgemm_ex(false, false, M, N, K, 1.0f, a, K, b, N, NULL, 0.0f, c, N, &ep, NULL);
         for (int i = 0; i < M; i++)
             for (int j = 0; j < N; j++)
                 assert_true(i == 3 ? isnan(c[i * N + j]) : c[i * N + j] >= 0);
