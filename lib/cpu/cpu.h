@@ -162,6 +162,14 @@ void ais__gemm_drive(const ais__cpu_kernels *t, bool trans_a, bool trans_b, int6
                      int64_t k, float alpha, const float *a, int64_t lda, const float *b,
                      int64_t ldb, const float *b_packed, float beta, float *c, int64_t ldc,
                      const ais__gemm_epilogue *ep, float *scratch);
+/* The same split over the pool's threads in blocks of whole tiles of C (rows when B is
+ * pre-packed or m >= n, else columns), each block packing into its own scratch; serial when
+ * the pool is NULL or has one thread, or the product is small. */
+struct ais__pool;
+void ais__gemm_parallel(struct ais__pool *pool, const ais__cpu_kernels *t, bool trans_a,
+                        bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float *a,
+                        int64_t lda, const float *b, int64_t ldb, const float *b_packed, float beta,
+                        float *c, int64_t ldc, const ais__gemm_epilogue *ep);
 size_t ais__gemm_scratch_floats(const ais__cpu_kernels *t, int64_t m, int64_t n, int64_t k,
                                 bool b_packed);
 size_t ais__gemm_packed_size(const ais__cpu_kernels *t, int64_t k, int64_t n);

@@ -148,3 +148,60 @@ bool ais__gemm_ours_wins(int64_t m, int64_t n, int64_t k) {
     (void)m, (void)n, (void)k;
     return false;
 }
+
+/* ---- threads: the product split into independent blocks of C ---- */
+
+typedef struct ais__gemm_job {
+    const ais__cpu_kernels *t;
+    bool trans_a, trans_b, by_rows;
+    int64_t m, n, k, lda, ldb, ldc, step;
+    float alpha, beta;
+    const float *a, *b, *b_packed;
+    float *c;
+    const ais__gemm_epilogue *ep;
+} ais__gemm_job;
+
+static void ais__gemm_chunk(void *vj, size_t begin, size_t end) {
+    const ais__gemm_job *j = vj;
+    int64_t s0 = (int64_t)begin * j->step,
+            s1 = AIS__MIN((int64_t)end * j->step, j->by_rows ? j->m : j->n);
+    ais__gemm_epilogue ep;
+    const ais__gemm_epilogue *epp = NULL;
+    if (j->ep) {
+        ep = *j->ep;
+        if (ep.bias) ep.bias += s0 * (j->by_rows ? ep.bias_rs : ep.bias_cs);
+        epp = &ep;
+    }
+    if (j->by_rows) {
+        const float *a = j->trans_a ? j->a + s0 : j->a + s0 * j->lda;
+        ais__gemm_drive(j->t, j->trans_a, j->trans_b, s1 - s0, j->n, j->k, j->alpha, a, j->lda,
+                        j->b, j->ldb, j->b_packed, j->beta, j->c + s0 * j->ldc, j->ldc, epp, NULL);
+    } else {
+        const float *b = j->trans_b ? j->b + s0 * j->ldb : j->b + s0;
+        ais__gemm_drive(j->t, j->trans_a, j->trans_b, j->m, s1 - s0, j->k, j->alpha, j->a, j->lda,
+                        b, j->ldb, NULL, j->beta, j->c + s0, j->ldc, epp, NULL);
+    }
+}
+
+void ais__gemm_parallel(ais__pool *pool, const ais__cpu_kernels *t, bool trans_a, bool trans_b,
+                        int64_t m, int64_t n, int64_t k, float alpha, const float *a, int64_t lda,
+                        const float *b, int64_t ldb, const float *b_packed, float beta, float *c,
+                        int64_t ldc, const ais__gemm_epilogue *ep) {
+    int32_t threads = pool ? ais__pool_threads(pool) : 1;
+    if (m <= 0 || n <= 0) return;
+    /* A pre-packed B's panels span all of n: only rows split then. Otherwise split the longer
+     * side, in whole tiles, into about 4 blocks per thread (the pool balances them). */
+    bool by_rows = b_packed || m >= n;
+    int64_t len = by_rows ? m : n, unit = by_rows ? t->gemm_mr : t->gemm_nr;
+    int64_t tiles = (len + unit - 1) / unit;
+    if (threads <= 1 || tiles < 2 || (double)m * (double)n * (double)k < 1e6) {
+        ais__gemm_drive(t, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, b_packed, beta, c, ldc,
+                        ep, NULL);
+        return;
+    }
+    int64_t blocks = AIS__MIN(tiles, (int64_t)threads * 4);
+    int64_t per = (tiles + blocks - 1) / blocks * unit;
+    ais__gemm_job j = {t,   trans_a, trans_b, by_rows, m, n, k,        lda, ldb,
+                       ldc, per,     alpha,   beta,    a, b, b_packed, c,   ep};
+    ais__parallel_for(pool, (size_t)((len + per - 1) / per), 1, ais__gemm_chunk, &j);
+}

@@ -255,12 +255,53 @@ static void test_table_sgemm(void **state) {
     }
 }
 
+/* ais__gemm_parallel over a pool of 3 threads: row and column splits, pre-packed B (rows only),
+ * the epilogue's bias offsets in each block, beta, transposes; and the serial fallbacks. */
+static void test_parallel(void **state) {
+    (void)state;
+    ais__pool *pool = NULL;
+    assert_int_equal(ais__pool_create(3, &pool), AIS_OK);
+    static const int64_t shapes[][3] = {{257, 129, 300}, {40, 700, 50}, {700, 40, 50},
+                                        {15, 33, 9000},  {3, 3, 3},     {100, 1, 100}};
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
+        for (int v = 0; v < 4; v++) {
+            gemm_case g = {v & 1,
+                           (v >> 1) & 1,
+                           shapes[s][0],
+                           shapes[s][1],
+                           shapes[s][2],
+                           v == 2 ? 0.5f : 1.0f,
+                           v == 1 ? 1.0f : 0.0f,
+                           v == 3 ? 4 : (v == 2 ? 3 : 2),
+                           v != 1};
+            gemm_bufs u;
+            setup_case(&g, &u);
+            for (int isa = 0; isa <= 3; isa++) {
+                const ais__cpu_kernels *t = ais__cpu_for((ais_cpu_isa)isa);
+                if (!t) continue;
+                for (int packed = 0; packed < 2; packed++) {
+                    float *bp = NULL;
+                    if (packed) {
+                        bp = alloc_f(t->gemm_packed_b_size(g.k, g.n));
+                        t->gemm_prepack_b(g.tb, u.b, u.ldb, g.k, g.n, bp);
+                    }
+                    memcpy(u.c, u.c0, (size_t)(g.m * u.ldc) * sizeof *u.c);
+                    ais__gemm_parallel(pool, t, g.ta, g.tb, g.m, g.n, g.k, g.alpha, u.a, u.lda,
+                                       packed ? NULL : u.b, u.ldb, bp, g.beta, u.c, u.ldc, &u.ep);
+                    check_c(&g, &u, isa_names[isa], packed ? "parallel packed B" : "parallel");
+                    free(bp);
+                }
+            }
+            free_case(&u);
+        }
+    ais__pool_destroy(pool);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_all_small_shapes),
-        cmocka_unit_test(test_large_shapes),
-        cmocka_unit_test(test_epilogue),
-        cmocka_unit_test(test_table_sgemm),
+        cmocka_unit_test(test_all_small_shapes), cmocka_unit_test(test_large_shapes),
+        cmocka_unit_test(test_epilogue),         cmocka_unit_test(test_table_sgemm),
+        cmocka_unit_test(test_parallel),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
