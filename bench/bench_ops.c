@@ -428,6 +428,52 @@ static void bench_gemm_shape(int reps, const char *label, int64_t m, int64_t n, 
     ais_tensor_destroy(tc);
 }
 
+typedef struct {
+    ais__pool *pool; /* NULL: OpenBLAS */
+    int64_t m, n, k;
+    const float *a, *b;
+    float *c;
+} gemm_mt_call;
+
+static void run_gemm_mt(void *p) {
+    gemm_mt_call *g = p;
+    if (!g->pool)
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)g->m, (int)g->n, (int)g->k,
+                    1.0f, g->a, (int)g->k, g->b, (int)g->n, 0.0f, g->c, (int)g->n);
+    else
+        ais__gemm_parallel(g->pool, ais__cpu(), false, false, g->m, g->n, g->k, 1.0f, g->a, g->k,
+                           g->b, g->n, NULL, 0.0f, g->c, g->n, NULL);
+}
+
+/* 2 threads: wall-clock medians (CPU time would add the threads up), alternating rounds. */
+static void bench_gemm_2t(int reps, const char *label, int64_t m, int64_t n, int64_t k,
+                          ais__pool *pool) {
+    int64_t sa[2] = {m, k}, sb[2] = {k, n}, sc[2] = {m, n};
+    ais_tensor *ta = rand_tensor(sa, 2), *tb = rand_tensor(sb, 2), *tc = rand_tensor(sc, 2);
+    double s[2][64];
+    if (reps > 64) reps = 64;
+    for (int r = 0; r < reps; r++)
+        for (int sys = 0; sys < 2; sys++) {
+            gemm_mt_call g = {sys ? pool : NULL,  m, n, k, ais_tensor_data(ta), ais_tensor_data(tb),
+                              ais_tensor_data(tc)};
+            double t0 = now_s();
+            int cnt = 0;
+            do {
+                run_gemm_mt(&g);
+                cnt++;
+            } while (now_s() - t0 < 0.02);
+            s[sys][r] = (now_s() - t0) / cnt;
+        }
+    qsort(s[0], (size_t)reps, sizeof s[0][0], cmp_double);
+    qsort(s[1], (size_t)reps, sizeof s[1][0], cmp_double);
+    double flop = 2.0 * (double)m * (double)n * (double)k;
+    double ours = flop / s[1][reps / 2] * 1e-9, blas = flop / s[0][reps / 2] * 1e-9;
+    printf("| %-26s | %8.1f | %8.1f | %5.2f |\n", label, ours, blas, ours / blas);
+    ais_tensor_destroy(ta);
+    ais_tensor_destroy(tb);
+    ais_tensor_destroy(tc);
+}
+
 static void bench_gemm(int reps, int quick) {
     if (ais_set_num_threads(1) != AIS_OK) die("threads");
     openblas_set_num_threads(1);
@@ -456,6 +502,21 @@ static void bench_gemm(int reps, int quick) {
     bench_gemm_shape(reps, "conv 1x1 64x3136x256", 64, 3136, 256, p512, p256);
     bench_gemm_shape(reps, "FFN 128x1536x384", 128, 1536, 384, p512, p256);
     bench_gemm_shape(reps, "FFN 128x384x1536", 128, 384, 1536, p512, p256);
+
+    ais__pool *pool = NULL;
+    if (ais__pool_create(2, &pool) != AIS_OK) die("pool");
+    openblas_set_num_threads(2);
+    printf("\nSGEMM, 2 threads, wall-clock GFLOP/s: ours (ais__gemm_parallel, best level, per-call "
+           "packing) vs OpenBLAS:\n\n| m x n x k                  | ours     | OpenBLAS | ratio "
+           "|\n|----------------------------|----------|----------|-------|\n");
+    bench_gemm_2t(reps, "256^3", 256, 256, 256, pool);
+    bench_gemm_2t(reps, "512^3", 512, 512, 512, pool);
+    if (!quick) bench_gemm_2t(reps, "1024^3", 1024, 1024, 1024, pool);
+    bench_gemm_2t(reps, "MLP b256 256x512x784", 256, 512, 784, pool);
+    bench_gemm_2t(reps, "conv im2col 64x3136x576", 64, 3136, 576, pool);
+    bench_gemm_2t(reps, "FFN 128x1536x384", 128, 1536, 384, pool);
+    ais__pool_destroy(pool);
+    openblas_set_num_threads(1);
 }
 
 static void bench_isa(int reps) {
