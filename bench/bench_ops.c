@@ -8,7 +8,11 @@
  * softmax rows, row reductions) at every instruction-set level this CPU has, side by side
  * (ais_set_cpu_isa), at 1 thread. Prints tables with the machine's name and writes JSON.
  *
- *   bench_ops [--json FILE] [--quick] [--isa-only]
+ * and our packed GEMM (lib/cpu/cpu_gemm.c, each ISA, per-call and pre-packed B) against
+ * OpenBLAS as GFLOP/s and fractions of the per-core FMA peak measured with an FMA loop, systems
+ * alternating round by round.
+ *
+ *   bench_ops [--json FILE] [--quick] [--isa-only] [--gemm-only]
  *
  * Each figure is the median of repeated timed batches after a warm-up; ratios compare systems
  * measured in the same run, since absolute numbers on shared machines drift.
@@ -20,6 +24,9 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "common/common.h"
+#include "cpu/cpu.h"
 
 static double now_s(void) {
     struct timespec ts;
@@ -49,7 +56,8 @@ static double time_median(bench_fn fn, void *ctx, int reps) {
     if (reps > 64) reps = 64;
     for (int r = 0; r < reps; r++) {
         double s = now_s();
-        for (int i = 0; i < batch; i++) fn(ctx);
+        for (int i = 0; i < batch; i++)
+            fn(ctx);
         samples[r] = (now_s() - s) / batch;
     }
     qsort(samples, (size_t)reps, sizeof samples[0], cmp_double);
@@ -65,7 +73,8 @@ static ais_tensor *rand_tensor(const int64_t *shape, size_t ndim) {
     ais_tensor *t;
     if (ais_tensor_create(AIS_DTYPE_F32, shape, ndim, &t) != AIS_OK) die("tensor");
     float *p = ais_tensor_data(t);
-    for (size_t i = 0; i < ais_tensor_size(t); i++) p[i] = (float)rand() / (float)RAND_MAX - 0.5f;
+    for (size_t i = 0; i < ais_tensor_size(t); i++)
+        p[i] = (float)rand() / (float)RAND_MAX - 0.5f;
     return t;
 }
 
@@ -105,8 +114,8 @@ typedef struct {
 
 static void run_blas(void *p) {
     gemm_call *g = p;
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, g->m, g->n, g->k, 1.0f, g->a, g->k,
-                g->b, g->n, 0.0f, g->c, g->n);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, g->m, g->n, g->k, 1.0f, g->a, g->k, g->b,
+                g->n, 0.0f, g->c, g->n);
 }
 
 typedef struct {
@@ -254,6 +263,262 @@ static void bench_isa_case(int reps, const char *op, int64_t opset, int64_t rows
     ais_tensor_destroy(x);
 }
 
+/* ---- our packed GEMM (lib/cpu/cpu_gemm.c) against OpenBLAS, as fractions of the FMA peak ---- */
+
+/* CPU seconds of this thread: the GEMM figures are one-thread, and on a shared machine the
+ * wall clock counts the time other processes hold the core. */
+static double cpu_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <immintrin.h>
+/* FMA throughput of one core: 20 independent accumulator chains (enough to cover latency x
+ * ports on any current x86), n iterations; returns the flops done. */
+__attribute__((target("avx512f"))) static double fma_loop512(long n) {
+    __m512 acc[20], x = _mm512_set1_ps(0.999999f), y = _mm512_set1_ps(1e-7f);
+    for (int i = 0; i < 20; i++)
+        acc[i] = _mm512_set1_ps((float)i);
+    for (long it = 0; it < n; it++)
+#pragma GCC unroll 20
+        for (int i = 0; i < 20; i++)
+            acc[i] = _mm512_fmadd_ps(acc[i], x, y);
+    float s = 0;
+    for (int i = 0; i < 20; i++)
+        s += _mm512_reduce_add_ps(acc[i]);
+    if (s == 12345.0f) printf("%g", s); /* keeps the loop */
+    return (double)n * 20 * 16 * 2;
+}
+__attribute__((target("avx2,fma"))) static double fma_loop256(long n) {
+    __m256 acc[20], x = _mm256_set1_ps(0.999999f), y = _mm256_set1_ps(1e-7f);
+    for (int i = 0; i < 20; i++)
+        acc[i] = _mm256_set1_ps((float)i);
+    for (long it = 0; it < n; it++)
+#pragma GCC unroll 20
+        for (int i = 0; i < 20; i++)
+            acc[i] = _mm256_fmadd_ps(acc[i], x, y);
+    float t[8], s = 0;
+    for (int i = 0; i < 20; i++) {
+        _mm256_storeu_ps(t, acc[i]);
+        for (int j = 0; j < 8; j++)
+            s += t[j];
+    }
+    if (s == 12345.0f) printf("%g", s);
+    return (double)n * 20 * 8 * 2;
+}
+/* Peak GFLOP/s of one core at an ISA level: the best of several 20 ms runs (the peak is what
+ * the core can do, so the fastest run is the estimate). */
+static double fma_peak(ais_cpu_isa isa) {
+    if (!ais__cpu_for(isa)) return 0;
+    double best = 0;
+    for (int r = 0; r < 15; r++) {
+        double t0 = cpu_s();
+        double fl = isa >= AIS_CPU_ISA_AVX512 ? fma_loop512(200000) : fma_loop256(200000);
+        double g = fl / (cpu_s() - t0) * 1e-9;
+        if (g > best) best = g;
+    }
+    return best;
+}
+#else
+static double fma_peak(ais_cpu_isa isa) {
+    (void)isa;
+    return 0;
+}
+#endif
+
+typedef struct {
+    int sys; /* 0 OpenBLAS, 1 ours AVX-512, 2 ours AVX-512 pre-packed B, 3 ours AVX2 */
+    int64_t m, n, k;
+    const float *a, *b, *bp512;
+    float *c, *scratch; /* scratch: held by the caller, as an operator's ais__op_scratch is */
+} gemm_sys_call;
+
+static void run_gemm_sys(void *p) {
+    gemm_sys_call *g = p;
+    switch (g->sys) {
+    case 0:
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)g->m, (int)g->n, (int)g->k,
+                    1.0f, g->a, (int)g->k, g->b, (int)g->n, 0.0f, g->c, (int)g->n);
+        break;
+    case 1:
+    case 2:
+        ais__cpu_for(AIS_CPU_ISA_AVX512)
+            ->sgemm_ex(false, false, g->m, g->n, g->k, 1.0f, g->a, g->k, g->b, g->n,
+                       g->sys == 2 ? g->bp512 : NULL, 0.0f, g->c, g->n, NULL, g->scratch);
+        break;
+    default:
+        ais__cpu_for(AIS_CPU_ISA_AVX2)
+            ->sgemm_ex(false, false, g->m, g->n, g->k, 1.0f, g->a, g->k, g->b, g->n, NULL, 0.0f,
+                       g->c, g->n, NULL, g->scratch);
+    }
+}
+
+/* Thread CPU seconds per call of one batch of about 20 ms (after one warm-up call). */
+static double time_batch(bench_fn fn, void *ctx) {
+    fn(ctx);
+    double t0 = cpu_s();
+    int n = 0;
+    do {
+        fn(ctx);
+        n++;
+    } while (cpu_s() - t0 < 0.02);
+    return (cpu_s() - t0) / n;
+}
+
+static void bench_gemm_shape(int reps, const char *label, int64_t m, int64_t n, int64_t k,
+                             double peak512, double peak256) {
+    int64_t sa[2] = {m, k}, sb[2] = {k, n}, sc[2] = {m, n};
+    ais_tensor *ta = rand_tensor(sa, 2), *tb = rand_tensor(sb, 2), *tc = rand_tensor(sc, 2);
+    const ais__cpu_kernels *t512 = ais__cpu_for(AIS_CPU_ISA_AVX512);
+    float *bp = NULL;
+    if (t512) {
+        bp = malloc(t512->gemm_packed_b_size(k, n) * sizeof *bp + 64);
+        if (!bp) die("malloc");
+        t512->gemm_prepack_b(false, ais_tensor_data(tb), n, k, n, bp);
+    }
+    /* scratch for any level's per-call packing (the AVX2 tile needs less than AVX-512's) */
+    size_t ss = 0;
+    for (int l = AIS_CPU_ISA_AVX2; l <= AIS_CPU_ISA_AVX512; l++)
+        if (ais__cpu_for((ais_cpu_isa)l)) {
+            size_t x = ais__cpu_for((ais_cpu_isa)l)->gemm_scratch_size(m, n, k, false);
+            if (x > ss) ss = x;
+        }
+    float *scratch = aligned_alloc(64, (ss * sizeof(float) + 64) / 64 * 64);
+    if (!scratch) die("malloc");
+    int nsys = 4;
+    double samples[4][64];
+    if (reps > 64) reps = 64;
+    /* systems alternate round by round, so drift on a shared machine hits all of them alike */
+    for (int r = 0; r < reps; r++)
+        for (int s = 0; s < nsys; s++) {
+            if ((s == 1 || s == 2) && !t512) continue;
+            if (s == 3 && !ais__cpu_for(AIS_CPU_ISA_AVX2)) continue;
+            gemm_sys_call g = {
+                s,      m, n, k, ais_tensor_data(ta), ais_tensor_data(tb), bp, ais_tensor_data(tc),
+                scratch};
+            samples[s][r] = time_batch(run_gemm_sys, &g);
+        }
+    double flop = 2.0 * (double)m * (double)n * (double)k, gf[4] = {0};
+    for (int s = 0; s < nsys; s++) {
+        if ((s == 1 || s == 2) && !t512) continue;
+        if (s == 3 && !ais__cpu_for(AIS_CPU_ISA_AVX2)) continue;
+        qsort(samples[s], (size_t)reps, sizeof samples[s][0], cmp_double);
+        gf[s] = flop / samples[s][reps / 2] * 1e-9;
+    }
+    double pk = peak512 > 0 ? peak512 : 1;
+    printf("| %-26s | %6.1f %4.0f%% | %6.1f %4.0f%% | %6.1f %4.0f%% | %6.1f %4.0f%% | %5.2f | "
+           "%5.2f |\n",
+           label, gf[1], 100 * gf[1] / pk, gf[2], 100 * gf[2] / pk, gf[3],
+           100 * gf[3] / (peak256 > 0 ? peak256 : 1), gf[0], 100 * gf[0] / pk,
+           gf[0] > 0 ? gf[1] / gf[0] : 0, gf[0] > 0 ? gf[2] / gf[0] : 0);
+    if (json)
+        fprintf(
+            json,
+            "%s\n  {\"kind\": \"gemm\", \"name\": \"%s\", \"threads\": 1, \"unit\": \"GFLOP/s\", "
+            "\"ours_avx512\": %.2f, \"ours_avx512_packed_b\": %.2f, \"ours_avx2\": %.2f, "
+            "\"openblas\": %.2f, \"peak_avx512\": %.2f, \"peak_avx2\": %.2f}",
+            json_first ? "" : ",", label, gf[1], gf[2], gf[3], gf[0], peak512, peak256);
+    json_first = 0;
+    free(bp);
+    free(scratch);
+    ais_tensor_destroy(ta);
+    ais_tensor_destroy(tb);
+    ais_tensor_destroy(tc);
+}
+
+typedef struct {
+    ais__pool *pool; /* NULL: OpenBLAS */
+    int64_t m, n, k;
+    const float *a, *b;
+    float *c;
+} gemm_mt_call;
+
+static void run_gemm_mt(void *p) {
+    gemm_mt_call *g = p;
+    if (!g->pool)
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)g->m, (int)g->n, (int)g->k,
+                    1.0f, g->a, (int)g->k, g->b, (int)g->n, 0.0f, g->c, (int)g->n);
+    else
+        ais__gemm_parallel(g->pool, ais__cpu(), false, false, g->m, g->n, g->k, 1.0f, g->a, g->k,
+                           g->b, g->n, NULL, 0.0f, g->c, g->n, NULL);
+}
+
+/* 2 threads: wall-clock medians (CPU time would add the threads up), alternating rounds. */
+static void bench_gemm_2t(int reps, const char *label, int64_t m, int64_t n, int64_t k,
+                          ais__pool *pool) {
+    int64_t sa[2] = {m, k}, sb[2] = {k, n}, sc[2] = {m, n};
+    ais_tensor *ta = rand_tensor(sa, 2), *tb = rand_tensor(sb, 2), *tc = rand_tensor(sc, 2);
+    double s[2][64];
+    if (reps > 64) reps = 64;
+    for (int r = 0; r < reps; r++)
+        for (int sys = 0; sys < 2; sys++) {
+            gemm_mt_call g = {sys ? pool : NULL,  m, n, k, ais_tensor_data(ta), ais_tensor_data(tb),
+                              ais_tensor_data(tc)};
+            double t0 = now_s();
+            int cnt = 0;
+            do {
+                run_gemm_mt(&g);
+                cnt++;
+            } while (now_s() - t0 < 0.02);
+            s[sys][r] = (now_s() - t0) / cnt;
+        }
+    qsort(s[0], (size_t)reps, sizeof s[0][0], cmp_double);
+    qsort(s[1], (size_t)reps, sizeof s[1][0], cmp_double);
+    double flop = 2.0 * (double)m * (double)n * (double)k;
+    double ours = flop / s[1][reps / 2] * 1e-9, blas = flop / s[0][reps / 2] * 1e-9;
+    printf("| %-26s | %8.1f | %8.1f | %5.2f |\n", label, ours, blas, ours / blas);
+    ais_tensor_destroy(ta);
+    ais_tensor_destroy(tb);
+    ais_tensor_destroy(tc);
+}
+
+static void bench_gemm(int reps, int quick) {
+    if (ais_set_num_threads(1) != AIS_OK) die("threads");
+    openblas_set_num_threads(1);
+    double p512 = fma_peak(AIS_CPU_ISA_AVX512), p256 = fma_peak(AIS_CPU_ISA_AVX2);
+    printf("\nSGEMM, 1 thread, GFLOP/s of thread CPU time and %% of the measured FMA peak of one "
+           "core (AVX-512 %.1f, "
+           "AVX2 %.1f GFLOP/s); ours = lib/cpu packed GEMM packing A and B per call into "
+           "the caller's scratch, packed B = B pre-packed once (as for a constant weight); ratio = "
+           "ours / OpenBLAS:\n\n",
+           p512, p256);
+    printf(
+        "| m x n x k                  | ours avx512  | packed B     | ours avx2    | OpenBLAS     "
+        "| ratio | ratio packed |\n");
+    printf("|----------------------------|--------------|--------------|--------------|----------"
+           "----|-------|-------|\n");
+    const int sizes[] = {64, 128, 256, 384, 512, 768, 1024};
+    char label[64];
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+        if (quick && sizes[i] > 512) continue;
+        snprintf(label, sizeof label, "%d^3", sizes[i]);
+        bench_gemm_shape(reps, label, sizes[i], sizes[i], sizes[i], p512, p256);
+    }
+    bench_gemm_shape(reps, "MLP b1 1x512x784", 1, 512, 784, p512, p256);
+    bench_gemm_shape(reps, "MLP b256 256x512x784", 256, 512, 784, p512, p256);
+    bench_gemm_shape(reps, "conv im2col 64x3136x576", 64, 3136, 576, p512, p256);
+    bench_gemm_shape(reps, "conv 1x1 64x3136x256", 64, 3136, 256, p512, p256);
+    bench_gemm_shape(reps, "FFN 128x1536x384", 128, 1536, 384, p512, p256);
+    bench_gemm_shape(reps, "FFN 128x384x1536", 128, 384, 1536, p512, p256);
+
+    ais__pool *pool = NULL;
+    if (ais__pool_create(2, &pool) != AIS_OK) die("pool");
+    openblas_set_num_threads(2);
+    printf("\nSGEMM, 2 threads, wall-clock GFLOP/s: ours (ais__gemm_parallel, best level, per-call "
+           "packing) vs OpenBLAS:\n\n| m x n x k                  | ours     | OpenBLAS | ratio "
+           "|\n|----------------------------|----------|----------|-------|\n");
+    bench_gemm_2t(reps, "256^3", 256, 256, 256, pool);
+    bench_gemm_2t(reps, "512^3", 512, 512, 512, pool);
+    if (!quick) bench_gemm_2t(reps, "1024^3", 1024, 1024, 1024, pool);
+    bench_gemm_2t(reps, "MLP b256 256x512x784", 256, 512, 784, pool);
+    bench_gemm_2t(reps, "conv im2col 64x3136x576", 64, 3136, 576, pool);
+    bench_gemm_2t(reps, "FFN 128x1536x384", 128, 1536, 384, pool);
+    ais__pool_destroy(pool);
+    openblas_set_num_threads(1);
+}
+
 static void bench_isa(int reps) {
     if (ais_set_num_threads(1) != AIS_OK) die("threads");
     printf("\nCPU kernel table by instruction-set level (1 thread; Melem/s of input, speed-up over "
@@ -296,14 +561,19 @@ static void machine_name(char *buf, size_t n) {
 
 int main(int argc, char **argv) {
     const char *json_path = NULL;
-    int quick = 0, isa_only = 0;
+    int quick = 0, isa_only = 0, gemm_only = 0;
     for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--json") == 0 && i + 1 < argc) json_path = argv[++i];
-        else if (strcmp(argv[i], "--quick") == 0) quick = 1;
+        if (strcmp(argv[i], "--json") == 0 && i + 1 < argc)
+            json_path = argv[++i];
+        else if (strcmp(argv[i], "--quick") == 0)
+            quick = 1;
         else if (strcmp(argv[i], "--isa-only") == 0)
             isa_only = 1;
+        else if (strcmp(argv[i], "--gemm-only") == 0)
+            gemm_only = 1;
         else {
-            fprintf(stderr, "usage: bench_ops [--json FILE] [--quick] [--isa-only]\n");
+            fprintf(stderr,
+                    "usage: bench_ops [--json FILE] [--quick] [--isa-only] [--gemm-only]\n");
             return 2;
         }
     }
@@ -318,10 +588,12 @@ int main(int argc, char **argv) {
     }
     printf("libaistack %s operator micro-benchmarks on %s (%s, %ld cores)\n\n",
            ais_version_string(), cpu, host, cores);
-    printf("| kind      | case                         | threads | libaistack        | peer              | peer     | ratio |\n");
-    printf("|-----------|------------------------------|---------|-------------------|-------------------|----------|-------|\n");
+    printf("| kind      | case                         | threads | libaistack        | peer        "
+           "      | peer     | ratio |\n");
+    printf("|-----------|------------------------------|---------|-------------------|-------------"
+           "------|----------|-------|\n");
     if (json) fprintf(json, "{\"machine\": \"%s\", \"cores\": %ld, \"results\": [", cpu, cores);
-    for (int threads = 1; threads <= 2 && !isa_only; threads++) {
+    for (int threads = 1; threads <= 2 && !isa_only && !gemm_only; threads++) {
         if (ais_set_num_threads(threads) != AIS_OK) die("threads");
         openblas_set_num_threads(threads);
         const int sizes[] = {64, 256, 512, 1024};
@@ -335,7 +607,8 @@ int main(int argc, char **argv) {
         bench_bandwidth(threads, reps, "Relu", 1024, 4096, 0);
         bench_bandwidth(threads, reps, "Softmax", 4096, 1024, 0);
     }
-    bench_isa(reps);
+    if (!gemm_only) bench_isa(reps);
+    bench_gemm(quick ? 5 : 11, quick);
     if (json) {
         fprintf(json, "\n]}\n");
         fclose(json);

@@ -44,6 +44,16 @@ typedef union ais__cpu_tree_acc {
     float *f;
 } ais__cpu_tree_acc;
 
+/* What the GEMM does to each element of C after alpha op(A) op(B) + beta C, in the micro-kernel's
+ * store (so a Gemm/Conv writes its output once): add bias[i * bias_rs + j * bias_cs] (bias_cs is
+ * 0 or 1: a scalar, a row [n], a column [m, 1] or a full [m, n]), then the activation. */
+typedef enum ais__gemm_act { AIS__GEMM_ACT_NONE, AIS__GEMM_ACT_RELU } ais__gemm_act;
+typedef struct ais__gemm_epilogue {
+    const float *bias; /* NULL: none */
+    int64_t bias_rs, bias_cs;
+    ais__gemm_act act;
+} ais__gemm_epilogue;
+
 /* Rows one block walk takes at most (and the row count the SIMD walks are built for). */
 #define AIS__CPU_TREE_ROWS 16
 
@@ -52,7 +62,9 @@ typedef struct ais__cpu_kernels {
 
     /* ---- GEMM ----
      * C[m,n] = alpha * op(A) op(B) + beta * C, row-major, op(X) = X^T when trans_x; lda, ldb, ldc
-     * are the row strides as stored. The provider today is BLAS (cpu_blas.c) at every level. */
+     * are the row strides as stored. The provider is BLAS (cpu_blas.c) or, at the AVX2 and AVX-512
+     * levels, our packed GEMM (sgemm_ex below) for the shapes where it measured faster
+     * (ais__gemm_ours_wins). */
     void (*sgemm)(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha,
                   const float *a, int64_t lda, const float *b, int64_t ldb, float beta, float *c,
                   int64_t ldc);
@@ -72,6 +84,31 @@ typedef struct ais__cpu_kernels {
                         float *bp);
     void (*gemm_ukernel)(int64_t k, const float *ap, const float *bp, float *c, int64_t ldc,
                          int mr_used, int nr_used, bool accumulate);
+    /* The same with the epilogue applied in the store (ep NULL: none; ep->bias already points at
+     * the tile's first element). */
+    void (*gemm_ukernel_ep)(int64_t k, const float *ap, const float *bp, float *c, int64_t ldc,
+                            int mr_used, int nr_used, bool accumulate,
+                            const ais__gemm_epilogue *ep);
+    /* Cache blocking of the packed GEMM (cpu_gemm.c): a kc x nr panel of B stays in L1, an mc x kc
+     * block of A in L2, a kc x nc block of B in L2/L3. */
+    int64_t gemm_mc, gemm_kc, gemm_nc;
+    /* Our packed GEMM (cpu_gemm.c driving this level's micro-kernel), always, whatever the shape:
+     * sgemm's arguments plus b_packed (NULL: B is packed per call from b, ldb, trans_b; else the
+     * output of gemm_prepack_b of this same table for this k and n, and b, ldb, trans_b are
+     * ignored), the epilogue (NULL: none) and scratch: gemm_scratch_size(m, n, k, packed) floats,
+     * 64-byte aligned (an operator's ais__op_scratch), or NULL to allocate it for the call (a
+     * fresh allocation of that size can cost more page faults than a small product takes).
+     * sgemm chooses between this and BLAS per shape. */
+    void (*sgemm_ex)(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha,
+                     const float *a, int64_t lda, const float *b, int64_t ldb,
+                     const float *b_packed, float beta, float *c, int64_t ldc,
+                     const ais__gemm_epilogue *ep, float *scratch);
+    size_t (*gemm_scratch_size)(int64_t m, int64_t n, int64_t k, bool b_packed);
+    /* Pre-packed B (a constant weight, packed once by an operator's prepare): the floats
+     * gemm_prepack_b writes for op(B) of k x n, and the packing itself. */
+    size_t (*gemm_packed_b_size)(int64_t k, int64_t n);
+    void (*gemm_prepack_b)(bool trans_b, const float *b, int64_t ldb, int64_t k, int64_t n,
+                           float *dst);
 
     /* ---- vector math: y[i] = f(x[i]) for i < n; y == x is allowed, other overlap is not ----
      * NaN gives NaN, infinities and huge inputs give the function's limits. The SIMD versions
@@ -118,13 +155,80 @@ void ais__dgemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, dou
                 const double *a, int64_t lda, const double *b, int64_t ldb, double beta, double *c,
                 int64_t ldc);
 
+/* The packed GEMM driver (cpu_gemm.c) over table t's micro-kernel, packing and blocking; the
+ * levels' sgemm_ex, gemm_packed_b_size and gemm_prepack_b entries are these with t bound to their
+ * own table (AIS__GEMM_ENTRIES). Falls back to BLAS when scratch cannot be allocated. */
+void ais__gemm_drive(const ais__cpu_kernels *t, bool trans_a, bool trans_b, int64_t m, int64_t n,
+                     int64_t k, float alpha, const float *a, int64_t lda, const float *b,
+                     int64_t ldb, const float *b_packed, float beta, float *c, int64_t ldc,
+                     const ais__gemm_epilogue *ep, float *scratch);
+/* The same split over the pool's threads in blocks of whole tiles of C (rows when B is
+ * pre-packed or m >= n, else columns), each block packing into its own scratch; serial when
+ * the pool is NULL or has one thread, or the product is small. */
+struct ais__pool;
+void ais__gemm_parallel(struct ais__pool *pool, const ais__cpu_kernels *t, bool trans_a,
+                        bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float *a,
+                        int64_t lda, const float *b, int64_t ldb, const float *b_packed, float beta,
+                        float *c, int64_t ldc, const ais__gemm_epilogue *ep);
+size_t ais__gemm_scratch_floats(const ais__cpu_kernels *t, int64_t m, int64_t n, int64_t k,
+                                bool b_packed);
+size_t ais__gemm_packed_size(const ais__cpu_kernels *t, int64_t k, int64_t n);
+void ais__gemm_prepack(const ais__cpu_kernels *t, bool trans_b, const float *b, int64_t ldb,
+                       int64_t k, int64_t n, float *dst);
+/* Whether sgemm should take our packed GEMM rather than BLAS for this shape (measured with
+ * bench_ops; see bench/README.md). */
+bool ais__gemm_ours_wins(int64_t m, int64_t n, int64_t k);
+/* The scalar epilogue of one element at (i, j) of a tile (for edge tiles and ref/). */
+static inline float ais__gemm_ep1(const ais__gemm_epilogue *ep, float v, int64_t i, int64_t j) {
+    if (!ep) return v;
+    if (ep->bias) v += ep->bias[i * ep->bias_rs + j * ep->bias_cs];
+    if (ep->act == AIS__GEMM_ACT_RELU) v = v < 0 ? 0.0f : v;
+    return v;
+}
+
+/* Defines a level's GEMM entries: PREFIX_sgemm_ex, PREFIX_packed_b_size, PREFIX_prepack_b and
+ * PREFIX_sgemm (ours where ais__gemm_ours_wins, else BLAS), bound to the table of LEVEL. */
+#define AIS__GEMM_ENTRIES(PREFIX, LEVEL)                                                           \
+    static void PREFIX##_sgemm_ex(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha,  \
+                                  const float *a, int64_t lda, const float *b, int64_t ldb,        \
+                                  const float *bp, float beta, float *c, int64_t ldc,              \
+                                  const ais__gemm_epilogue *ep, float *scr) {                      \
+        ais__gemm_drive(ais__cpu_for(LEVEL), ta, tb, m, n, k, alpha, a, lda, b, ldb, bp, beta, c,  \
+                        ldc, ep, scr);                                                             \
+    }                                                                                              \
+    static size_t PREFIX##_scratch_size(int64_t m, int64_t n, int64_t k, bool packed) {            \
+        return ais__gemm_scratch_floats(ais__cpu_for(LEVEL), m, n, k, packed);                     \
+    }                                                                                              \
+    static size_t PREFIX##_packed_b_size(int64_t k, int64_t n) {                                   \
+        return ais__gemm_packed_size(ais__cpu_for(LEVEL), k, n);                                   \
+    }                                                                                              \
+    static void PREFIX##_prepack_b(bool tb, const float *b, int64_t ldb, int64_t k, int64_t n,     \
+                                   float *dst) {                                                   \
+        ais__gemm_prepack(ais__cpu_for(LEVEL), tb, b, ldb, k, n, dst);                             \
+    }                                                                                              \
+    static void PREFIX##_sgemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha,     \
+                               const float *a, int64_t lda, const float *b, int64_t ldb,           \
+                               float beta, float *c, int64_t ldc) {                                \
+        if (ais__gemm_ours_wins(m, n, k))                                                          \
+            ais__gemm_drive(ais__cpu_for(LEVEL), ta, tb, m, n, k, alpha, a, lda, b, ldb, NULL,     \
+                            beta, c, ldc, NULL, NULL);                                             \
+        else                                                                                       \
+            ais__sgemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);                      \
+    }
+#define AIS__GEMM_SET(K, PREFIX)                                                                   \
+    ((K)->sgemm = PREFIX##_sgemm, (K)->sgemm_ex = PREFIX##_sgemm_ex,                               \
+     (K)->gemm_packed_b_size = PREFIX##_packed_b_size, (K)->gemm_prepack_b = PREFIX##_prepack_b,   \
+     (K)->gemm_scratch_size = PREFIX##_scratch_size)
+
 /* Each level's fill function replaces the entries it has its own code for (cpu_table.c calls
  * them in order, lowest first). */
 void ais__cpu_fill_ref(ais__cpu_kernels *k);
 void ais__cpu_fill_ref_rows(ais__cpu_kernels *k); /* ref_rows.c, called by the above */
 void ais__cpu_fill_avx2(ais__cpu_kernels *k);
 void ais__cpu_fill_avx512(ais__cpu_kernels *k);
-void ais__avx2_fill_tree(ais__cpu_kernels *k); /* avx2_tree.c, called by ais__cpu_fill_avx2 */
+void ais__avx2_fill_tree(ais__cpu_kernels *k);   /* avx2_tree.c, called by ais__cpu_fill_avx2 */
+void ais__avx2_fill_gemm(ais__cpu_kernels *k);   /* avx2_gemm.c, the same */
+void ais__avx512_fill_gemm(ais__cpu_kernels *k); /* avx512_gemm.c, by ais__cpu_fill_avx512 */
 
 /* The portable tree walk, which the SIMD walks call for row counts they are not built for. */
 void ais__cpu_ref_tree_block(const ais__cpu_forest *f, size_t t0, size_t t1, const float *x,

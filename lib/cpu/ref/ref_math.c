@@ -30,8 +30,8 @@ static void ais__ref_vsigmoid(const float *x, float *y, size_t n) {
     }
 }
 
-/* The micro-kernel slot's reference: plain loops over the packed panels (issue 11 puts register
- * tiles here). */
+/* The micro-kernel slot's reference: plain loops over the packed panels (the register tiles are
+ * in x86/avx2/avx2_gemm.c and x86/avx512/avx512_gemm.c). */
 #define AIS__REF_MR 4
 #define AIS__REF_NR 4
 
@@ -53,8 +53,9 @@ static void ais__ref_pack_b(bool trans_b, const float *b, int64_t ldb, int64_t n
         }
 }
 
-static void ais__ref_ukernel(int64_t k, const float *ap, const float *bp, float *c, int64_t ldc,
-                             int mr_used, int nr_used, bool accumulate) {
+static void ais__ref_ukernel_ep(int64_t k, const float *ap, const float *bp, float *c, int64_t ldc,
+                                int mr_used, int nr_used, bool accumulate,
+                                const ais__gemm_epilogue *ep) {
     float acc[AIS__REF_MR][AIS__REF_NR] = {{0}};
     for (int64_t p = 0; p < k; p++)
         for (int i = 0; i < AIS__REF_MR; i++)
@@ -62,8 +63,18 @@ static void ais__ref_ukernel(int64_t k, const float *ap, const float *bp, float 
                 acc[i][j] += ap[p * AIS__REF_MR + i] * bp[p * AIS__REF_NR + j];
     for (int i = 0; i < mr_used; i++)
         for (int j = 0; j < nr_used; j++)
-            c[i * ldc + j] = accumulate ? c[i * ldc + j] + acc[i][j] : acc[i][j];
+            c[i * ldc + j] =
+                ais__gemm_ep1(ep, accumulate ? c[i * ldc + j] + acc[i][j] : acc[i][j], i, j);
 }
+
+static void ais__ref_ukernel(int64_t k, const float *ap, const float *bp, float *c, int64_t ldc,
+                             int mr_used, int nr_used, bool accumulate) {
+    ais__ref_ukernel_ep(k, ap, bp, c, ldc, mr_used, nr_used, accumulate, NULL);
+}
+
+/* The packed GEMM over the 4x4 reference tile: what the SIMD levels are tested against, never
+ * chosen by this level's sgemm (BLAS is far faster than scalar loops). */
+AIS__GEMM_ENTRIES(ais__ref, AIS_CPU_ISA_SCALAR)
 
 void ais__cpu_fill_ref(ais__cpu_kernels *k) {
     k->isa = AIS_CPU_ISA_SCALAR;
@@ -74,6 +85,12 @@ void ais__cpu_fill_ref(ais__cpu_kernels *k) {
     k->gemm_pack_a = ais__ref_pack_a;
     k->gemm_pack_b = ais__ref_pack_b;
     k->gemm_ukernel = ais__ref_ukernel;
+    k->gemm_ukernel_ep = ais__ref_ukernel_ep;
+    k->gemm_mc = 64;
+    k->gemm_kc = 256;
+    k->gemm_nc = 1024;
+    AIS__GEMM_SET(k, ais__ref);
+    k->sgemm = ais__sgemm;
     k->vexp = ais__ref_vexp;
     k->verf = ais__ref_verf;
     k->vtanh = ais__ref_vtanh;

@@ -55,4 +55,5 @@ static inline float vhmax(V a) {
 void ais__cpu_fill_avx2(ais__cpu_kernels *k) {
     ais__avx2_fill_math(k);
     ais__avx2_fill_tree(k);
+    ais__avx2_fill_gemm(k);
 }

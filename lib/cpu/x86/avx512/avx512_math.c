@@ -43,4 +43,7 @@ static inline float vhmax(V a) { return _mm512_reduce_max_ps(a); }
 
 #include "cpu/x86/simd_math.h"
 
-void ais__cpu_fill_avx512(ais__cpu_kernels *k) { ais__avx512_fill_math(k); }
+void ais__cpu_fill_avx512(ais__cpu_kernels *k) {
+    ais__avx512_fill_math(k);
+    ais__avx512_fill_gemm(k);
+}

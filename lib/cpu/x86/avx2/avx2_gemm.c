@@ -1,0 +1,35 @@
+/*
+ * avx2_gemm.c - the AVX2 + FMA GEMM micro-kernel: a 6 x 16 tile of C (12 ymm accumulators, two
+ * B vectors and a broadcast: 15 of the 16 registers), 12 FMAs per 8 loads, so the two FMA ports
+ * bound it. The kernel is ../gemm_kernel.h; the driver is ../../cpu_gemm.c.
+ */
+#include <immintrin.h>
+
+#include "../../../common/common.h"
+#include "../../cpu.h"
+
+typedef __m256 V;
+#define AIS__W 8
+#define AIS__SX(name) ais__avx2g_##name
+#define AIS__GK_MR 6
+#define AIS__GK_NV 2
+
+static inline V vset(float a) { return _mm256_set1_ps(a); }
+static inline V vload(const float *p) { return _mm256_loadu_ps(p); }
+static inline void vstore(float *p, V a) { _mm256_storeu_ps(p, a); }
+static inline V vadd(V a, V b) { return _mm256_add_ps(a, b); }
+static inline V vmax(V a, V b) { return _mm256_max_ps(a, b); }
+static inline V vfma(V a, V b, V c) { return _mm256_fmadd_ps(a, b, c); }
+
+#include "../gemm_kernel.h"
+
+AIS__GEMM_ENTRIES(ais__avx2g, AIS_CPU_ISA_AVX2)
+
+void ais__avx2_fill_gemm(ais__cpu_kernels *k) {
+    ais__avx2g_fill_gemm_slots(k);
+    /* B panel kc x 16 floats = 16 KiB of L1; A block 144 x 256 = 144 KiB of the L2 */
+    k->gemm_kc = 256;
+    k->gemm_mc = 144;
+    k->gemm_nc = 4096;
+    AIS__GEMM_SET(k, ais__avx2g);
+}

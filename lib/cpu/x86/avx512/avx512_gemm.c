@@ -1,0 +1,35 @@
+/*
+ * avx512_gemm.c - the AVX-512 GEMM micro-kernel: a 14 x 32 tile of C (28 zmm accumulators, two
+ * B vectors and a broadcast: 31 of the 32 registers), 28 FMAs per 16 loads, so the two FMA ports
+ * bound it. The kernel is ../gemm_kernel.h; the driver is ../../cpu_gemm.c.
+ */
+#include <immintrin.h>
+
+#include "../../../common/common.h"
+#include "../../cpu.h"
+
+typedef __m512 V;
+#define AIS__W 16
+#define AIS__SX(name) ais__avx512g_##name
+#define AIS__GK_MR 14
+#define AIS__GK_NV 2
+
+static inline V vset(float a) { return _mm512_set1_ps(a); }
+static inline V vload(const float *p) { return _mm512_loadu_ps(p); }
+static inline void vstore(float *p, V a) { _mm512_storeu_ps(p, a); }
+static inline V vadd(V a, V b) { return _mm512_add_ps(a, b); }
+static inline V vmax(V a, V b) { return _mm512_max_ps(a, b); }
+static inline V vfma(V a, V b, V c) { return _mm512_fmadd_ps(a, b, c); }
+
+#include "../gemm_kernel.h"
+
+AIS__GEMM_ENTRIES(ais__avx512g, AIS_CPU_ISA_AVX512)
+
+void ais__avx512_fill_gemm(ais__cpu_kernels *k) {
+    ais__avx512g_fill_gemm_slots(k);
+    /* B panel kc x 32 floats = 32 KiB of the 48 KiB L1; A block 336 x 256 = 336 KiB of the L2 */
+    k->gemm_kc = 256;
+    k->gemm_mc = 336;
+    k->gemm_nc = 4096;
+    AIS__GEMM_SET(k, ais__avx512g);
+}

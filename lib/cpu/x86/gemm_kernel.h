@@ -1,0 +1,162 @@
+/*
+ * gemm_kernel.h - the GEMM micro-kernel and packing, written once for AVX2 and AVX-512 (included by
+ * x86/avx2/avx2_gemm.c and x86/avx512/avx512_gemm.c after they define the vector type and
+ * AIS__GK_MR, AIS__GK_NV: the tile is MR rows of C by NV vectors of W floats).
+ *
+ * Per k step the kernel loads NV vectors of the packed B row and broadcasts MR elements of the
+ * packed A column, MR * NV FMAs into MR * NV accumulators that stay in registers the whole k
+ * loop (AVX-512 14 x 2: 28 of 32 zmm; AVX2 6 x 2: 12 of 16 ymm). C is row-major, so a row of the
+ * tile is NV contiguous vectors: full tiles load/store C directly with the epilogue in the
+ * store; edge tiles go through a small buffer and the scalar epilogue.
+ */
+#define AIS__GK_NR (AIS__GK_NV * AIS__W)
+
+static void AIS__SX(pack_a)(bool trans_a, const float *a, int64_t lda, int64_t m0, int64_t m,
+                            int64_t k, float *ap) {
+    int64_t rows = AIS__MIN((int64_t)AIS__GK_MR, m - m0);
+    if (trans_a) {
+        /* op(A)[m0 + i, p] = a[p * lda + m0 + i]: rows of a are contiguous runs of the panel */
+        for (int64_t p = 0; p < k; p++) {
+            const float *src = a + p * lda + m0;
+            float *dst = ap + p * AIS__GK_MR;
+            int64_t i = 0;
+            for (; i < rows; i++)
+                dst[i] = src[i];
+            for (; i < AIS__GK_MR; i++)
+                dst[i] = 0.0f;
+        }
+        return;
+    }
+    for (int64_t i = 0; i < rows; i++) {
+        const float *src = a + (m0 + i) * lda;
+        for (int64_t p = 0; p < k; p++)
+            ap[p * AIS__GK_MR + i] = src[p];
+    }
+    for (int64_t i = rows; i < AIS__GK_MR; i++)
+        for (int64_t p = 0; p < k; p++)
+            ap[p * AIS__GK_MR + i] = 0.0f;
+}
+
+static void AIS__SX(pack_b)(bool trans_b, const float *b, int64_t ldb, int64_t n0, int64_t n,
+                            int64_t k, float *bp) {
+    int64_t cols = AIS__MIN((int64_t)AIS__GK_NR, n - n0);
+    if (!trans_b) {
+        for (int64_t p = 0; p < k; p++) {
+            const float *src = b + p * ldb + n0;
+            float *dst = bp + p * AIS__GK_NR;
+            if (cols == AIS__GK_NR) {
+                for (int v = 0; v < AIS__GK_NV; v++)
+                    vstore(dst + v * AIS__W, vload(src + v * AIS__W));
+            } else {
+                int64_t j = 0;
+                for (; j < cols; j++)
+                    dst[j] = src[j];
+                for (; j < AIS__GK_NR; j++)
+                    dst[j] = 0.0f;
+            }
+        }
+        return;
+    }
+    /* op(B)[p, n0 + j] = b[(n0 + j) * ldb + p] */
+    for (int64_t j = 0; j < cols; j++) {
+        const float *src = b + (n0 + j) * ldb;
+        for (int64_t p = 0; p < k; p++)
+            bp[p * AIS__GK_NR + j] = src[p];
+    }
+    for (int64_t j = cols; j < AIS__GK_NR; j++)
+        for (int64_t p = 0; p < k; p++)
+            bp[p * AIS__GK_NR + j] = 0.0f;
+}
+
+/* One row of accumulators through the epilogue into C. */
+static inline V AIS__SX(gk_ep)(V v, const ais__gemm_epilogue *ep, int64_t i, int v_idx) {
+    if (ep->bias) {
+        const float *bi = ep->bias + i * ep->bias_rs;
+        v = vadd(v, ep->bias_cs ? vload(bi + v_idx * AIS__W) : vset(bi[0]));
+    }
+    /* max(0, v) returns v when v is NaN (the second operand): Relu keeps NaN, as ref/ does */
+    if (ep->act == AIS__GEMM_ACT_RELU) v = vmax(vset(0.0f), v);
+    return v;
+}
+
+static void AIS__SX(ukernel_ep)(int64_t k, const float *ap, const float *bp, float *c, int64_t ldc,
+                                int mr_used, int nr_used, bool accumulate,
+                                const ais__gemm_epilogue *ep) {
+    V acc[AIS__GK_MR][AIS__GK_NV];
+    /* C's rows are ldc apart (often a power of two: the same L1 set); fetch them while the k loop
+     * runs rather than stall on them in the store */
+    for (int i = 0; i < mr_used; i++) {
+        _mm_prefetch((const char *)(c + i * ldc), _MM_HINT_T0);
+        _mm_prefetch((const char *)(c + i * ldc + AIS__GK_NR - 1), _MM_HINT_T0);
+    }
+#pragma GCC unroll 16
+    for (int i = 0; i < AIS__GK_MR; i++)
+#pragma GCC unroll 4
+        for (int v = 0; v < AIS__GK_NV; v++)
+            acc[i][v] = vset(0.0f);
+    for (int64_t p = 0; p < k; p++) {
+        V bv[AIS__GK_NV];
+#pragma GCC unroll 4
+        for (int v = 0; v < AIS__GK_NV; v++)
+            bv[v] = vload(bp + v * AIS__W);
+#pragma GCC unroll 16
+        for (int i = 0; i < AIS__GK_MR; i++) {
+            V av = vset(ap[i]);
+#pragma GCC unroll 4
+            for (int v = 0; v < AIS__GK_NV; v++)
+                acc[i][v] = vfma(av, bv[v], acc[i][v]);
+        }
+        ap += AIS__GK_MR;
+        bp += AIS__GK_NR;
+    }
+    if (mr_used == AIS__GK_MR && nr_used == AIS__GK_NR) {
+#pragma GCC unroll 16
+        for (int i = 0; i < AIS__GK_MR; i++)
+#pragma GCC unroll 4
+            for (int v = 0; v < AIS__GK_NV; v++) {
+                float *cp = c + i * ldc + v * AIS__W;
+                V r = accumulate ? vadd(vload(cp), acc[i][v]) : acc[i][v];
+                if (ep) r = AIS__SX(gk_ep)(r, ep, i, v);
+                vstore(cp, r);
+            }
+        return;
+    }
+    float tmp[AIS__GK_MR * AIS__GK_NR];
+#pragma GCC unroll 16
+    for (int i = 0; i < AIS__GK_MR; i++)
+#pragma GCC unroll 4
+        for (int v = 0; v < AIS__GK_NV; v++)
+            vstore(tmp + i * AIS__GK_NR + v * AIS__W, acc[i][v]);
+    if (nr_used == AIS__GK_NR) {
+        /* the last rows of C (m not a multiple of MR): whole rows still store as vectors */
+        for (int i = 0; i < mr_used; i++)
+            for (int v = 0; v < AIS__GK_NV; v++) {
+                float *cp = c + i * ldc + v * AIS__W;
+                V r = vload(tmp + i * AIS__GK_NR + v * AIS__W);
+                if (accumulate) r = vadd(vload(cp), r);
+                if (ep) r = AIS__SX(gk_ep)(r, ep, i, v);
+                vstore(cp, r);
+            }
+        return;
+    }
+    for (int i = 0; i < mr_used; i++)
+        for (int j = 0; j < nr_used; j++) {
+            float r = tmp[i * AIS__GK_NR + j];
+            if (accumulate) r += c[i * ldc + j];
+            c[i * ldc + j] = ais__gemm_ep1(ep, r, i, j);
+        }
+}
+
+static void AIS__SX(ukernel)(int64_t k, const float *ap, const float *bp, float *c, int64_t ldc,
+                             int mr_used, int nr_used, bool accumulate) {
+    AIS__SX(ukernel_ep)(k, ap, bp, c, ldc, mr_used, nr_used, accumulate, NULL);
+}
+
+static void AIS__SX(fill_gemm_slots)(ais__cpu_kernels *k) {
+    k->gemm_mr = AIS__GK_MR;
+    k->gemm_nr = AIS__GK_NR;
+    k->gemm_pack_a = AIS__SX(pack_a);
+    k->gemm_pack_b = AIS__SX(pack_b);
+    k->gemm_ukernel = AIS__SX(ukernel);
+    k->gemm_ukernel_ep = AIS__SX(ukernel_ep);
+}

@@ -1,0 +1,307 @@
+/*
+ * test_cpu_gemm.c - our packed GEMM (lib/cpu/cpu_gemm.c and each level's micro-kernel) at every
+ * instruction-set level this machine has, against a double-precision product: every m, n, k in
+ * 0..40 (edge tiles, k = 0, single rows and columns) with the four transpose combinations, alpha,
+ * beta 0 / 1 / other and padded strides; large and odd shapes that cross the kc, mc and nc blocks;
+ * the pre-packed B path; the bias + Relu epilogue; and the table's sgemm (BLAS or ours by shape).
+ *
+ * Error bound asserted, per element: |c - ref| <= (k + 4) * FLT_EPSILON * s, where
+ * s = |alpha| sum_p |a_ip b_pj| + |beta c0_ij| + |bias_ij| (the a-priori bound of a float dot
+ * product of length k, with room for the beta and bias additions).
+ */
+#include <float.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/common.h"
+#include "cpu/cpu.h"
+#include "test_util.h"
+
+typedef struct gemm_case {
+    bool ta, tb;
+    int64_t m, n, k;
+    float alpha, beta;
+    int bias_kind; /* 0 none, 1 scalar, 2 row [n], 3 column [m, 1], 4 full [m, n] */
+    bool relu;
+} gemm_case;
+
+/* Buffers of one case: A, B with padded strides, C's start, the reference and its scale. */
+typedef struct gemm_bufs {
+    float *a, *b, *c0, *c, *bias;
+    double *ref, *scale;
+    int64_t lda, ldb, ldc;
+    ais__gemm_epilogue ep;
+} gemm_bufs;
+
+static float *alloc_f(size_t n) {
+    float *p = malloc((n ? n : 1) * sizeof *p);
+    assert_non_null(p);
+    return p;
+}
+
+static void setup_case(const gemm_case *g, gemm_bufs *u) {
+    int64_t ar = g->ta ? g->k : g->m, ac = g->ta ? g->m : g->k;
+    int64_t br = g->tb ? g->n : g->k, bc = g->tb ? g->k : g->n;
+    u->lda = ac + 3;
+    u->ldb = bc + 1;
+    u->ldc = g->n + 2;
+    u->a = alloc_f((size_t)(ar * u->lda));
+    u->b = alloc_f((size_t)(br * u->ldb));
+    u->c0 = alloc_f((size_t)(g->m * u->ldc));
+    u->c = alloc_f((size_t)(g->m * u->ldc));
+    u->bias = alloc_f((size_t)(g->m * g->n + 1));
+    u->ref = malloc((size_t)(g->m * g->n + 1) * sizeof *u->ref);
+    u->scale = malloc((size_t)(g->m * g->n + 1) * sizeof *u->scale);
+    assert_true(u->ref && u->scale);
+    ais_test_fill_uniform(u->a, (size_t)(ar * u->lda), -1, 1);
+    ais_test_fill_uniform(u->b, (size_t)(br * u->ldb), -1, 1);
+    ais_test_fill_uniform(u->c0, (size_t)(g->m * u->ldc), -1, 1);
+    ais_test_fill_uniform(u->bias, (size_t)(g->m * g->n + 1), -1, 1);
+    /* beta == 0 must not read C: NaN there would show through */
+    if (g->beta == 0)
+        for (int64_t i = 0; i < g->m * u->ldc; i++)
+            u->c0[i] = NAN;
+    static const int64_t rs[] = {0, 0, 0, 1, 0}, cs[] = {0, 0, 1, 0, 1};
+    u->ep.bias = g->bias_kind ? u->bias : NULL;
+    u->ep.bias_rs = g->bias_kind == 4 ? g->n : rs[g->bias_kind];
+    u->ep.bias_cs = cs[g->bias_kind];
+    u->ep.act = g->relu ? AIS__GEMM_ACT_RELU : AIS__GEMM_ACT_NONE;
+    for (int64_t i = 0; i < g->m; i++)
+        for (int64_t j = 0; j < g->n; j++) {
+            double s = 0, sa = 0;
+            for (int64_t p = 0; p < g->k; p++) {
+                double x = g->ta ? u->a[p * u->lda + i] : u->a[i * u->lda + p];
+                double y = g->tb ? u->b[j * u->ldb + p] : u->b[p * u->ldb + j];
+                s += x * y;
+                sa += fabs(x * y);
+            }
+            double v = g->alpha * s, sc = fabs(g->alpha) * sa;
+            if (g->beta != 0) {
+                v += (double)g->beta * u->c0[i * u->ldc + j];
+                sc += fabs((double)g->beta * u->c0[i * u->ldc + j]);
+            }
+            if (u->ep.bias) {
+                double bb = u->ep.bias[i * u->ep.bias_rs + j * u->ep.bias_cs];
+                v += bb;
+                sc += fabs(bb);
+            }
+            if (g->relu && v < 0) v = 0;
+            u->ref[i * g->n + j] = v;
+            u->scale[i * g->n + j] = sc;
+        }
+}
+
+static void free_case(gemm_bufs *u) {
+    free(u->a);
+    free(u->b);
+    free(u->c0);
+    free(u->c);
+    free(u->bias);
+    free(u->ref);
+    free(u->scale);
+}
+
+static void check_c(const gemm_case *g, const gemm_bufs *u, const char *isa, const char *path) {
+    for (int64_t i = 0; i < g->m; i++)
+        for (int64_t j = 0; j < g->n; j++) {
+            double got = u->c[i * u->ldc + j], want = u->ref[i * g->n + j];
+            double tol = (double)(g->k + 4) * FLT_EPSILON * u->scale[i * g->n + j] + 1e-30;
+            if (!(fabs(got - want) <= tol)) {
+                fail_msg(
+                    "%s %s: m=%lld n=%lld k=%lld ta=%d tb=%d alpha=%g beta=%g bias=%d relu=%d: "
+                    "c[%lld,%lld] = %.9g, want %.9g (tol %.3g)",
+                    isa, path, (long long)g->m, (long long)g->n, (long long)g->k, g->ta, g->tb,
+                    g->alpha, g->beta, g->bias_kind, g->relu, (long long)i, (long long)j, got, want,
+                    tol);
+            }
+        }
+    /* the padding between rows of C is left alone */
+    for (int64_t i = 0; i < g->m; i++)
+        for (int64_t j = g->n; j < u->ldc; j++) {
+            float x = u->c[i * u->ldc + j], y = u->c0[i * u->ldc + j];
+            assert_true(memcmp(&x, &y, sizeof x) == 0);
+        }
+}
+
+static const char *const isa_names[] = {"scalar", "avx2", "avx512", "avx512_vnni"};
+
+/* Runs one case through sgemm_ex at every level, per call and (when packed) pre-packed B. */
+static void run_case(const gemm_case *g, bool packed) {
+    gemm_bufs u;
+    setup_case(g, &u);
+    const ais__gemm_epilogue *ep = g->bias_kind || g->relu ? &u.ep : NULL;
+    for (int isa = 0; isa <= 3; isa++) {
+        const ais__cpu_kernels *t = ais__cpu_for((ais_cpu_isa)isa);
+        if (!t) continue;
+        memcpy(u.c, u.c0, (size_t)(g->m * u.ldc) * sizeof *u.c);
+        t->sgemm_ex(g->ta, g->tb, g->m, g->n, g->k, g->alpha, u.a, u.lda, u.b, u.ldb, NULL, g->beta,
+                    u.c, u.ldc, ep, NULL);
+        check_c(g, &u, isa_names[isa], "per-call B");
+        /* the same with the caller's scratch, of exactly the size the table asks */
+        size_t ss = t->gemm_scratch_size(g->m, g->n, g->k, false);
+        float *scr = ss ? aligned_alloc(64, (ss * sizeof(float) + 63) / 64 * 64) : NULL;
+        assert_true(!ss || scr);
+        memcpy(u.c, u.c0, (size_t)(g->m * u.ldc) * sizeof *u.c);
+        t->sgemm_ex(g->ta, g->tb, g->m, g->n, g->k, g->alpha, u.a, u.lda, u.b, u.ldb, NULL, g->beta,
+                    u.c, u.ldc, ep, scr);
+        check_c(g, &u, isa_names[isa], "caller scratch");
+        free(scr);
+        if (!packed) continue;
+        size_t sz = t->gemm_packed_b_size(g->k, g->n);
+        float *bp = alloc_f(sz);
+        t->gemm_prepack_b(g->tb, u.b, u.ldb, g->k, g->n, bp);
+        memcpy(u.c, u.c0, (size_t)(g->m * u.ldc) * sizeof *u.c);
+        /* b is NULL: the packed panel alone must carry B */
+        t->sgemm_ex(g->ta, g->tb, g->m, g->n, g->k, g->alpha, u.a, u.lda, NULL, 0, bp, g->beta, u.c,
+                    u.ldc, ep, NULL);
+        check_c(g, &u, isa_names[isa], "pre-packed B");
+        free(bp);
+    }
+    free_case(&u);
+}
+
+/* Every m, n, k in 0..40; transposes, alpha and beta cycle with the shape. */
+static void test_all_small_shapes(void **state) {
+    (void)state;
+    static const float alphas[] = {1.0f, -0.75f, 1.0f}, betas[] = {0.0f, 1.0f, 0.5f};
+    int idx = 0;
+    for (int64_t m = 0; m <= 40; m++)
+        for (int64_t n = 0; n <= 40; n++)
+            for (int64_t k = 0; k <= 40; k++, idx++) {
+                gemm_case g = {idx & 1,         (idx >> 1) & 1,       m, n,    k,
+                               alphas[idx % 3], betas[(idx / 3) % 3], 0, false};
+                run_case(&g, idx % 7 == 0);
+            }
+}
+
+/* Shapes past the blocking: k over kc (256), m over mc (336 for AVX-512), n over nc (4096), and
+ * the model shapes of bench_ops. */
+static void test_large_shapes(void **state) {
+    (void)state;
+    static const int64_t shapes[][3] = {{257, 129, 300}, {64, 64, 64},  {1, 784, 512},
+                                        {700, 45, 20},   {3, 4100, 5},  {131, 67, 777},
+                                        {29, 33, 513},   {350, 250, 1}, {1, 1, 1000}};
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
+        for (int tr = 0; tr < 4; tr++) {
+            gemm_case g = {tr & 1,
+                           (tr >> 1) & 1,
+                           shapes[s][0],
+                           shapes[s][1],
+                           shapes[s][2],
+                           tr == 3 ? 0.5f : 1.0f,
+                           tr == 1 ? 1.0f : (tr == 2 ? -2.0f : 0.0f),
+                           0,
+                           false};
+            run_case(&g, true);
+        }
+}
+
+/* The epilogue: each bias form, with and without Relu, full and edge tiles, beta accumulate,
+ * per-call and pre-packed B. */
+static void test_epilogue(void **state) {
+    (void)state;
+    static const int64_t shapes[][3] = {{28, 64, 40}, {37, 45, 300}, {5, 3, 7}, {17, 40, 0}};
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
+        for (int bias = 0; bias <= 4; bias++)
+            for (int relu = 0; relu < 2; relu++) {
+                gemm_case g = {bias == 3,
+                               relu == 1,
+                               shapes[s][0],
+                               shapes[s][1],
+                               shapes[s][2],
+                               1.0f,
+                               bias == 2 ? 1.0f : 0.0f,
+                               bias,
+                               relu == 1};
+                run_case(&g, true);
+            }
+    /* Relu keeps NaN (a NaN input row makes its outputs NaN) */
+    for (int isa = 0; isa <= 3; isa++) {
+        const ais__cpu_kernels *t = ais__cpu_for((ais_cpu_isa)isa);
+        if (!t) continue;
+        enum { M = 20, N = 40, K = 8 };
+        float a[M * K], b[K * N], c[M * N];
+        ais_test_fill_uniform(a, M * K, -1, 1);
+        ais_test_fill_uniform(b, K * N, -1, 1);
+        a[3 * K + 2] = NAN;
+        ais__gemm_epilogue ep = {NULL, 0, 0, AIS__GEMM_ACT_RELU};
+        t->sgemm_ex(false, false, M, N, K, 1.0f, a, K, b, N, NULL, 0.0f, c, N, &ep, NULL);
+        for (int i = 0; i < M; i++)
+            for (int j = 0; j < N; j++)
+                assert_true(i == 3 ? isnan(c[i * N + j]) : c[i * N + j] >= 0);
+    }
+}
+
+/* The table's sgemm (BLAS or ours, by shape) agrees on shapes either side of the choice. */
+static void test_table_sgemm(void **state) {
+    (void)state;
+    static const int64_t shapes[][3] = {{1, 300, 200}, {200, 1, 30}, {8, 8, 8}, {96, 200, 150}};
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+        gemm_case g = {false, s == 3, shapes[s][0], shapes[s][1], shapes[s][2], 1.0f,
+                       1.0f,  0,      false};
+        gemm_bufs u;
+        setup_case(&g, &u);
+        for (int isa = 0; isa <= 3; isa++) {
+            const ais__cpu_kernels *t = ais__cpu_for((ais_cpu_isa)isa);
+            if (!t) continue;
+            memcpy(u.c, u.c0, (size_t)(g.m * u.ldc) * sizeof *u.c);
+            t->sgemm(g.ta, g.tb, g.m, g.n, g.k, g.alpha, u.a, u.lda, u.b, u.ldb, g.beta, u.c,
+                     u.ldc);
+            check_c(&g, &u, isa_names[isa], "sgemm");
+        }
+        free_case(&u);
+    }
+}
+
+/* ais__gemm_parallel over a pool of 3 threads: row and column splits, pre-packed B (rows only),
+ * the epilogue's bias offsets in each block, beta, transposes; and the serial fallbacks. */
+static void test_parallel(void **state) {
+    (void)state;
+    ais__pool *pool = NULL;
+    assert_int_equal(ais__pool_create(3, &pool), AIS_OK);
+    static const int64_t shapes[][3] = {{257, 129, 300}, {40, 700, 50}, {700, 40, 50},
+                                        {15, 33, 9000},  {3, 3, 3},     {100, 1, 100}};
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
+        for (int v = 0; v < 4; v++) {
+            gemm_case g = {v & 1,
+                           (v >> 1) & 1,
+                           shapes[s][0],
+                           shapes[s][1],
+                           shapes[s][2],
+                           v == 2 ? 0.5f : 1.0f,
+                           v == 1 ? 1.0f : 0.0f,
+                           v == 3 ? 4 : (v == 2 ? 3 : 2),
+                           v != 1};
+            gemm_bufs u;
+            setup_case(&g, &u);
+            for (int isa = 0; isa <= 3; isa++) {
+                const ais__cpu_kernels *t = ais__cpu_for((ais_cpu_isa)isa);
+                if (!t) continue;
+                for (int packed = 0; packed < 2; packed++) {
+                    float *bp = NULL;
+                    if (packed) {
+                        bp = alloc_f(t->gemm_packed_b_size(g.k, g.n));
+                        t->gemm_prepack_b(g.tb, u.b, u.ldb, g.k, g.n, bp);
+                    }
+                    memcpy(u.c, u.c0, (size_t)(g.m * u.ldc) * sizeof *u.c);
+                    ais__gemm_parallel(pool, t, g.ta, g.tb, g.m, g.n, g.k, g.alpha, u.a, u.lda,
+                                       packed ? NULL : u.b, u.ldb, bp, g.beta, u.c, u.ldc, &u.ep);
+                    check_c(&g, &u, isa_names[isa], packed ? "parallel packed B" : "parallel");
+                    free(bp);
+                }
+            }
+            free_case(&u);
+        }
+    ais__pool_destroy(pool);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_all_small_shapes), cmocka_unit_test(test_large_shapes),
+        cmocka_unit_test(test_epilogue),         cmocka_unit_test(test_table_sgemm),
+        cmocka_unit_test(test_parallel),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
