@@ -25,7 +25,9 @@
 #include <stdint.h>
 
 /* The fast layout of a tree ensemble that the tree walk reads (built by lib/ops/tree_engine.c):
- * per tree, 2^depth - 1 thresholds and feature words in heap order and 2^depth leaf values. */
+ * per tree, 2^depth - 1 thresholds and feature words in heap order and 2^depth leaf values.
+ * thr and fd stay readable 8 elements past the last tree's nodes: the SIMD walks load the top
+ * levels of a tree (up to 8 nodes from the level's first) as one vector, whatever its depth. */
 typedef struct ais__cpu_forest {
     size_t width;             /* outputs per row */
     const float *thr;         /* thresholds */

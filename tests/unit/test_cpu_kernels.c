@@ -281,11 +281,12 @@ static void test_tree_walk(void **state) {
         nn += ((size_t)1 << depth[t]) - 1;
         nl += (size_t)1 << depth[t];
     }
-    float *thr = malloc(nn * sizeof *thr), *leaf32 = malloc(nl * sizeof *leaf32);
-    uint32_t *fd = malloc(nn * sizeof *fd);
+    /* thr and fd padded by 8 as the layout requires (cpu.h) */
+    float *thr = malloc((nn + 8) * sizeof *thr), *leaf32 = malloc(nl * sizeof *leaf32);
+    uint32_t *fd = malloc((nn + 8) * sizeof *fd);
     double *leaf = malloc(nl * sizeof *leaf);
     assert_true(thr && leaf32 && fd && leaf);
-    for (size_t i = 0; i < nn; i++) {
+    for (size_t i = 0; i < nn + 8; i++) {
         thr[i] = (float)ais_test_uniform(-1, 1);
         fd[i] = (uint32_t)ais_test_randint(0, COLS - 1) | ((uint32_t)ais_test_randint(0, 1) << 31);
     }
