@@ -11,8 +11,6 @@
 #include <zstd.h>
 #include <zstd_errors.h>
 
-#include <aistack/ais_pipeline.h>
-
 #include "ais_layout.h"
 
 typedef struct ais__span {
@@ -526,10 +524,12 @@ static ais_status ais__read_meta(ais__reader *r) {
     return ais__graph_set_meta(r->g, "content_hash", buf);
 }
 
-static void ais__pipeline_release(void *p) { ais_pipeline_destroy(p); }
+static void ais__section_release(void *p) { ais__free(p); }
 
-/* The PIPELINE section (ais_writer.c writes it): compiled and checked against the graph's input
- * here, so that a loaded model's pipeline is known to fit it. */
+/* The PIPELINE section (ais_writer.c writes it): parsed and bounds-checked here, and handed on
+ * as bytes (g->pipeline_input, g->pipeline_spec). Compiling the spec and checking that it fits
+ * the graph's input is the runtime's (ais__model_attach_pipeline in runtime/model.c): the
+ * format layer stays below lib/pipeline. */
 static ais_status ais__read_pipeline(ais__reader *r) {
     if (!r->have[AIS__SEC_PIPELINE]) return AIS_OK;
     const ais__span *s = &r->sec[AIS__SEC_PIPELINE];
@@ -548,25 +548,29 @@ static ais_status ais__read_pipeline(ais__reader *r) {
         ais__free(input);
         return c.st;
     }
-    ais_pipeline *p = NULL;
-    ais_status st = ais_pipeline_create_from_json((const char *)c.p + c.pos, (size_t)len, &p);
-    int32_t target = -1;
-    if (st == AIS_OK) st = ais__ais_pipeline_target(r->g, p, ".ais: pipeline section", &target);
-    if (st == AIS_OK && strcmp(r->g->values[target].name, input) != 0)
-        st = ais__error(AIS_E_FORMAT,
-                        ".ais: pipeline section: it feeds input \"%.64s\", the model's input is "
-                        "\"%.64s\"",
-                        input, r->g->values[target].name);
-    ais__free(input);
-    if (st != AIS_OK) {
-        ais_pipeline_destroy(p);
-    } else {
-        st = ais__graph_hold(r->g, ais__pipeline_release, p); /* frees p when it fails */
-        if (st == AIS_OK) r->g->pipeline = p;
-    }
-    if (st != AIS_OK && !strstr(ais_last_error(), "pipeline section"))
+    /* One block: the input name and the spec, each NUL-terminated (len fits: it is at most the
+     * section's size, which is inside the mapped file). */
+    size_t in_len = strlen(input);
+    char *block = ais__malloc(in_len + 1 + (size_t)len + 1);
+    if (!block) {
+        ais__free(input);
+        ais_status st = ais__oom(in_len + (size_t)len + 2, "pipeline section");
         ais__error_prefix(".ais: pipeline section");
-    return st;
+        return st;
+    }
+    memcpy(block, input, in_len + 1);
+    memcpy(block + in_len + 1, c.p + c.pos, (size_t)len);
+    block[in_len + 1 + len] = '\0';
+    ais__free(input);
+    ais_status st = ais__graph_hold(r->g, ais__section_release, block); /* frees it on failure */
+    if (st != AIS_OK) {
+        ais__error_prefix(".ais: pipeline section");
+        return st;
+    }
+    r->g->pipeline_input = block;
+    r->g->pipeline_spec = block + in_len + 1;
+    r->g->pipeline_spec_len = (size_t)len;
+    return AIS_OK;
 }
 
 ais_status ais__ais_read(const void *data, size_t size, const ais__load_opts *o, ais__graph **out) {

@@ -13,8 +13,6 @@
 #include <zstd.h>
 #include <zstd_errors.h>
 
-#include <aistack/ais_pipeline.h>
-
 #include "ais_layout.h"
 
 typedef struct ais__wtensor {
@@ -36,7 +34,7 @@ typedef struct ais__writer {
     uint8_t *scratch[2];
     size_t scratch_cap[2];
     uint64_t features;
-    const ais_pipeline *pipeline; /* written to the PIPELINE section, or NULL */
+    const ais__pipeline_section *pipeline; /* written to the PIPELINE section, or NULL */
 } ais__writer;
 
 static ais_status ais__wt_add(ais__writer *w, const ais_tensor *t, const char *a, const char *b,
@@ -265,12 +263,7 @@ static uint64_t ais__content_hash(const ais__writer *w, const ais__buf *graph) {
     XXH64_state_t st;
     XXH64_reset(&st, 0);
     XXH64_update(&st, graph->p, graph->size);
-    if (w->pipeline) {
-        const char *spec;
-        size_t len;
-        (void)ais_pipeline_spec_json(w->pipeline, &spec, &len); /* cannot fail: both non-NULL */
-        XXH64_update(&st, spec, len);
-    }
+    if (w->pipeline) XXH64_update(&st, w->pipeline->spec, w->pipeline->len);
     for (size_t i = 0; i < w->n_tensors; i++) {
         const ais_tensor *t = w->tensors[i].t;
         uint8_t hdr[8 + 8 * AIS_MAX_DIMS];
@@ -471,68 +464,41 @@ static ais_status ais__write_file(ais__writer *w, const char *path, ais__buf *se
     return AIS_OK;
 }
 
-ais_status ais__ais_pipeline_target(const ais__graph *g, const ais_pipeline *pipeline,
-                                    const char *who, int32_t *input) {
-    size_t width = ais_pipeline_output_width(pipeline);
-    if (g->n_inputs != 1) {
-        char names[160] = "";
-        size_t at = 0;
-        for (size_t i = 0; i < g->n_inputs && at < sizeof names; i++)
-            at += (size_t)snprintf(names + at, sizeof names - at, "%s\"%s\"", i ? ", " : "",
-                                   g->values[g->inputs[i]].name);
-        return ais__error(AIS_E_INVALID_ARGUMENT,
-                          "%s: a feature pipeline feeds a model with exactly one input, this one "
-                          "has %zu%s%s",
-                          who, g->n_inputs, g->n_inputs ? ": " : "", names);
-    }
-    const ais__value *v = &g->values[g->inputs[0]];
-    /* The pipeline computes in double and gives whichever of f32 and f64 the input takes. */
-    if (v->dtype != AIS_DTYPE_F32 && v->dtype != AIS_DTYPE_F64)
-        return ais__error(AIS_E_DTYPE,
-                          "%s: model input \"%s\" is %s, the feature pipeline gives f32 or f64",
-                          who, v->name, ais_dtype_name(v->dtype));
-    if (v->ndim >= 0 && v->ndim != 2)
-        return ais__error(AIS_E_INVALID_ARGUMENT,
-                          "%s: model input \"%s\" has %d dimensions, the feature pipeline gives "
-                          "[rows, %zu]",
-                          who, v->name, (int)v->ndim, width);
-    if (v->ndim == 2 && v->dims[1] != AIS__DIM_DYNAMIC && v->dims[1] != (int64_t)width)
-        return ais__error(AIS_E_SHAPE,
-                          "%s: model input \"%s\" takes %lld features per row, the feature "
-                          "pipeline gives %zu",
-                          who, v->name, (long long)v->dims[1], width);
-    *input = g->inputs[0];
-    return AIS_OK;
-}
-
 /* The PIPELINE section: u32 layout version (1), the name of the input it feeds (u32 length and
  * bytes), the spec's length (u64) and its JSON text. */
-static void ais__write_pipeline(ais__buf *b, const ais__graph *g, int32_t input,
-                                const ais_pipeline *p) {
+static void ais__write_pipeline(ais__buf *b, const ais__pipeline_section *p) {
     ais__buf_u32(b, 1);
-    ais__buf_str(b, g->values[input].name);
-    const char *spec;
-    size_t len;
-    (void)ais_pipeline_spec_json(p, &spec, &len); /* cannot fail: both non-NULL */
-    ais__buf_u64(b, len);
-    ais__buf_bytes(b, spec, len);
+    ais__buf_str(b, p->input);
+    ais__buf_u64(b, p->len);
+    ais__buf_bytes(b, p->spec, p->len);
 }
 
 ais_status ais__ais_write(const ais__graph *g, const char *path, int compress_level) {
-    return ais__ais_write_pipeline(g, g ? g->pipeline : NULL, path, compress_level);
+    if (!g || !g->pipeline_input) return ais__ais_write_pipeline(g, NULL, path, compress_level);
+    ais__pipeline_section sec = {g->pipeline_input, g->pipeline_spec, g->pipeline_spec_len};
+    return ais__ais_write_pipeline(g, &sec, path, compress_level);
 }
 
-ais_status ais__ais_write_pipeline(const ais__graph *g, const ais_pipeline *pipeline,
+ais_status ais__ais_write_pipeline(const ais__graph *g, const ais__pipeline_section *pipeline,
                                    const char *path, int compress_level) {
     return ais__ais_write_progress(g, pipeline, path, compress_level, NULL, NULL);
 }
 
-ais_status ais__ais_write_progress(const ais__graph *g, const ais_pipeline *pipeline,
-                                   const char *path, int compress_level,
-                                   ais_progress_fn progress, void *progress_data) {
+ais_status ais__ais_write_progress(const ais__graph *g, const ais__pipeline_section *pipeline,
+                                   const char *path, int compress_level, ais_progress_fn progress,
+                                   void *progress_data) {
     if (!g || !path) return ais__error(AIS_E_INVALID_ARGUMENT, "ais write: graph or path is NULL");
-    int32_t target = -1;
-    if (pipeline) AIS__CHECK(ais__ais_pipeline_target(g, pipeline, path, &target));
+    /* Whether the spec fits the input is the runtime's check (it compiles the spec); the writer
+     * only refuses a section a reader could not match to an input. */
+    if (pipeline) {
+        bool is_input = false;
+        for (size_t i = 0; pipeline->input && i < g->n_inputs; i++)
+            is_input = is_input || strcmp(g->values[g->inputs[i]].name, pipeline->input) == 0;
+        if (!is_input || (!pipeline->spec && pipeline->len))
+            return ais__error(AIS_E_INVALID_ARGUMENT,
+                              "%s: the pipeline section feeds \"%.64s\", no input of the model",
+                              path, pipeline->input ? pipeline->input : "(null)");
+    }
     if (compress_level < 0 || compress_level > ZSTD_maxCLevel())
         return ais__error(AIS_E_INVALID_ARGUMENT,
                           "%s: compression level %d, expected 0 (raw) or 1..%d (zstd)", path,
@@ -562,7 +528,7 @@ ais_status ais__ais_write_progress(const ais__graph *g, const ais_pipeline *pipe
         ais__write_graph(&w, &graph);
         ais__write_tensor_table(&w, &table);
         if (!graph.oom) ais__write_meta(&w, &meta, ais__content_hash(&w, &graph));
-        if (pipeline) ais__write_pipeline(&pipe, g, target, pipeline);
+        if (pipeline) ais__write_pipeline(&pipe, pipeline);
         if (meta.oom || graph.oom || table.oom || pipe.oom)
             st = ais__oom(graph.size + table.size, "model sections");
     }

@@ -110,21 +110,24 @@ ais_status ais__lightgbm_read(const void *data, size_t size, const ais__load_opt
                               ais__graph **out);
 ais_status ais__ais_read(const void *data, size_t size, const ais__load_opts *o,
                          ais__graph **out);
-/* compress_level: 0 raw (mmappable), 1..22 zstd per tensor. Writes g->pipeline, if any. */
+/* A PIPELINE section to write: the name of the graph input the pipeline feeds and its spec's
+ * JSON bytes. The format layer does not compile specs: the runtime checks that the spec fits the
+ * input before it asks for a write (runtime/model.c), and compiles the one a reader hands back. */
+typedef struct ais__pipeline_section {
+    const char *input;
+    const char *spec;
+    size_t len;
+} ais__pipeline_section;
+/* compress_level: 0 raw (mmappable), 1..22 zstd per tensor. Writes the PIPELINE section that g
+ * was read with (g->pipeline_input, g->pipeline_spec), if any. */
 ais_status ais__ais_write(const ais__graph *g, const char *path, int compress_level);
-/* The same with `pipeline` (NULL: none) in place of g->pipeline. */
-ais_status ais__ais_write_pipeline(const ais__graph *g, const struct ais_pipeline *pipeline,
+/* The same with `pipeline` (NULL: none) in place of g's section. */
+ais_status ais__ais_write_pipeline(const ais__graph *g, const ais__pipeline_section *pipeline,
                                    const char *path, int compress_level);
 /* The same, calling progress (when not NULL) after each tensor is encoded. */
-ais_status ais__ais_write_progress(const ais__graph *g, const struct ais_pipeline *pipeline,
+ais_status ais__ais_write_progress(const ais__graph *g, const ais__pipeline_section *pipeline,
                                    const char *path, int compress_level,
                                    ais_progress_fn progress, void *progress_data);
-/* Checks that `pipeline` can feed g: g has exactly one input, of dtype f32, of rank 2 (or
- * unknown rank), whose last extent, when static, is the pipeline's output width. Sets *input to
- * that input's value index. Messages say which input and what was expected; `who` prefixes
- * them. */
-ais_status ais__ais_pipeline_target(const ais__graph *g, const struct ais_pipeline *pipeline,
-                                    const char *who, int32_t *input);
 /* True when the bytes start like a .ais file. */
 bool ais__ais_sniff(const void *data, size_t size);
 

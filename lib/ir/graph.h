@@ -75,8 +75,15 @@ typedef struct ais__graph {
     size_t n_meta;
     ais__hold *holds;
     size_t n_holds;
-    /* The feature pipeline that feeds the graph's single input (a .ais PIPELINE section), or
-     * NULL. Owned through a hold (the graph module does not know pipelines). */
+    /* A .ais PIPELINE section as the reader found it (pipeline_input NULL: none): the name of
+     * the input it feeds and its spec's JSON bytes, one block owned through a hold. The reader
+     * only parses the section; compiling and checking it is the runtime's (model.c), so that
+     * lib/format does not call up into lib/pipeline. */
+    const char *pipeline_input;
+    const char *pipeline_spec;
+    size_t pipeline_spec_len;
+    /* The feature pipeline compiled from that spec, which feeds the graph's single input, or
+     * NULL. Set by the runtime, owned through a hold (the graph module does not know pipelines). */
     struct ais_pipeline *pipeline;
     /* name -> value index, open addressing */
     int32_t *index;

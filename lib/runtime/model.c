@@ -547,6 +547,12 @@ static ais_status ais__prepare_nodes(ais_model *m) {
 
 ais_status ais__model_from_graph(ais__graph *g, const ais_options *options, ais_model **out) {
     *out = NULL;
+    /* First, as when the .ais reader compiled it: a pipeline that does not fit fails the load. */
+    ais_status pst = ais__model_attach_pipeline(g);
+    if (pst != AIS_OK) {
+        ais__graph_destroy(g);
+        return pst;
+    }
     ais_model *m = ais__calloc(1, sizeof *m);
     if (!m) {
         ais__graph_destroy(g);
@@ -708,10 +714,7 @@ AIS_API ais_status ais_model_save(const ais_model *model, const char *path,
     if (!model || !path)
         return ais__error(AIS_E_INVALID_ARGUMENT, "ais_model_save: %s is NULL",
                           model ? "path" : "model");
-    return ais__ais_write_progress(model->graph, model->graph->pipeline, path,
-                                   (int)ais__option(options, AIS_OPT_SAVE_COMPRESSION),
-                                   options ? options->progress : NULL,
-                                   options ? options->progress_data : NULL);
+    return ais__model_write(model->graph, model->graph->pipeline, path, options);
 }
 
 AIS_API ais_status ais_model_save_with_pipeline(const ais_model *model,
@@ -720,10 +723,7 @@ AIS_API ais_status ais_model_save_with_pipeline(const ais_model *model,
     if (!model || !pipeline || !path)
         return ais__error(AIS_E_INVALID_ARGUMENT, "ais_model_save_with_pipeline: %s is NULL",
                           !model ? "model" : !pipeline ? "pipeline" : "path");
-    return ais__ais_write_progress(model->graph, pipeline, path,
-                                   (int)ais__option(options, AIS_OPT_SAVE_COMPRESSION),
-                                   options ? options->progress : NULL,
-                                   options ? options->progress_data : NULL);
+    return ais__model_write(model->graph, pipeline, path, options);
 }
 
 AIS_API const ais_pipeline *ais_model_pipeline(const ais_model *model) {

@@ -49,6 +49,22 @@ struct ais_model {
  */
 ais_status ais__model_from_graph(ais__graph *g, const ais_options *options, ais_model **out);
 
+/* The feature pipeline (model_pipeline.c). ais__model_attach_pipeline compiles the PIPELINE
+ * spec a .ais reader left in g (g->pipeline_input, g->pipeline_spec; nothing to do without one),
+ * checks it with ais__pipeline_target and that it names that input, and sets g->pipeline;
+ * messages start ".ais: pipeline section". ais__model_from_graph calls it first. */
+ais_status ais__model_attach_pipeline(ais__graph *g);
+/* Checks that `pipeline` can feed g: g has exactly one input, of dtype f32 or f64, of rank 2 (or
+ * unknown rank), whose last extent, when static, is the pipeline's output width. Sets *input to
+ * that input's value index. Messages say which input and what was expected; `who` prefixes
+ * them. */
+ais_status ais__pipeline_target(const ais__graph *g, const struct ais_pipeline *pipeline,
+                                const char *who, int32_t *input);
+/* Writes g as .ais to path with `pipeline` (NULL: none) in its PIPELINE section, after checking
+ * that it fits; the compression level and progress callback come from options (may be NULL). */
+ais_status ais__model_write(const ais__graph *g, const struct ais_pipeline *pipeline,
+                            const char *path, const ais_options *options);
+
 /* Optimization level 2 (fuse.c): Conv, Gemm or MatMul whose output only an activation reads,
  * and that is no graph output, becomes FusedConv/FusedGemm/FusedMatMul (com.microsoft) with the
  * activation as attributes; the activation node goes. Needs the sorted, resolved graph. */

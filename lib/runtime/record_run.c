@@ -41,7 +41,7 @@ static ais_status ais__run_source_claimed(ais_session *s, const char *who, ais__
     /* The features go into the last call's tensor when the row count repeats: a steady stream
      * of same-sized batches allocates nothing here (the plan is reused too). */
     ais_tensor *t = s->features;
-    /* f32 or f64, checked when the pipeline was attached (ais__ais_pipeline_target) */
+    /* f32 or f64, checked when the pipeline was attached (ais__pipeline_target) */
     ais_dtype dt = g->values[g->inputs[0]].dtype;
     ais_status st;
     switch (src) {

@@ -2,7 +2,10 @@
  * fuzz_ais.c - the native .ais reader. Each input is read twice: as it is (the checksums reject
  * nearly every mutation, which tests that they are checked), and after its header, section and
  * tensor checksums are recomputed, so that mutations reach the parsers behind them. A file that
- * reads is written back (zstd) and read again.
+ * reads is written back (zstd) and read again. The reader only parses the PIPELINE section; a
+ * file that reads has its spec compiled and checked by the runtime's step, as ais_model_load does
+ * (ais__model_attach_pipeline), and is loaded through the public ais_model_load_memory once, so
+ * that hostile specs reach the pipeline compiler.
  */
 #define XXH_STATIC_LINKING_ONLY
 #include <stdio.h>
@@ -12,6 +15,7 @@
 #include <xxhash.h>
 
 #include "format/ais_layout.h"
+#include "runtime/model.h"
 
 static void fix_tensor_hashes(uint8_t *p, size_t size, uint64_t table_off, uint64_t table_size,
                               uint64_t data_off, uint64_t data_size) {
@@ -58,7 +62,8 @@ static void fix_checksums(uint8_t *p, size_t size) {
             }
             if (pass == 1 && type == AIS__SEC_TENSORS)
                 fix_tensor_hashes(p, size, off, sz, data_off, data_size);
-            if (pass == 1 && type >= AIS__SEC_META && type <= AIS__SEC_TENSORS)
+            if (pass == 1 &&
+                ((type >= AIS__SEC_META && type <= AIS__SEC_TENSORS) || type == AIS__SEC_PIPELINE))
                 ais__put_le64(e + 24, XXH64(p + off, (size_t)sz, 0));
         }
     }
@@ -92,8 +97,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     fix_checksums(copy, size);
     g = NULL;
     if (ais__ais_read(copy, size, NULL, &g) == AIS_OK) {
-        roundtrip(g);
+        /* the section was only parsed: its spec is compiled and checked here */
+        if (ais__model_attach_pipeline(g) == AIS_OK) roundtrip(g);
         ais__graph_destroy(g);
+        ais_model *m = NULL;
+        if (ais_model_load_memory(copy, size, NULL, &m) == AIS_OK) ais_model_destroy(m);
     }
     free(copy);
     return 0;

@@ -11,6 +11,7 @@
 #include "format/ais_layout.h"
 #include "format/format.h"
 #include "pipeline/pipeline.h"
+#include "runtime/model.h"
 #include "test_util.h"
 
 static char tmpdir[256];
@@ -804,13 +805,23 @@ static ais__graph *pl_graph(void) {
 static uint8_t *pl_file(int level, size_t *size) {
     assert_int_equal(sizeof pl_spec1, sizeof pl_spec2);
     ais__graph *g = pl_graph();
-    ais_pipeline *p = NULL;
-    AIS_ASSERT_OK(ais_pipeline_create_from_json(pl_spec2, strlen(pl_spec2), &p));
+    const ais__pipeline_section sec = {"x", pl_spec2, strlen(pl_spec2)};
     const char *path = tmp_path("pl.ais");
-    AIS_ASSERT_OK(ais__ais_write_pipeline(g, p, path, level));
-    ais_pipeline_destroy(p);
+    AIS_ASSERT_OK(ais__ais_write_pipeline(g, &sec, path, level));
     ais__graph_destroy(g);
     return slurp(path, size);
+}
+
+/* What ais_model_load does with a .ais file's pipeline: the reader parses the section, the
+ * runtime compiles and checks it. The graph is destroyed when the second step fails. */
+static ais_status pl_read(const uint8_t *bytes, size_t size, ais__graph **out) {
+    AIS__CHECK(ais__ais_read(bytes, size, NULL, out));
+    ais_status st = ais__model_attach_pipeline(*out);
+    if (st != AIS_OK) {
+        ais__graph_destroy(*out);
+        *out = NULL;
+    }
+    return st;
 }
 
 /* Overwrites bytes of section `type` and fixes its checksum and the header's. */
@@ -836,13 +847,30 @@ static void test_pipeline_section(void **state) {
         uint8_t *bytes = pl_file(level, &size);
         ais__graph *r = NULL;
         AIS_ASSERT_OK(ais__ais_read(bytes, size, NULL, &r));
+        /* the reader hands the section back as bytes and compiles nothing */
+        assert_null(r->pipeline);
+        assert_string_equal(r->pipeline_input, "x");
+        assert_int_equal(r->pipeline_spec_len, strlen(pl_spec2));
+        assert_memory_equal(r->pipeline_spec, pl_spec2, strlen(pl_spec2));
+        AIS_ASSERT_OK(ais__model_attach_pipeline(r));
         assert_non_null(r->pipeline);
         const char *text;
         size_t len;
         AIS_ASSERT_OK(ais_pipeline_spec_json(r->pipeline, &text, &len));
         assert_int_equal(len, strlen(pl_spec2));
         assert_memory_equal(text, pl_spec2, len);
+        /* written back through ais__ais_write, the section's bytes are the same */
+        const char *again = tmp_path("pl_again.ais");
+        AIS_ASSERT_OK(ais__ais_write(r, again, level));
         ais__graph_destroy(r);
+        size_t size2;
+        uint8_t *bytes2 = slurp(again, &size2);
+        AIS_ASSERT_OK(pl_read(bytes2, size2, &r));
+        AIS_ASSERT_OK(ais_pipeline_spec_json(r->pipeline, &text, &len));
+        assert_int_equal(len, strlen(pl_spec2));
+        assert_memory_equal(text, pl_spec2, len);
+        ais__graph_destroy(r);
+        free(bytes2);
         /* The section is flagged required: a reader that does not know it refuses the file. */
         uint32_t hs = ais__le32(bytes + AIS__H_HEADER_SIZE);
         bool found = false;
@@ -869,17 +897,26 @@ static void test_pipeline_section(void **state) {
         /* Checksums right, meaning wrong: each is refused with a message naming the section. */
         memcpy(copy, bytes, size);
         patch_section(copy, AIS__SEC_PIPELINE, spec_at, pl_spec1, strlen(pl_spec1));
-        AIS_ASSERT_STATUS(ais__ais_read(copy, size, NULL, &r), AIS_E_SHAPE);
+        AIS_ASSERT_STATUS(pl_read(copy, size, &r), AIS_E_SHAPE);
         ais_test_assert_error_contains("pipeline section");
         ais_test_assert_error_contains("takes 2 features per row, the feature pipeline gives 1");
         memcpy(copy, bytes, size);
         patch_section(copy, AIS__SEC_PIPELINE, spec_at, "[", 1);
-        AIS_ASSERT_STATUS(ais__ais_read(copy, size, NULL, &r), AIS_E_FORMAT);
-        ais_test_assert_error_contains("pipeline section");
+        /* a spec that does not compile still reads: compiling is the runtime's step */
+        AIS_ASSERT_OK(ais__ais_read(copy, size, NULL, &r));
+        assert_null(r->pipeline);
+        ais__graph_destroy(r);
+        AIS_ASSERT_STATUS(pl_read(copy, size, &r), AIS_E_FORMAT);
+        ais_test_assert_error_contains(".ais: pipeline section");
+        /* and through the public loader, which compiles it */
+        ais_model *m = NULL;
+        AIS_ASSERT_STATUS(ais_model_load_memory(copy, size, NULL, &m), AIS_E_FORMAT);
+        assert_null(m);
+        ais_test_assert_error_contains(".ais: pipeline section");
         memcpy(copy, bytes, size);
         patch_section(copy, AIS__SEC_PIPELINE, 8, "q", 1);
-        AIS_ASSERT_STATUS(ais__ais_read(copy, size, NULL, &r), AIS_E_FORMAT);
-        ais_test_assert_error_contains("feeds input \"q\"");
+        AIS_ASSERT_STATUS(pl_read(copy, size, &r), AIS_E_FORMAT);
+        ais_test_assert_error_contains(".ais: pipeline section: it feeds input \"q\"");
         memcpy(copy, bytes, size);
         patch_section(copy, AIS__SEC_PIPELINE, 0, "\x02", 1);
         AIS_ASSERT_STATUS(ais__ais_read(copy, size, NULL, &r), AIS_E_UNSUPPORTED);
@@ -888,6 +925,13 @@ static void test_pipeline_section(void **state) {
         patch_section(copy, AIS__SEC_PIPELINE, 9, "\x01", 1); /* spec length + 1 */
         AIS_ASSERT_STATUS(ais__ais_read(copy, size, NULL, &r), AIS_E_FORMAT);
         ais_test_assert_error_contains("pipeline");
+        /* the writer refuses a section whose input the graph does not have */
+        ais__graph *g = pl_graph();
+        const ais__pipeline_section bad = {"q", pl_spec2, strlen(pl_spec2)};
+        AIS_ASSERT_STATUS(ais__ais_write_pipeline(g, &bad, tmp_path("bad.ais"), level),
+                          AIS_E_INVALID_ARGUMENT);
+        ais_test_assert_error_contains("feeds \"q\", no input of the model");
+        ais__graph_destroy(g);
         free(copy);
         free(bytes);
     }
@@ -896,6 +940,10 @@ static void test_pipeline_section(void **state) {
 static ais_status sweep_read(void *ctx) {
     sweep_ctx *c = ctx;
     return ais__ais_read(c->bytes, c->size, NULL, &c->g);
+}
+static ais_status sweep_read_attach(void *ctx) {
+    sweep_ctx *c = ctx;
+    return pl_read(c->bytes, c->size, &c->g);
 }
 static ais_status sweep_write(void *ctx) {
     sweep_ctx *c = ctx;
@@ -931,6 +979,8 @@ static void test_oom(void **state) {
         memcpy(aligned, bytes, size);
         sweep_ctx pc = {aligned, size, NULL, NULL, NULL, level};
         AIS_TEST_OOM_SWEEP("ais__ais_read (pipeline)", sweep_read, &pc, 5000, AIS_OWN_GRAPH(&pc.g));
+        AIS_TEST_OOM_SWEEP("ais__model_attach_pipeline", sweep_read_attach, &pc, 5000,
+                           AIS_OWN_GRAPH(&pc.g));
         free(aligned);
         free(bytes);
     }
@@ -977,11 +1027,9 @@ static int write_seeds(const char *dir) {
     if (ais__ais_write(g, path, 0) != AIS_OK) return 1;
     ais__graph_destroy(g);
     g = pl_graph();
-    ais_pipeline *p = NULL;
-    AIS_ASSERT_OK(ais_pipeline_create_from_json(pl_spec2, strlen(pl_spec2), &p));
+    const ais__pipeline_section sec = {"x", pl_spec2, strlen(pl_spec2)};
     snprintf(path, sizeof path, "%s/pipeline.ais", dir);
-    ais_status st = ais__ais_write_pipeline(g, p, path, 0);
-    ais_pipeline_destroy(p);
+    ais_status st = ais__ais_write_pipeline(g, &sec, path, 0);
     ais__graph_destroy(g);
     return st != AIS_OK;
 }
