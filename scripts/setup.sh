@@ -41,6 +41,7 @@ if [ "$mode" = test ]; then
   if [ ! -f "$stamp" ] || ! cmp -s tests/requirements.txt "$stamp"; then
     echo "setup: installing Python packages from tests/requirements.txt into .venv"
     .venv/bin/pip install -q --disable-pip-version-check -r tests/requirements.txt
+    .venv/bin/pip install -q --disable-pip-version-check --no-deps -r tests/requirements-nodeps.txt
     cp tests/requirements.txt "$stamp"
   fi
 fi

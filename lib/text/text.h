@@ -79,10 +79,11 @@ ais_status ais__utf8_check(const char *s, size_t n, const char *what);
 
 /*
  * Normalizes, pre-tokenizes and WordPiece-encodes one UTF-8 text (already checked) and appends
- * the ids to `out`, stopping once `out` holds `cap` ids (SIZE_MAX: no cap): right truncation
- * never needs the rest. `what` names the text in messages.
+ * the ids to `out`, keeping at most `cap` of them (SIZE_MAX: all): right truncation never needs
+ * the rest. With `stop` it stops reading there; else it goes on counting, and *total (may be
+ * NULL) is the number of ids the whole text gives. `what` names the text in messages.
  */
 ais_status ais__wordpiece_encode(const ais_tokenizer *t, const char *s, size_t n, size_t cap,
-                                 ais__ids *out, const char *what);
+                                 bool stop, ais__ids *out, size_t *total, const char *what);
 
 #endif /* AIS_TEXT_H */

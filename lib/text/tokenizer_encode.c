@@ -22,10 +22,12 @@ static void cut(ais__ids *x, size_t keep, bool left) {
     x->n = keep;
 }
 
-/* truncate_encodings of tokenizers/src/utils/truncation.rs, for the main encoding. */
-static ais_status truncate(ais__ids *a, ais__ids *b, bool has_b, size_t max, bool left,
-                           ais_text_truncation strategy, size_t row) {
-    size_t total = a->n + (has_b ? b->n : 0);
+/* truncate_encodings of tokenizers/src/utils/truncation.rs, for the main encoding. la and lb are
+ * the full lengths of the texts; a and b may hold fewer ids (the first ones) when cutting on
+ * the right, but never fewer than are kept. */
+static ais_status truncate(ais__ids *a, ais__ids *b, size_t la, size_t lb, bool has_b, size_t max,
+                           bool left, ais_text_truncation strategy, size_t row) {
+    size_t total = la + (has_b ? lb : 0);
     if (total <= max) return AIS_OK;
     size_t to_remove = total - max;
     if (strategy == AIS_TEXT_TRUNCATE_LONGEST_FIRST) {
@@ -33,9 +35,9 @@ static ais_status truncate(ais__ids *a, ais__ids *b, bool has_b, size_t max, boo
             cut(a, max, left);
             return AIS_OK;
         }
-        size_t n1 = a->n, n2 = b->n;
+        size_t n1 = la, n2 = lb;
         bool swap = n1 > n2;
-        if (swap) n1 = b->n, n2 = a->n;
+        if (swap) n1 = lb, n2 = la;
         n2 = n1 > max ? n1 : AIS__MAX(n1, max - n1);
         if (n1 + n2 > max) {
             n1 = max / 2;
@@ -50,18 +52,20 @@ static ais_status truncate(ais__ids *a, ais__ids *b, bool has_b, size_t max, boo
         return AIS_OK;
     }
     ais__ids *target = a;
+    size_t target_len = la;
     if (strategy == AIS_TEXT_TRUNCATE_ONLY_SECOND) {
         if (!has_b)
             return ais__error(AIS_E_LIMIT,
                               "row %zu: truncation only_second, but the row has no second text",
                               row);
         target = b;
+        target_len = lb;
     }
-    if (target->n <= to_remove)
+    if (target_len <= to_remove)
         return ais__error(AIS_E_LIMIT,
                           "row %zu: the %s text is too short to cut %zu tokens from it", row,
                           target == a ? "first" : "second", to_remove);
-    cut(target, target->n - to_remove, left);
+    cut(target, target_len - to_remove, left);
     return AIS_OK;
 }
 
@@ -89,16 +93,18 @@ static ais_status encode_row(const ais_tokenizer *t, const char *a, size_t na, c
                               "row %zu: max_length %lld is less than the %zu special tokens", row,
                               (long long)max_length, added);
         max_eff = (size_t)max_length - added;
-        /* Cutting on the right never needs more than max_eff ids of either text: truncate()
-         * gives the same result for lengths capped at max_eff, except that only_second on a
-         * single text must see the whole length to fail as tokenizers does. */
+        /* Cutting on the right never keeps more than max_eff ids of either text. A single text
+         * can stop there; a pair must count on, since which text loses more depends on the
+         * full lengths. only_second on a single text must see the whole length to fail as
+         * tokenizers does. */
         if (!t->trunc_left && (b || truncation != AIS_TEXT_TRUNCATE_ONLY_SECOND)) cap = max_eff;
     }
     ta->n = tb->n = 0;
-    AIS__CHECK(ais__wordpiece_encode(t, a, na, cap, ta, what_a));
-    if (b) AIS__CHECK(ais__wordpiece_encode(t, b, nb, cap, tb, what_b));
+    size_t la = 0, lb = 0;
+    AIS__CHECK(ais__wordpiece_encode(t, a, na, cap, !b, ta, &la, what_a));
+    if (b) AIS__CHECK(ais__wordpiece_encode(t, b, nb, cap, false, tb, &lb, what_b));
     if (max_eff != SIZE_MAX)
-        AIS__CHECK(truncate(ta, tb, b != NULL, max_eff, t->trunc_left, truncation, row));
+        AIS__CHECK(truncate(ta, tb, la, lb, b != NULL, max_eff, t->trunc_left, truncation, row));
     size_t len = ta->n + (b ? tb->n : 0) + added;
     if (max_length > 0 && truncation == AIS_TEXT_TRUNCATE_NONE && len > (size_t)max_length)
         return ais__error(AIS_E_LIMIT,

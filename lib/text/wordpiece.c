@@ -214,6 +214,18 @@ static bool is_white_space(int32_t c) {
 /* The category as `tokenizers` sees it: its tables are Unicode 8.0, so a character assigned
  * since then is unassigned (Cn) to it and goes through as a letter. */
 static utf8proc_category_t hf_category(int32_t c) {
+    /* The six code points whose category Unicode changed after 8.0 in a way the tokenizer
+     * sees (found by the code-point sweep of tests/python/test_text_parity.py): their 8.0
+     * category. */
+    switch (c) {
+    case 0x166D: /* So since Unicode 12 */
+    case 0x111C9: /* Mn since Unicode 11 */ return UTF8PROC_CATEGORY_PO;
+    case 0x1734: /* Mc since Unicode 14 */ return UTF8PROC_CATEGORY_MN;
+    case 0x1885: /* Mn since Unicode 9 */
+    case 0x1886: return UTF8PROC_CATEGORY_LO;
+    case 0xA9BD: /* Mn since Unicode 12 */ return UTF8PROC_CATEGORY_MC;
+    default: break;
+    }
     size_t lo = 0, hi = AIS__ARRAY_LEN(ais__unicode8_new);
     while (lo < hi) {
         size_t mid = (lo + hi) / 2;
@@ -258,7 +270,9 @@ typedef struct wp_state {
     const ais_tokenizer *t;
     bool strip, lower;
     ais__ids *out;
-    size_t cap;
+    size_t cap; /* ids kept in out; past it they are only counted (dropped) */
+    bool stop;  /* stop reading once cap ids are kept */
+    size_t dropped;
     const char *what;
     /* the current word: its UTF-8 bytes (kept only while it can still be a WordPiece word) */
     char *word;
@@ -268,7 +282,7 @@ typedef struct wp_state {
     size_t n_pend, pend_cap;
 } wp_state;
 
-static bool full(const wp_state *w) { return w->out->n >= w->cap; }
+static bool full(const wp_state *w) { return w->stop && w->out->n >= w->cap; }
 
 /* Greedy longest-match-first over the current word. */
 static ais_status wordpiece_word(wp_state *w) {
@@ -314,6 +328,10 @@ static ais_status wordpiece_word(wp_state *w) {
                 "%s: a word needs the unknown token \"%s\", which the vocabulary lacks", w->what,
                 t->unk_token);
         AIS__CHECK(ais__ids_push(w->out, t->unk_id));
+    }
+    if (w->out->n > w->cap) {
+        w->dropped += w->out->n - w->cap;
+        w->out->n = w->cap;
     }
     w->word_len = w->word_chars = 0;
     return AIS_OK;
@@ -409,8 +427,8 @@ static ais_status strip_then_on(wp_state *w, int32_t c) {
 }
 
 ais_status ais__wordpiece_encode(const ais_tokenizer *t, const char *str, size_t n, size_t cap,
-                                 ais__ids *out, const char *what) {
-    wp_state w = {.t = t, .out = out, .what = what};
+                                 bool stop, ais__ids *out, size_t *total, const char *what) {
+    wp_state w = {.t = t, .out = out, .what = what, .stop = stop};
     w.cap = out->n + AIS__MIN(cap, SIZE_MAX - out->n);
     w.lower = t->lowercase;
     w.strip = t->strip_accents < 0 ? t->lowercase : t->strip_accents != 0;
@@ -433,7 +451,7 @@ ais_status ais__wordpiece_encode(const ais_tokenizer *t, const char *str, size_t
     }
     if (st == AIS_OK && !full(&w)) st = flush_pending(&w);
     if (st == AIS_OK && !full(&w)) st = wordpiece_word(&w);
-    if (out->n > w.cap) out->n = w.cap;
+    if (total) *total = out->n + w.dropped;
     ais__free(w.word);
     ais__free(w.pend);
     return st;

@@ -73,6 +73,12 @@ static void test_pairs_truncation_padding(void **state) {
     const int64_t want[] = {2, 5, 6, 5, 3, 16, 16, 3, 2, 15, 3, 0, 0, 0, 0, 0};
     const int64_t types[] = {0, 0, 0, 0, 0, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0};
     expect_ids(t, a, b, 2, 8, AIS_TEXT_PAD_LONGEST, want, 8, types);
+    /* one id left for two texts: the longer one keeps it, even though both reach the cap of
+     * ids kept while reading (the full lengths decide) */
+    const char *ta[] = {"a a a"}, *tb[] = {"b"};
+    const int64_t wt[] = {2, 15, 3, 3};
+    const int64_t wty[] = {0, 0, 0, 1};
+    expect_ids(t, ta, tb, 1, 4, AIS_TEXT_PAD_LONGEST, wt, 4, wty);
     /* padding to max_length */
     const char *c[] = {"a"};
     const int64_t w3[] = {2, 15, 3, 0, 0, 0};
