@@ -63,7 +63,7 @@ stage() {
 setup_deps() {
   local missing=""
   command -v pkg-config >/dev/null 2>&1 || missing="$missing pkg-config"
-  for m in openblas libzstd libcjson libxxhash cmocka; do
+  for m in openblas libzstd libcjson libxxhash libutf8proc cmocka; do
     pkg-config --exists "$m" 2>/dev/null || missing="$missing $m"
   done
   [ -f /usr/include/dlpack/dlpack.h ] || missing="$missing dlpack"
@@ -88,7 +88,7 @@ setup_deps() {
     mkdir -p "$R/bin" && ln -sf "$R/usr/bin/pkgconf" "$R/bin/pkg-config"
     export PATH="$R/bin:$PATH"
   fi
-  for m in openblas libzstd libcjson libxxhash cmocka; do
+  for m in openblas libzstd libcjson libxxhash libutf8proc cmocka; do
     pkg-config --exists "$m" || { echo "still missing: $m"; return 1; }
   done
   # The stage runs in a child shell: the parent sources these settings afterwards.

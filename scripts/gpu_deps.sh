@@ -10,5 +10,5 @@ mkdir -p .gpu-deps
 cd .gpu-deps
 apt-get download libopenblas-dev libopenblas0 libopenblas0-pthread libopenblas-pthread-dev \
   libgfortran5 libzstd-dev libcjson-dev libcjson1 libcmocka-dev libcmocka0 libdlpack-dev \
-  libxxhash-dev libxxhash0 pkgconf pkgconf-bin libpkgconf3
+  libxxhash-dev libxxhash0 libutf8proc-dev libutf8proc2 pkgconf pkgconf-bin libpkgconf3
 ls -la

@@ -9,7 +9,7 @@ set -eu
 cd "$(dirname "$0")/.."
 mode=${1:-test}
 
-BUILD_PKGS="build-essential cmake pkg-config libopenblas-dev libzstd-dev libcjson-dev libxxhash-dev libdlpack-dev"
+BUILD_PKGS="build-essential cmake pkg-config libopenblas-dev libzstd-dev libcjson-dev libxxhash-dev libdlpack-dev libutf8proc-dev"
 TEST_PKGS="$BUILD_PKGS clang libclang-rt-14-dev libcmocka-dev abigail-tools python3 python3-venv python3-pip python3-numpy python3-torch python3-torchvision"
 case $mode in
   build) pkgs=$BUILD_PKGS ;;
@@ -38,24 +38,29 @@ fi
 
 echo "setup: the Debian packages for '$mode' are present"
 
-# venv DIR REQUIREMENTS [VENV_OPTION]: makes DIR over Debian's python3 (not a pyenv one on the
-# PATH) and installs REQUIREMENTS into it, again only when the file changed.
+# venv DIR REQUIREMENTS [VENV_OPTION] [NODEPS_REQUIREMENTS]: makes DIR over Debian's python3 (not
+# a pyenv one on the PATH) and installs REQUIREMENTS into it (then NODEPS_REQUIREMENTS with
+# --no-deps: packages whose declared dependencies we must not pull in), again only when a file
+# changed.
 venv() {
   if [ ! -x "$1/bin/python" ]; then
     echo "setup: creating the Python environment $1"
     /usr/bin/python3 -m venv ${3:-} "$1"
   fi
   stamp=$1/.requirements-installed
-  if [ ! -f "$stamp" ] || ! cmp -s "$2" "$stamp"; then
-    echo "setup: installing Python packages from $2 into $1 (a few minutes)..."
+  if [ ! -f "$stamp" ] || ! cat "$2" ${4:-} | cmp -s - "$stamp"; then
+    echo "setup: installing Python packages from $2 ${4:-} into $1 (a few minutes)..."
     "$1/bin/pip" install -q --disable-pip-version-check -r "$2"
-    cp "$2" "$stamp"
+    if [ -n "${4:-}" ]; then
+      "$1/bin/pip" install -q --disable-pip-version-check --no-deps -r "$4"
+    fi
+    cat "$2" ${4:-} > "$stamp"
   fi
 }
 
 if [ "$mode" = test ]; then
   # --system-site-packages, so that Debian's python3-torch is importable.
-  venv .venv tests/requirements.txt --system-site-packages
+  venv .venv tests/requirements.txt --system-site-packages tests/requirements-nodeps.txt
   # The oldest and newest scikit-learn that aistack.sklearn supports, each with its own NumPy,
   # SciPy and pandas, for the python_sklearn_export_{oldest,newest} tests.
   venv .venv-sklearn-oldest tests/requirements-sklearn-oldest.txt

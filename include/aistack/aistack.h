@@ -16,5 +16,6 @@
 #include "ais_ops.h"
 #include "ais_model.h"
 #include "ais_pipeline.h"
+#include "ais_text.h"
 
 #endif /* AISTACK_AISTACK_H */

@@ -191,6 +191,18 @@ _sig("ais_op_exists", c_int, c_char_p, c_char_p)
 _sig("ais_op_run_opset", status, c_char_p, c_char_p, c_int64, AttrsP, POINTER(TensorP), c_size_t,
      POINTER(TensorP), c_size_t)
 
+TokenizerP = c_void_p
+_sig("ais_tokenizer_load", status, c_char_p, POINTER(TokenizerP))
+_sig("ais_tokenizer_load_memory", status, c_void_p, c_size_t, c_char_p, POINTER(TokenizerP))
+_sig("ais_tokenizer_destroy", None, TokenizerP)
+_sig("ais_tokenizer_set_option", status, TokenizerP, c_int, c_int64)
+_sig("ais_tokenizer_get_option", status, TokenizerP, c_int, POINTER(c_int64))
+_sig("ais_tokenizer_vocab_size", c_size_t, TokenizerP)
+_sig("ais_tokenizer_token_id", status, TokenizerP, c_char_p, POINTER(c_int64))
+_sig("ais_tokenizer_encode_batch", status, TokenizerP, POINTER(c_char_p), POINTER(c_size_t),
+     POINTER(c_char_p), POINTER(c_size_t), c_size_t, c_int64, c_int, c_int, POINTER(TensorP),
+     POINTER(TensorP), POINTER(TensorP))
+
 
 def text(b: Optional[bytes]) -> str:
     return "" if b is None else b.decode("utf-8", "replace")
