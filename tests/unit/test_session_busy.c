@@ -190,8 +190,9 @@ static void test_destroy_during_run(void **state) {
 }
 
 /* Readers during a run on another thread: ais_session_node_info is refused with AIS_E_BUSY
- * (leaving the out-parameters alone) instead of reading the placement a run rewrites, the
- * count stays right, and both answer normally once the run is over. */
+ * (leaving the out-parameters alone) instead of reading the placement a run rewrites (and a
+ * run that starts while it reads is refused the same way), the count stays right, and both
+ * answer normally once the run is over. */
 static void test_node_info_during_run(void **state) {
     (void)state;
     ais_model *m = load_digits();
@@ -226,7 +227,13 @@ static void test_node_info_during_run(void **state) {
             }
         }
         pthread_join(th, NULL);
-        AIS_ASSERT_OK(r.st);
+        /* the reader takes the flag too: a run that starts while it reads is the one refused */
+        if (r.st == AIS_E_BUSY) {
+            assert_null(r.out[0]);
+            assert_null(r.out[1]);
+        } else {
+            AIS_ASSERT_OK(r.st);
+        }
         ais_tensor_destroy(r.out[0]);
         ais_tensor_destroy(r.out[1]);
     }
