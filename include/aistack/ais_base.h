@@ -13,9 +13,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* ---- version: the single source of truth for CMake, the soname and ais_version_number() ---- */
+/* ---- version: the single source of truth for CMake, the soname and ais_version_number() ----
+ * MAJOR (the soname) changes only when the ABI breaks; MINOR goes up when names are added
+ * (functions, enum values, options), so ais_version_number() tells a program whether the loaded
+ * library has them; PATCH for fixes only. */
 #define AIS_VERSION_MAJOR 0
-#define AIS_VERSION_MINOR 1
+#define AIS_VERSION_MINOR 2
 #define AIS_VERSION_PATCH 0
 #define AIS_VERSION_NUMBER (AIS_VERSION_MAJOR * 10000 + AIS_VERSION_MINOR * 100 + AIS_VERSION_PATCH)
 #define AIS__STRINGIFY2(x) #x

@@ -254,7 +254,10 @@ AIS_API ais_status ais_session_run_columns(ais_session *session, const char *con
                                            size_t n_outputs, ais_pipeline_errors **errors);
 
 /* Where the nodes of the last planned run executed: the number of nodes after optimization,
- * and per node its name, operator and backend. */
+ * and per node its name, operator and backend. ais_session_node_info fails with AIS_E_BUSY
+ * (writing nothing) while a call runs on the session in another thread (and, like any call,
+ * makes a run that starts meanwhile on another thread fail with AIS_E_BUSY); the count is
+ * always safe. */
 AIS_API size_t ais_session_node_count(const ais_session *session);
 AIS_API ais_status ais_session_node_info(const ais_session *session, size_t index,
                                          const char **name, const char **op_type,

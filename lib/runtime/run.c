@@ -83,8 +83,7 @@ static ais_status ais__run_device_steps(ais_session *s, ais__plan *p) {
     return ais__error(rc, "%s", msg);
 }
 
-ais_status ais__run_steps(ais_session *s, ais__plan *p) {
-    if (s->device) return ais__run_device_steps(s, p);
+static ais_status ais__run_host_steps(ais_session *s, ais__plan *p) {
     ais__op_ctx *ctx = &s->ctx;
     for (size_t i = 0; i < p->n_steps; i++) {
         ais__step *st = &p->steps[i];
@@ -102,4 +101,16 @@ ais_status ais__run_steps(ais_session *s, ais__plan *p) {
         }
     }
     return s->backend->synchronize(s->backend_state);
+}
+
+ais_status ais__run_steps(ais_session *s, ais__plan *p) {
+    /* A BLAS call asks ais__blas_width() how many threads it may take. The CPU backend binds the
+     * session's pool around each of its nodes, but on a device plan the CPU fallback nodes run
+     * here directly, and a node with run-time shapes goes around the backend on either plan:
+     * without this they would take the process-wide width instead of the session's. */
+    ais__pool_binding saved;
+    ais__pool_bind(s->ctx.pool, &saved);
+    ais_status rc = s->device ? ais__run_device_steps(s, p) : ais__run_host_steps(s, p);
+    ais__pool_unbind(&saved);
+    return rc;
 }

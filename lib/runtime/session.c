@@ -91,6 +91,8 @@ AIS_API void ais_session_destroy(ais_session *s) {
     ais__free(s);
 }
 
+/* Safe during a run on another thread without the busy flag: the model's graph never changes
+ * after loading, and a session never edits it. */
 AIS_API size_t ais_session_node_count(const ais_session *s) {
     return s ? s->model->graph->n_nodes : 0;
 }
@@ -102,9 +104,15 @@ AIS_API ais_status ais_session_node_info(const ais_session *s, size_t index, con
     if (index >= g->n_nodes)
         return ais__error(AIS_E_NOT_FOUND, "ais_session_node_info: index %zu, the session has %zu "
                           "nodes", index, g->n_nodes);
+    /* node_backend is rewritten when a run plans (placement.c), so reading it during a run on
+     * another thread would be a data race: take the busy flag like a run. The flag is an atomic
+     * in a session the caller owns, so setting it through the const pointer is sound. */
+    ais_session *w = (ais_session *)s;
+    AIS__CHECK(ais__session_enter(w, "ais_session_node_info"));
     if (name) *name = g->nodes[index].name;
     if (op_type) *op_type = g->nodes[index].op_type;
     if (backend) *backend = s->node_backend[index];
+    ais__session_leave(w);
     return AIS_OK;
 }
 

@@ -159,3 +159,18 @@ def test_library_lookup_order_is_the_documented_one(tmp_path):
     in_pkg = put(os.path.join("bindings", "python", "aistack"))
     assert loaded() == in_pkg  # the package folder (the wheel's copy) before any build tree
     assert loaded(AISTACK_LIBRARY=release) == release  # the override before everything
+
+
+def test_version_is_the_loaded_library_and_the_header():
+    """aistack.__version__ comes from the loaded library (it was a literal "0.1.0" that did not
+    follow the header); it equals the AIS_VERSION_* macros of include/aistack/ais_base.h, the
+    source of the wheel's version, and ais_version_number."""
+    import re
+    with open(os.path.join(ROOT, "include", "aistack", "ais_base.h")) as f:
+        head = f.read()
+    parts = [int(re.search(rf"#define AIS_VERSION_{p} (\d+)", head).group(1))
+             for p in ("MAJOR", "MINOR", "PATCH")]
+    assert aistack.__version__ == "%d.%d.%d" % tuple(parts)
+    assert aistack.__version__ == aistack.version()
+    from aistack import _lib
+    assert int(_lib.lib.ais_version_number()) == parts[0] * 10000 + parts[1] * 100 + parts[2]

@@ -185,6 +185,34 @@ def test_model_with_pipeline_matches_sklearn(trained, tmp_path):
         assert m2.pipeline is not None and m2.pipeline.spec == p.spec
 
 
+def test_pipeline_view_outlives_its_model(trained):
+    """Model.pipeline is a view into the model's own pipeline: it holds a reference to the
+    model, so it keeps working after Model.close() and after the Model is garbage collected
+    (before, the view pointed into freed memory); after the view's own close() it raises."""
+    import gc
+    model, ais_path = trained
+    df, _ = make_data(13, 5)
+    recs = df.records()
+    with aistack.Pipeline(spec_of(model)) as fresh:
+        want = fresh.run_records(recs)
+        want64 = fresh.run_csv(df.to_csv(), dtype=np.float64)
+    m = aistack.Model(ais_path)
+    p = m.pipeline
+    m.close()
+    np.testing.assert_array_equal(p.run_records(recs), want)
+    q = aistack.Model(ais_path).pipeline  # the Model object is dropped at once
+    gc.collect()
+    np.testing.assert_array_equal(q.run_records(recs), want)
+    np.testing.assert_array_equal(q.run_csv(df.to_csv(), dtype=np.float64), want64)
+    assert q.spec == p.spec
+    p.close()
+    q.close()
+    del q
+    gc.collect()
+    with pytest.raises(aistack.InvalidArgumentError, match="closed"):
+        p.run_records(recs)
+
+
 def test_session_run_columns(trained, tmp_path):
     """Session.run_columns: a dict of arrays (f64, f32, i64 numbers; NaN missing) and a pandas
     DataFrame give what run_records gives on the same rows, bit for bit; a categorical column

@@ -1,6 +1,7 @@
 /* test_session_busy.c - a session misused from several threads at once: concurrent runs are
  * refused with AIS_E_BUSY (never a wrong result), destroying a session waits for a run in
- * flight, and destroying the model under running sessions only drops the caller's reference. */
+ * flight, destroying the model under running sessions only drops the caller's reference, and
+ * ais_session_node_info is refused while a run is in flight. */
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
@@ -188,6 +189,72 @@ static void test_destroy_during_run(void **state) {
     }
 }
 
+/* Readers during a run on another thread: ais_session_node_info is refused with AIS_E_BUSY
+ * (leaving the out-parameters alone) instead of reading the placement a run rewrites (and a
+ * run that starts while it reads is refused the same way), the count stays right, and both
+ * answer normally once the run is over. */
+static void test_node_info_during_run(void **state) {
+    (void)state;
+    ais_model *m = load_digits();
+    ais_tensor *x = ais_test_rand_f32(AIS_SHAPE(4096, 64), 0, 16);
+    ais_session *s = NULL;
+    AIS_ASSERT_OK(ais_session_create(m, NULL, &s));
+    const size_t n = ais_session_node_count(s);
+    assert_true(n > 0);
+    int refused = 0;
+    for (int round = 0; round < 20 && !refused; round++) {
+        long_run r;
+        memset(&r, 0, sizeof r);
+        r.s = s;
+        r.x = x;
+        pthread_t th;
+        assert_int_equal(pthread_create(&th, NULL, long_run_main, &r), 0);
+        while (!atomic_load(&r.started)) {
+        }
+        while (!atomic_load(&r.done)) {
+            const char *name = "untouched", *op = "untouched";
+            ais_backend be = (ais_backend)77;
+            assert_int_equal(ais_session_node_count(s), n);
+            ais_status st = ais_session_node_info(s, 0, &name, &op, &be);
+            if (st == AIS_E_BUSY) {
+                refused++;
+                assert_string_equal(name, "untouched");
+                assert_string_equal(op, "untouched");
+                assert_int_equal(be, 77);
+                assert_non_null(strstr(ais_last_error(), "ais_session_node_info"));
+            } else {
+                AIS_ASSERT_OK(st); /* before the run took the flag, or after it let go */
+            }
+        }
+        pthread_join(th, NULL);
+        /* the reader takes the flag too: a run that starts while it reads is the one refused */
+        if (r.st == AIS_E_BUSY) {
+            assert_null(r.out[0]);
+            assert_null(r.out[1]);
+        } else {
+            AIS_ASSERT_OK(r.st);
+        }
+        ais_tensor_destroy(r.out[0]);
+        ais_tensor_destroy(r.out[1]);
+    }
+    assert_true(refused > 0);
+    /* the reader does not leave the flag set: the session runs and answers again */
+    const char *name = NULL, *op = NULL;
+    ais_backend be = (ais_backend)77;
+    AIS_ASSERT_OK(ais_session_node_info(s, n - 1, &name, &op, &be));
+    assert_non_null(name);
+    assert_non_null(op);
+    assert_int_equal(be, AIS_BACKEND_CPU);
+    ais_tensor *out[2] = {NULL, NULL};
+    const ais_tensor *x0 = x;
+    AIS_ASSERT_OK(ais_session_run(s, (const char **)in_name, &x0, 1, out_names, out, 2));
+    ais_tensor_destroy(out[0]);
+    ais_tensor_destroy(out[1]);
+    ais_session_destroy(s);
+    ais_tensor_destroy(x);
+    ais_model_destroy(m);
+}
+
 static void test_busy_status_text(void **state) {
     (void)state;
     assert_string_equal(ais_status_name(AIS_E_BUSY), "AIS_E_BUSY");
@@ -200,6 +267,7 @@ int main(void) {
         cmocka_unit_test(test_busy_status_text),
         cmocka_unit_test(test_one_session_four_threads),
         cmocka_unit_test(test_destroy_during_run),
+        cmocka_unit_test(test_node_info_during_run),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -19,7 +19,6 @@ from ._ops import max_opset, op_exists, run_op
 from ._pipeline import Pipeline
 from ._tensor import Tensor
 
-__version__ = "0.1.0"
 library_path: str = _lib.path
 
 __all__ = [
@@ -36,6 +35,11 @@ __all__ = [
 def version() -> str:
     """The version of the loaded libaistack ("MAJOR.MINOR.PATCH")."""
     return _lib.text(_lib.lib.ais_version_string())
+
+
+# From the loaded library, not a literal here: the wheel takes its version from the header's
+# AIS_VERSION_* macros, which also build the library, so the two cannot drift apart.
+__version__: str = version()
 
 
 def set_num_threads(threads: int) -> None:
