@@ -49,7 +49,7 @@ venv() {
   fi
   stamp=$1/.requirements-installed
   if [ ! -f "$stamp" ] || ! cat "$2" ${4:-} | cmp -s - "$stamp"; then
-    echo "setup: installing Python packages from $2 ${4:-} into $1 (a few minutes)..."
+    echo "setup: installing Python packages from $2${4:+ and $4} into $1 (a few minutes)..."
     "$1/bin/pip" install -q --disable-pip-version-check -r "$2"
     if [ -n "${4:-}" ]; then
       "$1/bin/pip" install -q --disable-pip-version-check --no-deps -r "$4"
