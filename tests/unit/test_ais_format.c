@@ -14,41 +14,6 @@
 #include "runtime/model.h"
 #include "test_util.h"
 
-static char tmpdir[256];
-
-static const char *tmp_path(const char *name) {
-    static char buf[4][512];
-    static int k;
-    if (!tmpdir[0]) {
-        snprintf(tmpdir, sizeof tmpdir, "/tmp/ais_test_fmt_XXXXXX");
-        assert_non_null(mkdtemp(tmpdir));
-    }
-    k = (k + 1) % 4;
-    snprintf(buf[k], sizeof buf[k], "%s/%s", tmpdir, name);
-    return buf[k];
-}
-
-static uint8_t *slurp(const char *path, size_t *size) {
-    FILE *f = fopen(path, "rb");
-    assert_non_null(f);
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    uint8_t *p = malloc((size_t)n + 1);
-    assert_non_null(p);
-    assert_int_equal(fread(p, 1, (size_t)n, f), (size_t)n);
-    fclose(f);
-    *size = (size_t)n;
-    return p;
-}
-
-static void spit(const char *path, const void *p, size_t n) {
-    FILE *f = fopen(path, "wb");
-    assert_non_null(f);
-    assert_int_equal(fwrite(p, 1, n, f), n);
-    fclose(f);
-}
-
 /* A tensor of `dtype` with random bytes (bools 0/1). */
 static ais_tensor *rand_tensor(ais_dtype dtype, const int64_t *dims, size_t ndim) {
     ais_tensor *t;
@@ -245,7 +210,7 @@ static const ais__file *graph_file(const ais__graph *g) {
 static void test_roundtrip_raw(void **state) {
     (void)state;
     ais__graph *g = build_graph(true), *r;
-    const char *path = tmp_path("raw.ais");
+    const char *path = ais_test_tmp_path("raw.ais");
     AIS_ASSERT_OK(ais__ais_write(g, path, 0));
     AIS_ASSERT_OK(ais__model_read_file(path, NULL, &r));
     assert_graph_equal(g, r);
@@ -282,20 +247,20 @@ static void test_roundtrip_raw(void **state) {
 static void test_roundtrip_compressed(void **state) {
     (void)state;
     ais__graph *g = build_graph(true), *r;
-    const char *raw = tmp_path("c0.ais");
+    const char *raw = ais_test_tmp_path("c0.ais");
     AIS_ASSERT_OK(ais__ais_write(g, raw, 0));
     AIS_ASSERT_OK(ais__model_read_file(raw, NULL, &r));
     char hash0[64];
     snprintf(hash0, sizeof hash0, "%s", ais__graph_meta(r, "content_hash"));
     ais__graph_destroy(r);
     size_t raw_size;
-    free(slurp(raw, &raw_size));
+    free(ais_test_slurp(raw, &raw_size));
     const int levels[] = {1, 3, 19};
     for (size_t l = 0; l < AIS__ARRAY_LEN(levels); l++) {
-        const char *path = tmp_path("c.ais");
+        const char *path = ais_test_tmp_path("c.ais");
         AIS_ASSERT_OK(ais__ais_write(g, path, levels[l]));
         size_t size;
-        uint8_t *bytes = slurp(path, &size);
+        uint8_t *bytes = ais_test_slurp(path, &size);
         /* 40000 bytes of zeros and the low-entropy exponents of the weight compress */
         assert_true(size + 40000 < raw_size);
         assert_true(ais__le64(bytes + AIS__H_REQUIRED) & AIS__FEAT_ZSTD);
@@ -315,10 +280,10 @@ static void test_roundtrip_compressed(void **state) {
 static void test_read_memory_unaligned(void **state) {
     (void)state;
     ais__graph *g = build_graph(false), *r;
-    const char *path = tmp_path("mem.ais");
+    const char *path = ais_test_tmp_path("mem.ais");
     AIS_ASSERT_OK(ais__ais_write(g, path, 0));
     size_t size;
-    uint8_t *bytes = slurp(path, &size);
+    uint8_t *bytes = ais_test_slurp(path, &size);
     uint8_t *buf = malloc(size + 1);
     memcpy(buf + 1, bytes, size);
     AIS_ASSERT_OK(ais__model_read_memory(buf + 1, size, NULL, NULL, &r));
@@ -335,10 +300,10 @@ static void test_read_memory_unaligned(void **state) {
 /* A small file of the full feature set (raw or compressed) in a malloc'd exact-size buffer. */
 static uint8_t *small_file(int level, size_t *size) {
     ais__graph *g = build_graph(false);
-    const char *path = tmp_path("small.ais");
+    const char *path = ais_test_tmp_path("small.ais");
     AIS_ASSERT_OK(ais__ais_write(g, path, level));
     ais__graph_destroy(g);
-    return slurp(path, size);
+    return ais_test_slurp(path, size);
 }
 
 static void expect_corrupt(const uint8_t *p, size_t n, const char *what, size_t at) {
@@ -395,10 +360,10 @@ static void test_checksum_names_tensor(void **state) {
     ais__graph *g = build_graph(true);
     int32_t v = ais__graph_find(g, "big_weight");
     const ais_tensor *w = g->values[v].constant;
-    const char *path = tmp_path("sum.ais");
+    const char *path = ais_test_tmp_path("sum.ais");
     AIS_ASSERT_OK(ais__ais_write(g, path, 0));
     size_t size;
-    uint8_t *bytes = slurp(path, &size);
+    uint8_t *bytes = ais_test_slurp(path, &size);
     uint8_t *at = memmem(bytes, size, w->data, w->nbytes);
     assert_non_null(at);
     at[w->nbytes / 2] ^= 0x10;
@@ -406,8 +371,8 @@ static void test_checksum_names_tensor(void **state) {
     AIS_ASSERT_STATUS(ais__ais_read(bytes, size, NULL, &r), AIS_E_CHECKSUM);
     ais_test_assert_error_contains("big_weight");
     /* through the file loader, the message also names the file */
-    const char *bad = tmp_path("bad.ais");
-    spit(bad, bytes, size);
+    const char *bad = ais_test_tmp_path("bad.ais");
+    ais_test_spit(bad, bytes, size);
     AIS_ASSERT_STATUS(ais__model_read_file(bad, NULL, &r), AIS_E_CHECKSUM);
     ais_test_assert_error_contains("bad.ais");
     ais_test_assert_error_contains("big_weight");
@@ -464,12 +429,12 @@ static void test_verify_option(void **state) {
     ais__graph *g = add_model(3000);
     const ais_tensor *w = g->values[ais__graph_find(g, "w")].constant;
     for (int level = 0; level <= 1; level++) {
-        const char *good = tmp_path("verify_good.ais");
+        const char *good = ais_test_tmp_path("verify_good.ais");
         AIS_ASSERT_OK(ais__ais_write(g, good, level));
         AIS_ASSERT_OK(load_verify(good, 1));
         AIS_ASSERT_OK(load_verify(good, 0));
         size_t size;
-        uint8_t *bytes = slurp(good, &size);
+        uint8_t *bytes = ais_test_slurp(good, &size);
         uint64_t data_off, data_size, graph_off, graph_size;
         find_section(bytes, AIS__SEC_DATA, &data_off, &data_size);
         find_section(bytes, AIS__SEC_GRAPH, &graph_off, &graph_size);
@@ -480,8 +445,8 @@ static void test_verify_option(void **state) {
                                : (size_t)(data_off + data_size / 2);
         assert_true(at >= data_off && at < data_off + data_size);
         bytes[at] ^= 0x40;
-        const char *bad = tmp_path("verify_bad.ais");
-        spit(bad, bytes, size);
+        const char *bad = ais_test_tmp_path("verify_bad.ais");
+        ais_test_spit(bad, bytes, size);
         AIS_ASSERT_STATUS(load_verify(bad, 1), AIS_E_CHECKSUM);
         ais_test_assert_error_contains("'w'");
         ais_status st = load_verify(bad, 0);
@@ -503,7 +468,7 @@ static void test_verify_option(void **state) {
         bytes[at] ^= 0x40;
         /* a graph byte: caught either way */
         bytes[graph_off + graph_size / 2] ^= 0x01;
-        spit(bad, bytes, size);
+        ais_test_spit(bad, bytes, size);
         AIS_ASSERT_STATUS(load_verify(bad, 1), AIS_E_CHECKSUM);
         ais_test_assert_error_contains("graph section");
         AIS_ASSERT_STATUS(load_verify(bad, 0), AIS_E_CHECKSUM);
@@ -551,8 +516,8 @@ static void test_drop_pages(void **state) {
     uint8_t *want = malloc(n);
     for (size_t i = 0; i < n; i++)
         want[i] = (uint8_t)ais_test_rand_u64();
-    const char *path = tmp_path("pages.bin");
-    spit(path, want, n);
+    const char *path = ais_test_tmp_path("pages.bin");
+    ais_test_spit(path, want, n);
     ais__file *f;
     AIS_ASSERT_OK(ais__file_open(path, n, true, &f));
     assert_true(f->mapped);
@@ -624,10 +589,10 @@ static uint8_t *add_section(const uint8_t *p, size_t size, uint32_t type, uint32
 static void test_unknown_sections(void **state) {
     (void)state;
     ais__graph *g = build_graph(false), *r = NULL;
-    const char *path = tmp_path("sec.ais");
+    const char *path = ais_test_tmp_path("sec.ais");
     AIS_ASSERT_OK(ais__ais_write(g, path, 0));
     size_t size, n;
-    uint8_t *bytes = slurp(path, &size);
+    uint8_t *bytes = ais_test_slurp(path, &size);
     uint8_t *q = add_section(bytes, size, 1000, 0, &n);
     AIS_ASSERT_OK(ais__ais_read(q, n, NULL, &r)); /* optional: skipped */
     assert_graph_equal(g, r);
@@ -664,8 +629,8 @@ static void test_sniffing(void **state) {
     assert_false(ais__ais_sniff(AIS__MAGIC, 7));
     assert_false(ais__ais_sniff("\x08\x07\x12\x04", 4));
     /* an empty file through the file loader names the file */
-    const char *path = tmp_path("empty.onnx");
-    spit(path, "", 0);
+    const char *path = ais_test_tmp_path("empty.onnx");
+    ais_test_spit(path, "", 0);
     AIS_ASSERT_STATUS(ais__model_read_file(path, NULL, &r), AIS_E_FORMAT);
     ais_test_assert_error_contains("empty.onnx");
     assert_null(r);
@@ -679,7 +644,7 @@ static void test_format_metadata(void **state) {
     AIS_ASSERT_OK(ais_model_load(AIS_SOURCE_DIR "/models/digits_mlp.onnx", NULL, &m));
     assert_string_equal(ais_model_metadata(m, "format"), "onnx");
     assert_null(ais_model_metadata(m, "source_format"));
-    const char *p1 = tmp_path("fmt1.ais"), *p2 = tmp_path("fmt2.ais");
+    const char *p1 = ais_test_tmp_path("fmt1.ais"), *p2 = ais_test_tmp_path("fmt2.ais");
     AIS_ASSERT_OK(ais_model_save(m, p1, NULL));
     AIS_ASSERT_OK(ais_model_load(p1, NULL, &a));
     assert_string_equal(ais_model_metadata(a, "format"), "ais");
@@ -708,11 +673,11 @@ static void test_file_open(void **state) {
     ais_test_assert_error_contains("No such file");
     assert_null(f);
     AIS_ASSERT_STATUS(ais__file_open("/tmp", 100, true, &f), AIS_E_IO);
-    const char *path = tmp_path("bytes.bin");
+    const char *path = ais_test_tmp_path("bytes.bin");
     uint8_t data[1000];
     for (size_t i = 0; i < sizeof data; i++)
         data[i] = (uint8_t)ais_test_rand_u64();
-    spit(path, data, sizeof data);
+    ais_test_spit(path, data, sizeof data);
     AIS_ASSERT_STATUS(ais__file_open(path, 999, true, &f), AIS_E_LIMIT);
     ais_test_assert_error_contains("bytes.bin");
     for (int map = 0; map < 2; map++) {
@@ -737,8 +702,8 @@ static void test_file_open(void **state) {
 static void test_write_errors(void **state) {
     (void)state;
     ais__graph *g = build_graph(false);
-    AIS_ASSERT_STATUS(ais__ais_write(g, tmp_path("x.ais"), 23), AIS_E_INVALID_ARGUMENT);
-    AIS_ASSERT_STATUS(ais__ais_write(g, tmp_path("x.ais"), -1), AIS_E_INVALID_ARGUMENT);
+    AIS_ASSERT_STATUS(ais__ais_write(g, ais_test_tmp_path("x.ais"), 23), AIS_E_INVALID_ARGUMENT);
+    AIS_ASSERT_STATUS(ais__ais_write(g, ais_test_tmp_path("x.ais"), -1), AIS_E_INVALID_ARGUMENT);
     AIS_ASSERT_STATUS(ais__ais_write(g, "/nonexistent/dir/x.ais", 0), AIS_E_IO);
     ais_test_assert_error_contains("/nonexistent/dir/x.ais");
     AIS_ASSERT_STATUS(ais__ais_write(NULL, "x", 0), AIS_E_INVALID_ARGUMENT);
@@ -747,7 +712,7 @@ static void test_write_errors(void **state) {
     memset(huge, 'x', (1u << 20) + 1);
     huge[(1u << 20) + 1] = 0;
     AIS_ASSERT_OK(ais__graph_set_meta(g, "huge", huge));
-    AIS_ASSERT_STATUS(ais__ais_write(g, tmp_path("x.ais"), 0), AIS_E_LIMIT);
+    AIS_ASSERT_STATUS(ais__ais_write(g, ais_test_tmp_path("x.ais"), 0), AIS_E_LIMIT);
     ais_test_assert_error_contains("huge");
     free(huge);
     ais__graph_destroy(g);
@@ -806,10 +771,10 @@ static uint8_t *pl_file(int level, size_t *size) {
     assert_int_equal(sizeof pl_spec1, sizeof pl_spec2);
     ais__graph *g = pl_graph();
     const ais__pipeline_section sec = {"x", pl_spec2, strlen(pl_spec2)};
-    const char *path = tmp_path("pl.ais");
+    const char *path = ais_test_tmp_path("pl.ais");
     AIS_ASSERT_OK(ais__ais_write_pipeline(g, &sec, path, level));
     ais__graph_destroy(g);
-    return slurp(path, size);
+    return ais_test_slurp(path, size);
 }
 
 /* What ais_model_load does with a .ais file's pipeline: the reader parses the section, the
@@ -860,11 +825,11 @@ static void test_pipeline_section(void **state) {
         assert_int_equal(len, strlen(pl_spec2));
         assert_memory_equal(text, pl_spec2, len);
         /* written back through ais__ais_write, the section's bytes are the same */
-        const char *again = tmp_path("pl_again.ais");
+        const char *again = ais_test_tmp_path("pl_again.ais");
         AIS_ASSERT_OK(ais__ais_write(r, again, level));
         ais__graph_destroy(r);
         size_t size2;
-        uint8_t *bytes2 = slurp(again, &size2);
+        uint8_t *bytes2 = ais_test_slurp(again, &size2);
         AIS_ASSERT_OK(pl_read(bytes2, size2, &r));
         AIS_ASSERT_OK(ais_pipeline_spec_json(r->pipeline, &text, &len));
         assert_int_equal(len, strlen(pl_spec2));
@@ -928,7 +893,7 @@ static void test_pipeline_section(void **state) {
         /* the writer refuses a section whose input the graph does not have */
         ais__graph *g = pl_graph();
         const ais__pipeline_section bad = {"q", pl_spec2, strlen(pl_spec2)};
-        AIS_ASSERT_STATUS(ais__ais_write_pipeline(g, &bad, tmp_path("bad.ais"), level),
+        AIS_ASSERT_STATUS(ais__ais_write_pipeline(g, &bad, ais_test_tmp_path("bad.ais"), level),
                           AIS_E_INVALID_ARGUMENT);
         ais_test_assert_error_contains("feeds \"q\", no input of the model");
         ais__graph_destroy(g);
@@ -967,7 +932,7 @@ static void test_oom(void **state) {
         free(aligned);
         free(bytes);
         ais__graph *g = build_graph(false);
-        sweep_ctx w = {NULL, 0, NULL, g, tmp_path("oom.ais"), level};
+        sweep_ctx w = {NULL, 0, NULL, g, ais_test_tmp_path("oom.ais"), level};
         ais_test_oom_sweep("ais__ais_write", sweep_write, NULL, &w, 5000);
         /* the file loader too: the mapping is released on every failure */
         sweep_ctx f = {NULL, 0, NULL, NULL, w.path, level};
@@ -988,12 +953,7 @@ static void test_oom(void **state) {
 
 static int teardown(void **state) {
     (void)state;
-    if (tmpdir[0]) {
-        char cmd[300];
-        snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-        if (system(cmd) != 0) return 1;
-    }
-    return 0;
+    return ais_test_tmpdir_remove();
 }
 
 /* `test_ais_format --seeds DIR`: small valid files for the fuzzer's corpus. */

@@ -17,41 +17,6 @@
 
 #define FIX AIS_SOURCE_DIR "/tests/fixtures/onnx"
 
-static char tmpdir[256];
-
-static const char *tmp_path(const char *name) {
-    static char buf[4][512];
-    static int k;
-    if (!tmpdir[0]) {
-        snprintf(tmpdir, sizeof tmpdir, "/tmp/ais_test_formats_XXXXXX");
-        assert_non_null(mkdtemp(tmpdir));
-    }
-    k = (k + 1) % 4;
-    snprintf(buf[k], sizeof buf[k], "%s/%s", tmpdir, name);
-    return buf[k];
-}
-
-static uint8_t *slurp(const char *path, size_t *size) {
-    FILE *f = fopen(path, "rb");
-    assert_non_null(f);
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    uint8_t *p = malloc((size_t)n + 1);
-    assert_non_null(p);
-    assert_int_equal(fread(p, 1, (size_t)n, f), (size_t)n);
-    fclose(f);
-    *size = (size_t)n;
-    return p;
-}
-
-static void spit(const char *path, const void *p, size_t n) {
-    FILE *f = fopen(path, "wb");
-    assert_non_null(f);
-    assert_int_equal(fwrite(p, 1, n, f), n);
-    fclose(f);
-}
-
 /* A load that blocks (a FIFO opened without O_NONBLOCK) fails the test instead of hanging it. */
 static void on_alarm(int sig) {
     (void)sig;
@@ -83,8 +48,8 @@ static void check_format(const void *bytes, size_t n, const char *want) {
     if (strcmp(want, "ais") != 0) assert_null(ais_model_metadata(m, "source_format"));
     ais_model_destroy(m);
     /* From a file whose name says nothing (the table sniffs content, never the extension). */
-    const char *path = tmp_path("model.bin");
-    spit(path, bytes, n);
+    const char *path = ais_test_tmp_path("model.bin");
+    ais_test_spit(path, bytes, n);
     AIS_ASSERT_OK(ais_model_load(path, NULL, &m));
     assert_string_equal(ais_model_metadata(m, "format"), want);
     ais_model_destroy(m);
@@ -102,7 +67,7 @@ static void check_format(const void *bytes, size_t n, const char *want) {
 static void test_format_metadata(void **state) {
     (void)state;
     size_t n;
-    uint8_t *onnx = slurp(AIS_SOURCE_DIR "/models/digits_mlp.onnx", &n);
+    uint8_t *onnx = ais_test_slurp(AIS_SOURCE_DIR "/models/digits_mlp.onnx", &n);
     check_format(onnx, n, "onnx");
     free(onnx);
     check_format(xgb_model, strlen(xgb_model), "xgboost");
@@ -110,10 +75,10 @@ static void test_format_metadata(void **state) {
     /* A converted XGBoost model: format ais, source_format xgboost. */
     ais__graph *g = NULL;
     AIS_ASSERT_OK(ais__model_read_memory(xgb_model, strlen(xgb_model), NULL, NULL, &g));
-    const char *ais_path = tmp_path("xgb.ais");
+    const char *ais_path = ais_test_tmp_path("xgb.ais");
     AIS_ASSERT_OK(ais__ais_write(g, ais_path, 0));
     ais__graph_destroy(g);
-    uint8_t *ais = slurp(ais_path, &n);
+    uint8_t *ais = ais_test_slurp(ais_path, &n);
     check_format(ais, n, "ais");
     ais_model *m = NULL;
     AIS_ASSERT_OK(ais_model_load_memory(ais, n, NULL, &m));
@@ -143,8 +108,8 @@ static void test_sniff_messages(void **state) {
     (void)state;
     /* A text file renamed .onnx (it used to say "field 13 at offset 2: group end"). */
     const char *text = "hello, this is a README\nnot a model\n";
-    const char *path = tmp_path("readme.onnx");
-    spit(path, text, strlen(text));
+    const char *path = ais_test_tmp_path("readme.onnx");
+    ais_test_spit(path, text, strlen(text));
     ais_model *m = NULL;
     AIS_ASSERT_STATUS(ais_model_load(path, NULL, &m), AIS_E_FORMAT);
     ais_test_assert_error_contains("not an ONNX model: the file looks like text");
@@ -164,8 +129,8 @@ static void test_sniff_messages(void **state) {
     expect_model_error("\x00\x00\x00\x00\xff", 5, "first bytes: 00 00 00 00 ff", NULL);
     /* A .npy with a damaged magic, as a tensor file, is not a protobuf error. */
     static const char bad_npy[] = "\x93NUMPZ\x01\x00\x10\x00{'descr': '<f4'}";
-    const char *tpath = tmp_path("bad.npy");
-    spit(tpath, bad_npy, sizeof bad_npy - 1);
+    const char *tpath = ais_test_tmp_path("bad.npy");
+    ais_test_spit(tpath, bad_npy, sizeof bad_npy - 1);
     ais_tensor *t = NULL;
     AIS_ASSERT_STATUS(ais_tensor_load(tpath, &t), AIS_E_FORMAT);
     ais_test_assert_error_contains("NumPy .npy file with a damaged magic");
@@ -173,7 +138,7 @@ static void test_sniff_messages(void **state) {
     assert_null(t);
     /* A model given as a tensor names what it is. */
     AIS_ASSERT_STATUS(ais_tensor_load(AIS_SOURCE_DIR "/models/digits_mlp.onnx", &t), AIS_E_FORMAT);
-    spit(tpath, xgb_model, strlen(xgb_model));
+    ais_test_spit(tpath, xgb_model, strlen(xgb_model));
     AIS_ASSERT_STATUS(ais_tensor_load(tpath, &t), AIS_E_FORMAT);
     ais_test_assert_error_contains("not a tensor file: the file is an XGBoost JSON model");
 }
@@ -181,7 +146,7 @@ static void test_sniff_messages(void **state) {
 static void test_truncated_onnx(void **state) {
     (void)state;
     size_t n;
-    uint8_t *onnx = slurp(AIS_SOURCE_DIR "/models/digits_mlp.onnx", &n);
+    uint8_t *onnx = ais_test_slurp(AIS_SOURCE_DIR "/models/digits_mlp.onnx", &n);
     /* Cut anywhere inside the graph: a length then runs past the end of the file. */
     size_t cuts[] = {n - 1, n / 2, n / 3, 40};
     for (size_t i = 0; i < AIS__ARRAY_LEN(cuts); i++) {
@@ -244,7 +209,7 @@ static void test_not_regular_files(void **state) {
     (void)state;
     signal(SIGALRM, on_alarm);
     alarm(10);
-    const char *fifo = tmp_path("fifo.onnx");
+    const char *fifo = ais_test_tmp_path("fifo.onnx");
     unlink(fifo);
     assert_int_equal(mkfifo(fifo, 0600), 0);
     ais_model *m = NULL;
@@ -259,14 +224,14 @@ static void test_not_regular_files(void **state) {
     AIS_ASSERT_OK(ais_tensor_create(AIS_DTYPE_F32, &d, 1, &t));
     AIS_ASSERT_STATUS(ais_tensor_save_npy(t, fifo), AIS_E_IO);
     ais_test_assert_error_contains("FIFO");
-    AIS_ASSERT_STATUS(ais_tensor_save_npy(t, tmpdir), AIS_E_IO);
+    AIS_ASSERT_STATUS(ais_tensor_save_npy(t, ais_test_tmpdir()), AIS_E_IO);
     struct stat sb;
     assert_int_equal(stat(fifo, &sb), 0);
     assert_true(S_ISFIFO(sb.st_mode));
     ais_tensor_destroy(t);
     t = NULL;
     /* .ais files are written to PATH.tmp and renamed: a FIFO there is refused too. */
-    const char *ais_path = tmp_path("saved.ais");
+    const char *ais_path = ais_test_tmp_path("saved.ais");
     char ais_tmp[600];
     snprintf(ais_tmp, sizeof ais_tmp, "%s.tmp", ais_path);
     assert_int_equal(mkfifo(ais_tmp, 0600), 0);
@@ -277,20 +242,20 @@ static void test_not_regular_files(void **state) {
     AIS_ASSERT_OK(ais_model_save(m, ais_path, NULL));
     ais_model_destroy(m);
     m = NULL;
-    AIS_ASSERT_STATUS(ais_model_load(tmpdir, NULL, &m), AIS_E_IO);
+    AIS_ASSERT_STATUS(ais_model_load(ais_test_tmpdir(), NULL, &m), AIS_E_IO);
     ais_test_assert_error_contains("is a directory, not a regular file");
     AIS_ASSERT_STATUS(ais_model_load("/dev/zero", NULL, &m), AIS_E_IO);
     ais_test_assert_error_contains("character device");
     AIS_ASSERT_STATUS(ais_tensor_load("/dev/null", &t), AIS_E_IO);
     ais_test_assert_error_contains("character device");
     /* A FIFO where external data should be. */
-    const char *dir = tmp_path("fifo_ext");
+    const char *dir = ais_test_tmp_path("fifo_ext");
     assert_int_equal(mkdir(dir, 0700), 0);
     char p[600];
     snprintf(p, sizeof p, "%s/weights.bin", dir);
     assert_int_equal(mkfifo(p, 0600), 0);
     size_t n;
-    uint8_t *buf = slurp(FIX "/ext/model.onnx", &n);
+    uint8_t *buf = ais_test_slurp(FIX "/ext/model.onnx", &n);
     ais__graph *g = NULL;
     AIS_ASSERT_STATUS(ais__onnx_read(buf, n, dir, NULL, &g), AIS_E_IO);
     ais_test_assert_error_contains("not a regular file");
@@ -302,7 +267,7 @@ static void test_not_regular_files(void **state) {
 
 /* The fixture's model names "weights.bin" (11 bytes); the copy names `loc` (also 11 bytes). */
 static uint8_t *model_naming(const char *loc, size_t *n) {
-    uint8_t *buf = slurp(FIX "/ext/model.onnx", n);
+    uint8_t *buf = ais_test_slurp(FIX "/ext/model.onnx", n);
     assert_int_equal(strlen(loc), 11);
     size_t hits = 0;
     for (size_t i = 0; i + 11 <= *n; i++)
@@ -313,17 +278,17 @@ static uint8_t *model_naming(const char *loc, size_t *n) {
 
 static void test_external_symlinks(void **state) {
     (void)state;
-    const char *dir = tmp_path("links");
+    const char *dir = ais_test_tmp_path("links");
     assert_int_equal(mkdir(dir, 0700), 0);
     char p[600], q[600];
     /* A real data file still loads. */
     snprintf(p, sizeof p, "%s/weights.bin", dir);
     size_t wn;
-    uint8_t *w = slurp(FIX "/ext/weights.bin", &wn);
-    spit(p, w, wn);
+    uint8_t *w = ais_test_slurp(FIX "/ext/weights.bin", &wn);
+    ais_test_spit(p, w, wn);
     free(w);
     size_t n;
-    uint8_t *buf = slurp(FIX "/ext/model.onnx", &n);
+    uint8_t *buf = ais_test_slurp(FIX "/ext/model.onnx", &n);
     ais__graph *g = NULL;
     for (int map = 0; map < 2; map++) {
         ais__load_opts o;
@@ -359,7 +324,7 @@ static void test_external_symlinks(void **state) {
         }
         /* Through the public API, from the file beside the links. */
         snprintf(p, sizeof p, "%s/m%zu.onnx", dir, i);
-        spit(p, buf, n);
+        ais_test_spit(p, buf, n);
         ais_model *m = NULL;
         AIS_ASSERT_STATUS(ais_model_load(p, NULL, &m), AIS_E_IO);
         ais_test_assert_error_contains("symbolic link");
@@ -451,11 +416,11 @@ static void onnx_relu(pbw *model, const char *in, const char *const *inputs) {
 
 /* Writes g as .ais and reads it back; returns the read status. */
 static ais_status ais_roundtrip(ais__graph *g) {
-    const char *path = tmp_path("check.ais");
+    const char *path = ais_test_tmp_path("check.ais");
     AIS_ASSERT_OK(ais__ais_write(g, path, 0));
     ais__graph_destroy(g);
     size_t n;
-    uint8_t *bytes = slurp(path, &n);
+    uint8_t *bytes = ais_test_slurp(path, &n);
     ais__graph *r = NULL;
     ais_status st = ais__ais_read(bytes, n, NULL, &r);
     ais__graph_destroy(r);
@@ -525,6 +490,11 @@ static void test_graph_validation(void **state) {
     ais__graph_destroy(r);
 }
 
+static int teardown(void **state) {
+    (void)state;
+    return ais_test_tmpdir_remove();
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_format_metadata),   cmocka_unit_test(test_sniff_messages),
@@ -532,5 +502,5 @@ int main(void) {
         cmocka_unit_test(test_not_regular_files), cmocka_unit_test(test_external_symlinks),
         cmocka_unit_test(test_graph_validation),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return cmocka_run_group_tests(tests, NULL, teardown);
 }

@@ -13,18 +13,6 @@ static const ais_dtype all_dtypes[] = {
     AIS_DTYPE_I64, AIS_DTYPE_U8,  AIS_DTYPE_U16, AIS_DTYPE_U32, AIS_DTYPE_U64, AIS_DTYPE_BOOL,
 };
 
-static char tmpdir[256];
-
-static const char *tmp_path(const char *name) {
-    static char buf[512];
-    if (!tmpdir[0]) {
-        snprintf(tmpdir, sizeof tmpdir, "/tmp/ais_test_npy_XXXXXX");
-        assert_non_null(mkdtemp(tmpdir));
-    }
-    snprintf(buf, sizeof buf, "%s/%s", tmpdir, name);
-    return buf;
-}
-
 /* Element i of the fixtures' formula (make_npy_fixtures.py): i*3-5 converted, bools i%3==0. */
 static void fixture_value(ais_dtype dt, size_t i, void *out) {
     int64_t v = (int64_t)i * 3 - 5;
@@ -81,7 +69,7 @@ static void test_roundtrip_all_dtypes(void **state) {
             for (size_t i = 0; i < ais_tensor_nbytes(t); i++)
                 p[i] = all_dtypes[d] == AIS_DTYPE_BOOL ? (uint8_t)(ais_test_rand_u64() & 1)
                                                        : (uint8_t)ais_test_rand_u64();
-            const char *path = tmp_path("rt.npy");
+            const char *path = ais_test_tmp_path("rt.npy");
             AIS_ASSERT_OK(ais_tensor_save_npy(t, path));
             FILE *f = fopen(path, "rb");
             char head[10];
@@ -102,7 +90,7 @@ static void test_save_errors(void **state) {
     (void)state;
     ais_tensor *t;
     AIS_ASSERT_OK(ais_tensor_create(AIS_DTYPE_BF16, AIS_SHAPE(2), &t));
-    AIS_ASSERT_STATUS(ais_tensor_save_npy(t, tmp_path("bf.npy")), AIS_E_DTYPE);
+    AIS_ASSERT_STATUS(ais_tensor_save_npy(t, ais_test_tmp_path("bf.npy")), AIS_E_DTYPE);
     ais_test_assert_error_contains("f32");
     ais_tensor_destroy(t);
     AIS_ASSERT_OK(ais_tensor_create(AIS_DTYPE_F32, AIS_SHAPE(2), &t));
@@ -117,7 +105,7 @@ static void test_save_errors(void **state) {
     AIS_ASSERT_STATUS(ais_tensor_load("/nonexistent.npy", &out), AIS_E_IO);
     ais_test_assert_error_contains("/nonexistent.npy");
     /* not .npy: handed to the TensorProto reader, whose error names the file */
-    const char *path = tmp_path("garbage.pb");
+    const char *path = ais_test_tmp_path("garbage.pb");
     FILE *f = fopen(path, "wb");
     fputs("\xff\xff not a tensor", f);
     fclose(f);
@@ -378,12 +366,7 @@ static int write_samples(const char *dir) {
 
 static int teardown(void **state) {
     (void)state;
-    if (tmpdir[0]) {
-        char cmd[300];
-        snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-        if (system(cmd) != 0) return 1;
-    }
-    return 0;
+    return ais_test_tmpdir_remove();
 }
 
 int main(int argc, char **argv) {

@@ -12,20 +12,6 @@
 #include "pipeline/pipeline.h"
 #include "test_util.h"
 
-static char tmpdir[64];
-
-static const char *tmp_path(const char *name) {
-    static char buf[4][512];
-    static int k;
-    if (!tmpdir[0]) {
-        snprintf(tmpdir, sizeof tmpdir, "/tmp/ais_test_plm_XXXXXX");
-        assert_non_null(mkdtemp(tmpdir));
-    }
-    k = (k + 1) % 4;
-    snprintf(buf[k], sizeof buf[k], "%s/%s", tmpdir, name);
-    return buf[k];
-}
-
 /* Width 4: x scaled, c one-hot over 3 categories. */
 static const char *const spec =
     "{\"version\":1,\"inputs\":[{\"name\":\"x\",\"type\":\"numeric\",\"missing\":\"allow\"},"
@@ -147,7 +133,7 @@ static void test_roundtrip_and_runs(void **state) {
             ais_options *o = NULL;
             AIS_ASSERT_OK(ais_options_create(&o));
             AIS_ASSERT_OK(ais_options_set_int(o, AIS_OPT_SAVE_COMPRESSION, level));
-            const char *path = tmp_path("m.ais");
+            const char *path = ais_test_tmp_path("m.ais");
             AIS_ASSERT_OK(ais_model_save_with_pipeline(m, p, path, o));
             ais_model *l = NULL;
             AIS_ASSERT_OK(ais_model_load(path, NULL, &l));
@@ -160,7 +146,7 @@ static void test_roundtrip_and_runs(void **state) {
             assert_int_equal(len, strlen(spec));
             assert_memory_equal(text, spec, len);
             /* ais_model_save keeps the pipeline. */
-            const char *again = tmp_path("again.ais");
+            const char *again = ais_test_tmp_path("again.ais");
             AIS_ASSERT_OK(ais_model_save(l, again, o));
             ais_model *l2 = NULL;
             AIS_ASSERT_OK(ais_model_load(again, NULL, &l2));
@@ -215,7 +201,7 @@ static void test_f64_model(void **state) {
     (void)state;
     ais_pipeline *p = make_pipeline();
     ais_model *m = make_model(4, AIS_DTYPE_F64, false);
-    const char *path = tmp_path("f64.ais");
+    const char *path = ais_test_tmp_path("f64.ais");
     AIS_ASSERT_OK(ais_model_save_with_pipeline(m, p, path, NULL));
     ais_model *l = NULL;
     AIS_ASSERT_OK(ais_model_load(path, NULL, &l));
@@ -314,7 +300,7 @@ static void test_run_columns(void **state) {
     const ais_dtype col_dt[] = {AIS_DTYPE_F64, AIS_DTYPE_F32, AIS_DTYPE_I32, AIS_DTYPE_I64};
     for (int mi = 0; mi < 2; mi++) {
         ais_model *m = make_model(4, model_dt[mi], false);
-        const char *path = tmp_path("cols.ais");
+        const char *path = ais_test_tmp_path("cols.ais");
         AIS_ASSERT_OK(ais_model_save_with_pipeline(m, p, path, NULL));
         ais_model *l = NULL;
         AIS_ASSERT_OK(ais_model_load(path, NULL, &l));
@@ -378,7 +364,7 @@ static void test_run_columns_errors(void **state) {
     assert_null(e);
     assert_null(out[0]);
     ais_session_destroy(s);
-    const char *path = tmp_path("ce.ais");
+    const char *path = ais_test_tmp_path("ce.ais");
     AIS_ASSERT_OK(ais_model_save_with_pipeline(m, p, path, NULL));
     ais_model *l = NULL;
     AIS_ASSERT_OK(ais_model_load(path, NULL, &l));
@@ -450,7 +436,7 @@ static void test_session_errors(void **state) {
     ais_test_assert_error_contains("the model has no feature pipeline");
     assert_null(e);
     ais_session_destroy(s);
-    const char *path = tmp_path("e.ais");
+    const char *path = ais_test_tmp_path("e.ais");
     AIS_ASSERT_OK(ais_model_save_with_pipeline(m, p, path, NULL));
     ais_model *l = NULL;
     AIS_ASSERT_OK(ais_model_load(path, NULL, &l));
@@ -487,7 +473,7 @@ static void test_session_errors(void **state) {
 static void test_save_checks(void **state) {
     (void)state;
     ais_pipeline *p = make_pipeline();
-    const char *path = tmp_path("bad.ais");
+    const char *path = ais_test_tmp_path("bad.ais");
     ais_model *m = make_model(5, AIS_DTYPE_F32, false);
     AIS_ASSERT_STATUS(ais_model_save_with_pipeline(m, p, path, NULL), AIS_E_SHAPE);
     ais_test_assert_error_contains("takes 5 features per row, the feature pipeline gives 4");
@@ -514,7 +500,7 @@ static void test_steady_state_allocations(void **state) {
     (void)state;
     ais_pipeline *p = make_pipeline();
     ais_model *m = make_model(4, AIS_DTYPE_F32, false);
-    const char *path = tmp_path("steady.ais");
+    const char *path = ais_test_tmp_path("steady.ais");
     AIS_ASSERT_OK(ais_model_save_with_pipeline(m, p, path, NULL));
     ais_model *l = NULL;
     AIS_ASSERT_OK(ais_model_load(path, NULL, &l));
@@ -595,7 +581,7 @@ static void test_oom(void **state) {
     (void)state;
     ais_pipeline *p = make_pipeline();
     ais_model *m = make_model(4, AIS_DTYPE_F32, false);
-    const char *path = tmp_path("oom.ais");
+    const char *path = ais_test_tmp_path("oom.ais");
     oom_ctx c = {0};
     c.m = m;
     c.p = p;
@@ -652,10 +638,6 @@ int main(void) {
         cmocka_unit_test(test_oom),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
-    if (tmpdir[0]) {
-        char cmd[128];
-        snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
-        if (system(cmd) != 0) rc = rc ? rc : 1;
-    }
+    if (ais_test_tmpdir_remove() != 0) rc = rc ? rc : 1;
     return rc;
 }

@@ -1,4 +1,5 @@
 /* test_util.c - shared helpers of the cmocka tests. */
+#define _GNU_SOURCE /* program_invocation_short_name, nftw's FTW_PHYS */
 #include "test_util.h"
 
 #include "common/common.h"
@@ -6,6 +7,8 @@
 #include "ops/tree_engine.h"
 #include <dlpack/dlpack.h>
 
+#include <errno.h>
+#include <ftw.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -287,6 +290,81 @@ long ais_test_oom_sweep(const char *what, ais_test_sweep_fn fn, ais_test_cleanup
 long ais_test_oom_sweep_owned(const char *what, ais_test_sweep_fn fn, void *ctx, long max_n,
                               const ais_test_owned *owned, size_t n_owned) {
     return ais_test_sweep_loop(what, fn, NULL, ctx, max_n, owned, n_owned);
+}
+
+/* ---- temporary files ---- */
+
+static char ais_test_dir[256];
+
+const char *ais_test_tmpdir(void) {
+    if (!ais_test_dir[0]) {
+#ifdef __GLIBC__
+        const char *prog = program_invocation_short_name;
+#else
+        const char *prog = "test";
+#endif
+        /* "test_npy" gives /tmp/ais_test_npy_XXXXXX, as the tests named their own before. */
+        int len = snprintf(ais_test_dir, sizeof ais_test_dir, "/tmp/ais_%s_XXXXXX", prog);
+        assert_true(len > 0 && (size_t)len < sizeof ais_test_dir);
+        if (!mkdtemp(ais_test_dir)) {
+            int err = errno;
+            ais_test_dir[0] = 0;
+            fail_msg("mkdtemp: %s", strerror(err));
+        }
+    }
+    return ais_test_dir;
+}
+
+const char *ais_test_tmp_path(const char *name) {
+    static char buf[AIS_TEST_TMP_PATHS][512];
+    static int k;
+    const char *dir = ais_test_tmpdir();
+    k = (k + 1) % AIS_TEST_TMP_PATHS;
+    int len = snprintf(buf[k], sizeof buf[k], "%s/%s", dir, name);
+    assert_true(len > 0 && (size_t)len < sizeof buf[k]);
+    return buf[k];
+}
+
+uint8_t *ais_test_slurp(const char *path, size_t *size) {
+    FILE *f = fopen(path, "rb");
+    if (!f) fail_msg("cannot open %s: %s", path, strerror(errno));
+    assert_int_equal(fseek(f, 0, SEEK_END), 0);
+    long n = ftell(f);
+    assert_true(n >= 0);
+    assert_int_equal(fseek(f, 0, SEEK_SET), 0);
+    uint8_t *p = malloc((size_t)n + 1);
+    assert_non_null(p);
+    assert_int_equal(fread(p, 1, (size_t)n, f), (size_t)n);
+    fclose(f);
+    *size = (size_t)n;
+    return p;
+}
+
+void ais_test_spit(const char *path, const void *p, size_t n) {
+    FILE *f = fopen(path, "wb");
+    if (!f) fail_msg("cannot create %s: %s", path, strerror(errno));
+    assert_int_equal(fwrite(p, 1, n, f), n);
+    assert_int_equal(fclose(f), 0);
+}
+
+static int ais_test_remove_one(const char *path, const struct stat *sb, int type, struct FTW *ftw) {
+    (void)sb;
+    (void)type;
+    (void)ftw;
+    if (remove(path) != 0) {
+        fprintf(stderr, "cannot remove %s: %s\n", path, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+int ais_test_tmpdir_remove(void) {
+    if (!ais_test_dir[0]) return 0;
+    /* Depth first (contents before their directory); FTW_PHYS: a symlink the tests made to /etc
+     * is removed, never followed. */
+    int rc = nftw(ais_test_dir, ais_test_remove_one, 16, FTW_DEPTH | FTW_PHYS);
+    if (rc == 0) ais_test_dir[0] = 0;
+    return rc == 0 ? 0 : 1;
 }
 
 /* ---- graph builders ---- */

@@ -129,6 +129,22 @@ struct DLManagedTensor;
 #define AIS_OWN_DLPACK(p) AIS_TEST_OWN_(AIS_TEST_KIND_DLPACK, struct DLManagedTensor, p, 1)
 #define AIS_OWN_MEM(p) AIS_TEST_OWN_(AIS_TEST_KIND_MEM, char, p, 1)
 
+/* ---- temporary files: one directory per process, /tmp/ais_<program>_XXXXXX, made on first
+ * use; fail the test on error ---- */
+/* The directory itself (made if need be). */
+const char *ais_test_tmpdir(void);
+/* "<tmpdir>/<name>", in a ring of AIS_TEST_TMP_PATHS buffers: valid until that many later calls,
+ * so a test may hold several paths at once. */
+#define AIS_TEST_TMP_PATHS 8
+const char *ais_test_tmp_path(const char *name);
+/* The whole file at `path` in a malloc'ed buffer (one spare byte at the end; free() it). */
+uint8_t *ais_test_slurp(const char *path, size_t *size);
+/* Writes n bytes at p to `path`, replacing the file. */
+void ais_test_spit(const char *path, const void *p, size_t n);
+/* Removes the directory and everything in it (symlinks not followed), if it was made; returns 0
+ * on success, so a group teardown can return it. */
+int ais_test_tmpdir_remove(void);
+
 /* ---- building graphs with the internal IR (ir/graph.h); fail the test on error ---- */
 /* A graph input of `dtype` and shape (dims may hold -1; dim_names may be NULL). */
 void ais_test_graph_input(struct ais__graph *g, const char *name, ais_dtype dtype,
