@@ -7,6 +7,7 @@ import json
 import os
 import sys
 
+import numpy as np
 import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -174,3 +175,48 @@ def test_version_is_the_loaded_library_and_the_header():
     assert aistack.__version__ == aistack.version()
     from aistack import _lib
     assert int(_lib.lib.ais_version_number()) == parts[0] * 10000 + parts[1] * 100 + parts[2]
+
+
+def test_run_fast_path_keeps_results_and_errors_across_name_sets():
+    """Session.run caches its ctypes name arrays per name set and wraps plain arrays on a short
+    path (issue 11 item 5): alternating name sets, input kinds and errors must give what a
+    first call gives, and outputs must stay valid after the input, the session and the model
+    are gone."""
+    import gc
+    x = np.load(os.path.join(ROOT, "models", "digits", "test0_label2.npy"))
+    m = aistack.Model(DIGITS)
+    s = m.session()
+    ref = s.run({"pixels": x})
+    assert ref["digit"].tolist() == [2]
+    ro = x.copy()
+    ro.flags.writeable = False  # no c_char.from_buffer: the general address
+    kept = []
+    for i in range(50):
+        for feeds, outputs in (({"pixels": x}, None), ([ro], ["digit"]),
+                               ({"pixels": np.asfortranarray(np.repeat(x, 2, 0))},
+                                ["digit", "probabilities"]),
+                               ({"pixels": x.astype(">f4")}, ("probabilities",))):
+            r = s.run(feeds, outputs)
+            assert list(r) == (list(outputs) if outputs else ["probabilities", "digit"])
+            assert (r["digit"] == 2).all() if "digit" in r else True
+            if "probabilities" in r:
+                np.testing.assert_allclose(r["probabilities"][:1], ref["probabilities"],
+                                       rtol=1e-4, atol=1e-7)
+            kept.append(r)
+        with pytest.raises(aistack.NotFoundError, match="no input 'pixel'"):
+            s.run({"pixel": x})
+        with pytest.raises(aistack.NotFoundError, match="no output 'nope'"):
+            s.run(x, outputs=["nope"])
+        with pytest.raises(aistack.NotFoundError, match="no input '1'"):
+            s.run({1: x})
+    assert s.run({"pixels": x[:0]})["digit"].shape == (0,)
+    s.close()
+    with pytest.raises(aistack.InvalidArgumentError, match="session is closed"):
+        s.run({"pixels": x})
+    m.close()
+    del s, m, x, ro
+    gc.collect()
+    for r in kept:  # library-owned outputs outlive everything they came from
+        if "probabilities" in r:
+            np.testing.assert_allclose(r["probabilities"][:1], ref["probabilities"],
+                                       rtol=1e-4, atol=1e-7)

@@ -204,5 +204,32 @@ _sig("ais_tokenizer_encode_batch", status, TokenizerP, POINTER(c_char_p), POINTE
      POINTER(TensorP), POINTER(TensorP))
 
 
+# The same library through PyDLL, which keeps the GIL across the call: for the calls that
+# return at once (no lock, no callback into Python but a wrapped array's release, no device
+# work), where dropping and retaking the GIL costs more than the call itself; Session.run makes
+# several per run. Anything that can block or run long stays on `lib`, which releases the GIL.
+pylib = ctypes.PyDLL(path)
+
+
+def _nogil_release(name: str, restype, *argtypes):
+    fn = getattr(pylib, name, None)
+    if fn is None:
+        return getattr(lib, name, None)
+    fn.restype = restype
+    fn.argtypes = list(argtypes)
+    return fn
+
+
+tensor_dtype = _nogil_release("ais_tensor_dtype", c_int, TensorP)
+tensor_ndim = _nogil_release("ais_tensor_ndim", c_size_t, TensorP)
+tensor_shape = _nogil_release("ais_tensor_shape", POINTER(c_int64), TensorP)
+tensor_data = _nogil_release("ais_tensor_data", c_void_p, TensorP)
+# for the tensors the binding made over host memory (run inputs): a reference count drop and,
+# at zero, the release callback
+tensor_destroy_host = _nogil_release("ais_tensor_destroy", None, TensorP)
+tensor_wrap = _nogil_release("ais_tensor_wrap", status, c_int, POINTER(c_int64), c_size_t,
+                             c_void_p, c_size_t, RELEASE_FN, c_void_p, POINTER(TensorP))
+
+
 def text(b: Optional[bytes]) -> str:
     return "" if b is None else b.decode("utf-8", "replace")

@@ -11,7 +11,8 @@ import numpy as np
 
 from . import _errors, _lib
 from ._pipeline import Pipeline, SpecLike, _Columns, _Records, _text, check_run, extra_code
-from ._tensor import OBJECT, ArrayLike, dtype_to_numpy, is_string_dtype, to_numpy, wrap_array
+from ._tensor import (OBJECT, ArrayLike, dtype_to_numpy, is_string_dtype, to_numpy, wrap_array,
+                      wrap_fast)
 
 L = _lib.lib
 
@@ -23,6 +24,19 @@ OPTIONS: Dict[str, int] = {
     "max_fold_bytes": 10, "extra_fields": 11,
 }
 BACKENDS: Dict[str, int] = {"cpu": 0, "cuda": 1}
+
+# Looked up once: Session.run is called in tight loops.
+_session_run = L.ais_session_run
+_tensor_destroy = L.ais_tensor_destroy
+_input_destroy = _lib.tensor_destroy_host
+
+
+def _encode_key(name: Any) -> bytes:  # a feeds key (str() of it, as always)
+    return str(name).encode()
+
+
+def _encode_name(name: str) -> bytes:  # an output name
+    return name.encode()
 
 
 class _Options:
@@ -279,6 +293,9 @@ class Session:
         self._in_dtypes = {i.name: i.dtype for i in model.inputs}
         self._out_dtypes = {o.name: o.dtype for o in model.outputs}
         self._pl_kinds: Optional[Dict[str, str]] = None  # the pipeline's inputs, on first use
+        self._out_key = tuple(self._out_names)
+        self._in_cache: Dict[Tuple[Any, ...], Tuple[List[str], Any, Any]] = {}  # see _names()
+        self._out_cache: Dict[Tuple[Any, ...], Tuple[List[str], Any, Any]] = {}
 
     @property
     def handle(self) -> int:
@@ -307,15 +324,36 @@ class Session:
         with self._lock:
             return self._run(feeds, outputs, out)
 
+    def _names(self, cache: Dict[Tuple[Any, ...], Tuple[List[str], Any, Any]],
+               key: Tuple[Any, ...], encode: Any) -> Tuple[List[str], Any, Any]:
+        """(names, char* array, ais_tensor* array) for `key`, a tuple of input or output names,
+        built once per session and name set: a run's ctypes arrays cost more than the library's
+        run of a small model. Only tuples of str are cached (1 == 1.0 == True as keys, but their
+        str() differ); the ais_tensor* array is rewritten on each call (runs are serialized by
+        the session's lock)."""
+        hit = cache.get(key)
+        if hit is not None:
+            return hit
+        names = [encode(n) for n in key]
+        n = max(1, len(names))
+        entry = (list(key), (ctypes.c_char_p * n)(*names), (_lib.TensorP * n)())
+        if all(type(k) is str for k in key):
+            if len(cache) >= 64:  # callers cycling through many name sets
+                cache.clear()
+            cache[key] = entry
+        return entry
+
     def _run(self, feeds: Union[Mapping[str, ArrayLike], Sequence[ArrayLike]],
              outputs: Optional[Sequence[str]],
              out: Union[Mapping[str, np.ndarray], Sequence[Optional[np.ndarray]], None]
              ) -> Dict[str, np.ndarray]:
-        h = self.handle
-        if isinstance(feeds, Mapping):
-            names = list(feeds.keys())
+        h = self._handle
+        if not h:
+            raise _errors.InvalidArgumentError("the session is closed", 1)
+        if isinstance(feeds, dict) or isinstance(feeds, Mapping):
+            names, name_arr, in_arr = self._names(self._in_cache, tuple(feeds.keys()),
+                                                  _encode_key)
             values = list(feeds.values())
-            name_arr = (ctypes.c_char_p * max(1, len(names)))(*[str(n).encode() for n in names])
         else:
             if isinstance(feeds, np.ndarray):
                 feeds = [feeds]
@@ -326,26 +364,34 @@ class Session:
                     f"{self._in_names}", 1)
             names = self._in_names[:len(values)]
             name_arr = None
-        out_names = list(self._out_names if outputs is None else outputs)
-        if isinstance(out, Mapping):
+            in_arr = (_lib.TensorP * max(1, len(values)))()
+        out_key = self._out_key if outputs is None else tuple(outputs)
+        out_names, onames, slots = self._names(self._out_cache, out_key, _encode_name)
+        if out is None:
+            out_list: List[Optional[np.ndarray]] = []
+        elif isinstance(out, Mapping):
             unknown = set(out) - set(out_names)
             if unknown:
                 raise _errors.NotFoundError(f"out= names {sorted(unknown)} are not among the "
                                             f"outputs asked for {out_names}", 8)
             out_list = [out.get(n) for n in out_names]
         else:
-            out_list = list(out) if out is not None else [None] * len(out_names)
+            out_list = list(out)
             if len(out_list) != len(out_names):
                 raise _errors.InvalidArgumentError(
                     f"out= has {len(out_list)} arrays for {len(out_names)} outputs", 1)
 
-        in_handles: List[Optional[int]] = []
-        slots = (_lib.TensorP * max(1, len(out_names)))()
+        n_in = 0
+        n_out = len(out_names)
         results: Dict[str, np.ndarray] = {}
         try:
             for name, v in zip(names, values):
-                dt = None if isinstance(v, np.ndarray) else self._in_dtypes.get(name)
-                in_handles.append(wrap_array(v, dt, what=f"input {name!r}")[0])
+                t = wrap_fast(v) if type(v) is np.ndarray else None
+                if t is None:
+                    dt = None if isinstance(v, np.ndarray) else self._in_dtypes.get(name)
+                    t = wrap_array(v, dt, what=f"input {name!r}")[0]
+                in_arr[n_in] = t
+                n_in += 1
             for i, arr in enumerate(out_list):
                 if arr is None:
                     continue
@@ -360,22 +406,23 @@ class Session:
                         f"out= for output {out_names[i]!r} must be a writable C-contiguous NumPy "
                         "array", 1)
                 slots[i] = wrap_array(arr)[0]
-            in_arr = (_lib.TensorP * max(1, len(in_handles)))(*in_handles)
-            onames = (ctypes.c_char_p * max(1, len(out_names)))(*[n.encode() for n in out_names])
-            _errors.check(L.ais_session_run(h, name_arr, in_arr, len(in_handles), onames, slots,
-                                            len(out_names)))
-            for i, n in enumerate(out_names):
-                if out_list[i] is not None:
-                    results[n] = out_list[i]
+            st = _session_run(h, name_arr, in_arr, n_in, onames, slots, n_out)
+            if st:
+                _errors.check(st)
+            for i in range(n_out):
+                if out_list and out_list[i] is not None:
+                    results[out_names[i]] = out_list[i]
                     continue
                 t, slots[i] = slots[i], None
-                results[n] = to_numpy(t, self)
+                results[out_names[i]] = to_numpy(t, self)
         finally:
-            for t in in_handles:
-                L.ais_tensor_destroy(t)
-            for i in range(len(out_names)):
+            for i in range(n_in):
+                _input_destroy(in_arr[i])
+                in_arr[i] = None
+            for i in range(n_out):
                 if slots[i]:
-                    L.ais_tensor_destroy(slots[i])
+                    _tensor_destroy(slots[i])
+                    slots[i] = None
         return results
 
     def _for_extra(self, extra: Optional[str]) -> "Session":
