@@ -231,6 +231,7 @@ void ais__cpu_fill_avx512(ais__cpu_kernels *k);
 void ais__avx2_fill_tree(ais__cpu_kernels *k);   /* avx2_tree.c, called by ais__cpu_fill_avx2 */
 void ais__avx2_fill_gemm(ais__cpu_kernels *k);   /* avx2_gemm.c, the same */
 void ais__avx512_fill_gemm(ais__cpu_kernels *k); /* avx512_gemm.c, by ais__cpu_fill_avx512 */
+void ais__avx512_fill_tree(ais__cpu_kernels *k); /* avx512_tree.c, the same */
 
 /* The portable tree walk, which the SIMD walks call for row counts they are not built for. */
 void ais__cpu_ref_tree_block(const ais__cpu_forest *f, size_t t0, size_t t1, const float *x,

@@ -45,5 +45,6 @@ static inline float vhmax(V a) { return _mm512_reduce_max_ps(a); }
 
 void ais__cpu_fill_avx512(ais__cpu_kernels *k) {
     ais__avx512_fill_math(k);
+    ais__avx512_fill_tree(k);
     ais__avx512_fill_gemm(k);
 }
