@@ -26,7 +26,8 @@
 #include <sys/resource.h>
 #include <time.h>
 
-#define MAX_IO 64
+#include "aistack_tool.h" /* the tool's helpers: element types, Cast to f64 */
+
 #define MAX_DIMS_OPT 32
 
 static const char usage[] =
@@ -65,40 +66,6 @@ static uint64_t rng_next(void) {
     return rng_state;
 }
 
-static bool is_float_dtype(ais_dtype dt) {
-    switch (dt) {
-    case AIS_DTYPE_F16:
-    case AIS_DTYPE_BF16:
-    case AIS_DTYPE_F32:
-    case AIS_DTYPE_F64:
-    case AIS_DTYPE_F8E4M3FN:
-    case AIS_DTYPE_F8E4M3FNUZ:
-    case AIS_DTYPE_F8E5M2:
-    case AIS_DTYPE_F8E5M2FNUZ: return true;
-    default: return false;
-    }
-}
-
-/* t through the Cast operator (exact into f64 for every numeric type). */
-static ais_status cast_to(const ais_tensor *t, ais_dtype to, ais_tensor **out) {
-    *out = NULL;
-    ais_attrs *a = NULL;
-    ais_status st = ais_attrs_create(&a);
-    if (!st) st = ais_attrs_set_int(a, "to", to);
-    if (!st) st = ais_op_run("Cast", a, &t, 1, out, 1);
-    ais_attrs_destroy(a);
-    return st;
-}
-
-/* t's elements as doubles (its data, or *tmp's: a cast the caller destroys); NULL for strings. */
-static const double *as_f64(const ais_tensor *t, ais_tensor **tmp) {
-    *tmp = NULL;
-    if (ais_tensor_dtype(t) == AIS_DTYPE_F64) return ais_tensor_data(t);
-    if (ais_tensor_dtype(t) == AIS_DTYPE_STRING || cast_to(t, AIS_DTYPE_F64, tmp) != AIS_OK)
-        return NULL;
-    return ais_tensor_data(*tmp);
-}
-
 static ais_status make_input(const ais_model *m, size_t i, const dim_opt *dims_opt, size_t n_dims,
                              ais_tensor **out) {
     ais_dtype dt;
@@ -123,7 +90,7 @@ static ais_status make_input(const ais_model *m, size_t i, const dim_opt *dims_o
     double *dv = ais_tensor_data(d);
     for (size_t k = 0; k < ais_tensor_size(d); k++) {
         double u = (double)(rng_next() >> 11) * 0x1.0p-53;
-        dv[k] = is_float_dtype(dt)     ? 2 * u - 1
+        dv[k] = tool_is_float_dtype(dt) ? 2 * u - 1
                 : dt == AIS_DTYPE_BOOL ? (double)(u < 0.5)
                                        : floor(u * 10);
     }
@@ -131,7 +98,7 @@ static ais_status make_input(const ais_model *m, size_t i, const dim_opt *dims_o
         *out = d;
         return AIS_OK;
     }
-    st = cast_to(d, dt, out);
+    st = tool_cast_to(d, dt, out);
     ais_tensor_destroy(d);
     return st;
 }
@@ -151,7 +118,7 @@ static void compare(const ais_tensor *a, const ais_tensor *b, double *max_abs, d
     }
     size_t n = ais_tensor_size(a);
     ais_tensor *ta = NULL, *tb = NULL;
-    const double *av = as_f64(a, &ta), *bv = as_f64(b, &tb);
+    const double *av = tool_as_f64(a, &ta), *bv = tool_as_f64(b, &tb);
     if (!av || !bv) { /* no numeric reading (strings): equal bytes or not */
         bool same = ais_tensor_dtype(a) != AIS_DTYPE_STRING &&
                     !memcmp(ais_tensor_data(a), ais_tensor_data(b), ais_tensor_nbytes(a));
