@@ -17,9 +17,12 @@
  *   Optional inputs that are absent arrive as NULL; inputs below min_inputs never do.
  *   Neither may abort, print or allocate with malloc; scratch memory comes from ais__op_scratch
  *   so that a session's steady state allocates nothing.
- *   prepare(ctx, &state) (optional): builds an immutable state from the attributes alone (a
- *     compiled tree ensemble), once per model node at load; kernels read it as ctx->state from
- *     any number of threads at once. Where nothing prepared it (eager calls, folding), the
+ *   prepare(ctx, &state) (optional): builds an immutable state from the attributes (a compiled
+ *     tree ensemble) and, when ctx->consts is not NULL, from the node's constant inputs (weights
+ *     packed once into a kernel's layout), once per model node at load; kernels read it as
+ *     ctx->state from any number of threads at once. A state built from consts[i] must only be
+ *     used while compute's in[i] is that same tensor (compare the pointer or data): graphs may
+ *     change and eager calls have no consts. Where nothing prepared it (eager calls, folding), the
  *     caller of ais__op_invoke gets one built for the call and released after. Errors in
  *     attributes that prepare finds fail the model load.
  */
@@ -119,6 +122,11 @@ typedef struct ais__op_ctx {
     /* What the operator's prepare built for this node (read-only); NULL for operators without
      * prepare. Kernels read it through ais__op_state, which fails when it is missing. */
     const void *state;
+    /* For prepare at model load only: consts[i] is input i's constant tensor (an initializer or
+     * a folded value, alive as long as the model) or NULL when input i is computed or fed; the
+     * array has n_consts entries. NULL in eager calls, folding and compute. */
+    const ais_tensor *const *consts;
+    size_t n_consts;
 } ais__op_ctx;
 
 /* The state `prepare` built for the node being run (*state). ais__op_invoke and sessions give one
@@ -136,7 +144,7 @@ typedef ais_status (*ais__infer_fn)(ais__op_ctx *ctx, const ais_tensor *const *i
                                     ais__tensor_desc *out, size_t n_out);
 typedef ais_status (*ais__compute_fn)(ais__op_ctx *ctx, const ais_tensor *const *in, size_t n_in,
                                       ais_tensor *const *out, size_t n_out);
-/* Reads ctx->attrs, ctx->opset and ctx->op_type only. */
+/* Reads ctx->attrs, ctx->opset, ctx->op_type and ctx->consts only. */
 typedef ais_status (*ais__prepare_fn)(const ais__op_ctx *ctx, void **state);
 typedef void (*ais__release_fn)(void *state);
 

@@ -530,13 +530,25 @@ static ais_status ais__prepare_nodes(ais_model *m) {
     for (size_t i = 0; i < g->n_nodes; i++) {
         const ais__node *n = &g->nodes[i];
         if (!m->defs[i]->prepare) continue;
+        const ais_tensor **consts = ais__calloc(n->n_inputs ? n->n_inputs : 1, sizeof *consts);
+        if (!consts) return ais__oom(n->n_inputs * sizeof *consts, "constant inputs of a node");
+        for (size_t k = 0; k < n->n_inputs; k++) {
+            if (n->inputs[k] < 0) continue;
+            const ais__value *v = &g->values[n->inputs[k]];
+            /* An initializer that is also a graph input can be fed: not constant. */
+            if ((v->flags & AIS__VALUE_CONST) && !(v->flags & AIS__VALUE_INPUT))
+                consts[k] = v->constant;
+        }
         ais__op_ctx ctx = {.op_type = n->op_type,
                            .node_name = m->labels[i],
                            .opset = m->opsets[i],
-                           .attrs = n->attrs};
+                           .attrs = n->attrs,
+                           .consts = consts,
+                           .n_consts = n->n_inputs};
         ais__attr_type_reset();
         /* fails on an attribute of the wrong type too */
         ais_status st = ais__attr_type_check(m->defs[i]->prepare(&ctx, &m->states[i]));
+        ais__free(consts);
         if (st != AIS_OK) {
             ais__error_prefix("%s (%s)", m->labels[i], n->op_type);
             return st;
