@@ -139,6 +139,14 @@ typedef struct ais__cpu_kernels {
      * walks: the caller passes cols <= INT32_MAX / 32. */
     void (*tree_block)(const ais__cpu_forest *f, size_t t0, size_t t1, const float *x, size_t cols,
                        size_t nr, ais__cpu_tree_acc acc, bool f32);
+
+    /* ---- transformer rows (issue 11 item 3) ----
+     * layernorm_row: y = (x - mean) / sqrt(var + eps) * scale + bias over one contiguous row of
+     * n floats (y == x allowed; scale, bias NULL: 1 and 0). Mean and variance come from one pass
+     * over x (sums of x - x[0], so a large common offset does not cancel the variance away);
+     * the biased variance, as LayerNormalization defines it. NaN or infinities give NaN. */
+    void (*layernorm_row)(const float *x, float *y, size_t n, float eps, const float *scale,
+                          const float *bias);
 } ais__cpu_kernels;
 
 /* The table of the level in effect (filled on first use; never NULL; safe from any thread). */

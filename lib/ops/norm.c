@@ -6,6 +6,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "cpu/cpu.h"
 #include "dense_util.h"
 
 static ais_status ais__norm_float_x(const ais_tensor *x) {
@@ -304,6 +305,22 @@ static void ais__expand_param(const ais_tensor *t, const int64_t *dims, size_t n
     }
 }
 
+typedef struct {
+    const float *x;
+    float *y;
+    size_t n;
+    float eps;
+    const float *scale, *bias;
+    void (*row)(const float *x, float *y, size_t n, float eps, const float *scale,
+                const float *bias);
+} ais__ln_job;
+
+static void ais__ln_range(void *vj, size_t begin, size_t end) {
+    const ais__ln_job *j = vj;
+    for (size_t r = begin; r < end; r++)
+        j->row(j->x + r * j->n, j->y + r * j->n, j->n, j->eps, j->scale, j->bias);
+}
+
 static ais_status ais__ln_compute(ais__op_ctx *ctx, const ais_tensor *const *in, size_t n_in,
                                   ais_tensor *const *out, size_t n_out) {
     const ais_tensor *x = in[0], *b = n_in > 2 ? in[2] : NULL;
@@ -321,6 +338,24 @@ static ais_status ais__ln_compute(ais__op_ctx *ctx, const ais_tensor *const *in,
     size_t nnd = x->ndim - (size_t)axis;
     ais__expand_param(in[1], nd, nnd, par, n);
     if (b) ais__expand_param(b, nd, nnd, par + n, n);
+    bool stats = (n_out > 1 && out[1]) || (n_out > 2 && out[2]);
+    if (x->dtype == AIS_DTYPE_F32 && !stats) {
+        /* The kernel table's row (vectorized, one pass for mean and variance) with float
+         * parameters, narrowed in place: float i overwrites bytes of doubles already read. */
+        float *pf = (float *)(void *)par;
+        for (int64_t i = 0; i < (b ? 2 * n : n); i++)
+            pf[i] = (float)par[i];
+        ais__ln_job lj = {.x = x->data,
+                          .y = out[0]->data,
+                          .n = (size_t)n,
+                          .eps = ais__attr_float(ctx->attrs, "epsilon", 1e-5f),
+                          .scale = pf,
+                          .bias = b ? pf + n : NULL,
+                          .row = ais__cpu()->layernorm_row};
+        size_t grain = n >= 4096 ? 1 : (size_t)(4096 / (n + 1)) + 1;
+        ais__parallel_for(ctx->pool, rows, grain, ais__ln_range, &lj);
+        return AIS_OK;
+    }
     ais__rn_job j = {.x = xf ? (const void *)xf : x->data,
                      .y = xf ? (void *)xf : out[0]->data,
                      .f64 = x->dtype == AIS_DTYPE_F64,
@@ -559,6 +594,11 @@ const ais__op_def ais__ops_norm[] = {
     /* Up to 5 outputs are accepted so that old models' declarations reach the clear refusal. */
     AIS__NORM_DEF("BatchNormalization", 1, 5, 5, 5, ais__bn_infer, ais__bn_compute),
     AIS__NORM_DEF("LayerNormalization", 17, 2, 3, 3, ais__ln_infer, ais__ln_compute),
+    /* What lib/runtime/fuse_transformer.c makes of the LayerNorm subgraphs that exporters emit
+     * for opsets below 17: the same operator (axis -1, epsilon), in the internal domain. */
+    {.domain = "com.microsoft", .name = "LayerNormalization", .since_version = 1, .min_inputs = 2,
+     .max_inputs = 3, .min_outputs = 1, .max_outputs = 3, .infer = ais__ln_infer,
+     .compute = ais__ln_compute},
     AIS__NORM_DEF("InstanceNormalization", 1, 3, 3, 1, ais__in_infer, ais__in_compute),
     AIS__NORM_DEF("LRN", 1, 1, 1, 1, ais__lrn_infer, ais__lrn_compute),
     AIS__NORM_DEF("MeanVarianceNormalization", 1, 1, 1, 1, ais__mvn_infer, ais__mvn_compute),

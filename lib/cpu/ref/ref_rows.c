@@ -102,7 +102,27 @@ static void ais__ref_log_softmax_row(const float *x, float *y, size_t n) {
         y[i] = (x[i] - mx) - lsum;
 }
 
+/* The reference: two passes in double (mean, then the squared deviations). */
+static void ais__ref_layernorm_row(const float *x, float *y, size_t n, float eps, const float *g,
+                                   const float *b) {
+    if (n == 0) return;
+    double s = 0, q = 0;
+    for (size_t i = 0; i < n; i++)
+        s += x[i];
+    double mean = s / (double)n;
+    for (size_t i = 0; i < n; i++)
+        q += (x[i] - mean) * (x[i] - mean);
+    double inv = 1.0 / sqrt(q / (double)n + eps);
+    for (size_t i = 0; i < n; i++) {
+        double z = (x[i] - mean) * inv;
+        if (g) z *= g[i];
+        if (b) z += b[i];
+        y[i] = (float)z;
+    }
+}
+
 void ais__cpu_fill_ref_rows(ais__cpu_kernels *k) {
+    k->layernorm_row = ais__ref_layernorm_row;
     k->softmax_row = ais__ref_softmax_row;
     k->log_softmax_row = ais__ref_log_softmax_row;
     k->row_sum = ais__ref_row_sum;

@@ -236,6 +236,45 @@ static void AIS__SX(log_softmax_row)(const float *x, float *y, size_t n) {
         y[i] = (x[i] - mx) - lsum;
 }
 
+/* One pass for the sums of d = x - x[0] and d^2 (the tail padded with x[0] adds nothing), a
+ * second that writes (x - mean) * (inv * scale) + bias. */
+static void AIS__SX(layernorm_row)(const float *x, float *y, size_t n, float eps, const float *g,
+                                   const float *b) {
+    if (n == 0) return;
+    float x0 = x[0];
+    V sh = vset(x0), s0 = vset(0.0f), s1 = vset(0.0f), q0 = vset(0.0f), q1 = vset(0.0f);
+    size_t i = 0;
+    for (; i + 2 * AIS__W <= n; i += 2 * AIS__W) {
+        V d0 = vsub(vload(x + i), sh), d1 = vsub(vload(x + i + AIS__W), sh);
+        s0 = vadd(s0, d0);
+        s1 = vadd(s1, d1);
+        q0 = vfma(d0, d0, q0);
+        q1 = vfma(d1, d1, q1);
+    }
+    for (; i < n; i += AIS__W) {
+        V d = vsub(i + AIS__W <= n ? vload(x + i) : AIS__SX(tail)(x + i, n - i, x0), sh);
+        s0 = vadd(s0, d);
+        q0 = vfma(d, d, q0);
+    }
+    float md = vhsum(vadd(s0, s1)) / (float)n;
+    float var = vhsum(vadd(q0, q1)) / (float)n - md * md;
+    if (var < 0) var = 0; /* rounding; NaN (from infinities) stays */
+    float mean = x0 + md, inv = 1.0f / sqrtf(var + eps);
+    V m = vset(mean), iv = vset(inv);
+    for (i = 0; i + AIS__W <= n; i += AIS__W) {
+        V z = vmul(vsub(vload(x + i), m), iv);
+        if (g) z = vmul(z, vload(g + i));
+        if (b) z = vadd(z, vload(b + i));
+        vstore(y + i, z);
+    }
+    for (; i < n; i++) {
+        float z = (x[i] - mean) * inv;
+        if (g) z *= g[i];
+        if (b) z += b[i];
+        y[i] = z;
+    }
+}
+
 /* Fills the entries this file defines. */
 static void AIS__SX(fill_math)(ais__cpu_kernels *k) {
     k->vexp = AIS__SX(vexp);
@@ -247,4 +286,5 @@ static void AIS__SX(fill_math)(ais__cpu_kernels *k) {
     k->row_sum = AIS__SX(row_sum);
     k->row_max = AIS__SX(row_max);
     k->row_sumsq = AIS__SX(row_sumsq);
+    k->layernorm_row = AIS__SX(layernorm_row);
 }
