@@ -222,6 +222,7 @@ extern const ais__op_def ais__ops_ml_prep[];
 extern const ais__op_def ais__ops_ml_svm[];
 extern const ais__op_def ais__ops_ml_map[];
 extern const ais__op_def ais__ops_fused[];
+extern const ais__op_def ais__ops_attention[];
 
 /* How an operator treats string and sequence tensors. */
 typedef enum ais__opaque_mode {

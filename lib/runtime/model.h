@@ -70,6 +70,13 @@ ais_status ais__model_write(const ais__graph *g, const struct ais_pipeline *pipe
  * activation as attributes; the activation node goes. Needs the sorted, resolved graph. */
 ais_status ais__graph_fuse(ais_model *m);
 
+/* Optimization level 2, before the above (fuse_transformer.c): the LayerNorm, Gelu (erf and
+ * tanh forms), bias + Gelu and attention subgraphs that exporters emit become com.microsoft
+ * LayerNormalization, Gelu, BiasGelu and FusedAttention nodes. counts (may be NULL) receives how
+ * many of each kind were fused. */
+enum { AIS__FT_LAYERNORM, AIS__FT_GELU, AIS__FT_BIAS_GELU, AIS__FT_ATTENTION, AIS__FT_N };
+ais_status ais__graph_fuse_transformer(ais_model *m, size_t counts[AIS__FT_N]);
+
 /* For tests and benchmarks: nodes the current plan runs per call (after plan-time folding),
  * and the bytes of its arena; 0 before the first run. */
 size_t ais__session_steps(const ais_session *s);

@@ -1,7 +1,8 @@
 /*
  * test_transformer_kernels.c - the kernels behind the transformer fusions (issue 11 item 3), at
  * every instruction-set level this machine has: the table's layernorm_row against a two-pass
- * double reference.
+ * double reference, the LayerNormalization, FusedAttention and BiasGelu operators against plain
+ * double loops (serial and on a pool), and their shape checks.
  */
 #include <float.h>
 #include <math.h>
@@ -11,6 +12,7 @@
 
 #include "common/common.h"
 #include "cpu/cpu.h"
+#include "ops/op.h"
 #include "test_util.h"
 
 static const char *const isa_names[] = {"scalar", "avx2", "avx512", "avx512_vnni"};
@@ -92,9 +94,207 @@ static void test_layernorm_rows(void **state) {
     free(w);
 }
 
+/* Runs com.microsoft op `name` on `pool` (NULL: serially). */
+static ais_status run_ms(const char *name, const ais_attrs *attrs, ais__pool *pool,
+                         const ais_tensor *const *in, size_t n_in, ais_tensor **out) {
+    const ais__op_def *def = ais__op_find("com.microsoft", name, 1);
+    assert_non_null(def);
+    ais__op_ctx ctx = {.op_type = name, .node_name = "", .opset = 1, .attrs = attrs, .pool = pool};
+    ais_status st = ais__op_invoke(def, &ctx, in, n_in, out, 1);
+    ais__op_ctx_release(&ctx);
+    return st;
+}
+
+typedef struct {
+    int64_t q[4], k[4], v[4], m[4];
+    size_t mrank; /* 0: no mask */
+} att_case;
+
+/* softmax(scale Q K^T + mask) V per (b, h) with MatMul's broadcasting of B and H, in double. */
+static void att_want(const att_case *c, const ais_tensor *q, const ais_tensor *k,
+                     const ais_tensor *v, const ais_tensor *m, float scale, double *w) {
+    int64_t B = AIS__MAX(AIS__MAX(c->q[0], c->k[0]), c->v[0]);
+    int64_t H = AIS__MAX(AIS__MAX(c->q[2], c->k[2]), c->v[2]);
+    int64_t S = c->q[1], T = c->k[1], dk = c->q[3], dv = c->v[3];
+    const float *Q = q->data, *K = k->data, *V = v->data, *M = m ? m->data : NULL;
+    double *p = malloc((size_t)T * sizeof *p);
+    assert_non_null(p);
+    for (int64_t b = 0; b < B; b++)
+        for (int64_t h = 0; h < H; h++)
+            for (int64_t s = 0; s < S; s++) {
+                const float *qr = Q + (((b % c->q[0]) * S + s) * c->q[2] + h % c->q[2]) * dk;
+                double mx = -INFINITY, sum = 0;
+                for (int64_t t = 0; t < T; t++) {
+                    const float *kr = K + (((b % c->k[0]) * T + t) * c->k[2] + h % c->k[2]) * dk;
+                    double d = 0;
+                    for (int64_t i = 0; i < dk; i++)
+                        d += (double)qr[i] * kr[i];
+                    d *= scale;
+                    if (M) { /* the mask right-aligned on [B, H, S, T] */
+                        int64_t idx[4] = {b, h, s, t}, off = 0, st = 1;
+                        for (size_t a = 0; a < c->mrank; a++) {
+                            size_t ax = 3 - a, mi = c->mrank - 1 - a;
+                            off += (c->m[mi] == 1 ? 0 : idx[ax]) * st;
+                            st *= c->m[mi];
+                        }
+                        d += M[off];
+                    }
+                    p[t] = d;
+                    mx = d > mx ? d : mx;
+                }
+                for (int64_t t = 0; t < T; t++)
+                    sum += p[t] = exp(p[t] - mx);
+                for (int64_t j = 0; j < dv; j++) {
+                    double acc = 0;
+                    for (int64_t t = 0; t < T; t++)
+                        acc += p[t] / sum *
+                               V[(((b % c->v[0]) * T + t) * c->v[2] + h % c->v[2]) * dv + j];
+                    w[((b * S + s) * H + h) * dv + j] = acc;
+                }
+            }
+    free(p);
+}
+
+/* FusedAttention at every level, serially and on a pool of 3, with masks of several ranks,
+ * broadcast batch and head axes, and shapes whose tiles split the query rows. */
+static void test_fused_attention(void **state) {
+    (void)state;
+    static const att_case cases[] = {
+        {{2, 5, 3, 4}, {2, 7, 3, 4}, {2, 7, 3, 6}, {2, 1, 1, 7}, 4},
+        {{2, 5, 3, 4}, {1, 7, 3, 4}, {2, 7, 1, 6}, {5, 7}, 2},
+        {{1, 33, 2, 16}, {1, 33, 2, 16}, {1, 33, 2, 16}, {0}, 0},
+        {{3, 9, 4, 8}, {3, 11, 4, 8}, {3, 11, 4, 8}, {3, 4, 9, 11}, 4},
+        {{1, 600, 1, 8}, {1, 300, 1, 8}, {1, 300, 1, 5}, {1}, 1}, /* 218 rows per tile */
+    };
+    ais__pool *pool = NULL;
+    AIS_ASSERT_OK(ais__pool_create(3, &pool));
+    for (size_t ci = 0; ci < AIS__ARRAY_LEN(cases); ci++) {
+        const att_case *c = &cases[ci];
+        ais_tensor *q = ais_test_rand_f32(c->q, 4, -1, 1), *k = ais_test_rand_f32(c->k, 4, -1, 1);
+        ais_tensor *v = ais_test_rand_f32(c->v, 4, -1, 1);
+        ais_tensor *m = c->mrank ? ais_test_rand_f32(c->m, c->mrank, -3, 0) : NULL;
+        assert_true(q && k && v && (m || !c->mrank));
+        ais_attrs *at = NULL;
+        AIS_ASSERT_OK(ais_attrs_create(&at));
+        AIS_ASSERT_OK(ais_attrs_set_float(at, "scale", 0.35f));
+        int64_t B = AIS__MAX(AIS__MAX(c->q[0], c->k[0]), c->v[0]);
+        int64_t H = AIS__MAX(AIS__MAX(c->q[2], c->k[2]), c->v[2]);
+        size_t n = (size_t)(B * c->q[1] * H * c->v[3]);
+        double *w = malloc(n * sizeof *w);
+        assert_non_null(w);
+        att_want(c, q, k, v, m, 0.35f, w);
+        const ais_tensor *in[4] = {q, k, v, m};
+        for (int isa = 0; isa <= 3; isa++) {
+            if (!ais__cpu_for((ais_cpu_isa)isa)) continue;
+            AIS_ASSERT_OK(ais_set_cpu_isa((ais_cpu_isa)isa));
+            for (int p = 0; p < 2; p++) {
+                ais_tensor *y = NULL;
+                AIS_ASSERT_OK(run_ms("FusedAttention", at, p ? pool : NULL, in, m ? 4 : 3, &y));
+                assert_int_equal(y->ndim, 4);
+                assert_int_equal(y->dims[0], B);
+                assert_int_equal(y->dims[1], c->q[1]);
+                assert_int_equal(y->dims[2], H);
+                assert_int_equal(y->dims[3], c->v[3]);
+                ais_test_assert_close_values(y, w, n, 1e-5, 1e-6);
+                ais_tensor_destroy(y);
+            }
+        }
+        free(w);
+        ais_attrs_destroy(at);
+        ais_tensor_destroy(q);
+        ais_tensor_destroy(k);
+        ais_tensor_destroy(v);
+        ais_tensor_destroy(m);
+    }
+    AIS_ASSERT_OK(ais_set_cpu_isa(AIS_CPU_ISA_BEST));
+    ais__pool_destroy(pool);
+}
+
+/* What the unfused graph would have broadcast differently, or not at all, is an error. */
+static void test_fused_attention_shapes(void **state) {
+    (void)state;
+    ais_tensor *q = ais_test_rand_f32(AIS_SHAPE(2, 5, 3, 4), -1, 1);
+    ais_tensor *k = ais_test_rand_f32(AIS_SHAPE(2, 7, 3, 4), -1, 1);
+    ais_tensor *v = ais_test_rand_f32(AIS_SHAPE(2, 7, 3, 4), -1, 1);
+    ais_tensor *k3 = ais_test_rand_f32(AIS_SHAPE(2, 7, 3, 5), -1, 1);
+    ais_tensor *big = ais_test_rand_f32(AIS_SHAPE(4, 3, 5, 7), -1, 1);
+    ais_tensor *r3 = ais_test_rand_f32(AIS_SHAPE(2, 5, 12), -1, 1);
+    ais_tensor *y = NULL;
+    const ais_tensor *bad_dk[3] = {q, k3, v}, *bad_mask[4] = {q, k, v, big},
+                     *bad_rank[3] = {r3, k, v};
+    AIS_ASSERT_STATUS(run_ms("FusedAttention", NULL, NULL, bad_dk, 3, &y), AIS_E_SHAPE);
+    ais_test_assert_error_contains("do not fit together");
+    AIS_ASSERT_STATUS(run_ms("FusedAttention", NULL, NULL, bad_mask, 4, &y), AIS_E_SHAPE);
+    ais_test_assert_error_contains("does not broadcast to the scores");
+    AIS_ASSERT_STATUS(run_ms("FusedAttention", NULL, NULL, bad_rank, 3, &y), AIS_E_SHAPE);
+    ais_test_assert_error_contains("head size");
+    assert_null(y);
+    ais_tensor_destroy(q);
+    ais_tensor_destroy(k);
+    ais_tensor_destroy(v);
+    ais_tensor_destroy(k3);
+    ais_tensor_destroy(big);
+    ais_tensor_destroy(r3);
+}
+
+/* BiasGelu and the internal LayerNormalization at every level against double loops. */
+static void test_bias_gelu_layernorm(void **state) {
+    (void)state;
+    ais_tensor *x = ais_test_rand_f32(AIS_SHAPE(3, 7, 37), -4, 4);
+    ais_tensor *b = ais_test_rand_f32(AIS_SHAPE(37), -1, 1);
+    ais_tensor *g = ais_test_rand_f32(AIS_SHAPE(37), 0.5, 1.5);
+    assert_true(x && b && g);
+    size_t n = x->numel;
+    double *wg = malloc(n * sizeof *wg), *wl = malloc(n * sizeof *wl);
+    assert_true(wg && wl);
+    const float *xf = x->data, *bf = b->data, *gf = g->data;
+    for (size_t i = 0; i < n; i++) {
+        double u = (double)xf[i] + bf[i % 37];
+        wg[i] = 0.5 * u * (1 + erf(u / sqrt(2.0)));
+    }
+    for (size_t r = 0; r < n / 37; r++)
+        ln_want(xf + r * 37, wl + r * 37, 37, 1e-5f, gf, bf);
+    ais_attrs *at = NULL;
+    AIS_ASSERT_OK(ais_attrs_create(&at));
+    AIS_ASSERT_OK(ais_attrs_set_int(at, "axis", -1));
+    ais__pool *pool = NULL;
+    AIS_ASSERT_OK(ais__pool_create(2, &pool));
+    for (int isa = 0; isa <= 3; isa++) {
+        if (!ais__cpu_for((ais_cpu_isa)isa)) continue;
+        AIS_ASSERT_OK(ais_set_cpu_isa((ais_cpu_isa)isa));
+        ais_tensor *y = NULL;
+        const ais_tensor *bin[2] = {x, b}, *lin[3] = {x, g, b};
+        AIS_ASSERT_OK(run_ms("BiasGelu", NULL, pool, bin, 2, &y));
+        ais_test_assert_close_values(y, wg, n, 1e-6, 1e-6);
+        ais_tensor_destroy(y);
+        y = NULL;
+        AIS_ASSERT_OK(run_ms("LayerNormalization", at, pool, lin, 3, &y));
+        ais_test_assert_close_values(y, wl, n, 2e-6, 2e-6);
+        ais_tensor_destroy(y);
+        y = NULL;
+        /* the bias must run along the last axis */
+        const ais_tensor *bad[2] = {x, g};
+        ais_tensor *g7 = ais_test_rand_f32(AIS_SHAPE(7), 0, 1);
+        bad[1] = g7;
+        AIS_ASSERT_STATUS(run_ms("BiasGelu", NULL, NULL, bad, 2, &y), AIS_E_SHAPE);
+        ais_tensor_destroy(g7);
+    }
+    AIS_ASSERT_OK(ais_set_cpu_isa(AIS_CPU_ISA_BEST));
+    ais__pool_destroy(pool);
+    ais_attrs_destroy(at);
+    free(wg);
+    free(wl);
+    ais_tensor_destroy(x);
+    ais_tensor_destroy(b);
+    ais_tensor_destroy(g);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_layernorm_rows),
+        cmocka_unit_test(test_fused_attention),
+        cmocka_unit_test(test_fused_attention_shapes),
+        cmocka_unit_test(test_bias_gelu_layernorm),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
