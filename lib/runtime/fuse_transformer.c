@@ -15,7 +15,10 @@
  * Matching is strict: every intermediate value has exactly one reader inside the pattern (two for
  * LayerNorm's centred x) and is no graph output, every constant is checked (exponent 2, eps, 0.5,
  * 1, sqrt 2, the Transpose perms, Softmax and ReduceMean axes, keepdims). Anything else leaves
- * the graph as it is. Shapes the pass cannot see (intermediate values are inferred when a session
+ * the graph as it is. A model loaded for the CUDA backend (AIS_OPT_BACKEND) keeps its attention
+ * and bias + Gelu subgraphs: the GPU runs their parts and not the fused CPU kernels, and a node
+ * it cannot run would move to the host with copies (fuse.c's Clip measured 7x slower so).
+ * Shapes the pass cannot see (intermediate values are inferred when a session
  * plans) are checked by the fused operators' infer, which fails where the unfused graph's
  * broadcasting would have given a different result (e.g. a mask that does not broadcast to the
  * scores), rather than compute something else.
@@ -602,13 +605,14 @@ ais_status ais__graph_fuse_transformer(ais_model *m, size_t counts[AIS__FT_N]) {
             } else if (pass == 0 && dflt && strcmp(nd->op_type, "Tanh") == 0) {
                 st = ais__ft_gelu_tanh(&f, (int32_t)i, &fused);
                 kind = AIS__FT_GELU;
-            } else if (pass == 1 && strcmp(nd->op_type, "Gelu") == 0) {
+            } else if (pass == 1 && !m->load_for_cuda && strcmp(nd->op_type, "Gelu") == 0) {
                 st = ais__ft_bias_gelu(&f, (int32_t)i, &fused);
                 kind = AIS__FT_BIAS_GELU;
             } else if (pass == 2 && dflt && strcmp(nd->op_type, "Div") == 0) {
                 st = ais__ft_layernorm(&f, (int32_t)i, &fused);
                 kind = AIS__FT_LAYERNORM;
-            } else if (pass == 2 && dflt && strcmp(nd->op_type, "Softmax") == 0) {
+            } else if (pass == 2 && dflt && !m->load_for_cuda &&
+                       strcmp(nd->op_type, "Softmax") == 0) {
                 st = ais__ft_attention(&f, (int32_t)i, &fused);
                 kind = AIS__FT_ATTENTION;
             }

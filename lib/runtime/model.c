@@ -575,6 +575,7 @@ ais_status ais__model_from_graph(ais__graph *g, const ais_options *options, ais_
     m->opt_level = (int)ais__option(options, AIS_OPT_OPT_LEVEL);
     m->fuse_clip = options && options->fuse_clip;
     m->max_fold_bytes = (uint64_t)ais__option(options, AIS_OPT_MAX_FOLD_BYTES);
+    m->load_for_cuda = ais__option(options, AIS_OPT_BACKEND) == AIS_BACKEND_CUDA;
     size_t n = g->n_nodes ? g->n_nodes : 1;
     m->defs = ais__calloc(n, sizeof *m->defs);
     m->opsets = ais__calloc(n, sizeof *m->opsets);

@@ -40,6 +40,9 @@ struct ais_model {
     int opt_level;
     bool fuse_clip; /* from the options (see struct ais_options) */
     uint64_t max_fold_bytes; /* AIS_OPT_MAX_FOLD_BYTES of the load */
+    /* AIS_OPT_BACKEND of the load is CUDA: no fusion into operators only the CPU runs
+     * (FusedAttention, BiasGelu), whose nodes would fall back to the host with copies */
+    bool load_for_cuda;
 };
 
 /*
@@ -72,8 +75,8 @@ ais_status ais__graph_fuse(ais_model *m);
 
 /* Optimization level 2, before the above (fuse_transformer.c): the LayerNorm, Gelu (erf and
  * tanh forms), bias + Gelu and attention subgraphs that exporters emit become com.microsoft
- * LayerNormalization, Gelu, BiasGelu and FusedAttention nodes. counts (may be NULL) receives how
- * many of each kind were fused. */
+ * LayerNormalization, Gelu, BiasGelu and FusedAttention nodes (the last two not when
+ * m->load_for_cuda). counts (may be NULL) receives how many of each kind were fused. */
 enum { AIS__FT_LAYERNORM, AIS__FT_GELU, AIS__FT_BIAS_GELU, AIS__FT_ATTENTION, AIS__FT_N };
 ais_status ais__graph_fuse_transformer(ais_model *m, size_t counts[AIS__FT_N]);
 

@@ -280,3 +280,43 @@ def test_torch_encoder_fuses(tmp_path, opset):
     assert ops["BiasGelu"] == 2, dict(ops)
     for gone in ("Softmax", "Erf", "ReduceMean", "Transpose", "Sqrt", "Pow"):
         assert ops[gone] == 0, dict(ops)
+
+
+def model_ops(data, backend):
+    """Operator types of a model loaded with AIS_OPT_BACKEND = backend (no session: a CUDA load
+    needs no GPU until a session starts), through the C API."""
+    import ctypes
+    from aistack import _lib
+    lib = _lib.lib
+    lib.ais_model_node_info.argtypes = [ctypes.c_void_p, ctypes.c_size_t,
+                                        ctypes.POINTER(ctypes.c_char_p),
+                                        ctypes.POINTER(ctypes.c_char_p),
+                                        ctypes.POINTER(ctypes.c_char_p)]
+    opts, m = _lib.OptionsP(), _lib.ModelP()
+    assert lib.ais_options_create(ctypes.byref(opts)) == 0
+    assert lib.ais_options_set_int(opts, aistack._model.OPTIONS["backend"], backend) == 0
+    buf = ctypes.create_string_buffer(data, len(data))
+    try:
+        assert lib.ais_model_load_memory(buf, len(data), opts, ctypes.byref(m)) == 0
+        ops = collections.Counter()
+        for i in range(lib.ais_model_node_count(m)):
+            n, op, dom = ctypes.c_char_p(), ctypes.c_char_p(), ctypes.c_char_p()
+            assert lib.ais_model_node_info(m, i, ctypes.byref(n), ctypes.byref(op),
+                                           ctypes.byref(dom)) == 0
+            ops[op.value.decode()] += 1
+        return ops
+    finally:
+        lib.ais_model_destroy(m)
+        lib.ais_options_destroy(opts)
+
+
+def test_cuda_load_keeps_attention():
+    # The CUDA backend runs Softmax, MatMul and Transpose but not the CPU-only FusedAttention or
+    # BiasGelu: a model loaded for it keeps those subgraphs (LayerNorm and Gelu, which it runs,
+    # still fuse).
+    data, _ = attention_graph()
+    assert model_ops(data, 0)["FusedAttention"] == 1
+    cuda = model_ops(data, 1)
+    assert cuda["FusedAttention"] == 0 and cuda["Softmax"] == 1, dict(cuda)
+    ln, _ = layernorm_graph(13)
+    assert model_ops(ln, 1)["LayerNormalization"] == 1
