@@ -320,3 +320,22 @@ def test_cuda_load_keeps_attention():
     assert cuda["FusedAttention"] == 0 and cuda["Softmax"] == 1, dict(cuda)
     ln, _ = layernorm_graph(13)
     assert model_ops(ln, 1)["LayerNormalization"] == 1
+
+
+def test_fused_model_saves_and_loads(tmp_path):
+    # The optimized graph (with its com.microsoft nodes) written as .ais loads again, also
+    # without optimization, and gives the same outputs.
+    data, feeds = attention_graph()
+    m = aistack.Model.from_bytes(data)
+    want = m.run(feeds)
+    path = tmp_path / "fused.ais"
+    m.save(str(path))
+    m.close()
+    for lvl in (0, 2):
+        m2 = aistack.Model(str(path), opt_level=lvl)
+        s = m2.session()
+        got = s.run(feeds)
+        assert collections.Counter(op for _, op, _ in s.nodes)["FusedAttention"] == 1
+        np.testing.assert_array_equal(np.asarray(got["y"]), np.asarray(want["y"]))
+        s.close()
+        m2.close()
