@@ -33,7 +33,8 @@
 typedef struct ais__ft {
     ais_model *m;
     ais__graph *g;
-    uint32_t *readers; /* per value: input slots of live nodes reading it */
+    uint32_t *readers; /* per value: input slots of live nodes reading it (kept up to date) */
+    int32_t *reader;   /* per value: a node that read it when counted or rewritten (a hint) */
     bool *gone;        /* per node */
     size_t counts[AIS__FT_N];
 } ais__ft;
@@ -44,7 +45,20 @@ static void ais__ft_count_readers(ais__ft *f) {
         if (f->gone[i]) continue;
         const ais__node *n = &f->g->nodes[i];
         for (size_t k = 0; k < n->n_inputs; k++)
-            if (n->inputs[k] >= 0) f->readers[n->inputs[k]]++;
+            if (n->inputs[k] >= 0) {
+                f->readers[n->inputs[k]]++;
+                f->reader[n->inputs[k]] = (int32_t)i;
+            }
+    }
+}
+
+/* Node i stops (delta -1) or starts (+1) reading its inputs. */
+static void ais__ft_reads(ais__ft *f, int32_t i, int delta) {
+    const ais__node *n = &f->g->nodes[i];
+    for (size_t k = 0; k < n->n_inputs; k++) {
+        if (n->inputs[k] < 0) continue;
+        f->readers[n->inputs[k]] = (uint32_t)((int64_t)f->readers[n->inputs[k]] + delta);
+        if (delta > 0) f->reader[n->inputs[k]] = i;
     }
 }
 
@@ -117,8 +131,21 @@ static int32_t ais__ft_other(const ais__node *n, int32_t v) {
 }
 
 /* The only reader of v among the live nodes, when it is op_type of the default domain. */
+static bool ais__ft_reads_v(const ais__node *n, int32_t v) {
+    for (size_t k = 0; k < n->n_inputs; k++)
+        if (n->inputs[k] == v) return true;
+    return false;
+}
+
 static int32_t ais__ft_reader(const ais__ft *f, int32_t v, const char *op_type) {
     if (!ais__ft_private(f, v, 1)) return -1;
+    /* the hint, when it still reads v, is the one reader; else (after a rewrite moved readers)
+     * a scan finds it, which keeps the pass linear on ordinary graphs */
+    int32_t h = f->reader[v];
+    if (h >= 0 && !f->gone[h] && ais__ft_reads_v(&f->g->nodes[h], v)) {
+        const ais__node *n = &f->g->nodes[h];
+        return strcmp(n->op_type, op_type) == 0 && ais__ft_default_domain(n->domain) ? h : -1;
+    }
     for (size_t i = 0; i < f->g->n_nodes; i++) {
         if (f->gone[i]) continue;
         const ais__node *n = &f->g->nodes[i];
@@ -167,6 +194,7 @@ static ais_status ais__ft_rewrite(ais__ft *f, int32_t i, const char *op_type, ai
         }
     }
     memcpy(in, inputs, n_inputs * sizeof *in);
+    ais__ft_reads(f, i, -1);
     ais__free(n->op_type);
     ais__free(n->domain);
     ais__free(n->inputs);
@@ -178,13 +206,16 @@ static ais_status ais__ft_rewrite(ais__ft *f, int32_t i, const char *op_type, ai
     n->attrs = attrs;
     f->m->defs[i] = def;
     f->m->opsets[i] = ais__graph_opset(f->g, AIS__FT_DOMAIN);
+    ais__ft_reads(f, i, +1);
     return AIS_OK;
 }
 
 static void ais__ft_drop(ais__ft *f, const int32_t *nodes, size_t count) {
     for (size_t k = 0; k < count; k++)
-        if (nodes[k] >= 0) f->gone[nodes[k]] = true;
-    ais__ft_count_readers(f);
+        if (nodes[k] >= 0 && !f->gone[nodes[k]]) {
+            ais__ft_reads(f, nodes[k], -1);
+            f->gone[nodes[k]] = true;
+        }
 }
 
 /* ---- LayerNorm ---- */
@@ -585,11 +616,14 @@ ais_status ais__graph_fuse_transformer(ais_model *m, size_t counts[AIS__FT_N]) {
     if (counts) memset(counts, 0, AIS__FT_N * sizeof *counts);
     if (n == 0) return AIS_OK;
     f.readers = ais__calloc(f.g->n_values ? f.g->n_values : 1, sizeof *f.readers);
+    f.reader = ais__malloc((f.g->n_values ? f.g->n_values : 1) * sizeof *f.reader);
     f.gone = ais__calloc(n, sizeof *f.gone);
-    if (!f.readers || !f.gone) {
+    if (!f.readers || !f.reader || !f.gone) {
         st = ais__oom(f.g->n_values * sizeof *f.readers + n, "transformer fusion");
         goto done;
     }
+    for (size_t v = 0; v < f.g->n_values; v++)
+        f.reader[v] = -1;
     ais__ft_count_readers(&f);
     bool any = false;
     /* Gelu first (its Add(1) must not look like a LayerNorm's), then BiasGelu on the Gelus. */
@@ -626,6 +660,7 @@ ais_status ais__graph_fuse_transformer(ais_model *m, size_t counts[AIS__FT_N]) {
     if (counts) memcpy(counts, f.counts, sizeof f.counts);
 done:
     ais__free(f.readers);
+    ais__free(f.reader);
     ais__free(f.gone);
     return st;
 }
