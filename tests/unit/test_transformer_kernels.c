@@ -14,6 +14,7 @@
 #include "cpu/cpu.h"
 #include "ops/op.h"
 #include "test_util.h"
+#include <aistack/aistack.h>
 
 static const char *const isa_names[] = {"scalar", "avx2", "avx512", "avx512_vnni"};
 
@@ -377,11 +378,92 @@ static void test_bias_gelu_layernorm(void **state) {
     ais_tensor_destroy(g);
 }
 
+/* ---- the fixture model (tests/fixtures/make_transformer_fixture.py) ---- */
+
+#define BLOCK_ONNX AIS_SOURCE_DIR "/tests/fixtures/onnx/transformer_block.onnx"
+
+static ais_status load_level(int level, ais_model **m) {
+    ais_options *o = NULL;
+    AIS__CHECK(ais_options_create(&o));
+    ais_status st = ais_options_set_int(o, AIS_OPT_OPT_LEVEL, level);
+    if (st == AIS_OK) st = ais_model_load(BLOCK_ONNX, o, m);
+    ais_options_destroy(o);
+    return st;
+}
+
+static size_t count_op(const ais_model *m, const char *op) {
+    size_t c = 0;
+    for (size_t i = 0; i < ais_model_node_count(m); i++) {
+        const char *name, *type, *domain;
+        AIS_ASSERT_OK(ais_model_node_info(m, i, &name, &type, &domain));
+        c += strcmp(type, op) == 0;
+    }
+    return c;
+}
+
+typedef struct {
+    ais_model *model;
+    ais_session *session;
+    ais_tensor *out[1];
+    const ais_tensor *in[2];
+} block_run;
+
+static ais_status block_build_run(void *ctx) {
+    block_run *b = ctx;
+    AIS__CHECK(load_level(2, &b->model));
+    AIS__CHECK(ais_session_create(b->model, NULL, &b->session));
+    return ais_session_run(b->session, NULL, b->in, 2, NULL, b->out, 1);
+}
+
+/* The block fuses into one node of each kind (and nothing of the chains is left), gives the
+ * unfused graph's outputs, and every allocation failure on the way (load, the pass, planning,
+ * the fused kernels' scratch) is a clean AIS_E_OUT_OF_MEMORY. */
+static void test_fixture_block(void **state) {
+    (void)state;
+    ais_model *fused = NULL, *plain = NULL;
+    AIS_ASSERT_OK(load_level(2, &fused));
+    AIS_ASSERT_OK(load_level(1, &plain));
+    assert_int_equal(count_op(fused, "FusedAttention"), 1);
+    assert_int_equal(count_op(fused, "LayerNormalization"), 1);
+    assert_int_equal(count_op(fused, "BiasGelu"), 1);
+    assert_int_equal(count_op(fused, "Gelu"), 1);
+    static const char *const gone[] = {"Softmax", "Transpose", "ReduceMean", "Erf", "Tanh", "Pow"};
+    for (size_t i = 0; i < AIS__ARRAY_LEN(gone); i++) {
+        assert_int_equal(count_op(fused, gone[i]), 0);
+        assert_true(count_op(plain, gone[i]) > 0);
+    }
+    ais_tensor *x = ais_test_rand_f32(AIS_SHAPE(2, 4, 8), -2, 2);
+    ais_tensor *mask = ais_test_rand_f32(AIS_SHAPE(2, 1, 1, 4), -3, 0);
+    assert_true(x && mask);
+    ((float *)mask->data)[3] = -10000.0f;
+    const ais_tensor *in[2] = {x, mask};
+    ais_tensor *y[2] = {NULL, NULL};
+    ais_model *ms[2] = {fused, plain};
+    for (int k = 0; k < 2; k++) {
+        ais_session *s = NULL;
+        AIS_ASSERT_OK(ais_session_create(ms[k], NULL, &s));
+        AIS_ASSERT_OK(ais_session_run(s, NULL, in, 2, NULL, &y[k], 1));
+        ais_session_destroy(s);
+    }
+    ais_test_assert_close(y[0], y[1], 1e-5, 1e-5);
+    block_run b = {.in = {x, mask}};
+    long n =
+        AIS_TEST_OOM_SWEEP("transformer block", block_build_run, &b, 20000, AIS_OWN_TENSORS(b.out),
+                           AIS_OWN_SESSION(&b.session), AIS_OWN_MODEL(&b.model));
+    assert_true(n > 20);
+    ais_tensor_destroy(y[0]);
+    ais_tensor_destroy(y[1]);
+    ais_tensor_destroy(x);
+    ais_tensor_destroy(mask);
+    ais_model_destroy(fused);
+    ais_model_destroy(plain);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_layernorm_rows),      cmocka_unit_test(test_math_ulps_full_range),
         cmocka_unit_test(test_fused_attention),     cmocka_unit_test(test_fused_attention_shapes),
-        cmocka_unit_test(test_bias_gelu_layernorm),
+        cmocka_unit_test(test_bias_gelu_layernorm), cmocka_unit_test(test_fixture_block),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
