@@ -21,8 +21,9 @@ struct ais__pl_text {
 
 #define TEXT_MAX_LENGTH ((int64_t)1 << 20)
 
-static const char *const target_keys[AIS__PL_TEXT_N] = {"input_ids", "attention_mask",
-                                                        "token_type_ids"};
+/* NULL-terminated: it is also the allowed-keys list of "outputs" */
+static const char *const target_keys[AIS__PL_TEXT_N + 1] = {"input_ids", "attention_mask",
+                                                            "token_type_ids", NULL};
 
 void ais__pipeline_text_free(struct ais__pl_text *t) {
     if (!t) return;
