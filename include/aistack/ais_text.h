@@ -57,9 +57,11 @@ typedef struct ais_tokenizer ais_tokenizer;
  * ais_tokenizer_encode_batch; the decoder is not used. Anything else (a BPE, Unigram or WordLevel
  * model, another normalizer, pre-tokenizer or post-processor) fails with AIS_E_UNSUPPORTED and a
  * message naming the file and key ("tok.json: model.type \"BPE\" is not supported").
- * Not implemented: the "added_tokens" list is not matched inside the text (a literal "[SEP]" in
- * the input is tokenized as the characters "[", "sep", "]"; `tokenizers` would give the special
- * token's id).
+ * The "added_tokens" are matched in the raw text before normalization, longest first, as
+ * `tokenizers` does (a literal "[SEP]" in the input is the [SEP] id; "[sep]" is not matched); an
+ * added token with "normalized": true or "single_word": true fails with AIS_E_UNSUPPORTED naming
+ * it. A vocab.txt's [PAD], [UNK], [CLS], [SEP] and [MASK] are matched the same way, as
+ * transformers' BertTokenizer never splits them.
  * A vocabulary without its [UNK] token, or without the special tokens that the template or
  * padding uses, fails with AIS_E_FORMAT naming the file and the token. Files over 256 MiB fail
  * with AIS_E_LIMIT.
