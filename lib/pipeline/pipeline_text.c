@@ -17,6 +17,7 @@ struct ais__pl_text {
     int64_t max_length; /* > 0: rows are cut (or refused) there */
     bool truncation;
     char *targets[AIS__PL_TEXT_N]; /* the model input each tensor feeds; NULL: none */
+    size_t first, second;          /* the text inputs; second is SIZE_MAX without "pair" */
 };
 
 #define TEXT_MAX_LENGTH ((int64_t)1 << 20)
@@ -86,9 +87,10 @@ static ais_status parse_outputs(struct ais__pl_text *t, const cJSON *obj, const 
     return AIS_OK;
 }
 
-static ais_status parse_step(struct ais__pl_text *t, const cJSON *step, const char *path) {
-    static const char *const keys[] = {"op",         "tokenizer", "max_length",
-                                       "truncation", "outputs",   NULL};
+static ais_status parse_step(const ais_pipeline *p, struct ais__pl_text *t, const cJSON *step,
+                             const char *path) {
+    static const char *const keys[] = {"op",      "tokenizer", "max_length", "truncation",
+                                       "outputs", "pair",      NULL};
     static const char *const req[] = {"op", "tokenizer", NULL};
     AIS__CHECK(ais__pipeline_check_keys(step, path, keys, req));
     const cJSON *op = cJSON_GetObjectItemCaseSensitive(step, "op");
@@ -128,14 +130,29 @@ static ais_status parse_step(struct ais__pl_text *t, const cJSON *step, const ch
                               path);
         t->truncation = cJSON_IsTrue(tr);
     }
+    t->second = SIZE_MAX;
+    const cJSON *pair = cJSON_GetObjectItemCaseSensitive(step, "pair");
+    if (pair) {
+        size_t k = cJSON_IsString(pair) ? ais__pipeline_find_input(p, pair->valuestring) : SIZE_MAX;
+        if (k == SIZE_MAX || k == t->first || p->inputs[k].kind != AIS_FEATURE_TEXT)
+            return ais__error(AIS_E_FORMAT,
+                              "pipeline spec: %s.pair: expected the name of the other text input",
+                              path);
+        t->second = k;
+    }
+    if (p->n_inputs > 1 && t->second == SIZE_MAX)
+        return ais__error(AIS_E_FORMAT,
+                          "pipeline spec: $.inputs: a text pipeline has one input, the text, or "
+                          "two, the second named by the tokenize step's \"pair\" (%zu given)",
+                          p->n_inputs);
     return parse_outputs(t, cJSON_GetObjectItemCaseSensitive(step, "outputs"), path);
 }
 
 ais_status ais__pipeline_text_compile(ais_pipeline *p, const cJSON *features) {
-    if (p->n_inputs != 1)
+    if (p->n_inputs > 2)
         return ais__error(AIS_E_FORMAT,
-                          "pipeline spec: $.inputs: a text pipeline has one input, the text (%zu "
-                          "given)",
+                          "pipeline spec: $.inputs: a text pipeline has one input, the text, or "
+                          "two, the second named by the tokenize step's \"pair\" (%zu given)",
                           p->n_inputs);
     if (!cJSON_IsArray(features) || cJSON_GetArraySize(features) != 1)
         return ais__error(AIS_E_FORMAT,
@@ -145,9 +162,10 @@ ais_status ais__pipeline_text_compile(ais_pipeline *p, const cJSON *features) {
     static const char *const keys[] = {"input", "steps", NULL};
     AIS__CHECK(ais__pipeline_check_keys(blk, "$.features[0]", keys, keys));
     const cJSON *in = cJSON_GetObjectItemCaseSensitive(blk, "input");
-    if (!cJSON_IsString(in) || strcmp(in->valuestring, p->inputs[0].name) != 0)
-        return ais__error(AIS_E_FORMAT, "pipeline spec: $.features[0].input: expected \"%s\"",
-                          p->inputs[0].name);
+    size_t first = cJSON_IsString(in) ? ais__pipeline_find_input(p, in->valuestring) : SIZE_MAX;
+    if (first == SIZE_MAX || p->inputs[first].kind != AIS_FEATURE_TEXT)
+        return ais__error(AIS_E_FORMAT,
+                          "pipeline spec: $.features[0].input: expected the name of a text input");
     const cJSON *steps = cJSON_GetObjectItemCaseSensitive(blk, "steps");
     if (!cJSON_IsArray(steps) || cJSON_GetArraySize(steps) != 1)
         return ais__error(AIS_E_FORMAT,
@@ -155,12 +173,13 @@ ais_status ais__pipeline_text_compile(ais_pipeline *p, const cJSON *features) {
                           "step, \"tokenize\"");
     if (!(p->text = ais__calloc(1, sizeof *p->text)))
         return ais__oom(sizeof *p->text, "text pipeline");
-    return parse_step(p->text, steps->child, "$.features[0].steps[0]");
+    p->text->first = first;
+    return parse_step(p, p->text, steps->child, "$.features[0].steps[0]");
 }
 
 /* What a row gives for the text input: NULL with a problem added, or the text. */
 static ais_status row_text(const ais__pl_input *in, size_t row, bool present, ais__pl_value v,
-                           ais_pipeline_errors *e, const char **text) {
+                           ais_pipeline_errors *e, bool pair, const char **text) {
     *text = NULL;
     if (!present && v.str)
         return ais__pipeline_add_error(e, row, in->name,
@@ -169,7 +188,9 @@ static ais_status row_text(const ais__pl_input *in, size_t row, bool present, ai
                                        v.str);
     if (!present || v.kind == AIS_VALUE_MISSING) {
         if (in->allow_missing) {
-            *text = ""; /* "missing": "allow": a missing text is the empty text */
+            /* "missing": "allow": a missing text is the empty text; a missing pair, a row
+             * without a second text (text stays NULL) */
+            if (!pair) *text = "";
             return AIS_OK;
         }
         return ais__pipeline_add_error(e, row, in->name,
@@ -187,74 +208,92 @@ static ais_status row_text(const ais__pl_input *in, size_t row, bool present, ai
                                                                 : "another JSON value");
 }
 
+/* Copies n bytes of s to the end of *buf (growing it), at *off. */
+static ais_status keep_text(char **buf, size_t *used, size_t *cap, const char *s, size_t n,
+                            size_t *off) {
+    if (!*buf || n > *cap - *used) {
+        size_t nc = *cap ? *cap : 256;
+        while (nc - *used < n + 1)
+            nc *= 2;
+        char *nb = ais__realloc(*buf, *cap, nc);
+        if (!nb) return ais__oom(nc, "text pipeline texts");
+        *buf = nb, *cap = nc;
+    }
+    memcpy(*buf + *used, s, n);
+    *off = *used;
+    *used += n;
+    return AIS_OK;
+}
+
 ais_status ais__pipeline_text_run(const ais_pipeline *p, size_t n_rows, ais__pl_fill_fn fill,
                                   void *ctx, ais_tensor **out, ais_pipeline_errors **errors) {
     for (int k = 0; k < AIS__PL_TEXT_N; k++)
         out[k] = NULL;
     const struct ais__pl_text *t = p->text;
-    const ais__pl_input *in = &p->inputs[0];
     ais_pipeline_errors *e = ais__pipeline_errors_new();
-    /* The texts are copied: a source's values live only until its next row (JSON lines). */
+    /* The texts are copied: a source's values live only until its next row (JSON lines).
+     * Row r's text is at buf + off[r] (len[r] bytes), its pair at off[n_rows + r] when has[r]. */
     char *buf = NULL;
     size_t used = 0, cap = 0;
-    size_t *ends = ais__calloc(n_rows + 1, sizeof *ends);
-    const char **ptrs = ais__calloc(n_rows + 1, sizeof *ptrs);
-    size_t *lens = ais__calloc(n_rows + 1, sizeof *lens);
+    size_t *off = ais__calloc(2 * n_rows + 1, sizeof *off);
+    size_t *len = ais__calloc(2 * n_rows + 1, sizeof *len);
+    bool *has = ais__calloc(n_rows + 1, sizeof *has);
+    const char **ptrs = ais__calloc(2 * n_rows + 1, sizeof *ptrs);
     ais_status st = AIS_OK;
-    if (!e || !ends || !ptrs || !lens) {
-        st = ais__oom(n_rows * 3 * sizeof *ends, "text pipeline run");
+    if (!e || !off || !len || !has || !ptrs) {
+        st = ais__oom(n_rows * 7 * sizeof *off, "text pipeline run");
         goto done;
     }
     for (size_t r = 0; r < n_rows; r++) {
-        ais__pl_value v = {AIS_VALUE_MISSING, 0, NULL};
-        bool present = false, bad = false;
-        ends[r + 1] = used;
-        if ((st = fill(ctx, p, r, &v, &present, e, &bad)) != AIS_OK) goto done;
+        ais__pl_value v[2] = {{AIS_VALUE_MISSING, 0, NULL}, {AIS_VALUE_MISSING, 0, NULL}};
+        bool present[2] = {false, false}, bad = false;
+        if ((st = fill(ctx, p, r, v, present, e, &bad)) != AIS_OK) goto done;
         if (bad) continue;
-        const char *s = NULL;
-        if ((st = row_text(in, r, present, v, e, &s)) != AIS_OK) goto done;
-        if (!s) continue;
-        size_t n = strlen(s);
-        if (ais__utf8_check(s, n, "text") != AIS_OK) {
-            /* Reported per row and field, as the other schema problems, not as a failed call */
-            const char *msg = ais_last_error();
-            if ((st = ais__pipeline_add_error(e, r, in->name, "%s", msg + 6)) != AIS_OK) goto done;
-            continue;
-        }
-        if (n > cap - used || !buf) {
-            size_t nc = cap ? cap : 256;
-            while (nc - used < n + 1)
-                nc *= 2;
-            char *nb = ais__realloc(buf, cap, nc);
-            if (!nb) {
-                st = ais__oom(nc, "text pipeline texts");
+        for (size_t k = 0; k < 2; k++) {
+            size_t i = k ? t->second : t->first;
+            if (i == SIZE_MAX) break;
+            const char *s = NULL;
+            if ((st = row_text(&p->inputs[i], r, present[i], v[i], e, k == 1, &s)) != AIS_OK)
                 goto done;
+            if (!s) continue;
+            size_t n = strlen(s);
+            if (ais__utf8_check(s, n, "text") != AIS_OK) {
+                /* A problem of the row and field, as the other schema problems, not a failed
+                 * call; the message without its "text: " */
+                const char *msg = ais_last_error();
+                if ((st = ais__pipeline_add_error(e, r, p->inputs[i].name, "%s", msg + 6)) !=
+                    AIS_OK)
+                    goto done;
+                continue;
             }
-            buf = nb, cap = nc;
+            if ((st = keep_text(&buf, &used, &cap, s, n, &off[k * n_rows + r])) != AIS_OK)
+                goto done;
+            len[k * n_rows + r] = n;
+            if (k) has[r] = true;
         }
-        memcpy(buf + used, s, n);
-        used += n;
-        ends[r + 1] = used;
     }
     if (ais_pipeline_errors_count(e)) {
         st = ais__pipeline_errors_fail(e, errors);
         e = NULL;
         goto done;
     }
+    /* texts are ptrs[0, n_rows), pairs ptrs[n_rows, 2 n_rows) (NULL: that row has none) */
     for (size_t r = 0; r < n_rows; r++) {
-        ptrs[r] = buf ? buf + ends[r] : "";
-        lens[r] = ends[r + 1] - ends[r];
+        ptrs[r] = buf ? buf + off[r] : "";
+        ptrs[n_rows + r] = has[r] ? buf + off[n_rows + r] : NULL;
     }
     st = ais_tokenizer_encode_batch(
-        t->tok, ptrs, lens, NULL, NULL, n_rows, t->max_length, AIS_TEXT_PAD_LONGEST,
+        t->tok, ptrs, len, t->second == SIZE_MAX ? NULL : ptrs + n_rows, len + n_rows, n_rows,
+        t->max_length, AIS_TEXT_PAD_LONGEST,
         t->truncation ? AIS_TEXT_TRUNCATE_LONGEST_FIRST : AIS_TEXT_TRUNCATE_NONE,
         &out[AIS__PL_TEXT_IDS], &out[AIS__PL_TEXT_MASK], &out[AIS__PL_TEXT_TYPES]);
-    if (st != AIS_OK) ais__error_prefix("pipeline: field \"%s\"", in->name);
+    if (st != AIS_OK) ais__error_prefix("pipeline: field \"%s\"", p->inputs[t->first].name);
 done:
     ais__free(buf);
-    ais__free(ends);
+    ais__free(off);
+    ais__free(len);
+    ais__free(has);
     ais__free((void *)ptrs);
-    ais__free(lens);
     ais_pipeline_errors_destroy(e);
     return st;
 }

@@ -208,6 +208,65 @@ static void test_model_without_types(void **state) {
     AIS_ASSERT_OK(convert(nomask, tok, out, 8, AIS_TEXT_POOLING_CLS, 0));
 }
 
+/* Sentence pairs: a second text input named by the step's "pair" (a cross-encoder's query and
+ * passage), through ais_model_save_with_pipeline on a model without pooling. */
+static void test_pairs(void **state) {
+    (void)state;
+    const char *model = write_model("p.ais", true, true);
+    static const char spec[] =
+        "{\"version\":1,\"inputs\":[{\"name\":\"q\",\"type\":\"text\"},{\"name\":\"d\","
+        "\"type\":\"text\",\"missing\":\"allow\"}],\"features\":[{\"input\":\"q\",\"steps\":[{"
+        "\"op\":\"tokenize\",\"pair\":\"d\",\"max_length\":16,\"tokenizer\":"
+        "\"[PAD]\\n[UNK]\\n[CLS]\\n[SEP]\\nhello\\nworld\\n,\\n!\\n##s\\n\"}]}]}";
+    ais_pipeline *p = NULL;
+    AIS_ASSERT_OK(ais_pipeline_create_from_json(spec, strlen(spec), &p));
+    ais_model *m = NULL;
+    AIS_ASSERT_OK(ais_model_load(model, NULL, &m));
+    const char *out = ais_test_tmp_path("pairs.ais");
+    AIS_ASSERT_OK(ais_model_save_with_pipeline(m, p, out, NULL));
+    ais_model_destroy(m);
+    ais_pipeline_destroy(p);
+    AIS_ASSERT_OK(ais_model_load(out, NULL, &m));
+    ais_session *s = NULL;
+    AIS_ASSERT_OK(ais_session_create(m, NULL, &s));
+    /* [CLS] hello [SEP] world ##s [SEP] (types 0 0 0 1 1 1), and [CLS] world [SEP] padded */
+    const char *jsonl = "{\"q\": \"hello\", \"d\": \"worlds\"}\n{\"q\": \"world\"}\n";
+    ais_tensor *y = NULL;
+    AIS_ASSERT_OK(ais_session_run_json_rows(s, jsonl, strlen(jsonl), NULL, &y, 1, NULL));
+    assert_int_equal(ais_tensor_ndim(y), 3);
+    assert_int_equal(ais_tensor_shape(y)[1], 6);
+    static const int64_t ids[2][6] = {{2, 4, 3, 5, 8, 3}, {2, 5, 3, 0, 0, 0}};
+    static const int types[2][6] = {{0, 0, 0, 1, 1, 1}, {0, 0, 0, 0, 0, 0}};
+    double want[2 * 6 * H];
+    for (int r = 0; r < 2; r++)
+        for (int k = 0; k < 6; k++)
+            for (int j = 0; j < H; j++)
+                want[(r * 6 + k) * H + j] = (double)emb[ids[r][k]][j] + temb[types[r][k]][j];
+    ais_test_assert_close_values(y, want, 2 * 6 * H, 1e-6, 1e-6);
+    ais_tensor_destroy(y);
+    /* the first text may not be missing */
+    const char *bad = "{\"d\": \"hello\"}\n";
+    ais_pipeline_errors *e = NULL;
+    assert_int_equal(ais_session_run_json_rows(s, bad, strlen(bad), NULL, &y, 1, &e), AIS_E_SCHEMA);
+    assert_string_equal(ais_pipeline_errors_field(e, 0), "q");
+    ais_pipeline_errors_destroy(e);
+    ais_session_destroy(s);
+    ais_model_destroy(m);
+    /* a second input that no "pair" names, or a pair that is no text input */
+    static const char nopair[] =
+        "{\"version\":1,\"inputs\":[{\"name\":\"q\",\"type\":\"text\"},{\"name\":\"d\","
+        "\"type\":\"text\"}],\"features\":[{\"input\":\"q\",\"steps\":[{\"op\":"
+        "\"tokenize\",\"max_length\":16,\"tokenizer\":\"[PAD]\\n[UNK]\\n[CLS]\\n[SEP]\\n\"}]}]}";
+    assert_int_equal(ais_pipeline_create_from_json(nopair, strlen(nopair), &p), AIS_E_FORMAT);
+    ais_test_assert_error_contains("\"pair\"");
+    static const char selfpair[] =
+        "{\"version\":1,\"inputs\":[{\"name\":\"q\",\"type\":\"text\"}],\"features\":[{"
+        "\"input\":\"q\",\"steps\":[{\"op\":\"tokenize\",\"pair\":\"q\",\"max_length\":16,"
+        "\"tokenizer\":\"[PAD]\\n[UNK]\\n[CLS]\\n[SEP]\\n\"}]}]}";
+    assert_int_equal(ais_pipeline_create_from_json(selfpair, strlen(selfpair), &p), AIS_E_FORMAT);
+    ais_test_assert_error_contains(".pair");
+}
+
 static void test_bad_records(void **state) {
     (void)state;
     const char *model = write_model("b.ais", true, true);
@@ -277,7 +336,8 @@ static void test_bad_spec_and_convert(void **state) {
         const char *spec, *needle;
     } bad[] = {
         {"{\"version\":1,\"inputs\":[{\"name\":\"t\",\"type\":\"text\"},{\"name\":\"x\","
-         "\"type\":\"numeric\"}],\"features\":[]}",
+         "\"type\":\"numeric\"}],\"features\":[{\"input\":\"t\",\"steps\":[{\"op\":"
+         "\"tokenize\",\"max_length\":8,\"tokenizer\":\"[PAD]\\n[UNK]\\n[CLS]\\n[SEP]\\n\"}]}]}",
          "one input"},
         {"{\"version\":1,\"inputs\":[{\"name\":\"t\",\"type\":\"text\"}],\"features\":[{"
          "\"input\":\"t\",\"steps\":[{\"op\":\"onehot\",\"tokenizer\":\"x\"}]}]}",
@@ -364,11 +424,9 @@ static void test_oom(void **state) {
 int main(void) {
     ais_test_seed();
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_convert_and_run),
-        cmocka_unit_test(test_model_without_types),
-        cmocka_unit_test(test_bad_records),
-        cmocka_unit_test(test_bad_spec_and_convert),
-        cmocka_unit_test(test_oom),
+        cmocka_unit_test(test_convert_and_run),      cmocka_unit_test(test_model_without_types),
+        cmocka_unit_test(test_bad_records),          cmocka_unit_test(test_pairs),
+        cmocka_unit_test(test_bad_spec_and_convert), cmocka_unit_test(test_oom),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     if (ais_test_tmpdir_remove() != 0) rc = rc ? rc : 1;
