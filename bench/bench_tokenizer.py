@@ -59,6 +59,9 @@ def main():
     ap.add_argument("--sentences", type=int, default=10000)
     ap.add_argument("--rounds", type=int, default=7)
     ap.add_argument("--max-length", type=int, default=128)
+    ap.add_argument("--one-at-a-time", action="store_true",
+                    help="also encode the sentences one call each (a server's batch of 1): "
+                         "encode_batch([text]) against tokenizers' encode(text)")
     ap.add_argument("--json", help="write the results here")
     a = ap.parse_args()
     path = a.tokenizer
@@ -94,6 +97,21 @@ def main():
                ("tokenizers (encode only)", run_hf_encode)]
     if hasattr(hf, "encode_batch_fast"):
         systems.append(("tokenizers (encode_batch_fast)", run_hf_fast))
+    if a.one_at_a_time:
+        hf1 = tokenizers.Tokenizer.from_file(path)
+        hf1.enable_truncation(a.max_length)
+        hf1.no_padding()
+
+        def run_ours_single():
+            for t in texts:
+                ours.encode_batch([t], max_length=a.max_length, padding="longest")
+
+        def run_hf_single():
+            for t in texts:
+                np.array(hf1.encode(t).ids, dtype=np.int64)
+
+        systems += [("aistack, one call per sentence", run_ours_single),
+                    ("tokenizers, one encode() per sentence", run_hf_single)]
     times = {name: [] for name, _ in systems}
     for _ in range(a.rounds):
         for name, fn in systems:

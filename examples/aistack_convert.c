@@ -14,6 +14,8 @@
 const char tool_usage_convert[] =
     "usage: aistack convert IN OUT.ais [--compress LEVEL|none] [--pipeline SPEC.json]\n"
     "                               [--progress | --no-progress]\n"
+    "       aistack convert MODEL OUT.ais --tokenizer tokenizer.json|vocab.txt [--max-length N]\n"
+    "                               [--pooling mean|cls] [--normalize] [--compress ...]\n"
     "\n"
     "Loads IN (any supported format), optimizes it, and writes the native format (OUT must\n"
     "end in .ais). Progress goes to stderr, one line per tensor, when stderr is a terminal or\n"
@@ -21,7 +23,13 @@ const char tool_usage_convert[] =
     "is raw and memory-mappable by default (none), or zstd-compressed per tensor at LEVEL\n"
     "(1..22). --pipeline puts the feature pipeline of SPEC.json (docs/pipeline-spec.md) into\n"
     "the file, in place of any IN has; the model must have one f32 input [rows, width] whose\n"
-    "width is the pipeline's. Without it, a pipeline IN carries is kept.\n";
+    "width is the pipeline's. Without it, a pipeline IN carries is kept.\n"
+    "\n"
+    "--tokenizer makes a text model: the tokenizer goes into the file as a text pipeline and\n"
+    "the transformer's token embeddings are pooled (mean over the attention mask by default,\n"
+    "or the [CLS] token; --normalize: L2-normalized) into one output, sentence_embedding\n"
+    "[rows, hidden]; `aistack run OUT.ais --records FILE.jsonl` then takes {\"text\": \"...\"}\n"
+    "lines. --max-length: tokens per row (default: the tokenizer's truncation length).\n";
 
 /* One line per tensor on stderr; on a terminal each overwrites the last. */
 static void convert_progress(void *ud, uint64_t done, uint64_t total, const char *item) {
@@ -33,11 +41,14 @@ static void convert_progress(void *ud, uint64_t done, uint64_t total, const char
 }
 
 int tool_cmd_convert(int argc, char **argv) {
-    const char *src = NULL, *dst = NULL, *spec_path = NULL;
-    int64_t level = 0;
+    const char *src = NULL, *dst = NULL, *spec_path = NULL, *tok_path = NULL;
+    int64_t level = 0, max_length = 0, pooling = AIS_TEXT_POOLING_MEAN, normalize = 0;
     int progress = -1; /* -1: when stderr is a terminal */
     for (int i = 0; i < argc; i++) {
-        if ((!strcmp(argv[i], "--pipeline") || !strcmp(argv[i], "--compress")) && i + 1 == argc)
+        if ((!strcmp(argv[i], "--pipeline") || !strcmp(argv[i], "--compress") ||
+             !strcmp(argv[i], "--tokenizer") || !strcmp(argv[i], "--max-length") ||
+             !strcmp(argv[i], "--pooling")) &&
+            i + 1 == argc)
             return tool_bad_option("convert", argv[i], true, tool_usage_convert);
         if (!strcmp(argv[i], "--progress")) {
             progress = 1;
@@ -45,6 +56,24 @@ int tool_cmd_convert(int argc, char **argv) {
             progress = 0;
         } else if (!strcmp(argv[i], "--pipeline") && i + 1 < argc) {
             spec_path = argv[++i];
+        } else if (!strcmp(argv[i], "--tokenizer") && i + 1 < argc) {
+            tok_path = argv[++i];
+        } else if (!strcmp(argv[i], "--max-length") && i + 1 < argc) {
+            char *end;
+            max_length = strtoll(argv[++i], &end, 10);
+            if (*end || !*argv[i] || max_length < 1 || max_length > (1 << 20)) {
+                fprintf(stderr, "aistack: --max-length takes 1..1048576\n");
+                return 2;
+            }
+        } else if (!strcmp(argv[i], "--pooling") && i + 1 < argc) {
+            const char *v = argv[++i];
+            if (strcmp(v, "mean") && strcmp(v, "cls")) {
+                fprintf(stderr, "aistack: --pooling takes mean or cls\n");
+                return 2;
+            }
+            pooling = strcmp(v, "cls") ? AIS_TEXT_POOLING_MEAN : AIS_TEXT_POOLING_CLS;
+        } else if (!strcmp(argv[i], "--normalize")) {
+            normalize = 1;
         } else if (!strcmp(argv[i], "--compress") && i + 1 < argc) {
             const char *v = argv[++i];
             char *end;
@@ -78,6 +107,29 @@ int tool_cmd_convert(int argc, char **argv) {
     }
     bool tty = isatty(STDERR_FILENO) != 0;
     if (progress < 0) progress = tty;
+    if (spec_path && tok_path) {
+        fprintf(stderr, "aistack convert: --tokenizer makes the pipeline: give no --pipeline\n");
+        return 2;
+    }
+    if (!tok_path && (max_length || normalize || pooling != AIS_TEXT_POOLING_MEAN)) {
+        fprintf(stderr, "aistack convert: --max-length, --pooling and --normalize need "
+                        "--tokenizer\n");
+        return 2;
+    }
+    if (tok_path) {
+        ais_options *o = NULL;
+        ais_status st = ais_options_create(&o);
+        if (!st) st = ais_options_set_int(o, AIS_OPT_SAVE_COMPRESSION, level);
+        if (!st) st = ais_options_set_int(o, AIS_OPT_TEXT_MAX_LENGTH, max_length);
+        if (!st) st = ais_options_set_int(o, AIS_OPT_TEXT_POOLING, pooling);
+        if (!st) st = ais_options_set_int(o, AIS_OPT_TEXT_NORMALIZE, normalize);
+        if (!st && progress) st = ais_options_set_progress(o, convert_progress, &tty);
+        if (!st) st = ais_text_convert(src, tok_path, dst, o);
+        ais_options_destroy(o);
+        if (st) return tool_fail_status(dst, st);
+        printf("wrote %s\n", dst);
+        return 0;
+    }
     ais_pipeline *pl = NULL;
     if (spec_path) {
         size_t len;

@@ -132,7 +132,11 @@ int tool_cmd_info(int argc, char **argv) {
             const char *name;
             ais_feature_kind kind;
             if (ais_pipeline_input_info(pl, i, &name, &kind) != AIS_OK) continue;
-            printf("  %s: %s\n", name, kind == AIS_FEATURE_NUMERIC ? "numeric" : "categorical");
+            printf("  %s: %s\n", name,
+                   kind == AIS_FEATURE_NUMERIC       ? "numeric"
+                   : kind == AIS_FEATURE_TEXT        ? "text (tokenized to the model's inputs)"
+                   : kind == AIS_FEATURE_CATEGORICAL ? "categorical"
+                                                     : "other");
         }
     }
     ais_model_destroy(m);

@@ -2,7 +2,8 @@
 # Installs what libaistack needs to build and test on Debian 12 (bookworm):
 #   scripts/setup.sh build   the Debian packages to build the library and the aistack tool
 #   scripts/setup.sh test    those, the test tools, and the Python environments (default): .venv,
-#                            and .venv-sklearn-oldest / -newest for the scikit-learn range tests
+#                            and .venv-sklearn-oldest / -newest for the scikit-learn range tests,
+#                            .venv-transformers for the all-MiniLM-L6-v2 test
 # As root it installs missing packages with apt-get; otherwise it prints exactly which are
 # missing and the command to install them, and fails.
 set -eu
@@ -65,4 +66,7 @@ if [ "$mode" = test ]; then
   # SciPy and pandas, for the python_sklearn_export_{oldest,newest} tests.
   venv .venv-sklearn-oldest tests/requirements-sklearn-oldest.txt
   venv .venv-sklearn-newest tests/requirements-sklearn-newest.txt
+  # Hugging Face transformers over Debian's torch, for the real-model test of text models
+  # (python_text_minilm): its pins conflict with .venv's tokenizers (see the file's comment).
+  venv .venv-transformers tests/requirements-transformers.txt --system-site-packages tests/requirements-nodeps.txt
 fi

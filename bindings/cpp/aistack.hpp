@@ -616,6 +616,18 @@ class Model {
     ais_model *m_ = nullptr;
 };
 
+/*
+ * A transformer and its tokenizer (tokenizer.json or vocab.txt) into one .ais file that takes
+ * raw text ({"text": "..."} records) and gives "sentence_embedding" [rows, hidden]
+ * (ais_text_convert). Options: AIS_OPT_TEXT_MAX_LENGTH, AIS_OPT_TEXT_POOLING
+ * (AIS_TEXT_POOLING_MEAN or _CLS), AIS_OPT_TEXT_NORMALIZE, and the save options.
+ */
+inline void text_convert(const std::string &model_path, const std::string &tokenizer_path,
+                         const std::string &out_path, const Options *options = nullptr) {
+    check(ais_text_convert(model_path.c_str(), tokenizer_path.c_str(), out_path.c_str(),
+                           options ? options->get() : nullptr));
+}
+
 /* One ONNX operator, eagerly. Attributes are set with Attrs. */
 class Attrs {
   public:

@@ -62,7 +62,12 @@ typedef enum ais_option {
     AIS_OPT_MAX_FOLD_BYTES = 10,
     /* Sessions: an ais_extra_fields value, what ais_session_run_records/json_rows/csv/columns do
      * with fields that name no pipeline input. Default AIS_EXTRA_FIELDS_ERROR */
-    AIS_OPT_EXTRA_FIELDS = 11
+    AIS_OPT_EXTRA_FIELDS = 11,
+    /* 12-23 are left to other options. ais_text_convert (ais_text.h): */
+    AIS_OPT_TEXT_MAX_LENGTH = 24, /* tokens per row, special tokens included, 1..2^20; 0 (the
+                                     default): the tokenizer file's truncation max_length */
+    AIS_OPT_TEXT_POOLING = 25,    /* an ais_text_pooling. Default AIS_TEXT_POOLING_MEAN */
+    AIS_OPT_TEXT_NORMALIZE = 26   /* 1: L2-normalize each sentence embedding. Default 0 */
 } ais_option;
 
 typedef struct ais_options ais_options;

@@ -33,8 +33,12 @@ typedef struct ais_pipeline_errors ais_pipeline_errors;
 
 /* The type of an input column. Values are written out and never renumbered. */
 typedef enum ais_feature_kind {
-    AIS_FEATURE_NUMERIC = 1,    /* a number; NaN or an absent field is a missing value */
-    AIS_FEATURE_CATEGORICAL = 2 /* a string; an absent field is a missing value */
+    AIS_FEATURE_NUMERIC = 1,     /* a number; NaN or an absent field is a missing value */
+    AIS_FEATURE_CATEGORICAL = 2, /* a string; an absent field is a missing value */
+    /* 3 is left to the image input kind. */
+    AIS_FEATURE_TEXT = 4 /* UTF-8 text that a "tokenize" step turns into token ids for a
+                            transformer (docs/pipeline-spec.md, "Text"); a pipeline with a text
+                            input is run through a session, not by the run functions below */
 } ais_feature_kind;
 
 /*

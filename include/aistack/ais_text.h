@@ -36,6 +36,7 @@
 #ifndef AISTACK_AIS_TEXT_H
 #define AISTACK_AIS_TEXT_H
 
+#include "ais_model.h"
 #include "ais_tensor.h"
 
 #ifdef __cplusplus
@@ -56,9 +57,11 @@ typedef struct ais_tokenizer ais_tokenizer;
  * ais_tokenizer_encode_batch; the decoder is not used. Anything else (a BPE, Unigram or WordLevel
  * model, another normalizer, pre-tokenizer or post-processor) fails with AIS_E_UNSUPPORTED and a
  * message naming the file and key ("tok.json: model.type \"BPE\" is not supported").
- * Not implemented: the "added_tokens" list is not matched inside the text (a literal "[SEP]" in
- * the input is tokenized as the characters "[", "sep", "]"; `tokenizers` would give the special
- * token's id).
+ * The "added_tokens" are matched in the raw text before normalization, longest first, as
+ * `tokenizers` does (a literal "[SEP]" in the input is the [SEP] id; "[sep]" is not matched); an
+ * added token with "normalized": true or "single_word": true fails with AIS_E_UNSUPPORTED naming
+ * it. A vocab.txt's [PAD], [UNK], [CLS], [SEP] and [MASK] are matched the same way, as
+ * transformers' BertTokenizer never splits them.
  * A vocabulary without its [UNK] token, or without the special tokens that the template or
  * padding uses, fails with AIS_E_FORMAT naming the file and the token. Files over 256 MiB fail
  * with AIS_E_LIMIT.
@@ -138,6 +141,40 @@ AIS_API ais_status ais_tokenizer_encode_batch(
     const char *const *pairs, const size_t *pair_lengths, size_t n, int64_t max_length,
     ais_text_padding padding, ais_text_truncation truncation, ais_tensor **input_ids,
     ais_tensor **attention_mask, ais_tensor **token_type_ids);
+
+/* ---- sentence embeddings from raw text, in one .ais file ---- */
+
+/* How token embeddings become one sentence embedding. Values are written out and never
+ * renumbered. */
+typedef enum ais_text_pooling {
+    AIS_TEXT_POOLING_MEAN = 1, /* the mean over the tokens whose attention mask is 1 */
+    AIS_TEXT_POOLING_CLS = 2   /* the first token's ([CLS]) embedding */
+} ais_text_pooling;
+
+/*
+ * Converts a transformer (an ONNX file, or any file ais_model_load reads) and its tokenizer
+ * (tokenizer.json or vocab.txt, as ais_tokenizer_load reads them) into one .ais file at out_path
+ * that takes raw text: its feature pipeline is a text pipeline (docs/pipeline-spec.md, "Text")
+ * holding the whole tokenizer, and its graph ends with the pooling, so its one output, named
+ * "sentence_embedding", is float32 [rows, hidden]. Run it with ais_session_run_records (or
+ * json_rows, csv, columns) on records {"text": "..."}; rows are padded to the longest of the
+ * batch. ais_session_run also works on the token tensors.
+ *
+ * The token embeddings pooled are the model output named "last_hidden_state" or
+ * "token_embeddings", else its first output of rank 3. The model's inputs must be among
+ * "input_ids", "attention_mask" and "token_type_ids" (int64 [batch, sequence]); the tokenizer
+ * feeds those it has. Mean pooling needs "attention_mask" among them.
+ *
+ * options (may be NULL): AIS_OPT_TEXT_MAX_LENGTH (the tokens per row; rows are cut there, as
+ * Hugging Face's truncation=True; 0: the tokenizer file's truncation length, required for a
+ * vocab.txt), AIS_OPT_TEXT_POOLING, AIS_OPT_TEXT_NORMALIZE (x / max(||x||, 1e-12), as
+ * torch.nn.functional.normalize), and the load and save options (AIS_OPT_SAVE_COMPRESSION ...).
+ * Failures name the file and what was wrong: a model without token embeddings or with other
+ * inputs (AIS_E_INVALID_ARGUMENT), a tokenizer the reader refuses (its status), an output name
+ * "sentence_embedding" already taken.
+ */
+AIS_API ais_status ais_text_convert(const char *model_path, const char *tokenizer_path,
+                                    const char *out_path, const ais_options *options);
 
 #ifdef __cplusplus
 }

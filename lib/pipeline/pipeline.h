@@ -6,6 +6,7 @@
 #define AIS_PIPELINE_H
 
 #include <aistack/ais_pipeline.h>
+#include <aistack/ais_text.h>
 
 #include "common/common.h"
 
@@ -94,6 +95,8 @@ struct ais_pipeline {
     ais_dtype out_dtype; /* what the public run functions give: f32, or f64 for a twin made by
                             ais_pipeline_with_output_dtype */
     ais_extra_fields extra; /* what the public run functions do with fields that are no input */
+    /* a text pipeline's tokenize step (pipeline_text.c), or NULL */
+    struct ais__pl_text *text;
 };
 
 /* ---- the run driver, shared with pipeline_csv.c ---- */
@@ -167,5 +170,30 @@ size_t ais__pipeline_find_category(const ais__pl_step *step, const char *s);
 size_t ais__pipeline_find_number(const ais__pl_step *step, double x);
 /* MurmurHash3_x86_32 of `len` bytes, as scikit-learn's murmurhash3_32 (unsigned result). */
 uint32_t ais__murmur3_32(const void *key, size_t len, uint32_t seed);
+
+/* ---- text pipelines (pipeline_text.c) ----
+ * A spec whose input is of type "text" is a text pipeline: one input, one feature block with one
+ * "tokenize" step, and no float output; its run gives the three int64 [rows, L] tensors of
+ * ais_tokenizer_encode_batch, padded to the longest row of the batch. */
+
+struct cJSON;
+
+/* Tensors a text pipeline gives, in this order; the model input names are the spec's. */
+enum { AIS__PL_TEXT_IDS, AIS__PL_TEXT_MASK, AIS__PL_TEXT_TYPES, AIS__PL_TEXT_N };
+/* Keys check of pipeline_spec.c, for the text step's parser. */
+ais_status ais__pipeline_check_keys(const struct cJSON *obj, const char *path,
+                                    const char *const *allowed, const char *const *required);
+/* Compiles the features of a spec whose inputs include a text input (called by compile() of
+ * pipeline_spec.c once the inputs are parsed). */
+ais_status ais__pipeline_text_compile(ais_pipeline *p, const struct cJSON *features);
+void ais__pipeline_text_free(struct ais__pl_text *text);
+/* Runs a text pipeline: `out` points to AIS__PL_TEXT_N tensors, all set on success (the
+ * dtype and a tensor given on entry are ignored); the report as ais__pipeline_run's. */
+ais_status ais__pipeline_text_run(const ais_pipeline *p, size_t n_rows, ais__pl_fill_fn fill,
+                                  void *ctx, ais_tensor **out, ais_pipeline_errors **errors);
+/* The model input that tensor k of a text pipeline feeds, or NULL when it feeds none. */
+const char *ais__pipeline_text_target(const ais_pipeline *p, int k);
+/* The tokenizer of a text pipeline (NULL for another pipeline). */
+const ais_tokenizer *ais__pipeline_tokenizer(const ais_pipeline *p);
 
 #endif

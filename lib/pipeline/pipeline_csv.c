@@ -320,5 +320,9 @@ ais_status ais_pipeline_run_csv(const ais_pipeline *p, const char *csv, size_t l
     if (out) *out = NULL;
     if (!p || !out)
         return ais__error(AIS_E_INVALID_ARGUMENT, "ais_pipeline_run_csv: pipeline or out is NULL");
+    if (p->text)
+        return ais__error(AIS_E_UNSUPPORTED,
+                          "ais_pipeline_run_csv: a text pipeline gives token tensors for a model, "
+                          "not one feature tensor: run it through a session (ais_session_run_csv)");
     return ais__pipeline_csv_into(p, csv, len, p->out_dtype, p->extra, out, errors);
 }

@@ -403,6 +403,7 @@ typedef ais_status (*pl_fill_fn)(void *ctx, const ais_pipeline *p, size_t row, p
 
 static ais_status run(const ais_pipeline *p, size_t n_rows, pl_fill_fn fill, void *ctx,
                       ais_dtype dtype, ais_tensor **out, ais_pipeline_errors **errors) {
+    if (p->text) return ais__pipeline_text_run(p, n_rows, fill, ctx, out, errors);
     ais_tensor *given = *out, *t = NULL;
     *out = NULL;
     if (dtype != AIS_DTYPE_F32 && dtype != AIS_DTYPE_F64)
@@ -481,6 +482,11 @@ static ais_status check_args(const ais_pipeline *p, ais_tensor **out, ais_pipeli
     if (errors) *errors = NULL;
     if (out) *out = NULL;
     if (!p || !out) return ais__error(AIS_E_INVALID_ARGUMENT, "%s: pipeline or out is NULL", who);
+    if (p->text)
+        return ais__error(AIS_E_UNSUPPORTED,
+                          "%s: a text pipeline gives token tensors for a model, not one feature "
+                          "tensor: run it through a session (ais_session_run_records)",
+                          who);
     return AIS_OK;
 }
 

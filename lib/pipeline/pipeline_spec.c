@@ -530,7 +530,9 @@ static ais_status parse_inputs(ais_pipeline *p, const cJSON *arr) {
     for (const cJSON *c = arr->child; c; c = c->next, i++) {
         static const char *const keys[] = {"name", "type", "missing", NULL};
         static const char *const req[] = {"name", "type", NULL};
-        static const char *const types[] = {"numeric", "categorical", NULL};
+        static const char *const types[] = {"numeric", "categorical", "text", NULL};
+        static const ais_feature_kind kinds[] = {AIS_FEATURE_NUMERIC, AIS_FEATURE_CATEGORICAL,
+                                                 AIS_FEATURE_TEXT};
         static const char *const missing[] = {"error", "allow", NULL};
         char path[PATH_MAX_LEN];
         snprintf(path, sizeof path, "$.inputs[%zu]", i);
@@ -543,7 +545,7 @@ static ais_status parse_inputs(ais_pipeline *p, const cJSON *arr) {
         if (!(in->name = ais__strdup(get(c, "name")->valuestring)))
             return ais__oom(AIS__PL_MAX_NAME, "pipeline input name");
         p->n_inputs = i + 1;
-        in->kind = type ? AIS_FEATURE_CATEGORICAL : AIS_FEATURE_NUMERIC;
+        in->kind = kinds[type];
         in->allow_missing = miss == 1;
     }
     char **names = ais__malloc(n * sizeof *names);
@@ -595,6 +597,9 @@ static ais_status compile(ais_pipeline *p, const cJSON *root) {
     }
     AIS__CHECK(parse_inputs(p, get(root, "inputs")));
     AIS__CHECK(parse_ignored(p, get(root, "ignored_fields")));
+    for (size_t i = 0; i < p->n_inputs; i++)
+        if (p->inputs[i].kind == AIS_FEATURE_TEXT)
+            return ais__pipeline_text_compile(p, get(root, "features"));
     const cJSON *arr = get(root, "features");
     size_t n;
     AIS__CHECK(array_len(arr, "$", "features", 1, AIS__PL_MAX_FEATURES, &n));
@@ -687,6 +692,7 @@ void ais_pipeline_destroy(ais_pipeline *p) {
         ais__free(p->ignored[i]);
     ais__free(p->ignored);
     ais__free(p->ignored_sorted);
+    ais__pipeline_text_free(p->text);
     ais__free(p->spec);
     ais__free(p);
 }
@@ -791,4 +797,9 @@ bool ais__pipeline_is_ignored(const ais_pipeline *p, const char *name) {
             lo = mid + 1;
     }
     return false;
+}
+
+ais_status ais__pipeline_check_keys(const cJSON *obj, const char *path, const char *const *allowed,
+                                    const char *const *required) {
+    return check_keys(obj, path, allowed, required);
 }

@@ -14,7 +14,7 @@
 
 #include "ir/graph.h"
 
-#define AIS__N_OPTIONS 12 /* one past the highest ais_option */
+#define AIS__N_OPTIONS 27 /* one past the highest ais_option */
 
 struct ais_options {
     int64_t values[AIS__N_OPTIONS];
@@ -63,6 +63,11 @@ ais_status ais__model_attach_pipeline(ais__graph *g);
  * them. */
 ais_status ais__pipeline_target(const ais__graph *g, const struct ais_pipeline *pipeline,
                                 const char *who, int32_t *input);
+/* ais__pipeline_target for a text pipeline (model_text.c): every model input is one that the
+ * pipeline feeds, int64 of rank 2 (or unknown rank), and each tensor it feeds is a model input;
+ * *input is the input the token ids feed. */
+ais_status ais__text_target(const ais__graph *g, const struct ais_pipeline *pipeline,
+                            const char *who, int32_t *input);
 /* Writes g as .ais to path with `pipeline` (NULL: none) in its PIPELINE section, after checking
  * that it fits; the compression level and progress callback come from options (may be NULL). */
 ais_status ais__model_write(const ais__graph *g, const struct ais_pipeline *pipeline,

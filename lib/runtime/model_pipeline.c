@@ -13,6 +13,7 @@
 
 ais_status ais__pipeline_target(const ais__graph *g, const ais_pipeline *pipeline, const char *who,
                                 int32_t *input) {
+    if (ais__pipeline_tokenizer(pipeline)) return ais__text_target(g, pipeline, who, input);
     size_t width = ais_pipeline_output_width(pipeline);
     if (g->n_inputs != 1) {
         char names[160] = "";

@@ -12,6 +12,10 @@ typedef struct {
     const ais_tensor *const *columns;
 } ais__columns_src;
 
+static ais_status ais__run_text_source(ais_session *s, const char *who, ais__source src,
+                                       const void *data, const size_t *n_fields, size_t n,
+                                       const char *const *output_names, ais_tensor **outputs,
+                                       size_t n_outputs, ais_pipeline_errors **errors);
 static ais_status ais__run_source_claimed(ais_session *s, const char *who, ais__source src,
                                           const void *data, const size_t *n_fields, size_t n,
                                           const char *const *output_names, ais_tensor **outputs,
@@ -38,6 +42,9 @@ static ais_status ais__run_source_claimed(ais_session *s, const char *who, ais__
     const ais__graph *g = s->model->graph;
     const ais_pipeline *p = g->pipeline;
     if (!p) return ais__error(AIS_E_INVALID_ARGUMENT, "%s: the model has no feature pipeline", who);
+    if (ais__pipeline_tokenizer(p))
+        return ais__run_text_source(s, who, src, data, n_fields, n, output_names, outputs,
+                                    n_outputs, errors);
     /* The features go into the last call's tensor when the row count repeats: a steady stream
      * of same-sized batches allocates nothing here (the plan is reused too). */
     ais_tensor *t = s->features;
@@ -65,6 +72,48 @@ static ais_status ais__run_source_claimed(ais_session *s, const char *who, ais__
     const ais_tensor *in = t;
     st = ais__session_run(s, &name, &in, 1, output_names, outputs, n_outputs);
     if (st != AIS_OK) ais__error_prefix("%s", who);
+    return st;
+}
+
+/* A text pipeline gives the token tensors (padded to the longest row of this batch, so their
+ * shape changes from call to call: they are new each call, not kept as s->features is). */
+static ais_status ais__run_text_source(ais_session *s, const char *who, ais__source src,
+                                       const void *data, const size_t *n_fields, size_t n,
+                                       const char *const *output_names, ais_tensor **outputs,
+                                       size_t n_outputs, ais_pipeline_errors **errors) {
+    const ais_pipeline *p = s->model->graph->pipeline;
+    ais_tensor *tok[AIS__PL_TEXT_N] = {NULL};
+    ais_status st;
+    switch (src) {
+    case AIS__SRC_RECORDS:
+        st = ais__pipeline_records_into(p, data, n_fields, n, AIS_DTYPE_I64, s->extra, tok, errors);
+        break;
+    case AIS__SRC_JSONL:
+        st = ais__pipeline_jsonl_into(p, data, n, AIS_DTYPE_I64, s->extra, tok, errors);
+        break;
+    case AIS__SRC_COLUMNS: {
+        const ais__columns_src *c = data;
+        st = ais__pipeline_columns_into(p, who, c->names, c->columns, n, AIS_DTYPE_I64, s->extra,
+                                        tok, errors);
+        break;
+    }
+    default: st = ais__pipeline_csv_into(p, data, n, AIS_DTYPE_I64, s->extra, tok, errors); break;
+    }
+    const char *names[AIS__PL_TEXT_N];
+    const ais_tensor *ins[AIS__PL_TEXT_N];
+    size_t n_in = 0;
+    for (int k = 0; k < AIS__PL_TEXT_N && st == AIS_OK; k++) {
+        const char *t = ais__pipeline_text_target(p, k);
+        if (!t) continue;
+        names[n_in] = t;
+        ins[n_in++] = tok[k];
+    }
+    if (st == AIS_OK) {
+        st = ais__session_run(s, names, ins, n_in, output_names, outputs, n_outputs);
+        if (st != AIS_OK) ais__error_prefix("%s", who);
+    }
+    for (int k = 0; k < AIS__PL_TEXT_N; k++)
+        ais_tensor_destroy(tok[k]);
     return st;
 }
 

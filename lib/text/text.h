@@ -15,6 +15,7 @@
 #define AIS__TOK_MAX_TOKEN_BYTES 1024
 #define AIS__TOK_MAX_TEMPLATE 16
 #define AIS__TOK_MAX_SPECIAL_IDS 64
+#define AIS__TOK_MAX_ADDED 4096
 
 typedef struct ais__vocab_entry {
     uint32_t off, len; /* the token's bytes in ais_tokenizer.strings */
@@ -28,6 +29,14 @@ typedef struct ais__tpl_item {
     size_t first_id; /* index into ais_tokenizer.special_ids */
     size_t n_ids;
 } ais__tpl_item;
+
+/* An added token (tokenizer.json's "added_tokens"), matched in the raw text before anything else:
+ * its bytes become its id, the text around it is tokenized as usual. */
+typedef struct ais__added_token {
+    char *content;
+    size_t len;
+    int64_t id;
+} ais__added_token;
 
 struct ais_tokenizer {
     /* vocabulary: entries[] in insertion order, slots[] an open-addressing table of entry+1 */
@@ -59,6 +68,10 @@ struct ais_tokenizer {
     int64_t trunc_max;    /* 0: none declared */
     bool trunc_left;
     ais_text_truncation trunc_strategy; /* the file's, for max_length = 0 */
+
+    ais__added_token *added; /* longest first, so that the first match is the longest */
+    size_t n_added;
+    uint8_t added_first[32]; /* bit set of the added tokens' first bytes */
 };
 
 /* The id of bytes [s, s+n) prefixed by `prefix` bytes; -1 when absent. */
@@ -73,6 +86,10 @@ typedef struct ais__ids {
     size_t n, cap;
 } ais__ids;
 ais_status ais__ids_push(ais__ids *ids, int64_t id);
+
+/* Adds an added token (content of `len` bytes, id); keeps the list longest first. */
+ais_status ais__added_add(ais_tokenizer *t, const char *content, size_t len, int64_t id,
+                          const char *where);
 
 /* Checks that [s, s+n) is UTF-8; on failure sets the error naming `what` and the byte offset. */
 ais_status ais__utf8_check(const char *s, size_t n, const char *what);

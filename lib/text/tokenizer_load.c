@@ -29,7 +29,38 @@ void ais_tokenizer_destroy(ais_tokenizer *t) {
     ais__free(t->strings);
     ais__free(t->entries);
     ais__free(t->slots);
+    for (size_t i = 0; i < t->n_added; i++)
+        ais__free(t->added[i].content);
+    ais__free(t->added);
     ais__free(t);
+}
+
+ais_status ais__added_add(ais_tokenizer *t, const char *content, size_t len, int64_t id,
+                          const char *where) {
+    if (!len) return ais__error(AIS_E_FORMAT, "%s: an added token is empty", where);
+    for (size_t i = 0; i < t->n_added; i++)
+        if (t->added[i].len == len && memcmp(t->added[i].content, content, len) == 0)
+            return AIS_OK; /* listed twice (tokenizers keeps the first) */
+    if (t->n_added >= AIS__TOK_MAX_ADDED)
+        return ais__error(AIS_E_LIMIT, "%s: more than %d added tokens", where, AIS__TOK_MAX_ADDED);
+    ais__added_token *a =
+        ais__realloc(t->added, t->n_added * sizeof *a, (t->n_added + 1) * sizeof *a);
+    if (!a) return ais__oom((t->n_added + 1) * sizeof *a, "added tokens");
+    t->added = a;
+    char *c = ais__malloc(len);
+    if (!c) return ais__oom(len, "added token");
+    memcpy(c, content, len);
+    /* Longest first: at a position where several match, the first found is the longest, as
+     * the leftmost-longest match of tokenizers' AddedVocabulary. */
+    size_t at = t->n_added;
+    while (at > 0 && a[at - 1].len < len) {
+        a[at] = a[at - 1];
+        at--;
+    }
+    a[at] = (ais__added_token){c, len, id};
+    t->n_added++;
+    t->added_first[(uint8_t)content[0] >> 3] |= (uint8_t)(1u << ((uint8_t)content[0] & 7));
+    return AIS_OK;
 }
 
 static ais_status add_special(ais_tokenizer *t, ais__tpl_item *it, const int64_t *ids, size_t n,
@@ -93,6 +124,13 @@ static ais_status load_vocab_txt(ais_tokenizer *t, const char *s, size_t n, cons
     AIS__CHECK(need_token(t, "[CLS]", name, &cls));
     AIS__CHECK(need_token(t, "[SEP]", name, &sep));
     AIS__CHECK(need_token(t, "[PAD]", name, &t->pad_id));
+    /* BERT's special tokens are never split, as transformers' BertTokenizer does for a
+     * vocab.txt: a literal "[SEP]" in the text is the token. */
+    static const char *const specials[] = {"[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"};
+    for (size_t k = 0; k < sizeof specials / sizeof *specials; k++) {
+        int64_t id = ais__vocab_find(t, "", 0, specials[k], strlen(specials[k]));
+        if (id >= 0) AIS__CHECK(ais__added_add(t, specials[k], strlen(specials[k]), id, name));
+    }
     return bert_template(t, cls, sep, name);
 }
 
@@ -315,6 +353,37 @@ static ais_status json_trunc_pad(ais_tokenizer *t, const cJSON *tr, const cJSON 
     return AIS_OK;
 }
 
+/* added_tokens: matched in the raw text. Those with "normalized": true would be matched in the
+ * normalized text, and "single_word" only between word boundaries; neither is implemented, so
+ * they are refused rather than tokenized differently from tokenizers. lstrip and rstrip change
+ * nothing here: BertPreTokenizer drops the whitespace they would take. */
+static ais_status json_added(ais_tokenizer *t, const cJSON *list, const char *name) {
+    if (!list || cJSON_IsNull(list)) return AIS_OK;
+    if (!cJSON_IsArray(list))
+        return ais__error(AIS_E_FORMAT, "%s: added_tokens is not an array", name);
+    size_t i = 0;
+    for (const cJSON *e = list->child; e; e = e->next, i++) {
+        char path[64];
+        snprintf(path, sizeof path, "added_tokens[%zu]", i);
+        const cJSON *c = cJSON_GetObjectItemCaseSensitive(e, "content");
+        if (!cJSON_IsObject(e) || !cJSON_IsString(c) || !c->valuestring[0])
+            return ais__error(AIS_E_FORMAT, "%s: %s.content is missing or empty", name, path);
+        int64_t id = -1;
+        AIS__CHECK(get_int(e, "id", path, name, 0, 2147483647, &id));
+        if (id < 0) return ais__error(AIS_E_FORMAT, "%s: %s.id is missing", name, path);
+        bool normalized = false, single_word = false;
+        AIS__CHECK(get_bool(e, "normalized", path, name, &normalized));
+        AIS__CHECK(get_bool(e, "single_word", path, name, &single_word));
+        if (normalized || single_word)
+            return ais__error(AIS_E_UNSUPPORTED,
+                              "%s: %s (\"%.64s\"): %s added tokens are not supported", name, path,
+                              c->valuestring, normalized ? "\"normalized\": true" : "single_word");
+        AIS__CHECK(ais__utf8_check(c->valuestring, strlen(c->valuestring), path));
+        AIS__CHECK(ais__added_add(t, c->valuestring, strlen(c->valuestring), id, name));
+    }
+    return AIS_OK;
+}
+
 static ais_status load_json(ais_tokenizer *t, const char *s, size_t n, const char *name) {
     const char *end = NULL;
     cJSON *root = cJSON_ParseWithLengthOpts(s, n, &end, false);
@@ -336,6 +405,8 @@ static ais_status load_json(ais_tokenizer *t, const char *s, size_t n, const cha
     }
     if (st == AIS_OK)
         st = json_post(t, cJSON_GetObjectItemCaseSensitive(root, "post_processor"), name);
+    if (st == AIS_OK)
+        st = json_added(t, cJSON_GetObjectItemCaseSensitive(root, "added_tokens"), name);
     if (st == AIS_OK)
         st = json_trunc_pad(t, cJSON_GetObjectItemCaseSensitive(root, "truncation"),
                             cJSON_GetObjectItemCaseSensitive(root, "padding"), name);

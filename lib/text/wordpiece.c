@@ -426,8 +426,8 @@ static ais_status strip_then_on(wp_state *w, int32_t c) {
     return AIS_OK;
 }
 
-ais_status ais__wordpiece_encode(const ais_tokenizer *t, const char *str, size_t n, size_t cap,
-                                 bool stop, ais__ids *out, size_t *total, const char *what) {
+static ais_status encode_plain(const ais_tokenizer *t, const char *str, size_t n, size_t cap,
+                               bool stop, ais__ids *out, size_t *total, const char *what) {
     wp_state w = {.t = t, .out = out, .what = what, .stop = stop};
     w.cap = out->n + AIS__MIN(cap, SIZE_MAX - out->n);
     w.lower = t->lowercase;
@@ -455,4 +455,46 @@ ais_status ais__wordpiece_encode(const ais_tokenizer *t, const char *str, size_t
     ais__free(w.word);
     ais__free(w.pend);
     return st;
+}
+
+/* The added token that starts at s[i], or NULL. The list is longest first. */
+static const ais__added_token *added_at(const ais_tokenizer *t, const char *s, size_t n, size_t i) {
+    uint8_t c = (uint8_t)s[i];
+    if (!(t->added_first[c >> 3] & (1u << (c & 7)))) return NULL;
+    for (size_t k = 0; k < t->n_added; k++) {
+        const ais__added_token *a = &t->added[k];
+        if (a->len <= n - i && memcmp(s + i, a->content, a->len) == 0) return a;
+    }
+    return NULL;
+}
+
+/* Added tokens are found in the raw text first (leftmost, longest), as tokenizers'
+ * AddedVocabulary does; each piece of text between them is normalized and tokenized on its own
+ * (for BERT's character-wise normalizer and whitespace/punctuation splitting, the same as
+ * tokenizing it in place). */
+ais_status ais__wordpiece_encode(const ais_tokenizer *t, const char *str, size_t n, size_t cap,
+                                 bool stop, ais__ids *out, size_t *total, const char *what) {
+    if (!t->n_added) return encode_plain(t, str, n, cap, stop, out, total, what);
+    size_t limit = out->n + AIS__MIN(cap, SIZE_MAX - out->n), dropped = 0, from = 0;
+    for (size_t i = 0; i <= n; i++) {
+        const ais__added_token *a = i < n ? added_at(t, str, n, i) : NULL;
+        if (i < n && !a) continue;
+        size_t seg_total = 0;
+        if (!(stop && out->n >= limit) && i > from) {
+            AIS__CHECK(encode_plain(t, str + from, i - from, limit > out->n ? limit - out->n : 0,
+                                    stop, out, &seg_total, what));
+            dropped += seg_total - out->n;
+        }
+        if (!a) break;
+        if (out->n < limit)
+            AIS__CHECK(ais__ids_push(out, a->id));
+        else if (stop)
+            break;
+        else
+            dropped++;
+        from = i + a->len;
+        i = from - 1;
+    }
+    if (total) *total = out->n + dropped;
+    return AIS_OK;
 }

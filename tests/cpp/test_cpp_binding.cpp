@@ -371,6 +371,43 @@ static void test_pipeline() {
     std::remove(path.c_str());
 }
 
+// A text model (issue 14): tests/fixtures/text's stand-in BERT (emb[i][j] = i + j / 10) and
+// vocab, converted with mean pooling; raw text in, the mean of the token rows out.
+static void test_text() {
+    std::string path = "/tmp/aistack_cpp_text_" + std::to_string(std::random_device{}()) + ".ais";
+    aistack::Options o;
+    o.set(AIS_OPT_TEXT_MAX_LENGTH, 16).set(AIS_OPT_TEXT_POOLING, AIS_TEXT_POOLING_MEAN);
+    aistack::text_convert("tests/fixtures/text/tiny_bert.onnx", "tests/fixtures/text/vocab.txt",
+                          path, &o);
+    aistack::Model m(path);
+    CHECK(m.outputs().size() == 1 && m.outputs()[0].name == "sentence_embedding");
+    aistack::Session s = m.session();
+    // [CLS]=2 hello=4 world=5 ##s=8 !=7 [SEP]=3, and [CLS] hello [SEP]
+    std::vector<aistack::Tensor> y =
+        s.run_json_rows("{\"text\": \"Hello worlds!\"}\n{\"text\": \"hello\"}\n");
+    CHECK(y.size() == 1 && y[0].shape() == (std::vector<int64_t>{2, 3}));
+    const float *d = y[0].data<float>();
+    for (int j = 0; j < 3; j++) {
+        CHECK(std::fabs(d[j] - (29.0f / 6 + j / 10.0f)) < 1e-5f);
+        CHECK(std::fabs(d[3 + j] - (3.0f + j / 10.0f)) < 1e-5f);
+    }
+    bool threw = false;
+    try {
+        s.run_json_rows("{\"text\": 5}\n");
+    } catch (const aistack::SchemaError &) {
+        threw = true;
+    }
+    CHECK(threw);
+    threw = false;
+    try {
+        aistack::text_convert("tests/fixtures/text/tiny_bert.onnx", "no/such/vocab.txt", path);
+    } catch (const aistack::Error &) {
+        threw = true;
+    }
+    CHECK(threw);
+    std::remove(path.c_str());
+}
+
 int main() {
     test_model_info();
     test_labelled_digits();
@@ -381,6 +418,7 @@ int main() {
     test_threads();
     test_shared_session_busy();
     test_pipeline();
+    test_text();
     if (failures) {
         std::fprintf(stderr, "%d check(s) failed\n", failures);
         return 1;

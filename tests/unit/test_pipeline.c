@@ -355,7 +355,7 @@ static void test_spec_errors(void **state) {
         {"{\"version\":1," IN1 ",\"features\":[]}", AIS_E_FORMAT, "$.features: expected at least"},
         {"{\"version\":1,\"inputs\":{},\"features\":[]}", AIS_E_FORMAT,
          "$.inputs: expected an array"},
-        {"{\"version\":1,\"inputs\":[{\"name\":\"a\",\"type\":\"text\"}],\"features\":[]}",
+        {"{\"version\":1,\"inputs\":[{\"name\":\"a\",\"type\":\"audio\"}],\"features\":[]}",
          AIS_E_FORMAT, "$.inputs[0].type: expected one of \"numeric\", \"categorical\""},
         {"{\"version\":1,\"inputs\":[{\"name\":\"\",\"type\":\"numeric\"}],\"features\":[]}",
          AIS_E_FORMAT, "$.inputs[0].name: expected a string of 1 to"},

@@ -61,6 +61,13 @@ static void test_vocab_basics(void **state) {
     const char *t2[] = {"ab ba bbb"};
     const int64_t w2[] = {2, 15, 17, 1, 16, 17, 17, 3};
     expect_ids(t, t2, NULL, 1, 0, AIS_TEXT_PAD_LONGEST, w2, 8, NULL);
+    /* special tokens in the raw text are the tokens (case-sensitive, not inside "[sep]"); the
+     * text around them is tokenized as usual; truncation counts them */
+    const char *t3[] = {"a[SEP]b [MASK] [sep]"};
+    const int64_t w3[] = {2, 15, 3, 16, 4, 1, 1, 1, 3};
+    expect_ids(t, t3, NULL, 1, 0, AIS_TEXT_PAD_LONGEST, w3, 9, NULL);
+    const int64_t w3cut[] = {2, 15, 3, 16, 3};
+    expect_ids(t, t3, NULL, 1, 5, AIS_TEXT_PAD_LONGEST, w3cut, 5, NULL);
     ais_tokenizer_destroy(t);
 }
 
@@ -268,6 +275,9 @@ static void test_json_reader(void **state) {
     ais_tokenizer_destroy(t);
 
     expect_load_error("{\"model\": ", AIS_E_FORMAT, "not valid JSON");
+    expect_load_error("{" MODEL_OK ",\"pre_tokenizer\":{\"type\":\"BertPreTokenizer\"},"
+                      "\"added_tokens\":[{\"id\":1,\"content\":\"a\",\"normalized\":true}]}",
+                      AIS_E_UNSUPPORTED, "added_tokens[0]");
     expect_load_error("{\"model\":{\"type\":\"BPE\",\"vocab\":{}}}", AIS_E_UNSUPPORTED,
                       "model.type \"BPE\"");
     expect_load_error("{\"model\":{\"type\":\"Unigram\"}}", AIS_E_UNSUPPORTED, "Unigram");

@@ -193,6 +193,7 @@ _sig("ais_op_run_opset", status, c_char_p, c_char_p, c_int64, AttrsP, POINTER(Te
 
 TokenizerP = c_void_p
 _sig("ais_tokenizer_load", status, c_char_p, POINTER(TokenizerP))
+_sig("ais_text_convert", status, c_char_p, c_char_p, c_char_p, OptionsP)
 _sig("ais_tokenizer_load_memory", status, c_void_p, c_size_t, c_char_p, POINTER(TokenizerP))
 _sig("ais_tokenizer_destroy", None, TokenizerP)
 _sig("ais_tokenizer_set_option", status, TokenizerP, c_int, c_int64)

@@ -22,6 +22,7 @@ OPTIONS: Dict[str, int] = {
     "threads": 1, "opt_level": 2, "backend": 3, "device_id": 4, "max_file_bytes": 5,
     "map_weights": 6, "save_compression": 7, "verify_checksums": 8, "max_tensor_bytes": 9,
     "max_fold_bytes": 10, "extra_fields": 11,
+    "text_max_length": 24, "text_pooling": 25, "text_normalize": 26,
 }
 BACKENDS: Dict[str, int] = {"cpu": 0, "cuda": 1}
 

@@ -18,7 +18,7 @@ L = _lib.lib
 Problem = Tuple[int, str, str]
 SpecLike = Union[str, bytes, Mapping[str, Any], "Pipeline"]
 
-_KIND_NAMES = {1: "numeric", 2: "categorical"}
+_KIND_NAMES = {1: "numeric", 2: "categorical", 4: "text"}
 _F64 = 11  # AIS_DTYPE_F64
 _MISSING, _NUMBER, _STRING = 0, 1, 2
 EXTRA_FIELDS = {"error": 0, "ignore": 1}  # ais_extra_fields
@@ -183,7 +183,7 @@ class _Columns:
                 if keep_unknown:
                     unknown.append(str(name))
                 continue
-            if kind == "categorical":
+            if kind in ("categorical", "text"):
                 values = list(np.asarray(col, dtype=object).reshape(-1))
                 if any(_is_missing(v) for v in values):
                     self.records = _columns_to_records(columns, kinds, keep_unknown)

@@ -129,3 +129,26 @@ class WordPieceTokenizer:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+_POOLING = {"mean": 1, "cls": 2}
+
+
+def convert(model: Union[str, os.PathLike], out: Union[str, os.PathLike],
+            tokenizer: Union[str, os.PathLike], *, max_length: Optional[int] = None,
+            pooling: str = "mean", normalize: bool = False,
+            compress: Optional[int] = None) -> None:
+    """Writes one .ais file that takes raw text and gives sentence embeddings (ais_text_convert,
+    as `aistack convert MODEL OUT.ais --tokenizer ...`): the transformer `model` (ONNX), its
+    tokenizer (tokenizer.json or vocab.txt) as a text pipeline, and the pooling ("mean" over
+    the attention mask, or "cls"; normalize=True: L2-normalized) as graph nodes, whose one
+    output is "sentence_embedding" [rows, hidden]. max_length: tokens per row (None: the
+    tokenizer's truncation length). Run it with Session.run_records([{"text": ...}, ...])."""
+    from ._model import _Options
+    if pooling not in _POOLING:
+        raise ValueError(f"pooling must be one of {sorted(_POOLING)}, not {pooling!r}")
+    settings = {24: int(max_length or 0), 25: _POOLING[pooling], 26: int(bool(normalize)),
+                7: compress}
+    with _Options(settings) as o:
+        _errors.check(L.ais_text_convert(os.fsencode(model), os.fsencode(tokenizer),
+                                         os.fsencode(out), o.handle))
