@@ -34,7 +34,10 @@ typedef struct ais_pipeline_errors ais_pipeline_errors;
 /* The type of an input column. Values are written out and never renumbered. */
 typedef enum ais_feature_kind {
     AIS_FEATURE_NUMERIC = 1,    /* a number; NaN or an absent field is a missing value */
-    AIS_FEATURE_CATEGORICAL = 2 /* a string; an absent field is a missing value */
+    AIS_FEATURE_CATEGORICAL = 2, /* a string; an absent field is a missing value */
+    AIS_FEATURE_IMAGE = 4 /* an image: a file path (string), encoded JPEG/PNG bytes
+                             (AIS_VALUE_BYTES) or 8-bit pixels (AIS_VALUE_PIXELS); see
+                             docs/pipeline-spec.md, "Image inputs" */
 } ais_feature_kind;
 
 /*
@@ -102,7 +105,14 @@ AIS_API ais_extra_fields ais_pipeline_extra_fields(const ais_pipeline *pipeline)
 typedef enum ais_value_kind {
     AIS_VALUE_MISSING = 0, /* an explicit missing value (like JSON null) */
     AIS_VALUE_NUMBER = 1,  /* `number` holds it; NaN counts as missing */
-    AIS_VALUE_STRING = 2   /* `string` holds it, NUL-terminated UTF-8 */
+    AIS_VALUE_STRING = 2,  /* `string` holds it, NUL-terminated UTF-8 */
+    /* image inputs only: `string` points to the encoded bytes of a JPEG or PNG file and `number`
+     * is their count (a whole number; the bytes need no NUL and may hold any byte) */
+    AIS_VALUE_BYTES = 3,
+    /* image inputs only: `string` is a `const ais_tensor *` (cast) of dtype u8 and shape
+     * [height, width] or [height, width, channels] with 1, 3 (RGB) or 4 (RGBA) channels: an
+     * already decoded image, as a NumPy HWC uint8 array */
+    AIS_VALUE_PIXELS = 4
 } ais_value_kind;
 
 /* One named field of a record. This layout is part of the ABI and never changes. */

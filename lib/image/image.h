@@ -41,6 +41,21 @@ ais_status ais__image_decode(const void *data, size_t size, const ais__image_lim
                              const char *what, ais__image *out);
 void ais__image_free(ais__image *img);
 
+/* ---- geometric steps (image_ops.c): each makes a new image in *out ---- */
+
+/* Converts to 3 channels in place, as PIL's convert("RGB"): gray replicated, alpha dropped. */
+ais_status ais__image_to_rgb(ais__image *img, const char *what);
+/* To w x h: Pillow's bilinear resampling (antialias: the filter widened when shrinking, as PIL
+ * always does; false: plain bilinear, align_corners=False) or Pillow's nearest. */
+ais_status ais__image_resize(const ais__image *in, uint32_t w, uint32_t h, bool nearest,
+                             bool antialias, ais__image *out, const char *what);
+/* Adds ltrb[0..3] (left, top, right, bottom) pixels of fill[0..c) around the image. */
+ais_status ais__image_pad(const ais__image *in, const uint32_t ltrb[4], const uint8_t *fill,
+                          ais__image *out, const char *what);
+/* The w x h window at (left, top), which must lie inside the image. */
+ais_status ais__image_crop(const ais__image *in, uint32_t left, uint32_t top, uint32_t w,
+                           uint32_t h, ais__image *out, const char *what);
+
 /* Internal to lib/image. */
 ais_status ais__image_decode_jpeg(const uint8_t *data, size_t size, const ais__image_limits *lim,
                                   const char *what, ais__image *out);

@@ -94,6 +94,7 @@ struct ais_pipeline {
     ais_dtype out_dtype; /* what the public run functions give: f32, or f64 for a twin made by
                             ais_pipeline_with_output_dtype */
     ais_extra_fields extra; /* what the public run functions do with fields that are no input */
+    struct ais__pl_image *image; /* an image pipeline (pipeline_image.c), else NULL */
 };
 
 /* ---- the run driver, shared with pipeline_csv.c ---- */
@@ -167,5 +168,19 @@ size_t ais__pipeline_find_category(const ais__pl_step *step, const char *s);
 size_t ais__pipeline_find_number(const ais__pl_step *step, double x);
 /* MurmurHash3_x86_32 of `len` bytes, as scikit-learn's murmurhash3_32 (unsigned result). */
 uint32_t ais__murmur3_32(const void *key, size_t len, uint32_t seed);
+
+/* ---- image inputs (pipeline_image.c) ---- */
+
+struct cJSON;
+/* Whether the spec declares an input of type "image": then it compiles as an image pipeline. */
+bool ais__pipeline_image_spec(const struct cJSON *root);
+ais_status ais__pipeline_image_compile(ais_pipeline *p, const struct cJSON *root);
+void ais__pipeline_image_free(struct ais__pl_image *im);
+/* An image pipeline's output per record: [3, H, W] or [H, W, 3]. */
+void ais__pipeline_image_shape(const ais_pipeline *p, int64_t dims[3]);
+/* ais__pipeline_run for an image pipeline: out is [rows, dims...]. */
+ais_status ais__pipeline_image_run(const ais_pipeline *p, size_t n_rows, ais__pl_fill_fn fill,
+                                   void *ctx, ais_dtype dtype, ais_tensor **out,
+                                   ais_pipeline_errors **errors);
 
 #endif

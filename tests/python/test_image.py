@@ -1,0 +1,168 @@
+"""Image pipelines (docs/pipeline-spec.md, "Image inputs") against torchvision's transforms on
+PIL images (Debian's python3-torchvision and python3-pil), on images generated here
+(image_util.py): the preprocessed tensors agree within 1/255 of the [0, 1] scale (for the PNGs
+and for JPEGs, whose decoders are the same libjpeg-turbo, the bytes agree exactly)."""
+import io
+import json
+import os
+import sys
+
+import numpy as np
+import pytest
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__)))), "bindings", "python"))
+import aistack  # noqa: E402
+from image_util import (IMAGENET_STEPS, imagenet_torchvision, make_images, pil_open, spec)
+
+T = pytest.importorskip("torchvision.transforms")
+torch = pytest.importorskip("torch")
+from PIL import Image  # noqa: E402
+
+IMAGES = make_images()
+TOL = 1.0 / 255 + 1e-6
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    d = tmp_path_factory.mktemp("images")
+    for name, data in IMAGES.items():
+        (d / name).write_bytes(data)
+    return d
+
+
+def run(steps, records):
+    with aistack.Pipeline(spec(steps)) as p:
+        return p.run_records(records)
+
+
+@pytest.mark.parametrize("name", sorted(IMAGES))
+def test_imagenet_recipe_matches_torchvision(name, files):
+    got = run(IMAGENET_STEPS, [{"image": str(files / name)}])
+    want = imagenet_torchvision()(pil_open(IMAGES[name])).numpy()[None]
+    assert got.shape == want.shape == (1, 3, 224, 224)
+    # normalize divides by std (about 0.225): 1/255 before it is 1/(255 * std) after
+    diff = np.abs(got - want) * np.array([0.229, 0.224, 0.225])[None, :, None, None]
+    assert diff.max() <= TOL, f"{name}: max difference {diff.max() * 255:.3f}/255"
+
+
+CASES = {
+    "resize_hw": ([{"op": "resize", "size": [200, 300]}, {"op": "to_tensor"}],
+                  lambda: T.Compose([T.Resize((200, 300)), T.ToTensor()])),
+    "resize_up": ([{"op": "resize", "size": 600}, {"op": "center_crop", "size": [500, 410]},
+                   {"op": "to_tensor"}],
+                  lambda: T.Compose([T.Resize(600), T.CenterCrop((500, 410)), T.ToTensor()])),
+    "nearest": ([{"op": "resize", "size": 128, "interpolation": "nearest"},
+                 {"op": "center_crop", "size": 100}, {"op": "to_tensor"}],
+                lambda: T.Compose([T.Resize(128, T.InterpolationMode.NEAREST), T.CenterCrop(100),
+                                   T.ToTensor()])),
+    "crop_larger": ([{"op": "center_crop", "size": [301, 517]}, {"op": "to_tensor"}],
+                    lambda: T.Compose([T.CenterCrop((301, 517)), T.ToTensor()])),
+    "crop_odd": ([{"op": "resize", "size": 101}, {"op": "center_crop", "size": [64, 33]},
+                  {"op": "to_tensor"}],
+                 lambda: T.Compose([T.Resize(101), T.CenterCrop((64, 33)), T.ToTensor()])),
+    "pad": ([{"op": "resize", "size": [96, 80]}, {"op": "pad", "padding": [3, 5, 7, 2],
+                                                   "fill": [10, 20, 30]},
+             {"op": "to_tensor"}],
+            lambda: T.Compose([T.Resize((96, 80)), T.Pad([3, 5, 7, 2], fill=(10, 20, 30)),
+                               T.ToTensor()])),
+    "no_scale": ([{"op": "resize", "size": [50, 70]}],
+                 lambda: T.Compose([T.Resize((50, 70)), T.PILToTensor(),
+                                    T.Lambda(lambda t: t.float())])),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+@pytest.mark.parametrize("name", ["gradient.png", "text.png", "photo_q75.jpg", "exif6.jpg",
+                                  "alpha.png", "gray.jpg", "small.png"])
+def test_steps_match_torchvision(case, name, files):
+    steps, tf = CASES[case]
+    got = run(steps, [{"image": str(files / name)}])[0]
+    want = tf()(pil_open(IMAGES[name])).numpy()
+    assert got.shape == want.shape
+    scale = 255.0 if case == "no_scale" else 1.0
+    assert np.abs(got - want).max() <= TOL * scale, (case, name, np.abs(got - want).max())
+
+
+def test_bgr_hwc_and_batch(files):
+    names = ["gradient.png", "photo_q30.jpg", "exif8.jpg", "gray.png"]
+    steps = IMAGENET_STEPS[:2] + [{"op": "channels", "order": "bgr"}, {"op": "to_tensor"},
+                                  {"op": "layout", "order": "hwc"}]
+    got = run(steps, [{"image": str(files / n)} for n in names])
+    assert got.shape == (4, 224, 224, 3)
+    tf = T.Compose([T.Resize(256), T.CenterCrop(224), T.ToTensor()])
+    for i, n in enumerate(names):
+        want = tf(pil_open(IMAGES[n])).numpy()[::-1].transpose(1, 2, 0)
+        assert np.abs(got[i] - want).max() <= TOL
+
+
+def test_antialias_off_matches_torch_interpolate(files):
+    """antialias false: plain bilinear with align_corners=False (torch's interpolate on the
+    tensor); ours rounds to 8 bits after each of its two passes, hence the looser bound."""
+    for n in ["noise.png", "photo_q95.jpg"]:
+        img = pil_open(IMAGES[n])
+        for size in ([120, 90], [400, 700]):
+            got = run([{"op": "resize", "size": size, "antialias": False}], [{"image": str(files / n)}])
+            x = torch.from_numpy(np.array(img)).permute(2, 0, 1)[None].float()
+            want = torch.nn.functional.interpolate(x, size=size, mode="bilinear",
+                                                   align_corners=False).numpy()
+            assert np.abs(got - want).max() <= 1.0 + 1e-3, (n, size)
+
+
+def test_exif_orientation_applied(files):
+    for o in (3, 6, 8):
+        got = run([{"op": "center_crop", "size": [420, 300] if o != 3 else [300, 420]}],
+                  [{"image": str(files / f"exif{o}.jpg")}])[0]
+        want = np.asarray(pil_open(IMAGES[f"exif{o}.jpg"])).transpose(2, 0, 1)
+        assert got.shape == want.shape and np.array_equal(got, want)
+
+
+def test_png_16_bit_scaled(tmp_path):
+    """16-bit samples become round(v * 255 / 65535) (libpng's png_set_scale_16)."""
+    import struct
+    import zlib
+    v = np.random.default_rng(3).integers(0, 65536, (6, 9, 3)).astype(">u2")
+    raw = b"".join(b"\0" + v[y].tobytes() for y in range(6))
+
+    def chunk(t, d):
+        return struct.pack(">I", len(d)) + t + d + struct.pack(">I", zlib.crc32(t + d))
+    png = (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 9, 6, 16, 2, 0, 0, 0))
+           + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
+    got = run([{"op": "center_crop", "size": [6, 9]}], [{"image": png}])[0]
+    want = np.floor(v.astype(np.float64) * 255 / 65535 + 0.5).transpose(2, 0, 1)
+    assert np.abs(got - want).max() <= 1.0
+
+
+def test_sources_agree(files):
+    """A path, the bytes, a NumPy HWC array, JSON lines and columns give the same tensor."""
+    name = "photo_q75.jpg"
+    path = str(files / name)
+    pixels = np.asarray(pil_open(IMAGES[name]))
+    with aistack.Pipeline(spec(IMAGENET_STEPS)) as p:
+        a = p.run_records([{"image": path}, {"image": IMAGES[name]}, {"image": pixels},
+                           {"image": pixels[..., 0]}])
+        b = p.run_json_rows(json.dumps({"image": path}) + "\n")
+        c = p.run_columns({"image": np.array([path], dtype=object)})
+    assert np.array_equal(a[0], a[1]) and np.array_equal(a[0], a[2])
+    assert np.array_equal(a[0], b[0]) and np.array_equal(a[0], c[0])
+    want = imagenet_torchvision()(Image.fromarray(pixels[..., 0]).convert("RGB")).numpy()
+    assert np.abs(a[3] - want).max() <= TOL / 0.224
+
+
+def test_bad_images_name_row_and_field(files, tmp_path):
+    bad = {"truncated": IMAGES["photo_q75.jpg"][:2000], "magic": b"GIF89a...",
+           "cmyk": None, "missing": str(tmp_path / "nope.jpg")}
+    b = io.BytesIO()
+    pil_open(IMAGES["photo_q75.jpg"]).convert("CMYK").save(b, "JPEG")
+    bad["cmyk"] = b.getvalue()
+    recs = [{"image": str(files / "gradient.png")}] + [{"image": v} for v in bad.values()]
+    with aistack.Pipeline(spec(IMAGENET_STEPS)) as p:
+        with pytest.raises(aistack.SchemaError) as e:
+            p.run_records(recs)
+    probs = e.value.problems
+    assert [q[0] for q in probs] == [1, 2, 3, 4]
+    assert all(q[1] == "image" for q in probs)
+    text = " | ".join(q[2] for q in probs)
+    for needle in ("truncated", "not a JPEG or PNG", "CMYK", "nope.jpg"):
+        assert needle in text, text
+    assert "row 1" in str(e.value) and '"image"' in str(e.value)
