@@ -132,7 +132,10 @@ int tool_cmd_info(int argc, char **argv) {
             const char *name;
             ais_feature_kind kind;
             if (ais_pipeline_input_info(pl, i, &name, &kind) != AIS_OK) continue;
-            printf("  %s: %s\n", name, kind == AIS_FEATURE_NUMERIC ? "numeric" : "categorical");
+            printf("  %s: %s\n", name,
+                   kind == AIS_FEATURE_NUMERIC ? "numeric"
+                   : kind == AIS_FEATURE_IMAGE ? "image"
+                                               : "categorical");
         }
     }
     ais_model_destroy(m);

@@ -166,3 +166,83 @@ def test_bad_images_name_row_and_field(files, tmp_path):
     for needle in ("truncated", "not a JPEG or PNG", "CMYK", "nope.jpg"):
         assert needle in text, text
     assert "row 1" in str(e.value) and '"image"' in str(e.value)
+
+
+def calibrate_head(m, arch, x):
+    """A randomly initialized network gives nearly the same logits for every image (one or two
+    classes win everywhere). Its last layer is redrawn (seeded) over the features centered and
+    scaled on these images, so that top-1 varies with the image and is a real check."""
+    attr, idx = ("fc", None) if arch == "resnet18" else ("classifier", 1)
+    holder = m if idx is None else getattr(m, attr)
+    key = attr if idx is None else idx
+    head = holder[key] if idx is not None else getattr(holder, key)
+    if idx is None:
+        setattr(holder, key, torch.nn.Identity())
+    else:
+        holder[key] = torch.nn.Identity()
+    with torch.no_grad():
+        f = m(x)
+        g = torch.Generator().manual_seed(5)
+        head.weight.copy_(torch.randn(head.weight.shape, generator=g) / f.std(0).mean())
+        head.bias.copy_(-head.weight @ f.mean(0))
+    if idx is None:
+        setattr(holder, key, head)
+    else:
+        holder[key] = head
+
+
+@pytest.mark.parametrize("arch", ["resnet18", "mobilenet_v2"])
+def test_aistack_run_classifier_top1(arch, aistack, files, tmp_path):
+    """`aistack convert --image-preprocess imagenet` on a torchvision classifier exported with
+    a fixed batch of 1 (random weights, seeded: no pretrained weights offline), then `aistack
+    run --records images.jsonl`: every test image gets torch's top-1 on torchvision's pipeline,
+    the records running in chunks of the model's batch."""
+    from torch_models import torchvision_cnn
+    m, inputs, in_names, out_names, _ = torchvision_cnn(arch)
+    names = sorted(IMAGES)
+    tf = imagenet_torchvision()
+    x = torch.stack([tf(pil_open(IMAGES[n])) for n in names])
+    calibrate_head(m, arch, x)
+    onnx_path, ais = tmp_path / f"{arch}.onnx", tmp_path / f"{arch}.ais"
+    with torch.no_grad():
+        torch.onnx.export(m, inputs, str(onnx_path), input_names=in_names,
+                          output_names=out_names, opset_version=13)
+    aistack("convert", onnx_path, ais, "--image-preprocess", "imagenet")
+    jsonl = tmp_path / "images.jsonl"
+    jsonl.write_text("".join(json.dumps({"image": str(files / n)}) + "\n" for n in names))
+    aistack("run", ais, "--records", jsonl, "--output-dir", tmp_path / "out")
+    got = np.load(tmp_path / "out" / "logits.npy")
+    with torch.no_grad():
+        want = m(x).numpy()
+    assert len(set(want.argmax(1))) >= 5  # the test images are told apart
+    assert got.shape == want.shape == (len(names), 1000)
+    assert np.abs(got - want).max() <= 1e-3 * np.abs(want).max()
+    top = want.argmax(1)
+    assert list(got.argmax(1)) == list(top), [n for n, a, b in zip(names, got.argmax(1), top) if a != b]
+
+
+def test_fixed_batch_model_runs_records_in_chunks(tmp_path):
+    """A model that takes exactly [2, 3] gets 5 records as chunks of 2 (the last padded) and
+    returns their 5 rows in record order; for a tabular pipeline as for images."""
+    import onnx
+    from onnx import TensorProto, helper
+    w = np.arange(6, dtype=np.float32).reshape(3, 2) - 2
+    g = helper.make_graph(
+        [helper.make_node("MatMul", ["x", "w"], ["y"])], "fixed",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 3])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2, 2])],
+        [onnx.numpy_helper.from_array(w, "w")])
+    path = tmp_path / "fixed.onnx"
+    onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)]), str(path))
+    spec = {"version": 1, "inputs": [{"name": k, "type": "numeric"} for k in "abc"],
+            "features": [{"input": k, "steps": []} for k in "abc"]}
+    with aistack.Model(path) as m:
+        m.save(tmp_path / "fixed.ais", pipeline=spec)
+    recs = [{"a": i, "b": 2 * i - 1, "c": 0.5 * i} for i in range(5)]
+    with aistack.Model(tmp_path / "fixed.ais") as m, m.session() as s:
+        y = s.run_records(recs)["y"]
+        y2 = s.run_records(recs[:2])["y"]
+    x = np.array([[r["a"], r["b"], r["c"]] for r in recs], dtype=np.float32)
+    assert y.shape == (5, 2)
+    np.testing.assert_allclose(y, x @ w, rtol=1e-6)
+    np.testing.assert_allclose(y2, x[:2] @ w, rtol=1e-6)
