@@ -20,7 +20,10 @@ typedef struct ais__image_limits {
 } ais__image_limits;
 
 /* A decoded image: 8 bits per sample, rows packed (stride = w * c), channels 1 (gray), 2 (gray +
- * alpha), 3 (RGB) or 4 (RGBA). px is from ais__malloc; ais__image_free releases it. */
+ * alpha), 3 (RGB) or 4 (RGBA). px is from ais__malloc, with AIS__IMAGE_SLACK bytes after the
+ * last pixel (the SIMD resampling reads and writes whole words at the end of a row);
+ * ais__image_free releases it. */
+#define AIS__IMAGE_SLACK 16
 typedef struct ais__image {
     uint8_t *px;
     uint32_t w, h, c;

@@ -64,7 +64,7 @@ ais_status ais__image_orient(ais__image *img, int o, const char *what) {
     uint32_t W = img->w, H = img->h, c = img->c;
     bool swap = o >= 5; /* transpose, the two rotations by 90 and transverse */
     uint32_t ow = swap ? H : W, oh = swap ? W : H;
-    uint8_t *dst = ais__malloc((size_t)W * H * c);
+    uint8_t *dst = ais__malloc((size_t)W * H * c + AIS__IMAGE_SLACK);
     if (!dst) return ais__oom((size_t)W * H * c, what);
     for (uint32_t y = 0; y < oh; y++) {
         for (uint32_t x = 0; x < ow; x++) {

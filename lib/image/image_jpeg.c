@@ -123,8 +123,8 @@ static ais_status decode(jpeg_state *s, const uint8_t *data, size_t size,
         return ais__error(AIS_E_INTERNAL, "%s: JPEG gave %d components, expected %u", what,
                           ci->output_components, c);
     size_t stride = (size_t)ci->output_width * c;
-    s->img = (ais__image){ais__malloc(stride * ci->output_height), ci->output_width,
-                          ci->output_height, c};
+    s->img = (ais__image){ais__malloc(stride * ci->output_height + AIS__IMAGE_SLACK),
+                          ci->output_width, ci->output_height, c};
     if (!s->img.px) return ais__oom(stride * ci->output_height, what);
     while (ci->output_scanline < ci->output_height) {
         JSAMPROW row = s->img.px + stride * ci->output_scanline;

@@ -12,6 +12,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "cpu/cpu.h"
 #include "image.h"
 
 #define PRECISION_BITS (32 - 8 - 2)
@@ -19,7 +20,7 @@
 static ais_status alloc_image(ais__image *img, uint32_t w, uint32_t h, uint32_t c,
                               const char *what) {
     size_t n = (size_t)w * h * c;
-    *img = (ais__image){ais__malloc(n ? n : 1), w, h, c};
+    *img = (ais__image){ais__malloc(n + AIS__IMAGE_SLACK), w, h, c};
     return img->px ? AIS_OK : ais__oom(n, what);
 }
 
@@ -96,50 +97,83 @@ static ais_status coeffs(uint32_t in_size, uint32_t out_size, bool antialias, in
     return AIS_OK;
 }
 
-static inline uint8_t clip8(int32_t v) {
-    if (v >= (1 << PRECISION_BITS << 8)) return 255;
-    if (v <= 0) return 0;
-    return (uint8_t)(v >> PRECISION_BITS);
+/* Pixels (c bytes each) of the rows [y0, y0 + h) of a w-wide image, transposed: dst row x holds
+ * column x, h pixels. */
+static void transpose(const uint8_t *src, uint32_t w, uint32_t y0, uint32_t h, uint32_t c,
+                      uint8_t *dst) {
+    /* tiles of 16 x 16 pixels keep both sides in the cache; 3 bytes are copied by hand, since
+     * a memcpy call per pixel costs more than the resampling */
+    for (uint32_t yb = 0; yb < h; yb += 16)
+        for (uint32_t xb = 0; xb < w; xb += 16)
+            for (uint32_t y = yb; y < yb + 16 && y < h; y++) {
+                const uint8_t *s = src + ((size_t)(y + y0) * w + xb) * c;
+                uint8_t *d = dst + ((size_t)xb * h + y) * c;
+                uint32_t xe = xb + 16 < w ? xb + 16 : w;
+                if (c == 3) {
+                    for (uint32_t x = xb; x < xe; x++, s += 3, d += (size_t)h * 3)
+                        d[0] = s[0], d[1] = s[1], d[2] = s[2];
+                } else {
+                    for (uint32_t x = xb; x < xe; x++, s += c, d += (size_t)h * c)
+                        for (uint32_t k = 0; k < c; k++)
+                            d[k] = s[k];
+                }
+            }
 }
 
-/* rows [y0, y0 + out->h) of `in` resampled horizontally into out. */
-static void pass_h(const ais__image *in, uint32_t y0, ais__image *out, int ksize, const int *bounds,
-                   const int32_t *kk) {
-    uint32_t c = in->c;
-    for (uint32_t y = 0; y < out->h; y++) {
-        const uint8_t *src = in->px + (size_t)(y + y0) * in->w * c;
-        uint8_t *dst = out->px + (size_t)y * out->w * c;
-        for (uint32_t x = 0; x < out->w; x++) {
-            int xmin = bounds[x * 2], n = bounds[x * 2 + 1];
-            const int32_t *k = kk + (size_t)x * ksize;
-            const uint8_t *s = src + (size_t)xmin * c;
-            for (uint32_t ch = 0; ch < c; ch++) {
-                int32_t ss = 1 << (PRECISION_BITS - 1);
-                for (int i = 0; i < n; i++)
-                    ss += s[(size_t)i * c + ch] * k[i];
-                dst[(size_t)x * c + ch] = clip8(ss);
-            }
+/* Rows [y0, y0 + out->h) of `in` resampled horizontally into out. RGB (what the pipeline
+ * resizes) goes through the kernel table's row function over tap-major tables of source
+ * offsets and weights (taps past a pixel's own have weight 0 and a clamped offset); other
+ * channel counts through the transposed image and the vertical row function. Integer sums
+ * either way: the bytes are Pillow's. */
+static ais_status pass_h(const ais__image *in, uint32_t y0, ais__image *out, int ksize,
+                         const int *bounds, const int32_t *kk, const char *what) {
+    uint32_t c = in->c, h = out->h, W = out->w;
+    const ais__cpu_kernels *cpu = ais__cpu();
+    if (c == 3) {
+        int32_t *off = ais__malloc((size_t)ksize * W * sizeof *off);
+        int32_t *kt = ais__malloc((size_t)ksize * W * sizeof *kt);
+        if (!off || !kt) {
+            ais__free(off), ais__free(kt);
+            return ais__oom((size_t)ksize * W * sizeof *off, what);
         }
+        for (int t = 0; t < ksize; t++)
+            for (uint32_t x = 0; x < W; x++) {
+                int sx = bounds[x * 2] + t;
+                if (sx > (int)in->w - 1) sx = (int)in->w - 1;
+                off[(size_t)t * W + x] = sx * 3;
+                kt[(size_t)t * W + x] = t < bounds[x * 2 + 1] ? kk[(size_t)x * ksize + t] : 0;
+            }
+        for (uint32_t y = 0; y < h; y++)
+            cpu->resample_rgb_row(in->px + (size_t)(y + y0) * in->w * 3, off, kt, ksize,
+                                  out->px + (size_t)y * W * 3, W);
+        ais__free(off);
+        ais__free(kt);
+        return AIS_OK;
     }
+    size_t col = (size_t)h * c;
+    uint8_t *t_in = ais__malloc((size_t)in->w * col), *t_out = ais__malloc((size_t)W * col);
+    if (!t_in || !t_out) {
+        ais__free(t_in), ais__free(t_out);
+        return ais__oom((size_t)in->w * col, what);
+    }
+    transpose(in->px, in->w, y0, h, c, t_in);
+    for (uint32_t x = 0; x < W; x++)
+        cpu->resample_u8_row(t_in + (size_t)bounds[x * 2] * col, col, kk + (size_t)x * ksize,
+                             bounds[x * 2 + 1], t_out + (size_t)x * col, col);
+    transpose(t_out, h, 0, W, c, out->px);
+    ais__free(t_in);
+    ais__free(t_out);
+    return AIS_OK;
 }
 
 /* in resampled vertically into out; bounds are relative to in's first row. */
 static void pass_v(const ais__image *in, ais__image *out, int ksize, const int *bounds,
                    const int32_t *kk) {
     size_t row = (size_t)in->w * in->c;
-    for (uint32_t y = 0; y < out->h; y++) {
-        int ymin = bounds[y * 2], n = bounds[y * 2 + 1];
-        const int32_t *k = kk + (size_t)y * ksize;
-        uint8_t *dst = out->px + (size_t)y * row;
-        /* Row by row over the taps: the inner loop runs along contiguous bytes, which the
-         * compiler vectorizes; the sums are the same integers in any order. */
-        for (size_t i = 0; i < row; i++) {
-            int32_t ss = 1 << (PRECISION_BITS - 1);
-            for (int t = 0; t < n; t++)
-                ss += in->px[(size_t)(ymin + t) * row + i] * k[t];
-            dst[i] = clip8(ss);
-        }
-    }
+    const ais__cpu_kernels *cpu = ais__cpu();
+    for (uint32_t y = 0; y < out->h; y++)
+        cpu->resample_u8_row(in->px + (size_t)bounds[y * 2] * row, row, kk + (size_t)y * ksize,
+                             bounds[y * 2 + 1], out->px + (size_t)y * row, row);
 }
 
 static ais_status resize_nearest(const ais__image *in, uint32_t w, uint32_t h, ais__image *out,
@@ -190,7 +224,7 @@ ais_status ais__image_resize(const ais__image *in, uint32_t w, uint32_t h, bool 
         if (st == AIS_OK) {
             for (uint32_t y = 0; h != in->h && y < h; y++)
                 bv[y * 2] -= first;
-            pass_h(in, (uint32_t)first, &tmp, kh, bh, kkh);
+            st = pass_h(in, (uint32_t)first, &tmp, kh, bh, kkh, what);
             src = &tmp;
         }
     }

@@ -69,7 +69,7 @@ static ais_status decode(png_state *s, const ais__image_limits *lim, const char 
     if (png_get_rowbytes(s->png, s->info) != stride)
         return ais__error(AIS_E_INTERNAL, "%s: PNG row of %zu bytes, expected %zu", what,
                           (size_t)png_get_rowbytes(s->png, s->info), stride);
-    s->img = (ais__image){ais__malloc(stride * h), w, h, c};
+    s->img = (ais__image){ais__malloc(stride * h + AIS__IMAGE_SLACK), w, h, c};
     s->rows = ais__malloc(h * sizeof *s->rows);
     if (!s->img.px || !s->rows) return ais__oom(stride * h, what);
     for (uint32_t y = 0; y < h; y++)

@@ -478,7 +478,7 @@ static ais_status one_image(const batch *b, size_t r, const char *what) {
         uint32_t c = nd == 3 ? (uint32_t)s[2] : 1;
         AIS__CHECK(ais__image_check_size((uint64_t)s[1], (uint64_t)s[0], &im->limits, what,
                                          "pixel array"));
-        img = (ais__image){ais__malloc((size_t)s[0] * s[1] * c), (uint32_t)s[1], (uint32_t)s[0], c};
+        img = (ais__image){ais__malloc((size_t)s[0] * s[1] * c + AIS__IMAGE_SLACK), (uint32_t)s[1], (uint32_t)s[0], c};
         if (!img.px) return ais__oom((size_t)s[0] * s[1] * c, what);
         memcpy(img.px, ais_tensor_data_const(t), (size_t)s[0] * s[1] * c);
     } else if (row->path) {

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cpu/cpu.h"
 #include "image/image.h"
 #include "test_util.h"
 
@@ -144,11 +145,42 @@ static void test_oom(void **state) {
     }
 }
 
+/* The resampling rows of every instruction-set level give the scalar level's bytes (integer
+ * sums, so exactly), on random pixels, weights (some negative, some 0) and lengths that leave
+ * tails. */
+static void test_resample_levels(void **state) {
+    (void)state;
+    const ais__cpu_kernels *ref = ais__cpu_for(AIS_CPU_ISA_SCALAR);
+    enum { W = 203, TAPS = 6, ROWS = TAPS, N = 77 };
+    uint8_t src[ROWS * W + 16], a[3 * N + 16], b[3 * N + 16];
+    int32_t k[TAPS * N], off[TAPS * N];
+    for (size_t i = 0; i < sizeof src; i++)
+        src[i] = (uint8_t)ais_test_randint(0, 255);
+    for (int lvl = AIS_CPU_ISA_AVX2; lvl <= AIS_CPU_ISA_AVX512; lvl++) {
+        const ais__cpu_kernels *t = ais__cpu_for((ais_cpu_isa)lvl);
+        if (!t) continue;
+        for (size_t n = 1; n <= N; n += 19) {
+            for (size_t i = 0; i < TAPS * n; i++) {
+                k[i] = (int32_t)ais_test_randint(-(1 << 18), 1 << 20); /* sums stay in int32 */
+                if (i % 7 == 0) k[i] = 0;
+                off[i] = (int32_t)ais_test_randint(0, W / 3 - 1) * 3;
+            }
+            memset(a, 0, sizeof a), memset(b, 0, sizeof b);
+            ref->resample_rgb_row(src, off, k, TAPS, a, n);
+            t->resample_rgb_row(src, off, k, TAPS, b, n);
+            assert_memory_equal(a, b, 3 * n);
+            ref->resample_u8_row(src, W, k, TAPS, a, n);
+            t->resample_u8_row(src, W, k, TAPS, b, n);
+            assert_memory_equal(a, b, n);
+        }
+    }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_decodes), cmocka_unit_test(test_hostile),
         cmocka_unit_test(test_limits),  cmocka_unit_test(test_orientation),
-        cmocka_unit_test(test_oom),
+        cmocka_unit_test(test_oom),     cmocka_unit_test(test_resample_levels),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
