@@ -246,3 +246,29 @@ def test_fixed_batch_model_runs_records_in_chunks(tmp_path):
     assert y.shape == (5, 2)
     np.testing.assert_allclose(y, x @ w, rtol=1e-6)
     np.testing.assert_allclose(y2, x[:2] @ w, rtol=1e-6)
+
+
+def test_session_run_records_takes_bytes_and_arrays(tmp_path, files):
+    """Session.run_records on a model with an image pipeline: a path, bytes and a NumPy array
+    reach the model as the pipeline's tensor (the model averages each image's channels)."""
+    import onnx
+    from onnx import TensorProto, helper
+    g = helper.make_graph(
+        [helper.make_node("ReduceMean", ["x"], ["y"], axes=[2, 3], keepdims=0)], "mean",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["n", 3, 16, 16])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["n", 3])])
+    path = tmp_path / "mean.onnx"
+    onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)]), str(path))
+    steps = [{"op": "resize", "size": 20}, {"op": "center_crop", "size": 16}, {"op": "to_tensor"}]
+    with aistack.Model(path) as m:
+        m.save(tmp_path / "mean.ais", pipeline=spec(steps))
+    name = "text_q90.jpg"
+    pixels = np.asarray(pil_open(IMAGES[name]))
+    recs = [{"image": files / name}, {"image": IMAGES[name]}, {"image": pixels}]
+    with aistack.Model(tmp_path / "mean.ais") as m, m.session() as s:
+        y = s.run_records(recs)["y"]
+    with aistack.Pipeline(spec(steps)) as p:
+        want = p.run_records(recs[:1]).mean(axis=(2, 3))[0]
+    assert y.shape == (3, 3)
+    for row in y:
+        np.testing.assert_allclose(row, want, rtol=1e-5)
