@@ -272,3 +272,53 @@ def test_session_run_records_takes_bytes_and_arrays(tmp_path, files):
     assert y.shape == (3, 3)
     for row in y:
         np.testing.assert_allclose(row, want, rtol=1e-5)
+
+
+def test_cli_spec_file_info_and_hostile_images(aistack, files, tmp_path):
+    """convert --image-preprocess SPEC.json, info names the image input, and run --records
+    refuses hostile images cleanly: one `row R, field "image": reason` line each, exit 1."""
+    import onnx
+    from onnx import TensorProto, helper
+    g = helper.make_graph(
+        [helper.make_node("ReduceMean", ["x"], ["y"], axes=[2, 3], keepdims=0)], "mean",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 32, 32])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 3])])
+    onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)]),
+              str(tmp_path / "mean.onnx"))
+    sp = tmp_path / "spec.json"
+    sp.write_text(spec([{"op": "resize", "size": 40}, {"op": "center_crop", "size": 32},
+                        {"op": "to_tensor"}]))
+    aistack("convert", tmp_path / "mean.onnx", tmp_path / "mean.ais", "--image-preprocess", sp)
+    assert "image: image" in aistack("info", tmp_path / "mean.ais").stdout
+    bad = aistack("convert", tmp_path / "mean.onnx", tmp_path / "x.ais", "--image-preprocess",
+                  tmp_path / "nope.json", check=False)
+    assert bad.returncode != 0 and "nope.json" in bad.stderr
+    hostile = {"truncated.jpg": IMAGES["photo_q75.jpg"][:3000], "cmyk.jpg": None,
+               "huge.png": None, "zero.png": None, "wrong.jpg": b"GIF89a" + bytes(100)}
+    import struct
+    import zlib
+
+    def png(w, h):
+        def chunk(t, d):
+            return struct.pack(">I", len(d)) + t + d + struct.pack(">I", zlib.crc32(t + d))
+        return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0))
+                + chunk(b"IDAT", zlib.compress(b"")) + chunk(b"IEND", b""))
+    hostile["huge.png"], hostile["zero.png"] = png(60000, 60000), png(0, 5)
+    b = io.BytesIO()
+    pil_open(IMAGES["gradient.png"]).convert("CMYK").save(b, "JPEG")
+    hostile["cmyk.jpg"] = b.getvalue()
+    names = ["gradient.png"] + sorted(hostile)
+    for n, data in hostile.items():
+        (tmp_path / n).write_bytes(data)
+    jsonl = tmp_path / "bad.jsonl"
+    jsonl.write_text("".join(json.dumps({"image": str((files if n == "gradient.png" else tmp_path) / n)}) + "\n"
+                             for n in names))
+    r = aistack("run", tmp_path / "mean.ais", "--records", jsonl, check=False)
+    assert r.returncode == 1
+    lines = [ln for ln in r.stderr.splitlines() if ln.startswith("row ")]
+    assert len(lines) == len(hostile), r.stderr
+    for i, ln in enumerate(lines, start=1):
+        assert ln.startswith(f'row {i}, field "image"') and names[i] in ln, ln
+    good = tmp_path / "good.jsonl"
+    good.write_text(json.dumps({"image": str(files / "gradient.png")}) + "\n")
+    assert aistack("run", tmp_path / "mean.ais", "--records", good).returncode == 0
