@@ -127,7 +127,8 @@ typedef struct ais_field {
  * Every run function below:
  *  - on success returns AIS_OK, sets *out to a new tensor [rows, output_width] of
  *    ais_pipeline_output_dtype (float32 unless made by ais_pipeline_with_output_dtype) the
- *    caller destroys, and sets *errors (when errors is not NULL) to NULL;
+ *    caller destroys, and sets *errors (when errors is not NULL) to NULL (an image pipeline
+ *    gives [rows, 3, H, W], or [rows, H, W, 3] with its layout step; output_width is 3 * H * W);
  *  - when some records violate the schema (a required field absent, a value of the wrong type,
  *    a missing value, NaN or an infinity where the input refuses missing values, a field that
  *    names no input, an unknown category under the `error` policy) returns AIS_E_SCHEMA with a
