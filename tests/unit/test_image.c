@@ -49,6 +49,9 @@ static void test_decodes(void **state) {
     expect_image("progressive.jpg", 17, 13, 3);
     expect_image("q10_444.jpg", 17, 13, 3);
     expect_image("exif6.jpg", 13, 17, 3); /* orientation 6: rotated by 90 degrees */
+    expect_image("exif_bad_offset.jpg", 17, 13, 3); /* lying EXIF blocks: orientation ignored */
+    expect_image("exif_bad_count.jpg", 17, 13, 3);
+    expect_image("exif_bad_type.jpg", 17, 13, 3);
     expect_image("rgb.png", 17, 13, 3);
     expect_image("rgba.png", 17, 13, 4);
     expect_image("gray.png", 17, 13, 1);
