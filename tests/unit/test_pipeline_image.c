@@ -222,11 +222,43 @@ static void test_oom(void **state) {
     ais_pipeline_destroy(c.p);
 }
 
+/* A batch on 4 threads gives the bytes of 1 thread (each image is one task; under
+ * ThreadSanitizer in scripts/test.sh). */
+static void test_threads(void **state) {
+    (void)state;
+    ais_pipeline *p = NULL;
+    AIS_ASSERT_OK(compile("{\"op\": \"resize\", \"size\": 24}, {\"op\": \"center_crop\", "
+                          "\"size\": 20}, {\"op\": \"to_tensor\"}",
+                          &p));
+    static const char *const files[] = {CORPUS "rgb.jpg",     CORPUS "rgba.png",
+                                        CORPUS "gray.png",    CORPUS "exif6.jpg",
+                                        CORPUS "palette.png", CORPUS "progressive.jpg"};
+    ais_field f[12];
+    const ais_field *rows[12];
+    size_t nf[12];
+    for (size_t i = 0; i < 12; i++) {
+        f[i] = (ais_field){"img", AIS_VALUE_STRING, 0, files[i % 6]};
+        rows[i] = &f[i];
+        nf[i] = 1;
+    }
+    ais_tensor *one = NULL, *four = NULL;
+    AIS_ASSERT_OK(ais_set_num_threads(1));
+    AIS_ASSERT_OK(ais_pipeline_run_records(p, rows, nf, 12, &one, NULL));
+    AIS_ASSERT_OK(ais_set_num_threads(4));
+    AIS_ASSERT_OK(ais_pipeline_run_records(p, rows, nf, 12, &four, NULL));
+    AIS_ASSERT_OK(ais_set_num_threads(0));
+    assert_int_equal(ais_tensor_nbytes(one), ais_tensor_nbytes(four));
+    assert_memory_equal(ais_tensor_data(one), ais_tensor_data(four), ais_tensor_nbytes(one));
+    ais_tensor_destroy(one);
+    ais_tensor_destroy(four);
+    ais_pipeline_destroy(p);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_spec_errors), cmocka_unit_test(test_values),
         cmocka_unit_test(test_sources),     cmocka_unit_test(test_report),
-        cmocka_unit_test(test_oom),
+        cmocka_unit_test(test_oom),         cmocka_unit_test(test_threads),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
