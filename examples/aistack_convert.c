@@ -13,6 +13,7 @@
 
 const char tool_usage_convert[] =
     "usage: aistack convert IN OUT.ais [--compress LEVEL|none] [--pipeline SPEC.json]\n"
+    "                               [--image-preprocess SPEC.json|imagenet]\n"
     "                               [--progress | --no-progress]\n"
     "       aistack convert MODEL OUT.ais --tokenizer tokenizer.json|vocab.txt [--max-length N]\n"
     "                               [--pooling mean|cls] [--normalize] [--compress ...]\n"
@@ -29,7 +30,20 @@ const char tool_usage_convert[] =
     "the transformer's token embeddings are pooled (mean over the attention mask by default,\n"
     "or the [CLS] token; --normalize: L2-normalized) into one output, sentence_embedding\n"
     "[rows, hidden]; `aistack run OUT.ais --records FILE.jsonl` then takes {\"text\": \"...\"}\n"
-    "lines. --max-length: tokens per row (default: the tokenizer's truncation length).\n";
+    "lines. --max-length: tokens per row (default: the tokenizer's truncation length).\n"
+    "\n"
+    "--image-preprocess puts an image pipeline (docs/pipeline-spec.md, \"Image inputs\") in\n"
+    "front of the model's one image input [batch, 3, H, W]: SPEC.json, or the preset imagenet,\n"
+    "torchvision's Resize(256), CenterCrop(224), ToTensor(), Normalize(ImageNet mean, std) on\n"
+    "a field \"image\" (a file path, as in `aistack run OUT.ais --records images.jsonl`).\n";
+
+/* torchvision's classifier recipe, as an image pipeline spec. */
+static const char imagenet_spec[] =
+    "{\"version\": 1, \"inputs\": [{\"name\": \"image\", \"type\": \"image\"}], "
+    "\"features\": [{\"input\": \"image\", \"steps\": ["
+    "{\"op\": \"resize\", \"size\": 256}, {\"op\": \"center_crop\", \"size\": 224}, "
+    "{\"op\": \"to_tensor\"}, {\"op\": \"normalize\", \"mean\": [0.485, 0.456, 0.406], "
+    "\"std\": [0.229, 0.224, 0.225]}]}]}";
 
 /* One line per tensor on stderr; on a terminal each overwrites the last. */
 static void convert_progress(void *ud, uint64_t done, uint64_t total, const char *item) {
@@ -41,13 +55,13 @@ static void convert_progress(void *ud, uint64_t done, uint64_t total, const char
 }
 
 int tool_cmd_convert(int argc, char **argv) {
-    const char *src = NULL, *dst = NULL, *spec_path = NULL, *tok_path = NULL;
+    const char *src = NULL, *dst = NULL, *spec_path = NULL, *tok_path = NULL, *image_spec = NULL;
     int64_t level = 0, max_length = 0, pooling = AIS_TEXT_POOLING_MEAN, normalize = 0;
     int progress = -1; /* -1: when stderr is a terminal */
     for (int i = 0; i < argc; i++) {
         if ((!strcmp(argv[i], "--pipeline") || !strcmp(argv[i], "--compress") ||
              !strcmp(argv[i], "--tokenizer") || !strcmp(argv[i], "--max-length") ||
-             !strcmp(argv[i], "--pooling")) &&
+             !strcmp(argv[i], "--pooling") || !strcmp(argv[i], "--image-preprocess")) &&
             i + 1 == argc)
             return tool_bad_option("convert", argv[i], true, tool_usage_convert);
         if (!strcmp(argv[i], "--progress")) {
@@ -74,6 +88,8 @@ int tool_cmd_convert(int argc, char **argv) {
             pooling = strcmp(v, "cls") ? AIS_TEXT_POOLING_MEAN : AIS_TEXT_POOLING_CLS;
         } else if (!strcmp(argv[i], "--normalize")) {
             normalize = 1;
+        } else if (!strcmp(argv[i], "--image-preprocess") && i + 1 < argc) {
+            image_spec = argv[++i];
         } else if (!strcmp(argv[i], "--compress") && i + 1 < argc) {
             const char *v = argv[++i];
             char *end;
@@ -105,8 +121,16 @@ int tool_cmd_convert(int argc, char **argv) {
                 dst);
         return 2;
     }
+    if (spec_path && image_spec) {
+        fprintf(stderr, "aistack convert: --pipeline and --image-preprocess exclude each other\n");
+        return 2;
+    }
     bool tty = isatty(STDERR_FILENO) != 0;
     if (progress < 0) progress = tty;
+    if (image_spec && tok_path) {
+        fprintf(stderr, "aistack convert: --tokenizer and --image-preprocess exclude each other\n");
+        return 2;
+    }
     if (spec_path && tok_path) {
         fprintf(stderr, "aistack convert: --tokenizer makes the pipeline: give no --pipeline\n");
         return 2;
@@ -131,13 +155,27 @@ int tool_cmd_convert(int argc, char **argv) {
         return 0;
     }
     ais_pipeline *pl = NULL;
-    if (spec_path) {
+    if (image_spec && strcmp(image_spec, "imagenet") == 0) {
+        ais_status st = ais_pipeline_create_from_json(imagenet_spec, strlen(imagenet_spec), &pl);
+        if (st) return tool_fail_status("--image-preprocess imagenet", st);
+    } else if (spec_path || image_spec) {
+        const char *path = spec_path ? spec_path : image_spec;
         size_t len;
-        char *spec = tool_read_all(spec_path, &len);
+        char *spec = tool_read_all(path, &len);
         if (!spec) return 1;
         ais_status st = ais_pipeline_create_from_json(spec, len, &pl);
         free(spec);
-        if (st) return tool_fail_status(spec_path, st);
+        if (st) return tool_fail_status(path, st);
+        ais_feature_kind kind = AIS_FEATURE_NUMERIC;
+        if (image_spec &&
+            (ais_pipeline_input_info(pl, 0, NULL, &kind) || kind != AIS_FEATURE_IMAGE)) {
+            fprintf(stderr,
+                    "aistack convert: %s: --image-preprocess takes an image pipeline (an "
+                    "input of type \"image\"); use --pipeline for others\n",
+                    path);
+            ais_pipeline_destroy(pl);
+            return 2;
+        }
     }
     ais_model *m = NULL;
     ais_options *o = NULL;

@@ -135,6 +135,7 @@ int tool_cmd_info(int argc, char **argv) {
             printf("  %s: %s\n", name,
                    kind == AIS_FEATURE_NUMERIC       ? "numeric"
                    : kind == AIS_FEATURE_TEXT        ? "text (tokenized to the model's inputs)"
+                   : kind == AIS_FEATURE_IMAGE       ? "image"
                    : kind == AIS_FEATURE_CATEGORICAL ? "categorical"
                                                      : "other");
         }

@@ -280,6 +280,21 @@ inline void check_run(ais_status status, ais_pipeline_errors *report) {
 /* A feature pipeline (docs/pipeline-spec.md): owned when built from a spec, or a view of a
  * model's own (Model::pipeline(), valid while that model lives). Move-only; immutable, so one
  * pipeline may run on many threads at once. */
+/* Fields of an image input for run_records (docs/pipeline-spec.md, "Image inputs"): a file
+ * path, the encoded JPEG/PNG bytes, or decoded u8 pixels [H, W] / [H, W, C]. Nothing is copied:
+ * the name, path, bytes and tensor must outlive the run. */
+inline ais_field image_path(const char *name, const char *path) noexcept {
+    return ais_field{name, AIS_VALUE_STRING, 0.0, path};
+}
+inline ais_field image_bytes(const char *name, const void *data, size_t size) noexcept {
+    return ais_field{name, AIS_VALUE_BYTES, static_cast<double>(size),
+                     static_cast<const char *>(data)};
+}
+inline ais_field image_pixels(const char *name, const Tensor &pixels) {
+    return ais_field{name, AIS_VALUE_PIXELS, 0.0,
+                     reinterpret_cast<const char *>(static_cast<const void *>(pixels.get()))};
+}
+
 class Pipeline {
   public:
     Pipeline() noexcept = default;

@@ -35,7 +35,9 @@ typedef struct ais_pipeline_errors ais_pipeline_errors;
 typedef enum ais_feature_kind {
     AIS_FEATURE_NUMERIC = 1,     /* a number; NaN or an absent field is a missing value */
     AIS_FEATURE_CATEGORICAL = 2, /* a string; an absent field is a missing value */
-    /* 3 is left to the image input kind. */
+    AIS_FEATURE_IMAGE = 3, /* an image: a file path (string), encoded JPEG/PNG bytes
+                              (AIS_VALUE_BYTES) or 8-bit pixels (AIS_VALUE_PIXELS); see
+                              docs/pipeline-spec.md, "Image inputs" */
     AIS_FEATURE_TEXT = 4 /* UTF-8 text that a "tokenize" step turns into token ids for a
                             transformer (docs/pipeline-spec.md, "Text"); a pipeline with a text
                             input is run through a session, not by the run functions below */
@@ -106,7 +108,14 @@ AIS_API ais_extra_fields ais_pipeline_extra_fields(const ais_pipeline *pipeline)
 typedef enum ais_value_kind {
     AIS_VALUE_MISSING = 0, /* an explicit missing value (like JSON null) */
     AIS_VALUE_NUMBER = 1,  /* `number` holds it; NaN counts as missing */
-    AIS_VALUE_STRING = 2   /* `string` holds it, NUL-terminated UTF-8 */
+    AIS_VALUE_STRING = 2,  /* `string` holds it, NUL-terminated UTF-8 */
+    /* image inputs only: `string` points to the encoded bytes of a JPEG or PNG file and `number`
+     * is their count (a whole number; the bytes need no NUL and may hold any byte) */
+    AIS_VALUE_BYTES = 3,
+    /* image inputs only: `string` is a `const ais_tensor *` (cast) of dtype u8 and shape
+     * [height, width] or [height, width, channels] with 1, 3 (RGB) or 4 (RGBA) channels: an
+     * already decoded image, as a NumPy HWC uint8 array */
+    AIS_VALUE_PIXELS = 4
 } ais_value_kind;
 
 /* One named field of a record. This layout is part of the ABI and never changes. */
@@ -121,7 +130,8 @@ typedef struct ais_field {
  * Every run function below:
  *  - on success returns AIS_OK, sets *out to a new tensor [rows, output_width] of
  *    ais_pipeline_output_dtype (float32 unless made by ais_pipeline_with_output_dtype) the
- *    caller destroys, and sets *errors (when errors is not NULL) to NULL;
+ *    caller destroys, and sets *errors (when errors is not NULL) to NULL (an image pipeline
+ *    gives [rows, 3, H, W], or [rows, H, W, 3] with its layout step; output_width is 3 * H * W);
  *  - when some records violate the schema (a required field absent, a value of the wrong type,
  *    a missing value, NaN or an infinity where the input refuses missing values, a field that
  *    names no input, an unknown category under the `error` policy) returns AIS_E_SCHEMA with a

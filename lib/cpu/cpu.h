@@ -147,6 +147,18 @@ typedef struct ais__cpu_kernels {
      * the biased variance, as LayerNormalization defines it. NaN or infinities give NaN. */
     void (*layernorm_row)(const float *x, float *y, size_t n, float eps, const float *scale,
                           const float *bias);
+    /* ---- image resampling (lib/image/image_ops.c) ----
+     * One output row of Pillow's 8-bit resampling: dst[i] = clip8((2^21 + sum over t < taps of
+     * src[t * stride + i] * k[t]) >> 22) for i < n, clip8 clamping to [0, 255]. Exact integer
+     * arithmetic: every level gives the same bytes. */
+    void (*resample_u8_row)(const uint8_t *src, size_t stride, const int32_t *k, int taps,
+                            uint8_t *dst, size_t n);
+    /* One output row of the horizontal pass over 3-byte (RGB) pixels, for x < n and channel c:
+     * dst[3x + c] = clip8(2^21 + sum over t < taps of src[off[t * n + x] + c] * k[t * n + x]),
+     * the same rounding. The tables are tap-major (a tap beyond a pixel's own has weight 0).
+     * Reads up to 1 byte past src[off + 2] and writes up to 16 bytes past dst[3n - 1]. */
+    void (*resample_rgb_row)(const uint8_t *src, const int32_t *off, const int32_t *k, int taps,
+                             uint8_t *dst, size_t n);
 } ais__cpu_kernels;
 
 /* The table of the level in effect (filled on first use; never NULL; safe from any thread). */
@@ -237,6 +249,8 @@ void ais__cpu_fill_ref_rows(ais__cpu_kernels *k); /* ref_rows.c, called by the a
 void ais__cpu_fill_avx2(ais__cpu_kernels *k);
 void ais__cpu_fill_avx512(ais__cpu_kernels *k);
 void ais__avx2_fill_tree(ais__cpu_kernels *k);   /* avx2_tree.c, called by ais__cpu_fill_avx2 */
+void ais__cpu_fill_ref_image(ais__cpu_kernels *k); /* ref_image.c, by ais__cpu_fill_ref */
+void ais__avx2_fill_image(ais__cpu_kernels *k);    /* avx2_image.c, by ais__cpu_fill_avx2 */
 void ais__avx2_fill_gemm(ais__cpu_kernels *k);   /* avx2_gemm.c, the same */
 void ais__avx512_fill_gemm(ais__cpu_kernels *k); /* avx512_gemm.c, by ais__cpu_fill_avx512 */
 void ais__avx512_fill_tree(ais__cpu_kernels *k); /* avx512_tree.c, the same */

@@ -97,6 +97,7 @@ struct ais_pipeline {
     ais_extra_fields extra; /* what the public run functions do with fields that are no input */
     /* a text pipeline's tokenize step (pipeline_text.c), or NULL */
     struct ais__pl_text *text;
+    struct ais__pl_image *image; /* an image pipeline (pipeline_image.c), else NULL */
 };
 
 /* ---- the run driver, shared with pipeline_csv.c ---- */
@@ -195,5 +196,18 @@ ais_status ais__pipeline_text_run(const ais_pipeline *p, size_t n_rows, ais__pl_
 const char *ais__pipeline_text_target(const ais_pipeline *p, int k);
 /* The tokenizer of a text pipeline (NULL for another pipeline). */
 const ais_tokenizer *ais__pipeline_tokenizer(const ais_pipeline *p);
+/* ---- image inputs (pipeline_image.c) ---- */
+
+struct cJSON;
+/* Whether the spec declares an input of type "image": then it compiles as an image pipeline. */
+bool ais__pipeline_image_spec(const struct cJSON *root);
+ais_status ais__pipeline_image_compile(ais_pipeline *p, const struct cJSON *root);
+void ais__pipeline_image_free(struct ais__pl_image *im);
+/* An image pipeline's output per record: [3, H, W] or [H, W, 3]. */
+void ais__pipeline_image_shape(const ais_pipeline *p, int64_t dims[3]);
+/* ais__pipeline_run for an image pipeline: out is [rows, dims...]. */
+ais_status ais__pipeline_image_run(const ais_pipeline *p, size_t n_rows, ais__pl_fill_fn fill,
+                                   void *ctx, ais_dtype dtype, ais_tensor **out,
+                                   ais_pipeline_errors **errors);
 
 #endif

@@ -404,6 +404,7 @@ typedef ais_status (*pl_fill_fn)(void *ctx, const ais_pipeline *p, size_t row, p
 static ais_status run(const ais_pipeline *p, size_t n_rows, pl_fill_fn fill, void *ctx,
                       ais_dtype dtype, ais_tensor **out, ais_pipeline_errors **errors) {
     if (p->text) return ais__pipeline_text_run(p, n_rows, fill, ctx, out, errors);
+    if (p->image) return ais__pipeline_image_run(p, n_rows, fill, ctx, dtype, out, errors);
     ais_tensor *given = *out, *t = NULL;
     *out = NULL;
     if (dtype != AIS_DTYPE_F32 && dtype != AIS_DTYPE_F64)

@@ -595,6 +595,7 @@ static ais_status compile(ais_pipeline *p, const cJSON *root) {
         return ais__error(AIS_E_UNSUPPORTED, "pipeline spec: $.version: expected 1, got %s",
                           num_str(version, got));
     }
+    if (ais__pipeline_image_spec(root)) return ais__pipeline_image_compile(p, root);
     AIS__CHECK(parse_inputs(p, get(root, "inputs")));
     AIS__CHECK(parse_ignored(p, get(root, "ignored_fields")));
     for (size_t i = 0; i < p->n_inputs; i++)
@@ -694,6 +695,7 @@ void ais_pipeline_destroy(ais_pipeline *p) {
     ais__free(p->ignored_sorted);
     ais__pipeline_text_free(p->text);
     ais__free(p->spec);
+    ais__pipeline_image_free(p->image);
     ais__free(p);
 }
 

@@ -11,6 +11,9 @@
 #include "model.h"
 #include "pipeline/pipeline.h"
 
+ais_status ais__pipeline_image_target(const ais__graph *g, const ais_pipeline *pipeline,
+                                      const char *who, int32_t *input);
+
 ais_status ais__pipeline_target(const ais__graph *g, const ais_pipeline *pipeline, const char *who,
                                 int32_t *input) {
     if (ais__pipeline_tokenizer(pipeline)) return ais__text_target(g, pipeline, who, input);
@@ -32,6 +35,7 @@ ais_status ais__pipeline_target(const ais__graph *g, const ais_pipeline *pipelin
         return ais__error(AIS_E_DTYPE,
                           "%s: model input \"%s\" is %s, the feature pipeline gives f32 or f64",
                           who, v->name, ais_dtype_name(v->dtype));
+    if (pipeline->image) return ais__pipeline_image_target(g, pipeline, who, input);
     if (v->ndim >= 0 && v->ndim != 2)
         return ais__error(AIS_E_INVALID_ARGUMENT,
                           "%s: model input \"%s\" has %d dimensions, the feature pipeline gives "
@@ -42,6 +46,30 @@ ais_status ais__pipeline_target(const ais__graph *g, const ais_pipeline *pipelin
                           "%s: model input \"%s\" takes %lld features per row, the feature "
                           "pipeline gives %zu",
                           who, v->name, (long long)v->dims[1], width);
+    *input = g->inputs[0];
+    return AIS_OK;
+}
+
+/* An image pipeline gives [rows, 3, H, W] (or [rows, H, W, 3]): the input's static dims past
+ * the batch must be those. */
+ais_status ais__pipeline_image_target(const ais__graph *g, const ais_pipeline *pipeline,
+                                      const char *who, int32_t *input) {
+    const ais__value *v = &g->values[g->inputs[0]];
+    int64_t d[3];
+    ais__pipeline_image_shape(pipeline, d);
+    if (v->ndim >= 0 && v->ndim != 4)
+        return ais__error(AIS_E_INVALID_ARGUMENT,
+                          "%s: model input \"%s\" has %d dimensions, the image pipeline gives "
+                          "[batch, %lld, %lld, %lld]",
+                          who, v->name, (int)v->ndim, (long long)d[0], (long long)d[1],
+                          (long long)d[2]);
+    for (int i = 0; v->ndim == 4 && i < 3; i++)
+        if (v->dims[i + 1] != AIS__DIM_DYNAMIC && v->dims[i + 1] != d[i])
+            return ais__error(AIS_E_SHAPE,
+                              "%s: model input \"%s\" has dimension %d of %lld, the image "
+                              "pipeline gives [batch, %lld, %lld, %lld]",
+                              who, v->name, i + 1, (long long)v->dims[i + 1], (long long)d[0],
+                              (long long)d[1], (long long)d[2]);
     *input = g->inputs[0];
     return AIS_OK;
 }

@@ -70,6 +70,11 @@ static ais_status ais__run_source_claimed(ais_session *s, const char *who, ais__
     }
     const char *name = g->values[g->inputs[0]].name;
     const ais_tensor *in = t;
+    const ais__value *v = &g->values[g->inputs[0]];
+    int64_t batch = v->ndim >= 1 ? v->dims[0] : AIS__DIM_DYNAMIC;
+    if (batch > 0 && ais_tensor_ndim(t) >= 1 && ais_tensor_shape(t)[0] != batch &&
+        ais_tensor_shape(t)[0] > 0)
+        return ais__run_in_chunks(s, who, name, t, batch, output_names, outputs, n_outputs);
     st = ais__session_run(s, &name, &in, 1, output_names, outputs, n_outputs);
     if (st != AIS_OK) ais__error_prefix("%s", who);
     return st;

@@ -156,4 +156,11 @@ ais_status ais__session_run(ais_session *s, const char *const *input_names,
                             const char *const *output_names, ais_tensor **outputs,
                             size_t n_outputs);
 
+/* record_chunks.c: runs `features` [n, ...] as input `name` in chunks of the model's fixed
+ * `batch` and concatenates each output's rows (outputs as in ais_session_run). */
+ais_status ais__run_in_chunks(ais_session *s, const char *who, const char *name,
+                              const ais_tensor *features, int64_t batch,
+                              const char *const *output_names, ais_tensor **outputs,
+                              size_t n_outputs);
+
 #endif

@@ -408,6 +408,32 @@ static void test_text() {
     std::remove(path.c_str());
 }
 
+/* Image fields: pixels give exact values, and a file's path and its bytes the same tensor. */
+static void test_image_fields() {
+    auto p = aistack::Pipeline::from_json(
+        R"({"version": 1, "inputs": [{"name": "img", "type": "image"}], "features": [{"input":
+        "img", "steps": [{"op": "center_crop", "size": [2, 2]}, {"op": "to_tensor"}]}]})");
+    uint8_t px[2 * 2 * 3];
+    for (int i = 0; i < 12; i++)
+        px[i] = static_cast<uint8_t>(20 * i);
+    auto pixels = aistack::Tensor::wrap(px, {2, 2, 3});
+    aistack::Tensor t = p.run_records({{aistack::image_pixels("img", pixels)}});
+    const float *v = t.data<float>();
+    for (int c = 0; c < 3; c++)
+        for (int i = 0; i < 4; i++)
+            CHECK(v[c * 4 + i] == static_cast<float>(px[i * 3 + c]) / 255.0f);
+    const char *path = "tests/fuzz/corpus/image/rgb.png";
+    std::FILE *f = std::fopen(path, "rb");
+    CHECK(f != nullptr);
+    if (!f) return;
+    std::vector<unsigned char> bytes(1 << 16);
+    bytes.resize(std::fread(bytes.data(), 1, bytes.size(), f));
+    std::fclose(f);
+    aistack::Tensor a = p.run_records({{aistack::image_path("img", path)},
+                                       {aistack::image_bytes("img", bytes.data(), bytes.size())}});
+    CHECK(std::memcmp(a.data<float>(), a.data<float>() + 12, 12 * sizeof(float)) == 0);
+}
+
 int main() {
     test_model_info();
     test_labelled_digits();
@@ -419,6 +445,7 @@ int main() {
     test_shared_session_busy();
     test_pipeline();
     test_text();
+    test_image_fields();
     if (failures) {
         std::fprintf(stderr, "%d check(s) failed\n", failures);
         return 1;

@@ -458,6 +458,17 @@ class Session:
                     L.ais_tensor_destroy(slots[i])
         return results
 
+    def _pipeline_kinds(self) -> Dict[str, str]:
+        """{input name: kind} of the model's pipeline ({} without one), asked once."""
+        if self._pl_kinds is None:
+            p = self.model.pipeline
+            kinds: Dict[str, str] = {}
+            if p is not None:
+                kinds = dict(zip(p.input_names, p.input_kinds))
+                p.close()
+            self._pl_kinds = kinds
+        return self._pl_kinds
+
     def run_records(self, records: Sequence[Mapping[str, Any]],
                     outputs: Optional[Sequence[str]] = None, *,
                     extra: Optional[str] = None) -> Dict[str, np.ndarray]:
@@ -470,7 +481,7 @@ class Session:
         setting ("error" unless set)."""
         if self._for_extra(extra) is not self:
             return self._for_extra(extra).run_records(records, outputs)
-        recs = _Records(records)
+        recs = _Records(records, self._pipeline_kinds())
         return self._run_source(L.ais_session_run_records, (recs.rows, recs.counts, recs.n),
                                 outputs)
 
@@ -498,15 +509,8 @@ class Session:
         tensor has no missing marker)."""
         if self._for_extra(extra) is not self:
             return self._for_extra(extra).run_columns(columns, outputs)
-        if self._pl_kinds is None:
-            p = self.model.pipeline
-            kinds: Dict[str, str] = {}
-            if p is not None:
-                kinds = dict(zip(p.input_names, p.input_kinds))
-                p.close()
-            self._pl_kinds = kinds
         # Without a pipeline no column is kept: the library reports the missing pipeline.
-        cols = _Columns(columns, self._pl_kinds, keep_unknown=self._extra == 0)
+        cols = _Columns(columns, self._pipeline_kinds(), keep_unknown=self._extra == 0)
         if cols.records is not None:
             return self.run_records(cols.records, outputs)
         try:

@@ -6,6 +6,7 @@ import ctypes
 import json
 import math
 import numbers
+import os
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
@@ -18,9 +19,10 @@ L = _lib.lib
 Problem = Tuple[int, str, str]
 SpecLike = Union[str, bytes, Mapping[str, Any], "Pipeline"]
 
-_KIND_NAMES = {1: "numeric", 2: "categorical", 4: "text"}
+_KIND_NAMES = {1: "numeric", 2: "categorical", 3: "image", 4: "text"}
 _F64 = 11  # AIS_DTYPE_F64
 _MISSING, _NUMBER, _STRING = 0, 1, 2
+_BYTES, _PIXELS = 3, 4  # ais_value_kind for image inputs
 EXTRA_FIELDS = {"error": 0, "ignore": 1}  # ais_extra_fields
 
 
@@ -95,7 +97,8 @@ class _Records:
     """ais_field arrays for a list of dicts (or a pandas DataFrame, one record per row); keeps
     the encoded strings alive."""
 
-    def __init__(self, records: Any):
+    def __init__(self, records: Any, kinds: Optional[Mapping[str, str]] = None):
+        image = {k for k, v in (kinds or {}).items() if v == "image"}
         if _is_frame(records):
             records = _frame_records(records)
         if isinstance(records, Mapping):
@@ -116,6 +119,9 @@ class _Records:
                 f.name = name
                 if v is None:
                     f.kind = _MISSING
+                elif k in image or isinstance(v, (np.ndarray, bytearray, memoryview,
+                                                  os.PathLike)):
+                    self._image(f, v, r, k)
                 elif isinstance(v, (bool, np.bool_)) or not isinstance(v, (str, bytes)) and \
                         isinstance(v, (numbers.Real, np.number)):
                     f.kind, f.number = _NUMBER, float(v)
@@ -136,6 +142,27 @@ class _Records:
         self.n = len(rows)
         self.rows = (ctypes.c_void_p * max(1, self.n))(*rows)
         self.counts = (ctypes.c_size_t * max(1, self.n))(*counts)
+
+    def _image(self, f: Field, v: Any, r: int, k: Any) -> None:
+        """An image input's value: a path (str or os.PathLike), the encoded file (bytes,
+        bytearray, memoryview) or decoded pixels (a NumPy uint8 array, HWC or HW)."""
+        from ._tensor import Tensor
+        if isinstance(v, np.ndarray):
+            t = Tensor.from_numpy(np.ascontiguousarray(v))
+            self.keep.append(t)
+            f.kind, f.string = _PIXELS, ctypes.cast(ctypes.c_void_p(t.handle), ctypes.c_char_p)
+        elif isinstance(v, (bytes, bytearray, memoryview)):
+            b = bytes(v)
+            self.keep.append(b)
+            f.kind, f.number, f.string = _BYTES, float(len(b)), b
+        elif isinstance(v, (str, os.PathLike)):
+            s = os.fsencode(v)
+            self.keep.append(s)
+            f.kind, f.string = _STRING, s
+        else:
+            raise _errors.InvalidArgumentError(
+                f"record {r}, field {k!r}: {type(v).__name__} is not an image (a path, bytes or "
+                "a NumPy uint8 array)", 1)
 
 
 def _text(data: Union[str, bytes]) -> bytes:
@@ -183,6 +210,9 @@ class _Columns:
                 if keep_unknown:
                     unknown.append(str(name))
                 continue
+            if kind == "image":  # paths, bytes or arrays: as records, which take them all
+                self.records = _columns_to_records(columns, kinds, keep_unknown)
+                return
             if kind in ("categorical", "text"):
                 values = list(np.asarray(col, dtype=object).reshape(-1))
                 if any(_is_missing(v) for v in values):
@@ -344,7 +374,7 @@ class Pipeline:
         """Rows as dicts of field -> number, str or None (missing), or a pandas DataFrame (one
         record per row; NaN, None, pd.NA and NaT cells are missing, bool columns 0 / 1)."""
         h = self._run_handle(dtype, extra)
-        recs = _Records(records)
+        recs = _Records(records, dict(zip(self.input_names, self.input_kinds)))
         out, report = ctypes.c_void_p(), ctypes.c_void_p()
         st = L.ais_pipeline_run_records(h, recs.rows, recs.counts, recs.n,
                                         ctypes.byref(out), ctypes.byref(report))
