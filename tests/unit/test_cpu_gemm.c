@@ -226,7 +226,7 @@ static void test_epilogue(void **state) {
         ais_test_fill_uniform(a, M * K, -1, 1);
         ais_test_fill_uniform(b, K * N, -1, 1);
         a[3 * K + 2] = NAN;
-        ais__gemm_epilogue ep = {NULL, 0, 0, AIS__GEMM_ACT_RELU};
+        ais__gemm_epilogue ep = {NULL, 0, 0, AIS__GEMM_ACT_RELU, 0, 0};
         t->sgemm_ex(false, false, M, N, K, 1.0f, a, K, b, N, NULL, 0.0f, c, N, &ep, NULL);
         for (int i = 0; i < M; i++)
             for (int j = 0; j < N; j++)

@@ -68,54 +68,94 @@ static void AIS__SX(pack_b)(bool trans_b, const float *b, int64_t ldb, int64_t n
             bp[p * AIS__GK_NR + j] = 0.0f;
 }
 
-/* One row of accumulators through the epilogue into C. */
+/* One row of accumulators through the epilogue into C (the inline activations; the others are
+ * the driver's, ais__gemm_act_rows). */
 static inline V AIS__SX(gk_ep)(V v, const ais__gemm_epilogue *ep, int64_t i, int v_idx) {
     if (ep->bias) {
         const float *bi = ep->bias + i * ep->bias_rs;
         v = vadd(v, ep->bias_cs ? vload(bi + v_idx * AIS__W) : vset(bi[0]));
     }
-    /* max(0, v) returns v when v is NaN (the second operand): Relu keeps NaN, as ref/ does */
-    if (ep->act == AIS__GEMM_ACT_RELU) v = vmax(vset(0.0f), v);
+    /* max(0, v) returns v when v is NaN (the second operand): Relu keeps NaN, as ref/ does;
+     * the same for Clip's max and min */
+    switch (ep->act) {
+    case AIS__GEMM_ACT_RELU: v = vmax(vset(0.0f), v); break;
+    case AIS__GEMM_ACT_LEAKY_RELU: v = vleaky(v, ep->act_alpha); break;
+    case AIS__GEMM_ACT_CLIP: v = vmin(vset(ep->act_beta), vmax(vset(ep->act_alpha), v)); break;
+    default: break;
+    }
     return v;
 }
 
-static void AIS__SX(ukernel_ep)(int64_t k, const float *ap, const float *bp, float *c, int64_t ldc,
-                                int mr_used, int nr_used, bool accumulate,
-                                const ais__gemm_epilogue *ep) {
-    V acc[AIS__GK_MR][AIS__GK_NV];
+/* The tile of R rows (R = mr_used, a constant once inlined): R x NV accumulators, and for short
+ * tiles U sets of them over alternating k steps, so that at least 8 independent FMA chains hide
+ * the FMA latency (a batch-1 product is one row: 2 chains would run at a quarter of the rate). */
+static inline __attribute__((always_inline)) void
+AIS__SX(uk_rows)(const int R, int64_t k, const float *ap, const float *bp, float *c, int64_t ldc,
+                 int nr_used, bool accumulate, const ais__gemm_epilogue *ep) {
+    enum { U_MAX = 4 };
+    const int U = R == 1 ? 4 : (R <= 3 ? 2 : 1);
+    V acc[U_MAX][AIS__GK_MR][AIS__GK_NV];
     /* C's rows are ldc apart (often a power of two: the same L1 set); fetch them while the k loop
      * runs rather than stall on them in the store */
-    for (int i = 0; i < mr_used; i++) {
+    for (int i = 0; i < R; i++) {
         _mm_prefetch((const char *)(c + i * ldc), _MM_HINT_T0);
         _mm_prefetch((const char *)(c + i * ldc + AIS__GK_NR - 1), _MM_HINT_T0);
     }
-#pragma GCC unroll 16
-    for (int i = 0; i < AIS__GK_MR; i++)
 #pragma GCC unroll 4
-        for (int v = 0; v < AIS__GK_NV; v++)
-            acc[i][v] = vset(0.0f);
-    for (int64_t p = 0; p < k; p++) {
+    for (int u = 0; u < U; u++)
+#pragma GCC unroll 16
+        for (int i = 0; i < R; i++)
+#pragma GCC unroll 4
+            for (int v = 0; v < AIS__GK_NV; v++)
+                acc[u][i][v] = vset(0.0f);
+    int64_t p = 0;
+    for (; p + U <= k; p += U) {
+#pragma GCC unroll 4
+        for (int u = 0; u < U; u++) {
+            const float *a1 = ap + (p + u) * AIS__GK_MR, *b1 = bp + (p + u) * AIS__GK_NR;
+            /* the next panels' lines, a few k steps ahead of the loads */
+            _mm_prefetch((const char *)(b1 + 8 * AIS__GK_NR), _MM_HINT_T0);
+            V bv[AIS__GK_NV];
+#pragma GCC unroll 4
+            for (int v = 0; v < AIS__GK_NV; v++)
+                bv[v] = vload(b1 + v * AIS__W);
+#pragma GCC unroll 16
+            for (int i = 0; i < R; i++) {
+                V av = vset(a1[i]);
+#pragma GCC unroll 4
+                for (int v = 0; v < AIS__GK_NV; v++)
+                    acc[u][i][v] = vfma(av, bv[v], acc[u][i][v]);
+            }
+        }
+    }
+    for (; p < k; p++) {
+        const float *a1 = ap + p * AIS__GK_MR, *b1 = bp + p * AIS__GK_NR;
         V bv[AIS__GK_NV];
 #pragma GCC unroll 4
         for (int v = 0; v < AIS__GK_NV; v++)
-            bv[v] = vload(bp + v * AIS__W);
+            bv[v] = vload(b1 + v * AIS__W);
 #pragma GCC unroll 16
-        for (int i = 0; i < AIS__GK_MR; i++) {
-            V av = vset(ap[i]);
+        for (int i = 0; i < R; i++) {
+            V av = vset(a1[i]);
 #pragma GCC unroll 4
             for (int v = 0; v < AIS__GK_NV; v++)
-                acc[i][v] = vfma(av, bv[v], acc[i][v]);
+                acc[0][i][v] = vfma(av, bv[v], acc[0][i][v]);
         }
-        ap += AIS__GK_MR;
-        bp += AIS__GK_NR;
     }
-    if (mr_used == AIS__GK_MR && nr_used == AIS__GK_NR) {
+#pragma GCC unroll 4
+    for (int u = 1; u < U; u++)
 #pragma GCC unroll 16
-        for (int i = 0; i < AIS__GK_MR; i++)
+        for (int i = 0; i < R; i++)
+#pragma GCC unroll 4
+            for (int v = 0; v < AIS__GK_NV; v++)
+                acc[0][i][v] = vadd(acc[0][i][v], acc[u][i][v]);
+    if (nr_used == AIS__GK_NR) {
+#pragma GCC unroll 16
+        for (int i = 0; i < R; i++)
 #pragma GCC unroll 4
             for (int v = 0; v < AIS__GK_NV; v++) {
                 float *cp = c + i * ldc + v * AIS__W;
-                V r = accumulate ? vadd(vload(cp), acc[i][v]) : acc[i][v];
+                V r = accumulate ? vadd(vload(cp), acc[0][i][v]) : acc[0][i][v];
                 if (ep) r = AIS__SX(gk_ep)(r, ep, i, v);
                 vstore(cp, r);
             }
@@ -123,29 +163,46 @@ static void AIS__SX(ukernel_ep)(int64_t k, const float *ap, const float *bp, flo
     }
     float tmp[AIS__GK_MR * AIS__GK_NR];
 #pragma GCC unroll 16
-    for (int i = 0; i < AIS__GK_MR; i++)
+    for (int i = 0; i < R; i++)
 #pragma GCC unroll 4
         for (int v = 0; v < AIS__GK_NV; v++)
-            vstore(tmp + i * AIS__GK_NR + v * AIS__W, acc[i][v]);
-    if (nr_used == AIS__GK_NR) {
-        /* the last rows of C (m not a multiple of MR): whole rows still store as vectors */
-        for (int i = 0; i < mr_used; i++)
-            for (int v = 0; v < AIS__GK_NV; v++) {
-                float *cp = c + i * ldc + v * AIS__W;
-                V r = vload(tmp + i * AIS__GK_NR + v * AIS__W);
-                if (accumulate) r = vadd(vload(cp), r);
-                if (ep) r = AIS__SX(gk_ep)(r, ep, i, v);
-                vstore(cp, r);
-            }
-        return;
-    }
-    for (int i = 0; i < mr_used; i++)
+            vstore(tmp + i * AIS__GK_NR + v * AIS__W, acc[0][i][v]);
+    for (int i = 0; i < R; i++)
         for (int j = 0; j < nr_used; j++) {
             float r = tmp[i * AIS__GK_NR + j];
             if (accumulate) r += c[i * ldc + j];
             c[i * ldc + j] = ais__gemm_ep1(ep, r, i, j);
         }
 }
+
+#define AIS__GK_CASE(R)                                                                            \
+    case R: AIS__SX(uk_rows)(R, k, ap, bp, c, ldc, nr_used, accumulate, ep); return;
+
+static void AIS__SX(ukernel_ep)(int64_t k, const float *ap, const float *bp, float *c, int64_t ldc,
+                                int mr_used, int nr_used, bool accumulate,
+                                const ais__gemm_epilogue *ep) {
+    /* one body per row count: the edge tiles (the last rows of C, a batch-1 product) compute
+     * only the rows they store */
+    switch (mr_used) {
+        AIS__GK_CASE(1)
+        AIS__GK_CASE(2)
+        AIS__GK_CASE(3)
+        AIS__GK_CASE(4)
+        AIS__GK_CASE(5)
+#if AIS__GK_MR > 6
+        AIS__GK_CASE(6)
+        AIS__GK_CASE(7)
+        AIS__GK_CASE(8)
+        AIS__GK_CASE(9)
+        AIS__GK_CASE(10)
+        AIS__GK_CASE(11)
+        AIS__GK_CASE(12)
+        AIS__GK_CASE(13)
+#endif
+    default: AIS__SX(uk_rows)(AIS__GK_MR, k, ap, bp, c, ldc, nr_used, accumulate, ep); return;
+    }
+}
+#undef AIS__GK_CASE
 
 static void AIS__SX(ukernel)(int64_t k, const float *ap, const float *bp, float *c, int64_t ldc,
                              int mr_used, int nr_used, bool accumulate) {

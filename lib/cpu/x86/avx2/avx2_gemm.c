@@ -20,6 +20,12 @@ static inline void vstore(float *p, V a) { _mm256_storeu_ps(p, a); }
 static inline V vadd(V a, V b) { return _mm256_add_ps(a, b); }
 static inline V vmax(V a, V b) { return _mm256_max_ps(a, b); }
 static inline V vfma(V a, V b, V c) { return _mm256_fmadd_ps(a, b, c); }
+static inline V vmin(V a, V b) { return _mm256_min_ps(a, b); }
+/* x < 0 ? alpha x : x (NaN compares false: kept) */
+static inline V vleaky(V x, float alpha) {
+    return _mm256_blendv_ps(x, _mm256_mul_ps(x, _mm256_set1_ps(alpha)),
+                            _mm256_cmp_ps(x, _mm256_setzero_ps(), _CMP_LT_OQ));
+}
 
 #include "../gemm_kernel.h"
 

@@ -20,6 +20,12 @@ static inline void vstore(float *p, V a) { _mm512_storeu_ps(p, a); }
 static inline V vadd(V a, V b) { return _mm512_add_ps(a, b); }
 static inline V vmax(V a, V b) { return _mm512_max_ps(a, b); }
 static inline V vfma(V a, V b, V c) { return _mm512_fmadd_ps(a, b, c); }
+static inline V vmin(V a, V b) { return _mm512_min_ps(a, b); }
+/* x < 0 ? alpha x : x (NaN compares false: kept) */
+static inline V vleaky(V x, float alpha) {
+    return _mm512_mask_mul_ps(x, _mm512_cmp_ps_mask(x, _mm512_setzero_ps(), _CMP_LT_OQ), x,
+                              _mm512_set1_ps(alpha));
+}
 
 #include "../gemm_kernel.h"
 
