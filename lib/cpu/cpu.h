@@ -268,6 +268,11 @@ void ais__gemm_parallel_ex(struct ais__pool *pool, const ais__cpu_kernels *t, bo
                            const float *b_packed, float beta, float *c, int64_t ldc,
                            const ais__gemm_epilogue *ep, float *scratch);
 
+/* nc for a kc-deep B block in half of this core's L2 (sysconf; dflt where the system does not
+ * say), a multiple of nr: the micro-kernel loop runs the tiles of one mr-high A panel (in L1)
+ * across the whole block, so B's panels stream from L2. */
+int64_t ais__gemm_nc_for_l2(int64_t kc, int64_t nr, int64_t dflt);
+
 /* Each level's fill function replaces the entries it has its own code for (cpu_table.c calls
  * them in order, lowest first). */
 void ais__cpu_fill_ref(ais__cpu_kernels *k);

@@ -109,12 +109,11 @@ AIS__SX(uk_rows)(const int R, int64_t k, const float *ap, const float *bp, float
             for (int v = 0; v < AIS__GK_NV; v++)
                 acc[u][i][v] = vset(0.0f);
     int64_t p = 0;
+#pragma GCC unroll 2
     for (; p + U <= k; p += U) {
 #pragma GCC unroll 4
         for (int u = 0; u < U; u++) {
             const float *a1 = ap + (p + u) * AIS__GK_MR, *b1 = bp + (p + u) * AIS__GK_NR;
-            /* the next panels' lines, a few k steps ahead of the loads */
-            _mm_prefetch((const char *)(b1 + 8 * AIS__GK_NR), _MM_HINT_T0);
             V bv[AIS__GK_NV];
 #pragma GCC unroll 4
             for (int v = 0; v < AIS__GK_NV; v++)
@@ -176,7 +175,10 @@ AIS__SX(uk_rows)(const int R, int64_t k, const float *ap, const float *bp, float
 }
 
 #define AIS__GK_CASE(R)                                                                            \
-    case R: AIS__SX(uk_rows)(R, k, ap, bp, c, ldc, nr_used, accumulate, ep); return;
+    case R:                                                                                        \
+        AIS__SX(uk_rows)                                                                           \
+        (R < AIS__GK_MR ? R : AIS__GK_MR, k, ap, bp, c, ldc, nr_used, accumulate, ep);             \
+        return;
 
 static void AIS__SX(ukernel_ep)(int64_t k, const float *ap, const float *bp, float *c, int64_t ldc,
                                 int mr_used, int nr_used, bool accumulate,
@@ -189,8 +191,8 @@ static void AIS__SX(ukernel_ep)(int64_t k, const float *ap, const float *bp, flo
         AIS__GK_CASE(3)
         AIS__GK_CASE(4)
         AIS__GK_CASE(5)
-#if AIS__GK_MR > 6
         AIS__GK_CASE(6)
+#if AIS__GK_MR > 7
         AIS__GK_CASE(7)
         AIS__GK_CASE(8)
         AIS__GK_CASE(9)

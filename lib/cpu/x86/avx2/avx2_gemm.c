@@ -33,9 +33,10 @@ AIS__GEMM_ENTRIES(ais__avx2g, AIS_CPU_ISA_AVX2)
 
 void ais__avx2_fill_gemm(ais__cpu_kernels *k) {
     ais__avx2g_fill_gemm_slots(k);
-    /* B panel kc x 16 floats = 16 KiB of L1; A block 144 x 256 = 144 KiB of the L2 */
+    /* A panel 6 x 256 floats = 6 KiB in L1, the kc x nc block of B in half the L2; A block
+     * 144 x 256 = 144 KiB */
     k->gemm_kc = 256;
     k->gemm_mc = 144;
-    k->gemm_nc = 4096;
+    k->gemm_nc = ais__gemm_nc_for_l2(256, 16, 512);
     AIS__GEMM_SET(k, ais__avx2g);
 }
