@@ -194,8 +194,8 @@ size_t ais__gemm_scratch_floats(const ais__cpu_kernels *t, int64_t m, int64_t n,
 size_t ais__gemm_packed_size(const ais__cpu_kernels *t, int64_t k, int64_t n);
 void ais__gemm_prepack(const ais__cpu_kernels *t, bool trans_b, const float *b, int64_t ldb,
                        int64_t k, int64_t n, float *dst);
-/* Whether sgemm should take our packed GEMM rather than BLAS for this shape (measured with
- * bench_ops; see bench/README.md). */
+/* Whether our packed GEMM (one thread, scratch allocated per call) beats BLAS for this shape
+ * (measured with bench_ops; see bench/README.md). */
 bool ais__gemm_ours_wins(int64_t m, int64_t n, int64_t k);
 /* The scalar epilogue of one element at (i, j) of a tile (for edge tiles and ref/): the bias and
  * the inline activations (ais__gemm_act_inline); the others are ais__gemm_act_rows's. */
@@ -237,7 +237,7 @@ static inline float ais__gemm_ep1(const ais__gemm_epilogue *ep, float v, int64_t
     static void PREFIX##_sgemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha,     \
                                const float *a, int64_t lda, const float *b, int64_t ldb,           \
                                float beta, float *c, int64_t ldc) {                                \
-        if (ais__gemm_ours_wins(m, n, k))                                                          \
+        if (ais__gemm_table_takes_ours(LEVEL, m, n, k))                                            \
             ais__gemm_drive(ais__cpu_for(LEVEL), ta, tb, m, n, k, alpha, a, lda, b, ldb, NULL,     \
                             beta, c, ldc, NULL, NULL);                                             \
         else                                                                                       \
@@ -268,6 +268,10 @@ void ais__gemm_parallel_ex(struct ais__pool *pool, const ais__cpu_kernels *t, bo
                            const float *b_packed, float beta, float *c, int64_t ldc,
                            const ais__gemm_epilogue *ep, float *scratch);
 
+/* What a level's table sgemm (AIS__GEMM_ENTRIES) takes: ours where ais__gemm_ours_wins, BLAS
+ * would run on one thread (ais__blas_width() 1, or a product below its split threshold) and, below
+ * AVX-512, the CPU has no higher level that OpenBLAS would use. */
+bool ais__gemm_table_takes_ours(ais_cpu_isa level, int64_t m, int64_t n, int64_t k);
 /* nc for a kc-deep B block in half of this core's L2 (sysconf; dflt where the system does not
  * say), a multiple of nr: the micro-kernel loop runs the tiles of one mr-high A panel (in L1)
  * across the whole block, so B's panels stream from L2. */

@@ -234,9 +234,22 @@ int64_t ais__gemm_nc_for_l2(int64_t kc, int64_t nr, int64_t dflt) {
 }
 
 bool ais__gemm_ours_wins(int64_t m, int64_t n, int64_t k) {
-    /* Not chosen yet: BLAS everywhere until bench_ops has measured where ours is faster. */
-    (void)m, (void)n, (void)k;
-    return false;
+    /* Measured one thread against OpenBLAS 0.3.21 (SkylakeX kernels), ours allocating its
+     * scratch per call (bench/README.md, "Our GEMM"): ours 1.09-1.29x from 4 rows and 128
+     * columns up (4x512x784, 32x256x256, 256^3, 512^3, im2col 64x3136x576 and 64x3136x27,
+     * 128x1536x384); BLAS wins a single row (its GEMV: 2.2x), small products (64^3: 1.7x) and
+     * narrow ones (1000x64x64: 1.2x); 128^3 is a tie. */
+    return m >= 4 && n >= 128 && (double)m * (double)n * (double)k >= 1.5e6;
+}
+
+bool ais__gemm_table_takes_ours(ais_cpu_isa level, int64_t m, int64_t n, int64_t k) {
+    /* BLAS runs its own threads on a large product when the caller's width allows: ours (one
+     * thread here, as the table's sgemm has no pool) only where BLAS would run on one thread
+     * too. Below AVX-512, only where this CPU has nothing better: OpenBLAS picks its kernels
+     * from the CPU, not from our level, so on an AVX-512 CPU it would beat our AVX2 kernel. */
+    if (level < AIS_CPU_ISA_AVX2 || !ais__gemm_ours_wins(m, n, k)) return false;
+    if (level < AIS_CPU_ISA_AVX512 && ais__cpu_isa_detected() > level) return false;
+    return ais__blas_width() <= 1 || (double)m * (double)n * (double)k <= 4.0 * 65536.0;
 }
 
 /* ---- threads: the product split into independent blocks of C ---- */
