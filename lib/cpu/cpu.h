@@ -272,6 +272,10 @@ void ais__gemm_parallel_ex(struct ais__pool *pool, const ais__cpu_kernels *t, bo
  * would run on one thread (ais__blas_width() 1, or a product below its split threshold) and, below
  * AVX-512, the CPU has no higher level that OpenBLAS would use. */
 bool ais__gemm_table_takes_ours(ais_cpu_isa level, int64_t m, int64_t n, int64_t k);
+/* The epilogue (bias and activation) on m x n of C in place, as the driver applies it: for a
+ * product another provider computed (BLAS's GEMV for a single row). */
+void ais__gemm_epilogue_apply(const ais__cpu_kernels *t, const ais__gemm_epilogue *ep, float *c,
+                              int64_t ldc, int64_t m, int64_t n);
 /* nc for a kc-deep B block in half of this core's L2 (sysconf; dflt where the system does not
  * say), a multiple of nr: the micro-kernel loop runs the tiles of one mr-high A panel (in L1)
  * across the whole block, so B's panels stream from L2. */

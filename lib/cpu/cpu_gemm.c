@@ -77,6 +77,14 @@ void ais__gemm_act_rows(const ais__cpu_kernels *t, const ais__gemm_epilogue *ep,
     }
 }
 
+static void ais__gemm_ep_block(const ais__cpu_kernels *t, const ais__gemm_epilogue *ep, float *c,
+                               int64_t ldc, int64_t m, int64_t n);
+
+void ais__gemm_epilogue_apply(const ais__cpu_kernels *t, const ais__gemm_epilogue *ep, float *c,
+                              int64_t ldc, int64_t m, int64_t n) {
+    ais__gemm_ep_block(t, ep, c, ldc, m, n);
+}
+
 /* The epilogue on a block of C that is already alpha op(A) op(B) + beta C. */
 static void ais__gemm_ep_block(const ais__cpu_kernels *t, const ais__gemm_epilogue *ep, float *c,
                                int64_t ldc, int64_t m, int64_t n) {

@@ -356,18 +356,21 @@ static void test_fused(void **state) {
     ais_tensor *b = ais_test_rand_f32(AIS_SHAPE(33, 29), -1, 1);
     ais_tensor *c = ais_test_rand_f32(AIS_SHAPE(33), -1, 1);
     ais_tensor *a3 = ais_test_rand_f32(AIS_SHAPE(3, 30, 50), -2, 2);
+    /* batch 1: 2 rows, through BLAS's GEMV and the epilogue after */
+    ais_tensor *a1 = ais_test_rand_f32(AIS_SHAPE(1, 2, 50), -2, 2);
     ais_tensor *b2 = ais_test_rand_f32(AIS_SHAPE(50, 45), -1, 1);
     ais_attrs *ga = NULL;
     AIS_ASSERT_OK(ais_attrs_create(&ga));
     AIS_ASSERT_OK(ais_attrs_set_int(ga, "transB", 1));
     AIS_ASSERT_OK(ais_attrs_set_float(ga, "alpha", 1.5f));
     AIS_ASSERT_OK(ais_attrs_set_float(ga, "beta", 0.5f));
-    const ais_tensor *gin[3] = {a, b, c}, *min[2] = {a3, b2};
+    const ais_tensor *gin[3] = {a, b, c}, *min[2] = {a3, b2}, *min1[2] = {a1, b2};
     ais_tensor *hg = run_op("", "Gemm", ga, gin, 3, false, NULL, NULL, NULL);
     ais_tensor *hm = run_op("", "MatMul", NULL, min, 2, false, NULL, NULL, NULL);
+    ais_tensor *hm1 = run_op("", "MatMul", NULL, min1, 2, false, NULL, NULL, NULL);
     for (size_t i = 0; i < AIS__ARRAY_LEN(acts); i++) {
         const act_case *ac = &acts[i];
-        ais_tensor *zg = unary(ac, hg), *zm = unary(ac, hm);
+        ais_tensor *zg = unary(ac, hg), *zm = unary(ac, hm), *zm1 = unary(ac, hm1);
         ais_attrs *fa = NULL, *fm = NULL;
         AIS_ASSERT_OK(ais_attrs_create(&fa));
         AIS_ASSERT_OK(ais_attrs_set_int(fa, "transB", 1));
@@ -394,16 +397,21 @@ static void test_fused(void **state) {
             y = run_op("com.microsoft", "FusedMatMul", fm, min, 2, prepared, NULL, NULL, p);
             assert_near(y, zm, what);
             ais_tensor_destroy(y);
+            y = run_op("com.microsoft", "FusedMatMul", fm, min1, 2, prepared, NULL, NULL, p);
+            assert_near(y, zm1, what);
+            ais_tensor_destroy(y);
         }
         ais_attrs_destroy(fa);
         ais_attrs_destroy(fm);
         ais_tensor_destroy(zg);
         ais_tensor_destroy(zm);
+        ais_tensor_destroy(zm1);
     }
     ais_tensor_destroy(hg);
     ais_tensor_destroy(hm);
+    ais_tensor_destroy(hm1);
     ais_attrs_destroy(ga);
-    ais_tensor *ts[] = {a, b, c, a3, b2};
+    ais_tensor *ts[] = {a, b, c, a3, a1, b2};
     for (size_t i = 0; i < AIS__ARRAY_LEN(ts); i++)
         ais_tensor_destroy(ts[i]);
     ais__pool_destroy(pool);
