@@ -11,6 +11,30 @@
  */
 #define AIS__GK_NR (AIS__GK_NV * AIS__W)
 
+/* r[q] = (r[0][q], r[1][q], ..., r[7][q]): the 8 x 8 transpose of 8 rows of 8 floats. */
+static inline void AIS__SX(tr8)(__m256 r[8]) {
+    __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);
+    __m256 t2 = _mm256_unpacklo_ps(r[2], r[3]), t3 = _mm256_unpackhi_ps(r[2], r[3]);
+    __m256 t4 = _mm256_unpacklo_ps(r[4], r[5]), t5 = _mm256_unpackhi_ps(r[4], r[5]);
+    __m256 t6 = _mm256_unpacklo_ps(r[6], r[7]), t7 = _mm256_unpackhi_ps(r[6], r[7]);
+    __m256 s0 = _mm256_shuffle_ps(t0, t2, _MM_SHUFFLE(1, 0, 1, 0));
+    __m256 s1 = _mm256_shuffle_ps(t0, t2, _MM_SHUFFLE(3, 2, 3, 2));
+    __m256 s2 = _mm256_shuffle_ps(t1, t3, _MM_SHUFFLE(1, 0, 1, 0));
+    __m256 s3 = _mm256_shuffle_ps(t1, t3, _MM_SHUFFLE(3, 2, 3, 2));
+    __m256 s4 = _mm256_shuffle_ps(t4, t6, _MM_SHUFFLE(1, 0, 1, 0));
+    __m256 s5 = _mm256_shuffle_ps(t4, t6, _MM_SHUFFLE(3, 2, 3, 2));
+    __m256 s6 = _mm256_shuffle_ps(t5, t7, _MM_SHUFFLE(1, 0, 1, 0));
+    __m256 s7 = _mm256_shuffle_ps(t5, t7, _MM_SHUFFLE(3, 2, 3, 2));
+    r[0] = _mm256_permute2f128_ps(s0, s4, 0x20);
+    r[1] = _mm256_permute2f128_ps(s1, s5, 0x20);
+    r[2] = _mm256_permute2f128_ps(s2, s6, 0x20);
+    r[3] = _mm256_permute2f128_ps(s3, s7, 0x20);
+    r[4] = _mm256_permute2f128_ps(s0, s4, 0x31);
+    r[5] = _mm256_permute2f128_ps(s1, s5, 0x31);
+    r[6] = _mm256_permute2f128_ps(s2, s6, 0x31);
+    r[7] = _mm256_permute2f128_ps(s3, s7, 0x31);
+}
+
 static void AIS__SX(pack_a)(bool trans_a, const float *a, int64_t lda, int64_t m0, int64_t m,
                             int64_t k, float *ap) {
     int64_t rows = AIS__MIN((int64_t)AIS__GK_MR, m - m0);
@@ -27,9 +51,34 @@ static void AIS__SX(pack_a)(bool trans_a, const float *a, int64_t lda, int64_t m
         }
         return;
     }
+    int64_t p0 = 0;
+    if (rows == AIS__GK_MR) {
+        /* a full panel: 8 x 8 blocks (rows x k) transposed in registers, 8 k steps at a time;
+         * the element-wise copy below stores with a stride of MR floats, one element a cycle,
+         * which cost about a tenth of a 256^3 product */
+        for (; p0 + 8 <= k; p0 += 8)
+            for (int i0 = 0; i0 < AIS__GK_MR; i0 += 8) {
+                int nrow = AIS__GK_MR - i0 < 8 ? AIS__GK_MR - i0 : 8;
+                __m256 r[8];
+                for (int j = 0; j < 8; j++)
+                    r[j] = j < nrow ? _mm256_loadu_ps(a + (m0 + i0 + j) * lda + p0)
+                                    : _mm256_setzero_ps();
+                AIS__SX(tr8)(r);
+                float *dst = ap + p0 * AIS__GK_MR + i0;
+                if (nrow == 8) {
+                    for (int q = 0; q < 8; q++)
+                        _mm256_storeu_ps(dst + q * AIS__GK_MR, r[q]);
+                } else {
+                    const __m256i mask = _mm256_cmpgt_epi32(
+                        _mm256_set1_epi32(nrow), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+                    for (int q = 0; q < 8; q++)
+                        _mm256_maskstore_ps(dst + q * AIS__GK_MR, mask, r[q]);
+                }
+            }
+    }
     for (int64_t i = 0; i < rows; i++) {
         const float *src = a + (m0 + i) * lda;
-        for (int64_t p = 0; p < k; p++)
+        for (int64_t p = p0; p < k; p++)
             ap[p * AIS__GK_MR + i] = src[p];
     }
     for (int64_t i = rows; i < AIS__GK_MR; i++)
