@@ -48,13 +48,30 @@ typedef union ais__cpu_tree_acc {
 
 /* What the GEMM does to each element of C after alpha op(A) op(B) + beta C, in the micro-kernel's
  * store (so a Gemm/Conv writes its output once): add bias[i * bias_rs + j * bias_cs] (bias_cs is
- * 0 or 1: a scalar, a row [n], a column [m, 1] or a full [m, n]), then the activation. */
-typedef enum ais__gemm_act { AIS__GEMM_ACT_NONE, AIS__GEMM_ACT_RELU } ais__gemm_act;
+ * 0 or 1: a scalar, a row [n], a column [m, 1] or a full [m, n]), then the activation.
+ * The activations are those of the unary operators, with the same formulas, so a fused node
+ * agrees with the unfused pair: Relu keeps NaN; LeakyRelu x < 0 ? act_alpha x : x; Clip
+ * min(max(x, act_alpha), act_beta) (every value act_beta when act_alpha > act_beta); Sigmoid,
+ * Tanh, Gelu (erf) and GeluTanh through the table's vsigmoid/vtanh/verf, applied by the driver
+ * to each tile right after its store, while the tile is in L1 (ais__gemm_act_rows). */
+typedef enum ais__gemm_act {
+    AIS__GEMM_ACT_NONE,
+    AIS__GEMM_ACT_RELU,
+    AIS__GEMM_ACT_LEAKY_RELU,
+    AIS__GEMM_ACT_CLIP,
+    AIS__GEMM_ACT_SIGMOID,
+    AIS__GEMM_ACT_TANH,
+    AIS__GEMM_ACT_GELU,
+    AIS__GEMM_ACT_GELU_TANH,
+} ais__gemm_act;
 typedef struct ais__gemm_epilogue {
     const float *bias; /* NULL: none */
     int64_t bias_rs, bias_cs;
     ais__gemm_act act;
+    float act_alpha, act_beta; /* LeakyRelu's alpha; Clip's min and max */
 } ais__gemm_epilogue;
+/* Activations the micro-kernels apply in their store; the others go through ais__gemm_act_rows. */
+static inline bool ais__gemm_act_inline(ais__gemm_act a) { return a <= AIS__GEMM_ACT_CLIP; }
 
 /* Rows one block walk takes at most (and the row count the SIMD walks are built for). */
 #define AIS__CPU_TREE_ROWS 16
@@ -197,14 +214,23 @@ size_t ais__gemm_scratch_floats(const ais__cpu_kernels *t, int64_t m, int64_t n,
 size_t ais__gemm_packed_size(const ais__cpu_kernels *t, int64_t k, int64_t n);
 void ais__gemm_prepack(const ais__cpu_kernels *t, bool trans_b, const float *b, int64_t ldb,
                        int64_t k, int64_t n, float *dst);
-/* Whether sgemm should take our packed GEMM rather than BLAS for this shape (measured with
- * bench_ops; see bench/README.md). */
+/* Whether our packed GEMM (one thread, scratch allocated per call) beats BLAS for this shape
+ * (measured with bench_ops; see bench/README.md). */
 bool ais__gemm_ours_wins(int64_t m, int64_t n, int64_t k);
-/* The scalar epilogue of one element at (i, j) of a tile (for edge tiles and ref/). */
+/* The scalar epilogue of one element at (i, j) of a tile (for edge tiles and ref/): the bias and
+ * the inline activations (ais__gemm_act_inline); the others are ais__gemm_act_rows's. */
 static inline float ais__gemm_ep1(const ais__gemm_epilogue *ep, float v, int64_t i, int64_t j) {
     if (!ep) return v;
     if (ep->bias) v += ep->bias[i * ep->bias_rs + j * ep->bias_cs];
-    if (ep->act == AIS__GEMM_ACT_RELU) v = v < 0 ? 0.0f : v;
+    switch (ep->act) {
+    case AIS__GEMM_ACT_RELU: v = v < 0 ? 0.0f : v; break;
+    case AIS__GEMM_ACT_LEAKY_RELU: v = v < 0 ? ep->act_alpha * v : v; break;
+    case AIS__GEMM_ACT_CLIP:
+        v = v < ep->act_alpha ? ep->act_alpha : v;
+        v = v > ep->act_beta ? ep->act_beta : v;
+        break;
+    default: break;
+    }
     return v;
 }
 
@@ -231,7 +257,7 @@ static inline float ais__gemm_ep1(const ais__gemm_epilogue *ep, float v, int64_t
     static void PREFIX##_sgemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha,     \
                                const float *a, int64_t lda, const float *b, int64_t ldb,           \
                                float beta, float *c, int64_t ldc) {                                \
-        if (ais__gemm_ours_wins(m, n, k))                                                          \
+        if (ais__gemm_table_takes_ours(LEVEL, m, n, k))                                            \
             ais__gemm_drive(ais__cpu_for(LEVEL), ta, tb, m, n, k, alpha, a, lda, b, ldb, NULL,     \
                             beta, c, ldc, NULL, NULL);                                             \
         else                                                                                       \
@@ -241,6 +267,39 @@ static inline float ais__gemm_ep1(const ais__gemm_epilogue *ep, float v, int64_t
     ((K)->sgemm = PREFIX##_sgemm, (K)->sgemm_ex = PREFIX##_sgemm_ex,                               \
      (K)->gemm_packed_b_size = PREFIX##_packed_b_size, (K)->gemm_prepack_b = PREFIX##_prepack_b,   \
      (K)->gemm_scratch_size = PREFIX##_scratch_size)
+
+/* ---- additions of issue 11.1 (operators on our GEMM) ---- */
+
+/* The activations that are not inline (Sigmoid, Tanh, Gelu, GeluTanh) on rows x cols of C (row
+ * stride ldc) in place, through table t's vector functions, as the unary operators compute them;
+ * a no-op for the others. The driver calls it on each tile after its final store. */
+void ais__gemm_act_rows(const ais__cpu_kernels *t, const ais__gemm_epilogue *ep, float *c,
+                        int64_t ldc, int64_t rows, int64_t cols);
+/* ais__gemm_parallel with the caller's scratch: ais__gemm_parallel_scratch(...) floats, 64-byte
+ * aligned (an operator's ais__op_scratch), so that a session's steady state allocates nothing;
+ * NULL allocates per call. Splits C into blocks of whole tiles over rows or columns (a
+ * pre-packed B too: its panels are addressed by column), each thread packing into its own part
+ * of the scratch; threads claim blocks until none is left. */
+size_t ais__gemm_parallel_scratch(struct ais__pool *pool, const ais__cpu_kernels *t, int64_t m,
+                                  int64_t n, int64_t k, bool b_packed);
+void ais__gemm_parallel_ex(struct ais__pool *pool, const ais__cpu_kernels *t, bool trans_a,
+                           bool trans_b, int64_t m, int64_t n, int64_t k, float alpha,
+                           const float *a, int64_t lda, const float *b, int64_t ldb,
+                           const float *b_packed, float beta, float *c, int64_t ldc,
+                           const ais__gemm_epilogue *ep, float *scratch);
+
+/* What a level's table sgemm (AIS__GEMM_ENTRIES) takes: ours where ais__gemm_ours_wins, BLAS
+ * would run on one thread (ais__blas_width() 1, or a product below its split threshold) and, below
+ * AVX-512, the CPU has no higher level that OpenBLAS would use. */
+bool ais__gemm_table_takes_ours(ais_cpu_isa level, int64_t m, int64_t n, int64_t k);
+/* The epilogue (bias and activation) on m x n of C in place, as the driver applies it: for a
+ * product another provider computed (BLAS's GEMV for a single row). */
+void ais__gemm_epilogue_apply(const ais__cpu_kernels *t, const ais__gemm_epilogue *ep, float *c,
+                              int64_t ldc, int64_t m, int64_t n);
+/* nc for a kc-deep B block in half of this core's L2 (sysconf; dflt where the system does not
+ * say), a multiple of nr: the micro-kernel loop runs the tiles of one mr-high A panel (in L1)
+ * across the whole block, so B's panels stream from L2. */
+int64_t ais__gemm_nc_for_l2(int64_t kc, int64_t nr, int64_t dflt);
 
 /* Each level's fill function replaces the entries it has its own code for (cpu_table.c calls
  * them in order, lowest first). */

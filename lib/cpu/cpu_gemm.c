@@ -1,13 +1,17 @@
 /*
  * cpu_gemm.c - our packed single-precision GEMM (BLIS style), the same driver for every level:
  * the level's table gives the micro-kernel (an mr x nr register tile), its packing and the cache
- * blocking. Loops, outer to inner: nc columns of C (B block kc x nc packed into L2/L3 scratch,
+ * blocking. Loops, outer to inner: nc columns of C (B block kc x nc packed into L2 scratch,
  * or taken from a pre-packed weight), kc deep slices, mc rows (A block mc x kc packed into L2
- * scratch, alpha folded in), then nr-wide panels of B (one stays in L1) and mr-high tiles of A.
+ * scratch, alpha folded in), then mr-high panels of A (one stays in L1) and nr-wide panels of
+ * B streaming from L2 (measured 3-15% faster than the other order at 256^3-1024^3 on a 48 KiB
+ * L1, where a 32 KiB B panel and the A panels together overflow L1).
  * beta is applied to C once up front (or by overwriting on the first slice when 0), the epilogue
  * by the micro-kernel's store of the last slice.
  */
+#include <stdatomic.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "../common/common.h"
 #include "cpu.h"
@@ -40,14 +44,65 @@ void ais__gemm_prepack(const ais__cpu_kernels *t, bool trans_b, const float *b, 
     }
 }
 
-/* C = beta C then the epilogue, element by element: the k == 0 (or alpha == 0) product. */
-static void ais__gemm_scale_only(int64_t m, int64_t n, float beta, float *c, int64_t ldc,
-                                 const ais__gemm_epilogue *ep) {
-    for (int64_t i = 0; i < m; i++)
-        for (int64_t j = 0; j < n; j++) {
-            float v = beta == 0 ? 0.0f : beta * c[i * ldc + j];
-            c[i * ldc + j] = ais__gemm_ep1(ep, v, i, j);
+void ais__gemm_act_rows(const ais__cpu_kernels *t, const ais__gemm_epilogue *ep, float *c,
+                        int64_t ldc, int64_t rows, int64_t cols) {
+    if (!ep || ais__gemm_act_inline(ep->act) || cols <= 0) return;
+    float buf[256];
+    for (int64_t i = 0; i < rows; i++) {
+        float *x = c + i * ldc;
+        for (int64_t j0 = 0; j0 < cols; j0 += (int64_t)AIS__ARRAY_LEN(buf)) {
+            size_t w = (size_t)AIS__MIN((int64_t)AIS__ARRAY_LEN(buf), cols - j0);
+            float *y = x + j0;
+            switch (ep->act) {
+            case AIS__GEMM_ACT_SIGMOID: t->vsigmoid(y, y, w); break;
+            case AIS__GEMM_ACT_TANH: t->vtanh(y, y, w); break;
+            /* the formulas of lib/ops/unary.c's gelu_f32, so fused and unfused agree */
+            case AIS__GEMM_ACT_GELU_TANH:
+                for (size_t q = 0; q < w; q++)
+                    buf[q] = 0.7978845608028654f * (y[q] + 0.044715f * y[q] * y[q] * y[q]);
+                t->vtanh(buf, buf, w);
+                for (size_t q = 0; q < w; q++)
+                    y[q] = 0.5f * y[q] * (1.0f + buf[q]);
+                break;
+            case AIS__GEMM_ACT_GELU:
+                for (size_t q = 0; q < w; q++)
+                    buf[q] = y[q] * 0.7071067811865476f;
+                t->verf(buf, buf, w);
+                for (size_t q = 0; q < w; q++)
+                    y[q] = 0.5f * y[q] * (1.0f + buf[q]);
+                break;
+            default: break;
+            }
         }
+    }
+}
+
+static void ais__gemm_ep_block(const ais__cpu_kernels *t, const ais__gemm_epilogue *ep, float *c,
+                               int64_t ldc, int64_t m, int64_t n);
+
+void ais__gemm_epilogue_apply(const ais__cpu_kernels *t, const ais__gemm_epilogue *ep, float *c,
+                              int64_t ldc, int64_t m, int64_t n) {
+    ais__gemm_ep_block(t, ep, c, ldc, m, n);
+}
+
+/* The epilogue on a block of C that is already alpha op(A) op(B) + beta C. */
+static void ais__gemm_ep_block(const ais__cpu_kernels *t, const ais__gemm_epilogue *ep, float *c,
+                               int64_t ldc, int64_t m, int64_t n) {
+    if (!ep) return;
+    if (ep->bias || ep->act != AIS__GEMM_ACT_NONE)
+        for (int64_t i = 0; i < m; i++)
+            for (int64_t j = 0; j < n; j++)
+                c[i * ldc + j] = ais__gemm_ep1(ep, c[i * ldc + j], i, j);
+    ais__gemm_act_rows(t, ep, c, ldc, m, n);
+}
+
+/* C = beta C then the epilogue, element by element: the k == 0 (or alpha == 0) product. */
+static void ais__gemm_scale_only(const ais__cpu_kernels *t, int64_t m, int64_t n, float beta,
+                                 float *c, int64_t ldc, const ais__gemm_epilogue *ep) {
+    for (int64_t i = 0; i < m; i++)
+        for (int64_t j = 0; j < n; j++)
+            c[i * ldc + j] = beta == 0 ? 0.0f : beta * c[i * ldc + j];
+    ais__gemm_ep_block(t, ep, c, ldc, m, n);
 }
 
 /* Scratch of one call: the packed A block, then (at a 64-byte boundary) the packed B block. */
@@ -65,7 +120,91 @@ size_t ais__gemm_scratch_floats(const ais__cpu_kernels *t, int64_t m, int64_t n,
     if (m <= 0 || n <= 0 || k <= 0) return 0;
     size_t af, bf;
     ais__gemm_scratch_parts(t, m, n, k, b_packed, &af, &bf);
-    return af + bf;
+    return (af + bf + 15) / 16 * 16;
+}
+
+/* One product, whole or a block of C: the arguments of sgemm_ex. */
+typedef struct ais__gemm_args {
+    const ais__cpu_kernels *t;
+    bool trans_a, trans_b;
+    int64_t m, n, k, lda, ldb, ldc;
+    float alpha, beta;
+    const float *a, *b, *b_packed;
+    float *c;
+    const ais__gemm_epilogue *ep;
+} ais__gemm_args;
+
+/* C[i0:i1, j0:j1] of the product g (j0 a multiple of nr when B is pre-packed: its panels are
+ * addressed by column), packing into scratch (ais__gemm_scratch_floats(i1 - i0, j1 - j0, k)
+ * floats). The epilogue sees global indices. */
+static void ais__gemm_block(const ais__gemm_args *g, int64_t i0, int64_t i1, int64_t j0, int64_t j1,
+                            float *scratch) {
+    const ais__cpu_kernels *t = g->t;
+    const int64_t mr = t->gemm_mr, nr = t->gemm_nr, kc = t->gemm_kc, k = g->k, ldc = g->ldc;
+    const int64_t mc = t->gemm_mc / mr * mr, nc = t->gemm_nc / nr * nr;
+    const int64_t np = ais__gemm_panels(t, g->n);
+    size_t a_floats, b_floats;
+    ais__gemm_scratch_parts(t, i1 - i0, j1 - j0, k, g->b_packed != NULL, &a_floats, &b_floats);
+    float *abuf = scratch, *bbuf = scratch + a_floats;
+    const ais__gemm_epilogue *ep = g->ep;
+    bool late_act = ep && !ais__gemm_act_inline(ep->act);
+    if (g->beta != 0 && g->beta != 1)
+        for (int64_t i = i0; i < i1; i++)
+            for (int64_t j = j0; j < j1; j++)
+                g->c[i * ldc + j] *= g->beta;
+    for (int64_t jc = j0; jc < j1; jc += nc) {
+        int64_t ncb = AIS__MIN(nc, j1 - jc);
+        for (int64_t pc = 0; pc < k; pc += kc) {
+            int64_t kcb = AIS__MIN(kc, k - pc);
+            bool accumulate = g->beta != 0 || pc > 0, last = pc + kcb >= k;
+            const float *bblk;
+            if (g->b_packed) {
+                bblk = g->b_packed + pc * np * nr + jc / nr * kcb * nr;
+            } else {
+                const float *bs = ais__gemm_brow(g->trans_b, g->b, g->ldb, pc);
+                for (int64_t q = 0; q * nr < ncb; q++)
+                    t->gemm_pack_b(g->trans_b, bs, g->ldb, jc + q * nr, j1, kcb,
+                                   bbuf + q * kcb * nr);
+                bblk = bbuf;
+            }
+            const float *as = g->trans_a ? g->a + pc * g->lda : g->a + pc;
+            for (int64_t ic = i0; ic < i1; ic += mc) {
+                int64_t mcb = AIS__MIN(mc, i1 - ic);
+                for (int64_t ir = 0; ir < mcb; ir += mr)
+                    t->gemm_pack_a(g->trans_a, as, g->lda, ic + ir, i1, kcb, abuf + ir * kcb);
+                if (g->alpha != 1) {
+                    size_t cnt = (size_t)((mcb + mr - 1) / mr * mr * kcb);
+                    for (size_t i = 0; i < cnt; i++)
+                        abuf[i] *= g->alpha;
+                }
+                for (int64_t ir = 0; ir < mcb; ir += mr)
+                    for (int64_t jr = 0; jr < ncb; jr += nr) {
+                        int64_t ti = ic + ir, tj = jc + jr;
+                        int mu = (int)AIS__MIN(mr, i1 - ti), nu = (int)AIS__MIN(nr, j1 - tj);
+                        ais__gemm_epilogue tile, *tp = NULL;
+                        if (last && ep) {
+                            tile = *ep;
+                            if (tile.bias) tile.bias += ti * ep->bias_rs + tj * ep->bias_cs;
+                            tp = &tile;
+                        }
+                        float *ct = g->c + ti * ldc + tj;
+                        t->gemm_ukernel_ep(kcb, abuf + ir * kcb, bblk + jr / nr * kcb * nr, ct, ldc,
+                                           mu, nu, accumulate, tp);
+                        if (last && late_act) ais__gemm_act_rows(t, ep, ct, ldc, mu, nu);
+                    }
+            }
+        }
+    }
+}
+
+/* The product when no scratch can be had: BLAS needs none of ours. */
+static void ais__gemm_fallback(const ais__gemm_args *g) {
+    /* A pre-packed B comes with b NULL when its owner dropped the weight: then there is nothing
+     * to fall back on, and C is left alone. */
+    if (g->b_packed && !g->b) return;
+    ais__sgemm(g->trans_a, g->trans_b, g->m, g->n, g->k, g->alpha, g->a, g->lda, g->b, g->ldb,
+               g->beta, g->c, g->ldc);
+    ais__gemm_ep_block(g->t, g->ep, g->c, g->ldc, g->m, g->n);
 }
 
 void ais__gemm_drive(const ais__cpu_kernels *t, bool trans_a, bool trans_b, int64_t m, int64_t n,
@@ -74,134 +213,149 @@ void ais__gemm_drive(const ais__cpu_kernels *t, bool trans_a, bool trans_b, int6
                      const ais__gemm_epilogue *ep, float *scratch) {
     if (m <= 0 || n <= 0) return;
     if (k <= 0 || alpha == 0) {
-        ais__gemm_scale_only(m, n, beta, c, ldc, ep);
+        ais__gemm_scale_only(t, m, n, beta, c, ldc, ep);
         return;
     }
-    const int64_t mr = t->gemm_mr, nr = t->gemm_nr, kc = t->gemm_kc;
-    const int64_t mc = t->gemm_mc / mr * mr, nc = t->gemm_nc / nr * nr;
-    const int64_t np = ais__gemm_panels(t, n);
-    size_t a_floats, b_floats;
-    ais__gemm_scratch_parts(t, m, n, k, b_packed != NULL, &a_floats, &b_floats);
+    ais__gemm_args g = {t,   trans_a, trans_b, m, n, k,        lda, ldb,
+                        ldc, alpha,   beta,    a, b, b_packed, c,   ep};
     float *own = NULL;
-    if (!scratch) scratch = own = ais__malloc_aligned((a_floats + b_floats) * sizeof(float), 64);
+    if (!scratch)
+        scratch = own =
+            ais__malloc_aligned(ais__gemm_scratch_floats(t, m, n, k, b_packed) * sizeof(float), 64);
     if (!scratch) {
-        /* No scratch: BLAS needs none of ours. A pre-packed B comes with b NULL when its owner
-         * dropped the weight: then there is nothing to fall back on, and C is left alone. */
-        if (b_packed && !b) return;
-        ais__sgemm(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
-        if (ep)
-            for (int64_t i = 0; i < m; i++)
-                for (int64_t j = 0; j < n; j++)
-                    c[i * ldc + j] = ais__gemm_ep1(ep, c[i * ldc + j], i, j);
+        ais__gemm_fallback(&g);
         return;
     }
-    float *abuf = scratch, *bbuf = scratch + a_floats;
-    if (beta != 0 && beta != 1)
-        for (int64_t i = 0; i < m; i++)
-            for (int64_t j = 0; j < n; j++)
-                c[i * ldc + j] *= beta;
-    for (int64_t jc = 0; jc < n; jc += nc) {
-        int64_t ncb = AIS__MIN(nc, n - jc);
-        for (int64_t pc = 0; pc < k; pc += kc) {
-            int64_t kcb = AIS__MIN(kc, k - pc);
-            bool accumulate = beta != 0 || pc > 0, last = pc + kcb >= k;
-            const float *bblk;
-            if (b_packed) {
-                bblk = b_packed + pc * np * nr + jc / nr * kcb * nr;
-            } else {
-                const float *bs = ais__gemm_brow(trans_b, b, ldb, pc);
-                for (int64_t q = 0; q * nr < ncb; q++)
-                    t->gemm_pack_b(trans_b, bs, ldb, jc + q * nr, n, kcb, bbuf + q * kcb * nr);
-                bblk = bbuf;
-            }
-            const float *as = trans_a ? a + pc * lda : a + pc;
-            for (int64_t ic = 0; ic < m; ic += mc) {
-                int64_t mcb = AIS__MIN(mc, m - ic);
-                for (int64_t ir = 0; ir < mcb; ir += mr)
-                    t->gemm_pack_a(trans_a, as, lda, ic + ir, m, kcb, abuf + ir * kcb);
-                if (alpha != 1) {
-                    size_t cnt = (size_t)((mcb + mr - 1) / mr * mr * kcb);
-                    for (size_t i = 0; i < cnt; i++)
-                        abuf[i] *= alpha;
-                }
-                for (int64_t jr = 0; jr < ncb; jr += nr)
-                    for (int64_t ir = 0; ir < mcb; ir += mr) {
-                        int64_t i0 = ic + ir, j0 = jc + jr;
-                        ais__gemm_epilogue tile, *tp = NULL;
-                        if (last && ep) {
-                            tile = *ep;
-                            if (tile.bias) tile.bias += i0 * ep->bias_rs + j0 * ep->bias_cs;
-                            tp = &tile;
-                        }
-                        t->gemm_ukernel_ep(kcb, abuf + ir * kcb, bblk + jr / nr * kcb * nr,
-                                           c + i0 * ldc + j0, ldc, (int)AIS__MIN(mr, m - i0),
-                                           (int)AIS__MIN(nr, n - j0), accumulate, tp);
-                    }
-            }
-        }
-    }
+    ais__gemm_block(&g, 0, m, 0, n, scratch);
     ais__free(own);
 }
 
+int64_t ais__gemm_nc_for_l2(int64_t kc, int64_t nr, int64_t dflt) {
+    long l2 = 0;
+#ifdef _SC_LEVEL2_CACHE_SIZE
+    l2 = sysconf(_SC_LEVEL2_CACHE_SIZE);
+#endif
+    if (l2 <= 0) return dflt;
+    /* half the L2 for the kc x nc block of B: the A panel, C and the next panels share it */
+    int64_t nc = (int64_t)l2 / 2 / (kc * (int64_t)sizeof(float)) / nr * nr;
+    return AIS__MAX(AIS__MIN(nc, (int64_t)4096), 8 * nr);
+}
+
 bool ais__gemm_ours_wins(int64_t m, int64_t n, int64_t k) {
-    /* Not chosen yet: BLAS everywhere until bench_ops has measured where ours is faster. */
-    (void)m, (void)n, (void)k;
-    return false;
+    /* Measured one thread against OpenBLAS 0.3.21 (SkylakeX kernels), ours allocating its
+     * scratch per call (bench/README.md, "Our GEMM"): ours 1.09-1.29x from 4 rows and 128
+     * columns up (4x512x784, 32x256x256, 256^3, 512^3, im2col 64x3136x576 and 64x3136x27,
+     * 128x1536x384); BLAS wins a single row (its GEMV: 2.2x), small products (64^3: 1.7x) and
+     * narrow ones (1000x64x64: 1.2x); 128^3 is a tie. */
+    return m >= 4 && n >= 128 && (double)m * (double)n * (double)k >= 1.5e6;
+}
+
+bool ais__gemm_table_takes_ours(ais_cpu_isa level, int64_t m, int64_t n, int64_t k) {
+    /* BLAS runs its own threads on a large product when the caller's width allows: ours (one
+     * thread here, as the table's sgemm has no pool) only where BLAS would run on one thread
+     * too. Below AVX-512, only where this CPU has nothing better: OpenBLAS picks its kernels
+     * from the CPU, not from our level, so on an AVX-512 CPU it would beat our AVX2 kernel. */
+    if (level < AIS_CPU_ISA_AVX2 || !ais__gemm_ours_wins(m, n, k)) return false;
+    if (level < AIS_CPU_ISA_AVX512 && ais__cpu_isa_detected() > level) return false;
+    return ais__blas_width() <= 1 || (double)m * (double)n * (double)k <= 4.0 * 65536.0;
 }
 
 /* ---- threads: the product split into independent blocks of C ---- */
 
+/* How a product is cut for `threads`: blocks of `per` rows (by_rows) or columns, in whole
+ * tiles, about 4 per thread so that the claiming balances them; slots: how many threads work
+ * (each with its own scratch). slots 0: run serially. */
+typedef struct ais__gemm_split {
+    bool by_rows;
+    int64_t per, blocks, slots;
+    size_t slot_floats;
+} ais__gemm_split;
+
+static ais__gemm_split ais__gemm_split_of(int32_t threads, const ais__cpu_kernels *t, int64_t m,
+                                          int64_t n, int64_t k, bool b_packed) {
+    ais__gemm_split s = {0};
+    int64_t mt = (m + t->gemm_mr - 1) / t->gemm_mr, nt = (n + t->gemm_nr - 1) / t->gemm_nr;
+    if (threads <= 1 || m <= 0 || n <= 0 || k <= 0 || (double)m * (double)n * (double)k < 1e6 ||
+        (mt < 2 && nt < 2))
+        return s;
+    /* Rows while there are enough tiles of them for every thread (each thread then packs only
+     * its rows of A, and a pre-packed B is read by all), else columns (a batch-1 product) */
+    s.by_rows = mt >= 2 * (int64_t)threads || mt >= nt;
+    int64_t tiles = s.by_rows ? mt : nt, unit = s.by_rows ? t->gemm_mr : t->gemm_nr;
+    int64_t want = AIS__MIN(tiles, (int64_t)threads * 4);
+    s.per = (tiles + want - 1) / want * unit;
+    s.blocks = ((s.by_rows ? m : n) + s.per - 1) / s.per;
+    s.slots = AIS__MIN(s.blocks, (int64_t)threads);
+    s.slot_floats = s.by_rows ? ais__gemm_scratch_floats(t, s.per, n, k, b_packed)
+                              : ais__gemm_scratch_floats(t, m, s.per, k, b_packed);
+    return s;
+}
+
 typedef struct ais__gemm_job {
-    const ais__cpu_kernels *t;
-    bool trans_a, trans_b, by_rows;
-    int64_t m, n, k, lda, ldb, ldc, step;
-    float alpha, beta;
-    const float *a, *b, *b_packed;
-    float *c;
-    const ais__gemm_epilogue *ep;
+    ais__gemm_args g;
+    ais__gemm_split s;
+    float *scratch;
+    _Atomic int64_t next;
 } ais__gemm_job;
 
-static void ais__gemm_chunk(void *vj, size_t begin, size_t end) {
-    const ais__gemm_job *j = vj;
-    int64_t s0 = (int64_t)begin * j->step,
-            s1 = AIS__MIN((int64_t)end * j->step, j->by_rows ? j->m : j->n);
-    ais__gemm_epilogue ep;
-    const ais__gemm_epilogue *epp = NULL;
-    if (j->ep) {
-        ep = *j->ep;
-        if (ep.bias) ep.bias += s0 * (j->by_rows ? ep.bias_rs : ep.bias_cs);
-        epp = &ep;
+/* One thread's share: its slot of scratch, and blocks claimed one at a time. */
+static void ais__gemm_slot(void *vj, size_t begin, size_t end) {
+    ais__gemm_job *j = vj;
+    for (size_t slot = begin; slot < end; slot++) {
+        float *scr = j->scratch + slot * j->s.slot_floats;
+        for (;;) {
+            int64_t b = atomic_fetch_add(&j->next, 1);
+            if (b >= j->s.blocks) break;
+            int64_t lo = b * j->s.per;
+            if (j->s.by_rows)
+                ais__gemm_block(&j->g, lo, AIS__MIN(lo + j->s.per, j->g.m), 0, j->g.n, scr);
+            else
+                ais__gemm_block(&j->g, 0, j->g.m, lo, AIS__MIN(lo + j->s.per, j->g.n), scr);
+        }
     }
-    if (j->by_rows) {
-        const float *a = j->trans_a ? j->a + s0 : j->a + s0 * j->lda;
-        ais__gemm_drive(j->t, j->trans_a, j->trans_b, s1 - s0, j->n, j->k, j->alpha, a, j->lda,
-                        j->b, j->ldb, j->b_packed, j->beta, j->c + s0 * j->ldc, j->ldc, epp, NULL);
-    } else {
-        const float *b = j->trans_b ? j->b + s0 * j->ldb : j->b + s0;
-        ais__gemm_drive(j->t, j->trans_a, j->trans_b, j->m, s1 - s0, j->k, j->alpha, j->a, j->lda,
-                        b, j->ldb, NULL, j->beta, j->c + s0, j->ldc, epp, NULL);
+}
+
+size_t ais__gemm_parallel_scratch(ais__pool *pool, const ais__cpu_kernels *t, int64_t m, int64_t n,
+                                  int64_t k, bool b_packed) {
+    ais__gemm_split s =
+        ais__gemm_split_of(pool ? ais__pool_threads(pool) : 1, t, m, n, k, b_packed);
+    if (!s.slots) return ais__gemm_scratch_floats(t, m, n, k, b_packed);
+    return (size_t)s.slots * s.slot_floats;
+}
+
+void ais__gemm_parallel_ex(ais__pool *pool, const ais__cpu_kernels *t, bool trans_a, bool trans_b,
+                           int64_t m, int64_t n, int64_t k, float alpha, const float *a,
+                           int64_t lda, const float *b, int64_t ldb, const float *b_packed,
+                           float beta, float *c, int64_t ldc, const ais__gemm_epilogue *ep,
+                           float *scratch) {
+    if (m <= 0 || n <= 0) return;
+    ais__gemm_split s =
+        ais__gemm_split_of(pool ? ais__pool_threads(pool) : 1, t, m, n, k, b_packed);
+    if (!s.slots || alpha == 0) {
+        ais__gemm_drive(t, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, b_packed, beta, c, ldc,
+                        ep, scratch);
+        return;
     }
+    ais__gemm_job j = {
+        {t, trans_a, trans_b, m, n, k, lda, ldb, ldc, alpha, beta, a, b, b_packed, c, ep},
+        s,
+        scratch,
+        0};
+    float *own = NULL;
+    if (!j.scratch)
+        j.scratch = own = ais__malloc_aligned((size_t)s.slots * s.slot_floats * sizeof(float), 64);
+    if (!j.scratch) {
+        ais__gemm_fallback(&j.g);
+        return;
+    }
+    ais__parallel_for(pool, (size_t)s.slots, 1, ais__gemm_slot, &j);
+    ais__free(own);
 }
 
 void ais__gemm_parallel(ais__pool *pool, const ais__cpu_kernels *t, bool trans_a, bool trans_b,
                         int64_t m, int64_t n, int64_t k, float alpha, const float *a, int64_t lda,
                         const float *b, int64_t ldb, const float *b_packed, float beta, float *c,
                         int64_t ldc, const ais__gemm_epilogue *ep) {
-    int32_t threads = pool ? ais__pool_threads(pool) : 1;
-    if (m <= 0 || n <= 0) return;
-    /* A pre-packed B's panels span all of n: only rows split then. Otherwise split the longer
-     * side, in whole tiles, into about 4 blocks per thread (the pool balances them). */
-    bool by_rows = b_packed || m >= n;
-    int64_t len = by_rows ? m : n, unit = by_rows ? t->gemm_mr : t->gemm_nr;
-    int64_t tiles = (len + unit - 1) / unit;
-    if (threads <= 1 || tiles < 2 || (double)m * (double)n * (double)k < 1e6) {
-        ais__gemm_drive(t, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, b_packed, beta, c, ldc,
-                        ep, NULL);
-        return;
-    }
-    int64_t blocks = AIS__MIN(tiles, (int64_t)threads * 4);
-    int64_t per = (tiles + blocks - 1) / blocks * unit;
-    ais__gemm_job j = {t,   trans_a, trans_b, by_rows, m, n, k,        lda, ldb,
-                       ldc, per,     alpha,   beta,    a, b, b_packed, c,   ep};
-    ais__parallel_for(pool, (size_t)((len + per - 1) / per), 1, ais__gemm_chunk, &j);
+    ais__gemm_parallel_ex(pool, t, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, b_packed, beta,
+                          c, ldc, ep, NULL);
 }

@@ -6,12 +6,16 @@
  *   activation_params  floats: LeakyRelu [alpha], Clip [min, max]
  *   activation_alpha / activation_beta: ORT's FusedGemm spelling of the same (read when
  *                      activation_params is absent).
- * The product runs through the plain operator's kernels and the activation through the unary
- * operator's own kernel, in place on the output, so fused and unfused results agree bit for bit.
+ * The product runs through the plain operator's kernels. FusedGemm and FusedMatMul of f32 apply
+ * the activation in our GEMM's store (matmul.c, the state of ais__fused_mm_prepare), with the
+ * unary operators' formulas and vector functions, so the output is written once and agrees with
+ * the unfused pair within the product's rounding; FusedConv and the other dtypes run the unary
+ * operator's own kernel in place on the output.
  */
 #include <math.h>
 #include <string.h>
 
+#include "matmul.h"
 #include "op.h"
 
 /* The base operator is looked up at the newest opset: its semantics only widened since the
@@ -48,19 +52,22 @@ static ais_status ais__fused_act_get(const ais_attrs *attrs, ais__fused_act *a) 
         return ais__error(AIS_E_INVALID_ARGUMENT, "the string attribute activation is missing");
     const char *op = name;
     if (strcmp(name, "LeakyRelu") == 0) {
-        a->items[0] = (ais__attr){.name = (char *)"alpha", .type = AIS__ATTR_FLOAT,
+        a->items[0] = (ais__attr){.name = (char *)"alpha",
+                                  .type = AIS__ATTR_FLOAT,
                                   .f = ais__act_param(attrs, 0, "activation_alpha", 0.01f)};
         a->attrs.count = 1;
     } else if (strcmp(name, "Clip") == 0) {
-        a->items[0] = (ais__attr){.name = (char *)"min", .type = AIS__ATTR_FLOAT,
+        a->items[0] = (ais__attr){.name = (char *)"min",
+                                  .type = AIS__ATTR_FLOAT,
                                   .f = ais__act_param(attrs, 0, "activation_alpha", -INFINITY)};
-        a->items[1] = (ais__attr){.name = (char *)"max", .type = AIS__ATTR_FLOAT,
+        a->items[1] = (ais__attr){.name = (char *)"max",
+                                  .type = AIS__ATTR_FLOAT,
                                   .f = ais__act_param(attrs, 1, "activation_beta", INFINITY)};
         a->attrs.count = 2;
     } else if (strcmp(name, "GeluTanh") == 0) {
         op = "Gelu";
-        a->items[0] = (ais__attr){.name = (char *)"approximate", .type = AIS__ATTR_STRING,
-                                  .s = (char *)"tanh"};
+        a->items[0] = (ais__attr){
+            .name = (char *)"approximate", .type = AIS__ATTR_STRING, .s = (char *)"tanh"};
         a->attrs.count = 1;
     } else if (strcmp(name, "Relu") != 0 && strcmp(name, "Sigmoid") != 0 &&
                strcmp(name, "Tanh") != 0 && strcmp(name, "Gelu") != 0) {
@@ -132,6 +139,49 @@ static ais_status ais__fused_infer(ais__op_ctx *ctx, const ais_tensor *const *in
     return st;
 }
 
+/* The activation as our GEMM's epilogue (lib/cpu/cpu.h), from the same attributes. */
+static ais_status ais__fused_gemm_act(const ais_attrs *attrs, ais__gemm_epilogue *ep) {
+    static const struct {
+        const char *name;
+        ais__gemm_act act;
+    } acts[] = {{"Relu", AIS__GEMM_ACT_RELU},         {"LeakyRelu", AIS__GEMM_ACT_LEAKY_RELU},
+                {"Clip", AIS__GEMM_ACT_CLIP},         {"Sigmoid", AIS__GEMM_ACT_SIGMOID},
+                {"Tanh", AIS__GEMM_ACT_TANH},         {"Gelu", AIS__GEMM_ACT_GELU},
+                {"GeluTanh", AIS__GEMM_ACT_GELU_TANH}};
+    ais__fused_act chk;
+    AIS__CHECK(ais__fused_act_get(attrs, &chk)); /* the same errors as infer */
+    const char *name = ais__attr_string(attrs, "activation", "");
+    for (size_t i = 0; i < AIS__ARRAY_LEN(acts); i++)
+        if (strcmp(name, acts[i].name) == 0) ep->act = acts[i].act;
+    if (ep->act == AIS__GEMM_ACT_LEAKY_RELU)
+        ep->act_alpha = ais__act_param(attrs, 0, "activation_alpha", 0.01f);
+    if (ep->act == AIS__GEMM_ACT_CLIP) {
+        ep->act_alpha = ais__act_param(attrs, 0, "activation_alpha", -INFINITY);
+        ep->act_beta = ais__act_param(attrs, 1, "activation_beta", INFINITY);
+    }
+    return AIS_OK;
+}
+
+/* FusedGemm and FusedMatMul: the plain operator's state (a constant B packed once) with the
+ * activation for the GEMM's store. */
+static ais_status ais__fused_mm_prepare(const ais__op_ctx *ctx, void **state) {
+    const char *b = ais__fused_base(ctx->op_type);
+    if (b[0] == 'M') AIS__CHECK(ais__fused_check_matmul(ctx->attrs));
+    ais__gemm_epilogue ep;
+    memset(&ep, 0, sizeof ep);
+    AIS__CHECK(ais__fused_gemm_act(ctx->attrs, &ep));
+    AIS__CHECK(ais__mm_prepare(ctx, state));
+    ((ais__mm_state *)*state)->act = ep;
+    return AIS_OK;
+}
+
+/* Whether the base kernel applied the activation itself (matmul.c, f32 results). */
+static bool ais__fused_in_gemm(const ais__op_ctx *ctx, const ais_tensor *y) {
+    const ais__mm_state *st = ctx->state;
+    return y->dtype == AIS_DTYPE_F32 && st && st->magic == AIS__MM_STATE_MAGIC &&
+           st->act.act != AIS__GEMM_ACT_NONE && strcmp(ais__fused_base(ctx->op_type), "Conv") != 0;
+}
+
 static ais_status ais__fused_compute(ais__op_ctx *ctx, const ais_tensor *const *in, size_t n_in,
                                      ais_tensor *const *out, size_t n_out) {
     const ais__op_def *base;
@@ -141,7 +191,7 @@ static ais_status ais__fused_compute(ais__op_ctx *ctx, const ais_tensor *const *
     ais_status st = base->compute(&c, in, n_in, out, n_out);
     ais__fused_sub_done(ctx, &c);
     AIS__CHECK(st);
-    if (out[0]->numel == 0) return AIS_OK;
+    if (out[0]->numel == 0 || ais__fused_in_gemm(ctx, out[0])) return AIS_OK;
     /* In place: the unary kernels read element i before writing element i, nothing else. */
     const ais_tensor *y = out[0];
     c = ais__fused_sub_ctx(ctx, AIS__FUSED_ACT_OPSET, &act.attrs);
@@ -157,9 +207,17 @@ static ais_status ais__fused_compute(ais__op_ctx *ctx, const ais_tensor *const *
         .compute = ais__fused_compute                                                              \
     }
 
+#define AIS__FUSED_MM_DEF(NAME, MAXIN)                                                             \
+    {                                                                                              \
+        .domain = "com.microsoft", .name = NAME, .since_version = 1, .min_inputs = 2,              \
+        .max_inputs = MAXIN, .min_outputs = 1, .max_outputs = 1, .infer = ais__fused_infer,        \
+        .compute = ais__fused_compute, .prepare = ais__fused_mm_prepare,                           \
+        .release = ais__mm_release                                                                 \
+    }
+
 const ais__op_def ais__ops_fused[] = {
     AIS__FUSED_DEF("FusedConv", 3),
-    AIS__FUSED_DEF("FusedGemm", 3),
-    AIS__FUSED_DEF("FusedMatMul", 2),
+    AIS__FUSED_MM_DEF("FusedGemm", 3),
+    AIS__FUSED_MM_DEF("FusedMatMul", 2),
     {.name = NULL},
 };

@@ -3,7 +3,8 @@
  * instruction-set level this machine has, against a double-precision product: every m, n, k in
  * 0..40 (edge tiles, k = 0, single rows and columns) with the four transpose combinations, alpha,
  * beta 0 / 1 / other and padded strides; large and odd shapes that cross the kc, mc and nc blocks;
- * the pre-packed B path; the bias + Relu epilogue; and the table's sgemm (BLAS or ours by shape).
+ * the pre-packed B path; the bias + Relu epilogue; the table's sgemm (BLAS or ours by shape) and
+ * its choice.
  *
  * Error bound asserted, per element: |c - ref| <= (k + 4) * FLT_EPSILON * s, where
  * s = |alpha| sum_p |a_ip b_pj| + |beta c0_ij| + |bias_ij| (the a-priori bound of a float dot
@@ -226,7 +227,7 @@ static void test_epilogue(void **state) {
         ais_test_fill_uniform(a, M * K, -1, 1);
         ais_test_fill_uniform(b, K * N, -1, 1);
         a[3 * K + 2] = NAN;
-        ais__gemm_epilogue ep = {NULL, 0, 0, AIS__GEMM_ACT_RELU};
+        ais__gemm_epilogue ep = {NULL, 0, 0, AIS__GEMM_ACT_RELU, 0, 0};
         t->sgemm_ex(false, false, M, N, K, 1.0f, a, K, b, N, NULL, 0.0f, c, N, &ep, NULL);
         for (int i = 0; i < M; i++)
             for (int j = 0; j < N; j++)
@@ -253,6 +254,36 @@ static void test_table_sgemm(void **state) {
         }
         free_case(&u);
     }
+}
+
+/* Which provider the table's sgemm takes: ours on the shapes it measured faster, only where BLAS
+ * would run on one thread, never at the scalar level, and at the AVX2 level only on a CPU
+ * without AVX-512 (whose kernels OpenBLAS would use instead). */
+static void test_table_choice(void **state) {
+    (void)state;
+    assert_false(ais__gemm_ours_wins(1, 512, 784));  /* a single row: BLAS's GEMV */
+    assert_false(ais__gemm_ours_wins(64, 64, 64));   /* small */
+    assert_false(ais__gemm_ours_wins(1000, 64, 64)); /* narrow */
+    assert_true(ais__gemm_ours_wins(256, 256, 256));
+    assert_true(ais__gemm_ours_wins(64, 3136, 576)); /* im2col */
+    ais__pool *one = NULL, *two = NULL;
+    AIS_ASSERT_OK(ais__pool_create(1, &one));
+    AIS_ASSERT_OK(ais__pool_create(2, &two));
+    ais__pool_binding saved, saved2;
+    ais__pool_bind(one, &saved);
+    ais_cpu_isa top = ais__cpu_isa_detected();
+    assert_false(ais__gemm_table_takes_ours(AIS_CPU_ISA_SCALAR, 256, 256, 256));
+    assert_false(ais__gemm_table_takes_ours(top, 1, 512, 784));
+    if (top >= AIS_CPU_ISA_AVX2) assert_true(ais__gemm_table_takes_ours(top, 256, 256, 256));
+    if (top >= AIS_CPU_ISA_AVX512)
+        assert_false(ais__gemm_table_takes_ours(AIS_CPU_ISA_AVX2, 256, 256, 256));
+    /* two threads: BLAS threads a large product itself */
+    ais__pool_bind(two, &saved2);
+    assert_false(ais__gemm_table_takes_ours(top, 512, 512, 512));
+    ais__pool_unbind(&saved2);
+    ais__pool_unbind(&saved);
+    ais__pool_destroy(one);
+    ais__pool_destroy(two);
 }
 
 /* ais__gemm_parallel over a pool of 3 threads: row and column splits, pre-packed B (rows only),
@@ -301,7 +332,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_all_small_shapes), cmocka_unit_test(test_large_shapes),
         cmocka_unit_test(test_epilogue),         cmocka_unit_test(test_table_sgemm),
-        cmocka_unit_test(test_parallel),
+        cmocka_unit_test(test_parallel),         cmocka_unit_test(test_table_choice),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

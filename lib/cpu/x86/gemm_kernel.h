@@ -11,6 +11,30 @@
  */
 #define AIS__GK_NR (AIS__GK_NV * AIS__W)
 
+/* r[q] = (r[0][q], r[1][q], ..., r[7][q]): the 8 x 8 transpose of 8 rows of 8 floats. */
+static inline void AIS__SX(tr8)(__m256 r[8]) {
+    __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);
+    __m256 t2 = _mm256_unpacklo_ps(r[2], r[3]), t3 = _mm256_unpackhi_ps(r[2], r[3]);
+    __m256 t4 = _mm256_unpacklo_ps(r[4], r[5]), t5 = _mm256_unpackhi_ps(r[4], r[5]);
+    __m256 t6 = _mm256_unpacklo_ps(r[6], r[7]), t7 = _mm256_unpackhi_ps(r[6], r[7]);
+    __m256 s0 = _mm256_shuffle_ps(t0, t2, _MM_SHUFFLE(1, 0, 1, 0));
+    __m256 s1 = _mm256_shuffle_ps(t0, t2, _MM_SHUFFLE(3, 2, 3, 2));
+    __m256 s2 = _mm256_shuffle_ps(t1, t3, _MM_SHUFFLE(1, 0, 1, 0));
+    __m256 s3 = _mm256_shuffle_ps(t1, t3, _MM_SHUFFLE(3, 2, 3, 2));
+    __m256 s4 = _mm256_shuffle_ps(t4, t6, _MM_SHUFFLE(1, 0, 1, 0));
+    __m256 s5 = _mm256_shuffle_ps(t4, t6, _MM_SHUFFLE(3, 2, 3, 2));
+    __m256 s6 = _mm256_shuffle_ps(t5, t7, _MM_SHUFFLE(1, 0, 1, 0));
+    __m256 s7 = _mm256_shuffle_ps(t5, t7, _MM_SHUFFLE(3, 2, 3, 2));
+    r[0] = _mm256_permute2f128_ps(s0, s4, 0x20);
+    r[1] = _mm256_permute2f128_ps(s1, s5, 0x20);
+    r[2] = _mm256_permute2f128_ps(s2, s6, 0x20);
+    r[3] = _mm256_permute2f128_ps(s3, s7, 0x20);
+    r[4] = _mm256_permute2f128_ps(s0, s4, 0x31);
+    r[5] = _mm256_permute2f128_ps(s1, s5, 0x31);
+    r[6] = _mm256_permute2f128_ps(s2, s6, 0x31);
+    r[7] = _mm256_permute2f128_ps(s3, s7, 0x31);
+}
+
 static void AIS__SX(pack_a)(bool trans_a, const float *a, int64_t lda, int64_t m0, int64_t m,
                             int64_t k, float *ap) {
     int64_t rows = AIS__MIN((int64_t)AIS__GK_MR, m - m0);
@@ -27,9 +51,34 @@ static void AIS__SX(pack_a)(bool trans_a, const float *a, int64_t lda, int64_t m
         }
         return;
     }
+    int64_t p0 = 0;
+    if (rows == AIS__GK_MR) {
+        /* a full panel: 8 x 8 blocks (rows x k) transposed in registers, 8 k steps at a time;
+         * the element-wise copy below stores with a stride of MR floats, one element a cycle,
+         * which cost about a tenth of a 256^3 product */
+        for (; p0 + 8 <= k; p0 += 8)
+            for (int i0 = 0; i0 < AIS__GK_MR; i0 += 8) {
+                int nrow = AIS__GK_MR - i0 < 8 ? AIS__GK_MR - i0 : 8;
+                __m256 r[8];
+                for (int j = 0; j < 8; j++)
+                    r[j] = j < nrow ? _mm256_loadu_ps(a + (m0 + i0 + j) * lda + p0)
+                                    : _mm256_setzero_ps();
+                AIS__SX(tr8)(r);
+                float *dst = ap + p0 * AIS__GK_MR + i0;
+                if (nrow == 8) {
+                    for (int q = 0; q < 8; q++)
+                        _mm256_storeu_ps(dst + q * AIS__GK_MR, r[q]);
+                } else {
+                    const __m256i mask = _mm256_cmpgt_epi32(
+                        _mm256_set1_epi32(nrow), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+                    for (int q = 0; q < 8; q++)
+                        _mm256_maskstore_ps(dst + q * AIS__GK_MR, mask, r[q]);
+                }
+            }
+    }
     for (int64_t i = 0; i < rows; i++) {
         const float *src = a + (m0 + i) * lda;
-        for (int64_t p = 0; p < k; p++)
+        for (int64_t p = p0; p < k; p++)
             ap[p * AIS__GK_MR + i] = src[p];
     }
     for (int64_t i = rows; i < AIS__GK_MR; i++)
@@ -68,54 +117,93 @@ static void AIS__SX(pack_b)(bool trans_b, const float *b, int64_t ldb, int64_t n
             bp[p * AIS__GK_NR + j] = 0.0f;
 }
 
-/* One row of accumulators through the epilogue into C. */
+/* One row of accumulators through the epilogue into C (the inline activations; the others are
+ * the driver's, ais__gemm_act_rows). */
 static inline V AIS__SX(gk_ep)(V v, const ais__gemm_epilogue *ep, int64_t i, int v_idx) {
     if (ep->bias) {
         const float *bi = ep->bias + i * ep->bias_rs;
         v = vadd(v, ep->bias_cs ? vload(bi + v_idx * AIS__W) : vset(bi[0]));
     }
-    /* max(0, v) returns v when v is NaN (the second operand): Relu keeps NaN, as ref/ does */
-    if (ep->act == AIS__GEMM_ACT_RELU) v = vmax(vset(0.0f), v);
+    /* max(0, v) returns v when v is NaN (the second operand): Relu keeps NaN, as ref/ does;
+     * the same for Clip's max and min */
+    switch (ep->act) {
+    case AIS__GEMM_ACT_RELU: v = vmax(vset(0.0f), v); break;
+    case AIS__GEMM_ACT_LEAKY_RELU: v = vleaky(v, ep->act_alpha); break;
+    case AIS__GEMM_ACT_CLIP: v = vmin(vset(ep->act_beta), vmax(vset(ep->act_alpha), v)); break;
+    default: break;
+    }
     return v;
 }
 
-static void AIS__SX(ukernel_ep)(int64_t k, const float *ap, const float *bp, float *c, int64_t ldc,
-                                int mr_used, int nr_used, bool accumulate,
-                                const ais__gemm_epilogue *ep) {
-    V acc[AIS__GK_MR][AIS__GK_NV];
+/* The tile of R rows (R = mr_used, a constant once inlined): R x NV accumulators, and for short
+ * tiles U sets of them over alternating k steps, so that at least 8 independent FMA chains hide
+ * the FMA latency (a batch-1 product is one row: 2 chains would run at a quarter of the rate). */
+static inline __attribute__((always_inline)) void
+AIS__SX(uk_rows)(const int R, int64_t k, const float *ap, const float *bp, float *c, int64_t ldc,
+                 int nr_used, bool accumulate, const ais__gemm_epilogue *ep) {
+    enum { U_MAX = 4 };
+    const int U = R == 1 ? 4 : (R <= 3 ? 2 : 1);
+    V acc[U_MAX][AIS__GK_MR][AIS__GK_NV];
     /* C's rows are ldc apart (often a power of two: the same L1 set); fetch them while the k loop
      * runs rather than stall on them in the store */
-    for (int i = 0; i < mr_used; i++) {
+    for (int i = 0; i < R; i++) {
         _mm_prefetch((const char *)(c + i * ldc), _MM_HINT_T0);
         _mm_prefetch((const char *)(c + i * ldc + AIS__GK_NR - 1), _MM_HINT_T0);
     }
-#pragma GCC unroll 16
-    for (int i = 0; i < AIS__GK_MR; i++)
 #pragma GCC unroll 4
-        for (int v = 0; v < AIS__GK_NV; v++)
-            acc[i][v] = vset(0.0f);
-    for (int64_t p = 0; p < k; p++) {
+    for (int u = 0; u < U; u++)
+#pragma GCC unroll 16
+        for (int i = 0; i < R; i++)
+#pragma GCC unroll 4
+            for (int v = 0; v < AIS__GK_NV; v++)
+                acc[u][i][v] = vset(0.0f);
+    int64_t p = 0;
+#pragma GCC unroll 2
+    for (; p + U <= k; p += U) {
+#pragma GCC unroll 4
+        for (int u = 0; u < U; u++) {
+            const float *a1 = ap + (p + u) * AIS__GK_MR, *b1 = bp + (p + u) * AIS__GK_NR;
+            V bv[AIS__GK_NV];
+#pragma GCC unroll 4
+            for (int v = 0; v < AIS__GK_NV; v++)
+                bv[v] = vload(b1 + v * AIS__W);
+#pragma GCC unroll 16
+            for (int i = 0; i < R; i++) {
+                V av = vset(a1[i]);
+#pragma GCC unroll 4
+                for (int v = 0; v < AIS__GK_NV; v++)
+                    acc[u][i][v] = vfma(av, bv[v], acc[u][i][v]);
+            }
+        }
+    }
+    for (; p < k; p++) {
+        const float *a1 = ap + p * AIS__GK_MR, *b1 = bp + p * AIS__GK_NR;
         V bv[AIS__GK_NV];
 #pragma GCC unroll 4
         for (int v = 0; v < AIS__GK_NV; v++)
-            bv[v] = vload(bp + v * AIS__W);
+            bv[v] = vload(b1 + v * AIS__W);
 #pragma GCC unroll 16
-        for (int i = 0; i < AIS__GK_MR; i++) {
-            V av = vset(ap[i]);
+        for (int i = 0; i < R; i++) {
+            V av = vset(a1[i]);
 #pragma GCC unroll 4
             for (int v = 0; v < AIS__GK_NV; v++)
-                acc[i][v] = vfma(av, bv[v], acc[i][v]);
+                acc[0][i][v] = vfma(av, bv[v], acc[0][i][v]);
         }
-        ap += AIS__GK_MR;
-        bp += AIS__GK_NR;
     }
-    if (mr_used == AIS__GK_MR && nr_used == AIS__GK_NR) {
+#pragma GCC unroll 4
+    for (int u = 1; u < U; u++)
 #pragma GCC unroll 16
-        for (int i = 0; i < AIS__GK_MR; i++)
+        for (int i = 0; i < R; i++)
+#pragma GCC unroll 4
+            for (int v = 0; v < AIS__GK_NV; v++)
+                acc[0][i][v] = vadd(acc[0][i][v], acc[u][i][v]);
+    if (nr_used == AIS__GK_NR) {
+#pragma GCC unroll 16
+        for (int i = 0; i < R; i++)
 #pragma GCC unroll 4
             for (int v = 0; v < AIS__GK_NV; v++) {
                 float *cp = c + i * ldc + v * AIS__W;
-                V r = accumulate ? vadd(vload(cp), acc[i][v]) : acc[i][v];
+                V r = accumulate ? vadd(vload(cp), acc[0][i][v]) : acc[0][i][v];
                 if (ep) r = AIS__SX(gk_ep)(r, ep, i, v);
                 vstore(cp, r);
             }
@@ -123,29 +211,49 @@ static void AIS__SX(ukernel_ep)(int64_t k, const float *ap, const float *bp, flo
     }
     float tmp[AIS__GK_MR * AIS__GK_NR];
 #pragma GCC unroll 16
-    for (int i = 0; i < AIS__GK_MR; i++)
+    for (int i = 0; i < R; i++)
 #pragma GCC unroll 4
         for (int v = 0; v < AIS__GK_NV; v++)
-            vstore(tmp + i * AIS__GK_NR + v * AIS__W, acc[i][v]);
-    if (nr_used == AIS__GK_NR) {
-        /* the last rows of C (m not a multiple of MR): whole rows still store as vectors */
-        for (int i = 0; i < mr_used; i++)
-            for (int v = 0; v < AIS__GK_NV; v++) {
-                float *cp = c + i * ldc + v * AIS__W;
-                V r = vload(tmp + i * AIS__GK_NR + v * AIS__W);
-                if (accumulate) r = vadd(vload(cp), r);
-                if (ep) r = AIS__SX(gk_ep)(r, ep, i, v);
-                vstore(cp, r);
-            }
-        return;
-    }
-    for (int i = 0; i < mr_used; i++)
+            vstore(tmp + i * AIS__GK_NR + v * AIS__W, acc[0][i][v]);
+    for (int i = 0; i < R; i++)
         for (int j = 0; j < nr_used; j++) {
             float r = tmp[i * AIS__GK_NR + j];
             if (accumulate) r += c[i * ldc + j];
             c[i * ldc + j] = ais__gemm_ep1(ep, r, i, j);
         }
 }
+
+#define AIS__GK_CASE(R)                                                                            \
+    case R:                                                                                        \
+        AIS__SX(uk_rows)                                                                           \
+        (R < AIS__GK_MR ? R : AIS__GK_MR, k, ap, bp, c, ldc, nr_used, accumulate, ep);             \
+        return;
+
+static void AIS__SX(ukernel_ep)(int64_t k, const float *ap, const float *bp, float *c, int64_t ldc,
+                                int mr_used, int nr_used, bool accumulate,
+                                const ais__gemm_epilogue *ep) {
+    /* one body per row count: the edge tiles (the last rows of C, a batch-1 product) compute
+     * only the rows they store */
+    switch (mr_used) {
+        AIS__GK_CASE(1)
+        AIS__GK_CASE(2)
+        AIS__GK_CASE(3)
+        AIS__GK_CASE(4)
+        AIS__GK_CASE(5)
+        AIS__GK_CASE(6)
+#if AIS__GK_MR > 7
+        AIS__GK_CASE(7)
+        AIS__GK_CASE(8)
+        AIS__GK_CASE(9)
+        AIS__GK_CASE(10)
+        AIS__GK_CASE(11)
+        AIS__GK_CASE(12)
+        AIS__GK_CASE(13)
+#endif
+    default: AIS__SX(uk_rows)(AIS__GK_MR, k, ap, bp, c, ldc, nr_used, accumulate, ep); return;
+    }
+}
+#undef AIS__GK_CASE
 
 static void AIS__SX(ukernel)(int64_t k, const float *ap, const float *bp, float *c, int64_t ldc,
                              int mr_used, int nr_used, bool accumulate) {

@@ -20,6 +20,12 @@ static inline void vstore(float *p, V a) { _mm256_storeu_ps(p, a); }
 static inline V vadd(V a, V b) { return _mm256_add_ps(a, b); }
 static inline V vmax(V a, V b) { return _mm256_max_ps(a, b); }
 static inline V vfma(V a, V b, V c) { return _mm256_fmadd_ps(a, b, c); }
+static inline V vmin(V a, V b) { return _mm256_min_ps(a, b); }
+/* x < 0 ? alpha x : x (NaN compares false: kept) */
+static inline V vleaky(V x, float alpha) {
+    return _mm256_blendv_ps(x, _mm256_mul_ps(x, _mm256_set1_ps(alpha)),
+                            _mm256_cmp_ps(x, _mm256_setzero_ps(), _CMP_LT_OQ));
+}
 
 #include "../gemm_kernel.h"
 
@@ -27,9 +33,10 @@ AIS__GEMM_ENTRIES(ais__avx2g, AIS_CPU_ISA_AVX2)
 
 void ais__avx2_fill_gemm(ais__cpu_kernels *k) {
     ais__avx2g_fill_gemm_slots(k);
-    /* B panel kc x 16 floats = 16 KiB of L1; A block 144 x 256 = 144 KiB of the L2 */
+    /* A panel 6 x 256 floats = 6 KiB in L1, the kc x nc block of B in half the L2; A block
+     * 144 x 256 = 144 KiB */
     k->gemm_kc = 256;
     k->gemm_mc = 144;
-    k->gemm_nc = 4096;
+    k->gemm_nc = ais__gemm_nc_for_l2(256, 16, 512);
     AIS__GEMM_SET(k, ais__avx2g);
 }

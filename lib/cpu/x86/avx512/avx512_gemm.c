@@ -20,6 +20,12 @@ static inline void vstore(float *p, V a) { _mm512_storeu_ps(p, a); }
 static inline V vadd(V a, V b) { return _mm512_add_ps(a, b); }
 static inline V vmax(V a, V b) { return _mm512_max_ps(a, b); }
 static inline V vfma(V a, V b, V c) { return _mm512_fmadd_ps(a, b, c); }
+static inline V vmin(V a, V b) { return _mm512_min_ps(a, b); }
+/* x < 0 ? alpha x : x (NaN compares false: kept) */
+static inline V vleaky(V x, float alpha) {
+    return _mm512_mask_mul_ps(x, _mm512_cmp_ps_mask(x, _mm512_setzero_ps(), _CMP_LT_OQ), x,
+                              _mm512_set1_ps(alpha));
+}
 
 #include "../gemm_kernel.h"
 
@@ -27,9 +33,10 @@ AIS__GEMM_ENTRIES(ais__avx512g, AIS_CPU_ISA_AVX512)
 
 void ais__avx512_fill_gemm(ais__cpu_kernels *k) {
     ais__avx512g_fill_gemm_slots(k);
-    /* B panel kc x 32 floats = 32 KiB of the 48 KiB L1; A block 336 x 256 = 336 KiB of the L2 */
+    /* A panel 14 x 256 floats = 14 KiB stays in the 48 KiB L1 while the tile loop runs across a
+     * kc x nc block of B in L2 (nc = 1024 for a 2 MiB L2: 1 MiB); A block 336 x 256 = 336 KiB */
     k->gemm_kc = 256;
     k->gemm_mc = 336;
-    k->gemm_nc = 4096;
+    k->gemm_nc = ais__gemm_nc_for_l2(256, 32, 1024);
     AIS__GEMM_SET(k, ais__avx512g);
 }

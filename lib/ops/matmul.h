@@ -1,0 +1,35 @@
+/*
+ * matmul.h - what MatMul and Gemm (matmul.c) share with their fused forms (fused.c): the state
+ * `prepare` builds (a constant B packed once into our GEMM's panel layout, and the fused
+ * activation) and the kernels.
+ */
+#ifndef AIS_MATMUL_H
+#define AIS_MATMUL_H
+
+#include "cpu/cpu.h"
+#include "op.h"
+
+#define AIS__MM_STATE_MAGIC 0x4d4d5354u /* "MMST" */
+
+typedef struct ais__mm_state {
+    uint32_t magic; /* AIS__MM_STATE_MAGIC: a state of another operator is never taken for one */
+    /* The fused activation (FusedGemm, FusedMatMul; NONE for the plain operators), applied in
+     * the GEMM's store for f32 results; only act, act_alpha and act_beta are read. */
+    ais__gemm_epilogue act;
+    /* B packed once at load when it is a constant f32 tensor (NULL otherwise): `mats` matrices
+     * op(B) of k x n (MatMul's batch axes of B), each mat_floats floats, in the layout of table
+     * t's gemm_prepack_b. Used only while compute's B is b_src with data b_data. */
+    const ais_tensor *b_src;
+    const void *b_data;
+    const ais__cpu_kernels *t;
+    int64_t k, n;
+    size_t mats, mat_floats;
+    float *bp;
+} ais__mm_state;
+
+/* Builds the state of MatMul, Gemm, FusedMatMul and FusedGemm (the activation is left NONE:
+ * fused.c sets it). */
+ais_status ais__mm_prepare(const ais__op_ctx *ctx, void **state);
+void ais__mm_release(void *state);
+
+#endif /* AIS_MATMUL_H */
