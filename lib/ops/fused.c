@@ -1,5 +1,6 @@
 /*
- * fused.c - FusedConv, FusedGemm and FusedMatMul (domain com.microsoft): Conv, Gemm or MatMul
+ * fused.c - FusedGemm and FusedMatMul (domain com.microsoft; FusedConv is in conv.c, whose
+ * kernels apply the activation in their stores): Conv, Gemm or MatMul
  * followed by an activation on the same output, what the graph's fusion pass (runtime/fuse.c)
  * makes of such pairs. The attribute contract is ONNX Runtime's and the CUDA backend's:
  *   activation         "Relu", "LeakyRelu", "Sigmoid", "Tanh", "Gelu", "GeluTanh" or "Clip"
@@ -48,19 +49,22 @@ static ais_status ais__fused_act_get(const ais_attrs *attrs, ais__fused_act *a) 
         return ais__error(AIS_E_INVALID_ARGUMENT, "the string attribute activation is missing");
     const char *op = name;
     if (strcmp(name, "LeakyRelu") == 0) {
-        a->items[0] = (ais__attr){.name = (char *)"alpha", .type = AIS__ATTR_FLOAT,
+        a->items[0] = (ais__attr){.name = (char *)"alpha",
+                                  .type = AIS__ATTR_FLOAT,
                                   .f = ais__act_param(attrs, 0, "activation_alpha", 0.01f)};
         a->attrs.count = 1;
     } else if (strcmp(name, "Clip") == 0) {
-        a->items[0] = (ais__attr){.name = (char *)"min", .type = AIS__ATTR_FLOAT,
+        a->items[0] = (ais__attr){.name = (char *)"min",
+                                  .type = AIS__ATTR_FLOAT,
                                   .f = ais__act_param(attrs, 0, "activation_alpha", -INFINITY)};
-        a->items[1] = (ais__attr){.name = (char *)"max", .type = AIS__ATTR_FLOAT,
+        a->items[1] = (ais__attr){.name = (char *)"max",
+                                  .type = AIS__ATTR_FLOAT,
                                   .f = ais__act_param(attrs, 1, "activation_beta", INFINITY)};
         a->attrs.count = 2;
     } else if (strcmp(name, "GeluTanh") == 0) {
         op = "Gelu";
-        a->items[0] = (ais__attr){.name = (char *)"approximate", .type = AIS__ATTR_STRING,
-                                  .s = (char *)"tanh"};
+        a->items[0] = (ais__attr){
+            .name = (char *)"approximate", .type = AIS__ATTR_STRING, .s = (char *)"tanh"};
         a->attrs.count = 1;
     } else if (strcmp(name, "Relu") != 0 && strcmp(name, "Sigmoid") != 0 &&
                strcmp(name, "Tanh") != 0 && strcmp(name, "Gelu") != 0) {
@@ -158,7 +162,6 @@ static ais_status ais__fused_compute(ais__op_ctx *ctx, const ais_tensor *const *
     }
 
 const ais__op_def ais__ops_fused[] = {
-    AIS__FUSED_DEF("FusedConv", 3),
     AIS__FUSED_DEF("FusedGemm", 3),
     AIS__FUSED_DEF("FusedMatMul", 2),
     {.name = NULL},

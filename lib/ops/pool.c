@@ -1,11 +1,13 @@
 /*
  * pool.c - MaxPool (with optional Indices), AveragePool, LpPool and their global forms, 1-D to
- * 3-D, parallel over the N*C planes. f16 and bf16 are computed in f32.
+ * 3-D, parallel over the N*C planes. f16 and bf16 are computed in f32. The f32 2-D MaxPool of
+ * CNNs goes through lib/cpu's vector plane kernel at the AVX2 and AVX-512 levels.
  */
 #include <float.h>
 #include <math.h>
 #include <string.h>
 
+#include "cpu/cpu.h"
 #include "dense_util.h"
 
 enum { AIS__POOL_MAX = 0, AIS__POOL_AVG = 1, AIS__POOL_LP = 2 };
@@ -157,6 +159,52 @@ static ais_status ais__pool_run(ais__op_ctx *ctx, ais__pool_job *j, const ais_te
     return AIS_OK;
 }
 
+/* ---- f32 2-D MaxPool without Indices: the table's plane kernel (lib/cpu, vectors over a padded
+ * copy of the plane), one pool slot per thread with its own scratch ---- */
+
+typedef struct {
+    const float *x;
+    float *y, *scratch;
+    ais__conv_dw_geom dg;
+    int64_t isz, osz;
+    size_t planes, n_slots, per_slot;
+} ais__maxpool2d_job;
+
+static void ais__maxpool2d_slots(void *vj, size_t begin, size_t end) {
+    const ais__maxpool2d_job *j = vj;
+    const ais__cpu_kernels *t = ais__cpu();
+    for (size_t s = begin; s < end; s++)
+        for (size_t p = s * j->planes / j->n_slots; p < (s + 1) * j->planes / j->n_slots; p++)
+            t->pool_max2d(j->x + (int64_t)p * j->isz, j->y + (int64_t)p * j->osz, &j->dg,
+                          j->scratch + s * j->per_slot);
+}
+
+static ais_status ais__maxpool2d(ais__op_ctx *ctx, const ais__pool_job *pj, size_t planes) {
+    const ais__dense_geom *g = &pj->g;
+    ais__maxpool2d_job j = {.x = pj->x,
+                            .y = pj->y,
+                            .isz = pj->isz,
+                            .osz = pj->osz,
+                            .planes = planes,
+                            .dg = {g->in[1], g->in[2], g->out[1], g->out[2], g->k[1], g->k[2],
+                                   g->stride[1], g->stride[2], g->dil[1], g->dil[2], g->pb[1],
+                                   g->pb[2]}};
+    int32_t threads = ctx->pool ? ais__pool_threads(ctx->pool) : 1;
+    double work = (double)pj->osz * (double)ais__dense_prod3(g->k) * (double)planes;
+    j.n_slots = AIS__MIN(planes, work < 65536.0 ? 1 : (size_t)threads);
+    j.per_slot = (ais__conv_dw_scratch_floats(&j.dg) + 15) / 16 * 16;
+    size_t bytes;
+    if (!ais__mul_size(j.per_slot * j.n_slots, sizeof(float), &bytes))
+        return ais__error(AIS_E_LIMIT, "max pool scratch size overflows");
+    j.scratch = ais__op_scratch(ctx, bytes);
+    if (!j.scratch) return ais__oom(bytes, "max pool padded planes");
+    if (j.n_slots > 1)
+        ais__parallel_for(ctx->pool, j.n_slots, 1, ais__maxpool2d_slots, &j);
+    else
+        ais__maxpool2d_slots(&j, 0, 1);
+    return AIS_OK;
+}
+
 static ais_status ais__pool_compute(ais__op_ctx *ctx, const ais_tensor *const *in, size_t n_out,
                                     ais_tensor *const *out, int kind) {
     const ais_tensor *x = in[0];
@@ -169,6 +217,9 @@ static ais_status ais__pool_compute(ais__op_ctx *ctx, const ais_tensor *const *i
     j.isz = ais__dense_prod3(j.g.in);
     j.osz = ais__dense_prod3(j.g.out);
     if (out[0]->numel == 0) return AIS_OK;
+    if (kind == AIS__POOL_MAX && !j.idx && x->dtype == AIS_DTYPE_F32 && j.g.in[0] == 1 &&
+        j.g.k[0] == 1 && ais__cpu()->isa >= AIS_CPU_ISA_AVX2)
+        return ais__maxpool2d(ctx, &j, (size_t)(x->dims[0] * x->dims[1]));
     return ais__pool_run(ctx, &j, x, out[0], (size_t)(x->dims[0] * x->dims[1]));
 }
 

@@ -97,4 +97,5 @@ void ais__cpu_fill_ref(ais__cpu_kernels *k) {
     k->vsigmoid = ais__ref_vsigmoid;
     ais__cpu_fill_ref_rows(k);
     k->tree_block = ais__cpu_ref_tree_block;
+    ais__cpu_fill_ref_conv(k);
 }
