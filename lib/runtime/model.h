@@ -69,6 +69,9 @@ ais_status ais__model_write(const ais__graph *g, const struct ais_pipeline *pipe
  * and that is no graph output, becomes FusedConv/FusedGemm/FusedMatMul (com.microsoft) with the
  * activation as attributes; the activation node goes. Needs the sorted, resolved graph. */
 ais_status ais__graph_fuse(ais_model *m);
+/* Level 2, before the fusion: BatchNormalization after a Conv with constant weights folded into
+ * them (fold_bn.c). */
+ais_status ais__graph_fold_bn(ais_model *m);
 
 /* For tests and benchmarks: nodes the current plan runs per call (after plan-time folding),
  * and the bytes of its arena; 0 before the first run. */
