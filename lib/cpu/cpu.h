@@ -73,6 +73,43 @@ typedef struct ais__gemm_epilogue {
 /* Activations the micro-kernels apply in their store; the others go through ais__gemm_act_rows. */
 static inline bool ais__gemm_act_inline(ais__gemm_act a) { return a <= AIS__GEMM_ACT_CLIP; }
 
+/* What a convolution kernel does to each output after the sum and the bias (FusedConv's
+ * activations that cost one instruction): CLAMP v = min(max(v, lo), hi) (Relu: lo 0, hi inf;
+ * Clip), LEAKY v < 0 ? alpha v : v. NaN stays NaN. */
+typedef enum ais__conv_act_kind {
+    AIS__CONV_ACT_NONE,
+    AIS__CONV_ACT_CLAMP,
+    AIS__CONV_ACT_LEAKY
+} ais__conv_act_kind;
+typedef struct ais__conv_act {
+    ais__conv_act_kind kind;
+    float lo, hi, alpha;
+} ais__conv_act;
+
+/* One plane of a depthwise 2-D convolution: input ih x iw, output oh x ow, kernel kh x kw,
+ * strides, dilations and leading pads (the output extents already account for trailing pads). */
+typedef struct ais__conv_dw_geom {
+    int64_t ih, iw, oh, ow, kh, kw, sh, sw, dh, dw, ph, pw;
+} ais__conv_dw_geom;
+
+/* The depthwise kernels work on a zero-padded copy of the input plane, pw_ floats a row, with
+ * rows and a tail to spare so that whole vectors never leave it, and write whole vectors of
+ * outputs into a buffer of rows of at least ow + 32 floats. */
+static inline int64_t ais__conv_dw_padded_width(const ais__conv_dw_geom *g) {
+    int64_t need = (g->ow - 1) * g->sw + (g->kw - 1) * g->dw + 1;
+    int64_t w = g->iw + g->pw > need ? g->iw + g->pw : need;
+    return w + 1; /* a column to spare past the last window */
+}
+static inline int64_t ais__conv_dw_padded_rows(const ais__conv_dw_geom *g) {
+    int64_t need = (g->oh - 1) * g->sh + (g->kh - 1) * g->dh + 1;
+    return (g->ih + g->ph > need ? g->ih + g->ph : need) + 2;
+}
+static inline size_t ais__conv_dw_scratch_floats(const ais__conv_dw_geom *g) {
+    int64_t pw = ais__conv_dw_padded_width(g), ph = ais__conv_dw_padded_rows(g);
+    int64_t out = g->oh * (pw > g->ow + 32 ? pw : g->ow + 32);
+    return (size_t)((ph * pw + 128 + 15) / 16 * 16 + out + 128);
+}
+
 /* Rows one block walk takes at most (and the row count the SIMD walks are built for). */
 #define AIS__CPU_TREE_ROWS 16
 
@@ -176,6 +213,18 @@ typedef struct ais__cpu_kernels {
      * Reads up to 1 byte past src[off + 2] and writes up to 16 bytes past dst[3n - 1]. */
     void (*resample_rgb_row)(const uint8_t *src, const int32_t *off, const int32_t *k, int taps,
                              uint8_t *dst, size_t n);
+    /* ---- convolution (lib/ops/conv.c drives them) ----
+     * conv_dw: y[o] = act(bias + sum over taps of w[tap] x[under tap]) for one output plane of
+     * a depthwise convolution (x one input plane, w its kh * kw weights; padding reads 0);
+     * scratch: ais__conv_dw_scratch_floats(g) floats, 64-byte aligned.
+     * conv_act: y[i] = act(y[i] + bias) for i < n, in place. */
+    void (*conv_dw)(const float *x, const float *w, float bias, float *y,
+                    const ais__conv_dw_geom *g, const ais__conv_act *act, float *scratch);
+    void (*conv_act)(float *y, size_t n, float bias, const ais__conv_act *act);
+    /* pool_max2d: MaxPool of one plane (g as for conv_dw: kernel, strides, dilations, pads; the
+     * padding never wins), scratch as for conv_dw. A NaN is kept when it is a window's first
+     * element and skipped after, as lib/ops/pool.c's loop does. */
+    void (*pool_max2d)(const float *x, float *y, const ais__conv_dw_geom *g, float *scratch);
 } ais__cpu_kernels;
 
 /* The table of the level in effect (filled on first use; never NULL; safe from any thread). */
@@ -313,6 +362,24 @@ void ais__avx2_fill_image(ais__cpu_kernels *k);    /* avx2_image.c, by ais__cpu_
 void ais__avx2_fill_gemm(ais__cpu_kernels *k);   /* avx2_gemm.c, the same */
 void ais__avx512_fill_gemm(ais__cpu_kernels *k); /* avx512_gemm.c, by ais__cpu_fill_avx512 */
 void ais__avx512_fill_tree(ais__cpu_kernels *k); /* avx512_tree.c, the same */
+
+void ais__cpu_fill_ref_conv(ais__cpu_kernels *k); /* ref_conv.c, by ais__cpu_fill_ref */
+void ais__avx2_fill_conv(ais__cpu_kernels *k);    /* avx2_conv.c, by ais__cpu_fill_avx2 */
+void ais__avx512_fill_conv(ais__cpu_kernels *k);  /* avx512_conv.c, by ais__cpu_fill_avx512 */
+/* The portable depthwise plane, which the SIMD ones call for strides they are not built for. */
+void ais__cpu_ref_conv_dw(const float *x, const float *w, float bias, float *y,
+                          const ais__conv_dw_geom *g, const ais__conv_act *act, float *scratch);
+void ais__cpu_ref_pool_max2d(const float *x, float *y, const ais__conv_dw_geom *g, float *scratch);
+/* One element through the activation (ref/ and the SIMD kernels' edges). */
+static inline float ais__conv_act1(const ais__conv_act *a, float v) {
+    if (a->kind == AIS__CONV_ACT_CLAMP) {
+        v = v < a->lo ? a->lo : v;
+        v = v > a->hi ? a->hi : v;
+    } else if (a->kind == AIS__CONV_ACT_LEAKY) {
+        v = v < 0 ? a->alpha * v : v;
+    }
+    return v;
+}
 
 /* The portable tree walk, which the SIMD walks call for row counts they are not built for. */
 void ais__cpu_ref_tree_block(const ais__cpu_forest *f, size_t t0, size_t t1, const float *x,

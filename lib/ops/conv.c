@@ -1,18 +1,26 @@
 /*
- * conv.c - Conv (1-D to 3-D, groups, dilations, strides, pads, auto_pad, optional bias).
- * Three paths: a 1x1 stride-1 unpadded convolution is one product per image and group; a
- * convolution with one input channel per group (depthwise) is computed directly; everything else
- * is im2col into scratch memory, tiled over output positions, and sgemm.
+ * conv.c - Conv (1-D to 3-D, groups, dilations, strides, pads, auto_pad, optional bias) and
+ * FusedConv (com.microsoft: Conv then an activation, what runtime/fuse.c makes of the pair).
+ *
+ * Paths, per node:
+ *  - depthwise (one input channel per group, 1-D/2-D): the table's conv_dw kernel, one output
+ *    plane at a time, bias and activation in its store;
+ *  - everything else at the AVX2 and AVX-512 levels: our packed GEMM's micro-kernel driven here
+ *    (conv_gemm.c), out[co, pos] = W[co, ci*taps] x cols[ci*taps, pos] on NCHW with the weights
+ *    as A (packed once at load by prepare) and the columns as B, packed per cache-sized block
+ *    straight from the image (no column matrix; a 1x1 stride-1 convolution reads X itself),
+ *    bias and activation applied as each tile of the output is stored;
+ *  - at the scalar level (and for 3-D depthwise): the portable paths below, im2col + BLAS sgemm
+ *    and a direct loop, the reference the others are tested against.
+ * The activation of FusedConv is Relu, LeakyRelu or Clip in the kernels' stores; Sigmoid, Tanh
+ * and Gelu run through their own operators in place afterwards, as fused.c does for Gemm.
  */
+#include <math.h>
 #include <string.h>
 
+#include "conv_gemm.h"
 #include "cpu/cpu.h"
 #include "dense_util.h"
-
-typedef struct ais__conv_plan {
-    ais__dense_geom g;
-    int64_t n, c, m, group, cg, mg, kvol, isz, osz;
-} ais__conv_plan;
 
 static ais_status ais__conv_plan_make(const ais__op_ctx *ctx, const ais_tensor *const *in,
                                       size_t n_in, ais__conv_plan *p) {
@@ -174,45 +182,246 @@ static void ais__conv_slots(void *vj, size_t begin, size_t end) {
     }
 }
 
+/* ---- the activation of FusedConv ---- */
+
+/* The base operator's activations at opset 6 (Clip's bounds as attributes), as fused.c. */
+#define AIS__CONV_ACT_OPSET 6
+
+typedef struct ais__conv_post {
+    const ais__op_def *def; /* NULL: none after the kernels */
+    ais__attr items[1];
+    ais_attrs attrs;
+} ais__conv_post;
+
+typedef struct ais__conv_state {
+    ais__conv_act act; /* in the kernels' stores */
+    const char *post;  /* Sigmoid, Tanh, Gelu or GeluTanh after them; NULL: none */
+    ais__conv_wpack wp;
+    bool packed;
+} ais__conv_state;
+
+static float ais__conv_act_param(const ais_attrs *attrs, size_t k, const char *alt, float dflt) {
+    const float *v;
+    size_t n;
+    if (ais__attr_floats(attrs, "activation_params", &v, &n)) return k < n ? v[k] : dflt;
+    return ais__attr_float(attrs, alt, dflt);
+}
+
+/* FusedConv's activation attribute (ONNX Runtime's contract, see fused.c). */
+static ais_status ais__conv_act_parse(const ais__op_ctx *ctx, ais__conv_act *act,
+                                      const char **post) {
+    *act = (ais__conv_act){AIS__CONV_ACT_NONE, 0, 0, 0};
+    *post = NULL;
+    if (strcmp(ctx->op_type, "FusedConv") != 0) return AIS_OK;
+    const char *name = ais__attr_string(ctx->attrs, "activation", NULL);
+    if (!name)
+        return ais__error(AIS_E_INVALID_ARGUMENT, "the string attribute activation is missing");
+    if (strcmp(name, "Relu") == 0) {
+        *act = (ais__conv_act){AIS__CONV_ACT_CLAMP, 0.0f, INFINITY, 0};
+    } else if (strcmp(name, "Clip") == 0) {
+        *act = (ais__conv_act){AIS__CONV_ACT_CLAMP,
+                               ais__conv_act_param(ctx->attrs, 0, "activation_alpha", -INFINITY),
+                               ais__conv_act_param(ctx->attrs, 1, "activation_beta", INFINITY), 0};
+    } else if (strcmp(name, "LeakyRelu") == 0) {
+        *act = (ais__conv_act){AIS__CONV_ACT_LEAKY, 0, 0,
+                               ais__conv_act_param(ctx->attrs, 0, "activation_alpha", 0.01f)};
+    } else if (strcmp(name, "Sigmoid") == 0 || strcmp(name, "Tanh") == 0 ||
+               strcmp(name, "Gelu") == 0 || strcmp(name, "GeluTanh") == 0) {
+        *post = name;
+    } else {
+        return ais__error(AIS_E_UNSUPPORTED,
+                          "activation \"%s\" is not one of Relu, LeakyRelu, Sigmoid, Tanh, Gelu, "
+                          "GeluTanh, Clip",
+                          name);
+    }
+    return AIS_OK;
+}
+
+static ais_status ais__conv_post_get(const char *name, ais__conv_post *c) {
+    memset(c, 0, sizeof *c);
+    if (!name) return AIS_OK;
+    c->attrs.items = c->items;
+    c->attrs.cap = 1;
+    const char *op = name;
+    if (strcmp(name, "GeluTanh") == 0) {
+        op = "Gelu";
+        c->items[0] = (ais__attr){
+            .name = (char *)"approximate", .type = AIS__ATTR_STRING, .s = (char *)"tanh"};
+        c->attrs.count = 1;
+    }
+    c->def = ais__op_find("", op, AIS__CONV_ACT_OPSET);
+    if (!c->def) return ais__error(AIS_E_UNSUPPORTED, "no kernel for activation %s", op);
+    return AIS_OK;
+}
+
+/* The weights are packed at load when W is a constant and this level has the GEMM path. */
+static ais_status ais__conv_prepare(const ais__op_ctx *ctx, void **out) {
+    ais__conv_state *st = ais__calloc(1, sizeof *st);
+    if (!st) return ais__oom(sizeof *st, "convolution state");
+    ais_status s = ais__conv_act_parse(ctx, &st->act, &st->post);
+    ais__conv_post post;
+    if (s == AIS_OK) s = ais__conv_post_get(st->post, &post);
+    if (s != AIS_OK) {
+        ais__free(st);
+        return s;
+    }
+    *out = st;
+    const ais_tensor *w = ctx->consts && ctx->n_consts > 1 ? ctx->consts[1] : NULL;
+    const ais__cpu_kernels *t = ais__cpu();
+    if (!w || w->dtype != AIS_DTYPE_F32 || w->ndim < 3 || w->ndim > 5 || !w->data ||
+        !ais__conv_gemm_usable(t))
+        return AIS_OK;
+    int64_t group = ais__attr_int(ctx->attrs, "group", 1), m = w->dims[0];
+    if (group < 1 || m % group != 0 || m == 0) return AIS_OK; /* infer reports it */
+    int64_t k = (int64_t)w->numel / m;
+    if (w->dims[1] == 1 && group > 1) return AIS_OK; /* depthwise: its own kernel reads W */
+    size_t floats = ais__conv_wpack_floats(t, m, group, k);
+    float *a = ais__malloc_aligned(floats * sizeof(float), 64);
+    if (!a) return AIS_OK; /* packed per call instead */
+    ais__conv_wpack_fill(&st->wp, t, w->data, m, group, k, a);
+    st->packed = true;
+    return AIS_OK;
+}
+
+static void ais__conv_release(void *vs) {
+    ais__conv_state *st = vs;
+    if (!st) return;
+    if (st->packed) ais__free(st->wp.a);
+    ais__free(st);
+}
+
+/* ---- depthwise planes through the table's kernel ---- */
+
+typedef struct {
+    const ais__conv_plan *p;
+    const ais__cpu_kernels *t;
+    const float *x, *w, *b;
+    float *y, *scratch;
+    ais__conv_dw_geom dg;
+    ais__conv_act act;
+    size_t planes, n_slots, per_slot;
+} ais__dwk_job;
+
+/* Slot s: planes [s * planes / n_slots, ...) with its own scratch. */
+static void ais__dwk_slots(void *vj, size_t begin, size_t end) {
+    const ais__dwk_job *j = vj;
+    const ais__conv_plan *p = j->p;
+    for (size_t s = begin; s < end; s++)
+        for (size_t t = s * j->planes / j->n_slots; t < (s + 1) * j->planes / j->n_slots; t++) {
+            int64_t n = (int64_t)t / p->m, m = (int64_t)t % p->m, cin = m / p->mg;
+            j->t->conv_dw(j->x + (n * p->c + cin) * p->isz, j->w + m * p->kvol,
+                          j->b ? j->b[m] : 0.0f, j->y + (n * p->m + m) * p->osz, &j->dg, &j->act,
+                          j->scratch + s * j->per_slot);
+        }
+}
+
 static ais_status ais__conv_compute(ais__op_ctx *ctx, const ais_tensor *const *in, size_t n_in,
                                     ais_tensor *const *out, size_t n_out) {
+    const void *vs;
+    AIS__CHECK(ais__op_state(ctx, &vs));
+    const ais__conv_state *st = vs;
     ais__conv_plan p;
     AIS__CHECK(ais__conv_plan_make(ctx, in, n_in, &p));
     const ais_tensor *b = n_in > 2 ? in[2] : NULL;
     const float *bias = b ? b->data : NULL;
     float *y = out[0]->data;
     if (out[0]->numel == 0) return AIS_OK;
+    const ais__cpu_kernels *t = ais__cpu();
+    bool act_done = st->act.kind == AIS__CONV_ACT_NONE;
     int64_t kk = p.cg * p.kvol;
     size_t tasks = (size_t)(p.n * p.group);
-    if (p.cg == 1 && p.kvol > 1) {
+    const ais__dense_geom *g = &p.g;
+    if (p.cg == 1 && p.kvol > 1 && p.group > 1 && g->k[0] == 1 && g->in[0] == 1) {
+        ais__dwk_job j = {&p,
+                          t,
+                          in[0]->data,
+                          in[1]->data,
+                          bias,
+                          y,
+                          NULL,
+                          {g->in[1], g->in[2], g->out[1], g->out[2], g->k[1], g->k[2], g->stride[1],
+                           g->stride[2], g->dil[1], g->dil[2], g->pb[1], g->pb[2]},
+                          st->act,
+                          0,
+                          0,
+                          0};
+        int32_t threads = ctx->pool ? ais__pool_threads(ctx->pool) : 1;
+        j.planes = (size_t)(p.n * p.m);
+        /* one slot per thread once there is enough work to share */
+        j.n_slots =
+            (double)p.osz * (double)p.kvol * (double)j.planes < 65536.0 ? 1 : (size_t)threads;
+        j.n_slots = AIS__MIN(j.n_slots, j.planes);
+        j.per_slot = (ais__conv_dw_scratch_floats(&j.dg) + 15) / 16 * 16;
+        size_t bytes;
+        if (!ais__mul_size(j.per_slot * j.n_slots, sizeof(float), &bytes))
+            return ais__error(AIS_E_LIMIT, "depthwise scratch size overflows");
+        j.scratch = ais__op_scratch(ctx, bytes);
+        if (!j.scratch) return ais__oom(bytes, "depthwise padded planes");
+        if (j.n_slots > 1)
+            ais__parallel_for(ctx->pool, j.n_slots, 1, ais__dwk_slots, &j);
+        else
+            ais__dwk_slots(&j, 0, 1);
+        act_done = true;
+    } else if (ais__conv_gemm_usable(t) || (st->packed && in[1]->data == st->wp.w)) {
+        const ais__conv_wpack *wp = st->packed && in[1]->data == st->wp.w ? &st->wp : NULL;
+        AIS__CHECK(ais__conv_gemm_run(ctx, &p, wp ? wp->t : t, wp, in[1]->data, in[0]->data, bias,
+                                      y, &st->act));
+        act_done = true;
+    } else if (p.cg == 1 && p.kvol > 1) {
         ais__dw_job j = {&p, in[0]->data, in[1]->data, bias, y};
         size_t work = (size_t)(p.osz * p.kvol);
         size_t grain = work >= 32768 ? 1 : 32768 / (work + 1) + 1;
         ais__parallel_for(ctx->pool, (size_t)(p.n * p.m), grain, ais__dw_range, &j);
-        return AIS_OK;
+    } else {
+        bool direct = true;
+        for (int i = 0; i < 3; i++)
+            if (g->k[i] != 1 || g->stride[i] != 1 || g->pb[i] != 0 || g->pe[i] != 0) direct = false;
+        ais__gemm_job j = {.p = &p,
+                           .win = ais__conv_win(g),
+                           .x = in[0]->data,
+                           .w = in[1]->data,
+                           .y = y,
+                           .tasks = tasks,
+                           .direct = direct};
+        /* Small products (below OpenBLAS's own threading threshold of 2^18 multiply-adds) run
+         * one per pool thread; larger ones run one after another with BLAS's threads, never
+         * nested. */
+        j.n_slots = ais__dense_gemm_slots(ctx, (double)p.mg * (double)kk * (double)p.osz, tasks);
+        if (!direct)
+            AIS__CHECK(ais__dense_col_buffers(ctx, (size_t)kk * sizeof(float), p.osz, j.n_slots,
+                                              &j.tile, &j.cols, "im2col buffer"));
+        if (j.n_slots > 1)
+            ais__parallel_for(ctx->pool, j.n_slots, 1, ais__conv_slots, &j);
+        else
+            ais__conv_slots(&j, 0, 1);
+        ais__dense_add_bias(ctx->pool, y, bias, p.n, p.m, p.osz);
     }
-    bool direct = true;
-    for (int i = 0; i < 3; i++)
-        if (p.g.k[i] != 1 || p.g.stride[i] != 1 || p.g.pb[i] != 0 || p.g.pe[i] != 0) direct = false;
-    ais__gemm_job j = {.p = &p,
-                       .win = ais__conv_win(&p.g),
-                       .x = in[0]->data,
-                       .w = in[1]->data,
-                       .y = y,
-                       .tasks = tasks,
-                       .direct = direct};
-    /* Small products (below OpenBLAS's own threading threshold of 2^18 multiply-adds) run one
-     * per pool thread; larger ones run one after another with BLAS's threads, never nested. */
-    j.n_slots = ais__dense_gemm_slots(ctx, (double)p.mg * (double)kk * (double)p.osz, tasks);
-    if (!direct)
-        AIS__CHECK(ais__dense_col_buffers(ctx, (size_t)kk * sizeof(float), p.osz, j.n_slots,
-                                          &j.tile, &j.cols, "im2col buffer"));
-    if (j.n_slots > 1)
-        ais__parallel_for(ctx->pool, j.n_slots, 1, ais__conv_slots, &j);
-    else
-        ais__conv_slots(&j, 0, 1);
-    ais__dense_add_bias(ctx->pool, y, bias, p.n, p.m, p.osz);
+    if (!act_done)
+        for (int64_t i = 0; i < p.n * p.m; i++)
+            t->conv_act(y + i * p.osz, (size_t)p.osz, 0.0f, &st->act);
+    if (st->post) {
+        ais__conv_post post;
+        AIS__CHECK(ais__conv_post_get(st->post, &post));
+        /* In place: the unary kernels read element i before writing element i, nothing else. */
+        ais__op_ctx c = *ctx;
+        c.opset = AIS__CONV_ACT_OPSET;
+        c.attrs = &post.attrs;
+        const ais_tensor *yt = out[0];
+        ais_status s = post.def->compute(&c, &yt, 1, out, 1);
+        ctx->scratch = c.scratch;
+        ctx->scratch_size = c.scratch_size;
+        AIS__CHECK(s);
+    }
     return AIS_OK;
+}
+
+/* FusedConv: Conv's shape rule; the activation keeps the shape (and is checked at prepare). */
+static ais_status ais__fused_conv_infer(ais__op_ctx *ctx, const ais_tensor *const *in, size_t n_in,
+                                        ais__tensor_desc *out, size_t n_out) {
+    ais__conv_act act;
+    const char *post;
+    AIS__CHECK(ais__conv_act_parse(ctx, &act, &post));
+    return ais__conv_infer(ctx, in, n_in, out, n_out);
 }
 
 const ais__op_def ais__ops_conv[] = {
@@ -224,6 +433,19 @@ const ais__op_def ais__ops_conv[] = {
      .min_outputs = 1,
      .max_outputs = 1,
      .infer = ais__conv_infer,
-     .compute = ais__conv_compute},
+     .compute = ais__conv_compute,
+     .prepare = ais__conv_prepare,
+     .release = ais__conv_release},
+    {.domain = "com.microsoft",
+     .name = "FusedConv",
+     .since_version = 1,
+     .min_inputs = 2,
+     .max_inputs = 3,
+     .min_outputs = 1,
+     .max_outputs = 1,
+     .infer = ais__fused_conv_infer,
+     .compute = ais__conv_compute,
+     .prepare = ais__conv_prepare,
+     .release = ais__conv_release},
     {.name = NULL},
 };

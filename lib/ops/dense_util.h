@@ -53,8 +53,7 @@ void ais__dense_add_bias(ais__pool *pool, float *y, const float *bias, int64_t n
 
 /* The input checks both convolutions start with: X and W f32 of the same rank with 1 to 3
  * spatial axes. `w_layout` describes W in the message ("[M, C/group, k1...]"). */
-ais_status ais__dense_check_conv_xw(const ais_tensor *x, const ais_tensor *w,
-                                    const char *w_layout);
+ais_status ais__dense_check_conv_xw(const ais_tensor *x, const ais_tensor *w, const char *w_layout);
 
 /* Work split shared by the GEMM-based convolutions: small products (<= 2^18 multiply-adds) go
  * to the pool, one per slot, at most one slot per thread; larger ones run one after another so
@@ -66,8 +65,6 @@ size_t ais__dense_gemm_slots(const ais__op_ctx *ctx, double flops, size_t tasks)
  * bounded memory. `what` names the buffer in errors. */
 ais_status ais__dense_col_buffers(ais__op_ctx *ctx, size_t row_bytes, int64_t cols, size_t slots,
                                   int64_t *tile, float **buf, const char *what);
-
-#endif /* AIS_DENSE_UTIL_H */
 
 /* ---- im2col / col2im (dense_im2col.c) ----
  * The image has `ch` channels of extents im[3]; the columns are the positions col[3] of the
@@ -83,3 +80,12 @@ void ais__dense_im2col(const float *im, int64_t ch, const ais__dense_win *w, int
 /* The adjoint: adds every column element back onto the image element it came from. */
 void ais__dense_col2im(const float *cols, int64_t ch, const ais__dense_win *w, int64_t j0,
                        int64_t j1, float *im);
+
+/* Rows [r0, r1) and columns [j0, j1) of the column matrix of `im` (ch unused: r names the channel)
+ * straight into the GEMM's packed B layout (cpu.h): panel q holds columns j0 + q * nr ... as
+ * (r1 - r0) rows of nr floats at dst + q * (r1 - r0) * nr, zero past j1. The im2col of one cache
+ * block, without the matrix. */
+void ais__dense_im2col_pack(const float *im, const ais__dense_win *w, int64_t r0, int64_t r1,
+                            int64_t j0, int64_t j1, int64_t nr, float *dst);
+
+#endif /* AIS_DENSE_UTIL_H */

@@ -1,5 +1,6 @@
 /*
- * fused.c - FusedConv, FusedGemm and FusedMatMul (domain com.microsoft): Conv, Gemm or MatMul
+ * fused.c - FusedGemm and FusedMatMul (domain com.microsoft; FusedConv is in conv.c, whose
+ * kernels apply the activation in their stores): Conv, Gemm or MatMul
  * followed by an activation on the same output, what the graph's fusion pass (runtime/fuse.c)
  * makes of such pairs. The attribute contract is ONNX Runtime's and the CUDA backend's:
  *   activation         "Relu", "LeakyRelu", "Sigmoid", "Tanh", "Gelu", "GeluTanh" or "Clip"
@@ -9,8 +10,8 @@
  * The product runs through the plain operator's kernels. FusedGemm and FusedMatMul of f32 apply
  * the activation in our GEMM's store (matmul.c, the state of ais__fused_mm_prepare), with the
  * unary operators' formulas and vector functions, so the output is written once and agrees with
- * the unfused pair within the product's rounding; FusedConv and the other dtypes run the unary
- * operator's own kernel in place on the output.
+ * the unfused pair within the product's rounding; the other dtypes run the unary operator's own
+ * kernel in place on the output.
  */
 #include <math.h>
 #include <string.h>
@@ -200,13 +201,6 @@ static ais_status ais__fused_compute(ais__op_ctx *ctx, const ais_tensor *const *
     return st;
 }
 
-#define AIS__FUSED_DEF(NAME, MAXIN)                                                                \
-    {                                                                                              \
-        .domain = "com.microsoft", .name = NAME, .since_version = 1, .min_inputs = 2,              \
-        .max_inputs = MAXIN, .min_outputs = 1, .max_outputs = 1, .infer = ais__fused_infer,        \
-        .compute = ais__fused_compute                                                              \
-    }
-
 #define AIS__FUSED_MM_DEF(NAME, MAXIN)                                                             \
     {                                                                                              \
         .domain = "com.microsoft", .name = NAME, .since_version = 1, .min_inputs = 2,              \
@@ -216,7 +210,6 @@ static ais_status ais__fused_compute(ais__op_ctx *ctx, const ais_tensor *const *
     }
 
 const ais__op_def ais__ops_fused[] = {
-    AIS__FUSED_DEF("FusedConv", 3),
     AIS__FUSED_MM_DEF("FusedGemm", 3),
     AIS__FUSED_MM_DEF("FusedMatMul", 2),
     {.name = NULL},

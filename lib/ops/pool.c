@@ -1,11 +1,14 @@
 /*
  * pool.c - MaxPool (with optional Indices), AveragePool, LpPool and their global forms, 1-D to
- * 3-D, parallel over the N*C planes. f16 and bf16 are computed in f32.
+ * 3-D, parallel over the N*C planes. f16 and bf16 are computed in f32. The f32 2-D MaxPool of
+ * CNNs goes through lib/cpu's vector plane kernel at the AVX2 and AVX-512 levels, and so does
+ * the f32 2-D AveragePool (the depthwise kernel with weights of 1).
  */
 #include <float.h>
 #include <math.h>
 #include <string.h>
 
+#include "cpu/cpu.h"
 #include "dense_util.h"
 
 enum { AIS__POOL_MAX = 0, AIS__POOL_AVG = 1, AIS__POOL_LP = 2 };
@@ -157,6 +160,141 @@ static ais_status ais__pool_run(ais__op_ctx *ctx, ais__pool_job *j, const ais_te
     return AIS_OK;
 }
 
+/* ---- f32 2-D MaxPool without Indices: the table's plane kernel (lib/cpu, vectors over a padded
+ * copy of the plane), one pool slot per thread with its own scratch ---- */
+
+typedef struct {
+    const float *x;
+    float *y, *scratch;
+    ais__conv_dw_geom dg;
+    int64_t isz, osz;
+    size_t planes, n_slots, per_slot;
+} ais__maxpool2d_job;
+
+static void ais__maxpool2d_slots(void *vj, size_t begin, size_t end) {
+    const ais__maxpool2d_job *j = vj;
+    const ais__cpu_kernels *t = ais__cpu();
+    for (size_t s = begin; s < end; s++)
+        for (size_t p = s * j->planes / j->n_slots; p < (s + 1) * j->planes / j->n_slots; p++)
+            t->pool_max2d(j->x + (int64_t)p * j->isz, j->y + (int64_t)p * j->osz, &j->dg,
+                          j->scratch + s * j->per_slot);
+}
+
+static ais_status ais__maxpool2d(ais__op_ctx *ctx, const ais__pool_job *pj, size_t planes) {
+    const ais__dense_geom *g = &pj->g;
+    ais__maxpool2d_job j = {.x = pj->x,
+                            .y = pj->y,
+                            .isz = pj->isz,
+                            .osz = pj->osz,
+                            .planes = planes,
+                            .dg = {g->in[1], g->in[2], g->out[1], g->out[2], g->k[1], g->k[2],
+                                   g->stride[1], g->stride[2], g->dil[1], g->dil[2], g->pb[1],
+                                   g->pb[2]}};
+    int32_t threads = ctx->pool ? ais__pool_threads(ctx->pool) : 1;
+    double work = (double)pj->osz * (double)ais__dense_prod3(g->k) * (double)planes;
+    j.n_slots = AIS__MIN(planes, work < 65536.0 ? 1 : (size_t)threads);
+    j.per_slot = (ais__conv_dw_scratch_floats(&j.dg) + 15) / 16 * 16;
+    size_t bytes;
+    if (!ais__mul_size(j.per_slot * j.n_slots, sizeof(float), &bytes))
+        return ais__error(AIS_E_LIMIT, "max pool scratch size overflows");
+    j.scratch = ais__op_scratch(ctx, bytes);
+    if (!j.scratch) return ais__oom(bytes, "max pool padded planes");
+    if (j.n_slots > 1)
+        ais__parallel_for(ctx->pool, j.n_slots, 1, ais__maxpool2d_slots, &j);
+    else
+        ais__maxpool2d_slots(&j, 0, 1);
+    return AIS_OK;
+}
+
+/* ---- f32 2-D AveragePool: the depthwise kernel with weights of 1 sums each window (padding
+ * adds 0, the taps in the order of the loop above, so the sums are the same), then the division
+ * by the window's size or its count of input elements, which is the product of the counts along
+ * the two axes ---- */
+
+typedef struct {
+    const float *x, *ones;
+    float *y, *scratch;
+    const int64_t *cnt_h, *cnt_w;
+    ais__conv_dw_geom dg;
+    int64_t isz, osz;
+    float kvol;
+    bool include_pad;
+    size_t planes, n_slots, per_slot;
+} ais__avgpool2d_job;
+
+static void ais__avgpool2d_slots(void *vj, size_t begin, size_t end) {
+    const ais__avgpool2d_job *j = vj;
+    const ais__cpu_kernels *t = ais__cpu();
+    static const ais__conv_act none = {AIS__CONV_ACT_NONE, 0, 0, 0};
+    for (size_t s = begin; s < end; s++)
+        for (size_t p = s * j->planes / j->n_slots; p < (s + 1) * j->planes / j->n_slots; p++) {
+            float *y = j->y + (int64_t)p * j->osz;
+            t->conv_dw(j->x + (int64_t)p * j->isz, j->ones, 0.0f, y, &j->dg, &none,
+                       j->scratch + s * j->per_slot);
+            for (int64_t oh = 0; oh < j->dg.oh; oh++)
+                for (int64_t ow = 0; ow < j->dg.ow; ow++) {
+                    int64_t c = j->cnt_h[oh] * j->cnt_w[ow];
+                    float *v = &y[oh * j->dg.ow + ow];
+                    *v = j->include_pad ? *v / j->kvol : (c ? *v / (float)c : 0.0f);
+                }
+        }
+}
+
+/* Taps of a window at each output position along one axis that fall inside the input. */
+static void ais__pool_counts(int64_t out, int64_t k, int64_t s, int64_t d, int64_t pb, int64_t in,
+                             int64_t *cnt) {
+    for (int64_t o = 0; o < out; o++) {
+        cnt[o] = 0;
+        for (int64_t i = 0; i < k; i++) {
+            int64_t x = o * s - pb + i * d;
+            cnt[o] += x >= 0 && x < in;
+        }
+    }
+}
+
+static ais_status ais__avgpool2d(ais__op_ctx *ctx, const ais__pool_job *pj, size_t planes) {
+    const ais__dense_geom *g = &pj->g;
+    ais__avgpool2d_job j = {.x = pj->x,
+                            .y = pj->y,
+                            .isz = pj->isz,
+                            .osz = pj->osz,
+                            .kvol = (float)ais__dense_prod3(g->k),
+                            .include_pad = pj->include_pad,
+                            .planes = planes,
+                            .dg = {g->in[1], g->in[2], g->out[1], g->out[2], g->k[1], g->k[2],
+                                   g->stride[1], g->stride[2], g->dil[1], g->dil[2], g->pb[1],
+                                   g->pb[2]}};
+    int32_t threads = ctx->pool ? ais__pool_threads(ctx->pool) : 1;
+    double work = (double)pj->osz * (double)ais__dense_prod3(g->k) * (double)planes;
+    j.n_slots = AIS__MIN(planes, work < 65536.0 ? 1 : (size_t)threads);
+    j.per_slot = (ais__conv_dw_scratch_floats(&j.dg) + 15) / 16 * 16;
+    size_t head =
+               ((size_t)(g->k[1] * g->k[2]) + (size_t)(2 * (g->out[1] + g->out[2])) + 15) / 16 * 16,
+           bytes;
+    if (!ais__mul_size(j.per_slot * j.n_slots, sizeof(float), &bytes) ||
+        !ais__add_size(bytes, head * sizeof(float), &bytes))
+        return ais__error(AIS_E_LIMIT, "average pool scratch size overflows");
+    float *scr = ais__op_scratch(ctx, bytes);
+    if (!scr) return ais__oom(bytes, "average pool padded planes");
+    float *ones = scr;
+    for (int64_t i = 0; i < g->k[1] * g->k[2]; i++)
+        ones[i] = 1.0f;
+    /* the counts as int64 after the weights, 8-byte aligned (an even float offset) */
+    int64_t *cnt = (int64_t *)(void *)(scr + ((g->k[1] * g->k[2] + 1) / 2 * 2));
+    ais__pool_counts(g->out[1], g->k[1], g->stride[1], g->dil[1], g->pb[1], g->in[1], cnt);
+    ais__pool_counts(g->out[2], g->k[2], g->stride[2], g->dil[2], g->pb[2], g->in[2],
+                     cnt + g->out[1]);
+    j.ones = ones;
+    j.cnt_h = cnt;
+    j.cnt_w = cnt + g->out[1];
+    j.scratch = scr + head;
+    if (j.n_slots > 1)
+        ais__parallel_for(ctx->pool, j.n_slots, 1, ais__avgpool2d_slots, &j);
+    else
+        ais__avgpool2d_slots(&j, 0, 1);
+    return AIS_OK;
+}
+
 static ais_status ais__pool_compute(ais__op_ctx *ctx, const ais_tensor *const *in, size_t n_out,
                                     ais_tensor *const *out, int kind) {
     const ais_tensor *x = in[0];
@@ -169,6 +307,12 @@ static ais_status ais__pool_compute(ais__op_ctx *ctx, const ais_tensor *const *i
     j.isz = ais__dense_prod3(j.g.in);
     j.osz = ais__dense_prod3(j.g.out);
     if (out[0]->numel == 0) return AIS_OK;
+    if (kind == AIS__POOL_MAX && !j.idx && x->dtype == AIS_DTYPE_F32 && j.g.in[0] == 1 &&
+        j.g.k[0] == 1 && ais__cpu()->isa >= AIS_CPU_ISA_AVX2)
+        return ais__maxpool2d(ctx, &j, (size_t)(x->dims[0] * x->dims[1]));
+    if (kind == AIS__POOL_AVG && x->dtype == AIS_DTYPE_F32 && j.g.in[0] == 1 && j.g.k[0] == 1 &&
+        ais__cpu()->isa >= AIS_CPU_ISA_AVX2)
+        return ais__avgpool2d(ctx, &j, (size_t)(x->dims[0] * x->dims[1]));
     return ais__pool_run(ctx, &j, x, out[0], (size_t)(x->dims[0] * x->dims[1]));
 }
 

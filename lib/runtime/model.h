@@ -77,6 +77,9 @@ ais_status ais__model_write(const ais__graph *g, const struct ais_pipeline *pipe
  * and that is no graph output, becomes FusedConv/FusedGemm/FusedMatMul (com.microsoft) with the
  * activation as attributes; the activation node goes. Needs the sorted, resolved graph. */
 ais_status ais__graph_fuse(ais_model *m);
+/* Level 2, before the fusion: BatchNormalization after a Conv with constant weights folded into
+ * them (fold_bn.c). */
+ais_status ais__graph_fold_bn(ais_model *m);
 
 /* Optimization level 2, before the above (fuse_transformer.c): the LayerNorm, Gelu (erf and
  * tanh forms), bias + Gelu and attention subgraphs that exporters emit become com.microsoft

@@ -2,6 +2,7 @@
  * depthwise, strides, dilations, asymmetric pads, auto_pad, output_padding, output_shape, empty
  * batches, errors and allocation failures. */
 #include "dense_test_ref.h"
+#include "ops/op.h"
 
 typedef struct {
     size_t nsp;
@@ -492,6 +493,190 @@ static void test_oom(void **state) {
     ais_attrs_destroy(s.attrs);
 }
 
+/* The GEMM path's blocking: depths past one kc slice (256), output channels not a multiple of
+ * the micro-kernel's rows, 1x1 convolutions read in place, groups, dilations, uneven pads, and
+ * two threads splitting columns and rows. */
+static void test_conv_gemm_blocks(void **state) {
+    (void)state;
+    for (int threads = 1; threads <= 2; threads++) {
+        AIS_ASSERT_OK(ais_set_num_threads(threads));
+        run_conv((conv_case){2,
+                             1,
+                             300,
+                             37,
+                             1,
+                             {9, 11},
+                             {1, 1},
+                             {1, 1},
+                             ONE3,
+                             ZERO3,
+                             ZERO3,
+                             NULL,
+                             true,
+                             ZERO3,
+                             NULL});
+        run_conv((conv_case){2,
+                             1,
+                             40,
+                             29,
+                             1,
+                             {13, 10},
+                             {3, 3},
+                             {1, 1},
+                             ONE3,
+                             {1, 1},
+                             {1, 1},
+                             NULL,
+                             true,
+                             ZERO3,
+                             NULL});
+        run_conv((conv_case){2,
+                             2,
+                             6,
+                             10,
+                             2,
+                             {12, 9},
+                             {3, 3},
+                             {2, 2},
+                             {2, 2},
+                             {2, 0},
+                             {1, 2},
+                             NULL,
+                             true,
+                             ZERO3,
+                             NULL});
+        run_conv((conv_case){2,
+                             1,
+                             3,
+                             64,
+                             1,
+                             {30, 30},
+                             {7, 7},
+                             {2, 2},
+                             ONE3,
+                             {3, 3},
+                             {3, 3},
+                             NULL,
+                             true,
+                             ZERO3,
+                             NULL});
+        run_conv((conv_case){2,
+                             1,
+                             512,
+                             20,
+                             1,
+                             {3, 3},
+                             {3, 3},
+                             {1, 1},
+                             ONE3,
+                             {1, 1},
+                             {1, 1},
+                             NULL,
+                             false,
+                             ZERO3,
+                             NULL});
+        /* depthwise: multiplier 2, 5x5 stride 2; 3x3 on 14x14 with 17 channels */
+        run_conv((conv_case){2,
+                             2,
+                             4,
+                             8,
+                             4,
+                             {11, 13},
+                             {5, 5},
+                             {2, 2},
+                             ONE3,
+                             {2, 1},
+                             {1, 2},
+                             NULL,
+                             true,
+                             ZERO3,
+                             NULL});
+        run_conv((conv_case){2,
+                             1,
+                             17,
+                             17,
+                             17,
+                             {14, 14},
+                             {3, 3},
+                             {1, 1},
+                             ONE3,
+                             {1, 1},
+                             {1, 1},
+                             NULL,
+                             true,
+                             ZERO3,
+                             NULL});
+        run_conv((conv_case){2,
+                             1,
+                             5,
+                             5,
+                             5,
+                             {9, 20},
+                             {3, 3},
+                             {2, 2},
+                             {2, 2},
+                             {2, 2},
+                             {0, 1},
+                             NULL,
+                             false,
+                             ZERO3,
+                             NULL});
+        run_conv(
+            (conv_case){1, 1, 300, 9, 1, {50}, {3}, {1}, ONE3, {1}, {1}, NULL, true, ZERO3, NULL});
+    }
+    AIS_ASSERT_OK(ais_set_num_threads(1));
+}
+
+/* FusedConv (eager, so the weights are packed per call) against Conv and the activation in
+ * double: the activations in the kernels' stores (Relu, Clip, LeakyRelu) and one after them
+ * (Sigmoid), on the GEMM path and the depthwise one. */
+static void test_fused_conv(void **state) {
+    (void)state;
+    const ais__op_def *def = ais__op_find("com.microsoft", "FusedConv", 1);
+    assert_non_null(def);
+    static const char *const acts[] = {"Relu", "Clip", "LeakyRelu", "Sigmoid"};
+    for (int shape = 0; shape < 2; shape++)
+        for (size_t a = 0; a < AIS__ARRAY_LEN(acts); a++) {
+            bool dw = shape == 1;
+            int64_t c = dw ? 19 : 5, m = dw ? 19 : 21;
+            ais_tensor *x = ais_test_rand_f32(AIS_SHAPE(1, c, 15, 17), -1, 1);
+            ais_tensor *w = ais_test_rand_f32(AIS_SHAPE(m, dw ? 1 : c, 3, 3), -1, 1);
+            ais_tensor *b = ais_test_rand_f32(AIS_SHAPE(m), -1, 1);
+            ais_attrs *at = dt_attrs();
+            dt_ints(at, "pads", (int64_t[]){1, 0, 1, 1}, 4);
+            dt_ints(at, "strides", (int64_t[]){dw ? 2 : 1, dw ? 2 : 1}, 2);
+            AIS_ASSERT_OK(ais_attrs_set_int(at, "group", dw ? c : 1));
+            const ais_tensor *in[3] = {x, w, b};
+            ais_tensor *plain = dt_run("Conv", at, in, 3);
+            AIS_ASSERT_OK(ais_attrs_set_string(at, "activation", acts[a]));
+            float params[2] = {-0.3f, 0.4f};
+            if (a == 1) AIS_ASSERT_OK(ais_attrs_set_floats(at, "activation_params", params, 2));
+            if (a == 2) AIS_ASSERT_OK(ais_attrs_set_floats(at, "activation_params", params + 1, 1));
+            ais_tensor *y[1] = {NULL};
+            ais__op_ctx ctx = {.op_type = "FusedConv", .node_name = "", .opset = 1, .attrs = at};
+            AIS_ASSERT_OK(ais__op_invoke(def, &ctx, in, 3, y, 1));
+            ais__op_ctx_release(&ctx);
+            assert_int_equal(y[0]->numel, plain->numel);
+            const float *p = plain->data, *q = y[0]->data;
+            for (size_t i = 0; i < plain->numel; i++) {
+                double v = p[i];
+                v = a == 0   ? (v < 0 ? 0 : v)
+                    : a == 1 ? fmin(fmax(v, -0.3), 0.4)
+                    : a == 2 ? (v < 0 ? 0.4 * v : v)
+                             : 1.0 / (1.0 + exp(-v));
+                if (fabs(q[i] - v) > 1e-5 * (1 + fabs(v)))
+                    fail_msg("%s %s [%zu]: %g, want %g", dw ? "depthwise" : "gemm", acts[a], i,
+                             (double)q[i], v);
+            }
+            ais_tensor_destroy(y[0]);
+            ais_tensor_destroy(plain);
+            ais_tensor_destroy(x);
+            ais_tensor_destroy(w);
+            ais_tensor_destroy(b);
+            ais_attrs_destroy(at);
+        }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_conv_2d),
@@ -501,6 +686,8 @@ int main(void) {
         cmocka_unit_test(test_conv_transpose),
         cmocka_unit_test(test_conv_transpose_errors),
         cmocka_unit_test(test_oom),
+        cmocka_unit_test(test_conv_gemm_blocks),
+        cmocka_unit_test(test_fused_conv),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -136,7 +136,8 @@ static void test_maxpool_int8(void **state) {
         int64_t OH = (H + PT + PB - KH) / SH + 1, OW = (W + PL + PR - KW) / SW + 1;
         double x[3 * 7 * 6], want[3 * 4 * 6];
         double lo = t == 0 ? -128 : 0, hi = t == 0 ? 127 : 255;
-        for (int i = 0; i < C * H * W; i++) x[i] = (double)ais_test_randint((int64_t)lo, (int64_t)hi);
+        for (int i = 0; i < C * H * W; i++)
+            x[i] = (double)ais_test_randint((int64_t)lo, (int64_t)hi);
         x[0] = lo;
         x[5] = hi;
         for (int64_t c = 0; c < C; c++)
@@ -197,6 +198,30 @@ static void test_avgpool_lppool(void **state) {
 }
 
 /* auto_pad SAME_UPPER / SAME_LOWER / VALID give the same results as the explicit pads. */
+/* The f32 2-D pools of CNNs, which run through lib/cpu's plane kernels at the AVX2 and AVX-512
+ * levels: SqueezeNet's ceil-mode 3x3 stride-2 max pool, Inception's padded 3x3 stride-1 average,
+ * DenseNet's 2x2 stride-2 average, and strides 3 and dilations, on planes wider than a vector,
+ * on one and two threads. */
+static void test_cnn_pools(void **state) {
+    (void)state;
+    for (int threads = 1; threads <= 2; threads++) {
+        AIS_ASSERT_OK(ais_set_num_threads(threads));
+        for (int inc = 0; inc < 2; inc++) {
+            run_pool((pool_case){
+                P_MAX, 2, 1, 5, {56, 57}, {3, 3}, {2, 2}, ONE3, ZERO3, ZERO3, 1, inc, 0, 0});
+            run_pool((pool_case){
+                P_AVG, 2, 1, 4, {28, 29}, {3, 3}, {1, 1}, ONE3, {1, 1}, {1, 1}, 0, inc, 0, 0});
+            run_pool((pool_case){
+                P_AVG, 2, 2, 3, {30, 17}, {2, 2}, {2, 2}, ONE3, ZERO3, ZERO3, 0, inc, 0, 0});
+            run_pool((pool_case){
+                P_AVG, 2, 1, 3, {31, 40}, {3, 5}, {3, 2}, {2, 1}, {2, 1}, {0, 2}, 1, inc, 0, 0});
+            run_pool((pool_case){
+                P_MAX, 2, 1, 3, {31, 40}, {3, 5}, {3, 2}, {2, 1}, {2, 1}, {0, 2}, 1, inc, 0, 0});
+        }
+    }
+    AIS_ASSERT_OK(ais_set_num_threads(1));
+}
+
 static void test_pool_auto_pad(void **state) {
     (void)state;
     const char *modes[3] = {"SAME_UPPER", "SAME_LOWER", "VALID"};
@@ -324,10 +349,10 @@ static void test_oom(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_maxpool),       cmocka_unit_test(test_maxpool_int8),
-        cmocka_unit_test(test_avgpool_lppool),
-        cmocka_unit_test(test_pool_auto_pad), cmocka_unit_test(test_global_pools),
-        cmocka_unit_test(test_pool_errors),   cmocka_unit_test(test_oom),
+        cmocka_unit_test(test_maxpool),        cmocka_unit_test(test_maxpool_int8),
+        cmocka_unit_test(test_avgpool_lppool), cmocka_unit_test(test_cnn_pools),
+        cmocka_unit_test(test_pool_auto_pad),  cmocka_unit_test(test_global_pools),
+        cmocka_unit_test(test_pool_errors),    cmocka_unit_test(test_oom),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

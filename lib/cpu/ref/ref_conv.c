@@ -1,0 +1,59 @@
+/*
+ * ref_conv.c - the portable convolution kernels: a depthwise plane tap by tap with bounds checks,
+ * and the bias + activation pass. The reference the SIMD versions (x86/conv_kernel.h) are tested
+ * against.
+ */
+#include <math.h>
+
+#include "cpu/cpu.h"
+
+void ais__cpu_ref_conv_dw(const float *x, const float *w, float bias, float *y,
+                          const ais__conv_dw_geom *g, const ais__conv_act *act, float *scratch) {
+    (void)scratch;
+    for (int64_t oh = 0; oh < g->oh; oh++)
+        for (int64_t ow = 0; ow < g->ow; ow++) {
+            float s = bias;
+            for (int64_t kh = 0; kh < g->kh; kh++) {
+                int64_t ih = oh * g->sh - g->ph + kh * g->dh;
+                if (ih < 0 || ih >= g->ih) continue;
+                for (int64_t kw = 0; kw < g->kw; kw++) {
+                    int64_t iw = ow * g->sw - g->pw + kw * g->dw;
+                    if (iw < 0 || iw >= g->iw) continue;
+                    s += w[kh * g->kw + kw] * x[ih * g->iw + iw];
+                }
+            }
+            y[oh * g->ow + ow] = ais__conv_act1(act, s);
+        }
+}
+
+void ais__cpu_ref_pool_max2d(const float *x, float *y, const ais__conv_dw_geom *g, float *scratch) {
+    (void)scratch;
+    for (int64_t oh = 0; oh < g->oh; oh++)
+        for (int64_t ow = 0; ow < g->ow; ow++) {
+            float m = -INFINITY;
+            bool any = false;
+            for (int64_t kh = 0; kh < g->kh; kh++) {
+                int64_t ih = oh * g->sh - g->ph + kh * g->dh;
+                if (ih < 0 || ih >= g->ih) continue;
+                for (int64_t kw = 0; kw < g->kw; kw++) {
+                    int64_t iw = ow * g->sw - g->pw + kw * g->dw;
+                    if (iw < 0 || iw >= g->iw) continue;
+                    float v = x[ih * g->iw + iw];
+                    if (v > m || !any) m = v;
+                    any = true;
+                }
+            }
+            y[oh * g->ow + ow] = m;
+        }
+}
+
+static void ais__ref_conv_act(float *y, size_t n, float bias, const ais__conv_act *act) {
+    for (size_t i = 0; i < n; i++)
+        y[i] = ais__conv_act1(act, y[i] + bias);
+}
+
+void ais__cpu_fill_ref_conv(ais__cpu_kernels *k) {
+    k->conv_dw = ais__cpu_ref_conv_dw;
+    k->conv_act = ais__ref_conv_act;
+    k->pool_max2d = ais__cpu_ref_pool_max2d;
+}

@@ -1,0 +1,41 @@
+/*
+ * conv_gemm.h - convolution as our packed GEMM on NCHW (conv_gemm.c), shared by conv.c.
+ */
+#ifndef AIS_CONV_GEMM_H
+#define AIS_CONV_GEMM_H
+
+#include "cpu/cpu.h"
+#include "dense_util.h"
+
+/* The shapes of one Conv call (conv.c fills it from the inputs and attributes). */
+typedef struct ais__conv_plan {
+    ais__dense_geom g;
+    int64_t n, c, m, group, cg, mg, kvol, isz, osz;
+} ais__conv_plan;
+
+/* The weights [M, C/group, taps...] as the micro-kernel's A panels, per group: kc-deep slices,
+ * each ceil(mg / mr) panels of mr rows (zero past mg), so a group is mpad * K floats with
+ * K = C/group * taps. Built once by prepare from a constant W (for table t), or per call. */
+typedef struct ais__conv_wpack {
+    const ais__cpu_kernels *t;
+    const void *w; /* the W tensor's data it was packed from (compute checks it) */
+    int64_t m, group, k, mpad;
+    float *a;
+} ais__conv_wpack;
+
+/* Whether table t's level has the micro-kernel this path is built on (AVX2 and up: the scalar
+ * level's reference tile is far slower than BLAS). */
+bool ais__conv_gemm_usable(const ais__cpu_kernels *t);
+/* Floats of the packed weights of m output channels in `group` groups of depth k. */
+size_t ais__conv_wpack_floats(const ais__cpu_kernels *t, int64_t m, int64_t group, int64_t k);
+/* Packs w (row-major [m, k]) into dst (ais__conv_wpack_floats floats) and fills p. */
+void ais__conv_wpack_fill(ais__conv_wpack *p, const ais__cpu_kernels *t, const float *w, int64_t m,
+                          int64_t group, int64_t k, float *dst);
+
+/* y = act(W * X + bias) for plan p through table t; wp: W packed (NULL: packed here into
+ * scratch from w). Scratch from ctx. */
+ais_status ais__conv_gemm_run(ais__op_ctx *ctx, const ais__conv_plan *p, const ais__cpu_kernels *t,
+                              const ais__conv_wpack *wp, const float *w, const float *x,
+                              const float *bias, float *y, const ais__conv_act *act);
+
+#endif /* AIS_CONV_GEMM_H */
