@@ -82,7 +82,7 @@ static void ais__cg_task(const ais__cg_job *j, size_t task, float *buf) {
             ais__dense_im2col_pack(x, &j->win, pc, pc + kcb, j0, j1, nr, buf);
         for (int64_t jq = j0, q = 0; jq < j1; jq += nr, q++)
             for (int64_t ir = i0; ir < i1; ir += mr) {
-                ais__gemm_epilogue ep = {NULL, 1, 0, AIS__GEMM_ACT_NONE}, *epp = NULL;
+                ais__gemm_epilogue ep = {.bias_rs = 1, .act = AIS__GEMM_ACT_NONE}, *epp = NULL;
                 if (last && (bias || j->relu_in_store)) {
                     ep.bias = bias ? bias + ir : NULL;
                     ep.act = j->relu_in_store ? AIS__GEMM_ACT_RELU : AIS__GEMM_ACT_NONE;
