@@ -14,7 +14,7 @@
 
 #include "ir/graph.h"
 
-#define AIS__N_OPTIONS 12 /* one past the highest ais_option */
+#define AIS__N_OPTIONS 16 /* one past the highest ais_option (12-15: profiling's range) */
 
 struct ais_options {
     int64_t values[AIS__N_OPTIONS];
