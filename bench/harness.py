@@ -13,7 +13,9 @@ each thread count T of --threads:
     "mismatch" instead of a ratio and the harness exits 1;
   * after warm-up, the systems take turns round by round (A B C, B C A, C A B, ...; --rounds
     rounds of about --round-seconds each, a pause of --gap-ms between rounds), and a figure is
-    the median latency of single runs over all rounds.
+    the median latency of single runs over all rounds (--stat min: the minimum, steadier when
+    other work shares the machine). For a single alternation of runs, use --round-seconds 0
+    --min-iters 1 --rounds N.
 Systems: libaistack through its Python binding (session threads=T, ais_set_num_threads(T));
 ONNX Runtime (intra_op_num_threads=T, inter_op_num_threads=1, sequential, all graph
 optimizations); OpenVINO (INFERENCE_NUM_THREADS=T, INFERENCE_PRECISION_HINT=f32,
@@ -43,8 +45,12 @@ sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(ROOT, "bindings", "python"))
 
 ALL_SYSTEMS = ("aistack", "ort", "openvino")
-PEER_MODULE = {"aistack": "aistack", "ort": "onnxruntime", "openvino": "openvino"}
-LABEL = {"aistack": "aistack", "ort": "ORT", "openvino": "OpenVINO"}
+# "base": libaistack again, from --base-library (another build, e.g. main before a change), as
+# one more peer in the same alternation.
+PEER_MODULE = {"aistack": "aistack", "base": "aistack", "ort": "onnxruntime",
+               "openvino": "openvino"}
+LABEL = {"aistack": "aistack", "base": "base", "ort": "ORT", "openvino": "OpenVINO"}
+STAT = "median_ms"  # what the ratio tables compare (--stat)
 RTOL, ATOL = 1e-3, 1e-4
 
 
@@ -52,7 +58,7 @@ RTOL, ATOL = 1e-3, 1e-4
 
 def make_runner(system, onnx_path, threads, in_names):
     """-> run(inputs) -> [np.ndarray], in the model's output order."""
-    if system == "aistack":
+    if system in ("aistack", "base"):
         import aistack
         aistack.set_num_threads(threads)  # also the eager API's and BLAS's width
         model = aistack.Model(onnx_path)
@@ -128,12 +134,12 @@ def worker(system, onnx_path, npz_path, threads, out_npz):
 
 
 class Worker:
-    def __init__(self, system, onnx_path, npz_path, threads, out_npz):
+    def __init__(self, system, onnx_path, npz_path, threads, out_npz, env=None):
         self.system = system
         self.p = subprocess.Popen(
             [sys.executable, os.path.abspath(__file__), "--worker", system, onnx_path, npz_path,
              str(threads), out_npz], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE, text=True)
+            stderr=subprocess.PIPE, text=True, env=env)
         self.out_npz = out_npz
         self.load_ms = self._read()["load_ms"]
 
@@ -200,8 +206,11 @@ def bench_cell(key, onnx_path, npz_path, threads, systems, args, tmp):
     res = {}
     try:
         for s in systems:  # one after the other: loading is timed too
+            env = None
+            if s == "base":
+                env = dict(os.environ, AISTACK_LIBRARY=os.path.abspath(args.base_library))
             workers[s] = Worker(s, onnx_path, npz_path, threads,
-                                os.path.join(tmp, f"{key}-{s}-t{threads}.npz"))
+                                os.path.join(tmp, f"{key}-{s}-t{threads}.npz"), env)
         ref_sys = "ort" if "ort" in systems else systems[0]
         want = workers[ref_sys].outputs()
         for s in systems:
@@ -225,7 +234,7 @@ def bench_cell(key, onnx_path, npz_path, threads, systems, args, tmp):
     for s in systems:
         xs = res[s]["lat_ms"]
         rm = res[s]["round_medians_ms"]
-        res[s].update({"runs": len(xs), "median_ms": statistics.median(xs),
+        res[s].update({"runs": len(xs), "median_ms": statistics.median(xs), "min_ms": min(xs),
                        "p90_ms": float(np.percentile(xs, 90)),
                        "p99_ms": float(np.percentile(xs, 99)),
                        "spread": (max(rm) - min(rm)) / statistics.median(rm)})
@@ -243,7 +252,7 @@ def ratio_cell(cell, peer):
         return None
     if not (cell["aistack"]["outputs_match"] and cell[peer]["outputs_match"]):
         return "mismatch"
-    return cell["aistack"]["median_ms"] / cell[peer]["median_ms"]
+    return cell["aistack"][STAT] / cell[peer][STAT]
 
 
 def fmt(x, digits=2):
@@ -256,7 +265,7 @@ def fmt(x, digits=2):
 
 def tables(results, threads, systems):
     peers = [s for s in systems if s != "aistack"]
-    out = []
+    out = [f"Latency statistic: {STAT[:-3]} of single runs, ms; ratios are aistack / peer.", ""]
     # 1. ratios
     head = ["model"] + [f"aistack ms ({t} thr)" for t in threads]
     head += [f"vs {LABEL[p]} {t} thr" for p in peers for t in threads]
@@ -266,7 +275,7 @@ def tables(results, threads, systems):
         row = [r["model"]]
         for t in threads:
             c = r["cells"].get(str(t), {})
-            row.append(fmt(c["aistack"]["median_ms"], 3) if "aistack" in c else "-")
+            row.append(fmt(c["aistack"][STAT], 3) if "aistack" in c else "-")
         for p in peers:
             for t in threads:
                 x = ratio_cell(r["cells"].get(str(t)), p)
@@ -291,12 +300,12 @@ def tables(results, threads, systems):
         for s in systems:
             for t in threads:
                 c = r["cells"].get(str(t), {})
-                row.append(fmt(c[s]["median_ms"], 3) if s in c else "-")
+                row.append(fmt(c[s][STAT], 3) if s in c else "-")
         if scal:
             for s in systems:
                 a = r["cells"].get(str(threads[0]), {}).get(s)
                 b = r["cells"].get(str(threads[-1]), {}).get(s)
-                x = a["median_ms"] / b["median_ms"] if a and b else None
+                x = a[STAT] / b[STAT] if a and b else None
                 if x:
                     sp[s].append(x)
                 row.append(fmt(x))
@@ -380,10 +389,27 @@ def main():
     ap.add_argument("--regenerate", action="store_true", help="make the models afresh")
     ap.add_argument("--json", help="results file (default bench/results/harness-DATE.json)")
     ap.add_argument("--markdown", help="also write the tables to this file")
+    ap.add_argument("--base-library", help="also run libaistack from this libaistack.so as the "
+                    "peer 'base' (e.g. a build of main, to measure a change)")
+    ap.add_argument("--stat", choices=("median", "min"), default="median",
+                    help="the latency statistic the tables compare (default median; min is "
+                         "steadier on a machine shared with other work)")
+    ap.add_argument("--from-json", metavar="FILE",
+                    help="print the tables of an earlier run's JSON (with this --stat) and exit")
     ap.add_argument("--no-memory", action="store_true",
                     help="accepted for compatibility; memory is measured by bench_load.py")
     args = ap.parse_args()
     args.threads = [int(t) for t in args.threads.split(",")]
+    global STAT
+    STAT = args.stat + "_ms"
+    if args.from_json:
+        with open(args.from_json) as f:
+            doc = json.load(f)
+        threads = doc["settings"]["threads"]
+        cells = [c for r in doc["results"] for c in r["cells"].values() if c]
+        systems = [s for s in ("aistack", "base", "ort", "openvino") if cells and s in cells[0]]
+        print(tables(doc["results"], threads, systems))
+        return 0
     if args.quick:
         args.rounds, args.round_seconds, args.warmup_seconds = 2, 0.05, 0.05
         args.model_dir = os.path.join(args.model_dir, "quick")  # same keys, smaller models
@@ -405,6 +431,10 @@ def main():
                   f"(pip install -r bench/requirements.txt)", file=sys.stderr)
     if "aistack" not in systems:
         ap.error("aistack cannot be imported (build it, or set AISTACK_LIBRARY)")
+    if args.base_library:
+        if not os.path.exists(args.base_library):
+            ap.error(f"--base-library {args.base_library}: no such file")
+        systems.insert(1, "base")
 
     started = datetime.datetime.now(datetime.timezone.utc)
     load0 = os.getloadavg()[0]
@@ -452,7 +482,8 @@ def main():
         "date_utc": started.isoformat(timespec="seconds"),
         "load_average_start_end": [load0, os.getloadavg()[0]],
         "cpu": cpu_model(), "cores": os.cpu_count(), "python": platform.python_version(),
-        "versions": {s: version_of(s) for s in systems} | {"numpy": np.__version__},
+        "versions": {s: version_of(s) for s in systems if s != "base"} | {"numpy": np.__version__},
+        "base_library": args.base_library,
         "aistack_library": aistack.library_path,
         "settings": {k: v for k, v in vars(args).items()},
         "rtol": RTOL, "atol": ATOL, "results": results, "table_markdown": text,
