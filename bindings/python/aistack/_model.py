@@ -99,9 +99,9 @@ class Model:
     ...     probs = m.run({"x": x})["probs"]
 
     Keyword settings (threads, backend='cpu'|'cuda', device_id, opt_level, map_weights,
-    max_file_bytes, verify_checksums, max_tensor_bytes, max_fold_bytes, or an integer ais_option
-    key in `options`) apply to loading and are the defaults of the sessions made with
-    session().
+    max_file_bytes, verify_checksums, max_tensor_bytes, max_fold_bytes, profile (sessions time
+    each node: Session.profile()), or an integer ais_option key in `options`) apply to loading
+    and are the defaults of the sessions made with session().
     """
 
     def __init__(self, path: Union[str, os.PathLike, None] = None, *,
