@@ -8,6 +8,7 @@
  *   aistack convert IN OUT.ais [--compress LEVEL|none] [--pipeline SPEC.json] [--progress]
  *   aistack check PATH... [--rtol R] [--atol A]
  *   aistack ops
+ *   aistack bench MODEL [--threads N] [--runs N] [--warmup N] [--profile] [--input NAME=FILE]...
  *
  * `aistack help COMMAND` (or COMMAND --help) explains one command. One file per command
  * (aistack_tool.h lists them); this one holds main. The tool uses the public API only
@@ -33,6 +34,8 @@ static const char *const usage_main =
     "  convert IN OUT    write a model in the native .ais format\n"
     "  check PATH...     run ONNX backend-test cases and compare with their expected outputs\n"
     "  ops               list the operators this build implements\n"
+    "  bench MODEL ...   load time, latency percentiles and throughput; with --profile the\n"
+    "                    time per operator type and per node\n"
     "  help [COMMAND]    this text, or the help of one command\n"
     "\n"
     "MODEL is an ONNX (.onnx), native (.ais), XGBoost JSON or LightGBM text model file\n"
@@ -52,6 +55,7 @@ static const command commands[] = {
     {"convert", tool_cmd_convert, tool_usage_convert},
     {"check", tool_cmd_check, tool_usage_check},
     {"ops", tool_cmd_ops, tool_usage_ops},
+    {"bench", tool_cmd_bench, tool_usage_bench},
 };
 
 int main(int argc, char **argv) {

@@ -77,34 +77,6 @@ static void print_tensor(const char *name, const ais_tensor *t) {
     ais_tensor_destroy(tmp);
 }
 
-static ais_status random_input(const ais_model *m, size_t i, ais_tensor **out) {
-    *out = NULL;
-    ais_dtype dt;
-    size_t nd;
-    const int64_t *dims;
-    ais_status st = ais_model_input_info(m, i, NULL, &dt, &nd, &dims);
-    if (st) return st;
-    if (dt == AIS_DTYPE_UNDEFINED) dt = AIS_DTYPE_F32;
-    int64_t shape[AIS_MAX_DIMS];
-    for (size_t k = 0; k < nd && k < AIS_MAX_DIMS; k++)
-        shape[k] = dims[k] < 0 ? 1 : dims[k];
-    /* drawn as doubles, then cast to the input's type */
-    ais_tensor *d = NULL;
-    if ((st = ais_tensor_create(AIS_DTYPE_F64, shape, nd, &d))) return st;
-    double *v = ais_tensor_data(d);
-    for (size_t k = 0; k < ais_tensor_size(d); k++)
-        v[k] = tool_is_float_dtype(dt) ? (double)rand() / ((double)RAND_MAX + 1.0)
-               : dt == AIS_DTYPE_BOOL  ? (double)(rand() % 2)
-                                       : (double)(rand() % 10);
-    if (dt == AIS_DTYPE_F64) {
-        *out = d;
-        return AIS_OK;
-    }
-    st = tool_cast_to(d, dt, out);
-    ais_tensor_destroy(d);
-    return st;
-}
-
 /* A CSV cell: quoted when it holds a separator, a quote or a line break. */
 static void print_cell(const char *s) {
     if (!strpbrk(s, ",\"\r\n")) {
@@ -383,7 +355,7 @@ int tool_cmd_run(int argc, char **argv) {
             rc = 2;
             goto done;
         }
-        if ((st = random_input(m, i, &in[i]))) {
+        if ((st = tool_random_input(m, i, &in[i]))) {
             tool_fail_status("random input", st);
             goto done;
         }

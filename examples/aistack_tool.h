@@ -1,6 +1,7 @@
 /*
  * aistack_tool.h - the aistack command-line tool's parts: one file per command
- * (aistack_info.c, aistack_run.c, aistack_convert.c, aistack_check.c, aistack_ops.c), the
+ * (aistack_info.c, aistack_run.c, aistack_convert.c, aistack_check.c, aistack_ops.c,
+ * aistack_bench.c), the
  * helpers they share (aistack_common.c) and main (aistack.c). The tool uses the public API only.
  */
 #ifndef AISTACK_TOOL_H
@@ -14,12 +15,13 @@
 
 /* Each command: its usage text and its entry (argv after the command name; exit status). */
 extern const char tool_usage_info[], tool_usage_run[], tool_usage_convert[], tool_usage_check[],
-    tool_usage_ops[];
+    tool_usage_ops[], tool_usage_bench[];
 int tool_cmd_info(int argc, char **argv);
 int tool_cmd_run(int argc, char **argv);
 int tool_cmd_convert(int argc, char **argv);
 int tool_cmd_check(int argc, char **argv);
 int tool_cmd_ops(int argc, char **argv);
+int tool_cmd_bench(int argc, char **argv);
 
 /* ---- shared helpers (aistack_common.c) ---- */
 
@@ -37,6 +39,9 @@ ais_status tool_cast_to(const ais_tensor *t, ais_dtype to, ais_tensor **out);
 /* t's elements as doubles: its own data (f64) or *tmp's (a cast the caller destroys); NULL for
  * strings and types Cast cannot read. */
 const double *tool_as_f64(const ais_tensor *t, ais_tensor **tmp);
+/* A random tensor for input i of m (floats uniform in [0, 1), integers in [0, 10), booleans;
+ * a dynamic extent becomes 1). */
+ais_status tool_random_input(const ais_model *m, size_t i, ais_tensor **out);
 /* "[2, 3]" into buf. */
 const char *tool_shape_str(const int64_t *dims, size_t nd, char *buf, size_t size);
 /* The whole of a file ("-": standard input) in a new malloc block; NULL after a message. */

@@ -3,7 +3,7 @@
 # with tests/requirements.txt, Treelite/TL2cgen with bench/requirements.txt; Debian's PyTorch)
 # through scripts/setup.sh, build a Release libaistack, and run
 #   scripts/bench.sh [harness options, e.g. --quick]   bench/harness.py: neural networks against
-#                                                       ONNX Runtime and PyTorch
+#                                                       ONNX Runtime 1.31.1 and OpenVINO
 #   scripts/bench.sh trees [options, e.g. --quick]     bench/bench_trees.py: tree ensembles against
 #                                                       XGBoost, LightGBM and TL2cgen
 # Both write bench/results/*.json and print their tables.

@@ -225,6 +225,8 @@ class Options {
     }
     Options &threads(int64_t n) { return set(AIS_OPT_THREADS, n); }
     Options &backend(ais_backend b) { return set(AIS_OPT_BACKEND, b); }
+    /* AIS_OPT_PROFILE: the session times each node (Session::profile). */
+    Options &profile(bool on = true) { return set(AIS_OPT_PROFILE, on ? 1 : 0); }
     const ais_options *get() const noexcept { return o_; }
 
   private:
@@ -522,6 +524,35 @@ class Session {
                                            slots, n, e);
         });
     }
+    /* One node's counts in a profile (ais_session_profile_node). */
+    struct NodeProfile {
+        std::string name, op_type;
+        ais_backend backend;
+        uint64_t calls, total_ns;
+    };
+    /* A session's profile (AIS_OPT_PROFILE): its runs, their wall time, and every node's counts
+     * in execution order. Throws (AIS_E_INVALID_ARGUMENT) when the session does not profile. */
+    struct Profile {
+        uint64_t runs, total_ns;
+        std::vector<NodeProfile> nodes;
+    };
+    Profile profile() const {
+        Profile p{0, 0, {}};
+        check(ais_session_profile(s_, &p.runs, &p.total_ns));
+        size_t n = ais_session_node_count(s_);
+        for (size_t i = 0; i < n; i++) {
+            const char *name = nullptr, *op = nullptr;
+            NodeProfile np{"", "", AIS_BACKEND_CPU, 0, 0};
+            check(
+                ais_session_profile_node(s_, i, &name, &op, &np.backend, &np.calls, &np.total_ns));
+            np.name = name ? name : "";
+            np.op_type = op ? op : "";
+            p.nodes.push_back(std::move(np));
+        }
+        return p;
+    }
+    /* Sets the profile's counts back to zero. */
+    void profile_reset() { check(ais_session_profile_reset(s_)); }
     ais_session *get() const noexcept { return s_; }
 
   private:

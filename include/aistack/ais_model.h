@@ -63,7 +63,13 @@ typedef enum ais_option {
     /* Sessions: an ais_extra_fields value, what ais_session_run_records/json_rows/csv/columns do
      * with fields that name no pipeline input. Default AIS_EXTRA_FIELDS_ERROR */
     AIS_OPT_EXTRA_FIELDS = 11,
-    /* 12-23 are left to other options. ais_text_convert (ais_text.h): */
+    /* Sessions: 1 times every node of every run, for ais_session_profile and
+     * ais_session_profile_node (the `aistack bench --profile` tool reads them); 0 (the default)
+     * does not, and then costs one predictable branch per node. The clock is read twice per node
+     * (about 20-50 ns each): models of thousands of microsecond-sized nodes run measurably
+     * slower with it. */
+    AIS_OPT_PROFILE = 12,
+    /* 13-23 are left to other options. ais_text_convert (ais_text.h): */
     AIS_OPT_TEXT_MAX_LENGTH = 24, /* tokens per row, special tokens included, 1..2^20; 0 (the
                                      default): the tokenizer file's truncation max_length */
     AIS_OPT_TEXT_POOLING = 25,    /* an ais_text_pooling. Default AIS_TEXT_POOLING_MEAN */
@@ -267,6 +273,33 @@ AIS_API size_t ais_session_node_count(const ais_session *session);
 AIS_API ais_status ais_session_node_info(const ais_session *session, size_t index,
                                          const char **name, const char **op_type,
                                          ais_backend *backend);
+
+/*
+ * Profiling, on a session created with AIS_OPT_PROFILE = 1 (otherwise these fail with
+ * AIS_E_INVALID_ARGUMENT, saying so). Counts accumulate from the session's creation or the last
+ * ais_session_profile_reset, over every ais_session_run and ais_session_run_* call, successful
+ * or not.
+ * ais_session_profile: *runs, the calls that ran the model, and *total_ns, their wall time in
+ * nanoseconds from entry to return (binding inputs, planning when the input shapes are new,
+ * outputs included). Any out-pointer may be NULL.
+ * ais_session_profile_node: for node `index` (0 <= index < ais_session_node_count, the order and
+ * naming of ais_session_node_info) its name, operator, the backend it ran on in the last planned
+ * run, how many times it ran and the nanoseconds it took in all. The sum of the nodes' times is
+ * at most *total_ns. Nodes that a plan computed ahead of time (constants, shapes known from the
+ * inputs' shapes) have no calls. On a device backend a node's time is the time to issue it (the
+ * device runs asynchronously until the run synchronizes). Pointers stay valid as long as the
+ * session. AIS_E_NOT_FOUND for an index out of range.
+ * Like ais_session_node_info, these take the session's busy flag: AIS_E_BUSY while a call runs
+ * on it in another thread.
+ */
+AIS_API ais_status ais_session_profile(const ais_session *session, uint64_t *runs,
+                                       uint64_t *total_ns);
+AIS_API ais_status ais_session_profile_node(const ais_session *session, size_t index,
+                                            const char **name, const char **op_type,
+                                            ais_backend *backend, uint64_t *calls,
+                                            uint64_t *total_ns);
+/* Sets every count back to zero. */
+AIS_API ais_status ais_session_profile_reset(ais_session *session);
 
 #ifdef __cplusplus
 }

@@ -94,6 +94,13 @@ int32_t ais__pool_threads(const ais__pool *pool);
 typedef void (*ais__range_fn)(void *ctx, size_t begin, size_t end);
 void ais__parallel_for(ais__pool *pool, size_t n, size_t grain, ais__range_fn fn, void *ctx);
 
+/* How long an idle worker spins for the next job before it sleeps (and a caller for the
+ * workers' last chunks), in microseconds: $AIS_POOL_SPIN_US, read once (default 100, at most
+ * 100000, 0: never spin). set overrides it for the process (tests, tools); a negative value
+ * goes back to the environment's. */
+int32_t ais__pool_spin_us(void);
+void ais__pool_set_spin_us(int32_t us);
+
 /* The process-wide handle of ais_set_num_threads(): never NULL, never freed; its width follows
  * later calls of ais_set_num_threads(). */
 ais__pool *ais__default_pool(void);

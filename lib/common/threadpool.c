@@ -2,11 +2,20 @@
  * threadpool.c - one fork-join pool for the whole process. Sessions and the eager API hold
  * handles (ais__pool) that carry only a width: how many threads, the caller included, a job of
  * theirs may use. The workers behind them are shared, so N sessions never start N sets of
- * threads: the process has max(width) - 1 workers at most. Idle workers sleep on a condition
- * variable (no spinning), the calling thread takes chunks too, and chunks are claimed through one
- * atomic counter so uneven chunks balance themselves. A job that finds the workers busy with
- * another caller's job runs on its own thread: the cores are busy anyway, and waiting would let
- * one session's kernels queue behind another's.
+ * threads: the process has max(width) - 1 workers at most. The calling thread takes chunks too,
+ * and chunks are claimed through one atomic counter so uneven chunks balance themselves. A job
+ * that finds the workers busy with another caller's job runs on its own thread: the cores are
+ * busy anyway, and waiting would let one session's kernels queue behind another's.
+ *
+ * Waiting: a model runs kernel after kernel, each a job of microseconds to milliseconds, with
+ * serial work between them. A worker that slept on a condition variable after each job would
+ * make the next job pay a futex wake-up and a trip through the scheduler (5-50 us, far more on a
+ * loaded machine) before its second thread starts: for small kernels the second thread then
+ * arrives after the caller has done all the chunks. So a worker that finished (or just woke)
+ * first spins for a bounded time (AIS_POOL_SPIN_US, default 100 us; 0 disables it) watching the
+ * job counter with pause instructions, and sleeps only after that, which is what ONNX Runtime's
+ * pool and OpenMP runtimes do. The caller likewise spins a little for the last running chunks
+ * before it sleeps. Spinning is bounded, so an idle process goes quiet within the spin time.
  */
 #define _GNU_SOURCE /* sched_getaffinity, CPU_COUNT */
 #include "common.h"
@@ -16,8 +25,19 @@
 #include <sched.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define AIS__CPU_RELAX() _mm_pause()
+#elif defined(__aarch64__)
+#define AIS__CPU_RELAX() __asm__ __volatile__("yield")
+#else
+#define AIS__CPU_RELAX() ((void)0)
+#endif
 
 struct ais__pool {
     atomic_int threads; /* width of a job, including the caller */
@@ -35,11 +55,14 @@ typedef struct ais__workers {
     pthread_cond_t wake;
     pthread_cond_t done;
     pthread_mutex_t submit; /* one job at a time; a second caller runs serially */
-    uint64_t generation;    /* bumped per job, under lock */
-    int32_t width;          /* workers the current job may take (its width - 1), under lock */
-    int32_t joined;         /* workers that joined the current job, under lock */
-    int32_t active;         /* workers that joined the current job and are not done, under lock */
-    bool closed;            /* the caller has finished its share: late workers stay out */
+    /* Bumped per job under lock; read without it by spinning workers. */
+    _Atomic uint64_t generation;
+    int32_t width;  /* workers the current job may take (its width - 1), under lock */
+    int32_t joined; /* workers that joined the current job, under lock */
+    /* Workers that joined the current job and are not done: written under lock, read without
+     * it by a caller spinning for the last chunks. */
+    atomic_int active;
+    bool closed; /* the caller has finished its share: late workers stay out */
     bool stop;
     /* the current job */
     ais__range_fn fn;
@@ -57,6 +80,88 @@ static ais__workers ais__w = {
 
 static _Thread_local bool ais__in_worker;
 
+/* ---- bounded spinning ---- */
+
+enum { AIS__SPIN_US_DEFAULT = 100, AIS__SPIN_US_MAX = 100000 };
+static atomic_int ais__spin_us = -1; /* -1: not read from the environment yet */
+
+int32_t ais__pool_spin_us(void) {
+    int v = atomic_load_explicit(&ais__spin_us, memory_order_relaxed);
+    if (v >= 0) return v;
+    v = AIS__SPIN_US_DEFAULT;
+    const char *env = getenv("AIS_POOL_SPIN_US");
+    if (env && *env) {
+        char *end;
+        long x = strtol(env, &end, 10);
+        if (*end == '\0' && x >= 0)
+            v = (int)AIS__MIN(x, (long)AIS__SPIN_US_MAX);
+        else
+            ais__log(AIS_LOG_WARN,
+                     "AIS_POOL_SPIN_US='%s' is not a count of microseconds in "
+                     "[0, %d]; using %d",
+                     env, AIS__SPIN_US_MAX, v);
+    }
+    int expected = -1;
+    atomic_compare_exchange_strong(&ais__spin_us, &expected, v);
+    return atomic_load(&ais__spin_us);
+}
+
+void ais__pool_set_spin_us(int32_t us) {
+    atomic_store(&ais__spin_us, us < 0 ? -1 : (int)AIS__MIN(us, (int32_t)AIS__SPIN_US_MAX));
+}
+
+static uint64_t ais__now_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* Spinning pays only while this thread keeps its core. When two clock reads 64 pauses apart (a
+ * few microseconds) are further apart than this, the thread was descheduled mid-spin: there are
+ * more runnable threads than cores, a spinning thread burns the share the scheduler would give
+ * the work, and a sleeper that is woken runs sooner than a spinner that used its slice (measured
+ * on a 2-core machine at load 20: MobileNetV2 at 2 threads 25% slower with spinning). Then no
+ * thread spins for AIS__SPIN_BACKOFF_NS; the next spin after that tries again. */
+enum { AIS__SPIN_PREEMPTED_NS = 30000 };
+#define AIS__SPIN_BACKOFF_NS ((uint64_t)50000000u)
+static _Atomic uint64_t ais__spin_quiet_until;
+
+/* Spins until `done(p, arg)` or `us` microseconds pass; true when done. The clock is read once
+ * every 64 pauses (a pause is ~40-140 cycles), so the bound is kept within a microsecond or so
+ * without a system call per check (clock_gettime is a vDSO call). */
+static bool ais__spin_until(bool (*done)(ais__workers *, uint64_t), ais__workers *p, uint64_t arg,
+                            int32_t us) {
+    if (us <= 0) return done(p, arg);
+    uint64_t last = ais__now_ns();
+    if (last < atomic_load_explicit(&ais__spin_quiet_until, memory_order_relaxed))
+        return done(p, arg);
+    uint64_t deadline = last + (uint64_t)us * 1000u;
+    for (;;) {
+        for (int i = 0; i < 64; i++) {
+            if (done(p, arg)) return true;
+            AIS__CPU_RELAX();
+        }
+        uint64_t t = ais__now_ns();
+        if (t - last > AIS__SPIN_PREEMPTED_NS) {
+            atomic_store_explicit(&ais__spin_quiet_until, t + AIS__SPIN_BACKOFF_NS,
+                                  memory_order_relaxed);
+            return done(p, arg);
+        }
+        if (t >= deadline) return done(p, arg);
+        last = t;
+    }
+}
+
+/* A new job, or the stop at unload (which bumps the generation too). */
+static bool ais__new_job(ais__workers *p, uint64_t seen) {
+    return atomic_load_explicit(&p->generation, memory_order_acquire) != seen;
+}
+
+static bool ais__all_done(ais__workers *p, uint64_t unused) {
+    (void)unused;
+    return atomic_load_explicit(&p->active, memory_order_acquire) == 0;
+}
+
 static void ais__pool_work(ais__workers *p) {
     for (;;) {
         size_t c = atomic_fetch_add(&p->next, 1);
@@ -73,22 +178,29 @@ static void *ais__pool_main(void *arg) {
     pthread_mutex_lock(&p->lock);
     /* A worker started while a job runs must not take part in it: its caller counted on the
      * workers that were there. */
-    uint64_t seen = p->generation;
+    uint64_t seen = atomic_load(&p->generation);
     for (;;) {
-        while (!p->stop && p->generation == seen)
+        if (!p->stop && atomic_load(&p->generation) == seen) {
+            /* Between jobs: spin first (unlocked), so that a job submitted soon after the last
+             * one starts on this thread at once; then sleep. */
+            pthread_mutex_unlock(&p->lock);
+            (void)ais__spin_until(ais__new_job, p, seen, ais__pool_spin_us());
+            pthread_mutex_lock(&p->lock);
+        }
+        while (!p->stop && atomic_load(&p->generation) == seen)
             pthread_cond_wait(&p->wake, &p->lock);
         if (p->stop) break;
-        seen = p->generation;
+        seen = atomic_load(&p->generation);
         /* A worker woken after the caller ran out of chunks stays out: the caller waits only
          * for workers that joined, never for one the scheduler has not run yet (milliseconds
          * when the cores are busy). So does one beyond the job's width. */
         if (p->closed || p->joined >= p->width) continue;
         p->joined++;
-        p->active++;
+        atomic_fetch_add(&p->active, 1);
         pthread_mutex_unlock(&p->lock);
         ais__pool_work(p);
         pthread_mutex_lock(&p->lock);
-        if (--p->active == 0 && p->closed) pthread_cond_signal(&p->done);
+        if (atomic_fetch_sub(&p->active, 1) == 1 && p->closed) pthread_cond_signal(&p->done);
     }
     pthread_mutex_unlock(&p->lock);
     return NULL;
@@ -122,6 +234,7 @@ __attribute__((destructor)) static void ais__workers_stop(void) {
     ais__workers *p = &ais__w;
     pthread_mutex_lock(&p->lock);
     p->stop = true;
+    atomic_fetch_add(&p->generation, 1); /* ends the spinning of idle workers too */
     pthread_cond_broadcast(&p->wake);
     int32_t n = p->n_workers;
     pthread_mutex_unlock(&p->lock);
@@ -234,9 +347,10 @@ void ais__parallel_for(ais__pool *pool, size_t n, size_t grain, ais__range_fn fn
     atomic_store(&p->next, 0);
     p->width = helpers;
     p->joined = 0;
-    p->active = 0;
+    atomic_store(&p->active, 0);
     p->closed = false;
-    p->generation++;
+    atomic_fetch_add_explicit(&p->generation, 1, memory_order_release);
+    /* Spinning workers see the new generation without this; sleeping ones need it. */
     pthread_cond_broadcast(&p->wake);
     pthread_mutex_unlock(&p->lock);
 
@@ -246,7 +360,15 @@ void ais__parallel_for(ais__pool *pool, size_t n, size_t grain, ais__range_fn fn
 
     pthread_mutex_lock(&p->lock);
     p->closed = true; /* every chunk is claimed; wait for those still running one */
-    while (p->active > 0)
+    if (atomic_load(&p->active) > 0) {
+        /* The workers' last chunks usually end within microseconds of ours: spin for them
+         * before sleeping on `done` (whose signal a spinning caller may miss; hence the check
+         * under the lock after the spin). */
+        pthread_mutex_unlock(&p->lock);
+        (void)ais__spin_until(ais__all_done, p, 0, ais__pool_spin_us());
+        pthread_mutex_lock(&p->lock);
+    }
+    while (atomic_load(&p->active) > 0)
         pthread_cond_wait(&p->done, &p->lock);
     pthread_mutex_unlock(&p->lock);
     pthread_mutex_unlock(&p->submit);

@@ -34,6 +34,7 @@ static const ais__option_info ais__options_info[AIS__N_OPTIONS] = {
     [AIS_OPT_TEXT_MAX_LENGTH] = {"AIS_OPT_TEXT_MAX_LENGTH", 0, (int64_t)1 << 20, 0},
     [AIS_OPT_TEXT_POOLING] = {"AIS_OPT_TEXT_POOLING", 1, 2, 1},
     [AIS_OPT_TEXT_NORMALIZE] = {"AIS_OPT_TEXT_NORMALIZE", 0, 1, 0},
+    [AIS_OPT_PROFILE] = {"AIS_OPT_PROFILE", 0, 1, 0},
 };
 
 static bool ais__option_known(ais_option key) {

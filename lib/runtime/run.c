@@ -23,7 +23,8 @@ static ais_status ais__run_dynamic(ais__op_ctx *ctx, ais__plan *p, ais__step *st
                                    uint64_t max_bytes) {
     for (size_t k = 0; k < st->n_in; k++)
         st->in[k] = st->in_slot[k] >= 0 ? p->vp[st->in_slot[k]] : NULL;
-    for (size_t k = 0; k < st->n_out; k++) st->out[k] = NULL;
+    for (size_t k = 0; k < st->n_out; k++)
+        st->out[k] = NULL;
     size_t which;
     ais__tensor_desc big;
     uint64_t bytes;
@@ -47,8 +48,8 @@ static ais_status ais__run_xfer(ais_session *s, ais__plan *p, const ais__xfer *x
                         ? s->backend->copy_to_device(s->backend_state, d->data, h->data, d->nbytes)
                         : s->backend->copy_to_host(s->backend_state, h->data, d->data, d->nbytes);
     if (AIS__UNLIKELY(st != AIS_OK)) {
-        const char *name = v < (int32_t)s->model->graph->n_values
-                               ? s->model->graph->values[v].name : "(unnamed)";
+        const char *name =
+            v < (int32_t)s->model->graph->n_values ? s->model->graph->values[v].name : "(unnamed)";
         ais__error_prefix("copying '%s' to the %s", name, x->to_device ? "device" : "host");
     }
     return st;
@@ -66,15 +67,17 @@ static ais_status ais__run_device_steps(ais_session *s, ais__plan *p) {
         if (rc != AIS_OK || i == p->n_steps) break;
         ais__step *st = &p->steps[i];
         ais__ctx_for(ctx, st);
+        uint64_t t0 = AIS__UNLIKELY(s->prof != NULL) ? ais__prof_now() : 0;
         if (st->dynamic) {
             rc = ais__run_dynamic(ctx, p, st, s->max_tensor_bytes);
-            continue;
+        } else {
+            if (st->alias) st->out[0]->data = st->in[0]->data;
+            rc = st->on_dev ? s->backend->run_node(s->backend_state, st->def, ctx, st->in, st->n_in,
+                                                   st->out, st->n_out)
+                            : st->def->compute(ctx, st->in, st->n_in, st->out, st->n_out);
+            if (rc != AIS_OK) ais__node_prefix(st);
         }
-        if (st->alias) st->out[0]->data = st->in[0]->data;
-        rc = st->on_dev ? s->backend->run_node(s->backend_state, st->def, ctx, st->in, st->n_in,
-                                               st->out, st->n_out)
-                        : st->def->compute(ctx, st->in, st->n_in, st->out, st->n_out);
-        if (rc != AIS_OK) ais__node_prefix(st);
+        if (AIS__UNLIKELY(s->prof != NULL)) ais__prof_step(s, st, t0);
     }
     if (rc == AIS_OK) return s->backend->synchronize(s->backend_state);
     char msg[1024];
@@ -88,17 +91,19 @@ static ais_status ais__run_host_steps(ais_session *s, ais__plan *p) {
     for (size_t i = 0; i < p->n_steps; i++) {
         ais__step *st = &p->steps[i];
         ais__ctx_for(ctx, st);
+        /* AIS_OPT_PROFILE: the only cost when off is this test of a pointer in cache */
+        uint64_t t0 = AIS__UNLIKELY(s->prof != NULL) ? ais__prof_now() : 0;
+        ais_status rc;
         if (AIS__UNLIKELY(st->dynamic)) {
-            AIS__CHECK(ais__run_dynamic(ctx, p, st, s->max_tensor_bytes));
-            continue;
+            rc = ais__run_dynamic(ctx, p, st, s->max_tensor_bytes);
+        } else {
+            if (st->alias) st->out[0]->data = st->in[0]->data;
+            rc = s->backend->run_node(s->backend_state, st->def, ctx, st->in, st->n_in, st->out,
+                                      st->n_out);
+            if (AIS__UNLIKELY(rc != AIS_OK)) ais__node_prefix(st);
         }
-        if (st->alias) st->out[0]->data = st->in[0]->data;
-        ais_status rc = s->backend->run_node(s->backend_state, st->def, ctx, st->in, st->n_in,
-                                             st->out, st->n_out);
-        if (AIS__UNLIKELY(rc != AIS_OK)) {
-            ais__node_prefix(st);
-            return rc;
-        }
+        if (AIS__UNLIKELY(s->prof != NULL)) ais__prof_step(s, st, t0);
+        if (AIS__UNLIKELY(rc != AIS_OK)) return rc;
     }
     return s->backend->synchronize(s->backend_state);
 }

@@ -51,6 +51,7 @@ AIS_API ais_status ais_session_create(ais_model *model, const ais_options *optio
     if (threads == 0) s->pool = ais__default_pool();
     else if (threads > 1 && (st = ais__pool_create(threads, &s->pool)) != AIS_OK) goto fail;
     s->ctx.pool = s->pool;
+    if ((st = ais__prof_create(options, g, &s->prof)) != AIS_OK) goto fail;
     /* Until the first plan says otherwise (a device plan records its CPU fallbacks). */
     for (size_t i = 0; i < g->n_nodes; i++) s->node_backend[i] = be->kind;
     s->model = ais_model_retain(model);
@@ -86,6 +87,7 @@ AIS_API void ais_session_destroy(ais_session *s) {
     ais__free(s->bound);
     ais__free(s->created);
     ais__free(s->node_backend);
+    ais__free(s->prof);
     ais_tensor_destroy(s->features);
     ais_model_destroy(s->model);
     ais__free(s);
@@ -330,10 +332,10 @@ void ais__session_leave(ais_session *s) {
     atomic_store_explicit(&s->busy, false, memory_order_release);
 }
 
-ais_status ais__session_run(ais_session *s, const char *const *input_names,
-                            const ais_tensor *const *inputs, size_t n_inputs,
-                            const char *const *output_names, ais_tensor **outputs,
-                            size_t n_outputs) {
+static ais_status ais__session_run_body(ais_session *s, const char *const *input_names,
+                                        const ais_tensor *const *inputs, size_t n_inputs,
+                                        const char *const *output_names, ais_tensor **outputs,
+                                        size_t n_outputs) {
     const ais__graph *g = s->model->graph;
     if (n_outputs && !outputs)
         return ais__error(AIS_E_INVALID_ARGUMENT, "ais_session_run: outputs is NULL");
@@ -366,6 +368,23 @@ ais_status ais__session_run(ais_session *s, const char *const *input_names,
         }
     }
     return st;
+}
+
+/* With AIS_OPT_PROFILE the whole call is timed too (the nodes are, inside run.c). */
+ais_status ais__session_run(ais_session *s, const char *const *input_names,
+                            const ais_tensor *const *inputs, size_t n_inputs,
+                            const char *const *output_names, ais_tensor **outputs,
+                            size_t n_outputs) {
+    if (AIS__UNLIKELY(s->prof != NULL)) {
+        uint64_t t0 = ais__prof_now();
+        ais_status st = ais__session_run_body(s, input_names, inputs, n_inputs, output_names,
+                                              outputs, n_outputs);
+        s->prof->runs++;
+        s->prof->ns += ais__prof_now() - t0;
+        return st;
+    }
+    return ais__session_run_body(s, input_names, inputs, n_inputs, output_names, outputs,
+                                 n_outputs);
 }
 
 AIS_API ais_status ais_session_run(ais_session *s, const char *const *input_names,

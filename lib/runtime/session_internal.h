@@ -30,6 +30,7 @@
 #define AIS_RUNTIME_SESSION_INTERNAL_H
 
 #include <stdatomic.h>
+#include <time.h>
 
 #include "backend/backend.h"
 #include "model.h"
@@ -107,6 +108,9 @@ struct ais_session {
      * must get AIS_E_BUSY instead of two runs writing the same plan and arena. */
     atomic_bool busy;
     ais_extra_fields extra; /* AIS_OPT_EXTRA_FIELDS */
+    /* AIS_OPT_PROFILE: calls and nanoseconds per graph node (profile.c); NULL when off, which
+     * the run loops test once per node. */
+    struct ais__prof *prof;
 };
 
 /* Where zero-byte tensors point: kernels may compute an address from it but never load. */
@@ -129,6 +133,31 @@ static inline size_t ais__align_up(size_t n) { return (n + AIS__ALIGN - 1) & ~(s
 typedef struct ais__block {
     size_t off, size;
 } ais__block;
+
+/* profile.c: AIS_OPT_PROFILE's counts */
+typedef struct ais__prof_node {
+    uint64_t calls, ns;
+} ais__prof_node;
+typedef struct ais__prof {
+    uint64_t runs, ns;
+    ais__prof_node nodes[]; /* per graph node */
+} ais__prof;
+
+static inline uint64_t ais__prof_now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* Adds one call of step st that began at t0 (a ais__prof_now reading). */
+static inline void ais__prof_step(ais_session *s, const ais__step *st, uint64_t t0) {
+    ais__prof_node *n = &s->prof->nodes[st->node - s->model->graph->nodes];
+    n->calls++;
+    n->ns += ais__prof_now() - t0;
+}
+
+/* The session's counts when `options` ask for them, else NULL in *out. */
+ais_status ais__prof_create(const ais_options *options, const ais__graph *g, ais__prof **out);
 
 /* plan.c */
 ais_status ais__plan_build(ais_session *s, ais__plan **out);

@@ -434,8 +434,36 @@ static void test_image_fields() {
     CHECK(std::memcmp(a.data<float>(), a.data<float>() + 12, 12 * sizeof(float)) == 0);
 }
 
+// Session::profile over AIS_OPT_PROFILE: every node counts one call per run, the nodes' time is
+// within the runs' wall time, reset zeroes the counts, and a session without it throws.
+static void test_profile() {
+    aistack::Model m(MODEL);
+    aistack::Options o;
+    o.threads(1).profile();
+    CHECK(o.get(AIS_OPT_PROFILE) == 1);
+    aistack::Session s = m.session(&o);
+    aistack::Tensor x = aistack::Tensor::load("models/digits/test_batch.npy");
+    for (int r = 0; r < 4; r++) {
+        (void)s.run({x});
+    }
+    aistack::Session::Profile p = s.profile();
+    CHECK(p.runs == 4 && !p.nodes.empty() && p.nodes.size() == ais_session_node_count(s.get()));
+    uint64_t sum = 0;
+    for (const auto &n : p.nodes) {
+        CHECK(n.calls == 4 && n.total_ns > 0 && !n.op_type.empty());
+        CHECK(n.backend == AIS_BACKEND_CPU);
+        sum += n.total_ns;
+    }
+    CHECK(sum > 0 && sum <= p.total_ns);
+    s.profile_reset();
+    CHECK(s.profile().runs == 0 && s.profile().nodes[0].calls == 0);
+    aistack::Session plain = m.session();
+    CHECK_THROWS(plain.profile(), AIS_E_INVALID_ARGUMENT, "AIS_OPT_PROFILE");
+}
+
 int main() {
     test_model_info();
+    test_profile();
     test_labelled_digits();
     test_batch_accuracy_and_run_into();
     test_errors();

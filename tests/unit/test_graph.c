@@ -313,9 +313,9 @@ static void test_options(void **state) {
     assert_int_equal(hi, 1);
     AIS_ASSERT_STATUS(ais_options_set_int(o, AIS_OPT_VERIFY_CHECKSUMS, 2), AIS_E_INVALID_ARGUMENT);
     ais_test_assert_error_contains("AIS_OPT_VERIFY_CHECKSUMS");
-    AIS_ASSERT_STATUS(ais_option_bounds((ais_option)(AIS_OPT_EXTRA_FIELDS + 1), &lo, &hi),
+    AIS_ASSERT_STATUS(ais_option_bounds((ais_option)(AIS_OPT_PROFILE + 1), &lo, &hi),
                       AIS_E_INVALID_ARGUMENT);
-    for (int key = AIS_OPT_THREADS; key <= AIS_OPT_EXTRA_FIELDS; key++) {
+    for (int key = AIS_OPT_THREADS; key <= AIS_OPT_PROFILE; key++) {
         AIS_ASSERT_OK(ais_option_bounds((ais_option)key, &lo, &hi));
         AIS_ASSERT_OK(ais_options_set_int(o, (ais_option)key, lo));
         AIS_ASSERT_OK(ais_options_set_int(o, (ais_option)key, hi));

@@ -10,7 +10,7 @@ import ctypes.util
 import glob
 import os
 from ctypes import (POINTER, c_char_p, c_float, c_int, c_int32, c_int64, c_size_t, c_uint32,
-                    c_void_p)
+                    c_uint64, c_void_p)
 from typing import List, Optional
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -138,6 +138,10 @@ _sig("ais_session_run", status, SessionP, POINTER(c_char_p), POINTER(TensorP), c
 _sig("ais_session_node_count", c_size_t, SessionP)
 _sig("ais_session_node_info", status, SessionP, c_size_t, POINTER(c_char_p), POINTER(c_char_p),
      POINTER(c_int))
+_sig("ais_session_profile", status, SessionP, POINTER(c_uint64), POINTER(c_uint64))
+_sig("ais_session_profile_node", status, SessionP, c_size_t, POINTER(c_char_p), POINTER(c_char_p),
+     POINTER(c_int), POINTER(c_uint64), POINTER(c_uint64))
+_sig("ais_session_profile_reset", status, SessionP)
 
 PipelineP = c_void_p
 ErrorsP = c_void_p

@@ -21,7 +21,7 @@ L = _lib.lib
 OPTIONS: Dict[str, int] = {
     "threads": 1, "opt_level": 2, "backend": 3, "device_id": 4, "max_file_bytes": 5,
     "map_weights": 6, "save_compression": 7, "verify_checksums": 8, "max_tensor_bytes": 9,
-    "max_fold_bytes": 10, "extra_fields": 11,
+    "max_fold_bytes": 10, "extra_fields": 11, "profile": 12,
     "text_max_length": 24, "text_pooling": 25, "text_normalize": 26,
 }
 BACKENDS: Dict[str, int] = {"cpu": 0, "cuda": 1}
@@ -100,9 +100,9 @@ class Model:
     ...     probs = m.run({"x": x})["probs"]
 
     Keyword settings (threads, backend='cpu'|'cuda', device_id, opt_level, map_weights,
-    max_file_bytes, verify_checksums, max_tensor_bytes, max_fold_bytes, or an integer ais_option
-    key in `options`) apply to loading and are the defaults of the sessions made with
-    session().
+    max_file_bytes, verify_checksums, max_tensor_bytes, max_fold_bytes, profile (sessions time
+    each node: Session.profile()), or an integer ais_option key in `options`) apply to loading
+    and are the defaults of the sessions made with session().
     """
 
     def __init__(self, path: Union[str, os.PathLike, None] = None, *,
@@ -531,6 +531,33 @@ class Session:
                 res.append((_lib.text(n.value), _lib.text(op.value),
                             {0: "cpu", 1: "cuda"}.get(be.value, str(be.value))))
         return res
+
+    def profile(self) -> Dict[str, Any]:
+        """The session's profile (create it with profile=True, AIS_OPT_PROFILE): counts since it
+        was created or profile_reset() was called. {"runs": calls that ran the model,
+        "total_ns": their wall time, "nodes": [{"name", "op_type", "backend", "calls",
+        "total_ns"} per node in execution order]}. The nodes' times add up to at most total_ns.
+        Raises InvalidArgumentError when the session does not profile."""
+        runs, total = ctypes.c_uint64(), ctypes.c_uint64()
+        nodes = []
+        with self._lock:
+            _errors.check(L.ais_session_profile(self.handle, ctypes.byref(runs),
+                                                ctypes.byref(total)))
+            for i in range(L.ais_session_node_count(self.handle)):
+                n, op, be = ctypes.c_char_p(), ctypes.c_char_p(), ctypes.c_int()
+                calls, ns = ctypes.c_uint64(), ctypes.c_uint64()
+                _errors.check(L.ais_session_profile_node(
+                    self.handle, i, ctypes.byref(n), ctypes.byref(op), ctypes.byref(be),
+                    ctypes.byref(calls), ctypes.byref(ns)))
+                nodes.append({"name": _lib.text(n.value), "op_type": _lib.text(op.value),
+                              "backend": {0: "cpu", 1: "cuda"}.get(be.value, str(be.value)),
+                              "calls": calls.value, "total_ns": ns.value})
+        return {"runs": runs.value, "total_ns": total.value, "nodes": nodes}
+
+    def profile_reset(self) -> None:
+        """Sets the profile's counts back to zero."""
+        with self._lock:
+            _errors.check(L.ais_session_profile_reset(self.handle))
 
     def close(self) -> None:
         """Frees the session; a run in flight on another thread finishes first."""
