@@ -62,7 +62,11 @@ typedef enum ais_option {
     AIS_OPT_MAX_FOLD_BYTES = 10,
     /* Sessions: an ais_extra_fields value, what ais_session_run_records/json_rows/csv/columns do
      * with fields that name no pipeline input. Default AIS_EXTRA_FIELDS_ERROR */
-    AIS_OPT_EXTRA_FIELDS = 11
+    AIS_OPT_EXTRA_FIELDS = 11,
+    /* Sessions: 1 (the default) counts runs, rows, errors, latency and bytes per session
+     * (ais_session_metric, and an ais_monitor's totals: ais_monitor.h); 0 counts nothing. The
+     * counting costs two clock reads and a few stores per call. */
+    AIS_OPT_METRICS = 16
 } ais_option;
 
 typedef struct ais_options ais_options;

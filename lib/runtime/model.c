@@ -31,6 +31,7 @@ static const ais__option_info ais__options_info[AIS__N_OPTIONS] = {
     [AIS_OPT_MAX_FOLD_BYTES] = {"AIS_OPT_MAX_FOLD_BYTES", 0, INT64_MAX, (int64_t)1 << 26},
     [AIS_OPT_EXTRA_FIELDS] = {"AIS_OPT_EXTRA_FIELDS", AIS_EXTRA_FIELDS_ERROR,
                               AIS_EXTRA_FIELDS_IGNORE, AIS_EXTRA_FIELDS_ERROR},
+    [AIS_OPT_METRICS] = {"AIS_OPT_METRICS", 0, 1, 1},
 };
 
 static bool ais__option_known(ais_option key) {

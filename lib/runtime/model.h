@@ -14,7 +14,7 @@
 
 #include "ir/graph.h"
 
-#define AIS__N_OPTIONS 12 /* one past the highest ais_option */
+#define AIS__N_OPTIONS 17 /* one past the highest ais_option */
 
 struct ais_options {
     int64_t values[AIS__N_OPTIONS];
@@ -24,6 +24,7 @@ struct ais_options {
     bool fuse_clip;
     ais_progress_fn progress; /* ais_options_set_progress */
     void *progress_data;
+    struct ais_monitor *monitor; /* ais_options_set_monitor: borrowed */
 };
 
 /* The value of an option (its default when options is NULL or the key is unset). */

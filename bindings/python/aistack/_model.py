@@ -10,6 +10,7 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 import numpy as np
 
 from . import _errors, _lib
+from ._monitor import METRICS, Monitor
 from ._pipeline import Pipeline, SpecLike, _Columns, _Records, _text, check_run, extra_code
 from ._tensor import (OBJECT, ArrayLike, dtype_to_numpy, is_string_dtype, to_numpy, wrap_array,
                       wrap_fast)
@@ -21,7 +22,7 @@ L = _lib.lib
 OPTIONS: Dict[str, int] = {
     "threads": 1, "opt_level": 2, "backend": 3, "device_id": 4, "max_file_bytes": 5,
     "map_weights": 6, "save_compression": 7, "verify_checksums": 8, "max_tensor_bytes": 9,
-    "max_fold_bytes": 10, "extra_fields": 11,
+    "max_fold_bytes": 10, "extra_fields": 11, "metrics": 16,
 }
 BACKENDS: Dict[str, int] = {"cpu": 0, "cuda": 1}
 
@@ -107,8 +108,12 @@ class Model:
     def __init__(self, path: Union[str, os.PathLike, None] = None, *,
                  threads: Optional[int] = None, backend: Union[str, int, None] = None,
                  options: Optional[Mapping[Union[str, int], int]] = None, _data: Any = None,
-                 **settings: Any):
+                 monitor: Union["Monitor", bool, None] = None, **settings: Any):
         self._handle: Optional[int] = None
+        # Every session of the model reports to this monitor (model.monitor): one of its own
+        # unless one is passed (shared between models), none with monitor=False.
+        self.monitor: Optional[Monitor] = (Monitor() if monitor is None or monitor is True
+                                           else monitor or None)
         self._data = _data  # bytes a from_bytes() model reads in place
         self._settings: Dict[Union[str, int], Any] = dict(options or {})
         self._settings.update(settings)
@@ -282,6 +287,8 @@ class Session:
         self.model = model  # keeps weights (and from_bytes data) alive for outputs that share them
         h = _lib.SessionP()
         with _Options(settings) as opts:
+            if model.monitor is not None:
+                _errors.check(L.ais_options_set_monitor(opts.handle, model.monitor.handle))
             _errors.check(L.ais_session_create(model.handle, opts.handle, ctypes.byref(h)))
         self._handle = h.value
         self._settings = dict(settings)
@@ -526,6 +533,17 @@ class Session:
                 res.append((_lib.text(n.value), _lib.text(op.value),
                             {0: "cpu", 1: "cuda"}.get(be.value, str(be.value))))
         return res
+
+    def metric(self, name: str) -> int:
+        """One metric of this session since it was created ("runs", "rows", "errors",
+        "in_flight", "bytes_in", "bytes_out", "latency_ns"); NotFoundError when the session
+        was made with metrics=0."""
+        if name not in METRICS:
+            raise _errors.InvalidArgumentError(
+                f"unknown metric {name!r}; expected one of {sorted(METRICS)}", 1)
+        v = ctypes.c_uint64()
+        _errors.check(L.ais_session_metric(self.handle, METRICS[name], ctypes.byref(v)))
+        return int(v.value)
 
     def close(self) -> None:
         """Frees the session; a run in flight on another thread finishes first."""

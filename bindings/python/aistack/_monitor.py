@@ -1,0 +1,90 @@
+"""Monitoring: run metrics (Prometheus text) and drift statistics (ais_monitor.h)."""
+from __future__ import annotations
+
+import ctypes
+from typing import Dict, Optional, Sequence
+
+from . import _errors, _lib
+
+L = _lib.lib
+
+# ais_metric values (never renumbered)
+METRICS: Dict[str, int] = {
+    "runs": 0, "rows": 1, "errors": 2, "in_flight": 3, "bytes_in": 4, "bytes_out": 5,
+    "latency_ns": 6, "log_dropped": 7,
+}
+
+
+class Monitor:
+    """Gathers the metrics of every session created with it, per model name and version.
+
+    >>> mon = aistack.Monitor(latency_buckets=[0.001, 0.01, 0.1])
+    >>> model = aistack.Model("m.onnx", monitor=mon)   # or model.monitor, made for each Model
+    >>> text = mon.prometheus()                          # Prometheus text format 0.0.4
+    """
+
+    def __init__(self, latency_buckets: Optional[Sequence[float]] = None):
+        h = ctypes.c_void_p()
+        _errors.check(L.ais_monitor_create(ctypes.byref(h)))
+        self._handle: Optional[int] = h.value
+        if latency_buckets is not None:
+            b = [float(x) for x in latency_buckets]
+            arr = (ctypes.c_double * max(len(b), 1))(*b)
+            try:
+                _errors.check(L.ais_monitor_set_latency_buckets(self._handle, arr, len(b)))
+            except BaseException:
+                self.close()
+                raise
+
+    @property
+    def handle(self) -> int:
+        if not self._handle:
+            raise _errors.InvalidArgumentError("the monitor is closed", 1)
+        return self._handle
+
+    def prometheus(self) -> str:
+        """The metrics in the Prometheus text exposition format (0.0.4)."""
+        need = ctypes.c_size_t()
+        _errors.check(L.ais_monitor_prometheus(self.handle, None, 0, ctypes.byref(need)))
+        while True:
+            size = need.value + 4096  # counters may grow between the two calls
+            buf = ctypes.create_string_buffer(size)
+            st = L.ais_monitor_prometheus(self.handle, buf, size, ctypes.byref(need))
+            if st == 9:  # AIS_E_LIMIT: grew past the margin; ask again
+                continue
+            _errors.check(st)
+            return buf.raw[:need.value].decode()
+
+    def metric(self, name: str, model: Optional[str] = None) -> int:
+        """One metric ("runs", "rows", "errors", "in_flight", "bytes_in", "bytes_out",
+        "latency_ns", "log_dropped") summed over the sessions of `model` (its "name" metadata),
+        or of all models."""
+        if name not in METRICS:
+            raise _errors.InvalidArgumentError(
+                f"unknown metric {name!r}; expected one of {sorted(METRICS)}", 1)
+        v = ctypes.c_uint64()
+        _errors.check(L.ais_monitor_metric(self.handle, None if model is None else model.encode(),
+                                           METRICS[name], ctypes.byref(v)))
+        return int(v.value)
+
+    def metrics(self, model: Optional[str] = None) -> Dict[str, int]:
+        """Every metric, as a dict."""
+        return {k: self.metric(k, model) for k in METRICS}
+
+    def close(self) -> None:
+        """Drops this object's reference; sessions that use the monitor keep theirs."""
+        h, self._handle = self._handle, None
+        if h:
+            L.ais_monitor_destroy(h)
+
+    def __del__(self) -> None:
+        try:
+            self.close()
+        except Exception:
+            pass
+
+    def __enter__(self) -> "Monitor":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()

@@ -1,0 +1,105 @@
+/*
+ * ais_monitor.h - monitoring inside the library: run metrics per model and session, the
+ * Prometheus text exposition of them, and drift statistics.
+ *
+ *   Metrics. Every session counts its calls (AIS_OPT_METRICS, on by default): runs, rows, errors
+ *   by status, a latency histogram, in-flight calls, bytes in and out. A session writes only its
+ *   own counters (one writer, no lock, no atomic read-modify-write on the hot path); readers sum
+ *   them. An ais_monitor gathers the counters of every session created with it
+ *   (ais_options_set_monitor) per model name and version, and writes them in the Prometheus
+ *   text format.
+ *
+ * Threads: an ais_monitor may be shared by any number of sessions on any threads, and read
+ * (ais_monitor_metric, ais_monitor_prometheus) from any thread while they run.
+ */
+#ifndef AISTACK_AIS_MONITOR_H
+#define AISTACK_AIS_MONITOR_H
+
+#include "ais_model.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct ais_monitor ais_monitor;
+
+/* A monitor with the default latency buckets (upper bounds in seconds: 0.0001, 0.00025, 0.0005,
+ * 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, and +Inf). Reference
+ * counted: every session created with it holds a reference. */
+AIS_API ais_status ais_monitor_create(ais_monitor **out);
+/* Adds a reference. */
+AIS_API ais_monitor *ais_monitor_retain(ais_monitor *monitor);
+/* Drops a reference; the last one frees it. NULL is a no-op. */
+AIS_API void ais_monitor_destroy(ais_monitor *monitor);
+
+/* Most latency buckets a histogram may have (the +Inf bucket not counted). */
+#define AIS_MONITOR_MAX_BUCKETS 64
+
+/*
+ * Replaces the latency buckets: n upper bounds in seconds, finite, > 0 and strictly increasing,
+ * 1 <= n <= AIS_MONITOR_MAX_BUCKETS (the +Inf bucket is always added). Only before the first
+ * session is created with the monitor: afterwards AIS_E_BUSY, since a histogram cannot change
+ * its buckets under the counts. AIS_E_INVALID_ARGUMENT for bounds that break the rules above.
+ */
+AIS_API ais_status ais_monitor_set_latency_buckets(ais_monitor *monitor,
+                                                   const double *upper_bounds, size_t n);
+
+/*
+ * Sessions created with these options report to `monitor` (NULL: to none, the default), which
+ * they retain. The options hold a borrowed pointer: the monitor must live until the sessions
+ * are created. AIS_OPT_METRICS 0 in the same options wins: such a session counts nothing.
+ */
+AIS_API ais_status ais_options_set_monitor(ais_options *options, ais_monitor *monitor);
+
+/* What ais_monitor_metric and ais_session_metric read. Values are written out and never
+ * renumbered. */
+typedef enum ais_metric {
+    AIS_METRIC_RUNS = 0,       /* calls that ran (succeeded or failed after starting) */
+    AIS_METRIC_ROWS = 1,       /* rows of the calls that succeeded (the extent of the first
+                                  input's first axis, 1 for a scalar; a record run's rows) */
+    AIS_METRIC_ERRORS = 2,     /* failed calls, any status, AIS_E_BUSY refusals included */
+    AIS_METRIC_IN_FLIGHT = 3,  /* calls running now */
+    AIS_METRIC_BYTES_IN = 4,   /* bytes of the tensors fed to the model (a record run: the
+                                  features the pipeline made) */
+    AIS_METRIC_BYTES_OUT = 5,  /* bytes of the output tensors of the calls that succeeded */
+    AIS_METRIC_LATENCY_NS = 6, /* total time inside the calls, in nanoseconds */
+    AIS_METRIC_LOG_DROPPED = 7 /* request-log records dropped because its buffer was full */
+} ais_metric;
+
+/*
+ * The value of a metric summed over the sessions of the monitor (those destroyed included) whose
+ * model's "name" metadata equals model_name, or over all when model_name is NULL.
+ * AIS_E_INVALID_ARGUMENT for an unknown metric.
+ */
+AIS_API ais_status ais_monitor_metric(const ais_monitor *monitor, const char *model_name,
+                                      ais_metric metric, uint64_t *value);
+/* Errors with one status (AIS_E_SHAPE, ...), summed like ais_monitor_metric. */
+AIS_API ais_status ais_monitor_errors(const ais_monitor *monitor, const char *model_name,
+                                      ais_status status, uint64_t *value);
+/* The value of a metric for one session since it was created. AIS_E_NOT_FOUND when the
+ * session was created with AIS_OPT_METRICS 0. Safe while the session runs on another thread. */
+AIS_API ais_status ais_session_metric(const ais_session *session, ais_metric metric,
+                                      uint64_t *value);
+
+/*
+ * Writes the monitor's metrics in the Prometheus text exposition format 0.0.4 into buf: a
+ * "# HELP" and a "# TYPE" line per metric family, one sample per model (labels model="name
+ * metadata", version="model_version metadata"; "" when the model has none), the latency as a
+ * histogram with cumulative _bucket{le="..."} samples, _sum (seconds) and _count. Families:
+ * aistack_runs_total, aistack_rows_total, aistack_errors_total (label status="AIS_E_..."; one
+ * sample per status seen), aistack_in_flight (gauge), aistack_input_bytes_total,
+ * aistack_output_bytes_total, aistack_run_duration_seconds, aistack_log_dropped_total.
+ *
+ * *written (not NULL) receives the bytes written, or the bytes needed. buf NULL (with size 0)
+ * only asks for the size. A buf too small for the text gets nothing useful and
+ * AIS_E_LIMIT; *written then says how many bytes (the terminating NUL included) to allocate.
+ * On success the text is NUL-terminated and *written excludes the NUL. Counters can grow
+ * between a size query and the call: leave some room (a few hundred bytes) over the answer.
+ */
+AIS_API ais_status ais_monitor_prometheus(const ais_monitor *monitor, char *buf, size_t size,
+                                          size_t *written);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* AISTACK_AIS_MONITOR_H */
