@@ -99,6 +99,62 @@ AIS_API ais_status ais_session_metric(const ais_session *session, ais_metric met
 AIS_API ais_status ais_monitor_prometheus(const ais_monitor *monitor, char *buf, size_t size,
                                           size_t *written);
 
+/*
+ * ---- drift statistics ----
+ *
+ * The statistics Evidently (0.4.40) computes for data drift, with its thresholds and its default
+ * choice, computed as scipy.stats does (docs/monitoring.md gives every formula). A p-value test
+ * drifts when the p-value is below the threshold (at or below for KS), a distance when it is at
+ * or above.
+ */
+typedef enum ais_drift_method {
+    AIS_DRIFT_AUTO = 0,          /* Evidently's default choice, below */
+    AIS_DRIFT_KS = 1,            /* two-sample Kolmogorov-Smirnov p-value (scipy ks_2samp,
+                                    method 'auto': exact up to 10,000 values a side) */
+    AIS_DRIFT_CHISQUARE = 2,     /* chi-square p-value of the current counts against the
+                                    reference's scaled to the current total */
+    AIS_DRIFT_Z = 3,             /* two-proportion Z-test p-value (binary features) */
+    AIS_DRIFT_WASSERSTEIN = 4,   /* Wasserstein-1 distance / max(reference std, 0.001) */
+    AIS_DRIFT_JENSENSHANNON = 5, /* Jensen-Shannon distance (natural log) of the binned shares */
+    AIS_DRIFT_PSI = 6            /* population stability index of the binned shares */
+} ais_drift_method;
+
+/* "auto", "ks", "chisquare", "z", "wasserstein", "jensenshannon", "psi"; "unknown" else. */
+AIS_API const char *ais_drift_method_name(ais_drift_method method);
+
+/*
+ * Drift of a numeric feature: `reference` and `current` are samples (any order); NaN and
+ * infinities are left out first, as Evidently does. AIS_DRIFT_AUTO picks: reference of at most
+ * 1,000 values -> KS when both samples together have more than 5 distinct values, else
+ * chi-square (3 to 5) or Z (1 or 2); larger references -> Wasserstein (more than 5 distinct),
+ * else Jensen-Shannon. Jensen-Shannon and PSI bin by value when the reference has at most 20
+ * distinct values, else into Sturges bins over both samples. threshold 0 takes the method's
+ * default: 0.05 for the p-values (KS, chi-square, Z), 0.1 for the distances.
+ *
+ * Out-pointers may be NULL: the method used, the statistic, the threshold used, and whether it
+ * drifted (0 or 1). Fails with AIS_E_INVALID_ARGUMENT (nothing written) when a side has fewer
+ * than 2 finite values, for an unknown method, or a negative or non-finite threshold.
+ */
+AIS_API ais_status ais_drift_numeric(const double *reference, size_t n_reference,
+                                     const double *current, size_t n_current,
+                                     ais_drift_method method, double threshold,
+                                     ais_drift_method *method_used, double *value,
+                                     double *threshold_used, int32_t *drift);
+/*
+ * Drift of a categorical feature from its category counts (index i is the same category on
+ * both sides; a category one side never saw has count 0 there). AIS_DRIFT_AUTO: reference
+ * total at most 1,000 -> chi-square (more than 2 categories seen) or Z; larger ->
+ * Jensen-Shannon. KS and Wasserstein need values and give AIS_E_INVALID_ARGUMENT. A category
+ * the reference never saw makes chi-square's p-value 0 (scipy's infinite statistic); a single
+ * category on both sides gives chi-square and Z a p-value of 1 (no drift can be seen). Fails
+ * like ais_drift_numeric when a side's counts sum to less than 2.
+ */
+AIS_API ais_status ais_drift_categorical(const uint64_t *reference_counts,
+                                         const uint64_t *current_counts, size_t n_categories,
+                                         ais_drift_method method, double threshold,
+                                         ais_drift_method *method_used, double *value,
+                                         double *threshold_used, int32_t *drift);
+
 #ifdef __cplusplus
 }
 #endif

@@ -139,6 +139,10 @@ _sig("ais_options_set_monitor", status, OptionsP, c_void_p)
 _sig("ais_monitor_metric", status, c_void_p, c_char_p, c_int, POINTER(c_uint64))
 _sig("ais_monitor_prometheus", status, c_void_p, c_char_p, c_size_t, POINTER(c_size_t))
 _sig("ais_session_metric", status, SessionP, c_int, POINTER(c_uint64))
+_sig("ais_drift_numeric", status, POINTER(c_double), c_size_t, POINTER(c_double), c_size_t, c_int,
+     c_double, POINTER(c_int), POINTER(c_double), POINTER(c_double), POINTER(c_int32))
+_sig("ais_drift_categorical", status, POINTER(c_uint64), POINTER(c_uint64), c_size_t, c_int,
+     c_double, POINTER(c_int), POINTER(c_double), POINTER(c_double), POINTER(c_int32))
 _sig("ais_session_create", status, ModelP, OptionsP, POINTER(SessionP))
 _sig("ais_session_destroy", None, SessionP)
 _sig("ais_session_run", status, SessionP, POINTER(c_char_p), POINTER(TensorP), c_size_t,

@@ -88,3 +88,54 @@ class Monitor:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+# ---- drift statistics (ais_drift_numeric / ais_drift_categorical) ----
+
+DRIFT_METHODS: Dict[str, int] = {
+    "auto": 0, "ks": 1, "chisquare": 2, "z": 3, "wasserstein": 4, "jensenshannon": 5, "psi": 6,
+}
+_METHOD_NAMES = {v: k for k, v in DRIFT_METHODS.items()}
+
+
+def _method_code(method) -> int:
+    if isinstance(method, str):
+        if method not in DRIFT_METHODS:
+            raise _errors.InvalidArgumentError(
+                f"unknown drift method {method!r}; expected one of {sorted(DRIFT_METHODS)}", 1)
+        return DRIFT_METHODS[method]
+    return int(method)
+
+
+def _drift_call(fn, args, method, threshold) -> Dict[str, object]:
+    used, value, thr, drift = ctypes.c_int(), ctypes.c_double(), ctypes.c_double(), ctypes.c_int32()
+    _errors.check(fn(*args, _method_code(method), float(threshold), ctypes.byref(used),
+                     ctypes.byref(value), ctypes.byref(thr), ctypes.byref(drift)))
+    return {"method": _METHOD_NAMES.get(used.value, str(used.value)), "value": value.value,
+            "threshold": thr.value, "drift": bool(drift.value)}
+
+
+def drift_numeric(reference, current, method="auto", threshold: float = 0.0) -> Dict[str, object]:
+    """Drift of a numeric feature between two samples, as Evidently computes it: a dict with
+    "method", "value", "threshold" and "drift". NaN and infinities are left out."""
+    import numpy as np
+    r = np.ascontiguousarray(reference, dtype=np.float64).ravel()
+    c = np.ascontiguousarray(current, dtype=np.float64).ravel()
+    dp = ctypes.POINTER(ctypes.c_double)
+    return _drift_call(L.ais_drift_numeric, (r.ctypes.data_as(dp), r.size, c.ctypes.data_as(dp),
+                                             c.size), method, threshold)
+
+
+def drift_categorical(reference_counts, current_counts, method="auto",
+                      threshold: float = 0.0) -> Dict[str, object]:
+    """Drift of a categorical feature from its category counts (the same category at the same
+    index on both sides)."""
+    import numpy as np
+    r = np.ascontiguousarray(reference_counts, dtype=np.uint64).ravel()
+    c = np.ascontiguousarray(current_counts, dtype=np.uint64).ravel()
+    if r.size != c.size:
+        raise _errors.InvalidArgumentError(
+            f"{r.size} reference counts, {c.size} current counts: one per category each", 1)
+    up = ctypes.POINTER(ctypes.c_uint64)
+    return _drift_call(L.ais_drift_categorical, (r.ctypes.data_as(up), c.ctypes.data_as(up),
+                                                 r.size), method, threshold)
