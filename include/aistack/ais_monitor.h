@@ -155,6 +155,99 @@ AIS_API ais_status ais_drift_categorical(const uint64_t *reference_counts,
                                          ais_drift_method *method_used, double *value,
                                          double *threshold_used, int32_t *drift);
 
+/*
+ * ---- profiles: what a feature looked like ----
+ *
+ * A profile describes named features: numeric ones by count, missing count (NaN and
+ * infinities), min, max, mean, variance and a reservoir sample of at most sample_size values
+ * (Vitter's algorithm R with a seeded generator: the same data in the same order give the same
+ * sample); categorical ones by their exact category counts (kept whole while building; the top
+ * top_k plus an "other" count once serialized). A reference profile built from training data
+ * travels in the model's .ais file (ais_model_profile); a profile of live data is the "current
+ * window" a drift report compares it with. Not thread-safe: one thread at a time per profile.
+ */
+typedef struct ais_profile ais_profile;
+
+/* sample_size 0: 5,000 (at most 2^24); top_k 0: 100. */
+AIS_API ais_status ais_profile_create(uint32_t sample_size, uint32_t top_k, uint64_t seed,
+                                      ais_profile **out);
+AIS_API void ais_profile_destroy(ais_profile *profile);
+/* Adds a feature; *index (may be NULL) receives its position. AIS_E_INVALID_ARGUMENT for a name
+ * already there or a kind that is not AIS_FEATURE_NUMERIC / AIS_FEATURE_CATEGORICAL. */
+AIS_API ais_status ais_profile_add_feature(ais_profile *profile, const char *name,
+                                           ais_feature_kind kind, size_t *index);
+/* Observes values of a numeric feature (NaN and infinities count as missing) or of a
+ * categorical one (NULL counts as missing). AIS_E_DTYPE for the other kind of feature. */
+AIS_API ais_status ais_profile_observe_numbers(ais_profile *profile, size_t feature,
+                                               const double *values, size_t n);
+AIS_API ais_status ais_profile_observe_strings(ais_profile *profile, size_t feature,
+                                               const char *const *values, size_t n);
+AIS_API size_t ais_profile_feature_count(const ais_profile *profile);
+/* A feature's summary; any out-pointer may be NULL. min, max, mean and variance (ddof 0) are
+ * NaN for a categorical feature or one without a finite value. The name lives as long as the
+ * profile. */
+AIS_API ais_status ais_profile_feature_info(const ais_profile *profile, size_t index,
+                                            const char **name, ais_feature_kind *kind,
+                                            uint64_t *count, uint64_t *missing, double *min,
+                                            double *max, double *mean, double *variance);
+/* The index of the feature called `name`; AIS_E_NOT_FOUND when there is none. */
+AIS_API ais_status ais_profile_find(const ais_profile *profile, const char *name, size_t *index);
+/* The method (and threshold, 0: the method's default) drift reports use for this feature of a
+ * reference profile. Default AIS_DRIFT_AUTO. Not stored in the bytes. */
+AIS_API ais_status ais_profile_set_method(ais_profile *profile, size_t feature,
+                                          ais_drift_method method, double threshold);
+/* The profile as bytes (the .ais DRIFT section's layout, docs/ais-format.md, with an XXH64
+ * trailer). buf NULL asks for the size in *written; too small a buffer gives AIS_E_LIMIT and
+ * the size needed. */
+AIS_API ais_status ais_profile_serialize(const ais_profile *profile, void *buf, size_t size,
+                                         size_t *written);
+/* A profile from bytes. Malformed bytes give AIS_E_FORMAT (AIS_E_CHECKSUM when the trailer does
+ * not match, AIS_E_UNSUPPORTED for a newer layout) with a message saying what and where. */
+AIS_API ais_status ais_profile_deserialize(const void *data, size_t size, ais_profile **out);
+
+/* The reference profile the model carries (a .ais file's DRIFT section), or NULL. Borrowed: it
+ * lives as long as the model. ais_model_save and ais_model_save_with_pipeline write it back,
+ * so a profile survives `aistack convert` of a .ais file. */
+AIS_API const ais_profile *ais_model_profile(const ais_model *model);
+/*
+ * Writes the model as .ais (with its pipeline, if any) and `profile` as its reference profile
+ * (replacing the one it has). Every feature of the profile must name a pipeline input of the
+ * same kind, or an input or output of the model: otherwise AIS_E_INVALID_ARGUMENT naming it.
+ */
+AIS_API ais_status ais_model_save_with_profile(const ais_model *model, const ais_profile *profile,
+                                               const char *path, const ais_options *options);
+
+/* ---- drift reports ---- */
+typedef struct ais_drift_report ais_drift_report;
+
+/*
+ * Compares every feature of `reference` with the feature of the same name in `current`
+ * (numeric: the two samples; categorical: the counts, a current category the reference folded
+ * into "other" counting as "other", one it never saw as a category with reference count 0),
+ * each with its ais_profile_set_method choice. AIS_E_NOT_FOUND when current lacks a feature,
+ * AIS_E_DTYPE when a kind differs. A feature with fewer than 2 values on a side is "skipped"
+ * (ais_drift_report_feature says why) and left out of the dataset share.
+ */
+AIS_API ais_status ais_profile_drift(const ais_profile *reference, const ais_profile *current,
+                                     ais_drift_report **out);
+AIS_API void ais_drift_report_destroy(ais_drift_report *report);
+AIS_API size_t ais_drift_report_feature_count(const ais_drift_report *report);
+/* Feature `index` in the reference's order. *skipped is NULL when a statistic was computed,
+ * else the reason (the other values are then 0). Strings live as long as the report. */
+AIS_API ais_status ais_drift_report_feature(const ais_drift_report *report, size_t index,
+                                            const char **name, ais_feature_kind *kind,
+                                            ais_drift_method *method, double *value,
+                                            double *threshold, int32_t *drift,
+                                            const char **skipped);
+/* Share of the computed features that drift, and Evidently's dataset verdict: share >= 0.5. */
+AIS_API ais_status ais_drift_report_dataset(const ais_drift_report *report, int32_t *dataset_drift,
+                                            double *drift_share, size_t *n_drifted);
+/* {"dataset_drift": bool, "drift_share": float, "features": {NAME: {"kind": "numeric" |
+ * "categorical", "method": "ks" | ..., "value": float, "threshold": float, "drift": bool}}}
+ * (skipped features left out), with the buffer contract of ais_monitor_prometheus. */
+AIS_API ais_status ais_drift_report_json(const ais_drift_report *report, char *buf, size_t size,
+                                         size_t *written);
+
 #ifdef __cplusplus
 }
 #endif

@@ -562,6 +562,7 @@ ais_status ais__model_from_graph(ais__graph *g, const ais_options *options, ais_
     *out = NULL;
     /* First, as when the .ais reader compiled it: a pipeline that does not fit fails the load. */
     ais_status pst = ais__model_attach_pipeline(g);
+    if (pst == AIS_OK) pst = ais__model_attach_profile(g);
     if (pst != AIS_OK) {
         ais__graph_destroy(g);
         return pst;
