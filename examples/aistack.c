@@ -33,6 +33,8 @@ static const char *const usage_main =
     "  convert IN OUT    write a model in the native .ais format\n"
     "  check PATH...     run ONNX backend-test cases and compare with their expected outputs\n"
     "  ops               list the operators this build implements\n"
+    "  profile MODEL ... write a model with the reference profile of training records\n"
+    "  drift MODEL ...   compare records with a model's reference profile (data drift)\n"
     "  help [COMMAND]    this text, or the help of one command\n"
     "\n"
     "MODEL is an ONNX (.onnx), native (.ais), XGBoost JSON or LightGBM text model file\n"
@@ -52,6 +54,8 @@ static const command commands[] = {
     {"convert", tool_cmd_convert, tool_usage_convert},
     {"check", tool_cmd_check, tool_usage_check},
     {"ops", tool_cmd_ops, tool_usage_ops},
+    {"profile", tool_cmd_profile, tool_usage_profile},
+    {"drift", tool_cmd_drift, tool_usage_drift},
 };
 
 int main(int argc, char **argv) {

@@ -6,6 +6,7 @@
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "drift.h"
@@ -160,7 +161,7 @@ typedef struct ais__jout {
 
 static void ais__jput(ais__jout *o, const char *fmt, ...) AIS__PRINTF(2, 3);
 static void ais__jput(ais__jout *o, const char *fmt, ...) {
-    char tmp[128];
+    char tmp[512]; /* every call's text is short: names go through ais__jstr */
     va_list ap;
     va_start(ap, fmt);
     int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
@@ -169,6 +170,16 @@ static void ais__jput(ais__jout *o, const char *fmt, ...) {
     size_t k = (size_t)n < sizeof tmp ? (size_t)n : sizeof tmp - 1;
     if (o->buf && o->len + k < o->size) memcpy(o->buf + o->len, tmp, k);
     o->len += k;
+}
+
+/* The shortest text that reads back as v (JSON has no NaN or infinity: none gets here). */
+static void ais__jnum(ais__jout *o, double v) {
+    char b[40];
+    for (int prec = 1; prec <= 17; prec++) {
+        snprintf(b, sizeof b, "%.*g", prec, v);
+        if (strtod(b, NULL) == v) break;
+    }
+    ais__jput(o, "%s", b);
 }
 
 static void ais__jstr(ais__jout *o, const char *s) {
@@ -198,8 +209,9 @@ AIS_API ais_status ais_drift_report_json(const ais_drift_report *r, char *buf, s
     double share;
     ais_drift_report_dataset(r, &dd, &share, NULL);
     ais__jout o = {buf, size, 0};
-    ais__jput(&o, "{\"dataset_drift\": %s, \"drift_share\": %.17g, \"features\": {",
-              dd ? "true" : "false", share);
+    ais__jput(&o, "{\"dataset_drift\": %s, \"drift_share\": ", dd ? "true" : "false");
+    ais__jnum(&o, share);
+    ais__jput(&o, ", \"features\": {");
     bool first = true;
     for (size_t i = 0; i < r->n; i++) {
         const ais__row *row = &r->rows[i];
@@ -207,12 +219,13 @@ AIS_API ais_status ais_drift_report_json(const ais_drift_report *r, char *buf, s
         if (!first) ais__jput(&o, ", ");
         first = false;
         ais__jstr(&o, row->name);
-        ais__jput(&o,
-                  ": {\"kind\": \"%s\", \"method\": \"%s\", \"value\": %.17g, "
-                  "\"threshold\": %.17g, \"drift\": %s}",
+        ais__jput(&o, ": {\"kind\": \"%s\", \"method\": \"%s\", \"value\": ",
                   row->kind == AIS_FEATURE_NUMERIC ? "numeric" : "categorical",
-                  ais_drift_method_name(row->method), row->value, row->threshold,
-                  row->drift ? "true" : "false");
+                  ais_drift_method_name(row->method));
+        ais__jnum(&o, row->value);
+        ais__jput(&o, ", \"threshold\": ");
+        ais__jnum(&o, row->threshold);
+        ais__jput(&o, ", \"drift\": %s}", row->drift ? "true" : "false");
     }
     ais__jput(&o, "}}");
     *written = o.len + 1;

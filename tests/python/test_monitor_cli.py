@@ -1,0 +1,182 @@
+"""`aistack profile` and `aistack drift` end to end (issue 15 item 6): a model with a feature
+pipeline gets the profile of training records (CSV and JSON lines); drift of unshifted and
+shifted records against it prints exactly the JSON contract, with every feature's method,
+value, threshold and verdict equal to Evidently's (pinned) on the same columns and
+predictions; the profile survives `aistack convert`; bad input gives a message and a status."""
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.join(ROOT, "bindings", "python"))
+import aistack  # noqa: E402
+
+import onnx  # noqa: E402
+from evidently.calculations.stattests.registry import get_stattest  # noqa: E402
+from evidently.core import ColumnType  # noqa: E402
+from onnx import TensorProto, helper, numpy_helper  # noqa: E402
+
+TOOL = os.environ.get("AIS_AISTACK")
+if not TOOL:
+    pytest.fail("AIS_AISTACK (the aistack tool) is not set: build with AIS_BUILD_EXAMPLES=ON",
+                pytrace=False)
+
+SPEC = {
+    "version": 1,
+    "inputs": [{"name": "age", "type": "numeric", "missing": "allow"},
+               {"name": "city", "type": "categorical"}],
+    "features": [
+        {"input": "age", "steps": [{"op": "impute", "strategy": "median", "value": 40},
+                                   {"op": "scale", "kind": "standard", "mean": 40, "scale": 10}]},
+        {"input": "city", "steps": [{"op": "onehot", "categories": ["oslo", "rome", "pisa"],
+                                     "unknown": "ignore"}]},
+    ],
+}
+
+
+def tool(*args, check=True):
+    r = subprocess.run([TOOL, *map(str, args)], capture_output=True, text=True, timeout=300)
+    if check and r.returncode != 0:
+        pytest.fail(f"aistack {' '.join(map(str, args))}: exit {r.returncode}\n{r.stderr}")
+    return r
+
+
+@pytest.fixture(scope="module")
+def model(tmp_path_factory):
+    d = tmp_path_factory.mktemp("monitor_cli")
+    w = numpy_helper.from_array(np.array([[1.0], [0.5], [-0.5], [0.2]], np.float32), "w")
+    g = helper.make_graph(
+        [helper.make_node("MatMul", ["x", "w"], ["score"]),
+         helper.make_node("Greater", ["score", "zero"], ["pos"]),
+         helper.make_node("Cast", ["pos"], ["label2"], to=TensorProto.INT64),
+         helper.make_node("Squeeze", ["label2", "axes"], ["label"])],
+        "m", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [None, 4])],
+        [helper.make_tensor_value_info("score", TensorProto.FLOAT, [None, 1]),
+         helper.make_tensor_value_info("label", TensorProto.INT64, [None])],
+        [w, numpy_helper.from_array(np.array(0.0, np.float32), "zero"),
+         numpy_helper.from_array(np.array([1], np.int64), "axes")])
+    onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]),
+              str(d / "m.onnx"))
+    (d / "spec.json").write_text(json.dumps(SPEC))
+    tool("convert", d / "m.onnx", d / "m.ais", "--pipeline", d / "spec.json")
+    return d
+
+
+def frame(rng, n, shift):
+    age = rng.normal(40 + 15 * shift, 10, n).round(1)
+    age[rng.random(n) < 0.05] = np.nan
+    p = [0.6, 0.3, 0.1] if not shift else [0.2, 0.3, 0.5]
+    city = rng.choice(["oslo", "rome", "pisa"], n, p=p)
+    return pd.DataFrame({"age": age, "city": city})
+
+
+def write(df, path):
+    if str(path).endswith(".csv"):
+        df.to_csv(path, index=False, na_rep="")
+    else:
+        with open(path, "w") as f:
+            for rec in df.to_dict("records"):
+                f.write(json.dumps({k: (None if isinstance(v, float) and np.isnan(v) else v)
+                                    for k, v in rec.items()}) + "\n")
+
+
+def predictions(model_ais, path):
+    with aistack.Model(str(model_ais)) as m, m.session() as s:
+        text = open(path).read()
+        out = s.run_csv(text) if str(path).endswith(".csv") else s.run_json_rows(text)
+        return out["score"].ravel(), out["label"].ravel()
+
+
+def evidently_feature(ref, cur, kind):
+    ctype = ColumnType.Numerical if kind == "numeric" else ColumnType.Categorical
+    r = pd.Series(ref).replace([np.inf, -np.inf], np.nan).dropna()
+    c = pd.Series(cur).replace([np.inf, -np.inf], np.nan).dropna()
+    test = get_stattest(r, c, ctype, None)
+    res = test(r, c, ctype, None)
+    return test.name, float(res.drift_score), bool(res.drifted), float(res.actual_threshold)
+
+
+@pytest.mark.parametrize("ext", [".csv", ".jsonl"])
+@pytest.mark.parametrize("n_train", [900, 3000])
+def test_profile_then_drift_matches_evidently(model, ext, n_train):
+    rng = np.random.default_rng(n_train + len(ext))
+    train, same, moved = frame(rng, n_train, 0), frame(rng, 600, 0), frame(rng, 600, 1)
+    tp, sp, mp = (model / f"train{ext}", model / f"same{ext}", model / f"moved{ext}")
+    write(train, tp)
+    write(same, sp)
+    write(moved, mp)
+    prof = model / f"prof_{n_train}{ext}.ais"
+    out = tool("profile", model / "m.ais", "--records", tp, "--output", prof)
+    assert "features" in out.stdout
+    ref_score, ref_label = predictions(model / "m.ais", tp)
+    for path, df, expect_drift in [(sp, same, False), (mp, moved, True)]:
+        r = tool("drift", prof, "--records", path, "--json")
+        report = json.loads(r.stdout)
+        assert set(report) == {"dataset_drift", "drift_share", "features"}
+        assert set(report["features"]) == {"age", "city", "score", "label"}
+        cur_score, cur_label = predictions(model / "m.ais", path)
+        cols = {"age": (train["age"], df["age"], "numeric"),
+                "city": (train["city"], df["city"], "categorical"),
+                "score": (ref_score, cur_score, "numeric"),
+                "label": (ref_label.astype(str), cur_label.astype(str), "categorical")}
+        drifted = 0
+        for name, f in report["features"].items():
+            assert set(f) == {"kind", "method", "value", "threshold", "drift"}
+            ref, cur, kind = cols[name]
+            method, value, drift, thr = evidently_feature(ref, cur, kind)
+            assert f["kind"] == kind
+            assert f["method"] == method, (name, f, method)
+            assert f["value"] == pytest.approx(value, rel=1e-6, abs=1e-6), (name, f, value)
+            assert f["threshold"] == thr and f["drift"] == drift, (name, f, drift)
+            drifted += drift
+        assert report["drift_share"] == pytest.approx(drifted / 4)
+        assert report["dataset_drift"] == (drifted / 4 >= 0.5) == expect_drift
+        table = tool("drift", prof, "--records", path).stdout
+        assert table.splitlines()[0].split() == ["feature", "kind", "method", "value",
+                                                 "threshold", "drift"]
+        assert ("dataset drift: yes" in table) == expect_drift
+
+
+def test_profile_survives_convert_and_bad_input(model, tmp_path):
+    rng = np.random.default_rng(9)
+    write(frame(rng, 500, 0), tmp_path / "t.csv")
+    tool("profile", model / "m.ais", "--records", tmp_path / "t.csv", "--output",
+         tmp_path / "p.ais", "--sample-size", 100, "--seed", 3)
+    tool("convert", tmp_path / "p.ais", tmp_path / "c.ais", "--compress", 3)
+    a = json.loads(tool("drift", tmp_path / "p.ais", "--records", tmp_path / "t.csv",
+                        "--json").stdout)
+    b = json.loads(tool("drift", tmp_path / "c.ais", "--records", tmp_path / "t.csv",
+                        "--json").stdout)
+    assert a == b
+    # no profile
+    r = tool("drift", model / "m.ais", "--records", tmp_path / "t.csv", check=False)
+    assert r.returncode == 1 and "no reference profile" in r.stderr
+    # no pipeline
+    r = tool("profile", model / "m.onnx", "--records", tmp_path / "t.csv", "--output",
+             tmp_path / "x.ais", check=False)
+    assert r.returncode == 1 and "no feature pipeline" in r.stderr
+    # one current record: features with fewer than 2 values are skipped, not NaN
+    write(frame(rng, 1, 0), tmp_path / "one.csv")
+    r = tool("drift", tmp_path / "p.ais", "--records", tmp_path / "one.csv")
+    lines = r.stdout.splitlines()[1:-1]
+    assert len(lines) == 4 and all("skipped: " in ln and "at least 2" in ln for ln in lines)
+    js = json.loads(tool("drift", tmp_path / "p.ais", "--records", tmp_path / "one.csv",
+                         "--json").stdout)
+    assert js["features"] == {} and js["dataset_drift"] is False
+    # an all-missing column profiles as missing, and compares as skipped
+    df = frame(rng, 50, 0)
+    df["age"] = np.nan
+    write(df, tmp_path / "nan.csv")
+    tool("profile", model / "m.ais", "--records", tmp_path / "nan.csv", "--output",
+         tmp_path / "n.ais")
+    r = tool("drift", tmp_path / "n.ais", "--records", tmp_path / "t.csv")
+    assert r.returncode == 0 and "age" in r.stdout and "skipped" in r.stdout
+    # usage errors
+    assert tool("drift", tmp_path / "p.ais", check=False).returncode == 2
+    assert tool("profile", tmp_path / "p.ais", "--records", tmp_path / "t.csv",
+                check=False).returncode == 2
