@@ -180,3 +180,38 @@ def test_profile_survives_convert_and_bad_input(model, tmp_path):
     assert tool("drift", tmp_path / "p.ais", check=False).returncode == 2
     assert tool("profile", tmp_path / "p.ais", "--records", tmp_path / "t.csv",
                 check=False).returncode == 2
+
+
+def test_python_report_equals_cli(model, tmp_path):
+    """model.drift_report (the Python binding) gives the same dict as `aistack drift --json`,
+    and model.profile the same bytes the CLI wrote."""
+    rng = np.random.default_rng(21)
+    train, cur = frame(rng, 700, 0), frame(rng, 400, 1)
+    write(train, tmp_path / "t.csv")
+    write(cur, tmp_path / "c.csv")
+    tool("profile", model / "m.ais", "--records", tmp_path / "t.csv", "--output",
+         tmp_path / "p.ais")
+    cli = json.loads(tool("drift", tmp_path / "p.ais", "--records", tmp_path / "c.csv",
+                          "--json").stdout)
+    with aistack.Model(str(tmp_path / "p.ais")) as m:
+        ref = m.profile
+        assert ref is not None and set(ref.features()) == {"age", "city", "score", "label"}
+        f = ref.features()["age"]
+        ages = train["age"].to_numpy()
+        assert f["count"] == 700 and f["missing"] == int(np.isnan(ages).sum())
+        assert f["mean"] == pytest.approx(np.nanmean(ages), rel=1e-12)
+        assert f["variance"] == pytest.approx(np.nanvar(ages), rel=1e-9)
+        assert m.drift_report(cur) == cli
+        frame_ = aistack.report_frame(cli)
+        assert list(frame_.index) == ["age", "city", "score", "label"]
+        # a profile from Python, saved and read back
+        with aistack.Model(str(model / "m.ais")) as base:
+            prof = base.profile_of(train, seed=5)
+            base.save_with_profile(str(tmp_path / "py.ais"), prof)
+        with aistack.Model(str(tmp_path / "py.ais")) as back:
+            assert back.profile.to_bytes() == prof.to_bytes()
+    with pytest.raises(aistack.InvalidArgumentError):
+        bad = aistack.Profile()
+        bad.add_feature("nope", "numeric")
+        with aistack.Model(str(model / "m.ais")) as base:
+            base.save_with_profile(str(tmp_path / "bad.ais"), bad)

@@ -139,6 +139,23 @@ _sig("ais_options_set_monitor", status, OptionsP, c_void_p)
 _sig("ais_monitor_metric", status, c_void_p, c_char_p, c_int, POINTER(c_uint64))
 _sig("ais_monitor_prometheus", status, c_void_p, c_char_p, c_size_t, POINTER(c_size_t))
 _sig("ais_session_metric", status, SessionP, c_int, POINTER(c_uint64))
+_sig("ais_profile_create", status, c_uint32, c_uint32, c_uint64, POINTER(c_void_p))
+_sig("ais_profile_destroy", None, c_void_p)
+_sig("ais_profile_add_feature", status, c_void_p, c_char_p, c_int, POINTER(c_size_t))
+_sig("ais_profile_find", status, c_void_p, c_char_p, POINTER(c_size_t))
+_sig("ais_profile_observe_numbers", status, c_void_p, c_size_t, POINTER(c_double), c_size_t)
+_sig("ais_profile_observe_strings", status, c_void_p, c_size_t, POINTER(c_char_p), c_size_t)
+_sig("ais_profile_feature_count", c_size_t, c_void_p)
+_sig("ais_profile_feature_info", status, c_void_p, c_size_t, POINTER(c_char_p), POINTER(c_int),
+     POINTER(c_uint64), POINTER(c_uint64), POINTER(c_double), POINTER(c_double),
+     POINTER(c_double), POINTER(c_double))
+_sig("ais_profile_serialize", status, c_void_p, c_void_p, c_size_t, POINTER(c_size_t))
+_sig("ais_profile_deserialize", status, c_char_p, c_size_t, POINTER(c_void_p))
+_sig("ais_profile_drift", status, c_void_p, c_void_p, POINTER(c_void_p))
+_sig("ais_drift_report_json", status, c_void_p, c_char_p, c_size_t, POINTER(c_size_t))
+_sig("ais_drift_report_destroy", None, c_void_p)
+_sig("ais_model_profile", c_void_p, ModelP)
+_sig("ais_model_save_with_profile", status, ModelP, c_void_p, c_char_p, OptionsP)
 _sig("ais_drift_numeric", status, POINTER(c_double), c_size_t, POINTER(c_double), c_size_t, c_int,
      c_double, POINTER(c_int), POINTER(c_double), POINTER(c_double), POINTER(c_int32))
 _sig("ais_drift_categorical", status, POINTER(c_uint64), POINTER(c_uint64), c_size_t, c_int,

@@ -10,7 +10,7 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 import numpy as np
 
 from . import _errors, _lib
-from ._monitor import METRICS, Monitor
+from ._monitor import METRICS, Monitor, Profile
 from ._pipeline import Pipeline, SpecLike, _Columns, _Records, _text, check_run, extra_code
 from ._tensor import (OBJECT, ArrayLike, dtype_to_numpy, is_string_dtype, to_numpy, wrap_array,
                       wrap_fast)
@@ -233,6 +233,64 @@ class Model:
         model alive."""
         h = L.ais_model_pipeline(self.handle)
         return Pipeline(None, _borrowed=h, _owner=self) if h else None
+
+    @property
+    def profile(self) -> Optional[Profile]:
+        """The reference profile the model carries (a .ais DRIFT section), or None. Borrowed:
+        valid while the model is open."""
+        with self._lock:
+            h = L.ais_model_profile(self.handle)
+        return Profile(_handle=h, _owner=self) if h else None
+
+    def save_with_profile(self, path: Union[str, os.PathLike], profile: Profile,
+                          compression: int = 0) -> None:
+        """Writes the model as .ais with `profile` as its reference profile."""
+        with self._lock, _Options({"save_compression": compression}) as opts:
+            _errors.check(L.ais_model_save_with_profile(self.handle, profile.handle,
+                                                        os.fsencode(path), opts.handle))
+
+    def profile_of(self, records, *, reference: Optional[Profile] = None, sample_size: int = 0,
+                   top_k: int = 0, seed: int = 0) -> Profile:
+        """A profile of raw records (a pandas DataFrame or a dict of columns): each pipeline
+        input's column, and each one-value-per-row output of the model run on them (the
+        predictions). With `reference`, the reference's features (as `aistack drift` does)."""
+        import pandas as pd
+        df = records if isinstance(records, pd.DataFrame) else pd.DataFrame(records)
+        prof = Profile(sample_size, top_k, seed)
+        if reference is not None:
+            feats = [(n, f["kind"]) for n, f in reference.features().items()]
+        else:
+            pl = self.pipeline
+            if pl is None:
+                raise _errors.InvalidArgumentError(
+                    "the model has no feature pipeline: profile_of() profiles its inputs", 1)
+            feats = [(i["name"], i["type"]) for i in pl.spec_dict["inputs"]]
+            for o in self.outputs:
+                if len(o.shape) <= 1 or (len(o.shape) == 2 and o.shape[1] == 1):
+                    num = o.dtype is not None and np.issubdtype(o.dtype, np.floating)
+                    feats.append((o.name, "numeric" if num else "categorical"))
+        for name, kind in feats:
+            prof.add_feature(name, kind)
+        preds: Dict[str, Any] = {}
+        if any(n not in df.columns for n, _ in feats):
+            with self.session() as s:
+                preds = s.run_records(df[[c for c in df.columns]])
+        for name, kind in feats:
+            col = df[name].to_numpy() if name in df.columns else np.asarray(preds[name]).ravel()
+            if kind == "categorical" and col.dtype.kind in "iuf":
+                col = [None if (isinstance(x, float) and x != x) else "%.17g" % x
+                       if col.dtype.kind == "f" else str(x) for x in col]
+            prof.observe(name, col)
+        return prof
+
+    def drift_report(self, records) -> Dict[str, Any]:
+        """Drift of raw records (and the model's predictions on them) against the model's
+        reference profile: the `aistack drift --json` dict (aistack.report_frame makes it a
+        DataFrame)."""
+        ref = self.profile
+        if ref is None:
+            raise _errors.NotFoundError("the model has no reference profile", 8)
+        return ref.drift(self.profile_of(records, reference=ref))
 
     def save(self, path: Union[str, os.PathLike], compression: int = 0,
              pipeline: Optional[SpecLike] = None) -> None:

@@ -139,3 +139,123 @@ def drift_categorical(reference_counts, current_counts, method="auto",
     up = ctypes.POINTER(ctypes.c_uint64)
     return _drift_call(L.ais_drift_categorical, (r.ctypes.data_as(up), c.ctypes.data_as(up),
                                                  r.size), method, threshold)
+
+
+# ---- profiles and drift reports (ais_profile, ais_drift_report) ----
+
+KINDS = {"numeric": 1, "categorical": 2}
+_KIND_NAMES = {1: "numeric", 2: "categorical"}
+
+
+class Profile:
+    """What each named feature looked like: numeric (count, missing, min, max, mean, variance,
+    a seeded reservoir sample) or categorical (category counts). A model's reference profile
+    is model.profile; a profile of new data compares with it through drift()."""
+
+    def __init__(self, sample_size: int = 0, top_k: int = 0, seed: int = 0, *,
+                 _handle: Optional[int] = None, _owner=None):
+        self._owner = _owner  # a borrowed profile (model.profile) keeps its model alive
+        if _handle is not None:
+            self._handle: Optional[int] = _handle
+            return
+        h = ctypes.c_void_p()
+        _errors.check(L.ais_profile_create(int(sample_size), int(top_k), int(seed),
+                                           ctypes.byref(h)))
+        self._handle = h.value
+
+    @property
+    def handle(self) -> int:
+        if not self._handle:
+            raise _errors.InvalidArgumentError("the profile is closed", 1)
+        return self._handle
+
+    def add_feature(self, name: str, kind: str) -> int:
+        if kind not in KINDS:
+            raise _errors.InvalidArgumentError(f"kind must be one of {sorted(KINDS)}", 1)
+        idx = ctypes.c_size_t()
+        _errors.check(L.ais_profile_add_feature(self.handle, name.encode(), KINDS[kind],
+                                                ctypes.byref(idx)))
+        return int(idx.value)
+
+    def _index(self, name: str) -> int:
+        idx = ctypes.c_size_t()
+        _errors.check(L.ais_profile_find(self.handle, name.encode(), ctypes.byref(idx)))
+        return int(idx.value)
+
+    def observe(self, name: str, values) -> None:
+        """Adds values of feature `name`: numbers (NaN and infinities are missing) for a
+        numeric feature, strings (None is missing) for a categorical one."""
+        import numpy as np
+        i = self._index(name)
+        if self.features()[name]["kind"] == "numeric":
+            v = np.ascontiguousarray(np.asarray(values, dtype=np.float64).ravel())
+            _errors.check(L.ais_profile_observe_numbers(
+                self.handle, i, v.ctypes.data_as(ctypes.POINTER(ctypes.c_double)), v.size))
+        else:
+            vals = [None if (x is None or (isinstance(x, float) and x != x)) else str(x).encode()
+                    for x in values]
+            arr = (ctypes.c_char_p * max(len(vals), 1))(*vals)
+            _errors.check(L.ais_profile_observe_strings(self.handle, i, arr, len(vals)))
+
+    def features(self) -> Dict[str, Dict[str, object]]:
+        """{name: {"kind", "count", "missing", "min", "max", "mean", "variance"}}."""
+        out = {}
+        for i in range(L.ais_profile_feature_count(self.handle)):
+            name, kind = ctypes.c_char_p(), ctypes.c_int()
+            count, missing = ctypes.c_uint64(), ctypes.c_uint64()
+            d = [ctypes.c_double() for _ in range(4)]
+            _errors.check(L.ais_profile_feature_info(self.handle, i, ctypes.byref(name),
+                                                     ctypes.byref(kind), ctypes.byref(count),
+                                                     ctypes.byref(missing),
+                                                     *[ctypes.byref(x) for x in d]))
+            out[name.value.decode()] = {
+                "kind": _KIND_NAMES.get(kind.value, str(kind.value)), "count": count.value,
+                "missing": missing.value, "min": d[0].value, "max": d[1].value,
+                "mean": d[2].value, "variance": d[3].value}
+        return out
+
+    def to_bytes(self) -> bytes:
+        n = ctypes.c_size_t()
+        _errors.check(L.ais_profile_serialize(self.handle, None, 0, ctypes.byref(n)))
+        buf = ctypes.create_string_buffer(max(n.value, 1))
+        _errors.check(L.ais_profile_serialize(self.handle, buf, n.value, ctypes.byref(n)))
+        return buf.raw[:n.value]
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> "Profile":
+        h = ctypes.c_void_p()
+        _errors.check(L.ais_profile_deserialize(data, len(data), ctypes.byref(h)))
+        return cls(_handle=h.value)
+
+    def drift(self, current: "Profile") -> Dict[str, object]:
+        """This (reference) profile against `current`: the dict of the `aistack drift --json`
+        contract, {"dataset_drift", "drift_share", "features": {name: {"kind", "method",
+        "value", "threshold", "drift"}}} (features with too few values left out)."""
+        import json
+        r = ctypes.c_void_p()
+        _errors.check(L.ais_profile_drift(self.handle, current.handle, ctypes.byref(r)))
+        try:
+            n = ctypes.c_size_t()
+            _errors.check(L.ais_drift_report_json(r.value, None, 0, ctypes.byref(n)))
+            buf = ctypes.create_string_buffer(n.value)
+            _errors.check(L.ais_drift_report_json(r.value, buf, n.value, ctypes.byref(n)))
+            return json.loads(buf.value.decode())
+        finally:
+            L.ais_drift_report_destroy(r.value)
+
+    def close(self) -> None:
+        h, self._handle = self._handle, None
+        if h and self._owner is None:
+            L.ais_profile_destroy(h)
+
+    def __del__(self) -> None:
+        try:
+            self.close()
+        except Exception:
+            pass
+
+
+def report_frame(report: Dict[str, object]):
+    """A drift report dict as a pandas DataFrame, one row per feature."""
+    import pandas as pd
+    return pd.DataFrame.from_dict(report["features"], orient="index")
