@@ -100,6 +100,26 @@ AIS_API ais_status ais_monitor_prometheus(const ais_monitor *monitor, char *buf,
                                           size_t *written);
 
 /*
+ * Request log: one JSON line per sampled call ({"time", "model", "status", "latency_ms",
+ * "rows", "inputs": [{"dtype", "shape", "values"}...], "outputs": [...]}; at most 256 values per
+ * tensor, then "truncated": true; NaN and infinities as null) appended to `path`, for the
+ * sessions created with the monitor. A call is logged with probability sample_rate (0, 1]. The
+ * line is formatted on the calling thread into a ring of ring_records entries (0: 4,096) that one
+ * background thread writes out, so a run never waits for the disk; when the ring is full the
+ * record is dropped and counted (AIS_METRIC_LOG_DROPPED, aistack_log_dropped_total), never lost
+ * silently. When the file would grow past max_file_bytes (0: no limit) it is renamed PATH.1
+ * (replacing an older PATH.1) and a new one started. Destroying the monitor (its last
+ * reference) writes everything queued before it returns. Only before the first session is
+ * created with the monitor (AIS_E_BUSY after, or when it has a log already); AIS_E_IO when the
+ * file cannot be opened.
+ */
+AIS_API ais_status ais_monitor_set_request_log(ais_monitor *monitor, const char *path,
+                                               double sample_rate, size_t ring_records,
+                                               uint64_t max_file_bytes);
+/* Waits until every record queued so far is written and flushed to the file. */
+AIS_API ais_status ais_monitor_flush(ais_monitor *monitor);
+
+/*
  * ---- drift statistics ----
  *
  * The statistics Evidently (0.4.40) computes for data drift, with its thresholds and its default

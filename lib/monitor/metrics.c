@@ -181,8 +181,8 @@ static size_t ais__status_slot(ais_status st) {
     return (unsigned)st < AIS__N_STATUS ? (size_t)st : AIS__N_STATUS - 1;
 }
 
-void ais__metrics_end(ais__metrics_shard *m, uint64_t t0, ais_status st, uint64_t rows,
-                      uint64_t bytes_in, uint64_t bytes_out) {
+uint64_t ais__metrics_end(ais__metrics_shard *m, uint64_t t0, ais_status st, uint64_t rows,
+                          uint64_t bytes_in, uint64_t bytes_out) {
     uint64_t dt = ais__now_ns() - t0;
     ais__metric_add(&m->runs, 1);
     ais__metric_add(&m->latency_ns, dt);
@@ -199,6 +199,7 @@ void ais__metrics_end(ais__metrics_shard *m, uint64_t t0, ais_status st, uint64_
     ais__metric_add(&m->buckets[b], 1);
     /* last, so a reader that sees the call finished also sees its counts */
     atomic_store_explicit(&m->in_flight, AIS__LD(m->in_flight) - 1, memory_order_release);
+    return dt;
 }
 
 void ais__metrics_end_run(ais__metrics_shard *m, uint64_t t0, ais_status st,
@@ -219,7 +220,11 @@ void ais__metrics_end_run(ais__metrics_shard *m, uint64_t t0, ais_status st,
     if (st == AIS_OK && outputs)
         for (size_t j = 0; j < n_outputs; j++)
             if (outputs[j]) out += outputs[j]->nbytes;
-    ais__metrics_end(m, t0, st, rows, in, out);
+    uint64_t dt = ais__metrics_end(m, t0, st, rows, in, out);
+    ais__reqlog *log =
+        m->monitor ? atomic_load_explicit(&m->monitor->reqlog, memory_order_acquire) : NULL;
+    if (log)
+        ais__reqlog_record(log, m->group->name, st, dt, rows, inputs, n_inputs, outputs, n_outputs);
 }
 
 void ais__metrics_refused(ais__metrics_shard *m) {

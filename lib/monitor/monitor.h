@@ -21,6 +21,7 @@
 #define AIS__N_STATUS 32 /* error counters per status; larger codes count in the last */
 
 typedef struct ais__metrics_group ais__metrics_group;
+typedef struct ais__reqlog ais__reqlog;
 
 typedef struct ais__metrics_shard {
     _Alignas(64) atomic_uint_fast64_t runs;
@@ -60,9 +61,14 @@ static inline uint64_t ais__metrics_begin(ais__metrics_shard *m) {
     return ais__now_ns();
 }
 
-/* After a run: its status, rows and bytes. */
-void ais__metrics_end(ais__metrics_shard *m, uint64_t t0, ais_status st, uint64_t rows,
-                      uint64_t bytes_in, uint64_t bytes_out);
+/* A sampled call into the request log (reqlog.c). */
+void ais__reqlog_record(ais__reqlog *l, const char *model, ais_status st, uint64_t latency_ns,
+                        uint64_t rows, const ais_tensor *const *in, size_t n_in,
+                        ais_tensor *const *out, size_t n_out);
+
+/* After a run: its status, rows and bytes; returns its latency in ns. */
+uint64_t ais__metrics_end(ais__metrics_shard *m, uint64_t t0, ais_status st, uint64_t rows,
+                          uint64_t bytes_in, uint64_t bytes_out);
 /* After ais_session_run: rows and bytes from its tensors (outputs NULL on failure are skipped). */
 void ais__metrics_end_run(ais__metrics_shard *m, uint64_t t0, ais_status st,
                           const ais_tensor *const *inputs, size_t n_inputs,

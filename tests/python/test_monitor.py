@@ -122,3 +122,25 @@ def test_metrics_off_and_bad_buckets():
         assert m.monitor.metric("runs") == 0
         with pytest.raises(aistack.InvalidArgumentError):
             m.monitor.metric("nonsense")
+
+
+def test_request_log_lines_parse(tmp_path):
+    import json
+    path = tmp_path / "requests.jsonl"
+    mon = aistack.Monitor(request_log=str(path))
+    with aistack.Model(DIGITS, monitor=mon) as m:
+        x = np.random.default_rng(0).random((2, 64), dtype=np.float32)
+        for _ in range(5):
+            out = m.run({"pixels": x})
+        mon.flush()
+        lines = path.read_text().splitlines()
+        assert len(lines) == 5
+        rec = json.loads(lines[-1])
+        assert rec["status"] == "AIS_OK" and rec["rows"] == 2 and rec["latency_ms"] > 0
+        assert rec["inputs"][0]["shape"] == [2, 64]
+        assert np.allclose(rec["inputs"][0]["values"][:64], x[0], rtol=1e-6)
+        got = {o["dtype"]: o for o in rec["outputs"]}
+        assert np.allclose(got["f32"]["values"], out["probabilities"].ravel(), rtol=1e-6)
+    assert mon.metric("log_dropped") == 0
+    with pytest.raises(aistack.InvalidArgumentError):
+        aistack.Monitor(request_log=str(path), sample_rate=0)

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "test_util.h"
 
@@ -259,6 +260,105 @@ static void test_prometheus_text(void **state) {
     ais_model_destroy(m);
 }
 
+static size_t count_lines(const char *path, size_t *bytes, bool check_json) {
+    FILE *f = fopen(path, "r");
+    if (!f) return 0;
+    char line[1 << 16];
+    size_t n = 0, b = 0;
+    while (fgets(line, sizeof line, f)) {
+        n++;
+        b += strlen(line);
+        if (check_json) {
+            assert_true(strncmp(line, "{\"time\": ", 9) == 0);
+            assert_non_null(strstr(line, "\"status\": \"AIS_OK\""));
+            assert_non_null(strstr(line, "\"inputs\": [{\"dtype\": \"f32\", \"shape\": [1, 64]"));
+            assert_int_equal(line[strlen(line) - 1], '\n');
+        }
+    }
+    fclose(f);
+    if (bytes) *bytes = b;
+    return n;
+}
+
+/* Runs `runs` calls of a session reporting to a monitor with a request log, then destroys both
+ * (which must write everything queued); returns what the monitor counted as dropped. */
+static uint64_t logged_runs(const char *path, double rate, size_t ring, uint64_t max_bytes,
+                            int runs) {
+    ais_model *m = load_digits();
+    ais_monitor *mon = NULL;
+    AIS_ASSERT_OK(ais_monitor_create(&mon));
+    AIS_ASSERT_OK(ais_monitor_set_request_log(mon, path, rate, ring, max_bytes));
+    AIS_ASSERT_STATUS(ais_monitor_set_request_log(mon, path, rate, ring, max_bytes), AIS_E_BUSY);
+    ais_options *o = NULL;
+    AIS_ASSERT_OK(ais_options_create(&o));
+    AIS_ASSERT_OK(ais_options_set_monitor(o, mon));
+    ais_session *s = NULL;
+    AIS_ASSERT_OK(ais_session_create(m, o, &s));
+    for (int i = 0; i < runs; i++)
+        AIS_ASSERT_OK(run_batch(s, 1, 64));
+    uint64_t dropped = 0;
+    AIS_ASSERT_OK(ais_monitor_metric(mon, NULL, AIS_METRIC_LOG_DROPPED, &dropped));
+    AIS_ASSERT_OK(ais_monitor_flush(mon));
+    ais_session_destroy(s);
+    ais_options_destroy(o);
+    uint64_t d2 = 0;
+    AIS_ASSERT_OK(ais_monitor_metric(mon, NULL, AIS_METRIC_LOG_DROPPED, &d2));
+    assert_int_equal(d2, dropped); /* nothing dropped after the runs: the rest was written */
+    ais_monitor_destroy(mon);
+    ais_model_destroy(m);
+    return dropped;
+}
+
+static void test_request_log(void **state) {
+    (void)state;
+    char path[128], old[140];
+    snprintf(path, sizeof path, "/tmp/test_reqlog_%d.jsonl", (int)getpid());
+    snprintf(old, sizeof old, "%s.1", path);
+    unlink(path);
+    unlink(old);
+    /* every call, a roomy ring: every line there, nothing dropped */
+    assert_int_equal(logged_runs(path, 1.0, 0, 0, 60), 0);
+    assert_int_equal(count_lines(path, NULL, true), 60);
+    unlink(path);
+    /* a ring of one slot under a burst: what is not written is counted, never lost silently */
+    uint64_t dropped = logged_runs(path, 1.0, 1, 0, 300);
+    assert_int_equal(count_lines(path, NULL, false) + dropped, 300);
+    unlink(path);
+    /* half the calls, roughly */
+    size_t n = (logged_runs(path, 0.5, 0, 0, 400), count_lines(path, NULL, false));
+    assert_true(n > 120 && n < 280);
+    unlink(path);
+    /* rotation by size: two files, each under the limit, the newest lines in PATH */
+    assert_int_equal(logged_runs(path, 1.0, 0, 6000, 40), 0);
+    size_t b1 = 0, b0 = 0;
+    size_t n1 = count_lines(old, &b1, true), n0 = count_lines(path, &b0, true);
+    assert_true(n1 > 0 && n0 > 0 && n0 + n1 <= 40);
+    assert_true(b1 <= 6000 && b0 <= 6000);
+    unlink(path);
+    unlink(old);
+    /* failure paths */
+    ais_monitor *mon = NULL;
+    AIS_ASSERT_OK(ais_monitor_create(&mon));
+    AIS_ASSERT_STATUS(ais_monitor_set_request_log(mon, path, 0, 0, 0), AIS_E_INVALID_ARGUMENT);
+    AIS_ASSERT_STATUS(ais_monitor_set_request_log(mon, path, 1.5, 0, 0), AIS_E_INVALID_ARGUMENT);
+    AIS_ASSERT_STATUS(ais_monitor_set_request_log(mon, NULL, 1, 0, 0), AIS_E_INVALID_ARGUMENT);
+    AIS_ASSERT_STATUS(ais_monitor_set_request_log(mon, "/nonexistent-dir/x.jsonl", 1, 0, 0),
+                      AIS_E_IO);
+    AIS_ASSERT_OK(ais_monitor_flush(mon)); /* no log: nothing to wait for */
+    ais_model *m = load_digits();
+    ais_options *o = NULL;
+    AIS_ASSERT_OK(ais_options_create(&o));
+    AIS_ASSERT_OK(ais_options_set_monitor(o, mon));
+    ais_session *s = NULL;
+    AIS_ASSERT_OK(ais_session_create(m, o, &s));
+    AIS_ASSERT_STATUS(ais_monitor_set_request_log(mon, path, 1, 0, 0), AIS_E_BUSY);
+    ais_session_destroy(s);
+    ais_options_destroy(o);
+    ais_monitor_destroy(mon);
+    ais_model_destroy(m);
+    unlink(path);
+}
+
 #define AIS__SWEEP_CHECK(expr)                                                                     \
     do {                                                                                           \
         ais_status st_ = (expr);                                                                   \
@@ -309,7 +409,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_session_counts), cmocka_unit_test(test_monitor_threads),
         cmocka_unit_test(test_buckets_rules),  cmocka_unit_test(test_prometheus_text),
-        cmocka_unit_test(test_oom_sweep),
+        cmocka_unit_test(test_oom_sweep),      cmocka_unit_test(test_request_log),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

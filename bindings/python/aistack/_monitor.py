@@ -23,7 +23,11 @@ class Monitor:
     >>> text = mon.prometheus()                          # Prometheus text format 0.0.4
     """
 
-    def __init__(self, latency_buckets: Optional[Sequence[float]] = None):
+    def __init__(self, latency_buckets: Optional[Sequence[float]] = None, *,
+                 request_log: Optional[str] = None, sample_rate: float = 1.0,
+                 log_ring: int = 0, log_max_bytes: int = 0):
+        """request_log: a JSON-lines file of sampled calls, written by a background thread
+        (ais_monitor_set_request_log: sample_rate, ring size, rotation size)."""
         h = ctypes.c_void_p()
         _errors.check(L.ais_monitor_create(ctypes.byref(h)))
         self._handle: Optional[int] = h.value
@@ -35,6 +39,19 @@ class Monitor:
             except BaseException:
                 self.close()
                 raise
+        if request_log is not None:
+            import os
+            try:
+                _errors.check(L.ais_monitor_set_request_log(
+                    self._handle, os.fsencode(request_log), float(sample_rate), int(log_ring),
+                    int(log_max_bytes)))
+            except BaseException:
+                self.close()
+                raise
+
+    def flush(self) -> None:
+        """Waits until the request log has written every record queued so far."""
+        _errors.check(L.ais_monitor_flush(self.handle))
 
     @property
     def handle(self) -> int:
