@@ -19,12 +19,19 @@ const char tool_usage_profile[] =
     "single-column model output, the predictions) count, missing share, min, max, mean,\n"
     "variance and a seeded reservoir sample (numeric), or category counts (categorical).\n";
 const char tool_usage_drift[] =
-    "usage: aistack drift MODEL.ais --records CURRENT.csv|.jsonl [--json]\n"
+    "usage: aistack drift MODEL.ais --records CURRENT.csv|.jsonl [--json] [--html REPORT.html]\n"
     "Compares the records (and the model's predictions on them) with the model's reference\n"
     "profile, feature by feature, as Evidently does by default; prints a table (feature, kind,\n"
     "method, value, threshold, drift) or, with --json, {\"dataset_drift\": ..., \"drift_share\": "
     "...,\n"
-    "\"features\": {...}}. Exits 0 whether or not the data drifted.\n";
+    "\"features\": {...}}. --html also writes a self-contained page with a histogram of\n"
+    "reference vs current per feature (inline SVG). Exits 0 whether or not the data drifted.\n";
+
+/* Bin of a position in [0, bins], the top edge in the last bin. */
+#define AIS_MIN_BIN(x) ((size_t)fmin(fmax((x), 0.0), 19.0))
+
+static int write_html(const char *path, const ais_profile *ref, const ais_profile *cur,
+                      const ais_drift_report *r);
 
 /* ---- records: rows of (name, text or NULL for missing) ---- */
 
@@ -369,7 +376,8 @@ static int observe(job *j, ais_profile *p) {
 }
 
 static int parse_args(int argc, char **argv, const char *cmd, const char *usage, const char **model,
-                      const char **records, const char **output, bool *json, uint64_t *nums) {
+                      const char **records, const char **output, bool *json, uint64_t *nums,
+                      const char **html) {
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "--records") && i + 1 < argc)
@@ -378,6 +386,8 @@ static int parse_args(int argc, char **argv, const char *cmd, const char *usage,
             *output = argv[++i];
         else if (json && !strcmp(a, "--json"))
             *json = true;
+        else if (html && !strcmp(a, "--html") && i + 1 < argc)
+            *html = argv[++i];
         else if (nums && !strcmp(a, "--sample-size") && i + 1 < argc)
             nums[0] = strtoull(argv[++i], NULL, 10);
         else if (nums && !strcmp(a, "--top-k") && i + 1 < argc)
@@ -385,8 +395,9 @@ static int parse_args(int argc, char **argv, const char *cmd, const char *usage,
         else if (nums && !strcmp(a, "--seed") && i + 1 < argc)
             nums[2] = strtoull(argv[++i], NULL, 10);
         else if (a[0] == '-' && a[1])
-            return tool_bad_option(cmd, a, !strcmp(a, "--records") || !strcmp(a, "--output"),
-                                   usage);
+            return tool_bad_option(
+                cmd, a, !strcmp(a, "--records") || !strcmp(a, "--output") || !strcmp(a, "--html"),
+                usage);
         else if (!*model)
             *model = a;
         else
@@ -400,7 +411,7 @@ int tool_cmd_profile(int argc, char **argv) {
     const char *model = NULL, *records = NULL, *output = NULL;
     uint64_t nums[3] = {0, 0, 0};
     int rc = parse_args(argc, argv, "profile", tool_usage_profile, &model, &records, &output, NULL,
-                        nums);
+                        nums, NULL);
     if (rc) return rc;
     if (nums[0] > UINT32_MAX || nums[1] > UINT32_MAX)
         return fprintf(stderr, "aistack profile: --sample-size and --top-k fit 32 bits\n"), 2;
@@ -426,9 +437,10 @@ int tool_cmd_profile(int argc, char **argv) {
 }
 
 int tool_cmd_drift(int argc, char **argv) {
-    const char *model = NULL, *records = NULL;
+    const char *model = NULL, *records = NULL, *html = NULL;
     bool json = false;
-    int rc = parse_args(argc, argv, "drift", tool_usage_drift, &model, &records, NULL, &json, NULL);
+    int rc = parse_args(argc, argv, "drift", tool_usage_drift, &model, &records, NULL, &json, NULL,
+                        &html);
     if (rc) return rc;
     job j;
     ais_profile *cur = NULL;
@@ -456,6 +468,7 @@ int tool_cmd_drift(int argc, char **argv) {
         ais_status st = ais_profile_drift(ref, cur, &r);
         rc = st ? tool_fail_status("drift", st) : 0;
     }
+    if (!rc && html) rc = write_html(html, ref, cur, r);
     if (!rc && json) {
         size_t need = 0;
         ais_drift_report_json(r, NULL, 0, &need);
@@ -494,4 +507,175 @@ int tool_cmd_drift(int argc, char **argv) {
     ais_profile_destroy(cur);
     job_close(&j);
     return rc;
+}
+
+/* ---- the HTML report: a table and, per feature, reference vs current as inline SVG ---- */
+
+#define REF_COLOR "#1f77b4"
+#define CUR_COLOR "#ff7f0e"
+
+static void html_text(FILE *f, const char *s) {
+    for (; *s; s++) {
+        if (*s == '<')
+            fputs("&lt;", f);
+        else if (*s == '>')
+            fputs("&gt;", f);
+        else if (*s == '&')
+            fputs("&amp;", f);
+        else if (*s == '"')
+            fputs("&quot;", f);
+        else
+            fputc(*s, f);
+    }
+}
+
+/* Bars of two share series (reference, current) over n bins with labels. */
+static void svg_bars(FILE *f, const double *a, const double *b, const char *const *labels,
+                     size_t n) {
+    const double W = 760, H = 220, left = 40, bottom = 40;
+    double mx = 1e-12;
+    for (size_t i = 0; i < n; i++)
+        mx = fmax(mx, fmax(a[i], b[i]));
+    double bw = (W - left - 10) / (double)(n ? n : 1);
+    fprintf(f, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" height=\"%.0f\">\n", W,
+            H + bottom);
+    fprintf(f, "<line x1=\"%.0f\" y1=\"%.0f\" x2=\"%.0f\" y2=\"%.0f\" stroke=\"#333\"/>\n", left, H,
+            W - 10, H);
+    for (size_t i = 0; i < n; i++) {
+        double x = left + (double)i * bw, ha = a[i] / mx * (H - 20), hb = b[i] / mx * (H - 20);
+        fprintf(f,
+                "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"" REF_COLOR
+                "\"><title>reference %.4f</title></rect>\n",
+                x + 1, H - ha, bw / 2 - 1, ha, a[i]);
+        fprintf(f,
+                "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"" CUR_COLOR
+                "\"><title>current %.4f</title></rect>\n",
+                x + bw / 2, H - hb, bw / 2 - 1, hb, b[i]);
+        if (labels && (n <= 12 || i % (n / 10 + 1) == 0)) {
+            fprintf(f, "<text x=\"%.1f\" y=\"%.0f\" font-size=\"10\" text-anchor=\"middle\">",
+                    x + bw / 2, H + 14);
+            html_text(f, labels[i]);
+            fputs("</text>\n", f);
+        }
+    }
+    fputs("</svg>\n", f);
+}
+
+static void feature_chart(FILE *f, const ais_profile *ref, const ais_profile *cur, size_t ri,
+                          size_t ci, ais_feature_kind kind) {
+    enum { BINS = 20 };
+    if (kind == AIS_FEATURE_NUMERIC) {
+        const double *a, *b;
+        size_t na, nb;
+        if (ais_profile_sample(ref, ri, &a, &na) || ais_profile_sample(cur, ci, &b, &nb) || !na ||
+            !nb) {
+            fputs("<p>(no values to draw)</p>\n", f);
+            return;
+        }
+        double lo = a[0], hi = a[0];
+        for (size_t i = 0; i < na; i++)
+            lo = fmin(lo, a[i]), hi = fmax(hi, a[i]);
+        for (size_t i = 0; i < nb; i++)
+            lo = fmin(lo, b[i]), hi = fmax(hi, b[i]);
+        if (hi == lo) hi = lo + 1;
+        double ha[BINS] = {0}, hb[BINS] = {0};
+        char lab[BINS][32];
+        const char *labels[BINS];
+        for (size_t i = 0; i < na; i++)
+            ha[AIS_MIN_BIN((a[i] - lo) / (hi - lo) * BINS)] += 1.0 / (double)na;
+        for (size_t i = 0; i < nb; i++)
+            hb[AIS_MIN_BIN((b[i] - lo) / (hi - lo) * BINS)] += 1.0 / (double)nb;
+        for (int i = 0; i < BINS; i++) {
+            snprintf(lab[i], sizeof lab[i], "%.3g", lo + (hi - lo) * i / BINS);
+            labels[i] = lab[i];
+        }
+        svg_bars(f, ha, hb, labels, BINS);
+        return;
+    }
+    /* categorical: the reference's categories, then the current's new ones */
+    size_t nr = ais_profile_category_count(ref, ri), nc = ais_profile_category_count(cur, ci);
+    size_t cap = nr + nc + 1, n = 0;
+    double *a = calloc(cap, sizeof *a), *b = calloc(cap, sizeof *b);
+    const char **labels = calloc(cap, sizeof *labels);
+    uint64_t tr = 0, tc = 0, cnt;
+    const char *name;
+    for (size_t i = 0; i < nr; i++) {
+        ais_profile_category_at(ref, ri, i, &name, &cnt);
+        labels[n] = name;
+        a[n++] = (double)cnt;
+        tr += cnt;
+    }
+    for (size_t i = 0; i < nc; i++) {
+        ais_profile_category_at(cur, ci, i, &name, &cnt);
+        tc += cnt;
+        size_t k = 0;
+        while (k < n && strcmp(labels[k], name))
+            k++;
+        if (k == n) labels[n++] = name;
+        b[k] += (double)cnt;
+    }
+    for (size_t i = 0; i < n; i++) {
+        a[i] /= tr ? (double)tr : 1;
+        b[i] /= tc ? (double)tc : 1;
+    }
+    svg_bars(f, a, b, labels, n);
+    free(a);
+    free(b);
+    free(labels);
+}
+
+static int write_html(const char *path, const ais_profile *ref, const ais_profile *cur,
+                      const ais_drift_report *r) {
+    FILE *f = fopen(path, "w");
+    if (!f) return fprintf(stderr, "aistack: %s: cannot write\n", path), 1;
+    int32_t dd;
+    double share;
+    size_t nd;
+    ais_drift_report_dataset(r, &dd, &share, &nd);
+    fputs("<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>aistack drift</title>\n"
+          "<style>body{font-family:sans-serif;margin:20px}table{border-collapse:collapse}"
+          "td,th{border:1px solid #ccc;padding:4px 8px}.yes{color:#c00;font-weight:bold}"
+          "</style></head><body>\n",
+          f);
+    fprintf(f,
+            "<h1>Data drift: %s</h1>\n<p>%zu drifting features, share %.3f (dataset drift at "
+            "0.5). <span style=\"color:" REF_COLOR "\">&#9632; reference</span> "
+            "<span style=\"color:" CUR_COLOR "\">&#9632; current</span></p>\n",
+            dd ? "yes" : "no", nd, share);
+    fputs("<table><tr><th>feature</th><th>kind</th><th>method</th><th>value</th>"
+          "<th>threshold</th><th>drift</th></tr>\n",
+          f);
+    for (size_t i = 0; i < ais_drift_report_feature_count(r); i++) {
+        const char *name, *skipped;
+        ais_feature_kind kind;
+        ais_drift_method m;
+        double v, t;
+        int32_t d;
+        ais_drift_report_feature(r, i, &name, &kind, &m, &v, &t, &d, &skipped);
+        fputs("<tr><td>", f);
+        html_text(f, name);
+        fprintf(f, "</td><td>%s</td>", kind == AIS_FEATURE_NUMERIC ? "numeric" : "categorical");
+        if (skipped) {
+            fputs("<td colspan=\"4\">skipped: ", f);
+            html_text(f, skipped);
+            fputs("</td></tr>\n", f);
+        } else {
+            fprintf(f, "<td>%s</td><td>%.6g</td><td>%g</td><td class=\"%s\">%s</td></tr>\n",
+                    ais_drift_method_name(m), v, t, d ? "yes" : "no", d ? "yes" : "no");
+        }
+    }
+    fputs("</table>\n", f);
+    for (size_t i = 0; i < ais_drift_report_feature_count(r); i++) {
+        const char *name;
+        ais_feature_kind kind;
+        ais_drift_report_feature(r, i, &name, &kind, NULL, NULL, NULL, NULL, NULL);
+        size_t ri, ci;
+        if (ais_profile_find(ref, name, &ri) || ais_profile_find(cur, name, &ci)) continue;
+        fputs("<h2>", f);
+        html_text(f, name);
+        fputs("</h2>\n", f);
+        feature_chart(f, ref, cur, ri, ci, kind);
+    }
+    fputs("</body></html>\n", f);
+    return fclose(f) ? (fprintf(stderr, "aistack: %s: cannot write\n", path), 1) : 0;
 }

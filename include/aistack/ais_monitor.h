@@ -210,6 +210,17 @@ AIS_API ais_status ais_profile_feature_info(const ais_profile *profile, size_t i
                                             const char **name, ais_feature_kind *kind,
                                             uint64_t *count, uint64_t *missing, double *min,
                                             double *max, double *mean, double *variance);
+/* A numeric feature's reservoir sample (slot order): *values stays valid until the next observe
+ * on the profile or its destruction. AIS_E_DTYPE for a categorical feature. */
+AIS_API ais_status ais_profile_sample(const ais_profile *profile, size_t feature,
+                                      const double **values, size_t *n);
+/* A categorical feature's listed categories (0 for a numeric feature or a bad index), and one of
+ * them: index < count gives its name and count; index == count gives name NULL and the "other"
+ * count (categories beyond the top K of a stored profile). Names live until the profile is
+ * serialized (which sorts them) or destroyed. */
+AIS_API size_t ais_profile_category_count(const ais_profile *profile, size_t feature);
+AIS_API ais_status ais_profile_category_at(const ais_profile *profile, size_t feature,
+                                           size_t index, const char **name, uint64_t *count);
 /* The index of the feature called `name`; AIS_E_NOT_FOUND when there is none. */
 AIS_API ais_status ais_profile_find(const ais_profile *profile, const char *name, size_t *index);
 /* The method (and threshold, 0: the method's default) drift reports use for this feature of a

@@ -274,6 +274,35 @@ AIS_API ais_status ais_profile_find(const ais_profile *p, const char *name, size
     return ais__error(AIS_E_NOT_FOUND, "the profile has no feature '%s'", name);
 }
 
+AIS_API ais_status ais_profile_sample(const ais_profile *p, size_t feature, const double **values,
+                                      size_t *n) {
+    AIS__CHECK(ais__feature_at(p, feature, AIS_FEATURE_NUMERIC, "ais_profile_sample"));
+    if (!values || !n)
+        return ais__error(AIS_E_INVALID_ARGUMENT, "ais_profile_sample: an out-pointer is NULL");
+    *values = p->f[feature].sample;
+    *n = p->f[feature].n_sample;
+    return AIS_OK;
+}
+
+AIS_API size_t ais_profile_category_count(const ais_profile *p, size_t feature) {
+    if (!p || feature >= p->n || p->f[feature].kind != AIS_FEATURE_CATEGORICAL) return 0;
+    return p->f[feature].n_cats;
+}
+
+AIS_API ais_status ais_profile_category_at(const ais_profile *p, size_t feature, size_t index,
+                                           const char **name, uint64_t *count) {
+    AIS__CHECK(ais__feature_at(p, feature, AIS_FEATURE_CATEGORICAL, "ais_profile_category_at"));
+    const ais__feature *f = &p->f[feature];
+    if (index > f->n_cats)
+        return ais__error(AIS_E_NOT_FOUND,
+                          "ais_profile_category_at: category %zu of '%s', "
+                          "which has %zu",
+                          index, f->name, f->n_cats);
+    if (name) *name = index < f->n_cats ? f->cats[index].name : NULL;
+    if (count) *count = index < f->n_cats ? f->cats[index].count : f->other;
+    return AIS_OK;
+}
+
 /* ---- bytes ---- */
 
 typedef struct ais__wbuf {

@@ -215,3 +215,86 @@ def test_python_report_equals_cli(model, tmp_path):
         bad.add_feature("nope", "numeric")
         with aistack.Model(str(model / "m.ais")) as base:
             base.save_with_profile(str(tmp_path / "bad.ais"), bad)
+
+
+def _png_pixels(path):
+    """RGB(A) 8-bit non-interlaced PNG -> array [h, w, channels] (what Chromium writes)."""
+    import struct
+    import zlib
+    data = open(path, "rb").read()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    pos, idat, w = 8, b"", 0
+    while pos < len(data):
+        n, kind = struct.unpack(">I4s", data[pos:pos + 8])
+        body = data[pos + 8:pos + 8 + n]
+        if kind == b"IHDR":
+            w, h, depth, ctype, _, _, interlace = struct.unpack(">IIBBBBB", body)
+            assert depth == 8 and ctype in (2, 6) and interlace == 0
+            ch = 3 if ctype == 2 else 4
+        elif kind == b"IDAT":
+            idat += body
+        pos += 12 + n
+    raw = np.frombuffer(zlib.decompress(idat), np.uint8).reshape(h, 1 + w * ch)
+    out = np.zeros((h, w, ch), np.int32)
+    prev = np.zeros((w, ch), np.int32)
+    for y in range(h):
+        f, line = raw[y, 0], raw[y, 1:].astype(np.int32).reshape(w, ch)
+        if f == 0:
+            cur = line
+        elif f == 1:  # sub: a running sum along the row, per channel
+            cur = np.cumsum(line, axis=0) & 255
+        elif f == 2:
+            cur = (line + prev) & 255
+        else:  # average or Paeth: pixel by pixel, channels at once
+            cur = np.zeros_like(line)
+            a = np.zeros(ch, np.int32)
+            c = np.zeros(ch, np.int32)
+            for x in range(w):
+                b = prev[x]
+                if f == 3:
+                    pr = (a + b) // 2
+                else:
+                    pa, pb, pc = np.abs(b - c), np.abs(a - c), np.abs(a + b - 2 * c)
+                    pr = np.where((pa <= pb) & (pa <= pc), a, np.where(pb <= pc, b, c))
+                a = cur[x] = (line[x] + pr) & 255
+                c = b
+        out[y] = cur
+        prev = cur
+    return out.reshape(h, w, ch)
+
+
+def test_html_report_renders_in_chromium(model, tmp_path):
+    """--html writes a self-contained page (no network: every resource inline) whose
+    screenshot in headless Chromium shows the reference (blue) and current (orange) bars."""
+    import shutil
+    browser = shutil.which("chromium") or shutil.which("chromium-browser")
+    if not browser:
+        pytest.fail("chromium is missing: scripts/setup.sh test installs it", pytrace=False)
+    rng = np.random.default_rng(33)
+    write(frame(rng, 800, 0), tmp_path / "t.csv")
+    write(frame(rng, 500, 1), tmp_path / "c.csv")
+    tool("profile", model / "m.ais", "--records", tmp_path / "t.csv", "--output",
+         tmp_path / "p.ais")
+    html = tmp_path / "report.html"
+    r = tool("drift", tmp_path / "p.ais", "--records", tmp_path / "c.csv", "--html", html)
+    assert "dataset drift: yes" in r.stdout
+    page = html.read_text()
+    assert page.count("<svg") == 4 and "http://" not in page.replace(
+        'xmlns="http://www.w3.org/2000/svg"', "") and "https://" not in page
+    png = tmp_path / "shot.png"
+    subprocess.run([browser, "--headless=new", "--no-sandbox", "--disable-gpu",
+                    "--hide-scrollbars", "--window-size=800,900", f"--screenshot={png}",
+                    html.as_uri()], capture_output=True, timeout=120)
+    assert png.exists(), "chromium wrote no screenshot"
+    px = _png_pixels(png)[:, :, :3]
+    blue = np.all(np.abs(px - [0x1f, 0x77, 0xb4]) <= 2, axis=2)
+    orange = np.all(np.abs(px - [0xff, 0x7f, 0x0e]) <= 2, axis=2)
+    # the legend alone is a few dozen pixels; the bars of the first charts are thousands
+    assert blue.sum() > 2000 and orange.sum() > 2000, (blue.sum(), orange.sum())
+    # the current (orange) bars of the shifted 'age' sit to the right of the reference's
+    ys, xs = np.nonzero(blue)
+    yo, xo = np.nonzero(orange)
+    band = (ys > 250) & (ys < 520)
+    bando = (yo > 250) & (yo < 520)
+    if band.any() and bando.any():
+        assert xo[bando].mean() > xs[band].mean()

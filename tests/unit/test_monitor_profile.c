@@ -109,7 +109,7 @@ static void test_summary_and_reservoir(void **state) {
 
 static void test_roundtrip_and_topk(void **state) {
     (void)state;
-    ais_profile *p = make(3, 3000, 0, 4);
+    ais_profile *p = make(3, 3000, 0, 3);
     size_t n;
     uint8_t *b = bytes_of(p, &n);
     ais_profile *q = NULL;
@@ -118,12 +118,30 @@ static void test_roundtrip_and_topk(void **state) {
     uint8_t *b2 = bytes_of(q, &n2);
     assert_int_equal(n, n2);
     assert_memory_equal(b, b2, n);
-    /* six categories, top 4 kept: the two rarest are "other" in the copy */
+    /* four categories seen, top 3 kept: the rarest is "other" in the copy */
     uint64_t count, missing;
     AIS_ASSERT_OK(
         ais_profile_feature_info(q, 1, NULL, NULL, &count, &missing, NULL, NULL, NULL, NULL));
     assert_int_equal(count, 3000);
     assert_int_equal(missing, 0);
+    assert_int_equal(ais_profile_category_count(q, 1), 3);
+    assert_int_equal(ais_profile_category_count(q, 0), 0); /* numeric */
+    uint64_t listed = 0, c, other;
+    const char *cname;
+    for (size_t k = 0; k < 3; k++) {
+        AIS_ASSERT_OK(ais_profile_category_at(q, 1, k, &cname, &c));
+        assert_non_null(cname);
+        listed += c;
+    }
+    AIS_ASSERT_OK(ais_profile_category_at(q, 1, 3, &cname, &other));
+    assert_null(cname);
+    assert_true(other > 0 && listed + other == 3000);
+    AIS_ASSERT_STATUS(ais_profile_category_at(q, 1, 4, &cname, &c), AIS_E_NOT_FOUND);
+    const double *sv;
+    size_t sn;
+    AIS_ASSERT_OK(ais_profile_sample(q, 0, &sv, &sn));
+    assert_int_equal(sn, 3000); /* all of them: fewer than the 5,000 slots */
+    AIS_ASSERT_STATUS(ais_profile_sample(q, 1, &sv, &sn), AIS_E_DTYPE);
     /* every flipped byte and every truncation: a status, never a crash or a quiet success */
     for (size_t i = 0; i < n; i++) {
         b[i] ^= 0x5a;
