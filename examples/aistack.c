@@ -36,6 +36,8 @@ static const char *const usage_main =
     "  ops               list the operators this build implements\n"
     "  bench MODEL ...   load time, latency percentiles and throughput; with --profile the\n"
     "                    time per operator type and per node\n"
+    "  profile MODEL ... write a model with the reference profile of training records\n"
+    "  drift MODEL ...   compare records with a model's reference profile (data drift)\n"
     "  help [COMMAND]    this text, or the help of one command\n"
     "\n"
     "MODEL is an ONNX (.onnx), native (.ais), XGBoost JSON or LightGBM text model file\n"
@@ -56,6 +58,8 @@ static const command commands[] = {
     {"check", tool_cmd_check, tool_usage_check},
     {"ops", tool_cmd_ops, tool_usage_ops},
     {"bench", tool_cmd_bench, tool_usage_bench},
+    {"profile", tool_cmd_profile, tool_usage_profile},
+    {"drift", tool_cmd_drift, tool_usage_drift},
 };
 
 int main(int argc, char **argv) {

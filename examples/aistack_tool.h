@@ -1,7 +1,7 @@
 /*
  * aistack_tool.h - the aistack command-line tool's parts: one file per command
  * (aistack_info.c, aistack_run.c, aistack_convert.c, aistack_check.c, aistack_ops.c,
- * aistack_bench.c), the
+ * aistack_bench.c, aistack_monitor.c), the
  * helpers they share (aistack_common.c) and main (aistack.c). The tool uses the public API only.
  */
 #ifndef AISTACK_TOOL_H
@@ -15,13 +15,15 @@
 
 /* Each command: its usage text and its entry (argv after the command name; exit status). */
 extern const char tool_usage_info[], tool_usage_run[], tool_usage_convert[], tool_usage_check[],
-    tool_usage_ops[], tool_usage_bench[];
+    tool_usage_ops[], tool_usage_bench[], tool_usage_profile[], tool_usage_drift[];
 int tool_cmd_info(int argc, char **argv);
 int tool_cmd_run(int argc, char **argv);
 int tool_cmd_convert(int argc, char **argv);
 int tool_cmd_check(int argc, char **argv);
 int tool_cmd_ops(int argc, char **argv);
 int tool_cmd_bench(int argc, char **argv);
+int tool_cmd_profile(int argc, char **argv); /* aistack_monitor.c */
+int tool_cmd_drift(int argc, char **argv);
 
 /* ---- shared helpers (aistack_common.c) ---- */
 

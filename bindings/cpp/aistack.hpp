@@ -198,6 +198,49 @@ class Tensor {
     ais_tensor *t_ = nullptr;
 };
 
+/* Run metrics of the sessions created with it (ais_monitor.h); shareable (copies add a
+ * reference). */
+class Monitor {
+  public:
+    Monitor() { check(ais_monitor_create(&m_)); }
+    explicit Monitor(const std::vector<double> &latency_buckets) : Monitor() {
+        check(ais_monitor_set_latency_buckets(m_, latency_buckets.data(), latency_buckets.size()));
+    }
+    Monitor(const Monitor &o) : m_(ais_monitor_retain(o.m_)) {}
+    Monitor &operator=(const Monitor &o) {
+        if (this != &o) {
+            ais_monitor_destroy(m_);
+            m_ = ais_monitor_retain(o.m_);
+        }
+        return *this;
+    }
+    ~Monitor() { ais_monitor_destroy(m_); }
+
+    /* The Prometheus text exposition (format 0.0.4). */
+    std::string prometheus() const {
+        for (;;) {
+            size_t need = 0;
+            check(ais_monitor_prometheus(m_, nullptr, 0, &need));
+            std::string text(need + 1024, '\0');
+            ais_status st = ais_monitor_prometheus(m_, &text[0], text.size(), &need);
+            if (st == AIS_E_LIMIT) continue; /* grew past the margin meanwhile */
+            check(st);
+            text.resize(need);
+            return text;
+        }
+    }
+    /* A metric summed over the sessions of `model` (its "name" metadata; "" for all). */
+    uint64_t metric(ais_metric metric, const std::string &model = "") const {
+        uint64_t v = 0;
+        check(ais_monitor_metric(m_, model.empty() ? nullptr : model.c_str(), metric, &v));
+        return v;
+    }
+    ais_monitor *get() const noexcept { return m_; }
+
+  private:
+    ais_monitor *m_ = nullptr;
+};
+
 /* Typed settings for loading and sessions (move-only). */
 class Options {
   public:
@@ -227,6 +270,11 @@ class Options {
     Options &backend(ais_backend b) { return set(AIS_OPT_BACKEND, b); }
     /* AIS_OPT_PROFILE: the session times each node (Session::profile). */
     Options &profile(bool on = true) { return set(AIS_OPT_PROFILE, on ? 1 : 0); }
+    /* Sessions created with these options report to `m` (which must outlive the call). */
+    Options &monitor(const Monitor &m) {
+        check(ais_options_set_monitor(o_, m.get()));
+        return *this;
+    }
     const ais_options *get() const noexcept { return o_; }
 
   private:
@@ -554,6 +602,12 @@ class Session {
     /* Sets the profile's counts back to zero. */
     void profile_reset() { check(ais_session_profile_reset(s_)); }
     ais_session *get() const noexcept { return s_; }
+    /* One run metric of this session (AIS_E_NOT_FOUND with AIS_OPT_METRICS 0). */
+    uint64_t metric(ais_metric metric) const {
+        uint64_t v = 0;
+        check(ais_session_metric(s_, metric, &v));
+        return v;
+    }
 
   private:
     template <typename F>
@@ -737,6 +791,69 @@ inline std::vector<Tensor> run_op(const std::string &op_type,
     }
     return out;
 }
+
+/* A feature profile (ais_monitor.h): a reference built from training data, or a window of live
+ * data compared with one (move-only). */
+class Profile {
+  public:
+    explicit Profile(uint32_t sample_size = 0, uint32_t top_k = 0, uint64_t seed = 0) {
+        check(ais_profile_create(sample_size, top_k, seed, &p_));
+    }
+    static Profile from_bytes(const void *data, size_t size) {
+        ais_profile *p = nullptr;
+        check(ais_profile_deserialize(data, size, &p));
+        return Profile(p);
+    }
+    Profile(Profile &&o) noexcept : p_(std::exchange(o.p_, nullptr)) {}
+    Profile &operator=(Profile &&o) noexcept {
+        if (this != &o) {
+            ais_profile_destroy(p_);
+            p_ = std::exchange(o.p_, nullptr);
+        }
+        return *this;
+    }
+    Profile(const Profile &) = delete;
+    Profile &operator=(const Profile &) = delete;
+    ~Profile() { ais_profile_destroy(p_); }
+
+    size_t add_feature(const std::string &name, ais_feature_kind kind) {
+        size_t i = 0;
+        check(ais_profile_add_feature(p_, name.c_str(), kind, &i));
+        return i;
+    }
+    void observe(size_t feature, const std::vector<double> &values) {
+        check(ais_profile_observe_numbers(p_, feature, values.data(), values.size()));
+    }
+    void observe(size_t feature, const std::vector<const char *> &values) {
+        check(ais_profile_observe_strings(p_, feature, values.data(), values.size()));
+    }
+    std::vector<uint8_t> to_bytes() const {
+        size_t n = 0;
+        check(ais_profile_serialize(p_, nullptr, 0, &n));
+        std::vector<uint8_t> b(n);
+        check(ais_profile_serialize(p_, b.data(), b.size(), &n));
+        return b;
+    }
+    /* This reference against `current`: the JSON of `aistack drift --json`. */
+    std::string drift_json(const Profile &current) const { return drift_json(p_, current.p_); }
+    static std::string drift_json(const ais_profile *reference, const ais_profile *current) {
+        ais_drift_report *r = nullptr;
+        check(ais_profile_drift(reference, current, &r));
+        size_t need = 0;
+        ais_status st = ais_drift_report_json(r, nullptr, 0, &need);
+        std::string text(need, '\0');
+        if (st == AIS_OK) st = ais_drift_report_json(r, &text[0], text.size(), &need);
+        ais_drift_report_destroy(r);
+        check(st);
+        text.resize(need);
+        return text;
+    }
+    const ais_profile *get() const noexcept { return p_; }
+
+  private:
+    explicit Profile(ais_profile *p) : p_(p) {}
+    ais_profile *p_ = nullptr;
+};
 
 } // namespace aistack
 

@@ -69,7 +69,12 @@ typedef enum ais_option {
      * (about 20-50 ns each): models of thousands of microsecond-sized nodes run measurably
      * slower with it. */
     AIS_OPT_PROFILE = 12,
-    /* 13-23 are left to other options. ais_text_convert (ais_text.h): */
+    /* 13-15 are left to other options. */
+    /* Sessions: 1 (the default) counts runs, rows, errors, latency and bytes per session
+     * (ais_session_metric, and an ais_monitor's totals: ais_monitor.h); 0 counts nothing. The
+     * counting costs two clock reads and a few stores per call. */
+    AIS_OPT_METRICS = 16,
+    /* 17-23 are left to other options. ais_text_convert (ais_text.h): */
     AIS_OPT_TEXT_MAX_LENGTH = 24, /* tokens per row, special tokens included, 1..2^20; 0 (the
                                      default): the tokenizer file's truncation max_length */
     AIS_OPT_TEXT_POOLING = 25,    /* an ais_text_pooling. Default AIS_TEXT_POOLING_MEAN */

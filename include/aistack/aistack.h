@@ -7,6 +7,7 @@
  *   ais_ops.h      running one operator eagerly
  *   ais_model.h    loading models, sessions, running them
  *   ais_pipeline.h feature pipelines: typed records or columns to a model's input tensor
+ *   ais_monitor.h  metrics (Prometheus text), drift statistics
  */
 #ifndef AISTACK_AISTACK_H
 #define AISTACK_AISTACK_H
@@ -17,5 +18,6 @@
 #include "ais_model.h"
 #include "ais_pipeline.h"
 #include "ais_text.h"
+#include "ais_monitor.h"
 
 #endif /* AISTACK_AISTACK_H */

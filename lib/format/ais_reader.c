@@ -21,8 +21,8 @@ typedef struct ais__reader {
     const uint8_t *base;
     size_t size;
     uint64_t features;
-    ais__span sec[AIS__SEC_PIPELINE + 1]; /* by type; size 0 and off 0 when absent */
-    bool have[AIS__SEC_PIPELINE + 1];
+    ais__span sec[AIS__SEC_DRIFT + 1]; /* by type; size 0 and off 0 when absent */
+    bool have[AIS__SEC_DRIFT + 1];
     ais_tensor **tensors; /* decoded; borrowed ones have storage NULL */
     char **tensor_names;
     uint32_t n_tensors;
@@ -124,7 +124,7 @@ static ais_status ais__read_header(ais__reader *r) {
                               i, type, (unsigned long long)off, (unsigned long long)size, r->size);
         spans[i].off = off;
         spans[i].size = size;
-        if (type < AIS__SEC_META || type > AIS__SEC_PIPELINE) {
+        if (type < AIS__SEC_META || type > AIS__SEC_DRIFT) {
             if (flags & AIS__SECF_REQUIRED)
                 return ais__error(AIS_E_UNSUPPORTED,
                                   ".ais: the file has a required section of type %u that this "
@@ -145,7 +145,7 @@ static ais_status ais__read_header(ais__reader *r) {
                                   AIS__DATA_ALIGN, (unsigned long long)off);
         } else if (ais__xxh64(p + off, (size_t)size) != hash) {
             static const char *const names[] = {"", "metadata", "graph", "tensor table",
-                                                "", "pipeline"};
+                                                "", "pipeline", "drift"};
             return ais__error(AIS_E_CHECKSUM, ".ais: %s section checksum mismatch (corrupt)",
                               names[type]);
         }
@@ -530,6 +530,7 @@ static void ais__section_release(void *p) { ais__free(p); }
  * as bytes (g->pipeline_input, g->pipeline_spec). Compiling the spec and checking that it fits
  * the graph's input is the runtime's (ais__model_attach_pipeline in runtime/model.c): the
  * format layer stays below lib/pipeline. */
+static ais_status ais__read_drift(ais__reader *r);
 static ais_status ais__read_pipeline(ais__reader *r) {
     if (!r->have[AIS__SEC_PIPELINE]) return AIS_OK;
     const ais__span *s = &r->sec[AIS__SEC_PIPELINE];
@@ -593,6 +594,7 @@ ais_status ais__ais_read(const void *data, size_t size, const ais__load_opts *o,
         ais__error_prefix(".ais: graph section");
     if (st == AIS_OK) st = ais__read_meta(&r);
     if (st == AIS_OK) st = ais__read_pipeline(&r);
+    if (st == AIS_OK) st = ais__read_drift(&r);
     for (uint32_t i = 0; r.tensors && i < r.n_tensors; i++)
         ais_tensor_destroy(r.tensors[i]);
     for (uint32_t i = 0; r.tensor_names && i < r.n_tensors; i++)
@@ -605,5 +607,20 @@ ais_status ais__ais_read(const void *data, size_t size, const ais__load_opts *o,
         return st;
     }
     *out = r.g;
+    return AIS_OK;
+}
+
+/* The DRIFT section: the reference profile's bytes, copied (the file may be unmapped before the
+ * model goes) and handed on; lib/monitor parses them (ais_profile_deserialize, with its own
+ * checks), called by the runtime, so lib/format stays below lib/monitor. */
+static ais_status ais__read_drift(ais__reader *r) {
+    if (!r->have[AIS__SEC_DRIFT]) return AIS_OK;
+    const ais__span *s = &r->sec[AIS__SEC_DRIFT];
+    uint8_t *copy = ais__malloc(s->size ? (size_t)s->size : 1);
+    if (!copy) return ais__oom((size_t)s->size, ".ais drift section");
+    memcpy(copy, r->base + s->off, (size_t)s->size);
+    AIS__CHECK(ais__graph_hold(r->g, ais__section_release, copy)); /* frees it on failure */
+    r->g->drift_profile = copy;
+    r->g->drift_profile_len = (size_t)s->size;
     return AIS_OK;
 }

@@ -35,6 +35,8 @@ typedef struct ais__writer {
     size_t scratch_cap[2];
     uint64_t features;
     const ais__pipeline_section *pipeline; /* written to the PIPELINE section, or NULL */
+    const void *drift; /* the DRIFT section's bytes (drift_len 0: none) */
+    size_t drift_len;
 } ais__writer;
 
 static ais_status ais__wt_add(ais__writer *w, const ais_tensor *t, const char *a, const char *b,
@@ -370,23 +372,29 @@ static ais_status ais__check_limits(const ais__graph *g) {
     return AIS_OK;
 }
 
-/* sec: META, GRAPH, TENSORS, then PIPELINE (NULL when there is none); DATA comes last. */
-static ais_status ais__write_file(ais__writer *w, const char *path, ais__buf *sec[4]) {
-    uint32_t types[5] = {AIS__SEC_META, AIS__SEC_GRAPH, AIS__SEC_TENSORS, AIS__SEC_PIPELINE,
-                         AIS__SEC_DATA};
-    ais__buf *bufs[5] = {sec[0], sec[1], sec[2], sec[3], NULL};
-    int n = 5;
-    if (!sec[3]) {
-        types[3] = AIS__SEC_DATA;
-        n = 4;
+/* sec: META, GRAPH, TENSORS, then PIPELINE and DRIFT (NULL when there is none); DATA comes
+ * last. */
+static ais_status ais__write_file(ais__writer *w, const char *path, ais__buf *sec[5]) {
+    uint32_t types[6] = {AIS__SEC_META, AIS__SEC_GRAPH, AIS__SEC_TENSORS};
+    ais__buf *bufs[6] = {sec[0], sec[1], sec[2]};
+    int n = 3;
+    if (sec[3]) {
+        types[n] = AIS__SEC_PIPELINE;
+        bufs[n++] = sec[3];
     }
+    if (sec[4]) {
+        types[n] = AIS__SEC_DRIFT;
+        bufs[n++] = sec[4];
+    }
+    types[n] = AIS__SEC_DATA;
+    bufs[n++] = NULL;
     uint64_t data_size = 0;
     for (size_t i = 0; i < w->n_tensors; i++)
         data_size = w->tensors[i].offset + w->tensors[i].stored_size;
-    uint8_t head[AIS__HEADER_SIZE + 5 * AIS__SECTION_ENTRY_SIZE];
+    uint8_t head[AIS__HEADER_SIZE + 6 * AIS__SECTION_ENTRY_SIZE];
     memset(head, 0, sizeof head);
     size_t head_size = AIS__HEADER_SIZE + (size_t)n * AIS__SECTION_ENTRY_SIZE;
-    uint64_t off = head_size, offs[5], sizes[5], pads[5];
+    uint64_t off = head_size, offs[6], sizes[6], pads[6];
     for (int s = 0; s < n; s++) {
         uint64_t align = s == n - 1 ? AIS__DATA_ALIGN : 8;
         uint64_t aligned = (off + align - 1) & ~(align - 1);
@@ -397,8 +405,8 @@ static ais_status ais__write_file(ais__writer *w, const char *path, ais__buf *se
     }
     memcpy(head, AIS__MAGIC, AIS__MAGIC_LEN);
     ais__put_le16(head + AIS__H_MAJOR, AIS__VERSION_MAJOR);
-    /* 1.1 added PIPELINE; a file without one stays 1.0 (the lowest version that holds it). */
-    ais__put_le16(head + AIS__H_MINOR, n == 5 ? 1 : AIS__VERSION_MINOR);
+    /* 1.1 added PIPELINE, 1.2 DRIFT; a file stays at the lowest version that holds it. */
+    ais__put_le16(head + AIS__H_MINOR, sec[4] ? 2 : sec[3] ? 1 : AIS__VERSION_MINOR);
     ais__put_le32(head + AIS__H_HEADER_SIZE, AIS__HEADER_SIZE);
     ais__put_le32(head + AIS__H_SECTION_COUNT, (uint32_t)n);
     ais__put_le32(head + AIS__H_SECTION_ENTRY_SIZE, AIS__SECTION_ENTRY_SIZE);
@@ -407,8 +415,9 @@ static ais_status ais__write_file(ais__writer *w, const char *path, ais__buf *se
     for (int s = 0; s < n; s++) {
         uint8_t *e = head + AIS__HEADER_SIZE + s * AIS__SECTION_ENTRY_SIZE;
         ais__put_le32(e, types[s]);
-        /* Required: a reader that does not know PIPELINE would run the model on raw inputs. */
-        ais__put_le32(e + 4, AIS__SECF_REQUIRED);
+        /* Required: a reader that does not know PIPELINE would run the model on raw inputs.
+         * DRIFT is optional: a reader without monitoring runs the model as well without it. */
+        ais__put_le32(e + 4, types[s] == AIS__SEC_DRIFT ? 0 : AIS__SECF_REQUIRED);
         ais__put_le64(e + 8, offs[s]);
         ais__put_le64(e + 16, sizes[s]);
         ais__put_le64(e + 24, s < n - 1 ? ais__xxh64(bufs[s]->p, bufs[s]->size) : 0);
@@ -487,6 +496,15 @@ ais_status ais__ais_write_pipeline(const ais__graph *g, const ais__pipeline_sect
 ais_status ais__ais_write_progress(const ais__graph *g, const ais__pipeline_section *pipeline,
                                    const char *path, int compress_level, ais_progress_fn progress,
                                    void *progress_data) {
+    return ais__ais_write_drift(g, pipeline, g ? g->drift_profile : NULL,
+                                g ? g->drift_profile_len : 0, path, compress_level, progress,
+                                progress_data);
+}
+
+ais_status ais__ais_write_drift(const ais__graph *g, const ais__pipeline_section *pipeline,
+                                const void *drift, size_t drift_len, const char *path,
+                                int compress_level, ais_progress_fn progress,
+                                void *progress_data) {
     if (!g || !path) return ais__error(AIS_E_INVALID_ARGUMENT, "ais write: graph or path is NULL");
     /* Whether the spec fits the input is the runtime's check (it compiles the spec); the writer
      * only refuses a section a reader could not match to an input. */
@@ -508,6 +526,8 @@ ais_status ais__ais_write_progress(const ais__graph *g, const ais__pipeline_sect
     memset(&w, 0, sizeof w);
     w.g = g;
     w.pipeline = pipeline;
+    w.drift = drift;
+    w.drift_len = drift ? drift_len : 0;
     ais__buf meta = {0}, graph = {0}, table = {0}, pipe = {0};
     ais_status st = ais__collect(&w);
     if (st == AIS_OK && compress_level > 0 && w.n_tensors > 0) {
@@ -532,10 +552,17 @@ ais_status ais__ais_write_progress(const ais__graph *g, const ais__pipeline_sect
         if (meta.oom || graph.oom || table.oom || pipe.oom)
             st = ais__oom(graph.size + table.size, "model sections");
     }
+    ais__buf dsec = {0};
+    if (st == AIS_OK && w.drift_len) {
+        ais__buf_bytes(&dsec, w.drift, w.drift_len);
+        if (dsec.oom) st = ais__oom(w.drift_len, "drift section");
+    }
     if (st == AIS_OK) {
-        ais__buf *secs[4] = {&meta, &graph, &table, pipeline ? &pipe : NULL};
+        ais__buf *secs[5] = {&meta, &graph, &table, pipeline ? &pipe : NULL,
+                             w.drift_len ? &dsec : NULL};
         st = ais__write_file(&w, path, secs);
     }
+    ais__buf_free(&dsec);
     for (size_t i = 0; i < w.n_tensors; i++) {
         ais__free(w.tensors[i].name);
         ais__free(w.tensors[i].stored);

@@ -128,6 +128,11 @@ ais_status ais__ais_write_pipeline(const ais__graph *g, const ais__pipeline_sect
 ais_status ais__ais_write_progress(const ais__graph *g, const ais__pipeline_section *pipeline,
                                    const char *path, int compress_level,
                                    ais_progress_fn progress, void *progress_data);
+/* The same, with `drift` (drift_len bytes; NULL: none) as the DRIFT section in place of g's. */
+ais_status ais__ais_write_drift(const ais__graph *g, const ais__pipeline_section *pipeline,
+                                const void *drift, size_t drift_len, const char *path,
+                                int compress_level, ais_progress_fn progress,
+                                void *progress_data);
 /* True when the bytes start like a .ais file. */
 bool ais__ais_sniff(const void *data, size_t size);
 

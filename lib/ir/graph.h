@@ -85,6 +85,11 @@ typedef struct ais__graph {
     /* The feature pipeline compiled from that spec, which feeds the graph's single input, or
      * NULL. Set by the runtime, owned through a hold (the graph module does not know pipelines). */
     struct ais_pipeline *pipeline;
+    /* A .ais DRIFT section's bytes (the reference profile, lib/monitor's layout), owned through
+     * a hold, or NULL; and the profile the runtime made of them (owned through a hold). */
+    const uint8_t *drift_profile;
+    size_t drift_profile_len;
+    struct ais_profile *profile;
     /* name -> value index, open addressing */
     int32_t *index;
     size_t index_cap;

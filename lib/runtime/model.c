@@ -35,6 +35,7 @@ static const ais__option_info ais__options_info[AIS__N_OPTIONS] = {
     [AIS_OPT_TEXT_POOLING] = {"AIS_OPT_TEXT_POOLING", 1, 2, 1},
     [AIS_OPT_TEXT_NORMALIZE] = {"AIS_OPT_TEXT_NORMALIZE", 0, 1, 0},
     [AIS_OPT_PROFILE] = {"AIS_OPT_PROFILE", 0, 1, 0},
+    [AIS_OPT_METRICS] = {"AIS_OPT_METRICS", 0, 1, 1},
 };
 
 static bool ais__option_known(ais_option key) {
@@ -565,6 +566,7 @@ ais_status ais__model_from_graph(ais__graph *g, const ais_options *options, ais_
     *out = NULL;
     /* First, as when the .ais reader compiled it: a pipeline that does not fit fails the load. */
     ais_status pst = ais__model_attach_pipeline(g);
+    if (pst == AIS_OK) pst = ais__model_attach_profile(g);
     if (pst != AIS_OK) {
         ais__graph_destroy(g);
         return pst;

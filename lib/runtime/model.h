@@ -24,6 +24,7 @@ struct ais_options {
     bool fuse_clip;
     ais_progress_fn progress; /* ais_options_set_progress */
     void *progress_data;
+    struct ais_monitor *monitor; /* ais_options_set_monitor: borrowed */
 };
 
 /* The value of an option (its default when options is NULL or the key is unset). */
@@ -57,6 +58,10 @@ ais_status ais__model_from_graph(ais__graph *g, const ais_options *options, ais_
  * checks it with ais__pipeline_target and that it names that input, and sets g->pipeline;
  * messages start ".ais: pipeline section". ais__model_from_graph calls it first. */
 ais_status ais__model_attach_pipeline(ais__graph *g);
+/* The reference profile (model_profile.c): parses a .ais DRIFT section the reader left in g
+ * (g->drift_profile) into g->profile; a malformed one fails the load (messages start ".ais:
+ * drift section"). */
+ais_status ais__model_attach_profile(ais__graph *g);
 /* Checks that `pipeline` can feed g: g has exactly one input, of dtype f32 or f64, of rank 2 (or
  * unknown rank), whose last extent, when static, is the pipeline's output width. Sets *input to
  * that input's value index. Messages say which input and what was expected; `who` prefixes

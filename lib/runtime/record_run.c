@@ -2,6 +2,7 @@
  * record_run.c - runs that start from records, JSON lines, CSV or columns: the model's feature
  * pipeline makes the input tensor, then the session runs the model on it.
  */
+#include "monitor/monitor.h"
 #include "pipeline/pipeline.h"
 #include "session_internal.h"
 
@@ -29,8 +30,15 @@ static ais_status ais__run_source(ais_session *s, const char *who, ais__source s
     if (!s) return ais__error(AIS_E_INVALID_ARGUMENT, "%s: session is NULL", who);
     /* s->features is session state too: claimed before the pipeline writes into it */
     AIS__CHECK(ais__session_enter(s, who));
+    uint64_t t0 = ais__metrics_begin(s->metrics);
+    const ais_tensor *before = s->features;
     ais_status st = ais__run_source_claimed(s, who, src, data, n_fields, n, output_names, outputs,
                                             n_outputs, errors);
+    if (s->metrics) {
+        /* the features the pipeline made are the model's input; a failed pipeline made none */
+        const ais_tensor *in = st == AIS_OK || s->features != before ? s->features : NULL;
+        ais__metrics_end_run(s->metrics, t0, st, &in, in ? 1 : 0, outputs, n_outputs);
+    }
     ais__session_leave(s);
     return st;
 }

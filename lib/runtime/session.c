@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "monitor/monitor.h"
 #include "session_internal.h"
 
 AIS_API ais_status ais_session_create(ais_model *model, const ais_options *options,
@@ -55,6 +56,7 @@ AIS_API ais_status ais_session_create(ais_model *model, const ais_options *optio
     /* Until the first plan says otherwise (a device plan records its CPU fallbacks). */
     for (size_t i = 0; i < g->n_nodes; i++) s->node_backend[i] = be->kind;
     s->model = ais_model_retain(model);
+    if ((st = ais__session_metrics_create(s, options)) != AIS_OK) goto fail;
     *out = s;
     return AIS_OK;
 fail:
@@ -89,6 +91,7 @@ AIS_API void ais_session_destroy(ais_session *s) {
     ais__free(s->node_backend);
     ais__free(s->prof);
     ais_tensor_destroy(s->features);
+    ais__metrics_shard_destroy(s->metrics);
     ais_model_destroy(s->model);
     ais__free(s);
 }
@@ -320,11 +323,13 @@ static ais_status ais__finish_outputs(ais_session *s, ais__plan *p, const char *
 
 /* Claims the session for one call; AIS_E_BUSY when another thread is inside a call on it. */
 ais_status ais__session_enter(ais_session *s, const char *who) {
-    if (atomic_exchange_explicit(&s->busy, true, memory_order_acquire))
+    if (atomic_exchange_explicit(&s->busy, true, memory_order_acquire)) {
+        ais__metrics_refused(s->metrics);
         return ais__error(AIS_E_BUSY,
                           "%s: the session is already running a call on another thread (a "
                           "session runs one call at a time: open one session per thread)",
                           who);
+    }
     return AIS_OK;
 }
 
@@ -393,8 +398,11 @@ AIS_API ais_status ais_session_run(ais_session *s, const char *const *input_name
                                    size_t n_outputs) {
     if (!s) return ais__error(AIS_E_INVALID_ARGUMENT, "ais_session_run: session is NULL");
     AIS__CHECK(ais__session_enter(s, "ais_session_run"));
+    uint64_t t0 = ais__metrics_begin(s->metrics);
     ais_status st =
         ais__session_run(s, input_names, inputs, n_inputs, output_names, outputs, n_outputs);
+    if (s->metrics)
+        ais__metrics_end_run(s->metrics, t0, st, inputs, n_inputs, outputs, n_outputs);
     ais__session_leave(s);
     return st;
 }

@@ -111,6 +111,7 @@ struct ais_session {
     /* AIS_OPT_PROFILE: calls and nanoseconds per graph node (profile.c); NULL when off, which
      * the run loops test once per node. */
     struct ais__prof *prof;
+    struct ais__metrics_shard *metrics; /* NULL with AIS_OPT_METRICS 0 (lib/monitor) */
 };
 
 /* Where zero-byte tensors point: kernels may compute an address from it but never load. */
@@ -176,6 +177,9 @@ ais_status ais__plan_device(ais_session *s, ais__plan *p);
 /* run.c */
 ais_status ais__run_steps(ais_session *s, ais__plan *p);
 void ais__free_dynamic(ais__plan *p);
+
+/* session_monitor.c: the session's metric shard (AIS_OPT_METRICS, ais_options_set_monitor) */
+ais_status ais__session_metrics_create(ais_session *s, const ais_options *options);
 
 /* session.c */
 ais_status ais__session_enter(ais_session *s, const char *who);

@@ -461,6 +461,48 @@ static void test_profile() {
     CHECK_THROWS(plain.profile(), AIS_E_INVALID_ARGUMENT, "AIS_OPT_PROFILE");
 }
 
+// Monitoring (issue 15): a shared Monitor counts two sessions' runs and writes Prometheus text;
+// a Profile compares with itself (no drift) and with a shifted copy (drift) through drift_json.
+static void test_monitor() {
+    aistack::Monitor mon({0.001, 1.0});
+    aistack::Model m(MODEL);
+    aistack::Options o;
+    o.monitor(mon);
+    aistack::Session a = m.session(&o), b = m.session(&o);
+    aistack::Tensor x = aistack::Tensor::load("models/digits/test1_label8.npy");
+    for (int i = 0; i < 3; i++) {
+        a.run({x});
+        b.run({x});
+    }
+    CHECK(mon.metric(AIS_METRIC_RUNS) == 6);
+    CHECK(a.metric(AIS_METRIC_RUNS) == 3);
+    std::string text = mon.prometheus();
+    CHECK(text.find("aistack_runs_total{model=") != std::string::npos);
+    CHECK(text.find("aistack_run_duration_seconds_bucket{") != std::string::npos);
+    CHECK(text.find("le=\"+Inf\"} 6\n") != std::string::npos);
+    CHECK_THROWS(aistack::Monitor(std::vector<double>{1.0, 0.5}), AIS_E_INVALID_ARGUMENT, "bound");
+
+    aistack::Profile ref(0, 0, 1), same(0, 0, 2), moved(0, 0, 3);
+    std::vector<double> v0, v1;
+    for (int i = 0; i < 500; i++) {
+        v0.push_back(std::sin(i * 1.7) * 3);
+        v1.push_back(std::sin(i * 1.7) * 3 + 4);
+    }
+    for (aistack::Profile *p : {&ref, &same, &moved})
+        p->add_feature("v", AIS_FEATURE_NUMERIC);
+    ref.observe(0, v0);
+    same.observe(0, v0);
+    moved.observe(0, v1);
+    CHECK(ref.drift_json(same).find("\"dataset_drift\": false") != std::string::npos);
+    CHECK(ref.drift_json(moved).find("\"dataset_drift\": true") != std::string::npos);
+    std::vector<uint8_t> bytes = ref.to_bytes();
+    aistack::Profile back = aistack::Profile::from_bytes(bytes.data(), bytes.size());
+    CHECK(back.to_bytes() == bytes);
+    bytes[bytes.size() / 2] ^= 1;
+    CHECK_THROWS(aistack::Profile::from_bytes(bytes.data(), bytes.size()), AIS_E_CHECKSUM,
+                 "checksum");
+}
+
 int main() {
     test_model_info();
     test_profile();
@@ -474,6 +516,7 @@ int main() {
     test_pipeline();
     test_text();
     test_image_fields();
+    test_monitor();
     if (failures) {
         std::fprintf(stderr, "%d check(s) failed\n", failures);
         return 1;

@@ -15,6 +15,7 @@ from ._errors import (AistackError, AistackFileNotFoundError, AistackIOError, Bu
                       InvalidArgumentError, LimitError, NoDeviceError, NotFoundError,
                       OutOfMemoryError, SchemaError, ShapeError, UnsupportedError)
 from ._model import Model, Session, TensorInfo
+from ._monitor import Monitor, Profile, drift_categorical, drift_numeric, report_frame
 from ._ops import max_opset, op_exists, run_op
 from ._pipeline import Pipeline
 from ._tensor import Tensor
@@ -26,7 +27,7 @@ __all__ = [
     "DeviceError", "DtypeError", "FormatError", "InternalError", "InvalidArgumentError", "LimitError",
     "NoDeviceError", "NotFoundError",
     "OutOfMemoryError", "SchemaError", "ShapeError", "UnsupportedError", "Model", "Session",
-    "Pipeline",
+    "Pipeline", "Monitor", "Profile", "drift_numeric", "drift_categorical", "report_frame",
     "TensorInfo", "Tensor", "run_op", "op_exists", "max_opset", "version", "set_num_threads",
     "get_num_threads", "library_path",
 ]

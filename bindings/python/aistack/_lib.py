@@ -9,8 +9,8 @@ import ctypes
 import ctypes.util
 import glob
 import os
-from ctypes import (POINTER, c_char_p, c_float, c_int, c_int32, c_int64, c_size_t, c_uint32,
-                    c_uint64, c_void_p)
+from ctypes import (POINTER, c_char_p, c_double, c_float, c_int, c_int32, c_int64, c_size_t,
+                    c_uint32, c_uint64, c_void_p)
 from typing import List, Optional
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -131,6 +131,36 @@ _sig("ais_model_save", status, ModelP, c_char_p, OptionsP)
 _sig("ais_model_node_count", c_size_t, ModelP)
 _sig("ais_model_weight_bytes", c_size_t, ModelP)
 
+_sig("ais_monitor_create", status, POINTER(c_void_p))
+_sig("ais_monitor_destroy", None, c_void_p)
+_sig("ais_monitor_set_latency_buckets", status, c_void_p, POINTER(c_double), c_size_t)
+_sig("ais_options_set_monitor", status, OptionsP, c_void_p)
+_sig("ais_monitor_set_request_log", status, c_void_p, c_char_p, c_double, c_size_t, c_uint64)
+_sig("ais_monitor_flush", status, c_void_p)
+_sig("ais_monitor_metric", status, c_void_p, c_char_p, c_int, POINTER(c_uint64))
+_sig("ais_monitor_prometheus", status, c_void_p, c_char_p, c_size_t, POINTER(c_size_t))
+_sig("ais_session_metric", status, SessionP, c_int, POINTER(c_uint64))
+_sig("ais_profile_create", status, c_uint32, c_uint32, c_uint64, POINTER(c_void_p))
+_sig("ais_profile_destroy", None, c_void_p)
+_sig("ais_profile_add_feature", status, c_void_p, c_char_p, c_int, POINTER(c_size_t))
+_sig("ais_profile_find", status, c_void_p, c_char_p, POINTER(c_size_t))
+_sig("ais_profile_observe_numbers", status, c_void_p, c_size_t, POINTER(c_double), c_size_t)
+_sig("ais_profile_observe_strings", status, c_void_p, c_size_t, POINTER(c_char_p), c_size_t)
+_sig("ais_profile_feature_count", c_size_t, c_void_p)
+_sig("ais_profile_feature_info", status, c_void_p, c_size_t, POINTER(c_char_p), POINTER(c_int),
+     POINTER(c_uint64), POINTER(c_uint64), POINTER(c_double), POINTER(c_double),
+     POINTER(c_double), POINTER(c_double))
+_sig("ais_profile_serialize", status, c_void_p, c_void_p, c_size_t, POINTER(c_size_t))
+_sig("ais_profile_deserialize", status, c_char_p, c_size_t, POINTER(c_void_p))
+_sig("ais_profile_drift", status, c_void_p, c_void_p, POINTER(c_void_p))
+_sig("ais_drift_report_json", status, c_void_p, c_char_p, c_size_t, POINTER(c_size_t))
+_sig("ais_drift_report_destroy", None, c_void_p)
+_sig("ais_model_profile", c_void_p, ModelP)
+_sig("ais_model_save_with_profile", status, ModelP, c_void_p, c_char_p, OptionsP)
+_sig("ais_drift_numeric", status, POINTER(c_double), c_size_t, POINTER(c_double), c_size_t, c_int,
+     c_double, POINTER(c_int), POINTER(c_double), POINTER(c_double), POINTER(c_int32))
+_sig("ais_drift_categorical", status, POINTER(c_uint64), POINTER(c_uint64), c_size_t, c_int,
+     c_double, POINTER(c_int), POINTER(c_double), POINTER(c_double), POINTER(c_int32))
 _sig("ais_session_create", status, ModelP, OptionsP, POINTER(SessionP))
 _sig("ais_session_destroy", None, SessionP)
 _sig("ais_session_run", status, SessionP, POINTER(c_char_p), POINTER(TensorP), c_size_t,

@@ -10,6 +10,7 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 import numpy as np
 
 from . import _errors, _lib
+from ._monitor import METRICS, Monitor, Profile
 from ._pipeline import Pipeline, SpecLike, _Columns, _Records, _text, check_run, extra_code
 from ._tensor import (OBJECT, ArrayLike, dtype_to_numpy, is_string_dtype, to_numpy, wrap_array,
                       wrap_fast)
@@ -21,7 +22,7 @@ L = _lib.lib
 OPTIONS: Dict[str, int] = {
     "threads": 1, "opt_level": 2, "backend": 3, "device_id": 4, "max_file_bytes": 5,
     "map_weights": 6, "save_compression": 7, "verify_checksums": 8, "max_tensor_bytes": 9,
-    "max_fold_bytes": 10, "extra_fields": 11, "profile": 12,
+    "max_fold_bytes": 10, "extra_fields": 11, "profile": 12, "metrics": 16,
     "text_max_length": 24, "text_pooling": 25, "text_normalize": 26,
 }
 BACKENDS: Dict[str, int] = {"cpu": 0, "cuda": 1}
@@ -108,8 +109,12 @@ class Model:
     def __init__(self, path: Union[str, os.PathLike, None] = None, *,
                  threads: Optional[int] = None, backend: Union[str, int, None] = None,
                  options: Optional[Mapping[Union[str, int], int]] = None, _data: Any = None,
-                 **settings: Any):
+                 monitor: Union["Monitor", bool, None] = None, **settings: Any):
         self._handle: Optional[int] = None
+        # Every session of the model reports to this monitor (model.monitor): one of its own
+        # unless one is passed (shared between models), none with monitor=False.
+        self.monitor: Optional[Monitor] = (Monitor() if monitor is None or monitor is True
+                                           else monitor or None)
         self._data = _data  # bytes a from_bytes() model reads in place
         self._settings: Dict[Union[str, int], Any] = dict(options or {})
         self._settings.update(settings)
@@ -230,6 +235,64 @@ class Model:
         h = L.ais_model_pipeline(self.handle)
         return Pipeline(None, _borrowed=h, _owner=self) if h else None
 
+    @property
+    def profile(self) -> Optional[Profile]:
+        """The reference profile the model carries (a .ais DRIFT section), or None. Borrowed:
+        valid while the model is open."""
+        with self._lock:
+            h = L.ais_model_profile(self.handle)
+        return Profile(_handle=h, _owner=self) if h else None
+
+    def save_with_profile(self, path: Union[str, os.PathLike], profile: Profile,
+                          compression: int = 0) -> None:
+        """Writes the model as .ais with `profile` as its reference profile."""
+        with self._lock, _Options({"save_compression": compression}) as opts:
+            _errors.check(L.ais_model_save_with_profile(self.handle, profile.handle,
+                                                        os.fsencode(path), opts.handle))
+
+    def profile_of(self, records, *, reference: Optional[Profile] = None, sample_size: int = 0,
+                   top_k: int = 0, seed: int = 0) -> Profile:
+        """A profile of raw records (a pandas DataFrame or a dict of columns): each pipeline
+        input's column, and each one-value-per-row output of the model run on them (the
+        predictions). With `reference`, the reference's features (as `aistack drift` does)."""
+        import pandas as pd
+        df = records if isinstance(records, pd.DataFrame) else pd.DataFrame(records)
+        prof = Profile(sample_size, top_k, seed)
+        if reference is not None:
+            feats = [(n, f["kind"]) for n, f in reference.features().items()]
+        else:
+            pl = self.pipeline
+            if pl is None:
+                raise _errors.InvalidArgumentError(
+                    "the model has no feature pipeline: profile_of() profiles its inputs", 1)
+            feats = [(i["name"], i["type"]) for i in pl.spec_dict["inputs"]]
+            for o in self.outputs:
+                if len(o.shape) <= 1 or (len(o.shape) == 2 and o.shape[1] == 1):
+                    num = o.dtype is not None and np.issubdtype(o.dtype, np.floating)
+                    feats.append((o.name, "numeric" if num else "categorical"))
+        for name, kind in feats:
+            prof.add_feature(name, kind)
+        preds: Dict[str, Any] = {}
+        if any(n not in df.columns for n, _ in feats):
+            with self.session() as s:
+                preds = s.run_records(df[[c for c in df.columns]])
+        for name, kind in feats:
+            col = df[name].to_numpy() if name in df.columns else np.asarray(preds[name]).ravel()
+            if kind == "categorical" and col.dtype.kind in "iuf":
+                col = [None if (isinstance(x, float) and x != x) else "%.17g" % x
+                       if col.dtype.kind == "f" else str(x) for x in col]
+            prof.observe(name, col)
+        return prof
+
+    def drift_report(self, records) -> Dict[str, Any]:
+        """Drift of raw records (and the model's predictions on them) against the model's
+        reference profile: the `aistack drift --json` dict (aistack.report_frame makes it a
+        DataFrame)."""
+        ref = self.profile
+        if ref is None:
+            raise _errors.NotFoundError("the model has no reference profile", 8)
+        return ref.drift(self.profile_of(records, reference=ref))
+
     def save(self, path: Union[str, os.PathLike], compression: int = 0,
              pipeline: Optional[SpecLike] = None) -> None:
         """Writes the model in the native .ais format (zstd level `compression`, 0 = raw).
@@ -283,6 +346,8 @@ class Session:
         self.model = model  # keeps weights (and from_bytes data) alive for outputs that share them
         h = _lib.SessionP()
         with _Options(settings) as opts:
+            if model.monitor is not None:
+                _errors.check(L.ais_options_set_monitor(opts.handle, model.monitor.handle))
             _errors.check(L.ais_session_create(model.handle, opts.handle, ctypes.byref(h)))
         self._handle = h.value
         self._settings = dict(settings)
@@ -558,6 +623,16 @@ class Session:
         """Sets the profile's counts back to zero."""
         with self._lock:
             _errors.check(L.ais_session_profile_reset(self.handle))
+    def metric(self, name: str) -> int:
+        """One metric of this session since it was created ("runs", "rows", "errors",
+        "in_flight", "bytes_in", "bytes_out", "latency_ns"); NotFoundError when the session
+        was made with metrics=0."""
+        if name not in METRICS:
+            raise _errors.InvalidArgumentError(
+                f"unknown metric {name!r}; expected one of {sorted(METRICS)}", 1)
+        v = ctypes.c_uint64()
+        _errors.check(L.ais_session_metric(self.handle, METRICS[name], ctypes.byref(v)))
+        return int(v.value)
 
     def close(self) -> None:
         """Frees the session; a run in flight on another thread finishes first."""

@@ -1,0 +1,82 @@
+/*
+ * monitor.h - what the runtime shares with lib/monitor: a session's metric shard (metrics.c) and
+ * the two hooks a run calls around itself.
+ *
+ * One shard per session, written only by the thread running that session (the session's busy
+ * flag makes sure of it), so the hot path is plain relaxed loads and stores of atomics: no lock,
+ * no read-modify-write, no cache line shared with another session. Readers (Prometheus, the
+ * getters) sum the shards of a monitor under its lock; the lock is never taken by a run.
+ * A refused call (AIS_E_BUSY) comes from a second thread: it counts with an atomic add into
+ * `refused`, the one field two threads may write.
+ */
+#ifndef AIS_MONITOR_MONITOR_H
+#define AIS_MONITOR_MONITOR_H
+
+#include <aistack/ais_monitor.h>
+#include <stdatomic.h>
+#include <time.h>
+
+#include "common/common.h"
+
+#define AIS__N_STATUS 32 /* error counters per status; larger codes count in the last */
+
+typedef struct ais__metrics_group ais__metrics_group;
+typedef struct ais__reqlog ais__reqlog;
+
+typedef struct ais__metrics_shard {
+    _Alignas(64) atomic_uint_fast64_t runs;
+    atomic_uint_fast64_t rows, bytes_in, bytes_out, latency_ns, in_flight;
+    atomic_uint_fast64_t errors[AIS__N_STATUS];
+    atomic_uint_fast64_t refused; /* AIS_E_BUSY, from other threads */
+    uint64_t bounds_ns[AIS_MONITOR_MAX_BUCKETS];
+    size_t n_bounds;
+    atomic_uint_fast64_t buckets[AIS_MONITOR_MAX_BUCKETS + 1]; /* per bucket, not cumulative */
+    ais_monitor *monitor;      /* NULL: the session's own counters only */
+    ais__metrics_group *group; /* its model's series in the monitor */
+    struct ais__metrics_shard *next, *prev;
+} ais__metrics_shard;
+
+/* A shard for a session on a model called name / version (NULL: ""), registered with monitor
+ * (may be NULL). NULL and an error set on failure. */
+ais_status ais__metrics_shard_create(ais_monitor *monitor, const char *name, const char *version,
+                                     ais__metrics_shard **out);
+/* Folds the shard's counts into its monitor (so totals never go down) and frees it. */
+void ais__metrics_shard_destroy(ais__metrics_shard *m);
+
+static inline uint64_t ais__now_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static inline void ais__metric_add(atomic_uint_fast64_t *c, uint64_t v) {
+    atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + v,
+                          memory_order_relaxed);
+}
+
+/* Before a run: the start time (0 without a shard). */
+static inline uint64_t ais__metrics_begin(ais__metrics_shard *m) {
+    if (!m) return 0;
+    ais__metric_add(&m->in_flight, 1);
+    return ais__now_ns();
+}
+
+/* A sampled call into the request log (reqlog.c). */
+void ais__reqlog_record(ais__reqlog *l, const char *model, ais_status st, uint64_t latency_ns,
+                        uint64_t rows, const ais_tensor *const *in, size_t n_in,
+                        ais_tensor *const *out, size_t n_out);
+
+/* After a run: its status, rows and bytes; returns its latency in ns. */
+uint64_t ais__metrics_end(ais__metrics_shard *m, uint64_t t0, ais_status st, uint64_t rows,
+                          uint64_t bytes_in, uint64_t bytes_out);
+/* After ais_session_run: rows and bytes from its tensors (outputs NULL on failure are skipped). */
+void ais__metrics_end_run(ais__metrics_shard *m, uint64_t t0, ais_status st,
+                          const ais_tensor *const *inputs, size_t n_inputs,
+                          ais_tensor *const *outputs, size_t n_outputs);
+/* ais_session_metric's reading of one shard. */
+ais_status ais__metrics_shard_metric(const ais__metrics_shard *m, ais_metric metric,
+                                     uint64_t *value);
+/* A call refused with AIS_E_BUSY (another thread). */
+void ais__metrics_refused(ais__metrics_shard *m);
+
+#endif

@@ -1,0 +1,32 @@
+/*
+ * monitor_internal.h - the ais_monitor object, shared by the files of lib/monitor.
+ */
+#ifndef AIS_MONITOR_MONITOR_INTERNAL_H
+#define AIS_MONITOR_MONITOR_INTERNAL_H
+
+#include <pthread.h>
+
+#include "monitor.h"
+
+struct ais_monitor {
+    atomic_int refs;
+    /* Guards the groups and their shard lists (never taken by a run, only by session create
+     * and destroy and by readers). */
+    pthread_mutex_t lock;
+    double bounds[AIS_MONITOR_MAX_BUCKETS]; /* latency bucket upper bounds, seconds */
+    size_t n_bounds;
+    struct ais__metrics_group *groups; /* one per model name and version, in order of arrival */
+    atomic_uint_fast64_t log_dropped;  /* request-log records dropped (reqlog.c) */
+    /* Set once, before any session (so runs read it without the lock); NULL: no log. */
+    _Atomic(struct ais__reqlog *) reqlog;
+};
+
+/* reqlog.c: writes what is queued, stops the thread, closes the file. */
+void ais__reqlog_destroy(struct ais__reqlog *l);
+
+/* Frees what other files of lib/monitor hung on the monitor. */
+static inline void ais__monitor_release_extras(ais_monitor *m) {
+    ais__reqlog_destroy(atomic_load_explicit(&m->reqlog, memory_order_acquire));
+}
+
+#endif
