@@ -26,6 +26,7 @@ _lock = threading.Lock()
 _models: Dict[str, Tuple[Key, Model]] = {}  # path -> (key, model): one version per path
 _local = threading.local()  # .sessions: {(key, threads, extra): Session}
 _loads = 0  # models loaded by this process (tests read it through info())
+_loads_by_path: Dict[str, int] = {}
 
 
 def file_key(path: str, settings: Mapping[str, Any]) -> Key:
@@ -49,6 +50,7 @@ def model(path: str, settings: Optional[Mapping[str, Any]] = None) -> Tuple[Key,
         # instead of mapping the file several times.
         m = Model(key[0], **settings)
         _loads += 1
+        _loads_by_path[key[0]] = _loads_by_path.get(key[0], 0) + 1
         old = _models.get(key[0])
         _models[key[0]] = (key, m)
     if old is not None:
@@ -75,11 +77,11 @@ def session(path: str, *, threads: int = 1, extra: str = "ignore",
 
 
 def info() -> Dict[str, Any]:
-    """What this process holds: {"loads": models loaded so far, "models": {path: key},
-    "pid": os.getpid()} (for tests and diagnostics)."""
+    """What this process holds: {"loads": models loaded so far, "loads_by_path": {path: n},
+    "models": {path: key}, "pid": os.getpid()} (for tests and diagnostics)."""
     with _lock:
-        return {"loads": _loads, "models": {p: k for p, (k, _) in _models.items()},
-                "pid": os.getpid()}
+        return {"loads": _loads, "loads_by_path": dict(_loads_by_path),
+                "models": {p: k for p, (k, _) in _models.items()}, "pid": os.getpid()}
 
 
 def clear() -> None:
@@ -90,6 +92,7 @@ def clear() -> None:
         models = list(_models.values())
         _models.clear()
         _loads = 0
+        _loads_by_path.clear()
     sessions = getattr(_local, "sessions", None)
     if sessions:
         for s in sessions.values():
