@@ -8,12 +8,14 @@ running a partition.
 """
 from __future__ import annotations
 
+import ctypes
 import os
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 
-from . import _cache, _errors
+from . import _cache, _errors, _lib
+from ._tensor import wrap_array
 
 ERROR_COLUMNS = ("row_id", "field", "message")
 DEFAULT_BATCH_ROWS = 65536
@@ -159,10 +161,10 @@ class Scorer:
             numeric = [c for c in self.columns if self.kinds.get(c) == "numeric"]
             if all(_numeric_kind(cols[c].dtype) for c in numeric):
                 # Columns straight to the library (no per-row Python); results equal run_records.
-                return s.run_columns(cols, self.outputs)
+                return _run_columns(s, cols, self.kinds, self.outputs)
             converted, clean = _to_numeric(cols, numeric)
             if clean:
-                return s.run_columns(converted, self.outputs)
+                return _run_columns(s, converted, self.kinds, self.outputs)
             # Some cell of a numeric input is not a number: the records path lets the library
             # name every bad (row, field); the cells that are numbers in text (a string column
             # of mixed data) go as numbers, as the library's own CSV reader takes them.
@@ -242,6 +244,65 @@ class Scorer:
             stop = start + self.batch_rows
             s.run({self.input_name: x[start:stop]}, [output], out=[out[start:stop]])
         return out
+
+
+def _string_tensor(col: Any) -> Optional[int]:
+    """A string tensor of a categorical column without per-row Python: the column is
+    dictionary-encoded (pandas.factorize), each distinct value encoded once (str() of it, as
+    Session.run_columns does per value) and the row pointers gathered with NumPy. None when a
+    value is missing or holds a NUL: those go by Session.run_columns' own path."""
+    import pandas as pd
+    codes, uniques = pd.factorize(col, use_na_sentinel=True)
+    if len(codes) and codes.min() < 0:
+        return None
+    enc = [str(u).encode() for u in uniques]
+    if any(b"\0" in e for e in enc):
+        return None
+    bufs = [ctypes.create_string_buffer(e) for e in enc]  # alive until the copy below
+    addrs = np.array([ctypes.addressof(b) for b in bufs] or [0], dtype=np.uintp)
+    ptrs = np.ascontiguousarray(addrs[codes])
+    shape = (ctypes.c_int64 * 1)(len(codes))
+    h = _lib.TensorP()
+    _errors.check(_lib.lib.ais_tensor_create_strings(
+        shape, 1, ptrs.ctypes.data_as(ctypes.POINTER(ctypes.c_char_p)), ctypes.byref(h)))
+    del bufs
+    return h.value
+
+
+def _run_columns(s: Any, cols: Any, kinds: Mapping[str, str],
+                 outputs: Sequence[str]) -> Dict[str, np.ndarray]:
+    """Session.run_columns for a frame of the pipeline's inputs, with the categorical columns
+    made into string tensors by _string_tensor (Session.run_columns converts them value by
+    value in Python: most of the time of a batch). The library sees the same numbers and
+    strings, so the results are the same bits."""
+    handles: List[int] = []
+    names: List[bytes] = []
+    keep: List[Any] = []
+    try:
+        for c in cols.columns:
+            kind = kinds.get(c)
+            if kind is None:
+                continue
+            if kind == "categorical":
+                h = _string_tensor(cols[c])
+                if h is None:
+                    return s.run_columns(cols, outputs)
+            else:
+                arr = cols[c].to_numpy()
+                if arr.dtype not in (np.float32, np.float64, np.int32, np.int64):
+                    arr = cols[c].to_numpy(dtype=np.float64, na_value=np.nan)
+                arr = np.ascontiguousarray(arr)
+                keep.append(arr)
+                h = wrap_array(arr)[0]
+            handles.append(h)
+            names.append(str(c).encode())
+        n = len(handles)
+        name_arr = (ctypes.c_char_p * max(1, n))(*names)
+        tensors = (ctypes.c_void_p * max(1, n))(*handles)
+        return s._run_source(_lib.lib.ais_session_run_columns, (name_arr, tensors, n), outputs)
+    finally:
+        for h in handles:
+            _lib.lib.ais_tensor_destroy(h)
 
 
 def _to_numeric(cols: Any, numeric: Sequence[str]) -> Tuple[Any, bool]:
