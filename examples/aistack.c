@@ -8,6 +8,7 @@
  *   aistack convert IN OUT.ais [--compress LEVEL|none] [--pipeline SPEC.json] [--progress]
  *   aistack check PATH... [--rtol R] [--atol A]
  *   aistack ops
+ *   aistack serve --model-repository DIR [--host H] [--port P] [--api-keys FILE] ...
  *
  * `aistack help COMMAND` (or COMMAND --help) explains one command. One file per command
  * (aistack_tool.h lists them); this one holds main. The tool uses the public API only
@@ -33,6 +34,9 @@ static const char *const usage_main =
     "  convert IN OUT    write a model in the native .ais format\n"
     "  check PATH...     run ONNX backend-test cases and compare with their expected outputs\n"
     "  ops               list the operators this build implements\n"
+#ifdef AISTACK_HAVE_SERVE
+    "  serve ...         serve a model repository over HTTP (KServe V2 / Triton protocol)\n"
+#endif
     "  help [COMMAND]    this text, or the help of one command\n"
     "\n"
     "MODEL is an ONNX (.onnx), native (.ais), XGBoost JSON or LightGBM text model file\n"
@@ -52,6 +56,9 @@ static const command commands[] = {
     {"convert", tool_cmd_convert, tool_usage_convert},
     {"check", tool_cmd_check, tool_usage_check},
     {"ops", tool_cmd_ops, tool_usage_ops},
+#ifdef AISTACK_HAVE_SERVE
+    {"serve", tool_cmd_serve, tool_usage_serve},
+#endif
 };
 
 int main(int argc, char **argv) {

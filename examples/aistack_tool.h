@@ -20,6 +20,9 @@ int tool_cmd_run(int argc, char **argv);
 int tool_cmd_convert(int argc, char **argv);
 int tool_cmd_check(int argc, char **argv);
 int tool_cmd_ops(int argc, char **argv);
+/* `aistack serve` (aistack_serve*.c), built when libmicrohttpd was found (AISTACK_HAVE_SERVE). */
+extern const char tool_usage_serve[];
+int tool_cmd_serve(int argc, char **argv);
 
 /* ---- shared helpers (aistack_common.c) ---- */
 

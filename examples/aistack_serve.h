@@ -1,0 +1,73 @@
+/*
+ * aistack_serve.h - the parts of `aistack serve` (the KServe V2 / Triton HTTP server):
+ * aistack_serve.c (command line, model repository, HTTP on libmicrohttpd, API keys),
+ * aistack_serve_v2.c (the protocol's JSON and binary tensors: metadata and infer bodies) and
+ * aistack_serve_auth.c (SHA-256 and the constant-time key check). Public API only.
+ */
+#ifndef AISTACK_SERVE_H
+#define AISTACK_SERVE_H
+
+#include <aistack/aistack.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* A growable byte buffer; oom is sticky (a failed append leaves the buffer unusable). */
+typedef struct serve_buf {
+    char *p;
+    size_t len, cap;
+    bool oom;
+} serve_buf;
+void serve_buf_put(serve_buf *b, const void *data, size_t n);
+void serve_buf_puts(serve_buf *b, const char *s);
+void serve_buf_printf(serve_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* s as a JSON string literal, quotes included. */
+void serve_buf_json_str(serve_buf *b, const char *s);
+void serve_buf_free(serve_buf *b);
+
+/* One version of one model of the repository. sessions has one slot per HTTP worker thread,
+ * each created on that thread's first request and used only by it: the model is shared, a
+ * session is not (ais_session_run refuses concurrent calls). */
+typedef struct serve_model {
+    char name[128];
+    int64_t version;
+    ais_model *model;
+    ais_session **sessions;
+} serve_model;
+
+/* The V2 names of element types ("FP32", "BYTES"); NULL for types the protocol cannot carry. */
+const char *serve_dtype_name(ais_dtype dt);
+ais_dtype serve_dtype_parse(const char *name);
+
+/* GET /v2/models/NAME[/versions/V]: the model metadata object into out. versions lists every
+ * version served under this name. */
+void serve_model_metadata(const serve_model *m, const int64_t *versions, size_t n_versions,
+                          serve_buf *out);
+
+/*
+ * POST .../infer: body (len bytes) is the JSON request, or, when json_len < len (Triton's
+ * binary tensor extension, the Inference-Header-Content-Length header), JSON in the first
+ * json_len bytes and binary tensor data after it. Runs session s of model m and writes the
+ * response into out: *out_json_len is the length of its JSON part (== out->len unless binary
+ * outputs follow). Returns the HTTP status; for 4xx/5xx out holds {"error": "..."}.
+ */
+int serve_infer(const serve_model *m, ais_session *s, const char *body, size_t len, size_t json_len,
+                serve_buf *out, size_t *out_json_len);
+
+/* The error body {"error": "MSG"} into out (replacing what it held). */
+void serve_error_body(serve_buf *out, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* ---- API keys (aistack_serve_auth.c) ---- */
+typedef struct serve_keys {
+    uint8_t (*digest)[32]; /* SHA-256 of every accepted key */
+    size_t n;
+} serve_keys;
+void serve_sha256(const void *data, size_t len, uint8_t out[32]);
+/* Reads FILE: one key a line, the key itself or sha256:HEX (64 hex digits); blank lines and
+ * lines starting with # are skipped. 0, or 1 after a message naming the file and line. */
+int serve_keys_load(const char *path, serve_keys *keys);
+/* Whether key (len bytes) is one of keys, compared in time independent of where it differs. */
+bool serve_keys_check(const serve_keys *keys, const char *key, size_t len);
+void serve_keys_free(serve_keys *keys);
+
+#endif
