@@ -74,6 +74,7 @@ typedef struct request {
     int status;
     struct timespec t0;
     char method[8];
+    char path[160]; /* for the access log, cut to fit */
 } request;
 
 static bool valid_name(const char *s) {
@@ -328,6 +329,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         atomic_fetch_add(&srv->in_flight, 1);
         clock_gettime(CLOCK_MONOTONIC, &rq->t0);
         snprintf(rq->method, sizeof rq->method, "%s", method);
+        snprintf(rq->path, sizeof rq->path, "%s", url);
         /* A declared length over the limit is refused before a byte of it is read. */
         const char *cl =
             MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
@@ -368,9 +370,16 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     clock_gettime(CLOCK_MONOTONIC, &t1);
     double ms =
         (double)(t1.tv_sec - rq->t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - rq->t0.tv_nsec) / 1e6;
-    fprintf(stderr, "{\"method\": \"%s\", \"status\": %d, \"ms\": %.3f%s}\n", rq->method,
-            rq->status, ms,
-            toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : ", \"aborted\": true");
+    /* One write per line, so that lines from pool threads do not interleave. */
+    serve_buf line = {0};
+    serve_buf_puts(&line, "{\"method\": ");
+    serve_buf_json_str(&line, rq->method);
+    serve_buf_puts(&line, ", \"path\": ");
+    serve_buf_json_str(&line, rq->path);
+    serve_buf_printf(&line, ", \"status\": %d, \"ms\": %.3f%s}\n", rq->status, ms,
+                     toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : ", \"aborted\": true");
+    if (!line.oom) fputs(line.p, stderr);
+    serve_buf_free(&line);
     serve_buf_free(&rq->body);
     free(rq);
     *con_cls = NULL;
@@ -397,7 +406,7 @@ static int parse_size(const char *s, size_t *out) {
 int tool_cmd_serve(int argc, char **argv) {
     const char *repo = NULL, *host = "127.0.0.1", *keys = NULL;
     size_t port = 8000, threads = 0, max_body = 64u << 20, timeout = 30;
-    for (int i = 0; i < argc; i++) {
+    for (int i = 0; i < argc; i += 2) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         size_t *num = !strcmp(a, "--port")             ? &port
                       : !strcmp(a, "--threads")        ? &threads
@@ -417,7 +426,6 @@ int tool_cmd_serve(int argc, char **argv) {
         if ((!num && !str) || !v) return tool_bad_option("serve", a, num || str, tool_usage_serve);
         if (str) *str = v;
         if (num && parse_size(v, num)) return tool_bad_option("serve", a, true, tool_usage_serve);
-        i++;
     }
     if (!repo) return fputs(tool_usage_serve, stderr), 2;
     if (port > 65535 || timeout > 86400 || threads > 1024)

@@ -9,6 +9,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 
 import numpy as np
@@ -27,6 +28,7 @@ import aistack  # noqa: E402
 DIGITS = os.path.join(ROOT, "models", "digits_mlp.onnx")
 KEY = "s3cret-key-\u00e9"  # non-ASCII on purpose: the file is UTF-8, the header bytes are too
 KEY2 = "second-key"
+KEY3 = "k" * 61  # over 55 bytes: SHA-256's padding spills into a second block
 
 # V2 datatype -> (numpy dtype, ONNX element type)
 DTYPES = {
@@ -69,19 +71,27 @@ def sample(name, rows=2, seed=0):
 
 
 def start(tool, repo, *extra):
+    # stderr (the access log) into a file: a pipe nobody reads would fill and block the server
+    err = tempfile.TemporaryFile(mode="w+")
     p = subprocess.Popen([tool, "serve", "--model-repository", repo, "--port", "0", "--threads",
-                          "2", *extra], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                          "2", *extra], stdout=subprocess.PIPE, stderr=err, text=True)
+    p.err = err
     line = p.stdout.readline()
     if not line.startswith("listening on http://"):
         p.kill()
-        raise AssertionError(f"no listening line: {line!r} {p.stderr.read()}")
+        raise AssertionError(f"no listening line: {line!r} {log(p)}")
     return p, line.split("http://")[1].strip()
+
+
+def log(p):
+    p.err.seek(0)
+    return p.err.read()
 
 
 def stop(p):
     p.send_signal(signal.SIGTERM)
     rc = p.wait(timeout=30)
-    assert rc == 0, p.stderr.read()
+    assert rc == 0, log(p)
 
 
 @pytest.fixture(scope="module")
@@ -95,7 +105,8 @@ def repo(tmp_path_factory):
     identity_model(str(d / "ids" / "7" / "model.onnx"))
     os.makedirs(d / ".hidden" / "1")  # skipped: not a valid name
     keys = d.parent / "keys.txt"
-    keys.write_text(f"# comment\n{KEY}\n\nsha256:{hashlib.sha256(KEY2.encode()).hexdigest()}\n",
+    keys.write_text(f"# comment\n{KEY}\n\nsha256:{hashlib.sha256(KEY2.encode()).hexdigest()}\n"
+                    f"  sha256:{hashlib.sha256(KEY3.encode()).hexdigest().upper()}  \n",
                     encoding="utf-8")
     return str(d), str(keys)
 
@@ -108,11 +119,25 @@ def tool():
     return t
 
 
+PROCS = {}
+
+
 @pytest.fixture(scope="module")
 def server(tool, repo):
-    p, addr = start(tool, repo[0], "--max-body-bytes", str(4 << 20), "--timeout", "5")
+    p, addr = start(tool, repo[0], "--max-body-bytes", str(4 << 20), "--timeout", "2")
+    PROCS[addr] = p
     yield addr
     stop(p)
+    text = log(p)
+    # the access log: one JSON line per request, the path but never the payload
+    lines = [json.loads(x) for x in text.splitlines() if x.startswith("{")]
+    assert any(x["path"] == "/v2/models/digits/infer" and x["status"] == 200 for x in lines)
+    assert "0.5" not in text and "pixels" not in text
+
+
+def rss_kib(pid):
+    with open(f"/proc/{pid}/status") as f:
+        return next(int(x.split()[1]) for x in f if x.startswith("VmRSS:"))
 
 
 def curl(addr, path, *args, data=None, headers=()):
@@ -306,6 +331,48 @@ def test_hostile_requests(server):
     assert code == 200, body
 
 
+def test_memory_bounded_under_bad_requests(server):
+    """A thousand rejected requests, some with a body near the limit, leave the server's
+    resident memory where it was (what a request allocates is freed with it)."""
+    import http.client
+    pid = PROCS[server].pid
+    inf = "/v2/models/digits/infer"
+    junk = b"[" + b"1," * (1 << 20) + b"x"  # 2 MiB of malformed JSON
+    host, port = server.rsplit(":", 1)
+    def post(c, body):
+        c.request("POST", inf, body=body, headers={"Content-Type": "application/json"})
+        r = c.getresponse()
+        r.read()
+        return r.status
+    def burst():
+        c = http.client.HTTPConnection(host, int(port), timeout=30)  # keep-alive
+        for _ in range(5):
+            assert post(c, junk) == 400
+        for _ in range(500):
+            assert post(c, b'{"inputs": [{"name": "pixels"}]}') == 400
+        c.close()
+    burst()
+    before = rss_kib(pid)
+    burst()
+    after = rss_kib(pid)
+    assert after - before < 8 * 1024, (before, after)
+
+
+def test_slow_loris_is_cut_off(server):
+    """A client that sends headers a byte at a time and then stalls is disconnected after the
+    --timeout (2 s here) and holds nothing; the server keeps answering meanwhile."""
+    host, port = server.rsplit(":", 1)
+    s = socket.create_connection((host, int(port)), timeout=10)
+    s.sendall(b"POST /v2/models/digits/infer HTTP/1.1\r\nHost: x\r\nContent-Le")
+    t0 = time.monotonic()
+    assert curl(server, "/v2/health/live")[0] == 200
+    while s.recv(1024):  # closed (b""), possibly after an error answer
+        pass
+    waited = time.monotonic() - t0
+    s.close()
+    assert 1.0 < waited < 8, waited
+
+
 def test_api_keys(tool, repo):
     p, addr = start(tool, repo[0], "--api-keys", repo[1])
     try:
@@ -323,6 +390,8 @@ def test_api_keys(tool, repo):
                     headers=["Authorization: Bearer " + KEY])[0] == 200
         assert curl(addr, "/v2", headers=["X-API-Key: " + KEY2])[0] == 200
         assert curl(addr, "/v2", headers=["Authorization: bearer " + KEY2])[0] == 200
+        assert curl(addr, "/v2", headers=["X-API-Key: " + KEY3])[0] == 200
+        assert curl(addr, "/v2", headers=["X-API-Key: " + KEY3 + "k"])[0] == 401
         httpclient = pytest.importorskip("tritonclient.http")
         c = httpclient.InferenceServerClient(addr)
         assert c.is_server_live()
