@@ -11,6 +11,9 @@
 #include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <microhttpd.h>
 #include <netdb.h>
 #include <signal.h>
@@ -380,6 +383,12 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
                      toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : ", \"aborted\": true");
     if (!line.oom) fputs(line.p, stderr);
     serve_buf_free(&line);
+#ifdef __GLIBC__
+    /* A large JSON body becomes many small cJSON nodes in this thread's malloc arena; glibc
+     * keeps freed arena memory, so without a trim each pool thread would hold its largest
+     * request's peak for good. */
+    if (rq->body.cap > ((size_t)1 << 20)) malloc_trim(0);
+#endif
     serve_buf_free(&rq->body);
     free(rq);
     *con_cls = NULL;
