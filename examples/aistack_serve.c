@@ -53,7 +53,11 @@ const char tool_usage_serve[] =
     "request on stderr (method, path, status, milliseconds; no payloads). SIGTERM or SIGINT:\n"
     "stops accepting, finishes the requests in flight, exits 0.\n"
     "Endpoints: GET /v2/health/live, /v2/health/ready, /v2, /v2/models/NAME[/versions/V],\n"
-    "/v2/models/NAME[/versions/V]/ready; POST /v2/models/NAME[/versions/V]/infer.\n";
+    "/v2/models/NAME[/versions/V]/ready, /v2/models/NAME[/versions/V]/config (Triton's\n"
+    "model configuration); POST /v2/repository/index (every loaded version); POST "
+    "/v2/models/NAME[/versions/V]/infer, and for a\n"
+    "model with a feature pipeline POST .../records (JSON lines, or CSV with Content-Type:\n"
+    "text/csv).\n";
 
 typedef struct server {
     serve_model *models; /* sorted by name, then version */
@@ -246,6 +250,19 @@ static int route(server *srv, struct MHD_Connection *c, request *rq, const char 
                          ais_version_string());
         return reply(c, rq, 200, &b, (size_t)-1);
     }
+    if (!strcmp(url, "/v2/repository/index")) {
+        /* Triton's model repository extension, read-only: every loaded version, READY. */
+        if (!post && !get) return reply_error(c, rq, 405, "use POST");
+        serve_buf_puts(&b, "[");
+        for (size_t i = 0; i < srv->n_models; i++) {
+            serve_buf_puts(&b, i ? ", {\"name\": " : "{\"name\": ");
+            serve_buf_json_str(&b, srv->models[i].name);
+            serve_buf_printf(&b, ", \"version\": \"%" PRId64 "\", \"state\": \"READY\"}",
+                             srv->models[i].version);
+        }
+        serve_buf_puts(&b, "]");
+        return reply(c, rq, 200, &b, (size_t)-1);
+    }
     if (strncmp(url, "/v2/models/", 11) != 0) return reply_error(c, rq, 404, "no such endpoint");
     const char *name = url + 11, *rest = strchr(name, '/');
     size_t name_len = rest ? (size_t)(rest - name) : strlen(name);
@@ -267,7 +284,8 @@ static int route(server *srv, struct MHD_Connection *c, request *rq, const char 
         rest = v[l] ? v + l : NULL;
     }
     const char *action = rest ? rest + 1 : "";
-    if (rest && strcmp(action, "ready") && strcmp(action, "infer"))
+    if (rest && strcmp(action, "ready") && strcmp(action, "infer") && strcmp(action, "records") &&
+        strcmp(action, "config"))
         return reply_error(c, rq, 404, "no such endpoint");
     serve_model *m = find_model(srv, namebuf, name_len, version);
     if (!m) {
@@ -292,7 +310,28 @@ static int route(server *srv, struct MHD_Connection *c, request *rq, const char 
         serve_buf_printf(&b, ", \"version\": \"%" PRId64 "\", \"ready\": true}", m->version);
         return reply(c, rq, 200, &b, (size_t)-1);
     }
+    if (!strcmp(action, "config")) {
+        if (!get) return reply_error(c, rq, 405, "use GET");
+        serve_model_config(m, &b);
+        return reply(c, rq, 200, &b, (size_t)-1);
+    }
     if (!post) return reply_error(c, rq, 405, "use POST");
+    if (tl_worker < 0) tl_worker = (int)atomic_fetch_add(&srv->next_worker, 1);
+    if ((unsigned)tl_worker >= srv->threads)
+        return reply_error(c, rq, 500, "more HTTP threads than sessions (a bug)");
+    ais_session **s = &m->sessions[tl_worker];
+    if (!*s && ais_session_create(m->model, srv->session_opts, s) != AIS_OK) {
+        char msg[512];
+        snprintf(msg, sizeof msg, "session for model '%s': %s", m->name, ais_last_error());
+        return reply_error(c, rq, 500, msg);
+    }
+    if (!strcmp(action, "records") && strcmp(action, "config")) {
+        const char *ct =
+            MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
+        bool csv = ct && !strncasecmp(ct, "text/csv", 8);
+        int status = serve_records(m, *s, rq->body.p ? rq->body.p : "", rq->body.len, csv, &b);
+        return reply(c, rq, status, &b, (size_t)-1);
+    }
     size_t len = rq->body.len, json_len = len;
     const char *h =
         MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Inference-Header-Content-Length");
@@ -305,15 +344,6 @@ static int route(server *srv, struct MHD_Connection *c, request *rq, const char 
                                "Inference-Header-Content-Length is not a length "
                                "within the body");
         json_len = (size_t)v;
-    }
-    if (tl_worker < 0) tl_worker = (int)atomic_fetch_add(&srv->next_worker, 1);
-    if ((unsigned)tl_worker >= srv->threads)
-        return reply_error(c, rq, 500, "more HTTP threads than sessions (a bug)");
-    ais_session **s = &m->sessions[tl_worker];
-    if (!*s && ais_session_create(m->model, srv->session_opts, s) != AIS_OK) {
-        char msg[512];
-        snprintf(msg, sizeof msg, "session for model '%s': %s", m->name, ais_last_error());
-        return reply_error(c, rq, 500, msg);
     }
     size_t out_json = 0;
     int status = serve_infer(m, *s, rq->body.p ? rq->body.p : "", len, json_len, &b, &out_json);

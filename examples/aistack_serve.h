@@ -44,6 +44,11 @@ ais_dtype serve_dtype_parse(const char *name);
 void serve_model_metadata(const serve_model *m, const int64_t *versions, size_t n_versions,
                           serve_buf *out);
 
+/* GET /v2/models/NAME[/versions/V]/config: the model as a Triton model configuration (name,
+ * platform, max_batch_size 0, input and output with data_type and dims), what
+ * tritonclient's get_model_config reads. */
+void serve_model_config(const serve_model *m, serve_buf *out);
+
 /*
  * POST .../infer: body (len bytes) is the JSON request, or, when json_len < len (Triton's
  * binary tensor extension, the Inference-Header-Content-Length header), JSON in the first
@@ -53,6 +58,12 @@ void serve_model_metadata(const serve_model *m, const int64_t *versions, size_t 
  */
 int serve_infer(const serve_model *m, ais_session *s, const char *body, size_t len, size_t json_len,
                 serve_buf *out, size_t *out_json_len);
+
+/* POST .../records: rows of raw records (CSV with a header line when csv, else JSON lines)
+ * through the model's feature pipeline and the model; every output as JSON data. A schema
+ * violation gives 400 with "errors": [{"row", "field", "message"}...] beside "error". */
+int serve_records(const serve_model *m, ais_session *s, const char *body, size_t len, bool csv,
+                  serve_buf *out);
 
 /* The error body {"error": "MSG"} into out (replacing what it held). */
 void serve_error_body(serve_buf *out, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -153,6 +153,37 @@ void serve_model_metadata(const serve_model *m, const int64_t *versions, size_t 
     }
 }
 
+void serve_model_config(const serve_model *m, serve_buf *out) {
+    serve_buf_puts(out, "{\"name\": ");
+    serve_buf_json_str(out, m->name);
+    serve_buf_puts(out, ", \"platform\": \"aistack\", \"max_batch_size\": 0, \"input\": [");
+    for (int io = 0; io < 2; io++) {
+        size_t n = io ? ais_model_output_count(m->model) : ais_model_input_count(m->model);
+        for (size_t i = 0; i < n; i++) {
+            const char *name, *dn;
+            ais_dtype dt;
+            size_t nd;
+            const int64_t *dims;
+            if (io)
+                ais_model_output_info(m->model, i, &name, &dt, &nd, &dims);
+            else
+                ais_model_input_info(m->model, i, &name, &dt, &nd, &dims);
+            dn = serve_dtype_name(dt);
+            serve_buf_puts(out, i ? ", {\"name\": " : "{\"name\": ");
+            serve_buf_json_str(out, name);
+            /* Triton's config spells types TYPE_FP32, TYPE_STRING (BYTES), TYPE_BOOL. */
+            serve_buf_printf(out, ", \"data_type\": \"TYPE_%s\", \"dims\": [",
+                             !dn                      ? "INVALID"
+                             : dt == AIS_DTYPE_STRING ? "STRING"
+                                                      : dn);
+            for (size_t k = 0; k < nd; k++)
+                serve_buf_printf(out, "%s%" PRId64, k ? ", " : "", dims[k]);
+            serve_buf_puts(out, "]}");
+        }
+        serve_buf_puts(out, io ? "]}" : "], \"output\": [");
+    }
+}
+
 /* ---- infer ---- */
 
 typedef struct infer_req {
@@ -457,18 +488,9 @@ static size_t put_binary(serve_buf *bin, const ais_tensor *t) {
     return bin->len - before;
 }
 
-static int run_and_reply(const serve_model *m, ais_session *s, const cJSON *req, infer_req *r,
-                         serve_buf *out, size_t *out_json_len) {
-    ais_status st = ais_session_run(s, r->in_names, (const ais_tensor *const *)r->inputs, r->n_in,
-                                    r->out_names, r->outputs, r->n_out);
-    if (st) {
-        int code = st == AIS_E_SHAPE || st == AIS_E_DTYPE || st == AIS_E_INVALID_ARGUMENT ||
-                           st == AIS_E_NOT_FOUND || st == AIS_E_LIMIT || st == AIS_E_SCHEMA
-                       ? 400
-                       : 500;
-        serve_error_body(out, "model '%s': %s: %s", m->name, ais_status_name(st), ais_last_error());
-        return code;
-    }
+/* The outputs r->outputs as the V2 response into out. */
+static int reply_outputs(const serve_model *m, const cJSON *req, infer_req *r, serve_buf *out,
+                         size_t *out_json_len) {
     for (size_t i = 0; i < r->n_out; i++)
         if (!serve_dtype_name(ais_tensor_dtype(r->outputs[i])) ||
             ais_tensor_dtype(r->outputs[i]) == AIS_DTYPE_F16 ||
@@ -483,7 +505,7 @@ static int run_and_reply(const serve_model *m, ais_session *s, const cJSON *req,
     serve_buf_puts(out, "{\"model_name\": ");
     serve_buf_json_str(out, m->name);
     serve_buf_printf(out, ", \"model_version\": \"%" PRId64 "\"", m->version);
-    const cJSON *id = cJSON_GetObjectItemCaseSensitive(req, "id");
+    const cJSON *id = req ? cJSON_GetObjectItemCaseSensitive(req, "id") : NULL;
     if (cJSON_IsString(id)) {
         serve_buf_puts(out, ", \"id\": ");
         serve_buf_json_str(out, id->valuestring);
@@ -511,6 +533,21 @@ static int run_and_reply(const serve_model *m, ais_session *s, const cJSON *req,
     serve_buf_free(&bin);
     if (oom) return serve_error_body(out, "out of memory building the response"), 500;
     return 200;
+}
+
+static int run_and_reply(const serve_model *m, ais_session *s, const cJSON *req, infer_req *r,
+                         serve_buf *out, size_t *out_json_len) {
+    ais_status st = ais_session_run(s, r->in_names, (const ais_tensor *const *)r->inputs, r->n_in,
+                                    r->out_names, r->outputs, r->n_out);
+    if (st) {
+        int code = st == AIS_E_SHAPE || st == AIS_E_DTYPE || st == AIS_E_INVALID_ARGUMENT ||
+                           st == AIS_E_NOT_FOUND || st == AIS_E_LIMIT || st == AIS_E_SCHEMA
+                       ? 400
+                       : 500;
+        serve_error_body(out, "model '%s': %s: %s", m->name, ais_status_name(st), ais_last_error());
+        return code;
+    }
+    return reply_outputs(m, req, r, out, out_json_len);
 }
 
 int serve_infer(const serve_model *m, ais_session *s, const char *body, size_t len, size_t json_len,
@@ -583,5 +620,52 @@ done:
         ais_tensor_destroy(r.outputs[i]);
     if (code >= 400 || !*out_json_len) *out_json_len = out->len;
     cJSON_Delete(req);
+    return code;
+}
+
+int serve_records(const serve_model *m, ais_session *s, const char *body, size_t len, bool csv,
+                  serve_buf *out) {
+    infer_req r;
+    memset(&r, 0, sizeof r);
+    for (size_t i = 0; i < ais_model_output_count(m->model) && i < MAX_IO; i++)
+        ais_model_output_info(m->model, i, &r.out_names[r.n_out++], NULL, NULL, NULL);
+    ais_pipeline_errors *errs = NULL;
+    ais_status st =
+        csv ? ais_session_run_csv(s, body, len, r.out_names, r.outputs, r.n_out, &errs)
+            : ais_session_run_json_rows(s, body, len, r.out_names, r.outputs, r.n_out, &errs);
+    int code;
+    size_t json_len = 0;
+    if (st) {
+        code = st == AIS_E_SHAPE || st == AIS_E_DTYPE || st == AIS_E_INVALID_ARGUMENT ||
+                       st == AIS_E_NOT_FOUND || st == AIS_E_LIMIT || st == AIS_E_SCHEMA ||
+                       st == AIS_E_FORMAT
+                   ? 400
+                   : 500;
+        serve_error_body(out, "model '%s': %s: %s", m->name, ais_status_name(st), ais_last_error());
+        /* The pipeline's report, one entry per row and field (the first 1000). */
+        size_t n = errs ? ais_pipeline_errors_count(errs) : 0;
+        if (n) {
+            out->len--; /* reopen the object */
+            serve_buf_puts(out, ", \"errors\": [");
+            for (size_t i = 0; i < n && i < 1000; i++) {
+                const char *f = ais_pipeline_errors_field(errs, i);
+                serve_buf_printf(out, "%s{\"row\": %zu, \"field\": ", i ? ", " : "",
+                                 ais_pipeline_errors_row(errs, i));
+                if (f)
+                    serve_buf_json_str(out, f);
+                else
+                    serve_buf_puts(out, "null");
+                serve_buf_puts(out, ", \"message\": ");
+                serve_buf_json_str(out, ais_pipeline_errors_message(errs, i));
+                serve_buf_puts(out, "}");
+            }
+            serve_buf_puts(out, "]}");
+        }
+    } else {
+        code = reply_outputs(m, NULL, &r, out, &json_len);
+    }
+    ais_pipeline_errors_destroy(errs);
+    for (size_t i = 0; i < MAX_IO; i++)
+        ais_tensor_destroy(r.outputs[i]);
     return code;
 }

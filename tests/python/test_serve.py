@@ -53,6 +53,27 @@ def identity_model(path):
     onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)]), path)
 
 
+SPEC = {"version": 1,
+        "inputs": [{"name": "age", "type": "numeric", "missing": "error"},
+                   {"name": "city", "type": "categorical", "missing": "allow"}],
+        "features": [{"input": "age", "steps": [{"op": "scale", "kind": "standard",
+                                                  "mean": 40.0, "scale": 12.5}]},
+                     {"input": "city", "steps": [{"op": "onehot", "categories": ["a", "b"],
+                                                   "unknown": "ignore"}]}]}
+ROWS = '{"age": 31, "city": "a"}\n{"age": 57.5, "city": "zz"}\n{"age": 40, "city": "b"}\n'
+
+
+def pipeline_model(d, path):
+    """A model with a feature pipeline: raw records (age, city) -> 3 features -> MatMul."""
+    w = helper.make_tensor("W", TensorProto.FLOAT, [3, 2], [0.5, -1.0, 2.0, 0.25, -0.75, 1.5])
+    g = helper.make_graph([helper.make_node("MatMul", ["X", "W"], ["Y"])], "p",
+                          [helper.make_tensor_value_info("X", TensorProto.FLOAT, ["batch", 3])],
+                          [helper.make_tensor_value_info("Y", TensorProto.FLOAT, ["batch", 2])], [w])
+    onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)]), str(d / "p.onnx"))
+    with aistack.Model(str(d / "p.onnx")) as m:
+        m.save(path, pipeline=SPEC)
+
+
 def sample(name, rows=2, seed=0):
     rng = np.random.default_rng(seed)
     dt = DTYPES[name][0]
@@ -103,6 +124,8 @@ def repo(tmp_path_factory):
             g.write(f.read())
     os.makedirs(d / "ids" / "7")
     identity_model(str(d / "ids" / "7" / "model.onnx"))
+    os.makedirs(d / "recs" / "1")
+    pipeline_model(d, str(d / "recs" / "1" / "model.ais"))
     os.makedirs(d / ".hidden" / "1")  # skipped: not a valid name
     keys = d.parent / "keys.txt"
     keys.write_text(f"# comment\n{KEY}\n\nsha256:{hashlib.sha256(KEY2.encode()).hexdigest()}\n"
@@ -226,6 +249,13 @@ def test_tritonclient_every_dtype_binary_and_json(server, repo):
     assert not c.is_model_ready("digits", "9")
     assert c.get_model_metadata("ids")["versions"] == ["7"]
     assert c.get_server_metadata()["name"] == "aistack"
+    cfg = c.get_model_config("digits")
+    assert cfg["input"] == [{"name": "pixels", "data_type": "TYPE_FP32", "dims": [-1, 64]}]
+    assert [o["data_type"] for o in cfg["output"]] == ["TYPE_FP32", "TYPE_INT64"]
+    assert c.get_model_config("ids")["input"][-1]["data_type"] == "TYPE_STRING"
+    index = c.get_model_repository_index()
+    assert {(x["name"], x["version"]) for x in index} == {("digits", "1"), ("digits", "2"),
+                                                           ("ids", "7"), ("recs", "1")}
     for binary in (True, False):
         inputs, outputs, feeds = [], [], {}
         for n in DTYPES:
@@ -329,6 +359,30 @@ def test_hostile_requests(server):
     # still serving
     code, body = curl(server, inf, data=json.dumps({"inputs": [good_in]}))
     assert code == 200, body
+
+
+def test_records_endpoint(server, repo):
+    ref = aistack.Model(os.path.join(repo[0], "recs", "1", "model.ais")).session().run_json_rows(ROWS)
+    code, body = curl(server, "/v2/models/recs/records", data=ROWS)
+    assert code == 200, body
+    (o,) = json.loads(body)["outputs"]
+    assert o["name"] == "Y" and o["shape"] == [3, 2]
+    assert np.array(o["data"], np.float32).reshape(3, 2).tobytes() == ref["Y"].tobytes()
+    csv = "age,city\n31,a\n57.5,zz\n40,b\n"
+    code, body = curl(server, "/v2/models/recs/versions/1/records", data=csv,
+                      headers=["Content-Type: text/csv"])
+    assert code == 200, body
+    got = np.array(json.loads(body)["outputs"][0]["data"], np.float32).reshape(3, 2)
+    assert got.tobytes() == ref["Y"].tobytes()
+    # schema errors come back per row and field
+    code, body = curl(server, "/v2/models/recs/records",
+                      data='{"age": 1, "city": "a"}\n{"city": "b"}\n{"age": "old", "city": "a"}\n')
+    r = json.loads(body)
+    assert code == 400 and "error" in r, body
+    assert {(e["row"], e["field"]) for e in r["errors"]} == {(1, "age"), (2, "age")}, r
+    # a model without a pipeline refuses records; so does malformed JSON
+    assert curl(server, "/v2/models/digits/records", data=ROWS)[0] == 400
+    assert curl(server, "/v2/models/recs/records", data="{not json\n")[0] == 400
 
 
 def test_memory_bounded_under_bad_requests(server):
