@@ -288,6 +288,41 @@ def test_tritonclient_every_dtype_binary_and_json(server, repo):
     c.close()
 
 
+def test_concurrent_clients_get_their_own_answers(server):
+    """8 keep-alive clients at once, each with its own inputs (binary tensors, batches big
+    enough that runs overlap), on 2 worker threads with one session each: every answer is the
+    in-process result for that client's input, bit for bit, and none is refused as busy."""
+    import http.client
+    import threading
+    host, port = server.rsplit(":", 1)
+    rng = np.random.default_rng(3)
+    xs = [rng.standard_normal((3000 + k, 64)).astype(np.float32) for k in range(8)]
+    refs = [reference(DIGITS, {"pixels": x})["probabilities"] for x in xs]
+    bad = []
+    def client(k):
+        c = http.client.HTTPConnection(host, int(port), timeout=60)
+        hdr = json.dumps({"inputs": [{"name": "pixels", "datatype": "FP32",
+                                      "shape": list(xs[k].shape),
+                                      "parameters": {"binary_data_size": xs[k].nbytes}}],
+                          "outputs": [{"name": "probabilities",
+                                       "parameters": {"binary_data": True}}]}).encode()
+        for _ in range(15):
+            c.request("POST", "/v2/models/digits/infer", body=hdr + xs[k].tobytes(),
+                      headers={"Inference-Header-Content-Length": str(len(hdr))})
+            r = c.getresponse()
+            body = r.read()
+            n = int(r.getheader("Inference-Header-Content-Length") or len(body))
+            if r.status != 200 or body[n:] != refs[k].tobytes():
+                bad.append((k, r.status, body[:n][:200]))
+        c.close()
+    ts = [threading.Thread(target=client, args=(k,)) for k in range(8)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    assert not bad, bad[:3]
+
+
 def raw(addr, data, timeout=10):
     """Sends bytes on a fresh connection; the status code of the answer (0: closed, none)."""
     host, port = addr.rsplit(":", 1)
