@@ -30,7 +30,8 @@
 
 const char tool_usage_serve[] =
     "usage: aistack serve --model-repository DIR [--host H] [--port P] [--threads N]\n"
-    "                     [--api-keys FILE] [--max-body-bytes N] [--timeout S]\n"
+    "                     [--api-keys FILE] [--rate-limit REQ_PER_S] [--max-body-bytes N]\n"
+    "                     [--timeout S]\n"
     "\n"
     "Serves the models of DIR over HTTP with the KServe V2 (Open Inference) protocol that\n"
     "Triton's and KServe's clients speak, JSON and binary tensors (Triton's binary tensor\n"
@@ -45,6 +46,9 @@ const char tool_usage_serve[] =
     "  --api-keys FILE     require a key on everything but /v2/health/*: one key a line, the\n"
     "                      key itself or sha256:HEX of it; sent as 'Authorization: Bearer KEY'\n"
     "                      or 'X-API-Key: KEY'\n"
+    "  --rate-limit R      at most R requests a second per key (per client address without\n"
+    "                      --api-keys), bursts of up to R; over it: 429 with Retry-After.\n"
+    "                      /v2/health/* is not limited\n"
     "  --max-body-bytes N  larger request bodies get 413 (default 67108864)\n"
     "  --timeout S         close a connection idle (or stalled mid-request) S seconds\n"
     "                      (default 30)\n"
@@ -66,6 +70,7 @@ typedef struct server {
     size_t max_body;
     serve_keys keys;
     bool auth;
+    serve_limits *limits; /* --rate-limit, or NULL */
     atomic_uint next_worker;
     atomic_long in_flight;
     atomic_bool draining;
@@ -80,6 +85,7 @@ typedef struct request {
     bool too_big;
     int status;
     struct timespec t0;
+    unsigned retry_after; /* seconds, for a 429 */
     char method[8];
     char path[160]; /* for the access log, cut to fit */
 } request;
@@ -198,6 +204,11 @@ static int reply(struct MHD_Connection *c, request *rq, int status, serve_buf *b
         MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "application/octet-stream");
     }
     if (status == 401) MHD_add_response_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer");
+    if (status == 429) {
+        char n[32];
+        snprintf(n, sizeof n, "%u", rq->retry_after);
+        MHD_add_response_header(r, MHD_HTTP_HEADER_RETRY_AFTER, n);
+    }
     enum MHD_Result ok = MHD_queue_response(c, (unsigned)status, r);
     MHD_destroy_response(r);
     return ok;
@@ -209,7 +220,8 @@ static int reply_error(struct MHD_Connection *c, request *rq, int status, const 
     return reply(c, rq, status, &b, (size_t)-1);
 }
 
-static bool authorized(server *srv, struct MHD_Connection *c) {
+/* The index of the request's key, or -1 (none, or not a known one). */
+static long key_of(server *srv, struct MHD_Connection *c) {
     const char *h = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-API-Key");
     if (h) return serve_keys_check(&srv->keys, h, strlen(h));
     h = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
@@ -219,7 +231,7 @@ static bool authorized(server *srv, struct MHD_Connection *c) {
             h++;
         return serve_keys_check(&srv->keys, h, strlen(h));
     }
-    return false;
+    return -1;
 }
 
 /* Routes a complete request. */
@@ -238,7 +250,21 @@ static int route(server *srv, struct MHD_Connection *c, request *rq, const char 
         serve_buf_printf(&b, "{\"ready\": %s}", ready ? "true" : "false");
         return reply(c, rq, ready ? 200 : 503, &b, (size_t)-1);
     }
-    if (srv->auth && !authorized(srv, c))
+    long key = srv->auth ? key_of(srv, c) : -1;
+    if (srv->limits) {
+        /* Per key; without keys, per client address. */
+        uint32_t ip = 0;
+        const union MHD_ConnectionInfo *ci =
+            MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+        if (ci && ci->client_addr && ci->client_addr->sa_family == AF_INET)
+            ip = ((const struct sockaddr_in *)(const void *)ci->client_addr)->sin_addr.s_addr;
+        unsigned wait = (srv->auth && key < 0) ? 0 : serve_limits_take(srv->limits, key, ip);
+        if (wait) {
+            rq->retry_after = wait;
+            return reply_error(c, rq, 429, "rate limit exceeded (--rate-limit)");
+        }
+    }
+    if (srv->auth && key < 0)
         return reply_error(c, rq, 401,
                            "missing or unknown API key (Authorization: Bearer KEY "
                            "or X-API-Key: KEY)");
@@ -443,7 +469,7 @@ static int parse_size(const char *s, size_t *out) {
 }
 
 int tool_cmd_serve(int argc, char **argv) {
-    const char *repo = NULL, *host = "127.0.0.1", *keys = NULL;
+    const char *repo = NULL, *host = "127.0.0.1", *keys = NULL, *rate = NULL;
     size_t port = 8000, threads = 0, max_body = 64u << 20, timeout = 30;
     for (int i = 0; i < argc; i += 2) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -455,10 +481,11 @@ int tool_cmd_serve(int argc, char **argv) {
         const char **str = !strcmp(a, "--model-repository") ? &repo
                            : !strcmp(a, "--host")           ? &host
                            : !strcmp(a, "--api-keys")       ? &keys
+                           : !strcmp(a, "--rate-limit")     ? &rate
                                                             : NULL;
         if (!strcmp(a, "--jwt-secret") || !strcmp(a, "--jwt-public-key") ||
             !strcmp(a, "--tls-cert") || !strcmp(a, "--tls-key") || !strcmp(a, "--max-batch") ||
-            !strcmp(a, "--batch-delay-us") || !strcmp(a, "--rate-limit")) {
+            !strcmp(a, "--batch-delay-us")) {
             fprintf(stderr, "aistack serve: %s is not implemented yet\n", a);
             return 2;
         }
@@ -481,6 +508,15 @@ int tool_cmd_serve(int argc, char **argv) {
     struct MHD_Daemon *d = NULL;
     if (keys && serve_keys_load(keys, &srv.keys)) goto done;
     srv.auth = keys != NULL;
+    if (rate) {
+        char *end;
+        double r = strtod(rate, &end);
+        if (end == rate || *end || !(r > 0 && r <= 1e9)) {
+            rc = tool_bad_option("serve", "--rate-limit", true, tool_usage_serve);
+            goto done;
+        }
+        if (!(srv.limits = serve_limits_create(r, srv.keys.n))) goto done;
+    }
     /* One intra-op thread per session: the HTTP pool is the parallelism. */
     if (ais_options_create(&srv.session_opts) ||
         ais_options_set_int(srv.session_opts, AIS_OPT_THREADS, 1)) {
@@ -545,5 +581,6 @@ done:
     free(srv.models);
     ais_options_destroy(srv.session_opts);
     serve_keys_free(&srv.keys);
+    serve_limits_destroy(srv.limits);
     return rc;
 }

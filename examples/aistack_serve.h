@@ -77,8 +77,18 @@ void serve_sha256(const void *data, size_t len, uint8_t out[32]);
 /* Reads FILE: one key a line, the key itself or sha256:HEX (64 hex digits); blank lines and
  * lines starting with # are skipped. 0, or 1 after a message naming the file and line. */
 int serve_keys_load(const char *path, serve_keys *keys);
-/* Whether key (len bytes) is one of keys, compared in time independent of where it differs. */
-bool serve_keys_check(const serve_keys *keys, const char *key, size_t len);
+/* The index of key (len bytes) among keys, or -1; compared in time independent of where it
+ * differs or which key matched. */
+long serve_keys_check(const serve_keys *keys, const char *key, size_t len);
+
+/* ---- rate limits (aistack_serve_auth.c) ---- */
+/* Token buckets, one per key (slots 0..n_keys-1) or, without keys, per client IPv4 address
+ * hashed into the remaining slots (addresses that collide share a bucket). */
+typedef struct serve_limits serve_limits;
+serve_limits *serve_limits_create(double per_second, size_t n_keys);
+/* Takes a token for slot; 0 when allowed, else the seconds to wait (for Retry-After, >= 1). */
+unsigned serve_limits_take(serve_limits *l, long key_index, uint32_t ipv4);
+void serve_limits_destroy(serve_limits *l);
 void serve_keys_free(serve_keys *keys);
 
 #endif

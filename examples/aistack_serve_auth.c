@@ -6,9 +6,12 @@
  */
 #include <ctype.h>
 #include <errno.h>
+#include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "aistack_serve.h"
 
@@ -134,21 +137,76 @@ int serve_keys_load(const char *path, serve_keys *keys) {
     return rc;
 }
 
-bool serve_keys_check(const serve_keys *keys, const char *key, size_t len) {
+long serve_keys_check(const serve_keys *keys, const char *key, size_t len) {
     uint8_t d[32];
     serve_sha256(key, len, d);
-    unsigned ok = 0;
+    long found = -1;
     for (size_t k = 0; k < keys->n; k++) {
         unsigned diff = 0;
         for (int i = 0; i < 32; i++)
             diff |= (unsigned)(d[i] ^ keys->digest[k][i]);
-        ok |= (unsigned)(diff == 0);
+        /* Select without branching on the comparison: every key is visited either way. */
+        long match = -(long)(diff == 0);
+        found = (found & ~match) | ((long)k & match);
     }
-    return ok != 0;
+    return found;
 }
 
 void serve_keys_free(serve_keys *keys) {
     free(keys->digest);
     keys->digest = NULL;
     keys->n = 0;
+}
+
+/* ---- rate limits: token buckets (capacity one second of requests, at least 1) ---- */
+
+#define IP_SLOTS 4096
+
+struct serve_limits {
+    pthread_mutex_t mu;
+    double rate, burst;
+    size_t n;
+    struct bucket {
+        double tokens, t;
+    } * b;
+};
+
+serve_limits *serve_limits_create(double per_second, size_t n_keys) {
+    serve_limits *l = calloc(1, sizeof *l);
+    if (!l) return NULL;
+    l->rate = per_second;
+    l->burst = per_second < 1 ? 1 : per_second;
+    l->n = n_keys + IP_SLOTS;
+    if (!(l->b = calloc(l->n, sizeof *l->b))) return free(l), NULL;
+    for (size_t i = 0; i < l->n; i++)
+        l->b[i].tokens = l->burst, l->b[i].t = -1;
+    pthread_mutex_init(&l->mu, NULL);
+    return l;
+}
+
+unsigned serve_limits_take(serve_limits *l, long key_index, uint32_t ipv4) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    double now = (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+    size_t n_keys = l->n - IP_SLOTS;
+    size_t slot = key_index >= 0 ? (size_t)key_index
+                                 : n_keys + (size_t)((ipv4 * 2654435761u) >> 20) % IP_SLOTS;
+    pthread_mutex_lock(&l->mu);
+    struct bucket *b = &l->b[slot];
+    if (b->t >= 0) b->tokens = fmin(l->burst, b->tokens + (now - b->t) * l->rate);
+    b->t = now;
+    unsigned wait = 0;
+    if (b->tokens >= 1)
+        b->tokens -= 1;
+    else
+        wait = (unsigned)ceil((1 - b->tokens) / l->rate);
+    pthread_mutex_unlock(&l->mu);
+    return wait;
+}
+
+void serve_limits_destroy(serve_limits *l) {
+    if (!l) return;
+    pthread_mutex_destroy(&l->mu);
+    free(l->b);
+    free(l);
 }

@@ -492,6 +492,39 @@ def test_api_keys(tool, repo):
         stop(p)
 
 
+def test_rate_limits(tool, repo):
+    """--rate-limit 2: bursts of 2 per key (per address without keys), then 429 with
+    Retry-After; keys have separate buckets; health checks are not limited."""
+    def codes(addr, n, headers=()):
+        out = []
+        for _ in range(n):
+            p = subprocess.run(["curl", "-sS", "-o", "/dev/null", "-D", "-", f"http://{addr}/v2",
+                                *sum((["-H", h] for h in headers), [])],
+                               capture_output=True, text=True, timeout=30)
+            status = int(p.stdout.split()[1])
+            retry = [x for x in p.stdout.splitlines() if x.lower().startswith("retry-after:")]
+            out.append((status, int(retry[0].split(":")[1]) if retry else None))
+        return out
+    p, addr = start(tool, repo[0], "--api-keys", repo[1], "--rate-limit", "2")
+    try:
+        got = codes(addr, 5, ["X-API-Key: " + KEY])
+        assert [c for c, _ in got[:2]] == [200, 200] and (429, 1) in got[2:], got
+        assert codes(addr, 1, ["X-API-Key: " + KEY2]) == [(200, None)]
+        assert codes(addr, 1, ["X-API-Key: wrong"]) == [(401, None)]  # no bucket for unknown keys
+        for _ in range(5):
+            assert curl(addr, "/v2/health/live")[0] == 200
+        time.sleep(1.1)  # the bucket refills at 2 a second
+        assert codes(addr, 1, ["X-API-Key: " + KEY])[0][0] == 200
+    finally:
+        stop(p)
+    p, addr = start(tool, repo[0], "--rate-limit", "2")
+    try:
+        got = codes(addr, 5)
+        assert [c for c, _ in got[:2]] == [200, 200] and any(c == 429 for c, _ in got[2:]), got
+    finally:
+        stop(p)
+
+
 def test_bad_command_lines(tool, repo, tmp_path):
     def run(*a):
         return subprocess.run([tool, "serve", *a], capture_output=True, text=True, timeout=60)
@@ -500,7 +533,9 @@ def test_bad_command_lines(tool, repo, tmp_path):
     (tmp_path / "k").write_text("sha256:abc\n")
     p = run("--model-repository", repo[0], "--api-keys", str(tmp_path / "k"))
     assert p.returncode == 1 and "64 hex digits" in p.stderr
-    assert run("--model-repository", repo[0], "--rate-limit", "5").returncode == 2
+    assert run("--model-repository", repo[0], "--rate-limit", "0").returncode == 2
+    assert run("--model-repository", repo[0], "--rate-limit", "x").returncode == 2
+    assert run("--model-repository", repo[0], "--tls-cert", "c.pem").returncode == 2
     assert run("--model-repository", repo[0], "--port", "70000").returncode == 2
 
 
