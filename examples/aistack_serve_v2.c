@@ -368,7 +368,13 @@ static int parse_input(const serve_model *m, const cJSON *in, const char *bin, s
             if (st) return serve_error_body(out, "input '%s': %s", name, ais_last_error()), 500;
             if (sz) memcpy(ais_tensor_data(r->inputs[r->n_in]), p, sz);
         } else {
-            /* BYTES: each element a 4-byte little-endian length and that many bytes. */
+            /* BYTES: each element a 4-byte little-endian length and that many bytes, so the
+             * shape is checked against the size before a tensor of that shape is made. */
+            if (count > sz / 4)
+                return serve_error_body(
+                           out, "input '%s': %zu bytes cannot hold %" PRIu64 " BYTES elements",
+                           name, sz, count),
+                       400;
             ais_status st = ais_tensor_create(dt, dims, nd, &r->inputs[r->n_in]);
             if (st) return serve_error_body(out, "input '%s': %s", name, ais_last_error()), 500;
             size_t off = 0;

@@ -373,6 +373,12 @@ def test_hostile_requests(server):
     body = hdr.encode() + b"\0" * 255
     code, _ = curl(server, inf, data=body, headers=[f"Inference-Header-Content-Length: {len(hdr)}"])
     assert code == 400
+    # a huge BYTES shape over a few bytes of binary data is refused before anything is allocated
+    hdr = json.dumps({"inputs": [{"name": "x_bytes", "datatype": "BYTES", "shape": [1 << 20, 1 << 19],
+                                  "parameters": {"binary_data_size": 8}}]})
+    code, out = curl(server, "/v2/models/ids/infer", data=hdr.encode() + b"\1\0\0\0a\0\0\0",
+                     headers=[f"Inference-Header-Content-Length: {len(hdr)}"])
+    assert code == 400 and b"cannot hold" in out, out
     # path traversal and wrong methods
     for path in ("/v2/models/../../etc/passwd", "/v2/models/..%2F..%2Fetc/ready",
                  "/v2/models/%2e%2e/infer", "/v2/models/a%00b"):
