@@ -9,6 +9,7 @@
  *   aistack check PATH... [--rtol R] [--atol A]
  *   aistack ops
  *   aistack bench MODEL [--threads N] [--runs N] [--warmup N] [--profile] [--input NAME=FILE]...
+ *   aistack serve --model-repository DIR [--host H] [--port P] [--api-keys FILE] ...
  *
  * `aistack help COMMAND` (or COMMAND --help) explains one command. One file per command
  * (aistack_tool.h lists them); this one holds main. The tool uses the public API only
@@ -38,6 +39,9 @@ static const char *const usage_main =
     "                    time per operator type and per node\n"
     "  profile MODEL ... write a model with the reference profile of training records\n"
     "  drift MODEL ...   compare records with a model's reference profile (data drift)\n"
+#ifdef AISTACK_HAVE_SERVE
+    "  serve ...         serve a model repository over HTTP (KServe V2 / Triton protocol)\n"
+#endif
     "  help [COMMAND]    this text, or the help of one command\n"
     "\n"
     "MODEL is an ONNX (.onnx), native (.ais), XGBoost JSON or LightGBM text model file\n"
@@ -60,6 +64,9 @@ static const command commands[] = {
     {"bench", tool_cmd_bench, tool_usage_bench},
     {"profile", tool_cmd_profile, tool_usage_profile},
     {"drift", tool_cmd_drift, tool_usage_drift},
+#ifdef AISTACK_HAVE_SERVE
+    {"serve", tool_cmd_serve, tool_usage_serve},
+#endif
 };
 
 int main(int argc, char **argv) {

@@ -24,6 +24,9 @@ int tool_cmd_ops(int argc, char **argv);
 int tool_cmd_bench(int argc, char **argv);
 int tool_cmd_profile(int argc, char **argv); /* aistack_monitor.c */
 int tool_cmd_drift(int argc, char **argv);
+/* `aistack serve` (aistack_serve*.c), built when libmicrohttpd was found (AISTACK_HAVE_SERVE). */
+extern const char tool_usage_serve[];
+int tool_cmd_serve(int argc, char **argv);
 
 /* ---- shared helpers (aistack_common.c) ---- */
 
