@@ -6,7 +6,10 @@ same quantized file (issue 18, the correctness layer).
   float operators) and in QOperator format (QLinearConv), per-tensor and per-channel weights, u8
   and s8 activations;
 - a BERT-style encoder quantized with quantize_dynamic (QOperator: DynamicQuantizeLinear and
-  MatMulInteger).
+  MatMulInteger);
+- com.microsoft operators: a CNN with Add, Mul, Sigmoid, Concat and global pooling quantized
+  to QOperator format (QLinearAdd, QLinearMul, QLinearSigmoid, QLinearConcat,
+  QLinearGlobalAveragePool), and hand-built DynamicQuantizeMatMul nodes.
 
 Tolerances. Against ONNX Runtime with its graph optimizations off, which runs each operator as
 written, the QDQ and QOperator files agree to float rounding (the quantized tensors inside are the
@@ -208,3 +211,90 @@ def test_qlinearmatmul_node_cases_saturate(aistack, tmp_path, case):
     inside = (v >= info.min) & (v <= info.max)
     assert (~inside).any() or case.endswith("uint8_float32")
     np.testing.assert_array_equal(got[inside], expected[inside])
+
+
+class MixCnn(torch.nn.Module):
+    """Add, Mul, Sigmoid, Concat and global average pooling between convolutions: quantize_static
+    in QOperator format turns them into com.microsoft QLinearAdd, QLinearMul, QLinearSigmoid,
+    QLinearConcat and QLinearGlobalAveragePool."""
+
+    def __init__(self):
+        super().__init__()
+        nn = torch.nn
+        self.c1 = nn.Conv2d(3, 8, 3, padding=1)
+        self.c2 = nn.Conv2d(8, 8, 3, padding=1)
+        self.c3 = nn.Conv2d(8, 8, 1)
+        self.c4 = nn.Conv2d(16, 12, 1)
+
+    def forward(self, x):
+        a = self.c1(x)
+        b = self.c2(a)
+        s = a + b
+        g = torch.sigmoid(self.c3(s)) * s
+        h = torch.cat([g, b], dim=1)
+        return torch.nn.functional.adaptive_avg_pool2d(self.c4(h), 1)
+
+
+@pytest.mark.parametrize("act", ["u8", "s8"])
+def test_com_microsoft_qlinear_ops(aistack, tmp_path, act):
+    torch.manual_seed(9)
+    m = MixCnn().eval()
+    fp32 = tmp_path / "mix.onnx"
+    with torch.no_grad():
+        torch.onnx.export(m, (torch.randn(1, 3, 16, 16),), str(fp32), input_names=["image"],
+                          output_names=["out"], opset_version=13,
+                          dynamic_axes={"image": {0: "batch"}, "out": {0: "batch"}})
+    rng = np.random.default_rng(3)
+    calib = [rng.standard_normal((1, 3, 16, 16)).astype(np.float32) for _ in range(6)]
+    q = tmp_path / "mix_q.onnx"
+    oq.quantize_static(str(fp32), str(q), Reader("image", calib),
+                       quant_format=oq.QuantFormat.QOperator, per_channel=True,
+                       activation_type=oq.QuantType.QUInt8 if act == "u8" else oq.QuantType.QInt8,
+                       weight_type=oq.QuantType.QInt8)
+    ops = _op_types(q)
+    for op in ("QLinearAdd", "QLinearMul", "QLinearSigmoid", "QLinearConcat",
+               "QLinearGlobalAveragePool", "QLinearConv"):
+        assert op in ops, (op, ops)
+    feeds = {"image": rng.standard_normal((2, 3, 16, 16)).astype(np.float32)}
+    (want,), names = _ort(q, feeds, optimize=False)
+    (got,) = _ours(aistack, tmp_path, q, feeds, names)
+    assert got.shape == want.shape
+    # the output is DequantizeLinear of an 8-bit tensor: count differing quantization steps
+    import onnx
+    from onnx import numpy_helper
+    mq = onnx.load(str(q))
+    inits = {i.name: numpy_helper.to_array(i) for i in mq.graph.initializer}
+    dq = next(n for n in mq.graph.node if names[0] in n.output)
+    assert dq.op_type == "DequantizeLinear"
+    step = float(inits[dq.input[1]])
+    diff = np.abs(got - want) / step
+    assert diff.max() <= 1.0 + 1e-3, diff.max()
+    assert np.mean(diff > 0.5) < 0.01, np.mean(diff > 0.5)  # nearly all identical
+
+
+@pytest.mark.parametrize("per_column,with_zp", [(False, False), (True, True)])
+def test_dynamic_quantize_matmul(aistack, tmp_path, per_column, with_zp):
+    import onnx
+    from onnx import helper, numpy_helper
+    rng = np.random.default_rng(4)
+    k, n = 40, 24
+    b = rng.integers(-128, 128, (k, n)).astype(np.int8)
+    scale = (rng.random(n if per_column else 1) * 0.02 + 0.01).astype(np.float32)
+    inits = [numpy_helper.from_array(b, "b"), numpy_helper.from_array(scale, "bs"),
+             numpy_helper.from_array(rng.standard_normal(n).astype(np.float32), "bias")]
+    inputs = ["a", "b", "bs", "", "bias"]
+    if with_zp:
+        inits.append(numpy_helper.from_array(rng.integers(-5, 5, scale.shape).astype(np.int8), "bz"))
+        inputs[3] = "bz"
+    g = helper.make_graph(
+        [helper.make_node("DynamicQuantizeMatMul", inputs, ["y"], domain="com.microsoft")], "dqmm",
+        [helper.make_tensor_value_info("a", onnx.TensorProto.FLOAT, [2, 3, k])],
+        [helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, [2, 3, n])], inits)
+    path = tmp_path / "dqmm.onnx"
+    onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 13),
+                                                   helper.make_opsetid("com.microsoft", 1)]),
+              str(path))
+    feeds = {"a": rng.standard_normal((2, 3, k)).astype(np.float32)}
+    (want,), names = _ort(path, feeds, optimize=False)
+    (got,) = _ours(aistack, tmp_path, path, feeds, names)
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-4)
