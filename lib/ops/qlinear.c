@@ -23,6 +23,12 @@ static inline int32_t ais__qi_at(const void *p, ais_dtype d, size_t i) {
     return d == AIS_DTYPE_U8 ? (int32_t)((const uint8_t *)p)[i] : (int32_t)((const int8_t *)p)[i];
 }
 
+/* a + b with two's-complement wrap-around: the specifications let int32 accumulation overflow,
+ * which signed C arithmetic must not do. Each product of two 8-bit differences fits in int32. */
+static inline int32_t ais__qi_add(int32_t a, int32_t b) {
+    return (int32_t)((uint32_t)a + (uint32_t)b);
+}
+
 /* A zero point or scale read as a scalar (n == 1) or a vector of n values; absent: zero. */
 typedef struct {
     const ais_tensor *t;
@@ -172,8 +178,9 @@ static void ais__qi_mm_one(const ais__qi_mm *p, const ais_tensor *a, size_t ia,
             int32_t av = ais__qi_at(a->data, a->dtype, ao + i * k + kk) - zai;
             if (av == 0) continue;
             for (size_t j = 0; j < n; j++)
-                c[i * n + j] +=
-                    av * (ais__qi_at(b->data, b->dtype, bo + kk * n + j) - ais__qi_zp(zb, j));
+                c[i * n + j] =
+                    ais__qi_add(c[i * n + j], av * (ais__qi_at(b->data, b->dtype, bo + kk * n + j) -
+                                                    ais__qi_zp(zb, j)));
         }
     }
 }
@@ -345,8 +352,8 @@ static void ais__qi_conv_plane(const ais__qi_conv *q, const ais_tensor *x, const
                                 if (iw < 0 || iw >= g->in[2]) continue;
                                 size_t xi = xo + (size_t)((id * g->in[1] + ih) * g->in[2] + iw);
                                 size_t wi = wo + (size_t)((kd * g->k[1] + kh) * g->k[2] + kw);
-                                s += (ais__qi_at(x->data, x->dtype, xi) - xz) *
-                                     (ais__qi_at(w->data, w->dtype, wi) - wz);
+                                s = ais__qi_add(s, (ais__qi_at(x->data, x->dtype, xi) - xz) *
+                                                       (ais__qi_at(w->data, w->dtype, wi) - wz));
                             }
                         }
                     }
@@ -436,7 +443,8 @@ static ais_status ais__qlc_compute(ais__op_ctx *ctx, const ais_tensor *const *in
                 (double)(float)((float)(float)(xsv * ais__qi_scale(&ws, (size_t)m)) / (float)ysv);
             size_t base = (size_t)(b * q.m + m) * plane;
             for (size_t o = 0; o < plane; o++)
-                ais__qi_store(out[0]->data, yd, base + o, (double)(acc[o] + bv) * mul, yzv);
+                ais__qi_store(out[0]->data, yd, base + o, (double)ais__qi_add(acc[o], bv) * mul,
+                              yzv);
         }
     return AIS_OK;
 }

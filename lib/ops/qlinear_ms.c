@@ -336,8 +336,10 @@ static ais_status ais__dqmm_compute(ais__op_ctx *ctx, const ais_tensor *const *i
             size_t c = per_col ? j : 0;
             int32_t zb = bz ? ais__qm_at(bz->data, bz->dtype, c) : 0, acc = 0;
             for (size_t kk = 0; kk < k; kk++)
-                acc += ((int32_t)qa[r * k + kk] - za) *
-                       (ais__qm_at(b->data, b->dtype, kk * n + j) - zb);
+                /* wraps like int32 hardware (unsigned: no undefined overflow) */
+                acc = (int32_t)((uint32_t)acc +
+                                (uint32_t)(((int32_t)qa[r * k + kk] - za) *
+                                           (ais__qm_at(b->data, b->dtype, kk * n + j) - zb)));
             float v = (float)acc * (sa * ((const float *)bs->data)[c]);
             y[r * n + j] = bias ? v + bias[j] : v;
         }
