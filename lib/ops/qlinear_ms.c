@@ -1,7 +1,8 @@
 /*
  * qlinear_ms.c - the com.microsoft quantized operators that ONNX Runtime's quantizer emits
  * (onnxruntime/core/graph/contrib_ops/quantization_defs.cc): QLinearAdd, QLinearMul,
- * QLinearSigmoid, QLinearGlobalAveragePool, QLinearConcat and DynamicQuantizeMatMul, u8 and s8.
+ * QLinearSigmoid, QLinearGlobalAveragePool, QLinearConcat, DynamicQuantizeMatMul and QGemm,
+ * u8 and s8.
  *
  * Reference (correctness) loops. The arithmetic follows ONNX Runtime's MLAS reference paths so
  * that results agree bit for bit where ORT's own scalar code runs: float32 products of the
@@ -346,6 +347,112 @@ static ais_status ais__dqmm_compute(ais__op_ctx *ctx, const ais_tensor *const *i
     return AIS_OK;
 }
 
+/* ---- QGemm: A, a_scale, a_zp, B, b_scale, b_zp, C?, y_scale?, y_zp?; transA, transB, alpha.
+ * acc = (A - a_zp)(B - b_zp) + C in int32 (C: scale alpha * a_scale * b_scale, zero point 0,
+ * broadcast to [M, N]); Y = acc * alpha * a_scale * b_scale (per column when b_scale is [N]),
+ * float without y_scale, else requantized to y_zero_point's type. ---- */
+
+typedef struct {
+    size_t m, n, k;
+    bool ta, tb;
+} ais__qgemm_dims;
+
+static ais_status ais__qgemm_check(const ais__op_ctx *ctx, const ais_tensor *const *in, size_t n_in,
+                                   ais__qgemm_dims *d) {
+    char sa[AIS__SHAPE_STR_MAX], sb[AIS__SHAPE_STR_MAX];
+    const ais_tensor *a = in[0], *b = in[3], *c = n_in > 6 ? in[6] : NULL;
+    const ais_tensor *ys = n_in > 7 ? in[7] : NULL, *yz = n_in > 8 ? in[8] : NULL;
+    AIS__CHECK(ais__qm_expect8(a, "A"));
+    AIS__CHECK(ais__qm_expect8(b, "B"));
+    AIS__CHECK(ais__qm_scalar(in[1], "a_scale", true, NULL));
+    AIS__CHECK(ais__qm_scalar(in[2], "a_zero_point", false, a));
+    if (a->ndim != 2 || b->ndim != 2)
+        return ais__error(AIS_E_SHAPE, "A %s and B %s must be matrices",
+                          ais__shape_str(a->dims, a->ndim, sa, sizeof sa),
+                          ais__shape_str(b->dims, b->ndim, sb, sizeof sb));
+    d->ta = ais__attr_int(ctx->attrs, "transA", 0) != 0;
+    d->tb = ais__attr_int(ctx->attrs, "transB", 0) != 0;
+    d->m = (size_t)a->dims[d->ta ? 1 : 0];
+    d->k = (size_t)a->dims[d->ta ? 0 : 1];
+    d->n = (size_t)b->dims[d->tb ? 0 : 1];
+    if ((size_t)b->dims[d->tb ? 1 : 0] != d->k)
+        return ais__error(AIS_E_SHAPE, "inner dimensions of A %s and B %s do not match",
+                          ais__shape_str(a->dims, a->ndim, sa, sizeof sa),
+                          ais__shape_str(b->dims, b->ndim, sb, sizeof sb));
+    const ais_tensor *bs = in[4], *bz = in[5];
+    AIS__CHECK(ais__expect_dtype(bs, "b_scale", AIS_DTYPE_F32, AIS_DTYPE_UNDEFINED));
+    if (bs->numel != 1 && bs->numel != d->n)
+        return ais__error(AIS_E_SHAPE, "b_scale must be a scalar or have N = %zu values, got %s",
+                          d->n, ais__shape_str(bs->dims, bs->ndim, sa, sizeof sa));
+    if (bz) {
+        AIS__CHECK(ais__expect_same_dtype(bz, "b_zero_point", b, "B"));
+        if (bz->numel != bs->numel)
+            return ais__error(AIS_E_SHAPE, "b_zero_point %s must have b_scale's size",
+                              ais__shape_str(bz->dims, bz->ndim, sa, sizeof sa));
+    }
+    if (c) {
+        AIS__CHECK(ais__expect_dtype(c, "C", AIS_DTYPE_I32, AIS_DTYPE_UNDEFINED));
+        int64_t want[2] = {(int64_t)d->m, (int64_t)d->n}, o[AIS_MAX_DIMS];
+        size_t no = 0;
+        ais_status st = ais__broadcast_shape(ctx->op_type, c->dims, c->ndim, want, 2, o, &no);
+        if (st != AIS_OK || no != 2 || o[0] != want[0] || o[1] != want[1])
+            return ais__error(AIS_E_SHAPE, "C %s does not broadcast to [%zu, %zu]",
+                              ais__shape_str(c->dims, c->ndim, sa, sizeof sa), d->m, d->n);
+    }
+    if (ys) AIS__CHECK(ais__qm_scalar(ys, "y_scale", true, NULL));
+    if (yz) {
+        if (!ys) return ais__error(AIS_E_INVALID_ARGUMENT, "y_zero_point needs y_scale");
+        AIS__CHECK(ais__qm_scalar(yz, "y_zero_point", false, NULL));
+    }
+    return AIS_OK;
+}
+
+static ais_status ais__qgemm_infer(ais__op_ctx *ctx, const ais_tensor *const *in, size_t n_in,
+                                   ais__tensor_desc *out, size_t n_out) {
+    ais__qgemm_dims d;
+    AIS__CHECK(ais__qgemm_check(ctx, in, n_in, &d));
+    const ais_tensor *ys = n_in > 7 ? in[7] : NULL, *yz = n_in > 8 ? in[8] : NULL;
+    ais_dtype t = !ys ? AIS_DTYPE_F32 : yz ? yz->dtype : AIS_DTYPE_U8;
+    ais__desc_set(&out[0], t, (const int64_t[]){(int64_t)d.m, (int64_t)d.n}, 2);
+    return AIS_OK;
+}
+
+static ais_status ais__qgemm_compute(ais__op_ctx *ctx, const ais_tensor *const *in, size_t n_in,
+                                     ais_tensor *const *out, size_t n_out) {
+    ais__qgemm_dims d;
+    AIS__CHECK(ais__qgemm_check(ctx, in, n_in, &d));
+    const ais_tensor *a = in[0], *b = in[3], *bs = in[4], *bz = in[5];
+    const ais_tensor *c = n_in > 6 ? in[6] : NULL, *ys = n_in > 7 ? in[7] : NULL;
+    const ais_tensor *yz = n_in > 8 ? in[8] : NULL;
+    float alpha = ais__attr_float(ctx->attrs, "alpha", 1.0f), sa = ais__qm_s(in[1]);
+    int32_t za = ais__qm_z(in[2]), zy = ais__qm_z(yz);
+    int64_t cst[2] = {0, 0};
+    if (c)
+        ais__broadcast_strides(c->dims, c->ndim, (const int64_t[]){(int64_t)d.m, (int64_t)d.n}, 2,
+                               cst);
+    bool per_col = bs->numel != 1;
+    for (size_t i = 0; i < d.m; i++)
+        for (size_t j = 0; j < d.n; j++) {
+            size_t cj = per_col ? j : 0;
+            int32_t zb = bz ? ais__qm_at(bz->data, bz->dtype, cj) : 0;
+            uint32_t acc =
+                c ? (uint32_t)((const int32_t *)c->data)[(int64_t)i * cst[0] + (int64_t)j * cst[1]]
+                  : 0;
+            for (size_t kk = 0; kk < d.k; kk++) {
+                int32_t av = ais__qm_at(a->data, a->dtype, d.ta ? kk * d.m + i : i * d.k + kk);
+                int32_t bv = ais__qm_at(b->data, b->dtype, d.tb ? j * d.k + kk : kk * d.n + j);
+                acc += (uint32_t)((av - za) * (bv - zb));
+            }
+            float scale = alpha * sa * ((const float *)bs->data)[cj];
+            if (!ys)
+                ((float *)out[0]->data)[i * d.n + j] = (float)(int32_t)acc * scale;
+            else
+                ais__qm_store(out[0]->data, out[0]->dtype, i * d.n + j,
+                              (float)(int32_t)acc * (scale / ais__qm_s(ys)), zy);
+        }
+    return AIS_OK;
+}
+
 #define AIS__QMS(NAME, MIN, MAX, INFER, COMPUTE)                                                   \
     {                                                                                              \
         .domain = "com.microsoft", .name = NAME, .since_version = 1, .min_inputs = MIN,            \
@@ -359,5 +466,6 @@ const ais__op_def ais__ops_qlinear_ms[] = {
     AIS__QMS("QLinearGlobalAveragePool", 4, 5, ais__qgap_infer, ais__qgap_compute),
     AIS__QMS("QLinearConcat", 5, -1, ais__qcat_infer, ais__qcat_compute),
     AIS__QMS("DynamicQuantizeMatMul", 3, 5, ais__dqmm_infer, ais__dqmm_compute),
+    AIS__QMS("QGemm", 6, 9, ais__qgemm_infer, ais__qgemm_compute),
     {.name = NULL},
 };
