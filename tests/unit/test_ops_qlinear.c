@@ -228,12 +228,45 @@ static void test_com_microsoft(void **state) {
         ais_tensor_destroy(all[i]);
 }
 
+/* Every allocation of QLinearMatMul (output, int32 scratch) and DynamicQuantizeMatMul (output,
+ * quantized A) failing in turn: an error each time, nothing leaked (ASan). */
+typedef struct {
+    const ais_tensor *in[8];
+    ais_tensor *y[1];
+    bool dqmm;
+} sweep_ctx;
+
+static ais_status sweep_run(void *p) {
+    sweep_ctx *c = p;
+    if (c->dqmm)
+        return ais_op_run_opset("com.microsoft", "DynamicQuantizeMatMul", 1, NULL, c->in, 3, c->y,
+                                1);
+    return ais_op_run("QLinearMatMul", NULL, c->in, 8, c->y, 1);
+}
+
+static void test_qlinear_oom(void **state) {
+    (void)state;
+    ais_tensor *a = rand8(AIS_DTYPE_U8, AIS_SHAPE(3, 4));
+    ais_tensor *b = rand8(AIS_DTYPE_I8, AIS_SHAPE(4, 5));
+    ais_tensor *s = mk(AIS_DTYPE_F32, AIS_SHAPE(), (double[]){0.1});
+    ais_tensor *zu = mk(AIS_DTYPE_U8, AIS_SHAPE(), (double[]){128});
+    ais_tensor *zs = mk(AIS_DTYPE_I8, AIS_SHAPE(), (double[]){0});
+    ais_tensor *af = ais_test_rand_f32(AIS_SHAPE(3, 4), -1, 1);
+    sweep_ctx c = {.in = {a, s, zu, b, s, zs, s, zu}};
+    assert_true(AIS_TEST_OOM_SWEEP("QLinearMatMul", sweep_run, &c, 20, AIS_OWN_TENSORS(c.y)) >= 2);
+    sweep_ctx d = {.in = {af, b, s}, .dqmm = true};
+    assert_true(
+        AIS_TEST_OOM_SWEEP("DynamicQuantizeMatMul", sweep_run, &d, 20, AIS_OWN_TENSORS(d.y)) >= 2);
+    ais_tensor *const all[] = {a, b, s, zu, zs, af};
+    for (size_t i = 0; i < AIS__ARRAY_LEN(all); i++)
+        ais_tensor_destroy(all[i]);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_matmul_integer),
-        cmocka_unit_test(test_qlinear_matmul_round_saturate),
-        cmocka_unit_test(test_qlinear_conv),
-        cmocka_unit_test(test_com_microsoft),
+        cmocka_unit_test(test_matmul_integer), cmocka_unit_test(test_qlinear_matmul_round_saturate),
+        cmocka_unit_test(test_qlinear_conv),   cmocka_unit_test(test_com_microsoft),
+        cmocka_unit_test(test_qlinear_oom),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
