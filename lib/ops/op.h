@@ -223,6 +223,8 @@ extern const ais__op_def ais__ops_ml_svm[];
 extern const ais__op_def ais__ops_ml_map[];
 extern const ais__op_def ais__ops_fused[];
 extern const ais__op_def ais__ops_attention[];
+extern const ais__op_def ais__ops_qlinear[];
+extern const ais__op_def ais__ops_qlinear_ms[];
 
 /* How an operator treats string and sequence tensors. */
 typedef enum ais__opaque_mode {

@@ -12,6 +12,8 @@ static const ais__op_def *const ais__op_tables[] = {
     ais__ops_ml_linear, ais__ops_ml_tree, ais__ops_ml_tree5, ais__ops_ml_prep, ais__ops_ml_svm, ais__ops_ml_map,
     ais__ops_fused,
     ais__ops_attention,
+    ais__ops_qlinear,
+    ais__ops_qlinear_ms,
 };
 
 /* Operators whose kernels move elements as bytes of ais_dtype_size without looking at them, so

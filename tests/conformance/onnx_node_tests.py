@@ -26,6 +26,17 @@ KNOWN_EXCEPTIONS = {
     for name in ("test_training_dropout", "test_training_dropout_default",
                  "test_training_dropout_default_mask", "test_training_dropout_mask")
 }
+# The int8 QLinearMatMul cases' expected data wrap around (onnx/reference's op_qlinear_matmul.py
+# casts with astype(int8) without clipping: -236 becomes 20), contradicting the operator's
+# specification ("y = saturate(...)") and ONNX Runtime, which saturate. We saturate;
+# tests/python/test_quantized.py::test_qlinearmatmul_node_cases_saturate runs these very cases
+# against the saturated reference.
+KNOWN_EXCEPTIONS.update({
+    name: "expected data wrap around int8 where the specification saturates (we saturate, as "
+          "ONNX Runtime does; checked against the saturated values in test_quantized.py)"
+    for name in ("test_qlinearmatmul_2D_int8_float16", "test_qlinearmatmul_2D_int8_float32",
+                 "test_qlinearmatmul_3D_int8_float16", "test_qlinearmatmul_3D_int8_float32")
+})
 
 # Cases of implemented operators that fail because a feature around the operator is missing.
 # They are reported as skipped with the reason and listed in docs/onnx-coverage.md as open work;
