@@ -215,12 +215,20 @@ AIS__SX(uk_rows)(const int R, int64_t k, const float *ap, const float *bp, float
 #pragma GCC unroll 4
         for (int v = 0; v < AIS__GK_NV; v++)
             vstore(tmp + i * AIS__GK_NR + v * AIS__W, acc[0][i][v]);
+/* GCC at -O3 cannot see that the stores above cover rows 0..R-1, which are all that is read. */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
     for (int i = 0; i < R; i++)
         for (int j = 0; j < nr_used; j++) {
             float r = tmp[i * AIS__GK_NR + j];
             if (accumulate) r += c[i * ldc + j];
             c[i * ldc + j] = ais__gemm_ep1(ep, r, i, j);
         }
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
 }
 
 #define AIS__GK_CASE(R)                                                                            \
