@@ -160,34 +160,7 @@ ais_status ais__graph_fold_bn(ais_model *m) {
         folded++;
     }
     if (folded == 0) goto done;
-    size_t kept = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (gone[i]) {
-            ais__graph_node_clear(&g->nodes[i]);
-            continue;
-        }
-        if (kept != i) {
-            g->nodes[kept] = g->nodes[i];
-            m->defs[kept] = m->defs[i];
-            m->opsets[kept] = m->opsets[i];
-            for (size_t k = 0; k < g->nodes[kept].n_outputs; k++)
-                if (g->nodes[kept].outputs[k] >= 0)
-                    g->values[g->nodes[kept].outputs[k]].producer = (int32_t)kept;
-        }
-        kept++;
-    }
-    g->n_nodes = kept;
-    /* Original weights and normalization parameters that nothing reads any more. */
-    for (size_t v = 0; v < n_values; v++) {
-        ais__value *val = &g->values[v];
-        if (readers[v] || !(val->flags & AIS__VALUE_CONST) ||
-            (val->flags & (AIS__VALUE_INPUT | AIS__VALUE_OUTPUT)) || !val->constant)
-            continue;
-        m->weight_bytes -= AIS__MIN(m->weight_bytes, val->constant->nbytes);
-        ais_tensor_destroy(val->constant);
-        val->constant = NULL;
-        val->flags &= ~(uint32_t)AIS__VALUE_CONST;
-    }
+    ais__model_drop_nodes(m, gone, readers, n_values);
 done:
     ais__free(readers);
     ais__free(gone);

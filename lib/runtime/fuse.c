@@ -10,9 +10,7 @@
 
 #define AIS__FUSED_DOMAIN "com.microsoft"
 
-static bool ais__default_domain(const char *d) {
-    return !d || !d[0] || strcmp(d, "ai.onnx") == 0;
-}
+static bool ais__default_domain(const char *d) { return !d || !d[0] || strcmp(d, "ai.onnx") == 0; }
 
 /* A Clip bound that the fused node can carry: absent, or a constant f32 scalar. */
 static bool ais__clip_bound(const ais__graph *g, const ais__node *n, size_t k, float dflt,
@@ -96,7 +94,8 @@ static ais_status ais__fuse_pair(ais_model *m, size_t p, int32_t y, const char *
     if (!def) return ais__error(AIS_E_UNSUPPORTED, "no kernel for %s", fused);
     if (!pn->attrs) AIS__CHECK(ais_attrs_create(&pn->attrs));
     AIS__CHECK(ais_attrs_set_string(pn->attrs, "activation", act));
-    if (n_params) AIS__CHECK(ais_attrs_set_floats(pn->attrs, "activation_params", params, n_params));
+    if (n_params)
+        AIS__CHECK(ais_attrs_set_floats(pn->attrs, "activation_params", params, n_params));
     char *op = ais__strdup(fused), *dom = ais__strdup(AIS__FUSED_DOMAIN);
     if (!op || !dom) {
         ais__free(op);
@@ -113,15 +112,6 @@ static ais_status ais__fuse_pair(ais_model *m, size_t p, int32_t y, const char *
     m->defs[p] = def;
     m->opsets[p] = ais__graph_opset(g, AIS__FUSED_DOMAIN);
     return AIS_OK;
-}
-
-static void ais__node_release(ais__node *n) {
-    ais__free(n->name);
-    ais__free(n->op_type);
-    ais__free(n->domain);
-    ais_attrs_destroy(n->attrs);
-    ais__free(n->inputs);
-    ais__free(n->outputs);
 }
 
 ais_status ais__graph_fuse(ais_model *m) {
@@ -144,7 +134,8 @@ ais_status ais__graph_fuse(ais_model *m) {
         const ais__node *a = &g->nodes[i];
         if (a->n_inputs == 0 || a->inputs[0] < 0) continue;
         size_t n_out = a->n_outputs;
-        while (n_out > 0 && a->outputs[n_out - 1] < 0) n_out--;
+        while (n_out > 0 && a->outputs[n_out - 1] < 0)
+            n_out--;
         if (n_out != 1 || a->outputs[0] < 0) continue;
         const char *act;
         float params[2];
@@ -160,7 +151,8 @@ ais_status ais__graph_fuse(ais_model *m) {
         const ais__node *pn = &g->nodes[p];
         const char *fused = ais__fused_name(pn);
         size_t p_out = pn->n_outputs;
-        while (p_out > 0 && pn->outputs[p_out - 1] < 0) p_out--;
+        while (p_out > 0 && pn->outputs[p_out - 1] < 0)
+            p_out--;
         if (!fused || p_out != 1 || pn->outputs[0] != x) continue;
         if (fused_count == 0 && ais__graph_opset(g, AIS__FUSED_DOMAIN) <= 0 &&
             (st = ais__graph_set_opset(g, AIS__FUSED_DOMAIN, 1)) != AIS_OK)
@@ -174,34 +166,7 @@ ais_status ais__graph_fuse(ais_model *m) {
         fused_count++;
     }
     if (fused_count == 0) goto done;
-    size_t kept = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (gone[i]) {
-            ais__node_release(&g->nodes[i]);
-            continue;
-        }
-        if (kept != i) {
-            g->nodes[kept] = g->nodes[i];
-            m->defs[kept] = m->defs[i];
-            m->opsets[kept] = m->opsets[i];
-            for (size_t k = 0; k < g->nodes[kept].n_outputs; k++)
-                if (g->nodes[kept].outputs[k] >= 0)
-                    g->values[g->nodes[kept].outputs[k]].producer = (int32_t)kept;
-        }
-        kept++;
-    }
-    g->n_nodes = kept;
-    /* Constant Clip bounds that nothing reads any more are not kept (nor saved). */
-    for (size_t v = 0; v < g->n_values; v++) {
-        ais__value *val = &g->values[v];
-        if (readers[v] || !(val->flags & AIS__VALUE_CONST) ||
-            (val->flags & (AIS__VALUE_INPUT | AIS__VALUE_OUTPUT)))
-            continue;
-        m->weight_bytes -= AIS__MIN(m->weight_bytes, val->constant->nbytes);
-        ais_tensor_destroy(val->constant);
-        val->constant = NULL;
-        val->flags &= ~(uint32_t)AIS__VALUE_CONST;
-    }
+    ais__model_drop_nodes(m, gone, readers, g->n_values);
 done:
     ais__free(readers);
     ais__free(gone);

@@ -574,39 +574,7 @@ static ais_status ais__ft_attention(ais__ft *f, int32_t smx, bool *fused) {
 /* ---- the pass ---- */
 
 static void ais__ft_compact(ais__ft *f) {
-    ais__graph *g = f->g;
-    ais_model *m = f->m;
-    size_t kept = 0;
-    for (size_t i = 0; i < g->n_nodes; i++) {
-        if (f->gone[i]) {
-            ais__node *dead = &g->nodes[i];
-            for (size_t k = 0; k < dead->n_outputs; k++)
-                if (dead->outputs[k] >= 0) g->values[dead->outputs[k]].producer = -1;
-            ais__graph_node_clear(dead);
-            continue;
-        }
-        if (kept != i) {
-            g->nodes[kept] = g->nodes[i];
-            m->defs[kept] = m->defs[i];
-            m->opsets[kept] = m->opsets[i];
-        }
-        for (size_t k = 0; k < g->nodes[kept].n_outputs; k++)
-            if (g->nodes[kept].outputs[k] >= 0)
-                g->values[g->nodes[kept].outputs[k]].producer = (int32_t)kept;
-        kept++;
-    }
-    g->n_nodes = kept;
-    /* constants only the removed nodes read (eps, 0.5, exponents) are not kept (nor saved) */
-    for (size_t v = 0; v < g->n_values; v++) {
-        ais__value *val = &g->values[v];
-        if (f->readers[v] || !(val->flags & AIS__VALUE_CONST) ||
-            (val->flags & (AIS__VALUE_INPUT | AIS__VALUE_OUTPUT)))
-            continue;
-        m->weight_bytes -= AIS__MIN(m->weight_bytes, val->constant->nbytes);
-        ais_tensor_destroy(val->constant);
-        val->constant = NULL;
-        val->flags &= ~(uint32_t)AIS__VALUE_CONST;
-    }
+    ais__model_drop_nodes(f->m, f->gone, f->readers, f->g->n_values);
 }
 
 ais_status ais__graph_fuse_transformer(ais_model *m, size_t counts[AIS__FT_N]) {

@@ -85,6 +85,11 @@ ais_status ais__graph_fuse(ais_model *m);
 /* Level 2, before the fusion: BatchNormalization after a Conv with constant weights folded into
  * them (fold_bn.c). */
 ais_status ais__graph_fold_bn(ais_model *m);
+/* After a pass marked the nodes it replaced (gone[i]; readers[v]: input slots of the kept nodes
+ * reading value v, for v < n_readers): removes them, keeps defs, opsets and producers in step,
+ * and frees the constants nothing reads (rewrite.c). */
+void ais__model_drop_nodes(ais_model *m, const bool *gone, const uint32_t *readers,
+                           size_t n_readers);
 
 /* Optimization level 2, before the above (fuse_transformer.c): the LayerNorm, Gelu (erf and
  * tanh forms), bias + Gelu and attention subgraphs that exporters emit become com.microsoft
