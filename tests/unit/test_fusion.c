@@ -233,7 +233,7 @@ static void test_clip_not_fused_by_default(void **state) {
         ais_model *m1, *m2;
         AIS_ASSERT_OK(load(&s, 1, &m1));
         AIS_ASSERT_OK(load(&s, 2, &m2));
-#ifdef AIS_HAVE_CUDA
+#ifdef AIS_HAVE_CUDA_PLUGIN
         assert_int_equal(ais_model_node_count(m2), 2);
 #else
         assert_int_equal(ais_model_node_count(m2), 1);

@@ -358,7 +358,11 @@ class Session:
         self._in_names = [i.name for i in model.inputs]
         self._in_dtypes = {i.name: i.dtype for i in model.inputs}
         self._out_dtypes = {o.name: o.dtype for o in model.outputs}
-        self._pl_kinds: Optional[Dict[str, str]] = None  # the pipeline's inputs, on first use
+        # The pipeline's inputs, read now: the caller may close the Model object while this
+        # session (which holds the library's model) lives on, e.g. aistack._cache's replaced
+        # versions.
+        self._pl_kinds: Optional[Dict[str, str]] = None
+        self._pipeline_kinds()
         self._out_key = tuple(self._out_names)
         self._in_cache: Dict[Tuple[Any, ...], Tuple[List[str], Any, Any]] = {}  # see _names()
         self._out_cache: Dict[Tuple[Any, ...], Tuple[List[str], Any, Any]] = {}
@@ -524,7 +528,8 @@ class Session:
         return results
 
     def _pipeline_kinds(self) -> Dict[str, str]:
-        """{input name: kind} of the model's pipeline ({} without one), asked once."""
+        """{input name: kind} of the model's pipeline ({} without one), asked once (at
+        creation)."""
         if self._pl_kinds is None:
             p = self.model.pipeline
             kinds: Dict[str, str] = {}
