@@ -373,7 +373,7 @@ AIS_API ais_status ais_profile_serialize(const ais_profile *cp, void *buf, size_
             for (uint32_t k = 0; k < f->n_sample; k++)
                 ais__wf64(&b, f->sample[k]);
         } else {
-            qsort(f->cats, f->n_cats, sizeof *f->cats, ais__cmp_cat);
+            if (f->n_cats) qsort(f->cats, f->n_cats, sizeof *f->cats, ais__cmp_cat);
             size_t keep = f->n_cats < p->top_k ? f->n_cats : p->top_k;
             uint64_t other = f->other;
             for (size_t k = keep; k < f->n_cats; k++)
@@ -460,8 +460,9 @@ static ais_status ais__read_feature(ais_profile *p, ais__rbuf *r, size_t i) {
     AIS__CHECK(ais__rstr(r, "feature name", &name));
     uint32_t kind = ais__r32(r, "feature kind");
     if (!r->err && kind != AIS_FEATURE_NUMERIC && kind != AIS_FEATURE_CATEGORICAL) {
-        ais__free(name);
-        return AIS__BAD("feature %zu ('%s'): kind %u", i, name, kind);
+        ais_status bad = AIS__BAD("feature %zu ('%s'): kind %u", i, name, kind);
+        ais__free(name); /* after the message, which names it */
+        return bad;
     }
     size_t idx;
     ais_status st = r->err ? AIS__BAD("truncated at byte %zu", r->at)
