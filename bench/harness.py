@@ -106,6 +106,9 @@ def worker(system, onnx_path, npz_path, threads, out_npz):
     'warm SECONDS' -> seconds per run; 'run N' -> N latencies in ms; 'quit'."""
     import models
     in_names, inputs = models.load_inputs(npz_path)
+    if system == "base" and os.environ.get("AISTACK_BASE_BINDINGS"):
+        # an older build needs its own binding (a newer one calls functions it lacks)
+        sys.path.insert(0, os.environ["AISTACK_BASE_BINDINGS"])
     __import__(PEER_MODULE[system])  # the import is not part of the load time
     t0 = time.perf_counter()
     run = make_runner(system, onnx_path, threads, in_names)
@@ -209,6 +212,11 @@ def bench_cell(key, onnx_path, npz_path, threads, systems, args, tmp):
             env = None
             if s == "base":
                 env = dict(os.environ, AISTACK_LIBRARY=os.path.abspath(args.base_library))
+                # the base build's source tree (LIB in TREE/BUILD/): its Python binding
+                tree_py = os.path.join(os.path.dirname(os.path.dirname(
+                    os.path.abspath(args.base_library))), "bindings", "python")
+                if os.path.isdir(tree_py):
+                    env["AISTACK_BASE_BINDINGS"] = tree_py
             workers[s] = Worker(s, onnx_path, npz_path, threads,
                                 os.path.join(tmp, f"{key}-{s}-t{threads}.npz"), env)
         ref_sys = "ort" if "ort" in systems else systems[0]
