@@ -137,21 +137,9 @@ static const float *ais__mm_packed_b(const ais__mm_state *st, const ais_tensor *
 
 /* ---- MatMul ---- */
 
-typedef struct ais__mm_plan {
-    int64_t m, n, k;
-    size_t nbatch;               /* product of the output batch extents */
-    size_t nb;                   /* batch rank of the output */
-    int64_t bdims[AIS_MAX_DIMS]; /* output batch extents */
-    int64_t astr[AIS_MAX_DIMS];  /* per batch axis: matrices to step in A (0: broadcast) */
-    int64_t bstr[AIS_MAX_DIMS];
-    size_t a_mats, b_mats; /* matrices in A and in B */
-    int64_t odims[AIS_MAX_DIMS];
-    size_t ond;
-} ais__mm_plan;
-
-static ais_status ais__mm_plan_make(const ais_tensor *a, const ais_tensor *b, ais__mm_plan *p) {
+ais_status ais__mm_plan_make(const ais_tensor *a, const ais_tensor *b, ais__mm_plan *p) {
     char sa[AIS__SHAPE_STR_MAX], sb[AIS__SHAPE_STR_MAX];
-    if (a->ndim == 0 || b->ndim == 0)
+    if (a->ndim == 0 || b->ndim == 0 || a->ndim > AIS_MAX_DIMS || b->ndim > AIS_MAX_DIMS)
         return ais__error(AIS_E_SHAPE, "inputs must have rank >= 1, got A %s and B %s",
                           ais__shape_str(a->dims, a->ndim, sa, sizeof sa),
                           ais__shape_str(b->dims, b->ndim, sb, sizeof sb));
@@ -211,8 +199,7 @@ static ais_status ais__matmul_infer(ais__op_ctx *ctx, const ais_tensor *const *i
     return AIS_OK;
 }
 
-/* The matrices of A and B that output batch bi reads. */
-static void ais__mm_offsets(const ais__mm_plan *p, size_t bi, int64_t *ao, int64_t *bo) {
+void ais__mm_offsets(const ais__mm_plan *p, size_t bi, int64_t *ao, int64_t *bo) {
     *ao = *bo = 0;
     for (size_t ax = p->nb; ax-- > 0;) {
         int64_t idx = (int64_t)(bi % (size_t)p->bdims[ax]);

@@ -1,7 +1,7 @@
 /*
  * matmul.h - what MatMul and Gemm (matmul.c) share with their fused forms (fused.c): the state
  * `prepare` builds (a constant B packed once into our GEMM's panel layout, and the fused
- * activation) and the kernels.
+ * activation) and the kernels; and the batch plan of a matrix product (also qlinear.c).
  */
 #ifndef AIS_MATMUL_H
 #define AIS_MATMUL_H
@@ -26,6 +26,24 @@ typedef struct ais__mm_state {
     size_t mats, mat_floats;
     float *bp;
 } ais__mm_state;
+
+/* MatMul's NumPy semantics (1-D promotion, broadcast batch axes), shared with the integer
+ * products of qlinear.c. */
+typedef struct ais__mm_plan {
+    int64_t m, n, k;
+    size_t nbatch;               /* product of the output batch extents */
+    size_t nb;                   /* batch rank of the output */
+    int64_t bdims[AIS_MAX_DIMS]; /* output batch extents */
+    int64_t astr[AIS_MAX_DIMS];  /* per batch axis: matrices to step in A (0: broadcast) */
+    int64_t bstr[AIS_MAX_DIMS];
+    size_t a_mats, b_mats; /* matrices in A and in B */
+    int64_t odims[AIS_MAX_DIMS];
+    size_t ond;
+} ais__mm_plan;
+/* The plan of A @ B, or AIS_E_SHAPE naming both shapes. */
+ais_status ais__mm_plan_make(const ais_tensor *a, const ais_tensor *b, ais__mm_plan *p);
+/* The matrices of A and B (counted in whole matrices) that output batch bi reads. */
+void ais__mm_offsets(const ais__mm_plan *p, size_t bi, int64_t *ao, int64_t *bo);
 
 /* Builds the state of MatMul, Gemm, FusedMatMul and FusedGemm (the activation is left NONE:
  * fused.c sets it). */

@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "dense_util.h"
+#include "matmul.h"
 #include "op.h"
 
 static inline int32_t ais__qi_at(const void *p, ais_dtype d, size_t i) {
@@ -97,79 +98,12 @@ static inline void ais__qi_store(void *y, ais_dtype d, size_t i, double v, int32
 
 /* ---- matrix products ---- */
 
-typedef struct ais__qi_mm {
-    int64_t m, n, k;
-    size_t nbatch, nb;
-    int64_t bdims[AIS_MAX_DIMS], astr[AIS_MAX_DIMS], bstr[AIS_MAX_DIMS];
-    int64_t odims[AIS_MAX_DIMS];
-    size_t ond;
-} ais__qi_mm;
-
-/* MatMul's NumPy semantics (1-D promotion, broadcast batch axes), as in matmul.c. */
-static ais_status ais__qi_mm_plan(const ais_tensor *a, const ais_tensor *b, ais__qi_mm *p) {
-    char sa[AIS__SHAPE_STR_MAX], sb[AIS__SHAPE_STR_MAX];
-    if (a->ndim == 0 || b->ndim == 0 || a->ndim > AIS_MAX_DIMS || b->ndim > AIS_MAX_DIMS)
-        return ais__error(AIS_E_SHAPE, "inputs must have rank >= 1, got A %s and B %s",
-                          ais__shape_str(a->dims, a->ndim, sa, sizeof sa),
-                          ais__shape_str(b->dims, b->ndim, sb, sizeof sb));
-    size_t ra = a->ndim, rb = b->ndim;
-    p->m = ra == 1 ? 1 : a->dims[ra - 2];
-    p->k = a->dims[ra - 1];
-    int64_t kb = rb == 1 ? b->dims[0] : b->dims[rb - 2];
-    p->n = rb == 1 ? 1 : b->dims[rb - 1];
-    if (p->k != kb)
-        return ais__error(AIS_E_SHAPE,
-                          "inner dimensions do not match: A %s has %lld columns, B %s has %lld "
-                          "rows",
-                          ais__shape_str(a->dims, a->ndim, sa, sizeof sa), (long long)p->k,
-                          ais__shape_str(b->dims, b->ndim, sb, sizeof sb), (long long)kb);
-    size_t nba = ra > 2 ? ra - 2 : 0, nbb = rb > 2 ? rb - 2 : 0;
-    p->nb = AIS__MAX(nba, nbb);
-    p->nbatch = 1;
-    int64_t sta = 1, stb = 1;
-    for (size_t ii = p->nb; ii-- > 0;) {
-        size_t lead_a = p->nb - nba, lead_b = p->nb - nbb;
-        int64_t da = ii < lead_a ? 1 : a->dims[ii - lead_a];
-        int64_t db = ii < lead_b ? 1 : b->dims[ii - lead_b];
-        if (da != db && da != 1 && db != 1)
-            return ais__error(AIS_E_SHAPE, "batch dimensions of A %s and B %s do not broadcast",
-                              ais__shape_str(a->dims, a->ndim, sa, sizeof sa),
-                              ais__shape_str(b->dims, b->ndim, sb, sizeof sb));
-        p->bdims[ii] = da == 1 ? db : da;
-        p->astr[ii] = da == 1 ? 0 : sta;
-        p->bstr[ii] = db == 1 ? 0 : stb;
-        sta *= da;
-        stb *= db;
-    }
-    p->ond = 0;
-    for (size_t i = 0; i < p->nb; i++) {
-        p->nbatch *= (size_t)p->bdims[i];
-        p->odims[p->ond++] = p->bdims[i];
-    }
-    if (ra > 1) p->odims[p->ond++] = p->m;
-    if (rb > 1) p->odims[p->ond++] = p->n;
-    return AIS_OK;
-}
-
-/* The matrices of A and B that output batch t multiplies. */
-static void ais__qi_mm_batch(const ais__qi_mm *p, size_t t, size_t *ia, size_t *ib) {
-    size_t a = 0, b = 0;
-    for (size_t ii = p->nb; ii-- > 0;) {
-        size_t d = t % (size_t)p->bdims[ii];
-        t /= (size_t)p->bdims[ii];
-        a += d * (size_t)p->astr[ii];
-        b += d * (size_t)p->bstr[ii];
-    }
-    *ia = a;
-    *ib = b;
-}
-
 /* The int32 product of one batch: c[i, j] = sum_k (a[i, k] - za(i)) * (b[k, j] - zb(j)). */
-static void ais__qi_mm_one(const ais__qi_mm *p, const ais_tensor *a, size_t ia,
-                           const ais__qi_vec *za, const ais_tensor *b, size_t ib,
+static void ais__qi_mm_one(const ais__mm_plan *p, const ais_tensor *a, int64_t ia,
+                           const ais__qi_vec *za, const ais_tensor *b, int64_t ib,
                            const ais__qi_vec *zb, int32_t *c) {
     size_t m = (size_t)p->m, n = (size_t)p->n, k = (size_t)p->k;
-    size_t ao = ia * m * k, bo = ib * k * n;
+    size_t ao = (size_t)ia * m * k, bo = (size_t)ib * k * n;
     for (size_t i = 0; i < m; i++) {
         int32_t zai = ais__qi_zp(za, i);
         for (size_t j = 0; j < n; j++)
@@ -185,7 +119,7 @@ static void ais__qi_mm_one(const ais__qi_mm *p, const ais_tensor *a, size_t ia,
     }
 }
 
-static ais_status ais__mmi_check(const ais_tensor *const *in, size_t n_in, ais__qi_mm *p,
+static ais_status ais__mmi_check(const ais_tensor *const *in, size_t n_in, ais__mm_plan *p,
                                  ais__qi_vec *za, ais__qi_vec *zb) {
     const ais_tensor *a = in[0], *b = in[1];
     const ais_tensor *azp = n_in > 2 ? in[2] : NULL, *bzp = n_in > 3 ? in[3] : NULL;
@@ -193,14 +127,14 @@ static ais_status ais__mmi_check(const ais_tensor *const *in, size_t n_in, ais__
     AIS__CHECK(ais__qi_expect8(b, "B"));
     if (azp) AIS__CHECK(ais__expect_same_dtype(azp, "a_zero_point", a, "A"));
     if (bzp) AIS__CHECK(ais__expect_same_dtype(bzp, "b_zero_point", b, "B"));
-    AIS__CHECK(ais__qi_mm_plan(a, b, p));
+    AIS__CHECK(ais__mm_plan_make(a, b, p));
     AIS__CHECK(ais__qi_vec_of(azp, "a_zero_point", (size_t)p->m, true, "row of A", za));
     return ais__qi_vec_of(bzp, "b_zero_point", (size_t)p->n, true, "column of B", zb);
 }
 
 static ais_status ais__mmi_infer(ais__op_ctx *ctx, const ais_tensor *const *in, size_t n_in,
                                  ais__tensor_desc *out, size_t n_out) {
-    ais__qi_mm p;
+    ais__mm_plan p;
     ais__qi_vec za, zb;
     AIS__CHECK(ais__mmi_check(in, n_in, &p, &za, &zb));
     ais__desc_set(&out[0], AIS_DTYPE_I32, p.odims, p.ond);
@@ -209,13 +143,13 @@ static ais_status ais__mmi_infer(ais__op_ctx *ctx, const ais_tensor *const *in, 
 
 static ais_status ais__mmi_compute(ais__op_ctx *ctx, const ais_tensor *const *in, size_t n_in,
                                    ais_tensor *const *out, size_t n_out) {
-    ais__qi_mm p;
+    ais__mm_plan p;
     ais__qi_vec za, zb;
     AIS__CHECK(ais__mmi_check(in, n_in, &p, &za, &zb));
     int32_t *c = out[0]->data;
     for (size_t t = 0; t < p.nbatch; t++) {
-        size_t ia, ib;
-        ais__qi_mm_batch(&p, t, &ia, &ib);
+        int64_t ia, ib;
+        ais__mm_offsets(&p, t, &ia, &ib);
         ais__qi_mm_one(&p, in[0], ia, &za, in[1], ib, &zb, c + t * (size_t)(p.m * p.n));
     }
     return AIS_OK;
@@ -223,7 +157,7 @@ static ais_status ais__mmi_compute(ais__op_ctx *ctx, const ais_tensor *const *in
 
 /* QLinearMatMul: a, a_scale, a_zero_point, b, b_scale, b_zero_point, y_scale, y_zero_point. */
 typedef struct {
-    ais__qi_mm p;
+    ais__mm_plan p;
     ais__qi_vec as, az, bs, bz, ys, yz;
 } ais__qlmm;
 
@@ -238,7 +172,7 @@ static ais_status ais__qlmm_check(const ais__op_ctx *ctx, const ais_tensor *cons
     AIS__CHECK(ais__qi_expect_scale(ctx, in[1], "a_scale"));
     AIS__CHECK(ais__expect_same_dtype(in[4], "b_scale", in[1], "a_scale"));
     AIS__CHECK(ais__expect_same_dtype(in[6], "y_scale", in[1], "a_scale"));
-    AIS__CHECK(ais__qi_mm_plan(a, b, &q->p));
+    AIS__CHECK(ais__mm_plan_make(a, b, &q->p));
     size_t m = (size_t)q->p.m, n = (size_t)q->p.n;
     AIS__CHECK(ais__qi_vec_of(in[1], "a_scale", m, true, "row of a", &q->as));
     AIS__CHECK(ais__qi_vec_of(in[2], "a_zero_point", m, true, "row of a", &q->az));
@@ -267,8 +201,8 @@ static ais_status ais__qlmm_compute(ais__op_ctx *ctx, const ais_tensor *const *i
     double ys = ais__qi_scale(&q.ys, 0);
     int32_t yz = ais__qi_zp(&q.yz, 0);
     for (size_t t = 0; t < q.p.nbatch; t++) {
-        size_t ia, ib;
-        ais__qi_mm_batch(&q.p, t, &ia, &ib);
+        int64_t ia, ib;
+        ais__mm_offsets(&q.p, t, &ia, &ib);
         ais__qi_mm_one(&q.p, in[0], ia, &q.az, in[3], ib, &q.bz, c);
         for (size_t i = 0; i < m; i++)
             for (size_t j = 0; j < n; j++) {
