@@ -70,6 +70,9 @@ static inline bool ais__add_size(size_t a, size_t b, size_t *out) {
     return !__builtin_add_overflow(a, b, out);
 }
 
+/* Monotonic nanoseconds (pool spin back-off, metrics' latencies, profiling; threadpool.c). */
+uint64_t ais__now_ns(void);
+
 /* ---- logging (log.c) ---- */
 
 void ais__log(ais_log_level level, const char *fmt, ...) AIS__PRINTF(2, 3);

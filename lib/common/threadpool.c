@@ -110,7 +110,7 @@ void ais__pool_set_spin_us(int32_t us) {
     atomic_store(&ais__spin_us, us < 0 ? -1 : (int)AIS__MIN(us, (int32_t)AIS__SPIN_US_MAX));
 }
 
-static uint64_t ais__now_ns(void) {
+uint64_t ais__now_ns(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;

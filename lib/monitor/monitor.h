@@ -43,12 +43,6 @@ ais_status ais__metrics_shard_create(ais_monitor *monitor, const char *name, con
 /* Folds the shard's counts into its monitor (so totals never go down) and frees it. */
 void ais__metrics_shard_destroy(ais__metrics_shard *m);
 
-static inline uint64_t ais__now_ns(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 static inline void ais__metric_add(atomic_uint_fast64_t *c, uint64_t v) {
     atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + v,
                           memory_order_relaxed);

@@ -67,7 +67,7 @@ static ais_status ais__run_device_steps(ais_session *s, ais__plan *p) {
         if (rc != AIS_OK || i == p->n_steps) break;
         ais__step *st = &p->steps[i];
         ais__ctx_for(ctx, st);
-        uint64_t t0 = AIS__UNLIKELY(s->prof != NULL) ? ais__prof_now() : 0;
+        uint64_t t0 = AIS__UNLIKELY(s->prof != NULL) ? ais__now_ns() : 0;
         if (st->dynamic) {
             rc = ais__run_dynamic(ctx, p, st, s->max_tensor_bytes);
         } else {
@@ -92,7 +92,7 @@ static ais_status ais__run_host_steps(ais_session *s, ais__plan *p) {
         ais__step *st = &p->steps[i];
         ais__ctx_for(ctx, st);
         /* AIS_OPT_PROFILE: the only cost when off is this test of a pointer in cache */
-        uint64_t t0 = AIS__UNLIKELY(s->prof != NULL) ? ais__prof_now() : 0;
+        uint64_t t0 = AIS__UNLIKELY(s->prof != NULL) ? ais__now_ns() : 0;
         ais_status rc;
         if (AIS__UNLIKELY(st->dynamic)) {
             rc = ais__run_dynamic(ctx, p, st, s->max_tensor_bytes);

@@ -381,11 +381,11 @@ ais_status ais__session_run(ais_session *s, const char *const *input_names,
                             const char *const *output_names, ais_tensor **outputs,
                             size_t n_outputs) {
     if (AIS__UNLIKELY(s->prof != NULL)) {
-        uint64_t t0 = ais__prof_now();
+        uint64_t t0 = ais__now_ns();
         ais_status st = ais__session_run_body(s, input_names, inputs, n_inputs, output_names,
                                               outputs, n_outputs);
         s->prof->runs++;
-        s->prof->ns += ais__prof_now() - t0;
+        s->prof->ns += ais__now_ns() - t0;
         return st;
     }
     return ais__session_run_body(s, input_names, inputs, n_inputs, output_names, outputs,

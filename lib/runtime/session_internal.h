@@ -144,17 +144,11 @@ typedef struct ais__prof {
     ais__prof_node nodes[]; /* per graph node */
 } ais__prof;
 
-static inline uint64_t ais__prof_now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-/* Adds one call of step st that began at t0 (a ais__prof_now reading). */
+/* Adds one call of step st that began at t0 (an ais__now_ns reading). */
 static inline void ais__prof_step(ais_session *s, const ais__step *st, uint64_t t0) {
     ais__prof_node *n = &s->prof->nodes[st->node - s->model->graph->nodes];
     n->calls++;
-    n->ns += ais__prof_now() - t0;
+    n->ns += ais__now_ns() - t0;
 }
 
 /* The session's counts when `options` ask for them, else NULL in *out. */
