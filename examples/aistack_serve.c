@@ -30,8 +30,9 @@
 
 const char tool_usage_serve[] =
     "usage: aistack serve --model-repository DIR [--host H] [--port P] [--threads N]\n"
-    "                     [--api-keys FILE] [--rate-limit REQ_PER_S] [--max-body-bytes N]\n"
-    "                     [--timeout S]\n"
+    "                     [--api-keys FILE] [--jwt-secret FILE | --jwt-public-key PEM]\n"
+    "                     [--jwt-audience AUD] [--jwt-issuer ISS] [--jwt-leeway S]\n"
+    "                     [--rate-limit REQ_PER_S] [--max-body-bytes N] [--timeout S]\n"
     "\n"
     "Serves the models of DIR over HTTP with the KServe V2 (Open Inference) protocol that\n"
     "Triton's and KServe's clients speak, JSON and binary tensors (Triton's binary tensor\n"
@@ -46,9 +47,19 @@ const char tool_usage_serve[] =
     "  --api-keys FILE     require a key on everything but /v2/health/*: one key a line, the\n"
     "                      key itself or sha256:HEX of it; sent as 'Authorization: Bearer KEY'\n"
     "                      or 'X-API-Key: KEY'\n"
-    "  --rate-limit R      at most R requests a second per key (per client address without\n"
-    "                      --api-keys), bursts of up to R; over it: 429 with Retry-After.\n"
-    "                      /v2/health/* is not limited\n"
+    "  --jwt-secret FILE   accept JWTs signed HS256 with the bytes of FILE (a final newline\n"
+    "                      left out; 32 bytes or more), sent as 'Authorization: Bearer TOKEN';\n"
+    "                      with --api-keys, either a key or a token is accepted\n"
+    "  --jwt-public-key PEM  accept JWTs signed RS256, checked with this RSA public key\n"
+    "                      (PEM '-----BEGIN PUBLIC KEY-----', 2048 bits or more)\n"
+    "                      A token's alg must be the configured one ('none' never is); exp\n"
+    "                      and nbf, when present, are checked with the leeway below\n"
+    "  --jwt-audience AUD  the token's aud (a string or a list) must hold AUD\n"
+    "  --jwt-issuer ISS    the token's iss must be ISS\n"
+    "  --jwt-leeway S      clock skew allowed on exp and nbf, 0 to 600 seconds (default 60)\n"
+    "  --rate-limit R      at most R requests a second per key or token subject (sub; per\n"
+    "                      client address without auth), bursts of up to R; over it: 429\n"
+    "                      with Retry-After; /v2/health/* is not limited\n"
     "  --max-body-bytes N  larger request bodies get 413 (default 67108864)\n"
     "  --timeout S         close a connection idle (or stalled mid-request) S seconds\n"
     "                      (default 30)\n"
@@ -69,7 +80,8 @@ typedef struct server {
     unsigned threads;
     size_t max_body;
     serve_keys keys;
-    bool auth;
+    serve_jwt *jwt;       /* --jwt-secret / --jwt-public-key, or NULL */
+    bool auth;            /* keys or a JWT required on everything but the health checks */
     serve_limits *limits; /* --rate-limit, or NULL */
     atomic_uint next_worker;
     atomic_long in_flight;
@@ -220,18 +232,46 @@ static int reply_error(struct MHD_Connection *c, request *rq, int status, const 
     return reply(c, rq, status, &b, (size_t)-1);
 }
 
-/* The index of the request's key, or -1 (none, or not a known one). */
-static long key_of(server *srv, struct MHD_Connection *c) {
+/* Who sent the request: an API key's index, a JWT's subject, or nobody and why not. */
+typedef struct credential {
+    long key; /* index into srv->keys, or -1 */
+    bool jwt; /* a valid token; subject is its sub's SHA-256 */
+    uint8_t subject[32];
+    char why[160];
+} credential;
+
+/* Either credential is accepted: X-API-Key carries a key only; Authorization: Bearer carries
+ * a key or, when --jwt-* is set, a token (tried as a key first: constant time, and a key is
+ * never a valid token). */
+static credential credential_of(server *srv, struct MHD_Connection *c) {
+    credential cr = {.key = -1};
+    static const char no_key[] =
+        "missing or unknown API key (Authorization: Bearer KEY or X-API-Key: KEY)";
     const char *h = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-API-Key");
-    if (h) return serve_keys_check(&srv->keys, h, strlen(h));
-    h = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
-    if (h && !strncasecmp(h, "Bearer ", 7)) {
-        h += 7;
-        while (*h == ' ')
-            h++;
-        return serve_keys_check(&srv->keys, h, strlen(h));
+    if (h) {
+        cr.key = serve_keys_check(&srv->keys, h, strlen(h));
+        if (cr.key < 0) snprintf(cr.why, sizeof cr.why, "%s", no_key);
+        return cr;
     }
-    return -1;
+    h = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+    if (!h || strncasecmp(h, "Bearer ", 7)) {
+        snprintf(cr.why, sizeof cr.why, "%s",
+                 !srv->jwt     ? no_key
+                 : srv->keys.n ? "missing credentials (Authorization: Bearer TOKEN_OR_KEY or "
+                                 "X-API-Key: KEY)"
+                               : "missing bearer token (Authorization: Bearer TOKEN)");
+        return cr;
+    }
+    h += 7;
+    while (*h == ' ')
+        h++;
+    if (srv->keys.n && (cr.key = serve_keys_check(&srv->keys, h, strlen(h))) >= 0) return cr;
+    if (!srv->jwt) return snprintf(cr.why, sizeof cr.why, "%s", no_key), cr;
+    const char *why = serve_jwt_check(srv->jwt, h, cr.subject);
+    if (!why) return cr.jwt = true, cr;
+    snprintf(cr.why, sizeof cr.why, "%s%s",
+             srv->keys.n ? "unknown API key or invalid token: " : "invalid bearer token: ", why);
+    return cr;
 }
 
 /* Routes a complete request. */
@@ -250,24 +290,25 @@ static int route(server *srv, struct MHD_Connection *c, request *rq, const char 
         serve_buf_printf(&b, "{\"ready\": %s}", ready ? "true" : "false");
         return reply(c, rq, ready ? 200 : 503, &b, (size_t)-1);
     }
-    long key = srv->auth ? key_of(srv, c) : -1;
+    credential cr = {.key = -1};
+    if (srv->auth) cr = credential_of(srv, c);
+    bool known = cr.key >= 0 || cr.jwt;
     if (srv->limits) {
-        /* Per key; without keys, per client address. */
+        /* Per key or token subject; without auth, per client address. */
         uint32_t ip = 0;
         const union MHD_ConnectionInfo *ci =
             MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
         if (ci && ci->client_addr && ci->client_addr->sa_family == AF_INET)
             ip = ((const struct sockaddr_in *)(const void *)ci->client_addr)->sin_addr.s_addr;
-        unsigned wait = (srv->auth && key < 0) ? 0 : serve_limits_take(srv->limits, key, ip);
+        unsigned wait = srv->auth && !known ? 0
+                        : cr.jwt            ? serve_limits_take_subject(srv->limits, cr.subject)
+                                            : serve_limits_take(srv->limits, cr.key, ip);
         if (wait) {
             rq->retry_after = wait;
             return reply_error(c, rq, 429, "rate limit exceeded (--rate-limit)");
         }
     }
-    if (srv->auth && key < 0)
-        return reply_error(c, rq, 401,
-                           "missing or unknown API key (Authorization: Bearer KEY "
-                           "or X-API-Key: KEY)");
+    if (srv->auth && !known) return reply_error(c, rq, 401, cr.why);
     if (!strcmp(url, "/v2") || !strcmp(url, "/v2/")) {
         if (!get) return reply_error(c, rq, 405, "use GET");
         serve_buf_printf(&b,
@@ -470,21 +511,26 @@ static int parse_size(const char *s, size_t *out) {
 
 int tool_cmd_serve(int argc, char **argv) {
     const char *repo = NULL, *host = "127.0.0.1", *keys = NULL, *rate = NULL;
-    size_t port = 8000, threads = 0, max_body = 64u << 20, timeout = 30;
+    size_t port = 8000, threads = 0, max_body = 64u << 20, timeout = 30, leeway = 60;
+    serve_jwt_config jwt = {0};
     for (int i = 0; i < argc; i += 2) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         size_t *num = !strcmp(a, "--port")             ? &port
                       : !strcmp(a, "--threads")        ? &threads
                       : !strcmp(a, "--max-body-bytes") ? &max_body
                       : !strcmp(a, "--timeout")        ? &timeout
+                      : !strcmp(a, "--jwt-leeway")     ? &leeway
                                                        : NULL;
         const char **str = !strcmp(a, "--model-repository") ? &repo
                            : !strcmp(a, "--host")           ? &host
                            : !strcmp(a, "--api-keys")       ? &keys
                            : !strcmp(a, "--rate-limit")     ? &rate
+                           : !strcmp(a, "--jwt-secret")     ? &jwt.secret_file
+                           : !strcmp(a, "--jwt-public-key") ? &jwt.public_key_file
+                           : !strcmp(a, "--jwt-audience")   ? &jwt.audience
+                           : !strcmp(a, "--jwt-issuer")     ? &jwt.issuer
                                                             : NULL;
-        if (!strcmp(a, "--jwt-secret") || !strcmp(a, "--jwt-public-key") ||
-            !strcmp(a, "--tls-cert") || !strcmp(a, "--tls-key") || !strcmp(a, "--max-batch") ||
+        if (!strcmp(a, "--tls-cert") || !strcmp(a, "--tls-key") || !strcmp(a, "--max-batch") ||
             !strcmp(a, "--batch-delay-us")) {
             fprintf(stderr, "aistack serve: %s is not implemented yet\n", a);
             return 2;
@@ -496,6 +542,15 @@ int tool_cmd_serve(int argc, char **argv) {
     if (!repo) return fputs(tool_usage_serve, stderr), 2;
     if (port > 65535 || timeout > 86400 || threads > 1024)
         return fputs("aistack serve: --port, --threads or --timeout out of range\n", stderr), 2;
+    if (leeway > 600)
+        return fputs("aistack serve: --jwt-leeway is at most 600 seconds\n", stderr), 2;
+    jwt.leeway = (long long)leeway;
+    bool want_jwt = jwt.secret_file || jwt.public_key_file;
+    if (!want_jwt && (jwt.audience || jwt.issuer))
+        return fputs("aistack serve: --jwt-audience and --jwt-issuer need --jwt-secret or "
+                     "--jwt-public-key\n",
+                     stderr),
+               2;
     if (!threads) {
         long n = sysconf(_SC_NPROCESSORS_ONLN);
         threads = n > 0 ? (size_t)n : 1;
@@ -507,7 +562,8 @@ int tool_cmd_serve(int argc, char **argv) {
     int rc = 1;
     struct MHD_Daemon *d = NULL;
     if (keys && serve_keys_load(keys, &srv.keys)) goto done;
-    srv.auth = keys != NULL;
+    if (want_jwt && serve_jwt_create(&jwt, &srv.jwt)) goto done;
+    srv.auth = keys || want_jwt;
     if (rate) {
         char *end;
         double r = strtod(rate, &end);
@@ -581,6 +637,7 @@ done:
     free(srv.models);
     ais_options_destroy(srv.session_opts);
     serve_keys_free(&srv.keys);
+    serve_jwt_destroy(srv.jwt);
     serve_limits_destroy(srv.limits);
     return rc;
 }

@@ -88,7 +88,43 @@ typedef struct serve_limits serve_limits;
 serve_limits *serve_limits_create(double per_second, size_t n_keys);
 /* Takes a token for slot; 0 when allowed, else the seconds to wait (for Retry-After, >= 1). */
 unsigned serve_limits_take(serve_limits *l, long key_index, uint32_t ipv4);
+/* The same for the subject (the sub claim's SHA-256) of a JWT: one bucket per subject. */
+unsigned serve_limits_take_subject(serve_limits *l, const uint8_t subject[32]);
 void serve_limits_destroy(serve_limits *l);
 void serve_keys_free(serve_keys *keys);
+
+/* ---- JWT bearer tokens (aistack_serve_jwt.c, on libjwt) ---- */
+typedef struct serve_jwt_config {
+    const char *secret_file;     /* --jwt-secret: HS256, the file's bytes (32 or more) */
+    const char *public_key_file; /* --jwt-public-key: RS256, a PEM public key */
+    const char *audience;        /* --jwt-audience: aud must name it; NULL: not checked */
+    const char *issuer;          /* --jwt-issuer: iss must equal it; NULL: not checked */
+    long long leeway;            /* --jwt-leeway: seconds of clock skew allowed on exp and nbf */
+} serve_jwt_config;
+typedef struct serve_jwt serve_jwt;
+#ifdef AISTACK_HAVE_JWT
+/* Reads and checks the key file; 0, or 1 after a message naming the option and file. */
+int serve_jwt_create(const serve_jwt_config *cfg, serve_jwt **out);
+/* Checks token (NUL-terminated): the header's alg is the configured one, the signature, then
+ * exp and nbf (with the leeway), aud and iss when configured. NULL when valid, with the SHA-256
+ * of its sub claim ("" when it has none) in subject; else why not (static text). Thread-safe. */
+const char *serve_jwt_check(const serve_jwt *j, const char *token, uint8_t subject[32]);
+void serve_jwt_destroy(serve_jwt *j);
+#else
+/* Built without libjwt: --jwt-* is refused at startup. */
+#include <stdio.h>
+static inline int serve_jwt_create(const serve_jwt_config *cfg, serve_jwt **out) {
+    (void)cfg, *out = NULL;
+    fputs("aistack serve: --jwt-* needs libjwt, which this build did not find "
+          "(install libjwt-dev and rebuild)\n",
+          stderr);
+    return 1;
+}
+static inline const char *serve_jwt_check(const serve_jwt *j, const char *t, uint8_t s[32]) {
+    (void)j, (void)t, (void)s;
+    return "built without JWT support";
+}
+static inline void serve_jwt_destroy(serve_jwt *j) { (void)j; }
+#endif
 
 #endif

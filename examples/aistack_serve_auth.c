@@ -162,13 +162,26 @@ void serve_keys_free(serve_keys *keys) {
 
 #define IP_SLOTS 4096
 
+struct bucket {
+    double tokens, t;
+};
+
+/* JWT subjects are not known in advance: an open-addressing table keyed by 64 bits of the
+ * subject's SHA-256 (id 0: empty slot). A bucket that has refilled to the brim is the same as
+ * a new one, so when the table fills, such buckets are dropped before it grows: its size
+ * follows the subjects active within the last second or so, not every subject ever seen. */
+struct subject_slot {
+    uint64_t id;
+    struct bucket b;
+};
+
 struct serve_limits {
     pthread_mutex_t mu;
     double rate, burst;
     size_t n;
-    struct bucket {
-        double tokens, t;
-    } * b;
+    struct bucket *b;
+    struct subject_slot *subs;
+    size_t subs_cap, subs_n; /* cap: a power of two, or 0 */
 };
 
 serve_limits *serve_limits_create(double per_second, size_t n_keys) {
@@ -184,22 +197,76 @@ serve_limits *serve_limits_create(double per_second, size_t n_keys) {
     return l;
 }
 
-unsigned serve_limits_take(serve_limits *l, long key_index, uint32_t ipv4) {
+static double now_s(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
-    double now = (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* Refills b to now and takes a token: 0, or the whole seconds until one is there. Under mu. */
+static unsigned bucket_take(const serve_limits *l, struct bucket *b, double now) {
+    if (b->t >= 0) b->tokens = fmin(l->burst, b->tokens + (now - b->t) * l->rate);
+    b->t = now;
+    if (b->tokens >= 1) {
+        b->tokens -= 1;
+        return 0;
+    }
+    return (unsigned)ceil((1 - b->tokens) / l->rate);
+}
+
+unsigned serve_limits_take(serve_limits *l, long key_index, uint32_t ipv4) {
+    double now = now_s();
     size_t n_keys = l->n - IP_SLOTS;
     size_t slot = key_index >= 0 ? (size_t)key_index
                                  : n_keys + (size_t)((ipv4 * 2654435761u) >> 20) % IP_SLOTS;
     pthread_mutex_lock(&l->mu);
-    struct bucket *b = &l->b[slot];
-    if (b->t >= 0) b->tokens = fmin(l->burst, b->tokens + (now - b->t) * l->rate);
-    b->t = now;
+    unsigned wait = bucket_take(l, &l->b[slot], now);
+    pthread_mutex_unlock(&l->mu);
+    return wait;
+}
+
+static struct subject_slot *subject_find(struct subject_slot *t, size_t cap, uint64_t id) {
+    for (size_t i = (size_t)id & (cap - 1);; i = (i + 1) & (cap - 1))
+        if (t[i].id == id || !t[i].id) return &t[i];
+}
+
+/* Rebuilds the table at cap slots, leaving out the buckets that are full by now. */
+static bool subjects_rebuild(serve_limits *l, size_t cap, double now) {
+    struct subject_slot *t = calloc(cap, sizeof *t);
+    if (!t) return false;
+    size_t n = 0;
+    for (size_t i = 0; i < l->subs_cap; i++) {
+        struct subject_slot *s = &l->subs[i];
+        if (!s->id || s->b.tokens + (now - s->b.t) * l->rate >= l->burst) continue;
+        *subject_find(t, cap, s->id) = *s;
+        n++;
+    }
+    free(l->subs);
+    l->subs = t, l->subs_cap = cap, l->subs_n = n;
+    return true;
+}
+
+unsigned serve_limits_take_subject(serve_limits *l, const uint8_t subject[32]) {
+    double now = now_s();
+    uint64_t id = 0;
+    for (int i = 0; i < 8; i++)
+        id = id << 8 | subject[i];
+    id |= 1; /* 0 marks an empty slot */
+    pthread_mutex_lock(&l->mu);
     unsigned wait = 0;
-    if (b->tokens >= 1)
-        b->tokens -= 1;
-    else
-        wait = (unsigned)ceil((1 - b->tokens) / l->rate);
+    if (4 * (l->subs_n + 1) > 3 * l->subs_cap) {
+        size_t cap = l->subs_cap ? l->subs_cap : 64;
+        /* Grow only when dropping the idle buckets would leave it over half full. */
+        if (!subjects_rebuild(l, cap, now)) goto done;
+        if (2 * (l->subs_n + 1) > cap && !subjects_rebuild(l, 2 * cap, now)) goto done;
+    }
+    struct subject_slot *s = subject_find(l->subs, l->subs_cap, id);
+    if (!s->id) {
+        s->id = id, s->b.tokens = l->burst, s->b.t = -1;
+        l->subs_n++;
+    }
+    wait = bucket_take(l, &s->b, now);
+done: /* out of memory: not limited rather than refused */
     pthread_mutex_unlock(&l->mu);
     return wait;
 }
@@ -208,5 +275,6 @@ void serve_limits_destroy(serve_limits *l) {
     if (!l) return;
     pthread_mutex_destroy(&l->mu);
     free(l->b);
+    free(l->subs);
     free(l);
 }
