@@ -32,7 +32,8 @@ const char tool_usage_serve[] =
     "usage: aistack serve --model-repository DIR [--host H] [--port P] [--threads N]\n"
     "                     [--api-keys FILE] [--jwt-secret FILE | --jwt-public-key PEM]\n"
     "                     [--jwt-audience AUD] [--jwt-issuer ISS] [--jwt-leeway S]\n"
-    "                     [--rate-limit REQ_PER_S] [--max-body-bytes N] [--timeout S]\n"
+    "                     [--tls-cert PEM --tls-key PEM] [--rate-limit REQ_PER_S]\n"
+    "                     [--max-body-bytes N] [--timeout S]\n"
     "\n"
     "Serves the models of DIR over HTTP with the KServe V2 (Open Inference) protocol that\n"
     "Triton's and KServe's clients speak, JSON and binary tensors (Triton's binary tensor\n"
@@ -57,6 +58,8 @@ const char tool_usage_serve[] =
     "  --jwt-audience AUD  the token's aud (a string or a list) must hold AUD\n"
     "  --jwt-issuer ISS    the token's iss must be ISS\n"
     "  --jwt-leeway S      clock skew allowed on exp and nbf, 0 to 600 seconds (default 60)\n"
+    "  --tls-cert PEM      serve HTTPS (TLS 1.2 and 1.3) with this certificate (or chain,\n"
+    "                      the server's first) and --tls-key PEM, its unencrypted private key\n"
     "  --rate-limit R      at most R requests a second per key or token subject (sub; per\n"
     "                      client address without auth), bursts of up to R; over it: 429\n"
     "                      with Retry-After; /v2/health/* is not limited\n"
@@ -64,9 +67,9 @@ const char tool_usage_serve[] =
     "  --timeout S         close a connection idle (or stalled mid-request) S seconds\n"
     "                      (default 30)\n"
     "\n"
-    "Prints one line, 'listening on http://H:P', on stdout when ready; one JSON line per\n"
-    "request on stderr (method, path, status, milliseconds; no payloads). SIGTERM or SIGINT:\n"
-    "stops accepting, finishes the requests in flight, exits 0.\n"
+    "Prints one line, 'listening on http://H:P' (https with --tls-cert), on stdout when\n"
+    "ready; one JSON line per request on stderr (method, path, status, milliseconds; no\n"
+    "payloads). SIGTERM or SIGINT: stops accepting, finishes the requests in flight, exits 0.\n"
     "Endpoints: GET /v2/health/live, /v2/health/ready, /v2, /v2/models/NAME[/versions/V],\n"
     "/v2/models/NAME[/versions/V]/ready, /v2/models/NAME[/versions/V]/config (Triton's\n"
     "model configuration); POST /v2/repository/index (every loaded version); POST "
@@ -513,6 +516,7 @@ int tool_cmd_serve(int argc, char **argv) {
     const char *repo = NULL, *host = "127.0.0.1", *keys = NULL, *rate = NULL;
     size_t port = 8000, threads = 0, max_body = 64u << 20, timeout = 30, leeway = 60;
     serve_jwt_config jwt = {0};
+    const char *tls_cert = NULL, *tls_key = NULL;
     for (int i = 0; i < argc; i += 2) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         size_t *num = !strcmp(a, "--port")             ? &port
@@ -529,9 +533,10 @@ int tool_cmd_serve(int argc, char **argv) {
                            : !strcmp(a, "--jwt-public-key") ? &jwt.public_key_file
                            : !strcmp(a, "--jwt-audience")   ? &jwt.audience
                            : !strcmp(a, "--jwt-issuer")     ? &jwt.issuer
+                           : !strcmp(a, "--tls-cert")       ? &tls_cert
+                           : !strcmp(a, "--tls-key")        ? &tls_key
                                                             : NULL;
-        if (!strcmp(a, "--tls-cert") || !strcmp(a, "--tls-key") || !strcmp(a, "--max-batch") ||
-            !strcmp(a, "--batch-delay-us")) {
+        if (!strcmp(a, "--max-batch") || !strcmp(a, "--batch-delay-us")) {
             fprintf(stderr, "aistack serve: %s is not implemented yet\n", a);
             return 2;
         }
@@ -545,6 +550,8 @@ int tool_cmd_serve(int argc, char **argv) {
     if (leeway > 600)
         return fputs("aistack serve: --jwt-leeway is at most 600 seconds\n", stderr), 2;
     jwt.leeway = (long long)leeway;
+    if (!tls_cert != !tls_key)
+        return fputs("aistack serve: --tls-cert and --tls-key go together\n", stderr), 2;
     bool want_jwt = jwt.secret_file || jwt.public_key_file;
     if (!want_jwt && (jwt.audience || jwt.issuer))
         return fputs("aistack serve: --jwt-audience and --jwt-issuer need --jwt-secret or "
@@ -561,6 +568,8 @@ int tool_cmd_serve(int argc, char **argv) {
     srv.max_body = max_body;
     int rc = 1;
     struct MHD_Daemon *d = NULL;
+    serve_tls tls = {0};
+    if (tls_cert && serve_tls_load(tls_cert, tls_key, &tls)) goto done;
     if (keys && serve_keys_load(keys, &srv.keys)) goto done;
     if (want_jwt && serve_jwt_create(&jwt, &srv.jwt)) goto done;
     srv.auth = keys || want_jwt;
@@ -595,12 +604,19 @@ int tool_cmd_serve(int argc, char **argv) {
     sigaction(SIGTERM, &act, NULL);
     sigaction(SIGINT, &act, NULL);
     signal(SIGPIPE, SIG_IGN);
+    /* TLS 1.2 and 1.3 only, GnuTLS's defaults within them. */
+    struct MHD_OptionItem tls_opts[] = {
+        {MHD_OPTION_HTTPS_MEM_CERT, 0, tls.cert},
+        {MHD_OPTION_HTTPS_MEM_KEY, 0, tls.key},
+        {MHD_OPTION_HTTPS_PRIORITIES, 0, (void *)"NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"},
+        {MHD_OPTION_END, 0, NULL}};
     d = MHD_start_daemon(
-        MHD_USE_AUTO | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG, 0, NULL,
-        NULL, on_request, &srv, MHD_OPTION_THREAD_POOL_SIZE, (unsigned)threads,
-        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)timeout, MHD_OPTION_CONNECTION_LIMIT,
-        (unsigned)1024, MHD_OPTION_NOTIFY_COMPLETED, on_completed, &srv, MHD_OPTION_SOCK_ADDR,
-        (struct sockaddr *)&sa, MHD_OPTION_END);
+        MHD_USE_AUTO | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG |
+            (tls.cert ? MHD_USE_TLS : 0),
+        0, NULL, NULL, on_request, &srv, MHD_OPTION_ARRAY, tls.cert ? tls_opts : tls_opts + 3,
+        MHD_OPTION_THREAD_POOL_SIZE, (unsigned)threads, MHD_OPTION_CONNECTION_TIMEOUT,
+        (unsigned)timeout, MHD_OPTION_CONNECTION_LIMIT, (unsigned)1024, MHD_OPTION_NOTIFY_COMPLETED,
+        on_completed, &srv, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa, MHD_OPTION_END);
     if (!d) {
         fprintf(stderr, "aistack serve: cannot listen on %s:%zu: %s\n", host, port,
                 strerror(errno));
@@ -609,7 +625,8 @@ int tool_cmd_serve(int argc, char **argv) {
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
     char addr[INET_ADDRSTRLEN];
     inet_ntop(AF_INET, &sa.sin_addr, addr, sizeof addr);
-    printf("listening on http://%s:%u\n", addr, info ? (unsigned)info->port : (unsigned)port);
+    printf("listening on %s://%s:%u\n", tls.cert ? "https" : "http", addr,
+           info ? (unsigned)info->port : (unsigned)port);
     fflush(stdout);
     for (;;) {
         char ch;
@@ -638,6 +655,7 @@ done:
     ais_options_destroy(srv.session_opts);
     serve_keys_free(&srv.keys);
     serve_jwt_destroy(srv.jwt);
+    serve_tls_free(&tls);
     serve_limits_destroy(srv.limits);
     return rc;
 }

@@ -93,6 +93,22 @@ unsigned serve_limits_take_subject(serve_limits *l, const uint8_t subject[32]);
 void serve_limits_destroy(serve_limits *l);
 void serve_keys_free(serve_keys *keys);
 
+/* ---- files of secrets and TLS (aistack_serve_auth.c) ---- */
+/* The whole of path (at most 1 MiB), NUL-terminated, in a new malloc block; NULL after a
+ * message naming opt and path. */
+char *serve_read_file(const char *opt, const char *path, size_t *len);
+/* Zeroes len bytes of p, then frees it (NULL: a no-op). */
+void serve_secret_free(char *p, size_t len);
+/* --tls-cert and --tls-key: the PEM texts, checked (a certificate or chain, an unencrypted
+ * private key, the two matching) with GnuTLS, what libmicrohttpd's TLS runs on. */
+typedef struct serve_tls {
+    char *cert, *key;
+    size_t cert_len, key_len;
+} serve_tls;
+/* 0, or 1 after a message naming the option, the file and what is wrong with it. */
+int serve_tls_load(const char *cert_path, const char *key_path, serve_tls *tls);
+void serve_tls_free(serve_tls *tls);
+
 /* ---- JWT bearer tokens (aistack_serve_jwt.c, on libjwt) ---- */
 typedef struct serve_jwt_config {
     const char *secret_file;     /* --jwt-secret: HS256, the file's bytes (32 or more) */

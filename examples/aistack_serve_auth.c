@@ -6,7 +6,10 @@
  */
 #include <ctype.h>
 #include <errno.h>
+#include <gnutls/gnutls.h>
+#include <gnutls/x509.h>
 #include <math.h>
+#include <microhttpd.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -277,4 +280,103 @@ void serve_limits_destroy(serve_limits *l) {
     free(l->b);
     free(l->subs);
     free(l);
+}
+
+/* ---- files of secrets, TLS ---- */
+
+char *serve_read_file(const char *opt, const char *path, size_t *len) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return fprintf(stderr, "aistack serve: %s %s: %s\n", opt, path, strerror(errno)), NULL;
+    char *p = NULL;
+    size_t n = 0, cap = 0;
+    for (;;) {
+        if (n + 4096 + 1 > cap) {
+            cap = cap ? 2 * cap : 8192;
+            char *g = cap <= (1u << 20) ? realloc(p, cap) : NULL;
+            if (!g) {
+                fprintf(stderr, "aistack serve: %s %s: over 1 MiB or out of memory\n", opt, path);
+                free(p), fclose(f);
+                return NULL;
+            }
+            p = g;
+        }
+        size_t r = fread(p + n, 1, 4096, f);
+        n += r;
+        if (r < 4096) break;
+    }
+    bool err = ferror(f);
+    fclose(f);
+    if (err) {
+        fprintf(stderr, "aistack serve: %s %s: read error\n", opt, path);
+        free(p);
+        return NULL;
+    }
+    p[n] = 0;
+    *len = n;
+    return p;
+}
+
+void serve_secret_free(char *p, size_t len) {
+    if (p) memset(p, 0, len); /* no key left in freed memory */
+    free(p);
+}
+
+int serve_tls_load(const char *cert_path, const char *key_path, serve_tls *tls) {
+    memset(tls, 0, sizeof *tls);
+    if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
+        fputs("aistack serve: this libmicrohttpd was built without TLS (GnuTLS); --tls-cert "
+              "cannot be used\n",
+              stderr);
+        return 1;
+    }
+    if (!(tls->cert = serve_read_file("--tls-cert", cert_path, &tls->cert_len)) ||
+        !(tls->key = serve_read_file("--tls-key", key_path, &tls->key_len)))
+        return serve_tls_free(tls), 1;
+    /* libmicrohttpd's own message for a bad file is "failed to setup x509 certificate/key";
+     * GnuTLS, which it runs on, says which file and what, before the daemon starts. */
+    gnutls_datum_t c = {(unsigned char *)tls->cert, (unsigned)tls->cert_len};
+    gnutls_datum_t k = {(unsigned char *)tls->key, (unsigned)tls->key_len};
+    gnutls_x509_crt_t *crts = NULL;
+    unsigned n_crts = 0;
+    int rc = gnutls_x509_crt_list_import2(&crts, &n_crts, &c, GNUTLS_X509_FMT_PEM, 0);
+    if (rc < 0) {
+        fprintf(stderr, "aistack serve: --tls-cert %s: not a PEM certificate (chain): %s\n",
+                cert_path, gnutls_strerror(rc));
+        return serve_tls_free(tls), 1;
+    }
+    time_t expires = gnutls_x509_crt_get_expiration_time(crts[0]);
+    for (unsigned i = 0; i < n_crts; i++)
+        gnutls_x509_crt_deinit(crts[i]);
+    gnutls_free(crts);
+    if (expires != (time_t)-1 && expires < time(NULL))
+        fprintf(stderr,
+                "aistack serve: warning: --tls-cert %s has expired: clients will refuse it\n",
+                cert_path);
+    gnutls_x509_privkey_t pk;
+    if ((rc = gnutls_x509_privkey_init(&pk)) >= 0) {
+        rc = gnutls_x509_privkey_import2(pk, &k, GNUTLS_X509_FMT_PEM, NULL, 0);
+        gnutls_x509_privkey_deinit(pk);
+    }
+    if (rc < 0) {
+        fprintf(stderr, "aistack serve: --tls-key %s: not an unencrypted PEM private key: %s\n",
+                key_path, gnutls_strerror(rc));
+        return serve_tls_free(tls), 1;
+    }
+    gnutls_certificate_credentials_t cred;
+    if ((rc = gnutls_certificate_allocate_credentials(&cred)) >= 0) {
+        rc = gnutls_certificate_set_x509_key_mem2(cred, &c, &k, GNUTLS_X509_FMT_PEM, NULL, 0);
+        gnutls_certificate_free_credentials(cred);
+    }
+    if (rc < 0) {
+        fprintf(stderr, "aistack serve: --tls-cert %s and --tls-key %s: %s\n", cert_path, key_path,
+                gnutls_strerror(rc));
+        return serve_tls_free(tls), 1;
+    }
+    return 0;
+}
+
+void serve_tls_free(serve_tls *tls) {
+    free(tls->cert);
+    serve_secret_free(tls->key, tls->key_len);
+    memset(tls, 0, sizeof *tls);
 }

@@ -31,7 +31,7 @@
 struct serve_jwt {
     jwt_alg_t alg;
     unsigned char *key;
-    size_t key_len;
+    size_t key_len, key_size; /* the key's bytes; the file's (for the wipe) */
     long long leeway;
     char *audience, *issuer; /* NULL: not checked */
 };
@@ -64,38 +64,6 @@ static long b64url_decode(const char *s, size_t n, unsigned char *out) {
         }
     }
     return (long)o;
-}
-
-static char *read_file(const char *opt, const char *path, size_t *len) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return fprintf(stderr, "aistack serve: %s %s: %s\n", opt, path, strerror(errno)), NULL;
-    char *p = NULL;
-    size_t n = 0, cap = 0;
-    for (;;) {
-        if (n + 4096 + 1 > cap) {
-            cap = cap ? 2 * cap : 8192;
-            char *g = cap <= (1u << 20) ? realloc(p, cap) : NULL;
-            if (!g) {
-                fprintf(stderr, "aistack serve: %s %s: over 1 MiB or out of memory\n", opt, path);
-                free(p), fclose(f);
-                return NULL;
-            }
-            p = g;
-        }
-        size_t r = fread(p + n, 1, 4096, f);
-        n += r;
-        if (r < 4096) break;
-    }
-    bool err = ferror(f);
-    fclose(f);
-    if (err) {
-        fprintf(stderr, "aistack serve: %s %s: read error\n", opt, path);
-        free(p);
-        return NULL;
-    }
-    p[n] = 0;
-    *len = n;
-    return p;
 }
 
 /* The RSA public key must be one OpenSSL (inside libjwt) will read: a PEM "PUBLIC KEY"
@@ -141,9 +109,10 @@ int serve_jwt_create(const serve_jwt_config *cfg, serve_jwt **out) {
     j->leeway = cfg->leeway;
     const char *opt = cfg->secret_file ? "--jwt-secret" : "--jwt-public-key";
     const char *path = cfg->secret_file ? cfg->secret_file : cfg->public_key_file;
-    char *k = read_file(opt, path, &j->key_len);
+    char *k = serve_read_file(opt, path, &j->key_len);
     j->key = (unsigned char *)k;
     if (!k) goto fail;
+    j->key_size = j->key_len;
     if (cfg->secret_file) {
         j->alg = JWT_ALG_HS256;
         /* The file's bytes are the secret; the newline an editor or echo adds is not. */
@@ -173,8 +142,7 @@ fail:
 
 void serve_jwt_destroy(serve_jwt *j) {
     if (!j) return;
-    if (j->key) memset(j->key, 0, j->key_len); /* no secret left in freed memory */
-    free(j->key);
+    serve_secret_free((char *)j->key, j->key_size);
     free(j->audience);
     free(j->issuer);
     free(j);

@@ -4,9 +4,11 @@ refuses to make a hostile one: the HS/RS confusion); keys and the self-signed ce
 generated here with cryptography. Every refusal must be a 401 with an {"error"} body, and the
 server must keep serving."""
 import base64
+import datetime
 import hashlib
 import hmac
 import http.client
+import ipaddress
 import json
 import os
 import signal
@@ -15,6 +17,7 @@ import ssl
 import subprocess
 import tempfile
 import time
+import warnings
 
 import jwt
 import numpy as np
@@ -302,3 +305,136 @@ def test_jwt_startup_errors(tool, files):
     rc, err = fails_to_start(tool, files["repo"], "--jwt-secret", files["secret"],
                              "--jwt-leeway", "3600")
     assert rc == 2 and "600" in err, err
+
+
+# ---- TLS ----
+
+def self_signed(d, name, key=None, days=30, not_before=None):
+    """A self-signed certificate for 127.0.0.1 and localhost, its own CA."""
+    key = key or ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "aistack test")])
+    nb = datetime.datetime.fromtimestamp(not_before or (time.time() - 60), datetime.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(subject).issuer_name(subject)
+            .public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(nb).not_valid_after(nb + datetime.timedelta(days=days))
+            .add_extension(x509.SubjectAlternativeName(
+                [x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
+                 x509.DNSName("localhost")]), critical=False)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .sign(key, hashes.SHA256()))
+    (d / f"{name}.crt").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    (d / f"{name}.key").write_bytes(key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption()))
+    return str(d / f"{name}.crt"), str(d / f"{name}.key")
+
+
+@pytest.fixture(scope="module")
+def tls_server(tool, files):
+    cert, key = self_signed(files["dir"], "server")
+    p, addr = start(tool, files["repo"], "--tls-cert", cert, "--tls-key", key, "--api-keys",
+                    files["keys"], scheme="https")
+    yield addr, cert
+    stop(p)
+
+
+def test_tls_tritonclient_and_curl(tls_server):
+    tritonclient = pytest.importorskip("tritonclient.http")
+    import gevent.ssl
+    addr, cert = tls_server
+    x = np.load(os.path.join(ROOT, "models", "digits", "test_batch.npy")).astype(np.float32)[:3]
+    clients = [
+        tritonclient.InferenceServerClient(addr, ssl=True, ssl_options={"ca_certs": cert}),
+        tritonclient.InferenceServerClient(
+            addr, ssl=True, ssl_options={"ca_certs": cert},
+            ssl_context_factory=gevent.ssl.create_default_context),
+    ]
+    outs = []
+    for c in clients:
+        assert c.is_server_live() and c.is_server_ready()
+        inp = tritonclient.InferInput("pixels", list(x.shape), "FP32")
+        inp.set_data_from_numpy(x)
+        r = c.infer("digits", [inp], headers={"X-API-Key": KEY})
+        outs.append(r.as_numpy("probabilities"))
+        assert c.get_model_metadata("digits", headers={"X-API-Key": KEY})["name"] == "digits"
+        c.close()
+    assert outs[0].shape == (3, 10) and outs[0].tobytes() == outs[1].tobytes()
+    # without our CA the client refuses the server (the certificate is checked)
+    c = tritonclient.InferenceServerClient(addr, ssl=True)
+    with pytest.raises(Exception, match="(?i)certificate|ssl"):
+        c.is_server_live()
+    # curl with --cacert; without it curl refuses the certificate (exit 60)
+    url = f"https://{addr}/v2/models/digits/ready"
+    r = subprocess.run(["curl", "-sS", "--cacert", cert, "-H", f"X-API-Key: {KEY}", "-w",
+                        "\n%{http_code}", url], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0 and r.stdout.endswith("\n200"), r
+    assert json.loads(r.stdout.rsplit("\n", 1)[0])["ready"] is True
+    r = subprocess.run(["curl", "-sS", "--cacert", cert, "-w", "\n%{http_code}", url],
+                       capture_output=True, text=True, timeout=60)
+    assert r.stdout.endswith("\n401"), r  # TLS does not replace the key
+    r = subprocess.run(["curl", "-sS", url], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 60, r
+
+
+def test_tls_versions_and_plaintext(tls_server):
+    addr, cert = tls_server
+    host, port = addr.split(":")
+    for version in (ssl.TLSVersion.TLSv1_2, ssl.TLSVersion.TLSv1_3):
+        ctx = ssl.create_default_context(cafile=cert)
+        ctx.minimum_version = ctx.maximum_version = version
+        assert request(addr, "GET", "/v2/health/live", tls_ctx=ctx)[0] == 200
+    # TLS 1.1 is refused by the server (the client's own floor lowered to offer it)
+    ctx = ssl.create_default_context(cafile=cert)
+    ctx.set_ciphers("DEFAULT:@SECLEVEL=0")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        ctx.minimum_version = ssl.TLSVersion.TLSv1
+        ctx.maximum_version = ssl.TLSVersion.TLSv1_1
+    with pytest.raises((ssl.SSLError, ConnectionError)):
+        request(addr, "GET", "/v2/health/live", tls_ctx=ctx)
+    # plain HTTP to the TLS port: no HTTP answer, the connection closed, the server unharmed
+    for _ in range(3):
+        s = socket.create_connection((host, int(port)), timeout=10)
+        s.sendall(b"GET /v2/health/live HTTP/1.1\r\nHost: x\r\n\r\n")
+        got = b""
+        try:
+            while True:
+                chunk = s.recv(4096)
+                if not chunk:
+                    break
+                got += chunk
+        except (ConnectionResetError, socket.timeout):
+            pass
+        s.close()
+        assert not got.startswith(b"HTTP/"), got
+    with pytest.raises((http.client.HTTPException, ConnectionError, OSError)):
+        request(addr, "GET", "/v2/health/live")
+    ctx = ssl.create_default_context(cafile=cert)
+    assert request(addr, "GET", "/v2/health/ready", tls_ctx=ctx)[0] == 200
+
+
+def test_tls_startup_errors(tool, files):
+    d = files["dir"]
+    cert, key = self_signed(d, "good")
+    other_cert, other_key = self_signed(d, "other")
+    (d / "garbage.pem").write_text("not a certificate\n")
+    rc, err = fails_to_start(tool, files["repo"], "--tls-cert", str(d / "garbage.pem"),
+                             "--tls-key", key)
+    assert rc == 1 and "--tls-cert" in err and "garbage.pem" in err, err
+    rc, err = fails_to_start(tool, files["repo"], "--tls-cert", cert, "--tls-key",
+                             str(d / "garbage.pem"))
+    assert rc == 1 and "--tls-key" in err and "private key" in err, err
+    rc, err = fails_to_start(tool, files["repo"], "--tls-cert", cert, "--tls-key", other_key)
+    assert rc == 1 and "match" in err.lower(), err
+    rc, err = fails_to_start(tool, files["repo"], "--tls-cert", cert, "--tls-key",
+                             str(d / "nope.key"))
+    assert rc == 1 and "nope.key" in err and "No such file" in err, err
+    enc = ec.generate_private_key(ec.SECP256R1())
+    (d / "enc.key").write_bytes(enc.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+        serialization.BestAvailableEncryption(b"pass")))
+    rc, err = fails_to_start(tool, files["repo"], "--tls-cert", cert, "--tls-key",
+                             str(d / "enc.key"))
+    assert rc == 1 and "unencrypted" in err, err
+    rc, err = fails_to_start(tool, files["repo"], "--tls-cert", cert)
+    assert rc == 2 and "go together" in err, err
