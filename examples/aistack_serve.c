@@ -16,6 +16,7 @@
 #endif
 #include <microhttpd.h>
 #include <netdb.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -33,7 +34,7 @@ const char tool_usage_serve[] =
     "                     [--api-keys FILE] [--jwt-secret FILE | --jwt-public-key PEM]\n"
     "                     [--jwt-audience AUD] [--jwt-issuer ISS] [--jwt-leeway S]\n"
     "                     [--tls-cert PEM --tls-key PEM] [--rate-limit REQ_PER_S]\n"
-    "                     [--max-body-bytes N] [--timeout S]\n"
+    "                     [--max-body-bytes N] [--timeout S] [--poll-interval S]\n"
     "\n"
     "Serves the models of DIR over HTTP with the KServe V2 (Open Inference) protocol that\n"
     "Triton's and KServe's clients speak, JSON and binary tensors (Triton's binary tensor\n"
@@ -66,6 +67,14 @@ const char tool_usage_serve[] =
     "  --max-body-bytes N  larger request bodies get 413 (default 67108864)\n"
     "  --timeout S         close a connection idle (or stalled mid-request) S seconds\n"
     "                      (default 30)\n"
+    "  --poll-interval S   rescan DIR every S seconds (default: only on SIGHUP)\n"
+    "\n"
+    "Reload: on SIGHUP (and every --poll-interval) DIR is scanned again. A new or changed\n"
+    "model file is loaded and checked (a session made, its metadata read) before it\n"
+    "replaces what was served; requests in flight finish on the version they started on. A\n"
+    "file that fails leaves the old version serving and is logged on stderr as a JSON line\n"
+    "{\"event\": \"model_load_failed\", ...}; versions gone from DIR stop being served. Put\n"
+    "files in place by rename, never by writing into a served file (weights are mapped).\n"
     "\n"
     "Prints one line, 'listening on http://H:P' (https with --tls-cert), on stdout when\n"
     "ready; one JSON line per request on stderr (method, path, status, milliseconds; no\n"
@@ -78,8 +87,7 @@ const char tool_usage_serve[] =
     "text/csv).\n";
 
 typedef struct server {
-    serve_model *models; /* sorted by name, then version */
-    size_t n_models;
+    serve_repo *repo;
     unsigned threads;
     size_t max_body;
     serve_keys keys;
@@ -104,103 +112,6 @@ typedef struct request {
     char method[8];
     char path[160]; /* for the access log, cut to fit */
 } request;
-
-static bool valid_name(const char *s) {
-    size_t n = strlen(s);
-    if (!n || n >= sizeof((serve_model *)0)->name || s[0] == '.') return false;
-    for (size_t i = 0; i < n; i++)
-        if (!isalnum((unsigned char)s[i]) && s[i] != '_' && s[i] != '-' && s[i] != '.')
-            return false;
-    return true;
-}
-
-static int cmp_model(const void *a, const void *b) {
-    const serve_model *x = a, *y = b;
-    int c = strcmp(x->name, y->name);
-    return c ? c : (x->version > y->version) - (x->version < y->version);
-}
-
-/* Loads every DIR/NAME/VERSION/model.* into srv->models; 0, or 1 after a message. */
-static int load_repository(server *srv, const char *dir) {
-    DIR *d = opendir(dir);
-    if (!d) return fprintf(stderr, "aistack serve: %s: %s\n", dir, strerror(errno)), 1;
-    static const char *const files[] = {"model.ais", "model.onnx", "model.json", "model.txt"};
-    struct dirent *e;
-    int rc = 0;
-    size_t cap = 0;
-    while (!rc && (e = readdir(d))) {
-        if (e->d_name[0] == '.') continue;
-        char path[4096];
-        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-        struct stat st;
-        if (stat(path, &st) || !S_ISDIR(st.st_mode)) continue;
-        if (!valid_name(e->d_name)) {
-            fprintf(stderr, "aistack serve: skipping %s: not a valid model name\n", path);
-            continue;
-        }
-        DIR *vd = opendir(path);
-        if (!vd) continue;
-        struct dirent *v;
-        while (!rc && (v = readdir(vd))) {
-            size_t l = strlen(v->d_name);
-            if (!l || l > 18 || strspn(v->d_name, "0123456789") != l) continue;
-            char file[4096 + 300];
-            bool found = false;
-            for (size_t f = 0; f < 4 && !found; f++) {
-                snprintf(file, sizeof file, "%s/%s/%s", path, v->d_name, files[f]);
-                found = stat(file, &st) == 0 && S_ISREG(st.st_mode);
-            }
-            if (!found) {
-                fprintf(stderr,
-                        "aistack serve: skipping %s/%s: no model.ais, .onnx, .json or .txt\n", path,
-                        v->d_name);
-                continue;
-            }
-            if (srv->n_models == cap) {
-                cap = cap ? 2 * cap : 8;
-                serve_model *grown = realloc(srv->models, cap * sizeof *grown);
-                if (!grown) {
-                    rc = 1;
-                    break;
-                }
-                srv->models = grown;
-            }
-            serve_model *m = &srv->models[srv->n_models];
-            memset(m, 0, sizeof *m);
-            memcpy(m->name, e->d_name, strlen(e->d_name) + 1); /* valid_name: < 128 */
-            m->version = strtoll(v->d_name, NULL, 10);
-            if (tool_load_model(file, NULL, &m->model)) {
-                rc = 1;
-                break;
-            }
-            if (!(m->sessions = calloc(srv->threads, sizeof *m->sessions))) {
-                ais_model_destroy(m->model);
-                rc = 1;
-                break;
-            }
-            srv->n_models++;
-        }
-        closedir(vd);
-    }
-    closedir(d);
-    if (!rc && !srv->n_models)
-        return fprintf(stderr, "aistack serve: no model found in %s (DIR/NAME/VERSION/model.*)\n",
-                       dir),
-               1;
-    qsort(srv->models, srv->n_models, sizeof *srv->models, cmp_model);
-    return rc;
-}
-
-/* The model NAME at version (or the highest when version < 0); NULL when none. */
-static serve_model *find_model(server *srv, const char *name, size_t name_len, int64_t version) {
-    serve_model *best = NULL;
-    for (size_t i = 0; i < srv->n_models; i++) {
-        serve_model *m = &srv->models[i];
-        if (strlen(m->name) != name_len || memcmp(m->name, name, name_len)) continue;
-        if (version < 0 || m->version == version) best = m;
-    }
-    return best;
-}
 
 static int reply(struct MHD_Connection *c, request *rq, int status, serve_buf *b, size_t json_len) {
     if (b->oom) serve_error_body(b, "out of memory"), status = 500;
@@ -277,6 +188,9 @@ static credential credential_of(server *srv, struct MHD_Connection *c) {
     return cr;
 }
 
+static int route_model(server *srv, struct MHD_Connection *c, request *rq, serve_model *m,
+                       const char *action);
+
 /* Routes a complete request. */
 static int route(server *srv, struct MHD_Connection *c, request *rq, const char *url) {
     bool get = !strcmp(rq->method, "GET") || !strcmp(rq->method, "HEAD");
@@ -323,14 +237,7 @@ static int route(server *srv, struct MHD_Connection *c, request *rq, const char 
     if (!strcmp(url, "/v2/repository/index")) {
         /* Triton's model repository extension, read-only: every loaded version, READY. */
         if (!post && !get) return reply_error(c, rq, 405, "use POST");
-        serve_buf_puts(&b, "[");
-        for (size_t i = 0; i < srv->n_models; i++) {
-            serve_buf_puts(&b, i ? ", {\"name\": " : "{\"name\": ");
-            serve_buf_json_str(&b, srv->models[i].name);
-            serve_buf_printf(&b, ", \"version\": \"%" PRId64 "\", \"state\": \"READY\"}",
-                             srv->models[i].version);
-        }
-        serve_buf_puts(&b, "]");
+        serve_repo_index(srv->repo, &b);
         return reply(c, rq, 200, &b, (size_t)-1);
     }
     if (strncmp(url, "/v2/models/", 11) != 0) return reply_error(c, rq, 404, "no such endpoint");
@@ -343,7 +250,7 @@ static int route(server *srv, struct MHD_Connection *c, request *rq, const char 
     namebuf[name_len] = 0;
     /* Names come from the directory listing only and no request opens a file, but a name that
      * could not be one (../x, %2F) is refused outright. */
-    if (!valid_name(namebuf)) return reply_error(c, rq, 400, "not a valid model name");
+    if (!serve_valid_name(namebuf)) return reply_error(c, rq, 400, "not a valid model name");
     int64_t version = -1;
     if (rest && !strncmp(rest, "/versions/", 10)) {
         const char *v = rest + 10;
@@ -357,19 +264,30 @@ static int route(server *srv, struct MHD_Connection *c, request *rq, const char 
     if (rest && strcmp(action, "ready") && strcmp(action, "infer") && strcmp(action, "records") &&
         strcmp(action, "config"))
         return reply_error(c, rq, 404, "no such endpoint");
-    serve_model *m = find_model(srv, namebuf, name_len, version);
+    /* The request holds its version until it is answered: a reload meanwhile does not free
+     * it under the request. */
+    serve_model *m = serve_repo_acquire(srv->repo, namebuf, name_len, version);
     if (!m) {
         char msg[256];
         snprintf(msg, sizeof msg, "no model '%s'%s", namebuf,
                  version >= 0 ? " at that version" : "");
         return reply_error(c, rq, 404, msg);
     }
+    int r = route_model(srv, c, rq, m, action);
+    serve_repo_release(srv->repo, m);
+    return r;
+}
+
+/* The rest of a request to model m (held by the caller). */
+static int route_model(server *srv, struct MHD_Connection *c, request *rq, serve_model *m,
+                       const char *action) {
+    bool get = !strcmp(rq->method, "GET") || !strcmp(rq->method, "HEAD");
+    bool post = !strcmp(rq->method, "POST");
+    serve_buf b = {0};
     if (!*action) {
         if (!get) return reply_error(c, rq, 405, "use GET");
         int64_t vs[64];
-        size_t nv = 0;
-        for (size_t i = 0; i < srv->n_models && nv < 64; i++)
-            if (!strcmp(srv->models[i].name, m->name)) vs[nv++] = srv->models[i].version;
+        size_t nv = serve_repo_versions(srv->repo, m->name, vs, 64);
         serve_model_metadata(m, vs, nv, &b);
         return reply(c, rq, 200, &b, (size_t)-1);
     }
@@ -513,7 +431,7 @@ static int parse_size(const char *s, size_t *out) {
 }
 
 int tool_cmd_serve(int argc, char **argv) {
-    const char *repo = NULL, *host = "127.0.0.1", *keys = NULL, *rate = NULL;
+    const char *repo = NULL, *host = "127.0.0.1", *keys = NULL, *rate = NULL, *poll_s = NULL;
     size_t port = 8000, threads = 0, max_body = 64u << 20, timeout = 30, leeway = 60;
     serve_jwt_config jwt = {0};
     const char *tls_cert = NULL, *tls_key = NULL;
@@ -529,6 +447,7 @@ int tool_cmd_serve(int argc, char **argv) {
                            : !strcmp(a, "--host")           ? &host
                            : !strcmp(a, "--api-keys")       ? &keys
                            : !strcmp(a, "--rate-limit")     ? &rate
+                           : !strcmp(a, "--poll-interval")  ? &poll_s
                            : !strcmp(a, "--jwt-secret")     ? &jwt.secret_file
                            : !strcmp(a, "--jwt-public-key") ? &jwt.public_key_file
                            : !strcmp(a, "--jwt-audience")   ? &jwt.audience
@@ -588,7 +507,18 @@ int tool_cmd_serve(int argc, char **argv) {
         tool_fail_status("session options", AIS_E_OUT_OF_MEMORY);
         goto done;
     }
-    if (load_repository(&srv, repo)) goto done;
+    int poll_ms = -1; /* --poll-interval: off by default */
+    if (poll_s) {
+        char *end;
+        double p = strtod(poll_s, &end);
+        if (end == poll_s || *end || !(p >= 0.01 && p <= 86400)) {
+            fputs("aistack serve: --poll-interval is 0.01 to 86400 seconds\n", stderr);
+            rc = 2;
+            goto done;
+        }
+        poll_ms = (int)(p * 1000 + 0.5);
+    }
+    if (serve_repo_open(repo, srv.threads, srv.session_opts, &srv.repo)) goto done;
     struct addrinfo hints = {.ai_family = AF_INET, .ai_socktype = SOCK_STREAM}, *ai = NULL;
     if (getaddrinfo(host, NULL, &hints, &ai) || !ai) {
         fprintf(stderr, "aistack serve: --host %s: not an IPv4 address or known name\n", host);
@@ -603,6 +533,7 @@ int tool_cmd_serve(int argc, char **argv) {
     sigemptyset(&act.sa_mask);
     sigaction(SIGTERM, &act, NULL);
     sigaction(SIGINT, &act, NULL);
+    sigaction(SIGHUP, &act, NULL);
     signal(SIGPIPE, SIG_IGN);
     /* TLS 1.2 and 1.3 only, GnuTLS's defaults within them. */
     struct MHD_OptionItem tls_opts[] = {
@@ -628,9 +559,22 @@ int tool_cmd_serve(int argc, char **argv) {
     printf("listening on %s://%s:%u\n", tls.cert ? "https" : "http", addr,
            info ? (unsigned)info->port : (unsigned)port);
     fflush(stdout);
+    /* This thread waits for signals. SIGHUP, or every --poll-interval, rescans the repository
+     * here, beside the HTTP threads (serve_repo_rescan); SIGTERM or SIGINT drains and exits. */
     for (;;) {
+        struct pollfd pfd = {.fd = sig_pipe[0], .events = POLLIN};
+        int pr = poll(&pfd, 1, poll_ms);
+        if (pr < 0 && errno == EINTR) continue;
+        if (pr == 0) {
+            serve_repo_rescan(srv.repo);
+            continue;
+        }
         char ch;
-        ssize_t r = read(sig_pipe[0], &ch, 1);
+        ssize_t r = pr < 0 ? -1 : read(sig_pipe[0], &ch, 1);
+        if (r == 1 && ch == SIGHUP) {
+            serve_repo_rescan(srv.repo);
+            continue;
+        }
         if (r == 1 || (r < 0 && errno != EINTR)) break;
     }
     /* Drain: no new connections, requests in flight finish (bounded by the timeout). */
@@ -645,13 +589,7 @@ int tool_cmd_serve(int argc, char **argv) {
     rc = 0;
 done:
     if (d) MHD_stop_daemon(d);
-    for (size_t i = 0; i < srv.n_models; i++) {
-        for (size_t k = 0; k < srv.threads; k++)
-            ais_session_destroy(srv.models[i].sessions[k]);
-        free(srv.models[i].sessions);
-        ais_model_destroy(srv.models[i].model);
-    }
-    free(srv.models);
+    serve_repo_close(srv.repo);
     ais_options_destroy(srv.session_opts);
     serve_keys_free(&srv.keys);
     serve_jwt_destroy(srv.jwt);

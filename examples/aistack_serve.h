@@ -1,8 +1,10 @@
 /*
  * aistack_serve.h - the parts of `aistack serve` (the KServe V2 / Triton HTTP server):
- * aistack_serve.c (command line, model repository, HTTP on libmicrohttpd, API keys),
- * aistack_serve_v2.c (the protocol's JSON and binary tensors: metadata and infer bodies) and
- * aistack_serve_auth.c (SHA-256 and the constant-time key check). Public API only.
+ * aistack_serve.c (command line, HTTP on libmicrohttpd, routing, signals),
+ * aistack_serve_repo.c (the model repository, its reloads and the references requests hold),
+ * aistack_serve_v2.c (the protocol's JSON and binary tensors: metadata and infer bodies),
+ * aistack_serve_auth.c (SHA-256, the constant-time key check, rate limits, TLS files) and
+ * aistack_serve_jwt.c (JWT bearer tokens, on libjwt). Public API only.
  */
 #ifndef AISTACK_SERVE_H
 #define AISTACK_SERVE_H
@@ -92,6 +94,44 @@ unsigned serve_limits_take(serve_limits *l, long key_index, uint32_t ipv4);
 unsigned serve_limits_take_subject(serve_limits *l, const uint8_t subject[32]);
 void serve_limits_destroy(serve_limits *l);
 void serve_keys_free(serve_keys *keys);
+
+/* ---- the model repository and its reloads (aistack_serve_repo.c) ---- */
+typedef struct serve_repo serve_repo;
+/* Letters, digits, '_', '-' and '.', not starting with '.', under 128 bytes. */
+bool serve_valid_name(const char *s);
+/* Loads every DIR/NAME/VERSION/model.* (.ais, .onnx, .json, .txt); a session per model per
+ * worker thread (threads of them, made on first use with session_opts, which must outlive the
+ * repository). Any model that fails to load fails this: 0, or 1 after a message on stderr. */
+int serve_repo_open(const char *dir, unsigned threads, const ais_options *session_opts,
+                    serve_repo **out);
+/* Rescans DIR (SIGHUP, --poll-interval): a new or changed file (device, inode, size, mtime) is
+ * loaded, a session made on it and its metadata written before it replaces what was served;
+ * one that fails leaves the old one serving and is logged on stderr as one JSON line
+ * {"event": "model_load_failed", "model", "version", "file", "error"} and counted; versions
+ * gone from disk stop being served (freed once their last request ends). Successes are logged
+ * as "model_loaded" / "model_reloaded", removals as "model_removed". One thread at a time. */
+void serve_repo_rescan(serve_repo *r);
+/* Every version gone; nothing may hold one (the HTTP server is stopped). NULL is a no-op. */
+void serve_repo_close(serve_repo *r);
+/* The model NAME (name_len bytes) at version, or at the highest version when version < 0,
+ * with a reference the caller drops with serve_repo_release (NULL: none). A held version stays
+ * usable, sessions included, even after a rescan replaced or removed it. Thread-safe. */
+serve_model *serve_repo_acquire(serve_repo *r, const char *name, size_t name_len, int64_t version);
+/* One more reference on m (code that finishes a request on another thread takes its own). */
+void serve_repo_retain(serve_repo *r, serve_model *m);
+void serve_repo_release(serve_repo *r, serve_model *m);
+/* The versions served under name, ascending, up to max of them; returns how many. */
+size_t serve_repo_versions(serve_repo *r, const char *name, int64_t *out, size_t max);
+/* Triton's repository index: [{"name", "version", "state": "READY"}...] into out. */
+void serve_repo_index(serve_repo *r, serve_buf *out);
+/* Per model name (every name ever loaded or tried), the reloads after startup that went in
+ * and those that failed (and left the previous version serving, or none). For /metrics:
+ * copies up to max into out and returns how many there are. Thread-safe. */
+typedef struct serve_repo_stats {
+    char name[128];
+    uint64_t reloads, reload_failures;
+} serve_repo_stats;
+size_t serve_repo_stats_get(serve_repo *r, serve_repo_stats *out, size_t max);
 
 /* ---- files of secrets and TLS (aistack_serve_auth.c) ---- */
 /* The whole of path (at most 1 MiB), NUL-terminated, in a new malloc block; NULL after a
