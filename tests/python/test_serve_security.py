@@ -280,6 +280,19 @@ def test_rate_limit_per_subject(tool, files):
         stop(p)
 
 
+def test_rate_limit_many_subjects(tool, files):
+    """Past the subject table's first size (64 slots): buckets that are not full again are kept
+    through the table's rebuilds and growth (a refill takes 100 s here)."""
+    p, addr = start(tool, files["repo"], "--jwt-secret", files["secret"], "--rate-limit", "0.01")
+    try:
+        toks = [jwt.encode(claims(sub=f"user{i}"), SECRET, algorithm="HS256") for i in range(150)]
+        hdr = [{"Authorization": f"Bearer {t}"} for t in toks]
+        assert [request(addr, "GET", "/v2", h)[0] for h in hdr] == [200] * 150
+        assert [request(addr, "GET", "/v2", h)[0] for h in hdr[::7]] == [429] * len(hdr[::7])
+    finally:
+        stop(p)
+
+
 def test_jwt_startup_errors(tool, files):
     d = files["dir"]
     (d / "short").write_text("too-short\n")
