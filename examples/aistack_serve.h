@@ -107,7 +107,8 @@ int serve_repo_open(const char *dir, unsigned threads, const ais_options *sessio
 /* Rescans DIR (SIGHUP, --poll-interval): a new or changed file (device, inode, size, mtime) is
  * loaded, a session made on it and its metadata written before it replaces what was served;
  * one that fails leaves the old one serving and is logged on stderr as one JSON line
- * {"event": "model_load_failed", "model", "version", "file", "error"} and counted; versions
+ * {"event": "model_load_failed", "model", "version", "file", "error", "reload_failures"}
+ * and counted (serve_repo_stats_get); versions
  * gone from disk stop being served (freed once their last request ends). Successes are logged
  * as "model_loaded" / "model_reloaded", removals as "model_removed". One thread at a time. */
 void serve_repo_rescan(serve_repo *r);
@@ -124,9 +125,10 @@ void serve_repo_release(serve_repo *r, serve_model *m);
 size_t serve_repo_versions(serve_repo *r, const char *name, int64_t *out, size_t max);
 /* Triton's repository index: [{"name", "version", "state": "READY"}...] into out. */
 void serve_repo_index(serve_repo *r, serve_buf *out);
-/* Per model name (every name ever loaded or tried), the reloads after startup that went in
- * and those that failed (and left the previous version serving, or none). For /metrics:
- * copies up to max into out and returns how many there are. Thread-safe. */
+/* Per model name (every name loaded at start or tried since, in that order), the reloads
+ * after start that went in and those that failed (and left the previous version serving, or
+ * none). For /metrics: copies up to max into out and returns how many there are (which may
+ * exceed max). Thread-safe. */
 typedef struct serve_repo_stats {
     char name[128];
     uint64_t reloads, reload_failures;

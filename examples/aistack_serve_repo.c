@@ -117,6 +117,13 @@ static serve_repo_stats *stats_of(serve_repo *r, const char *name) {
     return s;
 }
 
+/* The model's counters exist from its first load on, at 0: a series /metrics can show. */
+static void stats_touch(serve_repo *r, const char *name) {
+    pthread_mutex_lock(&r->mu);
+    stats_of(r, name);
+    pthread_mutex_unlock(&r->mu);
+}
+
 /* Counts a reload of model name that went in (ok) or failed; the model's failures so far. */
 static uint64_t count(serve_repo *r, const char *name, bool ok) {
     pthread_mutex_lock(&r->mu);
@@ -239,6 +246,8 @@ static int scan_version(serve_repo *r, const char *name, int64_t version, const 
         if (r->started) {                     /* at start, the listening line says it all went in */
             log_event(old ? "model_reloaded" : "model_loaded", name, version, file, NULL, 0);
             count(r, name, true);
+        } else {
+            stats_touch(r, name);
         }
         *out = e;
         return 0;
