@@ -148,6 +148,17 @@ void serve_jwt_destroy(serve_jwt *j) {
     free(j);
 }
 
+/* cJSON reads the first of two equal names, libjwt's jansson the last: {"alg": "RS256", "alg":
+ * "HS256"} would pass the check below and be verified as HS256 by libjwt. RFC 7515 section 4
+ * lets a parser refuse duplicate names; the header is refused. (At most a few thousand names
+ * fit in a token, so the quadratic walk stays cheap.) */
+static bool has_duplicate(const cJSON *obj) {
+    for (const cJSON *a = obj->child; a; a = a->next)
+        for (const cJSON *b = a->next; b; b = b->next)
+            if (a->string && b->string && !strcmp(a->string, b->string)) return true;
+    return false;
+}
+
 /* The header's alg, checked against the configured one; NULL when it matches, else why not. */
 static const char *check_header(const serve_jwt *j, const char *tok, size_t head_len) {
     unsigned char buf[MAX_TOKEN];
@@ -158,7 +169,9 @@ static const char *check_header(const serve_jwt *j, const char *tok, size_t head
     const cJSON *alg = cJSON_GetObjectItemCaseSensitive(h, "alg");
     const cJSON *crit = cJSON_GetObjectItemCaseSensitive(h, "crit");
     const char *why = NULL;
-    if (!cJSON_IsString(alg))
+    if (has_duplicate(h))
+        why = "token header has a duplicate member";
+    else if (!cJSON_IsString(alg))
         why = "token header has no alg";
     else if (!strcmp(alg->valuestring, "none") || !strcmp(alg->valuestring, "None") ||
              !strcmp(alg->valuestring, "NONE"))
@@ -204,7 +217,9 @@ const char *serve_jwt_check(const serve_jwt *j, const char *token, uint8_t subje
     /* libjwt writes into its own copy of the token; the key length fits an int (1 MiB cap). */
     if (jwt_decode(&t, token, j->key, (int)j->key_len) || !t)
         return "token signature does not verify";
-    if (jwt_get_alg(t) != j->alg) { /* checked above; kept as a guard on libjwt's reading */
+    /* Checked above on our reading of the header; this is libjwt's reading of it, which the
+     * signature was verified under. */
+    if (jwt_get_alg(t) != j->alg) {
         jwt_free(t);
         return "token alg is not the one configured";
     }

@@ -248,6 +248,12 @@ def test_rs256(rs_server, files):
     # HS/RS confusion: an HS256 token whose HMAC key is the server's own public key (PEM bytes)
     assert_401(rs_server, hs256_by_hand({"alg": "HS256", "typ": "JWT"}, claims(),
                                         files["pub_bytes"]), "not RS256")
+    # the same with a second alg member: our JSON parser reads the first, libjwt's the last
+    signing = (b64(b'{"alg":"RS256","alg":"HS256","typ":"JWT"}') + "." +
+               b64(json.dumps(claims()).encode()))
+    dup = signing + "." + b64(hmac.new(files["pub_bytes"], signing.encode(),
+                                       hashlib.sha256).digest())
+    assert_401(rs_server, dup, "duplicate member")
     assert_401(rs_server, jwt.encode(claims(), SECRET, algorithm="HS256"), "not RS256")
     assert_401(rs_server, jwt.encode(claims(), None, algorithm="none"), "alg none")
     # --jwt-leeway 5: 30 s late is too late here
