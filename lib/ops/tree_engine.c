@@ -29,12 +29,24 @@ enum { AIS__M_LEQ, AIS__M_LT, AIS__M_GTE, AIS__M_GT, AIS__M_EQ, AIS__M_NEQ, AIS_
 #endif
 /* Chunks of at most this many rows walk trees across the lanes, one row at a time (measured:
  * docs/design-decisions.md, "Tree ensembles"); a chunk's last rows short of a block also do. */
+/* A block of trees with up to this many padded nodes is prefetched whole per chunk (64 trees
+ * of depth 7); bigger ones only their top AIS__TB_PREFETCH_TOP nodes per tree. */
+#define AIS__TB_PREFETCH 8192
+#define AIS__TB_PREFETCH_TOP 127
 #ifndef AIS__TB_SMALL
 #define AIS__TB_SMALL 15
 #endif
 /* The fast layout's limits: outputs (accumulators live on the stack) and tree depth. */
 #define AIS__TF_MAX_WIDTH 16
 #define AIS__TF_MAX_DEPTH 20
+/* Padded leaves the fast layout may hold per node of the ensemble: leaf-wise grown trees
+ * (HistGradientBoosting's max_leaf_nodes, LightGBM's num_leaves) are a few levels deeper than
+ * their average path, and padding them to complete trees costs memory, never correctness. */
+#define AIS__TF_MAX_PAD 32
+/* Rank mode (non-f32 inputs on the fast layout, ais__tree_compile_rank): floats of converted
+ * rows one chunk keeps on the stack, and with it the widest row it can take (16 rows). */
+#define AIS__TR_BUF 16384
+#define AIS__TR_MAX_COLS (AIS__TR_BUF / 16)
 #define AIS__TREE_MAX_WIDTH 4096
 
 typedef struct ais__tnode {
@@ -78,6 +90,13 @@ struct ais__tengine {
     uint16_t *target;     /* [n_trees] */
     uint8_t *gdepth;      /* [n_trees / 8]: each group of 8 trees' deepest, | 0x80: all as deep */
     size_t n_inner, n_leaves;
+    /* rank mode (rank true): inputs that are not f32 (f64, i32, i64) walk the fast layout as
+     * ranks among each feature's thresholds (ais__tree_compile_rank) */
+    bool rank;
+    double *cuts;          /* per feature, its distinct thresholds, ascending */
+    uint32_t *cut_off;     /* [need_cols + 1] each feature's first cut */
+    float *thr_rank;       /* the thresholds as ranks, same order as thr */
+    ais__cpu_forest vrank; /* view with thr_rank */
 };
 
 typedef struct ais__tkey {
@@ -180,17 +199,22 @@ void ais__tengine_free(ais__tengine *e) {
     ais__free(e->depth);
     ais__free(e->target);
     ais__free(e->gdepth);
+    ais__free(e->cuts);
+    ais__free(e->cut_off);
+    ais__free(e->thr_rank);
     ais__free(e);
 }
 
 bool ais__tengine_binary(const ais__tengine *e) { return e->binary; }
 bool ais__tengine_fast(const ais__tengine *e) { return e->fast; }
+bool ais__tengine_rank(const ais__tengine *e) { return e->rank; }
 
 /* With NaN read as +inf, a default-right node at +inf would send it left (x > +inf never
  * holds): such ensembles keep the small-batch walk on plain rows. */
 static bool ais__tree_lanes_dbl_ok(const ais__tengine *e) {
     for (size_t i = 0; i < e->n_inner; i++)
-        if ((e->fd[i] >> 31) && e->thr[i] == INFINITY) return false;
+        if ((e->fd[i] >> 31) && (e->thr[i] == INFINITY || (e->rank && e->thr_rank[i] == INFINITY)))
+            return false;
     return true;
 }
 
@@ -389,7 +413,8 @@ static bool ais__tree_fast_node(const ais__tnode *nd, float *thr, uint32_t *left
 }
 
 /* Builds the fast layout when the ensemble qualifies; leaves e->fast false otherwise. */
-static ais_status ais__tree_compile_fast(ais__tengine *e, const uint8_t *depth, uint32_t *stack) {
+static ais_status ais__tree_compile_fast(ais__tengine *e, const uint8_t *depth, uint32_t *stack,
+                                         uint32_t **src_out) {
     if (e->agg != AIS__TAGG_SUM && e->agg != AIS__TAGG_AVERAGE) return AIS_OK;
     if (e->width > AIS__TF_MAX_WIDTH) return AIS_OK;
     size_t inner = 0, leaves = 0;
@@ -399,7 +424,7 @@ static ais_status ais__tree_compile_fast(ais__tengine *e, const uint8_t *depth, 
         leaves += (size_t)1 << depth[t];
     }
     /* Padding must not blow a lopsided ensemble up (a few very deep, thin trees). */
-    if (leaves > 8 * e->n_nodes + 4096 || leaves >= UINT32_MAX / 2) return AIS_OK;
+    if (leaves > AIS__TF_MAX_PAD * e->n_nodes + 4096 || leaves >= UINT32_MAX / 2) return AIS_OK;
     for (size_t i = 0; i < e->n_nodes; i++) {
         const ais__tnode *nd = &e->nodes[i];
         if (nd->mode == AIS__M_EQ || nd->mode == AIS__M_NEQ) return AIS_OK;
@@ -410,6 +435,11 @@ static ais_status ais__tree_compile_fast(ais__tengine *e, const uint8_t *depth, 
     AIS__CHECK(ais__tree_alloc((void **)&e->fd, inner + 8, sizeof *e->fd, "tree fast layout"));
     memset(e->thr + inner, 0, 8 * sizeof *e->thr);
     memset(e->fd + inner, 0, 8 * sizeof *e->fd);
+    /* each slot's node (UINT32_MAX: padding), for ais__tree_compile_rank */
+    uint32_t *src;
+    AIS__CHECK(ais__tree_alloc((void **)&src, inner + 8, sizeof *src, "tree fast layout"));
+    *src_out = src;
+    memset(src, 0xff, (inner + 8) * sizeof *src);
     AIS__CHECK(ais__tree_alloc((void **)&e->leaf, leaves, sizeof *e->leaf, "tree fast layout"));
     AIS__CHECK(ais__tree_alloc((void **)&e->node_off, e->n_trees, 4, "tree fast layout"));
     AIS__CHECK(ais__tree_alloc((void **)&e->leaf_off, e->n_trees, 4, "tree fast layout"));
@@ -466,6 +496,7 @@ static ais_status ais__tree_compile_fast(ais__tengine *e, const uint8_t *depth, 
             }
             th[pos] = thr;
             fd[pos] = nd->feature | (dr ? 0x80000000u : 0);
+            src[no + pos] = v;
             stack[sp++] = l;
             stack[sp++] = 2 * pos + 1;
             stack[sp++] = r;
@@ -510,6 +541,88 @@ static ais_status ais__tree_compile_fast(ais__tengine *e, const uint8_t *depth, 
                                 .leaf_off = e->leaf_off,
                                 .depth = e->depth,
                                 .target = e->target};
+    return AIS_OK;
+}
+
+typedef struct ais__tcut {
+    uint32_t f;
+    double v;
+} ais__tcut;
+
+static int ais__tcut_cmp(const void *a, const void *b) {
+    const ais__tcut *x = a, *y = b;
+    if (x->f != y->f) return x->f < y->f ? -1 : 1;
+    return x->v < y->v ? -1 : x->v > y->v;
+}
+
+/*
+ * Rank mode, so that inputs that are not f32 (HistGradientBoosting's float64 features) take the
+ * fast layout with every decision exactly the double comparison of the generic walk. Each
+ * feature's distinct thresholds (cuts) are sorted; a value x becomes
+ *     p(x) = 2 * #{cuts < x} + (x is a cut),
+ * which is monotone and puts the k-th cut at 2k + 1, so that for the node at cut k
+ *     x <= t <=> p(x) <= 2k + 1,  x < t <=> p(x) <= 2k,  and GT/GTE their negations:
+ * "go right when p(x) > T" with T = 2k + 1 (LEQ, GT) or 2k (LT, GTE). The ranks are small
+ * integers, exact as floats (a feature with 2^23 cuts or more keeps the generic walk); NaN stays
+ * NaN and takes the node's missing direction as before. A chunk's rows are converted once
+ * (a binary search per feature) and then walk the same trees with thr_rank for thr.
+ */
+static ais_status ais__tree_compile_rank(ais__tengine *e, const uint32_t *src) {
+    size_t nc = e->need_cols, n = 0;
+    if (nc > AIS__TR_MAX_COLS) return AIS_OK;
+    for (size_t i = 0; i < e->n_inner; i++)
+        n += src[i] != UINT32_MAX;
+    ais__tcut *c;
+    AIS__CHECK(ais__tree_alloc((void **)&c, n, sizeof *c, "tree rank layout"));
+    for (size_t i = 0, m = 0; i < e->n_inner; i++)
+        if (src[i] != UINT32_MAX)
+            c[m++] = (ais__tcut){e->nodes[src[i]].feature, e->nodes[src[i]].value};
+    qsort(c, n, sizeof *c, ais__tcut_cmp);
+    ais_status st =
+        ais__tree_alloc((void **)&e->cut_off, nc + 1, sizeof *e->cut_off, "tree rank layout");
+    if (st == AIS_OK)
+        st = ais__tree_alloc((void **)&e->cuts, n, sizeof *e->cuts, "tree rank layout");
+    if (st == AIS_OK)
+        st = ais__tree_alloc((void **)&e->thr_rank, e->n_inner + 8, sizeof *e->thr_rank,
+                             "tree rank layout");
+    if (st != AIS_OK) {
+        ais__free(c);
+        return st;
+    }
+    size_t u = 0, f = 0;
+    e->cut_off[0] = 0;
+    for (size_t i = 0; i < n; i++) {
+        while (f < c[i].f)
+            e->cut_off[++f] = (uint32_t)u;
+        /* == also merges -0.0 with 0.0, which every comparison takes as equal */
+        if (u > e->cut_off[f] && e->cuts[u - 1] == c[i].v) continue;
+        e->cuts[u++] = c[i].v;
+    }
+    while (f < nc)
+        e->cut_off[++f] = (uint32_t)u;
+    ais__free(c);
+    for (size_t k = 0; k < nc; k++)
+        if (e->cut_off[k + 1] - e->cut_off[k] >= ((uint32_t)1 << 23)) return AIS_OK;
+    /* padding slots (+inf) and the 8 spare ones as they are */
+    memcpy(e->thr_rank, e->thr, (e->n_inner + 8) * sizeof *e->thr);
+    for (size_t i = 0; i < e->n_inner; i++) {
+        if (src[i] == UINT32_MAX) continue;
+        const ais__tnode *nd = &e->nodes[src[i]];
+        const double *cu = e->cuts + e->cut_off[nd->feature];
+        size_t lo = 0, hi = e->cut_off[nd->feature + 1] - e->cut_off[nd->feature];
+        while (lo < hi) { /* the cut equal to the threshold: it is there */
+            size_t mid = lo + (hi - lo) / 2;
+            if (cu[mid] < nd->value)
+                lo = mid + 1;
+            else
+                hi = mid;
+        }
+        bool at = nd->mode == AIS__M_LEQ || nd->mode == AIS__M_GT;
+        e->thr_rank[i] = (float)(2 * lo + (at ? 1 : 0));
+    }
+    e->vrank = e->view;
+    e->vrank.thr = e->thr_rank;
+    e->rank = true;
     return AIS_OK;
 }
 
@@ -584,8 +697,14 @@ ais_status ais__tengine_build(const ais_attrs *attrs, const char *prefix, size_t
     }
     if (st == AIS_OK) st = ais__tree_alloc((void **)&depth, e->n_trees, 1, "tree ensemble check");
     bool is_tree = false;
+    uint32_t *src = NULL;
     if (st == AIS_OK) st = ais__tree_walk_check(e, keys, tmp, depth, &is_tree);
-    if (st == AIS_OK && allow_fast && is_tree) st = ais__tree_compile_fast(e, depth, tmp);
+    if (st == AIS_OK && allow_fast && is_tree) st = ais__tree_compile_fast(e, depth, tmp, &src);
+    if (st == AIS_OK && e->fast) {
+        st = ais__tree_compile_rank(e, src);
+        e->lanes_dbl = ais__tree_lanes_dbl_ok(e);
+    }
+    ais__free(src);
     ais__free(keys);
     ais__free(tmp);
     ais__free(depth);
@@ -696,10 +815,10 @@ AIS__TREE_INLINE uint32_t ais__tree_right(const float *xr, uint32_t f, float th,
     return (v > th) | ((f >> 31) & (v != v));
 }
 
-AIS__TREE_INLINE void ais__tree_lanes_impl(const ais__tengine *e, const float *x, size_t stride,
-                                           size_t nr, ais__tree_acc acc, bool f32, bool dbl) {
+AIS__TREE_INLINE void ais__tree_lanes_impl(const ais__tengine *e, const float *thr, const float *x,
+                                           size_t stride, size_t nr, ais__tree_acc acc, bool f32,
+                                           bool dbl) {
     size_t w = e->width;
-    const float *thr = e->thr;
     const uint32_t *fd = e->fd;
     for (size_t g = 0; g < e->n_trees / 8; g++) {
         size_t t0 = 8 * g;
@@ -739,24 +858,24 @@ AIS__TREE_INLINE void ais__tree_lanes_impl(const ais__tengine *e, const float *x
     }
 }
 
-static void ais__tree_lanes(const ais__tengine *e, const float *x, size_t stride, size_t nr,
-                            ais__tree_acc acc) {
-    ais__tree_lanes_impl(e, x, stride, nr, acc, false, false);
+static void ais__tree_lanes(const ais__tengine *e, const float *thr, const float *x, size_t stride,
+                            size_t nr, ais__tree_acc acc) {
+    ais__tree_lanes_impl(e, thr, x, stride, nr, acc, false, false);
 }
 
-static void ais__tree_lanes_f32(const ais__tengine *e, const float *x, size_t stride, size_t nr,
-                                ais__tree_acc acc) {
-    ais__tree_lanes_impl(e, x, stride, nr, acc, true, false);
+static void ais__tree_lanes_f32(const ais__tengine *e, const float *thr, const float *x,
+                                size_t stride, size_t nr, ais__tree_acc acc) {
+    ais__tree_lanes_impl(e, thr, x, stride, nr, acc, true, false);
 }
 
-static void ais__tree_lanes_dbl(const ais__tengine *e, const float *x, size_t stride, size_t nr,
-                                ais__tree_acc acc) {
-    ais__tree_lanes_impl(e, x, stride, nr, acc, false, true);
+static void ais__tree_lanes_dbl(const ais__tengine *e, const float *thr, const float *x,
+                                size_t stride, size_t nr, ais__tree_acc acc) {
+    ais__tree_lanes_impl(e, thr, x, stride, nr, acc, false, true);
 }
 
-static void ais__tree_lanes_dbl_f32(const ais__tengine *e, const float *x, size_t stride, size_t nr,
-                                    ais__tree_acc acc) {
-    ais__tree_lanes_impl(e, x, stride, nr, acc, true, true);
+static void ais__tree_lanes_dbl_f32(const ais__tengine *e, const float *thr, const float *x,
+                                    size_t stride, size_t nr, ais__tree_acc acc) {
+    ais__tree_lanes_impl(e, thr, x, stride, nr, acc, true, true);
 }
 
 /* Floats of doubled rows (ais__tree_lanes_impl) a small-batch walk keeps on the stack. */
@@ -764,8 +883,8 @@ static void ais__tree_lanes_dbl_f32(const ais__tengine *e, const float *x, size_
 
 /* nr rows (any number) through every tree by the small-batch walk: groups of 8 trees, then the
  * last n_trees % 8 trees by the portable block walk, 16 rows at a time (tree order is kept). */
-static void ais__tree_rows_lanes(const ais__tengine *e, const float *x, size_t cols, size_t nr,
-                                 ais__tree_acc acc) {
+static void ais__tree_rows_lanes(const ais__tengine *e, const ais__cpu_forest *v, const float *x,
+                                 size_t cols, size_t nr, ais__tree_acc acc) {
     bool f32 = e->acc_f32;
     size_t w = e->width, nc = e->need_cols;
     /* doubled rows when they fit and no node needs NaN and +inf told apart */
@@ -776,25 +895,25 @@ static void ais__tree_rows_lanes(const ais__tengine *e, const float *x, size_t c
             size_t n = AIS__MIN(per, nr - r0);
             for (size_t r = 0; r < n; r++)
                 for (size_t c = 0; c < nc; c++) {
-                    float v = x[(r0 + r) * cols + c];
-                    bool nan = v != v;
-                    xx[(r * nc + c) * 2] = nan ? -INFINITY : v;
-                    xx[(r * nc + c) * 2 + 1] = nan ? INFINITY : v;
+                    float xv = x[(r0 + r) * cols + c];
+                    bool nan = xv != xv;
+                    xx[(r * nc + c) * 2] = nan ? -INFINITY : xv;
+                    xx[(r * nc + c) * 2 + 1] = nan ? INFINITY : xv;
                 }
             ais__tree_acc ab;
             if (f32) {
                 ab.f = acc.f + r0 * w;
-                ais__tree_lanes_dbl_f32(e, xx, 2 * nc, n, ab);
+                ais__tree_lanes_dbl_f32(e, v->thr, xx, 2 * nc, n, ab);
             } else {
                 ab.d = acc.d + r0 * w;
-                ais__tree_lanes_dbl(e, xx, 2 * nc, n, ab);
+                ais__tree_lanes_dbl(e, v->thr, xx, 2 * nc, n, ab);
             }
         }
     } else if (e->n_trees >= 8) {
         if (f32)
-            ais__tree_lanes_f32(e, x, cols, nr, acc);
+            ais__tree_lanes_f32(e, v->thr, x, cols, nr, acc);
         else
-            ais__tree_lanes(e, x, cols, nr, acc);
+            ais__tree_lanes(e, v->thr, x, cols, nr, acc);
     }
     size_t t0 = e->n_trees / 8 * 8;
     if (t0 == e->n_trees) return;
@@ -805,7 +924,7 @@ static void ais__tree_rows_lanes(const ais__tengine *e, const float *x, size_t c
             ab.f = acc.f + b * w;
         else
             ab.d = acc.d + b * w;
-        ais__cpu_ref_tree_block(&e->view, t0, e->n_trees, x + b * cols, cols, n, ab, f32);
+        ais__cpu_ref_tree_block(v, t0, e->n_trees, x + b * cols, cols, n, ab, f32);
     }
 }
 
@@ -823,22 +942,22 @@ static void ais__tree_prefetch(const void *p, size_t bytes) {
         __builtin_prefetch(c + o);
 }
 
-/* Rows [r0, r1) through the fast layout: chunks of rows share a block of trees at a time. */
-static void ais__tree_rows_fast(const ais__tree_job *j, size_t r0, size_t r1) {
-    const ais__tengine *e = j->e;
-    const float *x = j->x->data;
+/* n float rows x (stride cols) through the fast layout v into y: chunks of rows share a block of
+ * trees at a time. */
+static void ais__tree_walk_fast(const ais__tengine *e, const ais__cpu_forest *v, const float *x,
+                                size_t cols, size_t n, float *y_out) {
     union {
         double d[AIS__TB_CHUNK * AIS__TF_MAX_WIDTH];
         float f[AIS__TB_CHUNK * AIS__TF_MAX_WIDTH];
     } acc;
     size_t w = e->width;
     /* the SIMD walks index x with int32 offsets */
-    bool simd = e->simd && j->cols <= (size_t)INT32_MAX / 32;
+    bool simd = e->simd && cols <= (size_t)INT32_MAX / 32;
     void (*block)(const ais__cpu_forest *, size_t, size_t, const float *, size_t, size_t,
                   ais__cpu_tree_acc, bool) =
         simd ? ais__cpu()->tree_block : ais__cpu_ref_tree_block;
-    for (size_t c0 = r0; c0 < r1; c0 += AIS__TB_CHUNK) {
-        size_t cn = AIS__MIN(AIS__TB_CHUNK, r1 - c0);
+    for (size_t c0 = 0; c0 < n; c0 += AIS__TB_CHUNK) {
+        size_t cn = AIS__MIN(AIS__TB_CHUNK, n - c0);
         if (e->acc_f32) {
             for (size_t r = 0; r < cn; r++)
                 for (size_t k = 0; k < w; k++)
@@ -851,26 +970,38 @@ static void ais__tree_rows_fast(const ais__tree_job *j, size_t r0, size_t r1) {
         size_t nb = cn <= e->small_max ? 0 : cn / AIS__TB_ROWS * AIS__TB_ROWS;
         /* Gathers defeat the hardware prefetcher: the chunk's rows, and below each block of
          * trees, are pulled in by a linear sweep first, so the dependent walks hit cache. */
-        if (nb) ais__tree_prefetch(x + c0 * j->cols, nb * j->cols * sizeof(float));
+        if (nb) ais__tree_prefetch(x + c0 * cols, nb * cols * sizeof(float));
         for (size_t t0 = 0; nb && t0 < e->n_trees; t0 += AIS__TB_TREES) {
             size_t t1 = AIS__MIN(e->n_trees, t0 + AIS__TB_TREES);
             size_t n0 = e->node_off[t0], n1 = t1 < e->n_trees ? e->node_off[t1] : e->n_inner;
             size_t l0 = e->leaf_off[t0], l1 = t1 < e->n_trees ? e->leaf_off[t1] : e->n_leaves;
-            ais__tree_prefetch(e->thr + n0, (n1 - n0) * sizeof *e->thr);
-            ais__tree_prefetch(e->fd + n0, (n1 - n0) * sizeof *e->fd);
-            if (e->acc_f32)
-                ais__tree_prefetch(e->leaf32 + l0, (l1 - l0) * sizeof *e->leaf32);
-            else
-                ais__tree_prefetch(e->leaf + l0, (l1 - l0) * sizeof *e->leaf);
+            if (n1 - n0 <= AIS__TB_PREFETCH) {
+                ais__tree_prefetch(v->thr + n0, (n1 - n0) * sizeof *v->thr);
+                ais__tree_prefetch(e->fd + n0, (n1 - n0) * sizeof *e->fd);
+                if (e->acc_f32)
+                    ais__tree_prefetch(e->leaf32 + l0, (l1 - l0) * sizeof *e->leaf32);
+                else
+                    ais__tree_prefetch(e->leaf + l0, (l1 - l0) * sizeof *e->leaf);
+            } else {
+                /* Deep padded trees (leaf-wise growth): most of their slots are padding that
+                 * no row reaches, and sweeping all of it cost a quarter of the walk (HGB, 300
+                 * trees to depth 14). Only each tree's top levels, which every row reads. */
+                for (size_t t = t0; t < t1; t++) {
+                    size_t o = e->node_off[t];
+                    size_t top = AIS__MIN(((size_t)1 << e->depth[t]) - 1, AIS__TB_PREFETCH_TOP);
+                    ais__tree_prefetch(v->thr + o, top * sizeof *v->thr);
+                    ais__tree_prefetch(e->fd + o, top * sizeof *e->fd);
+                }
+            }
             for (size_t b = 0; b < nb; b += AIS__TB_ROWS) {
                 size_t nr = AIS__TB_ROWS;
-                const float *xb = x + (c0 + b) * j->cols;
+                const float *xb = x + (c0 + b) * cols;
                 ais__tree_acc ab;
                 if (e->acc_f32)
                     ab.f = acc.f + b * w;
                 else
                     ab.d = acc.d + b * w;
-                block(&e->view, t0, t1, xb, j->cols, nr, ab, e->acc_f32);
+                block(v, t0, t1, xb, cols, nr, ab, e->acc_f32);
             }
         }
         if (nb < cn) {
@@ -879,14 +1010,62 @@ static void ais__tree_rows_fast(const ais__tree_job *j, size_t r0, size_t r1) {
                 ab.f = acc.f + nb * w;
             else
                 ab.d = acc.d + nb * w;
-            ais__tree_rows_lanes(e, x + (c0 + nb) * j->cols, j->cols, cn - nb, ab);
+            ais__tree_rows_lanes(e, v, x + (c0 + nb) * cols, cols, cn - nb, ab);
         }
-        float *y = j->y + c0 * w;
+        float *y = y_out + c0 * w;
         if (e->acc_f32)
             memcpy(y, acc.f, cn * w * sizeof *y);
         else
             for (size_t r = 0; r < cn; r++)
                 ais__tree_finish(e, acc.d + r * w, y + r * w);
+    }
+}
+
+/* Rows [r0, r0 + n) of x (f64, i32 or i64, stride cols) as ranks (ais__tree_compile_rank) into
+ * out [n * need_cols]. */
+static void ais__tree_rank_rows(const ais__tengine *e, const ais_tensor *x, size_t cols, size_t r0,
+                                size_t n, float *out) {
+    size_t nc = e->need_cols;
+    const double *xd = x->dtype == AIS_DTYPE_F64 ? (const double *)x->data : NULL;
+    for (size_t r = 0; r < n; r++)
+        for (size_t c = 0; c < nc; c++) {
+            const double *cu = e->cuts + e->cut_off[c];
+            size_t m = e->cut_off[c + 1] - e->cut_off[c], i = (r0 + r) * cols + c;
+            double v = xd ? xd[i] : ais__load_f64(x->data, x->dtype, i);
+            if (m == 0 || v != v) { /* a feature no node reads, or missing */
+                out[r * nc + c] = m ? NAN : 0;
+                continue;
+            }
+            size_t lo = 0;
+            while (m > 1) { /* lo: the number of cuts < v, branch-free halving */
+                size_t h = m / 2;
+                lo = cu[lo + h - 1] < v ? lo + h : lo;
+                m -= h;
+            }
+            lo += cu[lo] < v;
+            size_t end = e->cut_off[c + 1] - e->cut_off[c];
+            out[r * nc + c] = (float)(2 * lo + (lo < end && cu[lo] == v));
+        }
+}
+
+/* Rows [r0, r1) through the fast layout: f32 rows as they are, others as ranks, a chunk of
+ * rows at a time. */
+static void ais__tree_rows_fast(const ais__tree_job *j, size_t r0, size_t r1) {
+    const ais__tengine *e = j->e;
+    size_t w = e->width;
+    if (j->x->dtype == AIS_DTYPE_F32) {
+        const float *x = j->x->data;
+        ais__tree_walk_fast(e, &e->view, x + r0 * j->cols, j->cols, r1 - r0, j->y + r0 * w);
+        return;
+    }
+    float buf[AIS__TR_BUF];
+    size_t nc = e->need_cols;
+    size_t per = AIS__TR_BUF / (nc ? nc : 1);
+    per = AIS__MIN(AIS__TB_CHUNK, per / AIS__TB_ROWS * AIS__TB_ROWS);
+    for (size_t r = r0; r < r1; r += per) {
+        size_t n = AIS__MIN(per, r1 - r);
+        ais__tree_rank_rows(e, j->x, j->cols, r, n, buf);
+        ais__tree_walk_fast(e, &e->vrank, buf, nc, n, j->y + r * w);
     }
 }
 
@@ -947,7 +1126,7 @@ ais_status ais__tengine_scores(const ais__tengine *e, const ais_tensor *x, size_
                        .rows = rows,
                        .cols = cols,
                        .y = y,
-                       .use_fast = e->fast && x->dtype == AIS_DTYPE_F32};
+                       .use_fast = e->fast && (x->dtype == AIS_DTYPE_F32 || e->rank)};
     size_t blocks = (rows + AIS__TB_ROWS - 1) / AIS__TB_ROWS;
     /* Split only when each thread gets enough node visits to pay for waking it. */
     size_t work = rows * (e->n_nodes ? e->n_nodes : 1);

@@ -12,8 +12,9 @@
  *     in the top bit, and one double per leaf; rows are walked in blocks, branch-free
  *     (idx = 2 idx + 1 + right), with AVX2 gathers when the CPU has them: 16 rows at a time
  *     through a block of trees, or, for small batches and a batch's last rows, one row at a
- *     time through 8 trees side by side. Used for f32 inputs; its decisions and sums are
- *     bit-identical to the generic walk.
+ *     time through 8 trees side by side. Used for f32 inputs (double thresholds rounded to the
+ *     float that keeps each comparison exact) and, as ranks among each feature's thresholds,
+ *     for f64/i32/i64 inputs; its decisions and sums are bit-identical to the generic walk.
  *
  * Sums: in double in tree order, the base values added at the end (then rounded to float); with
  * the node attribute aistack_accumulate = "float32" (SUM only; what the XGBoost reader sets) in
@@ -43,6 +44,9 @@ void ais__tengine_free(ais__tengine *e);
 bool ais__tengine_binary(const ais__tengine *e);
 /* Whether the fast layout was built. */
 bool ais__tengine_fast(const ais__tengine *e);
+/* Whether inputs that are not f32 (f64, i32, i64) take the fast layout too, as ranks among each
+ * feature's thresholds (tree_engine.c, ais__tree_compile_rank): exact, as the generic walk. */
+bool ais__tengine_rank(const ais__tengine *e);
 /*
  * For tests and measurements, before any scoring: simd false keeps the block walk on portable
  * code (lib/cpu/ref) whatever the CPU has (true: the kernel table's walk for the ISA in effect); row chunks of up to small_max

@@ -288,6 +288,61 @@ def test_session_run_columns(trained, tmp_path):
             s.run_columns(dict(cols, income=cols["income"][:28]))
 
 
+def test_run_columns_vectorised(trained, monkeypatch):
+    """Categorical columns as NumPy string arrays, object arrays of str, pandas Series (object and
+    Categorical) and DataFrames go to the library without per-value Python (numpy.unique /
+    pandas.factorize, then one pointer gather) and give run_records' bits; lists, object columns
+    with missing cells or other objects keep the per-value path, whose answers stand."""
+    from aistack import _pipeline
+    model, ais_path = trained
+    df, _ = make_data(301, 12)
+    recs = df.records()
+    city = df.x[:, 2].astype(str)
+    fast = []
+    real = _pipeline._category_codes
+    monkeypatch.setattr(_pipeline, "_category_codes",
+                        lambda col: fast.append(real(col) is not None) or real(col))
+    base = {"age": df.x[:, 0].astype(np.float64), "income": df.x[:, 1].astype(np.float64)}
+    with aistack.Model(ais_path) as m, m.session() as s:
+        want = s.run_records(recs)["probabilities"]
+        forms = [city, city.astype(object)]
+        pd = pytest.importorskip("pandas")
+        forms += [pd.Series(city), pd.Series(city, dtype="category")]
+        for f in forms:
+            fast.clear()
+            got = s.run_columns(dict(base, city=f))["probabilities"]
+            assert fast == [True], type(f)
+            np.testing.assert_array_equal(got, want)
+        fast.clear()
+        frame = pd.DataFrame(dict(base, city=city))
+        np.testing.assert_array_equal(s.run_columns(frame)["probabilities"], want)
+        assert fast == [True]
+        # an integer column of a DataFrame goes as int64, equal to the records' numbers
+        frame["income"] = np.round(frame["income"]).astype(np.int64)
+        recs_i = [dict(r, income=int(i)) for r, i in zip(recs, frame["income"])]
+        np.testing.assert_array_equal(s.run_columns(frame)["probabilities"],
+                                      s.run_records(recs_i)["probabilities"])
+        # per-value: a list, an object column with a missing cell or a number in it
+        for col in (list(city), np.array(list(city[:-1]) + [None], dtype=object)):
+            fast.clear()
+            got = s.run_columns(dict(base, city=col))["probabilities"]
+            assert fast == [False]
+            np.testing.assert_array_equal(got[:-1], want[:-1])
+        mixed = city.astype(object)
+        mixed[7] = 3
+        assert real(mixed) is None  # per value, as before: the 3 is taken as "3"
+        as_text = city.copy()
+        as_text[7] = "3"
+        np.testing.assert_array_equal(s.run_columns(dict(base, city=mixed))["probabilities"],
+                                      s.run_columns(dict(base, city=as_text))["probabilities"])
+    # the codes themselves: each row's str(), distinct values once
+    codes, enc = real(np.array([3, 1, 3, 2]))
+    assert [enc[c] for c in codes] == [b"3", b"1", b"3", b"2"] and len(enc) == 3
+    codes, enc = real(np.array([True, False, True]))
+    assert [enc[c] for c in codes] == [b"True", b"False", b"True"]
+    assert real(np.array([0.5, 1.5])) is None and real(np.array([], dtype=str)) is None
+
+
 def test_pipeline_float64_output():
     """dtype=np.float64: every run_* gives the features as computed, in double (equal to
     scikit-learn's float64 transform to rounding), and dtype=np.float32 (the default) those

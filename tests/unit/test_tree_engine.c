@@ -7,12 +7,13 @@
  * attributes, a model whose prepare fails at load, the session's zero-allocation steady state
  * with a tree node, and allocation-failure sweeps of the build and of the model load.
  */
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "runtime/model.h"
 #include "ops/tree_engine.h"
+#include "runtime/model.h"
 #include "test_util.h"
 
 #define MAXN 4096
@@ -292,6 +293,8 @@ static void test_random_ensembles(void **state) {
                 g_e.ww[w] /= 1024.0f; /* exact: back to the weights of `a` */
         }
         assert_false(ais__tengine_fast(gen));
+        /* narrow rows: f64 inputs take the fast layout as ranks whenever f32 ones take it */
+        assert_int_equal(ais__tengine_rank(fast), ais__tengine_fast(fast));
         /* the fast layout only where its conditions hold (it also steps aside when padding
          * thin deep trees would cost too much) */
         bool may_fast = agg == AIS__TAGG_SUM || agg == AIS__TAGG_AVERAGE;
@@ -410,25 +413,32 @@ static void test_small_batches(void **state) {
                     ref_row_f32(&g_e, a, xd + r * cols, want + r * width);
                 else
                     ref_row(&g_e, a, xd + r * cols, agg, want + r * width);
+            /* the same rows as f32, and as f64 (rank mode: the values are floats, so the
+             * reference holds for both) */
             ais_tensor *x =
                 ais_test_tensor(AIS_DTYPE_F32, AIS_SHAPE((int64_t)rows, (int64_t)cols), xd);
-            for (size_t c = 0; c < AIS__ARRAY_LEN(CFG); c++) {
-                ais__tengine_tune(e, CFG[c].simd, CFG[c].small_max, CFG[c].doubled);
+            ais_tensor *x64 =
+                ais_test_tensor(AIS_DTYPE_F64, AIS_SHAPE((int64_t)rows, (int64_t)cols), xd);
+            for (size_t c = 0; c < 2 * AIS__ARRAY_LEN(CFG); c++) {
+                bool f64 = c >= AIS__ARRAY_LEN(CFG);
+                size_t cf = c % AIS__ARRAY_LEN(CFG);
+                ais__tengine_tune(e, CFG[cf].simd, CFG[cf].small_max, CFG[cf].doubled);
                 memset(y, 0, sizeof y);
-                AIS_ASSERT_OK(ais__tengine_scores(e, x, rows, cols, y, NULL));
+                AIS_ASSERT_OK(ais__tengine_scores(e, f64 ? x64 : x, rows, cols, y, NULL));
                 char what[96];
-                snprintf(what, sizeof what, "iter %d rows %zu config %zu%s", iter, rows, c,
-                         f32 ? " float32" : "");
+                snprintf(what, sizeof what, "iter %d rows %zu config %zu%s%s", iter, rows, cf,
+                         f32 ? " float32" : "", f64 ? " f64" : "");
                 assert_same_floats(y, want, rows * width, what);
                 checked++;
             }
             ais_tensor_destroy(x);
+            ais_tensor_destroy(x64);
         }
         f32_seen += f32;
         ais__tengine_free(e);
         ais_attrs_destroy(a);
     }
-    assert_true(checked >= 50 * 17 * AIS__ARRAY_LEN(CFG));
+    assert_true(checked >= 2 * 50 * 17 * AIS__ARRAY_LEN(CFG));
     assert_true(uniform >= 10);
     assert_true(f32_seen >= 10);
 }
@@ -816,11 +826,200 @@ static void test_oom(void **state) {
     remove(g_path);
 }
 
+/* A new node of tree t (ens e); returns its index. */
+static size_t add_node(ens *e, size_t t, const char *mode, double v, int64_t miss) {
+    size_t i = e->n++;
+    e->tid[i] = (int64_t)(t * 3 + 1);
+    e->nid[i] = (int64_t)i;
+    e->fid[i] = 0;
+    e->val[i] = v;
+    e->mode[i] = mode;
+    e->miss[i] = miss;
+    e->tt[i] = e->ff[i] = 0;
+    return i;
+}
+
+static void add_leaf_weight(ens *e, size_t i, float w) {
+    size_t k = e->nw++;
+    e->wt[k] = e->tid[i];
+    e->wn[k] = e->nid[i];
+    e->wi[k] = 0;
+    e->ww[k] = w;
+}
+
+/*
+ * Thresholds exactly at and around float rounding boundaries, every split mode with both missing
+ * directions, x at each threshold, its double and float neighbours, NaN, +-0 and +-inf, as f32,
+ * f64 and i64 inputs: the fast layout (rounded float thresholds for f32, ranks otherwise) takes
+ * every decision the double comparison takes. One stump per (mode, missing direction) adds 2^j
+ * when its test holds, so that the sum names every decision.
+ */
+static void test_boundaries(void **state) {
+    (void)state;
+    const double one_up = (double)nextafterf(1.0f, INFINITY);
+    const double THRS[] = {1.0,
+                           (1.0 + one_up) / 2, /* halfway between two floats */
+                           nextafter(1.0, INFINITY),
+                           nextafter(1.0, -INFINITY),
+                           nextafter(one_up, -INFINITY),
+                           0.1,
+                           -0.1,
+                           0.0,
+                           -0.0,
+                           0.7e-45, /* between float 0 and the smallest subnormal */
+                           1e39,    /* above FLT_MAX */
+                           -1e39,
+                           (double)FLT_MAX,
+                           16777217.0, /* 2^24 + 1: no float */
+                           -2.5,
+                           INFINITY,
+                           -INFINITY};
+    static const char *const M4[] = {"BRANCH_LEQ", "BRANCH_LT", "BRANCH_GTE", "BRANCH_GT"};
+    static double xd[64];
+    static float xf[64], y[64], want[64];
+    static int64_t xi[64];
+    size_t fast_seen = 0;
+    for (size_t ti = 0; ti < AIS__ARRAY_LEN(THRS); ti++) {
+        double t = THRS[ti];
+        memset(&g_e, 0, sizeof g_e);
+        g_e.width = 1;
+        g_e.cols = 1;
+        g_e.dbl = true;
+        for (size_t j = 0; j < 8; j++) {
+            size_t r = add_node(&g_e, j, M4[j / 2], t, (int64_t)(j % 2));
+            size_t a = add_node(&g_e, j, "LEAF", 0, 0), b = add_node(&g_e, j, "LEAF", 0, 0);
+            g_e.tt[r] = g_e.nid[a];
+            g_e.ff[r] = g_e.nid[b];
+            add_leaf_weight(&g_e, a, (float)(1 << j));
+            g_e.root[j] = g_e.nid[r];
+        }
+        g_e.n_trees = 8;
+        ais_attrs *a = ens_attrs(&g_e, NULL);
+        ais__tengine *e = NULL;
+        AIS_ASSERT_OK(ais__tengine_build(a, "target", 1, AIS__TAGG_SUM, true, &e));
+        /* x < -inf cannot be said as x > T with a float T: only those keep the generic walk */
+        bool may_fast = t != -INFINITY;
+        assert_int_equal(ais__tengine_fast(e), may_fast);
+        assert_int_equal(ais__tengine_rank(e), may_fast);
+        fast_seen += ais__tengine_fast(e);
+        float f = (float)t;
+        double xs[] = {t,
+                       nextafter(t, INFINITY),
+                       nextafter(t, -INFINITY),
+                       (double)f,
+                       (double)nextafterf(f, INFINITY),
+                       (double)nextafterf(f, -INFINITY),
+                       NAN,
+                       INFINITY,
+                       -INFINITY,
+                       0.0,
+                       -0.0,
+                       1.0,
+                       -1.0,
+                       (double)FLT_MAX,
+                       -(double)FLT_MAX};
+        size_t n = AIS__ARRAY_LEN(xs);
+        for (int dt = 0; dt < 3; dt++) {
+            ais_dtype d = dt == 0 ? AIS_DTYPE_F32 : dt == 1 ? AIS_DTYPE_F64 : AIS_DTYPE_I64;
+            for (size_t i = 0; i < n; i++) {
+                if (dt == 0) xd[i] = (double)(xf[i] = (float)xs[i]);
+                if (dt == 1) xd[i] = xs[i];
+                if (dt == 2) { /* integers near the threshold, and the extremes */
+                    double c = isfinite(t) && fabs(t) < 1e18 ? floor(t) : 0;
+                    xi[i] = i == n - 1   ? INT64_MAX
+                            : i == n - 2 ? INT64_MIN
+                                         : (int64_t)c + (int64_t)i - 7;
+                    xd[i] = (double)xi[i];
+                }
+                ref_row(&g_e, a, xd + i, AIS__TAGG_SUM, want + i);
+            }
+            const void *src = dt == 0 ? (const void *)xf : dt == 1 ? (const void *)xd : xi;
+            ais_tensor *x = NULL;
+            AIS_ASSERT_OK(ais_tensor_create(d, AIS_SHAPE((int64_t)n, 1), &x));
+            memcpy(ais_tensor_data(x), src, n * ais_dtype_size(d));
+            for (int simd = 0; simd < 2; simd++)
+                for (size_t small = 0; small <= 64; small += 64) {
+                    ais__tengine_tune(e, simd, small, true);
+                    memset(y, 0, sizeof y);
+                    AIS_ASSERT_OK(ais__tengine_scores(e, x, n, 1, y, NULL));
+                    char what[96];
+                    snprintf(what, sizeof what, "threshold %.17g %s simd %d small %zu", t,
+                             ais_dtype_name(d), simd, small);
+                    assert_same_floats(y, want, n, what);
+                }
+            ais_tensor_destroy(x);
+        }
+        ais__tengine_free(e);
+        ais_attrs_destroy(a);
+    }
+    assert_true(fast_seen == AIS__ARRAY_LEN(THRS) - 1);
+}
+
+/* A tree of 2^d leaves at depth d with one leaf replaced by a chain `tail` levels deeper, all
+ * on random features and thresholds: what leaf-wise growth (HistGradientBoosting, LightGBM)
+ * makes, deeper than its average path. */
+static size_t grow_lopsided(ens *e, size_t t, int depth, int d, int tail, bool chain) {
+    bool inner = depth < d || (chain && depth < d + tail);
+    size_t i = add_node(e, t, inner ? MODES[ais_test_randint(0, 3)] : "LEAF",
+                        THR[ais_test_randint(0, AIS__ARRAY_LEN(THR) - 1)], ais_test_randint(0, 1));
+    if (!inner) {
+        add_leaf_weight(e, i, (float)ais_test_uniform(-1, 1));
+        return i;
+    }
+    e->fid[i] = ais_test_randint(0, (int64_t)e->cols - 1);
+    size_t l = grow_lopsided(e, t, depth + 1, d, tail, chain);
+    size_t r = grow_lopsided(e, t, depth + 1, d, tail, false);
+    e->tt[i] = e->nid[l];
+    e->ff[i] = e->nid[r];
+    return i;
+}
+
+/*
+ * Leaf-wise grown trees (a complete tree of depth 4 with one chain 5 levels deeper, so 12 times
+ * more padded leaves than nodes, as the HistGradientBoosting exports have): the fast layout is
+ * built (the padding allowance) and agrees with the reference on f32 and f64 inputs.
+ */
+static void test_lopsided(void **state) {
+    (void)state;
+    static double xd[300 * 5];
+    static float xf[300 * 5], y[300], want[300];
+    memset(&g_e, 0, sizeof g_e);
+    g_e.width = 1;
+    g_e.cols = 5;
+    g_e.dbl = true;
+    g_e.n_trees = 40;
+    for (size_t t = 0; t < g_e.n_trees; t++)
+        g_e.root[t] = g_e.nid[grow_lopsided(&g_e, t, 0, 4, 5, true)];
+    ais_attrs *a = ens_attrs(&g_e, "one");
+    ais__tengine *e = NULL;
+    AIS_ASSERT_OK(ais__tengine_build(a, "target", 1, AIS__TAGG_SUM, true, &e));
+    assert_true(ais__tengine_fast(e));
+    assert_true(ais__tengine_rank(e));
+    size_t rows = 300;
+    for (int f64 = 0; f64 < 2; f64++) {
+        for (size_t i = 0; i < rows * g_e.cols; i++) {
+            xd[i] = pick_x(&g_e, f64);
+            if (!f64) xd[i] = (double)(xf[i] = (float)xd[i]);
+        }
+        for (size_t r = 0; r < rows; r++)
+            ref_row(&g_e, a, xd + r * g_e.cols, AIS__TAGG_SUM, want + r);
+        ais_tensor *x = ais_test_tensor(f64 ? AIS_DTYPE_F64 : AIS_DTYPE_F32,
+                                        AIS_SHAPE((int64_t)rows, (int64_t)g_e.cols), xd);
+        AIS_ASSERT_OK(ais__tengine_scores(e, x, rows, g_e.cols, y, NULL));
+        assert_same_floats(y, want, rows, f64 ? "lopsided f64" : "lopsided f32");
+        ais_tensor_destroy(x);
+    }
+    ais__tengine_free(e);
+    ais_attrs_destroy(a);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_random_ensembles),
         cmocka_unit_test(test_small_batches),
         cmocka_unit_test(test_threads_large),
+        cmocka_unit_test(test_boundaries),
+        cmocka_unit_test(test_lopsided),
         cmocka_unit_test(test_hostile),
         cmocka_unit_test(test_float32_mode),
         cmocka_unit_test(test_session_steady_state),

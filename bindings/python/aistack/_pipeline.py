@@ -187,6 +187,62 @@ def _is_missing(v: Any) -> bool:
         type(v).__name__ in ("NAType", "NaTType")
 
 
+def _frame_native_columns(df: Any) -> Dict[str, np.ndarray]:
+    """{column name: array} of a DataFrame for _Columns: numeric and bool columns keep their NumPy
+    dtype (NaN is their only missing value), the others are object arrays as _frame_columns
+    gives them, so that no column is converted value by value in Python."""
+    names = [str(c) for c in df.columns]
+    if len(set(names)) != len(names):
+        dup = sorted({n for n in names if names.count(n) > 1})
+        raise _errors.InvalidArgumentError(f"the DataFrame names columns {dup} twice", 1)
+    out = {}
+    for j, n in enumerate(names):
+        a = df.iloc[:, j].to_numpy()
+        out[n] = a if a.dtype.kind in "fiub" else df.iloc[:, j].to_numpy(dtype=object)
+    return out
+
+
+def _category_codes(col: Any) -> Optional[Tuple[np.ndarray, List[bytes]]]:
+    """(codes, each distinct value's str() encoded) of a categorical column, without per-value
+    Python: NumPy string, integer and bool arrays by numpy.unique, object arrays of str only by
+    pandas.factorize. None for anything else (lists, other objects, missing cells): those take
+    the per-value path, which decides as before."""
+    if type(col).__name__ == "Series":
+        col = col.to_numpy()
+    if not isinstance(col, np.ndarray) or col.size == 0:
+        return None
+    arr = col.reshape(-1)
+    if arr.dtype.kind in "Uiub":
+        uniq, codes = np.unique(arr, return_inverse=True)
+    elif arr.dtype == object:
+        try:
+            import pandas as pd
+        except ImportError:
+            return None
+        if pd.api.types.infer_dtype(arr, skipna=False) != "string":
+            return None
+        codes, uniq = pd.factorize(arr)
+        if codes.min() < 0:
+            return None
+    else:
+        return None
+    return np.asarray(codes, dtype=np.intp).reshape(-1), [str(u).encode() for u in uniq]
+
+
+def _strings_from_codes(codes: np.ndarray, enc: Sequence[bytes]) -> int:
+    """A 1-D string tensor of len(codes) rows: row i is enc[codes[i]] (the row pointers
+    gathered with NumPy; the library copies the strings)."""
+    bufs = [ctypes.create_string_buffer(e) for e in enc]
+    addrs = np.array([ctypes.addressof(b) for b in bufs] or [0], dtype=np.uintp)
+    ptrs = np.ascontiguousarray(addrs[codes])
+    shape = (ctypes.c_int64 * 1)(len(codes))
+    h = ctypes.c_void_p()
+    _errors.check(L.ais_tensor_create_strings(
+        shape, 1, ptrs.ctypes.data_as(ctypes.POINTER(ctypes.c_char_p)), ctypes.byref(h)))
+    del bufs
+    return h.value
+
+
 class _Columns:
     """Columns ({name: array} or a pandas DataFrame) as the arguments of the run_columns
     functions, for a pipeline whose inputs have `kinds` ({name: "numeric" | "categorical"}).
@@ -197,11 +253,11 @@ class _Columns:
 
     def __init__(self, columns: Any, kinds: Mapping[str, str], keep_unknown: bool = False):
         if _is_frame(columns):
-            columns = _frame_columns(columns)
+            columns = _frame_native_columns(columns)
         self.records: Optional[List[Dict[str, Any]]] = None
         self._handles: List[int] = []
         self.n = 0
-        cats: Dict[str, List[Any]] = {}
+        cats: Dict[str, Any] = {}
         nums: Dict[str, np.ndarray] = {}
         unknown: List[str] = []
         for name, col in columns.items():
@@ -214,6 +270,10 @@ class _Columns:
                 self.records = _columns_to_records(columns, kinds, keep_unknown)
                 return
             if kind in ("categorical", "text"):
+                fast = _category_codes(col)
+                if fast is not None:  # strings without missing cells, by NumPy/pandas
+                    cats[name] = fast
+                    continue
                 values = list(np.asarray(col, dtype=object).reshape(-1))
                 if any(_is_missing(v) for v in values):
                     self.records = _columns_to_records(columns, kinds, keep_unknown)
@@ -231,6 +291,10 @@ class _Columns:
                 self._handles.append(wrap_array(arr)[0])
                 names.append(name)
             for name, values in cats.items():
+                if isinstance(values, tuple):
+                    self._handles.append(_strings_from_codes(*values))
+                    names.append(name)
+                    continue
                 enc = [str(v).encode() for v in values]
                 vals = (ctypes.c_char_p * max(1, len(enc)))(*enc)
                 shape = (ctypes.c_int64 * 1)(len(enc))
