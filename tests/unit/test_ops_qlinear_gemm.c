@@ -240,10 +240,109 @@ static void test_matmul_random(void **state) {
                 it % 6 == 0);
 }
 
+/* QGemm (transA/transB, C per column or scalar, float or requantized output) and
+ * DynamicQuantizeMatMul (A quantized as DynamicQuantizeLinear does, float out with bias). */
+static void ms_case(bool as_, bool bs_, bool per_col, bool ta, bool tb, int c_kind, bool yq) {
+    int64_t m = ais_test_randint(1, 20), k = ais_test_randint(1, 60), n = ais_test_randint(1, 40);
+    ais_tensor *a = rand8(dt8(as_), ta ? (int64_t[]){k, m} : (int64_t[]){m, k}, 2);
+    ais_tensor *b = rand8(dt8(bs_), tb ? (int64_t[]){n, k} : (int64_t[]){k, n}, 2);
+    double azv = (double)(as_ ? ais_test_randint(-128, 127) : ais_test_randint(0, 255));
+    double bzv[64], bsv[64], cv[64];
+    for (int64_t j = 0; j < n; j++) {
+        bzv[j] = (double)(bs_ ? ais_test_randint(-128, 127) : ais_test_randint(0, 255));
+        bsv[j] = (float)ais_test_uniform(1e-4, 4e-3);
+        cv[j] = (double)ais_test_randint(-5000, 5000);
+        if (!per_col) bzv[j] = bzv[0], bsv[j] = bsv[0];
+        if (c_kind == 1) cv[j] = cv[0];
+    }
+    double asv = (float)0.03, ysv = (float)ais_test_uniform(0.02, 0.3), alpha = 0.75;
+    double yzv = (double)ais_test_randint(100, 150);
+    ais_tensor *az = mk(dt8(as_), NULL, 0, &azv);
+    ais_tensor *bz = per_col ? mk(dt8(bs_), (int64_t[]){n}, 1, bzv) : mk(dt8(bs_), NULL, 0, bzv);
+    ais_tensor *bsc =
+        per_col ? mk(AIS_DTYPE_F32, (int64_t[]){n}, 1, bsv) : mk(AIS_DTYPE_F32, NULL, 0, bsv);
+    ais_tensor *cc =
+        c_kind == 1 ? mk(AIS_DTYPE_I32, NULL, 0, cv) : mk(AIS_DTYPE_I32, (int64_t[]){n}, 1, cv);
+    ais_tensor *asc = mk(AIS_DTYPE_F32, NULL, 0, &asv), *ysc = mk(AIS_DTYPE_F32, NULL, 0, &ysv);
+    ais_tensor *yz = mk(AIS_DTYPE_U8, NULL, 0, &yzv);
+    ais_attrs *at_ = NULL;
+    AIS_ASSERT_OK(ais_attrs_create(&at_));
+    AIS_ASSERT_OK(ais_attrs_set_int(at_, "transA", ta));
+    AIS_ASSERT_OK(ais_attrs_set_int(at_, "transB", tb));
+    AIS_ASSERT_OK(ais_attrs_set_float(at_, "alpha", (float)alpha));
+    const ais_tensor *qin[9] = {a, asc, az, b, bsc, bz, c_kind ? cc : NULL, ysc, yz};
+    ais_tensor *y = run_both("QGemm", "com.microsoft", at_, qin, yq ? 9 : 7, 3);
+    for (int64_t i = 0; i < m; i++)
+        for (int64_t j = 0; j < n; j++) {
+            int32_t s = c_kind ? (int32_t)cv[j] : 0;
+            for (int64_t kk = 0; kk < k; kk++)
+                s += (int32_t)(at(a, (size_t)(ta ? kk * m + i : i * k + kk)) - azv) *
+                     (int32_t)(at(b, (size_t)(tb ? j * k + kk : kk * n + j)) - bzv[j]);
+            float scale = (float)alpha * (float)asv * (float)bsv[j];
+            size_t o = (size_t)(i * n + j);
+            if (!yq) {
+                float want = (float)s * scale;
+                if ((float)at(y, o) != want)
+                    fail_msg("QGemm %zu: got %g want %g", o, at(y, o), (double)want);
+            } else {
+                float r = nearbyintf((float)s * (scale / (float)ysv)) + (float)yzv;
+                r = r < 0 ? 0 : r > 255 ? 255 : r;
+                if ((float)at(y, o) != r)
+                    fail_msg("QGemm %zu: got %g want %g", o, at(y, o), (double)r);
+            }
+        }
+    ais_tensor_destroy(y);
+    /* DynamicQuantizeMatMul: A float [m, k], B [k, n] */
+    if (!tb) {
+        ais_tensor *af = mk(AIS_DTYPE_F32, (int64_t[]){m, k}, 2, NULL);
+        for (size_t i = 0; i < af->numel; i++)
+            ((float *)af->data)[i] = (float)ais_test_uniform(-3, 2);
+        ais_tensor *bias = mk(AIS_DTYPE_F32, (int64_t[]){n}, 1, cv);
+        const ais_tensor *din[5] = {af, b, bsc, bz, bias};
+        ais_tensor *yd = run_both("DynamicQuantizeMatMul", "com.microsoft", NULL, din, 5, 1);
+        const float *av = af->data;
+        float mx = 0, mn = 0;
+        for (size_t i = 0; i < af->numel; i++)
+            mx = fmaxf(mx, av[i]), mn = fminf(mn, av[i]);
+        float sa = (mx == mn ? 1.0f : mx - mn) / 255.0f;
+        int32_t za = (int32_t)nearbyintf(fminf(fmaxf(0.0f - mn / sa, 0.0f), 255.0f));
+        for (int64_t i = 0; i < m; i++)
+            for (int64_t j = 0; j < n; j++) {
+                int32_t s = 0;
+                for (int64_t kk = 0; kk < k; kk++) {
+                    int32_t qa =
+                        (int32_t)fminf(fmaxf(nearbyintf(av[i * k + kk] / sa) + (float)za, 0), 255);
+                    s += (qa - za) * (int32_t)(at(b, (size_t)(kk * n + j)) - bzv[j]);
+                }
+                float want = (float)s * (sa * (float)bsv[j]) + (float)cv[j];
+                size_t o = (size_t)(i * n + j);
+                if ((float)at(yd, o) != want)
+                    fail_msg("DynamicQuantizeMatMul %zu: got %g want %g", o, at(yd, o),
+                             (double)want);
+            }
+        ais_tensor_destroy(yd);
+        ais_tensor_destroy(af);
+        ais_tensor_destroy(bias);
+    }
+    ais_attrs_destroy(at_);
+    ais_tensor *const all[] = {a, b, az, bz, bsc, cc, asc, ysc, yz};
+    for (size_t i = 0; i < AIS__ARRAY_LEN(all); i++)
+        ais_tensor_destroy(all[i]);
+}
+
+static void test_com_microsoft_random(void **state) {
+    (void)state;
+    for (int it = 0; it < 100; it++)
+        ms_case(ais_test_randint(0, 1), ais_test_randint(0, 1), ais_test_randint(0, 1),
+                ais_test_randint(0, 1), ais_test_randint(0, 1), (int)ais_test_randint(0, 2),
+                ais_test_randint(0, 1));
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_conv_random),
         cmocka_unit_test(test_matmul_random),
+        cmocka_unit_test(test_com_microsoft_random),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
