@@ -110,6 +110,88 @@ static inline size_t ais__conv_dw_scratch_floats(const ais__conv_dw_geom *g) {
     return (size_t)((ph * pw + 128 + 15) / 16 * 16 + out + 128);
 }
 
+/* ---- int8 GEMM (cpu_qgemm.c) ----
+ * C[i, j] = sum_k (A[i, k] - za_i) (B[k, j] - zb_j) for 8-bit A and B, computed as u8 A' times
+ * s8 B' (s8 A is moved to u8 by +128, u8 B to s8 by -128: the zero points move with them), with
+ * the zero-point terms from row sums of A' and column sums of B' (ais__qgemm_ep). Packed layouts:
+ * A in panels of mr rows, ap[(p * k4 + kk) * mr * 4 + r * 4 + t] = A'[p * mr + r, 4 kk + t];
+ * B in panels of 16 columns, bp[(q * k4 + kk) * 64 + j * 4 + t] = B'[4 kk + t, 16 q + j]; both
+ * zero beyond m, n and k (k4 = ceil(k / 4)), so padding adds nothing. */
+typedef struct ais__cpu_kernels ais__cpu_kernels;
+#define AIS__QGEMM_NR 16
+#define AIS__QGEMM_NP_MAX 4
+#define AIS__QGEMM_MR_MAX 8
+#define AIS__QGEMM_LDC (AIS__QGEMM_NR * AIS__QGEMM_NP_MAX)
+
+typedef enum ais__qgemm_out {
+    AIS__QGEMM_OUT_I32, /* the int32 sum (MatMulInteger, ConvInteger) */
+    AIS__QGEMM_OUT_F32, /* (float)sum * fscale (+ fbias[j]) (DynamicQuantizeMatMul, QGemm) */
+    AIS__QGEMM_OUT_U8,  /* requantized: round half to even, + zp, clamped to [qmin, qmax] */
+    AIS__QGEMM_OUT_S8,
+} ais__qgemm_out;
+
+/* What the store does with each int32 sum raw(i, j) of the tile, for C's element (i, j):
+ *   v = raw + row_add[i] + col_add[j] + row_mul[i] * col_mul[j]   (int32, wrapping; NULL: 0)
+ * then by `out`: I32 stores v; F32 stores (float)v * fscale[s] (+ fbias[j]); U8/S8 store
+ * clamp(rint(x) + zp, qmin, qmax) with x = (double)v * dscale[s] when dscale is set (the ONNX
+ * reference's NumPy arithmetic), else (float)v * fscale[s] (ONNX Runtime's); s = i * scale_rs +
+ * j * scale_cs (per tensor, row or column). NaN clamps to qmin. y + i * ldy + j (elements) is
+ * where the value goes. */
+typedef struct ais__qgemm_ep {
+    ais__qgemm_out out;
+    const int32_t *row_add, *col_add, *row_mul, *col_mul;
+    const double *dscale;
+    const float *fscale, *fbias;
+    int64_t scale_rs, scale_cs;
+    int32_t zp, qmin, qmax;
+    void *y;
+    int64_t ldy;
+} ais__qgemm_ep;
+
+/* A packed operand: data, its k, rows (A) or columns (B), and the sums (row sums of A', column
+ * sums of B'; NULL when not computed). mr: A's panel height (the table's qgemm_mr). exact: see
+ * qgemm_ukernel. */
+typedef struct ais__qgemm_a {
+    const uint8_t *data;
+    const int32_t *sums;
+    int64_t m, k;
+    int mr;
+} ais__qgemm_a;
+typedef struct ais__qgemm_b {
+    const int8_t *data;
+    const int32_t *sums;
+    int64_t n, k;
+    bool exact;
+} ais__qgemm_b;
+
+/* Bytes of a packed A (m x k, panels of mr) and B (k x n). */
+size_t ais__qgemm_a_bytes(int mr, int64_t m, int64_t k);
+size_t ais__qgemm_b_bytes(int64_t k, int64_t n);
+/* Packs A[i, k] = a[i * rs + k * cs] (u8, or s8 when is_signed) into dst; sums (m int32, NULL:
+ * skipped) gets the row sums of A'. */
+void ais__qgemm_pack_a(int mr, const void *a, bool is_signed, int64_t rs, int64_t cs, int64_t m,
+                       int64_t k, uint8_t *dst, int32_t *sums);
+/* Packs B[k, j] = b[k * rs + j * cs] into dst; sums (n int32, NULL: skipped) gets the column sums
+ * of B'; *exact (NULL: skipped) whether a pair of B' along k may saturate vpmaddubsw's int16
+ * (255 |b0 + b1| over 32767 for same-signed parts; true when in doubt). */
+void ais__qgemm_pack_b(const void *b, bool is_signed, int64_t rs, int64_t cs, int64_t k,
+                       int64_t n, int8_t *dst, int32_t *sums, bool *exact);
+/* C = A B through table t's micro-kernel and store, tiles split over the pool's threads (NULL or
+ * small products: serial). a->mr must be t->qgemm_mr and a->k == b->k. */
+struct ais__pool;
+void ais__qgemm_run(struct ais__pool *pool, const ais__cpu_kernels *t, const ais__qgemm_a *a,
+                    const ais__qgemm_b *b, const ais__qgemm_ep *ep);
+/* The portable store (the reference every level's store is tested against; the SIMD stores use
+ * it for their edges). */
+void ais__cpu_ref_qgemm_store(const ais__qgemm_ep *ep, const int32_t *c, int64_t i0, int64_t j0,
+                              int rows, int cols);
+/* Fills the int8 entries of the table of `level` (called by cpu_features.c after the other fills). */
+void ais__cpu_fill_qgemm(ais__cpu_kernels *k, int level);
+void ais__cpu_fill_ref_qgemm(ais__cpu_kernels *k);
+void ais__avx2_fill_qgemm(ais__cpu_kernels *k);
+void ais__avx512_fill_qgemm(ais__cpu_kernels *k);
+void ais__avx512_vnni_fill_qgemm(ais__cpu_kernels *k);
+
 /* Rows one block walk takes at most (and the row count the SIMD walks are built for). */
 #define AIS__CPU_TREE_ROWS 16
 
@@ -225,6 +307,19 @@ typedef struct ais__cpu_kernels {
      * padding never wins), scratch as for conv_dw. A NaN is kept when it is a window's first
      * element and skipped after, as lib/ops/pool.c's loop does. */
     void (*pool_max2d)(const float *x, float *y, const ais__conv_dw_geom *g, float *scratch);
+
+    /* ---- int8 GEMM (issue 18; cpu_qgemm.c drives it, layouts and rules there) ----
+     * qgemm_ukernel: the int32 tile c[r * AIS__QGEMM_LDC + q * 16 + j] = sum over kk < k4, t < 4
+     * of ap[(kk * mr + r) * 4 + t] * bp[q * bstride + (kk * 16 + j) * 4 + t] for every r < mr
+     * (qgemm_mr) and j < 16 of the np <= qgemm_np B panels (u8 A panel, s8 B panels, wrapping
+     * int32 sums). exact: the B panels hold pairs whose u8 x s8 sums may leave int16, so a kernel
+     * built on vpmaddubsw must take its exact path (VNNI and ref/ ignore it).
+     * qgemm_store: the epilogue of such a tile (rows x cols used, at (i0, j0) of C). */
+    int qgemm_mr, qgemm_np;
+    void (*qgemm_ukernel)(int64_t k4, const uint8_t *ap, const int8_t *bp, int64_t bstride, int np,
+                          bool exact, int32_t *c);
+    void (*qgemm_store)(const struct ais__qgemm_ep *ep, const int32_t *c, int64_t i0, int64_t j0,
+                        int rows, int cols);
 } ais__cpu_kernels;
 
 /* The table of the level in effect (filled on first use; never NULL; safe from any thread). */

@@ -80,7 +80,8 @@ static void ais__cpu_init(void) {
         if (l >= AIS_CPU_ISA_AVX2) ais__cpu_fill_avx2(k);
         if (l >= AIS_CPU_ISA_AVX512) ais__cpu_fill_avx512(k);
 #endif
-        /* AVX-512 VNNI has no kernels of its own yet (int8 GEMM will be one) */
+        /* the int8 GEMM: AVX-512 VNNI's only kernels of its own */
+        ais__cpu_fill_qgemm(k, l);
         k->isa = (ais_cpu_isa)l;
     }
 }

@@ -3,8 +3,12 @@
  * QLinearMatMul (10, 21) and QLinearConv (10), u8 and s8, following the ONNX specification and
  * onnx/reference/ops/op_{matmul_integer,conv_integer,qlinear_matmul,qlinear_conv}.py.
  *
- * This is the reference (correctness) layer: plain loops with int32 accumulation, so that fast
- * int8 kernels (VNNI, AVX2) can later be tested against it. Requantization follows the
+ * The products run on lib/cpu's int8 GEMM (qlinear_gemm.h): constant weights packed once at
+ * load by prepare, activations packed per call, the zero points and the requantization in the
+ * GEMM's store; the convolutions as a GEMM of the weights [M, K] with 8-bit columns [K, P]
+ * (1x1 convolutions read the input in place). The plain loops below stay for the forms the GEMM
+ * path does not take (a per-row zero point or scale of A) and as the tests' reference; both give
+ * the same values. Requantization follows the
  * reference: the int32 sum times (a_scale * b_scale / y_scale), the multiplier rounded to the
  * scales' type (f32 or f16) and the product taken in double (NumPy's int32 * float -> float64),
  * rounded half to even, plus the output zero point, saturated to the output type.
@@ -19,6 +23,7 @@
 #include "dense_util.h"
 #include "matmul.h"
 #include "op.h"
+#include "qlinear_gemm.h"
 
 static inline int32_t ais__qi_at(const void *p, ais_dtype d, size_t i) {
     return d == AIS_DTYPE_U8 ? (int32_t)((const uint8_t *)p)[i] : (int32_t)((const int8_t *)p)[i];
@@ -96,6 +101,77 @@ static inline void ais__qi_store(void *y, ais_dtype d, size_t i, double v, int32
         ((int8_t *)y)[i] = (int8_t)(r < -128 ? -128 : r > 127 ? 127 : r);
 }
 
+/* ---- weights packed at load ---- */
+
+/* The state of every operator here: the packed constant weight, or NULL (packed per call). */
+typedef struct {
+    ais__qpack *pack;
+} ais__qi_state;
+
+static void ais__qi_release(void *vs) {
+    ais__qi_state *st = vs;
+    if (!st) return;
+    ais__qpack_free(st->pack);
+    ais__free(st);
+}
+
+static ais_status ais__qi_prepare_at(const ais__op_ctx *ctx, void **out, size_t wi, bool conv) {
+    ais__qi_state *st = ais__calloc(1, sizeof *st);
+    if (!st) return ais__oom(sizeof *st, "integer operator state");
+    const ais_tensor *w = ctx->consts && ctx->n_consts > wi ? ctx->consts[wi] : NULL;
+    /* a weight that cannot be packed (memory, odd shape) is packed per call instead */
+    if (w && conv)
+        st->pack = ais__qpack_conv_new(w, ais__attr_int(ctx->attrs, "group", 1));
+    else if (w)
+        st->pack = ais__qpack_b_new(w, false);
+    *out = st;
+    return AIS_OK;
+}
+
+/* The packed weight when in[wi] is still the tensor it was packed from. */
+static const ais__qpack *ais__qi_pack(const ais__op_ctx *ctx, const ais_tensor *w) {
+    const ais__qi_state *st = ctx->state;
+    return st && st->pack && st->pack->src == w->data ? st->pack : NULL;
+}
+
+static ais_status ais__mmi_prepare(const ais__op_ctx *ctx, void **out) {
+    return ais__qi_prepare_at(ctx, out, 1, false);
+}
+static ais_status ais__qlmm_prepare(const ais__op_ctx *ctx, void **out) {
+    return ais__qi_prepare_at(ctx, out, 3, false);
+}
+static ais_status ais__ci_prepare(const ais__op_ctx *ctx, void **out) {
+    return ais__qi_prepare_at(ctx, out, 1, true);
+}
+static ais_status ais__qlc_prepare(const ais__op_ctx *ctx, void **out) {
+    return ais__qi_prepare_at(ctx, out, 3, true);
+}
+
+/* One batch of a matrix product on the GEMM: A [m, k] and B [k, n] row-major at the batch's
+ * offsets, B packed (pack, a 2-D constant) or packed per call. */
+static void ais__qi_mm_gemm(ais__op_ctx *ctx, const ais__cpu_kernels *t, const ais__mm_plan *p,
+                            const ais_tensor *a, int64_t ia, int32_t za, const ais_tensor *b,
+                            int64_t ib, const ais_tensor *zb, const ais__qpack *pack,
+                            ais__qgemm_ep *ep, void *scratch) {
+    ais__qmm q = {.a = (const uint8_t *)a->data + ia * p->m * p->k,
+                  .a_signed = a->dtype == AIS_DTYPE_I8,
+                  .ars = p->k,
+                  .acs = 1,
+                  .m = p->m,
+                  .k = p->k,
+                  .n = p->n,
+                  .za = za,
+                  .pb = pack ? &pack->b : NULL,
+                  .b = (const uint8_t *)b->data + ib * p->k * p->n,
+                  .b_signed = b->dtype == AIS_DTYPE_I8,
+                  .brs = p->n,
+                  .bcs = 1,
+                  .zb = zb};
+    ais__qmm_run(ctx->pool, t, &q, ep, scratch);
+}
+
+static inline size_t ais__qi_al(size_t n) { return (n + 63) & ~(size_t)63; }
+
 /* ---- matrix products ---- */
 
 /* The int32 product of one batch: c[i, j] = sum_k (a[i, k] - za(i)) * (b[k, j] - zb(j)). */
@@ -147,6 +223,22 @@ static ais_status ais__mmi_compute(ais__op_ctx *ctx, const ais_tensor *const *in
     ais__qi_vec za, zb;
     AIS__CHECK(ais__mmi_check(in, n_in, &p, &za, &zb));
     int32_t *c = out[0]->data;
+    if (za.n == 1 && p.m > 0 && p.n > 0) {
+        const ais__cpu_kernels *t = ais__cpu();
+        const ais__qpack *pack = p.b_mats == 1 ? ais__qi_pack(ctx, in[1]) : NULL;
+        size_t bytes = ais__qmm_scratch(t, p.m, p.n, p.k, !pack);
+        void *scratch = ais__op_scratch(ctx, bytes);
+        if (!scratch) return ais__oom(bytes, "the packed int8 operands");
+        for (size_t bi = 0; bi < p.nbatch; bi++) {
+            int64_t ia, ib;
+            ais__mm_offsets(&p, bi, &ia, &ib);
+            ais__qgemm_ep ep = {
+                .out = AIS__QGEMM_OUT_I32, .y = c + bi * (size_t)(p.m * p.n), .ldy = p.n};
+            ais__qi_mm_gemm(ctx, t, &p, in[0], ia, ais__qi_zp(&za, 0), in[1], ib, zb.t, pack, &ep,
+                            scratch);
+        }
+        return AIS_OK;
+    }
     for (size_t t = 0; t < p.nbatch; t++) {
         int64_t ia, ib;
         ais__mm_offsets(&p, t, &ia, &ib);
@@ -195,6 +287,37 @@ static ais_status ais__qlmm_compute(ais__op_ctx *ctx, const ais_tensor *const *i
     ais__qlmm q;
     AIS__CHECK(ais__qlmm_check(ctx, in, &q));
     size_t m = (size_t)q.p.m, n = (size_t)q.p.n, mn = m * n;
+    if (q.as.n == 1 && q.az.n == 1 && m > 0 && n > 0) {
+        const ais__cpu_kernels *t = ais__cpu();
+        const ais__qpack *pack = q.p.b_mats == 1 ? ais__qi_pack(ctx, in[3]) : NULL;
+        size_t gb = ais__qmm_scratch(t, q.p.m, q.p.n, q.p.k, !pack);
+        size_t bytes = gb + ais__qi_al(n * sizeof(double));
+        char *scratch = ais__op_scratch(ctx, bytes);
+        if (!scratch) return ais__oom(bytes, "the packed int8 operands");
+        /* the reference's multiplier per column, rounded as it rounds */
+        double *mul = (double *)(void *)(scratch + gb);
+        ais_dtype sd = in[1]->dtype, yd = out[0]->dtype;
+        double ys = ais__qi_scale(&q.ys, 0);
+        for (size_t j = 0; j < n; j++)
+            mul[j] = ais__qi_round_to(
+                ais__qi_round_to(ais__qi_scale(&q.as, 0) * ais__qi_scale(&q.bs, j), sd) / ys, sd);
+        bool u8 = yd == AIS_DTYPE_U8;
+        for (size_t bi = 0; bi < q.p.nbatch; bi++) {
+            int64_t ia, ib;
+            ais__mm_offsets(&q.p, bi, &ia, &ib);
+            ais__qgemm_ep ep = {.out = u8 ? AIS__QGEMM_OUT_U8 : AIS__QGEMM_OUT_S8,
+                                .dscale = mul,
+                                .scale_cs = 1,
+                                .zp = ais__qi_zp(&q.yz, 0),
+                                .qmin = u8 ? 0 : -128,
+                                .qmax = u8 ? 255 : 127,
+                                .y = (uint8_t *)out[0]->data + bi * mn,
+                                .ldy = q.p.n};
+            ais__qi_mm_gemm(ctx, t, &q.p, in[0], ia, ais__qi_zp(&q.az, 0), in[3], ib, q.bz.t, pack,
+                            &ep, scratch);
+        }
+        return AIS_OK;
+    }
     int32_t *c = ais__op_scratch(ctx, (mn ? mn : 1) * sizeof(int32_t));
     if (!c) return ais__oom(mn * sizeof(int32_t), "the int32 product");
     ais_dtype sd = in[1]->dtype, yd = out[0]->dtype;
@@ -296,6 +419,132 @@ static void ais__qi_conv_plane(const ais__qi_conv *q, const ais_tensor *x, const
             }
 }
 
+/* The GEMM path takes every convolution but an empty one. */
+static bool ais__qi_conv_gemm_ok(const ais__qi_conv *q) {
+    return ais__dense_prod3(q->g.out) > 0 && q->m > 0 && q->n > 0;
+}
+
+/* The 8-bit columns of one group of one image: row r = (c, kd, kh, kw) of [K, P], P the output
+ * positions; the padding holds the zero point, so that it adds nothing (as in the reference). */
+static void ais__qi_im2col(const uint8_t *x, int64_t cg, const ais__dense_geom *g, uint8_t pad,
+                           uint8_t *col) {
+    int64_t isz = ais__dense_prod3(g->in), ow_n = g->out[2];
+    for (int64_t c = 0; c < cg; c++)
+        for (int64_t kd = 0; kd < g->k[0]; kd++)
+            for (int64_t kh = 0; kh < g->k[1]; kh++)
+                for (int64_t kw = 0; kw < g->k[2]; kw++)
+                    for (int64_t od = 0; od < g->out[0]; od++) {
+                        int64_t id = od * g->stride[0] - g->pb[0] + kd * g->dil[0];
+                        for (int64_t oh = 0; oh < g->out[1]; oh++, col += ow_n) {
+                            int64_t ih = oh * g->stride[1] - g->pb[1] + kh * g->dil[1];
+                            if (id < 0 || id >= g->in[0] || ih < 0 || ih >= g->in[1]) {
+                                memset(col, pad, (size_t)ow_n);
+                                continue;
+                            }
+                            const uint8_t *row = x + c * isz + (id * g->in[1] + ih) * g->in[2];
+                            int64_t off = kw * g->dil[2] - g->pb[2];
+                            if (g->stride[2] == 1) {
+                                /* ow + off in [0, in): one copy between two fills */
+                                int64_t lo = off < 0 ? -off : 0, hi = g->in[2] - off;
+                                lo = lo < ow_n ? lo : ow_n;
+                                hi = hi < lo ? lo : hi > ow_n ? ow_n : hi;
+                                memset(col, pad, (size_t)lo);
+                                memcpy(col + lo, row + lo + off, (size_t)(hi - lo));
+                                memset(col + hi, pad, (size_t)(ow_n - hi));
+                                continue;
+                            }
+                            for (int64_t ow = 0; ow < ow_n; ow++) {
+                                int64_t iw = ow * g->stride[2] + off;
+                                col[ow] = iw >= 0 && iw < g->in[2] ? row[iw] : pad;
+                            }
+                        }
+                    }
+}
+
+/* A convolution on the int8 GEMM: per image and group, C[Mg, P] = W_g [Mg, K] x cols [K, P],
+ * with W packed at load (or here) and the columns packed per call. The zero-point terms per
+ * output channel (row) i: za' = w_zero_point + 128 for s8 weights, zb' = x_zero_point - 128 for
+ * u8 inputs; C = raw - za'_i colsum_j - zb' (rowsum_i - K za'_i) + bias_i. ep carries the
+ * output form and scale (per channel: scale_rs 1); y, ldy and the terms are set here. */
+static ais_status ais__qi_conv_gemm(ais__op_ctx *ctx, const ais__qi_conv *q, const ais_tensor *x,
+                                    const ais_tensor *w, const int32_t *bias, ais__qgemm_ep *ep0,
+                                    const ais__qi_vec *sc, size_t y_elem, void *y) {
+    const ais__dense_geom *g = &q->g;
+    const ais__qpack *pack = ais__qi_pack(ctx, w);
+    const ais__cpu_kernels *t = pack ? pack->t : ais__cpu();
+    int64_t cg = q->c / q->group, mg = q->m / q->group, ksz = ais__dense_prod3(g->k);
+    int64_t kg = cg * ksz, P = ais__dense_prod3(g->out), isz = ais__dense_prod3(g->in);
+    if (P == 0 || q->m == 0 || q->n == 0) return AIS_OK;
+    bool direct = ksz == 1 && P == isz && g->pb[0] == 0 && g->pb[1] == 0 && g->pb[2] == 0 &&
+                  g->stride[0] == 1 && g->stride[1] == 1 && g->stride[2] == 1;
+    size_t col_b = direct ? 0 : ais__qi_al((size_t)(kg * P));
+    size_t bp_b = ais__qi_al(ais__qgemm_b_bytes(kg, P)), sb_b = ais__qi_al((size_t)P * 4);
+    size_t ap_b = pack ? 0 : ais__qi_al(ais__qgemm_a_bytes(t->qgemm_mr, mg, kg));
+    size_t sa_b = pack ? 0 : ais__qi_al((size_t)mg * 4), rows_b = ais__qi_al((size_t)q->m * 4);
+    size_t mul_b = sc ? ais__qi_al((size_t)q->m * sizeof(double)) : 0;
+    size_t bytes = col_b + bp_b + sb_b + ap_b + sa_b + 2 * rows_b + mul_b;
+    char *s = ais__op_scratch(ctx, bytes);
+    if (!s) return ais__oom(bytes, "the int8 columns of a convolution");
+    if (sc) {
+        /* x_scale * w_scale / y_scale in float32, the product in double (NumPy), per channel */
+        double *mul = (double *)(void *)(s + bytes - mul_b);
+        double xsv = ais__qi_scale(&sc[0], 0), ysv = ais__qi_scale(&sc[2], 0);
+        for (int64_t m = 0; m < q->m; m++)
+            mul[m] = (double)(float)((float)(float)(xsv * ais__qi_scale(&sc[1], (size_t)m)) /
+                                     (float)ysv);
+        ep0->dscale = mul;
+        ep0->scale_rs = 1;
+    }
+    uint8_t *col = (uint8_t *)s;
+    int8_t *bp = (int8_t *)(s + col_b);
+    int32_t *sb = (int32_t *)(void *)(s + col_b + bp_b);
+    uint8_t *ap = (uint8_t *)(s + col_b + bp_b + sb_b);
+    int32_t *sa = (int32_t *)(void *)(s + col_b + bp_b + sb_b + ap_b);
+    int32_t *radd = (int32_t *)(void *)(s + col_b + bp_b + sb_b + ap_b + sa_b);
+    int32_t *rmul = radd + rows_b / 4;
+    bool xs = x->dtype == AIS_DTYPE_I8, ws = w->dtype == AIS_DTYPE_I8;
+    int32_t xz = ais__qi_zp(&q->xz, 0);
+    uint32_t zb = (uint32_t)(xz - (xs ? 0 : 128));
+    uint8_t pad = (uint8_t)xz;
+    for (int64_t gi = 0; gi < q->group; gi++) {
+        ais__qgemm_a A;
+        if (pack) {
+            A = pack->a[gi];
+        } else {
+            const uint8_t *wg = (const uint8_t *)w->data + gi * mg * kg;
+            ais__qgemm_pack_a(t->qgemm_mr, wg, ws, kg, 1, mg, kg, ap, sa);
+            A = (ais__qgemm_a){.data = ap, .sums = sa, .m = mg, .k = kg, .mr = t->qgemm_mr};
+        }
+        for (int64_t i = 0; i < mg; i++) {
+            int64_t ch = gi * mg + i;
+            uint32_t za = (uint32_t)ais__qi_zp(&q->wz, (size_t)ch) + (ws ? 128u : 0u);
+            uint32_t bv = bias ? (uint32_t)bias[ch] : 0u;
+            radd[ch] = (int32_t)(bv - zb * ((uint32_t)A.sums[i] - (uint32_t)kg * za));
+            rmul[ch] = (int32_t)(0u - za);
+        }
+        for (int64_t b = 0; b < q->n; b++) {
+            const uint8_t *xg = (const uint8_t *)x->data + (b * q->c + gi * cg) * isz;
+            const uint8_t *src = xg;
+            if (!direct) {
+                ais__qi_im2col(xg, cg, g, pad, col);
+                src = col;
+            }
+            ais__qgemm_pack_b(src, xs, P, 1, kg, P, bp, sb, NULL);
+            ais__qgemm_b B = {.data = bp, .sums = sb, .n = P, .k = kg, .exact = true};
+            ais__qgemm_ep ep = *ep0;
+            ep.row_add = radd + gi * mg;
+            ep.row_mul = rmul + gi * mg;
+            ep.col_mul = sb;
+            ep.col_add = NULL;
+            if (ep.dscale && ep.scale_rs) ep.dscale += gi * mg;
+            ep.y = (char *)y + (size_t)((b * q->m + gi * mg) * P) * y_elem;
+            ep.ldy = P;
+            ais__qgemm_run(ctx->pool, t, &A, &B, &ep);
+        }
+    }
+    return AIS_OK;
+}
+
 static ais_status ais__ci_infer(ais__op_ctx *ctx, const ais_tensor *const *in, size_t n_in,
                                 ais__tensor_desc *out, size_t n_out) {
     ais__qi_conv q;
@@ -314,6 +563,10 @@ static ais_status ais__ci_compute(ais__op_ctx *ctx, const ais_tensor *const *in,
                                   n_in > 3 ? in[3] : NULL, &q));
     size_t plane = (size_t)ais__dense_prod3(q.g.out);
     int32_t *y = out[0]->data;
+    if (ais__qi_conv_gemm_ok(&q)) {
+        ais__qgemm_ep ep = {.out = AIS__QGEMM_OUT_I32};
+        return ais__qi_conv_gemm(ctx, &q, in[0], in[1], NULL, &ep, NULL, sizeof(int32_t), y);
+    }
     for (int64_t b = 0; b < q.n; b++)
         for (int64_t m = 0; m < q.m; m++)
             ais__qi_conv_plane(&q, in[0], in[1], b, m, y + (size_t)(b * q.m + m) * plane);
@@ -362,6 +615,16 @@ static ais_status ais__qlc_compute(ais__op_ctx *ctx, const ais_tensor *const *in
     ais__qi_vec xs, ws, ys, yz;
     AIS__CHECK(ais__qlc_check(ctx, in, n_in, &q, &xs, &ws, &ys, &yz));
     size_t plane = (size_t)ais__dense_prod3(q.g.out);
+    if (ais__qi_conv_gemm_ok(&q)) {
+        bool u8 = out[0]->dtype == AIS_DTYPE_U8;
+        ais__qgemm_ep ep = {.out = u8 ? AIS__QGEMM_OUT_U8 : AIS__QGEMM_OUT_S8,
+                            .zp = ais__qi_zp(&yz, 0),
+                            .qmin = u8 ? 0 : -128,
+                            .qmax = u8 ? 255 : 127};
+        const ais__qi_vec sc[3] = {xs, ws, ys};
+        const int32_t *bias = n_in > 8 && in[8] ? in[8]->data : NULL;
+        return ais__qi_conv_gemm(ctx, &q, in[0], in[3], bias, &ep, sc, 1, out[0]->data);
+    }
     int32_t *acc = ais__op_scratch(ctx, (plane ? plane : 1) * sizeof(int32_t));
     if (!acc) return ais__oom(plane * sizeof(int32_t), "the int32 sums of one output plane");
     const int32_t *bias = n_in > 8 && in[8] ? in[8]->data : NULL;
@@ -392,7 +655,9 @@ const ais__op_def ais__ops_qlinear[] = {
      .min_outputs = 1,
      .max_outputs = 1,
      .infer = ais__mmi_infer,
-     .compute = ais__mmi_compute},
+     .compute = ais__mmi_compute,
+     .prepare = ais__mmi_prepare,
+     .release = ais__qi_release},
     {.domain = "",
      .name = "ConvInteger",
      .since_version = 10,
@@ -401,7 +666,9 @@ const ais__op_def ais__ops_qlinear[] = {
      .min_outputs = 1,
      .max_outputs = 1,
      .infer = ais__ci_infer,
-     .compute = ais__ci_compute},
+     .compute = ais__ci_compute,
+     .prepare = ais__ci_prepare,
+     .release = ais__qi_release},
     {.domain = "",
      .name = "QLinearMatMul",
      .since_version = 10,
@@ -410,7 +677,9 @@ const ais__op_def ais__ops_qlinear[] = {
      .min_outputs = 1,
      .max_outputs = 1,
      .infer = ais__qlmm_infer,
-     .compute = ais__qlmm_compute},
+     .compute = ais__qlmm_compute,
+     .prepare = ais__qlmm_prepare,
+     .release = ais__qi_release},
     {.domain = "",
      .name = "QLinearConv",
      .since_version = 10,
@@ -419,6 +688,8 @@ const ais__op_def ais__ops_qlinear[] = {
      .min_outputs = 1,
      .max_outputs = 1,
      .infer = ais__qlc_infer,
-     .compute = ais__qlc_compute},
+     .compute = ais__qlc_compute,
+     .prepare = ais__qlc_prepare,
+     .release = ais__qi_release},
     {.name = NULL},
 };

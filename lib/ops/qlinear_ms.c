@@ -4,7 +4,9 @@
  * QLinearSigmoid, QLinearGlobalAveragePool, QLinearConcat, DynamicQuantizeMatMul and QGemm,
  * u8 and s8.
  *
- * Reference (correctness) loops. The arithmetic follows ONNX Runtime's MLAS reference paths so
+ * DynamicQuantizeMatMul and QGemm run on lib/cpu's int8 GEMM (qlinear_gemm.h; B packed at load
+ * when constant), with the same float arithmetic in its store; the others are plain loops.
+ * The arithmetic follows ONNX Runtime's MLAS reference paths so
  * that results agree bit for bit where ORT's own scalar code runs: float32 products of the
  * dequantized operands with the scale ratios, round half to even (nearbyintf), plus the output
  * zero point, saturated. Vector kernels of ORT may differ from these by one step in rare ties.
@@ -13,6 +15,7 @@
 #include <string.h>
 
 #include "op.h"
+#include "qlinear_gemm.h"
 
 static inline int32_t ais__qm_at(const void *p, ais_dtype d, size_t i) {
     return d == AIS_DTYPE_U8 ? (int32_t)((const uint8_t *)p)[i] : (int32_t)((const int8_t *)p)[i];
@@ -263,6 +266,42 @@ static ais_status ais__qcat_compute(ais__op_ctx *ctx, const ais_tensor *const *i
     return AIS_OK;
 }
 
+/* ---- the products' packed weights ---- */
+
+typedef struct {
+    ais__qpack *pack;
+} ais__qm_state;
+
+static void ais__qm_release(void *vs) {
+    ais__qm_state *st = vs;
+    if (!st) return;
+    ais__qpack_free(st->pack);
+    ais__free(st);
+}
+
+static ais_status ais__qm_prepare_b(const ais__op_ctx *ctx, void **out, size_t wi, bool trans) {
+    ais__qm_state *st = ais__calloc(1, sizeof *st);
+    if (!st) return ais__oom(sizeof *st, "quantized product state");
+    const ais_tensor *w = ctx->consts && ctx->n_consts > wi ? ctx->consts[wi] : NULL;
+    if (w) st->pack = ais__qpack_b_new(w, trans); /* NULL: packed per call */
+    *out = st;
+    return AIS_OK;
+}
+
+static const ais__qgemm_b *ais__qm_pack(const ais__op_ctx *ctx, const ais_tensor *w) {
+    const ais__qm_state *st = ctx->state;
+    return st && st->pack && st->pack->src == w->data ? &st->pack->b : NULL;
+}
+
+static ais_status ais__dqmm_prepare(const ais__op_ctx *ctx, void **out) {
+    return ais__qm_prepare_b(ctx, out, 1, false);
+}
+static ais_status ais__qgemm_prepare(const ais__op_ctx *ctx, void **out) {
+    return ais__qm_prepare_b(ctx, out, 3, ais__attr_int(ctx->attrs, "transB", 0) != 0);
+}
+
+static inline size_t ais__qm_al(size_t n) { return (n + 63) & ~(size_t)63; }
+
 /* ---- DynamicQuantizeMatMul: A (f32), B (8-bit), b_scale, b_zero_point?, bias? ---- */
 
 static ais_status ais__dqmm_dims(const ais_tensor *const *in, size_t n_in, size_t *rows, size_t *k,
@@ -326,12 +365,42 @@ static ais_status ais__dqmm_compute(ais__op_ctx *ctx, const ais_tensor *const *i
     }
     float sa = (mx == mn ? 1.0f : mx - mn) / 255.0f;
     int32_t za = (int32_t)nearbyintf(fminf(fmaxf(0.0f - mn / sa, 0.0f), 255.0f));
-    uint8_t *qa = ais__op_scratch(ctx, na ? na : 1);
-    if (!qa) return ais__oom(na, "the quantized A");
+    const ais__cpu_kernels *t = ais__cpu();
+    const ais__qgemm_b *pb = ais__qm_pack(ctx, b);
+    size_t gb = rows && n ? ais__qmm_scratch(t, (int64_t)rows, (int64_t)n, (int64_t)k, !pb) : 0;
+    size_t bytes = ais__qm_al(na ? na : 1) + gb + ais__qm_al(n * sizeof(float));
+    uint8_t *qa = ais__op_scratch(ctx, bytes);
+    if (!qa) return ais__oom(bytes, "the quantized A");
     for (size_t i = 0; i < na; i++)
         qa[i] = (uint8_t)fminf(fmaxf(nearbyintf(a[i] / sa) + (float)za, 0), 255);
     float *y = out[0]->data;
     bool per_col = bs->numel != 1;
+    if (rows && n) {
+        float *fs = (float *)(void *)((char *)qa + ais__qm_al(na ? na : 1) + gb);
+        for (size_t j = 0; j < n; j++)
+            fs[j] = sa * ((const float *)bs->data)[per_col ? j : 0];
+        ais__qmm q = {.a = qa,
+                      .ars = (int64_t)k,
+                      .acs = 1,
+                      .m = (int64_t)rows,
+                      .k = (int64_t)k,
+                      .n = (int64_t)n,
+                      .za = za,
+                      .pb = pb,
+                      .b = b->data,
+                      .b_signed = b->dtype == AIS_DTYPE_I8,
+                      .brs = (int64_t)n,
+                      .bcs = 1,
+                      .zb = bz};
+        ais__qgemm_ep ep = {.out = AIS__QGEMM_OUT_F32,
+                            .fscale = fs,
+                            .fbias = bias,
+                            .scale_cs = 1,
+                            .y = y,
+                            .ldy = (int64_t)n};
+        ais__qmm_run(ctx->pool, t, &q, &ep, (char *)qa + ais__qm_al(na ? na : 1));
+        return AIS_OK;
+    }
     for (size_t r = 0; r < rows; r++)
         for (size_t j = 0; j < n; j++) {
             size_t c = per_col ? j : 0;
@@ -431,6 +500,50 @@ static ais_status ais__qgemm_compute(ais__op_ctx *ctx, const ais_tensor *const *
         ais__broadcast_strides(c->dims, c->ndim, (const int64_t[]){(int64_t)d.m, (int64_t)d.n}, 2,
                                cst);
     bool per_col = bs->numel != 1;
+    if (d.m && d.n && (!c || cst[0] == 0)) {
+        /* C broadcast along rows (a scalar or [N]): a column bias of the GEMM */
+        const ais__cpu_kernels *t = ais__cpu();
+        const ais__qgemm_b *pb = ais__qm_pack(ctx, b);
+        int64_t m = (int64_t)d.m, n = (int64_t)d.n, k = (int64_t)d.k;
+        size_t gb = ais__qmm_scratch(t, m, n, k, !pb), nb = ais__qm_al(d.n * 4);
+        char *scr = ais__op_scratch(ctx, gb + 2 * nb);
+        if (!scr) return ais__oom(gb + 2 * nb, "the packed int8 operands");
+        float *fs = (float *)(void *)(scr + gb);
+        int32_t *cb = (int32_t *)(void *)(scr + gb + nb);
+        for (size_t j = 0; j < d.n; j++) {
+            float scale = alpha * sa * ((const float *)bs->data)[per_col ? j : 0];
+            fs[j] = ys ? scale / ais__qm_s(ys) : scale;
+            if (c) cb[j] = ((const int32_t *)c->data)[(int64_t)j * cst[1]];
+        }
+        ais__qmm q = {.a = a->data,
+                      .a_signed = a->dtype == AIS_DTYPE_I8,
+                      .ars = d.ta ? 1 : k,
+                      .acs = d.ta ? m : 1,
+                      .m = m,
+                      .k = k,
+                      .n = n,
+                      .za = za,
+                      .pb = pb,
+                      .b = b->data,
+                      .b_signed = b->dtype == AIS_DTYPE_I8,
+                      .brs = d.tb ? 1 : n,
+                      .bcs = d.tb ? k : 1,
+                      .zb = bz,
+                      .col_bias = c ? cb : NULL};
+        ais_dtype yd = out[0]->dtype;
+        ais__qgemm_ep ep = {.out = !ys                  ? AIS__QGEMM_OUT_F32
+                                   : yd == AIS_DTYPE_U8 ? AIS__QGEMM_OUT_U8
+                                                        : AIS__QGEMM_OUT_S8,
+                            .fscale = fs,
+                            .scale_cs = 1,
+                            .zp = zy,
+                            .qmin = yd == AIS_DTYPE_U8 ? 0 : -128,
+                            .qmax = yd == AIS_DTYPE_U8 ? 255 : 127,
+                            .y = out[0]->data,
+                            .ldy = n};
+        ais__qmm_run(ctx->pool, t, &q, &ep, scr);
+        return AIS_OK;
+    }
     for (size_t i = 0; i < d.m; i++)
         for (size_t j = 0; j < d.n; j++) {
             size_t cj = per_col ? j : 0;
@@ -458,6 +571,12 @@ static ais_status ais__qgemm_compute(ais__op_ctx *ctx, const ais_tensor *const *
         .domain = "com.microsoft", .name = NAME, .since_version = 1, .min_inputs = MIN,            \
         .max_inputs = MAX, .min_outputs = 1, .max_outputs = 1, .infer = INFER, .compute = COMPUTE  \
     }
+#define AIS__QMS_PACKED(NAME, MIN, MAX, PRE)                                                       \
+    {                                                                                              \
+        .domain = "com.microsoft", .name = NAME, .since_version = 1, .min_inputs = MIN,            \
+        .max_inputs = MAX, .min_outputs = 1, .max_outputs = 1, .infer = PRE##_infer,               \
+        .compute = PRE##_compute, .prepare = PRE##_prepare, .release = ais__qm_release             \
+    }
 
 const ais__op_def ais__ops_qlinear_ms[] = {
     AIS__QMS("QLinearAdd", 7, 8, ais__qbin_infer, ais__qbin_compute),
@@ -465,7 +584,7 @@ const ais__op_def ais__ops_qlinear_ms[] = {
     AIS__QMS("QLinearSigmoid", 4, 5, ais__qsig_infer, ais__qsig_compute),
     AIS__QMS("QLinearGlobalAveragePool", 4, 5, ais__qgap_infer, ais__qgap_compute),
     AIS__QMS("QLinearConcat", 5, -1, ais__qcat_infer, ais__qcat_compute),
-    AIS__QMS("DynamicQuantizeMatMul", 3, 5, ais__dqmm_infer, ais__dqmm_compute),
-    AIS__QMS("QGemm", 6, 9, ais__qgemm_infer, ais__qgemm_compute),
+    AIS__QMS_PACKED("DynamicQuantizeMatMul", 3, 5, ais__dqmm),
+    AIS__QMS_PACKED("QGemm", 6, 9, ais__qgemm),
     {.name = NULL},
 };

@@ -1,0 +1,224 @@
+/*
+ * cpu_qgemm.c - the int8 GEMM driver: packing of u8/s8 operands into the micro-kernels' layouts
+ * (cpu.h, "int8 GEMM"), their row and column sums, and the tile loop over the pool's threads.
+ *
+ * Why u8 x s8: that is what vpdpbusd (AVX-512 VNNI) and vpmaddubsw (AVX2, AVX-512BW) multiply.
+ * Other signednesses are moved there by an offset: an s8 A becomes u8 by +128 and a u8 B becomes
+ * s8 by -128; the zero points move by the same amount, and sum (a - za)(b - zb) is unchanged.
+ * The zero-point terms come out of the sums, in wrapping int32 arithmetic like the reference:
+ *   sum (a - za)(b - zb) = sum ab - za colsum(b) - zb (rowsum(a) - k za)
+ * so the kernels only ever see raw products. The ops (lib/ops/qlinear*.c) fill the epilogue.
+ *
+ * The vpmaddubsw rule: it adds the two u8 x s8 products of a pair into int16 with saturation,
+ * which a pair like 255 * 127 + 255 * 127 overflows. ONNX Runtime accepts that on CPUs without
+ * VNNI (its quantizer's reduce_range keeps weights in 7 bits, where it cannot happen; the
+ * session option session.x64quantprecision moves such weights to a u8 x u8 path). We stay exact
+ * instead: packing B checks every pair; when one could overflow (|b0 + b1| parts over 128 in
+ * the worst case a = 255), the kernels split each a into a & 0x7f and a & 0x80, whose products
+ * with any s8 pair fit int16 (127 * 128 * 2 and 128 * 128 * 2), at twice the instructions.
+ * Weights quantized to 7 bits (or symmetric with small values) keep the single path.
+ */
+#include <string.h>
+
+#include "common/common.h"
+#include "cpu.h"
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
+static inline int64_t ais__q_k4(int64_t k) { return (k + 3) / 4; }
+
+size_t ais__qgemm_a_bytes(int mr, int64_t m, int64_t k) {
+    int64_t panels = (m + mr - 1) / mr;
+    return (size_t)(panels * mr * ais__q_k4(k) * 4);
+}
+
+size_t ais__qgemm_b_bytes(int64_t k, int64_t n) {
+    int64_t panels = (n + AIS__QGEMM_NR - 1) / AIS__QGEMM_NR;
+    return (size_t)(panels * AIS__QGEMM_NR * ais__q_k4(k) * 4);
+}
+
+void ais__qgemm_pack_a(int mr, const void *a, bool is_signed, int64_t rs, int64_t cs, int64_t m,
+                       int64_t k, uint8_t *dst, int32_t *sums) {
+    const uint8_t *src = a;
+    uint8_t flip = is_signed ? 0x80 : 0;
+    int64_t k4 = ais__q_k4(k), panels = (m + mr - 1) / mr;
+    for (int64_t p = 0; p < panels; p++) {
+        uint8_t *d = dst + p * k4 * mr * 4;
+        for (int r = 0; r < mr; r++) {
+            int64_t i = p * mr + r;
+            if (i >= m) {
+                for (int64_t kk = 0; kk < k4; kk++)
+                    memset(d + (kk * mr + r) * 4, 0, 4);
+                continue;
+            }
+            const uint8_t *row = src + i * rs;
+            uint32_t s = 0;
+            int64_t kk = 0;
+            if (cs == 1) {
+                /* whole groups of 4: one 32-bit move each */
+                for (; kk < k / 4; kk++) {
+                    uint32_t w;
+                    memcpy(&w, row + kk * 4, 4);
+                    w ^= flip * 0x01010101u;
+                    memcpy(d + (kk * mr + r) * 4, &w, 4);
+                }
+                if (sums)
+                    for (int64_t j = 0; j < k; j++)
+                        s += (uint8_t)(row[j] ^ flip);
+            }
+            for (; kk < k4; kk++)
+                for (int t = 0; t < 4; t++) {
+                    int64_t kx = kk * 4 + t;
+                    uint8_t v = kx < k ? (uint8_t)(row[kx * cs] ^ flip) : 0;
+                    d[(kk * mr + r) * 4 + t] = v;
+                    if (cs != 1) s += v;
+                }
+            if (sums) sums[i] = (int32_t)s;
+        }
+    }
+}
+
+/* One panel of 16 columns j0.. of B, all of k, the slow general way (edges, strides, weights). */
+static void ais__q_pack_b_panel(const uint8_t *src, uint8_t flip, int64_t rs, int64_t cs, int64_t k,
+                                int64_t n, int64_t j0, int8_t *d, int32_t *sums, bool *exact) {
+    int64_t k4 = ais__q_k4(k);
+    uint32_t s[AIS__QGEMM_NR] = {0};
+    for (int64_t kk = 0; kk < k4; kk++)
+        for (int j = 0; j < AIS__QGEMM_NR; j++) {
+            int8_t v[4];
+            for (int t = 0; t < 4; t++) {
+                int64_t kx = kk * 4 + t;
+                v[t] = kx < k && j0 + j < n ? (int8_t)(src[kx * rs + (j0 + j) * cs] ^ flip) : 0;
+                s[j] += (uint32_t)(int32_t)v[t];
+            }
+            memcpy(d + (kk * AIS__QGEMM_NR + j) * 4, v, 4);
+            if (exact)
+                for (int t = 0; t < 4; t += 2) {
+                    int32_t pos = (v[t] > 0 ? v[t] : 0) + (v[t + 1] > 0 ? v[t + 1] : 0);
+                    int32_t neg = (v[t] < 0 ? v[t] : 0) + (v[t + 1] < 0 ? v[t + 1] : 0);
+                    if (255 * pos > 32767 || 255 * neg < -32768) *exact = true;
+                }
+        }
+    if (sums)
+        for (int j = 0; j < AIS__QGEMM_NR && j0 + j < n; j++)
+            sums[j0 + j] = (int32_t)s[j];
+}
+
+#if defined(__SSE2__)
+/* A full panel from a row-major B (cs 1): four rows of 16 bytes become 16 columns of 4 bytes by
+ * two interleaves; the column sums come from the same vectors (sign-extended pairs through
+ * pmaddwd). Every pair is treated as one that may saturate (the caller says exact). */
+static void ais__q_pack_b_panel_sse2(const uint8_t *src, uint8_t flip, int64_t rs, int64_t k,
+                                     int64_t j0, int8_t *d, int32_t *sums) {
+    const __m128i f = _mm_set1_epi8((char)flip), one = _mm_set1_epi16(1);
+    __m128i acc[8];
+    for (int q = 0; q < 8; q++)
+        acc[q] = _mm_setzero_si128();
+    int64_t k4 = ais__q_k4(k);
+    for (int64_t kk = 0; kk < k4; kk++) {
+        __m128i r[4];
+        for (int t = 0; t < 4; t++) {
+            int64_t kx = kk * 4 + t;
+            r[t] = kx < k ? _mm_xor_si128(_mm_loadu_si128((const __m128i *)(src + kx * rs + j0)), f)
+                          : _mm_setzero_si128();
+        }
+        __m128i a01l = _mm_unpacklo_epi8(r[0], r[1]), a01h = _mm_unpackhi_epi8(r[0], r[1]);
+        __m128i a23l = _mm_unpacklo_epi8(r[2], r[3]), a23h = _mm_unpackhi_epi8(r[2], r[3]);
+        __m128i o[4] = {_mm_unpacklo_epi16(a01l, a23l), _mm_unpackhi_epi16(a01l, a23l),
+                        _mm_unpacklo_epi16(a01h, a23h), _mm_unpackhi_epi16(a01h, a23h)};
+        for (int q = 0; q < 4; q++) {
+            _mm_storeu_si128((__m128i *)(d + kk * 64 + q * 16), o[q]);
+            __m128i lo = _mm_srai_epi16(_mm_unpacklo_epi8(o[q], o[q]), 8);
+            __m128i hi = _mm_srai_epi16(_mm_unpackhi_epi8(o[q], o[q]), 8);
+            acc[2 * q] = _mm_add_epi32(acc[2 * q], _mm_madd_epi16(lo, one));
+            acc[2 * q + 1] = _mm_add_epi32(acc[2 * q + 1], _mm_madd_epi16(hi, one));
+        }
+    }
+    if (!sums) return;
+    for (int q = 0; q < 8; q++) {
+        int32_t v[4];
+        _mm_storeu_si128((__m128i *)v, acc[q]);
+        /* lanes hold (t0 + t1, t2 + t3) of two columns */
+        sums[j0 + q * 2] = (int32_t)((uint32_t)v[0] + (uint32_t)v[1]);
+        sums[j0 + q * 2 + 1] = (int32_t)((uint32_t)v[2] + (uint32_t)v[3]);
+    }
+}
+#endif
+
+void ais__qgemm_pack_b(const void *b, bool is_signed, int64_t rs, int64_t cs, int64_t k, int64_t n,
+                       int8_t *dst, int32_t *sums, bool *exact) {
+    const uint8_t *src = b;
+    uint8_t flip = is_signed ? 0 : 0x80;
+    int64_t k4 = ais__q_k4(k), panels = (n + AIS__QGEMM_NR - 1) / AIS__QGEMM_NR;
+    if (exact) *exact = false;
+    for (int64_t p = 0; p < panels; p++) {
+        int64_t j0 = p * AIS__QGEMM_NR;
+        int8_t *d = dst + p * k4 * 64;
+#if defined(__SSE2__)
+        if (cs == 1 && !exact && j0 + AIS__QGEMM_NR <= n) {
+            ais__q_pack_b_panel_sse2(src, flip, rs, k, j0, d, sums);
+            continue;
+        }
+#endif
+        ais__q_pack_b_panel(src, flip, rs, cs, k, n, j0, d, sums, exact);
+    }
+}
+
+/* ---- the tile loop ---- */
+
+typedef struct {
+    const ais__cpu_kernels *t;
+    const ais__qgemm_a *a;
+    const ais__qgemm_b *b;
+    const ais__qgemm_ep *ep;
+    int64_t mp, k4;
+} ais__q_job;
+
+static void ais__q_tiles(void *ctx, size_t begin, size_t end) {
+    const ais__q_job *J = ctx;
+    const ais__cpu_kernels *t = J->t;
+    int mr = t->qgemm_mr, np = t->qgemm_np;
+    int64_t npan = (J->b->n + AIS__QGEMM_NR - 1) / AIS__QGEMM_NR;
+    int64_t astride = J->k4 * mr * 4, bstride = J->k4 * 64;
+    _Alignas(64) int32_t c[AIS__QGEMM_MR_MAX * AIS__QGEMM_LDC];
+    for (size_t id = begin; id < end; id++) {
+        /* column blocks outer: one block of B (np panels) serves every row panel in turn */
+        int64_t jb = (int64_t)id / J->mp, ip = (int64_t)id % J->mp;
+        int64_t q0 = jb * np, nq = npan - q0 < np ? npan - q0 : np;
+        t->qgemm_ukernel(J->k4, J->a->data + ip * astride, J->b->data + q0 * bstride, bstride,
+                         (int)nq, J->b->exact, c);
+        int64_t i0 = ip * mr, j0 = q0 * AIS__QGEMM_NR;
+        int64_t rows = J->a->m - i0 < mr ? J->a->m - i0 : mr;
+        int64_t cols = J->b->n - j0 < nq * 16 ? J->b->n - j0 : nq * 16;
+        t->qgemm_store(J->ep, c, i0, j0, (int)rows, (int)cols);
+    }
+}
+
+void ais__qgemm_run(struct ais__pool *pool, const ais__cpu_kernels *t, const ais__qgemm_a *a,
+                    const ais__qgemm_b *b, const ais__qgemm_ep *ep) {
+    if (a->m <= 0 || b->n <= 0) return;
+    ais__q_job J = {.t = t, .a = a, .b = b, .ep = ep, .k4 = ais__q_k4(a->k)};
+    J.mp = (a->m + t->qgemm_mr - 1) / t->qgemm_mr;
+    int64_t npan = (b->n + AIS__QGEMM_NR - 1) / AIS__QGEMM_NR;
+    int64_t nb = (npan + t->qgemm_np - 1) / t->qgemm_np;
+    size_t tasks = (size_t)(J.mp * nb);
+    /* below about a million multiply-adds a second thread costs more than it saves */
+    double work = (double)a->m * (double)b->n * (double)(a->k + 16);
+    if (!pool || work < 1e6 || tasks < 2)
+        ais__q_tiles(&J, 0, tasks);
+    else
+        ais__parallel_for(pool, tasks, 1, ais__q_tiles, &J);
+}
+
+void ais__cpu_fill_qgemm(ais__cpu_kernels *k, int level) {
+    ais__cpu_fill_ref_qgemm(k);
+#if defined(AIS_CPU_X86)
+    if (level >= AIS_CPU_ISA_AVX2) ais__avx2_fill_qgemm(k);
+    if (level >= AIS_CPU_ISA_AVX512) ais__avx512_fill_qgemm(k);
+    if (level >= AIS_CPU_ISA_AVX512_VNNI) ais__avx512_vnni_fill_qgemm(k);
+#else
+    (void)level;
+#endif
+}

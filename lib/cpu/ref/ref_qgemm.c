@@ -1,0 +1,68 @@
+/*
+ * ref_qgemm.c - the portable int8 micro-kernel and epilogue store: the reference the SIMD levels
+ * are tested against (tests/unit/test_cpu_qgemm.c), and the store the SIMD ones use for edges.
+ */
+#include <math.h>
+
+#include "../cpu.h"
+
+#define AIS__REF_QMR 4
+
+static void ais__ref_qukernel(int64_t k4, const uint8_t *ap, const int8_t *bp, int64_t bstride,
+                              int np, bool exact, int32_t *c) {
+    (void)exact;
+    for (int q = 0; q < np; q++)
+        for (int r = 0; r < AIS__REF_QMR; r++)
+            for (int j = 0; j < AIS__QGEMM_NR; j++) {
+                uint32_t s = 0;
+                for (int64_t kk = 0; kk < k4; kk++)
+                    for (int t = 0; t < 4; t++)
+                        s +=
+                            (uint32_t)((int32_t)ap[(kk * AIS__REF_QMR + r) * 4 + t] *
+                                       (int32_t)bp[q * bstride + (kk * AIS__QGEMM_NR + j) * 4 + t]);
+                c[r * AIS__QGEMM_LDC + q * AIS__QGEMM_NR + j] = (int32_t)s;
+            }
+}
+
+void ais__cpu_ref_qgemm_store(const ais__qgemm_ep *ep, const int32_t *c, int64_t i0, int64_t j0,
+                              int rows, int cols) {
+    for (int r = 0; r < rows; r++) {
+        int64_t i = i0 + r;
+        for (int jj = 0; jj < cols; jj++) {
+            int64_t j = j0 + jj;
+            uint32_t u = (uint32_t)c[r * AIS__QGEMM_LDC + jj];
+            if (ep->row_add) u += (uint32_t)ep->row_add[i];
+            if (ep->col_add) u += (uint32_t)ep->col_add[j];
+            if (ep->row_mul) u += (uint32_t)ep->row_mul[i] * (uint32_t)ep->col_mul[j];
+            int32_t v = (int32_t)u;
+            int64_t s = i * ep->scale_rs + j * ep->scale_cs, o = i * ep->ldy + j;
+            if (ep->out == AIS__QGEMM_OUT_I32) {
+                ((int32_t *)ep->y)[o] = v;
+                continue;
+            }
+            if (ep->out == AIS__QGEMM_OUT_F32) {
+                float f = (float)v * ep->fscale[s];
+                ((float *)ep->y)[o] = ep->fbias ? f + ep->fbias[j] : f;
+                continue;
+            }
+            double d;
+            if (ep->dscale)
+                d = rint((double)v * ep->dscale[s]) + (double)ep->zp;
+            else
+                d = (double)(nearbyintf((float)v * ep->fscale[s]) + (float)ep->zp);
+            d = d > (double)ep->qmin ? d : (double)ep->qmin; /* NaN: qmin */
+            d = d < (double)ep->qmax ? d : (double)ep->qmax;
+            if (ep->out == AIS__QGEMM_OUT_U8)
+                ((uint8_t *)ep->y)[o] = (uint8_t)(int32_t)d;
+            else
+                ((int8_t *)ep->y)[o] = (int8_t)(int32_t)d;
+        }
+    }
+}
+
+void ais__cpu_fill_ref_qgemm(ais__cpu_kernels *k) {
+    k->qgemm_mr = AIS__REF_QMR;
+    k->qgemm_np = 1;
+    k->qgemm_ukernel = ais__ref_qukernel;
+    k->qgemm_store = ais__cpu_ref_qgemm_store;
+}

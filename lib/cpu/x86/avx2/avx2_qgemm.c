@@ -1,0 +1,128 @@
+/*
+ * avx2_qgemm.c - the AVX2 int8 micro-kernel and epilogue store (layouts and the vpmaddubsw rule:
+ * ../../cpu_qgemm.c): a 4 x 16 tile, 8 ymm accumulators, vpmaddubsw pairs widened by vpmaddwd
+ * against ones, or the exact split of A into its low 7 bits and its top bit when the B panels
+ * could saturate int16.
+ */
+#include <immintrin.h>
+#include <string.h>
+
+#include "../../cpu.h"
+
+#define AIS__QMR 4
+
+static inline __attribute__((always_inline)) void
+ais__q256(int64_t k4, const uint8_t *ap, const int8_t *bp, int32_t *c, const bool EXACT) {
+    __m256i acc[AIS__QMR][2];
+    const __m256i ones = _mm256_set1_epi16(1), lo7 = _mm256_set1_epi8(0x7f);
+    const __m256i hi1 = _mm256_set1_epi8((char)0x80);
+    for (int r = 0; r < AIS__QMR; r++)
+        acc[r][0] = acc[r][1] = _mm256_setzero_si256();
+    for (int64_t kk = 0; kk < k4; kk++) {
+        __m256i b[2] = {_mm256_loadu_si256((const __m256i *)(bp + kk * 64)),
+                        _mm256_loadu_si256((const __m256i *)(bp + kk * 64 + 32))};
+        for (int r = 0; r < AIS__QMR; r++) {
+            int32_t w;
+            memcpy(&w, ap + (kk * AIS__QMR + r) * 4, 4);
+            __m256i a = _mm256_set1_epi32(w);
+            for (int q = 0; q < 2; q++) {
+                if (EXACT) {
+                    __m256i p0 = _mm256_maddubs_epi16(_mm256_and_si256(a, lo7), b[q]);
+                    __m256i p1 = _mm256_maddubs_epi16(_mm256_and_si256(a, hi1), b[q]);
+                    acc[r][q] = _mm256_add_epi32(acc[r][q], _mm256_madd_epi16(p0, ones));
+                    acc[r][q] = _mm256_add_epi32(acc[r][q], _mm256_madd_epi16(p1, ones));
+                } else {
+                    __m256i p = _mm256_maddubs_epi16(a, b[q]);
+                    acc[r][q] = _mm256_add_epi32(acc[r][q], _mm256_madd_epi16(p, ones));
+                }
+            }
+        }
+    }
+    for (int r = 0; r < AIS__QMR; r++)
+        for (int q = 0; q < 2; q++)
+            _mm256_storeu_si256((__m256i *)(c + r * AIS__QGEMM_LDC + q * 8), acc[r][q]);
+}
+
+static void ais__q256_ukernel(int64_t k4, const uint8_t *ap, const int8_t *bp, int64_t bstride,
+                              int np, bool exact, int32_t *c) {
+    (void)bstride;
+    (void)np; /* qgemm_np 1 */
+    if (exact)
+        ais__q256(k4, ap, bp, c, true);
+    else
+        ais__q256(k4, ap, bp, c, false);
+}
+
+/* Eight requantized int32 (already in [qmin, qmax]) to bytes. */
+static inline void ais__q256_bytes(__m128i lo, __m128i hi, bool is_u8, void *dst) {
+    __m128i w = _mm_packs_epi32(lo, hi);
+    _mm_storel_epi64((__m128i *)dst, is_u8 ? _mm_packus_epi16(w, w) : _mm_packs_epi16(w, w));
+}
+
+static void ais__q256_store(const ais__qgemm_ep *ep, const int32_t *c, int64_t i0, int64_t j0,
+                            int rows, int cols) {
+    const int rnd = _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC;
+    int full = cols & ~7;
+    for (int r = 0; r < rows; r++) {
+        int64_t i = i0 + r;
+        __m256i radd = _mm256_set1_epi32(ep->row_add ? ep->row_add[i] : 0);
+        __m256i rmul = _mm256_set1_epi32(ep->row_mul ? ep->row_mul[i] : 0);
+        for (int jj = 0; jj < full; jj += 8) {
+            int64_t j = j0 + jj, o = i * ep->ldy + j;
+            __m256i v = _mm256_add_epi32(
+                _mm256_loadu_si256((const __m256i *)(c + r * AIS__QGEMM_LDC + jj)), radd);
+            if (ep->col_add)
+                v = _mm256_add_epi32(v, _mm256_loadu_si256((const __m256i *)(ep->col_add + j)));
+            if (ep->row_mul)
+                v = _mm256_add_epi32(
+                    v, _mm256_mullo_epi32(rmul,
+                                          _mm256_loadu_si256((const __m256i *)(ep->col_mul + j))));
+            if (ep->out == AIS__QGEMM_OUT_I32) {
+                _mm256_storeu_si256((__m256i *)((int32_t *)ep->y + o), v);
+                continue;
+            }
+            const float *fs = ep->fscale ? ep->fscale + i * ep->scale_rs : NULL;
+            if (ep->out == AIS__QGEMM_OUT_F32) {
+                __m256 sc = ep->scale_cs ? _mm256_loadu_ps(fs + j) : _mm256_set1_ps(fs[0]);
+                __m256 f = _mm256_mul_ps(_mm256_cvtepi32_ps(v), sc);
+                if (ep->fbias) f = _mm256_add_ps(f, _mm256_loadu_ps(ep->fbias + j));
+                _mm256_storeu_ps((float *)ep->y + o, f);
+                continue;
+            }
+            __m128i q0, q1;
+            if (ep->dscale) {
+                const double *ds = ep->dscale + i * ep->scale_rs;
+                const __m256d zp = _mm256_set1_pd(ep->zp), lo = _mm256_set1_pd(ep->qmin);
+                const __m256d hi = _mm256_set1_pd(ep->qmax);
+                __m256d s0 = ep->scale_cs ? _mm256_loadu_pd(ds + j) : _mm256_set1_pd(ds[0]);
+                __m256d s1 = ep->scale_cs ? _mm256_loadu_pd(ds + j + 4) : s0;
+                __m256d d0 = _mm256_mul_pd(_mm256_cvtepi32_pd(_mm256_castsi256_si128(v)), s0);
+                __m256d d1 = _mm256_mul_pd(_mm256_cvtepi32_pd(_mm256_extracti128_si256(v, 1)), s1);
+                d0 = _mm256_min_pd(_mm256_max_pd(_mm256_add_pd(_mm256_round_pd(d0, rnd), zp), lo),
+                                   hi);
+                d1 = _mm256_min_pd(_mm256_max_pd(_mm256_add_pd(_mm256_round_pd(d1, rnd), zp), lo),
+                                   hi);
+                q0 = _mm256_cvttpd_epi32(d0);
+                q1 = _mm256_cvttpd_epi32(d1);
+            } else {
+                __m256 sc = ep->scale_cs ? _mm256_loadu_ps(fs + j) : _mm256_set1_ps(fs[0]);
+                __m256 f = _mm256_mul_ps(_mm256_cvtepi32_ps(v), sc);
+                f = _mm256_add_ps(_mm256_round_ps(f, rnd), _mm256_set1_ps((float)ep->zp));
+                f = _mm256_min_ps(_mm256_max_ps(f, _mm256_set1_ps((float)ep->qmin)),
+                                  _mm256_set1_ps((float)ep->qmax));
+                __m256i qi = _mm256_cvttps_epi32(f);
+                q0 = _mm256_castsi256_si128(qi);
+                q1 = _mm256_extracti128_si256(qi, 1);
+            }
+            ais__q256_bytes(q0, q1, ep->out == AIS__QGEMM_OUT_U8, (int8_t *)ep->y + o);
+        }
+    }
+    if (full < cols) ais__cpu_ref_qgemm_store(ep, c + full, i0, j0 + full, rows, cols - full);
+}
+
+void ais__avx2_fill_qgemm(ais__cpu_kernels *k) {
+    k->qgemm_mr = AIS__QMR;
+    k->qgemm_np = 1;
+    k->qgemm_ukernel = ais__q256_ukernel;
+    k->qgemm_store = ais__q256_store;
+}

@@ -1,0 +1,190 @@
+/*
+ * avx512_qgemm.c - the AVX-512 int8 micro-kernels and epilogue store (layouts and the
+ * vpmaddubsw rule: ../../cpu_qgemm.c).
+ *
+ * VNNI (vpdpbusd, Ice Lake, Zen 4/5): a 6 x 64 tile, 24 zmm accumulators, 4 B vectors and one
+ * broadcast of 4 bytes of A; each vpdpbusd does 64 multiply-adds, 10 loads per 24 of them.
+ * Without VNNI (Skylake-X): vpmaddubsw + vpmaddwd, a 6 x 32 tile (12 accumulators), with the
+ * exact split when the B panels could saturate. VNNI is compiled through a function attribute, so
+ * the file's flags stay those of AVX-512 F/BW/VL/DQ and nothing reaches a CPU without it.
+ */
+#include <immintrin.h>
+#include <string.h>
+
+#include "../../cpu.h"
+
+#define AIS__QMR 6
+
+static inline int32_t ais__q_ld4(const uint8_t *p) {
+    int32_t v;
+    memcpy(&v, p, 4);
+    return v;
+}
+
+#define AIS__Q_STORE_ACC(NP)                                                                       \
+    for (int r = 0; r < AIS__QMR; r++)                                                             \
+        for (int q = 0; q < NP; q++)                                                               \
+            _mm512_storeu_si512((void *)(c + r * AIS__QGEMM_LDC + q * 16), acc[r][q]);
+
+/* ---- AVX-512BW ---- */
+
+static inline __attribute__((always_inline)) void ais__q512_bw(int64_t k4, const uint8_t *ap,
+                                                               const int8_t *bp, int64_t bstride,
+                                                               int32_t *c, const int NP,
+                                                               const bool EXACT) {
+    __m512i acc[AIS__QMR][2];
+    const __m512i ones = _mm512_set1_epi16(1), lo7 = _mm512_set1_epi8(0x7f);
+    const __m512i hi1 = _mm512_set1_epi8((char)0x80);
+    for (int r = 0; r < AIS__QMR; r++)
+        for (int q = 0; q < NP; q++)
+            acc[r][q] = _mm512_setzero_si512();
+    for (int64_t kk = 0; kk < k4; kk++) {
+        __m512i b[2];
+        for (int q = 0; q < NP; q++)
+            b[q] = _mm512_loadu_si512((const void *)(bp + q * bstride + kk * 64));
+        for (int r = 0; r < AIS__QMR; r++) {
+            __m512i a = _mm512_set1_epi32(ais__q_ld4(ap + (kk * AIS__QMR + r) * 4));
+            for (int q = 0; q < NP; q++) {
+                if (EXACT) {
+                    __m512i p0 = _mm512_maddubs_epi16(_mm512_and_si512(a, lo7), b[q]);
+                    __m512i p1 = _mm512_maddubs_epi16(_mm512_and_si512(a, hi1), b[q]);
+                    acc[r][q] = _mm512_add_epi32(acc[r][q], _mm512_madd_epi16(p0, ones));
+                    acc[r][q] = _mm512_add_epi32(acc[r][q], _mm512_madd_epi16(p1, ones));
+                } else {
+                    __m512i p = _mm512_maddubs_epi16(a, b[q]);
+                    acc[r][q] = _mm512_add_epi32(acc[r][q], _mm512_madd_epi16(p, ones));
+                }
+            }
+        }
+    }
+    AIS__Q_STORE_ACC(NP)
+}
+
+static void ais__q512_bw_ukernel(int64_t k4, const uint8_t *ap, const int8_t *bp, int64_t bstride,
+                                 int np, bool exact, int32_t *c) {
+    if (exact) {
+        if (np == 2)
+            ais__q512_bw(k4, ap, bp, bstride, c, 2, true);
+        else
+            ais__q512_bw(k4, ap, bp, bstride, c, 1, true);
+    } else {
+        if (np == 2)
+            ais__q512_bw(k4, ap, bp, bstride, c, 2, false);
+        else
+            ais__q512_bw(k4, ap, bp, bstride, c, 1, false);
+    }
+}
+
+/* ---- AVX-512 VNNI ---- */
+
+#define AIS__VNNI __attribute__((target("avx512vnni")))
+
+static inline __attribute__((always_inline)) AIS__VNNI void
+ais__q512_vnni(int64_t k4, const uint8_t *ap, const int8_t *bp, int64_t bstride, int32_t *c,
+               const int NP) {
+    __m512i acc[AIS__QMR][4];
+    for (int r = 0; r < AIS__QMR; r++)
+        for (int q = 0; q < NP; q++)
+            acc[r][q] = _mm512_setzero_si512();
+    for (int64_t kk = 0; kk < k4; kk++) {
+        __m512i b[4];
+        for (int q = 0; q < NP; q++)
+            b[q] = _mm512_loadu_si512((const void *)(bp + q * bstride + kk * 64));
+        for (int r = 0; r < AIS__QMR; r++) {
+            __m512i a = _mm512_set1_epi32(ais__q_ld4(ap + (kk * AIS__QMR + r) * 4));
+            for (int q = 0; q < NP; q++)
+                acc[r][q] = _mm512_dpbusd_epi32(acc[r][q], a, b[q]);
+        }
+    }
+    AIS__Q_STORE_ACC(NP)
+}
+
+static AIS__VNNI void ais__q512_vnni_ukernel(int64_t k4, const uint8_t *ap, const int8_t *bp,
+                                             int64_t bstride, int np, bool exact, int32_t *c) {
+    (void)exact; /* vpdpbusd adds the four products in int32: nothing saturates */
+    switch (np) {
+    case 4: ais__q512_vnni(k4, ap, bp, bstride, c, 4); break;
+    case 3: ais__q512_vnni(k4, ap, bp, bstride, c, 3); break;
+    case 2: ais__q512_vnni(k4, ap, bp, bstride, c, 2); break;
+    default: ais__q512_vnni(k4, ap, bp, bstride, c, 1); break;
+    }
+}
+
+/* ---- the store ---- */
+
+static inline __m512 ais__q_fs(const ais__qgemm_ep *ep, int64_t i, int64_t j, __mmask16 m) {
+    const float *s = ep->fscale + i * ep->scale_rs;
+    return ep->scale_cs ? _mm512_maskz_loadu_ps(m, s + j) : _mm512_set1_ps(s[0]);
+}
+
+static inline __m512d ais__q_ds(const ais__qgemm_ep *ep, int64_t i, int64_t j, __mmask8 m) {
+    const double *s = ep->dscale + i * ep->scale_rs;
+    return ep->scale_cs ? _mm512_maskz_loadu_pd(m, s + j) : _mm512_set1_pd(s[0]);
+}
+
+static void ais__q512_store(const ais__qgemm_ep *ep, const int32_t *c, int64_t i0, int64_t j0,
+                            int rows, int cols) {
+    const int rnd = _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC;
+    for (int r = 0; r < rows; r++) {
+        int64_t i = i0 + r;
+        __m512i radd = _mm512_set1_epi32(ep->row_add ? ep->row_add[i] : 0);
+        __m512i rmul = _mm512_set1_epi32(ep->row_mul ? ep->row_mul[i] : 0);
+        for (int jj = 0; jj < cols; jj += 16) {
+            int64_t j = j0 + jj, o = i * ep->ldy + j;
+            __mmask16 m =
+                cols - jj >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (cols - jj)) - 1);
+            __m512i v = _mm512_add_epi32(
+                _mm512_loadu_si512((const void *)(c + r * AIS__QGEMM_LDC + jj)), radd);
+            if (ep->col_add) v = _mm512_add_epi32(v, _mm512_maskz_loadu_epi32(m, ep->col_add + j));
+            if (ep->row_mul)
+                v = _mm512_add_epi32(
+                    v, _mm512_mullo_epi32(rmul, _mm512_maskz_loadu_epi32(m, ep->col_mul + j)));
+            if (ep->out == AIS__QGEMM_OUT_I32) {
+                _mm512_mask_storeu_epi32((int32_t *)ep->y + o, m, v);
+                continue;
+            }
+            if (ep->out == AIS__QGEMM_OUT_F32) {
+                __m512 f = _mm512_mul_ps(_mm512_cvtepi32_ps(v), ais__q_fs(ep, i, j, m));
+                if (ep->fbias) f = _mm512_add_ps(f, _mm512_maskz_loadu_ps(m, ep->fbias + j));
+                _mm512_mask_storeu_ps((float *)ep->y + o, m, f);
+                continue;
+            }
+            __m512i q;
+            if (ep->dscale) {
+                const __m512d zp = _mm512_set1_pd(ep->zp), lo = _mm512_set1_pd(ep->qmin);
+                const __m512d hi = _mm512_set1_pd(ep->qmax);
+                __m512d d0 = _mm512_cvtepi32_pd(_mm512_castsi512_si256(v));
+                __m512d d1 = _mm512_cvtepi32_pd(_mm512_extracti64x4_epi64(v, 1));
+                d0 = _mm512_mul_pd(d0, ais__q_ds(ep, i, j, (__mmask8)m));
+                d1 = _mm512_mul_pd(d1, ais__q_ds(ep, i, j + 8, (__mmask8)(m >> 8)));
+                d0 = _mm512_add_pd(_mm512_roundscale_pd(d0, rnd), zp);
+                d1 = _mm512_add_pd(_mm512_roundscale_pd(d1, rnd), zp);
+                d0 = _mm512_min_pd(_mm512_max_pd(d0, lo), hi);
+                d1 = _mm512_min_pd(_mm512_max_pd(d1, lo), hi);
+                q = _mm512_inserti64x4(_mm512_castsi256_si512(_mm512_cvttpd_epi32(d0)),
+                                       _mm512_cvttpd_epi32(d1), 1);
+            } else {
+                __m512 f = _mm512_mul_ps(_mm512_cvtepi32_ps(v), ais__q_fs(ep, i, j, m));
+                f = _mm512_add_ps(_mm512_roundscale_ps(f, rnd), _mm512_set1_ps((float)ep->zp));
+                f = _mm512_min_ps(_mm512_max_ps(f, _mm512_set1_ps((float)ep->qmin)),
+                                  _mm512_set1_ps((float)ep->qmax));
+                q = _mm512_cvttps_epi32(f);
+            }
+            /* in [qmin, qmax] already: the truncating narrow is exact for u8 and s8 */
+            _mm512_mask_cvtepi32_storeu_epi8((int8_t *)ep->y + o, m, q);
+        }
+    }
+}
+
+void ais__avx512_fill_qgemm(ais__cpu_kernels *k) {
+    k->qgemm_mr = AIS__QMR;
+    k->qgemm_np = 2;
+    k->qgemm_ukernel = ais__q512_bw_ukernel;
+    k->qgemm_store = ais__q512_store;
+}
+
+void ais__avx512_vnni_fill_qgemm(ais__cpu_kernels *k) {
+    k->qgemm_mr = AIS__QMR;
+    k->qgemm_np = 4;
+    k->qgemm_ukernel = ais__q512_vnni_ukernel;
+}

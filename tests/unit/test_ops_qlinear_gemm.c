@@ -1,0 +1,348 @@
+/*
+ * test_ops_qlinear_gemm.c - the integer operators on the int8 GEMM (lib/ops/qlinear_gemm.c):
+ * QLinearConv, ConvInteger, QLinearMatMul, MatMulInteger, QGemm and DynamicQuantizeMatMul on
+ * random shapes (groups, depthwise, strides, pads, dilations, 1x1 read in place, 1-D and 3-D,
+ * batches), u8 and s8 on both sides, zero points and scales per tensor and per channel/column,
+ * with and without bias, each run twice: eagerly (weights packed per call) and with the weights
+ * packed at load by prepare (consts), against the formulas written out here. Exact equality.
+ * tests/CMakeLists.txt reruns it at the lower instruction-set levels.
+ */
+#include <math.h>
+#include <string.h>
+
+#include "ops/op.h"
+#include "tensor/tensor.h"
+#include "test_util.h"
+
+static double at(const ais_tensor *t, size_t i) { return ais__load_f64(t->data, t->dtype, i); }
+
+static ais_tensor *mk(ais_dtype dt, const int64_t *shape, size_t ndim, const double *v) {
+    ais_tensor *t = NULL;
+    AIS_ASSERT_OK(ais__tensor_new(dt, shape, ndim, &t));
+    for (size_t i = 0; i < t->numel; i++)
+        ais__store_f64(t->data, dt, i, v ? v[i] : 0);
+    return t;
+}
+
+static ais_tensor *rand8(ais_dtype dt, const int64_t *shape, size_t ndim) {
+    ais_tensor *t = mk(dt, shape, ndim, NULL);
+    for (size_t i = 0; i < t->numel; i++)
+        ais__store_f64(
+            t->data, dt, i,
+            (double)(dt == AIS_DTYPE_U8 ? ais_test_randint(0, 255) : ais_test_randint(-128, 127)));
+    return t;
+}
+
+static ais_dtype dt8(bool s) { return s ? AIS_DTYPE_I8 : AIS_DTYPE_U8; }
+
+/* Runs op eagerly, and again with input `wi` handed to prepare as a constant (the session's
+ * way), and checks both outputs are the same bytes; returns the eager output. */
+static ais_tensor *run_both(const char *op, const char *domain, const ais_attrs *attrs,
+                            const ais_tensor *const *in, size_t n_in, size_t wi) {
+    ais_tensor *y = NULL, *y2 = NULL;
+    const ais__op_def *def = ais__op_find(domain, op, 21);
+    assert_non_null(def);
+    ais__op_ctx ctx = {.op_type = op, .node_name = "", .opset = 21, .attrs = attrs};
+    AIS_ASSERT_OK(ais__op_invoke(def, &ctx, in, n_in, &y, 1));
+    ais__op_ctx_release(&ctx);
+    const ais_tensor *consts[12] = {0};
+    consts[wi] = in[wi];
+    ais__op_ctx pc = {.op_type = op,
+                      .node_name = "",
+                      .opset = 21,
+                      .attrs = attrs,
+                      .consts = consts,
+                      .n_consts = n_in};
+    void *st = NULL;
+    AIS_ASSERT_OK(def->prepare(&pc, &st));
+    ais__op_ctx rc = {.op_type = op, .node_name = "", .opset = 21, .attrs = attrs, .state = st};
+    ais__pool *pool = NULL;
+    AIS_ASSERT_OK(ais__pool_create(2, &pool));
+    rc.pool = pool;
+    AIS_ASSERT_OK(ais__op_invoke(def, &rc, in, n_in, &y2, 1));
+    ais__op_ctx_release(&rc);
+    def->release(st);
+    ais__pool_destroy(pool);
+    assert_int_equal(y->numel, y2->numel);
+    assert_memory_equal(y->data, y2->data, y->nbytes);
+    ais_tensor_destroy(y2);
+    return y;
+}
+
+static void conv_case(int nsp, bool xs_, bool ws_, bool per_ch, bool with_bias, bool dw, bool one) {
+    int64_t n = ais_test_randint(1, 2), g = dw ? ais_test_randint(2, 5) : ais_test_randint(1, 2);
+    int64_t cg = dw ? 1 : ais_test_randint(1, 5), mg = dw ? 1 : ais_test_randint(1, 9);
+    int64_t c = cg * g, m = mg * g;
+    int64_t in[3] = {1, 1, 1}, k[3] = {1, 1, 1}, st[3] = {1, 1, 1}, dl[3] = {1, 1, 1};
+    int64_t pb[3] = {0, 0, 0}, pe[3] = {0, 0, 0}, out[3];
+    for (int d = 3 - nsp; d < 3; d++) {
+        in[d] = ais_test_randint(1, nsp == 3 ? 5 : 9);
+        if (!one) {
+            k[d] = ais_test_randint(1, 3);
+            st[d] = ais_test_randint(1, 2);
+            dl[d] = ais_test_randint(1, 2);
+            pb[d] = ais_test_randint(0, 1);
+            pe[d] = ais_test_randint(0, 2);
+        }
+        if ((k[d] - 1) * dl[d] + 1 > in[d] + pb[d] + pe[d]) k[d] = 1, dl[d] = 1;
+    }
+    for (int d = 0; d < 3; d++)
+        out[d] = (in[d] + pb[d] + pe[d] - (k[d] - 1) * dl[d] - 1) / st[d] + 1;
+    int64_t xshape[5] = {n, c}, wshape[5] = {m, cg};
+    for (int d = 0; d < nsp; d++) {
+        xshape[2 + d] = in[3 - nsp + d];
+        wshape[2 + d] = k[3 - nsp + d];
+    }
+    ais_tensor *x = rand8(dt8(xs_), xshape, (size_t)(2 + nsp));
+    ais_tensor *w = rand8(dt8(ws_), wshape, (size_t)(2 + nsp));
+    double xzv = (double)(xs_ ? ais_test_randint(-128, 127) : ais_test_randint(0, 255));
+    ais_tensor *xz = mk(dt8(xs_), NULL, 0, &xzv);
+    double wzv[64], wsv[64], bv[64];
+    for (int64_t i = 0; i < m; i++) {
+        wzv[i] = (double)(ws_ ? ais_test_randint(-128, 127) : ais_test_randint(0, 255));
+        wsv[i] = (float)ais_test_uniform(1e-4, 4e-3);
+        bv[i] = (double)ais_test_randint(-30000, 30000);
+        if (!per_ch) wzv[i] = wzv[0], wsv[i] = wsv[0];
+    }
+    ais_tensor *wz = per_ch ? mk(dt8(ws_), (int64_t[]){m}, 1, wzv) : mk(dt8(ws_), NULL, 0, wzv);
+    ais_tensor *wsc =
+        per_ch ? mk(AIS_DTYPE_F32, (int64_t[]){m}, 1, wsv) : mk(AIS_DTYPE_F32, NULL, 0, wsv);
+    ais_tensor *bias = mk(AIS_DTYPE_I32, (int64_t[]){m}, 1, bv);
+    double xsv = (float)0.02, ysv = (float)ais_test_uniform(0.05, 0.5);
+    double yzv = (double)(xs_ ? ais_test_randint(-20, 20) : ais_test_randint(100, 150));
+    ais_tensor *xsc = mk(AIS_DTYPE_F32, NULL, 0, &xsv), *ysc = mk(AIS_DTYPE_F32, NULL, 0, &ysv);
+    ais_tensor *yz = mk(dt8(xs_), NULL, 0, &yzv);
+    ais_attrs *a = NULL;
+    AIS_ASSERT_OK(ais_attrs_create(&a));
+    int64_t pads[6], strides[3], dils[3], ks[3];
+    for (int d = 0; d < nsp; d++) {
+        pads[d] = pb[3 - nsp + d];
+        pads[nsp + d] = pe[3 - nsp + d];
+        strides[d] = st[3 - nsp + d];
+        dils[d] = dl[3 - nsp + d];
+        ks[d] = k[3 - nsp + d];
+    }
+    AIS_ASSERT_OK(ais_attrs_set_int(a, "group", g));
+    AIS_ASSERT_OK(ais_attrs_set_ints(a, "pads", pads, (size_t)(2 * nsp)));
+    AIS_ASSERT_OK(ais_attrs_set_ints(a, "strides", strides, (size_t)nsp));
+    AIS_ASSERT_OK(ais_attrs_set_ints(a, "dilations", dils, (size_t)nsp));
+    AIS_ASSERT_OK(ais_attrs_set_ints(a, "kernel_shape", ks, (size_t)nsp));
+    const ais_tensor *qin[9] = {x, xsc, xz, w, wsc, wz, ysc, yz, with_bias ? bias : NULL};
+    ais_tensor *y = run_both("QLinearConv", "", a, qin, with_bias ? 9 : 8, 3);
+    const ais_tensor *cin[4] = {x, w, xz, wz};
+    ais_tensor *acc = run_both("ConvInteger", "", a, cin, 4, 1);
+    size_t plane = (size_t)(out[0] * out[1] * out[2]);
+    assert_int_equal(acc->numel, (size_t)(n * m) * plane);
+    for (int64_t b = 0; b < n; b++)
+        for (int64_t o = 0; o < m; o++) {
+            int64_t gi = o / mg;
+            for (size_t p = 0; p < plane; p++) {
+                int64_t od = (int64_t)p / (out[1] * out[2]), oh = (int64_t)p / out[2] % out[1];
+                int64_t ow = (int64_t)p % out[2];
+                double s = 0;
+                for (int64_t cc = 0; cc < cg; cc++)
+                    for (int64_t a0 = 0; a0 < k[0]; a0++)
+                        for (int64_t a1 = 0; a1 < k[1]; a1++)
+                            for (int64_t a2 = 0; a2 < k[2]; a2++) {
+                                int64_t i0 = od * st[0] - pb[0] + a0 * dl[0];
+                                int64_t i1 = oh * st[1] - pb[1] + a1 * dl[1];
+                                int64_t i2 = ow * st[2] - pb[2] + a2 * dl[2];
+                                if (i0 < 0 || i0 >= in[0] || i1 < 0 || i1 >= in[1] || i2 < 0 ||
+                                    i2 >= in[2])
+                                    continue;
+                                size_t xi =
+                                    (size_t)((((b * c + gi * cg + cc) * in[0] + i0) * in[1] + i1) *
+                                                 in[2] +
+                                             i2);
+                                size_t wi =
+                                    (size_t)((((o * cg + cc) * k[0] + a0) * k[1] + a1) * k[2] + a2);
+                                s += (at(x, xi) - xzv) * (at(w, wi) - wzv[o]);
+                            }
+                size_t yi = (size_t)(b * m + o) * plane + p;
+                if (at(acc, yi) != s)
+                    fail_msg("ConvInteger element %zu: got %g want %g", yi, at(acc, yi), s);
+                double mul =
+                    (double)(float)((float)(float)(xsv * (double)(float)wsv[o]) / (float)ysv);
+                double q = rint((s + (with_bias ? bv[o] : 0)) * mul) + yzv;
+                double lo = xs_ ? -128 : 0, hi = xs_ ? 127 : 255;
+                q = q < lo ? lo : q > hi ? hi : q;
+                if (at(y, yi) != q)
+                    fail_msg("QLinearConv element %zu: got %g want %g", yi, at(y, yi), q);
+            }
+        }
+    ais_attrs_destroy(a);
+    ais_tensor *const all[] = {x, w, xz, wz, wsc, bias, xsc, ysc, yz, y, acc};
+    for (size_t i = 0; i < AIS__ARRAY_LEN(all); i++)
+        ais_tensor_destroy(all[i]);
+}
+
+static void test_conv_random(void **state) {
+    (void)state;
+    for (int it = 0; it < 150; it++) {
+        int nsp = it % 7 == 0 ? 1 : it % 11 == 0 ? 3 : 2;
+        conv_case(nsp, ais_test_randint(0, 1), ais_test_randint(0, 1), ais_test_randint(0, 1),
+                  ais_test_randint(0, 1), it % 5 == 0, it % 4 == 0);
+    }
+}
+
+static void mm_case(bool as_, bool bs_, int zb_kind, bool batched_b) {
+    int64_t bt = ais_test_randint(1, 3), m = ais_test_randint(1, 30), k = ais_test_randint(1, 70);
+    int64_t n = ais_test_randint(1, 50);
+    ais_tensor *a = rand8(dt8(as_), (int64_t[]){bt, m, k}, 3);
+    ais_tensor *b = batched_b ? rand8(dt8(bs_), (int64_t[]){bt, k, n}, 3)
+                              : rand8(dt8(bs_), (int64_t[]){k, n}, 2);
+    double azv = (double)(as_ ? ais_test_randint(-128, 127) : ais_test_randint(0, 255));
+    double bzv[64], bsv[64];
+    for (int64_t j = 0; j < n; j++) {
+        bzv[j] = zb_kind == 0
+                     ? 0
+                     : (double)(bs_ ? ais_test_randint(-128, 127) : ais_test_randint(0, 255));
+        if (zb_kind == 1) bzv[j] = bzv[0];
+        bsv[j] = (float)ais_test_uniform(1e-4, 4e-3);
+    }
+    ais_tensor *az = mk(dt8(as_), NULL, 0, &azv);
+    ais_tensor *bz =
+        zb_kind == 2 ? mk(dt8(bs_), (int64_t[]){n}, 1, bzv) : mk(dt8(bs_), NULL, 0, bzv);
+    ais_tensor *bsc = mk(AIS_DTYPE_F32, (int64_t[]){n}, 1, bsv);
+    double asv = (float)0.03, ysv = (float)ais_test_uniform(0.02, 0.3);
+    double yzv = (double)(as_ ? ais_test_randint(-20, 20) : ais_test_randint(100, 150));
+    ais_tensor *asc = mk(AIS_DTYPE_F32, NULL, 0, &asv), *ysc = mk(AIS_DTYPE_F32, NULL, 0, &ysv);
+    ais_tensor *yz = mk(dt8(as_), NULL, 0, &yzv);
+    const ais_tensor *mi[4] = {a, b, az, bz};
+    ais_tensor *acc = run_both("MatMulInteger", "", NULL, mi, 4, 1);
+    const ais_tensor *qi[8] = {a, asc, az, b, bsc, bz, ysc, yz};
+    ais_tensor *y = run_both("QLinearMatMul", "", NULL, qi, 8, 3);
+    for (int64_t t = 0; t < bt; t++)
+        for (int64_t i = 0; i < m; i++)
+            for (int64_t j = 0; j < n; j++) {
+                double s = 0;
+                for (int64_t kk = 0; kk < k; kk++)
+                    s += (at(a, (size_t)((t * m + i) * k + kk)) - azv) *
+                         (at(b, (size_t)(((batched_b ? t : 0) * k + kk) * n + j)) - bzv[j]);
+                size_t o = (size_t)((t * m + i) * n + j);
+                if (at(acc, o) != s)
+                    fail_msg("MatMulInteger %zu: got %g want %g", o, at(acc, o), s);
+                double mul = (double)(float)((double)(float)(asv * (double)(float)bsv[j]) /
+                                             (double)(float)ysv);
+                double q = rint(s * mul) + yzv, lo = as_ ? -128 : 0, hi = as_ ? 127 : 255;
+                q = q < lo ? lo : q > hi ? hi : q;
+                if (at(y, o) != q) fail_msg("QLinearMatMul %zu: got %g want %g", o, at(y, o), q);
+            }
+    ais_tensor *const all[] = {a, b, az, bz, bsc, asc, ysc, yz, acc, y};
+    for (size_t i = 0; i < AIS__ARRAY_LEN(all); i++)
+        ais_tensor_destroy(all[i]);
+}
+
+static void test_matmul_random(void **state) {
+    (void)state;
+    for (int it = 0; it < 120; it++)
+        mm_case(ais_test_randint(0, 1), ais_test_randint(0, 1), (int)ais_test_randint(0, 2),
+                it % 6 == 0);
+}
+
+/* QGemm (transA/transB, C per column or scalar, float or requantized output) and
+ * DynamicQuantizeMatMul (A quantized as DynamicQuantizeLinear does, float out with bias). */
+static void ms_case(bool as_, bool bs_, bool per_col, bool ta, bool tb, int c_kind, bool yq) {
+    int64_t m = ais_test_randint(1, 20), k = ais_test_randint(1, 60), n = ais_test_randint(1, 40);
+    ais_tensor *a = rand8(dt8(as_), ta ? (int64_t[]){k, m} : (int64_t[]){m, k}, 2);
+    ais_tensor *b = rand8(dt8(bs_), tb ? (int64_t[]){n, k} : (int64_t[]){k, n}, 2);
+    double azv = (double)(as_ ? ais_test_randint(-128, 127) : ais_test_randint(0, 255));
+    double bzv[64], bsv[64], cv[64];
+    for (int64_t j = 0; j < n; j++) {
+        bzv[j] = (double)(bs_ ? ais_test_randint(-128, 127) : ais_test_randint(0, 255));
+        bsv[j] = (float)ais_test_uniform(1e-4, 4e-3);
+        cv[j] = (double)ais_test_randint(-5000, 5000);
+        if (!per_col) bzv[j] = bzv[0], bsv[j] = bsv[0];
+        if (c_kind == 1) cv[j] = cv[0];
+    }
+    double asv = (float)0.03, ysv = (float)ais_test_uniform(0.02, 0.3), alpha = 0.75;
+    double yzv = (double)ais_test_randint(100, 150);
+    ais_tensor *az = mk(dt8(as_), NULL, 0, &azv);
+    ais_tensor *bz = per_col ? mk(dt8(bs_), (int64_t[]){n}, 1, bzv) : mk(dt8(bs_), NULL, 0, bzv);
+    ais_tensor *bsc =
+        per_col ? mk(AIS_DTYPE_F32, (int64_t[]){n}, 1, bsv) : mk(AIS_DTYPE_F32, NULL, 0, bsv);
+    ais_tensor *cc =
+        c_kind == 1 ? mk(AIS_DTYPE_I32, NULL, 0, cv) : mk(AIS_DTYPE_I32, (int64_t[]){n}, 1, cv);
+    ais_tensor *asc = mk(AIS_DTYPE_F32, NULL, 0, &asv), *ysc = mk(AIS_DTYPE_F32, NULL, 0, &ysv);
+    ais_tensor *yz = mk(AIS_DTYPE_U8, NULL, 0, &yzv);
+    ais_attrs *at_ = NULL;
+    AIS_ASSERT_OK(ais_attrs_create(&at_));
+    AIS_ASSERT_OK(ais_attrs_set_int(at_, "transA", ta));
+    AIS_ASSERT_OK(ais_attrs_set_int(at_, "transB", tb));
+    AIS_ASSERT_OK(ais_attrs_set_float(at_, "alpha", (float)alpha));
+    const ais_tensor *qin[9] = {a, asc, az, b, bsc, bz, c_kind ? cc : NULL, ysc, yz};
+    ais_tensor *y = run_both("QGemm", "com.microsoft", at_, qin, yq ? 9 : 7, 3);
+    for (int64_t i = 0; i < m; i++)
+        for (int64_t j = 0; j < n; j++) {
+            int32_t s = c_kind ? (int32_t)cv[j] : 0;
+            for (int64_t kk = 0; kk < k; kk++)
+                s += (int32_t)(at(a, (size_t)(ta ? kk * m + i : i * k + kk)) - azv) *
+                     (int32_t)(at(b, (size_t)(tb ? j * k + kk : kk * n + j)) - bzv[j]);
+            float scale = (float)alpha * (float)asv * (float)bsv[j];
+            size_t o = (size_t)(i * n + j);
+            if (!yq) {
+                float want = (float)s * scale;
+                if ((float)at(y, o) != want)
+                    fail_msg("QGemm %zu: got %g want %g", o, at(y, o), (double)want);
+            } else {
+                float r = nearbyintf((float)s * (scale / (float)ysv)) + (float)yzv;
+                r = r < 0 ? 0 : r > 255 ? 255 : r;
+                if ((float)at(y, o) != r)
+                    fail_msg("QGemm %zu: got %g want %g", o, at(y, o), (double)r);
+            }
+        }
+    ais_tensor_destroy(y);
+    /* DynamicQuantizeMatMul: A float [m, k], B [k, n] */
+    if (!tb) {
+        ais_tensor *af = mk(AIS_DTYPE_F32, (int64_t[]){m, k}, 2, NULL);
+        for (size_t i = 0; i < af->numel; i++)
+            ((float *)af->data)[i] = (float)ais_test_uniform(-3, 2);
+        ais_tensor *bias = mk(AIS_DTYPE_F32, (int64_t[]){n}, 1, cv);
+        const ais_tensor *din[5] = {af, b, bsc, bz, bias};
+        ais_tensor *yd = run_both("DynamicQuantizeMatMul", "com.microsoft", NULL, din, 5, 1);
+        const float *av = af->data;
+        float mx = 0, mn = 0;
+        for (size_t i = 0; i < af->numel; i++)
+            mx = fmaxf(mx, av[i]), mn = fminf(mn, av[i]);
+        float sa = (mx == mn ? 1.0f : mx - mn) / 255.0f;
+        int32_t za = (int32_t)nearbyintf(fminf(fmaxf(0.0f - mn / sa, 0.0f), 255.0f));
+        for (int64_t i = 0; i < m; i++)
+            for (int64_t j = 0; j < n; j++) {
+                int32_t s = 0;
+                for (int64_t kk = 0; kk < k; kk++) {
+                    int32_t qa =
+                        (int32_t)fminf(fmaxf(nearbyintf(av[i * k + kk] / sa) + (float)za, 0), 255);
+                    s += (qa - za) * (int32_t)(at(b, (size_t)(kk * n + j)) - bzv[j]);
+                }
+                float want = (float)s * (sa * (float)bsv[j]) + (float)cv[j];
+                size_t o = (size_t)(i * n + j);
+                if ((float)at(yd, o) != want)
+                    fail_msg("DynamicQuantizeMatMul %zu: got %g want %g", o, at(yd, o),
+                             (double)want);
+            }
+        ais_tensor_destroy(yd);
+        ais_tensor_destroy(af);
+        ais_tensor_destroy(bias);
+    }
+    ais_attrs_destroy(at_);
+    ais_tensor *const all[] = {a, b, az, bz, bsc, cc, asc, ysc, yz};
+    for (size_t i = 0; i < AIS__ARRAY_LEN(all); i++)
+        ais_tensor_destroy(all[i]);
+}
+
+static void test_com_microsoft_random(void **state) {
+    (void)state;
+    for (int it = 0; it < 100; it++)
+        ms_case(ais_test_randint(0, 1), ais_test_randint(0, 1), ais_test_randint(0, 1),
+                ais_test_randint(0, 1), ais_test_randint(0, 1), (int)ais_test_randint(0, 2),
+                ais_test_randint(0, 1));
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_conv_random),
+        cmocka_unit_test(test_matmul_random),
+        cmocka_unit_test(test_com_microsoft_random),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
