@@ -78,7 +78,15 @@ typedef enum ais_option {
     AIS_OPT_TEXT_MAX_LENGTH = 24, /* tokens per row, special tokens included, 1..2^20; 0 (the
                                      default): the tokenizer file's truncation max_length */
     AIS_OPT_TEXT_POOLING = 25,    /* an ais_text_pooling. Default AIS_TEXT_POOLING_MEAN */
-    AIS_OPT_TEXT_NORMALIZE = 26   /* 1: L2-normalize each sentence embedding. Default 0 */
+    AIS_OPT_TEXT_NORMALIZE = 26,  /* 1: L2-normalize each sentence embedding. Default 0 */
+    /* 27-31 are left to other options. */
+    /* Models: 1 (the default) runs the DequantizeLinear -> Conv/MatMul/Gemm/Add/... ->
+     * QuantizeLinear groups of QDQ models (ONNX Runtime's quantize_static, QuantFormat.QDQ) as
+     * integer operators (QLinearConv, QLinearMatMul, ...) at AIS_OPT_OPT_LEVEL 2, so activations
+     * stay 8-bit between layers; outputs may differ from the float path by one quantization
+     * step where a value lies on a rounding boundary. 0 runs the groups as written (dequantize,
+     * float operator, quantize). Not for models loaded for the CUDA backend. */
+    AIS_OPT_QDQ_FUSION = 32
 } ais_option;
 
 typedef struct ais_options ais_options;

@@ -36,6 +36,7 @@ static const ais__option_info ais__options_info[AIS__N_OPTIONS] = {
     [AIS_OPT_TEXT_NORMALIZE] = {"AIS_OPT_TEXT_NORMALIZE", 0, 1, 0},
     [AIS_OPT_PROFILE] = {"AIS_OPT_PROFILE", 0, 1, 0},
     [AIS_OPT_METRICS] = {"AIS_OPT_METRICS", 0, 1, 1},
+    [AIS_OPT_QDQ_FUSION] = {"AIS_OPT_QDQ_FUSION", 0, 1, 1},
 };
 
 static bool ais__option_known(ais_option key) {
@@ -381,11 +382,51 @@ static ais_status ais__fold_node(ais__graph *g, size_t i, const ais__op_def *def
     return AIS_OK;
 }
 
-static bool ais__node_foldable(const ais__graph *g, const ais__node *n) {
+static bool ais__node_foldable(const ais_model *m, const ais__node *n) {
+    const ais__graph *g = m->graph;
+    /* QDQ fusion reads the 8-bit weights behind DequantizeLinear: folded after it */
+    if (m->qdq_fusion && strcmp(n->op_type, "DequantizeLinear") == 0 &&
+        (!n->domain || !n->domain[0] || strcmp(n->domain, "ai.onnx") == 0))
+        return false;
     for (size_t k = 0; k < n->n_inputs; k++)
         if (n->inputs[k] >= 0 && !(g->values[n->inputs[k]].flags & AIS__VALUE_CONST))
             return false;
     return !ais__op_is_random(n->domain, n->op_type);
+}
+
+/* After the QDQ fusion: folds what the level 1 folding left for it (DequantizeLinear of
+ * constants that no fused group took, and what only they fed), in node order, so that the
+ * remaining float operators read float constants as without the fusion. */
+static ais_status ais__fold_after_qdq(ais_model *m) {
+    ais__graph *g = m->graph;
+    size_t n = g->n_nodes, n_values = g->n_values;
+    m->qdq_fusion = false; /* every constant node folds now */
+    if (n == 0) return AIS_OK;
+    bool *gone = ais__calloc(n, sizeof *gone);
+    uint32_t *readers = ais__calloc(n_values ? n_values : 1, sizeof *readers);
+    ais_status st = AIS_OK;
+    size_t folded = 0;
+    if (!gone || !readers) {
+        st = ais__oom(n + n_values * sizeof *readers, "folding after QDQ fusion");
+        goto done;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (!ais__node_foldable(m, &g->nodes[i])) continue;
+        bool f;
+        if ((st = ais__fold_node(g, i, m->defs[i], m->opsets[i], m->max_fold_bytes, &f)) != AIS_OK)
+            goto done;
+        gone[i] = f;
+        folded += f;
+    }
+    if (folded == 0) goto done;
+    for (size_t i = 0; i < n; i++)
+        for (size_t k = 0; !gone[i] && k < g->nodes[i].n_inputs; k++)
+            if (g->nodes[i].inputs[k] >= 0) readers[g->nodes[i].inputs[k]]++;
+    ais__model_drop_nodes(m, gone, readers, n_values);
+done:
+    ais__free(gone);
+    ais__free(readers);
+    return st;
 }
 
 /*
@@ -410,7 +451,7 @@ static ais_status ais__optimize(ais_model *m, size_t *order) {
     if (m->opt_level >= 1) {
         for (size_t oi = 0; oi < n; oi++) {
             size_t i = order[oi];
-            if (!ais__node_foldable(g, &g->nodes[i])) continue;
+            if (!ais__node_foldable(m, &g->nodes[i])) continue;
             bool folded;
             if ((st = ais__fold_node(g, i, m->defs[i], m->opsets[i], m->max_fold_bytes, &folded)) !=
                 AIS_OK)
@@ -582,6 +623,8 @@ ais_status ais__model_from_graph(ais__graph *g, const ais_options *options, ais_
     m->fuse_clip = options && options->fuse_clip;
     m->max_fold_bytes = (uint64_t)ais__option(options, AIS_OPT_MAX_FOLD_BYTES);
     m->load_for_cuda = ais__option(options, AIS_OPT_BACKEND) == AIS_BACKEND_CUDA;
+    m->qdq_fusion =
+        m->opt_level >= 2 && !m->load_for_cuda && ais__option(options, AIS_OPT_QDQ_FUSION) != 0;
     size_t n = g->n_nodes ? g->n_nodes : 1;
     m->defs = ais__calloc(n, sizeof *m->defs);
     m->opsets = ais__calloc(n, sizeof *m->opsets);
@@ -591,6 +634,8 @@ ais_status ais__model_from_graph(ais__graph *g, const ais_options *options, ais_
         st = ais__oom(n * 24, "model nodes");
     } else if ((st = ais__check_and_sort(g, order)) == AIS_OK &&
                (st = ais__resolve_ops(m)) == AIS_OK && (st = ais__optimize(m, order)) == AIS_OK &&
+               (!m->qdq_fusion || ((st = ais__graph_fuse_qdq(m, NULL)) == AIS_OK &&
+                                   (st = ais__fold_after_qdq(m)) == AIS_OK)) &&
                (m->opt_level < 2 || ((st = ais__graph_fold_bn(m)) == AIS_OK &&
                                      (st = ais__graph_fuse_transformer(m, NULL)) == AIS_OK &&
                                      (st = ais__graph_fuse(m)) == AIS_OK)) &&

@@ -14,7 +14,7 @@
 
 #include "ir/graph.h"
 
-#define AIS__N_OPTIONS 27 /* one past the highest ais_option */
+#define AIS__N_OPTIONS 33 /* one past the highest ais_option */
 
 struct ais_options {
     int64_t values[AIS__N_OPTIONS];
@@ -44,6 +44,10 @@ struct ais_model {
     /* AIS_OPT_BACKEND of the load is CUDA: no fusion into operators only the CPU runs
      * (FusedAttention, BiasGelu), whose nodes would fall back to the host with copies */
     bool load_for_cuda;
+    /* AIS_OPT_QDQ_FUSION of the load, at optimization level 2 and not for CUDA: the level 1
+     * folding leaves DequantizeLinear of constants for fuse_qdq.c, which needs the 8-bit
+     * weights (see ais__graph_fuse_qdq) */
+    bool qdq_fusion;
 };
 
 /*
@@ -97,6 +101,21 @@ void ais__model_drop_nodes(ais_model *m, const bool *gone, const uint32_t *reade
  * m->load_for_cuda). counts (may be NULL) receives how many of each kind were fused. */
 enum { AIS__FT_LAYERNORM, AIS__FT_GELU, AIS__FT_BIAS_GELU, AIS__FT_ATTENTION, AIS__FT_N };
 ais_status ais__graph_fuse_transformer(ais_model *m, size_t counts[AIS__FT_N]);
+
+/* Optimization level 2, first (fuse_qdq.c), when m->qdq_fusion: the DequantizeLinear ->
+ * operator -> QuantizeLinear groups of QDQ models become integer operators (QLinearConv,
+ * QLinearMatMul, com.microsoft QGemm / QLinearAdd / QLinearMul / QLinearSigmoid /
+ * QLinearGlobalAveragePool / QLinearConcat) and data movement between a DQ and a Q of the same
+ * quantization runs on the 8-bit tensor. counts (may be NULL) receives how many of each kind. */
+enum {
+    AIS__QDQ_CONV,
+    AIS__QDQ_MATMUL,
+    AIS__QDQ_GEMM,
+    AIS__QDQ_OTHER,
+    AIS__QDQ_DROPPED,
+    AIS__QDQ_N
+};
+ais_status ais__graph_fuse_qdq(ais_model *m, size_t counts[AIS__QDQ_N]);
 
 /* For tests and benchmarks: nodes the current plan runs per call (after plan-time folding),
  * and the bytes of its arena; 0 before the first run. */

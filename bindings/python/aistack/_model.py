@@ -23,7 +23,7 @@ OPTIONS: Dict[str, int] = {
     "threads": 1, "opt_level": 2, "backend": 3, "device_id": 4, "max_file_bytes": 5,
     "map_weights": 6, "save_compression": 7, "verify_checksums": 8, "max_tensor_bytes": 9,
     "max_fold_bytes": 10, "extra_fields": 11, "profile": 12, "metrics": 16,
-    "text_max_length": 24, "text_pooling": 25, "text_normalize": 26,
+    "text_max_length": 24, "text_pooling": 25, "text_normalize": 26, "qdq_fusion": 32,
 }
 BACKENDS: Dict[str, int] = {"cpu": 0, "cuda": 1}
 
@@ -102,7 +102,9 @@ class Model:
 
     Keyword settings (threads, backend='cpu'|'cuda', device_id, opt_level, map_weights,
     max_file_bytes, verify_checksums, max_tensor_bytes, max_fold_bytes, profile (sessions time
-    each node: Session.profile()), or an integer ais_option key in `options`) apply to loading
+    each node: Session.profile()), qdq_fusion (0 runs a QDQ model's DequantizeLinear -> op ->
+    QuantizeLinear groups as written instead of as integer operators), or an integer ais_option
+    key in `options`) apply to loading
     and are the defaults of the sessions made with session().
     """
 
