@@ -86,20 +86,21 @@ typedef struct ais__conv_act {
     float lo, hi, alpha;
 } ais__conv_act;
 
-/* One output row of a direct convolution on the blocked channel layout (NCHWc: channels in
- * blocks of `block`, the channels of a pixel contiguous inside a block), for one or two output
- * channel blocks. x is zero-padded around (the driver copies the input so), so every tap of
- * every output reads inside it and no pixel needs a bounds check:
- *   y[b][p][o] = act(bias[b * block + o] + sum over ib < n_icb, kh, kw, c < cb of
- *                x[ib * x_icb + kh * dh * x_row + (p * sw + kw * dw) * cb + c] *
- *                w[b * w_ocb + ((ib * kh_n + kh) * kw_n + kw) * cb * block + c * block + o])
- * for p < ow, o < block, b < nblk (1 or 2), y[b] = y + b * y_blk, rows of `block` floats a pixel.
+/* A run of output pixels of a direct convolution on the blocked channel layout (NCHWc: channels
+ * in blocks of `block`, the channels of a pixel contiguous inside a block), for one or two output
+ * channel blocks. Output pixels are numbered q = oh * ow + ow_ in the output plane, and the run
+ * [q0, q1) may span rows (so a 7-wide plane still fills a tile). x is zero-padded around (the
+ * driver copies the input so): every tap of every output reads inside it, no bounds checks:
+ *   y[b][q - q0][o] = act(bias[b * block + o] + sum over ib < n_icb, kh, kw, c < cb of
+ *       x[ib * x_icb + (oh * sh + kh * dh) * x_row + (ow_ * sw + kw * dw) * cb + c] *
+ *       w[b * w_ocb + ((ib * kh_n + kh) * kw_n + kw) * cb * block + c * block + o])
+ * for q0 <= q < q1, o < block, b < nblk (1 or 2), y[b] = y + b * y_blk, `block` floats a pixel.
  * cb is the input block: `block`, or fewer for a stem whose few input channels (3) make one
  * short block. bias NULL: none. */
 typedef struct ais__nchwc_row {
     const float *x, *w, *bias;
     float *y;
-    int64_t ow, n_icb, cb, kh, kw, sw, dh, dw;
+    int64_t q0, q1, ow, n_icb, cb, kh, kw, sh, sw, dh, dw;
     int64_t x_icb, x_row, w_ocb, y_blk;
     int nblk, block;
     ais__conv_act act;

@@ -9,9 +9,9 @@
  * one pixel's output channels in one vector, so any row width fills the vectors (a 7-wide row of
  * ResNet's last stage as well as a 112-wide one).
  *
- * Threads: tasks are (pair of output channel blocks, output row), pair-major so a thread keeps
- * one pair's weights in cache across its rows; each pool slot writes its rows into its own small
- * blocked buffer and transposes them into the NCHW output while they are in L1.
+ * Threads: tasks are (pair of output channel blocks, run of output pixels), pair-major so a
+ * thread keeps one pair's weights in cache across its runs; each pool slot writes its run into its
+ * own small blocked buffer and transposes it into the NCHW output while it is in L1.
  */
 #include <string.h>
 
@@ -69,7 +69,7 @@ typedef struct ais__nchwc_job {
     float *y;       /* this image's NCHW output */
     float *xb, *bias, *rows;
     ais__conv_act act;
-    int64_t hp, wp, oh, ow, pairs, rows_floats;
+    int64_t hp, wp, oh, ow, pairs, chunks, rows_floats;
     size_t tasks, n_slots;
 } ais__nchwc_job;
 
@@ -105,41 +105,49 @@ static void ais__nchwc_fill(void *vj, size_t begin, size_t end) {
     }
 }
 
+/* Output pixels a task computes (a few tiles of the kernel's), which its slot keeps blocked in
+ * L1 until it transposes them into the NCHW output. */
+#define AIS__NCHWC_CHUNK 48
+
 static void ais__nchwc_task(const ais__nchwc_job *j, size_t task, float *rows) {
     const ais__conv_nchwc_pack *p = j->p;
     const ais__conv_plan *q = j->q;
     const ais__dense_geom *g = &q->g;
-    const int64_t b = p->block, pair = (int64_t)task / j->oh, oh = (int64_t)task % j->oh;
+    const int64_t b = p->block, pair = (int64_t)task / j->chunks, ch = (int64_t)task % j->chunks;
     const int64_t ob = pair * 2, kvol = p->kh * p->kw;
-    ais__nchwc_row a = {.x = j->xb + oh * g->stride[1] * j->wp * p->cb,
+    const int64_t q0 = ch * AIS__NCHWC_CHUNK, q1 = AIS__MIN(q->osz, q0 + AIS__NCHWC_CHUNK);
+    ais__nchwc_row a = {.x = j->xb,
                         .w = p->wb + ob * p->n_icb * kvol * p->cb * b,
                         .bias = j->bias ? j->bias + ob * b : NULL,
                         .y = rows,
+                        .q0 = q0,
+                        .q1 = q1,
                         .ow = j->ow,
                         .n_icb = p->n_icb,
                         .cb = p->cb,
                         .kh = p->kh,
                         .kw = p->kw,
+                        .sh = g->stride[1],
                         .sw = g->stride[2],
                         .dh = g->dil[1],
                         .dw = g->dil[2],
                         .x_icb = j->hp * j->wp * p->cb,
                         .x_row = j->wp * p->cb,
                         .w_ocb = p->n_icb * kvol * p->cb * b,
-                        .y_blk = j->ow * b,
+                        .y_blk = AIS__NCHWC_CHUNK * b,
                         .nblk = ob + 1 < p->n_ocb ? 2 : 1,
                         .block = (int)b,
                         .act = j->act};
     p->t->conv_nchwc_row(&a);
-    /* back to NCHW: channel by channel, a strided read of the row in L1, a contiguous write */
+    /* back to NCHW: channel by channel, a strided read of the run in L1, a contiguous write */
     for (int blk = 0; blk < a.nblk; blk++)
         for (int64_t o = 0; o < b; o++) {
             int64_t m = (ob + blk) * b + o;
             if (m >= q->m) break;
             const float *s = rows + blk * a.y_blk + o;
-            float *d = j->y + m * q->osz + oh * j->ow;
-            for (int64_t ow = 0; ow < j->ow; ow++)
-                d[ow] = s[ow * b];
+            float *d = j->y + m * q->osz + q0;
+            for (int64_t i = 0; i < q1 - q0; i++)
+                d[i] = s[i * b];
         }
 }
 
@@ -165,8 +173,9 @@ ais_status ais__conv_nchwc_run(ais__op_ctx *ctx, const ais__conv_plan *q,
     j.hp = AIS__MAX(g->pb[1] + g->in[1], need_h);
     j.wp = AIS__MAX(g->pb[2] + g->in[2], need_w);
     j.pairs = (p->n_ocb + 1) / 2;
-    j.rows_floats = ais__nchwc_round16(2 * ow * b);
-    j.tasks = (size_t)(j.pairs * oh);
+    j.chunks = (oh * ow + AIS__NCHWC_CHUNK - 1) / AIS__NCHWC_CHUNK;
+    j.rows_floats = 2 * AIS__NCHWC_CHUNK * b;
+    j.tasks = (size_t)(j.pairs * j.chunks);
     int32_t threads = ctx->pool ? ais__pool_threads(ctx->pool) : 1;
     double flops = 2.0 * (double)q->m * (double)q->c * (double)(p->kh * p->kw) * (double)(oh * ow);
     j.n_slots = flops >= 1e6 ? AIS__MIN(j.tasks, (size_t)threads) : 1;

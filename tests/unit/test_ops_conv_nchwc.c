@@ -29,52 +29,58 @@ static const ais__conv_act acts[] = {{AIS__CONV_ACT_NONE, 0, 0, 0},
                                      {AIS__CONV_ACT_CLAMP, -0.5f, 0.75f, 0},
                                      {AIS__CONV_ACT_LEAKY, 0, 0, 0.1f}};
 
-static void check_row(const ais__cpu_kernels *t, int isa, int64_t ow, int64_t cb, int64_t n_icb,
-                      int64_t kh, int64_t kw, int64_t s, int64_t d, int nblk, bool bias, int act) {
-    const int64_t bl = t->conv_nchwc_block;
-    const int64_t wp = (ow - 1) * s + (kw - 1) * d + 1, hp = (kh - 1) * d + 1;
+/* A run [q0, q1) of a plane ow wide (rows as many as the run needs). */
+static void check_row(const ais__cpu_kernels *t, int isa, int64_t q0, int64_t q1, int64_t ow,
+                      int64_t cb, int64_t n_icb, int64_t kh, int64_t kw, int64_t s, int64_t d,
+                      int nblk, bool bias, int act) {
+    const int64_t bl = t->conv_nchwc_block, oh = (q1 - 1) / ow + 1, n = q1 - q0;
+    const int64_t wp = (ow - 1) * s + (kw - 1) * d + 1, hp = (oh - 1) * s + (kh - 1) * d + 1;
     const int64_t x_row = wp * cb + 3, x_icb = hp * x_row + 5; /* odd strides on purpose */
     const int64_t w_ocb = n_icb * kh * kw * cb * bl;
     float *x = rand_buf((size_t)(n_icb * x_icb)), *w = rand_buf((size_t)(2 * w_ocb));
     float *b = rand_buf((size_t)(2 * bl));
-    float *want = malloc((size_t)(2 * ow * bl) * sizeof(float));
-    float *got = malloc((size_t)(2 * ow * bl) * sizeof(float));
+    float *want = malloc((size_t)(2 * n * bl) * sizeof(float));
+    float *got = malloc((size_t)(2 * n * bl) * sizeof(float));
     assert_true(want && got);
     ais__nchwc_row a = {.x = x,
                         .w = w,
                         .bias = bias ? b : NULL,
                         .y = want,
+                        .q0 = q0,
+                        .q1 = q1,
                         .ow = ow,
                         .n_icb = n_icb,
                         .cb = cb,
                         .kh = kh,
                         .kw = kw,
+                        .sh = s,
                         .sw = s,
                         .dh = d,
                         .dw = d,
                         .x_icb = x_icb,
                         .x_row = x_row,
                         .w_ocb = w_ocb,
-                        .y_blk = ow * bl,
+                        .y_blk = n * bl,
                         .nblk = nblk,
                         .block = (int)bl,
                         .act = acts[act]};
-    memset(want, 0xff, (size_t)(2 * ow * bl) * sizeof(float));
-    memcpy(got, want, (size_t)(2 * ow * bl) * sizeof(float));
+    memset(want, 0xff, (size_t)(2 * n * bl) * sizeof(float));
+    memcpy(got, want, (size_t)(2 * n * bl) * sizeof(float));
     ais__cpu_ref_conv_nchwc_row(&a);
     a.y = got;
     t->conv_nchwc_row(&a);
     /* the sums have up to n_icb * kh * kw * cb terms in [-1, 1): a tolerance for their order */
     double tol = 1e-6 * (double)(n_icb * kh * kw * cb + 1);
-    for (int64_t i = 0; i < nblk * ow * bl; i++)
+    for (int64_t i = 0; i < nblk * n * bl; i++)
         if (!(fabs((double)got[i] - (double)want[i]) <= tol * (1.0 + fabs((double)want[i]))))
-            fail_msg("%s conv_nchwc_row: ow %lld cb %lld icb %lld k %lldx%lld s %lld d %lld "
+            fail_msg("%s conv_nchwc_row: q %lld..%lld ow %lld cb %lld icb %lld k %lldx%lld s %lld "
+                     "d %lld "
                      "nblk %d bias %d act %d: [%lld] = %g, want %g",
-                     isa_names[isa], (long long)ow, (long long)cb, (long long)n_icb, (long long)kh,
-                     (long long)kw, (long long)s, (long long)d, nblk, bias, act, (long long)i,
-                     got[i], want[i]);
+                     isa_names[isa], (long long)q0, (long long)q1, (long long)ow, (long long)cb,
+                     (long long)n_icb, (long long)kh, (long long)kw, (long long)s, (long long)d,
+                     nblk, bias, act, (long long)i, got[i], want[i]);
     /* past nblk blocks the row is left alone */
-    for (int64_t i = nblk * ow * bl; i < 2 * ow * bl; i++)
+    for (int64_t i = nblk * n * bl; i < 2 * n * bl; i++)
         assert_memory_equal(&got[i], &want[i], sizeof(float));
     free(x);
     free(w);
@@ -93,14 +99,17 @@ static void test_rows(void **state) {
         const int64_t bl = t->conv_nchwc_block;
         static const int64_t ks[][2] = {{1, 1}, {3, 3}, {5, 5}, {7, 7}, {1, 3}, {3, 1}};
         for (int64_t ow = 1; ow <= 30; ow++)
-            check_row(t, isa, ow, bl, 2, 3, 3, 1 + ow % 2, 1, 2, ow % 3 != 0, (int)(ow % 4));
+            check_row(t, isa, 0, ow, ow, bl, 2, 3, 3, 1 + ow % 2, 1, 2, ow % 3 != 0, (int)(ow % 4));
+        for (int64_t q0 = 0; q0 < 9; q0 += 4) /* runs across rows, starting mid-row */
+            for (int64_t len = 1; len <= 40; len += 3)
+                check_row(t, isa, q0, q0 + len, 7, bl, 1, 3, 3, 1 + len % 2, 1, 2, true, 1);
         for (size_t k = 0; k < sizeof ks / sizeof ks[0]; k++)
             for (int s = 1; s <= 2; s++)
                 for (int nblk = 1; nblk <= 2; nblk++) {
-                    check_row(t, isa, 7 + k, bl, 1 + (int64_t)k % 3, ks[k][0], ks[k][1], s, 1, nblk,
-                              true, nblk + s - 1);
-                    check_row(t, isa, 56, 3, 1, ks[k][0], ks[k][1], s, 1, nblk, true, 1);
-                    check_row(t, isa, 13, 5, 2, ks[k][0], ks[k][1], s, 2, nblk, false, 3);
+                    check_row(t, isa, 0, 7 + (int64_t)k, 7 + (int64_t)k, bl, 1 + (int64_t)k % 3,
+                              ks[k][0], ks[k][1], s, 1, nblk, true, nblk + s - 1);
+                    check_row(t, isa, 56, 112, 56, 3, 1, ks[k][0], ks[k][1], s, 1, nblk, true, 1);
+                    check_row(t, isa, 5, 31, 13, 5, 2, ks[k][0], ks[k][1], s, 2, nblk, false, 3);
                 }
     }
     /* the machines this runs on have AVX2 at least; AIS_CPU_ISA=scalar leaves none */

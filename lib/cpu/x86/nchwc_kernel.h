@@ -9,8 +9,10 @@
  * 16). For each input channel of each tap, the tile loads one weight vector per output block and
  * broadcasts each pixel's input value once, for 2P multiply-adds: the weights stream in order
  * (they were packed so at load), the inputs come from a few rows in L1, and the sum never leaves
- * the registers until bias and activation are applied in the store. Whatever the row width, the
- * tiles are near equal (a 14-wide row is 7 + 7, not 12 + 2) so short rows stay compute-bound.
+ * the registers until bias and activation are applied in the store. A tile's pixels may span
+ * output rows (each has its own input offset), and the tiles of a run are near equal, so a 7x7
+ * plane is tiles of 12 or so like a 56-wide one and the weights, streamed once a tile, are
+ * reused as often.
  */
 
 static inline V AIS__NX(act)(V v, const ais__conv_act *a) {
@@ -24,8 +26,12 @@ static inline V AIS__NX(act)(V v, const ais__conv_act *a) {
     return v;
 }
 
-static inline __attribute__((always_inline)) void AIS__NX(tile)(const ais__nchwc_row *a, int64_t p0,
+static inline __attribute__((always_inline)) void AIS__NX(tile)(const ais__nchwc_row *a, int64_t q,
                                                                 const int P, const int NB) {
+    int64_t off[AIS__PMAX]; /* each pixel's first input, from its row and column */
+#pragma GCC unroll 16
+    for (int p = 0; p < P; p++)
+        off[p] = (q + p) / a->ow * a->sh * a->x_row + (q + p) % a->ow * a->sw * a->cb;
     V acc0[AIS__PMAX], acc1[AIS__PMAX];
     const V b0 = a->bias ? vload(a->bias) : vzero();
     const V b1 = NB > 1 && a->bias ? vload(a->bias + AIS__B) : vzero();
@@ -34,9 +40,9 @@ static inline __attribute__((always_inline)) void AIS__NX(tile)(const ais__nchwc
         acc0[p] = b0;
         if (NB > 1) acc1[p] = b1;
     }
-    const int64_t cb = a->cb, xs = a->sw * cb, wo = a->w_ocb;
+    const int64_t cb = a->cb, wo = a->w_ocb;
     const float *wp = a->w;
-    const float *xt = a->x + p0 * xs;
+    const float *xt = a->x;
     for (int64_t ib = 0; ib < a->n_icb; ib++)
         for (int64_t kh = 0; kh < a->kh; kh++)
             for (int64_t kw = 0; kw < a->kw; kw++) {
@@ -46,13 +52,13 @@ static inline __attribute__((always_inline)) void AIS__NX(tile)(const ais__nchwc
                     const V w1 = NB > 1 ? vload(wp + wo) : vzero();
 #pragma GCC unroll 16
                     for (int p = 0; p < P; p++) {
-                        const V xv = vset(xp[p * xs + c]);
+                        const V xv = vset(xp[off[p] + c]);
                         acc0[p] = vfma(xv, w0, acc0[p]);
                         if (NB > 1) acc1[p] = vfma(xv, w1, acc1[p]);
                     }
                 }
             }
-    float *y = a->y + p0 * AIS__B;
+    float *y = a->y + (q - a->q0) * AIS__B;
 #pragma GCC unroll 16
     for (int p = 0; p < P; p++) {
         vstore(y + p * AIS__B, AIS__NX(act)(acc0[p], &a->act));
@@ -63,9 +69,9 @@ static inline __attribute__((always_inline)) void AIS__NX(tile)(const ais__nchwc
 #define AIS__NX_CASE(P)                                                                            \
     case P:                                                                                        \
         if (a->nblk > 1)                                                                           \
-            AIS__NX(tile)(a, p0, P, 2);                                                            \
+            AIS__NX(tile)(a, q, P, 2);                                                             \
         else                                                                                       \
-            AIS__NX(tile)(a, p0, P, 1);                                                            \
+            AIS__NX(tile)(a, q, P, 1);                                                             \
         break;
 
 static void AIS__NX(row)(const ais__nchwc_row *a) {
@@ -73,9 +79,9 @@ static void AIS__NX(row)(const ais__nchwc_row *a) {
         ais__cpu_ref_conv_nchwc_row(a);
         return;
     }
-    const int64_t tiles = (a->ow + AIS__PMAX - 1) / AIS__PMAX;
-    for (int64_t t = 0, p0 = 0; t < tiles; t++) {
-        const int64_t n = a->ow / tiles + (t < a->ow % tiles ? 1 : 0);
+    const int64_t len = a->q1 - a->q0, tiles = (len + AIS__PMAX - 1) / AIS__PMAX;
+    for (int64_t t = 0, q = a->q0; t < tiles; t++) {
+        const int64_t n = len / tiles + (t < len % tiles ? 1 : 0);
         switch (n) {
             AIS__NX_CASE(1)
             AIS__NX_CASE(2)
@@ -93,6 +99,6 @@ static void AIS__NX(row)(const ais__nchwc_row *a) {
 #endif
         default: break;
         }
-        p0 += n;
+        q += n;
     }
 }
