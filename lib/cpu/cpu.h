@@ -86,6 +86,26 @@ typedef struct ais__conv_act {
     float lo, hi, alpha;
 } ais__conv_act;
 
+/* A run of output pixels of a direct convolution on the blocked channel layout (NCHWc: channels
+ * in blocks of `block`, the channels of a pixel contiguous inside a block), for one or two output
+ * channel blocks. Output pixels are numbered q = oh * ow + ow_ in the output plane, and the run
+ * [q0, q1) may span rows (so a 7-wide plane still fills a tile). x is zero-padded around (the
+ * driver copies the input so): every tap of every output reads inside it, no bounds checks:
+ *   y[b][q - q0][o] = act(bias[b * block + o] + sum over ib < n_icb, kh, kw, c < cb of
+ *       x[ib * x_icb + (oh * sh + kh * dh) * x_row + (ow_ * sw + kw * dw) * cb + c] *
+ *       w[b * w_ocb + ((ib * kh_n + kh) * kw_n + kw) * cb * block + c * block + o])
+ * for q0 <= q < q1, o < block, b < nblk (1 or 2), y[b] = y + b * y_blk, `block` floats a pixel.
+ * cb is the input block: `block`, or fewer for a stem whose few input channels (3) make one
+ * short block. bias NULL: none. */
+typedef struct ais__nchwc_row {
+    const float *x, *w, *bias;
+    float *y;
+    int64_t q0, q1, ow, n_icb, cb, kh, kw, sh, sw, dh, dw;
+    int64_t x_icb, x_row, w_ocb, y_blk;
+    int nblk, block;
+    ais__conv_act act;
+} ais__nchwc_row;
+
 /* One plane of a depthwise 2-D convolution: input ih x iw, output oh x ow, kernel kh x kw,
  * strides, dilations and leading pads (the output extents already account for trailing pads). */
 typedef struct ais__conv_dw_geom {
@@ -320,6 +340,12 @@ typedef struct ais__cpu_kernels {
                           bool exact, int32_t *c);
     void (*qgemm_store)(const struct ais__qgemm_ep *ep, const int32_t *c, int64_t i0, int64_t j0,
                         int rows, int cols);
+    /* ---- the blocked (NCHWc) direct convolution (lib/ops/conv_nchwc.c drives it) ----
+     * conv_nchwc_block: the channel block of this level's conv_nchwc_row (16 AVX-512, 8 AVX2;
+     * 0: the level has none and convolutions take the other paths). The portable row (for any
+     * block) is ais__cpu_ref_conv_nchwc_row, the reference the SIMD rows are tested against. */
+    void (*conv_nchwc_row)(const ais__nchwc_row *a);
+    int conv_nchwc_block;
 } ais__cpu_kernels;
 
 /* The table of the level in effect (filled on first use; never NULL; safe from any thread). */
@@ -465,6 +491,9 @@ void ais__avx512_fill_conv(ais__cpu_kernels *k);  /* avx512_conv.c, by ais__cpu_
 void ais__cpu_ref_conv_dw(const float *x, const float *w, float bias, float *y,
                           const ais__conv_dw_geom *g, const ais__conv_act *act, float *scratch);
 void ais__cpu_ref_pool_max2d(const float *x, float *y, const ais__conv_dw_geom *g, float *scratch);
+void ais__cpu_ref_conv_nchwc_row(const ais__nchwc_row *a); /* ref_nchwc.c, any block */
+void ais__avx2_fill_nchwc(ais__cpu_kernels *k);            /* avx2_nchwc.c */
+void ais__avx512_fill_nchwc(ais__cpu_kernels *k);          /* avx512_nchwc.c */
 /* One element through the activation (ref/ and the SIMD kernels' edges). */
 static inline float ais__conv_act1(const ais__conv_act *a, float v) {
     if (a->kind == AIS__CONV_ACT_CLAMP) {

@@ -10,6 +10,9 @@
  *    as A (packed once at load by prepare) and the columns as B, packed per cache-sized block
  *    straight from the image (no column matrix; a 1x1 stride-1 convolution reads X itself),
  *    bias and activation applied as each tile of the output is stored;
+ *  - a group-1 convolution with more than one tap and a constant W, at the AVX2 and AVX-512
+ *    levels: the blocked direct kernel (conv_nchwc.c; weights packed once at load), which reads
+ *    each tap from one zero-padded blocked copy of the input instead of packing columns per tap;
  *  - at the scalar level (and for 3-D depthwise): the portable paths below, im2col + BLAS sgemm
  *    and a direct loop, the reference the others are tested against.
  * The activation of FusedConv is Relu, LeakyRelu or Clip in the kernels' stores; Sigmoid, Tanh
@@ -19,6 +22,7 @@
 #include <string.h>
 
 #include "conv_gemm.h"
+#include "conv_nchwc.h"
 #include "cpu/cpu.h"
 #include "dense_util.h"
 
@@ -198,7 +202,12 @@ typedef struct ais__conv_state {
     const char *post;  /* Sigmoid, Tanh, Gelu or GeluTanh after them; NULL: none */
     ais__conv_wpack wp;
     bool packed;
+    ais__conv_nchwc_pack nchwc; /* wb NULL: not packed for the blocked kernel */
 } ais__conv_state;
+
+bool ais__conv_state_blocked(const void *state) {
+    return state && ((const ais__conv_state *)state)->nchwc.wb != NULL;
+}
 
 static float ais__conv_act_param(const ais_attrs *attrs, size_t k, const char *alt, float dflt) {
     const float *v;
@@ -275,6 +284,10 @@ static ais_status ais__conv_prepare(const ais__op_ctx *ctx, void **out) {
     if (group < 1 || m % group != 0 || m == 0) return AIS_OK; /* infer reports it */
     int64_t k = (int64_t)w->numel / m;
     if (w->dims[1] == 1 && group > 1) return AIS_OK; /* depthwise: its own kernel reads W */
+    if (w->ndim == 4 && ais__conv_nchwc_suits(t, group, m, w->dims[1], w->dims[2], w->dims[3]) &&
+        ais__conv_nchwc_pack_make(&st->nchwc, t, w->data, m, w->dims[1], w->dims[2], w->dims[3]) ==
+            AIS_OK)
+        return AIS_OK; /* without memory for it, the GEMM path below */
     size_t floats = ais__conv_wpack_floats(t, m, group, k);
     float *a = ais__malloc_aligned(floats * sizeof(float), 64);
     if (!a) return AIS_OK; /* packed per call instead */
@@ -287,6 +300,7 @@ static void ais__conv_release(void *vs) {
     ais__conv_state *st = vs;
     if (!st) return;
     if (st->packed) ais__free(st->wp.a);
+    ais__conv_nchwc_pack_free(&st->nchwc);
     ais__free(st);
 }
 
@@ -361,6 +375,10 @@ static ais_status ais__conv_compute(ais__op_ctx *ctx, const ais_tensor *const *i
             ais__parallel_for(ctx->pool, j.n_slots, 1, ais__dwk_slots, &j);
         else
             ais__dwk_slots(&j, 0, 1);
+        act_done = true;
+    } else if (st->nchwc.wb && in[1]->data == st->nchwc.w && n_in <= 3 &&
+               ais__conv_nchwc_fits(&st->nchwc, &p)) {
+        AIS__CHECK(ais__conv_nchwc_run(ctx, &p, &st->nchwc, in[0]->data, bias, y, &st->act));
         act_done = true;
     } else if (ais__conv_gemm_usable(t) || (st->packed && in[1]->data == st->wp.w)) {
         const ais__conv_wpack *wp = st->packed && in[1]->data == st->wp.w ? &st->wp : NULL;

@@ -55,5 +55,6 @@ static void ais__ref_conv_act(float *y, size_t n, float bias, const ais__conv_ac
 void ais__cpu_fill_ref_conv(ais__cpu_kernels *k) {
     k->conv_dw = ais__cpu_ref_conv_dw;
     k->conv_act = ais__ref_conv_act;
+    k->conv_nchwc_row = ais__cpu_ref_conv_nchwc_row; /* conv_nchwc_block stays 0 */
     k->pool_max2d = ais__cpu_ref_pool_max2d;
 }
