@@ -51,7 +51,7 @@ typedef struct ais__cg_job {
     const ais__cpu_kernels *t;
     ais__dense_win win;
     bool direct, relu_in_store, act_after;
-    const float *a, *x, *bias;
+    const float *a, *x, *bias, *z;
     float *y, *bufs;
     ais__conv_act act;
     int64_t k, mpad, cols_per_block, col_blocks, rows_per_block, row_blocks;
@@ -72,6 +72,7 @@ static void ais__cg_task(const ais__cg_job *j, size_t task, float *buf) {
     const float *a = j->a + g * j->mpad * j->k;
     const float *bias = j->bias ? j->bias + g * p->mg : NULL;
     float *y = j->y + (n * p->m + g * p->mg) * osz;
+    const float *z = j->z ? j->z + (n * p->m + g * p->mg) * osz : NULL;
     for (int64_t pc = 0; pc < j->k; pc += kc) {
         int64_t kcb = AIS__MIN(kc, j->k - pc);
         bool last = pc + kcb >= j->k;
@@ -88,9 +89,13 @@ static void ais__cg_task(const ais__cg_job *j, size_t task, float *buf) {
                     ep.act = j->relu_in_store ? AIS__GEMM_ACT_RELU : AIS__GEMM_ACT_NONE;
                     epp = &ep;
                 }
+                int mu = (int)AIS__MIN(mr, i1 - ir), nu = (int)AIS__MIN(nr, j1 - jq);
+                if (pc == 0 && z)
+                    for (int r = 0; r < mu; r++)
+                        memcpy(y + (ir + r) * osz + jq, z + (ir + r) * osz + jq,
+                               (size_t)nu * sizeof *y);
                 t->gemm_ukernel_ep(kcb, a + pc * j->mpad + ir * kcb, buf + q * kcb * nr,
-                                   y + ir * osz + jq, osz, (int)AIS__MIN(mr, i1 - ir),
-                                   (int)AIS__MIN(nr, j1 - jq), pc > 0, epp);
+                                   y + ir * osz + jq, osz, mu, nu, pc > 0 || z, epp);
             }
     }
     if (j->act_after)
@@ -109,11 +114,12 @@ static void ais__cg_slots(void *vj, size_t begin, size_t end) {
 
 ais_status ais__conv_gemm_run(ais__op_ctx *ctx, const ais__conv_plan *p, const ais__cpu_kernels *t,
                               const ais__conv_wpack *wp, const float *w, const float *x,
-                              const float *bias, float *y, const ais__conv_act *act) {
+                              const float *bias, const float *z, float *y,
+                              const ais__conv_act *act) {
     const int64_t mr = t->gemm_mr, nr = t->gemm_nr, k = p->cg * p->kvol;
     const int64_t kcmin = AIS__MIN(t->gemm_kc, k), mpad = ais__conv_mpad(t, p->mg);
     ais__cg_job j = {
-        .p = p, .t = t, .x = x, .bias = bias, .y = y, .act = *act, .k = k, .mpad = mpad};
+        .p = p, .t = t, .x = x, .bias = bias, .z = z, .y = y, .act = *act, .k = k, .mpad = mpad};
     j.direct = true;
     for (int i = 0; i < 3; i++) {
         if (p->g.k[i] != 1 || p->g.stride[i] != 1 || p->g.pb[i] != 0 || p->g.pe[i] != 0)
