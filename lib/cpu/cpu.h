@@ -69,6 +69,12 @@ typedef struct ais__gemm_epilogue {
     int64_t bias_rs, bias_cs;
     ais__gemm_act act;
     float act_alpha, act_beta; /* LeakyRelu's alpha; Clip's min and max */
+    /* A residual of C's shape added before the bias and the activation (a fused Add of a skip
+     * connection): resid[i * resid_ld + j] (NULL: none). The micro-kernels never read it: the
+     * driver copies each tile's residual into C before the tile's first k slice and accumulates
+     * onto it, so act((resid + A B) + bias) is still stored once. */
+    const float *resid;
+    int64_t resid_ld;
 } ais__gemm_epilogue;
 /* Activations the micro-kernels apply in their store; the others go through ais__gemm_act_rows. */
 static inline bool ais__gemm_act_inline(ais__gemm_act a) { return a <= AIS__GEMM_ACT_CLIP; }

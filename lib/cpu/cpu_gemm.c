@@ -89,6 +89,10 @@ void ais__gemm_epilogue_apply(const ais__cpu_kernels *t, const ais__gemm_epilogu
 static void ais__gemm_ep_block(const ais__cpu_kernels *t, const ais__gemm_epilogue *ep, float *c,
                                int64_t ldc, int64_t m, int64_t n) {
     if (!ep) return;
+    if (ep->resid)
+        for (int64_t i = 0; i < m; i++)
+            for (int64_t j = 0; j < n; j++)
+                c[i * ldc + j] += ep->resid[i * ep->resid_ld + j];
     if (ep->bias || ep->act != AIS__GEMM_ACT_NONE)
         for (int64_t i = 0; i < m; i++)
             for (int64_t j = 0; j < n; j++)
@@ -121,6 +125,22 @@ size_t ais__gemm_scratch_floats(const ais__cpu_kernels *t, int64_t m, int64_t n,
     size_t af, bf;
     ais__gemm_scratch_parts(t, m, n, k, b_packed, &af, &bf);
     return (af + bf + 15) / 16 * 16;
+}
+
+/* The residual of tile (ti, tj) into C before its first k slice: copied, or added to what beta
+ * left there. */
+static void ais__gemm_resid_tile(const ais__gemm_epilogue *ep, float *ct, int64_t ldc, int64_t ti,
+                                 int64_t tj, int mu, int nu, bool add) {
+    const float *r = ep->resid + ti * ep->resid_ld + tj;
+    for (int i = 0; i < mu; i++) {
+        float *ci = ct + i * ldc;
+        const float *ri = r + i * ep->resid_ld;
+        if (add)
+            for (int j = 0; j < nu; j++)
+                ci[j] += ri[j];
+        else
+            memcpy(ci, ri, (size_t)nu * sizeof *ci);
+    }
 }
 
 /* One product, whole or a block of C: the arguments of sgemm_ex. */
@@ -188,8 +208,13 @@ static void ais__gemm_block(const ais__gemm_args *g, int64_t i0, int64_t i1, int
                             tp = &tile;
                         }
                         float *ct = g->c + ti * ldc + tj;
+                        bool acc = accumulate;
+                        if (pc == 0 && ep && ep->resid) {
+                            ais__gemm_resid_tile(ep, ct, ldc, ti, tj, mu, nu, acc);
+                            acc = true;
+                        }
                         t->gemm_ukernel_ep(kcb, abuf + ir * kcb, bblk + jr / nr * kcb * nr, ct, ldc,
-                                           mu, nu, accumulate, tp);
+                                           mu, nu, acc, tp);
                         if (last && late_act) ais__gemm_act_rows(t, ep, ct, ldc, mu, nu);
                     }
             }

@@ -1,6 +1,9 @@
 /*
  * conv.c - Conv (1-D to 3-D, groups, dilations, strides, pads, auto_pad, optional bias) and
- * FusedConv (com.microsoft: Conv then an activation, what runtime/fuse.c makes of the pair).
+ * FusedConv (com.microsoft: Conv then an activation, what runtime/fuse.c makes of the pair;
+ * with ONNX Runtime's optional fourth input Z, act(Conv + Z), what runtime/fuse_epilogue.c
+ * makes of a Conv whose output a residual Add reads: the GEMM path puts Z in each output tile
+ * before its first k slice, the other paths add it through the Add kernel before the activation).
  *
  * Paths, per node:
  *  - depthwise (one input channel per group, 1-D/2-D): the table's conv_dw kernel, one output
@@ -222,9 +225,9 @@ static ais_status ais__conv_act_parse(const ais__op_ctx *ctx, ais__conv_act *act
     *act = (ais__conv_act){AIS__CONV_ACT_NONE, 0, 0, 0};
     *post = NULL;
     if (strcmp(ctx->op_type, "FusedConv") != 0) return AIS_OK;
+    /* absent: none (ONNX Runtime's Identity), for Conv + Z alone */
     const char *name = ais__attr_string(ctx->attrs, "activation", NULL);
-    if (!name)
-        return ais__error(AIS_E_INVALID_ARGUMENT, "the string attribute activation is missing");
+    if (!name) return AIS_OK;
     if (strcmp(name, "Relu") == 0) {
         *act = (ais__conv_act){AIS__CONV_ACT_CLAMP, 0.0f, INFINITY, 0};
     } else if (strcmp(name, "Clip") == 0) {
@@ -329,6 +332,22 @@ static void ais__dwk_slots(void *vj, size_t begin, size_t end) {
         }
 }
 
+/* y += z through the Add operator's kernel (broadcasting z; in place: it reads element i of y
+ * before writing it). */
+static ais_status ais__conv_add_z(ais__op_ctx *ctx, ais_tensor *y, const ais_tensor *z) {
+    const ais__op_def *add = ais__op_find("", "Add", 14);
+    if (!add) return ais__error(AIS_E_INTERNAL, "no kernel for Add");
+    const ais_tensor *in[2] = {y, z};
+    ais__op_ctx c = *ctx;
+    c.opset = 14;
+    c.attrs = NULL;
+    c.state = NULL;
+    ais_status s = add->compute(&c, in, 2, &y, 1);
+    ctx->scratch = c.scratch;
+    ctx->scratch_size = c.scratch_size;
+    return s;
+}
+
 static ais_status ais__conv_compute(ais__op_ctx *ctx, const ais_tensor *const *in, size_t n_in,
                                     ais_tensor *const *out, size_t n_out) {
     const void *vs;
@@ -336,12 +355,16 @@ static ais_status ais__conv_compute(ais__op_ctx *ctx, const ais_tensor *const *i
     const ais__conv_state *st = vs;
     ais__conv_plan p;
     AIS__CHECK(ais__conv_plan_make(ctx, in, n_in, &p));
-    const ais_tensor *b = n_in > 2 ? in[2] : NULL;
+    const ais_tensor *b = n_in > 2 ? in[2] : NULL, *z = n_in > 3 ? in[3] : NULL;
     const float *bias = b ? b->data : NULL;
     float *y = out[0]->data;
     if (out[0]->numel == 0) return AIS_OK;
     const ais__cpu_kernels *t = ais__cpu();
-    bool act_done = st->act.kind == AIS__CONV_ACT_NONE;
+    /* FusedConv's Z: in the GEMM path's stores when it has Y's shape; else the kernels leave the
+     * activation and Z is added by the Add kernel below */
+    const ais__conv_act none = {AIS__CONV_ACT_NONE, 0, 0, 0};
+    const ais__conv_act *kact = z ? &none : &st->act;
+    bool act_done = st->act.kind == AIS__CONV_ACT_NONE, z_done = !z;
     int64_t kk = p.cg * p.kvol;
     size_t tasks = (size_t)(p.n * p.group);
     const ais__dense_geom *g = &p.g;
@@ -355,7 +378,7 @@ static ais_status ais__conv_compute(ais__op_ctx *ctx, const ais_tensor *const *i
                           NULL,
                           {g->in[1], g->in[2], g->out[1], g->out[2], g->k[1], g->k[2], g->stride[1],
                            g->stride[2], g->dil[1], g->dil[2], g->pb[1], g->pb[2]},
-                          st->act,
+                          *kact,
                           0,
                           0,
                           0};
@@ -375,16 +398,18 @@ static ais_status ais__conv_compute(ais__op_ctx *ctx, const ais_tensor *const *i
             ais__parallel_for(ctx->pool, j.n_slots, 1, ais__dwk_slots, &j);
         else
             ais__dwk_slots(&j, 0, 1);
-        act_done = true;
+        act_done = !z;
     } else if (st->nchwc.wb && in[1]->data == st->nchwc.w && n_in <= 3 &&
                ais__conv_nchwc_fits(&st->nchwc, &p)) {
         AIS__CHECK(ais__conv_nchwc_run(ctx, &p, &st->nchwc, in[0]->data, bias, y, &st->act));
         act_done = true;
     } else if (ais__conv_gemm_usable(t) || (st->packed && in[1]->data == st->wp.w)) {
         const ais__conv_wpack *wp = st->packed && in[1]->data == st->wp.w ? &st->wp : NULL;
+        bool zin = z && z->numel == out[0]->numel;
         AIS__CHECK(ais__conv_gemm_run(ctx, &p, wp ? wp->t : t, wp, in[1]->data, in[0]->data, bias,
-                                      y, &st->act));
-        act_done = true;
+                                      zin ? z->data : NULL, y, zin || !z ? &st->act : &none));
+        act_done = zin || !z;
+        z_done = zin || !z;
     } else if (p.cg == 1 && p.kvol > 1) {
         ais__dw_job j = {&p, in[0]->data, in[1]->data, bias, y};
         size_t work = (size_t)(p.osz * p.kvol);
@@ -414,6 +439,7 @@ static ais_status ais__conv_compute(ais__op_ctx *ctx, const ais_tensor *const *i
             ais__conv_slots(&j, 0, 1);
         ais__dense_add_bias(ctx->pool, y, bias, p.n, p.m, p.osz);
     }
+    if (!z_done) AIS__CHECK(ais__conv_add_z(ctx, out[0], z));
     if (!act_done)
         for (int64_t i = 0; i < p.n * p.m; i++)
             t->conv_act(y + i * p.osz, (size_t)p.osz, 0.0f, &st->act);
@@ -439,7 +465,20 @@ static ais_status ais__fused_conv_infer(ais__op_ctx *ctx, const ais_tensor *cons
     ais__conv_act act;
     const char *post;
     AIS__CHECK(ais__conv_act_parse(ctx, &act, &post));
-    return ais__conv_infer(ctx, in, n_in, out, n_out);
+    AIS__CHECK(ais__conv_infer(ctx, in, n_in, out, n_out));
+    const ais_tensor *z = n_in > 3 ? in[3] : NULL;
+    if (!z) return AIS_OK;
+    AIS__CHECK(ais__expect_same_dtype(in[0], "X", z, "Z"));
+    int64_t bd[AIS_MAX_DIMS];
+    size_t bn;
+    char sz[AIS__SHAPE_STR_MAX], sy[AIS__SHAPE_STR_MAX];
+    ais_status s =
+        ais__broadcast_shape("FusedConv", out[0].dims, out[0].ndim, z->dims, z->ndim, bd, &bn);
+    if (s == AIS_OK && (bn != out[0].ndim || memcmp(bd, out[0].dims, bn * sizeof *bd) != 0))
+        s = ais__error(AIS_E_SHAPE, "Z %s must broadcast to the convolution's output %s",
+                       ais__shape_str(z->dims, z->ndim, sz, sizeof sz),
+                       ais__shape_str(out[0].dims, out[0].ndim, sy, sizeof sy));
+    return s;
 }
 
 const ais__op_def ais__ops_conv[] = {
@@ -458,7 +497,7 @@ const ais__op_def ais__ops_conv[] = {
      .name = "FusedConv",
      .since_version = 1,
      .min_inputs = 2,
-     .max_inputs = 3,
+     .max_inputs = 4,
      .min_outputs = 1,
      .max_outputs = 1,
      .infer = ais__fused_conv_infer,

@@ -12,12 +12,21 @@
  *
  * Threads: the work is split into tasks of (image, group, column block, row block), columns
  * first (no repeated packing), rows only when there are too few columns for the threads; each
- * pool slot takes a contiguous run of tasks with its own packing buffer.
+ * pool slot claims tasks one at a time with its own packing buffer. One image of one group with
+ * few columns (a deep layer at batch 1) instead packs its whole B once with every thread, then
+ * splits rows (each thread reads its own part of the weights, nothing is packed twice).
+ * A residual Z (FusedConv's) is copied into each output tile before its first k slice, so the
+ * micro-kernel's store writes act(W X + bias + Z) once.
  */
 #include <math.h>
+#include <stdatomic.h>
 #include <string.h>
 
 #include "conv_gemm.h"
+
+/* The largest B (floats) the threads pack together for one image: 4 MiB, within L2 + L3 of a
+ * core pair, so that the row blocks still find it in cache. */
+#define AIS__CG_SHARED_MAX_FLOATS ((size_t)1 << 20)
 
 bool ais__conv_gemm_usable(const ais__cpu_kernels *t) {
     return t->isa >= AIS_CPU_ISA_AVX2 && t->gemm_ukernel_ep && t->gemm_pack_a && t->gemm_pack_b;
@@ -51,12 +60,35 @@ typedef struct ais__cg_job {
     const ais__cpu_kernels *t;
     ais__dense_win win;
     bool direct, relu_in_store, act_after;
-    const float *a, *x, *bias;
+    const float *a, *x, *bias, *z;
     float *y, *bufs;
     ais__conv_act act;
     int64_t k, mpad, cols_per_block, col_blocks, rows_per_block, row_blocks;
     size_t tasks, n_slots, buf_floats;
+    _Atomic size_t next; /* the next task to claim */
+    /* shared mode: the whole B of the one image packed once (all kc slices, `panels` panels
+     * each), by all threads, then tasks of row blocks over every column */
+    bool shared;
+    int64_t panels, pack_units, panels_per_unit;
 } ais__cg_job;
+
+/* The epilogue of the tile at rows ir.., columns jq.. of y on the last k slice; the residual z
+ * copied into the tile before the first (the micro-kernel then accumulates onto it). */
+static void ais__cg_tile(const ais__cg_job *j, const float *ap, const float *bp, int64_t kcb,
+                         bool first, bool last, const float *bias, const float *z, float *y,
+                         int64_t ir, int64_t jq, int mu, int nu) {
+    const int64_t osz = j->p->osz;
+    ais__gemm_epilogue ep = {.bias_rs = 1, .act = AIS__GEMM_ACT_NONE}, *epp = NULL;
+    if (last && (bias || j->relu_in_store)) {
+        ep.bias = bias ? bias + ir : NULL;
+        ep.act = j->relu_in_store ? AIS__GEMM_ACT_RELU : AIS__GEMM_ACT_NONE;
+        epp = &ep;
+    }
+    if (first && z)
+        for (int r = 0; r < mu; r++)
+            memcpy(y + (ir + r) * osz + jq, z + (ir + r) * osz + jq, (size_t)nu * sizeof *y);
+    j->t->gemm_ukernel_ep(kcb, ap, bp, y + ir * osz + jq, osz, mu, nu, !first || z, epp);
+}
 
 static void ais__cg_task(const ais__cg_job *j, size_t task, float *buf) {
     const ais__conv_plan *p = j->p;
@@ -72,6 +104,7 @@ static void ais__cg_task(const ais__cg_job *j, size_t task, float *buf) {
     const float *a = j->a + g * j->mpad * j->k;
     const float *bias = j->bias ? j->bias + g * p->mg : NULL;
     float *y = j->y + (n * p->m + g * p->mg) * osz;
+    const float *z = j->z ? j->z + (n * p->m + g * p->mg) * osz : NULL;
     for (int64_t pc = 0; pc < j->k; pc += kc) {
         int64_t kcb = AIS__MIN(kc, j->k - pc);
         bool last = pc + kcb >= j->k;
@@ -81,39 +114,76 @@ static void ais__cg_task(const ais__cg_job *j, size_t task, float *buf) {
         else
             ais__dense_im2col_pack(x, &j->win, pc, pc + kcb, j0, j1, nr, buf);
         for (int64_t jq = j0, q = 0; jq < j1; jq += nr, q++)
-            for (int64_t ir = i0; ir < i1; ir += mr) {
-                ais__gemm_epilogue ep = {.bias_rs = 1, .act = AIS__GEMM_ACT_NONE}, *epp = NULL;
-                if (last && (bias || j->relu_in_store)) {
-                    ep.bias = bias ? bias + ir : NULL;
-                    ep.act = j->relu_in_store ? AIS__GEMM_ACT_RELU : AIS__GEMM_ACT_NONE;
-                    epp = &ep;
-                }
-                t->gemm_ukernel_ep(kcb, a + pc * j->mpad + ir * kcb, buf + q * kcb * nr,
-                                   y + ir * osz + jq, osz, (int)AIS__MIN(mr, i1 - ir),
-                                   (int)AIS__MIN(nr, j1 - jq), pc > 0, epp);
-            }
+            for (int64_t ir = i0; ir < i1; ir += mr)
+                ais__cg_tile(j, a + pc * j->mpad + ir * kcb, buf + q * kcb * nr, kcb, pc == 0, last,
+                             bias, z, y, ir, jq, (int)AIS__MIN(mr, i1 - ir),
+                             (int)AIS__MIN(nr, j1 - jq));
     }
     if (j->act_after)
         for (int64_t i = i0; i < i1; i++)
             t->conv_act(y + i * osz + j0, (size_t)(j1 - j0), 0.0f, &j->act);
 }
 
-static void ais__cg_slots(void *vj, size_t begin, size_t end) {
+/* Shared mode, phase 1: unit u packs a run of panels of one kc slice into the shared B. */
+static void ais__cg_pack_units(void *vj, size_t begin, size_t end) {
     const ais__cg_job *j = vj;
-    for (size_t s = begin; s < end; s++) {
-        size_t t0 = s * j->tasks / j->n_slots, t1 = (s + 1) * j->tasks / j->n_slots;
-        for (size_t task = t0; task < t1; task++)
-            ais__cg_task(j, task, j->bufs + s * j->buf_floats);
+    const ais__conv_plan *p = j->p;
+    const int64_t nr = j->t->gemm_nr, kc = j->t->gemm_kc;
+    const int64_t per_slice = (j->panels + j->panels_per_unit - 1) / j->panels_per_unit;
+    for (size_t u = begin; u < end; u++) {
+        int64_t pc = (int64_t)u / per_slice * kc, q0 = (int64_t)u % per_slice * j->panels_per_unit;
+        int64_t kcb = AIS__MIN(kc, j->k - pc), q1 = AIS__MIN(j->panels, q0 + j->panels_per_unit);
+        int64_t j0 = q0 * nr, j1 = AIS__MIN(p->osz, q1 * nr);
+        float *dst = j->bufs + pc * j->panels * nr + q0 * kcb * nr;
+        if (j->direct)
+            for (int64_t q = q0; q < q1; q++)
+                j->t->gemm_pack_b(false, j->x + pc * p->isz, p->isz, q * nr, p->osz, kcb,
+                                  dst + (q - q0) * kcb * nr);
+        else
+            ais__dense_im2col_pack(j->x, &j->win, pc, pc + kcb, j0, j1, nr, dst);
     }
+}
+
+/* Shared mode, phase 2: task = a block of rows over every column, B read from the shared
+ * packing (each thread reads only its rows of the weights, once). */
+static void ais__cg_shared_task(const ais__cg_job *j, size_t task) {
+    const ais__conv_plan *p = j->p;
+    const int64_t mr = j->t->gemm_mr, nr = j->t->gemm_nr, kc = j->t->gemm_kc, osz = p->osz;
+    int64_t i0 = (int64_t)task * j->rows_per_block, i1 = AIS__MIN(p->mg, i0 + j->rows_per_block);
+    for (int64_t pc = 0; pc < j->k; pc += kc) {
+        int64_t kcb = AIS__MIN(kc, j->k - pc);
+        const float *bs = j->bufs + pc * j->panels * nr;
+        for (int64_t ir = i0; ir < i1; ir += mr)
+            for (int64_t q = 0; q < j->panels; q++)
+                ais__cg_tile(j, j->a + pc * j->mpad + ir * kcb, bs + q * kcb * nr, kcb, pc == 0,
+                             pc + kcb >= j->k, j->bias, j->z, j->y, ir, q * nr,
+                             (int)AIS__MIN(mr, i1 - ir), (int)AIS__MIN(nr, osz - q * nr));
+    }
+    if (j->act_after)
+        for (int64_t i = i0; i < i1; i++)
+            j->t->conv_act(j->y + i * osz, (size_t)osz, 0.0f, &j->act);
+}
+
+/* Each slot claims tasks one at a time, so a thread the system delays holds up no fixed share. */
+static void ais__cg_slots(void *vj, size_t begin, size_t end) {
+    ais__cg_job *j = vj;
+    for (size_t s = begin; s < end; s++)
+        for (size_t task; (task = atomic_fetch_add(&j->next, 1)) < j->tasks;) {
+            if (j->shared)
+                ais__cg_shared_task(j, task);
+            else
+                ais__cg_task(j, task, j->bufs + s * j->buf_floats);
+        }
 }
 
 ais_status ais__conv_gemm_run(ais__op_ctx *ctx, const ais__conv_plan *p, const ais__cpu_kernels *t,
                               const ais__conv_wpack *wp, const float *w, const float *x,
-                              const float *bias, float *y, const ais__conv_act *act) {
+                              const float *bias, const float *z, float *y,
+                              const ais__conv_act *act) {
     const int64_t mr = t->gemm_mr, nr = t->gemm_nr, k = p->cg * p->kvol;
     const int64_t kcmin = AIS__MIN(t->gemm_kc, k), mpad = ais__conv_mpad(t, p->mg);
     ais__cg_job j = {
-        .p = p, .t = t, .x = x, .bias = bias, .y = y, .act = *act, .k = k, .mpad = mpad};
+        .p = p, .t = t, .x = x, .bias = bias, .z = z, .y = y, .act = *act, .k = k, .mpad = mpad};
     j.direct = true;
     for (int i = 0; i < 3; i++) {
         if (p->g.k[i] != 1 || p->g.stride[i] != 1 || p->g.pb[i] != 0 || p->g.pe[i] != 0)
@@ -144,16 +214,36 @@ ais_status ais__conv_gemm_run(ais__op_ctx *ctx, const ais__conv_plan *p, const a
     } else {
         threads = 1;
     }
-    j.cols_per_block = pb * nr;
-    j.col_blocks = (p->osz + j.cols_per_block - 1) / j.cols_per_block;
-    j.rows_per_block = (row_panels + rb - 1) / rb * mr;
-    j.row_blocks = (p->mg + j.rows_per_block - 1) / j.rows_per_block;
-    j.tasks = (size_t)(ng * j.col_blocks * j.row_blocks);
-    j.n_slots = AIS__MIN(j.tasks, (size_t)threads);
-    j.buf_floats = ((size_t)(kcmin * pb * nr) + 15) / 16 * 16;
+    /* One image of one group whose packed B is small (the deep layers of a CNN at batch 1,
+     * where columns are few): splitting columns would have every thread read all the weights
+     * and too few blocks to balance, splitting rows would pack the same columns once per row
+     * block. There the threads pack B together once, then take blocks of rows. */
+    size_t shared_floats = (size_t)k * (size_t)(panels * nr);
+    j.shared = threads > 1 && ng == 1 && row_panels >= 2 * (int64_t)threads &&
+               shared_floats <= AIS__CG_SHARED_MAX_FLOATS && ((panels + pb - 1) / pb < 4 * threads);
+    if (j.shared) {
+        int64_t per = AIS__MAX(1, row_panels / (4 * (int64_t)threads));
+        j.panels = panels;
+        j.panels_per_unit = AIS__MAX(1, AIS__MIN(4, panels / (2 * (int64_t)threads)));
+        j.pack_units = (k + t->gemm_kc - 1) / t->gemm_kc *
+                       ((panels + j.panels_per_unit - 1) / j.panels_per_unit);
+        j.rows_per_block = per * mr;
+        j.row_blocks = (p->mg + j.rows_per_block - 1) / j.rows_per_block;
+        j.tasks = (size_t)j.row_blocks;
+        j.n_slots = AIS__MIN(j.tasks, (size_t)threads);
+        j.buf_floats = (shared_floats + 15) / 16 * 16;
+    } else {
+        j.cols_per_block = pb * nr;
+        j.col_blocks = (p->osz + j.cols_per_block - 1) / j.cols_per_block;
+        j.rows_per_block = (row_panels + rb - 1) / rb * mr;
+        j.row_blocks = (p->mg + j.rows_per_block - 1) / j.rows_per_block;
+        j.tasks = (size_t)(ng * j.col_blocks * j.row_blocks);
+        j.n_slots = AIS__MIN(j.tasks, (size_t)threads);
+        j.buf_floats = ((size_t)(kcmin * pb * nr) + 15) / 16 * 16;
+    }
 
     size_t a_floats = wp ? 0 : (ais__conv_wpack_floats(t, p->m, p->group, k) + 15) / 16 * 16;
-    size_t total = j.n_slots * j.buf_floats + a_floats, bytes;
+    size_t total = (j.shared ? 1 : j.n_slots) * j.buf_floats + a_floats, bytes;
     if (!ais__mul_size(total, sizeof(float), &bytes))
         return ais__error(AIS_E_LIMIT, "convolution scratch size overflows");
     float *scratch = ais__op_scratch(ctx, bytes);
@@ -163,9 +253,12 @@ ais_status ais__conv_gemm_run(ais__op_ctx *ctx, const ais__conv_plan *p, const a
         j.a = wp->a;
     } else {
         ais__conv_wpack own;
-        ais__conv_wpack_fill(&own, t, w, p->m, p->group, k, scratch + j.n_slots * j.buf_floats);
+        ais__conv_wpack_fill(&own, t, w, p->m, p->group, k,
+                             scratch + (j.shared ? 1 : j.n_slots) * j.buf_floats);
         j.a = own.a;
     }
+    atomic_init(&j.next, 0);
+    if (j.shared) ais__parallel_for(ctx->pool, (size_t)j.pack_units, 1, ais__cg_pack_units, &j);
     if (j.n_slots > 1)
         ais__parallel_for(ctx->pool, j.n_slots, 1, ais__cg_slots, &j);
     else

@@ -32,10 +32,12 @@ size_t ais__conv_wpack_floats(const ais__cpu_kernels *t, int64_t m, int64_t grou
 void ais__conv_wpack_fill(ais__conv_wpack *p, const ais__cpu_kernels *t, const float *w, int64_t m,
                           int64_t group, int64_t k, float *dst);
 
-/* y = act(W * X + bias) for plan p through table t; wp: W packed (NULL: packed here into
- * scratch from w). Scratch from ctx. */
+/* y = act(W * X + bias + z) for plan p through table t; wp: W packed (NULL: packed here into
+ * scratch from w); z: a residual of y's shape (NULL: none), copied into each output tile before
+ * its first k slice so that the sum is still stored once. Scratch from ctx. */
 ais_status ais__conv_gemm_run(ais__op_ctx *ctx, const ais__conv_plan *p, const ais__cpu_kernels *t,
                               const ais__conv_wpack *wp, const float *w, const float *x,
-                              const float *bias, float *y, const ais__conv_act *act);
+                              const float *bias, const float *z, float *y,
+                              const ais__conv_act *act);
 
 #endif /* AIS_CONV_GEMM_H */

@@ -201,6 +201,127 @@ static ais_status ais__fused_compute(ais__op_ctx *ctx, const ais_tensor *const *
     return st;
 }
 
+/* ---- FusedMatMulBias: Y = act(A @ B + bias + Z) ----
+ * libaistack's own (ONNX Runtime has no such operator; runtime/fuse_epilogue.c makes it of a
+ * MatMul with a constant B followed by the Add of a constant bias and an Add of a residual or an
+ * activation), so that a transformer's projection writes its output once. Inputs: A (f32), B
+ * (f32, rank 2), bias (optional, f32 [N]), Z (optional, f32, broadcasting to Y's shape without
+ * growing it); attributes: activation (optional, as FusedMatMul's) and activation_params. */
+
+static ais_status ais__mmb_act(const ais_attrs *attrs, ais__gemm_epilogue *ep) {
+    memset(ep, 0, sizeof *ep);
+    if (!ais__attr_string(attrs, "activation", NULL)) return AIS_OK;
+    return ais__fused_gemm_act(attrs, ep);
+}
+
+static ais_status ais__mmb_infer(ais__op_ctx *ctx, const ais_tensor *const *in, size_t n_in,
+                                 ais__tensor_desc *out, size_t n_out) {
+    const ais_tensor *a = in[0], *b = in[1], *bias = n_in > 2 ? in[2] : NULL,
+                     *z = n_in > 3 ? in[3] : NULL;
+    ais__gemm_epilogue ep;
+    AIS__CHECK(ais__mmb_act(ctx->attrs, &ep));
+    AIS__CHECK(ais__expect_dtype(a, "A", AIS_DTYPE_F32, AIS_DTYPE_UNDEFINED));
+    AIS__CHECK(ais__expect_same_dtype(a, "A", b, "B"));
+    char sb[AIS__SHAPE_STR_MAX], sy[AIS__SHAPE_STR_MAX];
+    if (b->ndim != 2)
+        return ais__error(AIS_E_UNSUPPORTED, "B must have rank 2, got %s",
+                          ais__shape_str(b->dims, b->ndim, sb, sizeof sb));
+    ais__mm_plan p;
+    AIS__CHECK(ais__mm_plan_make(a, b, &p));
+    if (bias) {
+        AIS__CHECK(ais__expect_same_dtype(a, "A", bias, "bias"));
+        if (bias->ndim != 1 || bias->dims[0] != p.n)
+            return ais__error(AIS_E_SHAPE, "bias must be [%lld], got %s", (long long)p.n,
+                              ais__shape_str(bias->dims, bias->ndim, sb, sizeof sb));
+    }
+    if (z) {
+        AIS__CHECK(ais__expect_same_dtype(a, "A", z, "Z"));
+        int64_t bd[AIS_MAX_DIMS];
+        size_t bn;
+        ais_status s =
+            ais__broadcast_shape("FusedMatMulBias", p.odims, p.ond, z->dims, z->ndim, bd, &bn);
+        if (s != AIS_OK) {
+            ais__error_prefix("Z %s and the product %s",
+                              ais__shape_str(z->dims, z->ndim, sb, sizeof sb),
+                              ais__shape_str(p.odims, p.ond, sy, sizeof sy));
+            return s;
+        }
+        /* Y is the unfused Add's result, which may be larger than the product */
+        p.ond = bn;
+        memcpy(p.odims, bd, bn * sizeof *bd);
+    }
+    (void)n_out;
+    out[0].dtype = AIS_DTYPE_F32;
+    out[0].ndim = (uint32_t)p.ond;
+    memcpy(out[0].dims, p.odims, p.ond * sizeof *p.odims);
+    return AIS_OK;
+}
+
+static ais_status ais__mmb_prepare(const ais__op_ctx *ctx, void **state) {
+    ais__gemm_epilogue ep;
+    AIS__CHECK(ais__mmb_act(ctx->attrs, &ep));
+    AIS__CHECK(ais__mm_prepare(ctx, state));
+    ((ais__mm_state *)*state)->act = ep;
+    return AIS_OK;
+}
+
+static ais_status ais__mmb_compute(ais__op_ctx *ctx, const ais_tensor *const *in, size_t n_in,
+                                   ais_tensor *const *out, size_t n_out) {
+    const void *vs;
+    AIS__CHECK(ais__op_state(ctx, &vs));
+    const ais__mm_state *st = vs;
+    const ais_tensor *bias = n_in > 2 ? in[2] : NULL, *z = n_in > 3 ? in[3] : NULL;
+    ais_tensor *y = out[0];
+    (void)n_out;
+    ais__gemm_epilogue ep = st->act;
+    ep.bias = bias ? bias->data : NULL;
+    ep.bias_cs = 1;
+    bool z_same = z && z->numel == y->numel;
+    if (z_same) {
+        ep.resid = z->data;
+        ep.resid_ld = in[1]->dims[1];
+    }
+    ais__mm_plan p;
+    AIS__CHECK(ais__mm_plan_make(in[0], in[1], &p));
+    bool grows = y->numel != (size_t)p.m * p.nbatch * (size_t)p.n;
+    if (!z || (z_same && !grows)) return ais__mm_f32_ep(ctx, in[0], in[1], y, &ep);
+    /* Z broadcasts: the product with the bias (into Y, or into a buffer of its own when the Add
+     * makes Y larger than the product, rare enough to allocate), then the Add's own kernel
+     * (in place on Y, which it reads element by element), then the activation. */
+    ais__gemm_epilogue act = {.act = ep.act, .act_alpha = ep.act_alpha, .act_beta = ep.act_beta};
+    ep.act = AIS__GEMM_ACT_NONE;
+    ep.resid = NULL;
+    ais_tensor prod = *y, *pp = y;
+    float *tmp = NULL;
+    if (grows) {
+        size_t bytes;
+        if (!ais__mul_size((size_t)p.m * p.nbatch, (size_t)p.n * sizeof(float), &bytes))
+            return ais__error(AIS_E_LIMIT, "the product is too large");
+        tmp = ais__malloc_aligned(bytes ? bytes : 1, 64);
+        if (!tmp) return ais__oom(bytes, "FusedMatMulBias product");
+        ais__tensor_init_borrowed(&prod, AIS_DTYPE_F32, p.odims, p.ond, tmp);
+        pp = &prod;
+    }
+    ais_status s = ais__mm_f32_ep(ctx, in[0], in[1], pp, &ep);
+    const ais__op_def *add = ais__op_find("", "Add", 14);
+    if (s == AIS_OK && !add) s = ais__error(AIS_E_INTERNAL, "no kernel for Add");
+    if (s == AIS_OK) {
+        const ais_tensor *ab[2] = {pp, z};
+        ais__op_ctx c = *ctx;
+        c.opset = 14;
+        c.attrs = NULL;
+        c.state = NULL;
+        s = add->compute(&c, ab, 2, out, 1);
+        ais__fused_sub_done(ctx, &c);
+    }
+    ais__free(tmp);
+    AIS__CHECK(s);
+    int64_t n = y->ndim ? y->dims[y->ndim - 1] : 1;
+    if (act.act != AIS__GEMM_ACT_NONE && n > 0)
+        ais__gemm_epilogue_apply(ais__cpu(), &act, y->data, n, (int64_t)y->numel / n, n);
+    return AIS_OK;
+}
+
 #define AIS__FUSED_MM_DEF(NAME, MAXIN)                                                             \
     {                                                                                              \
         .domain = "com.microsoft", .name = NAME, .since_version = 1, .min_inputs = 2,              \
@@ -212,5 +333,16 @@ static ais_status ais__fused_compute(ais__op_ctx *ctx, const ais_tensor *const *
 const ais__op_def ais__ops_fused[] = {
     AIS__FUSED_MM_DEF("FusedGemm", 3),
     AIS__FUSED_MM_DEF("FusedMatMul", 2),
+    {.domain = "com.microsoft",
+     .name = "FusedMatMulBias",
+     .since_version = 1,
+     .min_inputs = 2,
+     .max_inputs = 4,
+     .min_outputs = 1,
+     .max_outputs = 1,
+     .infer = ais__mmb_infer,
+     .compute = ais__mmb_compute,
+     .prepare = ais__mmb_prepare,
+     .release = ais__mm_release},
     {.name = NULL},
 };

@@ -430,6 +430,20 @@ static ais_status ais__matmul_compute(ais__op_ctx *ctx, const ais_tensor *const 
     return AIS_OK;
 }
 
+ais_status ais__mm_f32_ep(ais__op_ctx *ctx, const ais_tensor *a, const ais_tensor *b, ais_tensor *y,
+                          const ais__gemm_epilogue *ep) {
+    ais__mm_plan p;
+    AIS__CHECK(ais__mm_plan_make(a, b, &p));
+    ais__mmf_job j;
+    float *w;
+    AIS__CHECK(ais__mmf_setup(ctx, &p, b, ep, 0, &j, &w));
+    j.a = a->data;
+    j.b = b->data;
+    j.c = y->data;
+    ais__mmf_run(ctx, &j);
+    return AIS_OK;
+}
+
 /* ---- Gemm: Y = alpha * op(A) op(B) + beta * C ---- */
 
 static ais_status ais__gemm_dims(const ais__op_ctx *ctx, const ais_tensor *const *in, size_t n_in,

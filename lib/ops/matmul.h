@@ -49,5 +49,10 @@ void ais__mm_offsets(const ais__mm_plan *p, size_t bi, int64_t *ao, int64_t *bo)
  * fused.c sets it). */
 ais_status ais__mm_prepare(const ais__op_ctx *ctx, void **state);
 void ais__mm_release(void *state);
+/* The f32 product y = A @ B (MatMul's semantics, a state of ais__mm_prepare in ctx: B pre-packed
+ * when it is that constant) with ep in the GEMM's store. An ep with a residual needs one B for
+ * every batch (B of rank <= 2), so that C's rows are one matrix the residual's rows follow. */
+ais_status ais__mm_f32_ep(ais__op_ctx *ctx, const ais_tensor *a, const ais_tensor *b, ais_tensor *y,
+                          const ais__gemm_epilogue *ep);
 
 #endif /* AIS_MATMUL_H */

@@ -116,6 +116,12 @@ enum {
     AIS__QDQ_N
 };
 ais_status ais__graph_fuse_qdq(ais_model *m, size_t counts[AIS__QDQ_N]);
+/* Optimization level 2, between the two above (fuse_epilogue.c): MatMul with a constant B
+ * followed by the Add of a constant bias, of a residual Z, or BiasGelu (and an activation) becomes
+ * com.microsoft FusedMatMulBias; Conv followed by the Add of a residual (and Relu) becomes
+ * FusedConv with input Z. Not in CUDA-plugin builds nor for models loaded for CUDA. *count (may
+ * be NULL) receives the chains fused. */
+ais_status ais__graph_fuse_epilogue(ais_model *m, size_t *count);
 
 /* For tests and benchmarks: nodes the current plan runs per call (after plan-time folding),
  * and the bytes of its arena; 0 before the first run. */

@@ -170,17 +170,23 @@ def test_gelu_tanh_fuses(cube):
     check(data, {"x": x}, {"Gelu": 1}, absent=("Tanh", "Pow", "Mul"))
 
 
-def test_bias_gelu_fuses():
+@pytest.mark.parametrize("w_const", [False, True])
+def test_bias_gelu_fuses(w_const):
+    # With a constant weight, fuse_epilogue.c then moves the BiasGelu into the MatMul's store.
     nodes = [helper.make_node("MatMul", ["x", "w"], ["xw"]),
              helper.make_node("Add", ["bias", "xw"], ["xb"]),
              helper.make_node("Div", ["xb", "r2"], ["t"]), helper.make_node("Erf", ["t"], ["e"]),
              helper.make_node("Add", ["e", "one"], ["a"]),
              helper.make_node("Mul", ["xb", "a"], ["xa"]), helper.make_node("Mul", ["xa", "h"], ["y"])]
-    data = model(nodes, [("x", [5, 16])], ["y"],
-                 [const("w", RNG.standard_normal((16, 24))), const("bias", RNG.standard_normal(24)),
+    w = RNG.standard_normal((16, 24)).astype(np.float32)
+    data = model(nodes, [("x", [5, 16])] + ([] if w_const else [("w", [16, 24])]), ["y"],
+                 ([const("w", w)] if w_const else []) +
+                 [const("bias", RNG.standard_normal(24)),
                   const("r2", np.sqrt(2.0)), const("one", 1.0), const("h", 0.5)])
     x = RNG.standard_normal((5, 16)).astype(np.float32)
-    check(data, {"x": x}, {"BiasGelu": 1, "Gelu": 0}, absent=("Erf",))
+    feeds = {"x": x} if w_const else {"x": x, "w": w}
+    want = {"FusedMatMulBias": 1, "BiasGelu": 0} if w_const else {"BiasGelu": 1}
+    check(data, feeds, dict(want, Gelu=0), absent=("Erf",))
 
 
 # ---- attention ----
@@ -277,7 +283,8 @@ def test_torch_encoder_fuses(tmp_path, opset):
     # embeddings LayerNorm + 2 per layer; one attention and one bias + Gelu per layer
     assert ops["LayerNormalization"] == 5, dict(ops)
     assert ops["FusedAttention"] == 2, dict(ops)
-    assert ops["BiasGelu"] == 2, dict(ops)
+    # bias + Gelu became BiasGelu, which fuse_epilogue.c then put in the FFN product's store
+    assert ops["BiasGelu"] == 0 and ops["FusedMatMulBias"] == 8, dict(ops)
     for gone in ("Softmax", "Erf", "ReduceMean", "Transpose", "Sqrt", "Pow"):
         assert ops[gone] == 0, dict(ops)
 

@@ -3,8 +3,8 @@
  * instruction-set level this machine has, against a double-precision product: every m, n, k in
  * 0..40 (edge tiles, k = 0, single rows and columns) with the four transpose combinations, alpha,
  * beta 0 / 1 / other and padded strides; large and odd shapes that cross the kc, mc and nc blocks;
- * the pre-packed B path; the bias + Relu epilogue; the table's sgemm (BLAS or ours by shape) and
- * its choice.
+ * the pre-packed B path; the bias + Relu epilogue and its residual; the table's sgemm (BLAS or ours
+ * by shape) and its choice.
  *
  * Error bound asserted, per element: |c - ref| <= (k + 4) * FLT_EPSILON * s, where
  * s = |alpha| sum_p |a_ip b_pj| + |beta c0_ij| + |bias_ij| (the a-priori bound of a float dot
@@ -65,6 +65,7 @@ static void setup_case(const gemm_case *g, gemm_bufs *u) {
         for (int64_t i = 0; i < g->m * u->ldc; i++)
             u->c0[i] = NAN;
     static const int64_t rs[] = {0, 0, 0, 1, 0}, cs[] = {0, 0, 1, 0, 1};
+    memset(&u->ep, 0, sizeof u->ep);
     u->ep.bias = g->bias_kind ? u->bias : NULL;
     u->ep.bias_rs = g->bias_kind == 4 ? g->n : rs[g->bias_kind];
     u->ep.bias_cs = cs[g->bias_kind];
@@ -227,7 +228,7 @@ static void test_epilogue(void **state) {
         ais_test_fill_uniform(a, M * K, -1, 1);
         ais_test_fill_uniform(b, K * N, -1, 1);
         a[3 * K + 2] = NAN;
-        ais__gemm_epilogue ep = {NULL, 0, 0, AIS__GEMM_ACT_RELU, 0, 0};
+        ais__gemm_epilogue ep = {NULL, 0, 0, AIS__GEMM_ACT_RELU, 0, 0, NULL, 0};
         t->sgemm_ex(false, false, M, N, K, 1.0f, a, K, b, N, NULL, 0.0f, c, N, &ep, NULL);
         for (int i = 0; i < M; i++)
             for (int j = 0; j < N; j++)
@@ -328,11 +329,99 @@ static void test_parallel(void **state) {
     ais__pool_destroy(pool);
 }
 
+/* The residual of the epilogue (ep->resid, a fused skip Add): act(A B + resid + bias) against
+ * a double product, through the serial driver (per-call and pre-packed B), the parallel split
+ * (rows and columns), beta 1 on top of it, and the epilogue alone (the BLAS paths'), with Relu
+ * and Gelu; k = 0 and edge tiles included. */
+static void test_residual(void **state) {
+    (void)state;
+    ais__pool *pool = NULL;
+    AIS_ASSERT_OK(ais__pool_create(3, &pool));
+    static const int64_t shapes[][3] = {{28, 64, 40}, {37, 45, 300},   {5, 3, 7},
+                                        {17, 40, 0},  {257, 129, 300}, {40, 700, 50}};
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+        const int64_t m = shapes[s][0], n = shapes[s][1], k = shapes[s][2], ldr = n + 5;
+        float *a = alloc_f((size_t)(m * k)), *b = alloc_f((size_t)(k * n));
+        float *r = alloc_f((size_t)(m * ldr)), *bias = alloc_f((size_t)n);
+        float *c = alloc_f((size_t)(m * n)), *c0 = alloc_f((size_t)(m * n));
+        double *ref = malloc((size_t)(m * n + 1) * sizeof *ref);
+        double *scl = malloc((size_t)(m * n + 1) * sizeof *scl);
+        assert_true(ref && scl);
+        ais_test_fill_uniform(a, (size_t)(m * k), -1, 1);
+        ais_test_fill_uniform(b, (size_t)(k * n), -1, 1);
+        ais_test_fill_uniform(r, (size_t)(m * ldr), -2, 2);
+        ais_test_fill_uniform(bias, (size_t)n, -1, 1);
+        ais_test_fill_uniform(c0, (size_t)(m * n), -1, 1);
+        for (int variant = 0; variant < 3; variant++) { /* Relu, Gelu, none with beta 1 */
+            ais__gemm_epilogue ep = {bias, 0, 1, AIS__GEMM_ACT_RELU, 0, 0, r, ldr};
+            if (variant == 1) ep.act = AIS__GEMM_ACT_GELU;
+            if (variant == 2) ep.act = AIS__GEMM_ACT_NONE;
+            float beta = variant == 2 ? 1.0f : 0.0f;
+            for (int64_t i = 0; i < m; i++)
+                for (int64_t j = 0; j < n; j++) {
+                    double acc = 0, sa = 0;
+                    for (int64_t p = 0; p < k; p++) {
+                        acc += (double)a[i * k + p] * b[p * n + j];
+                        sa += fabs((double)a[i * k + p] * b[p * n + j]);
+                    }
+                    double v = acc + r[i * ldr + j] + bias[j] + beta * c0[i * n + j];
+                    if (variant == 0) v = v < 0 ? 0 : v;
+                    if (variant == 1) v = 0.5 * v * (1 + erf(v / sqrt(2.0)));
+                    ref[i * n + j] = v;
+                    scl[i * n + j] = sa + fabs(r[i * ldr + j]) + fabs(bias[j]) +
+                                     fabs(beta * c0[i * n + j]) + 1e-3;
+                }
+            for (int isa = 0; isa <= 3; isa++) {
+                const ais__cpu_kernels *t = ais__cpu_for((ais_cpu_isa)isa);
+                if (!t || !t->gemm_ukernel_ep) continue;
+                float *bp = alloc_f(t->gemm_packed_b_size(k, n) + 1);
+                if (k > 0) t->gemm_prepack_b(false, b, n, k, n, bp);
+                for (int path = 0; path < 4; path++) {
+                    memcpy(c, c0, (size_t)(m * n) * sizeof *c);
+                    if (path == 0)
+                        ais__gemm_drive(t, false, false, m, n, k, 1.0f, a, k, b, n, NULL, beta, c,
+                                        n, &ep, NULL);
+                    else if (path == 1 && k > 0)
+                        ais__gemm_drive(t, false, false, m, n, k, 1.0f, a, k, NULL, n, bp, beta, c,
+                                        n, &ep, NULL);
+                    else if (path == 2)
+                        ais__gemm_parallel_ex(pool, t, false, false, m, n, k, 1.0f, a, k, b, n,
+                                              NULL, beta, c, n, &ep, NULL);
+                    else if (path == 3 && k > 0) {
+                        ais__sgemm(false, false, m, n, k, 1.0f, a, k, b, n, beta, c, n);
+                        ais__gemm_epilogue_apply(t, &ep, c, n, m, n);
+                    } else
+                        continue;
+                    for (int64_t i = 0; i < m * n; i++) {
+                        double tol = (double)(k + 8) * FLT_EPSILON * scl[i];
+                        if (fabs(c[i] - ref[i]) > tol)
+                            fail_msg("%s path %d variant %d %lldx%lldx%lld: c[%lld] = %.9g, ref "
+                                     "%.9g",
+                                     isa_names[isa], path, variant, (long long)m, (long long)n,
+                                     (long long)k, (long long)i, (double)c[i], ref[i]);
+                    }
+                }
+                free(bp);
+            }
+        }
+        free(a);
+        free(b);
+        free(r);
+        free(bias);
+        free(c);
+        free(c0);
+        free(ref);
+        free(scl);
+    }
+    ais__pool_destroy(pool);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_all_small_shapes), cmocka_unit_test(test_large_shapes),
         cmocka_unit_test(test_epilogue),         cmocka_unit_test(test_table_sgemm),
         cmocka_unit_test(test_parallel),         cmocka_unit_test(test_table_choice),
+        cmocka_unit_test(test_residual),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -495,10 +495,10 @@ static void test_oom(void **state) {
 
 /* The GEMM path's blocking: depths past one kc slice (256), output channels not a multiple of
  * the micro-kernel's rows, 1x1 convolutions read in place, groups, dilations, uneven pads, and
- * two threads splitting columns and rows. */
+ * two and three threads splitting columns and rows or packing one B together. */
 static void test_conv_gemm_blocks(void **state) {
     (void)state;
-    for (int threads = 1; threads <= 2; threads++) {
+    for (int threads = 1; threads <= 3; threads++) {
         AIS_ASSERT_OK(ais_set_num_threads(threads));
         run_conv((conv_case){2,
                              1,
@@ -571,6 +571,38 @@ static void test_conv_gemm_blocks(void **state) {
                              ONE3,
                              {1, 1},
                              {1, 1},
+                             NULL,
+                             false,
+                             ZERO3,
+                             NULL});
+        /* one image with few columns and many rows: B packed once by all threads, then row
+         * blocks (3x3 through im2col over three kc slices, and 1x1 read in place) */
+        run_conv((conv_case){2,
+                             1,
+                             64,
+                             100,
+                             1,
+                             {7, 7},
+                             {3, 3},
+                             {1, 1},
+                             ONE3,
+                             {1, 1},
+                             {1, 1},
+                             NULL,
+                             true,
+                             ZERO3,
+                             NULL});
+        run_conv((conv_case){2,
+                             1,
+                             300,
+                             128,
+                             1,
+                             {5, 5},
+                             {1, 1},
+                             {1, 1},
+                             ONE3,
+                             ZERO3,
+                             ZERO3,
                              NULL,
                              false,
                              ZERO3,

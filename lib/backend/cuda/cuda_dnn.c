@@ -90,6 +90,7 @@ bool ais__cuda_dnn_supports(const char *op, const ais__tensor_desc *const *in, s
     bool conv = strcmp(op, "Conv") == 0 || strcmp(op, "FusedConv") == 0;
     if (conv || strcmp(op, "ConvTranspose") == 0) {
         if (n_in < 2 || !in[1] || in[1]->dtype != x->dtype || in[1]->ndim != x->ndim) return false;
+        if (n_in > 3 && in[3]) return false; /* FusedConv's residual Z: the CPU kernels' */
         if (n_in > 2 && in[2] && in[2]->dtype != x->dtype) return false;
         float alpha;
         if (ais__cuda_activation(attrs, &alpha) < 0) return false;
