@@ -15,8 +15,9 @@
  * Shapes the pass cannot see are the fused kernels' to check: FusedMatMulBias computes the
  * unfused Add's broadcast; FusedConv requires Z to broadcast to the convolution's output.
  *
- * Not in builds with the CUDA plugin nor for models loaded for CUDA: the GPU backend has no
- * FusedMatMulBias and its FusedConv no Z, so fused nodes would run on the host with copies.
+ * Not for models loaded for CUDA (AIS_OPT_BACKEND at load, as the QDQ and transformer passes):
+ * the GPU backend has no FusedMatMulBias and its FusedConv no Z, so fused nodes would run on the
+ * host with copies. A CUDA-plugin build still fuses for the CPU, its default.
  */
 #include <string.h>
 
@@ -228,13 +229,6 @@ static ais_status ais__fe_apply(ais__fe *f, const ais__fe_chain *c, bool *gone) 
 
 ais_status ais__graph_fuse_epilogue(ais_model *m, size_t *count) {
     if (count) *count = 0;
-#ifdef AIS_HAVE_CUDA_PLUGIN
-    (void)m;
-    (void)ais__fe_match_matmul; /* compiled in every build, run only without the plugin */
-    (void)ais__fe_match_conv;
-    (void)ais__fe_apply;
-    return AIS_OK;
-#else
     ais__graph *g = m->graph;
     size_t n = g->n_nodes, nv = g->n_values ? g->n_values : 1;
     if (n == 0 || m->load_for_cuda) return AIS_OK;
@@ -287,5 +281,4 @@ done:
     ais__free(gone);
     ais__free(chains);
     return st;
-#endif
 }
