@@ -100,7 +100,8 @@ typedef struct ais__conv_act {
  *   y[b][q - q0][o] = act(bias[b * block + o] + sum over ib < n_icb, kh, kw, c < cb of
  *       x[ib * x_icb + (oh * sh + kh * dh) * x_row + (ow_ * sw + kw * dw) * cb + c] *
  *       w[b * w_ocb + ((ib * kh_n + kh) * kw_n + kw) * cb * block + c * block + o])
- * for q0 <= q < q1, o < block, b < nblk (1 or 2), y[b] = y + b * y_blk, `block` floats a pixel.
+ * for q0 <= q < q1, o < block, b < nblk (1 to the table's conv_nchwc_nblk), y[b] = y + b * y_blk,
+ * `block` floats a pixel.
  * cb is the input block: `block`, or fewer for a stem whose few input channels (3) make one
  * short block. bias NULL: none. */
 typedef struct ais__nchwc_row {
@@ -352,6 +353,7 @@ typedef struct ais__cpu_kernels {
      * block) is ais__cpu_ref_conv_nchwc_row, the reference the SIMD rows are tested against. */
     void (*conv_nchwc_row)(const ais__nchwc_row *a);
     int conv_nchwc_block;
+    int conv_nchwc_nblk; /* output blocks one call of conv_nchwc_row takes at most (its tile) */
 } ais__cpu_kernels;
 
 /* The table of the level in effect (filled on first use; never NULL; safe from any thread). */

@@ -9,9 +9,10 @@
  * one pixel's output channels in one vector, so any row width fills the vectors (a 7-wide row of
  * ResNet's last stage as well as a 112-wide one).
  *
- * Threads: tasks are (pair of output channel blocks, run of output pixels), pair-major so a
- * thread keeps one pair's weights in cache across its runs; each pool slot writes its run into its
- * own small blocked buffer and transposes it into the NCHW output while it is in L1.
+ * Threads: tasks are (group of output channel blocks, at most as many as the kernel's tile takes,
+ * groups near equal so no lone block runs the narrow tile; run of output pixels), group-major so a
+ * thread keeps one group's weights in cache across its runs; each pool slot writes its run into
+ * its own small blocked buffer and transposes it into the NCHW output while it is in L1.
  */
 #include <string.h>
 
@@ -69,7 +70,7 @@ typedef struct ais__nchwc_job {
     float *y;       /* this image's NCHW output */
     float *xb, *bias, *rows;
     ais__conv_act act;
-    int64_t hp, wp, oh, ow, pairs, chunks, rows_floats;
+    int64_t hp, wp, oh, ow, nb, groups, chunks, rows_floats;
     size_t tasks, n_slots;
 } ais__nchwc_job;
 
@@ -113,8 +114,9 @@ static void ais__nchwc_task(const ais__nchwc_job *j, size_t task, float *rows) {
     const ais__conv_nchwc_pack *p = j->p;
     const ais__conv_plan *q = j->q;
     const ais__dense_geom *g = &q->g;
-    const int64_t b = p->block, pair = (int64_t)task / j->chunks, ch = (int64_t)task % j->chunks;
-    const int64_t ob = pair * 2, kvol = p->kh * p->kw;
+    const int64_t b = p->block, grp = (int64_t)task / j->chunks, ch = (int64_t)task % j->chunks;
+    const int64_t ob = grp * p->n_ocb / j->groups, ob1 = (grp + 1) * p->n_ocb / j->groups;
+    const int64_t kvol = p->kh * p->kw;
     const int64_t q0 = ch * AIS__NCHWC_CHUNK, q1 = AIS__MIN(q->osz, q0 + AIS__NCHWC_CHUNK);
     ais__nchwc_row a = {.x = j->xb,
                         .w = p->wb + ob * p->n_icb * kvol * p->cb * b,
@@ -135,7 +137,7 @@ static void ais__nchwc_task(const ais__nchwc_job *j, size_t task, float *rows) {
                         .x_row = j->wp * p->cb,
                         .w_ocb = p->n_icb * kvol * p->cb * b,
                         .y_blk = AIS__NCHWC_CHUNK * b,
-                        .nblk = ob + 1 < p->n_ocb ? 2 : 1,
+                        .nblk = (int)(ob1 - ob),
                         .block = (int)b,
                         .act = j->act};
     p->t->conv_nchwc_row(&a);
@@ -172,10 +174,11 @@ ais_status ais__conv_nchwc_run(ais__op_ctx *ctx, const ais__conv_plan *q,
     int64_t need_w = (ow - 1) * g->stride[2] + (p->kw - 1) * g->dil[2] + 1;
     j.hp = AIS__MAX(g->pb[1] + g->in[1], need_h);
     j.wp = AIS__MAX(g->pb[2] + g->in[2], need_w);
-    j.pairs = (p->n_ocb + 1) / 2;
+    j.nb = AIS__MAX(1, p->t->conv_nchwc_nblk);
+    j.groups = (p->n_ocb + j.nb - 1) / j.nb;
     j.chunks = (oh * ow + AIS__NCHWC_CHUNK - 1) / AIS__NCHWC_CHUNK;
-    j.rows_floats = 2 * AIS__NCHWC_CHUNK * b;
-    j.tasks = (size_t)(j.pairs * j.chunks);
+    j.rows_floats = j.nb * AIS__NCHWC_CHUNK * b;
+    j.tasks = (size_t)(j.groups * j.chunks);
     int32_t threads = ctx->pool ? ais__pool_threads(ctx->pool) : 1;
     double flops = 2.0 * (double)q->m * (double)q->c * (double)(p->kh * p->kw) * (double)(oh * ow);
     j.n_slots = flops >= 1e6 ? AIS__MIN(j.tasks, (size_t)threads) : 1;

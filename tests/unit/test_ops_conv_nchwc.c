@@ -33,14 +33,15 @@ static const ais__conv_act acts[] = {{AIS__CONV_ACT_NONE, 0, 0, 0},
 static void check_row(const ais__cpu_kernels *t, int isa, int64_t q0, int64_t q1, int64_t ow,
                       int64_t cb, int64_t n_icb, int64_t kh, int64_t kw, int64_t s, int64_t d,
                       int nblk, bool bias, int act) {
+    assert_true(act >= 0 && act < (int)(sizeof acts / sizeof acts[0])); /* a case, not UB */
     const int64_t bl = t->conv_nchwc_block, oh = (q1 - 1) / ow + 1, n = q1 - q0;
     const int64_t wp = (ow - 1) * s + (kw - 1) * d + 1, hp = (oh - 1) * s + (kh - 1) * d + 1;
     const int64_t x_row = wp * cb + 3, x_icb = hp * x_row + 5; /* odd strides on purpose */
-    const int64_t w_ocb = n_icb * kh * kw * cb * bl;
-    float *x = rand_buf((size_t)(n_icb * x_icb)), *w = rand_buf((size_t)(2 * w_ocb));
-    float *b = rand_buf((size_t)(2 * bl));
-    float *want = malloc((size_t)(2 * n * bl) * sizeof(float));
-    float *got = malloc((size_t)(2 * n * bl) * sizeof(float));
+    const int64_t w_ocb = n_icb * kh * kw * cb * bl, nbm = t->conv_nchwc_nblk;
+    float *x = rand_buf((size_t)(n_icb * x_icb)), *w = rand_buf((size_t)(nbm * w_ocb));
+    float *b = rand_buf((size_t)(nbm * bl));
+    float *want = malloc((size_t)(nbm * n * bl) * sizeof(float));
+    float *got = malloc((size_t)(nbm * n * bl) * sizeof(float));
     assert_true(want && got);
     ais__nchwc_row a = {.x = x,
                         .w = w,
@@ -64,8 +65,8 @@ static void check_row(const ais__cpu_kernels *t, int isa, int64_t q0, int64_t q1
                         .nblk = nblk,
                         .block = (int)bl,
                         .act = acts[act]};
-    memset(want, 0xff, (size_t)(2 * n * bl) * sizeof(float));
-    memcpy(got, want, (size_t)(2 * n * bl) * sizeof(float));
+    memset(want, 0xff, (size_t)(nbm * n * bl) * sizeof(float));
+    memcpy(got, want, (size_t)(nbm * n * bl) * sizeof(float));
     ais__cpu_ref_conv_nchwc_row(&a);
     a.y = got;
     t->conv_nchwc_row(&a);
@@ -80,7 +81,7 @@ static void check_row(const ais__cpu_kernels *t, int isa, int64_t q0, int64_t q1
                      (long long)n_icb, (long long)kh, (long long)kw, (long long)s, (long long)d,
                      nblk, bias, act, (long long)i, got[i], want[i]);
     /* past nblk blocks the row is left alone */
-    for (int64_t i = nblk * n * bl; i < 2 * n * bl; i++)
+    for (int64_t i = nblk * n * bl; i < nbm * n * bl; i++)
         assert_memory_equal(&got[i], &want[i], sizeof(float));
     free(x);
     free(w);
@@ -99,15 +100,17 @@ static void test_rows(void **state) {
         const int64_t bl = t->conv_nchwc_block;
         static const int64_t ks[][2] = {{1, 1}, {3, 3}, {5, 5}, {7, 7}, {1, 3}, {3, 1}};
         for (int64_t ow = 1; ow <= 30; ow++)
-            check_row(t, isa, 0, ow, ow, bl, 2, 3, 3, 1 + ow % 2, 1, 2, ow % 3 != 0, (int)(ow % 4));
+            check_row(t, isa, 0, ow, ow, bl, 2, 3, 3, 1 + ow % 2, 1,
+                      (int)(1 + ow % t->conv_nchwc_nblk), ow % 3 != 0, (int)(ow % 4));
         for (int64_t q0 = 0; q0 < 9; q0 += 4) /* runs across rows, starting mid-row */
             for (int64_t len = 1; len <= 40; len += 3)
-                check_row(t, isa, q0, q0 + len, 7, bl, 1, 3, 3, 1 + len % 2, 1, 2, true, 1);
+                check_row(t, isa, q0, q0 + len, 7, bl, 1, 3, 3, 1 + len % 2, 1, t->conv_nchwc_nblk,
+                          true, 1);
         for (size_t k = 0; k < sizeof ks / sizeof ks[0]; k++)
             for (int s = 1; s <= 2; s++)
-                for (int nblk = 1; nblk <= 2; nblk++) {
+                for (int nblk = 1; nblk <= t->conv_nchwc_nblk; nblk++) {
                     check_row(t, isa, 0, 7 + (int64_t)k, 7 + (int64_t)k, bl, 1 + (int64_t)k % 3,
-                              ks[k][0], ks[k][1], s, 1, nblk, true, nblk + s - 1);
+                              ks[k][0], ks[k][1], s, 1, nblk, true, (nblk + s - 1) % 4);
                     check_row(t, isa, 56, 112, 56, 3, 1, ks[k][0], ks[k][1], s, 1, nblk, true, 1);
                     check_row(t, isa, 5, 31, 13, 5, 2, ks[k][0], ks[k][1], s, 2, nblk, false, 3);
                 }
@@ -213,6 +216,8 @@ static void test_conv(void **state) {
         {1, 32, 48, 15, 15, 3, 3, 2, 1, 1, 1, 0, 0, NULL, false},       /* odd block count */
         {1, 60, 60, 11, 13, 3, 3, 1, 1, 1, 1, 1, 1, "LeakyRelu", true}, /* off the block */
         {1, 64, 64, 7, 7, 3, 3, 1, 1, 1, 1, 1, 1, "Clip", true},        /* ResNet's 7x7 */
+        {1, 16, 80, 9, 10, 3, 3, 1, 1, 1, 1, 1, 1, "Relu", true},       /* 5 or 10 blocks */
+        {1, 16, 112, 6, 9, 3, 3, 2, 1, 1, 1, 1, 1, NULL, true},         /* 7 or 14 blocks */
         {1, 16, 16, 12, 19, 5, 5, 2, 1, 2, 1, 1, 2, NULL, true},        /* asymmetric pads */
         {1, 16, 32, 13, 13, 3, 3, 1, 2, 2, 2, 2, 2, "Relu", true},      /* dilation */
         {1, 8, 24, 30, 5, 1, 3, 1, 1, 0, 1, 0, 1, NULL, true},          /* 1x3 */

@@ -7,6 +7,9 @@
 typedef __m256 V;
 #define AIS__B 8
 #define AIS__PMAX 6
+#define AIS__NBMAX 2
+#define AIS__PMAX_1 6
+#define AIS__PMAX_2 6
 #define AIS__NX(name) ais__avx2n_##name
 
 static inline V vzero(void) { return _mm256_setzero_ps(); }
@@ -24,4 +27,5 @@ static inline V vfma(V a, V b, V c) { return _mm256_fmadd_ps(a, b, c); }
 void ais__avx2_fill_nchwc(ais__cpu_kernels *k) {
     k->conv_nchwc_row = ais__avx2n_row;
     k->conv_nchwc_block = AIS__B;
+    k->conv_nchwc_nblk = AIS__NBMAX;
 }

@@ -7,6 +7,10 @@
 typedef __m512 V;
 #define AIS__B 16
 #define AIS__PMAX 12
+#define AIS__NBMAX 3
+#define AIS__PMAX_1 12
+#define AIS__PMAX_2 12
+#define AIS__PMAX_3 8
 #define AIS__NX(name) ais__avx512n_##name
 
 static inline V vzero(void) { return _mm512_setzero_ps(); }
@@ -24,4 +28,5 @@ static inline V vfma(V a, V b, V c) { return _mm512_fmadd_ps(a, b, c); }
 void ais__avx512_fill_nchwc(ais__cpu_kernels *k) {
     k->conv_nchwc_row = ais__avx512n_row;
     k->conv_nchwc_block = AIS__B;
+    k->conv_nchwc_nblk = AIS__NBMAX;
 }
