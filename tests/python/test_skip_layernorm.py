@@ -159,3 +159,22 @@ def test_cuda_load_keeps_add():
     cpu, cuda = model_ops(data, 0), model_ops(data, 1)
     assert cpu["SkipLayerNormalization"] == 1 and cpu["Add"] == 0, dict(cpu)
     assert cuda["SkipLayerNormalization"] == 0 and cuda["Add"] == 1, dict(cuda)
+
+
+def test_fused_model_saves_and_loads(tmp_path):
+    import collections
+    data, feeds = add_ln(sum_reader="after")
+    m = aistack.Model.from_bytes(data)
+    want = m.run(feeds)
+    path = tmp_path / "skipln.ais"
+    m.save(str(path))
+    m.close()
+    for lvl in (0, 2):
+        m2 = aistack.Model(str(path), opt_level=lvl)
+        s = m2.session()
+        got = s.run(feeds)
+        assert collections.Counter(o for _, o, _ in s.nodes)["SkipLayerNormalization"] == 1
+        for k in ("y", "r"):
+            np.testing.assert_array_equal(np.asarray(got[k]), np.asarray(want[k]))
+        s.close()
+        m2.close()
