@@ -530,6 +530,12 @@ static void bench_gemm(int reps, int quick) {
     bench_gemm_shape(reps, "conv 1x1 64x3136x256", 64, 3136, 256, p512, p256);
     bench_gemm_shape(reps, "FFN 128x1536x384", 128, 1536, 384, p512, p256);
     bench_gemm_shape(reps, "FFN 128x384x1536", 128, 384, 1536, p512, p256);
+    /* the other products of encoders at sequence 128 (d 384: QKV, output projection; d 256) */
+    bench_gemm_shape(reps, "QKV 128x1152x384", 128, 1152, 384, p512, p256);
+    bench_gemm_shape(reps, "proj 128x384x384", 128, 384, 384, p512, p256);
+    bench_gemm_shape(reps, "d256 QKV 128x768x256", 128, 768, 256, p512, p256);
+    bench_gemm_shape(reps, "d256 FFN 128x1024x256", 128, 1024, 256, p512, p256);
+    bench_gemm_shape(reps, "d256 FFN 128x256x1024", 128, 256, 1024, p512, p256);
 
     ais__pool *pool = NULL;
     if (ais__pool_create(2, &pool) != AIS_OK) die("pool");

@@ -307,8 +307,18 @@ static ais__gemm_split ais__gemm_split_of(int32_t threads, const ais__cpu_kernel
      * its rows of A, and a pre-packed B is read by all), else columns (a batch-1 product) */
     s.by_rows = mt >= 2 * (int64_t)threads || mt >= nt;
     int64_t tiles = s.by_rows ? mt : nt, unit = s.by_rows ? t->gemm_mr : t->gemm_nr;
-    int64_t want = AIS__MIN(tiles, (int64_t)threads * 4);
-    s.per = (tiles + want - 1) / want * unit;
+    int64_t want = AIS__MIN(tiles, (int64_t)threads * 4), per = (tiles + want - 1) / want;
+    /* Blocks of about `per` tiles, sized so that the busiest thread's share (whole blocks) is
+     * smallest: 10 row tiles (a transformer's 128 rows) in blocks of 2 would leave one of two
+     * threads 3 blocks and the other 2; in blocks of 1 both get 5. */
+    int64_t best = per, best_load = INT64_MAX;
+    for (int64_t p = AIS__MAX(1, per / 2); p <= 2 * per; p++) {
+        int64_t blocks = (tiles + p - 1) / p;
+        if (blocks < (int64_t)threads && p > 1) break;
+        int64_t load = (blocks + threads - 1) / threads * p;
+        if (load < best_load || (load == best_load && p > best)) best = p, best_load = load;
+    }
+    s.per = best * unit;
     s.blocks = ((s.by_rows ? m : n) + s.per - 1) / s.per;
     s.slots = AIS__MIN(s.blocks, (int64_t)threads);
     s.slot_floats = s.by_rows ? ais__gemm_scratch_floats(t, s.per, n, k, b_packed)

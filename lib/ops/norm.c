@@ -78,12 +78,11 @@ static ais_status ais__bn_geometry(const ais__op_ctx *ctx, const ais_tensor *con
      * the updated running mean and variance; it is deterministic, so it is supported. */
     bool training = ais__bn_training(ctx);
     if (n_out > (training ? 3u : 1u))
-        return ais__error(AIS_E_UNSUPPORTED,
-                          "%zu outputs were requested; %s",
-                          n_out, training ? "training mode has at most 3 (Y, running_mean, "
-                                            "running_var)"
-                                          : "the running and saved statistics are outputs of "
-                                            "training_mode=1 only");
+        return ais__error(AIS_E_UNSUPPORTED, "%zu outputs were requested; %s", n_out,
+                          training ? "training mode has at most 3 (Y, running_mean, "
+                                     "running_var)"
+                                   : "the running and saved statistics are outputs of "
+                                     "training_mode=1 only");
     bool spatial = ctx->opset >= 9 || ais__attr_int(ctx->attrs, "spatial", 1) != 0;
     int64_t c = x->dims[1], plane = 1;
     for (size_t i = 2; i < x->ndim; i++)
@@ -112,7 +111,8 @@ static ais_status ais__bn_infer(ais__op_ctx *ctx, const ais_tensor *const *in, s
     int64_t p = 0, inner = 0;
     AIS__CHECK(ais__bn_geometry(ctx, in, n_out, &p, &inner));
     ais__desc_from(&out[0], in[0]);
-    for (size_t k = 1; k < n_out && k < 3; k++) ais__desc_from(&out[k], in[2 + k]);
+    for (size_t k = 1; k < n_out && k < 3; k++)
+        ais__desc_from(&out[k], in[2 + k]);
     return AIS_OK;
 }
 
@@ -123,7 +123,8 @@ static void ais__bn_batch_stats(const ais__op_ctx *ctx, const ais_tensor *const 
                                 double *mean, double *var) {
     const ais_tensor *x = in[0];
     int64_t n = x->dims[0];
-    double cnt = (double)n * (double)inner, momentum = ais__attr_float(ctx->attrs, "momentum", 0.9f);
+    double cnt = (double)n * (double)inner,
+           momentum = ais__attr_float(ctx->attrs, "momentum", 0.9f);
     for (int64_t c = 0; c < p; c++) {
         double s = 0, q = 0;
         for (int64_t b = 0; b < n; b++)
@@ -162,7 +163,8 @@ static ais_status ais__bn_compute(ais__op_ctx *ctx, const ais_tensor *const *in,
     for (int64_t i = 0; i < p; i++) {
         double sc = ais__load_f64(in[1]->data, in[1]->dtype, (size_t)i);
         double b = ais__load_f64(in[2]->data, in[2]->dtype, (size_t)i);
-        double mean = training ? ab[2 * p + i] : ais__load_f64(in[3]->data, in[3]->dtype, (size_t)i);
+        double mean =
+            training ? ab[2 * p + i] : ais__load_f64(in[3]->data, in[3]->dtype, (size_t)i);
         double var = training ? ab[3 * p + i] : ais__load_f64(in[4]->data, in[4]->dtype, (size_t)i);
         ab[i] = sc / sqrt(var + eps);
         ab[p + i] = b - mean * ab[i];
@@ -367,6 +369,141 @@ static ais_status ais__ln_compute(ais__op_ctx *ctx, const ais_tensor *const *in,
                      .inv = n_out > 2 && out[2] ? out[2]->data : NULL};
     ais__rn_run(ctx, &j, rows);
     if (xf) ais__dense_from_f32(xf, x->dtype, out[0]->data, x->numel);
+    return AIS_OK;
+}
+
+/* ---- SkipLayerNormalization: LayerNormalization(input + skip + bias) over the last axis ----
+ * ONNX Runtime's com.microsoft contract: inputs input, skip, gamma [H], beta [H] (optional),
+ * bias [H] (optional); outputs Y, mean and inv_std_var ([..., 1], optional), and the sum
+ * input + skip + bias (optional: what a pre-LayerNorm transformer's next residual reads);
+ * attribute epsilon (default 1e-12, ORT's). ORT-optimized models carry it, and
+ * lib/runtime/fuse_epilogue.c makes it of Add -> LayerNormalization, so the sum is never written
+ * to memory and read back. skip may broadcast to input, either way (the unfused Add's rule; Y
+ * has the broadcast shape); an equal shape, the exporters' case, takes one pass per row. */
+
+static ais_status ais__sln_check(const ais_tensor *const *in, size_t n_in, const int64_t *dims,
+                                 size_t nd) {
+    static const char *const names[] = {"input", "skip", "gamma", "beta", "bias"};
+    char s[AIS__SHAPE_STR_MAX];
+    if (nd == 0) return ais__error(AIS_E_SHAPE, "input and skip must have rank 1 or more");
+    int64_t h = dims[nd - 1];
+    for (size_t i = 0; i < n_in && i < 5; i++) {
+        if (!in[i]) continue;
+        AIS__CHECK(ais__expect_dtype(in[i], names[i], AIS_DTYPE_F32, AIS_DTYPE_UNDEFINED));
+        if (i >= 2 && (in[i]->ndim != 1 || in[i]->dims[0] != h))
+            return ais__error(AIS_E_SHAPE, "%s must be [%lld] (the last axis of input), got %s",
+                              names[i], (long long)h,
+                              ais__shape_str(in[i]->dims, in[i]->ndim, s, sizeof s));
+    }
+    return AIS_OK;
+}
+
+static ais_status ais__sln_shape(const ais_tensor *const *in, int64_t *dims, size_t *nd) {
+    ais_status st = ais__broadcast_shape("SkipLayerNormalization", in[0]->dims, in[0]->ndim,
+                                         in[1]->dims, in[1]->ndim, dims, nd);
+    if (st != AIS_OK) {
+        char a[AIS__SHAPE_STR_MAX], b[AIS__SHAPE_STR_MAX];
+        ais__error_prefix("input %s and skip %s",
+                          ais__shape_str(in[0]->dims, in[0]->ndim, a, sizeof a),
+                          ais__shape_str(in[1]->dims, in[1]->ndim, b, sizeof b));
+    }
+    return st;
+}
+
+static ais_status ais__sln_infer(ais__op_ctx *ctx, const ais_tensor *const *in, size_t n_in,
+                                 ais__tensor_desc *out, size_t n_out) {
+    (void)ctx;
+    int64_t d[AIS_MAX_DIMS];
+    size_t nd;
+    AIS__CHECK(ais__sln_shape(in, d, &nd));
+    AIS__CHECK(ais__sln_check(in, n_in, d, nd));
+    ais__desc_set(&out[0], AIS_DTYPE_F32, d, nd);
+    if (n_out > 3) ais__desc_set(&out[3], AIS_DTYPE_F32, d, nd);
+    d[nd - 1] = 1;
+    for (size_t o = 1; o < n_out && o < 3; o++)
+        ais__desc_set(&out[o], AIS_DTYPE_F32, d, nd);
+    return AIS_OK;
+}
+
+typedef struct {
+    const float *x, *skip; /* skip NULL: x already holds input + skip */
+    const float *bias;     /* may be NULL */
+    float *sum;            /* where the row's sum goes: Y's row or the sum output */
+    float *y, *mean, *inv;
+    size_t n;
+    float eps;
+    const float *gamma, *beta;
+    void (*row)(const float *x, float *y, size_t n, float eps, const float *scale,
+                const float *bias);
+} ais__sln_job;
+
+static void ais__sln_range(void *vj, size_t begin, size_t end) {
+    const ais__sln_job *j = vj;
+    for (size_t r = begin; r < end; r++) {
+        size_t o = r * j->n;
+        float *s = j->sum + o;
+        /* The row (a few KiB) stays in L1 between the sum and the normalization. */
+        if (j->skip && j->bias)
+            for (size_t i = 0; i < j->n; i++)
+                s[i] = j->x[o + i] + j->skip[o + i] + j->bias[i];
+        else if (j->skip)
+            for (size_t i = 0; i < j->n; i++)
+                s[i] = j->x[o + i] + j->skip[o + i];
+        else if (j->bias)
+            for (size_t i = 0; i < j->n; i++)
+                s[i] += j->bias[i];
+        if (j->mean || j->inv) {
+            double m = 0, q = 0;
+            for (size_t i = 0; i < j->n; i++)
+                m += s[i];
+            m /= (double)j->n;
+            for (size_t i = 0; i < j->n; i++)
+                q += (s[i] - m) * (s[i] - m);
+            if (j->mean) j->mean[r] = (float)m;
+            if (j->inv) j->inv[r] = (float)(1.0 / sqrt(q / (double)j->n + j->eps));
+        }
+        j->row(s, j->y + o, j->n, j->eps, j->gamma, j->beta);
+    }
+}
+
+static ais_status ais__sln_compute(ais__op_ctx *ctx, const ais_tensor *const *in, size_t n_in,
+                                   ais_tensor *const *out, size_t n_out) {
+    ais_tensor *y = out[0], *sum = n_out > 3 ? out[3] : NULL;
+    AIS__CHECK(ais__sln_check(in, n_in, y->dims, y->ndim));
+    size_t n = (size_t)y->dims[y->ndim - 1], rows = n ? y->numel / n : 0;
+    if (rows == 0) return AIS_OK;
+    ais__sln_job j = {.x = in[0]->data,
+                      .skip = in[1]->data,
+                      .bias = n_in > 4 && in[4] ? in[4]->data : NULL,
+                      .sum = sum ? sum->data : y->data,
+                      .y = y->data,
+                      .mean = n_out > 1 && out[1] ? out[1]->data : NULL,
+                      .inv = n_out > 2 && out[2] ? out[2]->data : NULL,
+                      .n = n,
+                      .eps = ais__attr_float(ctx->attrs, "epsilon", 1e-12f),
+                      .gamma = in[2]->data,
+                      .beta = n_in > 3 && in[3] ? in[3]->data : NULL,
+                      .row = ais__cpu()->layernorm_row};
+    if (in[0]->numel != y->numel || in[1]->numel != y->numel) {
+        /* skip broadcasts: the Add's own kernel writes the sum first */
+        const ais__op_def *add = ais__op_find("", "Add", 14);
+        if (!add) return ais__error(AIS_E_INTERNAL, "no kernel for Add");
+        ais_tensor st = *y;
+        st.data = j.sum;
+        ais_tensor *so = &st;
+        ais__op_ctx c = *ctx;
+        c.opset = 14;
+        c.attrs = NULL;
+        c.state = NULL;
+        ais_status s = add->compute(&c, in, 2, &so, 1);
+        ctx->scratch = c.scratch;
+        ctx->scratch_size = c.scratch_size;
+        AIS__CHECK(s);
+        j.x = j.sum;
+        j.skip = NULL;
+    }
+    size_t grain = n >= 4096 ? 1 : 4096 / (n + 1) + 1;
+    ais__parallel_for(ctx->pool, rows, grain, ais__sln_range, &j);
     return AIS_OK;
 }
 
@@ -596,9 +733,24 @@ const ais__op_def ais__ops_norm[] = {
     AIS__NORM_DEF("LayerNormalization", 17, 2, 3, 3, ais__ln_infer, ais__ln_compute),
     /* What lib/runtime/fuse_transformer.c makes of the LayerNorm subgraphs that exporters emit
      * for opsets below 17: the same operator (axis -1, epsilon), in the internal domain. */
-    {.domain = "com.microsoft", .name = "LayerNormalization", .since_version = 1, .min_inputs = 2,
-     .max_inputs = 3, .min_outputs = 1, .max_outputs = 3, .infer = ais__ln_infer,
+    {.domain = "com.microsoft",
+     .name = "LayerNormalization",
+     .since_version = 1,
+     .min_inputs = 2,
+     .max_inputs = 3,
+     .min_outputs = 1,
+     .max_outputs = 3,
+     .infer = ais__ln_infer,
      .compute = ais__ln_compute},
+    {.domain = "com.microsoft",
+     .name = "SkipLayerNormalization",
+     .since_version = 1,
+     .min_inputs = 3,
+     .max_inputs = 5,
+     .min_outputs = 1,
+     .max_outputs = 4,
+     .infer = ais__sln_infer,
+     .compute = ais__sln_compute},
     AIS__NORM_DEF("InstanceNormalization", 1, 3, 3, 1, ais__in_infer, ais__in_compute),
     AIS__NORM_DEF("LRN", 1, 1, 1, 1, ais__lrn_infer, ais__lrn_compute),
     AIS__NORM_DEF("MeanVarianceNormalization", 1, 1, 1, 1, ais__mvn_infer, ais__mvn_compute),

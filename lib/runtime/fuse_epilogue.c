@@ -8,6 +8,14 @@
  *       -> com.microsoft FusedMatMulBias(A, B, bias, Z) (lib/ops/fused.c)
  *   Conv(X, W[, B]) -> Add(Z) [-> Relu]  (a ResNet block's skip connection)
  *       -> com.microsoft FusedConv(X, W, B, Z) (ONNX Runtime's contract: act(Conv + Z))
+ *   Add(P, Q) -> LayerNormalization(., constant f32 Scale [H][, B]) over the last axis
+ *       -> com.microsoft SkipLayerNormalization(P, Q, Scale, B) (ORT's contract; lib/ops/norm.c)
+ *
+ * The Adds go to a product's store first (a residual there costs no pass at all); an Add before
+ * a LayerNorm that no product took (a BERT's embedding sum, a residual whose product has a
+ * computed B) still saves writing the sum and reading it back. When others read the sum too (a
+ * pre-LayerNorm transformer's next residual), the fused node writes it as its output 3, only if
+ * all those readers run after the LayerNorm.
  *
  * Z is a computed value (not a constant) other than the product. Every intermediate value has
  * exactly one reader and is no graph output. The fused node takes the place of the chain's last
@@ -175,6 +183,89 @@ static bool ais__fe_match_conv(const ais__fe *f, int32_t i, ais__fe_chain *c) {
     return true;
 }
 
+/* LayerNormalization node i (ONNX or what fuse_transformer.c makes) over the last axis, with
+ * constant f32 Scale and B of shape [H], H > 1, reading the sum of Add node *add. The
+ * Scale's shape pins H, so a fused node fails only where the unfused LayerNorm fails too. */
+static bool ais__fe_match_skipln(const ais__fe *f, int32_t i, int32_t *add, bool *keep_sum) {
+    const ais__graph *g = f->g;
+    const ais__node *ln = &g->nodes[i];
+    bool ms = ln->domain && strcmp(ln->domain, AIS__FE_DOMAIN) == 0;
+    if (strcmp(ln->op_type, "LayerNormalization") != 0 || !(ms || ais__fe_dflt(ln->domain)) ||
+        ln->n_inputs < 2 || ln->n_inputs > 3 || ln->inputs[0] < 0 || ln->inputs[1] < 0 ||
+        ais__fe_out(ln) < 0 || ais__attr_int(ln->attrs, "axis", -1) != -1 ||
+        ais__attr_int(ln->attrs, "stash_type", 1) != 1)
+        return false;
+    for (size_t k = 1; k < ln->n_inputs; k++) {
+        int32_t v = ln->inputs[k];
+        if (v < 0) continue;
+        if (!ais__fe_const(f, v)) return false;
+        const ais_tensor *t = g->values[v].constant;
+        if (t->dtype != AIS_DTYPE_F32 || t->ndim != 1 || t->dims[0] < 2 ||
+            (k == 2 && t->numel != g->values[ln->inputs[1]].constant->numel))
+            return false;
+    }
+    int32_t sum = ln->inputs[0], a = g->values[sum].producer;
+    if (a < 0 || a >= i || f->used[a]) return false;
+    const ais__node *an = &g->nodes[a];
+    if (!ais__fe_is(an, "Add") || !ais__fe_arity(an, 2) || ais__fe_out(an) != sum ||
+        (ais__fe_const(f, an->inputs[0]) && ais__fe_const(f, an->inputs[1])))
+        return false;
+    *keep_sum = f->readers[sum] != 1 || (g->values[sum].flags & AIS__VALUE_OUTPUT);
+    if (g->values[sum].flags & AIS__VALUE_INPUT) return false;
+    /* the other readers must come after the fused node's place (the LayerNorm's) */
+    for (int32_t j = 0; *keep_sum && j < i; j++)
+        for (size_t k = 0; k < g->nodes[j].n_inputs; k++)
+            if (g->nodes[j].inputs[k] == sum) return false;
+    *add = a;
+    return true;
+}
+
+/* The LayerNorm node i becomes SkipLayerNormalization in its place; Add node a goes. */
+static ais_status ais__fe_apply_skipln(ais__fe *f, int32_t i, int32_t a, bool keep_sum,
+                                       bool *gone) {
+    ais__graph *g = f->g;
+    ais__node *ln = &g->nodes[i];
+    const ais__node *an = &g->nodes[a];
+    const ais__op_def *def = ais__op_find(AIS__FE_DOMAIN, "SkipLayerNormalization", 1);
+    if (!def) return ais__error(AIS_E_INTERNAL, "no kernel for SkipLayerNormalization");
+    size_t n_in = ln->n_inputs + 1, n_out = keep_sum ? 4 : 1;
+    int32_t *ins = ais__malloc(n_in * sizeof *ins), *outs = ais__malloc(n_out * sizeof *outs);
+    char *op = ais__strdup("SkipLayerNormalization"), *dom = ais__strdup(AIS__FE_DOMAIN);
+    /* LayerNormalization's epsilon defaults to 1e-5, SkipLayerNormalization's to 1e-12 */
+    float eps = ais__attr_float(ln->attrs, "epsilon", 1e-5f);
+    ais_status st = AIS_OK;
+    if (!ins || !outs || !op || !dom) st = ais__oom(64, "skip LayerNorm node");
+    if (st == AIS_OK && !ln->attrs) st = ais_attrs_create(&ln->attrs);
+    if (st == AIS_OK) st = ais_attrs_set_float(ln->attrs, "epsilon", eps);
+    if (st != AIS_OK) {
+        ais__free(ins);
+        ais__free(outs);
+        ais__free(op);
+        ais__free(dom);
+        return st;
+    }
+    ins[0] = an->inputs[0];
+    ins[1] = an->inputs[1];
+    for (size_t k = 1; k < ln->n_inputs; k++)
+        ins[k + 1] = ln->inputs[k];
+    outs[0] = ln->outputs[0];
+    if (keep_sum) outs[1] = outs[2] = -1, outs[3] = an->outputs[0];
+    ais__free(ln->inputs);
+    ais__free(ln->outputs);
+    ais__free(ln->op_type);
+    ais__free(ln->domain);
+    ln->inputs = ins;
+    ln->n_inputs = n_in;
+    ln->outputs = outs;
+    ln->n_outputs = n_out;
+    ln->op_type = op;
+    ln->domain = dom;
+    f->m->defs[i] = def;
+    f->m->opsets[i] = ais__graph_opset(g, AIS__FE_DOMAIN);
+    gone[a] = true;
+    return AIS_OK;
+}
+
 /* Rewrites the anchor as the fused node and swaps it into the last node's place. */
 static ais_status ais__fe_apply(ais__fe *f, const ais__fe_chain *c, bool *gone) {
     ais__graph *g = f->g;
@@ -261,12 +352,25 @@ ais_status ais__graph_fuse_epilogue(ais_model *m, size_t *count) {
             if (c.mid[k] >= 0) f.used[c.mid[k]] = true;
         chains[n_chains++] = c;
     }
+    /* then the Adds before a LayerNorm that no product took (anchor: the Add, last: the
+     * LayerNorm, mid[0]: whether the sum stays an output) */
+    for (size_t i = 0; i < n; i++) {
+        int32_t a;
+        bool keep;
+        if (f.used[i] || !ais__fe_match_skipln(&f, (int32_t)i, &a, &keep)) continue;
+        f.used[a] = f.used[i] = true;
+        chains[n_chains++] = (ais__fe_chain){a, (int32_t)i, {keep, -1}, -1, -1, -1, NULL};
+    }
     if (n_chains == 0) goto done;
     if (ais__graph_opset(g, AIS__FE_DOMAIN) <= 0 &&
         (st = ais__graph_set_opset(g, AIS__FE_DOMAIN, 1)) != AIS_OK)
         goto done;
-    for (size_t k = 0; k < n_chains && st == AIS_OK; k++)
-        st = ais__fe_apply(&f, &chains[k], gone);
+    for (size_t k = 0; k < n_chains && st == AIS_OK; k++) {
+        const ais__fe_chain *c = &chains[k];
+        st = strcmp(g->nodes[c->last].op_type, "LayerNormalization") == 0
+                 ? ais__fe_apply_skipln(&f, c->last, c->anchor, c->mid[0], gone)
+                 : ais__fe_apply(&f, c, gone);
+    }
     /* readers of the kept nodes, for the constants the drop lets go */
     memset(f.readers, 0, nv * sizeof *f.readers);
     for (size_t i = 0; i < n; i++)

@@ -119,7 +119,8 @@ ais_status ais__graph_fuse_qdq(ais_model *m, size_t counts[AIS__QDQ_N]);
 /* Optimization level 2, between the two above (fuse_epilogue.c): MatMul with a constant B
  * followed by the Add of a constant bias, of a residual Z, or BiasGelu (and an activation) becomes
  * com.microsoft FusedMatMulBias; Conv followed by the Add of a residual (and Relu) becomes
- * FusedConv with input Z. Not for models loaded for CUDA. *count (may
+ * FusedConv with input Z; then an Add before a LayerNormalization becomes
+ * SkipLayerNormalization. Not for models loaded for CUDA. *count (may
  * be NULL) receives the chains fused. */
 ais_status ais__graph_fuse_epilogue(ais_model *m, size_t *count);
 

@@ -280,8 +280,9 @@ def test_torch_encoder_fuses(tmp_path, opset):
         np.testing.assert_allclose(fused[name], unfused[name], rtol=1e-5, atol=1e-5, err_msg=name)
         np.testing.assert_allclose(fused[name], ref[name], rtol=1e-4, atol=1e-4, err_msg=name)
         np.testing.assert_allclose(fused[name], want[i].numpy(), rtol=1e-4, atol=1e-4, err_msg=name)
-    # embeddings LayerNorm + 2 per layer; one attention and one bias + Gelu per layer
-    assert ops["LayerNormalization"] == 5, dict(ops)
+    # embeddings LayerNorm + 2 per layer (the embeddings' one with the Add of its sum, a
+    # SkipLayerNormalization of fuse_epilogue.c); one attention and one bias + Gelu per layer
+    assert ops["LayerNormalization"] == 4 and ops["SkipLayerNormalization"] == 1, dict(ops)
     assert ops["FusedAttention"] == 2, dict(ops)
     # bias + Gelu became BiasGelu, which fuse_epilogue.c then put in the FFN product's store
     assert ops["BiasGelu"] == 0 and ops["FusedMatMulBias"] == 8, dict(ops)

@@ -293,8 +293,11 @@ static void test_parallel(void **state) {
     (void)state;
     ais__pool *pool = NULL;
     assert_int_equal(ais__pool_create(3, &pool), AIS_OK);
+    /* 128 rows: a transformer at sequence 128, whose few row tiles the split balances by
+     * choosing the block size (ais__gemm_split_of) */
     static const int64_t shapes[][3] = {{257, 129, 300}, {40, 700, 50}, {700, 40, 50},
-                                        {15, 33, 9000},  {3, 3, 3},     {100, 1, 100}};
+                                        {15, 33, 9000},  {3, 3, 3},     {100, 1, 100},
+                                        {128, 384, 384}, {128, 96, 256}};
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
         for (int v = 0; v < 4; v++) {
             gemm_case g = {v & 1,

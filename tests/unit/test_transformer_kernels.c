@@ -2,7 +2,8 @@
  * test_transformer_kernels.c - the kernels behind the transformer fusions (issue 11 item 3), at
  * every instruction-set level this machine has: the table's layernorm_row against a two-pass
  * double reference, the LayerNormalization, FusedAttention and BiasGelu operators against plain
- * double loops (serial and on a pool), and their shape checks.
+ * double loops (serial and on a pool), and their shape checks; SkipLayerNormalization (ORT's
+ * contract) and the pass that makes it of Add -> LayerNormalization (fuse_epilogue.c).
  */
 #include <float.h>
 #include <math.h>
@@ -13,6 +14,7 @@
 #include "common/common.h"
 #include "cpu/cpu.h"
 #include "ops/op.h"
+#include "runtime/model.h"
 #include "test_util.h"
 #include <aistack/aistack.h>
 
@@ -424,7 +426,9 @@ static void test_fixture_block(void **state) {
     AIS_ASSERT_OK(load_level(2, &fused));
     AIS_ASSERT_OK(load_level(1, &plain));
     assert_int_equal(count_op(fused, "FusedAttention"), 1);
-    assert_int_equal(count_op(fused, "LayerNormalization"), 1);
+    /* the residual Add (x + attention) before the LayerNorm goes into it (fuse_epilogue.c) */
+    assert_int_equal(count_op(fused, "LayerNormalization"), 0);
+    assert_int_equal(count_op(fused, "SkipLayerNormalization"), 1);
     /* the bias + Gelu after a MatMul with a constant weight ends in its store (fuse_epilogue.c) */
     assert_int_equal(count_op(fused, "BiasGelu"), 0);
     assert_int_equal(count_op(fused, "FusedMatMulBias"), 1);
@@ -461,11 +465,245 @@ static void test_fixture_block(void **state) {
     ais_model_destroy(plain);
 }
 
+/* ---- SkipLayerNormalization ---- */
+
+/* LayerNorm(x + skip + bias) per row of n in double; x and skip broadcast by index masks
+ * (rows of x and skip taken modulo their row counts). Also the sum, mean and 1/sd. */
+static void sln_want(const float *x, size_t xrows, const float *skip, size_t srows, const float *g,
+                     const float *b, const float *bias, size_t rows, size_t n, float eps, double *y,
+                     double *sum, double *mean, double *inv) {
+    for (size_t r = 0; r < rows; r++) {
+        double m = 0, q = 0;
+        for (size_t i = 0; i < n; i++) {
+            double v = (double)x[(r % xrows) * n + i] + skip[(r % srows) * n + i];
+            sum[r * n + i] = v + (bias ? bias[i] : 0);
+            m += sum[r * n + i];
+        }
+        m /= (double)n;
+        for (size_t i = 0; i < n; i++)
+            q += (sum[r * n + i] - m) * (sum[r * n + i] - m);
+        mean[r] = m;
+        inv[r] = 1 / sqrt(q / (double)n + eps);
+        for (size_t i = 0; i < n; i++)
+            y[r * n + i] = (sum[r * n + i] - m) * inv[r] * g[i] + (b ? b[i] : 0);
+    }
+}
+
+/* The operator at every level, serial and on a pool: equal shapes (the one-pass rows) with 1
+ * and 4 outputs, with and without beta and bias; skip broadcasting either way (the Add kernel
+ * first); and the checks. */
+static void test_skip_layernorm_op(void **state) {
+    (void)state;
+    enum { N = 37, S = 7, B = 3, ROWS = B * S };
+    ais_tensor *x = ais_test_rand_f32(AIS_SHAPE(B, S, N), 96, 104); /* an offset: one-pass */
+    ais_tensor *sk = ais_test_rand_f32(AIS_SHAPE(B, S, N), -2, 2);
+    ais_tensor *sk2 = ais_test_rand_f32(AIS_SHAPE(S, N), -2, 2);
+    ais_tensor *g = ais_test_rand_f32(AIS_SHAPE(N), 0.5, 1.5);
+    ais_tensor *be = ais_test_rand_f32(AIS_SHAPE(N), -1, 1);
+    ais_tensor *bi = ais_test_rand_f32(AIS_SHAPE(N), -1, 1);
+    assert_true(x && sk && sk2 && g && be && bi);
+    double *wy = malloc(ROWS * N * sizeof *wy), *ws = malloc(ROWS * N * sizeof *ws);
+    double wm[ROWS], wi[ROWS];
+    assert_true(wy && ws);
+    ais_attrs *at = NULL;
+    AIS_ASSERT_OK(ais_attrs_create(&at));
+    AIS_ASSERT_OK(ais_attrs_set_float(at, "epsilon", 1e-3f));
+    const ais__op_def *def = ais__op_find("com.microsoft", "SkipLayerNormalization", 1);
+    assert_non_null(def);
+    ais__pool *pool = NULL;
+    AIS_ASSERT_OK(ais__pool_create(2, &pool));
+    for (int isa = 0; isa <= 3; isa++) {
+        if (!ais__cpu_for((ais_cpu_isa)isa)) continue;
+        AIS_ASSERT_OK(ais_set_cpu_isa((ais_cpu_isa)isa));
+        for (int v = 0; v < 16; v++) {
+            /* v & 3: 0 equal shapes, 1 skip [S, N], 2 x [S, N] and skip [B, S, N]; v & 4: beta
+             * and bias; v & 8: all four outputs and the pool */
+            int shape = v & 3;
+            if (shape == 3) continue;
+            bool full = v & 4, outs4 = v & 8;
+            const ais_tensor *xin = shape == 2 ? sk2 : x, *sin = shape == 1 ? sk2 : sk;
+            if (shape == 2) sin = x;
+            const ais_tensor *in[5] = {xin, sin, g, full ? be : NULL, full ? bi : NULL};
+            sln_want(xin->data, xin->numel / N, sin->data, sin->numel / N, g->data,
+                     full ? be->data : NULL, full ? bi->data : NULL, ROWS, N, 1e-3f, wy, ws, wm,
+                     wi);
+            ais_tensor *out[4] = {NULL, NULL, NULL, NULL};
+            ais__op_ctx ctx = {.op_type = "SkipLayerNormalization",
+                               .node_name = "",
+                               .opset = 1,
+                               .attrs = at,
+                               .pool = outs4 ? pool : NULL};
+            AIS_ASSERT_OK(ais__op_invoke(def, &ctx, in, full ? 5 : 3, out, outs4 ? 4 : 1));
+            ais__op_ctx_release(&ctx);
+            assert_int_equal(out[0]->ndim, 3);
+            assert_int_equal(out[0]->dims[0], B);
+            /* the sum is exact in float up to one rounding; y within the row kernel's error */
+            ais_test_assert_close_values(out[0], wy, ROWS * N, 2e-5, 2e-5);
+            if (outs4) {
+                assert_int_equal(out[1]->numel, ROWS);
+                assert_int_equal(out[1]->dims[2], 1);
+                ais_test_assert_close_values(out[1], wm, ROWS, 1e-6, 1e-6);
+                ais_test_assert_close_values(out[2], wi, ROWS, 1e-5, 1e-5);
+                ais_test_assert_close_values(out[3], ws, ROWS * N, 1e-6, 1e-6);
+            }
+            for (int k = 0; k < 4; k++)
+                ais_tensor_destroy(out[k]);
+        }
+    }
+    AIS_ASSERT_OK(ais_set_cpu_isa(AIS_CPU_ISA_BEST));
+    /* gamma not [N], a skip that does not broadcast, f64 */
+    ais_tensor *g5 = ais_test_rand_f32(AIS_SHAPE(5), 0, 1),
+               *bad = ais_test_rand_f32(AIS_SHAPE(2, S, N), 0, 1);
+    ais_tensor *x64 = NULL;
+    AIS_ASSERT_OK(ais_tensor_create(AIS_DTYPE_F64, (const int64_t[]){S, N}, 2, &x64));
+    const ais_tensor *bads[3][3] = {{x, sk, g5}, {x, bad, g}, {x64, x64, g}};
+    const ais_status want[3] = {AIS_E_SHAPE, AIS_E_SHAPE, AIS_E_DTYPE};
+    for (int k = 0; k < 3; k++) {
+        ais_tensor *y = NULL;
+        ais__op_ctx ctx = {.op_type = "SkipLayerNormalization", .node_name = "", .opset = 1};
+        AIS_ASSERT_STATUS(ais__op_invoke(def, &ctx, bads[k], 3, &y, 1), want[k]);
+        ais__op_ctx_release(&ctx);
+        assert_null(y);
+    }
+    ais_tensor_destroy(g5);
+    ais_tensor_destroy(bad);
+    ais_tensor_destroy(x64);
+    ais__pool_destroy(pool);
+    ais_attrs_destroy(at);
+    free(wy);
+    free(ws);
+    ais_tensor *ts[] = {x, sk, sk2, g, be, bi};
+    for (size_t k = 0; k < AIS__ARRAY_LEN(ts); k++)
+        ais_tensor_destroy(ts[k]);
+}
+
+/* p, q -> Add -> s -> LayerNormalization(g, b) -> y; keep: also Relu(s) -> r after it (a
+ * pre-LayerNorm residual reader); before: that Relu placed before the LayerNorm (must stay). */
+enum { SLN_PLAIN, SLN_KEEP, SLN_BEFORE };
+static const ais_tensor *sln_g, *sln_b;
+static ais_status sln_build(int c, int64_t level, ais_model **m) {
+    ais__graph *g = NULL;
+    *m = NULL;
+    AIS__CHECK(ais__graph_create(&g));
+    ais_status st;
+    int32_t v;
+    ais_attrs *la = NULL;
+    const int64_t dims[3] = {2, 5, 37};
+    static const char *const names[2] = {"p", "q"};
+    if ((st = ais__graph_set_opset(g, "", 17))) goto fail;
+    for (int k = 0; k < 2; k++)
+        if ((st = ais__graph_value(g, names[k], &v)) ||
+            (st = ais__graph_declare(g, v, AIS_DTYPE_F32, 3, dims, NULL)) ||
+            (st = ais__graph_add_input(g, v)))
+            goto fail;
+    const ais_tensor *cs[2] = {sln_g, sln_b};
+    static const char *const cn[2] = {"g", "b"};
+    for (int k = 0; k < 2; k++) {
+        ais_tensor *t = NULL;
+        if ((st = ais_tensor_create(AIS_DTYPE_F32, cs[k]->dims, cs[k]->ndim, &t))) goto fail;
+        memcpy(t->data, cs[k]->data, cs[k]->nbytes);
+        if ((st = ais__graph_value(g, cn[k], &v))) {
+            ais_tensor_destroy(t);
+            goto fail;
+        }
+        if ((st = ais__graph_set_constant(g, v, t))) goto fail; /* owns t either way */
+    }
+    const char *ain[2] = {"p", "q"}, *aout[1] = {"s"}, *lin[3] = {"s", "g", "b"}, *lout[1] = {"y"},
+               *rin[1] = {"s"}, *rout[1] = {"r"};
+    if ((st = ais__graph_add_node(g, "add", "Add", "", NULL, ain, 2, aout, 1, NULL))) goto fail;
+    if (c == SLN_BEFORE &&
+        (st = ais__graph_add_node(g, "relu", "Relu", "", NULL, rin, 1, rout, 1, NULL)))
+        goto fail;
+    if ((st = ais_attrs_create(&la)) || (st = ais_attrs_set_float(la, "epsilon", 1e-3f))) goto fail;
+    st = ais__graph_add_node(g, "ln", "LayerNormalization", "", la, lin, 3, lout, 1, NULL);
+    la = NULL;
+    if (st || (st = ais__graph_value(g, "y", &v)) || (st = ais__graph_add_output(g, v))) goto fail;
+    if (c == SLN_KEEP &&
+        (st = ais__graph_add_node(g, "relu", "Relu", "", NULL, rin, 1, rout, 1, NULL)))
+        goto fail;
+    if (c != SLN_PLAIN &&
+        ((st = ais__graph_value(g, "r", &v)) || (st = ais__graph_add_output(g, v))))
+        goto fail;
+    ais_options *o = NULL;
+    if ((st = ais_options_create(&o)) || (st = ais_options_set_int(o, AIS_OPT_OPT_LEVEL, level))) {
+        ais_options_destroy(o);
+        goto fail;
+    }
+    st = ais__model_from_graph(g, o, m);
+    ais_options_destroy(o);
+    return st;
+fail:
+    ais_attrs_destroy(la);
+    ais__graph_destroy(g);
+    return st;
+}
+
+typedef struct {
+    ais_model *model;
+    ais_session *session;
+    ais_tensor *out[2];
+    const ais_tensor *in[2];
+} sln_run;
+
+static ais_status sln_build_run(void *ctx) {
+    sln_run *r = ctx;
+    AIS__CHECK(sln_build(SLN_KEEP, 2, &r->model));
+    AIS__CHECK(ais_session_create(r->model, NULL, &r->session));
+    return ais_session_run(r->session, NULL, r->in, 2, NULL, r->out, 2);
+}
+
+/* The pass fuses Add -> LayerNorm (keeping the sum as output 3 when a later node reads it, not
+ * when an earlier one does), fused and unfused agree, and every allocation failure on the way
+ * is a clean AIS_E_OUT_OF_MEMORY. */
+static void test_skip_layernorm_fusion(void **state) {
+    (void)state;
+    ais_tensor *g = ais_test_rand_f32(AIS_SHAPE(37), 0.5, 1.5),
+               *b = ais_test_rand_f32(AIS_SHAPE(37), -1, 1);
+    ais_tensor *p = ais_test_rand_f32(AIS_SHAPE(2, 5, 37), -2, 2),
+               *q = ais_test_rand_f32(AIS_SHAPE(2, 5, 37), -2, 2);
+    assert_true(g && b && p && q);
+    sln_g = g;
+    sln_b = b;
+    const ais_tensor *in[2] = {p, q};
+    for (int c = SLN_PLAIN; c <= SLN_BEFORE; c++) {
+        ais_model *m[2] = {NULL, NULL};
+        ais_tensor *y[2][2] = {{NULL, NULL}, {NULL, NULL}};
+        size_t n_out = c == SLN_PLAIN ? 1 : 2;
+        for (int k = 0; k < 2; k++) {
+            AIS_ASSERT_OK(sln_build(c, k ? 1 : 2, &m[k]));
+            ais_session *s = NULL;
+            AIS_ASSERT_OK(ais_session_create(m[k], NULL, &s));
+            AIS_ASSERT_OK(ais_session_run(s, NULL, in, 2, NULL, y[k], n_out));
+            ais_session_destroy(s);
+        }
+        bool fused = c != SLN_BEFORE;
+        assert_int_equal(count_op(m[0], "SkipLayerNormalization"), fused);
+        assert_int_equal(count_op(m[0], "Add"), !fused);
+        assert_int_equal(count_op(m[1], "SkipLayerNormalization"), 0);
+        for (size_t o = 0; o < n_out; o++) {
+            ais_test_assert_close(y[0][o], y[1][o], 2e-5, 2e-5);
+            ais_tensor_destroy(y[0][o]);
+            ais_tensor_destroy(y[1][o]);
+        }
+        ais_model_destroy(m[0]);
+        ais_model_destroy(m[1]);
+    }
+    sln_run r = {.in = {p, q}};
+    long n = AIS_TEST_OOM_SWEEP("skip layernorm", sln_build_run, &r, 20000, AIS_OWN_TENSORS(r.out),
+                                AIS_OWN_SESSION(&r.session), AIS_OWN_MODEL(&r.model));
+    assert_true(n > 10);
+    ais_tensor_destroy(g);
+    ais_tensor_destroy(b);
+    ais_tensor_destroy(p);
+    ais_tensor_destroy(q);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_layernorm_rows),      cmocka_unit_test(test_math_ulps_full_range),
         cmocka_unit_test(test_fused_attention),     cmocka_unit_test(test_fused_attention_shapes),
         cmocka_unit_test(test_bias_gelu_layernorm), cmocka_unit_test(test_fixture_block),
+        cmocka_unit_test(test_skip_layernorm_op),   cmocka_unit_test(test_skip_layernorm_fusion),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
