@@ -3,6 +3,8 @@
  * ../../cpu_qgemm.c): a 4 x 16 tile, 8 ymm accumulators, vpmaddubsw pairs widened by vpmaddwd
  * against ones, or the exact split of A into its low 7 bits and its top bit when the B panels
  * could saturate int16.
+ * The tile loops carry `#pragma GCC unroll`: without full unrolling GCC -O2 kept acc[][] in
+ * memory (loads and stores to the stack inside the k loop) instead of in registers.
  */
 #include <immintrin.h>
 #include <string.h>
@@ -16,15 +18,18 @@ ais__q256(int64_t k4, const uint8_t *ap, const int8_t *bp, int32_t *c, const boo
     __m256i acc[AIS__QMR][2];
     const __m256i ones = _mm256_set1_epi16(1), lo7 = _mm256_set1_epi8(0x7f);
     const __m256i hi1 = _mm256_set1_epi8((char)0x80);
+#pragma GCC unroll 8
     for (int r = 0; r < AIS__QMR; r++)
         acc[r][0] = acc[r][1] = _mm256_setzero_si256();
     for (int64_t kk = 0; kk < k4; kk++) {
         __m256i b[2] = {_mm256_loadu_si256((const __m256i *)(bp + kk * 64)),
                         _mm256_loadu_si256((const __m256i *)(bp + kk * 64 + 32))};
+#pragma GCC unroll 8
         for (int r = 0; r < AIS__QMR; r++) {
             int32_t w;
             memcpy(&w, ap + (kk * AIS__QMR + r) * 4, 4);
             __m256i a = _mm256_set1_epi32(w);
+#pragma GCC unroll 8
             for (int q = 0; q < 2; q++) {
                 if (EXACT) {
                     __m256i p0 = _mm256_maddubs_epi16(_mm256_and_si256(a, lo7), b[q]);
@@ -38,7 +43,9 @@ ais__q256(int64_t k4, const uint8_t *ap, const int8_t *bp, int32_t *c, const boo
             }
         }
     }
+#pragma GCC unroll 8
     for (int r = 0; r < AIS__QMR; r++)
+#pragma GCC unroll 8
         for (int q = 0; q < 2; q++)
             _mm256_storeu_si256((__m256i *)(c + r * AIS__QGEMM_LDC + q * 8), acc[r][q]);
 }
