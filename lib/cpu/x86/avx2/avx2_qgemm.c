@@ -66,9 +66,11 @@ static inline void ais__q256_bytes(__m128i lo, __m128i hi, bool is_u8, void *dst
     _mm_storel_epi64((__m128i *)dst, is_u8 ? _mm_packus_epi16(w, w) : _mm_packs_epi16(w, w));
 }
 
+/* a macro, not a const int: clang at -O0 wants an integer constant expression there */
+#define AIS__Q_RND (_MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)
+
 static void ais__q256_store(const ais__qgemm_ep *ep, const int32_t *c, int64_t i0, int64_t j0,
                             int rows, int cols) {
-    const int rnd = _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC;
     int full = cols & ~7;
     for (int r = 0; r < rows; r++) {
         int64_t i = i0 + r;
@@ -105,16 +107,16 @@ static void ais__q256_store(const ais__qgemm_ep *ep, const int32_t *c, int64_t i
                 __m256d s1 = ep->scale_cs ? _mm256_loadu_pd(ds + j + 4) : s0;
                 __m256d d0 = _mm256_mul_pd(_mm256_cvtepi32_pd(_mm256_castsi256_si128(v)), s0);
                 __m256d d1 = _mm256_mul_pd(_mm256_cvtepi32_pd(_mm256_extracti128_si256(v, 1)), s1);
-                d0 = _mm256_min_pd(_mm256_max_pd(_mm256_add_pd(_mm256_round_pd(d0, rnd), zp), lo),
-                                   hi);
-                d1 = _mm256_min_pd(_mm256_max_pd(_mm256_add_pd(_mm256_round_pd(d1, rnd), zp), lo),
-                                   hi);
+                d0 = _mm256_min_pd(
+                    _mm256_max_pd(_mm256_add_pd(_mm256_round_pd(d0, AIS__Q_RND), zp), lo), hi);
+                d1 = _mm256_min_pd(
+                    _mm256_max_pd(_mm256_add_pd(_mm256_round_pd(d1, AIS__Q_RND), zp), lo), hi);
                 q0 = _mm256_cvttpd_epi32(d0);
                 q1 = _mm256_cvttpd_epi32(d1);
             } else {
                 __m256 sc = ep->scale_cs ? _mm256_loadu_ps(fs + j) : _mm256_set1_ps(fs[0]);
                 __m256 f = _mm256_mul_ps(_mm256_cvtepi32_ps(v), sc);
-                f = _mm256_add_ps(_mm256_round_ps(f, rnd), _mm256_set1_ps((float)ep->zp));
+                f = _mm256_add_ps(_mm256_round_ps(f, AIS__Q_RND), _mm256_set1_ps((float)ep->zp));
                 f = _mm256_min_ps(_mm256_max_ps(f, _mm256_set1_ps((float)ep->qmin)),
                                   _mm256_set1_ps((float)ep->qmax));
                 __m256i qi = _mm256_cvttps_epi32(f);

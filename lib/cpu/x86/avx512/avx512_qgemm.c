@@ -134,7 +134,7 @@ static inline __m512d ais__q_ds(const ais__qgemm_ep *ep, int64_t i, int64_t j, _
     return ep->scale_cs ? _mm512_maskz_loadu_pd(m, s + j) : _mm512_set1_pd(s[0]);
 }
 
-/* a macro, not a const int: clang wants an integer constant expression for the immediate */
+/* a macro, not a const int: clang at -O0 wants an integer constant expression there */
 #define AIS__Q_RND (_MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)
 
 static void ais__q512_store(const ais__qgemm_ep *ep, const int32_t *c, int64_t i0, int64_t j0,
