@@ -608,15 +608,7 @@ static void ais__qdw_slots(void *vj, size_t begin, size_t end) {
             int64_t b = (int64_t)t / q->m, m = (int64_t)t % q->m, cin = b * q->c + m / mg;
             if (cin != prev_c) {
                 /* channel multipliers > 1: consecutive planes share their input plane */
-                if (xs) {
-                    const int8_t *xp = (const int8_t *)j->x->data + cin * isz;
-                    for (int64_t i = 0; i < isz; i++)
-                        xf[i] = (float)((int32_t)xp[i] - xz);
-                } else {
-                    const uint8_t *xp = (const uint8_t *)j->x->data + cin * isz;
-                    for (int64_t i = 0; i < isz; i++)
-                        xf[i] = (float)((int32_t)xp[i] - xz);
-                }
+                j->t->q8_to_f32((const uint8_t *)j->x->data + cin * isz, xs, xz, xf, isz);
                 prev_c = cin;
             }
             int32_t wz = ais__qi_zp(&q->wz, (size_t)m);
@@ -631,8 +623,7 @@ static void ais__qdw_slots(void *vj, size_t begin, size_t end) {
             if (ep.dscale) ep.dscale += m;
             for (int64_t j0 = 0; j0 < osz; j0 += AIS__QGEMM_LDC) {
                 int cols = (int)(osz - j0 < AIS__QGEMM_LDC ? osz - j0 : AIS__QGEMM_LDC);
-                for (int c = 0; c < cols; c++)
-                    ci[c] = (int32_t)yf[j0 + c];
+                j->t->f32_to_i32(yf + j0, ci, cols);
                 j->t->qgemm_store(&ep, ci, 0, j0, 1, cols);
             }
         }

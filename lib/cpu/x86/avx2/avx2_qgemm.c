@@ -129,9 +129,29 @@ static void ais__q256_store(const ais__qgemm_ep *ep, const int32_t *c, int64_t i
     if (full < cols) ais__cpu_ref_qgemm_store(ep, c + full, i0, j0 + full, rows, cols - full);
 }
 
+static void ais__q256_q8_to_f32(const uint8_t *x, bool is_signed, int32_t zp, float *y, int64_t n) {
+    const __m256i z = _mm256_set1_epi32(zp);
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m128i b = _mm_loadl_epi64((const __m128i *)(x + i));
+        __m256i v = is_signed ? _mm256_cvtepi8_epi32(b) : _mm256_cvtepu8_epi32(b);
+        _mm256_storeu_ps(y + i, _mm256_cvtepi32_ps(_mm256_sub_epi32(v, z)));
+    }
+    ais__cpu_ref_q8_to_f32(x + i, is_signed, zp, y + i, n - i);
+}
+
+static void ais__q256_f32_to_i32(const float *y, int32_t *c, int64_t n) {
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm256_storeu_si256((__m256i *)(c + i), _mm256_cvttps_epi32(_mm256_loadu_ps(y + i)));
+    ais__cpu_ref_f32_to_i32(y + i, c + i, n - i);
+}
+
 void ais__avx2_fill_qgemm(ais__cpu_kernels *k) {
     k->qgemm_mr = AIS__QMR;
     k->qgemm_np = 1;
     k->qgemm_ukernel = ais__q256_ukernel;
     k->qgemm_store = ais__q256_store;
+    k->q8_to_f32 = ais__q256_q8_to_f32;
+    k->f32_to_i32 = ais__q256_f32_to_i32;
 }

@@ -191,11 +191,31 @@ static void ais__q512_store(const ais__qgemm_ep *ep, const int32_t *c, int64_t i
     }
 }
 
+static void ais__q512_q8_to_f32(const uint8_t *x, bool is_signed, int32_t zp, float *y, int64_t n) {
+    const __m512i z = _mm512_set1_epi32(zp);
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        __m128i b = _mm_loadu_si128((const __m128i *)(x + i));
+        __m512i v = is_signed ? _mm512_cvtepi8_epi32(b) : _mm512_cvtepu8_epi32(b);
+        _mm512_storeu_ps(y + i, _mm512_cvtepi32_ps(_mm512_sub_epi32(v, z)));
+    }
+    ais__cpu_ref_q8_to_f32(x + i, is_signed, zp, y + i, n - i);
+}
+
+static void ais__q512_f32_to_i32(const float *y, int32_t *c, int64_t n) {
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16)
+        _mm512_storeu_si512((void *)(c + i), _mm512_cvttps_epi32(_mm512_loadu_ps(y + i)));
+    ais__cpu_ref_f32_to_i32(y + i, c + i, n - i);
+}
+
 void ais__avx512_fill_qgemm(ais__cpu_kernels *k) {
     k->qgemm_mr = AIS__QMR;
     k->qgemm_np = 2;
     k->qgemm_ukernel = ais__q512_bw_ukernel;
     k->qgemm_store = ais__q512_store;
+    k->q8_to_f32 = ais__q512_q8_to_f32;
+    k->f32_to_i32 = ais__q512_f32_to_i32;
 }
 
 void ais__avx512_vnni_fill_qgemm(ais__cpu_kernels *k) {
