@@ -447,12 +447,40 @@ static void test_qattention_random(void **state) {
                         it % 5, it % 3 == 0);
 }
 
+/* A depthwise QLinearConv whose pads and dilations (from the file) make a one-pixel output from
+ * an enormous padded plane: an error, not an allocation of 2^68 bytes or a wrapped size. */
+static void test_dw_huge_pads(void **state) {
+    (void)state;
+    ais_tensor *x = rand8(AIS_DTYPE_U8, (int64_t[]){1, 2, 1, 1}, 4);
+    ais_tensor *w = rand8(AIS_DTYPE_I8, (int64_t[]){2, 1, 3, 3}, 4);
+    double one = 1, zero = 0;
+    ais_tensor *sc = mk(AIS_DTYPE_F32, NULL, 0, &one), *zu = mk(AIS_DTYPE_U8, NULL, 0, &zero);
+    ais_tensor *zs = mk(AIS_DTYPE_I8, NULL, 0, &zero);
+    ais_attrs *a = NULL;
+    AIS_ASSERT_OK(ais_attrs_create(&a));
+    int64_t big = INT32_MAX; /* the attributes' cap */
+    AIS_ASSERT_OK(ais_attrs_set_int(a, "group", 2));
+    AIS_ASSERT_OK(ais_attrs_set_ints(a, "pads", (int64_t[]){big, big, big, big}, 4));
+    AIS_ASSERT_OK(ais_attrs_set_ints(a, "dilations", (int64_t[]){big, big}, 2));
+    const ais_tensor *in[8] = {x, sc, zu, w, sc, zs, sc, zu};
+    const ais__op_def *def = ais__op_find("", "QLinearConv", 21);
+    ais__op_ctx ctx = {.op_type = "QLinearConv", .node_name = "", .opset = 21, .attrs = a};
+    ais_tensor *y = NULL;
+    ais_status st = ais__op_invoke(def, &ctx, in, 8, &y, 1);
+    ais__op_ctx_release(&ctx);
+    assert_int_not_equal(st, AIS_OK);
+    ais_tensor_destroy(y);
+    ais_attrs_destroy(a);
+    ais_tensor *const all[] = {x, w, sc, zu, zs};
+    for (size_t i = 0; i < AIS__ARRAY_LEN(all); i++)
+        ais_tensor_destroy(all[i]);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_conv_random),
-        cmocka_unit_test(test_matmul_random),
-        cmocka_unit_test(test_com_microsoft_random),
-        cmocka_unit_test(test_qattention_random),
+        cmocka_unit_test(test_conv_random),          cmocka_unit_test(test_matmul_random),
+        cmocka_unit_test(test_com_microsoft_random), cmocka_unit_test(test_qattention_random),
+        cmocka_unit_test(test_dw_huge_pads),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
