@@ -201,8 +201,8 @@ void ais__qgemm_pack_a(int mr, const void *a, bool is_signed, int64_t rs, int64_
 /* Packs B[k, j] = b[k * rs + j * cs] into dst; sums (n int32, NULL: skipped) gets the column sums
  * of B'; *exact (NULL: skipped) whether a pair of B' along k may saturate vpmaddubsw's int16
  * (255 |b0 + b1| over 32767 for same-signed parts; true when in doubt). */
-void ais__qgemm_pack_b(const void *b, bool is_signed, int64_t rs, int64_t cs, int64_t k,
-                       int64_t n, int8_t *dst, int32_t *sums, bool *exact);
+void ais__qgemm_pack_b(const void *b, bool is_signed, int64_t rs, int64_t cs, int64_t k, int64_t n,
+                       int8_t *dst, int32_t *sums, bool *exact);
 /* C = A B through table t's micro-kernel and store, tiles split over the pool's threads (NULL or
  * small products: serial). a->mr must be t->qgemm_mr and a->k == b->k. */
 struct ais__pool;
@@ -212,7 +212,11 @@ void ais__qgemm_run(struct ais__pool *pool, const ais__cpu_kernels *t, const ais
  * it for their edges). */
 void ais__cpu_ref_qgemm_store(const ais__qgemm_ep *ep, const int32_t *c, int64_t i0, int64_t j0,
                               int rows, int cols);
-/* Fills the int8 entries of the table of `level` (called by cpu_features.c after the other fills). */
+/* The portable conversions of the int8 depthwise path (the SIMD ones use them for tails). */
+void ais__cpu_ref_q8_to_f32(const uint8_t *x, bool is_signed, int32_t zp, float *y, int64_t n);
+void ais__cpu_ref_f32_to_i32(const float *y, int32_t *c, int64_t n);
+/* Fills the int8 entries of the table of `level` (called by cpu_features.c after the other fills).
+ */
 void ais__cpu_fill_qgemm(ais__cpu_kernels *k, int level);
 void ais__cpu_fill_ref_qgemm(ais__cpu_kernels *k);
 void ais__avx2_fill_qgemm(ais__cpu_kernels *k);
@@ -354,6 +358,11 @@ typedef struct ais__cpu_kernels {
     void (*conv_nchwc_row)(const ais__nchwc_row *a);
     int conv_nchwc_block;
     int conv_nchwc_nblk; /* output blocks one call of conv_nchwc_row takes at most (its tile) */
+    /* The int8 depthwise convolution's conversions around the float depthwise kernel (qlinear.c):
+     * q8_to_f32: y[i] = x[i] - zp for n 8-bit x (s8 when is_signed), in float (exact);
+     * f32_to_i32: c[i] = (int32_t)y[i] for n floats that hold integers in int32's range. */
+    void (*q8_to_f32)(const uint8_t *x, bool is_signed, int32_t zp, float *y, int64_t n);
+    void (*f32_to_i32)(const float *y, int32_t *c, int64_t n);
 } ais__cpu_kernels;
 
 /* The table of the level in effect (filled on first use; never NULL; safe from any thread). */
@@ -485,12 +494,12 @@ void ais__cpu_fill_ref(ais__cpu_kernels *k);
 void ais__cpu_fill_ref_rows(ais__cpu_kernels *k); /* ref_rows.c, called by the above */
 void ais__cpu_fill_avx2(ais__cpu_kernels *k);
 void ais__cpu_fill_avx512(ais__cpu_kernels *k);
-void ais__avx2_fill_tree(ais__cpu_kernels *k);   /* avx2_tree.c, called by ais__cpu_fill_avx2 */
+void ais__avx2_fill_tree(ais__cpu_kernels *k);     /* avx2_tree.c, called by ais__cpu_fill_avx2 */
 void ais__cpu_fill_ref_image(ais__cpu_kernels *k); /* ref_image.c, by ais__cpu_fill_ref */
 void ais__avx2_fill_image(ais__cpu_kernels *k);    /* avx2_image.c, by ais__cpu_fill_avx2 */
-void ais__avx2_fill_gemm(ais__cpu_kernels *k);   /* avx2_gemm.c, the same */
-void ais__avx512_fill_gemm(ais__cpu_kernels *k); /* avx512_gemm.c, by ais__cpu_fill_avx512 */
-void ais__avx512_fill_tree(ais__cpu_kernels *k); /* avx512_tree.c, the same */
+void ais__avx2_fill_gemm(ais__cpu_kernels *k);     /* avx2_gemm.c, the same */
+void ais__avx512_fill_gemm(ais__cpu_kernels *k);   /* avx512_gemm.c, by ais__cpu_fill_avx512 */
+void ais__avx512_fill_tree(ais__cpu_kernels *k);   /* avx512_tree.c, the same */
 
 void ais__cpu_fill_ref_conv(ais__cpu_kernels *k); /* ref_conv.c, by ais__cpu_fill_ref */
 void ais__avx2_fill_conv(ais__cpu_kernels *k);    /* avx2_conv.c, by ais__cpu_fill_avx2 */

@@ -225,6 +225,7 @@ extern const ais__op_def ais__ops_fused[];
 extern const ais__op_def ais__ops_attention[];
 extern const ais__op_def ais__ops_qlinear[];
 extern const ais__op_def ais__ops_qlinear_ms[];
+extern const ais__op_def ais__ops_qattention[];
 
 /* How an operator treats string and sequence tensors. */
 typedef enum ais__opaque_mode {

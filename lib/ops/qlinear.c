@@ -101,6 +101,9 @@ static inline void ais__qi_store(void *y, ais_dtype d, size_t i, double v, int32
         ((int8_t *)y)[i] = (int8_t)(r < -128 ? -128 : r > 127 ? 127 : r);
 }
 
+/* Depthwise convolutions with at most this many taps take the direct path (ais__qi_conv_dw). */
+#define AIS__QDW_TAPS 256
+
 /* ---- weights packed at load ---- */
 
 /* The state of every operator here: the packed constant weight, or NULL (packed per call). */
@@ -120,8 +123,12 @@ static ais_status ais__qi_prepare_at(const ais__op_ctx *ctx, void **out, size_t 
     if (!st) return ais__oom(sizeof *st, "integer operator state");
     const ais_tensor *w = ctx->consts && ctx->n_consts > wi ? ctx->consts[wi] : NULL;
     /* a weight that cannot be packed (memory, odd shape) is packed per call instead */
-    if (w && conv)
-        st->pack = ais__qpack_conv_new(w, ais__attr_int(ctx->attrs, "group", 1));
+    int64_t group = ais__attr_int(ctx->attrs, "group", 1);
+    /* depthwise 1-D/2-D weights are read as they are (ais__qi_conv_dw): no GEMM panels */
+    bool dw = conv && w && w->ndim >= 3 && w->ndim <= 4 && w->dims[1] == 1 && group > 1 &&
+              w->dims[0] > 0 && (int64_t)w->numel / w->dims[0] <= AIS__QDW_TAPS;
+    if (w && conv && !dw)
+        st->pack = ais__qpack_conv_new(w, group);
     else if (w)
         st->pack = ais__qpack_b_new(w, false);
     *out = st;
@@ -545,6 +552,138 @@ static ais_status ais__qi_conv_gemm(ais__op_ctx *ctx, const ais__qi_conv *q, con
     return AIS_OK;
 }
 
+/* ---- depthwise convolutions: a direct kernel instead of one GEMM per group ---- */
+
+/* A depthwise convolution (one input channel per group: MobileNet's 3x3 and 5x5 layers) as
+ * GEMMs would run one [M/group, k] x [k, P] product per channel, a fraction of a tile each. The
+ * table's float depthwise kernel (conv_dw, SIMD per level) runs on the zero-point-shifted plane
+ * x - x_zero_point with weights w - w_zero_point instead: with at most AIS__QDW_TAPS taps every
+ * partial sum is an integer below 2^24 in magnitude (255 * 255 * 256 < 2^24), which float holds
+ * exactly whatever order the kernel adds in, so it gives the int32 sums exactly; the padding
+ * reads 0, the zero point's place, as in the reference. The sums then go through the GEMM's
+ * store (bias, requantization) one output row at a time. 1-D and 2-D. */
+static bool ais__qi_dw_ok(const ais__qi_conv *q) {
+    const ais__dense_geom *g = &q->g;
+    /* a 3-D one with one plane of depth and no padding along it is a 2-D one */
+    return q->group > 1 && q->c == q->group && g->k[0] == 1 && g->in[0] == 1 && g->out[0] == 1 &&
+           g->pb[0] == 0 && ais__dense_prod3(g->k) <= AIS__QDW_TAPS &&
+           ais__dense_prod3(g->out) > 0 && q->n > 0;
+}
+
+typedef struct {
+    const ais__qi_conv *q;
+    const ais__cpu_kernels *t;
+    const ais_tensor *x, *w;
+    const ais__qgemm_ep *ep; /* y at the output's start; row_add, dscale per channel or NULL */
+    size_t y_elem;
+    ais__conv_dw_geom dg;
+    char *scratch;
+    size_t planes, n_slots, per_slot;
+} ais__qdw_job;
+
+static size_t ais__qdw_slot_bytes(const ais__qi_conv *q, const ais__conv_dw_geom *dg) {
+    int64_t isz = ais__dense_prod3(q->g.in), osz = ais__dense_prod3(q->g.out);
+    return ais__qi_al((size_t)isz * 4) + ais__qi_al((size_t)ais__dense_prod3(q->g.k) * 4) +
+           ais__qi_al((size_t)osz * 4) + ais__qi_al(ais__conv_dw_scratch_floats(dg) * 4) +
+           ais__qi_al(AIS__QGEMM_LDC * 4);
+}
+
+/* Slot s: planes (image, output channel) [s * planes / n_slots, ...) with its own scratch. */
+static void ais__qdw_slots(void *vj, size_t begin, size_t end) {
+    const ais__qdw_job *j = vj;
+    const ais__qi_conv *q = j->q;
+    int64_t isz = ais__dense_prod3(q->g.in), osz = ais__dense_prod3(q->g.out);
+    int64_t kv = ais__dense_prod3(q->g.k), mg = q->m / q->group;
+    bool xs = j->x->dtype == AIS_DTYPE_I8;
+    int32_t xz = ais__qi_zp(&q->xz, 0);
+    for (size_t s = begin; s < end; s++) {
+        char *p = j->scratch + s * j->per_slot;
+        float *xf = (float *)(void *)p;
+        float *wf = (float *)(void *)(p += ais__qi_al((size_t)isz * 4));
+        float *yf = (float *)(void *)(p += ais__qi_al((size_t)kv * 4));
+        float *dws = (float *)(void *)(p += ais__qi_al((size_t)osz * 4));
+        int32_t *ci = (int32_t *)(void *)(p + ais__qi_al(ais__conv_dw_scratch_floats(&j->dg) * 4));
+        int64_t prev_c = -1;
+        for (size_t t = s * j->planes / j->n_slots; t < (s + 1) * j->planes / j->n_slots; t++) {
+            int64_t b = (int64_t)t / q->m, m = (int64_t)t % q->m, cin = b * q->c + m / mg;
+            if (cin != prev_c) {
+                /* channel multipliers > 1: consecutive planes share their input plane */
+                j->t->q8_to_f32((const uint8_t *)j->x->data + cin * isz, xs, xz, xf, isz);
+                prev_c = cin;
+            }
+            int32_t wz = ais__qi_zp(&q->wz, (size_t)m);
+            for (int64_t i = 0; i < kv; i++)
+                wf[i] = (float)(ais__qi_at(j->w->data, j->w->dtype, (size_t)(m * kv + i)) - wz);
+            const ais__conv_act none = {.kind = AIS__CONV_ACT_NONE};
+            j->t->conv_dw(xf, wf, 0.0f, yf, &j->dg, &none, dws);
+            ais__qgemm_ep ep = *j->ep;
+            ep.y = (char *)ep.y + (size_t)((b * q->m + m) * osz) * j->y_elem;
+            ep.ldy = osz;
+            if (ep.row_add) ep.row_add += m;
+            if (ep.dscale) ep.dscale += m;
+            for (int64_t j0 = 0; j0 < osz; j0 += AIS__QGEMM_LDC) {
+                int cols = (int)(osz - j0 < AIS__QGEMM_LDC ? osz - j0 : AIS__QGEMM_LDC);
+                j->t->f32_to_i32(yf + j0, ci, cols);
+                j->t->qgemm_store(&ep, ci, 0, j0, 1, cols);
+            }
+        }
+    }
+}
+
+/* The depthwise path: ep0 as for ais__qi_conv_gemm (out, zp, clamps), bias NULL or per channel,
+ * sc the three scale vectors (QLinearConv) or NULL (ConvInteger). */
+static ais_status ais__qi_conv_dw(ais__op_ctx *ctx, const ais__qi_conv *q, const ais_tensor *x,
+                                  const ais_tensor *w, const int32_t *bias, ais__qgemm_ep *ep0,
+                                  const ais__qi_vec *sc, size_t y_elem, void *y) {
+    const ais__dense_geom *g = &q->g;
+    ais__qdw_job j = {.q = q, .t = ais__cpu(), .x = x, .w = w, .ep = ep0, .y_elem = y_elem};
+    j.dg =
+        (ais__conv_dw_geom){g->in[1],     g->in[2],     g->out[1], g->out[2], g->k[1],  g->k[2],
+                            g->stride[1], g->stride[2], g->dil[1], g->dil[2], g->pb[1], g->pb[2]};
+    /* pads and dilations come from the file: the padded plane must stay a sane size */
+    int64_t prow = ais__conv_dw_padded_rows(&j.dg), pcol = ais__conv_dw_padded_width(&j.dg);
+    size_t pl;
+    if (prow > INT32_MAX || pcol > INT32_MAX || !ais__mul_size((size_t)prow, (size_t)pcol, &pl) ||
+        pl > ((size_t)1 << 40))
+        return ais__error(AIS_E_LIMIT,
+                          "the padded plane of a depthwise int8 convolution (%lld x %lld) is too "
+                          "large",
+                          (long long)prow, (long long)pcol);
+    j.planes = (size_t)(q->n * q->m);
+    int32_t threads = ctx->pool ? ais__pool_threads(ctx->pool) : 1;
+    /* one slot per thread once there is enough work to share (as the float depthwise path) */
+    double work = (double)ais__dense_prod3(g->out) * (double)ais__dense_prod3(g->k) * j.planes;
+    j.n_slots = work < 65536.0 ? 1 : (size_t)(threads > 0 ? threads : 1);
+    j.n_slots = AIS__MIN(j.n_slots, j.planes);
+    j.per_slot = ais__qdw_slot_bytes(q, &j.dg);
+    size_t mul_b = sc ? ais__qi_al((size_t)q->m * sizeof(double)) : 0, bytes;
+    if (!ais__mul_size(j.per_slot, j.n_slots, &bytes) || bytes > SIZE_MAX - mul_b)
+        return ais__error(AIS_E_LIMIT, "depthwise int8 scratch size overflows");
+    bytes += mul_b;
+    char *s = ais__op_scratch(ctx, bytes);
+    if (!s) return ais__oom(bytes, "the planes of a depthwise int8 convolution");
+    j.scratch = s;
+    if (sc) {
+        /* x_scale * w_scale / y_scale in float32, the product in double (NumPy), per channel */
+        double *mul = (double *)(void *)(s + bytes - mul_b);
+        double xsv = ais__qi_scale(&sc[0], 0), ysv = ais__qi_scale(&sc[2], 0);
+        for (int64_t m = 0; m < q->m; m++)
+            mul[m] = (double)(float)((float)(float)(xsv * ais__qi_scale(&sc[1], (size_t)m)) /
+                                     (float)ysv);
+        ep0->dscale = mul;
+        ep0->scale_rs = 1;
+        ep0->scale_cs = 0;
+    }
+    ep0->row_add = bias;
+    ep0->col_add = ep0->row_mul = ep0->col_mul = NULL;
+    ep0->y = y;
+    if (j.n_slots > 1)
+        ais__parallel_for(ctx->pool, j.n_slots, 1, ais__qdw_slots, &j);
+    else
+        ais__qdw_slots(&j, 0, 1);
+    return AIS_OK;
+}
+
 static ais_status ais__ci_infer(ais__op_ctx *ctx, const ais_tensor *const *in, size_t n_in,
                                 ais__tensor_desc *out, size_t n_out) {
     ais__qi_conv q;
@@ -563,6 +702,10 @@ static ais_status ais__ci_compute(ais__op_ctx *ctx, const ais_tensor *const *in,
                                   n_in > 3 ? in[3] : NULL, &q));
     size_t plane = (size_t)ais__dense_prod3(q.g.out);
     int32_t *y = out[0]->data;
+    if (ais__qi_dw_ok(&q)) {
+        ais__qgemm_ep ep = {.out = AIS__QGEMM_OUT_I32};
+        return ais__qi_conv_dw(ctx, &q, in[0], in[1], NULL, &ep, NULL, sizeof(int32_t), y);
+    }
     if (ais__qi_conv_gemm_ok(&q)) {
         ais__qgemm_ep ep = {.out = AIS__QGEMM_OUT_I32};
         return ais__qi_conv_gemm(ctx, &q, in[0], in[1], NULL, &ep, NULL, sizeof(int32_t), y);
@@ -615,7 +758,7 @@ static ais_status ais__qlc_compute(ais__op_ctx *ctx, const ais_tensor *const *in
     ais__qi_vec xs, ws, ys, yz;
     AIS__CHECK(ais__qlc_check(ctx, in, n_in, &q, &xs, &ws, &ys, &yz));
     size_t plane = (size_t)ais__dense_prod3(q.g.out);
-    if (ais__qi_conv_gemm_ok(&q)) {
+    if (ais__qi_conv_gemm_ok(&q) || ais__qi_dw_ok(&q)) {
         bool u8 = out[0]->dtype == AIS_DTYPE_U8;
         ais__qgemm_ep ep = {.out = u8 ? AIS__QGEMM_OUT_U8 : AIS__QGEMM_OUT_S8,
                             .zp = ais__qi_zp(&yz, 0),
@@ -623,6 +766,8 @@ static ais_status ais__qlc_compute(ais__op_ctx *ctx, const ais_tensor *const *in
                             .qmax = u8 ? 255 : 127};
         const ais__qi_vec sc[3] = {xs, ws, ys};
         const int32_t *bias = n_in > 8 && in[8] ? in[8]->data : NULL;
+        if (ais__qi_dw_ok(&q))
+            return ais__qi_conv_dw(ctx, &q, in[0], in[3], bias, &ep, sc, 1, out[0]->data);
         return ais__qi_conv_gemm(ctx, &q, in[0], in[3], bias, &ep, sc, 1, out[0]->data);
     }
     int32_t *acc = ais__op_scratch(ctx, (plane ? plane : 1) * sizeof(int32_t));

@@ -1,7 +1,8 @@
 /*
  * qlinear_gemm.h - the integer operators' way onto lib/cpu's int8 GEMM (cpu.h, "int8 GEMM"):
  * weights packed once at load (prepare), matrix products with their zero-point terms, and the
- * convolutions as GEMMs over 8-bit columns. Used by qlinear.c and qlinear_ms.c.
+ * convolutions as GEMMs over 8-bit columns. Used by qlinear.c, qlinear_ms.c and
+ * qlinear_attention.c.
  */
 #ifndef AIS_QLINEAR_GEMM_H
 #define AIS_QLINEAR_GEMM_H

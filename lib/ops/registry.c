@@ -14,6 +14,7 @@ static const ais__op_def *const ais__op_tables[] = {
     ais__ops_attention,
     ais__ops_qlinear,
     ais__ops_qlinear_ms,
+    ais__ops_qattention,
 };
 
 /* Operators whose kernels move elements as bytes of ais_dtype_size without looking at them, so

@@ -5,7 +5,8 @@
  * sides, strided (transposed) operands, zero points per tensor and per column, per-row A zero
  * points, every output form (int32, float, u8, s8 with double or float scales per tensor, row or
  * column, clamps), shapes with edge tiles and k not a multiple of 4, weights that saturate
- * vpmaddubsw (the exact path) and weights that cannot, and the threaded split.
+ * vpmaddubsw (the exact path) and weights that cannot, and the threaded split; and the int8
+ * depthwise path's conversions.
  * Integer results and the requantized bytes must be identical; float outputs too (the same float
  * operations in the same order).
  */
@@ -257,11 +258,54 @@ static void test_large_threaded(void **state) {
     ais__pool_destroy(pool);
 }
 
+/* The depthwise path's conversions (q8_to_f32, f32_to_i32) at every level against the direct
+ * formulas: lengths around the vector widths, u8 and s8, the extreme zero points. */
+static void test_conversions(void **state) {
+    (void)state;
+    uint8_t x[131];
+    float y[131], f[131];
+    int32_t c[131];
+    for (int i = 0; i < 131; i++) {
+        x[i] = (uint8_t)ais_test_randint(0, 255);
+        f[i] = (float)ais_test_randint(-16777215, 16777215);
+    }
+    f[0] = 2147483520.0f; /* the largest float below 2^31 */
+    f[1] = -2147483648.0f;
+    for (int isa = 0; isa <= AIS_CPU_ISA_AVX512_VNNI; isa++) {
+        const ais__cpu_kernels *t = ais__cpu_for((ais_cpu_isa)isa);
+        for (int64_t n = 0; n <= 131; n += n < 40 ? 1 : 13)
+            for (int sg = 0; sg < 2; sg++) {
+                int32_t zp = sg ? (n % 2 ? -128 : 127) : (n % 2 ? 0 : 255);
+                memset(y, 0xff, sizeof y);
+                t->q8_to_f32(x, sg, zp, y, n);
+                for (int64_t i = 0; i < n; i++) {
+                    int32_t want = (sg ? (int32_t)(int8_t)x[i] : (int32_t)x[i]) - zp;
+                    if (y[i] != (float)want)
+                        fail_msg("isa %s q8_to_f32 n %lld signed %d: y[%lld] %g want %d",
+                                 ais_cpu_isa_name((ais_cpu_isa)isa), (long long)n, sg, (long long)i,
+                                 (double)y[i], want);
+                }
+                memset(c, 0x55, sizeof c);
+                t->f32_to_i32(f, c, n);
+                for (int64_t i = 0; i < n; i++)
+                    if (c[i] != (int32_t)f[i])
+                        fail_msg("isa %s f32_to_i32 n %lld: c[%lld] %d want %d",
+                                 ais_cpu_isa_name((ais_cpu_isa)isa), (long long)n, (long long)i,
+                                 c[i], (int32_t)f[i]);
+                /* nothing past n */
+                if (n < 131 && c[n] != 0x55555555)
+                    fail_msg("isa %s f32_to_i32 wrote past n %lld",
+                             ais_cpu_isa_name((ais_cpu_isa)isa), (long long)n);
+            }
+    }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_small_shapes),
         cmocka_unit_test(test_edges),
         cmocka_unit_test(test_large_threaded),
+        cmocka_unit_test(test_conversions),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

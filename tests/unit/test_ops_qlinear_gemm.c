@@ -1,13 +1,15 @@
 /*
  * test_ops_qlinear_gemm.c - the integer operators on the int8 GEMM (lib/ops/qlinear_gemm.c):
- * QLinearConv, ConvInteger, QLinearMatMul, MatMulInteger, QGemm and DynamicQuantizeMatMul on
- * random shapes (groups, depthwise, strides, pads, dilations, 1x1 read in place, 1-D and 3-D,
- * batches), u8 and s8 on both sides, zero points and scales per tensor and per channel/column,
- * with and without bias, each run twice: eagerly (weights packed per call) and with the weights
- * packed at load by prepare (consts), against the formulas written out here. Exact equality.
- * tests/CMakeLists.txt reruns it at the lower instruction-set levels.
+ * QLinearConv, ConvInteger, QLinearMatMul, MatMulInteger, QGemm, DynamicQuantizeMatMul and
+ * QAttention on random shapes (groups, depthwise (the direct kernel, 1-D and 2-D, channel
+ * multipliers 1-2), strides, pads, dilations, 1x1 read in place, 1-D and 3-D, batches), u8 and s8
+ * on both sides, zero points and scales per tensor and per channel/column, with and without bias,
+ * each run twice: eagerly (weights packed per call) and with the weights packed at load by prepare
+ * (consts), against the formulas written out here. Exact equality. tests/CMakeLists.txt reruns it
+ * at the lower instruction-set levels.
  */
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "ops/op.h"
@@ -71,14 +73,18 @@ static ais_tensor *run_both(const char *op, const char *domain, const ais_attrs 
 
 static void conv_case(int nsp, bool xs_, bool ws_, bool per_ch, bool with_bias, bool dw, bool one) {
     int64_t n = ais_test_randint(1, 2), g = dw ? ais_test_randint(2, 5) : ais_test_randint(1, 2);
-    int64_t cg = dw ? 1 : ais_test_randint(1, 5), mg = dw ? 1 : ais_test_randint(1, 9);
+    /* depthwise: channel multipliers 1-2, and planes and kernels large enough for the SIMD
+     * depthwise kernels' whole vectors and the threaded split (1-D and 2-D) */
+    int64_t cg = dw ? 1 : ais_test_randint(1, 5),
+            mg = dw ? ais_test_randint(1, 2) : ais_test_randint(1, 9);
+    bool big = dw && nsp < 3 && ais_test_randint(0, 1);
     int64_t c = cg * g, m = mg * g;
     int64_t in[3] = {1, 1, 1}, k[3] = {1, 1, 1}, st[3] = {1, 1, 1}, dl[3] = {1, 1, 1};
     int64_t pb[3] = {0, 0, 0}, pe[3] = {0, 0, 0}, out[3];
     for (int d = 3 - nsp; d < 3; d++) {
-        in[d] = ais_test_randint(1, nsp == 3 ? 5 : 9);
+        in[d] = ais_test_randint(1, nsp == 3 ? 5 : big ? 40 : 9);
         if (!one) {
-            k[d] = ais_test_randint(1, 3);
+            k[d] = ais_test_randint(1, big ? 5 : 3);
             st[d] = ais_test_randint(1, 2);
             dl[d] = ais_test_randint(1, 2);
             pb[d] = ais_test_randint(0, 1);
@@ -181,7 +187,7 @@ static void test_conv_random(void **state) {
     for (int it = 0; it < 150; it++) {
         int nsp = it % 7 == 0 ? 1 : it % 11 == 0 ? 3 : 2;
         conv_case(nsp, ais_test_randint(0, 1), ais_test_randint(0, 1), ais_test_randint(0, 1),
-                  ais_test_randint(0, 1), it % 5 == 0, it % 4 == 0);
+                  ais_test_randint(0, 1), it % 5 == 0 || it % 5 == 3, it % 4 == 0);
     }
 }
 
@@ -338,11 +344,143 @@ static void test_com_microsoft_random(void **state) {
                 ais_test_randint(0, 1));
 }
 
+/* QAttention: the int8 projection, masks of every accepted form, unidirectional, per-tensor and
+ * per-column weight scales and zero points, against the formula in double (the kernel's float
+ * softmax and products: 1e-4 relative). */
+static void qattention_case(bool xs_, bool ws_, bool per_col, int mask_kind, bool causal) {
+    int64_t b = ais_test_randint(1, 3), s = ais_test_randint(1, 12), hin = ais_test_randint(1, 40);
+    int64_t heads = ais_test_randint(1, 3), d = ais_test_randint(1, 9), h = heads * d, n = 3 * h;
+    ais_tensor *x = rand8(dt8(xs_), (int64_t[]){b, s, hin}, 3);
+    ais_tensor *w = rand8(dt8(ws_), (int64_t[]){hin, n}, 2);
+    double xzv = (double)(xs_ ? ais_test_randint(-128, 127) : ais_test_randint(0, 255));
+    double xsv = (float)ais_test_uniform(0.005, 0.03), wzv[96], wsv[96], bv[96];
+    for (int64_t j = 0; j < n; j++) {
+        wzv[j] = (double)(ws_ ? ais_test_randint(-128, 127) : ais_test_randint(0, 255));
+        wsv[j] = (float)ais_test_uniform(1e-3, 4e-3);
+        bv[j] = (float)ais_test_uniform(-1, 1);
+        if (!per_col) wzv[j] = wzv[0], wsv[j] = wsv[0];
+    }
+    ais_tensor *xz = mk(dt8(xs_), NULL, 0, &xzv), *xsc = mk(AIS_DTYPE_F32, NULL, 0, &xsv);
+    ais_tensor *wz = per_col ? mk(dt8(ws_), (int64_t[]){n}, 1, wzv) : mk(dt8(ws_), NULL, 0, wzv);
+    ais_tensor *wsc =
+        per_col ? mk(AIS_DTYPE_F32, (int64_t[]){n}, 1, wsv) : mk(AIS_DTYPE_F32, NULL, 0, wsv);
+    ais_tensor *bias = mk(AIS_DTYPE_F32, (int64_t[]){n}, 1, bv);
+    /* mask_kind: 0 none, 1 [B] ends, 2 [2B] ends and starts, 3 [B, S], 4 [B, S, S] */
+    ais_tensor *mask = NULL;
+    if (mask_kind == 1 || mask_kind == 2) {
+        mask = mk(AIS_DTYPE_I32, (int64_t[]){mask_kind * b}, 1, NULL);
+        for (int64_t i = 0; i < mask_kind * b; i++)
+            ((int32_t *)mask->data)[i] = (int32_t)ais_test_randint(i < b ? 1 : 0, s);
+    } else if (mask_kind >= 3) {
+        mask = mask_kind == 3 ? mk(AIS_DTYPE_I32, (int64_t[]){b, s}, 2, NULL)
+                              : mk(AIS_DTYPE_I32, (int64_t[]){b, s, s}, 3, NULL);
+        for (size_t i = 0; i < mask->numel; i++)
+            ((int32_t *)mask->data)[i] = (int32_t)ais_test_randint(0, 1);
+    }
+    ais_attrs *a = NULL;
+    AIS_ASSERT_OK(ais_attrs_create(&a));
+    AIS_ASSERT_OK(ais_attrs_set_int(a, "num_heads", heads));
+    AIS_ASSERT_OK(ais_attrs_set_int(a, "unidirectional", causal));
+    const ais_tensor *qin[8] = {x, w, bias, xsc, wsc, mask, xz, wz};
+    ais_tensor *y = run_both("QAttention", "com.microsoft", a, qin, 8, 1);
+    assert_int_equal(y->numel, (size_t)(b * s * h));
+    double *qkv = calloc((size_t)(b * s * n), sizeof(double)),
+           *p = calloc((size_t)s, sizeof(double));
+    for (int64_t r = 0; r < b * s; r++)
+        for (int64_t j = 0; j < n; j++) {
+            double acc = 0;
+            for (int64_t k = 0; k < hin; k++)
+                acc += (at(x, (size_t)(r * hin + k)) - xzv) * (at(w, (size_t)(k * n + j)) - wzv[j]);
+            qkv[r * n + j] = acc * (double)((float)xsv * (float)wsv[j]) + bv[j];
+        }
+    const int32_t *mv = mask ? mask->data : NULL;
+    double scale = 1.0 / sqrt((double)d);
+    for (int64_t bi = 0; bi < b; bi++)
+        for (int64_t hi = 0; hi < heads; hi++)
+            for (int64_t qi = 0; qi < s; qi++) {
+                double mx = -INFINITY, sum = 0;
+                int64_t open = 0;
+                for (int64_t t = 0; t < s; t++) {
+                    bool masked = false;
+                    if (mask_kind == 1 || mask_kind == 2) masked = t >= mv[bi];
+                    if (mask_kind == 2) masked = masked || t < mv[b + bi];
+                    if (mask_kind == 3) masked = mv[bi * s + t] == 0;
+                    if (mask_kind == 4) masked = mv[(bi * s + qi) * s + t] == 0;
+                    if (causal && t > qi) masked = true;
+                    double dot = 0;
+                    for (int64_t e = 0; e < d; e++)
+                        dot += qkv[(bi * s + qi) * n + hi * d + e] *
+                               qkv[(bi * s + t) * n + h + hi * d + e];
+                    open += !masked;
+                    p[t] = dot * scale + (masked ? -10000.0 : 0.0);
+                    mx = fmax(mx, p[t]);
+                }
+                for (int64_t t = 0; t < s; t++)
+                    sum += p[t] = exp(p[t] - mx);
+                for (int64_t e = 0; e < d; e++) {
+                    double want = 0;
+                    for (int64_t t = 0; t < s; t++)
+                        want += p[t] / sum * qkv[(bi * s + t) * n + 2 * h + hi * d + e];
+                    double got = at(y, (size_t)((bi * s + qi) * h + hi * d + e));
+                    /* a row with every key masked is the softmax of its scores shifted by
+                     * -10000, which float holds to 1e-3 only (as in ONNX Runtime) */
+                    double tol = open ? 1e-4 : 3e-3;
+                    if (fabs(got - want) > tol * (1 + fabs(want)))
+                        fail_msg("QAttention b %lld head %lld row %lld col %lld: got %.7g want "
+                                 "%.7g (mask %d, causal %d)",
+                                 (long long)bi, (long long)hi, (long long)qi, (long long)e, got,
+                                 want, mask_kind, causal);
+                }
+            }
+    free(qkv);
+    free(p);
+    ais_attrs_destroy(a);
+    ais_tensor *const all[] = {x, w, xz, xsc, wz, wsc, bias, mask, y};
+    for (size_t i = 0; i < AIS__ARRAY_LEN(all); i++)
+        ais_tensor_destroy(all[i]);
+}
+
+static void test_qattention_random(void **state) {
+    (void)state;
+    for (int it = 0; it < 60; it++)
+        qattention_case(ais_test_randint(0, 1), ais_test_randint(0, 1), ais_test_randint(0, 1),
+                        it % 5, it % 3 == 0);
+}
+
+/* A depthwise QLinearConv whose pads and dilations (from the file) make a one-pixel output from
+ * an enormous padded plane: an error, not an allocation of 2^68 bytes or a wrapped size. */
+static void test_dw_huge_pads(void **state) {
+    (void)state;
+    ais_tensor *x = rand8(AIS_DTYPE_U8, (int64_t[]){1, 2, 1, 1}, 4);
+    ais_tensor *w = rand8(AIS_DTYPE_I8, (int64_t[]){2, 1, 3, 3}, 4);
+    double one = 1, zero = 0;
+    ais_tensor *sc = mk(AIS_DTYPE_F32, NULL, 0, &one), *zu = mk(AIS_DTYPE_U8, NULL, 0, &zero);
+    ais_tensor *zs = mk(AIS_DTYPE_I8, NULL, 0, &zero);
+    ais_attrs *a = NULL;
+    AIS_ASSERT_OK(ais_attrs_create(&a));
+    int64_t big = INT32_MAX; /* the attributes' cap */
+    AIS_ASSERT_OK(ais_attrs_set_int(a, "group", 2));
+    AIS_ASSERT_OK(ais_attrs_set_ints(a, "pads", (int64_t[]){big, big, big, big}, 4));
+    AIS_ASSERT_OK(ais_attrs_set_ints(a, "dilations", (int64_t[]){big, big}, 2));
+    const ais_tensor *in[8] = {x, sc, zu, w, sc, zs, sc, zu};
+    const ais__op_def *def = ais__op_find("", "QLinearConv", 21);
+    ais__op_ctx ctx = {.op_type = "QLinearConv", .node_name = "", .opset = 21, .attrs = a};
+    ais_tensor *y = NULL;
+    ais_status st = ais__op_invoke(def, &ctx, in, 8, &y, 1);
+    ais__op_ctx_release(&ctx);
+    assert_int_not_equal(st, AIS_OK);
+    ais_tensor_destroy(y);
+    ais_attrs_destroy(a);
+    ais_tensor *const all[] = {x, w, sc, zu, zs};
+    for (size_t i = 0; i < AIS__ARRAY_LEN(all); i++)
+        ais_tensor_destroy(all[i]);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_conv_random),
-        cmocka_unit_test(test_matmul_random),
-        cmocka_unit_test(test_com_microsoft_random),
+        cmocka_unit_test(test_conv_random),          cmocka_unit_test(test_matmul_random),
+        cmocka_unit_test(test_com_microsoft_random), cmocka_unit_test(test_qattention_random),
+        cmocka_unit_test(test_dw_huge_pads),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -60,9 +60,21 @@ void ais__cpu_ref_qgemm_store(const ais__qgemm_ep *ep, const int32_t *c, int64_t
     }
 }
 
+void ais__cpu_ref_q8_to_f32(const uint8_t *x, bool is_signed, int32_t zp, float *y, int64_t n) {
+    for (int64_t i = 0; i < n; i++)
+        y[i] = (float)((is_signed ? (int32_t)(int8_t)x[i] : (int32_t)x[i]) - zp);
+}
+
+void ais__cpu_ref_f32_to_i32(const float *y, int32_t *c, int64_t n) {
+    for (int64_t i = 0; i < n; i++)
+        c[i] = (int32_t)y[i];
+}
+
 void ais__cpu_fill_ref_qgemm(ais__cpu_kernels *k) {
     k->qgemm_mr = AIS__REF_QMR;
     k->qgemm_np = 1;
     k->qgemm_ukernel = ais__ref_qukernel;
     k->qgemm_store = ais__cpu_ref_qgemm_store;
+    k->q8_to_f32 = ais__cpu_ref_q8_to_f32;
+    k->f32_to_i32 = ais__cpu_ref_f32_to_i32;
 }

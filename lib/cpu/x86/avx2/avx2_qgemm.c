@@ -3,6 +3,8 @@
  * ../../cpu_qgemm.c): a 4 x 16 tile, 8 ymm accumulators, vpmaddubsw pairs widened by vpmaddwd
  * against ones, or the exact split of A into its low 7 bits and its top bit when the B panels
  * could saturate int16.
+ * The tile loops carry `#pragma GCC unroll`: without full unrolling GCC -O2 kept acc[][] in
+ * memory (loads and stores to the stack inside the k loop) instead of in registers.
  */
 #include <immintrin.h>
 #include <string.h>
@@ -16,15 +18,18 @@ ais__q256(int64_t k4, const uint8_t *ap, const int8_t *bp, int32_t *c, const boo
     __m256i acc[AIS__QMR][2];
     const __m256i ones = _mm256_set1_epi16(1), lo7 = _mm256_set1_epi8(0x7f);
     const __m256i hi1 = _mm256_set1_epi8((char)0x80);
+#pragma GCC unroll 8
     for (int r = 0; r < AIS__QMR; r++)
         acc[r][0] = acc[r][1] = _mm256_setzero_si256();
     for (int64_t kk = 0; kk < k4; kk++) {
         __m256i b[2] = {_mm256_loadu_si256((const __m256i *)(bp + kk * 64)),
                         _mm256_loadu_si256((const __m256i *)(bp + kk * 64 + 32))};
+#pragma GCC unroll 8
         for (int r = 0; r < AIS__QMR; r++) {
             int32_t w;
             memcpy(&w, ap + (kk * AIS__QMR + r) * 4, 4);
             __m256i a = _mm256_set1_epi32(w);
+#pragma GCC unroll 8
             for (int q = 0; q < 2; q++) {
                 if (EXACT) {
                     __m256i p0 = _mm256_maddubs_epi16(_mm256_and_si256(a, lo7), b[q]);
@@ -38,7 +43,9 @@ ais__q256(int64_t k4, const uint8_t *ap, const int8_t *bp, int32_t *c, const boo
             }
         }
     }
+#pragma GCC unroll 8
     for (int r = 0; r < AIS__QMR; r++)
+#pragma GCC unroll 8
         for (int q = 0; q < 2; q++)
             _mm256_storeu_si256((__m256i *)(c + r * AIS__QGEMM_LDC + q * 8), acc[r][q]);
 }
@@ -59,9 +66,11 @@ static inline void ais__q256_bytes(__m128i lo, __m128i hi, bool is_u8, void *dst
     _mm_storel_epi64((__m128i *)dst, is_u8 ? _mm_packus_epi16(w, w) : _mm_packs_epi16(w, w));
 }
 
+/* a macro, not a const int: clang at -O0 wants an integer constant expression there */
+#define AIS__Q_RND (_MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)
+
 static void ais__q256_store(const ais__qgemm_ep *ep, const int32_t *c, int64_t i0, int64_t j0,
                             int rows, int cols) {
-    const int rnd = _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC;
     int full = cols & ~7;
     for (int r = 0; r < rows; r++) {
         int64_t i = i0 + r;
@@ -98,16 +107,16 @@ static void ais__q256_store(const ais__qgemm_ep *ep, const int32_t *c, int64_t i
                 __m256d s1 = ep->scale_cs ? _mm256_loadu_pd(ds + j + 4) : s0;
                 __m256d d0 = _mm256_mul_pd(_mm256_cvtepi32_pd(_mm256_castsi256_si128(v)), s0);
                 __m256d d1 = _mm256_mul_pd(_mm256_cvtepi32_pd(_mm256_extracti128_si256(v, 1)), s1);
-                d0 = _mm256_min_pd(_mm256_max_pd(_mm256_add_pd(_mm256_round_pd(d0, rnd), zp), lo),
-                                   hi);
-                d1 = _mm256_min_pd(_mm256_max_pd(_mm256_add_pd(_mm256_round_pd(d1, rnd), zp), lo),
-                                   hi);
+                d0 = _mm256_min_pd(
+                    _mm256_max_pd(_mm256_add_pd(_mm256_round_pd(d0, AIS__Q_RND), zp), lo), hi);
+                d1 = _mm256_min_pd(
+                    _mm256_max_pd(_mm256_add_pd(_mm256_round_pd(d1, AIS__Q_RND), zp), lo), hi);
                 q0 = _mm256_cvttpd_epi32(d0);
                 q1 = _mm256_cvttpd_epi32(d1);
             } else {
                 __m256 sc = ep->scale_cs ? _mm256_loadu_ps(fs + j) : _mm256_set1_ps(fs[0]);
                 __m256 f = _mm256_mul_ps(_mm256_cvtepi32_ps(v), sc);
-                f = _mm256_add_ps(_mm256_round_ps(f, rnd), _mm256_set1_ps((float)ep->zp));
+                f = _mm256_add_ps(_mm256_round_ps(f, AIS__Q_RND), _mm256_set1_ps((float)ep->zp));
                 f = _mm256_min_ps(_mm256_max_ps(f, _mm256_set1_ps((float)ep->qmin)),
                                   _mm256_set1_ps((float)ep->qmax));
                 __m256i qi = _mm256_cvttps_epi32(f);
@@ -120,9 +129,29 @@ static void ais__q256_store(const ais__qgemm_ep *ep, const int32_t *c, int64_t i
     if (full < cols) ais__cpu_ref_qgemm_store(ep, c + full, i0, j0 + full, rows, cols - full);
 }
 
+static void ais__q256_q8_to_f32(const uint8_t *x, bool is_signed, int32_t zp, float *y, int64_t n) {
+    const __m256i z = _mm256_set1_epi32(zp);
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m128i b = _mm_loadl_epi64((const __m128i *)(x + i));
+        __m256i v = is_signed ? _mm256_cvtepi8_epi32(b) : _mm256_cvtepu8_epi32(b);
+        _mm256_storeu_ps(y + i, _mm256_cvtepi32_ps(_mm256_sub_epi32(v, z)));
+    }
+    ais__cpu_ref_q8_to_f32(x + i, is_signed, zp, y + i, n - i);
+}
+
+static void ais__q256_f32_to_i32(const float *y, int32_t *c, int64_t n) {
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm256_storeu_si256((__m256i *)(c + i), _mm256_cvttps_epi32(_mm256_loadu_ps(y + i)));
+    ais__cpu_ref_f32_to_i32(y + i, c + i, n - i);
+}
+
 void ais__avx2_fill_qgemm(ais__cpu_kernels *k) {
     k->qgemm_mr = AIS__QMR;
     k->qgemm_np = 1;
     k->qgemm_ukernel = ais__q256_ukernel;
     k->qgemm_store = ais__q256_store;
+    k->q8_to_f32 = ais__q256_q8_to_f32;
+    k->f32_to_i32 = ais__q256_f32_to_i32;
 }

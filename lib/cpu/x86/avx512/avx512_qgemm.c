@@ -7,6 +7,8 @@
  * Without VNNI (Skylake-X): vpmaddubsw + vpmaddwd, a 6 x 32 tile (12 accumulators), with the
  * exact split when the B panels could saturate. VNNI is compiled through a function attribute, so
  * the file's flags stay those of AVX-512 F/BW/VL/DQ and nothing reaches a CPU without it.
+ * The tile loops carry `#pragma GCC unroll`: without full unrolling GCC -O2 kept acc[][] in
+ * memory (21 stack loads/stores in the k loops) instead of in zmm registers.
  */
 #include <immintrin.h>
 #include <string.h>
@@ -22,8 +24,8 @@ static inline int32_t ais__q_ld4(const uint8_t *p) {
 }
 
 #define AIS__Q_STORE_ACC(NP)                                                                       \
-    for (int r = 0; r < AIS__QMR; r++)                                                             \
-        for (int q = 0; q < NP; q++)                                                               \
+    _Pragma("GCC unroll 8") for (int r = 0; r < AIS__QMR; r++)                                     \
+        _Pragma("GCC unroll 8") for (int q = 0; q < NP; q++)                                       \
             _mm512_storeu_si512((void *)(c + r * AIS__QGEMM_LDC + q * 16), acc[r][q]);
 
 /* ---- AVX-512BW ---- */
@@ -35,15 +37,20 @@ static inline __attribute__((always_inline)) void ais__q512_bw(int64_t k4, const
     __m512i acc[AIS__QMR][2];
     const __m512i ones = _mm512_set1_epi16(1), lo7 = _mm512_set1_epi8(0x7f);
     const __m512i hi1 = _mm512_set1_epi8((char)0x80);
+#pragma GCC unroll 8
     for (int r = 0; r < AIS__QMR; r++)
+#pragma GCC unroll 8
         for (int q = 0; q < NP; q++)
             acc[r][q] = _mm512_setzero_si512();
     for (int64_t kk = 0; kk < k4; kk++) {
         __m512i b[2];
+#pragma GCC unroll 8
         for (int q = 0; q < NP; q++)
             b[q] = _mm512_loadu_si512((const void *)(bp + q * bstride + kk * 64));
+#pragma GCC unroll 8
         for (int r = 0; r < AIS__QMR; r++) {
             __m512i a = _mm512_set1_epi32(ais__q_ld4(ap + (kk * AIS__QMR + r) * 4));
+#pragma GCC unroll 8
             for (int q = 0; q < NP; q++) {
                 if (EXACT) {
                     __m512i p0 = _mm512_maddubs_epi16(_mm512_and_si512(a, lo7), b[q]);
@@ -83,15 +90,20 @@ static inline __attribute__((always_inline)) AIS__VNNI void
 ais__q512_vnni(int64_t k4, const uint8_t *ap, const int8_t *bp, int64_t bstride, int32_t *c,
                const int NP) {
     __m512i acc[AIS__QMR][4];
+#pragma GCC unroll 8
     for (int r = 0; r < AIS__QMR; r++)
+#pragma GCC unroll 8
         for (int q = 0; q < NP; q++)
             acc[r][q] = _mm512_setzero_si512();
     for (int64_t kk = 0; kk < k4; kk++) {
         __m512i b[4];
+#pragma GCC unroll 8
         for (int q = 0; q < NP; q++)
             b[q] = _mm512_loadu_si512((const void *)(bp + q * bstride + kk * 64));
+#pragma GCC unroll 8
         for (int r = 0; r < AIS__QMR; r++) {
             __m512i a = _mm512_set1_epi32(ais__q_ld4(ap + (kk * AIS__QMR + r) * 4));
+#pragma GCC unroll 8
             for (int q = 0; q < NP; q++)
                 acc[r][q] = _mm512_dpbusd_epi32(acc[r][q], a, b[q]);
         }
@@ -122,9 +134,11 @@ static inline __m512d ais__q_ds(const ais__qgemm_ep *ep, int64_t i, int64_t j, _
     return ep->scale_cs ? _mm512_maskz_loadu_pd(m, s + j) : _mm512_set1_pd(s[0]);
 }
 
+/* a macro, not a const int: clang at -O0 wants an integer constant expression there */
+#define AIS__Q_RND (_MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)
+
 static void ais__q512_store(const ais__qgemm_ep *ep, const int32_t *c, int64_t i0, int64_t j0,
                             int rows, int cols) {
-    const int rnd = _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC;
     for (int r = 0; r < rows; r++) {
         int64_t i = i0 + r;
         __m512i radd = _mm512_set1_epi32(ep->row_add ? ep->row_add[i] : 0);
@@ -157,15 +171,16 @@ static void ais__q512_store(const ais__qgemm_ep *ep, const int32_t *c, int64_t i
                 __m512d d1 = _mm512_cvtepi32_pd(_mm512_extracti64x4_epi64(v, 1));
                 d0 = _mm512_mul_pd(d0, ais__q_ds(ep, i, j, (__mmask8)m));
                 d1 = _mm512_mul_pd(d1, ais__q_ds(ep, i, j + 8, (__mmask8)(m >> 8)));
-                d0 = _mm512_add_pd(_mm512_roundscale_pd(d0, rnd), zp);
-                d1 = _mm512_add_pd(_mm512_roundscale_pd(d1, rnd), zp);
+                d0 = _mm512_add_pd(_mm512_roundscale_pd(d0, AIS__Q_RND), zp);
+                d1 = _mm512_add_pd(_mm512_roundscale_pd(d1, AIS__Q_RND), zp);
                 d0 = _mm512_min_pd(_mm512_max_pd(d0, lo), hi);
                 d1 = _mm512_min_pd(_mm512_max_pd(d1, lo), hi);
                 q = _mm512_inserti64x4(_mm512_castsi256_si512(_mm512_cvttpd_epi32(d0)),
                                        _mm512_cvttpd_epi32(d1), 1);
             } else {
                 __m512 f = _mm512_mul_ps(_mm512_cvtepi32_ps(v), ais__q_fs(ep, i, j, m));
-                f = _mm512_add_ps(_mm512_roundscale_ps(f, rnd), _mm512_set1_ps((float)ep->zp));
+                f = _mm512_add_ps(_mm512_roundscale_ps(f, AIS__Q_RND),
+                                  _mm512_set1_ps((float)ep->zp));
                 f = _mm512_min_ps(_mm512_max_ps(f, _mm512_set1_ps((float)ep->qmin)),
                                   _mm512_set1_ps((float)ep->qmax));
                 q = _mm512_cvttps_epi32(f);
@@ -176,11 +191,31 @@ static void ais__q512_store(const ais__qgemm_ep *ep, const int32_t *c, int64_t i
     }
 }
 
+static void ais__q512_q8_to_f32(const uint8_t *x, bool is_signed, int32_t zp, float *y, int64_t n) {
+    const __m512i z = _mm512_set1_epi32(zp);
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        __m128i b = _mm_loadu_si128((const __m128i *)(x + i));
+        __m512i v = is_signed ? _mm512_cvtepi8_epi32(b) : _mm512_cvtepu8_epi32(b);
+        _mm512_storeu_ps(y + i, _mm512_cvtepi32_ps(_mm512_sub_epi32(v, z)));
+    }
+    ais__cpu_ref_q8_to_f32(x + i, is_signed, zp, y + i, n - i);
+}
+
+static void ais__q512_f32_to_i32(const float *y, int32_t *c, int64_t n) {
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16)
+        _mm512_storeu_si512((void *)(c + i), _mm512_cvttps_epi32(_mm512_loadu_ps(y + i)));
+    ais__cpu_ref_f32_to_i32(y + i, c + i, n - i);
+}
+
 void ais__avx512_fill_qgemm(ais__cpu_kernels *k) {
     k->qgemm_mr = AIS__QMR;
     k->qgemm_np = 2;
     k->qgemm_ukernel = ais__q512_bw_ukernel;
     k->qgemm_store = ais__q512_store;
+    k->q8_to_f32 = ais__q512_q8_to_f32;
+    k->f32_to_i32 = ais__q512_f32_to_i32;
 }
 
 void ais__avx512_vnni_fill_qgemm(ais__cpu_kernels *k) {
