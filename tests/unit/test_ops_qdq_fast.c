@@ -78,9 +78,65 @@ static void test_maxpool8_vs_f32(void **state) {
     AIS_ASSERT_OK(ais_set_num_threads(1));
 }
 
+static ais_tensor *scalar(ais_dtype dt, double v) {
+    return ais_test_tensor(dt, AIS_SHAPE(), (double[]){v});
+}
+
+/* com.microsoft QLinearAdd / QLinearMul on same-shape inputs (the flat pass) against the
+ * broadcasting loop: b given as one [1, n] row that broadcasts over a's rows, and again tiled to
+ * a's shape; every element must agree. Random scales from 1/64 to 64 times each other (so sums
+ * saturate at both ends), zero points over the whole type, u8 and s8. */
+static void test_qlinear_add_mul_flat(void **state) {
+    (void)state;
+    for (int iter = 0; iter < 200; iter++) {
+        ais_dtype dt = iter % 2 ? AIS_DTYPE_I8 : AIS_DTYPE_U8;
+        const char *op = iter % 4 < 2 ? "QLinearAdd" : "QLinearMul";
+        int64_t rows = ais_test_randint(2, 4), n = ais_test_randint(1, 300);
+        ais_tensor *a = rand8(dt, AIS_SHAPE(rows, n)), *row = rand8(dt, AIS_SHAPE(1, n)), *b = NULL;
+        AIS_ASSERT_OK(ais__tensor_new(dt, AIS_SHAPE(rows, n), &b));
+        for (int64_t r = 0; r < rows; r++)
+            memcpy((char *)b->data + r * n, row->data, (size_t)n);
+        double zlo = dt == AIS_DTYPE_U8 ? 0 : -128, zhi = zlo + 255;
+        ais_tensor *p[6];
+        for (int k = 0; k < 3; k++) {
+            p[2 * k] = scalar(AIS_DTYPE_F32, exp2(ais_test_uniform(-9, -3)));
+            p[2 * k + 1] = scalar(dt, (double)ais_test_randint((int64_t)zlo, (int64_t)zhi));
+        }
+        ais_tensor *yb = NULL, *yf = NULL;
+        AIS_ASSERT_OK(ais_op_run_opset(
+            "com.microsoft", op, 1, NULL,
+            (const ais_tensor *[]){a, p[0], p[1], row, p[2], p[3], p[4], p[5]}, 8, &yb, 1));
+        AIS_ASSERT_OK(ais_op_run_opset(
+            "com.microsoft", op, 1, NULL,
+            (const ais_tensor *[]){a, p[0], p[1], b, p[2], p[3], p[4], p[5]}, 8, &yf, 1));
+        assert_int_equal(ais_tensor_size(yf), (size_t)(rows * n));
+        for (size_t i = 0; i < ais_tensor_size(yf); i++)
+            if (at(yf, i) != at(yb, i))
+                fail_msg("%s %s iter %d element %zu: flat %g, broadcast %g", op, ais_dtype_name(dt),
+                         iter, i, at(yf, i), at(yb, i));
+        ais_tensor *const all[] = {a, row, b, yb, yf, p[0], p[1], p[2], p[3], p[4], p[5]};
+        for (size_t i = 0; i < AIS__ARRAY_LEN(all); i++)
+            ais_tensor_destroy(all[i]);
+    }
+    /* ties round half to even on the flat path too */
+    ais_tensor *a = ais_test_tensor(AIS_DTYPE_U8, AIS_SHAPE(4), (double[]){1, 3, 5, 0});
+    ais_tensor *b = ais_test_tensor(AIS_DTYPE_U8, AIS_SHAPE(4), (double[]){0, 0, 0, 0});
+    ais_tensor *half = scalar(AIS_DTYPE_F32, 0.5), *one = scalar(AIS_DTYPE_F32, 1);
+    ais_tensor *z0 = scalar(AIS_DTYPE_U8, 0), *z1 = scalar(AIS_DTYPE_U8, 1), *y = NULL;
+    AIS_ASSERT_OK(ais_op_run_opset("com.microsoft", "QLinearAdd", 1, NULL,
+                                   (const ais_tensor *[]){a, half, z0, b, one, z1, one, z1}, 8, &y,
+                                   1));
+    /* a * .5 + (0 - 1) * 1: 0.5 - 1 = -0.5 -> 0, 1.5 - 1 = .5 -> 0, 2.5 - 1 = 1.5 -> 2, -1; + 1 */
+    ais_test_assert_close_values(y, (double[]){1, 1, 3, 0}, 4, 0, 0);
+    ais_tensor *const all[] = {a, b, half, one, z0, z1, y};
+    for (size_t i = 0; i < AIS__ARRAY_LEN(all); i++)
+        ais_tensor_destroy(all[i]);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_maxpool8_vs_f32),
+        cmocka_unit_test(test_qlinear_add_mul_flat),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
