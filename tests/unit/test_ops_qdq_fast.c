@@ -133,10 +133,71 @@ static void test_qlinear_add_mul_flat(void **state) {
         ais_tensor_destroy(all[i]);
 }
 
+/* QuantizeLinear f32 -> u8/s8 and DequantizeLinear back with one scale (the typed passes)
+ * against the per-axis loop given the same scale and zero point for every channel, on values
+ * that include exact ties, NaN, +-inf, huge values and -0; plus the formula written out. */
+static void test_quantize_per_tensor(void **state) {
+    (void)state;
+    for (int iter = 0; iter < 60; iter++) {
+        ais_dtype dt = iter % 2 ? AIS_DTYPE_I8 : AIS_DTYPE_U8;
+        int64_t c = 3, n = ais_test_randint(1, 200);
+        ais_tensor *x = ais_test_rand_f32(AIS_SHAPE(c, n), -300, 300);
+        float *xv = x->data;
+        /* a power-of-two scale makes k + 0.5 steps exact ties */
+        float s = iter % 3 == 0 ? exp2f((float)ais_test_randint(-6, 2))
+                                : (float)ais_test_uniform(0.001, 2);
+        for (int64_t i = 0; i < c * n; i += 7)
+            xv[i] = ((float)ais_test_randint(-300, 300) + 0.5f) * s;
+        const float special[] = {NAN, INFINITY, -INFINITY, 3e38f, -3e38f, -0.0f, 1e-30f};
+        for (size_t i = 0; i < AIS__ARRAY_LEN(special) && i < (size_t)(c * n); i++)
+            xv[(size_t)ais_test_randint(0, c * n - 1)] = special[i];
+        double zlo = dt == AIS_DTYPE_U8 ? 0 : -128;
+        double z = (double)ais_test_randint((int64_t)zlo, (int64_t)zlo + 255);
+        ais_tensor *s1 = ais_test_tensor(AIS_DTYPE_F32, AIS_SHAPE(), (double[]){s});
+        ais_tensor *z1 = ais_test_tensor(dt, AIS_SHAPE(), (double[]){z});
+        ais_tensor *sc = ais_test_tensor(AIS_DTYPE_F32, AIS_SHAPE(3), (double[]){s, s, s});
+        ais_tensor *zc = ais_test_tensor(dt, AIS_SHAPE(3), (double[]){z, z, z});
+        ais_attrs *ax = NULL;
+        AIS_ASSERT_OK(ais_attrs_create(&ax));
+        AIS_ASSERT_OK(ais_attrs_set_int(ax, "axis", 0));
+        ais_tensor *q1 = NULL, *qc = NULL, *d1 = NULL, *dc = NULL;
+        AIS_ASSERT_OK(
+            ais_op_run("QuantizeLinear", NULL, (const ais_tensor *[]){x, s1, z1}, 3, &q1, 1));
+        AIS_ASSERT_OK(
+            ais_op_run("QuantizeLinear", ax, (const ais_tensor *[]){x, sc, zc}, 3, &qc, 1));
+        assert_int_equal(ais_tensor_dtype(q1), dt);
+        for (size_t i = 0; i < (size_t)(c * n); i++) {
+            double q = (double)(xv[i] / s), r = isnan(q) ? 0 : rint(q);
+            double want =
+                fmin(fmax(fmax(fmin(r, 2147483647.0), -2147483648.0) + z, zlo), zlo + 255);
+            if (at(q1, i) != at(qc, i) || at(q1, i) != want)
+                fail_msg("QuantizeLinear %s iter %d x %.9g / %.9g: one scale %g, per axis %g, "
+                         "formula %g",
+                         ais_dtype_name(dt), iter, (double)xv[i], (double)s, at(q1, i), at(qc, i),
+                         want);
+        }
+        AIS_ASSERT_OK(
+            ais_op_run("DequantizeLinear", NULL, (const ais_tensor *[]){q1, s1, z1}, 3, &d1, 1));
+        AIS_ASSERT_OK(
+            ais_op_run("DequantizeLinear", ax, (const ais_tensor *[]){q1, sc, zc}, 3, &dc, 1));
+        for (size_t i = 0; i < (size_t)(c * n); i++) {
+            float want = (float)(at(q1, i) - z) * s;
+            if (at(d1, i) != at(dc, i) || at(d1, i) != (double)want)
+                fail_msg("DequantizeLinear %s iter %d q %g: one scale %g, per axis %g, want %g",
+                         ais_dtype_name(dt), iter, at(q1, i), at(d1, i), at(dc, i), (double)want);
+        }
+        ais_attrs_destroy(ax);
+        ais_tensor *const all[] = {x, s1, z1, sc, zc, q1, qc, d1, dc};
+        for (size_t i = 0; i < AIS__ARRAY_LEN(all); i++)
+            ais_tensor_destroy(all[i]);
+    }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_maxpool8_vs_f32),
         cmocka_unit_test(test_qlinear_add_mul_flat),
+        cmocka_unit_test(test_quantize_per_tensor),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
