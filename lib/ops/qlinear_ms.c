@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "op.h"
+#include "qdq_rows.h"
 
 static inline int32_t ais__qm_at(const void *p, ais_dtype d, size_t i) {
     return d == AIS_DTYPE_U8 ? (int32_t)((const uint8_t *)p)[i] : (int32_t)((const int8_t *)p)[i];
@@ -74,36 +75,6 @@ static ais_status ais__qbin_infer(ais__op_ctx *ctx, const ais_tensor *const *in,
     return AIS_OK;
 }
 
-/*
- * Same shapes, no broadcasting (the residual Adds of a fused QDQ CNN): one pass without the index
- * odometer or per-element type dispatch, which the compiler vectorizes. The arithmetic is the
- * general loop's, term for term; the rounding is nearbyintf's (half to even) done by adding and
- * subtracting 1.5 * 2^23, exact for |v| < 2^22, so v is first clamped to +-512: past that the
- * result saturates whatever the zero point (at most 255 away).
- */
-#define AIS__QBIN_FLAT(T, LO, HI)                                                                  \
-    do {                                                                                           \
-        const T *pa = a, *pb = b;                                                                  \
-        T *py = y;                                                                                 \
-        for (size_t i = 0; i < n; i++) {                                                           \
-            float va = (float)((int32_t)pa[i] - za), vb = (float)((int32_t)pb[i] - zb);            \
-            float v = mul ? va * vb * rm : va * ra + vb * rb;                                      \
-            v = v < -512.0f ? -512.0f : v > 512.0f ? 512.0f : v;                                   \
-            float r = (v + 12582912.0f) - 12582912.0f + (float)zc;                                 \
-            py[i] = (T)(r < LO ? LO : r > HI ? HI : r);                                            \
-        }                                                                                          \
-    } while (0)
-
-static void ais__qbin_flat(const void *a, const void *b, void *y, size_t n, bool is_signed,
-                           bool mul, int32_t za, int32_t zb, int32_t zc, float ra, float rb,
-                           float rm) {
-    if (is_signed)
-        AIS__QBIN_FLAT(int8_t, -128.0f, 127.0f);
-    else
-        AIS__QBIN_FLAT(uint8_t, 0.0f, 255.0f);
-}
-#undef AIS__QBIN_FLAT
-
 static ais_status ais__qbin_compute(ais__op_ctx *ctx, const ais_tensor *const *in, size_t n_in,
                                     ais_tensor *const *out, size_t n_out) {
     const ais_tensor *a = in[0], *b = in[3];
@@ -114,8 +85,9 @@ static ais_status ais__qbin_compute(ais__op_ctx *ctx, const ais_tensor *const *i
     /* MLAS: A_scale / C_scale and B_scale / C_scale for Add, A_scale * B_scale / C_scale for Mul */
     float ra = sa / sc, rb = sb / sc, rm = sa * sb / sc;
     if (a->numel == y->numel && b->numel == y->numel) {
-        ais__qbin_flat(a->data, b->data, y->data, y->numel, y->dtype == AIS_DTYPE_I8, mul, za, zb,
-                       zc, ra, rb, rm);
+        /* same shapes (a fused QDQ ResNet's residual Adds): the vectorized pass */
+        ais__qdq_binary_row(a->data, b->data, y->data, y->numel, y->dtype == AIS_DTYPE_I8, mul, za,
+                            zb, zc, ra, rb, rm);
         return AIS_OK;
     }
     size_t nd = y->ndim;

@@ -7,6 +7,7 @@
 #include <math.h>
 
 #include "op.h"
+#include "qdq_rows.h"
 
 typedef struct {
     size_t inner, n, nscale_axis; /* the axis' extent in x and in the scale */
@@ -120,34 +121,6 @@ static ais_status ais__q_infer(ais__op_ctx *ctx, const ais_tensor *const *in, si
     return AIS_OK;
 }
 
-/*
- * f32 -> u8/s8 with one scale (a QDQ model's input QuantizeLinear, which fuse_qdq.c leaves in
- * front of the integer graph): the general loop below, without its per-element type dispatch, in
- * a pass the compiler vectorizes. Same float division; NaN -> the zero point and +-inf saturate,
- * as there; half to even by adding and subtracting 1.5 * 2^23 (exact for |q| < 2^22) after a
- * clamp to +-512, past which the result saturates whatever the zero point.
- */
-#define AIS__Q_F32_TO_8(T, LO, HI)                                                                 \
-    do {                                                                                           \
-        T *py = y;                                                                                 \
-        for (size_t i = 0; i < n; i++) {                                                           \
-            float q = x[i] / s;                                                                    \
-            q = q > 512.0f ? 512.0f : q;                                                           \
-            q = q >= -512.0f ? q : q < -512.0f ? -512.0f : 0.0f; /* NaN -> 0 */                    \
-            float r = (q + 12582912.0f) - 12582912.0f + (float)zp;                                 \
-            py[i] = (T)(r < LO ? LO : r > HI ? HI : r);                                            \
-        }                                                                                          \
-    } while (0)
-
-static void ais__q_f32_to_8(const float *x, float s, int32_t zp, void *y, size_t n,
-                            bool is_signed) {
-    if (is_signed)
-        AIS__Q_F32_TO_8(int8_t, -128.0f, 127.0f);
-    else
-        AIS__Q_F32_TO_8(uint8_t, 0.0f, 255.0f);
-}
-#undef AIS__Q_F32_TO_8
-
 static ais_status ais__q_compute(ais__op_ctx *ctx, const ais_tensor *const *in, size_t n_in,
                                  ais_tensor *const *out, size_t n_out) {
     const ais_tensor *x = in[0], *scale = in[1], *zp = n_in > 2 ? in[2] : NULL;
@@ -166,9 +139,10 @@ static ais_status ais__q_compute(ais__op_ctx *ctx, const ais_tensor *const *in, 
     }
     if (l.per_tensor && x->dtype == AIS_DTYPE_F32 && scale->dtype == AIS_DTYPE_F32 &&
         (to == AIS_DTYPE_U8 || to == AIS_DTYPE_I8)) {
-        ais__q_f32_to_8(x->data, ((const float *)scale->data)[0],
-                        zp ? (int32_t)ais__load_i64(zp->data, zp->dtype, 0) : 0, y->data, x->numel,
-                        to == AIS_DTYPE_I8);
+        /* a fused QDQ model's input Q: the vectorized pass, same arithmetic */
+        ais__qdq_quantize_row(x->data, ((const float *)scale->data)[0],
+                              zp ? (int32_t)ais__load_i64(zp->data, zp->dtype, 0) : 0, y->data,
+                              x->numel, to == AIS_DTYPE_I8);
         return AIS_OK;
     }
     bool f64 = x->dtype == AIS_DTYPE_F64;
@@ -221,16 +195,10 @@ static ais_status ais__dq_compute(ais__op_ctx *ctx, const ais_tensor *const *in,
     bool f8 = ais__dtype_is_f8(x->dtype), wide = x->dtype == AIS_DTYPE_I32;
     if (l.per_tensor && (x->dtype == AIS_DTYPE_U8 || x->dtype == AIS_DTYPE_I8) &&
         y->dtype == AIS_DTYPE_F32 && scale->dtype == AIS_DTYPE_F32) {
-        /* 8-bit -> f32 with one scale (the unfused QDQ graph's many DQs, the fused one's last):
-         * the loop below's float arithmetic, typed */
-        float s = ((const float *)scale->data)[0], *py = y->data;
-        int32_t z = zp ? (int32_t)ais__load_i64(zp->data, zp->dtype, 0) : 0;
-        if (x->dtype == AIS_DTYPE_U8)
-            for (size_t i = 0; i < x->numel; i++)
-                py[i] = (float)((int32_t)((const uint8_t *)x->data)[i] - z) * s;
-        else
-            for (size_t i = 0; i < x->numel; i++)
-                py[i] = (float)((int32_t)((const int8_t *)x->data)[i] - z) * s;
+        /* 8-bit -> f32 with one scale (the unfused QDQ graph's many DQs, the fused one's last) */
+        ais__qdq_dequantize_row(x->data, ((const float *)scale->data)[0],
+                                zp ? (int32_t)ais__load_i64(zp->data, zp->dtype, 0) : 0, y->data,
+                                x->numel, x->dtype == AIS_DTYPE_I8);
         return AIS_OK;
     }
     for (size_t i = 0; i < x->numel; i++) {
