@@ -13,6 +13,8 @@
 #include <string.h>
 
 #include "op.h"
+
+/* the flat loops of fused QDQ models */
 #include "qdq_rows.h"
 
 static inline int32_t ais__qm_at(const void *p, ais_dtype d, size_t i) {
