@@ -307,36 +307,61 @@ typedef struct {
     const int64_t *lo[3], *hi[3]; /* per axis and output position: taps [lo, hi) inside */
     ais__dense_geom g;
     int64_t isz, osz;
+    int64_t wa, wb; /* output columns whose whole window lies inside the row */
     bool is_signed;
 } ais__maxpool8_job;
 
-/* Starts at the type's minimum, which every window (none is empty: checked) replaces. */
-#define AIS__MAXPOOL8_PLANE(NAME, T, MIN)                                                          \
+/*
+ * Row by row: each output row starts at the type's minimum (every window has a tap inside:
+ * checked) and takes the max with each input row its windows cover. Along the width, the
+ * positions whose whole window lies inside ([wa, wb)) run tap by tap over all of them, a loop
+ * the compiler vectorizes for the strides 1 and 2 that it sees as constants (ROW inlined); the
+ * few edge positions take their own tap ranges.
+ */
+#define AIS__MAXPOOL8_PLANE(NAME, ROW, T, MIN)                                                     \
+    static inline void ROW(T *restrict yr, const T *restrict r, int64_t n, int64_t s, int64_t k,   \
+                           int64_t d) {                                                            \
+        for (int64_t kw = 0; kw < k; kw++)                                                         \
+            for (int64_t i = 0; i < n; i++) {                                                      \
+                T v = r[i * s + kw * d];                                                           \
+                yr[i] = v > yr[i] ? v : yr[i];                                                     \
+            }                                                                                      \
+    }                                                                                              \
     static void NAME(const ais__maxpool8_job *j, const T *x, T *y) {                               \
         const ais__dense_geom *g = &j->g;                                                          \
+        const int64_t s2 = g->stride[2], pb2 = g->pb[2], d2 = g->dil[2];                           \
         for (int64_t od = 0; od < g->out[0]; od++)                                                 \
-            for (int64_t oh = 0; oh < g->out[1]; oh++) {                                           \
-                /* offsets, not pointers: a window's origin may lie before the plane */            \
-                int64_t o =                                                                        \
-                    ((od * g->stride[0] - g->pb[0]) * g->in[1] + oh * g->stride[1] - g->pb[1]) *   \
-                        g->in[2] -                                                                 \
-                    g->pb[2];                                                                      \
-                for (int64_t ow = 0; ow < g->out[2]; ow++, y++) {                                  \
-                    T m = MIN;                                                                     \
-                    for (int64_t kd = j->lo[0][od]; kd < j->hi[0][od]; kd++)                       \
-                        for (int64_t kh = j->lo[1][oh]; kh < j->hi[1][oh]; kh++) {                 \
-                            int64_t r = o +                                                        \
-                                        (kd * g->dil[0] * g->in[1] + kh * g->dil[1]) * g->in[2] +  \
-                                        ow * g->stride[2];                                         \
-                            for (int64_t kw = j->lo[2][ow]; kw < j->hi[2][ow]; kw++)               \
-                                m = x[r + kw * g->dil[2]] > m ? x[r + kw * g->dil[2]] : m;         \
+            for (int64_t oh = 0; oh < g->out[1]; oh++, y += g->out[2]) {                           \
+                for (int64_t ow = 0; ow < g->out[2]; ow++)                                         \
+                    y[ow] = MIN;                                                                   \
+                for (int64_t kd = j->lo[0][od]; kd < j->hi[0][od]; kd++)                           \
+                    for (int64_t kh = j->lo[1][oh]; kh < j->hi[1][oh]; kh++) {                     \
+                        const T *r =                                                               \
+                            x + ((od * g->stride[0] - g->pb[0] + kd * g->dil[0]) * g->in[1] +      \
+                                 oh * g->stride[1] - g->pb[1] + kh * g->dil[1]) *                  \
+                                    g->in[2];                                                      \
+                        for (int64_t ow = 0; ow < g->out[2]; ow++) {                               \
+                            if (ow == j->wa) ow = j->wb;                                           \
+                            if (ow >= g->out[2]) break;                                            \
+                            for (int64_t kw = j->lo[2][ow]; kw < j->hi[2][ow]; kw++) {             \
+                                T v = r[ow * s2 - pb2 + kw * d2];                                  \
+                                y[ow] = v > y[ow] ? v : y[ow];                                     \
+                            }                                                                      \
                         }                                                                          \
-                    *y = m;                                                                        \
-                }                                                                                  \
+                        if (j->wb <= j->wa) continue;                                              \
+                        const T *ri = r + j->wa * s2 - pb2;                                        \
+                        int64_t n = j->wb - j->wa;                                                 \
+                        if (s2 == 1)                                                               \
+                            ROW(y + j->wa, ri, n, 1, g->k[2], d2);                                 \
+                        else if (s2 == 2)                                                          \
+                            ROW(y + j->wa, ri, n, 2, g->k[2], d2);                                 \
+                        else                                                                       \
+                            ROW(y + j->wa, ri, n, s2, g->k[2], d2);                                \
+                    }                                                                              \
             }                                                                                      \
     }
-AIS__MAXPOOL8_PLANE(ais__maxpool8_u8, uint8_t, 0)
-AIS__MAXPOOL8_PLANE(ais__maxpool8_s8, int8_t, -128)
+AIS__MAXPOOL8_PLANE(ais__maxpool8_u8, ais__maxpool8_row_u8, uint8_t, 0)
+AIS__MAXPOOL8_PLANE(ais__maxpool8_s8, ais__maxpool8_row_s8, int8_t, -128)
 #undef AIS__MAXPOOL8_PLANE
 
 static void ais__maxpool8_range(void *vj, size_t begin, size_t end) {
@@ -384,6 +409,15 @@ static ais_status ais__maxpool8(ais__op_ctx *ctx, const ais__pool_job *pj, const
         j.hi[a] = hi;
         tab += 2 * g->out[a];
     }
+    j.wa = g->out[2];
+    j.wb = 0;
+    for (int64_t o = 0; o < g->out[2]; o++)
+        if (o * g->stride[2] - g->pb[2] >= 0 &&
+            o * g->stride[2] - g->pb[2] + (g->k[2] - 1) * g->dil[2] < g->in[2]) {
+            j.wa = AIS__MIN(j.wa, o);
+            j.wb = o + 1;
+        }
+    if (j.wb <= j.wa) j.wa = j.wb = g->out[2]; /* no inner column: the edge loop does all */
     size_t work = (size_t)(pj->osz * ais__dense_prod3(g->k)) + 1;
     ais__parallel_for(ctx->pool, planes, work >= 65536 ? 1 : 65536 / work + 1, ais__maxpool8_range,
                       &j);
