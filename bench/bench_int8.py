@@ -4,6 +4,7 @@ ONNX Runtime on the same quantized file, 1 and 2 threads.
 
     python bench/bench_int8.py [--models resnet18_qdq,...] [--threads 1,2] [--rounds 3]
                                [--iters 5] [--size 224] [--seq 128] [--dir DIR] [--json OUT]
+                               [--lib LIB] [--base-lib LIB]
 
 Models (built once into --dir, default bench/results/int8_models; ONNX Runtime's own quantizer,
 calibration on generated images as in tests/python/test_qdq_fusion.py; random weights, batch
@@ -20,6 +21,7 @@ Systems, each run in a fresh process per round, alternating round by round:
   ais_unfused  libaistack on the QDQ file with AIS_OPT_QDQ_FUSION = 0 (QDQ models only)
   ais_fp32     libaistack on the float model the quantized one came from
   ort_int8     ONNX Runtime (all graph optimizations) on the quantized file
+  base_int8    with --base-lib: that other libaistack build on the quantized file
 At 1 thread the figure is the calling thread's CPU time per run (bench_cputime.py says why it
 is the fair one on a shared machine); at 2 threads wall time. Prints the median over rounds of
 each round's median, and the ratios ais_int8 / ort_int8 and ais_int8 / ais_fp32 (issue 18's
@@ -227,6 +229,8 @@ def main():
     ap.add_argument("--dir", default=os.path.join(HERE, "results", "int8_models"))
     ap.add_argument("--lib", help="libaistack.so to measure (default: AISTACK_LIBRARY or the "
                                   "binding's own search)")
+    ap.add_argument("--base-lib", help="a second libaistack.so (say, before a change) run on the "
+                                       "quantized file as system base_int8 in the same rounds")
     ap.add_argument("--json", help="write the numbers here")
     a = ap.parse_args()
     plan = build([m for m in a.models.split(",") if m], a.size, a.seq, a.dir)
@@ -234,6 +238,11 @@ def main():
     env = dict(os.environ)
     if a.lib:
         env["AISTACK_LIBRARY"] = os.path.abspath(a.lib)
+    base_env = None
+    if a.base_lib:
+        base_env = dict(env, AISTACK_LIBRARY=os.path.abspath(a.base_lib))
+        for systems in plan.values():
+            systems["base_int8"] = systems["ais_int8"]
     threads = [int(t) for t in a.threads.split(",")]
     res = {t: {m: {s: [] for s in plan[m]} for m in plan} for t in threads}
     outs = os.path.join(a.dir, "outputs")
@@ -247,7 +256,8 @@ def main():
                     out = subprocess.run(
                         [sys.executable, "-c", CHILD, "ort" if fusion is None else "aistack",
                          path, str(t), str(a.iters), binding, str(fusion or 0), save],
-                        env=env, capture_output=True, text=True)
+                        env=base_env if s == "base_int8" else env, capture_output=True,
+                        text=True)
                     if out.returncode != 0:
                         raise SystemExit(f"{m} {s} threads={t} failed:\n{out.stderr[-3000:]}")
                     res[t][m][s].append(json.loads(out.stdout.strip().splitlines()[-1]))
@@ -259,9 +269,10 @@ def main():
     table = {}
     print(f"rounds={a.rounds} iters={a.iters} size={a.size} seq={a.seq}; 1 thread: CPU ms of "
           f"the calling thread, 2+: wall ms (median of round medians)")
+    base = " base_int8 | int8/base |" if a.base_lib else ""
     print("| model | threads | ais_int8 | ais_unfused | ais_fp32 | ort_int8 | int8/ORT | "
-          "int8/fp32 |")
-    print("|---|---|---|---|---|---|---|---|")
+          "int8/fp32 |" + base)
+    print("|---|---|---|---|---|---|---|---|" + ("---|---|" if a.base_lib else ""))
     for t in threads:
         key = "cpu_ms" if t == 1 else "wall_ms"
         for m in plan:
@@ -271,7 +282,9 @@ def main():
             print(f"| {m} | {t} | {cell('ais_int8')} | {cell('ais_unfused')} | "
                   f"{cell('ais_fp32')} | {cell('ort_int8')} | "
                   f"{med['ais_int8'] / med['ort_int8']:.2f} | "
-                  f"{med['ais_int8'] / med['ais_fp32']:.2f} |")
+                  f"{med['ais_int8'] / med['ais_fp32']:.2f} |" +
+                  (f" {med['base_int8']:.1f} | {med['ais_int8'] / med['base_int8']:.2f} |"
+                   if a.base_lib else ""))
     if a.json:
         with open(a.json, "w") as f:
             json.dump({"rounds": a.rounds, "iters": a.iters, "size": a.size, "seq": a.seq,
