@@ -2,7 +2,8 @@
  * pool.c - MaxPool (with optional Indices), AveragePool, LpPool and their global forms, 1-D to
  * 3-D, parallel over the N*C planes. f16 and bf16 are computed in f32. The f32 2-D MaxPool of
  * CNNs goes through lib/cpu's vector plane kernel at the AVX2 and AVX-512 levels, and so does
- * the f32 2-D AveragePool (the depthwise kernel with weights of 1).
+ * the f32 2-D AveragePool (the depthwise kernel with weights of 1). 8-bit MaxPool (opset 12, the
+ * QDQ models' pooling) takes the max of the bytes directly.
  */
 #include <float.h>
 #include <math.h>
@@ -295,6 +296,135 @@ static ais_status ais__avgpool2d(ais__op_ctx *ctx, const ais__pool_job *pj, size
     return AIS_OK;
 }
 
+/* ---- 8-bit MaxPool without Indices: the MaxPool of a QDQ model that fuse_qdq.c leaves on the
+ * quantized tensor. A max of bytes needs no conversion to f32 (the generic path's two
+ * element-by-element copies cost more than the pooling); per axis, the taps of each output
+ * position that fall inside the input are worked out once, so the loops test no bounds ---- */
+
+typedef struct {
+    const void *x;
+    void *y;
+    const int64_t *lo[3], *hi[3]; /* per axis and output position: taps [lo, hi) inside */
+    ais__dense_geom g;
+    int64_t isz, osz;
+    int64_t wa, wb; /* output columns whose whole window lies inside the row */
+    bool is_signed;
+} ais__maxpool8_job;
+
+/*
+ * Row by row: each output row starts at the type's minimum (every window has a tap inside:
+ * checked) and takes the max with each input row its windows cover. Along the width, the
+ * positions whose whole window lies inside ([wa, wb)) run tap by tap over all of them, a loop
+ * the compiler vectorizes for the strides 1 and 2 that it sees as constants (ROW inlined); the
+ * few edge positions take their own tap ranges.
+ */
+#define AIS__MAXPOOL8_PLANE(NAME, ROW, T, MIN)                                                     \
+    static inline void ROW(T *restrict yr, const T *restrict r, int64_t n, int64_t s, int64_t k,   \
+                           int64_t d) {                                                            \
+        for (int64_t kw = 0; kw < k; kw++)                                                         \
+            for (int64_t i = 0; i < n; i++) {                                                      \
+                T v = r[i * s + kw * d];                                                           \
+                yr[i] = v > yr[i] ? v : yr[i];                                                     \
+            }                                                                                      \
+    }                                                                                              \
+    static void NAME(const ais__maxpool8_job *j, const T *x, T *y) {                               \
+        const ais__dense_geom *g = &j->g;                                                          \
+        const int64_t s2 = g->stride[2], pb2 = g->pb[2], d2 = g->dil[2];                           \
+        for (int64_t od = 0; od < g->out[0]; od++)                                                 \
+            for (int64_t oh = 0; oh < g->out[1]; oh++, y += g->out[2]) {                           \
+                for (int64_t ow = 0; ow < g->out[2]; ow++)                                         \
+                    y[ow] = MIN;                                                                   \
+                for (int64_t kd = j->lo[0][od]; kd < j->hi[0][od]; kd++)                           \
+                    for (int64_t kh = j->lo[1][oh]; kh < j->hi[1][oh]; kh++) {                     \
+                        const T *r =                                                               \
+                            x + ((od * g->stride[0] - g->pb[0] + kd * g->dil[0]) * g->in[1] +      \
+                                 oh * g->stride[1] - g->pb[1] + kh * g->dil[1]) *                  \
+                                    g->in[2];                                                      \
+                        for (int64_t ow = 0; ow < g->out[2]; ow++) {                               \
+                            if (ow == j->wa) ow = j->wb;                                           \
+                            if (ow >= g->out[2]) break;                                            \
+                            for (int64_t kw = j->lo[2][ow]; kw < j->hi[2][ow]; kw++) {             \
+                                T v = r[ow * s2 - pb2 + kw * d2];                                  \
+                                y[ow] = v > y[ow] ? v : y[ow];                                     \
+                            }                                                                      \
+                        }                                                                          \
+                        if (j->wb <= j->wa) continue;                                              \
+                        const T *ri = r + j->wa * s2 - pb2;                                        \
+                        int64_t n = j->wb - j->wa;                                                 \
+                        if (s2 == 1)                                                               \
+                            ROW(y + j->wa, ri, n, 1, g->k[2], d2);                                 \
+                        else if (s2 == 2)                                                          \
+                            ROW(y + j->wa, ri, n, 2, g->k[2], d2);                                 \
+                        else                                                                       \
+                            ROW(y + j->wa, ri, n, s2, g->k[2], d2);                                \
+                    }                                                                              \
+            }                                                                                      \
+    }
+AIS__MAXPOOL8_PLANE(ais__maxpool8_u8, ais__maxpool8_row_u8, uint8_t, 0)
+AIS__MAXPOOL8_PLANE(ais__maxpool8_s8, ais__maxpool8_row_s8, int8_t, -128)
+#undef AIS__MAXPOOL8_PLANE
+
+static void ais__maxpool8_range(void *vj, size_t begin, size_t end) {
+    const ais__maxpool8_job *j = vj;
+    for (size_t t = begin; t < end; t++)
+        if (j->is_signed)
+            ais__maxpool8_s8(j, (const int8_t *)j->x + (int64_t)t * j->isz,
+                             (int8_t *)j->y + (int64_t)t * j->osz);
+        else
+            ais__maxpool8_u8(j, (const uint8_t *)j->x + (int64_t)t * j->isz,
+                             (uint8_t *)j->y + (int64_t)t * j->osz);
+}
+
+/* *done false (nothing written) when some window lies wholly in the padding: the generic path
+ * keeps its answer for those. */
+static ais_status ais__maxpool8(ais__op_ctx *ctx, const ais__pool_job *pj, const ais_tensor *x,
+                                ais_tensor *y, size_t planes, bool *done) {
+    const ais__dense_geom *g = &pj->g;
+    ais__maxpool8_job j = {.x = x->data,
+                           .y = y->data,
+                           .g = *g,
+                           .isz = pj->isz,
+                           .osz = pj->osz,
+                           .is_signed = x->dtype == AIS_DTYPE_I8};
+    *done = false;
+    size_t n = (size_t)(g->out[0] + g->out[1] + g->out[2]), bytes;
+    if (!ais__mul_size(n, 2 * sizeof(int64_t), &bytes))
+        return ais__error(AIS_E_LIMIT, "max pool tap table size overflows");
+    int64_t *tab = ais__op_scratch(ctx, bytes);
+    if (!tab) return ais__oom(bytes, "max pool tap table");
+    for (int a = 0; a < 3; a++) {
+        int64_t *lo = tab, *hi = tab + g->out[a];
+        for (int64_t o = 0; o < g->out[a]; o++) {
+            lo[o] = g->k[a];
+            hi[o] = 0;
+            for (int64_t i = 0; i < g->k[a]; i++) {
+                int64_t p = o * g->stride[a] - g->pb[a] + i * g->dil[a];
+                if (p < 0 || p >= g->in[a]) continue;
+                lo[o] = AIS__MIN(lo[o], i);
+                hi[o] = i + 1;
+            }
+            if (lo[o] >= hi[o]) return AIS_OK;
+        }
+        j.lo[a] = lo;
+        j.hi[a] = hi;
+        tab += 2 * g->out[a];
+    }
+    j.wa = g->out[2];
+    j.wb = 0;
+    for (int64_t o = 0; o < g->out[2]; o++)
+        if (o * g->stride[2] - g->pb[2] >= 0 &&
+            o * g->stride[2] - g->pb[2] + (g->k[2] - 1) * g->dil[2] < g->in[2]) {
+            j.wa = AIS__MIN(j.wa, o);
+            j.wb = o + 1;
+        }
+    if (j.wb <= j.wa) j.wa = j.wb = g->out[2]; /* no inner column: the edge loop does all */
+    size_t work = (size_t)(pj->osz * ais__dense_prod3(g->k)) + 1;
+    ais__parallel_for(ctx->pool, planes, work >= 65536 ? 1 : 65536 / work + 1, ais__maxpool8_range,
+                      &j);
+    *done = true;
+    return AIS_OK;
+}
+
 static ais_status ais__pool_compute(ais__op_ctx *ctx, const ais_tensor *const *in, size_t n_out,
                                     ais_tensor *const *out, int kind) {
     const ais_tensor *x = in[0];
@@ -307,6 +437,11 @@ static ais_status ais__pool_compute(ais__op_ctx *ctx, const ais_tensor *const *i
     j.isz = ais__dense_prod3(j.g.in);
     j.osz = ais__dense_prod3(j.g.out);
     if (out[0]->numel == 0) return AIS_OK;
+    if (kind == AIS__POOL_MAX && !j.idx && ais__pool_is_byte(x->dtype)) {
+        bool done;
+        AIS__CHECK(ais__maxpool8(ctx, &j, x, out[0], (size_t)(x->dims[0] * x->dims[1]), &done));
+        if (done) return AIS_OK;
+    }
     if (kind == AIS__POOL_MAX && !j.idx && x->dtype == AIS_DTYPE_F32 && j.g.in[0] == 1 &&
         j.g.k[0] == 1 && ais__cpu()->isa >= AIS_CPU_ISA_AVX2)
         return ais__maxpool2d(ctx, &j, (size_t)(x->dims[0] * x->dims[1]));

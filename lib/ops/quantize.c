@@ -7,6 +7,7 @@
 #include <math.h>
 
 #include "op.h"
+#include "qdq_rows.h"
 
 typedef struct {
     size_t inner, n, nscale_axis; /* the axis' extent in x and in the scale */
@@ -136,6 +137,14 @@ static ais_status ais__q_compute(ais__op_ctx *ctx, const ais_tensor *const *in, 
     case AIS_DTYPE_I16: lo = -32768, hi = 32767; break;
     default: break;
     }
+    if (l.per_tensor && x->dtype == AIS_DTYPE_F32 && scale->dtype == AIS_DTYPE_F32 &&
+        (to == AIS_DTYPE_U8 || to == AIS_DTYPE_I8)) {
+        /* a fused QDQ model's input Q: the vectorized pass, same arithmetic */
+        ais__qdq_quantize_row(x->data, ((const float *)scale->data)[0],
+                              zp ? (int32_t)ais__load_i64(zp->data, zp->dtype, 0) : 0, y->data,
+                              x->numel, to == AIS_DTYPE_I8);
+        return AIS_OK;
+    }
     bool f64 = x->dtype == AIS_DTYPE_F64;
     for (size_t i = 0; i < x->numel; i++) {
         size_t si = ais__q_sidx(&l, i);
@@ -184,6 +193,14 @@ static ais_status ais__dq_compute(ais__op_ctx *ctx, const ais_tensor *const *in,
     ais__q_layout l;
     AIS__CHECK(ais__q_layout_of(ctx, x, scale, zp, &l));
     bool f8 = ais__dtype_is_f8(x->dtype), wide = x->dtype == AIS_DTYPE_I32;
+    if (l.per_tensor && (x->dtype == AIS_DTYPE_U8 || x->dtype == AIS_DTYPE_I8) &&
+        y->dtype == AIS_DTYPE_F32 && scale->dtype == AIS_DTYPE_F32) {
+        /* 8-bit -> f32 with one scale (the unfused QDQ graph's many DQs, the fused one's last) */
+        ais__qdq_dequantize_row(x->data, ((const float *)scale->data)[0],
+                                zp ? (int32_t)ais__load_i64(zp->data, zp->dtype, 0) : 0, y->data,
+                                x->numel, x->dtype == AIS_DTYPE_I8);
+        return AIS_OK;
+    }
     for (size_t i = 0; i < x->numel; i++) {
         size_t si = ais__q_sidx(&l, i);
         double v = ais__load_f64(x->data, x->dtype, i), r;

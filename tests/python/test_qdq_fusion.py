@@ -114,16 +114,16 @@ def check_unfused(data, feeds, op):
 # ---- Conv ----
 
 def conv_graph(act="u8", per_channel=True, bias="int32", relu=None, y_zp=None,
-               scale_is_input=False, second_reader=False, w_type=None):
-    cin, cout = 4, 6
+               scale_is_input=False, second_reader=False, w_type=None, group=1):
+    cin, cout = 4, 6 if group == 1 else 4  # group: 1, 2 or 4 (depthwise)
     at = U8 if act == "u8" else I8
     a_np = np.uint8 if act == "u8" else np.int8
     w_np = {None: np.int8, "u8": np.uint8}[w_type]
     xs, xz = 0.05, (128 if act == "u8" else 0)
     ys = 0.1
     yz = y_zp if y_zp is not None else (0 if act == "u8" else -128) if relu else xz
-    w = RNG.integers(-100, 100, (cout, cin, 3, 3)).astype(w_np) if w_np == np.int8 else \
-        RNG.integers(0, 255, (cout, cin, 3, 3)).astype(np.uint8)
+    w = RNG.integers(-100, 100, (cout, cin // group, 3, 3)).astype(w_np) if w_np == np.int8 else \
+        RNG.integers(0, 255, (cout, cin // group, 3, 3)).astype(np.uint8)
     ws = (RNG.uniform(0.002, 0.01, cout) if per_channel else np.array(0.005)).astype(np.float32)
     wz = np.zeros(ws.shape, w_np) if w_np == np.int8 else np.full(ws.shape, 128, np.uint8)
     inits = [t("w_q", w), t("w_s", ws), t("w_z", wz),
@@ -143,7 +143,7 @@ def conv_graph(act="u8", per_channel=True, bias="int32", relu=None, y_zp=None,
     elif bias == "float":
         inits.append(t("b_f", RNG.uniform(-1, 1, cout).astype(np.float32)))
         conv_in.append("b_f")
-    nodes.append(helper.make_node("Conv", conv_in, ["c"], pads=[1, 1, 1, 1]))
+    nodes.append(helper.make_node("Conv", conv_in, ["c"], pads=[1, 1, 1, 1], group=group))
     q_in = "c"
     if relu == "relu":
         nodes.append(helper.make_node("Relu", ["c"], ["r"]))
@@ -186,6 +186,15 @@ def test_conv_redundant_activation_folds(act, kind):
     else:
         # Clip(0, 6) cuts at 6, inside the Q's range [0, 25.5]: not redundant, stays unfused
         check_unfused(data, feeds, "Conv")
+
+
+def test_conv_grouped_fuses_depthwise_stays():
+    # 2 groups of 2 input channels: fused; 4 groups of 1 (depthwise): left float (fuse_qdq.c
+    # says why), with the result of the unfused graph
+    data, feeds, step = conv_graph("u8", True, "int32", group=2)
+    check(data, feeds, step, {"QLinearConv": 1, "Conv": 0})
+    data, feeds, _ = conv_graph("u8", True, "int32", group=4)
+    check_unfused(data, feeds, "Conv")
 
 
 def test_conv_relu_not_redundant_stays():
@@ -415,15 +424,17 @@ def quantize_cnn(name, tmp_path, size=96):
     return fp32, q, feeds
 
 
-@pytest.mark.parametrize("name,n_conv", [("resnet18", 20), ("mobilenet_v2", 52)])
-def test_cnn_qdq_models(name, n_conv, tmp_path):
+@pytest.mark.parametrize("name,n_conv,n_dw", [("resnet18", 20, 0), ("mobilenet_v2", 35, 17)])
+def test_cnn_qdq_models(name, n_conv, n_dw, tmp_path):
     fp32, q, feeds = quantize_cnn(name, tmp_path)
     data = q.read_bytes()
     fused, ops = run(data, feeds)
     unfused, ops0 = run(data, feeds, qdq_fusion=0)
-    assert ops["QLinearConv"] == n_conv and ops["Conv"] == 0, dict(ops)
-    # only the model input's Q and the pooled features' chain before the float head may stay
-    assert ops["QuantizeLinear"] <= 2, dict(ops)
+    # the depthwise convolutions stay float (fuse_qdq.c), perhaps with their Clip fused
+    assert ops["QLinearConv"] == n_conv and ops["Conv"] + ops["FusedConv"] == n_dw, dict(ops)
+    # only the model input's Q, the pooled features' chain before the float head and the
+    # depthwise layers' own Qs may stay
+    assert ops["QuantizeLinear"] <= 2 + n_dw, dict(ops)
     want = ort_run(data, feeds)["logits"]
     want_opt = ort_run(data, feeds, optimize=True)["logits"]
     (got,), (got0,) = fused.values(), unfused.values()
