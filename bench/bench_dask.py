@@ -11,6 +11,12 @@ result never travels). Passes alternate between the systems (bench/README.md's r
 system's probabilities are checked against its peer's on a sample first, and each worker's
 resident set (VmRSS, VmHWM) is read after the passes.
 
+--max-seconds bounds a pass on a loaded machine: a system scores the partitions in waves of
+2 x workers and stops after the wave that passes the bound; its rows/s is the rows it scored
+over the time it took (every system starts from the first partition, so all see the same rows).
+
+    .venv/bin/python bench/bench_dask.py --rows 10000000 --passes 1 --max-seconds 300
+
     AISTACK_LIBRARY=build/libaistack.so .venv/bin/python bench/bench_dask.py --rows 2000000
     .venv/bin/python bench/bench_dask.py --quick      # smoke run: tiny, checks, no figures
 """
@@ -99,6 +105,9 @@ def main():
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--passes", type=int, default=3)
     ap.add_argument("--batch-rows", type=int, default=65536)
+    ap.add_argument("--max-seconds", type=float, default=0,
+                    help="bound each system's pass: waves of 2 x workers partitions, stop after "
+                    "the wave that passes it (0: every row)")
     ap.add_argument("--quick", action="store_true", help="tiny smoke run: checks only")
     ap.add_argument("--json")
     a = ap.parse_args()
@@ -161,29 +170,43 @@ def main():
             return
         systems = [("aistack", "sklearn"), ("peer", "sklearn"), ("aistack", "xgboost"),
                    ("peer", "xgboost")]
+        sizes = ddf.map_partitions(len).compute().to_numpy()
+        wave = parts if a.max_seconds <= 0 else 2 * a.workers
         times = {s: [] for s in systems}
+        scored = {s: [] for s in systems}
         for p in range(a.passes):
             order = systems[p % len(systems):] + systems[:p % len(systems)]
             for s in order:
+                col = job(*s)
+                done = 0
                 t0 = time.perf_counter()
-                dask.compute(job(*s).sum())
+                while done < parts:
+                    stop = min(parts, done + wave)
+                    dask.compute(col.partitions[done:stop].sum())
+                    done = stop
+                    if a.max_seconds > 0 and time.perf_counter() - t0 >= a.max_seconds:
+                        break
                 times[s].append(time.perf_counter() - t0)
-                print(f"pass {p}: {s[0]:8s} {s[1]:8s} {n / times[s][-1]:12,.0f} rows/s",
-                      file=sys.stderr)
+                scored[s].append(int(sizes[:done].sum()))
+                print(f"pass {p}: {s[0]:8s} {s[1]:8s} {scored[s][-1] / times[s][-1]:12,.0f} "
+                      f"rows/s ({scored[s][-1]:,} rows in {times[s][-1]:.0f} s)", file=sys.stderr)
         mem = client.run(worker_mem)
         loads = client.run(lambda: _cache.info()["loads_by_path"])
     for s in systems:
-        med = statistics.median(times[s])
-        results[f"{s[0]}/{s[1]}"] = {"rows_per_s": n / med, "seconds": med}
+        rates = [r / t for r, t in zip(scored[s], times[s])]
+        results[f"{s[0]}/{s[1]}"] = {"rows_per_s": statistics.median(rates),
+                                     "seconds": times[s], "rows_scored": scored[s]}
     print(f"\n{n} rows, {parts} partitions, {a.workers} workers x 1 thread, {a.trees} trees, "
-          f"median of {a.passes} alternated passes")
-    print(f"| model | libaistack rows/s | peer rows/s | ratio |")
+          f"median of {a.passes} alternated passes"
+          + (f", each bounded to about {a.max_seconds:g} s" if a.max_seconds > 0 else ""))
+    print(f"| model | libaistack rows/s (rows scored) | peer rows/s (rows scored) | ratio |")
     print(f"| --- | ---: | ---: | ---: |")
     for kind, peer in (("sklearn", "scikit-learn Pipeline.predict_proba"),
                        ("xgboost", "Pipeline.predict_proba (XGBoost)")):
-        ours = results[f"aistack/{kind}"]["rows_per_s"]
-        theirs = results[f"peer/{kind}"]["rows_per_s"]
-        print(f"| {kind} ({peer}) | {ours:,.0f} | {theirs:,.0f} | {ours / theirs:.2f}x |")
+        o, t = results[f"aistack/{kind}"], results[f"peer/{kind}"]
+        ours, theirs = o["rows_per_s"], t["rows_per_s"]
+        print(f"| {kind} ({peer}) | {ours:,.0f} ({min(o['rows_scored']):,}) | {theirs:,.0f} "
+              f"({min(t['rows_scored']):,}) | {ours / theirs:.2f}x |")
     for addr, m in mem.items():
         print(f"worker {addr}: VmRSS {m['VmRSS'] / 2**20:.0f} MiB, peak VmHWM "
               f"{m['VmHWM'] / 2**20:.0f} MiB; model loads {loads[addr]}")

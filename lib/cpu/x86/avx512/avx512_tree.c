@@ -1,9 +1,11 @@
 /*
  * avx512_tree.c - the AVX-512 block walk of a tree ensemble: exactly 16 rows, one zmm, with the
- * top four levels (15 nodes) of a tree held in one register and read with a permute, gathers
- * below. Two trees walk at once, so that two independent gather chains hide each other's latency
- * (a tree's levels depend on each other; 16 rows of one tree are a single chain). Other row
- * counts take the portable walk. Compiled with the AVX-512 flags for this file only.
+ * top five levels (31 nodes) of a tree held in two registers and read with a two-source permute,
+ * gathers below (a level read from registers costs one gather, the row's feature, instead of
+ * three: bench_dask's depth-6 XGBoost trees walk 8 gathers a tree instead of 10). Two trees walk at
+ * once, so that two independent gather chains hide each other's latency (a tree's levels depend on
+ * each other; 16 rows of one tree are a single chain). Other row counts take the portable walk.
+ * Compiled with the AVX-512 flags for this file only.
  */
 #include <immintrin.h>
 
@@ -13,8 +15,8 @@
 typedef struct ais__avx512_walk {
     const float *th;
     const int *fd;
-    __m512 top_t;
-    __m512i top_f, i;
+    __m512 top_t, top_t2;
+    __m512i top_f, top_f2, i;
     unsigned d;
 } ais__avx512_walk;
 
@@ -23,12 +25,16 @@ ais__avx512_walk_init(ais__avx512_walk *w, const ais__cpu_forest *f, size_t t) {
     w->d = f->depth[t];
     w->th = f->thr + f->node_off[t];
     w->fd = (const int *)(f->fd + f->node_off[t]);
-    /* A masked load reads only the tree's own nodes (at most 15 of them), so the layout's
-     * 8-element padding (cpu.h) is enough; masked-off lanes do not fault. */
-    unsigned top = w->d >= 4 ? 15u : (1u << w->d) - 1u;
-    __mmask16 m = (__mmask16)((1u << top) - 1u);
+    /* Masked loads read only the tree's own nodes (at most 31 of them: nodes 0-15 in the first
+     * registers, 16-30 in the second), so the layout's 8-element padding (cpu.h) is enough;
+     * masked-off lanes do not fault. */
+    unsigned top = w->d >= 5 ? 31u : (1u << w->d) - 1u;
+    __mmask16 m = (__mmask16)(top >= 16 ? 0xffffu : (1u << top) - 1u);
+    __mmask16 m2 = (__mmask16)(top > 16 ? (1u << (top - 16)) - 1u : 0u);
     w->top_t = _mm512_maskz_loadu_ps(m, w->th);
     w->top_f = _mm512_maskz_loadu_epi32(m, w->fd);
+    w->top_t2 = _mm512_maskz_loadu_ps(m2, w->th + 16);
+    w->top_f2 = _mm512_maskz_loadu_epi32(m2, w->fd + 16);
     w->i = _mm512_setzero_si512();
 }
 
@@ -38,10 +44,11 @@ static inline __attribute__((always_inline)) void
 ais__avx512_walk_level(ais__avx512_walk *w, unsigned l, const float *x, __m512i ro) {
     __m512 tv;
     __m512i fv;
-    if (l < 4) {
-        /* node indices are < 15 here: lane i of the registers is node i */
-        tv = _mm512_permutexvar_ps(w->i, w->top_t);
-        fv = _mm512_permutexvar_epi32(w->i, w->top_f);
+    if (l < 5) {
+        /* node indices are < 31 here: node i is lane i of the first registers (i < 16) or lane
+         * i - 16 of the second (index bit 4 picks the register) */
+        tv = _mm512_permutex2var_ps(w->top_t, w->i, w->top_t2);
+        fv = _mm512_permutex2var_epi32(w->top_f, w->i, w->top_f2);
     } else {
         fv = _mm512_i32gather_epi32(w->i, w->fd, 4);
         tv = _mm512_i32gather_ps(w->i, w->th, 4);
