@@ -31,7 +31,7 @@
 const char tool_usage_serve[] =
     "usage: aistack serve --model-repository DIR [--host H] [--port P] [--threads N]\n"
     "                     [--api-keys FILE] [--rate-limit REQ_PER_S] [--max-body-bytes N]\n"
-    "                     [--timeout S]\n"
+    "                     [--timeout S] [--max-batch ROWS [--batch-delay-us US]]\n"
     "\n"
     "Serves the models of DIR over HTTP with the KServe V2 (Open Inference) protocol that\n"
     "Triton's and KServe's clients speak, JSON and binary tensors (Triton's binary tensor\n"
@@ -51,7 +51,15 @@ const char tool_usage_serve[] =
     "                      /v2/health/* is not limited\n"
     "  --max-body-bytes N  larger request bodies get 413 (default 67108864)\n"
     "  --timeout S         close a connection idle (or stalled mid-request) S seconds\n"
-    "                      (default 30)\n"
+    "                      (default 30); a request queued for a batch that long gets 503\n"
+    "  --max-batch ROWS    dynamic batching: infer requests for the same model version\n"
+    "                      whose inputs share a first (batch) dimension, with the same\n"
+    "                      other dimensions, dtypes and requested outputs, are queued and\n"
+    "                      run as one batch of up to ROWS rows by one worker per version;\n"
+    "                      larger requests run alone. Only for models whose rows are\n"
+    "                      independent\n"
+    "  --batch-delay-us US how long the oldest queued request waits for more rows\n"
+    "                      (default 0: a batch is what queued while the last one ran)\n"
     "\n"
     "Prints one line, 'listening on http://H:P', on stdout when ready; one JSON line per\n"
     "request on stderr (method, path, status, milliseconds; no payloads). SIGTERM or SIGINT:\n"
@@ -87,7 +95,9 @@ typedef struct request {
     struct timespec t0;
     unsigned retry_after; /* seconds, for a 429 */
     char method[8];
-    char path[160]; /* for the access log, cut to fit */
+    char path[160];     /* for the access log, cut to fit */
+    serve_job *job;     /* queued for a batch (the connection is suspended), then answered */
+    int64_t batch_rows; /* rows of the batched run that answered it, for the access log */
 } request;
 
 static bool valid_name(const char *s) {
@@ -234,6 +244,8 @@ static long key_of(server *srv, struct MHD_Connection *c) {
     return -1;
 }
 
+static void resume_connection(void *c) { MHD_resume_connection(c); }
+
 /* Routes a complete request. */
 static int route(server *srv, struct MHD_Connection *c, request *rq, const char *url) {
     bool get = !strcmp(rq->method, "GET") || !strcmp(rq->method, "HEAD");
@@ -372,8 +384,29 @@ static int route(server *srv, struct MHD_Connection *c, request *rq, const char 
         json_len = (size_t)v;
     }
     size_t out_json = 0;
-    int status = serve_infer(m, *s, rq->body.p ? rq->body.p : "", len, json_len, &b, &out_json);
+    serve_job *job = NULL;
+    int status = serve_infer_or_queue(m, *s, rq->body.p ? rq->body.p : "", len, json_len, &b,
+                                      &out_json, &job);
+    if (job) { /* the batcher answers: on_request sees rq->job again once it is resumed */
+        rq->job = job;
+        MHD_suspend_connection(c);
+        serve_batch_submit(m->batcher, job, resume_connection, c);
+        return MHD_YES;
+    }
     return reply(c, rq, status, &b, status == 200 && out_json < b.len ? out_json : (size_t)-1);
+}
+
+/* The reply of a batched request, once the batcher has resumed its connection. */
+static int reply_job(struct MHD_Connection *c, request *rq) {
+    serve_job *j = rq->job;
+    serve_buf b = j->out;
+    memset(&j->out, 0, sizeof j->out);
+    int status = j->status;
+    size_t json_len = status == 200 && j->out_json_len < b.len ? j->out_json_len : (size_t)-1;
+    rq->batch_rows = j->batch_rows;
+    rq->job = NULL;
+    serve_job_free(j);
+    return reply(c, rq, status, &b, json_len);
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
@@ -411,6 +444,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         *upload_size = 0;
         return MHD_YES;
     }
+    if (rq->job) return (enum MHD_Result)reply_job(c, rq);
     if (rq->status) return MHD_YES; /* answered on the first call */
     if (rq->too_big)
         return (enum MHD_Result)reply_error(c, rq, 413, "request body over --max-body-bytes");
@@ -435,8 +469,10 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     serve_buf_json_str(&line, rq->method);
     serve_buf_puts(&line, ", \"path\": ");
     serve_buf_json_str(&line, rq->path);
-    serve_buf_printf(&line, ", \"status\": %d, \"ms\": %.3f%s}\n", rq->status, ms,
-                     toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : ", \"aborted\": true");
+    serve_buf_printf(&line, ", \"status\": %d, \"ms\": %.3f", rq->status, ms);
+    if (rq->batch_rows) serve_buf_printf(&line, ", \"batch\": %" PRId64, rq->batch_rows);
+    serve_buf_puts(&line,
+                   toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "}\n" : ", \"aborted\": true}\n");
     if (!line.oom) fputs(line.p, stderr);
     serve_buf_free(&line);
 #ifdef __GLIBC__
@@ -446,6 +482,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     if (rq->body.cap > ((size_t)1 << 20)) malloc_trim(0);
 #endif
     serve_buf_free(&rq->body);
+    serve_job_free(rq->job); /* answered but never sent (the connection closed) */
     free(rq);
     *con_cls = NULL;
     atomic_fetch_sub(&srv->in_flight, 1);
@@ -470,13 +507,16 @@ static int parse_size(const char *s, size_t *out) {
 
 int tool_cmd_serve(int argc, char **argv) {
     const char *repo = NULL, *host = "127.0.0.1", *keys = NULL, *rate = NULL;
-    size_t port = 8000, threads = 0, max_body = 64u << 20, timeout = 30;
+    size_t port = 8000, threads = 0, max_body = 64u << 20, timeout = 30, max_batch = 0,
+           batch_delay = (size_t)-1;
     for (int i = 0; i < argc; i += 2) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         size_t *num = !strcmp(a, "--port")             ? &port
                       : !strcmp(a, "--threads")        ? &threads
                       : !strcmp(a, "--max-body-bytes") ? &max_body
                       : !strcmp(a, "--timeout")        ? &timeout
+                      : !strcmp(a, "--max-batch")      ? &max_batch
+                      : !strcmp(a, "--batch-delay-us") ? &batch_delay
                                                        : NULL;
         const char **str = !strcmp(a, "--model-repository") ? &repo
                            : !strcmp(a, "--host")           ? &host
@@ -484,8 +524,7 @@ int tool_cmd_serve(int argc, char **argv) {
                            : !strcmp(a, "--rate-limit")     ? &rate
                                                             : NULL;
         if (!strcmp(a, "--jwt-secret") || !strcmp(a, "--jwt-public-key") ||
-            !strcmp(a, "--tls-cert") || !strcmp(a, "--tls-key") || !strcmp(a, "--max-batch") ||
-            !strcmp(a, "--batch-delay-us")) {
+            !strcmp(a, "--tls-cert") || !strcmp(a, "--tls-key")) {
             fprintf(stderr, "aistack serve: %s is not implemented yet\n", a);
             return 2;
         }
@@ -496,6 +535,12 @@ int tool_cmd_serve(int argc, char **argv) {
     if (!repo) return fputs(tool_usage_serve, stderr), 2;
     if (port > 65535 || timeout > 86400 || threads > 1024)
         return fputs("aistack serve: --port, --threads or --timeout out of range\n", stderr), 2;
+    if (max_batch > ((size_t)1 << 31) || (batch_delay != (size_t)-1 && batch_delay > 60000000))
+        return fputs("aistack serve: --max-batch over 2^31 or --batch-delay-us over 60 s\n",
+                     stderr),
+               2;
+    if (batch_delay != (size_t)-1 && !max_batch)
+        return fputs("aistack serve: --batch-delay-us needs --max-batch\n", stderr), 2;
     if (!threads) {
         long n = sysconf(_SC_NPROCESSORS_ONLN);
         threads = n > 0 ? (size_t)n : 1;
@@ -524,6 +569,11 @@ int tool_cmd_serve(int argc, char **argv) {
         goto done;
     }
     if (load_repository(&srv, repo)) goto done;
+    for (size_t i = 0; max_batch && i < srv.n_models; i++)
+        if (!(srv.models[i].batcher = serve_batch_create(
+                  &srv.models[i], srv.session_opts, (int64_t)max_batch,
+                  batch_delay == (size_t)-1 ? 0 : batch_delay, (unsigned)timeout)))
+            goto done;
     struct addrinfo hints = {.ai_family = AF_INET, .ai_socktype = SOCK_STREAM}, *ai = NULL;
     if (getaddrinfo(host, NULL, &hints, &ai) || !ai) {
         fprintf(stderr, "aistack serve: --host %s: not an IPv4 address or known name\n", host);
@@ -539,12 +589,13 @@ int tool_cmd_serve(int argc, char **argv) {
     sigaction(SIGTERM, &act, NULL);
     sigaction(SIGINT, &act, NULL);
     signal(SIGPIPE, SIG_IGN);
-    d = MHD_start_daemon(
-        MHD_USE_AUTO | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG, 0, NULL,
-        NULL, on_request, &srv, MHD_OPTION_THREAD_POOL_SIZE, (unsigned)threads,
-        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)timeout, MHD_OPTION_CONNECTION_LIMIT,
-        (unsigned)1024, MHD_OPTION_NOTIFY_COMPLETED, on_completed, &srv, MHD_OPTION_SOCK_ADDR,
-        (struct sockaddr *)&sa, MHD_OPTION_END);
+    d = MHD_start_daemon(MHD_USE_AUTO | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ITC |
+                             MHD_USE_ERROR_LOG | (max_batch ? MHD_ALLOW_SUSPEND_RESUME : 0),
+                         0, NULL, NULL, on_request, &srv, MHD_OPTION_THREAD_POOL_SIZE,
+                         (unsigned)threads, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)timeout,
+                         MHD_OPTION_CONNECTION_LIMIT, (unsigned)1024, MHD_OPTION_NOTIFY_COMPLETED,
+                         on_completed, &srv, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
+                         MHD_OPTION_END);
     if (!d) {
         fprintf(stderr, "aistack serve: cannot listen on %s:%zu: %s\n", host, port,
                 strerror(errno));
@@ -571,11 +622,18 @@ int tool_cmd_serve(int argc, char **argv) {
     fprintf(stderr, "aistack serve: stopped\n");
     rc = 0;
 done:
+    /* Batchers first: each answers what is queued and resumes those connections, and MHD
+     * must not be stopped with a connection still suspended. */
+    for (size_t i = 0; i < srv.n_models; i++) {
+        serve_batch_stop(srv.models[i].batcher);
+        serve_batch_log(srv.models[i].batcher);
+    }
     if (d) MHD_stop_daemon(d);
     for (size_t i = 0; i < srv.n_models; i++) {
         for (size_t k = 0; k < srv.threads; k++)
             ais_session_destroy(srv.models[i].sessions[k]);
         free(srv.models[i].sessions);
+        serve_batch_destroy(srv.models[i].batcher);
         ais_model_destroy(srv.models[i].model);
     }
     free(srv.models);

@@ -12,6 +12,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "aistack_tool.h" /* MAX_IO */
+
 /* A growable byte buffer; oom is sticky (a failed append leaves the buffer unusable). */
 typedef struct serve_buf {
     char *p;
@@ -33,7 +35,11 @@ typedef struct serve_model {
     int64_t version;
     ais_model *model;
     ais_session **sessions;
+    struct serve_batcher *batcher; /* --max-batch: this version's dynamic batcher, or NULL */
 } serve_model;
+
+struct serve_batcher;
+struct serve_job;
 
 /* The V2 names of element types ("FP32", "BYTES"); NULL for types the protocol cannot carry. */
 const char *serve_dtype_name(ais_dtype dt);
@@ -55,9 +61,15 @@ void serve_model_config(const serve_model *m, serve_buf *out);
  * json_len bytes and binary tensor data after it. Runs session s of model m and writes the
  * response into out: *out_json_len is the length of its JSON part (== out->len unless binary
  * outputs follow). Returns the HTTP status; for 4xx/5xx out holds {"error": "..."}.
+ * serve_infer_or_queue: the same, but when m->batcher takes the request (serve_batch_accepts)
+ * it is not run: *pending gets the parsed request (a serve_job, owned by the caller, to hand
+ * to serve_batch_submit) and the return is 0. Otherwise *pending is NULL.
  */
 int serve_infer(const serve_model *m, ais_session *s, const char *body, size_t len, size_t json_len,
                 serve_buf *out, size_t *out_json_len);
+int serve_infer_or_queue(const serve_model *m, ais_session *s, const char *body, size_t len,
+                         size_t json_len, serve_buf *out, size_t *out_json_len,
+                         struct serve_job **pending);
 
 /* POST .../records: rows of raw records (CSV with a header line when csv, else JSON lines)
  * through the model's feature pipeline and the model; every output as JSON data. A schema
@@ -90,5 +102,73 @@ serve_limits *serve_limits_create(double per_second, size_t n_keys);
 unsigned serve_limits_take(serve_limits *l, long key_index, uint32_t ipv4);
 void serve_limits_destroy(serve_limits *l);
 void serve_keys_free(serve_keys *keys);
+
+/* ---- dynamic batching (aistack_serve_batch.c) ---- */
+
+/* A parsed infer request and, once answered, its reply. The batcher owns it from
+ * serve_batch_submit until it calls done; then the submitter does (serve_job_free). */
+typedef struct serve_job {
+    void *req; /* the request's cJSON tree: the names below point into it */
+    const char *in_names[MAX_IO];
+    ais_tensor *inputs[MAX_IO];
+    size_t n_in;
+    const char *out_names[MAX_IO];
+    bool out_binary[MAX_IO];
+    ais_tensor *outputs[MAX_IO];
+    size_t n_out;
+    int64_t rows; /* the first dimension every input shares (the batcher's unit) */
+    /* the answer, set before done is called */
+    int status;
+    serve_buf out;
+    size_t out_json_len;
+    int64_t batch_rows; /* rows of the session run that answered it (0: not run) */
+    /* the batcher's */
+    struct serve_job *next;
+    uint64_t t_queued_ns;
+    void (*done)(void *arg);
+    void *done_arg;
+} serve_job;
+
+/* The reply of a job whose outputs are set (v2 response body into j->out); the status. */
+int serve_job_reply(const serve_model *m, serve_job *j);
+/* Runs j alone on session s and builds its reply; the status. */
+int serve_job_run(const serve_model *m, ais_session *s, serve_job *j);
+void serve_job_free(serve_job *j);
+
+/* What a batcher counts (for /metrics: queue depth and batch sizes, as Triton reports them).
+ * batch_hist[i] counts session runs of 2^(i-1) < rows <= 2^i rows (i = 0: one row). */
+#define SERVE_BATCH_HIST 16
+typedef struct serve_batch_stats {
+    uint64_t requests;        /* jobs submitted */
+    uint64_t batches;         /* session runs made for them */
+    uint64_t rows;            /* rows in those runs */
+    uint64_t timeouts;        /* jobs answered 503 after waiting over the timeout */
+    uint64_t fallbacks;       /* batches rerun one job at a time (an output without the rows) */
+    uint64_t queue_depth;     /* jobs waiting now */
+    uint64_t queue_depth_max; /* the most that ever waited */
+    uint64_t batch_hist[SERVE_BATCH_HIST];
+} serve_batch_stats;
+
+typedef struct serve_batcher serve_batcher;
+/* A batcher for model version m: one worker thread with its own session (options opts),
+ * batches of up to max_rows rows gathered for up to delay_us microseconds; a job that waited
+ * timeout_s seconds before its batch ran is answered 503. NULL after a message on stderr. */
+serve_batcher *serve_batch_create(serve_model *m, const ais_options *opts, int64_t max_rows,
+                                  uint64_t delay_us, unsigned timeout_s);
+/* Whether j can wait for a batch (and then sets j->rows): every model input given, each with a
+ * dynamic first dimension and all with the same 1..max_rows rows; false: run it alone. */
+bool serve_batch_accepts(const serve_batcher *b, serve_job *j);
+/* Queues j; done(done_arg) is called from the worker once j->status and j->out are set (after
+ * serve_batch_stop: at once, with 503). */
+void serve_batch_submit(serve_batcher *b, serve_job *j, void (*done)(void *), void *done_arg);
+void serve_batch_get_stats(serve_batcher *b, serve_batch_stats *out);
+/* One JSON line of the counters on stderr: {"batcher": NAME, "version", "requests",
+ * "batches", "rows", "timeouts", "fallbacks", "queue_depth_max", "batch_rows_le": {"2^i": n}}
+ * (written when the server stops). */
+void serve_batch_log(serve_batcher *b);
+/* Runs what is queued, then stops the worker; jobs submitted later are answered 503. */
+void serve_batch_stop(serve_batcher *b);
+/* Stops it if running and frees it (NULL: nothing). */
+void serve_batch_destroy(serve_batcher *b);
 
 #endif
