@@ -399,6 +399,7 @@ static int route(server *srv, struct MHD_Connection *c, request *rq, const char 
 /* The reply of a batched request, once the batcher has resumed its connection. */
 static int reply_job(struct MHD_Connection *c, request *rq) {
     serve_job *j = rq->job;
+    if (j->reply_pending) serve_job_reply(j);
     serve_buf b = j->out;
     memset(&j->out, 0, sizeof j->out);
     int status = j->status;

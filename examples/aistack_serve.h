@@ -117,8 +117,12 @@ typedef struct serve_job {
     ais_tensor *outputs[MAX_IO];
     size_t n_out;
     int64_t rows; /* the first dimension every input shares (the batcher's unit) */
-    /* the answer, set before done is called */
+    const serve_model *model;
+    /* the answer, set before done is called: status, and either the reply in out or, when
+     * reply_pending, the outputs, for the HTTP thread to write the reply (serve_job_reply):
+     * JSON printing stays off the batcher's one thread */
     int status;
+    bool reply_pending;
     serve_buf out;
     size_t out_json_len;
     int64_t batch_rows; /* rows of the session run that answered it (0: not run) */
@@ -130,9 +134,9 @@ typedef struct serve_job {
 } serve_job;
 
 /* The reply of a job whose outputs are set (v2 response body into j->out); the status. */
-int serve_job_reply(const serve_model *m, serve_job *j);
-/* Runs j alone on session s and builds its reply; the status. */
-int serve_job_run(const serve_model *m, ais_session *s, serve_job *j);
+int serve_job_reply(serve_job *j);
+/* Runs j alone on session s: status 200 with reply_pending, or the error in j->out. */
+int serve_job_run(ais_session *s, serve_job *j);
 void serve_job_free(serve_job *j);
 
 /* What a batcher counts (for /metrics: queue depth and batch sizes, as Triton reports them).

@@ -127,7 +127,7 @@ static ais_tensor *like(const ais_tensor *t, int64_t rows) {
 }
 
 static void answer_alone(serve_batcher *b, serve_job *j) {
-    serve_job_run(b->m, b->session, j);
+    serve_job_run(b->session, j);
     j->batch_rows = j->rows;
 }
 
@@ -158,7 +158,7 @@ static void run_batch(serve_batcher *b, serve_job *jobs, size_t n, int64_t total
                 jok = (j->outputs[o] = like(out[o], j->rows)) != NULL &&
                       copy_rows(j->outputs[o], 0, out[o], at, j->rows) == AIS_OK;
             if (jok) {
-                serve_job_reply(b->m, j);
+                j->status = 200, j->reply_pending = true;
             } else {
                 j->status = 500;
                 serve_error_body(&j->out, "out of memory splitting the batch");

@@ -534,8 +534,8 @@ static int reply_outputs(const serve_model *m, const cJSON *req, infer_req *r, s
     return 200;
 }
 
-static int run_and_reply(const serve_model *m, ais_session *s, const cJSON *req, infer_req *r,
-                         serve_buf *out, size_t *out_json_len) {
+/* Runs r's inputs into r->outputs; 0, or an HTTP status with out holding the error. */
+static int run_only(const serve_model *m, ais_session *s, infer_req *r, serve_buf *out) {
     ais_status st = ais_session_run(s, r->in_names, (const ais_tensor *const *)r->inputs, r->n_in,
                                     r->out_names, r->outputs, r->n_out);
     if (st) {
@@ -546,7 +546,13 @@ static int run_and_reply(const serve_model *m, ais_session *s, const cJSON *req,
         serve_error_body(out, "model '%s': %s: %s", m->name, ais_status_name(st), ais_last_error());
         return code;
     }
-    return reply_outputs(m, req, r, out, out_json_len);
+    return 0;
+}
+
+static int run_and_reply(const serve_model *m, ais_session *s, const cJSON *req, infer_req *r,
+                         serve_buf *out, size_t *out_json_len) {
+    int code = run_only(m, s, r, out);
+    return code ? code : reply_outputs(m, req, r, out, out_json_len);
 }
 
 int serve_infer(const serve_model *m, ais_session *s, const char *body, size_t len, size_t json_len,
@@ -620,6 +626,7 @@ int serve_infer_or_queue(const serve_model *m, ais_session *s, const char *body,
     }
     if (pending && m->batcher && serve_batch_accepts(m->batcher, r)) {
         r->req = req;
+        r->model = m;
         *pending = r;
         return 0;
     }
@@ -636,17 +643,18 @@ done:
     return code;
 }
 
-int serve_job_reply(const serve_model *m, serve_job *j) {
+int serve_job_reply(serve_job *j) {
     j->out_json_len = 0;
-    j->status = reply_outputs(m, j->req, j, &j->out, &j->out_json_len);
+    j->reply_pending = false;
+    j->status = reply_outputs(j->model, j->req, j, &j->out, &j->out_json_len);
     if (j->status >= 400 || !j->out_json_len) j->out_json_len = j->out.len;
     return j->status;
 }
 
-int serve_job_run(const serve_model *m, ais_session *s, serve_job *j) {
-    j->out_json_len = 0;
-    j->status = run_and_reply(m, s, j->req, j, &j->out, &j->out_json_len);
-    if (j->status >= 400 || !j->out_json_len) j->out_json_len = j->out.len;
+int serve_job_run(ais_session *s, serve_job *j) {
+    j->status = run_only(j->model, s, j, &j->out);
+    j->out_json_len = j->out.len;
+    if (!j->status) j->status = 200, j->reply_pending = true;
     return j->status;
 }
 
