@@ -262,9 +262,9 @@ def test_larger_than_max_batch_runs_alone(server, repo):
 
 
 def test_sigterm_finishes_queued_requests(tool, repo):
-    """Requests waiting for a batch (a 1.5 s delay) when SIGTERM comes are all answered, then
-    the server exits 0; one batch ran for all of them."""
-    p, addr = start(tool, repo, "--max-batch", "64", "--batch-delay-us", "1500000")
+    """Requests waiting for a batch (a 3 s delay) when SIGTERM comes (1 s after they were sent)
+    are all answered, then the server exits 0; one batch ran for all of them."""
+    p, addr = start(tool, repo, "--max-batch", "64", "--batch-delay-us", "3000000")
     x = np.random.default_rng(2).standard_normal((2, 16)).astype(np.float32)
     ref = aistack.Model(os.path.join(repo, "rw", "1", "model.onnx")).run({"x": x})
     results = []
@@ -274,7 +274,7 @@ def test_sigterm_finishes_queued_requests(tool, repo):
     ts = [threading.Thread(target=client) for _ in range(4)]
     for t in ts:
         t.start()
-    time.sleep(0.5)
+    time.sleep(1.0)
     p.send_signal(signal.SIGTERM)
     for t in ts:
         t.join(timeout=60)
