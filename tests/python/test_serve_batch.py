@@ -71,16 +71,19 @@ def tool():
 
 @pytest.fixture(scope="module")
 def server(tool, repo):
-    # 30 ms: long enough that requests sent together on a loaded machine meet in one batch
-    p, addr = start(tool, repo, "--max-batch", "32", "--batch-delay-us", "30000")
+    # 100 ms: long enough that requests sent together on a loaded machine (or a sanitizer
+    # build) meet in one batch
+    p, addr = start(tool, repo, "--max-batch", "32", "--batch-delay-us", "100000")
     yield p, addr
     stop(p)
     text = log(p)
     stats = [json.loads(x) for x in text.splitlines() if x.startswith('{"batcher"')]
+    for st in stats:
+        # every run counted once in the histogram; nothing timed out
+        assert sum(st["batch_rows_le"].values()) == st["batches"] and st["timeouts"] == 0, st
     rw = next(s for s in stats if s["batcher"] == "rw")
-    # every counted batch holds at least one request; more requests than runs: batching
-    assert 0 < rw["batches"] < rw["requests"] and rw["queue_depth_max"] >= 2, rw
-    assert sum(rw["batch_rows_le"].values()) == rw["batches"] and rw["timeouts"] == 0
+    if rw["requests"] > 12:  # the concurrent test ran: more requests than runs means batching
+        assert 0 < rw["batches"] < rw["requests"] and rw["queue_depth_max"] >= 2, rw
 
 
 def post(addr, path, body, headers=None):
@@ -106,8 +109,8 @@ def infer_json(addr, model, feeds, outputs=None, version=None):
     return json.loads(body)
 
 
-def infer_binary(addr, model, feeds):
-    """Triton's binary tensor form both ways; outputs as numpy arrays by name."""
+def binary_request(feeds):
+    """Triton's binary tensor form: (body, JSON header length)."""
     ins, blobs = [], []
     for k, (v, dt) in feeds.items():
         if dt == "BYTES":
@@ -118,8 +121,14 @@ def infer_binary(addr, model, feeds):
                     "parameters": {"binary_data_size": len(raw)}})
         blobs.append(raw)
     head = json.dumps({"inputs": ins, "parameters": {"binary_data_output": True}}).encode()
-    code, body, hl = post(addr, f"/v2/models/{model}/infer", head + b"".join(blobs),
-                          {"Inference-Header-Content-Length": str(len(head)),
+    return head + b"".join(blobs), len(head)
+
+
+def infer_binary(addr, model, feeds, prepared=None):
+    """Triton's binary tensor form both ways; outputs as numpy arrays by name."""
+    req, hlen = prepared or binary_request(feeds)
+    code, body, hl = post(addr, f"/v2/models/{model}/infer", req,
+                          {"Inference-Header-Content-Length": str(hlen),
                            "Content-Type": "application/octet-stream"})
     assert code == 200, body
     meta = json.loads(body[:int(hl)])
@@ -201,17 +210,19 @@ def test_every_dtype_and_bytes_batched_bitwise(server):
     p, addr = server
     feeds = [{f"x_{n.lower()}": (sample(n, rows=1 + k % 4, seed=k), n) for n in DTYPES}
              for k in range(8)]
+    reqs = [binary_request(f) for f in feeds]  # encoded before the clients start together
 
     def client(k):
         def go():
-            got = infer_binary(addr, "ids", feeds[k])
-            for n in DTYPES:
-                want = feeds[k][f"x_{n.lower()}"][0]
-                g = got[f"y_{n.lower()}"]
-                if n == "BYTES":
-                    assert g.tolist() == want.tolist(), k
-                else:
-                    assert g.dtype == want.dtype and g.tobytes() == want.tobytes(), (k, n)
+            for _ in range(3):
+                got = infer_binary(addr, "ids", feeds[k], reqs[k])
+                for n in DTYPES:
+                    want = feeds[k][f"x_{n.lower()}"][0]
+                    g = got[f"y_{n.lower()}"]
+                    if n == "BYTES":
+                        assert g.tolist() == want.tolist(), k
+                    else:
+                        assert g.dtype == want.dtype and g.tobytes() == want.tobytes(), (k, n)
         return go
     run_together([client(k) for k in range(8)])
     assert batched_lines(p, "/v2/models/ids/infer")
