@@ -61,7 +61,9 @@ const char tool_usage_serve[] =
     "model configuration); POST /v2/repository/index (every loaded version); POST "
     "/v2/models/NAME[/versions/V]/infer, and for a\n"
     "model with a feature pipeline POST .../records (JSON lines, or CSV with Content-Type:\n"
-    "text/csv).\n";
+    "text/csv); GET /metrics (Prometheus text: requests by model, version, endpoint and code,\n"
+    "latencies, in-flight requests, each model's run metrics and live drift gauges; behind the\n"
+    "API keys like the rest when --api-keys is given).\n";
 
 typedef struct server {
     serve_model *models; /* sorted by name, then version */
@@ -87,7 +89,9 @@ typedef struct request {
     struct timespec t0;
     unsigned retry_after; /* seconds, for a 429 */
     char method[8];
-    char path[160]; /* for the access log, cut to fit */
+    char path[160];  /* for the access log, cut to fit */
+    char model[128]; /* the served model it reached, for /metrics ("" and -1: none) */
+    int64_t version;
 } request;
 
 static bool valid_name(const char *s) {
@@ -158,7 +162,9 @@ static int load_repository(server *srv, const char *dir) {
                 rc = 1;
                 break;
             }
-            if (!(m->sessions = calloc(srv->threads, sizeof *m->sessions))) {
+            if (!(m->sessions = calloc(srv->threads, sizeof *m->sessions)) ||
+                serve_metrics_model_open(m, 1)) {
+                free(m->sessions);
                 ais_model_destroy(m->model);
                 rc = 1;
                 break;
@@ -210,6 +216,22 @@ static int reply(struct MHD_Connection *c, request *rq, int status, serve_buf *b
         MHD_add_response_header(r, MHD_HTTP_HEADER_RETRY_AFTER, n);
     }
     enum MHD_Result ok = MHD_queue_response(c, (unsigned)status, r);
+    MHD_destroy_response(r);
+    return ok;
+}
+
+static int reply_error(struct MHD_Connection *c, request *rq, int status, const char *msg);
+
+/* A Prometheus text body (GET /metrics). */
+static int reply_text(struct MHD_Connection *c, request *rq, serve_buf *b) {
+    if (b->oom) return reply_error(c, rq, 500, "out of memory");
+    rq->status = 200;
+    struct MHD_Response *r = MHD_create_response_from_buffer(
+        b->len, b->p ? b->p : (void *)"", b->p ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
+    if (!r) return serve_buf_free(b), MHD_NO;
+    memset(b, 0, sizeof *b);
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "text/plain; version=0.0.4");
+    enum MHD_Result ok = MHD_queue_response(c, 200, r);
     MHD_destroy_response(r);
     return ok;
 }
@@ -268,6 +290,11 @@ static int route(server *srv, struct MHD_Connection *c, request *rq, const char 
         return reply_error(c, rq, 401,
                            "missing or unknown API key (Authorization: Bearer KEY "
                            "or X-API-Key: KEY)");
+    if (!strcmp(url, "/metrics")) {
+        if (!get) return reply_error(c, rq, 405, "use GET");
+        serve_metrics_render(srv->models, srv->n_models, &b);
+        return reply_text(c, rq, &b);
+    }
     if (!strcmp(url, "/v2") || !strcmp(url, "/v2/")) {
         if (!get) return reply_error(c, rq, 405, "use GET");
         serve_buf_printf(&b,
@@ -320,6 +347,8 @@ static int route(server *srv, struct MHD_Connection *c, request *rq, const char 
                  version >= 0 ? " at that version" : "");
         return reply_error(c, rq, 404, msg);
     }
+    memcpy(rq->model, m->name, sizeof rq->model);
+    rq->version = m->version;
     if (!*action) {
         if (!get) return reply_error(c, rq, 405, "use GET");
         int64_t vs[64];
@@ -346,7 +375,8 @@ static int route(server *srv, struct MHD_Connection *c, request *rq, const char 
     if ((unsigned)tl_worker >= srv->threads)
         return reply_error(c, rq, 500, "more HTTP threads than sessions (a bug)");
     ais_session **s = &m->sessions[tl_worker];
-    if (!*s && ais_session_create(m->model, srv->session_opts, s) != AIS_OK) {
+    if (!*s && ais_session_create(m->model, m->session_opts ? m->session_opts : srv->session_opts,
+                                  s) != AIS_OK) {
         char msg[512];
         snprintf(msg, sizeof msg, "session for model '%s': %s", m->name, ais_last_error());
         return reply_error(c, rq, 500, msg);
@@ -387,6 +417,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         *con_cls = rq;
         atomic_fetch_add(&srv->in_flight, 1);
         clock_gettime(CLOCK_MONOTONIC, &rq->t0);
+        rq->version = -1;
         snprintf(rq->method, sizeof rq->method, "%s", method);
         snprintf(rq->path, sizeof rq->path, "%s", url);
         /* A declared length over the limit is refused before a byte of it is read. */
@@ -439,6 +470,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
                      toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : ", \"aborted\": true");
     if (!line.oom) fputs(line.p, stderr);
     serve_buf_free(&line);
+    serve_metrics_request(rq->model, rq->version, rq->path, rq->status, ms / 1e3);
 #ifdef __GLIBC__
     /* A large JSON body becomes many small cJSON nodes in this thread's malloc arena; glibc
      * keeps freed arena memory, so without a trim each pool thread would hold its largest
@@ -524,6 +556,7 @@ int tool_cmd_serve(int argc, char **argv) {
         goto done;
     }
     if (load_repository(&srv, repo)) goto done;
+    serve_metrics_set_in_flight_source(&srv.in_flight);
     struct addrinfo hints = {.ai_family = AF_INET, .ai_socktype = SOCK_STREAM}, *ai = NULL;
     if (getaddrinfo(host, NULL, &hints, &ai) || !ai) {
         fprintf(stderr, "aistack serve: --host %s: not an IPv4 address or known name\n", host);
@@ -576,8 +609,10 @@ done:
         for (size_t k = 0; k < srv.threads; k++)
             ais_session_destroy(srv.models[i].sessions[k]);
         free(srv.models[i].sessions);
+        serve_metrics_model_close(&srv.models[i]);
         ais_model_destroy(srv.models[i].model);
     }
+    serve_metrics_free();
     free(srv.models);
     ais_options_destroy(srv.session_opts);
     serve_keys_free(&srv.keys);

@@ -8,6 +8,7 @@
 #define AISTACK_SERVE_H
 
 #include <aistack/aistack.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -33,6 +34,10 @@ typedef struct serve_model {
     int64_t version;
     ais_model *model;
     ais_session **sessions;
+    /* serve_metrics_model_open: the monitor this model's sessions report to (run metrics and
+     * the live drift window) and the session options that name it; NULL before. */
+    ais_monitor *monitor;
+    ais_options *session_opts;
 } serve_model;
 
 /* The V2 names of element types ("FP32", "BYTES"); NULL for types the protocol cannot carry. */
@@ -90,5 +95,49 @@ serve_limits *serve_limits_create(double per_second, size_t n_keys);
 unsigned serve_limits_take(serve_limits *l, long key_index, uint32_t ipv4);
 void serve_limits_destroy(serve_limits *l);
 void serve_keys_free(serve_keys *keys);
+
+/*
+ * ---- /metrics (aistack_serve_metrics.c) ----
+ *
+ * The server's own counters, process-wide and thread-safe (one mutex; a request takes it once,
+ * at its end): any file of the server may call these from any thread, before or after the
+ * daemon starts. Model labels are the served NAME and VERSION of the repository (version -1:
+ * none, e.g. a request for an unknown model). GET /metrics writes them, then each served
+ * model's ais_monitor exposition (run metrics and drift gauges), in the Prometheus text format
+ * 0.0.4. Families:
+ *   aistack_serve_requests_total{model,version,endpoint,code}       counter
+ *   aistack_serve_request_duration_seconds{model,version,endpoint}  histogram
+ *   aistack_serve_in_flight                                          gauge
+ *   aistack_serve_batch_rows{model,version}                          histogram (rows per batch)
+ *   aistack_serve_batch_requests_total{model,version}                counter (requests batched)
+ *   aistack_serve_queue_depth{model,version}                         gauge (requests waiting)
+ *   aistack_serve_reloads_total{model,result="ok"|"failed"}          counter
+ */
+/* One finished request: path is the request's URL (the endpoint label is derived from it:
+ * infer, records, metadata, ready, config, health, server, repository, metrics, other), status
+ * its HTTP status code, seconds from its first byte to its answer. model may be NULL or "". */
+void serve_metrics_request(const char *model, int64_t version, const char *path, int status,
+                           double seconds);
+/* Dynamic batching: one batch of `rows` rows made of `requests` requests ran. */
+void serve_metrics_add_batch(const char *model, int64_t version, size_t requests, size_t rows);
+/* Dynamic batching: requests now waiting in the model's queue (a gauge: the latest value). */
+void serve_metrics_set_queue_depth(const char *model, int64_t version, size_t depth);
+/* Reload of a model: the new version loaded and replaced the old one (ok), or it failed and
+ * the old one keeps serving (failed; `reason` goes to the log line the caller writes, not to a
+ * label, to keep the series few). */
+void serve_metrics_reload_ok(const char *model);
+void serve_metrics_reload_failed(const char *model);
+/* Requests in flight, read when /metrics renders (the server's own counter). */
+void serve_metrics_set_in_flight_source(const atomic_long *in_flight);
+/* Creates m->monitor and m->session_opts (`threads` intra-op threads, metrics on, the
+ * monitor) for m's sessions; 0, or 1 after a message on stderr. Model close frees both (NULL
+ * is fine). */
+int serve_metrics_model_open(serve_model *m, int64_t threads);
+void serve_metrics_model_close(serve_model *m);
+/* The whole exposition (server counters, then every model's monitor, families merged and
+ * labelled with the served name and version) into out. */
+void serve_metrics_render(const serve_model *models, size_t n_models, serve_buf *out);
+/* Frees the counters (at exit). */
+void serve_metrics_free(void);
 
 #endif
