@@ -94,7 +94,9 @@ const char tool_usage_serve[] =
     "model configuration); POST /v2/repository/index (every loaded version); POST "
     "/v2/models/NAME[/versions/V]/infer, and for a\n"
     "model with a feature pipeline POST .../records (JSON lines, or CSV with Content-Type:\n"
-    "text/csv).\n";
+    "text/csv); GET /metrics (Prometheus text: requests by model, version, endpoint and code,\n"
+    "latencies, in-flight requests, batch queue depth and rows per batch, reloads by result,\n"
+    "each model's run metrics; behind the credentials like the rest).\n";
 
 typedef struct server {
     serve_repo *repo;
@@ -120,9 +122,11 @@ typedef struct request {
     struct timespec t0;
     unsigned retry_after; /* seconds, for a 429 */
     char method[8];
-    char path[160];     /* for the access log, cut to fit */
+    char path[160];  /* for the access log, cut to fit */
+    char model[128]; /* the served model it reached, for /metrics ("" and -1: none) */
+    int64_t version;
     serve_job *job;     /* queued for a batch (the connection is suspended), then answered */
-    serve_model *model; /* the version job was queued on, held until the reply is sent */
+    serve_model *held;  /* the version job was queued on, held until the reply is sent */
     int64_t batch_rows; /* rows of the batched run that answered it, for the access log */
 } request;
 
@@ -149,6 +153,22 @@ static int reply(struct MHD_Connection *c, request *rq, int status, serve_buf *b
         MHD_add_response_header(r, MHD_HTTP_HEADER_RETRY_AFTER, n);
     }
     enum MHD_Result ok = MHD_queue_response(c, (unsigned)status, r);
+    MHD_destroy_response(r);
+    return ok;
+}
+
+static int reply_error(struct MHD_Connection *c, request *rq, int status, const char *msg);
+
+/* A Prometheus text body (GET /metrics). */
+static int reply_text(struct MHD_Connection *c, request *rq, serve_buf *b) {
+    if (b->oom) return reply_error(c, rq, 500, "out of memory");
+    rq->status = 200;
+    struct MHD_Response *r = MHD_create_response_from_buffer(
+        b->len, b->p ? b->p : (void *)"", b->p ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
+    if (!r) return serve_buf_free(b), MHD_NO;
+    memset(b, 0, sizeof *b);
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "text/plain; version=0.0.4");
+    enum MHD_Result ok = MHD_queue_response(c, 200, r);
     MHD_destroy_response(r);
     return ok;
 }
@@ -241,6 +261,11 @@ static int route(server *srv, struct MHD_Connection *c, request *rq, const char 
         }
     }
     if (srv->auth && !known) return reply_error(c, rq, 401, cr.why);
+    if (!strcmp(url, "/metrics")) {
+        if (!get) return reply_error(c, rq, 405, "use GET");
+        serve_repo_metrics(srv->repo, &b);
+        return reply_text(c, rq, &b);
+    }
     if (!strcmp(url, "/v2") || !strcmp(url, "/v2/")) {
         if (!get) return reply_error(c, rq, 405, "use GET");
         serve_buf_printf(&b,
@@ -288,9 +313,11 @@ static int route(server *srv, struct MHD_Connection *c, request *rq, const char 
                  version >= 0 ? " at that version" : "");
         return reply_error(c, rq, 404, msg);
     }
+    memcpy(rq->model, m->name, sizeof rq->model);
+    rq->version = m->version;
     int r = route_model(srv, c, rq, m, action);
     if (rq->job)
-        rq->model = m; /* queued for a batch: held until its answer is sent (reply_job) */
+        rq->held = m; /* queued for a batch: held until its answer is sent (reply_job) */
     else
         serve_repo_release(srv->repo, m);
     return r;
@@ -326,7 +353,8 @@ static int route_model(server *srv, struct MHD_Connection *c, request *rq, serve
     if ((unsigned)tl_worker >= srv->threads)
         return reply_error(c, rq, 500, "more HTTP threads than sessions (a bug)");
     ais_session **s = &m->sessions[tl_worker];
-    if (!*s && ais_session_create(m->model, srv->session_opts, s) != AIS_OK) {
+    if (!*s && ais_session_create(m->model, m->session_opts ? m->session_opts : srv->session_opts,
+                                  s) != AIS_OK) {
         char msg[512];
         snprintf(msg, sizeof msg, "session for model '%s': %s", m->name, ais_last_error());
         return reply_error(c, rq, 500, msg);
@@ -375,8 +403,8 @@ static int reply_job(server *srv, struct MHD_Connection *c, request *rq) {
     rq->batch_rows = j->batch_rows;
     rq->job = NULL;
     serve_job_free(j);
-    serve_repo_release(srv->repo, rq->model);
-    rq->model = NULL;
+    serve_repo_release(srv->repo, rq->held);
+    rq->held = NULL;
     return reply(c, rq, status, &b, json_len);
 }
 
@@ -391,6 +419,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         *con_cls = rq;
         atomic_fetch_add(&srv->in_flight, 1);
         clock_gettime(CLOCK_MONOTONIC, &rq->t0);
+        rq->version = -1;
         snprintf(rq->method, sizeof rq->method, "%s", method);
         snprintf(rq->path, sizeof rq->path, "%s", url);
         /* A declared length over the limit is refused before a byte of it is read. */
@@ -446,6 +475,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
                    toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "}\n" : ", \"aborted\": true}\n");
     if (!line.oom) fputs(line.p, stderr);
     serve_buf_free(&line);
+    serve_metrics_request(rq->model, rq->version, rq->path, rq->status, ms / 1e3);
 #ifdef __GLIBC__
     /* A large JSON body becomes many small cJSON nodes in this thread's malloc arena; glibc
      * keeps freed arena memory, so without a trim each pool thread would hold its largest
@@ -454,7 +484,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 #endif
     serve_buf_free(&rq->body);
     serve_job_free(rq->job); /* answered but never sent (the connection closed) */
-    serve_repo_release(srv->repo, rq->model);
+    serve_repo_release(srv->repo, rq->held);
     free(rq);
     *con_cls = NULL;
     atomic_fetch_sub(&srv->in_flight, 1);
@@ -575,6 +605,7 @@ int tool_cmd_serve(int argc, char **argv) {
     if (serve_repo_open(repo, srv.threads, srv.session_opts, max_batch ? &batching : NULL,
                         &srv.repo))
         goto done;
+    serve_metrics_set_in_flight_source(&srv.in_flight);
     struct addrinfo hints = {.ai_family = AF_INET, .ai_socktype = SOCK_STREAM}, *ai = NULL;
     if (getaddrinfo(host, NULL, &hints, &ai) || !ai) {
         fprintf(stderr, "aistack serve: --host %s: not an IPv4 address or known name\n", host);
@@ -650,6 +681,7 @@ done:
     if (srv.repo) serve_repo_stop_batchers(srv.repo);
     if (d) MHD_stop_daemon(d);
     serve_repo_close(srv.repo);
+    serve_metrics_free();
     ais_options_destroy(srv.session_opts);
     serve_keys_free(&srv.keys);
     serve_jwt_destroy(srv.jwt);

@@ -11,6 +11,7 @@
 #define AISTACK_SERVE_H
 
 #include <aistack/aistack.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -39,6 +40,10 @@ typedef struct serve_model {
     ais_model *model;
     ais_session **sessions;
     struct serve_batcher *batcher; /* --max-batch: this version's dynamic batcher, or NULL */
+    /* serve_metrics_model_open: the monitor this model's sessions report to (run metrics and
+     * the live drift window) and the session options that name it; NULL before. */
+    ais_monitor *monitor;
+    ais_options *session_opts;
 } serve_model;
 
 struct serve_batcher;
@@ -148,6 +153,8 @@ void serve_repo_retain(serve_repo *r, serve_model *m);
 void serve_repo_release(serve_repo *r, serve_model *m);
 /* The versions served under name, ascending, up to max of them; returns how many. */
 size_t serve_repo_versions(serve_repo *r, const char *name, int64_t *out, size_t max);
+/* GET /metrics: serve_metrics_render over every version served now (each held meanwhile). */
+void serve_repo_metrics(serve_repo *r, serve_buf *out);
 /* Triton's repository index: [{"name", "version", "state": "READY"}...] into out. */
 void serve_repo_index(serve_repo *r, serve_buf *out);
 /* Per model name (every name loaded at start or tried since, in that order), the reloads
@@ -281,5 +288,51 @@ void serve_batch_log(serve_batcher *b);
 void serve_batch_stop(serve_batcher *b);
 /* Stops it if running and frees it (NULL: nothing). */
 void serve_batch_destroy(serve_batcher *b);
+/*
+ * ---- /metrics (aistack_serve_metrics.c) ----
+ *
+ * The server's own counters, process-wide and thread-safe (one mutex; a request takes it once,
+ * at its end): any file of the server may call these from any thread, before or after the
+ * daemon starts. Model labels are the served NAME and VERSION of the repository (version -1:
+ * none, e.g. a request for an unknown model). GET /metrics writes them, then each served
+ * model's ais_monitor exposition (run metrics and drift gauges), in the Prometheus text format
+ * 0.0.4. Families:
+ *   aistack_serve_requests_total{model,version,endpoint,code}       counter
+ *   aistack_serve_request_duration_seconds{model,version,endpoint}  histogram
+ *   aistack_serve_in_flight                                          gauge
+ *   aistack_serve_batch_rows{model,version}                          histogram (rows per batch)
+ *   aistack_serve_batch_requests_total{model,version}                counter (requests batched)
+ *   aistack_serve_queue_depth{model,version}                         gauge (requests waiting)
+ *   aistack_serve_reloads_total{model,result="ok"|"failed"}          counter
+ */
+/* One finished request: path is the request's URL (the endpoint label is derived from it:
+ * infer, records, metadata, ready, config, health, server, repository, metrics, other), status
+ * its HTTP status code, seconds from its first byte to its answer. model may be NULL or "". */
+void serve_metrics_request(const char *model, int64_t version, const char *path, int status,
+                           double seconds);
+/* Dynamic batching: one batch of `rows` rows made of `requests` requests ran. */
+void serve_metrics_add_batch(const char *model, int64_t version, size_t requests, size_t rows);
+/* Dynamic batching: requests now waiting in the model's queue (a gauge: the latest value). */
+void serve_metrics_set_queue_depth(const char *model, int64_t version, size_t depth);
+/* Reload of a model: the new version loaded and replaced the old one (ok), or it failed and
+ * the old one keeps serving (failed; `reason` goes to the log line the caller writes, not to a
+ * label, to keep the series few). */
+void serve_metrics_reload_ok(const char *model);
+void serve_metrics_reload_failed(const char *model);
+/* A model the repository serves: its reload series exist from then on, at 0 until a reload
+ * (a counter that appears only at its first increment hides that first one from rate()). */
+void serve_metrics_reload_seen(const char *model);
+/* Requests in flight, read when /metrics renders (the server's own counter). */
+void serve_metrics_set_in_flight_source(const atomic_long *in_flight);
+/* Creates m->monitor and m->session_opts (`threads` intra-op threads, metrics on, the
+ * monitor) for m's sessions; 0, or 1 after a message on stderr. Model close frees both (NULL
+ * is fine). */
+int serve_metrics_model_open(serve_model *m, int64_t threads);
+void serve_metrics_model_close(serve_model *m);
+/* The whole exposition (server counters, then every model's monitor, families merged and
+ * labelled with the served name and version) into out. */
+void serve_metrics_render(const serve_model *const *models, size_t n_models, serve_buf *out);
+/* Frees the counters (at exit). */
+void serve_metrics_free(void);
 
 #endif

@@ -231,6 +231,7 @@ static void *worker(void *arg) {
             if (b->tail == j) b->tail = NULL;
             j->next = NULL;
             b->st.queue_depth--;
+            serve_metrics_set_queue_depth(b->m->name, b->m->version, b->st.queue_depth);
             if (old) {
                 j->next = expired, expired = j;
                 b->st.timeouts++;
@@ -259,11 +260,16 @@ static void *worker(void *arg) {
             b->st.batches += fallback ? n : 1;
             b->st.rows += (uint64_t)total;
             b->st.fallbacks += fallback;
-            if (fallback)
-                for (serve_job *j = batch; j; j = j->next)
+            /* /metrics: a fallback ran each request alone, as n batches of one request */
+            if (fallback) {
+                for (serve_job *j = batch; j; j = j->next) {
                     b->st.batch_hist[hist_bucket(j->rows)]++;
-            else
+                    serve_metrics_add_batch(b->m->name, b->m->version, 1, (size_t)j->rows);
+                }
+            } else {
                 b->st.batch_hist[hist_bucket(total)]++;
+                serve_metrics_add_batch(b->m->name, b->m->version, n, (size_t)total);
+            }
         }
         pthread_mutex_unlock(&b->mu);
         while (batch) {
@@ -299,6 +305,7 @@ serve_batcher *serve_batch_create(serve_model *m, const ais_options *opts, int64
         return NULL;
     }
     b->started = true;
+    serve_metrics_set_queue_depth(m->name, m->version, 0); /* the series exists from the start */
     return b;
 }
 
@@ -320,6 +327,8 @@ void serve_batch_submit(serve_batcher *b, serve_job *j, void (*done)(void *), vo
         b->head = j;
     b->tail = j;
     if (++b->st.queue_depth > b->st.queue_depth_max) b->st.queue_depth_max = b->st.queue_depth;
+    /* under mu, so that the gauge's updates keep the queue's order */
+    serve_metrics_set_queue_depth(b->m->name, b->m->version, b->st.queue_depth);
     pthread_cond_signal(&b->cv);
     pthread_mutex_unlock(&b->mu);
 }

@@ -94,6 +94,7 @@ static void entry_free(entry *e, unsigned threads) {
             ais_session_destroy(e->m.sessions[k]);
     free(e->m.sessions);
     ais_model_destroy(e->m.model);
+    serve_metrics_model_close(&e->m); /* after every session that reported to its monitor */
     free(e);
 }
 
@@ -136,6 +137,7 @@ static void stats_touch(serve_repo *r, const char *name) {
     pthread_mutex_lock(&r->mu);
     stats_of(r, name);
     pthread_mutex_unlock(&r->mu);
+    serve_metrics_reload_seen(name);
 }
 
 /* Counts a reload of model name that went in (ok) or failed; the model's failures so far. */
@@ -145,6 +147,9 @@ static uint64_t count(serve_repo *r, const char *name, bool ok) {
     if (s) ok ? s->reloads++ : s->reload_failures++;
     uint64_t failures = s ? s->reload_failures : 0;
     pthread_mutex_unlock(&r->mu);
+    /* /metrics's aistack_serve_reloads_total follows these counts */
+    serve_metrics_reload_seen(name);
+    ok ? serve_metrics_reload_ok(name) : serve_metrics_reload_failed(name);
     return failures;
 }
 
@@ -163,7 +168,10 @@ static entry *load_checked(serve_repo *r, const char *name, int64_t version, con
     ais_status rc = ais_model_load(file, NULL, &e->m.model);
     if (rc) {
         snprintf(err, err_size, "load: %s: %s", ais_status_name(rc), ais_last_error());
-    } else if ((rc = ais_session_create(e->m.model, r->session_opts, &s))) {
+    } else if (serve_metrics_model_open(&e->m, 1)) { /* this version's monitor */
+        snprintf(err, err_size, "monitor: %s", ais_last_error());
+        rc = AIS_E_OUT_OF_MEMORY;
+    } else if ((rc = ais_session_create(e->m.model, e->m.session_opts, &s))) {
         snprintf(err, err_size, "session: %s: %s", ais_status_name(rc), ais_last_error());
     } else {
         serve_buf b = {0};
@@ -172,7 +180,7 @@ static entry *load_checked(serve_repo *r, const char *name, int64_t version, con
         if (b.oom) snprintf(err, err_size, "metadata: out of memory"), rc = AIS_E_OUT_OF_MEMORY;
         serve_buf_free(&b);
         if (!rc && r->batch.max_rows &&
-            !(e->m.batcher = serve_batch_create(&e->m, r->session_opts, r->batch.max_rows,
+            !(e->m.batcher = serve_batch_create(&e->m, e->m.session_opts, r->batch.max_rows,
                                                 r->batch.delay_us, r->batch.timeout_s))) {
             snprintf(err, err_size, "batcher: could not be started (out of memory or threads)");
             rc = AIS_E_OUT_OF_MEMORY;
@@ -529,6 +537,20 @@ void serve_repo_index(serve_repo *r, serve_buf *out) {
     }
     serve_buf_puts(out, "]");
     pthread_mutex_unlock(&r->mu);
+}
+
+void serve_repo_metrics(serve_repo *r, serve_buf *out) {
+    pthread_mutex_lock(&r->mu);
+    serve_model **all = malloc((r->n ? r->n : 1) * sizeof *all);
+    size_t n = all ? r->n : 0;
+    for (size_t i = 0; i < n; i++)
+        all[i] = &r->table[i]->m, r->table[i]->refs++;
+    pthread_mutex_unlock(&r->mu);
+    if (!all) out->oom = true; /* answered 500 */
+    serve_metrics_render((const serve_model *const *)all, n, out);
+    for (size_t i = 0; i < n; i++)
+        serve_repo_release(r, all[i]);
+    free(all);
 }
 
 size_t serve_repo_stats_get(serve_repo *r, serve_repo_stats *out, size_t max) {
