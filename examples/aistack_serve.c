@@ -602,9 +602,7 @@ int tool_cmd_serve(int argc, char **argv) {
     }
     serve_batch_opts batching = {(int64_t)max_batch, batch_delay == (size_t)-1 ? 0 : batch_delay,
                                  (unsigned)timeout};
-    if (serve_repo_open(repo, srv.threads, srv.session_opts, max_batch ? &batching : NULL,
-                        &srv.repo))
-        goto done;
+    if (serve_repo_open(repo, srv.threads, max_batch ? &batching : NULL, &srv.repo)) goto done;
     serve_metrics_set_in_flight_source(&srv.in_flight);
     struct addrinfo hints = {.ai_family = AF_INET, .ai_socktype = SOCK_STREAM}, *ai = NULL;
     if (getaddrinfo(host, NULL, &hints, &ai) || !ai) {

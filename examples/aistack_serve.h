@@ -124,12 +124,13 @@ typedef struct serve_batch_opts {
     unsigned timeout_s;
 } serve_batch_opts;
 /* Loads every DIR/NAME/VERSION/model.* (.ais, .onnx, .json, .txt); a session per model per
- * worker thread (threads of them, made on first use with session_opts, which must outlive the
- * repository). With batch (NULL: no batching), every version loaded, at start or by a rescan,
- * gets its own batcher (serve_model.batcher), stopped and drained before the version is freed.
- * Any model that fails to load fails this: 0, or 1 after a message on stderr. */
-int serve_repo_open(const char *dir, unsigned threads, const ais_options *session_opts,
-                    const serve_batch_opts *batch, serve_repo **out);
+ * worker thread (threads of them, made on first use with the version's own options, from
+ * serve_metrics_model_open: one intra-op thread, reporting to the version's monitor). With batch
+ * (NULL: no batching), every version loaded, at start or by a rescan, gets its own batcher
+ * (serve_model.batcher), stopped and drained before the version is freed. Any model that fails to
+ * load fails this: 0, or 1 after a message on stderr. */
+int serve_repo_open(const char *dir, unsigned threads, const serve_batch_opts *batch,
+                    serve_repo **out);
 /* Rescans DIR (SIGHUP, --poll-interval): a new or changed file (device, inode, size, mtime) is
  * loaded, a session made on it and its metadata written before it replaces what was served;
  * one that fails leaves the old one serving and is logged on stderr as one JSON line

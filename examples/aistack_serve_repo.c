@@ -62,7 +62,6 @@ struct serve_repo {
     pthread_mutex_t mu;
     char *dir;
     unsigned threads;
-    const ais_options *session_opts;
     serve_batch_opts batch; /* max_rows 0: no batching */
     entry **table;          /* sorted by name, then version; under mu */
     size_t n;
@@ -423,15 +422,14 @@ static int scan(serve_repo *r) {
     return 0;
 }
 
-int serve_repo_open(const char *dir, unsigned threads, const ais_options *session_opts,
-                    const serve_batch_opts *batch, serve_repo **out) {
+int serve_repo_open(const char *dir, unsigned threads, const serve_batch_opts *batch,
+                    serve_repo **out) {
     *out = NULL;
     serve_repo *r = calloc(1, sizeof *r);
     if (!r || !(r->dir = strdup(dir)))
         return free(r), fputs("aistack serve: out of memory\n", stderr), 1;
     pthread_mutex_init(&r->mu, NULL);
     r->threads = threads;
-    r->session_opts = session_opts;
     if (batch) r->batch = *batch;
     if (scan(r)) return serve_repo_close(r), 1;
     *out = r;
