@@ -35,6 +35,7 @@ const char tool_usage_serve[] =
     "                     [--jwt-audience AUD] [--jwt-issuer ISS] [--jwt-leeway S]\n"
     "                     [--tls-cert PEM --tls-key PEM] [--rate-limit REQ_PER_S]\n"
     "                     [--max-body-bytes N] [--timeout S] [--poll-interval S]\n"
+    "                     [--max-batch ROWS [--batch-delay-us US]]\n"
     "\n"
     "Serves the models of DIR over HTTP with the KServe V2 (Open Inference) protocol that\n"
     "Triton's and KServe's clients speak, JSON and binary tensors (Triton's binary tensor\n"
@@ -66,8 +67,17 @@ const char tool_usage_serve[] =
     "                      with Retry-After; /v2/health/* is not limited\n"
     "  --max-body-bytes N  larger request bodies get 413 (default 67108864)\n"
     "  --timeout S         close a connection idle (or stalled mid-request) S seconds\n"
-    "                      (default 30)\n"
+    "                      (default 30); a request queued for a batch that long gets 503\n"
     "  --poll-interval S   rescan DIR every S seconds (default: only on SIGHUP)\n"
+    "  --max-batch ROWS    dynamic batching: infer requests for the same model version\n"
+    "                      whose inputs share a first (batch) dimension, with the same\n"
+    "                      other dimensions, dtypes and requested outputs, are queued and\n"
+    "                      run as one batch of up to ROWS rows by one worker per version;\n"
+    "                      larger requests run alone. Only for models whose rows are\n"
+    "                      independent. A reloaded version gets its own worker; requests\n"
+    "                      queued on the old one are answered by the old one\n"
+    "  --batch-delay-us US how long the oldest queued request waits for more rows\n"
+    "                      (default 0: a batch is what queued while the last one ran)\n"
     "\n"
     "Reload: on SIGHUP (and every --poll-interval) DIR is scanned again. A new or changed\n"
     "model file is loaded and checked (a session made, its metadata read) before it\n"
@@ -84,7 +94,9 @@ const char tool_usage_serve[] =
     "model configuration); POST /v2/repository/index (every loaded version); POST "
     "/v2/models/NAME[/versions/V]/infer, and for a\n"
     "model with a feature pipeline POST .../records (JSON lines, or CSV with Content-Type:\n"
-    "text/csv).\n";
+    "text/csv); GET /metrics (Prometheus text: requests by model, version, endpoint and code,\n"
+    "latencies, in-flight requests, batch queue depth and rows per batch, reloads by result,\n"
+    "each model's run metrics; behind the credentials like the rest).\n";
 
 typedef struct server {
     serve_repo *repo;
@@ -110,7 +122,12 @@ typedef struct request {
     struct timespec t0;
     unsigned retry_after; /* seconds, for a 429 */
     char method[8];
-    char path[160]; /* for the access log, cut to fit */
+    char path[160];  /* for the access log, cut to fit */
+    char model[128]; /* the served model it reached, for /metrics ("" and -1: none) */
+    int64_t version;
+    serve_job *job;     /* queued for a batch (the connection is suspended), then answered */
+    serve_model *held;  /* the version job was queued on, held until the reply is sent */
+    int64_t batch_rows; /* rows of the batched run that answered it, for the access log */
 } request;
 
 static int reply(struct MHD_Connection *c, request *rq, int status, serve_buf *b, size_t json_len) {
@@ -136,6 +153,22 @@ static int reply(struct MHD_Connection *c, request *rq, int status, serve_buf *b
         MHD_add_response_header(r, MHD_HTTP_HEADER_RETRY_AFTER, n);
     }
     enum MHD_Result ok = MHD_queue_response(c, (unsigned)status, r);
+    MHD_destroy_response(r);
+    return ok;
+}
+
+static int reply_error(struct MHD_Connection *c, request *rq, int status, const char *msg);
+
+/* A Prometheus text body (GET /metrics). */
+static int reply_text(struct MHD_Connection *c, request *rq, serve_buf *b) {
+    if (b->oom) return reply_error(c, rq, 500, "out of memory");
+    rq->status = 200;
+    struct MHD_Response *r = MHD_create_response_from_buffer(
+        b->len, b->p ? b->p : (void *)"", b->p ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
+    if (!r) return serve_buf_free(b), MHD_NO;
+    memset(b, 0, sizeof *b);
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "text/plain; version=0.0.4");
+    enum MHD_Result ok = MHD_queue_response(c, 200, r);
     MHD_destroy_response(r);
     return ok;
 }
@@ -191,6 +224,8 @@ static credential credential_of(server *srv, struct MHD_Connection *c) {
 static int route_model(server *srv, struct MHD_Connection *c, request *rq, serve_model *m,
                        const char *action);
 
+static void resume_connection(void *c) { MHD_resume_connection(c); }
+
 /* Routes a complete request. */
 static int route(server *srv, struct MHD_Connection *c, request *rq, const char *url) {
     bool get = !strcmp(rq->method, "GET") || !strcmp(rq->method, "HEAD");
@@ -226,6 +261,11 @@ static int route(server *srv, struct MHD_Connection *c, request *rq, const char 
         }
     }
     if (srv->auth && !known) return reply_error(c, rq, 401, cr.why);
+    if (!strcmp(url, "/metrics")) {
+        if (!get) return reply_error(c, rq, 405, "use GET");
+        serve_repo_metrics(srv->repo, &b);
+        return reply_text(c, rq, &b);
+    }
     if (!strcmp(url, "/v2") || !strcmp(url, "/v2/")) {
         if (!get) return reply_error(c, rq, 405, "use GET");
         serve_buf_printf(&b,
@@ -273,8 +313,13 @@ static int route(server *srv, struct MHD_Connection *c, request *rq, const char 
                  version >= 0 ? " at that version" : "");
         return reply_error(c, rq, 404, msg);
     }
+    memcpy(rq->model, m->name, sizeof rq->model);
+    rq->version = m->version;
     int r = route_model(srv, c, rq, m, action);
-    serve_repo_release(srv->repo, m);
+    if (rq->job)
+        rq->held = m; /* queued for a batch: held until its answer is sent (reply_job) */
+    else
+        serve_repo_release(srv->repo, m);
     return r;
 }
 
@@ -308,7 +353,8 @@ static int route_model(server *srv, struct MHD_Connection *c, request *rq, serve
     if ((unsigned)tl_worker >= srv->threads)
         return reply_error(c, rq, 500, "more HTTP threads than sessions (a bug)");
     ais_session **s = &m->sessions[tl_worker];
-    if (!*s && ais_session_create(m->model, srv->session_opts, s) != AIS_OK) {
+    if (!*s && ais_session_create(m->model, m->session_opts ? m->session_opts : srv->session_opts,
+                                  s) != AIS_OK) {
         char msg[512];
         snprintf(msg, sizeof msg, "session for model '%s': %s", m->name, ais_last_error());
         return reply_error(c, rq, 500, msg);
@@ -334,8 +380,32 @@ static int route_model(server *srv, struct MHD_Connection *c, request *rq, serve
         json_len = (size_t)v;
     }
     size_t out_json = 0;
-    int status = serve_infer(m, *s, rq->body.p ? rq->body.p : "", len, json_len, &b, &out_json);
+    serve_job *job = NULL;
+    int status = serve_infer_or_queue(m, *s, rq->body.p ? rq->body.p : "", len, json_len, &b,
+                                      &out_json, &job);
+    if (job) { /* the batcher answers: on_request sees rq->job again once it is resumed */
+        rq->job = job;
+        MHD_suspend_connection(c);
+        serve_batch_submit(m->batcher, job, resume_connection, c);
+        return MHD_YES;
+    }
     return reply(c, rq, status, &b, status == 200 && out_json < b.len ? out_json : (size_t)-1);
+}
+
+/* The reply of a batched request, once the batcher has resumed its connection. */
+static int reply_job(server *srv, struct MHD_Connection *c, request *rq) {
+    serve_job *j = rq->job;
+    if (j->reply_pending) serve_job_reply(j);
+    serve_buf b = j->out;
+    memset(&j->out, 0, sizeof j->out);
+    int status = j->status;
+    size_t json_len = status == 200 && j->out_json_len < b.len ? j->out_json_len : (size_t)-1;
+    rq->batch_rows = j->batch_rows;
+    rq->job = NULL;
+    serve_job_free(j);
+    serve_repo_release(srv->repo, rq->held);
+    rq->held = NULL;
+    return reply(c, rq, status, &b, json_len);
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
@@ -349,6 +419,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         *con_cls = rq;
         atomic_fetch_add(&srv->in_flight, 1);
         clock_gettime(CLOCK_MONOTONIC, &rq->t0);
+        rq->version = -1;
         snprintf(rq->method, sizeof rq->method, "%s", method);
         snprintf(rq->path, sizeof rq->path, "%s", url);
         /* A declared length over the limit is refused before a byte of it is read. */
@@ -373,6 +444,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         *upload_size = 0;
         return MHD_YES;
     }
+    if (rq->job) return (enum MHD_Result)reply_job(srv, c, rq);
     if (rq->status) return MHD_YES; /* answered on the first call */
     if (rq->too_big)
         return (enum MHD_Result)reply_error(c, rq, 413, "request body over --max-body-bytes");
@@ -397,10 +469,13 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     serve_buf_json_str(&line, rq->method);
     serve_buf_puts(&line, ", \"path\": ");
     serve_buf_json_str(&line, rq->path);
-    serve_buf_printf(&line, ", \"status\": %d, \"ms\": %.3f%s}\n", rq->status, ms,
-                     toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : ", \"aborted\": true");
+    serve_buf_printf(&line, ", \"status\": %d, \"ms\": %.3f", rq->status, ms);
+    if (rq->batch_rows) serve_buf_printf(&line, ", \"batch\": %" PRId64, rq->batch_rows);
+    serve_buf_puts(&line,
+                   toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "}\n" : ", \"aborted\": true}\n");
     if (!line.oom) fputs(line.p, stderr);
     serve_buf_free(&line);
+    serve_metrics_request(rq->model, rq->version, rq->path, rq->status, ms / 1e3);
 #ifdef __GLIBC__
     /* A large JSON body becomes many small cJSON nodes in this thread's malloc arena; glibc
      * keeps freed arena memory, so without a trim each pool thread would hold its largest
@@ -408,6 +483,8 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     if (rq->body.cap > ((size_t)1 << 20)) malloc_trim(0);
 #endif
     serve_buf_free(&rq->body);
+    serve_job_free(rq->job); /* answered but never sent (the connection closed) */
+    serve_repo_release(srv->repo, rq->held);
     free(rq);
     *con_cls = NULL;
     atomic_fetch_sub(&srv->in_flight, 1);
@@ -432,7 +509,8 @@ static int parse_size(const char *s, size_t *out) {
 
 int tool_cmd_serve(int argc, char **argv) {
     const char *repo = NULL, *host = "127.0.0.1", *keys = NULL, *rate = NULL, *poll_s = NULL;
-    size_t port = 8000, threads = 0, max_body = 64u << 20, timeout = 30, leeway = 60;
+    size_t port = 8000, threads = 0, max_body = 64u << 20, timeout = 30, leeway = 60, max_batch = 0,
+           batch_delay = (size_t)-1;
     serve_jwt_config jwt = {0};
     const char *tls_cert = NULL, *tls_key = NULL;
     for (int i = 0; i < argc; i += 2) {
@@ -442,6 +520,8 @@ int tool_cmd_serve(int argc, char **argv) {
                       : !strcmp(a, "--max-body-bytes") ? &max_body
                       : !strcmp(a, "--timeout")        ? &timeout
                       : !strcmp(a, "--jwt-leeway")     ? &leeway
+                      : !strcmp(a, "--max-batch")      ? &max_batch
+                      : !strcmp(a, "--batch-delay-us") ? &batch_delay
                                                        : NULL;
         const char **str = !strcmp(a, "--model-repository") ? &repo
                            : !strcmp(a, "--host")           ? &host
@@ -455,10 +535,6 @@ int tool_cmd_serve(int argc, char **argv) {
                            : !strcmp(a, "--tls-cert")       ? &tls_cert
                            : !strcmp(a, "--tls-key")        ? &tls_key
                                                             : NULL;
-        if (!strcmp(a, "--max-batch") || !strcmp(a, "--batch-delay-us")) {
-            fprintf(stderr, "aistack serve: %s is not implemented yet\n", a);
-            return 2;
-        }
         if ((!num && !str) || !v) return tool_bad_option("serve", a, num || str, tool_usage_serve);
         if (str) *str = v;
         if (num && parse_size(v, num)) return tool_bad_option("serve", a, true, tool_usage_serve);
@@ -477,6 +553,12 @@ int tool_cmd_serve(int argc, char **argv) {
                      "--jwt-public-key\n",
                      stderr),
                2;
+    if (max_batch > ((size_t)1 << 31) || (batch_delay != (size_t)-1 && batch_delay > 60000000))
+        return fputs("aistack serve: --max-batch over 2^31 or --batch-delay-us over 60 s\n",
+                     stderr),
+               2;
+    if (batch_delay != (size_t)-1 && !max_batch)
+        return fputs("aistack serve: --batch-delay-us needs --max-batch\n", stderr), 2;
     if (!threads) {
         long n = sysconf(_SC_NPROCESSORS_ONLN);
         threads = n > 0 ? (size_t)n : 1;
@@ -518,7 +600,10 @@ int tool_cmd_serve(int argc, char **argv) {
         }
         poll_ms = (int)(p * 1000 + 0.5);
     }
-    if (serve_repo_open(repo, srv.threads, srv.session_opts, &srv.repo)) goto done;
+    serve_batch_opts batching = {(int64_t)max_batch, batch_delay == (size_t)-1 ? 0 : batch_delay,
+                                 (unsigned)timeout};
+    if (serve_repo_open(repo, srv.threads, max_batch ? &batching : NULL, &srv.repo)) goto done;
+    serve_metrics_set_in_flight_source(&srv.in_flight);
     struct addrinfo hints = {.ai_family = AF_INET, .ai_socktype = SOCK_STREAM}, *ai = NULL;
     if (getaddrinfo(host, NULL, &hints, &ai) || !ai) {
         fprintf(stderr, "aistack serve: --host %s: not an IPv4 address or known name\n", host);
@@ -543,7 +628,7 @@ int tool_cmd_serve(int argc, char **argv) {
         {MHD_OPTION_END, 0, NULL}};
     d = MHD_start_daemon(
         MHD_USE_AUTO | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG |
-            (tls.cert ? MHD_USE_TLS : 0),
+            (tls.cert ? MHD_USE_TLS : 0) | (max_batch ? MHD_ALLOW_SUSPEND_RESUME : 0),
         0, NULL, NULL, on_request, &srv, MHD_OPTION_ARRAY, tls.cert ? tls_opts : tls_opts + 3,
         MHD_OPTION_THREAD_POOL_SIZE, (unsigned)threads, MHD_OPTION_CONNECTION_TIMEOUT,
         (unsigned)timeout, MHD_OPTION_CONNECTION_LIMIT, (unsigned)1024, MHD_OPTION_NOTIFY_COMPLETED,
@@ -588,8 +673,13 @@ int tool_cmd_serve(int argc, char **argv) {
     fprintf(stderr, "aistack serve: stopped\n");
     rc = 0;
 done:
+    /* Batchers first (those of replaced versions still held by a queued request too): each
+     * answers what is queued and resumes those connections, and MHD must not be stopped with a
+     * connection still suspended. Their counters are logged as each version is freed. */
+    if (srv.repo) serve_repo_stop_batchers(srv.repo);
     if (d) MHD_stop_daemon(d);
     serve_repo_close(srv.repo);
+    serve_metrics_free();
     ais_options_destroy(srv.session_opts);
     serve_keys_free(&srv.keys);
     serve_jwt_destroy(srv.jwt);

@@ -13,6 +13,11 @@
  * left the table (replaced or removed from disk) is freed by whichever thread drops its last
  * reference, so requests in flight finish on the version they started on.
  *
+ * With --max-batch each entry owns its version's batcher (aistack_serve_batch.c), made with the
+ * entry and stopped before it is freed. A request queued in it holds the entry, so a replaced
+ * version's batcher answers its queue before the last reference goes; at shutdown the batchers
+ * of entries still held are found through the list of retired entries.
+ *
  * Weights are memory-mapped from the model file: replace a served file by renaming a new one
  * over it (or add a version directory), never by writing into it (docs/serve.md).
  */
@@ -36,10 +41,13 @@ typedef struct stamp {
 } stamp;
 
 typedef struct entry {
-    serve_model m; /* first: a serve_model * handed out is its entry's address */
-    unsigned refs; /* requests holding it; under repo->mu */
-    bool retired;  /* out of the table: freed when refs drops to 0 */
+    serve_model m;   /* first: a serve_model * handed out is its entry's address */
+    unsigned refs;   /* requests holding it; under repo->mu */
+    bool retired;    /* out of the table: freed when refs drops to 0 */
+    bool served;     /* went into the table once (its batcher's counters are worth a log line) */
+    bool stop_asked; /* serve_repo_stop_batchers took it; under repo->mu */
     stamp st;
+    struct entry *retired_prev, *retired_next; /* retired but still held; under repo->mu */
 } entry;
 
 /* A file that failed to load, with the stamp it had: not tried again until that changes. */
@@ -54,9 +62,10 @@ struct serve_repo {
     pthread_mutex_t mu;
     char *dir;
     unsigned threads;
-    const ais_options *session_opts;
-    entry **table; /* sorted by name, then version; under mu */
+    serve_batch_opts batch; /* max_rows 0: no batching */
+    entry **table;          /* sorted by name, then version; under mu */
     size_t n;
+    entry *retired;          /* retired entries some request still holds; under mu */
     serve_repo_stats *stats; /* one per model name ever seen; under mu */
     size_t n_stats;
     failed *failed; /* the rescanning thread's own */
@@ -75,11 +84,16 @@ static stamp stamp_of(const struct stat *st) {
 
 static void entry_free(entry *e, unsigned threads) {
     if (!e) return;
+    /* Nothing holds e, so nothing waits in its queue: the worker is idle, joined here. */
+    serve_batch_stop(e->m.batcher);
+    if (e->served) serve_batch_log(e->m.batcher);
+    serve_batch_destroy(e->m.batcher);
     if (e->m.sessions)
         for (unsigned k = 0; k < threads; k++)
             ais_session_destroy(e->m.sessions[k]);
     free(e->m.sessions);
     ais_model_destroy(e->m.model);
+    serve_metrics_model_close(&e->m); /* after every session that reported to its monitor */
     free(e);
 }
 
@@ -122,6 +136,7 @@ static void stats_touch(serve_repo *r, const char *name) {
     pthread_mutex_lock(&r->mu);
     stats_of(r, name);
     pthread_mutex_unlock(&r->mu);
+    serve_metrics_reload_seen(name);
 }
 
 /* Counts a reload of model name that went in (ok) or failed; the model's failures so far. */
@@ -131,6 +146,9 @@ static uint64_t count(serve_repo *r, const char *name, bool ok) {
     if (s) ok ? s->reloads++ : s->reload_failures++;
     uint64_t failures = s ? s->reload_failures : 0;
     pthread_mutex_unlock(&r->mu);
+    /* /metrics's aistack_serve_reloads_total follows these counts */
+    serve_metrics_reload_seen(name);
+    ok ? serve_metrics_reload_ok(name) : serve_metrics_reload_failed(name);
     return failures;
 }
 
@@ -149,7 +167,10 @@ static entry *load_checked(serve_repo *r, const char *name, int64_t version, con
     ais_status rc = ais_model_load(file, NULL, &e->m.model);
     if (rc) {
         snprintf(err, err_size, "load: %s: %s", ais_status_name(rc), ais_last_error());
-    } else if ((rc = ais_session_create(e->m.model, r->session_opts, &s))) {
+    } else if (serve_metrics_model_open(&e->m, 1)) { /* this version's monitor */
+        snprintf(err, err_size, "monitor: %s", ais_last_error());
+        rc = AIS_E_OUT_OF_MEMORY;
+    } else if ((rc = ais_session_create(e->m.model, e->m.session_opts, &s))) {
         snprintf(err, err_size, "session: %s: %s", ais_status_name(rc), ais_last_error());
     } else {
         serve_buf b = {0};
@@ -157,6 +178,12 @@ static entry *load_checked(serve_repo *r, const char *name, int64_t version, con
         if (!b.oom) serve_model_config(&e->m, &b);
         if (b.oom) snprintf(err, err_size, "metadata: out of memory"), rc = AIS_E_OUT_OF_MEMORY;
         serve_buf_free(&b);
+        if (!rc && r->batch.max_rows &&
+            !(e->m.batcher = serve_batch_create(&e->m, e->m.session_opts, r->batch.max_rows,
+                                                r->batch.delay_us, r->batch.timeout_s))) {
+            snprintf(err, err_size, "batcher: could not be started (out of memory or threads)");
+            rc = AIS_E_OUT_OF_MEMORY;
+        }
     }
     ais_session_destroy(s);
     if (rc) return entry_free(e, r->threads), NULL;
@@ -374,9 +401,18 @@ static int scan(serve_repo *r) {
     r->table = next, r->n = n;
     size_t n_free = 0;
     for (size_t i = 0; i < n_gone; i++) {
-        gone[i]->retired = true;
-        if (!gone[i]->refs) gone[n_free++] = gone[i]; /* idle: ours to free */
+        entry *g = gone[i];
+        g->retired = true;
+        if (!g->refs) {
+            gone[n_free++] = g; /* idle: ours to free */
+        } else {                /* the last request to release it frees it */
+            g->retired_next = r->retired, g->retired_prev = NULL;
+            if (r->retired) r->retired->retired_prev = g;
+            r->retired = g;
+        }
     }
+    for (size_t i = 0; i < n; i++)
+        next[i]->served = true;
     pthread_mutex_unlock(&r->mu);
     for (size_t i = 0; i < n_free; i++)
         entry_free(gone[i], r->threads);
@@ -386,7 +422,7 @@ static int scan(serve_repo *r) {
     return 0;
 }
 
-int serve_repo_open(const char *dir, unsigned threads, const ais_options *session_opts,
+int serve_repo_open(const char *dir, unsigned threads, const serve_batch_opts *batch,
                     serve_repo **out) {
     *out = NULL;
     serve_repo *r = calloc(1, sizeof *r);
@@ -394,7 +430,7 @@ int serve_repo_open(const char *dir, unsigned threads, const ais_options *sessio
         return free(r), fputs("aistack serve: out of memory\n", stderr), 1;
     pthread_mutex_init(&r->mu, NULL);
     r->threads = threads;
-    r->session_opts = session_opts;
+    if (batch) r->batch = *batch;
     if (scan(r)) return serve_repo_close(r), 1;
     *out = r;
     return 0;
@@ -402,10 +438,40 @@ int serve_repo_open(const char *dir, unsigned threads, const ais_options *sessio
 
 void serve_repo_rescan(serve_repo *r) { scan(r); }
 
+void serve_repo_stop_batchers(serve_repo *r) {
+    if (!r->batch.max_rows) return;
+    /* In rounds of a few entries, without allocating: each retained while its batcher stops,
+     * because the requests it answers release theirs (from HTTP threads, taking mu) and the
+     * entry must outlive the stop either way; stop_asked keeps it out of later rounds. */
+    for (;;) {
+        entry *some[32];
+        size_t k = 0;
+        pthread_mutex_lock(&r->mu);
+        for (size_t i = 0; i < r->n && k < 32; i++)
+            if (!r->table[i]->stop_asked) some[k++] = r->table[i];
+        for (entry *e = r->retired; e && k < 32; e = e->retired_next)
+            if (!e->stop_asked) some[k++] = e;
+        for (size_t i = 0; i < k; i++)
+            some[i]->refs++, some[i]->stop_asked = true;
+        pthread_mutex_unlock(&r->mu);
+        if (!k) return;
+        for (size_t i = 0; i < k; i++)
+            serve_batch_stop(some[i]->m.batcher);
+        for (size_t i = 0; i < k; i++)
+            serve_repo_release(r, &some[i]->m);
+    }
+}
+
 void serve_repo_close(serve_repo *r) {
     if (!r) return;
     for (size_t i = 0; i < r->n; i++)
         entry_free(r->table[i], r->threads); /* the server is stopped: nobody holds one */
+    /* Held past the end by a request MHD never completed (it is stopped): none is left. */
+    while (r->retired) {
+        entry *e = r->retired;
+        r->retired = e->retired_next;
+        entry_free(e, r->threads);
+    }
     free(r->table);
     free(r->stats);
     free(r->failed);
@@ -438,6 +504,13 @@ void serve_repo_release(serve_repo *r, serve_model *m) {
     entry *e = (entry *)m;
     pthread_mutex_lock(&r->mu);
     bool last = --e->refs == 0 && e->retired;
+    if (last) { /* off the list of retired entries still held */
+        if (e->retired_prev)
+            e->retired_prev->retired_next = e->retired_next;
+        else
+            r->retired = e->retired_next;
+        if (e->retired_next) e->retired_next->retired_prev = e->retired_prev;
+    }
     pthread_mutex_unlock(&r->mu);
     if (last) entry_free(e, r->threads); /* the last request on a replaced version */
 }
@@ -462,6 +535,20 @@ void serve_repo_index(serve_repo *r, serve_buf *out) {
     }
     serve_buf_puts(out, "]");
     pthread_mutex_unlock(&r->mu);
+}
+
+void serve_repo_metrics(serve_repo *r, serve_buf *out) {
+    pthread_mutex_lock(&r->mu);
+    serve_model **all = malloc((r->n ? r->n : 1) * sizeof *all);
+    size_t n = all ? r->n : 0;
+    for (size_t i = 0; i < n; i++)
+        all[i] = &r->table[i]->m, r->table[i]->refs++;
+    pthread_mutex_unlock(&r->mu);
+    if (!all) out->oom = true; /* answered 500 */
+    serve_metrics_render((const serve_model *const *)all, n, out);
+    for (size_t i = 0; i < n; i++)
+        serve_repo_release(r, all[i]);
+    free(all);
 }
 
 size_t serve_repo_stats_get(serve_repo *r, serve_repo_stats *out, size_t max) {

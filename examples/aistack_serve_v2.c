@@ -186,15 +186,8 @@ void serve_model_config(const serve_model *m, serve_buf *out) {
 
 /* ---- infer ---- */
 
-typedef struct infer_req {
-    const char *in_names[MAX_IO];
-    ais_tensor *inputs[MAX_IO];
-    size_t n_in;
-    const char *out_names[MAX_IO];
-    bool out_binary[MAX_IO];
-    ais_tensor *outputs[MAX_IO];
-    size_t n_out;
-} infer_req;
+/* The parsed request: serve_job (aistack_serve.h), so that the batcher can take it over. */
+typedef serve_job infer_req;
 
 /* Counts the leaves of a (possibly nested) JSON data array, refusing non-array nesting. */
 static bool count_leaves(const cJSON *a, size_t *n, int depth) {
@@ -541,8 +534,8 @@ static int reply_outputs(const serve_model *m, const cJSON *req, infer_req *r, s
     return 200;
 }
 
-static int run_and_reply(const serve_model *m, ais_session *s, const cJSON *req, infer_req *r,
-                         serve_buf *out, size_t *out_json_len) {
+/* Runs r's inputs into r->outputs; 0, or an HTTP status with out holding the error. */
+static int run_only(const serve_model *m, ais_session *s, infer_req *r, serve_buf *out) {
     ais_status st = ais_session_run(s, r->in_names, (const ais_tensor *const *)r->inputs, r->n_in,
                                     r->out_names, r->outputs, r->n_out);
     if (st) {
@@ -553,19 +546,33 @@ static int run_and_reply(const serve_model *m, ais_session *s, const cJSON *req,
         serve_error_body(out, "model '%s': %s: %s", m->name, ais_status_name(st), ais_last_error());
         return code;
     }
-    return reply_outputs(m, req, r, out, out_json_len);
+    return 0;
+}
+
+static int run_and_reply(const serve_model *m, ais_session *s, const cJSON *req, infer_req *r,
+                         serve_buf *out, size_t *out_json_len) {
+    int code = run_only(m, s, r, out);
+    return code ? code : reply_outputs(m, req, r, out, out_json_len);
 }
 
 int serve_infer(const serve_model *m, ais_session *s, const char *body, size_t len, size_t json_len,
                 serve_buf *out, size_t *out_json_len) {
+    return serve_infer_or_queue(m, s, body, len, json_len, out, out_json_len, NULL);
+}
+
+int serve_infer_or_queue(const serve_model *m, ais_session *s, const char *body, size_t len,
+                         size_t json_len, serve_buf *out, size_t *out_json_len,
+                         serve_job **pending) {
     *out_json_len = 0;
+    if (pending) *pending = NULL;
     cJSON *req = cJSON_ParseWithLength(body, json_len);
     if (!req || !cJSON_IsObject(req)) {
         cJSON_Delete(req);
         return serve_error_body(out, "the request is not a JSON object"), 400;
     }
-    infer_req r;
-    memset(&r, 0, sizeof r);
+    /* On the heap (MAX_IO slots are kilobytes), and a queued request outlives this call. */
+    infer_req *r = calloc(1, sizeof *r);
+    if (!r) return cJSON_Delete(req), serve_error_body(out, "out of memory"), 500;
     int code = 0;
     const cJSON *ins = cJSON_GetObjectItemCaseSensitive(req, "inputs");
     const cJSON *outs = cJSON_GetObjectItemCaseSensitive(req, "outputs");
@@ -578,11 +585,11 @@ int serve_infer(const serve_model *m, ais_session *s, const char *body, size_t l
         goto done;
     }
     for (const cJSON *in = ins->child; in && !code; in = in->next) {
-        if (r.n_in == MAX_IO || !cJSON_IsObject(in)) {
+        if (r->n_in == MAX_IO || !cJSON_IsObject(in)) {
             code = 400, serve_error_body(out, "\"inputs\" holds at most %d objects", MAX_IO);
             break;
         }
-        code = parse_input(m, in, body + json_len, len - json_len, &bin_off, &r, out);
+        code = parse_input(m, in, body + json_len, len - json_len, &bin_off, r, out);
     }
     if (!code && bin_off != len - json_len)
         code = 400, serve_error_body(out,
@@ -597,7 +604,7 @@ int serve_infer(const serve_model *m, ais_session *s, const char *body, size_t l
     if (outs && cJSON_GetArraySize(outs)) {
         for (const cJSON *o = outs->child; o; o = o->next) {
             const cJSON *jn = cJSON_GetObjectItemCaseSensitive(o, "name");
-            if (r.n_out == MAX_IO || !cJSON_IsString(jn)) {
+            if (r->n_out == MAX_IO || !cJSON_IsString(jn)) {
                 code = 400, serve_error_body(out, "each requested output needs a \"name\"");
                 goto done;
             }
@@ -608,25 +615,58 @@ int serve_infer(const serve_model *m, ais_session *s, const char *body, size_t l
             }
             const cJSON *op = cJSON_GetObjectItemCaseSensitive(o, "parameters");
             const cJSON *jb = op ? cJSON_GetObjectItemCaseSensitive(op, "binary_data") : NULL;
-            r.out_binary[r.n_out] = jb ? cJSON_IsTrue(jb) : all_binary;
-            r.out_names[r.n_out++] = jn->valuestring;
+            r->out_binary[r->n_out] = jb ? cJSON_IsTrue(jb) : all_binary;
+            r->out_names[r->n_out++] = jn->valuestring;
         }
     } else {
         for (size_t i = 0; i < ais_model_output_count(m->model) && i < MAX_IO; i++) {
-            ais_model_output_info(m->model, i, &r.out_names[r.n_out], NULL, NULL, NULL);
-            r.out_binary[r.n_out++] = all_binary;
+            ais_model_output_info(m->model, i, &r->out_names[r->n_out], NULL, NULL, NULL);
+            r->out_binary[r->n_out++] = all_binary;
         }
     }
-    code = run_and_reply(m, s, req, &r, out, out_json_len);
+    if (pending && m->batcher && serve_batch_accepts(m->batcher, r)) {
+        r->req = req;
+        r->model = m;
+        *pending = r;
+        return 0;
+    }
+    code = run_and_reply(m, s, req, r, out, out_json_len);
 done:
     /* MAX_IO, not n_in: a slot parse_input filled before failing is freed too. */
     for (size_t i = 0; i < MAX_IO; i++)
-        ais_tensor_destroy(r.inputs[i]);
+        ais_tensor_destroy(r->inputs[i]);
     for (size_t i = 0; i < MAX_IO; i++)
-        ais_tensor_destroy(r.outputs[i]);
+        ais_tensor_destroy(r->outputs[i]);
     if (code >= 400 || !*out_json_len) *out_json_len = out->len;
     cJSON_Delete(req);
+    free(r);
     return code;
+}
+
+int serve_job_reply(serve_job *j) {
+    j->out_json_len = 0;
+    j->reply_pending = false;
+    j->status = reply_outputs(j->model, j->req, j, &j->out, &j->out_json_len);
+    if (j->status >= 400 || !j->out_json_len) j->out_json_len = j->out.len;
+    return j->status;
+}
+
+int serve_job_run(ais_session *s, serve_job *j) {
+    j->status = run_only(j->model, s, j, &j->out);
+    j->out_json_len = j->out.len;
+    if (!j->status) j->status = 200, j->reply_pending = true;
+    return j->status;
+}
+
+void serve_job_free(serve_job *j) {
+    if (!j) return;
+    for (size_t i = 0; i < MAX_IO; i++)
+        ais_tensor_destroy(j->inputs[i]);
+    for (size_t i = 0; i < MAX_IO; i++)
+        ais_tensor_destroy(j->outputs[i]);
+    cJSON_Delete(j->req);
+    serve_buf_free(&j->out);
+    free(j);
 }
 
 int serve_records(const serve_model *m, ais_session *s, const char *body, size_t len, bool csv,

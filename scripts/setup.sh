@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.."
 mode=${1:-test}
 
 BUILD_PKGS="build-essential cmake pkg-config libopenblas-dev libzstd-dev libcjson-dev libxxhash-dev libdlpack-dev libutf8proc-dev libjpeg62-turbo-dev libpng-dev libmicrohttpd-dev libjwt-dev"
-TEST_PKGS="$BUILD_PKGS curl clang libclang-rt-14-dev libcmocka-dev abigail-tools python3 python3-venv python3-pip python3-numpy python3-torch python3-torchvision python3-pil chromium default-jre-headless"
+TEST_PKGS="$BUILD_PKGS curl wrk clang libclang-rt-14-dev libcmocka-dev abigail-tools python3 python3-venv python3-pip python3-numpy python3-torch python3-torchvision python3-pil chromium default-jre-headless"
 case $mode in
   build) pkgs=$BUILD_PKGS ;;
   test) pkgs=$TEST_PKGS ;;
