@@ -72,7 +72,8 @@ typedef enum ais_option {
     /* 13-15 are left to other options. */
     /* Sessions: 1 (the default) counts runs, rows, errors, latency and bytes per session
      * (ais_session_metric, and an ais_monitor's totals: ais_monitor.h); 0 counts nothing. The
-     * counting costs two clock reads and a few stores per call. */
+     * counting costs two reads of the time-stamp counter (CLOCK_MONOTONIC on CPUs without an
+     * invariant one) and a few stores per call. */
     AIS_OPT_METRICS = 16,
     /* 17-23 are left to other options. ais_text_convert (ais_text.h): */
     AIS_OPT_TEXT_MAX_LENGTH = 24, /* tokens per row, special tokens included, 1..2^20; 0 (the

@@ -105,10 +105,11 @@ ais_status ais__metrics_shard_create(ais_monitor *mon, const char *name, const c
     ais__metrics_shard *m = ais__malloc_aligned(sizeof *m, 64);
     if (!m) return ais__oom(sizeof *m, "session metrics");
     memset(m, 0, sizeof *m);
+    ais__ticks_init();
     const double *bounds = mon ? mon->bounds : ais__default_bounds;
     m->n_bounds = mon ? mon->n_bounds : AIS__ARRAY_LEN(ais__default_bounds);
     for (size_t i = 0; i < m->n_bounds; i++)
-        m->bounds_ns[i] = (uint64_t)llround(bounds[i] * 1e9);
+        m->bounds_ticks[i] = (uint64_t)llround(bounds[i] * 1e9 / ais__ticks_ns_per_tick);
     if (!mon) {
         *out = m;
         return AIS_OK;
@@ -148,6 +149,10 @@ ais_status ais__metrics_shard_create(ais_monitor *mon, const char *name, const c
     return AIS_OK;
 }
 
+static uint64_t ais__ticks_to_ns(uint64_t ticks) {
+    return (uint64_t)llround((double)ticks * ais__ticks_ns_per_tick);
+}
+
 #define AIS__LD(x) ((uint64_t)atomic_load_explicit(&(x), memory_order_relaxed))
 
 void ais__metrics_shard_destroy(ais__metrics_shard *m) {
@@ -160,7 +165,7 @@ void ais__metrics_shard_destroy(ais__metrics_shard *m) {
         g->rows += AIS__LD(m->rows);
         g->bytes_in += AIS__LD(m->bytes_in);
         g->bytes_out += AIS__LD(m->bytes_out);
-        g->latency_ns += AIS__LD(m->latency_ns);
+        g->latency_ns += ais__ticks_to_ns(AIS__LD(m->latency_ticks));
         for (size_t i = 0; i < AIS__N_STATUS; i++)
             g->errors[i] += AIS__LD(m->errors[i]);
         g->errors[AIS_E_BUSY] += AIS__LD(m->refused);
@@ -183,9 +188,9 @@ static size_t ais__status_slot(ais_status st) {
 
 uint64_t ais__metrics_end(ais__metrics_shard *m, uint64_t t0, ais_status st, uint64_t rows,
                           uint64_t bytes_in, uint64_t bytes_out) {
-    uint64_t dt = ais__now_ns() - t0;
+    uint64_t dt = ais__ticks() - t0;
     ais__metric_add(&m->runs, 1);
-    ais__metric_add(&m->latency_ns, dt);
+    ais__metric_add(&m->latency_ticks, dt);
     ais__metric_add(&m->bytes_in, bytes_in);
     if (st == AIS_OK) {
         ais__metric_add(&m->rows, rows);
@@ -194,7 +199,7 @@ uint64_t ais__metrics_end(ais__metrics_shard *m, uint64_t t0, ais_status st, uin
         ais__metric_add(&m->errors[ais__status_slot(st)], 1);
     }
     size_t b = 0;
-    while (b < m->n_bounds && dt > m->bounds_ns[b])
+    while (b < m->n_bounds && dt > m->bounds_ticks[b])
         b++; /* le: a bound is inclusive */
     ais__metric_add(&m->buckets[b], 1);
     /* last, so a reader that sees the call finished also sees its counts */
@@ -224,7 +229,8 @@ void ais__metrics_end_run(ais__metrics_shard *m, uint64_t t0, ais_status st,
     ais__reqlog *log =
         m->monitor ? atomic_load_explicit(&m->monitor->reqlog, memory_order_acquire) : NULL;
     if (log)
-        ais__reqlog_record(log, m->group->name, st, dt, rows, inputs, n_inputs, outputs, n_outputs);
+        ais__reqlog_record(log, m->group->name, st, ais__ticks_to_ns(dt), rows, inputs, n_inputs,
+                           outputs, n_outputs);
 }
 
 void ais__metrics_refused(ais__metrics_shard *m) {
@@ -245,7 +251,7 @@ static void ais__shard_add(ais__totals *t, const ais__metrics_shard *m) {
     t->rows += AIS__LD(m->rows);
     t->bytes_in += AIS__LD(m->bytes_in);
     t->bytes_out += AIS__LD(m->bytes_out);
-    t->latency_ns += AIS__LD(m->latency_ns);
+    t->latency_ns += ais__ticks_to_ns(AIS__LD(m->latency_ticks));
     for (size_t i = 0; i < AIS__N_STATUS; i++)
         t->errors[i] += AIS__LD(m->errors[i]);
     t->errors[AIS_E_BUSY] += AIS__LD(m->refused);

@@ -25,10 +25,10 @@ typedef struct ais__reqlog ais__reqlog;
 
 typedef struct ais__metrics_shard {
     _Alignas(64) atomic_uint_fast64_t runs;
-    atomic_uint_fast64_t rows, bytes_in, bytes_out, latency_ns, in_flight;
+    atomic_uint_fast64_t rows, bytes_in, bytes_out, latency_ticks, in_flight; /* ais__ticks */
     atomic_uint_fast64_t errors[AIS__N_STATUS];
-    atomic_uint_fast64_t refused; /* AIS_E_BUSY, from other threads */
-    uint64_t bounds_ns[AIS_MONITOR_MAX_BUCKETS];
+    atomic_uint_fast64_t refused;                   /* AIS_E_BUSY, from other threads */
+    uint64_t bounds_ticks[AIS_MONITOR_MAX_BUCKETS]; /* the buckets' bounds in ais__ticks */
     size_t n_bounds;
     atomic_uint_fast64_t buckets[AIS_MONITOR_MAX_BUCKETS + 1]; /* per bucket, not cumulative */
     ais_monitor *monitor;      /* NULL: the session's own counters only */
@@ -48,11 +48,11 @@ static inline void ais__metric_add(atomic_uint_fast64_t *c, uint64_t v) {
                           memory_order_relaxed);
 }
 
-/* Before a run: the start time (0 without a shard). */
+/* Before a run: the start time in ais__ticks (0 without a shard). */
 static inline uint64_t ais__metrics_begin(ais__metrics_shard *m) {
     if (!m) return 0;
     ais__metric_add(&m->in_flight, 1);
-    return ais__now_ns();
+    return ais__ticks();
 }
 
 /* A sampled call into the request log (reqlog.c). */
@@ -60,7 +60,8 @@ void ais__reqlog_record(ais__reqlog *l, const char *model, ais_status st, uint64
                         uint64_t rows, const ais_tensor *const *in, size_t n_in,
                         ais_tensor *const *out, size_t n_out);
 
-/* After a run: its status, rows and bytes; returns its latency in ns. */
+/* After a run (t0 from ais__metrics_begin): its status, rows and bytes; returns its latency in
+ * ticks. */
 uint64_t ais__metrics_end(ais__metrics_shard *m, uint64_t t0, ais_status st, uint64_t rows,
                           uint64_t bytes_in, uint64_t bytes_out);
 /* After ais_session_run: rows and bytes from its tensors (outputs NULL on failure are skipped). */
