@@ -31,8 +31,10 @@ typedef struct ais__metrics_shard {
     uint64_t bounds_ticks[AIS_MONITOR_MAX_BUCKETS]; /* the buckets' bounds in ais__ticks */
     size_t n_bounds;
     atomic_uint_fast64_t buckets[AIS_MONITOR_MAX_BUCKETS + 1]; /* per bucket, not cumulative */
-    ais_monitor *monitor;      /* NULL: the session's own counters only */
-    ais__metrics_group *group; /* its model's series in the monitor */
+    ais_monitor *monitor;         /* NULL: the session's own counters only */
+    ais__metrics_group *group;    /* its model's series in the monitor */
+    struct ais__window *window;   /* the live drift window (window.h), or NULL; owned */
+    const ais_profile *reference; /* the session's model's reference profile, with window */
     struct ais__metrics_shard *next, *prev;
 } ais__metrics_shard;
 
@@ -40,6 +42,11 @@ typedef struct ais__metrics_shard {
  * (may be NULL). NULL and an error set on failure. */
 ais_status ais__metrics_shard_create(ais_monitor *monitor, const char *name, const char *version,
                                      ais__metrics_shard **out);
+/* Hands the shard its live window `w` (owned from here, also on failure) for the model's
+ * reference profile (borrowed: the session's model holds it); the monitor's series for this
+ * model keeps a copy of the first reference it sees, so its drift reports outlive sessions. */
+ais_status ais__metrics_shard_set_window(ais__metrics_shard *m, struct ais__window *w,
+                                         const ais_profile *reference);
 /* Folds the shard's counts into its monitor (so totals never go down) and frees it. */
 void ais__metrics_shard_destroy(ais__metrics_shard *m);
 
@@ -71,6 +78,8 @@ void ais__metrics_end_run(ais__metrics_shard *m, uint64_t t0, ais_status st,
 /* ais_session_metric's reading of one shard. */
 ais_status ais__metrics_shard_metric(const ais__metrics_shard *m, ais_metric metric,
                                      uint64_t *value);
+/* ais_session_drift of the session whose shard this is (live.c). */
+ais_status ais__metrics_shard_drift(const ais__metrics_shard *m, ais_drift_report **out);
 /* A call refused with AIS_E_BUSY (another thread). */
 void ais__metrics_refused(ais__metrics_shard *m);
 

@@ -14,7 +14,7 @@
 
 #include "ir/graph.h"
 
-#define AIS__N_OPTIONS 27 /* one past the highest ais_option */
+#define AIS__N_OPTIONS 31 /* one past the highest ais_option */
 
 struct ais_options {
     int64_t values[AIS__N_OPTIONS];
