@@ -23,16 +23,19 @@
 typedef struct ais__metrics_group ais__metrics_group;
 typedef struct ais__reqlog ais__reqlog;
 
+/* Laid out for the run path: a successful call of a fast model touches the first cache line
+ * (every field a call writes or tests), the line of bounds_ticks[0] and the line of
+ * buckets[0], and nothing else; `refused`, written by other threads, sits apart. */
 typedef struct ais__metrics_shard {
     _Alignas(64) atomic_uint_fast64_t runs;
     atomic_uint_fast64_t rows, bytes_in, bytes_out, latency_ticks, in_flight; /* ais__ticks */
-    atomic_uint_fast64_t errors[AIS__N_STATUS];
-    atomic_uint_fast64_t refused;                   /* AIS_E_BUSY, from other threads */
-    uint64_t bounds_ticks[AIS_MONITOR_MAX_BUCKETS]; /* the buckets' bounds in ais__ticks */
     size_t n_bounds;
+    ais_monitor *monitor;                           /* NULL: the session's own counters only */
+    uint64_t bounds_ticks[AIS_MONITOR_MAX_BUCKETS]; /* the buckets' bounds in ais__ticks */
     atomic_uint_fast64_t buckets[AIS_MONITOR_MAX_BUCKETS + 1]; /* per bucket, not cumulative */
-    ais_monitor *monitor;         /* NULL: the session's own counters only */
-    ais__metrics_group *group;    /* its model's series in the monitor */
+    atomic_uint_fast64_t errors[AIS__N_STATUS];
+    _Alignas(64) atomic_uint_fast64_t refused; /* AIS_E_BUSY, from other threads */
+    ais__metrics_group *group;                 /* its model's series in the monitor */
     struct ais__window *window;   /* the live drift window (window.h), or NULL; owned */
     const ais_profile *reference; /* the session's model's reference profile, with window */
     struct ais__metrics_shard *next, *prev;
