@@ -190,6 +190,13 @@ void ais__window_set_number(ais__window *w, size_t row, size_t i, double v) {
         w->stage[row * w->nf + i].d = v;
 }
 
+double *ais__window_stage_numbers(ais__window *w, size_t *stride) {
+    /* ais__cell is a union whose first member is the double: its address is the cell's */
+    _Static_assert(sizeof(ais__cell) == sizeof(double), "a cell is one double");
+    *stride = w->nf;
+    return &w->stage[0].d;
+}
+
 ais_status ais__window_set_string(ais__window *w, size_t row, size_t i, const char *s) {
     if (row >= w->stage_rows || i >= w->nf || w->f[i].kind != AIS_FEATURE_CATEGORICAL || !s)
         return AIS_OK;

@@ -44,6 +44,10 @@ ais_status ais__window_stage(ais__window *w, size_t n);
  * ais__window_set_string copies what it must keep. */
 void ais__window_set_number(ais__window *w, size_t row, size_t feature, double v);
 ais_status ais__window_set_string(ais__window *w, size_t row, size_t feature, const char *s);
+/* The staged rows' cells as numbers, for the writer's fast fills of numeric features: cell
+ * (row, feature) is [row * *stride + feature], *stride the feature count; valid for the rows
+ * staged, until the commit. Only numeric features' cells may be written through it. */
+double *ais__window_stage_numbers(ais__window *w, size_t *stride);
 /* A categorical cell from a number: its "%.17g" text, as `aistack drift` writes class labels. */
 ais_status ais__window_set_label(ais__window *w, size_t row, size_t feature, double v);
 /* Puts the n staged rows into the window. */

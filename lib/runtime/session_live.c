@@ -22,11 +22,13 @@ typedef struct ais__live_col {
     uint32_t input; /* graph input index */
     int64_t col;    /* -1: the whole input, one value per row */
     uint32_t f;
+    bool categorical; /* the feature's kind, read once at creation */
 } ais__live_col;
 
 typedef struct ais__live_out {
     uint32_t output; /* graph output index */
     uint32_t f;
+    bool categorical;
 } ais__live_out;
 
 struct ais__live {
@@ -90,6 +92,12 @@ void ais__session_live_destroy(ais_session *s) {
     s->live = NULL;
 }
 
+static bool ais__feature_categorical(const ais_profile *ref, size_t f) {
+    ais_feature_kind kind = AIS_FEATURE_NUMERIC;
+    ais_profile_feature_info(ref, f, NULL, &kind, NULL, NULL, NULL, NULL, NULL, NULL);
+    return kind == AIS_FEATURE_CATEGORICAL;
+}
+
 ais_status ais__session_live_create(ais_session *s, const ais_options *options) {
     const ais_profile *ref = ais_model_profile(s->model);
     int64_t rows = ais__option(options, AIS_OPT_DRIFT_WINDOW);
@@ -121,18 +129,21 @@ ais_status ais__session_live_create(ais_session *s, const ais_options *options) 
         }
         for (size_t o = 0; o < g->n_outputs && !found; o++)
             if (strcmp(g->values[g->outputs[o]].name, name) == 0) {
-                l->outs[l->n_outs++] = (ais__live_out){(uint32_t)o, (uint32_t)f};
+                l->outs[l->n_outs++] =
+                    (ais__live_out){(uint32_t)o, (uint32_t)f, ais__feature_categorical(ref, f)};
                 found = true;
             }
         for (size_t i = 0; i < g->n_inputs && !found; i++)
             if (strcmp(g->values[g->inputs[i]].name, name) == 0) {
-                l->cols[l->n_cols++] = (ais__live_col){(uint32_t)i, -1, (uint32_t)f};
+                l->cols[l->n_cols++] =
+                    (ais__live_col){(uint32_t)i, -1, (uint32_t)f, ais__feature_categorical(ref, f)};
                 found = true;
             }
         uint32_t in;
         int64_t col;
         if (!found && ais__column_name(g, name, &in, &col))
-            l->cols[l->n_cols++] = (ais__live_col){in, col, (uint32_t)f};
+            l->cols[l->n_cols++] =
+                (ais__live_col){in, col, (uint32_t)f, ais__feature_categorical(ref, f)};
         /* a feature none of these names stays missing: its report says "skipped" */
     }
     ais__window *w = NULL;
@@ -171,6 +182,14 @@ static bool ais__elem(const ais_tensor *t, size_t i, double *v) {
 /* Feature f of rows [0, n) from t: element r * stride + col of each row. */
 static void ais__stage_from(ais__window *w, size_t f, const ais_tensor *t, size_t n, size_t stride,
                             size_t col, bool categorical) {
+    if (t->dtype == AIS_DTYPE_F32 && !categorical) { /* the common case, in one loop */
+        size_t nf;
+        double *cells = ais__window_stage_numbers(w, &nf);
+        const float *src = (const float *)t->data + col;
+        for (size_t r = 0; r < n; r++)
+            cells[r * nf + f] = src[r * stride];
+        return;
+    }
     for (size_t r = 0; r < n; r++) {
         size_t i = r * stride + col;
         double v;
@@ -200,12 +219,6 @@ static bool ais__rows_of(const ais_tensor *t, size_t n, int64_t col, size_t *str
     return true;
 }
 
-static bool ais__feature_categorical(const ais_profile *ref, size_t f) {
-    ais_feature_kind kind = AIS_FEATURE_NUMERIC;
-    ais_profile_feature_info(ref, f, NULL, &kind, NULL, NULL, NULL, NULL, NULL, NULL);
-    return kind == AIS_FEATURE_CATEGORICAL;
-}
-
 /* The graph output index of outputs[j] (output_names NULL: the graph's order). */
 static bool ais__output_slot(const ais__graph *g, const char *const *output_names, size_t j,
                              uint32_t *o) {
@@ -221,7 +234,6 @@ void ais__session_live_commit(ais_session *s, const ais_tensor *const *graph_inp
                               size_t n_outputs, bool record_run) {
     ais__live *l = s->live;
     const ais__graph *g = s->model->graph;
-    const ais_profile *ref = ais_model_profile(s->model);
     /* rows: the tap's count, else the first input's (as the metrics count rows) */
     size_t n = SIZE_MAX;
     if (record_run && l->staged != SIZE_MAX) {
@@ -237,12 +249,34 @@ void ais__session_live_commit(ais_session *s, const ais_tensor *const *graph_inp
         if (ais__window_stage(l->w, n) != AIS_OK) return;
     }
     l->staged = SIZE_MAX;
-    for (size_t c = 0; c < l->n_cols && graph_inputs; c++) {
+    for (size_t c = 0; c < l->n_cols && graph_inputs;) {
         const ais__live_col *col = &l->cols[c];
         const ais_tensor *t = graph_inputs[col->input];
+        size_t e = c + 1;
+        if (t && t->dtype == AIS_DTYPE_F32 && t->ndim == 2 && (size_t)t->dims[0] == n) {
+            /* a run of numeric columns of one float [rows, K] input (a tensor model's features
+             * profiled column by column): one pass over its rows */
+            size_t k = (size_t)t->dims[1];
+            e = c;
+            while (e < l->n_cols && l->cols[e].input == col->input && l->cols[e].col >= 0 &&
+                   (size_t)l->cols[e].col < k && !l->cols[e].categorical)
+                e++;
+            if (e > c) {
+                size_t nf;
+                double *cells = ais__window_stage_numbers(l->w, &nf);
+                const float *src = t->data;
+                for (size_t r = 0; r < n; r++)
+                    for (size_t q = c; q < e; q++)
+                        cells[r * nf + l->cols[q].f] = src[r * k + (size_t)l->cols[q].col];
+                c = e;
+                continue;
+            }
+            e = c + 1;
+        }
         size_t stride, at;
         if (ais__rows_of(t, n, col->col, &stride, &at))
-            ais__stage_from(l->w, col->f, t, n, stride, at, ais__feature_categorical(ref, col->f));
+            ais__stage_from(l->w, col->f, t, n, stride, at, col->categorical);
+        c = e;
     }
     for (size_t j = 0; j < n_outputs; j++) {
         uint32_t o;
@@ -252,7 +286,7 @@ void ais__session_live_commit(ais_session *s, const ais_tensor *const *graph_inp
             size_t stride, at;
             if (ais__rows_of(outputs[j], n, -1, &stride, &at))
                 ais__stage_from(l->w, l->outs[k].f, outputs[j], n, stride, at,
-                                ais__feature_categorical(ref, l->outs[k].f));
+                                l->outs[k].categorical);
         }
     }
     ais__window_commit(l->w, n);
