@@ -4,12 +4,19 @@
  * and the ratio on/off (1.02 would be 2 % overhead). CPU time of the process is the figure on a
  * shared machine (bench_clock.h says why); wall time is printed beside it.
  *
- *   bench_monitor [MODEL.onnx] [--passes N] [--runs N] [--json OUT.json]
+ * With --window, a third session also keeps a live drift window (AIS_OPT_DRIFT_WINDOW, default
+ * 1000 rows, reservoir) of a copy of the model saved with a reference profile of every one of
+ * its 64 input columns and its predicted digit (65 features, built here from 500 runs): what
+ * a session of a profiled model pays per call to fill its window, against metrics alone.
+ *
+ *   bench_monitor [MODEL.onnx] [--passes N] [--runs N] [--window] [--json OUT.json]
  */
 #include <aistack/aistack.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "bench_clock.h"
 
@@ -39,14 +46,57 @@ static void pass(ais_session *s, const ais_tensor *x, ais_tensor **out, int runs
     free(w);
 }
 
+/* A copy of `m` with a reference profile of pixels[0..63] and digit from 500 runs, saved and
+ * loaded again (the file is removed). */
+static ais_model *profiled_copy(ais_model *m, ais_session *s, const char *in_name) {
+    ais_profile *p;
+    check(ais_profile_create(0, 0, 1, &p), "profile");
+    char name[32];
+    for (int j = 0; j < 64; j++) {
+        snprintf(name, sizeof name, "pixels[%d]", j);
+        check(ais_profile_add_feature(p, name, AIS_FEATURE_NUMERIC, NULL), "profile");
+    }
+    check(ais_profile_add_feature(p, "digit", AIS_FEATURE_CATEGORICAL, NULL), "profile");
+    const int64_t shape[2] = {1, 64};
+    ais_tensor *x;
+    check(ais_tensor_create(AIS_DTYPE_F32, shape, 2, &x), "input");
+    float *px = ais_tensor_data(x);
+    ais_tensor *out[2] = {NULL, NULL};
+    for (int r = 0; r < 500; r++) {
+        for (int j = 0; j < 64; j++) {
+            px[j] = (float)((r * 31 + j * 7) % 17);
+            double v = px[j];
+            check(ais_profile_observe_numbers(p, (size_t)j, &v, 1), "profile");
+        }
+        check(ais_session_run(s, &in_name, (const ais_tensor *const *)&x, 1, NULL, out, 2), "run");
+        snprintf(name, sizeof name, "%lld", (long long)*(const int64_t *)ais_tensor_data(out[1]));
+        const char *label = name;
+        check(ais_profile_observe_strings(p, 64, &label, 1), "profile");
+    }
+    char path[64];
+    snprintf(path, sizeof path, "/tmp/bench_monitor_%d.ais", (int)getpid());
+    check(ais_model_save_with_profile(m, p, path, NULL), path);
+    ais_model *c;
+    check(ais_model_load(path, NULL, &c), path);
+    unlink(path);
+    ais_tensor_destroy(out[0]);
+    ais_tensor_destroy(out[1]);
+    ais_tensor_destroy(x);
+    ais_profile_destroy(p);
+    return c;
+}
+
 int main(int argc, char **argv) {
     const char *path = "models/digits_mlp.onnx", *json = NULL;
     int passes = 10, runs = 2000;
+    bool window = false;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--passes") && i + 1 < argc)
             passes = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--runs") && i + 1 < argc)
             runs = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--window"))
+            window = true;
         else if (!strcmp(argv[i], "--json") && i + 1 < argc)
             json = argv[++i];
         else
@@ -67,9 +117,16 @@ int main(int argc, char **argv) {
     check(ais_options_set_int(on, AIS_OPT_THREADS, 1), "threads");
     check(ais_options_set_int(off, AIS_OPT_METRICS, 0), "metrics");
     check(ais_options_set_monitor(on, mon), "monitor");
-    ais_session *s[2];
+    ais_session *s[3] = {NULL, NULL, NULL};
     check(ais_session_create(m, off, &s[0]), "session");
     check(ais_session_create(m, on, &s[1]), "session");
+    int n_cfg = 2;
+    ais_model *mp = NULL;
+    if (window) { /* the profiled copy; a window of the default size */
+        mp = profiled_copy(m, s[0], "pixels");
+        check(ais_session_create(mp, on, &s[2]), "session");
+        n_cfg = 3;
+    }
     const int64_t shape[2] = {1, 64};
     ais_tensor *x;
     check(ais_tensor_create(AIS_DTYPE_F32, shape, 2, &x), "input");
@@ -78,22 +135,22 @@ int main(int argc, char **argv) {
         px[i] = (float)(i % 17) / 16.0f;
     ais_tensor *out[2] = {NULL, NULL};
     const char *in_name = "pixels";
-    for (int k = 0; k < 2; k++) /* outputs are allocated once, then written in place */
+    for (int k = 0; k < n_cfg; k++) /* outputs are allocated once, then written in place */
         for (int i = 0; i < 200; i++)
             check(ais_session_run(s[k], &in_name, (const ais_tensor *const *)&x, 1, NULL, out, 2),
                   "warm-up");
-    double *c[2], *w[2];
-    for (int k = 0; k < 2; k++) {
+    double *c[3], *w[3];
+    for (int k = 0; k < n_cfg; k++) {
         c[k] = malloc(sizeof(double) * (size_t)passes);
         w[k] = malloc(sizeof(double) * (size_t)passes);
     }
     for (int p = 0; p < passes; p++)
-        for (int k = 0; k < 2; k++) {   /* off, on, off, on, ... */
-            int kk = p % 2 ? 1 - k : k; /* and which goes first alternates too */
+        for (int k = 0; k < n_cfg; k++) {       /* off, on, (window,) off, on, ... */
+            int kk = p % 2 ? n_cfg - 1 - k : k; /* and the order reverses every other pass */
             pass(s[kk], x, out, runs, &c[kk][p], &w[kk][p]);
         }
-    double cm[2], wm[2];
-    for (int k = 0; k < 2; k++) {
+    double cm[3], wm[3];
+    for (int k = 0; k < n_cfg; k++) {
         cm[k] = median(c[k], (size_t)passes);
         wm[k] = median(w[k], (size_t)passes);
     }
@@ -101,7 +158,9 @@ int main(int argc, char **argv) {
     printf("%-12s %12s %12s\n", "metrics", "cpu us", "wall us");
     printf("%-12s %12.3f %12.3f\n", "off", cm[0] * 1e6, wm[0] * 1e6);
     printf("%-12s %12.3f %12.3f\n", "on", cm[1] * 1e6, wm[1] * 1e6);
+    if (window) printf("%-12s %12.3f %12.3f\n", "on + window", cm[2] * 1e6, wm[2] * 1e6);
     printf("%-12s %12.4f %12.4f\n", "ratio on/off", cm[1] / cm[0], wm[1] / wm[0]);
+    if (window) printf("%-12s %12.4f %12.4f\n", "window/on", cm[2] / cm[1], wm[2] / wm[1]);
     uint64_t n = 0;
     check(ais_monitor_metric(mon, NULL, AIS_METRIC_RUNS, &n), "metric");
     printf("(the monitor counted %llu runs)\n", (unsigned long long)n);
@@ -114,15 +173,19 @@ int main(int argc, char **argv) {
         fprintf(f,
                 "{\"model\": \"%s\", \"passes\": %d, \"runs\": %d, \"cpu_off_s\": %.9g, "
                 "\"cpu_on_s\": %.9g, \"wall_off_s\": %.9g, \"wall_on_s\": %.9g, "
-                "\"cpu_ratio\": %.6f, \"wall_ratio\": %.6f}\n",
+                "\"cpu_ratio\": %.6f, \"wall_ratio\": %.6f",
                 path, passes, runs, cm[0], cm[1], wm[0], wm[1], cm[1] / cm[0], wm[1] / wm[0]);
+        if (window)
+            fprintf(f, ", \"cpu_window_s\": %.9g, \"window_ratio\": %.6f", cm[2], cm[2] / cm[1]);
+        fprintf(f, "}\n");
         fclose(f);
     }
-    for (int k = 0; k < 2; k++) {
+    for (int k = 0; k < n_cfg; k++) {
         free(c[k]);
         free(w[k]);
         ais_session_destroy(s[k]);
     }
+    ais_model_destroy(mp);
     ais_tensor_destroy(out[0]);
     ais_tensor_destroy(out[1]);
     ais_tensor_destroy(x);

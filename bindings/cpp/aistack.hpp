@@ -198,6 +198,18 @@ class Tensor {
     ais_tensor *t_ = nullptr;
 };
 
+/* The JSON of `aistack drift --json` for `report`, which it destroys (also on failure). */
+inline std::string drift_report_json(ais_drift_report *report) {
+    size_t need = 0;
+    ais_status st = ais_drift_report_json(report, nullptr, 0, &need);
+    std::string text(need, '\0');
+    if (st == AIS_OK) st = ais_drift_report_json(report, &text[0], text.size(), &need);
+    ais_drift_report_destroy(report);
+    check(st);
+    text.resize(need);
+    return text;
+}
+
 /* Run metrics of the sessions created with it (ais_monitor.h); shareable (copies add a
  * reference). */
 class Monitor {
@@ -234,6 +246,13 @@ class Monitor {
         uint64_t v = 0;
         check(ais_monitor_metric(m_, model.empty() ? nullptr : model.c_str(), metric, &v));
         return v;
+    }
+    /* Drift of the live windows (AIS_OPT_DRIFT_WINDOW) of the sessions of `model` ("": the only
+     * model with a reference profile) against its reference: ais_monitor_drift as JSON. */
+    std::string drift_json(const std::string &model = "") const {
+        ais_drift_report *r = nullptr;
+        check(ais_monitor_drift(m_, model.empty() ? nullptr : model.c_str(), &r));
+        return drift_report_json(r);
     }
     ais_monitor *get() const noexcept { return m_; }
 
@@ -608,6 +627,13 @@ class Session {
         check(ais_session_metric(s_, metric, &v));
         return v;
     }
+    /* Drift of this session's live window against the model's reference profile
+     * (ais_session_drift) as JSON; AIS_E_NOT_FOUND when it keeps no window. */
+    std::string drift_json() const {
+        ais_drift_report *r = nullptr;
+        check(ais_session_drift(s_, &r));
+        return drift_report_json(r);
+    }
 
   private:
     template <typename F>
@@ -839,14 +865,7 @@ class Profile {
     static std::string drift_json(const ais_profile *reference, const ais_profile *current) {
         ais_drift_report *r = nullptr;
         check(ais_profile_drift(reference, current, &r));
-        size_t need = 0;
-        ais_status st = ais_drift_report_json(r, nullptr, 0, &need);
-        std::string text(need, '\0');
-        if (st == AIS_OK) st = ais_drift_report_json(r, &text[0], text.size(), &need);
-        ais_drift_report_destroy(r);
-        check(st);
-        text.resize(need);
-        return text;
+        return drift_report_json(r);
     }
     const ais_profile *get() const noexcept { return p_; }
 

@@ -72,14 +72,27 @@ typedef enum ais_option {
     /* 13-15 are left to other options. */
     /* Sessions: 1 (the default) counts runs, rows, errors, latency and bytes per session
      * (ais_session_metric, and an ais_monitor's totals: ais_monitor.h); 0 counts nothing. The
-     * counting costs two clock reads and a few stores per call. */
+     * counting costs two reads of the time-stamp counter (CLOCK_MONOTONIC on CPUs without an
+     * invariant one) and a few stores per call. */
     AIS_OPT_METRICS = 16,
     /* 17-23 are left to other options. ais_text_convert (ais_text.h): */
     AIS_OPT_TEXT_MAX_LENGTH = 24, /* tokens per row, special tokens included, 1..2^20; 0 (the
                                      default): the tokenizer file's truncation max_length */
     AIS_OPT_TEXT_POOLING = 25,    /* an ais_text_pooling. Default AIS_TEXT_POOLING_MEAN */
     AIS_OPT_TEXT_NORMALIZE = 26,  /* 1: L2-normalize each sentence embedding. Default 0 */
-    /* 27-31 are left to other options. */
+    /* 27 and 31 are left to other options.
+     * Sessions of a model that carries a reference profile (a .ais DRIFT section, ais_model_profile) keep a live window of what they see, per profile
+     * feature: pipeline inputs (raw values), model input columns ("NAME", or "NAME[j]" for
+     * column j of a [rows, K] input) and one-value-per-row outputs (predictions); drift reports
+     * compare it with the reference (ais_monitor_drift, ais_session_drift). Filled by
+     * ais_session_run and every record run (ais_session_run_records, _json_rows, _csv,
+     * _columns; text and image pipelines give their predictions) of the calls that succeed.
+     * The window lives with the session's metrics: AIS_OPT_METRICS 0 turns it off too. */
+    AIS_OPT_DRIFT_WINDOW = 28,      /* rows per session, 0..2^20; 0 turns the window off.
+                                       Default 1000 (see docs/monitoring.md for its cost) */
+    AIS_OPT_DRIFT_WINDOW_MODE = 29, /* an ais_window_mode. Default AIS_WINDOW_RESERVOIR */
+    AIS_OPT_DRIFT_WINDOW_SEED = 30, /* the reservoir's seed (same rows, same seed: same window).
+                                       Default 0 */
     /* Models: 1 (the default) runs the DequantizeLinear -> Conv/MatMul/Gemm/Add/... ->
      * QuantizeLinear groups of QDQ models (ONNX Runtime's quantize_static, QuantFormat.QDQ) as
      * integer operators (QLinearConv, QLinearMatMul, ...) at AIS_OPT_OPT_LEVEL 2, so activations
@@ -88,6 +101,12 @@ typedef enum ais_option {
      * float operator, quantize). Not for models loaded for the CUDA backend. */
     AIS_OPT_QDQ_FUSION = 32
 } ais_option;
+
+/* AIS_OPT_DRIFT_WINDOW_MODE: which rows a full window keeps. */
+typedef enum ais_window_mode {
+    AIS_WINDOW_RESERVOIR = 0, /* a uniform sample of every row seen (Vitter's algorithm R) */
+    AIS_WINDOW_LAST = 1       /* the last N rows */
+} ais_window_mode;
 
 typedef struct ais_options ais_options;
 

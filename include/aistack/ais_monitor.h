@@ -54,16 +54,18 @@ AIS_API ais_status ais_options_set_monitor(ais_options *options, ais_monitor *mo
 /* What ais_monitor_metric and ais_session_metric read. Values are written out and never
  * renumbered. */
 typedef enum ais_metric {
-    AIS_METRIC_RUNS = 0,       /* calls that ran (succeeded or failed after starting) */
-    AIS_METRIC_ROWS = 1,       /* rows of the calls that succeeded (the extent of the first
-                                  input's first axis, 1 for a scalar; a record run's rows) */
-    AIS_METRIC_ERRORS = 2,     /* failed calls, any status, AIS_E_BUSY refusals included */
-    AIS_METRIC_IN_FLIGHT = 3,  /* calls running now */
-    AIS_METRIC_BYTES_IN = 4,   /* bytes of the tensors fed to the model (a record run: the
-                                  features the pipeline made) */
-    AIS_METRIC_BYTES_OUT = 5,  /* bytes of the output tensors of the calls that succeeded */
-    AIS_METRIC_LATENCY_NS = 6, /* total time inside the calls, in nanoseconds */
-    AIS_METRIC_LOG_DROPPED = 7 /* request-log records dropped because its buffer was full */
+    AIS_METRIC_RUNS = 0,        /* calls that ran (succeeded or failed after starting) */
+    AIS_METRIC_ROWS = 1,        /* rows of the calls that succeeded (the extent of the first
+                                   input's first axis, 1 for a scalar; a record run's rows) */
+    AIS_METRIC_ERRORS = 2,      /* failed calls, any status, AIS_E_BUSY refusals included */
+    AIS_METRIC_IN_FLIGHT = 3,   /* calls running now */
+    AIS_METRIC_BYTES_IN = 4,    /* bytes of the tensors fed to the model (a record run: the
+                                   features the pipeline made) */
+    AIS_METRIC_BYTES_OUT = 5,   /* bytes of the output tensors of the calls that succeeded */
+    AIS_METRIC_LATENCY_NS = 6,  /* total time inside the calls, in nanoseconds */
+    AIS_METRIC_LOG_DROPPED = 7, /* request-log records dropped because its buffer was full */
+    AIS_METRIC_WINDOW_ROWS = 8  /* rows in the live drift windows of the sessions alive now
+                                   (AIS_OPT_DRIFT_WINDOW) */
 } ais_metric;
 
 /*
@@ -88,7 +90,13 @@ AIS_API ais_status ais_session_metric(const ais_session *session, ais_metric met
  * histogram with cumulative _bucket{le="..."} samples, _sum (seconds) and _count. Families:
  * aistack_runs_total, aistack_rows_total, aistack_errors_total (label status="AIS_E_..."; one
  * sample per status seen), aistack_in_flight (gauge), aistack_input_bytes_total,
- * aistack_output_bytes_total, aistack_run_duration_seconds, aistack_log_dropped_total.
+ * aistack_output_bytes_total, aistack_run_duration_seconds, aistack_log_dropped_total; and for
+ * each model with a reference profile and live windows (ais_monitor_drift) the gauges
+ * aistack_drift_window_rows, aistack_drift_value, aistack_drift_threshold and
+ * aistack_drift_detected (0/1) per feature (labels feature, and method for the first two;
+ * skipped features left out), aistack_drift_share and aistack_dataset_drift (0/1). The drift
+ * statistics are computed for the call, under the monitor's lock (sessions of the monitor wait
+ * to be created or destroyed meanwhile; runs never wait but for the copy of their window).
  *
  * *written (not NULL) receives the bytes written, or the bytes needed. buf NULL (with size 0)
  * only asks for the size. A buf too small for the text gets nothing useful and
@@ -273,6 +281,24 @@ AIS_API ais_status ais_drift_report_feature(const ais_drift_report *report, size
 /* Share of the computed features that drift, and Evidently's dataset verdict: share >= 0.5. */
 AIS_API ais_status ais_drift_report_dataset(const ais_drift_report *report, int32_t *dataset_drift,
                                             double *drift_share, size_t *n_drifted);
+/*
+ * Drift of live traffic: the live windows (AIS_OPT_DRIFT_WINDOW) of the sessions alive now that
+ * report to `monitor` for model `model_name` (its "name" metadata; NULL: the monitor's only
+ * model with a reference), merged, against that model's reference profile: the same statistics
+ * as ais_profile_drift (equal to `aistack drift` on the same rows). The windows are copied one
+ * at a time (a session's run waits at most for the copy of its own window), the statistics
+ * computed after. AIS_E_NOT_FOUND when no session of that model with a reference profile and a
+ * window reports to the monitor; AIS_E_INVALID_ARGUMENT when model_name is NULL and several
+ * models qualify. Features with fewer than 2 values in the window are "skipped" (a fresh
+ * window, all missing). Any thread.
+ */
+AIS_API ais_status ais_monitor_drift(const ais_monitor *monitor, const char *model_name,
+                                     ais_drift_report **out);
+/* The same for one session's own window (also without a monitor). AIS_E_NOT_FOUND when the
+ * session keeps no window (no reference profile, AIS_OPT_DRIFT_WINDOW 0 or AIS_OPT_METRICS 0).
+ * Safe while the session runs on another thread. */
+AIS_API ais_status ais_session_drift(const ais_session *session, ais_drift_report **out);
+
 /* {"dataset_drift": bool, "drift_share": float, "features": {NAME: {"kind": "numeric" |
  * "categorical", "method": "ks" | ..., "value": float, "threshold": float, "drift": bool}}}
  * (skipped features left out), with the buffer contract of ais_monitor_prometheus. */

@@ -73,6 +73,21 @@ static inline bool ais__add_size(size_t a, size_t b, size_t *out) {
 /* Monotonic nanoseconds (pool spin back-off, metrics' latencies, profiling; threadpool.c). */
 uint64_t ais__now_ns(void);
 
+/* The metrics' cheap clock (ticks.c): ais__ticks() counts ticks of ais__ticks_ns_per_tick
+ * nanoseconds: the invariant time-stamp counter (one rdtsc) where the CPU has one, else
+ * CLOCK_MONOTONIC nanoseconds (1 ns a tick). ais__ticks_init() decides and calibrates, once
+ * per process (about 2 ms); call it before the first ais__ticks(), and never compare ticks read
+ * before it with ticks read after. */
+void ais__ticks_init(void);
+extern bool ais__ticks_tsc;
+extern double ais__ticks_ns_per_tick;
+static inline uint64_t ais__ticks(void) {
+#if defined(__x86_64__) || defined(__i386__)
+    if (AIS__LIKELY(ais__ticks_tsc)) return __builtin_ia32_rdtsc();
+#endif
+    return ais__now_ns();
+}
+
 /* ---- logging (log.c) ---- */
 
 void ais__log(ais_log_level level, const char *fmt, ...) AIS__PRINTF(2, 3);

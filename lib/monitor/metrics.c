@@ -10,20 +10,13 @@
 
 #include "monitor.h"
 #include "monitor_internal.h"
+#include "profile.h"
 #include "tensor/tensor.h"
+#include "window.h"
 
 static const double ais__default_bounds[] = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005,
                                              0.01,   0.025,   0.05,   0.1,   0.25,   0.5,
                                              1,      2.5,     5,      10};
-
-/* Counts of one model's sessions that are gone, plus the live shards to add to them. */
-struct ais__metrics_group {
-    char *name, *version;
-    uint64_t runs, rows, bytes_in, bytes_out, latency_ns, errors[AIS__N_STATUS];
-    uint64_t buckets[AIS_MONITOR_MAX_BUCKETS + 1];
-    ais__metrics_shard *shards;
-    ais__metrics_group *next;
-};
 
 /* ---- the monitor ---- */
 
@@ -53,6 +46,7 @@ AIS_API void ais_monitor_destroy(ais_monitor *m) {
         next = g->next;
         ais__free(g->name);
         ais__free(g->version);
+        ais_profile_destroy(g->reference);
         ais__free(g);
     }
     ais__monitor_release_extras(m);
@@ -105,10 +99,11 @@ ais_status ais__metrics_shard_create(ais_monitor *mon, const char *name, const c
     ais__metrics_shard *m = ais__malloc_aligned(sizeof *m, 64);
     if (!m) return ais__oom(sizeof *m, "session metrics");
     memset(m, 0, sizeof *m);
+    ais__ticks_init();
     const double *bounds = mon ? mon->bounds : ais__default_bounds;
     m->n_bounds = mon ? mon->n_bounds : AIS__ARRAY_LEN(ais__default_bounds);
     for (size_t i = 0; i < m->n_bounds; i++)
-        m->bounds_ns[i] = (uint64_t)llround(bounds[i] * 1e9);
+        m->bounds_ticks[i] = (uint64_t)llround(bounds[i] * 1e9 / ais__ticks_ns_per_tick);
     if (!mon) {
         *out = m;
         return AIS_OK;
@@ -148,6 +143,10 @@ ais_status ais__metrics_shard_create(ais_monitor *mon, const char *name, const c
     return AIS_OK;
 }
 
+static uint64_t ais__ticks_to_ns(uint64_t ticks) {
+    return (uint64_t)llround((double)ticks * ais__ticks_ns_per_tick);
+}
+
 #define AIS__LD(x) ((uint64_t)atomic_load_explicit(&(x), memory_order_relaxed))
 
 void ais__metrics_shard_destroy(ais__metrics_shard *m) {
@@ -160,7 +159,7 @@ void ais__metrics_shard_destroy(ais__metrics_shard *m) {
         g->rows += AIS__LD(m->rows);
         g->bytes_in += AIS__LD(m->bytes_in);
         g->bytes_out += AIS__LD(m->bytes_out);
-        g->latency_ns += AIS__LD(m->latency_ns);
+        g->latency_ns += ais__ticks_to_ns(AIS__LD(m->latency_ticks));
         for (size_t i = 0; i < AIS__N_STATUS; i++)
             g->errors[i] += AIS__LD(m->errors[i]);
         g->errors[AIS_E_BUSY] += AIS__LD(m->refused);
@@ -174,7 +173,38 @@ void ais__metrics_shard_destroy(ais__metrics_shard *m) {
         pthread_mutex_unlock(&mon->lock);
         ais_monitor_destroy(mon);
     }
+    ais__window_destroy(m->window); /* unlinked: no reader can reach it now */
     ais__free(m);
+}
+
+ais_status ais__metrics_shard_set_window(ais__metrics_shard *m, ais__window *w,
+                                         const ais_profile *reference) {
+    ais_monitor *mon = m->monitor;
+    ais_profile *copy = NULL;
+    ais_status st = AIS_OK;
+    if (mon) {
+        pthread_mutex_lock(&mon->lock);
+        bool need = m->group->reference == NULL;
+        pthread_mutex_unlock(&mon->lock);
+        if (need) {
+            /* copied outside the lock (it costs the samples' copy) */
+            st = ais__profile_clone(reference, &copy);
+        }
+    }
+    if (st != AIS_OK) {
+        ais__window_destroy(w);
+        return st;
+    }
+    if (mon) pthread_mutex_lock(&mon->lock);
+    m->window = w;
+    m->reference = reference;
+    if (mon && !m->group->reference) {
+        m->group->reference = copy;
+        copy = NULL;
+    }
+    if (mon) pthread_mutex_unlock(&mon->lock);
+    ais_profile_destroy(copy);
+    return AIS_OK;
 }
 
 static size_t ais__status_slot(ais_status st) {
@@ -183,9 +213,9 @@ static size_t ais__status_slot(ais_status st) {
 
 uint64_t ais__metrics_end(ais__metrics_shard *m, uint64_t t0, ais_status st, uint64_t rows,
                           uint64_t bytes_in, uint64_t bytes_out) {
-    uint64_t dt = ais__now_ns() - t0;
+    uint64_t dt = ais__ticks() - t0;
     ais__metric_add(&m->runs, 1);
-    ais__metric_add(&m->latency_ns, dt);
+    ais__metric_add(&m->latency_ticks, dt);
     ais__metric_add(&m->bytes_in, bytes_in);
     if (st == AIS_OK) {
         ais__metric_add(&m->rows, rows);
@@ -194,7 +224,7 @@ uint64_t ais__metrics_end(ais__metrics_shard *m, uint64_t t0, ais_status st, uin
         ais__metric_add(&m->errors[ais__status_slot(st)], 1);
     }
     size_t b = 0;
-    while (b < m->n_bounds && dt > m->bounds_ns[b])
+    while (b < m->n_bounds && dt > m->bounds_ticks[b])
         b++; /* le: a bound is inclusive */
     ais__metric_add(&m->buckets[b], 1);
     /* last, so a reader that sees the call finished also sees its counts */
@@ -224,7 +254,8 @@ void ais__metrics_end_run(ais__metrics_shard *m, uint64_t t0, ais_status st,
     ais__reqlog *log =
         m->monitor ? atomic_load_explicit(&m->monitor->reqlog, memory_order_acquire) : NULL;
     if (log)
-        ais__reqlog_record(log, m->group->name, st, dt, rows, inputs, n_inputs, outputs, n_outputs);
+        ais__reqlog_record(log, m->group->name, st, ais__ticks_to_ns(dt), rows, inputs, n_inputs,
+                           outputs, n_outputs);
 }
 
 void ais__metrics_refused(ais__metrics_shard *m) {
@@ -236,6 +267,7 @@ void ais__metrics_refused(ais__metrics_shard *m) {
 typedef struct ais__totals {
     uint64_t runs, rows, bytes_in, bytes_out, latency_ns, in_flight, errors[AIS__N_STATUS];
     uint64_t buckets[AIS_MONITOR_MAX_BUCKETS + 1];
+    uint64_t window_rows;
 } ais__totals;
 
 static void ais__shard_add(ais__totals *t, const ais__metrics_shard *m) {
@@ -245,12 +277,13 @@ static void ais__shard_add(ais__totals *t, const ais__metrics_shard *m) {
     t->rows += AIS__LD(m->rows);
     t->bytes_in += AIS__LD(m->bytes_in);
     t->bytes_out += AIS__LD(m->bytes_out);
-    t->latency_ns += AIS__LD(m->latency_ns);
+    t->latency_ns += ais__ticks_to_ns(AIS__LD(m->latency_ticks));
     for (size_t i = 0; i < AIS__N_STATUS; i++)
         t->errors[i] += AIS__LD(m->errors[i]);
     t->errors[AIS_E_BUSY] += AIS__LD(m->refused);
     for (size_t i = 0; i <= m->n_bounds; i++)
         t->buckets[i] += AIS__LD(m->buckets[i]);
+    if (m->window) t->window_rows += ais__window_rows(m->window);
 }
 
 /* Caller holds the lock. */
@@ -285,6 +318,7 @@ static ais_status ais__pick(const ais__totals *t, uint64_t log_dropped, ais_metr
     case AIS_METRIC_BYTES_OUT: *value = t->bytes_out; break;
     case AIS_METRIC_LATENCY_NS: *value = t->latency_ns; break;
     case AIS_METRIC_LOG_DROPPED: *value = log_dropped; break;
+    case AIS_METRIC_WINDOW_ROWS: *value = t->window_rows; break;
     default: return ais__error(AIS_E_INVALID_ARGUMENT, "unknown metric %d", (int)metric);
     }
     return AIS_OK;
@@ -306,6 +340,7 @@ static ais_status ais__monitor_sum(const ais_monitor *mon, const char *model_nam
         sum->bytes_out += t.bytes_out;
         sum->latency_ns += t.latency_ns;
         sum->in_flight += t.in_flight;
+        sum->window_rows += t.window_rows;
         for (size_t i = 0; i < AIS__N_STATUS; i++)
             sum->errors[i] += t.errors[i];
     }
@@ -417,6 +452,66 @@ static void ais__fmt_double(double v, char *buf, size_t size) {
     }
 }
 
+/* The live drift gauges of the groups with a report (reports[k] NULL: none). */
+static void ais__render_drift(ais__out *o, const ais_monitor *mon, ais_drift_report *const *reports,
+                              const uint64_t *rows) {
+    static const char *const fam[][3] = {
+        {"aistack_drift_window_rows",
+         "Rows in the live drift windows compared with the "
+         "reference profile.",
+         ""},
+        {"aistack_drift_value",
+         "Drift statistic of a feature's live window against the "
+         "reference profile.",
+         ""},
+        {"aistack_drift_threshold", "The statistic's drift threshold.", ""},
+        {"aistack_drift_detected", "1 when the feature drifts.", ""},
+        {"aistack_drift_share", "Share of the features that drift.", ""},
+        {"aistack_dataset_drift", "1 when at least half the features drift.", ""}};
+    for (size_t f = 0; f < AIS__ARRAY_LEN(fam); f++) {
+        ais__put(o, "# HELP %s %s\n# TYPE %s gauge\n", fam[f][0], fam[f][1], fam[f][0]);
+        size_t k = 0;
+        for (const ais__metrics_group *g = mon->groups; g; g = g->next, k++) {
+            const ais_drift_report *r = reports[k];
+            if (!r) continue;
+            if (f == 0 || f >= 4) {
+                int32_t dd = 0;
+                double share = 0;
+                ais_drift_report_dataset(r, &dd, &share, NULL);
+                ais__put(o, "%s{", fam[f][0]);
+                ais__put_labels(o, g);
+                if (f == 0)
+                    ais__put(o, "} %llu\n", (unsigned long long)rows[k]);
+                else if (f == 4)
+                    ais__put(o, "} %.17g\n", share);
+                else
+                    ais__put(o, "} %d\n", dd ? 1 : 0);
+                continue;
+            }
+            for (size_t i = 0; i < ais_drift_report_feature_count(r); i++) {
+                const char *name, *skipped;
+                ais_drift_method method;
+                double value, threshold;
+                int32_t drift;
+                if (ais_drift_report_feature(r, i, &name, NULL, &method, &value, &threshold, &drift,
+                                             &skipped) != AIS_OK ||
+                    skipped)
+                    continue;
+                ais__put(o, "%s{", fam[f][0]);
+                ais__put_labels(o, g);
+                ais__put(o, ",feature=\"");
+                ais__put_label(o, name);
+                if (f == 3) {
+                    ais__put(o, "\"} %d\n", drift ? 1 : 0);
+                } else {
+                    ais__put(o, "\",method=\"%s\"} %.17g\n", ais_drift_method_name(method),
+                             f == 1 ? value : threshold);
+                }
+            }
+        }
+    }
+}
+
 static void ais__render(ais__out *o, const ais_monitor *mon, const ais__totals *tot) {
     ais__put_family(o, mon, tot, "aistack_runs_total", "counter",
                     "Calls that ran the model, succeeded or failed.", AIS__F_RUNS);
@@ -487,18 +582,33 @@ AIS_API ais_status ais_monitor_prometheus(const ais_monitor *mon, char *buf, siz
     for (const ais__metrics_group *g = m->groups; g; g = g->next)
         n++;
     ais__totals *tot = ais__calloc(n ? n : 1, sizeof *tot);
-    if (!tot) {
+    ais_drift_report **reports = ais__calloc(n ? n : 1, sizeof *reports);
+    uint64_t *rows = ais__calloc(n ? n : 1, sizeof *rows);
+    if (!tot || !reports || !rows) {
         pthread_mutex_unlock(&m->lock);
+        ais__free(tot);
+        ais__free(reports);
+        ais__free(rows);
         return ais__oom(n * sizeof *tot, "Prometheus text");
     }
     size_t k = 0;
-    for (const ais__metrics_group *g = m->groups; g; g = g->next)
-        ais__group_totals(g, &tot[k++]);
+    bool any = false;
+    for (const ais__metrics_group *g = m->groups; g; g = g->next, k++) {
+        ais__group_totals(g, &tot[k]);
+        /* a group without a reference or windows has no gauges; a failed report neither
+         * (the text keeps the counters) */
+        if (g->reference && ais__group_drift(g, &reports[k], &rows[k]) == AIS_OK) any = true;
+    }
     /* Snapshotted once, so the text is consistent and a retry after a size query sees the
      * same groups (only counts can have grown). */
     ais__out o = {buf, size, 0};
     ais__render(&o, m, tot);
+    if (any) ais__render_drift(&o, m, reports, rows);
     pthread_mutex_unlock(&m->lock);
+    for (k = 0; k < n; k++)
+        ais_drift_report_destroy(reports[k]);
+    ais__free(reports);
+    ais__free(rows);
     ais__free(tot);
     if (!buf || o.len + 1 > size) {
         *written = o.len + 1;

@@ -23,16 +23,21 @@
 typedef struct ais__metrics_group ais__metrics_group;
 typedef struct ais__reqlog ais__reqlog;
 
+/* Laid out for the run path: a successful call of a fast model touches the first cache line
+ * (every field a call writes or tests), the line of bounds_ticks[0] and the line of
+ * buckets[0], and nothing else; `refused`, written by other threads, sits apart. */
 typedef struct ais__metrics_shard {
     _Alignas(64) atomic_uint_fast64_t runs;
-    atomic_uint_fast64_t rows, bytes_in, bytes_out, latency_ns, in_flight;
-    atomic_uint_fast64_t errors[AIS__N_STATUS];
-    atomic_uint_fast64_t refused; /* AIS_E_BUSY, from other threads */
-    uint64_t bounds_ns[AIS_MONITOR_MAX_BUCKETS];
+    atomic_uint_fast64_t rows, bytes_in, bytes_out, latency_ticks, in_flight; /* ais__ticks */
     size_t n_bounds;
+    ais_monitor *monitor;                           /* NULL: the session's own counters only */
+    uint64_t bounds_ticks[AIS_MONITOR_MAX_BUCKETS]; /* the buckets' bounds in ais__ticks */
     atomic_uint_fast64_t buckets[AIS_MONITOR_MAX_BUCKETS + 1]; /* per bucket, not cumulative */
-    ais_monitor *monitor;      /* NULL: the session's own counters only */
-    ais__metrics_group *group; /* its model's series in the monitor */
+    atomic_uint_fast64_t errors[AIS__N_STATUS];
+    _Alignas(64) atomic_uint_fast64_t refused; /* AIS_E_BUSY, from other threads */
+    ais__metrics_group *group;                 /* its model's series in the monitor */
+    struct ais__window *window;   /* the live drift window (window.h), or NULL; owned */
+    const ais_profile *reference; /* the session's model's reference profile, with window */
     struct ais__metrics_shard *next, *prev;
 } ais__metrics_shard;
 
@@ -40,6 +45,11 @@ typedef struct ais__metrics_shard {
  * (may be NULL). NULL and an error set on failure. */
 ais_status ais__metrics_shard_create(ais_monitor *monitor, const char *name, const char *version,
                                      ais__metrics_shard **out);
+/* Hands the shard its live window `w` (owned from here, also on failure) for the model's
+ * reference profile (borrowed: the session's model holds it); the monitor's series for this
+ * model keeps a copy of the first reference it sees, so its drift reports outlive sessions. */
+ais_status ais__metrics_shard_set_window(ais__metrics_shard *m, struct ais__window *w,
+                                         const ais_profile *reference);
 /* Folds the shard's counts into its monitor (so totals never go down) and frees it. */
 void ais__metrics_shard_destroy(ais__metrics_shard *m);
 
@@ -48,11 +58,11 @@ static inline void ais__metric_add(atomic_uint_fast64_t *c, uint64_t v) {
                           memory_order_relaxed);
 }
 
-/* Before a run: the start time (0 without a shard). */
+/* Before a run: the start time in ais__ticks (0 without a shard). */
 static inline uint64_t ais__metrics_begin(ais__metrics_shard *m) {
     if (!m) return 0;
     ais__metric_add(&m->in_flight, 1);
-    return ais__now_ns();
+    return ais__ticks();
 }
 
 /* A sampled call into the request log (reqlog.c). */
@@ -60,7 +70,8 @@ void ais__reqlog_record(ais__reqlog *l, const char *model, ais_status st, uint64
                         uint64_t rows, const ais_tensor *const *in, size_t n_in,
                         ais_tensor *const *out, size_t n_out);
 
-/* After a run: its status, rows and bytes; returns its latency in ns. */
+/* After a run (t0 from ais__metrics_begin): its status, rows and bytes; returns its latency in
+ * ticks. */
 uint64_t ais__metrics_end(ais__metrics_shard *m, uint64_t t0, ais_status st, uint64_t rows,
                           uint64_t bytes_in, uint64_t bytes_out);
 /* After ais_session_run: rows and bytes from its tensors (outputs NULL on failure are skipped). */
@@ -70,6 +81,8 @@ void ais__metrics_end_run(ais__metrics_shard *m, uint64_t t0, ais_status st,
 /* ais_session_metric's reading of one shard. */
 ais_status ais__metrics_shard_metric(const ais__metrics_shard *m, ais_metric metric,
                                      uint64_t *value);
+/* ais_session_drift of the session whose shard this is (live.c). */
+ais_status ais__metrics_shard_drift(const ais__metrics_shard *m, ais_drift_report **out);
 /* A call refused with AIS_E_BUSY (another thread). */
 void ais__metrics_refused(ais__metrics_shard *m);
 

@@ -8,6 +8,18 @@
 
 #include "monitor.h"
 
+/* Counts of one model's sessions that are gone, plus the live shards to add to them. Groups
+ * are only appended (never freed before the monitor), so a reader that counted them under the
+ * lock may walk that many after it. */
+struct ais__metrics_group {
+    char *name, *version;
+    uint64_t runs, rows, bytes_in, bytes_out, latency_ns, errors[AIS__N_STATUS];
+    uint64_t buckets[AIS_MONITOR_MAX_BUCKETS + 1];
+    ais__metrics_shard *shards;
+    struct ais__metrics_group *next;
+    ais_profile *reference; /* a copy of the first session's reference profile (live.c) */
+};
+
 struct ais_monitor {
     atomic_int refs;
     /* Guards the groups and their shard lists (never taken by a run, only by session create
@@ -23,6 +35,11 @@ struct ais_monitor {
 
 /* reqlog.c: writes what is queued, stops the thread, closes the file. */
 void ais__reqlog_destroy(struct ais__reqlog *l);
+
+/* live.c: the drift report of a group's live windows (caller holds the lock);
+ * AIS_E_NOT_FOUND when it has no reference or no window. */
+ais_status ais__group_drift(const struct ais__metrics_group *g, ais_drift_report **out,
+                            uint64_t *rows);
 
 /* Frees what other files of lib/monitor hung on the monitor. */
 static inline void ais__monitor_release_extras(ais_monitor *m) {

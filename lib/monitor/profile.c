@@ -592,6 +592,52 @@ AIS_API ais_status ais_profile_deserialize(const void *data, size_t size, ais_pr
 
 /* ---- comparing two profiles ---- */
 
+ais_status ais__profile_clone(const ais_profile *p, ais_profile **out) {
+    AIS__CHECK(ais_profile_create(p->sample_size, p->top_k, p->seed, out));
+    ais_profile *c = *out;
+    c->rng = p->rng;
+    ais_status st = AIS_OK;
+    for (size_t i = 0; i < p->n && st == AIS_OK; i++) {
+        const ais__feature *a = &p->f[i];
+        if ((st = ais_profile_add_feature(c, a->name, a->kind, NULL)) != AIS_OK) break;
+        ais__feature *b = &c->f[i];
+        char *name = b->name;
+        *b = *a;
+        b->name = name;
+        b->sample = NULL;
+        b->cats = NULL;
+        b->n_cats = b->cap_cats = 0;
+        if (a->sample) {
+            b->sample = ais__malloc((size_t)p->sample_size * sizeof *b->sample);
+            if (!b->sample) {
+                st = ais__oom((size_t)p->sample_size * 8, "profile copy");
+                break;
+            }
+            memcpy(b->sample, a->sample, a->n_sample * sizeof *a->sample);
+        }
+        if (a->n_cats) {
+            b->cats = ais__calloc(a->n_cats, sizeof *b->cats);
+            if (!b->cats) {
+                st = ais__oom(a->n_cats * sizeof *b->cats, "profile copy");
+                break;
+            }
+            b->cap_cats = a->n_cats;
+            for (size_t k = 0; k < a->n_cats; k++, b->n_cats++) {
+                b->cats[k].count = a->cats[k].count;
+                if (!(b->cats[k].name = ais__strdup(a->cats[k].name))) {
+                    st = ais__oom(strlen(a->cats[k].name) + 1, "profile copy");
+                    break;
+                }
+            }
+        }
+    }
+    if (st != AIS_OK) {
+        ais_profile_destroy(c);
+        *out = NULL;
+    }
+    return st;
+}
+
 const double *ais__profile_sample(const ais_profile *p, size_t i, size_t *n) {
     *n = p->f[i].n_sample;
     return p->f[i].sample;

@@ -113,6 +113,20 @@ typedef struct ais__pl_value {
     const char *str;
 } ais__pl_value;
 
+/* An observer of a run's checked raw values (the session's live drift window,
+ * lib/runtime/session_live.c): begin(n_rows) once the run knows its rows, then row() for every
+ * row whose values passed the checks (vals[i] per input: AIS_VALUE_NUMBER, _STRING or
+ * _MISSING; strings valid during the call only). Set per thread around one call, so the
+ * immutable, shared pipeline carries no state for it. */
+typedef struct ais__pl_tap {
+    void (*begin)(void *ctx, size_t n_rows);
+    void (*row)(void *ctx, size_t row, const struct ais__pl_value *vals, size_t n_inputs);
+    void *ctx;
+} ais__pl_tap;
+/* The tap of this thread's next pipeline runs (NULL: none). Numeric and categorical
+ * pipelines call it; text and image pipelines do not. */
+void ais__pipeline_set_tap(const ais__pl_tap *tap);
+
 /* Fills vals[0, n_inputs) and present[] for `row` (rows are visited in order, from 0), adding
  * row-level violations to the report (ais__pipeline_add_error) and setting *bad. */
 typedef ais_status (*ais__pl_fill_fn)(void *ctx, const ais_pipeline *p, size_t row,

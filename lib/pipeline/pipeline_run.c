@@ -401,6 +401,10 @@ static ais_status eval_block(const ais_pipeline *p, const ais__pl_block *b, pl_v
 typedef ais_status (*pl_fill_fn)(void *ctx, const ais_pipeline *p, size_t row, pl_value *vals,
                                  bool *present, ais_pipeline_errors *e, bool *bad);
 
+static _Thread_local const ais__pl_tap *pl_tap;
+
+void ais__pipeline_set_tap(const ais__pl_tap *tap) { pl_tap = tap; }
+
 static ais_status run(const ais_pipeline *p, size_t n_rows, pl_fill_fn fill, void *ctx,
                       ais_dtype dtype, ais_tensor **out, ais_pipeline_errors **errors) {
     if (p->text) return ais__pipeline_text_run(p, n_rows, fill, ctx, out, errors);
@@ -436,6 +440,8 @@ static ais_status run(const ais_pipeline *p, size_t n_rows, pl_fill_fn fill, voi
     float *out32 = dtype == AIS_DTYPE_F32 ? ais_tensor_data(t) : NULL;
     double *out64 = dtype == AIS_DTYPE_F64 ? ais_tensor_data(t) : NULL;
     pl_value *vals = raw + p->n_inputs;
+    const ais__pl_tap *tap = pl_tap;
+    if (tap) tap->begin(tap->ctx, n_rows);
     for (size_t r = 0; r < n_rows; r++) {
         bool bad = false;
         for (size_t i = 0; i < p->n_inputs; i++) {
@@ -449,6 +455,7 @@ static ais_status run(const ais_pipeline *p, size_t n_rows, pl_fill_fn fill, voi
                 AIS_OK)
                 goto done;
         if (bad) continue;
+        if (tap) tap->row(tap->ctx, r, vals, p->n_inputs);
         for (size_t b = 0; b < p->n_blocks; b++) {
             const ais__pl_block *blk = &p->blocks[b];
             st = eval_block(p, blk, vals[blk->input], row + blk->offset, r, e, &bad);

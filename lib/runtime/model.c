@@ -37,6 +37,10 @@ static const ais__option_info ais__options_info[AIS__N_OPTIONS] = {
     [AIS_OPT_PROFILE] = {"AIS_OPT_PROFILE", 0, 1, 0},
     [AIS_OPT_METRICS] = {"AIS_OPT_METRICS", 0, 1, 1},
     [AIS_OPT_QDQ_FUSION] = {"AIS_OPT_QDQ_FUSION", 0, 1, 1},
+    [AIS_OPT_DRIFT_WINDOW] = {"AIS_OPT_DRIFT_WINDOW", 0, (int64_t)1 << 20, 1000},
+    [AIS_OPT_DRIFT_WINDOW_MODE] = {"AIS_OPT_DRIFT_WINDOW_MODE", AIS_WINDOW_RESERVOIR,
+                                   AIS_WINDOW_LAST, AIS_WINDOW_RESERVOIR},
+    [AIS_OPT_DRIFT_WINDOW_SEED] = {"AIS_OPT_DRIFT_WINDOW_SEED", 0, INT64_MAX, 0},
 };
 
 static bool ais__option_known(ais_option key) {

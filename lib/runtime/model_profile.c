@@ -53,12 +53,21 @@ static ais_status ais__profile_fits(const ais__graph *g, const ais_profile *p, c
             }
         for (size_t k = 0; k < g->n_outputs && !found; k++)
             found = strcmp(g->values[g->outputs[k]].name, name) == 0;
-        for (size_t k = 0; k < g->n_inputs && !found; k++)
-            found = strcmp(g->values[g->inputs[k]].name, name) == 0;
+        for (size_t k = 0; k < g->n_inputs && !found; k++) {
+            const char *in = g->values[g->inputs[k]].name;
+            size_t l = strlen(in);
+            /* "NAME" or a column "NAME[j]" of a model input (a plain tensor model's features) */
+            found = strcmp(in, name) == 0 ||
+                    (strncmp(in, name, l) == 0 && name[l] == '[' && name[l + 1] >= '0' &&
+                     name[l + 1] <= '9' &&
+                     strspn(name + l + 1, "0123456789") == strlen(name + l + 1) - 1 &&
+                     name[strlen(name) - 1] == ']');
+        }
         if (!found)
             return ais__error(AIS_E_INVALID_ARGUMENT,
                               "%s: profile feature '%s' is neither a "
-                              "pipeline input nor an input or output of the model",
+                              "pipeline input nor an input (or input column NAME[j]) or output "
+                              "of the model",
                               path, name);
     }
     return AIS_OK;

@@ -32,8 +32,20 @@ static ais_status ais__run_source(ais_session *s, const char *who, ais__source s
     AIS__CHECK(ais__session_enter(s, who));
     uint64_t t0 = ais__metrics_begin(s->metrics);
     const ais_tensor *before = s->features;
+    if (s->live) ais__pipeline_set_tap(ais__session_live_tap(s));
     ais_status st = ais__run_source_claimed(s, who, src, data, n_fields, n, output_names, outputs,
                                             n_outputs, errors);
+    if (s->live) {
+        ais__pipeline_set_tap(NULL);
+        /* the features tensor is the model's one input, except for text pipelines */
+        const ais_tensor *feats = s->features;
+        bool text = ais__pipeline_tokenizer(s->model->graph->pipeline) != NULL;
+        if (st == AIS_OK)
+            ais__session_live_commit(s, text || !feats ? NULL : &feats, output_names, outputs,
+                                     n_outputs, true);
+        else
+            ais__session_live_abort(s);
+    }
     if (s->metrics) {
         /* the features the pipeline made are the model's input; a failed pipeline made none */
         const ais_tensor *in = st == AIS_OK || s->features != before ? s->features : NULL;

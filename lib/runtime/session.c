@@ -57,6 +57,7 @@ AIS_API ais_status ais_session_create(ais_model *model, const ais_options *optio
     for (size_t i = 0; i < g->n_nodes; i++) s->node_backend[i] = be->kind;
     s->model = ais_model_retain(model);
     if ((st = ais__session_metrics_create(s, options)) != AIS_OK) goto fail;
+    if ((st = ais__session_live_create(s, options)) != AIS_OK) goto fail;
     *out = s;
     return AIS_OK;
 fail:
@@ -91,7 +92,8 @@ AIS_API void ais_session_destroy(ais_session *s) {
     ais__free(s->node_backend);
     ais__free(s->prof);
     ais_tensor_destroy(s->features);
-    ais__metrics_shard_destroy(s->metrics);
+    ais__session_live_destroy(s);
+    ais__metrics_shard_destroy(s->metrics); /* and the window */
     ais_model_destroy(s->model);
     ais__free(s);
 }
@@ -403,6 +405,8 @@ AIS_API ais_status ais_session_run(ais_session *s, const char *const *input_name
         ais__session_run(s, input_names, inputs, n_inputs, output_names, outputs, n_outputs);
     if (s->metrics)
         ais__metrics_end_run(s->metrics, t0, st, inputs, n_inputs, outputs, n_outputs);
+    if (s->live && st == AIS_OK)
+        ais__session_live_commit(s, s->bound, output_names, outputs, n_outputs, false);
     ais__session_leave(s);
     return st;
 }

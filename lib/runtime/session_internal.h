@@ -112,6 +112,7 @@ struct ais_session {
      * the run loops test once per node. */
     struct ais__prof *prof;
     struct ais__metrics_shard *metrics; /* NULL with AIS_OPT_METRICS 0 (lib/monitor) */
+    struct ais__live *live; /* the live drift window's feeds (session_live.c), or NULL */
 };
 
 /* Where zero-byte tensors point: kernels may compute an address from it but never load. */
@@ -171,6 +172,19 @@ ais_status ais__plan_device(ais_session *s, ais__plan *p);
 /* run.c */
 ais_status ais__run_steps(ais_session *s, ais__plan *p);
 void ais__free_dynamic(ais__plan *p);
+
+/* session_live.c: the live drift window (AIS_OPT_DRIFT_WINDOW). create after the metrics
+ * shard (nothing without one, or without a reference profile); commit after a call that
+ * succeeded: graph_inputs per graph input (NULL: none), outputs as the call returned them;
+ * record_run: the rows the pipeline's tap staged are the call's. */
+typedef struct ais__live ais__live;
+ais_status ais__session_live_create(ais_session *s, const ais_options *options);
+void ais__session_live_destroy(ais_session *s);
+void ais__session_live_commit(ais_session *s, const ais_tensor *const *graph_inputs,
+                              const char *const *output_names, ais_tensor *const *outputs,
+                              size_t n_outputs, bool record_run);
+const struct ais__pl_tap *ais__session_live_tap(ais_session *s);
+void ais__session_live_abort(ais_session *s);
 
 /* session_monitor.c: the session's metric shard (AIS_OPT_METRICS, ais_options_set_monitor) */
 ais_status ais__session_metrics_create(ais_session *s, const ais_options *options);

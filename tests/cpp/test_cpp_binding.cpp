@@ -12,6 +12,8 @@
 #include <thread>
 #include <vector>
 
+#include <unistd.h>
+
 static int failures = 0;
 #define CHECK(cond)                                                                                \
     do {                                                                                           \
@@ -503,6 +505,38 @@ static void test_monitor() {
                  "checksum");
 }
 
+// Live drift windows (issue 15 item 4): a model saved with a reference profile of the predicted
+// digit; a session that ran only label-8 images drifts from a reference of varied digits, a
+// session without a window says so, and the monitor's merged report agrees with the session's.
+static void test_live_drift() {
+    aistack::Model m(MODEL);
+    aistack::Profile ref(0, 0, 1);
+    ref.add_feature("digit", AIS_FEATURE_CATEGORICAL);
+    std::vector<const char *> digits;
+    static const char *const names[] = {"0", "1", "2", "3", "4", "5", "6", "7", "8", "9"};
+    for (int i = 0; i < 300; i++)
+        digits.push_back(names[i % 10]);
+    ref.observe(0, digits);
+    std::string path = "/tmp/test_cpp_live_" + std::to_string(getpid()) + ".ais";
+    aistack::check(ais_model_save_with_profile(m.get(), ref.get(), path.c_str(), nullptr));
+    aistack::Model mp(path);
+    unlink(path.c_str());
+    aistack::Monitor mon;
+    aistack::Options o;
+    o.monitor(mon).set(AIS_OPT_DRIFT_WINDOW, 100);
+    aistack::Session s = mp.session(&o);
+    aistack::Tensor x = aistack::Tensor::load("models/digits/test1_label8.npy");
+    for (int i = 0; i < 40; i++)
+        s.run({x});
+    CHECK(s.metric(AIS_METRIC_WINDOW_ROWS) == 40);
+    std::string live = s.drift_json();
+    CHECK(live.find("\"digit\": {\"kind\": \"categorical\"") != std::string::npos);
+    CHECK(live.find("\"dataset_drift\": true") != std::string::npos);
+    CHECK(mon.drift_json() == live);
+    aistack::Session plain = m.session();
+    CHECK_THROWS(plain.drift_json(), AIS_E_NOT_FOUND, "no drift window");
+}
+
 int main() {
     test_model_info();
     test_profile();
@@ -517,6 +551,7 @@ int main() {
     test_text();
     test_image_fields();
     test_monitor();
+    test_live_drift();
     if (failures) {
         std::fprintf(stderr, "%d check(s) failed\n", failures);
         return 1;

@@ -144,3 +144,125 @@ def test_request_log_lines_parse(tmp_path):
     assert mon.metric("log_dropped") == 0
     with pytest.raises(aistack.InvalidArgumentError):
         aistack.Monitor(request_log=str(path), sample_rate=0)
+
+
+# ---- live drift windows (AIS_OPT_DRIFT_WINDOW): sessions fill them from their own calls ----
+
+LIVE_SPEC = {
+    "version": 1,
+    "inputs": [{"name": "age", "type": "numeric", "missing": "allow"},
+               {"name": "city", "type": "categorical"}],
+    "features": [
+        {"input": "age", "steps": [{"op": "impute", "strategy": "median", "value": 40},
+                                   {"op": "scale", "kind": "standard", "mean": 40, "scale": 10}]},
+        {"input": "city", "steps": [{"op": "onehot", "categories": ["oslo", "rome", "pisa"],
+                                     "unknown": "ignore"}]},
+    ],
+}
+
+
+@pytest.fixture(scope="module")
+def live_model(tmp_path_factory):
+    """A 4-feature linear scorer behind LIVE_SPEC, with a reference profile of 800 records:
+    features age, city (raw pipeline inputs), score (numeric) and label (class) predictions."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+    d = tmp_path_factory.mktemp("live")
+    w = numpy_helper.from_array(np.array([[1.0], [0.5], [-0.5], [0.2]], np.float32), "w")
+    g = helper.make_graph(
+        [helper.make_node("MatMul", ["x", "w"], ["score"]),
+         helper.make_node("Greater", ["score", "zero"], ["pos"]),
+         helper.make_node("Cast", ["pos"], ["label2"], to=TensorProto.INT64),
+         helper.make_node("Squeeze", ["label2", "axes"], ["label"])],
+        "m", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [None, 4])],
+        [helper.make_tensor_value_info("score", TensorProto.FLOAT, [None, 1]),
+         helper.make_tensor_value_info("label", TensorProto.INT64, [None])],
+        [w, numpy_helper.from_array(np.array(0.0, np.float32), "zero"),
+         numpy_helper.from_array(np.array([1], np.int64), "axes")])
+    mp = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
+    helper.set_model_props(mp, {"name": "scorer", "model_version": "3"})
+    onnx.save(mp, str(d / "m.onnx"))
+    with aistack.Model(str(d / "m.onnx")) as m:
+        m.save(str(d / "plain.ais"), pipeline=LIVE_SPEC)
+    with aistack.Model(str(d / "plain.ais")) as m:
+        ref = m.profile_of(live_frame(np.random.default_rng(5), 800, False), seed=1)
+        m.save_with_profile(str(d / "m.ais"), ref)
+        ref.close()
+    return str(d / "m.ais")
+
+
+def live_frame(rng, n, shift):
+    import pandas as pd
+    age = rng.normal(40 + 15 * shift, 10, n).round(1)
+    age[rng.random(n) < 0.05] = np.nan
+    p = [0.6, 0.3, 0.1] if not shift else [0.2, 0.3, 0.5]
+    return pd.DataFrame({"age": age, "city": rng.choice(["oslo", "rome", "pisa"], n, p=p)})
+
+
+def assert_same_report(live, offline):
+    assert live["dataset_drift"] == offline["dataset_drift"]
+    assert live["drift_share"] == pytest.approx(offline["drift_share"], abs=1e-12)
+    assert sorted(live["features"]) == sorted(offline["features"]) == \
+        ["age", "city", "label", "score"]
+    for name, f in offline["features"].items():
+        g = live["features"][name]
+        assert (g["kind"], g["method"], g["threshold"], g["drift"]) == \
+            (f["kind"], f["method"], f["threshold"], f["drift"]), name
+        assert g["value"] == pytest.approx(f["value"], rel=1e-9, abs=1e-12), name
+
+
+@pytest.mark.parametrize("shift", [False, True])
+def test_live_window_equals_drift_report(live_model, shift):
+    """Records run through sessions land in their windows: the live report equals the offline
+    drift_report of the same records (whose values match Evidently, test_monitor_cli.py)."""
+    rng = np.random.default_rng(11)
+    df = live_frame(rng, 300, shift)
+    with aistack.Model(live_model, drift_window=1000) as m:
+        with pytest.raises(aistack.NotFoundError):
+            m.monitor.drift()  # no session yet: no window to compare
+        with m.session() as s:
+            fresh = s.drift()  # an empty window: every feature skipped, none reported
+            assert fresh["features"] == {} and not fresh["dataset_drift"]
+            for lo in range(0, 300, 37):  # records, JSON lines and columns feed it alike
+                part = df.iloc[lo:lo + 37]
+                if lo % 3 == 0:
+                    s.run_records(part)
+                elif lo % 3 == 1:
+                    s.run_json_rows(part.to_json(orient="records", lines=True))
+                else:
+                    s.run_columns({c: part[c].to_numpy() for c in part.columns})
+            assert s.metric("window_rows") == 300
+            live = s.drift()
+            offline = m.drift_report(df)
+            assert_same_report(live, offline)
+            assert live["dataset_drift"] == shift
+            assert_same_report(m.monitor.drift("scorer"), offline)
+            fams = families(m.monitor.prometheus())
+            rows = samples(fams["aistack_drift_window_rows"], "aistack_drift_window_rows")
+            assert [(r.labels, r.value) for r in rows] == \
+                [({"model": "scorer", "version": "3"}, 300)]
+            vals = {(x.labels["feature"], x.labels["method"]): x.value
+                    for x in samples(fams["aistack_drift_value"], "aistack_drift_value")}
+            assert vals == {(k, f["method"]): pytest.approx(f["value"], rel=1e-9, abs=1e-12)
+                            for k, f in offline["features"].items()}
+            det = samples(fams["aistack_dataset_drift"], "aistack_dataset_drift")
+            assert det[0].value == float(shift)
+
+
+def test_live_window_last_rows_and_off(live_model):
+    rng = np.random.default_rng(12)
+    before, after = live_frame(rng, 400, False), live_frame(rng, 150, True)
+    with aistack.Model(live_model, drift_window=150, drift_window_mode=1) as m:
+        with m.session() as s:
+            s.run_records(before)
+            s.run_records(after)
+            assert s.metric("window_rows") == 150
+            assert_same_report(s.drift(), m.drift_report(after))
+        with m.session(drift_window=0) as s:
+            s.run_records(after)
+            with pytest.raises(aistack.NotFoundError):
+                s.drift()
+    with aistack.Model(DIGITS) as m:  # no reference profile
+        with m.session() as s:
+            with pytest.raises(aistack.NotFoundError):
+                s.drift()

@@ -84,6 +84,34 @@ static void test_session_counts(void **state) {
     ais_model_destroy(m);
 }
 
+/* The latencies come from the time-stamp counter calibrated against CLOCK_MONOTONIC: their sum
+ * over many runs must agree with the wall time around them (at most that, and most of it: the
+ * runs are nearly all of the loop). */
+static void test_latency_clock(void **state) {
+    (void)state;
+    ais_model *m = load_digits();
+    ais_session *s = NULL;
+    AIS_ASSERT_OK(ais_session_create(m, NULL, &s));
+    ais_tensor *x = ais_test_rand_f32(AIS_SHAPE(64, 64), 0, 1);
+    ais_tensor *out[2] = {NULL, NULL};
+    AIS_ASSERT_OK(ais_session_run(s, in_name, (const ais_tensor *const *)&x, 1, NULL, out, 2));
+    uint64_t before = smetric(s, AIS_METRIC_LATENCY_NS);
+    struct timespec a, b;
+    clock_gettime(CLOCK_MONOTONIC, &a);
+    for (int i = 0; i < 300; i++)
+        AIS_ASSERT_OK(ais_session_run(s, in_name, (const ais_tensor *const *)&x, 1, NULL, out, 2));
+    clock_gettime(CLOCK_MONOTONIC, &b);
+    double wall = (double)(b.tv_sec - a.tv_sec) * 1e9 + (double)(b.tv_nsec - a.tv_nsec);
+    double got = (double)(smetric(s, AIS_METRIC_LATENCY_NS) - before);
+    assert_true(got <= wall * 1.01);
+    assert_true(got >= wall * 0.5);
+    ais_tensor_destroy(out[0]);
+    ais_tensor_destroy(out[1]);
+    ais_tensor_destroy(x);
+    ais_session_destroy(s);
+    ais_model_destroy(m);
+}
+
 typedef struct worker {
     ais_session *s;
     int runs;
@@ -407,9 +435,10 @@ static void test_oom_sweep(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_session_counts), cmocka_unit_test(test_monitor_threads),
-        cmocka_unit_test(test_buckets_rules),  cmocka_unit_test(test_prometheus_text),
-        cmocka_unit_test(test_oom_sweep),      cmocka_unit_test(test_request_log),
+        cmocka_unit_test(test_session_counts),  cmocka_unit_test(test_latency_clock),
+        cmocka_unit_test(test_monitor_threads), cmocka_unit_test(test_buckets_rules),
+        cmocka_unit_test(test_prometheus_text), cmocka_unit_test(test_oom_sweep),
+        cmocka_unit_test(test_request_log),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

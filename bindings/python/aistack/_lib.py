@@ -155,6 +155,8 @@ _sig("ais_profile_deserialize", status, c_char_p, c_size_t, POINTER(c_void_p))
 _sig("ais_profile_drift", status, c_void_p, c_void_p, POINTER(c_void_p))
 _sig("ais_drift_report_json", status, c_void_p, c_char_p, c_size_t, POINTER(c_size_t))
 _sig("ais_drift_report_destroy", None, c_void_p)
+_sig("ais_monitor_drift", status, c_void_p, c_char_p, POINTER(c_void_p))
+_sig("ais_session_drift", status, SessionP, POINTER(c_void_p))
 _sig("ais_model_profile", c_void_p, ModelP)
 _sig("ais_model_save_with_profile", status, ModelP, c_void_p, c_char_p, OptionsP)
 _sig("ais_drift_numeric", status, POINTER(c_double), c_size_t, POINTER(c_double), c_size_t, c_int,

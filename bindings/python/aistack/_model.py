@@ -10,7 +10,7 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 import numpy as np
 
 from . import _errors, _lib
-from ._monitor import METRICS, Monitor, Profile
+from ._monitor import METRICS, Monitor, Profile, report_dict
 from ._pipeline import Pipeline, SpecLike, _Columns, _Records, _text, check_run, extra_code
 from ._tensor import (OBJECT, ArrayLike, dtype_to_numpy, is_string_dtype, to_numpy, wrap_array,
                       wrap_fast)
@@ -23,7 +23,9 @@ OPTIONS: Dict[str, int] = {
     "threads": 1, "opt_level": 2, "backend": 3, "device_id": 4, "max_file_bytes": 5,
     "map_weights": 6, "save_compression": 7, "verify_checksums": 8, "max_tensor_bytes": 9,
     "max_fold_bytes": 10, "extra_fields": 11, "profile": 12, "metrics": 16,
-    "text_max_length": 24, "text_pooling": 25, "text_normalize": 26, "qdq_fusion": 32,
+    "text_max_length": 24, "text_pooling": 25, "text_normalize": 26,
+    "drift_window": 28, "drift_window_mode": 29, "drift_window_seed": 30,
+    "qdq_fusion": 32,
 }
 BACKENDS: Dict[str, int] = {"cpu": 0, "cuda": 1}
 
@@ -632,14 +634,24 @@ class Session:
             _errors.check(L.ais_session_profile_reset(self.handle))
     def metric(self, name: str) -> int:
         """One metric of this session since it was created ("runs", "rows", "errors",
-        "in_flight", "bytes_in", "bytes_out", "latency_ns"); NotFoundError when the session
-        was made with metrics=0."""
+        "in_flight", "bytes_in", "bytes_out", "latency_ns", "window_rows"); NotFoundError when
+        the session was made with metrics=0."""
         if name not in METRICS:
             raise _errors.InvalidArgumentError(
                 f"unknown metric {name!r}; expected one of {sorted(METRICS)}", 1)
         v = ctypes.c_uint64()
         _errors.check(L.ais_session_metric(self.handle, METRICS[name], ctypes.byref(v)))
         return int(v.value)
+
+    def drift(self) -> Dict[str, Any]:
+        """Drift of what this session has seen: its live window (settings drift_window, rows
+        (default 1000, 0 = off), drift_window_mode, 0 reservoir or 1 last rows, and
+        drift_window_seed) against the model's reference profile, as the `aistack drift --json`
+        dict. NotFoundError when the session keeps no window (no reference profile, or
+        drift_window / metrics 0). Safe while another thread runs the session."""
+        r = ctypes.c_void_p()
+        _errors.check(L.ais_session_drift(self.handle, ctypes.byref(r)))
+        return report_dict(r.value)
 
     def close(self) -> None:
         """Frees the session; a run in flight on another thread finishes first."""

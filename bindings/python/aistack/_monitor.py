@@ -11,7 +11,7 @@ L = _lib.lib
 # ais_metric values (never renumbered)
 METRICS: Dict[str, int] = {
     "runs": 0, "rows": 1, "errors": 2, "in_flight": 3, "bytes_in": 4, "bytes_out": 5,
-    "latency_ns": 6, "log_dropped": 7,
+    "latency_ns": 6, "log_dropped": 7, "window_rows": 8,
 }
 
 
@@ -74,7 +74,7 @@ class Monitor:
 
     def metric(self, name: str, model: Optional[str] = None) -> int:
         """One metric ("runs", "rows", "errors", "in_flight", "bytes_in", "bytes_out",
-        "latency_ns", "log_dropped") summed over the sessions of `model` (its "name" metadata),
+        "latency_ns", "log_dropped", "window_rows") summed over the sessions of `model` (its "name" metadata),
         or of all models."""
         if name not in METRICS:
             raise _errors.InvalidArgumentError(
@@ -87,6 +87,17 @@ class Monitor:
     def metrics(self, model: Optional[str] = None) -> Dict[str, int]:
         """Every metric, as a dict."""
         return {k: self.metric(k, model) for k in METRICS}
+
+    def drift(self, model: Optional[str] = None) -> Dict[str, object]:
+        """Drift of live traffic: the live windows (the drift_window setting) of the sessions
+        alive now that report to this monitor for `model` (its "name" metadata; None: the only
+        model with a reference profile), merged, against that model's reference profile. The
+        dict of the `aistack drift --json` contract. NotFoundError when no such session
+        keeps a window."""
+        r = ctypes.c_void_p()
+        _errors.check(L.ais_monitor_drift(self.handle, None if model is None else model.encode(),
+                                          ctypes.byref(r)))
+        return report_dict(r.value)
 
     def close(self) -> None:
         """Drops this object's reference; sessions that use the monitor keep theirs."""
@@ -248,17 +259,9 @@ class Profile:
         """This (reference) profile against `current`: the dict of the `aistack drift --json`
         contract, {"dataset_drift", "drift_share", "features": {name: {"kind", "method",
         "value", "threshold", "drift"}}} (features with too few values left out)."""
-        import json
         r = ctypes.c_void_p()
         _errors.check(L.ais_profile_drift(self.handle, current.handle, ctypes.byref(r)))
-        try:
-            n = ctypes.c_size_t()
-            _errors.check(L.ais_drift_report_json(r.value, None, 0, ctypes.byref(n)))
-            buf = ctypes.create_string_buffer(n.value)
-            _errors.check(L.ais_drift_report_json(r.value, buf, n.value, ctypes.byref(n)))
-            return json.loads(buf.value.decode())
-        finally:
-            L.ais_drift_report_destroy(r.value)
+        return report_dict(r.value)
 
     def close(self) -> None:
         h, self._handle = self._handle, None
@@ -270,6 +273,19 @@ class Profile:
             self.close()
         except Exception:
             pass
+
+
+def report_dict(report: int) -> Dict[str, object]:
+    """The `aistack drift --json` dict of an ais_drift_report handle, which it destroys."""
+    import json
+    try:
+        n = ctypes.c_size_t()
+        _errors.check(L.ais_drift_report_json(report, None, 0, ctypes.byref(n)))
+        buf = ctypes.create_string_buffer(n.value)
+        _errors.check(L.ais_drift_report_json(report, buf, n.value, ctypes.byref(n)))
+        return json.loads(buf.value.decode())
+    finally:
+        L.ais_drift_report_destroy(report)
 
 
 def report_frame(report: Dict[str, object]):
