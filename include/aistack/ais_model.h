@@ -81,8 +81,9 @@ typedef enum ais_option {
     AIS_OPT_TEXT_POOLING = 25,    /* an ais_text_pooling. Default AIS_TEXT_POOLING_MEAN */
     AIS_OPT_TEXT_NORMALIZE = 26,  /* 1: L2-normalize each sentence embedding. Default 0 */
     /* 27 and 31 are left to other options.
-     * Sessions of a model that carries a reference profile (a .ais DRIFT section, ais_model_profile) keep a live window of what they see, per profile
-     * feature: pipeline inputs (raw values), model input columns ("NAME", or "NAME[j]" for
+     * Sessions of a model that carries a reference profile (a .ais DRIFT section,
+     * ais_model_profile) keep a live window of what they see, per profile feature: pipeline
+     * inputs (raw values), model input columns ("NAME", or "NAME[j]" for
      * column j of a [rows, K] input) and one-value-per-row outputs (predictions); drift reports
      * compare it with the reference (ais_monitor_drift, ais_session_drift). Filled by
      * ais_session_run and every record run (ais_session_run_records, _json_rows, _csv,
