@@ -86,6 +86,26 @@ static ais_status ais__qbin_compute(ais__op_ctx *ctx, const ais_tensor *const *i
     int32_t za = ais__qm_z(in[2]), zb = ais__qm_z(in[5]), zc = ais__qm_z(n_in > 7 ? in[7] : NULL);
     /* MLAS: A_scale / C_scale and B_scale / C_scale for Add, A_scale * B_scale / C_scale for Mul */
     float ra = sa / sc, rb = sb / sc, rm = sa * sb / sc;
+    /* the same shape, or one side a single value (the residual Adds of a CNN): the table's
+     * kernel; A and B swap freely, both operations being symmetric in them */
+    bool same = a->ndim == b->ndim && a->numel == y->numel && b->numel == y->numel;
+    for (size_t d = 0; same && d < a->ndim; d++)
+        same = a->dims[d] == b->dims[d];
+    if (same || (a->numel == y->numel && b->numel == 1) ||
+        (b->numel == y->numel && a->numel == 1)) {
+        bool swap = !same && a->numel == 1;
+        ais__qbin_args p = {.is_signed = a->dtype == AIS_DTYPE_I8,
+                            .mul = mul,
+                            .za = swap ? zb : za,
+                            .zb = swap ? za : zb,
+                            .zc = zc,
+                            .ra = swap ? rb : ra,
+                            .rb = swap ? ra : rb,
+                            .rm = rm};
+        const uint8_t *pa = swap ? b->data : a->data, *pb = swap ? a->data : b->data;
+        ais__cpu()->qbin(pa, pb, same ? 1 : 0, (int64_t)y->numel, &p, y->data);
+        return AIS_OK;
+    }
     size_t nd = y->ndim;
     int64_t st_a[AIS_MAX_DIMS], st_b[AIS_MAX_DIMS], idx[AIS_MAX_DIMS] = {0};
     ais__broadcast_strides(a->dims, a->ndim, y->dims, nd, st_a);
