@@ -212,6 +212,16 @@ void ais__qgemm_run(struct ais__pool *pool, const ais__cpu_kernels *t, const ais
  * it for their edges). */
 void ais__cpu_ref_qgemm_store(const ais__qgemm_ep *ep, const int32_t *c, int64_t i0, int64_t j0,
                               int rows, int cols);
+/* QLinearAdd / QLinearMul as ONNX Runtime's MLAS computes them, in float32 without contraction:
+ * va = a - za, vb = b - zb; v = va * ra + vb * rb (add) or va * vb * rm (mul); y = clamp(
+ * nearbyint(v) + zc) to u8, or s8 when is_signed. */
+typedef struct ais__qbin_args {
+    bool is_signed, mul;
+    int32_t za, zb, zc;
+    float ra, rb, rm;
+} ais__qbin_args;
+void ais__cpu_ref_qbin(const uint8_t *a, const uint8_t *b, int64_t b_step, int64_t n,
+                       const ais__qbin_args *p, uint8_t *y);
 /* The portable conversions of the int8 depthwise path (the SIMD ones use them for tails). */
 void ais__cpu_ref_q8_to_f32(const uint8_t *x, bool is_signed, int32_t zp, float *y, int64_t n);
 void ais__cpu_ref_f32_to_i32(const float *y, int32_t *c, int64_t n);
@@ -363,6 +373,10 @@ typedef struct ais__cpu_kernels {
      * f32_to_i32: c[i] = (int32_t)y[i] for n floats that hold integers in int32's range. */
     void (*q8_to_f32)(const uint8_t *x, bool is_signed, int32_t zp, float *y, int64_t n);
     void (*f32_to_i32)(const float *y, int32_t *c, int64_t n);
+    /* qbin: QLinearAdd / QLinearMul over n elements (qlinear_ms.c), b read at b[i * b_step]
+     * (b_step 1, or 0 for a scalar B); see ais__qbin_args. */
+    void (*qbin)(const uint8_t *a, const uint8_t *b, int64_t b_step, int64_t n,
+                 const struct ais__qbin_args *p, uint8_t *y);
 } ais__cpu_kernels;
 
 /* The table of the level in effect (filled on first use; never NULL; safe from any thread). */

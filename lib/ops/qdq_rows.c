@@ -41,28 +41,3 @@ void ais__qdq_dequantize_row(const void *x, float s, int32_t zp, float *y, size_
         for (size_t i = 0; i < n; i++)
             y[i] = (float)((int32_t)((const uint8_t *)x)[i] - zp) * s;
 }
-
-/* One loop per type and operation, so that no select on `mul` stays inside. */
-#define AIS__QDQ_BINARY(T, LO, HI, EXPR)                                                           \
-    do {                                                                                           \
-        const T *pa = a, *pb = b;                                                                  \
-        T *py = y;                                                                                 \
-        for (size_t i = 0; i < n; i++) {                                                           \
-            float va = (float)((int32_t)pa[i] - za), vb = (float)((int32_t)pb[i] - zb);            \
-            float r = (ais__qdq_clamp512(EXPR) + AIS__QDQ_MAGIC) - AIS__QDQ_MAGIC + z;             \
-            py[i] = AIS__QDQ_STORE(T, LO, HI, r);                                                  \
-        }                                                                                          \
-    } while (0)
-
-void ais__qdq_binary_row(const void *a, const void *b, void *y, size_t n, bool is_signed, bool mul,
-                         int32_t za, int32_t zb, int32_t zc, float ra, float rb, float rm) {
-    float z = (float)zc;
-    if (is_signed && mul)
-        AIS__QDQ_BINARY(int8_t, -128.0f, 127.0f, va * vb * rm);
-    else if (is_signed)
-        AIS__QDQ_BINARY(int8_t, -128.0f, 127.0f, va * ra + vb * rb);
-    else if (mul)
-        AIS__QDQ_BINARY(uint8_t, 0.0f, 255.0f, va * vb * rm);
-    else
-        AIS__QDQ_BINARY(uint8_t, 0.0f, 255.0f, va * ra + vb * rb);
-}

@@ -1,6 +1,6 @@
 /*
  * qdq_rows.h - the flat 8-bit element loops of a fused QDQ model (QuantizeLinear f32 -> 8-bit
- * and DequantizeLinear back with one scale, QLinearAdd/QLinearMul on same-shape inputs), in their
+ * and DequantizeLinear back with one scale; QLinearAdd/QLinearMul have the table's qbin), in their
  * own file so that they alone are compiled for the vectorizer (CMakeLists.txt: GCC if-converts
  * the float clamps only with -fno-trapping-math; nothing here reads floating-point flags).
  */
@@ -16,9 +16,5 @@ void ais__qdq_quantize_row(const float *x, float s, int32_t zp, void *y, size_t 
 /* y[i] = (float)(x[i] - zp) * s for u8 (or s8) x. */
 void ais__qdq_dequantize_row(const void *x, float s, int32_t zp, float *y, size_t n,
                              bool is_signed);
-/* QLinearAdd (mul false: (a - za) * ra + (b - zb) * rb) or QLinearMul ((a - za) * (b - zb) * rm)
- * rounded half to even, plus zc, saturated; the float arithmetic of qlinear_ms.c's general loop. */
-void ais__qdq_binary_row(const void *a, const void *b, void *y, size_t n, bool is_signed, bool mul,
-                         int32_t za, int32_t zb, int32_t zc, float ra, float rb, float rm);
 
 #endif

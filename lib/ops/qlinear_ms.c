@@ -18,7 +18,6 @@
 #include "qlinear_gemm.h"
 
 /* the flat loops of fused QDQ models */
-#include "qdq_rows.h"
 
 static inline int32_t ais__qm_at(const void *p, ais_dtype d, size_t i) {
     return d == AIS_DTYPE_U8 ? (int32_t)((const uint8_t *)p)[i] : (int32_t)((const int8_t *)p)[i];
@@ -89,10 +88,24 @@ static ais_status ais__qbin_compute(ais__op_ctx *ctx, const ais_tensor *const *i
     int32_t za = ais__qm_z(in[2]), zb = ais__qm_z(in[5]), zc = ais__qm_z(n_in > 7 ? in[7] : NULL);
     /* MLAS: A_scale / C_scale and B_scale / C_scale for Add, A_scale * B_scale / C_scale for Mul */
     float ra = sa / sc, rb = sb / sc, rm = sa * sb / sc;
-    if (a->numel == y->numel && b->numel == y->numel) {
-        /* same shapes (a fused QDQ ResNet's residual Adds): the vectorized pass */
-        ais__qdq_binary_row(a->data, b->data, y->data, y->numel, y->dtype == AIS_DTYPE_I8, mul, za,
-                            zb, zc, ra, rb, rm);
+    /* the same shape, or one side a single value (the residual Adds of a CNN): the table's
+     * kernel; A and B swap freely, both operations being symmetric in them */
+    bool same = a->ndim == b->ndim && a->numel == y->numel && b->numel == y->numel;
+    for (size_t d = 0; same && d < a->ndim; d++)
+        same = a->dims[d] == b->dims[d];
+    if (same || (a->numel == y->numel && b->numel == 1) ||
+        (b->numel == y->numel && a->numel == 1)) {
+        bool swap = !same && a->numel == 1;
+        ais__qbin_args p = {.is_signed = a->dtype == AIS_DTYPE_I8,
+                            .mul = mul,
+                            .za = swap ? zb : za,
+                            .zb = swap ? za : zb,
+                            .zc = zc,
+                            .ra = swap ? rb : ra,
+                            .rb = swap ? ra : rb,
+                            .rm = rm};
+        const uint8_t *pa = swap ? b->data : a->data, *pb = swap ? a->data : b->data;
+        ais__cpu()->qbin(pa, pb, same ? 1 : 0, (int64_t)y->numel, &p, y->data);
         return AIS_OK;
     }
     size_t nd = y->ndim;

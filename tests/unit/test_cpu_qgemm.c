@@ -6,7 +6,7 @@
  * points, every output form (int32, float, u8, s8 with double or float scales per tensor, row or
  * column, clamps), shapes with edge tiles and k not a multiple of 4, weights that saturate
  * vpmaddubsw (the exact path) and weights that cannot, and the threaded split; and the int8
- * depthwise path's conversions.
+ * depthwise path's conversions and QLinearAdd/QLinearMul's kernel.
  * Integer results and the requantized bytes must be identical; float outputs too (the same float
  * operations in the same order).
  */
@@ -300,12 +300,57 @@ static void test_conversions(void **state) {
     }
 }
 
+/* qbin (QLinearAdd / QLinearMul) at every level against the formula written out: u8 and s8,
+ * B per element and scalar, ratios of 0.5 (ties: half to even) and random ones, saturation. */
+static void test_qbin(void **state) {
+    (void)state;
+    uint8_t a[77], b[77], y[77];
+    for (int it = 0; it < 200; it++) {
+        ais__qbin_args p = {.is_signed = it % 2, .mul = it % 3 == 0};
+        p.za =
+            p.is_signed ? (int32_t)ais_test_randint(-128, 127) : (int32_t)ais_test_randint(0, 255);
+        p.zb =
+            p.is_signed ? (int32_t)ais_test_randint(-128, 127) : (int32_t)ais_test_randint(0, 255);
+        p.zc =
+            p.is_signed ? (int32_t)ais_test_randint(-20, 20) : (int32_t)ais_test_randint(100, 150);
+        p.ra = it % 4 == 1 ? 0.5f : (float)ais_test_uniform(0.1, 2);
+        p.rb = it % 4 == 1 ? 0.5f : (float)ais_test_uniform(0.1, 2);
+        p.rm = it % 4 == 1 ? 0.5f : (float)ais_test_uniform(1e-4, 0.05);
+        int64_t n = ais_test_randint(0, 77), step = it % 5 == 0 ? 0 : 1;
+        for (int i = 0; i < 77; i++) {
+            a[i] = (uint8_t)ais_test_randint(0, 255);
+            b[i] = (uint8_t)ais_test_randint(0, 255);
+        }
+        for (int isa = 0; isa <= AIS_CPU_ISA_AVX512_VNNI; isa++) {
+            const ais__cpu_kernels *t = ais__cpu_for((ais_cpu_isa)isa);
+            memset(y, 0xa5, sizeof y);
+            t->qbin(a, b, step, n, &p, y);
+            for (int64_t i = 0; i < n; i++) {
+                int32_t ai = p.is_signed ? (int8_t)a[i] : a[i];
+                int32_t bi = p.is_signed ? (int8_t)b[i * step] : b[i * step];
+                float va = (float)(ai - p.za), vb = (float)(bi - p.zb);
+                float prod = va * vb, s0 = va * p.ra, s1 = vb * p.rb;
+                float v = p.mul ? prod * p.rm : s0 + s1;
+                double r = rint((double)v) + p.zc, lo = p.is_signed ? -128 : 0;
+                double hi = p.is_signed ? 127 : 255;
+                r = r < lo ? lo : r > hi ? hi : r;
+                int32_t got = p.is_signed ? (int8_t)y[i] : y[i];
+                if (got != (int32_t)r)
+                    fail_msg("isa %s qbin it %d %s signed %d step %lld: y[%lld] %d want %d",
+                             ais_cpu_isa_name((ais_cpu_isa)isa), it, p.mul ? "mul" : "add",
+                             p.is_signed, (long long)step, (long long)i, got, (int32_t)r);
+            }
+            if (n < 77 && y[n] != 0xa5)
+                fail_msg("isa %s qbin wrote past n", ais_cpu_isa_name((ais_cpu_isa)isa));
+        }
+    }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_small_shapes),
-        cmocka_unit_test(test_edges),
-        cmocka_unit_test(test_large_threaded),
-        cmocka_unit_test(test_conversions),
+        cmocka_unit_test(test_small_shapes),   cmocka_unit_test(test_edges),
+        cmocka_unit_test(test_large_threaded), cmocka_unit_test(test_conversions),
+        cmocka_unit_test(test_qbin),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -70,6 +70,20 @@ void ais__cpu_ref_f32_to_i32(const float *y, int32_t *c, int64_t n) {
         c[i] = (int32_t)y[i];
 }
 
+void ais__cpu_ref_qbin(const uint8_t *a, const uint8_t *b, int64_t b_step, int64_t n,
+                       const ais__qbin_args *p, uint8_t *y) {
+    float lo = p->is_signed ? -128.0f : 0.0f, hi = p->is_signed ? 127.0f : 255.0f;
+    for (int64_t i = 0; i < n; i++) {
+        int32_t ai = p->is_signed ? (int32_t)(int8_t)a[i] : (int32_t)a[i];
+        int32_t bi = p->is_signed ? (int32_t)(int8_t)b[i * b_step] : (int32_t)b[i * b_step];
+        float va = (float)(ai - p->za), vb = (float)(bi - p->zb);
+        float v = p->mul ? va * vb * p->rm : va * p->ra + vb * p->rb;
+        float r = nearbyintf(v) + (float)p->zc;
+        r = r >= lo ? (r > hi ? hi : r) : lo; /* NaN: lo, as the SIMD max does */
+        y[i] = p->is_signed ? (uint8_t)(int8_t)r : (uint8_t)r;
+    }
+}
+
 void ais__cpu_fill_ref_qgemm(ais__cpu_kernels *k) {
     k->qgemm_mr = AIS__REF_QMR;
     k->qgemm_np = 1;
@@ -77,4 +91,5 @@ void ais__cpu_fill_ref_qgemm(ais__cpu_kernels *k) {
     k->qgemm_store = ais__cpu_ref_qgemm_store;
     k->q8_to_f32 = ais__cpu_ref_q8_to_f32;
     k->f32_to_i32 = ais__cpu_ref_f32_to_i32;
+    k->qbin = ais__cpu_ref_qbin;
 }

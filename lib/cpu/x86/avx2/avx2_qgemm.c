@@ -147,6 +147,44 @@ static void ais__q256_f32_to_i32(const float *y, int32_t *c, int64_t n) {
     ais__cpu_ref_f32_to_i32(y + i, c + i, n - i);
 }
 
+/* 8 bytes at p (u8, or s8 when is_signed) widened to int32 */
+static inline __m256i ais__q256_ld8(const uint8_t *p, bool is_signed) {
+    __m128i b = _mm_loadl_epi64((const __m128i *)p);
+    return is_signed ? _mm256_cvtepi8_epi32(b) : _mm256_cvtepu8_epi32(b);
+}
+
+/* The same float operations as ais__cpu_ref_qbin, in the same order (no FMA). */
+static void ais__q256_qbin(const uint8_t *a, const uint8_t *b, int64_t b_step, int64_t n,
+                           const ais__qbin_args *p, uint8_t *y) {
+    const __m256i za = _mm256_set1_epi32(p->za), zb = _mm256_set1_epi32(p->zb);
+    const __m256 ra = _mm256_set1_ps(p->ra), rb = _mm256_set1_ps(p->rb), rm = _mm256_set1_ps(p->rm);
+    const __m256 zc = _mm256_set1_ps((float)p->zc);
+    const __m256 lo = _mm256_set1_ps(p->is_signed ? -128.0f : 0.0f);
+    const __m256 hi = _mm256_set1_ps(p->is_signed ? 127.0f : 255.0f);
+    __m256 vbs = _mm256_setzero_ps();
+    if (b_step == 0) {
+        int32_t bi = p->is_signed ? (int32_t)(int8_t)b[0] : (int32_t)b[0];
+        vbs = _mm256_set1_ps((float)(bi - p->zb));
+    }
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256 va = _mm256_cvtepi32_ps(_mm256_sub_epi32(ais__q256_ld8(a + i, p->is_signed), za));
+        __m256 vb =
+            b_step ? _mm256_cvtepi32_ps(_mm256_sub_epi32(ais__q256_ld8(b + i, p->is_signed), zb))
+                   : vbs;
+        __m256 v = p->mul ? _mm256_mul_ps(_mm256_mul_ps(va, vb), rm)
+                          : _mm256_add_ps(_mm256_mul_ps(va, ra), _mm256_mul_ps(vb, rb));
+        v = _mm256_add_ps(_mm256_round_ps(v, AIS__Q_RND), zc);
+        v = _mm256_min_ps(_mm256_max_ps(v, lo), hi);
+        __m256i q = _mm256_cvttps_epi32(v);
+        /* in [lo, hi]: the saturating packs are exact */
+        __m128i w = _mm_packs_epi32(_mm256_castsi256_si128(q), _mm256_extracti128_si256(q, 1));
+        __m128i o = p->is_signed ? _mm_packs_epi16(w, w) : _mm_packus_epi16(w, w);
+        _mm_storel_epi64((__m128i *)(y + i), o);
+    }
+    ais__cpu_ref_qbin(a + i, b + i * b_step, b_step, n - i, p, y + i);
+}
+
 void ais__avx2_fill_qgemm(ais__cpu_kernels *k) {
     k->qgemm_mr = AIS__QMR;
     k->qgemm_np = 1;
@@ -154,4 +192,5 @@ void ais__avx2_fill_qgemm(ais__cpu_kernels *k) {
     k->qgemm_store = ais__q256_store;
     k->q8_to_f32 = ais__q256_q8_to_f32;
     k->f32_to_i32 = ais__q256_f32_to_i32;
+    k->qbin = ais__q256_qbin;
 }

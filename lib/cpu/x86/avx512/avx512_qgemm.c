@@ -209,6 +209,40 @@ static void ais__q512_f32_to_i32(const float *y, int32_t *c, int64_t n) {
     ais__cpu_ref_f32_to_i32(y + i, c + i, n - i);
 }
 
+/* 16 bytes at p (u8, or s8 when is_signed) widened to int32 */
+static inline __m512i ais__q512_ld16(const uint8_t *p, bool is_signed) {
+    __m128i b = _mm_loadu_si128((const __m128i *)p);
+    return is_signed ? _mm512_cvtepi8_epi32(b) : _mm512_cvtepu8_epi32(b);
+}
+
+/* The same float operations as ais__cpu_ref_qbin, in the same order (no FMA). */
+static void ais__q512_qbin(const uint8_t *a, const uint8_t *b, int64_t b_step, int64_t n,
+                           const ais__qbin_args *p, uint8_t *y) {
+    const __m512i za = _mm512_set1_epi32(p->za), zb = _mm512_set1_epi32(p->zb);
+    const __m512 ra = _mm512_set1_ps(p->ra), rb = _mm512_set1_ps(p->rb), rm = _mm512_set1_ps(p->rm);
+    const __m512 zc = _mm512_set1_ps((float)p->zc);
+    const __m512 lo = _mm512_set1_ps(p->is_signed ? -128.0f : 0.0f);
+    const __m512 hi = _mm512_set1_ps(p->is_signed ? 127.0f : 255.0f);
+    __m512 vbs = _mm512_setzero_ps();
+    if (b_step == 0) {
+        int32_t bi = p->is_signed ? (int32_t)(int8_t)b[0] : (int32_t)b[0];
+        vbs = _mm512_set1_ps((float)(bi - p->zb));
+    }
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        __m512 va = _mm512_cvtepi32_ps(_mm512_sub_epi32(ais__q512_ld16(a + i, p->is_signed), za));
+        __m512 vb =
+            b_step ? _mm512_cvtepi32_ps(_mm512_sub_epi32(ais__q512_ld16(b + i, p->is_signed), zb))
+                   : vbs;
+        __m512 v = p->mul ? _mm512_mul_ps(_mm512_mul_ps(va, vb), rm)
+                          : _mm512_add_ps(_mm512_mul_ps(va, ra), _mm512_mul_ps(vb, rb));
+        v = _mm512_add_ps(_mm512_roundscale_ps(v, AIS__Q_RND), zc);
+        v = _mm512_min_ps(_mm512_max_ps(v, lo), hi);
+        _mm_storeu_si128((__m128i *)(y + i), _mm512_cvtepi32_epi8(_mm512_cvttps_epi32(v)));
+    }
+    ais__cpu_ref_qbin(a + i, b + i * b_step, b_step, n - i, p, y + i);
+}
+
 void ais__avx512_fill_qgemm(ais__cpu_kernels *k) {
     k->qgemm_mr = AIS__QMR;
     k->qgemm_np = 2;
@@ -216,6 +250,7 @@ void ais__avx512_fill_qgemm(ais__cpu_kernels *k) {
     k->qgemm_store = ais__q512_store;
     k->q8_to_f32 = ais__q512_q8_to_f32;
     k->f32_to_i32 = ais__q512_f32_to_i32;
+    k->qbin = ais__q512_qbin;
 }
 
 void ais__avx512_vnni_fill_qgemm(ais__cpu_kernels *k) {
