@@ -233,8 +233,8 @@ def main():
     print(f"\n{n} rows, {parts} partitions, {a.workers} workers x 1 thread, {a.trees} trees, "
           f"median of {a.passes} alternated passes"
           + (f", each bounded to about {a.max_seconds:g} s" if a.max_seconds > 0 else ""))
-    print(f"| model | libaistack rows/s (rows scored) | peer rows/s (rows scored) | ratio |")
-    print(f"| --- | ---: | ---: | ---: |")
+    print("| model | libaistack rows/s (rows scored) | peer rows/s (rows scored) | ratio |")
+    print("| --- | ---: | ---: | ---: |")
     for kind, peer in (("sklearn", "scikit-learn Pipeline.predict_proba"),
                        ("xgboost", "Pipeline.predict_proba (XGBoost)")):
         o, t = results[f"aistack/{kind}"], results[f"peer/{kind}"]
