@@ -15,7 +15,10 @@ resident set (VmRSS, VmHWM) is read after the passes.
 2 x workers and stops after the wave that passes the bound; its rows/s is the rows it scored
 over the time it took (every system starts from the first partition, so all see the same rows).
 
-    .venv/bin/python bench/bench_dask.py --rows 10000000 --passes 1 --max-seconds 300
+    .venv/bin/python bench/bench_dask.py --rows 10000000 --passes 2 --max-seconds 200
+
+--cpu-rows N measures the same work as CPU time in one process instead (no cluster): steadier
+than wall-clock rows/s when other jobs load the machine.
 
     AISTACK_LIBRARY=build/libaistack.so .venv/bin/python bench/bench_dask.py --rows 2000000
     .venv/bin/python bench/bench_dask.py --quick      # smoke run: tiny, checks, no figures
@@ -97,6 +100,31 @@ def peer_predict(part, pipe):
 PROB = {"sklearn": ("probabilities", "probabilities_1"), "xgboost": ("probability", "probability")}
 
 
+def cpu_compare(models, rows, rounds=3):
+    """CPU time per row in this one process (no cluster: steady on a loaded machine): a
+    partition of `rows` rows through aistack's Scorer (what each Dask task runs) against the
+    fitted pipeline's predict_proba, alternated, min of `rounds`."""
+    from aistack._batch import Scorer
+    df = make_rows(rows, 3)
+    print(f"one process, {rows:,} rows, CPU us/row, min of {rounds} alternated rounds")
+    print("| model | libaistack | peer | ratio |")
+    print("| --- | ---: | ---: | ---: |")
+    for kind, (path, pipe) in models.items():
+        sc = Scorer(path, outputs=[PROB[kind][0]], frame_columns=list(df.columns))
+        sc.score_frame(df.iloc[:1000])
+        pipe.predict_proba(df[NUM + CAT].iloc[:1000])
+        ours, peer = [], []
+        for _ in range(rounds):
+            t0 = time.process_time()
+            sc.score_frame(df)
+            ours.append(time.process_time() - t0)
+            t0 = time.process_time()
+            pipe.predict_proba(df[NUM + CAT])
+            peer.append(time.process_time() - t0)
+        o, p = min(ours) / rows * 1e6, min(peer) / rows * 1e6
+        print(f"| {kind} | {o:.2f} | {p:.2f} | {p / o:.2f}x |")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--rows", type=int, default=2_000_000)
@@ -108,6 +136,9 @@ def main():
     ap.add_argument("--max-seconds", type=float, default=0,
                     help="bound each system's pass: waves of 2 x workers partitions, stop after "
                     "the wave that passes it (0: every row)")
+    ap.add_argument("--cpu-rows", type=int, default=0,
+                    help="instead of the cluster: CPU time per row in one process on this many "
+                    "rows (libaistack's Scorer vs predict_proba)")
     ap.add_argument("--quick", action="store_true", help="tiny smoke run: checks only")
     ap.add_argument("--json")
     a = ap.parse_args()
@@ -139,6 +170,9 @@ def main():
         print(f"trained {kind} ({a.trees} trees) in {time.perf_counter() - t0:.1f} s, "
               f"{os.path.getsize(path) / 1e6:.1f} MB .ais", file=sys.stderr)
 
+    if a.cpu_rows:
+        cpu_compare(models, a.cpu_rows)
+        return
     results = {}
     with distributed.LocalCluster(n_workers=a.workers, threads_per_worker=1, processes=True,
                                   dashboard_address=None, worker_dashboard_address=None) as cl, \
@@ -199,8 +233,8 @@ def main():
     print(f"\n{n} rows, {parts} partitions, {a.workers} workers x 1 thread, {a.trees} trees, "
           f"median of {a.passes} alternated passes"
           + (f", each bounded to about {a.max_seconds:g} s" if a.max_seconds > 0 else ""))
-    print(f"| model | libaistack rows/s (rows scored) | peer rows/s (rows scored) | ratio |")
-    print(f"| --- | ---: | ---: | ---: |")
+    print("| model | libaistack rows/s (rows scored) | peer rows/s (rows scored) | ratio |")
+    print("| --- | ---: | ---: | ---: |")
     for kind, peer in (("sklearn", "scikit-learn Pipeline.predict_proba"),
                        ("xgboost", "Pipeline.predict_proba (XGBoost)")):
         o, t = results[f"aistack/{kind}"], results[f"peer/{kind}"]
