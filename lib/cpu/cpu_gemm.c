@@ -109,12 +109,24 @@ static void ais__gemm_scale_only(const ais__cpu_kernels *t, int64_t m, int64_t n
     ais__gemm_ep_block(t, ep, c, ldc, m, n);
 }
 
-/* Scratch of one call: the packed A block, then (at a 64-byte boundary) the packed B block. */
+/* Whether a block of m x n packs its A once for every column block: one row block (a
+ * transformer's 128 rows) over several column blocks (QKV 1152, FFN 1536 columns) would pack the
+ * same A once per column block, up to a tenth of such a product's time. Then the scratch holds
+ * all k of the rows' A (bounded, so that it stays in L2 with B's block). */
+static bool ais__gemm_a_once(const ais__cpu_kernels *t, int64_t m, int64_t n, int64_t k) {
+    const int64_t mr = t->gemm_mr, nr = t->gemm_nr;
+    const int64_t mc = t->gemm_mc / mr * mr, nc = t->gemm_nc / nr * nr;
+    return m <= mc && n > nc && (m + mr - 1) / mr * mr * k <= 128 * 1024;
+}
+
+/* Scratch of one call: the packed A block (all of k when ais__gemm_a_once), then (at a 64-byte
+ * boundary) the packed B block. */
 static void ais__gemm_scratch_parts(const ais__cpu_kernels *t, int64_t m, int64_t n, int64_t k,
                                     bool b_packed, size_t *a_floats, size_t *b_floats) {
     const int64_t mr = t->gemm_mr, nr = t->gemm_nr;
     const int64_t mc = t->gemm_mc / mr * mr, nc = t->gemm_nc / nr * nr;
     int64_t kc = AIS__MIN(t->gemm_kc, k), mrows = AIS__MIN(mc, (m + mr - 1) / mr * mr);
+    if (ais__gemm_a_once(t, m, n, k)) kc = k;
     *a_floats = ((size_t)(mrows * kc) + 15) / 16 * 16;
     *b_floats = b_packed ? 0 : (size_t)(AIS__MIN(nc, ais__gemm_panels(t, n) * nr) * kc);
 }
@@ -166,6 +178,8 @@ static void ais__gemm_block(const ais__gemm_args *g, int64_t i0, int64_t i1, int
     size_t a_floats, b_floats;
     ais__gemm_scratch_parts(t, i1 - i0, j1 - j0, k, g->b_packed != NULL, &a_floats, &b_floats);
     float *abuf = scratch, *bbuf = scratch + a_floats;
+    const bool a_once = ais__gemm_a_once(t, i1 - i0, j1 - j0, k);
+    const int64_t mpad = (i1 - i0 + mr - 1) / mr * mr;
     const ais__gemm_epilogue *ep = g->ep;
     bool late_act = ep && !ais__gemm_act_inline(ep->act);
     if (g->beta != 0 && g->beta != 1)
@@ -188,14 +202,19 @@ static void ais__gemm_block(const ais__gemm_args *g, int64_t i0, int64_t i1, int
                 bblk = bbuf;
             }
             const float *as = g->trans_a ? g->a + pc * g->lda : g->a + pc;
+            /* a_once: one row block, its k slices side by side, packed in the first column
+             * block and read again by the others */
+            float *ap = a_once ? abuf + mpad * pc : abuf;
             for (int64_t ic = i0; ic < i1; ic += mc) {
                 int64_t mcb = AIS__MIN(mc, i1 - ic);
-                for (int64_t ir = 0; ir < mcb; ir += mr)
-                    t->gemm_pack_a(g->trans_a, as, g->lda, ic + ir, i1, kcb, abuf + ir * kcb);
-                if (g->alpha != 1) {
-                    size_t cnt = (size_t)((mcb + mr - 1) / mr * mr * kcb);
-                    for (size_t i = 0; i < cnt; i++)
-                        abuf[i] *= g->alpha;
+                if (!a_once || jc == j0) {
+                    for (int64_t ir = 0; ir < mcb; ir += mr)
+                        t->gemm_pack_a(g->trans_a, as, g->lda, ic + ir, i1, kcb, ap + ir * kcb);
+                    if (g->alpha != 1) {
+                        size_t cnt = (size_t)((mcb + mr - 1) / mr * mr * kcb);
+                        for (size_t i = 0; i < cnt; i++)
+                            ap[i] *= g->alpha;
+                    }
                 }
                 for (int64_t ir = 0; ir < mcb; ir += mr)
                     for (int64_t jr = 0; jr < ncb; jr += nr) {
@@ -213,7 +232,7 @@ static void ais__gemm_block(const ais__gemm_args *g, int64_t i0, int64_t i1, int
                             ais__gemm_resid_tile(ep, ct, ldc, ti, tj, mu, nu, acc);
                             acc = true;
                         }
-                        t->gemm_ukernel_ep(kcb, abuf + ir * kcb, bblk + jr / nr * kcb * nr, ct, ldc,
+                        t->gemm_ukernel_ep(kcb, ap + ir * kcb, bblk + jr / nr * kcb * nr, ct, ldc,
                                            mu, nu, acc, tp);
                         if (last && late_act) ais__gemm_act_rows(t, ep, ct, ldc, mu, nu);
                     }

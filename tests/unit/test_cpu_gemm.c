@@ -178,13 +178,23 @@ static void test_all_small_shapes(void **state) {
             }
 }
 
-/* Shapes past the blocking: k over kc (256), m over mc (336 for AVX-512), n over nc (4096), and
- * the model shapes of bench_ops. */
+/* Shapes past the blocking: k over kc (256), m over mc (336 for AVX-512), n over nc (half the L2),
+ * and the model shapes of bench_ops. */
 static void test_large_shapes(void **state) {
     (void)state;
-    static const int64_t shapes[][3] = {{257, 129, 300}, {64, 64, 64},  {1, 784, 512},
-                                        {700, 45, 20},   {3, 4100, 5},  {131, 67, 777},
-                                        {29, 33, 513},   {350, 250, 1}, {1, 1, 1000}};
+    static const int64_t shapes[][3] = {{257, 129, 300},
+                                        {64, 64, 64},
+                                        {1, 784, 512},
+                                        {700, 45, 20},
+                                        {3, 4100, 5},
+                                        {131, 67, 777},
+                                        {29, 33, 513},
+                                        {350, 250, 1},
+                                        {1, 1, 1000},
+                                        /* one row block over several column blocks, A packed
+                                         * once for all of them (ais__gemm_a_once) */
+                                        {100, 1100, 300},
+                                        {20, 1300, 600}};
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
         for (int tr = 0; tr < 4; tr++) {
             gemm_case g = {tr & 1,
