@@ -369,3 +369,35 @@ def test_drift_gauges_batched(tool, drift_repo):  # noqa: F811
                 assert_gauges_equal(g, report, len(rows))
     finally:
         stop(p)
+
+
+def test_drift_window_last_rows(tool, drift_repo):  # noqa: F811
+    """--drift-window 200 --drift-mode last: the gauges describe the last 200 rows answered, so
+    they turn to drift as soon as shifted rows fill the window and back when unshifted ones
+    follow (one HTTP thread: one session, one window). Bad values stop the server at start."""
+    import subprocess
+    import aistack
+    for bad in (["--drift-window", str((1 << 20) + 1)], ["--drift-mode", "newest"]):
+        r = subprocess.run([tool, "serve", "--model-repository", str(drift_repo), "--port", "0",
+                            *bad], capture_output=True, text=True, timeout=60)
+        assert r.returncode == 2 and bad[0] in r.stderr, r.stderr
+    p, addr = start(tool, str(drift_repo), "--threads", "1", "--drift-window", "200",
+                    "--drift-mode", "last")
+    try:
+        rng = np.random.default_rng(9)
+        with aistack.Model(str(drift_repo / "lin" / "1" / "model.ais")) as m:
+            ref = m.profile
+            for shift, ok in ((0.0, False), (1.5, True), (0.0, False)):
+                xs = [lin_rows(rng, 50, shift) for _ in range(4)]
+                for x in xs:
+                    code, body = curl(addr, "/v2/models/lin/infer", data=lin_json(x))
+                    assert code == 200, body
+                g = drift_gauges(addr, "lin", "1")
+                # the window is exactly this round's 200 rows, the earlier ones pushed out
+                cur = lin_profile(m, np.concatenate(xs))
+                report = ref.drift(cur)
+                cur.close()
+                assert report["dataset_drift"] == ok
+                assert_gauges_equal(g, report, 200)
+    finally:
+        stop(p)
