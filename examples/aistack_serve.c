@@ -36,6 +36,7 @@ const char tool_usage_serve[] =
     "                     [--tls-cert PEM --tls-key PEM] [--rate-limit REQ_PER_S]\n"
     "                     [--max-body-bytes N] [--timeout S] [--poll-interval S]\n"
     "                     [--max-batch ROWS [--batch-delay-us US]]\n"
+    "                     [--drift-window ROWS] [--drift-mode reservoir|last]\n"
     "\n"
     "Serves the models of DIR over HTTP with the KServe V2 (Open Inference) protocol that\n"
     "Triton's and KServe's clients speak, JSON and binary tensors (Triton's binary tensor\n"
@@ -78,6 +79,12 @@ const char tool_usage_serve[] =
     "                      queued on the old one are answered by the old one\n"
     "  --batch-delay-us US how long the oldest queued request waits for more rows\n"
     "                      (default 0: a batch is what queued while the last one ran)\n"
+    "  --drift-window ROWS rows of live traffic each session keeps for the drift gauges of\n"
+    "                      models with a reference profile (default 1000, 0 off, at most\n"
+    "                      1048576)\n"
+    "  --drift-mode M      reservoir (default: a uniform sample of every row since the\n"
+    "                      version was loaded) or last (the last ROWS rows: a recent shift\n"
+    "                      shows at once)\n"
     "\n"
     "Reload: on SIGHUP (and every --poll-interval) DIR is scanned again. A new or changed\n"
     "model file is loaded and checked (a session made, its metadata read) before it\n"
@@ -510,9 +517,9 @@ static int parse_size(const char *s, size_t *out) {
 int tool_cmd_serve(int argc, char **argv) {
     const char *repo = NULL, *host = "127.0.0.1", *keys = NULL, *rate = NULL, *poll_s = NULL;
     size_t port = 8000, threads = 0, max_body = 64u << 20, timeout = 30, leeway = 60, max_batch = 0,
-           batch_delay = (size_t)-1;
+           batch_delay = (size_t)-1, drift_window = (size_t)-1;
     serve_jwt_config jwt = {0};
-    const char *tls_cert = NULL, *tls_key = NULL;
+    const char *tls_cert = NULL, *tls_key = NULL, *drift_mode = NULL;
     for (int i = 0; i < argc; i += 2) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         size_t *num = !strcmp(a, "--port")             ? &port
@@ -522,6 +529,7 @@ int tool_cmd_serve(int argc, char **argv) {
                       : !strcmp(a, "--jwt-leeway")     ? &leeway
                       : !strcmp(a, "--max-batch")      ? &max_batch
                       : !strcmp(a, "--batch-delay-us") ? &batch_delay
+                      : !strcmp(a, "--drift-window")   ? &drift_window
                                                        : NULL;
         const char **str = !strcmp(a, "--model-repository") ? &repo
                            : !strcmp(a, "--host")           ? &host
@@ -534,6 +542,7 @@ int tool_cmd_serve(int argc, char **argv) {
                            : !strcmp(a, "--jwt-issuer")     ? &jwt.issuer
                            : !strcmp(a, "--tls-cert")       ? &tls_cert
                            : !strcmp(a, "--tls-key")        ? &tls_key
+                           : !strcmp(a, "--drift-mode")     ? &drift_mode
                                                             : NULL;
         if ((!num && !str) || !v) return tool_bad_option("serve", a, num || str, tool_usage_serve);
         if (str) *str = v;
@@ -559,6 +568,7 @@ int tool_cmd_serve(int argc, char **argv) {
                2;
     if (batch_delay != (size_t)-1 && !max_batch)
         return fputs("aistack serve: --batch-delay-us needs --max-batch\n", stderr), 2;
+    if (serve_metrics_set_drift_window(drift_window, drift_mode)) return 2;
     if (!threads) {
         long n = sysconf(_SC_NPROCESSORS_ONLN);
         threads = n > 0 ? (size_t)n : 1;

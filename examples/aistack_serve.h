@@ -325,6 +325,10 @@ void serve_metrics_reload_failed(const char *model);
 void serve_metrics_reload_seen(const char *model);
 /* Requests in flight, read when /metrics renders (the server's own counter). */
 void serve_metrics_set_in_flight_source(const atomic_long *in_flight);
+/* --drift-window ROWS ((size_t)-1: the library's default) and --drift-mode (NULL: the
+ * default), for the sessions of every version opened from now on; 0, or 1 after a message on
+ * stderr for a value out of range. */
+int serve_metrics_set_drift_window(size_t rows, const char *mode);
 /* Creates m->monitor and m->session_opts (`threads` intra-op threads, metrics on, the
  * monitor) for m's sessions; 0, or 1 after a message on stderr. Model close frees both (NULL
  * is fine). */

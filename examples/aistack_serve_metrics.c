@@ -55,6 +55,9 @@ static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static req_series *reqs;
 static model_series *models_s;
 static const atomic_long *in_flight_src;
+/* --drift-window / --drift-mode: -1 leaves the library's default. Set once before the
+ * first model opens (the options are copied into each version's session options). */
+static int64_t drift_rows = -1, drift_mode = -1;
 
 static void copy_name(char dst[128], const char *src) { snprintf(dst, 128, "%s", src ? src : ""); }
 
@@ -181,9 +184,32 @@ void serve_metrics_free(void) {
     pthread_mutex_unlock(&mu);
 }
 
+int serve_metrics_set_drift_window(size_t rows, const char *mode) {
+    int64_t lo = 0, hi = 0;
+    if (rows != (size_t)-1) {
+        if (ais_option_bounds(AIS_OPT_DRIFT_WINDOW, &lo, &hi) != AIS_OK || rows > (uint64_t)hi) {
+            fprintf(stderr, "aistack serve: --drift-window is 0 to %" PRId64 " rows\n", hi);
+            return 1;
+        }
+        drift_rows = (int64_t)rows;
+    }
+    if (mode) {
+        if (strcmp(mode, "reservoir") && strcmp(mode, "last")) {
+            fprintf(stderr, "aistack serve: --drift-mode is reservoir or last, not '%s'\n", mode);
+            return 1;
+        }
+        drift_mode = strcmp(mode, "last") ? AIS_WINDOW_RESERVOIR : AIS_WINDOW_LAST;
+    }
+    return 0;
+}
+
 int serve_metrics_model_open(serve_model *m, int64_t threads) {
     if (ais_monitor_create(&m->monitor) || ais_options_create(&m->session_opts) ||
         ais_options_set_int(m->session_opts, AIS_OPT_THREADS, threads) ||
+        (drift_rows >= 0 &&
+         ais_options_set_int(m->session_opts, AIS_OPT_DRIFT_WINDOW, drift_rows)) ||
+        (drift_mode >= 0 &&
+         ais_options_set_int(m->session_opts, AIS_OPT_DRIFT_WINDOW_MODE, drift_mode)) ||
         ais_options_set_monitor(m->session_opts, m->monitor)) {
         fprintf(stderr, "aistack serve: monitor for model '%s': %s\n", m->name, ais_last_error());
         serve_metrics_model_close(m);

@@ -1,7 +1,9 @@
 """GET /metrics of `aistack serve` (issue 16 item 5): the text parses with prometheus_client's
 own parser, request counts by model, version, endpoint and code move after requests, latency
 histograms are consistent, each served model's run metrics appear under its served name and
-version, and with --api-keys the endpoint needs a key like the rest."""
+version, the drift gauges of a model with a reference profile are computed from the rows the
+server answered and move with a shift, and with --api-keys the endpoint needs a key like the
+rest."""
 import json
 import os
 import sys
@@ -172,5 +174,230 @@ def test_batch_queue_and_reload_counters(tool, tmp_path):  # noqa: F811
         assert reloads("ok") == 1 and reloads("failed") == 1, log(p)[-2000:]
         # the reloaded version 1 got its own batcher; its gauge is back at 0
         assert value(scrape(addr)[0], "aistack_serve_queue_depth", **rw1) == 0
+    finally:
+        stop(p)
+
+
+# ---- drift gauges: a served model with a reference profile (.ais DRIFT section) ----
+
+DRIFT_SPEC = {"version": 1,
+              "inputs": [{"name": "age", "type": "numeric", "missing": "allow"},
+                         {"name": "city", "type": "categorical"}],
+              "features": [{"input": "age", "steps": [{"op": "scale", "kind": "standard",
+                                                        "mean": 40, "scale": 10}]},
+                           {"input": "city", "steps": [{"op": "onehot", "unknown": "ignore",
+                                                         "categories": ["oslo", "rome", "pisa"]}]}]}
+
+
+def drift_models(d):
+    """Two versions' files with reference profiles, metadata name "meta" (not the served one):
+    lin.ais, x [rows, 2] -> score (features x[0], x[1], score); recs.ais, raw records (age,
+    city) -> 3 features -> score (features age, city, score)."""
+    import aistack
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    def scorer(path, k, w):
+        g = helper.make_graph(
+            [helper.make_node("MatMul", ["x", "w"], ["score"])], "m",
+            [helper.make_tensor_value_info("x", TensorProto.FLOAT, [None, k])],
+            [helper.make_tensor_value_info("score", TensorProto.FLOAT, [None, 1])],
+            [numpy_helper.from_array(np.array(w, np.float32).reshape(k, 1), "w")])
+        mp = helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)])
+        helper.set_model_props(mp, {"name": "meta", "model_version": "9"})
+        onnx.save(mp, path)
+
+    scorer(str(d / "lin.onnx"), 2, [1.0, -0.5])
+    with aistack.Model(str(d / "lin.onnx")) as m:
+        ref = lin_profile(m, lin_rows(np.random.default_rng(1), 500, 0.0))
+        m.save_with_profile(str(d / "lin.ais"), ref)
+        ref.close()
+    scorer(str(d / "p.onnx"), 4, [1.0, 0.5, -0.5, 0.2])
+    with aistack.Model(str(d / "p.onnx")) as m:
+        m.save(str(d / "p.ais"), pipeline=DRIFT_SPEC)
+    with aistack.Model(str(d / "p.ais")) as m:
+        ref = m.profile_of(rec_rows(np.random.default_rng(2), 500, False), seed=1)
+        m.save_with_profile(str(d / "recs.ais"), ref)
+        ref.close()
+
+
+def lin_rows(rng, n, shift):
+    return (rng.standard_normal((n, 2)) + shift).astype(np.float32)
+
+
+def lin_profile(m, x):
+    """The profile of rows x and the model's scores on them: what the live window holds."""
+    import aistack
+    p = aistack.Profile()
+    for name in ("x[0]", "x[1]", "score"):
+        p.add_feature(name, "numeric")
+    p.observe("x[0]", x[:, 0])
+    p.observe("x[1]", x[:, 1])
+    p.observe("score", m.run({"x": x})["score"])
+    return p
+
+
+def rec_rows(rng, n, shift):
+    import pandas as pd
+    age = rng.normal(40 + 15 * shift, 10, n).round(1)
+    p = [0.6, 0.3, 0.1] if not shift else [0.2, 0.3, 0.5]
+    return pd.DataFrame({"age": age, "city": rng.choice(["oslo", "rome", "pisa"], n, p=p)})
+
+
+def drift_gauges(addr, model, version):
+    """The drift families of one served version: {family: {feature or "": value}}, plus
+    "_models": the (model, version) pairs any drift gauge is labelled with."""
+    s, types = scrape(addr)
+    for fam in ("aistack_drift_window_rows", "aistack_drift_value", "aistack_drift_threshold",
+                "aistack_drift_detected", "aistack_drift_share", "aistack_dataset_drift"):
+        assert types.get(fam) == "gauge", (fam, types.get(fam))
+    out = {"_models": set()}
+    for (name, labels), v in s.items():
+        if not name.startswith(("aistack_drift_", "aistack_dataset_drift")):
+            continue
+        lab = dict(labels)
+        out["_models"].add((lab.get("model"), lab.get("version")))
+        if lab.get("model") == model and lab.get("version") == version:
+            out.setdefault(name, {})[lab.get("feature", "")] = v
+    return out
+
+
+def assert_gauges_equal(g, report, rows):
+    """The served gauges are the report computed offline from the rows the server answered."""
+    assert g["aistack_drift_window_rows"] == {"": rows}
+    feats = report["features"]
+    assert sorted(g["aistack_drift_value"]) == sorted(feats)
+    for name, f in feats.items():
+        assert g["aistack_drift_value"][name] == pytest.approx(f["value"], rel=1e-9, abs=1e-12)
+        assert g["aistack_drift_threshold"][name] == pytest.approx(f["threshold"]), name
+        assert g["aistack_drift_detected"][name] == float(f["drift"]), name
+    assert g["aistack_drift_share"][""] == pytest.approx(report["drift_share"], abs=1e-12)
+    assert g["aistack_dataset_drift"][""] == float(report["dataset_drift"])
+
+
+@pytest.fixture(scope="module")
+def drift_repo(tmp_path_factory):
+    d = tmp_path_factory.mktemp("drift")
+    drift_models(d)
+    for name, f in (("lin", "lin.ais"), ("recs", "recs.ais")):
+        os.makedirs(d / "repo" / name / "1")
+        os.rename(d / f, d / "repo" / name / "1" / "model.ais")
+    return d / "repo"
+
+
+def lin_json(x):
+    return json.dumps({"inputs": [{"name": "x", "shape": list(x.shape), "datatype": "FP32",
+                                   "data": x.ravel().tolist()}]})
+
+
+def test_drift_gauges_infer_and_records(tool, drift_repo):  # noqa: F811
+    """Unshifted requests (JSON and binary infer, records) give gauges with no dataset drift;
+    shifted ones added after them make the same gauges detect it. Each time the gauges equal
+    the drift report of exactly the rows the server answered, under the served name and
+    version (the model's metadata says "meta", 9)."""
+    import aistack
+    from test_serve_batch import infer_binary
+    p, addr = start(tool, str(drift_repo))
+    try:
+        rng = np.random.default_rng(7)
+        with aistack.Model(str(drift_repo / "lin" / "1" / "model.ais")) as m:
+            ref = m.profile
+            sent = []
+            for shift, ok in ((0.0, False), (1.5, True)):
+                for i in range(6):  # 6 x 50 rows, JSON and binary in turn
+                    x = lin_rows(rng, 50, shift)
+                    if i % 2:
+                        infer_binary(addr, "lin", {"x": (x, "FP32")})
+                    else:
+                        code, body = curl(addr, "/v2/models/lin/infer", data=lin_json(x))
+                        assert code == 200, body
+                    sent.append(x)
+                code, _ = curl(addr, "/v2/models/lin/infer", data="{bad")  # adds nothing
+                assert code == 400
+                g = drift_gauges(addr, "lin", "1")
+                rows = np.concatenate(sent)
+                cur = lin_profile(m, rows)
+                report = ref.drift(cur)
+                cur.close()
+                assert report["dataset_drift"] == ok and len(report["features"]) == 3
+                assert_gauges_equal(g, report, len(rows))
+        with aistack.Model(str(drift_repo / "recs" / "1" / "model.ais")) as m:
+            import pandas as pd
+            sent = []
+            for shift in (False, True):
+                for _ in range(3):
+                    df = rec_rows(rng, 100, shift)
+                    code, body = curl(addr, "/v2/models/recs/records",
+                                      data=df.to_json(orient="records", lines=True))
+                    assert code == 200, body
+                    sent.append(df)
+                g = drift_gauges(addr, "recs", "1")
+                report = m.drift_report(pd.concat(sent, ignore_index=True))
+                assert report["dataset_drift"] == shift
+                assert sorted(report["features"]) == ["age", "city", "score"]
+                assert_gauges_equal(g, report, 100 * len(sent))
+        assert g["_models"] == {("lin", "1"), ("recs", "1")}
+    finally:
+        stop(p)
+
+
+def test_drift_gauges_batched(tool, drift_repo):  # noqa: F811
+    """With --max-batch the batcher's session fills the window: concurrent requests run in
+    batches, and the gauges count every row answered and move with a shift."""
+    import aistack
+    from test_serve_batch import infer_binary, run_together
+    p, addr = start(tool, str(drift_repo), "--max-batch", "64", "--batch-delay-us", "20000")
+    try:
+        rng = np.random.default_rng(8)
+        with aistack.Model(str(drift_repo / "lin" / "1" / "model.ais")) as m:
+            ref = m.profile
+            sent = []
+            for shift, ok in ((0.0, False), (1.5, True)):
+                xs = [lin_rows(rng, 25, shift) for _ in range(8)]
+                run_together([lambda x=x: infer_binary(addr, "lin", {"x": (x, "FP32")})
+                              for x in xs])
+                sent += xs
+                s, _ = scrape(addr)
+                assert value(s, "aistack_serve_batch_requests_total", model="lin",
+                             version="1") == len(sent)
+                g = drift_gauges(addr, "lin", "1")
+                rows = np.concatenate(sent)
+                cur = lin_profile(m, rows)
+                report = ref.drift(cur)
+                cur.close()
+                assert report["dataset_drift"] == ok
+                assert_gauges_equal(g, report, len(rows))
+    finally:
+        stop(p)
+
+
+def test_drift_window_last_rows(tool, drift_repo):  # noqa: F811
+    """--drift-window 200 --drift-mode last: the gauges describe the last 200 rows answered, so
+    they turn to drift as soon as shifted rows fill the window and back when unshifted ones
+    follow (one HTTP thread: one session, one window). Bad values stop the server at start."""
+    import subprocess
+    import aistack
+    for bad in (["--drift-window", str((1 << 20) + 1)], ["--drift-mode", "newest"]):
+        r = subprocess.run([tool, "serve", "--model-repository", str(drift_repo), "--port", "0",
+                            *bad], capture_output=True, text=True, timeout=60)
+        assert r.returncode == 2 and bad[0] in r.stderr, r.stderr
+    p, addr = start(tool, str(drift_repo), "--threads", "1", "--drift-window", "200",
+                    "--drift-mode", "last")
+    try:
+        rng = np.random.default_rng(9)
+        with aistack.Model(str(drift_repo / "lin" / "1" / "model.ais")) as m:
+            ref = m.profile
+            for shift, ok in ((0.0, False), (1.5, True), (0.0, False)):
+                xs = [lin_rows(rng, 50, shift) for _ in range(4)]
+                for x in xs:
+                    code, body = curl(addr, "/v2/models/lin/infer", data=lin_json(x))
+                    assert code == 200, body
+                g = drift_gauges(addr, "lin", "1")
+                # the window is exactly this round's 200 rows, the earlier ones pushed out
+                cur = lin_profile(m, np.concatenate(xs))
+                report = ref.drift(cur)
+                cur.close()
+                assert report["dataset_drift"] == ok
+                assert_gauges_equal(g, report, 200)
     finally:
         stop(p)
