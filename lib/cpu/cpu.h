@@ -131,6 +131,13 @@ static inline int64_t ais__conv_dw_padded_rows(const ais__conv_dw_geom *g) {
     int64_t need = (g->oh - 1) * g->sh + (g->kh - 1) * g->dh + 1;
     return (g->ih + g->ph > need ? g->ih + g->ph : need) + 2;
 }
+/* Whether the padded plane is a sane size: pads and dilations come from the file, and a plane
+ * over int32 a side or 2^40 floats would overflow ais__conv_dw_scratch_floats's int64 product
+ * (and size a buffer smaller than the kernels write). Callers refuse it with AIS_E_LIMIT. */
+static inline bool ais__conv_dw_plane_ok(const ais__conv_dw_geom *g) {
+    int64_t r = ais__conv_dw_padded_rows(g), c = ais__conv_dw_padded_width(g);
+    return r <= INT32_MAX && c <= INT32_MAX && r * c <= ((int64_t)1 << 40);
+}
 static inline size_t ais__conv_dw_scratch_floats(const ais__conv_dw_geom *g) {
     int64_t pw = ais__conv_dw_padded_width(g), ph = ais__conv_dw_padded_rows(g);
     int64_t out = g->oh * (pw > g->ow + 32 ? pw : g->ow + 32);

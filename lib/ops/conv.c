@@ -368,7 +368,7 @@ static ais_status ais__conv_compute(ais__op_ctx *ctx, const ais_tensor *const *i
     int64_t kk = p.cg * p.kvol;
     size_t tasks = (size_t)(p.n * p.group);
     const ais__dense_geom *g = &p.g;
-    if (p.cg == 1 && p.kvol > 1 && p.group > 1 && g->k[0] == 1 && g->in[0] == 1) {
+    if (p.cg == 1 && p.kvol > 1 && p.group > 1 && g->k[0] == 1 && g->in[0] == 1 && g->out[0] == 1) {
         ais__dwk_job j = {&p,
                           t,
                           in[0]->data,
@@ -388,6 +388,12 @@ static ais_status ais__conv_compute(ais__op_ctx *ctx, const ais_tensor *const *i
         j.n_slots =
             (double)p.osz * (double)p.kvol * (double)j.planes < 65536.0 ? 1 : (size_t)threads;
         j.n_slots = AIS__MIN(j.n_slots, j.planes);
+        if (!ais__conv_dw_plane_ok(&j.dg))
+            return ais__error(AIS_E_LIMIT,
+                              "the padded plane of a depthwise convolution (%lld x %lld) is too "
+                              "large",
+                              (long long)ais__conv_dw_padded_rows(&j.dg),
+                              (long long)ais__conv_dw_padded_width(&j.dg));
         j.per_slot = (ais__conv_dw_scratch_floats(&j.dg) + 15) / 16 * 16;
         size_t bytes;
         if (!ais__mul_size(j.per_slot * j.n_slots, sizeof(float), &bytes))

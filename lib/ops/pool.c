@@ -194,6 +194,10 @@ static ais_status ais__maxpool2d(ais__op_ctx *ctx, const ais__pool_job *pj, size
     int32_t threads = ctx->pool ? ais__pool_threads(ctx->pool) : 1;
     double work = (double)pj->osz * (double)ais__dense_prod3(g->k) * (double)planes;
     j.n_slots = AIS__MIN(planes, work < 65536.0 ? 1 : (size_t)threads);
+    if (!ais__conv_dw_plane_ok(&j.dg))
+        return ais__error(AIS_E_LIMIT, "the padded plane of a pooling (%lld x %lld) is too large",
+                          (long long)ais__conv_dw_padded_rows(&j.dg),
+                          (long long)ais__conv_dw_padded_width(&j.dg));
     j.per_slot = (ais__conv_dw_scratch_floats(&j.dg) + 15) / 16 * 16;
     size_t bytes;
     if (!ais__mul_size(j.per_slot * j.n_slots, sizeof(float), &bytes))
@@ -268,6 +272,10 @@ static ais_status ais__avgpool2d(ais__op_ctx *ctx, const ais__pool_job *pj, size
     int32_t threads = ctx->pool ? ais__pool_threads(ctx->pool) : 1;
     double work = (double)pj->osz * (double)ais__dense_prod3(g->k) * (double)planes;
     j.n_slots = AIS__MIN(planes, work < 65536.0 ? 1 : (size_t)threads);
+    if (!ais__conv_dw_plane_ok(&j.dg))
+        return ais__error(AIS_E_LIMIT, "the padded plane of a pooling (%lld x %lld) is too large",
+                          (long long)ais__conv_dw_padded_rows(&j.dg),
+                          (long long)ais__conv_dw_padded_width(&j.dg));
     j.per_slot = (ais__conv_dw_scratch_floats(&j.dg) + 15) / 16 * 16;
     size_t head =
                ((size_t)(g->k[1] * g->k[2]) + (size_t)(2 * (g->out[1] + g->out[2])) + 15) / 16 * 16,

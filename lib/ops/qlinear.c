@@ -641,14 +641,12 @@ static ais_status ais__qi_conv_dw(ais__op_ctx *ctx, const ais__qi_conv *q, const
         (ais__conv_dw_geom){g->in[1],     g->in[2],     g->out[1], g->out[2], g->k[1],  g->k[2],
                             g->stride[1], g->stride[2], g->dil[1], g->dil[2], g->pb[1], g->pb[2]};
     /* pads and dilations come from the file: the padded plane must stay a sane size */
-    int64_t prow = ais__conv_dw_padded_rows(&j.dg), pcol = ais__conv_dw_padded_width(&j.dg);
-    size_t pl;
-    if (prow > INT32_MAX || pcol > INT32_MAX || !ais__mul_size((size_t)prow, (size_t)pcol, &pl) ||
-        pl > ((size_t)1 << 40))
+    if (!ais__conv_dw_plane_ok(&j.dg))
         return ais__error(AIS_E_LIMIT,
                           "the padded plane of a depthwise int8 convolution (%lld x %lld) is too "
                           "large",
-                          (long long)prow, (long long)pcol);
+                          (long long)ais__conv_dw_padded_rows(&j.dg),
+                          (long long)ais__conv_dw_padded_width(&j.dg));
     j.planes = (size_t)(q->n * q->m);
     int32_t threads = ctx->pool ? ais__pool_threads(ctx->pool) : 1;
     /* one slot per thread once there is enough work to share (as the float depthwise path) */

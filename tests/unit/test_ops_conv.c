@@ -243,6 +243,38 @@ static void test_conv_1d_3d(void **state) {
                          true,
                          ZERO3,
                          NULL});
+    /* depthwise 3-D of depth 1 padded along depth (output depth 2, then 3): the plane kernel
+     * path is 2-D and must not take it */
+    run_conv((conv_case){3,
+                         1,
+                         4,
+                         4,
+                         4,
+                         {1, 6, 6},
+                         {1, 3, 3},
+                         ONE3,
+                         ONE3,
+                         {0, 1, 1},
+                         {1, 1, 1},
+                         NULL,
+                         true,
+                         ZERO3,
+                         NULL});
+    run_conv((conv_case){3,
+                         2,
+                         3,
+                         6,
+                         3,
+                         {1, 5, 4},
+                         {1, 2, 3},
+                         ONE3,
+                         ONE3,
+                         {1, 0, 1},
+                         {1, 1, 0},
+                         NULL,
+                         false,
+                         ZERO3,
+                         NULL});
 }
 
 static void test_conv_large_and_parallel(void **state) {
@@ -709,6 +741,46 @@ static void test_fused_conv(void **state) {
         }
 }
 
+/* Pads and dilations at the attributes' cap (INT32_MAX) with a 1x1 output: the depthwise and
+ * pooling plane kernels sized their padded plane as a product overflowing int64 (UBSan: signed
+ * overflow, which the sanitizer build aborts on; then a buffer smaller than the kernels write).
+ * AIS_E_LIMIT instead, or the right shape from the direct loops. */
+static void test_huge_pads(void **state) {
+    (void)state;
+    ais_tensor *x = ais_test_rand_f32((int64_t[]){1, 2, 1, 1}, 4, -1.f, 1.f);
+    ais_tensor *w = ais_test_rand_f32((int64_t[]){2, 1, 3, 3}, 4, -1.f, 1.f);
+    int64_t big = INT32_MAX;
+    static const char *const ops[] = {"Conv", "MaxPool", "AveragePool"};
+    for (size_t i = 0; i < AIS__ARRAY_LEN(ops); i++) {
+        bool conv = i == 0;
+        ais_attrs *a = NULL;
+        AIS_ASSERT_OK(ais_attrs_create(&a));
+        if (conv) AIS_ASSERT_OK(ais_attrs_set_int(a, "group", 2));
+        if (!conv) AIS_ASSERT_OK(ais_attrs_set_ints(a, "kernel_shape", (int64_t[]){3, 3}, 2));
+        AIS_ASSERT_OK(ais_attrs_set_ints(a, "pads", (int64_t[]){big, big, big, big}, 4));
+        if (i != 2) AIS_ASSERT_OK(ais_attrs_set_ints(a, "dilations", (int64_t[]){big, big}, 2));
+        const ais_tensor *in[2] = {x, w};
+        const ais__op_def *def = ais__op_find("", ops[i], 22);
+        assert_non_null(def);
+        ais__op_ctx ctx = {.op_type = ops[i], .node_name = "", .opset = 22, .attrs = a};
+        ais_tensor *y = NULL;
+        ais_status st = ais__op_invoke(def, &ctx, in, conv ? 2 : 1, &y, 1);
+        ais__op_ctx_release(&ctx);
+        /* the plane kernels refuse it; levels without them (AIS_CPU_ISA=scalar) take the
+         * direct loops, which compute the one output of padding */
+        if (st != AIS_OK) {
+            assert_int_equal(st, AIS_E_LIMIT);
+        } else {
+            assert_int_equal(y->ndim, 4);
+            assert_int_equal(y->numel, 2);
+        }
+        ais_tensor_destroy(y);
+        ais_attrs_destroy(a);
+    }
+    ais_tensor_destroy(x);
+    ais_tensor_destroy(w);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_conv_2d),
@@ -720,6 +792,7 @@ int main(void) {
         cmocka_unit_test(test_oom),
         cmocka_unit_test(test_conv_gemm_blocks),
         cmocka_unit_test(test_fused_conv),
+        cmocka_unit_test(test_huge_pads),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
