@@ -405,10 +405,11 @@ static ais_status ais__conv_compute(ais__op_ctx *ctx, const ais_tensor *const *i
         else
             ais__dwk_slots(&j, 0, 1);
         act_done = !z;
-    } else if (st->nchwc.wb && in[1]->data == st->nchwc.w && n_in <= 3 &&
-               ais__conv_nchwc_fits(&st->nchwc, &p)) {
-        AIS__CHECK(ais__conv_nchwc_run(ctx, &p, &st->nchwc, in[0]->data, bias, y, &st->act));
-        act_done = true;
+    } else if (st->nchwc.wb && in[1]->data == st->nchwc.w && ais__conv_nchwc_fits(&st->nchwc, &p)) {
+        /* FusedConv's Z (ResNet's residual, fuse_epilogue.c) is added below by the Add kernel,
+         * then the activation: the direct kernel is worth more than Z in a store */
+        AIS__CHECK(ais__conv_nchwc_run(ctx, &p, &st->nchwc, in[0]->data, bias, y, kact));
+        act_done = !z;
     } else if (ais__conv_gemm_usable(t) || (st->packed && in[1]->data == st->wp.w)) {
         const ais__conv_wpack *wp = st->packed && in[1]->data == st->wp.w ? &st->wp : NULL;
         bool zin = z && z->numel == out[0]->numel;
