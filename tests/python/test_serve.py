@@ -543,6 +543,15 @@ def test_bad_command_lines(tool, repo, tmp_path):
     assert run("--model-repository", repo[0], "--rate-limit", "x").returncode == 2
     assert run("--model-repository", repo[0], "--tls-cert", "c.pem").returncode == 2
     assert run("--model-repository", repo[0], "--port", "70000").returncode == 2
+    # the options added for reload, JWT and batching: out of range, or missing their partner
+    for args, said in ((["--poll-interval", "0"], "--poll-interval"),
+                       (["--poll-interval", "x"], "--poll-interval"),
+                       (["--jwt-leeway", "601"], "--jwt-leeway"),
+                       (["--jwt-audience", "a"], "--jwt-audience"),
+                       (["--max-batch", str((1 << 31) + 1)], "--max-batch"),
+                       (["--max-batch", "8", "--batch-delay-us", "60000001"], "--batch-delay-us")):
+        p = run("--model-repository", repo[0], *args)
+        assert p.returncode == 2 and said in p.stderr, (args, p.returncode, p.stderr)
 
 
 def test_sigterm_finishes_in_flight(tool, repo):
