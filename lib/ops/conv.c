@@ -332,22 +332,6 @@ static void ais__dwk_slots(void *vj, size_t begin, size_t end) {
         }
 }
 
-/* y += z through the Add operator's kernel (broadcasting z; in place: it reads element i of y
- * before writing it). */
-static ais_status ais__conv_add_z(ais__op_ctx *ctx, ais_tensor *y, const ais_tensor *z) {
-    const ais__op_def *add = ais__op_find("", "Add", 14);
-    if (!add) return ais__error(AIS_E_INTERNAL, "no kernel for Add");
-    const ais_tensor *in[2] = {y, z};
-    ais__op_ctx c = *ctx;
-    c.opset = 14;
-    c.attrs = NULL;
-    c.state = NULL;
-    ais_status s = add->compute(&c, in, 2, &y, 1);
-    ctx->scratch = c.scratch;
-    ctx->scratch_size = c.scratch_size;
-    return s;
-}
-
 static ais_status ais__conv_compute(ais__op_ctx *ctx, const ais_tensor *const *in, size_t n_in,
                                     ais_tensor *const *out, size_t n_out) {
     const void *vs;
@@ -446,7 +430,7 @@ static ais_status ais__conv_compute(ais__op_ctx *ctx, const ais_tensor *const *i
             ais__conv_slots(&j, 0, 1);
         ais__dense_add_bias(ctx->pool, y, bias, p.n, p.m, p.osz);
     }
-    if (!z_done) AIS__CHECK(ais__conv_add_z(ctx, out[0], z));
+    if (!z_done) AIS__CHECK(ais__op_add(ctx, out[0], z, out[0]));
     if (!act_done)
         for (int64_t i = 0; i < p.n * p.m; i++)
             t->conv_act(y + i * p.osz, (size_t)p.osz, 0.0f, &st->act);

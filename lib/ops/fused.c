@@ -322,17 +322,7 @@ static ais_status ais__mmb_compute(ais__op_ctx *ctx, const ais_tensor *const *in
         pp = &prod;
     }
     ais_status s = ais__mm_f32_ep(ctx, in[0], in[1], pp, &ep);
-    const ais__op_def *add = ais__op_find("", "Add", 14);
-    if (s == AIS_OK && !add) s = ais__error(AIS_E_INTERNAL, "no kernel for Add");
-    if (s == AIS_OK) {
-        const ais_tensor *ab[2] = {pp, z};
-        ais__op_ctx c = *ctx;
-        c.opset = 14;
-        c.attrs = NULL;
-        c.state = NULL;
-        s = add->compute(&c, ab, 2, out, 1);
-        ais__fused_sub_done(ctx, &c);
-    }
+    if (s == AIS_OK) s = ais__op_add(ctx, pp, z, out[0]);
     ais__free(tmp);
     AIS__CHECK(s);
     int64_t n = y->ndim ? y->dims[y->ndim - 1] : 1;

@@ -139,6 +139,11 @@ ais_status ais__op_state(const ais__op_ctx *ctx, const void **state);
 void *ais__op_scratch(ais__op_ctx *ctx, size_t bytes);
 /* Frees the context's scratch buffer. */
 void ais__op_ctx_release(ais__op_ctx *ctx);
+/* y = a + b through the Add operator's kernel (opset 14: NumPy broadcasting), for kernels that
+ * finish with a residual or a broadcast sum (FusedConv's Z, FusedMatMulBias's Z, a broadcasting
+ * SkipLayerNormalization); in place when y is a (Add reads element i before writing it). Scratch
+ * grown by the call stays with ctx. The kernel is looked up once per process. */
+ais_status ais__op_add(ais__op_ctx *ctx, const ais_tensor *a, const ais_tensor *b, ais_tensor *y);
 
 typedef ais_status (*ais__infer_fn)(ais__op_ctx *ctx, const ais_tensor *const *in, size_t n_in,
                                     ais__tensor_desc *out, size_t n_out);
