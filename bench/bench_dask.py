@@ -24,8 +24,10 @@ than wall-clock rows/s when other jobs load the machine.
     .venv/bin/python bench/bench_dask.py --quick      # smoke run: tiny, checks, no figures
 """
 import argparse
+import atexit
 import json
 import os
+import shutil
 import statistics
 import sys
 import tempfile
@@ -159,6 +161,7 @@ def main():
     from aistack import dask as ais_dask
 
     tmp = tempfile.mkdtemp(prefix="bench_dask_")
+    atexit.register(shutil.rmtree, tmp, ignore_errors=True)  # the models are rebuilt every run
     models = {}
     for kind in ("sklearn", "xgboost"):
         path = os.path.join(tmp, f"{kind}_{a.trees}.ais")

@@ -269,5 +269,7 @@ int main(void) {
         cmocka_unit_test(test_oom),
     };
     ais_test_seed();
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    int rc = cmocka_run_group_tests(tests, NULL, NULL);
+    if (ais_test_tmpdir_remove() != 0) rc = rc ? rc : 1;
+    return rc;
 }
