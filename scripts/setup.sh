@@ -18,6 +18,16 @@ case $mode in
   *) echo "usage: scripts/setup.sh [build|test]" >&2; exit 2 ;;
 esac
 
+# A fresh test setup takes about 5 GiB here (four virtual environments, pip's unpacked downloads,
+# then three build trees): warn below 6, since pip's "No space left on device" midway says less.
+if [ "$mode" = test ] && [ ! -f .venv/.requirements-installed ]; then
+  free_kib=$(df -Pk . | awk 'NR == 2 { print $4 }')
+  if [ -n "$free_kib" ] && [ "$free_kib" -lt 6291456 ]; then
+    echo "setup: warning: only $((free_kib / 1048576)) GiB free under $(pwd); the Python environments and" >&2
+    echo "setup: warning: builds of the test command need about 6 GiB (the pip installs will fail with ENOSPC)" >&2
+  fi
+fi
+
 missing=""
 for p in $pkgs; do
   dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
@@ -51,9 +61,11 @@ venv() {
   stamp=$1/.requirements-installed
   if [ ! -f "$stamp" ] || ! cat "$2" ${4:-} | cmp -s - "$stamp"; then
     echo "setup: installing Python packages from $2${4:+ and $4} into $1 (a few minutes)..."
-    "$1/bin/pip" install -q --disable-pip-version-check -r "$2"
+    # --no-cache-dir under CI: a fresh machine gains nothing from a wheel cache, and the copy
+    # of every download (pyspark alone is 300 MB) would only add to the peak disk use.
+    "$1/bin/pip" install -q --disable-pip-version-check ${CI:+--no-cache-dir} -r "$2"
     if [ -n "${4:-}" ]; then
-      "$1/bin/pip" install -q --disable-pip-version-check --no-deps -r "$4"
+      "$1/bin/pip" install -q --disable-pip-version-check ${CI:+--no-cache-dir} --no-deps -r "$4"
     fi
     cat "$2" ${4:-} > "$stamp"
   fi
