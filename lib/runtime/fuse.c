@@ -90,27 +90,14 @@ static ais_status ais__fuse_pair(ais_model *m, size_t p, int32_t y, const char *
                                  const char *act, const float *params, size_t n_params) {
     ais__graph *g = m->graph;
     ais__node *pn = &g->nodes[p];
-    const ais__op_def *def = ais__op_find(AIS__FUSED_DOMAIN, fused, 1);
-    if (!def) return ais__error(AIS_E_UNSUPPORTED, "no kernel for %s", fused);
     if (!pn->attrs) AIS__CHECK(ais_attrs_create(&pn->attrs));
     AIS__CHECK(ais_attrs_set_string(pn->attrs, "activation", act));
     if (n_params)
         AIS__CHECK(ais_attrs_set_floats(pn->attrs, "activation_params", params, n_params));
-    char *op = ais__strdup(fused), *dom = ais__strdup(AIS__FUSED_DOMAIN);
-    if (!op || !dom) {
-        ais__free(op);
-        ais__free(dom);
-        return ais__oom(64, "fused node");
-    }
-    ais__free(pn->op_type);
-    ais__free(pn->domain);
-    pn->op_type = op;
-    pn->domain = dom;
+    AIS__CHECK(ais__model_retype_node(m, (int32_t)p, AIS__FUSED_DOMAIN, fused, NULL, 0));
     g->values[pn->outputs[0]].producer = -1;
     pn->outputs[0] = y;
     g->values[y].producer = (int32_t)p;
-    m->defs[p] = def;
-    m->opsets[p] = ais__graph_opset(g, AIS__FUSED_DOMAIN);
     return AIS_OK;
 }
 

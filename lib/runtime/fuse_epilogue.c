@@ -226,42 +226,31 @@ static ais_status ais__fe_apply_skipln(ais__fe *f, int32_t i, int32_t a, bool ke
     ais__graph *g = f->g;
     ais__node *ln = &g->nodes[i];
     const ais__node *an = &g->nodes[a];
-    const ais__op_def *def = ais__op_find(AIS__FE_DOMAIN, "SkipLayerNormalization", 1);
-    if (!def) return ais__error(AIS_E_INTERNAL, "no kernel for SkipLayerNormalization");
     size_t n_in = ln->n_inputs + 1, n_out = keep_sum ? 4 : 1;
     int32_t *ins = ais__malloc(n_in * sizeof *ins), *outs = ais__malloc(n_out * sizeof *outs);
-    char *op = ais__strdup("SkipLayerNormalization"), *dom = ais__strdup(AIS__FE_DOMAIN);
     /* LayerNormalization's epsilon defaults to 1e-5, SkipLayerNormalization's to 1e-12 */
     float eps = ais__attr_float(ln->attrs, "epsilon", 1e-5f);
     ais_status st = AIS_OK;
-    if (!ins || !outs || !op || !dom) st = ais__oom(64, "skip LayerNorm node");
+    if (!ins || !outs) st = ais__oom(64, "skip LayerNorm node");
     if (st == AIS_OK && !ln->attrs) st = ais_attrs_create(&ln->attrs);
     if (st == AIS_OK) st = ais_attrs_set_float(ln->attrs, "epsilon", eps);
+    if (st == AIS_OK) {
+        ins[0] = an->inputs[0];
+        ins[1] = an->inputs[1];
+        for (size_t k = 1; k < ln->n_inputs; k++)
+            ins[k + 1] = ln->inputs[k];
+        st = ais__model_retype_node(f->m, i, AIS__FE_DOMAIN, "SkipLayerNormalization", ins, n_in);
+    }
+    ais__free(ins);
     if (st != AIS_OK) {
-        ais__free(ins);
         ais__free(outs);
-        ais__free(op);
-        ais__free(dom);
         return st;
     }
-    ins[0] = an->inputs[0];
-    ins[1] = an->inputs[1];
-    for (size_t k = 1; k < ln->n_inputs; k++)
-        ins[k + 1] = ln->inputs[k];
     outs[0] = ln->outputs[0];
     if (keep_sum) outs[1] = outs[2] = -1, outs[3] = an->outputs[0];
-    ais__free(ln->inputs);
     ais__free(ln->outputs);
-    ais__free(ln->op_type);
-    ais__free(ln->domain);
-    ln->inputs = ins;
-    ln->n_inputs = n_in;
     ln->outputs = outs;
     ln->n_outputs = n_out;
-    ln->op_type = op;
-    ln->domain = dom;
-    f->m->defs[i] = def;
-    f->m->opsets[i] = ais__graph_opset(g, AIS__FE_DOMAIN);
     gone[a] = true;
     return AIS_OK;
 }
@@ -271,9 +260,6 @@ static ais_status ais__fe_apply(ais__fe *f, const ais__fe_chain *c, bool *gone) 
     ais__graph *g = f->g;
     ais__node *an = &g->nodes[c->anchor];
     bool conv = strcmp(an->op_type, "Conv") == 0;
-    const char *op_type = conv ? "FusedConv" : "FusedMatMulBias";
-    const ais__op_def *def = ais__op_find(AIS__FE_DOMAIN, op_type, 1);
-    if (!def) return ais__error(AIS_E_INTERNAL, "no kernel for %s", op_type);
     int32_t in[4] = {an->inputs[0], an->inputs[1], -1, -1};
     if (conv && an->n_inputs > 2) in[2] = an->inputs[2];
     if (!conv) in[2] = c->bias;
@@ -281,36 +267,23 @@ static ais_status ais__fe_apply(ais__fe *f, const ais__fe_chain *c, bool *gone) 
     size_t n_in = 4;
     while (n_in > 2 && in[n_in - 1] < 0)
         n_in--;
-    int32_t *ins = ais__malloc(n_in * sizeof *ins);
-    char *op = ais__strdup(op_type), *dom = ais__strdup(AIS__FE_DOMAIN);
-    ais_status st = AIS_OK;
-    if (!ins || !op || !dom) st = ais__oom(64, "fused epilogue node");
-    if (st == AIS_OK && !an->attrs) st = ais_attrs_create(&an->attrs);
-    if (st == AIS_OK && c->act) st = ais_attrs_set_string(an->attrs, "activation", c->act);
-    if (st != AIS_OK) {
-        ais__free(ins);
-        ais__free(op);
-        ais__free(dom);
-        return st;
-    }
-    memcpy(ins, in, n_in * sizeof *ins);
+    if (!an->attrs) AIS__CHECK(ais_attrs_create(&an->attrs));
+    if (c->act) AIS__CHECK(ais_attrs_set_string(an->attrs, "activation", c->act));
+    AIS__CHECK(ais__model_retype_node(f->m, c->anchor, AIS__FE_DOMAIN,
+                                      conv ? "FusedConv" : "FusedMatMulBias", in, n_in));
     if (an->outputs[0] >= 0) g->values[an->outputs[0]].producer = -1;
-    ais__free(an->inputs);
-    ais__free(an->op_type);
-    ais__free(an->domain);
-    an->inputs = ins;
-    an->n_inputs = n_in;
-    an->op_type = op;
-    an->domain = dom;
     an->outputs[0] = c->out;
     /* the anchor's struct moves to the last node's place and the last node's to the anchor's,
      * which is then dropped with the other nodes of the chain */
     ais__node tmp = g->nodes[c->last];
     g->nodes[c->last] = *an;
     g->nodes[c->anchor] = tmp;
+    const ais__op_def *def = f->m->defs[c->anchor];
+    int64_t opset = f->m->opsets[c->anchor];
     f->m->defs[c->anchor] = f->m->defs[c->last];
+    f->m->opsets[c->anchor] = f->m->opsets[c->last];
     f->m->defs[c->last] = def;
-    f->m->opsets[c->last] = ais__graph_opset(g, AIS__FE_DOMAIN);
+    f->m->opsets[c->last] = opset;
     g->values[c->out].producer = c->last;
     gone[c->anchor] = true;
     for (int k = 0; k < 2; k++)

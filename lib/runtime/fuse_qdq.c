@@ -312,44 +312,18 @@ static ais_status ais__qf_rewrite(ais__qf *f, int32_t i, const char *domain, con
                                   int32_t y, const int32_t *drop, size_t n_drop, const int32_t *dqs,
                                   size_t n_dqs) {
     ais__graph *g = f->g;
-    bool ms = domain[0] != 0;
-    int64_t opset = ais__graph_opset(g, ms ? "com.microsoft" : "");
-    ais_status st = AIS_OK;
-    if (ms && opset <= 0) {
-        if ((st = ais__graph_set_opset(g, "com.microsoft", 1)) != AIS_OK) {
-            ais_attrs_destroy(attrs);
-            return st;
-        }
-        opset = 1;
-    }
-    const ais__op_def *def = ais__op_find(domain, op_type, opset);
-    char *op = ais__strdup(op_type), *dom = ais__strdup(domain);
-    int32_t *in = ais__malloc(n_inputs * sizeof *in);
-    if (!def || !op || !dom || !in) {
-        ais__free(op);
-        ais__free(dom);
-        ais__free(in);
-        ais_attrs_destroy(attrs);
-        return def ? ais__oom(64, "fused QDQ node")
-                   : ais__error(AIS_E_INTERNAL, "no kernel for %s", op_type);
-    }
-    memcpy(in, inputs, n_inputs * sizeof *in);
     ais__qf_reads(f, i, -1);
+    ais_status st = ais__model_retype_node(f->m, i, domain, op_type, inputs, n_inputs);
+    ais__qf_reads(f, i, +1);
+    if (st != AIS_OK) {
+        ais_attrs_destroy(attrs);
+        return st;
+    }
     ais__node *n = &g->nodes[i];
-    ais__free(n->op_type);
-    ais__free(n->domain);
-    ais__free(n->inputs);
     if (attrs) {
         ais_attrs_destroy(n->attrs);
         n->attrs = attrs;
     }
-    n->op_type = op;
-    n->domain = dom;
-    n->inputs = in;
-    n->n_inputs = n_inputs;
-    f->m->defs[i] = def;
-    f->m->opsets[i] = opset;
-    ais__qf_reads(f, i, +1);
     for (size_t k = 0; k < n_drop; k++) {
         if (drop[k] < 0 || f->gone[drop[k]]) continue;
         ais__qf_reads(f, drop[k], -1);

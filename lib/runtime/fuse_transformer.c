@@ -171,42 +171,16 @@ static int32_t ais__ft_out(const ais__ft *f, int32_t i) {
  * its output stays. */
 static ais_status ais__ft_rewrite(ais__ft *f, int32_t i, const char *op_type, ais_attrs *attrs,
                                   const int32_t *inputs, size_t n_inputs) {
-    ais__node *n = &f->g->nodes[i];
-    const ais__op_def *def = ais__op_find(AIS__FT_DOMAIN, op_type, 1);
-    char *op = ais__strdup(op_type), *dom = ais__strdup(AIS__FT_DOMAIN);
-    int32_t *in = ais__malloc(n_inputs * sizeof *in);
-    if (!def || !op || !dom || !in) {
-        ais__free(op);
-        ais__free(dom);
-        ais__free(in);
-        ais_attrs_destroy(attrs);
-        return def ? ais__oom(64, "fused transformer node")
-                   : ais__error(AIS_E_INTERNAL, "no kernel for %s", op_type);
-    }
-    if (ais__graph_opset(f->g, AIS__FT_DOMAIN) <= 0) {
-        ais_status st = ais__graph_set_opset(f->g, AIS__FT_DOMAIN, 1);
-        if (st != AIS_OK) {
-            ais__free(op);
-            ais__free(dom);
-            ais__free(in);
-            ais_attrs_destroy(attrs);
-            return st;
-        }
-    }
-    memcpy(in, inputs, n_inputs * sizeof *in);
     ais__ft_reads(f, i, -1);
-    ais__free(n->op_type);
-    ais__free(n->domain);
-    ais__free(n->inputs);
-    ais_attrs_destroy(n->attrs);
-    n->op_type = op;
-    n->domain = dom;
-    n->inputs = in;
-    n->n_inputs = n_inputs;
-    n->attrs = attrs;
-    f->m->defs[i] = def;
-    f->m->opsets[i] = ais__graph_opset(f->g, AIS__FT_DOMAIN);
+    ais_status st = ais__model_retype_node(f->m, i, AIS__FT_DOMAIN, op_type, inputs, n_inputs);
     ais__ft_reads(f, i, +1);
+    if (st != AIS_OK) {
+        ais_attrs_destroy(attrs);
+        return st;
+    }
+    ais__node *n = &f->g->nodes[i];
+    ais_attrs_destroy(n->attrs);
+    n->attrs = attrs;
     return AIS_OK;
 }
 

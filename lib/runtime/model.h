@@ -94,6 +94,11 @@ ais_status ais__graph_fold_bn(ais_model *m);
  * and frees the constants nothing reads (rewrite.c). */
 void ais__model_drop_nodes(ais_model *m, const bool *gone, const uint32_t *readers,
                            size_t n_readers);
+/* Node i becomes domain/op_type reading inputs[0..n_inputs) (NULL: its inputs stay), with the
+ * kernel definition and opset to match; the domain's opset becomes 1 where the graph has none.
+ * Outputs and attributes are the caller's. On failure the node is as it was (rewrite.c). */
+ais_status ais__model_retype_node(ais_model *m, int32_t i, const char *domain, const char *op_type,
+                                  const int32_t *inputs, size_t n_inputs);
 
 /* Optimization level 2, before the above (fuse_transformer.c): the LayerNorm, Gelu (erf and
  * tanh forms), bias + Gelu and attention subgraphs that exporters emit become com.microsoft

@@ -1,8 +1,11 @@
 /*
  * rewrite.c - what every graph rewrite of the optimization passes (fold_bn.c, fuse.c,
- * fuse_transformer.c) does once it has marked the nodes it replaced: compact the node list and
- * let go of the constants nothing reads any more.
+ * fuse_transformer.c, fuse_epilogue.c, fuse_qdq.c) shares: turn a node into the fused operator,
+ * and once the pass has marked the nodes it replaced, compact the node list and let go of the
+ * constants nothing reads any more.
  */
+#include <string.h>
+
 #include "model.h"
 
 void ais__model_drop_nodes(ais_model *m, const bool *gone, const uint32_t *readers,
@@ -43,4 +46,40 @@ void ais__model_drop_nodes(ais_model *m, const bool *gone, const uint32_t *reade
         val->constant = NULL;
         val->flags &= ~(uint32_t)AIS__VALUE_CONST;
     }
+}
+
+ais_status ais__model_retype_node(ais_model *m, int32_t i, const char *domain, const char *op_type,
+                                  const int32_t *inputs, size_t n_inputs) {
+    ais__graph *g = m->graph;
+    /* A pass may be the first to write an operator of com.microsoft into the graph. */
+    int64_t opset = ais__graph_opset(g, domain);
+    bool new_domain = opset <= 0;
+    if (new_domain) opset = 1;
+    const ais__op_def *def = ais__op_find(domain, op_type, opset);
+    if (!def) return ais__error(AIS_E_INTERNAL, "no kernel for %s", op_type);
+    char *op = ais__strdup(op_type), *dom = ais__strdup(domain);
+    int32_t *in = inputs ? ais__malloc((n_inputs ? n_inputs : 1) * sizeof *in) : NULL;
+    ais_status st = AIS_OK;
+    if (!op || !dom || (inputs && !in)) st = ais__oom(64, "rewritten node");
+    if (st == AIS_OK && new_domain) st = ais__graph_set_opset(g, domain, 1);
+    if (st != AIS_OK) {
+        ais__free(op);
+        ais__free(dom);
+        ais__free(in);
+        return st;
+    }
+    ais__node *n = &g->nodes[i];
+    ais__free(n->op_type);
+    ais__free(n->domain);
+    n->op_type = op;
+    n->domain = dom;
+    if (inputs) {
+        memcpy(in, inputs, n_inputs * sizeof *in);
+        ais__free(n->inputs);
+        n->inputs = in;
+        n->n_inputs = n_inputs;
+    }
+    m->defs[i] = def;
+    m->opsets[i] = opset;
+    return AIS_OK;
 }
