@@ -33,3 +33,12 @@ def aistack():
             raise AssertionError(f"aistack {' '.join(map(str, args))} failed ({p.returncode}):\n{p.stdout}\n{p.stderr}")
         return p
     return run
+
+
+@pytest.fixture(scope="session")
+def tool():
+    """The aistack program's path, for tests that start it themselves (`aistack serve`)."""
+    t = _find_tool()
+    if not t or not os.path.exists(t):
+        pytest.fail("the aistack tool was not found: build it, or set AIS_AISTACK")
+    return t

@@ -9,7 +9,6 @@ import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 
 import numpy as np
@@ -24,6 +23,7 @@ if "AISTACK_LIBRARY" not in os.environ and os.environ.get("AIS_AISTACK"):
     if os.path.exists(cand):
         os.environ["AISTACK_LIBRARY"] = cand
 import aistack  # noqa: E402
+from serve_util import log, start, stop  # noqa: E402,F401  (test_serve_* import them from here too)
 
 DIGITS = os.path.join(ROOT, "models", "digits_mlp.onnx")
 KEY = "s3cret-key-\u00e9"  # non-ASCII on purpose: the file is UTF-8, the header bytes are too
@@ -91,30 +91,6 @@ def sample(name, rows=2, seed=0):
     return a
 
 
-def start(tool, repo, *extra):
-    # stderr (the access log) into a file: a pipe nobody reads would fill and block the server
-    err = tempfile.TemporaryFile(mode="w+")
-    p = subprocess.Popen([tool, "serve", "--model-repository", repo, "--port", "0", "--threads",
-                          "2", *extra], stdout=subprocess.PIPE, stderr=err, text=True)
-    p.err = err
-    line = p.stdout.readline()
-    if not line.startswith("listening on http://"):
-        p.kill()
-        raise AssertionError(f"no listening line: {line!r} {log(p)}")
-    return p, line.split("http://")[1].strip()
-
-
-def log(p):
-    p.err.seek(0)
-    return p.err.read()
-
-
-def stop(p):
-    p.send_signal(signal.SIGTERM)
-    rc = p.wait(timeout=30)
-    assert rc == 0, log(p)
-
-
 @pytest.fixture(scope="module")
 def repo(tmp_path_factory):
     d = tmp_path_factory.mktemp("repo")
@@ -132,14 +108,6 @@ def repo(tmp_path_factory):
                     f"  sha256:{hashlib.sha256(KEY3.encode()).hexdigest().upper()}  \n",
                     encoding="utf-8")
     return str(d), str(keys)
-
-
-@pytest.fixture(scope="module")
-def tool():
-    t = os.environ.get("AIS_AISTACK") or os.path.join(ROOT, "build", "examples", "aistack")
-    if not os.path.exists(t):
-        pytest.fail("the aistack tool was not found: build it, or set AIS_AISTACK")
-    return t
 
 
 PROCS = {}

@@ -64,14 +64,6 @@ def repo(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def tool():
-    t = os.environ.get("AIS_AISTACK") or os.path.join(ROOT, "build", "examples", "aistack")
-    if not os.path.exists(t):
-        pytest.fail("the aistack tool was not found: build it, or set AIS_AISTACK")
-    return t
-
-
-@pytest.fixture(scope="module")
 def server(tool, repo):
     # 100 ms: long enough that requests sent together on a loaded machine (or a sanitizer
     # build) meet in one batch

@@ -12,7 +12,6 @@ import os
 import shutil
 import signal
 import subprocess
-import tempfile
 import time
 
 import numpy as np
@@ -95,14 +94,6 @@ def repo(tmp_path_factory):
     os.makedirs(d / "recs" / "1")
     pipeline_model(d, str(d / "recs" / "1" / "model.ais"))
     return d
-
-
-@pytest.fixture(scope="module")
-def tool():
-    t = os.environ.get("AIS_AISTACK") or os.path.join(ROOT, "build", "examples", "aistack")
-    if not os.path.exists(t):
-        pytest.fail("the aistack tool was not found: build it, or set AIS_AISTACK")
-    return t
 
 
 @pytest.mark.parametrize("batching", [False, True], ids=["plain", "max_batch"])

@@ -13,7 +13,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from test_serve import KEY, ROWS, curl, log, repo, start, stop, tool  # noqa: E402,F401
+from test_serve import KEY, ROWS, curl, log, repo, start, stop  # noqa: E402,F401
 
 
 def scrape(addr, headers=()):

@@ -9,7 +9,6 @@ import json
 import os
 import shutil
 import signal
-import subprocess
 import sys
 import tempfile
 import threading
@@ -17,7 +16,6 @@ import time
 
 import numpy as np
 import onnx
-import pytest
 from onnx import TensorProto, helper
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -32,14 +30,6 @@ from test_serve_security import log, request, start, stop  # noqa: E402
 
 DIGITS = os.path.join(ROOT, "models", "digits_mlp.onnx")
 X = np.load(os.path.join(ROOT, "models", "digits", "test_batch.npy")).astype(np.float32)[:4]
-
-
-@pytest.fixture(scope="module")
-def tool():
-    t = os.environ.get("AIS_AISTACK") or os.path.join(ROOT, "build", "examples", "aistack")
-    if not os.path.exists(t):
-        pytest.fail("the aistack tool was not found: build it, or set AIS_AISTACK")
-    return t
 
 
 def linear_model(path, seed):

@@ -11,11 +11,9 @@ import http.client
 import ipaddress
 import json
 import os
-import signal
 import socket
 import ssl
 import subprocess
-import tempfile
 import time
 import warnings
 
@@ -27,6 +25,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import NameOID
 
+from serve_util import log, start, stop  # noqa: F401  (test_serve_reload imports them from here)
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 DIGITS = os.path.join(ROOT, "models", "digits_mlp.onnx")
 SECRET = "hs256-test-secret-0123456789abcdef-xyz"  # 38 bytes: over HS256's 32-byte minimum
@@ -34,44 +34,11 @@ KEY = "plain-api-key"
 AUD, ISS = "aistack-test", "https://issuer.example"
 
 
-def start(tool, repo, *extra, scheme="http"):
-    # stderr (the access log) into a file: a pipe nobody reads would fill and block the server
-    err = tempfile.TemporaryFile(mode="w+")
-    p = subprocess.Popen([tool, "serve", "--model-repository", repo, "--port", "0", "--threads",
-                          "2", *extra], stdout=subprocess.PIPE, stderr=err, text=True)
-    p.err = err
-    line = p.stdout.readline()
-    if not line.startswith(f"listening on {scheme}://"):
-        p.kill()
-        p.wait()
-        raise AssertionError(f"no listening line: {line!r} {log(p)}")
-    return p, line.split("://")[1].strip()
-
-
-def log(p):
-    p.err.seek(0)
-    return p.err.read()
-
-
-def stop(p):
-    p.send_signal(signal.SIGTERM)
-    rc = p.wait(timeout=30)
-    assert rc == 0, log(p)
-
-
 def fails_to_start(tool, repo, *extra):
     p = subprocess.run([tool, "serve", "--model-repository", repo, "--port", "0", *extra],
                        capture_output=True, text=True, timeout=60)
     assert "listening" not in p.stdout
     return p.returncode, p.stderr
-
-
-@pytest.fixture(scope="module")
-def tool():
-    t = os.environ.get("AIS_AISTACK") or os.path.join(ROOT, "build", "examples", "aistack")
-    if not os.path.exists(t):
-        pytest.fail("the aistack tool was not found: build it, or set AIS_AISTACK")
-    return t
 
 
 @pytest.fixture(scope="module")
