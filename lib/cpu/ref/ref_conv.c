@@ -52,8 +52,15 @@ static void ais__ref_conv_act(float *y, size_t n, float bias, const ais__conv_ac
         y[i] = ais__conv_act1(act, y[i] + bias);
 }
 
+/* The portable dwconv_plane: the reference plane (it reads no scratch). */
+static void ais__ref_dwconv_plane(const float *x, const float *w, float bias, float *y,
+                                  const ais__conv_dw_geom *g, const ais__conv_act *act) {
+    ais__cpu_ref_conv_dw(x, w, bias, y, g, act, NULL);
+}
+
 void ais__cpu_fill_ref_conv(ais__cpu_kernels *k) {
     k->conv_dw = ais__cpu_ref_conv_dw;
+    k->dwconv_plane = ais__ref_dwconv_plane;
     k->conv_act = ais__ref_conv_act;
     k->conv_nchwc_row = ais__cpu_ref_conv_nchwc_row; /* conv_nchwc_block stays 0 */
     k->pool_max2d = ais__cpu_ref_pool_max2d;
