@@ -18,6 +18,17 @@
  * the weights stay in registers.
  */
 
+/* The tap loops run a handful of times with compile-time bounds; unrolled, every accumulator
+ * and weight is a register and the row checks of the kh loop disappear (GCC otherwise keeps
+ * the row loop rolled, with a compare per FMA). */
+#ifndef AIS__DW_UNROLL
+#if defined(__clang__)
+#define AIS__DW_UNROLL _Pragma("unroll")
+#else
+#define AIS__DW_UNROLL _Pragma("GCC unroll 32")
+#endif
+#endif
+
 static inline V AIS__DX(act_v)(V v, const ais__conv_act *a) {
     if (a->kind == AIS__CONV_ACT_CLAMP) {
         /* max/min return their second operand when either is NaN: NaN stays NaN */
@@ -57,22 +68,27 @@ AIS__DX(dw_block)(const float *x, const V *wv, V vb, float *y, const ais__conv_d
     const int64_t c0 = ow0 * S - g->pw;
     M m[2 * 5]; /* per tap column: the masks of its one (S 1) or two (S 2) loads */
     if (EDGE)
+        AIS__DW_UNROLL
         for (int kw = 0; kw < K; kw++) {
             int64_t c = c0 + (S == 1 ? kw : kw / 2 * 2);
             m[2 * kw] = AIS__DX(cols_mask)(c, g->iw);
             if (S == 2) m[2 * kw + 1] = AIS__DX(cols_mask)(c + AIS__W, g->iw);
         }
     V acc[4];
+    AIS__DW_UNROLL
     for (int r = 0; r < R; r++)
         acc[r] = vb;
     /* input row j of the block is row ih0 + j; output row r reads rows r * S + kh */
     const int64_t ih0 = oh0 * S - g->ph;
+    AIS__DW_UNROLL
     for (int j = 0; j < (R - 1) * S + K; j++) {
         int64_t ih = ih0 + j;
         if (ih < 0 || ih >= g->ih) continue;
         const float *xr = x + ih * g->iw;
+        AIS__DW_UNROLL
         for (int kw = 0; kw < K; kw++) {
             V v = AIS__DX(tap)(xr, c0, kw, m + 2 * kw, S, EDGE);
+            AIS__DW_UNROLL
             for (int r = 0; r < R; r++) {
                 int kh = j - r * S;
                 if (kh >= 0 && kh < K) acc[r] = vfma(wv[kh * K + kw], v, acc[r]);
@@ -80,6 +96,7 @@ AIS__DX(dw_block)(const float *x, const V *wv, V vb, float *y, const ais__conv_d
         }
     }
     const M ms = vmask(0, (int)n);
+    AIS__DW_UNROLL
     for (int r = 0; r < R; r++) {
         V o = AIS__DX(act_v)(acc[r], act);
         float *yp = y + (oh0 + r) * g->ow + ow0;
@@ -126,11 +143,15 @@ AIS__DX(dw_plane_k)(const float *x, const float *w, float bias, float *y,
 }
 
 static void AIS__DX(dwconv_plane)(const float *x, const float *w, float bias, float *y,
-                                  const ais__conv_dw_geom *g, const ais__conv_act *act) {
-    if (!ais__dwconv_suits(g)) {
-        ais__cpu_ref_conv_dw(x, w, bias, y, g, act, NULL);
+                                  const ais__conv_dw_geom *gp, const ais__conv_act *actp) {
+    if (!ais__dwconv_suits(gp)) {
+        ais__cpu_ref_conv_dw(x, w, bias, y, gp, actp, NULL);
         return;
     }
+    /* local copies: the stores to y could alias *gp and *actp, which would make the compiler
+     * reload the geometry and the activation after every store */
+    const ais__conv_dw_geom gl = *gp, *g = &gl;
+    const ais__conv_act al = *actp, *act = &al;
     if (g->kh == 3)
         if (g->sw == 1)
             AIS__DX(dw_plane_k)(x, w, bias, y, g, act, 3, 1);
