@@ -385,11 +385,12 @@ typedef struct ais__cpu_kernels {
     void (*qbin)(const uint8_t *a, const uint8_t *b, int64_t b_step, int64_t n,
                  const struct ais__qbin_args *p, uint8_t *y);
     /* ---- depthwise 3x3 / 5x5 convolution straight from NCHW (lib/ops/conv_depthwise.c) ----
-     * dwconv_plane: conv_dw's result (one output plane, bias and act in the store) for the
-     * shapes ais__dwconv_suits accepts, reading x in place and writing y once (no padded copy,
-     * no scratch); other shapes go to the portable plane. */
-    void (*dwconv_plane)(const float *x, const float *w, float bias, float *y,
-                         const ais__conv_dw_geom *g, const ais__conv_act *act);
+     * dwconv_planes: conv_dw's result for n consecutive channels, plane c reading x + c * ih * iw
+     * with weights w + c * kh * kw and bias[c] (bias NULL: 0), writing y + c * oh * ow, bias and
+     * act in the store. For the shapes ais__dwconv_suits accepts the SIMD levels read x in place
+     * and write y once (no padded copy, no scratch); other shapes go to the portable plane. */
+    void (*dwconv_planes)(const float *x, const float *w, const float *bias, float *y, int64_t n,
+                          const ais__conv_dw_geom *g, const ais__conv_act *act);
 } ais__cpu_kernels;
 
 /* The table of the level in effect (filled on first use; never NULL; safe from any thread). */
@@ -538,7 +539,7 @@ void ais__cpu_ref_pool_max2d(const float *x, float *y, const ais__conv_dw_geom *
 void ais__cpu_ref_conv_nchwc_row(const ais__nchwc_row *a); /* ref_nchwc.c, any block */
 void ais__avx2_fill_nchwc(ais__cpu_kernels *k);            /* avx2_nchwc.c */
 void ais__avx512_fill_nchwc(ais__cpu_kernels *k);          /* avx512_nchwc.c */
-/* The shapes the dwconv_plane kernels are built for: a square 3x3 or 5x5 kernel, equal strides
+/* The shapes the dwconv_planes kernels are built for: a square 3x3 or 5x5 kernel, equal strides
  * 1 or 2, dilation 1, any pads (MobileNets' and EfficientNets' depthwise layers). */
 static inline bool ais__dwconv_suits(const ais__conv_dw_geom *g) {
     return (g->kh == 3 || g->kh == 5) && g->kw == g->kh && (g->sh == 1 || g->sh == 2) &&

@@ -1,6 +1,6 @@
 /*
  * conv_depthwise.c - a depthwise convolution (MobileNets' 3x3 and 5x5 layers, strides 1 and 2)
- * on NCHW through the table's dwconv_plane (lib/cpu/x86/dwconv_kernel.h), one output plane per
+ * on NCHW through the table's dwconv_planes (lib/cpu/x86/dwconv_kernel.h), a run of channels per
  * call with bias and activation in the kernel's store.
  *
  * The kernel reads the input plane in place and writes the output once: no padded copy, no
@@ -12,7 +12,7 @@
 
 bool ais__conv_depthwise_suits(const ais__cpu_kernels *t, const ais__conv_plan *p) {
     const ais__dense_geom *g = &p->g;
-    if (t->isa < AIS_CPU_ISA_AVX2 || !t->dwconv_plane || p->cg != 1 || p->group < 2 ||
+    if (t->isa < AIS_CPU_ISA_AVX2 || !t->dwconv_planes || p->cg != 1 || p->group < 2 ||
         g->k[0] != 1 || g->in[0] != 1 || g->out[0] != 1)
         return false;
     ais__conv_dw_geom dg = {g->in[1],     g->in[2],     g->out[1], g->out[2], g->k[1],  g->k[2],
@@ -32,11 +32,15 @@ typedef struct ais__dwc_job {
 static void ais__dwc_range(void *vj, size_t begin, size_t end) {
     const ais__dwc_job *j = vj;
     const ais__conv_plan *p = j->p;
-    for (size_t t = begin; t < end; t++) {
-        /* output channel m reads input channel m / mg (a channel multiplier mg >= 1) */
+    for (size_t t = begin; t < end;) {
+        /* output channel m reads input channel m / mg (a channel multiplier mg >= 1); without a
+         * multiplier the channels up to the image's last are one run for the kernel */
         int64_t n = (int64_t)t / p->m, m = (int64_t)t % p->m, cin = m / p->mg;
-        j->t->dwconv_plane(j->x + (n * p->c + cin) * p->isz, j->w + m * p->kvol,
-                           j->b ? j->b[m] : 0.0f, j->y + (n * p->m + m) * p->osz, &j->dg, &j->act);
+        int64_t run = p->mg == 1 ? AIS__MIN((int64_t)(end - t), p->m - m) : 1;
+        j->t->dwconv_planes(j->x + (n * p->c + cin) * p->isz, j->w + m * p->kvol,
+                            j->b ? j->b + m : NULL, j->y + (n * p->m + m) * p->osz, run, &j->dg,
+                            &j->act);
+        t += (size_t)run;
     }
 }
 

@@ -1,6 +1,6 @@
 /*
  * conv_depthwise.h - the depthwise 3x3 / 5x5 convolution on NCHW through the table's
- * dwconv_plane kernel (conv_depthwise.c), shared by conv.c.
+ * dwconv_planes kernel (conv_depthwise.c), shared by conv.c.
  */
 #ifndef AIS_CONV_DEPTHWISE_H
 #define AIS_CONV_DEPTHWISE_H
@@ -8,7 +8,7 @@
 #include "conv_gemm.h"
 
 /* Whether plan p is a 2-D depthwise convolution (one input channel per group) of a shape table
- * t's SIMD dwconv_plane is built for (ais__dwconv_suits); the scalar level keeps conv.c's paths. */
+ * t's SIMD dwconv_planes is built for (ais__dwconv_suits); the scalar level keeps conv.c's paths. */
 bool ais__conv_depthwise_suits(const ais__cpu_kernels *t, const ais__conv_plan *p);
 /* y = act(depthwise conv(x, w) + bias) for plan p, planes split over ctx's pool. */
 void ais__conv_depthwise_run(ais__op_ctx *ctx, const ais__conv_plan *p, const ais__cpu_kernels *t,

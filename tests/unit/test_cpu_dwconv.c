@@ -1,4 +1,4 @@
-/* test_cpu_dwconv.c - lib/cpu's dwconv_plane (the depthwise 3x3 / 5x5 plane read in place,
+/* test_cpu_dwconv.c - lib/cpu's dwconv_planes (the depthwise 3x3 / 5x5 plane read in place,
  * x86/dwconv_kernel.h) at every instruction-set level this machine has, against the portable
  * plane (ref/ref_conv.c): odd widths around the vector widths, every pad from none to more than
  * the kernel (asymmetric, so whole vectors and rows of outputs lie in the padding), strides 1
@@ -48,37 +48,50 @@ static bool same_or_close(float a, float b, float tol) {
 
 #define GUARD 40 /* floats after the plane that no level may write */
 
-/* Every level's dwconv_plane against the reference on one geometry; nan_at >= 0 puts a NaN
- * in the input there. Returns the outputs checked (0: the geometry has none). */
+/* Every level's dwconv_planes on NC channels in one call against the reference plane by plane;
+ * nan_at >= 0 puts a NaN in the first channel's input there. Returns the outputs checked (0: the
+ * geometry has none). */
+#define NC 3
 static size_t check(const ais__conv_dw_geom *g, const ais__conv_act *act, int64_t nan_at) {
     if (g->oh <= 0 || g->ow <= 0) return 0;
-    size_t ni = (size_t)(g->ih * g->iw), no = (size_t)(g->oh * g->ow);
-    float *x = rand_buf(ni), *w = rand_buf((size_t)(g->kh * g->kw));
+    size_t ni = (size_t)(g->ih * g->iw), no = (size_t)(g->oh * g->ow), kk = (size_t)(g->kh * g->kw);
+    float *x = rand_buf(NC * ni), *w = rand_buf(NC * kk);
     if (nan_at >= 0 && (size_t)nan_at < ni) x[nan_at] = NAN;
-    float *want = malloc(no * sizeof(float)), *got = malloc((no + GUARD) * sizeof(float));
+    const float bias[NC] = {-0.125f, 0.5f, 0.0f};
+    float *want = malloc(NC * no * sizeof(float)), *got = malloc((NC * no + GUARD) * sizeof(float));
     assert_true(want && got);
-    ais__cpu_ref_conv_dw(x, w, -0.125f, want, g, act, NULL);
+    for (size_t c = 0; c < NC; c++)
+        ais__cpu_ref_conv_dw(x + c * ni, w + c * kk, bias[c], want + c * no, g, act, NULL);
     for (int isa = 0; isa <= 3; isa++) {
         const ais__cpu_kernels *t = ais__cpu_for((ais_cpu_isa)isa);
         if (!t) continue;
-        assert_non_null(t->dwconv_plane);
-        memset(got, 0xff, (no + GUARD) * sizeof(float)); /* NaN: an unwritten output fails */
-        t->dwconv_plane(x, w, -0.125f, got, g, act);
-        for (size_t i = 0; i < no; i++)
+        assert_non_null(t->dwconv_planes);
+        /* NaN: an unwritten output fails */
+        memset(got, 0xff, (NC * no + GUARD) * sizeof(float));
+        t->dwconv_planes(x, w, bias, got, NC, g, act);
+        for (size_t i = 0; i < NC * no; i++)
             if (!same_or_close(got[i], want[i], 1e-5f))
                 fail_msg("%s: in %lldx%lld k %lld s %lld pads %lld,%lld out %lldx%lld act %d: "
-                         "[%zu] (row %zu col %zu) = %g, want %g",
+                         "channel %zu [%zu] (row %zu col %zu) = %g, want %g",
                          isa_names[isa], (long long)g->ih, (long long)g->iw, (long long)g->kh,
                          (long long)g->sh, (long long)g->ph, (long long)g->pw, (long long)g->oh,
-                         (long long)g->ow, (int)act->kind, i, i / (size_t)g->ow, i % (size_t)g->ow,
-                         (double)got[i], (double)want[i]);
+                         (long long)g->ow, (int)act->kind, i / no, i % no, i % no / (size_t)g->ow,
+                         i % no % (size_t)g->ow, (double)got[i], (double)want[i]);
         uint32_t bits;
-        for (size_t i = no; i < no + GUARD; i++) {
+        for (size_t i = NC * no; i < NC * no + GUARD; i++) {
             memcpy(&bits, &got[i], sizeof bits);
             if (bits != 0xffffffffu)
-                fail_msg("%s: in %lldx%lld k %lld s %lld: wrote %zu floats past the plane",
+                fail_msg("%s: in %lldx%lld k %lld s %lld: wrote %zu floats past the planes",
                          isa_names[isa], (long long)g->ih, (long long)g->iw, (long long)g->kh,
-                         (long long)g->sh, i - no + 1);
+                         (long long)g->sh, i - NC * no + 1);
+        }
+        /* bias NULL: 0 */
+        t->dwconv_planes(x, w, NULL, got, 1, g, act);
+        for (size_t i = 0; i < no; i++) {
+            float v = want[i];
+            if (act->kind == AIS__CONV_ACT_NONE && !same_or_close(got[i] - 0.125f, v, 1e-5f))
+                fail_msg("%s: without bias [%zu] = %g, want %g", isa_names[isa], i, (double)got[i],
+                         (double)v + 0.125);
         }
     }
     free(x);
@@ -152,11 +165,11 @@ static void test_huge_pads(void **state) {
         g.oh = g.ow = 2; /* the first outputs of a plane of about 2^31 a side */
         assert_true(ais__dwconv_suits(&g));
         check(&g, &acts[1], -1);
-        float x[12] = {1}, w[9] = {1, 1, 1, 1, 1, 1, 1, 1, 1}, y[4];
+        float x[12] = {1}, w[9] = {1, 1, 1, 1, 1, 1, 1, 1, 1}, y[4], bias = 0.5f;
         for (int isa = 0; isa <= 3; isa++) {
             const ais__cpu_kernels *t = ais__cpu_for((ais_cpu_isa)isa);
             if (!t) continue;
-            t->dwconv_plane(x, w, 0.5f, y, &g, &acts[0]);
+            t->dwconv_planes(x, w, &bias, y, 1, &g, &acts[0]);
             for (int i = 0; i < 4; i++)
                 assert_true(y[i] == 0.5f);
         }

@@ -1,6 +1,6 @@
 /*
  * dwconv_kernel.h - the depthwise 3x3 / 5x5 convolution plane straight from NCHW (cpu.h,
- * dwconv_plane), written once for AVX2 and AVX-512: included by x86/avx2/avx2_dwconv.c and
+ * dwconv_planes), written once for AVX2 and AVX-512: included by x86/avx2/avx2_dwconv.c and
  * x86/avx512/avx512_dwconv.c after they define the vector type V of AIS__W floats, the lane mask
  * type M, vset/vload/vstore/vfma/vadd/vmul/vmax/vmin, vmask(lo, hi) (lanes lo <= l < hi),
  * vload_m/vstore_m (masked: lanes outside the mask read 0 and are not written, and never fault),
@@ -67,13 +67,12 @@ AIS__DX(dw_block)(const float *x, const V *wv, V vb, float *y, const ais__conv_d
                   const int S, const int R, const bool EDGE) {
     const int64_t c0 = ow0 * S - g->pw;
     M m[2 * 5]; /* per tap column: the masks of its one (S 1) or two (S 2) loads */
-    if (EDGE)
-        AIS__DW_UNROLL
-        for (int kw = 0; kw < K; kw++) {
-            int64_t c = c0 + (S == 1 ? kw : kw / 2 * 2);
-            m[2 * kw] = AIS__DX(cols_mask)(c, g->iw);
-            if (S == 2) m[2 * kw + 1] = AIS__DX(cols_mask)(c + AIS__W, g->iw);
-        }
+    if (EDGE) AIS__DW_UNROLL
+    for (int kw = 0; kw < K; kw++) {
+        int64_t c = c0 + (S == 1 ? kw : kw / 2 * 2);
+        m[2 * kw] = AIS__DX(cols_mask)(c, g->iw);
+        if (S == 2) m[2 * kw + 1] = AIS__DX(cols_mask)(c + AIS__W, g->iw);
+    }
     V acc[4];
     AIS__DW_UNROLL
     for (int r = 0; r < R; r++)
@@ -127,6 +126,7 @@ AIS__DX(dw_plane_k)(const float *x, const float *w, float bias, float *y,
                     const ais__conv_dw_geom *g, const ais__conv_act *act, const int K,
                     const int S) {
     V wv[25];
+    AIS__DW_UNROLL
     for (int i = 0; i < K * K; i++)
         wv[i] = vset(w[i]);
     const V vb = vset(bias);
@@ -142,10 +142,92 @@ AIS__DX(dw_plane_k)(const float *x, const float *w, float bias, float *y,
         AIS__DX(dw_rows)(x, wv, vb, y, g, act, oh, K, S, 1);
 }
 
-static void AIS__DX(dwconv_plane)(const float *x, const float *w, float bias, float *y,
-                                  const ais__conv_dw_geom *gp, const ais__conv_act *actp) {
+/* Small stride-1 planes as wide in as out (MobileNets' 14x14 and 7x7 layers), whose rows would
+ * fill a vector or less each and pay a block's overhead per row: the plane is walked flat,
+ * output q = oh * ow + ow_ reading input q + (kh - ph) * iw + (kw - pw) in every lane, with the
+ * lanes whose tap falls in the padding (a column wrapped into the neighbouring row, a row
+ * outside the plane) masked off. The masks depend only on the geometry, so they are computed
+ * once for all the planes of a call. */
+#define AIS__DW_FLAT_MAX 256 /* outputs a plane at most */
+#define AIS__DW_FLAT_VECS (AIS__DW_FLAT_MAX / AIS__W)
+
+static inline bool AIS__DX(flat_suits)(const ais__conv_dw_geom *g) {
+    return g->sh == 1 && g->ow == g->iw && g->oh * g->ow <= AIS__DW_FLAT_MAX;
+}
+
+/* bits[v * K * K + t]: lane l of output vector v reads inside the plane at tap t. */
+static void AIS__DX(flat_masks)(const ais__conv_dw_geom *g, int K, uint32_t *bits) {
+    const int64_t total = g->oh * g->ow;
+    for (int t = 0; t < K * K; t++) {
+        const int64_t kh = t / K - g->ph, kw = t % K - g->pw;
+        int64_t oh = 0, ow = 0;
+        for (int64_t q = 0; q < (total + AIS__W - 1) / AIS__W * AIS__W; q++) {
+            uint32_t *b = &bits[q / AIS__W * K * K + t];
+            if (q % AIS__W == 0) *b = 0;
+            bool in =
+                q < total && oh + kh >= 0 && oh + kh < g->ih && ow + kw >= 0 && ow + kw < g->iw;
+            *b |= (uint32_t)in << (q % AIS__W);
+            if (++ow == g->ow) ow = 0, oh++;
+        }
+    }
+}
+
+static inline __attribute__((always_inline)) void
+AIS__DX(dw_flat)(const float *x, const float *w, float bias, float *y, const ais__conv_dw_geom *g,
+                 const ais__conv_act *act, const uint32_t *bits, const int64_t *off, const int K) {
+    V wv[25];
+    AIS__DW_UNROLL
+    for (int i = 0; i < K * K; i++)
+        wv[i] = vset(w[i]);
+    const int64_t total = g->oh * g->ow;
+    for (int64_t q0 = 0; q0 < total; q0 += AIS__W) {
+        const uint32_t *b = bits + q0 / AIS__W * K * K;
+        /* two chains of FMAs, so a small plane's few vectors do not wait on one long chain */
+        V acc0 = vset(bias), acc1 = vset(0.0f);
+        AIS__DW_UNROLL
+        for (int t = 0; t < K * K; t++) {
+            V v = vload_m(x + q0 + off[t], vmask_bits(b[t]));
+            if (t % 2)
+                acc1 = vfma(wv[t], v, acc1);
+            else
+                acc0 = vfma(wv[t], v, acc0);
+        }
+        V o = AIS__DX(act_v)(vadd(acc0, acc1), act);
+        if (total - q0 >= AIS__W)
+            vstore(y + q0, o);
+        else
+            vstore_m(y + q0, vmask(0, (int)(total - q0)), o);
+    }
+}
+
+static inline __attribute__((always_inline)) void
+AIS__DX(dw_planes_k)(const float *x, const float *w, const float *bias, float *y, int64_t n,
+                     const ais__conv_dw_geom *g, const ais__conv_act *act, const int K,
+                     const int S) {
+    const int64_t isz = g->ih * g->iw, osz = g->oh * g->ow;
+    if (S == 1 && AIS__DX(flat_suits)(g)) {
+        uint32_t bits[AIS__DW_FLAT_VECS * 25];
+        int64_t off[25];
+        AIS__DX(flat_masks)(g, K, bits);
+        for (int t = 0; t < K * K; t++)
+            off[t] = (t / K - g->ph) * g->iw + (t % K - g->pw);
+        for (int64_t c = 0; c < n; c++)
+            AIS__DX(dw_flat)
+            (x + c * isz, w + c * K * K, bias ? bias[c] : 0.0f, y + c * osz, g, act, bits, off, K);
+        return;
+    }
+    for (int64_t c = 0; c < n; c++)
+        AIS__DX(dw_plane_k)
+        (x + c * isz, w + c * K * K, bias ? bias[c] : 0.0f, y + c * osz, g, act, K, S);
+}
+
+static void AIS__DX(dwconv_planes)(const float *x, const float *w, const float *bias, float *y,
+                                   int64_t n, const ais__conv_dw_geom *gp,
+                                   const ais__conv_act *actp) {
     if (!ais__dwconv_suits(gp)) {
-        ais__cpu_ref_conv_dw(x, w, bias, y, gp, actp, NULL);
+        for (int64_t c = 0; c < n; c++)
+            ais__cpu_ref_conv_dw(x + c * gp->ih * gp->iw, w + c * gp->kh * gp->kw,
+                                 bias ? bias[c] : 0.0f, y + c * gp->oh * gp->ow, gp, actp, NULL);
         return;
     }
     /* local copies: the stores to y could alias *gp and *actp, which would make the compiler
@@ -154,11 +236,11 @@ static void AIS__DX(dwconv_plane)(const float *x, const float *w, float bias, fl
     const ais__conv_act al = *actp, *act = &al;
     if (g->kh == 3)
         if (g->sw == 1)
-            AIS__DX(dw_plane_k)(x, w, bias, y, g, act, 3, 1);
+            AIS__DX(dw_planes_k)(x, w, bias, y, n, g, act, 3, 1);
         else
-            AIS__DX(dw_plane_k)(x, w, bias, y, g, act, 3, 2);
+            AIS__DX(dw_planes_k)(x, w, bias, y, n, g, act, 3, 2);
     else if (g->sw == 1)
-        AIS__DX(dw_plane_k)(x, w, bias, y, g, act, 5, 1);
+        AIS__DX(dw_planes_k)(x, w, bias, y, n, g, act, 5, 1);
     else
-        AIS__DX(dw_plane_k)(x, w, bias, y, g, act, 5, 2);
+        AIS__DX(dw_planes_k)(x, w, bias, y, n, g, act, 5, 2);
 }

@@ -1,6 +1,7 @@
 /* avx2_dwconv.c - the AVX2 depthwise 3x3 / 5x5 plane from NCHW (8 floats a vector); the code is
  * ../dwconv_kernel.h. */
 #include <immintrin.h>
+#include <stdint.h>
 
 #include "../../cpu.h"
 
@@ -23,6 +24,12 @@ static inline M vmask(int lo, int hi) {
     return _mm256_and_si256(_mm256_sub_epi32(_mm256_set1_epi32(lo - 1), lane),
                             _mm256_sub_epi32(lane, _mm256_set1_epi32(hi)));
 }
+/* lane l set when bit l of b is */
+static inline M vmask_bits(uint32_t b) {
+    const __m256i bit = _mm256_setr_epi32(1, 2, 4, 8, 16, 32, 64, 128);
+    __m256i v = _mm256_and_si256(_mm256_set1_epi32((int)b), bit);
+    return _mm256_cmpeq_epi32(v, bit);
+}
 static inline V vload_m(const float *p, M m) { return _mm256_maskload_ps(p, m); }
 static inline void vstore_m(float *p, M m, V a) { _mm256_maskstore_ps(p, m, a); }
 /* a0 a2 b0 b2 | a4 a6 b4 b6, then the 64-bit pairs reordered to a0 a2 a4 a6 b0 b2 b4 b6 */
@@ -37,4 +44,4 @@ static inline V vodd(V a, V b) {
 
 #include "../dwconv_kernel.h"
 
-void ais__avx2_fill_dwconv(ais__cpu_kernels *k) { k->dwconv_plane = ais__avx2dw_dwconv_plane; }
+void ais__avx2_fill_dwconv(ais__cpu_kernels *k) { k->dwconv_planes = ais__avx2dw_dwconv_planes; }

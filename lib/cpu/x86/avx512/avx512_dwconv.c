@@ -1,6 +1,7 @@
 /* avx512_dwconv.c - the AVX-512 depthwise 3x3 / 5x5 plane from NCHW (16 floats a vector); the
  * code is ../dwconv_kernel.h. */
 #include <immintrin.h>
+#include <stdint.h>
 
 #include "../../cpu.h"
 
@@ -20,6 +21,7 @@ static inline V vfma(V a, V b, V c) { return _mm512_fmadd_ps(a, b, c); }
 static inline M vmask(int lo, int hi) {
     return (M)((((uint32_t)1 << hi) - 1) & ~(((uint32_t)1 << lo) - 1));
 }
+static inline M vmask_bits(uint32_t b) { return (M)b; }
 static inline V vload_m(const float *p, M m) { return _mm512_maskz_loadu_ps(m, p); }
 static inline void vstore_m(float *p, M m, V a) { _mm512_mask_storeu_ps(p, m, a); }
 static inline V veven(V a, V b) {
@@ -33,4 +35,6 @@ static inline V vodd(V a, V b) {
 
 #include "../dwconv_kernel.h"
 
-void ais__avx512_fill_dwconv(ais__cpu_kernels *k) { k->dwconv_plane = ais__avx512dw_dwconv_plane; }
+void ais__avx512_fill_dwconv(ais__cpu_kernels *k) {
+    k->dwconv_planes = ais__avx512dw_dwconv_planes;
+}
