@@ -289,6 +289,15 @@ static void test_conv_large_and_parallel(void **state) {
         2, 3, 4, 4, 4, {9, 8}, {3, 3}, {1, 1}, ONE3, {1, 1}, {1, 1}, NULL, true, ZERO3, NULL});
     run_conv((conv_case){
         2, 4, 6, 6, 1, {5, 5}, {1, 1}, {1, 1}, ONE3, ZERO3, ZERO3, NULL, true, ZERO3, NULL});
+    /* depthwise layers big enough to split over the threads (conv_depthwise.c): runs of
+     * channels that cross an image's end, a channel multiplier (one plane a call), 5x5 stride 2
+     * with uneven pads, and a 7x7 plane (the flat walk) */
+    run_conv((conv_case){
+        2, 2, 24, 24, 24, {30, 29}, {3, 3}, {1, 1}, ONE3, {1, 1}, {1, 1}, NULL, true, ZERO3, NULL});
+    run_conv((conv_case){
+        2, 2, 12, 24, 12, {30, 29}, {5, 5}, {2, 2}, ONE3, {2, 1}, {2, 2}, NULL, true, ZERO3, NULL});
+    run_conv((conv_case){
+        2, 3, 96, 96, 96, {7, 7}, {3, 3}, {1, 1}, ONE3, {1, 1}, {1, 1}, NULL, false, ZERO3, NULL});
     AIS_ASSERT_OK(ais_set_num_threads(1));
 }
 
