@@ -155,21 +155,40 @@ static inline bool AIS__DX(flat_suits)(const ais__conv_dw_geom *g) {
     return g->sh == 1 && g->ow == g->iw && g->oh * g->ow <= AIS__DW_FLAT_MAX;
 }
 
-/* bits[v * K * K + t]: lane l of output vector v reads inside the plane at tap t. */
-static void AIS__DX(flat_masks)(const ais__conv_dw_geom *g, int K, uint32_t *bits) {
-    const int64_t total = g->oh * g->ow;
-    for (int t = 0; t < K * K; t++) {
-        const int64_t kh = t / K - g->ph, kw = t % K - g->pw;
-        int64_t oh = 0, ow = 0;
-        for (int64_t q = 0; q < (total + AIS__W - 1) / AIS__W * AIS__W; q++) {
-            uint32_t *b = &bits[q / AIS__W * K * K + t];
-            if (q % AIS__W == 0) *b = 0;
-            bool in =
-                q < total && oh + kh >= 0 && oh + kh < g->ih && ow + kw >= 0 && ow + kw < g->iw;
-            *b |= (uint32_t)in << (q % AIS__W);
-            if (++ow == g->ow) ow = 0, oh++;
-        }
+/* Bits [lo, hi) of a 256-bit map (one bit an output of the flat plane) set; lo, hi >= 0. */
+static inline void AIS__DX(bm_set)(uint64_t *bm, int64_t lo, int64_t hi) {
+    for (int64_t w = 0; w < AIS__DW_FLAT_MAX / 64; w++) {
+        int64_t a = lo - 64 * w, b = hi - 64 * w;
+        a = a < 0 ? 0 : a;
+        b = b > 64 ? 64 : b;
+        if (a < b)
+            bm[w] |= (b == 64 ? ~(uint64_t)0 : ((uint64_t)1 << b) - 1) & ~(((uint64_t)1 << a) - 1);
     }
+}
+
+/* bits[v * K * K + t]: lane l of output vector v reads inside the plane at tap t = kh * K + kw,
+ * i.e. its output row is one whose input row at kh is in the plane and its output column one
+ * whose input column at kw is: the AND of a row map and a column map, each a few bit ranges
+ * (a per-lane loop cost about a microsecond a call, as much as 10 planes of 14x14). */
+static void AIS__DX(flat_masks)(const ais__conv_dw_geom *g, int K, uint32_t *bits) {
+    uint64_t rows[5][AIS__DW_FLAT_MAX / 64] = {{0}}, cols[5][AIS__DW_FLAT_MAX / 64] = {{0}};
+    for (int k = 0; k < K; k++) {
+        int64_t lo = g->ph - k > 0 ? g->ph - k : 0, hi = g->ih + g->ph - k;
+        hi = hi < g->oh ? hi : g->oh;
+        if (lo < hi) AIS__DX(bm_set)(rows[k], lo * g->ow, hi * g->ow);
+        lo = g->pw - k > 0 ? g->pw - k : 0;
+        hi = g->iw + g->pw - k < g->ow ? g->iw + g->pw - k : g->ow;
+        if (lo < hi)
+            for (int64_t r = 0; r < g->oh; r++)
+                AIS__DX(bm_set)(cols[k], r * g->ow + lo, r * g->ow + hi);
+    }
+    const int64_t nv = (g->oh * g->ow + AIS__W - 1) / AIS__W;
+    for (int64_t v = 0; v < nv; v++)
+        for (int t = 0; t < K * K; t++) {
+            int64_t word = v * AIS__W / 64, shift = v * AIS__W % 64; /* AIS__W divides 64 */
+            uint64_t m = rows[t / K][word] & cols[t % K][word];
+            bits[v * K * K + t] = (uint32_t)((m >> shift) & (((uint64_t)1 << AIS__W) - 1));
+        }
 }
 
 static inline __attribute__((always_inline)) void
@@ -213,12 +232,12 @@ AIS__DX(dw_planes_k)(const float *x, const float *w, const float *bias, float *y
             off[t] = (t / K - g->ph) * g->iw + (t % K - g->pw);
         for (int64_t c = 0; c < n; c++)
             AIS__DX(dw_flat)
-            (x + c * isz, w + c * K * K, bias ? bias[c] : 0.0f, y + c * osz, g, act, bits, off, K);
+        (x + c * isz, w + c * K * K, bias ? bias[c] : 0.0f, y + c * osz, g, act, bits, off, K);
         return;
     }
     for (int64_t c = 0; c < n; c++)
         AIS__DX(dw_plane_k)
-        (x + c * isz, w + c * K * K, bias ? bias[c] : 0.0f, y + c * osz, g, act, K, S);
+    (x + c * isz, w + c * K * K, bias ? bias[c] : 0.0f, y + c * osz, g, act, K, S);
 }
 
 static void AIS__DX(dwconv_planes)(const float *x, const float *w, const float *bias, float *y,
