@@ -384,6 +384,13 @@ typedef struct ais__cpu_kernels {
      * (b_step 1, or 0 for a scalar B); see ais__qbin_args. */
     void (*qbin)(const uint8_t *a, const uint8_t *b, int64_t b_step, int64_t n,
                  const struct ais__qbin_args *p, uint8_t *y);
+    /* ---- depthwise 3x3 / 5x5 convolution straight from NCHW (lib/ops/conv_depthwise.c) ----
+     * dwconv_planes: conv_dw's result for n consecutive channels, plane c reading x + c * ih * iw
+     * with weights w + c * kh * kw and bias[c] (bias NULL: 0), writing y + c * oh * ow, bias and
+     * act in the store. For the shapes ais__dwconv_suits accepts the SIMD levels read x in place
+     * and write y once (no padded copy, no scratch); other shapes go to the portable plane. */
+    void (*dwconv_planes)(const float *x, const float *w, const float *bias, float *y, int64_t n,
+                          const ais__conv_dw_geom *g, const ais__conv_act *act);
 } ais__cpu_kernels;
 
 /* The table of the level in effect (filled on first use; never NULL; safe from any thread). */
@@ -532,6 +539,15 @@ void ais__cpu_ref_pool_max2d(const float *x, float *y, const ais__conv_dw_geom *
 void ais__cpu_ref_conv_nchwc_row(const ais__nchwc_row *a); /* ref_nchwc.c, any block */
 void ais__avx2_fill_nchwc(ais__cpu_kernels *k);            /* avx2_nchwc.c */
 void ais__avx512_fill_nchwc(ais__cpu_kernels *k);          /* avx512_nchwc.c */
+/* The shapes the dwconv_planes kernels are built for: a square 3x3 or 5x5 kernel, equal strides
+ * 1 or 2, dilation 1, any pads (MobileNets' and EfficientNets' depthwise layers). */
+static inline bool ais__dwconv_suits(const ais__conv_dw_geom *g) {
+    return (g->kh == 3 || g->kh == 5) && g->kw == g->kh && (g->sh == 1 || g->sh == 2) &&
+           g->sw == g->sh && g->dh == 1 && g->dw == 1 && g->ph >= 0 && g->pw >= 0 && g->oh > 0 &&
+           g->ow > 0;
+}
+void ais__avx2_fill_dwconv(ais__cpu_kernels *k);   /* avx2_dwconv.c, by ais__avx2_fill_conv */
+void ais__avx512_fill_dwconv(ais__cpu_kernels *k); /* avx512_dwconv.c, by ais__avx512_fill_conv */
 /* One element through the activation (ref/ and the SIMD kernels' edges). */
 static inline float ais__conv_act1(const ais__conv_act *a, float v) {
     if (a->kind == AIS__CONV_ACT_CLAMP) {

@@ -6,7 +6,9 @@
  * before its first k slice, the other paths add it through the Add kernel before the activation).
  *
  * Paths, per node:
- *  - depthwise (one input channel per group, 1-D/2-D): the table's conv_dw kernel, one output
+ *  - depthwise 3x3 / 5x5, strides 1 or 2, at the AVX2 and AVX-512 levels: conv_depthwise.c
+ *    (the input read in place, bias and activation in the store);
+ *  - other depthwise (one input channel per group, 1-D/2-D): the table's conv_dw kernel, one output
  *    plane at a time, bias and activation in its store;
  *  - everything else at the AVX2 and AVX-512 levels: our packed GEMM's micro-kernel driven here
  *    (conv_gemm.c), out[co, pos] = W[co, ci*taps] x cols[ci*taps, pos] on NCHW with the weights
@@ -24,6 +26,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "conv_depthwise.h"
 #include "conv_gemm.h"
 #include "conv_nchwc.h"
 #include "cpu/cpu.h"
@@ -352,7 +355,11 @@ static ais_status ais__conv_compute(ais__op_ctx *ctx, const ais_tensor *const *i
     int64_t kk = p.cg * p.kvol;
     size_t tasks = (size_t)(p.n * p.group);
     const ais__dense_geom *g = &p.g;
-    if (p.cg == 1 && p.kvol > 1 && p.group > 1 && g->k[0] == 1 && g->in[0] == 1 && g->out[0] == 1) {
+    if (ais__conv_depthwise_suits(t, &p)) {
+        ais__conv_depthwise_run(ctx, &p, t, in[0]->data, in[1]->data, bias, y, kact);
+        act_done = !z;
+    } else if (p.cg == 1 && p.kvol > 1 && p.group > 1 && g->k[0] == 1 && g->in[0] == 1 &&
+               g->out[0] == 1) {
         ais__dwk_job j = {&p,
                           t,
                           in[0]->data,

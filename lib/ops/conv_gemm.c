@@ -7,8 +7,8 @@
  * kc rows x a block of columns at a time straight from the image into nr-column panels
  * (ais__dense_im2col_pack; a 1x1 stride-1 unpadded convolution packs rows of X directly), so the
  * column matrix never exists and a block stays in L2 while every row panel of A passes over it.
- * The micro-kernel stores each output tile once with the bias (a column of the output) and Relu;
- * Clip and LeakyRelu follow on the block while it is still in cache.
+ * The micro-kernel stores each output tile once with the bias (a column of the output) and the
+ * activation (Relu, Clip, LeakyRelu).
  *
  * Threads: the work is split into tasks of (image, group, column block, row block), columns
  * first (no repeated packing), rows only when there are too few columns for the threads; each
@@ -59,7 +59,8 @@ typedef struct ais__cg_job {
     const ais__conv_plan *p;
     const ais__cpu_kernels *t;
     ais__dense_win win;
-    bool direct, relu_in_store, act_after;
+    bool direct;
+    ais__gemm_act store_act; /* the activation in the micro-kernel's store */
     const float *a, *x, *bias, *z;
     float *y, *bufs;
     ais__conv_act act;
@@ -79,9 +80,11 @@ static void ais__cg_tile(const ais__cg_job *j, const float *ap, const float *bp,
                          int64_t ir, int64_t jq, int mu, int nu) {
     const int64_t osz = j->p->osz;
     ais__gemm_epilogue ep = {.bias_rs = 1, .act = AIS__GEMM_ACT_NONE}, *epp = NULL;
-    if (last && (bias || j->relu_in_store)) {
+    if (last && (bias || j->store_act != AIS__GEMM_ACT_NONE)) {
         ep.bias = bias ? bias + ir : NULL;
-        ep.act = j->relu_in_store ? AIS__GEMM_ACT_RELU : AIS__GEMM_ACT_NONE;
+        ep.act = j->store_act;
+        ep.act_alpha = j->act.kind == AIS__CONV_ACT_LEAKY ? j->act.alpha : j->act.lo;
+        ep.act_beta = j->act.hi;
         epp = &ep;
     }
     if (first && z)
@@ -119,9 +122,6 @@ static void ais__cg_task(const ais__cg_job *j, size_t task, float *buf) {
                              bias, z, y, ir, jq, (int)AIS__MIN(mr, i1 - ir),
                              (int)AIS__MIN(nr, j1 - jq));
     }
-    if (j->act_after)
-        for (int64_t i = i0; i < i1; i++)
-            t->conv_act(y + i * osz + j0, (size_t)(j1 - j0), 0.0f, &j->act);
 }
 
 /* Shared mode, phase 1: unit u packs a run of panels of one kc slice into the shared B. */
@@ -159,9 +159,6 @@ static void ais__cg_shared_task(const ais__cg_job *j, size_t task) {
                              pc + kcb >= j->k, j->bias, j->z, j->y, ir, q * nr,
                              (int)AIS__MIN(mr, i1 - ir), (int)AIS__MIN(nr, osz - q * nr));
     }
-    if (j->act_after)
-        for (int64_t i = i0; i < i1; i++)
-            j->t->conv_act(j->y + i * osz, (size_t)osz, 0.0f, &j->act);
 }
 
 /* Each slot claims tasks one at a time, so a thread the system delays holds up no fixed share. */
@@ -195,9 +192,15 @@ ais_status ais__conv_gemm_run(ais__op_ctx *ctx, const ais__conv_plan *p, const a
         j.win.dil[i] = p->g.dil[i];
         j.win.pb[i] = p->g.pb[i];
     }
-    j.relu_in_store =
-        act->kind == AIS__CONV_ACT_CLAMP && act->lo == 0.0f && isinf(act->hi) && act->hi > 0;
-    j.act_after = act->kind != AIS__CONV_ACT_NONE && !j.relu_in_store;
+    /* every activation of a convolution is one the micro-kernel applies in its store (Clip:
+     * min(max(v, lo), hi) either way, NaN kept), so the output is written once */
+    if (act->kind == AIS__CONV_ACT_LEAKY)
+        j.store_act = AIS__GEMM_ACT_LEAKY_RELU;
+    else if (act->kind == AIS__CONV_ACT_CLAMP)
+        j.store_act = act->lo == 0.0f && isinf(act->hi) && act->hi > 0 ? AIS__GEMM_ACT_RELU
+                                                                       : AIS__GEMM_ACT_CLIP;
+    else
+        j.store_act = AIS__GEMM_ACT_NONE;
 
     /* Blocks: a kc x (panels * nr) block of B in about 256 KiB of L2; with several threads,
      * smaller column blocks until there are about 4 tasks a thread, then row blocks. */

@@ -289,6 +289,15 @@ static void test_conv_large_and_parallel(void **state) {
         2, 3, 4, 4, 4, {9, 8}, {3, 3}, {1, 1}, ONE3, {1, 1}, {1, 1}, NULL, true, ZERO3, NULL});
     run_conv((conv_case){
         2, 4, 6, 6, 1, {5, 5}, {1, 1}, {1, 1}, ONE3, ZERO3, ZERO3, NULL, true, ZERO3, NULL});
+    /* depthwise layers big enough to split over the threads (conv_depthwise.c): runs of
+     * channels that cross an image's end, a channel multiplier (one plane a call), 5x5 stride 2
+     * with uneven pads, and a 7x7 plane (the flat walk) */
+    run_conv((conv_case){
+        2, 2, 24, 24, 24, {30, 29}, {3, 3}, {1, 1}, ONE3, {1, 1}, {1, 1}, NULL, true, ZERO3, NULL});
+    run_conv((conv_case){
+        2, 2, 12, 24, 12, {30, 29}, {5, 5}, {2, 2}, ONE3, {2, 1}, {2, 2}, NULL, true, ZERO3, NULL});
+    run_conv((conv_case){
+        2, 3, 96, 96, 96, {7, 7}, {3, 3}, {1, 1}, ONE3, {1, 1}, {1, 1}, NULL, false, ZERO3, NULL});
     AIS_ASSERT_OK(ais_set_num_threads(1));
 }
 
@@ -693,21 +702,23 @@ static void test_conv_gemm_blocks(void **state) {
 
 /* FusedConv (eager, so the weights are packed per call) against Conv and the activation in
  * double: the activations in the kernels' stores (Relu, Clip, LeakyRelu) and one after them
- * (Sigmoid), on the GEMM path and the depthwise one. */
+ * (Sigmoid), on the GEMM path, the depthwise one, and a pointwise (1x1) convolution deeper
+ * than one k slice of the GEMM (300 > kc) on a 7x7 plane (edge tiles of the micro-kernel). */
 static void test_fused_conv(void **state) {
     (void)state;
     const ais__op_def *def = ais__op_find("com.microsoft", "FusedConv", 1);
     assert_non_null(def);
     static const char *const acts[] = {"Relu", "Clip", "LeakyRelu", "Sigmoid"};
-    for (int shape = 0; shape < 2; shape++)
+    for (int shape = 0; shape < 3; shape++)
         for (size_t a = 0; a < AIS__ARRAY_LEN(acts); a++) {
-            bool dw = shape == 1;
-            int64_t c = dw ? 19 : 5, m = dw ? 19 : 21;
-            ais_tensor *x = ais_test_rand_f32(AIS_SHAPE(1, c, 15, 17), -1, 1);
-            ais_tensor *w = ais_test_rand_f32(AIS_SHAPE(m, dw ? 1 : c, 3, 3), -1, 1);
+            bool dw = shape == 1, pw = shape == 2;
+            int64_t c = dw ? 19 : pw ? 300 : 5, m = dw ? 19 : pw ? 33 : 21, k = pw ? 1 : 3;
+            ais_tensor *x = pw ? ais_test_rand_f32(AIS_SHAPE(1, c, 7, 7), -0.2f, 0.2f)
+                               : ais_test_rand_f32(AIS_SHAPE(1, c, 15, 17), -1, 1);
+            ais_tensor *w = ais_test_rand_f32(AIS_SHAPE(m, dw ? 1 : c, k, k), -1, 1);
             ais_tensor *b = ais_test_rand_f32(AIS_SHAPE(m), -1, 1);
             ais_attrs *at = dt_attrs();
-            dt_ints(at, "pads", (int64_t[]){1, 0, 1, 1}, 4);
+            dt_ints(at, "pads", pw ? (int64_t[]){0, 0, 0, 0} : (int64_t[]){1, 0, 1, 1}, 4);
             dt_ints(at, "strides", (int64_t[]){dw ? 2 : 1, dw ? 2 : 1}, 2);
             AIS_ASSERT_OK(ais_attrs_set_int(at, "group", dw ? c : 1));
             const ais_tensor *in[3] = {x, w, b};
@@ -722,6 +733,7 @@ static void test_fused_conv(void **state) {
             ais__op_ctx_release(&ctx);
             assert_int_equal(y[0]->numel, plain->numel);
             const float *p = plain->data, *q = y[0]->data;
+            const char *path = dw ? "depthwise" : pw ? "pointwise" : "gemm";
             for (size_t i = 0; i < plain->numel; i++) {
                 double v = p[i];
                 v = a == 0   ? (v < 0 ? 0 : v)
@@ -729,8 +741,7 @@ static void test_fused_conv(void **state) {
                     : a == 2 ? (v < 0 ? 0.4 * v : v)
                              : 1.0 / (1.0 + exp(-v));
                 if (fabs(q[i] - v) > 1e-5 * (1 + fabs(v)))
-                    fail_msg("%s %s [%zu]: %g, want %g", dw ? "depthwise" : "gemm", acts[a], i,
-                             (double)q[i], v);
+                    fail_msg("%s %s [%zu]: %g, want %g", path, acts[a], i, (double)q[i], v);
             }
             ais_tensor_destroy(y[0]);
             ais_tensor_destroy(plain);

@@ -52,8 +52,18 @@ static void ais__ref_conv_act(float *y, size_t n, float bias, const ais__conv_ac
         y[i] = ais__conv_act1(act, y[i] + bias);
 }
 
+/* The portable dwconv_planes: the reference plane per channel (it reads no scratch). */
+static void ais__ref_dwconv_planes(const float *x, const float *w, const float *bias, float *y,
+                                   int64_t n, const ais__conv_dw_geom *g,
+                                   const ais__conv_act *act) {
+    for (int64_t c = 0; c < n; c++)
+        ais__cpu_ref_conv_dw(x + c * g->ih * g->iw, w + c * g->kh * g->kw, bias ? bias[c] : 0.0f,
+                             y + c * g->oh * g->ow, g, act, NULL);
+}
+
 void ais__cpu_fill_ref_conv(ais__cpu_kernels *k) {
     k->conv_dw = ais__cpu_ref_conv_dw;
+    k->dwconv_planes = ais__ref_dwconv_planes;
     k->conv_act = ais__ref_conv_act;
     k->conv_nchwc_row = ais__cpu_ref_conv_nchwc_row; /* conv_nchwc_block stays 0 */
     k->pool_max2d = ais__cpu_ref_pool_max2d;

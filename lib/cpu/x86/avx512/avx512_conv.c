@@ -26,4 +26,7 @@ static inline V vload_s2(const float *p) {
 
 #include "../conv_kernel.h"
 
-void ais__avx512_fill_conv(ais__cpu_kernels *k) { ais__avx512c_fill_conv_slots(k); }
+void ais__avx512_fill_conv(ais__cpu_kernels *k) {
+    ais__avx512c_fill_conv_slots(k);
+    ais__avx512_fill_dwconv(k);
+}

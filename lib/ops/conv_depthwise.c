@@ -1,0 +1,69 @@
+/*
+ * conv_depthwise.c - a depthwise convolution (MobileNets' 3x3 and 5x5 layers, strides 1 and 2)
+ * on NCHW through the table's dwconv_planes (lib/cpu/x86/dwconv_kernel.h), a run of channels per
+ * call with bias and activation in the kernel's store.
+ *
+ * The kernel reads the input plane in place and writes the output once: no padded copy, no
+ * scratch, so the only memory traffic is the layer's own input and output. Threads take
+ * contiguous runs of planes (channels), each plane independent; the pool splits them only when
+ * there is enough work to pay for waking a thread.
+ */
+#include "conv_depthwise.h"
+
+bool ais__conv_depthwise_suits(const ais__cpu_kernels *t, const ais__conv_plan *p) {
+    const ais__dense_geom *g = &p->g;
+    if (t->isa < AIS_CPU_ISA_AVX2 || !t->dwconv_planes || p->cg != 1 || p->group < 2 ||
+        g->k[0] != 1 || g->in[0] != 1 || g->out[0] != 1)
+        return false;
+    ais__conv_dw_geom dg = {g->in[1],     g->in[2],     g->out[1], g->out[2], g->k[1],  g->k[2],
+                            g->stride[1], g->stride[2], g->dil[1], g->dil[2], g->pb[1], g->pb[2]};
+    return ais__dwconv_suits(&dg);
+}
+
+typedef struct ais__dwc_job {
+    const ais__conv_plan *p;
+    const ais__cpu_kernels *t;
+    const float *x, *w, *b;
+    float *y;
+    ais__conv_dw_geom dg;
+    ais__conv_act act;
+} ais__dwc_job;
+
+static void ais__dwc_range(void *vj, size_t begin, size_t end) {
+    const ais__dwc_job *j = vj;
+    const ais__conv_plan *p = j->p;
+    for (size_t t = begin; t < end;) {
+        /* output channel m reads input channel m / mg (a channel multiplier mg >= 1); without a
+         * multiplier the channels up to the image's last are one run for the kernel */
+        int64_t n = (int64_t)t / p->m, m = (int64_t)t % p->m, cin = m / p->mg;
+        int64_t run = p->mg == 1 ? AIS__MIN((int64_t)(end - t), p->m - m) : 1;
+        j->t->dwconv_planes(j->x + (n * p->c + cin) * p->isz, j->w + m * p->kvol,
+                            j->b ? j->b + m : NULL, j->y + (n * p->m + m) * p->osz, run, &j->dg,
+                            &j->act);
+        t += (size_t)run;
+    }
+}
+
+void ais__conv_depthwise_run(ais__op_ctx *ctx, const ais__conv_plan *p, const ais__cpu_kernels *t,
+                             const float *x, const float *w, const float *bias, float *y,
+                             const ais__conv_act *act) {
+    const ais__dense_geom *g = &p->g;
+    ais__dwc_job j = {p,
+                      t,
+                      x,
+                      w,
+                      bias,
+                      y,
+                      {g->in[1], g->in[2], g->out[1], g->out[2], g->k[1], g->k[2], g->stride[1],
+                       g->stride[2], g->dil[1], g->dil[2], g->pb[1], g->pb[2]},
+                      *act};
+    size_t planes = (size_t)(p->n * p->m);
+    /* about 32K multiply-adds a chunk: a 7x7 plane of a MobileNet's last stage is 441, so its
+     * 960 planes go in chunks of about 75, a 56x56 plane alone is enough */
+    size_t work = (size_t)(p->osz * p->kvol);
+    size_t grain = work >= 32768 ? 1 : 32768 / (work + 1) + 1;
+    if (ctx->pool && planes > grain)
+        ais__parallel_for(ctx->pool, planes, grain, ais__dwc_range, &j);
+    else
+        ais__dwc_range(&j, 0, planes);
+}
