@@ -37,7 +37,7 @@ if [ "${1:-}" != "--quick" ]; then
   tsan_tests="test_session test_session_ops test_session_busy test_pipeline test_pipeline_model"
   tsan_tests="$tsan_tests test_pipeline_image"
   tsan_tests="$tsan_tests test_ops_ml_svm test_tree_engine test_cpp_binding test_threadpool"
-  tsan_tests="$tsan_tests test_monitor_live"
+  tsan_tests="$tsan_tests test_monitor_live test_monitor_metrics"
   CC=clang CXX=clang++ cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DAIS_CUDA=OFF \
     -DAIS_SANITIZE=thread -DAIS_BUILD_BENCH=OFF -DAIS_BUILD_EXAMPLES=OFF >/dev/null
   # shellcheck disable=SC2086

@@ -111,6 +111,19 @@ AIS_API void *ais_tensor_data(const ais_tensor *tensor);
 AIS_API const void *ais_tensor_data_const(const ais_tensor *tensor);
 
 /*
+ * The five accessors above for n tensors in one call, for language bindings that pay per
+ * foreign call (a ctypes call costs about as much as a batch-1 run of a small model): for
+ * tensor i, dtypes[i], ndims[i], its extents in dims[i * AIS_MAX_DIMS ...] (ndims[i] of them),
+ * data[i] (ais_tensor_data) and nbytes[i]. Every array has room for n entries (dims for
+ * n * AIS_MAX_DIMS). AIS_E_INVALID_ARGUMENT when an array or a tensor is NULL (n == 0 is fine
+ * with any arrays); nothing is written then. Any thread; the pointers in data[] are valid as
+ * long as their tensors.
+ */
+AIS_API ais_status ais_tensor_describe(const ais_tensor *const *tensors, size_t n, int32_t *dtypes,
+                                       uint64_t *ndims, int64_t *dims, void **data,
+                                       uint64_t *nbytes);
+
+/*
  * A view with a new shape of the same element count over the same data (no copy). One entry of
  * `shape` may be -1 (inferred). The view holds a reference to the data.
  */

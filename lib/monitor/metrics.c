@@ -134,6 +134,9 @@ ais_status ais__metrics_shard_create(ais_monitor *mon, const char *name, const c
         *at = g;
     }
     m->group = g;
+    /* set before the monitor's first session or never (ais_monitor_set_request_log refuses
+     * once a series exists), so the shard can keep it */
+    m->reqlog = atomic_load_explicit(&mon->reqlog, memory_order_acquire);
     m->next = g->shards;
     if (g->shards) g->shards->prev = m;
     g->shards = m;
@@ -155,7 +158,8 @@ void ais__metrics_shard_destroy(ais__metrics_shard *m) {
     if (mon) {
         pthread_mutex_lock(&mon->lock);
         ais__metrics_group *g = m->group;
-        g->runs += AIS__LD(m->runs);
+        for (size_t i = 0; i <= m->n_bounds; i++)
+            g->runs += AIS__LD(m->buckets[i]);
         g->rows += AIS__LD(m->rows);
         g->bytes_in += AIS__LD(m->bytes_in);
         g->bytes_out += AIS__LD(m->bytes_out);
@@ -211,51 +215,15 @@ static size_t ais__status_slot(ais_status st) {
     return (unsigned)st < AIS__N_STATUS ? (size_t)st : AIS__N_STATUS - 1;
 }
 
-uint64_t ais__metrics_end(ais__metrics_shard *m, uint64_t t0, ais_status st, uint64_t rows,
-                          uint64_t bytes_in, uint64_t bytes_out) {
-    uint64_t dt = ais__ticks() - t0;
-    ais__metric_add(&m->runs, 1);
-    ais__metric_add(&m->latency_ticks, dt);
-    ais__metric_add(&m->bytes_in, bytes_in);
-    if (st == AIS_OK) {
-        ais__metric_add(&m->rows, rows);
-        ais__metric_add(&m->bytes_out, bytes_out);
-    } else {
-        ais__metric_add(&m->errors[ais__status_slot(st)], 1);
-    }
-    size_t b = 0;
-    while (b < m->n_bounds && dt > m->bounds_ticks[b])
-        b++; /* le: a bound is inclusive */
-    ais__metric_add(&m->buckets[b], 1);
-    /* last, so a reader that sees the call finished also sees its counts */
-    atomic_store_explicit(&m->in_flight, AIS__LD(m->in_flight) - 1, memory_order_release);
-    return dt;
+void ais__metrics_error(ais__metrics_shard *m, ais_status st) {
+    ais__metric_add(&m->errors[ais__status_slot(st)], 1);
 }
 
-void ais__metrics_end_run(ais__metrics_shard *m, uint64_t t0, ais_status st,
-                          const ais_tensor *const *inputs, size_t n_inputs,
-                          ais_tensor *const *outputs, size_t n_outputs) {
-    uint64_t rows = 0, in = 0, out = 0;
-    bool have_rows = false;
-    if (inputs)
-        for (size_t i = 0; i < n_inputs; i++) {
-            const ais_tensor *t = inputs[i];
-            if (!t) continue;
-            in += t->nbytes;
-            if (!have_rows) {
-                rows = t->ndim ? (uint64_t)t->dims[0] : 1;
-                have_rows = true;
-            }
-        }
-    if (st == AIS_OK && outputs)
-        for (size_t j = 0; j < n_outputs; j++)
-            if (outputs[j]) out += outputs[j]->nbytes;
-    uint64_t dt = ais__metrics_end(m, t0, st, rows, in, out);
-    ais__reqlog *log =
-        m->monitor ? atomic_load_explicit(&m->monitor->reqlog, memory_order_acquire) : NULL;
-    if (log)
-        ais__reqlog_record(log, m->group->name, st, ais__ticks_to_ns(dt), rows, inputs, n_inputs,
-                           outputs, n_outputs);
+void ais__metrics_log(ais__metrics_shard *m, uint64_t dt, ais_status st, uint64_t rows,
+                      const ais_tensor *const *inputs, size_t n_inputs, ais_tensor *const *outputs,
+                      size_t n_outputs) {
+    ais__reqlog_record(m->reqlog, m->group->name, st, ais__ticks_to_ns(dt), rows, inputs, n_inputs,
+                       outputs, n_outputs);
 }
 
 void ais__metrics_refused(ais__metrics_shard *m) {
@@ -271,9 +239,15 @@ typedef struct ais__totals {
 } ais__totals;
 
 static void ais__shard_add(ais__totals *t, const ais__metrics_shard *m) {
-    /* in_flight first, with acquire: a finished call's counts are then all visible */
-    t->in_flight += (uint64_t)atomic_load_explicit(&m->in_flight, memory_order_acquire);
-    t->runs += AIS__LD(m->runs);
+    /* The buckets first, with acquire: a finished call's counts are then all visible, and
+     * `started`, read after them, counts at least the calls they count. */
+    uint64_t finished = 0;
+    for (size_t i = 0; i <= m->n_bounds; i++) {
+        uint64_t v = (uint64_t)atomic_load_explicit(&m->buckets[i], memory_order_acquire);
+        t->buckets[i] += v;
+        finished += v;
+    }
+    t->runs += finished;
     t->rows += AIS__LD(m->rows);
     t->bytes_in += AIS__LD(m->bytes_in);
     t->bytes_out += AIS__LD(m->bytes_out);
@@ -281,9 +255,8 @@ static void ais__shard_add(ais__totals *t, const ais__metrics_shard *m) {
     for (size_t i = 0; i < AIS__N_STATUS; i++)
         t->errors[i] += AIS__LD(m->errors[i]);
     t->errors[AIS_E_BUSY] += AIS__LD(m->refused);
-    for (size_t i = 0; i <= m->n_bounds; i++)
-        t->buckets[i] += AIS__LD(m->buckets[i]);
     if (m->window) t->window_rows += ais__window_rows(m->window);
+    t->in_flight += AIS__LD(m->started) - finished;
 }
 
 /* Caller holds the lock. */

@@ -17,6 +17,7 @@
 #include <time.h>
 
 #include "common/common.h"
+#include "tensor/tensor.h"
 
 #define AIS__N_STATUS 32 /* error counters per status; larger codes count in the last */
 
@@ -24,15 +25,19 @@ typedef struct ais__metrics_group ais__metrics_group;
 typedef struct ais__reqlog ais__reqlog;
 
 /* Laid out for the run path: a successful call of a fast model touches the first cache line
- * (every field a call writes or tests), the line of bounds_ticks[0] and the line of
- * buckets[0], and nothing else; `refused`, written by other threads, sits apart. */
+ * (every field a call writes or tests but the bucket), the line of bounds_ticks[0] and the
+ * line of buckets[0], and nothing else; `refused`, written by other threads, sits apart.
+ * A call stores five counters and one bucket: the number of calls finished is the sum of the
+ * buckets, and the number in flight is `started` less that sum (readers do the sums). */
 typedef struct ais__metrics_shard {
-    _Alignas(64) atomic_uint_fast64_t runs;
-    atomic_uint_fast64_t rows, bytes_in, bytes_out, latency_ticks, in_flight; /* ais__ticks */
+    _Alignas(64) atomic_uint_fast64_t started;                     /* calls begun */
+    atomic_uint_fast64_t rows, bytes_in, bytes_out, latency_ticks; /* ais__ticks */
     size_t n_bounds;
-    ais_monitor *monitor;                           /* NULL: the session's own counters only */
+    ais_monitor *monitor; /* NULL: the session's own counters only */
+    ais__reqlog *reqlog;  /* the monitor's request log (fixed before its first shard), or NULL */
     uint64_t bounds_ticks[AIS_MONITOR_MAX_BUCKETS]; /* the buckets' bounds in ais__ticks */
-    atomic_uint_fast64_t buckets[AIS_MONITOR_MAX_BUCKETS + 1]; /* per bucket, not cumulative */
+    /* per bucket, not cumulative; each call's last store (release) */
+    atomic_uint_fast64_t buckets[AIS_MONITOR_MAX_BUCKETS + 1];
     atomic_uint_fast64_t errors[AIS__N_STATUS];
     _Alignas(64) atomic_uint_fast64_t refused; /* AIS_E_BUSY, from other threads */
     ais__metrics_group *group;                 /* its model's series in the monitor */
@@ -61,7 +66,7 @@ static inline void ais__metric_add(atomic_uint_fast64_t *c, uint64_t v) {
 /* Before a run: the start time in ais__ticks (0 without a shard). */
 static inline uint64_t ais__metrics_begin(ais__metrics_shard *m) {
     if (!m) return 0;
-    ais__metric_add(&m->in_flight, 1);
+    ais__metric_add(&m->started, 1);
     return ais__ticks();
 }
 
@@ -69,15 +74,53 @@ static inline uint64_t ais__metrics_begin(ais__metrics_shard *m) {
 void ais__reqlog_record(ais__reqlog *l, const char *model, ais_status st, uint64_t latency_ns,
                         uint64_t rows, const ais_tensor *const *in, size_t n_in,
                         ais_tensor *const *out, size_t n_out);
+/* The failed call's count and the request log's record (metrics.c), off the fast path. */
+void ais__metrics_error(ais__metrics_shard *m, ais_status st);
+void ais__metrics_log(ais__metrics_shard *m, uint64_t dt, ais_status st, uint64_t rows,
+                      const ais_tensor *const *inputs, size_t n_inputs, ais_tensor *const *outputs,
+                      size_t n_outputs);
 
-/* After a run (t0 from ais__metrics_begin): its status, rows and bytes; returns its latency in
- * ticks. */
-uint64_t ais__metrics_end(ais__metrics_shard *m, uint64_t t0, ais_status st, uint64_t rows,
-                          uint64_t bytes_in, uint64_t bytes_out);
-/* After ais_session_run: rows and bytes from its tensors (outputs NULL on failure are skipped). */
-void ais__metrics_end_run(ais__metrics_shard *m, uint64_t t0, ais_status st,
-                          const ais_tensor *const *inputs, size_t n_inputs,
-                          ais_tensor *const *outputs, size_t n_outputs);
+/* After ais_session_run (t0 from ais__metrics_begin): its status, and rows and bytes from its
+ * tensors (outputs NULL on failure are skipped). Inline: a run of a small model takes about a
+ * microsecond, and the call, its spills and a load of the monitor's line were a third of what
+ * the metrics cost it. */
+static inline void ais__metrics_end_run(ais__metrics_shard *m, uint64_t t0, ais_status st,
+                                        const ais_tensor *const *inputs, size_t n_inputs,
+                                        ais_tensor *const *outputs, size_t n_outputs) {
+    uint64_t dt = ais__ticks() - t0, rows = 0, in = 0, out = 0;
+    bool have_rows = false;
+    if (inputs)
+        for (size_t i = 0; i < n_inputs; i++) {
+            const ais_tensor *t = inputs[i];
+            if (!t) continue;
+            in += t->nbytes;
+            if (!have_rows) {
+                rows = t->ndim ? (uint64_t)t->dims[0] : 1;
+                have_rows = true;
+            }
+        }
+    ais__metric_add(&m->latency_ticks, dt);
+    ais__metric_add(&m->bytes_in, in);
+    if (AIS__LIKELY(st == AIS_OK)) {
+        if (outputs)
+            for (size_t j = 0; j < n_outputs; j++)
+                if (outputs[j]) out += outputs[j]->nbytes;
+        ais__metric_add(&m->rows, rows);
+        ais__metric_add(&m->bytes_out, out);
+    } else {
+        ais__metrics_error(m, st);
+    }
+    size_t b = 0;
+    while (b < m->n_bounds && dt > m->bounds_ticks[b])
+        b++; /* le: a bound is inclusive */
+    /* last, so a reader that sees the call finished also sees its counts */
+    atomic_store_explicit(&m->buckets[b],
+                          atomic_load_explicit(&m->buckets[b], memory_order_relaxed) + 1,
+                          memory_order_release);
+    if (AIS__UNLIKELY(m->reqlog != NULL))
+        ais__metrics_log(m, dt, st, rows, inputs, n_inputs, outputs, n_outputs);
+}
+
 /* ais_session_metric's reading of one shard. */
 ais_status ais__metrics_shard_metric(const ais__metrics_shard *m, ais_metric metric,
                                      uint64_t *value);

@@ -32,8 +32,12 @@ AIS_API void ais_attrs_destroy(ais_attrs *attrs) {
 
 const ais__attr *ais__attr_find(const ais_attrs *attrs, const char *name) {
     if (!attrs) return NULL;
-    for (size_t i = 0; i < attrs->count; i++)
-        if (strcmp(attrs->items[i].name, name) == 0) return &attrs->items[i];
+    /* Kernels look attributes up on every run: the first character settles most misses
+     * without a call into strcmp. */
+    for (size_t i = 0; i < attrs->count; i++) {
+        const char *n = attrs->items[i].name;
+        if (n[0] == name[0] && strcmp(n, name) == 0) return &attrs->items[i];
+    }
     return NULL;
 }
 

@@ -192,10 +192,10 @@ static ais_status ais__fused_mm_prepare(const ais__op_ctx *ctx, void **state) {
 }
 
 /* Whether the base kernel applied the activation itself (matmul.c, f32 results). */
-static bool ais__fused_in_gemm(const ais__op_ctx *ctx, const ais_tensor *y) {
+static bool ais__fused_in_gemm(const ais__op_ctx *ctx, const char *base, const ais_tensor *y) {
     const ais__mm_state *st = ctx->state;
     return y->dtype == AIS_DTYPE_F32 && st && st->magic == AIS__MM_STATE_MAGIC &&
-           st->act.act != AIS__GEMM_ACT_NONE && strcmp(ais__fused_base(ctx->op_type), "Conv") != 0;
+           st->act.act != AIS__GEMM_ACT_NONE && strcmp(base, "Conv") != 0;
 }
 
 static ais_status ais__fused_compute(ais__op_ctx *ctx, const ais_tensor *const *in, size_t n_in,
@@ -209,7 +209,7 @@ static ais_status ais__fused_compute(ais__op_ctx *ctx, const ais_tensor *const *
     ais_status st = base->compute(&c, in, n_in, out, n_out);
     ais__fused_sub_done(ctx, &c);
     AIS__CHECK(st);
-    if (out[0]->numel == 0 || ais__fused_in_gemm(ctx, out[0])) return AIS_OK;
+    if (out[0]->numel == 0 || ais__fused_in_gemm(ctx, b, out[0])) return AIS_OK;
     ais__fused_act act;
     AIS__CHECK(ais__fused_act_get(ctx->attrs, &act));
     /* In place: the unary kernels read element i before writing element i, nothing else. */

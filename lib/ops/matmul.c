@@ -109,6 +109,13 @@ ais_status ais__mm_prepare(const ais__op_ctx *ctx, void **state) {
     st->magic = AIS__MM_STATE_MAGIC;
     const char *op = ctx->op_type ? ctx->op_type : "";
     bool gemm = strcmp(op, "Gemm") == 0 || strcmp(op, "FusedGemm") == 0;
+    if (gemm) {
+        st->gemm_attrs = true;
+        st->ta = ais__attr_int(ctx->attrs, "transA", 0) != 0;
+        st->tb = ais__attr_int(ctx->attrs, "transB", 0) != 0;
+        st->alpha = ais__attr_float(ctx->attrs, "alpha", 1.0f);
+        st->beta = ais__attr_float(ctx->attrs, "beta", 1.0f);
+    }
     ais_status s = ais__mm_pack_const(ctx, gemm, st);
     if (s != AIS_OK) {
         ais__mm_release(st);
@@ -446,14 +453,28 @@ ais_status ais__mm_f32_ep(ais__op_ctx *ctx, const ais_tensor *a, const ais_tenso
 
 /* ---- Gemm: Y = alpha * op(A) op(B) + beta * C ---- */
 
-static ais_status ais__gemm_dims(const ais__op_ctx *ctx, const ais_tensor *const *in, size_t n_in,
+/* Gemm's attributes: from the prepared state when it has them, else by name (infer, and a
+ * state prepared by another operator). */
+typedef struct ais__gemm_attrs {
+    bool ta, tb;
+    float alpha, beta;
+} ais__gemm_attrs;
+
+static ais__gemm_attrs ais__gemm_attrs_of(const ais__op_ctx *ctx, const ais__mm_state *st) {
+    if (st && st->gemm_attrs)
+        return (ais__gemm_attrs){st->ta, st->tb, st->alpha, st->beta};
+    return (ais__gemm_attrs){ais__attr_int(ctx->attrs, "transA", 0) != 0,
+                             ais__attr_int(ctx->attrs, "transB", 0) != 0,
+                             ais__attr_float(ctx->attrs, "alpha", 1.0f),
+                             ais__attr_float(ctx->attrs, "beta", 1.0f)};
+}
+
+static ais_status ais__gemm_dims(const ais_tensor *const *in, size_t n_in, bool ta, bool tb,
                                  int64_t *m, int64_t *n, int64_t *k) {
     const ais_tensor *a = in[0], *b = in[1];
     char sa[AIS__SHAPE_STR_MAX], sb[AIS__SHAPE_STR_MAX];
     AIS__CHECK(ais__expect_rank(a, "input A", 2, 2));
     AIS__CHECK(ais__expect_rank(b, "input B", 2, 2));
-    bool ta = ais__attr_int(ctx->attrs, "transA", 0) != 0;
-    bool tb = ais__attr_int(ctx->attrs, "transB", 0) != 0;
     *m = ta ? a->dims[1] : a->dims[0];
     *k = ta ? a->dims[0] : a->dims[1];
     int64_t kb = tb ? b->dims[1] : b->dims[0];
@@ -485,7 +506,8 @@ static ais_status ais__gemm_infer(ais__op_ctx *ctx, const ais_tensor *const *in,
     AIS__CHECK(ais__expect_same_dtype(in[0], "A", in[1], "B"));
     if (n_in > 2 && in[2]) AIS__CHECK(ais__expect_same_dtype(in[0], "A", in[2], "C"));
     int64_t m, n, k;
-    AIS__CHECK(ais__gemm_dims(ctx, in, n_in, &m, &n, &k));
+    AIS__CHECK(ais__gemm_dims(in, n_in, ais__attr_int(ctx->attrs, "transA", 0) != 0,
+                              ais__attr_int(ctx->attrs, "transB", 0) != 0, &m, &n, &k));
     int64_t d[2] = {m, n};
     ais__desc_set(&out[0], in[0]->dtype, d, 2);
     return AIS_OK;
@@ -502,12 +524,12 @@ static ais_status ais__gemm_compute(ais__op_ctx *ctx, const ais_tensor *const *i
                                     ais_tensor *const *out, size_t n_out) {
     const ais_tensor *a = in[0], *b = in[1], *c = n_in > 2 ? in[2] : NULL;
     ais_tensor *y = out[0];
+    const ais__mm_state *st = ais__mm_state_of(ctx);
+    const ais__gemm_attrs at = ais__gemm_attrs_of(ctx, st);
+    const bool ta = at.ta, tb = at.tb;
+    const float alpha = at.alpha, beta = at.beta;
     int64_t m, n, k;
-    AIS__CHECK(ais__gemm_dims(ctx, in, n_in, &m, &n, &k));
-    bool ta = ais__attr_int(ctx->attrs, "transA", 0) != 0;
-    bool tb = ais__attr_int(ctx->attrs, "transB", 0) != 0;
-    float alpha = ais__attr_float(ctx->attrs, "alpha", 1.0f);
-    float beta = ais__attr_float(ctx->attrs, "beta", 1.0f);
+    AIS__CHECK(ais__gemm_dims(in, n_in, ta, tb, &m, &n, &k));
     if (m == 0 || n == 0) return AIS_OK;
     ais_dtype dt = a->dtype;
     /* C == NULL or beta == 0: the product alone (ONNX Runtime ignores C then too). */
@@ -541,7 +563,6 @@ static ais_status ais__gemm_compute(ais__op_ctx *ctx, const ais_tensor *const *i
             ep.bias_rs = cm == 1 ? 0 : cn;
             ep.bias_cs = cn == 1 ? 0 : 1;
         }
-        const ais__mm_state *st = ais__mm_state_of(ctx);
         const ais__cpu_kernels *t;
         const float *bp = ais__mm_packed_b(st, b, &t);
         bool half = dt != AIS_DTYPE_F32, scale_c = use_c && (beta != 1.0f || half);

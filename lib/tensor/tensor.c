@@ -221,6 +221,26 @@ AIS_API size_t ais_tensor_nbytes(const ais_tensor *t) { return t ? t->nbytes : 0
 AIS_API void *ais_tensor_data(const ais_tensor *t) { return t ? t->data : NULL; }
 AIS_API const void *ais_tensor_data_const(const ais_tensor *t) { return t ? t->data : NULL; }
 
+AIS_API ais_status ais_tensor_describe(const ais_tensor *const *tensors, size_t n, int32_t *dtypes,
+                                       uint64_t *ndims, int64_t *dims, void **data,
+                                       uint64_t *nbytes) {
+    if (n == 0) return AIS_OK;
+    if (!tensors || !dtypes || !ndims || !dims || !data || !nbytes)
+        return ais__error(AIS_E_INVALID_ARGUMENT, "ais_tensor_describe: an array is NULL");
+    for (size_t i = 0; i < n; i++)
+        if (!tensors[i])
+            return ais__error(AIS_E_INVALID_ARGUMENT, "ais_tensor_describe: tensor %zu is NULL", i);
+    for (size_t i = 0; i < n; i++) {
+        const ais_tensor *t = tensors[i];
+        dtypes[i] = (int32_t)t->dtype;
+        ndims[i] = t->ndim;
+        memcpy(dims + i * AIS_MAX_DIMS, t->dims, t->ndim * sizeof *t->dims);
+        data[i] = t->data;
+        nbytes[i] = t->nbytes;
+    }
+    return AIS_OK;
+}
+
 AIS_API ais_status ais_tensor_reshape(const ais_tensor *t, const int64_t *shape, size_t ndim,
                                       ais_tensor **out) {
     if (!out) return ais__error(AIS_E_INVALID_ARGUMENT, "ais_tensor_reshape: out is NULL");

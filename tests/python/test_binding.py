@@ -174,11 +174,14 @@ def test_misaligned_arrays_are_copied_not_lent():
 
 
 def test_outputs_view_library_memory_until_garbage_collected(batch):
-    x = batch[0][:3]
+    # above _tensor.COPY_MAX bytes an output is a view (smaller ones are copies, below)
+    rows = _tensor.COPY_MAX // 40 + 1
+    x = np.ascontiguousarray(np.resize(batch[0], (rows, batch[0].shape[1])))
     m = aistack.Model(DIGITS)
     s = m.session()
     out = s.run([x])
     probs = out["probabilities"]
+    assert probs.nbytes > _tensor.COPY_MAX
     owner = probs.base
     assert isinstance(owner, _tensor._Owner)
     assert probs.__array_interface__["data"][0] == owner.__array_interface__["data"][0]
@@ -191,6 +194,46 @@ def test_outputs_view_library_memory_until_garbage_collected(batch):
     del owner, probs, out
     gc.collect()
     assert ref() is None  # the tensor was destroyed with the last array
+
+
+def test_small_outputs_are_copies(model, batch):
+    # Outputs of at most COPY_MAX bytes come back as arrays NumPy owns (the library's tensor is
+    # destroyed in the call), equal to what the view path gives; one library call describes
+    # all outputs (ais_tensor_describe).
+    x = batch[0][:3]
+    with model.session() as s:
+        got = s.run([x])
+        assert got["probabilities"].flags.owndata and got["digit"].flags.owndata
+        assert got["probabilities"].flags.writeable
+        big = s.run([np.ascontiguousarray(np.resize(x, (_tensor.COPY_MAX // 40 + 1, x.shape[1])))])
+        assert not big["probabilities"].flags.owndata
+        # (batch 3 and batch 410 take different GEMM paths: rounding differs)
+        np.testing.assert_allclose(got["probabilities"], big["probabilities"][:3], rtol=1e-4,
+                                   atol=1e-7)
+        np.testing.assert_array_equal(got["digit"], big["digit"][:3])
+        assert got["probabilities"].shape == (3, 10) and got["digit"].shape == (3,)
+        # a run's arrays are its own: the next run does not change them
+        keep = got["probabilities"].copy()
+        s.run([batch[0][3:6]])
+        np.testing.assert_array_equal(got["probabilities"], keep)
+
+
+def test_tensor_describe(batch):
+    x = np.ascontiguousarray(batch[0][:2])
+    h, _ = _tensor.wrap_array(x)
+    try:
+        arr = (aistack._lib.TensorP * 1)(h)
+        d = _tensor.Described(1)
+        assert aistack._lib.tensor_describe(arr, 1, d.dtypes, d.ndims, d.dims, d.data,
+                                            d.nbytes) == 0
+        assert d.dtypes[0] == 1 and d.ndims[0] == 2 and list(d.dims[:2]) == list(x.shape)
+        assert d.data[0] == x.ctypes.data and d.nbytes[0] == x.nbytes
+        arr[0] = None  # a NULL tensor is refused with a message
+        assert aistack._lib.tensor_describe(arr, 1, d.dtypes, d.ndims, d.dims, d.data,
+                                            d.nbytes) == 1
+        assert b"tensor 0 is NULL" in aistack._lib.lib.ais_last_error()
+    finally:
+        aistack._lib.lib.ais_tensor_destroy(h)
 
 
 def test_out_preallocated_written_in_place(model, batch):

@@ -5,6 +5,7 @@
  * official prometheus_client is in tests/python/test_monitor.py. */
 #include <math.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -117,11 +118,108 @@ typedef struct worker {
     int runs;
 } worker;
 
+/* A batch of constant rows: the tests' random generator is one global state, not for threads
+ * (TSan). */
+static ais_status run_const_batch(ais_session *s, int64_t rows) {
+    ais_tensor *x = NULL, *out[2] = {NULL, NULL};
+    ais_status st = ais_tensor_create(AIS_DTYPE_F32, AIS_SHAPE(rows, 64), &x);
+    if (st != AIS_OK) return st;
+    float *v = ais_tensor_data(x);
+    for (int64_t i = 0; i < rows * 64; i++)
+        v[i] = (float)(i % 17) / 16.0f;
+    st = ais_session_run(s, in_name, (const ais_tensor *const *)&x, 1, NULL, out, 2);
+    ais_tensor_destroy(out[0]);
+    ais_tensor_destroy(out[1]);
+    ais_tensor_destroy(x);
+    return st;
+}
+
 static void *worker_main(void *arg) {
     worker *w = arg;
     for (int i = 0; i < w->runs; i++)
-        if (run_batch(w->s, 1 + i % 4, 64) != AIS_OK) return (void *)1;
+        if (run_const_batch(w->s, 1 + i % 4) != AIS_OK) return (void *)1;
     return NULL;
+}
+
+/* Calls in flight are counted as `started` less the calls finished (the buckets' sum), read by
+ * another thread while two sessions run: never above the number of running threads (a reader
+ * that took `started` before the buckets could see a finished call as not begun and wrap to
+ * 2^64 - 1), seen at 1 or more while calls run, 0 after; runs never go down and end equal to the
+ * calls made. */
+typedef struct spinner {
+    ais_session *s;
+    atomic_int *stop;
+    ais_tensor *x; /* made by the main thread (the random generator is not for threads) */
+    int runs;
+} spinner;
+
+static void *spinner_main(void *arg) {
+    spinner *w = arg;
+    ais_tensor *x = w->x;
+    ais_tensor *out[2] = {NULL, NULL};
+    void *rc = NULL;
+    while (!atomic_load(w->stop)) {
+        if (ais_session_run(w->s, in_name, (const ais_tensor *const *)&x, 1, NULL, out, 2) !=
+            AIS_OK) {
+            rc = (void *)1;
+            break;
+        }
+        w->runs++;
+    }
+    ais_tensor_destroy(out[0]);
+    ais_tensor_destroy(out[1]);
+    return rc;
+}
+
+static void test_in_flight_reader(void **state) {
+    (void)state;
+    ais_model *m = load_digits();
+    ais_monitor *mon = NULL;
+    AIS_ASSERT_OK(ais_monitor_create(&mon));
+    ais_options *o = NULL;
+    AIS_ASSERT_OK(ais_options_create(&o));
+    AIS_ASSERT_OK(ais_options_set_monitor(o, mon));
+    AIS_ASSERT_OK(ais_options_set_int(o, AIS_OPT_THREADS, 1));
+    enum { T = 2 };
+    atomic_int stop;
+    atomic_init(&stop, 0);
+    spinner w[T];
+    pthread_t th[T];
+    for (int t = 0; t < T; t++) {
+        w[t] = (spinner){.stop = &stop, .x = ais_test_rand_f32(AIS_SHAPE(256, 64), 0, 1)};
+        AIS_ASSERT_OK(ais_session_create(m, o, &w[t].s));
+        assert_int_equal(pthread_create(&th[t], NULL, spinner_main, &w[t]), 0);
+    }
+    ais_options_destroy(o);
+    uint64_t busy_seen = 0, last_runs = 0;
+    for (long i = 0; i < 200000 && busy_seen < 20; i++) {
+        uint64_t f = mmetric(mon, NULL, AIS_METRIC_IN_FLIGHT);
+        uint64_t r = mmetric(mon, NULL, AIS_METRIC_RUNS);
+        assert_true(f <= T);
+        assert_true(r >= last_runs);
+        last_runs = r;
+        busy_seen += f > 0;
+        if (i % 64 == 63) usleep(100);
+    }
+    atomic_store(&stop, 1);
+    int runs = 0;
+    for (int t = 0; t < T; t++) {
+        void *r;
+        pthread_join(th[t], &r);
+        assert_null(r);
+        runs += w[t].runs;
+        assert_int_equal(smetric(w[t].s, AIS_METRIC_IN_FLIGHT), 0);
+        assert_int_equal(smetric(w[t].s, AIS_METRIC_RUNS), w[t].runs);
+        ais_tensor_destroy(w[t].x);
+    }
+    assert_true(busy_seen > 0);
+    assert_int_equal(mmetric(mon, NULL, AIS_METRIC_IN_FLIGHT), 0);
+    assert_int_equal(mmetric(mon, NULL, AIS_METRIC_RUNS), (uint64_t)runs);
+    for (int t = 0; t < T; t++)
+        ais_session_destroy(w[t].s);
+    assert_int_equal(mmetric(mon, NULL, AIS_METRIC_RUNS), (uint64_t)runs);
+    ais_monitor_destroy(mon);
+    ais_model_destroy(m);
 }
 
 /* Sessions on three threads, one monitor: the sums are exact, and a destroyed session's counts
@@ -438,7 +536,7 @@ int main(void) {
         cmocka_unit_test(test_session_counts),  cmocka_unit_test(test_latency_clock),
         cmocka_unit_test(test_monitor_threads), cmocka_unit_test(test_buckets_rules),
         cmocka_unit_test(test_prometheus_text), cmocka_unit_test(test_oom_sweep),
-        cmocka_unit_test(test_request_log),
+        cmocka_unit_test(test_request_log),     cmocka_unit_test(test_in_flight_reader),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -532,6 +532,57 @@ static void test_model(void **state) {
     ais_tensor_destroy(g_w2);
 }
 
+/* Gemm takes transA, transB, alpha and beta from the state prepare built (read once per node at
+ * load, not by name on every run): computed with the attributes gone from the context, a
+ * prepared Gemm still gives alpha op(A) op(B) + beta C; a MatMul state carries none. */
+static void test_gemm_prepared_attrs(void **state) {
+    (void)state;
+    const gemm_case g = {.m = 5, .n = 7, .k = 9, .ta = true, .tb = true, .alpha = 0.5f,
+                         .beta = 2.0f, .c_kind = 2};
+    ais_tensor *a = ais_test_rand_f32(AIS_SHAPE(g.k, g.m), -1, 1);
+    ais_tensor *b = ais_test_rand_f32(AIS_SHAPE(g.n, g.k), -1, 1);
+    ais_tensor *c = make_c(&g), *y = NULL;
+    AIS_ASSERT_OK(ais_tensor_create(AIS_DTYPE_F32, AIS_SHAPE(g.m, g.n), &y));
+    double ref[35], scale[35];
+    gemm_ref(&g, a, b, c, ref, scale);
+    ais_attrs *at = gemm_attrs(&g);
+    const ais__op_def *def = ais__op_find("", "Gemm", 20);
+    assert_non_null(def);
+    const ais_tensor *in[3] = {a, b, c};
+    for (int with_b = 0; with_b <= 1; with_b++) { /* B constant (packed) or fed */
+        const ais_tensor *consts[3] = {NULL, with_b ? b : NULL, c};
+        ais__op_ctx ctx = {.op_type = "Gemm", .node_name = "", .opset = 20, .attrs = at,
+                           .consts = consts, .n_consts = 3};
+        void *st = NULL;
+        AIS_ASSERT_OK(def->prepare(&ctx, &st));
+        const ais__mm_state *ms = st;
+        assert_true(ms->gemm_attrs && ms->ta && ms->tb);
+        assert_true(ms->alpha == 0.5f && ms->beta == 2.0f);
+        assert_true((ms->bp != NULL) == (with_b == 1));
+        ctx.consts = NULL;
+        ctx.n_consts = 0;
+        ctx.attrs = NULL;
+        ctx.state = st;
+        ais_tensor *out[1] = {y};
+        memset(ais_tensor_data(y), 0, (size_t)(g.m * g.n) * sizeof(float));
+        AIS_ASSERT_OK(def->compute(&ctx, in, 3, out, 1));
+        check_close(y, ref, scale, g.k, "Gemm from its prepared attributes");
+        ais__op_ctx_release(&ctx);
+        def->release(st);
+    }
+    const ais__op_def *mm = ais__op_find("", "MatMul", 20);
+    ais__op_ctx mctx = {.op_type = "MatMul", .node_name = "", .opset = 20};
+    void *mst = NULL;
+    AIS_ASSERT_OK(mm->prepare(&mctx, &mst));
+    assert_false(((const ais__mm_state *)mst)->gemm_attrs);
+    mm->release(mst);
+    ais_attrs_destroy(at);
+    ais_tensor_destroy(a);
+    ais_tensor_destroy(b);
+    ais_tensor_destroy(c);
+    ais_tensor_destroy(y);
+}
+
 /* prepare alone: its packing allocation fails cleanly (AIS_E_OUT_OF_MEMORY, nothing left). */
 static const ais_tensor *g_prep_in[2];
 static ais_status sweep_prepare(void *ctx) {
@@ -560,7 +611,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_gemm),        cmocka_unit_test(test_matmul),
         cmocka_unit_test(test_fused),       cmocka_unit_test(test_model),
-        cmocka_unit_test(test_oom_prepare),
+        cmocka_unit_test(test_oom_prepare), cmocka_unit_test(test_gemm_prepared_attrs),
     };
     ais_test_seed();
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -287,6 +287,42 @@ static void test_allocator_errors(void **state) {
     AIS_ASSERT_OK(ais_set_allocator(NULL, NULL, NULL));
 }
 
+/* ais_tensor_describe: the accessors of n tensors in one call, and its failure paths (nothing
+ * written). */
+static void test_describe(void **state) {
+    (void)state;
+    ais_tensor *a = NULL, *b = NULL;
+    const int64_t sa[3] = {2, 3, 4}, sb[1] = {5};
+    AIS_ASSERT_OK(ais_tensor_create(AIS_DTYPE_F32, sa, 3, &a));
+    AIS_ASSERT_OK(ais_tensor_create(AIS_DTYPE_I64, sb, 1, &b));
+    const ais_tensor *ts[2] = {a, b};
+    int32_t dt[2] = {-1, -1};
+    uint64_t nd[2] = {99, 99}, nb[2] = {0, 0};
+    int64_t dims[2 * AIS_MAX_DIMS];
+    memset(dims, 0xff, sizeof dims);
+    void *data[2] = {NULL, NULL};
+    AIS_ASSERT_OK(ais_tensor_describe(ts, 2, dt, nd, dims, data, nb));
+    assert_int_equal(dt[0], AIS_DTYPE_F32);
+    assert_int_equal(dt[1], AIS_DTYPE_I64);
+    assert_int_equal(nd[0], 3);
+    assert_int_equal(nd[1], 1);
+    assert_memory_equal(dims, sa, sizeof sa);
+    assert_int_equal(dims[AIS_MAX_DIMS], 5);
+    assert_ptr_equal(data[0], ais_tensor_data(a));
+    assert_ptr_equal(data[1], ais_tensor_data(b));
+    assert_int_equal(nb[0], 24 * 4);
+    assert_int_equal(nb[1], 5 * 8);
+    AIS_ASSERT_OK(ais_tensor_describe(NULL, 0, NULL, NULL, NULL, NULL, NULL));
+    AIS_ASSERT_STATUS(ais_tensor_describe(ts, 2, dt, NULL, dims, data, nb), AIS_E_INVALID_ARGUMENT);
+    const ais_tensor *bad[2] = {a, NULL};
+    dt[0] = -7;
+    AIS_ASSERT_STATUS(ais_tensor_describe(bad, 2, dt, nd, dims, data, nb), AIS_E_INVALID_ARGUMENT);
+    assert_non_null(strstr(ais_last_error(), "tensor 1 is NULL"));
+    assert_int_equal(dt[0], -7); /* nothing written */
+    ais_tensor_destroy(a);
+    ais_tensor_destroy(b);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_version),
@@ -301,6 +337,7 @@ int main(void) {
         cmocka_unit_test(test_half_conversions),
         cmocka_unit_test(test_alloc_failure_sweep),
         cmocka_unit_test(test_allocator_errors),
+        cmocka_unit_test(test_describe),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

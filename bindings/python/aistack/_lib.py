@@ -104,6 +104,8 @@ _sig("ais_tensor_ndim", c_size_t, TensorP)
 _sig("ais_tensor_shape", POINTER(c_int64), TensorP)
 _sig("ais_tensor_size", c_size_t, TensorP)
 _sig("ais_tensor_nbytes", c_size_t, TensorP)
+_sig("ais_tensor_describe", status, c_void_p, c_size_t, POINTER(c_int32), POINTER(c_uint64),
+     POINTER(c_int64), POINTER(c_void_p), POINTER(c_uint64))
 _sig("ais_tensor_data", c_void_p, TensorP)
 _sig("ais_tensor_load", status, c_char_p, POINTER(TensorP))
 _sig("ais_tensor_save_npy", status, TensorP, c_char_p)
@@ -261,6 +263,11 @@ tensor_dtype = _nogil_release("ais_tensor_dtype", c_int, TensorP)
 tensor_ndim = _nogil_release("ais_tensor_ndim", c_size_t, TensorP)
 tensor_shape = _nogil_release("ais_tensor_shape", POINTER(c_int64), TensorP)
 tensor_data = _nogil_release("ais_tensor_data", c_void_p, TensorP)
+# None with a library older than ais_tensor_describe (callers then ask tensor by tensor)
+tensor_describe = (_nogil_release("ais_tensor_describe", status, c_void_p, c_size_t,
+                                  POINTER(c_int32), POINTER(c_uint64), POINTER(c_int64),
+                                  POINTER(c_void_p), POINTER(c_uint64))
+                   if hasattr(lib, "ais_tensor_describe") else None)
 # for the tensors the binding made over host memory (run inputs): a reference count drop and,
 # at zero, the release callback
 tensor_destroy_host = _nogil_release("ais_tensor_destroy", None, TensorP)

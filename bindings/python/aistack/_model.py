@@ -12,8 +12,8 @@ import numpy as np
 from . import _errors, _lib
 from ._monitor import METRICS, Monitor, Profile, report_dict
 from ._pipeline import Pipeline, SpecLike, _Columns, _Records, _text, check_run, extra_code
-from ._tensor import (OBJECT, ArrayLike, dtype_to_numpy, is_string_dtype, to_numpy, wrap_array,
-                      wrap_fast)
+from ._tensor import (OBJECT, ArrayLike, Described, dtype_to_numpy, is_string_dtype,
+                      outputs_to_numpy, to_numpy, wrap_array, wrap_fast)
 
 L = _lib.lib
 
@@ -370,6 +370,7 @@ class Session:
         self._out_key = tuple(self._out_names)
         self._in_cache: Dict[Tuple[Any, ...], Tuple[List[str], Any, Any]] = {}  # see _names()
         self._out_cache: Dict[Tuple[Any, ...], Tuple[List[str], Any, Any]] = {}
+        self._described: Optional[Described] = None  # ais_tensor_describe's arrays (_run)
 
     @property
     def handle(self) -> int:
@@ -391,9 +392,10 @@ class Session:
         out: preallocated C-contiguous arrays ({name: array} or a list matching `outputs`) that
         receive results in place; they must have the output's dtype and shape. String outputs
         cannot be preallocated.
-        Returns {output name: array}; arrays not given in `out` view library-owned memory that is
-        freed when the array is garbage-collected. String outputs are object arrays of str
-        (copies).
+        Returns {output name: array}; arrays not given in `out` are copies NumPy owns when they
+        are small (up to 16 KiB, aistack._tensor.COPY_MAX), else views of library-owned memory
+        that is freed when the array is garbage-collected. String outputs are object arrays of
+        str (copies).
         """
         with self._lock:
             return self._run(feeds, outputs, out)
@@ -483,8 +485,13 @@ class Session:
             st = _session_run(h, name_arr, in_arr, n_in, onames, slots, n_out)
             if st:
                 _errors.check(st)
-            for i in range(n_out):
-                if out_list and out_list[i] is not None:
+            if not out_list:
+                d = self._described
+                if d is None or d.n < n_out:
+                    d = self._described = Described(max(n_out, len(self._out_names)))
+                results = dict(zip(out_names, outputs_to_numpy(slots, n_out, d, self)))
+            for i in range(n_out if out_list else 0):
+                if out_list[i] is not None:
                     results[out_names[i]] = out_list[i]
                     continue
                 t, slots[i] = slots[i], None

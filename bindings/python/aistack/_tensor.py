@@ -190,6 +190,7 @@ def wrap_array(arr: ArrayLike, dtype: Any = None,
 # other order compares unequal, so it misses and goes the general way).
 _FAST_CODES: Dict[np.dtype, int] = dict(_FROM_NUMPY)
 _SHAPES = [ctypes.c_int64 * max(1, n) for n in range(33)]
+_dims: Dict[Tuple[int, ...], Any] = {}  # wrap_fast's extents arrays by shape (read-only)
 _wrap = _lib.tensor_wrap
 _destroy = L.ais_tensor_destroy
 _c_char = ctypes.c_char
@@ -210,8 +211,13 @@ def wrap_fast(a: np.ndarray) -> Optional[int]:
     token = next(_tokens)
     _lent[token] = a
     out = _lib.TensorP()
-    st = _wrap(code, _SHAPES[a.ndim](*a.shape), a.ndim, data, a.nbytes, _release, token,
-               ctypes.byref(out))
+    shape = a.shape
+    dims = _dims.get(shape)  # the library copies the extents: one array serves every call
+    if dims is None:
+        if len(_dims) >= 256:
+            _dims.clear()
+        dims = _dims[shape] = _SHAPES[a.ndim](*shape)
+    st = _wrap(code, dims, a.ndim, data, a.nbytes, _release, token, ctypes.byref(out))
     if st != 0:
         _lent.pop(token, None)  # on failure release is not called
         _errors.check(st)
@@ -262,16 +268,26 @@ def strings_to_numpy(handle: int) -> np.ndarray:
 
 
 _typestr = {code: dt.str for code, dt in _TO_NUMPY.items()}
+_npdtype = {code: np.dtype(dt.str) for code, dt in _TO_NUMPY.items()}
 _t_dtype = _lib.tensor_dtype
 _t_ndim = _lib.tensor_ndim
 _t_shape = _lib.tensor_shape
 _t_data = _lib.tensor_data
 
+# Outputs up to this size are copied into an array NumPy owns and the tensor is destroyed at
+# once: a copy of a few KiB costs less than a view's owner object, its __array_interface__ and
+# the finalizer that destroys the tensor when the array goes (about 2 us an output, which a
+# batch-1 run of a small model pays on every call). Larger outputs are viewed without copying.
+COPY_MAX = 16384
+_chars: Dict[int, Any] = {}  # ctypes char array types by length
+
 
 def to_numpy(handle: int, keep: Any = None) -> np.ndarray:
-    """A NumPy array over the tensor's memory; takes ownership of `handle`. A string tensor is
+    """A NumPy array over the tensor's memory, or a copy of it when it is at most COPY_MAX
+    bytes (the tensor is then destroyed); takes ownership of `handle`. A string tensor is
     copied into an object array of str and destroyed."""
-    typestr = _typestr.get(_t_dtype(handle))
+    code = _t_dtype(handle)
+    typestr = _typestr.get(code)
     if typestr is not None:
         # The common case in four library calls (a run of a small model costs a few
         # microseconds, so each call here counts); _Owner.__init__ does the same in general.
@@ -280,6 +296,18 @@ def to_numpy(handle: int, keep: Any = None) -> np.ndarray:
         if 0 in shape:  # NumPy refuses a NULL data pointer
             _destroy(handle)
             return np.empty(shape, dtype=np.dtype(typestr))
+        dt = _npdtype[code]
+        n = dt.itemsize
+        for d in shape:
+            n *= d
+        if n <= COPY_MAX:
+            t = _chars.get(n)
+            if t is None:
+                t = _chars[n] = ctypes.c_char * n
+            try:
+                return np.frombuffer(t.from_address(_t_data(handle)), dt).reshape(shape).copy()
+            finally:
+                _destroy(handle)
         owner = _Owner.__new__(_Owner)
         owner._handle = handle
         owner._keep = keep
@@ -296,6 +324,59 @@ def to_numpy(handle: int, keep: Any = None) -> np.ndarray:
         info = owner.__array_interface__
         return np.empty(info["shape"], dtype=np.dtype(info["typestr"]))
     return np.asarray(owner)
+
+
+class Described:
+    """The arrays ais_tensor_describe fills for up to n tensors, made once per session (its
+    runs are serialized, so one set serves all of them)."""
+
+    __slots__ = ("n", "dtypes", "ndims", "dims", "data", "nbytes")
+
+    def __init__(self, n: int):
+        self.n = n
+        self.dtypes = (ctypes.c_int32 * n)()
+        self.ndims = (ctypes.c_uint64 * n)()
+        self.dims = (ctypes.c_int64 * (n * MAX_DIMS))()
+        self.data = (ctypes.c_void_p * n)()
+        self.nbytes = (ctypes.c_uint64 * n)()
+
+
+MAX_DIMS = 8  # AIS_MAX_DIMS
+_describe = _lib.tensor_describe
+
+
+def outputs_to_numpy(slots: Any, n: int, d: "Described", keep: Any = None) -> list:
+    """to_numpy() of slots[0..n) (run outputs, all non-NULL), taking ownership of each (the
+    slot is cleared): one library call describes them all, small numeric ones are copied and
+    destroyed, the rest go through to_numpy(). A run of a small model costs about as much as a
+    ctypes call, so the four calls a tensor that to_numpy() makes were most of a call's
+    output handling."""
+    if _describe is None or n > d.n or _describe(slots, n, d.dtypes, d.ndims, d.dims, d.data,
+                                                  d.nbytes) != 0:
+        res = []
+        for i in range(n):
+            t, slots[i] = slots[i], None
+            res.append(to_numpy(t, keep))
+        return res
+    res = []
+    dtypes, ndims, dims, data, nbytes = d.dtypes, d.ndims, d.dims, d.data, d.nbytes
+    for i in range(n):
+        t, slots[i] = slots[i], None
+        dt = _npdtype.get(dtypes[i])
+        nb = nbytes[i]
+        if dt is None or not nb or nb > COPY_MAX:
+            res.append(to_numpy(t, keep))
+            continue
+        at = i * MAX_DIMS
+        shape = tuple(dims[at:at + ndims[i]])
+        c = _chars.get(nb)
+        if c is None:
+            c = _chars[nb] = ctypes.c_char * nb
+        try:
+            res.append(np.frombuffer(c.from_address(data[i]), dt).reshape(shape).copy())
+        finally:
+            _destroy(t)
+    return res
 
 
 class Tensor:
