@@ -384,6 +384,19 @@ typedef struct ais__cpu_kernels {
      * (b_step 1, or 0 for a scalar B); see ais__qbin_args. */
     void (*qbin)(const uint8_t *a, const uint8_t *b, int64_t b_step, int64_t n,
                  const struct ais__qbin_args *p, uint8_t *y);
+    /* ---- Winograd F(4x4, 3x3) transforms (lib/ops/conv_winograd.c drives them) ----
+     * Channels-last tiles, for each channel ch < n (vectors across channels):
+     * wino_in: the 6x6 input tile d[i][j] = x[i * ld_row + j * ld_pix + ch] to V = B^T d B,
+     *   v[(i * 6 + j) * ld_v + ch] = V[i][j];
+     * wino_out: the 6x6 product tile M[i][j] = m[(i * 6 + j) * ld_m + ch] to the 4x4 outputs
+     *   Y = A^T M A + bias[ch] (bias NULL: 0), y[(i * 4 + j) * ld_y + ch] = Y[i][j].
+     * B^T and A^T are Lavin and Gray's (interpolation points 0, +-1, +-2, infinity); the
+     * portable pair (ais__cpu_ref_wino_in/out) is the reference the SIMD ones are tested
+     * against. */
+    void (*wino_in)(const float *x, int64_t ld_row, int64_t ld_pix, int64_t n, float *v,
+                    int64_t ld_v);
+    void (*wino_out)(const float *m, int64_t ld_m, int64_t n, const float *bias, float *y,
+                     int64_t ld_y);
 } ais__cpu_kernels;
 
 /* The table of the level in effect (filled on first use; never NULL; safe from any thread). */
@@ -532,6 +545,13 @@ void ais__cpu_ref_pool_max2d(const float *x, float *y, const ais__conv_dw_geom *
 void ais__cpu_ref_conv_nchwc_row(const ais__nchwc_row *a); /* ref_nchwc.c, any block */
 void ais__avx2_fill_nchwc(ais__cpu_kernels *k);            /* avx2_nchwc.c */
 void ais__avx512_fill_nchwc(ais__cpu_kernels *k);          /* avx512_nchwc.c */
+void ais__cpu_ref_wino_in(const float *x, int64_t ld_row, int64_t ld_pix, int64_t n, float *v,
+                          int64_t ld_v); /* ref_winograd.c */
+void ais__cpu_ref_wino_out(const float *m, int64_t ld_m, int64_t n, const float *bias, float *y,
+                           int64_t ld_y);
+void ais__cpu_fill_ref_winograd(ais__cpu_kernels *k); /* by ais__cpu_fill_ref */
+void ais__avx2_fill_winograd(ais__cpu_kernels *k);    /* avx2_winograd.c */
+void ais__avx512_fill_winograd(ais__cpu_kernels *k);  /* avx512_winograd.c */
 /* One element through the activation (ref/ and the SIMD kernels' edges). */
 static inline float ais__conv_act1(const ais__conv_act *a, float v) {
     if (a->kind == AIS__CONV_ACT_CLAMP) {
