@@ -48,7 +48,7 @@ static bool ais__wino_all_one(const ais_attrs *attrs, const char *name) {
 
 bool ais__conv_wino_suits(const ais__cpu_kernels *t, const ais_attrs *attrs, int64_t group,
                           int64_t m, int64_t c, int64_t kh, int64_t kw) {
-    if (!t->wino_in || !t->wino_out || !t->sgemm_ex || !t->gemm_prepack_b ||
+    if (!t->wino_in || !t->wino_out || !t->wino_chlast || !t->sgemm_ex || !t->gemm_prepack_b ||
         !ais__conv_gemm_usable(t))
         return false;
     if (group != 1 || kh != 3 || kw != 3 || m < AIS__WINO_MIN_CH || c < AIS__WINO_MIN_CH)
@@ -102,21 +102,34 @@ bool ais__conv_wino_fits(const ais__conv_wino_pack *p, const ais__conv_plan *q) 
     return true;
 }
 
-/* Tiles a chunk takes: a multiple of the GEMM's mr, V and M within AIS__WINO_CHUNK_BYTES. */
+/* Tiles a chunk takes, a multiple of the GEMM's mr: V and M within AIS__WINO_CHUNK_BYTES while
+ * U stays in L2 between chunks; when it cannot (more than 1 MiB), all tiles in one chunk (up to
+ * 16x that), so that U streams from memory once per call. */
 static int64_t ais__wino_chunk(const ais__cpu_kernels *t, int64_t c, int64_t m, int64_t tiles) {
-    const int64_t mr = t->gemm_mr;
-    int64_t fit = (int64_t)(AIS__WINO_CHUNK_BYTES / (36 * sizeof(float) * (size_t)(c + m)));
-    int64_t tc = AIS__MAX(mr, fit / mr * mr);
-    return AIS__MIN(tc, (tiles + mr - 1) / mr * mr);
+    const int64_t mr = t->gemm_mr, all = (tiles + mr - 1) / mr * mr;
+    const double per_tile = 36.0 * sizeof(float) * (double)(c + m);
+    size_t budget = AIS__WINO_CHUNK_BYTES;
+    if (36.0 * sizeof(float) * (double)c * (double)m > (double)((size_t)1 << 20)) budget *= 16;
+    int64_t fit = (int64_t)((double)budget / per_tile);
+    return AIS__MIN(AIS__MAX(mr, fit / mr * mr), all);
 }
 
+/* The cost rule, in multiply-adds: the direct kernel's 9 C M per output pixel against the 36 C M
+ * per tile of the 36 GEMMs, whose rows are padded to whole chunks (a chunk is whole GEMM panels:
+ * 4 tiles of a 7x7 plane cost a 14-row panel at AVX-512), plus the transforms (about 8 per tile
+ * element and channel, with the copies in and out), with a margin of 1.25 for the thinner GEMMs.
+ * Both paths ran near 55-60 G multiply-adds/s at one thread on ResNet-18's shapes (Ice Lake,
+ * AVX-512, bench/README.md), which is why the rule compares counts. Threads: the direct kernel
+ * splits any plane; this path splits chunks only. */
 bool ais__conv_wino_wins(const ais__conv_wino_pack *p, const ais__conv_plan *q, int32_t threads) {
     const ais__dense_geom *g = &q->g;
-    const int64_t tiles = (g->out[1] + 3) / 4 * ((g->out[2] + 3) / 4);
-    (void)threads;
-    /* measured at one thread (bench/README.md): below 16 tiles the transforms and the thin GEMMs
-     * cost more than the multiply-adds saved; with more than 128 x 128 channels, until 32 */
-    return tiles >= (p->c * p->m <= 128 * 128 ? 16 : 32);
+    const int64_t oh = g->out[1], ow = g->out[2], tiles = (oh + 3) / 4 * ((ow + 3) / 4);
+    const int64_t tc = ais__wino_chunk(p->t, p->c, p->m, tiles), chunks = (tiles + tc - 1) / tc;
+    const double c = (double)p->c, m = (double)p->m;
+    double direct = 9.0 * c * m * (double)(oh * ow) / (double)AIS__MAX(1, threads);
+    double wino = (36.0 * c * m * (double)(chunks * tc) + 8.0 * 36.0 * (c + m) * (double)tiles) /
+                  (double)AIS__MAX(1, AIS__MIN(threads, chunks));
+    return 1.25 * wino < direct;
 }
 
 typedef struct ais__wino_job {
@@ -147,11 +160,8 @@ static void ais__wino_fill(void *vj, size_t begin, size_t end) {
         int64_t c0 = AIS__MIN(pw, j->wp), c1 = AIS__MIN(pw + w, j->wp);
         memset(d, 0, (size_t)(c0 * c) * sizeof(float));
         if (c1 < j->wp) memset(d + c1 * c, 0, (size_t)((j->wp - c1) * c) * sizeof(float));
-        for (int64_t ci = 0; ci < c; ci++) {
-            const float *s = j->x + (ci * h + ih) * w;
-            for (int64_t col = c0; col < c1; col++)
-                d[col * c + ci] = s[col - pw];
-        }
+        if (c1 > c0)
+            j->p->t->wino_chlast(j->x + ih * w + (c0 - pw), h * w, c, c1 - c0, d + c0 * c, c);
     }
 }
 
@@ -172,15 +182,16 @@ static void ais__wino_chunk_run(const ais__wino_job *j, int64_t chunk, float *sl
                     p->u + (size_t)xi * p->xi_floats, 0.0f, mm + xi * tc * m, m, NULL, gs);
     for (int64_t i = 0; i < nt; i++) {
         int64_t ty = (t0 + i) / j->tw, tx = (t0 + i) % j->tw;
-        t->wino_out(mm + i * m, tc * m, m, j->bias, yt, m);
+        t->wino_out(mm + i * m, tc * m, m, j->bias, yt, 16);
         int64_t rows = AIS__MIN(4, oh - 4 * ty), cols = AIS__MIN(4, ow - 4 * tx);
-        /* back to NCHW with Z and the activation: a strided read of the tile in L1 */
+        /* into NCHW with Z and the activation: each channel's 4 x 4 block is contiguous in yt */
         for (int64_t o = 0; o < m; o++) {
             float *yo = j->y + o * osz + 4 * ty * ow + 4 * tx;
-            const float *zo = j->z ? j->z + o * osz + 4 * ty * ow + 4 * tx : NULL;
+            const float *zo = j->z ? j->z + o * osz + 4 * ty * ow + 4 * tx : NULL,
+                        *src = yt + o * 16;
             for (int64_t r = 0; r < rows; r++)
                 for (int64_t col = 0; col < cols; col++) {
-                    float val = yt[(r * 4 + col) * m + o];
+                    float val = src[r * 4 + col];
                     if (zo) val += zo[r * ow + col];
                     yo[r * ow + col] = ais__conv_act1(&j->act, val);
                 }

@@ -58,12 +58,20 @@ void ais__cpu_ref_wino_out(const float *m, int64_t ld_m, int64_t n, const float 
         for (int i = 0; i < 4; i++) {
             ais__ref_at6(t[i], r);
             for (int j = 0; j < 4; j++)
-                y[(i * 4 + j) * ld_y + ch] = r[j] + b;
+                y[ch * ld_y + i * 4 + j] = r[j] + b;
         }
     }
+}
+
+void ais__cpu_ref_wino_chlast(const float *x, int64_t ld_ch, int64_t n, int64_t w, float *d,
+                              int64_t ld_d) {
+    for (int64_t ch = 0; ch < n; ch++)
+        for (int64_t col = 0; col < w; col++)
+            d[col * ld_d + ch] = x[ch * ld_ch + col];
 }
 
 void ais__cpu_fill_ref_winograd(ais__cpu_kernels *k) {
     k->wino_in = ais__cpu_ref_wino_in;
     k->wino_out = ais__cpu_ref_wino_out;
+    k->wino_chlast = ais__cpu_ref_wino_chlast;
 }

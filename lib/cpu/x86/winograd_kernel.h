@@ -1,6 +1,7 @@
 /* winograd_kernel.h - the Winograd F(4x4, 3x3) tile transforms (cpu.h, wino_in and wino_out)
  * written once over a vector type; avx2_winograd.c and avx512_winograd.c include it after
- * defining V, AIS__W (floats a vector), AIS__WX(name) and vzero/vset/vload/vstore/vadd/vsub/vfma.
+ * defining V, AIS__W (floats a vector), AIS__WX(name), vzero/vset/vload/vstore/vadd/vsub/vfma
+ * and vtranspose (an AIS__W x AIS__W transpose of AIS__W vectors in place).
  * One vector holds one element of the tile for AIS__W channels, so the transforms are the
  * scalar formulas of ../ref/ref_winograd.c in the same order; channels past the last whole
  * vector go through the portable transform. */
@@ -56,12 +57,39 @@ static void AIS__WX(out)(const float *m, int64_t ld_m, int64_t n, const float *b
             for (int i = 0; i < 4; i++)
                 t[i][j] = r[i];
         }
-        V b = bias ? vload(bias + ch) : vzero();
+        V b = bias ? vload(bias + ch) : vzero(), o[16];
         for (int i = 0; i < 4; i++) {
             AIS__WX(at6)(t[i], r);
             for (int j = 0; j < 4; j++)
-                vstore(y + (i * 4 + j) * ld_y + ch, vadd(r[j], b));
+                o[i * 4 + j] = vadd(r[j], b);
+        }
+        /* lanes are channels: transposed, each vector is one channel's outputs */
+        for (int p0 = 0; p0 < 16; p0 += AIS__W) {
+            vtranspose(o + p0);
+            for (int k = 0; k < AIS__W; k++)
+                vstore(y + (ch + k) * ld_y + p0, o[p0 + k]);
         }
     }
-    if (ch < n) ais__cpu_ref_wino_out(m + ch, ld_m, n - ch, bias ? bias + ch : NULL, y + ch, ld_y);
+    if (ch < n)
+        ais__cpu_ref_wino_out(m + ch, ld_m, n - ch, bias ? bias + ch : NULL, y + ch * ld_y, ld_y);
+}
+
+static void AIS__WX(chlast)(const float *x, int64_t ld_ch, int64_t n, int64_t w, float *d,
+                            int64_t ld_d) {
+    int64_t ch = 0;
+    for (; ch + AIS__W <= n; ch += AIS__W) {
+        int64_t col = 0;
+        for (; col + AIS__W <= w; col += AIS__W) {
+            V b[AIS__W];
+            for (int k = 0; k < AIS__W; k++)
+                b[k] = vload(x + (ch + k) * ld_ch + col);
+            vtranspose(b);
+            for (int k = 0; k < AIS__W; k++)
+                vstore(d + (col + k) * ld_d + ch, b[k]);
+        }
+        if (col < w)
+            ais__cpu_ref_wino_chlast(x + ch * ld_ch + col, ld_ch, AIS__W, w - col,
+                                     d + col * ld_d + ch, ld_d);
+    }
+    if (ch < n) ais__cpu_ref_wino_chlast(x + ch * ld_ch, ld_ch, n - ch, w, d + ch, ld_d);
 }
