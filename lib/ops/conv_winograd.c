@@ -114,20 +114,28 @@ static int64_t ais__wino_chunk(const ais__cpu_kernels *t, int64_t c, int64_t m, 
     return AIS__MIN(AIS__MAX(mr, fit / mr * mr), all);
 }
 
+/* Multiply-adds one byte of weights read from memory costs (about 60 G multiply-adds/s against
+ * 10 GB/s on one core here): in a model run each layer's weights come from memory, and U is 4x W.
+ */
+#define AIS__WINO_MAC_PER_BYTE 6.0
+
 /* The cost rule, in multiply-adds: the direct kernel's 9 C M per output pixel against the 36 C M
  * per tile of the 36 GEMMs, whose rows are padded to whole chunks (a chunk is whole GEMM panels:
  * 4 tiles of a 7x7 plane cost a 14-row panel at AVX-512), plus the transforms (about 8 per tile
- * element and channel, with the copies in and out), with a margin of 1.25 for the thinner GEMMs.
- * Both paths ran near 55-60 G multiply-adds/s at one thread on ResNet-18's shapes (Ice Lake,
- * AVX-512, bench/README.md), which is why the rule compares counts. Threads: the direct kernel
- * splits any plane; this path splits chunks only. */
+ * element and channel, with the copies in and out) and the extra weight traffic (U's 36 C M
+ * floats against W's 9 C M), with a margin of 1.25 for the thinner GEMMs. Both paths ran near
+ * 55-60 G multiply-adds/s at one thread on ResNet-18's shapes (Ice Lake, AVX-512; bench/README.md),
+ * which is why the rule compares counts. In ResNet-18 at 224 x 224 this takes the 56x56 and 28x28
+ * stages and leaves the 14x14 one (U of 9.4 MB per layer) and the 7x7 one to the direct kernel.
+ * Threads: the direct kernel splits any plane; this path splits chunks only. */
 bool ais__conv_wino_wins(const ais__conv_wino_pack *p, const ais__conv_plan *q, int32_t threads) {
     const ais__dense_geom *g = &q->g;
     const int64_t oh = g->out[1], ow = g->out[2], tiles = (oh + 3) / 4 * ((ow + 3) / 4);
     const int64_t tc = ais__wino_chunk(p->t, p->c, p->m, tiles), chunks = (tiles + tc - 1) / tc;
     const double c = (double)p->c, m = (double)p->m;
     double direct = 9.0 * c * m * (double)(oh * ow) / (double)AIS__MAX(1, threads);
-    double wino = (36.0 * c * m * (double)(chunks * tc) + 8.0 * 36.0 * (c + m) * (double)tiles) /
+    double wino = (36.0 * c * m * (double)(chunks * tc) + 8.0 * 36.0 * (c + m) * (double)tiles +
+                   AIS__WINO_MAC_PER_BYTE * 27.0 * c * m * sizeof(float)) /
                   (double)AIS__MAX(1, AIS__MIN(threads, chunks));
     return 1.25 * wino < direct;
 }
@@ -184,18 +192,24 @@ static void ais__wino_chunk_run(const ais__wino_job *j, int64_t chunk, float *sl
         int64_t ty = (t0 + i) / j->tw, tx = (t0 + i) % j->tw;
         t->wino_out(mm + i * m, tc * m, m, j->bias, yt, 16);
         int64_t rows = AIS__MIN(4, oh - 4 * ty), cols = AIS__MIN(4, ow - 4 * tx);
-        /* into NCHW with Z and the activation: each channel's 4 x 4 block is contiguous in yt */
-        for (int64_t o = 0; o < m; o++) {
-            float *yo = j->y + o * osz + 4 * ty * ow + 4 * tx;
-            const float *zo = j->z ? j->z + o * osz + 4 * ty * ow + 4 * tx : NULL,
-                        *src = yt + o * 16;
-            for (int64_t r = 0; r < rows; r++)
-                for (int64_t col = 0; col < cols; col++) {
-                    float val = src[r * 4 + col];
-                    if (zo) val += zo[r * ow + col];
-                    yo[r * ow + col] = ais__conv_act1(&j->act, val);
-                }
-        }
+        /* Z, then the activation over the whole contiguous block, then into NCHW rows */
+        const int64_t at = 4 * ty * ow + 4 * tx;
+        if (j->z)
+            for (int64_t o = 0; o < m; o++)
+                for (int64_t r = 0; r < rows; r++)
+                    for (int64_t col = 0; col < cols; col++)
+                        yt[o * 16 + r * 4 + col] += j->z[o * osz + at + r * ow + col];
+        if (j->act.kind != AIS__CONV_ACT_NONE) t->conv_act(yt, (size_t)(16 * m), 0.0f, &j->act);
+        for (int64_t o = 0; o < m; o++)
+            for (int64_t r = 0; r < rows; r++) {
+                float *d = j->y + o * osz + at + r * ow;
+                const float *src = yt + o * 16 + r * 4;
+                if (cols == 4)
+                    memcpy(d, src, 4 * sizeof(float));
+                else
+                    for (int64_t col = 0; col < cols; col++)
+                        d[col] = src[col];
+            }
     }
 }
 

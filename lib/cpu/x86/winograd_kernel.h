@@ -87,9 +87,18 @@ static void AIS__WX(chlast)(const float *x, int64_t ld_ch, int64_t n, int64_t w,
             for (int k = 0; k < AIS__W; k++)
                 vstore(d + (col + k) * ld_d + ch, b[k]);
         }
-        if (col < w)
+        if (col < w && w >= AIS__W) { /* the last whole block again, overlapping */
+            col = w - AIS__W;
+            V b[AIS__W];
+            for (int k = 0; k < AIS__W; k++)
+                b[k] = vload(x + (ch + k) * ld_ch + col);
+            vtranspose(b);
+            for (int k = 0; k < AIS__W; k++)
+                vstore(d + (col + k) * ld_d + ch, b[k]);
+        } else if (col < w) {
             ais__cpu_ref_wino_chlast(x + ch * ld_ch + col, ld_ch, AIS__W, w - col,
                                      d + col * ld_d + ch, ld_d);
+        }
     }
     if (ch < n) ais__cpu_ref_wino_chlast(x + ch * ld_ch, ld_ch, n - ch, w, d + ch, ld_d);
 }
