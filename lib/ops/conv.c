@@ -16,6 +16,10 @@
  *  - a group-1 convolution with more than one tap and a constant W, at the AVX2 and AVX-512
  *    levels: the blocked direct kernel (conv_nchwc.c; weights packed once at load), which reads
  *    each tap from one zero-padded blocked copy of the input instead of packing columns per tap;
+ *  - of those, a 3x3 stride-1 one with enough channels, when the cost rule takes the call's
+ *    plane (ais__conv_wino_wins: the 56x56 and 28x28 stages of ResNet-18, not the 7x7 one):
+ *    Winograd F(4x4, 3x3) (conv_winograd.c; weights transformed at load beside the blocked
+ *    packing), bias, Z and the activation in its output step;
  *  - at the scalar level (and for 3-D depthwise): the portable paths below, im2col + BLAS sgemm
  *    and a direct loop, the reference the others are tested against.
  * The activation of FusedConv is Relu, LeakyRelu or Clip in the kernels' stores; Sigmoid, Tanh
