@@ -290,16 +290,18 @@ typedef struct cc {
     bool z;          /* FusedConv's Z */
     bool packed;     /* whether prepare builds the Winograd weights (at AVX2 and up) */
     int taken;       /* whether the cost rule takes it at one thread (-1: depends on the level) */
+    int64_t n;       /* images (0: 1) */
 } cc;
 
 static void run_case(const cc *k, ais__pool *pool) {
     const ais__cpu_kernels *t = ais__cpu();
     const bool fast = ais__conv_gemm_usable(t) && t->conv_nchwc_block > 0;
     const int64_t oh = (k->h + 2 - 3) / k->s + 1, ow = (k->w + 2 - 3) / k->s + 1;
-    ais_tensor *x = ais_test_rand_f32(AIS_SHAPE(1, k->c, k->h, k->w), -1, 1);
+    const int64_t nb = k->n > 0 ? k->n : 1;
+    ais_tensor *x = ais_test_rand_f32(AIS_SHAPE(nb, k->c, k->h, k->w), -1, 1);
     ais_tensor *w = ais_test_rand_f32(AIS_SHAPE(k->m, k->c, 3, 3), -1, 1);
     ais_tensor *b = ais_test_rand_f32(AIS_SHAPE(k->m), -1, 1);
-    ais_tensor *z = k->z ? ais_test_rand_f32(AIS_SHAPE(1, k->m, oh, ow), -1, 1) : NULL;
+    ais_tensor *z = k->z ? ais_test_rand_f32(AIS_SHAPE(nb, k->m, oh, ow), -1, 1) : NULL;
     ais_attrs *a = NULL;
     AIS_ASSERT_OK(ais_attrs_create(&a));
     int64_t pads[4] = {1, 1, 1, 1}, st[2] = {k->s, k->s};
@@ -326,31 +328,32 @@ static void run_case(const cc *k, ais__pool *pool) {
     /* the expected values in double, for every path */
     const float *xd = ais_tensor_data(x), *wd = ais_tensor_data(w), *bd = ais_tensor_data(b);
     const float *zd = z ? ais_tensor_data(z) : NULL;
-    size_t ny = (size_t)(k->m * oh * ow);
+    size_t ny = (size_t)(nb * k->m * oh * ow);
     double *want = malloc(ny * sizeof(double));
     assert_non_null(want);
-    for (int64_t o = 0; o < k->m; o++)
-        for (int64_t i = 0; i < oh; i++)
-            for (int64_t j = 0; j < ow; j++) {
-                double s = bd[o];
-                for (int64_t c = 0; c < k->c; c++)
-                    for (int64_t u = 0; u < 3; u++)
-                        for (int64_t v = 0; v < 3; v++) {
-                            int64_t ih = i * k->s - 1 + u, iw = j * k->s - 1 + v;
-                            if (ih < 0 || iw < 0 || ih >= k->h || iw >= k->w) continue;
-                            s += (double)xd[(c * k->h + ih) * k->w + iw] *
-                                 (double)wd[((o * k->c + c) * 3 + u) * 3 + v];
-                        }
-                size_t q = (size_t)((o * oh + i) * ow + j);
-                if (zd) s += zd[q];
-                if (k->act) s = s < 0 ? 0 : s; /* Relu */
-                want[q] = s;
-            }
+    for (int64_t bn = 0; bn < nb; bn++)
+        for (int64_t o = 0; o < k->m; o++)
+            for (int64_t i = 0; i < oh; i++)
+                for (int64_t j = 0; j < ow; j++) {
+                    double s = bd[o];
+                    for (int64_t c = 0; c < k->c; c++)
+                        for (int64_t u = 0; u < 3; u++)
+                            for (int64_t v = 0; v < 3; v++) {
+                                int64_t ih = i * k->s - 1 + u, iw = j * k->s - 1 + v;
+                                if (ih < 0 || iw < 0 || ih >= k->h || iw >= k->w) continue;
+                                s += (double)xd[((bn * k->c + c) * k->h + ih) * k->w + iw] *
+                                     (double)wd[((o * k->c + c) * 3 + u) * 3 + v];
+                            }
+                    size_t q = (size_t)(((bn * k->m + o) * oh + i) * ow + j);
+                    if (zd) s += zd[q];
+                    if (k->act) s = s < 0 ? 0 : s; /* Relu */
+                    want[q] = s;
+                }
     /* uniform data in [-1, 1): each sum of |terms| is at most 9 C + 2 */
     ais_test_assert_close_values(y, want, ny, 0, WINO_BOUND * (double)(9 * k->c + 2));
     if (fast && k->packed && pool == NULL) {
         /* which path ran: the same bits as the Winograd path run on its own, or not */
-        ais__conv_plan q = {.n = 1,
+        ais__conv_plan q = {.n = nb,
                             .c = k->c,
                             .m = k->m,
                             .group = 1,
@@ -397,21 +400,22 @@ static void run_case(const cc *k, ais__pool *pool) {
 static void test_conv(void **state) {
     (void)state;
     static const cc cases[] = {
-        /* c   m   h   w  s  act     z      packed taken */
-        {64, 64, 56, 56, 1, "Relu", false, true, true}, /* ResNet-18's first stage */
-        {64, 64, 56, 56, 1, "Relu", true, true, true},  /* its residual convolution */
-        {128, 128, 28, 28, 1, NULL, true, true, true},  /* Z without activation */
-        {128, 128, 28, 28, 1, NULL, false, true, true}, /* Conv */
+        /* c   m   h   w  s  act     z      packed taken images */
+        {64, 64, 56, 56, 1, "Relu", false, true, true, 1}, /* ResNet-18's first stage */
+        {64, 64, 56, 56, 1, "Relu", true, true, true, 1},  /* its residual convolution */
+        {128, 128, 28, 28, 1, NULL, true, true, true, 1},  /* Z without activation */
+        {128, 128, 28, 28, 1, NULL, false, true, true, 1}, /* Conv */
         /* the third stage: at AVX-512 U (9.4 MB) from memory costs more than the multiply-adds
          * saved; at AVX2 (6-row panels, less padding) about even */
-        {256, 256, 14, 14, 1, "Relu", true, true, -1},
-        {96, 128, 30, 30, 1, "Relu", true, true, true}, /* more tiles, a smaller U */
+        {256, 256, 14, 14, 1, "Relu", true, true, -1, 1},
+        {96, 128, 30, 30, 1, "Relu", true, true, true, 1}, /* more tiles, a smaller U */
         /* 4 tiles: one 14-row GEMM panel at AVX-512 (direct), 6 rows at AVX2 (about even) */
-        {128, 128, 7, 7, 1, "Relu", false, true, -1},
-        {64, 64, 5, 5, 1, "Relu", false, true, false},    /* too few tiles */
-        {64, 64, 28, 28, 2, "Relu", false, false, false}, /* stride 2 */
-        {8, 64, 28, 28, 1, NULL, false, false, false},    /* too few input channels */
-        {512, 512, 7, 7, 1, "Relu", true, false, false},  /* weights over the budget */
+        {128, 128, 7, 7, 1, "Relu", false, true, -1, 1},
+        {64, 64, 5, 5, 1, "Relu", false, true, false, 1},    /* too few tiles */
+        {32, 48, 29, 30, 1, "Relu", true, true, true, 3},    /* 3 images, Z per image */
+        {64, 64, 28, 28, 2, "Relu", false, false, false, 1}, /* stride 2 */
+        {8, 64, 28, 28, 1, NULL, false, false, false, 1},    /* too few input channels */
+        {512, 512, 7, 7, 1, "Relu", true, false, false, 1},  /* weights over the budget */
     };
     ais__pool *pool = NULL;
     AIS_ASSERT_OK(ais__pool_create(2, &pool));
