@@ -391,6 +391,23 @@ typedef struct ais__cpu_kernels {
      * and write y once (no padded copy, no scratch); other shapes go to the portable plane. */
     void (*dwconv_planes)(const float *x, const float *w, const float *bias, float *y, int64_t n,
                           const ais__conv_dw_geom *g, const ais__conv_act *act);
+    /* ---- Winograd F(4x4, 3x3) transforms (lib/ops/conv_winograd.c drives them) ----
+     * Channels-last tiles, for each channel ch < n (vectors across channels):
+     * wino_in: the 6x6 input tile d[i][j] = x[i * ld_row + j * ld_pix + ch] to V = B^T d B,
+     *   v[(i * 6 + j) * ld_v + ch] = V[i][j];
+     * wino_out: the 6x6 product tile M[i][j] = m[(i * 6 + j) * ld_m + ch] to the 4x4 outputs
+     *   Y = A^T M A + bias[ch] (bias NULL: 0), channel-major: y[ch * ld_y + i * 4 + j] = Y[i][j]
+     *   (ld_y >= 16), so that each output channel's 16 values are contiguous for the NCHW store;
+     * wino_chlast: one row of an NCHW plane set to channels-last, d[col * ld_d + ch] =
+     *   x[ch * ld_ch + col] for ch < n, col < w (the input's copy before wino_in).
+     * B^T and A^T are Lavin and Gray's (interpolation points 0, +-1, +-2, infinity); the
+     * portable ones (ais__cpu_ref_wino_*) are the reference the SIMD ones are tested against. */
+    void (*wino_in)(const float *x, int64_t ld_row, int64_t ld_pix, int64_t n, float *v,
+                    int64_t ld_v);
+    void (*wino_out)(const float *m, int64_t ld_m, int64_t n, const float *bias, float *y,
+                     int64_t ld_y);
+    void (*wino_chlast)(const float *x, int64_t ld_ch, int64_t n, int64_t w, float *d,
+                        int64_t ld_d);
 } ais__cpu_kernels;
 
 /* The table of the level in effect (filled on first use; never NULL; safe from any thread). */
@@ -548,6 +565,15 @@ static inline bool ais__dwconv_suits(const ais__conv_dw_geom *g) {
 }
 void ais__avx2_fill_dwconv(ais__cpu_kernels *k);   /* avx2_dwconv.c, by ais__avx2_fill_conv */
 void ais__avx512_fill_dwconv(ais__cpu_kernels *k); /* avx512_dwconv.c, by ais__avx512_fill_conv */
+void ais__cpu_ref_wino_in(const float *x, int64_t ld_row, int64_t ld_pix, int64_t n, float *v,
+                          int64_t ld_v); /* ref_winograd.c */
+void ais__cpu_ref_wino_out(const float *m, int64_t ld_m, int64_t n, const float *bias, float *y,
+                           int64_t ld_y);
+void ais__cpu_ref_wino_chlast(const float *x, int64_t ld_ch, int64_t n, int64_t w, float *d,
+                              int64_t ld_d);
+void ais__cpu_fill_ref_winograd(ais__cpu_kernels *k); /* by ais__cpu_fill_ref */
+void ais__avx2_fill_winograd(ais__cpu_kernels *k);    /* avx2_winograd.c */
+void ais__avx512_fill_winograd(ais__cpu_kernels *k);  /* avx512_winograd.c */
 /* One element through the activation (ref/ and the SIMD kernels' edges). */
 static inline float ais__conv_act1(const ais__conv_act *a, float v) {
     if (a->kind == AIS__CONV_ACT_CLAMP) {

@@ -18,6 +18,10 @@
  *  - a group-1 convolution with more than one tap and a constant W, at the AVX2 and AVX-512
  *    levels: the blocked direct kernel (conv_nchwc.c; weights packed once at load), which reads
  *    each tap from one zero-padded blocked copy of the input instead of packing columns per tap;
+ *  - of those, a 3x3 stride-1 one with enough channels, when the cost rule takes the call's
+ *    plane (ais__conv_wino_wins: the 56x56 and 28x28 stages of ResNet-18, not the 7x7 one):
+ *    Winograd F(4x4, 3x3) (conv_winograd.c; weights transformed at load beside the blocked
+ *    packing), bias, Z and the activation in its output step;
  *  - at the scalar level (and for 3-D depthwise): the portable paths below, im2col + BLAS sgemm
  *    and a direct loop, the reference the others are tested against.
  * The activation of FusedConv is Relu, LeakyRelu or Clip in the kernels' stores; Sigmoid, Tanh
@@ -29,6 +33,7 @@
 #include "conv_depthwise.h"
 #include "conv_gemm.h"
 #include "conv_nchwc.h"
+#include "conv_winograd.h"
 #include "cpu/cpu.h"
 #include "dense_util.h"
 
@@ -209,10 +214,15 @@ typedef struct ais__conv_state {
     ais__conv_wpack wp;
     bool packed;
     ais__conv_nchwc_pack nchwc; /* wb NULL: not packed for the blocked kernel */
+    ais__conv_wino_pack wino;   /* u NULL: not packed for Winograd */
 } ais__conv_state;
 
 bool ais__conv_state_blocked(const void *state) {
     return state && ((const ais__conv_state *)state)->nchwc.wb != NULL;
+}
+
+bool ais__conv_state_winograd(const void *state) {
+    return state && ((const ais__conv_state *)state)->wino.u != NULL;
 }
 
 static float ais__conv_act_param(const ais_attrs *attrs, size_t k, const char *alt, float dflt) {
@@ -290,6 +300,11 @@ static ais_status ais__conv_prepare(const ais__op_ctx *ctx, void **out) {
     if (group < 1 || m % group != 0 || m == 0) return AIS_OK; /* infer reports it */
     int64_t k = (int64_t)w->numel / m;
     if (w->dims[1] == 1 && group > 1) return AIS_OK; /* depthwise: its own kernel reads W */
+    /* Winograd as well as the direct kernel: the cost rule picks per call, by the plane's size
+     * (without memory for it, the direct kernel) */
+    if (w->ndim == 4 &&
+        ais__conv_wino_suits(t, ctx->attrs, group, m, w->dims[1], w->dims[2], w->dims[3]))
+        (void)ais__conv_wino_pack_make(&st->wino, t, w->data, m, w->dims[1]);
     if (w->ndim == 4 && ais__conv_nchwc_suits(t, group, m, w->dims[1], w->dims[2], w->dims[3]) &&
         ais__conv_nchwc_pack_make(&st->nchwc, t, w->data, m, w->dims[1], w->dims[2], w->dims[3]) ==
             AIS_OK)
@@ -307,6 +322,7 @@ static void ais__conv_release(void *vs) {
     if (!st) return;
     if (st->packed) ais__free(st->wp.a);
     ais__conv_nchwc_pack_free(&st->nchwc);
+    ais__conv_wino_pack_free(&st->wino);
     ais__free(st);
 }
 
@@ -396,6 +412,14 @@ static ais_status ais__conv_compute(ais__op_ctx *ctx, const ais_tensor *const *i
         else
             ais__dwk_slots(&j, 0, 1);
         act_done = !z;
+    } else if (st->wino.u && in[1]->data == st->wino.w && ais__conv_wino_fits(&st->wino, &p) &&
+               ais__conv_wino_wins(&st->wino, &p, ctx->pool ? ais__pool_threads(ctx->pool) : 1)) {
+        /* bias, Z and the activation in the output transform's store */
+        AIS__CHECK(ais__conv_wino_run(ctx, &p, &st->wino, in[0]->data, bias,
+                                      z && z->numel == out[0]->numel ? z->data : NULL, y,
+                                      z && z->numel != out[0]->numel ? &none : &st->act));
+        z_done = !z || z->numel == out[0]->numel;
+        act_done = z_done;
     } else if (st->nchwc.wb && in[1]->data == st->nchwc.w && ais__conv_nchwc_fits(&st->nchwc, &p)) {
         /* FusedConv's Z (ResNet's residual, fuse_epilogue.c) is added below by the Add kernel,
          * then the activation: the direct kernel is worth more than Z in a store */

@@ -99,4 +99,5 @@ void ais__cpu_fill_ref(ais__cpu_kernels *k) {
     k->tree_block = ais__cpu_ref_tree_block;
     ais__cpu_fill_ref_image(k);
     ais__cpu_fill_ref_conv(k);
+    ais__cpu_fill_ref_winograd(k);
 }

@@ -59,4 +59,5 @@ void ais__cpu_fill_avx2(ais__cpu_kernels *k) {
     ais__avx2_fill_image(k);
     ais__avx2_fill_conv(k);
     ais__avx2_fill_nchwc(k);
+    ais__avx2_fill_winograd(k);
 }
