@@ -433,9 +433,10 @@ void ais__gemm_drive(const ais__cpu_kernels *t, bool trans_a, bool trans_b, int6
                      int64_t k, float alpha, const float *a, int64_t lda, const float *b,
                      int64_t ldb, const float *b_packed, float beta, float *c, int64_t ldc,
                      const ais__gemm_epilogue *ep, float *scratch);
-/* The same split over the pool's threads in blocks of whole tiles of C (rows when B is
- * pre-packed or m >= n, else columns), each block packing into its own scratch; serial when
- * the pool is NULL or has one thread, or the product is small. */
+/* The same split over the pool's threads in blocks of whole tiles of C (rows while there are
+ * enough row tiles, else columns), each block packing its A (a row split) or its B (a column
+ * split) into its own scratch, and a row split's B, when not pre-packed, packed once by all the
+ * threads first; serial when the pool is NULL or has one thread, or the product is small. */
 struct ais__pool;
 void ais__gemm_parallel(struct ais__pool *pool, const ais__cpu_kernels *t, bool trans_a,
                         bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float *a,
@@ -511,7 +512,8 @@ void ais__gemm_act_rows(const ais__cpu_kernels *t, const ais__gemm_epilogue *ep,
  * aligned (an operator's ais__op_scratch), so that a session's steady state allocates nothing;
  * NULL allocates per call. Splits C into blocks of whole tiles over rows or columns (a
  * pre-packed B too: its panels are addressed by column), each thread packing into its own part
- * of the scratch; threads claim blocks until none is left. */
+ * of the scratch (after which comes the row split's shared packed B); threads claim blocks
+ * until none is left. */
 size_t ais__gemm_parallel_scratch(struct ais__pool *pool, const ais__cpu_kernels *t, int64_t m,
                                   int64_t n, int64_t k, bool b_packed);
 void ais__gemm_parallel_ex(struct ais__pool *pool, const ais__cpu_kernels *t, bool trans_a,

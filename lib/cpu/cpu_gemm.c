@@ -33,15 +33,35 @@ static const float *ais__gemm_brow(bool trans_b, const float *b, int64_t ldb, in
     return trans_b ? b + pc : b + pc * ldb;
 }
 
+/* Rows [p0, p0 + kb) of the kcb-deep slice at pc of op(B), nq panels from column n0 (panel q:
+ * columns n0 + q * nr on, zero past n), into dst laid out as one slice (panel q at q * kcb * nr).
+ */
+static void ais__gemm_pack_b_rows(const ais__cpu_kernels *t, bool trans_b, const float *b,
+                                  int64_t ldb, int64_t pc, int64_t kcb, int64_t p0, int64_t kb,
+                                  int64_t n0, int64_t nq, int64_t n, float *dst) {
+    const int64_t nr = t->gemm_nr;
+    const float *bs = ais__gemm_brow(trans_b, b, ldb, pc + p0);
+    for (int64_t q = 0; q < nq; q++)
+        t->gemm_pack_b(trans_b, bs, ldb, n0 + q * nr, n, kb, dst + q * kcb * nr + p0 * nr);
+}
+
+/* The same for the whole slice, in bands of 16 rows across all the panels: each band of B read
+ * once, front to back (panel by panel, the reads jump ldb apart down 256 rows, which the
+ * prefetchers follow badly: packing B took 5% of a 512^3 product that way). */
+static void ais__gemm_pack_b_slice(const ais__cpu_kernels *t, bool trans_b, const float *b,
+                                   int64_t ldb, int64_t pc, int64_t kcb, int64_t n0, int64_t nq,
+                                   int64_t n, float *dst) {
+    for (int64_t p0 = 0; p0 < kcb; p0 += 16)
+        ais__gemm_pack_b_rows(t, trans_b, b, ldb, pc, kcb, p0, AIS__MIN(16, kcb - p0), n0, nq, n,
+                              dst);
+}
+
 void ais__gemm_prepack(const ais__cpu_kernels *t, bool trans_b, const float *b, int64_t ldb,
                        int64_t k, int64_t n, float *dst) {
     int64_t nr = t->gemm_nr, np = ais__gemm_panels(t, n);
-    for (int64_t pc = 0; pc < k; pc += t->gemm_kc) {
-        int64_t kcb = AIS__MIN(t->gemm_kc, k - pc);
-        const float *bs = ais__gemm_brow(trans_b, b, ldb, pc);
-        for (int64_t q = 0; q < np; q++)
-            t->gemm_pack_b(trans_b, bs, ldb, q * nr, n, kcb, dst + pc * np * nr + q * kcb * nr);
-    }
+    for (int64_t pc = 0; pc < k; pc += t->gemm_kc)
+        ais__gemm_pack_b_slice(t, trans_b, b, ldb, pc, AIS__MIN(t->gemm_kc, k - pc), 0, np, n,
+                               dst + pc * np * nr);
 }
 
 void ais__gemm_act_rows(const ais__cpu_kernels *t, const ais__gemm_epilogue *ep, float *c,
@@ -195,10 +215,8 @@ static void ais__gemm_block(const ais__gemm_args *g, int64_t i0, int64_t i1, int
             if (g->b_packed) {
                 bblk = g->b_packed + pc * np * nr + jc / nr * kcb * nr;
             } else {
-                const float *bs = ais__gemm_brow(g->trans_b, g->b, g->ldb, pc);
-                for (int64_t q = 0; q * nr < ncb; q++)
-                    t->gemm_pack_b(g->trans_b, bs, g->ldb, jc + q * nr, j1, kcb,
-                                   bbuf + q * kcb * nr);
+                ais__gemm_pack_b_slice(t, g->trans_b, g->b, g->ldb, pc, kcb, jc,
+                                       (ncb + nr - 1) / nr, j1, bbuf);
                 bblk = bbuf;
             }
             const float *as = g->trans_a ? g->a + pc * g->lda : g->a + pc;
@@ -313,6 +331,9 @@ typedef struct ais__gemm_split {
     bool by_rows;
     int64_t per, blocks, slots;
     size_t slot_floats;
+    /* floats of all of op(B) packed once by the threads together (ais__gemm_prepack's layout,
+     * after the slots' scratch) for a row split of a B not pre-packed; 0: not shared */
+    size_t shared_b_floats;
 } ais__gemm_split;
 
 static ais__gemm_split ais__gemm_split_of(int32_t threads, const ais__cpu_kernels *t, int64_t m,
@@ -325,6 +346,9 @@ static ais__gemm_split ais__gemm_split_of(int32_t threads, const ais__cpu_kernel
     /* Rows while there are enough tiles of them for every thread (each thread then packs only
      * its rows of A, and a pre-packed B is read by all), else columns (a batch-1 product) */
     s.by_rows = mt >= 2 * (int64_t)threads || mt >= nt;
+    /* ... but not when a few row tiles would leave a thread idle for a tile's time (64 rows,
+     * 5 tiles, on 2 threads: 3 and 2) while there are columns to share evenly */
+    if (s.by_rows && mt < nt && mt % threads != 0 && mt < 4 * (int64_t)threads) s.by_rows = false;
     int64_t tiles = s.by_rows ? mt : nt, unit = s.by_rows ? t->gemm_mr : t->gemm_nr;
     int64_t want = AIS__MIN(tiles, (int64_t)threads * 4), per = (tiles + want - 1) / want;
     /* Blocks of about `per` tiles, sized so that the busiest thread's share (whole blocks) is
@@ -340,8 +364,13 @@ static ais__gemm_split ais__gemm_split_of(int32_t threads, const ais__cpu_kernel
     s.per = best * unit;
     s.blocks = ((s.by_rows ? m : n) + s.per - 1) / s.per;
     s.slots = AIS__MIN(s.blocks, (int64_t)threads);
-    s.slot_floats = s.by_rows ? ais__gemm_scratch_floats(t, s.per, n, k, b_packed)
-                              : ais__gemm_scratch_floats(t, m, s.per, k, b_packed);
+    /* Row blocks each packing all of B would pack it once per block (8 times for 512^3 on 2
+     * threads, a third of the work): B is packed once, by all threads, then read by all. */
+    if (s.by_rows && !b_packed && s.blocks > 1)
+        s.shared_b_floats = (ais__gemm_packed_size(t, k, n) + 15) / 16 * 16;
+    s.slot_floats = s.by_rows
+                        ? ais__gemm_scratch_floats(t, s.per, n, k, b_packed || s.shared_b_floats)
+                        : ais__gemm_scratch_floats(t, m, s.per, k, b_packed);
     return s;
 }
 
@@ -369,12 +398,29 @@ static void ais__gemm_slot(void *vj, size_t begin, size_t end) {
     }
 }
 
+/* Rows of op(B) into the shared packed B, 16 at a time across all the panels
+ * (ais__gemm_pack_b_slice's bands): index i is band i % bands of slice i / bands. */
+static void ais__gemm_pack_shared(void *vj, size_t begin, size_t end) {
+    const ais__gemm_job *j = vj;
+    const ais__cpu_kernels *t = j->g.t;
+    const int64_t nr = t->gemm_nr, kc = t->gemm_kc, np = ais__gemm_panels(t, j->g.n);
+    const int64_t bands = (kc + 15) / 16;
+    float *dst = j->scratch + (size_t)j->s.slots * j->s.slot_floats;
+    for (size_t i = begin; i < end; i++) {
+        int64_t pc = (int64_t)i / bands * kc, p0 = (int64_t)i % bands * 16;
+        int64_t kcb = AIS__MIN(kc, j->g.k - pc);
+        if (p0 >= kcb) continue;
+        ais__gemm_pack_b_rows(t, j->g.trans_b, j->g.b, j->g.ldb, pc, kcb, p0,
+                              AIS__MIN(16, kcb - p0), 0, np, j->g.n, dst + pc * np * nr);
+    }
+}
+
 size_t ais__gemm_parallel_scratch(ais__pool *pool, const ais__cpu_kernels *t, int64_t m, int64_t n,
                                   int64_t k, bool b_packed) {
     ais__gemm_split s =
         ais__gemm_split_of(pool ? ais__pool_threads(pool) : 1, t, m, n, k, b_packed);
     if (!s.slots) return ais__gemm_scratch_floats(t, m, n, k, b_packed);
-    return (size_t)s.slots * s.slot_floats;
+    return (size_t)s.slots * s.slot_floats + s.shared_b_floats;
 }
 
 void ais__gemm_parallel_ex(ais__pool *pool, const ais__cpu_kernels *t, bool trans_a, bool trans_b,
@@ -397,10 +443,16 @@ void ais__gemm_parallel_ex(ais__pool *pool, const ais__cpu_kernels *t, bool tran
         0};
     float *own = NULL;
     if (!j.scratch)
-        j.scratch = own = ais__malloc_aligned((size_t)s.slots * s.slot_floats * sizeof(float), 64);
+        j.scratch = own = ais__malloc_aligned(
+            ((size_t)s.slots * s.slot_floats + s.shared_b_floats) * sizeof(float), 64);
     if (!j.scratch) {
         ais__gemm_fallback(&j.g);
         return;
+    }
+    if (s.shared_b_floats) {
+        size_t bands = (size_t)((k + t->gemm_kc - 1) / t->gemm_kc * ((t->gemm_kc + 15) / 16));
+        ais__parallel_for(pool, bands, 1, ais__gemm_pack_shared, &j);
+        j.g.b_packed = j.scratch + (size_t)s.slots * s.slot_floats;
     }
     ais__parallel_for(pool, (size_t)s.slots, 1, ais__gemm_slot, &j);
     ais__free(own);

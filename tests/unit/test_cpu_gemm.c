@@ -305,9 +305,20 @@ static void test_parallel(void **state) {
     assert_int_equal(ais__pool_create(3, &pool), AIS_OK);
     /* 128 rows: a transformer at sequence 128, whose few row tiles the split balances by
      * choosing the block size (ais__gemm_split_of) */
-    static const int64_t shapes[][3] = {{257, 129, 300}, {40, 700, 50}, {700, 40, 50},
-                                        {15, 33, 9000},  {3, 3, 3},     {100, 1, 100},
-                                        {128, 384, 384}, {128, 96, 256}};
+    static const int64_t shapes[][3] = {{257, 129, 300},
+                                        {40, 700, 50},
+                                        {700, 40, 50},
+                                        {15, 33, 9000},
+                                        {3, 3, 3},
+                                        {100, 1, 100},
+                                        {128, 384, 384},
+                                        {128, 96, 256},
+                                        /* a row split with B packed once for all the threads
+                                         * (3 kc slices, the last short; k = 1), and few row
+                                         * tiles that split by columns instead */
+                                        {200, 70, 600},
+                                        {300, 50, 1},
+                                        {98, 1000, 70}};
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
         for (int v = 0; v < 4; v++) {
             gemm_case g = {v & 1,
@@ -334,6 +345,19 @@ static void test_parallel(void **state) {
                     ais__gemm_parallel(pool, t, g.ta, g.tb, g.m, g.n, g.k, g.alpha, u.a, u.lda,
                                        packed ? NULL : u.b, u.ldb, bp, g.beta, u.c, u.ldc, &u.ep);
                     check_c(&g, &u, isa_names[isa], packed ? "parallel packed B" : "parallel");
+                    /* the caller's scratch, of exactly the size asked (the slots' and the
+                     * shared B's) */
+                    size_t ss = ais__gemm_parallel_scratch(pool, t, g.m, g.n, g.k, packed);
+                    float *scr = ss ? aligned_alloc(64, (ss * sizeof(float) + 63) / 64 * 64) : NULL;
+                    assert_true(!ss || scr);
+                    memcpy(u.c, u.c0, (size_t)(g.m * u.ldc) * sizeof *u.c);
+                    ais__gemm_parallel_ex(pool, t, g.ta, g.tb, g.m, g.n, g.k, g.alpha, u.a, u.lda,
+                                          packed ? NULL : u.b, u.ldb, bp, g.beta, u.c, u.ldc, &u.ep,
+                                          scr);
+                    check_c(&g, &u, isa_names[isa],
+                            packed ? "parallel packed B, caller scratch"
+                                   : "parallel, caller scratch");
+                    free(scr);
                     free(bp);
                 }
             }
