@@ -251,6 +251,10 @@ typedef struct ais__qbin_args {
 } ais__qbin_args;
 void ais__cpu_ref_qbin(const uint8_t *a, const uint8_t *b, int64_t b_step, int64_t n,
                        const ais__qbin_args *p, uint8_t *y);
+/* The portable int8 depthwise plane (the table's qdw_plane; the SIMD ones use it for the
+ * strides they do not vectorize). */
+void ais__cpu_ref_qdw_plane(const uint8_t *x, bool is_signed, int32_t xz, const int16_t *w,
+                            const ais__conv_dw_geom *g, int32_t *acc);
 /* The portable conversions of the int8 depthwise path (the SIMD ones use them for tails). */
 void ais__cpu_ref_q8_to_f32(const uint8_t *x, bool is_signed, int32_t zp, float *y, int64_t n);
 void ais__cpu_ref_f32_to_i32(const float *y, int32_t *c, int64_t n);
@@ -406,6 +410,14 @@ typedef struct ais__cpu_kernels {
      * (b_step 1, or 0 for a scalar B); see ais__qbin_args. */
     void (*qbin)(const uint8_t *a, const uint8_t *b, int64_t b_step, int64_t n,
                  const struct ais__qbin_args *p, uint8_t *y);
+    /* qdw_plane: one plane of the int8 depthwise convolution (qlinear.c): acc[oh * ow + ow] =
+     * sum over taps (kh, kw) of (x[ih, iw] - xz) * w[kh * kw_n + kw] with the geometry of
+     * conv_dw, x an ih x iw plane of u8 (s8 when is_signed), positions in the padding adding
+     * nothing; w the taps minus the weight's zero point (|w| <= 255), the sums exact in int32.
+     * NULL: the level has none, and the float kernel above serves (q8_to_f32, conv_dw). The
+     * portable one, ais__cpu_ref_qdw_plane, is the reference. */
+    void (*qdw_plane)(const uint8_t *x, bool is_signed, int32_t xz, const int16_t *w,
+                      const ais__conv_dw_geom *g, int32_t *acc);
 } ais__cpu_kernels;
 
 /* The table of the level in effect (filled on first use; never NULL; safe from any thread). */

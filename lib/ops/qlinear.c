@@ -727,6 +727,25 @@ static void ais__qdw_slots(void *vj, size_t begin, size_t end) {
         int64_t prev_c = -1;
         for (size_t t = s * j->planes / j->n_slots; t < (s + 1) * j->planes / j->n_slots; t++) {
             int64_t b = (int64_t)t / q->m, m = (int64_t)t % q->m, cin = b * q->c + m / mg;
+            if (j->t->qdw_plane) {
+                /* the integer kernel: no float copies of the plane, sums straight to int32 */
+                int16_t *wq = (int16_t *)(void *)wf;
+                int32_t *acc = (int32_t *)(void *)yf, wz = ais__qi_zp(&q->wz, (size_t)m);
+                for (int64_t i = 0; i < kv; i++)
+                    wq[i] =
+                        (int16_t)(ais__qi_at(j->w->data, j->w->dtype, (size_t)(m * kv + i)) - wz);
+                j->t->qdw_plane((const uint8_t *)j->x->data + cin * isz, xs, xz, wq, &j->dg, acc);
+                ais__qgemm_ep ep = *j->ep;
+                ep.y = (char *)ep.y + (size_t)((b * q->m + m) * osz) * j->y_elem;
+                ep.ldy = osz;
+                if (ep.row_add) ep.row_add += m;
+                if (ep.dscale) ep.dscale += m;
+                for (int64_t j0 = 0; j0 < osz; j0 += AIS__QGEMM_LDC) {
+                    int cols = (int)(osz - j0 < AIS__QGEMM_LDC ? osz - j0 : AIS__QGEMM_LDC);
+                    j->t->qgemm_store(&ep, acc + j0, 0, j0, 1, cols);
+                }
+                continue;
+            }
             if (cin != prev_c) {
                 /* channel multipliers > 1: consecutive planes share their input plane */
                 j->t->q8_to_f32((const uint8_t *)j->x->data + cin * isz, xs, xz, xf, isz);
