@@ -215,6 +215,28 @@ void ais__qgemm_pack_b(const void *b, bool is_signed, int64_t rs, int64_t cs, in
 struct ais__pool;
 void ais__qgemm_run(struct ais__pool *pool, const ais__cpu_kernels *t, const ais__qgemm_a *a,
                     const ais__qgemm_b *b, const ais__qgemm_ep *ep);
+/* dst[o] = src[2 o] for o < n, reading no byte past src[2 (n - 1)] (stride-2 convolution
+ * columns). */
+void ais__q8_stride2(const uint8_t *src, uint8_t *dst, int64_t n);
+/* A B that is not stored but made block by block inside the tile loop (a convolution's
+ * columns): pack(ctx, j0, n, dst, sums, work) packs columns [j0, j0 + n) of B (n <= the
+ * table's qgemm_np * 16) into dst as ais__qgemm_pack_b does for that many columns (panels from
+ * dst, zero beyond n) and their column sums of B' into sums[0, n); work: work_bytes of the
+ * caller's, its own per slot. */
+typedef struct ais__qgemm_cols {
+    void (*pack)(void *ctx, int64_t j0, int64_t n, int8_t *dst, int32_t *sums, uint8_t *work);
+    void *ctx;
+    size_t work_bytes;
+} ais__qgemm_cols;
+/* Scratch bytes of one slot of ais__qgemm_run_cols (64-byte multiple). */
+size_t ais__qgemm_cols_slot_bytes(const ais__cpu_kernels *t, int64_t k, size_t work_bytes);
+/* C = A B with B from src (n columns of a->k), through ep as ais__qgemm_run (ep->col_mul is
+ * replaced by the packed block's column sums when ep->row_mul is set). Each of up to `slots`
+ * threads packs a block of B and runs every row panel on it while it is in cache; scratch holds
+ * `slots` times ais__qgemm_cols_slot_bytes, 64-byte aligned. */
+void ais__qgemm_run_cols(struct ais__pool *pool, const ais__cpu_kernels *t, const ais__qgemm_a *a,
+                         int64_t n, const ais__qgemm_cols *src, const ais__qgemm_ep *ep,
+                         int32_t slots, void *scratch);
 /* The portable store (the reference every level's store is tested against; the SIMD stores use
  * it for their edges). */
 void ais__cpu_ref_qgemm_store(const ais__qgemm_ep *ep, const int32_t *c, int64_t i0, int64_t j0,
@@ -229,6 +251,10 @@ typedef struct ais__qbin_args {
 } ais__qbin_args;
 void ais__cpu_ref_qbin(const uint8_t *a, const uint8_t *b, int64_t b_step, int64_t n,
                        const ais__qbin_args *p, uint8_t *y);
+/* The portable int8 depthwise plane (the table's qdw_plane; the SIMD ones use it for the
+ * strides they do not vectorize). */
+void ais__cpu_ref_qdw_plane(const uint8_t *x, bool is_signed, int32_t xz, const int16_t *w,
+                            const ais__conv_dw_geom *g, int32_t *acc);
 /* The portable conversions of the int8 depthwise path (the SIMD ones use them for tails). */
 void ais__cpu_ref_q8_to_f32(const uint8_t *x, bool is_signed, int32_t zp, float *y, int64_t n);
 void ais__cpu_ref_f32_to_i32(const float *y, int32_t *c, int64_t n);
@@ -408,6 +434,14 @@ typedef struct ais__cpu_kernels {
                      int64_t ld_y);
     void (*wino_chlast)(const float *x, int64_t ld_ch, int64_t n, int64_t w, float *d,
                         int64_t ld_d);
+    /* qdw_plane: one plane of the int8 depthwise convolution (qlinear.c): acc[oh * ow + ow] =
+     * sum over taps (kh, kw) of (x[ih, iw] - xz) * w[kh * kw_n + kw] with the geometry of
+     * conv_dw, x an ih x iw plane of u8 (s8 when is_signed), positions in the padding adding
+     * nothing; w the taps minus the weight's zero point (|w| <= 255), the sums exact in int32.
+     * NULL: the level has none, and the float kernel above serves (q8_to_f32, conv_dw). The
+     * portable one, ais__cpu_ref_qdw_plane, is the reference. */
+    void (*qdw_plane)(const uint8_t *x, bool is_signed, int32_t xz, const int16_t *w,
+                      const ais__conv_dw_geom *g, int32_t *acc);
 } ais__cpu_kernels;
 
 /* The table of the level in effect (filled on first use; never NULL; safe from any thread). */

@@ -166,6 +166,22 @@ void ais__qgemm_pack_b(const void *b, bool is_signed, int64_t rs, int64_t cs, in
     }
 }
 
+void ais__q8_stride2(const uint8_t *src, uint8_t *dst, int64_t n) {
+    int64_t o = 0;
+#if defined(__SSE2__)
+    /* 16 outputs from 32 bytes: the even bytes, kept by a mask and packed; a chunk runs only
+     * while it reads before src[2 (n - 1)], the last byte the caller vouches for */
+    const __m128i lo8 = _mm_set1_epi16(0x00ff);
+    for (; o + 16 < n; o += 16) {
+        __m128i a = _mm_and_si128(_mm_loadu_si128((const __m128i *)(src + 2 * o)), lo8);
+        __m128i b = _mm_and_si128(_mm_loadu_si128((const __m128i *)(src + 2 * o + 16)), lo8);
+        _mm_storeu_si128((__m128i *)(dst + o), _mm_packus_epi16(a, b));
+    }
+#endif
+    for (; o < n; o++)
+        dst[o] = src[2 * o];
+}
+
 /* ---- the tile loop ---- */
 
 typedef struct {
@@ -210,6 +226,97 @@ void ais__qgemm_run(struct ais__pool *pool, const ais__cpu_kernels *t, const ais
         ais__q_tiles(&J, 0, tasks);
     else
         ais__parallel_for(pool, tasks, 1, ais__q_tiles, &J);
+}
+
+/* ---- B packed block by block inside the tile loop (the convolutions' columns) ---- */
+
+typedef struct {
+    const ais__cpu_kernels *t;
+    const ais__qgemm_a *a;
+    const ais__qgemm_cols *src;
+    const ais__qgemm_ep *ep;
+    char *scratch;
+    size_t per_slot;
+    int64_t n, k4, mp, nb, slots;
+    size_t y_elem;
+} ais__q_cols_job;
+
+static size_t ais__q_al(size_t n) { return (n + 63) & ~(size_t)63; }
+
+size_t ais__qgemm_cols_slot_bytes(const ais__cpu_kernels *t, int64_t k, size_t work_bytes) {
+    size_t bw = (size_t)t->qgemm_np * AIS__QGEMM_NR;
+    return ais__q_al((size_t)ais__q_k4(k) * 4 * bw) + ais__q_al(bw * 4) + ais__q_al(work_bytes);
+}
+
+/* Slot s: when there are at least as many column blocks as slots, blocks [s nb / S, (s + 1) nb /
+ * S) with every row panel; otherwise block s % nb and its share of the row panels (the slots
+ * that share a block each pack it: a block is at most np * 16 columns of k, cheaper to pack
+ * twice than to wait for). Each slot packs into its own memory, so nothing is shared but A. */
+static void ais__q_cols_slots(void *vj, size_t begin, size_t end) {
+    const ais__q_cols_job *J = vj;
+    const ais__cpu_kernels *t = J->t;
+    int mr = t->qgemm_mr, np = t->qgemm_np;
+    int64_t bw = (int64_t)np * AIS__QGEMM_NR, bstride = J->k4 * 64, astride = J->k4 * mr * 4;
+    _Alignas(64) int32_t c[AIS__QGEMM_MR_MAX * AIS__QGEMM_LDC];
+    for (size_t s = begin; s < end; s++) {
+        char *p = J->scratch + s * J->per_slot;
+        int8_t *bp = (int8_t *)p;
+        int32_t *sums = (int32_t *)(void *)(p + ais__q_al((size_t)(bstride * np)));
+        uint8_t *work =
+            (uint8_t *)(p + ais__q_al((size_t)(bstride * np)) + ais__q_al((size_t)bw * 4));
+        int64_t S = J->slots, b0, b1, r0 = 0, r1 = J->mp;
+        if (J->nb >= S) {
+            b0 = (int64_t)s * J->nb / S;
+            b1 = ((int64_t)s + 1) * J->nb / S;
+        } else {
+            int64_t share = (S - 1 - (int64_t)s % J->nb) / J->nb + 1, idx = (int64_t)s / J->nb;
+            b0 = (int64_t)s % J->nb;
+            b1 = b0 + 1;
+            r0 = idx * J->mp / share;
+            r1 = (idx + 1) * J->mp / share;
+        }
+        for (int64_t jb = b0; jb < b1 && r0 < r1; jb++) {
+            int64_t j0 = jb * bw, cols = J->n - j0 < bw ? J->n - j0 : bw;
+            int nq = (int)((cols + AIS__QGEMM_NR - 1) / AIS__QGEMM_NR);
+            J->src->pack(J->src->ctx, j0, cols, bp, sums, work);
+            /* the store sees this block as columns [0, cols) of its own C */
+            ais__qgemm_ep ep = *J->ep;
+            ep.y = (char *)ep.y + (size_t)j0 * J->y_elem;
+            ep.col_mul = ep.row_mul ? sums : NULL;
+            if (ep.col_add) ep.col_add += j0;
+            if (ep.fbias) ep.fbias += j0;
+            if (ep.scale_cs) {
+                if (ep.fscale) ep.fscale += j0 * ep.scale_cs;
+                if (ep.dscale) ep.dscale += j0 * ep.scale_cs;
+            }
+            for (int64_t ip = r0; ip < r1; ip++) {
+                t->qgemm_ukernel(J->k4, J->a->data + ip * astride, bp, bstride, nq, true, c);
+                int64_t i0 = ip * mr, rows = J->a->m - i0 < mr ? J->a->m - i0 : mr;
+                t->qgemm_store(&ep, c, i0, 0, (int)rows, (int)cols);
+            }
+        }
+    }
+}
+
+void ais__qgemm_run_cols(struct ais__pool *pool, const ais__cpu_kernels *t, const ais__qgemm_a *a,
+                         int64_t n, const ais__qgemm_cols *src, const ais__qgemm_ep *ep,
+                         int32_t slots, void *scratch) {
+    if (a->m <= 0 || n <= 0) return;
+    ais__q_cols_job J = {
+        .t = t, .a = a, .src = src, .ep = ep, .scratch = scratch, .n = n, .k4 = ais__q_k4(a->k)};
+    J.per_slot = ais__qgemm_cols_slot_bytes(t, a->k, src->work_bytes);
+    J.mp = (a->m + t->qgemm_mr - 1) / t->qgemm_mr;
+    J.nb = (n + t->qgemm_np * AIS__QGEMM_NR - 1) / (t->qgemm_np * AIS__QGEMM_NR);
+    J.y_elem = ep->out == AIS__QGEMM_OUT_U8 || ep->out == AIS__QGEMM_OUT_S8 ? 1 : 4;
+    /* below about a million multiply-adds a second thread costs more than it saves */
+    double work = (double)a->m * (double)n * (double)(a->k + 16);
+    int64_t S = slots < 1 || !pool || work < 1e6 ? 1 : slots;
+    if (S > J.nb * J.mp) S = J.nb * J.mp;
+    J.slots = S;
+    if (S == 1)
+        ais__q_cols_slots(&J, 0, 1);
+    else
+        ais__parallel_for(pool, (size_t)S, 1, ais__q_cols_slots, &J);
 }
 
 void ais__cpu_fill_qgemm(ais__cpu_kernels *k, int level) {

@@ -16,5 +16,10 @@ void ais__qdq_quantize_row(const float *x, float s, int32_t zp, void *y, size_t 
 /* y[i] = (float)(x[i] - zp) * s for u8 (or s8) x. */
 void ais__qdq_dequantize_row(const void *x, float s, int32_t zp, float *y, size_t n,
                              bool is_signed);
+/* DynamicQuantizeLinear's two passes: *mn and *mx (in: where to start, 0 for the operator)
+ * lowered and raised to the minimum and maximum of n floats, NaN skipped; and y[i] =
+ * saturate(round_half_even(x[i] / s) + zp) as u8, NaN -> 0 (zp a whole number in [0, 255]). */
+void ais__qdq_minmax_row(const float *x, size_t n, float *mn, float *mx);
+void ais__qdq_dynamic_row(const float *x, float s, float zp, uint8_t *y, size_t n);
 
 #endif

@@ -5,8 +5,9 @@
  *
  * The products run on lib/cpu's int8 GEMM (qlinear_gemm.h): constant weights packed once at
  * load by prepare, activations packed per call, the zero points and the requantization in the
- * GEMM's store; the convolutions as a GEMM of the weights [M, K] with 8-bit columns [K, P]
- * (1x1 convolutions read the input in place). The plain loops below stay for the forms the GEMM
+ * GEMM's store; the convolutions as a GEMM of the weights [M, K] with 8-bit columns [K, P],
+ * made and packed a block of 64 columns at a time inside the GEMM's tile loop (1x1
+ * convolutions pack the input in place). The plain loops below stay for the forms the GEMM
  * path does not take (a per-row zero point or scale of A) and as the tests' reference; both give
  * the same values. Requantization follows the
  * reference: the int32 sum times (a_scale * b_scale / y_scale), the multiplier rounded to the
@@ -431,48 +432,166 @@ static bool ais__qi_conv_gemm_ok(const ais__qi_conv *q) {
     return ais__dense_prod3(q->g.out) > 0 && q->m > 0 && q->n > 0;
 }
 
-/* The 8-bit columns of one group of one image: row r = (c, kd, kh, kw) of [K, P], P the output
- * positions; the padding holds the zero point, so that it adds nothing (as in the reference). */
-static void ais__qi_im2col(const uint8_t *x, int64_t cg, const ais__dense_geom *g, uint8_t pad,
-                           uint8_t *col) {
-    int64_t isz = ais__dense_prod3(g->in), ow_n = g->out[2];
-    for (int64_t c = 0; c < cg; c++)
-        for (int64_t kd = 0; kd < g->k[0]; kd++)
-            for (int64_t kh = 0; kh < g->k[1]; kh++)
-                for (int64_t kw = 0; kw < g->k[2]; kw++)
-                    for (int64_t od = 0; od < g->out[0]; od++) {
-                        int64_t id = od * g->stride[0] - g->pb[0] + kd * g->dil[0];
-                        for (int64_t oh = 0; oh < g->out[1]; oh++, col += ow_n) {
-                            int64_t ih = oh * g->stride[1] - g->pb[1] + kh * g->dil[1];
-                            if (id < 0 || id >= g->in[0] || ih < 0 || ih >= g->in[1]) {
-                                memset(col, pad, (size_t)ow_n);
-                                continue;
-                            }
-                            const uint8_t *row = x + c * isz + (id * g->in[1] + ih) * g->in[2];
-                            int64_t off = kw * g->dil[2] - g->pb[2];
-                            if (g->stride[2] == 1) {
-                                /* ow + off in [0, in): one copy between two fills */
-                                int64_t lo = off < 0 ? -off : 0, hi = g->in[2] - off;
-                                lo = lo < ow_n ? lo : ow_n;
-                                hi = hi < lo ? lo : hi > ow_n ? ow_n : hi;
-                                memset(col, pad, (size_t)lo);
-                                memcpy(col + lo, row + lo + off, (size_t)(hi - lo));
-                                memset(col + hi, pad, (size_t)(ow_n - hi));
-                                continue;
-                            }
-                            for (int64_t ow = 0; ow < ow_n; ow++) {
-                                int64_t iw = ow * g->stride[2] + off;
-                                col[ow] = iw >= 0 && iw < g->in[2] ? row[iw] : pad;
-                            }
+/* The columns of one group of one image, made a block at a time inside the GEMM's tile loop
+ * (ais__qgemm_run_cols): row r = (c, kd, kh, kw) of [K, P], P the output positions. A block of
+ * at most 64 positions is gathered into the slot's small work rows (in L1 or L2, used at once)
+ * and packed from there with its column sums; a 1x1 convolution without stride or padding packs
+ * straight from x. The padding holds the zero point, so that it adds nothing (as in the
+ * reference). Before, the whole [K, P] column matrix was written, then read again to pack: two
+ * passes over a matrix of several MB (resnet18's first layers) through memory, done serially. */
+typedef struct {
+    const uint8_t *x; /* the group's first channel of this image */
+    const ais__dense_geom *g;
+    int64_t cg, kg, P, ldw;
+    uint8_t pad;
+    bool xs, direct, shift;
+} ais__qi_cols;
+
+/* n bytes from s to d, and n bytes of v at d: fixed-size moves that overlap at the end instead
+ * of a library call per run (the runs are at most 64 bytes, often a few). */
+static inline void ais__qi_copy(uint8_t *d, const uint8_t *s, int64_t n) {
+    if (n >= 16) {
+        for (int64_t i = 0; i + 16 < n; i += 16)
+            memcpy(d + i, s + i, 16);
+        memcpy(d + n - 16, s + n - 16, 16);
+    } else if (n >= 8) {
+        memcpy(d, s, 8);
+        memcpy(d + n - 8, s + n - 8, 8);
+    } else if (n >= 4) {
+        memcpy(d, s, 4);
+        memcpy(d + n - 4, s + n - 4, 4);
+    } else {
+        for (int64_t i = 0; i < n; i++)
+            d[i] = s[i];
+    }
+}
+static inline void ais__qi_fill(uint8_t *d, const uint8_t *v16, int64_t n) {
+    if (n >= 16) {
+        for (int64_t i = 0; i + 16 < n; i += 16)
+            memcpy(d + i, v16, 16);
+        memcpy(d + n - 16, v16, 16);
+    } else {
+        for (int64_t i = 0; i < n; i++)
+            d[i] = v16[0];
+    }
+}
+
+/* Columns [j0, j0 + n) of the group's [K, P] into w (rows of ldw bytes). */
+static void ais__qi_cols_block(const ais__qi_cols *C, int64_t j0, int64_t n, uint8_t *w) {
+    const ais__dense_geom *g = C->g;
+    const int64_t in0 = g->in[0], in1 = g->in[1], in2 = g->in[2], isz = in0 * in1 * in2;
+    const int64_t s0 = g->stride[0], s1 = g->stride[1], s2 = g->stride[2];
+    const int64_t d0 = g->dil[0], d1 = g->dil[1], d2 = g->dil[2];
+    const int64_t k0 = g->k[0], k1 = g->k[1], k2 = g->k[2];
+    const int64_t ow_n = g->out[2], ohw = g->out[1] * g->out[2], ldw = C->ldw;
+    uint8_t pad16[16];
+    memset(pad16, C->pad, sizeof pad16);
+    /* the block's runs along output rows: input depth and row of tap (0, 0), first input
+     * column, length, offset in the block */
+    int64_t seg[64][5], ns = 0;
+    for (int64_t p = j0; p < j0 + n && ns < 64; ns++) {
+        int64_t ow = p % ow_n, len = ow_n - ow < j0 + n - p ? ow_n - ow : j0 + n - p;
+        seg[ns][0] = p / ohw * s0 - g->pb[0];
+        seg[ns][1] = p / ow_n % g->out[1] * s1 - g->pb[1];
+        seg[ns][2] = ow * s2 - g->pb[2];
+        seg[ns][3] = len;
+        seg[ns][4] = p - j0;
+        p += len;
+    }
+    for (int64_t c = 0; c < C->cg; c++) {
+        const uint8_t *xc = C->x + c * isz;
+        for (int64_t kd = 0; kd < k0; kd++)
+            for (int64_t kh = 0; kh < k1; kh++)
+                for (int64_t kw = 0; kw < k2; kw++, w += ldw)
+                    for (int64_t q = 0; q < ns; q++) {
+                        int64_t id = seg[q][0] + kd * d0, ih = seg[q][1] + kh * d1;
+                        int64_t iw0 = seg[q][2] + kw * d2, len = seg[q][3];
+                        uint8_t *col = w + seg[q][4];
+                        if (id < 0 || id >= in0 || ih < 0 || ih >= in1) {
+                            ais__qi_fill(col, pad16, len);
+                            continue;
                         }
+                        const uint8_t *row = xc + (id * in1 + ih) * in2;
+                        /* output o of the run reads column iw0 + o s2: inside [0, in2) for
+                         * o in [lo, hi) */
+                        int64_t lo = iw0 >= 0 ? 0 : (-iw0 + s2 - 1) / s2;
+                        int64_t hi = iw0 >= in2 ? 0 : (in2 - 1 - iw0) / s2 + 1;
+                        lo = lo > len ? len : lo;
+                        hi = hi < lo ? lo : hi > len ? len : hi;
+                        ais__qi_fill(col, pad16, lo);
+                        if (s2 == 1) {
+                            ais__qi_copy(col + lo, row + iw0 + lo, hi - lo);
+                        } else if (s2 == 2) {
+                            ais__q8_stride2(row + iw0 + 2 * lo, col + lo, hi - lo);
+                        } else {
+                            for (int64_t o = lo; o < hi; o++)
+                                col[o] = row[iw0 + o * s2];
+                        }
+                        ais__qi_fill(col + hi, pad16, len - hi);
                     }
+    }
+}
+
+/* The same block of a 2-D convolution with unit strides whose input rows are as long as its
+ * output rows ("same" padding along the width, ResNet's 3x3 layers): tap (kh, kw) of position p
+ * reads x[p + sh], sh = (kh d1 - pb1) in2 + kw d2 - pb2, wherever it reads inside the image, so
+ * each row is one contiguous copy and the few positions that fall in the padding (a mask per
+ * tap, the same for every channel) are overwritten with the zero point. */
+static bool ais__qi_cols_shift_ok(const ais__dense_geom *g) {
+    return g->in[0] == 1 && g->out[0] == 1 && g->k[0] == 1 && g->stride[1] == 1 &&
+           g->stride[2] == 1 && g->in[2] == g->out[2] && g->k[1] * g->k[2] <= 64;
+}
+
+static void ais__qi_cols_shift(const ais__qi_cols *C, int64_t j0, int64_t n, uint8_t *w) {
+    const ais__dense_geom *g = C->g;
+    const int64_t in1 = g->in[1], in2 = g->in[2], isz = in1 * in2, ow_n = g->out[2];
+    const int64_t taps = g->k[1] * g->k[2], ldw = C->ldw;
+    int64_t sh[64];
+    uint64_t inv[64];
+    for (int64_t kh = 0; kh < g->k[1]; kh++)
+        for (int64_t kw = 0; kw < g->k[2]; kw++) {
+            int64_t tp = kh * g->k[2] + kw, dh = kh * g->dil[1] - g->pb[1];
+            int64_t dw = kw * g->dil[2] - g->pb[2];
+            uint64_t m = 0;
+            int64_t ih = j0 / ow_n + dh, iw = j0 % ow_n + dw;
+            for (int64_t o = 0; o < n; o++) {
+                if (ih < 0 || ih >= in1 || iw < 0 || iw >= in2) m |= (uint64_t)1 << o;
+                if (++iw == ow_n + dw) iw = dw, ih++;
+            }
+            sh[tp] = dh * in2 + dw;
+            inv[tp] = m;
+        }
+    for (int64_t c = 0; c < C->cg; c++) {
+        const uint8_t *xc = C->x + c * isz;
+        for (int64_t tp = 0; tp < taps; tp++, w += ldw) {
+            int64_t a = j0 + sh[tp], lo = a < 0 ? -a : 0, hi = isz - a < n ? isz - a : n;
+            if (hi > lo) ais__qi_copy(w + lo, xc + a + lo, hi - lo);
+            for (uint64_t m = inv[tp]; m; m &= m - 1)
+                w[__builtin_ctzll(m)] = C->pad;
+        }
+    }
+}
+
+static void ais__qi_cols_pack(void *vc, int64_t j0, int64_t n, int8_t *dst, int32_t *sums,
+                              uint8_t *work) {
+    const ais__qi_cols *C = vc;
+    if (C->direct) {
+        ais__qgemm_pack_b(C->x + j0, C->xs, C->P, 1, C->kg, n, dst, sums, NULL);
+        return;
+    }
+    if (C->shift)
+        ais__qi_cols_shift(C, j0, n, work);
+    else
+        ais__qi_cols_block(C, j0, n, work);
+    ais__qgemm_pack_b(work, C->xs, C->ldw, 1, C->kg, n, dst, sums, NULL);
 }
 
 /* A convolution on the int8 GEMM: per image and group, C[Mg, P] = W_g [Mg, K] x cols [K, P],
- * with W packed at load (or here) and the columns packed per call. The zero-point terms per
- * output channel (row) i: za' = w_zero_point + 128 for s8 weights, zb' = x_zero_point - 128 for
- * u8 inputs; C = raw - za'_i colsum_j - zb' (rowsum_i - K za'_i) + bias_i. ep carries the
- * output form and scale (per channel: scale_rs 1); y, ldy and the terms are set here. */
+ * with W packed at load (or here) and the columns packed block by block in the tile loop. The
+ * zero-point terms per output channel (row) i: za' = w_zero_point + 128 for s8 weights, zb' =
+ * x_zero_point - 128 for u8 inputs; C = raw - za'_i colsum_j - zb' (rowsum_i - K za'_i) + bias_i.
+ * ep carries the output form and scale (per channel: scale_rs 1); y, ldy and the terms are set
+ * here. */
 static ais_status ais__qi_conv_gemm(ais__op_ctx *ctx, const ais__qi_conv *q, const ais_tensor *x,
                                     const ais_tensor *w, const int32_t *bias, ais__qgemm_ep *ep0,
                                     const ais__qi_vec *sc, size_t y_elem, void *y) {
@@ -484,12 +603,16 @@ static ais_status ais__qi_conv_gemm(ais__op_ctx *ctx, const ais__qi_conv *q, con
     if (P == 0 || q->m == 0 || q->n == 0) return AIS_OK;
     bool direct = ksz == 1 && P == isz && g->pb[0] == 0 && g->pb[1] == 0 && g->pb[2] == 0 &&
                   g->stride[0] == 1 && g->stride[1] == 1 && g->stride[2] == 1;
-    size_t col_b = direct ? 0 : ais__qi_al((size_t)(kg * P));
-    size_t bp_b = ais__qi_al(ais__qgemm_b_bytes(kg, P)), sb_b = ais__qi_al((size_t)P * 4);
+    int64_t ldw = (int64_t)t->qgemm_np * AIS__QGEMM_NR;
+    int32_t slots = ctx->pool ? ais__pool_threads(ctx->pool) : 1;
+    slots = slots < 1 ? 1 : slots;
+    ais__qgemm_cols src = {.pack = ais__qi_cols_pack,
+                           .work_bytes = direct ? 0 : (size_t)(kg * ldw)};
+    size_t slots_b = (size_t)slots * ais__qgemm_cols_slot_bytes(t, kg, src.work_bytes);
     size_t ap_b = pack ? 0 : ais__qi_al(ais__qgemm_a_bytes(t->qgemm_mr, mg, kg));
     size_t sa_b = pack ? 0 : ais__qi_al((size_t)mg * 4), rows_b = ais__qi_al((size_t)q->m * 4);
     size_t mul_b = sc ? ais__qi_al((size_t)q->m * sizeof(double)) : 0;
-    size_t bytes = col_b + bp_b + sb_b + ap_b + sa_b + 2 * rows_b + mul_b;
+    size_t bytes = slots_b + ap_b + sa_b + 2 * rows_b + mul_b;
     char *s = ais__op_scratch(ctx, bytes);
     if (!s) return ais__oom(bytes, "the int8 columns of a convolution");
     if (sc) {
@@ -502,17 +625,23 @@ static ais_status ais__qi_conv_gemm(ais__op_ctx *ctx, const ais__qi_conv *q, con
         ep0->dscale = mul;
         ep0->scale_rs = 1;
     }
-    uint8_t *col = (uint8_t *)s;
-    int8_t *bp = (int8_t *)(s + col_b);
-    int32_t *sb = (int32_t *)(void *)(s + col_b + bp_b);
-    uint8_t *ap = (uint8_t *)(s + col_b + bp_b + sb_b);
-    int32_t *sa = (int32_t *)(void *)(s + col_b + bp_b + sb_b + ap_b);
-    int32_t *radd = (int32_t *)(void *)(s + col_b + bp_b + sb_b + ap_b + sa_b);
+    uint8_t *ap = (uint8_t *)(s + slots_b);
+    int32_t *sa = (int32_t *)(void *)(s + slots_b + ap_b);
+    int32_t *radd = (int32_t *)(void *)(s + slots_b + ap_b + sa_b);
     int32_t *rmul = radd + rows_b / 4;
     bool xs = x->dtype == AIS_DTYPE_I8, ws = w->dtype == AIS_DTYPE_I8;
     int32_t xz = ais__qi_zp(&q->xz, 0);
     uint32_t zb = (uint32_t)(xz - (xs ? 0 : 128));
-    uint8_t pad = (uint8_t)xz;
+    ais__qi_cols C = {.g = g,
+                      .cg = cg,
+                      .kg = kg,
+                      .P = P,
+                      .ldw = ldw,
+                      .pad = (uint8_t)xz,
+                      .xs = xs,
+                      .direct = direct,
+                      .shift = ais__qi_cols_shift_ok(g)};
+    src.ctx = &C;
     for (int64_t gi = 0; gi < q->group; gi++) {
         ais__qgemm_a A;
         if (pack) {
@@ -530,23 +659,15 @@ static ais_status ais__qi_conv_gemm(ais__op_ctx *ctx, const ais__qi_conv *q, con
             rmul[ch] = (int32_t)(0u - za);
         }
         for (int64_t b = 0; b < q->n; b++) {
-            const uint8_t *xg = (const uint8_t *)x->data + (b * q->c + gi * cg) * isz;
-            const uint8_t *src = xg;
-            if (!direct) {
-                ais__qi_im2col(xg, cg, g, pad, col);
-                src = col;
-            }
-            ais__qgemm_pack_b(src, xs, P, 1, kg, P, bp, sb, NULL);
-            ais__qgemm_b B = {.data = bp, .sums = sb, .n = P, .k = kg, .exact = true};
+            C.x = (const uint8_t *)x->data + (b * q->c + gi * cg) * isz;
             ais__qgemm_ep ep = *ep0;
             ep.row_add = radd + gi * mg;
             ep.row_mul = rmul + gi * mg;
-            ep.col_mul = sb;
             ep.col_add = NULL;
             if (ep.dscale && ep.scale_rs) ep.dscale += gi * mg;
             ep.y = (char *)y + (size_t)((b * q->m + gi * mg) * P) * y_elem;
             ep.ldy = P;
-            ais__qgemm_run(ctx->pool, t, &A, &B, &ep);
+            ais__qgemm_run_cols(ctx->pool, t, &A, P, &src, &ep, slots, s);
         }
     }
     return AIS_OK;
@@ -606,6 +727,25 @@ static void ais__qdw_slots(void *vj, size_t begin, size_t end) {
         int64_t prev_c = -1;
         for (size_t t = s * j->planes / j->n_slots; t < (s + 1) * j->planes / j->n_slots; t++) {
             int64_t b = (int64_t)t / q->m, m = (int64_t)t % q->m, cin = b * q->c + m / mg;
+            if (j->t->qdw_plane) {
+                /* the integer kernel: no float copies of the plane, sums straight to int32 */
+                int16_t *wq = (int16_t *)(void *)wf;
+                int32_t *acc = (int32_t *)(void *)yf, wz = ais__qi_zp(&q->wz, (size_t)m);
+                for (int64_t i = 0; i < kv; i++)
+                    wq[i] =
+                        (int16_t)(ais__qi_at(j->w->data, j->w->dtype, (size_t)(m * kv + i)) - wz);
+                j->t->qdw_plane((const uint8_t *)j->x->data + cin * isz, xs, xz, wq, &j->dg, acc);
+                ais__qgemm_ep ep = *j->ep;
+                ep.y = (char *)ep.y + (size_t)((b * q->m + m) * osz) * j->y_elem;
+                ep.ldy = osz;
+                if (ep.row_add) ep.row_add += m;
+                if (ep.dscale) ep.dscale += m;
+                for (int64_t j0 = 0; j0 < osz; j0 += AIS__QGEMM_LDC) {
+                    int cols = (int)(osz - j0 < AIS__QGEMM_LDC ? osz - j0 : AIS__QGEMM_LDC);
+                    j->t->qgemm_store(&ep, acc + j0, 0, j0, 1, cols);
+                }
+                continue;
+            }
             if (cin != prev_c) {
                 /* channel multipliers > 1: consecutive planes share their input plane */
                 j->t->q8_to_f32((const uint8_t *)j->x->data + cin * isz, xs, xz, xf, isz);

@@ -226,17 +226,15 @@ static ais_status ais__dql_compute(ais__op_ctx *ctx, const ais_tensor *const *in
                                    ais_tensor *const *out, size_t n_out) {
     const float *x = in[0]->data;
     size_t n = in[0]->numel;
-    float mx = 0, mn = 0; /* fmaxf/fminf skip NaN; a NaN element then quantizes to 0 */
-    for (size_t i = 0; i < n; i++) {
-        mx = fmaxf(mx, x[i]);
-        mn = fminf(mn, x[i]);
-    }
+    /* NaN skipped by the range; a NaN element then quantizes to 0. The two loops are
+     * qdq_rows.c's (vectorized): they were a third of the dynamic BERT's time as fminf/fmaxf
+     * calls per element. */
+    float mx = 0, mn = 0;
+    ais__qdq_minmax_row(x, n, &mn, &mx);
     float scale = (mx == mn ? 1.0f : mx - mn) / 255.0f;
     float zp0 = 0.0f - mn / scale;
     float zp = rintf(fminf(fmaxf(zp0, 0.0f), 255.0f));
-    uint8_t *y = out[0]->data;
-    for (size_t i = 0; i < n; i++)
-        y[i] = (uint8_t)fminf(fmaxf(rintf(x[i] / scale) + zp, 0), 255);
+    ais__qdq_dynamic_row(x, scale, zp, out[0]->data, n);
     *(float *)out[1]->data = scale;
     *(uint8_t *)out[2]->data = (uint8_t)zp;
     return AIS_OK;

@@ -16,7 +16,7 @@
  *   DQ(x) -> MaxPool | Reshape | Flatten | Transpose | Squeeze | Unsqueeze -> Q, the Q with the
  *            DQ's scale and zero point              -> the operator on the 8-bit tensor
  *
- * Depthwise convolutions stay float until lib/cpu has an int8 depthwise kernel (see
+ * Depthwise convolutions fuse only where lib/cpu's table has the integer depthwise kernel (see
  * ais__qf_conv).
  *
  * The validity rules are ONNX Runtime's QDQ selectors' (qdq_selectors.cc), restated: scales
@@ -44,6 +44,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cpu/cpu.h"
 #include "model.h"
 
 typedef struct ais__qf {
@@ -364,11 +365,12 @@ static ais_status ais__qf_conv(ais__qf *f, int32_t i, bool *fused) {
         return AIS_OK;
     const ais_tensor *wt = ais__qf_const(f, w.q);
     if (!wt || wt->ndim < 3 || wt->dims[0] <= 0) return AIS_OK;
-    /* Depthwise (one input channel per group) stays float: lib/cpu has no int8 depthwise kernel
-     * yet, and QLinearConv runs it as one GEMM of a single row per channel, which made the fused
-     * MobileNetV2 slower than its unfused form (bench/README.md, "int8"); the float depthwise
-     * kernels between a DQ and a Q cost less. ORT fuses them; outputs stay within its spread. */
-    if (ais__attr_int(n->attrs, "group", 1) > 1 && wt->dims[1] == 1) return AIS_OK;
+    /* Depthwise (one input channel per group) fuses where the kernel table has the integer
+     * depthwise plane (qdw_plane: AVX-512); elsewhere QLinearConv would run it on the float
+     * kernel between conversions, which cost more than the float kernel between the DQ and the
+     * Q (bench/README.md, "int8"). ORT fuses them; outputs stay within its spread. */
+    if (ais__attr_int(n->attrs, "group", 1) > 1 && wt->dims[1] == 1 && !ais__cpu()->qdw_plane)
+        return AIS_OK;
     size_t m = (size_t)wt->dims[0];
     int64_t ax;
     if (w.n != 1 && (w.n != m || !ais__norm_axis(w.axis, (int64_t)wt->ndim, &ax) || ax != 0))

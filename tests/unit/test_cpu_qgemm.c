@@ -300,6 +300,77 @@ static void test_conversions(void **state) {
     }
 }
 
+/* qdw_plane (the int8 depthwise plane) at every level that has one, and the portable one,
+ * against the sum written out: random planes (widths across the 16- and 64-output chunks),
+ * kernels 1-5, strides 1-3 (3: the portable fallback), dilations, pads up to 3, u8 and s8 with
+ * extreme zero points and weights of +-255; exact. The plane is allocated at its exact size, so
+ * that ASan sees a read past it. */
+static void test_qdw_plane(void **state) {
+    (void)state;
+    for (int it = 0; it < 300; it++) {
+        ais__conv_dw_geom g = {.ih = ais_test_randint(1, 20),
+                               .iw = ais_test_randint(1, it % 3 ? 80 : 20),
+                               .kh = ais_test_randint(1, 5),
+                               .kw = ais_test_randint(1, 5),
+                               .sh = ais_test_randint(1, 3),
+                               .sw = it % 5 == 4 ? 3 : ais_test_randint(1, 2),
+                               .dh = ais_test_randint(1, 2),
+                               .dw = ais_test_randint(1, 2),
+                               .ph = ais_test_randint(0, 3),
+                               .pw = ais_test_randint(0, 3)};
+        int64_t pe_h = ais_test_randint(0, 3), pe_w = ais_test_randint(0, 3);
+        int64_t eh = (g.kh - 1) * g.dh + 1, ew = (g.kw - 1) * g.dw + 1;
+        if (eh > g.ih + g.ph + pe_h || ew > g.iw + g.pw + pe_w) continue;
+        g.oh = (g.ih + g.ph + pe_h - eh) / g.sh + 1;
+        g.ow = (g.iw + g.pw + pe_w - ew) / g.sw + 1;
+        bool sg = ais_test_randint(0, 1);
+        int32_t xz = sg ? (int32_t)ais_test_randint(-128, 127) : (int32_t)ais_test_randint(0, 255);
+        if (it % 7 == 0) xz = sg ? -128 : 255;
+        uint8_t *x = malloc((size_t)(g.ih * g.iw));
+        int16_t w[25];
+        int32_t *want = malloc((size_t)(g.oh * g.ow) * 4), *got = malloc((size_t)(g.oh * g.ow) * 4);
+        assert_non_null(x);
+        assert_non_null(want);
+        assert_non_null(got);
+        for (int64_t i = 0; i < g.ih * g.iw; i++)
+            x[i] = (uint8_t)ais_test_randint(0, 255);
+        for (int i = 0; i < 25; i++)
+            w[i] = (int16_t)(it % 7 == 0 ? (i % 2 ? 255 : -255) : ais_test_randint(-255, 255));
+        for (int64_t oh = 0; oh < g.oh; oh++)
+            for (int64_t ow = 0; ow < g.ow; ow++) {
+                int64_t sum = 0;
+                for (int64_t a = 0; a < g.kh; a++)
+                    for (int64_t b = 0; b < g.kw; b++) {
+                        int64_t ih = oh * g.sh - g.ph + a * g.dh, iw = ow * g.sw - g.pw + b * g.dw;
+                        if (ih < 0 || ih >= g.ih || iw < 0 || iw >= g.iw) continue;
+                        sum +=
+                            (int64_t)(q_at(x, sg, (size_t)(ih * g.iw + iw)) - xz) * w[a * g.kw + b];
+                    }
+                want[oh * g.ow + ow] = (int32_t)sum;
+            }
+        for (int isa = -1; isa <= AIS_CPU_ISA_AVX512_VNNI; isa++) {
+            const ais__cpu_kernels *t = isa < 0 ? NULL : ais__cpu_for((ais_cpu_isa)isa);
+            if (isa >= 0 && (!t || !t->qdw_plane)) continue;
+            memset(got, 0x55, (size_t)(g.oh * g.ow) * 4);
+            if (t)
+                t->qdw_plane(x, sg, xz, w, &g, got);
+            else
+                ais__cpu_ref_qdw_plane(x, sg, xz, w, &g, got);
+            for (int64_t i = 0; i < g.oh * g.ow; i++)
+                if (got[i] != want[i])
+                    fail_msg("isa %s qdw_plane %lldx%lld k %lldx%lld s %lld,%lld d %lld,%lld p "
+                             "%lld,%lld signed %d xz %d: acc[%lld] %d want %d",
+                             isa < 0 ? "ref" : ais_cpu_isa_name((ais_cpu_isa)isa), (long long)g.ih,
+                             (long long)g.iw, (long long)g.kh, (long long)g.kw, (long long)g.sh,
+                             (long long)g.sw, (long long)g.dh, (long long)g.dw, (long long)g.ph,
+                             (long long)g.pw, sg, xz, (long long)i, got[i], want[i]);
+        }
+        free(x);
+        free(want);
+        free(got);
+    }
+}
+
 /* qbin (QLinearAdd / QLinearMul) at every level against the formula written out: u8 and s8,
  * B per element and scalar, ratios of 0.5 (ties: half to even) and random ones, saturation. */
 static void test_qbin(void **state) {
@@ -350,7 +421,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_small_shapes),   cmocka_unit_test(test_edges),
         cmocka_unit_test(test_large_threaded), cmocka_unit_test(test_conversions),
-        cmocka_unit_test(test_qbin),
+        cmocka_unit_test(test_qbin),           cmocka_unit_test(test_qdw_plane),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -71,24 +71,37 @@ static ais_tensor *run_both(const char *op, const char *domain, const ais_attrs 
     return y;
 }
 
-static void conv_case(int nsp, bool xs_, bool ws_, bool per_ch, bool with_bias, bool dw, bool one) {
+/* wide: 0 small shapes; 1 planes up to 40 x 40 (several column blocks of the GEMM, rows that
+ * cross blocks, "same" 3x3 convolutions read by shifting, stride-2 rows long enough for the SIMD
+ * gather, enough work for the threaded split); 2 a 7x7 plane (one column block) with many
+ * channels, split over threads by rows of the weights. */
+static void conv_case_w(int nsp, bool xs_, bool ws_, bool per_ch, bool with_bias, bool dw, bool one,
+                        int wide) {
     int64_t n = ais_test_randint(1, 2), g = dw ? ais_test_randint(2, 5) : ais_test_randint(1, 2);
     /* depthwise: channel multipliers 1-2, and planes and kernels large enough for the SIMD
      * depthwise kernels' whole vectors and the threaded split (1-D and 2-D) */
     int64_t cg = dw ? 1 : ais_test_randint(1, 5),
             mg = dw ? ais_test_randint(1, 2) : ais_test_randint(1, 9);
+    if (wide == 1) cg = ais_test_randint(3, 8), mg = ais_test_randint(8, 24);
+    if (wide == 2) cg = ais_test_randint(24, 32), mg = ais_test_randint(40, 64), n = 1, g = 1;
     bool big = dw && nsp < 3 && ais_test_randint(0, 1);
     int64_t c = cg * g, m = mg * g;
     int64_t in[3] = {1, 1, 1}, k[3] = {1, 1, 1}, st[3] = {1, 1, 1}, dl[3] = {1, 1, 1};
     int64_t pb[3] = {0, 0, 0}, pe[3] = {0, 0, 0}, out[3];
     for (int d = 3 - nsp; d < 3; d++) {
         in[d] = ais_test_randint(1, nsp == 3 ? 5 : big ? 40 : 9);
+        if (wide) /* rows of 34+: stride 2 still gives runs of 17+ outputs */
+            in[d] = wide == 2 ? 7 : d == 2 ? ais_test_randint(34, 72) : ais_test_randint(17, 40);
         if (!one) {
             k[d] = ais_test_randint(1, big ? 5 : 3);
             st[d] = ais_test_randint(1, 2);
             dl[d] = ais_test_randint(1, 2);
             pb[d] = ais_test_randint(0, 1);
             pe[d] = ais_test_randint(0, 2);
+            if (wide && ais_test_randint(0, 1)) /* "same": k 3, pads 1, stride 1 */
+                k[d] = 3, st[d] = 1, dl[d] = 1, pb[d] = 1, pe[d] = 1;
+            else if (wide == 1 && d == 2)
+                st[d] = 2;
         }
         if ((k[d] - 1) * dl[d] + 1 > in[d] + pb[d] + pe[d]) k[d] = 1, dl[d] = 1;
     }
@@ -180,6 +193,18 @@ static void conv_case(int nsp, bool xs_, bool ws_, bool per_ch, bool with_bias, 
     ais_tensor *const all[] = {x, w, xz, wz, wsc, bias, xsc, ysc, yz, y, acc};
     for (size_t i = 0; i < AIS__ARRAY_LEN(all); i++)
         ais_tensor_destroy(all[i]);
+}
+
+static void conv_case(int nsp, bool xs_, bool ws_, bool per_ch, bool with_bias, bool dw, bool one) {
+    conv_case_w(nsp, xs_, ws_, per_ch, with_bias, dw, one, 0);
+}
+
+static void test_conv_wide(void **state) {
+    (void)state;
+    for (int it = 0; it < 24; it++)
+        conv_case_w(it % 6 == 5 ? 1 : 2, ais_test_randint(0, 1), ais_test_randint(0, 1),
+                    ais_test_randint(0, 1), ais_test_randint(0, 1), false, it % 4 == 0,
+                    it % 3 == 2 ? 2 : 1);
 }
 
 static void test_conv_random(void **state) {
@@ -478,9 +503,9 @@ static void test_dw_huge_pads(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_conv_random),          cmocka_unit_test(test_matmul_random),
-        cmocka_unit_test(test_com_microsoft_random), cmocka_unit_test(test_qattention_random),
-        cmocka_unit_test(test_dw_huge_pads),
+        cmocka_unit_test(test_conv_random),       cmocka_unit_test(test_conv_wide),
+        cmocka_unit_test(test_matmul_random),     cmocka_unit_test(test_com_microsoft_random),
+        cmocka_unit_test(test_qattention_random), cmocka_unit_test(test_dw_huge_pads),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -128,9 +128,13 @@ static void test_quantize_float8(void **state) {
 
 static void test_dynamic_quantize(void **state) {
     (void)state;
-    for (int rep = 0; rep < 3; rep++) {
-        int64_t n = ais_test_randint(1, 40);
-        ais_tensor *x = ais_test_rand_f32(AIS_SHAPE(n), rep == 1 ? 0.5f : -3, 7);
+    /* lengths past the vector loops' 8 and 16 and their tails; a NaN (rep 3, 4: skipped by the
+     * range, quantized to 0), ranges all positive (rep 1) and all negative (rep 5) */
+    for (int rep = 0; rep < 8; rep++) {
+        int64_t n = rep < 3 ? ais_test_randint(1, 40) : ais_test_randint(1, 2000);
+        ais_tensor *x = rep == 5 ? ais_test_rand_f32(AIS_SHAPE(n), -9, -0.5f)
+                                 : ais_test_rand_f32(AIS_SHAPE(n), rep == 1 ? 0.5f : -3, 7);
+        if (rep == 3 || rep == 4) ((float *)x->data)[ais_test_randint(0, n - 1)] = NAN;
         ais_tensor *out[3] = {NULL, NULL, NULL};
         AIS_ASSERT_OK(
             ais_op_run("DynamicQuantizeLinear", NULL, (const ais_tensor *[]){x}, 1, out, 3));
@@ -143,8 +147,13 @@ static void test_dynamic_quantize(void **state) {
         float zp = rintf(fminf(fmaxf(-mn / sc, 0), 255));
         assert_true(at(out[1], 0) == (double)sc);
         assert_true(at(out[2], 0) == (double)zp);
-        for (size_t i = 0; i < (size_t)n; i++)
-            assert_true(at(out[0], i) == clampd(rintf((float)at(x, i) / sc) + zp, 0, 255));
+        for (size_t i = 0; i < (size_t)n; i++) {
+            float v = (float)at(x, i);
+            double want = isnan(v) ? 0 : clampd(rintf(v / sc) + zp, 0, 255);
+            if (at(out[0], i) != want)
+                fail_msg("n %lld element %zu (%g): got %g want %g", (long long)n, i, (double)v,
+                         at(out[0], i), want);
+        }
         for (int k = 0; k < 3; k++)
             ais_tensor_destroy(out[k]);
         ais_tensor_destroy(x);

@@ -84,6 +84,26 @@ void ais__cpu_ref_qbin(const uint8_t *a, const uint8_t *b, int64_t b_step, int64
     }
 }
 
+void ais__cpu_ref_qdw_plane(const uint8_t *x, bool is_signed, int32_t xz, const int16_t *w,
+                            const ais__conv_dw_geom *g, int32_t *acc) {
+    for (int64_t oh = 0; oh < g->oh; oh++)
+        for (int64_t ow = 0; ow < g->ow; ow++) {
+            int32_t s = 0;
+            for (int64_t kh = 0; kh < g->kh; kh++) {
+                int64_t ih = oh * g->sh - g->ph + kh * g->dh;
+                if (ih < 0 || ih >= g->ih) continue;
+                for (int64_t kw = 0; kw < g->kw; kw++) {
+                    int64_t iw = ow * g->sw - g->pw + kw * g->dw;
+                    if (iw < 0 || iw >= g->iw) continue;
+                    uint8_t b = x[ih * g->iw + iw];
+                    int32_t v = is_signed ? (int32_t)(int8_t)b : (int32_t)b;
+                    s += (v - xz) * (int32_t)w[kh * g->kw + kw];
+                }
+            }
+            acc[oh * g->ow + ow] = s;
+        }
+}
+
 void ais__cpu_fill_ref_qgemm(ais__cpu_kernels *k) {
     k->qgemm_mr = AIS__REF_QMR;
     k->qgemm_np = 1;
