@@ -105,14 +105,20 @@ bool ais__conv_wino_fits(const ais__conv_wino_pack *p, const ais__conv_plan *q) 
 
 /* Tiles a chunk takes, a multiple of the GEMM's mr: V and M within AIS__WINO_CHUNK_BYTES while
  * U stays in L2 between chunks; when it cannot (more than 1 MiB), all tiles in one chunk (up to
- * 16x that), so that U streams from memory once per call. */
-static int64_t ais__wino_chunk(const ais__cpu_kernels *t, int64_t c, int64_t m, int64_t tiles) {
-    const int64_t mr = t->gemm_mr, all = (tiles + mr - 1) / mr * mr;
+ * 16x that), so that U streams from memory once per call. Threads take whole chunks, so there
+ * are at least as many chunks as threads where the tiles allow: with one chunk (ResNet-18's
+ * 28x28 stage) a second thread had nothing to do. The threads then read the same U at about the
+ * same time, from the cache they share. */
+static int64_t ais__wino_chunk(const ais__cpu_kernels *t, int64_t c, int64_t m, int64_t tiles,
+                               int32_t threads) {
+    const int64_t mr = t->gemm_mr, panels = (tiles + mr - 1) / mr, all = panels * mr;
     const double per_tile = 36.0 * sizeof(float) * (double)(c + m);
     size_t budget = AIS__WINO_CHUNK_BYTES;
     if (36.0 * sizeof(float) * (double)c * (double)m > (double)((size_t)1 << 20)) budget *= 16;
     int64_t fit = (int64_t)((double)budget / per_tile);
-    return AIS__MIN(AIS__MAX(mr, fit / mr * mr), all);
+    int64_t tc = AIS__MIN(AIS__MAX(mr, fit / mr * mr), all);
+    if (threads > 1) tc = AIS__MIN(tc, (panels + threads - 1) / threads * mr);
+    return tc;
 }
 
 /* Multiply-adds one byte of weights read from memory costs (about 60 G multiply-adds/s against
@@ -132,7 +138,8 @@ static int64_t ais__wino_chunk(const ais__cpu_kernels *t, int64_t c, int64_t m, 
 bool ais__conv_wino_wins(const ais__conv_wino_pack *p, const ais__conv_plan *q, int32_t threads) {
     const ais__dense_geom *g = &q->g;
     const int64_t oh = g->out[1], ow = g->out[2], tiles = (oh + 3) / 4 * ((ow + 3) / 4);
-    const int64_t tc = ais__wino_chunk(p->t, p->c, p->m, tiles), chunks = (tiles + tc - 1) / tc;
+    const int64_t tc = ais__wino_chunk(p->t, p->c, p->m, tiles, threads);
+    const int64_t chunks = (tiles + tc - 1) / tc;
     const double c = (double)p->c, m = (double)p->m;
     double direct = 9.0 * c * m * (double)(oh * ow) / (double)AIS__MAX(1, threads);
     double wino = (36.0 * c * m * (double)(chunks * tc) + 8.0 * 36.0 * (c + m) * (double)tiles +
@@ -235,11 +242,11 @@ ais_status ais__conv_wino_run(ais__op_ctx *ctx, const ais__conv_plan *q,
     j.hp = 4 * j.th + 2;
     j.wp = 4 * j.tw + 2;
     j.tiles = j.th * j.tw;
-    j.tc = ais__wino_chunk(t, p->c, p->m, j.tiles);
+    int32_t threads = ctx->pool ? ais__pool_threads(ctx->pool) : 1;
+    j.tc = ais__wino_chunk(t, p->c, p->m, j.tiles, threads);
     j.chunks = (j.tiles + j.tc - 1) / j.tc;
     j.gemm_floats = ais__wino_round16((int64_t)t->gemm_scratch_size(j.tc, p->m, p->c, true));
     j.slot_floats = ais__wino_round16(36 * j.tc * (p->c + p->m) + 16 * p->m) + j.gemm_floats;
-    int32_t threads = ctx->pool ? ais__pool_threads(ctx->pool) : 1;
     j.n_slots = (size_t)AIS__MAX(1, AIS__MIN((int64_t)threads, j.chunks));
     const int64_t xp_floats = ais__wino_round16(j.hp * j.wp * p->c);
     size_t total = (size_t)xp_floats + j.n_slots * (size_t)j.slot_floats, bytes;
