@@ -3,6 +3,7 @@
 #include <immintrin.h>
 
 #include "../../cpu.h"
+#include "../simd_transpose.h"
 
 typedef __m512 V;
 #define AIS__W 16
@@ -16,35 +17,8 @@ static inline V vadd(V a, V b) { return _mm512_add_ps(a, b); }
 static inline V vsub(V a, V b) { return _mm512_sub_ps(a, b); }
 static inline V vfma(V a, V b, V c) { return _mm512_fmadd_ps(a, b, c); }
 
-/* 16 x 16 in place: r[k] lane c becomes r[c] lane k (pairs, then quads within 128-bit lanes,
- * then the lanes themselves). */
-static inline void vtranspose(V *r) {
-    V t[16], u[16], v[16];
-    for (int i = 0; i < 16; i += 2) {
-        t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
-        t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
-    }
-    for (int i = 0; i < 16; i += 4) {
-        __m512d a = _mm512_castps_pd(t[i]), b = _mm512_castps_pd(t[i + 1]);
-        __m512d c = _mm512_castps_pd(t[i + 2]), d = _mm512_castps_pd(t[i + 3]);
-        u[i] = _mm512_castpd_ps(_mm512_unpacklo_pd(a, c));
-        u[i + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(a, c));
-        u[i + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(b, d));
-        u[i + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(b, d));
-    }
-    for (int k = 0; k < 4; k++) {
-        v[k] = _mm512_shuffle_f32x4(u[k], u[4 + k], 0x88);
-        v[k + 4] = _mm512_shuffle_f32x4(u[k], u[4 + k], 0xDD);
-        v[k + 8] = _mm512_shuffle_f32x4(u[8 + k], u[12 + k], 0x88);
-        v[k + 12] = _mm512_shuffle_f32x4(u[8 + k], u[12 + k], 0xDD);
-    }
-    for (int k = 0; k < 4; k++) {
-        r[k] = _mm512_shuffle_f32x4(v[k], v[k + 8], 0x88);
-        r[k + 8] = _mm512_shuffle_f32x4(v[k], v[k + 8], 0xDD);
-        r[k + 4] = _mm512_shuffle_f32x4(v[k + 4], v[k + 12], 0x88);
-        r[k + 12] = _mm512_shuffle_f32x4(v[k + 4], v[k + 12], 0xDD);
-    }
-}
+/* 16 x 16 in place: r[k] lane c becomes r[c] lane k. */
+static inline void vtranspose(V *r) { ais__x86_tr16(r); }
 
 #include "../winograd_kernel.h"
 
