@@ -13,6 +13,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 sys.path.insert(0, os.path.join(ROOT, "bindings", "python"))
 import aistack  # noqa: E402
 
+from monitor_util import SPEC, frame, scorer_model  # noqa: E402
 from prometheus_client.parser import text_string_to_metric_families  # noqa: E402
 
 DIGITS = os.path.join(ROOT, "models", "digits_mlp.onnx")
@@ -148,55 +149,23 @@ def test_request_log_lines_parse(tmp_path):
 
 # ---- live drift windows (AIS_OPT_DRIFT_WINDOW): sessions fill them from their own calls ----
 
-LIVE_SPEC = {
-    "version": 1,
-    "inputs": [{"name": "age", "type": "numeric", "missing": "allow"},
-               {"name": "city", "type": "categorical"}],
-    "features": [
-        {"input": "age", "steps": [{"op": "impute", "strategy": "median", "value": 40},
-                                   {"op": "scale", "kind": "standard", "mean": 40, "scale": 10}]},
-        {"input": "city", "steps": [{"op": "onehot", "categories": ["oslo", "rome", "pisa"],
-                                     "unknown": "ignore"}]},
-    ],
-}
-
-
 @pytest.fixture(scope="module")
 def live_model(tmp_path_factory):
-    """A 4-feature linear scorer behind LIVE_SPEC, with a reference profile of 800 records:
+    """A 4-feature linear scorer behind SPEC, with a reference profile of 800 records:
     features age, city (raw pipeline inputs), score (numeric) and label (class) predictions."""
     import onnx
-    from onnx import TensorProto, helper, numpy_helper
+    from onnx import helper
     d = tmp_path_factory.mktemp("live")
-    w = numpy_helper.from_array(np.array([[1.0], [0.5], [-0.5], [0.2]], np.float32), "w")
-    g = helper.make_graph(
-        [helper.make_node("MatMul", ["x", "w"], ["score"]),
-         helper.make_node("Greater", ["score", "zero"], ["pos"]),
-         helper.make_node("Cast", ["pos"], ["label2"], to=TensorProto.INT64),
-         helper.make_node("Squeeze", ["label2", "axes"], ["label"])],
-        "m", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [None, 4])],
-        [helper.make_tensor_value_info("score", TensorProto.FLOAT, [None, 1]),
-         helper.make_tensor_value_info("label", TensorProto.INT64, [None])],
-        [w, numpy_helper.from_array(np.array(0.0, np.float32), "zero"),
-         numpy_helper.from_array(np.array([1], np.int64), "axes")])
-    mp = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
+    mp = scorer_model()
     helper.set_model_props(mp, {"name": "scorer", "model_version": "3"})
     onnx.save(mp, str(d / "m.onnx"))
     with aistack.Model(str(d / "m.onnx")) as m:
-        m.save(str(d / "plain.ais"), pipeline=LIVE_SPEC)
+        m.save(str(d / "plain.ais"), pipeline=SPEC)
     with aistack.Model(str(d / "plain.ais")) as m:
-        ref = m.profile_of(live_frame(np.random.default_rng(5), 800, False), seed=1)
+        ref = m.profile_of(frame(np.random.default_rng(5), 800, False), seed=1)
         m.save_with_profile(str(d / "m.ais"), ref)
         ref.close()
     return str(d / "m.ais")
-
-
-def live_frame(rng, n, shift):
-    import pandas as pd
-    age = rng.normal(40 + 15 * shift, 10, n).round(1)
-    age[rng.random(n) < 0.05] = np.nan
-    p = [0.6, 0.3, 0.1] if not shift else [0.2, 0.3, 0.5]
-    return pd.DataFrame({"age": age, "city": rng.choice(["oslo", "rome", "pisa"], n, p=p)})
 
 
 def assert_same_report(live, offline):
@@ -216,7 +185,7 @@ def test_live_window_equals_drift_report(live_model, shift):
     """Records run through sessions land in their windows: the live report equals the offline
     drift_report of the same records (whose values match Evidently, test_monitor_cli.py)."""
     rng = np.random.default_rng(11)
-    df = live_frame(rng, 300, shift)
+    df = frame(rng, 300, shift)
     with aistack.Model(live_model, drift_window=1000) as m:
         with pytest.raises(aistack.NotFoundError):
             m.monitor.drift()  # no session yet: no window to compare
@@ -251,7 +220,7 @@ def test_live_window_equals_drift_report(live_model, shift):
 
 def test_live_window_last_rows_and_off(live_model):
     rng = np.random.default_rng(12)
-    before, after = live_frame(rng, 400, False), live_frame(rng, 150, True)
+    before, after = frame(rng, 400, False), frame(rng, 150, True)
     with aistack.Model(live_model, drift_window=150, drift_window_mode=1) as m:
         with m.session() as s:
             s.run_records(before)

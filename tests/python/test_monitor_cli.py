@@ -19,24 +19,12 @@ import aistack  # noqa: E402
 import onnx  # noqa: E402
 from evidently.calculations.stattests.registry import get_stattest  # noqa: E402
 from evidently.core import ColumnType  # noqa: E402
-from onnx import TensorProto, helper, numpy_helper  # noqa: E402
+from monitor_util import SPEC, frame, scorer_model  # noqa: E402
 
 TOOL = os.environ.get("AIS_AISTACK")
 if not TOOL:
     pytest.fail("AIS_AISTACK (the aistack tool) is not set: build with AIS_BUILD_EXAMPLES=ON",
                 pytrace=False)
-
-SPEC = {
-    "version": 1,
-    "inputs": [{"name": "age", "type": "numeric", "missing": "allow"},
-               {"name": "city", "type": "categorical"}],
-    "features": [
-        {"input": "age", "steps": [{"op": "impute", "strategy": "median", "value": 40},
-                                   {"op": "scale", "kind": "standard", "mean": 40, "scale": 10}]},
-        {"input": "city", "steps": [{"op": "onehot", "categories": ["oslo", "rome", "pisa"],
-                                     "unknown": "ignore"}]},
-    ],
-}
 
 
 def tool(*args, check=True):
@@ -49,30 +37,10 @@ def tool(*args, check=True):
 @pytest.fixture(scope="module")
 def model(tmp_path_factory):
     d = tmp_path_factory.mktemp("monitor_cli")
-    w = numpy_helper.from_array(np.array([[1.0], [0.5], [-0.5], [0.2]], np.float32), "w")
-    g = helper.make_graph(
-        [helper.make_node("MatMul", ["x", "w"], ["score"]),
-         helper.make_node("Greater", ["score", "zero"], ["pos"]),
-         helper.make_node("Cast", ["pos"], ["label2"], to=TensorProto.INT64),
-         helper.make_node("Squeeze", ["label2", "axes"], ["label"])],
-        "m", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [None, 4])],
-        [helper.make_tensor_value_info("score", TensorProto.FLOAT, [None, 1]),
-         helper.make_tensor_value_info("label", TensorProto.INT64, [None])],
-        [w, numpy_helper.from_array(np.array(0.0, np.float32), "zero"),
-         numpy_helper.from_array(np.array([1], np.int64), "axes")])
-    onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]),
-              str(d / "m.onnx"))
+    onnx.save(scorer_model(), str(d / "m.onnx"))
     (d / "spec.json").write_text(json.dumps(SPEC))
     tool("convert", d / "m.onnx", d / "m.ais", "--pipeline", d / "spec.json")
     return d
-
-
-def frame(rng, n, shift):
-    age = rng.normal(40 + 15 * shift, 10, n).round(1)
-    age[rng.random(n) < 0.05] = np.nan
-    p = [0.6, 0.3, 0.1] if not shift else [0.2, 0.3, 0.5]
-    city = rng.choice(["oslo", "rome", "pisa"], n, p=p)
-    return pd.DataFrame({"age": age, "city": city})
 
 
 def write(df, path):
