@@ -5,19 +5,11 @@
 #include <string.h>
 
 #include "../../cpu.h"
+#include "avx2_vec.h"
 
-typedef __m256 V;
 #define AIS__W 8
 #define AIS__CX(name) ais__avx2c_##name
 
-static inline V vset(float a) { return _mm256_set1_ps(a); }
-static inline V vload(const float *p) { return _mm256_loadu_ps(p); }
-static inline void vstore(float *p, V a) { _mm256_storeu_ps(p, a); }
-static inline V vadd(V a, V b) { return _mm256_add_ps(a, b); }
-static inline V vmul(V a, V b) { return _mm256_mul_ps(a, b); }
-static inline V vmax(V a, V b) { return _mm256_max_ps(a, b); }
-static inline V vmin(V a, V b) { return _mm256_min_ps(a, b); }
-static inline V vfma(V a, V b, V c) { return _mm256_fmadd_ps(a, b, c); }
 /* [a0 a2 b0 b2 | a4 a6 b4 b6], then the 64-bit lanes reordered 0 2 1 3 */
 static inline V vload_s2(const float *p) {
     V s = _mm256_shuffle_ps(_mm256_loadu_ps(p), _mm256_loadu_ps(p + 8), 0x88);

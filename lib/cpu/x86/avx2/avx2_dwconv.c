@@ -4,20 +4,12 @@
 #include <stdint.h>
 
 #include "../../cpu.h"
+#include "avx2_vec.h"
 
-typedef __m256 V;
 typedef __m256i M; /* a lane is loaded / stored when its sign bit is set */
 #define AIS__W 8
 #define AIS__DX(name) ais__avx2dw_##name
 
-static inline V vset(float a) { return _mm256_set1_ps(a); }
-static inline V vload(const float *p) { return _mm256_loadu_ps(p); }
-static inline void vstore(float *p, V a) { _mm256_storeu_ps(p, a); }
-static inline V vadd(V a, V b) { return _mm256_add_ps(a, b); }
-static inline V vmul(V a, V b) { return _mm256_mul_ps(a, b); }
-static inline V vmax(V a, V b) { return _mm256_max_ps(a, b); }
-static inline V vmin(V a, V b) { return _mm256_min_ps(a, b); }
-static inline V vfma(V a, V b, V c) { return _mm256_fmadd_ps(a, b, c); }
 static inline M vmask(int lo, int hi) {
     const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
     /* lo <= l < hi: (l - lo) >= 0 and (l - hi) < 0, the sign of (lo - 1 - l) & (l - hi) */

@@ -7,20 +7,13 @@
 
 #include "../../../common/common.h"
 #include "../../cpu.h"
+#include "avx2_vec.h"
 
-typedef __m256 V;
 #define AIS__W 8
 #define AIS__SX(name) ais__avx2g_##name
 #define AIS__GK_MR 6
 #define AIS__GK_NV 2
 
-static inline V vset(float a) { return _mm256_set1_ps(a); }
-static inline V vload(const float *p) { return _mm256_loadu_ps(p); }
-static inline void vstore(float *p, V a) { _mm256_storeu_ps(p, a); }
-static inline V vadd(V a, V b) { return _mm256_add_ps(a, b); }
-static inline V vmax(V a, V b) { return _mm256_max_ps(a, b); }
-static inline V vfma(V a, V b, V c) { return _mm256_fmadd_ps(a, b, c); }
-static inline V vmin(V a, V b) { return _mm256_min_ps(a, b); }
 /* x < 0 ? alpha x : x (NaN compares false: kept) */
 static inline V vleaky(V x, float alpha) {
     return _mm256_blendv_ps(x, _mm256_mul_ps(x, _mm256_set1_ps(alpha)),

@@ -5,19 +5,11 @@
 #include <string.h>
 
 #include "../../cpu.h"
+#include "avx512_vec.h"
 
-typedef __m512 V;
 #define AIS__W 16
 #define AIS__CX(name) ais__avx512c_##name
 
-static inline V vset(float a) { return _mm512_set1_ps(a); }
-static inline V vload(const float *p) { return _mm512_loadu_ps(p); }
-static inline void vstore(float *p, V a) { _mm512_storeu_ps(p, a); }
-static inline V vadd(V a, V b) { return _mm512_add_ps(a, b); }
-static inline V vmul(V a, V b) { return _mm512_mul_ps(a, b); }
-static inline V vmax(V a, V b) { return _mm512_max_ps(a, b); }
-static inline V vmin(V a, V b) { return _mm512_min_ps(a, b); }
-static inline V vfma(V a, V b, V c) { return _mm512_fmadd_ps(a, b, c); }
 static inline V vload_s2(const float *p) {
     const __m512i even =
         _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);

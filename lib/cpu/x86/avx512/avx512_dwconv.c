@@ -4,20 +4,12 @@
 #include <stdint.h>
 
 #include "../../cpu.h"
+#include "avx512_vec.h"
 
-typedef __m512 V;
 typedef __mmask16 M;
 #define AIS__W 16
 #define AIS__DX(name) ais__avx512dw_##name
 
-static inline V vset(float a) { return _mm512_set1_ps(a); }
-static inline V vload(const float *p) { return _mm512_loadu_ps(p); }
-static inline void vstore(float *p, V a) { _mm512_storeu_ps(p, a); }
-static inline V vadd(V a, V b) { return _mm512_add_ps(a, b); }
-static inline V vmul(V a, V b) { return _mm512_mul_ps(a, b); }
-static inline V vmax(V a, V b) { return _mm512_max_ps(a, b); }
-static inline V vmin(V a, V b) { return _mm512_min_ps(a, b); }
-static inline V vfma(V a, V b, V c) { return _mm512_fmadd_ps(a, b, c); }
 static inline M vmask(int lo, int hi) {
     return (M)((((uint32_t)1 << hi) - 1) & ~(((uint32_t)1 << lo) - 1));
 }

@@ -7,20 +7,13 @@
 
 #include "../../../common/common.h"
 #include "../../cpu.h"
+#include "avx512_vec.h"
 
-typedef __m512 V;
 #define AIS__W 16
 #define AIS__SX(name) ais__avx512g_##name
 #define AIS__GK_MR 14
 #define AIS__GK_NV 2
 
-static inline V vset(float a) { return _mm512_set1_ps(a); }
-static inline V vload(const float *p) { return _mm512_loadu_ps(p); }
-static inline void vstore(float *p, V a) { _mm512_storeu_ps(p, a); }
-static inline V vadd(V a, V b) { return _mm512_add_ps(a, b); }
-static inline V vmax(V a, V b) { return _mm512_max_ps(a, b); }
-static inline V vfma(V a, V b, V c) { return _mm512_fmadd_ps(a, b, c); }
-static inline V vmin(V a, V b) { return _mm512_min_ps(a, b); }
 /* x < 0 ? alpha x : x (NaN compares false: kept) */
 static inline V vleaky(V x, float alpha) {
     return _mm512_mask_mul_ps(x, _mm512_cmp_ps_mask(x, _mm512_setzero_ps(), _CMP_LT_OQ), x,

@@ -3,19 +3,11 @@
 #include <immintrin.h>
 
 #include "../../cpu.h"
+#include "avx512_vec.h"
 #include "../simd_transpose.h"
 
-typedef __m512 V;
 #define AIS__W 16
 #define AIS__WX(name) ais__avx512w_##name
-
-static inline V vzero(void) { return _mm512_setzero_ps(); }
-static inline V vset(float a) { return _mm512_set1_ps(a); }
-static inline V vload(const float *p) { return _mm512_loadu_ps(p); }
-static inline void vstore(float *p, V a) { _mm512_storeu_ps(p, a); }
-static inline V vadd(V a, V b) { return _mm512_add_ps(a, b); }
-static inline V vsub(V a, V b) { return _mm512_sub_ps(a, b); }
-static inline V vfma(V a, V b, V c) { return _mm512_fmadd_ps(a, b, c); }
 
 /* 16 x 16 in place: r[k] lane c becomes r[c] lane k. */
 static inline void vtranspose(V *r) { ais__x86_tr16(r); }
