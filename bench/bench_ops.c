@@ -28,6 +28,7 @@
 
 #include "common/common.h"
 #include "cpu/cpu.h"
+#include "gemm_loop.h"
 
 static double now_s(void) {
     struct timespec ts;
@@ -545,6 +546,52 @@ static void run_ukernel(void *p) {
 
 static void run_fma(void *p) { fma_call(*(ais_cpu_isa *)p); }
 
+#if GL_HAVE
+typedef struct {
+    int variant;
+    int64_t k, np;
+    const float *ap, *bp;
+} gl_call;
+
+static void run_gl(void *p) {
+    gl_call *g = p;
+    for (int64_t j = 0; j < g->np; j++)
+        gl_run(g->variant, (long)g->k, g->ap, g->bp + j * g->k * 32);
+}
+
+/* The AVX-512 tile's k loop in assembly (gemm_loop.h) over the same panels as the micro-kernel
+ * (ap: 14 x k, bp: np panels of k x 32), alternating with the FMA loop: no loads, 14 broadcast
+ * loads per step that nothing reads, the kernel's loads. */
+static void bench_gemm_loop(int reps, int64_t k, int64_t np, const float *ap, const float *bp) {
+    double s[4][64];
+    ais_cpu_isa isa = AIS_CPU_ISA_AVX512;
+    for (int r = 0; r < reps; r++) {
+        for (int v = 0; v < 3; v++) {
+            gl_call g = {v, k, np, ap, bp};
+            s[v][r] = time_batch(run_gl, &g);
+        }
+        s[3][r] = time_batch(run_fma, &isa);
+    }
+    double gf[4];
+    for (int i = 0; i < 4; i++) {
+        qsort(s[i], (size_t)reps, sizeof s[i][0], cmp_double);
+        double f = i == 3 ? 2.0 * 16 * 20 * FMA_CALL_ITERS : 2.0 * 14 * 32 * (double)(k * np);
+        gf[i] = f / s[i][reps / 2] * 1e-9;
+    }
+    printf("The same tile's k loop in assembly (bench/gemm_loop.h), %% of the FMA loop's %.1f: 28 "
+           "FMAs a step, no loads %.0f%%; plus 14 broadcast loads nothing reads %.0f%%; the "
+           "kernel's 2 B loads and 14 broadcasts feeding the FMAs %.0f%%\n",
+           gf[3], 100 * gf[0] / gf[3], 100 * gf[1] / gf[3], 100 * gf[2] / gf[3]);
+    if (json)
+        fprintf(json,
+                "%s\n  {\"kind\": \"gemm_loop\", \"threads\": 1, \"unit\": \"GFLOP/s\", "
+                "\"fma_only\": %.2f, \"dead_loads\": %.2f, \"kernel_loop\": %.2f, "
+                "\"peak_rounds\": %.2f}",
+                json_first ? "" : ",", gf[0], gf[1], gf[2], gf[3]);
+    json_first = 0;
+}
+#endif
+
 /* The micro-kernel's own rate, alternating with the FMA loop: the ceiling of the whole product
  * (what packing, edge tiles and C traffic take comes on top). */
 static void bench_gemm_ukernel(int reps, const char *name, ais_cpu_isa isa) {
@@ -582,6 +629,9 @@ static void bench_gemm_ukernel(int reps, const char *name, ais_cpu_isa isa) {
                 "\"unit\": \"GFLOP/s\", \"ukernel\": %.2f, \"peak_rounds\": %.2f}",
                 json_first ? "" : ",", name, gk, gp);
     json_first = 0;
+#if GL_HAVE
+    if (isa == AIS_CPU_ISA_AVX512 && mr == 14 && nr == 32) bench_gemm_loop(reps, k, np, ap, bp);
+#endif
     free(ap);
     free(bp);
     free(c);
