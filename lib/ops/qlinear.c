@@ -538,7 +538,8 @@ static void ais__qi_cols_block(const ais__qi_cols *C, int64_t j0, int64_t n, uin
  * each row is one contiguous copy and the few positions that fall in the padding (a mask per
  * tap, the same for every channel) are overwritten with the zero point. */
 static bool ais__qi_cols_shift_ok(const ais__dense_geom *g) {
-    return g->in[0] == 1 && g->out[0] == 1 && g->k[0] == 1 && g->stride[1] == 1 &&
+    /* depth: one plane read by its one tap (a depth pad would put that tap in the padding) */
+    return g->in[0] == 1 && g->out[0] == 1 && g->k[0] == 1 && g->pb[0] == 0 && g->stride[1] == 1 &&
            g->stride[2] == 1 && g->in[2] == g->out[2] && g->k[1] * g->k[2] <= 64;
 }
 
