@@ -371,6 +371,63 @@ static void test_qdw_plane(void **state) {
     }
 }
 
+/* The requantizing store with float scales at every level against the portable one on the
+ * extremes: sums at INT32_MIN / INT32_MAX and around 0, scales that overflow int32 after the
+ * product (both signs), NaN and infinite scales (NaN takes qmin), per tensor and per column,
+ * zero points at the ends of u8 and s8, Relu-like clamps, rows of 1-64 columns. */
+static void test_store_extremes(void **state) {
+    (void)state;
+    static const float scales[] = {1e-3f, 0.37f, 1e3f, 3e9f, NAN, INFINITY, -INFINITY, 0.0f};
+    _Alignas(64) int32_t c[2 * AIS__QGEMM_LDC];
+    float fs[64];
+    int32_t cola[64];
+    for (int it = 0; it < 400; it++) {
+        bool u8 = it % 2;
+        int cols = (int)ais_test_randint(1, 64), rows = (int)ais_test_randint(1, 2);
+        for (int i = 0; i < 2 * AIS__QGEMM_LDC; i++) {
+            int kind = (int)ais_test_randint(0, 4);
+            c[i] = kind == 0   ? INT32_MIN
+                   : kind == 1 ? INT32_MAX
+                   : kind == 2 ? (int32_t)ais_test_randint(-3, 3)
+                               : (int32_t)ais_test_randint(-2000000, 2000000);
+        }
+        for (int j = 0; j < 64; j++) {
+            fs[j] = scales[ais_test_randint(0, 7)] * (ais_test_randint(0, 1) ? 1.0f : -1.0f);
+            cola[j] = (int32_t)ais_test_randint(-1000, 1000);
+        }
+        int32_t zp =
+            u8 ? (int32_t)ais_test_randint(0, 1) * 255 : (int32_t)ais_test_randint(-128, 127);
+        int32_t rowa[2] = {(int32_t)ais_test_randint(-50, 50), 0};
+        ais__qgemm_ep ep = {.out = u8 ? AIS__QGEMM_OUT_U8 : AIS__QGEMM_OUT_S8,
+                            .row_add = it % 3 ? rowa : NULL,
+                            .col_add = it % 5 ? NULL : cola,
+                            .fscale = fs,
+                            .scale_cs = it % 4 == 0,
+                            .zp = zp,
+                            .qmin = u8 ? 0 : -128,
+                            .qmax = u8 ? 255 : 127,
+                            .ldy = 64};
+        if (it % 7 == 0) ep.qmin = zp; /* Relu */
+        if (ep.qmin > ep.qmax) ep.qmin = ep.qmax;
+        uint8_t want[128], got[128];
+        memset(want, 0xa5, sizeof want);
+        ep.y = want;
+        ais__cpu_ref_qgemm_store(&ep, c, 0, 0, rows, cols);
+        for (int isa = 0; isa <= AIS_CPU_ISA_AVX512_VNNI; isa++) {
+            const ais__cpu_kernels *t = ais__cpu_for((ais_cpu_isa)isa);
+            if (!t) continue;
+            memset(got, 0xa5, sizeof got);
+            ep.y = got;
+            t->qgemm_store(&ep, c, 0, 0, rows, cols);
+            for (int i = 0; i < 128; i++)
+                if (got[i] != want[i])
+                    fail_msg("isa %d it %d: byte %d got %d want %d (c %d scale %g zp %d)", isa, it,
+                             i, got[i], want[i], c[i / 64 * AIS__QGEMM_LDC + i % 64],
+                             (double)fs[ep.scale_cs ? i % 64 : 0], zp);
+        }
+    }
+}
+
 /* qbin (QLinearAdd / QLinearMul) at every level against the formula written out: u8 and s8,
  * B per element and scalar, ratios of 0.5 (ties: half to even) and random ones, saturation. */
 static void test_qbin(void **state) {
@@ -422,6 +479,7 @@ int main(void) {
         cmocka_unit_test(test_small_shapes),   cmocka_unit_test(test_edges),
         cmocka_unit_test(test_large_threaded), cmocka_unit_test(test_conversions),
         cmocka_unit_test(test_qbin),           cmocka_unit_test(test_qdw_plane),
+        cmocka_unit_test(test_store_extremes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -69,8 +69,64 @@ static inline void ais__q256_bytes(__m128i lo, __m128i hi, bool is_u8, void *dst
 /* a macro, not a const int: clang at -O0 wants an integer constant expression there */
 #define AIS__Q_RND (_MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)
 
+/* The requantizing store with float scales (ONNX Runtime's arithmetic, QLinearConv's), as
+ * avx512_qgemm.c's: the epilogue in locals (the byte stores may alias it), 16 values a step,
+ * float(v) * scale, min with qmax - zp, rounded, converted, max with qmin - zp in int32, + zp,
+ * and one saturating pack of the two halves (exact: the values are in range already). */
+static void ais__q256_store_q8f(const ais__qgemm_ep *ep, const int32_t *c, int64_t i0, int64_t j0,
+                                int rows, int cols) {
+    const int32_t *row_add = ep->row_add, *col_add = ep->col_add, *row_mul = ep->row_mul;
+    const int32_t *col_mul = ep->col_mul;
+    const float *fscale = ep->fscale;
+    const int64_t scale_rs = ep->scale_rs, scale_cs = ep->scale_cs, ldy = ep->ldy;
+    const bool is_u8 = ep->out == AIS__QGEMM_OUT_U8;
+    int8_t *y = ep->y;
+    const __m256 hi = _mm256_set1_ps((float)(ep->qmax - ep->zp));
+    const __m256i lo = _mm256_set1_epi32(ep->qmin - ep->zp), zp = _mm256_set1_epi32(ep->zp);
+    int full = cols & ~15;
+    for (int r = 0; r < rows; r++) {
+        int64_t i = i0 + r;
+        const __m256i radd = _mm256_set1_epi32(row_add ? row_add[i] : 0);
+        const __m256i rmul = _mm256_set1_epi32(row_mul ? row_mul[i] : 0);
+        const float *fs = fscale + i * scale_rs;
+        const __m256 srow = _mm256_set1_ps(fs[0]);
+        const int32_t *cr = c + r * AIS__QGEMM_LDC;
+        int8_t *yr = y + i * ldy;
+        for (int jj = 0; jj < full; jj += 16) {
+            __m256i q[2];
+#pragma GCC unroll 2
+            for (int h = 0; h < 2; h++) {
+                int64_t j = j0 + jj + 8 * h;
+                __m256i v =
+                    _mm256_add_epi32(_mm256_loadu_si256((const __m256i *)(cr + jj + 8 * h)), radd);
+                if (col_add)
+                    v = _mm256_add_epi32(v, _mm256_loadu_si256((const __m256i *)(col_add + j)));
+                if (row_mul)
+                    v = _mm256_add_epi32(
+                        v, _mm256_mullo_epi32(rmul,
+                                              _mm256_loadu_si256((const __m256i *)(col_mul + j))));
+                __m256 s = scale_cs ? _mm256_loadu_ps(fs + j) : srow;
+                __m256 f = _mm256_min_ps(hi, _mm256_mul_ps(_mm256_cvtepi32_ps(v), s));
+                f = _mm256_round_ps(f, AIS__Q_RND);
+                q[h] = _mm256_add_epi32(_mm256_max_epi32(_mm256_cvttps_epi32(f), lo), zp);
+            }
+            /* packs works within 128-bit lanes: 0-3 8-11 4-7 12-15 as words, then bytes of
+             * both halves; one permute of the 32-bit groups puts them in order */
+            __m256i w = _mm256_packs_epi32(q[0], q[1]);
+            __m256i b = is_u8 ? _mm256_packus_epi16(w, w) : _mm256_packs_epi16(w, w);
+            b = _mm256_permutevar8x32_epi32(b, _mm256_setr_epi32(0, 4, 1, 5, 0, 0, 0, 0));
+            _mm_storeu_si128((__m128i *)(yr + j0 + jj), _mm256_castsi256_si128(b));
+        }
+    }
+    if (full < cols) ais__cpu_ref_qgemm_store(ep, c + full, i0, j0 + full, rows, cols - full);
+}
+
 static void ais__q256_store(const ais__qgemm_ep *ep, const int32_t *c, int64_t i0, int64_t j0,
                             int rows, int cols) {
+    if ((ep->out == AIS__QGEMM_OUT_U8 || ep->out == AIS__QGEMM_OUT_S8) && !ep->dscale) {
+        ais__q256_store_q8f(ep, c, i0, j0, rows, cols);
+        return;
+    }
     int full = cols & ~7;
     for (int r = 0; r < rows; r++) {
         int64_t i = i0 + r;

@@ -137,8 +137,58 @@ static inline __m512d ais__q_ds(const ais__qgemm_ep *ep, int64_t i, int64_t j, _
 /* a macro, not a const int: clang at -O0 wants an integer constant expression there */
 #define AIS__Q_RND (_MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)
 
+/* The requantizing store with float scales (ONNX Runtime's arithmetic, QLinearConv's): the
+ * epilogue's fields in locals first (the byte stores may alias them, so the general store below
+ * reloads each one per vector), then per 16 values: the int32 terms, float(v) * scale, min with
+ * qmax - zp (before rounding: the bound is whole, so the same as after; min's second operand on
+ * NaN, so a NaN goes on), the rounding conversion (out of range or NaN: INT_MIN), max with
+ * qmin - zp in int32, + zp, the truncating narrow: 7 operations where the general store spends
+ * 8 (float) or 14 (double). */
+static void ais__q512_store_q8f(const ais__qgemm_ep *ep, const int32_t *c, int64_t i0, int64_t j0,
+                                int rows, int cols) {
+    const int32_t *row_add = ep->row_add, *col_add = ep->col_add, *row_mul = ep->row_mul;
+    const int32_t *col_mul = ep->col_mul;
+    const float *fscale = ep->fscale;
+    const int64_t scale_rs = ep->scale_rs, scale_cs = ep->scale_cs, ldy = ep->ldy;
+    int8_t *y = ep->y;
+    const __m512 hi = _mm512_set1_ps((float)(ep->qmax - ep->zp));
+    const __m512i lo = _mm512_set1_epi32(ep->qmin - ep->zp), zp = _mm512_set1_epi32(ep->zp);
+    for (int r = 0; r < rows; r++) {
+        int64_t i = i0 + r;
+        const __m512i radd = _mm512_set1_epi32(row_add ? row_add[i] : 0);
+        const __m512i rmul = _mm512_set1_epi32(row_mul ? row_mul[i] : 0);
+        const float *fs = fscale + i * scale_rs;
+        const __m512 srow = _mm512_set1_ps(fs[0]);
+        const int32_t *cr = c + r * AIS__QGEMM_LDC;
+        int8_t *yr = y + i * ldy;
+        for (int jj = 0; jj < cols; jj += 16) {
+            int64_t j = j0 + jj;
+            __mmask16 m =
+                cols - jj >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (cols - jj)) - 1);
+            __m512i v = _mm512_add_epi32(_mm512_loadu_si512((const void *)(cr + jj)), radd);
+            if (col_add) v = _mm512_add_epi32(v, _mm512_maskz_loadu_epi32(m, col_add + j));
+            if (row_mul)
+                v = _mm512_add_epi32(
+                    v, _mm512_mullo_epi32(rmul, _mm512_maskz_loadu_epi32(m, col_mul + j)));
+            __m512 s = scale_cs ? _mm512_maskz_loadu_ps(m, fs + j) : srow;
+            __m512 f = _mm512_min_ps(hi, _mm512_mul_ps(_mm512_cvtepi32_ps(v), s));
+            __m512i q =
+                _mm512_add_epi32(_mm512_max_epi32(_mm512_cvt_roundps_epi32(f, AIS__Q_RND), lo), zp);
+            __m128i q8 = _mm512_cvtepi32_epi8(q);
+            if (m == 0xffff)
+                _mm_storeu_si128((__m128i *)(yr + j), q8);
+            else
+                _mm_mask_storeu_epi8(yr + j, m, q8);
+        }
+    }
+}
+
 static void ais__q512_store(const ais__qgemm_ep *ep, const int32_t *c, int64_t i0, int64_t j0,
                             int rows, int cols) {
+    if ((ep->out == AIS__QGEMM_OUT_U8 || ep->out == AIS__QGEMM_OUT_S8) && !ep->dscale) {
+        ais__q512_store_q8f(ep, c, i0, j0, rows, cols);
+        return;
+    }
     for (int r = 0; r < rows; r++) {
         int64_t i = i0 + r;
         __m512i radd = _mm512_set1_epi32(ep->row_add ? ep->row_add[i] : 0);
