@@ -302,7 +302,8 @@ static void test_conversions(void **state) {
 
 /* qdw_plane (the int8 depthwise plane) at every level that has one, and the portable one,
  * against the sum written out: random planes (widths across the 16- and 64-output chunks),
- * kernels 1-5, strides 1-3 (3: the portable fallback), dilations, pads up to 3, u8 and s8 with
+ * kernels 1-5 high and 1-9 wide (up to 5: the pair rows, odd and even widths), strides 1-3 (3: the
+ * portable fallback), dilations, pads up to 3, u8 and s8 with
  * extreme zero points and weights of +-255; exact. The plane is allocated at its exact size, so
  * that ASan sees a read past it. */
 static void test_qdw_plane(void **state) {
@@ -311,7 +312,7 @@ static void test_qdw_plane(void **state) {
         ais__conv_dw_geom g = {.ih = ais_test_randint(1, 20),
                                .iw = ais_test_randint(1, it % 3 ? 80 : 20),
                                .kh = ais_test_randint(1, 5),
-                               .kw = ais_test_randint(1, 5),
+                               .kw = ais_test_randint(1, it % 4 == 0 ? 9 : 5),
                                .sh = ais_test_randint(1, 3),
                                .sw = it % 5 == 4 ? 3 : ais_test_randint(1, 2),
                                .dh = ais_test_randint(1, 2),
@@ -327,14 +328,14 @@ static void test_qdw_plane(void **state) {
         int32_t xz = sg ? (int32_t)ais_test_randint(-128, 127) : (int32_t)ais_test_randint(0, 255);
         if (it % 7 == 0) xz = sg ? -128 : 255;
         uint8_t *x = malloc((size_t)(g.ih * g.iw));
-        int16_t w[25];
+        int16_t w[45];
         int32_t *want = malloc((size_t)(g.oh * g.ow) * 4), *got = malloc((size_t)(g.oh * g.ow) * 4);
         assert_non_null(x);
         assert_non_null(want);
         assert_non_null(got);
         for (int64_t i = 0; i < g.ih * g.iw; i++)
             x[i] = (uint8_t)ais_test_randint(0, 255);
-        for (int i = 0; i < 25; i++)
+        for (int i = 0; i < 45; i++)
             w[i] = (int16_t)(it % 7 == 0 ? (i % 2 ? 255 : -255) : ais_test_randint(-255, 255));
         for (int64_t oh = 0; oh < g.oh; oh++)
             for (int64_t ow = 0; ow < g.ow; ow++) {
