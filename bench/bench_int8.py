@@ -80,15 +80,13 @@ def _cnn(name, size, d):
     import torch
     sys.path.insert(0, os.path.join(ROOT, "tests", "python"))
     import torch_models
+    from onnxruntime import quantization as oq
+    from onnxruntime.quantization.shape_inference import quant_pre_process
     fp32 = os.path.join(d, f"{name}_fp32.onnx")
     out = {"fp32": fp32, "qdq": os.path.join(d, f"{name}_qdq.onnx"),
            "qop": os.path.join(d, f"{name}_qop.onnx")}
     if all(os.path.exists(p) for p in out.values()):
         return out
-    # imported only to build: /work/bench-venv's ONNX Runtime lacks its quantizer's ml_dtypes,
-    # so the files are made once with another Python and timed with that one
-    from onnxruntime import quantization as oq
-    from onnxruntime.quantization.shape_inference import quant_pre_process
     m, inp, i_n, o_n, dyn = torch_models.torchvision_cnn(name, batch=1, size=size)
     m.train()
     with torch.no_grad():
