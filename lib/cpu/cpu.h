@@ -227,6 +227,10 @@ typedef struct ais__qgemm_cols {
     void (*pack)(void *ctx, int64_t j0, int64_t n, int8_t *dst, int32_t *sums, uint8_t *work);
     void *ctx;
     size_t work_bytes;
+    /* sums_mul != 0: every row's row_mul would be this one value, so the store gets the block's
+     * column sums times it as col_add (ep->row_mul and ep->col_add NULL): one add per value
+     * instead of a 32-bit multiply (s8 weights: the moved zero point 128 of every channel). */
+    int32_t sums_mul;
 } ais__qgemm_cols;
 /* Scratch bytes of one slot of ais__qgemm_run_cols (64-byte multiple). */
 size_t ais__qgemm_cols_slot_bytes(const ais__cpu_kernels *t, int64_t k, size_t work_bytes);

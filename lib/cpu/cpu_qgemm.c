@@ -18,6 +18,7 @@
  * with any s8 pair fit int16 (127 * 128 * 2 and 128 * 128 * 2), at twice the instructions.
  * Weights quantized to 7 bits (or symmetric with small values) keep the single path.
  */
+#include <assert.h>
 #include <string.h>
 
 #include "common/common.h"
@@ -284,6 +285,13 @@ static void ais__q_cols_slots(void *vj, size_t begin, size_t end) {
             ep.y = (char *)ep.y + (size_t)j0 * J->y_elem;
             ep.col_mul = ep.row_mul ? sums : NULL;
             if (ep.col_add) ep.col_add += j0;
+            if (J->src->sums_mul) {
+                assert(!ep.row_mul && !ep.col_add);
+                uint32_t mul = (uint32_t)J->src->sums_mul;
+                for (int64_t j = 0; j < cols; j++)
+                    sums[j] = (int32_t)((uint32_t)sums[j] * mul);
+                ep.col_add = sums;
+            }
             if (ep.fbias) ep.fbias += j0;
             if (ep.scale_cs) {
                 if (ep.fscale) ep.fscale += j0 * ep.scale_cs;

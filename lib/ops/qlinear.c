@@ -538,7 +538,8 @@ static void ais__qi_cols_block(const ais__qi_cols *C, int64_t j0, int64_t n, uin
  * each row is one contiguous copy and the few positions that fall in the padding (a mask per
  * tap, the same for every channel) are overwritten with the zero point. */
 static bool ais__qi_cols_shift_ok(const ais__dense_geom *g) {
-    return g->in[0] == 1 && g->out[0] == 1 && g->k[0] == 1 && g->stride[1] == 1 &&
+    /* depth: one plane read by its one tap (a depth pad would put that tap in the padding) */
+    return g->in[0] == 1 && g->out[0] == 1 && g->k[0] == 1 && g->pb[0] == 0 && g->stride[1] == 1 &&
            g->stride[2] == 1 && g->in[2] == g->out[2] && g->k[1] * g->k[2] <= 64;
 }
 
@@ -586,6 +587,16 @@ static void ais__qi_cols_pack(void *vc, int64_t j0, int64_t n, int8_t *dst, int3
     ais__qgemm_pack_b(work, C->xs, C->ldw, 1, C->kg, n, dst, sums, NULL);
 }
 
+/* QLinearConv's multiplier per output channel m < n, x_scale * w_scale / y_scale in float32 as
+ * ONNX Runtime computes it; the stores multiply float(sum) by it in float32 too (MLAS's
+ * requantization, the peer the int8 models are checked against; the ONNX reference's NumPy
+ * arithmetic takes the product in double, which differs from it by one step on rare ties). */
+static void ais__qi_conv_mul(const ais__qi_vec *sc, int64_t n, float *mul) {
+    float xsv = (float)ais__qi_scale(&sc[0], 0), ysv = (float)ais__qi_scale(&sc[2], 0);
+    for (int64_t m = 0; m < n; m++)
+        mul[m] = xsv * (float)ais__qi_scale(&sc[1], (size_t)m) / ysv;
+}
+
 /* A convolution on the int8 GEMM: per image and group, C[Mg, P] = W_g [Mg, K] x cols [K, P],
  * with W packed at load (or here) and the columns packed block by block in the tile loop. The
  * zero-point terms per output channel (row) i: za' = w_zero_point + 128 for s8 weights, zb' =
@@ -611,18 +622,14 @@ static ais_status ais__qi_conv_gemm(ais__op_ctx *ctx, const ais__qi_conv *q, con
     size_t slots_b = (size_t)slots * ais__qgemm_cols_slot_bytes(t, kg, src.work_bytes);
     size_t ap_b = pack ? 0 : ais__qi_al(ais__qgemm_a_bytes(t->qgemm_mr, mg, kg));
     size_t sa_b = pack ? 0 : ais__qi_al((size_t)mg * 4), rows_b = ais__qi_al((size_t)q->m * 4);
-    size_t mul_b = sc ? ais__qi_al((size_t)q->m * sizeof(double)) : 0;
+    size_t mul_b = sc ? ais__qi_al((size_t)q->m * sizeof(float)) : 0;
     size_t bytes = slots_b + ap_b + sa_b + 2 * rows_b + mul_b;
     char *s = ais__op_scratch(ctx, bytes);
     if (!s) return ais__oom(bytes, "the int8 columns of a convolution");
     if (sc) {
-        /* x_scale * w_scale / y_scale in float32, the product in double (NumPy), per channel */
-        double *mul = (double *)(void *)(s + bytes - mul_b);
-        double xsv = ais__qi_scale(&sc[0], 0), ysv = ais__qi_scale(&sc[2], 0);
-        for (int64_t m = 0; m < q->m; m++)
-            mul[m] = (double)(float)((float)(float)(xsv * ais__qi_scale(&sc[1], (size_t)m)) /
-                                     (float)ysv);
-        ep0->dscale = mul;
+        float *mul = (float *)(void *)(s + bytes - mul_b);
+        ais__qi_conv_mul(sc, q->m, mul);
+        ep0->fscale = mul;
         ep0->scale_rs = 1;
     }
     uint8_t *ap = (uint8_t *)(s + slots_b);
@@ -651,20 +658,23 @@ static ais_status ais__qi_conv_gemm(ais__op_ctx *ctx, const ais__qi_conv *q, con
             ais__qgemm_pack_a(t->qgemm_mr, wg, ws, kg, 1, mg, kg, ap, sa);
             A = (ais__qgemm_a){.data = ap, .sums = sa, .m = mg, .k = kg, .mr = t->qgemm_mr};
         }
+        bool uniform = true;
         for (int64_t i = 0; i < mg; i++) {
             int64_t ch = gi * mg + i;
             uint32_t za = (uint32_t)ais__qi_zp(&q->wz, (size_t)ch) + (ws ? 128u : 0u);
             uint32_t bv = bias ? (uint32_t)bias[ch] : 0u;
             radd[ch] = (int32_t)(bv - zb * ((uint32_t)A.sums[i] - (uint32_t)kg * za));
             rmul[ch] = (int32_t)(0u - za);
+            uniform = uniform && rmul[ch] == rmul[gi * mg];
         }
+        src.sums_mul = uniform ? rmul[gi * mg] : 0;
         for (int64_t b = 0; b < q->n; b++) {
             C.x = (const uint8_t *)x->data + (b * q->c + gi * cg) * isz;
             ais__qgemm_ep ep = *ep0;
             ep.row_add = radd + gi * mg;
-            ep.row_mul = rmul + gi * mg;
+            ep.row_mul = uniform ? NULL : rmul + gi * mg;
             ep.col_add = NULL;
-            if (ep.dscale && ep.scale_rs) ep.dscale += gi * mg;
+            if (ep.fscale && ep.scale_rs) ep.fscale += gi * mg;
             ep.y = (char *)y + (size_t)((b * q->m + gi * mg) * P) * y_elem;
             ep.ldy = P;
             ais__qgemm_run_cols(ctx->pool, t, &A, P, &src, &ep, slots, s);
@@ -695,7 +705,7 @@ typedef struct {
     const ais__qi_conv *q;
     const ais__cpu_kernels *t;
     const ais_tensor *x, *w;
-    const ais__qgemm_ep *ep; /* y at the output's start; row_add, dscale per channel or NULL */
+    const ais__qgemm_ep *ep; /* y at the output's start; row_add, fscale per channel or NULL */
     size_t y_elem;
     ais__conv_dw_geom dg;
     char *scratch;
@@ -739,7 +749,7 @@ static void ais__qdw_slots(void *vj, size_t begin, size_t end) {
                 ep.y = (char *)ep.y + (size_t)((b * q->m + m) * osz) * j->y_elem;
                 ep.ldy = osz;
                 if (ep.row_add) ep.row_add += m;
-                if (ep.dscale) ep.dscale += m;
+                if (ep.fscale) ep.fscale += m;
                 for (int64_t j0 = 0; j0 < osz; j0 += AIS__QGEMM_LDC) {
                     int cols = (int)(osz - j0 < AIS__QGEMM_LDC ? osz - j0 : AIS__QGEMM_LDC);
                     j->t->qgemm_store(&ep, acc + j0, 0, j0, 1, cols);
@@ -760,7 +770,7 @@ static void ais__qdw_slots(void *vj, size_t begin, size_t end) {
             ep.y = (char *)ep.y + (size_t)((b * q->m + m) * osz) * j->y_elem;
             ep.ldy = osz;
             if (ep.row_add) ep.row_add += m;
-            if (ep.dscale) ep.dscale += m;
+            if (ep.fscale) ep.fscale += m;
             for (int64_t j0 = 0; j0 < osz; j0 += AIS__QGEMM_LDC) {
                 int cols = (int)(osz - j0 < AIS__QGEMM_LDC ? osz - j0 : AIS__QGEMM_LDC);
                 j->t->f32_to_i32(yf + j0, ci, cols);
@@ -794,7 +804,7 @@ static ais_status ais__qi_conv_dw(ais__op_ctx *ctx, const ais__qi_conv *q, const
     j.n_slots = work < 65536.0 ? 1 : (size_t)(threads > 0 ? threads : 1);
     j.n_slots = AIS__MIN(j.n_slots, j.planes);
     j.per_slot = ais__qdw_slot_bytes(q, &j.dg);
-    size_t mul_b = sc ? ais__qi_al((size_t)q->m * sizeof(double)) : 0, bytes;
+    size_t mul_b = sc ? ais__qi_al((size_t)q->m * sizeof(float)) : 0, bytes;
     if (!ais__mul_size(j.per_slot, j.n_slots, &bytes) || bytes > SIZE_MAX - mul_b)
         return ais__error(AIS_E_LIMIT, "depthwise int8 scratch size overflows");
     bytes += mul_b;
@@ -802,13 +812,9 @@ static ais_status ais__qi_conv_dw(ais__op_ctx *ctx, const ais__qi_conv *q, const
     if (!s) return ais__oom(bytes, "the planes of a depthwise int8 convolution");
     j.scratch = s;
     if (sc) {
-        /* x_scale * w_scale / y_scale in float32, the product in double (NumPy), per channel */
-        double *mul = (double *)(void *)(s + bytes - mul_b);
-        double xsv = ais__qi_scale(&sc[0], 0), ysv = ais__qi_scale(&sc[2], 0);
-        for (int64_t m = 0; m < q->m; m++)
-            mul[m] = (double)(float)((float)(float)(xsv * ais__qi_scale(&sc[1], (size_t)m)) /
-                                     (float)ysv);
-        ep0->dscale = mul;
+        float *mul = (float *)(void *)(s + bytes - mul_b);
+        ais__qi_conv_mul(sc, q->m, mul);
+        ep0->fscale = mul;
         ep0->scale_rs = 1;
         ep0->scale_cs = 0;
     }
@@ -908,23 +914,23 @@ static ais_status ais__qlc_compute(ais__op_ctx *ctx, const ais_tensor *const *in
             return ais__qi_conv_dw(ctx, &q, in[0], in[3], bias, &ep, sc, 1, out[0]->data);
         return ais__qi_conv_gemm(ctx, &q, in[0], in[3], bias, &ep, sc, 1, out[0]->data);
     }
-    int32_t *acc = ais__op_scratch(ctx, (plane ? plane : 1) * sizeof(int32_t));
-    if (!acc) return ais__oom(plane * sizeof(int32_t), "the int32 sums of one output plane");
+    size_t acc_b = (plane ? plane : 1) * sizeof(int32_t) + (size_t)q.m * sizeof(float);
+    int32_t *acc = ais__op_scratch(ctx, acc_b);
+    if (!acc) return ais__oom(acc_b, "the int32 sums of one output plane");
     const int32_t *bias = n_in > 8 && in[8] ? in[8]->data : NULL;
-    double xsv = ais__qi_scale(&xs, 0), ysv = ais__qi_scale(&ys, 0);
+    float *mul = (float *)(void *)(acc + (plane ? plane : 1));
+    const ais__qi_vec sc[3] = {xs, ws, ys};
+    ais__qi_conv_mul(sc, q.m, mul);
     int32_t yzv = ais__qi_zp(&yz, 0);
     ais_dtype yd = out[0]->dtype;
     for (int64_t b = 0; b < q.n; b++)
         for (int64_t m = 0; m < q.m; m++) {
             ais__qi_conv_plane(&q, in[0], in[3], b, m, acc);
             int32_t bv = bias ? bias[m] : 0;
-            /* x_scale * w_scale / y_scale in float32, the product in double (NumPy) */
-            double mul =
-                (double)(float)((float)(float)(xsv * ais__qi_scale(&ws, (size_t)m)) / (float)ysv);
             size_t base = (size_t)(b * q.m + m) * plane;
             for (size_t o = 0; o < plane; o++)
-                ais__qi_store(out[0]->data, yd, base + o, (double)ais__qi_add(acc[o], bv) * mul,
-                              yzv);
+                ais__qi_store(out[0]->data, yd, base + o,
+                              (double)((float)ais__qi_add(acc[o], bv) * mul[m]), yzv);
         }
     return AIS_OK;
 }

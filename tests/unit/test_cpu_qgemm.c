@@ -302,7 +302,8 @@ static void test_conversions(void **state) {
 
 /* qdw_plane (the int8 depthwise plane) at every level that has one, and the portable one,
  * against the sum written out: random planes (widths across the 16- and 64-output chunks),
- * kernels 1-5, strides 1-3 (3: the portable fallback), dilations, pads up to 3, u8 and s8 with
+ * kernels 1-5 high and 1-9 wide (up to 5: the pair rows, odd and even widths), strides 1-3 (3: the
+ * portable fallback), dilations, pads up to 3, u8 and s8 with
  * extreme zero points and weights of +-255; exact. The plane is allocated at its exact size, so
  * that ASan sees a read past it. */
 static void test_qdw_plane(void **state) {
@@ -311,7 +312,7 @@ static void test_qdw_plane(void **state) {
         ais__conv_dw_geom g = {.ih = ais_test_randint(1, 20),
                                .iw = ais_test_randint(1, it % 3 ? 80 : 20),
                                .kh = ais_test_randint(1, 5),
-                               .kw = ais_test_randint(1, 5),
+                               .kw = ais_test_randint(1, it % 4 == 0 ? 9 : 5),
                                .sh = ais_test_randint(1, 3),
                                .sw = it % 5 == 4 ? 3 : ais_test_randint(1, 2),
                                .dh = ais_test_randint(1, 2),
@@ -327,14 +328,14 @@ static void test_qdw_plane(void **state) {
         int32_t xz = sg ? (int32_t)ais_test_randint(-128, 127) : (int32_t)ais_test_randint(0, 255);
         if (it % 7 == 0) xz = sg ? -128 : 255;
         uint8_t *x = malloc((size_t)(g.ih * g.iw));
-        int16_t w[25];
+        int16_t w[45];
         int32_t *want = malloc((size_t)(g.oh * g.ow) * 4), *got = malloc((size_t)(g.oh * g.ow) * 4);
         assert_non_null(x);
         assert_non_null(want);
         assert_non_null(got);
         for (int64_t i = 0; i < g.ih * g.iw; i++)
             x[i] = (uint8_t)ais_test_randint(0, 255);
-        for (int i = 0; i < 25; i++)
+        for (int i = 0; i < 45; i++)
             w[i] = (int16_t)(it % 7 == 0 ? (i % 2 ? 255 : -255) : ais_test_randint(-255, 255));
         for (int64_t oh = 0; oh < g.oh; oh++)
             for (int64_t ow = 0; ow < g.ow; ow++) {
@@ -368,6 +369,63 @@ static void test_qdw_plane(void **state) {
         free(x);
         free(want);
         free(got);
+    }
+}
+
+/* The requantizing store with float scales at every level against the portable one on the
+ * extremes: sums at INT32_MIN / INT32_MAX and around 0, scales that overflow int32 after the
+ * product (both signs), NaN and infinite scales (NaN takes qmin), per tensor and per column,
+ * zero points at the ends of u8 and s8, Relu-like clamps, rows of 1-64 columns. */
+static void test_store_extremes(void **state) {
+    (void)state;
+    static const float scales[] = {1e-3f, 0.37f, 1e3f, 3e9f, NAN, INFINITY, -INFINITY, 0.0f};
+    _Alignas(64) int32_t c[2 * AIS__QGEMM_LDC];
+    float fs[64];
+    int32_t cola[64];
+    for (int it = 0; it < 400; it++) {
+        bool u8 = it % 2;
+        int cols = (int)ais_test_randint(1, 64), rows = (int)ais_test_randint(1, 2);
+        for (int i = 0; i < 2 * AIS__QGEMM_LDC; i++) {
+            int kind = (int)ais_test_randint(0, 4);
+            c[i] = kind == 0   ? INT32_MIN
+                   : kind == 1 ? INT32_MAX
+                   : kind == 2 ? (int32_t)ais_test_randint(-3, 3)
+                               : (int32_t)ais_test_randint(-2000000, 2000000);
+        }
+        for (int j = 0; j < 64; j++) {
+            fs[j] = scales[ais_test_randint(0, 7)] * (ais_test_randint(0, 1) ? 1.0f : -1.0f);
+            cola[j] = (int32_t)ais_test_randint(-1000, 1000);
+        }
+        int32_t zp =
+            u8 ? (int32_t)ais_test_randint(0, 1) * 255 : (int32_t)ais_test_randint(-128, 127);
+        int32_t rowa[2] = {(int32_t)ais_test_randint(-50, 50), 0};
+        ais__qgemm_ep ep = {.out = u8 ? AIS__QGEMM_OUT_U8 : AIS__QGEMM_OUT_S8,
+                            .row_add = it % 3 ? rowa : NULL,
+                            .col_add = it % 5 ? NULL : cola,
+                            .fscale = fs,
+                            .scale_cs = it % 4 == 0,
+                            .zp = zp,
+                            .qmin = u8 ? 0 : -128,
+                            .qmax = u8 ? 255 : 127,
+                            .ldy = 64};
+        if (it % 7 == 0) ep.qmin = zp; /* Relu */
+        if (ep.qmin > ep.qmax) ep.qmin = ep.qmax;
+        uint8_t want[128], got[128];
+        memset(want, 0xa5, sizeof want);
+        ep.y = want;
+        ais__cpu_ref_qgemm_store(&ep, c, 0, 0, rows, cols);
+        for (int isa = 0; isa <= AIS_CPU_ISA_AVX512_VNNI; isa++) {
+            const ais__cpu_kernels *t = ais__cpu_for((ais_cpu_isa)isa);
+            if (!t) continue;
+            memset(got, 0xa5, sizeof got);
+            ep.y = got;
+            t->qgemm_store(&ep, c, 0, 0, rows, cols);
+            for (int i = 0; i < 128; i++)
+                if (got[i] != want[i])
+                    fail_msg("isa %d it %d: byte %d got %d want %d (c %d scale %g zp %d)", isa, it,
+                             i, got[i], want[i], c[i / 64 * AIS__QGEMM_LDC + i % 64],
+                             (double)fs[ep.scale_cs ? i % 64 : 0], zp);
+        }
     }
 }
 
@@ -422,6 +480,7 @@ int main(void) {
         cmocka_unit_test(test_small_shapes),   cmocka_unit_test(test_edges),
         cmocka_unit_test(test_large_threaded), cmocka_unit_test(test_conversions),
         cmocka_unit_test(test_qbin),           cmocka_unit_test(test_qdw_plane),
+        cmocka_unit_test(test_store_extremes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

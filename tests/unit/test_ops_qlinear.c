@@ -104,6 +104,30 @@ static void test_qlinear_matmul_round_saturate(void **state) {
         ais_tensor_destroy(all[i]);
 }
 
+/* A 3-D ConvInteger over one plane of depth whose one depth tap falls in the padding (pad 1
+ * before, stride 2): every sum is 0. The "same"-width shortcut of the column gathering once
+ * took that tap as inside (it checked the plane, not the pad) and summed the plane. */
+static void test_conv_integer_depth_pad(void **state) {
+    (void)state;
+    ais_tensor *x = rand8(AIS_DTYPE_U8, AIS_SHAPE(1, 2, 1, 3, 3));
+    ais_tensor *wt = rand8(AIS_DTYPE_I8, AIS_SHAPE(3, 2, 1, 1, 1));
+    ais_tensor *xz = mk(AIS_DTYPE_U8, AIS_SHAPE(), (double[]){7});
+    ais_attrs *at_ = NULL;
+    AIS_ASSERT_OK(ais_attrs_create(&at_));
+    AIS_ASSERT_OK(ais_attrs_set_ints(at_, "pads", (const int64_t[]){1, 0, 0, 0, 0, 0}, 6));
+    AIS_ASSERT_OK(ais_attrs_set_ints(at_, "strides", (const int64_t[]){2, 1, 1}, 3));
+    ais_tensor *acc = NULL;
+    AIS_ASSERT_OK(
+        ais_op_run("ConvInteger", at_, (const ais_tensor *[]){x, wt, xz, NULL}, 4, &acc, 1));
+    assert_int_equal(ais_tensor_size(acc), 3 * 1 * 3 * 3);
+    for (size_t i = 0; i < 27; i++)
+        assert_int_equal((int)at(acc, i), 0);
+    ais_attrs_destroy(at_);
+    ais_tensor *const all[] = {x, wt, xz, acc};
+    for (size_t i = 0; i < AIS__ARRAY_LEN(all); i++)
+        ais_tensor_destroy(all[i]);
+}
+
 /* QLinearConv with padding, stride, groups, per-channel weights and bias against the formula;
  * ConvInteger on the same data gives the int32 sums. */
 static void test_qlinear_conv(void **state) {
@@ -266,7 +290,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_matmul_integer), cmocka_unit_test(test_qlinear_matmul_round_saturate),
         cmocka_unit_test(test_qlinear_conv),   cmocka_unit_test(test_com_microsoft),
-        cmocka_unit_test(test_qlinear_oom),
+        cmocka_unit_test(test_qlinear_oom),    cmocka_unit_test(test_conv_integer_depth_pad),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

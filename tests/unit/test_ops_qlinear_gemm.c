@@ -180,9 +180,10 @@ static void conv_case_w(int nsp, bool xs_, bool ws_, bool per_ch, bool with_bias
                 size_t yi = (size_t)(b * m + o) * plane + p;
                 if (at(acc, yi) != s)
                     fail_msg("ConvInteger element %zu: got %g want %g", yi, at(acc, yi), s);
-                double mul =
-                    (double)(float)((float)(float)(xsv * (double)(float)wsv[o]) / (float)ysv);
-                double q = rint((s + (with_bias ? bv[o] : 0)) * mul) + yzv;
+                /* ONNX Runtime's arithmetic: the multiplier and the product in float32 */
+                float mul = (float)xsv * (float)wsv[o] / (float)ysv;
+                float f = (float)(int32_t)(s + (with_bias ? bv[o] : 0)) * mul;
+                double q = rint((double)f) + yzv;
                 double lo = xs_ ? -128 : 0, hi = xs_ ? 127 : 255;
                 q = q < lo ? lo : q > hi ? hi : q;
                 if (at(y, yi) != q)

@@ -69,8 +69,64 @@ static inline void ais__q256_bytes(__m128i lo, __m128i hi, bool is_u8, void *dst
 /* a macro, not a const int: clang at -O0 wants an integer constant expression there */
 #define AIS__Q_RND (_MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)
 
+/* The requantizing store with float scales (ONNX Runtime's arithmetic, QLinearConv's), as
+ * avx512_qgemm.c's: the epilogue in locals (the byte stores may alias it), 16 values a step,
+ * float(v) * scale, min with qmax - zp, rounded, converted, max with qmin - zp in int32, + zp,
+ * and one saturating pack of the two halves (exact: the values are in range already). */
+static void ais__q256_store_q8f(const ais__qgemm_ep *ep, const int32_t *c, int64_t i0, int64_t j0,
+                                int rows, int cols) {
+    const int32_t *row_add = ep->row_add, *col_add = ep->col_add, *row_mul = ep->row_mul;
+    const int32_t *col_mul = ep->col_mul;
+    const float *fscale = ep->fscale;
+    const int64_t scale_rs = ep->scale_rs, scale_cs = ep->scale_cs, ldy = ep->ldy;
+    const bool is_u8 = ep->out == AIS__QGEMM_OUT_U8;
+    int8_t *y = ep->y;
+    const __m256 hi = _mm256_set1_ps((float)(ep->qmax - ep->zp));
+    const __m256i lo = _mm256_set1_epi32(ep->qmin - ep->zp), zp = _mm256_set1_epi32(ep->zp);
+    int full = cols & ~15;
+    for (int r = 0; r < rows; r++) {
+        int64_t i = i0 + r;
+        const __m256i radd = _mm256_set1_epi32(row_add ? row_add[i] : 0);
+        const __m256i rmul = _mm256_set1_epi32(row_mul ? row_mul[i] : 0);
+        const float *fs = fscale + i * scale_rs;
+        const __m256 srow = _mm256_set1_ps(fs[0]);
+        const int32_t *cr = c + r * AIS__QGEMM_LDC;
+        int8_t *yr = y + i * ldy;
+        for (int jj = 0; jj < full; jj += 16) {
+            __m256i q[2];
+#pragma GCC unroll 2
+            for (int h = 0; h < 2; h++) {
+                int64_t j = j0 + jj + 8 * h;
+                __m256i v =
+                    _mm256_add_epi32(_mm256_loadu_si256((const __m256i *)(cr + jj + 8 * h)), radd);
+                if (col_add)
+                    v = _mm256_add_epi32(v, _mm256_loadu_si256((const __m256i *)(col_add + j)));
+                if (row_mul)
+                    v = _mm256_add_epi32(
+                        v, _mm256_mullo_epi32(rmul,
+                                              _mm256_loadu_si256((const __m256i *)(col_mul + j))));
+                __m256 s = scale_cs ? _mm256_loadu_ps(fs + j) : srow;
+                __m256 f = _mm256_min_ps(hi, _mm256_mul_ps(_mm256_cvtepi32_ps(v), s));
+                f = _mm256_round_ps(f, AIS__Q_RND);
+                q[h] = _mm256_add_epi32(_mm256_max_epi32(_mm256_cvttps_epi32(f), lo), zp);
+            }
+            /* packs works within 128-bit lanes: 0-3 8-11 4-7 12-15 as words, then bytes of
+             * both halves; one permute of the 32-bit groups puts them in order */
+            __m256i w = _mm256_packs_epi32(q[0], q[1]);
+            __m256i b = is_u8 ? _mm256_packus_epi16(w, w) : _mm256_packs_epi16(w, w);
+            b = _mm256_permutevar8x32_epi32(b, _mm256_setr_epi32(0, 4, 1, 5, 0, 0, 0, 0));
+            _mm_storeu_si128((__m128i *)(yr + j0 + jj), _mm256_castsi256_si128(b));
+        }
+    }
+    if (full < cols) ais__cpu_ref_qgemm_store(ep, c + full, i0, j0 + full, rows, cols - full);
+}
+
 static void ais__q256_store(const ais__qgemm_ep *ep, const int32_t *c, int64_t i0, int64_t j0,
                             int rows, int cols) {
+    if ((ep->out == AIS__QGEMM_OUT_U8 || ep->out == AIS__QGEMM_OUT_S8) && !ep->dscale) {
+        ais__q256_store_q8f(ep, c, i0, j0, rows, cols);
+        return;
+    }
     int full = cols & ~7;
     for (int r = 0; r < rows; r++) {
         int64_t i = i0 + r;
@@ -185,6 +241,167 @@ static void ais__q256_qbin(const uint8_t *a, const uint8_t *b, int64_t b_step, i
     ais__cpu_ref_qbin(a + i, b + i * b_step, b_step, n - i, p, y + i);
 }
 
+/* ---- the int8 depthwise plane (pair rows, as avx512_qgemm.c's) ----
+ * Strides 1 and 2, no width dilation, kernels up to 5 wide; the rest: the portable plane. Each
+ * input row a block of output rows reads is widened once per chunk of 8 outputs into int32 pairs
+ * P[t] = X(c) | X(c + 1) << 16 (X = x - xz, 0 in the padding; c = cs + t at stride 1, cs + 2t at
+ * stride 2), the pairs a tap pair needs further along by vperm2i128 + vpalignr of two
+ * neighbouring chunks, and one vpmaddwd against the weight pair (w[kw], w[kw + 1] or 0) does
+ * two taps. Chunks whose bytes reach outside the row are built one lane at a time. Exact as
+ * there (|X|, |w| <= 255). */
+#define AIS__QDW2_R 2
+
+/* P[o + l], l < 8, from lo = P[0, 8) and hi = P[8, 16); o a constant after inlining */
+static inline __attribute__((always_inline)) __m256i ais__q256_at(__m256i lo, __m256i hi,
+                                                                  const int o) {
+    __m256i mid = _mm256_permute2x128_si256(lo, hi, 0x21);
+    switch (o) {
+    case 1: return _mm256_alignr_epi8(mid, lo, 4);
+    case 2: return _mm256_alignr_epi8(mid, lo, 8);
+    case 4: return mid;
+    default: return lo;
+    }
+}
+
+/* the pairs of 8 outputs from column col0 on */
+static inline __m256i ais__q256_pairs(const uint8_t *row, bool is_signed, int32_t xz, int64_t iw,
+                                      int64_t col0, const bool S2) {
+    if (col0 >= 0 && col0 + (S2 ? 16 : 9) <= iw) {
+        if (S2) {
+            __m128i b = _mm_loadu_si128((const __m128i *)(row + col0));
+            __m256i v = is_signed ? _mm256_cvtepi8_epi16(b) : _mm256_cvtepu8_epi16(b);
+            return _mm256_sub_epi16(v, _mm256_set1_epi16((short)xz));
+        }
+        __m128i b0 = _mm_loadl_epi64((const __m128i *)(row + col0));
+        __m128i b1 = _mm_loadl_epi64((const __m128i *)(row + col0 + 1));
+        __m256i e = is_signed ? _mm256_cvtepi8_epi32(b0) : _mm256_cvtepu8_epi32(b0);
+        __m256i o = is_signed ? _mm256_cvtepi8_epi32(b1) : _mm256_cvtepu8_epi32(b1);
+        const __m256i z = _mm256_set1_epi32(xz);
+        e = _mm256_sub_epi32(e, z);
+        o = _mm256_slli_epi32(_mm256_sub_epi32(o, z), 16);
+        return _mm256_blend_epi16(e, o, 0xaa);
+    }
+    int32_t p[8];
+    for (int l = 0; l < 8; l++) {
+        int32_t v[2];
+        for (int h = 0; h < 2; h++) {
+            int64_t c = col0 + (S2 ? 2 * l : l) + h;
+            v[h] =
+                c >= 0 && c < iw ? (is_signed ? (int32_t)(int8_t)row[c] : (int32_t)row[c]) - xz : 0;
+        }
+        p[l] = (int32_t)(((uint32_t)v[0] & 0xffffu) | (uint32_t)v[1] << 16);
+    }
+    return _mm256_loadu_si256((const __m256i *)p);
+}
+
+static inline __attribute__((always_inline)) void
+ais__q256_qdw_block(const uint8_t *x, bool is_signed, int32_t xz, const int32_t *wp,
+                    const ais__conv_dw_geom *g, int32_t *acc, int64_t ow0, int64_t oh0,
+                    const int NC, const int NPK, const bool S2) {
+    const int64_t cs = ow0 * (S2 ? 2 : 1) - g->pw;
+    const int64_t rows = g->oh - oh0 < AIS__QDW2_R ? g->oh - oh0 : AIS__QDW2_R;
+    __m256i a[AIS__QDW2_R][4];
+#pragma GCC unroll 4
+    for (int r = 0; r < AIS__QDW2_R; r++)
+#pragma GCC unroll 4
+        for (int c = 0; c < NC; c++)
+            a[r][c] = _mm256_setzero_si256();
+    int64_t ih0 = oh0 * g->sh - g->ph, ih1 = (oh0 + rows - 1) * g->sh - g->ph + (g->kh - 1) * g->dh;
+    ih0 = ih0 < 0 ? 0 : ih0;
+    ih1 = ih1 >= g->ih ? g->ih - 1 : ih1;
+    for (int64_t ih = ih0; ih <= ih1; ih++) {
+        int64_t kr[AIS__QDW2_R];
+        for (int r = 0; r < AIS__QDW2_R; r++) {
+            int64_t d = ih - ((oh0 + r) * g->sh - g->ph);
+            if (g->dh != 1 && d >= 0) d = d % g->dh ? -1 : d / g->dh;
+            kr[r] = r < rows && d >= 0 && d < g->kh ? d : -1;
+        }
+        const uint8_t *row = x + ih * g->iw;
+        __m256i P[5];
+#pragma GCC unroll 5
+        for (int c = 0; c <= NC; c++)
+            if (c < NC || NPK > 1) /* the chunk after the last: only for the shifted pairs */
+                P[c] = ais__q256_pairs(row, is_signed, xz, g->iw, cs + c * (S2 ? 16 : 8), S2);
+#pragma GCC unroll 3
+        for (int pk = 0; pk < NPK; pk++)
+#pragma GCC unroll 4
+            for (int c = 0; c < NC; c++) {
+                __m256i p = pk == 0 ? P[c] : ais__q256_at(P[c], P[c + 1], pk * (S2 ? 1 : 2));
+#pragma GCC unroll 2
+                for (int r = 0; r < AIS__QDW2_R; r++)
+                    if (kr[r] >= 0)
+                        a[r][c] = _mm256_add_epi32(
+                            a[r][c], _mm256_madd_epi16(p, _mm256_set1_epi32(wp[kr[r] * NPK + pk])));
+            }
+    }
+#pragma GCC unroll 2
+    for (int r = 0; r < AIS__QDW2_R; r++)
+#pragma GCC unroll 4
+        for (int c = 0; c < NC; c++) {
+            int64_t nl = g->ow - ow0 - 8 * c < 8 ? g->ow - ow0 - 8 * c : 8;
+            if (r >= rows) continue;
+            int32_t *dst = acc + (oh0 + r) * g->ow + ow0 + 8 * c;
+            if (nl == 8) {
+                _mm256_storeu_si256((__m256i *)dst, a[r][c]);
+            } else {
+                int32_t t[8];
+                _mm256_storeu_si256((__m256i *)t, a[r][c]);
+                memcpy(dst, t, (size_t)nl * sizeof(int32_t));
+            }
+        }
+}
+
+#define AIS__QDW2_NC(NPK, S2)                                                                      \
+    switch (nc) {                                                                                  \
+    case 1: ais__q256_qdw_block(x, is_signed, xz, wp, g, acc, ow0, oh0, 1, NPK, S2); break;        \
+    case 2: ais__q256_qdw_block(x, is_signed, xz, wp, g, acc, ow0, oh0, 2, NPK, S2); break;        \
+    case 3: ais__q256_qdw_block(x, is_signed, xz, wp, g, acc, ow0, oh0, 3, NPK, S2); break;        \
+    default: ais__q256_qdw_block(x, is_signed, xz, wp, g, acc, ow0, oh0, 4, NPK, S2); break;       \
+    }
+
+static void ais__q256_qdw_plane(const uint8_t *x, bool is_signed, int32_t xz, const int16_t *w,
+                                const ais__conv_dw_geom *g, int32_t *acc) {
+    if (!(g->sw == 1 || g->sw == 2) || g->dw != 1 || g->kw > 5 || g->kh > 256) {
+        ais__cpu_ref_qdw_plane(x, is_signed, xz, w, g, acc);
+        return;
+    }
+    const int npk = (int)(g->kw + 1) / 2;
+    const bool s2 = g->sw == 2;
+    int32_t wp[256 * 3];
+    for (int64_t kh = 0; kh < g->kh; kh++)
+        for (int pk = 0; pk < npk; pk++) {
+            int64_t kw = 2 * pk;
+            uint32_t w0 = (uint16_t)w[kh * g->kw + kw];
+            uint32_t w1 = kw + 1 < g->kw ? (uint16_t)w[kh * g->kw + kw + 1] : 0;
+            wp[kh * npk + pk] = (int32_t)(w0 | w1 << 16);
+        }
+    for (int64_t ow0 = 0; ow0 < g->ow; ow0 += 32) {
+        int nc = (int)((g->ow - ow0 + 7) / 8 < 4 ? (g->ow - ow0 + 7) / 8 : 4);
+        for (int64_t oh0 = 0; oh0 < g->oh; oh0 += AIS__QDW2_R) {
+            if (npk == 1) {
+                if (s2) {
+                    AIS__QDW2_NC(1, true)
+                } else {
+                    AIS__QDW2_NC(1, false)
+                }
+            } else if (npk == 2) {
+                if (s2) {
+                    AIS__QDW2_NC(2, true)
+                } else {
+                    AIS__QDW2_NC(2, false)
+                }
+            } else {
+                if (s2) {
+                    AIS__QDW2_NC(3, true)
+                } else {
+                    AIS__QDW2_NC(3, false)
+                }
+            }
+        }
+    }
+}
+#undef AIS__QDW2_NC
+
 void ais__avx2_fill_qgemm(ais__cpu_kernels *k) {
     k->qgemm_mr = AIS__QMR;
     k->qgemm_np = 1;
@@ -193,4 +410,5 @@ void ais__avx2_fill_qgemm(ais__cpu_kernels *k) {
     k->q8_to_f32 = ais__q256_q8_to_f32;
     k->f32_to_i32 = ais__q256_f32_to_i32;
     k->qbin = ais__q256_qbin;
+    k->qdw_plane = ais__q256_qdw_plane;
 }
