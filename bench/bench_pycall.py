@@ -12,6 +12,10 @@ round by round; the figure is the median over the rounds of the per-call mean of
 bindings/python; --before DIR adds a third system, the package in DIR (e.g. a copy of an older
 bindings/python), to the same alternating rounds. The library is found as usual
 (AISTACK_LIBRARY, which a copied package needs).
+
+--callgrind counts instructions instead of timing (valgrind --tool=callgrind, load-independent):
+each system runs twice under callgrind, with N and 3N timed calls after the same warm-up, and
+the difference over 2N is its instructions per call.
 """
 from __future__ import annotations
 
@@ -51,6 +55,27 @@ def one_round(system: str, calls: int, binding: str) -> float:
     return (time.perf_counter() - t) / calls * 1e6
 
 
+def callgrind(systems: list, a: argparse.Namespace) -> int:
+    import re
+    import tempfile
+    print(f"digits MLP, batch 1, 1 thread: instructions per call (callgrind, {a.calls} and "
+          f"{3 * a.calls} calls)")
+    with tempfile.TemporaryDirectory() as tmp:
+        for system in systems:
+            binding = a.before if system == "aistack-before" else a.binding
+            total = []
+            for n in (a.calls, 3 * a.calls):
+                out = os.path.join(tmp, f"{system}.{n}")
+                subprocess.run(["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}",
+                                sys.executable, os.path.abspath(__file__), "--one", system,
+                                "--calls", str(n), "--binding", binding],
+                               check=True, capture_output=True)
+                with open(out) as f:
+                    total.append(int(re.search(r"^totals: (\d+)", f.read(), re.M).group(1)))
+            print(f"  {system:14s} {(total[1] - total[0]) / (2 * a.calls):9.0f} instructions/call")
+    return 0
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--rounds", type=int, default=7)
@@ -59,6 +84,8 @@ def main() -> int:
     ap.add_argument("--before", help="another aistack package folder, timed alongside")
     ap.add_argument("--one", choices=["aistack", "aistack-before", "onnxruntime"],
                     help=argparse.SUPPRESS)
+    ap.add_argument("--callgrind", action="store_true",
+                    help="instructions per call (valgrind) instead of time")
     a = ap.parse_args()
     if a.one:
         print(one_round(a.one, a.calls, os.path.abspath(a.binding)))
@@ -66,6 +93,8 @@ def main() -> int:
     times = {"aistack": [], "onnxruntime": []}
     if a.before:
         times["aistack-before"] = []
+    if a.callgrind:
+        return callgrind(list(times), a)
     for _ in range(a.rounds):
         for system in times:
             binding = a.before if system == "aistack-before" else a.binding

@@ -265,6 +265,77 @@ AIS_API ais_status ais_session_run(ais_session *session, const char *const *inpu
                                    size_t n_outputs);
 
 /*
+ * A dense, row-major array described by plain fields: what ais_session_run_into reads its
+ * inputs from and reports its outputs in, so that a run needs no tensor objects (a language
+ * binding then makes one foreign call per run instead of one per tensor created, described and
+ * destroyed). The layout is fixed for this major version: a later need gets a new type and a
+ * new function, never a changed struct. 104 bytes, no padding on LP64.
+ *
+ *   data, nbytes   inputs (set by the caller): the elements, borrowed for the call only (the
+ *                  library keeps no pointer to them after it returns), and the bytes readable
+ *                  there (at least the shape's). Outputs (set by the library): where the result
+ *                  is and its size in bytes.
+ *   dtype          an ais_dtype value (an element type: not AIS_DTYPE_STRING or a sequence).
+ *                  Inputs: set by the caller; outputs: set by the library.
+ *   ndim, dims     the rank (0..AIS_MAX_DIMS) and dims[0, ndim) the extents; the entries from
+ *                  ndim on are ignored in inputs and written as 0 in outputs.
+ *   buffer,        outputs only (ignored in inputs): caller memory the result is written to when
+ *   capacity       it fits (capacity >= the result's bytes), or NULL / 0. It must be aligned to
+ *                  the element size and not overlap an input or another output's buffer.
+ */
+typedef struct ais_buffer_view {
+    void *data;
+    uint64_t nbytes;
+    int32_t dtype;
+    uint32_t ndim;
+    int64_t dims[AIS_MAX_DIMS];
+    void *buffer;
+    uint64_t capacity;
+} ais_buffer_view;
+
+/*
+ * Runs the model on plain buffers, in one call (ais_session_run without tensor objects).
+ * inputs: n_inputs views, exactly the model's inputs, in the model's order
+ * (ais_model_input_info), each of the input's dtype and of a shape its declared shape allows;
+ * data must be aligned to the element size (NULL only when the shape has no elements).
+ * output_indices: which outputs (indices of ais_model_output_info, each at most once), or NULL
+ * for the first n_outputs in order. outputs: n_outputs views; on success each one's data,
+ * nbytes, dtype, ndim and dims describe that output, and data is
+ *   - the view's buffer, when one was given with capacity for the result (the run writes into
+ *     it directly when the output's shape follows from the input shapes, else copies there);
+ *   - otherwise memory the session owns, valid until the next call that runs this session
+ *     (ais_session_run, ais_session_run_into, ais_session_run_records ...) or its destruction,
+ *     whichever comes first. The caller may read and write it meanwhile. A buffer too small
+ *     for a result is not an error (data-dependent shapes cannot always be known ahead): that
+ *     output goes to session memory instead, and data != buffer tells so.
+ * buffer and capacity are never changed, so the same views can be passed to every call.
+ * Errors (the message names the input or output, expected against given):
+ *   AIS_E_INVALID_ARGUMENT  session NULL; inputs or outputs NULL with a non-zero count;
+ *                           n_inputs is not the model's input count; an output index out of
+ *                           range or repeated; n_outputs above the model's outputs (without
+ *                           indices); data NULL for a non-empty input; data or buffer not
+ *                           aligned to the element size; a buffer that overlaps an input's data
+ *                           or another output's buffer
+ *   AIS_E_DTYPE             an input's dtype is no element type or not the model's; an output
+ *                           that is a string tensor or a sequence (run those with
+ *                           ais_session_run)
+ *   AIS_E_SHAPE             an input's rank or extents are not what the model declares, a
+ *                           negative extent, nbytes below what the shape needs
+ *   AIS_E_LIMIT             ndim above AIS_MAX_DIMS, a shape whose size overflows
+ * and whatever the run itself returns (as ais_session_run). On failure every output view has
+ * data NULL, nbytes 0, dtype AIS_DTYPE_UNDEFINED and ndim 0, and a caller buffer may have been
+ * partly written.
+ * Threads: as ais_session_run (one call at a time per session; a concurrent call gets
+ * AIS_E_BUSY and changes nothing, output views included). A run with input shapes seen before
+ * allocates nothing, except when an output whose shape depends on values (not only on the
+ * input shapes) has grown past what the session kept for it. Metrics, drift windows and
+ * profiling count this call like ais_session_run.
+ */
+AIS_API ais_status ais_session_run_into(ais_session *session, const ais_buffer_view *inputs,
+                                        size_t n_inputs, const size_t *output_indices,
+                                        ais_buffer_view *outputs, size_t n_outputs);
+
+/*
  * Runs raw records through the model's feature pipeline and then the model, in one call: rows
  * (as in ais_pipeline_run_records), JSON lines (ais_pipeline_run_json_rows), CSV text
  * (ais_pipeline_run_csv) or columns (ais_pipeline_run_columns: one numeric or string tensor per

@@ -92,6 +92,7 @@ AIS_API void ais_session_destroy(ais_session *s) {
     ais__free(s->node_backend);
     ais__free(s->prof);
     ais_tensor_destroy(s->features);
+    ais__session_into_destroy(s);
     ais__session_live_destroy(s);
     ais__metrics_shard_destroy(s->metrics); /* and the window */
     ais_model_destroy(s->model);
@@ -170,8 +171,8 @@ static ais_status ais__check_input(const ais__value *v, const ais_tensor *t) {
 
 /* "'a', 'b', 'c'" for the names of values[ids[0, n)], cut with ", ..." to fit buf: what a
  * wrong name should have been. */
-static const char *ais__names_list(const ais__graph *g, const int32_t *ids, size_t n, char *buf,
-                                   size_t size) {
+const char *ais__names_list(const ais__graph *g, const int32_t *ids, size_t n, char *buf,
+                            size_t size) {
     size_t at = 0;
     buf[0] = 0;
     for (size_t i = 0; i < n; i++) {
@@ -339,6 +340,24 @@ void ais__session_leave(ais_session *s) {
     atomic_store_explicit(&s->busy, false, memory_order_release);
 }
 
+ais_status ais__session_bind(ais_session *s, const char *const *input_names,
+                             const ais_tensor *const *inputs, size_t n_inputs, ais__plan **out) {
+    const ais__graph *g = s->model->graph;
+    AIS__CHECK(ais__bind_inputs(s, input_names, inputs, n_inputs));
+    if (!s->plan || !ais__plan_matches(s->plan, s)) {
+        ais__plan_destroy(s->plan);
+        s->plan = NULL;
+        AIS__CHECK(ais__plan_build(s, &s->plan));
+    }
+    ais__plan *p = s->plan;
+    for (size_t i = 0; i < g->n_inputs; i++) {
+        ais_tensor *t = &p->vt[g->inputs[i]];
+        t->data = s->bound[i]->data;
+    }
+    *out = p;
+    return AIS_OK;
+}
+
 static ais_status ais__session_run_body(ais_session *s, const char *const *input_names,
                                         const ais_tensor *const *inputs, size_t n_inputs,
                                         const char *const *output_names, ais_tensor **outputs,
@@ -351,18 +370,9 @@ static ais_status ais__session_run_body(ais_session *s, const char *const *input
                           "ais_session_run: %zu outputs asked for, the model has %zu", n_outputs,
                           g->n_outputs);
     for (size_t j = 0; j < n_outputs; j++) s->created[j] = false;
-    ais_status st = ais__bind_inputs(s, input_names, inputs, n_inputs);
+    ais__plan *p;
+    ais_status st = ais__session_bind(s, input_names, inputs, n_inputs, &p);
     if (st != AIS_OK) return st;
-    if (!s->plan || !ais__plan_matches(s->plan, s)) {
-        ais__plan_destroy(s->plan);
-        s->plan = NULL;
-        if ((st = ais__plan_build(s, &s->plan)) != AIS_OK) return st;
-    }
-    ais__plan *p = s->plan;
-    for (size_t i = 0; i < g->n_inputs; i++) {
-        ais_tensor *t = &p->vt[g->inputs[i]];
-        t->data = s->bound[i]->data;
-    }
     if ((st = ais__prepare_outputs(s, p, output_names, outputs, n_outputs)) == AIS_OK &&
         (st = ais__run_steps(s, p)) == AIS_OK)
         st = ais__finish_outputs(s, p, output_names, outputs, n_outputs);

@@ -113,6 +113,8 @@ struct ais_session {
     struct ais__prof *prof;
     struct ais__metrics_shard *metrics; /* NULL with AIS_OPT_METRICS 0 (lib/monitor) */
     struct ais__live *live; /* the live drift window's feeds (session_live.c), or NULL */
+    struct ais__into *into; /* ais_session_run_into's views as tensors (session_into.c), made
+                               by its first call */
 };
 
 /* Where zero-byte tensors point: kernels may compute an address from it but never load. */
@@ -196,6 +198,17 @@ ais_status ais__session_run(ais_session *s, const char *const *input_names,
                             const ais_tensor *const *inputs, size_t n_inputs,
                             const char *const *output_names, ais_tensor **outputs,
                             size_t n_outputs);
+/* The first half of a run: binds the inputs (checked against the model's declarations), plans
+ * when their shapes are new, and points the plan's input slots at them; *out is the plan. */
+ais_status ais__session_bind(ais_session *s, const char *const *input_names,
+                             const ais_tensor *const *inputs, size_t n_inputs, ais__plan **out);
+
+/* "'a', 'b', 'c'": the names of values[ids[0, n)] for messages, cut with ", ..." to fit. */
+const char *ais__names_list(const ais__graph *g, const int32_t *ids, size_t n, char *buf,
+                            size_t size);
+
+/* session_into.c: frees what ais_session_run_into kept (NULL state: nothing). */
+void ais__session_into_destroy(ais_session *s);
 
 /* record_chunks.c: runs `features` [n, ...] as input `name` in chunks of the model's fixed
  * `batch` and concatenates each output's rows (outputs as in ais_session_run). */

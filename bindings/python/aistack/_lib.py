@@ -243,6 +243,10 @@ _sig("ais_tokenizer_encode_batch", status, TokenizerP, POINTER(c_char_p), POINTE
      POINTER(TensorP), POINTER(TensorP))
 
 
+# The library again, for functions called without argtypes (their callers pass ctypes objects
+# only): attributes are per CDLL object, so `lib`'s declarations stay as they are.
+lib_raw = ctypes.CDLL(path)
+
 # The same library through PyDLL, which keeps the GIL across the call: for the calls that
 # return at once (no lock, no callback into Python but a wrapped array's release, no device
 # work), where dropping and retaking the GIL costs more than the call itself; Session.run makes
@@ -273,6 +277,24 @@ tensor_describe = (_nogil_release("ais_tensor_describe", status, c_void_p, c_siz
 tensor_destroy_host = _nogil_release("ais_tensor_destroy", None, TensorP)
 tensor_wrap = _nogil_release("ais_tensor_wrap", status, c_int, POINTER(c_int64), c_size_t,
                              c_void_p, c_size_t, RELEASE_FN, c_void_p, POINTER(TensorP))
+
+
+
+
+class BufferView(ctypes.Structure):
+    """ais_buffer_view (ais_model.h): a plain description of one input or output array."""
+    _fields_ = [("data", c_void_p), ("nbytes", c_uint64), ("dtype", c_int32), ("ndim", c_uint32),
+                ("dims", c_int64 * 8), ("buffer", c_void_p), ("capacity", c_uint64)]
+
+
+assert ctypes.sizeof(BufferView) == 104
+# ais_session_run_into: the whole run in one foreign call (GIL released: it runs the model);
+# None with a library older than it (Session.run then takes the tensor path).
+session_run_into = getattr(lib, "ais_session_run_into", None)
+if session_run_into is not None:
+    session_run_into.restype = status
+    session_run_into.argtypes = [SessionP, POINTER(BufferView), c_size_t, POINTER(c_size_t),
+                                 POINTER(BufferView), c_size_t]
 
 
 def text(b: Optional[bytes]) -> str:

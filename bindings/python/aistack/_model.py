@@ -11,6 +11,7 @@ import numpy as np
 
 from . import _errors, _lib
 from ._monitor import METRICS, Monitor, Profile, report_dict
+from ._fastrun import FastRun, run_into
 from ._pipeline import Pipeline, SpecLike, _Columns, _Records, _text, check_run, extra_code
 from ._tensor import (OBJECT, ArrayLike, Described, dtype_to_numpy, is_string_dtype,
                       outputs_to_numpy, to_numpy, wrap_array, wrap_fast)
@@ -371,6 +372,11 @@ class Session:
         self._in_cache: Dict[Tuple[Any, ...], Tuple[List[str], Any, Any]] = {}  # see _names()
         self._out_cache: Dict[Tuple[Any, ...], Tuple[List[str], Any, Any]] = {}
         self._described: Optional[Described] = None  # ais_tensor_describe's arrays (_run)
+        # The one-call path (_fastrun.py) when the library has it and every output is numeric.
+        self._fast: Optional[FastRun] = None
+        if run_into is not None and all(o.dtype is not None and o.dtype != OBJECT
+                                        for o in model.outputs):
+            self._fast = FastRun(self._handle, self._in_names, self._out_names)
 
     @property
     def handle(self) -> int:
@@ -398,6 +404,15 @@ class Session:
         str (copies).
         """
         with self._lock:
+            fast = self._fast
+            if out is None and fast is not None and self._handle:
+                res = fast.run(feeds, outputs)
+                if res is not None:
+                    return res
+                if fast.pending is not None:  # new input shapes: learn their output sizes
+                    res = self._run(feeds, outputs, out)
+                    fast.learn(res)
+                    return res
             return self._run(feeds, outputs, out)
 
     def _names(self, cache: Dict[Tuple[Any, ...], Tuple[List[str], Any, Any]],
