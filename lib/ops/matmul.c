@@ -330,16 +330,18 @@ static void ais__mmf_slot(void *vj, size_t begin, size_t end) {
 
 static bool ais__mm_few_rows(int64_t m, int64_t k) { return m < AIS__MM_MIN_ROWS && k > 0; }
 
-/* With more than one thread, a few-row product whose B is pre-packed runs on our pool instead,
- * its columns split over the threads: BLAS's GEMV would run on OpenBLAS's own threads, which
- * sleep between the model's calls and then compete with our workers (MobileNetV2's 1x1280x1000
- * classifier, 2 threads, aistack bench --profile: 2.4-3.2 ms against 0.9 ms on one thread).
- * A batch-1 product reads B once from memory, so the column split doubles the rate at which
- * it is read; our one-row tile's lower arithmetic rate does not matter there. */
+/* With more than one thread, a few-row product whose B is pre-packed runs on our pool instead
+ * wherever BLAS would split it over its own threads (its GEMV does above m*n*k of 4 * 2304):
+ * OpenBLAS's threads sleep between the model's calls, and once woken they spin in sched_yield
+ * for a while (THREAD_TIMEOUT, ~0.1 s), competing with our workers for the cores through the
+ * rest of the run. MobileNetV2's 1x1280x1000 classifier, 2 threads, aistack bench --profile on
+ * a loaded machine: 2.4-3.2 ms through BLAS, 1.2 ms here (0.8-0.9 ms on one thread). Our GEMM
+ * splits the columns from m*n*k of 1e6 up (a batch-1 product reads B once from memory, so two
+ * threads read it at twice the rate) and runs smaller ones on this thread. */
 static bool ais__mm_few_rows_pooled(const ais__op_ctx *ctx, const float *bp, int64_t m,
                                     int64_t n, int64_t k) {
     return bp && ctx->pool && ais__pool_threads(ctx->pool) > 1 &&
-           (double)m * (double)n * (double)k >= 1e6;
+           (double)m * (double)n * (double)k > 4.0 * 2304.0;
 }
 
 static void ais__mm_by_blas(const ais__cpu_kernels *t, bool ta, bool tb, int64_t m, int64_t n,
