@@ -357,8 +357,15 @@ void ais__parallel_for(ais__pool *pool, size_t n, size_t grain, ais__range_fn fn
     atomic_store(&p->active, 0);
     p->closed = false;
     atomic_fetch_add_explicit(&p->generation, 1, memory_order_release);
-    /* Spinning workers see the new generation without this; sleeping ones need it. */
-    pthread_cond_broadcast(&p->wake);
+    /* Spinning workers see the new generation without this; sleeping ones need it. Only as
+     * many as the job can take: a narrow job on a pool that a wider handle grew (2 threads of
+     * 8 workers) would otherwise wake them all for nothing, each a futex wake and a trip
+     * through the scheduler that ends in finding the job full. */
+    if (helpers < p->n_workers)
+        for (int32_t i = 0; i < helpers; i++)
+            pthread_cond_signal(&p->wake);
+    else
+        pthread_cond_broadcast(&p->wake);
     pthread_mutex_unlock(&p->lock);
 
     ais__in_worker = true;
