@@ -300,6 +300,7 @@ static void test_matmul(void **state) {
         run_matmul(AIS_SHAPE(2, 200, 300), AIS_SHAPE(2, 300, 70), p);
         run_matmul(AIS_SHAPE(1, 300), AIS_SHAPE(300, 700), p);
         run_matmul(AIS_SHAPE(1, 1100), AIS_SHAPE(1100, 1000), p);
+        run_matmul(AIS_SHAPE(128, 200), AIS_SHAPE(200, 600), p); /* wide: split by columns */
         run_matmul(AIS_SHAPE(300, 256), AIS_SHAPE(256, 96), p);
     }
     ais__pool_destroy(pool);
