@@ -117,9 +117,9 @@ static void test_transpose(void **s) {
     ais_tensor_destroy(x);
 }
 
-/* Concat large enough for the threads (layout.c: ranges of 64 KiB units of the output, cut
- * inside blocks and across outer indices), f32 and 1-byte elements, a zero-sized piece; on two
- * and three threads against the blocks read back in order. */
+/* Concat and Split large enough for the threads (layout.c: ranges of 64 KiB units of the
+ * joined tensor, cut inside blocks and across outer indices), f32 and 1-byte elements, a
+ * zero-sized piece; on two and three threads against the blocks read back in order. */
 static void test_concat_threads(void **s) {
     (void)s;
     static const struct {
@@ -147,6 +147,18 @@ static void test_concat_threads(void **s) {
                     pos += n;
                 }
             assert_int_equal(pos, ais_tensor_size(y) * esz);
+            /* and Split (the same ranges, copied the other way) gives the pieces back */
+            ais_tensor *st = i64v(cases[c].d, 3), *o[3] = {NULL};
+            const ais_tensor *sin[2] = {y, st};
+            AIS_ASSERT_OK(ais_op_run_opset("", "Split", 13, a, sin, 2, o, 3));
+            for (size_t k = 0; k < 3; k++) {
+                size_t n = ais_tensor_size(xs[k]) * esz;
+                assert_int_equal(ais_tensor_size(o[k]), ais_tensor_size(xs[k]));
+                if (n && memcmp(ais_tensor_data(o[k]), ais_tensor_data(xs[k]), n) != 0)
+                    fail_msg("%d threads, case %zu: Split's output %zu differs", threads, c, k);
+                ais_tensor_destroy(o[k]);
+            }
+            ais_tensor_destroy(st);
             for (size_t k = 0; k < 3; k++)
                 ais_tensor_destroy(xs[k]);
             ais_tensor_destroy(y);
