@@ -117,8 +117,8 @@ static void ais__att_gemm(const ais__att_job *j, bool tb, int64_t m, int64_t n, 
                           float alpha, const float *a, int64_t lda, const float *b, int64_t ldb,
                           float *c, int64_t ldc, float *scr) {
     if (j->ours)
-        ais__gemm_drive(j->cpu, false, tb, m, n, k, alpha, a, lda, b, ldb, NULL, 0.0f, c, ldc,
-                        NULL, scr);
+        ais__gemm_drive(j->cpu, false, tb, m, n, k, alpha, a, lda, b, ldb, NULL, 0.0f, c, ldc, NULL,
+                        scr);
     else
         j->cpu->sgemm(false, tb, m, n, k, alpha, a, lda, b, ldb, 0.0f, c, ldc);
 }

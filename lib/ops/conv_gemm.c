@@ -148,8 +148,8 @@ static void ais__cg_run_task(const ais__cg_job *j, size_t task, float *buf) {
             ais__dense_im2col_pack(j->x, &j->win, pc, pc + kcb, c0, c1, nr, buf);
         for (int64_t i = t0; i < t1; i++) {
             int64_t q = i / rp, ir = i % rp * mr;
-            ais__cg_tile(j, j->a + pc * j->mpad + ir * kcb, buf + (q - q0) * kcb * nr, kcb,
-                         pc == 0, pc + kcb >= j->k, j->bias, j->z, j->y, ir, q * nr,
+            ais__cg_tile(j, j->a + pc * j->mpad + ir * kcb, buf + (q - q0) * kcb * nr, kcb, pc == 0,
+                         pc + kcb >= j->k, j->bias, j->z, j->y, ir, q * nr,
                          (int)AIS__MIN(mr, p->mg - ir), (int)AIS__MIN(nr, osz - q * nr));
         }
     }
@@ -232,10 +232,8 @@ ais_status ais__conv_gemm_run(ais__op_ctx *ctx, const ais__conv_plan *p, const a
         j.n_slots = (size_t)threads;
         /* the most column panels a run covers: its tiles over row_panels, plus one it starts
          * inside */
-        int64_t run_panels = AIS__MIN(panels, ((j.tiles + (int64_t)j.tasks - 1) /
-                                                   (int64_t)j.tasks + row_panels - 1) /
-                                                      row_panels +
-                                                  1);
+        int64_t run_tiles = (j.tiles + (int64_t)j.tasks - 1) / (int64_t)j.tasks;
+        int64_t run_panels = AIS__MIN(panels, (run_tiles + row_panels - 1) / row_panels + 1);
         j.buf_floats = ((size_t)(kcmin * run_panels * nr) + 15) / 16 * 16;
     } else {
         j.cols_per_block = pb * nr;
@@ -258,8 +256,7 @@ ais_status ais__conv_gemm_run(ais__op_ctx *ctx, const ais__conv_plan *p, const a
         j.a = wp->a;
     } else {
         ais__conv_wpack own;
-        ais__conv_wpack_fill(&own, t, w, p->m, p->group, k,
-                             scratch + j.n_slots * j.buf_floats);
+        ais__conv_wpack_fill(&own, t, w, p->m, p->group, k, scratch + j.n_slots * j.buf_floats);
         j.a = own.a;
     }
     atomic_init(&j.next, 0);

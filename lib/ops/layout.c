@@ -115,7 +115,7 @@ static ais_status ais__concat_infer(ais__op_ctx *ctx, const ais_tensor *const *i
  * (SqueezeNet's Fire modules join two 1.5 MiB maps: 9% of the model's time at two threads when
  * one thread copied them; BERT's Split of the QKV product, 2% of its). */
 typedef struct ais__concat_job {
-    const ais_tensor *const *in; /* the pieces: Concat's inputs, Split's outputs */
+    const ais_tensor *const *in;          /* the pieces: Concat's inputs, Split's outputs */
     size_t n_in, axis, inner, row, bytes; /* row: the joined bytes of one outer index */
     char *y;                              /* the joined tensor */
     bool split;                           /* copy from y into the pieces */
@@ -245,8 +245,8 @@ static ais_status ais__split_compute(ais__op_ctx *ctx, const ais_tensor *const *
     size_t bytes = x->numel * ais__esz(x);
     if (bytes == 0) return AIS_OK;
     (void)sizes; /* the outputs' shapes carry them */
-    ais__concat_job j = {(const ais_tensor *const *)out, n_out, axis, inner, bytes / outer, bytes,
-                         x->data, true};
+    ais__concat_job j = {
+        (const ais_tensor *const *)out, n_out, axis, inner, bytes / outer, bytes, x->data, true};
     ais__parallel_for(ctx->pool, (bytes + AIS__CONCAT_UNIT - 1) / AIS__CONCAT_UNIT, 4,
                       ais__concat_range, &j);
     return AIS_OK;

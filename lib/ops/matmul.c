@@ -338,8 +338,8 @@ static bool ais__mm_few_rows(int64_t m, int64_t k) { return m < AIS__MM_MIN_ROWS
  * our workers for the cores through the rest of the run. MobileNetV2's 1x1280x1000 classifier,
  * 2 threads, aistack bench --profile on a loaded machine: 2.4-3.2 ms through BLAS's threads,
  * 1.2 ms here (0.8-0.9 ms on one thread). */
-static bool ais__mm_few_rows_pooled(const ais__op_ctx *ctx, const float *bp, int64_t m,
-                                    int64_t n, int64_t k) {
+static bool ais__mm_few_rows_pooled(const ais__op_ctx *ctx, const float *bp, int64_t m, int64_t n,
+                                    int64_t k) {
     return bp && ctx->pool && ais__pool_threads(ctx->pool) > 1 &&
            (double)m * (double)n * (double)k >= 1e6;
 }
