@@ -38,6 +38,8 @@ if [ "${1:-}" != "--quick" ]; then
   tsan_tests="$tsan_tests test_pipeline_image"
   tsan_tests="$tsan_tests test_ops_ml_svm test_tree_engine test_cpp_binding test_threadpool"
   tsan_tests="$tsan_tests test_monitor_live test_monitor_metrics"
+  # the operators whose split over the pool issue 11 item 4 changed (2-3 threads in each)
+  tsan_tests="$tsan_tests test_ops_conv test_ops_gemm test_ops_layout"
   CC=clang CXX=clang++ cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DAIS_CUDA=OFF \
     -DAIS_SANITIZE=thread -DAIS_BUILD_BENCH=OFF -DAIS_BUILD_EXAMPLES=OFF >/dev/null
   # shellcheck disable=SC2086

@@ -121,8 +121,15 @@ uint64_t ais__now_ns(void) {
  * more runnable threads than cores, a spinning thread burns the share the scheduler would give
  * the work, and a sleeper that is woken runs sooner than a spinner that used its slice (measured
  * on a 2-core machine at load 20: MobileNetV2 at 2 threads 25% slower with spinning). Then no
- * thread spins for AIS__SPIN_BACKOFF_NS; the next spin after that tries again. */
-enum { AIS__SPIN_PREEMPTED_NS = 30000 };
+ * thread spins for AIS__SPIN_BACKOFF_NS; the next spin after that tries again.
+ * The bound sits between the two kinds of gap measured on a 2-vCPU VM: an interrupt or a
+ * hypervisor exit (a pause loop in a guest makes the host exit it: pause-loop exiting) takes the
+ * thread away for 30-95 us, the scheduler handing its core to another runnable thread for a
+ * slice of milliseconds (2.7 ms with three busy loops beside a 2-thread model). At 30 us the
+ * exits alone quieted the spinning a few times a second for 50 ms each, and a worker then slept
+ * through most jobs of a back-to-back run (a 1x1 576->96 layer at 14x14 on 2 threads: about
+ * 1000 of 2000 spins skipped; median 0.166 -> 0.131 ms at 250 us). */
+enum { AIS__SPIN_PREEMPTED_NS = 250000 };
 #define AIS__SPIN_BACKOFF_NS ((uint64_t)50000000u)
 static _Atomic uint64_t ais__spin_quiet_until;
 
@@ -350,8 +357,15 @@ void ais__parallel_for(ais__pool *pool, size_t n, size_t grain, ais__range_fn fn
     atomic_store(&p->active, 0);
     p->closed = false;
     atomic_fetch_add_explicit(&p->generation, 1, memory_order_release);
-    /* Spinning workers see the new generation without this; sleeping ones need it. */
-    pthread_cond_broadcast(&p->wake);
+    /* Spinning workers see the new generation without this; sleeping ones need it. Only as
+     * many as the job can take: a narrow job on a pool that a wider handle grew (2 threads of
+     * 8 workers) would otherwise wake them all for nothing, each a futex wake and a trip
+     * through the scheduler that ends in finding the job full. */
+    if (helpers < p->n_workers)
+        for (int32_t i = 0; i < helpers; i++)
+            pthread_cond_signal(&p->wake);
+    else
+        pthread_cond_broadcast(&p->wake);
     pthread_mutex_unlock(&p->lock);
 
     ais__in_worker = true;

@@ -99,14 +99,31 @@ static ais_status ais__att_infer(ais__op_ctx *ctx, const ais_tensor *const *in, 
 typedef struct {
     ais__att_geo g;
     const float *q, *k, *v, *mask;
-    float *y, *scratch; /* scratch: rows * t floats per worker */
+    float *y, *scratch; /* scratch: per_worker floats a worker: rows * t scores, then the
+                         * GEMM's packing when `ours` */
     float scale;
     int64_t rows, blocks; /* query rows per tile, tiles per (batch, head) */
-    size_t tiles, workers;
+    size_t tiles, workers, per_worker;
     const ais__cpu_kernels *cpu;
+    bool ours;
 } ais__att_job;
 
-static void ais__att_tile(const ais__att_job *j, size_t tile, float *sc) {
+/* C = alpha A op(B) for one tile's product: our GEMM on the worker's own packing scratch where
+ * this level has it, else the table's sgemm. The table's sgemm gives BLAS these sizes (a
+ * 128x128x64 product is under ais__gemm_ours_wins), and OpenBLAS's per-call thread count is
+ * process-wide: cpu_blas.c sets it under one lock per call, so two workers' products ran one
+ * after the other (BERT 4x256's attention: 0.40 ms a layer on one thread, 0.50 on two). */
+static void ais__att_gemm(const ais__att_job *j, bool tb, int64_t m, int64_t n, int64_t k,
+                          float alpha, const float *a, int64_t lda, const float *b, int64_t ldb,
+                          float *c, int64_t ldc, float *scr) {
+    if (j->ours)
+        ais__gemm_drive(j->cpu, false, tb, m, n, k, alpha, a, lda, b, ldb, NULL, 0.0f, c, ldc, NULL,
+                        scr);
+    else
+        j->cpu->sgemm(false, tb, m, n, k, alpha, a, lda, b, ldb, 0.0f, c, ldc);
+}
+
+static void ais__att_tile(const ais__att_job *j, size_t tile, float *sc, float *scr) {
     const ais__att_geo *g = &j->g;
     int64_t blk = (int64_t)(tile % (size_t)j->blocks), bh = (int64_t)(tile / (size_t)j->blocks);
     int64_t b = bh / g->h, h = bh % g->h, s0 = blk * j->rows;
@@ -118,8 +135,8 @@ static void ais__att_tile(const ais__att_job *j, size_t tile, float *sc) {
     const float *v = j->v + (bv * g->t * g->hv + hv) * g->dv;
     float *y = j->y + ((b * g->s + s0) * g->h + h) * g->dv;
     /* scores = scale * Q K^T for this tile's rows */
-    j->cpu->sgemm(false, true, rows, g->t, g->dk, j->scale, q, g->hq * g->dk, k, g->hk * g->dk,
-                  0.0f, sc, g->t);
+    ais__att_gemm(j, true, rows, g->t, g->dk, j->scale, q, g->hq * g->dk, k, g->hk * g->dk, sc,
+                  g->t, scr);
     for (int64_t r = 0; r < rows; r++) {
         float *row = sc + r * g->t;
         if (j->mask) {
@@ -133,18 +150,18 @@ static void ais__att_tile(const ais__att_job *j, size_t tile, float *sc) {
         }
         j->cpu->softmax_row(row, row, (size_t)g->t);
     }
-    j->cpu->sgemm(false, false, rows, g->dv, g->t, 1.0f, sc, g->t, v, g->hv * g->dv, 0.0f, y,
-                  g->h * g->dv);
+    ais__att_gemm(j, false, rows, g->dv, g->t, 1.0f, sc, g->t, v, g->hv * g->dv, y, g->h * g->dv,
+                  scr);
 }
 
 /* Worker w takes an equal share of the tiles and its own slice of scratch. */
 static void ais__att_range(void *vj, size_t begin, size_t end) {
     const ais__att_job *j = vj;
     for (size_t w = begin; w < end; w++) {
-        float *sc = j->scratch + w * (size_t)(j->rows * j->g.t);
+        float *sc = j->scratch + w * j->per_worker;
         size_t t0 = j->tiles * w / j->workers, t1 = j->tiles * (w + 1) / j->workers;
         for (size_t t = t0; t < t1; t++)
-            ais__att_tile(j, t, sc);
+            ais__att_tile(j, t, sc, sc + (size_t)(j->rows * j->g.t + 15) / 16 * 16);
     }
 }
 
@@ -164,8 +181,15 @@ static ais_status ais__att_compute(ais__op_ctx *ctx, const ais_tensor *const *in
     j.tiles = (size_t)(j.g.b * j.g.h * j.blocks);
     int32_t nt = ctx->pool ? ais__pool_threads(ctx->pool) : 1;
     j.workers = AIS__MIN((size_t)(nt > 0 ? nt : 1), j.tiles);
+    /* ours from the AVX2 level up, where the table's GEMM kernels are (test_transformer_kernels
+     * runs FusedAttention at every level) */
+    j.ours = j.cpu->isa >= AIS_CPU_ISA_AVX2 && j.cpu->gemm_ukernel_ep;
+    j.per_worker = (size_t)(j.rows * j.g.t + 15) / 16 * 16;
+    if (j.ours)
+        j.per_worker += AIS__MAX(ais__gemm_scratch_floats(j.cpu, j.rows, j.g.t, j.g.dk, false),
+                                 ais__gemm_scratch_floats(j.cpu, j.rows, j.g.dv, j.g.t, false));
     size_t floats, bytes;
-    if (!ais__mul_size(j.workers, (size_t)(j.rows * j.g.t), &floats) ||
+    if (!ais__mul_size(j.workers, j.per_worker, &floats) ||
         !ais__mul_size(floats, sizeof(float), &bytes))
         return ais__error(AIS_E_LIMIT, "attention scratch size overflows");
     j.scratch = ais__op_scratch(ctx, bytes);

@@ -13,8 +13,13 @@
  * Threads: the work is split into tasks of (image, group, column block, row block), columns
  * first (no repeated packing), rows only when there are too few columns for the threads; each
  * pool slot claims tasks one at a time with its own packing buffer. One image of one group with
- * few columns (a deep layer at batch 1) instead packs its whole B once with every thread, then
- * splits rows (each thread reads its own part of the weights, nothing is packed twice).
+ * few columns (a deep layer at batch 1) instead splits its output tiles (row panel x column
+ * panel), taken column-major, into equal runs, as many as a multiple of the threads: each run
+ * packs only the column panels it covers (one shared with the next run is packed twice), so
+ * every thread reads B from its own cache and the weights, read-only, from either. Row blocks
+ * there left threads idle (MobileNetV2's 64-row 1x1 projections at 14x14: 5 row panels went 3:2
+ * over two threads), and one B packed by all threads and read by all made every tile fetch its
+ * B panel from the other core's cache (the threads' tiles ran 1.4x slower than one thread's).
  * A residual Z (FusedConv's) is copied into each output tile before its first k slice, so the
  * micro-kernel's store writes act(W X + bias + Z) once.
  */
@@ -23,10 +28,6 @@
 #include <string.h>
 
 #include "conv_gemm.h"
-
-/* The largest B (floats) the threads pack together for one image: 4 MiB, within L2 + L3 of a
- * core pair, so that the row blocks still find it in cache. */
-#define AIS__CG_SHARED_MAX_FLOATS ((size_t)1 << 20)
 
 bool ais__conv_gemm_usable(const ais__cpu_kernels *t) {
     return t->isa >= AIS_CPU_ISA_AVX2 && t->gemm_ukernel_ep && t->gemm_pack_a && t->gemm_pack_b;
@@ -67,10 +68,10 @@ typedef struct ais__cg_job {
     int64_t k, mpad, cols_per_block, col_blocks, rows_per_block, row_blocks;
     size_t tasks, n_slots, buf_floats;
     _Atomic size_t next; /* the next task to claim */
-    /* shared mode: the whole B of the one image packed once (all kc slices, `panels` panels
-     * each), by all threads, then tasks of row blocks over every column */
-    bool shared;
-    int64_t panels, pack_units, panels_per_unit;
+    /* runs mode: one image's tiles, column-major (tile i is column panel i / row_panels, row
+     * panel i % row_panels), in `tasks` equal runs */
+    bool runs;
+    int64_t tiles, row_panels;
 } ais__cg_job;
 
 /* The epilogue of the tile at rows ir.., columns jq.. of y on the last k slice; the residual z
@@ -124,40 +125,33 @@ static void ais__cg_task(const ais__cg_job *j, size_t task, float *buf) {
     }
 }
 
-/* Shared mode, phase 1: unit u packs a run of panels of one kc slice into the shared B. */
-static void ais__cg_pack_units(void *vj, size_t begin, size_t end) {
-    const ais__cg_job *j = vj;
+/* Runs mode: task = an equal run of the column-major tiles; per kc slice it packs the column
+ * panels it covers into its own buffer, then walks its tiles, each B panel staying in L1 while
+ * the run passes the row panels over it. */
+static void ais__cg_run_task(const ais__cg_job *j, size_t task, float *buf) {
     const ais__conv_plan *p = j->p;
-    const int64_t nr = j->t->gemm_nr, kc = j->t->gemm_kc;
-    const int64_t per_slice = (j->panels + j->panels_per_unit - 1) / j->panels_per_unit;
-    for (size_t u = begin; u < end; u++) {
-        int64_t pc = (int64_t)u / per_slice * kc, q0 = (int64_t)u % per_slice * j->panels_per_unit;
-        int64_t kcb = AIS__MIN(kc, j->k - pc), q1 = AIS__MIN(j->panels, q0 + j->panels_per_unit);
-        int64_t j0 = q0 * nr, j1 = AIS__MIN(p->osz, q1 * nr);
-        float *dst = j->bufs + pc * j->panels * nr + q0 * kcb * nr;
-        if (j->direct)
-            for (int64_t q = q0; q < q1; q++)
-                j->t->gemm_pack_b(false, j->x + pc * p->isz, p->isz, q * nr, p->osz, kcb,
-                                  dst + (q - q0) * kcb * nr);
-        else
-            ais__dense_im2col_pack(j->x, &j->win, pc, pc + kcb, j0, j1, nr, dst);
-    }
-}
-
-/* Shared mode, phase 2: task = a block of rows over every column, B read from the shared
- * packing (each thread reads only its rows of the weights, once). */
-static void ais__cg_shared_task(const ais__cg_job *j, size_t task) {
-    const ais__conv_plan *p = j->p;
-    const int64_t mr = j->t->gemm_mr, nr = j->t->gemm_nr, kc = j->t->gemm_kc, osz = p->osz;
-    int64_t i0 = (int64_t)task * j->rows_per_block, i1 = AIS__MIN(p->mg, i0 + j->rows_per_block);
+    const ais__cpu_kernels *t = j->t;
+    const int64_t mr = t->gemm_mr, nr = t->gemm_nr, kc = t->gemm_kc, osz = p->osz;
+    const int64_t rp = j->row_panels;
+    int64_t t0 = (int64_t)task * j->tiles / (int64_t)j->tasks;
+    int64_t t1 = ((int64_t)task + 1) * j->tiles / (int64_t)j->tasks;
+    if (t0 >= t1) return;
+    int64_t q0 = t0 / rp, q1 = (t1 - 1) / rp + 1;
+    int64_t c0 = q0 * nr, c1 = AIS__MIN(osz, q1 * nr);
     for (int64_t pc = 0; pc < j->k; pc += kc) {
         int64_t kcb = AIS__MIN(kc, j->k - pc);
-        const float *bs = j->bufs + pc * j->panels * nr;
-        for (int64_t ir = i0; ir < i1; ir += mr)
-            for (int64_t q = 0; q < j->panels; q++)
-                ais__cg_tile(j, j->a + pc * j->mpad + ir * kcb, bs + q * kcb * nr, kcb, pc == 0,
-                             pc + kcb >= j->k, j->bias, j->z, j->y, ir, q * nr,
-                             (int)AIS__MIN(mr, i1 - ir), (int)AIS__MIN(nr, osz - q * nr));
+        if (j->direct)
+            for (int64_t q = q0; q < q1; q++)
+                t->gemm_pack_b(false, j->x + pc * p->isz, p->isz, q * nr, osz, kcb,
+                               buf + (q - q0) * kcb * nr);
+        else
+            ais__dense_im2col_pack(j->x, &j->win, pc, pc + kcb, c0, c1, nr, buf);
+        for (int64_t i = t0; i < t1; i++) {
+            int64_t q = i / rp, ir = i % rp * mr;
+            ais__cg_tile(j, j->a + pc * j->mpad + ir * kcb, buf + (q - q0) * kcb * nr, kcb, pc == 0,
+                         pc + kcb >= j->k, j->bias, j->z, j->y, ir, q * nr,
+                         (int)AIS__MIN(mr, p->mg - ir), (int)AIS__MIN(nr, osz - q * nr));
+        }
     }
 }
 
@@ -166,8 +160,8 @@ static void ais__cg_slots(void *vj, size_t begin, size_t end) {
     ais__cg_job *j = vj;
     for (size_t s = begin; s < end; s++)
         for (size_t task; (task = atomic_fetch_add(&j->next, 1)) < j->tasks;) {
-            if (j->shared)
-                ais__cg_shared_task(j, task);
+            if (j->runs)
+                ais__cg_run_task(j, task, j->bufs + s * j->buf_floats);
             else
                 ais__cg_task(j, task, j->bufs + s * j->buf_floats);
         }
@@ -212,29 +206,35 @@ ais_status ais__conv_gemm_run(ais__op_ctx *ctx, const ais__conv_plan *p, const a
     if (threads > 1 && flops >= 1e6) {
         int64_t want = 4 * (int64_t)threads;
         if (ng * ((panels + pb - 1) / pb) < want) pb = AIS__MAX(1, panels * ng / want);
+        /* one image: a multiple of the threads of equal blocks (196 panels in blocks of 24 were
+         * 8 blocks and one of 4, 5 blocks to one thread and 4 to the other) */
+        int64_t nb = (panels + pb - 1) / pb;
+        if (ng == 1 && nb < 8 * (int64_t)threads && nb % threads != 0) {
+            nb = (nb + threads - 1) / threads * threads;
+            pb = (panels + nb - 1) / nb;
+        }
         int64_t have = ng * ((panels + pb - 1) / pb);
         if (have < 2 * threads) rb = AIS__MIN(row_panels, (2 * (int64_t)threads + have - 1) / have);
     } else {
         threads = 1;
     }
-    /* One image of one group whose packed B is small (the deep layers of a CNN at batch 1,
-     * where columns are few): splitting columns would have every thread read all the weights
-     * and too few blocks to balance, splitting rows would pack the same columns once per row
-     * block. There the threads pack B together once, then take blocks of rows. */
-    size_t shared_floats = (size_t)k * (size_t)(panels * nr);
-    j.shared = threads > 1 && ng == 1 && row_panels >= 2 * (int64_t)threads &&
-               shared_floats <= AIS__CG_SHARED_MAX_FLOATS && ((panels + pb - 1) / pb < 4 * threads);
-    if (j.shared) {
-        int64_t per = AIS__MAX(1, row_panels / (4 * (int64_t)threads));
-        j.panels = panels;
-        j.panels_per_unit = AIS__MAX(1, AIS__MIN(4, panels / (2 * (int64_t)threads)));
-        j.pack_units = (k + t->gemm_kc - 1) / t->gemm_kc *
-                       ((panels + j.panels_per_unit - 1) / j.panels_per_unit);
-        j.rows_per_block = per * mr;
-        j.row_blocks = (p->mg + j.rows_per_block - 1) / j.rows_per_block;
-        j.tasks = (size_t)j.row_blocks;
-        j.n_slots = AIS__MIN(j.tasks, (size_t)threads);
-        j.buf_floats = (shared_floats + 15) / 16 * 16;
+    /* One image of one group with few columns (the deep layers of a CNN at batch 1): column
+     * blocks would be too few to balance, row blocks would pack the same columns once per row
+     * block. There the threads take equal runs of tiles. */
+    j.runs = threads > 1 && ng == 1 && row_panels * panels >= 2 * (int64_t)threads &&
+             ((panels + pb - 1) / pb < 4 * threads);
+    if (j.runs) {
+        /* runs of at least ~3 tiles, up to 4 a thread, a multiple of the threads in all */
+        j.row_panels = row_panels;
+        j.tiles = row_panels * panels;
+        int64_t per_thread = AIS__MAX(1, AIS__MIN(4, j.tiles / (3 * (int64_t)threads)));
+        j.tasks = (size_t)AIS__MIN(j.tiles, per_thread * (int64_t)threads);
+        j.n_slots = (size_t)threads;
+        /* the most column panels a run covers: its tiles over row_panels, plus one it starts
+         * inside */
+        int64_t run_tiles = (j.tiles + (int64_t)j.tasks - 1) / (int64_t)j.tasks;
+        int64_t run_panels = AIS__MIN(panels, (run_tiles + row_panels - 1) / row_panels + 1);
+        j.buf_floats = ((size_t)(kcmin * run_panels * nr) + 15) / 16 * 16;
     } else {
         j.cols_per_block = pb * nr;
         j.col_blocks = (p->osz + j.cols_per_block - 1) / j.cols_per_block;
@@ -246,7 +246,7 @@ ais_status ais__conv_gemm_run(ais__op_ctx *ctx, const ais__conv_plan *p, const a
     }
 
     size_t a_floats = wp ? 0 : (ais__conv_wpack_floats(t, p->m, p->group, k) + 15) / 16 * 16;
-    size_t total = (j.shared ? 1 : j.n_slots) * j.buf_floats + a_floats, bytes;
+    size_t total = j.n_slots * j.buf_floats + a_floats, bytes;
     if (!ais__mul_size(total, sizeof(float), &bytes))
         return ais__error(AIS_E_LIMIT, "convolution scratch size overflows");
     float *scratch = ais__op_scratch(ctx, bytes);
@@ -256,12 +256,10 @@ ais_status ais__conv_gemm_run(ais__op_ctx *ctx, const ais__conv_plan *p, const a
         j.a = wp->a;
     } else {
         ais__conv_wpack own;
-        ais__conv_wpack_fill(&own, t, w, p->m, p->group, k,
-                             scratch + (j.shared ? 1 : j.n_slots) * j.buf_floats);
+        ais__conv_wpack_fill(&own, t, w, p->m, p->group, k, scratch + j.n_slots * j.buf_floats);
         j.a = own.a;
     }
     atomic_init(&j.next, 0);
-    if (j.shared) ais__parallel_for(ctx->pool, (size_t)j.pack_units, 1, ais__cg_pack_units, &j);
     if (j.n_slots > 1)
         ais__parallel_for(ctx->pool, j.n_slots, 1, ais__cg_slots, &j);
     else

@@ -109,6 +109,46 @@ static ais_status ais__concat_infer(ais__op_ctx *ctx, const ais_tensor *const *i
     return AIS_OK;
 }
 
+/* Concat copies its inputs' blocks in turn: per outer index, input k's n_k = dims[axis] *
+ * inner bytes; Split the other way round. On several threads the joined tensor is cut into
+ * ranges of whole 64 KiB units, each copying the parts of the blocks that fall in it
+ * (SqueezeNet's Fire modules join two 1.5 MiB maps: 9% of the model's time at two threads when
+ * one thread copied them; BERT's Split of the QKV product, 2% of its). */
+typedef struct ais__concat_job {
+    const ais_tensor *const *in;          /* the pieces: Concat's inputs, Split's outputs */
+    size_t n_in, axis, inner, row, bytes; /* row: the joined bytes of one outer index */
+    char *y;                              /* the joined tensor */
+    bool split;                           /* copy from y into the pieces */
+} ais__concat_job;
+
+#define AIS__CONCAT_UNIT ((size_t)65536)
+
+/* Output bytes [b, e) of the concatenation. */
+static void ais__concat_bytes(const ais__concat_job *j, size_t b, size_t e) {
+    while (b < e) {
+        size_t o = b / j->row, r = b % j->row, base = 0;
+        for (size_t k = 0; k < j->n_in && b < e; k++) {
+            size_t n = (size_t)j->in[k]->dims[j->axis] * j->inner;
+            if (r < base + n) {
+                size_t from = r - base, len = AIS__MIN(base + n - r, e - b);
+                char *piece = (char *)j->in[k]->data + o * n + from;
+                if (j->split)
+                    memcpy(piece, j->y + b, len);
+                else
+                    memcpy(j->y + b, piece, len);
+                b += len;
+                r += len;
+            }
+            base += n;
+        }
+    }
+}
+
+static void ais__concat_range(void *vj, size_t begin, size_t end) {
+    const ais__concat_job *j = vj;
+    ais__concat_bytes(j, begin * AIS__CONCAT_UNIT, AIS__MIN(end * AIS__CONCAT_UNIT, j->bytes));
+}
+
 static ais_status ais__concat_compute(ais__op_ctx *ctx, const ais_tensor *const *in, size_t n_in,
                                       ais_tensor *const *out, size_t n_out) {
     (void)n_out;
@@ -121,14 +161,11 @@ static ais_status ais__concat_compute(ais__op_ctx *ctx, const ais_tensor *const 
         outer *= (size_t)y->dims[i];
     for (size_t i = axis + 1; i < y->ndim; i++)
         inner *= (size_t)y->dims[i];
-    char *d = y->data;
-    for (size_t o = 0; o < outer; o++) {
-        for (size_t k = 0; k < n_in; k++) {
-            size_t n = (size_t)in[k]->dims[axis] * inner;
-            if (n) memcpy(d, (const char *)in[k]->data + o * n, n);
-            d += n;
-        }
-    }
+    size_t bytes = y->numel * ais__esz(y);
+    ais__concat_job j = {in, n_in, axis, inner, bytes / outer, bytes, y->data, false};
+    /* 256 KiB and up (tens of microseconds) on the threads, in ranges of 2+ units */
+    ais__parallel_for(ctx->pool, (bytes + AIS__CONCAT_UNIT - 1) / AIS__CONCAT_UNIT, 4,
+                      ais__concat_range, &j);
     return AIS_OK;
 }
 
@@ -205,13 +242,13 @@ static ais_status ais__split_compute(ais__op_ctx *ctx, const ais_tensor *const *
         outer *= (size_t)x->dims[i];
     for (size_t i = axis + 1; i < x->ndim; i++)
         inner *= (size_t)x->dims[i];
-    size_t row = (size_t)x->dims[axis] * inner, off = 0;
-    for (size_t k = 0; k < n_out; k++) {
-        size_t n = (size_t)sizes[k] * inner;
-        for (size_t o = 0; o < outer && n; o++)
-            memcpy((char *)out[k]->data + o * n, (const char *)x->data + o * row + off, n);
-        off += n;
-    }
+    size_t bytes = x->numel * ais__esz(x);
+    if (bytes == 0) return AIS_OK;
+    (void)sizes; /* the outputs' shapes carry them */
+    ais__concat_job j = {
+        (const ais_tensor *const *)out, n_out, axis, inner, bytes / outer, bytes, x->data, true};
+    ais__parallel_for(ctx->pool, (bytes + AIS__CONCAT_UNIT - 1) / AIS__CONCAT_UNIT, 4,
+                      ais__concat_range, &j);
     return AIS_OK;
 }
 

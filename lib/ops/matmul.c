@@ -330,17 +330,36 @@ static void ais__mmf_slot(void *vj, size_t begin, size_t end) {
 
 static bool ais__mm_few_rows(int64_t m, int64_t k) { return m < AIS__MM_MIN_ROWS && k > 0; }
 
+/* With more than one thread, a few-row product whose B is pre-packed and m*n*k is 1e6 or more
+ * runs on our pool instead, its columns split by our GEMM (a batch-1 product reads B once from
+ * memory, so two threads read it at twice the rate); smaller ones stay with BLAS's GEMV, on one
+ * thread (ais__mm_by_blas). Not on OpenBLAS's own threads: they sleep between the model's calls,
+ * and once woken they spin in sched_yield for a while (THREAD_TIMEOUT, ~0.1 s), competing with
+ * our workers for the cores through the rest of the run. MobileNetV2's 1x1280x1000 classifier,
+ * 2 threads, aistack bench --profile on a loaded machine: 2.4-3.2 ms through BLAS's threads,
+ * 1.2 ms here (0.8-0.9 ms on one thread). */
+static bool ais__mm_few_rows_pooled(const ais__op_ctx *ctx, const float *bp, int64_t m, int64_t n,
+                                    int64_t k) {
+    return bp && ctx->pool && ais__pool_threads(ctx->pool) > 1 &&
+           (double)m * (double)n * (double)k >= 1e6;
+}
+
 static void ais__mm_by_blas(const ais__cpu_kernels *t, bool ta, bool tb, int64_t m, int64_t n,
                             int64_t k, float alpha, const float *a, int64_t lda, const float *b,
                             int64_t ldb, float *c, const ais__gemm_epilogue *ep) {
+    /* on this thread only (see ais__mm_few_rows_pooled): a binding to no pool is width 1 */
+    ais__pool_binding saved;
+    ais__pool_bind(NULL, &saved);
     ais__cpu()->sgemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, 0.0f, c, n);
+    ais__pool_unbind(&saved);
     ais__gemm_epilogue_apply(t, ep, c, n, m, n);
 }
 
 static void ais__mmf_run(ais__op_ctx *ctx, ais__mmf_job *j) {
     const ais__mm_plan *p = j->p;
     if (p->nbatch == 0 || p->m == 0 || p->n == 0) return;
-    if (p->b_mats == 1 && ais__mm_few_rows(p->m * (int64_t)p->nbatch, p->k)) {
+    if (p->b_mats == 1 && ais__mm_few_rows(p->m * (int64_t)p->nbatch, p->k) &&
+        !ais__mm_few_rows_pooled(ctx, j->bp, p->m * (int64_t)p->nbatch, p->n, p->k)) {
         ais__mm_by_blas(j->t, false, false, p->m * (int64_t)p->nbatch, p->n, p->k, 1.0f, j->a, p->k,
                         j->b, p->n, j->c, j->ep);
         return;
@@ -600,7 +619,7 @@ static ais_status ais__gemm_compute(ais__op_ctx *ctx, const ais_tensor *const *i
             }
             yf = wn;
         }
-        if (ais__mm_few_rows(m, k))
+        if (ais__mm_few_rows(m, k) && !ais__mm_few_rows_pooled(ctx, bp, m, n, k))
             ais__mm_by_blas(t, ta, tb, m, n, k, alpha, af, a->dims[1], bf, b->dims[1], yf, epp);
         else
             ais__gemm_parallel_ex(ctx->pool, t, ta, tb, m, n, k, alpha, af, a->dims[1],

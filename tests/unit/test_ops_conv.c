@@ -616,8 +616,8 @@ static void test_conv_gemm_blocks(void **state) {
                              false,
                              ZERO3,
                              NULL});
-        /* one image with few columns and many rows: B packed once by all threads, then row
-         * blocks (3x3 through im2col over three kc slices, and 1x1 read in place) */
+        /* one image with few columns and many rows: B packed once by all threads, then runs
+         * of tiles (3x3 through im2col over three kc slices, and 1x1 read in place) */
         run_conv((conv_case){2,
                              1,
                              64,
@@ -646,6 +646,39 @@ static void test_conv_gemm_blocks(void **state) {
                              ZERO3,
                              NULL,
                              false,
+                             ZERO3,
+                             NULL});
+        /* one image, B packed together, equal runs of row-panel-major tiles: MobileNetV2's
+         * 1x1 projection at 14x14 (64 rows: 5 row panels of 14 on AVX-512, 11 of 6 on AVX2,
+         * an edge column panel), and two row panels of 3x3 over 7x7 */
+        run_conv((conv_case){2,
+                             1,
+                             384,
+                             64,
+                             1,
+                             {14, 14},
+                             {1, 1},
+                             {1, 1},
+                             ONE3,
+                             ZERO3,
+                             ZERO3,
+                             NULL,
+                             true,
+                             ZERO3,
+                             NULL});
+        run_conv((conv_case){2,
+                             1,
+                             64,
+                             20,
+                             1,
+                             {7, 7},
+                             {3, 3},
+                             {1, 1},
+                             ONE3,
+                             {1, 1},
+                             {1, 1},
+                             NULL,
+                             true,
                              ZERO3,
                              NULL});
         /* depthwise: multiplier 2, 5x5 stride 2; 3x3 on 14x14 with 17 channels */

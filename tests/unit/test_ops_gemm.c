@@ -191,7 +191,11 @@ static void test_gemm(void **state) {
     static const gemm_case big[] = {{300, 70, 300, false, true, 1.0f, 1.0f, 3},
                                     {1, 700, 300, false, true, 1.0f, 1.0f, 2},
                                     {65, 129, 513, true, false, 0.75f, 0.5f, 5},
-                                    {257, 33, 90, true, true, 1.0f, 1.0f, 4}};
+                                    {257, 33, 90, true, true, 1.0f, 1.0f, 4},
+                                    /* few rows with m*n*k >= 1e6: on two threads our GEMM's
+                                     * column split instead of BLAS's GEMV */
+                                    {1, 1000, 1100, false, true, 1.0f, 1.0f, 3},
+                                    {2, 600, 900, false, false, 0.5f, 1.0f, 2}};
     for (size_t i = 0; i < AIS__ARRAY_LEN(big); i++) {
         run_gemm_case(&big[i], NULL);
         run_gemm_case(&big[i], pool);
@@ -295,6 +299,8 @@ static void test_matmul(void **state) {
         run_matmul(AIS_SHAPE(4, 6, 0), AIS_SHAPE(0, 5), p);
         run_matmul(AIS_SHAPE(2, 200, 300), AIS_SHAPE(2, 300, 70), p);
         run_matmul(AIS_SHAPE(1, 300), AIS_SHAPE(300, 700), p);
+        run_matmul(AIS_SHAPE(1, 1100), AIS_SHAPE(1100, 1000), p);
+        run_matmul(AIS_SHAPE(128, 200), AIS_SHAPE(200, 600), p); /* wide: split by columns */
         run_matmul(AIS_SHAPE(300, 256), AIS_SHAPE(256, 96), p);
     }
     ais__pool_destroy(pool);

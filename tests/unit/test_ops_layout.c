@@ -117,6 +117,56 @@ static void test_transpose(void **s) {
     ais_tensor_destroy(x);
 }
 
+/* Concat and Split large enough for the threads (layout.c: ranges of 64 KiB units of the
+ * joined tensor, cut inside blocks and across outer indices), f32 and 1-byte elements, a
+ * zero-sized piece; on two and three threads against the blocks read back in order. */
+static void test_concat_threads(void **s) {
+    (void)s;
+    static const struct {
+        ais_dtype dt;
+        int64_t outer, inner, d[3];
+    } cases[] = {{AIS_DTYPE_F32, 3, 10001, {7, 5, 0}}, {AIS_DTYPE_U8, 5, 33331, {3, 1, 2}}};
+    for (int threads = 2; threads <= 3; threads++)
+        for (size_t c = 0; c < AIS__ARRAY_LEN(cases); c++) {
+            AIS_ASSERT_OK(ais_set_num_threads(threads));
+            ais_tensor *xs[3];
+            for (size_t k = 0; k < 3; k++)
+                xs[k] = rnd(cases[c].dt, AIS_SHAPE(cases[c].outer, cases[c].d[k], cases[c].inner));
+            ais_attrs *a = attrs();
+            AIS_ASSERT_OK(ais_attrs_set_int(a, "axis", 1));
+            ais_tensor *y = NULL;
+            AIS_ASSERT_OK(ais_op_run("Concat", a, (const ais_tensor *const *)xs, 3, &y, 1));
+            const char *yb = ais_tensor_data(y);
+            size_t esz = ais_dtype_size(cases[c].dt), pos = 0;
+            for (int64_t o = 0; o < cases[c].outer; o++)
+                for (size_t k = 0; k < 3; k++) {
+                    size_t n = (size_t)(cases[c].d[k] * cases[c].inner) * esz;
+                    if (n && memcmp(yb + pos, (const char *)ais_tensor_data(xs[k]) + o * n, n) != 0)
+                        fail_msg("%d threads, case %zu: outer %lld, input %zu differs", threads, c,
+                                 (long long)o, k);
+                    pos += n;
+                }
+            assert_int_equal(pos, ais_tensor_size(y) * esz);
+            /* and Split (the same ranges, copied the other way) gives the pieces back */
+            ais_tensor *st = i64v(cases[c].d, 3), *o[3] = {NULL};
+            const ais_tensor *sin[2] = {y, st};
+            AIS_ASSERT_OK(ais_op_run_opset("", "Split", 13, a, sin, 2, o, 3));
+            for (size_t k = 0; k < 3; k++) {
+                size_t n = ais_tensor_size(xs[k]) * esz;
+                assert_int_equal(ais_tensor_size(o[k]), ais_tensor_size(xs[k]));
+                if (n && memcmp(ais_tensor_data(o[k]), ais_tensor_data(xs[k]), n) != 0)
+                    fail_msg("%d threads, case %zu: Split's output %zu differs", threads, c, k);
+                ais_tensor_destroy(o[k]);
+            }
+            ais_tensor_destroy(st);
+            for (size_t k = 0; k < 3; k++)
+                ais_tensor_destroy(xs[k]);
+            ais_tensor_destroy(y);
+            ais_attrs_destroy(a);
+        }
+    AIS_ASSERT_OK(ais_set_num_threads(1));
+}
+
 static void test_concat(void **s) {
     (void)s;
     for (int iter = 0; iter < 40; iter++) {
@@ -835,6 +885,7 @@ static void test_layout_oom(void **st) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_transpose),   cmocka_unit_test(test_concat),
+        cmocka_unit_test(test_concat_threads),
         cmocka_unit_test(test_split),       cmocka_unit_test(test_slice),
         cmocka_unit_test(test_gather),      cmocka_unit_test(test_gather_elements_nd_scatter),
         cmocka_unit_test(test_tile),        cmocka_unit_test(test_pad),

@@ -91,6 +91,35 @@ static void test_jobs_without_spin(void **state) {
     ais__pool_set_spin_us(-1);
 }
 
+/* A narrow job on workers a wider handle started: the submit wakes only as many sleepers as the
+ * job can take (threadpool.c); every chunk is still done once, with sleeping workers (no spin)
+ * and with spinning ones, and the wide handle's jobs after it still get their helpers. */
+static void test_narrow_jobs_on_more_workers(void **state) {
+    (void)state;
+    ais__pool *wide = NULL, *narrow = NULL;
+    AIS_ASSERT_OK(ais__pool_create(4, &wide));
+    AIS_ASSERT_OK(ais__pool_create(2, &narrow));
+    for (int spin = 0; spin < 2; spin++) {
+        ais__pool_set_spin_us(spin ? 2000 : 0);
+        /* without spinning a worker joins a job only when the submit woke it: jobs go on (up to
+         * 20 s on a loaded machine) until some narrow job had a worker's help */
+        int joined = 0;
+        struct timespec t0, t;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        (void)run_jobs(wide, 20);
+        do {
+            usleep(1000); /* every worker asleep (or spinning, with spin) by the next job */
+            joined += run_jobs(narrow, 1);
+            clock_gettime(CLOCK_MONOTONIC, &t);
+        } while (joined < 5 && t.tv_sec - t0.tv_sec < 20);
+        (void)run_jobs(wide, 20);
+        assert_true(joined >= 5);
+    }
+    ais__pool_destroy(narrow);
+    ais__pool_destroy(wide);
+    ais__pool_set_spin_us(-1);
+}
+
 static void test_spin_setting_from_environment(void **state) {
     (void)state;
     setenv("AIS_POOL_SPIN_US", "37", 1);
@@ -161,6 +190,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_back_to_back_jobs_with_spin),
         cmocka_unit_test(test_jobs_without_spin),
+        cmocka_unit_test(test_narrow_jobs_on_more_workers),
         cmocka_unit_test(test_spin_setting_from_environment),
         cmocka_unit_test(test_idle_workers_go_to_sleep),
     };

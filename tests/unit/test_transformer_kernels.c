@@ -256,6 +256,8 @@ static void test_fused_attention(void **state) {
         {{3, 9, 4, 8}, {3, 11, 4, 8}, {3, 11, 4, 8}, {3, 4, 9, 11}, 4},
         {{1, 600, 1, 8}, {1, 300, 1, 8}, {1, 300, 1, 5}, {1}, 1}, /* 218 rows per tile */
         {{1, 3, 2, 0}, {1, 4, 2, 0}, {1, 4, 2, 5}, {0}, 0}, /* no head size: uniform weights */
+        /* BERT's heads (seq 128, 64-wide heads): past the GEMM's tiles, both products ours */
+        {{1, 128, 3, 64}, {1, 128, 3, 64}, {1, 128, 3, 64}, {1, 1, 1, 128}, 4},
     };
     ais__pool *pool = NULL;
     AIS_ASSERT_OK(ais__pool_create(3, &pool));
