@@ -449,6 +449,10 @@ typedef struct ais__cpu_kernels {
      * reference) serve. */
     void (*dynq_minmax)(const float *x, size_t n, float *mn, float *mx);
     void (*dynq_row)(const float *x, float s, float zp, uint8_t *y, size_t n);
+    /* vgelu: y[i] = (0.5 x[i]) (1 + verf(x[i] * 0.70710678f)), the float operations of
+     * lib/ops/unary.c's Gelu in one pass (y may be x). NULL: the level has none (unary.c's loop
+     * around verf serves). */
+    void (*vgelu)(const float *x, float *y, size_t n);
 } ais__cpu_kernels;
 
 /* The table of the level in effect (filled on first use; never NULL; safe from any thread). */

@@ -114,7 +114,15 @@ static inline V AIS__SX(sigmoid_v)(V x) {
                 y[i + k] = b[k];                                                                   \
         }                                                                                          \
     }
+/* Gelu's erf form 0.5 x (1 + erf(x / sqrt(2))) in one pass, with lib/ops/unary.c's float
+ * operations in its order (x * 0.70710678f, erf, then (0.5 x)(1 + erf)), so both give the same
+ * bits; unary.c's loop took two scalar passes around verf. */
+static inline V AIS__SX(gelu_v)(V x) {
+    V e = AIS__SX(erf_v)(vmul(x, vset(0.7071067811865476f)));
+    return vmul(vmul(vset(0.5f), x), vadd(vset(1.0f), e));
+}
 AIS__SX_MAP(vexp, AIS__SX(exp_v))
+AIS__SX_MAP(vgelu, AIS__SX(gelu_v))
 AIS__SX_MAP(verf, AIS__SX(erf_v))
 AIS__SX_MAP(vtanh, AIS__SX(tanh_v))
 AIS__SX_MAP(vsigmoid, AIS__SX(sigmoid_v))
@@ -297,4 +305,5 @@ static void AIS__SX(fill_math)(ais__cpu_kernels *k) {
     k->row_max = AIS__SX(row_max);
     k->row_sumsq = AIS__SX(row_sumsq);
     k->layernorm_row = AIS__SX(layernorm_row);
+    k->vgelu = AIS__SX(vgelu);
 }
