@@ -493,14 +493,14 @@ static ais_status ais__mmitf_compute(ais__op_ctx *ctx, const ais_tensor *const *
                                      ais_tensor *const *out, size_t n_out) {
     ais__qf32 p = {.qa = in[0]->data,
                    .a_signed = in[0]->dtype == AIS_DTYPE_I8,
-                   .za = ais__qm_z(n_in > 4 ? in[4] : NULL),
-                   .sa = ais__qm_s(in[2]),
                    .b = in[1],
                    .bs = in[3],
                    .bz = n_in > 5 ? in[5] : NULL,
                    .bias = n_in > 6 && in[6] ? in[6]->data : NULL,
                    .y = out[0]->data};
     AIS__CHECK(ais__mmitf_check(in, n_in, &p.d));
+    p.za = ais__qm_z(n_in > 4 ? in[4] : NULL); /* both checked to hold one value */
+    p.sa = ais__qm_s(in[2]);
     size_t bytes = ais__qf32_scratch(ctx, &p.d, p.b);
     void *s = bytes ? ais__op_scratch(ctx, bytes) : NULL;
     if (bytes && !s) return ais__oom(bytes, "the product's scratch");

@@ -398,6 +398,8 @@ static void test_mmitf_errors(void **state) {
                *zb4 = mk(AIS_DTYPE_I8, (int64_t[]){4}, 1, v4);
     ais_tensor *bias4 = mk(AIS_DTYPE_F32, (int64_t[]){4}, 1, v4);
     ais_tensor *af = mk(AIS_DTYPE_F32, (int64_t[]){3, 4}, 2, NULL);
+    ais_tensor *sc0 = mk(AIS_DTYPE_F32, (int64_t[]){0}, 1, NULL); /* nothing to read */
+    ais_tensor *zu0 = mk(AIS_DTYPE_U8, (int64_t[]){0}, 1, NULL);
     struct {
         const ais_tensor *in[7];
         size_t n;
@@ -407,6 +409,8 @@ static void test_mmitf_errors(void **state) {
         {{a, b3, sc, sc}, 4, "[K, N]"},
         {{a, bk, sc, sc}, 4, "[K, N]"},
         {{a, b, sc4, sc}, 4, "a_scale"},
+        {{a, b, sc0, sc}, 4, "a_scale"},
+        {{a, b, sc, sc, zu0}, 5, "a_zero_point"},
         {{a, b, sc, sc4}, 4, "b_scale"},
         {{a, b, sc, sc, zb4}, 5, "a_zero_point"},
         {{a, b, sc, sc, zu, zb4}, 6, "b_zero_point"},
@@ -421,7 +425,7 @@ static void test_mmitf_errors(void **state) {
         ais_test_assert_error_contains(cases[c].needle);
         ais_tensor_destroy(y);
     }
-    ais_tensor *const all[] = {a, b, b3, bk, sc, sc4, zu, zb4, bias4, af};
+    ais_tensor *const all[] = {a, b, b3, bk, sc, sc4, zu, zb4, bias4, af, sc0, zu0};
     for (size_t i = 0; i < AIS__ARRAY_LEN(all); i++)
         ais_tensor_destroy(all[i]);
 }
