@@ -125,11 +125,11 @@ def _cnn(name, size, d):
 def _bert(seq, d):
     import numpy as np
     sys.path.insert(0, os.path.join(ROOT, "tests", "python"))
-    import torch_models
-    from onnxruntime import quantization as oq
     out = {"fp32": os.path.join(d, "bert_fp32.onnx"), "dyn": os.path.join(d, "bert_dyn.onnx")}
     if all(os.path.exists(p) for p in out.values()):
-        return out
+        return out  # built before (the quantizer needs ml_dtypes, which a bench venv may lack)
+    import torch_models
+    from onnxruntime import quantization as oq
     built = torch_models.bert(batch=1, seq=seq, layers=2, d=128)
     torch_models.export(built, out["fp32"], opset=13)
     oq.quantize_dynamic(out["fp32"], out["dyn"], weight_type=oq.QuantType.QInt8)
@@ -141,7 +141,6 @@ def _bert(seq, d):
 
 def _minilm(seq, d):
     import numpy as np
-    from onnxruntime import quantization as oq
     out = {"fp32": os.path.join(d, "minilm_fp32.onnx"), "dyn": os.path.join(d, "minilm_dyn.onnx")}
     if all(os.path.exists(p) for p in out.values()):
         return out
@@ -162,6 +161,7 @@ def _minilm(seq, d):
     subprocess.run([py, os.path.join(ROOT, "tests", "python", "minilm_export.py"), model_dir,
                     out["fp32"], sent, os.path.join(d, "minilm_ref.npy")], check=True,
                    capture_output=True)
+    from onnxruntime import quantization as oq
     oq.quantize_dynamic(out["fp32"], out["dyn"], weight_type=oq.QuantType.QInt8)
     rng = np.random.default_rng(0)
     ids = rng.integers(1000, 20000, (1, seq)).astype(np.int64)

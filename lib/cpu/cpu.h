@@ -446,6 +446,17 @@ typedef struct ais__cpu_kernels {
      * portable one, ais__cpu_ref_qdw_plane, is the reference. */
     void (*qdw_plane)(const uint8_t *x, bool is_signed, int32_t xz, const int16_t *w,
                       const ais__conv_dw_geom *g, int32_t *acc);
+    /* DynamicQuantizeLinear's passes (lib/ops/quantize.c, ais__qdq_dynamic): dynq_minmax
+     * lowers *mn and raises *mx to the minimum and maximum of n floats, NaN skipped; dynq_row
+     * writes y[i] = saturate(round_half_even(x[i] / s) + zp) as u8, NaN -> 0 (zp a whole number
+     * in [0, 255]). NULL: the level has none, and the portable ones of lib/ops/qdq_rows.c (the
+     * reference) serve. */
+    void (*dynq_minmax)(const float *x, size_t n, float *mn, float *mx);
+    void (*dynq_row)(const float *x, float s, float zp, uint8_t *y, size_t n);
+    /* vgelu: y[i] = (0.5 x[i]) (1 + verf(x[i] * 0.70710678f)), the float operations of
+     * lib/ops/unary.c's Gelu in one pass (y may be x). NULL: the level has none (unary.c's loop
+     * around verf serves). */
+    void (*vgelu)(const float *x, float *y, size_t n);
 } ais__cpu_kernels;
 
 /* The table of the level in effect (filled on first use; never NULL; safe from any thread). */
@@ -614,6 +625,8 @@ void ais__cpu_ref_wino_chlast(const float *x, int64_t ld_ch, int64_t n, int64_t 
 void ais__cpu_fill_ref_winograd(ais__cpu_kernels *k); /* by ais__cpu_fill_ref */
 void ais__avx2_fill_winograd(ais__cpu_kernels *k);    /* avx2_winograd.c */
 void ais__avx512_fill_winograd(ais__cpu_kernels *k);  /* avx512_winograd.c */
+void ais__avx2_fill_qdq(ais__cpu_kernels *k);         /* avx2_qdq.c, by ais__cpu_fill_avx2 */
+void ais__avx512_fill_qdq(ais__cpu_kernels *k);       /* avx512_qdq.c, by ais__cpu_fill_avx512 */
 /* One element through the activation (ref/ and the SIMD kernels' edges). */
 static inline float ais__conv_act1(const ais__conv_act *a, float v) {
     if (a->kind == AIS__CONV_ACT_CLAMP) {

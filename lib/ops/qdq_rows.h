@@ -21,5 +21,8 @@ void ais__qdq_dequantize_row(const void *x, float s, int32_t zp, float *y, size_
  * saturate(round_half_even(x[i] / s) + zp) as u8, NaN -> 0 (zp a whole number in [0, 255]). */
 void ais__qdq_minmax_row(const float *x, size_t n, float *mn, float *mx);
 void ais__qdq_dynamic_row(const float *x, float s, float zp, uint8_t *y, size_t n);
+/* DynamicQuantizeLinear of n floats (quantize.c): y, *scale and *zp, through the kernel table's
+ * dynq_minmax / dynq_row where the level has them, else the two above. */
+void ais__qdq_dynamic(const float *x, size_t n, uint8_t *y, float *scale, uint8_t *zp);
 
 #endif

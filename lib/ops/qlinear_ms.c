@@ -1,11 +1,12 @@
 /*
  * qlinear_ms.c - the com.microsoft quantized operators that ONNX Runtime's quantizer emits
  * (onnxruntime/core/graph/contrib_ops/quantization_defs.cc): QLinearAdd, QLinearMul,
- * QLinearSigmoid, QLinearGlobalAveragePool, QLinearConcat, DynamicQuantizeMatMul and QGemm,
- * u8 and s8.
+ * QLinearSigmoid, QLinearGlobalAveragePool, QLinearConcat, DynamicQuantizeMatMul,
+ * MatMulIntegerToFloat and QGemm, u8 and s8.
  *
- * DynamicQuantizeMatMul and QGemm run on lib/cpu's int8 GEMM (qlinear_gemm.h; B packed at load
- * when constant), with the same float arithmetic in its store; the others are plain loops.
+ * DynamicQuantizeMatMul, MatMulIntegerToFloat and QGemm run on lib/cpu's int8 GEMM
+ * (qlinear_gemm.h; B packed at load when constant), with the same float arithmetic in its store;
+ * the others are plain loops.
  * The arithmetic follows ONNX Runtime's MLAS reference paths so
  * that results agree bit for bit where ORT's own scalar code runs: float32 products of the
  * dequantized operands with the scale ratios, round half to even (nearbyintf), plus the output
@@ -15,6 +16,7 @@
 #include <string.h>
 
 #include "op.h"
+#include "qdq_rows.h"
 #include "qlinear_gemm.h"
 
 /* the flat loops of fused QDQ models */
@@ -318,123 +320,191 @@ static const ais__qgemm_b *ais__qm_pack(const ais__op_ctx *ctx, const ais_tensor
 static ais_status ais__dqmm_prepare(const ais__op_ctx *ctx, void **out) {
     return ais__qm_prepare_b(ctx, out, 1, false);
 }
+static ais_status ais__mmitf_prepare(const ais__op_ctx *ctx, void **out) {
+    return ais__qm_prepare_b(ctx, out, 1, false);
+}
 static ais_status ais__qgemm_prepare(const ais__op_ctx *ctx, void **out) {
     return ais__qm_prepare_b(ctx, out, 3, ais__attr_int(ctx->attrs, "transB", 0) != 0);
 }
 
 static inline size_t ais__qm_al(size_t n) { return (n + 63) & ~(size_t)63; }
 
-/* ---- DynamicQuantizeMatMul: A (f32), B (8-bit), b_scale, b_zero_point?, bias? ---- */
+/* ---- DynamicQuantizeMatMul: A (f32), B (8-bit), b_scale, b_zero_point?, bias?
+ * ---- MatMulIntegerToFloat: A (8-bit), B (8-bit), a_scale, b_scale, a_zero_point?,
+ *      b_zero_point?, bias? (what fuse_qdq.c makes of a dynamic-quantized MatMul:
+ *      MatMulInteger -> Cast -> Mul(a_scale * b_scale) [-> Add(bias)])
+ * Both: Y [..., N] = (float)((A - za)(B - zb)) * (a_scale * b_scale[j]) (+ bias[j]): the int32
+ * sum exact, the multiplier one float product, as ORT's kernels and the unfused graph have it. */
 
-static ais_status ais__dqmm_dims(const ais_tensor *const *in, size_t n_in, size_t *rows, size_t *k,
-                                 size_t *n) {
+typedef struct {
+    size_t rows, k, n;
+} ais__qf32_dims;
+
+/* A [..., K] and B [K, N] (input bi) with b_scale (input si), b_zero_point (zi) and bias
+ * (biasi), the optional ones absent past n_in or NULL. */
+static ais_status ais__qf32_check(const ais_tensor *const *in, size_t n_in, size_t bi, size_t si,
+                                  size_t zi, size_t biasi, ais__qf32_dims *d) {
     char sa[AIS__SHAPE_STR_MAX], sb[AIS__SHAPE_STR_MAX];
-    const ais_tensor *a = in[0], *b = in[1];
-    AIS__CHECK(ais__expect_dtype(a, "A", AIS_DTYPE_F32, AIS_DTYPE_UNDEFINED));
+    const ais_tensor *a = in[0], *b = in[bi], *bs = in[si];
     AIS__CHECK(ais__qm_expect8(b, "B"));
-    AIS__CHECK(ais__expect_dtype(in[2], "b_scale", AIS_DTYPE_F32, AIS_DTYPE_UNDEFINED));
+    AIS__CHECK(ais__expect_dtype(bs, "b_scale", AIS_DTYPE_F32, AIS_DTYPE_UNDEFINED));
     if (a->ndim < 1 || b->ndim != 2 || a->dims[a->ndim - 1] != b->dims[0])
         return ais__error(AIS_E_SHAPE, "A %s must be [..., K] and B %s [K, N]",
                           ais__shape_str(a->dims, a->ndim, sa, sizeof sa),
                           ais__shape_str(b->dims, b->ndim, sb, sizeof sb));
-    *k = (size_t)b->dims[0];
-    *n = (size_t)b->dims[1];
-    *rows = *k ? a->numel / *k : 0;
-    const ais_tensor *bz = n_in > 3 ? in[3] : NULL, *bias = n_in > 4 ? in[4] : NULL;
-    if (in[2]->numel != 1 && in[2]->numel != *n)
+    d->k = (size_t)b->dims[0];
+    d->n = (size_t)b->dims[1];
+    d->rows = 1;
+    for (size_t i = 0; i + 1 < a->ndim; i++)
+        d->rows *= (size_t)a->dims[i];
+    const ais_tensor *bz = n_in > zi ? in[zi] : NULL, *bias = n_in > biasi ? in[biasi] : NULL;
+    if (bs->numel != 1 && bs->numel != d->n)
         return ais__error(AIS_E_SHAPE, "b_scale must be a scalar or have N = %zu values, got %s",
-                          *n, ais__shape_str(in[2]->dims, in[2]->ndim, sa, sizeof sa));
+                          d->n, ais__shape_str(bs->dims, bs->ndim, sa, sizeof sa));
     if (bz) {
         AIS__CHECK(ais__expect_same_dtype(bz, "b_zero_point", b, "B"));
-        if (bz->numel != in[2]->numel)
+        if (bz->numel != bs->numel)
             return ais__error(AIS_E_SHAPE, "b_zero_point %s must have b_scale's shape %s",
                               ais__shape_str(bz->dims, bz->ndim, sa, sizeof sa),
-                              ais__shape_str(in[2]->dims, in[2]->ndim, sb, sizeof sb));
+                              ais__shape_str(bs->dims, bs->ndim, sb, sizeof sb));
     }
     if (bias) {
         AIS__CHECK(ais__expect_dtype(bias, "bias", AIS_DTYPE_F32, AIS_DTYPE_UNDEFINED));
-        if (bias->numel != *n)
-            return ais__error(AIS_E_SHAPE, "bias must have N = %zu values, got %s", *n,
+        if (bias->numel != d->n)
+            return ais__error(AIS_E_SHAPE, "bias must have N = %zu values, got %s", d->n,
                               ais__shape_str(bias->dims, bias->ndim, sa, sizeof sa));
     }
     return AIS_OK;
 }
 
+static void ais__qf32_out(const ais_tensor *a, const ais__qf32_dims *d, ais__tensor_desc *out) {
+    int64_t dims[AIS_MAX_DIMS];
+    memcpy(dims, a->dims, a->ndim * sizeof *dims);
+    dims[a->ndim - 1] = (int64_t)d->n;
+    ais__desc_set(&out[0], AIS_DTYPE_F32, dims, a->ndim);
+}
+
+/* The product's operands once A is 8-bit. */
+typedef struct {
+    ais__qf32_dims d;
+    const void *qa;
+    bool a_signed;
+    int32_t za;
+    float sa;
+    const ais_tensor *b, *bs, *bz;
+    const float *bias;
+    float *y;
+} ais__qf32;
+
+/* Scratch bytes of ais__qf32_run. */
+static size_t ais__qf32_scratch(const ais__op_ctx *ctx, const ais__qf32_dims *d,
+                                const ais_tensor *b) {
+    if (!d->rows || !d->n || !d->k) return 0;
+    bool packed = ais__qm_pack(ctx, b) != NULL;
+    return ais__qmm_scratch(ais__cpu(), (int64_t)d->rows, (int64_t)d->n, (int64_t)d->k, !packed) +
+           ais__qm_al(d->n * sizeof(float));
+}
+
+static void ais__qf32_run(ais__op_ctx *ctx, const ais__qf32 *p, void *scratch) {
+    size_t rows = p->d.rows, n = p->d.n, k = p->d.k;
+    bool per_col = p->bs->numel != 1;
+    if (!rows || !n) return;
+    if (!k) { /* an empty sum: the bias alone */
+        for (size_t r = 0; r < rows; r++)
+            for (size_t j = 0; j < n; j++)
+                p->y[r * n + j] = p->bias ? p->bias[j] : 0.0f;
+        return;
+    }
+    const ais__cpu_kernels *t = ais__cpu();
+    const ais__qgemm_b *pb = ais__qm_pack(ctx, p->b);
+    size_t gb = ais__qmm_scratch(t, (int64_t)rows, (int64_t)n, (int64_t)k, !pb);
+    float *fs = (float *)(void *)((char *)scratch + gb);
+    for (size_t j = 0; j < n; j++)
+        fs[j] = p->sa * ((const float *)p->bs->data)[per_col ? j : 0];
+    ais__qmm q = {.a = p->qa,
+                  .a_signed = p->a_signed,
+                  .ars = (int64_t)k,
+                  .acs = 1,
+                  .m = (int64_t)rows,
+                  .k = (int64_t)k,
+                  .n = (int64_t)n,
+                  .za = p->za,
+                  .pb = pb,
+                  .b = p->b->data,
+                  .b_signed = p->b->dtype == AIS_DTYPE_I8,
+                  .brs = (int64_t)n,
+                  .bcs = 1,
+                  .zb = p->bz};
+    ais__qgemm_ep ep = {.out = AIS__QGEMM_OUT_F32,
+                        .fscale = fs,
+                        .fbias = p->bias,
+                        .scale_cs = 1,
+                        .y = p->y,
+                        .ldy = (int64_t)n};
+    ais__qmm_run(ctx->pool, t, &q, &ep, scratch);
+}
+
 static ais_status ais__dqmm_infer(ais__op_ctx *ctx, const ais_tensor *const *in, size_t n_in,
                                   ais__tensor_desc *out, size_t n_out) {
-    size_t rows, k, n;
-    AIS__CHECK(ais__dqmm_dims(in, n_in, &rows, &k, &n));
-    int64_t d[AIS_MAX_DIMS];
-    memcpy(d, in[0]->dims, in[0]->ndim * sizeof *d);
-    d[in[0]->ndim - 1] = (int64_t)n;
-    ais__desc_set(&out[0], AIS_DTYPE_F32, d, in[0]->ndim);
+    ais__qf32_dims d;
+    AIS__CHECK(ais__expect_dtype(in[0], "A", AIS_DTYPE_F32, AIS_DTYPE_UNDEFINED));
+    AIS__CHECK(ais__qf32_check(in, n_in, 1, 2, 3, 4, &d));
+    ais__qf32_out(in[0], &d, out);
     return AIS_OK;
 }
 
 static ais_status ais__dqmm_compute(ais__op_ctx *ctx, const ais_tensor *const *in, size_t n_in,
                                     ais_tensor *const *out, size_t n_out) {
-    size_t rows, k, n;
-    AIS__CHECK(ais__dqmm_dims(in, n_in, &rows, &k, &n));
+    ais__qf32 p = {.b = in[1], .bs = in[2], .bz = n_in > 3 ? in[3] : NULL};
+    AIS__CHECK(ais__expect_dtype(in[0], "A", AIS_DTYPE_F32, AIS_DTYPE_UNDEFINED));
+    AIS__CHECK(ais__qf32_check(in, n_in, 1, 2, 3, 4, &p.d));
+    p.bias = n_in > 4 && in[4] ? in[4]->data : NULL;
+    p.y = out[0]->data;
     const float *a = in[0]->data;
-    const ais_tensor *b = in[1], *bs = in[2], *bz = n_in > 3 ? in[3] : NULL;
-    const float *bias = n_in > 4 && in[4] ? in[4]->data : NULL;
     size_t na = in[0]->numel;
-    /* A to u8 as DynamicQuantizeLinear does (the range always holds 0) */
-    float mx = 0, mn = 0;
-    for (size_t i = 0; i < na; i++) {
-        mx = fmaxf(mx, a[i]);
-        mn = fminf(mn, a[i]);
-    }
-    float sa = (mx == mn ? 1.0f : mx - mn) / 255.0f;
-    int32_t za = (int32_t)nearbyintf(fminf(fmaxf(0.0f - mn / sa, 0.0f), 255.0f));
-    const ais__cpu_kernels *t = ais__cpu();
-    const ais__qgemm_b *pb = ais__qm_pack(ctx, b);
-    size_t gb = rows && n ? ais__qmm_scratch(t, (int64_t)rows, (int64_t)n, (int64_t)k, !pb) : 0;
-    size_t bytes = ais__qm_al(na ? na : 1) + gb + ais__qm_al(n * sizeof(float));
+    size_t pre = ais__qm_al(na ? na : 1), bytes = pre + ais__qf32_scratch(ctx, &p.d, p.b);
     uint8_t *qa = ais__op_scratch(ctx, bytes);
     if (!qa) return ais__oom(bytes, "the quantized A");
-    for (size_t i = 0; i < na; i++)
-        qa[i] = (uint8_t)fminf(fmaxf(nearbyintf(a[i] / sa) + (float)za, 0), 255);
-    float *y = out[0]->data;
-    bool per_col = bs->numel != 1;
-    if (rows && n) {
-        float *fs = (float *)(void *)((char *)qa + ais__qm_al(na ? na : 1) + gb);
-        for (size_t j = 0; j < n; j++)
-            fs[j] = sa * ((const float *)bs->data)[per_col ? j : 0];
-        ais__qmm q = {.a = qa,
-                      .ars = (int64_t)k,
-                      .acs = 1,
-                      .m = (int64_t)rows,
-                      .k = (int64_t)k,
-                      .n = (int64_t)n,
-                      .za = za,
-                      .pb = pb,
-                      .b = b->data,
-                      .b_signed = b->dtype == AIS_DTYPE_I8,
-                      .brs = (int64_t)n,
-                      .bcs = 1,
-                      .zb = bz};
-        ais__qgemm_ep ep = {.out = AIS__QGEMM_OUT_F32,
-                            .fscale = fs,
-                            .fbias = bias,
-                            .scale_cs = 1,
-                            .y = y,
-                            .ldy = (int64_t)n};
-        ais__qmm_run(ctx->pool, t, &q, &ep, (char *)qa + ais__qm_al(na ? na : 1));
-        return AIS_OK;
-    }
-    for (size_t r = 0; r < rows; r++)
-        for (size_t j = 0; j < n; j++) {
-            size_t c = per_col ? j : 0;
-            int32_t zb = bz ? ais__qm_at(bz->data, bz->dtype, c) : 0, acc = 0;
-            for (size_t kk = 0; kk < k; kk++)
-                /* wraps like int32 hardware (unsigned: no undefined overflow) */
-                acc = (int32_t)((uint32_t)acc +
-                                (uint32_t)(((int32_t)qa[r * k + kk] - za) *
-                                           (ais__qm_at(b->data, b->dtype, kk * n + j) - zb)));
-            float v = (float)acc * (sa * ((const float *)bs->data)[c]);
-            y[r * n + j] = bias ? v + bias[j] : v;
-        }
+    uint8_t za;
+    ais__qdq_dynamic(a, na, qa, &p.sa, &za); /* A to u8 as DynamicQuantizeLinear does */
+    p.qa = qa;
+    p.za = za;
+    ais__qf32_run(ctx, &p, qa + pre);
+    return AIS_OK;
+}
+
+static ais_status ais__mmitf_check(const ais_tensor *const *in, size_t n_in, ais__qf32_dims *d) {
+    const ais_tensor *az = n_in > 4 ? in[4] : NULL;
+    AIS__CHECK(ais__qm_expect8(in[0], "A"));
+    AIS__CHECK(ais__qm_scalar(in[2], "a_scale", true, NULL));
+    AIS__CHECK(ais__qm_scalar(az, "a_zero_point", false, in[0]));
+    return ais__qf32_check(in, n_in, 1, 3, 5, 6, d);
+}
+
+static ais_status ais__mmitf_infer(ais__op_ctx *ctx, const ais_tensor *const *in, size_t n_in,
+                                   ais__tensor_desc *out, size_t n_out) {
+    ais__qf32_dims d;
+    AIS__CHECK(ais__mmitf_check(in, n_in, &d));
+    ais__qf32_out(in[0], &d, out);
+    return AIS_OK;
+}
+
+static ais_status ais__mmitf_compute(ais__op_ctx *ctx, const ais_tensor *const *in, size_t n_in,
+                                     ais_tensor *const *out, size_t n_out) {
+    ais__qf32 p = {.qa = in[0]->data,
+                   .a_signed = in[0]->dtype == AIS_DTYPE_I8,
+                   .b = in[1],
+                   .bs = in[3],
+                   .bz = n_in > 5 ? in[5] : NULL,
+                   .bias = n_in > 6 && in[6] ? in[6]->data : NULL,
+                   .y = out[0]->data};
+    AIS__CHECK(ais__mmitf_check(in, n_in, &p.d));
+    p.za = ais__qm_z(n_in > 4 ? in[4] : NULL); /* both checked to hold one value */
+    p.sa = ais__qm_s(in[2]);
+    size_t bytes = ais__qf32_scratch(ctx, &p.d, p.b);
+    void *s = bytes ? ais__op_scratch(ctx, bytes) : NULL;
+    if (bytes && !s) return ais__oom(bytes, "the product's scratch");
+    ais__qf32_run(ctx, &p, s);
     return AIS_OK;
 }
 
@@ -608,5 +678,6 @@ const ais__op_def ais__ops_qlinear_ms[] = {
     AIS__QMS("QLinearConcat", 5, -1, ais__qcat_infer, ais__qcat_compute),
     AIS__QMS_PACKED("DynamicQuantizeMatMul", 3, 5, ais__dqmm),
     AIS__QMS_PACKED("QGemm", 6, 9, ais__qgemm),
+    AIS__QMS_PACKED("MatMulIntegerToFloat", 4, 7, ais__mmitf),
     {.name = NULL},
 };

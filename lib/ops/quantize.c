@@ -6,6 +6,7 @@
  */
 #include <math.h>
 
+#include "cpu/cpu.h"
 #include "op.h"
 #include "qdq_rows.h"
 
@@ -222,21 +223,24 @@ static ais_status ais__dql_infer(ais__op_ctx *ctx, const ais_tensor *const *in, 
     return AIS_OK;
 }
 
+void ais__qdq_dynamic(const float *x, size_t n, uint8_t *y, float *scale, uint8_t *zp) {
+    const ais__cpu_kernels *t = ais__cpu();
+    /* NaN skipped by the range; a NaN element then quantizes to 0. The two passes are
+     * vectorized (qdq_rows.c, or the table's AVX2 / AVX-512 ones): they were a third of the
+     * dynamic BERT's time as fminf/fmaxf calls per element. */
+    float mx = 0, mn = 0;
+    (t->dynq_minmax ? t->dynq_minmax : ais__qdq_minmax_row)(x, n, &mn, &mx);
+    float s = (mx == mn ? 1.0f : mx - mn) / 255.0f;
+    float zp0 = 0.0f - mn / s;
+    float z = rintf(fminf(fmaxf(zp0, 0.0f), 255.0f));
+    (t->dynq_row ? t->dynq_row : ais__qdq_dynamic_row)(x, s, z, y, n);
+    *scale = s;
+    *zp = (uint8_t)z;
+}
+
 static ais_status ais__dql_compute(ais__op_ctx *ctx, const ais_tensor *const *in, size_t n_in,
                                    ais_tensor *const *out, size_t n_out) {
-    const float *x = in[0]->data;
-    size_t n = in[0]->numel;
-    /* NaN skipped by the range; a NaN element then quantizes to 0. The two loops are
-     * qdq_rows.c's (vectorized): they were a third of the dynamic BERT's time as fminf/fmaxf
-     * calls per element. */
-    float mx = 0, mn = 0;
-    ais__qdq_minmax_row(x, n, &mn, &mx);
-    float scale = (mx == mn ? 1.0f : mx - mn) / 255.0f;
-    float zp0 = 0.0f - mn / scale;
-    float zp = rintf(fminf(fmaxf(zp0, 0.0f), 255.0f));
-    ais__qdq_dynamic_row(x, scale, zp, out[0]->data, n);
-    *(float *)out[1]->data = scale;
-    *(uint8_t *)out[2]->data = (uint8_t)zp;
+    ais__qdq_dynamic(in[0]->data, in[0]->numel, out[0]->data, out[1]->data, out[2]->data);
     return AIS_OK;
 }
 

@@ -75,6 +75,10 @@ static void gelu_f32(void *o_, const void *const *in, const size_t *st, size_t n
     const float *x = in[0];
     float *o = o_;
     float b[256];
+    if (!tanh_mode && k->vgelu) { /* the same operations in one vector pass */
+        k->vgelu(x, o, n);
+        return;
+    }
     for (size_t i0 = 0; i0 < n; i0 += AIS__ARRAY_LEN(b)) {
         size_t m = AIS__MIN(AIS__ARRAY_LEN(b), n - i0);
         if (tanh_mode) {

@@ -15,6 +15,9 @@
  *   DQ(x1), DQ(x2), ... -> Concat -> Q              -> com.microsoft QLinearConcat
  *   DQ(x) -> MaxPool | Reshape | Flatten | Transpose | Squeeze | Unsqueeze -> Q, the Q with the
  *            DQ's scale and zero point              -> the operator on the 8-bit tensor
+ *   MatMulInteger(a, const B, a_zp, b_zp) -> Cast -> Mul(Mul(a_scale, const b_scale))
+ *            [-> Add(const bias)]                 -> com.microsoft MatMulIntegerToFloat
+ *            (quantize_dynamic's products; see ais__qf_dynq)
  *
  * Depthwise convolutions fuse only where lib/cpu's table has the integer depthwise kernel (see
  * ais__qf_conv).
@@ -525,6 +528,103 @@ static ais_status ais__qf_drop_pair(ais__qf *f, int32_t i, bool *fused) {
     return AIS_OK;
 }
 
+/* An 8-bit activation's scale or zero point for the fused product (a per-tensor constant, or
+ * output k of node src: the DynamicQuantizeLinear that makes A, so it is ready where the product
+ * runs); -1 when absent is allowed (the zero point). */
+static bool ais__qf_act_param(const ais__qf *f, int32_t v, int32_t src, size_t k, bool absent_ok) {
+    if (v < 0) return absent_ok;
+    const ais_tensor *c = ais__qf_const(f, v);
+    if (c) return c->numel == 1;
+    return src >= 0 && (size_t)v < f->n_values && f->g->values[v].producer == src &&
+           f->g->nodes[src].n_outputs > k && f->g->nodes[src].outputs[k] == v;
+}
+
+/* The other input of a two-input node of the default domain that reads v, and v's slot. */
+static int32_t ais__qf_other(const ais__qf *f, int32_t r, const char *op, int32_t v) {
+    const ais__node *n = &f->g->nodes[r];
+    if (strcmp(n->op_type, op) != 0 || !ais__qf_default_domain(n->domain) || n->n_inputs != 2 ||
+        ais__qf_n_out(n) != 1)
+        return -1;
+    if (n->inputs[0] == v && n->inputs[1] != v) return n->inputs[1];
+    if (n->inputs[1] == v && n->inputs[0] != v) return n->inputs[0];
+    return -1;
+}
+
+/*
+ * What ONNX Runtime's quantize_dynamic writes for a MatMul with constant weights:
+ *
+ *   DynamicQuantizeLinear(x) -> (a, a_scale, a_zp)
+ *   MatMulInteger(a, const B [K, N], a_zp, const b_zp) -> Cast(to float)
+ *       -> Mul(., Mul(a_scale, const b_scale)) [-> Add(const bias [N])]
+ *   -> com.microsoft MatMulIntegerToFloat(a, B, a_scale, b_scale, a_zp, b_zp, bias)
+ *
+ * as ORT's MatMulIntegerToFloatFusion: the int32 sum is converted and scaled in the GEMM's store
+ * instead of three passes over the [M, N] output. The DynamicQuantizeLinear stays: several
+ * products may read one quantized activation (a MiniLM's Q, K and V), quantized once. The float
+ * arithmetic is the graph's (one product of the two scales, then sum * scale + bias), so the
+ * output is the unfused one's bit for bit.
+ */
+static ais_status ais__qf_dynq(ais__qf *f, int32_t i, bool *fused) {
+    const ais__node *n = &f->g->nodes[i];
+    size_t n_in = ais__qf_n_in(n);
+    if (n_in < 2 || ais__qf_n_out(n) != 1) return AIS_OK;
+    int32_t a = n->inputs[0], az = n_in > 2 ? n->inputs[2] : -1, bz = n_in > 3 ? n->inputs[3] : -1;
+    const ais_tensor *b = ais__qf_const(f, n->inputs[1]);
+    if (a < 0 || (size_t)a >= f->n_values || !b || !ais__qf_is8(b->dtype) || b->ndim != 2)
+        return AIS_OK;
+    size_t nn = (size_t)b->dims[1];
+    const ais_tensor *bzt = bz >= 0 ? ais__qf_const(f, bz) : NULL;
+    if (bz >= 0 && (!bzt || bzt->ndim > 1 || (bzt->numel != 1 && bzt->numel != nn))) return AIS_OK;
+    int32_t src = f->g->values[a].producer;
+    if (!ais__qf_act_param(f, az, src, 2, true)) return AIS_OK;
+    /* MatMulInteger -> Cast(to float) -> Mul(., scale) */
+    int32_t cast = ais__qf_sole_reader(f, n->outputs[0]);
+    if (cast < 0) return AIS_OK;
+    const ais__node *c = &f->g->nodes[cast];
+    if (strcmp(c->op_type, "Cast") != 0 || !ais__qf_default_domain(c->domain) ||
+        c->inputs[0] != n->outputs[0] || ais__qf_n_out(c) != 1 ||
+        ais__attr_int(c->attrs, "to", 0) != 1 /* FLOAT */)
+        return AIS_OK;
+    int32_t mul = ais__qf_sole_reader(f, c->outputs[0]);
+    int32_t s = mul >= 0 ? ais__qf_other(f, mul, "Mul", c->outputs[0]) : -1;
+    if (s < 0 || (size_t)s >= f->n_values) return AIS_OK;
+    /* the scale: Mul(a_scale, b_scale), a_scale A's, b_scale a constant per tensor or column */
+    int32_t sm = f->g->values[s].producer;
+    if (sm < 0 || f->gone[sm]) return AIS_OK;
+    const ais__node *smn = &f->g->nodes[sm];
+    if (strcmp(smn->op_type, "Mul") != 0 || !ais__qf_default_domain(smn->domain) ||
+        smn->n_inputs != 2 || ais__qf_n_out(smn) != 1)
+        return AIS_OK;
+    int32_t as = -1, bs = -1;
+    for (int k = 0; k < 2 && as < 0; k++) {
+        const ais_tensor *t = ais__qf_const(f, smn->inputs[1 - k]);
+        if (ais__qf_act_param(f, smn->inputs[k], src, 1, false) && t && t->dtype == AIS_DTYPE_F32 &&
+            t->ndim <= 1 && (t->numel == 1 || t->numel == nn) && (!bzt || bzt->numel == t->numel)) {
+            as = smn->inputs[k];
+            bs = smn->inputs[1 - k];
+        }
+    }
+    const ais_tensor *ast = as >= 0 ? ais__qf_const(f, as) : NULL;
+    if (as < 0 || (ast && ast->dtype != AIS_DTYPE_F32)) return AIS_OK;
+    /* [-> Add(bias)] */
+    int32_t y = f->g->nodes[mul].outputs[0], add = ais__qf_sole_reader(f, y), bias = -1;
+    if (add >= 0) {
+        int32_t o = ais__qf_other(f, add, "Add", y);
+        const ais_tensor *t = o >= 0 ? ais__qf_const(f, o) : NULL;
+        if (t && t->dtype == AIS_DTYPE_F32 && t->ndim == 1 && t->numel == nn) bias = o;
+    }
+    if (bias < 0) add = -1;
+    int32_t in[7] = {a, n->inputs[1], as, bs, az, bz, bias};
+    size_t m = 7;
+    while (m > 4 && in[m - 1] < 0)
+        m--;
+    int32_t drop[3] = {cast, mul, add};
+    AIS__CHECK(ais__qf_rewrite(f, i, "com.microsoft", "MatMulIntegerToFloat", NULL, in, m,
+                               add >= 0 ? f->g->nodes[add].outputs[0] : y, drop, 3, &sm, 1));
+    *fused = true;
+    return AIS_OK;
+}
+
 ais_status ais__graph_fuse_qdq(ais_model *m, size_t counts[AIS__QDQ_N]) {
     ais__qf f = {.m = m, .g = m->graph, .n_values = m->graph->n_values};
     ais_status st = AIS_OK;
@@ -571,6 +671,9 @@ ais_status ais__graph_fuse_qdq(ais_model *m, size_t counts[AIS__QDQ_N]) {
                    strcmp(op, "Squeeze") == 0 || strcmp(op, "Unsqueeze") == 0) {
             st = ais__qf_drop_pair(&f, (int32_t)i, &fused);
             kind = AIS__QDQ_DROPPED;
+        } else if (strcmp(op, "MatMulInteger") == 0) {
+            st = ais__qf_dynq(&f, (int32_t)i, &fused);
+            kind = AIS__QDQ_DYNAMIC;
         }
         if (fused) {
             any = true;

@@ -111,13 +111,16 @@ ais_status ais__graph_fuse_transformer(ais_model *m, size_t counts[AIS__FT_N]);
  * operator -> QuantizeLinear groups of QDQ models become integer operators (QLinearConv,
  * QLinearMatMul, com.microsoft QGemm / QLinearAdd / QLinearMul / QLinearSigmoid /
  * QLinearGlobalAveragePool / QLinearConcat) and data movement between a DQ and a Q of the same
- * quantization runs on the 8-bit tensor. counts (may be NULL) receives how many of each kind. */
+ * quantization runs on the 8-bit tensor; the dynamic-quantized products (MatMulInteger -> Cast ->
+ * Mul [-> Add]) become com.microsoft MatMulIntegerToFloat. counts (may be NULL) receives how
+ * many of each kind. */
 enum {
     AIS__QDQ_CONV,
     AIS__QDQ_MATMUL,
     AIS__QDQ_GEMM,
     AIS__QDQ_OTHER,
     AIS__QDQ_DROPPED,
+    AIS__QDQ_DYNAMIC,
     AIS__QDQ_N
 };
 ais_status ais__graph_fuse_qdq(ais_model *m, size_t counts[AIS__QDQ_N]);

@@ -177,6 +177,47 @@ static void softmax_want(const float *x, double *w, size_t n, bool log_) {
         w[i] = log_ ? (x[i] - mx) - log(s) : exp(x[i] - mx) / s;
 }
 
+/* vgelu at each level that has it: the bits of lib/ops/unary.c's two-pass Gelu with the same
+ * level's verf, every length 0..67 and long, in place too, with NaN, infinities and large
+ * values. */
+static void test_vgelu(void **state) {
+    (void)state;
+    enum { MAXN = 1100 };
+    float *x = malloc(MAXN * sizeof *x), *y = malloc(MAXN * sizeof *y);
+    float *b = malloc(MAXN * sizeof *b);
+    assert_non_null(x);
+    assert_non_null(y);
+    assert_non_null(b);
+    int levels = 0;
+    for (int isa = 1; isa <= 3; isa++) {
+        const ais__cpu_kernels *k = ais__cpu_for((ais_cpu_isa)isa);
+        if (!k) continue;
+        assert_non_null(k->vgelu);
+        levels++;
+        for (size_t n = 0; n <= MAXN; n = n < 67 ? n + 1 : n + 344) {
+            ais_test_fill_uniform(x, n, -6, 6);
+            if (n > 8) x[1] = NAN, x[3] = INFINITY, x[5] = -INFINITY, x[7] = 1e30f;
+            for (size_t i = 0; i < n; i++)
+                b[i] = x[i] * 0.7071067811865476f;
+            k->verf(b, b, n);
+            k->vgelu(x, y, n);
+            for (size_t i = 0; i < n; i++) {
+                float want = 0.5f * x[i] * (1.0f + b[i]);
+                if (memcmp(&want, &y[i], sizeof want) != 0 && !(isnan(want) && isnan(y[i])))
+                    fail_msg("%s vgelu n=%zu i=%zu x=%g: %.9g vs %.9g", isa_names[isa], n, i,
+                             (double)x[i], (double)y[i], (double)want);
+            }
+            k->vgelu(x, x, n); /* in place */
+            for (size_t i = 0; i < n; i++)
+                assert_true(memcmp(&x[i], &y[i], sizeof *x) == 0 || (isnan(x[i]) && isnan(y[i])));
+        }
+    }
+    assert_true(levels > 0 || ais__cpu_isa_detected() == AIS_CPU_ISA_SCALAR);
+    free(x);
+    free(y);
+    free(b);
+}
+
 /* Softmax rows of every level against double precision, on random rows of lengths 1..67 and
  * large, with very negative entries (exp underflows to 0) and the NaN rows. */
 static void test_softmax_rows(void **state) {
@@ -213,6 +254,22 @@ static void test_softmax_rows(void **state) {
                         fail_msg("%s %s n=%zu i=%zu: %.9g vs %.9g", isa_names[isa],
                                  lg ? "log_softmax" : "softmax", len, i, (double)y[i], w[i]);
                 }
+            }
+        }
+        /* entries 86 or more below the maximum (a masked key's score - 10000, and the band
+         * where e^d is subnormal) give exactly 0 at the SIMD levels, never a subnormal (whose
+         * products would take microcode assists: simd_math.h, exp_row_v) */
+        if (isa > 0) {
+            float mx = -INFINITY;
+            for (size_t i = 0; i < 100; i++) {
+                x[i] = i % 4 == 3 ? (float)ais_test_uniform(-5, 5) - 10000.0f
+                                  : (float)ais_test_uniform(-100, 5);
+                mx = x[i] > mx ? x[i] : mx;
+            }
+            k->softmax_row(x, y, 100);
+            for (size_t i = 0; i < 100; i++) {
+                if (x[i] - mx < -86.0f) assert_true(y[i] == 0.0f);
+                assert_true(y[i] == 0.0f || y[i] >= FLT_MIN);
             }
         }
         /* NaN anywhere, or an infinite maximum: NaN throughout, as the exact formula gives */
@@ -458,11 +515,11 @@ int main(int argc, char **argv) {
     if (len <= 0) return 1;
     self_path[len] = 0;
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_math_accuracy), cmocka_unit_test(test_math_lengths),
-        cmocka_unit_test(test_softmax_rows),  cmocka_unit_test(test_row_reductions),
-        cmocka_unit_test(test_tree_walk),     cmocka_unit_test(test_gemm),
-        cmocka_unit_test(test_set_cpu_isa),   cmocka_unit_test(test_env_forces_isa),
-        cmocka_unit_test(test_ops_every_isa),
+        cmocka_unit_test(test_math_accuracy),  cmocka_unit_test(test_math_lengths),
+        cmocka_unit_test(test_softmax_rows),   cmocka_unit_test(test_vgelu),
+        cmocka_unit_test(test_row_reductions), cmocka_unit_test(test_tree_walk),
+        cmocka_unit_test(test_gemm),           cmocka_unit_test(test_set_cpu_isa),
+        cmocka_unit_test(test_env_forces_isa), cmocka_unit_test(test_ops_every_isa),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

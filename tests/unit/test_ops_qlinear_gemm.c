@@ -1,12 +1,12 @@
 /*
  * test_ops_qlinear_gemm.c - the integer operators on the int8 GEMM (lib/ops/qlinear_gemm.c):
- * QLinearConv, ConvInteger, QLinearMatMul, MatMulInteger, QGemm, DynamicQuantizeMatMul and
- * QAttention on random shapes (groups, depthwise (the direct kernel, 1-D and 2-D, channel
- * multipliers 1-2), strides, pads, dilations, 1x1 read in place, 1-D and 3-D, batches), u8 and s8
- * on both sides, zero points and scales per tensor and per channel/column, with and without bias,
- * each run twice: eagerly (weights packed per call) and with the weights packed at load by prepare
- * (consts), against the formulas written out here. Exact equality. tests/CMakeLists.txt reruns it
- * at the lower instruction-set levels.
+ * QLinearConv, ConvInteger, QLinearMatMul, MatMulInteger, QGemm, DynamicQuantizeMatMul,
+ * MatMulIntegerToFloat and QAttention on random shapes (groups, depthwise (the direct kernel, 1-D
+ * and 2-D, channel multipliers 1-2), strides, pads, dilations, 1x1 read in place, 1-D and 3-D,
+ * batches), u8 and s8 on both sides, zero points and scales per tensor and per channel/column, with
+ * and without bias, each run twice: eagerly (weights packed per call) and with the weights packed
+ * at load by prepare (consts), against the formulas written out here. Exact equality.
+ * tests/CMakeLists.txt reruns it at the lower instruction-set levels.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -354,10 +354,79 @@ static void ms_case(bool as_, bool bs_, bool per_col, bool ta, bool tb, int c_ki
             }
         ais_tensor_destroy(yd);
         ais_tensor_destroy(af);
+        /* MatMulIntegerToFloat: A 8-bit [2, m, k] (a batch), the same B; one float multiplier
+         * a_scale * b_scale[j], then + bias[j] */
+        ais_tensor *a3 = rand8(dt8(as_), (int64_t[]){2, m, k}, 3);
+        const ais_tensor *min[7] = {a3, b, asc, bsc, az, bz, bias};
+        ais_tensor *ym = run_both("MatMulIntegerToFloat", "com.microsoft", NULL, min, 7, 1);
+        assert_int_equal(ym->ndim, 3);
+        assert_int_equal(ym->dims[2], n);
+        for (int64_t i = 0; i < 2 * m; i++)
+            for (int64_t j = 0; j < n; j++) {
+                int32_t s = 0;
+                for (int64_t kk = 0; kk < k; kk++)
+                    s += (int32_t)(at(a3, (size_t)(i * k + kk)) - azv) *
+                         (int32_t)(at(b, (size_t)(kk * n + j)) - bzv[j]);
+                float want = (float)s * ((float)asv * (float)bsv[j]) + (float)cv[j];
+                size_t o = (size_t)(i * n + j);
+                if ((float)at(ym, o) != want)
+                    fail_msg("MatMulIntegerToFloat %zu: got %g want %g", o, at(ym, o),
+                             (double)want);
+            }
+        ais_tensor_destroy(ym);
+        ais_tensor_destroy(a3);
         ais_tensor_destroy(bias);
     }
     ais_attrs_destroy(at_);
     ais_tensor *const all[] = {a, b, az, bz, bsc, cc, asc, ysc, yz};
+    for (size_t i = 0; i < AIS__ARRAY_LEN(all); i++)
+        ais_tensor_destroy(all[i]);
+}
+
+/* MatMulIntegerToFloat's checks: each refusal names the input and the shapes. */
+static void test_mmitf_errors(void **state) {
+    (void)state;
+    const ais__op_def *def = ais__op_find("com.microsoft", "MatMulIntegerToFloat", 1);
+    assert_non_null(def);
+    double one = 1, v4[4] = {1, 1, 1, 1};
+    ais_tensor *a = rand8(AIS_DTYPE_U8, (int64_t[]){3, 4}, 2);
+    ais_tensor *b = rand8(AIS_DTYPE_I8, (int64_t[]){4, 5}, 2);
+    ais_tensor *b3 = rand8(AIS_DTYPE_I8, (int64_t[]){1, 4, 5}, 3);
+    ais_tensor *bk = rand8(AIS_DTYPE_I8, (int64_t[]){3, 5}, 2);
+    ais_tensor *sc = mk(AIS_DTYPE_F32, NULL, 0, &one);
+    ais_tensor *sc4 = mk(AIS_DTYPE_F32, (int64_t[]){4}, 1, v4);
+    ais_tensor *zu = mk(AIS_DTYPE_U8, NULL, 0, &one),
+               *zb4 = mk(AIS_DTYPE_I8, (int64_t[]){4}, 1, v4);
+    ais_tensor *bias4 = mk(AIS_DTYPE_F32, (int64_t[]){4}, 1, v4);
+    ais_tensor *af = mk(AIS_DTYPE_F32, (int64_t[]){3, 4}, 2, NULL);
+    ais_tensor *sc0 = mk(AIS_DTYPE_F32, (int64_t[]){0}, 1, NULL); /* nothing to read */
+    ais_tensor *zu0 = mk(AIS_DTYPE_U8, (int64_t[]){0}, 1, NULL);
+    struct {
+        const ais_tensor *in[7];
+        size_t n;
+        const char *needle;
+    } cases[] = {
+        {{af, b, sc, sc}, 4, "A"},
+        {{a, b3, sc, sc}, 4, "[K, N]"},
+        {{a, bk, sc, sc}, 4, "[K, N]"},
+        {{a, b, sc4, sc}, 4, "a_scale"},
+        {{a, b, sc0, sc}, 4, "a_scale"},
+        {{a, b, sc, sc, zu0}, 5, "a_zero_point"},
+        {{a, b, sc, sc4}, 4, "b_scale"},
+        {{a, b, sc, sc, zb4}, 5, "a_zero_point"},
+        {{a, b, sc, sc, zu, zb4}, 6, "b_zero_point"},
+        {{a, b, sc, sc, zu, NULL, bias4}, 7, "bias"},
+    };
+    for (size_t c = 0; c < AIS__ARRAY_LEN(cases); c++) {
+        ais_tensor *y = NULL;
+        ais__op_ctx ctx = {.op_type = "MatMulIntegerToFloat", .node_name = "", .opset = 1};
+        ais_status st = ais__op_invoke(def, &ctx, cases[c].in, cases[c].n, &y, 1);
+        ais__op_ctx_release(&ctx);
+        assert_int_not_equal(st, AIS_OK);
+        ais_test_assert_error_contains(cases[c].needle);
+        ais_tensor_destroy(y);
+    }
+    ais_tensor *const all[] = {a, b, b3, bk, sc, sc4, zu, zb4, bias4, af, sc0, zu0};
     for (size_t i = 0; i < AIS__ARRAY_LEN(all); i++)
         ais_tensor_destroy(all[i]);
 }
@@ -507,6 +576,7 @@ int main(void) {
         cmocka_unit_test(test_conv_random),       cmocka_unit_test(test_conv_wide),
         cmocka_unit_test(test_matmul_random),     cmocka_unit_test(test_com_microsoft_random),
         cmocka_unit_test(test_qattention_random), cmocka_unit_test(test_dw_huge_pads),
+        cmocka_unit_test(test_mmitf_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -114,7 +114,15 @@ static inline V AIS__SX(sigmoid_v)(V x) {
                 y[i + k] = b[k];                                                                   \
         }                                                                                          \
     }
+/* Gelu's erf form 0.5 x (1 + erf(x / sqrt(2))) in one pass, with lib/ops/unary.c's float
+ * operations in its order (x * 0.70710678f, erf, then (0.5 x)(1 + erf)), so both give the same
+ * bits; unary.c's loop took two scalar passes around verf. */
+static inline V AIS__SX(gelu_v)(V x) {
+    V e = AIS__SX(erf_v)(vmul(x, vset(0.7071067811865476f)));
+    return vmul(vmul(vset(0.5f), x), vadd(vset(1.0f), e));
+}
 AIS__SX_MAP(vexp, AIS__SX(exp_v))
+AIS__SX_MAP(vgelu, AIS__SX(gelu_v))
 AIS__SX_MAP(verf, AIS__SX(erf_v))
 AIS__SX_MAP(vtanh, AIS__SX(tanh_v))
 AIS__SX_MAP(vsigmoid, AIS__SX(sigmoid_v))
@@ -187,6 +195,16 @@ static void AIS__SX(nan_row)(float *y, size_t n) {
         y[i] = NAN;
 }
 
+/* e^d for a softmax row's d = x - max <= 0, and 0 below -86. e^-86 (4.4e-38) is still a normal
+ * float; below it e^d is subnormal, and a multiplication with a subnormal result takes a microcode
+ * assist on Intel cores (tens of cycles per vector): a BERT export's masked keys (-10000 added to
+ * their scores) made the rows 2-3x slower. What is dropped is below 4.4e-38 in the output, and
+ * below the resolution of the row's sum, which is at least 1. */
+static inline V AIS__SX(exp_row_v)(V d) {
+    V e = AIS__SX(exp_v)(vmax(d, vset(-86.0f)));
+    return vsel(vlt(d, vset(-86.0f)), vset(0.0f), e);
+}
+
 static void AIS__SX(softmax_row)(const float *x, float *y, size_t n) {
     float mx = AIS__SX(row_max)(x, n);
     if (!isfinite(mx)) {
@@ -196,14 +214,14 @@ static void AIS__SX(softmax_row)(const float *x, float *y, size_t n) {
     V m = vset(mx), s = vset(0.0f);
     size_t i = 0;
     for (; i + AIS__W <= n; i += AIS__W) {
-        V e = AIS__SX(exp_v)(vsub(vload(x + i), m));
+        V e = AIS__SX(exp_row_v)(vsub(vload(x + i), m));
         vstore(y + i, e);
         s = vadd(s, e);
     }
     float sum = vhsum(s);
     if (i < n) {
         float b[AIS__W];
-        vstore(b, AIS__SX(exp_v)(vsub(AIS__SX(tail)(x + i, n - i, mx), m)));
+        vstore(b, AIS__SX(exp_row_v)(vsub(AIS__SX(tail)(x + i, n - i, mx), m)));
         for (size_t k = 0; k < n - i; k++) {
             y[i + k] = b[k];
             sum += b[k];
@@ -225,9 +243,9 @@ static void AIS__SX(log_softmax_row)(const float *x, float *y, size_t n) {
     V m = vset(mx), s = vset(0.0f);
     size_t i = 0;
     for (; i + AIS__W <= n; i += AIS__W)
-        s = vadd(s, AIS__SX(exp_v)(vsub(vload(x + i), m)));
+        s = vadd(s, AIS__SX(exp_row_v)(vsub(vload(x + i), m)));
     if (i < n) /* padding with -inf adds e^-inf = 0 */
-        s = vadd(s, AIS__SX(exp_v)(vsub(AIS__SX(tail)(x + i, n - i, -INFINITY), m)));
+        s = vadd(s, AIS__SX(exp_row_v)(vsub(AIS__SX(tail)(x + i, n - i, -INFINITY), m)));
     V l = vset(logf(vhsum(s)));
     for (i = 0; i + AIS__W <= n; i += AIS__W)
         vstore(y + i, vsub(vsub(vload(x + i), m), l));
@@ -287,4 +305,5 @@ static void AIS__SX(fill_math)(ais__cpu_kernels *k) {
     k->row_max = AIS__SX(row_max);
     k->row_sumsq = AIS__SX(row_sumsq);
     k->layernorm_row = AIS__SX(layernorm_row);
+    k->vgelu = AIS__SX(vgelu);
 }

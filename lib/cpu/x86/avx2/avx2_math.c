@@ -60,4 +60,5 @@ void ais__cpu_fill_avx2(ais__cpu_kernels *k) {
     ais__avx2_fill_conv(k);
     ais__avx2_fill_nchwc(k);
     ais__avx2_fill_winograd(k);
+    ais__avx2_fill_qdq(k);
 }

@@ -50,4 +50,5 @@ void ais__cpu_fill_avx512(ais__cpu_kernels *k) {
     ais__avx512_fill_conv(k);
     ais__avx512_fill_nchwc(k);
     ais__avx512_fill_winograd(k);
+    ais__avx512_fill_qdq(k);
 }
