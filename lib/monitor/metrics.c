@@ -104,6 +104,7 @@ ais_status ais__metrics_shard_create(ais_monitor *mon, const char *name, const c
     m->n_bounds = mon ? mon->n_bounds : AIS__ARRAY_LEN(ais__default_bounds);
     for (size_t i = 0; i < m->n_bounds; i++)
         m->bounds_ticks[i] = (uint64_t)llround(bounds[i] * 1e9 / ais__ticks_ns_per_tick);
+    m->first_bound = m->bounds_ticks[0];
     if (!mon) {
         *out = m;
         return AIS_OK;
@@ -159,7 +160,7 @@ void ais__metrics_shard_destroy(ais__metrics_shard *m) {
         pthread_mutex_lock(&mon->lock);
         ais__metrics_group *g = m->group;
         for (size_t i = 0; i <= m->n_bounds; i++)
-            g->runs += AIS__LD(m->buckets[i]);
+            g->runs += ais__shard_bucket(m, i, memory_order_relaxed);
         g->rows += AIS__LD(m->rows);
         g->bytes_in += AIS__LD(m->bytes_in);
         g->bytes_out += AIS__LD(m->bytes_out);
@@ -168,7 +169,7 @@ void ais__metrics_shard_destroy(ais__metrics_shard *m) {
             g->errors[i] += AIS__LD(m->errors[i]);
         g->errors[AIS_E_BUSY] += AIS__LD(m->refused);
         for (size_t i = 0; i <= m->n_bounds; i++)
-            g->buckets[i] += AIS__LD(m->buckets[i]);
+            g->buckets[i] += ais__shard_bucket(m, i, memory_order_relaxed);
         if (m->prev)
             m->prev->next = m->next;
         else
@@ -219,6 +220,15 @@ void ais__metrics_error(ais__metrics_shard *m, ais_status st) {
     ais__metric_add(&m->errors[ais__status_slot(st)], 1);
 }
 
+void ais__metrics_slow_bucket(ais__metrics_shard *m, uint64_t dt) {
+    size_t b = 1;
+    while (b < m->n_bounds && dt > m->bounds_ticks[b])
+        b++;
+    atomic_store_explicit(&m->buckets[b],
+                          atomic_load_explicit(&m->buckets[b], memory_order_relaxed) + 1,
+                          memory_order_release);
+}
+
 void ais__metrics_log(ais__metrics_shard *m, uint64_t dt, ais_status st, uint64_t rows,
                       const ais_tensor *const *inputs, size_t n_inputs, ais_tensor *const *outputs,
                       size_t n_outputs) {
@@ -243,7 +253,7 @@ static void ais__shard_add(ais__totals *t, const ais__metrics_shard *m) {
      * `started`, read after them, counts at least the calls they count. */
     uint64_t finished = 0;
     for (size_t i = 0; i <= m->n_bounds; i++) {
-        uint64_t v = (uint64_t)atomic_load_explicit(&m->buckets[i], memory_order_acquire);
+        uint64_t v = ais__shard_bucket(m, i, memory_order_acquire);
         t->buckets[i] += v;
         finished += v;
     }

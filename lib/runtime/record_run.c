@@ -29,8 +29,9 @@ static ais_status ais__run_source(ais_session *s, const char *who, ais__source s
     if (errors) *errors = NULL;
     if (!s) return ais__error(AIS_E_INVALID_ARGUMENT, "%s: session is NULL", who);
     /* s->features is session state too: claimed before the pipeline writes into it */
+    uint64_t t0 = ais__metrics_clock(s->metrics); /* before the flag: monitor.h says why */
     AIS__CHECK(ais__session_enter(s, who));
-    uint64_t t0 = ais__metrics_begin(s->metrics);
+    ais__metrics_begin(s->metrics);
     const ais_tensor *before = s->features;
     if (s->live) ais__pipeline_set_tap(ais__session_live_tap(s));
     ais_status st = ais__run_source_claimed(s, who, src, data, n_fields, n, output_names, outputs,

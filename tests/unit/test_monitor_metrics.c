@@ -406,6 +406,50 @@ static size_t count_lines(const char *path, size_t *bytes, bool check_json) {
     return n;
 }
 
+/* The first bucket is counted inline (a field on the shard's first line) and the others out
+ * of line: both paths, with one bound (bucket 0 or +Inf), live and after the session is gone. */
+static void test_bucket_paths(void **state) {
+    (void)state;
+    ais_model *m = load_digits();
+    const double bounds[2][1] = {{100}, {1e-9}}; /* every run fits; none does */
+    for (int k = 0; k < 2; k++) {
+        ais_monitor *mon = NULL;
+        AIS_ASSERT_OK(ais_monitor_create(&mon));
+        AIS_ASSERT_OK(ais_monitor_set_latency_buckets(mon, bounds[k], 1));
+        ais_options *o = NULL;
+        AIS_ASSERT_OK(ais_options_create(&o));
+        AIS_ASSERT_OK(ais_options_set_monitor(o, mon));
+        ais_session *s = NULL;
+        AIS_ASSERT_OK(ais_session_create(m, o, &s));
+        for (int i = 0; i < 3; i++)
+            AIS_ASSERT_OK(run_batch(s, 1, 64));
+        AIS_ASSERT_STATUS(run_batch(s, 1, 3), AIS_E_SHAPE);
+        const char *le = k == 0 ? "100" : "1e-09";
+        char key[200], *buf = malloc(1 << 16);
+        size_t got = 0;
+        for (int gone = 0; gone < 2; gone++) {
+            if (gone) {
+                ais_session_destroy(s);
+                s = NULL;
+            }
+            AIS_ASSERT_OK(ais_monitor_prometheus(mon, buf, 1 << 16, &got));
+            assert_int_equal(mmetric(mon, NULL, AIS_METRIC_RUNS), 4);
+            assert_int_equal(mmetric(mon, NULL, AIS_METRIC_IN_FLIGHT), 0);
+            snprintf(key, sizeof key, "le=\"%s\"} ", le);
+            const char *p = strstr(buf, key);
+            assert_non_null(p);
+            assert_true(strtod(p + strlen(key), NULL) == (k == 0 ? 4 : 0));
+            p = strstr(buf, "le=\"+Inf\"} ");
+            assert_non_null(p);
+            assert_true(strtod(p + strlen("le=\"+Inf\"} "), NULL) == 4);
+        }
+        free(buf);
+        ais_options_destroy(o);
+        ais_monitor_destroy(mon);
+    }
+    ais_model_destroy(m);
+}
+
 /* Runs `runs` calls of a session reporting to a monitor with a request log, then destroys both
  * (which must write everything queued); returns what the monitor counted as dropped. */
 static uint64_t logged_runs(const char *path, double rate, size_t ring, uint64_t max_bytes,
@@ -537,6 +581,7 @@ int main(void) {
         cmocka_unit_test(test_monitor_threads), cmocka_unit_test(test_buckets_rules),
         cmocka_unit_test(test_prometheus_text), cmocka_unit_test(test_oom_sweep),
         cmocka_unit_test(test_request_log),     cmocka_unit_test(test_in_flight_reader),
+        cmocka_unit_test(test_bucket_paths),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
