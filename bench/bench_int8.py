@@ -76,17 +76,17 @@ ALL = ["resnet18_qdq", "mobilenet_v2_qdq", "resnet18_qop", "bert_dyn", "minilm_d
 
 def _cnn(name, size, d):
     """fp32 + QDQ + QOperator files of a torchvision CNN in d; returns their paths."""
+    fp32 = os.path.join(d, f"{name}_fp32.onnx")
+    out = {"fp32": fp32, "qdq": os.path.join(d, f"{name}_qdq.onnx"),
+           "qop": os.path.join(d, f"{name}_qop.onnx")}
+    if all(os.path.exists(p) for p in out.values()):
+        return out  # made once, perhaps by another Python: the timing venv may lack the quantizer
     import numpy as np
     import torch
     sys.path.insert(0, os.path.join(ROOT, "tests", "python"))
     import torch_models
     from onnxruntime import quantization as oq
     from onnxruntime.quantization.shape_inference import quant_pre_process
-    fp32 = os.path.join(d, f"{name}_fp32.onnx")
-    out = {"fp32": fp32, "qdq": os.path.join(d, f"{name}_qdq.onnx"),
-           "qop": os.path.join(d, f"{name}_qop.onnx")}
-    if all(os.path.exists(p) for p in out.values()):
-        return out
     m, inp, i_n, o_n, dyn = torch_models.torchvision_cnn(name, batch=1, size=size)
     m.train()
     with torch.no_grad():
