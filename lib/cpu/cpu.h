@@ -259,6 +259,19 @@ void ais__cpu_ref_qbin(const uint8_t *a, const uint8_t *b, int64_t b_step, int64
  * strides they do not vectorize). */
 void ais__cpu_ref_qdw_plane(const uint8_t *x, bool is_signed, int32_t xz, const int16_t *w,
                             const ais__conv_dw_geom *g, int32_t *acc);
+/* The pair-row kernels' weights (x86 avx2/avx512 qdw_plane, one vpmaddwd for two taps): row
+ * kh's taps 2 pk and 2 pk + 1 as the 16-bit halves of wp[kh * npk + pk] (the odd kernel's last
+ * pair with 0 above); npk = (kw + 1) / 2, wp holds kh * npk. */
+static inline void ais__qdw_tap_pairs(const int16_t *w, const ais__conv_dw_geom *g, int npk,
+                                      int32_t *wp) {
+    for (int64_t kh = 0; kh < g->kh; kh++)
+        for (int pk = 0; pk < npk; pk++) {
+            int64_t kw = 2 * pk;
+            uint32_t w0 = (uint16_t)w[kh * g->kw + kw];
+            uint32_t w1 = kw + 1 < g->kw ? (uint16_t)w[kh * g->kw + kw + 1] : 0;
+            wp[kh * npk + pk] = (int32_t)(w0 | w1 << 16);
+        }
+}
 /* The portable conversions of the int8 depthwise path (the SIMD ones use them for tails). */
 void ais__cpu_ref_q8_to_f32(const uint8_t *x, bool is_signed, int32_t zp, float *y, int64_t n);
 void ais__cpu_ref_f32_to_i32(const float *y, int32_t *c, int64_t n);

@@ -368,13 +368,7 @@ static void ais__q256_qdw_plane(const uint8_t *x, bool is_signed, int32_t xz, co
     const int npk = (int)(g->kw + 1) / 2;
     const bool s2 = g->sw == 2;
     int32_t wp[256 * 3];
-    for (int64_t kh = 0; kh < g->kh; kh++)
-        for (int pk = 0; pk < npk; pk++) {
-            int64_t kw = 2 * pk;
-            uint32_t w0 = (uint16_t)w[kh * g->kw + kw];
-            uint32_t w1 = kw + 1 < g->kw ? (uint16_t)w[kh * g->kw + kw + 1] : 0;
-            wp[kh * npk + pk] = (int32_t)(w0 | w1 << 16);
-        }
+    ais__qdw_tap_pairs(w, g, npk, wp);
     for (int64_t ow0 = 0; ow0 < g->ow; ow0 += 32) {
         int nc = (int)((g->ow - ow0 + 7) / 8 < 4 ? (g->ow - ow0 + 7) / 8 : 4);
         for (int64_t oh0 = 0; oh0 < g->oh; oh0 += AIS__QDW2_R) {

@@ -460,13 +460,7 @@ static void ais__q512_qdw_pair_plane(const uint8_t *x, bool is_signed, int32_t x
     const int npk = (int)(g->kw + 1) / 2;
     const bool s2 = g->sw == 2;
     int32_t wp[256 * 3];
-    for (int64_t kh = 0; kh < g->kh; kh++)
-        for (int pk = 0; pk < npk; pk++) {
-            int64_t kw = 2 * pk;
-            uint32_t w0 = (uint16_t)w[kh * g->kw + kw];
-            uint32_t w1 = kw + 1 < g->kw ? (uint16_t)w[kh * g->kw + kw + 1] : 0;
-            wp[kh * npk + pk] = (int32_t)(w0 | w1 << 16);
-        }
+    ais__qdw_tap_pairs(w, g, npk, wp);
     for (int64_t ow0 = 0; ow0 < g->ow; ow0 += 64) {
         int nc = (int)((g->ow - ow0 + 15) / 16 < 4 ? (g->ow - ow0 + 15) / 16 : 4);
         /* per load c (32 bytes from cs + c 16 or c 32): the bytes inside the row */
