@@ -15,13 +15,6 @@
 
 /* ---- building graphs ---- */
 
-static ais__graph *new_graph(void) {
-    ais__graph *g = NULL;
-    AIS_ASSERT_OK(ais__graph_create(&g));
-    AIS_ASSERT_OK(ais__graph_set_opset(g, "", 13));
-    return g;
-}
-
 static void add_input(ais__graph *g, const char *name, const int64_t *dims, size_t ndim,
                       const char *const *dim_names) {
     int32_t v;
@@ -66,7 +59,7 @@ static ais_options *backend_options(ais_backend b, int64_t device) {
 
 /* y = x * 2: a graph that any backend could run. */
 static ais_model *tiny_model(void) {
-    ais__graph *g = new_graph();
+    ais__graph *g = ais_test_graph_new(13);
     add_input(g, "x", AIS_SHAPE(2, 3), NULL);
     add_const(g, "two", ais_test_tensor(AIS_DTYPE_F32, AIS_SHAPE(1), (const double[]){2}));
     add_node(g, "mul", "Mul", NULL, "x", "two", NULL, "y");
@@ -148,7 +141,7 @@ static const char *const batch_names[] = {"N", NULL, NULL, NULL};
 
 /* Conv -> Relu -> MaxPool -> Flatten -> Gemm -> Softmax on x [N, 3, 9, 9]. */
 static ais_model *cnn_model(void) {
-    ais__graph *g = new_graph();
+    ais__graph *g = ais_test_graph_new(13);
     add_input(g, "x", AIS_SHAPE(-1, 3, 9, 9), batch_names);
     add_const(g, "w", ais_test_rand_f32(AIS_SHAPE(4, 3, 3, 3), -0.5, 0.5));
     add_const(g, "b", ais_test_rand_f32(AIS_SHAPE(4), -0.5, 0.5));
@@ -215,7 +208,7 @@ static void test_cnn(void **state) {
  * already copied back for Mod).
  */
 static ais_model *fallback_model(void) {
-    ais__graph *g = new_graph();
+    ais__graph *g = ais_test_graph_new(13);
     add_input(g, "x", AIS_SHAPE(-1, 37), batch_names);
     add_const(g, "c", ais_test_rand_f32(AIS_SHAPE(37), 0.3f, 0.9f));
     ais_attrs *ma = NULL;
@@ -278,7 +271,7 @@ static void test_fallback(void **state) {
 /* r = relu(x) [GPU] feeds NonZero [CPU, data-dependent shape] and Neg [GPU]. */
 static void test_dynamic_after_device(void **state) {
     (void)state;
-    ais__graph *g = new_graph();
+    ais__graph *g = ais_test_graph_new(13);
     add_input(g, "x", AIS_SHAPE(4, 6), NULL);
     add_node(g, "relu", "Relu", NULL, "x", NULL, NULL, "r");
     add_node(g, "nz", "NonZero", NULL, "r", NULL, NULL, "idx");

@@ -6,13 +6,6 @@
 #include "runtime/model.h"
 #include "test_util.h"
 
-static ais__graph *new_graph(void) {
-    ais__graph *g = NULL;
-    AIS_ASSERT_OK(ais__graph_create(&g));
-    AIS_ASSERT_OK(ais__graph_set_opset(g, "", 13));
-    return g;
-}
-
 static ais_status load(ais__graph *g, ais_model **m) {
     *m = NULL;
     return ais__model_from_graph(g, NULL, m);
@@ -33,7 +26,7 @@ static void run_fails(ais_model *m, const ais_tensor *x, ais_status want, const 
 /* An unnamed Add whose operands do not broadcast: found when the plan infers shapes. */
 static void test_run_time_unnamed(void **state) {
     (void)state;
-    ais__graph *g = new_graph();
+    ais__graph *g = ais_test_graph_new(13);
     ais_test_graph_input(g, "x", AIS_DTYPE_F32, AIS_SHAPE(-1, -1), NULL);
     ais_test_graph_const(g, "b", ais_test_rand_f32(AIS_SHAPE(3), 0, 1));
     ais_test_graph_node(g, "", "Relu", "x", NULL, "r");
@@ -51,7 +44,7 @@ static void test_run_time_unnamed(void **state) {
 /* Named nodes keep their names. */
 static void test_run_time_named(void **state) {
     (void)state;
-    ais__graph *g = new_graph();
+    ais__graph *g = ais_test_graph_new(13);
     ais_test_graph_input(g, "x", AIS_DTYPE_F32, AIS_SHAPE(-1, -1), NULL);
     ais_test_graph_const(g, "b", ais_test_rand_f32(AIS_SHAPE(3), 0, 1));
     ais_test_graph_node(g, "the_add", "Add", "x", "b", "y");
@@ -68,7 +61,7 @@ static void test_run_time_named(void **state) {
  * by its position in the file even though the graph is sorted first. */
 static void test_load_time_fold(void **state) {
     (void)state;
-    ais__graph *g = new_graph();
+    ais__graph *g = ais_test_graph_new(13);
     ais_test_graph_input(g, "x", AIS_DTYPE_F32, AIS_SHAPE(2, 3), NULL);
     ais_test_graph_const(g, "a", ais_test_rand_f32(AIS_SHAPE(2), 0, 1));
     ais_test_graph_const(g, "b", ais_test_rand_f32(AIS_SHAPE(3), 0, 1));
@@ -87,7 +80,7 @@ static void test_load_time_fold(void **state) {
 /* Load-time checks name unnamed nodes too. */
 static void test_load_checks(void **state) {
     (void)state;
-    ais__graph *g = new_graph();
+    ais__graph *g = ais_test_graph_new(13);
     ais_test_graph_input(g, "x", AIS_DTYPE_F32, AIS_SHAPE(2, 3), NULL);
     ais_test_graph_node(g, "", "Relu", "x", NULL, "r");
     ais_test_graph_node(g, "", "NoSuchOp", "r", NULL, "y");
@@ -96,7 +89,7 @@ static void test_load_checks(void **state) {
     AIS_ASSERT_STATUS(load(g, &m), AIS_E_UNSUPPORTED);
     ais_test_assert_error_contains("graph.node[1]: unsupported operator NoSuchOp");
 
-    g = new_graph();
+    g = ais_test_graph_new(13);
     ais_test_graph_input(g, "x", AIS_DTYPE_F32, AIS_SHAPE(2, 3), NULL);
     ais_test_graph_node(g, "", "Relu", "x", NULL, "r");
     ais_test_graph_node(g, "", "Relu", "nowhere", NULL, "y");
@@ -104,7 +97,7 @@ static void test_load_checks(void **state) {
     AIS_ASSERT_STATUS(load(g, &m), AIS_E_FORMAT);
     ais_test_assert_error_contains("graph.node[1] (Relu): input 'nowhere'");
 
-    g = new_graph();
+    g = ais_test_graph_new(13);
     ais_test_graph_input(g, "x", AIS_DTYPE_F32, AIS_SHAPE(2, 3), NULL);
     ais_test_graph_node(g, "", "Add", "x", "q", "p");
     ais_test_graph_node(g, "", "Relu", "p", NULL, "q");
@@ -116,7 +109,7 @@ static void test_load_checks(void **state) {
 /* A sequence operator failing at run time (an index known only then) names its node. */
 static void test_sequence_op(void **state) {
     (void)state;
-    ais__graph *g = new_graph();
+    ais__graph *g = ais_test_graph_new(13);
     AIS_ASSERT_OK(ais__graph_set_opset(g, "", 13));
     ais_test_graph_input(g, "x", AIS_DTYPE_F32, AIS_SHAPE(2, 3), NULL);
     ais_test_graph_input(g, "i", AIS_DTYPE_I64, NULL, 0, NULL);

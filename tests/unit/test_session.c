@@ -10,28 +10,11 @@
 
 /* ---- building graphs ---- */
 
-static ais__graph *new_graph(void) {
-    ais__graph *g = NULL;
-    AIS_ASSERT_OK(ais__graph_create(&g));
-    AIS_ASSERT_OK(ais__graph_set_opset(g, "", 13));
-    return g;
-}
-
-static ais_model *make_model(ais__graph *g, int64_t opt_level) {
-    ais_options *o = NULL;
-    AIS_ASSERT_OK(ais_options_create(&o));
-    AIS_ASSERT_OK(ais_options_set_int(o, AIS_OPT_OPT_LEVEL, opt_level));
-    ais_model *m = NULL;
-    AIS_ASSERT_OK(ais__model_from_graph(g, o, &m));
-    ais_options_destroy(o);
-    return m;
-}
-
 static const char *const batch_names[] = {"batch", NULL, NULL};
 
 /* y = relu(x + b) * s with x [batch, 4] */
 static ais_model *affine_relu_model(ais_tensor **b_out, ais_tensor **s_out) {
-    ais__graph *g = new_graph();
+    ais__graph *g = ais_test_graph_new(13);
     ais_test_graph_input(g, "x", AIS_DTYPE_F32, AIS_SHAPE(-1, 4), batch_names);
     ais_tensor *b = ais_test_rand_f32(AIS_SHAPE(4), -1, 1);
     ais_tensor *s = ais_test_rand_f32(AIS_SHAPE(1, 4), 0.5, 2);
@@ -43,7 +26,7 @@ static ais_model *affine_relu_model(ais_tensor **b_out, ais_tensor **s_out) {
     ais_test_graph_node(g, "relu", "Relu", "h", NULL, "r");
     ais_test_graph_node(g, "mul", "Mul", "r", "s", "y");
     ais_test_graph_output(g, "y");
-    return make_model(g, 2);
+    return ais_test_model_at_level(g, 2);
 }
 
 static void affine_relu_ref(const ais_tensor *x, const ais_tensor *b, const ais_tensor *s,
@@ -214,7 +197,7 @@ static void test_output_names(void **state) {
  * what exporters emit for flatten. The shape subgraph is computed while planning. */
 static void test_shape_chain_folded(void **state) {
     (void)state;
-    ais__graph *g = new_graph();
+    ais__graph *g = ais_test_graph_new(13);
     ais_test_graph_input(g, "x", AIS_DTYPE_F32, AIS_SHAPE(-1, 3, 4), batch_names);
     ais_test_graph_const(g, "zero", ais_test_tensor(AIS_DTYPE_I64, NULL, 0, (const double[]){0}));
     ais_test_graph_const(g, "axes0",
@@ -232,7 +215,7 @@ static void test_shape_chain_folded(void **state) {
     ais_test_graph_node(g, "reshape", "Reshape", "x", "target", "flat");
     ais_test_graph_node(g, "relu", "Relu", "flat", NULL, "y");
     ais_test_graph_output(g, "y");
-    ais_model *m = make_model(g, 2);
+    ais_model *m = ais_test_model_at_level(g, 2);
     assert_int_equal(ais_model_node_count(m), 6); /* nothing is constant before the shapes */
     ais_session *sess = NULL;
     AIS_ASSERT_OK(ais_session_create(m, NULL, &sess));
@@ -263,7 +246,7 @@ static void test_random_dag_memory_plan(void **state) {
     (void)state;
     enum { N_NODES = 60, N = 13 };
     for (int rep = 0; rep < 4; rep++) {
-        ais__graph *g = new_graph();
+        ais__graph *g = ais_test_graph_new(13);
         ais_test_graph_input(g, "v0", AIS_DTYPE_F32, AIS_SHAPE(N), NULL);
         ais_test_graph_input(g, "v1", AIS_DTYPE_F32, AIS_SHAPE(N), NULL);
         static const char *ops[] = {"Add", "Mul", "Relu", "Identity"};
@@ -288,7 +271,7 @@ static void test_random_dag_memory_plan(void **state) {
             snprintf(name, sizeof name, "v%d", outs[k]);
             ais_test_graph_output(g, name);
         }
-        ais_model *m = make_model(g, 2);
+        ais_model *m = ais_test_model_at_level(g, 2);
         ais_session *sess = NULL;
         AIS_ASSERT_OK(ais_session_create(m, NULL, &sess));
         for (int run = 0; run < 2; run++) {
@@ -329,13 +312,13 @@ static void test_random_dag_memory_plan(void **state) {
 /* NonZero's output shape depends on the values: planned as dynamic, allocated per run. */
 static void test_data_dependent_shape(void **state) {
     (void)state;
-    ais__graph *g = new_graph();
+    ais__graph *g = ais_test_graph_new(13);
     ais_test_graph_input(g, "x", AIS_DTYPE_F32, AIS_SHAPE(2, 3), NULL);
     ais_test_graph_node(g, "relu", "Relu", "x", NULL, "r");
     ais_test_graph_node(g, "nz", "NonZero", "r", NULL, "idx");
     ais_test_graph_output(g, "idx");
     ais_test_graph_output(g, "r");
-    ais_model *m = make_model(g, 2);
+    ais_model *m = ais_test_model_at_level(g, 2);
     ais_session *sess = NULL;
     AIS_ASSERT_OK(ais_session_create(m, NULL, &sess));
     for (int run = 0; run < 3; run++) {
@@ -370,7 +353,7 @@ static void test_data_dependent_shape(void **state) {
 /* Outputs that are an input or a constant; an unfolded (level 0) Constant feeding Reshape. */
 static void test_passthrough_and_level0(void **state) {
     (void)state;
-    ais__graph *g = new_graph();
+    ais__graph *g = ais_test_graph_new(13);
     ais_test_graph_input(g, "x", AIS_DTYPE_F32, AIS_SHAPE(2, 6), NULL);
     ais_test_graph_const(g, "k",
                          ais_test_tensor(AIS_DTYPE_I64, AIS_SHAPE(2), (const double[]){3, 4}));
@@ -385,7 +368,7 @@ static void test_passthrough_and_level0(void **state) {
     ais_test_graph_output(g, "y");
     ais_test_graph_output(g, "x");
     ais_test_graph_output(g, "k");
-    ais_model *m = make_model(g, 0);
+    ais_model *m = ais_test_model_at_level(g, 0);
     ais_session *sess = NULL;
     AIS_ASSERT_OK(ais_session_create(m, NULL, &sess));
     ais_tensor *x = ais_test_rand_f32(AIS_SHAPE(2, 6), -1, 1);
@@ -514,7 +497,7 @@ static ais_status sweep_session_run(void *arg) {
 
 static void test_oom_session(void **state) {
     (void)state;
-    ais__graph *g = new_graph();
+    ais__graph *g = ais_test_graph_new(13);
     ais_test_graph_input(g, "x", AIS_DTYPE_F32, AIS_SHAPE(-1, 3, 4), batch_names);
     ais_test_graph_const(g, "zero", ais_test_tensor(AIS_DTYPE_I64, NULL, 0, (const double[]){0}));
     ais_test_graph_const(g, "axes0",
@@ -533,7 +516,7 @@ static void test_oom_session(void **state) {
     ais_test_graph_node(g, "relu", "Relu", "flat", NULL, "r");
     ais_test_graph_node(g, "nz", "NonZero", "r", NULL, "y");
     ais_test_graph_output(g, "y");
-    sweep_ctx c = {.model = make_model(g, 2)};
+    sweep_ctx c = {.model = ais_test_model_at_level(g, 2)};
     ais_tensor *x = ais_test_rand_f32(AIS_SHAPE(2, 3, 4), -1, 1);
     c.x = x;
     long n = AIS_TEST_OOM_SWEEP("session create and first run", sweep_session_run, &c, 2000,

@@ -9,28 +9,11 @@
 #include "runtime/session_internal.h"
 #include "test_util.h"
 
-static ais__graph *new_graph(void) {
-    ais__graph *g = NULL;
-    AIS_ASSERT_OK(ais__graph_create(&g));
-    AIS_ASSERT_OK(ais__graph_set_opset(g, "", 13));
-    return g;
-}
-
-static ais_model *make_model(ais__graph *g, int64_t opt_level) {
-    ais_options *o = NULL;
-    AIS_ASSERT_OK(ais_options_create(&o));
-    AIS_ASSERT_OK(ais_options_set_int(o, AIS_OPT_OPT_LEVEL, opt_level));
-    ais_model *m = NULL;
-    AIS_ASSERT_OK(ais__model_from_graph(g, o, &m));
-    ais_options_destroy(o);
-    return m;
-}
-
 static const char *const batch_names[] = {"batch", NULL};
 
 /* y = relu(x + b) * s, x [batch, 4]; also z = x * s (two outputs) */
 static ais_model *two_output_model(void) {
-    ais__graph *g = new_graph();
+    ais__graph *g = ais_test_graph_new(13);
     ais_test_graph_input(g, "x", AIS_DTYPE_F32, AIS_SHAPE(-1, 4), batch_names);
     ais_test_graph_const(g, "b", ais_test_rand_f32(AIS_SHAPE(4), -1, 1));
     ais_test_graph_const(g, "s", ais_test_rand_f32(AIS_SHAPE(1, 4), 0.5, 2));
@@ -40,7 +23,7 @@ static ais_model *two_output_model(void) {
     ais_test_graph_node(g, "mul2", "Mul", "x", "s", "z");
     ais_test_graph_output(g, "y");
     ais_test_graph_output(g, "z");
-    return make_model(g, 2);
+    return ais_test_model_at_level(g, 2);
 }
 
 static ais_buffer_view in_view(const ais_tensor *t) {
@@ -181,7 +164,7 @@ static void test_zero_alloc_steady_state(void **state) {
  * constant as outputs at level 0 (results the run does not own). */
 static void test_dynamic_and_passthrough(void **state) {
     (void)state;
-    ais__graph *g = new_graph();
+    ais__graph *g = ais_test_graph_new(13);
     ais_test_graph_input(g, "x", AIS_DTYPE_F32, AIS_SHAPE(2, 3), NULL);
     ais_test_graph_const(g, "k",
                          ais_test_tensor(AIS_DTYPE_I64, AIS_SHAPE(2), (const double[]){3, 4}));
@@ -191,7 +174,7 @@ static void test_dynamic_and_passthrough(void **state) {
     ais_test_graph_output(g, "r");
     ais_test_graph_output(g, "x");
     ais_test_graph_output(g, "k");
-    ais_model *m = make_model(g, 0);
+    ais_model *m = ais_test_model_at_level(g, 0);
     ais_session *sess = NULL;
     AIS_ASSERT_OK(ais_session_create(m, NULL, &sess));
     alignas(64) int64_t ibuf[12];
@@ -364,7 +347,7 @@ static void test_misuse(void **state) {
 /* String outputs (and inputs) are refused: the views have no room for the strings' owner. */
 static void test_string_output(void **state) {
     (void)state;
-    ais__graph *g = new_graph();
+    ais__graph *g = ais_test_graph_new(13);
     ais_test_graph_input(g, "x", AIS_DTYPE_F32, AIS_SHAPE(2), NULL);
     ais_tensor *names = NULL;
     const char *vals[2] = {"a", "b"};
@@ -373,7 +356,7 @@ static void test_string_output(void **state) {
     ais_test_graph_node(g, "relu", "Relu", "x", NULL, "y");
     ais_test_graph_output(g, "y");
     ais_test_graph_output(g, "names");
-    ais_model *m = make_model(g, 0);
+    ais_model *m = ais_test_model_at_level(g, 0);
     ais_session *sess = NULL;
     AIS_ASSERT_OK(ais_session_create(m, NULL, &sess));
     ais_tensor *x = ais_test_rand_f32(AIS_SHAPE(2), -1, 1);

@@ -5,6 +5,7 @@
 #include "common/common.h"
 #include "ir/graph.h"
 #include "ops/tree_engine.h"
+#include "runtime/model.h"
 #include <dlpack/dlpack.h>
 
 #include <errno.h>
@@ -375,6 +376,23 @@ void ais_test_graph_input(ais__graph *g, const char *name, ais_dtype dtype, cons
     AIS_ASSERT_OK(ais__graph_value(g, name, &v));
     AIS_ASSERT_OK(ais__graph_declare(g, v, dtype, (int32_t)ndim, dims, dim_names));
     AIS_ASSERT_OK(ais__graph_add_input(g, v));
+}
+
+ais__graph *ais_test_graph_new(int64_t opset) {
+    ais__graph *g = NULL;
+    AIS_ASSERT_OK(ais__graph_create(&g));
+    AIS_ASSERT_OK(ais__graph_set_opset(g, "", opset));
+    return g;
+}
+
+ais_model *ais_test_model_at_level(ais__graph *g, int64_t opt_level) {
+    ais_options *o = NULL;
+    AIS_ASSERT_OK(ais_options_create(&o));
+    AIS_ASSERT_OK(ais_options_set_int(o, AIS_OPT_OPT_LEVEL, opt_level));
+    ais_model *m = NULL;
+    AIS_ASSERT_OK(ais__model_from_graph(g, o, &m));
+    ais_options_destroy(o);
+    return m;
 }
 
 void ais_test_graph_const(ais__graph *g, const char *name, ais_tensor *t) {

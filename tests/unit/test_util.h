@@ -146,6 +146,10 @@ void ais_test_spit(const char *path, const void *p, size_t n);
 int ais_test_tmpdir_remove(void);
 
 /* ---- building graphs with the internal IR (ir/graph.h); fail the test on error ---- */
+/* An empty graph importing the default domain at `opset`. */
+struct ais__graph *ais_test_graph_new(int64_t opset);
+/* The model of g (which it takes) at optimization level opt_level (AIS_OPT_OPT_LEVEL). */
+ais_model *ais_test_model_at_level(struct ais__graph *g, int64_t opt_level);
 /* A graph input of `dtype` and shape (dims may hold -1; dim_names may be NULL). */
 void ais_test_graph_input(struct ais__graph *g, const char *name, ais_dtype dtype,
                           const int64_t *dims, size_t ndim, const char *const *dim_names);
