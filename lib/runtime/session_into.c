@@ -128,6 +128,13 @@ static ais_status ais__into_misaligned(const char *name, const ais_buffer_view *
                       name, v->buffer, ais_dtype_size(dt), ais_dtype_name(dt));
 }
 
+static ais_status ais__into_opaque(const char *name, ais_dtype dt) {
+    return ais__error(AIS_E_DTYPE,
+                      "ais_session_run_into: output '%s' is a %s; run it with "
+                      "ais_session_run",
+                      name, dt == AIS_DTYPE_STRING ? "string tensor" : "sequence");
+}
+
 /* Output views: indices, duplicates, declared dtypes, and buffers that overlap inputs or each
  * other (the nodes write a buffer while they read the inputs). */
 static ais_status ais__into_outputs(const ais__graph *g, ais__into *x, const size_t *idx,
@@ -148,12 +155,7 @@ static ais_status ais__into_outputs(const ais__graph *g, ais__into *x, const siz
                               "is asked for twice",
                               o, val->name);
         x->seen[o] = 1;
-        if (ais__dtype_is_opaque(val->dtype))
-            return ais__error(AIS_E_DTYPE,
-                              "ais_session_run_into: output '%s' is a %s; run it "
-                              "with ais_session_run",
-                              val->name,
-                              val->dtype == AIS_DTYPE_STRING ? "string tensor" : "sequence");
+        if (ais__dtype_is_opaque(val->dtype)) return ais__into_opaque(val->name, val->dtype);
         x->out_value[j] = g->outputs[o];
         x->out_names[j] = val->name;
         const ais_buffer_view *v = &outputs[j];
@@ -206,11 +208,7 @@ static ais_status ais__into_finish(ais__plan *p, ais__into *x, ais_buffer_view *
         const ais_tensor *src = p->vp[x->out_value[j]];
         ais_buffer_view *ov = &outputs[j];
         if (ais__dtype_is_opaque(src->dtype)) /* undeclared, found when the node ran */
-            return ais__error(AIS_E_DTYPE,
-                              "ais_session_run_into: output '%s' is a %s; run it "
-                              "with ais_session_run",
-                              x->out_names[j],
-                              src->dtype == AIS_DTYPE_STRING ? "string tensor" : "sequence");
+            return ais__into_opaque(x->out_names[j], src->dtype);
         void *data = src->data;
         if (x->direct[j]) {
             data = ov->buffer;
