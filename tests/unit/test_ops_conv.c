@@ -616,8 +616,9 @@ static void test_conv_gemm_blocks(void **state) {
                              false,
                              ZERO3,
                              NULL});
-        /* one image with few columns and many rows: B packed once by all threads, then runs
-         * of tiles (3x3 through im2col over three kc slices, and 1x1 read in place) */
+        /* one image with few columns and many rows: equal runs of tiles, each packing the
+         * column panels it covers (3x3 through im2col over three kc slices, and 1x1 read in
+         * place) */
         run_conv((conv_case){2,
                              1,
                              64,
@@ -648,7 +649,7 @@ static void test_conv_gemm_blocks(void **state) {
                              false,
                              ZERO3,
                              NULL});
-        /* one image, B packed together, equal runs of row-panel-major tiles: MobileNetV2's
+        /* one image, equal runs of column-major tiles (conv_gemm.c): MobileNetV2's
          * 1x1 projection at 14x14 (64 rows: 5 row panels of 14 on AVX-512, 11 of 6 on AVX2,
          * an edge column panel), and two row panels of 3x3 over 7x7 */
         run_conv((conv_case){2,
