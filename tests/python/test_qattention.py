@@ -12,6 +12,7 @@ import pytest
 ort = pytest.importorskip("onnxruntime", reason="ONNX Runtime is needed")
 onnx = pytest.importorskip("onnx", reason="onnx is needed to build the models")
 from onnx import helper, numpy_helper  # noqa: E402
+from ort_int8 import S8_HI, S8_LO  # noqa: E402
 
 
 def _ort(path, feeds):
@@ -34,7 +35,7 @@ def _ours(aistack, tmp_path, path, feeds, names, threads=1):
 
 
 def _qattention_model(path, rng, b, s, hin, h, heads, w_signed, per_column, mask, attrs):
-    w = (rng.integers(-128, 128, (hin, 3 * h)) if w_signed
+    w = (rng.integers(S8_LO, S8_HI, (hin, 3 * h)) if w_signed
          else rng.integers(0, 256, (hin, 3 * h))).astype(np.int8 if w_signed else np.uint8)
     ncol = 3 * h if per_column else 1
     ws = (rng.random(ncol) * 0.004 + 0.002).astype(np.float32)

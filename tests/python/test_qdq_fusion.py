@@ -37,6 +37,7 @@ if "AISTACK_LIBRARY" not in os.environ and os.environ.get("AIS_AISTACK"):
 sys.path.insert(0, os.path.join(ROOT, "bindings", "python"))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import aistack  # noqa: E402
+from ort_int8 import REDUCE_RANGE, S8_HI, S8_LO  # noqa: E402
 
 RNG = np.random.default_rng(18)
 U8, I8 = TensorProto.UINT8, TensorProto.INT8
@@ -123,7 +124,7 @@ def conv_graph(act="u8", per_channel=True, bias="int32", relu=None, y_zp=None,
     xs, xz = 0.05, (128 if act == "u8" else 0)
     ys = 0.1
     yz = y_zp if y_zp is not None else (0 if act == "u8" else -128) if relu else xz
-    w = RNG.integers(-100, 100, (cout, cin // group, 3, 3)).astype(w_np) if w_np == np.int8 else \
+    w = RNG.integers(max(-100, S8_LO), min(100, S8_HI), (cout, cin // group, 3, 3)).astype(w_np) if w_np == np.int8 else \
         RNG.integers(0, 255, (cout, cin // group, 3, 3)).astype(np.uint8)
     ws = (RNG.uniform(0.002, 0.01, cout) if per_channel else np.array(0.005)).astype(np.float32)
     wz = np.zeros(ws.shape, w_np) if w_np == np.int8 else np.full(ws.shape, 128, np.uint8)
@@ -257,7 +258,7 @@ def q_output(src, name, scale, zp, a_np=np.uint8):
 def test_matmul_fuses_per_column():
     k, n = 16, 12
     xn, xi = dq_input("x", [3, 5, k], 0.04, 120)
-    w = RNG.integers(-127, 127, (k, n)).astype(np.int8)
+    w = RNG.integers(max(-127, S8_LO), min(127, S8_HI), (k, n)).astype(np.int8)
     ws = RNG.uniform(0.005, 0.02, n).astype(np.float32)
     yn, yi = q_output("mm", "y", 0.2, 130)
     nodes = xn + [helper.make_node("DequantizeLinear", ["w_q", "w_s", "w_z"], ["w_d"], axis=1),
@@ -272,7 +273,7 @@ def test_matmul_fuses_per_column():
 def test_gemm_fuses(quant_out):
     k, n = 20, 7
     xn, xi = dq_input("x", [4, k], 0.03, 128)
-    w = RNG.integers(-127, 127, (n, k)).astype(np.int8)
+    w = RNG.integers(max(-127, S8_LO), min(127, S8_HI), (n, k)).astype(np.int8)
     ws = RNG.uniform(0.005, 0.02, n).astype(np.float32)
     bs = (np.float32(0.03) * ws).astype(np.float32)
     nodes = xn + [
@@ -368,7 +369,7 @@ def test_shared_dq_feeds_both_fused_readers(tmp_path):
     tensor): both fuse, and a save + load of the fused model gives the same outputs."""
     cin = 4
     xn, xi = dq_input("x", [1, cin, 5, 5], 0.05, 128)
-    w = RNG.integers(-100, 100, (cin, cin, 1, 1)).astype(np.int8)
+    w = RNG.integers(max(-100, S8_LO), min(100, S8_HI), (cin, cin, 1, 1)).astype(np.int8)
     cn, ci = q_output("c", "cq", 0.05, 128)
     yn, yi = q_output("s", "y", 0.1, 128)
     nodes = xn + [helper.make_node("DequantizeLinear", ["w_q", "w_s", "w_z"], ["w_d"]),
@@ -432,7 +433,8 @@ def quantize_cnn(name, tmp_path, size=96):
     q = tmp_path / f"{name}_qdq.onnx"
     oq.quantize_static(str(fp32), str(q), Reader(),
                        quant_format=oq.QuantFormat.QDQ, per_channel=True,
-                       activation_type=oq.QuantType.QUInt8, weight_type=oq.QuantType.QInt8)
+                       activation_type=oq.QuantType.QUInt8, weight_type=oq.QuantType.QInt8,
+                       reduce_range=REDUCE_RANGE)
     feeds = {"image": rng.standard_normal((8, 3, size, size)).astype(np.float32)}
     return fp32, q, feeds
 
@@ -484,7 +486,7 @@ def test_bert_dynamic_unchanged():
     with tempfile.TemporaryDirectory() as d:
         fp32, q = os.path.join(d, "bert.onnx"), os.path.join(d, "bert_dyn.onnx")
         torch_models.export(built, fp32, opset=13)
-        oq.quantize_dynamic(fp32, q, weight_type=oq.QuantType.QInt8)
+        oq.quantize_dynamic(fp32, q, weight_type=oq.QuantType.QInt8, reduce_range=REDUCE_RANGE)
         data = open(q, "rb").read()
     _, inputs, in_names, _, _ = built
     feeds = {n: x.numpy() for n, x in zip(in_names, inputs)}

@@ -26,6 +26,7 @@ ort = pytest.importorskip("onnxruntime", reason="ONNX Runtime is needed")
 from onnxruntime import quantization as oq  # noqa: E402
 
 import torch_models  # noqa: E402
+from ort_int8 import REDUCE_RANGE, S8_HI, S8_LO  # noqa: E402
 
 
 class SmallCnn(torch.nn.Module):
@@ -101,7 +102,7 @@ def test_cnn_static(aistack, tmp_path, fmt, per_channel, act):
         quant_format=oq.QuantFormat.QDQ if fmt == "QDQ" else oq.QuantFormat.QOperator,
         per_channel=per_channel,
         activation_type=oq.QuantType.QUInt8 if act == "u8" else oq.QuantType.QInt8,
-        weight_type=oq.QuantType.QInt8,
+        weight_type=oq.QuantType.QInt8, reduce_range=REDUCE_RANGE,
         # Conv and MatMul only: the head stays float (Gemm would become com.microsoft QGemm)
         op_types_to_quantize=["Conv", "MatMul"])
     ops = _op_types(q)
@@ -142,7 +143,8 @@ def test_bert_dynamic(aistack, tmp_path):
     fp32 = tmp_path / "bert.onnx"
     torch_models.export(built, str(fp32), opset=13)
     q = tmp_path / "bert_dyn.onnx"
-    oq.quantize_dynamic(str(fp32), str(q), weight_type=oq.QuantType.QInt8, per_channel=False)
+    oq.quantize_dynamic(str(fp32), str(q), weight_type=oq.QuantType.QInt8, per_channel=False,
+                        reduce_range=REDUCE_RANGE)
     ops = _op_types(q)
     assert {"DynamicQuantizeLinear", "MatMulInteger"} <= ops, ops
     _, inputs, in_names, _, _ = built
@@ -250,7 +252,7 @@ def test_com_microsoft_qlinear_ops(aistack, tmp_path, act):
     oq.quantize_static(str(fp32), str(q), Reader("image", calib),
                        quant_format=oq.QuantFormat.QOperator, per_channel=True,
                        activation_type=oq.QuantType.QUInt8 if act == "u8" else oq.QuantType.QInt8,
-                       weight_type=oq.QuantType.QInt8)
+                       weight_type=oq.QuantType.QInt8, reduce_range=REDUCE_RANGE)
     ops = _op_types(q)
     for op in ("QLinearAdd", "QLinearMul", "QLinearSigmoid", "QLinearConcat",
                "QLinearGlobalAveragePool", "QLinearConv"):
@@ -278,7 +280,7 @@ def test_dynamic_quantize_matmul(aistack, tmp_path, per_column, with_zp):
     from onnx import helper, numpy_helper
     rng = np.random.default_rng(4)
     k, n = 40, 24
-    b = rng.integers(-128, 128, (k, n)).astype(np.int8)
+    b = rng.integers(S8_LO, S8_HI, (k, n)).astype(np.int8)
     scale = (rng.random(n if per_column else 1) * 0.02 + 0.01).astype(np.float32)
     inits = [numpy_helper.from_array(b, "b"), numpy_helper.from_array(scale, "bs"),
              numpy_helper.from_array(rng.standard_normal(n).astype(np.float32), "bias")]
@@ -321,7 +323,8 @@ def test_resnet18_static(aistack, tmp_path, fmt):
     q = tmp_path / f"resnet18_{fmt}.onnx"
     oq.quantize_static(str(fp32), str(q), Reader("image", calib),
                        quant_format=getattr(oq.QuantFormat, fmt), per_channel=True,
-                       activation_type=oq.QuantType.QUInt8, weight_type=oq.QuantType.QInt8)
+                       activation_type=oq.QuantType.QUInt8, weight_type=oq.QuantType.QInt8,
+                       reduce_range=REDUCE_RANGE)
     if fmt == "QOperator":
         assert {"QLinearConv", "QLinearAdd", "QLinearGlobalAveragePool"} <= _op_types(q)
     feeds = {"image": rng.standard_normal((4, 3, 96, 96)).astype(np.float32)}
