@@ -288,10 +288,10 @@ AIS_API ais_status ais_drift_report_dataset(const ais_drift_report *report, int3
  * model with a reference), merged, against that model's reference profile: the same statistics
  * as ais_profile_drift (equal to `aistack drift` on the same rows). The windows are copied one
  * at a time (a session's run waits at most for the copy of its own window), the statistics
- * computed after, outside the monitor's lock. AIS_E_NOT_FOUND when no session of that model with a reference profile and a
- * window reports to the monitor; AIS_E_INVALID_ARGUMENT when model_name is NULL and several
- * models qualify. Features with fewer than 2 values in the window are "skipped" (a fresh
- * window, all missing). Any thread.
+ * computed after, outside the monitor's lock. AIS_E_NOT_FOUND when no session of that model
+ * with a reference profile and a window reports to the monitor; AIS_E_INVALID_ARGUMENT when
+ * model_name is NULL and several models qualify. Features with fewer than 2 values in the
+ * window are "skipped" (a fresh window, all missing). Any thread.
  */
 AIS_API ais_status ais_monitor_drift(const ais_monitor *monitor, const char *model_name,
                                      ais_drift_report **out);
