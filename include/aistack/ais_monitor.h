@@ -95,8 +95,9 @@ AIS_API ais_status ais_session_metric(const ais_session *session, ais_metric met
  * aistack_drift_window_rows, aistack_drift_value, aistack_drift_threshold and
  * aistack_drift_detected (0/1) per feature (labels feature, and method for the first two;
  * skipped features left out), aistack_drift_share and aistack_dataset_drift (0/1). The drift
- * statistics are computed for the call, under the monitor's lock (sessions of the monitor wait
- * to be created or destroyed meanwhile; runs never wait but for the copy of their window).
+ * statistics are computed for the call: the windows are copied under the monitor's lock
+ * (sessions of the monitor wait to be created or destroyed only for the copies; runs never wait
+ * but for the copy of their window), the statistics and the text after it.
  *
  * *written (not NULL) receives the bytes written, or the bytes needed. buf NULL (with size 0)
  * only asks for the size. A buf too small for the text gets nothing useful and
@@ -287,10 +288,10 @@ AIS_API ais_status ais_drift_report_dataset(const ais_drift_report *report, int3
  * model with a reference), merged, against that model's reference profile: the same statistics
  * as ais_profile_drift (equal to `aistack drift` on the same rows). The windows are copied one
  * at a time (a session's run waits at most for the copy of its own window), the statistics
- * computed after. AIS_E_NOT_FOUND when no session of that model with a reference profile and a
- * window reports to the monitor; AIS_E_INVALID_ARGUMENT when model_name is NULL and several
- * models qualify. Features with fewer than 2 values in the window are "skipped" (a fresh
- * window, all missing). Any thread.
+ * computed after, outside the monitor's lock. AIS_E_NOT_FOUND when no session of that model
+ * with a reference profile and a window reports to the monitor; AIS_E_INVALID_ARGUMENT when
+ * model_name is NULL and several models qualify. Features with fewer than 2 values in the
+ * window are "skipped" (a fresh window, all missing). Any thread.
  */
 AIS_API ais_status ais_monitor_drift(const ais_monitor *monitor, const char *model_name,
                                      ais_drift_report **out);

@@ -8,30 +8,34 @@
 #include "monitor_internal.h"
 #include "window.h"
 
-/* The current profile of windows[0, n) against ref, and its report. */
-static ais_status ais__windows_drift(const ais_profile *ref, ais__window *const *windows, size_t n,
-                                     ais_drift_report **out, uint64_t *rows) {
+/* The current profile of windows[0, n): their rows merged, sized for every slot, so that no row
+ * of a window is sampled away while it grows. *rows (if asked): the rows it holds. */
+static ais_status ais__windows_current(const ais_profile *ref, ais__window *const *windows,
+                                       size_t n, ais_profile **out, uint64_t *rows) {
+    *out = NULL;
     uint64_t cap = 0;
     for (size_t i = 0; i < n; i++)
         cap += ais__window_capacity(windows[i]);
-    /* sized for every slot, so that no row of a window is sampled away while it grows */
     ais_profile *cur = NULL;
     AIS__CHECK(ais__window_current_profile(ref, cap, &cur));
     ais_status st = AIS_OK;
     for (size_t i = 0; i < n && st == AIS_OK; i++)
         st = ais__window_observe(windows[i], cur);
-    if (st == AIS_OK && rows) {
+    if (st != AIS_OK) {
+        ais_profile_destroy(cur);
+        return st;
+    }
+    if (rows) {
         uint64_t c = 0;
         if (ais_profile_feature_count(cur))
             ais_profile_feature_info(cur, 0, NULL, NULL, &c, NULL, NULL, NULL, NULL, NULL);
         *rows = c;
     }
-    if (st == AIS_OK) st = ais_profile_drift(ref, cur, out);
-    ais_profile_destroy(cur);
-    return st;
+    *out = cur;
+    return AIS_OK;
 }
 
-ais_status ais__group_drift(const ais__metrics_group *g, ais_drift_report **out, uint64_t *rows) {
+ais_status ais__group_current(const ais__metrics_group *g, ais_profile **out, uint64_t *rows) {
     *out = NULL;
     size_t n = 0;
     for (const ais__metrics_shard *m = g->shards; m; m = m->next)
@@ -46,7 +50,7 @@ ais_status ais__group_drift(const ais__metrics_group *g, ais_drift_report **out,
     size_t k = 0;
     for (const ais__metrics_shard *m = g->shards; m; m = m->next)
         if (m->window) ws[k++] = m->window;
-    ais_status st = ais__windows_drift(g->reference, ws, n, out, rows);
+    ais_status st = ais__windows_current(g->reference, ws, n, out, rows);
     ais__free(ws);
     return st;
 }
@@ -73,7 +77,7 @@ AIS_API ais_status ais_monitor_drift(const ais_monitor *mon, const char *model_n
         if (!pick) pick = g;
         n++;
     }
-    ais_status st;
+    ais_status st = AIS_OK;
     if (!pick)
         st = ais__error(AIS_E_NOT_FOUND,
                         "ais_monitor_drift: no session %s%s%swith a reference profile and a "
@@ -85,9 +89,14 @@ AIS_API ais_status ais_monitor_drift(const ais_monitor *mon, const char *model_n
                         "ais_monitor_drift: %zu models report live windows to this monitor: "
                         "name one ('%s', ...)",
                         n, pick->name);
-    else
-        st = ais__group_drift(pick, out, NULL);
+    ais_profile *cur = NULL;
+    if (st == AIS_OK) st = ais__group_current(pick, &cur, NULL);
     pthread_mutex_unlock(&m->lock);
+    /* The statistics outside the lock: they may take milliseconds, and the lock is what
+     * session create and destroy wait for. The group's reference, once set, stays until the
+     * monitor goes, which the caller holds. */
+    if (st == AIS_OK) st = ais_profile_drift(pick->reference, cur, out);
+    ais_profile_destroy(cur);
     return st;
 }
 
@@ -99,5 +108,9 @@ ais_status ais__metrics_shard_drift(const ais__metrics_shard *m, ais_drift_repor
                           "no reference profile, or AIS_OPT_DRIFT_WINDOW or AIS_OPT_METRICS is "
                           "0)");
     ais__window *w = m->window;
-    return ais__windows_drift(m->reference, &w, 1, out, NULL);
+    ais_profile *cur = NULL;
+    AIS__CHECK(ais__windows_current(m->reference, &w, 1, &cur, NULL));
+    ais_status st = ais_profile_drift(m->reference, cur, out);
+    ais_profile_destroy(cur);
+    return st;
 }

@@ -404,14 +404,71 @@ static void ais__put_labels(ais__out *o, const ais__metrics_group *g) {
     ais__put(o, "\"");
 }
 
+/* What one scrape prints, taken under the monitor's lock (groups, totals, the live windows'
+ * current profiles); the drift statistics and the text come after it, so a scrape holds the
+ * lock only for the copies. Groups are never freed before the monitor, and their names,
+ * versions and reference and the monitor's bounds do not change once a group exists. */
+typedef struct ais__snapshot {
+    size_t n;
+    const ais__metrics_group **groups;
+    ais__totals *tot;
+    ais_profile **current;      /* NULL: no live window */
+    ais_drift_report **reports; /* NULL: no report */
+    uint64_t *rows;             /* rows in the current profile */
+} ais__snapshot;
+
+static void ais__snapshot_free(ais__snapshot *snap) {
+    for (size_t k = 0; k < snap->n; k++) {
+        if (snap->current) ais_profile_destroy(snap->current[k]);
+        if (snap->reports) ais_drift_report_destroy(snap->reports[k]);
+    }
+    ais__free(snap->groups);
+    ais__free(snap->tot);
+    ais__free(snap->current);
+    ais__free(snap->reports);
+    ais__free(snap->rows);
+}
+
+/* Counts and copies under the lock. */
+static ais_status ais__snapshot_take(ais_monitor *m, ais__snapshot *snap) {
+    memset(snap, 0, sizeof *snap);
+    pthread_mutex_lock(&m->lock);
+    size_t n = 0;
+    for (const ais__metrics_group *g = m->groups; g; g = g->next)
+        n++;
+    size_t c = n ? n : 1;
+    snap->groups = ais__calloc(c, sizeof *snap->groups);
+    snap->tot = ais__calloc(c, sizeof *snap->tot);
+    snap->current = ais__calloc(c, sizeof *snap->current);
+    snap->reports = ais__calloc(c, sizeof *snap->reports);
+    snap->rows = ais__calloc(c, sizeof *snap->rows);
+    if (!snap->groups || !snap->tot || !snap->current || !snap->reports || !snap->rows) {
+        pthread_mutex_unlock(&m->lock);
+        ais__snapshot_free(snap);
+        return ais__oom(n * sizeof *snap->tot, "Prometheus text");
+    }
+    snap->n = n;
+    size_t k = 0;
+    for (const ais__metrics_group *g = m->groups; g; g = g->next, k++) {
+        snap->groups[k] = g;
+        ais__group_totals(g, &snap->tot[k]);
+        /* a group without a reference or windows has no gauges; a failed copy neither (the
+         * text keeps the counters) */
+        if (g->reference && ais__group_current(g, &snap->current[k], &snap->rows[k]) != AIS_OK)
+            snap->current[k] = NULL;
+    }
+    pthread_mutex_unlock(&m->lock);
+    return AIS_OK;
+}
+
 typedef enum { AIS__F_RUNS, AIS__F_ROWS, AIS__F_IN, AIS__F_OUT, AIS__F_INFLIGHT } ais__family;
 
-static void ais__put_family(ais__out *o, const ais_monitor *mon, const ais__totals *tot,
-                            const char *name, const char *type, const char *help, ais__family f) {
+static void ais__put_family(ais__out *o, const ais__snapshot *snap, const char *name,
+                            const char *type, const char *help, ais__family f) {
     ais__put(o, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
-    size_t k = 0;
-    for (const ais__metrics_group *g = mon->groups; g; g = g->next, k++) {
-        const ais__totals *t = &tot[k];
+    for (size_t k = 0; k < snap->n; k++) {
+        const ais__metrics_group *g = snap->groups[k];
+        const ais__totals *t = &snap->tot[k];
         uint64_t v = f == AIS__F_RUNS   ? t->runs
                      : f == AIS__F_ROWS ? t->rows
                      : f == AIS__F_IN   ? t->bytes_in
@@ -436,8 +493,7 @@ static void ais__fmt_double(double v, char *buf, size_t size) {
 }
 
 /* The live drift gauges of the groups with a report (reports[k] NULL: none). */
-static void ais__render_drift(ais__out *o, const ais_monitor *mon, ais_drift_report *const *reports,
-                              const uint64_t *rows) {
+static void ais__render_drift(ais__out *o, const ais__snapshot *snap) {
     static const char *const fam[][3] = {
         {"aistack_drift_window_rows",
          "Rows in the live drift windows compared with the "
@@ -453,9 +509,9 @@ static void ais__render_drift(ais__out *o, const ais_monitor *mon, ais_drift_rep
         {"aistack_dataset_drift", "1 when at least half the features drift.", ""}};
     for (size_t f = 0; f < AIS__ARRAY_LEN(fam); f++) {
         ais__put(o, "# HELP %s %s\n# TYPE %s gauge\n", fam[f][0], fam[f][1], fam[f][0]);
-        size_t k = 0;
-        for (const ais__metrics_group *g = mon->groups; g; g = g->next, k++) {
-            const ais_drift_report *r = reports[k];
+        for (size_t k = 0; k < snap->n; k++) {
+            const ais__metrics_group *g = snap->groups[k];
+            const ais_drift_report *r = snap->reports[k];
             if (!r) continue;
             if (f == 0 || f >= 4) {
                 int32_t dd = 0;
@@ -464,7 +520,7 @@ static void ais__render_drift(ais__out *o, const ais_monitor *mon, ais_drift_rep
                 ais__put(o, "%s{", fam[f][0]);
                 ais__put_labels(o, g);
                 if (f == 0)
-                    ais__put(o, "} %llu\n", (unsigned long long)rows[k]);
+                    ais__put(o, "} %llu\n", (unsigned long long)snap->rows[k]);
                 else if (f == 4)
                     ais__put(o, "} %.17g\n", share);
                 else
@@ -495,32 +551,31 @@ static void ais__render_drift(ais__out *o, const ais_monitor *mon, ais_drift_rep
     }
 }
 
-static void ais__render(ais__out *o, const ais_monitor *mon, const ais__totals *tot) {
-    ais__put_family(o, mon, tot, "aistack_runs_total", "counter",
+static void ais__render(ais__out *o, const ais_monitor *mon, const ais__snapshot *snap) {
+    ais__put_family(o, snap, "aistack_runs_total", "counter",
                     "Calls that ran the model, succeeded or failed.", AIS__F_RUNS);
-    ais__put_family(o, mon, tot, "aistack_rows_total", "counter",
-                    "Rows of the calls that succeeded.", AIS__F_ROWS);
+    ais__put_family(o, snap, "aistack_rows_total", "counter", "Rows of the calls that succeeded.",
+                    AIS__F_ROWS);
     ais__put(o, "# HELP aistack_errors_total Failed calls by status.\n"
                 "# TYPE aistack_errors_total counter\n");
-    size_t k = 0;
-    for (const ais__metrics_group *g = mon->groups; g; g = g->next, k++)
+    const ais__totals *tot = snap->tot;
+    for (size_t k = 0; k < snap->n; k++)
         for (size_t s = 1; s < AIS__N_STATUS; s++) {
             if (!tot[k].errors[s]) continue;
             ais__put(o, "aistack_errors_total{");
-            ais__put_labels(o, g);
+            ais__put_labels(o, snap->groups[k]);
             ais__put(o, ",status=\"%s\"} %llu\n", ais_status_name((ais_status)s),
                      (unsigned long long)tot[k].errors[s]);
         }
-    ais__put_family(o, mon, tot, "aistack_in_flight", "gauge", "Calls running now.",
-                    AIS__F_INFLIGHT);
-    ais__put_family(o, mon, tot, "aistack_input_bytes_total", "counter",
+    ais__put_family(o, snap, "aistack_in_flight", "gauge", "Calls running now.", AIS__F_INFLIGHT);
+    ais__put_family(o, snap, "aistack_input_bytes_total", "counter",
                     "Bytes of the tensors fed to the model.", AIS__F_IN);
-    ais__put_family(o, mon, tot, "aistack_output_bytes_total", "counter",
+    ais__put_family(o, snap, "aistack_output_bytes_total", "counter",
                     "Bytes of the outputs of the calls that succeeded.", AIS__F_OUT);
     ais__put(o, "# HELP aistack_run_duration_seconds Time inside the calls.\n"
                 "# TYPE aistack_run_duration_seconds histogram\n");
-    k = 0;
-    for (const ais__metrics_group *g = mon->groups; g; g = g->next, k++) {
+    for (size_t k = 0; k < snap->n; k++) {
+        const ais__metrics_group *g = snap->groups[k];
         uint64_t cum = 0;
         for (size_t b = 0; b <= mon->n_bounds; b++) {
             cum += tot[k].buckets[b];
@@ -559,40 +614,19 @@ AIS_API ais_status ais_monitor_prometheus(const ais_monitor *mon, char *buf, siz
                           "ais_monitor_prometheus: buf is NULL with "
                           "size %zu",
                           size);
-    ais_monitor *m = (ais_monitor *)mon;
-    pthread_mutex_lock(&m->lock);
-    size_t n = 0;
-    for (const ais__metrics_group *g = m->groups; g; g = g->next)
-        n++;
-    ais__totals *tot = ais__calloc(n ? n : 1, sizeof *tot);
-    ais_drift_report **reports = ais__calloc(n ? n : 1, sizeof *reports);
-    uint64_t *rows = ais__calloc(n ? n : 1, sizeof *rows);
-    if (!tot || !reports || !rows) {
-        pthread_mutex_unlock(&m->lock);
-        ais__free(tot);
-        ais__free(reports);
-        ais__free(rows);
-        return ais__oom(n * sizeof *tot, "Prometheus text");
-    }
-    size_t k = 0;
+    ais__snapshot snap;
+    AIS__CHECK(ais__snapshot_take((ais_monitor *)mon, &snap));
     bool any = false;
-    for (const ais__metrics_group *g = m->groups; g; g = g->next, k++) {
-        ais__group_totals(g, &tot[k]);
-        /* a group without a reference or windows has no gauges; a failed report neither
-         * (the text keeps the counters) */
-        if (g->reference && ais__group_drift(g, &reports[k], &rows[k]) == AIS_OK) any = true;
-    }
+    for (size_t k = 0; k < snap.n; k++)
+        if (snap.current[k] && ais_profile_drift(snap.groups[k]->reference, snap.current[k],
+                                                 &snap.reports[k]) == AIS_OK)
+            any = true;
     /* Snapshotted once, so the text is consistent and a retry after a size query sees the
      * same groups (only counts can have grown). */
     ais__out o = {buf, size, 0};
-    ais__render(&o, m, tot);
-    if (any) ais__render_drift(&o, m, reports, rows);
-    pthread_mutex_unlock(&m->lock);
-    for (k = 0; k < n; k++)
-        ais_drift_report_destroy(reports[k]);
-    ais__free(reports);
-    ais__free(rows);
-    ais__free(tot);
+    ais__render(&o, mon, &snap);
+    if (any) ais__render_drift(&o, &snap);
+    ais__snapshot_free(&snap);
     if (!buf || o.len + 1 > size) {
         *written = o.len + 1;
         if (buf && size) buf[0] = 0;

@@ -106,17 +106,16 @@ static inline void ais__metrics_end_run(ais__metrics_shard *m, uint64_t t0, ais_
                                         const ais_tensor *const *inputs, size_t n_inputs,
                                         ais_tensor *const *outputs, size_t n_outputs) {
     uint64_t dt = ais__ticks() - t0, rows = 0, in = 0, out = 0;
-    bool have_rows = false;
+    /* the rows are the first input's: picked in the loop without a branch, read after it */
+    const ais_tensor *first = NULL;
     if (inputs)
         for (size_t i = 0; i < n_inputs; i++) {
             const ais_tensor *t = inputs[i];
             if (!t) continue;
             in += t->nbytes;
-            if (!have_rows) {
-                rows = t->ndim ? (uint64_t)t->dims[0] : 1;
-                have_rows = true;
-            }
+            if (!first) first = t;
         }
+    if (first) rows = first->ndim ? (uint64_t)first->dims[0] : 1;
     ais__metric_add(&m->latency_ticks, dt);
     ais__metric_add(&m->bytes_in, in);
     if (AIS__LIKELY(st == AIS_OK)) {

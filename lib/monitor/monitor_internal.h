@@ -36,10 +36,12 @@ struct ais_monitor {
 /* reqlog.c: writes what is queued, stops the thread, closes the file. */
 void ais__reqlog_destroy(struct ais__reqlog *l);
 
-/* live.c: the drift report of a group's live windows (caller holds the lock);
- * AIS_E_NOT_FOUND when it has no reference or no window. */
-ais_status ais__group_drift(const struct ais__metrics_group *g, ais_drift_report **out,
-                            uint64_t *rows);
+/* live.c: the current profile of a group's live windows, their rows merged (caller holds the
+ * lock: it keeps the shards and their windows alive); *rows (if asked) the rows it holds.
+ * AIS_E_NOT_FOUND when the group has no reference or no window. The drift statistics against
+ * g->reference need no lock (the reference, once set, stays until the monitor goes). */
+ais_status ais__group_current(const struct ais__metrics_group *g, ais_profile **out,
+                              uint64_t *rows);
 
 /* Frees what other files of lib/monitor hung on the monitor. */
 static inline void ais__monitor_release_extras(ais_monitor *m) {

@@ -409,13 +409,13 @@ AIS_API ais_status ais_session_run(ais_session *s, const char *const *input_name
                                    const char *const *output_names, ais_tensor **outputs,
                                    size_t n_outputs) {
     if (!s) return ais__error(AIS_E_INVALID_ARGUMENT, "ais_session_run: session is NULL");
-    uint64_t t0 = ais__metrics_clock(s->metrics); /* before the flag: monitor.h says why */
+    ais__metrics_shard *m = s->metrics; /* fixed for the session's life */
+    uint64_t t0 = ais__metrics_clock(m); /* before the flag: monitor.h says why */
     AIS__CHECK(ais__session_enter(s, "ais_session_run"));
-    ais__metrics_begin(s->metrics);
+    ais__metrics_begin(m);
     ais_status st =
         ais__session_run(s, input_names, inputs, n_inputs, output_names, outputs, n_outputs);
-    if (s->metrics)
-        ais__metrics_end_run(s->metrics, t0, st, inputs, n_inputs, outputs, n_outputs);
+    if (m) ais__metrics_end_run(m, t0, st, inputs, n_inputs, outputs, n_outputs);
     if (s->live && st == AIS_OK)
         ais__session_live_commit(s, s->bound, output_names, outputs, n_outputs, false);
     ais__session_leave(s);

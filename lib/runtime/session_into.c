@@ -284,9 +284,10 @@ AIS_API ais_status ais_session_run_into(ais_session *s, const ais_buffer_view *i
                                         size_t n_inputs, const size_t *output_indices,
                                         ais_buffer_view *outputs, size_t n_outputs) {
     if (!s) return ais__error(AIS_E_INVALID_ARGUMENT, "ais_session_run_into: session is NULL");
-    uint64_t t0 = ais__metrics_clock(s->metrics); /* before the flag: monitor.h says why */
+    ais__metrics_shard *m = s->metrics;  /* fixed for the session's life */
+    uint64_t t0 = ais__metrics_clock(m); /* before the flag: monitor.h says why */
     AIS__CHECK(ais__session_enter(s, "ais_session_run_into"));
-    ais__metrics_begin(s->metrics);
+    ais__metrics_begin(m);
     uint64_t p0 = AIS__UNLIKELY(s->prof != NULL) ? ais__now_ns() : 0;
     ais__into *x = NULL; /* set once the inputs are tensors the metrics may read */
     ais_status st = ais__into_body(s, inputs, n_inputs, output_indices, outputs, n_outputs, &x);
@@ -297,8 +298,8 @@ AIS_API ais_status ais_session_run_into(ais_session *s, const ais_buffer_view *i
     if (st != AIS_OK && outputs)
         for (size_t j = 0; j < n_outputs; j++)
             ais__view_clear(&outputs[j]);
-    if (s->metrics)
-        ais__metrics_end_run(s->metrics, t0, st, x ? x->in_ptr : NULL, x ? n_inputs : 0,
+    if (m)
+        ais__metrics_end_run(m, t0, st, x ? x->in_ptr : NULL, x ? n_inputs : 0,
                              x ? x->out_ptr : NULL, st == AIS_OK ? n_outputs : 0);
     if (s->live && st == AIS_OK)
         ais__session_live_commit(s, s->bound, x->out_names, x->out_ptr, n_outputs, false);

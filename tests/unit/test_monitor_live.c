@@ -3,8 +3,9 @@
  * ("digit") seen by ais_session_run give the same drift report as a profile built offline from
  * the same rows; last-N keeps exactly the last rows; the reservoir is seeded (same rows, same
  * seed: same report) and bounded; failed calls add nothing; a monitor merges its sessions'
- * windows and prints the drift gauges; a reader on another thread while a session runs (ASan,
- * TSan); and an allocation-failure sweep of a session with a window. */
+ * windows and prints the drift gauges; a reader on another thread while a session runs, and a
+ * scraper while sessions come and go (ASan, TSan); and an allocation-failure sweep of a session
+ * with a window. */
 #include <math.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -385,6 +386,68 @@ static void test_reader_while_running(void **state) {
     ais_monitor_destroy(mon);
 }
 
+/* Sessions of a monitor created, run and destroyed on one thread while another scrapes it: a
+ * scrape copies the windows under the monitor's lock and computes the statistics and the text
+ * after it, so this is what checks (TSan, ASan) that nothing it reads then can go away. */
+typedef struct churner {
+    ais_model *m;
+    ais_monitor *mon;
+    atomic_int stop;
+    size_t sessions;
+} churner;
+
+static void *churn_loop(void *arg) {
+    churner *c = arg;
+    while (!atomic_load(&c->stop)) {
+        ais_session *s = live_session(c->m, c->mon, 32, AIS_WINDOW_LAST, 0);
+        run_rows(s, c->sessions * 8, 8, 4, 1.0, NULL);
+        ais_session_destroy(s);
+        c->sessions++;
+    }
+    return NULL;
+}
+
+static void test_scrape_while_sessions_change(void **state) {
+    (void)state;
+    churner c = {.sessions = 0};
+    atomic_init(&c.stop, 0);
+    AIS_ASSERT_OK(ais_monitor_create(&c.mon));
+    AIS_ASSERT_OK(ais_model_load(model_path, NULL, &c.m));
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, churn_loop, &c), 0);
+    char *text = malloc(1 << 16);
+    size_t with_gauges = 0;
+    for (int i = 0; i < 60; i++) {
+        size_t n = 0;
+        AIS_ASSERT_OK(ais_monitor_prometheus(c.mon, text, 1 << 16, &n));
+        assert_int_equal(strlen(text), n);
+        /* the counters are always there; the drift gauges when a window was live (a window
+         * of fewer than 2 rows skips its features, so only the dataset's gauges are sure) */
+        assert_non_null(strstr(text, "# TYPE aistack_runs_total counter\n"));
+        if (strstr(text, "aistack_drift_window_rows{")) {
+            with_gauges++;
+            assert_non_null(strstr(text, "aistack_dataset_drift{model=\"\",version=\"\"} "));
+        }
+        ais_drift_report *r = NULL;
+        ais_status st = ais_monitor_drift(c.mon, NULL, &r);
+        assert_true(st == AIS_OK || st == AIS_E_NOT_FOUND);
+        if (st == AIS_OK) assert_int_equal(ais_drift_report_feature_count(r), NCOLS + 1);
+        ais_drift_report_destroy(r);
+        usleep(500);
+    }
+    atomic_store(&c.stop, 1);
+    pthread_join(t, NULL);
+    assert_true(c.sessions > 0);
+    /* every finished session's runs stay counted: 2 calls of 4 rows each */
+    uint64_t runs = 0;
+    AIS_ASSERT_OK(ais_monitor_metric(c.mon, NULL, AIS_METRIC_RUNS, &runs));
+    assert_int_equal(runs, c.sessions * 2);
+    (void)with_gauges; /* how many scrapes met a live window depends on the scheduler */
+    free(text);
+    ais_model_destroy(c.m);
+    ais_monitor_destroy(c.mon);
+}
+
 typedef struct sweep_ctx {
     ais_model *m;
     ais_monitor *mon;
@@ -406,7 +469,11 @@ static ais_status sweep_fn(void *arg) {
     if ((st = ais_session_run(c->s, NULL, (const ais_tensor *const *)&c->x, 1, NULL, c->out, 2)))
         return st;
     if ((st = ais_session_drift(c->s, &c->r))) return st;
-    return ais_monitor_drift(c->mon, NULL, &c->rm);
+    if ((st = ais_monitor_drift(c->mon, NULL, &c->rm))) return st;
+    /* the scrape's snapshot and its drift gauges (a failed report only drops its gauges) */
+    char text[1 << 15];
+    size_t n = 0;
+    return ais_monitor_prometheus(c->mon, text, sizeof text, &n);
 }
 
 static void sweep_cleanup(void *arg) {
@@ -444,6 +511,7 @@ int main(void) {
         cmocka_unit_test(test_monitor_merges),
         cmocka_unit_test(test_no_window),
         cmocka_unit_test(test_reader_while_running),
+        cmocka_unit_test(test_scrape_while_sessions_change),
         cmocka_unit_test(test_oom_sweep),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
