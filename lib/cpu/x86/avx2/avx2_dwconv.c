@@ -34,6 +34,16 @@ static inline V vodd(V a, V b) {
     return _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(s), _MM_SHUFFLE(3, 1, 2, 0)));
 }
 
+/* The same elements in the lane order a0 a2 b0 b2 | a4 a6 b4 b6 (no lane-crossing permute);
+ * vunperm swaps the middle 64-bit pairs back into column order. */
+static inline V veven_p(V a, V b) { return _mm256_shuffle_ps(a, b, _MM_SHUFFLE(2, 0, 2, 0)); }
+static inline V vodd_p(V a, V b) { return _mm256_shuffle_ps(a, b, _MM_SHUFFLE(3, 1, 3, 1)); }
+static inline V vunperm(V a) {
+    return _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(a), _MM_SHUFFLE(3, 1, 2, 0)));
+}
+#define AIS__DW_S2_PERMUTED 1
+#define AIS__DW_ROW_OVERRUN 1
+
 #include "../dwconv_kernel.h"
 
 void ais__avx2_fill_dwconv(ais__cpu_kernels *k) { k->dwconv_planes = ais__avx2dw_dwconv_planes; }
