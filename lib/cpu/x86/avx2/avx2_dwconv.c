@@ -43,6 +43,7 @@ static inline V vunperm(V a) {
 }
 #define AIS__DW_S2_PERMUTED 1
 #define AIS__DW_ROW_OVERRUN 1
+#define AIS__DW_S2_ROWS4 1
 
 #include "../dwconv_kernel.h"
 
