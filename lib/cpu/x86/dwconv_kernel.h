@@ -4,7 +4,8 @@
  * x86/avx512/avx512_dwconv.c after they define the vector type V of AIS__W floats, the lane mask
  * type M, vset/vload/vstore/vfma/vadd/vmul/vmax/vmin, vmask(lo, hi) (lanes lo <= l < hi),
  * vload_m/vstore_m (masked: lanes outside the mask read 0 and are not written, and never fault),
- * veven/vodd (the even / odd elements of the 2 * AIS__W floats of two vectors) and AIS__DX(name).
+ * veven/vodd (the even / odd elements of the 2 * AIS__W floats of two vectors; or, with
+ * AIS__DW_S2_PERMUTED, veven_p/vodd_p/vunperm) and AIS__DX(name).
  *
  * conv_kernel.h's conv_dw copies each plane into a zero-padded buffer and writes through a
  * second one; at MobileNet's sizes those copies cost about as much as the taps. Here the taps
