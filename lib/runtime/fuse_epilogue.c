@@ -6,7 +6,8 @@
  *   MatMul -> BiasGelu(., bias)  (what fuse_transformer.c made of Add(bias) -> Gelu)
  *   MatMul -> Add(Z) [-> Relu/Gelu]
  *       -> com.microsoft FusedMatMulBias(A, B, bias, Z) (lib/ops/fused.c)
- *   Conv(X, W[, B]) -> Add(Z) [-> Relu]  (a ResNet block's skip connection)
+ *   Conv(X, W[, B]) -> Add(Z) [-> Relu]  (a ResNet block's skip connection; or a Sum of two,
+ *                                          ShuffleNet's)
  *       -> com.microsoft FusedConv(X, W, B, Z) (ONNX Runtime's contract: act(Conv + Z))
  *   Add(P, Q) -> LayerNormalization(., constant f32 Scale [H][, B]) over the last axis
  *       -> com.microsoft SkipLayerNormalization(P, Q, Scale, B) (ORT's contract; lib/ops/norm.c)
@@ -122,9 +123,10 @@ static void ais__fe_act(const ais__fe *f, ais__fe_chain *c, int32_t v, bool gelu
     c->out = ais__fe_out(n);
 }
 
-/* Z for Add node a that reads v: a computed value other than v. */
+/* Z for Add node a that reads v: a computed value other than v. A Sum of two is the same Add
+ * (ShuffleNet's units end in Sum(Conv, shortcut) -> Relu; ais__fe_other checks the two). */
 static int32_t ais__fe_resid(const ais__fe *f, const ais__node *a, int32_t v) {
-    if (!ais__fe_is(a, "Add")) return -1;
+    if (!ais__fe_is(a, "Add") && !ais__fe_is(a, "Sum")) return -1;
     int32_t z = ais__fe_other(a, v);
     return z >= 0 && !ais__fe_const(f, z) && ais__fe_out(a) >= 0 ? z : -1;
 }

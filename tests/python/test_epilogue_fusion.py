@@ -124,9 +124,10 @@ def test_matmul_near_misses():
           {"FusedMatMulBias": 1, "Add": 1, "Relu": 1})
 
 
-def conv_graph(relu=True, bias=True, z_kind="conv_after", group=1, z_shape=None):
+def conv_graph(relu=True, bias=True, z_kind="conv_after", group=1, z_shape=None, add="Add"):
     """Conv -> Add(Z) [-> Relu]; Z from a second Conv placed after the first (the order of
-    ResNet's downsampling branch), a graph input, or a broadcasting input."""
+    ResNet's downsampling branch), a graph input, or a broadcasting input. add: the node that
+    sums them (ShuffleNet's is a Sum of two)."""
     c = 8
     inits = [const("w", rand(c, c // group, 3, 3) * 0.2)]
     conv_in = ["x", "w"] + (["b"] if bias else [])
@@ -144,7 +145,7 @@ def conv_graph(relu=True, bias=True, z_kind="conv_after", group=1, z_shape=None)
         shape = z_shape or [2, c, 9, 7]
         inputs.append(("z", list(shape)))
         feeds["z"] = rand(*shape)
-    nodes.append(helper.make_node("Add", ["c1", z], ["s"] if relu else ["y"]))
+    nodes.append(helper.make_node(add, ["c1", z], ["s"] if relu else ["y"]))
     if relu:
         nodes.append(helper.make_node("Relu", ["s"], ["y"]))
     return model(nodes, inputs, ["y"], inits), feeds
@@ -158,6 +159,12 @@ def test_conv_residual(relu, bias, z_kind, group, z_shape):
     data, feeds = conv_graph(relu, bias, z_kind, group, z_shape)
     ops = check(data, feeds, {"FusedConv": 1}, absent=("Add", "Relu"))
     assert ops["Conv"] == (1 if z_kind == "conv_after" else 0), dict(ops)
+
+
+@pytest.mark.parametrize("relu,z_kind", [(True, "conv_after"), (False, "input")])
+def test_conv_residual_sum(relu, z_kind):
+    data, feeds = conv_graph(relu, True, z_kind, 1, None, add="Sum")
+    check(data, feeds, {"FusedConv": 1}, absent=("Sum", "Relu"))
 
 
 def test_conv_near_misses():
@@ -174,6 +181,12 @@ def test_conv_near_misses():
     data = model(nodes, [("x", [1, 4, 6, 6])], ["y"],
                  [const("w", rand(4, 4, 3, 3)), const("k", rand(1, 4, 6, 6))])
     check(data, {"x": rand(1, 4, 6, 6)}, {"Add": 1, "Conv": 1})
+    # a Sum of three: stays
+    nodes = [helper.make_node("Conv", ["x", "w"], ["c1"], pads=[1, 1, 1, 1]),
+             helper.make_node("Sum", ["c1", "z", "z"], ["y"])]
+    data = model(nodes, [("x", [1, 4, 6, 6]), ("z", [1, 4, 6, 6])], ["y"],
+                 [const("w", rand(4, 4, 3, 3))])
+    check(data, {"x": rand(1, 4, 6, 6), "z": rand(1, 4, 6, 6)}, {"Sum": 1, "Conv": 1})
 
 
 def test_fused_epilogues_save_and_load(tmp_path):

@@ -4,7 +4,8 @@
  * x86/avx512/avx512_dwconv.c after they define the vector type V of AIS__W floats, the lane mask
  * type M, vset/vload/vstore/vfma/vadd/vmul/vmax/vmin, vmask(lo, hi) (lanes lo <= l < hi),
  * vload_m/vstore_m (masked: lanes outside the mask read 0 and are not written, and never fault),
- * veven/vodd (the even / odd elements of the 2 * AIS__W floats of two vectors) and AIS__DX(name).
+ * veven/vodd (the even / odd elements of the 2 * AIS__W floats of two vectors; or, with
+ * AIS__DW_S2_PERMUTED, veven_p/vodd_p/vunperm) and AIS__DX(name).
  *
  * conv_kernel.h's conv_dw copies each plane into a zero-padded buffer and writes through a
  * second one; at MobileNet's sizes those copies cost about as much as the taps. Here the taps
@@ -17,6 +18,26 @@
  * (vertical padding) is skipped. K, S and R are compile-time constants, so the loops unroll and
  * the weights stay in registers.
  */
+
+/* Stride 2 in a lane order of the level's choosing (AVX2): veven_p / vodd_p may return the
+ * even / odd elements in any fixed permutation of the lanes, the same for every tap, and
+ * vunperm puts an accumulator back in column order once before its store. On AVX2 that saves
+ * the lane-crossing permute of every tap (veven / vodd are a shuffle within 128-bit halves plus
+ * one across them): 3 shuffles a row of taps instead of 6 (3x3). Off: veven / vodd. */
+#ifndef AIS__DW_S2_PERMUTED
+#define AIS__DW_S2_PERMUTED 0
+#endif
+/* Stride-2 blocks of 4 output rows on narrow planes (below); off: 2 rows. */
+#ifndef AIS__DW_S2_ROWS4
+#define AIS__DW_S2_ROWS4 0
+#endif
+/* Rows of one vector or less (ow <= AIS__W: the 7x7 and 14x14 outputs of a stride-2 layer):
+ * the lanes past the row land on the next rows of the same plane, which this call writes
+ * later, so a full store is as right as a masked one; only a store that would leave the plane
+ * stays masked. On (AVX2): a masked store costs about ten times a plain one on AMD's cores. */
+#ifndef AIS__DW_ROW_OVERRUN
+#define AIS__DW_ROW_OVERRUN 0
+#endif
 
 /* The tap loops run a handful of times with compile-time bounds; unrolled, every accumulator
  * and weight is a register and the row checks of the kh loop disappear (GCC otherwise keeps
@@ -56,7 +77,11 @@ AIS__DX(tap)(const float *xr, int64_t c0, int64_t kw, const M *m, const int S, c
     if (S == 1) return EDGE ? vload_m(p, m[0]) : vload(p);
     V a = EDGE ? vload_m(p, m[0]) : vload(p),
       b = EDGE ? vload_m(p + AIS__W, m[1]) : vload(p + AIS__W);
+#if AIS__DW_S2_PERMUTED
+    return kw % 2 ? vodd_p(a, b) : veven_p(a, b);
+#else
     return kw % 2 ? vodd(a, b) : veven(a, b);
+#endif
 }
 
 /* Output rows oh0 .. oh0 + RN - 1 (RN <= R, at most R accumulators live), output columns
@@ -97,9 +122,13 @@ AIS__DX(dw_block)(const float *x, const V *wv, V vb, float *y, const ais__conv_d
     const M ms = vmask(0, (int)n);
     AIS__DW_UNROLL
     for (int r = 0; r < R; r++) {
+#if AIS__DW_S2_PERMUTED
+        if (S == 2) acc[r] = vunperm(acc[r]);
+#endif
         V o = AIS__DX(act_v)(acc[r], act);
         float *yp = y + (oh0 + r) * g->ow + ow0;
-        if (n == AIS__W)
+        if (n == AIS__W ||
+            (AIS__DW_ROW_OVERRUN && g->ow <= AIS__W && (oh0 + r) * g->ow + AIS__W <= g->oh * g->ow))
             vstore(yp, o);
         else
             vstore_m(yp, ms, o);
@@ -130,14 +159,20 @@ AIS__DX(dw_plane_k)(const float *x, const float *w, float bias, float *y,
     for (int i = 0; i < K * K; i++)
         wv[i] = vset(w[i]);
     const V vb = vset(bias);
-    /* rows a block: 4 at stride 1; 2 at stride 2, where neighbouring rows share fewer inputs */
+    /* rows a block: 4 at stride 1; 2 at stride 2, where neighbouring rows share fewer inputs,
+     * 4 on rows up to 64 wide (AVX2, MobileNetV2's 56x56 and 14x14 stride-2 layers: 0.37 ->
+     * 0.32 and 0.16 -> 0.12 ms; on its 112-wide one 4 rows were 1.4x slower than 2) */
     int64_t oh = 0;
     if (S == 1)
         for (; oh + 4 <= g->oh; oh += 4)
             AIS__DX(dw_rows)(x, wv, vb, y, g, act, oh, K, S, 4);
-    else
+    else {
+        if (AIS__DW_S2_ROWS4 && g->iw <= 64)
+            for (; oh + 4 <= g->oh; oh += 4)
+                AIS__DX(dw_rows)(x, wv, vb, y, g, act, oh, K, S, 4);
         for (; oh + 2 <= g->oh; oh += 2)
             AIS__DX(dw_rows)(x, wv, vb, y, g, act, oh, K, S, 2);
+    }
     for (; oh < g->oh; oh++)
         AIS__DX(dw_rows)(x, wv, vb, y, g, act, oh, K, S, 1);
 }

@@ -24,15 +24,17 @@ static inline M vmask_bits(uint32_t b) {
 }
 static inline V vload_m(const float *p, M m) { return _mm256_maskload_ps(p, m); }
 static inline void vstore_m(float *p, M m, V a) { _mm256_maskstore_ps(p, m, a); }
-/* a0 a2 b0 b2 | a4 a6 b4 b6, then the 64-bit pairs reordered to a0 a2 a4 a6 b0 b2 b4 b6 */
-static inline V veven(V a, V b) {
-    V s = _mm256_shuffle_ps(a, b, _MM_SHUFFLE(2, 0, 2, 0));
-    return _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(s), _MM_SHUFFLE(3, 1, 2, 0)));
+/* Stride 2's even / odd elements of a and b in the lane order a0 a2 b0 b2 | a4 a6 b4 b6 (one
+ * shuffle within the 128-bit halves, no lane-crossing permute: AIS__DW_S2_PERMUTED); vunperm
+ * swaps the middle 64-bit pairs of an accumulator back into column order. */
+static inline V veven_p(V a, V b) { return _mm256_shuffle_ps(a, b, _MM_SHUFFLE(2, 0, 2, 0)); }
+static inline V vodd_p(V a, V b) { return _mm256_shuffle_ps(a, b, _MM_SHUFFLE(3, 1, 3, 1)); }
+static inline V vunperm(V a) {
+    return _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(a), _MM_SHUFFLE(3, 1, 2, 0)));
 }
-static inline V vodd(V a, V b) {
-    V s = _mm256_shuffle_ps(a, b, _MM_SHUFFLE(3, 1, 3, 1));
-    return _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(s), _MM_SHUFFLE(3, 1, 2, 0)));
-}
+#define AIS__DW_S2_PERMUTED 1
+#define AIS__DW_ROW_OVERRUN 1
+#define AIS__DW_S2_ROWS4 1
 
 #include "../dwconv_kernel.h"
 
