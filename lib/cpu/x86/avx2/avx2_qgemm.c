@@ -428,6 +428,31 @@ static void ais__q256_qdw_plane(const uint8_t *x, bool is_signed, int32_t xz, co
     const bool s2 = g->sw == 2;
     int32_t wp[256 * 3];
     ais__qdw_tap_pairs(w, g, npk, wp);
+    /* A plane that fits is copied once into rows with the zero point around them (pw before,
+     * at least pw + 96 after: what the widest chunk reads past the last output), so that every
+     * chunk loads straight from a row: small planes (14x14, 7x7) had every chunk at an edge,
+     * built byte by byte and then loaded across those stores (a store-forwarding stall). */
+    uint8_t padded[16384];
+    const int64_t pw_row = g->iw + 2 * g->pw + 96;
+    ais__conv_dw_geom gp;
+    if (g->pw <= 64 && g->iw <= 4096 && g->ih * pw_row + 16 <= (int64_t)sizeof padded) {
+        /* the zero point by 16-byte stores (a memset per short run compiled to rep stos, whose
+         * start-up cost was a fifth of this kernel's time), then the row over it */
+        const __m128i z16 = _mm_set1_epi8((char)xz);
+        for (int64_t ih = 0; ih < g->ih; ih++) {
+            uint8_t *row = padded + ih * pw_row;
+            for (int64_t o = 0; o < g->pw; o += 16)
+                _mm_storeu_si128((__m128i *)(row + o), z16);
+            for (int64_t o = g->pw + g->iw; o < pw_row; o += 16)
+                _mm_storeu_si128((__m128i *)(row + o), z16);
+            memcpy(row + g->pw, x + ih * g->iw, (size_t)g->iw);
+        }
+        gp = *g;
+        gp.iw = pw_row; /* column c of x is column c + pw here: the padding is inside */
+        gp.pw = 0;
+        x = padded;
+        g = &gp;
+    }
     for (int64_t ow0 = 0; ow0 < g->ow; ow0 += 32) {
         int nc = (int)((g->ow - ow0 + 7) / 8 < 4 ? (g->ow - ow0 + 7) / 8 : 4);
         for (int64_t oh0 = 0; oh0 < g->oh; oh0 += AIS__QDW2_R) {
