@@ -67,6 +67,7 @@ static void ais__q256_q16_ukernel(int64_t k2, const int16_t *ap, const int16_t *
 #pragma GCC unroll 8
     for (int r = 0; r < AIS__QMR; r++)
         acc[r][0] = acc[r][1] = _mm256_setzero_si256();
+#pragma GCC unroll 2
     for (int64_t kk = 0; kk < k2; kk++) {
         __m256i b0 = _mm256_loadu_si256((const __m256i *)(bp + kk * 32));
         __m256i b1 = _mm256_loadu_si256((const __m256i *)(bp + kk * 32 + 16));
