@@ -256,14 +256,12 @@ void ais__qgemm_run_cols(struct ais__pool *pool, const ais__cpu_kernels *t, cons
  *   B, one panel of 16 columns: bp[(kk * 16 + j) * 2 + t] = B[2 kk + t, j]. */
 size_t ais__q16_a_bytes(int mr, int64_t m, int64_t k);
 /* Packs A[i, k] = a[i * k + k] (row-major, u8 or s8 when is_signed) widened into dst. */
-void ais__q16_pack_a(int mr, const uint8_t *a, bool is_signed, int64_t m, int64_t k,
-                     int16_t *dst);
+void ais__q16_pack_a(int mr, const uint8_t *a, bool is_signed, int64_t m, int64_t k, int16_t *dst);
 /* The portable table entries of this path (the references of the SIMD ones): the micro-kernel
  * (mr rows) and the B panel's packing; see the table's q16_ukernel and q16_pack_b. */
-void ais__cpu_ref_q16_ukernel(int mr, int64_t k2, const int16_t *ap, const int16_t *bp,
-                              int32_t *c);
-void ais__cpu_ref_q16_pack_b(const uint8_t *src, int64_t ld, int64_t k, bool is_signed,
-                             int32_t zp, int16_t *dst, int32_t *sums);
+void ais__cpu_ref_q16_ukernel(int mr, int64_t k2, const int16_t *ap, const int16_t *bp, int32_t *c);
+void ais__cpu_ref_q16_pack_b(const uint8_t *src, int64_t ld, int64_t k, bool is_signed, int32_t zp,
+                             int16_t *dst, int32_t *sums);
 /* The portable store (the reference every level's store is tested against; the SIMD stores use
  * it for their edges). */
 void ais__cpu_ref_qgemm_store(const ais__qgemm_ep *ep, const int32_t *c, int64_t i0, int64_t j0,

@@ -86,8 +86,7 @@ size_t ais__q16_a_bytes(int mr, int64_t m, int64_t k) {
     return (size_t)(panels * mr * ((k + 1) / 2) * 2) * sizeof(int16_t);
 }
 
-void ais__q16_pack_a(int mr, const uint8_t *a, bool is_signed, int64_t m, int64_t k,
-                     int16_t *dst) {
+void ais__q16_pack_a(int mr, const uint8_t *a, bool is_signed, int64_t m, int64_t k, int16_t *dst) {
     int64_t k2 = (k + 1) / 2, panels = (m + mr - 1) / mr;
     for (int64_t p = 0; p < panels; p++) {
         int16_t *d = dst + p * k2 * mr * 2;

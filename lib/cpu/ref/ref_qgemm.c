@@ -38,8 +38,8 @@ void ais__cpu_ref_q16_ukernel(int mr, int64_t k2, const int16_t *ap, const int16
         }
 }
 
-void ais__cpu_ref_q16_pack_b(const uint8_t *src, int64_t ld, int64_t k, bool is_signed,
-                             int32_t zp, int16_t *dst, int32_t *sums) {
+void ais__cpu_ref_q16_pack_b(const uint8_t *src, int64_t ld, int64_t k, bool is_signed, int32_t zp,
+                             int16_t *dst, int32_t *sums) {
     int32_t s[AIS__QGEMM_NR] = {0};
     for (int64_t kk = 0; kk < (k + 1) / 2; kk++)
         for (int j = 0; j < AIS__QGEMM_NR; j++)
