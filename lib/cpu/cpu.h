@@ -190,6 +190,7 @@ typedef struct ais__qgemm_a {
     const int32_t *sums;
     int64_t m, k;
     int mr;
+    bool wide; /* the int16 pair layout of ais__q16_pack_a (ais__qgemm_run_cols only) */
 } ais__qgemm_a;
 typedef struct ais__qgemm_b {
     const int8_t *data;
@@ -241,6 +242,26 @@ size_t ais__qgemm_cols_slot_bytes(const ais__cpu_kernels *t, int64_t k, size_t w
 void ais__qgemm_run_cols(struct ais__pool *pool, const ais__cpu_kernels *t, const ais__qgemm_a *a,
                          int64_t n, const ais__qgemm_cols *src, const ais__qgemm_ep *ep,
                          int32_t slots, void *scratch);
+/* ---- the int16 pair path of the int8 convolutions (AVX2 without VNNI) ----
+ * vpmaddubsw adds its two u8 x s8 products into int16 with saturation, so exact sums on AVX2
+ * need the split of ais__qgemm_ukernel's exact path: four multiplies per 32 products. Nearly
+ * every row of per-channel s8 weights has a pair that may saturate (a channel's largest weight
+ * is 127), so the convolutions always paid that. Widened to int16 instead (as ONNX Runtime's
+ * MLAS does for its exact u8 x u8 AVX2 kernel), one vpmaddwd does 16 products exactly: 32
+ * products in two multiplies. The activations are widened with x_zero_point subtracted
+ * (|x - xz| <= 255), the weights raw (s8 or u8), so every pair sum fits int32 and the only
+ * zero-point term left is -w_zero_point times the column sums of x - xz.
+ * Layouts (k2 = ceil(k / 2)), zero beyond m and k:
+ *   A in panels of mr rows: ap[(p * k2 + kk) * mr * 2 + r * 2 + t] = A[p * mr + r, 2 kk + t];
+ *   B, one panel of 16 columns: bp[(kk * 16 + j) * 2 + t] = B[2 kk + t, j]. */
+size_t ais__q16_a_bytes(int mr, int64_t m, int64_t k);
+/* Packs A[i, k] = a[i * k + k] (row-major, u8 or s8 when is_signed) widened into dst. */
+void ais__q16_pack_a(int mr, const uint8_t *a, bool is_signed, int64_t m, int64_t k, int16_t *dst);
+/* The portable table entries of this path (the references of the SIMD ones): the micro-kernel
+ * (mr rows) and the B panel's packing; see the table's q16_ukernel and q16_pack_b. */
+void ais__cpu_ref_q16_ukernel(int mr, int64_t k2, const int16_t *ap, const int16_t *bp, int32_t *c);
+void ais__cpu_ref_q16_pack_b(const uint8_t *src, int64_t ld, int64_t k, bool is_signed, int32_t zp,
+                             int16_t *dst, int32_t *sums);
 /* The portable store (the reference every level's store is tested against; the SIMD stores use
  * it for their edges). */
 void ais__cpu_ref_qgemm_store(const ais__qgemm_ep *ep, const int32_t *c, int64_t i0, int64_t j0,
@@ -411,6 +432,16 @@ typedef struct ais__cpu_kernels {
                           bool exact, int32_t *c);
     void (*qgemm_store)(const struct ais__qgemm_ep *ep, const int32_t *c, int64_t i0, int64_t j0,
                         int rows, int cols);
+    /* The int16 pair path (cpu.h, above ais__q16_a_bytes; NULL: the level's convolutions take
+     * the u8 x s8 kernel, which is exact and fast there: VNNI, or the reference).
+     * q16_ukernel: c[r * AIS__QGEMM_LDC + j] = sum over kk < k2, t < 2 of ap[(kk * mr + r) * 2 +
+     * t] * bp[(kk * 16 + j) * 2 + t], r < qgemm_mr, j < 16 (int32; exact for |values| <= 255).
+     * q16_pack_b: 16 columns of k rows, column j of row kk read at src[kk * ld + j] (16 bytes
+     * readable per row), minus zp, into the B panel at dst; sums (NULL: skipped) gets the 16
+     * column sums of the values minus zp. */
+    void (*q16_ukernel)(int64_t k2, const int16_t *ap, const int16_t *bp, int32_t *c);
+    void (*q16_pack_b)(const uint8_t *src, int64_t ld, int64_t k, bool is_signed, int32_t zp,
+                       int16_t *dst, int32_t *sums);
     /* ---- the blocked (NCHWc) direct convolution (lib/ops/conv_nchwc.c drives it) ----
      * conv_nchwc_block: the channel block of this level's conv_nchwc_row (16 AVX-512, 8 AVX2;
      * 0: the level has none and convolutions take the other paths). The portable row (for any

@@ -81,6 +81,27 @@ void ais__qgemm_pack_a(int mr, const void *a, bool is_signed, int64_t rs, int64_
     }
 }
 
+size_t ais__q16_a_bytes(int mr, int64_t m, int64_t k) {
+    int64_t panels = (m + mr - 1) / mr;
+    return (size_t)(panels * mr * ((k + 1) / 2) * 2) * sizeof(int16_t);
+}
+
+void ais__q16_pack_a(int mr, const uint8_t *a, bool is_signed, int64_t m, int64_t k, int16_t *dst) {
+    int64_t k2 = (k + 1) / 2, panels = (m + mr - 1) / mr;
+    for (int64_t p = 0; p < panels; p++) {
+        int16_t *d = dst + p * k2 * mr * 2;
+        for (int r = 0; r < mr; r++) {
+            int64_t i = p * mr + r;
+            for (int64_t kk = 0; kk < k2; kk++)
+                for (int t = 0; t < 2; t++) {
+                    int64_t kx = 2 * kk + t;
+                    uint8_t v = i < m && kx < k ? a[i * k + kx] : 0;
+                    d[(kk * mr + r) * 2 + t] = is_signed ? (int16_t)(int8_t)v : (int16_t)v;
+                }
+        }
+    }
+}
+
 /* One panel of 16 columns j0.. of B, all of k, the slow general way (edges, strides, weights). */
 static void ais__q_pack_b_panel(const uint8_t *src, uint8_t flip, int64_t rs, int64_t cs, int64_t k,
                                 int64_t n, int64_t j0, int8_t *d, int32_t *sums, bool *exact) {
@@ -244,9 +265,17 @@ typedef struct {
 
 static size_t ais__q_al(size_t n) { return (n + 63) & ~(size_t)63; }
 
+/* Bytes of one packed block of B: k4 groups of 4 bytes per column, or (the int16 pair layout,
+ * which needs more) k2 pairs of 2 int16; the larger, so that either fits. */
+static size_t ais__q_block_bytes(const ais__cpu_kernels *t, int64_t k) {
+    size_t bw = (size_t)t->qgemm_np * AIS__QGEMM_NR;
+    size_t narrow = (size_t)ais__q_k4(k) * 4 * bw, wide = (size_t)((k + 1) / 2) * 4 * bw;
+    return ais__q_al(narrow > wide ? narrow : wide);
+}
+
 size_t ais__qgemm_cols_slot_bytes(const ais__cpu_kernels *t, int64_t k, size_t work_bytes) {
     size_t bw = (size_t)t->qgemm_np * AIS__QGEMM_NR;
-    return ais__q_al((size_t)ais__q_k4(k) * 4 * bw) + ais__q_al(bw * 4) + ais__q_al(work_bytes);
+    return ais__q_block_bytes(t, k) + ais__q_al(bw * 4) + ais__q_al(work_bytes);
 }
 
 /* Slot s: when there are at least as many column blocks as slots, blocks [s nb / S, (s + 1) nb /
@@ -262,9 +291,12 @@ static void ais__q_cols_slots(void *vj, size_t begin, size_t end) {
     for (size_t s = begin; s < end; s++) {
         char *p = J->scratch + s * J->per_slot;
         int8_t *bp = (int8_t *)p;
-        int32_t *sums = (int32_t *)(void *)(p + ais__q_al((size_t)(bstride * np)));
-        uint8_t *work =
-            (uint8_t *)(p + ais__q_al((size_t)(bstride * np)) + ais__q_al((size_t)bw * 4));
+        size_t block_b = ais__q_block_bytes(t, J->a->k);
+        int32_t *sums = (int32_t *)(void *)(p + block_b);
+        uint8_t *work = (uint8_t *)(p + block_b + ais__q_al((size_t)bw * 4));
+        /* the int16 pair layout: k2 steps of mr rows of 2 int16 (4 bytes) */
+        int64_t k2 = (J->a->k + 1) / 2;
+        if (J->a->wide) astride = k2 * mr * 4;
         int64_t S = J->slots, b0, b1, r0 = 0, r1 = J->mp;
         if (J->nb >= S) {
             b0 = (int64_t)s * J->nb / S;
@@ -298,7 +330,11 @@ static void ais__q_cols_slots(void *vj, size_t begin, size_t end) {
                 if (ep.dscale) ep.dscale += j0 * ep.scale_cs;
             }
             for (int64_t ip = r0; ip < r1; ip++) {
-                t->qgemm_ukernel(J->k4, J->a->data + ip * astride, bp, bstride, nq, true, c);
+                if (J->a->wide)
+                    t->q16_ukernel(k2, (const int16_t *)(const void *)(J->a->data + ip * astride),
+                                   (const int16_t *)(const void *)bp, c);
+                else
+                    t->qgemm_ukernel(J->k4, J->a->data + ip * astride, bp, bstride, nq, true, c);
                 int64_t i0 = ip * mr, rows = J->a->m - i0 < mr ? J->a->m - i0 : mr;
                 t->qgemm_store(&ep, c, i0, 0, (int)rows, (int)cols);
             }
@@ -312,6 +348,7 @@ void ais__qgemm_run_cols(struct ais__pool *pool, const ais__cpu_kernels *t, cons
     if (a->m <= 0 || n <= 0) return;
     ais__q_cols_job J = {
         .t = t, .a = a, .src = src, .ep = ep, .scratch = scratch, .n = n, .k4 = ais__q_k4(a->k)};
+    assert(!a->wide || (t->q16_ukernel && t->qgemm_np == 1));
     J.per_slot = ais__qgemm_cols_slot_bytes(t, a->k, src->work_bytes);
     J.mp = (a->m + t->qgemm_mr - 1) / t->qgemm_mr;
     J.nb = (n + t->qgemm_np * AIS__QGEMM_NR - 1) / (t->qgemm_np * AIS__QGEMM_NR);
@@ -331,7 +368,12 @@ void ais__cpu_fill_qgemm(ais__cpu_kernels *k, int level) {
     ais__cpu_fill_ref_qgemm(k);
 #if defined(AIS_CPU_X86)
     if (level >= AIS_CPU_ISA_AVX2) ais__avx2_fill_qgemm(k);
-    if (level >= AIS_CPU_ISA_AVX512) ais__avx512_fill_qgemm(k);
+    /* the int16 pair path is for AVX2's vpmaddubsw; the AVX-512 levels keep their own kernels */
+    if (level >= AIS_CPU_ISA_AVX512) {
+        k->q16_ukernel = NULL;
+        k->q16_pack_b = NULL;
+        ais__avx512_fill_qgemm(k);
+    }
     if (level >= AIS_CPU_ISA_AVX512_VNNI) ais__avx512_vnni_fill_qgemm(k);
 #else
     (void)level;

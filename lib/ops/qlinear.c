@@ -442,9 +442,12 @@ static bool ais__qi_conv_gemm_ok(const ais__qi_conv *q) {
 typedef struct {
     const uint8_t *x; /* the group's first channel of this image */
     const ais__dense_geom *g;
+    const ais__cpu_kernels *t;
     int64_t cg, kg, P, ldw;
+    int32_t xz;
     uint8_t pad;
     bool xs, direct, shift;
+    bool need_sums; /* the int16 pair path: column sums wanted (a nonzero w_zero_point) */
 } ais__qi_cols;
 
 /* n bytes from s to d, and n bytes of v at d: fixed-size moves that overlap at the end instead
@@ -587,6 +590,29 @@ static void ais__qi_cols_pack(void *vc, int64_t j0, int64_t n, int8_t *dst, int3
     ais__qgemm_pack_b(work, C->xs, C->ldw, 1, C->kg, n, dst, sums, NULL);
 }
 
+/* The int16 pair path's block (cpu.h): the columns gathered as above (a 1x1 convolution
+ * without stride or padding: read in place, but for a short last block, copied so that every
+ * row has its 16 readable bytes), widened minus x_zero_point by the table's q16_pack_b. */
+static void ais__qi_cols_pack16(void *vc, int64_t j0, int64_t n, int8_t *dst, int32_t *sums,
+                                uint8_t *work) {
+    const ais__qi_cols *C = vc;
+    const uint8_t *src = work;
+    int64_t ld = C->ldw;
+    if (C->direct && n == AIS__QGEMM_NR) {
+        src = C->x + j0;
+        ld = C->P;
+    } else if (C->direct) {
+        for (int64_t r = 0; r < C->kg; r++)
+            memcpy(work + r * ld, C->x + r * C->P + j0, (size_t)n);
+    } else if (C->shift) {
+        ais__qi_cols_shift(C, j0, n, work);
+    } else {
+        ais__qi_cols_block(C, j0, n, work);
+    }
+    C->t->q16_pack_b(src, ld, C->kg, C->xs, C->xz, (int16_t *)(void *)dst,
+                     C->need_sums ? sums : NULL);
+}
+
 /* QLinearConv's multiplier per output channel m < n, x_scale * w_scale / y_scale in float32 as
  * ONNX Runtime computes it; the stores multiply float(sum) by it in float32 too (MLAS's
  * requantization, the peer the int8 models are checked against; the ONNX reference's NumPy
@@ -617,10 +643,14 @@ static ais_status ais__qi_conv_gemm(ais__op_ctx *ctx, const ais__qi_conv *q, con
     int64_t ldw = (int64_t)t->qgemm_np * AIS__QGEMM_NR;
     int32_t slots = ctx->pool ? ais__pool_threads(ctx->pool) : 1;
     slots = slots < 1 ? 1 : slots;
-    ais__qgemm_cols src = {.pack = ais__qi_cols_pack,
-                           .work_bytes = direct ? 0 : (size_t)(kg * ldw)};
+    /* the int16 pair path where the table has it (AVX2) and the weights were packed for it */
+    bool wide = pack ? pack->a[0].wide : t->q16_ukernel != NULL;
+    ais__qgemm_cols src = {.pack = wide ? ais__qi_cols_pack16 : ais__qi_cols_pack,
+                           .work_bytes = direct && !wide ? 0 : (size_t)(kg * ldw)};
     size_t slots_b = (size_t)slots * ais__qgemm_cols_slot_bytes(t, kg, src.work_bytes);
-    size_t ap_b = pack ? 0 : ais__qi_al(ais__qgemm_a_bytes(t->qgemm_mr, mg, kg));
+    size_t ap_b = pack ? 0
+                       : ais__qi_al(wide ? ais__q16_a_bytes(t->qgemm_mr, mg, kg)
+                                         : ais__qgemm_a_bytes(t->qgemm_mr, mg, kg));
     size_t sa_b = pack ? 0 : ais__qi_al((size_t)mg * 4), rows_b = ais__qi_al((size_t)q->m * 4);
     size_t mul_b = sc ? ais__qi_al((size_t)q->m * sizeof(float)) : 0;
     size_t bytes = slots_b + ap_b + sa_b + 2 * rows_b + mul_b;
@@ -640,6 +670,8 @@ static ais_status ais__qi_conv_gemm(ais__op_ctx *ctx, const ais__qi_conv *q, con
     int32_t xz = ais__qi_zp(&q->xz, 0);
     uint32_t zb = (uint32_t)(xz - (xs ? 0 : 128));
     ais__qi_cols C = {.g = g,
+                      .t = t,
+                      .xz = xz,
                       .cg = cg,
                       .kg = kg,
                       .P = P,
@@ -653,13 +685,24 @@ static ais_status ais__qi_conv_gemm(ais__op_ctx *ctx, const ais__qi_conv *q, con
         ais__qgemm_a A;
         if (pack) {
             A = pack->a[gi];
+        } else if (wide) {
+            const uint8_t *wg = (const uint8_t *)w->data + gi * mg * kg;
+            ais__q16_pack_a(t->qgemm_mr, wg, ws, mg, kg, (int16_t *)(void *)ap);
+            A = (ais__qgemm_a){.data = ap, .m = mg, .k = kg, .mr = t->qgemm_mr, .wide = true};
         } else {
             const uint8_t *wg = (const uint8_t *)w->data + gi * mg * kg;
             ais__qgemm_pack_a(t->qgemm_mr, wg, ws, kg, 1, mg, kg, ap, sa);
             A = (ais__qgemm_a){.data = ap, .sums = sa, .m = mg, .k = kg, .mr = t->qgemm_mr};
         }
         bool uniform = true;
-        for (int64_t i = 0; i < mg; i++) {
+        for (int64_t i = 0; i < mg && wide; i++) {
+            /* sum w (x - xz) - wz colsum(x - xz): the weights' zero point is the only term */
+            int64_t ch = gi * mg + i;
+            radd[ch] = bias ? bias[ch] : 0;
+            rmul[ch] = (int32_t)(0u - (uint32_t)ais__qi_zp(&q->wz, (size_t)ch));
+            uniform = uniform && rmul[ch] == rmul[gi * mg];
+        }
+        for (int64_t i = 0; i < mg && !wide; i++) {
             int64_t ch = gi * mg + i;
             uint32_t za = (uint32_t)ais__qi_zp(&q->wz, (size_t)ch) + (ws ? 128u : 0u);
             uint32_t bv = bias ? (uint32_t)bias[ch] : 0u;
@@ -668,6 +711,7 @@ static ais_status ais__qi_conv_gemm(ais__op_ctx *ctx, const ais__qi_conv *q, con
             uniform = uniform && rmul[ch] == rmul[gi * mg];
         }
         src.sums_mul = uniform ? rmul[gi * mg] : 0;
+        C.need_sums = !uniform || rmul[gi * mg] != 0;
         for (int64_t b = 0; b < q->n; b++) {
             C.x = (const uint8_t *)x->data + (b * q->c + gi * cg) * isz;
             ais__qgemm_ep ep = *ep0;

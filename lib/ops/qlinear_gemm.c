@@ -57,7 +57,10 @@ ais__qpack *ais__qpack_conv_new(const ais_tensor *w, int64_t group) {
     const ais__cpu_kernels *t = ais__cpu();
     ais__qpack *p = ais__calloc(1, sizeof *p);
     if (!p) return NULL;
-    size_t per = ais__q_al(ais__qgemm_a_bytes(t->qgemm_mr, mg, k));
+    /* AVX2: the int16 pair layout (cpu.h), whose kernel is exact without vpmaddubsw's split */
+    bool wide = t->q16_ukernel != NULL;
+    size_t per = ais__q_al(wide ? ais__q16_a_bytes(t->qgemm_mr, mg, k)
+                                : ais__qgemm_a_bytes(t->qgemm_mr, mg, k));
     size_t sums = ais__q_al((size_t)mg * sizeof(int32_t));
     p->a = ais__calloc((size_t)group, sizeof *p->a);
     p->mem = ais__malloc_aligned((size_t)group * (per + sums), 64);
@@ -69,8 +72,13 @@ ais__qpack *ais__qpack_conv_new(const ais_tensor *w, int64_t group) {
         uint8_t *d = (uint8_t *)p->mem + (size_t)g * (per + sums);
         int32_t *s = (int32_t *)(void *)(d + per);
         const uint8_t *src = (const uint8_t *)w->data + (size_t)(g * mg * k);
-        ais__qgemm_pack_a(t->qgemm_mr, src, w->dtype == AIS_DTYPE_I8, k, 1, mg, k, d, s);
-        p->a[g] = (ais__qgemm_a){.data = d, .sums = s, .m = mg, .k = k, .mr = t->qgemm_mr};
+        if (wide)
+            ais__q16_pack_a(t->qgemm_mr, src, w->dtype == AIS_DTYPE_I8, mg, k,
+                            (int16_t *)(void *)d);
+        else
+            ais__qgemm_pack_a(t->qgemm_mr, src, w->dtype == AIS_DTYPE_I8, k, 1, mg, k, d, s);
+        p->a[g] = (ais__qgemm_a){
+            .data = d, .sums = wide ? NULL : s, .m = mg, .k = k, .mr = t->qgemm_mr, .wide = wide};
     }
     p->src = w->data;
     p->t = t;

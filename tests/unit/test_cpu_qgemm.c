@@ -273,7 +273,7 @@ static void test_conversions(void **state) {
     f[1] = -2147483648.0f;
     for (int isa = 0; isa <= AIS_CPU_ISA_AVX512_VNNI; isa++) {
         const ais__cpu_kernels *t = ais__cpu_for((ais_cpu_isa)isa);
-        if (!t) continue; /* a level this processor lacks */
+        if (!t) continue; /* a level this machine lacks */
         for (int64_t n = 0; n <= 131; n += n < 40 ? 1 : 13)
             for (int sg = 0; sg < 2; sg++) {
                 int32_t zp = sg ? (n % 2 ? -128 : 127) : (n % 2 ? 0 : 255);
@@ -430,6 +430,70 @@ static void test_store_extremes(void **state) {
     }
 }
 
+/* The int16 pair path (AVX2's exact convolution kernel): each level's q16_pack_b against the
+ * portable one (odd and even k, u8 and s8, zero points at the ends of the range, with and
+ * without sums), and its q16_ukernel on those panels against the direct sum of
+ * A (B - zp) in int32, with the weights packed by ais__q16_pack_a. */
+static void test_q16(void **state) {
+    (void)state;
+    enum { LD = 19, KMAX = 75 };
+    uint8_t a[AIS__QGEMM_MR_MAX * KMAX], b[KMAX * LD + 16];
+    int16_t want_b[(KMAX + 1) * AIS__QGEMM_NR], got_b[(KMAX + 1) * AIS__QGEMM_NR];
+    int16_t ap[AIS__QGEMM_MR_MAX * (KMAX + 1)];
+    int32_t want_s[AIS__QGEMM_NR], got_s[AIS__QGEMM_NR];
+    _Alignas(64) int32_t c[AIS__QGEMM_MR_MAX * AIS__QGEMM_LDC];
+    int levels = 0;
+    for (int it = 0; it < 120; it++) {
+        bool as = it % 2, bs = it % 3 == 0;
+        int64_t k = ais_test_randint(1, KMAX);
+        int32_t zp = it % 5 == 0   ? (bs ? -128 : 255)
+                     : it % 5 == 1 ? (bs ? 127 : 0)
+                                   : (bs ? (int32_t)ais_test_randint(-128, 127)
+                                         : (int32_t)ais_test_randint(0, 255));
+        for (size_t i = 0; i < sizeof a; i++)
+            a[i] = (uint8_t)(it % 4 == 0 ? (as ? 0x80 : 0xff) : ais_test_randint(0, 255));
+        for (size_t i = 0; i < sizeof b; i++)
+            b[i] = (uint8_t)(it % 4 == 0 ? (bs ? 0x7f : 0) : ais_test_randint(0, 255));
+        bool with_sums = it % 7 != 3;
+        ais__cpu_ref_q16_pack_b(b, LD, k, bs, zp, want_b, with_sums ? want_s : NULL);
+        for (int isa = 0; isa <= AIS_CPU_ISA_AVX512_VNNI; isa++) {
+            const ais__cpu_kernels *t = ais__cpu_for((ais_cpu_isa)isa);
+            if (!t || !t->q16_ukernel) continue;
+            levels++;
+            int mr = t->qgemm_mr;
+            int64_t k2 = (k + 1) / 2;
+            memset(got_b, 0x5a, sizeof got_b);
+            memset(got_s, 0x5a, sizeof got_s);
+            t->q16_pack_b(b, LD, k, bs, zp, got_b, with_sums ? got_s : NULL);
+            if (memcmp(got_b, want_b, (size_t)k2 * AIS__QGEMM_NR * 2 * sizeof(int16_t)))
+                fail_msg("isa %d it %d: q16_pack_b differs (k %lld)", isa, it, (long long)k);
+            if (with_sums && memcmp(got_s, want_s, sizeof want_s))
+                fail_msg("isa %d it %d: q16_pack_b's sums differ", isa, it);
+            int64_t m = ais_test_randint(1, mr);
+            ais__q16_pack_a(mr, a, as, m, k, ap);
+            t->q16_ukernel(k2, ap, got_b, c);
+            for (int64_t r = 0; r < m; r++)
+                for (int j = 0; j < AIS__QGEMM_NR; j++) {
+                    int32_t s = 0;
+                    for (int64_t kk = 0; kk < k; kk++)
+                        s += q_at(a, as, (size_t)(r * k + kk)) *
+                             (q_at(b, bs, (size_t)(kk * LD + j)) - zp);
+                    if (c[r * AIS__QGEMM_LDC + j] != s)
+                        fail_msg("isa %d it %d: q16 (%lld, %d) got %d want %d (k %lld)", isa, it,
+                                 (long long)r, j, c[r * AIS__QGEMM_LDC + j], s, (long long)k);
+                }
+        }
+    }
+    /* the portable kernel, on the same terms, when no level here has the path */
+    if (!levels) {
+        int16_t bp[4 * AIS__QGEMM_NR] = {0}, apr[4 * 2 * 2] = {0};
+        bp[0] = 255;
+        apr[0] = -128;
+        ais__cpu_ref_q16_ukernel(4, 2, apr, bp, c);
+        assert_int_equal(c[0], -128 * 255);
+    }
+}
+
 /* qbin (QLinearAdd / QLinearMul) at every level against the formula written out: u8 and s8,
  * B per element and scalar, ratios of 0.5 (ties: half to even) and random ones, saturation. */
 static void test_qbin(void **state) {
@@ -453,7 +517,7 @@ static void test_qbin(void **state) {
         }
         for (int isa = 0; isa <= AIS_CPU_ISA_AVX512_VNNI; isa++) {
             const ais__cpu_kernels *t = ais__cpu_for((ais_cpu_isa)isa);
-            if (!t) continue; /* a level this processor lacks */
+            if (!t) continue; /* a level this machine lacks */
             memset(y, 0xa5, sizeof y);
             t->qbin(a, b, step, n, &p, y);
             for (int64_t i = 0; i < n; i++) {
@@ -482,7 +546,7 @@ int main(void) {
         cmocka_unit_test(test_small_shapes),   cmocka_unit_test(test_edges),
         cmocka_unit_test(test_large_threaded), cmocka_unit_test(test_conversions),
         cmocka_unit_test(test_qbin),           cmocka_unit_test(test_qdw_plane),
-        cmocka_unit_test(test_store_extremes),
+        cmocka_unit_test(test_store_extremes), cmocka_unit_test(test_q16),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

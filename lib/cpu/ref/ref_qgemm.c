@@ -3,6 +3,7 @@
  * are tested against (tests/unit/test_cpu_qgemm.c), and the store the SIMD ones use for edges.
  */
 #include <math.h>
+#include <string.h>
 
 #include "../cpu.h"
 
@@ -22,6 +23,34 @@ static void ais__ref_qukernel(int64_t k4, const uint8_t *ap, const int8_t *bp, i
                                        (int32_t)bp[q * bstride + (kk * AIS__QGEMM_NR + j) * 4 + t]);
                 c[r * AIS__QGEMM_LDC + q * AIS__QGEMM_NR + j] = (int32_t)s;
             }
+}
+
+void ais__cpu_ref_q16_ukernel(int mr, int64_t k2, const int16_t *ap, const int16_t *bp,
+                              int32_t *c) {
+    for (int r = 0; r < mr; r++)
+        for (int j = 0; j < AIS__QGEMM_NR; j++) {
+            uint32_t s = 0;
+            for (int64_t kk = 0; kk < k2; kk++)
+                for (int t = 0; t < 2; t++)
+                    s += (uint32_t)((int32_t)ap[(kk * mr + r) * 2 + t] *
+                                    (int32_t)bp[(kk * AIS__QGEMM_NR + j) * 2 + t]);
+            c[r * AIS__QGEMM_LDC + j] = (int32_t)s;
+        }
+}
+
+void ais__cpu_ref_q16_pack_b(const uint8_t *src, int64_t ld, int64_t k, bool is_signed, int32_t zp,
+                             int16_t *dst, int32_t *sums) {
+    int32_t s[AIS__QGEMM_NR] = {0};
+    for (int64_t kk = 0; kk < (k + 1) / 2; kk++)
+        for (int j = 0; j < AIS__QGEMM_NR; j++)
+            for (int t = 0; t < 2; t++) {
+                int64_t kx = 2 * kk + t;
+                uint8_t b = kx < k ? src[kx * ld + j] : 0;
+                int32_t v = kx < k ? (is_signed ? (int32_t)(int8_t)b : (int32_t)b) - zp : 0;
+                dst[(kk * AIS__QGEMM_NR + j) * 2 + t] = (int16_t)v;
+                s[j] += v;
+            }
+    if (sums) memcpy(sums, s, sizeof s);
 }
 
 void ais__cpu_ref_qgemm_store(const ais__qgemm_ep *ep, const int32_t *c, int64_t i0, int64_t j0,

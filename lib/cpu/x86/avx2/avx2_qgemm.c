@@ -60,6 +60,67 @@ static void ais__q256_ukernel(int64_t k4, const uint8_t *ap, const int8_t *bp, i
         ais__q256(k4, ap, bp, c, false);
 }
 
+/* The int16 pair path (cpu.h): 4 rows x 16 columns, one vpmaddwd per row and 8 columns for two
+ * k. Exact: |values| <= 255, so no pair sum leaves int32. */
+static void ais__q256_q16_ukernel(int64_t k2, const int16_t *ap, const int16_t *bp, int32_t *c) {
+    __m256i acc[AIS__QMR][2];
+#pragma GCC unroll 8
+    for (int r = 0; r < AIS__QMR; r++)
+        acc[r][0] = acc[r][1] = _mm256_setzero_si256();
+#pragma GCC unroll 2
+    for (int64_t kk = 0; kk < k2; kk++) {
+        __m256i b0 = _mm256_loadu_si256((const __m256i *)(bp + kk * 32));
+        __m256i b1 = _mm256_loadu_si256((const __m256i *)(bp + kk * 32 + 16));
+#pragma GCC unroll 8
+        for (int r = 0; r < AIS__QMR; r++) {
+            int32_t w;
+            memcpy(&w, ap + (kk * AIS__QMR + r) * 2, 4);
+            __m256i a = _mm256_set1_epi32(w);
+            acc[r][0] = _mm256_add_epi32(acc[r][0], _mm256_madd_epi16(b0, a));
+            acc[r][1] = _mm256_add_epi32(acc[r][1], _mm256_madd_epi16(b1, a));
+        }
+    }
+#pragma GCC unroll 8
+    for (int r = 0; r < AIS__QMR; r++) {
+        _mm256_storeu_si256((__m256i *)(c + r * AIS__QGEMM_LDC), acc[r][0]);
+        _mm256_storeu_si256((__m256i *)(c + r * AIS__QGEMM_LDC + 8), acc[r][1]);
+    }
+}
+
+/* The B panel of the int16 pair path: rows 2 kk and 2 kk + 1 interleaved byte by byte (the
+ * pairs of columns 0-7 in the low half, 8-15 in the high one), widened, minus zp; the column
+ * sums from the same vectors through vpmaddwd against ones. */
+static void ais__q256_q16_pack_b(const uint8_t *src, int64_t ld, int64_t k, bool is_signed,
+                                 int32_t zp, int16_t *dst, int32_t *sums) {
+    const __m256i z = _mm256_set1_epi16((short)zp), ones = _mm256_set1_epi16(1);
+    const __m256i lo16 = _mm256_set1_epi32(0xffff);
+    __m256i s0 = _mm256_setzero_si256(), s1 = _mm256_setzero_si256();
+    for (int64_t kk = 0; kk < (k + 1) / 2; kk++) {
+        bool odd = 2 * kk + 1 >= k; /* the last row alone: its pair partner is 0 */
+        __m128i r0 = _mm_loadu_si128((const __m128i *)(src + 2 * kk * ld));
+        __m128i r1 = odd ? r0 : _mm_loadu_si128((const __m128i *)(src + (2 * kk + 1) * ld));
+        __m128i l = _mm_unpacklo_epi8(r0, r1), h = _mm_unpackhi_epi8(r0, r1);
+        __m256i v0 = is_signed ? _mm256_cvtepi8_epi16(l) : _mm256_cvtepu8_epi16(l);
+        __m256i v1 = is_signed ? _mm256_cvtepi8_epi16(h) : _mm256_cvtepu8_epi16(h);
+        v0 = _mm256_sub_epi16(v0, z);
+        v1 = _mm256_sub_epi16(v1, z);
+        if (odd) {
+            v0 = _mm256_and_si256(v0, lo16);
+            v1 = _mm256_and_si256(v1, lo16);
+        }
+        _mm256_storeu_si256((__m256i *)(dst + kk * 32), v0);
+        _mm256_storeu_si256((__m256i *)(dst + kk * 32 + 16), v1);
+        if (sums) {
+            s0 = _mm256_add_epi32(s0, _mm256_madd_epi16(v0, ones));
+            s1 = _mm256_add_epi32(s1, _mm256_madd_epi16(v1, ones));
+        }
+    }
+    if (sums) {
+        _mm256_storeu_si256((__m256i *)sums, s0);
+        _mm256_storeu_si256((__m256i *)(sums + 8), s1);
+    }
+}
+
 /* Eight requantized int32 (already in [qmin, qmax]) to bytes. */
 static inline void ais__q256_bytes(__m128i lo, __m128i hi, bool is_u8, void *dst) {
     __m128i w = _mm_packs_epi32(lo, hi);
@@ -266,32 +327,31 @@ static inline __attribute__((always_inline)) __m256i ais__q256_at(__m256i lo, __
 /* the pairs of 8 outputs from column col0 on */
 static inline __m256i ais__q256_pairs(const uint8_t *row, bool is_signed, int32_t xz, int64_t iw,
                                       int64_t col0, const bool S2) {
-    if (col0 >= 0 && col0 + (S2 ? 16 : 9) <= iw) {
-        if (S2) {
-            __m128i b = _mm_loadu_si128((const __m128i *)(row + col0));
-            __m256i v = is_signed ? _mm256_cvtepi8_epi16(b) : _mm256_cvtepu8_epi16(b);
-            return _mm256_sub_epi16(v, _mm256_set1_epi16((short)xz));
-        }
-        __m128i b0 = _mm_loadl_epi64((const __m128i *)(row + col0));
-        __m128i b1 = _mm_loadl_epi64((const __m128i *)(row + col0 + 1));
-        __m256i e = is_signed ? _mm256_cvtepi8_epi32(b0) : _mm256_cvtepu8_epi32(b0);
-        __m256i o = is_signed ? _mm256_cvtepi8_epi32(b1) : _mm256_cvtepu8_epi32(b1);
-        const __m256i z = _mm256_set1_epi32(xz);
-        e = _mm256_sub_epi32(e, z);
-        o = _mm256_slli_epi32(_mm256_sub_epi32(o, z), 16);
-        return _mm256_blend_epi16(e, o, 0xaa);
+    const int64_t need = S2 ? 16 : 9;
+    uint8_t edge[16];
+    const uint8_t *src = row + col0;
+    if (col0 < 0 || col0 + need > iw) {
+        /* a chunk reaching outside the row (every chunk of a small plane): the bytes it reads
+         * copied into a row of the zero point, which the subtraction below makes 0 as the
+         * padding must be */
+        memset(edge, (uint8_t)xz, sizeof edge);
+        int64_t lo = col0 < 0 ? -col0 : 0, hi = iw - col0 < need ? iw - col0 : need;
+        if (hi > lo) memcpy(edge + lo, row + col0 + lo, (size_t)(hi - lo));
+        src = edge;
     }
-    int32_t p[8];
-    for (int l = 0; l < 8; l++) {
-        int32_t v[2];
-        for (int h = 0; h < 2; h++) {
-            int64_t c = col0 + (S2 ? 2 * l : l) + h;
-            v[h] =
-                c >= 0 && c < iw ? (is_signed ? (int32_t)(int8_t)row[c] : (int32_t)row[c]) - xz : 0;
-        }
-        p[l] = (int32_t)(((uint32_t)v[0] & 0xffffu) | (uint32_t)v[1] << 16);
+    if (S2) {
+        __m128i b = _mm_loadu_si128((const __m128i *)src);
+        __m256i v = is_signed ? _mm256_cvtepi8_epi16(b) : _mm256_cvtepu8_epi16(b);
+        return _mm256_sub_epi16(v, _mm256_set1_epi16((short)xz));
     }
-    return _mm256_loadu_si256((const __m256i *)p);
+    __m128i b0 = _mm_loadl_epi64((const __m128i *)src);
+    __m128i b1 = _mm_loadl_epi64((const __m128i *)(src + 1));
+    __m256i e = is_signed ? _mm256_cvtepi8_epi32(b0) : _mm256_cvtepu8_epi32(b0);
+    __m256i o = is_signed ? _mm256_cvtepi8_epi32(b1) : _mm256_cvtepu8_epi32(b1);
+    const __m256i z = _mm256_set1_epi32(xz);
+    e = _mm256_sub_epi32(e, z);
+    o = _mm256_slli_epi32(_mm256_sub_epi32(o, z), 16);
+    return _mm256_blend_epi16(e, o, 0xaa);
 }
 
 static inline __attribute__((always_inline)) void
@@ -369,6 +429,31 @@ static void ais__q256_qdw_plane(const uint8_t *x, bool is_signed, int32_t xz, co
     const bool s2 = g->sw == 2;
     int32_t wp[256 * 3];
     ais__qdw_tap_pairs(w, g, npk, wp);
+    /* A plane that fits is copied once into rows with the zero point around them (pw before,
+     * at least pw + 96 after: what the widest chunk reads past the last output), so that every
+     * chunk loads straight from a row: small planes (14x14, 7x7) had every chunk at an edge,
+     * built byte by byte and then loaded across those stores (a store-forwarding stall). */
+    uint8_t padded[16384];
+    const int64_t pw_row = g->iw + 2 * g->pw + 96;
+    ais__conv_dw_geom gp;
+    if (g->pw <= 64 && g->iw <= 4096 && g->ih * pw_row + 16 <= (int64_t)sizeof padded) {
+        /* the zero point by 16-byte stores (a memset per short run compiled to rep stos, whose
+         * start-up cost was a fifth of this kernel's time), then the row over it */
+        const __m128i z16 = _mm_set1_epi8((char)xz);
+        for (int64_t ih = 0; ih < g->ih; ih++) {
+            uint8_t *row = padded + ih * pw_row;
+            for (int64_t o = 0; o < g->pw; o += 16)
+                _mm_storeu_si128((__m128i *)(row + o), z16);
+            for (int64_t o = g->pw + g->iw; o < pw_row; o += 16)
+                _mm_storeu_si128((__m128i *)(row + o), z16);
+            memcpy(row + g->pw, x + ih * g->iw, (size_t)g->iw);
+        }
+        gp = *g;
+        gp.iw = pw_row; /* column c of x is column c + pw here: the padding is inside */
+        gp.pw = 0;
+        x = padded;
+        g = &gp;
+    }
     for (int64_t ow0 = 0; ow0 < g->ow; ow0 += 32) {
         int nc = (int)((g->ow - ow0 + 7) / 8 < 4 ? (g->ow - ow0 + 7) / 8 : 4);
         for (int64_t oh0 = 0; oh0 < g->oh; oh0 += AIS__QDW2_R) {
@@ -401,6 +486,8 @@ void ais__avx2_fill_qgemm(ais__cpu_kernels *k) {
     k->qgemm_np = 1;
     k->qgemm_ukernel = ais__q256_ukernel;
     k->qgemm_store = ais__q256_store;
+    k->q16_ukernel = ais__q256_q16_ukernel;
+    k->q16_pack_b = ais__q256_q16_pack_b;
     k->q8_to_f32 = ais__q256_q8_to_f32;
     k->f32_to_i32 = ais__q256_f32_to_i32;
     k->qbin = ais__q256_qbin;
