@@ -213,6 +213,14 @@ static void test_cnn_pools(void **state) {
                 P_AVG, 2, 1, 4, {28, 29}, {3, 3}, {1, 1}, ONE3, {1, 1}, {1, 1}, 0, inc, 0, 0});
             run_pool((pool_case){
                 P_AVG, 2, 2, 3, {30, 17}, {2, 2}, {2, 2}, ONE3, ZERO3, ZERO3, 0, inc, 0, 0});
+            /* the windows dwconv_planes takes in place: 3x3 stride 2 (ShuffleNet's shortcut),
+             * with ceil_mode's partial last window, and 5x5 stride 2 with uneven pads */
+            run_pool((pool_case){
+                P_AVG, 2, 1, 7, {28, 28}, {3, 3}, {2, 2}, ONE3, {1, 1}, {1, 1}, 0, inc, 0, 0});
+            run_pool((pool_case){
+                P_AVG, 2, 2, 3, {13, 16}, {3, 3}, {2, 2}, ONE3, {0, 1}, {1, 0}, 1, inc, 0, 0});
+            run_pool((pool_case){
+                P_AVG, 2, 1, 3, {17, 12}, {5, 5}, {2, 2}, ONE3, {2, 1}, {0, 2}, 1, inc, 0, 0});
             run_pool((pool_case){
                 P_AVG, 2, 1, 3, {31, 40}, {3, 5}, {3, 2}, {2, 1}, {2, 1}, {0, 2}, 1, inc, 0, 0});
             run_pool((pool_case){
