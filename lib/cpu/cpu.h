@@ -641,6 +641,7 @@ static inline bool ais__dwconv_suits(const ais__conv_dw_geom *g) {
            g->ow > 0;
 }
 void ais__avx2_fill_dwconv(ais__cpu_kernels *k);   /* avx2_dwconv.c, by ais__avx2_fill_conv */
+void ais__avx2_fill_pool(ais__cpu_kernels *k);     /* avx2_pool.c, after ais__avx2_fill_conv */
 void ais__avx512_fill_dwconv(ais__cpu_kernels *k); /* avx512_dwconv.c, by ais__avx512_fill_conv */
 void ais__cpu_ref_wino_in(const float *x, int64_t ld_row, int64_t ld_pix, int64_t n, float *v,
                           int64_t ld_v); /* ref_winograd.c */

@@ -126,4 +126,5 @@ void ais__cpu_fill_avx2(ais__cpu_kernels *k) {
     ais__avx2_fill_nchwc(k);
     ais__avx2_fill_winograd(k);
     ais__avx2_fill_qdq(k);
+    ais__avx2_fill_pool(k); /* after fill_conv: replaces one shape of its pool_max2d */
 }
