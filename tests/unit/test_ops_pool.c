@@ -264,6 +264,27 @@ static void test_pool_auto_pad(void **state) {
     ais_tensor_destroy(x);
 }
 
+/* GlobalAveragePool over planes longer than one block of the vector sum (1024) and not a multiple
+ * of it, with a large common offset: the mean within a few float roundings of double's. */
+static void test_global_avg_long_planes(void **state) {
+    (void)state;
+    enum { C = 3, PLANE = 4099 };
+    ais_tensor *x = ais_test_rand_f32(AIS_SHAPE(1, C, PLANE, 1), 99, 101);
+    const float *xv = ais_tensor_data(x);
+    double av[C];
+    for (int c = 0; c < C; c++) {
+        double s = 0;
+        for (int i = 0; i < PLANE; i++)
+            s += xv[c * PLANE + i];
+        av[c] = s / PLANE;
+    }
+    const ais_tensor *in[] = {x};
+    ais_tensor *y = dt_run("GlobalAveragePool", NULL, in, 1);
+    ais_test_assert_close_values(y, av, C, 1e-6, 0);
+    ais_tensor_destroy(y);
+    ais_tensor_destroy(x);
+}
+
 static void test_global_pools(void **state) {
     (void)state;
     ais_tensor *x = ais_test_rand_f32(AIS_SHAPE(2, 3, 4, 5, 2), -1, 1);
@@ -360,6 +381,7 @@ int main(void) {
         cmocka_unit_test(test_maxpool),        cmocka_unit_test(test_maxpool_int8),
         cmocka_unit_test(test_avgpool_lppool), cmocka_unit_test(test_cnn_pools),
         cmocka_unit_test(test_pool_auto_pad),  cmocka_unit_test(test_global_pools),
+        cmocka_unit_test(test_global_avg_long_planes),
         cmocka_unit_test(test_pool_errors),    cmocka_unit_test(test_oom),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
