@@ -478,8 +478,8 @@ typedef struct ais__cpu_kernels {
      * square roots, else from vector log and exp; within a few ulp (tests/unit/test_cpu_kernels.c).
      * A position whose base is not a positive normal float (zero, NaN, infinite, a negative
      * bias) is done the reference's way. */
-    void (*lrn_row)(const float *xw, int64_t plane, int64_t nk, const float *xc, float *y,
-                    size_t n, float alpha_n, float beta, float bias);
+    void (*lrn_row)(const float *xw, int64_t plane, int64_t nk, const float *xc, float *y, size_t n,
+                    float alpha_n, float beta, float bias);
 } ais__cpu_kernels;
 
 /* The table of the level in effect (filled on first use; never NULL; safe from any thread). */

@@ -58,9 +58,9 @@ static int32_t ais__fa_rank(const ais__graph *g, int32_t v, int depth) {
         const ais_tensor *w = ais__fa_const(g, n, 1);
         return w ? (int32_t)w->ndim : -1;
     }
-    static const char *const same_rank[] = {"Relu",        "BatchNormalization", "MaxPool",
-                                            "AveragePool", "Concat",             "LRN",
-                                            "Dropout",     "Identity"};
+    static const char *const same_rank[] = {
+        "Relu",    "BatchNormalization", "MaxPool", "AveragePool", "Concat", "LRN", "Dropout",
+        "Identity"};
     for (size_t k = 0; k < sizeof same_rank / sizeof same_rank[0]; k++)
         if (ais__fa_is(n, same_rank[k])) return ais__fa_rank(g, n->inputs[0], depth + 1);
     return -1;

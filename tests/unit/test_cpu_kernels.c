@@ -341,8 +341,8 @@ static void test_lrn_rows(void **state) {
                     ais_test_fill_uniform(x, NK * (size_t)len, -40, 40);
                     float alpha_n = 1e-3f / (float)nk, bias = b == 2 ? 2.0f : 1.0f;
                     int64_t c = nk / 2; /* the channel inside the window */
-                    k->lrn_row(x, (int64_t)len, nk, x + c * (int64_t)len, y, len, alpha_n,
-                               betas[b], bias);
+                    k->lrn_row(x, (int64_t)len, nk, x + c * (int64_t)len, y, len, alpha_n, betas[b],
+                               bias);
                     for (size_t i = 0; i < len; i++) {
                         double sq = 0;
                         for (int64_t q = 0; q < nk; q++)
@@ -577,9 +577,9 @@ int main(int argc, char **argv) {
         cmocka_unit_test(test_math_accuracy),  cmocka_unit_test(test_math_lengths),
         cmocka_unit_test(test_softmax_rows),   cmocka_unit_test(test_vgelu),
         cmocka_unit_test(test_row_reductions), cmocka_unit_test(test_lrn_rows),
-        cmocka_unit_test(test_tree_walk),
-        cmocka_unit_test(test_gemm),           cmocka_unit_test(test_set_cpu_isa),
-        cmocka_unit_test(test_env_forces_isa), cmocka_unit_test(test_ops_every_isa),
+        cmocka_unit_test(test_tree_walk),      cmocka_unit_test(test_gemm),
+        cmocka_unit_test(test_set_cpu_isa),    cmocka_unit_test(test_env_forces_isa),
+        cmocka_unit_test(test_ops_every_isa),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

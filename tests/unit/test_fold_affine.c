@@ -60,8 +60,8 @@ static inputs make_inputs(int c) {
 }
 
 static void free_inputs(inputs *in) {
-    ais_tensor *all[] = {in->x, in->w, in->b, in->s, in->t, in->bn[0], in->bn[1], in->bn[2],
-                         in->bn[3]};
+    ais_tensor *all[] = {in->x,     in->w,     in->b,     in->s,    in->t,
+                         in->bn[0], in->bn[1], in->bn[2], in->bn[3]};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
         ais_tensor_destroy(all[i]);
 }

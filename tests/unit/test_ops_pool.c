@@ -378,11 +378,15 @@ static void test_oom(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_maxpool),        cmocka_unit_test(test_maxpool_int8),
-        cmocka_unit_test(test_avgpool_lppool), cmocka_unit_test(test_cnn_pools),
-        cmocka_unit_test(test_pool_auto_pad),  cmocka_unit_test(test_global_pools),
+        cmocka_unit_test(test_maxpool),
+        cmocka_unit_test(test_maxpool_int8),
+        cmocka_unit_test(test_avgpool_lppool),
+        cmocka_unit_test(test_cnn_pools),
+        cmocka_unit_test(test_pool_auto_pad),
+        cmocka_unit_test(test_global_pools),
         cmocka_unit_test(test_global_avg_long_planes),
-        cmocka_unit_test(test_pool_errors),    cmocka_unit_test(test_oom),
+        cmocka_unit_test(test_pool_errors),
+        cmocka_unit_test(test_oom),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -59,8 +59,8 @@ static inline float vhmax(V a) {
  * (the same reduction as exp_v's) so that e ln 2 adds no rounding of its own; within 1 ulp. */
 static inline __m256 ais__avx2_log_pos(__m256 x) {
     __m256i xi = _mm256_castps_si256(x);
-    __m256 e = _mm256_cvtepi32_ps(
-        _mm256_sub_epi32(_mm256_srli_epi32(xi, 23), _mm256_set1_epi32(127)));
+    __m256 e =
+        _mm256_cvtepi32_ps(_mm256_sub_epi32(_mm256_srli_epi32(xi, 23), _mm256_set1_epi32(127)));
     __m256 m = _mm256_castsi256_ps(_mm256_or_si256(
         _mm256_and_si256(xi, _mm256_set1_epi32(0x007fffff)), _mm256_set1_epi32(0x3f800000)));
     __m256 big = _mm256_cmp_ps(m, vset(1.41421356f), _CMP_GT_OQ); /* m in [1, 2) so far */
@@ -86,8 +86,8 @@ static inline __m256 ais__avx2_log_pos(__m256 x) {
 /* Eight positions at a time: the window's squares summed with FMA, then the base t and
  * xc * t^-beta. A block with a base that is not a positive normal float goes to the reference
  * (which gives what powf gives for zero, NaN and infinities), and so does the tail. */
-static void ais__avx2_lrn_row(const float *xw, int64_t plane, int64_t nk, const float *xc,
-                              float *y, size_t n, float alpha_n, float beta, float bias) {
+static void ais__avx2_lrn_row(const float *xw, int64_t plane, int64_t nk, const float *xc, float *y,
+                              size_t n, float alpha_n, float beta, float bias) {
     const bool three_quarters = beta == 0.75f;
     const __m256 va = vset(alpha_n), vb = vset(bias), vnb = vset(-beta);
     size_t i = 0;

@@ -59,7 +59,8 @@ static void ais__avx2_pool_max2d(const float *x, float *y, const ais__conv_dw_ge
             for (int64_t r = lo; r < hi; r++)
                 m = _mm256_max_ps(_mm256_loadu_ps(x + r * iw + i), m);
             _mm256_storeu_ps(c + i, m);
-            _mm256_storeu_ps(t + i, r0 >= 0 && r0 < g->ih ? _mm256_loadu_ps(x + r0 * iw + i) : ninf);
+            _mm256_storeu_ps(t + i,
+                             r0 >= 0 && r0 < g->ih ? _mm256_loadu_ps(x + r0 * iw + i) : ninf);
         }
         for (; i < iw; i++) {
             float m = -INFINITY;
