@@ -501,6 +501,16 @@ typedef struct ais__cpu_kernels {
      * lib/ops/unary.c's Gelu in one pass (y may be x). NULL: the level has none (unary.c's loop
      * around verf serves). */
     void (*vgelu)(const float *x, float *y, size_t n);
+    /* lrn_row: LRN (lib/ops/norm.c) over one row of n positions of one channel,
+     * y[i] = xc[i] * (bias + alpha_n * sum over k < nk of xw[k * plane + i]^2)^-beta, xw the
+     * window's first channel at the same positions, plane the distance between channels. The
+     * portable one (the reference) sums left to right and divides by powf; the SIMD ones sum with
+     * FMA and, for beta 0.75 (every LRN of the ONNX model zoo's CNNs), take the power from two
+     * square roots, else from vector log and exp; within a few ulp (tests/unit/test_cpu_kernels.c).
+     * A position whose base is not a positive normal float (zero, NaN, infinite, a negative
+     * bias) is done the reference's way. */
+    void (*lrn_row)(const float *xw, int64_t plane, int64_t nk, const float *xc, float *y, size_t n,
+                    float alpha_n, float beta, float bias);
 } ais__cpu_kernels;
 
 /* The table of the level in effect (filled on first use; never NULL; safe from any thread). */
@@ -632,6 +642,9 @@ int64_t ais__gemm_nc_for_l2(int64_t kc, int64_t nr, int64_t dflt);
  * them in order, lowest first). */
 void ais__cpu_fill_ref(ais__cpu_kernels *k);
 void ais__cpu_fill_ref_rows(ais__cpu_kernels *k); /* ref_rows.c, called by the above */
+/* The portable LRN row (ref_rows.c): the table's lrn_row below AVX2, and the reference. */
+void ais__cpu_ref_lrn_row(const float *xw, int64_t plane, int64_t nk, const float *xc, float *y,
+                          size_t n, float alpha_n, float beta, float bias);
 void ais__cpu_fill_avx2(ais__cpu_kernels *k);
 void ais__cpu_fill_avx512(ais__cpu_kernels *k);
 void ais__avx2_fill_tree(ais__cpu_kernels *k);     /* avx2_tree.c, called by ais__cpu_fill_avx2 */
@@ -659,6 +672,7 @@ static inline bool ais__dwconv_suits(const ais__conv_dw_geom *g) {
            g->ow > 0;
 }
 void ais__avx2_fill_dwconv(ais__cpu_kernels *k);   /* avx2_dwconv.c, by ais__avx2_fill_conv */
+void ais__avx2_fill_pool(ais__cpu_kernels *k);     /* avx2_pool.c, after ais__avx2_fill_conv */
 void ais__avx512_fill_dwconv(ais__cpu_kernels *k); /* avx512_dwconv.c, by ais__avx512_fill_conv */
 void ais__cpu_ref_wino_in(const float *x, int64_t ld_row, int64_t ld_pix, int64_t n, float *v,
                           int64_t ld_v); /* ref_winograd.c */

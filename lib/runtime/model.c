@@ -641,6 +641,7 @@ ais_status ais__model_from_graph(ais__graph *g, const ais_options *options, ais_
                (!m->qdq_fusion || ((st = ais__graph_fuse_qdq(m, NULL)) == AIS_OK &&
                                    (st = ais__fold_after_qdq(m)) == AIS_OK)) &&
                (m->opt_level < 2 || ((st = ais__graph_fold_bn(m)) == AIS_OK &&
+                                     (st = ais__graph_fold_affine(m)) == AIS_OK &&
                                      (st = ais__graph_fuse_transformer(m, NULL)) == AIS_OK &&
                                      (st = ais__graph_fuse_epilogue(m, NULL)) == AIS_OK &&
                                      (st = ais__graph_fuse(m)) == AIS_OK)) &&

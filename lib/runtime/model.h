@@ -89,6 +89,9 @@ ais_status ais__graph_fuse(ais_model *m);
 /* Level 2, before the fusion: BatchNormalization after a Conv with constant weights folded into
  * them (fold_bn.c). */
 ais_status ais__graph_fold_bn(ais_model *m);
+/* Level 2, after it: a Mul or Add by a per-channel f32 constant after a Conv with constant weights
+ * or an inference BatchNormalization folded into that node's constants (fold_affine.c). */
+ais_status ais__graph_fold_affine(ais_model *m);
 /* After a pass marked the nodes it replaced (gone[i]; readers[v]: input slots of the kept nodes
  * reading value v, for v < n_readers): removes them, keeps defs, opsets and producers in step,
  * and frees the constants nothing reads (rewrite.c). */

@@ -173,6 +173,17 @@ static void test_pool_nan(void **state) {
         t->pool_max2d(x, got, &g, scr);
         assert_memory_equal(got, want, no * sizeof(float));
     }
+    /* row 1, column 1: the first element of window (1, 1), which keeps it, and an inner one of
+     * its neighbours, which skip it */
+    x[1 * 40 + 1] = NAN;
+    ais__cpu_for(AIS_CPU_ISA_SCALAR)->pool_max2d(x, want, &g, scr);
+    assert_true(isnan(want[1 * g.ow + 1]) && !isnan(want[0]) && !isnan(want[1]));
+    for (int isa = 1; isa <= 3; isa++) {
+        const ais__cpu_kernels *t = ais__cpu_for((ais_cpu_isa)isa);
+        if (!t) continue;
+        t->pool_max2d(x, got, &g, scr);
+        assert_memory_equal(got, want, no * sizeof(float));
+    }
     free(x);
     free(scr);
     free(want);

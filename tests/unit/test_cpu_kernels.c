@@ -320,6 +320,65 @@ static void test_row_reductions(void **state) {
     free(x);
 }
 
+/* LRN rows of every level against double precision: window depths 1..5, every length 0..67 and a
+ * large one (tails), beta 0.75 (the square-root path), 0.6 and 1 (log and exp), within 8 ulp of
+ * the exact value; and positions whose base is zero, NaN or infinite (bias 0 with zero inputs, a
+ * NaN or infinite input) as the reference has them. */
+static void test_lrn_rows(void **state) {
+    (void)state;
+    enum { MAXN = 1031, NK = 5 };
+    float *x = malloc(NK * MAXN * sizeof *x), *y = malloc(MAXN * sizeof *y),
+          *r = malloc(MAXN * sizeof *r);
+    assert_true(x && y && r);
+    static const float betas[] = {0.75f, 0.6f, 1.0f};
+    for (int isa = 0; isa <= 3; isa++) {
+        const ais__cpu_kernels *k = ais__cpu_for((ais_cpu_isa)isa);
+        if (!k) continue;
+        double worst = 0;
+        for (size_t len = 0; len <= MAXN; len = len < 67 ? len + 1 : len * 15 + 1)
+            for (int64_t nk = 1; nk <= NK; nk++)
+                for (int b = 0; b < 3; b++) {
+                    ais_test_fill_uniform(x, NK * (size_t)len, -40, 40);
+                    float alpha_n = 1e-3f / (float)nk, bias = b == 2 ? 2.0f : 1.0f;
+                    int64_t c = nk / 2; /* the channel inside the window */
+                    k->lrn_row(x, (int64_t)len, nk, x + c * (int64_t)len, y, len, alpha_n, betas[b],
+                               bias);
+                    for (size_t i = 0; i < len; i++) {
+                        double sq = 0;
+                        for (int64_t q = 0; q < nk; q++)
+                            sq += (double)x[q * (int64_t)len + i] * x[q * (int64_t)len + i];
+                        float want = (float)(x[c * (int64_t)len + i] /
+                                             pow(bias + (double)alpha_n * sq, betas[b]));
+                        double d = ulp_diff(y[i], want);
+                        if (d > 8)
+                            fail_msg("%s lrn_row: %.0f ulp at len %zu, nk %lld, beta %g, i %zu "
+                                     "(got %.9g, want %.9g)",
+                                     isa_names[isa], d, len, (long long)nk, (double)betas[b], i,
+                                     (double)y[i], (double)want);
+                        worst = d > worst ? d : worst;
+                    }
+                }
+        print_message("%-12s lrn_row max %.0f ulp\n", isa_names[isa], worst);
+        /* bases that are not positive normal floats: the reference's answer */
+        size_t len = 37;
+        for (int b = 0; b < 3; b++) {
+            memset(x, 0, NK * len * sizeof *x);
+            x[3] = NAN;
+            x[len + 12] = INFINITY;
+            x[2 * len + 20] = -1.0f;
+            k->lrn_row(x, (int64_t)len, 3, x + len, y, len, 0.1f, betas[b], 0.0f);
+            ais__cpu_ref_lrn_row(x, (int64_t)len, 3, x + len, r, len, 0.1f, betas[b], 0.0f);
+            for (size_t i = 0; i < len; i++)
+                if (ulp_diff(y[i], r[i]) > 8)
+                    fail_msg("%s lrn_row special: position %zu got %.9g, reference %.9g",
+                             isa_names[isa], i, (double)y[i], (double)r[i]);
+        }
+    }
+    free(x);
+    free(y);
+    free(r);
+}
+
 /* A random forest in the fast layout: every level's block walk gives the ref walk's sums bit for
  * bit (the same additions in the same order), for 16 rows (the SIMD case) and for 5, with NaN
  * features going each node's default way. */
@@ -517,9 +576,10 @@ int main(int argc, char **argv) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_math_accuracy),  cmocka_unit_test(test_math_lengths),
         cmocka_unit_test(test_softmax_rows),   cmocka_unit_test(test_vgelu),
-        cmocka_unit_test(test_row_reductions), cmocka_unit_test(test_tree_walk),
-        cmocka_unit_test(test_gemm),           cmocka_unit_test(test_set_cpu_isa),
-        cmocka_unit_test(test_env_forces_isa), cmocka_unit_test(test_ops_every_isa),
+        cmocka_unit_test(test_row_reductions), cmocka_unit_test(test_lrn_rows),
+        cmocka_unit_test(test_tree_walk),      cmocka_unit_test(test_gemm),
+        cmocka_unit_test(test_set_cpu_isa),    cmocka_unit_test(test_env_forces_isa),
+        cmocka_unit_test(test_ops_every_isa),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -213,6 +213,14 @@ static void test_cnn_pools(void **state) {
                 P_AVG, 2, 1, 4, {28, 29}, {3, 3}, {1, 1}, ONE3, {1, 1}, {1, 1}, 0, inc, 0, 0});
             run_pool((pool_case){
                 P_AVG, 2, 2, 3, {30, 17}, {2, 2}, {2, 2}, ONE3, ZERO3, ZERO3, 0, inc, 0, 0});
+            /* the windows dwconv_planes takes in place: 3x3 stride 2 (ShuffleNet's shortcut),
+             * with ceil_mode's partial last window, and 5x5 stride 2 with uneven pads */
+            run_pool((pool_case){
+                P_AVG, 2, 1, 7, {28, 28}, {3, 3}, {2, 2}, ONE3, {1, 1}, {1, 1}, 0, inc, 0, 0});
+            run_pool((pool_case){
+                P_AVG, 2, 2, 3, {13, 16}, {3, 3}, {2, 2}, ONE3, {0, 1}, {1, 0}, 1, inc, 0, 0});
+            run_pool((pool_case){
+                P_AVG, 2, 1, 3, {17, 12}, {5, 5}, {2, 2}, ONE3, {2, 1}, {0, 2}, 1, inc, 0, 0});
             run_pool((pool_case){
                 P_AVG, 2, 1, 3, {31, 40}, {3, 5}, {3, 2}, {2, 1}, {2, 1}, {0, 2}, 1, inc, 0, 0});
             run_pool((pool_case){
@@ -253,6 +261,27 @@ static void test_pool_auto_pad(void **state) {
         ais_attrs_destroy(a);
         ais_attrs_destroy(b);
     }
+    ais_tensor_destroy(x);
+}
+
+/* GlobalAveragePool over planes longer than one block of the vector sum (1024) and not a multiple
+ * of it, with a large common offset: the mean within a few float roundings of double's. */
+static void test_global_avg_long_planes(void **state) {
+    (void)state;
+    enum { C = 3, PLANE = 4099 };
+    ais_tensor *x = ais_test_rand_f32(AIS_SHAPE(1, C, PLANE, 1), 99, 101);
+    const float *xv = ais_tensor_data(x);
+    double av[C];
+    for (int c = 0; c < C; c++) {
+        double s = 0;
+        for (int i = 0; i < PLANE; i++)
+            s += xv[c * PLANE + i];
+        av[c] = s / PLANE;
+    }
+    const ais_tensor *in[] = {x};
+    ais_tensor *y = dt_run("GlobalAveragePool", NULL, in, 1);
+    ais_test_assert_close_values(y, av, C, 1e-6, 0);
+    ais_tensor_destroy(y);
     ais_tensor_destroy(x);
 }
 
@@ -349,10 +378,15 @@ static void test_oom(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_maxpool),        cmocka_unit_test(test_maxpool_int8),
-        cmocka_unit_test(test_avgpool_lppool), cmocka_unit_test(test_cnn_pools),
-        cmocka_unit_test(test_pool_auto_pad),  cmocka_unit_test(test_global_pools),
-        cmocka_unit_test(test_pool_errors),    cmocka_unit_test(test_oom),
+        cmocka_unit_test(test_maxpool),
+        cmocka_unit_test(test_maxpool_int8),
+        cmocka_unit_test(test_avgpool_lppool),
+        cmocka_unit_test(test_cnn_pools),
+        cmocka_unit_test(test_pool_auto_pad),
+        cmocka_unit_test(test_global_pools),
+        cmocka_unit_test(test_global_avg_long_planes),
+        cmocka_unit_test(test_pool_errors),
+        cmocka_unit_test(test_oom),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -121,7 +121,22 @@ static void ais__ref_layernorm_row(const float *x, float *y, size_t n, float eps
     }
 }
 
+/* The reference LRN row: the window's squares summed channel by channel, then one powf per
+ * position (what lib/ops/norm.c always did). */
+void ais__cpu_ref_lrn_row(const float *xw, int64_t plane, int64_t nk, const float *xc, float *y,
+                          size_t n, float alpha_n, float beta, float bias) {
+    for (size_t i = 0; i < n; i++) {
+        float s = 0;
+        for (int64_t k = 0; k < nk; k++) {
+            float v = xw[k * plane + (int64_t)i];
+            s += v * v;
+        }
+        y[i] = xc[i] / powf(bias + alpha_n * s, beta);
+    }
+}
+
 void ais__cpu_fill_ref_rows(ais__cpu_kernels *k) {
+    k->lrn_row = ais__cpu_ref_lrn_row;
     k->layernorm_row = ais__ref_layernorm_row;
     k->softmax_row = ais__ref_softmax_row;
     k->log_softmax_row = ais__ref_log_softmax_row;
