@@ -141,16 +141,12 @@ static void ais__nchwc_task(const ais__nchwc_job *j, size_t task, float *rows) {
                         .block = (int)b,
                         .act = j->act};
     p->t->conv_nchwc_row(&a);
-    /* back to NCHW: channel by channel, a strided read of the run in L1, a contiguous write */
-    for (int blk = 0; blk < a.nblk; blk++)
-        for (int64_t o = 0; o < b; o++) {
-            int64_t m = (ob + blk) * b + o;
-            if (m >= q->m) break;
-            const float *s = rows + blk * a.y_blk + o;
-            float *d = j->y + m * q->osz + q0;
-            for (int64_t i = 0; i < q1 - q0; i++)
-                d[i] = s[i * b];
-        }
+    /* back to NCHW from the run in L1, block by block (the last may hold fewer channels) */
+    for (int blk = 0; blk < a.nblk; blk++) {
+        const int64_t m0 = (ob + blk) * b, nch = AIS__MIN(b, q->m - m0);
+        p->t->conv_nchwc_unblock(rows + blk * a.y_blk, q1 - q0, b, nch, j->y + m0 * q->osz + q0,
+                                 q->osz);
+    }
 }
 
 static void ais__nchwc_slots(void *vj, size_t begin, size_t end) {
