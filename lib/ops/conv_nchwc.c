@@ -92,17 +92,14 @@ static void ais__nchwc_fill(void *vj, size_t begin, size_t end) {
         int64_t tail = j->wp - pw - w;
         if (tail > 0) memset(d + (pw + w) * cb, 0, (size_t)(tail * cb) * sizeof(float));
         float *dm = d + pw * cb;
-        for (int64_t ci = 0; ci < cb; ci++) {
-            int64_t c = ib * cb + ci;
-            if (c >= p->c) {
-                for (int64_t iw = 0; iw < w; iw++)
-                    dm[iw * cb + ci] = 0.0f;
-                continue;
-            }
-            const float *s = j->x + c * isz + ih * w;
+        /* the block's channels of the row into pixel-major order through the table's
+         * transposing copy (whole vectors where it has them, not one strided float store at a
+         * time), zeros for channels past C */
+        const int64_t nc = AIS__MIN(cb, p->c - ib * cb);
+        p->t->wino_chlast(j->x + ib * cb * isz + ih * w, isz, nc, w, dm, cb);
+        for (int64_t ci = nc; ci < cb; ci++)
             for (int64_t iw = 0; iw < w; iw++)
-                dm[iw * cb + ci] = s[iw];
-        }
+                dm[iw * cb + ci] = 0.0f;
     }
 }
 
