@@ -449,6 +449,11 @@ typedef struct ais__cpu_kernels {
     void (*conv_nchwc_row)(const ais__nchwc_row *a);
     int conv_nchwc_block;
     int conv_nchwc_nblk; /* output blocks one call of conv_nchwc_row takes at most (its tile) */
+    /* conv_nchwc_unblock: n pixels of one block of `block` channels, [n][block] floats at src,
+     * into the NCHW rows of its first ch (<= block) channels, dst[c * ld_dst + i] = src[i * block
+     * + c]; ais__cpu_ref_conv_nchwc_unblock is the portable one. */
+    void (*conv_nchwc_unblock)(const float *src, int64_t n, int64_t block, int64_t ch, float *dst,
+                               int64_t ld_dst);
     /* The int8 depthwise convolution's conversions around the float depthwise kernel (qlinear.c):
      * q8_to_f32: y[i] = x[i] - zp for n 8-bit x (s8 when is_signed), in float (exact);
      * f32_to_i32: c[i] = (int32_t)y[i] for n floats that hold integers in int32's range. */
@@ -662,8 +667,10 @@ void ais__cpu_ref_conv_dw(const float *x, const float *w, float bias, float *y,
                           const ais__conv_dw_geom *g, const ais__conv_act *act, float *scratch);
 void ais__cpu_ref_pool_max2d(const float *x, float *y, const ais__conv_dw_geom *g, float *scratch);
 void ais__cpu_ref_conv_nchwc_row(const ais__nchwc_row *a); /* ref_nchwc.c, any block */
-void ais__avx2_fill_nchwc(ais__cpu_kernels *k);            /* avx2_nchwc.c */
-void ais__avx512_fill_nchwc(ais__cpu_kernels *k);          /* avx512_nchwc.c */
+void ais__cpu_ref_conv_nchwc_unblock(const float *src, int64_t n, int64_t block, int64_t ch,
+                                     float *dst, int64_t ld_dst); /* ref_nchwc.c */
+void ais__avx2_fill_nchwc(ais__cpu_kernels *k);                   /* avx2_nchwc.c */
+void ais__avx512_fill_nchwc(ais__cpu_kernels *k);                 /* avx512_nchwc.c */
 /* The shapes the dwconv_planes kernels are built for: a square 3x3 or 5x5 kernel, equal strides
  * 1 or 2, dilation 1, any pads (MobileNets' and EfficientNets' depthwise layers). */
 static inline bool ais__dwconv_suits(const ais__conv_dw_geom *g) {

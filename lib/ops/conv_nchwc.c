@@ -92,17 +92,14 @@ static void ais__nchwc_fill(void *vj, size_t begin, size_t end) {
         int64_t tail = j->wp - pw - w;
         if (tail > 0) memset(d + (pw + w) * cb, 0, (size_t)(tail * cb) * sizeof(float));
         float *dm = d + pw * cb;
-        for (int64_t ci = 0; ci < cb; ci++) {
-            int64_t c = ib * cb + ci;
-            if (c >= p->c) {
-                for (int64_t iw = 0; iw < w; iw++)
-                    dm[iw * cb + ci] = 0.0f;
-                continue;
-            }
-            const float *s = j->x + c * isz + ih * w;
+        /* the block's channels of the row into pixel-major order through the table's
+         * transposing copy (whole vectors where it has them, not one strided float store at a
+         * time), zeros for channels past C */
+        const int64_t nc = AIS__MIN(cb, p->c - ib * cb);
+        p->t->wino_chlast(j->x + ib * cb * isz + ih * w, isz, nc, w, dm, cb);
+        for (int64_t ci = nc; ci < cb; ci++)
             for (int64_t iw = 0; iw < w; iw++)
-                dm[iw * cb + ci] = s[iw];
-        }
+                dm[iw * cb + ci] = 0.0f;
     }
 }
 
@@ -141,16 +138,12 @@ static void ais__nchwc_task(const ais__nchwc_job *j, size_t task, float *rows) {
                         .block = (int)b,
                         .act = j->act};
     p->t->conv_nchwc_row(&a);
-    /* back to NCHW: channel by channel, a strided read of the run in L1, a contiguous write */
-    for (int blk = 0; blk < a.nblk; blk++)
-        for (int64_t o = 0; o < b; o++) {
-            int64_t m = (ob + blk) * b + o;
-            if (m >= q->m) break;
-            const float *s = rows + blk * a.y_blk + o;
-            float *d = j->y + m * q->osz + q0;
-            for (int64_t i = 0; i < q1 - q0; i++)
-                d[i] = s[i * b];
-        }
+    /* back to NCHW from the run in L1, block by block (the last may hold fewer channels) */
+    for (int blk = 0; blk < a.nblk; blk++) {
+        const int64_t m0 = (ob + blk) * b, nch = AIS__MIN(b, q->m - m0);
+        p->t->conv_nchwc_unblock(rows + blk * a.y_blk, q1 - q0, b, nch, j->y + m0 * q->osz + q0,
+                                 q->osz);
+    }
 }
 
 static void ais__nchwc_slots(void *vj, size_t begin, size_t end) {

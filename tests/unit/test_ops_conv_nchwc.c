@@ -2,6 +2,7 @@
  * every instruction-set level this machine has against the portable row (ref/ref_nchwc.c) on
  * random geometries (row widths across the tile sizes, strides 1 and 2, dilations, 1x1 to 7x7
  * and 1x3 kernels, short stem blocks, one or two output blocks, bias or none, every activation),
+ * conv_nchwc_unblock against the portable copy,
  * and Conv/FusedConv through conv.c's blocked path (prepared from constant weights, as at load)
  * against a double-precision direct sum: channel counts off the block, stems, pads, strides,
  * dilations, batches, 1 and 2 threads. Rerun per level (AIS_CPU_ISA) by tests/CMakeLists.txt. */
@@ -120,6 +121,39 @@ static void test_rows(void **state) {
     if (cur->isa >= AIS_CPU_ISA_AVX2) assert_true(levels > 0);
 }
 
+/* conv_nchwc_unblock at every level against the portable copy: blocks of 8 and 16 (the AVX2
+ * kernel takes any multiple of 8), runs across and off the 8-pixel transposes, partial blocks. */
+static void test_unblock(void **state) {
+    (void)state;
+    static const int64_t ns[] = {1, 7, 8, 9, 16, 48, 49, 50};
+    static const int64_t blocks[] = {8, 16, 5};
+    for (int isa = 0; isa <= 3; isa++) {
+        const ais__cpu_kernels *t = ais__cpu_for((ais_cpu_isa)isa);
+        if (!t) continue;
+        assert_non_null(t->conv_nchwc_unblock);
+        for (size_t bi = 0; bi < sizeof blocks / sizeof blocks[0]; bi++)
+            for (size_t ni = 0; ni < sizeof ns / sizeof ns[0]; ni++)
+                for (int64_t ch = 1; ch <= blocks[bi]; ch++) {
+                    const int64_t bl = blocks[bi], n = ns[ni], ld = n + 3;
+                    float *src = rand_buf((size_t)(n * bl));
+                    float *want = malloc((size_t)(bl * ld) * sizeof(float));
+                    float *got = malloc((size_t)(bl * ld) * sizeof(float));
+                    assert_true(want && got);
+                    /* what a kernel must not write keeps its value in both */
+                    for (int64_t i = 0; i < bl * ld; i++)
+                        want[i] = got[i] = (float)i;
+                    ais__cpu_ref_conv_nchwc_unblock(src, n, bl, ch, want, ld);
+                    t->conv_nchwc_unblock(src, n, bl, ch, got, ld);
+                    if (memcmp(want, got, (size_t)(bl * ld) * sizeof(float)) != 0)
+                        fail_msg("%s conv_nchwc_unblock: n %lld block %lld ch %lld", isa_names[isa],
+                                 (long long)n, (long long)bl, (long long)ch);
+                    free(src);
+                    free(want);
+                    free(got);
+                }
+    }
+}
+
 /* ---- Conv through conv.c ---- */
 
 typedef struct cc {
@@ -236,6 +270,7 @@ static void test_conv(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_rows),
+        cmocka_unit_test(test_unblock),
         cmocka_unit_test(test_conv),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

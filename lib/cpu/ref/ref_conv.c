@@ -66,5 +66,6 @@ void ais__cpu_fill_ref_conv(ais__cpu_kernels *k) {
     k->dwconv_planes = ais__ref_dwconv_planes;
     k->conv_act = ais__ref_conv_act;
     k->conv_nchwc_row = ais__cpu_ref_conv_nchwc_row; /* conv_nchwc_block stays 0 */
+    k->conv_nchwc_unblock = ais__cpu_ref_conv_nchwc_unblock;
     k->pool_max2d = ais__cpu_ref_pool_max2d;
 }

@@ -24,3 +24,10 @@ void ais__cpu_ref_conv_nchwc_row(const ais__nchwc_row *a) {
                 a->y[b * a->y_blk + (q - a->q0) * bl + o] = ais__conv_act1(&a->act, s);
             }
 }
+
+void ais__cpu_ref_conv_nchwc_unblock(const float *src, int64_t n, int64_t block, int64_t ch,
+                                     float *dst, int64_t ld_dst) {
+    for (int64_t c = 0; c < ch; c++)
+        for (int64_t i = 0; i < n; i++)
+            dst[c * ld_dst + i] = src[i * block + c];
+}

@@ -48,24 +48,39 @@ static inline __attribute__((always_inline)) void AIS__NX(tile)(const ais__nchwc
     const int64_t cb = a->cb, wo = a->w_ocb;
     const float *wp = a->w;
     const float *xt = a->x;
-    for (int64_t ib = 0; ib < a->n_icb; ib++)
-        for (int64_t kh = 0; kh < a->kh; kh++)
-            for (int64_t kw = 0; kw < a->kw; kw++) {
-                const float *xp = xt + ib * a->x_icb + kh * a->dh * a->x_row + kw * a->dw * cb;
-                for (int64_t c = 0; c < cb; c++, wp += AIS__B) {
-                    V wv[AIS__NBMAX];
-#pragma GCC unroll 4
-                    for (int b = 0; b < NB; b++)
-                        wv[b] = vload(wp + b * wo);
-#pragma GCC unroll 16
-                    for (int p = 0; p < P; p++) {
-                        const V xv = vset(xp[off[p] + c]);
-#pragma GCC unroll 4
-                        for (int b = 0; b < NB; b++)
-                            acc[b][p] = vfma(xv, wv[b], acc[b][p]);
-                    }
-                }
+    /* One input channel of one tap: NB weight vectors, P broadcasts, NB * P multiply-adds. */
+#define AIS__NX_STEP(xp, c)                                                                        \
+    do {                                                                                           \
+        V wv[AIS__NBMAX];                                                                          \
+        _Pragma("GCC unroll 4") for (int b = 0; b < NB; b++) wv[b] = vload(wp + b * wo);           \
+        _Pragma("GCC unroll 16") for (int p = 0; p < P; p++) {                                     \
+            const V xv = vset((xp)[off[p] + (c)]);                                                 \
+            _Pragma("GCC unroll 4") for (int b = 0; b < NB; b++) acc[b][p] =                       \
+                vfma(xv, wv[b], acc[b][p]);                                                        \
+        }                                                                                          \
+    } while (0)
+#ifdef AIS__NX_FLAT_TAPS
+    /* Undilated rows: a tap row's kw taps of cb channels are kw * cb consecutive floats of the
+     * padded input and of the packed weights, so they run as one loop. A 3-channel 7x7 stem
+     * otherwise spent more on its 3-step channel loop's setup (7 per kernel row) than in it. */
+    if (a->dw == 1) {
+        const int64_t run = a->kw * cb;
+        for (int64_t ib = 0; ib < a->n_icb; ib++)
+            for (int64_t kh = 0; kh < a->kh; kh++) {
+                const float *xp = xt + ib * a->x_icb + kh * a->dh * a->x_row;
+                for (int64_t e = 0; e < run; e++, wp += AIS__B)
+                    AIS__NX_STEP(xp, e);
             }
+    } else
+#endif
+        for (int64_t ib = 0; ib < a->n_icb; ib++)
+            for (int64_t kh = 0; kh < a->kh; kh++)
+                for (int64_t kw = 0; kw < a->kw; kw++) {
+                    const float *xp = xt + ib * a->x_icb + kh * a->dh * a->x_row + kw * a->dw * cb;
+                    for (int64_t c = 0; c < cb; c++, wp += AIS__B)
+                        AIS__NX_STEP(xp, c);
+                }
+#undef AIS__NX_STEP
     float *y = a->y + (q - a->q0) * AIS__B;
 #pragma GCC unroll 4
     for (int b = 0; b < NB; b++)
