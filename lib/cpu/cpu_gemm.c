@@ -175,6 +175,17 @@ static void ais__gemm_resid_tile(const ais__gemm_epilogue *ep, float *ct, int64_
     }
 }
 
+/* TUNING: -1 by level, 0/1 forced */
+int ais__gemm_order_override = -1;
+/* The tile loop's order inside an mc x nc block. false: A's mr-high panel stays in L1 while the
+ * nr-wide panels of B stream from L2 (the AVX-512 tile on a 48 KiB L1). true: B's kc x nr panel
+ * stays in L1 while the panels of A stream from L2 (BLIS's order: 24 bytes of A from L2 per 12
+ * FMAs of the AVX2 tile instead of 64 of B). */
+static bool ais__gemm_b_panel_in_l1(const ais__cpu_kernels *t) {
+    if (ais__gemm_order_override >= 0) return ais__gemm_order_override;
+    return t->isa < AIS_CPU_ISA_AVX512;
+}
+
 /* One product, whole or a block of C: the arguments of sgemm_ex. */
 typedef struct ais__gemm_args {
     const ais__cpu_kernels *t;
@@ -234,8 +245,14 @@ static void ais__gemm_block(const ais__gemm_args *g, int64_t i0, int64_t i1, int
                             ap[i] *= g->alpha;
                     }
                 }
-                for (int64_t ir = 0; ir < mcb; ir += mr)
-                    for (int64_t jr = 0; jr < ncb; jr += nr) {
+                /* tiles in either order (gemm_b_panel_in_l1): the outer loop's panel is the
+                 * one that stays in L1 */
+                const bool b_outer = ais__gemm_b_panel_in_l1(t);
+                const int64_t outer = b_outer ? ncb : mcb, inner = b_outer ? mcb : ncb;
+                const int64_t ostep = b_outer ? nr : mr, istep = b_outer ? mr : nr;
+                for (int64_t o = 0; o < outer; o += ostep)
+                    for (int64_t in = 0; in < inner; in += istep) {
+                        int64_t ir = b_outer ? in : o, jr = b_outer ? o : in;
                         int64_t ti = ic + ir, tj = jc + jr;
                         int mu = (int)AIS__MIN(mr, i1 - ti), nu = (int)AIS__MIN(nr, j1 - tj);
                         ais__gemm_epilogue tile, *tp = NULL;
