@@ -131,6 +131,31 @@ static void AIS__SX(pack_b)(bool trans_b, const float *b, int64_t ldb, int64_t n
         return;
     }
     /* op(B)[p, n0 + j] = b[(n0 + j) * ldb + p] */
+#if AIS__W == 8
+    if (cols == AIS__GK_NR) {
+        /* a full panel (attention's K in Q K^T): 8 x 8 blocks (columns x k) transposed in
+         * registers, each k step's 8 columns one store; the element-wise copy below stores with
+         * a stride of NR floats */
+        int64_t p0 = 0;
+        for (; p0 + 8 <= k; p0 += 8)
+            for (int j0 = 0; j0 < AIS__GK_NR; j0 += 8) {
+                __m256 r[8];
+#pragma GCC unroll 8
+                for (int j = 0; j < 8; j++)
+                    r[j] = _mm256_loadu_ps(b + (n0 + j0 + j) * ldb + p0);
+                ais__x86_tr8(r);
+#pragma GCC unroll 8
+                for (int q = 0; q < 8; q++)
+                    _mm256_storeu_ps(bp + (p0 + q) * AIS__GK_NR + j0, r[q]);
+            }
+        for (int64_t j = 0; j < cols; j++) {
+            const float *src = b + (n0 + j) * ldb;
+            for (int64_t p = p0; p < k; p++)
+                bp[p * AIS__GK_NR + j] = src[p];
+        }
+        return;
+    }
+#endif
     for (int64_t j = 0; j < cols; j++) {
         const float *src = b + (n0 + j) * ldb;
         for (int64_t p = 0; p < k; p++)
