@@ -623,8 +623,8 @@ static void bench_gemm_ukernel(int reps, const char *name, ais_cpu_isa isa) {
     for (int i = 0; i < 2; i++)
         qsort(s[i], (size_t)reps, sizeof s[i][0], cmp_double);
     double gk = 2.0 * (double)(mr * nr * k * np) / s[0][reps / 2] * 1e-9;
-    double gp =
-        (isa >= AIS_CPU_ISA_AVX512 ? 2.0 * 16 * 20 : 2.0 * 8 * FMA_CHAINS_256) * FMA_CALL_ITERS / s[1][reps / 2] * 1e-9;
+    double gp = (isa >= AIS_CPU_ISA_AVX512 ? 2.0 * 16 * 20 : 2.0 * 8 * FMA_CHAINS_256) *
+                FMA_CALL_ITERS / s[1][reps / 2] * 1e-9;
     printf("\nSGEMM micro-kernel alone, %s %lldx%lld tile, k = %lld, one A panel against %lld B "
            "panels (1 MiB, as the tile loop streams them from L2), 1 thread: %.1f GFLOP/s = "
            "%.0f%% of the FMA loop's %.1f in the same rounds\n",
