@@ -275,10 +275,16 @@ static double cpu_s(void) {
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
+/* the AVX2 FMA loop's accumulator chains (fma_loop256) */
+#define FMA_CHAINS_256 12
+
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #include <immintrin.h>
-/* FMA throughput of one core: 20 independent accumulator chains (enough to cover latency x
- * ports on any current x86), n iterations; returns the flops done. */
+/* FMA throughput of one core: independent accumulator chains (enough to cover latency x ports
+ * on any current x86) that all stay in registers, n iterations; returns the flops done. AVX-512
+ * has 32 registers for its 20 chains; AVX2 has 16, so 12 chains (4-cycle latency x 2 ports needs
+ * 8): with 20 GCC spilled 6 of them to the stack and the loop ran at 63 GFLOP/s on Zen 3, whose
+ * peak (and our 6 x 16 micro-kernel on L1 data) is 90-94, so fractions of it read 1.45x high. */
 __attribute__((target("avx512f"))) static double fma_loop512(long n) {
     __m512 acc[20], x = _mm512_set1_ps(0.999999f), y = _mm512_set1_ps(1e-7f);
     for (int i = 0; i < 20; i++)
@@ -294,21 +300,21 @@ __attribute__((target("avx512f"))) static double fma_loop512(long n) {
     return (double)n * 20 * 16 * 2;
 }
 __attribute__((target("avx2,fma"))) static double fma_loop256(long n) {
-    __m256 acc[20], x = _mm256_set1_ps(0.999999f), y = _mm256_set1_ps(1e-7f);
-    for (int i = 0; i < 20; i++)
+    __m256 acc[FMA_CHAINS_256], x = _mm256_set1_ps(0.999999f), y = _mm256_set1_ps(1e-7f);
+    for (int i = 0; i < FMA_CHAINS_256; i++)
         acc[i] = _mm256_set1_ps((float)i);
     for (long it = 0; it < n; it++)
-#pragma GCC unroll 20
-        for (int i = 0; i < 20; i++)
+#pragma GCC unroll 12
+        for (int i = 0; i < FMA_CHAINS_256; i++)
             acc[i] = _mm256_fmadd_ps(acc[i], x, y);
     float t[8], s = 0;
-    for (int i = 0; i < 20; i++) {
+    for (int i = 0; i < FMA_CHAINS_256; i++) {
         _mm256_storeu_ps(t, acc[i]);
         for (int j = 0; j < 8; j++)
             s += t[j];
     }
     if (s == 12345.0f) printf("%g", s);
-    return (double)n * 20 * 8 * 2;
+    return (double)n * FMA_CHAINS_256 * 8 * 2;
 }
 /* Peak GFLOP/s of one core at an ISA level: the best of several 20 ms runs (the peak is what
  * the core can do, so the fastest run is the estimate). */
@@ -422,7 +428,7 @@ static void bench_gemm_shape(int reps, const char *label, int64_t m, int64_t n, 
         if ((s == 3 || s == 5) && !ais__cpu_for(AIS_CPU_ISA_AVX2)) continue;
         qsort(samples[s], (size_t)reps, sizeof samples[s][0], cmp_double);
         double f = s == 4   ? 2.0 * 16 * 20 * FMA_CALL_ITERS
-                   : s == 5 ? 2.0 * 8 * 20 * FMA_CALL_ITERS
+                   : s == 5 ? 2.0 * 8 * FMA_CHAINS_256 * FMA_CALL_ITERS
                             : flop;
         gf[s] = f / samples[s][reps / 2] * 1e-9;
     }
@@ -617,8 +623,8 @@ static void bench_gemm_ukernel(int reps, const char *name, ais_cpu_isa isa) {
     for (int i = 0; i < 2; i++)
         qsort(s[i], (size_t)reps, sizeof s[i][0], cmp_double);
     double gk = 2.0 * (double)(mr * nr * k * np) / s[0][reps / 2] * 1e-9;
-    double gp =
-        2.0 * (isa >= AIS_CPU_ISA_AVX512 ? 16 : 8) * 20 * FMA_CALL_ITERS / s[1][reps / 2] * 1e-9;
+    double gp = (isa >= AIS_CPU_ISA_AVX512 ? 2.0 * 16 * 20 : 2.0 * 8 * FMA_CHAINS_256) *
+                FMA_CALL_ITERS / s[1][reps / 2] * 1e-9;
     printf("\nSGEMM micro-kernel alone, %s %lldx%lld tile, k = %lld, one A panel against %lld B "
            "panels (1 MiB, as the tile loop streams them from L2), 1 thread: %.1f GFLOP/s = "
            "%.0f%% of the FMA loop's %.1f in the same rounds\n",

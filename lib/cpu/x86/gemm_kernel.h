@@ -51,6 +51,31 @@ static void AIS__SX(pack_a)(bool trans_a, const float *a, int64_t lda, int64_t m
         }
     }
 #endif
+#if AIS__GK_MR < 8
+    if (rows == AIS__GK_MR) {
+        /* A tile of fewer than 8 rows (AVX2 6 x 16): the 8 x 8 block below holds all the panel's
+         * rows, and its columns go out with plain 8-float stores in k order, each spilling
+         * 8 - MR zeros into the next k step's slot, which the next store then overwrites; only
+         * the block's last column is stored exactly. The masked store for every column took
+         * 3 cycles a float on Zen 3 (vmaskmovps stores are microcoded there): a fifth of a
+         * 256^3 product's time went to packing A. */
+        const __m256i last = _mm256_cmpgt_epi32(_mm256_set1_epi32(AIS__GK_MR),
+                                                _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+        for (; p0 + 8 <= k; p0 += 8) {
+            __m256 r[8];
+#pragma GCC unroll 8
+            for (int j = 0; j < 8; j++)
+                r[j] = j < AIS__GK_MR ? _mm256_loadu_ps(a + (m0 + j) * lda + p0)
+                                      : _mm256_setzero_ps();
+            ais__x86_tr8(r);
+            float *dst = ap + p0 * AIS__GK_MR;
+#pragma GCC unroll 7
+            for (int q = 0; q < 7; q++)
+                _mm256_storeu_ps(dst + q * AIS__GK_MR, r[q]);
+            _mm256_maskstore_ps(dst + 7 * AIS__GK_MR, last, r[7]);
+        }
+    }
+#endif
     if (rows == AIS__GK_MR) {
         /* a full panel: 8 x 8 blocks (rows x k) transposed in registers, 8 k steps at a time;
          * the element-wise copy below stores with a stride of MR floats, one element a cycle,
@@ -106,6 +131,31 @@ static void AIS__SX(pack_b)(bool trans_b, const float *b, int64_t ldb, int64_t n
         return;
     }
     /* op(B)[p, n0 + j] = b[(n0 + j) * ldb + p] */
+#if AIS__W == 8
+    if (cols == AIS__GK_NR) {
+        /* a full panel (attention's K in Q K^T): 8 x 8 blocks (columns x k) transposed in
+         * registers, each k step's 8 columns one store; the element-wise copy below stores with
+         * a stride of NR floats */
+        int64_t p0 = 0;
+        for (; p0 + 8 <= k; p0 += 8)
+            for (int j0 = 0; j0 < AIS__GK_NR; j0 += 8) {
+                __m256 r[8];
+#pragma GCC unroll 8
+                for (int j = 0; j < 8; j++)
+                    r[j] = _mm256_loadu_ps(b + (n0 + j0 + j) * ldb + p0);
+                ais__x86_tr8(r);
+#pragma GCC unroll 8
+                for (int q = 0; q < 8; q++)
+                    _mm256_storeu_ps(bp + (p0 + q) * AIS__GK_NR + j0, r[q]);
+            }
+        for (int64_t j = 0; j < cols; j++) {
+            const float *src = b + (n0 + j) * ldb;
+            for (int64_t p = p0; p < k; p++)
+                bp[p * AIS__GK_NR + j] = src[p];
+        }
+        return;
+    }
+#endif
     for (int64_t j = 0; j < cols; j++) {
         const float *src = b + (n0 + j) * ldb;
         for (int64_t p = 0; p < k; p++)

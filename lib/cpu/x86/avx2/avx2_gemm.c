@@ -26,10 +26,13 @@ AIS__GEMM_ENTRIES(ais__avx2g, AIS_CPU_ISA_AVX2)
 
 void ais__avx2_fill_gemm(ais__cpu_kernels *k) {
     ais__avx2g_fill_gemm_slots(k);
-    /* A panel 6 x 256 floats = 6 KiB in L1, the kc x nc block of B in half the L2; A block
-     * 144 x 256 = 144 KiB */
+    /* B's panel 256 x 16 floats = 16 KiB stays in L1 while the 6 x 256 panels of A stream from
+     * the A block in L2 (96 x 256 = 96 KiB); the kc x nc block of B lives in L3, nc large so
+     * that A is packed once per k slice (cpu_gemm.c's ais__gemm_b_panel_in_l1). Measured on Zen 3
+     * (32 KiB L1, 512 KiB L2) at 256^3-1024^3: mc 72-192 and kc 192-384 within the noise of
+     * 256 / 96; nc 256 (half the L2, for the other order) 5-10% slower at 1024^3. */
     k->gemm_kc = 256;
-    k->gemm_mc = 144;
-    k->gemm_nc = ais__gemm_nc_for_l2(256, 16, 512);
+    k->gemm_mc = 96;
+    k->gemm_nc = 4096;
     AIS__GEMM_SET(k, ais__avx2g);
 }
