@@ -111,28 +111,11 @@ static ais_status build(const inputs *in, int c, ais_model **m, int64_t level) {
             (st = ais__graph_value(g, "z", &v)) || (st = ais__graph_add_output(g, v)))
             goto fail;
     }
-    ais_options *o = NULL;
-    if ((st = ais_options_create(&o)) || (st = ais_options_set_int(o, AIS_OPT_OPT_LEVEL, level))) {
-        ais_options_destroy(o);
-        goto fail;
-    }
-    st = ais__model_from_graph(g, o, m);
-    ais_options_destroy(o);
-    return st;
+    return ais_test_model_try_level(g, level, m);
 fail:
     ais_attrs_destroy(ca);
     ais__graph_destroy(g);
     return st;
-}
-
-static ais_tensor *run_y(ais_model *m, const ais_tensor *x) {
-    ais_session *ses = NULL;
-    AIS_ASSERT_OK(ais_session_create(m, NULL, &ses));
-    const char *in_names[1] = {"x"}, *out_names[1] = {"y"};
-    ais_tensor *y = NULL;
-    AIS_ASSERT_OK(ais_session_run(ses, in_names, &x, 1, out_names, &y, 1));
-    ais_session_destroy(ses);
-    return y;
 }
 
 static void test_fold_cases(void **state) {
@@ -151,7 +134,7 @@ static void test_fold_cases(void **state) {
         AIS_ASSERT_OK(ais_model_node_info(m2, 0, NULL, &op, &dom));
         if (want == 1) assert_string_equal(op, "FusedConv");
         if (c == CASE_BN) assert_string_equal(op, "BatchNormalization");
-        ais_tensor *y1 = run_y(m1, in.x), *y2 = run_y(m2, in.x);
+        ais_tensor *y1 = ais_test_run_xy(m1, in.x), *y2 = ais_test_run_xy(m2, in.x);
         ais_test_assert_close(y2, y1, 1e-5, 1e-5);
         ais_tensor_destroy(y1);
         ais_tensor_destroy(y2);

@@ -154,16 +154,6 @@ static size_t count_op(const ais_model *m, const char *op_type) {
     return n;
 }
 
-static ais_tensor *run_y(ais_model *m, const ais_tensor *x) {
-    ais_session *ses = NULL;
-    AIS_ASSERT_OK(ais_session_create(m, NULL, &ses));
-    const char *in_names[1] = {"x"}, *out_names[1] = {"y"};
-    ais_tensor *y = NULL;
-    AIS_ASSERT_OK(ais_session_run(ses, in_names, &x, 1, out_names, &y, 1));
-    ais_session_destroy(ses);
-    return y;
-}
-
 /* Outputs of the quantization step 0.05: at most one step apart, nearly all equal. */
 static void assert_within_step(const ais_tensor *a, const ais_tensor *b) {
     assert_int_equal(a->numel, b->numel);
@@ -191,7 +181,7 @@ static void test_fuses_and_agrees(void **state) {
     assert_int_equal(count_op(plain, "QLinearConv"), 0);
     /* unfused: the weight/bias DQs are folded as before the pass existed */
     assert_int_equal(count_op(plain, "DequantizeLinear"), 3);
-    ais_tensor *a = run_y(fused, x), *b = run_y(plain, x);
+    ais_tensor *a = ais_test_run_xy(fused, x), *b = ais_test_run_xy(plain, x);
     assert_within_step(a, b);
     /* a saved fused model loads (fused nodes as written) and gives the same outputs */
     char path[128];
@@ -200,7 +190,7 @@ static void test_fuses_and_agrees(void **state) {
     ais_model *again;
     AIS_ASSERT_OK(ais_model_load(path, NULL, &again));
     assert_int_equal(count_op(again, "QLinearConv"), 1);
-    ais_tensor *c = run_y(again, x);
+    ais_tensor *c = ais_test_run_xy(again, x);
     assert_memory_equal(a->data, c->data, a->nbytes);
     unlink(path);
     ais_tensor_destroy(a);

@@ -134,16 +134,6 @@ static ais_status load(const spec *s, int64_t level, ais_model **m) {
     return st;
 }
 
-static ais_tensor *run_y(ais_model *m, const ais_tensor *x) {
-    ais_session *ses = NULL;
-    AIS_ASSERT_OK(ais_session_create(m, NULL, &ses));
-    const char *in_names[1] = {"x"}, *out_names[1] = {"y"};
-    ais_tensor *y = NULL;
-    AIS_ASSERT_OK(ais_session_run(ses, in_names, &x, 1, out_names, &y, 1));
-    ais_session_destroy(ses);
-    return y;
-}
-
 static void make_inputs(int prod, ais_tensor **x, ais_tensor **w, ais_tensor **b) {
     *b = NULL;
     if (prod == P_CONV) {
@@ -186,7 +176,7 @@ static void check_levels_agree(void) {
             assert_string_equal(name, "prod");
             assert_string_equal(op, fused_names[p]);
             assert_string_equal(dom, "com.microsoft");
-            ais_tensor *y1 = run_y(m1, x), *y2 = run_y(m2, x);
+            ais_tensor *y1 = ais_test_run_xy(m1, x), *y2 = ais_test_run_xy(m2, x);
             if (a == A_RELU)
                 assert_bitwise(y2, y1);
             else
@@ -198,7 +188,7 @@ static void check_levels_agree(void) {
             assert_int_equal(ais_model_node_count(m3), 1);
             AIS_ASSERT_OK(ais_model_node_info(m3, 0, NULL, &op, &dom));
             assert_string_equal(op, fused_names[p]);
-            ais_tensor *y3 = run_y(m3, x);
+            ais_tensor *y3 = ais_test_run_xy(m3, x);
             assert_bitwise(y3, y2);
             remove(path);
             ais_tensor_destroy(y1);
@@ -238,7 +228,7 @@ static void test_clip_not_fused_by_default(void **state) {
 #else
         assert_int_equal(ais_model_node_count(m2), 1);
 #endif
-        ais_tensor *y1 = run_y(m1, x), *y2 = run_y(m2, x);
+        ais_tensor *y1 = ais_test_run_xy(m1, x), *y2 = ais_test_run_xy(m2, x);
         assert_bitwise(y2, y1);
         ais_tensor_destroy(y1);
         ais_tensor_destroy(y2);

@@ -626,14 +626,7 @@ static ais_status sln_build(int c, int64_t level, ais_model **m) {
     if (c != SLN_PLAIN &&
         ((st = ais__graph_value(g, "r", &v)) || (st = ais__graph_add_output(g, v))))
         goto fail;
-    ais_options *o = NULL;
-    if ((st = ais_options_create(&o)) || (st = ais_options_set_int(o, AIS_OPT_OPT_LEVEL, level))) {
-        ais_options_destroy(o);
-        goto fail;
-    }
-    st = ais__model_from_graph(g, o, m);
-    ais_options_destroy(o);
-    return st;
+    return ais_test_model_try_level(g, level, m);
 fail:
     ais_attrs_destroy(la);
     ais__graph_destroy(g);

@@ -385,14 +385,35 @@ ais__graph *ais_test_graph_new(int64_t opset) {
     return g;
 }
 
-ais_model *ais_test_model_at_level(ais__graph *g, int64_t opt_level) {
+ais_status ais_test_model_try_level(ais__graph *g, int64_t opt_level, ais_model **m) {
     ais_options *o = NULL;
-    AIS_ASSERT_OK(ais_options_create(&o));
-    AIS_ASSERT_OK(ais_options_set_int(o, AIS_OPT_OPT_LEVEL, opt_level));
-    ais_model *m = NULL;
-    AIS_ASSERT_OK(ais__model_from_graph(g, o, &m));
+    ais_status st;
+    *m = NULL;
+    if ((st = ais_options_create(&o)) ||
+        (st = ais_options_set_int(o, AIS_OPT_OPT_LEVEL, opt_level))) {
+        ais_options_destroy(o);
+        ais__graph_destroy(g);
+        return st;
+    }
+    st = ais__model_from_graph(g, o, m); /* takes g, also when it fails */
     ais_options_destroy(o);
+    return st;
+}
+
+ais_model *ais_test_model_at_level(ais__graph *g, int64_t opt_level) {
+    ais_model *m = NULL;
+    AIS_ASSERT_OK(ais_test_model_try_level(g, opt_level, &m));
     return m;
+}
+
+ais_tensor *ais_test_run_xy(ais_model *m, const ais_tensor *x) {
+    ais_session *ses = NULL;
+    AIS_ASSERT_OK(ais_session_create(m, NULL, &ses));
+    const char *in_names[1] = {"x"}, *out_names[1] = {"y"};
+    ais_tensor *y = NULL;
+    AIS_ASSERT_OK(ais_session_run(ses, in_names, &x, 1, out_names, &y, 1));
+    ais_session_destroy(ses);
+    return y;
 }
 
 void ais_test_graph_const(ais__graph *g, const char *name, ais_tensor *t) {

@@ -150,6 +150,11 @@ int ais_test_tmpdir_remove(void);
 struct ais__graph *ais_test_graph_new(int64_t opset);
 /* The model of g (which it takes) at optimization level opt_level (AIS_OPT_OPT_LEVEL). */
 ais_model *ais_test_model_at_level(struct ais__graph *g, int64_t opt_level);
+/* The same as a status, for builders that run under the failing allocator: g is taken (freed)
+ * whatever happens. */
+ais_status ais_test_model_try_level(struct ais__graph *g, int64_t opt_level, ais_model **m);
+/* One run of m in a session of its own: the input named "x" in, the output named "y" out. */
+ais_tensor *ais_test_run_xy(ais_model *m, const ais_tensor *x);
 /* A graph input of `dtype` and shape (dims may hold -1; dim_names may be NULL). */
 void ais_test_graph_input(struct ais__graph *g, const char *name, ais_dtype dtype,
                           const int64_t *dims, size_t ndim, const char *const *dim_names);
