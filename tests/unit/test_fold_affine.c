@@ -19,19 +19,6 @@ enum {
     N_CASE
 };
 
-static ais_status add_const(ais__graph *g, const char *name, const ais_tensor *src) {
-    ais_tensor *t = NULL;
-    int32_t v;
-    AIS__CHECK(ais_tensor_create(src->dtype, src->dims, src->ndim, &t));
-    memcpy(t->data, src->data, src->nbytes);
-    ais_status st = ais__graph_value(g, name, &v);
-    if (st != AIS_OK) {
-        ais_tensor_destroy(t);
-        return st;
-    }
-    return ais__graph_set_constant(g, v, t);
-}
-
 typedef struct {
     ais_tensor *x, *w, *b, *s, *t, *bn[4];
 } inputs;
@@ -78,12 +65,12 @@ static ais_status build(const inputs *in, int c, ais_model **m, int64_t level) {
     static const char *const bn_names[4] = {"scale", "B", "mean", "var"};
     if ((st = ais__graph_set_opset(g, "", 15)) || (st = ais__graph_value(g, "x", &v)) ||
         (st = ais__graph_declare(g, v, AIS_DTYPE_F32, 4, in->x->dims, NULL)) ||
-        (st = ais__graph_add_input(g, v)) || (st = add_const(g, "w", in->w)) ||
-        (st = add_const(g, "b", in->b)) || (st = add_const(g, "s", in->s)) ||
-        (st = add_const(g, "t", in->t)))
+        (st = ais__graph_add_input(g, v)) || (st = ais_test_graph_copy_const(g, "w", in->w)) ||
+        (st = ais_test_graph_copy_const(g, "b", in->b)) || (st = ais_test_graph_copy_const(g, "s", in->s)) ||
+        (st = ais_test_graph_copy_const(g, "t", in->t)))
         goto fail;
     for (int k = 0; k < 4; k++)
-        if ((st = add_const(g, bn_names[k], in->bn[k]))) goto fail;
+        if ((st = ais_test_graph_copy_const(g, bn_names[k], in->bn[k]))) goto fail;
     const char *hout[1] = {"h"};
     if (c == CASE_BN) {
         const char *bin[5] = {"x", "scale", "B", "mean", "var"};

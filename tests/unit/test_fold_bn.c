@@ -12,19 +12,6 @@
 
 enum { CASE_FOLD, CASE_NO_BIAS, CASE_TWO_READERS, CASE_TRAINING, N_CASE };
 
-static ais_status add_const(ais__graph *g, const char *name, const ais_tensor *src) {
-    ais_tensor *t = NULL;
-    int32_t v;
-    AIS__CHECK(ais_tensor_create(src->dtype, src->dims, src->ndim, &t));
-    memcpy(t->data, src->data, src->nbytes);
-    ais_status st = ais__graph_value(g, name, &v);
-    if (st != AIS_OK) {
-        ais_tensor_destroy(t);
-        return st;
-    }
-    return ais__graph_set_constant(g, v, t);
-}
-
 typedef struct {
     ais_tensor *x, *w, *b, *bn[4];
 } inputs;
@@ -62,11 +49,11 @@ static ais_status build(const inputs *in, int c, int64_t groups, ais_model **m, 
     static const char *const bn_names[4] = {"scale", "B", "mean", "var"};
     if ((st = ais__graph_set_opset(g, "", 15)) || (st = ais__graph_value(g, "x", &v)) ||
         (st = ais__graph_declare(g, v, AIS_DTYPE_F32, 4, in->x->dims, NULL)) ||
-        (st = ais__graph_add_input(g, v)) || (st = add_const(g, "w", in->w)) ||
-        (st = add_const(g, "b", in->b)))
+        (st = ais__graph_add_input(g, v)) || (st = ais_test_graph_copy_const(g, "w", in->w)) ||
+        (st = ais_test_graph_copy_const(g, "b", in->b)))
         goto fail;
     for (int k = 0; k < 4; k++)
-        if ((st = add_const(g, bn_names[k], in->bn[k]))) goto fail;
+        if ((st = ais_test_graph_copy_const(g, bn_names[k], in->bn[k]))) goto fail;
     if ((st = ais_attrs_create(&ca)) ||
         (st = ais_attrs_set_ints(ca, "pads", (const int64_t[]){1, 0, 1, 1}, 4)) ||
         (st = ais_attrs_set_int(ca, "group", groups)))

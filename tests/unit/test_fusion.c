@@ -20,19 +20,6 @@ typedef struct spec {
     const ais_tensor *x, *w, *b; /* b NULL for MatMul */
 } spec;
 
-static ais_status copy_const(ais__graph *g, const char *name, const ais_tensor *src) {
-    ais_tensor *t = NULL;
-    int32_t v;
-    AIS__CHECK(ais_tensor_create(src->dtype, src->dims, src->ndim, &t));
-    memcpy(t->data, src->data, src->nbytes);
-    ais_status st = ais__graph_value(g, name, &v);
-    if (st != AIS_OK) {
-        ais_tensor_destroy(t);
-        return st;
-    }
-    return ais__graph_set_constant(g, v, t);
-}
-
 static ais_status scalar_const(ais__graph *g, const char *name, float f) {
     ais_tensor *t = NULL;
     int32_t v;
@@ -63,8 +50,8 @@ static ais_status build(const spec *s, ais__graph **out) {
     int64_t opset = s->act == A_CLIP6 ? 6 : 20;
     if ((st = ais__graph_set_opset(g, "", opset)) || (st = ais__graph_value(g, "x", &v)) ||
         (st = ais__graph_declare(g, v, AIS_DTYPE_F32, (int32_t)s->x->ndim, s->x->dims, NULL)) ||
-        (st = ais__graph_add_input(g, v)) || (st = copy_const(g, "w", s->w)) ||
-        (s->b && (st = copy_const(g, "b", s->b))))
+        (st = ais__graph_add_input(g, v)) || (st = ais_test_graph_copy_const(g, "w", s->w)) ||
+        (s->b && (st = ais_test_graph_copy_const(g, "b", s->b))))
         goto fail;
     static const char *const prods[N_PROD] = {"Conv", "Gemm", "MatMul"};
     if (s->prod == P_CONV) {

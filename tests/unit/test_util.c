@@ -422,6 +422,19 @@ void ais_test_graph_const(ais__graph *g, const char *name, ais_tensor *t) {
     AIS_ASSERT_OK(ais__graph_set_constant(g, v, t));
 }
 
+ais_status ais_test_graph_copy_const(ais__graph *g, const char *name, const ais_tensor *src) {
+    ais_tensor *t = NULL;
+    int32_t v;
+    AIS__CHECK(ais_tensor_create(src->dtype, src->dims, src->ndim, &t));
+    memcpy(t->data, src->data, src->nbytes);
+    ais_status st = ais__graph_value(g, name, &v);
+    if (st != AIS_OK) {
+        ais_tensor_destroy(t);
+        return st;
+    }
+    return ais__graph_set_constant(g, v, t);
+}
+
 void ais_test_graph_output(ais__graph *g, const char *name) {
     int32_t v;
     AIS_ASSERT_OK(ais__graph_value(g, name, &v));

@@ -160,6 +160,9 @@ void ais_test_graph_input(struct ais__graph *g, const char *name, ais_dtype dtyp
                           const int64_t *dims, size_t ndim, const char *const *dim_names);
 /* A constant value; the graph takes `t`. */
 void ais_test_graph_const(struct ais__graph *g, const char *name, ais_tensor *t);
+/* The same with a copy of src, as a status, for builders that run under the failing allocator
+ * (the copy is freed when it fails). */
+ais_status ais_test_graph_copy_const(struct ais__graph *g, const char *name, const ais_tensor *src);
 void ais_test_graph_output(struct ais__graph *g, const char *name);
 /* A node of the default domain with up to two inputs (NULL: absent) and one output. */
 void ais_test_graph_node(struct ais__graph *g, const char *name, const char *op, const char *in0,
