@@ -17,37 +17,17 @@ import numpy as np
 import pytest
 
 onnx = pytest.importorskip("onnx")
-ort = pytest.importorskip("onnxruntime")
+pytest.importorskip("onnxruntime")
 from onnx import TensorProto, helper, numpy_helper  # noqa: E402
 from onnxruntime import quantization as oq  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.join(ROOT, "bindings", "python"))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import aistack  # noqa: E402
+from fusion_util import run_ort, run_ours  # noqa: E402
 from ort_int8 import REDUCE_RANGE, S8_HI, S8_LO  # noqa: E402
 
 RNG = np.random.default_rng(1818)
-
-
-def _ours(path_or_bytes, feeds, **settings):
-    m = (aistack.Model.from_bytes(path_or_bytes, **settings) if isinstance(path_or_bytes, bytes)
-         else aistack.Model(str(path_or_bytes), **settings))
-    s = m.session(threads=1)
-    out = {k: np.asarray(v) for k, v in s.run(feeds).items()}
-    ops = collections.Counter(op for _, op, _ in s.nodes)
-    s.close()
-    m.close()
-    return out, ops
-
-
-def _ort(path_or_bytes, feeds):
-    so = ort.SessionOptions()
-    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
-    so.intra_op_num_threads = 1
-    s = ort.InferenceSession(path_or_bytes if isinstance(path_or_bytes, bytes)
-                             else str(path_or_bytes), so, providers=["CPUExecutionProvider"])
-    return dict(zip([o.name for o in s.get_outputs()], s.run(None, feeds)))
 
 
 def _quantized(tmp_path, nodes, inits, k, outs, weight_type, per_channel):
@@ -64,9 +44,9 @@ def _quantized(tmp_path, nodes, inits, k, outs, weight_type, per_channel):
 
 
 def _check(q, feeds, want_ops):
-    fused, ops = _ours(q, feeds)
-    unfused, ops0 = _ours(q, feeds, qdq_fusion=0)
-    ref = _ort(q, feeds)
+    fused, ops = run_ours(q, feeds)
+    unfused, ops0 = run_ours(q, feeds, qdq_fusion=0)
+    ref = run_ort(q, feeds)
     for name, r in ref.items():
         np.testing.assert_array_equal(fused[name], unfused[name], err_msg=name)
         np.testing.assert_allclose(fused[name], r, rtol=1e-5, atol=1e-5, err_msg=name)
@@ -148,10 +128,10 @@ def test_near_misses_stay_unfused(tmp_path):
         feeds_w = {}
         data = _edit(q, fn)
         f = dict(feeds, **feeds_w)
-        fused, ops = _ours(data, f)
-        unfused, _ = _ours(data, f, qdq_fusion=0)
+        fused, ops = run_ours(data, f)
+        unfused, _ = run_ours(data, f, qdq_fusion=0)
         assert ops["MatMulIntegerToFloat"] == 0 and ops["MatMulInteger"] == 1, (fn.__name__, ops)
-        for name, r in _ort(data, f).items():
+        for name, r in run_ort(data, f).items():
             np.testing.assert_array_equal(fused[name], unfused[name], err_msg=name)
             np.testing.assert_allclose(fused[name], r, rtol=1e-5, atol=1e-5, err_msg=name)
 
@@ -212,9 +192,9 @@ def test_matmul_integer_to_float_node(a_t, b_t, per_col, zps, bias):
     model.ir_version = 8
     data = model.SerializeToString()
     feeds = {"A": a}
-    got, ops = _ours(data, feeds)
+    got, ops = run_ours(data, feeds)
     assert ops["MatMulIntegerToFloat"] == 1, dict(ops)
-    want = _ort(data, feeds)["Y"]
+    want = run_ort(data, feeds)["Y"]
     # the exact formula: int32 sum, one float multiplier a_scale * b_scale, then + bias
     za = int(inits.get("a_zp", 0))
     zb = inits["b_zp"].astype(np.int64) if zps else 0

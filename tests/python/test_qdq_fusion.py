@@ -17,7 +17,6 @@ logits are not all alike) static QDQ with calibration on generated images, fused
 Runtime on the same file and against the float model (top-1 agreement, printed); a BERT-style
 encoder quantized dynamically (nothing to fuse: it must still match).
 """
-import collections
 import ctypes
 import os
 import sys
@@ -37,6 +36,7 @@ if "AISTACK_LIBRARY" not in os.environ and os.environ.get("AIS_AISTACK"):
 sys.path.insert(0, os.path.join(ROOT, "bindings", "python"))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import aistack  # noqa: E402
+from fusion_util import run_ort, run_ours  # noqa: E402
 from ort_int8 import REDUCE_RANGE, S8_HI, S8_LO  # noqa: E402
 
 RNG = np.random.default_rng(18)
@@ -62,32 +62,12 @@ def build(nodes, inputs, outputs, inits, opset=13):
     return m.SerializeToString()
 
 
-def run(data, feeds, **settings):
-    m = aistack.Model.from_bytes(data, **settings)
-    s = m.session(threads=1)
-    out = {k: np.asarray(v) for k, v in s.run(feeds).items()}
-    ops = collections.Counter(op for _, op, _ in s.nodes)
-    s.close()
-    m.close()
-    return out, ops
-
-
-def ort_run(data, feeds, optimize=False, threads=1):
-    ort = pytest.importorskip("onnxruntime")
-    so = ort.SessionOptions()
-    so.graph_optimization_level = (ort.GraphOptimizationLevel.ORT_ENABLE_ALL if optimize
-                                   else ort.GraphOptimizationLevel.ORT_DISABLE_ALL)
-    so.intra_op_num_threads = threads
-    s = ort.InferenceSession(data, so, providers=["CPUExecutionProvider"])
-    return dict(zip([o.name for o in s.get_outputs()], s.run(None, feeds)))
-
-
 def check(data, feeds, step, want_ops, absent=("QuantizeLinear",), max_off=0.02):
     """Fused vs unfused vs ORT; step: the output's quantization step."""
-    fused, ops = run(data, feeds)
-    unfused, ops0 = run(data, feeds, qdq_fusion=0)
-    ref = ort_run(data, feeds)
-    ref_opt = ort_run(data, feeds, optimize=True)  # ORT's own fused kernels
+    fused, ops = run_ours(data, feeds)
+    unfused, ops0 = run_ours(data, feeds, qdq_fusion=0)
+    ref = run_ort(data, feeds)
+    ref_opt = run_ort(data, feeds, optimize=True)  # ORT's own fused kernels
     for name, r in ref.items():
         np.testing.assert_allclose(unfused[name], r, rtol=1e-5, atol=1e-6, err_msg=name)
         d = np.abs(fused[name] - r) / step
@@ -104,8 +84,8 @@ def check(data, feeds, step, want_ops, absent=("QuantizeLinear",), max_off=0.02)
 
 def check_unfused(data, feeds, op):
     """A near miss: the plan keeps the float operator and the result is the unfused one."""
-    fused, ops = run(data, feeds)
-    unfused, _ = run(data, feeds, qdq_fusion=0)
+    fused, ops = run_ours(data, feeds)
+    unfused, _ = run_ours(data, feeds, qdq_fusion=0)
     # (fuse.c may still fold an activation into the float Conv)
     assert ops[op] + ops["Fused" + op] >= 1, dict(ops)
     assert ops["QLinear" + op] == 0 and ops["QGemm"] == 0, dict(ops)
@@ -235,7 +215,7 @@ def test_conv_mismatched_types_stay():
 
 def test_option_off_keeps_float_path():
     data, feeds, _ = conv_graph()
-    _, ops = run(data, feeds, qdq_fusion=0)
+    _, ops = run_ours(data, feeds, qdq_fusion=0)
     assert ops["QLinearConv"] == 0 and ops["Conv"] == 1, dict(ops)
 
 
@@ -292,8 +272,8 @@ def test_gemm_fuses(quant_out):
     if quant_out:
         check(data, feeds, 0.1, {"QGemm": 1, "Gemm": 0})
     else:
-        fused, ops = run(data, feeds)
-        ref = ort_run(data, feeds)
+        fused, ops = run_ours(data, feeds)
+        ref = run_ort(data, feeds)
         assert ops["QGemm"] == 1 and ops["Gemm"] == 0, dict(ops)
         # float out: the int32 sum times the scales, against float products summed
         np.testing.assert_allclose(fused["y"], ref["y"], rtol=1e-5, atol=1e-5)
@@ -345,8 +325,8 @@ def test_data_movement_drops_pair(op):
     nodes = xn + [helper.make_node(op, ins, ["m"], **attrs)] + yn
     data = build(nodes, [("x", [2, 3, 6, 6])], ["y"], xi + yi + extra)
     feeds = {"x": RNG.standard_normal((2, 3, 6, 6)).astype(np.float32) * 2}
-    fused, ops = run(data, feeds)
-    unfused, _ = run(data, feeds, qdq_fusion=0)
+    fused, ops = run_ours(data, feeds)
+    unfused, _ = run_ours(data, feeds, qdq_fusion=0)
     # the same integers either way: the operator only moves them
     np.testing.assert_array_equal(fused["y"], unfused["y"])
     assert ops["QuantizeLinear"] == 1 and ops["DequantizeLinear"] == 1, dict(ops)
@@ -358,8 +338,8 @@ def test_data_movement_other_scale_stays():
     nodes = xn + [helper.make_node("MaxPool", ["x_d"], ["m"], kernel_shape=[2, 2])] + yn
     data = build(nodes, [("x", [2, 3, 6, 6])], ["y"], xi + yi)
     feeds = {"x": RNG.standard_normal((2, 3, 6, 6)).astype(np.float32)}
-    fused, ops = run(data, feeds)
-    unfused, _ = run(data, feeds, qdq_fusion=0)
+    fused, ops = run_ours(data, feeds)
+    unfused, _ = run_ours(data, feeds, qdq_fusion=0)
     np.testing.assert_array_equal(fused["y"], unfused["y"])
     assert ops["QuantizeLinear"] == 2, dict(ops)
 
@@ -384,7 +364,7 @@ def test_shared_dq_feeds_both_fused_readers(tmp_path):
     m = aistack.Model.from_bytes(data)
     p = str(tmp_path / "fused.ais")
     m.save(p)
-    fused, _ = run(data, feeds)
+    fused, _ = run_ours(data, feeds)
     m2 = aistack.Model(p)
     s2 = m2.session(threads=1)
     again = {k: np.asarray(v) for k, v in s2.run(feeds).items()}
@@ -443,8 +423,8 @@ def quantize_cnn(name, tmp_path, size=96):
 def test_cnn_qdq_models(name, n_conv, n_dw, tmp_path):
     fp32, q, feeds = quantize_cnn(name, tmp_path)
     data = q.read_bytes()
-    fused, ops = run(data, feeds)
-    unfused, ops0 = run(data, feeds, qdq_fusion=0)
+    fused, ops = run_ours(data, feeds)
+    unfused, ops0 = run_ours(data, feeds, qdq_fusion=0)
     # the depthwise convolutions stay float (fuse_qdq.c), perhaps with their Clip fused, unless
     # the level in effect has the integer depthwise kernel
     if int8_depthwise():
@@ -453,10 +433,10 @@ def test_cnn_qdq_models(name, n_conv, n_dw, tmp_path):
     # only the model input's Q, the pooled features' chain before the float head and the
     # depthwise layers' own Qs may stay
     assert ops["QuantizeLinear"] <= 2 + n_dw, dict(ops)
-    want = ort_run(data, feeds)["logits"]
-    want_opt = ort_run(data, feeds, optimize=True)["logits"]
+    want = run_ort(data, feeds)["logits"]
+    want_opt = run_ort(data, feeds, optimize=True)["logits"]
     (got,), (got0,) = fused.values(), unfused.values()
-    want_fp = ort_run(fp32.read_bytes(), feeds)["logits"]
+    want_fp = run_ort(fp32.read_bytes(), feeds)["logits"]
     scale = np.abs(want).max()
     top1 = {k: float(np.mean(v.argmax(1) == want_fp.argmax(1)))
             for k, v in (("fused", got), ("ORT int8", want_opt))}
@@ -490,9 +470,9 @@ def test_bert_dynamic_unchanged():
         data = open(q, "rb").read()
     _, inputs, in_names, _, _ = built
     feeds = {n: x.numpy() for n, x in zip(in_names, inputs)}
-    a, _ = run(data, feeds)
-    b, _ = run(data, feeds, qdq_fusion=0)
-    ref = ort_run(data, feeds)
+    a, _ = run_ours(data, feeds)
+    b, _ = run_ours(data, feeds, qdq_fusion=0)
+    ref = run_ort(data, feeds)
     for k in ref:
         np.testing.assert_array_equal(a[k], b[k])
         np.testing.assert_allclose(a[k], ref[k], rtol=1e-4, atol=1e-4)
