@@ -61,7 +61,6 @@ static ais_status build(const inputs *in, int c, ais_model **m, int64_t level) {
     AIS__CHECK(ais__graph_create(&g));
     ais_status st;
     int32_t v;
-    ais_attrs *ca = NULL;
     static const char *const bn_names[4] = {"scale", "B", "mean", "var"};
     if ((st = ais__graph_set_opset(g, "", 15)) || (st = ais__graph_value(g, "x", &v)) ||
         (st = ais__graph_declare(g, v, AIS_DTYPE_F32, 4, in->x->dims, NULL)) ||
@@ -76,13 +75,8 @@ static ais_status build(const inputs *in, int c, ais_model **m, int64_t level) {
         const char *bin[5] = {"x", "scale", "B", "mean", "var"};
         st = ais__graph_add_node(g, "bn", "BatchNormalization", "", NULL, bin, 5, hout, 1, NULL);
     } else {
-        if ((st = ais_attrs_create(&ca)) ||
-            (st = ais_attrs_set_ints(ca, "pads", (const int64_t[]){1, 0, 1, 1}, 4)))
-            goto fail;
-        const char *cin[3] = {"x", "w", "b"};
-        st = ais__graph_add_node(g, "conv", "Conv", "", ca, cin, c == CASE_CONV_SCALAR ? 2 : 3,
-                                 hout, 1, NULL);
-        ca = NULL;
+        st = ais_test_graph_conv(g, "conv", "x", "w", c == CASE_CONV_SCALAR ? NULL : "b",
+                                 (const int64_t[]){1, 0, 1, 1}, 1, "h");
     }
     if (st) goto fail;
     const char *min[2] = {"h", "s"}, *mout[1] = {"m"}, *ain[2] = {"t", "m"}, *aout[1] = {"a"};
@@ -100,7 +94,6 @@ static ais_status build(const inputs *in, int c, ais_model **m, int64_t level) {
     }
     return ais_test_model_try_level(g, level, m);
 fail:
-    ais_attrs_destroy(ca);
     ais__graph_destroy(g);
     return st;
 }

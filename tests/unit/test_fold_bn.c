@@ -45,7 +45,7 @@ static ais_status build(const inputs *in, int c, int64_t groups, ais_model **m, 
     AIS__CHECK(ais__graph_create(&g));
     ais_status st;
     int32_t v;
-    ais_attrs *ca = NULL, *ba = NULL;
+    ais_attrs *ba = NULL;
     static const char *const bn_names[4] = {"scale", "B", "mean", "var"};
     if ((st = ais__graph_set_opset(g, "", 15)) || (st = ais__graph_value(g, "x", &v)) ||
         (st = ais__graph_declare(g, v, AIS_DTYPE_F32, 4, in->x->dims, NULL)) ||
@@ -54,15 +54,9 @@ static ais_status build(const inputs *in, int c, int64_t groups, ais_model **m, 
         goto fail;
     for (int k = 0; k < 4; k++)
         if ((st = ais_test_graph_copy_const(g, bn_names[k], in->bn[k]))) goto fail;
-    if ((st = ais_attrs_create(&ca)) ||
-        (st = ais_attrs_set_ints(ca, "pads", (const int64_t[]){1, 0, 1, 1}, 4)) ||
-        (st = ais_attrs_set_int(ca, "group", groups)))
-        goto fail;
-    const char *cin[3] = {"x", "w", "b"}, *hout[1] = {"h"};
-    st = ais__graph_add_node(g, "conv", "Conv", "", ca, cin, c == CASE_NO_BIAS ? 2 : 3, hout, 1,
-                             NULL);
-    ca = NULL;
-    if (st || (st = ais_attrs_create(&ba)) || (st = ais_attrs_set_float(ba, "epsilon", 1e-3f)))
+    if ((st = ais_test_graph_conv(g, "conv", "x", "w", c == CASE_NO_BIAS ? NULL : "b",
+                                  (const int64_t[]){1, 0, 1, 1}, groups, "h")) ||
+        (st = ais_attrs_create(&ba)) || (st = ais_attrs_set_float(ba, "epsilon", 1e-3f)))
         goto fail;
     if (c == CASE_TRAINING && (st = ais_attrs_set_int(ba, "training_mode", 1))) goto fail;
     const char *bin[5] = {"h", "scale", "B", "mean", "var"}, *nout[1] = {"n"};
@@ -81,7 +75,6 @@ static ais_status build(const inputs *in, int c, int64_t groups, ais_model **m, 
     }
     return ais_test_model_try_level(g, level, m);
 fail:
-    ais_attrs_destroy(ca);
     ais_attrs_destroy(ba);
     ais__graph_destroy(g);
     return st;

@@ -55,7 +55,7 @@ static ais_status build(int variant, ais__graph **out) {
     int8_t wz[4] = {0}, s8z = 0;
     uint8_t wzu[4] = {128, 128, 128, 128}, xz = 128, yz = 0;
     bool s8 = variant == V_S8_X_U8W;
-    ais_attrs *ca = NULL, *pa = NULL, *wa = NULL, *ba = NULL;
+    ais_attrs *pa = NULL, *wa = NULL, *ba = NULL;
     if ((st = ais__graph_set_opset(g, "", 13)) || (st = ais__graph_value(g, "x", &v)) ||
         (st = ais__graph_declare(g, v, AIS_DTYPE_F32, 4, xd, NULL)) ||
         (st = ais__graph_add_input(g, v)) ||
@@ -80,9 +80,7 @@ static ais_status build(int variant, ais__graph **out) {
     } else if ((st = add_const(g, "x_s", AIS_DTYPE_F32, NULL, 0, &xs))) {
         goto fail;
     }
-    if ((st = ais_attrs_create(&ca)) ||
-        (st = ais_attrs_set_ints(ca, "pads", (const int64_t[]){1, 1, 1, 1}, 4)) ||
-        (st = ais_attrs_create(&pa)) ||
+    if ((st = ais_attrs_create(&pa)) ||
         (st = ais_attrs_set_ints(pa, "kernel_shape", (const int64_t[]){2, 2}, 2)) ||
         (st = ais_attrs_set_ints(pa, "strides", (const int64_t[]){2, 2}, 2)) ||
         (st = ais_attrs_create(&wa)) || (st = ais_attrs_set_int(wa, "axis", 0)) ||
@@ -98,10 +96,8 @@ static ais_status build(int variant, ais__graph **out) {
         st = node(g, "DequantizeLinear", "b_q", "b_s", "b_z", "bd", ba);
         ba = NULL; /* taken, also on failure */
     }
-    if (!st) {
-        st = node(g, "Conv", "xd", "wd", "bd", "c", ca);
-        ca = NULL; /* taken, also on failure */
-    }
+    if (!st)
+        st = ais_test_graph_conv(g, NULL, "xd", "wd", "bd", (const int64_t[]){1, 1, 1, 1}, 1, "c");
     if (!st) st = node(g, "Relu", "c", NULL, NULL, "r", NULL);
     if (!st) st = node(g, "QuantizeLinear", "r", "y_s", "y_z", "rq", NULL);
     if (!st) st = node(g, "DequantizeLinear", "rq", "y_s", "y_z", "rd", NULL);
@@ -118,7 +114,6 @@ static ais_status build(int variant, ais__graph **out) {
     *out = g;
     return AIS_OK;
 fail:
-    ais_attrs_destroy(ca);
     ais_attrs_destroy(pa);
     ais_attrs_destroy(wa);
     ais_attrs_destroy(ba);

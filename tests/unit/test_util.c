@@ -441,6 +441,20 @@ void ais_test_graph_output(ais__graph *g, const char *name) {
     AIS_ASSERT_OK(ais__graph_add_output(g, v));
 }
 
+ais_status ais_test_graph_conv(ais__graph *g, const char *name, const char *x, const char *w,
+                               const char *b, const int64_t *pads, int64_t group, const char *y) {
+    ais_attrs *a = NULL;
+    ais_status st = ais_attrs_create(&a);
+    if (st == AIS_OK && pads) st = ais_attrs_set_ints(a, "pads", pads, 4);
+    if (st == AIS_OK && group != 1) st = ais_attrs_set_int(a, "group", group);
+    if (st != AIS_OK) {
+        ais_attrs_destroy(a);
+        return st;
+    }
+    const char *ins[3] = {x, w, b}, *outs[1] = {y};
+    return ais__graph_add_node(g, name, "Conv", "", a, ins, b ? 3 : 2, outs, 1, NULL); /* takes a */
+}
+
 void ais_test_graph_node(ais__graph *g, const char *name, const char *op, const char *in0,
                          const char *in1, const char *out) {
     const char *ins[2] = {in0, in1};

@@ -164,6 +164,11 @@ void ais_test_graph_const(struct ais__graph *g, const char *name, ais_tensor *t)
  * (the copy is freed when it fails). */
 ais_status ais_test_graph_copy_const(struct ais__graph *g, const char *name, const ais_tensor *src);
 void ais_test_graph_output(struct ais__graph *g, const char *name);
+/* A Conv node (the default domain) y = Conv(x, w[, b]): b NULL for none; pads (4 values: the
+ * begins, then the ends of H and W) NULL for none; group 1 sets no attribute. A status, for
+ * builders that run under the failing allocator (its attributes are freed when it fails). */
+ais_status ais_test_graph_conv(struct ais__graph *g, const char *name, const char *x, const char *w,
+                               const char *b, const int64_t *pads, int64_t group, const char *y);
 /* A node of the default domain with up to two inputs (NULL: absent) and one output. */
 void ais_test_graph_node(struct ais__graph *g, const char *name, const char *op, const char *in0,
                          const char *in1, const char *out);
