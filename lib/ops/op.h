@@ -133,6 +133,11 @@ typedef struct ais__op_ctx {
  * to every operator that has `prepare` before its infer and compute run, so kernels never build
  * their own; a missing state is a bug in the caller (AIS_E_INTERNAL). */
 ais_status ais__op_state(const ais__op_ctx *ctx, const void **state);
+/* For a prepare whose state is a small struct of plain values (attributes read once, so that a
+ * run looks none up by name): *state becomes a heap copy of the `size` bytes at `params`; the
+ * operator's release is ais__op_state_free. `what` names it in an out-of-memory error. */
+ais_status ais__op_state_dup(const void *params, size_t size, const char *what, void **state);
+void ais__op_state_free(void *state);
 
 /* At least `bytes` of 64-byte aligned scratch, valid until the kernel returns; NULL when out of
  * memory (the kernel then returns ais__oom(bytes, "...")). */

@@ -1,5 +1,6 @@
 /* op_util.c - checks and small helpers shared by the kernels. */
 #include <stdio.h>
+#include <string.h>
 
 #include "op.h"
 
@@ -77,3 +78,13 @@ ais_status ais__read_index_list(const ais_tensor *t, const char *what, int64_t *
                                 size_t *n) {
     return ais__read_ints(t, what, v, max, n, true);
 }
+
+ais_status ais__op_state_dup(const void *params, size_t size, const char *what, void **state) {
+    void *p = ais__malloc(size);
+    if (!p) return ais__oom(size, what);
+    memcpy(p, params, size);
+    *state = p;
+    return AIS_OK;
+}
+
+void ais__op_state_free(void *state) { ais__free(state); }

@@ -427,8 +427,34 @@ AIS__REDUCE_FNS(ais__rsumsq, AIS__R_SUMSQ, 18)
 
 /* ---- ArgMax / ArgMin ---- */
 
-static ais_status ais__arg_axis(const ais__op_ctx *ctx, const ais_tensor *x, size_t *axis) {
-    int64_t a = ais__attr_int(ctx->attrs, "axis", 0), r = (int64_t)x->ndim, na;
+/* What the node's attributes say, read once when the node is prepared (at load) so that a run
+ * looks up no attribute by name. */
+typedef struct {
+    int64_t axis;
+    bool keepdims;
+    bool last; /* select_last_index (opset 12 on): the last of equal extremes */
+} ais__arg_params;
+
+static ais__arg_params ais__arg_read(const ais__op_ctx *ctx) {
+    return (ais__arg_params){.axis = ais__attr_int(ctx->attrs, "axis", 0),
+                             .keepdims = ais__attr_int(ctx->attrs, "keepdims", 1) != 0,
+                             .last = ctx->opset >= 12 &&
+                                     ais__attr_int(ctx->attrs, "select_last_index", 0) != 0};
+}
+
+static ais_status ais__arg_prepare(const ais__op_ctx *ctx, void **state) {
+    ais__arg_params p = ais__arg_read(ctx); /* an attribute of the wrong type fails the load */
+    return ais__op_state_dup(&p, sizeof p, "ArgMax/ArgMin attributes", state);
+}
+
+/* The prepared parameters; read from the attributes only where nothing prepared the node: the
+ * size check of constant folding calls infer before ais__op_invoke builds a state. */
+static ais__arg_params ais__arg_params_of(const ais__op_ctx *ctx) {
+    return ctx->state ? *(const ais__arg_params *)ctx->state : ais__arg_read(ctx);
+}
+
+static ais_status ais__arg_axis(const ais__arg_params *p, const ais_tensor *x, size_t *axis) {
+    int64_t a = p->axis, r = (int64_t)x->ndim, na;
     if (r == 0) return ais__error(AIS_E_SHAPE, "input must have rank at least 1, got a scalar");
     if (!ais__norm_axis(a, r, &na))
         return ais__error(AIS_E_INVALID_ARGUMENT, "axis %lld is out of range for rank %lld",
@@ -446,7 +472,8 @@ static ais_status ais__arg_infer(ais__op_ctx *ctx, const ais_tensor *const *in, 
         return ais__error(AIS_E_DTYPE, "input has dtype %s, expected a numeric type",
                           ais_dtype_name(x->dtype));
     size_t axis = 0;
-    AIS__CHECK(ais__arg_axis(ctx, x, &axis));
+    ais__arg_params p = ais__arg_params_of(ctx);
+    AIS__CHECK(ais__arg_axis(&p, x, &axis));
     if (x->dims[axis] == 0 && x->numel == 0) {
         bool other_zero = false;
         for (size_t i = 0; i < x->ndim; i++)
@@ -457,7 +484,7 @@ static ais_status ais__arg_infer(ais__op_ctx *ctx, const ais_tensor *const *in, 
                               "which is empty",
                               axis);
     }
-    bool keep = ais__attr_int(ctx->attrs, "keepdims", 1) != 0;
+    bool keep = p.keepdims;
     int64_t dims[AIS_MAX_DIMS];
     size_t nd = 0;
     for (size_t i = 0; i < x->ndim; i++) {
@@ -472,9 +499,12 @@ static ais_status ais__arg_infer(ais__op_ctx *ctx, const ais_tensor *const *in, 
 
 static ais_status ais__arg_compute(ais__op_ctx *ctx, const ais_tensor *x, ais_tensor *yt,
                                    bool is_max) {
+    const void *state;
+    AIS__CHECK(ais__op_state(ctx, &state));
+    const ais__arg_params *p = state;
     size_t axis = 0;
-    AIS__CHECK(ais__arg_axis(ctx, x, &axis));
-    bool last = ctx->opset >= 12 && ais__attr_int(ctx->attrs, "select_last_index", 0) != 0;
+    AIS__CHECK(ais__arg_axis(p, x, &axis));
+    bool last = p->last;
     size_t outer = 1, inner = 1, r = (size_t)x->dims[axis];
     for (size_t i = 0; i < axis; i++)
         outer *= (size_t)x->dims[i];
@@ -522,8 +552,12 @@ static ais_status ais__argmin_compute(ais__op_ctx *ctx, const ais_tensor *const 
     (void)n_in, (void)n_out;
     return ais__arg_compute(ctx, in[0], out[0], false);
 }
-#define ais__argmax_infer ais__arg_infer
-#define ais__argmin_infer ais__arg_infer
+#define AIS__ARG_OP(nm, fn)                                                                        \
+    {                                                                                              \
+        .domain = "", .name = nm, .since_version = 1, .min_inputs = 1, .max_inputs = 1,            \
+        .min_outputs = 1, .max_outputs = 1, .infer = ais__arg_infer, .compute = fn,                \
+        .prepare = ais__arg_prepare, .release = ais__op_state_free                                 \
+    }
 
 #define AIS__RED_OP(nm, since, hi, fn)                                                             \
     {                                                                                              \
@@ -553,7 +587,7 @@ const ais__op_def ais__ops_reduce[] = {
     AIS__RED_OP("ReduceLogSumExp", 18, 2, ais__rlse),
     AIS__RED_OP("ReduceSumSquare", 1, 1, ais__rsumsq),
     AIS__RED_OP("ReduceSumSquare", 18, 2, ais__rsumsq),
-    AIS__RED_OP("ArgMax", 1, 1, ais__argmax),
-    AIS__RED_OP("ArgMin", 1, 1, ais__argmin),
+    AIS__ARG_OP("ArgMax", ais__argmax_compute),
+    AIS__ARG_OP("ArgMin", ais__argmin_compute),
     {.name = NULL},
 };

@@ -79,10 +79,34 @@ static void ais__sm_range(void *vj, size_t begin, size_t end) {
     }
 }
 
-static ais_status ais__sm_geometry(const ais__op_ctx *ctx, const ais_tensor *x, int64_t *outer,
+/* What the node's attribute and opset say, read once when the node is prepared (at load) so
+ * that a run looks up no attribute by name. */
+typedef struct {
+    bool legacy; /* opset < 13: the input is read as a 2-D matrix */
+    int64_t axis;
+} ais__sm_params;
+
+static ais__sm_params ais__sm_read(const ais__op_ctx *ctx) {
+    ais__sm_params p = {.legacy = ctx->opset < 13};
+    p.axis = ais__attr_int(ctx->attrs, "axis", p.legacy ? 1 : -1);
+    return p;
+}
+
+static ais_status ais__sm_prepare(const ais__op_ctx *ctx, void **state) {
+    ais__sm_params p = ais__sm_read(ctx); /* an axis of the wrong type fails the load */
+    return ais__op_state_dup(&p, sizeof p, "softmax attributes", state);
+}
+
+/* The prepared parameters; read from the attributes only where nothing prepared the node: the
+ * size check of constant folding calls infer before ais__op_invoke builds a state. */
+static ais__sm_params ais__sm_params_of(const ais__op_ctx *ctx) {
+    return ctx->state ? *(const ais__sm_params *)ctx->state : ais__sm_read(ctx);
+}
+
+static ais_status ais__sm_geometry(const ais__sm_params *p, const ais_tensor *x, int64_t *outer,
                                    int64_t *n, int64_t *inner) {
-    bool legacy = ctx->opset < 13;
-    int64_t axis = ais__attr_int(ctx->attrs, "axis", legacy ? 1 : -1), ax;
+    bool legacy = p->legacy;
+    int64_t axis = p->axis, ax;
     if (x->ndim == 0) return ais__error(AIS_E_SHAPE, "input must have rank >= 1, got a scalar");
     if (!ais__norm_axis(axis, (int64_t)x->ndim, &ax))
         return ais__error(AIS_E_INVALID_ARGUMENT, "axis %lld is out of range for rank %u",
@@ -108,14 +132,17 @@ static ais_status ais__sm_infer(ais__op_ctx *ctx, const ais_tensor *const *in, s
     AIS__CHECK(ais__expect_dtype(in[0], "input", AIS_DTYPE_F32, AIS_DTYPE_F64, AIS_DTYPE_F16,
                                  AIS_DTYPE_BF16, AIS_DTYPE_UNDEFINED));
     int64_t o = 0, n = 0, i = 0;
-    AIS__CHECK(ais__sm_geometry(ctx, in[0], &o, &n, &i));
+    ais__sm_params p = ais__sm_params_of(ctx);
+    AIS__CHECK(ais__sm_geometry(&p, in[0], &o, &n, &i));
     ais__desc_from(&out[0], in[0]);
     return AIS_OK;
 }
 
 static ais_status ais__sm_compute(ais__op_ctx *ctx, const ais_tensor *x, ais_tensor *y, int kind) {
     int64_t outer = 0, n = 0, inner = 0;
-    AIS__CHECK(ais__sm_geometry(ctx, x, &outer, &n, &inner));
+    const void *state;
+    AIS__CHECK(ais__op_state(ctx, &state));
+    AIS__CHECK(ais__sm_geometry(state, x, &outer, &n, &inner));
     if (x->numel == 0) return AIS_OK;
     ais__sm_job j = {x->data, y->data, x->dtype == AIS_DTYPE_F64, n, inner, kind};
     float *w = NULL;
@@ -151,7 +178,8 @@ static ais_status ais__hardmax(ais__op_ctx *ctx, const ais_tensor *const *in, si
 #define AIS__SM_DEF(NAME, FN)                                                                      \
     {                                                                                              \
         .domain = "", .name = NAME, .since_version = 1, .min_inputs = 1, .max_inputs = 1,          \
-        .min_outputs = 1, .max_outputs = 1, .infer = ais__sm_infer, .compute = FN                  \
+        .min_outputs = 1, .max_outputs = 1, .infer = ais__sm_infer, .compute = FN,                 \
+        .prepare = ais__sm_prepare, .release = ais__op_state_free                                  \
     }
 
 /* One entry each: the opset (< 13 or not) picks the semantics at run time from ctx->opset. */

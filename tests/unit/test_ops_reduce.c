@@ -345,6 +345,45 @@ static void test_argmax_argmin(void **s) {
     }
 }
 
+/* A graph node reads axis, keepdims and select_last_index once, when it is prepared at load:
+ * two runs of one session give the reference both times, and an attribute of the wrong type
+ * fails the load, naming the attribute and the node. */
+static void test_arg_prepared_attrs(void **s) {
+    (void)s;
+    double v[24];
+    for (size_t i = 0; i < 24; i++)
+        v[i] = (double)ais_test_randint(-2, 2); /* ties, which select_last_index decides */
+    ais_tensor *x = ais_test_tensor(AIS_DTYPE_F32, AIS_SHAPE(2, 3, 4), v);
+    for (int is_max = 0; is_max < 2; is_max++) {
+        const char *op = is_max ? "ArgMax" : "ArgMin";
+        ais_attrs *a = NULL;
+        AIS_ASSERT_OK(ais_attrs_create(&a));
+        AIS_ASSERT_OK(ais_attrs_set_int(a, "axis", -2));
+        AIS_ASSERT_OK(ais_attrs_set_int(a, "keepdims", 0));
+        AIS_ASSERT_OK(ais_attrs_set_int(a, "select_last_index", 1));
+        ais_model *m = NULL;
+        AIS_ASSERT_OK(ais_test_op_model(op, 13, a, AIS_DTYPE_F32, AIS_SHAPE(2, 3, 4), &m));
+        ais_tensor *y = ais_test_run_xy_twice(m, x);
+        assert_int_equal(ais_tensor_ndim(y), 2);
+        assert_int_equal(ais_tensor_shape(y)[0], 2);
+        assert_int_equal(ais_tensor_shape(y)[1], 4);
+        int64_t want[8];
+        ref_arg(x, 1, is_max, true, want);
+        assert_memory_equal(ais_tensor_data(y), want, sizeof want);
+        ais_tensor_destroy(y);
+        ais_model_destroy(m);
+
+        AIS_ASSERT_OK(ais_attrs_create(&a));
+        AIS_ASSERT_OK(ais_attrs_set_string(a, "keepdims", "no"));
+        AIS_ASSERT_STATUS(ais_test_op_model(op, 13, a, AIS_DTYPE_F32, AIS_SHAPE(2, 3, 4), &m),
+                          AIS_E_INVALID_ARGUMENT);
+        assert_null(m);
+        ais_test_assert_error_contains("attribute 'keepdims' is STRING, expected INT");
+        ais_test_assert_error_contains(op);
+    }
+    ais_tensor_destroy(x);
+}
+
 static void test_reduce_errors(void **s) {
     (void)s;
     ais_tensor *x = ais_test_rand_f32(AIS_SHAPE(2, 3), -1, 1), *y = NULL;
@@ -428,6 +467,7 @@ int main(void) {
         cmocka_unit_test(test_reduce_empty_and_noop),
         cmocka_unit_test(test_reduce_big_parallel),
         cmocka_unit_test(test_argmax_argmin),
+        cmocka_unit_test(test_arg_prepared_attrs),
         cmocka_unit_test(test_reduce_errors),
         cmocka_unit_test(test_reduce_oom),
     };

@@ -119,11 +119,47 @@ static void test_softmax_errors(void **state) {
     ais_attrs_destroy(a);
 }
 
+/* A graph node reads its axis once, when it is prepared at load: two runs of one session give
+ * the eager result both times (either opset's semantics), and an axis of the wrong type fails
+ * the load, naming the attribute and the node. */
+static void test_softmax_prepared_attrs(void **state) {
+    (void)state;
+    const char *ops[3] = {"Softmax", "LogSoftmax", "Hardmax"};
+    ais_tensor *x = ais_test_rand_f32(AIS_SHAPE(2, 5, 3), -3, 3);
+    const ais_tensor *in[] = {x};
+    for (int k = 0; k < 3; k++) {
+        for (int64_t opset = 11; opset <= 13; opset += 2) {
+            ais_attrs *a = dt_attrs();
+            AIS_ASSERT_OK(ais_attrs_set_int(a, "axis", 1));
+            ais_tensor *want = NULL;
+            AIS_ASSERT_OK(ais_op_run_opset("", ops[k], opset, a, in, 1, &want, 1));
+            ais_model *m = NULL;
+            AIS_ASSERT_OK(
+                ais_test_op_model(ops[k], opset, a, AIS_DTYPE_F32, AIS_SHAPE(2, 5, 3), &m));
+            ais_tensor *y = ais_test_run_xy_twice(m, x);
+            ais_test_assert_close(y, want, 0, 0);
+            ais_tensor_destroy(y);
+            ais_tensor_destroy(want);
+            ais_model_destroy(m);
+        }
+        ais_attrs *bad = dt_attrs();
+        AIS_ASSERT_OK(ais_attrs_set_float(bad, "axis", 1.0f));
+        ais_model *m = NULL;
+        AIS_ASSERT_STATUS(ais_test_op_model(ops[k], 13, bad, AIS_DTYPE_F32, AIS_SHAPE(2, 5, 3), &m),
+                          AIS_E_INVALID_ARGUMENT);
+        assert_null(m);
+        ais_test_assert_error_contains("attribute 'axis' is FLOAT, expected INT");
+        ais_test_assert_error_contains(ops[k]);
+    }
+    ais_tensor_destroy(x);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_softmax_opsets),
         cmocka_unit_test(test_softmax_opset_difference),
         cmocka_unit_test(test_softmax_errors),
+        cmocka_unit_test(test_softmax_prepared_attrs),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

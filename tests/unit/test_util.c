@@ -416,6 +416,48 @@ ais_tensor *ais_test_run_xy(ais_model *m, const ais_tensor *x) {
     return y;
 }
 
+ais_status ais_test_op_model(const char *op, int64_t opset, ais_attrs *attrs, ais_dtype dtype,
+                             const int64_t *dims, size_t ndim, ais_model **m) {
+    ais__graph *g = NULL;
+    int32_t v;
+    *m = NULL;
+    ais_status st = ais__graph_create(&g);
+    if (st != AIS_OK) {
+        ais_attrs_destroy(attrs);
+        return st;
+    }
+    const char *ins[1] = {"x"}, *outs[1] = {"y"};
+    if ((st = ais__graph_set_opset(g, "", opset)) || (st = ais__graph_value(g, "x", &v)) ||
+        (st = ais__graph_declare(g, v, dtype, (int32_t)ndim, dims, NULL)) ||
+        (st = ais__graph_add_input(g, v))) {
+        ais_attrs_destroy(attrs);
+        ais__graph_destroy(g);
+        return st;
+    }
+    /* the node takes attrs, also when it fails */
+    if ((st = ais__graph_add_node(g, "node", op, "", attrs, ins, 1, outs, 1, NULL)) ||
+        (st = ais__graph_value(g, "y", &v)) || (st = ais__graph_add_output(g, v))) {
+        ais__graph_destroy(g);
+        return st;
+    }
+    return ais_test_model_try_level(g, 1, m);
+}
+
+ais_tensor *ais_test_run_xy_twice(ais_model *m, const ais_tensor *x) {
+    ais_session *ses = NULL;
+    AIS_ASSERT_OK(ais_session_create(m, NULL, &ses));
+    const char *in_names[1] = {"x"}, *out_names[1] = {"y"};
+    ais_tensor *y[2] = {NULL, NULL};
+    for (int k = 0; k < 2; k++)
+        AIS_ASSERT_OK(ais_session_run(ses, in_names, &x, 1, out_names, &y[k], 1));
+    ais_session_destroy(ses);
+    assert_int_equal(ais_tensor_dtype(y[0]), ais_tensor_dtype(y[1]));
+    assert_int_equal(ais_tensor_nbytes(y[0]), ais_tensor_nbytes(y[1]));
+    assert_memory_equal(ais_tensor_data(y[0]), ais_tensor_data(y[1]), ais_tensor_nbytes(y[0]));
+    ais_tensor_destroy(y[1]);
+    return y[0];
+}
+
 void ais_test_graph_const(ais__graph *g, const char *name, ais_tensor *t) {
     int32_t v;
     AIS_ASSERT_OK(ais__graph_value(g, name, &v));

@@ -155,6 +155,14 @@ ais_model *ais_test_model_at_level(struct ais__graph *g, int64_t opt_level);
 ais_status ais_test_model_try_level(struct ais__graph *g, int64_t opt_level, ais_model **m);
 /* One run of m in a session of its own: the input named "x" in, the output named "y" out. */
 ais_tensor *ais_test_run_xy(ais_model *m, const ais_tensor *x);
+/* The model of one node of the default domain at `opset`: graph input "x" of dtype and shape ->
+ * op (attrs, which it takes; may be NULL) -> graph output "y", at optimization level 1. A status,
+ * so that a test sees a load fail (a node's prepare runs at load). */
+ais_status ais_test_op_model(const char *op, int64_t opset, ais_attrs *attrs, ais_dtype dtype,
+                             const int64_t *dims, size_t ndim, ais_model **m);
+/* Two runs of x through one session of m: asserts that they give the same y, bit for bit, and
+ * returns it. */
+ais_tensor *ais_test_run_xy_twice(ais_model *m, const ais_tensor *x);
 /* A graph input of `dtype` and shape (dims may hold -1; dim_names may be NULL). */
 void ais_test_graph_input(struct ais__graph *g, const char *name, ais_dtype dtype,
                           const int64_t *dims, size_t ndim, const char *const *dim_names);
