@@ -7,6 +7,14 @@
  *   std::vector<aistack::Tensor> out = session.run({x});
  *   const float *probs = out[0].data<float>();
  *
+ * Without tensor objects, on the caller's arrays in one library call (ais_session_run_into):
+ *
+ *   std::vector<float> probs(10);
+ *   std::vector<aistack::BufferView> outs = {aistack::BufferView::output(probs.data(), 10),
+ *                                            aistack::BufferView::output()};
+ *   session.run_buffers({aistack::BufferView::input(pixels.data(), {1, 64})}, outs);
+ *   int64_t digit = outs[1].data<int64_t>()[0];   // in session memory until the next run
+ *
  * Every failing call throws aistack::Error carrying the ais_status and ais_last_error()'s
  * message. Model, Session, Tensor and Options are move-only and free their handle in the
  * destructor. A Model may be shared between threads (copies via Model::share() hold a reference);
@@ -196,6 +204,74 @@ class Tensor {
 
   private:
     ais_tensor *t_ = nullptr;
+};
+
+/*
+ * A plain buffer for Session::run_buffers (an ais_buffer_view): the run then needs no tensor
+ * objects and is one library call. input() describes caller data, read during the call only.
+ * output() is where the library reports a result: in the caller's buffer when one is given with
+ * room for it, else in memory the session keeps until its next run or its destruction
+ * (in_buffer() tells which). Copyable; owns nothing.
+ */
+class BufferView {
+  public:
+    BufferView() noexcept = default;
+    static BufferView input(ais_dtype dtype, const void *data, size_t nbytes,
+                            const std::vector<int64_t> &shape) {
+        if (shape.size() > AIS_MAX_DIMS) {
+            throw Error(AIS_E_LIMIT, "BufferView: rank " + std::to_string(shape.size()) +
+                                         " is above " + std::to_string(AIS_MAX_DIMS));
+        }
+        BufferView b;
+        b.v_.data = const_cast<void *>(data); // inputs are only read
+        b.v_.nbytes = nbytes;
+        b.v_.dtype = dtype;
+        b.v_.ndim = static_cast<uint32_t>(shape.size());
+        std::copy(shape.begin(), shape.end(), b.v_.dims);
+        return b;
+    }
+    template <typename T>
+    static BufferView input(const T *data, const std::vector<int64_t> &shape) {
+        size_t n = 1;
+        for (int64_t d : shape) {
+            if (d < 0) {
+                throw Error(AIS_E_SHAPE, "BufferView: negative extent in the shape");
+            }
+            n *= static_cast<size_t>(d);
+        }
+        return input(dtype_of<T>(), data, n * sizeof(T), shape);
+    }
+    /* An output written to `count` elements at `buffer` when the result fits there; no buffer:
+     * the result stays in session memory. */
+    template <typename T> static BufferView output(T *buffer, size_t count) {
+        BufferView b;
+        b.v_.buffer = buffer;
+        b.v_.capacity = count * sizeof(T);
+        return b;
+    }
+    static BufferView output() noexcept { return BufferView(); }
+
+    /* After a run (outputs) or as given (inputs). */
+    ais_dtype dtype() const noexcept { return static_cast<ais_dtype>(v_.dtype); }
+    std::vector<int64_t> shape() const { return std::vector<int64_t>(v_.dims, v_.dims + v_.ndim); }
+    size_t nbytes() const noexcept { return static_cast<size_t>(v_.nbytes); }
+    void *raw_data() const noexcept { return v_.data; }
+    /* Whether the result was written to the caller's buffer (not to session memory). */
+    bool in_buffer() const noexcept { return v_.buffer && v_.data == v_.buffer; }
+    /* Typed access; throws Error(AIS_E_DTYPE) when T is not the element type. */
+    template <typename T> T *data() const {
+        if (dtype_of<T>() != dtype()) {
+            throw Error(AIS_E_DTYPE, std::string("data<>(): the buffer is ") +
+                                         ais_dtype_name(dtype()) + ", not " +
+                                         ais_dtype_name(dtype_of<T>()));
+        }
+        return static_cast<T *>(v_.data);
+    }
+    const ais_buffer_view &get() const noexcept { return v_; }
+    ais_buffer_view &get() noexcept { return v_; }
+
+  private:
+    ais_buffer_view v_{};
 };
 
 /* The JSON of `aistack drift --json` for `report`, which it destroys (also on failure). */
@@ -539,6 +615,37 @@ class Session {
                 outputs[i] = Tensor(slots[i]);
             }
         }
+    }
+    /*
+     * Runs on plain buffers in one library call (ais_session_run_into), for callers that keep
+     * their data in arrays of their own: `inputs` are exactly the model's inputs, in its order
+     * (BufferView::input); `outputs` receive the outputs named by `output_indices` (indices of
+     * Model::outputs(), default: the first outputs.size() in order). Each output's buffer, when
+     * given, receives the result if it fits; otherwise the result is in session memory, valid
+     * until this session's next run. A run with input shapes seen before allocates nothing in
+     * the library.
+     */
+    void run_buffers(const std::vector<BufferView> &inputs, std::vector<BufferView> &outputs,
+                     const std::vector<size_t> &output_indices = {}) {
+        if (!output_indices.empty() && output_indices.size() != outputs.size()) {
+            throw Error(AIS_E_INVALID_ARGUMENT,
+                        "run_buffers: " + std::to_string(outputs.size()) + " outputs but " +
+                            std::to_string(output_indices.size()) + " indices");
+        }
+        std::vector<ais_buffer_view> in, out;
+        for (const BufferView &b : inputs) {
+            in.push_back(b.get());
+        }
+        for (const BufferView &b : outputs) {
+            out.push_back(b.get());
+        }
+        ais_status st = ais_session_run_into(
+            s_, in.data(), in.size(), output_indices.empty() ? nullptr : output_indices.data(),
+            out.data(), out.size());
+        for (size_t i = 0; i < outputs.size(); i++) {
+            outputs[i].get() = out[i]; // also on failure: the library cleared them
+        }
+        check(st);
     }
     /*
      * Raw records through the model's feature pipeline and the model in one call (records,

@@ -107,6 +107,48 @@ static void test_batch_accuracy_and_run_into() {
     CHECK(only.size() == 1 && only[0].to_vector<int64_t>() == out[1].to_vector<int64_t>());
 }
 
+// Session::run_buffers (ais_session_run_into): the same results as run(), written into the
+// caller's buffers where given and big enough, else into session memory.
+static void test_run_buffers() {
+    aistack::Model m(MODEL);
+    aistack::Session s = m.session();
+    aistack::Tensor x = aistack::Tensor::load("models/digits/test_batch.npy");
+    std::vector<aistack::Tensor> want = s.run({x});
+    const std::vector<int64_t> shape = x.shape();
+    std::vector<aistack::BufferView> in = {aistack::BufferView::input(x.data<float>(), shape)};
+
+    std::vector<float> probs(want[0].size(), -1.0f);
+    std::vector<aistack::BufferView> out = {aistack::BufferView::output(probs.data(), probs.size()),
+                                            aistack::BufferView::output()};
+    s.run_buffers(in, out);
+    CHECK(out[0].in_buffer() && out[0].data<float>() == probs.data());
+    CHECK(out[0].shape() == want[0].shape() && out[0].nbytes() == want[0].nbytes());
+    CHECK(std::memcmp(probs.data(), want[0].raw_data(), want[0].nbytes()) == 0);
+    CHECK(!out[1].in_buffer() && out[1].dtype() == AIS_DTYPE_I64);
+    CHECK(out[1].shape() == want[1].shape());
+    CHECK(std::memcmp(out[1].raw_data(), want[1].raw_data(), want[1].nbytes()) == 0);
+
+    // One output by index, into a buffer too small for it: session memory, same values.
+    std::vector<int64_t> small(3, -1);
+    std::vector<aistack::BufferView> digit = {aistack::BufferView::output(small.data(), 3)};
+    s.run_buffers(in, digit, {1});
+    CHECK(!digit[0].in_buffer() && small == std::vector<int64_t>(3, -1));
+    CHECK(digit[0].nbytes() == want[1].nbytes() &&
+          std::memcmp(digit[0].data<int64_t>(), want[1].raw_data(), want[1].nbytes()) == 0);
+    CHECK_THROWS(digit[0].data<float>(), AIS_E_DTYPE, "i64");
+
+    // Errors throw with the library's message and leave the output views empty.
+    std::vector<aistack::BufferView> none;
+    CHECK_THROWS(s.run_buffers(none, out), AIS_E_INVALID_ARGUMENT, "0 inputs given");
+    CHECK(out[0].raw_data() == nullptr && out[0].dtype() == AIS_DTYPE_UNDEFINED);
+    std::vector<int64_t> ints(shape[0] * shape[1]);
+    std::vector<aistack::BufferView> bad = {aistack::BufferView::input(ints.data(), shape)};
+    CHECK_THROWS(s.run_buffers(bad, out), AIS_E_DTYPE, "pixels");
+    CHECK_THROWS(s.run_buffers(in, out, {1}), AIS_E_INVALID_ARGUMENT, "2 outputs but 1 indices");
+    CHECK_THROWS(aistack::BufferView::input(probs.data(), std::vector<int64_t>(9, 1)), AIS_E_LIMIT,
+                 "rank 9");
+}
+
 static void test_errors() {
     CHECK_THROWS(aistack::Model("no/such/model.onnx"), AIS_E_IO, "no/such/model.onnx");
     const char junk[] = "definitely not a model";
@@ -542,6 +584,7 @@ int main() {
     test_profile();
     test_labelled_digits();
     test_batch_accuracy_and_run_into();
+    test_run_buffers();
     test_errors();
     test_ownership();
     test_run_op();
