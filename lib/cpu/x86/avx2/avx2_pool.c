@@ -59,7 +59,12 @@ static void ais__avx2_pool_max2d(const float *x, float *y, const ais__conv_dw_ge
         float *c = col + pw;
         __m256 nan = _mm256_setzero_ps(); /* any NaN among the top taps of this row */
         int64_t i = 0;
-        for (; i + 8 <= iw; i += 8) {
+        for (;; i += 8) {
+            /* the last vector overlaps the one before it rather than leave a scalar tail */
+            if (i + 8 > iw) {
+                if (i == 0 || i >= iw) break;
+                i = iw - 8;
+            }
             __m256 m = ninf;
             for (int64_t r = lo; r < hi; r++)
                 m = _mm256_max_ps(_mm256_loadu_ps(x + r * iw + i), m);
@@ -83,7 +88,11 @@ static void ais__avx2_pool_max2d(const float *x, float *y, const ais__conv_dw_ge
             /* Windows o .. o+7 read col[2o .. 2o+17]: the maxima of the even, odd and
              * next-even columns, taken before the one cross-lane permute that orders them
              * (the three shuffles interleave the lanes alike). col holds no NaN. */
-            for (; o + 8 <= g->ow; o += 8) {
+            for (;; o += 8) {
+                if (o + 8 > g->ow) { /* overlapping last vector, as above */
+                    if (o == 0 || o >= g->ow) break;
+                    o = g->ow - 8;
+                }
                 const float *p = col + 2 * o;
                 __m256 a = _mm256_loadu_ps(p), b = _mm256_loadu_ps(p + 8);
                 __m256 a2 = _mm256_loadu_ps(p + 2), b2 = _mm256_loadu_ps(p + 10);
