@@ -51,14 +51,58 @@ static ais_status ais__transpose_infer(ais__op_ctx *ctx, const ais_tensor *const
     return AIS_OK;
 }
 
+/* A large Transpose on the pool's threads: the output split along its first axis longer than 1
+ * (ShuffleNet's channel shuffle, [1, c/g, g, H, W] from [1, g, c/g, H, W]: 16 copies of up to
+ * 1.5 MiB), each range one strided copy. */
+typedef struct ais__transpose_job {
+    char *dst;
+    const char *src;
+    size_t elem, ndim, axis;
+    int64_t od[AIS_MAX_DIMS], os[AIS_MAX_DIMS]; /* output extents, their source strides */
+    int64_t dst_step;                           /* output elements per index of axis */
+} ais__transpose_job;
+
+#define AIS__TRANSPOSE_SPLIT_BYTES ((size_t)262144)
+
+static void ais__transpose_range(void *vj, size_t begin, size_t end) {
+    const ais__transpose_job *j = vj;
+    int64_t od[AIS_MAX_DIMS];
+    memcpy(od, j->od, j->ndim * sizeof *od);
+    od[j->axis] = (int64_t)(end - begin);
+    ais__layout_copy_strided(j->dst + (size_t)((int64_t)begin * j->dst_step) * j->elem,
+                             j->src + (size_t)((int64_t)begin * j->os[j->axis]) * j->elem, j->elem,
+                             j->ndim, od, j->os);
+}
+
 static ais_status ais__transpose_compute(ais__op_ctx *ctx, const ais_tensor *const *in, size_t n_in,
                                          ais_tensor *const *out, size_t n_out) {
     (void)n_in, (void)n_out;
     int64_t perm[AIS_MAX_DIMS];
     AIS__CHECK(ais__perm(ctx, in[0], perm));
-    if (in[0]->numel)
-        ais__layout_transpose(out[0]->data, in[0]->data, ais__esz(in[0]), in[0]->ndim, in[0]->dims,
-                              perm);
+    const ais_tensor *x = in[0];
+    if (x->numel == 0) return AIS_OK;
+    size_t nd = x->ndim, axis = 0;
+    while (axis < nd && x->dims[perm[axis]] == 1)
+        axis++;
+    if (x->nbytes < AIS__TRANSPOSE_SPLIT_BYTES || axis >= nd || !ctx->pool ||
+        ais__pool_threads(ctx->pool) < 2) {
+        ais__layout_transpose(out[0]->data, x->data, ais__esz(x), nd, x->dims, perm);
+        return AIS_OK;
+    }
+    ais__transpose_job j = {
+        .dst = out[0]->data, .src = x->data, .elem = ais__esz(x), .ndim = nd, .axis = axis};
+    int64_t in_st[AIS_MAX_DIMS];
+    ais__layout_strides(x->dims, nd, in_st);
+    j.dst_step = 1;
+    for (size_t i = 0; i < nd; i++) {
+        j.od[i] = x->dims[perm[i]];
+        j.os[i] = in_st[perm[i]];
+        if (i > axis) j.dst_step *= j.od[i];
+    }
+    /* ranges of at least 64 KiB */
+    size_t per_index = x->nbytes / (size_t)j.od[axis];
+    ais__parallel_for(ctx->pool, (size_t)j.od[axis], 65536 / (per_index + 1) + 1,
+                      ais__transpose_range, &j);
     return AIS_OK;
 }
 
@@ -132,9 +176,10 @@ static void ais__concat_bytes(const ais__concat_job *j, size_t b, size_t e) {
             if (r < base + n) {
                 size_t from = r - base, len = AIS__MIN(base + n - r, e - b);
                 char *piece = (char *)j->in[k]->data + o * n + from;
-                if (j->split)
+                /* the memory plan may have placed a piece inside y already (memory_plan.c) */
+                if (piece != j->y + b && j->split)
                     memcpy(piece, j->y + b, len);
-                else
+                else if (piece != j->y + b)
                     memcpy(j->y + b, piece, len);
                 b += len;
                 r += len;
@@ -162,6 +207,12 @@ static ais_status ais__concat_compute(ais__op_ctx *ctx, const ais_tensor *const 
     for (size_t i = axis + 1; i < y->ndim; i++)
         inner *= (size_t)y->dims[i];
     size_t bytes = y->numel * ais__esz(y);
+    if (outer == 1) { /* every input already in place: nothing to move */
+        size_t off = 0, k = 0;
+        for (; k < n_in && (char *)in[k]->data == (char *)y->data + off; k++)
+            off += in[k]->nbytes;
+        if (k == n_in) return AIS_OK;
+    }
     ais__concat_job j = {in, n_in, axis, inner, bytes / outer, bytes, y->data, false};
     /* 256 KiB and up (tens of microseconds) on the threads, in ranges of 2+ units */
     ais__parallel_for(ctx->pool, (bytes + AIS__CONCAT_UNIT - 1) / AIS__CONCAT_UNIT, 4,

@@ -473,6 +473,14 @@ static ais_status ais__optimize(ais_model *m, size_t *order) {
                 if (nd->outputs[k] >= 0 && needed[nd->outputs[k]]) live = true;
             keep[i] = live;
             if (!live) continue;
+            /* Dropout's mask that nothing reads is not made: before opset 10 it is a float
+             * tensor as large as X filled per run (the light SqueezeNet's head: 0.35 MB), and
+             * without it the node is a view of its input. */
+            if (nd->n_outputs == 2 && nd->outputs[1] >= 0 && !needed[nd->outputs[1]] &&
+                strcmp(nd->op_type, "Dropout") == 0 && nd->domain[0] == '\0') {
+                g->values[nd->outputs[1]].producer = -1;
+                g->nodes[i].n_outputs = 1;
+            }
             for (size_t k = 0; k < nd->n_inputs; k++)
                 if (nd->inputs[k] >= 0) needed[nd->inputs[k]] = true;
         }

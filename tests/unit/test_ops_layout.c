@@ -167,6 +167,43 @@ static void test_concat_threads(void **s) {
     AIS_ASSERT_OK(ais_set_num_threads(1));
 }
 
+/* Transposes of 256 KiB and more run on the pool, the output split along its first axis
+ * longer than 1 (ShuffleNet's channel shuffle; a leading 1 skipped; the tiled pair inside). */
+static void test_transpose_threads(void **s) {
+    (void)s;
+    static const struct {
+        ais_dtype dt;
+        size_t r;
+        int64_t d[5], perm[5];
+    } cases[] = {{AIS_DTYPE_F32, 5, {1, 3, 40, 28, 28}, {0, 2, 1, 3, 4}},
+                 {AIS_DTYPE_F32, 4, {1, 1, 300, 250}, {0, 1, 3, 2}},
+                 {AIS_DTYPE_F64, 3, {2, 130, 131}, {2, 0, 1}},
+                 {AIS_DTYPE_U8, 3, {700, 3, 150}, {1, 2, 0}}};
+    for (int threads = 2; threads <= 3; threads++)
+        for (size_t c = 0; c < AIS__ARRAY_LEN(cases); c++) {
+            AIS_ASSERT_OK(ais_set_num_threads(threads));
+            size_t r = cases[c].r;
+            const int64_t *d = cases[c].d, *perm = cases[c].perm;
+            ais_tensor *x = rnd(cases[c].dt, d, r), *y = NULL;
+            ais_attrs *a = attrs();
+            AIS_ASSERT_OK(ais_attrs_set_ints(a, "perm", perm, r));
+            const ais_tensor *in[1] = {x};
+            AIS_ASSERT_OK(ais_op_run("Transpose", a, in, 1, &y, 1));
+            const int64_t *yd = ais_tensor_shape(y);
+            for (size_t e = 0; e < ais_tensor_size(y); e++) {
+                int64_t yi[5], xi[5];
+                unravel(e, yd, r, yi);
+                for (size_t i = 0; i < r; i++)
+                    xi[perm[i]] = yi[i];
+                assert_true(at(y, e) == at(x, ravel(xi, d, r)));
+            }
+            ais_tensor_destroy(x);
+            ais_tensor_destroy(y);
+            ais_attrs_destroy(a);
+        }
+    AIS_ASSERT_OK(ais_set_num_threads(1));
+}
+
 static void test_concat(void **s) {
     (void)s;
     for (int iter = 0; iter < 40; iter++) {
@@ -884,7 +921,8 @@ static void test_layout_oom(void **st) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_transpose),   cmocka_unit_test(test_concat),
+        cmocka_unit_test(test_transpose),
+        cmocka_unit_test(test_transpose_threads),   cmocka_unit_test(test_concat),
         cmocka_unit_test(test_concat_threads),
         cmocka_unit_test(test_split),       cmocka_unit_test(test_slice),
         cmocka_unit_test(test_gather),      cmocka_unit_test(test_gather_elements_nd_scatter),

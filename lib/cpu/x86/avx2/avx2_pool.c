@@ -11,10 +11,13 @@
  * NaN: the walk keeps a NaN that is a window's first tap (its top-left, the padding included)
  * and skips it elsewhere; so does this kernel: the column maxima skip NaN (each starts from
  * -inf and max returns its second operand when either is NaN), and the result is replaced by
- * the top-left tap where that tap is NaN.
+ * the top-left tap where that tap is NaN. Rows whose top taps hold no NaN (checked while the
+ * column maxima are taken) skip that step, and their output vectors take the maxima of the
+ * even, odd and next-even columns before one permute instead of after three.
  */
 #include <immintrin.h>
 #include <math.h>
+#include <stdbool.h>
 
 #include "cpu/cpu.h"
 
@@ -52,25 +55,65 @@ static void ais__avx2_pool_max2d(const float *x, float *y, const ais__conv_dw_ge
     for (int64_t oh = 0; oh < g->oh; oh++) {
         int64_t r0 = oh * 2 - g->ph;
         int64_t lo = r0 < 0 ? 0 : r0, hi = r0 + 3 < g->ih ? r0 + 3 : g->ih; /* rows inside */
-        float *c = col + pw, *t = top + pw;
+        bool top_in = r0 >= 0 && r0 < g->ih; /* the top-left taps lie in row r0 (== lo) */
+        float *c = col + pw;
+        __m256 nan = _mm256_setzero_ps(); /* any NaN among the top taps of this row */
         int64_t i = 0;
-        for (; i + 8 <= iw; i += 8) {
+        for (;; i += 8) {
+            /* the last vector overlaps the one before it rather than leave a scalar tail */
+            if (i + 8 > iw) {
+                if (i == 0 || i >= iw) break;
+                i = iw - 8;
+            }
             __m256 m = ninf;
             for (int64_t r = lo; r < hi; r++)
                 m = _mm256_max_ps(_mm256_loadu_ps(x + r * iw + i), m);
             _mm256_storeu_ps(c + i, m);
-            _mm256_storeu_ps(t + i,
-                             r0 >= 0 && r0 < g->ih ? _mm256_loadu_ps(x + r0 * iw + i) : ninf);
+            if (top_in) {
+                __m256 tv = _mm256_loadu_ps(x + r0 * iw + i);
+                nan = _mm256_or_ps(nan, _mm256_cmp_ps(tv, tv, _CMP_UNORD_Q));
+            }
         }
+        bool any_nan = _mm256_movemask_ps(nan) != 0;
         for (; i < iw; i++) {
             float m = -INFINITY;
             for (int64_t r = lo; r < hi; r++)
                 m = x[r * iw + i] > m ? x[r * iw + i] : m; /* NaN skipped, as max_ps does */
             c[i] = m;
-            t[i] = r0 >= 0 && r0 < g->ih ? x[r0 * iw + i] : -INFINITY;
+            any_nan = any_nan || (top_in && isnan(x[r0 * iw + i]));
         }
         float *yr = y + oh * g->ow;
         int64_t o = 0;
+        if (!any_nan) {
+            /* Windows o .. o+7 read col[2o .. 2o+17]: the maxima of the even, odd and
+             * next-even columns, taken before the one cross-lane permute that orders them
+             * (the three shuffles interleave the lanes alike). col holds no NaN. */
+            for (;; o += 8) {
+                if (o + 8 > g->ow) { /* overlapping last vector, as above */
+                    if (o == 0 || o >= g->ow) break;
+                    o = g->ow - 8;
+                }
+                const float *p = col + 2 * o;
+                __m256 a = _mm256_loadu_ps(p), b = _mm256_loadu_ps(p + 8);
+                __m256 a2 = _mm256_loadu_ps(p + 2), b2 = _mm256_loadu_ps(p + 10);
+                __m256 m =
+                    _mm256_max_ps(_mm256_shuffle_ps(a, b, 0x88), _mm256_shuffle_ps(a, b, 0xdd));
+                m = _mm256_max_ps(m, _mm256_shuffle_ps(a2, b2, 0x88));
+                _mm256_storeu_ps(
+                    yr + o, _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(m), 0xd8)));
+            }
+            for (; o < g->ow; o++) {
+                const float *p = col + 2 * o;
+                float m = p[0];
+                m = p[1] > m ? p[1] : m;
+                yr[o] = p[2] > m ? p[2] : m;
+            }
+            continue;
+        }
+        /* a NaN top-left tap: the windows' top input row, with -inf margins, to pick it */
+        float *t = top + pw;
+        for (int64_t j = 0; j < iw; j++)
+            t[j] = x[r0 * iw + j];
         for (; o + 8 <= g->ow; o += 8) {
             const float *p = col + 2 * o;
             __m256 m = _mm256_max_ps(ais__avx2p_even(p + 1), ais__avx2p_even(p));
