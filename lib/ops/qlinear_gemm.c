@@ -57,21 +57,61 @@ ais__qpack *ais__qpack_conv_new(const ais_tensor *w, int64_t group) {
     const ais__cpu_kernels *t = ais__cpu();
     ais__qpack *p = ais__calloc(1, sizeof *p);
     if (!p) return NULL;
-    /* AVX2: the int16 pair layout (cpu.h), whose kernel is exact without vpmaddubsw's split */
+    /* AVX2: the paired u8 layout (cpu.h) where an order of k with safe pairs costs at most a
+     * quarter more columns (its kernel does twice the products of the int16 pair kernel's per
+     * instruction, on half the bytes), else the int16 pair layout; both exact */
     bool wide = t->q16_ukernel != NULL;
-    size_t per = ais__q_al(wide ? ais__q16_a_bytes(t->qgemm_mr, mg, k)
-                                : ais__qgemm_a_bytes(t->qgemm_mr, mg, k));
+    int64_t max_kp = (k + k / 4 + 3) / 4 * 4;
+    int32_t *krows = NULL;
+    int64_t *kps = NULL;
+    bool pairs = t->q8p_ukernel != NULL && w->dtype == AIS_DTYPE_I8;
+    if (pairs) {
+        krows = ais__malloc((size_t)(group * max_kp) * sizeof *krows);
+        kps = ais__malloc((size_t)group * sizeof *kps);
+        for (int64_t g = 0; g < group && krows && kps; g++) {
+            const int8_t *src = (const int8_t *)w->data + (size_t)(g * mg * k);
+            kps[g] = ais__q8p_pair_rows(src, mg, k, max_kp, krows + g * max_kp);
+            pairs = pairs && kps[g] > 0;
+        }
+        pairs = pairs && krows && kps;
+    }
+    size_t per = ais__q_al(pairs  ? ais__q8p_a_bytes(t->qgemm_mr, mg, max_kp)
+                           : wide ? ais__q16_a_bytes(t->qgemm_mr, mg, k)
+                                  : ais__qgemm_a_bytes(t->qgemm_mr, mg, k));
     size_t sums = ais__q_al((size_t)mg * sizeof(int32_t));
+    size_t rows_b = pairs ? ais__q_al((size_t)max_kp * sizeof(int32_t)) : 0;
     p->a = ais__calloc((size_t)group, sizeof *p->a);
-    p->mem = ais__malloc_aligned((size_t)group * (per + sums), 64);
+    p->mem = ais__malloc_aligned((size_t)group * (per + sums + rows_b), 64);
     if (!p->a || !p->mem) {
+        ais__free(krows);
+        ais__free(kps);
         ais__qpack_free(p);
         return NULL;
     }
     for (int64_t g = 0; g < group; g++) {
-        uint8_t *d = (uint8_t *)p->mem + (size_t)g * (per + sums);
+        uint8_t *d = (uint8_t *)p->mem + (size_t)g * (per + sums + rows_b);
         int32_t *s = (int32_t *)(void *)(d + per);
         const uint8_t *src = (const uint8_t *)w->data + (size_t)(g * mg * k);
+        if (pairs) {
+            int32_t *kr = (int32_t *)(void *)(d + per + sums);
+            int64_t kp = kps[g];
+            memcpy(kr, krows + g * max_kp, (size_t)kp * sizeof *kr);
+            ais__q8p_pack_a(t->qgemm_mr, (const int8_t *)src, mg, k, kr, kp, (int8_t *)d);
+            for (int64_t i = 0; i < mg; i++) {
+                uint32_t rs = 0;
+                for (int64_t c = 0; c < k; c++)
+                    rs += (uint32_t)(int32_t)((const int8_t *)src)[i * k + c];
+                s[i] = (int32_t)rs;
+            }
+            p->a[g] = (ais__qgemm_a){.data = d,
+                                     .sums = s,
+                                     .m = mg,
+                                     .k = k,
+                                     .mr = t->qgemm_mr,
+                                     .krows = kr,
+                                     .kp = kp};
+            continue;
+        }
         if (wide)
             ais__q16_pack_a(t->qgemm_mr, src, w->dtype == AIS_DTYPE_I8, mg, k,
                             (int16_t *)(void *)d);
@@ -80,6 +120,8 @@ ais__qpack *ais__qpack_conv_new(const ais_tensor *w, int64_t group) {
         p->a[g] = (ais__qgemm_a){
             .data = d, .sums = wide ? NULL : s, .m = mg, .k = k, .mr = t->qgemm_mr, .wide = wide};
     }
+    ais__free(krows);
+    ais__free(kps);
     p->src = w->data;
     p->t = t;
     p->groups = group;
