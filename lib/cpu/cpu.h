@@ -201,6 +201,9 @@ typedef struct ais__qgemm_b {
     const int32_t *sums;
     int64_t n, k;
     bool exact;
+    /* NULL, or the order of k the panels were packed in (k entries, ais__q8p_pair_rows's: -1 a
+     * zero row), which A must be packed in too (ais__qgemm_pack_a_rows) */
+    const int32_t *krows;
 } ais__qgemm_b;
 
 /* Bytes of a packed A (m x k, panels of mr) and B (k x n). */
@@ -213,6 +216,14 @@ void ais__qgemm_pack_a(int mr, const void *a, bool is_signed, int64_t rs, int64_
 /* Packs B[k, j] = b[k * rs + j * cs] into dst; sums (n int32, NULL: skipped) gets the column sums
  * of B'; *exact (NULL: skipped) whether a pair of B' along k may saturate vpmaddubsw's int16
  * (255 |b0 + b1| over 32767 for same-signed parts; true when in doubt). */
+/* ais__qgemm_pack_a and ais__qgemm_pack_b with the rows of k taken in the order krows (k
+ * entries now, -1 a zero; the sums are those of the natural order) */
+void ais__qgemm_pack_a_rows(int mr, const void *a, bool is_signed, int64_t rs, int64_t cs,
+                            int64_t m, const int32_t *krows, int64_t k, uint8_t *dst,
+                            int32_t *sums);
+void ais__qgemm_pack_b_rows(const void *b, bool is_signed, int64_t rs, int64_t cs,
+                            const int32_t *krows, int64_t k, int64_t n, int8_t *dst,
+                            int32_t *sums);
 void ais__qgemm_pack_b(const void *b, bool is_signed, int64_t rs, int64_t cs, int64_t k, int64_t n,
                        int8_t *dst, int32_t *sums, bool *exact);
 /* C = A B through table t's micro-kernel and store, tiles split over the pool's threads (NULL or

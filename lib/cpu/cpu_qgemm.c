@@ -214,16 +214,19 @@ void ais__q8p_pack_a(int mr, const int8_t *w, int64_t m, int64_t k, const int32_
 }
 
 /* One panel of 16 columns j0.. of B, all of k, the slow general way (edges, strides, weights). */
-static void ais__q_pack_b_panel(const uint8_t *src, uint8_t flip, int64_t rs, int64_t cs, int64_t k,
-                                int64_t n, int64_t j0, int8_t *d, int32_t *sums, bool *exact) {
+static void ais__q_pack_b_panel(const uint8_t *src, uint8_t flip, int64_t rs, int64_t cs,
+                                const int32_t *krows, int64_t k, int64_t n, int64_t j0, int8_t *d,
+                                int32_t *sums, bool *exact) {
     int64_t k4 = ais__q_k4(k);
     uint32_t s[AIS__QGEMM_NR] = {0};
     for (int64_t kk = 0; kk < k4; kk++)
         for (int j = 0; j < AIS__QGEMM_NR; j++) {
             int8_t v[4];
             for (int t = 0; t < 4; t++) {
-                int64_t kx = kk * 4 + t;
-                v[t] = kx < k && j0 + j < n ? (int8_t)(src[kx * rs + (j0 + j) * cs] ^ flip) : 0;
+                int64_t kx = kk * 4 + t, row = kx < k && krows ? krows[kx] : kx;
+                v[t] = kx < k && row >= 0 && j0 + j < n
+                           ? (int8_t)(src[row * rs + (j0 + j) * cs] ^ flip)
+                           : 0;
                 s[j] += (uint32_t)(int32_t)v[t];
             }
             memcpy(d + (kk * AIS__QGEMM_NR + j) * 4, v, 4);
@@ -295,7 +298,40 @@ void ais__qgemm_pack_b(const void *b, bool is_signed, int64_t rs, int64_t cs, in
             continue;
         }
 #endif
-        ais__q_pack_b_panel(src, flip, rs, cs, k, n, j0, d, sums, exact);
+        ais__q_pack_b_panel(src, flip, rs, cs, NULL, k, n, j0, d, sums, exact);
+    }
+}
+
+void ais__qgemm_pack_b_rows(const void *b, bool is_signed, int64_t rs, int64_t cs,
+                            const int32_t *krows, int64_t k, int64_t n, int8_t *dst,
+                            int32_t *sums) {
+    int64_t k4 = ais__q_k4(k), panels = (n + AIS__QGEMM_NR - 1) / AIS__QGEMM_NR;
+    for (int64_t p = 0; p < panels; p++)
+        ais__q_pack_b_panel(b, is_signed ? 0 : 0x80, rs, cs, krows, k, n, p * AIS__QGEMM_NR,
+                            dst + p * k4 * 64, sums, NULL);
+}
+
+void ais__qgemm_pack_a_rows(int mr, const void *a, bool is_signed, int64_t rs, int64_t cs,
+                            int64_t m, const int32_t *krows, int64_t k, uint8_t *dst,
+                            int32_t *sums) {
+    const uint8_t *src = a;
+    uint8_t flip = is_signed ? 0x80 : 0;
+    int64_t k4 = ais__q_k4(k), panels = (m + mr - 1) / mr;
+    for (int64_t p = 0; p < panels; p++) {
+        uint8_t *d = dst + p * k4 * mr * 4;
+        for (int r = 0; r < mr; r++) {
+            int64_t i = p * mr + r;
+            const uint8_t *row = src + (i < m ? i : 0) * rs;
+            uint32_t s = 0;
+            for (int64_t kk = 0; kk < k4; kk++)
+                for (int t = 0; t < 4; t++) {
+                    int64_t kx = kk * 4 + t, c = kx < k ? krows[kx] : -1;
+                    uint8_t v = i < m && c >= 0 ? (uint8_t)(row[c * cs] ^ flip) : 0;
+                    d[(kk * mr + r) * 4 + t] = v;
+                    s += v;
+                }
+            if (sums && i < m) sums[i] = (int32_t)s;
+        }
     }
 }
 
