@@ -16,7 +16,10 @@
  * instead: packing B checks every pair; when one could overflow (|b0 + b1| parts over 128 in
  * the worst case a = 255), the kernels split each a into a & 0x7f and a & 0x80, whose products
  * with any s8 pair fit int16 (127 * 128 * 2 and 128 * 128 * 2), at twice the instructions.
- * Weights quantized to 7 bits (or symmetric with small values) keep the single path.
+ * Weights quantized to 7 bits (or symmetric with small values) keep the single path. Since the
+ * pairs are ours to choose, constant s8 weights are packed in an order of k whose pairs are safe
+ * wherever that costs at most a quarter more k (ais__q8p_pair_rows: the convolutions' paired u8
+ * path, cpu.h, and a constant B of the matrix products, ais__qgemm_pack_b_rows).
  */
 #include <assert.h>
 #include <stdint.h>
