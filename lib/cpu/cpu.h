@@ -191,12 +191,19 @@ typedef struct ais__qgemm_a {
     int64_t m, k;
     int mr;
     bool wide; /* the int16 pair layout of ais__q16_pack_a (ais__qgemm_run_cols only) */
+    /* the paired u8 layout of ais__q8p_pack_a (ais__qgemm_run_cols only): kp columns (a
+     * multiple of 4) taken from k by krows (cpu.h, "paired u8 path"); sums: raw row sums */
+    const int32_t *krows;
+    int64_t kp;
 } ais__qgemm_a;
 typedef struct ais__qgemm_b {
     const int8_t *data;
     const int32_t *sums;
     int64_t n, k;
     bool exact;
+    /* NULL, or the order of k the panels were packed in (k entries, ais__q8p_pair_rows's: -1 a
+     * zero row), which A must be packed in too (ais__qgemm_pack_a_rows) */
+    const int32_t *krows;
 } ais__qgemm_b;
 
 /* Bytes of a packed A (m x k, panels of mr) and B (k x n). */
@@ -209,6 +216,14 @@ void ais__qgemm_pack_a(int mr, const void *a, bool is_signed, int64_t rs, int64_
 /* Packs B[k, j] = b[k * rs + j * cs] into dst; sums (n int32, NULL: skipped) gets the column sums
  * of B'; *exact (NULL: skipped) whether a pair of B' along k may saturate vpmaddubsw's int16
  * (255 |b0 + b1| over 32767 for same-signed parts; true when in doubt). */
+/* ais__qgemm_pack_a and ais__qgemm_pack_b with the rows of k taken in the order krows (k
+ * entries now, -1 a zero; the sums are those of the natural order) */
+void ais__qgemm_pack_a_rows(int mr, const void *a, bool is_signed, int64_t rs, int64_t cs,
+                            int64_t m, const int32_t *krows, int64_t k, uint8_t *dst,
+                            int32_t *sums);
+void ais__qgemm_pack_b_rows(const void *b, bool is_signed, int64_t rs, int64_t cs,
+                            const int32_t *krows, int64_t k, int64_t n, int8_t *dst,
+                            int32_t *sums);
 void ais__qgemm_pack_b(const void *b, bool is_signed, int64_t rs, int64_t cs, int64_t k, int64_t n,
                        int8_t *dst, int32_t *sums, bool *exact);
 /* C = A B through table t's micro-kernel and store, tiles split over the pool's threads (NULL or
@@ -255,6 +270,37 @@ void ais__qgemm_run_cols(struct ais__pool *pool, const ais__cpu_kernels *t, cons
  *   A in panels of mr rows: ap[(p * k2 + kk) * mr * 2 + r * 2 + t] = A[p * mr + r, 2 kk + t];
  *   B, one panel of 16 columns: bp[(kk * 16 + j) * 2 + t] = B[2 kk + t, j]. */
 size_t ais__q16_a_bytes(int mr, int64_t m, int64_t k);
+/* ---- the paired u8 path of the int8 convolutions (AVX2 without VNNI) ----
+ * vpmaddubsw(u8 x, s8 w) adds x0 w0 + x1 w1 into int16 with saturation. For u8 activations x in
+ * [0, 255] that sum cannot saturate when the weights' positive parts add to at most 128 and
+ * their negative parts to at least -128 (255 * 128 = 32640): a property of the weight pair
+ * alone, checked at load. Full-range per-channel weights fail it for some pair of nearly every
+ * row in k's natural order (a channel's largest weight is 127), but the pairs are ours to
+ * choose: ais__q8p_pair_rows orders k so that every pair is safe for every row of the matrix,
+ * pairing a k that no other k suits with a zero column. The kernel then multiplies the u8
+ * activations (the vector operand) by the s8 weights (broadcast) with one vpmaddubsw per 32
+ * products, exactly, on half the bytes of the int16 pair path.
+ * Layouts (k4 = kp / 4; krows[kk] in [0, k) or -1 for a zero column), zero beyond m:
+ *   A in panels of mr rows: ap[(p * k4 + kk) * mr * 4 + r * 4 + t] = W[p * mr + r, krows[4kk+t]];
+ *   B, one panel of 16 columns: bp[(kk * 16 + j) * 4 + t] = X[krows[4 kk + t], j] ^ flip. */
+/* Whether the s8 pair (w0, w1) times any two u8 values sums inside int16. */
+static inline bool ais__q8p_pair_safe(int32_t w0, int32_t w1) {
+    int32_t pos = (w0 > 0 ? w0 : 0) + (w1 > 0 ? w1 : 0), neg = (w0 < 0 ? w0 : 0) + (w1 < 0 ? w1 : 0);
+    return pos <= 128 && neg >= -128;
+}
+/* The order of k for the s8 matrix w [m, k] (row-major) whose pairs are all safe: krows gets kp
+ * entries (kp a multiple of 4, returned), at most max_kp; -1 when more would be needed or memory
+ * is short (the caller takes another path). */
+int64_t ais__q8p_pair_rows(const int8_t *w, int64_t m, int64_t k, int64_t max_kp, int32_t *krows);
+size_t ais__q8p_a_bytes(int mr, int64_t m, int64_t kp);
+/* Packs w [m, k] (s8, row-major) in the order krows (kp entries) into dst. */
+void ais__q8p_pack_a(int mr, const int8_t *w, int64_t m, int64_t k, const int32_t *krows,
+                     int64_t kp, int8_t *dst);
+/* The portable table entries of the paired path (the references): see q8p_ukernel and
+ * q8p_pack_b. */
+void ais__cpu_ref_q8p_ukernel(int mr, int64_t k4, const int8_t *ap, const uint8_t *bp, int32_t *c);
+void ais__cpu_ref_q8p_pack_b(const uint8_t *src, int64_t ld, const int32_t *krows, int64_t k4,
+                             uint8_t flip, uint8_t *dst);
 /* Packs A[i, k] = a[i * k + k] (row-major, u8 or s8 when is_signed) widened into dst. */
 void ais__q16_pack_a(int mr, const uint8_t *a, bool is_signed, int64_t m, int64_t k, int16_t *dst);
 /* The portable table entries of this path (the references of the SIMD ones): the micro-kernel
@@ -442,6 +488,15 @@ typedef struct ais__cpu_kernels {
     void (*q16_ukernel)(int64_t k2, const int16_t *ap, const int16_t *bp, int32_t *c);
     void (*q16_pack_b)(const uint8_t *src, int64_t ld, int64_t k, bool is_signed, int32_t zp,
                        int16_t *dst, int32_t *sums);
+    /* The paired u8 path (cpu.h, above ais__q8p_pair_rows; NULL: the level has none).
+     * q8p_ukernel: c[r * AIS__QGEMM_LDC + j] = sum over kk < k4, t < 4 of ap[(kk * mr + r) * 4 +
+     * t] * bp[(kk * 16 + j) * 4 + t], r < qgemm_mr, j < 16 (s8 A, u8 B); exact when every pair
+     * (t = 0, 1 and 2, 3) of A is safe (ais__q8p_pair_safe), which the packing guarantees.
+     * q8p_pack_b: 16 columns, row krows[4 kk + t] of src (16 bytes readable at src[r * ld]),
+     * each byte xor flip, into the B panel at dst; a -1 row gives zeros. */
+    void (*q8p_ukernel)(int64_t k4, const int8_t *ap, const uint8_t *bp, int32_t *c);
+    void (*q8p_pack_b)(const uint8_t *src, int64_t ld, const int32_t *krows, int64_t k4,
+                       uint8_t flip, uint8_t *dst);
     /* ---- the blocked (NCHWc) direct convolution (lib/ops/conv_nchwc.c drives it) ----
      * conv_nchwc_block: the channel block of this level's conv_nchwc_row (16 AVX-512, 8 AVX2;
      * 0: the level has none and convolutions take the other paths). The portable row (for any

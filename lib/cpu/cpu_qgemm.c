@@ -16,9 +16,14 @@
  * instead: packing B checks every pair; when one could overflow (|b0 + b1| parts over 128 in
  * the worst case a = 255), the kernels split each a into a & 0x7f and a & 0x80, whose products
  * with any s8 pair fit int16 (127 * 128 * 2 and 128 * 128 * 2), at twice the instructions.
- * Weights quantized to 7 bits (or symmetric with small values) keep the single path.
+ * Weights quantized to 7 bits (or symmetric with small values) keep the single path. Since the
+ * pairs are ours to choose, constant s8 weights are packed in an order of k whose pairs are safe
+ * wherever that costs at most a quarter more k (ais__q8p_pair_rows: the convolutions' paired u8
+ * path, cpu.h, and a constant B of the matrix products, ais__qgemm_pack_b_rows).
  */
 #include <assert.h>
+#include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "common/common.h"
@@ -102,17 +107,129 @@ void ais__q16_pack_a(int mr, const uint8_t *a, bool is_signed, int64_t m, int64_
     }
 }
 
+/* ---- the paired u8 path (cpu.h) ---- */
+
+typedef struct {
+    int32_t big; /* the largest |w| of the column */
+    int32_t col;
+} ais__q8p_col;
+
+static int ais__q8p_by_big(const void *a, const void *b) {
+    const ais__q8p_col *x = a, *y = b;
+    if (x->big != y->big) return x->big > y->big ? -1 : 1;
+    return x->col < y->col ? -1 : x->col > y->col;
+}
+
+/* Whether columns i and j of wt (k rows of m: the transposed weights) pair safely in every row;
+ * in chunks of 64 rows so that the compiler vectorizes the test and a conflict ends it early. */
+static bool ais__q8p_cols_safe(const int8_t *wi, const int8_t *wj, int64_t m) {
+    for (int64_t r0 = 0; r0 < m; r0 += 64) {
+        int64_t r1 = m - r0 < 64 ? m : r0 + 64;
+        int bad = 0;
+        for (int64_t r = r0; r < r1; r++) {
+            int32_t a = wi[r], b = wj[r];
+            int32_t pos = (a > 0 ? a : 0) + (b > 0 ? b : 0), neg = (a < 0 ? a : 0) + (b < 0 ? b : 0);
+            bad |= (pos > 128) | (neg < -128);
+        }
+        if (bad) return false;
+    }
+    return true;
+}
+
+/* Greedy: the columns by their largest |w|, largest first; each takes the first of the smallest
+ * free ones (at most AIS__Q8P_TRIES looked at) that pairs safely with it in every row, or a zero
+ * column. Large weights are rare and small ones common, so most find a partner at once. */
+#define AIS__Q8P_TRIES 96
+
+int64_t ais__q8p_pair_rows(const int8_t *w, int64_t m, int64_t k, int64_t max_kp, int32_t *krows) {
+    if (m <= 0 || k <= 0 || k > INT32_MAX / 2) return -1;
+    int8_t *wt = ais__malloc((size_t)(m * k));
+    ais__q8p_col *order = ais__malloc((size_t)k * sizeof *order);
+    bool *used = ais__calloc((size_t)k, sizeof *used);
+    int32_t *pairs = ais__malloc((size_t)k * 2 * sizeof *pairs);
+    int64_t kp = -1;
+    if (!wt || !order || !used || !pairs) goto done;
+    for (int64_t j = 0; j < k; j++) {
+        int32_t big = 0;
+        for (int64_t r = 0; r < m; r++) {
+            int32_t v = w[r * k + j];
+            wt[j * m + r] = (int8_t)v;
+            big = v > big ? v : -v > big ? -v : big;
+        }
+        order[j] = (ais__q8p_col){.big = big, .col = (int32_t)j};
+    }
+    qsort(order, (size_t)k, sizeof *order, ais__q8p_by_big);
+    int64_t np = 0, tail = k - 1;
+    for (int64_t a = 0; a < k; a++) {
+        int32_t i = order[a].col;
+        if (used[i]) continue;
+        used[i] = true;
+        while (tail > a && used[order[tail].col])
+            tail--;
+        int32_t partner = -1;
+        int tries = 0;
+        for (int64_t b = tail; b > a && tries < AIS__Q8P_TRIES; b--) {
+            int32_t j = order[b].col;
+            if (used[j]) continue;
+            tries++;
+            if (ais__q8p_cols_safe(wt + (int64_t)i * m, wt + (int64_t)j * m, m)) {
+                partner = j;
+                break;
+            }
+        }
+        if (partner >= 0) used[partner] = true;
+        pairs[2 * np] = i;
+        pairs[2 * np + 1] = partner;
+        np++;
+    }
+    kp = (2 * np + 3) / 4 * 4;
+    if (kp > max_kp) {
+        kp = -1;
+        goto done;
+    }
+    for (int64_t q = 0; q < kp; q++)
+        krows[q] = q < 2 * np ? pairs[q] : -1;
+done:
+    ais__free(wt);
+    ais__free(order);
+    ais__free(used);
+    ais__free(pairs);
+    return kp;
+}
+
+size_t ais__q8p_a_bytes(int mr, int64_t m, int64_t kp) {
+    int64_t panels = (m + mr - 1) / mr;
+    return (size_t)(panels * mr * kp);
+}
+
+void ais__q8p_pack_a(int mr, const int8_t *w, int64_t m, int64_t k, const int32_t *krows,
+                     int64_t kp, int8_t *dst) {
+    int64_t k4 = kp / 4, panels = (m + mr - 1) / mr;
+    for (int64_t p = 0; p < panels; p++)
+        for (int r = 0; r < mr; r++) {
+            int64_t i = p * mr + r;
+            for (int64_t kk = 0; kk < k4; kk++)
+                for (int t = 0; t < 4; t++) {
+                    int32_t c = krows[kk * 4 + t];
+                    dst[((p * k4 + kk) * mr + r) * 4 + t] = i < m && c >= 0 ? w[i * k + c] : 0;
+                }
+        }
+}
+
 /* One panel of 16 columns j0.. of B, all of k, the slow general way (edges, strides, weights). */
-static void ais__q_pack_b_panel(const uint8_t *src, uint8_t flip, int64_t rs, int64_t cs, int64_t k,
-                                int64_t n, int64_t j0, int8_t *d, int32_t *sums, bool *exact) {
+static void ais__q_pack_b_panel(const uint8_t *src, uint8_t flip, int64_t rs, int64_t cs,
+                                const int32_t *krows, int64_t k, int64_t n, int64_t j0, int8_t *d,
+                                int32_t *sums, bool *exact) {
     int64_t k4 = ais__q_k4(k);
     uint32_t s[AIS__QGEMM_NR] = {0};
     for (int64_t kk = 0; kk < k4; kk++)
         for (int j = 0; j < AIS__QGEMM_NR; j++) {
             int8_t v[4];
             for (int t = 0; t < 4; t++) {
-                int64_t kx = kk * 4 + t;
-                v[t] = kx < k && j0 + j < n ? (int8_t)(src[kx * rs + (j0 + j) * cs] ^ flip) : 0;
+                int64_t kx = kk * 4 + t, row = kx < k && krows ? krows[kx] : kx;
+                v[t] = kx < k && row >= 0 && j0 + j < n
+                           ? (int8_t)(src[row * rs + (j0 + j) * cs] ^ flip)
+                           : 0;
                 s[j] += (uint32_t)(int32_t)v[t];
             }
             memcpy(d + (kk * AIS__QGEMM_NR + j) * 4, v, 4);
@@ -184,7 +301,40 @@ void ais__qgemm_pack_b(const void *b, bool is_signed, int64_t rs, int64_t cs, in
             continue;
         }
 #endif
-        ais__q_pack_b_panel(src, flip, rs, cs, k, n, j0, d, sums, exact);
+        ais__q_pack_b_panel(src, flip, rs, cs, NULL, k, n, j0, d, sums, exact);
+    }
+}
+
+void ais__qgemm_pack_b_rows(const void *b, bool is_signed, int64_t rs, int64_t cs,
+                            const int32_t *krows, int64_t k, int64_t n, int8_t *dst,
+                            int32_t *sums) {
+    int64_t k4 = ais__q_k4(k), panels = (n + AIS__QGEMM_NR - 1) / AIS__QGEMM_NR;
+    for (int64_t p = 0; p < panels; p++)
+        ais__q_pack_b_panel(b, is_signed ? 0 : 0x80, rs, cs, krows, k, n, p * AIS__QGEMM_NR,
+                            dst + p * k4 * 64, sums, NULL);
+}
+
+void ais__qgemm_pack_a_rows(int mr, const void *a, bool is_signed, int64_t rs, int64_t cs,
+                            int64_t m, const int32_t *krows, int64_t k, uint8_t *dst,
+                            int32_t *sums) {
+    const uint8_t *src = a;
+    uint8_t flip = is_signed ? 0x80 : 0;
+    int64_t k4 = ais__q_k4(k), panels = (m + mr - 1) / mr;
+    for (int64_t p = 0; p < panels; p++) {
+        uint8_t *d = dst + p * k4 * mr * 4;
+        for (int r = 0; r < mr; r++) {
+            int64_t i = p * mr + r;
+            const uint8_t *row = src + (i < m ? i : 0) * rs;
+            uint32_t s = 0;
+            for (int64_t kk = 0; kk < k4; kk++)
+                for (int t = 0; t < 4; t++) {
+                    int64_t kx = kk * 4 + t, c = kx < k ? krows[kx] : -1;
+                    uint8_t v = i < m && c >= 0 ? (uint8_t)(row[c * cs] ^ flip) : 0;
+                    d[(kk * mr + r) * 4 + t] = v;
+                    s += v;
+                }
+            if (sums && i < m) sums[i] = (int32_t)s;
+        }
     }
 }
 
@@ -267,6 +417,9 @@ static size_t ais__q_al(size_t n) { return (n + 63) & ~(size_t)63; }
 
 /* Bytes of one packed block of B: k4 groups of 4 bytes per column, or (the int16 pair layout,
  * which needs more) k2 pairs of 2 int16; the larger, so that either fits. */
+/* The k an A's blocks of B are packed for: the paired path's kp may exceed k. */
+static int64_t ais__q_a_kmax(const ais__qgemm_a *a) { return a->krows && a->kp > a->k ? a->kp : a->k; }
+
 static size_t ais__q_block_bytes(const ais__cpu_kernels *t, int64_t k) {
     size_t bw = (size_t)t->qgemm_np * AIS__QGEMM_NR;
     size_t narrow = (size_t)ais__q_k4(k) * 4 * bw, wide = (size_t)((k + 1) / 2) * 4 * bw;
@@ -291,12 +444,13 @@ static void ais__q_cols_slots(void *vj, size_t begin, size_t end) {
     for (size_t s = begin; s < end; s++) {
         char *p = J->scratch + s * J->per_slot;
         int8_t *bp = (int8_t *)p;
-        size_t block_b = ais__q_block_bytes(t, J->a->k);
+        size_t block_b = ais__q_block_bytes(t, ais__q_a_kmax(J->a));
         int32_t *sums = (int32_t *)(void *)(p + block_b);
         uint8_t *work = (uint8_t *)(p + block_b + ais__q_al((size_t)bw * 4));
         /* the int16 pair layout: k2 steps of mr rows of 2 int16 (4 bytes) */
         int64_t k2 = (J->a->k + 1) / 2;
         if (J->a->wide) astride = k2 * mr * 4;
+        if (J->a->krows) astride = J->a->kp * mr;
         int64_t S = J->slots, b0, b1, r0 = 0, r1 = J->mp;
         if (J->nb >= S) {
             b0 = (int64_t)s * J->nb / S;
@@ -330,7 +484,11 @@ static void ais__q_cols_slots(void *vj, size_t begin, size_t end) {
                 if (ep.dscale) ep.dscale += j0 * ep.scale_cs;
             }
             for (int64_t ip = r0; ip < r1; ip++) {
-                if (J->a->wide)
+                if (J->a->krows)
+                    t->q8p_ukernel(J->a->kp / 4,
+                                   (const int8_t *)(const void *)(J->a->data + ip * astride),
+                                   (const uint8_t *)(const void *)bp, c);
+                else if (J->a->wide)
                     t->q16_ukernel(k2, (const int16_t *)(const void *)(J->a->data + ip * astride),
                                    (const int16_t *)(const void *)bp, c);
                 else
@@ -349,7 +507,8 @@ void ais__qgemm_run_cols(struct ais__pool *pool, const ais__cpu_kernels *t, cons
     ais__q_cols_job J = {
         .t = t, .a = a, .src = src, .ep = ep, .scratch = scratch, .n = n, .k4 = ais__q_k4(a->k)};
     assert(!a->wide || (t->q16_ukernel && t->qgemm_np == 1));
-    J.per_slot = ais__qgemm_cols_slot_bytes(t, a->k, src->work_bytes);
+    assert(!a->krows || (t->q8p_ukernel && t->qgemm_np == 1 && a->kp % 4 == 0));
+    J.per_slot = ais__qgemm_cols_slot_bytes(t, ais__q_a_kmax(a), src->work_bytes);
     J.mp = (a->m + t->qgemm_mr - 1) / t->qgemm_mr;
     J.nb = (n + t->qgemm_np * AIS__QGEMM_NR - 1) / (t->qgemm_np * AIS__QGEMM_NR);
     J.y_elem = ep->out == AIS__QGEMM_OUT_U8 || ep->out == AIS__QGEMM_OUT_S8 ? 1 : 4;
@@ -372,6 +531,8 @@ void ais__cpu_fill_qgemm(ais__cpu_kernels *k, int level) {
     if (level >= AIS_CPU_ISA_AVX512) {
         k->q16_ukernel = NULL;
         k->q16_pack_b = NULL;
+        k->q8p_ukernel = NULL;
+        k->q8p_pack_b = NULL;
         ais__avx512_fill_qgemm(k);
     }
     if (level >= AIS_CPU_ISA_AVX512_VNNI) ais__avx512_vnni_fill_qgemm(k);

@@ -448,6 +448,10 @@ typedef struct {
     uint8_t pad;
     bool xs, direct, shift;
     bool need_sums; /* the int16 pair path: column sums wanted (a nonzero w_zero_point) */
+    /* the paired u8 path: the group's order of k (kp entries) and the flip of s8 inputs to u8 */
+    const int32_t *krows;
+    int64_t kp;
+    uint8_t flip;
 } ais__qi_cols;
 
 /* n bytes from s to d, and n bytes of v at d: fixed-size moves that overlap at the end instead
@@ -593,24 +597,49 @@ static void ais__qi_cols_pack(void *vc, int64_t j0, int64_t n, int8_t *dst, int3
 /* The int16 pair path's block (cpu.h): the columns gathered as above (a 1x1 convolution
  * without stride or padding: read in place, but for a short last block, copied so that every
  * row has its 16 readable bytes), widened minus x_zero_point by the table's q16_pack_b. */
-static void ais__qi_cols_pack16(void *vc, int64_t j0, int64_t n, int8_t *dst, int32_t *sums,
-                                uint8_t *work) {
-    const ais__qi_cols *C = vc;
-    const uint8_t *src = work;
-    int64_t ld = C->ldw;
+static const uint8_t *ais__qi_cols_rows(const ais__qi_cols *C, int64_t j0, int64_t n,
+                                        uint8_t *work, int64_t *ld) {
+    *ld = C->ldw;
     if (C->direct && n == AIS__QGEMM_NR) {
-        src = C->x + j0;
-        ld = C->P;
-    } else if (C->direct) {
+        *ld = C->P;
+        return C->x + j0;
+    }
+    if (C->direct) {
         for (int64_t r = 0; r < C->kg; r++)
-            memcpy(work + r * ld, C->x + r * C->P + j0, (size_t)n);
+            memcpy(work + r * C->ldw, C->x + r * C->P + j0, (size_t)n);
     } else if (C->shift) {
         ais__qi_cols_shift(C, j0, n, work);
     } else {
         ais__qi_cols_block(C, j0, n, work);
     }
+    return work;
+}
+
+static void ais__qi_cols_pack16(void *vc, int64_t j0, int64_t n, int8_t *dst, int32_t *sums,
+                                uint8_t *work) {
+    const ais__qi_cols *C = vc;
+    int64_t ld;
+    const uint8_t *src = ais__qi_cols_rows(C, j0, n, work, &ld);
     C->t->q16_pack_b(src, ld, C->kg, C->xs, C->xz, (int16_t *)(void *)dst,
                      C->need_sums ? sums : NULL);
+}
+
+/* The paired u8 path's block (cpu.h): the same rows, taken in the weights' order of k. */
+static void ais__qi_cols_pack8p(void *vc, int64_t j0, int64_t n, int8_t *dst, int32_t *sums,
+                                uint8_t *work) {
+    const ais__qi_cols *C = vc;
+    (void)sums;
+    int64_t ld = C->ldw;
+    const uint8_t *src = work;
+    if (C->direct) {
+        /* in place the rows would be read out of order, 16 bytes from each of kg planes: copied
+         * in order first (streams the prefetcher follows), then taken from L1 */
+        for (int64_t r = 0; r < C->kg; r++)
+            memcpy(work + r * ld, C->x + r * C->P + j0, (size_t)n);
+    } else {
+        src = ais__qi_cols_rows(C, j0, n, work, &ld);
+    }
+    C->t->q8p_pack_b(src, ld, C->krows, C->kp / 4, C->flip, (uint8_t *)dst);
 }
 
 /* QLinearConv's multiplier per output channel m < n, x_scale * w_scale / y_scale in float32 as
@@ -634,6 +663,10 @@ static ais_status ais__qi_conv_gemm(ais__op_ctx *ctx, const ais__qi_conv *q, con
                                     const ais__qi_vec *sc, size_t y_elem, void *y) {
     const ais__dense_geom *g = &q->g;
     const ais__qpack *pack = ais__qi_pack(ctx, w);
+    /* the paired u8 pack holds the raw s8 weights' row sums: a zero w_zero_point only */
+    bool pairs = pack && pack->a[0].krows;
+    for (int64_t ch = 0; ch < q->m && pairs; ch++)
+        if (ais__qi_zp(&q->wz, (size_t)ch) != 0) pack = NULL, pairs = false;
     const ais__cpu_kernels *t = pack ? pack->t : ais__cpu();
     int64_t cg = q->c / q->group, mg = q->m / q->group, ksz = ais__dense_prod3(g->k);
     int64_t kg = cg * ksz, P = ais__dense_prod3(g->out), isz = ais__dense_prod3(g->in);
@@ -645,9 +678,14 @@ static ais_status ais__qi_conv_gemm(ais__op_ctx *ctx, const ais__qi_conv *q, con
     slots = slots < 1 ? 1 : slots;
     /* the int16 pair path where the table has it (AVX2) and the weights were packed for it */
     bool wide = pack ? pack->a[0].wide : t->q16_ukernel != NULL;
-    ais__qgemm_cols src = {.pack = wide ? ais__qi_cols_pack16 : ais__qi_cols_pack,
-                           .work_bytes = direct && !wide ? 0 : (size_t)(kg * ldw)};
-    size_t slots_b = (size_t)slots * ais__qgemm_cols_slot_bytes(t, kg, src.work_bytes);
+    int64_t kmax = kg;
+    for (int64_t gi = 0; gi < q->group && pairs; gi++)
+        kmax = pack->a[gi].kp > kmax ? pack->a[gi].kp : kmax;
+    ais__qgemm_cols src = {.pack = pairs  ? ais__qi_cols_pack8p
+                                   : wide ? ais__qi_cols_pack16
+                                          : ais__qi_cols_pack,
+                           .work_bytes = direct && !wide && !pairs ? 0 : (size_t)(kg * ldw)};
+    size_t slots_b = (size_t)slots * ais__qgemm_cols_slot_bytes(t, kmax, src.work_bytes);
     size_t ap_b = pack ? 0
                        : ais__qi_al(wide ? ais__q16_a_bytes(t->qgemm_mr, mg, kg)
                                          : ais__qgemm_a_bytes(t->qgemm_mr, mg, kg));
@@ -679,7 +717,8 @@ static ais_status ais__qi_conv_gemm(ais__op_ctx *ctx, const ais__qi_conv *q, con
                       .pad = (uint8_t)xz,
                       .xs = xs,
                       .direct = direct,
-                      .shift = ais__qi_cols_shift_ok(g)};
+                      .shift = ais__qi_cols_shift_ok(g),
+                      .flip = xs ? 0x80 : 0};
     src.ctx = &C;
     for (int64_t gi = 0; gi < q->group; gi++) {
         ais__qgemm_a A;
@@ -695,14 +734,23 @@ static ais_status ais__qi_conv_gemm(ais__op_ctx *ctx, const ais__qi_conv *q, con
             A = (ais__qgemm_a){.data = ap, .sums = sa, .m = mg, .k = kg, .mr = t->qgemm_mr};
         }
         bool uniform = true;
-        for (int64_t i = 0; i < mg && wide; i++) {
+        for (int64_t i = 0; i < mg && pairs; i++) {
+            /* sum w (x' - xz') with x' = x ^ flip (u8) and w_zero_point 0: - xz' rowsum(w) */
+            int64_t ch = gi * mg + i;
+            uint32_t xzp = (uint32_t)xz + (xs ? 128u : 0u);
+            radd[ch] = (int32_t)((bias ? (uint32_t)bias[ch] : 0u) - xzp * (uint32_t)A.sums[i]);
+            rmul[ch] = 0;
+        }
+        C.krows = A.krows;
+        C.kp = A.kp;
+        for (int64_t i = 0; i < mg && wide && !pairs; i++) {
             /* sum w (x - xz) - wz colsum(x - xz): the weights' zero point is the only term */
             int64_t ch = gi * mg + i;
             radd[ch] = bias ? bias[ch] : 0;
             rmul[ch] = (int32_t)(0u - (uint32_t)ais__qi_zp(&q->wz, (size_t)ch));
             uniform = uniform && rmul[ch] == rmul[gi * mg];
         }
-        for (int64_t i = 0; i < mg && !wide; i++) {
+        for (int64_t i = 0; i < mg && !wide && !pairs; i++) {
             int64_t ch = gi * mg + i;
             uint32_t za = (uint32_t)ais__qi_zp(&q->wz, (size_t)ch) + (ws ? 128u : 0u);
             uint32_t bv = bias ? (uint32_t)bias[ch] : 0u;

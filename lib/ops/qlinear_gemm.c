@@ -23,6 +23,43 @@ void ais__qpack_free(ais__qpack *p) {
     ais__free(p);
 }
 
+/* A B whose pairs may saturate vpmaddubsw (so that an AVX2 kernel would take its exact split,
+ * twice the multiplies) repacked in an order of k whose pairs cannot (cpu.h, "paired u8 path";
+ * the pairs run along k for every column of B), where that costs at most a quarter more k. The
+ * products then pack A in that order. Left as it is when memory is short. */
+static void ais__qpack_b_pairs(ais__qpack *p, const ais_tensor *w, bool trans) {
+    int64_t k = p->b.k, n = p->b.n, max_kp = (k + k / 4 + 3) / 4 * 4;
+    const int8_t *src = w->data;
+    int8_t *wt = trans ? NULL : ais__malloc((size_t)(n * k)); /* [n, k] for the pairing */
+    int32_t *krows = ais__malloc((size_t)max_kp * sizeof *krows);
+    size_t bytes = ais__q_al(ais__qgemm_b_bytes(max_kp, n));
+    void *mem = ais__malloc_aligned(bytes + ais__q_al((size_t)n * sizeof(int32_t)) +
+                                        (size_t)max_kp * sizeof(int32_t),
+                                    64);
+    int64_t kp = -1;
+    if (krows && mem && (trans || wt)) {
+        if (!trans)
+            for (int64_t kk = 0; kk < k; kk++)
+                for (int64_t j = 0; j < n; j++)
+                    wt[j * k + kk] = src[kk * n + j];
+        kp = ais__q8p_pair_rows(trans ? src : wt, n, k, max_kp, krows);
+    }
+    if (kp > 0) {
+        int8_t *d = mem;
+        int32_t *sums = (int32_t *)(void *)((char *)mem + bytes);
+        int32_t *kr = (int32_t *)(void *)((char *)mem + bytes + ais__q_al((size_t)n * 4));
+        memcpy(kr, krows, (size_t)kp * sizeof *kr);
+        ais__qgemm_pack_b_rows(w->data, true, trans ? 1 : n, trans ? k : 1, kr, kp, n, d, sums);
+        ais__free(p->mem);
+        p->mem = mem;
+        p->b = (ais__qgemm_b){.data = d, .sums = sums, .n = n, .k = kp, .krows = kr};
+        mem = NULL;
+    }
+    ais__free(mem);
+    ais__free(wt);
+    ais__free(krows);
+}
+
 ais__qpack *ais__qpack_b_new(const ais_tensor *w, bool trans) {
     if (!w || !w->data || w->ndim != 2 || (w->dtype != AIS_DTYPE_U8 && w->dtype != AIS_DTYPE_I8))
         return NULL;
@@ -39,11 +76,12 @@ ais__qpack *ais__qpack_b_new(const ais_tensor *w, bool trans) {
     int8_t *d = p->mem;
     int32_t *sums = (int32_t *)(void *)((char *)p->mem + ais__q_al(bytes));
     bool exact = true;
-    ais__qgemm_pack_b(w->data, w->dtype == AIS_DTYPE_I8, trans ? 1 : n, trans ? k : 1, k, n, d,
-                      sums, &exact);
+    int64_t rs = trans ? 1 : n, cs = trans ? k : 1;
+    ais__qgemm_pack_b(w->data, w->dtype == AIS_DTYPE_I8, rs, cs, k, n, d, sums, &exact);
     p->src = w->data;
     p->t = ais__cpu();
     p->b = (ais__qgemm_b){.data = d, .sums = sums, .n = n, .k = k, .exact = exact};
+    if (exact && w->dtype == AIS_DTYPE_I8 && p->t->q8p_ukernel) ais__qpack_b_pairs(p, w, trans);
     return p;
 }
 
@@ -57,21 +95,61 @@ ais__qpack *ais__qpack_conv_new(const ais_tensor *w, int64_t group) {
     const ais__cpu_kernels *t = ais__cpu();
     ais__qpack *p = ais__calloc(1, sizeof *p);
     if (!p) return NULL;
-    /* AVX2: the int16 pair layout (cpu.h), whose kernel is exact without vpmaddubsw's split */
+    /* AVX2: the paired u8 layout (cpu.h) where an order of k with safe pairs costs at most a
+     * quarter more columns (its kernel does twice the products of the int16 pair kernel's per
+     * instruction, on half the bytes), else the int16 pair layout; both exact */
     bool wide = t->q16_ukernel != NULL;
-    size_t per = ais__q_al(wide ? ais__q16_a_bytes(t->qgemm_mr, mg, k)
-                                : ais__qgemm_a_bytes(t->qgemm_mr, mg, k));
+    int64_t max_kp = (k + k / 4 + 3) / 4 * 4;
+    int32_t *krows = NULL;
+    int64_t *kps = NULL;
+    bool pairs = t->q8p_ukernel != NULL && w->dtype == AIS_DTYPE_I8;
+    if (pairs) {
+        krows = ais__malloc((size_t)(group * max_kp) * sizeof *krows);
+        kps = ais__malloc((size_t)group * sizeof *kps);
+        for (int64_t g = 0; g < group && krows && kps; g++) {
+            const int8_t *src = (const int8_t *)w->data + (size_t)(g * mg * k);
+            kps[g] = ais__q8p_pair_rows(src, mg, k, max_kp, krows + g * max_kp);
+            pairs = pairs && kps[g] > 0;
+        }
+        pairs = pairs && krows && kps;
+    }
+    size_t per = ais__q_al(pairs  ? ais__q8p_a_bytes(t->qgemm_mr, mg, max_kp)
+                           : wide ? ais__q16_a_bytes(t->qgemm_mr, mg, k)
+                                  : ais__qgemm_a_bytes(t->qgemm_mr, mg, k));
     size_t sums = ais__q_al((size_t)mg * sizeof(int32_t));
+    size_t rows_b = pairs ? ais__q_al((size_t)max_kp * sizeof(int32_t)) : 0;
     p->a = ais__calloc((size_t)group, sizeof *p->a);
-    p->mem = ais__malloc_aligned((size_t)group * (per + sums), 64);
+    p->mem = ais__malloc_aligned((size_t)group * (per + sums + rows_b), 64);
     if (!p->a || !p->mem) {
+        ais__free(krows);
+        ais__free(kps);
         ais__qpack_free(p);
         return NULL;
     }
     for (int64_t g = 0; g < group; g++) {
-        uint8_t *d = (uint8_t *)p->mem + (size_t)g * (per + sums);
+        uint8_t *d = (uint8_t *)p->mem + (size_t)g * (per + sums + rows_b);
         int32_t *s = (int32_t *)(void *)(d + per);
         const uint8_t *src = (const uint8_t *)w->data + (size_t)(g * mg * k);
+        if (pairs) {
+            int32_t *kr = (int32_t *)(void *)(d + per + sums);
+            int64_t kp = kps[g];
+            memcpy(kr, krows + g * max_kp, (size_t)kp * sizeof *kr);
+            ais__q8p_pack_a(t->qgemm_mr, (const int8_t *)src, mg, k, kr, kp, (int8_t *)d);
+            for (int64_t i = 0; i < mg; i++) {
+                uint32_t rs = 0;
+                for (int64_t c = 0; c < k; c++)
+                    rs += (uint32_t)(int32_t)((const int8_t *)src)[i * k + c];
+                s[i] = (int32_t)rs;
+            }
+            p->a[g] = (ais__qgemm_a){.data = d,
+                                     .sums = s,
+                                     .m = mg,
+                                     .k = k,
+                                     .mr = t->qgemm_mr,
+                                     .krows = kr,
+                                     .kp = kp};
+            continue;
+        }
         if (wide)
             ais__q16_pack_a(t->qgemm_mr, src, w->dtype == AIS_DTYPE_I8, mg, k,
                             (int16_t *)(void *)d);
@@ -80,6 +158,8 @@ ais__qpack *ais__qpack_conv_new(const ais_tensor *w, int64_t group) {
         p->a[g] = (ais__qgemm_a){
             .data = d, .sums = wide ? NULL : s, .m = mg, .k = k, .mr = t->qgemm_mr, .wide = wide};
     }
+    ais__free(krows);
+    ais__free(kps);
     p->src = w->data;
     p->t = t;
     p->groups = group;
@@ -88,8 +168,11 @@ ais__qpack *ais__qpack_conv_new(const ais_tensor *w, int64_t group) {
 
 /* ---- one matrix product ---- */
 
+/* A's k: a packed B's reordered k (ais__qpack_b_pairs) is at most this */
+static int64_t ais__qmm_kmax(int64_t k) { return (k + k / 4 + 3) / 4 * 4; }
+
 size_t ais__qmm_scratch(const ais__cpu_kernels *t, int64_t m, int64_t n, int64_t k, bool pack_b) {
-    size_t s = ais__q_al(ais__qgemm_a_bytes(t->qgemm_mr, m, k));
+    size_t s = ais__q_al(ais__qgemm_a_bytes(t->qgemm_mr, m, ais__qmm_kmax(k)));
     s += 2 * ais__q_al((size_t)m * sizeof(int32_t)) + 2 * ais__q_al((size_t)n * sizeof(int32_t));
     if (pack_b) s += ais__q_al(ais__qgemm_b_bytes(k, n)) + ais__q_al((size_t)n * sizeof(int32_t));
     return s;
@@ -100,7 +183,7 @@ void ais__qmm_run(ais__pool *pool, const ais__cpu_kernels *t, const ais__qmm *q,
     int64_t m = q->m, n = q->n, k = q->k;
     char *p = scratch;
     uint8_t *ap = (uint8_t *)p;
-    p += ais__q_al(ais__qgemm_a_bytes(t->qgemm_mr, m, k));
+    p += ais__q_al(ais__qgemm_a_bytes(t->qgemm_mr, m, ais__qmm_kmax(k)));
     int32_t *sa = (int32_t *)(void *)p;
     p += ais__q_al((size_t)m * sizeof(int32_t));
     int32_t *rowt = (int32_t *)(void *)p;
@@ -130,8 +213,12 @@ void ais__qmm_run(ais__pool *pool, const ais__cpu_kernels *t, const ais__qmm *q,
         cola[j] =
             (int32_t)((q->col_bias ? (uint32_t)q->col_bias[j] : 0u) - za * (uint32_t)pb->sums[j]);
     /* the row sums only when a zero point of B multiplies them (symmetric s8 weights: never) */
-    ais__qgemm_pack_a(t->qgemm_mr, q->a, q->a_signed, q->ars, q->acs, m, k, ap,
-                      zb_zero ? NULL : sa);
+    if (pb->krows)
+        ais__qgemm_pack_a_rows(t->qgemm_mr, q->a, q->a_signed, q->ars, q->acs, m, pb->krows,
+                               pb->k, ap, zb_zero ? NULL : sa);
+    else
+        ais__qgemm_pack_a(t->qgemm_mr, q->a, q->a_signed, q->ars, q->acs, m, k, ap,
+                          zb_zero ? NULL : sa);
     ep->col_add = cola;
     ep->row_add = ep->row_mul = ep->col_mul = NULL;
     if (!zb_zero) {
@@ -147,6 +234,6 @@ void ais__qmm_run(ais__pool *pool, const ais__cpu_kernels *t, const ais__qmm *q,
             ep->col_mul = zbp;
         }
     }
-    ais__qgemm_a A = {.data = ap, .sums = sa, .m = m, .k = k, .mr = t->qgemm_mr};
+    ais__qgemm_a A = {.data = ap, .sums = sa, .m = m, .k = pb->k, .mr = t->qgemm_mr};
     ais__qgemm_run(pool, t, &A, pb, ep);
 }

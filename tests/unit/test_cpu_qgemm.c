@@ -494,6 +494,82 @@ static void test_q16(void **state) {
     }
 }
 
+/* The paired u8 path: ais__q8p_pair_rows on s8 weights (full range, 7-bit, and rows of one
+ * extreme value) gives an order that takes every k once, pads only with -1 and has every pair
+ * safe in every row; each level's q8p_pack_b equals the portable one (u8 and s8 inputs through
+ * the flip) and its q8p_ukernel on those panels equals the direct int32 sum W (x ^ flip), as
+ * does the portable kernel. */
+static void test_q8p(void **state) {
+    (void)state;
+    enum { LD = 21, KMAX = 90, MMAX = 8 };
+    int8_t w[MMAX * KMAX], ap[MMAX * (2 * KMAX + 8)];
+    uint8_t x[KMAX * LD + 16], want_b[(2 * KMAX + 8) * AIS__QGEMM_NR],
+        got_b[(2 * KMAX + 8) * AIS__QGEMM_NR];
+    int32_t krows[2 * KMAX + 8];
+    _Alignas(64) int32_t c[AIS__QGEMM_MR_MAX * AIS__QGEMM_LDC];
+    for (int it = 0; it < 150; it++) {
+        int64_t k = ais_test_randint(1, KMAX), m = ais_test_randint(1, 4);
+        int kind = it % 4;
+        for (int64_t i = 0; i < m * k; i++)
+            w[i] = (int8_t)(kind == 0   ? ais_test_randint(-128, 127)
+                            : kind == 1 ? ais_test_randint(-64, 63)
+                            : kind == 2 ? (i % 2 ? 127 : -128)
+                                        : ais_test_randint(-20, 20));
+        if (kind == 3) w[ais_test_randint(0, m * k - 1)] = 127;
+        for (size_t i = 0; i < sizeof x; i++)
+            x[i] = (uint8_t)(it % 5 == 0 ? 0xff : ais_test_randint(0, 255));
+        int64_t kp = ais__q8p_pair_rows(w, m, k, 2 * KMAX + 8, krows);
+        assert_true(kp >= k && kp % 4 == 0 && kp <= 2 * k + 4);
+        int seen[KMAX] = {0};
+        for (int64_t q = 0; q < kp; q++) {
+            assert_true(krows[q] >= -1 && krows[q] < k);
+            if (krows[q] >= 0) seen[krows[q]]++;
+        }
+        for (int64_t j = 0; j < k; j++)
+            assert_int_equal(seen[j], 1);
+        for (int64_t r = 0; r < m; r++)
+            for (int64_t q = 0; q < kp; q += 2) {
+                int32_t w0 = krows[q] < 0 ? 0 : w[r * k + krows[q]];
+                int32_t w1 = krows[q + 1] < 0 ? 0 : w[r * k + krows[q + 1]];
+                if (!ais__q8p_pair_safe(w0, w1))
+                    fail_msg("it %d: pair %lld of row %lld unsafe (%d, %d)", it, (long long)q,
+                             (long long)r, w0, w1);
+            }
+        /* a limit below what is needed is refused */
+        if (kind == 2 && k > 4) assert_int_equal(ais__q8p_pair_rows(w, m, k, k - 1, krows), -1);
+        if (kind == 2 && k > 4) kp = ais__q8p_pair_rows(w, m, k, 2 * KMAX + 8, krows);
+        uint8_t flip = it % 3 == 0 ? 0x80 : 0;
+        int64_t k4 = kp / 4;
+        ais__cpu_ref_q8p_pack_b(x, LD, krows, k4, flip, want_b);
+        for (int isa = -1; isa <= AIS_CPU_ISA_AVX512_VNNI; isa++) {
+            const ais__cpu_kernels *t = isa < 0 ? NULL : ais__cpu_for((ais_cpu_isa)isa);
+            if (isa >= 0 && (!t || !t->q8p_ukernel)) continue;
+            int mr = t ? t->qgemm_mr : 4;
+            ais__q8p_pack_a(mr, w, m, k, krows, kp, ap);
+            memset(c, 0x5a, sizeof c);
+            if (t) {
+                memset(got_b, 0x5a, sizeof got_b);
+                t->q8p_pack_b(x, LD, krows, k4, flip, got_b);
+                if (memcmp(got_b, want_b, (size_t)k4 * 64))
+                    fail_msg("isa %d it %d: q8p_pack_b differs (k %lld)", isa, it, (long long)k);
+                t->q8p_ukernel(k4, ap, got_b, c);
+            } else {
+                ais__cpu_ref_q8p_ukernel(mr, k4, ap, want_b, c);
+            }
+            for (int64_t r = 0; r < m; r++)
+                for (int j = 0; j < AIS__QGEMM_NR; j++) {
+                    int32_t s = 0;
+                    for (int64_t kk = 0; kk < k; kk++)
+                        s += (int32_t)w[r * k + kk] * (int32_t)(uint8_t)(x[kk * LD + j] ^ flip);
+                    if (c[r * AIS__QGEMM_LDC + j] != s)
+                        fail_msg("isa %d it %d: q8p (%lld, %d) got %d want %d (k %lld kp %lld)",
+                                 isa, it, (long long)r, j, c[r * AIS__QGEMM_LDC + j], s,
+                                 (long long)k, (long long)kp);
+                }
+        }
+    }
+}
+
 /* qbin (QLinearAdd / QLinearMul) at every level against the formula written out: u8 and s8,
  * B per element and scalar, ratios of 0.5 (ties: half to even) and random ones, saturation. */
 static void test_qbin(void **state) {
@@ -547,6 +623,7 @@ int main(void) {
         cmocka_unit_test(test_large_threaded), cmocka_unit_test(test_conversions),
         cmocka_unit_test(test_qbin),           cmocka_unit_test(test_qdw_plane),
         cmocka_unit_test(test_store_extremes), cmocka_unit_test(test_q16),
+        cmocka_unit_test(test_q8p),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -37,6 +37,21 @@ static ais_tensor *rand8(ais_dtype dt, const int64_t *shape, size_t ndim) {
 
 static ais_dtype dt8(bool s) { return s ? AIS_DTYPE_I8 : AIS_DTYPE_U8; }
 
+/* Set by the paired-path tests: s8 weights made of small values with one extreme value in
+ * every seventh row of k (pairs that could saturate vpmaddubsw in k's natural order, but that an
+ * order of k keeps safe: AVX2 packs them in the paired u8 layout, cpu.h), zero points 0. */
+static bool g_pairable;
+
+/* w [rows, k] (row-major with row stride ld and column stride cs): as g_pairable says */
+static void make_pairable(ais_tensor *w, int64_t rows, int64_t k, int64_t rs, int64_t cs) {
+    for (int64_t r = 0; r < rows; r++)
+        for (int64_t kk = 0; kk < k; kk++) {
+            int32_t v = (int32_t)ais_test_randint(-30, 30);
+            if (kk % 7 == 3 && r == kk % rows) v = kk % 2 ? 127 : -128;
+            ((int8_t *)w->data)[r * rs + kk * cs] = (int8_t)v;
+        }
+}
+
 /* Runs op eagerly, and again with input `wi` handed to prepare as a constant (the session's
  * way), and checks both outputs are the same bytes; returns the eager output. */
 static ais_tensor *run_both(const char *op, const char *domain, const ais_attrs *attrs,
@@ -114,11 +129,13 @@ static void conv_case_w(int nsp, bool xs_, bool ws_, bool per_ch, bool with_bias
     }
     ais_tensor *x = rand8(dt8(xs_), xshape, (size_t)(2 + nsp));
     ais_tensor *w = rand8(dt8(ws_), wshape, (size_t)(2 + nsp));
+    if (g_pairable && ws_) make_pairable(w, m, (int64_t)w->numel / m, (int64_t)w->numel / m, 1);
     double xzv = (double)(xs_ ? ais_test_randint(-128, 127) : ais_test_randint(0, 255));
     ais_tensor *xz = mk(dt8(xs_), NULL, 0, &xzv);
     double wzv[64], wsv[64], bv[64];
     for (int64_t i = 0; i < m; i++) {
         wzv[i] = (double)(ws_ ? ais_test_randint(-128, 127) : ais_test_randint(0, 255));
+        if (g_pairable) wzv[i] = ws_ ? 0 : 128;
         wsv[i] = (float)ais_test_uniform(1e-4, 4e-3);
         bv[i] = (double)ais_test_randint(-30000, 30000);
         if (!per_ch) wzv[i] = wzv[0], wsv[i] = wsv[0];
@@ -223,6 +240,7 @@ static void mm_case(bool as_, bool bs_, int zb_kind, bool batched_b) {
     ais_tensor *a = rand8(dt8(as_), (int64_t[]){bt, m, k}, 3);
     ais_tensor *b = batched_b ? rand8(dt8(bs_), (int64_t[]){bt, k, n}, 3)
                               : rand8(dt8(bs_), (int64_t[]){k, n}, 2);
+    if (g_pairable && bs_ && !batched_b) make_pairable(b, n, k, 1, n);
     double azv = (double)(as_ ? ais_test_randint(-128, 127) : ais_test_randint(0, 255));
     double bzv[64], bsv[64];
     for (int64_t j = 0; j < n; j++) {
@@ -270,6 +288,22 @@ static void test_matmul_random(void **state) {
     for (int it = 0; it < 120; it++)
         mm_case(ais_test_randint(0, 1), ais_test_randint(0, 1), (int)ais_test_randint(0, 2),
                 it % 6 == 0);
+}
+
+/* The paired u8 path (AVX2: weights whose natural pairs could saturate vpmaddubsw, packed in
+ * an order of k whose pairs cannot) through the same exact checks: convolutions of every shape
+ * above with u8 and s8 inputs, and matrix products with a constant B, any zero points of A and
+ * B (the moved zero points' terms). On levels without the path the weights take the others. */
+static void test_pairable(void **state) {
+    (void)state;
+    g_pairable = true;
+    for (int it = 0; it < 60; it++) {
+        int nsp = it % 7 == 0 ? 1 : 2;
+        conv_case_w(nsp, ais_test_randint(0, 1), true, ais_test_randint(0, 1),
+                    ais_test_randint(0, 1), false, it % 4 == 0, it % 5 == 1 ? 1 : 0);
+        mm_case(ais_test_randint(0, 1), true, (int)ais_test_randint(0, 2), false);
+    }
+    g_pairable = false;
 }
 
 /* QGemm (transA/transB, C per column or scalar, float or requantized output) and
@@ -574,7 +608,8 @@ static void test_dw_huge_pads(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_conv_random),       cmocka_unit_test(test_conv_wide),
-        cmocka_unit_test(test_matmul_random),     cmocka_unit_test(test_com_microsoft_random),
+        cmocka_unit_test(test_matmul_random),
+        cmocka_unit_test(test_pairable),     cmocka_unit_test(test_com_microsoft_random),
         cmocka_unit_test(test_qattention_random), cmocka_unit_test(test_dw_huge_pads),
         cmocka_unit_test(test_mmitf_errors),
     };

@@ -53,6 +53,28 @@ void ais__cpu_ref_q16_pack_b(const uint8_t *src, int64_t ld, int64_t k, bool is_
     if (sums) memcpy(sums, s, sizeof s);
 }
 
+void ais__cpu_ref_q8p_ukernel(int mr, int64_t k4, const int8_t *ap, const uint8_t *bp, int32_t *c) {
+    for (int r = 0; r < mr; r++)
+        for (int j = 0; j < AIS__QGEMM_NR; j++) {
+            uint32_t s = 0;
+            for (int64_t kk = 0; kk < k4; kk++)
+                for (int t = 0; t < 4; t++)
+                    s += (uint32_t)((int32_t)ap[(kk * mr + r) * 4 + t] *
+                                    (int32_t)bp[(kk * AIS__QGEMM_NR + j) * 4 + t]);
+            c[r * AIS__QGEMM_LDC + j] = (int32_t)s;
+        }
+}
+
+void ais__cpu_ref_q8p_pack_b(const uint8_t *src, int64_t ld, const int32_t *krows, int64_t k4,
+                             uint8_t flip, uint8_t *dst) {
+    for (int64_t kk = 0; kk < k4; kk++)
+        for (int j = 0; j < AIS__QGEMM_NR; j++)
+            for (int t = 0; t < 4; t++) {
+                int32_t r = krows[kk * 4 + t];
+                dst[(kk * AIS__QGEMM_NR + j) * 4 + t] = r < 0 ? 0 : (uint8_t)(src[r * ld + j] ^ flip);
+            }
+}
+
 void ais__cpu_ref_qgemm_store(const ais__qgemm_ep *ep, const int32_t *c, int64_t i0, int64_t j0,
                               int rows, int cols) {
     for (int r = 0; r < rows; r++) {

@@ -121,6 +121,59 @@ static void ais__q256_q16_pack_b(const uint8_t *src, int64_t ld, int64_t k, bool
     }
 }
 
+/* The paired u8 path (cpu.h): 4 rows x 16 columns; the u8 activations are vpmaddubsw's vector
+ * operand and the s8 weights of a row its broadcast one, so whether a pair saturates depends on
+ * the weights alone, which the packing made safe. vpmaddwd against ones adds two pairs exactly. */
+static void ais__q256_q8p_ukernel(int64_t k4, const int8_t *ap, const uint8_t *bp, int32_t *c) {
+    __m256i acc[AIS__QMR][2];
+    const __m256i ones = _mm256_set1_epi16(1);
+#pragma GCC unroll 8
+    for (int r = 0; r < AIS__QMR; r++)
+        acc[r][0] = acc[r][1] = _mm256_setzero_si256();
+#pragma GCC unroll 2
+    for (int64_t kk = 0; kk < k4; kk++) {
+        __m256i b0 = _mm256_loadu_si256((const __m256i *)(bp + kk * 64));
+        __m256i b1 = _mm256_loadu_si256((const __m256i *)(bp + kk * 64 + 32));
+#pragma GCC unroll 8
+        for (int r = 0; r < AIS__QMR; r++) {
+            int32_t w;
+            memcpy(&w, ap + (kk * AIS__QMR + r) * 4, 4);
+            __m256i a = _mm256_set1_epi32(w);
+            acc[r][0] = _mm256_add_epi32(acc[r][0],
+                                         _mm256_madd_epi16(_mm256_maddubs_epi16(b0, a), ones));
+            acc[r][1] = _mm256_add_epi32(acc[r][1],
+                                         _mm256_madd_epi16(_mm256_maddubs_epi16(b1, a), ones));
+        }
+    }
+#pragma GCC unroll 8
+    for (int r = 0; r < AIS__QMR; r++) {
+        _mm256_storeu_si256((__m256i *)(c + r * AIS__QGEMM_LDC), acc[r][0]);
+        _mm256_storeu_si256((__m256i *)(c + r * AIS__QGEMM_LDC + 8), acc[r][1]);
+    }
+}
+
+/* The B panel of the paired path: four rows of 16 bytes become 16 columns of 4 by two
+ * interleaves (as cpu_qgemm.c's SSE2 panel). */
+static void ais__q256_q8p_pack_b(const uint8_t *src, int64_t ld, const int32_t *krows, int64_t k4,
+                                 uint8_t flip, uint8_t *dst) {
+    const __m128i f = _mm_set1_epi8((char)flip);
+    for (int64_t kk = 0; kk < k4; kk++) {
+        __m128i r[4];
+#pragma GCC unroll 4
+        for (int t = 0; t < 4; t++) {
+            int32_t row = krows[kk * 4 + t];
+            r[t] = row < 0 ? _mm_setzero_si128()
+                           : _mm_xor_si128(_mm_loadu_si128((const __m128i *)(src + row * ld)), f);
+        }
+        __m128i a01l = _mm_unpacklo_epi8(r[0], r[1]), a01h = _mm_unpackhi_epi8(r[0], r[1]);
+        __m128i a23l = _mm_unpacklo_epi8(r[2], r[3]), a23h = _mm_unpackhi_epi8(r[2], r[3]);
+        _mm_storeu_si128((__m128i *)(dst + kk * 64), _mm_unpacklo_epi16(a01l, a23l));
+        _mm_storeu_si128((__m128i *)(dst + kk * 64 + 16), _mm_unpackhi_epi16(a01l, a23l));
+        _mm_storeu_si128((__m128i *)(dst + kk * 64 + 32), _mm_unpacklo_epi16(a01h, a23h));
+        _mm_storeu_si128((__m128i *)(dst + kk * 64 + 48), _mm_unpackhi_epi16(a01h, a23h));
+    }
+}
+
 /* Eight requantized int32 (already in [qmin, qmax]) to bytes. */
 static inline void ais__q256_bytes(__m128i lo, __m128i hi, bool is_u8, void *dst) {
     __m128i w = _mm_packs_epi32(lo, hi);
@@ -488,6 +541,8 @@ void ais__avx2_fill_qgemm(ais__cpu_kernels *k) {
     k->qgemm_store = ais__q256_store;
     k->q16_ukernel = ais__q256_q16_ukernel;
     k->q16_pack_b = ais__q256_q16_pack_b;
+    k->q8p_ukernel = ais__q256_q8p_ukernel;
+    k->q8p_pack_b = ais__q256_q8p_pack_b;
     k->q8_to_f32 = ais__q256_q8_to_f32;
     k->f32_to_i32 = ais__q256_f32_to_i32;
     k->qbin = ais__q256_qbin;
