@@ -525,6 +525,14 @@ typedef struct ais__cpu_kernels {
      * and write y once (no padded copy, no scratch); other shapes go to the portable plane. */
     void (*dwconv_planes)(const float *x, const float *w, const float *bias, float *y, int64_t n,
                           const ais__conv_dw_geom *g, const ais__conv_act *act);
+    /* conv_pw_small: a pointwise (1x1, stride 1) convolution of few input channels on NCHW,
+     * y[co * ld + q] = act(bias[co] + sum_c w[co * k + c] * x[c * ld + q]) for co < m and
+     * q in [q0, q1) (bias NULL: 0), reading x in place with the weights broadcast (no packing,
+     * so a depth of 16 does not pay the GEMM's per-tile overhead 16 k steps at a time). NULL
+     * where the level has none (conv.c then takes the GEMM path); the portable result is
+     * ais__cpu_ref_conv_pw. */
+    void (*conv_pw_small)(const float *x, const float *w, const float *bias, float *y, int64_t k,
+                          int64_t m, int64_t ld, int64_t q0, int64_t q1, const ais__conv_act *act);
     /* ---- Winograd F(4x4, 3x3) transforms (lib/ops/conv_winograd.c drives them) ----
      * Channels-last tiles, for each channel ch < n (vectors across channels):
      * wino_in: the 6x6 input tile d[i][j] = x[i * ld_row + j * ld_pix + ch] to V = B^T d B,
@@ -721,6 +729,9 @@ void ais__avx512_fill_conv(ais__cpu_kernels *k);  /* avx512_conv.c, by ais__cpu_
 void ais__cpu_ref_conv_dw(const float *x, const float *w, float bias, float *y,
                           const ais__conv_dw_geom *g, const ais__conv_act *act, float *scratch);
 void ais__cpu_ref_pool_max2d(const float *x, float *y, const ais__conv_dw_geom *g, float *scratch);
+/* The portable conv_pw_small (ref_conv.c; no table holds it: the tests' reference). */
+void ais__cpu_ref_conv_pw(const float *x, const float *w, const float *bias, float *y, int64_t k,
+                          int64_t m, int64_t ld, int64_t q0, int64_t q1, const ais__conv_act *act);
 void ais__cpu_ref_conv_nchwc_row(const ais__nchwc_row *a); /* ref_nchwc.c, any block */
 void ais__cpu_ref_conv_nchwc_unblock(const float *src, int64_t n, int64_t block, int64_t ch,
                                      float *dst, int64_t ld_dst); /* ref_nchwc.c */

@@ -8,6 +8,8 @@
  * Paths, per node:
  *  - depthwise 3x3 / 5x5, strides 1 or 2, at the AVX2 and AVX-512 levels: conv_depthwise.c
  *    (the input read in place, bias and activation in the store);
+ *  - pointwise (1x1, stride 1) of at most 32 input channels at the AVX2 level: the table's
+ *    conv_pw_small through conv_depthwise.c (X read in place, weights broadcast);
  *  - other depthwise (one input channel per group, 1-D/2-D): the table's conv_dw kernel, one output
  *    plane at a time, bias and activation in its store;
  *  - everything else at the AVX2 and AVX-512 levels: our packed GEMM's micro-kernel driven here
@@ -371,7 +373,10 @@ static ais_status ais__conv_compute(ais__op_ctx *ctx, const ais_tensor *const *i
     int64_t kk = p.cg * p.kvol;
     size_t tasks = (size_t)(p.n * p.group);
     const ais__dense_geom *g = &p.g;
-    if (ais__conv_depthwise_suits(t, &p)) {
+    if (ais__conv_pw_small_suits(t, &p)) {
+        ais__conv_pw_small_run(ctx, &p, t, in[0]->data, in[1]->data, bias, y, kact);
+        act_done = !z;
+    } else if (ais__conv_depthwise_suits(t, &p)) {
         ais__conv_depthwise_run(ctx, &p, t, in[0]->data, in[1]->data, bias, y, kact);
         act_done = !z;
     } else if (p.cg == 1 && p.kvol > 1 && p.group > 1 && g->k[0] == 1 && g->in[0] == 1 &&

@@ -67,3 +67,54 @@ void ais__conv_depthwise_run(ais__op_ctx *ctx, const ais__conv_plan *p, const ai
     else
         ais__dwc_range(&j, 0, planes);
 }
+
+/* ---- pointwise convolution of few input channels (the table's conv_pw_small) ---- */
+
+/* Up to this depth the broadcast kernel beats the GEMM path, whose 6 x 16 tiles run only k steps
+ * between their fixed costs (C's prefetch, the epilogue, a call, packing B): MobileNetV2's
+ * expansion 16 -> 96 at 112x112 took twice ONNX Runtime's time there. */
+#define AIS__CONV_PW_SMALL_MAX_DEPTH 32
+
+bool ais__conv_pw_small_suits(const ais__cpu_kernels *t, const ais__conv_plan *p) {
+    const ais__dense_geom *g = &p->g;
+    if (!t->conv_pw_small || p->group != 1 || p->kvol != 1 || p->c > AIS__CONV_PW_SMALL_MAX_DEPTH)
+        return false;
+    for (int i = 0; i < 3; i++)
+        if (g->stride[i] != 1 || g->pb[i] != 0 || g->pe[i] != 0 || g->in[i] != g->out[i])
+            return false;
+    return true;
+}
+
+typedef struct ais__pws_job {
+    const ais__conv_plan *p;
+    const ais__cpu_kernels *t;
+    const float *x, *w, *b;
+    float *y;
+    ais__conv_act act;
+    int64_t block, blocks; /* positions a task, tasks an image */
+} ais__pws_job;
+
+static void ais__pws_range(void *vj, size_t begin, size_t end) {
+    const ais__pws_job *j = vj;
+    const ais__conv_plan *p = j->p;
+    for (size_t t = begin; t < end; t++) {
+        int64_t n = (int64_t)t / j->blocks, q0 = (int64_t)t % j->blocks * j->block;
+        int64_t q1 = AIS__MIN(p->osz, q0 + j->block);
+        j->t->conv_pw_small(j->x + n * p->c * p->isz, j->w, j->b, j->y + n * p->m * p->osz, p->c,
+                            p->m, p->osz, q0, q1, &j->act);
+    }
+}
+
+void ais__conv_pw_small_run(ais__op_ctx *ctx, const ais__conv_plan *p, const ais__cpu_kernels *t,
+                            const float *x, const float *w, const float *bias, float *y,
+                            const ais__conv_act *act) {
+    /* tasks of whole 24-position blocks, about 64K multiply-adds each */
+    int64_t per = p->m * p->c > 0 ? p->m * p->c : 1;
+    int64_t block = AIS__MAX(24, 65536 / per / 24 * 24);
+    ais__pws_job j = {p, t, x, w, bias, y, *act, block, (p->osz + block - 1) / block};
+    size_t tasks = (size_t)(p->n * j.blocks);
+    if (ctx->pool && tasks > 1)
+        ais__parallel_for(ctx->pool, tasks, 1, ais__pws_range, &j);
+    else
+        ais__pws_range(&j, 0, tasks);
+}

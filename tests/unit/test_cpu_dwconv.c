@@ -2,7 +2,9 @@
  * x86/dwconv_kernel.h) at every instruction-set level this machine has, against the portable
  * plane (ref/ref_conv.c): odd widths around the vector widths, every pad from none to more than
  * the kernel (asymmetric, so whole vectors and rows of outputs lie in the padding), strides 1
- * and 2, every activation, NaN, no write outside the plane, and the shapes it is not built for. */
+ * and 2, every activation, NaN, no write outside the plane, and the shapes it is not built for;
+ * and conv_pw_small (the pointwise convolution of few input channels) against its portable
+ * result the same way. */
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -201,11 +203,90 @@ static void test_other_shapes(void **state) {
     }
 }
 
+/* ---- conv_pw_small (the pointwise convolution of few input channels) ---- */
+
+/* Every level that has conv_pw_small against the portable one on positions [q0, q1) of planes
+ * ld wide: k input and m output channels (m from 1 to 9: whole blocks of 4 and each short one),
+ * with and without bias; positions outside [q0, q1) must keep their contents. A NaN at input
+ * position nan_at of channel 0 must reach every output there. Returns the levels checked. */
+static int check_pw(int64_t k, int64_t m, int64_t ld, int64_t q0, int64_t q1,
+                    const ais__conv_act *act, bool bias, int64_t nan_at) {
+    size_t ny = (size_t)(m * ld);
+    float *x = rand_buf((size_t)(k * ld)), *w = rand_buf((size_t)(k * m));
+    float *b = rand_buf((size_t)m), *want = malloc(ny * sizeof(float)),
+          *got = malloc(ny * sizeof(float));
+    assert_true(want && got);
+    if (nan_at >= 0) x[nan_at] = NAN;
+    memset(want, 0xff, ny * sizeof(float));
+    ais__cpu_ref_conv_pw(x, w, bias ? b : NULL, want, k, m, ld, q0, q1, act);
+    int levels = 0;
+    for (int isa = 0; isa <= 3; isa++) {
+        const ais__cpu_kernels *t = ais__cpu_for((ais_cpu_isa)isa);
+        if (!t || !t->conv_pw_small) continue;
+        levels++;
+        memset(got, 0xff, ny * sizeof(float)); /* NaN: an unwritten output fails */
+        t->conv_pw_small(x, w, bias ? b : NULL, got, k, m, ld, q0, q1, act);
+        for (size_t i = 0; i < ny; i++) {
+            int64_t q = (int64_t)i % ld;
+            uint32_t gb, wb;
+            memcpy(&gb, &got[i], sizeof gb);
+            memcpy(&wb, &want[i], sizeof wb);
+            bool inside = q >= q0 && q < q1;
+            if (!inside && gb != 0xffffffffu)
+                fail_msg("%s: k %lld m %lld: wrote position %lld outside [%lld, %lld)",
+                         isa_names[isa], (long long)k, (long long)m, (long long)q, (long long)q0,
+                         (long long)q1);
+            if (inside && !same_or_close(got[i], want[i], 1e-5f * (float)k))
+                fail_msg("%s: k %lld m %lld ld %lld [%lld, %lld) act %d bias %d: channel %zu "
+                         "position %lld = %g, want %g",
+                         isa_names[isa], (long long)k, (long long)m, (long long)ld, (long long)q0,
+                         (long long)q1, (int)act->kind, (int)bias, i / (size_t)ld, (long long)q,
+                         (double)got[i], (double)want[i]);
+        }
+    }
+    free(x);
+    free(w);
+    free(b);
+    free(want);
+    free(got);
+    return levels;
+}
+
+static void test_pointwise(void **state) {
+    (void)state;
+    const ais__conv_act pw_acts[] = {{AIS__CONV_ACT_NONE, 0, 0, 0},
+                                     {AIS__CONV_ACT_CLAMP, 0.0f, 6.0f, 0},
+                                     {AIS__CONV_ACT_CLAMP, -0.25f, 0.25f, 0},
+                                     {AIS__CONV_ACT_LEAKY, 0, 0, 0.1f}};
+    /* position ranges around the 24- and 8-position blocks, and one of several chunks (the
+     * kernel's chunk is 16384 / k positions rounded to 24) */
+    const int64_t ranges[][3] = {{30, 0, 30},     {30, 5, 6},      {64, 0, 64}, {64, 3, 59},
+                                 {50, 1, 49},     {25, 0, 25},     {8, 0, 8},   {7, 0, 7},
+                                 {1200, 0, 1200}, {1200, 13, 1177}};
+    int levels = 0;
+    for (size_t a = 0; a < sizeof pw_acts / sizeof pw_acts[0]; a++)
+        for (int64_t k = 1; k <= 32; k += (k < 4 ? 1 : 13))
+            for (int64_t m = 1; m <= 9; m++)
+                for (size_t r = 0; r < sizeof ranges / sizeof ranges[0]; r++) {
+                    if (ranges[r][0] > 100 && (m % 4 != 1 || a != 1)) continue; /* time */
+                    levels += check_pw(k, m, ranges[r][0], ranges[r][1], ranges[r][2], &pw_acts[a],
+                                       (m + (int64_t)a) % 2 == 0, -1);
+                }
+    /* NaN in the input reaches the outputs at its position, through Relu6's max and min */
+    check_pw(16, 5, 40, 0, 40, &pw_acts[1], true, 17);
+    /* the AVX2 level, where this machine has it, carries the kernel */
+    const ais__cpu_kernels *t2 = ais__cpu_for(AIS_CPU_ISA_AVX2);
+    if (t2) {
+        assert_non_null(t2->conv_pw_small);
+        assert_true(levels > 0);
+    }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_shapes),       cmocka_unit_test(test_mobilenet_planes),
         cmocka_unit_test(test_nan),          cmocka_unit_test(test_huge_pads),
-        cmocka_unit_test(test_other_shapes),
+        cmocka_unit_test(test_other_shapes), cmocka_unit_test(test_pointwise),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

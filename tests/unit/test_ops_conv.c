@@ -682,6 +682,23 @@ static void test_conv_gemm_blocks(void **state) {
                              true,
                              ZERO3,
                              NULL});
+        /* pointwise of few input channels (conv_pw_small at the AVX2 level): 16 -> 21 on
+         * 23x23, two images, split over the threads */
+        run_conv((conv_case){2,
+                             2,
+                             16,
+                             21,
+                             1,
+                             {23, 23},
+                             {1, 1},
+                             {1, 1},
+                             ONE3,
+                             ZERO3,
+                             ZERO3,
+                             NULL,
+                             true,
+                             ZERO3,
+                             NULL});
         /* depthwise: multiplier 2, 5x5 stride 2; 3x3 on 14x14 with 17 channels */
         run_conv((conv_case){2,
                              2,

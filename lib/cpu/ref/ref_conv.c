@@ -61,6 +61,17 @@ static void ais__ref_dwconv_planes(const float *x, const float *w, const float *
                              y + c * g->oh * g->ow, g, act, NULL);
 }
 
+void ais__cpu_ref_conv_pw(const float *x, const float *w, const float *bias, float *y, int64_t k,
+                          int64_t m, int64_t ld, int64_t q0, int64_t q1, const ais__conv_act *act) {
+    for (int64_t co = 0; co < m; co++)
+        for (int64_t q = q0; q < q1; q++) {
+            float s = bias ? bias[co] : 0.0f;
+            for (int64_t c = 0; c < k; c++)
+                s += w[co * k + c] * x[c * ld + q];
+            y[co * ld + q] = ais__conv_act1(act, s);
+        }
+}
+
 void ais__cpu_fill_ref_conv(ais__cpu_kernels *k) {
     k->conv_dw = ais__cpu_ref_conv_dw;
     k->dwconv_planes = ais__ref_dwconv_planes;

@@ -29,4 +29,6 @@ static inline V vodd(V a, V b) {
 
 void ais__avx512_fill_dwconv(ais__cpu_kernels *k) {
     k->dwconv_planes = ais__avx512dw_dwconv_planes;
+    /* AVX2's conv_pw_small was measured against the AVX2 GEMM only: here the AVX-512 GEMM */
+    k->conv_pw_small = NULL;
 }
