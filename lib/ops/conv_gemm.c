@@ -97,6 +97,34 @@ static void ais__cg_tile(const ais__cg_job *j, const float *ap, const float *bp,
     j->t->gemm_ukernel_ep(kcb, ap, bp, y + ir * osz + jq, osz, mu, nu, !first || z, epp);
 }
 
+/* Columns [j0, j1) of the kcb rows of X (ld floats apart) into nr-column panels, as the table's
+ * gemm_pack_b lays them out, row by row: one panel at a time read 16 or 32 floats of each row,
+ * a new 4 KiB page per row on a 56x56 plane (12.5 KiB rows), and took a tenth of a 1x1
+ * convolution's time there; a row's columns of all panels are one sequential read. */
+static void ais__cg_pack_rows(const float *x, int64_t ld, int64_t j0, int64_t j1, int64_t kcb,
+                              int64_t nr, float *buf) {
+    const int64_t full = (j1 - j0) / nr, tail = (j1 - j0) - full * nr, pstride = kcb * nr;
+    for (int64_t p = 0; p < kcb; p++) {
+        const float *src = x + p * ld + j0;
+        float *dst = buf + p * nr;
+        /* constant sizes, so the copies are inlined vector moves */
+        if (nr == 16)
+            for (int64_t q = 0; q < full; q++)
+                memcpy(dst + q * pstride, src + q * 16, 16 * sizeof(float));
+        else if (nr == 32)
+            for (int64_t q = 0; q < full; q++)
+                memcpy(dst + q * pstride, src + q * 32, 32 * sizeof(float));
+        else
+            for (int64_t q = 0; q < full; q++)
+                memcpy(dst + q * pstride, src + q * nr, (size_t)nr * sizeof(float));
+        if (tail) {
+            float *d = dst + full * pstride;
+            memcpy(d, src + full * nr, (size_t)tail * sizeof(float));
+            memset(d + tail, 0, (size_t)(nr - tail) * sizeof(float));
+        }
+    }
+}
+
 static void ais__cg_task(const ais__cg_job *j, size_t task, float *buf) {
     const ais__conv_plan *p = j->p;
     const ais__cpu_kernels *t = j->t;
@@ -116,8 +144,7 @@ static void ais__cg_task(const ais__cg_job *j, size_t task, float *buf) {
         int64_t kcb = AIS__MIN(kc, j->k - pc);
         bool last = pc + kcb >= j->k;
         if (j->direct)
-            for (int64_t jq = j0, q = 0; jq < j1; jq += nr, q++)
-                t->gemm_pack_b(false, x + pc * p->isz, p->isz, jq, j1, kcb, buf + q * kcb * nr);
+            ais__cg_pack_rows(x + pc * p->isz, p->isz, j0, j1, kcb, nr, buf);
         else
             ais__dense_im2col_pack(x, &j->win, pc, pc + kcb, j0, j1, nr, buf);
         /* row blocks of A (mc rows of the k slice) that stay in L2 while the column panels pass
@@ -154,9 +181,8 @@ static void ais__cg_run_task(const ais__cg_job *j, size_t task, float *buf) {
             s1 = AIS__MIN(t1, base + nrp * panels);
             const int64_t q0 = (s0 - base) / nrp, q1 = (s1 - 1 - base) / nrp + 1;
             if (j->direct)
-                for (int64_t q = q0; q < q1; q++)
-                    t->gemm_pack_b(false, j->x + pc * p->isz, p->isz, q * nr, osz, kcb,
-                                   buf + (q - q0) * kcb * nr);
+                ais__cg_pack_rows(j->x + pc * p->isz, p->isz, q0 * nr, AIS__MIN(osz, q1 * nr), kcb,
+                                  nr, buf);
             else
                 ais__dense_im2col_pack(j->x, &j->win, pc, pc + kcb, q0 * nr, AIS__MIN(osz, q1 * nr),
                                        nr, buf);

@@ -71,7 +71,7 @@ typedef struct ais__nchwc_job {
     float *y;       /* this image's NCHW output */
     float *xb, *bias, *rows;
     ais__conv_act act, zact; /* act: in the kernel's store; zact: after Z */
-    int64_t hp, wp, oh, ow, nb, groups, chunk, chunks, rows_floats;
+    int64_t hp, wp, oh, ow, nb, groups, chunks, rows_floats;
     size_t tasks, n_slots;
 } ais__nchwc_job;
 
@@ -104,10 +104,10 @@ static void ais__nchwc_fill(void *vj, size_t begin, size_t end) {
     }
 }
 
-/* The most output pixels a task computes (a few tiles of the kernel's), which its slot keeps
- * blocked in L1 until it transposes them into the NCHW output. A plane is cut into near-equal
- * runs of at most this many: 48 and 1 for a 7x7 plane streamed the group's weights once more for
- * a single pixel (ResNet's last stage), 25 and 24 read them as often for twice the pixels. */
+/* Output pixels a task computes (a few tiles of the kernel's), which its slot keeps blocked in
+ * L1 until it transposes them into the NCHW output. A multiple of the kernels' widest tiles (6
+ * and 12 pixels, 8 for three blocks), so that only a plane's last run has a short tile: near-equal
+ * runs (25 and 24 of a 7x7 plane, 40 or 39 of a 14x14 one) took as many or more tiles. */
 #define AIS__NCHWC_CHUNK 48
 
 static void ais__nchwc_task(const ais__nchwc_job *j, size_t task, float *rows) {
@@ -117,7 +117,7 @@ static void ais__nchwc_task(const ais__nchwc_job *j, size_t task, float *rows) {
     const int64_t b = p->block, grp = (int64_t)task / j->chunks, ch = (int64_t)task % j->chunks;
     const int64_t ob = grp * p->n_ocb / j->groups, ob1 = (grp + 1) * p->n_ocb / j->groups;
     const int64_t kvol = p->kh * p->kw;
-    const int64_t q0 = ch * j->chunk, q1 = AIS__MIN(q->osz, q0 + j->chunk);
+    const int64_t q0 = ch * AIS__NCHWC_CHUNK, q1 = AIS__MIN(q->osz, q0 + AIS__NCHWC_CHUNK);
     ais__nchwc_row a = {.x = j->xb,
                         .w = p->wb + ob * p->n_icb * kvol * p->cb * b,
                         .bias = j->bias ? j->bias + ob * b : NULL,
@@ -186,7 +186,6 @@ ais_status ais__conv_nchwc_run(ais__op_ctx *ctx, const ais__conv_plan *q,
     j.nb = AIS__MAX(1, p->t->conv_nchwc_nblk);
     j.groups = (p->n_ocb + j.nb - 1) / j.nb;
     j.chunks = (oh * ow + AIS__NCHWC_CHUNK - 1) / AIS__NCHWC_CHUNK;
-    j.chunk = (oh * ow + j.chunks - 1) / j.chunks;
     j.rows_floats = j.nb * AIS__NCHWC_CHUNK * b;
     j.tasks = (size_t)(j.groups * j.chunks);
     int32_t threads = ctx->pool ? ais__pool_threads(ctx->pool) : 1;
