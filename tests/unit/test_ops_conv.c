@@ -649,8 +649,8 @@ static void test_conv_gemm_blocks(void **state) {
                              false,
                              ZERO3,
                              NULL});
-        /* runs over several row blocks of A (200 rows: 96-row blocks at AVX2), which begin and
-         * end inside a block and cover part of its column panels */
+        /* 200 rows: at one thread 96-row blocks of A at AVX2 (ais__cg_task), at more runs of
+         * column-major tiles; 49 columns, an edge tile of one column */
         run_conv((conv_case){2,
                              1,
                              64,
