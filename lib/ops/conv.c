@@ -426,10 +426,14 @@ static ais_status ais__conv_compute(ais__op_ctx *ctx, const ais_tensor *const *i
         z_done = !z || z->numel == out[0]->numel;
         act_done = z_done;
     } else if (st->nchwc.wb && in[1]->data == st->nchwc.w && ais__conv_nchwc_fits(&st->nchwc, &p)) {
-        /* FusedConv's Z (ResNet's residual, fuse_epilogue.c) is added below by the Add kernel,
-         * then the activation: the direct kernel is worth more than Z in a store */
-        AIS__CHECK(ais__conv_nchwc_run(ctx, &p, &st->nchwc, in[0]->data, bias, y, kact));
-        act_done = !z;
+        /* FusedConv's Z (ResNet's residual, fuse_epilogue.c) of Y's shape and the activation
+         * after it on each run of output rows as it is written back; a broadcast Z by the Add
+         * kernel below */
+        bool zin = z && z->numel == out[0]->numel;
+        AIS__CHECK(ais__conv_nchwc_run(ctx, &p, &st->nchwc, in[0]->data, bias, zin ? z->data : NULL,
+                                       y, zin || !z ? &st->act : &none));
+        act_done = zin || !z;
+        z_done = act_done;
     } else if (ais__conv_gemm_usable(t) || (st->packed && in[1]->data == st->wp.w)) {
         const ais__conv_wpack *wp = st->packed && in[1]->data == st->wp.w ? &st->wp : NULL;
         bool zin = z && z->numel == out[0]->numel;

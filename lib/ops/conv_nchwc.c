@@ -67,9 +67,10 @@ typedef struct ais__nchwc_job {
     const ais__conv_nchwc_pack *p;
     const ais__conv_plan *q;
     const float *x; /* this image's NCHW input */
+    const float *z; /* this image's residual, Y's shape (NULL: none) */
     float *y;       /* this image's NCHW output */
     float *xb, *bias, *rows;
-    ais__conv_act act;
+    ais__conv_act act, zact; /* act: in the kernel's store; zact: after Z */
     int64_t hp, wp, oh, ow, nb, groups, chunks, rows_floats;
     size_t tasks, n_slots;
 } ais__nchwc_job;
@@ -104,7 +105,9 @@ static void ais__nchwc_fill(void *vj, size_t begin, size_t end) {
 }
 
 /* Output pixels a task computes (a few tiles of the kernel's), which its slot keeps blocked in
- * L1 until it transposes them into the NCHW output. */
+ * L1 until it transposes them into the NCHW output. A multiple of the kernels' widest tiles (6
+ * and 12 pixels, 8 for three blocks), so that only a plane's last run has a short tile: near-equal
+ * runs (25 and 24 of a 7x7 plane, 40 or 39 of a 14x14 one) took as many or more tiles. */
 #define AIS__NCHWC_CHUNK 48
 
 static void ais__nchwc_task(const ais__nchwc_job *j, size_t task, float *rows) {
@@ -138,11 +141,23 @@ static void ais__nchwc_task(const ais__nchwc_job *j, size_t task, float *rows) {
                         .block = (int)b,
                         .act = j->act};
     p->t->conv_nchwc_row(&a);
-    /* back to NCHW from the run in L1, block by block (the last may hold fewer channels) */
+    /* back to NCHW from the run in L1, block by block (the last may hold fewer channels); then
+     * the residual Z and the activation on the rows just written, while they are in L1 (a
+     * separate Add and activation pass over Y ran on one thread after the call) */
     for (int blk = 0; blk < a.nblk; blk++) {
         const int64_t m0 = (ob + blk) * b, nch = AIS__MIN(b, q->m - m0);
-        p->t->conv_nchwc_unblock(rows + blk * a.y_blk, q1 - q0, b, nch, j->y + m0 * q->osz + q0,
-                                 q->osz);
+        float *y = j->y + m0 * q->osz + q0;
+        p->t->conv_nchwc_unblock(rows + blk * a.y_blk, q1 - q0, b, nch, y, q->osz);
+        if (!j->z) continue;
+        const float *z = j->z + m0 * q->osz + q0;
+        for (int64_t o = 0; o < nch; o++) {
+            float *yr = y + o * q->osz;
+            const float *zr = z + o * q->osz;
+            for (int64_t i = 0; i < q1 - q0; i++)
+                yr[i] += zr[i];
+            if (j->zact.kind != AIS__CONV_ACT_NONE)
+                p->t->conv_act(yr, (size_t)(q1 - q0), 0.0f, &j->zact);
+        }
     }
 }
 
@@ -159,10 +174,11 @@ static int64_t ais__nchwc_round16(int64_t n) { return (n + 15) / 16 * 16; }
 
 ais_status ais__conv_nchwc_run(ais__op_ctx *ctx, const ais__conv_plan *q,
                                const ais__conv_nchwc_pack *p, const float *x, const float *bias,
-                               float *y, const ais__conv_act *act) {
+                               const float *z, float *y, const ais__conv_act *act) {
     const ais__dense_geom *g = &q->g;
     const int64_t b = p->block, oh = g->out[1], ow = g->out[2];
-    ais__nchwc_job j = {.p = p, .q = q, .act = *act, .oh = oh, .ow = ow};
+    const ais__conv_act none = {AIS__CONV_ACT_NONE, 0, 0, 0};
+    ais__nchwc_job j = {.p = p, .q = q, .act = z ? none : *act, .zact = *act, .oh = oh, .ow = ow};
     int64_t need_h = (oh - 1) * g->stride[1] + (p->kh - 1) * g->dil[1] + 1;
     int64_t need_w = (ow - 1) * g->stride[2] + (p->kw - 1) * g->dil[2] + 1;
     j.hp = AIS__MAX(g->pb[1] + g->in[1], need_h);
@@ -193,6 +209,7 @@ ais_status ais__conv_nchwc_run(ais__op_ctx *ctx, const ais__conv_plan *q,
     for (int64_t n = 0; n < q->n; n++) {
         j.x = x + n * q->c * q->isz;
         j.y = y + n * q->m * q->osz;
+        j.z = z ? z + n * q->m * q->osz : NULL;
         if (j.n_slots > 1) {
             ais__parallel_for(ctx->pool, fill_rows, 8, ais__nchwc_fill, &j);
             ais__parallel_for(ctx->pool, j.n_slots, 1, ais__nchwc_slots, &j);

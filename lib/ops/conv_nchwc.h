@@ -30,10 +30,11 @@ ais_status ais__conv_nchwc_pack_make(ais__conv_nchwc_pack *p, const ais__cpu_ker
 void ais__conv_nchwc_pack_free(ais__conv_nchwc_pack *p);
 /* Whether plan q (a call's shapes) is the 2-D (or 1-D) convolution p was packed for. */
 bool ais__conv_nchwc_fits(const ais__conv_nchwc_pack *p, const ais__conv_plan *q);
-/* y (NCHW) = act(conv(x, W) + bias); scratch and threads from ctx. */
+/* y (NCHW) = act(conv(x, W) + bias + z); z: NULL or Y's shape (FusedConv's residual); scratch
+ * and threads from ctx. */
 ais_status ais__conv_nchwc_run(ais__op_ctx *ctx, const ais__conv_plan *q,
                                const ais__conv_nchwc_pack *p, const float *x, const float *bias,
-                               float *y, const ais__conv_act *act);
+                               const float *z, float *y, const ais__conv_act *act);
 
 /* Whether a Conv/FusedConv state (conv.c's prepare) packed W for this path (for the tests). */
 bool ais__conv_state_blocked(const void *state);

@@ -105,20 +105,33 @@ bool ais__conv_wino_fits(const ais__conv_wino_pack *p, const ais__conv_plan *q) 
 
 /* Tiles a chunk takes, a multiple of the GEMM's mr: V and M within AIS__WINO_CHUNK_BYTES while
  * U stays in L2 between chunks; when it cannot (more than 1 MiB), all tiles in one chunk (up to
- * 16x that), so that U streams from memory once per call. Threads take whole chunks, so there
- * are at least as many chunks as threads where the tiles allow: with one chunk (ResNet-18's
- * 28x28 stage) a second thread had nothing to do. The threads then read the same U at about the
- * same time, from the cache they share. */
-static int64_t ais__wino_chunk(const ais__cpu_kernels *t, int64_t c, int64_t m, int64_t tiles,
-                               int32_t threads) {
+ * 16x that), so that U streams from memory once per call. */
+static int64_t ais__wino_chunk(const ais__cpu_kernels *t, int64_t c, int64_t m, int64_t tiles) {
     const int64_t mr = t->gemm_mr, panels = (tiles + mr - 1) / mr, all = panels * mr;
     const double per_tile = 36.0 * sizeof(float) * (double)(c + m);
     size_t budget = AIS__WINO_CHUNK_BYTES;
     if (36.0 * sizeof(float) * (double)c * (double)m > (double)((size_t)1 << 20)) budget *= 16;
     int64_t fit = (int64_t)((double)budget / per_tile);
-    int64_t tc = AIS__MIN(AIS__MAX(mr, fit / mr * mr), all);
-    if (threads > 1) tc = AIS__MIN(tc, (panels + threads - 1) / threads * mr);
-    return tc;
+    return AIS__MIN(AIS__MAX(mr, fit / mr * mr), all);
+}
+
+/* How threads share a call. With enough chunks, each thread takes whole chunks (its own V, M and
+ * GEMM scratch). With few (ResNet-18's 28x28 stage is one chunk of 49 tiles, a 14x14 plane one of
+ * 16), chunks cut per thread were unequal (30 and 19 tiles, 5 and 4 six-row panels: a second
+ * thread gained 1.6x at most), so there the threads share each chunk in three steps: the input
+ * transforms split by tiles, the 36 GEMMs split by xi (18 each: equal work, and each thread reads
+ * only its half of U), the output transforms split by tiles again. */
+typedef struct ais__wino_split {
+    int64_t tc, chunks;
+    bool shared; /* the threads share each chunk */
+} ais__wino_split;
+
+static ais__wino_split ais__wino_split_make(const ais__cpu_kernels *t, int64_t c, int64_t m,
+                                            int64_t tiles, int32_t threads) {
+    ais__wino_split sp = {.tc = ais__wino_chunk(t, c, m, tiles)};
+    sp.chunks = (tiles + sp.tc - 1) / sp.tc;
+    sp.shared = threads > 1 && sp.chunks < 4 * (int64_t)threads;
+    return sp;
 }
 
 /* Multiply-adds one byte of weights read from memory costs (about 60 G multiply-adds/s against
@@ -134,17 +147,19 @@ static int64_t ais__wino_chunk(const ais__cpu_kernels *t, int64_t c, int64_t m, 
  * 55-60 G multiply-adds/s at one thread on ResNet-18's shapes (Ice Lake, AVX-512; bench/README.md),
  * which is why the rule compares counts. In ResNet-18 at 224 x 224 this takes the 56x56 and 28x28
  * stages and leaves the 14x14 one (U of 9.4 MB per layer) and the 7x7 one to the direct kernel.
- * Threads: the direct kernel splits any plane; this path splits chunks only. */
+ * Threads: the direct kernel splits any plane; this path splits chunks, or shares each of them
+ * (ais__wino_split), equal parts within a chunk or two. */
 bool ais__conv_wino_wins(const ais__conv_wino_pack *p, const ais__conv_plan *q, int32_t threads) {
     const ais__dense_geom *g = &q->g;
     const int64_t oh = g->out[1], ow = g->out[2], tiles = (oh + 3) / 4 * ((ow + 3) / 4);
-    const int64_t tc = ais__wino_chunk(p->t, p->c, p->m, tiles, threads);
-    const int64_t chunks = (tiles + tc - 1) / tc;
+    const ais__wino_split sp = ais__wino_split_make(p->t, p->c, p->m, tiles, threads);
     const double c = (double)p->c, m = (double)p->m;
+    const int64_t split = AIS__MAX(1, sp.shared ? threads : AIS__MIN(threads, sp.chunks));
     double direct = 9.0 * c * m * (double)(oh * ow) / (double)AIS__MAX(1, threads);
-    double wino = (36.0 * c * m * (double)(chunks * tc) + 8.0 * 36.0 * (c + m) * (double)tiles +
-                   AIS__WINO_MAC_PER_BYTE * 27.0 * c * m * sizeof(float)) /
-                  (double)AIS__MAX(1, AIS__MIN(threads, chunks));
+    double wino =
+        (36.0 * c * m * (double)(sp.chunks * sp.tc) + 8.0 * 36.0 * (c + m) * (double)tiles +
+         AIS__WINO_MAC_PER_BYTE * 27.0 * c * m * sizeof(float)) /
+        (double)split;
     return 1.25 * wino < direct;
 }
 
@@ -154,9 +169,12 @@ typedef struct ais__wino_job {
     const float *x, *bias, *z; /* this image's */
     float *y;
     float *xp, *slots;
+    float *v, *mm; /* shared mode: the chunk's V and M, which every slot works on */
     ais__conv_act act;
     int64_t hp, wp, th, tw, tiles, tc, chunks, slot_floats, gemm_floats;
+    int64_t chunk; /* shared mode: the chunk being run */
     size_t n_slots;
+    bool shared;
 } ais__wino_job;
 
 /* Rows [begin, end) of the padded channels-last input. */
@@ -181,22 +199,35 @@ static void ais__wino_fill(void *vj, size_t begin, size_t end) {
     }
 }
 
-static void ais__wino_chunk_run(const ais__wino_job *j, int64_t chunk, float *slot) {
-    const ais__conv_wino_pack *p = j->p;
-    const ais__cpu_kernels *t = p->t;
-    const ais__dense_geom *g = &j->q->g;
-    const int64_t c = p->c, m = p->m, tc = j->tc, oh = g->out[1], ow = g->out[2];
-    const int64_t osz = oh * ow;
-    const int64_t t0 = chunk * tc, nt = AIS__MIN(tc, j->tiles - t0);
-    float *v = slot, *mm = v + 36 * tc * c, *yt = mm + 36 * tc * m, *gs = yt + 16 * m;
-    for (int64_t i = 0; i < nt; i++) {
+/* The input transforms of tiles [i0, i1) of the chunk starting at tile t0 into V. */
+static void ais__wino_tiles_in(const ais__wino_job *j, int64_t t0, int64_t i0, int64_t i1,
+                               float *v) {
+    const int64_t c = j->p->c, tc = j->tc;
+    for (int64_t i = i0; i < i1; i++) {
         int64_t ty = (t0 + i) / j->tw, tx = (t0 + i) % j->tw;
-        t->wino_in(j->xp + (4 * ty * j->wp + 4 * tx) * c, j->wp * c, c, c, v + i * c, tc * c);
+        j->p->t->wino_in(j->xp + (4 * ty * j->wp + 4 * tx) * c, j->wp * c, c, c, v + i * c, tc * c);
     }
-    for (int xi = 0; xi < 36; xi++)
-        t->sgemm_ex(false, false, nt, m, c, 1.0f, v + xi * tc * c, c, NULL, 0,
-                    p->u + (size_t)xi * p->xi_floats, 0.0f, mm + xi * tc * m, m, NULL, gs);
-    for (int64_t i = 0; i < nt; i++) {
+}
+
+/* M[xi] = V[xi] U[xi] for xi in [xi0, xi1), nt tiles; gs: the GEMM's scratch. */
+static void ais__wino_gemms(const ais__wino_job *j, int64_t nt, int xi0, int xi1, const float *v,
+                            float *mm, float *gs) {
+    const ais__conv_wino_pack *p = j->p;
+    const int64_t c = p->c, m = p->m, tc = j->tc;
+    for (int xi = xi0; xi < xi1; xi++)
+        p->t->sgemm_ex(false, false, nt, m, c, 1.0f, v + xi * tc * c, c, NULL, 0,
+                       p->u + (size_t)xi * p->xi_floats, 0.0f, mm + xi * tc * m, m, NULL, gs);
+}
+
+/* The output transforms of tiles [i0, i1) of the chunk starting at tile t0, with the bias, Z and
+ * the activation, into the NCHW output; yt: 16 M floats of scratch. */
+static void ais__wino_tiles_out(const ais__wino_job *j, int64_t t0, int64_t i0, int64_t i1,
+                                const float *mm, float *yt) {
+    const ais__cpu_kernels *t = j->p->t;
+    const ais__dense_geom *g = &j->q->g;
+    const int64_t m = j->p->m, tc = j->tc, oh = g->out[1], ow = g->out[2];
+    const int64_t osz = oh * ow;
+    for (int64_t i = i0; i < i1; i++) {
         int64_t ty = (t0 + i) / j->tw, tx = (t0 + i) % j->tw;
         t->wino_out(mm + i * m, tc * m, m, j->bias, yt, 16);
         int64_t rows = AIS__MIN(4, oh - 4 * ty), cols = AIS__MIN(4, ow - 4 * tx);
@@ -221,12 +252,55 @@ static void ais__wino_chunk_run(const ais__wino_job *j, int64_t chunk, float *sl
     }
 }
 
+/* A slot's scratch: V and M (whole-chunk mode only), then the 16 M floats of one output tile
+ * and the GEMM's scratch. */
+static float *ais__wino_slot_tail(const ais__wino_job *j, size_t s) {
+    float *slot = j->slots + (int64_t)s * j->slot_floats;
+    return j->shared ? slot : slot + 36 * j->tc * (j->p->c + j->p->m);
+}
+
+static void ais__wino_chunk_run(const ais__wino_job *j, int64_t chunk, size_t s) {
+    const int64_t t0 = chunk * j->tc, nt = AIS__MIN(j->tc, j->tiles - t0);
+    float *v = j->slots + (int64_t)s * j->slot_floats, *mm = v + 36 * j->tc * j->p->c;
+    float *yt = ais__wino_slot_tail(j, s), *gs = yt + 16 * j->p->m;
+    ais__wino_tiles_in(j, t0, 0, nt, v);
+    ais__wino_gemms(j, nt, 0, 36, v, mm, gs);
+    ais__wino_tiles_out(j, t0, 0, nt, mm, yt);
+}
+
 static void ais__wino_slots(void *vj, size_t begin, size_t end) {
     const ais__wino_job *j = vj;
     for (size_t s = begin; s < end; s++)
         for (int64_t ch = (int64_t)s * j->chunks / (int64_t)j->n_slots;
              ch < (int64_t)(s + 1) * j->chunks / (int64_t)j->n_slots; ch++)
-            ais__wino_chunk_run(j, ch, j->slots + (int64_t)s * j->slot_floats);
+            ais__wino_chunk_run(j, ch, s);
+}
+
+/* Shared mode, slot s of n_slots: its part of the chunk's tiles (steps 1 and 3) or of the xi. */
+static void ais__wino_shared_in(void *vj, size_t begin, size_t end) {
+    const ais__wino_job *j = vj;
+    const int64_t t0 = j->chunk * j->tc, nt = AIS__MIN(j->tc, j->tiles - t0);
+    const int64_t n = (int64_t)j->n_slots;
+    for (size_t s = begin; s < end; s++)
+        ais__wino_tiles_in(j, t0, (int64_t)s * nt / n, ((int64_t)s + 1) * nt / n, j->v);
+}
+
+static void ais__wino_shared_gemms(void *vj, size_t begin, size_t end) {
+    const ais__wino_job *j = vj;
+    const int64_t t0 = j->chunk * j->tc, nt = AIS__MIN(j->tc, j->tiles - t0);
+    const int n = (int)j->n_slots;
+    for (size_t s = begin; s < end; s++)
+        ais__wino_gemms(j, nt, (int)s * 36 / n, ((int)s + 1) * 36 / n, j->v, j->mm,
+                        ais__wino_slot_tail(j, s) + 16 * j->p->m);
+}
+
+static void ais__wino_shared_out(void *vj, size_t begin, size_t end) {
+    const ais__wino_job *j = vj;
+    const int64_t t0 = j->chunk * j->tc, nt = AIS__MIN(j->tc, j->tiles - t0);
+    const int64_t n = (int64_t)j->n_slots;
+    for (size_t s = begin; s < end; s++)
+        ais__wino_tiles_out(j, t0, (int64_t)s * nt / n, ((int64_t)s + 1) * nt / n, j->mm,
+                            ais__wino_slot_tail(j, s));
 }
 
 static int64_t ais__wino_round16(int64_t n) { return (n + 15) / 16 * 16; }
@@ -243,26 +317,47 @@ ais_status ais__conv_wino_run(ais__op_ctx *ctx, const ais__conv_plan *q,
     j.wp = 4 * j.tw + 2;
     j.tiles = j.th * j.tw;
     int32_t threads = ctx->pool ? ais__pool_threads(ctx->pool) : 1;
-    j.tc = ais__wino_chunk(t, p->c, p->m, j.tiles, threads);
-    j.chunks = (j.tiles + j.tc - 1) / j.tc;
+    const ais__wino_split sp = ais__wino_split_make(t, p->c, p->m, j.tiles, threads);
+    j.tc = sp.tc;
+    j.chunks = sp.chunks;
+    j.shared = sp.shared;
     j.gemm_floats = ais__wino_round16((int64_t)t->gemm_scratch_size(j.tc, p->m, p->c, true));
-    j.slot_floats = ais__wino_round16(36 * j.tc * (p->c + p->m) + 16 * p->m) + j.gemm_floats;
-    j.n_slots = (size_t)AIS__MAX(1, AIS__MIN((int64_t)threads, j.chunks));
+    const int64_t vm_floats = ais__wino_round16(36 * j.tc * (p->c + p->m));
+    const int64_t tail_floats = ais__wino_round16(16 * p->m) + j.gemm_floats;
+    j.slot_floats = (j.shared ? 0 : vm_floats) + tail_floats;
+    j.n_slots =
+        j.shared ? (size_t)threads : (size_t)AIS__MAX(1, AIS__MIN((int64_t)threads, j.chunks));
     const int64_t xp_floats = ais__wino_round16(j.hp * j.wp * p->c);
-    size_t total = (size_t)xp_floats + j.n_slots * (size_t)j.slot_floats, bytes;
+    size_t total = (size_t)xp_floats + (j.shared ? (size_t)vm_floats : 0) +
+                   j.n_slots * (size_t)j.slot_floats,
+           bytes;
     if (!ais__mul_size(total, sizeof(float), &bytes))
         return ais__error(AIS_E_LIMIT, "Winograd convolution scratch size overflows");
     float *scratch = ais__op_scratch(ctx, bytes);
     if (!scratch) return ais__oom(bytes, "Winograd convolution tiles");
     j.xp = scratch;
-    j.slots = scratch + xp_floats;
+    if (j.shared) {
+        j.v = scratch + xp_floats;
+        j.mm = j.v + 36 * j.tc * p->c;
+        j.slots = scratch + xp_floats + vm_floats;
+    } else {
+        j.slots = scratch + xp_floats;
+    }
     for (int64_t n = 0; n < q->n; n++) {
         j.x = x + n * q->c * q->isz;
         j.y = y + n * q->m * q->osz;
         j.z = z ? z + n * q->m * q->osz : NULL;
         if (j.n_slots > 1) {
             ais__parallel_for(ctx->pool, (size_t)j.hp, 8, ais__wino_fill, &j);
-            ais__parallel_for(ctx->pool, j.n_slots, 1, ais__wino_slots, &j);
+            if (j.shared) {
+                for (j.chunk = 0; j.chunk < j.chunks; j.chunk++) {
+                    ais__parallel_for(ctx->pool, j.n_slots, 1, ais__wino_shared_in, &j);
+                    ais__parallel_for(ctx->pool, j.n_slots, 1, ais__wino_shared_gemms, &j);
+                    ais__parallel_for(ctx->pool, j.n_slots, 1, ais__wino_shared_out, &j);
+                }
+            } else {
+                ais__parallel_for(ctx->pool, j.n_slots, 1, ais__wino_slots, &j);
+            }
         } else {
             ais__wino_fill(&j, 0, (size_t)j.hp);
             ais__wino_slots(&j, 0, 1);

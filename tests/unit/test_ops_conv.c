@@ -649,6 +649,23 @@ static void test_conv_gemm_blocks(void **state) {
                              false,
                              ZERO3,
                              NULL});
+        /* 200 rows: at one thread 96-row blocks of A at AVX2 (ais__cg_task), at more runs of
+         * column-major tiles; 49 columns, an edge tile of one column */
+        run_conv((conv_case){2,
+                             1,
+                             64,
+                             200,
+                             1,
+                             {7, 7},
+                             {1, 1},
+                             {1, 1},
+                             ONE3,
+                             ZERO3,
+                             ZERO3,
+                             NULL,
+                             true,
+                             ZERO3,
+                             NULL});
         /* one image, equal runs of column-major tiles (conv_gemm.c): MobileNetV2's
          * 1x1 projection at 14x14 (64 rows: 5 row panels of 14 on AVX-512, 11 of 6 on AVX2,
          * an edge column panel), and two row panels of 3x3 over 7x7 */

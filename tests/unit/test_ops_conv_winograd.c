@@ -204,11 +204,8 @@ static errs run_paths(int64_t c, int64_t m, int64_t h, int64_t w, int64_t pt, in
     AIS_ASSERT_OK(ais__conv_wino_run(&ctx, &q, &wp, x, b, z, yw, act));
     ais__conv_nchwc_pack np;
     AIS_ASSERT_OK(ais__conv_nchwc_pack_make(&np, t, wt, m, c, 3, 3));
-    const ais__conv_act none = {AIS__CONV_ACT_NONE, 0, 0, 0};
-    AIS_ASSERT_OK(ais__conv_nchwc_run(&ctx, &q, &np, x, b, yd, z ? &none : act));
-    if (z) /* as conv.c does after the direct kernel: Z, then the activation */
-        for (size_t k = 0; k < ny; k++)
-            yd[k] = ais__conv_act1(act, yd[k] + z[k]);
+    /* the direct kernel adds Z, then the activation, on each run of rows it writes back */
+    AIS_ASSERT_OK(ais__conv_nchwc_run(&ctx, &q, &np, x, b, z, yd, act));
     errs e = {0, 0, 0, 0};
     double dmax = 0;
     for (size_t k = 0; k < ny; k++)

@@ -13,7 +13,6 @@
 
 #define AIS__GK_NR (AIS__GK_NV * AIS__W)
 
-
 static void AIS__SX(pack_a)(bool trans_a, const float *a, int64_t lda, int64_t m0, int64_t m,
                             int64_t k, float *ap) {
     int64_t rows = AIS__MIN((int64_t)AIS__GK_MR, m - m0);
@@ -42,8 +41,8 @@ static void AIS__SX(pack_a)(bool trans_a, const float *a, int64_t lda, int64_t m
             __m512 r[16];
 #pragma GCC unroll 16
             for (int j = 0; j < 16; j++)
-                r[j] = j < AIS__GK_MR ? _mm512_loadu_ps(a + (m0 + j) * lda + p0)
-                                      : _mm512_setzero_ps();
+                r[j] =
+                    j < AIS__GK_MR ? _mm512_loadu_ps(a + (m0 + j) * lda + p0) : _mm512_setzero_ps();
             ais__x86_tr16(r);
 #pragma GCC unroll 16
             for (int q = 0; q < 16; q++)
@@ -65,8 +64,8 @@ static void AIS__SX(pack_a)(bool trans_a, const float *a, int64_t lda, int64_t m
             __m256 r[8];
 #pragma GCC unroll 8
             for (int j = 0; j < 8; j++)
-                r[j] = j < AIS__GK_MR ? _mm256_loadu_ps(a + (m0 + j) * lda + p0)
-                                      : _mm256_setzero_ps();
+                r[j] =
+                    j < AIS__GK_MR ? _mm256_loadu_ps(a + (m0 + j) * lda + p0) : _mm256_setzero_ps();
             ais__x86_tr8(r);
             float *dst = ap + p0 * AIS__GK_MR;
 #pragma GCC unroll 7
@@ -184,12 +183,15 @@ static inline V AIS__SX(gk_ep)(V v, const ais__gemm_epilogue *ep, int64_t i, int
     return v;
 }
 
-/* The tile of R rows (R = mr_used, a constant once inlined): R x NV accumulators, and for short
- * tiles U sets of them over alternating k steps, so that at least 8 independent FMA chains hide
- * the FMA latency (a batch-1 product is one row: 2 chains would run at a quarter of the rate). */
+/* The tile of R rows (R = mr_used, a constant once inlined): R x NVU accumulators (NVU = NV, or
+ * 1 for an edge tile of at most W columns: the 49 columns of a 7x7 plane are 3 panels and one
+ * column, and the full tile spent 16 multiply-adds a row on it), and for short tiles U sets of
+ * them over alternating k steps, so that at least 8 independent FMA chains hide the FMA latency
+ * (a batch-1 product is one row: 2 chains would run at a quarter of the rate). U depends on R
+ * only, so a column sums its k steps in the same order in either width (the same bits). */
 static inline __attribute__((always_inline)) void
-AIS__SX(uk_rows)(const int R, int64_t k, const float *ap, const float *bp, float *c, int64_t ldc,
-                 int nr_used, bool accumulate, const ais__gemm_epilogue *ep) {
+AIS__SX(uk_rows)(const int R, const int NVU, int64_t k, const float *ap, const float *bp, float *c,
+                 int64_t ldc, int nr_used, bool accumulate, const ais__gemm_epilogue *ep) {
     enum { U_MAX = 4 };
     const int U = R == 1 ? 4 : (R <= 3 ? 2 : 1);
     V acc[U_MAX][AIS__GK_MR][AIS__GK_NV];
@@ -204,7 +206,7 @@ AIS__SX(uk_rows)(const int R, int64_t k, const float *ap, const float *bp, float
 #pragma GCC unroll 16
         for (int i = 0; i < R; i++)
 #pragma GCC unroll 4
-            for (int v = 0; v < AIS__GK_NV; v++)
+            for (int v = 0; v < NVU; v++)
                 acc[u][i][v] = vset(0.0f);
     int64_t p = 0;
 #pragma GCC unroll 2
@@ -214,13 +216,13 @@ AIS__SX(uk_rows)(const int R, int64_t k, const float *ap, const float *bp, float
             const float *a1 = ap + (p + u) * AIS__GK_MR, *b1 = bp + (p + u) * AIS__GK_NR;
             V bv[AIS__GK_NV];
 #pragma GCC unroll 4
-            for (int v = 0; v < AIS__GK_NV; v++)
+            for (int v = 0; v < NVU; v++)
                 bv[v] = vload(b1 + v * AIS__W);
 #pragma GCC unroll 16
             for (int i = 0; i < R; i++) {
                 V av = vset(a1[i]);
 #pragma GCC unroll 4
-                for (int v = 0; v < AIS__GK_NV; v++)
+                for (int v = 0; v < NVU; v++)
                     acc[u][i][v] = vfma(av, bv[v], acc[u][i][v]);
             }
         }
@@ -229,13 +231,13 @@ AIS__SX(uk_rows)(const int R, int64_t k, const float *ap, const float *bp, float
         const float *a1 = ap + p * AIS__GK_MR, *b1 = bp + p * AIS__GK_NR;
         V bv[AIS__GK_NV];
 #pragma GCC unroll 4
-        for (int v = 0; v < AIS__GK_NV; v++)
+        for (int v = 0; v < NVU; v++)
             bv[v] = vload(b1 + v * AIS__W);
 #pragma GCC unroll 16
         for (int i = 0; i < R; i++) {
             V av = vset(a1[i]);
 #pragma GCC unroll 4
-            for (int v = 0; v < AIS__GK_NV; v++)
+            for (int v = 0; v < NVU; v++)
                 acc[0][i][v] = vfma(av, bv[v], acc[0][i][v]);
         }
     }
@@ -244,13 +246,13 @@ AIS__SX(uk_rows)(const int R, int64_t k, const float *ap, const float *bp, float
 #pragma GCC unroll 16
         for (int i = 0; i < R; i++)
 #pragma GCC unroll 4
-            for (int v = 0; v < AIS__GK_NV; v++)
+            for (int v = 0; v < NVU; v++)
                 acc[0][i][v] = vadd(acc[0][i][v], acc[u][i][v]);
     if (nr_used == AIS__GK_NR) {
 #pragma GCC unroll 16
         for (int i = 0; i < R; i++)
 #pragma GCC unroll 4
-            for (int v = 0; v < AIS__GK_NV; v++) {
+            for (int v = 0; v < NVU; v++) {
                 float *cp = c + i * ldc + v * AIS__W;
                 V r = accumulate ? vadd(vload(cp), acc[0][i][v]) : acc[0][i][v];
                 if (ep) r = AIS__SX(gk_ep)(r, ep, i, v);
@@ -262,7 +264,7 @@ AIS__SX(uk_rows)(const int R, int64_t k, const float *ap, const float *bp, float
 #pragma GCC unroll 16
     for (int i = 0; i < R; i++)
 #pragma GCC unroll 4
-        for (int v = 0; v < AIS__GK_NV; v++)
+        for (int v = 0; v < NVU; v++)
             vstore(tmp + i * AIS__GK_NR + v * AIS__W, acc[0][i][v]);
 /* GCC at -O3 cannot see that the stores above cover rows 0..R-1, which are all that is read. */
 #if defined(__GNUC__) && !defined(__clang__)
@@ -280,34 +282,51 @@ AIS__SX(uk_rows)(const int R, int64_t k, const float *ap, const float *bp, float
 #endif
 }
 
-#define AIS__GK_CASE(R)                                                                            \
+#define AIS__GK_CASE(R, NVU)                                                                       \
     case R:                                                                                        \
         AIS__SX(uk_rows)                                                                           \
-        (R < AIS__GK_MR ? R : AIS__GK_MR, k, ap, bp, c, ldc, nr_used, accumulate, ep);             \
+        (R < AIS__GK_MR ? R : AIS__GK_MR, NVU, k, ap, bp, c, ldc, nr_used, accumulate, ep);        \
         return;
 
 static void AIS__SX(ukernel_ep)(int64_t k, const float *ap, const float *bp, float *c, int64_t ldc,
                                 int mr_used, int nr_used, bool accumulate,
                                 const ais__gemm_epilogue *ep) {
     /* one body per row count: the edge tiles (the last rows of C, a batch-1 product) compute
-     * only the rows they store */
-    switch (mr_used) {
-        AIS__GK_CASE(1)
-        AIS__GK_CASE(2)
-        AIS__GK_CASE(3)
-        AIS__GK_CASE(4)
-        AIS__GK_CASE(5)
-        AIS__GK_CASE(6)
-#if AIS__GK_MR > 7
-        AIS__GK_CASE(7)
-        AIS__GK_CASE(8)
-        AIS__GK_CASE(9)
-        AIS__GK_CASE(10)
-        AIS__GK_CASE(11)
-        AIS__GK_CASE(12)
-        AIS__GK_CASE(13)
+     * only the rows they store; at AVX2 (measured there only) an edge tile of at most one vector
+     * of columns computes only that vector */
+#if AIS__W == 8 && AIS__GK_NV > 1 && AIS__GK_MR == 6
+    if (nr_used <= AIS__W) {
+        switch (mr_used) {
+            AIS__GK_CASE(1, 1)
+            AIS__GK_CASE(2, 1)
+            AIS__GK_CASE(3, 1)
+            AIS__GK_CASE(4, 1)
+            AIS__GK_CASE(5, 1)
+        default:
+            AIS__SX(uk_rows)(AIS__GK_MR, 1, k, ap, bp, c, ldc, nr_used, accumulate, ep);
+            return;
+        }
+    }
 #endif
-    default: AIS__SX(uk_rows)(AIS__GK_MR, k, ap, bp, c, ldc, nr_used, accumulate, ep); return;
+    switch (mr_used) {
+        AIS__GK_CASE(1, AIS__GK_NV)
+        AIS__GK_CASE(2, AIS__GK_NV)
+        AIS__GK_CASE(3, AIS__GK_NV)
+        AIS__GK_CASE(4, AIS__GK_NV)
+        AIS__GK_CASE(5, AIS__GK_NV)
+        AIS__GK_CASE(6, AIS__GK_NV)
+#if AIS__GK_MR > 7
+        AIS__GK_CASE(7, AIS__GK_NV)
+        AIS__GK_CASE(8, AIS__GK_NV)
+        AIS__GK_CASE(9, AIS__GK_NV)
+        AIS__GK_CASE(10, AIS__GK_NV)
+        AIS__GK_CASE(11, AIS__GK_NV)
+        AIS__GK_CASE(12, AIS__GK_NV)
+        AIS__GK_CASE(13, AIS__GK_NV)
+#endif
+    default:
+        AIS__SX(uk_rows)(AIS__GK_MR, AIS__GK_NV, k, ap, bp, c, ldc, nr_used, accumulate, ep);
+        return;
     }
 }
 #undef AIS__GK_CASE
