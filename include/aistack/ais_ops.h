@@ -60,6 +60,8 @@ AIS_API int ais_op_exists(const char *domain, const char *op_type);
  * inputs: n_inputs tensors; an omitted optional input is NULL.
  * outputs: n_outputs slots. A NULL slot receives a new tensor that the caller destroys. A slot
  * that holds a tensor receives the result in place; it must have the output's dtype and shape.
+ * It may be one of the inputs (or share memory with one): the result is then computed apart and
+ * copied in after a successful run, so the input is read whole and a failure leaves it as it was.
  * attrs may be NULL (all defaults).
  * On failure every slot that was NULL on entry is NULL again, and ais_last_error() names the
  * operator and what was wrong (e.g. the two shapes that do not broadcast).

@@ -157,6 +157,33 @@ static void test_matmul_errors(void **state) {
         ais_tensor_destroy(objs[i]);
 }
 
+/* An output slot that is also an input (y = a @ b written into a): K spans several k slices of
+ * the GEMM, which reads A again after C's first partial sums are stored, so without the eager
+ * entry's copy the result would be garbage. The slot gets exactly what a fresh output gets; a slot
+ * of the wrong shape that aliases an input fails and is left as it was. */
+static void test_matmul_output_aliases_input(void **state) {
+    (void)state;
+    ais_tensor *a = ais_test_rand_f32(AIS_SHAPE(96, 700), -1, 1);
+    ais_tensor *b = ais_test_rand_f32(AIS_SHAPE(700, 700), -1, 1);
+    const ais_tensor *in[] = {a, b};
+    ais_tensor *want = dt_run("MatMul", NULL, in, 2);
+    ais_tensor *out[] = {a};
+    assert_int_equal(ais_op_run("MatMul", NULL, in, 2, out, 1), AIS_OK);
+    assert_ptr_equal(out[0], a);
+    assert_memory_equal(ais_tensor_data(a), ais_tensor_data(want), 96 * 700 * sizeof(float));
+
+    float *b_before = malloc(700 * 700 * sizeof(float));
+    memcpy(b_before, ais_tensor_data(b), 700 * 700 * sizeof(float));
+    ais_tensor *out2[] = {b};
+    assert_int_equal(ais_op_run("MatMul", NULL, in, 2, out2, 1), AIS_E_SHAPE);
+    ais_test_assert_error_contains("[96, 700]");
+    assert_memory_equal(ais_tensor_data(b), b_before, 700 * 700 * sizeof(float));
+    free(b_before);
+    ais_tensor_destroy(want);
+    ais_tensor_destroy(a);
+    ais_tensor_destroy(b);
+}
+
 /* ---- Gemm ---- */
 
 static void check_gemm(ais_dtype dt, int64_t m, int64_t n, int64_t k, int ta, int tb, float alpha,
@@ -279,9 +306,13 @@ static void test_oom(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_matmul_shapes), cmocka_unit_test(test_matmul_parallel),
-        cmocka_unit_test(test_matmul_dtypes), cmocka_unit_test(test_matmul_errors),
-        cmocka_unit_test(test_gemm),          cmocka_unit_test(test_gemm_errors),
+        cmocka_unit_test(test_matmul_shapes),
+        cmocka_unit_test(test_matmul_parallel),
+        cmocka_unit_test(test_matmul_dtypes),
+        cmocka_unit_test(test_matmul_errors),
+        cmocka_unit_test(test_matmul_output_aliases_input),
+        cmocka_unit_test(test_gemm),
+        cmocka_unit_test(test_gemm_errors),
         cmocka_unit_test(test_oom),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
