@@ -219,19 +219,6 @@ static bool ais__gemm_b_panel_in_l1(const ais__cpu_kernels *t) {
     return t->isa < AIS_CPU_ISA_AVX512;
 }
 
-/* Part `in / step` of the `inner / step` parts of the next B panel (floats of it) toward L2 while
- * a tile of the current one runs: with B's panel in L1, each new panel came from L3 (the kc x nc
- * block of B does not fit L2) as the first tile of it read it, about as fast as the prefetchers
- * followed one line every 6 cycles. */
-static inline void ais__gemm_prefetch_part(const float *next, int64_t floats, int64_t in,
-                                           int64_t inner, int64_t step) {
-    const int64_t per_line = 64 / (int64_t)sizeof(float), lines = floats / per_line;
-    const int64_t parts = (inner + step - 1) / step, part = in / step;
-    const int64_t l0 = lines * part / parts, l1 = lines * (part + 1) / parts;
-    for (int64_t l = l0; l < l1; l++)
-        __builtin_prefetch(next + l * per_line, 0, 2);
-}
-
 /* One product, whole or a block of C: the arguments of sgemm_ex. */
 typedef struct ais__gemm_args {
     const ais__cpu_kernels *t;
@@ -318,9 +305,6 @@ static void ais__gemm_block(const ais__gemm_args *g, int64_t i0, int64_t i1, int
                             ais__gemm_resid_tile(ep, ct, ldc, ti, tj, mu, nu, acc);
                             acc = true;
                         }
-                        if (b_outer && o + nr < ncb)
-                            ais__gemm_prefetch_part(bblk + (jr / nr + 1) * kcb * nr, kcb * nr, in,
-                                                    inner, mr);
                         t->gemm_ukernel_ep(kcb, ap + ir * kcb, bblk + jr / nr * kcb * nr, ct, ldc,
                                            mu, nu, acc, tp);
                         if (last && late_act && !b_outer)
