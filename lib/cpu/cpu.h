@@ -388,6 +388,10 @@ typedef struct ais__cpu_kernels {
     /* Cache blocking of the packed GEMM (cpu_gemm.c): a kc x nr panel of B stays in L1, an mc x kc
      * block of A in L2, a kc x nc block of B in L2/L3. */
     int64_t gemm_mc, gemm_kc, gemm_nc;
+    /* nc for a product of one row block (m <= mc) where B's panel stays in L1: no other row
+     * block reuses B's block there, so it should come back from L2 rather than L3 after packing;
+     * 0: gemm_nc */
+    int64_t gemm_nc_one_block;
     /* Our packed GEMM (cpu_gemm.c driving this level's micro-kernel), always, whatever the shape:
      * sgemm's arguments plus b_packed (NULL: B is packed per call from b, ldb, trans_b; else the
      * output of gemm_prepack_b of this same table for this k and n, and b, ldb, trans_b are

@@ -153,13 +153,23 @@ static void ais__gemm_scale_only(const ais__cpu_kernels *t, int64_t m, int64_t n
     ais__gemm_ep_block(t, ep, c, ldc, m, n);
 }
 
+/* The column block of a product (or a thread's block) of m rows: see gemm_nc_one_block. A
+ * 64 x 3136 x 576 convolution product packed a 3 MiB block of B into L3 and read it back from
+ * there. */
+static int64_t ais__gemm_nc(const ais__cpu_kernels *t, int64_t m) {
+    const int64_t mr = t->gemm_mr, nr = t->gemm_nr, mc = t->gemm_mc / mr * mr;
+    int64_t nc = t->gemm_nc;
+    if (m <= mc && t->gemm_nc_one_block > 0) nc = AIS__MIN(nc, t->gemm_nc_one_block);
+    return AIS__MAX(nc / nr, 1) * nr;
+}
+
 /* Whether a block of m x n packs its A once for every column block: one row block (a
  * transformer's 128 rows) over several column blocks (QKV 1152, FFN 1536 columns) would pack the
  * same A once per column block, up to a tenth of such a product's time. Then the scratch holds
  * all k of the rows' A (bounded, so that it stays in L2 with B's block). */
 static bool ais__gemm_a_once(const ais__cpu_kernels *t, int64_t m, int64_t n, int64_t k) {
-    const int64_t mr = t->gemm_mr, nr = t->gemm_nr;
-    const int64_t mc = t->gemm_mc / mr * mr, nc = t->gemm_nc / nr * nr;
+    const int64_t mr = t->gemm_mr;
+    const int64_t mc = t->gemm_mc / mr * mr, nc = ais__gemm_nc(t, m);
     return m <= mc && n > nc && (m + mr - 1) / mr * mr * k <= 128 * 1024;
 }
 
@@ -168,7 +178,7 @@ static bool ais__gemm_a_once(const ais__cpu_kernels *t, int64_t m, int64_t n, in
 static void ais__gemm_scratch_parts(const ais__cpu_kernels *t, int64_t m, int64_t n, int64_t k,
                                     bool b_packed, size_t *a_floats, size_t *b_floats) {
     const int64_t mr = t->gemm_mr, nr = t->gemm_nr;
-    const int64_t mc = t->gemm_mc / mr * mr, nc = t->gemm_nc / nr * nr;
+    const int64_t mc = t->gemm_mc / mr * mr, nc = ais__gemm_nc(t, m);
     int64_t kc = AIS__MIN(t->gemm_kc, k), mrows = AIS__MIN(mc, (m + mr - 1) / mr * mr);
     if (ais__gemm_a_once(t, m, n, k)) kc = k;
     *a_floats = ((size_t)(mrows * kc) + 15) / 16 * 16;
@@ -227,7 +237,12 @@ static void ais__gemm_block(const ais__gemm_args *g, int64_t i0, int64_t i1, int
                             float *scratch) {
     const ais__cpu_kernels *t = g->t;
     const int64_t mr = t->gemm_mr, nr = t->gemm_nr, kc = t->gemm_kc, k = g->k, ldc = g->ldc;
-    const int64_t mc = t->gemm_mc / mr * mr, nc = t->gemm_nc / nr * nr;
+    const int64_t mc_max = t->gemm_mc / mr * mr, nc = ais__gemm_nc(t, i1 - i0);
+    /* Row blocks of about equal height (whole tiles, at most mc): a thread's 132 rows of a
+     * 1024^3 product on 2 threads went as 96 + 36, the 36 streaming all of B's block through L1
+     * for a quarter of the rows; as 66 + 66 both blocks reuse each B panel as often. */
+    const int64_t mblocks = (i1 - i0 + mc_max - 1) / mc_max;
+    const int64_t mc = ((i1 - i0 + mblocks - 1) / mblocks + mr - 1) / mr * mr;
     const int64_t np = ais__gemm_panels(t, g->n);
     size_t a_floats, b_floats;
     ais__gemm_scratch_parts(t, i1 - i0, j1 - j0, k, g->b_packed != NULL, &a_floats, &b_floats);
@@ -422,6 +437,13 @@ static ais__gemm_split ais__gemm_split_of(int32_t threads, const ais__cpu_kernel
     s.slot_floats = s.by_rows
                         ? ais__gemm_scratch_floats(t, s.per, n, k, b_packed || s.shared_b_floats)
                         : ais__gemm_scratch_floats(t, m, s.per, k, b_packed);
+    if (s.by_rows) {
+        /* the last, shorter block may be one row block (ais__gemm_nc, ais__gemm_a_once) where
+         * the others are not, and pack all of its k at once */
+        size_t last = ais__gemm_scratch_floats(t, m - (s.blocks - 1) * s.per, n, k,
+                                               b_packed || s.shared_b_floats);
+        s.slot_floats = AIS__MAX(s.slot_floats, last);
+    }
     return s;
 }
 
