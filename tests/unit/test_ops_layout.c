@@ -66,6 +66,19 @@ static size_t ravel(const int64_t *idx, const int64_t *d, size_t r) {
 
 static const ais_dtype some_dtypes[4] = {AIS_DTYPE_F32, AIS_DTYPE_U8, AIS_DTYPE_I16, AIS_DTYPE_F64};
 
+/* Every element of y = Transpose(x, perm) against x at the permuted index; x has extents d. */
+static void assert_transposed(const ais_tensor *x, const ais_tensor *y, const int64_t *d,
+                              const int64_t *perm, size_t r) {
+    const int64_t *yd = ais_tensor_shape(y);
+    for (size_t e = 0; e < ais_tensor_size(y); e++) {
+        int64_t yi[5], xi[5];
+        unravel(e, yd, r, yi);
+        for (size_t i = 0; i < r; i++)
+            xi[perm[i]] = yi[i];
+        assert_true(at(y, e) == at(x, ravel(xi, d, r)));
+    }
+}
+
 static void test_transpose(void **s) {
     (void)s;
     for (int iter = 0; iter < 60; iter++) {
@@ -96,13 +109,7 @@ static void test_transpose(void **s) {
         const int64_t *yd = ais_tensor_shape(y);
         for (size_t i = 0; i < r; i++)
             assert_int_equal(yd[i], d[perm[i]]);
-        for (size_t e = 0; e < ais_tensor_size(y); e++) {
-            int64_t yi[5], xi[5];
-            unravel(e, yd, r, yi);
-            for (size_t i = 0; i < r; i++)
-                xi[perm[i]] = yi[i];
-            assert_true(at(y, e) == at(x, ravel(xi, d, r)));
-        }
+        assert_transposed(x, y, d, perm, r);
         ais_tensor_destroy(x);
         ais_tensor_destroy(y);
         ais_attrs_destroy(a);
@@ -189,14 +196,7 @@ static void test_transpose_threads(void **s) {
             AIS_ASSERT_OK(ais_attrs_set_ints(a, "perm", perm, r));
             const ais_tensor *in[1] = {x};
             AIS_ASSERT_OK(ais_op_run("Transpose", a, in, 1, &y, 1));
-            const int64_t *yd = ais_tensor_shape(y);
-            for (size_t e = 0; e < ais_tensor_size(y); e++) {
-                int64_t yi[5], xi[5];
-                unravel(e, yd, r, yi);
-                for (size_t i = 0; i < r; i++)
-                    xi[perm[i]] = yi[i];
-                assert_true(at(y, e) == at(x, ravel(xi, d, r)));
-            }
+            assert_transposed(x, y, d, perm, r);
             ais_tensor_destroy(x);
             ais_tensor_destroy(y);
             ais_attrs_destroy(a);
@@ -921,9 +921,8 @@ static void test_layout_oom(void **st) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_transpose),
-        cmocka_unit_test(test_transpose_threads),   cmocka_unit_test(test_concat),
-        cmocka_unit_test(test_concat_threads),
+        cmocka_unit_test(test_transpose),   cmocka_unit_test(test_transpose_threads),
+        cmocka_unit_test(test_concat),      cmocka_unit_test(test_concat_threads),
         cmocka_unit_test(test_split),       cmocka_unit_test(test_slice),
         cmocka_unit_test(test_gather),      cmocka_unit_test(test_gather_elements_nd_scatter),
         cmocka_unit_test(test_tile),        cmocka_unit_test(test_pad),
