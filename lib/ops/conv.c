@@ -39,6 +39,29 @@
 #include "cpu/cpu.h"
 #include "dense_util.h"
 
+/* A channel shuffle folded into this grouped convolution (runtime/fold_shuffle.c): attribute
+ * ais_shuffled_output, the shuffle's first Reshape [N, G, Cg, H, W]. The convolution then
+ * stores its output as the Reshape -> Transpose [0, 2, 1, 3, 4] -> Reshape [N, G * Cg, H, W]
+ * after it would have left it: output channel g * Cg + i of each image as channel i * G + g.
+ * That needs G to be the convolution's groups, Cg its output channels a group and H * W its
+ * output plane (the Reshape moves whole planes then). p->shuffle = G, or 0 without it. */
+static ais_status ais__conv_shuffle_check(const ais__op_ctx *ctx, ais__conv_plan *p,
+                                          const int64_t **dims) {
+    size_t nd;
+    p->shuffle = 0;
+    if (!ais__attr_ints(ctx->attrs, "ais_shuffled_output", dims, &nd)) return AIS_OK;
+    const int64_t *d = *dims;
+    if (nd != 5 || p->g.nsp != 2 || d[0] != p->n || d[1] != p->group || d[1] < 2 ||
+        d[2] != p->mg || p->cg < 2 || d[3] < 1 || d[4] < 1 || d[3] * d[4] != p->osz)
+        return ais__error(AIS_E_SHAPE,
+                          "the channel shuffle folded into this convolution does not fit its "
+                          "output [%lld, %lld, %lld, %lld] in %lld groups",
+                          (long long)p->n, (long long)p->m, (long long)p->g.out[1],
+                          (long long)p->g.out[2], (long long)p->group);
+    p->shuffle = d[1];
+    return AIS_OK;
+}
+
 static ais_status ais__conv_plan_make(const ais__op_ctx *ctx, const ais_tensor *const *in,
                                       size_t n_in, ais__conv_plan *p) {
     const ais_tensor *x = in[0], *w = in[1], *b = n_in > 2 ? in[2] : NULL;
@@ -78,7 +101,8 @@ static ais_status ais__conv_plan_make(const ais__op_ctx *ctx, const ais_tensor *
     p->kvol = ais__dense_prod3(p->g.k);
     p->isz = ais__dense_prod3(p->g.in);
     p->osz = ais__dense_prod3(p->g.out);
-    return AIS_OK;
+    const int64_t *sd;
+    return ais__conv_shuffle_check(ctx, p, &sd);
 }
 
 static ais_status ais__conv_infer(ais__op_ctx *ctx, const ais_tensor *const *in, size_t n_in,
@@ -88,6 +112,12 @@ static ais_status ais__conv_infer(ais__op_ctx *ctx, const ais_tensor *const *in,
     int64_t d[5] = {p.n, p.m};
     for (size_t i = 0; i < p.g.nsp; i++)
         d[2 + i] = p.g.out[3 - p.g.nsp + i];
+    /* a folded shuffle's output has the shape its last Reshape gave */
+    const int64_t *sd;
+    if (p.shuffle && ais__conv_shuffle_check(ctx, &p, &sd) == AIS_OK) {
+        d[2] = sd[3];
+        d[3] = sd[4];
+    }
     ais__desc_set(&out[0], in[0]->dtype, d, 2 + p.g.nsp);
     return AIS_OK;
 }
@@ -166,7 +196,8 @@ typedef struct {
     float *y, *cols;
     int64_t tile; /* output positions per column tile */
     size_t n_slots, tasks;
-    bool direct; /* 1x1 stride 1 without pads: X itself is the column matrix */
+    bool direct;    /* 1x1 stride 1 without pads: X itself is the column matrix */
+    const float *b; /* the bias, added per task with a folded shuffle (else after) */
 } ais__gemm_job;
 
 static void ais__conv_task(const ais__gemm_job *j, size_t task, float *cols) {
@@ -174,18 +205,23 @@ static void ais__conv_task(const ais__gemm_job *j, size_t task, float *cols) {
     int64_t n = (int64_t)task / p->group, g = (int64_t)task % p->group;
     const float *x = j->x + (n * p->c + g * p->cg) * p->isz;
     const float *w = j->w + g * p->mg * p->cg * p->kvol;
-    float *y = j->y + (n * p->m + g * p->mg) * p->osz;
-    int64_t kk = p->cg * p->kvol;
+    float *y = j->y + (n * p->m + ais__conv_group_row(p, g)) * p->osz;
+    const int64_t kk = p->cg * p->kvol, ldy = ais__conv_row_step(p) * p->osz;
     if (j->direct) {
-        ais__cpu()->sgemm(false, false, p->mg, p->osz, kk, 1.0f, w, kk, x, p->isz, 0.0f, y, p->osz);
-        return;
+        ais__cpu()->sgemm(false, false, p->mg, p->osz, kk, 1.0f, w, kk, x, p->isz, 0.0f, y, ldy);
+    } else {
+        for (int64_t j0 = 0; j0 < p->osz; j0 += j->tile) {
+            int64_t j1 = AIS__MIN(p->osz, j0 + j->tile);
+            ais__dense_im2col(x, p->cg, &j->win, j0, j1, cols);
+            ais__cpu()->sgemm(false, false, p->mg, j1 - j0, kk, 1.0f, w, kk, cols, j1 - j0, 0.0f,
+                              y + j0, ldy);
+        }
     }
-    for (int64_t j0 = 0; j0 < p->osz; j0 += j->tile) {
-        int64_t j1 = AIS__MIN(p->osz, j0 + j->tile);
-        ais__dense_im2col(x, p->cg, &j->win, j0, j1, cols);
-        ais__cpu()->sgemm(false, false, p->mg, j1 - j0, kk, 1.0f, w, kk, cols, j1 - j0, 0.0f,
-                          y + j0, p->osz);
-    }
+    /* a folded shuffle's rows are not in channel order: the bias goes on here, not after */
+    if (p->shuffle && j->b)
+        for (int64_t i = 0; i < p->mg; i++)
+            for (int64_t q = 0; q < p->osz; q++)
+                y[i * ldy + q] += j->b[g * p->mg + i];
 }
 
 /* Slot s handles tasks [s * tasks / n_slots, (s + 1) * tasks / n_slots) with its own columns. */
@@ -372,6 +408,13 @@ static ais_status ais__conv_compute(ais__op_ctx *ctx, const ais_tensor *const *i
     bool act_done = st->act.kind == AIS__CONV_ACT_NONE, z_done = !z;
     int64_t kk = p.cg * p.kvol;
     size_t tasks = (size_t)(p.n * p.group);
+    /* the pass folds a shuffle only into a grouped convolution without Z, which takes the GEMM
+     * paths below (conv_gemm.c and the portable one), the two that store rows by group */
+    if (p.shuffle && (z || ais__conv_pw_small_suits(t, &p) || ais__conv_depthwise_suits(t, &p) ||
+                      p.cg == 1))
+        return ais__error(AIS_E_UNSUPPORTED,
+                          "a channel shuffle folded into a convolution with a residual Z or one "
+                          "input channel a group");
     const ais__dense_geom *g = &p.g;
     if (ais__conv_pw_small_suits(t, &p)) {
         ais__conv_pw_small_run(ctx, &p, t, in[0]->data, in[1]->data, bias, y, kact);
@@ -456,7 +499,8 @@ static ais_status ais__conv_compute(ais__op_ctx *ctx, const ais_tensor *const *i
                            .w = in[1]->data,
                            .y = y,
                            .tasks = tasks,
-                           .direct = direct};
+                           .direct = direct,
+                           .b = bias};
         /* Small products (below OpenBLAS's own threading threshold of 2^18 multiply-adds) run
          * one per pool thread; larger ones run one after another with BLAS's threads, never
          * nested. */
@@ -468,7 +512,7 @@ static ais_status ais__conv_compute(ais__op_ctx *ctx, const ais_tensor *const *i
             ais__parallel_for(ctx->pool, j.n_slots, 1, ais__conv_slots, &j);
         else
             ais__conv_slots(&j, 0, 1);
-        ais__dense_add_bias(ctx->pool, y, bias, p.n, p.m, p.osz);
+        if (!p.shuffle) ais__dense_add_bias(ctx->pool, y, bias, p.n, p.m, p.osz);
     }
     if (!z_done) AIS__CHECK(ais__op_add(ctx, out[0], z, out[0]));
     if (!act_done)

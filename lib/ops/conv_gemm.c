@@ -64,6 +64,7 @@ typedef struct ais__cg_job {
     ais__gemm_act store_act; /* the activation in the micro-kernel's store */
     const float *a, *x, *bias, *z;
     float *y, *bufs;
+    int64_t ldy; /* floats between two rows of a group's output (a folded shuffle spreads them) */
     ais__conv_act act;
     int64_t k, mpad, cols_per_block, col_blocks, rows_per_block, row_blocks;
     int64_t mc_rows; /* ais__cg_task: rows of A's k slice kept in L2 while column panels pass */
@@ -91,8 +92,8 @@ static void ais__cg_tile(const ais__cg_job *j, const float *ap, const float *bp,
     }
     if (first && z)
         for (int r = 0; r < mu; r++)
-            memcpy(y + (ir + r) * osz + jq, z + (ir + r) * osz + jq, (size_t)nu * sizeof *y);
-    j->t->gemm_ukernel_ep(kcb, ap, bp, y + ir * osz + jq, osz, mu, nu, !first || z, epp);
+            memcpy(y + (ir + r) * j->ldy + jq, z + (ir + r) * osz + jq, (size_t)nu * sizeof *y);
+    j->t->gemm_ukernel_ep(kcb, ap, bp, y + ir * j->ldy + jq, j->ldy, mu, nu, !first || z, epp);
 }
 
 /* Columns [j0, j1) of the kcb rows of X (ld floats apart) into nr-column panels, as the table's
@@ -136,7 +137,7 @@ static void ais__cg_task(const ais__cg_job *j, size_t task, float *buf) {
     const float *x = j->x + (n * p->c + g * p->cg) * p->isz;
     const float *a = j->a + g * j->mpad * j->k;
     const float *bias = j->bias ? j->bias + g * p->mg : NULL;
-    float *y = j->y + (n * p->m + g * p->mg) * osz;
+    float *y = j->y + (n * p->m + ais__conv_group_row(p, g)) * osz;
     const float *z = j->z ? j->z + (n * p->m + g * p->mg) * osz : NULL;
     for (int64_t pc = 0; pc < j->k; pc += kc) {
         int64_t kcb = AIS__MIN(kc, j->k - pc);
@@ -205,8 +206,16 @@ ais_status ais__conv_gemm_run(ais__op_ctx *ctx, const ais__conv_plan *p, const a
                               const ais__conv_act *act) {
     const int64_t mr = t->gemm_mr, nr = t->gemm_nr, k = p->cg * p->kvol;
     const int64_t kcmin = AIS__MIN(t->gemm_kc, k), mpad = ais__conv_mpad(t, p->mg);
-    ais__cg_job j = {
-        .p = p, .t = t, .x = x, .bias = bias, .z = z, .y = y, .act = *act, .k = k, .mpad = mpad};
+    ais__cg_job j = {.p = p,
+                     .t = t,
+                     .x = x,
+                     .bias = bias,
+                     .z = z,
+                     .y = y,
+                     .ldy = ais__conv_row_step(p) * p->osz,
+                     .act = *act,
+                     .k = k,
+                     .mpad = mpad};
     j.direct = true;
     for (int i = 0; i < 3; i++) {
         if (p->g.k[i] != 1 || p->g.stride[i] != 1 || p->g.pb[i] != 0 || p->g.pe[i] != 0)

@@ -11,7 +11,19 @@
 typedef struct ais__conv_plan {
     ais__dense_geom g;
     int64_t n, c, m, group, cg, mg, kvol, isz, osz;
+    /* a channel shuffle folded into the output (runtime/fold_shuffle.c): 0 none, else the
+     * groups G, and output channel g * mg + i of image n is stored as channel i * G + g */
+    int64_t shuffle;
 } ais__conv_plan;
+
+/* The first row of group g's output channels in an image's output, and the rows between two of
+ * them: with a folded shuffle, row g and every G-th after it. */
+static inline int64_t ais__conv_group_row(const ais__conv_plan *p, int64_t g) {
+    return p->shuffle ? g : g * p->mg;
+}
+static inline int64_t ais__conv_row_step(const ais__conv_plan *p) {
+    return p->shuffle ? p->group : 1;
+}
 
 /* The weights [M, C/group, taps...] as the micro-kernel's A panels, per group: kc-deep slices,
  * each ceil(mg / mr) panels of mr rows (zero past mg), so a group is mpad * K floats with

@@ -92,6 +92,10 @@ ais_status ais__graph_fold_bn(ais_model *m);
 /* Level 2, after it: a Mul or Add by a per-channel f32 constant after a Conv with constant weights
  * or an inference BatchNormalization folded into that node's constants (fold_affine.c). */
 ais_status ais__graph_fold_affine(ais_model *m);
+/* Level 2, last: a channel shuffle (Reshape [N, G, Cg, H, W], Transpose [0, 2, 1, 3, 4], Reshape
+ * [N, G * Cg, H, W]) whose only reader is a depthwise convolution folded into that convolution's
+ * reading order (attribute ais_shuffled_input, conv.c); the three nodes go (fold_shuffle.c). */
+ais_status ais__graph_fold_shuffle(ais_model *m);
 /* After a pass marked the nodes it replaced (gone[i]; readers[v]: input slots of the kept nodes
  * reading value v, for v < n_readers): removes them, keeps defs, opsets and producers in step,
  * and frees the constants nothing reads (rewrite.c). */
