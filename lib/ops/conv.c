@@ -8,8 +8,8 @@
  * Paths, per node:
  *  - depthwise 3x3 / 5x5, strides 1 or 2, at the AVX2 and AVX-512 levels: conv_depthwise.c
  *    (the input read in place, bias and activation in the store);
- *  - pointwise (1x1, stride 1) of at most 32 input channels at the AVX2 level: the table's
- *    conv_pw_small through conv_depthwise.c (X read in place, weights broadcast);
+ *  - pointwise (1x1, stride 1) of at most 32 input channels a group at the AVX2 level: the
+ *    table's conv_pw_small through conv_depthwise.c (X read in place, weights broadcast);
  *  - other depthwise (one input channel per group, 1-D/2-D): the table's conv_dw kernel, one output
  *    plane at a time, bias and activation in its store;
  *  - everything else at the AVX2 and AVX-512 levels: our packed GEMM's micro-kernel driven here
@@ -408,10 +408,10 @@ static ais_status ais__conv_compute(ais__op_ctx *ctx, const ais_tensor *const *i
     bool act_done = st->act.kind == AIS__CONV_ACT_NONE, z_done = !z;
     int64_t kk = p.cg * p.kvol;
     size_t tasks = (size_t)(p.n * p.group);
-    /* the pass folds a shuffle only into a grouped convolution without Z, which takes the GEMM
-     * paths below (conv_gemm.c and the portable one), the two that store rows by group */
-    if (p.shuffle && (z || ais__conv_pw_small_suits(t, &p) || ais__conv_depthwise_suits(t, &p) ||
-                      p.cg == 1))
+    /* the pass folds a shuffle only into a grouped convolution without Z, of more than one
+     * input channel a group: the pointwise kernel of few channels and the GEMM paths below
+     * (conv_gemm.c and the portable one) take it, storing rows by group */
+    if (p.shuffle && (z || ais__conv_depthwise_suits(t, &p) || p.cg == 1))
         return ais__error(AIS_E_UNSUPPORTED,
                           "a channel shuffle folded into a convolution with a residual Z or one "
                           "input channel a group");

@@ -77,8 +77,7 @@ void ais__conv_depthwise_run(ais__op_ctx *ctx, const ais__conv_plan *p, const ai
 
 bool ais__conv_pw_small_suits(const ais__cpu_kernels *t, const ais__conv_plan *p) {
     const ais__dense_geom *g = &p->g;
-    if (!t->conv_pw_small || p->group != 1 || p->kvol != 1 || p->c > AIS__CONV_PW_SMALL_MAX_DEPTH)
-        return false;
+    if (!t->conv_pw_small || p->kvol != 1 || p->cg > AIS__CONV_PW_SMALL_MAX_DEPTH) return false;
     for (int i = 0; i < 3; i++)
         if (g->stride[i] != 1 || g->pb[i] != 0 || g->pe[i] != 0 || g->in[i] != g->out[i])
             return false;
@@ -91,17 +90,30 @@ typedef struct ais__pws_job {
     const float *x, *w, *b;
     float *y;
     ais__conv_act act;
-    int64_t block, blocks; /* positions a task, tasks an image */
+    int64_t block, blocks; /* positions a task, tasks an image's group */
 } ais__pws_job;
 
+/* Task t: one group of one image over a block of positions. A group of a grouped convolution
+ * (ShuffleNet's first 1x1: 6 input channels a group, where the GEMM path's tiles ran 6 k steps
+ * between their fixed costs) is the kernel's call over its channels. With a folded channel
+ * shuffle its output rows lie G rows apart (conv_gemm.h): one call per row, the block's input
+ * (cg rows) staying in L1 across them. */
 static void ais__pws_range(void *vj, size_t begin, size_t end) {
     const ais__pws_job *j = vj;
     const ais__conv_plan *p = j->p;
     for (size_t t = begin; t < end; t++) {
-        int64_t n = (int64_t)t / j->blocks, q0 = (int64_t)t % j->blocks * j->block;
-        int64_t q1 = AIS__MIN(p->osz, q0 + j->block);
-        j->t->conv_pw_small(j->x + n * p->c * p->isz, j->w, j->b, j->y + n * p->m * p->osz, p->c,
-                            p->m, p->osz, q0, q1, &j->act);
+        int64_t ng = (int64_t)t / j->blocks, q0 = (int64_t)t % j->blocks * j->block;
+        int64_t n = ng / p->group, g = ng % p->group, q1 = AIS__MIN(p->osz, q0 + j->block);
+        const float *x = j->x + (n * p->c + g * p->cg) * p->isz, *w = j->w + g * p->mg * p->cg;
+        const float *b = j->b ? j->b + g * p->mg : NULL;
+        float *y = j->y + (n * p->m + ais__conv_group_row(p, g)) * p->osz;
+        if (!p->shuffle) {
+            j->t->conv_pw_small(x, w, b, y, p->cg, p->mg, p->osz, q0, q1, &j->act);
+            continue;
+        }
+        for (int64_t i = 0; i < p->mg; i++)
+            j->t->conv_pw_small(x, w + i * p->cg, b ? b + i : NULL, y + i * p->group * p->osz,
+                                p->cg, 1, p->osz, q0, q1, &j->act);
     }
 }
 
@@ -109,10 +121,10 @@ void ais__conv_pw_small_run(ais__op_ctx *ctx, const ais__conv_plan *p, const ais
                             const float *x, const float *w, const float *bias, float *y,
                             const ais__conv_act *act) {
     /* tasks of whole 24-position blocks, about 64K multiply-adds each */
-    int64_t per = p->m * p->c > 0 ? p->m * p->c : 1;
+    int64_t per = p->mg * p->cg > 0 ? p->mg * p->cg : 1;
     int64_t block = AIS__MAX(24, 65536 / per / 24 * 24);
     ais__pws_job j = {p, t, x, w, bias, y, *act, block, (p->osz + block - 1) / block};
-    size_t tasks = (size_t)(p->n * j.blocks);
+    size_t tasks = (size_t)(p->n * p->group * j.blocks);
     if (ctx->pool && tasks > 1)
         ais__parallel_for(ctx->pool, tasks, 1, ais__pws_range, &j);
     else

@@ -17,8 +17,8 @@ void ais__conv_depthwise_run(ais__op_ctx *ctx, const ais__conv_plan *p, const ai
                              const float *x, const float *w, const float *bias, float *y,
                              const ais__conv_act *act);
 
-/* Whether plan p is a pointwise (1x1, stride 1, unpadded, group 1) convolution of few input
- * channels that table t has conv_pw_small for. */
+/* Whether plan p is a pointwise (1x1, stride 1, unpadded) convolution of few input channels a
+ * group that table t has conv_pw_small for. */
 bool ais__conv_pw_small_suits(const ais__cpu_kernels *t, const ais__conv_plan *p);
 /* y = act(W x + bias) for such a plan, runs of positions split over ctx's pool. */
 void ais__conv_pw_small_run(ais__op_ctx *ctx, const ais__conv_plan *p, const ais__cpu_kernels *t,

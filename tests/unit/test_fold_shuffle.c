@@ -1,11 +1,11 @@
 /* test_fold_shuffle.c - the optimization level 2 pass that folds a channel shuffle (Reshape ->
  * Transpose -> Reshape, ShuffleNet's) into the grouped convolution before it
- * (runtime/fold_shuffle.c, the shuffled stores in conv.c and conv_gemm.c): levels 1 (unfolded)
- * and 2 agree bit for bit at 1 and 2 threads, on 1x1 and 3x3 convolutions, with and without
- * bias, batch 1 and 2; the shuffle's three nodes go; what must not fold does not; a saved folded
- * model runs the same; an attribute that does not fit the convolution fails with a message.
- * Rerun per level (AIS_CPU_ISA: the scalar level's BLAS path and AVX2's conv_gemm) by
- * tests/CMakeLists.txt. */
+ * (runtime/fold_shuffle.c, the shuffled stores in conv.c, conv_gemm.c and conv_depthwise.c's
+ * pointwise path): levels 1 (unfolded) and 2 agree bit for bit at 1 and 2 threads, on 1x1 and
+ * 3x3 convolutions, with and without bias, batch 1 and 2; the shuffle's three nodes go; what
+ * must not fold does not; a saved folded model runs the same; an attribute that does not fit
+ * the convolution fails with a message. Rerun per level (AIS_CPU_ISA: the scalar level's BLAS
+ * path; AVX2's conv_gemm and pointwise kernel) by tests/CMakeLists.txt. */
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -153,9 +153,13 @@ static void check_case(int c, const shape *shp) {
 static void test_fold_cases(void **state) {
     (void)state;
     /* small (one thread's work), ShuffleNet's first stage in small (Cg 3: not a multiple of the
-     * micro-kernel's rows), and one large enough for the two-thread split of conv_gemm.c */
-    const shape shapes[] = {
-        {1, 8, 5, 7, 4, 3}, {2, 12, 9, 7, 4, 3}, {1, 32, 30, 30, 4, 10}, {2, 24, 14, 14, 3, 16}};
+     * micro-kernel's rows), one large enough for the two-thread split, and one of 34 input
+     * channels a group (past the pointwise kernel of few channels: conv_gemm.c's 1x1 path) */
+    const shape shapes[] = {{1, 8, 5, 7, 4, 3},
+                            {2, 12, 9, 7, 4, 3},
+                            {1, 32, 30, 30, 4, 10},
+                            {2, 24, 14, 14, 3, 16},
+                            {1, 136, 7, 7, 4, 34}};
     for (size_t i = 0; i < sizeof shapes / sizeof *shapes; i++)
         for (int c = 0; c < N_CASE; c++)
             check_case(c, &shapes[i]);

@@ -541,6 +541,23 @@ static void test_conv_gemm_blocks(void **state) {
     (void)state;
     for (int threads = 1; threads <= 3; threads++) {
         AIS_ASSERT_OK(ais_set_num_threads(threads));
+        /* grouped 1x1 of 3 input channels a group (the pointwise kernel of few channels per
+         * group, 5 rows a group: one block of 4 and a tail), batch 2 */
+        run_conv((conv_case){2,
+                             2,
+                             12,
+                             20,
+                             4,
+                             {9, 11},
+                             {1, 1},
+                             {1, 1},
+                             ONE3,
+                             ZERO3,
+                             ZERO3,
+                             NULL,
+                             true,
+                             ZERO3,
+                             NULL});
         run_conv((conv_case){2,
                              1,
                              300,
