@@ -109,10 +109,11 @@ static ais_status ais__fsh_try(ais_model *m, size_t i, uint32_t *readers, bool *
     if (!d2 || !ais__attr_ints(g->nodes[tr].attrs, "perm", &perm, &n_perm) ||
         n_perm != 5 || memcmp(perm, want, sizeof want) != 0)
         return AIS_OK;
-    /* explicit extents only (no 0 or -1 to resolve against the input's shape) */
+    /* explicit extents only (no 0 or -1 to resolve against the input's shape), but for the
+     * channels of the last Reshape, which the others fix (torch's view(n, -1, h, w)) */
     for (int k = 0; k < 5; k++)
         if (d1[k] <= 0) return AIS_OK;
-    if (d2[0] != d1[0] || d2[1] != d1[1] * d1[2] || d2[2] != d1[3] || d2[3] != d1[4] ||
+    if (d2[0] != d1[0] || (d2[1] != d1[1] * d1[2] && d2[1] != -1) || d2[2] != d1[3] || d2[3] != d1[4] ||
         d1[1] < 2 || !ais__fsh_grouped(g, &g->nodes[c], d1[1], d1[2]))
         return AIS_OK;
     ais__node *cn = &g->nodes[c];

@@ -16,7 +16,7 @@
 enum {
     CASE_FOLD,         /* 1x1, bias, Relu: one FusedConv is left */
     CASE_FOLD_3X3,     /* 3x3 padded (columns packed from the image, not X itself) */
-    CASE_NO_BIAS,      /* Conv without bias or activation */
+    CASE_NO_BIAS,      /* Conv without bias or activation; the last Reshape [N, -1, H, W] */
     CASE_OTHER_GROUPS, /* the shuffle's G is not the convolution's groups: stays */
     CASE_TWO_READERS,  /* the Transpose's output is read twice: stays */
     CASE_DEPTHWISE,    /* a depthwise producer (one channel a group): stays */
@@ -49,7 +49,8 @@ static ais_status build(int c, const shape *s, const ais_tensor *w, const ais_te
     int32_t v;
     int64_t xd[4] = {s->n, s->c, s->h, s->w}, mo = s->groups * s->per;
     int64_t g2 = c == CASE_OTHER_GROUPS ? 2 : s->groups, per2 = mo / g2;
-    int64_t d1[5] = {s->n, g2, per2, s->h, s->w}, d2[4] = {s->n, mo, s->h, s->w};
+    int64_t d1[5] = {s->n, g2, per2, s->h, s->w};
+    int64_t d2[4] = {s->n, c == CASE_NO_BIAS ? -1 : mo, s->h, s->w};
     bool k3 = c == CASE_FOLD_3X3;
     if ((st = ais__graph_set_opset(g, "", 13)) || (st = ais__graph_value(g, "x", &v)) ||
         (st = ais__graph_declare(g, v, AIS_DTYPE_F32, 4, xd, NULL)) ||
