@@ -408,13 +408,12 @@ static ais_status ais__conv_compute(ais__op_ctx *ctx, const ais_tensor *const *i
     bool act_done = st->act.kind == AIS__CONV_ACT_NONE, z_done = !z;
     int64_t kk = p.cg * p.kvol;
     size_t tasks = (size_t)(p.n * p.group);
-    /* the pass folds a shuffle only into a grouped convolution without Z, of more than one
-     * input channel a group: the pointwise kernel of few channels and the GEMM paths below
-     * (conv_gemm.c and the portable one) take it, storing rows by group */
-    if (p.shuffle && (z || ais__conv_depthwise_suits(t, &p) || p.cg == 1))
+    /* a folded shuffle (more than one input channel a group, checked by the plan) takes the
+     * pointwise kernel of few channels or the GEMM paths below (conv_gemm.c, the portable one),
+     * which store rows by group; the pass folds none into a convolution with Z */
+    if (p.shuffle && z)
         return ais__error(AIS_E_UNSUPPORTED,
-                          "a channel shuffle folded into a convolution with a residual Z or one "
-                          "input channel a group");
+                          "a channel shuffle folded into a convolution with a residual Z");
     const ais__dense_geom *g = &p.g;
     if (ais__conv_pw_small_suits(t, &p)) {
         ais__conv_pw_small_run(ctx, &p, t, in[0]->data, in[1]->data, bias, y, kact);
