@@ -153,7 +153,7 @@ static void test_conv_2d(void **state) {
         2, 3, 5, 4, 1, {6, 7}, {1, 1}, {1, 1}, ONE3, ZERO3, ZERO3, NULL, true, ZERO3, NULL});
     run_conv((conv_case){
         2, 2, 4, 2, 2, {3, 3}, {1, 1}, {1, 1}, ONE3, ZERO3, ZERO3, NULL, false, ZERO3, NULL});
-    /* 1x1 with stride 2 still goes through im2col */
+    /* 1x1 with stride 2: the GEMM path's strided packing (conv_gemm.c) */
     run_conv((conv_case){
         2, 1, 3, 2, 1, {6, 7}, {1, 1}, {2, 2}, ONE3, ZERO3, ZERO3, NULL, true, ZERO3, NULL});
     /* auto_pad */
@@ -651,21 +651,8 @@ static void test_conv_gemm_blocks(void **state) {
                              NULL});
         /* 200 rows: at one thread 96-row blocks of A at AVX2 (ais__cg_task), at more runs of
          * column-major tiles; 49 columns, an edge tile of one column */
-        run_conv((conv_case){2,
-                             1,
-                             64,
-                             200,
-                             1,
-                             {7, 7},
-                             {1, 1},
-                             {1, 1},
-                             ONE3,
-                             ZERO3,
-                             ZERO3,
-                             NULL,
-                             true,
-                             ZERO3,
-                             NULL});
+        run_conv((conv_case){
+            2, 1, 64, 200, 1, {7, 7}, {1, 1}, {1, 1}, ONE3, ZERO3, ZERO3, NULL, true, ZERO3, NULL});
         /* one image, equal runs of column-major tiles (conv_gemm.c): MobileNetV2's
          * 1x1 projection at 14x14 (64 rows: 5 row panels of 14 on AVX-512, 11 of 6 on AVX2,
          * an edge column panel), and two row panels of 3x3 over 7x7 */
@@ -764,6 +751,59 @@ static void test_conv_gemm_blocks(void **state) {
                              NULL});
         run_conv(
             (conv_case){1, 1, 300, 9, 1, {50}, {3}, {1}, ONE3, {1}, {1}, NULL, true, ZERO3, NULL});
+        /* 1x1 with strides, unpadded (ResNet's downsampling shortcuts; conv_gemm.c's strided
+         * packing): two kc slices and output rows that cross the column panels; one image with
+         * many rows (runs of tiles at more threads), uneven strides and a dilation that a 1x1
+         * ignores; 3-D and 1-D; and an end pad, which keeps the general im2col packing */
+        run_conv((conv_case){2,
+                             2,
+                             300,
+                             37,
+                             1,
+                             {13, 11},
+                             {1, 1},
+                             {2, 2},
+                             ONE3,
+                             ZERO3,
+                             ZERO3,
+                             NULL,
+                             true,
+                             ZERO3,
+                             NULL});
+        run_conv((conv_case){2,
+                             1,
+                             64,
+                             200,
+                             1,
+                             {14, 20},
+                             {1, 1},
+                             {2, 3},
+                             {2, 2},
+                             ZERO3,
+                             ZERO3,
+                             NULL,
+                             true,
+                             ZERO3,
+                             NULL});
+        run_conv((conv_case){3,
+                             2,
+                             20,
+                             9,
+                             1,
+                             {5, 6, 7},
+                             {1, 1, 1},
+                             {2, 1, 3},
+                             ONE3,
+                             ZERO3,
+                             ZERO3,
+                             NULL,
+                             false,
+                             ZERO3,
+                             NULL});
+        run_conv(
+            (conv_case){1, 1, 17, 5, 1, {40}, {1}, {3}, ONE3, {0}, {0}, NULL, true, ZERO3, NULL});
+        run_conv((conv_case){
+            2, 1, 24, 13, 1, {9, 9}, {1, 1}, {2, 2}, ONE3, ZERO3, {1, 0}, NULL, true, ZERO3, NULL});
     }
     AIS_ASSERT_OK(ais_set_num_threads(1));
 }
