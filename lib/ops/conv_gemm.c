@@ -90,9 +90,29 @@ static void ais__cg_tile(const ais__cg_job *j, const float *ap, const float *bp,
         ep.act_beta = j->act.hi;
         epp = &ep;
     }
-    if (first && z)
-        for (int r = 0; r < mu; r++)
-            memcpy(y + (ir + r) * osz + jq, z + (ir + r) * osz + jq, (size_t)nu * sizeof *y);
+    if (first && z) {
+        /* the residual of the tile two row panels on (the walk's next tiles but one, in both
+         * modes), so that its rows, read from L3 or memory, arrive while this tile's k loop
+         * runs: the copy below waited on them and took a fifth of a 64 -> 256 channel
+         * residual layer */
+        const int64_t ahead = ir + 2 * j->t->gemm_mr;
+        for (int64_t r = ahead; r < AIS__MIN(ahead + mu, j->p->mg); r++) {
+            __builtin_prefetch(z + r * osz + jq);
+            __builtin_prefetch(z + r * osz + jq + nu - 1);
+        }
+        /* constant sizes for full tiles, so the copies are inlined vector moves */
+        const float *zt = z + ir * osz + jq;
+        float *yt = y + ir * osz + jq;
+        if (nu == 16)
+            for (int r = 0; r < mu; r++)
+                memcpy(yt + r * osz, zt + r * osz, 16 * sizeof *y);
+        else if (nu == 32)
+            for (int r = 0; r < mu; r++)
+                memcpy(yt + r * osz, zt + r * osz, 32 * sizeof *y);
+        else
+            for (int r = 0; r < mu; r++)
+                memcpy(yt + r * osz, zt + r * osz, (size_t)nu * sizeof *y);
+    }
     j->t->gemm_ukernel_ep(kcb, ap, bp, y + ir * osz + jq, osz, mu, nu, !first || z, epp);
 }
 
