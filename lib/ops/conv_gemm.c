@@ -61,6 +61,7 @@ typedef struct ais__cg_job {
     const ais__cpu_kernels *t;
     ais__dense_win win;
     bool direct;
+    bool strided;            /* 1x1 with a stride > 1, unpadded: ais__cg_pack_strided */
     ais__gemm_act store_act; /* the activation in the micro-kernel's store */
     const float *a, *x, *bias, *z;
     float *y, *bufs;
@@ -90,9 +91,29 @@ static void ais__cg_tile(const ais__cg_job *j, const float *ap, const float *bp,
         ep.act_beta = j->act.hi;
         epp = &ep;
     }
-    if (first && z)
-        for (int r = 0; r < mu; r++)
-            memcpy(y + (ir + r) * j->ldy + jq, z + (ir + r) * osz + jq, (size_t)nu * sizeof *y);
+    if (first && z) {
+        /* the residual of the tile two row panels on (the walk's next tiles but one, in both
+         * modes), so that its rows, read from L3 or memory, arrive while this tile's k loop
+         * runs: the copy below waited on them and took a fifth of a 64 -> 256 channel
+         * residual layer */
+        const int64_t ahead = ir + 2 * j->t->gemm_mr;
+        for (int64_t r = ahead; r < AIS__MIN(ahead + mu, j->p->mg); r++) {
+            __builtin_prefetch(z + r * osz + jq);
+            __builtin_prefetch(z + r * osz + jq + nu - 1);
+        }
+        /* constant sizes for full tiles, so the copies are inlined vector moves */
+        const float *zt = z + ir * osz + jq;
+        float *yt = y + ir * j->ldy + jq;
+        if (nu == 16)
+            for (int r = 0; r < mu; r++)
+                memcpy(yt + r * j->ldy, zt + r * osz, 16 * sizeof *y);
+        else if (nu == 32)
+            for (int r = 0; r < mu; r++)
+                memcpy(yt + r * j->ldy, zt + r * osz, 32 * sizeof *y);
+        else
+            for (int r = 0; r < mu; r++)
+                memcpy(yt + r * j->ldy, zt + r * osz, (size_t)nu * sizeof *y);
+    }
     j->t->gemm_ukernel_ep(kcb, ap, bp, y + ir * j->ldy + jq, j->ldy, mu, nu, !first || z, epp);
 }
 
@@ -124,6 +145,62 @@ static void ais__cg_pack_rows(const float *x, int64_t ld, int64_t j0, int64_t j1
     }
 }
 
+/* Columns [j0, j1) of the kcb rows of a 1x1 unpadded convolution with a stride (ResNet's
+ * downsampling shortcuts) into nr-column panels: row p of the block is channel p's plane read at
+ * every stride-th position of every stride-th row. The general im2col packing walked each panel
+ * and row with its window arithmetic and took a third of these layers' time (56x56 -> 28x28,
+ * 256 -> 512 channels); here each output row is a run of strided loads cut at the panel edges. */
+static void ais__cg_pack_strided(const ais__dense_win *w, const float *x, int64_t isz, int64_t j0,
+                                 int64_t j1, int64_t kcb, int64_t nr, float *buf) {
+    const int64_t o1 = w->col[1], o2 = w->col[2], pstride = kcb * nr, n = j1 - j0;
+    const int64_t s0 = w->stride[0] * w->im[1] * w->im[2], s1 = w->stride[1] * w->im[2];
+    const int64_t s2 = w->stride[2];
+    const int64_t od0 = j0 / (o1 * o2), oh0 = (j0 / o2) % o1, ow0 = j0 % o2;
+    for (int64_t p = 0; p < kcb; p++) {
+        const float *plane = x + p * isz;
+        float *dst = buf + p * nr;
+        int64_t od = od0, oh = oh0, ow = ow0;
+        for (int64_t t = 0; t < n;) {
+            int64_t run = AIS__MIN(o2 - ow, n - t);
+            const float *src = plane + od * s0 + oh * s1 + ow * s2;
+            /* the run in pieces that stay inside one panel */
+            for (int64_t left = run; left > 0;) {
+                int64_t q = t / nr, r = t - q * nr, len = AIS__MIN(left, nr - r);
+                float *d = dst + q * pstride + r;
+                if (s2 == 2)
+                    for (int64_t i = 0; i < len; i++)
+                        d[i] = src[2 * i];
+                else
+                    for (int64_t i = 0; i < len; i++)
+                        d[i] = src[i * s2];
+                src += len * s2;
+                t += len;
+                left -= len;
+            }
+            ow = 0;
+            if (++oh == o1) {
+                oh = 0;
+                od++;
+            }
+        }
+        int64_t tail = n % nr;
+        if (tail) memset(dst + (n / nr) * pstride + tail, 0, (size_t)(nr - tail) * sizeof(float));
+    }
+}
+
+/* Rows [pc, pc + kcb) and columns [j0, j1) of the column matrix of image x (its first channel at
+ * x) into buf, by the cheapest packing the convolution's window allows. */
+static void ais__cg_pack(const ais__cg_job *j, const float *x, int64_t pc, int64_t kcb, int64_t j0,
+                         int64_t j1, float *buf) {
+    const int64_t isz = j->p->isz, nr = j->t->gemm_nr;
+    if (j->direct)
+        ais__cg_pack_rows(x + pc * isz, isz, j0, j1, kcb, nr, buf);
+    else if (j->strided)
+        ais__cg_pack_strided(&j->win, x + pc * isz, isz, j0, j1, kcb, nr, buf);
+    else
+        ais__dense_im2col_pack(x, &j->win, pc, pc + kcb, j0, j1, nr, buf);
+}
+
 static void ais__cg_task(const ais__cg_job *j, size_t task, float *buf) {
     const ais__conv_plan *p = j->p;
     const ais__cpu_kernels *t = j->t;
@@ -142,10 +219,7 @@ static void ais__cg_task(const ais__cg_job *j, size_t task, float *buf) {
     for (int64_t pc = 0; pc < j->k; pc += kc) {
         int64_t kcb = AIS__MIN(kc, j->k - pc);
         bool last = pc + kcb >= j->k;
-        if (j->direct)
-            ais__cg_pack_rows(x + pc * p->isz, p->isz, j0, j1, kcb, nr, buf);
-        else
-            ais__dense_im2col_pack(x, &j->win, pc, pc + kcb, j0, j1, nr, buf);
+        ais__cg_pack(j, x, pc, kcb, j0, j1, buf);
         /* row blocks of A (mc rows of the k slice) that stay in L2 while the column panels pass
          * under them: with all rows per panel, the slice of a wide layer (2048 x 256 floats at
          * ResNet-50's last stage) came from L3 once per column panel */
@@ -175,10 +249,7 @@ static void ais__cg_run_task(const ais__cg_job *j, size_t task, float *buf) {
     int64_t c0 = q0 * nr, c1 = AIS__MIN(osz, q1 * nr);
     for (int64_t pc = 0; pc < j->k; pc += kc) {
         int64_t kcb = AIS__MIN(kc, j->k - pc);
-        if (j->direct)
-            ais__cg_pack_rows(j->x + pc * p->isz, p->isz, c0, c1, kcb, nr, buf);
-        else
-            ais__dense_im2col_pack(j->x, &j->win, pc, pc + kcb, c0, c1, nr, buf);
+        ais__cg_pack(j, j->x, pc, kcb, c0, c1, buf);
         for (int64_t i = t0; i < t1; i++) {
             int64_t q = i / rp, ir = i % rp * mr;
             ais__cg_tile(j, j->a + pc * j->mpad + ir * kcb, buf + (q - q0) * kcb * nr, kcb, pc == 0,
@@ -217,9 +288,10 @@ ais_status ais__conv_gemm_run(ais__op_ctx *ctx, const ais__conv_plan *p, const a
                      .k = k,
                      .mpad = mpad};
     j.direct = true;
+    bool pointwise = true; /* 1x1 unpadded, any stride */
     for (int i = 0; i < 3; i++) {
-        if (p->g.k[i] != 1 || p->g.stride[i] != 1 || p->g.pb[i] != 0 || p->g.pe[i] != 0)
-            j.direct = false;
+        if (p->g.k[i] != 1 || p->g.pb[i] != 0 || p->g.pe[i] != 0) pointwise = false;
+        if (p->g.stride[i] != 1) j.direct = false;
         j.win.im[i] = p->g.in[i];
         j.win.col[i] = p->g.out[i];
         j.win.k[i] = p->g.k[i];
@@ -227,6 +299,8 @@ ais_status ais__conv_gemm_run(ais__op_ctx *ctx, const ais__conv_plan *p, const a
         j.win.dil[i] = p->g.dil[i];
         j.win.pb[i] = p->g.pb[i];
     }
+    j.direct = j.direct && pointwise;
+    j.strided = !j.direct && pointwise;
     /* every activation of a convolution is one the micro-kernel applies in its store (Clip:
      * min(max(v, lo), hi) either way, NaN kept), so the output is written once */
     if (act->kind == AIS__CONV_ACT_LEAKY)

@@ -153,7 +153,7 @@ static void test_conv_2d(void **state) {
         2, 3, 5, 4, 1, {6, 7}, {1, 1}, {1, 1}, ONE3, ZERO3, ZERO3, NULL, true, ZERO3, NULL});
     run_conv((conv_case){
         2, 2, 4, 2, 2, {3, 3}, {1, 1}, {1, 1}, ONE3, ZERO3, ZERO3, NULL, false, ZERO3, NULL});
-    /* 1x1 with stride 2 still goes through im2col */
+    /* 1x1 with stride 2: the GEMM path's strided packing (conv_gemm.c) */
     run_conv((conv_case){
         2, 1, 3, 2, 1, {6, 7}, {1, 1}, {2, 2}, ONE3, ZERO3, ZERO3, NULL, true, ZERO3, NULL});
     /* auto_pad */
@@ -668,21 +668,8 @@ static void test_conv_gemm_blocks(void **state) {
                              NULL});
         /* 200 rows: at one thread 96-row blocks of A at AVX2 (ais__cg_task), at more runs of
          * column-major tiles; 49 columns, an edge tile of one column */
-        run_conv((conv_case){2,
-                             1,
-                             64,
-                             200,
-                             1,
-                             {7, 7},
-                             {1, 1},
-                             {1, 1},
-                             ONE3,
-                             ZERO3,
-                             ZERO3,
-                             NULL,
-                             true,
-                             ZERO3,
-                             NULL});
+        run_conv((conv_case){
+            2, 1, 64, 200, 1, {7, 7}, {1, 1}, {1, 1}, ONE3, ZERO3, ZERO3, NULL, true, ZERO3, NULL});
         /* one image, equal runs of column-major tiles (conv_gemm.c): MobileNetV2's
          * 1x1 projection at 14x14 (64 rows: 5 row panels of 14 on AVX-512, 11 of 6 on AVX2,
          * an edge column panel), and two row panels of 3x3 over 7x7 */
@@ -781,6 +768,59 @@ static void test_conv_gemm_blocks(void **state) {
                              NULL});
         run_conv(
             (conv_case){1, 1, 300, 9, 1, {50}, {3}, {1}, ONE3, {1}, {1}, NULL, true, ZERO3, NULL});
+        /* 1x1 with strides, unpadded (ResNet's downsampling shortcuts; conv_gemm.c's strided
+         * packing): two kc slices and output rows that cross the column panels; one image with
+         * many rows (runs of tiles at more threads), uneven strides and a dilation that a 1x1
+         * ignores; 3-D and 1-D; and an end pad, which keeps the general im2col packing */
+        run_conv((conv_case){2,
+                             2,
+                             300,
+                             37,
+                             1,
+                             {13, 11},
+                             {1, 1},
+                             {2, 2},
+                             ONE3,
+                             ZERO3,
+                             ZERO3,
+                             NULL,
+                             true,
+                             ZERO3,
+                             NULL});
+        run_conv((conv_case){2,
+                             1,
+                             64,
+                             200,
+                             1,
+                             {14, 20},
+                             {1, 1},
+                             {2, 3},
+                             {2, 2},
+                             ZERO3,
+                             ZERO3,
+                             NULL,
+                             true,
+                             ZERO3,
+                             NULL});
+        run_conv((conv_case){3,
+                             2,
+                             20,
+                             9,
+                             1,
+                             {5, 6, 7},
+                             {1, 1, 1},
+                             {2, 1, 3},
+                             ONE3,
+                             ZERO3,
+                             ZERO3,
+                             NULL,
+                             false,
+                             ZERO3,
+                             NULL});
+        run_conv(
+            (conv_case){1, 1, 17, 5, 1, {40}, {1}, {3}, ONE3, {0}, {0}, NULL, true, ZERO3, NULL});
+        run_conv((conv_case){
+            2, 1, 24, 13, 1, {9, 9}, {1, 1}, {2, 2}, ONE3, ZERO3, {1, 0}, NULL, true, ZERO3, NULL});
     }
     AIS_ASSERT_OK(ais_set_num_threads(1));
 }
@@ -837,6 +877,65 @@ static void test_fused_conv(void **state) {
         }
 }
 
+/* FusedConv's residual Z on the GEMM path (conv_gemm.c copies each tile's Z into Y before the
+ * first k slice, prefetching the tile two row panels on) against a double sum, at one thread and
+ * two (runs of tiles): 1x1 stride 1 over two k slices, 1x1 stride 2, and a layer of many row
+ * panels on a 7x7 plane (the prefetch stops at the last row; a one-column edge tile). */
+static void test_fused_conv_residual(void **state) {
+    (void)state;
+    const ais__op_def *def = ais__op_find("com.microsoft", "FusedConv", 1);
+    assert_non_null(def);
+    static const struct {
+        int64_t c, m, h, w, s;
+    } cases[] = {{300, 40, 20, 20, 1}, {64, 50, 14, 13, 2}, {30, 100, 7, 7, 1}};
+    ais__pool *pool = NULL;
+    AIS_ASSERT_OK(ais__pool_create(2, &pool));
+    for (size_t i = 0; i < AIS__ARRAY_LEN(cases); i++)
+        for (int threads = 1; threads <= 2; threads++) {
+            const int64_t c = cases[i].c, m = cases[i].m, s = cases[i].s;
+            const int64_t oh = (cases[i].h - 1) / s + 1, ow = (cases[i].w - 1) / s + 1;
+            ais_tensor *x = ais_test_rand_f32(AIS_SHAPE(1, c, cases[i].h, cases[i].w), -1, 1);
+            ais_tensor *w = ais_test_rand_f32(AIS_SHAPE(m, c, 1, 1), -1, 1);
+            ais_tensor *b = ais_test_rand_f32(AIS_SHAPE(m), -1, 1);
+            ais_tensor *z = ais_test_rand_f32(AIS_SHAPE(1, m, oh, ow), -4, 4);
+            ais_attrs *at = dt_attrs();
+            dt_ints(at, "strides", (int64_t[]){s, s}, 2);
+            AIS_ASSERT_OK(ais_attrs_set_string(at, "activation", "Relu"));
+            const ais_tensor *in[4] = {x, w, b, z};
+            ais_tensor *y[1] = {NULL};
+            ais__op_ctx ctx = {.op_type = "FusedConv",
+                               .node_name = "",
+                               .opset = 1,
+                               .attrs = at,
+                               .pool = threads > 1 ? pool : NULL};
+            AIS_ASSERT_OK(ais__op_invoke(def, &ctx, in, 4, y, 1));
+            ais__op_ctx_release(&ctx);
+            const float *xd = x->data, *wd = w->data, *bd = b->data, *zd = z->data, *q = y[0]->data;
+            assert_int_equal(y[0]->numel, (size_t)(m * oh * ow));
+            for (int64_t co = 0; co < m; co++)
+                for (int64_t o = 0; o < oh * ow; o++) {
+                    const int64_t pos = o / ow * s * cases[i].w + o % ow * s;
+                    double v = bd[co] + zd[co * oh * ow + o], mag = fabs(v);
+                    for (int64_t ci = 0; ci < c; ci++) {
+                        double t = (double)wd[co * c + ci] * xd[ci * cases[i].h * cases[i].w + pos];
+                        v += t;
+                        mag += fabs(t);
+                    }
+                    v = v < 0 ? 0 : v;
+                    if (fabs(q[co * oh * ow + o] - v) > 1e-6 * (1 + mag))
+                        fail_msg("case %zu threads %d [%lld, %lld]: %g, want %g", i, threads,
+                                 (long long)co, (long long)o, (double)q[co * oh * ow + o], v);
+                }
+            ais_tensor_destroy(y[0]);
+            ais_tensor_destroy(x);
+            ais_tensor_destroy(w);
+            ais_tensor_destroy(b);
+            ais_tensor_destroy(z);
+            ais_attrs_destroy(at);
+        }
+    ais__pool_destroy(pool);
+}
+
 /* Pads and dilations at the attributes' cap (INT32_MAX) with a 1x1 output: the depthwise and
  * pooling plane kernels sized their padded plane as a product overflowing int64 (UBSan: signed
  * overflow, which the sanitizer build aborts on; then a buffer smaller than the kernels write).
@@ -888,6 +987,7 @@ int main(void) {
         cmocka_unit_test(test_oom),
         cmocka_unit_test(test_conv_gemm_blocks),
         cmocka_unit_test(test_fused_conv),
+        cmocka_unit_test(test_fused_conv_residual),
         cmocka_unit_test(test_huge_pads),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
