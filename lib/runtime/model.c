@@ -365,16 +365,20 @@ static ais_status ais__fold_node(ais__graph *g, size_t i, const ais__op_def *def
     size_t which;
     ais__tensor_desc big;
     uint64_t bytes;
-    if (ais__outputs_exceed(def, &ctx, in, n_in, n_out, max_bytes, &which, &big, &bytes)) {
-        ais__op_ctx_release(&ctx);
-        if (in != stack_in) ais__free(in);
-        return AIS_OK;
+    /* The state first: the size check's infer reads it as the run's does (folding happens
+     * before ais__prepare_nodes, on a graph that still changes). */
+    void *state = NULL;
+    ais_status st = ais__op_state_begin(def, &ctx, &state);
+    if (st != AIS_OK) {
+        ais__error_prefix("%s (%s)", ctx.node_name, n->op_type);
+    } else if (!ais__outputs_exceed(def, &ctx, in, n_in, n_out, max_bytes, &which, &big, &bytes)) {
+        st = ais__op_invoke(def, &ctx, in, n_in, out, n_out);
+        *folded = st == AIS_OK;
     }
-    ais_status st = ais__op_invoke(def, &ctx, in, n_in, out, n_out);
+    ais__op_state_end(def, &ctx, state);
     ais__op_ctx_release(&ctx);
     if (in != stack_in) ais__free(in);
-    if (st != AIS_OK) return st;
-    *folded = true;
+    if (st != AIS_OK || !*folded) return st;
     for (size_t k = 0; k < n_out; k++) {
         if (n->outputs[k] < 0) {
             ais_tensor_destroy(out[k]);
