@@ -733,11 +733,19 @@ static ais_status ais__trilu_compute(ais__op_ctx *ctx, const ais_tensor *const *
         .value_inputs = vals                                                                       \
     }
 
+/* Split's outputs are the parts: as many as the node has, never optional */
+#define AIS__SPLIT_OP(since, hi, vals)                                                             \
+    {                                                                                              \
+        .domain = "", .name = "Split", .since_version = since, .min_inputs = 1, .max_inputs = hi,  \
+        .min_outputs = 1, .max_outputs = 64, .infer = ais__split_infer,                            \
+        .compute = ais__split_compute, .flags = AIS__OP_VARIADIC_OUTPUTS, .value_inputs = vals     \
+    }
+
 const ais__op_def ais__ops_layout[] = {
     AIS__LAYOUT_OP("Transpose", 1, 1, 1, 1, 1, ais__transpose, 0),
     AIS__LAYOUT_OP("Concat", 1, 1, -1, 1, 1, ais__concat, 0),
-    AIS__LAYOUT_OP("Split", 1, 1, 1, 1, 64, ais__split, 0),
-    AIS__LAYOUT_OP("Split", 13, 1, 2, 1, 64, ais__split, 1u << 1),
+    AIS__SPLIT_OP(1, 1, 0),
+    AIS__SPLIT_OP(13, 2, 1u << 1),
     AIS__LAYOUT_OP("Slice", 1, 1, 1, 1, 1, ais__slice, 0),
     AIS__LAYOUT_OP("Slice", 10, 3, 5, 1, 1, ais__slice, 0x1eu),
     AIS__LAYOUT_OP("Tile", 6, 2, 2, 1, 1, ais__tile, 1u << 1),

@@ -171,6 +171,9 @@ enum {
     AIS__OP_STRINGS = 1u << 2,
     /* The kernels take and make sequence values (AIS__DTYPE_SEQUENCE). */
     AIS__OP_SEQUENCES = 1u << 3,
+    /* The outputs are one variadic list whose length is part of the meaning (Split: how many
+     * parts): none of them is optional, so the load never drops an unread one (model.c). */
+    AIS__OP_VARIADIC_OUTPUTS = 1u << 4,
 };
 
 typedef struct ais__op_def {

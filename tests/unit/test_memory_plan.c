@@ -1,9 +1,10 @@
 /* test_memory_plan.c - the host plan's arena (runtime/memory_plan.c): Concat inputs placed
- * inside the joined tensor so that their producers write it directly, and Dropout's unread mask
- * dropped at load (runtime/model.c). Random graphs of Relu/Neg/Concat/Dropout on NCHW maps
- * against a reference computed here, with batch 1 (the contiguous case) and 2, Concat on the
- * channel axis and on the batch axis, nested Concats, an input joined twice, members read
- * after the join, and members or joins that are graph outputs. */
+ * inside the joined tensor so that their producers write it directly, and unread optional
+ * outputs (Dropout's mask, MaxPool's indices) dropped at load (runtime/model.c). Random graphs
+ * of Relu/Neg/Concat/Dropout on NCHW maps against a reference computed here, with batch 1 (the
+ * contiguous case) and 2, Concat on the channel axis and on the batch axis, nested Concats, an
+ * input joined twice, members read after the join, and members or joins that are graph
+ * outputs. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -181,9 +182,80 @@ static void test_concat_in_place_random(void **state) {
     }
 }
 
+/* A node with 3 inputs at most and 3 outputs at most (NULL: fewer). */
+static void add_node3(ais__graph *g, const char *op, ais_attrs *at, const char *i0, const char *i1,
+                      const char *i2, const char *o0, const char *o1, const char *o2) {
+    const char *ins[3] = {i0, i1, i2}, *outs[3] = {o0, o1, o2};
+    size_t ni = i2 ? 3 : i1 ? 2 : 1, no = o2 ? 3 : o1 ? 2 : 1;
+    AIS_ASSERT_OK(ais__graph_add_node(g, o0, op, "", at, ins, ni, outs, no, NULL));
+}
+
+static size_t outputs_of(const ais_model *m, const char *op) {
+    const ais__graph *g = m->graph;
+    for (size_t i = 0; i < g->n_nodes; i++)
+        if (strcmp(g->nodes[i].op_type, op) == 0) return g->nodes[i].n_outputs;
+    fail_msg("no %s node", op);
+    return 0;
+}
+
+/* Trailing optional outputs that nothing reads are dropped at load, down to the operator's
+ * minimum: Dropout's mask and MaxPool's indices (none left), LayerNormalization's InvStdDev (its
+ * Mean is a graph output: kept). Split's parts are not optional: its unread second part stays.
+ * The values are those of the untrimmed graph (level 0 keeps every output). */
+static void test_unread_optional_outputs_dropped(void **state) {
+    (void)state;
+    ais_tensor *x = ais_test_rand_f32(AIS_SHAPE(1, 2, 6, 6), -1, 1);
+    ais_tensor *scale = ais_test_rand_f32(AIS_SHAPE(3), 0.5, 2);
+    ais_tensor *bias = ais_test_rand_f32(AIS_SHAPE(3), -1, 1);
+    ais_tensor *y[2][2] = {{NULL}};
+    for (int level = 0; level < 2; level++) {
+        ais__graph *g = ais_test_graph_new(17);
+        ais_test_graph_input(g, "x", AIS_DTYPE_F32, AIS_SHAPE(1, 2, 6, 6), NULL);
+        AIS_ASSERT_OK(ais_test_graph_copy_const(g, "scale", scale));
+        AIS_ASSERT_OK(ais_test_graph_copy_const(g, "bias", bias));
+        add_node3(g, "Dropout", NULL, "x", NULL, NULL, "d", "dmask", NULL);
+        ais_attrs *pa = NULL;
+        AIS_ASSERT_OK(ais_attrs_create(&pa));
+        AIS_ASSERT_OK(ais_attrs_set_ints(pa, "kernel_shape", (const int64_t[]){2, 2}, 2));
+        AIS_ASSERT_OK(ais_attrs_set_ints(pa, "strides", (const int64_t[]){2, 2}, 2));
+        add_node3(g, "MaxPool", pa, "d", NULL, NULL, "p", "pidx", NULL);
+        add_node3(g, "LayerNormalization", NULL, "p", "scale", "bias", "ln", "mean", "inv");
+        ais_attrs *sa = NULL;
+        AIS_ASSERT_OK(ais_attrs_create(&sa));
+        AIS_ASSERT_OK(ais_attrs_set_int(sa, "axis", 1));
+        add_node3(g, "Split", sa, "ln", NULL, NULL, "s0", "s1", NULL);
+        ais_test_graph_output(g, "s0");
+        ais_test_graph_output(g, "mean");
+        ais_model *m = ais_test_model_at_level(g, level);
+        if (level == 1) {
+            assert_int_equal(outputs_of(m, "Dropout"), 1);
+            assert_int_equal(outputs_of(m, "MaxPool"), 1);
+            assert_int_equal(outputs_of(m, "LayerNormalization"), 2);
+            assert_int_equal(outputs_of(m, "Split"), 2);
+        }
+        ais_session *s = NULL;
+        AIS_ASSERT_OK(ais_session_create(m, NULL, &s));
+        const ais_tensor *in[1] = {x};
+        AIS_ASSERT_OK(ais_session_run(s, NULL, in, 1, NULL, y[level], 2));
+        ais_session_destroy(s);
+        ais_model_destroy(m);
+    }
+    for (int k = 0; k < 2; k++) {
+        assert_int_equal(ais_tensor_nbytes(y[0][k]), ais_tensor_nbytes(y[1][k]));
+        assert_memory_equal(ais_tensor_data(y[0][k]), ais_tensor_data(y[1][k]),
+                            ais_tensor_nbytes(y[0][k]));
+        ais_tensor_destroy(y[0][k]);
+        ais_tensor_destroy(y[1][k]);
+    }
+    ais_tensor_destroy(scale);
+    ais_tensor_destroy(bias);
+    ais_tensor_destroy(x);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_concat_in_place_random),
+        cmocka_unit_test(test_unread_optional_outputs_dropped),
     };
     ais_test_seed();
     return cmocka_run_group_tests(tests, NULL, NULL);
