@@ -176,10 +176,11 @@ static void ais__concat_bytes(const ais__concat_job *j, size_t b, size_t e) {
             if (r < base + n) {
                 size_t from = r - base, len = AIS__MIN(base + n - r, e - b);
                 char *piece = (char *)j->in[k]->data + o * n + from;
-                /* the memory plan may have placed a piece inside y already (memory_plan.c) */
-                if (piece != j->y + b && j->split)
+                /* (pieces the memory plan placed inside y never come here: their Concat step
+                 * does not run, memory_plan.c) */
+                if (j->split)
                     memcpy(piece, j->y + b, len);
-                else if (piece != j->y + b)
+                else
                     memcpy(j->y + b, piece, len);
                 b += len;
                 r += len;
@@ -207,12 +208,6 @@ static ais_status ais__concat_compute(ais__op_ctx *ctx, const ais_tensor *const 
     for (size_t i = axis + 1; i < y->ndim; i++)
         inner *= (size_t)y->dims[i];
     size_t bytes = y->numel * ais__esz(y);
-    if (outer == 1) { /* every input already in place: nothing to move */
-        size_t off = 0, k = 0;
-        for (; k < n_in && (char *)in[k]->data == (char *)y->data + off; k++)
-            off += in[k]->nbytes;
-        if (k == n_in) return AIS_OK;
-    }
     ais__concat_job j = {in, n_in, axis, inner, bytes / outer, bytes, y->data, false};
     /* 256 KiB and up (tens of microseconds) on the threads, in ranges of 2+ units */
     ais__parallel_for(ctx->pool, (bytes + AIS__CONCAT_UNIT - 1) / AIS__CONCAT_UNIT, 4,

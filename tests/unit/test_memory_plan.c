@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "runtime/model.h"
+#include "runtime/session_internal.h"
 #include "test_util.h"
 
 enum { MAXV = 40 };
@@ -182,6 +183,55 @@ static void test_concat_in_place_random(void **state) {
     }
 }
 
+/* x -> Relu, Neg -> Concat on channels -> Relu -> y: with batch 1 the memory plan puts both
+ * members inside the joined tensor and marks the Concat step joined (it never runs); with batch
+ * 2 the channels of one image are not contiguous and the step copies. Same values either way. */
+static void test_concat_joined_at_plan_time(void **state) {
+    (void)state;
+    for (int64_t batch = 1; batch <= 2; batch++) {
+        ais__graph *g = ais_test_graph_new(13);
+        ais_test_graph_input(g, "x", AIS_DTYPE_F32, AIS_SHAPE(batch, 3, 4, 4), NULL);
+        ais_test_graph_node(g, "a", "Relu", "x", NULL, "a");
+        ais_test_graph_node(g, "b", "Neg", "x", NULL, "b");
+        ais_attrs *at = NULL;
+        AIS_ASSERT_OK(ais_attrs_create(&at));
+        AIS_ASSERT_OK(ais_attrs_set_int(at, "axis", 1));
+        const char *ins[2] = {"a", "b"}, *outs[1] = {"c"};
+        AIS_ASSERT_OK(ais__graph_add_node(g, "c", "Concat", "", at, ins, 2, outs, 1, NULL));
+        ais_test_graph_node(g, "y", "Relu", "c", NULL, "y");
+        ais_test_graph_output(g, "y");
+        ais_model *m = ais_test_model_at_level(g, 1);
+        ais_tensor *x = ais_test_rand_f32(AIS_SHAPE(batch, 3, 4, 4), -1, 1);
+        ais_session *s = NULL;
+        AIS_ASSERT_OK(ais_session_create(m, NULL, &s));
+        for (int run = 0; run < 2; run++) {
+            ais_tensor *y = NULL;
+            const ais_tensor *in[1] = {x};
+            AIS_ASSERT_OK(ais_session_run(s, NULL, in, 1, NULL, &y, 1));
+            const float *px = ais_tensor_data(x), *py = ais_tensor_data(y);
+            size_t img = 3 * 16;
+            for (int64_t bb = 0; bb < batch; bb++)
+                for (size_t e = 0; e < img; e++) {
+                    float v = px[(size_t)bb * img + e];
+                    assert_true(py[(size_t)bb * 2 * img + e] == (v > 0 ? v : 0));
+                    assert_true(py[(size_t)bb * 2 * img + img + e] == (v < 0 ? -v : 0));
+                }
+            ais_tensor_destroy(y);
+        }
+        size_t concats = 0;
+        for (size_t i = 0; i < s->plan->n_steps; i++) {
+            const ais__step *st = &s->plan->steps[i];
+            if (strcmp(st->def->name, "Concat") != 0) continue;
+            concats++;
+            assert_int_equal(st->joined, batch == 1);
+        }
+        assert_int_equal(concats, 1);
+        ais_session_destroy(s);
+        ais_model_destroy(m);
+        ais_tensor_destroy(x);
+    }
+}
+
 /* A node with 3 inputs at most and 3 outputs at most (NULL: fewer). */
 static void add_node3(ais__graph *g, const char *op, ais_attrs *at, const char *i0, const char *i1,
                       const char *i2, const char *o0, const char *o1, const char *o2) {
@@ -255,6 +305,7 @@ static void test_unread_optional_outputs_dropped(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_concat_in_place_random),
+        cmocka_unit_test(test_concat_joined_at_plan_time),
         cmocka_unit_test(test_unread_optional_outputs_dropped),
     };
     ais_test_seed();
