@@ -217,7 +217,8 @@ void ais__qgemm_pack_a(int mr, const void *a, bool is_signed, int64_t rs, int64_
  * of B'; *exact (NULL: skipped) whether a pair of B' along k may saturate vpmaddubsw's int16
  * (255 |b0 + b1| over 32767 for same-signed parts; true when in doubt). */
 /* ais__qgemm_pack_a and ais__qgemm_pack_b with the rows of k taken in the order krows (k
- * entries now, -1 a zero; the sums are those of the natural order) */
+ * entries now, -1 a zero; the sums are those of the natural order). ais__qgemm_pack_a is
+ * ais__qgemm_pack_a_rows with krows NULL: the natural order. */
 void ais__qgemm_pack_a_rows(int mr, const void *a, bool is_signed, int64_t rs, int64_t cs,
                             int64_t m, const int32_t *krows, int64_t k, uint8_t *dst,
                             int32_t *sums);

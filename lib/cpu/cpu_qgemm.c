@@ -47,43 +47,7 @@ size_t ais__qgemm_b_bytes(int64_t k, int64_t n) {
 
 void ais__qgemm_pack_a(int mr, const void *a, bool is_signed, int64_t rs, int64_t cs, int64_t m,
                        int64_t k, uint8_t *dst, int32_t *sums) {
-    const uint8_t *src = a;
-    uint8_t flip = is_signed ? 0x80 : 0;
-    int64_t k4 = ais__q_k4(k), panels = (m + mr - 1) / mr;
-    for (int64_t p = 0; p < panels; p++) {
-        uint8_t *d = dst + p * k4 * mr * 4;
-        for (int r = 0; r < mr; r++) {
-            int64_t i = p * mr + r;
-            if (i >= m) {
-                for (int64_t kk = 0; kk < k4; kk++)
-                    memset(d + (kk * mr + r) * 4, 0, 4);
-                continue;
-            }
-            const uint8_t *row = src + i * rs;
-            uint32_t s = 0;
-            int64_t kk = 0;
-            if (cs == 1) {
-                /* whole groups of 4: one 32-bit move each */
-                for (; kk < k / 4; kk++) {
-                    uint32_t w;
-                    memcpy(&w, row + kk * 4, 4);
-                    w ^= flip * 0x01010101u;
-                    memcpy(d + (kk * mr + r) * 4, &w, 4);
-                }
-                if (sums)
-                    for (int64_t j = 0; j < k; j++)
-                        s += (uint8_t)(row[j] ^ flip);
-            }
-            for (; kk < k4; kk++)
-                for (int t = 0; t < 4; t++) {
-                    int64_t kx = kk * 4 + t;
-                    uint8_t v = kx < k ? (uint8_t)(row[kx * cs] ^ flip) : 0;
-                    d[(kk * mr + r) * 4 + t] = v;
-                    if (cs != 1) s += v;
-                }
-            if (sums) sums[i] = (int32_t)s;
-        }
-    }
+    ais__qgemm_pack_a_rows(mr, a, is_signed, rs, cs, m, NULL, k, dst, sums);
 }
 
 size_t ais__q16_a_bytes(int mr, int64_t m, int64_t k) {
@@ -320,20 +284,39 @@ void ais__qgemm_pack_a_rows(int mr, const void *a, bool is_signed, int64_t rs, i
     const uint8_t *src = a;
     uint8_t flip = is_signed ? 0x80 : 0;
     int64_t k4 = ais__q_k4(k), panels = (m + mr - 1) / mr;
+    /* the natural order of contiguous rows moves whole groups of 4 (one 32-bit move each) */
+    bool by_words = !krows && cs == 1;
     for (int64_t p = 0; p < panels; p++) {
         uint8_t *d = dst + p * k4 * mr * 4;
         for (int r = 0; r < mr; r++) {
             int64_t i = p * mr + r;
-            const uint8_t *row = src + (i < m ? i : 0) * rs;
+            if (i >= m) { /* the last panel's missing rows are zeros */
+                for (int64_t kk = 0; kk < k4; kk++)
+                    memset(d + (kk * mr + r) * 4, 0, 4);
+                continue;
+            }
+            const uint8_t *row = src + i * rs;
             uint32_t s = 0;
-            for (int64_t kk = 0; kk < k4; kk++)
-                for (int t = 0; t < 4; t++) {
-                    int64_t kx = kk * 4 + t, c = kx < k ? krows[kx] : -1;
-                    uint8_t v = i < m && c >= 0 ? (uint8_t)(row[c * cs] ^ flip) : 0;
-                    d[(kk * mr + r) * 4 + t] = v;
-                    s += v;
+            int64_t kk = 0;
+            if (by_words) {
+                for (; kk < k / 4; kk++) {
+                    uint32_t w;
+                    memcpy(&w, row + kk * 4, 4);
+                    w ^= flip * 0x01010101u;
+                    memcpy(d + (kk * mr + r) * 4, &w, 4);
                 }
-            if (sums && i < m) sums[i] = (int32_t)s;
+                if (sums)
+                    for (int64_t j = 0; j < k; j++)
+                        s += (uint8_t)(row[j] ^ flip);
+            }
+            for (; kk < k4; kk++)
+                for (int t = 0; t < 4; t++) {
+                    int64_t kx = kk * 4 + t, c = kx >= k ? -1 : krows ? krows[kx] : kx;
+                    uint8_t v = c >= 0 ? (uint8_t)(row[c * cs] ^ flip) : 0;
+                    d[(kk * mr + r) * 4 + t] = v;
+                    if (!by_words) s += v;
+                }
+            if (sums) sums[i] = (int32_t)s;
         }
     }
 }

@@ -73,16 +73,21 @@ AIS_API ais_status ais_op_run_opset(const char *domain, const char *op_type, int
      * FusedConv's output) would be written while the kernel still reads the input: products,
      * convolutions and transposes then compute garbage. Such slots get a fresh tensor, copied
      * into the caller's after a successful run, so the call behaves as if the two were apart
-     * and, on failure, leaves the caller's tensor as it was. */
-    ais_tensor *stack_slots[8], **slots = outputs;
-    bool any_alias = false;
-    for (size_t i = 0; i < n_outputs && !any_alias; i++)
-        any_alias = ais__overlaps_input(outputs[i], inputs, n_inputs);
+     * and, on failure, leaves the caller's tensor as it was. More than 64 outputs fail in
+     * ais__op_invoke before anything runs. */
+    ais_tensor *stack_slots[64], **slots = outputs;
+    bool apart[64]; /* slot i aliases an input: computed into stack_slots[i], then copied */
+    size_t first = n_outputs <= 64 ? 0 : n_outputs; /* the first aliasing slot */
+    while (first < n_outputs && !ais__overlaps_input(outputs[first], inputs, n_inputs))
+        first++;
+    bool any_alias = first < n_outputs; /* each slot is checked once, here or below */
     if (any_alias) {
-        slots = n_outputs <= 8 ? stack_slots : ais__calloc(n_outputs, sizeof *slots);
-        if (!slots) return ais__oom(n_outputs * sizeof *slots, "output slots");
-        for (size_t i = 0; i < n_outputs; i++)
-            slots[i] = ais__overlaps_input(outputs[i], inputs, n_inputs) ? NULL : outputs[i];
+        slots = stack_slots;
+        for (size_t i = 0; i < n_outputs; i++) {
+            apart[i] =
+                i == first || (i > first && ais__overlaps_input(outputs[i], inputs, n_inputs));
+            slots[i] = apart[i] ? NULL : outputs[i];
+        }
     }
     ais__op_ctx ctx = {.op_type = op_type,
                        .node_name = "",
@@ -91,13 +96,20 @@ AIS_API ais_status ais_op_run_opset(const char *domain, const char *op_type, int
                        .pool = ais__default_pool()};
     ais_status st = ais__op_invoke(def, &ctx, inputs, n_inputs, slots, n_outputs);
     ais__op_ctx_release(&ctx);
-    if (any_alias) {
-        for (size_t i = 0; i < n_outputs; i++) {
-            if (slots[i] == outputs[i]) continue;
-            if (st == AIS_OK) st = ais__copy_result(op_type, i, slots[i], outputs[i]);
+    if (!any_alias) return st;
+    for (size_t i = 0; i < n_outputs; i++) {
+        if (!apart[i]) continue;
+        if (st == AIS_OK) st = ais__copy_result(op_type, i, slots[i], outputs[i]);
+        ais_tensor_destroy(slots[i]);
+    }
+    /* the other slots: the caller's own tensors, or new ones for its NULL slots (on a failure,
+     * as ais__op_invoke promises, none is left behind) */
+    for (size_t i = 0; i < n_outputs; i++) {
+        if (apart[i] || slots[i] == outputs[i]) continue;
+        if (st == AIS_OK)
+            outputs[i] = slots[i];
+        else
             ais_tensor_destroy(slots[i]);
-        }
-        if (slots != stack_slots) ais__free(slots);
     }
     return st;
 }

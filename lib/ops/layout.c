@@ -176,10 +176,11 @@ static void ais__concat_bytes(const ais__concat_job *j, size_t b, size_t e) {
             if (r < base + n) {
                 size_t from = r - base, len = AIS__MIN(base + n - r, e - b);
                 char *piece = (char *)j->in[k]->data + o * n + from;
-                /* the memory plan may have placed a piece inside y already (memory_plan.c) */
-                if (piece != j->y + b && j->split)
+                /* (pieces the memory plan placed inside y never come here: their Concat step
+                 * does not run, memory_plan.c) */
+                if (j->split)
                     memcpy(piece, j->y + b, len);
-                else if (piece != j->y + b)
+                else
                     memcpy(j->y + b, piece, len);
                 b += len;
                 r += len;
@@ -207,12 +208,6 @@ static ais_status ais__concat_compute(ais__op_ctx *ctx, const ais_tensor *const 
     for (size_t i = axis + 1; i < y->ndim; i++)
         inner *= (size_t)y->dims[i];
     size_t bytes = y->numel * ais__esz(y);
-    if (outer == 1) { /* every input already in place: nothing to move */
-        size_t off = 0, k = 0;
-        for (; k < n_in && (char *)in[k]->data == (char *)y->data + off; k++)
-            off += in[k]->nbytes;
-        if (k == n_in) return AIS_OK;
-    }
     ais__concat_job j = {in, n_in, axis, inner, bytes / outer, bytes, y->data, false};
     /* 256 KiB and up (tens of microseconds) on the threads, in ranges of 2+ units */
     ais__parallel_for(ctx->pool, (bytes + AIS__CONCAT_UNIT - 1) / AIS__CONCAT_UNIT, 4,
@@ -733,11 +728,19 @@ static ais_status ais__trilu_compute(ais__op_ctx *ctx, const ais_tensor *const *
         .value_inputs = vals                                                                       \
     }
 
+/* Split's outputs are the parts: as many as the node has, never optional */
+#define AIS__SPLIT_OP(since, hi, vals)                                                             \
+    {                                                                                              \
+        .domain = "", .name = "Split", .since_version = since, .min_inputs = 1, .max_inputs = hi,  \
+        .min_outputs = 1, .max_outputs = 64, .infer = ais__split_infer,                            \
+        .compute = ais__split_compute, .flags = AIS__OP_VARIADIC_OUTPUTS, .value_inputs = vals     \
+    }
+
 const ais__op_def ais__ops_layout[] = {
     AIS__LAYOUT_OP("Transpose", 1, 1, 1, 1, 1, ais__transpose, 0),
     AIS__LAYOUT_OP("Concat", 1, 1, -1, 1, 1, ais__concat, 0),
-    AIS__LAYOUT_OP("Split", 1, 1, 1, 1, 64, ais__split, 0),
-    AIS__LAYOUT_OP("Split", 13, 1, 2, 1, 64, ais__split, 1u << 1),
+    AIS__SPLIT_OP(1, 1, 0),
+    AIS__SPLIT_OP(13, 2, 1u << 1),
     AIS__LAYOUT_OP("Slice", 1, 1, 1, 1, 1, ais__slice, 0),
     AIS__LAYOUT_OP("Slice", 10, 3, 5, 1, 1, ais__slice, 0x1eu),
     AIS__LAYOUT_OP("Tile", 6, 2, 2, 1, 1, ais__tile, 1u << 1),

@@ -333,26 +333,40 @@ static ais_status ais__ln_compute(ais__op_ctx *ctx, const ais_tensor *const *in,
         n *= x->dims[i];
     size_t rows = n ? x->numel / (size_t)n : 0;
     if (rows == 0) return AIS_OK;
-    double *par;
-    float *xf;
-    AIS__CHECK(ais__norm_scratch(ctx, x, 2 * (size_t)n, &par, &xf));
+    bool stats = (n_out > 1 && out[1]) || (n_out > 2 && out[2]);
+    /* f32 parameters with one value per normalized element (shape [n] or the normalized axes':
+     * what exporters write) are in the row's layout already: read where they are. Others are
+     * expanded per run (a division per element and axis: 2 x 512 took 3-4 us, as long as the
+     * normalization of a few such rows). */
+    bool direct = x->dtype == AIS_DTYPE_F32 && !stats && in[1]->numel == (size_t)n &&
+                  (!b || b->numel == (size_t)n);
+    double *par = NULL;
+    float *xf = NULL;
     const int64_t *nd = x->dims + axis;
     size_t nnd = x->ndim - (size_t)axis;
-    ais__expand_param(in[1], nd, nnd, par, n);
-    if (b) ais__expand_param(b, nd, nnd, par + n, n);
-    bool stats = (n_out > 1 && out[1]) || (n_out > 2 && out[2]);
+    if (!direct) {
+        AIS__CHECK(ais__norm_scratch(ctx, x, 2 * (size_t)n, &par, &xf));
+        ais__expand_param(in[1], nd, nnd, par, n);
+        if (b) ais__expand_param(b, nd, nnd, par + n, n);
+    }
     if (x->dtype == AIS_DTYPE_F32 && !stats) {
         /* The kernel table's row (vectorized, one pass for mean and variance) with float
-         * parameters, narrowed in place: float i overwrites bytes of doubles already read. */
-        float *pf = (float *)(void *)par;
-        for (int64_t i = 0; i < (b ? 2 * n : n); i++)
-            pf[i] = (float)par[i];
+         * parameters: X's own (direct), or the expanded ones narrowed in place (float i
+         * overwrites bytes of doubles already read). */
+        const float *scale = direct ? in[1]->data : NULL, *bias = direct && b ? b->data : NULL;
+        if (!direct) {
+            float *pf = (float *)(void *)par;
+            for (int64_t i = 0; i < (b ? 2 * n : n); i++)
+                pf[i] = (float)par[i];
+            scale = pf;
+            bias = b ? pf + n : NULL;
+        }
         ais__ln_job lj = {.x = x->data,
                           .y = out[0]->data,
                           .n = (size_t)n,
                           .eps = ais__attr_float(ctx->attrs, "epsilon", 1e-5f),
-                          .scale = pf,
-                          .bias = b ? pf + n : NULL,
+                          .scale = scale,
+                          .bias = bias,
                           .row = ais__cpu()->layernorm_row};
         size_t grain = n >= 4096 ? 1 : (size_t)(4096 / (n + 1)) + 1;
         ais__parallel_for(ctx->pool, rows, grain, ais__ln_range, &lj);

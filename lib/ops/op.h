@@ -171,6 +171,9 @@ enum {
     AIS__OP_STRINGS = 1u << 2,
     /* The kernels take and make sequence values (AIS__DTYPE_SEQUENCE). */
     AIS__OP_SEQUENCES = 1u << 3,
+    /* The outputs are one variadic list whose length is part of the meaning (Split: how many
+     * parts): none of them is optional, so the load never drops an unread one (model.c). */
+    AIS__OP_VARIADIC_OUTPUTS = 1u << 4,
 };
 
 typedef struct ais__op_def {
@@ -206,6 +209,13 @@ void ais__op_foreach(void (*fn)(void *ud, const ais__op_def *def), void *ud);
  */
 ais_status ais__op_invoke(const ais__op_def *def, ais__op_ctx *ctx, const ais_tensor *const *in,
                           size_t n_in, ais_tensor **out, size_t n_out);
+/* Where nothing prepared the node (ctx->state NULL: an eager call, a node folded at load) and
+ * the operator has prepare: builds a state from ctx's attributes and sets ctx->state, so that
+ * every infer and compute on ctx until ais__op_state_end sees it; *own_state is NULL when none
+ * was built. Errors (an attribute of the wrong type) are prepare's. */
+ais_status ais__op_state_begin(const ais__op_def *def, ais__op_ctx *ctx, void **own_state);
+/* Releases what ais__op_state_begin built and clears ctx->state; nothing when own_state NULL. */
+void ais__op_state_end(const ais__op_def *def, ais__op_ctx *ctx, void *own_state);
 
 /* Operator tables, each ending with an entry whose name is NULL. One per source file. */
 extern const ais__op_def ais__ops_unary[];

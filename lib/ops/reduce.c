@@ -33,20 +33,50 @@ typedef struct ais__rplan {
     size_t outer, r, inner;
 } ais__rplan;
 
+/* What the node's attributes say, read once when the node is prepared (at load) so that a run
+ * looks up no attribute by name. */
+typedef struct ais__rparams {
+    bool keepdims;
+    bool noop_with_empty_axes;
+    bool axes_from_attr; /* an opset before the axes input: `axes` holds the attribute's list */
+    size_t n_axes;
+    int64_t axes[AIS__LAYOUT_MAX_LIST];
+} ais__rparams;
+
+static ais_status ais__reduce_prepare(const ais__op_ctx *ctx, int64_t axes_since, void **state) {
+    ais__rparams p = {.keepdims = ais__attr_int(ctx->attrs, "keepdims", 1) != 0,
+                      .noop_with_empty_axes =
+                          ais__attr_int(ctx->attrs, "noop_with_empty_axes", 0) != 0,
+                      .axes_from_attr = ctx->opset < axes_since};
+    if (p.axes_from_attr) { /* a list too long or of the wrong type fails the load */
+        bool present;
+        AIS__CHECK(ais__layout_int_arg(ctx, NULL, 0, 1, "axes", axes_since, p.axes,
+                                       AIS__LAYOUT_MAX_LIST, &p.n_axes, &present, false));
+    }
+    return ais__op_state_dup(&p, sizeof p, "reduction attributes", state);
+}
+
 /* The reduced shape and the [outer][r][inner] form of input x. */
 static ais_status ais__reduce_plan(const ais__op_ctx *ctx, const ais_tensor *const *in, size_t n_in,
                                    int64_t axes_since, ais__rplan *p, ais__tensor_desc *out) {
     const ais_tensor *x = in[0];
-    int64_t axes[AIS__LAYOUT_MAX_LIST];
-    size_t n;
-    bool present;
+    const void *state;
+    AIS__CHECK(ais__op_state(ctx, &state));
+    const ais__rparams *prm = state;
+    int64_t input_axes[AIS__LAYOUT_MAX_LIST];
+    const int64_t *axes = prm->axes;
+    size_t n = prm->n_axes;
     memset(p, 0, sizeof *p);
-    AIS__CHECK(ais__layout_int_arg(ctx, in, n_in, 1, "axes", axes_since, axes, AIS__LAYOUT_MAX_LIST,
-                                   &n, &present, false));
+    if (!prm->axes_from_attr) {
+        bool present;
+        AIS__CHECK(ais__layout_int_arg(ctx, in, n_in, 1, "axes", axes_since, input_axes,
+                                       AIS__LAYOUT_MAX_LIST, &n, &present, false));
+        axes = input_axes;
+    }
     bool mask[AIS_MAX_DIMS];
     AIS__CHECK(ais__layout_axes(axes, n, x->ndim, "axes", mask, NULL));
     if (n == 0) {
-        if (ais__attr_int(ctx->attrs, "noop_with_empty_axes", 0) != 0) {
+        if (prm->noop_with_empty_axes) {
             p->noop = true;
             if (out) ais__desc_from(out, x);
             return AIS_OK;
@@ -54,7 +84,7 @@ static ais_status ais__reduce_plan(const ais__op_ctx *ctx, const ais_tensor *con
         for (size_t i = 0; i < x->ndim; i++)
             mask[i] = true;
     }
-    bool keep = ais__attr_int(ctx->attrs, "keepdims", 1) != 0;
+    bool keep = prm->keepdims;
     int64_t dims[AIS_MAX_DIMS];
     size_t nd = 0;
     for (size_t i = 0; i < x->ndim; i++) {
@@ -403,6 +433,9 @@ static ais_status ais__reduce_infer(ais__op_ctx *ctx, const ais_tensor *const *i
 }
 
 #define AIS__REDUCE_FNS(fn, kind, since)                                                           \
+    static ais_status fn##_prepare(const ais__op_ctx *ctx, void **state) {                         \
+        return ais__reduce_prepare(ctx, since, state);                                             \
+    }                                                                                              \
     static ais_status fn##_infer(ais__op_ctx *ctx, const ais_tensor *const *in, size_t n_in,       \
                                  ais__tensor_desc *out, size_t n_out) {                            \
         (void)n_out;                                                                               \
@@ -447,12 +480,6 @@ static ais_status ais__arg_prepare(const ais__op_ctx *ctx, void **state) {
     return ais__op_state_dup(&p, sizeof p, "ArgMax/ArgMin attributes", state);
 }
 
-/* The prepared parameters; read from the attributes only where nothing prepared the node: the
- * size check of constant folding calls infer before ais__op_invoke builds a state. */
-static ais__arg_params ais__arg_params_of(const ais__op_ctx *ctx) {
-    return ctx->state ? *(const ais__arg_params *)ctx->state : ais__arg_read(ctx);
-}
-
 static ais_status ais__arg_axis(const ais__arg_params *p, const ais_tensor *x, size_t *axis) {
     int64_t a = p->axis, r = (int64_t)x->ndim, na;
     if (r == 0) return ais__error(AIS_E_SHAPE, "input must have rank at least 1, got a scalar");
@@ -472,8 +499,10 @@ static ais_status ais__arg_infer(ais__op_ctx *ctx, const ais_tensor *const *in, 
         return ais__error(AIS_E_DTYPE, "input has dtype %s, expected a numeric type",
                           ais_dtype_name(x->dtype));
     size_t axis = 0;
-    ais__arg_params p = ais__arg_params_of(ctx);
-    AIS__CHECK(ais__arg_axis(&p, x, &axis));
+    const void *state;
+    AIS__CHECK(ais__op_state(ctx, &state));
+    const ais__arg_params *p = state;
+    AIS__CHECK(ais__arg_axis(p, x, &axis));
     if (x->dims[axis] == 0 && x->numel == 0) {
         bool other_zero = false;
         for (size_t i = 0; i < x->ndim; i++)
@@ -484,7 +513,7 @@ static ais_status ais__arg_infer(ais__op_ctx *ctx, const ais_tensor *const *in, 
                               "which is empty",
                               axis);
     }
-    bool keep = p.keepdims;
+    bool keep = p->keepdims;
     int64_t dims[AIS_MAX_DIMS];
     size_t nd = 0;
     for (size_t i = 0; i < x->ndim; i++) {
@@ -563,7 +592,8 @@ static ais_status ais__argmin_compute(ais__op_ctx *ctx, const ais_tensor *const 
     {                                                                                              \
         .domain = "", .name = nm, .since_version = since, .min_inputs = 1, .max_inputs = hi,       \
         .min_outputs = 1, .max_outputs = 1, .infer = fn##_infer, .compute = fn##_compute,          \
-        .value_inputs = (hi) > 1 ? 1u << 1 : 0                                                     \
+        .value_inputs = (hi) > 1 ? 1u << 1 : 0, .prepare = fn##_prepare,                           \
+        .release = ais__op_state_free                                                              \
     }
 
 const ais__op_def ais__ops_reduce[] = {

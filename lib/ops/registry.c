@@ -175,7 +175,16 @@ ais_status ais__op_state(const ais__op_ctx *ctx, const void **state) {
     return AIS_OK;
 }
 
-static void ais__op_state_drop(const ais__op_def *def, ais__op_ctx *ctx, void *own_state) {
+ais_status ais__op_state_begin(const ais__op_def *def, ais__op_ctx *ctx, void **own_state) {
+    *own_state = NULL;
+    if (!def->prepare || ctx->state) return AIS_OK;
+    ais__attr_type_reset();
+    ais_status st = ais__attr_type_check(def->prepare(ctx, own_state));
+    ctx->state = *own_state;
+    return st;
+}
+
+void ais__op_state_end(const ais__op_def *def, ais__op_ctx *ctx, void *own_state) {
     if (!own_state) return;
     def->release(own_state);
     ctx->state = NULL;
@@ -222,17 +231,14 @@ ais_status ais__op_invoke(const ais__op_def *def, ais__op_ctx *ctx, const ais_te
     ais__tensor_desc desc[64];
     memset(desc, 0, sizeof(desc[0]) * n_out);
     st = ais__op_opaque_check(def, in, n_in, NULL, 0);
-    /* Nothing prepared this node (an eager call, folding): a state for this call only. */
+    /* Nothing prepared this node (an eager call): a state for this call only. */
     void *own_state = NULL;
-    if (st == AIS_OK && def->prepare && !ctx->state) {
-        st = ais__attr_type_check(def->prepare(ctx, &own_state));
-        ctx->state = own_state;
-    }
+    if (st == AIS_OK) st = ais__op_state_begin(def, ctx, &own_state);
     ais__attr_type_reset();
     if (st == AIS_OK) st = ais__attr_type_check(def->infer(ctx, in, n_in, desc, n_out));
     if (st == AIS_OK) st = ais__op_opaque_check(def, in, 0, desc, n_out);
     if (st != AIS_OK) {
-        ais__op_state_drop(def, ctx, own_state);
+        ais__op_state_end(def, ctx, own_state);
         ais__op_prefix(ctx);
         return st;
     }
@@ -257,7 +263,7 @@ ais_status ais__op_invoke(const ais__op_def *def, ais__op_ctx *ctx, const ais_te
     for (size_t i = 0; i < n_out && st == AIS_OK && move; i++)
         if (desc[i].dtype == AIS_DTYPE_STRING) ais__strs_clear(out[i]);
     if (st == AIS_OK) st = ais__attr_type_check(def->compute(ctx, in, n_in, out, n_out));
-    ais__op_state_drop(def, ctx, own_state);
+    ais__op_state_end(def, ctx, own_state);
     if (move) {
         for (size_t i = 0; i < n_out; i++) {
             if (!out[i] || desc[i].dtype != AIS_DTYPE_STRING) continue;

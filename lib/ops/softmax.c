@@ -97,12 +97,6 @@ static ais_status ais__sm_prepare(const ais__op_ctx *ctx, void **state) {
     return ais__op_state_dup(&p, sizeof p, "softmax attributes", state);
 }
 
-/* The prepared parameters; read from the attributes only where nothing prepared the node: the
- * size check of constant folding calls infer before ais__op_invoke builds a state. */
-static ais__sm_params ais__sm_params_of(const ais__op_ctx *ctx) {
-    return ctx->state ? *(const ais__sm_params *)ctx->state : ais__sm_read(ctx);
-}
-
 static ais_status ais__sm_geometry(const ais__sm_params *p, const ais_tensor *x, int64_t *outer,
                                    int64_t *n, int64_t *inner) {
     bool legacy = p->legacy;
@@ -132,8 +126,9 @@ static ais_status ais__sm_infer(ais__op_ctx *ctx, const ais_tensor *const *in, s
     AIS__CHECK(ais__expect_dtype(in[0], "input", AIS_DTYPE_F32, AIS_DTYPE_F64, AIS_DTYPE_F16,
                                  AIS_DTYPE_BF16, AIS_DTYPE_UNDEFINED));
     int64_t o = 0, n = 0, i = 0;
-    ais__sm_params p = ais__sm_params_of(ctx);
-    AIS__CHECK(ais__sm_geometry(&p, in[0], &o, &n, &i));
+    const void *state;
+    AIS__CHECK(ais__op_state(ctx, &state));
+    AIS__CHECK(ais__sm_geometry(state, in[0], &o, &n, &i));
     ais__desc_from(&out[0], in[0]);
     return AIS_OK;
 }

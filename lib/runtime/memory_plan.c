@@ -75,12 +75,12 @@ static bool ais__concat_contiguous(const ais__plan *p, const ais__step *stp) {
  * not graph outputs and not another group's output (no nesting), each once, and land on
  * AIS__ALIGN offsets as kernels expect. The group's buffer then lives from its first input's
  * producer to the last use of any member or the output (last[] of the output is widened
- * here).
+ * here). The Concat step is marked joined: decided here once, it never runs.
  */
-static void ais__concat_groups(const ais__plan *p, const ais__graph *g, const bool *made_by,
-                               size_t *last, int32_t *member, size_t *member_off) {
+static void ais__concat_groups(ais__plan *p, const ais__graph *g, const bool *made_by, size_t *last,
+                               int32_t *member, size_t *member_off) {
     for (size_t s = 0; s < p->n_steps; s++) {
-        const ais__step *stp = &p->steps[s];
+        ais__step *stp = &p->steps[s];
         if (stp->dynamic || !ais__concat_contiguous(p, stp)) continue;
         int32_t y = stp->out_slot[0];
         if (p->kind[y] != AIS__SLOT_STATIC || member[y] != -1 ||
@@ -100,6 +100,7 @@ static void ais__concat_groups(const ais__plan *p, const ais__graph *g, const bo
         }
         if (!ok || off != p->vt[y].nbytes) continue;
         member[y] = -2;
+        stp->joined = true;
         off = 0;
         for (size_t k = 0; k < stp->n_in; k++) {
             int32_t v = stp->in_slot[k];

@@ -365,16 +365,20 @@ static ais_status ais__fold_node(ais__graph *g, size_t i, const ais__op_def *def
     size_t which;
     ais__tensor_desc big;
     uint64_t bytes;
-    if (ais__outputs_exceed(def, &ctx, in, n_in, n_out, max_bytes, &which, &big, &bytes)) {
-        ais__op_ctx_release(&ctx);
-        if (in != stack_in) ais__free(in);
-        return AIS_OK;
+    /* The state first: the size check's infer reads it as the run's does (folding happens
+     * before ais__prepare_nodes, on a graph that still changes). */
+    void *state = NULL;
+    ais_status st = ais__op_state_begin(def, &ctx, &state);
+    if (st != AIS_OK) {
+        ais__error_prefix("%s (%s)", ctx.node_name, n->op_type);
+    } else if (!ais__outputs_exceed(def, &ctx, in, n_in, n_out, max_bytes, &which, &big, &bytes)) {
+        st = ais__op_invoke(def, &ctx, in, n_in, out, n_out);
+        *folded = st == AIS_OK;
     }
-    ais_status st = ais__op_invoke(def, &ctx, in, n_in, out, n_out);
+    ais__op_state_end(def, &ctx, state);
     ais__op_ctx_release(&ctx);
     if (in != stack_in) ais__free(in);
-    if (st != AIS_OK) return st;
-    *folded = true;
+    if (st != AIS_OK || !*folded) return st;
     for (size_t k = 0; k < n_out; k++) {
         if (n->outputs[k] < 0) {
             ais_tensor_destroy(out[k]);
@@ -433,6 +437,23 @@ done:
     return st;
 }
 
+/* Trailing optional outputs that nothing reads are not made: Dropout's mask (before opset 10 a
+ * float tensor as large as X filled per run, the light SqueezeNet's head: 0.35 MB; without it the
+ * node is a view of its input), MaxPool's indices, LayerNormalization's statistics. The node
+ * keeps at least the operator's min_outputs; variadic outputs (Split's parts,
+ * AIS__OP_VARIADIC_OUTPUTS) are never optional: their count is part of the meaning. */
+static void ais__trim_unread_outputs(ais__graph *g, size_t i, const ais__op_def *def,
+                                     const bool *needed) {
+    ais__node *nd = &g->nodes[i];
+    if (def->flags & AIS__OP_VARIADIC_OUTPUTS) return;
+    size_t keep = nd->n_outputs, least = def->min_outputs > 0 ? (size_t)def->min_outputs : 0;
+    while (keep > least && (nd->outputs[keep - 1] < 0 || !needed[nd->outputs[keep - 1]]))
+        keep--;
+    for (size_t k = keep; k < nd->n_outputs; k++)
+        if (nd->outputs[k] >= 0) g->values[nd->outputs[k]].producer = -1;
+    nd->n_outputs = keep;
+}
+
 /*
  * Folds, marks live nodes, and rewrites the graph's node array as the live nodes in `order`.
  * keep[i] says whether node i survives. Values that nothing reads any more lose their constant
@@ -473,14 +494,7 @@ static ais_status ais__optimize(ais_model *m, size_t *order) {
                 if (nd->outputs[k] >= 0 && needed[nd->outputs[k]]) live = true;
             keep[i] = live;
             if (!live) continue;
-            /* Dropout's mask that nothing reads is not made: before opset 10 it is a float
-             * tensor as large as X filled per run (the light SqueezeNet's head: 0.35 MB), and
-             * without it the node is a view of its input. */
-            if (nd->n_outputs == 2 && nd->outputs[1] >= 0 && !needed[nd->outputs[1]] &&
-                strcmp(nd->op_type, "Dropout") == 0 && nd->domain[0] == '\0') {
-                g->values[nd->outputs[1]].producer = -1;
-                g->nodes[i].n_outputs = 1;
-            }
+            ais__trim_unread_outputs(g, i, m->defs[i], needed);
             for (size_t k = 0; k < nd->n_inputs; k++)
                 if (nd->inputs[k] >= 0) needed[nd->inputs[k]] = true;
         }

@@ -149,7 +149,9 @@ void ais__session_drop_plan(ais_session *s);
 /* Whether some output of the node would exceed `limit` bytes: infers the output shapes from
  * `in` (nothing is allocated). When so, *which is the output, *desc its inferred shape and
  * *bytes its size (SIZE_MAX when the count overflows). A failing inference says false: the
- * caller's run of the node reports that failure. Strings and sequences count as nothing. */
+ * caller's run of the node reports that failure. Strings and sequences count as nothing.
+ * ctx must carry the node's prepared state already (a session's step, or ais__op_state_begin):
+ * an operator's infer reads its attributes from there. */
 bool ais__outputs_exceed(const ais__op_def *def, ais__op_ctx *ctx, const ais_tensor *const *in,
                          size_t n_in, size_t n_out, uint64_t limit, size_t *which,
                          ais__tensor_desc *desc, uint64_t *bytes);

@@ -93,10 +93,10 @@ static ais_status ais__run_host_steps(ais_session *s, ais__plan *p) {
         ais__ctx_for(ctx, st);
         /* AIS_OPT_PROFILE: the only cost when off is this test of a pointer in cache */
         uint64_t t0 = AIS__UNLIKELY(s->prof != NULL) ? ais__now_ns() : 0;
-        ais_status rc;
+        ais_status rc = AIS_OK;
         if (AIS__UNLIKELY(st->dynamic)) {
             rc = ais__run_dynamic(ctx, p, st, s->max_tensor_bytes);
-        } else {
+        } else if (!st->joined) {
             if (st->alias) st->out[0]->data = st->in[0]->data;
             rc = s->backend->run_node(s->backend_state, st->def, ctx, st->in, st->n_in, st->out,
                                       st->n_out);

@@ -52,6 +52,9 @@ typedef struct ais__step {
     bool dynamic;
     bool sized;  /* a dynamic step whose output shapes the plan inferred (and checked) */
     bool alias;  /* output 0 shares input 0's data */
+    /* A Concat whose inputs the memory plan placed inside its output (memory_plan.c): their
+     * producers wrote the joined tensor, the step has nothing to do and does not run */
+    bool joined;
     bool on_dev; /* runs on the session's device backend */
 } ais__step;
 

@@ -570,6 +570,63 @@ static void test_q8p(void **state) {
     }
 }
 
+/* ais__qgemm_pack_a (the natural order of k) and ais__qgemm_pack_a_rows (k in a given order, -1
+ * a zero) against the layout written out: panels of mr rows, groups of 4 k, zero rows below m,
+ * row sums over the natural order; contiguous and strided rows, u8 and s8. */
+static void test_pack_a_orders(void **state) {
+    (void)state;
+    enum { MAXM = 13, MAXK = 23 };
+    uint8_t a[MAXM * MAXK * 2];
+    int32_t krows[MAXK + 8], sums[MAXM], want_sums[MAXM];
+    for (int it = 0; it < 200; it++) {
+        int mr = it % 2 ? 4 : 6;
+        int64_t m = ais_test_randint(1, MAXM), k = ais_test_randint(1, MAXK);
+        bool is_signed = ais_test_randint(0, 1), strided = ais_test_randint(0, 1);
+        int64_t rs = strided ? 1 : 2 * k, cs = strided ? 2 * m : 1; /* the transpose: cs > 1 */
+        for (size_t i = 0; i < sizeof a; i++)
+            a[i] = (uint8_t)ais_test_randint(0, 255);
+        bool ordered = it % 3 != 0;
+        int64_t kp = ordered ? k + ais_test_randint(0, 5) : k; /* -1 entries pad the order */
+        for (int64_t q = 0; q < kp; q++)
+            krows[q] = q < k ? (int32_t)q : -1;
+        for (int64_t q = kp - 1; q > 0 && ordered; q--) { /* shuffled */
+            int64_t o = ais_test_randint(0, q);
+            int32_t tmp = krows[q];
+            krows[q] = krows[o];
+            krows[o] = tmp;
+        }
+        int64_t k4 = (kp + 3) / 4, panels = (m + mr - 1) / mr;
+        size_t bytes = (size_t)(panels * mr * k4 * 4);
+        assert_int_equal(bytes, ais__qgemm_a_bytes(mr, m, kp));
+        uint8_t *got = malloc(bytes), *want = malloc(bytes);
+        assert_non_null(got);
+        assert_non_null(want);
+        uint8_t flip = is_signed ? 0x80 : 0;
+        for (int64_t i = 0; i < panels * mr; i++) {
+            uint32_t s = 0;
+            for (int64_t q = 0; q < k4 * 4; q++) {
+                int64_t c = q >= kp ? -1 : krows[q];
+                uint8_t v = i < m && c >= 0 ? (uint8_t)(a[i * rs + c * cs] ^ flip) : 0;
+                want[((i / mr) * k4 + q / 4) * mr * 4 + (i % mr) * 4 + q % 4] = v;
+                s += v;
+            }
+            if (i < m) want_sums[i] = (int32_t)s;
+        }
+        memset(got, 0x5a, bytes);
+        memset(sums, 0x5a, sizeof sums);
+        if (ordered)
+            ais__qgemm_pack_a_rows(mr, a, is_signed, rs, cs, m, krows, kp, got, sums);
+        else
+            ais__qgemm_pack_a(mr, a, is_signed, rs, cs, m, k, got, it % 6 ? sums : NULL);
+        if (memcmp(got, want, bytes))
+            fail_msg("it %d: packed A differs (m %lld k %lld mr %d cs %lld ordered %d)", it,
+                     (long long)m, (long long)kp, mr, (long long)cs, ordered);
+        if (ordered || it % 6) assert_memory_equal(sums, want_sums, sizeof(int32_t) * (size_t)m);
+        free(got);
+        free(want);
+    }
+}
+
 /* qbin (QLinearAdd / QLinearMul) at every level against the formula written out: u8 and s8,
  * B per element and scalar, ratios of 0.5 (ties: half to even) and random ones, saturation. */
 static void test_qbin(void **state) {
@@ -624,6 +681,7 @@ int main(void) {
         cmocka_unit_test(test_qbin),           cmocka_unit_test(test_qdw_plane),
         cmocka_unit_test(test_store_extremes), cmocka_unit_test(test_q16),
         cmocka_unit_test(test_q8p),
+        cmocka_unit_test(test_pack_a_orders),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -143,10 +143,72 @@ static void test_limits_are_options(void **state) {
     ais_options_destroy(o);
 }
 
+/* Softmax, ArgMax and ReduceMax of a constant [2, n]: outputs of 4, 4 and 2 MiB. Their infer reads
+ * the attributes prepare read, so the fold size check must see the prepared state: without it,
+ * their infer fails, the check says "not too big", and a limit of 1 MiB would fold them all. */
+static ais__graph *attribute_ops_of_constant(int64_t n) {
+    ais__graph *g = ais_test_graph_new(13);
+    double *v = malloc((size_t)(2 * n) * sizeof *v);
+    assert_non_null(v);
+    for (int64_t i = 0; i < 2 * n; i++)
+        v[i] = (double)((i * 7919) % 1013) / 97.0;
+    ais_test_graph_const(g, "c", ais_test_tensor(AIS_DTYPE_F32, AIS_SHAPE(2, n), v));
+    free(v);
+    ais_test_graph_node(g, "sm", "Softmax", "c", NULL, "s");
+    ais_test_graph_node(g, "am", "ArgMax", "c", NULL, "a");
+    ais_attrs *ra = NULL;
+    AIS_ASSERT_OK(ais_attrs_create(&ra));
+    const int64_t axes[] = {0};
+    AIS_ASSERT_OK(ais_attrs_set_ints(ra, "axes", axes, 1));
+    const char *ins[] = {"c"}, *outs[] = {"r"};
+    AIS_ASSERT_OK(ais__graph_add_node(g, "rm", "ReduceMax", "", ra, ins, 1, outs, 1, NULL));
+    ais_test_graph_output(g, "s");
+    ais_test_graph_output(g, "a");
+    ais_test_graph_output(g, "r");
+    return g;
+}
+
+static void test_fold_check_sees_prepared_attributes(void **state) {
+    (void)state;
+    const int64_t n = (int64_t)1 << 19;
+    ais_options *o = opts(0, (int64_t)1 << 20);
+    ais_model *m = NULL, *folded = NULL;
+    AIS_ASSERT_OK(ais__model_from_graph(attribute_ops_of_constant(n), o, &m));
+    assert_int_equal(ais_model_node_count(m), 3); /* every output is above the fold limit */
+    AIS_ASSERT_OK(ais__model_from_graph(attribute_ops_of_constant(n), NULL, &folded));
+    assert_int_equal(ais_model_node_count(folded), 0); /* under the default limit: all folded */
+
+    /* run at run time or folded at load, the same values */
+    ais_tensor *y[2][3] = {{NULL}};
+    ais_model *ms[2] = {m, folded};
+    for (int k = 0; k < 2; k++) {
+        ais_session *s = NULL;
+        AIS_ASSERT_OK(ais_session_create(ms[k], o, &s));
+        AIS_ASSERT_OK(ais_session_run(s, NULL, NULL, 0, NULL, y[k], 3));
+        ais_session_destroy(s);
+    }
+    const int64_t want[3][2] = {{2, n}, {1, n}, {1, n}};
+    for (int j = 0; j < 3; j++) {
+        const int64_t *d = ais_tensor_shape(y[0][j]);
+        assert_int_equal(ais_tensor_ndim(y[0][j]), 2);
+        assert_true(d[0] == want[j][0] && d[1] == want[j][1]);
+        assert_int_equal(ais_tensor_nbytes(y[0][j]), ais_tensor_nbytes(y[1][j]));
+        assert_memory_equal(ais_tensor_data(y[0][j]), ais_tensor_data(y[1][j]),
+                            ais_tensor_nbytes(y[0][j]));
+    }
+    for (int k = 0; k < 2; k++)
+        for (int j = 0; j < 3; j++)
+            ais_tensor_destroy(y[k][j]);
+    ais_options_destroy(o);
+    ais_model_destroy(m);
+    ais_model_destroy(folded);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_terabyte_constant),
         cmocka_unit_test(test_limits_are_options),
+        cmocka_unit_test(test_fold_check_sees_prepared_attributes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

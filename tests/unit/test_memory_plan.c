@@ -1,15 +1,17 @@
 /* test_memory_plan.c - the host plan's arena (runtime/memory_plan.c): Concat inputs placed
- * inside the joined tensor so that their producers write it directly, and Dropout's unread mask
- * dropped at load (runtime/model.c). Random graphs of Relu/Neg/Concat/Dropout on NCHW maps
- * against a reference computed here, with batch 1 (the contiguous case) and 2, Concat on the
- * channel axis and on the batch axis, nested Concats, an input joined twice, members read
- * after the join, and members or joins that are graph outputs. */
+ * inside the joined tensor so that their producers write it directly, and unread optional
+ * outputs (Dropout's mask, MaxPool's indices) dropped at load (runtime/model.c). Random graphs
+ * of Relu/Neg/Concat/Dropout on NCHW maps against a reference computed here, with batch 1 (the
+ * contiguous case) and 2, Concat on the channel axis and on the batch axis, nested Concats, an
+ * input joined twice, members read after the join, and members or joins that are graph
+ * outputs. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "runtime/model.h"
+#include "runtime/session_internal.h"
 #include "test_util.h"
 
 enum { MAXV = 40 };
@@ -181,9 +183,130 @@ static void test_concat_in_place_random(void **state) {
     }
 }
 
+/* x -> Relu, Neg -> Concat on channels -> Relu -> y: with batch 1 the memory plan puts both
+ * members inside the joined tensor and marks the Concat step joined (it never runs); with batch
+ * 2 the channels of one image are not contiguous and the step copies. Same values either way. */
+static void test_concat_joined_at_plan_time(void **state) {
+    (void)state;
+    for (int64_t batch = 1; batch <= 2; batch++) {
+        ais__graph *g = ais_test_graph_new(13);
+        ais_test_graph_input(g, "x", AIS_DTYPE_F32, AIS_SHAPE(batch, 3, 4, 4), NULL);
+        ais_test_graph_node(g, "a", "Relu", "x", NULL, "a");
+        ais_test_graph_node(g, "b", "Neg", "x", NULL, "b");
+        ais_attrs *at = NULL;
+        AIS_ASSERT_OK(ais_attrs_create(&at));
+        AIS_ASSERT_OK(ais_attrs_set_int(at, "axis", 1));
+        const char *ins[2] = {"a", "b"}, *outs[1] = {"c"};
+        AIS_ASSERT_OK(ais__graph_add_node(g, "c", "Concat", "", at, ins, 2, outs, 1, NULL));
+        ais_test_graph_node(g, "y", "Relu", "c", NULL, "y");
+        ais_test_graph_output(g, "y");
+        ais_model *m = ais_test_model_at_level(g, 1);
+        ais_tensor *x = ais_test_rand_f32(AIS_SHAPE(batch, 3, 4, 4), -1, 1);
+        ais_session *s = NULL;
+        AIS_ASSERT_OK(ais_session_create(m, NULL, &s));
+        for (int run = 0; run < 2; run++) {
+            ais_tensor *y = NULL;
+            const ais_tensor *in[1] = {x};
+            AIS_ASSERT_OK(ais_session_run(s, NULL, in, 1, NULL, &y, 1));
+            const float *px = ais_tensor_data(x), *py = ais_tensor_data(y);
+            size_t img = 3 * 16;
+            for (int64_t bb = 0; bb < batch; bb++)
+                for (size_t e = 0; e < img; e++) {
+                    float v = px[(size_t)bb * img + e];
+                    assert_true(py[(size_t)bb * 2 * img + e] == (v > 0 ? v : 0));
+                    assert_true(py[(size_t)bb * 2 * img + img + e] == (v < 0 ? -v : 0));
+                }
+            ais_tensor_destroy(y);
+        }
+        size_t concats = 0;
+        for (size_t i = 0; i < s->plan->n_steps; i++) {
+            const ais__step *st = &s->plan->steps[i];
+            if (strcmp(st->def->name, "Concat") != 0) continue;
+            concats++;
+            assert_int_equal(st->joined, batch == 1);
+        }
+        assert_int_equal(concats, 1);
+        ais_session_destroy(s);
+        ais_model_destroy(m);
+        ais_tensor_destroy(x);
+    }
+}
+
+/* A node with 3 inputs at most and 3 outputs at most (NULL: fewer). */
+static void add_node3(ais__graph *g, const char *op, ais_attrs *at, const char *i0, const char *i1,
+                      const char *i2, const char *o0, const char *o1, const char *o2) {
+    const char *ins[3] = {i0, i1, i2}, *outs[3] = {o0, o1, o2};
+    size_t ni = i2 ? 3 : i1 ? 2 : 1, no = o2 ? 3 : o1 ? 2 : 1;
+    AIS_ASSERT_OK(ais__graph_add_node(g, o0, op, "", at, ins, ni, outs, no, NULL));
+}
+
+static size_t outputs_of(const ais_model *m, const char *op) {
+    const ais__graph *g = m->graph;
+    for (size_t i = 0; i < g->n_nodes; i++)
+        if (strcmp(g->nodes[i].op_type, op) == 0) return g->nodes[i].n_outputs;
+    fail_msg("no %s node", op);
+    return 0;
+}
+
+/* Trailing optional outputs that nothing reads are dropped at load, down to the operator's
+ * minimum: Dropout's mask and MaxPool's indices (none left), LayerNormalization's InvStdDev (its
+ * Mean is a graph output: kept). Split's parts are not optional: its unread second part stays.
+ * The values are those of the untrimmed graph (level 0 keeps every output). */
+static void test_unread_optional_outputs_dropped(void **state) {
+    (void)state;
+    ais_tensor *x = ais_test_rand_f32(AIS_SHAPE(1, 2, 6, 6), -1, 1);
+    ais_tensor *scale = ais_test_rand_f32(AIS_SHAPE(3), 0.5, 2);
+    ais_tensor *bias = ais_test_rand_f32(AIS_SHAPE(3), -1, 1);
+    ais_tensor *y[2][2] = {{NULL}};
+    for (int level = 0; level < 2; level++) {
+        ais__graph *g = ais_test_graph_new(17);
+        ais_test_graph_input(g, "x", AIS_DTYPE_F32, AIS_SHAPE(1, 2, 6, 6), NULL);
+        AIS_ASSERT_OK(ais_test_graph_copy_const(g, "scale", scale));
+        AIS_ASSERT_OK(ais_test_graph_copy_const(g, "bias", bias));
+        add_node3(g, "Dropout", NULL, "x", NULL, NULL, "d", "dmask", NULL);
+        ais_attrs *pa = NULL;
+        AIS_ASSERT_OK(ais_attrs_create(&pa));
+        AIS_ASSERT_OK(ais_attrs_set_ints(pa, "kernel_shape", (const int64_t[]){2, 2}, 2));
+        AIS_ASSERT_OK(ais_attrs_set_ints(pa, "strides", (const int64_t[]){2, 2}, 2));
+        add_node3(g, "MaxPool", pa, "d", NULL, NULL, "p", "pidx", NULL);
+        add_node3(g, "LayerNormalization", NULL, "p", "scale", "bias", "ln", "mean", "inv");
+        ais_attrs *sa = NULL;
+        AIS_ASSERT_OK(ais_attrs_create(&sa));
+        AIS_ASSERT_OK(ais_attrs_set_int(sa, "axis", 1));
+        add_node3(g, "Split", sa, "ln", NULL, NULL, "s0", "s1", NULL);
+        ais_test_graph_output(g, "s0");
+        ais_test_graph_output(g, "mean");
+        ais_model *m = ais_test_model_at_level(g, level);
+        if (level == 1) {
+            assert_int_equal(outputs_of(m, "Dropout"), 1);
+            assert_int_equal(outputs_of(m, "MaxPool"), 1);
+            assert_int_equal(outputs_of(m, "LayerNormalization"), 2);
+            assert_int_equal(outputs_of(m, "Split"), 2);
+        }
+        ais_session *s = NULL;
+        AIS_ASSERT_OK(ais_session_create(m, NULL, &s));
+        const ais_tensor *in[1] = {x};
+        AIS_ASSERT_OK(ais_session_run(s, NULL, in, 1, NULL, y[level], 2));
+        ais_session_destroy(s);
+        ais_model_destroy(m);
+    }
+    for (int k = 0; k < 2; k++) {
+        assert_int_equal(ais_tensor_nbytes(y[0][k]), ais_tensor_nbytes(y[1][k]));
+        assert_memory_equal(ais_tensor_data(y[0][k]), ais_tensor_data(y[1][k]),
+                            ais_tensor_nbytes(y[0][k]));
+        ais_tensor_destroy(y[0][k]);
+        ais_tensor_destroy(y[1][k]);
+    }
+    ais_tensor_destroy(scale);
+    ais_tensor_destroy(bias);
+    ais_tensor_destroy(x);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_concat_in_place_random),
+        cmocka_unit_test(test_concat_joined_at_plan_time),
+        cmocka_unit_test(test_unread_optional_outputs_dropped),
     };
     ais_test_seed();
     return cmocka_run_group_tests(tests, NULL, NULL);

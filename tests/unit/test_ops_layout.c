@@ -891,6 +891,37 @@ static void test_topk(void **s) {
     ais_tensor_destroy(x);
 }
 
+/* TopK's values written into its own input x (k = the whole axis: the same shape) while the
+ * indices slot is NULL: the aliasing slot is computed apart and copied, the NULL slot gets a new
+ * tensor of its own; with a slot of the wrong shape the call fails and leaves x as it was. */
+static void test_topk_values_into_input(void **s) {
+    (void)s;
+    const float v[6] = {3, -1, 7, 0.5f, 2, 9};
+    ais_tensor *x = NULL;
+    AIS_ASSERT_OK(ais_tensor_create(AIS_DTYPE_F32, AIS_SHAPE(2, 3), &x));
+    memcpy(ais_tensor_data(x), v, sizeof v);
+    int64_t k = 3;
+    ais_tensor *kt = i64v(&k, 1), *o[2] = {x, NULL};
+    const ais_tensor *in[2] = {x, kt};
+    AIS_ASSERT_OK(ais_op_run("TopK", NULL, in, 2, o, 2));
+    assert_ptr_equal(o[0], x);
+    assert_non_null(o[1]);
+    const float want_v[6] = {7, 3, -1, 9, 2, 0.5f};
+    const int64_t want_i[6] = {2, 0, 1, 2, 1, 0};
+    assert_memory_equal(ais_tensor_data(x), want_v, sizeof want_v);
+    assert_memory_equal(ais_tensor_data(o[1]), want_i, sizeof want_i);
+    ais_tensor_destroy(o[1]);
+
+    k = 2; /* values [2, 2] do not fit x [2, 3]: an error, x unchanged, no indices left */
+    ((int64_t *)ais_tensor_data(kt))[0] = k;
+    o[1] = NULL;
+    AIS_ASSERT_STATUS(ais_op_run("TopK", NULL, in, 2, o, 2), AIS_E_SHAPE);
+    assert_null(o[1]);
+    assert_memory_equal(ais_tensor_data(x), want_v, sizeof want_v);
+    ais_tensor_destroy(kt);
+    ais_tensor_destroy(x);
+}
+
 typedef struct {
     ais_tensor *x, *pads, *kt, *y, *z, *w[2];
 } sweep_t;
@@ -928,6 +959,7 @@ int main(void) {
         cmocka_unit_test(test_tile),        cmocka_unit_test(test_pad),
         cmocka_unit_test(test_depth_space), cmocka_unit_test(test_trilu_onehot_cumsum_nonzero),
         cmocka_unit_test(test_topk),        cmocka_unit_test(test_layout_oom),
+        cmocka_unit_test(test_topk_values_into_input),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
