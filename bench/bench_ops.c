@@ -509,6 +509,10 @@ static void bench_gemm_2t(int reps, const char *label, int64_t m, int64_t n, int
                 cnt++;
             } while (now_s() - t0 < 0.02);
             s[sys][r] = (now_s() - t0) / cnt;
+            /* OpenBLAS's idle threads spin (sched_yield) for about 2^28 cycles after its call
+             * before they sleep: through the next system's 20 ms they held the second core, and
+             * ours on 2 threads read 30-37% of twice the peak instead of 55-62% (512^3, Zen 3) */
+            if (sys == 0) nanosleep(&(struct timespec){0, 150 * 1000 * 1000}, NULL);
         }
     double flop = 2.0 * (double)m * (double)n * (double)k, gf[3];
     for (int sys = 0; sys < 3; sys++) {
