@@ -501,7 +501,12 @@ static void bench_gemm_2t(int reps, const char *label, int64_t m, int64_t n, int
                               sys == 2 ? bp : NULL,
                               ais_tensor_data(tc),
                               scratch};
-            run_gemm_mt(&g);
+            /* warm-up: 10 ms of calls, so that the pause below (and the pool's sleep during
+             * it) is not in ours' figure: after it the core's clock and the workers' spinning
+             * take a few ms to come back (256^3 read 44% of twice the peak with one warm-up
+             * call, 69-74% in a driver that ran an FMA loop first) */
+            for (double w0 = now_s(); now_s() - w0 < 0.01;)
+                run_gemm_mt(&g);
             double t0 = now_s();
             int cnt = 0;
             do {
