@@ -501,7 +501,12 @@ static void bench_gemm_2t(int reps, const char *label, int64_t m, int64_t n, int
                               sys == 2 ? bp : NULL,
                               ais_tensor_data(tc),
                               scratch};
-            run_gemm_mt(&g);
+            /* warm-up: 10 ms of calls, so that the pause below (and the pool's sleep during
+             * it) is not in ours' figure: after it the core's clock and the workers' spinning
+             * take a few ms to come back (256^3 read 44% of twice the peak with one warm-up
+             * call, 69-74% in a driver that ran an FMA loop first) */
+            for (double w0 = now_s(); now_s() - w0 < 0.01;)
+                run_gemm_mt(&g);
             double t0 = now_s();
             int cnt = 0;
             do {
@@ -509,6 +514,10 @@ static void bench_gemm_2t(int reps, const char *label, int64_t m, int64_t n, int
                 cnt++;
             } while (now_s() - t0 < 0.02);
             s[sys][r] = (now_s() - t0) / cnt;
+            /* OpenBLAS's idle threads spin (sched_yield) for about 2^28 cycles after its call
+             * before they sleep: through the next system's 20 ms they held the second core, and
+             * ours on 2 threads read 30-37% of twice the peak instead of 55-62% (512^3, Zen 3) */
+            if (sys == 0) nanosleep(&(struct timespec){0, 150 * 1000 * 1000}, NULL);
         }
     double flop = 2.0 * (double)m * (double)n * (double)k, gf[3];
     for (int sys = 0; sys < 3; sys++) {

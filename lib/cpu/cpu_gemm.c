@@ -10,6 +10,7 @@
  * by the micro-kernel's store of the last slice.
  */
 #include <stdatomic.h>
+#include <sched.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -410,11 +411,14 @@ static ais__gemm_split ais__gemm_split_of(int32_t threads, const ais__cpu_kernel
     /* ... but not when a few row tiles would leave a thread idle for a tile's time (64 rows,
      * 5 tiles, on 2 threads: 3 and 2) while there are columns to share evenly */
     if (s.by_rows && mt < nt && mt % threads != 0 && mt < 4 * (int64_t)threads) s.by_rows = false;
-    /* ... nor for a wide product with B pre-packed (a transformer's weights: 128 x 1536 x 384):
-     * every row block streams all of B from beyond L2 again (10 times for 128 rows in blocks of
-     * one tile), a column block streams its part once and packs its rows of A, the smaller
-     * operand there (BERT 6x384's feed-forward MatMuls at 2 threads: 1.06 -> 0.83 ms) */
-    if (s.by_rows && b_packed && n > m && nt >= 2 * (int64_t)threads) s.by_rows = false;
+    /* ... nor for a wide product (a transformer's 128 x 1536 x 384, a convolution's 64 x 3136 x
+     * 576): every row block streams all of B from beyond L2 again (10 times for 128 rows in
+     * blocks of one tile), a column block streams its part once and packs its rows of A, the
+     * smaller operand there (BERT 6x384's feed-forward MatMuls at 2 threads with B pre-packed:
+     * 1.06 -> 0.83 ms). B packed per call too: shared, packed once into a buffer beyond L2 and
+     * read back by every row block, it left the 64 x 3136 x 576 product at a third of
+     * OpenBLAS's speed on 2 threads. */
+    if (s.by_rows && n > m && nt >= 2 * (int64_t)threads) s.by_rows = false;
     int64_t tiles = s.by_rows ? mt : nt, unit = s.by_rows ? t->gemm_mr : t->gemm_nr;
     int64_t want = AIS__MIN(tiles, (int64_t)threads * 4), per = (tiles + want - 1) / want;
     /* Blocks of about `per` tiles, sized so that the busiest thread's share (whole blocks) is
@@ -452,11 +456,34 @@ typedef struct ais__gemm_job {
     ais__gemm_split s;
     float *scratch;
     _Atomic int64_t next;
+    /* the shared B's bands of 16 rows (0: B not shared): claimed, and finished */
+    int64_t bands;
+    _Atomic int64_t next_band, bands_done;
 } ais__gemm_job;
+
+static void ais__gemm_pack_band(const ais__gemm_job *j, int64_t i);
+
+/* The shared B, packed by every thread of the job before any reads it: each claims bands until
+ * none is left, then waits for the bands others are still packing. Only claimed bands are waited
+ * for, each in the hands of a running thread, so the wait ends however many threads joined (the
+ * caller alone packs them all when no worker came). One job instead of a packing job and a
+ * product job: the second dispatch and join cost a 256^3 product on 2 threads about a tenth. */
+static void ais__gemm_share_b(ais__gemm_job *j) {
+    for (;;) {
+        int64_t i = atomic_fetch_add_explicit(&j->next_band, 1, memory_order_relaxed);
+        if (i >= j->bands) break;
+        ais__gemm_pack_band(j, i);
+        atomic_fetch_add_explicit(&j->bands_done, 1, memory_order_release);
+    }
+    for (unsigned spins = 0; atomic_load_explicit(&j->bands_done, memory_order_acquire) < j->bands;
+         spins++)
+        if (spins >= 64) sched_yield(); /* the packer may have lost its core (shared machine) */
+}
 
 /* One thread's share: its slot of scratch, and blocks claimed one at a time. */
 static void ais__gemm_slot(void *vj, size_t begin, size_t end) {
     ais__gemm_job *j = vj;
+    if (j->bands && begin < end) ais__gemm_share_b(j);
     for (size_t slot = begin; slot < end; slot++) {
         float *scr = j->scratch + slot * j->s.slot_floats;
         for (;;) {
@@ -472,20 +499,17 @@ static void ais__gemm_slot(void *vj, size_t begin, size_t end) {
 }
 
 /* Rows of op(B) into the shared packed B, 16 at a time across all the panels
- * (ais__gemm_pack_b_slice's bands): index i is band i % bands of slice i / bands. */
-static void ais__gemm_pack_shared(void *vj, size_t begin, size_t end) {
-    const ais__gemm_job *j = vj;
+ * (ais__gemm_pack_b_slice's bands): band i is band i % per_slice of slice i / per_slice. */
+static void ais__gemm_pack_band(const ais__gemm_job *j, int64_t i) {
     const ais__cpu_kernels *t = j->g.t;
     const int64_t nr = t->gemm_nr, kc = t->gemm_kc, np = ais__gemm_panels(t, j->g.n);
-    const int64_t bands = (kc + 15) / 16;
+    const int64_t per_slice = (kc + 15) / 16;
     float *dst = j->scratch + (size_t)j->s.slots * j->s.slot_floats;
-    for (size_t i = begin; i < end; i++) {
-        int64_t pc = (int64_t)i / bands * kc, p0 = (int64_t)i % bands * 16;
-        int64_t kcb = AIS__MIN(kc, j->g.k - pc);
-        if (p0 >= kcb) continue;
-        ais__gemm_pack_b_rows(t, j->g.trans_b, j->g.b, j->g.ldb, pc, kcb, p0,
-                              AIS__MIN(16, kcb - p0), 0, np, j->g.n, dst + pc * np * nr);
-    }
+    int64_t pc = i / per_slice * kc, p0 = i % per_slice * 16;
+    int64_t kcb = AIS__MIN(kc, j->g.k - pc);
+    if (p0 >= kcb) return;
+    ais__gemm_pack_b_rows(t, j->g.trans_b, j->g.b, j->g.ldb, pc, kcb, p0, AIS__MIN(16, kcb - p0),
+                          0, np, j->g.n, dst + pc * np * nr);
 }
 
 size_t ais__gemm_parallel_scratch(ais__pool *pool, const ais__cpu_kernels *t, int64_t m, int64_t n,
@@ -513,6 +537,9 @@ void ais__gemm_parallel_ex(ais__pool *pool, const ais__cpu_kernels *t, bool tran
         {t, trans_a, trans_b, m, n, k, lda, ldb, ldc, alpha, beta, a, b, b_packed, c, ep},
         s,
         scratch,
+        0,
+        0,
+        0,
         0};
     float *own = NULL;
     if (!j.scratch)
@@ -523,8 +550,7 @@ void ais__gemm_parallel_ex(ais__pool *pool, const ais__cpu_kernels *t, bool tran
         return;
     }
     if (s.shared_b_floats) {
-        size_t bands = (size_t)((k + t->gemm_kc - 1) / t->gemm_kc * ((t->gemm_kc + 15) / 16));
-        ais__parallel_for(pool, bands, 1, ais__gemm_pack_shared, &j);
+        j.bands = (k + t->gemm_kc - 1) / t->gemm_kc * ((t->gemm_kc + 15) / 16);
         j.g.b_packed = j.scratch + (size_t)s.slots * s.slot_floats;
     }
     ais__parallel_for(pool, (size_t)s.slots, 1, ais__gemm_slot, &j);
