@@ -819,6 +819,36 @@ static size_t ais__qdw_slot_bytes(const ais__qi_conv *q, const ais__conv_dw_geom
            ais__qi_al(AIS__QGEMM_LDC * 4);
 }
 
+/* The int32 sums of output channel m's plane (osz values at acc) through the store into y: the
+ * plane taken as rows of AIS__QGEMM_LDC values (the tile's own row stride), each row with the
+ * channel's bias and scale, so that one call stores up to AIS__QDW_STORE_ROWS rows; a call per
+ * 64 values spent a large part of the store's time setting itself up (112x112 planes). */
+#define AIS__QDW_STORE_ROWS 64
+static void ais__qdw_store(const ais__qdw_job *j, int64_t m, void *y, const int32_t *acc,
+                           int64_t osz) {
+    int32_t radd[AIS__QDW_STORE_ROWS];
+    ais__qgemm_ep ep = *j->ep;
+    if (ep.row_add) {
+        for (int r = 0; r < AIS__QDW_STORE_ROWS; r++)
+            radd[r] = j->ep->row_add[m];
+        ep.row_add = radd;
+    }
+    if (ep.fscale) ep.fscale += m;
+    ep.scale_rs = 0; /* every row is this channel's */
+    ep.ldy = AIS__QGEMM_LDC;
+    int64_t full = osz / AIS__QGEMM_LDC;
+    for (int64_t r0 = 0; r0 < full; r0 += AIS__QDW_STORE_ROWS) {
+        int rows = (int)(full - r0 < AIS__QDW_STORE_ROWS ? full - r0 : AIS__QDW_STORE_ROWS);
+        ep.y = (char *)y + (size_t)(r0 * AIS__QGEMM_LDC) * j->y_elem;
+        j->t->qgemm_store(&ep, acc + r0 * AIS__QGEMM_LDC, 0, 0, rows, AIS__QGEMM_LDC);
+    }
+    if (osz > full * AIS__QGEMM_LDC) {
+        ep.y = (char *)y + (size_t)(full * AIS__QGEMM_LDC) * j->y_elem;
+        j->t->qgemm_store(&ep, acc + full * AIS__QGEMM_LDC, 0, 0, 1,
+                          (int)(osz - full * AIS__QGEMM_LDC));
+    }
+}
+
 /* Slot s: planes (image, output channel) [s * planes / n_slots, ...) with its own scratch. */
 static void ais__qdw_slots(void *vj, size_t begin, size_t end) {
     const ais__qdw_job *j = vj;
@@ -845,15 +875,8 @@ static void ais__qdw_slots(void *vj, size_t begin, size_t end) {
                     wq[i] =
                         (int16_t)(ais__qi_at(j->w->data, j->w->dtype, (size_t)(m * kv + i)) - wz);
                 j->t->qdw_plane((const uint8_t *)j->x->data + cin * isz, xs, xz, wq, &j->dg, acc);
-                ais__qgemm_ep ep = *j->ep;
-                ep.y = (char *)ep.y + (size_t)((b * q->m + m) * osz) * j->y_elem;
-                ep.ldy = osz;
-                if (ep.row_add) ep.row_add += m;
-                if (ep.fscale) ep.fscale += m;
-                for (int64_t j0 = 0; j0 < osz; j0 += AIS__QGEMM_LDC) {
-                    int cols = (int)(osz - j0 < AIS__QGEMM_LDC ? osz - j0 : AIS__QGEMM_LDC);
-                    j->t->qgemm_store(&ep, acc + j0, 0, j0, 1, cols);
-                }
+                ais__qdw_store(j, m, (char *)j->ep->y + (size_t)((b * q->m + m) * osz) * j->y_elem,
+                               acc, osz);
                 continue;
             }
             if (cin != prev_c) {
