@@ -223,8 +223,7 @@ void ais__qgemm_pack_a_rows(int mr, const void *a, bool is_signed, int64_t rs, i
                             int64_t m, const int32_t *krows, int64_t k, uint8_t *dst,
                             int32_t *sums);
 void ais__qgemm_pack_b_rows(const void *b, bool is_signed, int64_t rs, int64_t cs,
-                            const int32_t *krows, int64_t k, int64_t n, int8_t *dst,
-                            int32_t *sums);
+                            const int32_t *krows, int64_t k, int64_t n, int8_t *dst, int32_t *sums);
 void ais__qgemm_pack_b(const void *b, bool is_signed, int64_t rs, int64_t cs, int64_t k, int64_t n,
                        int8_t *dst, int32_t *sums, bool *exact);
 /* C = A B through table t's micro-kernel and store, tiles split over the pool's threads (NULL or
@@ -236,21 +235,30 @@ void ais__qgemm_run(struct ais__pool *pool, const ais__cpu_kernels *t, const ais
  * columns). */
 void ais__q8_stride2(const uint8_t *src, uint8_t *dst, int64_t n);
 /* A B that is not stored but made block by block inside the tile loop (a convolution's
- * columns): pack(ctx, j0, n, dst, sums, work) packs columns [j0, j0 + n) of B (n <= the
- * table's qgemm_np * 16) into dst as ais__qgemm_pack_b does for that many columns (panels from
- * dst, zero beyond n) and their column sums of B' into sums[0, n); work: work_bytes of the
- * caller's, its own per slot. */
+ * columns): pack(ctx, j0, n, dst, sums, work) packs columns [j0, j0 + n) of B (n <= width)
+ * into dst as ais__qgemm_pack_b does for that many columns (panels of 16 from dst, each the
+ * size of one panel of A's layout over A's packed k: zero beyond n) and their column sums of B'
+ * into sums[0, n); work: work_bytes of the caller's, its own per slot. */
 typedef struct ais__qgemm_cols {
     void (*pack)(void *ctx, int64_t j0, int64_t n, int8_t *dst, int32_t *sums, uint8_t *work);
     void *ctx;
     size_t work_bytes;
+    int64_t width; /* columns of a block: ais__qgemm_cols_width's */
     /* sums_mul != 0: every row's row_mul would be this one value, so the store gets the block's
      * column sums times it as col_add (ep->row_mul and ep->col_add NULL): one add per value
      * instead of a 32-bit multiply (s8 weights: the moved zero point 128 of every channel). */
     int32_t sums_mul;
 } ais__qgemm_cols;
-/* Scratch bytes of one slot of ais__qgemm_run_cols (64-byte multiple). */
-size_t ais__qgemm_cols_slot_bytes(const ais__cpu_kernels *t, int64_t k, size_t work_bytes);
+/* The columns of one block of B for products of at most k (packed) rows: a multiple of 16, at
+ * most AIS__QGEMM_LDC. Tables of one panel per kernel call (AVX2) take up to four panels a
+ * block while the block stays small, so that each row panel's tile is stored as 64 bytes of
+ * consecutive output per row in one call of the store (16 bytes per row and call, at a stride
+ * of the whole plane, made the store a large part of a 1x1 convolution's time). */
+int64_t ais__qgemm_cols_width(const ais__cpu_kernels *t, int64_t k);
+/* Scratch bytes of one slot of ais__qgemm_run_cols for blocks of `width` columns over at most
+ * k packed rows (64-byte multiple). */
+size_t ais__qgemm_cols_slot_bytes(const ais__cpu_kernels *t, int64_t k, int64_t width,
+                                  size_t work_bytes);
 /* C = A B with B from src (n columns of a->k), through ep as ais__qgemm_run (ep->col_mul is
  * replaced by the packed block's column sums when ep->row_mul is set). Each of up to `slots`
  * threads packs a block of B and runs every row panel on it while it is in cache; scratch holds
@@ -286,7 +294,8 @@ size_t ais__q16_a_bytes(int mr, int64_t m, int64_t k);
  *   B, one panel of 16 columns: bp[(kk * 16 + j) * 4 + t] = X[krows[4 kk + t], j] ^ flip. */
 /* Whether the s8 pair (w0, w1) times any two u8 values sums inside int16. */
 static inline bool ais__q8p_pair_safe(int32_t w0, int32_t w1) {
-    int32_t pos = (w0 > 0 ? w0 : 0) + (w1 > 0 ? w1 : 0), neg = (w0 < 0 ? w0 : 0) + (w1 < 0 ? w1 : 0);
+    int32_t pos = (w0 > 0 ? w0 : 0) + (w1 > 0 ? w1 : 0),
+            neg = (w0 < 0 ? w0 : 0) + (w1 < 0 ? w1 : 0);
     return pos <= 128 && neg >= -128;
 }
 /* The order of k for the s8 matrix w [m, k] (row-major) whose pairs are all safe: krows gets kp

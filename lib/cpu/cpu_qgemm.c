@@ -92,7 +92,8 @@ static bool ais__q8p_cols_safe(const int8_t *wi, const int8_t *wj, int64_t m) {
         int bad = 0;
         for (int64_t r = r0; r < r1; r++) {
             int32_t a = wi[r], b = wj[r];
-            int32_t pos = (a > 0 ? a : 0) + (b > 0 ? b : 0), neg = (a < 0 ? a : 0) + (b < 0 ? b : 0);
+            int32_t pos = (a > 0 ? a : 0) + (b > 0 ? b : 0),
+                    neg = (a < 0 ? a : 0) + (b < 0 ? b : 0);
             bad |= (pos > 128) | (neg < -128);
         }
         if (bad) return false;
@@ -392,48 +393,68 @@ typedef struct {
     const ais__qgemm_ep *ep;
     char *scratch;
     size_t per_slot;
-    int64_t n, k4, mp, nb, slots;
+    int64_t n, k4, mp, nb, slots, bw;
     size_t y_elem;
 } ais__q_cols_job;
 
 static size_t ais__q_al(size_t n) { return (n + 63) & ~(size_t)63; }
 
-/* Bytes of one packed block of B: k4 groups of 4 bytes per column, or (the int16 pair layout,
- * which needs more) k2 pairs of 2 int16; the larger, so that either fits. */
 /* The k an A's blocks of B are packed for: the paired path's kp may exceed k. */
-static int64_t ais__q_a_kmax(const ais__qgemm_a *a) { return a->krows && a->kp > a->k ? a->kp : a->k; }
-
-static size_t ais__q_block_bytes(const ais__cpu_kernels *t, int64_t k) {
-    size_t bw = (size_t)t->qgemm_np * AIS__QGEMM_NR;
-    size_t narrow = (size_t)ais__q_k4(k) * 4 * bw, wide = (size_t)((k + 1) / 2) * 4 * bw;
-    return ais__q_al(narrow > wide ? narrow : wide);
+static int64_t ais__q_a_kmax(const ais__qgemm_a *a) {
+    return a->krows && a->kp > a->k ? a->kp : a->k;
 }
 
-size_t ais__qgemm_cols_slot_bytes(const ais__cpu_kernels *t, int64_t k, size_t work_bytes) {
-    size_t bw = (size_t)t->qgemm_np * AIS__QGEMM_NR;
-    return ais__q_block_bytes(t, k) + ais__q_al(bw * 4) + ais__q_al(work_bytes);
+/* Bytes of one packed panel of 16 columns of B: k4 groups of 4 bytes per column, or (the int16
+ * pair layout, which needs more) k2 pairs of 2 int16; the larger, so that either fits. */
+static size_t ais__q_panel_bytes(int64_t k) {
+    size_t narrow = (size_t)ais__q_k4(k) * 4 * AIS__QGEMM_NR;
+    size_t wide = (size_t)((k + 1) / 2) * 4 * AIS__QGEMM_NR;
+    return narrow > wide ? narrow : wide;
+}
+
+/* A block's panels stay within this many bytes: a row panel's pass over them then reads L1 and
+ * L2, not memory (the 1x1 layers' k of 16-320 take four panels, ResNet's 3x3 ones one). */
+#define AIS__Q_BLOCK_BYTES 49152
+
+int64_t ais__qgemm_cols_width(const ais__cpu_kernels *t, int64_t k) {
+    if (t->qgemm_np > 1) return (int64_t)t->qgemm_np * AIS__QGEMM_NR;
+    int64_t panels = (int64_t)(AIS__Q_BLOCK_BYTES / ais__q_panel_bytes(k));
+    panels = panels < 1 ? 1 : panels > AIS__QGEMM_NP_MAX ? AIS__QGEMM_NP_MAX : panels;
+    return panels * AIS__QGEMM_NR;
+}
+
+static size_t ais__q_block_bytes(int64_t k, int64_t width) {
+    return ais__q_al(ais__q_panel_bytes(k) * (size_t)(width / AIS__QGEMM_NR));
+}
+
+size_t ais__qgemm_cols_slot_bytes(const ais__cpu_kernels *t, int64_t k, int64_t width,
+                                  size_t work_bytes) {
+    (void)t;
+    return ais__q_block_bytes(k, width) + ais__q_al((size_t)width * 4) + ais__q_al(work_bytes);
 }
 
 /* Slot s: when there are at least as many column blocks as slots, blocks [s nb / S, (s + 1) nb /
  * S) with every row panel; otherwise block s % nb and its share of the row panels (the slots
- * that share a block each pack it: a block is at most np * 16 columns of k, cheaper to pack
- * twice than to wait for). Each slot packs into its own memory, so nothing is shared but A. */
+ * that share a block each pack it: a block is at most 64 columns of k, cheaper to pack
+ * twice than to wait for). Each slot packs into its own memory, so nothing is shared but A.
+ * A block of several panels runs them all on one row panel before the next, into one tile of
+ * up to 64 columns that one call of the store writes. */
 static void ais__q_cols_slots(void *vj, size_t begin, size_t end) {
     const ais__q_cols_job *J = vj;
     const ais__cpu_kernels *t = J->t;
     int mr = t->qgemm_mr, np = t->qgemm_np;
-    int64_t bw = (int64_t)np * AIS__QGEMM_NR, bstride = J->k4 * 64, astride = J->k4 * mr * 4;
+    int64_t bw = J->bw, bstride = J->k4 * 64, astride = J->k4 * mr * 4;
     _Alignas(64) int32_t c[AIS__QGEMM_MR_MAX * AIS__QGEMM_LDC];
     for (size_t s = begin; s < end; s++) {
         char *p = J->scratch + s * J->per_slot;
         int8_t *bp = (int8_t *)p;
-        size_t block_b = ais__q_block_bytes(t, ais__q_a_kmax(J->a));
+        size_t block_b = ais__q_block_bytes(ais__q_a_kmax(J->a), bw);
         int32_t *sums = (int32_t *)(void *)(p + block_b);
         uint8_t *work = (uint8_t *)(p + block_b + ais__q_al((size_t)bw * 4));
         /* the int16 pair layout: k2 steps of mr rows of 2 int16 (4 bytes) */
         int64_t k2 = (J->a->k + 1) / 2;
-        if (J->a->wide) astride = k2 * mr * 4;
-        if (J->a->krows) astride = J->a->kp * mr;
+        if (J->a->wide) astride = k2 * mr * 4, bstride = k2 * 64;
+        if (J->a->krows) astride = J->a->kp * mr, bstride = J->a->kp * 16;
         int64_t S = J->slots, b0, b1, r0 = 0, r1 = J->mp;
         if (J->nb >= S) {
             b0 = (int64_t)s * J->nb / S;
@@ -467,15 +488,20 @@ static void ais__q_cols_slots(void *vj, size_t begin, size_t end) {
                 if (ep.dscale) ep.dscale += j0 * ep.scale_cs;
             }
             for (int64_t ip = r0; ip < r1; ip++) {
-                if (J->a->krows)
-                    t->q8p_ukernel(J->a->kp / 4,
-                                   (const int8_t *)(const void *)(J->a->data + ip * astride),
-                                   (const uint8_t *)(const void *)bp, c);
-                else if (J->a->wide)
-                    t->q16_ukernel(k2, (const int16_t *)(const void *)(J->a->data + ip * astride),
-                                   (const int16_t *)(const void *)bp, c);
-                else
-                    t->qgemm_ukernel(J->k4, J->a->data + ip * astride, bp, bstride, nq, true, c);
+                const uint8_t *ap = J->a->data + ip * astride;
+                for (int q = 0; q < nq; q += np) {
+                    const int8_t *bq = bp + q * bstride;
+                    int32_t *cq = c + q * AIS__QGEMM_NR;
+                    if (J->a->krows)
+                        t->q8p_ukernel(J->a->kp / 4, (const int8_t *)(const void *)ap,
+                                       (const uint8_t *)(const void *)bq, cq);
+                    else if (J->a->wide)
+                        t->q16_ukernel(k2, (const int16_t *)(const void *)ap,
+                                       (const int16_t *)(const void *)bq, cq);
+                    else
+                        t->qgemm_ukernel(J->k4, ap, bq, bstride, nq - q < np ? nq - q : np, true,
+                                         cq);
+                }
                 int64_t i0 = ip * mr, rows = J->a->m - i0 < mr ? J->a->m - i0 : mr;
                 t->qgemm_store(&ep, c, i0, 0, (int)rows, (int)cols);
             }
@@ -491,9 +517,11 @@ void ais__qgemm_run_cols(struct ais__pool *pool, const ais__cpu_kernels *t, cons
         .t = t, .a = a, .src = src, .ep = ep, .scratch = scratch, .n = n, .k4 = ais__q_k4(a->k)};
     assert(!a->wide || (t->q16_ukernel && t->qgemm_np == 1));
     assert(!a->krows || (t->q8p_ukernel && t->qgemm_np == 1 && a->kp % 4 == 0));
-    J.per_slot = ais__qgemm_cols_slot_bytes(t, ais__q_a_kmax(a), src->work_bytes);
+    J.bw = src->width > 0 ? src->width : (int64_t)t->qgemm_np * AIS__QGEMM_NR;
+    assert(J.bw % ((int64_t)t->qgemm_np * AIS__QGEMM_NR) == 0 && J.bw <= AIS__QGEMM_LDC);
+    J.per_slot = ais__qgemm_cols_slot_bytes(t, ais__q_a_kmax(a), J.bw, src->work_bytes);
     J.mp = (a->m + t->qgemm_mr - 1) / t->qgemm_mr;
-    J.nb = (n + t->qgemm_np * AIS__QGEMM_NR - 1) / (t->qgemm_np * AIS__QGEMM_NR);
+    J.nb = (n + J.bw - 1) / J.bw;
     J.y_elem = ep->out == AIS__QGEMM_OUT_U8 || ep->out == AIS__QGEMM_OUT_S8 ? 1 : 4;
     /* below about a million multiply-adds a second thread costs more than it saves */
     double work = (double)a->m * (double)n * (double)(a->k + 16);

@@ -597,10 +597,10 @@ static void ais__qi_cols_pack(void *vc, int64_t j0, int64_t n, int8_t *dst, int3
 /* The int16 pair path's block (cpu.h): the columns gathered as above (a 1x1 convolution
  * without stride or padding: read in place, but for a short last block, copied so that every
  * row has its 16 readable bytes), widened minus x_zero_point by the table's q16_pack_b. */
-static const uint8_t *ais__qi_cols_rows(const ais__qi_cols *C, int64_t j0, int64_t n,
-                                        uint8_t *work, int64_t *ld) {
+static const uint8_t *ais__qi_cols_rows(const ais__qi_cols *C, int64_t j0, int64_t n, uint8_t *work,
+                                        int64_t *ld) {
     *ld = C->ldw;
-    if (C->direct && n == AIS__QGEMM_NR) {
+    if (C->direct && n % AIS__QGEMM_NR == 0) {
         *ld = C->P;
         return C->x + j0;
     }
@@ -620,8 +620,12 @@ static void ais__qi_cols_pack16(void *vc, int64_t j0, int64_t n, int8_t *dst, in
     const ais__qi_cols *C = vc;
     int64_t ld;
     const uint8_t *src = ais__qi_cols_rows(C, j0, n, work, &ld);
-    C->t->q16_pack_b(src, ld, C->kg, C->xs, C->xz, (int16_t *)(void *)dst,
-                     C->need_sums ? sums : NULL);
+    /* panels of 16 columns, each k2 pairs of 16 int16 pairs (the kernel's stride) */
+    int64_t panel = (C->kg + 1) / 2 * 2 * AIS__QGEMM_NR;
+    for (int64_t q = 0; q * AIS__QGEMM_NR < n; q++)
+        C->t->q16_pack_b(src + q * AIS__QGEMM_NR, ld, C->kg, C->xs, C->xz,
+                         (int16_t *)(void *)dst + q * panel,
+                         C->need_sums ? sums + q * AIS__QGEMM_NR : NULL);
 }
 
 /* The paired u8 path's block (cpu.h): the same rows, taken in the weights' order of k. */
@@ -639,7 +643,9 @@ static void ais__qi_cols_pack8p(void *vc, int64_t j0, int64_t n, int8_t *dst, in
     } else {
         src = ais__qi_cols_rows(C, j0, n, work, &ld);
     }
-    C->t->q8p_pack_b(src, ld, C->krows, C->kp / 4, C->flip, (uint8_t *)dst);
+    for (int64_t q = 0; q * AIS__QGEMM_NR < n; q++)
+        C->t->q8p_pack_b(src + q * AIS__QGEMM_NR, ld, C->krows, C->kp / 4, C->flip,
+                         (uint8_t *)dst + q * C->kp * AIS__QGEMM_NR);
 }
 
 /* QLinearConv's multiplier per output channel m < n, x_scale * w_scale / y_scale in float32 as
@@ -673,7 +679,6 @@ static ais_status ais__qi_conv_gemm(ais__op_ctx *ctx, const ais__qi_conv *q, con
     if (P == 0 || q->m == 0 || q->n == 0) return AIS_OK;
     bool direct = ksz == 1 && P == isz && g->pb[0] == 0 && g->pb[1] == 0 && g->pb[2] == 0 &&
                   g->stride[0] == 1 && g->stride[1] == 1 && g->stride[2] == 1;
-    int64_t ldw = (int64_t)t->qgemm_np * AIS__QGEMM_NR;
     int32_t slots = ctx->pool ? ais__pool_threads(ctx->pool) : 1;
     slots = slots < 1 ? 1 : slots;
     /* the int16 pair path where the table has it (AVX2) and the weights were packed for it */
@@ -681,11 +686,14 @@ static ais_status ais__qi_conv_gemm(ais__op_ctx *ctx, const ais__qi_conv *q, con
     int64_t kmax = kg;
     for (int64_t gi = 0; gi < q->group && pairs; gi++)
         kmax = pack->a[gi].kp > kmax ? pack->a[gi].kp : kmax;
+    /* the gathered rows hold one block of columns */
+    int64_t ldw = ais__qgemm_cols_width(t, kmax);
     ais__qgemm_cols src = {.pack = pairs  ? ais__qi_cols_pack8p
                                    : wide ? ais__qi_cols_pack16
                                           : ais__qi_cols_pack,
-                           .work_bytes = direct && !wide && !pairs ? 0 : (size_t)(kg * ldw)};
-    size_t slots_b = (size_t)slots * ais__qgemm_cols_slot_bytes(t, kmax, src.work_bytes);
+                           .work_bytes = direct && !wide && !pairs ? 0 : (size_t)(kg * ldw),
+                           .width = ldw};
+    size_t slots_b = (size_t)slots * ais__qgemm_cols_slot_bytes(t, kmax, ldw, src.work_bytes);
     size_t ap_b = pack ? 0
                        : ais__qi_al(wide ? ais__q16_a_bytes(t->qgemm_mr, mg, kg)
                                          : ais__qgemm_a_bytes(t->qgemm_mr, mg, kg));
@@ -811,6 +819,36 @@ static size_t ais__qdw_slot_bytes(const ais__qi_conv *q, const ais__conv_dw_geom
            ais__qi_al(AIS__QGEMM_LDC * 4);
 }
 
+/* The int32 sums of output channel m's plane (osz values at acc) through the store into y: the
+ * plane taken as rows of AIS__QGEMM_LDC values (the tile's own row stride), each row with the
+ * channel's bias and scale, so that one call stores up to AIS__QDW_STORE_ROWS rows; a call per
+ * 64 values spent a large part of the store's time setting itself up (112x112 planes). */
+#define AIS__QDW_STORE_ROWS 64
+static void ais__qdw_store(const ais__qdw_job *j, int64_t m, void *y, const int32_t *acc,
+                           int64_t osz) {
+    int32_t radd[AIS__QDW_STORE_ROWS];
+    ais__qgemm_ep ep = *j->ep;
+    if (ep.row_add) {
+        for (int r = 0; r < AIS__QDW_STORE_ROWS; r++)
+            radd[r] = j->ep->row_add[m];
+        ep.row_add = radd;
+    }
+    if (ep.fscale) ep.fscale += m;
+    ep.scale_rs = 0; /* every row is this channel's */
+    ep.ldy = AIS__QGEMM_LDC;
+    int64_t full = osz / AIS__QGEMM_LDC;
+    for (int64_t r0 = 0; r0 < full; r0 += AIS__QDW_STORE_ROWS) {
+        int rows = (int)(full - r0 < AIS__QDW_STORE_ROWS ? full - r0 : AIS__QDW_STORE_ROWS);
+        ep.y = (char *)y + (size_t)(r0 * AIS__QGEMM_LDC) * j->y_elem;
+        j->t->qgemm_store(&ep, acc + r0 * AIS__QGEMM_LDC, 0, 0, rows, AIS__QGEMM_LDC);
+    }
+    if (osz > full * AIS__QGEMM_LDC) {
+        ep.y = (char *)y + (size_t)(full * AIS__QGEMM_LDC) * j->y_elem;
+        j->t->qgemm_store(&ep, acc + full * AIS__QGEMM_LDC, 0, 0, 1,
+                          (int)(osz - full * AIS__QGEMM_LDC));
+    }
+}
+
 /* Slot s: planes (image, output channel) [s * planes / n_slots, ...) with its own scratch. */
 static void ais__qdw_slots(void *vj, size_t begin, size_t end) {
     const ais__qdw_job *j = vj;
@@ -837,15 +875,8 @@ static void ais__qdw_slots(void *vj, size_t begin, size_t end) {
                     wq[i] =
                         (int16_t)(ais__qi_at(j->w->data, j->w->dtype, (size_t)(m * kv + i)) - wz);
                 j->t->qdw_plane((const uint8_t *)j->x->data + cin * isz, xs, xz, wq, &j->dg, acc);
-                ais__qgemm_ep ep = *j->ep;
-                ep.y = (char *)ep.y + (size_t)((b * q->m + m) * osz) * j->y_elem;
-                ep.ldy = osz;
-                if (ep.row_add) ep.row_add += m;
-                if (ep.fscale) ep.fscale += m;
-                for (int64_t j0 = 0; j0 < osz; j0 += AIS__QGEMM_LDC) {
-                    int cols = (int)(osz - j0 < AIS__QGEMM_LDC ? osz - j0 : AIS__QGEMM_LDC);
-                    j->t->qgemm_store(&ep, acc + j0, 0, j0, 1, cols);
-                }
+                ais__qdw_store(j, m, (char *)j->ep->y + (size_t)((b * q->m + m) * osz) * j->y_elem,
+                               acc, osz);
                 continue;
             }
             if (cin != prev_c) {

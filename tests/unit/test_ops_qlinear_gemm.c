@@ -89,7 +89,8 @@ static ais_tensor *run_both(const char *op, const char *domain, const ais_attrs 
 /* wide: 0 small shapes; 1 planes up to 40 x 40 (several column blocks of the GEMM, rows that
  * cross blocks, "same" 3x3 convolutions read by shifting, stride-2 rows long enough for the SIMD
  * gather, enough work for the threaded split); 2 a 7x7 plane (one column block) with many
- * channels, split over threads by rows of the weights. */
+ * channels, split over threads by rows of the weights; 3 planes of 66-80 square at stride 1
+ * (depthwise: more than one call of the store's 64 rows of 64 outputs, and a partial row). */
 static void conv_case_w(int nsp, bool xs_, bool ws_, bool per_ch, bool with_bias, bool dw, bool one,
                         int wide) {
     int64_t n = ais_test_randint(1, 2), g = dw ? ais_test_randint(2, 5) : ais_test_randint(1, 2);
@@ -107,6 +108,7 @@ static void conv_case_w(int nsp, bool xs_, bool ws_, bool per_ch, bool with_bias
         in[d] = ais_test_randint(1, nsp == 3 ? 5 : big ? 40 : 9);
         if (wide) /* rows of 34+: stride 2 still gives runs of 17+ outputs */
             in[d] = wide == 2 ? 7 : d == 2 ? ais_test_randint(34, 72) : ais_test_randint(17, 40);
+        if (wide == 3) in[d] = ais_test_randint(66, 80);
         if (!one) {
             k[d] = ais_test_randint(1, big ? 5 : 3);
             st[d] = ais_test_randint(1, 2);
@@ -117,6 +119,7 @@ static void conv_case_w(int nsp, bool xs_, bool ws_, bool per_ch, bool with_bias
                 k[d] = 3, st[d] = 1, dl[d] = 1, pb[d] = 1, pe[d] = 1;
             else if (wide == 1 && d == 2)
                 st[d] = 2;
+            if (wide == 3) st[d] = 1, dl[d] = 1;
         }
         if ((k[d] - 1) * dl[d] + 1 > in[d] + pb[d] + pe[d]) k[d] = 1, dl[d] = 1;
     }
@@ -223,6 +226,15 @@ static void test_conv_wide(void **state) {
         conv_case_w(it % 6 == 5 ? 1 : 2, ais_test_randint(0, 1), ais_test_randint(0, 1),
                     ais_test_randint(0, 1), ais_test_randint(0, 1), false, it % 4 == 0,
                     it % 3 == 2 ? 2 : 1);
+}
+
+/* Depthwise planes of more than 64 x 64 outputs: the store takes the plane 64 rows of 64 at a
+ * time, then the partial last row. */
+static void test_dw_large_planes(void **state) {
+    (void)state;
+    for (int it = 0; it < 6; it++)
+        conv_case_w(2, ais_test_randint(0, 1), ais_test_randint(0, 1), ais_test_randint(0, 1),
+                    it % 2 == 0, true, false, 3);
 }
 
 static void test_conv_random(void **state) {
@@ -608,8 +620,8 @@ static void test_dw_huge_pads(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_conv_random),       cmocka_unit_test(test_conv_wide),
-        cmocka_unit_test(test_matmul_random),
-        cmocka_unit_test(test_pairable),     cmocka_unit_test(test_com_microsoft_random),
+        cmocka_unit_test(test_dw_large_planes),   cmocka_unit_test(test_matmul_random),
+        cmocka_unit_test(test_pairable),          cmocka_unit_test(test_com_microsoft_random),
         cmocka_unit_test(test_qattention_random), cmocka_unit_test(test_dw_huge_pads),
         cmocka_unit_test(test_mmitf_errors),
     };

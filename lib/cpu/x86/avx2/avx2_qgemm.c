@@ -139,10 +139,10 @@ static void ais__q256_q8p_ukernel(int64_t k4, const int8_t *ap, const uint8_t *b
             int32_t w;
             memcpy(&w, ap + (kk * AIS__QMR + r) * 4, 4);
             __m256i a = _mm256_set1_epi32(w);
-            acc[r][0] = _mm256_add_epi32(acc[r][0],
-                                         _mm256_madd_epi16(_mm256_maddubs_epi16(b0, a), ones));
-            acc[r][1] = _mm256_add_epi32(acc[r][1],
-                                         _mm256_madd_epi16(_mm256_maddubs_epi16(b1, a), ones));
+            acc[r][0] =
+                _mm256_add_epi32(acc[r][0], _mm256_madd_epi16(_mm256_maddubs_epi16(b0, a), ones));
+            acc[r][1] =
+                _mm256_add_epi32(acc[r][1], _mm256_madd_epi16(_mm256_maddubs_epi16(b1, a), ones));
         }
     }
 #pragma GCC unroll 8
@@ -495,11 +495,23 @@ static void ais__q256_qdw_plane(const uint8_t *x, bool is_signed, int32_t xz, co
         const __m128i z16 = _mm_set1_epi8((char)xz);
         for (int64_t ih = 0; ih < g->ih; ih++) {
             uint8_t *row = padded + ih * pw_row;
+            const uint8_t *src = x + ih * g->iw;
             for (int64_t o = 0; o < g->pw; o += 16)
                 _mm_storeu_si128((__m128i *)(row + o), z16);
+            /* the row by 16-byte moves, the last one ending at its last byte (a memcpy of a
+             * variable length compiled to rep movsq, whose start-up cost was most of the copy),
+             * then the zero point after it */
+            if (g->iw >= 16) {
+                for (int64_t o = 0; o + 16 < g->iw; o += 16)
+                    _mm_storeu_si128((__m128i *)(row + g->pw + o),
+                                     _mm_loadu_si128((const __m128i *)(src + o)));
+                _mm_storeu_si128((__m128i *)(row + g->pw + g->iw - 16),
+                                 _mm_loadu_si128((const __m128i *)(src + g->iw - 16)));
+            } else {
+                memcpy(row + g->pw, src, (size_t)g->iw);
+            }
             for (int64_t o = g->pw + g->iw; o < pw_row; o += 16)
                 _mm_storeu_si128((__m128i *)(row + o), z16);
-            memcpy(row + g->pw, x + ih * g->iw, (size_t)g->iw);
         }
         gp = *g;
         gp.iw = pw_row; /* column c of x is column c + pw here: the padding is inside */
