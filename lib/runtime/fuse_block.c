@@ -145,7 +145,12 @@ static bool ais__blk_match(const ais__graph *g, const uint32_t *readers, const i
         return false;
     const int64_t *pads;
     size_t np;
-    if (ais__attr_ints(dn->attrs, "pads", &pads, &np) && np != 4) return false;
+    if (ais__attr_ints(dn->attrs, "pads", &pads, &np)) {
+        if (np != 4) return false;
+        for (size_t k = 0; k < 4; k++) /* the operator's range; MobileNets pad K / 2 */
+            if (pads[k] < 0 || pads[k] >= g->values[dn->inputs[1]].constant->dims[2])
+                return false;
+    }
     int32_t p = ais__blk_sole_reader(g, readers, reader, ais__blk_out(dn));
     if (p < 0) return false;
     const ais__node *pn = &g->nodes[p];

@@ -152,7 +152,27 @@ static void unmake(blk_spec *s) {
 
 static bool level_fuses(void) { return ais__cpu()->conv_pw_small && ais__cpu()->dwconv_planes; }
 
-/* The node count after level 2 and whether it agrees with level 1 at 1 and 2 threads. */
+/* The operator called directly on s's tensors (whatever this level fuses: at the scalar level
+ * its portable path), or NULL for the chains it does not stand for. */
+static ais_tensor *run_op(const blk_spec *s) {
+    if (s->project_act || s->e_two_readers) return NULL;
+    const ais_tensor *in[8] = {s->x, s->we, s->be, s->wd, s->bd, s->wp, s->bp, s->x};
+    const float clip[2] = {0.0f, s->clip ? 6.0f : INFINITY};
+    ais_attrs *a = NULL;
+    AIS_ASSERT_OK(ais_attrs_create(&a));
+    AIS_ASSERT_OK(ais_attrs_set_ints(a, "strides", (const int64_t[]){s->s, s->s}, 2));
+    AIS_ASSERT_OK(ais_attrs_set_ints(a, "pads", s->pads, 4));
+    AIS_ASSERT_OK(ais_attrs_set_floats(a, "expand_clip", clip, 2));
+    AIS_ASSERT_OK(ais_attrs_set_floats(a, "depthwise_clip", clip, 2));
+    ais_tensor *y = NULL;
+    AIS_ASSERT_OK(ais_op_run_opset("com.microsoft", "FusedInvertedResidual", 1, a, in,
+                                   s->resid ? 8 : 7, &y, 1));
+    ais_attrs_destroy(a);
+    return y;
+}
+
+/* The node count after level 2 and whether it agrees with level 1 at 1 and 2 threads; the
+ * operator called directly too. */
 static void check_spec(const blk_spec *s, bool want_fused) {
     ais_model *m1, *m2;
     AIS_ASSERT_OK(load(s, 1, &m1));
@@ -178,6 +198,9 @@ static void check_spec(const blk_spec *s, bool want_fused) {
         ais_test_assert_close(y2, y1, 1e-5, 1e-5);
         ais_tensor_destroy(y2);
     }
+    ais_tensor *y3 = run_op(s);
+    if (y3) ais_test_assert_close(y3, y1, 1e-5, 1e-5);
+    ais_tensor_destroy(y3);
     ais_tensor_destroy(y1);
     ais_model_destroy(m1);
     ais_model_destroy(m2);
