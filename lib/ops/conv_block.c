@@ -274,10 +274,10 @@ static ais_status ais__blk_compute(ais__op_ctx *ctx, const ais_tensor *const *in
     /* an E that fits in L2 already comes back from there unfused: bands only add per-call
      * costs (MobileNetV2's 192 x 28 x 28 blocks: 0.52 -> 0.84 ms in bands of 10 rows) */
     if (g.ce * g.h * g.w * (int64_t)sizeof(float) < AIS__BLOCK_MIN_BYTES) band = g.oh;
-    /* a thread per range of at least two bands (MobileNetV2's 56x56 and 28x28 outputs: 2);
-     * one band of the whole image is halved per thread */
+    /* a thread per range of at least one band (MobileNetV2's 28x28 output of 144 channels
+     * is 2 bands of 12 rows); one band of the whole image is halved per thread */
     int32_t threads = ctx->pool ? ais__pool_threads(ctx->pool) : 1;
-    int64_t slots = AIS__MAX(1, AIS__MIN((int64_t)threads, g.oh / (2 * band)));
+    int64_t slots = AIS__MAX(1, AIS__MIN((int64_t)threads, g.oh / band));
     if (band == g.oh && threads > 1 && g.oh >= 2)
         slots = AIS__MIN((int64_t)threads, g.oh), band = (g.oh + slots - 1) / slots;
     const ais__cpu_kernels *t = ais__cpu();
