@@ -171,7 +171,7 @@ typedef struct ais__blk_job {
     const ais__blk_geom *g;
     const ais__blk_params *p;
     const float *x, *we, *be, *wd, *bd, *wp, *bp, *z; /* z: Y's shape, added per band; or NULL */
-    float *y, *e, *d; /* e: one full E per slot */
+    float *y, *e, *d;                                 /* e: one full E per slot */
     size_t slot_floats;
     int64_t band, slots; /* output rows a band; row ranges */
 } ais__blk_job;
@@ -207,8 +207,9 @@ static void ais__blk_band(const ais__blk_job *j, int64_t n, float *e, int64_t r0
     if (i1 > i0) {
         /* the band's rows of each plane, one plane a call: dwconv_planes takes planes back to
          * back, these are a band inside full planes */
-        ais__conv_dw_geom dg = {i1 - i0, g->w, r1 - r0, g->ow, g->k, g->k, g->s, g->s, 1, 1,
-                                i0 - (r0 * g->s - g->pt), g->pl};
+        ais__conv_dw_geom dg = {
+            i1 - i0, g->w, r1 - r0, g->ow, g->k, g->k, g->s, g->s, 1, 1, i0 - (r0 * g->s - g->pt),
+            g->pl};
         for (int64_t c = 0; c < g->ce; c++)
             j->t->dwconv_planes(e + c * hw + i0 * g->w, j->wd + c * g->k * g->k, j->bd + c,
                                 d + c * ohw + r0 * g->ow, 1, &dg, &j->p->act_d);
@@ -216,7 +217,7 @@ static void ais__blk_band(const ais__blk_job *j, int64_t n, float *e, int64_t r0
         for (int64_t c = 0; c < g->ce; c++)
             for (int64_t q = r0 * g->ow; q < r1 * g->ow; q++) {
                 float v = j->bd[c];
-                d[c * ohw + q] = v < j->p->act_d.lo ? j->p->act_d.lo
+                d[c * ohw + q] = v < j->p->act_d.lo   ? j->p->act_d.lo
                                  : v > j->p->act_d.hi ? j->p->act_d.hi
                                                       : v;
             }
@@ -289,11 +290,23 @@ static ais_status ais__blk_compute(ais__op_ctx *ctx, const ais_tensor *const *in
         return ais__error(AIS_E_LIMIT, "inverted-residual scratch size overflows");
     float *scratch = ais__op_scratch(ctx, bytes);
     if (!scratch) return ais__oom(bytes, "inverted-residual expanded rows");
-    ais__blk_job j = {t,           &g,           p,           in[0]->data,
-                      in[1]->data, in[2]->data,  in[3]->data, in[4]->data,
-                      in[5]->data, in[6]->data,  z_band ? z->data : NULL,
-                      out[0]->data, scratch,     scratch + floats,
-                      e_floats,    band,         slots};
+    ais__blk_job j = {t,
+                      &g,
+                      p,
+                      in[0]->data,
+                      in[1]->data,
+                      in[2]->data,
+                      in[3]->data,
+                      in[4]->data,
+                      in[5]->data,
+                      in[6]->data,
+                      z_band ? z->data : NULL,
+                      out[0]->data,
+                      scratch,
+                      scratch + floats,
+                      e_floats,
+                      band,
+                      slots};
     if (slots > 1)
         ais__parallel_for(ctx->pool, (size_t)slots, 1, ais__blk_slots, &j);
     else

@@ -119,8 +119,7 @@ static int32_t ais__blk_out(const ais__node *n) {
 /* The only node reading v when v is no graph input or output, or -1. */
 static int32_t ais__blk_sole_reader(const ais__graph *g, const uint32_t *readers,
                                     const int32_t *reader, int32_t v) {
-    if (v < 0 || readers[v] != 1 ||
-        (g->values[v].flags & (AIS__VALUE_INPUT | AIS__VALUE_OUTPUT)))
+    if (v < 0 || readers[v] != 1 || (g->values[v].flags & (AIS__VALUE_INPUT | AIS__VALUE_OUTPUT)))
         return -1;
     return reader[v];
 }
@@ -148,8 +147,7 @@ static bool ais__blk_match(const ais__graph *g, const uint32_t *readers, const i
     if (ais__attr_ints(dn->attrs, "pads", &pads, &np)) {
         if (np != 4) return false;
         for (size_t k = 0; k < 4; k++) /* the operator's range; MobileNets pad K / 2 */
-            if (pads[k] < 0 || pads[k] >= g->values[dn->inputs[1]].constant->dims[2])
-                return false;
+            if (pads[k] < 0 || pads[k] >= g->values[dn->inputs[1]].constant->dims[2]) return false;
     }
     int32_t p = ais__blk_sole_reader(g, readers, reader, ais__blk_out(dn));
     if (p < 0) return false;

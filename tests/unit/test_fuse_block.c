@@ -15,9 +15,9 @@
 
 typedef struct blk_spec {
     int64_t c, ce, m, h, w, k, s, pads[4];
-    bool resid, clip;        /* residual Add of x; Clip(0, 6) (else Relu) */
-    bool e_two_readers;      /* E also a graph output: must not fuse */
-    bool project_act;        /* a Relu after the projection: must not fuse */
+    bool resid, clip;   /* residual Add of x; Clip(0, 6) (else Relu) */
+    bool e_two_readers; /* E also a graph output: must not fuse */
+    bool project_act;   /* a Relu after the projection: must not fuse */
     const ais_tensor *x, *we, *be, *wd, *bd, *wp, *bp;
 } blk_spec;
 
@@ -239,10 +239,25 @@ static void test_block_matches_unfused(void **state) {
  * 24 -> 144 -> 24 at 56x56 with its residual. */
 static void test_block_mobilenet_shapes(void **state) {
     (void)state;
-    blk_spec a = {.c = 16, .ce = 96, .m = 24, .h = 112, .w = 112, .k = 3, .s = 2,
-                  .pads = {1, 1, 1, 1}, .clip = true};
-    blk_spec b = {.c = 24, .ce = 144, .m = 24, .h = 56, .w = 56, .k = 3, .s = 1,
-                  .pads = {1, 1, 1, 1}, .resid = true, .clip = true};
+    blk_spec a = {.c = 16,
+                  .ce = 96,
+                  .m = 24,
+                  .h = 112,
+                  .w = 112,
+                  .k = 3,
+                  .s = 2,
+                  .pads = {1, 1, 1, 1},
+                  .clip = true};
+    blk_spec b = {.c = 24,
+                  .ce = 144,
+                  .m = 24,
+                  .h = 56,
+                  .w = 56,
+                  .k = 3,
+                  .s = 1,
+                  .pads = {1, 1, 1, 1},
+                  .resid = true,
+                  .clip = true};
     blk_spec *all[2] = {&a, &b};
     for (int i = 0; i < 2; i++) {
         make(all[i]);
@@ -256,9 +271,17 @@ static void test_block_mobilenet_shapes(void **state) {
 static void test_block_not_fused(void **state) {
     (void)state;
     for (int c = 0; c < 4; c++) {
-        blk_spec s = {.c = c == 2 ? 33 : 8, .ce = c == 3 ? 264 : 24, .m = 8, .h = 9, .w = 10,
-                      .k = 3, .s = 1, .pads = {1, 1, 1, 1}, .clip = true,
-                      .e_two_readers = c == 0, .project_act = c == 1};
+        blk_spec s = {.c = c == 2 ? 33 : 8,
+                      .ce = c == 3 ? 264 : 24,
+                      .m = 8,
+                      .h = 9,
+                      .w = 10,
+                      .k = 3,
+                      .s = 1,
+                      .pads = {1, 1, 1, 1},
+                      .clip = true,
+                      .e_two_readers = c == 0,
+                      .project_act = c == 1};
         make(&s);
         check_spec(&s, false);
         unmake(&s);
@@ -273,16 +296,17 @@ static void test_block_bad_inputs(void **state) {
     ais_tensor *wd_bad = ais_test_rand_f32(AIS_SHAPE(8, 1, 3, 2), -1, 1);
     ais_tensor *be_bad = ais_test_rand_f32(AIS_SHAPE(7), -1, 1);
     for (int c = 0; c < 5; c++) {
-        const ais_tensor *in[7] = {s.x, s.we, c == 1 ? be_bad : s.be, c == 0 ? wd_bad : s.wd,
-                                   s.bd, s.wp, s.bp};
+        const ais_tensor *in[7] = {s.x,  s.we, c == 1 ? be_bad : s.be, c == 0 ? wd_bad : s.wd, s.bd,
+                                   s.wp, s.bp};
         ais_attrs *a = NULL;
         AIS_ASSERT_OK(ais_attrs_create(&a));
         AIS_ASSERT_OK(ais_attrs_set_ints(a, "strides", (const int64_t[]){c == 2 ? 3 : 1, 1}, 2));
         AIS_ASSERT_OK(ais_attrs_set_ints(a, "pads", (const int64_t[]){1, 1, 1, 1}, 4));
-        AIS_ASSERT_OK(
-            ais_attrs_set_floats(a, "expand_clip", (const float[]){0.0f, c == 3 ? -1.0f : 6.0f}, 2));
+        AIS_ASSERT_OK(ais_attrs_set_floats(a, "expand_clip",
+                                           (const float[]){0.0f, c == 3 ? -1.0f : 6.0f}, 2));
         if (c != 4)
-            AIS_ASSERT_OK(ais_attrs_set_floats(a, "depthwise_clip", (const float[]){0.0f, 6.0f}, 2));
+            AIS_ASSERT_OK(
+                ais_attrs_set_floats(a, "depthwise_clip", (const float[]){0.0f, 6.0f}, 2));
         ais_tensor *y = NULL;
         ais_status st =
             ais_op_run_opset("com.microsoft", "FusedInvertedResidual", 1, a, in, 7, &y, 1);
@@ -308,8 +332,16 @@ static ais_status sweep_load_run(void *ctx) {
 
 static void test_oom_block(void **state) {
     (void)state;
-    sweep_spec = (blk_spec){.c = 8, .ce = 64, .m = 8, .h = 64, .w = 64, .k = 3, .s = 1,
-                            .pads = {1, 1, 1, 1}, .resid = true, .clip = true};
+    sweep_spec = (blk_spec){.c = 8,
+                            .ce = 64,
+                            .m = 8,
+                            .h = 64,
+                            .w = 64,
+                            .k = 3,
+                            .s = 1,
+                            .pads = {1, 1, 1, 1},
+                            .resid = true,
+                            .clip = true};
     make(&sweep_spec);
     long n = AIS_TEST_OOM_SWEEP("inverted-residual model", sweep_load_run, NULL, 5000,
                                 AIS_OWN_TENSOR(&sweep_y), AIS_OWN_MODEL(&sweep_model));
