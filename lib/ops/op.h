@@ -242,6 +242,7 @@ extern const ais__op_def ais__ops_ml_prep[];
 extern const ais__op_def ais__ops_ml_svm[];
 extern const ais__op_def ais__ops_ml_map[];
 extern const ais__op_def ais__ops_fused[];
+extern const ais__op_def ais__ops_conv_block[]; /* conv_block.c: FusedInvertedResidual */
 extern const ais__op_def ais__ops_attention[];
 extern const ais__op_def ais__ops_qlinear[];
 extern const ais__op_def ais__ops_qlinear_ms[];

@@ -12,6 +12,7 @@ static const ais__op_def *const ais__op_tables[] = {
     ais__ops_resize, ais__ops_loss, ais__ops_quantize,
     ais__ops_ml_linear, ais__ops_ml_tree, ais__ops_ml_tree5, ais__ops_ml_prep, ais__ops_ml_svm, ais__ops_ml_map,
     ais__ops_fused,
+    ais__ops_conv_block,
     ais__ops_attention,
     ais__ops_qlinear,
     ais__ops_qlinear_ms,

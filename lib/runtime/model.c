@@ -667,7 +667,8 @@ ais_status ais__model_from_graph(ais__graph *g, const ais_options *options, ais_
                                      (st = ais__graph_fuse_transformer(m, NULL)) == AIS_OK &&
                                      (st = ais__graph_fuse_epilogue(m, NULL)) == AIS_OK &&
                                      (st = ais__graph_fuse(m)) == AIS_OK &&
-                                     (st = ais__graph_fold_shuffle(m)) == AIS_OK)) &&
+                                     (st = ais__graph_fold_shuffle(m)) == AIS_OK &&
+                                     (st = ais__graph_fuse_block(m, NULL)) == AIS_OK)) &&
                (st = ais__make_labels(m)) == AIS_OK && (st = ais__prepare_nodes(m)) == AIS_OK) {
         st = ais__set_standard_meta(g);
     }

@@ -86,6 +86,10 @@ ais_status ais__model_write(const ais__graph *g, const struct ais_pipeline *pipe
  * and that is no graph output, becomes FusedConv/FusedGemm/FusedMatMul (com.microsoft) with the
  * activation as attributes; the activation node goes. Needs the sorted, resolved graph. */
 ais_status ais__graph_fuse(ais_model *m);
+/* After ais__graph_fuse: MobileNetV2's inverted-residual block, expansion -> depthwise ->
+ * projection [+ residual], becomes one FusedInvertedResidual node (fuse_block.c) at the CPU
+ * levels with its kernels; count (may be NULL) receives how many. */
+ais_status ais__graph_fuse_block(ais_model *m, size_t *count);
 /* Level 2, before the fusion: BatchNormalization after a Conv with constant weights folded into
  * them (fold_bn.c). */
 ais_status ais__graph_fold_bn(ais_model *m);
