@@ -73,6 +73,13 @@ const char *ais__node_label(const ais__node *n, char *buf, size_t size) {
     return buf;
 }
 
+const ais_tensor *ais__graph_baked_input(const ais__graph *g, const ais__node *n, size_t k) {
+    if (k >= n->n_inputs || n->inputs[k] < 0) return NULL;
+    const ais__value *v = &g->values[n->inputs[k]];
+    if (!(v->flags & AIS__VALUE_CONST) || (v->flags & AIS__VALUE_INPUT)) return NULL;
+    return v->constant;
+}
+
 int32_t ais__graph_find(const ais__graph *g, const char *name) {
     if (!g->index_cap || !name) return -1;
     size_t mask = g->index_cap - 1;

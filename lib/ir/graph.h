@@ -105,6 +105,10 @@ void ais__graph_node_clear(ais__node *n);
 #define AIS__NODE_LABEL_MAX 256
 const char *ais__node_label(const ais__node *n, char *buf, size_t size);
 
+/* The tensor of input k of node n when it is baked into the model (a constant the caller cannot
+ * feed: not also a graph input), or NULL: what load-time rewrites may read and transform. */
+const ais_tensor *ais__graph_baked_input(const ais__graph *g, const ais__node *n, size_t k);
+
 /* Index of the value called `name`, or -1. */
 int32_t ais__graph_find(const ais__graph *g, const char *name);
 /* The value called `name`, created (undeclared dtype, unknown rank) if it does not exist yet. */

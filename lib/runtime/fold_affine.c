@@ -38,11 +38,8 @@ static size_t ais__fa_n_outputs(const ais__node *n) {
 
 /* The f32 constant read by input k of node n, or NULL. */
 static const ais_tensor *ais__fa_const(const ais__graph *g, const ais__node *n, size_t k) {
-    if (k >= n->n_inputs || n->inputs[k] < 0) return NULL;
-    const ais__value *v = &g->values[n->inputs[k]];
-    if (!(v->flags & AIS__VALUE_CONST) || (v->flags & AIS__VALUE_INPUT) || !v->constant)
-        return NULL;
-    return v->constant->dtype == AIS_DTYPE_F32 ? v->constant : NULL;
+    const ais_tensor *t = ais__graph_baked_input(g, n, k);
+    return t && t->dtype == AIS_DTYPE_F32 ? t : NULL;
 }
 
 /* The rank of value v as the graph tells it: declared, or carried from a Conv's weight or a

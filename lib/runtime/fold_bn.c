@@ -21,12 +21,8 @@ static bool ais__fbn_default_domain(const char *d) {
 /* The f32 constant of input k of node n with `len` elements (0: any), or NULL. */
 static const ais_tensor *ais__fbn_const(const ais__graph *g, const ais__node *n, size_t k,
                                         size_t len) {
-    if (k >= n->n_inputs || n->inputs[k] < 0) return NULL;
-    const ais__value *v = &g->values[n->inputs[k]];
-    if (!(v->flags & AIS__VALUE_CONST) || (v->flags & AIS__VALUE_INPUT) || !v->constant)
-        return NULL;
-    const ais_tensor *t = v->constant;
-    if (t->dtype != AIS_DTYPE_F32 || (len && (t->ndim != 1 || t->numel != len))) return NULL;
+    const ais_tensor *t = ais__graph_baked_input(g, n, k);
+    if (!t || t->dtype != AIS_DTYPE_F32 || (len && (t->ndim != 1 || t->numel != len))) return NULL;
     return t;
 }
 

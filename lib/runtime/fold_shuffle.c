@@ -27,12 +27,8 @@ static bool ais__fsh_is(const ais__node *n, const char *op) {
 /* The int64 constant input k of node n with `len` elements, or NULL. */
 static const int64_t *ais__fsh_ints(const ais__graph *g, const ais__node *n, size_t k,
                                     size_t len) {
-    if (k >= n->n_inputs || n->inputs[k] < 0) return NULL;
-    const ais__value *v = &g->values[n->inputs[k]];
-    if (!(v->flags & AIS__VALUE_CONST) || (v->flags & AIS__VALUE_INPUT) || !v->constant)
-        return NULL;
-    const ais_tensor *t = v->constant;
-    if (t->dtype != AIS_DTYPE_I64 || t->ndim != 1 || t->numel != len) return NULL;
+    const ais_tensor *t = ais__graph_baked_input(g, n, k);
+    if (!t || t->dtype != AIS_DTYPE_I64 || t->ndim != 1 || t->numel != len) return NULL;
     return t->data;
 }
 
@@ -73,11 +69,8 @@ static bool ais__fsh_grouped(const ais__graph *g, const ais__node *c, int64_t gr
     if (!conv || c->n_inputs < 2 || c->n_inputs > 3 || c->inputs[1] < 0 ||
         ais__attr_find(c->attrs, "ais_shuffled_output"))
         return false;
-    const ais__value *wv = &g->values[c->inputs[1]];
-    if (!(wv->flags & AIS__VALUE_CONST) || (wv->flags & AIS__VALUE_INPUT) || !wv->constant)
-        return false;
-    const ais_tensor *w = wv->constant;
-    return w->ndim == 4 && w->dims[0] == groups * per && w->dims[1] >= 2 &&
+    const ais_tensor *w = ais__graph_baked_input(g, c, 1);
+    return w && w->ndim == 4 && w->dims[0] == groups * per && w->dims[1] >= 2 &&
            ais__attr_int(c->attrs, "group", 1) == groups;
 }
 

@@ -40,13 +40,9 @@ static bool ais__blk_node_is(const ais__node *n, const char *op, bool ms) {
     return !n->domain || !n->domain[0] || strcmp(n->domain, "ai.onnx") == 0;
 }
 
-static const ais_tensor *ais__blk_const(const ais__graph *g, int32_t v) {
-    if (v < 0) return NULL;
-    const ais__value *val = &g->values[v];
-    if (!(val->flags & AIS__VALUE_CONST) || (val->flags & AIS__VALUE_INPUT) || !val->constant ||
-        val->constant->dtype != AIS_DTYPE_F32 || !val->constant->data)
-        return NULL;
-    return val->constant;
+static const ais_tensor *ais__blk_const(const ais__graph *g, const ais__node *n, size_t k) {
+    const ais_tensor *t = ais__graph_baked_input(g, n, k);
+    return t && t->dtype == AIS_DTYPE_F32 && t->data ? t : NULL;
 }
 
 /* Every value of the ints attribute `name` equals v (or it is absent). */
@@ -100,7 +96,7 @@ static bool ais__blk_clamp(const ais__node *n, float *lohi) {
 static bool ais__blk_weights(const ais__graph *g, const ais__node *n, int64_t d0, int64_t d1,
                              int64_t k) {
     if (n->n_inputs < 3 || n->inputs[0] < 0) return false;
-    const ais_tensor *w = ais__blk_const(g, n->inputs[1]), *b = ais__blk_const(g, n->inputs[2]);
+    const ais_tensor *w = ais__blk_const(g, n, 1), *b = ais__blk_const(g, n, 2);
     if (!w || !b || w->ndim != 4 || (d0 >= 0 && w->dims[0] != d0) ||
         (d1 >= 0 && w->dims[1] != d1) || w->dims[2] != w->dims[3] ||
         (k > 0 ? w->dims[2] != k : (w->dims[2] != 3 && w->dims[2] != 5)))

@@ -21,19 +21,6 @@ typedef struct blk_spec {
     const ais_tensor *x, *we, *be, *wd, *bd, *wp, *bp;
 } blk_spec;
 
-static ais_status scalar_const(ais__graph *g, const char *name, float f) {
-    ais_tensor *t = NULL;
-    int32_t v;
-    AIS__CHECK(ais_tensor_create(AIS_DTYPE_F32, NULL, 0, &t));
-    *(float *)t->data = f;
-    ais_status st = ais__graph_value(g, name, &v);
-    if (st != AIS_OK) {
-        ais_tensor_destroy(t);
-        return st;
-    }
-    return ais__graph_set_constant(g, v, t);
-}
-
 static ais_status conv_node(ais__graph *g, const char *name, const char *x, const char *w,
                             const char *b, const int64_t *pads, int64_t group, int64_t s,
                             const char *y) {
@@ -78,7 +65,8 @@ static ais_status build(const blk_spec *s, ais__graph **out) {
         (st = ais_test_graph_copy_const(g, "bd", s->bd)) ||
         (st = ais_test_graph_copy_const(g, "wp", s->wp)) ||
         (st = ais_test_graph_copy_const(g, "bp", s->bp)) ||
-        (s->clip && ((st = scalar_const(g, "zero", 0.0f)) || (st = scalar_const(g, "six", 6.0f)))))
+        (s->clip && ((st = ais_test_graph_scalar_const(g, "zero", 0.0f)) ||
+                     (st = ais_test_graph_scalar_const(g, "six", 6.0f)))))
         goto fail;
     const char *last = s->resid || s->project_act ? "p" : "y";
     if ((st = conv_node(g, "expand", "x", "we", "be", NULL, 1, 1, "e0")) ||

@@ -20,19 +20,6 @@ typedef struct spec {
     const ais_tensor *x, *w, *b; /* b NULL for MatMul */
 } spec;
 
-static ais_status scalar_const(ais__graph *g, const char *name, float f) {
-    ais_tensor *t = NULL;
-    int32_t v;
-    AIS__CHECK(ais_tensor_create(AIS_DTYPE_F32, NULL, 0, &t));
-    *(float *)t->data = f;
-    ais_status st = ais__graph_value(g, name, &v);
-    if (st != AIS_OK) {
-        ais_tensor_destroy(t);
-        return st;
-    }
-    return ais__graph_set_constant(g, v, t);
-}
-
 static ais_status add_out(ais__graph *g, const char *name) {
     int32_t v;
     AIS__CHECK(ais__graph_value(g, name, &v));
@@ -77,7 +64,7 @@ static ais_status build(const spec *s, ais__graph **out) {
     if (s->act == A_CLIP) {
         n_ain = 3;
         ain[1] = "";
-        st = scalar_const(g, "hi", 0.4f);
+        st = ais_test_graph_scalar_const(g, "hi", 0.4f);
     }
     if (s->act == A_GELU_TANH) st = ais_attrs_set_string(aa, "approximate", "tanh");
     if (st) goto fail;

@@ -464,17 +464,29 @@ void ais_test_graph_const(ais__graph *g, const char *name, ais_tensor *t) {
     AIS_ASSERT_OK(ais__graph_set_constant(g, v, t));
 }
 
-ais_status ais_test_graph_copy_const(ais__graph *g, const char *name, const ais_tensor *src) {
-    ais_tensor *t = NULL;
+/* The graph takes t as the constant `name`; t is freed when that fails. */
+static ais_status ais_test_graph_take_const(ais__graph *g, const char *name, ais_tensor *t) {
     int32_t v;
-    AIS__CHECK(ais_tensor_create(src->dtype, src->dims, src->ndim, &t));
-    memcpy(t->data, src->data, src->nbytes);
     ais_status st = ais__graph_value(g, name, &v);
     if (st != AIS_OK) {
         ais_tensor_destroy(t);
         return st;
     }
     return ais__graph_set_constant(g, v, t);
+}
+
+ais_status ais_test_graph_copy_const(ais__graph *g, const char *name, const ais_tensor *src) {
+    ais_tensor *t = NULL;
+    AIS__CHECK(ais_tensor_create(src->dtype, src->dims, src->ndim, &t));
+    memcpy(t->data, src->data, src->nbytes);
+    return ais_test_graph_take_const(g, name, t);
+}
+
+ais_status ais_test_graph_scalar_const(ais__graph *g, const char *name, float f) {
+    ais_tensor *t = NULL;
+    AIS__CHECK(ais_tensor_create(AIS_DTYPE_F32, NULL, 0, &t));
+    *(float *)t->data = f;
+    return ais_test_graph_take_const(g, name, t);
 }
 
 void ais_test_graph_output(ais__graph *g, const char *name) {

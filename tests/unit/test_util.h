@@ -171,6 +171,8 @@ void ais_test_graph_const(struct ais__graph *g, const char *name, ais_tensor *t)
 /* The same with a copy of src, as a status, for builders that run under the failing allocator
  * (the copy is freed when it fails). */
 ais_status ais_test_graph_copy_const(struct ais__graph *g, const char *name, const ais_tensor *src);
+/* A constant f32 scalar, as a status in the same way. */
+ais_status ais_test_graph_scalar_const(struct ais__graph *g, const char *name, float f);
 void ais_test_graph_output(struct ais__graph *g, const char *name);
 /* A Conv node (the default domain) y = Conv(x, w[, b]): b NULL for none; pads (4 values: the
  * begins, then the ends of H and W) NULL for none; group 1 sets no attribute. A status, for
