@@ -183,6 +183,17 @@ static void test_supports(void **state) {
     assert_true(ais__cuda_supports("AveragePool", 11, px4, 1, a));
     assert_false(ais__cuda_supports("MaxPool", 12, pi4, 1, a));
     ais_attrs_destroy(a);
+    /* a node carrying the CPU's folded channel shuffle (runtime/fold_shuffle.c; a .ais file
+     * written from a CPU load keeps it) stays on the CPU, whatever the operator */
+    ais__tensor_desc w4 = {AIS_DTYPE_F32, 4, {3, 3, 1, 1}};
+    const ais__tensor_desc *conv[2] = {&x4, &w4};
+    AIS_ASSERT_OK(ais_attrs_create(&a));
+    AIS_ASSERT_OK(ais_attrs_set_int(a, "group", 1));
+    assert_true(ais__cuda_supports("Relu", 14, one, 1, a));
+    AIS_ASSERT_OK(ais_attrs_set_ints(a, "ais_shuffled_output", (int64_t[]){2, 1, 3, 9, 9}, 5));
+    assert_false(ais__cuda_supports("Conv", 11, conv, 2, a));
+    assert_false(ais__cuda_supports("Relu", 14, one, 1, a));
+    ais_attrs_destroy(a);
 }
 
 /* ---- with a device ---- */

@@ -841,6 +841,10 @@ const ais__cuda_op *ais__cuda_op_find(const char *op_type) {
 bool ais__cuda_op_supports(const ais__cuda_op *op, const ais__tensor_desc *const *in, size_t n_in,
                            const ais_attrs *attrs) {
     if (!op || n_in == 0 || !in || !in[0]) return false;
+    /* a channel shuffle folded into a convolution for the CPU (runtime/fold_shuffle.c) is
+     * unknown to cuDNN; a .ais file written from a CPU load keeps it, so that node stays on the
+     * CPU rather than run here without its shuffle */
+    if (attrs && ais__attr_find(attrs, "ais_shuffled_output")) return false;
     return op->supports(op, in, n_in, attrs);
 }
 
